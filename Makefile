@@ -1,0 +1,39 @@
+# walletpass — run `make help` for the targets.
+GO        ?= go
+FUZZTIME  ?= 20s
+BENCHTIME ?= 2s
+STATICCHECK_VERSION ?= v0.8.2
+
+.PHONY: help run build test test-race lint bench fuzz tidy clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+run: ## start the service on the embedded default (SQLite, ./data, demo tenant, development PKI)
+	$(GO) run ./cmd/walletpass serve
+
+build: ## build bin/walletpass
+	$(GO) build -o bin/walletpass ./cmd/walletpass
+
+test: ## run every test with the race detector
+	$(GO) test -race -count=1 ./...
+
+test-race: test ## same as test: the race detector is always on
+
+lint: ## go vet, gofmt and staticcheck
+	$(GO) vet ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@command -v staticcheck >/dev/null 2>&1 || { echo "staticcheck missing: go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)"; exit 1; }
+	staticcheck ./...
+
+bench: ## run the benchmarks (see docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -cpu 1,2 ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+clean: ## remove build output (keeps ./data)
+	rm -rf bin

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"walletpass/certs"
+	"walletpass/config"
+	"walletpass/httpapi"
+	"walletpass/pass"
+	"walletpass/pass/apple"
+	"walletpass/storage"
+	"walletpass/storage/blob"
+)
+
+func loadConfig(path string, getenv func(string) string) (*config.Config, error) {
+	cfg, err := config.Load(path, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlags("serve", stderr)
+	cfgPath := configFlag(fs, getenv)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	reg, err := buildRegistry(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Storage.SQLitePath), 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	db, err := storage.OpenSQLite(ctx, cfg.Storage.SQLitePath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := blob.NewDir(cfg.Storage.BlobDir); err != nil {
+		return err
+	}
+	var tenants []httpapi.TenantInfo
+	for _, t := range cfg.Tenants {
+		tenants = append(tenants, httpapi.TenantInfo{ID: t.ID, Name: t.Name, DefaultTemplate: t.DefaultTemplate})
+	}
+	handler := httpapi.New(httpapi.Deps{
+		Log: log, Packager: reg, Store: db, Tenants: tenants,
+		Preview: cfg.Server.Development || cfg.Server.Preview,
+	})
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", slog.String("listen", ln.Addr().String()), slog.Bool("development", cfg.Server.Development))
+	printNextSteps(stdout, cfg, ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func printNextSteps(w io.Writer, cfg *config.Config, addr string) {
+	base := "http://" + addr
+	fmt.Fprintf(w, "walletpass is serving on %s\n\n", base)
+	if cfg.Server.Development && len(cfg.Tenants) > 0 {
+		t := cfg.Tenants[0]
+		fmt.Fprintf(w, "What to do next:\n")
+		fmt.Fprintf(w, "  open %s/ in a browser: it links to sample passes\n", base)
+		fmt.Fprintf(w, "  curl -o concert.pkpass '%s/api/%s/preview/%s?kind=concert'\n", base, t.ID, t.DefaultTemplate)
+		fmt.Fprintf(w, "  check the signature (see README, \"Check a pass\") against %s\n", filepath.Join(cfg.DevPKIDir(), "wwdr.pem"))
+		fmt.Fprintf(w, "  health: curl %s/healthz\n\nPress Ctrl-C to stop.\n", base)
+	}
+}
+
+func cmdPassBuild(_ context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlags("pass build", stderr)
+	cfgPath := configFlag(fs, getenv)
+	ticketPath := fs.String("ticket", "", "ticket JSON `file` (see walletpass pass sample)")
+	tplName := fs.String("template", "", "template `name` (default: the tenant's default template)")
+	tenantID := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
+	out := fs.String("o", "", "output `file` (.pkpass)")
+	serial := fs.String("serial", "", "serial number (default: random)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *ticketPath == "" || *out == "" {
+		return errUsage{"pass build: -ticket and -o are required"}
+	}
+	cfg, err := loadConfig(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	tenant := cfg.Tenants[0]
+	if *tenantID != "" {
+		t, ok := cfg.Tenant(*tenantID)
+		if !ok {
+			return fmt.Errorf("pass build: unknown tenant %q", *tenantID)
+		}
+		tenant = t
+	}
+	if *tplName == "" {
+		*tplName = tenant.DefaultTemplate
+	}
+	data, err := readFileLimited(*ticketPath, pass.MaxTicketJSON)
+	if err != nil {
+		return fmt.Errorf("pass build: %w", err)
+	}
+	tk, err := pass.ParseTicket(data)
+	if err != nil {
+		return fmt.Errorf("pass build: %s: %w", *ticketPath, err)
+	}
+	if tk.Tenant == "" {
+		tk.Tenant = tenant.ID
+	}
+	reg, err := buildRegistry(cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return err
+	}
+	is, err := reg.Issuer(tenant.ID)
+	if err != nil {
+		return err
+	}
+	tpl, err := reg.Template(*tplName)
+	if err != nil {
+		return err
+	}
+	in := apple.Input{Ticket: tk, SerialNumber: *serial, AuthToken: pass.NewAuthToken()}
+	if in.SerialNumber == "" {
+		in.SerialNumber = pass.NewSerialNumber()
+	}
+	pj, err := is.Render(tpl, in)
+	if err != nil {
+		return err
+	}
+	if err := is.Validate(tpl, pj); err != nil {
+		return err
+	}
+	pk, err := is.Package(tpl, pj)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(*out, pk); err != nil {
+		return fmt.Errorf("pass build: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes, serial %s, template %s, tenant %s)\n", *out, len(pk), in.SerialNumber, *tplName, tenant.ID)
+	return nil
+}
+
+func cmdPassSample(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("pass sample", stderr)
+	kind := fs.String("kind", "concert", "event `kind`: concert, festival, sports, theatre, conference, movie, generic")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	k := pass.EventKind(*kind)
+	if !k.Valid() {
+		return errUsage{fmt.Sprintf("pass sample: unknown kind %q", *kind)}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(apple.SampleTicket(k))
+}
+
+func cmdCertsDev(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("certs dev", stderr)
+	def := config.Default()
+	dir := fs.String("dir", def.DevPKIDir(), "`directory` of the development PKI")
+	passType := fs.String("pass-type-id", def.Tenants[0].Apple.PassTypeID, "pass type `identifier`")
+	team := fs.String("team-id", def.Tenants[0].Apple.TeamID, "team `identifier`")
+	org := fs.String("org", def.Tenants[0].Name, "organisation `name`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	p, err := certs.EnsureDev(*dir, *passType, *team, *org)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "development WWDR:  %s\npass certificate:  %s\npass key:          %s\n", p.WWDRCert, p.Cert, p.Key)
+	return nil
+}
+
+func cmdCertsCheck(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlags("certs check", stderr)
+	cfgPath := configFlag(fs, getenv)
+	only := fs.String("tenant", "", "check only this tenant `id`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	checked := 0
+	for _, t := range cfg.Tenants {
+		if *only != "" && t.ID != *only {
+			continue
+		}
+		checked++
+		src, err := tenantSource(cfg, t)
+		if err == nil {
+			var id *certs.Identity
+			id, err = certs.Load(src)
+			if err == nil {
+				fmt.Fprintf(stdout, "tenant %s: certificate %q, team %s, expires %s\n", t.ID, id.Leaf.Subject.CommonName,
+					certs.TeamID(id.Leaf), id.Leaf.NotAfter.UTC().Format(time.DateOnly))
+				problems := id.Check(t.Apple.PassTypeID, t.Apple.TeamID, time.Now())
+				for _, p := range problems {
+					fmt.Fprintf(stdout, "  %s: %s\n", p.Severity, p.Message)
+				}
+				if certs.HasErrors(problems) {
+					failed++
+				} else {
+					fmt.Fprintf(stdout, "  ok\n")
+				}
+				continue
+			}
+		}
+		fmt.Fprintf(stdout, "tenant %s:\n  error: %s\n", t.ID, oneLine(err))
+		failed++
+	}
+	if checked == 0 {
+		return fmt.Errorf("certs check: no tenant %q", *only)
+	}
+	if failed > 0 {
+		return fmt.Errorf("certs check: %d tenant(s) have unusable certificates", failed)
+	}
+	return nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlags("migrate", stderr)
+	cfgPath := configFlag(fs, getenv)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Storage.SQLitePath), 0o700); err != nil {
+		return err
+	}
+	db, err := storage.OpenSQLite(ctx, cfg.Storage.SQLitePath)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s is up to date\n", cfg.Storage.SQLitePath)
+	return db.Close()
+}
+
+func readFileLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return data, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it, so a failed write never leaves half a pass.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".walletpass-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"walletpass/pass/apple/appletest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testEnv(dataDir string, extra map[string]string) func(string) string {
+	m := map[string]string{"WALLETPASS_DATA_DIR": dataDir, "WALLETPASS_LISTEN": "127.0.0.1:0"}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return func(k string) string { return m[k] }
+}
+
+var servingRE = regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
+
+// TestServeEndToEnd starts the whole service through Run, as `make run`
+// does, downloads a preview pass like a browser would and verifies it.
+func TestServeEndToEnd(t *testing.T) {
+	dataDir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, []string{"serve"}, &stdout, &stderr, testEnv(dataDir, nil)) }()
+
+	var base string
+	deadline := time.Now().Add(60 * time.Second)
+	for base == "" {
+		if m := servingRE.FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped early: %v\n%s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", stderr.String())
+		}
+	}
+	if !strings.Contains(stdout.String(), "What to do next") {
+		t.Errorf("serve does not say what to do next:\n%s", stdout.String())
+	}
+
+	resp, err := http.Get(base + "/api/demo/preview/default?kind=festival")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("preview: %d %s", resp.StatusCode, body)
+	}
+	pj := appletest.Verify(t, body, filepath.Join(dataDir, "pki", "wwdr.pem"))
+	if ws, _ := pj["webServiceURL"].(string); !strings.HasPrefix(ws, "http://127.0.0.1:8080/api/demo/apple") {
+		t.Errorf("webServiceURL = %q", ws)
+	}
+	if pj["passTypeIdentifier"] != "pass.dev.walletpass.demo" || pj["teamIdentifier"] != "DEMOTEAM01" {
+		t.Errorf("identifiers = %v / %v", pj["passTypeIdentifier"], pj["teamIdentifier"])
+	}
+	resp, err = http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("readyz: %d", resp.StatusCode)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v after shutdown", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "walletpass.db")); err != nil {
+		t.Errorf("no database in the data directory: %v", err)
+	}
+	logs := stderr.String()
+	if strings.Contains(logs, "BEGIN") || strings.Contains(logs, "PRIVATE KEY") {
+		t.Errorf("logs carry key material")
+	}
+}
+
+func TestPassBuildCLI(t *testing.T) {
+	dir := t.TempDir()
+	env := testEnv(filepath.Join(dir, "data"), nil)
+	var sample bytes.Buffer
+	if err := Run(context.Background(), []string{"pass", "sample", "-kind", "sports"}, &sample, io.Discard, env); err != nil {
+		t.Fatal(err)
+	}
+	ticket := filepath.Join(dir, "t.json")
+	if err := os.WriteFile(ticket, sample.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "t.pkpass")
+	var stdout bytes.Buffer
+	if err := Run(context.Background(), []string{"pass", "build", "-ticket", ticket, "-template", "default", "-o", out}, &stdout, io.Discard, env); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "wrote "+out) {
+		t.Errorf("stdout = %q", stdout.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj := appletest.Verify(t, data, filepath.Join(dir, "data", "pki", "wwdr.pem"))
+	if pj["description"] != "Ticket for Lausanne Lions vs Geneva Eagles" {
+		t.Errorf("description = %v", pj["description"])
+	}
+}
+
+func TestCLIErrors(t *testing.T) {
+	dir := t.TempDir()
+	env := testEnv(filepath.Join(dir, "data"), nil)
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"tenant":"demo","movementId":1,"barcode":"1","event":{"name":"","start":"2027-01-01T20:00:00+01:00"},"venue":{"name":"X"}}`), 0o600)
+	garbage := filepath.Join(dir, "garbage.json")
+	os.WriteFile(garbage, []byte(`{"tenant": `), 0o600)
+	out := filepath.Join(dir, "never.pkpass")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{name: "no command", args: nil, code: 2, want: "no command given"},
+		{name: "unknown command", args: []string{"frobnicate"}, code: 2, want: `unknown command "frobnicate"`},
+		{name: "missing flags", args: []string{"pass", "build"}, code: 2, want: "-ticket and -o are required"},
+		{name: "bad flag", args: []string{"pass", "build", "-bogus"}, code: 2, want: "flag provided but not defined"},
+		{name: "invalid ticket", args: []string{"pass", "build", "-ticket", bad, "-o", out}, code: 1, want: "event.name is required"},
+		{name: "malformed ticket", args: []string{"pass", "build", "-ticket", garbage, "-o", out}, code: 1, want: "malformed JSON"},
+		{name: "missing ticket", args: []string{"pass", "build", "-ticket", filepath.Join(dir, "nope.json"), "-o", out}, code: 1, want: "no such file"},
+		{name: "unknown template", args: []string{"pass", "build", "-ticket", bad, "-template", "nope", "-o", out}, code: 1, want: "event.name is required"},
+		{name: "unknown tenant", args: []string{"pass", "build", "-ticket", bad, "-tenant", "nope", "-o", out}, code: 1, want: `unknown tenant "nope"`},
+		{name: "bad kind", args: []string{"pass", "sample", "-kind", "opera"}, code: 2, want: `unknown kind "opera"`},
+		{name: "missing config", args: []string{"serve", "-config", filepath.Join(dir, "none.yaml")}, code: 1, want: "no such file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Run(context.Background(), tc.args, io.Discard, io.Discard, env)
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			msg := oneLine(err)
+			if strings.Contains(msg, "\n") || !strings.Contains(msg, tc.want) || exitCode(err) != tc.code {
+				t.Errorf("error %q (exit %d), want one line containing %q (exit %d)", msg, exitCode(err), tc.want, tc.code)
+			}
+		})
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a failed build left %s behind", out)
+	}
+}
+
+func TestCertsCommands(t *testing.T) {
+	dir := t.TempDir()
+	env := testEnv(filepath.Join(dir, "data"), nil)
+	var stdout bytes.Buffer
+	if err := Run(context.Background(), []string{"certs", "dev", "-dir", filepath.Join(dir, "pki"), "-pass-type-id", "pass.com.example.x", "-team-id", "ABCDE12345"}, &stdout, io.Discard, env); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "pass.com.example.x.pem") {
+		t.Errorf("certs dev output: %s", stdout.String())
+	}
+	stdout.Reset()
+	if err := Run(context.Background(), []string{"certs", "check"}, &stdout, io.Discard, env); err != nil {
+		t.Fatalf("certs check: %v\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "tenant demo") || !strings.Contains(stdout.String(), "ok") {
+		t.Errorf("certs check output: %s", stdout.String())
+	}
+	// A tenant whose configured team differs from the certificate's OU.
+	cfg := filepath.Join(dir, "wp.yaml")
+	os.WriteFile(cfg, []byte(`server: {development: true}
+storage: {dataDir: "`+filepath.Join(dir, "data")+`"}
+tenants:
+  - id: demo
+    name: Demo
+    apple: {teamId: OTHERTEAM1, passTypeId: pass.dev.walletpass.demo, certFile: "`+filepath.Join(dir, "data", "pki", "pass.dev.walletpass.demo.pem")+`", keyFile: "`+filepath.Join(dir, "data", "pki", "pass.dev.walletpass.demo.key.pem")+`", wwdrFile: "`+filepath.Join(dir, "data", "pki", "wwdr.pem")+`"}
+`), 0o600)
+	stdout.Reset()
+	err := Run(context.Background(), []string{"certs", "check", "-config", cfg}, &stdout, io.Discard, env)
+	if err == nil || !strings.Contains(stdout.String(), "OTHERTEAM1") {
+		t.Errorf("team mismatch: err = %v, output:\n%s", err, stdout.String())
+	}
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+const usage = `walletpass turns SecuTix tickets into Apple Wallet and Google Wallet passes.
+
+Usage:
+  walletpass serve [-config FILE]                 run the service
+  walletpass pass build -ticket FILE [-template NAME] [-tenant ID] -o FILE.pkpass
+                                                  sign one pass from a ticket JSON file
+  walletpass pass sample [-kind KIND]             print a sample ticket JSON (concert, festival, sports, ...)
+  walletpass certs dev [-dir DIR] [-pass-type-id ID] [-team-id ID] [-org NAME]
+                                                  make or reuse a development PKI
+  walletpass certs check [-config FILE] [-tenant ID]
+                                                  report on the tenants' certificates
+  walletpass migrate [-config FILE]               apply database migrations
+
+The configuration file defaults to $WALLETPASS_CONFIG; with none, the embedded
+development defaults are used (SQLite and files under ./data, tenant "demo").
+`
+
+// errUsage marks a command-line mistake (exit status 2).
+type errUsage struct{ msg string }
+
+func (e errUsage) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var u errUsage
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+// oneLine keeps the CLI's error to one line.
+func oneLine(err error) string {
+	s := err.Error()
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+// Run executes the command line args. It is main without the process: the
+// end-to-end tests call it directly.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage{"no command given"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr, getenv)
+	case "pass":
+		if len(rest) == 0 {
+			return errUsage{"pass: expected build or sample"}
+		}
+		switch rest[0] {
+		case "build":
+			return cmdPassBuild(ctx, rest[1:], stdout, stderr, getenv)
+		case "sample":
+			return cmdPassSample(rest[1:], stdout, stderr)
+		}
+		return errUsage{fmt.Sprintf("pass: unknown command %q (build, sample)", rest[0])}
+	case "certs":
+		if len(rest) == 0 {
+			return errUsage{"certs: expected dev or check"}
+		}
+		switch rest[0] {
+		case "dev":
+			return cmdCertsDev(rest[1:], stdout, stderr)
+		case "check":
+			return cmdCertsCheck(rest[1:], stdout, stderr, getenv)
+		}
+		return errUsage{fmt.Sprintf("certs: unknown command %q (dev, check)", rest[0])}
+	case "migrate":
+		return cmdMigrate(ctx, rest, stdout, stderr, getenv)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return errUsage{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage{fs.Name() + ": help requested"}
+		}
+		return errUsage{fs.Name() + ": " + err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return errUsage{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
+}
+
+func configFlag(fs *flag.FlagSet, getenv func(string) string) *string {
+	return fs.String("config", getenv("WALLETPASS_CONFIG"), "configuration `file` (default: $WALLETPASS_CONFIG, else the development defaults)")
+}

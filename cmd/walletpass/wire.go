@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"walletpass/certs"
+	"walletpass/config"
+	"walletpass/pass/apple"
+	"walletpass/templates"
+)
+
+// loadTemplates loads the built-in templates, then those of dir (which
+// replace built-ins of the same name).
+func loadTemplates(dir string) ([]*apple.Template, error) {
+	var out []*apple.Template
+	entries, err := fs.ReadDir(templates.FS, ".")
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		sub, err := fs.Sub(templates.FS, e.Name())
+		if err != nil {
+			return nil, err
+		}
+		t, err := apple.LoadTemplate(e.Name(), sub)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	if dir == "" {
+		return out, nil
+	}
+	entries, err = os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name()[0] == '.' {
+			continue
+		}
+		t, err := apple.LoadTemplate(e.Name(), os.DirFS(filepath.Join(dir, e.Name())))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// tenantSource says where a tenant's signing identity is, generating the
+// development PKI when the tenant has no certificate of its own.
+func tenantSource(cfg *config.Config, t config.Tenant) (certs.Source, error) {
+	a := t.Apple
+	if !a.UsesDevPKI() {
+		return certs.Source{P12File: a.P12File, P12Password: a.P12Password, CertFile: a.CertFile, KeyFile: a.KeyFile, WWDRFile: a.WWDRFile}, nil
+	}
+	dev, err := certs.EnsureDev(cfg.DevPKIDir(), a.PassTypeID, a.TeamID, t.Name)
+	if err != nil {
+		return certs.Source{}, fmt.Errorf("tenant %s: development PKI: %w", t.ID, err)
+	}
+	return certs.Source{CertFile: dev.Cert, KeyFile: dev.Key, WWDRFile: dev.WWDRCert}, nil
+}
+
+// buildRegistry loads every template and every tenant's signing identity,
+// checks the certificates (errors stop the start, warnings are logged) and
+// returns the registry that renders and signs passes.
+func buildRegistry(cfg *config.Config, log *slog.Logger) (*apple.Registry, error) {
+	reg := apple.NewRegistry()
+	tpls, err := loadTemplates(cfg.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tpls {
+		reg.AddTemplate(t)
+	}
+	for _, t := range cfg.Tenants {
+		if _, err := reg.Template(t.DefaultTemplate); err != nil {
+			return nil, fmt.Errorf("tenant %s: defaultTemplate: %w", t.ID, err)
+		}
+		src, err := tenantSource(cfg, t)
+		if err != nil {
+			return nil, err
+		}
+		id, err := certs.Load(src)
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
+		}
+		problems := id.Check(t.Apple.PassTypeID, t.Apple.TeamID, time.Now())
+		for _, p := range problems {
+			log.Warn("certificate", slog.String("tenant", t.ID), slog.String("severity", p.Severity.String()), slog.String("problem", p.Message))
+		}
+		if certs.HasErrors(problems) {
+			return nil, fmt.Errorf("tenant %s: the Apple certificate is not usable (run walletpass certs check)", t.ID)
+		}
+		is, err := apple.NewIssuer(apple.IssuerConfig{
+			PassTypeID: t.Apple.PassTypeID, TeamID: t.Apple.TeamID, OrganizationName: t.Name,
+			WebServiceURL: t.PublicBaseURL + "/api/" + t.ID + "/apple",
+			AllowHTTP:     cfg.Server.Development, ReEntry: t.Apple.ReEntry,
+			Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
+		}
+		reg.AddIssuer(t.ID, is)
+	}
+	return reg, nil
+}

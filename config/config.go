@@ -1,0 +1,316 @@
+// Package config loads and validates walletpass's configuration: one YAML
+// file plus environment overrides for secrets and deployment settings.
+// Validation lists every problem at once. With no file, the defaults are
+// the embedded development setup: SQLite and blobs under ./data, a "demo"
+// tenant signed by a generated development PKI.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Server  Server   `yaml:"server"`
+	Storage Storage  `yaml:"storage"`
+	Tenants []Tenant `yaml:"tenants"`
+	// TemplatesDir optionally holds more templates, one folder each; the
+	// built-in ones (such as "default") are always available.
+	TemplatesDir string `yaml:"templatesDir"`
+}
+
+// Server is how the HTTP server listens and is reached.
+type Server struct {
+	Listen string `yaml:"listen"`
+	// PublicBaseURL is how phones and browsers reach this service.
+	PublicBaseURL string `yaml:"publicBaseURL"`
+	// Development allows http:// URLs in passes and generates a
+	// development PKI for tenants without certificates. Never in production.
+	Development bool `yaml:"development"`
+	// Preview serves sample passes at /api/{tenant}/preview/{template}
+	// (always on in development).
+	Preview bool `yaml:"preview"`
+}
+
+// Storage says where state and pass files live.
+type Storage struct {
+	// DataDir holds the SQLite database, the local blob store and the
+	// development PKI unless set otherwise.
+	DataDir    string `yaml:"dataDir"`
+	SQLitePath string `yaml:"sqlitePath"`
+	BlobDir    string `yaml:"blobDir"`
+}
+
+// Tenant is one organiser.
+type Tenant struct {
+	ID              string `yaml:"id"`
+	Name            string `yaml:"name"`
+	PublicBaseURL   string `yaml:"publicBaseURL"`
+	DefaultTemplate string `yaml:"defaultTemplate"`
+	Apple           Apple  `yaml:"apple"`
+}
+
+// Apple is a tenant's Apple Wallet identity.
+type Apple struct {
+	TeamID     string `yaml:"teamId"`
+	PassTypeID string `yaml:"passTypeId"`
+	// Either a .p12 file (with its password, best given through the
+	// environment) or a PEM certificate and key.
+	P12File     string `yaml:"p12File"`
+	P12Password string `yaml:"p12Password"`
+	CertFile    string `yaml:"certFile"`
+	KeyFile     string `yaml:"keyFile"`
+	// WWDRFile is Apple's WWDR intermediate (G4), PEM or DER.
+	WWDRFile string `yaml:"wwdrFile"`
+	// ReEntry keeps a scanned ticket's pass valid.
+	ReEntry bool `yaml:"reEntry"`
+}
+
+// UsesDevPKI reports whether the tenant has no certificate of its own and
+// so signs with the generated development PKI.
+func (a Apple) UsesDevPKI() bool {
+	return a.P12File == "" && a.CertFile == "" && a.KeyFile == ""
+}
+
+// MaxFileSize is the largest configuration file Load reads.
+const MaxFileSize = 1 << 20
+
+// Default returns the configuration `make run` uses: development mode on
+// 127.0.0.1:8080, state under ./data, one "demo" tenant.
+func Default() Config {
+	return Config{
+		Server:  Server{Listen: "127.0.0.1:8080", PublicBaseURL: "http://127.0.0.1:8080", Development: true},
+		Storage: Storage{DataDir: "data"},
+		Tenants: []Tenant{{
+			ID: "demo", Name: "Demo Concerts", DefaultTemplate: "default",
+			Apple: Apple{TeamID: "DEMOTEAM01", PassTypeID: "pass.dev.walletpass.demo"},
+		}},
+	}
+}
+
+// Load reads the YAML file at path (an empty path means the defaults),
+// applies environment overrides from getenv, fills derived defaults and
+// validates. The error lists every problem found.
+func Load(path string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := readLimited(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		cfg = Config{}
+		dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
+		if err := dec.Decode(&cfg); err != nil {
+			return Config{}, fmt.Errorf("config: %s: %s", path, firstLine(err.Error()))
+		}
+	}
+	cfg.applyEnv(getenv)
+	cfg.fillDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func readLimited(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, MaxFileSize)
+	}
+	return os.ReadFile(path)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// EnvName returns the environment variable that overrides a tenant
+// setting: WALLETPASS_TENANT_<ID>_<NAME>, the id upper-cased with every
+// other character than letters and digits turned into "_".
+func EnvName(tenantID, name string) string {
+	id := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, tenantID)
+	return "WALLETPASS_TENANT_" + id + "_" + name
+}
+
+func (c *Config) applyEnv(getenv func(string) string) {
+	set := func(dst *string, name string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Server.Listen, "WALLETPASS_LISTEN")
+	set(&c.Server.PublicBaseURL, "WALLETPASS_PUBLIC_BASE_URL")
+	set(&c.Storage.DataDir, "WALLETPASS_DATA_DIR")
+	set(&c.Storage.SQLitePath, "WALLETPASS_SQLITE_PATH")
+	set(&c.Storage.BlobDir, "WALLETPASS_BLOB_DIR")
+	set(&c.TemplatesDir, "WALLETPASS_TEMPLATES_DIR")
+	if v := getenv("WALLETPASS_DEVELOPMENT"); v != "" {
+		c.Server.Development = v == "1" || strings.EqualFold(v, "true")
+	}
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		set(&t.Apple.P12File, EnvName(t.ID, "APPLE_P12_FILE"))
+		set(&t.Apple.P12Password, EnvName(t.ID, "APPLE_P12_PASSWORD"))
+		set(&t.Apple.CertFile, EnvName(t.ID, "APPLE_CERT_FILE"))
+		set(&t.Apple.KeyFile, EnvName(t.ID, "APPLE_KEY_FILE"))
+		set(&t.Apple.WWDRFile, EnvName(t.ID, "APPLE_WWDR_FILE"))
+	}
+}
+
+func (c *Config) fillDefaults() {
+	if c.Server.Listen == "" {
+		c.Server.Listen = "127.0.0.1:8080"
+	}
+	if c.Server.PublicBaseURL == "" {
+		c.Server.PublicBaseURL = "http://" + c.Server.Listen
+	}
+	c.Server.PublicBaseURL = strings.TrimRight(c.Server.PublicBaseURL, "/")
+	if c.Storage.DataDir == "" {
+		c.Storage.DataDir = "data"
+	}
+	if c.Storage.SQLitePath == "" {
+		c.Storage.SQLitePath = filepath.Join(c.Storage.DataDir, "walletpass.db")
+	}
+	if c.Storage.BlobDir == "" {
+		c.Storage.BlobDir = filepath.Join(c.Storage.DataDir, "blobs")
+	}
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		if t.PublicBaseURL == "" {
+			t.PublicBaseURL = c.Server.PublicBaseURL
+		}
+		t.PublicBaseURL = strings.TrimRight(t.PublicBaseURL, "/")
+		if t.DefaultTemplate == "" {
+			t.DefaultTemplate = "default"
+		}
+	}
+}
+
+// DevPKIDir is where the development PKI lives.
+func (c *Config) DevPKIDir() string { return filepath.Join(c.Storage.DataDir, "pki") }
+
+// Tenant returns the tenant with id, or false.
+func (c *Config) Tenant(id string) (Tenant, bool) {
+	for _, t := range c.Tenants {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return Tenant{}, false
+}
+
+var (
+	tenantIDRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	passTypeIDRE = regexp.MustCompile(`^pass\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$`)
+	teamIDRE     = regexp.MustCompile(`^[A-Z0-9]{10}$`)
+)
+
+// ValidationError lists every configuration problem.
+type ValidationError struct{ Problems []string }
+
+func (e *ValidationError) Error() string {
+	return "config: " + strings.Join(e.Problems, "; ")
+}
+
+// Validate checks the configuration and returns a *ValidationError listing
+// every problem, or nil.
+func (c *Config) Validate() error {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	if c.Server.Listen == "" {
+		add("server.listen is required")
+	}
+	checkURL := func(field, s string) {
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			add("%s %q must be an absolute http(s) URL", field, s)
+			return
+		}
+		if u.Scheme == "http" && !c.Server.Development {
+			add("%s %q must use https outside development (Apple Wallet refuses http web services)", field, s)
+		}
+	}
+	checkURL("server.publicBaseURL", c.Server.PublicBaseURL)
+	if len(c.Tenants) == 0 {
+		add("at least one tenant is required")
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Tenants {
+		where := fmt.Sprintf("tenants[%d]", i)
+		if !tenantIDRE.MatchString(t.ID) {
+			add("%s.id %q must be 1-63 lowercase letters, digits or dashes", where, t.ID)
+		} else {
+			where = fmt.Sprintf("tenant %q", t.ID)
+		}
+		if seen[t.ID] {
+			add("%s: duplicate tenant id", where)
+		}
+		seen[t.ID] = true
+		if strings.TrimSpace(t.Name) == "" {
+			add("%s: name is required", where)
+		}
+		checkURL(where+": publicBaseURL", t.PublicBaseURL)
+		a := t.Apple
+		if !passTypeIDRE.MatchString(a.PassTypeID) {
+			add("%s: apple.passTypeId %q must look like pass.com.example.tickets", where, a.PassTypeID)
+		}
+		if !teamIDRE.MatchString(a.TeamID) {
+			add("%s: apple.teamId %q must be 10 uppercase letters or digits", where, a.TeamID)
+		}
+		switch {
+		case a.UsesDevPKI():
+			if !c.Server.Development {
+				add("%s: apple certificate is missing (p12File, or certFile and keyFile); the development PKI is only for development", where)
+			}
+		case a.P12File != "" && (a.CertFile != "" || a.KeyFile != ""):
+			add("%s: apple: give either p12File or certFile+keyFile, not both", where)
+		case a.P12File == "" && (a.CertFile == "" || a.KeyFile == ""):
+			add("%s: apple: certFile and keyFile go together", where)
+		}
+		if !a.UsesDevPKI() {
+			for _, f := range []struct{ name, path string }{{"p12File", a.P12File}, {"certFile", a.CertFile}, {"keyFile", a.KeyFile}, {"wwdrFile", a.WWDRFile}} {
+				if f.path == "" {
+					continue
+				}
+				if _, err := os.Stat(f.path); err != nil {
+					add("%s: apple.%s %s: %s", where, f.name, f.path, describeStatErr(err))
+				}
+			}
+		}
+	}
+	if len(p) > 0 {
+		return &ValidationError{Problems: p}
+	}
+	return nil
+}
+
+func describeStatErr(err error) string {
+	if errors.Is(err, os.ErrNotExist) {
+		return "no such file"
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return "permission denied"
+	}
+	return "cannot be read"
+}

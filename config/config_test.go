@@ -1,0 +1,154 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"walletpass/config"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != "127.0.0.1:8080" || !cfg.Server.Development {
+		t.Errorf("server = %+v, want development on 127.0.0.1:8080", cfg.Server)
+	}
+	if got := cfg.Storage.SQLitePath; got != filepath.Join("data", "walletpass.db") {
+		t.Errorf("sqlite path = %s", got)
+	}
+	demo, ok := cfg.Tenant("demo")
+	if !ok || !demo.Apple.UsesDevPKI() || demo.PublicBaseURL != "http://127.0.0.1:8080" || demo.DefaultTemplate != "default" {
+		t.Errorf("demo tenant = %+v", demo)
+	}
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load(filepath.Join("..", "walletpass.example.yaml"), env(nil))
+	if err != nil {
+		t.Fatalf("the example config does not load: %v", err)
+	}
+	if len(cfg.Tenants) == 0 {
+		t.Errorf("the example config has no tenant")
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p12 := filepath.Join(dir, "pass.p12")
+	if err := os.WriteFile(p12, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := write(t, `
+server: {listen: "0.0.0.0:9000", publicBaseURL: "https://passes.example.com"}
+tenants:
+  - id: big-arena
+    name: Big Arena
+    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.arena, p12File: /nonexistent.p12}
+`)
+	cfg, err := config.Load(path, env(map[string]string{
+		"WALLETPASS_LISTEN":                              "127.0.0.1:9999",
+		"WALLETPASS_TENANT_BIG_ARENA_APPLE_P12_FILE":     p12,
+		"WALLETPASS_TENANT_BIG_ARENA_APPLE_P12_PASSWORD": "s3cret",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Tenants[0].Apple
+	if cfg.Server.Listen != "127.0.0.1:9999" || a.P12File != p12 || a.P12Password != "s3cret" {
+		t.Errorf("overrides not applied: listen %s, apple %+v", cfg.Server.Listen, a)
+	}
+	if cfg.Tenants[0].PublicBaseURL != "https://passes.example.com" {
+		t.Errorf("tenant base URL = %s", cfg.Tenants[0].PublicBaseURL)
+	}
+}
+
+func TestValidationListsEveryProblem(t *testing.T) {
+	t.Parallel()
+	path := write(t, `
+server: {listen: "127.0.0.1:8080", publicBaseURL: "http://passes.example.com"}
+tenants:
+  - id: Bad_ID
+    name: ""
+    apple: {teamId: short, passTypeId: com.example, certFile: /nonexistent.pem}
+  - id: ok
+    name: OK
+    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok}
+  - id: ok
+    name: Again
+    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12, certFile: b.pem}
+`)
+	_, err := config.Load(path, env(nil))
+	var ve *config.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("err = %v, want a *ValidationError", err)
+	}
+	for _, want := range []string{
+		`server.publicBaseURL "http://passes.example.com" must use https outside development`,
+		`tenants[0].id "Bad_ID" must be 1-63 lowercase letters`,
+		`tenants[0]: name is required`,
+		`apple.passTypeId "com.example" must look like pass.com.example.tickets`,
+		`apple.teamId "short" must be 10 uppercase letters or digits`,
+		`certFile and keyFile go together`,
+		`tenant "ok": apple certificate is missing`,
+		`tenant "ok": duplicate tenant id`,
+		`give either p12File or certFile+keyFile, not both`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if len(ve.Problems) < 9 {
+		t.Errorf("got %d problems, want every one listed: %v", len(ve.Problems), ve.Problems)
+	}
+}
+
+func TestBadFiles(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body, want string
+	}{
+		{name: "unknown key", body: "server: {listn: x}\n", want: "unknown field"},
+		{name: "not yaml", body: "server: [\n", want: "config:"},
+		{name: "no tenants", body: "server: {development: true}\ntenants: []\n", want: "at least one tenant is required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Load(write(t, tc.body), env(nil))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := config.Load(filepath.Join(t.TempDir(), "missing.yaml"), env(nil)); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing file: err = %v", err)
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	t.Parallel()
+	if got := config.EnvName("big-arena2", "APPLE_P12_PASSWORD"); got != "WALLETPASS_TENANT_BIG_ARENA2_APPLE_P12_PASSWORD" {
+		t.Errorf("got %s", got)
+	}
+}
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "walletpass.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,0 +1,79 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+const (
+	headerCorrelationID = "X-Correlation-ID"
+	headerRequestID     = "X-Request-ID"
+	ctxCorrelationID    = "walletpass.correlationId"
+)
+
+var correlationRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// withCorrelationID reuses a well-formed incoming X-Correlation-ID or
+// X-Request-ID, or makes one; it is echoed in X-Correlation-ID.
+func withCorrelationID(c *gin.Context) {
+	id := c.GetHeader(headerCorrelationID)
+	if !correlationRE.MatchString(id) {
+		id = c.GetHeader(headerRequestID)
+	}
+	if !correlationRE.MatchString(id) {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Set(ctxCorrelationID, id)
+	c.Header(headerCorrelationID, id)
+	c.Next()
+}
+
+func correlationID(c *gin.Context) string {
+	return c.GetString(ctxCorrelationID)
+}
+
+// limitBody caps every request body; handlers that read more get an error.
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > n {
+			writeProblem(c, http.StatusRequestEntityTooLarge, "the request body is too large")
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Next()
+	}
+}
+
+// recoverProblem turns a panic into a logged 500 problem.
+func (s *Server) recoverProblem(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.ErrorContext(c.Request.Context(), "panic", slog.String("correlationId", correlationID(c)),
+				slog.String("path", c.FullPath()), slog.Any("panic", r))
+			writeProblem(c, http.StatusInternalServerError, "an internal error occurred; quote the correlation id when reporting it")
+		}
+	}()
+	c.Next()
+}
+
+// logRequests writes one structured line per request: no query strings,
+// no headers, no bodies (they can carry tokens and personal data).
+func (s *Server) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	s.log.InfoContext(c.Request.Context(), "http", slog.String("method", c.Request.Method), slog.String("route", route),
+		slog.Int("status", c.Writer.Status()), slog.Duration("duration", time.Since(start)),
+		slog.String("correlationId", correlationID(c)))
+}

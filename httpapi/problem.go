@@ -1,0 +1,71 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"walletpass/pass"
+)
+
+// ContentTypeProblem is the media type of RFC 9457 error bodies.
+const ContentTypeProblem = "application/problem+json"
+
+// Problem is an RFC 9457 problem detail.
+type Problem struct {
+	Type          string `json:"type"`
+	Title         string `json:"title"`
+	Status        int    `json:"status"`
+	Detail        string `json:"detail,omitempty"`
+	Instance      string `json:"instance,omitempty"`
+	CorrelationID string `json:"correlationId,omitempty"`
+}
+
+var kindStatus = map[pass.Kind]int{
+	pass.KindInvalid:      http.StatusBadRequest,
+	pass.KindNotFound:     http.StatusNotFound,
+	pass.KindUnauthorized: http.StatusUnauthorized,
+	pass.KindForbidden:    http.StatusForbidden,
+	pass.KindConflict:     http.StatusConflict,
+	pass.KindUnavailable:  http.StatusServiceUnavailable,
+	pass.KindTooLarge:     http.StatusRequestEntityTooLarge,
+	pass.KindInternal:     http.StatusInternalServerError,
+}
+
+// writeProblem answers with a problem+json body of the given status. The
+// detail must be safe to show: never a stack trace, SQL or a secret.
+func writeProblem(c *gin.Context, status int, detail string) {
+	c.Header("Content-Type", ContentTypeProblem)
+	c.AbortWithStatusJSON(status, Problem{
+		Type:          "about:blank",
+		Title:         http.StatusText(status),
+		Status:        status,
+		Detail:        detail,
+		Instance:      c.Request.URL.Path,
+		CorrelationID: correlationID(c),
+	})
+	// AbortWithStatusJSON sets application/json; restore ours.
+	c.Writer.Header().Set("Content-Type", ContentTypeProblem)
+}
+
+// fail maps a domain error to its status once, logs internal errors once
+// (with the correlation id, never shown to the caller) and answers.
+func (s *Server) fail(c *gin.Context, err error) {
+	kind := pass.KindOf(err)
+	status := kindStatus[kind]
+	detail := pass.PublicMessage(err)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		status, detail = http.StatusRequestEntityTooLarge, "the request body is too large"
+	}
+	if status >= 500 {
+		s.log.ErrorContext(c.Request.Context(), "request failed", slog.String("correlationId", correlationID(c)),
+			slog.String("path", c.FullPath()), slog.Any("error", err))
+		if status == http.StatusInternalServerError {
+			detail = "an internal error occurred; quote the correlation id when reporting it"
+		}
+	}
+	writeProblem(c, status, detail)
+}

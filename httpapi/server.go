@@ -1,0 +1,167 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"walletpass/pass"
+	"walletpass/pass/apple"
+)
+
+// MaxBody is the default limit on request bodies.
+const MaxBody = 64 << 10
+
+// Pinger is something whose health readiness depends on.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// TenantInfo is what the HTTP layer shows of a tenant.
+type TenantInfo struct {
+	ID              string
+	Name            string
+	DefaultTemplate string
+}
+
+// Deps is what the server needs; cmd/walletpass fills it.
+type Deps struct {
+	Log      *slog.Logger
+	Packager pass.Packager
+	Store    Pinger
+	Tenants  []TenantInfo
+	// Preview enables the sample-pass routes (development and designers).
+	Preview bool
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	log     *slog.Logger
+	deps    Deps
+	tenants map[string]TenantInfo
+}
+
+// New returns the HTTP handler of walletpass.
+func New(d Deps) http.Handler {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{log: d.Log, deps: d, tenants: map[string]TenantInfo{}}
+	for _, t := range d.Tenants {
+		s.tenants[t.ID] = t
+	}
+	return s.routes()
+}
+
+// routes is the one route table of the service.
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.Use(withCorrelationID, s.recoverProblem, s.logRequests, limitBody(MaxBody))
+	r.NoRoute(func(c *gin.Context) { writeProblem(c, http.StatusNotFound, "no such resource") })
+	r.NoMethod(func(c *gin.Context) {
+		writeProblem(c, http.StatusMethodNotAllowed, "method not allowed on this resource")
+	})
+
+	r.GET("/healthz", s.health)
+	r.GET("/readyz", s.ready)
+	r.GET("/", s.home)
+	if s.deps.Preview {
+		r.GET("/api/:tenantId/preview/:template", s.previewPass)
+	}
+	return r
+}
+
+func (s *Server) health(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (s *Server) ready(c *gin.Context) {
+	if s.deps.Store != nil {
+		if err := s.deps.Store.Ping(c.Request.Context()); err != nil {
+			s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the database does not answer"))
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+var homePage = template.Must(template.New("home").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>walletpass</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1b2a4a}
+a{color:#1b2a4a}li{margin:.3rem 0}code{background:#f2f2f2;padding:0 .2rem}</style></head>
+<body><h1>walletpass</h1>
+<p>Apple Wallet and Google Wallet passes for SecuTix tickets. Health: <a href="/healthz">/healthz</a>.</p>
+{{if .Preview}}<h2>Sample passes</h2>
+<p>Each link downloads a signed <code>.pkpass</code> made from a sample ticket with the tenant's template.
+Open it on an iPhone or a Mac, or check it with <code>openssl</code> (see the README).</p>
+{{range .Tenants}}<h3>{{.Name}} <small>(tenant <code>{{.ID}}</code>, template <code>{{.DefaultTemplate}}</code>)</small></h3><ul>
+{{$t := .}}{{range $.Kinds}}<li><a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind={{.}}">{{.}}</a>
+ · <a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind={{.}}&amp;state=USED">used</a>
+ · <a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind={{.}}&amp;state=CANCELLED">cancelled</a></li>
+{{end}}</ul>{{end}}{{end}}
+</body></html>`))
+
+func (s *Server) home(c *gin.Context) {
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(http.StatusOK)
+	_ = homePage.Execute(c.Writer, map[string]any{
+		"Preview": s.deps.Preview,
+		"Tenants": s.deps.Tenants,
+		"Kinds":   []pass.EventKind{pass.EventConcert, pass.EventFestival, pass.EventSports},
+	})
+}
+
+var templateNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// previewPass signs a sample ticket of ?kind= (concert, festival, sports…)
+// and ?state= (VALID, USED, CANCELLED) with the tenant and template of the
+// path, and serves it as a download. Nothing is stored.
+func (s *Server) previewPass(c *gin.Context) {
+	tenant, ok := s.tenants[c.Param("tenantId")]
+	if !ok {
+		writeProblem(c, http.StatusNotFound, "unknown tenant")
+		return
+	}
+	tplName := c.Param("template")
+	if !templateNameRE.MatchString(tplName) {
+		writeProblem(c, http.StatusBadRequest, "the template name must be lowercase letters, digits, dashes or underscores")
+		return
+	}
+	kind := pass.EventKind(c.DefaultQuery("kind", string(pass.EventConcert)))
+	if !kind.Valid() {
+		writeProblem(c, http.StatusBadRequest, fmt.Sprintf("kind %q is not one of concert, festival, sports, theatre, conference, movie, generic", kind))
+		return
+	}
+	state := pass.TicketState(strings.ToUpper(c.DefaultQuery("state", string(pass.TicketValid))))
+	if !state.Valid() {
+		writeProblem(c, http.StatusBadRequest, "state must be VALID, USED or CANCELLED")
+		return
+	}
+	tk := apple.SampleTicket(kind)
+	tk.Tenant = tenant.ID
+	tk.State = state
+	ctx := c.Request.Context()
+	r, err := s.deps.Packager.Render(ctx, tenant.ID, tplName, pass.PassInput{Ticket: tk, SerialNumber: pass.NewSerialNumber(), AuthToken: pass.NewAuthToken()})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	data, err := s.deps.Packager.Sign(ctx, tenant.ID, r)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.pkpass"`, tplName, kind))
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, apple.ContentTypePass, data)
+}

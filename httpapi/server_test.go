@@ -1,0 +1,174 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"walletpass/httpapi"
+	"walletpass/pass/apple"
+	"walletpass/pass/apple/appletest"
+)
+
+type fakeStore struct{ err error }
+
+func (f fakeStore) Ping(context.Context) error { return f.err }
+
+func setup(t *testing.T, store httpapi.Pinger) (*httptest.Server, appletest.Fixture) {
+	t.Helper()
+	f := appletest.Setup(t)
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
+		Packager: f.Registry, Store: store, Preview: true,
+		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo Concerts", DefaultTemplate: "default"}},
+	}))
+	t.Cleanup(srv.Close)
+	return srv, f
+}
+
+func get(t *testing.T, url string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+func TestPreviewDownloadsAVerifiedPass(t *testing.T) {
+	t.Parallel()
+	srv, f := setup(t, fakeStore{})
+	for _, kind := range []string{"concert", "festival", "sports"} {
+		resp, body := get(t, srv.URL+"/api/demo/preview/default?kind="+kind, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", kind, resp.StatusCode, body)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != apple.ContentTypePass {
+			t.Errorf("content type %q", ct)
+		}
+		if cd := resp.Header.Get("Content-Disposition"); !strings.Contains(cd, "attachment") || !strings.Contains(cd, ".pkpass") {
+			t.Errorf("content disposition %q", cd)
+		}
+		pj := appletest.Verify(t, body, f.WWDR)
+		if sem := pj["semantics"].(map[string]any); sem["eventName"] == "" {
+			t.Errorf("no event name")
+		}
+	}
+	resp, body := get(t, srv.URL+"/api/demo/preview/default?kind=sports&state=cancelled", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("cancelled: %d %s", resp.StatusCode, body)
+	}
+	if pj := appletest.Verify(t, body, f.WWDR); pj["voided"] != true {
+		t.Errorf("cancelled preview is not voided")
+	}
+}
+
+func TestProblems(t *testing.T) {
+	t.Parallel()
+	srv, _ := setup(t, fakeStore{})
+	tests := []struct {
+		name, path string
+		status     int
+		detail     string
+	}{
+		{name: "unknown tenant", path: "/api/other/preview/default", status: 404, detail: "unknown tenant"},
+		{name: "unknown template", path: "/api/demo/preview/fancy", status: 404, detail: `no template called "fancy"`},
+		{name: "bad template name", path: "/api/demo/preview/Bad.Name", status: 400, detail: "template name"},
+		{name: "bad kind", path: "/api/demo/preview/default?kind=opera", status: 400, detail: `kind "opera"`},
+		{name: "bad state", path: "/api/demo/preview/default?state=LOST", status: 400, detail: "state must be"},
+		{name: "no route", path: "/nowhere", status: 404, detail: "no such resource"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp, body := get(t, srv.URL+tc.path, nil)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != httpapi.ContentTypeProblem {
+				t.Errorf("content type %q, want problem+json", ct)
+			}
+			var p httpapi.Problem
+			if err := json.Unmarshal(body, &p); err != nil {
+				t.Fatal(err)
+			}
+			if p.Status != tc.status || !strings.Contains(p.Detail, tc.detail) || p.CorrelationID == "" || p.CorrelationID != resp.Header.Get("X-Correlation-ID") {
+				t.Errorf("problem = %+v, want status %d, detail containing %q and the correlation id", p, tc.status, tc.detail)
+			}
+		})
+	}
+}
+
+func TestMethodNotAllowedAndBodyLimit(t *testing.T) {
+	t.Parallel()
+	srv, _ := setup(t, fakeStore{})
+	resp, err := http.Post(srv.URL+"/healthz", "application/json", strings.NewReader(strings.Repeat("x", httpapi.MaxBody+1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body: status %d, want 413", resp.StatusCode)
+	}
+	resp, err = http.Post(srv.URL+"/healthz", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /healthz: status %d, want 405", resp.StatusCode)
+	}
+}
+
+func TestCorrelationID(t *testing.T) {
+	t.Parallel()
+	srv, _ := setup(t, fakeStore{})
+	resp, _ := get(t, srv.URL+"/healthz", map[string]string{"X-Request-ID": "req-123"})
+	if got := resp.Header.Get("X-Correlation-ID"); got != "req-123" {
+		t.Errorf("X-Request-ID not reused: %q", got)
+	}
+	resp, _ = get(t, srv.URL+"/healthz", map[string]string{"X-Correlation-ID": "corr.9", "X-Request-ID": "req-1"})
+	if got := resp.Header.Get("X-Correlation-ID"); got != "corr.9" {
+		t.Errorf("X-Correlation-ID not preferred: %q", got)
+	}
+	resp, _ = get(t, srv.URL+"/healthz", map[string]string{"X-Correlation-ID": "bad id\twith<junk>"})
+	if got := resp.Header.Get("X-Correlation-ID"); got == "" || strings.ContainsAny(got, " <>\t") {
+		t.Errorf("malformed id echoed: %q", got)
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
+	srv, _ := setup(t, fakeStore{})
+	if resp, body := get(t, srv.URL+"/healthz", nil); resp.StatusCode != 200 || !strings.Contains(string(body), "ok") {
+		t.Errorf("healthz: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, srv.URL+"/readyz", nil); resp.StatusCode != 200 {
+		t.Errorf("readyz: %d", resp.StatusCode)
+	}
+	down, _ := setup(t, fakeStore{err: errors.New("dial tcp: connection refused password=hunter2")})
+	resp, body := get(t, down.URL+"/readyz", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(body), "hunter2") {
+		t.Errorf("readyz with the database down: %d %s", resp.StatusCode, body)
+	}
+	resp, body = get(t, srv.URL+"/", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "/api/demo/preview/default?kind=festival") {
+		t.Errorf("home page lacks the preview links: %d", resp.StatusCode)
+	}
+}

@@ -1,0 +1,279 @@
+package apple_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"walletpass/certs"
+	"walletpass/pass"
+	"walletpass/pass/apple"
+	"walletpass/pass/apple/appletest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const (
+	testToken  = "tok-0123456789abcdefghijklmnopqrstuvwxyzABCD"
+	testSerial = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+)
+
+// bundle is what the tests need: a development PKI, an issuer and the
+// default template.
+type bundle struct {
+	dev    certs.DevPaths
+	issuer *apple.Issuer
+	tpl    *apple.Template
+}
+
+func setup(t testing.TB) bundle {
+	t.Helper()
+	f := appletest.Setup(t)
+	return bundle{dev: f.Dev, issuer: f.Issuer, tpl: f.Template}
+}
+
+func TestGoldenPassJSON(t *testing.T) {
+	b := setup(t)
+	posterless := b.tpl
+	tests := []struct {
+		name   string
+		kind   pass.EventKind
+		poster bool
+	}{
+		{name: "seated-concert", kind: pass.EventConcert, poster: true},
+		{name: "standing-festival", kind: pass.EventFestival, poster: true},
+		{name: "sports-match", kind: pass.EventSports, poster: true},
+		{name: "conference-no-poster-semantics", kind: pass.EventConference, poster: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tk := apple.SampleTicket(tc.kind)
+			built, err := b.issuer.Build(posterless, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pj := appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, built.PassJSON, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tc.name+".pass.json.golden")
+			if *update {
+				if err := os.WriteFile(golden, append(pretty.Bytes(), '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./pass/apple -update)", err)
+			}
+			if diff := cmp.Diff(string(want), pretty.String()+"\n"); diff != "" {
+				t.Errorf("pass.json differs from %s (-want +got):\n%s", golden, diff)
+			}
+			_, hasPoster := pj["preferredStyleSchemes"]
+			wantPoster := tc.poster && tc.kind != pass.EventConference
+			if tc.kind == pass.EventConference {
+				wantPoster = true // generic events need only a venue
+			}
+			if hasPoster != wantPoster {
+				t.Errorf("preferredStyleSchemes present = %v, want %v", hasPoster, wantPoster)
+			}
+		})
+	}
+}
+
+func TestPosterNeedsSemantics(t *testing.T) {
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Event.Performers = nil
+	built, err := b.issuer.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj := appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
+	if _, ok := pj["preferredStyleSchemes"]; ok {
+		t.Errorf("a live performance without performers must fall back to the classic layout")
+	}
+	sport := apple.SampleTicket(pass.EventSports)
+	built, err = b.issuer.Build(b.tpl, apple.Input{Ticket: sport, SerialNumber: testSerial, AuthToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj = appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
+	sem := pj["semantics"].(map[string]any)
+	for _, k := range []string{"homeTeamAbbreviation", "awayTeamAbbreviation", "venueName", "eventStartDate"} {
+		if sem[k] == nil || sem[k] == "" {
+			t.Errorf("poster sports pass lacks semantics.%s", k)
+		}
+	}
+	files := appletest.Unzip(t, built.PKPass)
+	for _, f := range []string{"artwork.png", "artwork@2x.png", "artwork@3x.png", "icon.png", "fr.lproj/pass.strings", "de.lproj/pass.strings", "en.lproj/pass.strings"} {
+		if _, ok := files[f]; !ok {
+			t.Errorf("pass lacks %s", f)
+		}
+	}
+}
+
+func TestLifecycleStates(t *testing.T) {
+	b := setup(t)
+	tests := []struct {
+		name        string
+		state       pass.TicketState
+		reEntry     bool
+		wantVoided  bool
+		wantBarcode bool
+		wantStatus  string
+	}{
+		{name: "valid", state: pass.TicketValid, wantBarcode: true, wantStatus: "VALID"},
+		{name: "used single entry", state: pass.TicketUsed, wantVoided: true, wantBarcode: true, wantStatus: "USED"},
+		{name: "cancelled", state: pass.TicketCancelled, wantVoided: true, wantStatus: "CANCELLED"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tk := apple.SampleTicket(pass.EventConcert)
+			tk.State = tc.state
+			built, err := b.issuer.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pj := appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
+			if got := pj["voided"] == true; got != tc.wantVoided {
+				t.Errorf("voided = %v, want %v", got, tc.wantVoided)
+			}
+			if _, got := pj["barcodes"]; got != tc.wantBarcode {
+				t.Errorf("barcodes present = %v, want %v", got, tc.wantBarcode)
+			}
+			if got := fieldValue(pj, "status"); got != tc.wantStatus {
+				t.Errorf("status field = %v, want %v", got, tc.wantStatus)
+			}
+		})
+	}
+}
+
+func TestBarcodeSymbologies(t *testing.T) {
+	b := setup(t)
+	for sym, format := range map[pass.Symbology]string{
+		pass.SymbologyQR: "PKBarcodeFormatQR", pass.SymbologyPDF417: "PKBarcodeFormatPDF417",
+		pass.SymbologyAztec: "PKBarcodeFormatAztec", pass.SymbologyCode128: "PKBarcodeFormatCode128",
+	} {
+		t.Run(string(sym), func(t *testing.T) {
+			tk := apple.SampleTicket(pass.EventConcert)
+			tk.Symbology = sym
+			pj, err := b.issuer.Render(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(pj, &m); err != nil {
+				t.Fatal(err)
+			}
+			bc := m["barcodes"].([]any)[0].(map[string]any)
+			if bc["format"] != format || bc["message"] != tk.Barcode || bc["messageEncoding"] != "iso-8859-1" {
+				t.Errorf("barcode = %v, want format %s and message %s", bc, format, tk.Barcode)
+			}
+		})
+	}
+}
+
+func TestDatesToTheSecondWithOffset(t *testing.T) {
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Event.Start = tk.Event.Start.Add(123456789 * time.Nanosecond)
+	pj, err := b.issuer.Render(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(pj, []byte(`"2027-03-14T20:00:00+01:00"`)) {
+		t.Errorf("pass.json lacks the start date to the second with its offset:\n%s", pj)
+	}
+	if bytes.Contains(pj, []byte(".123")) {
+		t.Errorf("pass.json carries fractional seconds")
+	}
+}
+
+func TestSerialAndTokenKept(t *testing.T) {
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	first, err := b.issuer.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.Barcode = "999900001111"
+	tk.Seat.Number = "15"
+	second, err := b.issuer.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.ContentHash == second.ContentHash {
+		t.Errorf("content hash did not change with the seat and barcode")
+	}
+	a := appletest.Verify(t, first.PKPass, b.dev.WWDRCert)
+	c := appletest.Verify(t, second.PKPass, b.dev.WWDRCert)
+	for _, k := range []string{"serialNumber", "authenticationToken", "webServiceURL", "passTypeIdentifier"} {
+		if a[k] != c[k] {
+			t.Errorf("%s changed from %v to %v", k, a[k], c[k])
+		}
+	}
+	again, err := b.issuer.Render(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if apple.ContentHash(b.tpl, again) != second.ContentHash {
+		t.Errorf("content hash is not deterministic")
+	}
+}
+
+func TestBundle(t *testing.T) {
+	b := setup(t)
+	var passes []apple.NamedPass
+	for i := range 10 {
+		tk := apple.SampleTicket(pass.EventConcert)
+		tk.MovementID += int64(i)
+		tk.Seat.Number = string(rune('1' + i))
+		built, err := b.issuer.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: pass.NewSerialNumber(), AuthToken: pass.NewAuthToken()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		passes = append(passes, apple.NamedPass{Name: "ticket-" + string(rune('a'+i)) + ".pkpass", PKPass: built.PKPass})
+	}
+	data, err := apple.Bundle(passes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := appletest.Unzip(t, data)
+	if len(files) != 10 {
+		t.Fatalf("bundle holds %d files, want 10", len(files))
+	}
+	for name, pk := range files {
+		if !strings.HasSuffix(name, ".pkpass") {
+			t.Errorf("bundle entry %s", name)
+		}
+		appletest.Verify(t, pk, b.dev.WWDRCert)
+	}
+	if _, err := apple.Bundle(append(passes, passes[0])); err == nil || pass.KindOf(err) != pass.KindInvalid {
+		t.Errorf("11 passes: err = %v, want an invalid error", err)
+	}
+	if _, err := apple.Bundle(nil); err == nil {
+		t.Errorf("empty bundle accepted")
+	}
+}
+
+func fieldValue(pj map[string]any, key string) any {
+	et := pj["eventTicket"].(map[string]any)
+	for _, arr := range et {
+		for _, f := range arr.([]any) {
+			m := f.(map[string]any)
+			if m["key"] == key {
+				return m["value"]
+			}
+		}
+	}
+	return nil
+}

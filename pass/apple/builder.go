@@ -1,0 +1,447 @@
+package apple
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/smallstep/pkcs7"
+
+	"walletpass/pass"
+)
+
+// MIME types of the files this package makes.
+const (
+	ContentTypePass    = "application/vnd.apple.pkpass"
+	ContentTypeBundle  = "application/vnd.apple.pkpasses"
+	MaxBundlePasses    = 10
+	maxBundleBytes     = 150 << 20
+	minAuthTokenLength = 16
+)
+
+// IssuerConfig is what an Issuer needs: the tenant's Apple identifiers, its
+// signing identity and where its PassKit web service lives.
+type IssuerConfig struct {
+	PassTypeID       string
+	TeamID           string
+	OrganizationName string
+	// WebServiceURL is the base URL of the PassKit web service for this
+	// tenant (…/api/{tenant}/apple). Empty makes passes that never update.
+	WebServiceURL string
+	// AllowHTTP permits an http:// WebServiceURL; for development only.
+	AllowHTTP bool
+	// ReEntry keeps a scanned ticket's pass valid (multi-entry tickets);
+	// by default a used ticket's pass is voided.
+	ReEntry bool
+	Cert    *x509.Certificate
+	Key     crypto.Signer
+	WWDR    *x509.Certificate
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Issuer renders, validates, signs and packages passes for one tenant. It
+// is safe for concurrent use.
+type Issuer struct {
+	cfg IssuerConfig
+}
+
+// NewIssuer checks cfg and returns an Issuer. It returns an error of kind
+// pass.KindInvalid listing every problem.
+func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
+	var probs []string
+	if cfg.PassTypeID == "" {
+		probs = append(probs, "passTypeIdentifier is required")
+	}
+	if cfg.TeamID == "" {
+		probs = append(probs, "teamIdentifier is required")
+	}
+	if cfg.OrganizationName == "" {
+		probs = append(probs, "organizationName is required")
+	}
+	if cfg.WebServiceURL != "" {
+		if err := checkWebServiceURL(cfg.WebServiceURL, cfg.AllowHTTP); err != nil {
+			probs = append(probs, err.Error())
+		}
+	}
+	if cfg.Cert == nil || cfg.Key == nil || cfg.WWDR == nil {
+		probs = append(probs, "a signing certificate, its key and the WWDR intermediate are required")
+	} else if err := cfg.Cert.CheckSignatureFrom(cfg.WWDR); err != nil {
+		probs = append(probs, "the pass certificate is not signed by the given WWDR intermediate (wrong WWDR generation?)")
+	}
+	if len(probs) > 0 {
+		return nil, pass.Errorf(pass.KindInvalid, "apple issuer: %s", strings.Join(probs, "; "))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Issuer{cfg: cfg}, nil
+}
+
+func checkWebServiceURL(s string, allowHTTP bool) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("webServiceURL %q is not an absolute URL", s)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !allowHTTP {
+			return fmt.Errorf("webServiceURL %q must use https outside development", s)
+		}
+	default:
+		return fmt.Errorf("webServiceURL %q must use https", s)
+	}
+	return nil
+}
+
+// Input is one pass to build: the ticket and the pass's fixed identity.
+type Input struct {
+	Ticket       pass.Ticket
+	SerialNumber string
+	AuthToken    string
+}
+
+// Built is a signed pass.
+type Built struct {
+	PKPass      []byte
+	PassJSON    []byte
+	ContentHash string // changes exactly when what the holder sees changes
+}
+
+// Build renders, validates, signs and packages one pass. It returns an
+// error of kind pass.KindInvalid naming the field when the pass would not
+// install on a device.
+func (is *Issuer) Build(t *Template, in Input) (*Built, error) {
+	pj, err := is.Render(t, in)
+	if err != nil {
+		return nil, err
+	}
+	pk, err := is.Package(t, pj)
+	if err != nil {
+		return nil, err
+	}
+	return &Built{PKPass: pk, PassJSON: pj, ContentHash: ContentHash(t, pj)}, nil
+}
+
+// ContentHash returns a hash of everything a holder sees: the pass.json
+// and the template's static files.
+func ContentHash(t *Template, passJSON []byte) string {
+	h := sha256.New()
+	h.Write([]byte(t.hash))
+	h.Write(passJSON)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Render makes the pass.json of in with template t. Everything a template
+// contributes was validated with ValidatePassJSON when it was loaded (over
+// rendered sample passes of every event kind); what varies per pass is
+// checked here as it is rendered: the ticket, the serial number and token,
+// dates, numbers and the required strings. A problem is an error of kind
+// pass.KindInvalid that names the field.
+func (is *Issuer) Render(t *Template, in Input) ([]byte, error) {
+	return renderPass(&is.cfg, t, in)
+}
+
+// Validate runs the full pass.json check of ValidatePassJSON on a rendered
+// pass of template t.
+func (is *Issuer) Validate(t *Template, passJSON []byte) error {
+	return ValidatePassJSON(passJSON, t.fileSet(), is.cfg.AllowHTTP)
+}
+
+func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
+	tk := in.Ticket
+	if len(in.AuthToken) < minAuthTokenLength && cfg.WebServiceURL != "" {
+		return nil, pass.Errorf(pass.KindInvalid, "pass.json: authenticationToken must be at least %d characters", minAuthTokenLength)
+	}
+	if in.SerialNumber == "" {
+		return nil, pass.Errorf(pass.KindInvalid, "pass.json: serialNumber is required")
+	}
+	if err := tk.Validate(); err != nil {
+		return nil, err
+	}
+	status := pass.StatusFor(tk.State)
+	word := map[pass.Status]string{pass.StatusActive: "VALID", pass.StatusUsed: "USED", pass.StatusVoided: "CANCELLED"}[status]
+	voided := status == pass.StatusVoided || (status == pass.StatusUsed && !cfg.ReEntry)
+
+	w := bufPool.Get().(*bytes.Buffer)
+	w.Reset()
+	defer bufPool.Put(w)
+
+	w.WriteString(`{"formatVersion":1,"passTypeIdentifier":`)
+	writeJSONString(w, cfg.PassTypeID)
+	w.WriteString(`,"serialNumber":`)
+	writeJSONString(w, in.SerialNumber)
+	w.WriteString(`,"teamIdentifier":`)
+	writeJSONString(w, cfg.TeamID)
+	// The template's own keys, in its order, without the braces.
+	mark := w.Len()
+	if err := t.root.render(w, newRenderData(&tk, cfg.OrganizationName, word)); err != nil {
+		return nil, pass.Wrap(pass.KindInvalid, err, "pass.json")
+	}
+	body := w.Bytes()[mark:]
+	if len(body) > 2 { // "{...}" -> ",..."
+		body[0] = ','
+		w.Truncate(w.Len() - 1)
+	} else {
+		w.Truncate(mark)
+	}
+	sem := semanticsFor(tk, cfg.OrganizationName)
+	if t.poster && posterReady(tk) {
+		w.WriteString(`,"preferredStyleSchemes":["posterEventTicket","eventTicket"]`)
+	}
+	if cfg.WebServiceURL != "" {
+		w.WriteString(`,"webServiceURL":`)
+		writeJSONString(w, cfg.WebServiceURL)
+		w.WriteString(`,"authenticationToken":`)
+		writeJSONString(w, in.AuthToken)
+	}
+	if status != pass.StatusVoided && tk.Barcode != "" {
+		enc := "iso-8859-1"
+		if !isLatin1(tk.Barcode) {
+			enc = "utf-8"
+		}
+		w.WriteString(`,"barcodes":[{"format":`)
+		writeJSONString(w, barcodeFormats[tk.Symbology])
+		w.WriteString(`,"message":`)
+		writeJSONString(w, tk.Barcode)
+		w.WriteString(`,"messageEncoding":`)
+		writeJSONString(w, enc)
+		w.WriteString(`,"altText":`)
+		writeJSONString(w, tk.Barcode)
+		w.WriteString(`}]`)
+	}
+	start, end := relevantWindow(tk.Event)
+	w.WriteString(`,"relevantDate":`)
+	writeJSONString(w, formatDate(tk.Event.Start))
+	w.WriteString(`,"relevantDates":[`)
+	for i, d := 0, start; d.Before(end) && i < 10; i++ {
+		e := d.Add(24 * time.Hour)
+		if e.After(end) {
+			e = end
+		}
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteString(`{"startDate":`)
+		writeJSONString(w, formatDate(d))
+		w.WriteString(`,"endDate":`)
+		writeJSONString(w, formatDate(e))
+		w.WriteByte('}')
+		d = e
+	}
+	w.WriteString(`],"expirationDate":`)
+	writeJSONString(w, formatDate(expiration(tk.Event)))
+	if voided {
+		w.WriteString(`,"voided":true`)
+	}
+	w.WriteString(`,"groupingIdentifier":`)
+	writeJSONString(w, fmt.Sprintf("%s-%d", tk.Tenant, tk.FileID))
+	if lat, lon := tk.Venue.Latitude, tk.Venue.Longitude; lat != nil && lon != nil {
+		fmt.Fprintf(w, `,"locations":[{"latitude":%g,"longitude":%g}]`, *lat, *lon)
+	}
+	w.WriteString(`,"semantics":`)
+	sj, err := json.Marshal(sem)
+	if err != nil {
+		return nil, fmt.Errorf("apple: semantics: %w", err)
+	}
+	w.Write(sj)
+	w.WriteByte('}')
+
+	return append([]byte(nil), w.Bytes()...), nil
+}
+
+var barcodeFormats = map[pass.Symbology]string{
+	pass.SymbologyQR:      "PKBarcodeFormatQR",
+	pass.SymbologyPDF417:  "PKBarcodeFormatPDF417",
+	pass.SymbologyAztec:   "PKBarcodeFormatAztec",
+	pass.SymbologyCode128: "PKBarcodeFormatCode128",
+}
+
+func isLatin1(s string) bool {
+	for _, r := range s {
+		if r > 0xff {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
+}
+
+// relevantWindow is when the pass belongs on the lock screen: from doors
+// (or three hours before the start) to the end (or four hours after the
+// start).
+func relevantWindow(e pass.Event) (time.Time, time.Time) {
+	start := e.Start.Add(-3 * time.Hour)
+	if !e.Doors.IsZero() && e.Doors.Before(e.Start) {
+		start = e.Doors
+	}
+	end := e.Start.Add(4 * time.Hour)
+	if !e.End.IsZero() {
+		end = e.End
+	}
+	return start, end
+}
+
+// expiration is when the pass shows as expired: six hours after the end,
+// or twelve hours after the start when the end is unknown.
+func expiration(e pass.Event) time.Time {
+	if !e.End.IsZero() {
+		return e.End.Add(6 * time.Hour)
+	}
+	return e.Start.Add(12 * time.Hour)
+}
+
+func (t *Template) fileSet() map[string]bool {
+	m := make(map[string]bool, len(t.files))
+	for _, f := range t.files {
+		m[f.name] = true
+	}
+	return m
+}
+
+// Package writes the manifest, signs it and zips the pass into a new byte
+// slice. passJSON must come from Render: Package does not validate it
+// again.
+func (is *Issuer) Package(t *Template, passJSON []byte) ([]byte, error) {
+	var out bytes.Buffer
+	out.Grow(len(passJSON) + t.size() + 4096)
+	if err := is.WritePackage(&out, t, passJSON); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// WritePackage is Package streaming to w (a file, an HTTP response, a
+// reused buffer): the static files are copied straight from the template.
+func (is *Issuer) WritePackage(w io.Writer, t *Template, passJSON []byte) error {
+	sum := sha1.Sum(passJSON)
+	manifest := make([]byte, 0, len(t.manifst)+64)
+	manifest = append(manifest, '{')
+	manifest = append(manifest, t.manifst...)
+	manifest = append(manifest, `"pass.json":"`...)
+	manifest = hex.AppendEncode(manifest, sum[:])
+	manifest = append(manifest, `"}`...)
+
+	sig, err := is.sign(manifest)
+	if err != nil {
+		return err
+	}
+	now := is.cfg.Now().UTC().Truncate(time.Second)
+	zw := zip.NewWriter(w)
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"pass.json", passJSON}, {"manifest.json", manifest}, {"signature", sig}} {
+		// Stored, not deflated: these are a few kilobytes, and the images
+		// are PNGs, already compressed.
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Store, Modified: now})
+		if err != nil {
+			return fmt.Errorf("apple: zip %s: %w", f.name, err)
+		}
+		if _, err := fw.Write(f.data); err != nil {
+			return fmt.Errorf("apple: zip %s: %w", f.name, err)
+		}
+	}
+	for _, f := range t.files {
+		fw, err := zw.CreateRaw(&zip.FileHeader{
+			Name: f.name, Method: zip.Store, Modified: now, CRC32: f.crc32,
+			CompressedSize64: uint64(len(f.data)), UncompressedSize64: uint64(len(f.data)),
+		})
+		if err != nil {
+			return fmt.Errorf("apple: zip %s: %w", f.name, err)
+		}
+		if _, err := fw.Write(f.data); err != nil {
+			return fmt.Errorf("apple: zip %s: %w", f.name, err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("apple: zip: %w", err)
+	}
+	return nil
+}
+
+func (t *Template) size() int {
+	n := 0
+	for _, f := range t.files {
+		n += len(f.data) + 128 + 2*len(f.name)
+	}
+	return n
+}
+
+// sign makes the detached CMS signature of the manifest: SHA-256, with the
+// signingTime attribute, the pass certificate and the WWDR intermediate.
+func (is *Issuer) sign(manifest []byte) ([]byte, error) {
+	sd, err := pkcs7.NewSignedData(manifest)
+	if err != nil {
+		return nil, fmt.Errorf("apple: sign: %w", err)
+	}
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	// NewIssuer checked once that the WWDR issued the certificate; AddSigner
+	// plus AddCertificate gives the same SignedData as AddSignerChain
+	// (issuer name = the certificate's raw issuer = the WWDR's raw subject)
+	// without verifying the chain again for every pass.
+	if err := sd.AddSigner(is.cfg.Cert, is.cfg.Key, pkcs7.SignerInfoConfig{}); err != nil {
+		return nil, fmt.Errorf("apple: sign: %w", err)
+	}
+	sd.AddCertificate(is.cfg.WWDR)
+	sd.Detach()
+	sig, err := sd.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("apple: sign: %w", err)
+	}
+	return sig, nil
+}
+
+// NamedPass is one pass of a bundle.
+type NamedPass struct {
+	Name   string // file name inside the bundle, e.g. "ticket-1.pkpass"
+	PKPass []byte
+}
+
+// Bundle zips up to MaxBundlePasses passes into one .pkpasses file. It
+// returns an error of kind pass.KindInvalid when there are none, too many,
+// duplicate names, or more than 150 MB.
+func Bundle(passes []NamedPass) ([]byte, error) {
+	if len(passes) == 0 || len(passes) > MaxBundlePasses {
+		return nil, pass.Errorf(pass.KindInvalid, "a .pkpasses bundle holds 1 to %d passes, got %d", MaxBundlePasses, len(passes))
+	}
+	seen := map[string]bool{}
+	total := 0
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	for _, p := range passes {
+		if p.Name == "" || strings.ContainsAny(p.Name, `/\`) || !strings.HasSuffix(p.Name, ".pkpass") || seen[p.Name] {
+			return nil, pass.Errorf(pass.KindInvalid, "bundle entry name %q must be unique, end in .pkpass and have no slashes", p.Name)
+		}
+		seen[p.Name] = true
+		total += len(p.PKPass)
+		if total > maxBundleBytes {
+			return nil, pass.Errorf(pass.KindInvalid, "a .pkpasses bundle is limited to 150 MB")
+		}
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: p.Name, Method: zip.Store, Modified: time.Now().UTC().Truncate(time.Second)})
+		if err != nil {
+			return nil, fmt.Errorf("apple: bundle: %w", err)
+		}
+		if _, err := fw.Write(p.PKPass); err != nil {
+			return nil, fmt.Errorf("apple: bundle: %w", err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("apple: bundle: %w", err)
+	}
+	return out.Bytes(), nil
+}

@@ -1,0 +1,93 @@
+package apple
+
+import (
+	"context"
+	"sync"
+
+	"walletpass/pass"
+)
+
+// Registry holds each tenant's Issuer and the loaded templates, and
+// implements pass.Packager.
+type Registry struct {
+	mu        sync.RWMutex
+	issuers   map[string]*Issuer
+	templates map[string]*Template
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{issuers: map[string]*Issuer{}, templates: map[string]*Template{}}
+}
+
+// AddIssuer registers the issuer of tenant.
+func (r *Registry) AddIssuer(tenant string, is *Issuer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.issuers[tenant] = is
+}
+
+// AddTemplate registers a template under its name.
+func (r *Registry) AddTemplate(t *Template) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.templates[t.Name] = t
+}
+
+// Issuer returns tenant's issuer, or an error of kind pass.KindNotFound.
+func (r *Registry) Issuer(tenant string) (*Issuer, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	is, ok := r.issuers[tenant]
+	if !ok {
+		return nil, pass.Errorf(pass.KindNotFound, "no Apple pass issuer for tenant %q", tenant)
+	}
+	return is, nil
+}
+
+// Template returns the template called name, or an error of kind
+// pass.KindNotFound.
+func (r *Registry) Template(name string) (*Template, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	t, ok := r.templates[name]
+	if !ok {
+		return nil, pass.Errorf(pass.KindNotFound, "no template called %q", name)
+	}
+	return t, nil
+}
+
+// Render implements pass.Packager.
+func (r *Registry) Render(_ context.Context, tenant, template string, in pass.PassInput) (pass.Rendered, error) {
+	is, err := r.Issuer(tenant)
+	if err != nil {
+		return pass.Rendered{}, err
+	}
+	t, err := r.Template(template)
+	if err != nil {
+		return pass.Rendered{}, err
+	}
+	pj, err := is.Render(t, Input{Ticket: in.Ticket, SerialNumber: in.SerialNumber, AuthToken: in.AuthToken})
+	if err != nil {
+		return pass.Rendered{}, err
+	}
+	return pass.Rendered{PassJSON: pj, ContentHash: ContentHash(t, pj), PassTypeID: is.cfg.PassTypeID, Template: template}, nil
+}
+
+// Sign implements pass.Packager.
+func (r *Registry) Sign(_ context.Context, tenant string, rd pass.Rendered) ([]byte, error) {
+	is, err := r.Issuer(tenant)
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.Template(rd.Template)
+	if err != nil {
+		return nil, err
+	}
+	return is.Package(t, rd.PassJSON)
+}
+
+// PassTypeID returns the issuer's pass type identifier.
+func (is *Issuer) PassTypeID() string { return is.cfg.PassTypeID }
+
+var _ pass.Packager = (*Registry)(nil)

@@ -1,0 +1,594 @@
+package apple
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"image/png"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"walletpass/pass"
+)
+
+// TemplateFile is the name of a template's pass.json-shaped design file.
+const TemplateFile = "template.json"
+
+// MaxTemplateFile is the largest file a template may hold.
+const MaxTemplateFile = 4 << 20
+
+// Template is a loaded, validated pass design. It is safe for concurrent use.
+type Template struct {
+	Name    string
+	root    *object
+	files   []staticFile // images and translations, sorted by name
+	poster  bool         // opts into the iOS 18 poster layout
+	hash    string       // SHA-1 over the static files' manifest entries
+	manifst []byte       // pre-encoded manifest entries of the static files: `"name":"sha1",...`
+	schemes []string
+}
+
+// staticFile is an image or translation file, hashed once at load.
+type staticFile struct {
+	name  string
+	data  []byte
+	sha1  string
+	crc32 uint32
+}
+
+// Files returns the names of the template's static files (images and
+// translations), sorted.
+func (t *Template) Files() []string {
+	names := make([]string, len(t.files))
+	for i, f := range t.files {
+		names[i] = f.name
+	}
+	return names
+}
+
+// Poster reports whether the design opts into the iOS 18 poster layout.
+func (t *Template) Poster() bool { return t.poster }
+
+// TemplateError lists every problem found in a template; each problem names
+// the file and, where it applies, the field.
+type TemplateError struct {
+	Template string
+	Problems []string
+}
+
+func (e *TemplateError) Error() string {
+	return fmt.Sprintf("template %q: %s", e.Template, strings.Join(e.Problems, "; "))
+}
+
+// Keys that the builder owns: a template must not set them.
+var builderKeys = map[string]bool{
+	"formatVersion": true, "passTypeIdentifier": true, "serialNumber": true, "teamIdentifier": true,
+	"authenticationToken": true, "webServiceURL": true, "barcode": true, "barcodes": true,
+	"relevantDate": true, "relevantDates": true, "expirationDate": true, "voided": true,
+	"semantics": true, "groupingIdentifier": true, "locations": true, "nfc": true,
+	"boardingPass": true, "coupon": true, "generic": true, "storeCard": true,
+}
+
+var fieldArrays = []string{"headerFields", "primaryFields", "secondaryFields", "auxiliaryFields", "backFields", "additionalInfoFields"}
+
+var colourKeys = []string{"foregroundColor", "backgroundColor", "labelColor", "footerBackgroundColor"}
+
+var imageNames = map[string]bool{
+	"icon": true, "logo": true, "thumbnail": true, "strip": true, "background": true,
+	"footer": true, "personalizationLogo": true, "artwork": true, "venueMap": true,
+}
+
+var (
+	imageFileRE = regexp.MustCompile(`^([A-Za-z]+)(@[23]x)?\.png$`)
+	lprojRE     = regexp.MustCompile(`^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*\.lproj$`)
+)
+
+// LoadTemplate reads the template named name from fsys (the template's own
+// directory) and validates it. It returns a *TemplateError (kind
+// pass.KindInvalid when wrapped) listing every problem: missing icon,
+// duplicate field keys, unknown ticket fields, bad colours, changeMessage
+// without %@, malformed translations, unexpected files.
+func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
+	te := &TemplateError{Template: name}
+	add := func(format string, args ...any) { te.Problems = append(te.Problems, fmt.Sprintf(format, args...)) }
+
+	raw, err := readLimited(fsys, TemplateFile)
+	if err != nil {
+		add("%s: %v", TemplateFile, err)
+		return nil, wrapTemplateError(te)
+	}
+	t := &Template{Name: name}
+
+	// Static files.
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		base := path.Base(p)
+		if p == "." {
+			return nil
+		}
+		if strings.HasPrefix(base, ".") || base == "__MACOSX" {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if strings.Contains(p, "/") || !lprojRE.MatchString(base) {
+				add("%s: unexpected directory (only xx.lproj folders are allowed)", p)
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if p == TemplateFile || (!strings.Contains(p, "/") && (strings.EqualFold(path.Ext(p), ".md") || strings.EqualFold(path.Ext(p), ".txt"))) {
+			return nil
+		}
+		data, err := readLimited(fsys, p)
+		if err != nil {
+			add("%s: %v", p, err)
+			return nil
+		}
+		dir := path.Dir(p)
+		switch {
+		case base == "pass.strings" && dir != ".":
+			if _, err := ParseStrings(data); err != nil {
+				add("%s: %v", p, err)
+				return nil
+			}
+		case imageFileRE.MatchString(base):
+			m := imageFileRE.FindStringSubmatch(base)
+			if !imageNames[m[1]] {
+				add("%s: %q is not a pass image name (icon, logo, thumbnail, strip, background, footer, artwork, venueMap, personalizationLogo)", p, m[1])
+				return nil
+			}
+			if _, err := png.DecodeConfig(bytes.NewReader(data)); err != nil {
+				add("%s: not a valid PNG image: %v", p, err)
+				return nil
+			}
+		default:
+			add("%s: unexpected file (a template holds %s, PNG images and xx.lproj/pass.strings)", p, TemplateFile)
+			return nil
+		}
+		sum := sha1.Sum(data)
+		t.files = append(t.files, staticFile{name: p, data: data, sha1: hex.EncodeToString(sum[:]), crc32: crc32.ChecksumIEEE(data)})
+		return nil
+	})
+	if err != nil {
+		add("reading files: %v", err)
+	}
+	sort.Slice(t.files, func(i, j int) bool { return t.files[i].name < t.files[j].name })
+	has := func(name string) bool {
+		return slices.ContainsFunc(t.files, func(f staticFile) bool { return f.name == name })
+	}
+	if !has("icon.png") {
+		add("icon.png is missing: a pass without an icon cannot be opened on any Apple device")
+	}
+	if has("strip.png") && (has("background.png") || has("thumbnail.png")) {
+		add("strip.png cannot be combined with background.png or thumbnail.png on an event ticket")
+	}
+
+	// The design file.
+	var doc map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		add("%s: malformed JSON: %v", TemplateFile, err)
+		return nil, wrapTemplateError(te)
+	}
+	if bytes.HasPrefix(raw, []byte("\xef\xbb\xbf")) {
+		add("%s: starts with a byte-order mark", TemplateFile)
+	}
+	c := compiler{file: TemplateFile, add: add, keys: map[string]string{}}
+	keys := orderedKeys(raw)
+	for _, k := range keys {
+		if builderKeys[k] {
+			add("%s: %s is set by walletpass from the ticket and the tenant; remove it from the template", TemplateFile, k)
+		}
+	}
+	if _, ok := doc["eventTicket"]; !ok {
+		add("%s: eventTicket is missing", TemplateFile)
+	}
+	for _, k := range []string{"description", "organizationName"} {
+		if _, ok := doc[k]; !ok {
+			add("%s: %s is required", TemplateFile, k)
+		}
+	}
+	for _, k := range colourKeys {
+		v, ok := doc[k]
+		if !ok {
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			add("%s: %s must be a string like \"rgb(27, 42, 74)\" or \"#1B2A4A\"", TemplateFile, k)
+			continue
+		}
+		rgb, err := normalizeColour(s)
+		if err != nil {
+			add("%s: %s: %v", TemplateFile, k, err)
+			continue
+		}
+		doc[k], _ = json.Marshal(rgb)
+	}
+	if v, ok := doc["preferredStyleSchemes"]; ok {
+		if err := json.Unmarshal(v, &t.schemes); err != nil {
+			add("%s: preferredStyleSchemes must be a list of strings", TemplateFile)
+		}
+		for _, s := range t.schemes {
+			switch s {
+			case "posterEventTicket":
+				t.poster = true
+			case "eventTicket":
+			default:
+				add("%s: preferredStyleSchemes: unknown scheme %q (posterEventTicket, eventTicket)", TemplateFile, s)
+			}
+		}
+		if t.poster && !has("artwork.png") {
+			add("artwork.png is missing: a poster event ticket (preferredStyleSchemes) needs artwork")
+		}
+	}
+
+	root := &object{}
+	for _, k := range keys {
+		if builderKeys[k] || k == "preferredStyleSchemes" {
+			continue
+		}
+		n := c.compile(k, doc[k], k == "eventTicket")
+		if st, ok := n.(*strTpl); ok && (k == "description" || k == "organizationName") {
+			st.required = true
+		}
+		root.add(k, n)
+	}
+	t.root = root
+
+	if len(te.Problems) > 0 {
+		return nil, wrapTemplateError(te)
+	}
+	var m bytes.Buffer
+	for _, f := range t.files {
+		writeJSONString(&m, f.name)
+		m.WriteByte(':')
+		writeJSONString(&m, f.sha1)
+		m.WriteByte(',')
+	}
+	t.manifst = m.Bytes()
+	// Render sample passes of every event kind and state and check them as
+	// Wallet would: whatever the template contributes is validated here,
+	// once, with errors that name the field.
+	cfg := &IssuerConfig{PassTypeID: "pass.sample.template", TeamID: "SAMPLE0000", OrganizationName: "Sample",
+		WebServiceURL: "https://walletpass.invalid/api/sample/apple"}
+	for _, sample := range sampleTickets() {
+		pj, err := renderPass(cfg, t, Input{Ticket: sample, SerialNumber: "sample-serial", AuthToken: "sample-token-0123456789"})
+		if err == nil {
+			err = ValidatePassJSON(pj, t.fileSet(), false)
+		}
+		if err != nil {
+			add("%v (with a sample %s ticket, state %s)", err, sample.Event.Kind, sample.State)
+			return nil, wrapTemplateError(te)
+		}
+	}
+
+	h := sha1.New()
+	h.Write(t.manifst)
+	h.Write(raw)
+	t.hash = hex.EncodeToString(h.Sum(nil))
+	return t, nil
+}
+
+func wrapTemplateError(te *TemplateError) error {
+	return &pass.Error{Kind: pass.KindInvalid, Message: te.Error(), Err: te}
+}
+
+func readLimited(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errors.New("file is missing")
+		}
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(&limitReader{r: f, n: MaxTemplateFile + 1})
+	if err != nil {
+		return nil, err
+	}
+	if n > MaxTemplateFile {
+		return nil, fmt.Errorf("larger than %d bytes", MaxTemplateFile)
+	}
+	return buf.Bytes(), nil
+}
+
+type limitReader struct {
+	r interface{ Read([]byte) (int, error) }
+	n int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errEOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// orderedKeys returns the top-level keys of a JSON object in document order.
+func orderedKeys(raw []byte) []string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var keys []string
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return keys
+		}
+		k, _ := tok.(string)
+		keys = append(keys, k)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return keys
+		}
+	}
+	return keys
+}
+
+var rgbRE = regexp.MustCompile(`^rgb\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)$`)
+var hexRE = regexp.MustCompile(`^#([0-9A-Fa-f]{6})$`)
+
+// normalizeColour accepts "rgb(r, g, b)" or "#RRGGBB" and returns the
+// rgb() form Wallet understands on every iOS version.
+func normalizeColour(s string) (string, error) {
+	if m := rgbRE.FindStringSubmatch(s); m != nil {
+		var v [3]int
+		for i := range v {
+			v[i], _ = strconv.Atoi(m[i+1])
+			if v[i] > 255 {
+				return "", fmt.Errorf("%q: each component must be 0 to 255", s)
+			}
+		}
+		return fmt.Sprintf("rgb(%d, %d, %d)", v[0], v[1], v[2]), nil
+	}
+	if m := hexRE.FindStringSubmatch(s); m != nil {
+		b, _ := hex.DecodeString(m[1])
+		return fmt.Sprintf("rgb(%d, %d, %d)", b[0], b[1], b[2]), nil
+	}
+	return "", fmt.Errorf("%q is not a colour (use \"rgb(r, g, b)\" or \"#RRGGBB\")", s)
+}
+
+// renderData is what template expressions see: the ticket's fields at the
+// top level ({{.Event.Name}}, {{.Seat.Row}}), the organisation name and the
+// pass status word. It copies the fields rather than embedding pass.Ticket:
+// text/template looks fields up by name on every execution, and a struct
+// with an embedded field takes reflect's slow search path.
+type renderData struct {
+	Tenant           string
+	FileID           int64
+	OrderID          int64
+	OrderSecretToken string
+	MovementID       int64
+	TicketID         int64
+	Barcode          string
+	Symbology        pass.Symbology
+	Event            pass.Event
+	Venue            pass.Venue
+	Seat             pass.Seat
+	Tariff           string
+	Price            pass.Money
+	HolderName       string
+	Locale           string
+	State            pass.TicketState
+	HolderGeneration int
+	Organization     string
+	Status           string // VALID, USED or CANCELLED: translated by pass.strings
+}
+
+func newRenderData(t *pass.Ticket, org, status string) *renderData {
+	return &renderData{
+		Tenant: t.Tenant, FileID: t.FileID, OrderID: t.OrderID, OrderSecretToken: t.OrderSecretToken,
+		MovementID: t.MovementID, TicketID: t.TicketID, Barcode: t.Barcode, Symbology: t.Symbology,
+		Event: t.Event, Venue: t.Venue, Seat: t.Seat, Tariff: t.Tariff, Price: t.Price, HolderName: t.HolderName,
+		Locale: t.Locale, State: t.State, HolderGeneration: t.HolderGeneration, Organization: org, Status: status,
+	}
+}
+
+var funcs = template.FuncMap{
+	"date":  formatDate,
+	"money": func(m pass.Money) string { return moneyString(m) },
+	"join":  strings.Join,
+	"lines": joinLines,
+	"upper": strings.ToUpper,
+	"lower": strings.ToLower,
+	"default": func(def, v string) string {
+		if strings.TrimSpace(v) == "" {
+			return def
+		}
+		return v
+	},
+}
+
+// joinLines joins the non-blank parts, trimmed, one per line.
+func joinLines(parts ...string) string {
+	out := make([]string, 0, len(parts))
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// formatDate renders t as W3C date-time to the second with its offset, as
+// Wallet expects; a zero time renders as "".
+func formatDate(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Truncate(time.Second).Format(time.RFC3339)
+}
+
+func moneyString(m pass.Money) string {
+	if m.Thousandths == 0 && m.Currency == "" {
+		return ""
+	}
+	return m.Decimal()
+}
+
+// compiler turns the template's JSON into a render tree.
+type compiler struct {
+	file string
+	add  func(string, ...any)
+	keys map[string]string // field key -> where it was first seen
+}
+
+func (c *compiler) compile(p string, raw json.RawMessage, eventTicket bool) node {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return literal("null")
+	}
+	switch raw[0] {
+	case '{':
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			c.add("%s: %s: %v", c.file, p, err)
+			return literal("null")
+		}
+		o := &object{}
+		for _, k := range orderedKeys(raw) {
+			sub := p + "." + k
+			if eventTicket && slices.Contains(fieldArrays, k) {
+				o.add(k, c.compileFields(sub, m[k]))
+				continue
+			}
+			o.add(k, c.compile(sub, m[k], false))
+		}
+		return o
+	case '[':
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			c.add("%s: %s: %v", c.file, p, err)
+			return literal("null")
+		}
+		a := &array{}
+		for i, it := range items {
+			a.items = append(a.items, c.compile(fmt.Sprintf("%s[%d]", p, i), it, false))
+		}
+		return a
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			c.add("%s: %s: %v", c.file, p, err)
+			return literal(`""`)
+		}
+		return c.compileString(p, s)
+	default:
+		return literal(append([]byte(nil), raw...))
+	}
+}
+
+// compileFields compiles one of the eventTicket field arrays: every element
+// is a field object with a static key, checked for uniqueness across all
+// arrays; a field whose value renders empty is left out of the pass.
+func (c *compiler) compileFields(p string, raw json.RawMessage) node {
+	var items []map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		c.add("%s: %s must be a list of field objects", c.file, p)
+		return literal("[]")
+	}
+	rawItems := []json.RawMessage{}
+	_ = json.Unmarshal(raw, &rawItems)
+	a := &array{}
+	for i, f := range items {
+		fp := fmt.Sprintf("%s[%d]", p, i)
+		var key string
+		if err := json.Unmarshal(f["key"], &key); err != nil || key == "" {
+			c.add("%s: %s: key is required and must be a plain string", c.file, fp)
+			continue
+		}
+		fp = fmt.Sprintf("%s (key %q)", fp, key)
+		if strings.Contains(key, "{{") {
+			c.add("%s: %s: key must not be templated", c.file, fp)
+		}
+		if first, dup := c.keys[key]; dup {
+			c.add("%s: %s: duplicate field key %q (also at %s); keys must be unique across all field arrays", c.file, fp, key, first)
+		} else {
+			c.keys[key] = fp
+		}
+		if _, ok := f["value"]; !ok {
+			c.add("%s: %s: value is required", c.file, fp)
+		}
+		if cm, ok := f["changeMessage"]; ok {
+			var s string
+			if json.Unmarshal(cm, &s) != nil || !strings.Contains(s, "%@") {
+				c.add("%s: %s: changeMessage must contain %%@ (the new value), e.g. \"Your seat is now %%@\"", c.file, fp)
+			}
+		}
+		_, cur := f["currencyCode"]
+		_, num := f["numberStyle"]
+		if cur && num {
+			c.add("%s: %s: currencyCode and numberStyle cannot be used together", c.file, fp)
+		}
+		_, ds := f["dateStyle"]
+		_, ts := f["timeStyle"]
+		if r, ok := f["row"]; ok && string(r) != "0" && string(r) != "1" {
+			c.add("%s: %s: row must be 0 or 1", c.file, fp)
+		}
+		o := c.compile(fp, rawItems[i], false).(*object)
+		o.field = true
+		for j, k := range o.keys {
+			if k != "value" {
+				continue
+			}
+			if st, ok := o.vals[j].(*strTpl); ok {
+				switch {
+				case cur || num:
+					st.kind = valueNumber
+				case ds || ts:
+					st.kind = valueDate
+				}
+			}
+		}
+		a.items = append(a.items, o)
+	}
+	return a
+}
+
+func (c *compiler) compileString(p, s string) node {
+	if !strings.Contains(s, "{{") {
+		var b bytes.Buffer
+		writeJSONString(&b, s)
+		return literal(b.Bytes())
+	}
+	tpl, err := template.New(p).Option("missingkey=error").Funcs(funcs).Parse(s)
+	if err != nil {
+		c.add("%s: %s: %v", c.file, p, cleanTemplateError(err))
+		return literal(`""`)
+	}
+	return &strTpl{path: p, tpl: tpl, fast: compileFast(tpl)}
+}
+
+var fieldErrRE = regexp.MustCompile(`can't evaluate field (\w+) in type`)
+
+func cleanTemplateError(err error) string {
+	if m := fieldErrRE.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Sprintf("unknown ticket field %q", m[1])
+	}
+	return err.Error()
+}

@@ -1,0 +1,98 @@
+package pass
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"time"
+)
+
+// Status is what a pass shows about its ticket.
+type Status string
+
+// The pass statuses.
+const (
+	StatusActive Status = "active"
+	StatusUsed   Status = "used"
+	StatusVoided Status = "voided"
+)
+
+// StatusFor returns the pass status for a ticket state.
+func StatusFor(s TicketState) Status {
+	switch s {
+	case TicketUsed:
+		return StatusUsed
+	case TicketCancelled:
+		return StatusVoided
+	default:
+		return StatusActive
+	}
+}
+
+// AuthTokenLen is the length of a generated authentication token. Apple
+// requires at least 16 characters; we use 43 (256 random bits).
+const AuthTokenLen = 43
+
+// Pass is one wallet pass made from a ticket. Its SerialNumber and
+// AuthToken never change once issued; every change of content makes a new
+// Version with a new UpdateTag.
+type Pass struct {
+	Tenant           string
+	SerialNumber     string
+	AuthToken        string
+	PassTypeID       string
+	Template         string
+	MovementID       int64
+	HolderGeneration int
+	FileID           int64
+	OrderID          int64
+	TicketID         int64
+	Version          int
+	UpdateTag        int64 // Unix milliseconds, strictly increasing per pass
+	ContentHash      string
+	Status           Status
+	BlobKey          string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// NewSerialNumber returns a random serial number: 32 lowercase hex digits.
+func NewSerialNumber() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// NewAuthToken returns a random authentication token of AuthTokenLen
+// URL-safe characters.
+func NewAuthToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// PassStore keeps passes and their versions.
+type PassStore interface {
+	// CreatePass stores a new pass at version 1. It returns an error of kind
+	// KindConflict if a pass with the same identity already exists.
+	CreatePass(ctx context.Context, p *Pass) error
+	// GetPass returns a pass by tenant and serial number, or an error
+	// wrapping ErrNotFound.
+	GetPass(ctx context.Context, tenant, serial string) (*Pass, error)
+	// GetPassByIdentity returns the pass of (tenant, movement id, holder
+	// generation), or an error wrapping ErrNotFound.
+	GetPassByIdentity(ctx context.Context, tenant string, movementID int64, holderGeneration int) (*Pass, error)
+	// UpdatePass stores a new version of p if its version is exactly one
+	// more than the stored one; otherwise it returns an error of kind
+	// KindConflict and changes nothing.
+	UpdatePass(ctx context.Context, p *Pass) error
+}
+
+// BlobStore keeps signed pass files.
+type BlobStore interface {
+	// Put stores data under key, replacing any previous content atomically.
+	Put(ctx context.Context, key string, data []byte, contentType string) error
+	// Get returns the content under key, or an error wrapping ErrNotFound.
+	Get(ctx context.Context, key string) ([]byte, error)
+}

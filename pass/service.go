@@ -1,0 +1,117 @@
+package pass
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Rendered is a pass's content before signing.
+type Rendered struct {
+	PassJSON    []byte
+	ContentHash string
+	PassTypeID  string
+	Template    string
+}
+
+// Packager renders and signs Apple passes for the tenants it knows.
+type Packager interface {
+	// Render makes the validated content of a pass. It returns an error of
+	// kind KindNotFound for an unknown tenant or template and KindInvalid
+	// for a pass that would not install.
+	Render(ctx context.Context, tenant, template string, in PassInput) (Rendered, error)
+	// Sign packages rendered content as a signed .pkpass.
+	Sign(ctx context.Context, tenant string, r Rendered) ([]byte, error)
+}
+
+// PassInput is a ticket with the fixed identity of its pass.
+type PassInput struct {
+	Ticket       Ticket
+	SerialNumber string
+	AuthToken    string
+}
+
+// Service keeps one pass per ticket up to date.
+type Service struct {
+	Passes   PassStore
+	Blobs    BlobStore
+	Packager Packager
+	Now      func() time.Time
+}
+
+// BlobKey is where version v of a pass is stored.
+func BlobKey(tenant, serial string, version int) string {
+	return fmt.Sprintf("%s/passes/%s/v%d.pkpass", tenant, serial, version)
+}
+
+// Apply brings the pass of t (identity: tenant, movement id, holder
+// generation) in line with t, using template when it creates the pass. It
+// creates the pass if there is none, makes a new version only when the
+// content changed, and returns the pass and whether a new version was
+// stored. A conflict with a concurrent writer is returned as KindConflict.
+func (s *Service) Apply(ctx context.Context, t Ticket, template string) (*Pass, bool, error) {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	cur, err := s.Passes.GetPassByIdentity(ctx, t.Tenant, t.MovementID, t.HolderGeneration)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		p := &Pass{
+			Tenant: t.Tenant, SerialNumber: NewSerialNumber(), AuthToken: NewAuthToken(), Template: template,
+			MovementID: t.MovementID, HolderGeneration: t.HolderGeneration, FileID: t.FileID, OrderID: t.OrderID,
+			TicketID: t.TicketID, Version: 1, Status: StatusFor(t.State),
+		}
+		r, err := s.Packager.Render(ctx, t.Tenant, template, PassInput{Ticket: t, SerialNumber: p.SerialNumber, AuthToken: p.AuthToken})
+		if err != nil {
+			return nil, false, err
+		}
+		if err := s.store(ctx, p, r, now()); err != nil {
+			return nil, false, err
+		}
+		if err := s.Passes.CreatePass(ctx, p); err != nil {
+			return nil, false, err
+		}
+		return p, true, nil
+	case err != nil:
+		return nil, false, err
+	}
+	r, err := s.Packager.Render(ctx, t.Tenant, cur.Template, PassInput{Ticket: t, SerialNumber: cur.SerialNumber, AuthToken: cur.AuthToken})
+	if err != nil {
+		return nil, false, err
+	}
+	if r.ContentHash == cur.ContentHash {
+		return cur, false, nil
+	}
+	next := *cur
+	next.Version++
+	next.TicketID = t.TicketID
+	next.Status = StatusFor(t.State)
+	if err := s.store(ctx, &next, r, now()); err != nil {
+		return nil, false, err
+	}
+	if next.UpdateTag <= cur.UpdateTag {
+		next.UpdateTag = cur.UpdateTag + 1
+	}
+	if err := s.Passes.UpdatePass(ctx, &next); err != nil {
+		return nil, false, err
+	}
+	return &next, true, nil
+}
+
+func (s *Service) store(ctx context.Context, p *Pass, r Rendered, now time.Time) error {
+	data, err := s.Packager.Sign(ctx, p.Tenant, r)
+	if err != nil {
+		return err
+	}
+	p.PassTypeID = r.PassTypeID
+	p.ContentHash = r.ContentHash
+	p.BlobKey = BlobKey(p.Tenant, p.SerialNumber, p.Version)
+	p.UpdateTag = now.UnixMilli()
+	p.UpdatedAt = now
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = now
+	}
+	return s.Blobs.Put(ctx, p.BlobKey, data, "application/vnd.apple.pkpass")
+}

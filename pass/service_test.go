@@ -1,0 +1,109 @@
+package pass_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"walletpass/pass"
+	"walletpass/pass/apple"
+	"walletpass/pass/apple/appletest"
+	"walletpass/storage"
+	"walletpass/storage/blob"
+)
+
+type bundle struct {
+	svc  *pass.Service
+	db   *storage.DB
+	blob *blob.Dir
+	wwdr string
+}
+
+func setup(t *testing.T) bundle {
+	t.Helper()
+	dir := t.TempDir()
+	f := appletest.Setup(t)
+	reg := f.Registry
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(dir, "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	bl, err := blob.NewDir(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.UnixMilli(1_800_000_000_000)
+	svc := &pass.Service{Passes: db, Blobs: bl, Packager: reg, Now: func() time.Time { return clock }} // frozen clock: tags must still grow
+	return bundle{svc: svc, db: db, blob: bl, wwdr: f.WWDR}
+}
+
+func TestApplyLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+
+	p1, changed, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil || !changed || p1.Version != 1 {
+		t.Fatalf("create: %+v changed=%v err=%v", p1, changed, err)
+	}
+	if len(p1.AuthToken) < 32 || len(p1.SerialNumber) < 16 {
+		t.Errorf("serial %q / token %q too short", p1.SerialNumber, p1.AuthToken)
+	}
+	data, err := b.blob.Get(ctx, p1.BlobKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj := appletest.Verify(t, data, b.wwdr)
+	if pj["serialNumber"] != p1.SerialNumber || pj["authenticationToken"] != p1.AuthToken {
+		t.Errorf("stored pass carries serial %v token %v", pj["serialNumber"], pj["authenticationToken"])
+	}
+
+	same, changed, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil || changed || same.Version != 1 {
+		t.Fatalf("unchanged ticket: version %d changed=%v err=%v", same.Version, changed, err)
+	}
+
+	tk.Barcode = "111122223333" // a reprint: new barcode, same pass
+	p2, changed, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil || !changed || p2.Version != 2 {
+		t.Fatalf("reprint: %+v changed=%v err=%v", p2, changed, err)
+	}
+	if p2.SerialNumber != p1.SerialNumber || p2.AuthToken != p1.AuthToken {
+		t.Errorf("reprint changed the serial or token")
+	}
+	if p2.UpdateTag <= p1.UpdateTag {
+		t.Errorf("update tag %d did not grow past %d", p2.UpdateTag, p1.UpdateTag)
+	}
+
+	tk.State = pass.TicketCancelled
+	p3, _, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil || p3.Status != pass.StatusVoided {
+		t.Fatalf("cancel: %+v %v", p3, err)
+	}
+	data, _ = b.blob.Get(ctx, p3.BlobKey)
+	if pj := appletest.Verify(t, data, b.wwdr); pj["voided"] != true {
+		t.Errorf("cancelled ticket's pass is not voided")
+	}
+
+	tk.HolderGeneration = 1 // transferred: a new pass, the old one untouched
+	p4, changed, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil || !changed || p4.SerialNumber == p1.SerialNumber || p4.AuthToken == p1.AuthToken {
+		t.Fatalf("new holder: %+v %v", p4, err)
+	}
+	vs, err := b.db.ListVersions(ctx, "demo", p1.SerialNumber)
+	if err != nil || len(vs) != 3 {
+		t.Errorf("old pass versions = %d (%v), want 3", len(vs), err)
+	}
+}
+
+func TestApplyUnknownTemplate(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, _, err := b.svc.Apply(context.Background(), apple.SampleTicket(pass.EventSports), "nope")
+	if pass.KindOf(err) != pass.KindNotFound {
+		t.Errorf("err = %v, want not found", err)
+	}
+}

@@ -1,0 +1,286 @@
+package pass
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Symbology is the barcode format printed on a ticket.
+type Symbology string
+
+// The barcode formats Apple Wallet and Google Wallet both render.
+const (
+	SymbologyQR      Symbology = "qr"
+	SymbologyPDF417  Symbology = "pdf417"
+	SymbologyAztec   Symbology = "aztec"
+	SymbologyCode128 Symbology = "code128"
+)
+
+// Valid reports whether s is one of the known symbologies.
+func (s Symbology) Valid() bool {
+	switch s {
+	case SymbologyQR, SymbologyPDF417, SymbologyAztec, SymbologyCode128:
+		return true
+	}
+	return false
+}
+
+// EventKind says what sort of event a ticket is for; it picks the wording
+// and the semantic tags of the pass.
+type EventKind string
+
+// The event kinds.
+const (
+	EventConcert    EventKind = "concert"
+	EventFestival   EventKind = "festival"
+	EventSports     EventKind = "sports"
+	EventTheatre    EventKind = "theatre"
+	EventConference EventKind = "conference"
+	EventMovie      EventKind = "movie"
+	EventGeneric    EventKind = "generic"
+)
+
+// Valid reports whether k is a known kind.
+func (k EventKind) Valid() bool {
+	switch k {
+	case EventConcert, EventFestival, EventSports, EventTheatre, EventConference, EventMovie, EventGeneric:
+		return true
+	}
+	return false
+}
+
+// TicketState is the state of a ticket as far as a pass is concerned.
+type TicketState string
+
+// The ticket states. SecuTix's many states map onto these three.
+const (
+	TicketValid     TicketState = "VALID"     // paid, usable
+	TicketUsed      TicketState = "USED"      // validated (scanned) at the gate
+	TicketCancelled TicketState = "CANCELLED" // cancelled, invalidated or refunded
+)
+
+// Valid reports whether s is a known state.
+func (s TicketState) Valid() bool {
+	switch s {
+	case TicketValid, TicketUsed, TicketCancelled:
+		return true
+	}
+	return false
+}
+
+// Team is one side of a sports match.
+type Team struct {
+	Name         string `json:"name,omitempty"`
+	Abbreviation string `json:"abbreviation,omitempty"`
+	Location     string `json:"location,omitempty"`
+}
+
+// Event is what a ticket admits to.
+type Event struct {
+	Name       string    `json:"name"`
+	Kind       EventKind `json:"kind"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end,omitzero"`
+	Doors      time.Time `json:"doors,omitzero"`
+	TimeZone   string    `json:"timeZone,omitempty"` // IANA name, e.g. Europe/Zurich
+	Performers []string  `json:"performers,omitempty"`
+	HomeTeam   Team      `json:"homeTeam,omitzero"`
+	AwayTeam   Team      `json:"awayTeam,omitzero"`
+	League     string    `json:"league,omitempty"`
+	Sport      string    `json:"sport,omitempty"`
+}
+
+// Venue is where the event takes place.
+type Venue struct {
+	Name       string   `json:"name"`
+	Address    string   `json:"address,omitempty"`
+	City       string   `json:"city,omitempty"`
+	PostalCode string   `json:"postalCode,omitempty"`
+	Country    string   `json:"country,omitempty"` // ISO 3166 alpha-2
+	Latitude   *float64 `json:"latitude,omitempty"`
+	Longitude  *float64 `json:"longitude,omitempty"`
+	Entrance   string   `json:"entrance,omitempty"` // entrance, gate or door
+	Room       string   `json:"room,omitempty"`
+}
+
+// Seat locates a numbered seat; all parts are empty for a standing ticket.
+type Seat struct {
+	Area   string `json:"area,omitempty"`
+	Block  string `json:"block,omitempty"`
+	Row    string `json:"row,omitempty"`
+	Number string `json:"number,omitempty"`
+}
+
+// Seated reports whether the seat names a row or a number.
+func (s Seat) Seated() bool { return s.Row != "" || s.Number != "" }
+
+// Money is an amount in thousandths of the currency unit, as SecuTix counts.
+type Money struct {
+	Thousandths int64  `json:"thousandths"`
+	Currency    string `json:"currency"` // ISO 4217
+}
+
+// Decimal returns the amount with two decimals, e.g. "45.00".
+func (m Money) Decimal() string {
+	neg := m.Thousandths < 0
+	v := m.Thousandths
+	if neg {
+		v = -v
+	}
+	cents := (v + 5) / 10
+	s := fmt.Sprintf("%d.%02d", cents/100, cents%100)
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// Ticket holds everything a pass shows about one SecuTix ticket.
+type Ticket struct {
+	Tenant           string      `json:"tenant"`
+	FileID           int64       `json:"fileId"`
+	OrderID          int64       `json:"orderId"`
+	OrderSecretToken string      `json:"orderSecretToken"`
+	MovementID       int64       `json:"movementId"`
+	TicketID         int64       `json:"ticketId"`
+	Barcode          string      `json:"barcode"`
+	Symbology        Symbology   `json:"symbology,omitempty"`
+	Event            Event       `json:"event"`
+	Venue            Venue       `json:"venue"`
+	Seat             Seat        `json:"seat,omitzero"`
+	Tariff           string      `json:"tariff,omitempty"`
+	Price            Money       `json:"price,omitzero"`
+	HolderName       string      `json:"holderName,omitempty"`
+	Locale           string      `json:"locale,omitempty"` // BCP 47, e.g. fr-CH
+	State            TicketState `json:"state"`
+	HolderGeneration int         `json:"holderGeneration,omitempty"`
+}
+
+// MaxTicketJSON is the largest ticket document ParseTicket accepts.
+const MaxTicketJSON = 64 << 10
+
+// ParseTicket decodes a ticket from JSON, fills defaults and validates it.
+// It returns an error of kind KindInvalid naming the first bad field.
+func ParseTicket(data []byte) (Ticket, error) {
+	if len(data) > MaxTicketJSON {
+		return Ticket{}, Errorf(KindTooLarge, "ticket: document is %d bytes, the limit is %d", len(data), MaxTicketJSON)
+	}
+	var t Ticket
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		return Ticket{}, Wrap(KindInvalid, err, "ticket: malformed JSON")
+	}
+	if dec.More() {
+		return Ticket{}, Errorf(KindInvalid, "ticket: trailing data after the JSON object")
+	}
+	t.Normalize()
+	if err := t.Validate(); err != nil {
+		return Ticket{}, err
+	}
+	return t, nil
+}
+
+// Normalize fills defaults: QR symbology, generic event kind, valid state,
+// English locale, and the event's IANA time zone applied to its times when
+// it is known.
+func (t *Ticket) Normalize() {
+	if t.Symbology == "" {
+		t.Symbology = SymbologyQR
+	}
+	if t.Event.Kind == "" {
+		t.Event.Kind = EventGeneric
+	}
+	if t.State == "" {
+		t.State = TicketValid
+	}
+	if t.Locale == "" {
+		t.Locale = "en"
+	}
+	if t.Event.TimeZone != "" {
+		if loc, err := time.LoadLocation(t.Event.TimeZone); err == nil {
+			for _, p := range []*time.Time{&t.Event.Start, &t.Event.End, &t.Event.Doors} {
+				if !p.IsZero() {
+					*p = p.In(loc)
+				}
+			}
+		}
+	}
+}
+
+// Validate checks that the ticket can become a pass. It returns an error of
+// kind KindInvalid naming every bad field.
+func (t Ticket) Validate() error {
+	var probs []string
+	if t.Tenant == "" {
+		probs = append(probs, "tenant is required")
+	}
+	if t.MovementID == 0 {
+		probs = append(probs, "movementId is required")
+	}
+	if t.Barcode == "" && t.State != TicketCancelled {
+		probs = append(probs, "barcode is required")
+	}
+	if len(t.Barcode) > 2048 {
+		probs = append(probs, "barcode is longer than 2048 bytes")
+	}
+	if !t.Symbology.Valid() {
+		probs = append(probs, fmt.Sprintf("symbology %q is not one of qr, pdf417, aztec, code128", t.Symbology))
+	}
+	if t.Symbology == SymbologyCode128 && !isPrintableASCII(t.Barcode) {
+		probs = append(probs, "barcode must be printable ASCII for code128")
+	}
+	if strings.TrimSpace(t.Event.Name) == "" {
+		probs = append(probs, "event.name is required")
+	}
+	if !t.Event.Kind.Valid() {
+		probs = append(probs, fmt.Sprintf("event.kind %q is unknown", t.Event.Kind))
+	}
+	if t.Event.Start.IsZero() {
+		probs = append(probs, "event.start is required")
+	}
+	if !t.Event.End.IsZero() && t.Event.End.Before(t.Event.Start) {
+		probs = append(probs, "event.end is before event.start")
+	}
+	if t.Event.TimeZone != "" {
+		if _, err := time.LoadLocation(t.Event.TimeZone); err != nil {
+			probs = append(probs, fmt.Sprintf("event.timeZone %q is not a known time zone", t.Event.TimeZone))
+		}
+	}
+	if strings.TrimSpace(t.Venue.Name) == "" {
+		probs = append(probs, "venue.name is required")
+	}
+	if lat := t.Venue.Latitude; lat != nil && (*lat < -90 || *lat > 90) {
+		probs = append(probs, "venue.latitude is out of range")
+	}
+	if lon := t.Venue.Longitude; lon != nil && (*lon < -180 || *lon > 180) {
+		probs = append(probs, "venue.longitude is out of range")
+	}
+	if (t.Venue.Latitude == nil) != (t.Venue.Longitude == nil) {
+		probs = append(probs, "venue.latitude and venue.longitude go together")
+	}
+	if t.Price.Thousandths != 0 && len(t.Price.Currency) != 3 {
+		probs = append(probs, "price.currency must be a 3-letter ISO 4217 code")
+	}
+	if !t.State.Valid() {
+		probs = append(probs, fmt.Sprintf("state %q is not one of VALID, USED, CANCELLED", t.State))
+	}
+	if t.HolderGeneration < 0 {
+		probs = append(probs, "holderGeneration is negative")
+	}
+	if len(probs) > 0 {
+		return Errorf(KindInvalid, "ticket: %s", strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

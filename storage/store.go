@@ -1,0 +1,215 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"walletpass/pass"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is an open walletpass database with its schema up to date. It
+// implements pass.PassStore.
+type DB struct {
+	db      *sql.DB
+	dialect goose.Dialect
+}
+
+// OpenSQLite opens (creating it if needed) the SQLite database at path, in
+// WAL mode with a busy timeout, and applies pending migrations.
+func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
+	}
+	// One writer at a time is what SQLite allows; readers use WAL snapshots.
+	db.SetMaxOpenConns(4)
+	s := &DB{db: db, dialect: goose.DialectSQLite3}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("storage: migrations: %w", err)
+	}
+	p, err := goose.NewProvider(s.dialect, s.db, sub)
+	if err != nil {
+		return fmt.Errorf("storage: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("storage: migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+const passColumns = `tenant, serial_number, auth_token, pass_type_id, template, movement_id, holder_generation,
+	file_id, order_id, ticket_id, version, update_tag, content_hash, status, blob_key, created_at, updated_at`
+
+// CreatePass stores a new pass and its first version in one transaction.
+// It returns an error of kind pass.KindConflict if the serial number or the
+// (tenant, movement id, holder generation) identity is taken.
+func (s *DB) CreatePass(ctx context.Context, p *pass.Pass) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO passes (`+passColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			p.Tenant, p.SerialNumber, p.AuthToken, p.PassTypeID, p.Template, p.MovementID, p.HolderGeneration,
+			p.FileID, p.OrderID, p.TicketID, p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey,
+			p.CreatedAt.UnixMilli(), p.UpdatedAt.UnixMilli())
+		if err != nil {
+			if isUniqueViolation(err) {
+				return pass.Wrap(pass.KindConflict, err, "a pass with this serial number or ticket identity exists")
+			}
+			return fmt.Errorf("storage: create pass %s: %w", p.SerialNumber, err)
+		}
+		return insertVersion(ctx, tx, p)
+	})
+}
+
+func insertVersion(ctx context.Context, tx *sql.Tx, p *pass.Pass) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO pass_versions (tenant, serial_number, version, content_hash, status, blob_key, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		p.Tenant, p.SerialNumber, p.Version, p.ContentHash, string(p.Status), p.BlobKey, p.UpdatedAt.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("storage: pass %s version %d: %w", p.SerialNumber, p.Version, err)
+	}
+	return nil
+}
+
+// GetPass returns the pass of tenant with serial number serial, or an error
+// wrapping pass.ErrNotFound.
+func (s *DB) GetPass(ctx context.Context, tenant, serial string) (*pass.Pass, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND serial_number = $2`, tenant, serial)
+	p, err := scanPass(row)
+	if err != nil {
+		return nil, fmt.Errorf("storage: pass %s/%s: %w", tenant, serial, err)
+	}
+	return p, nil
+}
+
+// GetPassByIdentity returns the pass of (tenant, movement id, holder
+// generation), or an error wrapping pass.ErrNotFound.
+func (s *DB) GetPassByIdentity(ctx context.Context, tenant string, movementID int64, gen int) (*pass.Pass, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+passColumns+` FROM passes
+		WHERE tenant = $1 AND movement_id = $2 AND holder_generation = $3`, tenant, movementID, gen)
+	p, err := scanPass(row)
+	if err != nil {
+		return nil, fmt.Errorf("storage: pass of movement %d/%d: %w", movementID, gen, err)
+	}
+	return p, nil
+}
+
+// UpdatePass stores p as the next version of its pass: the stored version
+// must be exactly p.Version-1, and the update tag only grows. Otherwise it
+// returns an error of kind pass.KindConflict and changes nothing.
+func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
+			blob_key = $5, ticket_id = $6, template = $7, updated_at = $8
+			WHERE tenant = $9 AND serial_number = $10 AND version = $11 AND update_tag < $2`,
+			p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey, p.TicketID, p.Template,
+			p.UpdatedAt.UnixMilli(), p.Tenant, p.SerialNumber, p.Version-1)
+		if err != nil {
+			return fmt.Errorf("storage: update pass %s: %w", p.SerialNumber, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
+		}
+		return insertVersion(ctx, tx, p)
+	})
+}
+
+// ListVersions returns the stored versions of a pass, oldest first.
+func (s *DB) ListVersions(ctx context.Context, tenant, serial string) ([]pass.Pass, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT version, content_hash, status, blob_key, created_at FROM pass_versions
+		WHERE tenant = $1 AND serial_number = $2 ORDER BY version`, tenant, serial)
+	if err != nil {
+		return nil, fmt.Errorf("storage: versions of %s: %w", serial, err)
+	}
+	defer rows.Close()
+	var out []pass.Pass
+	for rows.Next() {
+		v := pass.Pass{Tenant: tenant, SerialNumber: serial}
+		var status string
+		var created int64
+		if err := rows.Scan(&v.Version, &v.ContentHash, &status, &v.BlobKey, &created); err != nil {
+			return nil, fmt.Errorf("storage: versions of %s: %w", serial, err)
+		}
+		v.Status = pass.Status(status)
+		v.UpdatedAt = time.UnixMilli(created).UTC()
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanPass(r scanner) (*pass.Pass, error) {
+	var p pass.Pass
+	var status string
+	var created, updated int64
+	err := r.Scan(&p.Tenant, &p.SerialNumber, &p.AuthToken, &p.PassTypeID, &p.Template, &p.MovementID, &p.HolderGeneration,
+		&p.FileID, &p.OrderID, &p.TicketID, &p.Version, &p.UpdateTag, &p.ContentHash, &status, &p.BlobKey, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, pass.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.Status = pass.Status(status)
+	p.CreatedAt = time.UnixMilli(created).UTC()
+	p.UpdatedAt = time.UnixMilli(updated).UTC()
+	return &p, nil
+}
+
+func (s *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("storage: commit: %w", err)
+	}
+	return nil
+}
+
+func isUniqueViolation(err error) bool {
+	msg := err.Error()
+	// SQLite: "constraint failed: UNIQUE constraint failed: ..." (code 2067/1555);
+	// PostgreSQL: SQLSTATE 23505.
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
+}
+
+var _ pass.PassStore = (*DB)(nil)
