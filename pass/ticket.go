@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -200,7 +201,7 @@ func (t *Ticket) Normalize() {
 		t.Locale = "en"
 	}
 	if t.Event.TimeZone != "" {
-		if loc, err := time.LoadLocation(t.Event.TimeZone); err == nil {
+		if loc, err := loadLocation(t.Event.TimeZone); err == nil {
 			for _, p := range []*time.Time{&t.Event.Start, &t.Event.End, &t.Event.Doors} {
 				if !p.IsZero() {
 					*p = p.In(loc)
@@ -245,7 +246,7 @@ func (t Ticket) Validate() error {
 		probs = append(probs, "event.end is before event.start")
 	}
 	if t.Event.TimeZone != "" {
-		if _, err := time.LoadLocation(t.Event.TimeZone); err != nil {
+		if _, err := loadLocation(t.Event.TimeZone); err != nil {
 			probs = append(probs, fmt.Sprintf("event.timeZone %q is not a known time zone", t.Event.TimeZone))
 		}
 	}
@@ -274,6 +275,22 @@ func (t Ticket) Validate() error {
 		return Errorf(KindInvalid, "ticket: %s", strings.Join(probs, "; "))
 	}
 	return nil
+}
+
+var locations sync.Map // IANA name -> *time.Location
+
+// loadLocation is time.LoadLocation with a cache: the standard one reads
+// the zone file on every call.
+func loadLocation(name string) (*time.Location, error) {
+	if v, ok := locations.Load(name); ok {
+		return v.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err // not cached: names come from outside
+	}
+	locations.Store(name, loc)
+	return loc, nil
 }
 
 func isPrintableASCII(s string) bool {

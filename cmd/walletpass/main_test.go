@@ -44,34 +44,53 @@ func testEnv(dataDir string, extra map[string]string) func(string) string {
 
 var servingRE = regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
 
-// TestServeEndToEnd starts the whole service through Run, as `make run`
-// does, downloads a preview pass like a browser would and verifies it.
-func TestServeEndToEnd(t *testing.T) {
-	dataDir := t.TempDir()
+// startServe runs `walletpass serve` in-process on a free port with its
+// data in dataDir, and returns its base URL and a function that stops it
+// and checks that it shut down cleanly.
+func startServe(t *testing.T, dataDir string) (string, func() string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, []string{"serve"}, &stdout, &stderr, testEnv(dataDir, nil)) }()
-
-	var base string
 	deadline := time.Now().Add(60 * time.Second)
-	for base == "" {
+	for {
 		if m := servingRE.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-			break
+			if !strings.Contains(stdout.String(), "What to do next") {
+				t.Errorf("serve does not say what to do next:\n%s", stdout.String())
+			}
+			stop := func() string {
+				cancel()
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Errorf("serve returned %v after shutdown", err)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatal("serve did not stop")
+				}
+				return stderr.String()
+			}
+			return m[1], stop
 		}
 		select {
 		case err := <-done:
+			cancel()
 			t.Fatalf("serve stopped early: %v\n%s", err, stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
+			cancel()
 			t.Fatalf("serve did not start:\n%s", stderr.String())
 		}
 	}
-	if !strings.Contains(stdout.String(), "What to do next") {
-		t.Errorf("serve does not say what to do next:\n%s", stdout.String())
-	}
+}
+
+// TestServeEndToEnd starts the whole service through Run, as `make run`
+// does, downloads a preview pass like a browser would and verifies it.
+func TestServeEndToEnd(t *testing.T) {
+	dataDir := t.TempDir()
+	base, stop := startServe(t, dataDir)
 
 	resp, err := http.Get(base + "/api/demo/preview/default?kind=festival")
 	if err != nil {
@@ -98,19 +117,10 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("readyz: %d", resp.StatusCode)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve returned %v after shutdown", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	logs := stop()
 	if _, err := os.Stat(filepath.Join(dataDir, "walletpass.db")); err != nil {
 		t.Errorf("no database in the data directory: %v", err)
 	}
-	logs := stderr.String()
 	if strings.Contains(logs, "BEGIN") || strings.Contains(logs, "PRIVATE KEY") {
 		t.Errorf("logs carry key material")
 	}

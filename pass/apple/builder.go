@@ -8,10 +8,10 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -200,7 +200,6 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 	} else {
 		w.Truncate(mark)
 	}
-	sem := semanticsFor(tk, cfg.OrganizationName)
 	if t.poster && posterReady(tk) {
 		w.WriteString(`,"preferredStyleSchemes":["posterEventTicket","eventTicket"]`)
 	}
@@ -250,16 +249,16 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 		w.WriteString(`,"voided":true`)
 	}
 	w.WriteString(`,"groupingIdentifier":`)
-	writeJSONString(w, fmt.Sprintf("%s-%d", tk.Tenant, tk.FileID))
+	writeJSONString(w, tk.Tenant+"-"+strconv.FormatInt(tk.FileID, 10))
 	if lat, lon := tk.Venue.Latitude, tk.Venue.Longitude; lat != nil && lon != nil {
-		fmt.Fprintf(w, `,"locations":[{"latitude":%g,"longitude":%g}]`, *lat, *lon)
+		w.WriteString(`,"locations":[{"latitude":`)
+		w.WriteString(strconv.FormatFloat(*lat, 'f', -1, 64))
+		w.WriteString(`,"longitude":`)
+		w.WriteString(strconv.FormatFloat(*lon, 'f', -1, 64))
+		w.WriteString(`}]`)
 	}
 	w.WriteString(`,"semantics":`)
-	sj, err := json.Marshal(sem)
-	if err != nil {
-		return nil, fmt.Errorf("apple: semantics: %w", err)
-	}
-	w.Write(sj)
+	writeSemantics(w, &tk)
 	w.WriteByte('}')
 
 	return append([]byte(nil), w.Bytes()...), nil

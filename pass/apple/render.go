@@ -9,6 +9,7 @@ import (
 	"sync"
 	"text/template"
 	"time"
+	"unsafe"
 )
 
 var errEOF = io.EOF
@@ -38,7 +39,7 @@ const (
 type strTpl struct {
 	path string
 	tpl  *template.Template
-	fast []fastPart // non-nil when the string needs no template interpreter
+	fast *fastTpl // non-nil when the string needs no template interpreter
 	kind valueKind
 	// required strings (description, organizationName) must not render blank.
 	required bool
@@ -46,23 +47,31 @@ type strTpl struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-func (s *strTpl) exec(d *renderData) (string, error) {
+// execTo appends the text of the template for d to b.
+func (s *strTpl) execTo(b *bytes.Buffer, d *renderData) error {
 	if s.fast != nil {
-		return renderFast(s.fast, d), nil
+		if err := s.fast.execTo(b, d); err != nil {
+			return fmt.Errorf("%s: %s: %v", TemplateFile, s.path, err)
+		}
+		return nil
 	}
-	b := scratchPool.Get().(*bytes.Buffer)
-	b.Reset()
-	defer scratchPool.Put(b)
 	if err := s.tpl.Execute(b, d); err != nil {
-		return "", fmt.Errorf("%s: %s: %s", TemplateFile, s.path, cleanTemplateError(err))
+		return fmt.Errorf("%s: %s: %s", TemplateFile, s.path, cleanTemplateError(err))
 	}
-	return b.String(), nil
+	return nil
 }
 
 func (s *strTpl) render(w *bytes.Buffer, d *renderData) error {
-	v, err := s.exec(d)
-	if err != nil {
+	b := scratchPool.Get().(*bytes.Buffer)
+	b.Reset()
+	defer scratchPool.Put(b)
+	if err := s.execTo(b, d); err != nil {
 		return err
+	}
+	// The scratch buffer is not touched again before the string is used.
+	var v string
+	if b.Len() > 0 {
+		v = unsafe.String(&b.Bytes()[0], b.Len())
 	}
 	if s.required && strings.TrimSpace(v) == "" {
 		return fmt.Errorf("%s is empty for this ticket (it is required)", s.path)

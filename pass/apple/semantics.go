@@ -1,58 +1,12 @@
 package apple
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
 	"walletpass/pass"
 )
-
-// semantics holds the event ticket semantic tags Wallet uses for Siri
-// suggestions, the event guide and the iOS 18 poster layout.
-type semantics struct {
-	EventName            string         `json:"eventName,omitempty"`
-	EventType            string         `json:"eventType,omitempty"`
-	EventStartDate       string         `json:"eventStartDate,omitempty"`
-	EventEndDate         string         `json:"eventEndDate,omitempty"`
-	VenueName            string         `json:"venueName,omitempty"`
-	VenueRegionName      string         `json:"venueRegionName,omitempty"`
-	VenueRoom            string         `json:"venueRoom,omitempty"`
-	VenueLocation        *location      `json:"venueLocation,omitempty"`
-	VenueEntrance        string         `json:"venueEntrance,omitempty"`
-	VenueDoorsOpenDate   string         `json:"venueDoorsOpenDate,omitempty"`
-	Seats                []seat         `json:"seats,omitempty"`
-	PerformerNames       []string       `json:"performerNames,omitempty"`
-	AttendeeName         string         `json:"attendeeName,omitempty"`
-	AdmissionLevel       string         `json:"admissionLevel,omitempty"`
-	HomeTeamName         string         `json:"homeTeamName,omitempty"`
-	HomeTeamAbbreviation string         `json:"homeTeamAbbreviation,omitempty"`
-	HomeTeamLocation     string         `json:"homeTeamLocation,omitempty"`
-	AwayTeamName         string         `json:"awayTeamName,omitempty"`
-	AwayTeamAbbreviation string         `json:"awayTeamAbbreviation,omitempty"`
-	AwayTeamLocation     string         `json:"awayTeamLocation,omitempty"`
-	LeagueName           string         `json:"leagueName,omitempty"`
-	SportName            string         `json:"sportName,omitempty"`
-	TotalPrice           *currencyValue `json:"totalPrice,omitempty"`
-	ConfirmationNumber   string         `json:"confirmationNumber,omitempty"`
-}
-
-type location struct {
-	Latitude  float64 `json:"latitude"`
-	Longitude float64 `json:"longitude"`
-}
-
-type seat struct {
-	SeatSection    string `json:"seatSection,omitempty"`
-	SeatRow        string `json:"seatRow,omitempty"`
-	SeatNumber     string `json:"seatNumber,omitempty"`
-	SeatIdentifier string `json:"seatIdentifier,omitempty"`
-	SeatType       string `json:"seatType,omitempty"`
-}
-
-type currencyValue struct {
-	Amount       string `json:"amount"`
-	CurrencyCode string `json:"currencyCode"`
-}
 
 var eventTypes = map[pass.EventKind]string{
 	pass.EventConcert:    "PKEventTypeLivePerformance",
@@ -64,32 +18,83 @@ var eventTypes = map[pass.EventKind]string{
 	pass.EventGeneric:    "PKEventTypeGeneric",
 }
 
-func semanticsFor(t pass.Ticket, _ string) semantics {
-	s := semantics{
-		EventName:          t.Event.Name,
-		EventType:          eventTypes[t.Event.Kind],
-		EventStartDate:     formatDate(t.Event.Start),
-		EventEndDate:       formatDate(t.Event.End),
-		VenueName:          t.Venue.Name,
-		VenueRoom:          t.Venue.Room,
-		VenueEntrance:      t.Venue.Entrance,
-		VenueDoorsOpenDate: formatDate(t.Event.Doors),
-		PerformerNames:     t.Event.Performers,
-		AttendeeName:       t.HolderName,
-		AdmissionLevel:     t.Tariff,
-		LeagueName:         t.Event.League,
-		SportName:          t.Event.Sport,
+// objWriter writes a JSON object key by key, leaving out empty values.
+type objWriter struct {
+	w *bytes.Buffer
+	n int
+}
+
+func (o *objWriter) key(k string) {
+	if o.n == 0 {
+		o.w.WriteByte('{')
+	} else {
+		o.w.WriteByte(',')
 	}
+	o.n++
+	writeJSONString(o.w, k)
+	o.w.WriteByte(':')
+}
+
+func (o *objWriter) str(k, v string) {
+	if v == "" {
+		return
+	}
+	o.key(k)
+	writeJSONString(o.w, v)
+}
+
+func (o *objWriter) strs(k string, vs []string) {
+	if len(vs) == 0 {
+		return
+	}
+	o.key(k)
+	o.w.WriteByte('[')
+	for i, v := range vs {
+		if i > 0 {
+			o.w.WriteByte(',')
+		}
+		writeJSONString(o.w, v)
+	}
+	o.w.WriteByte(']')
+}
+
+func (o *objWriter) raw(k string, fn func()) {
+	o.key(k)
+	fn()
+}
+
+func (o *objWriter) close() {
+	if o.n == 0 {
+		o.w.WriteString("{}")
+		return
+	}
+	o.w.WriteByte('}')
+}
+
+// writeSemantics writes the event ticket semantic tags Wallet uses for Siri
+// suggestions, the event guide and the iOS 18 poster layout.
+func writeSemantics(w *bytes.Buffer, t *pass.Ticket) {
+	o := objWriter{w: w}
+	o.str("eventName", t.Event.Name)
+	o.str("eventType", eventTypes[t.Event.Kind])
+	o.str("eventStartDate", formatDate(t.Event.Start))
+	o.str("eventEndDate", formatDate(t.Event.End))
+	o.str("venueName", t.Venue.Name)
 	if t.Venue.City != "" {
-		s.VenueRegionName = strings.TrimSuffix(t.Venue.City+", "+t.Venue.Country, ", ")
+		o.str("venueRegionName", strings.TrimSuffix(t.Venue.City+", "+t.Venue.Country, ", "))
 	}
-	if t.Venue.Latitude != nil && t.Venue.Longitude != nil {
-		s.VenueLocation = &location{Latitude: *t.Venue.Latitude, Longitude: *t.Venue.Longitude}
+	o.str("venueRoom", t.Venue.Room)
+	if lat, lon := t.Venue.Latitude, t.Venue.Longitude; lat != nil && lon != nil {
+		o.raw("venueLocation", func() {
+			w.WriteString(`{"latitude":`)
+			w.WriteString(strconv.FormatFloat(*lat, 'f', -1, 64))
+			w.WriteString(`,"longitude":`)
+			w.WriteString(strconv.FormatFloat(*lon, 'f', -1, 64))
+			w.WriteByte('}')
+		})
 	}
-	if t.Event.Kind == pass.EventSports {
-		s.HomeTeamName, s.HomeTeamAbbreviation, s.HomeTeamLocation = t.Event.HomeTeam.Name, t.Event.HomeTeam.Abbreviation, t.Event.HomeTeam.Location
-		s.AwayTeamName, s.AwayTeamAbbreviation, s.AwayTeamLocation = t.Event.AwayTeam.Name, t.Event.AwayTeam.Abbreviation, t.Event.AwayTeam.Location
-	}
+	o.str("venueEntrance", t.Venue.Entrance)
+	o.str("venueDoorsOpenDate", formatDate(t.Event.Doors))
 	if t.Seat != (pass.Seat{}) {
 		section := t.Seat.Block
 		if t.Seat.Area != "" && t.Seat.Block != "" {
@@ -97,19 +102,45 @@ func semanticsFor(t pass.Ticket, _ string) semantics {
 		} else if section == "" {
 			section = t.Seat.Area
 		}
-		st := seat{SeatSection: section, SeatRow: t.Seat.Row, SeatNumber: t.Seat.Number}
-		if !t.Seat.Seated() {
-			st.SeatType = "Standing"
-		}
-		s.Seats = []seat{st}
+		o.raw("seats", func() {
+			w.WriteByte('[')
+			s := objWriter{w: w}
+			s.str("seatSection", section)
+			s.str("seatRow", t.Seat.Row)
+			s.str("seatNumber", t.Seat.Number)
+			if !t.Seat.Seated() {
+				s.str("seatType", "Standing")
+			}
+			s.close()
+			w.WriteByte(']')
+		})
 	}
+	o.strs("performerNames", t.Event.Performers)
+	o.str("attendeeName", t.HolderName)
+	o.str("admissionLevel", t.Tariff)
+	if t.Event.Kind == pass.EventSports {
+		o.str("homeTeamName", t.Event.HomeTeam.Name)
+		o.str("homeTeamAbbreviation", t.Event.HomeTeam.Abbreviation)
+		o.str("homeTeamLocation", t.Event.HomeTeam.Location)
+		o.str("awayTeamName", t.Event.AwayTeam.Name)
+		o.str("awayTeamAbbreviation", t.Event.AwayTeam.Abbreviation)
+		o.str("awayTeamLocation", t.Event.AwayTeam.Location)
+	}
+	o.str("leagueName", t.Event.League)
+	o.str("sportName", t.Event.Sport)
 	if t.Price.Currency != "" {
-		s.TotalPrice = &currencyValue{Amount: t.Price.Decimal(), CurrencyCode: t.Price.Currency}
+		o.raw("totalPrice", func() {
+			w.WriteString(`{"amount":`)
+			writeJSONString(w, t.Price.Decimal())
+			w.WriteString(`,"currencyCode":`)
+			writeJSONString(w, t.Price.Currency)
+			w.WriteByte('}')
+		})
 	}
 	if t.OrderID != 0 {
-		s.ConfirmationNumber = strconv.FormatInt(t.OrderID, 10)
+		o.str("confirmationNumber", strconv.FormatInt(t.OrderID, 10))
 	}
-	return s
+	o.close()
 }
 
 // posterReady reports whether the ticket carries what the iOS 18 poster

@@ -411,7 +411,7 @@ func newRenderData(t *pass.Ticket, org, status string) *renderData {
 
 var funcs = template.FuncMap{
 	"date":  formatDate,
-	"money": func(m pass.Money) string { return moneyString(m) },
+	"money": moneyString,
 	"join":  strings.Join,
 	"lines": joinLines,
 	"upper": strings.ToUpper,
