@@ -154,7 +154,8 @@ type Ticket struct {
 	Tariff           string      `json:"tariff,omitempty"`
 	Price            Money       `json:"price,omitzero"`
 	HolderName       string      `json:"holderName,omitempty"`
-	Locale           string      `json:"locale,omitempty"` // BCP 47, e.g. fr-CH
+	HolderEmail      string      `json:"holderEmail,omitempty"` // personal data: never logged, not shown by default
+	Locale           string      `json:"locale,omitempty"`      // BCP 47, e.g. fr-CH
 	State            TicketState `json:"state"`
 	HolderGeneration int         `json:"holderGeneration,omitempty"`
 }

@@ -393,6 +393,7 @@ type renderData struct {
 	Tariff           string
 	Price            pass.Money
 	HolderName       string
+	HolderEmail      string
 	Locale           string
 	State            pass.TicketState
 	HolderGeneration int
@@ -405,7 +406,7 @@ func newRenderData(t *pass.Ticket, org, status string) *renderData {
 		Tenant: t.Tenant, FileID: t.FileID, OrderID: t.OrderID, OrderSecretToken: t.OrderSecretToken,
 		MovementID: t.MovementID, TicketID: t.TicketID, Barcode: t.Barcode, Symbology: t.Symbology,
 		Event: t.Event, Venue: t.Venue, Seat: t.Seat, Tariff: t.Tariff, Price: t.Price, HolderName: t.HolderName,
-		Locale: t.Locale, State: t.State, HolderGeneration: t.HolderGeneration, Organization: org, Status: status,
+		HolderEmail: t.HolderEmail, Locale: t.Locale, State: t.State, HolderGeneration: t.HolderGeneration, Organization: org, Status: status,
 	}
 }
 

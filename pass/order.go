@@ -1,0 +1,41 @@
+package pass
+
+import (
+	"context"
+	"time"
+)
+
+// Order is a SecuTix file (what a buyer bought in one go) as the domain
+// sees it: its identifiers and one Ticket per sale movement, each carrying
+// its current state. It is always fetched from SecuTix, the source of
+// truth; webhooks are only hints that it changed.
+type Order struct {
+	Tenant      string
+	FileID      int64
+	OrderID     int64 // the file's first sale order
+	SecretToken string
+	// LastModified is SecuTix's lastModDateTime of the file.
+	LastModified time.Time
+	Tickets      []Ticket
+}
+
+// OrderSource fetches orders from a tenant's SecuTix institution.
+// Errors: KindNotFound for an unknown order, KindUnavailable when SecuTix
+// is down or over quota (retry later; a *RetryAfterError may say when),
+// KindUnauthorized when the credentials are refused.
+type OrderSource interface {
+	OrderBySecret(ctx context.Context, tenant, secretToken string) (*Order, error)
+	OrderByFileID(ctx context.Context, tenant string, fileID int64) (*Order, error)
+	OrderByOrderID(ctx context.Context, tenant string, orderID int64) (*Order, error)
+}
+
+// RetryAfterError is an Unavailable error that says when to try again.
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause, which carries the kind.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
