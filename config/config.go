@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 )
@@ -22,6 +23,7 @@ import (
 type Config struct {
 	Server  Server   `yaml:"server"`
 	Storage Storage  `yaml:"storage"`
+	Workers Workers  `yaml:"workers"`
 	Tenants []Tenant `yaml:"tenants"`
 	// TemplatesDir optionally holds more templates, one folder each; the
 	// built-in ones (such as "default") are always available.
@@ -50,13 +52,84 @@ type Storage struct {
 	BlobDir    string `yaml:"blobDir"`
 }
 
+// Workers tunes the background work. Zero values take the defaults.
+type Workers struct {
+	// Count is how many tasks run at once (default 4).
+	Count int `yaml:"count"`
+	// MaxAttempts before a task is dead (default 8).
+	MaxAttempts int `yaml:"maxAttempts"`
+	// MaxBackoff caps the delay between attempts (default 5m).
+	MaxBackoff Duration `yaml:"maxBackoff"`
+	// ReconcileEvery re-syncs recently changed orders (default 15m; "off").
+	ReconcileEvery Duration `yaml:"reconcileEvery"`
+	// Retention keeps finished tasks, events and timelines this long (default 720h).
+	Retention Duration `yaml:"retention"`
+}
+
 // Tenant is one organiser.
 type Tenant struct {
-	ID              string `yaml:"id"`
-	Name            string `yaml:"name"`
-	PublicBaseURL   string `yaml:"publicBaseURL"`
-	DefaultTemplate string `yaml:"defaultTemplate"`
-	Apple           Apple  `yaml:"apple"`
+	ID              string   `yaml:"id"`
+	Name            string   `yaml:"name"`
+	PublicBaseURL   string   `yaml:"publicBaseURL"`
+	DefaultTemplate string   `yaml:"defaultTemplate"`
+	Apple           Apple    `yaml:"apple"`
+	SecuTix         SecuTix  `yaml:"secutix"`
+	Webhooks        Webhooks `yaml:"webhooks"`
+}
+
+// SecuTix is a tenant's SecuTix institution.
+type SecuTix struct {
+	// BaseURL is https://<institution>.ws.secutix.com; empty in development
+	// means the built-in sandbox served by this process under /sandbox/.
+	BaseURL  string `yaml:"baseURL"`
+	Operator string `yaml:"operator"`
+	Partner  string `yaml:"partner"`
+	// Secret: best given as WALLETPASS_TENANT_<ID>_SECUTIX_SECRET.
+	Secret string `yaml:"secret"`
+	// EventKind is the kind of events when SecuTix does not say (default concert).
+	EventKind string `yaml:"eventKind"`
+	// Locale picks localized names (default en).
+	Locale string `yaml:"locale"`
+	// RequestsPerMinute per endpoint (default 60, SecuTix's quota).
+	RequestsPerMinute int `yaml:"requestsPerMinute"`
+}
+
+// UsesSandbox reports whether the tenant talks to the built-in sandbox.
+func (s SecuTix) UsesSandbox() bool { return s.BaseURL == "" }
+
+// Webhooks is how SecuTix authenticates to our webhook endpoints.
+type Webhooks struct {
+	// Auth is none, basic or apikey.
+	Auth     string `yaml:"auth"`
+	Username string `yaml:"username"`
+	// Password: best given as WALLETPASS_TENANT_<ID>_WEBHOOK_PASSWORD.
+	Password string `yaml:"password"`
+	// Header carries the API key (default X-API-Key).
+	Header string `yaml:"header"`
+	// Key: best given as WALLETPASS_TENANT_<ID>_WEBHOOK_KEY.
+	Key string `yaml:"key"`
+}
+
+// Duration is a time.Duration written as "15m", "1h30m" or "off" (zero
+// means the default; "off" is negative).
+type Duration time.Duration
+
+// UnmarshalText reads a Go duration or "off".
+func (d *Duration) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "off" {
+		*d = -1
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like 15m or 1h", s)
+	}
+	if v < 0 {
+		return fmt.Errorf("%q is negative", s)
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // Apple is a tenant's Apple Wallet identity.
@@ -175,6 +248,10 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		set(&t.Apple.CertFile, EnvName(t.ID, "APPLE_CERT_FILE"))
 		set(&t.Apple.KeyFile, EnvName(t.ID, "APPLE_KEY_FILE"))
 		set(&t.Apple.WWDRFile, EnvName(t.ID, "APPLE_WWDR_FILE"))
+		set(&t.SecuTix.BaseURL, EnvName(t.ID, "SECUTIX_BASE_URL"))
+		set(&t.SecuTix.Secret, EnvName(t.ID, "SECUTIX_SECRET"))
+		set(&t.Webhooks.Password, EnvName(t.ID, "WEBHOOK_PASSWORD"))
+		set(&t.Webhooks.Key, EnvName(t.ID, "WEBHOOK_KEY"))
 	}
 }
 
@@ -203,6 +280,27 @@ func (c *Config) fillDefaults() {
 		t.PublicBaseURL = strings.TrimRight(t.PublicBaseURL, "/")
 		if t.DefaultTemplate == "" {
 			t.DefaultTemplate = "default"
+		}
+		if t.SecuTix.UsesSandbox() {
+			// The sandbox accepts these; a real institution needs its own.
+			if t.SecuTix.Operator == "" {
+				t.SecuTix.Operator = strings.ToUpper(t.ID) + "_SANDBOX"
+			}
+			if t.SecuTix.Partner == "" {
+				t.SecuTix.Partner = "walletpass"
+			}
+			if t.SecuTix.Secret == "" {
+				t.SecuTix.Secret = "sandbox-secret-" + t.ID
+			}
+		}
+		if t.SecuTix.EventKind == "" {
+			t.SecuTix.EventKind = "concert"
+		}
+		if t.Webhooks.Auth == "" {
+			t.Webhooks.Auth = "none"
+		}
+		if t.Webhooks.Auth == "apikey" && t.Webhooks.Header == "" {
+			t.Webhooks.Header = "X-API-Key"
 		}
 	}
 }
@@ -287,6 +385,43 @@ func (c *Config) Validate() error {
 			add("%s: apple: give either p12File or certFile+keyFile, not both", where)
 		case a.P12File == "" && (a.CertFile == "" || a.KeyFile == ""):
 			add("%s: apple: certFile and keyFile go together", where)
+		}
+		sx := t.SecuTix
+		if sx.UsesSandbox() {
+			if !c.Server.Development {
+				add("%s: secutix.baseURL is required (the built-in sandbox is only for development)", where)
+			}
+		} else {
+			if u, err := url.Parse(sx.BaseURL); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && c.Server.Development)) {
+				add("%s: secutix.baseURL %q must be an https URL", where, sx.BaseURL)
+			}
+			if sx.Operator == "" || sx.Partner == "" || sx.Secret == "" {
+				add("%s: secutix.operator, partner and secret are required", where)
+			}
+		}
+		switch sx.EventKind {
+		case "concert", "festival", "sports", "theatre", "conference", "movie", "generic":
+		default:
+			add("%s: secutix.eventKind %q is not one of concert, festival, sports, theatre, conference, movie, generic", where, sx.EventKind)
+		}
+		if sx.RequestsPerMinute < 0 {
+			add("%s: secutix.requestsPerMinute must not be negative", where)
+		}
+		switch w := t.Webhooks; w.Auth {
+		case "none":
+			if !c.Server.Development {
+				add("%s: webhooks.auth none is only for development (use basic or apikey)", where)
+			}
+		case "basic":
+			if w.Username == "" || w.Password == "" {
+				add("%s: webhooks.auth basic needs username and password", where)
+			}
+		case "apikey":
+			if len(w.Key) < 16 {
+				add("%s: webhooks.auth apikey needs a key of at least 16 characters", where)
+			}
+		default:
+			add("%s: webhooks.auth %q is not one of none, basic, apikey", where, w.Auth)
 		}
 		if !a.UsesDevPKI() {
 			for _, f := range []struct{ name, path string }{{"p12File", a.P12File}, {"certFile", a.CertFile}, {"keyFile", a.KeyFile}, {"wwdrFile", a.WWDRFile}} {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"walletpass/config"
 )
@@ -56,11 +57,16 @@ tenants:
   - id: big-arena
     name: Big Arena
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.arena, p12File: /nonexistent.p12}
+    secutix: {baseURL: "https://arena.ws.secutix.com", operator: ARENA_OP, partner: walletpass}
+    webhooks: {auth: apikey}
+workers: {count: 8, reconcileEvery: "off", retention: 48h}
 `)
 	cfg, err := config.Load(path, env(map[string]string{
 		"WALLETPASS_LISTEN":                              "127.0.0.1:9999",
 		"WALLETPASS_TENANT_BIG_ARENA_APPLE_P12_FILE":     p12,
 		"WALLETPASS_TENANT_BIG_ARENA_APPLE_P12_PASSWORD": "s3cret",
+		"WALLETPASS_TENANT_BIG_ARENA_SECUTIX_SECRET":     "stx-secret",
+		"WALLETPASS_TENANT_BIG_ARENA_WEBHOOK_KEY":        "0123456789abcdef0123",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +74,12 @@ tenants:
 	a := cfg.Tenants[0].Apple
 	if cfg.Server.Listen != "127.0.0.1:9999" || a.P12File != p12 || a.P12Password != "s3cret" {
 		t.Errorf("overrides not applied: listen %s, apple %+v", cfg.Server.Listen, a)
+	}
+	if sx, wh := cfg.Tenants[0].SecuTix, cfg.Tenants[0].Webhooks; sx.Secret != "stx-secret" || wh.Key != "0123456789abcdef0123" || wh.Header != "X-API-Key" {
+		t.Errorf("secutix/webhook overrides not applied: %+v %+v", sx, wh)
+	}
+	if w := cfg.Workers; w.Count != 8 || w.ReconcileEvery >= 0 || time.Duration(w.Retention) != 48*time.Hour {
+		t.Errorf("workers = %+v", w)
 	}
 	if cfg.Tenants[0].PublicBaseURL != "https://passes.example.com" {
 		t.Errorf("tenant base URL = %s", cfg.Tenants[0].PublicBaseURL)
@@ -88,6 +100,8 @@ tenants:
   - id: ok
     name: Again
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12, certFile: b.pem}
+    secutix: {baseURL: "ftp://x", eventKind: opera}
+    webhooks: {auth: apikey, key: short}
 `)
 	_, err := config.Load(path, env(nil))
 	var ve *config.ValidationError
@@ -104,6 +118,12 @@ tenants:
 		`tenant "ok": apple certificate is missing`,
 		`tenant "ok": duplicate tenant id`,
 		`give either p12File or certFile+keyFile, not both`,
+		`secutix.baseURL is required (the built-in sandbox is only for development)`,
+		`secutix.baseURL "ftp://x" must be an https URL`,
+		`secutix.operator, partner and secret are required`,
+		`secutix.eventKind "opera"`,
+		`webhooks.auth none is only for development`,
+		`webhooks.auth apikey needs a key of at least 16 characters`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -122,6 +142,7 @@ func TestBadFiles(t *testing.T) {
 		{name: "unknown key", body: "server: {listn: x}\n", want: "unknown field"},
 		{name: "not yaml", body: "server: [\n", want: "config:"},
 		{name: "no tenants", body: "server: {development: true}\ntenants: []\n", want: "at least one tenant is required"},
+		{name: "bad duration", body: "workers: {retention: soon}\n", want: "not a duration"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

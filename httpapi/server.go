@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,8 +16,8 @@ import (
 	"walletpass/pass/apple"
 )
 
-// MaxBody is the default limit on request bodies.
-const MaxBody = 64 << 10
+// MaxBody caps every request body; endpoints set lower limits of their own.
+const MaxBody = 1 << 20
 
 // Pinger is something whose health readiness depends on.
 type Pinger interface {
@@ -38,6 +39,13 @@ type Deps struct {
 	Tenants  []TenantInfo
 	// Preview enables the sample-pass routes (development and designers).
 	Preview bool
+	// Inbox records SecuTix webhooks; Wake tells the dispatcher.
+	Inbox    Inbox
+	Wake     func()
+	Webhooks map[string]WebhookAuth // per tenant; missing means none
+	// Sandbox, when set, serves the built-in SecuTix sandbox under /sandbox/.
+	Sandbox http.Handler
+	Now     func() time.Time
 }
 
 // Server holds the handlers' dependencies.
@@ -76,6 +84,17 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/", s.home)
 	if s.deps.Preview {
 		r.GET("/api/:tenantId/preview/:template", s.previewPass)
+	}
+
+	// SecuTix webhooks: the listener (same path as the product we replace)
+	// and SecuTix's native order webhooks V1 and V2.
+	r.POST("/api/:tenantId/webhooks/listeners/secutix/orders", s.orderListener)
+	r.GET("/api/:tenantId/webhooks/secutix/v1/orders/:orderId", s.orderV1)
+	r.POST("/api/:tenantId/webhooks/secutix/v1/orders/:orderId", s.orderV1)
+	r.POST("/api/:tenantId/webhooks/secutix/v2/orders", s.orderV2)
+
+	if s.deps.Sandbox != nil {
+		r.Any("/sandbox/*path", gin.WrapH(s.deps.Sandbox))
 	}
 	return r
 }

@@ -53,6 +53,9 @@ type Pass struct {
 	ContentHash      string
 	Status           Status
 	BlobKey          string
+	SecretToken      string // the order's secret token (for reconciliation and the order page)
+	HolderKey        string // who holds it (see HolderKey); a new holder gets a new pass
+	Ticket           Ticket // the ticket as the pass shows it now
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 }
@@ -83,6 +86,12 @@ type PassStore interface {
 	// GetPassByIdentity returns the pass of (tenant, movement id, holder
 	// generation), or an error wrapping ErrNotFound.
 	GetPassByIdentity(ctx context.Context, tenant string, movementID int64, holderGeneration int) (*Pass, error)
+	// LatestPassForMovement returns the pass of the newest holder
+	// generation of a movement, or an error wrapping ErrNotFound.
+	LatestPassForMovement(ctx context.Context, tenant string, movementID int64) (*Pass, error)
+	// PassesByOrder returns the passes of an order (every holder
+	// generation), ordered by movement and generation.
+	PassesByOrder(ctx context.Context, tenant, secretToken string) ([]Pass, error)
 	// UpdatePass stores a new version of p if its version is exactly one
 	// more than the stored one; otherwise it returns an error of kind
 	// KindConflict and changes nothing.

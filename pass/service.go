@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -62,6 +63,7 @@ func (s *Service) Apply(ctx context.Context, t Ticket, template string) (*Pass, 
 			Tenant: t.Tenant, SerialNumber: NewSerialNumber(), AuthToken: NewAuthToken(), Template: template,
 			MovementID: t.MovementID, HolderGeneration: t.HolderGeneration, FileID: t.FileID, OrderID: t.OrderID,
 			TicketID: t.TicketID, Version: 1, Status: StatusFor(t.State),
+			SecretToken: t.OrderSecretToken, HolderKey: HolderKey(t), Ticket: t,
 		}
 		r, err := s.Packager.Render(ctx, t.Tenant, template, PassInput{Ticket: t, SerialNumber: p.SerialNumber, AuthToken: p.AuthToken})
 		if err != nil {
@@ -88,6 +90,9 @@ func (s *Service) Apply(ctx context.Context, t Ticket, template string) (*Pass, 
 	next.Version++
 	next.TicketID = t.TicketID
 	next.Status = StatusFor(t.State)
+	next.Ticket = t
+	next.SecretToken = t.OrderSecretToken
+	next.FileID, next.OrderID = t.FileID, t.OrderID
 	if err := s.store(ctx, &next, r, now()); err != nil {
 		return nil, false, err
 	}
@@ -114,4 +119,19 @@ func (s *Service) store(ctx context.Context, p *Pass, r Rendered, now time.Time)
 		p.CreatedAt = now
 	}
 	return s.Blobs.Put(ctx, p.BlobKey, data, "application/vnd.apple.pkpass")
+}
+
+// HolderKey identifies who holds a ticket: the e-mail address when there is
+// one, else the name, case- and space-insensitive; "" when neither is known.
+// A change of holder key is a transfer: the old pass is voided and the new
+// holder gets a new pass.
+func HolderKey(t Ticket) string {
+	norm := func(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
+	if e := norm(t.HolderEmail); e != "" {
+		return "email:" + e
+	}
+	if n := norm(t.HolderName); n != "" {
+		return "name:" + n
+	}
+	return ""
 }

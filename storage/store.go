@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -72,18 +73,23 @@ func (s *DB) Close() error { return s.db.Close() }
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 const passColumns = `tenant, serial_number, auth_token, pass_type_id, template, movement_id, holder_generation,
-	file_id, order_id, ticket_id, version, update_tag, content_hash, status, blob_key, created_at, updated_at`
+	file_id, order_id, ticket_id, version, update_tag, content_hash, status, blob_key, created_at, updated_at,
+	secret_token, holder_key, ticket_json`
 
 // CreatePass stores a new pass and its first version in one transaction.
 // It returns an error of kind pass.KindConflict if the serial number or the
 // (tenant, movement id, holder generation) identity is taken.
 func (s *DB) CreatePass(ctx context.Context, p *pass.Pass) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO passes (`+passColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		tj, err := ticketJSON(p)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO passes (`+passColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 			p.Tenant, p.SerialNumber, p.AuthToken, p.PassTypeID, p.Template, p.MovementID, p.HolderGeneration,
 			p.FileID, p.OrderID, p.TicketID, p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey,
-			p.CreatedAt.UnixMilli(), p.UpdatedAt.UnixMilli())
+			p.CreatedAt.UnixMilli(), p.UpdatedAt.UnixMilli(), p.SecretToken, p.HolderKey, tj)
 		if err != nil {
 			if isUniqueViolation(err) {
 				return pass.Wrap(pass.KindConflict, err, "a pass with this serial number or ticket identity exists")
@@ -127,16 +133,63 @@ func (s *DB) GetPassByIdentity(ctx context.Context, tenant string, movementID in
 	return p, nil
 }
 
+// LatestPassForMovement returns the pass of the newest holder generation
+// of a movement, or an error wrapping pass.ErrNotFound.
+func (s *DB) LatestPassForMovement(ctx context.Context, tenant string, movementID int64) (*pass.Pass, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND movement_id = $2
+		ORDER BY holder_generation DESC LIMIT 1`, tenant, movementID)
+	p, err := scanPass(row)
+	if err != nil {
+		return nil, fmt.Errorf("storage: pass of movement %d: %w", movementID, err)
+	}
+	return p, nil
+}
+
+// PassesByOrder returns the passes of an order, by movement and generation.
+func (s *DB) PassesByOrder(ctx context.Context, tenant, secretToken string) ([]pass.Pass, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND secret_token = $2
+		ORDER BY movement_id, holder_generation`, tenant, secretToken)
+	if err != nil {
+		return nil, fmt.Errorf("storage: passes of order: %w", err)
+	}
+	defer rows.Close()
+	var out []pass.Pass
+	for rows.Next() {
+		p, err := scanPass(rows)
+		if err != nil {
+			return nil, fmt.Errorf("storage: passes of order: %w", err)
+		}
+		out = append(out, *p)
+	}
+	return out, rows.Err()
+}
+
+func ticketJSON(p *pass.Pass) (string, error) {
+	if p.Ticket.MovementID == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(p.Ticket)
+	if err != nil {
+		return "", fmt.Errorf("storage: ticket of pass %s: %w", p.SerialNumber, err)
+	}
+	return string(b), nil
+}
+
 // UpdatePass stores p as the next version of its pass: the stored version
 // must be exactly p.Version-1, and the update tag only grows. Otherwise it
 // returns an error of kind pass.KindConflict and changes nothing.
 func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		tj, err := ticketJSON(p)
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
-			blob_key = $5, ticket_id = $6, template = $7, updated_at = $8
+			blob_key = $5, ticket_id = $6, template = $7, updated_at = $8, ticket_json = $12, secret_token = $13,
+			order_id = $14, file_id = $15
 			WHERE tenant = $9 AND serial_number = $10 AND version = $11 AND update_tag < $2`,
 			p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey, p.TicketID, p.Template,
-			p.UpdatedAt.UnixMilli(), p.Tenant, p.SerialNumber, p.Version-1)
+			p.UpdatedAt.UnixMilli(), p.Tenant, p.SerialNumber, p.Version-1, tj, p.SecretToken, p.OrderID, p.FileID)
 		if err != nil {
 			return fmt.Errorf("storage: update pass %s: %w", p.SerialNumber, err)
 		}
@@ -174,15 +227,21 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanPass(r scanner) (*pass.Pass, error) {
 	var p pass.Pass
-	var status string
+	var status, tj string
 	var created, updated int64
 	err := r.Scan(&p.Tenant, &p.SerialNumber, &p.AuthToken, &p.PassTypeID, &p.Template, &p.MovementID, &p.HolderGeneration,
-		&p.FileID, &p.OrderID, &p.TicketID, &p.Version, &p.UpdateTag, &p.ContentHash, &status, &p.BlobKey, &created, &updated)
+		&p.FileID, &p.OrderID, &p.TicketID, &p.Version, &p.UpdateTag, &p.ContentHash, &status, &p.BlobKey, &created, &updated,
+		&p.SecretToken, &p.HolderKey, &tj)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pass.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
+	}
+	if tj != "" {
+		if err := json.Unmarshal([]byte(tj), &p.Ticket); err != nil {
+			return nil, fmt.Errorf("ticket of pass %s: %w", p.SerialNumber, err)
+		}
 	}
 	p.Status = pass.Status(status)
 	p.CreatedAt = time.UnixMilli(created).UTC()

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"walletpass/pass"
 	"walletpass/storage"
 )
@@ -43,8 +45,8 @@ func TestCreateGetUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *got != *p {
-		t.Errorf("got %+v, want %+v", got, p)
+	if diff := cmp.Diff(p, got); diff != "" {
+		t.Errorf("stored pass differs (-want +got):\n%s", diff)
 	}
 	byID, err := db.GetPassByIdentity(ctx, "demo", 100, 0)
 	if err != nil || byID.SerialNumber != "s1" {

@@ -1,0 +1,200 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"walletpass/pass"
+	"walletpass/secutix/webhook"
+)
+
+// Body limits of the webhook endpoints.
+const (
+	MaxListenerBody = 64 << 10
+	MaxV2Body       = MaxBody
+)
+
+// Inbox durably records webhooks and their tasks.
+type Inbox interface {
+	RecordWebhook(ctx context.Context, ev pass.WebhookEvent, t pass.NewTask, now time.Time) (pass.Enqueued, error)
+}
+
+// WebhookAuth is how a tenant's SecuTix authenticates its webhooks: Mode
+// "none", "basic" (Username, Password) or "apikey" (Header, Key).
+type WebhookAuth struct {
+	Mode     string
+	Username string
+	Password string
+	Header   string
+	Key      string
+}
+
+// checkWebhookAuth compares credentials in constant time (over SHA-256
+// digests, so lengths leak nothing either).
+func checkWebhookAuth(c *gin.Context, a WebhookAuth) bool {
+	eq := func(got, want string) bool {
+		g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+		return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+	}
+	switch a.Mode {
+	case "", "none":
+		return true
+	case "basic":
+		u, p, ok := c.Request.BasicAuth()
+		// Evaluate both comparisons whatever the first gives.
+		uok, pok := eq(u, a.Username), eq(p, a.Password)
+		return ok && uok && pok
+	case "apikey":
+		header := a.Header
+		if header == "" {
+			header = "X-API-Key"
+		}
+		got := c.GetHeader(header)
+		return got != "" && eq(got, a.Key)
+	}
+	return false
+}
+
+// webhookTenant checks the tenant and the caller's credentials; it answers
+// and returns false when either is wrong.
+func (s *Server) webhookTenant(c *gin.Context) (string, bool) {
+	tenant := c.Param("tenantId")
+	if _, ok := s.tenants[tenant]; !ok || s.deps.Inbox == nil {
+		writeProblem(c, http.StatusNotFound, "unknown tenant")
+		return "", false
+	}
+	auth := s.deps.Webhooks[tenant]
+	if !checkWebhookAuth(c, auth) {
+		if auth.Mode == "basic" {
+			c.Header("WWW-Authenticate", `Basic realm="walletpass webhooks", charset="UTF-8"`)
+		}
+		writeProblem(c, http.StatusUnauthorized, "missing or wrong webhook credentials")
+		return "", false
+	}
+	return tenant, true
+}
+
+func readBody(c *gin.Context, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, limit+1))
+	if err != nil {
+		writeProblem(c, http.StatusRequestEntityTooLarge, "the request body is too large")
+		return nil, false
+	}
+	if int64(len(body)) > limit {
+		writeProblem(c, http.StatusRequestEntityTooLarge, "the request body is larger than "+strconv.FormatInt(limit, 10)+" bytes")
+		return nil, false
+	}
+	return body, true
+}
+
+// orderListener takes POST /api/{tenant}/webhooks/listeners/secutix/orders:
+// validate, authenticate, store the event and its sync task in one
+// transaction, wake the dispatcher, answer 202 with the correlation id.
+func (s *Server) orderListener(c *gin.Context) {
+	tenant, ok := s.webhookTenant(c)
+	if !ok {
+		return
+	}
+	body, ok := readBody(c, MaxListenerBody)
+	if !ok {
+		return
+	}
+	l, err := webhook.ParseListener(body)
+	if err != nil {
+		writeProblem(c, http.StatusBadRequest, err.Error())
+		return
+	}
+	corr := correlationID(c)
+	if !webhook.KnownStates[l.State] {
+		s.log.WarnContext(c.Request.Context(), "webhook with an unknown state", slog.String("tenant", tenant),
+			slog.String("state", l.State), slog.String("correlationId", corr))
+	}
+	ev := pass.WebhookEvent{Tenant: tenant, Source: "secutix-order", SecretToken: l.OrderSecretToken, TicketID: l.TicketID,
+		MovementID: l.SaleMovementID, State: l.State, LastUpdate: l.LastUpdate, CorrelationID: corr, ReceivedAt: s.now()}
+	s.record(c, ev, pass.OrderRef{Tenant: tenant, SecretToken: l.OrderSecretToken}, http.StatusAccepted)
+}
+
+// orderV1 takes SecuTix's native order webhook V1 (GET or POST with the
+// order id in the URL) and answers 200 once the sync is queued.
+func (s *Server) orderV1(c *gin.Context) {
+	tenant, ok := s.webhookTenant(c)
+	if !ok {
+		return
+	}
+	id, err := strconv.ParseInt(c.Param("orderId"), 10, 64)
+	if err != nil || id <= 0 {
+		writeProblem(c, http.StatusBadRequest, "the order id must be a positive 64-bit integer")
+		return
+	}
+	if _, ok := readBody(c, MaxListenerBody); !ok { // a POST may carry a fixed template; it is ignored
+		return
+	}
+	ev := pass.WebhookEvent{Tenant: tenant, Source: "secutix-v1", OrderID: id, State: "CLOSED",
+		CorrelationID: correlationID(c), ReceivedAt: s.now()}
+	s.record(c, ev, pass.OrderRef{Tenant: tenant, OrderID: id}, http.StatusOK)
+}
+
+// orderV2 takes SecuTix's native order webhook V2 (the order-details body)
+// and answers 200 once every order in it is queued.
+func (s *Server) orderV2(c *gin.Context) {
+	tenant, ok := s.webhookTenant(c)
+	if !ok {
+		return
+	}
+	body, ok := readBody(c, MaxV2Body)
+	if !ok {
+		return
+	}
+	orders, err := webhook.ParseV2(body)
+	if err != nil {
+		writeProblem(c, http.StatusBadRequest, err.Error())
+		return
+	}
+	corr := correlationID(c)
+	for i, o := range orders {
+		ev := pass.WebhookEvent{Tenant: tenant, Source: "secutix-v2", SecretToken: o.OrderSecretID, OrderID: o.OrderID,
+			State: "FINALIZED", CorrelationID: corr, ReceivedAt: s.now()}
+		ref := pass.OrderRef{Tenant: tenant, SecretToken: o.OrderSecretID, OrderID: o.OrderID}
+		if ref.SecretToken != "" {
+			ref.OrderID = 0
+		}
+		if _, err := s.deps.Inbox.RecordWebhook(c.Request.Context(), ev, pass.SyncTask(ref, corr), s.now()); err != nil {
+			s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the webhook could not be stored; "+strconv.Itoa(i)+" of the orders were"))
+			return
+		}
+	}
+	s.wake()
+	c.JSON(http.StatusOK, gin.H{"correlationId": corr, "orders": len(orders)})
+}
+
+func (s *Server) record(c *gin.Context, ev pass.WebhookEvent, ref pass.OrderRef, status int) {
+	corr := ev.CorrelationID
+	res, err := s.deps.Inbox.RecordWebhook(c.Request.Context(), ev, pass.SyncTask(ref, corr), s.now())
+	if err != nil {
+		s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the webhook could not be stored; send it again"))
+		return
+	}
+	s.wake()
+	c.JSON(status, gin.H{"correlationId": corr, "task": res.TaskID, "queued": res.How})
+}
+
+func (s *Server) wake() {
+	if s.deps.Wake != nil {
+		s.deps.Wake()
+	}
+}
+
+func (s *Server) now() time.Time {
+	if s.deps.Now != nil {
+		return s.deps.Now()
+	}
+	return time.Now()
+}

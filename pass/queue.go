@@ -1,0 +1,149 @@
+package pass
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// TaskState is where a task is in its life.
+type TaskState string
+
+// The task states.
+const (
+	TaskPending TaskState = "pending"
+	TaskRunning TaskState = "running"
+	TaskDone    TaskState = "done"
+	TaskDead    TaskState = "dead" // failed the maximum number of times; kept for operators
+)
+
+// Task kinds.
+const (
+	TaskSyncOrder = "sync-order"
+)
+
+// Task is one unit of durable background work.
+type Task struct {
+	ID             string
+	Tenant         string
+	Kind           string
+	DedupKey       string
+	Payload        []byte
+	State          TaskState
+	Attempts       int
+	NextAttemptAt  time.Time
+	LeaseToken     string
+	LeaseUntil     time.Time
+	Rerun          bool // an event arrived while it ran: run once more
+	Merged         int  // how many events were merged into it
+	LastError      string
+	CorrelationIDs []string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	FinishedAt     time.Time
+}
+
+// NewTask is a task to enqueue.
+type NewTask struct {
+	Tenant        string
+	Kind          string
+	DedupKey      string // tasks with the same key coalesce while pending
+	Payload       []byte
+	CorrelationID string
+}
+
+// Enqueued says what an enqueue did.
+type Enqueued struct {
+	TaskID string
+	// How the event was taken: "created" a task, "merged" into a pending
+	// one, or flagged a running one for a "rerun".
+	How string
+}
+
+// WebhookEvent is a change notification as received.
+type WebhookEvent struct {
+	ID            string
+	Tenant        string
+	Source        string // "secutix-order" (listener), "secutix-v1", "secutix-v2"
+	SecretToken   string
+	OrderID       int64
+	TicketID      int64
+	MovementID    int64
+	State         string // as sent: PAID, CANCELLED, VALIDATED, MODIFIED or anything else
+	LastUpdate    time.Time
+	CorrelationID string
+	ReceivedAt    time.Time
+}
+
+// TicketHint is a ticket state only a webhook carries (a scan at the gate),
+// keyed by "t:<ticketId>" or "m:<movementId>".
+type TicketHint struct {
+	Ref        string
+	State      string
+	LastUpdate time.Time
+}
+
+// TaskQueue is the durable queue. Implementations must make RecordWebhook
+// atomic: an acknowledged webhook is never lost.
+type TaskQueue interface {
+	// RecordWebhook stores the event and its ticket hint and enqueues (or
+	// merges into) the task, in one transaction.
+	RecordWebhook(ctx context.Context, ev WebhookEvent, t NewTask, now time.Time) (Enqueued, error)
+	// Enqueue adds a task or merges it into an active one with the same key.
+	Enqueue(ctx context.Context, t NewTask, now time.Time) (Enqueued, error)
+	// Claim leases up to limit due tasks (pending, or running with an
+	// expired lease) until now+lease.
+	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Task, error)
+	// Complete finishes a claimed task; if events arrived while it ran it
+	// becomes pending again, due now. A lost lease is KindConflict.
+	Complete(ctx context.Context, t Task, now time.Time) error
+	// Fail records a failed attempt: pending again at retryAt, or dead.
+	Fail(ctx context.Context, t Task, cause string, retryAt time.Time, dead bool, now time.Time) error
+	// Hints returns the ticket hints of an order.
+	Hints(ctx context.Context, tenant, secretToken string) ([]TicketHint, error)
+}
+
+// TimelineEntry is one thing that happened to an order.
+type TimelineEntry struct {
+	Tenant        string
+	SecretToken   string
+	FileID        int64
+	At            time.Time
+	Kind          string // webhook, sync-started, sync-finished, pass-version, pass-voided, error, device-log
+	CorrelationID string
+	Detail        string
+}
+
+// Timeline records what happens to orders.
+type Timeline interface {
+	AddTimeline(ctx context.Context, e TimelineEntry) error
+}
+
+// OrderRef names an order to sync: by its secret token, or by SecuTix
+// order id or file id when that is all a webhook gives.
+type OrderRef struct {
+	Tenant      string `json:"tenant"`
+	SecretToken string `json:"secretToken,omitempty"`
+	OrderID     int64  `json:"orderId,omitempty"`
+	FileID      int64  `json:"fileId,omitempty"`
+}
+
+// DedupKey is the key under which syncs of the same order coalesce.
+func (r OrderRef) DedupKey() string {
+	switch {
+	case r.SecretToken != "":
+		return "secret:" + r.SecretToken
+	case r.FileID != 0:
+		return "file:" + strconv.FormatInt(r.FileID, 10)
+	default:
+		return "order:" + strconv.FormatInt(r.OrderID, 10)
+	}
+}
+
+// SyncTask is the task that syncs the order ref names.
+func SyncTask(ref OrderRef, correlationID string) NewTask {
+	payload, _ := json.Marshal(ref) // a struct of strings and ints always marshals
+	return NewTask{Tenant: ref.Tenant, Kind: TaskSyncOrder, DedupKey: ref.DedupKey(), Payload: payload,
+		CorrelationID: correlationID}
+}

@@ -1,0 +1,180 @@
+package pass
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Syncer brings every pass of an order in line with SecuTix: it fetches the
+// order (the truth; webhooks are hints), applies the ticket states only
+// webhooks carry, follows holders across transfers and records the order's
+// timeline.
+type Syncer struct {
+	Orders   OrderSource
+	Service  *Service
+	Queue    TaskQueue
+	Timeline Timeline
+	// Template returns the tenant's default template name.
+	Template func(tenant string) string
+	// Changed, when set, is told about every new pass version (pushes).
+	Changed func(ctx context.Context, p *Pass)
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// SyncResult says what a sync did.
+type SyncResult struct {
+	Order   *Order
+	Changed []*Pass
+}
+
+func (s *Syncer) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// SyncOrder fetches the order ref names and updates its passes. Errors keep
+// their kind: KindUnavailable (retry later), KindNotFound, KindInvalid.
+func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID string) (SyncResult, error) {
+	var (
+		o   *Order
+		err error
+	)
+	switch {
+	case ref.SecretToken != "":
+		o, err = s.Orders.OrderBySecret(ctx, ref.Tenant, ref.SecretToken)
+	case ref.FileID != 0:
+		o, err = s.Orders.OrderByFileID(ctx, ref.Tenant, ref.FileID)
+	case ref.OrderID != 0:
+		o, err = s.Orders.OrderByOrderID(ctx, ref.Tenant, ref.OrderID)
+	default:
+		return SyncResult{}, Errorf(KindInvalid, "sync: the order reference is empty")
+	}
+	if err != nil {
+		s.timeline(ctx, ref.Tenant, ref.SecretToken, ref.FileID, "error", correlationID, "fetch from SecuTix: "+err.Error())
+		return SyncResult{}, err
+	}
+	res := SyncResult{Order: o}
+	hints, err := s.Queue.Hints(ctx, ref.Tenant, o.SecretToken)
+	if err != nil {
+		return res, err
+	}
+	used := map[string]time.Time{}
+	for _, h := range hints {
+		if IsUsedState(h.State) {
+			used[h.Ref] = h.LastUpdate
+		}
+	}
+	s.timeline(ctx, ref.Tenant, o.SecretToken, o.FileID, "sync-started", correlationID,
+		fmt.Sprintf("%d tickets from SecuTix", len(o.Tickets)))
+	tpl := s.Template(ref.Tenant)
+	var errs []error
+	for _, t := range o.Tickets {
+		t.Tenant = ref.Tenant
+		if t.OrderSecretToken == "" {
+			t.OrderSecretToken = o.SecretToken
+		}
+		if t.State == TicketValid {
+			if _, ok := used["t:"+strconv.FormatInt(t.TicketID, 10)]; ok {
+				t.State = TicketUsed
+			} else if _, ok := used["m:"+strconv.FormatInt(t.MovementID, 10)]; ok {
+				t.State = TicketUsed
+			}
+		}
+		changed, err := s.applyTicket(ctx, t, tpl, correlationID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("movement %d: %w", t.MovementID, err))
+			continue
+		}
+		res.Changed = append(res.Changed, changed...)
+	}
+	detail := fmt.Sprintf("%d pass versions", len(res.Changed))
+	if len(errs) > 0 {
+		err := errors.Join(errs...)
+		s.timeline(ctx, ref.Tenant, o.SecretToken, o.FileID, "error", correlationID, err.Error())
+		return res, err
+	}
+	s.timeline(ctx, ref.Tenant, o.SecretToken, o.FileID, "sync-finished", correlationID, detail)
+	return res, nil
+}
+
+// applyTicket creates or updates the pass of t, following holders: a new
+// holder voids the previous holder's pass and gets a new one.
+func (s *Syncer) applyTicket(ctx context.Context, t Ticket, tpl, correlationID string) ([]*Pass, error) {
+	var changed []*Pass
+	latest, err := s.Service.Passes.LatestPassForMovement(ctx, t.Tenant, t.MovementID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		t.HolderGeneration = 0
+	case err != nil:
+		return nil, err
+	default:
+		t.HolderGeneration = latest.HolderGeneration
+		if hk := HolderKey(t); hk != "" && latest.HolderKey != "" && hk != latest.HolderKey {
+			if latest.Status != StatusVoided {
+				old := latest.Ticket
+				old.State = TicketCancelled
+				p, ch, err := s.Service.Apply(ctx, old, latest.Template)
+				if err != nil {
+					return nil, fmt.Errorf("void the previous holder's pass: %w", err)
+				}
+				if ch {
+					changed = append(changed, p)
+					s.passChanged(ctx, p, correlationID, "pass-voided", "previous holder")
+				}
+			}
+			t.HolderGeneration = latest.HolderGeneration + 1
+		}
+		if latest.Template != "" && t.HolderGeneration == latest.HolderGeneration {
+			tpl = latest.Template
+		}
+	}
+	p, ch, err := s.Service.Apply(ctx, t, tpl)
+	if err != nil {
+		return changed, err
+	}
+	if ch {
+		changed = append(changed, p)
+		s.passChanged(ctx, p, correlationID, "pass-version", "")
+	}
+	return changed, nil
+}
+
+func (s *Syncer) passChanged(ctx context.Context, p *Pass, correlationID, kind, note string) {
+	detail := fmt.Sprintf("serial=%s movement=%d generation=%d version=%d status=%s", p.SerialNumber, p.MovementID,
+		p.HolderGeneration, p.Version, p.Status)
+	if note != "" {
+		detail += " (" + note + ")"
+	}
+	s.timeline(ctx, p.Tenant, p.SecretToken, p.FileID, kind, correlationID, detail)
+	if s.Changed != nil {
+		s.Changed(ctx, p)
+	}
+}
+
+func (s *Syncer) timeline(ctx context.Context, tenant, secret string, fileID int64, kind, correlationID, detail string) {
+	if s.Timeline == nil {
+		return
+	}
+	err := s.Timeline.AddTimeline(ctx, TimelineEntry{Tenant: tenant, SecretToken: secret, FileID: fileID, At: s.now(),
+		Kind: kind, CorrelationID: correlationID, Detail: detail})
+	if err != nil && s.Log != nil {
+		s.Log.WarnContext(ctx, "timeline", slog.String("tenant", tenant), slog.Any("error", err))
+	}
+}
+
+// IsUsedState reports whether a webhook state means the ticket was scanned.
+func IsUsedState(state string) bool {
+	switch strings.ToUpper(state) {
+	case "VALIDATED", "CONTROLLED", "USED":
+		return true
+	}
+	return false
+}

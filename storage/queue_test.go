@@ -1,0 +1,211 @@
+package storage_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"walletpass/pass"
+)
+
+var t0 = time.UnixMilli(1_800_000_000_000).UTC()
+
+func syncTask(secret string) pass.NewTask {
+	return pass.SyncTask(pass.OrderRef{Tenant: "demo", SecretToken: secret}, "corr-"+secret)
+}
+
+func event(secret string, ticket int64, state string, lastUpdate time.Time) pass.WebhookEvent {
+	return pass.WebhookEvent{Tenant: "demo", Source: "secutix-order", SecretToken: secret, TicketID: ticket, State: state,
+		LastUpdate: lastUpdate, CorrelationID: "c", ReceivedAt: t0}
+}
+
+func TestCoalescing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	first, err := db.RecordWebhook(ctx, event("s1", 1, "PAID", t0), syncTask("s1"), t0)
+	if err != nil || first.How != "created" {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	for i := range 49 {
+		r, err := db.RecordWebhook(ctx, event("s1", 1, "MODIFIED", t0.Add(time.Duration(i)*time.Second)), syncTask("s1"), t0)
+		if err != nil || r.How != "merged" || r.TaskID != first.TaskID {
+			t.Fatalf("webhook %d: %+v %v", i, r, err)
+		}
+	}
+	claimed, err := db.Claim(ctx, t0, time.Minute, 10)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claimed %d tasks (%v), want the one coalesced task", len(claimed), err)
+	}
+	if claimed[0].Merged != 49 || claimed[0].Attempts != 1 {
+		t.Errorf("task = merged %d attempts %d", claimed[0].Merged, claimed[0].Attempts)
+	}
+	// Arriving while it runs: exactly one follow-up run.
+	for range 3 {
+		if r, err := db.Enqueue(ctx, syncTask("s1"), t0); err != nil || r.How != "rerun" {
+			t.Fatalf("while running: %+v %v", r, err)
+		}
+	}
+	if err := db.Complete(ctx, claimed[0], t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	again, err := db.Claim(ctx, t0.Add(time.Second), time.Minute, 10)
+	if err != nil || len(again) != 1 || again[0].ID != first.TaskID {
+		t.Fatalf("follow-up: %+v %v", again, err)
+	}
+	if err := db.Complete(ctx, again[0], t0.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if more, _ := db.Claim(ctx, t0.Add(time.Hour), time.Minute, 10); len(more) != 0 {
+		t.Errorf("a third run: %+v", more)
+	}
+	done, _ := db.ListTasks(ctx, pass.TaskDone, 10)
+	if len(done) != 1 {
+		t.Errorf("done tasks = %d", len(done))
+	}
+	// Once done, a new webhook makes a new task.
+	if r, err := db.Enqueue(ctx, syncTask("s1"), t0.Add(time.Hour)); err != nil || r.How != "created" || r.TaskID == first.TaskID {
+		t.Errorf("after done: %+v %v", r, err)
+	}
+}
+
+func TestLeaseExpiryAndLostLease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	if _, err := db.Enqueue(ctx, syncTask("s1"), t0); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := db.Claim(ctx, t0, time.Minute, 1)
+	if len(a) != 1 {
+		t.Fatal("no claim")
+	}
+	if b, _ := db.Claim(ctx, t0.Add(30*time.Second), time.Minute, 1); len(b) != 0 {
+		t.Fatalf("claimed a task under a live lease")
+	}
+	// The worker died: after the lease another worker takes it.
+	b, _ := db.Claim(ctx, t0.Add(61*time.Second), time.Minute, 1)
+	if len(b) != 1 || b[0].Attempts != 2 || b[0].LeaseToken == a[0].LeaseToken {
+		t.Fatalf("reclaim: %+v", b)
+	}
+	if err := db.Complete(ctx, a[0], t0.Add(62*time.Second)); pass.KindOf(err) != pass.KindConflict {
+		t.Errorf("the first worker completed a task it lost: %v", err)
+	}
+	if err := db.Complete(ctx, b[0], t0.Add(62*time.Second)); err != nil {
+		t.Errorf("the second worker: %v", err)
+	}
+}
+
+func TestFailDeadRetry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	r, _ := db.Enqueue(ctx, syncTask("s1"), t0)
+	c, _ := db.Claim(ctx, t0, time.Minute, 1)
+	if err := db.Fail(ctx, c[0], "secutix: 509", t0.Add(10*time.Second), false, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Claim(ctx, t0.Add(5*time.Second), time.Minute, 1); len(got) != 0 {
+		t.Fatalf("claimed before its retry time")
+	}
+	c, _ = db.Claim(ctx, t0.Add(10*time.Second), time.Minute, 1)
+	if len(c) != 1 || c[0].LastError != "secutix: 509" || c[0].Attempts != 2 {
+		t.Fatalf("retry: %+v", c)
+	}
+	if err := db.Fail(ctx, c[0], "still failing", t0, true, t0.Add(11*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	dead, _ := db.ListTasks(ctx, pass.TaskDead, 10)
+	if len(dead) != 1 || dead[0].ID != r.TaskID || dead[0].LastError != "still failing" {
+		t.Fatalf("dead = %+v", dead)
+	}
+	if got, _ := db.Claim(ctx, t0.Add(time.Hour), time.Minute, 1); len(got) != 0 {
+		t.Fatalf("a dead task was claimed")
+	}
+	if err := db.RetryTask(ctx, r.TaskID, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = db.Claim(ctx, t0.Add(time.Hour), time.Minute, 1)
+	if len(c) != 1 || c[0].Attempts != 1 {
+		t.Fatalf("after retry: %+v", c)
+	}
+	if err := db.RetryTask(ctx, "nope", t0); pass.KindOf(err) != pass.KindNotFound {
+		t.Errorf("unknown task: %v", err)
+	}
+	if err := db.RetryTask(ctx, r.TaskID, t0); pass.KindOf(err) != pass.KindConflict {
+		t.Errorf("running task: %v", err)
+	}
+}
+
+func TestHintsNeverGoBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	steps := []struct {
+		state string
+		at    time.Time
+	}{{"PAID", t0}, {"VALIDATED", t0.Add(time.Minute)}, {"MODIFIED", t0.Add(30 * time.Second)}, {"PAID", t0}}
+	for _, s := range steps {
+		if _, err := db.RecordWebhook(ctx, event("s1", 7, s.state, s.at), syncTask("s1"), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hints, err := db.Hints(ctx, "demo", "s1")
+	if err != nil || len(hints) != 1 || hints[0].State != "VALIDATED" || hints[0].Ref != "t:7" {
+		t.Fatalf("hints = %+v %v, want the newest: VALIDATED", hints, err)
+	}
+	tl, _ := db.Timeline(ctx, "demo", "s1", 0)
+	if len(tl) != 4 || tl[0].Kind != "webhook" {
+		t.Errorf("timeline = %+v", tl)
+	}
+	if other, _ := db.Hints(ctx, "other", "s1"); len(other) != 0 {
+		t.Errorf("another tenant sees hints: %+v", other)
+	}
+}
+
+func TestConcurrentEnqueueOneActiveTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	var wg sync.WaitGroup
+	ids := make(chan string, 40)
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := db.RecordWebhook(ctx, event("s1", 1, "PAID", t0), syncTask("s1"), t0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids <- r.TaskID
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	if len(seen) != 1 {
+		t.Errorf("40 concurrent webhooks made %d tasks, want 1", len(seen))
+	}
+}
+
+func TestPurge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	db.RecordWebhook(ctx, event("s1", 1, "PAID", t0), syncTask("s1"), t0)
+	c, _ := db.Claim(ctx, t0, time.Minute, 1)
+	db.Complete(ctx, c[0], t0)
+	db.Enqueue(ctx, syncTask("s2"), t0)
+	n, err := db.PurgeBefore(ctx, t0.Add(time.Hour))
+	if err != nil || n != 3 { // the done task, the event, its timeline entry
+		t.Errorf("purged %d rows (%v), want 3", n, err)
+	}
+	if pending, _ := db.ListTasks(ctx, pass.TaskPending, 10); len(pending) != 1 {
+		t.Errorf("a pending task was purged")
+	}
+}

@@ -1,0 +1,308 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+
+	"walletpass/pass"
+)
+
+// Handler runs one task. Its error decides what happens next: nil
+// completes it; an error of kind pass.KindInvalid kills it at once (it can
+// never succeed); anything else is retried with backoff, honouring a
+// *pass.RetryAfterError, until MaxAttempts.
+type Handler func(ctx context.Context, t pass.Task) error
+
+// Queue is what the dispatcher needs of the task store.
+type Queue interface {
+	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]pass.Task, error)
+	Complete(ctx context.Context, t pass.Task, now time.Time) error
+	Fail(ctx context.Context, t pass.Task, cause string, retryAt time.Time, dead bool, now time.Time) error
+}
+
+// Maintenance is what the reconciliation and retention jobs need.
+type Maintenance interface {
+	RecentOrders(ctx context.Context, since time.Time, limit int) ([]pass.OrderRef, error)
+	Enqueue(ctx context.Context, t pass.NewTask, now time.Time) (pass.Enqueued, error)
+	PurgeBefore(ctx context.Context, cutoff time.Time) (int64, error)
+}
+
+// Config tunes the dispatcher. Zero values take the defaults.
+type Config struct {
+	Workers     int           // tasks run at once; default 4
+	Lease       time.Duration // how long a claim lasts before another worker may take it; default 2 min
+	MaxAttempts int           // then the task is dead; default 8
+	BaseBackoff time.Duration // first retry delay (full jitter below it); default 1 s
+	MaxBackoff  time.Duration // cap; default 5 min
+	Tick        time.Duration // the gocron dispatcher job's period; default 1 s
+	// Reconcile re-syncs orders whose passes changed within ReconcileWindow;
+	// default every 15 min over 24 h; negative disables.
+	Reconcile       time.Duration
+	ReconcileWindow time.Duration
+	// Retention purges finished tasks, events and timeline entries older
+	// than RetentionAge every RetentionEvery; defaults 30 days, hourly.
+	RetentionAge   time.Duration
+	RetentionEvery time.Duration
+	// DrainTimeout bounds how long Stop waits for running tasks; default 30 s.
+	DrainTimeout time.Duration
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 8
+	}
+	def(&c.Lease, 2*time.Minute)
+	def(&c.BaseBackoff, time.Second)
+	def(&c.MaxBackoff, 5*time.Minute)
+	def(&c.Tick, time.Second)
+	def(&c.Reconcile, 15*time.Minute)
+	def(&c.ReconcileWindow, 24*time.Hour)
+	def(&c.RetentionAge, 30*24*time.Hour)
+	def(&c.RetentionEvery, time.Hour)
+	def(&c.DrainTimeout, 30*time.Second)
+}
+
+// Dispatcher owns the scheduler, the dispatch loop and the worker pool.
+type Dispatcher struct {
+	cfg      Config
+	q        Queue
+	maint    Maintenance
+	handlers map[string]Handler
+	log      *slog.Logger
+	now      func() time.Time
+
+	wake    chan struct{}
+	sched   gocron.Scheduler
+	cancel  context.CancelFunc // stops claiming
+	kill    context.CancelFunc // cancels running tasks after DrainTimeout
+	loop    sync.WaitGroup
+	running sync.WaitGroup
+	slots   chan struct{}
+}
+
+// New returns a dispatcher; Start runs it.
+func New(cfg Config, q Queue, maint Maintenance, handlers map[string]Handler, log *slog.Logger) *Dispatcher {
+	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{cfg: cfg, q: q, maint: maint, handlers: handlers, log: log, now: time.Now,
+		wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers)}
+}
+
+// Wake makes the dispatcher look for due tasks now (after an enqueue). It
+// never blocks.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start starts the gocron jobs and the dispatch loop.
+func (d *Dispatcher) Start() error {
+	s, err := gocron.NewScheduler()
+	if err != nil {
+		return fmt.Errorf("workers: scheduler: %w", err)
+	}
+	single := gocron.WithSingletonMode(gocron.LimitModeReschedule)
+	if _, err := s.NewJob(gocron.DurationJob(d.cfg.Tick), gocron.NewTask(d.Wake), gocron.WithName("dispatch"), single); err != nil {
+		return fmt.Errorf("workers: dispatch job: %w", err)
+	}
+	if d.maint != nil && d.cfg.Reconcile > 0 {
+		if _, err := s.NewJob(gocron.DurationJob(d.cfg.Reconcile), gocron.NewTask(d.reconcile), gocron.WithName("reconcile"), single); err != nil {
+			return fmt.Errorf("workers: reconcile job: %w", err)
+		}
+	}
+	if d.maint != nil && d.cfg.RetentionEvery > 0 {
+		if _, err := s.NewJob(gocron.DurationJob(d.cfg.RetentionEvery), gocron.NewTask(d.retention), gocron.WithName("retention"), single); err != nil {
+			return fmt.Errorf("workers: retention job: %w", err)
+		}
+	}
+	d.sched = s
+	loopCtx, cancel := context.WithCancel(context.Background())
+	taskCtx, kill := context.WithCancel(context.Background())
+	d.cancel, d.kill = cancel, kill
+	d.loop.Add(1)
+	go d.run(loopCtx, taskCtx)
+	s.Start()
+	d.Wake()
+	return nil
+}
+
+// Stop stops claiming, waits up to DrainTimeout for running tasks (then
+// cancels them; their leases expire and another run picks them up), and
+// shuts the scheduler down.
+func (d *Dispatcher) Stop(ctx context.Context) error {
+	if d.sched == nil {
+		return nil
+	}
+	err := d.sched.Shutdown()
+	d.cancel()
+	d.loop.Wait()
+	done := make(chan struct{})
+	go func() { d.running.Wait(); close(done) }()
+	timer := time.NewTimer(d.cfg.DrainTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		d.kill()
+		<-done
+	case <-ctx.Done():
+		d.kill()
+		<-done
+	}
+	d.kill()
+	return err
+}
+
+func (d *Dispatcher) run(loopCtx, taskCtx context.Context) {
+	defer d.loop.Done()
+	for {
+		select {
+		case <-loopCtx.Done():
+			return
+		case <-d.wake:
+		}
+		d.dispatch(loopCtx, taskCtx)
+	}
+}
+
+// dispatch claims as many due tasks as there are free workers and starts
+// them; it repeats while it finds work and has room.
+func (d *Dispatcher) dispatch(loopCtx, taskCtx context.Context) {
+	for loopCtx.Err() == nil {
+		free := cap(d.slots) - len(d.slots)
+		if free == 0 {
+			return // a finishing task wakes us
+		}
+		tasks, err := d.q.Claim(loopCtx, d.now(), d.cfg.Lease, free)
+		if err != nil {
+			if loopCtx.Err() == nil {
+				d.log.Error("claim tasks", slog.Any("error", err))
+			}
+			return
+		}
+		if len(tasks) == 0 {
+			return
+		}
+		for _, t := range tasks {
+			d.slots <- struct{}{}
+			d.running.Add(1)
+			go func(t pass.Task) {
+				defer func() {
+					<-d.slots
+					d.running.Done()
+					d.Wake()
+				}()
+				d.runTask(taskCtx, t)
+			}(t)
+		}
+	}
+}
+
+func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
+	log := d.log.With(slog.String("task", t.ID), slog.String("kind", t.Kind), slog.String("tenant", t.Tenant),
+		slog.Int("attempt", t.Attempts), slog.Any("correlationIds", t.CorrelationIDs))
+	h, ok := d.handlers[t.Kind]
+	var err error
+	if !ok {
+		err = pass.Errorf(pass.KindInvalid, "no handler for task kind %q", t.Kind)
+	} else {
+		err = safeRun(ctx, h, t)
+	}
+	now := d.now()
+	if err == nil {
+		if cerr := d.q.Complete(context.WithoutCancel(ctx), t, now); cerr != nil {
+			log.Warn("complete task", slog.Any("error", cerr))
+		}
+		return
+	}
+	dead := pass.KindOf(err) == pass.KindInvalid || t.Attempts >= d.cfg.MaxAttempts
+	retryAt := now.Add(Backoff(t.Attempts, d.cfg.BaseBackoff, d.cfg.MaxBackoff))
+	var ra *pass.RetryAfterError
+	if errors.As(err, &ra) && now.Add(ra.After).After(retryAt) {
+		retryAt = now.Add(ra.After)
+	}
+	if ferr := d.q.Fail(context.WithoutCancel(ctx), t, err.Error(), retryAt, dead, now); ferr != nil {
+		log.Warn("record task failure", slog.Any("error", ferr))
+	}
+	if dead {
+		log.Error("task dead", slog.Any("error", err))
+	} else {
+		log.Warn("task failed, will retry", slog.Any("error", err), slog.Time("retryAt", retryAt))
+	}
+}
+
+func safeRun(ctx context.Context, h Handler, t pass.Task) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return h(ctx, t)
+}
+
+// Backoff is exponential backoff with full jitter: a random delay in
+// [0, min(maxDelay, base·2^(attempt-1))], at least 10 ms.
+func Backoff(attempt int, base, maxDelay time.Duration) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	ceiling := maxDelay
+	if attempt < 40 {
+		if c := base << (attempt - 1); c > 0 && c < maxDelay {
+			ceiling = c
+		}
+	}
+	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
+	if d < 10*time.Millisecond {
+		d = 10 * time.Millisecond
+	}
+	return d
+}
+
+func (d *Dispatcher) reconcile(ctx context.Context) {
+	now := d.now()
+	refs, err := d.maint.RecentOrders(ctx, now.Add(-d.cfg.ReconcileWindow), 10000)
+	if err != nil {
+		d.log.Error("reconcile", slog.Any("error", err))
+		return
+	}
+	for _, r := range refs {
+		if _, err := d.maint.Enqueue(ctx, pass.SyncTask(r, "reconcile"), now); err != nil {
+			d.log.Warn("reconcile enqueue", slog.String("tenant", r.Tenant), slog.Any("error", err))
+		}
+	}
+	if len(refs) > 0 {
+		d.log.Info("reconcile", slog.Int("orders", len(refs)))
+		d.Wake()
+	}
+}
+
+func (d *Dispatcher) retention(ctx context.Context) {
+	n, err := d.maint.PurgeBefore(ctx, d.now().Add(-d.cfg.RetentionAge))
+	if err != nil {
+		d.log.Error("retention", slog.Any("error", err))
+		return
+	}
+	if n > 0 {
+		d.log.Info("retention", slog.Int64("rows", n))
+	}
+}

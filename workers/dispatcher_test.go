@@ -1,0 +1,206 @@
+package workers_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"walletpass/pass"
+	"walletpass/storage"
+	"walletpass/workers"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func openDB(t *testing.T) *storage.DB {
+	t.Helper()
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func task(secret string) pass.NewTask {
+	return pass.SyncTask(pass.OrderRef{Tenant: "demo", SecretToken: secret}, "c")
+}
+
+func start(t *testing.T, db *storage.DB, cfg workers.Config, h workers.Handler) *workers.Dispatcher {
+	t.Helper()
+	d := workers.New(cfg, db, db, map[string]workers.Handler{pass.TaskSyncOrder: h}, nil)
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Stop(context.Background()) })
+	return d
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func state(t *testing.T, db *storage.DB, s pass.TaskState) []pass.Task {
+	t.Helper()
+	ts, err := db.ListTasks(context.Background(), s, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+func TestWakeRunsWithoutTick(t *testing.T) {
+	db := openDB(t)
+	var ran atomic.Int32
+	d := start(t, db, workers.Config{Tick: time.Hour, Reconcile: -1, RetentionEvery: -1}, func(ctx context.Context, _ pass.Task) error {
+		ran.Add(1)
+		return nil
+	})
+	if _, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	d.Wake()
+	waitFor(t, "the woken dispatcher to run the task", func() bool { return ran.Load() == 1 })
+	waitFor(t, "the task to be done", func() bool { return len(state(t, db, pass.TaskDone)) == 1 })
+}
+
+func TestRetriesThenSucceeds(t *testing.T) {
+	db := openDB(t)
+	var calls atomic.Int32
+	start(t, db, workers.Config{Tick: 10 * time.Millisecond, BaseBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Reconcile: -1, RetentionEvery: -1}, func(ctx context.Context, tk pass.Task) error {
+		if calls.Add(1) < 3 {
+			return pass.Errorf(pass.KindUnavailable, "secutix: 503")
+		}
+		return nil
+	})
+	db.Enqueue(context.Background(), task("a"), time.Now())
+	waitFor(t, "the task to be done", func() bool { return len(state(t, db, pass.TaskDone)) == 1 })
+	if got := state(t, db, pass.TaskDone)[0]; got.Attempts != 3 || calls.Load() != 3 {
+		t.Errorf("attempts %d, calls %d; want 3 and 3", got.Attempts, calls.Load())
+	}
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	db := openDB(t)
+	var mu sync.Mutex
+	var times []time.Time
+	start(t, db, workers.Config{Tick: 5 * time.Millisecond, BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		Reconcile: -1, RetentionEvery: -1}, func(ctx context.Context, tk pass.Task) error {
+		mu.Lock()
+		defer mu.Unlock()
+		times = append(times, time.Now())
+		if len(times) == 1 {
+			return &pass.RetryAfterError{After: 300 * time.Millisecond, Err: pass.Errorf(pass.KindUnavailable, "secutix: 509")}
+		}
+		return nil
+	})
+	db.Enqueue(context.Background(), task("a"), time.Now())
+	waitFor(t, "the task to be done", func() bool { return len(state(t, db, pass.TaskDone)) == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if gap := times[1].Sub(times[0]); gap < 300*time.Millisecond {
+		t.Errorf("retried after %v, before the 300ms the server asked for", gap)
+	}
+}
+
+func TestDeadAfterMaxAttemptsAndInvalidAtOnce(t *testing.T) {
+	db := openDB(t)
+	start(t, db, workers.Config{Tick: 5 * time.Millisecond, BaseBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
+		MaxAttempts: 3, Reconcile: -1, RetentionEvery: -1}, func(ctx context.Context, tk pass.Task) error {
+		if tk.DedupKey == "secret:bad" {
+			return pass.Errorf(pass.KindInvalid, "malformed")
+		}
+		return errors.New("boom")
+	})
+	db.Enqueue(context.Background(), task("a"), time.Now())
+	db.Enqueue(context.Background(), task("bad"), time.Now())
+	waitFor(t, "both tasks dead", func() bool { return len(state(t, db, pass.TaskDead)) == 2 })
+	for _, tk := range state(t, db, pass.TaskDead) {
+		want := 3
+		if tk.DedupKey == "secret:bad" {
+			want = 1
+		}
+		if tk.Attempts != want || tk.LastError == "" {
+			t.Errorf("%s: attempts %d (want %d), last error %q", tk.DedupKey, tk.Attempts, want, tk.LastError)
+		}
+	}
+}
+
+func TestPanicIsAFailure(t *testing.T) {
+	db := openDB(t)
+	var calls atomic.Int32
+	start(t, db, workers.Config{Tick: 5 * time.Millisecond, BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		Reconcile: -1, RetentionEvery: -1}, func(ctx context.Context, tk pass.Task) error {
+		if calls.Add(1) == 1 {
+			panic("handler bug")
+		}
+		return nil
+	})
+	db.Enqueue(context.Background(), task("a"), time.Now())
+	waitFor(t, "the task to be done", func() bool { return len(state(t, db, pass.TaskDone)) == 1 })
+}
+
+func TestStopDrainsRunningTasks(t *testing.T) {
+	db := openDB(t)
+	release := make(chan struct{})
+	var started, finished atomic.Int32
+	d := workers.New(workers.Config{Tick: 5 * time.Millisecond, Workers: 2, Reconcile: -1, RetentionEvery: -1}, db, db,
+		map[string]workers.Handler{pass.TaskSyncOrder: func(ctx context.Context, tk pass.Task) error {
+			started.Add(1)
+			<-release
+			finished.Add(1)
+			return nil
+		}}, nil)
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"a", "b", "c"} {
+		db.Enqueue(context.Background(), task(s), time.Now())
+	}
+	d.Wake()
+	waitFor(t, "two tasks to start", func() bool { return started.Load() == 2 })
+	stopped := make(chan error)
+	go func() { stopped <- d.Stop(context.Background()) }()
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-stopped:
+		t.Fatal("Stop returned while tasks were running")
+	default:
+	}
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if finished.Load() != 2 || started.Load() != 2 {
+		t.Errorf("started %d finished %d; want the 2 running tasks drained and the third not started", started.Load(), finished.Load())
+	}
+	if n := len(state(t, db, pass.TaskDone)); n != 2 {
+		t.Errorf("%d tasks done, want 2", n)
+	}
+	if n := len(state(t, db, pass.TaskPending)); n != 1 {
+		t.Errorf("%d tasks pending, want the third one kept for the next start", n)
+	}
+}
+
+func TestBackoffIsBounded(t *testing.T) {
+	for attempt := 1; attempt < 100; attempt++ {
+		d := workers.Backoff(attempt, time.Second, time.Minute)
+		if d < 10*time.Millisecond || d > time.Minute {
+			t.Fatalf("attempt %d: %v out of [10ms, 1m]", attempt, d)
+		}
+	}
+}

@@ -1,0 +1,27 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+
+	"walletpass/pass"
+)
+
+// SyncHandler runs sync-order tasks with s.
+func SyncHandler(s *pass.Syncer) Handler {
+	return func(ctx context.Context, t pass.Task) error {
+		var ref pass.OrderRef
+		if err := json.Unmarshal(t.Payload, &ref); err != nil {
+			return pass.Wrap(pass.KindInvalid, err, "sync task: malformed payload")
+		}
+		if ref.Tenant != t.Tenant {
+			return pass.Errorf(pass.KindInvalid, "sync task: tenant %q in the payload of a task of tenant %q", ref.Tenant, t.Tenant)
+		}
+		corr := ""
+		if n := len(t.CorrelationIDs); n > 0 {
+			corr = t.CorrelationIDs[n-1]
+		}
+		_, err := s.SyncOrder(ctx, ref, corr)
+		return err
+	}
+}
