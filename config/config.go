@@ -58,6 +58,9 @@ type Workers struct {
 	Count int `yaml:"count"`
 	// MaxAttempts before a task is dead (default 8).
 	MaxAttempts int `yaml:"maxAttempts"`
+	// Lease is how long a running task is reserved; renewed while it runs,
+	// it lets another instance take over a crashed one's task (default 30s).
+	Lease Duration `yaml:"lease"`
 	// MaxBackoff caps the delay between attempts (default 5m).
 	MaxBackoff Duration `yaml:"maxBackoff"`
 	// ReconcileEvery re-syncs recently changed orders (default 15m; "off").

@@ -51,7 +51,15 @@ type NewTask struct {
 	DedupKey      string // tasks with the same key coalesce while pending
 	Payload       []byte
 	CorrelationID string
+	// MinGap keeps a new task from starting sooner than this after the
+	// previous run with the same key finished, so that a burst of events
+	// costs at most two runs.
+	MinGap time.Duration
 }
+
+// SyncCoalesceWindow is how close together two syncs of one order may run:
+// the events of a burst shorter than this cost at most two SecuTix fetches.
+const SyncCoalesceWindow = 500 * time.Millisecond
 
 // Enqueued says what an enqueue did.
 type Enqueued struct {
@@ -96,8 +104,8 @@ type TaskQueue interface {
 	// expired lease) until now+lease.
 	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Task, error)
 	// Complete finishes a claimed task; if events arrived while it ran it
-	// becomes pending again, due now. A lost lease is KindConflict.
-	Complete(ctx context.Context, t Task, now time.Time) error
+	// becomes pending again, due at rerunAt. A lost lease is KindConflict.
+	Complete(ctx context.Context, t Task, now, rerunAt time.Time) error
 	// Fail records a failed attempt: pending again at retryAt, or dead.
 	Fail(ctx context.Context, t Task, cause string, retryAt time.Time, dead bool, now time.Time) error
 	// Hints returns the ticket hints of an order.
@@ -145,5 +153,5 @@ func (r OrderRef) DedupKey() string {
 func SyncTask(ref OrderRef, correlationID string) NewTask {
 	payload, _ := json.Marshal(ref) // a struct of strings and ints always marshals
 	return NewTask{Tenant: ref.Tenant, Kind: TaskSyncOrder, DedupKey: ref.DedupKey(), Payload: payload,
-		CorrelationID: correlationID}
+		CorrelationID: correlationID, MinGap: SyncCoalesceWindow}
 }

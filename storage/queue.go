@@ -112,9 +112,21 @@ func enqueueTx(ctx context.Context, tx *sql.Tx, t pass.NewTask, now time.Time) (
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		id = newID()
+		due := ms
+		if t.MinGap > 0 {
+			var last sql.NullInt64
+			err := tx.QueryRowContext(ctx, `SELECT MAX(finished_at) FROM tasks
+				WHERE tenant = $1 AND kind = $2 AND dedup_key = $3 AND state = 'done'`, t.Tenant, t.Kind, t.DedupKey).Scan(&last)
+			if err != nil {
+				return pass.Enqueued{}, fmt.Errorf("storage: enqueue: %w", err)
+			}
+			if last.Valid && last.Int64+t.MinGap.Milliseconds() > due {
+				due = last.Int64 + t.MinGap.Milliseconds()
+			}
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO tasks (id, tenant, kind, dedup_key, payload, state, next_attempt_at,
-			correlation_ids, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $6, $6)`,
-			id, t.Tenant, t.Kind, t.DedupKey, string(t.Payload), ms, t.CorrelationID)
+			correlation_ids, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $8)`,
+			id, t.Tenant, t.Kind, t.DedupKey, string(t.Payload), due, t.CorrelationID, ms)
 		if err != nil {
 			if isUniqueViolation(err) {
 				return pass.Enqueued{}, pass.Wrap(pass.KindConflict, err, "a task with this key was enqueued concurrently")
@@ -127,8 +139,7 @@ func enqueueTx(ctx context.Context, tx *sql.Tx, t pass.NewTask, now time.Time) (
 	}
 	corr = appendCorrelation(corr, t.CorrelationID)
 	if state == string(pass.TaskPending) {
-		_, err = tx.ExecContext(ctx, `UPDATE tasks SET merged = merged + 1, correlation_ids = $1, updated_at = $2,
-			next_attempt_at = CASE WHEN next_attempt_at > $2 AND attempts = 0 THEN $2 ELSE next_attempt_at END
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET merged = merged + 1, correlation_ids = $1, updated_at = $2
 			WHERE id = $3`, corr, ms, id)
 		if err != nil {
 			return pass.Enqueued{}, fmt.Errorf("storage: merge task: %w", err)
@@ -235,18 +246,33 @@ func (s *DB) Claim(ctx context.Context, now time.Time, lease time.Duration, limi
 	return out, nil
 }
 
+// Extend renews the lease of a claimed task until until. A lost lease is a
+// KindConflict error.
+func (s *DB) Extend(ctx context.Context, t pass.Task, until time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE tasks SET lease_until = $1 WHERE id = $2 AND state = 'running' AND lease_token = $3`,
+		until.UnixMilli(), t.ID, t.LeaseToken)
+	if err != nil {
+		return fmt.Errorf("storage: extend lease of %s: %w", t.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return pass.Errorf(pass.KindConflict, "task %s: lease lost", t.ID)
+	}
+	return nil
+}
+
 // Complete finishes a claimed task. If events arrived while it ran, it is
-// pending again, due now, with its attempts reset. A task whose lease was
-// lost (another worker reclaimed it) is a KindConflict error.
-func (s *DB) Complete(ctx context.Context, t pass.Task, now time.Time) error {
+// pending again, due at rerunAt (a short delay lets the rest of a burst
+// join that one follow-up run), with its attempts reset. A task whose
+// lease was lost (another worker reclaimed it) is a KindConflict error.
+func (s *DB) Complete(ctx context.Context, t pass.Task, now, rerunAt time.Time) error {
 	ms := now.UnixMilli()
 	res, err := s.db.ExecContext(ctx, `UPDATE tasks SET
 			state = CASE WHEN rerun THEN 'pending' ELSE 'done' END,
 			attempts = CASE WHEN rerun THEN 0 ELSE attempts END,
-			next_attempt_at = CASE WHEN rerun THEN $1 ELSE next_attempt_at END,
+			next_attempt_at = CASE WHEN rerun THEN $4 ELSE next_attempt_at END,
 			finished_at = CASE WHEN rerun THEN 0 ELSE $1 END,
 			rerun = false, lease_token = '', lease_until = 0, last_error = '', updated_at = $1
-		WHERE id = $2 AND state = 'running' AND lease_token = $3`, ms, t.ID, t.LeaseToken)
+		WHERE id = $2 AND state = 'running' AND lease_token = $3`, ms, t.ID, t.LeaseToken, rerunAt.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("storage: complete task %s: %w", t.ID, err)
 	}
@@ -280,6 +306,19 @@ func (s *DB) Fail(ctx context.Context, t pass.Task, cause string, retryAt time.T
 		return pass.Errorf(pass.KindConflict, "task %s: lease lost", t.ID)
 	}
 	return nil
+}
+
+// NextDue returns when the earliest pending task is due, or false when
+// none is pending.
+func (s *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM tasks WHERE state = 'pending'`).Scan(&next); err != nil {
+		return time.Time{}, false, fmt.Errorf("storage: next due: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return time.UnixMilli(next.Int64).UTC(), true, nil
 }
 
 // ListTasks returns tasks in the given state ("" for all), newest first.

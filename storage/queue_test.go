@@ -47,14 +47,17 @@ func TestCoalescing(t *testing.T) {
 			t.Fatalf("while running: %+v %v", r, err)
 		}
 	}
-	if err := db.Complete(ctx, claimed[0], t0.Add(time.Second)); err != nil {
+	if err := db.Complete(ctx, claimed[0], t0.Add(time.Second), t0.Add(1500*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	again, err := db.Claim(ctx, t0.Add(time.Second), time.Minute, 10)
+	if early, _ := db.Claim(ctx, t0.Add(time.Second), time.Minute, 10); len(early) != 0 {
+		t.Fatalf("the follow-up ran before its delay")
+	}
+	again, err := db.Claim(ctx, t0.Add(1500*time.Millisecond), time.Minute, 10)
 	if err != nil || len(again) != 1 || again[0].ID != first.TaskID {
 		t.Fatalf("follow-up: %+v %v", again, err)
 	}
-	if err := db.Complete(ctx, again[0], t0.Add(2*time.Second)); err != nil {
+	if err := db.Complete(ctx, again[0], t0.Add(2*time.Second), t0.Add(2*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if more, _ := db.Claim(ctx, t0.Add(time.Hour), time.Minute, 10); len(more) != 0 {
@@ -89,10 +92,10 @@ func TestLeaseExpiryAndLostLease(t *testing.T) {
 	if len(b) != 1 || b[0].Attempts != 2 || b[0].LeaseToken == a[0].LeaseToken {
 		t.Fatalf("reclaim: %+v", b)
 	}
-	if err := db.Complete(ctx, a[0], t0.Add(62*time.Second)); pass.KindOf(err) != pass.KindConflict {
+	if err := db.Complete(ctx, a[0], t0.Add(62*time.Second), t0.Add(62*time.Second)); pass.KindOf(err) != pass.KindConflict {
 		t.Errorf("the first worker completed a task it lost: %v", err)
 	}
-	if err := db.Complete(ctx, b[0], t0.Add(62*time.Second)); err != nil {
+	if err := db.Complete(ctx, b[0], t0.Add(62*time.Second), t0.Add(62*time.Second)); err != nil {
 		t.Errorf("the second worker: %v", err)
 	}
 }
@@ -199,7 +202,7 @@ func TestPurge(t *testing.T) {
 	db := openTest(t)
 	db.RecordWebhook(ctx, event("s1", 1, "PAID", t0), syncTask("s1"), t0)
 	c, _ := db.Claim(ctx, t0, time.Minute, 1)
-	db.Complete(ctx, c[0], t0)
+	db.Complete(ctx, c[0], t0, t0)
 	db.Enqueue(ctx, syncTask("s2"), t0)
 	n, err := db.PurgeBefore(ctx, t0.Add(time.Hour))
 	if err != nil || n != 3 { // the done task, the event, its timeline entry

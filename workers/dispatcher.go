@@ -23,7 +23,9 @@ type Handler func(ctx context.Context, t pass.Task) error
 // Queue is what the dispatcher needs of the task store.
 type Queue interface {
 	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]pass.Task, error)
-	Complete(ctx context.Context, t pass.Task, now time.Time) error
+	NextDue(ctx context.Context) (time.Time, bool, error)
+	Extend(ctx context.Context, t pass.Task, until time.Time) error
+	Complete(ctx context.Context, t pass.Task, now, rerunAt time.Time) error
 	Fail(ctx context.Context, t pass.Task, cause string, retryAt time.Time, dead bool, now time.Time) error
 }
 
@@ -36,8 +38,11 @@ type Maintenance interface {
 
 // Config tunes the dispatcher. Zero values take the defaults.
 type Config struct {
-	Workers     int           // tasks run at once; default 4
-	Lease       time.Duration // how long a claim lasts before another worker may take it; default 2 min
+	Workers int // tasks run at once; default 4
+	// Lease is how long a claim lasts before another worker may take the
+	// task (its worker died); a running task renews it every Lease/3.
+	// Default 30 s.
+	Lease       time.Duration
 	MaxAttempts int           // then the task is dead; default 8
 	BaseBackoff time.Duration // first retry delay (full jitter below it); default 1 s
 	MaxBackoff  time.Duration // cap; default 5 min
@@ -52,6 +57,10 @@ type Config struct {
 	RetentionEvery time.Duration
 	// DrainTimeout bounds how long Stop waits for running tasks; default 30 s.
 	DrainTimeout time.Duration
+	// RerunDelay is how long a task waits before its follow-up run when
+	// events arrived while it ran, so that the rest of a burst joins that
+	// one run; default 500 ms. The first run of a task is never delayed.
+	RerunDelay time.Duration
 }
 
 func (c *Config) defaults() {
@@ -66,7 +75,7 @@ func (c *Config) defaults() {
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 8
 	}
-	def(&c.Lease, 2*time.Minute)
+	def(&c.Lease, 30*time.Second)
 	def(&c.BaseBackoff, time.Second)
 	def(&c.MaxBackoff, 5*time.Minute)
 	def(&c.Tick, time.Second)
@@ -75,6 +84,7 @@ func (c *Config) defaults() {
 	def(&c.RetentionAge, 30*24*time.Hour)
 	def(&c.RetentionEvery, time.Hour)
 	def(&c.DrainTimeout, 30*time.Second)
+	def(&c.RerunDelay, 500*time.Millisecond)
 }
 
 // Dispatcher owns the scheduler, the dispatch loop and the worker pool.
@@ -174,13 +184,23 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 
 func (d *Dispatcher) run(loopCtx, taskCtx context.Context) {
 	defer d.loop.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
 		select {
 		case <-loopCtx.Done():
 			return
 		case <-d.wake:
+		case <-timer.C:
 		}
 		d.dispatch(loopCtx, taskCtx)
+		// Wake again when the next pending task is due, if that is before
+		// the next tick: a delayed task runs on time, not a tick later.
+		if next, ok, err := d.q.NextDue(loopCtx); err == nil && ok {
+			if wait := time.Until(next); wait < d.cfg.Tick {
+				timer.Reset(max(wait, time.Millisecond))
+			}
+		}
 	}
 }
 
@@ -225,11 +245,13 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 	if !ok {
 		err = pass.Errorf(pass.KindInvalid, "no handler for task kind %q", t.Kind)
 	} else {
+		stopRenew := d.renewLease(ctx, t, log)
 		err = safeRun(ctx, h, t)
+		stopRenew()
 	}
 	now := d.now()
 	if err == nil {
-		if cerr := d.q.Complete(context.WithoutCancel(ctx), t, now); cerr != nil {
+		if cerr := d.q.Complete(context.WithoutCancel(ctx), t, now, now.Add(d.cfg.RerunDelay)); cerr != nil {
 			log.Warn("complete task", slog.Any("error", cerr))
 		}
 		return
@@ -248,6 +270,32 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 	} else {
 		log.Warn("task failed, will retry", slog.Any("error", err), slog.Time("retryAt", retryAt))
 	}
+}
+
+// renewLease extends t's lease every Lease/3 until the returned function
+// is called.
+func (d *Dispatcher) renewLease(ctx context.Context, t pass.Task, log *slog.Logger) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(d.cfg.Lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := d.q.Extend(ctx, t, d.now().Add(d.cfg.Lease)); err != nil {
+					log.Warn("renew lease", slog.Any("error", err))
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
 
 func safeRun(ctx context.Context, h Handler, t pass.Task) (err error) {

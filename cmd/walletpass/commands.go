@@ -18,7 +18,6 @@ import (
 	"walletpass/httpapi"
 	"walletpass/pass"
 	"walletpass/pass/apple"
-	"walletpass/storage"
 	"walletpass/storage/blob"
 )
 
@@ -45,60 +44,87 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Storage.SQLitePath), 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	db, err := storage.OpenSQLite(ctx, cfg.Storage.SQLitePath)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := blob.NewDir(cfg.Storage.BlobDir); err != nil {
+	blobs, err := blob.NewDir(cfg.Storage.BlobDir)
+	if err != nil {
 		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	defer ln.Close()
+	conn, err := buildConnector(cfg, db, blobs, reg, log, "http://"+ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	if serveHook != nil {
+		serveHook(conn)
 	}
 	var tenants []httpapi.TenantInfo
 	for _, t := range cfg.Tenants {
 		tenants = append(tenants, httpapi.TenantInfo{ID: t.ID, Name: t.Name, DefaultTemplate: t.DefaultTemplate})
 	}
-	handler := httpapi.New(httpapi.Deps{
+	deps := httpapi.Deps{
 		Log: log, Packager: reg, Store: db, Tenants: tenants,
 		Preview: cfg.Server.Development || cfg.Server.Preview,
-	})
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+		Inbox:   db, Wake: conn.dispatcher.Wake, Webhooks: conn.webhooks,
+	}
+	if conn.sandbox != nil {
+		deps.Sandbox = conn.sandbox.Handler()
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           httpapi.New(deps),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 	}
+	if err := conn.dispatcher.Start(); err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", slog.String("listen", ln.Addr().String()), slog.Bool("development", cfg.Server.Development))
-	printNextSteps(stdout, cfg, ln.Addr().String())
+	printNextSteps(stdout, cfg, ln.Addr().String(), conn.sandbox != nil)
 
+	var serveErr error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// Shutdown order: stop accepting HTTP, drain the background work, then
+	// (deferred) close the store.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := srv.Shutdown(shutdownCtx); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("shutdown: %w", err)
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if err := conn.stop(shutdownCtx); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("stop workers: %w", err)
+	}
+	if serveErr == nil {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr = err
+		}
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
 	}
 	log.Info("stopped")
 	return nil
 }
 
-func printNextSteps(w io.Writer, cfg *config.Config, addr string) {
+// serveHook lets the end-to-end tests reach the running connector (the
+// sandbox's call counters and fault injection). Nil outside tests.
+var serveHook func(*connector)
+
+func printNextSteps(w io.Writer, cfg *config.Config, addr string, sandbox bool) {
 	base := "http://" + addr
 	fmt.Fprintf(w, "walletpass is serving on %s\n\n", base)
 	if cfg.Server.Development && len(cfg.Tenants) > 0 {
@@ -106,6 +132,11 @@ func printNextSteps(w io.Writer, cfg *config.Config, addr string) {
 		fmt.Fprintf(w, "What to do next:\n")
 		fmt.Fprintf(w, "  open %s/ in a browser: it links to sample passes\n", base)
 		fmt.Fprintf(w, "  curl -o concert.pkpass '%s/api/%s/preview/%s?kind=concert'\n", base, t.ID, t.DefaultTemplate)
+		if sandbox {
+			fmt.Fprintf(w, "  create a sandbox order (SecuTix sends the webhooks, passes appear):\n")
+			fmt.Fprintf(w, "    curl -s -X POST %s/sandbox/orders -d '{}'\n", base)
+			fmt.Fprintf(w, "    go run ./cmd/walletpass orders timeline -secret <orderSecretToken>\n")
+		}
 		fmt.Fprintf(w, "  check the signature (see README, \"Check a pass\") against %s\n", filepath.Join(cfg.DevPKIDir(), "wwdr.pem"))
 		fmt.Fprintf(w, "  health: curl %s/healthz\n\nPress Ctrl-C to stop.\n", base)
 	}
@@ -273,14 +304,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath, getenv)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Storage.SQLitePath), 0o700); err != nil {
-		return err
-	}
-	db, err := storage.OpenSQLite(ctx, cfg.Storage.SQLitePath)
+	cfg, db, err := configAndStore(ctx, *cfgPath, getenv)
 	if err != nil {
 		return err
 	}

@@ -47,12 +47,18 @@ var servingRE = regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
 // startServe runs `walletpass serve` in-process on a free port with its
 // data in dataDir, and returns its base URL and a function that stops it
 // and checks that it shut down cleanly.
-func startServe(t *testing.T, dataDir string) (string, func() string) {
+func startServe(t testing.TB, dataDir string) (string, func() string) {
+	t.Helper()
+	return startServeEnv(t, dataDir, nil)
+}
+
+// startServeEnv is startServe with extra environment variables.
+func startServeEnv(t testing.TB, dataDir string, extra map[string]string) (string, func() string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, []string{"serve"}, &stdout, &stderr, testEnv(dataDir, nil)) }()
+	go func() { done <- Run(ctx, []string{"serve"}, &stdout, &stderr, testEnv(dataDir, extra)) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if m := servingRE.FindStringSubmatch(stdout.String()); m != nil {

@@ -21,6 +21,12 @@ Usage:
   walletpass certs check [-config FILE] [-tenant ID]
                                                   report on the tenants' certificates
   walletpass migrate [-config FILE]               apply database migrations
+  walletpass tasks list [-state pending|running|done|dead]
+  walletpass tasks retry (TASK-ID ... | -dead)    revive dead tasks
+  walletpass orders timeline (-secret TOKEN | -file ID) [-tenant ID]
+                                                  what happened to an order
+  walletpass sandbox secutix [-listen ADDR] [-webhook-url URL]
+                                                  run the SecuTix sandbox alone
 
 The configuration file defaults to $WALLETPASS_CONFIG; with none, the embedded
 development defaults are used (SQLite and files under ./data, tenant "demo").
@@ -80,6 +86,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return errUsage{fmt.Sprintf("certs: unknown command %q (dev, check)", rest[0])}
 	case "migrate":
 		return cmdMigrate(ctx, rest, stdout, stderr, getenv)
+	case "tasks":
+		return cmdTasks(ctx, rest, stdout, stderr, getenv)
+	case "orders":
+		return cmdOrders(ctx, rest, stdout, stderr, getenv)
+	case "sandbox":
+		return cmdSandbox(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -50,6 +50,7 @@ CREATE TABLE tasks (
 );
 CREATE UNIQUE INDEX tasks_one_active ON tasks (tenant, kind, dedup_key) WHERE state IN ('pending', 'running');
 CREATE INDEX tasks_due ON tasks (state, next_attempt_at);
+CREATE INDEX tasks_by_key ON tasks (tenant, kind, dedup_key, state, finished_at);
 
 -- What happened to an order, for operators.
 CREATE TABLE order_timeline (

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"walletpass/config"
+	"walletpass/httpapi"
+	"walletpass/pass"
+	"walletpass/pass/apple"
+	"walletpass/secutix"
+	"walletpass/secutix/sandbox"
+	"walletpass/storage"
+	"walletpass/storage/blob"
+	"walletpass/workers"
+)
+
+// connector is the SecuTix side of a running server: the clients, the
+// built-in sandbox (development), the syncer and the dispatcher.
+type connector struct {
+	sandbox    *sandbox.Sandbox
+	dispatcher *workers.Dispatcher
+	webhooks   map[string]httpapi.WebhookAuth
+}
+
+// buildConnector wires the SecuTix connector. selfURL is how this process
+// reaches itself (for the sandbox's API and webhooks).
+func buildConnector(cfg *config.Config, db *storage.DB, blobs *blob.Dir, reg *apple.Registry, log *slog.Logger, selfURL string) (*connector, error) {
+	c := &connector{webhooks: map[string]httpapi.WebhookAuth{}}
+	clients := secutix.Clients{}
+	for _, t := range cfg.Tenants {
+		w := t.Webhooks
+		c.webhooks[t.ID] = httpapi.WebhookAuth{Mode: w.Auth, Username: w.Username, Password: w.Password, Header: w.Header, Key: w.Key}
+		sx := t.SecuTix
+		base := sx.BaseURL
+		if sx.UsesSandbox() {
+			if c.sandbox != nil {
+				return nil, fmt.Errorf("tenant %s: only one tenant can use the built-in sandbox; give the others a secutix.baseURL", t.ID)
+			}
+			headers := map[string]string{}
+			switch w.Auth {
+			case "basic":
+				headers["Authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte(w.Username+":"+w.Password))
+			case "apikey":
+				headers[w.Header] = w.Key
+			}
+			sb, err := sandbox.New(sandbox.Config{
+				Tenant: t.ID, Institution: t.ID, Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
+				WebhookURL:     selfURL + "/api/" + t.ID + "/webhooks/listeners/secutix/orders",
+				WebhookHeaders: headers, QuotaPerMinute: sx.RequestsPerMinute, Log: log.With(slog.String("component", "sandbox")),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("tenant %s: sandbox: %w", t.ID, err)
+			}
+			c.sandbox = sb
+			base = selfURL + "/sandbox/secutix"
+		}
+		cl, err := secutix.New(secutix.Config{
+			Tenant: t.ID, BaseURL: base, Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
+			RequestsPerMinute: sx.RequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: secutix: %w", t.ID, err)
+		}
+		clients[t.ID] = cl
+	}
+	templates := map[string]string{}
+	for _, t := range cfg.Tenants {
+		templates[t.ID] = t.DefaultTemplate
+	}
+	svc := &pass.Service{Passes: db, Blobs: blobs, Packager: reg}
+	syncer := &pass.Syncer{Orders: clients, Service: svc, Queue: db, Timeline: db, Log: log,
+		Template: func(tenant string) string { return templates[tenant] }}
+	w := cfg.Workers
+	c.dispatcher = workers.New(workers.Config{
+		Workers: w.Count, MaxAttempts: w.MaxAttempts, MaxBackoff: time.Duration(w.MaxBackoff), Lease: time.Duration(w.Lease),
+		Reconcile: time.Duration(w.ReconcileEvery), RetentionAge: time.Duration(w.Retention),
+	}, db, db, map[string]workers.Handler{pass.TaskSyncOrder: workers.SyncHandler(syncer)}, log.With(slog.String("component", "workers")))
+	return c, nil
+}
+
+// stop drains the background work: the sandbox's webhook deliveries, then
+// the running tasks.
+func (c *connector) stop(ctx context.Context) error {
+	if c.sandbox != nil {
+		c.sandbox.Close()
+	}
+	return c.dispatcher.Stop(ctx)
+}

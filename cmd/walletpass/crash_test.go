@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"walletpass/pass"
+	"walletpass/secutix/sandbox"
+	"walletpass/storage"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// walletpassBinary builds the binary once per test process, for the tests
+// that must kill a real process.
+func walletpassBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "walletpass-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "walletpass")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan error
+}
+
+func startProc(t *testing.T, bin string, env []string, base string) *proc {
+	t.Helper()
+	p := &proc{stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd = exec.Command(bin, "serve")
+	p.cmd.Env = env
+	p.cmd.Stdout = io.Discard
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("walletpass exited: %v\n%s", err, p.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("walletpass did not become ready\n%s", p.stderr.String())
+		}
+	}
+}
+
+// TestCrashSafety SIGKILLs the server during a burst of webhooks and
+// restarts it: every webhook answered 202 is processed, none twice in
+// effect (one pass per ticket, no spurious versions).
+func TestCrashSafety(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a real process")
+	}
+	bin := walletpassBinary(t)
+	sb, err := sandbox.New(sandbox.Config{Tenant: "demo", Institution: "demo", Operator: "OP", Partner: "walletpass",
+		Secret: "crash-secret", QuotaPerMinute: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/sandbox/", sb.Handler())
+	sbSrv := httptest.NewServer(mux)
+	defer sbSrv.Close()
+
+	const nOrders = 20
+	var orders []order
+	for range nOrders {
+		resp, err := http.Post(sbSrv.URL+"/sandbox/orders", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o order
+		json.NewDecoder(resp.Body).Decode(&o)
+		resp.Body.Close()
+		orders = append(orders, o)
+	}
+
+	dir := t.TempDir()
+	addr := freePort(t)
+	base := "http://" + addr
+	cfg := filepath.Join(dir, "walletpass.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`server: {development: true, listen: %q}
+storage: {dataDir: %q}
+workers: {maxBackoff: 200ms, lease: 2s}
+tenants:
+  - id: demo
+    name: Demo Concerts
+    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
+    secutix: {baseURL: %q, operator: OP, partner: walletpass, secret: crash-secret, requestsPerMinute: 100000}
+`, addr, filepath.Join(dir, "data"), sbSrv.URL+"/sandbox/secutix")), 0o600)
+	env := append(os.Environ(), "WALLETPASS_CONFIG="+cfg)
+
+	p := startProc(t, bin, env, base)
+	var acked sync.Map // correlation id -> order index
+	var nAcked atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 5 * time.Second}
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				oi := (w*31 + i) % nOrders
+				o := orders[oi]
+				tk := o.Tickets[i%len(o.Tickets)]
+				body := fmt.Sprintf(`{"ticketId":%d,"orderSecretToken":%q,"state":"PAID","lastUpdate":"%s"}`,
+					tk.TicketID, o.Secret, time.Now().UTC().Format(time.RFC3339Nano))
+				resp, err := client.Post(base+"/api/demo/webhooks/listeners/secutix/orders", "application/json", strings.NewReader(body))
+				if err != nil {
+					time.Sleep(5 * time.Millisecond)
+					continue
+				}
+				var r struct {
+					CorrelationID string `json:"correlationId"`
+				}
+				json.NewDecoder(resp.Body).Decode(&r)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusAccepted {
+					acked.Store(r.CorrelationID, oi)
+					nAcked.Add(1)
+				}
+			}
+		}()
+	}
+	for nAcked.Load() < 150 {
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	killedAt := nAcked.Load()
+	time.Sleep(100 * time.Millisecond)
+	p = startProc(t, bin, env, base)
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d webhooks acknowledged, %d before the SIGKILL", nAcked.Load(), killedAt)
+
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(dir, "data", "walletpass.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		pending, _ := db.ListTasks(context.Background(), pass.TaskPending, 1)
+		running, _ := db.ListTasks(context.Background(), pass.TaskRunning, 1)
+		if len(pending)+len(running) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue did not drain after the restart\n%s", p.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if dead, _ := db.ListTasks(context.Background(), pass.TaskDead, 10); len(dead) != 0 {
+		t.Errorf("dead tasks after the restart: %+v", dead)
+	}
+	// Every acknowledged webhook was stored...
+	missing := 0
+	touched := map[int]bool{}
+	acked.Range(func(k, v any) bool {
+		touched[v.(int)] = true
+		tl, _ := db.Timeline(context.Background(), "demo", orders[v.(int)].Secret, 0)
+		found := false
+		for _, e := range tl {
+			if e.Kind == "webhook" && e.CorrelationID == k.(string) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing++
+		}
+		return true
+	})
+	if missing > 0 {
+		t.Errorf("%d acknowledged webhooks were lost", missing)
+	}
+	// ...and processed: every touched order has exactly one pass per
+	// ticket, at version 1 (nothing changed, so nothing was applied twice).
+	for oi := range touched {
+		o := orders[oi]
+		ps, err := db.PassesByOrder(context.Background(), "demo", o.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != len(o.Tickets) {
+			t.Errorf("order %d: %d passes for %d tickets: %v", oi, len(ps), len(o.Tickets), summary(ps))
+		}
+		for _, pp := range ps {
+			if pp.Version != 1 {
+				t.Errorf("order %d movement %d: version %d, want 1", oi, pp.MovementID, pp.Version)
+			}
+		}
+		tl, _ := db.Timeline(context.Background(), "demo", o.Secret, 0)
+		var last time.Time
+		var lastSync time.Time
+		for _, e := range tl {
+			switch e.Kind {
+			case "webhook":
+				last = e.At
+			case "sync-finished":
+				lastSync = e.At
+			}
+		}
+		if lastSync.Before(last) {
+			t.Errorf("order %d: its last webhook (%v) came after its last finished sync (%v)", oi, last, lastSync)
+		}
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("walletpass exited with %v after SIGTERM\n%s", err, p.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		t.Error("walletpass did not stop on SIGTERM")
+	}
+	_ = bytes.MinRead
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"walletpass/secutix/sandbox"
+)
+
+// cmdSandbox is `walletpass sandbox secutix`: the SecuTix sandbox alone,
+// for pointing a walletpass (or anything else) at a fake institution.
+func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "secutix" {
+		return errUsage{"sandbox: expected secutix"}
+	}
+	fs := newFlags("sandbox secutix", stderr)
+	listen := fs.String("listen", "127.0.0.1:8091", "`address` to listen on")
+	tenant := fs.String("tenant", "demo", "tenant `id` the sandbox plays the institution of")
+	webhookURL := fs.String("webhook-url", "", "where to send change notifications (`URL`; empty: none)")
+	operator := fs.String("operator", "DEMO_SANDBOX", "accepted `operator`")
+	partner := fs.String("partner", "walletpass", "accepted `partner`")
+	secret := fs.String("secret", "sandbox-secret-demo", "accepted `secret`")
+	quota := fs.Int("quota", 60, "requests per minute per endpoint before HTTP 509")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	sb, err := sandbox.New(sandbox.Config{Tenant: *tenant, Institution: *tenant, Operator: *operator, Partner: *partner,
+		Secret: *secret, WebhookURL: *webhookURL, QuotaPerMinute: *quota, Log: log})
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/sandbox/", sb.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "SecuTix sandbox is serving on http://%s\n  API base URL: http://%s/sandbox/secutix\n  create an order: curl -s -X POST http://%s/sandbox/orders -d '{}'\n",
+		ln.Addr(), ln.Addr(), ln.Addr())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

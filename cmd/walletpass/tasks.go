@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"walletpass/config"
+	"walletpass/pass"
+	"walletpass/storage"
+)
+
+func openStore(ctx context.Context, cfg *config.Config) (*storage.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(cfg.Storage.SQLitePath), 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return storage.OpenSQLite(ctx, cfg.Storage.SQLitePath)
+}
+
+// configAndStore loads the configuration and opens its database; the
+// caller closes it.
+func configAndStore(ctx context.Context, cfgPath string, getenv func(string) string) (*config.Config, *storage.DB, error) {
+	cfg, err := loadConfig(cfgPath, getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, db, nil
+}
+
+// cmdTasks is `walletpass tasks list [-state S]` and `walletpass tasks retry ID|-dead`.
+func cmdTasks(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		return errUsage{"tasks: expected list or retry"}
+	}
+	switch args[0] {
+	case "list":
+		fs := newFlags("tasks list", stderr)
+		cfgPath := configFlag(fs, getenv)
+		st := fs.String("state", "", "only tasks in this `state`: pending, running, done, dead")
+		limit := fs.Int("limit", 50, "at most this many `tasks`")
+		if err := parseFlags(fs, args[1:]); err != nil {
+			return err
+		}
+		switch pass.TaskState(*st) {
+		case "", pass.TaskPending, pass.TaskRunning, pass.TaskDone, pass.TaskDead:
+		default:
+			return errUsage{fmt.Sprintf("tasks list: unknown state %q", *st)}
+		}
+		_, db, err := configAndStore(ctx, *cfgPath, getenv)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		tasks, err := db.ListTasks(ctx, pass.TaskState(*st), *limit)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTENANT\tKIND\tKEY\tSTATE\tATTEMPTS\tMERGED\tNEXT\tLAST ERROR")
+		for _, t := range tasks {
+			next := "-"
+			if t.State == pass.TaskPending {
+				next = t.NextAttemptAt.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", t.ID, t.Tenant, t.Kind, redactKey(t.DedupKey), t.State,
+				t.Attempts, t.Merged, next, oneLineString(t.LastError, 80))
+		}
+		return tw.Flush()
+	case "retry":
+		fs := newFlags("tasks retry", stderr)
+		cfgPath := configFlag(fs, getenv)
+		allDead := fs.Bool("dead", false, "retry every dead task")
+		if err := fs.Parse(args[1:]); err != nil {
+			return errUsage{"tasks retry: " + err.Error()}
+		}
+		ids := fs.Args()
+		if len(ids) == 0 && !*allDead {
+			return errUsage{"tasks retry: give task ids or -dead"}
+		}
+		_, db, err := configAndStore(ctx, *cfgPath, getenv)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if *allDead {
+			dead, err := db.ListTasks(ctx, pass.TaskDead, 10000)
+			if err != nil {
+				return err
+			}
+			for _, t := range dead {
+				ids = append(ids, t.ID)
+			}
+		}
+		failed := 0
+		for _, id := range ids {
+			if err := db.RetryTask(ctx, id, time.Now()); err != nil {
+				fmt.Fprintf(stdout, "%s: %s\n", id, oneLine(err))
+				failed++
+				continue
+			}
+			fmt.Fprintf(stdout, "%s: pending, due now\n", id)
+		}
+		if failed > 0 {
+			return fmt.Errorf("tasks retry: %d of %d tasks could not be retried", failed, len(ids))
+		}
+		fmt.Fprintf(stdout, "%d task(s) will run within a second on a running server\n", len(ids))
+		return nil
+	}
+	return errUsage{fmt.Sprintf("tasks: unknown command %q (list, retry)", args[0])}
+}
+
+// cmdOrders is `walletpass orders timeline -tenant T (-secret S | -file N)`.
+func cmdOrders(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 || args[0] != "timeline" {
+		return errUsage{"orders: expected timeline"}
+	}
+	fs := newFlags("orders timeline", stderr)
+	cfgPath := configFlag(fs, getenv)
+	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
+	secret := fs.String("secret", "", "the order's secret `token`")
+	file := fs.Int64("file", 0, "the SecuTix file `id`")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if (*secret == "") == (*file == 0) {
+		return errUsage{"orders timeline: give -secret or -file"}
+	}
+	cfg, db, err := configAndStore(ctx, *cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *tenant == "" {
+		*tenant = cfg.Tenants[0].ID
+	}
+	entries, err := db.Timeline(ctx, *tenant, *secret, *file)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return fmt.Errorf("orders timeline: nothing recorded for that order")
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tKIND\tCORRELATION\tDETAIL")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04:05.000"), e.Kind, e.CorrelationID, oneLineString(e.Detail, 120))
+	}
+	return tw.Flush()
+}
+
+// redactKey shortens an order secret token in listings: it is a capability.
+func redactKey(k string) string {
+	if rest, ok := strings.CutPrefix(k, "secret:"); ok && len(rest) > 6 {
+		return "secret:" + rest[:4] + "…"
+	}
+	return k
+}
+
+func oneLineString(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}

@@ -1,0 +1,521 @@
+package secutix
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"walletpass/pass"
+)
+
+// The SecuTix endpoints the client calls, by method name. These names key
+// the client-side rate limiters (and the sandbox's call counters).
+const (
+	MethodAuth                            = "auth"
+	MethodGetFileDetails                  = "getFileDetails"
+	MethodGetFileDetailsFromOrderSecretID = "getFileDetailsFromOrderSecretId"
+	MethodGetOrderDetails                 = "getOrderDetails"
+)
+
+const (
+	authPath    = "/tnai/backend-apis/v1/auth"
+	servicePath = "/tnseb/backend-apis/externalOrderService/v1_33/"
+)
+
+// ErrResponseTooLarge is wrapped by the error returned when a SecuTix
+// response is larger than Config.MaxResponseBytes.
+var ErrResponseTooLarge = errors.New("secutix: response too large")
+
+// Client fetches orders from one SecuTix institution over its REST_RPC
+// JSON API. It caches the bearer token, limits its own request rate per
+// endpoint and retries only what SecuTix asks it to retry ("in_progress")
+// plus one re-authentication on HTTP 401; overload (429, 509) and outages
+// (5xx, network) are returned to the caller, whose task queue backs off.
+//
+// A Client is safe for concurrent use.
+type Client struct {
+	cfg      Config
+	mapper   mapper
+	limiters map[string]*rate.Limiter
+
+	mu     sync.Mutex
+	token  string
+	renew  time.Time // when the cached token must be renewed
+	flight *authFlight
+}
+
+// authFlight is one /auth round-trip that concurrent callers share.
+type authFlight struct {
+	done  chan struct{}
+	token string
+	err   error
+}
+
+var _ pass.OrderSource = (*Client)(nil)
+
+// New validates cfg and returns a Client. It returns an error of kind
+// KindInvalid listing every problem with cfg. New does no I/O.
+func New(cfg Config) (*Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	every := rate.Every(time.Minute / time.Duration(cfg.RequestsPerMinute))
+	c := &Client{
+		cfg:      cfg,
+		mapper:   mapper{tenant: cfg.Tenant, locale: cfg.Locale, defaultKind: cfg.DefaultEventKind},
+		limiters: make(map[string]*rate.Limiter),
+	}
+	for _, m := range []string{MethodAuth, MethodGetFileDetails, MethodGetFileDetailsFromOrderSecretID, MethodGetOrderDetails} {
+		c.limiters[m] = rate.NewLimiter(every, cfg.Burst)
+	}
+	return c, nil
+}
+
+// Tenant returns the tenant the client serves.
+func (c *Client) Tenant() string { return c.cfg.Tenant }
+
+// OrderBySecret returns the file that holds the order whose orderSecretId is
+// secretToken (getFileDetailsFromOrderSecretId). Errors: KindInvalid when
+// tenant is not the client's tenant or the file holds a movement that
+// cannot become a valid ticket (the message names it); KindNotFound,
+// wrapping pass.ErrNotFound, for an unknown secret; KindUnauthorized when
+// SecuTix refuses the credentials; KindUnavailable when SecuTix is down,
+// keeps answering "in_progress" or is over quota (then a
+// *pass.RetryAfterError says when to retry). The secret never appears in
+// an error message.
+func (c *Client) OrderBySecret(ctx context.Context, tenant, secretToken string) (*pass.Order, error) {
+	if err := c.checkTenant(tenant); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(secretToken) == "" {
+		return nil, pass.Errorf(pass.KindInvalid, "secutix: the order secret token is empty")
+	}
+	body, err := c.call(ctx, MethodGetFileDetailsFromOrderSecretID, map[string]any{"orderSecretId": secretToken},
+		"order secret", secretToken)
+	if err != nil {
+		return nil, err
+	}
+	return c.mapper.decodeFile(body, 0)
+}
+
+// OrderByFileID returns the file fileID (getFileDetails). Errors are those
+// of OrderBySecret; KindInvalid also when fileID is not positive.
+func (c *Client) OrderByFileID(ctx context.Context, tenant string, fileID int64) (*pass.Order, error) {
+	if err := c.checkTenant(tenant); err != nil {
+		return nil, err
+	}
+	if fileID <= 0 {
+		return nil, pass.Errorf(pass.KindInvalid, "secutix: file id %d is not positive", fileID)
+	}
+	return c.fileByID(ctx, fileID)
+}
+
+func (c *Client) fileByID(ctx context.Context, fileID int64) (*pass.Order, error) {
+	body, err := c.call(ctx, MethodGetFileDetails, map[string]any{"fileId": fileID}, fmt.Sprintf("file %d", fileID))
+	if err != nil {
+		return nil, err
+	}
+	return c.mapper.decodeFile(body, fileID)
+}
+
+// OrderByOrderID returns the file that holds order orderID: it calls
+// getOrderDetails, then getFileDetails with the fileId of the order's
+// operations (or getFileDetailsFromOrderSecretId with its secret), so that
+// refunds recorded as other orders of the file are seen: two API calls in
+// all. An order that names no file is mapped on its own. Errors are those
+// of OrderBySecret; KindInvalid also when orderID is not positive.
+func (c *Client) OrderByOrderID(ctx context.Context, tenant string, orderID int64) (*pass.Order, error) {
+	if err := c.checkTenant(tenant); err != nil {
+		return nil, err
+	}
+	if orderID <= 0 {
+		return nil, pass.Errorf(pass.KindInvalid, "secutix: order id %d is not positive", orderID)
+	}
+	body, err := c.call(ctx, MethodGetOrderDetails, map[string]any{"orderId": orderID, "granularity": "TICKETS"},
+		fmt.Sprintf("order %d", orderID))
+	if err != nil {
+		return nil, err
+	}
+	var res orderResult
+	if err := json.Unmarshal(body, &res); err != nil {
+		return nil, malformed(MethodGetOrderDetails, err)
+	}
+	od := res.OrderDetailsData
+	if od == nil {
+		return nil, pass.Errorf(pass.KindUnavailable, "secutix: getOrderDetails: the answer has no orderDetailsData")
+	}
+	for _, op := range od.OperationDatas {
+		if op.FileID > 0 {
+			return c.fileByID(ctx, int64(op.FileID))
+		}
+	}
+	if secret := od.OrderSecretID.String(); secret != "" {
+		body, err := c.call(ctx, MethodGetFileDetailsFromOrderSecretID, map[string]any{"orderSecretId": secret},
+			fmt.Sprintf("file of order %d", orderID), secret)
+		if err != nil {
+			return nil, err
+		}
+		return c.mapper.decodeFile(body, 0)
+	}
+	return c.mapper.order(nil, []orderData{*od})
+}
+
+func (c *Client) checkTenant(tenant string) error {
+	if tenant != c.cfg.Tenant {
+		return pass.Errorf(pass.KindInvalid, "secutix: this client serves tenant %q, not %q", c.cfg.Tenant, tenant)
+	}
+	return nil
+}
+
+// call POSTs req to a service method and returns the body of a "success"
+// answer. subject names what is asked for in error messages; hide lists
+// strings (secrets) that must never appear in them.
+func (c *Client) call(ctx context.Context, method string, req map[string]any, subject string, hide ...string) ([]byte, error) {
+	url := c.cfg.BaseURL + servicePath + method
+	prefix := "secutix: " + method + " " + subject
+	reauthed := false
+	inProgress := 0
+	for {
+		payload, err := json.Marshal(req)
+		if err != nil {
+			return nil, pass.Wrap(pass.KindInternal, err, prefix+": encode request")
+		}
+		token, err := c.bearer(ctx)
+		if err != nil {
+			return nil, err
+		}
+		hideAll := append([]string{token}, hide...)
+		resp, err := c.post(ctx, method, url, payload, token)
+		if err != nil {
+			return nil, withPrefix(prefix, err)
+		}
+		switch {
+		case resp.status == http.StatusUnauthorized && !reauthed:
+			// The token expired or was revoked early: authenticate once more.
+			reauthed = true
+			c.invalidate(token)
+			continue
+		case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden:
+			return nil, pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the token (HTTP %d)", prefix, resp.status)
+		case resp.status == http.StatusTooManyRequests || resp.status == 509:
+			return nil, retryAfter(resp, prefix, c.cfg.Now())
+		case resp.status >= 500:
+			return nil, pass.Errorf(pass.KindUnavailable, "%s: SecuTix answered HTTP %d%s", prefix, resp.status, envSummary(resp.body, hideAll))
+		}
+		var env envelope
+		envErr := json.Unmarshal(resp.body, &env)
+		if resp.status < 200 || resp.status > 299 {
+			if envErr == nil && env.StatusCode.String() != "" {
+				return nil, classify(prefix, env, hideAll)
+			}
+			kind := pass.KindUnavailable
+			if resp.status == http.StatusBadRequest || resp.status == http.StatusUnprocessableEntity {
+				kind = pass.KindInvalid
+			}
+			return nil, pass.Errorf(kind, "%s: SecuTix answered HTTP %d", prefix, resp.status)
+		}
+		if envErr != nil {
+			return nil, malformed(method, envErr)
+		}
+		switch code := strings.ToLower(env.StatusCode.String()); code {
+		case "success", "":
+			return resp.body, nil
+		case "in_progress", "inprogress":
+			if inProgress >= c.cfg.InProgressRetries {
+				return nil, pass.Errorf(pass.KindUnavailable, "%s: still in progress after %d retries", prefix, inProgress)
+			}
+			inProgress++
+			if rid := bytes.TrimSpace(env.RequestID); len(rid) > 0 && string(rid) != "null" {
+				req["requestId"] = json.RawMessage(rid)
+			}
+			if err := sleep(ctx, c.cfg.InProgressDelay); err != nil {
+				return nil, pass.Wrap(pass.KindUnavailable, err, prefix+": waiting for an in-progress answer")
+			}
+		default:
+			return nil, classify(prefix, env, hideAll)
+		}
+	}
+}
+
+// response is what post keeps of an HTTP answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// post sends one rate-limited JSON POST and reads the answer within the
+// size limit. Its errors carry a kind but no prefix.
+func (c *Client) post(ctx context.Context, method, url string, payload []byte, token string) (*response, error) {
+	if err := c.wait(ctx, method); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return nil, pass.Wrap(pass.KindInvalid, err, "build request")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, pass.Wrap(pass.KindUnavailable, err, "request failed")
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, c.cfg.MaxResponseBytes+1))
+	if err != nil {
+		return nil, pass.Wrap(pass.KindUnavailable, err, "read response")
+	}
+	if int64(len(body)) > c.cfg.MaxResponseBytes {
+		return nil, pass.Wrap(pass.KindInvalid, ErrResponseTooLarge,
+			fmt.Sprintf("the response is larger than %d bytes", c.cfg.MaxResponseBytes))
+	}
+	return &response{status: res.StatusCode, header: res.Header, body: body}, nil
+}
+
+// wait blocks until the endpoint's limiter allows a request or ctx ends.
+// When the wait would outlast ctx's deadline it fails at once with an
+// error wrapping context.DeadlineExceeded.
+func (c *Client) wait(ctx context.Context, method string) error {
+	l := c.limiters[method]
+	if l == nil {
+		return nil
+	}
+	if err := l.Wait(ctx); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return pass.Wrap(pass.KindUnavailable, cerr, "waiting for the client-side rate limit")
+		}
+		return pass.Wrap(pass.KindUnavailable, fmt.Errorf("%w (%v)", context.DeadlineExceeded, err),
+			"waiting for the client-side rate limit")
+	}
+	return nil
+}
+
+// bearer returns a valid token, authenticating when there is none or it is
+// about to expire. Concurrent callers share one /auth round-trip.
+func (c *Client) bearer(ctx context.Context) (string, error) {
+	for {
+		c.mu.Lock()
+		if c.token != "" && c.cfg.Now().Before(c.renew) {
+			tok := c.token
+			c.mu.Unlock()
+			return tok, nil
+		}
+		f := c.flight
+		leader := f == nil
+		if leader {
+			f = &authFlight{done: make(chan struct{})}
+			c.flight = f
+		}
+		c.mu.Unlock()
+
+		if leader {
+			tok, life, err := c.authenticate(ctx)
+			c.mu.Lock()
+			c.flight = nil
+			if err == nil {
+				c.token = tok
+				c.renew = c.cfg.Now().Add(life - min(tokenRenewEarly, life/2))
+			}
+			f.token, f.err = tok, err
+			close(f.done)
+			c.mu.Unlock()
+			return tok, err
+		}
+		select {
+		case <-f.done:
+			if f.err == nil {
+				return f.token, nil
+			}
+			if (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) && ctx.Err() == nil {
+				continue // the leader gave up on its own context; try again for ours
+			}
+			return "", f.err
+		case <-ctx.Done():
+			return "", pass.Wrap(pass.KindUnavailable, ctx.Err(), "secutix: auth: waiting for a token")
+		}
+	}
+}
+
+// invalidate drops the cached token if it is still tok.
+func (c *Client) invalidate(tok string) {
+	c.mu.Lock()
+	if c.token == tok {
+		c.token = ""
+	}
+	c.mu.Unlock()
+}
+
+// authenticate performs POST /v1/auth and returns the token and its lifetime.
+func (c *Client) authenticate(ctx context.Context) (string, time.Duration, error) {
+	const prefix = "secutix: auth"
+	payload, err := json.Marshal(map[string]string{
+		"operator": c.cfg.Operator, "partner": c.cfg.Partner, "secret": c.cfg.Secret,
+	})
+	if err != nil {
+		return "", 0, pass.Wrap(pass.KindInternal, err, prefix+": encode request")
+	}
+	hide := []string{c.cfg.Secret}
+	resp, err := c.post(ctx, MethodAuth, c.cfg.BaseURL+authPath, payload, "")
+	if err != nil {
+		return "", 0, withPrefix(prefix, err)
+	}
+	switch {
+	case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden || resp.status == http.StatusBadRequest:
+		return "", 0, pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the credentials of operator %q (HTTP %d)%s",
+			prefix, c.cfg.Operator, resp.status, envSummary(resp.body, hide))
+	case resp.status == http.StatusTooManyRequests || resp.status == 509:
+		return "", 0, retryAfter(resp, prefix, c.cfg.Now())
+	case resp.status < 200 || resp.status > 299:
+		return "", 0, pass.Errorf(pass.KindUnavailable, "%s: SecuTix answered HTTP %d", prefix, resp.status)
+	}
+	var res struct {
+		envelope
+		Token     string  `json:"token"`
+		ExpiresIn flexInt `json:"expiresIn"`
+	}
+	if err := json.Unmarshal(resp.body, &res); err != nil {
+		return "", 0, malformed(MethodAuth, err)
+	}
+	if res.Token == "" {
+		if code := strings.ToLower(res.StatusCode.String()); code != "" && code != "success" {
+			return "", 0, pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the credentials of operator %q%s",
+				prefix, c.cfg.Operator, envSummary(resp.body, hide))
+		}
+		return "", 0, pass.Errorf(pass.KindUnavailable, "%s: the answer has no token", prefix)
+	}
+	life := DefaultTokenLifetime
+	if res.ExpiresIn > 0 && res.ExpiresIn < 1<<31 {
+		life = time.Duration(res.ExpiresIn) * time.Second
+	}
+	return res.Token, life, nil
+}
+
+// retryAfter builds the error for HTTP 429 and 509.
+func retryAfter(resp *response, prefix string, now time.Time) error {
+	after := DefaultRetryAfter
+	if v := strings.TrimSpace(resp.header.Get("Retry-After")); v != "" {
+		if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 && secs < 1<<31 {
+			after = time.Duration(secs) * time.Second
+		} else if t, err := http.ParseTime(v); err == nil {
+			after = t.Sub(now)
+		}
+		after = max(after, time.Second)
+	}
+	return &pass.RetryAfterError{
+		After: after,
+		Err: pass.Errorf(pass.KindUnavailable, "%s: SecuTix is over quota (HTTP %d); retry in %s",
+			prefix, resp.status, after),
+	}
+}
+
+// classify turns a non-success envelope into an error. The rule: a
+// statusDetail (or, without one, a statusMessage) that says NOT_FOUND,
+// UNKNOWN or DOES_NOT_EXIST is KindNotFound wrapping pass.ErrNotFound; one
+// that says INVALID, MISSING, ILLEGAL or BAD_REQUEST is KindInvalid; any
+// other is KindUnavailable.
+func classify(prefix string, env envelope, hide []string) error {
+	detail := env.StatusDetail.String()
+	key := strings.ToUpper(detail)
+	if key == "" {
+		key = strings.ToUpper(env.StatusMessage.String())
+	}
+	key = strings.NewReplacer(" ", "_", "-", "_").Replace(key)
+	msg := fmt.Sprintf("%s: SecuTix answered %s%s", prefix, scrub(env.StatusCode.String(), hide), summary(env, hide))
+	switch {
+	case containsAny(key, "NOT_FOUND", "NOTFOUND", "UNKNOWN", "DOES_NOT_EXIST", "NO_SUCH"):
+		return pass.Wrap(pass.KindNotFound, pass.ErrNotFound, msg)
+	case containsAny(key, "INVALID", "MISSING", "ILLEGAL", "BAD_REQUEST", "MALFORMED"):
+		return pass.Errorf(pass.KindInvalid, "%s", msg)
+	default:
+		return pass.Errorf(pass.KindUnavailable, "%s", msg)
+	}
+}
+
+// summary renders " (DETAIL: message)" with secrets removed.
+func summary(env envelope, hide []string) string {
+	d, m := scrub(env.StatusDetail.String(), hide), scrub(env.StatusMessage.String(), hide)
+	const maxLen = 300
+	if len(m) > maxLen {
+		m = m[:maxLen] + "…"
+	}
+	if len(d) > maxLen {
+		d = d[:maxLen] + "…"
+	}
+	switch {
+	case d != "" && m != "":
+		return " (" + d + ": " + m + ")"
+	case d != "":
+		return " (" + d + ")"
+	case m != "":
+		return " (" + m + ")"
+	}
+	return ""
+}
+
+// envSummary is summary for a body that may or may not be an envelope.
+func envSummary(body []byte, hide []string) string {
+	var env envelope
+	if json.Unmarshal(body, &env) != nil {
+		return ""
+	}
+	return summary(env, hide)
+}
+
+// scrub replaces every non-empty string of hide in s.
+func scrub(s string, hide []string) string {
+	for _, h := range hide {
+		if h != "" {
+			s = strings.ReplaceAll(s, h, "***")
+		}
+	}
+	return s
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// malformed is the error for an answer that is not the expected JSON.
+func malformed(method string, err error) error {
+	return pass.Wrap(pass.KindUnavailable, err, "secutix: "+method+": malformed answer")
+}
+
+// withPrefix puts context in front of an error from post, keeping its kind.
+func withPrefix(prefix string, err error) error {
+	var pe *pass.Error
+	if errors.As(err, &pe) {
+		return &pass.Error{Kind: pe.Kind, Message: prefix + ": " + pe.Message, Err: pe.Err}
+	}
+	return pass.Wrap(pass.KindUnavailable, err, prefix)
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

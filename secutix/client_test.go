@@ -1,0 +1,415 @@
+package secutix_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"walletpass/pass"
+	"walletpass/secutix"
+	"walletpass/secutix/sandbox"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	tenant   = "demo"
+	operator = "CSANDBOX_WALLET"
+	partner  = "walletpass"
+	secret   = "s3cret-sandbox-credential"
+)
+
+// fixedNow is the sandbox clock: 14:00:45 in Zurich, 15 s before the next
+// minute, so quota windows and demo dates are predictable.
+var fixedNow = time.Date(2026, 5, 1, 12, 0, 45, 0, time.UTC)
+
+type bundle struct {
+	sb  *sandbox.Sandbox
+	srv *httptest.Server
+	cl  *secutix.Client
+	cfg secutix.Config
+}
+
+// setup starts a sandbox behind httptest and a client for it. The edit
+// functions adjust the two configs before use.
+func setup(t *testing.T, editSandbox func(*sandbox.Config), editClient func(*secutix.Config)) *bundle {
+	t.Helper()
+	scfg := sandbox.Config{
+		Tenant: tenant, Institution: "SANDBOX", Operator: operator, Partner: partner, Secret: secret,
+		QuotaPerMinute: 100000, Now: func() time.Time { return fixedNow },
+	}
+	if editSandbox != nil {
+		editSandbox(&scfg)
+	}
+	sb, err := sandbox.New(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/sandbox/", sb.Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { srv.Close(); sb.Close() })
+	b := &bundle{sb: sb, srv: srv}
+	b.cfg = secutix.Config{
+		Tenant: tenant, BaseURL: srv.URL + "/sandbox/secutix", Operator: operator, Partner: partner, Secret: secret,
+		HTTPClient: srv.Client(), RequestsPerMinute: 100000, InProgressDelay: time.Millisecond,
+	}
+	if editClient != nil {
+		editClient(&b.cfg)
+	}
+	b.cl = b.client(t, b.cfg)
+	return b
+}
+
+func (b *bundle) client(t *testing.T, cfg secutix.Config) *secutix.Client {
+	t.Helper()
+	cl, err := secutix.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+func (b *bundle) create(t *testing.T, req sandbox.OrderRequest) sandbox.CreatedOrder {
+	t.Helper()
+	c, err := b.sb.CreateOrder(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// wantKind fails unless err has kind k.
+func wantKind(t *testing.T, err error, k pass.Kind) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want kind %s", k)
+	}
+	if got := pass.KindOf(err); got != k {
+		t.Fatalf("got kind %s (%v), want %s", got, err, k)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	_, err := secutix.New(secutix.Config{RequestsPerMinute: -1, InProgressDelay: -1, DefaultEventKind: "circus"})
+	wantKind(t, err, pass.KindInvalid)
+	for _, want := range []string{"Tenant", "BaseURL", "Operator", "Partner", "Secret", "RequestsPerMinute", "InProgressDelay", "circus"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got %q, want it to list %s", err, want)
+		}
+	}
+	_, err = secutix.New(secutix.Config{Tenant: "t", BaseURL: "mosa.ws.secutix.com", Operator: "o", Partner: "p", Secret: "s"})
+	if err == nil || !strings.Contains(err.Error(), "absolute") {
+		t.Errorf("got %v, want a BaseURL error", err)
+	}
+	if _, err := secutix.New(secutix.Config{Tenant: "t", BaseURL: "https://mosa.ws.secutix.com/", Operator: "o", Partner: "p", Secret: "s"}); err != nil {
+		t.Errorf("got %v for a valid config", err)
+	}
+}
+
+func TestAuthIsCachedAndShared(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	c := b.create(t, sandbox.OrderRequest{})
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for range 10 {
+		wg.Go(func() {
+			if _, err := b.cl.OrderByFileID(ctx, tenant, c.FileID); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	for range 3 {
+		if _, err := b.cl.OrderBySecret(ctx, tenant, c.OrderSecretToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := b.sb.Calls("auth"); got != 1 {
+		t.Errorf("got %d auth calls for 13 fetches, want 1", got)
+	}
+}
+
+func TestReauthenticatesOnceOn401(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	c := b.create(t, sandbox.OrderRequest{})
+	ctx := t.Context()
+	if _, err := b.cl.OrderByFileID(ctx, tenant, c.FileID); err != nil {
+		t.Fatal(err)
+	}
+	b.sb.ExpireTokens()
+	if _, err := b.cl.OrderByFileID(ctx, tenant, c.FileID); err != nil {
+		t.Fatalf("got %v after the token was revoked, want a re-authentication", err)
+	}
+	if a, f := b.sb.Calls("auth"), b.sb.Calls("getFileDetails"); a != 2 || f != 3 {
+		t.Errorf("got %d auth and %d getFileDetails calls, want 2 and 3", a, f)
+	}
+
+	// A second 401 in a row is not retried again.
+	b.sb.FailNext(http.StatusUnauthorized, 3)
+	_, err := b.cl.OrderByFileID(ctx, tenant, c.FileID)
+	wantKind(t, err, pass.KindUnauthorized)
+	if f := b.sb.Calls("getFileDetails"); f != 4 {
+		t.Errorf("got %d getFileDetails calls, want 4 (no retry loop)", f)
+	}
+}
+
+func TestBadCredentials(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, func(c *secutix.Config) { c.Secret = "wrong-secret-value" })
+	_, err := b.cl.OrderByFileID(t.Context(), tenant, 1)
+	wantKind(t, err, pass.KindUnauthorized)
+	if strings.Contains(err.Error(), "wrong-secret-value") {
+		t.Errorf("got %q, which shows the secret", err)
+	}
+	if got := b.sb.Calls("getFileDetails"); got != 0 {
+		t.Errorf("got %d API calls without a token, want 0", got)
+	}
+}
+
+func TestInProgress(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		times     int
+		wantErr   bool
+		wantCalls int
+	}{
+		{"once then success", 1, false, 2},
+		{"forever", 100, true, 4}, // 1 + InProgressRetries (3)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, nil, func(c *secutix.Config) { c.InProgressRetries = 3 })
+			c := b.create(t, sandbox.OrderRequest{})
+			b.sb.SetInProgress(tc.times)
+			o, err := b.cl.OrderBySecret(t.Context(), tenant, c.OrderSecretToken)
+			if tc.wantErr {
+				wantKind(t, err, pass.KindUnavailable)
+			} else if err != nil || o.FileID != c.FileID {
+				t.Fatalf("got %v, %v; want file %d", o, err, c.FileID)
+			}
+			if got := b.sb.Calls("getFileDetailsFromOrderSecretId"); got != tc.wantCalls {
+				t.Errorf("got %d calls, want %d", got, tc.wantCalls)
+			}
+		})
+	}
+}
+
+func TestOverloadAndOutages(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		fault     sandbox.FaultRequest
+		quota     int
+		calls     int // calls made before the one that fails
+		wantKind  pass.Kind
+		wantAfter time.Duration // 0: not a RetryAfterError
+	}{
+		{name: "509 injected", fault: sandbox.FaultRequest{Status: ptr(509)}, wantKind: pass.KindUnavailable, wantAfter: 5 * time.Second},
+		{name: "429 with Retry-After 9", fault: sandbox.FaultRequest{Status: ptr(429), RetryAfter: ptr(9)}, wantKind: pass.KindUnavailable, wantAfter: 9 * time.Second},
+		{name: "509 over quota", quota: 2, calls: 2, wantKind: pass.KindUnavailable, wantAfter: 15 * time.Second},
+		{name: "503", fault: sandbox.FaultRequest{Status: ptr(503)}, wantKind: pass.KindUnavailable},
+		{name: "500", fault: sandbox.FaultRequest{Status: ptr(500)}, wantKind: pass.KindUnavailable},
+		{name: "400", fault: sandbox.FaultRequest{Status: ptr(400)}, wantKind: pass.KindUnavailable}, // SIMULATED_FAULT envelope
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(c *sandbox.Config) {
+				if tc.quota > 0 {
+					c.QuotaPerMinute = tc.quota
+				}
+			}, nil)
+			ctx := t.Context()
+			c := b.create(t, sandbox.OrderRequest{})
+			for range tc.calls {
+				if _, err := b.cl.OrderByFileID(ctx, tenant, c.FileID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.calls == 0 { // get a token first, so the fault hits getFileDetails
+				if _, err := b.cl.OrderBySecret(ctx, tenant, c.OrderSecretToken); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.fault.Status != nil {
+				if _, err := b.sb.SetFaults(tc.fault); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := b.cl.OrderByFileID(ctx, tenant, c.FileID)
+			wantKind(t, err, tc.wantKind)
+			var ra *pass.RetryAfterError
+			switch {
+			case tc.wantAfter == 0 && errors.As(err, &ra):
+				t.Errorf("got a RetryAfterError (%v), want a plain error", err)
+			case tc.wantAfter != 0 && !errors.As(err, &ra):
+				t.Errorf("got %v, want a *pass.RetryAfterError", err)
+			case tc.wantAfter != 0 && ra.After != tc.wantAfter:
+				t.Errorf("got After %s, want %s", ra.After, tc.wantAfter)
+			}
+			if got := b.sb.Calls("getFileDetails"); got != tc.calls+1 {
+				t.Errorf("got %d getFileDetails calls, want %d: the client must not retry", got, tc.calls+1)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestNotFound(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	ctx := t.Context()
+	const unknownSecret = "Zz9-unknown-secret-token"
+	for name, call := range map[string]func() error{
+		"secret": func() error { _, err := b.cl.OrderBySecret(ctx, tenant, unknownSecret); return err },
+		"file":   func() error { _, err := b.cl.OrderByFileID(ctx, tenant, 12345); return err },
+		"order":  func() error { _, err := b.cl.OrderByOrderID(ctx, tenant, 12345); return err },
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := call()
+			wantKind(t, err, pass.KindNotFound)
+			if !errors.Is(err, pass.ErrNotFound) {
+				t.Errorf("got %v, want it to wrap pass.ErrNotFound", err)
+			}
+			if strings.Contains(err.Error(), unknownSecret) {
+				t.Errorf("got %q, which shows the secret", err)
+			}
+		})
+	}
+}
+
+func TestInvalidArguments(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	ctx := t.Context()
+	_, err := b.cl.OrderByFileID(ctx, "other-tenant", 1)
+	wantKind(t, err, pass.KindInvalid)
+	_, err = b.cl.OrderByFileID(ctx, tenant, 0)
+	wantKind(t, err, pass.KindInvalid)
+	_, err = b.cl.OrderByOrderID(ctx, tenant, -1)
+	wantKind(t, err, pass.KindInvalid)
+	_, err = b.cl.OrderBySecret(ctx, tenant, " ")
+	wantKind(t, err, pass.KindInvalid)
+	if n := b.sb.Calls("auth"); n != 0 {
+		t.Errorf("got %d calls for invalid arguments, want 0", n)
+	}
+}
+
+func TestResponseTooLarge(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, func(c *secutix.Config) { c.MaxResponseBytes = 2048 })
+	c := b.create(t, sandbox.OrderRequest{Count: 10})
+	_, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID)
+	if !errors.Is(err, secutix.ErrResponseTooLarge) {
+		t.Fatalf("got %v, want ErrResponseTooLarge", err)
+	}
+	if !strings.Contains(err.Error(), "2048") {
+		t.Errorf("got %q, want the limit in the message", err)
+	}
+}
+
+// TestLimiter shows that with a limit of N per minute and a burst of b the
+// (b+1)th call to an endpoint waits: with a short deadline it fails
+// without reaching SecuTix, while another endpoint is not held up.
+func TestLimiter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		rpm, burst int
+		wantBurst  int
+	}{
+		{"1 per minute, default burst", 1, 0, 1},
+		{"2 per minute, burst 3", 2, 3, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, nil, func(c *secutix.Config) { c.RequestsPerMinute, c.Burst = tc.rpm, tc.burst })
+			c := b.create(t, sandbox.OrderRequest{})
+			for i := range tc.wantBurst {
+				if _, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID); err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			defer cancel()
+			_, err := b.cl.OrderByFileID(ctx, tenant, c.FileID)
+			wantKind(t, err, pass.KindUnavailable)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("got %v, want it to wrap context.DeadlineExceeded", err)
+			}
+			if got := b.sb.Calls("getFileDetails"); got != tc.wantBurst {
+				t.Errorf("got %d calls reaching SecuTix, want %d", got, tc.wantBurst)
+			}
+			// The limiter is per endpoint.
+			if _, err := b.cl.OrderBySecret(t.Context(), tenant, c.OrderSecretToken); err != nil {
+				t.Errorf("other endpoint: %v", err)
+			}
+		})
+	}
+}
+
+func TestOrderByOrderIDFetchesTheFile(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	c := b.create(t, sandbox.OrderRequest{})
+	if _, err := b.sb.Refund(c.FileID, c.Tickets[1].TicketID); err != nil {
+		t.Fatal(err)
+	}
+	o, err := b.cl.OrderByOrderID(t.Context(), tenant, c.OrderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.sb.Calls("getOrderDetails") + b.sb.Calls("getFileDetails") + b.sb.Calls("getFileDetailsFromOrderSecretId"); got != 2 {
+		t.Errorf("got %d fetches, want at most 2", got)
+	}
+	if o.FileID != c.FileID || o.OrderID != c.OrderID || len(o.Tickets) != 2 || o.Tickets[1].State != pass.TicketCancelled {
+		t.Errorf("got %+v, want the whole file with the refunded ticket cancelled", o)
+	}
+}
+
+func TestClientsDispatch(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	c := b.create(t, sandbox.OrderRequest{})
+	var src pass.OrderSource = secutix.Clients{tenant: b.cl}
+	ctx := t.Context()
+	if o, err := src.OrderByFileID(ctx, tenant, c.FileID); err != nil || o.Tenant != tenant {
+		t.Fatalf("got %v, %v", o, err)
+	}
+	if _, err := src.OrderBySecret(ctx, tenant, c.OrderSecretToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.OrderByOrderID(ctx, tenant, c.OrderID); err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []func() error{
+		func() error { _, err := src.OrderByFileID(ctx, "nope", c.FileID); return err },
+		func() error { _, err := src.OrderBySecret(ctx, "nope", c.OrderSecretToken); return err },
+		func() error { _, err := src.OrderByOrderID(ctx, "nope", c.OrderID); return err },
+	} {
+		err := call()
+		wantKind(t, err, pass.KindNotFound)
+		if !errors.Is(err, secutix.ErrUnknownTenant) || errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("got %v, want ErrUnknownTenant and not pass.ErrNotFound", err)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package secutix
+
+import (
+	"context"
+	"errors"
+
+	"walletpass/pass"
+)
+
+// ErrUnknownTenant is wrapped by the error Clients returns for a tenant it
+// has no Client for. It is deliberately not pass.ErrNotFound: an unknown
+// tenant says nothing about whether an order exists.
+var ErrUnknownTenant = errors.New("secutix: no SecuTix client for this tenant")
+
+// Clients is a pass.OrderSource for many tenants: it dispatches each call
+// to the Client of the call's tenant.
+type Clients map[string]*Client
+
+var _ pass.OrderSource = Clients(nil)
+
+func (cs Clients) client(tenant string) (*Client, error) {
+	if c, ok := cs[tenant]; ok && c != nil {
+		return c, nil
+	}
+	return nil, pass.Wrap(pass.KindNotFound, ErrUnknownTenant, "secutix: tenant "+quote(tenant)+" has no SecuTix client")
+}
+
+// OrderBySecret calls OrderBySecret on the tenant's Client. An unknown
+// tenant is an error of kind KindNotFound wrapping ErrUnknownTenant (not
+// pass.ErrNotFound); other errors are the Client's.
+func (cs Clients) OrderBySecret(ctx context.Context, tenant, secretToken string) (*pass.Order, error) {
+	c, err := cs.client(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return c.OrderBySecret(ctx, tenant, secretToken)
+}
+
+// OrderByFileID calls OrderByFileID on the tenant's Client. Errors are
+// those of Clients.OrderBySecret.
+func (cs Clients) OrderByFileID(ctx context.Context, tenant string, fileID int64) (*pass.Order, error) {
+	c, err := cs.client(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return c.OrderByFileID(ctx, tenant, fileID)
+}
+
+// OrderByOrderID calls OrderByOrderID on the tenant's Client. Errors are
+// those of Clients.OrderBySecret.
+func (cs Clients) OrderByOrderID(ctx context.Context, tenant string, orderID int64) (*pass.Order, error) {
+	c, err := cs.client(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return c.OrderByOrderID(ctx, tenant, orderID)
+}
+
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return `"` + s + `"`
+}

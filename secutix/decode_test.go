@@ -1,0 +1,205 @@
+package secutix
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"walletpass/pass"
+)
+
+func readSample(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestDecodeReferenceExample decodes the getOrderDetails example of
+// shared/reference/secutix.md §5 (inside a getFileDetails answer, the
+// "_inferred" suffixes dropped).
+func TestDecodeReferenceExample(t *testing.T) {
+	t.Parallel()
+	m := mapper{tenant: "demo", locale: "en", defaultKind: pass.EventConcert}
+	o, err := m.decodeFile(readSample(t, "reference-example.json"), 10000500001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &pass.Order{
+		Tenant: "demo", FileID: 10000500001, OrderID: 10000702652, SecretToken: "Xk3p9Q2rT7",
+		LastModified: time.Date(2020, 10, 13, 10, 9, 27, 503e6, time.UTC),
+		Tickets: []pass.Ticket{{
+			Tenant: "demo", FileID: 10000500001, OrderID: 10000702652, OrderSecretToken: "Xk3p9Q2rT7",
+			MovementID: 10228844462196, TicketID: 10228844446468, Barcode: "072212349924430836880155",
+			Symbology: pass.SymbologyQR,
+			Event: pass.Event{Name: "Arena Suite Dining", Kind: pass.EventConcert,
+				Start: time.Date(2026, 3, 14, 19, 0, 0, 0, time.UTC)},
+			Venue:  pass.Venue{Name: "Arena", Address: "1 Rue X", City: "Lausanne", PostalCode: "1003", Country: "CH", Entrance: "Gate 3"},
+			Seat:   pass.Seat{Area: "North stand", Block: "B12", Row: "10", Number: "14"},
+			Tariff: "Adulte", Price: pass.Money{Thousandths: 20000, Currency: "EUR"},
+			HolderName: "Jane Doe", HolderEmail: "jane@example.com", Locale: "en", State: pass.TicketValid,
+		}},
+	}
+	if diff := cmp.Diff(want, o); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+}
+
+func TestDecodeEdgeCases(t *testing.T) {
+	t.Parallel()
+	m := mapper{tenant: "demo", locale: "fr", defaultKind: pass.EventConcert}
+	o, err := m.decodeFile(readSample(t, "edge-cases.json"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.FileID != 10000500002 || o.OrderID != 10000702700 || o.SecretToken != "AbCdEfGhIjKlMnOp" ||
+		!o.LastModified.Equal(time.Date(2026, 4, 1, 7, 15, 0, 0, time.UTC)) {
+		t.Errorf("got order %+v", o)
+	}
+	type view struct {
+		Movement, Ticket int64
+		Barcode          string
+		State            pass.TicketState
+	}
+	var got []view
+	for _, tk := range o.Tickets {
+		got = append(got, view{tk.MovementID, tk.TicketID, tk.Barcode, tk.State})
+	}
+	want := []view{
+		{11, 102, "222", pass.TicketValid},     // newest by creationDate, listed first
+		{12, 103, "333", pass.TicketUsed},      // a "ticket" object, CONTROLLED
+		{13, 104, "444", pass.TicketCancelled}, // a cancellation cause
+		{14, 105, "555", pass.TicketCancelled}, // cancelled by the REFUND order
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("tickets (-want +got):\n%s", diff)
+	}
+	tk := o.Tickets[0]
+	lat, lon := 46.5231, 6.6263
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"name picks the same language", tk.Event.Name, "Concert"},
+		{"kind synonym", tk.Event.Kind, pass.EventTheatre},
+		{"fractional seconds", tk.Event.Start.Equal(time.Date(2026, 6, 1, 18, 0, 0, 123456000, time.UTC)), true},
+		{"performers", tk.Event.Performers, []string{"Solo", "Band"}},
+		{"venue", tk.Venue, pass.Venue{Name: "Salle Métropole", Address: "Rue de Genève 12, Case postale 1", City: "Lausanne",
+			PostalCode: "1003", Country: "CH", Latitude: &lat, Longitude: &lon}},
+		{"numeric seat", tk.Seat, pass.Seat{Row: "3", Number: "7"}},
+		{"price", tk.Price, pass.Money{Thousandths: 85000, Currency: "CHF"}},
+		{"locale from the contact", tk.Locale, "fr-CH"},
+		{"no holder", tk.HolderName, ""},
+	}
+	for _, c := range checks {
+		if diff := cmp.Diff(c.want, c.got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", c.name, diff)
+		}
+	}
+}
+
+// file wraps movement and operation JSON into a getFileDetails answer.
+func file(op, movements string) string {
+	return `{"statusCode":"success","fileDetailsData":{"fileId":5,"lastModDateTime":"2026-01-01T10:00:00Z"},` +
+		`"orderDetailsDatas":[{"orderId":6,"orderSecretId":"s","catalogCurrency":{"currencyCode":"CHF"},` +
+		`"operationDatas":[` + op + `],"movementDatas":[` + movements + `]}]}`
+}
+
+const goodOp = `{"operationId":1,"performance":"Show","performanceStartDate":"2026-06-01T20:00:00+02:00","locations":[{"siteName":"Hall"}]}`
+
+func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
+	m := mapper{tenant: "demo", locale: "en", defaultKind: pass.EventConcert}
+	tests := []struct {
+		name     string
+		body     string
+		fileID   int64
+		wantKind pass.Kind
+		wantIn   string
+	}{
+		{"valid", file(goodOp, `{"movementId":9,"operationId":1,"tickets":[{"ticketId":1,"barcode":"b"}]}`), 5, 0, ""},
+		{"cancelled without barcode is fine", file(goodOp, `{"movementId":9,"operationId":1,"tickets":[{"ticketId":1,"ticketState":"CANCELLED"}]}`), 0, 0, ""},
+		{"no barcode", file(goodOp, `{"movementId":9,"operationId":1}`), 0, pass.KindInvalid, "movement 9 of order 6: barcode is required"},
+		{"unknown ticket state", file(goodOp, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b","ticketState":"LOST"}]}`), 0, pass.KindInvalid, `movement 9 of order 6: unknown ticketState "LOST"`},
+		{"no start", file(`{"operationId":1,"performance":"Show","locations":[{"siteName":"Hall"}]}`, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "event.start is required"},
+		{"bad date", file(`{"operationId":1,"performance":"Show","performanceStartDate":"01/06/2026","locations":[{"siteName":"Hall"}]}`, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "movement 9 of order 6: performanceStartDate"},
+		{"no venue", file(`{"operationId":1,"performance":"Show","performanceStartDate":"2026-06-01T20:00:00+02:00"}`, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "venue.name is required"},
+		{"bad time zone", file(`{"operationId":1,"performance":"Show","timeZone":"Mars/Olympus","performanceStartDate":"2026-06-01T20:00:00+02:00","locations":[{"siteName":"Hall"}]}`, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "timeZone"},
+		{"latitude out of range", file(`{"operationId":1,"performance":"Show","performanceStartDate":"2026-06-01T20:00:00+02:00","locations":[{"siteName":"Hall","latitude":123,"longitude":1}]}`, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "latitude"},
+		{"unknown operation", file(goodOp, `{"movementId":9,"operationId":2,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "operation 2 is not in the order"},
+		{"duplicate movement", file(goodOp, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]},{"movementId":9,"operationId":1,"tickets":[{"barcode":"c"}]}`), 0, pass.KindInvalid, "movement 9 appears twice"},
+		{"other file", file(goodOp, ``), 4, pass.KindUnavailable, "asked for file 4, got file 5"},
+		{"not found", `{"statusCode":"error","statusDetail":"NOT_FOUND"}`, 0, pass.KindNotFound, "NOT_FOUND"},
+		{"unknown file", `{"statusCode":"failed","statusDetail":"Unknown file"}`, 0, pass.KindNotFound, "Unknown file"},
+		{"invalid request", `{"statusCode":"error","statusDetail":"INVALID_PARAMETER"}`, 0, pass.KindInvalid, "INVALID_PARAMETER"},
+		{"technical error", `{"statusCode":"error","statusDetail":"TECHNICAL_ERROR","statusMessage":"db down"}`, 0, pass.KindUnavailable, "db down"},
+		{"in progress", `{"statusCode":"in_progress"}`, 0, pass.KindUnavailable, "in progress"},
+		{"not JSON", `<html>`, 0, pass.KindUnavailable, "malformed"},
+		{"wrong type", `{"fileDetailsData":{"fileId":true}}`, 0, pass.KindUnavailable, "malformed"},
+		{"no file", `{"statusCode":"success"}`, 0, pass.KindUnavailable, "no fileDetailsData"},
+		{"bad lastModDateTime", `{"fileDetailsData":{"fileId":1,"lastModDateTime":"yesterday"}}`, 0, pass.KindInvalid, "lastModDateTime"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o, err := m.decodeFile([]byte(tc.body), tc.fileID)
+			if tc.wantIn == "" {
+				if err != nil || o == nil || len(o.Tickets) != 1 {
+					t.Fatalf("got %v, %v; want one ticket", o, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got %+v, want an error", o)
+			}
+			if k := pass.KindOf(err); k != tc.wantKind {
+				t.Errorf("got kind %s (%v), want %s", k, err, tc.wantKind)
+			}
+			if !strings.Contains(err.Error(), tc.wantIn) {
+				t.Errorf("got %q, want it to contain %q", err, tc.wantIn)
+			}
+			if tc.wantKind == pass.KindNotFound && !errors.Is(err, pass.ErrNotFound) {
+				t.Errorf("got %v, want it to wrap pass.ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestPickLocale(t *testing.T) {
+	t.Parallel()
+	tr := func(pairs ...string) text {
+		var x text
+		for i := 0; i+1 < len(pairs); i += 2 {
+			x.translations = append(x.translations, translation{pairs[i], pairs[i+1]})
+		}
+		return x
+	}
+	tests := []struct {
+		name   string
+		t      text
+		locale string
+		want   string
+	}{
+		{"plain", text{plain: " Hall "}, "fr", "Hall"},
+		{"exact", tr("en", "Night", "fr", "Nuit"), "fr", "Nuit"},
+		{"case and separator", tr("en", "Night", "fr_CH", "Nuit CH", "fr", "Nuit"), "FR-ch", "Nuit CH"},
+		{"same language", tr("en", "Night", "fr_CH", "Nuit CH"), "fr", "Nuit CH"},
+		{"English fallback", tr("de", "Nacht", "en", "Night"), "fr", "Night"},
+		{"English region fallback", tr("de", "Nacht", "en_GB", "Night"), "fr", "Night"},
+		{"first fallback", tr("de", "Nacht", "it", "Notte"), "fr", "Nacht"},
+		{"empty values skipped", tr("fr", " ", "de", "Nacht"), "fr", "Nacht"},
+		{"no locale", tr("de", "Nacht", "en", "Night"), "", "Night"},
+		{"nothing", text{}, "fr", ""},
+	}
+	for _, tc := range tests {
+		if got := tc.t.pick(tc.locale); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,405 @@
+package secutix_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"walletpass/pass"
+	"walletpass/secutix"
+	"walletpass/secutix/sandbox"
+)
+
+func zurich(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Europe/Zurich")
+	if err != nil {
+		t.Skip("no time zone database")
+	}
+	return loc
+}
+
+// demoTicket is what the client must make of ticket i of the sandbox's
+// demo order (a fresh sandbox, fixedNow) for a client locale whose names
+// are event and venue.
+func demoTicket(t *testing.T, c sandbox.CreatedOrder, i int, event, venue, locale string) pass.Ticket {
+	zone := zurich(t)
+	lat, lon := 46.20093, 6.14228
+	holders := [][2]string{{"Léa Favre", "lea.favre@example.com"}, {"Marc Rochat", "marc.rochat@example.com"}}
+	return pass.Ticket{
+		Tenant: tenant, FileID: c.FileID, OrderID: c.OrderID, OrderSecretToken: c.OrderSecretToken,
+		MovementID: c.Tickets[i].MovementID, TicketID: c.Tickets[i].TicketID, Barcode: c.Tickets[i].Barcode,
+		Symbology: pass.SymbologyQR,
+		Event: pass.Event{
+			Name: event, Kind: pass.EventConcert,
+			Start:      time.Date(2026, 5, 31, 20, 0, 0, 0, zone),
+			End:        time.Date(2026, 5, 31, 22, 30, 0, 0, zone),
+			Doors:      time.Date(2026, 5, 31, 19, 0, 0, 0, zone),
+			TimeZone:   "Europe/Zurich",
+			Performers: []string{"Orchestre de la Suisse Romande", "Jonathan Nott"},
+		},
+		Venue: pass.Venue{
+			Name: venue, Address: "Rue du Général-Dufour 14", City: "Genève", PostalCode: "1204", Country: "CH",
+			Latitude: &lat, Longitude: &lon, Entrance: "Porte A",
+		},
+		Seat:       pass.Seat{Area: "Parterre", Block: "B", Row: "12", Number: []string{"14", "15"}[i]},
+		Tariff:     "Adulte",
+		Price:      pass.Money{Thousandths: 85000, Currency: "CHF"},
+		HolderName: holders[i][0], HolderEmail: holders[i][1],
+		Locale: locale,
+		State:  pass.TicketValid,
+	}
+}
+
+func TestMapping(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		locale string
+		req    *sandbox.OrderRequest // nil: the demo order
+		want   func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket
+	}{
+		{
+			name: "demo order, English", locale: "en",
+			want: func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket {
+				return []pass.Ticket{
+					demoTicket(t, c, 0, "Symphonic Night: Berlioz", "Victoria Hall", "en"),
+					demoTicket(t, c, 1, "Symphonic Night: Berlioz", "Victoria Hall", "en"),
+				}
+			},
+		},
+		{
+			name: "demo order, French", locale: "fr",
+			want: func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket {
+				return []pass.Ticket{
+					demoTicket(t, c, 0, "Nuit symphonique : Berlioz", "Victoria Hall", "fr"),
+					demoTicket(t, c, 1, "Nuit symphonique : Berlioz", "Victoria Hall", "fr"),
+				}
+			},
+		},
+		{
+			name: "demo order, de_CH matches de", locale: "de_CH",
+			want: func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket {
+				return []pass.Ticket{
+					demoTicket(t, c, 0, "Sinfonische Nacht: Berlioz", "Victoria Hall Genf", "de-CH"),
+					demoTicket(t, c, 1, "Sinfonische Nacht: Berlioz", "Victoria Hall Genf", "de-CH"),
+				}
+			},
+		},
+		{
+			name: "demo order, Italian falls back to English", locale: "it",
+			want: func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket {
+				return []pass.Ticket{
+					demoTicket(t, c, 0, "Symphonic Night: Berlioz", "Victoria Hall", "it"),
+					demoTicket(t, c, 1, "Symphonic Night: Berlioz", "Victoria Hall", "it"),
+				}
+			},
+		},
+		{
+			name: "custom order, French falls back to the first name", locale: "fr",
+			req: &sandbox.OrderRequest{EventKind: "festival", Currency: "EUR", Tickets: []sandbox.TicketSpec{{
+				Event: &sandbox.EventSpec{
+					Names: []sandbox.Translation{{Locale: "de", Value: "Jazznacht"}, {Locale: "it", Value: "Notte jazz"}},
+					Start: "2026-07-01T21:00:00+02:00", End: "2026-07-02T01:00:00+02:00",
+				},
+				Seat:     &sandbox.Seat{Area: "Pelouse", Block: "C", Row: "3", Number: "5"},
+				Entrance: "Gate 2",
+				Holder:   &sandbox.Holder{FirstName: "Jane", LastName: "Doe", Email: "jane@example.com", Locale: "de_CH"},
+				Price:    ptr(int64(42500)), Tariff: "Student",
+			}}},
+			want: func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket {
+				zone := zurich(t)
+				lat, lon := 46.20093, 6.14228
+				return []pass.Ticket{{
+					Tenant: tenant, FileID: c.FileID, OrderID: c.OrderID, OrderSecretToken: c.OrderSecretToken,
+					MovementID: c.Tickets[0].MovementID, TicketID: c.Tickets[0].TicketID, Barcode: c.Tickets[0].Barcode,
+					Symbology: pass.SymbologyQR,
+					Event: pass.Event{
+						Name: "Jazznacht", Kind: pass.EventFestival,
+						Start: time.Date(2026, 7, 1, 21, 0, 0, 0, zone), End: time.Date(2026, 7, 2, 1, 0, 0, 0, zone),
+						Doors: time.Date(2026, 7, 1, 20, 0, 0, 0, zone), TimeZone: "Europe/Zurich",
+					},
+					Venue: pass.Venue{Name: "Victoria Hall", Address: "Rue du Général-Dufour 14", City: "Genève",
+						PostalCode: "1204", Country: "CH", Latitude: &lat, Longitude: &lon, Entrance: "Gate 2"},
+					Seat:   pass.Seat{Area: "Pelouse", Block: "C", Row: "3", Number: "5"},
+					Tariff: "Student", Price: pass.Money{Thousandths: 42500, Currency: "EUR"},
+					HolderName: "Jane Doe", HolderEmail: "jane@example.com", Locale: "de-CH", State: pass.TicketValid,
+				}}
+			},
+		},
+		{
+			name: "sports match", locale: "en",
+			req: &sandbox.OrderRequest{EventKind: "sports", Count: 1},
+			want: func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket {
+				zone := zurich(t)
+				lat, lon := 46.17771, 6.12763
+				return []pass.Ticket{{
+					Tenant: tenant, FileID: c.FileID, OrderID: c.OrderID, OrderSecretToken: c.OrderSecretToken,
+					MovementID: c.Tickets[0].MovementID, TicketID: c.Tickets[0].TicketID, Barcode: c.Tickets[0].Barcode,
+					Symbology: pass.SymbologyQR,
+					Event: pass.Event{
+						Name: "Servette FC – FC Basel", Kind: pass.EventSports,
+						Start: time.Date(2026, 5, 31, 18, 0, 0, 0, zone), End: time.Date(2026, 5, 31, 20, 30, 0, 0, zone),
+						Doors: time.Date(2026, 5, 31, 17, 0, 0, 0, zone), TimeZone: "Europe/Zurich",
+						HomeTeam: pass.Team{Name: "Servette FC", Abbreviation: "SFC"},
+						AwayTeam: pass.Team{Name: "FC Basel 1893", Abbreviation: "FCB"},
+						League:   "Super League",
+					},
+					Venue: pass.Venue{Name: "Geneva Stadium", Address: "Route des Jeunes 16", City: "Lancy",
+						PostalCode: "1212", Country: "CH", Latitude: &lat, Longitude: &lon, Entrance: "Entrée Nord"},
+					Seat:   pass.Seat{Area: "Tribune Nord", Block: "N4", Row: "12", Number: "14"},
+					Tariff: "Adulte", Price: pass.Money{Thousandths: 45000, Currency: "CHF"},
+					HolderName: "Léa Favre", HolderEmail: "lea.favre@example.com", Locale: "en", State: pass.TicketValid,
+				}}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, nil, func(c *secutix.Config) { c.Locale = tc.locale })
+			req := sandbox.OrderRequest{}
+			if tc.req != nil {
+				req = *tc.req
+			}
+			c := b.create(t, req)
+			o, err := b.cl.OrderBySecret(t.Context(), tenant, c.OrderSecretToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantOrder := pass.Order{Tenant: tenant, FileID: c.FileID, OrderID: c.OrderID, SecretToken: c.OrderSecretToken,
+				LastModified: fixedNow, Tickets: tc.want(t, c)}
+			if diff := cmp.Diff(wantOrder, *o); diff != "" {
+				t.Errorf("order (-want +got):\n%s", diff)
+			}
+			for _, tk := range o.Tickets {
+				if err := tk.Validate(); err != nil {
+					t.Errorf("ticket %d: %v", tk.MovementID, err)
+				}
+			}
+		})
+	}
+}
+
+func TestPriceDecimal(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	c := b.create(t, sandbox.OrderRequest{})
+	o, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Tickets[0].Price.Decimal(); got != "85.00" {
+		t.Errorf("got %s, want 85.00 for 85000 thousandths", got)
+	}
+}
+
+// TestStates drives each sandbox action and checks what the client maps.
+func TestStates(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		act   func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error)
+		check func(t *testing.T, c sandbox.CreatedOrder, v sandbox.TicketView, before, after []pass.Ticket)
+	}{
+		{
+			name: "validate → used",
+			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+				return sb.Validate(c.FileID, c.Tickets[0].TicketID)
+			},
+			check: func(t *testing.T, _ sandbox.CreatedOrder, _ sandbox.TicketView, _, after []pass.Ticket) {
+				if after[0].State != pass.TicketUsed || after[1].State != pass.TicketValid {
+					t.Errorf("got states %s, %s; want USED, VALID", after[0].State, after[1].State)
+				}
+			},
+		},
+		{
+			name: "cancel → cancelled",
+			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+				return sb.Cancel(c.FileID, c.Tickets[0].TicketID)
+			},
+			check: func(t *testing.T, _ sandbox.CreatedOrder, _ sandbox.TicketView, _, after []pass.Ticket) {
+				if after[0].State != pass.TicketCancelled || after[1].State != pass.TicketValid {
+					t.Errorf("got states %s, %s; want CANCELLED, VALID", after[0].State, after[1].State)
+				}
+			},
+		},
+		{
+			name: "refund → cancelled, no ticket for the refund order",
+			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+				return sb.Refund(c.FileID, c.Tickets[1].TicketID)
+			},
+			check: func(t *testing.T, _ sandbox.CreatedOrder, _ sandbox.TicketView, _, after []pass.Ticket) {
+				if len(after) != 2 || after[1].State != pass.TicketCancelled || after[0].State != pass.TicketValid {
+					t.Errorf("got %d tickets (%v), want 2 with the second CANCELLED", len(after), after)
+				}
+			},
+		},
+		{
+			name: "validated then refunded → cancelled",
+			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+				if _, err := sb.Validate(c.FileID, c.Tickets[0].TicketID); err != nil {
+					return sandbox.TicketView{}, err
+				}
+				return sb.Refund(c.FileID, c.Tickets[0].TicketID)
+			},
+			check: func(t *testing.T, _ sandbox.CreatedOrder, _ sandbox.TicketView, _, after []pass.Ticket) {
+				if after[0].State != pass.TicketCancelled {
+					t.Errorf("got %s, want CANCELLED", after[0].State)
+				}
+			},
+		},
+		{
+			name: "reprint → new barcode, same movement",
+			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+				return sb.Reprint(c.FileID, c.Tickets[0].TicketID)
+			},
+			check: func(t *testing.T, c sandbox.CreatedOrder, v sandbox.TicketView, before, after []pass.Ticket) {
+				a := after[0]
+				if a.MovementID != before[0].MovementID || a.Barcode == before[0].Barcode || a.Barcode != v.Barcode ||
+					a.TicketID != v.TicketID || a.State != pass.TicketValid || a.HolderName != before[0].HolderName {
+					t.Errorf("got %+v, want movement %d with barcode %s and ticket %d", a, before[0].MovementID, v.Barcode, v.TicketID)
+				}
+			},
+		},
+		{
+			name: "transfer → new holder",
+			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+				return sb.Transfer(c.FileID, c.Tickets[0].TicketID, &sandbox.Holder{FirstName: "Jane", LastName: "Roe", Email: "jane.roe@example.com"})
+			},
+			check: func(t *testing.T, _ sandbox.CreatedOrder, v sandbox.TicketView, before, after []pass.Ticket) {
+				a := after[0]
+				if a.HolderName != "Jane Roe" || a.HolderEmail != "jane.roe@example.com" || a.MovementID != before[0].MovementID ||
+					a.Barcode == before[0].Barcode || a.State != pass.TicketValid {
+					t.Errorf("got %+v, want Jane Roe on the same movement with a new barcode", a)
+				}
+			},
+		},
+		{
+			name: "modify with an empty body → another seat",
+			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+				return sb.Modify(c.FileID, c.Tickets[0].TicketID, sandbox.Change{})
+			},
+			check: func(t *testing.T, _ sandbox.CreatedOrder, v sandbox.TicketView, before, after []pass.Ticket) {
+				if after[0].Seat == before[0].Seat || after[0].Seat.Number != v.Seat.Number || after[0].Barcode != before[0].Barcode {
+					t.Errorf("got seat %+v (was %+v), want another seat and the same barcode", after[0].Seat, before[0].Seat)
+				}
+			},
+		},
+		{
+			name: "modify the start → every ticket of the performance moves",
+			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+				return sb.Modify(c.FileID, c.Tickets[0].TicketID, sandbox.Change{Start: ptr("2026-06-01T19:30:00+02:00"), Entrance: ptr("Porte C")})
+			},
+			check: func(t *testing.T, _ sandbox.CreatedOrder, _ sandbox.TicketView, _, after []pass.Ticket) {
+				want := time.Date(2026, 6, 1, 17, 30, 0, 0, time.UTC)
+				for i, a := range after {
+					if !a.Event.Start.Equal(want) || !a.Event.End.Equal(want.Add(150*time.Minute)) {
+						t.Errorf("ticket %d: got %s–%s, want %s + 2h30", i, a.Event.Start, a.Event.End, want)
+					}
+				}
+				if after[0].Venue.Entrance != "Porte C" || after[1].Venue.Entrance != "Porte A" {
+					t.Errorf("got entrances %q, %q; want Porte C, Porte A", after[0].Venue.Entrance, after[1].Venue.Entrance)
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, nil, nil)
+			c := b.create(t, sandbox.OrderRequest{})
+			before, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := tc.act(b.sb, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c, v, before.Tickets, after.Tickets)
+		})
+	}
+}
+
+// TestWebhooksResolve collects the sandbox's webhooks with an httptest
+// receiver and resolves each one through the client, as the sync worker
+// does: shapes, order and states must line up.
+func TestWebhooksResolve(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var hooks []sandbox.Webhook
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var raw map[string]any
+		if err := json.Unmarshal(body, &raw); err != nil || len(raw) != 5 {
+			t.Errorf("got webhook %s, want exactly ticketId, saleMovementId, orderSecretToken, state, lastUpdate", body)
+		}
+		var h sandbox.Webhook
+		_ = json.Unmarshal(body, &h)
+		mu.Lock()
+		hooks = append(hooks, h)
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer rcv.Close()
+	b := setup(t, func(c *sandbox.Config) {
+		c.WebhookURL = rcv.URL + "/api/demo/webhooks/listeners/secutix/orders"
+		c.HTTPClient = rcv.Client()
+	}, nil)
+	c := b.create(t, sandbox.OrderRequest{})
+	if _, err := b.sb.Validate(c.FileID, c.Tickets[0].TicketID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.sb.Cancel(c.FileID, c.Tickets[1].TicketID); err != nil {
+		t.Fatal(err)
+	}
+	b.sb.Close()
+
+	mu.Lock()
+	got := append([]sandbox.Webhook(nil), hooks...)
+	mu.Unlock()
+	wantStates := []string{"PAID", "PAID", "VALIDATED", "CANCELLED"}
+	if len(got) != len(wantStates) {
+		t.Fatalf("got %d webhooks %+v, want %d", len(got), got, len(wantStates))
+	}
+	finalState := map[string]pass.TicketState{"PAID": pass.TicketValid, "VALIDATED": pass.TicketUsed, "CANCELLED": pass.TicketCancelled}
+	last := map[int64]pass.TicketState{}
+	for i, h := range got {
+		if h.State != wantStates[i] {
+			t.Errorf("webhook %d: got state %s, want %s", i, h.State, wantStates[i])
+		}
+		if _, err := time.Parse(time.RFC3339, h.LastUpdate); err != nil {
+			t.Errorf("webhook %d: lastUpdate %q: %v", i, h.LastUpdate, err)
+		}
+		last[h.SaleMovementID] = finalState[h.State]
+	}
+	o, err := b.cl.OrderBySecret(t.Context(), tenant, got[0].OrderSecretToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range got {
+		found := false
+		for _, tk := range o.Tickets {
+			if tk.MovementID == h.SaleMovementID && tk.TicketID == h.TicketID {
+				found = true
+				if tk.State != last[h.SaleMovementID] {
+					t.Errorf("movement %d: got %s, want %s", tk.MovementID, tk.State, last[h.SaleMovementID])
+				}
+			}
+		}
+		if !found {
+			t.Errorf("webhook %+v names no ticket of the order", h)
+		}
+	}
+}

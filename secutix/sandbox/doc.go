@@ -1,0 +1,123 @@
+// Package sandbox is a fake SecuTix institution for development, demos and
+// tests. It speaks the same REST_RPC wire API as SecuTix (the one package
+// secutix's client uses), with the same failure modes, and adds a control
+// API to create orders and change tickets, each change being announced to
+// walletpass by a webhook, as the SecuTix order feed does.
+//
+// Mount Handler at "/sandbox/"; every path below is absolute. The client's
+// BaseURL for the sandbox is http://HOST/sandbox/secutix.
+//
+// # SecuTix API
+//
+// All POST, JSON:
+//
+//	/sandbox/secutix/tnai/backend-apis/v1/auth
+//	    {"operator","partner","secret"} → {"token","expiresIn"}; 401 for bad credentials
+//	/sandbox/secutix/tnseb/backend-apis/externalOrderService/v1_33/getFileDetails
+//	    {"fileId":N}
+//	/sandbox/secutix/tnseb/backend-apis/externalOrderService/v1_33/getFileDetailsFromOrderSecretId
+//	    {"orderSecretId":"…"}
+//	/sandbox/secutix/tnseb/backend-apis/externalOrderService/v1_33/getOrderDetails
+//	    {"orderId":N,"granularity":"TICKETS"}
+//
+// Answers carry the SecuTix envelope {statusCode, statusDetail,
+// statusMessage, requestId}; the file methods add fileDetailsData and
+// orderDetailsDatas[], getOrderDetails adds orderDetailsData, with
+// operationDatas[] and movementDatas[] (each movement with area, block,
+// row, seatNumber, entrance, holder and tickets[]) as in
+// shared/reference/secutix.md §5. Money is in thousandths, ids are int64,
+// dates ISO-8601 with offset and milliseconds.
+//
+// Failure modes: a missing, unknown or expired bearer token is HTTP 401;
+// more than QuotaPerMinute calls to one endpoint in a minute is HTTP 509
+// with Retry-After (seconds to the next minute); an unknown id is HTTP 200
+// with {"statusCode":"error","statusDetail":"NOT_FOUND"}; with the
+// in-progress fault on, the first request of each new requestId answers
+// {"statusCode":"in_progress","requestId":"…"} and resending that
+// requestId gets the answer; injected faults answer a chosen HTTP status.
+//
+// # Control API
+//
+// JSON in and out; errors are RFC 9457 application/problem+json; request
+// bodies are limited to 64 KB (413 above).
+//
+// POST /sandbox/orders creates a paid order (file state CONFIRMED, sale
+// order CLOSED, tickets VALID) and sends one PAID webhook per ticket. An
+// empty body or {} makes two seated tickets for a demo concert 30 days
+// from now at 20:00 Europe/Zurich (Victoria Hall, Geneva; 85.00 CHF;
+// holders from a demo list). Every field is optional:
+//
+//	{
+//	  "eventKind": "concert",   // concert|festival|sports|theatre|conference|movie|generic; sports gets a demo match
+//	  "count": 3,               // 1-50 tickets from the single "tickets" entry (or demo values); seat numbers count up
+//	  "currency": "CHF",
+//	  "tickets": [{             // at most 50
+//	    "event": {"name": "Jazz Night",       // or "names": [{"locale":"fr","value":"Nuit du jazz"}, …]
+//	              "kind": "festival", "start": "2026-07-01T20:00:00+02:00",
+//	              "end": "…", "doors": "…", "performers": ["…"],
+//	              "homeTeam": {"name","abbreviation"}, "awayTeam": {…}, "league": "…"},
+//	    "seat": {"area": "Parterre", "block": "B", "row": "12", "number": "14"},
+//	    "entrance": "Porte A",
+//	    "holder": {"firstName": "Léa", "lastName": "Favre", "email": "lea@example.com", "locale": "fr_CH"},
+//	    "price": 85000,         // thousandths
+//	    "tariff": "Adulte"
+//	  }]
+//	}
+//
+// It answers 201 {"fileId","orderId","orderSecretToken","tickets":[{"ticketId","movementId","barcode"}]}
+// (ids unique int64s, barcodes 24 digits, secret tokens 24 URL-safe
+// characters) and 400 for an invalid request.
+//
+// POST /sandbox/orders/{fileId}/tickets/{ticketId}/{action} changes the
+// ticket and answers 200 with its new view {"fileId","orderId",
+// "orderSecretToken","movementId","ticketId","barcode","state","event",
+// "seat","entrance","holder","tariff","price","currency"}. The actions:
+//
+//	modify    body {"seat":{"area","block","row","number"},"entrance","start","end",
+//	          "holder":{"firstName","lastName","email"}}, every field optional; an
+//	          empty body (or {}) moves the ticket to another seat. start/end change the
+//	          performance: every ticket of the same operation changes. → MODIFIED
+//	reprint   new ticketId and barcode, same movementId; the old ticket becomes
+//	          INVALIDATED. → MODIFIED (with the new ticketId)
+//	transfer  optional body {"firstName","lastName","email"} (else a generated holder);
+//	          reissued like reprint so the old holder's barcode stops working. → MODIFIED
+//	validate  ticketState CONTROLLED. → VALIDATED
+//	cancel    ticketState CANCELLED. → CANCELLED
+//	refund    ticketState CANCELLED, plus a REFUND order in the same file whose
+//	          movement names the sale movement in cancelledMovementId. → CANCELLED
+//
+// It answers 404 for an unknown file, ticket or action, 409 for an
+// impossible transition (anything on a cancelled ticket; anything but
+// cancel or refund on a validated one; any action on a ticket id replaced
+// by a reprint or transfer) and 400 for bad JSON or values.
+//
+// GET /sandbox/orders/{fileId} answers the file exactly as getFileDetails
+// would (no token needed; for debugging).
+//
+// POST /sandbox/faults sets the API's fault injection and answers the
+// current state {"status","remaining","retryAfter","inProgressTimes"}:
+//
+//	{"status": 503, "count": 2}   the next 2 API calls (auth included) answer HTTP 503
+//	{"status": 509, "retryAfter": 7}  the next call answers 509 with Retry-After: 7
+//	{"inProgress": true}          in_progress once per new requestId (false: off)
+//	{"inProgressTimes": 100}      in_progress 100 times per requestId ("forever")
+//	{"reset": true}               clear every fault
+//
+// # Webhooks
+//
+// Every change POSTs to Config.WebhookURL, with Config.WebhookHeaders and
+// Content-Type: application/json:
+//
+//	{"ticketId": 10228846000123, "saleMovementId": 10228844000456,
+//	 "orderSecretToken": "…", "state": "PAID", "lastUpdate": "2026-05-01T12:00:00.000+02:00"}
+//
+// States: PAID (create, one per ticket), MODIFIED (modify, reprint,
+// transfer), VALIDATED, CANCELLED (cancel, refund). Deliveries run in the
+// background, one file's in the order of its changes; a network error or
+// a non-2xx answer is retried up to 5 times, the pause doubling from
+// Config.WebhookRetryDelay. Close waits for the queued deliveries.
+//
+// Go methods mirror the control API for tests: CreateOrder, Modify,
+// Reprint, Transfer, Validate, Cancel, Refund, SetFaults, FailNext,
+// SetInProgressOnce, SetInProgress, ExpireTokens, Calls and Order.
+package sandbox

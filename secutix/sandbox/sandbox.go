@@ -1,0 +1,352 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultQuotaPerMinute    = 60
+	DefaultTokenTTL          = 10 * time.Minute
+	DefaultWebhookRetryDelay = 50 * time.Millisecond
+	DefaultFaultRetryAfter   = 5 // seconds, for injected 429 and 509
+	webhookRetries           = 5
+	maxControlBody           = 64 << 10
+	maxTicketsPerOrder       = 50
+	timeLayout               = "2006-01-02T15:04:05.000-07:00"
+)
+
+// Config configures a Sandbox.
+type Config struct {
+	// Tenant is the walletpass tenant the sandbox stands in for (logs only).
+	Tenant string
+	// Institution is the SecuTix institution code it pretends to be
+	// (product and site codes); "" means SANDBOX.
+	Institution string
+	// Operator, Partner and Secret are the credentials /v1/auth accepts.
+	// Required.
+	Operator, Partner, Secret string
+	// WebhookURL receives change notifications; "" sends none. Example:
+	// http://127.0.0.1:8080/api/demo/webhooks/listeners/secutix/orders
+	WebhookURL string
+	// WebhookHeaders are added to every webhook (an API key, Basic auth).
+	WebhookHeaders map[string]string
+	// QuotaPerMinute is the number of API calls per endpoint per minute;
+	// over it the API answers 509 with Retry-After. 0 means 60; a negative
+	// value disables the quota.
+	QuotaPerMinute int
+	// TokenTTL is the lifetime of the tokens /v1/auth issues; 0 means 10 min.
+	TokenTTL time.Duration
+	// WebhookRetryDelay is the first pause between webhook attempts; it
+	// doubles after each failure. 0 means 50 ms.
+	WebhookRetryDelay time.Duration
+	// HTTPClient sends webhooks; nil means a client with a 10 s timeout.
+	HTTPClient *http.Client
+	// Now is the clock (dates, token expiry, quota windows); nil means time.Now.
+	Now func() time.Time
+	// Log receives the sandbox's logs; nil discards them.
+	Log *slog.Logger
+}
+
+// Sandbox is a fake SecuTix institution: it holds files in memory, serves
+// the ExternalOrderService REST API the client uses, offers a control API
+// to create and change orders, and notifies WebhookURL of every change.
+// It is safe for concurrent use. Close it to wait for webhook deliveries.
+type Sandbox struct {
+	cfg   Config
+	log   *slog.Logger
+	zone  *time.Location
+	hooks *deliverer
+
+	mu         sync.Mutex
+	files      map[int64]*File
+	bySecret   map[string]int64 // any order's secret id → file
+	byOrder    map[int64]int64  // order id → file
+	byTicket   map[int64]ticketRef
+	barcodes   map[string]bool
+	seq        map[string]int64 // id counters by kind
+	perfs      map[string]perfIDs
+	tokens     map[string]time.Time // token → expiry
+	quota      map[string]*window
+	calls      map[string]int
+	failStatus int
+	failLeft   int
+	failAfter  int // Retry-After seconds of injected 429/509
+	inProgress int // in_progress answers per new request
+	requests   map[string]*pendingRequest
+	holderSeq  int
+}
+
+type ticketRef struct{ fileID, movementID int64 }
+
+type perfIDs struct{ event, performance, product int64 }
+
+type window struct {
+	start time.Time
+	n     int
+}
+
+type pendingRequest struct {
+	left int
+	at   time.Time
+}
+
+// New validates cfg and returns a Sandbox. It returns an error listing
+// every problem with cfg.
+func New(cfg Config) (*Sandbox, error) {
+	var probs []string
+	if cfg.Operator == "" {
+		probs = append(probs, "Operator is required")
+	}
+	if cfg.Partner == "" {
+		probs = append(probs, "Partner is required")
+	}
+	if cfg.Secret == "" {
+		probs = append(probs, "Secret is required")
+	}
+	if cfg.WebhookURL != "" {
+		if u, err := url.Parse(cfg.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			probs = append(probs, "WebhookURL must be an absolute http(s) URL")
+		}
+	}
+	for k := range cfg.WebhookHeaders {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			probs = append(probs, fmt.Sprintf("WebhookHeaders: %q is not a header name", k))
+		}
+	}
+	if cfg.TokenTTL < 0 {
+		probs = append(probs, "TokenTTL must not be negative")
+	}
+	if cfg.WebhookRetryDelay < 0 {
+		probs = append(probs, "WebhookRetryDelay must not be negative")
+	}
+	if len(probs) > 0 {
+		return nil, fmt.Errorf("sandbox: config: %s", strings.Join(probs, "; "))
+	}
+	if cfg.Institution == "" {
+		cfg.Institution = "SANDBOX"
+	}
+	if cfg.QuotaPerMinute == 0 {
+		cfg.QuotaPerMinute = DefaultQuotaPerMinute
+	}
+	if cfg.TokenTTL == 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
+	if cfg.WebhookRetryDelay == 0 {
+		cfg.WebhookRetryDelay = DefaultWebhookRetryDelay
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With(slog.String("component", "secutix-sandbox"), slog.String("tenant", cfg.Tenant))
+	zone, err := time.LoadLocation("Europe/Zurich")
+	if err != nil {
+		zone = time.FixedZone("CET", 3600)
+	}
+	s := &Sandbox{
+		cfg:       cfg,
+		log:       log,
+		zone:      zone,
+		files:     make(map[int64]*File),
+		bySecret:  make(map[string]int64),
+		byOrder:   make(map[int64]int64),
+		byTicket:  make(map[int64]ticketRef),
+		barcodes:  make(map[string]bool),
+		seq:       make(map[string]int64),
+		perfs:     make(map[string]perfIDs),
+		tokens:    make(map[string]time.Time),
+		quota:     make(map[string]*window),
+		calls:     make(map[string]int),
+		requests:  make(map[string]*pendingRequest),
+		failAfter: DefaultFaultRetryAfter,
+	}
+	s.hooks = newDeliverer(cfg, log)
+	return s, nil
+}
+
+// Handler serves the SecuTix API and the control API at their absolute
+// paths under /sandbox/ (see the package documentation); mount it at
+// "/sandbox/".
+func (s *Sandbox) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/sandbox/secutix/tnai/backend-apis/v1/auth", s.serveAuth)
+	mux.HandleFunc("/sandbox/secutix/tnseb/backend-apis/externalOrderService/v1_33/{method}", s.serveService)
+	mux.HandleFunc("/sandbox/orders", s.serveCreate)
+	mux.HandleFunc("/sandbox/orders/{fileId}", s.serveGet)
+	mux.HandleFunc("/sandbox/orders/{fileId}/tickets/{ticketId}/{action}", s.serveAction)
+	mux.HandleFunc("/sandbox/faults", s.serveFaults)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, &Error{Status: http.StatusNotFound, Detail: "no such sandbox endpoint"})
+	})
+	return mux
+}
+
+// Close stops accepting new webhooks and waits until every queued webhook
+// has been delivered or has used up its retries. Changes made after Close
+// still work but send no webhook. Close may be called more than once.
+func (s *Sandbox) Close() { s.hooks.close() }
+
+// FailNext makes the next n SecuTix API calls (auth included) answer the
+// HTTP status; 429 and 509 carry Retry-After: 5. n <= 0 clears the fault.
+func (s *Sandbox) FailNext(status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failStatus, s.failLeft = status, max(n, 0)
+	s.failAfter = DefaultFaultRetryAfter
+}
+
+// SetInProgressOnce turns on or off the in_progress fault: when on, the
+// first request of each new request id (a request without a requestId
+// gets a new one) answers statusCode "in_progress" with that requestId;
+// resending it gets the real answer.
+func (s *Sandbox) SetInProgressOnce(on bool) {
+	if on {
+		s.SetInProgress(1)
+	} else {
+		s.SetInProgress(0)
+	}
+}
+
+// SetInProgress is SetInProgressOnce with n in_progress answers per request
+// id before the real one; a large n keeps a client waiting forever.
+func (s *Sandbox) SetInProgress(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inProgress = max(n, 0)
+	clear(s.requests)
+}
+
+// Calls returns how many requests reached the API endpoint method ("auth",
+// "getFileDetails", "getFileDetailsFromOrderSecretId", "getOrderDetails"),
+// whatever they were answered.
+func (s *Sandbox) Calls(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[method]
+}
+
+// ExpireTokens revokes every token issued so far, as if they had expired:
+// the next API call with one answers 401.
+func (s *Sandbox) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.tokens)
+}
+
+// Order returns a deep copy of file fileID and whether it exists.
+func (s *Sandbox) Order(fileID int64) (File, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.files[fileID]
+	if !ok {
+		return File{}, false
+	}
+	return deepCopy(f), true
+}
+
+func deepCopy(f *File) File {
+	b, err := json.Marshal(f)
+	if err != nil {
+		panic("sandbox: marshal file: " + err.Error())
+	}
+	var out File
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic("sandbox: unmarshal file: " + err.Error())
+	}
+	return out
+}
+
+// Error is a control API failure: the HTTP status and a detail for the
+// problem+json body.
+type Error struct {
+	Status int
+	Detail string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("sandbox: %s (HTTP %d)", e.Detail, e.Status)
+}
+
+func errorf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Detail: fmt.Sprintf(format, args...)}
+}
+
+// statusOf returns the HTTP status an error of the Go API maps to.
+func statusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return http.StatusInternalServerError
+}
+
+// now returns the sandbox time in Europe/Zurich.
+func (s *Sandbox) now() time.Time { return s.cfg.Now().In(s.zone) }
+
+func formatTime(t time.Time) string { return t.Format(timeLayout) }
+
+// nextID returns a fresh id of a kind. Each kind counts up from a random
+// start in its own realistic range, so ids look like SecuTix's, differ
+// from one sandbox to the next and never collide across kinds. Callers
+// hold s.mu.
+func (s *Sandbox) nextID(kind string) int64 {
+	if _, ok := s.seq[kind]; !ok {
+		base := map[string]int64{
+			"file": 10_000_000_000, "order": 11_000_000_000, "operation": 10_228_310_000_000,
+			"movement": 10_228_844_000_000, "ticket": 10_228_846_000_000, "perf": 10_228_231_000_000,
+		}[kind]
+		if base == 0 {
+			base = 466_000_000
+		}
+		// Starts at most 1e8 apart from the base; bases are 1e9 apart.
+		s.seq[kind] = base + mrand.Int64N(100_000)*1000
+	}
+	s.seq[kind]++
+	return s.seq[kind]
+}
+
+// newBarcode returns an unused 24-digit barcode. Callers hold s.mu.
+func (s *Sandbox) newBarcode() string {
+	for {
+		var b [24]byte
+		digits := make([]byte, 0, 24)
+		for len(digits) < 24 {
+			_, _ = rand.Read(b[:])
+			for _, c := range b {
+				if c < 250 && len(digits) < 24 {
+					digits = append(digits, '0'+c%10)
+				}
+			}
+		}
+		code := string(digits)
+		if !s.barcodes[code] {
+			s.barcodes[code] = true
+			return code
+		}
+	}
+}
+
+// randomToken returns n random bytes, base64url without padding.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

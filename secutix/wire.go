@@ -1,0 +1,311 @@
+package secutix
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// This file holds the shapes of SecuTix's REST_RPC JSON as the client reads
+// them. Decoding is tolerant: unknown fields are ignored, every field not in
+// SecuTix's documented list is optional, ids may come as numbers or numeric
+// strings, and names may be plain strings or localized
+// {"translations":[{"locale","value"}]} objects.
+
+// envelope is the status part every SecuTix answer carries.
+type envelope struct {
+	StatusCode    text            `json:"statusCode"`
+	StatusDetail  text            `json:"statusDetail"`
+	StatusMessage text            `json:"statusMessage"`
+	RequestID     json.RawMessage `json:"requestId"`
+}
+
+// fileResult is the answer of getFileDetails and getFileDetailsFromOrderSecretId.
+type fileResult struct {
+	envelope
+	FileDetailsData   *fileData   `json:"fileDetailsData"`
+	OrderDetailsDatas []orderData `json:"orderDetailsDatas"`
+}
+
+// orderResult is the answer of getOrderDetails.
+type orderResult struct {
+	envelope
+	OrderDetailsData *orderData `json:"orderDetailsData"`
+}
+
+type fileData struct {
+	FileID          flexInt `json:"fileId"`
+	FileState       text    `json:"fileState"`
+	LastModDateTime text    `json:"lastModDateTime"`
+}
+
+type orderData struct {
+	OrderID          flexInt         `json:"orderId"`
+	OrderSecretID    text            `json:"orderSecretId"`
+	OrderState       text            `json:"orderState"`
+	OrderType        text            `json:"orderType"`
+	CatalogCurrency  *currency       `json:"catalogCurrency"`
+	ContactEmail     text            `json:"contactEmail"`
+	ContactLocale    text            `json:"contactLocale"`
+	OperationDatas   []operationData `json:"operationDatas"`
+	MovementDatas    []movementData  `json:"movementDatas"`
+	CreationDateTime text            `json:"creationDateTime"`
+}
+
+type currency struct {
+	CurrencyCode text `json:"currencyCode"`
+}
+
+type operationData struct {
+	OperationID                            flexInt    `json:"operationId"`
+	FileID                                 flexInt    `json:"fileId"`
+	OperationState                         text       `json:"operationState"`
+	Cancelled                              *bool      `json:"cancelled"`
+	UnitPrice                              *flexInt   `json:"unitPrice"`
+	Product                                text       `json:"product"`
+	Performance                            text       `json:"performance"`
+	EventKind                              text       `json:"eventKind"`
+	PerformanceStartDate                   text       `json:"performanceStartDate"`
+	PerformanceEndDate                     text       `json:"performanceEndDate"`
+	DoorsOpenDate                          text       `json:"doorsOpenDate"`
+	TimeZone                               text       `json:"timeZone"`
+	Performers                             []text     `json:"performers"`
+	HomeTeam                               *team      `json:"homeTeam"`
+	AwayTeam                               *team      `json:"awayTeam"`
+	League                                 text       `json:"league"`
+	Sport                                  text       `json:"sport"`
+	AudienceSubCategory                    text       `json:"audienceSubCategory"`
+	AudienceSubCategoryExternalDescription text       `json:"audienceSubCategoryExternalDescription"`
+	Locations                              []location `json:"locations"`
+}
+
+type team struct {
+	Name         text `json:"name"`
+	Abbreviation text `json:"abbreviation"`
+	Location     text `json:"location"`
+}
+
+type location struct {
+	SiteExternalName text       `json:"siteExternalName"`
+	SiteName         text       `json:"siteName"`
+	SiteAddress      *address   `json:"siteAddress"`
+	Latitude         *flexFloat `json:"latitude"`
+	Longitude        *flexFloat `json:"longitude"`
+}
+
+type address struct {
+	FirstAddressLine  text       `json:"firstAddressLine"`
+	SecondAddressLine text       `json:"secondAddressLine"`
+	ZipCode           text       `json:"zipCode"`
+	Locality          text       `json:"locality"`
+	CountryCode       text       `json:"countryCode"`
+	Latitude          *flexFloat `json:"latitude"`
+	Longitude         *flexFloat `json:"longitude"`
+}
+
+type movementData struct {
+	MovementID          flexInt      `json:"movementId"`
+	OperationID         flexInt      `json:"operationId"`
+	MovementState       text         `json:"movementState"`
+	Cancelled           *bool        `json:"cancelled"`
+	CancelledMovementID flexInt      `json:"cancelledMovementId"`
+	Area                text         `json:"area"`
+	Block               text         `json:"block"`
+	Row                 text         `json:"row"`
+	SeatNumber          text         `json:"seatNumber"`
+	Entrance            text         `json:"entrance"`
+	Holder              *holder      `json:"holder"`
+	Tickets             []ticketData `json:"tickets"`
+	Ticket              *ticketData  `json:"ticket"`
+}
+
+type holder struct {
+	FirstName text `json:"firstName"`
+	LastName  text `json:"lastName"`
+	Email     text `json:"email"`
+	Locale    text `json:"locale"`
+}
+
+type ticketData struct {
+	TicketID          flexInt  `json:"ticketId"`
+	Barcode           text     `json:"barcode"`
+	TicketState       text     `json:"ticketState"`
+	CancellationCause text     `json:"cancellationCause"`
+	CreationDate      text     `json:"creationDate"`
+	Price             *flexInt `json:"price"`
+}
+
+// translation is one localized value.
+type translation struct {
+	Locale string `json:"locale"`
+	Value  string `json:"value"`
+}
+
+// text is a SecuTix string: a plain JSON string (numbers and booleans are
+// taken as their literal), null, or a localized object
+// {"translations":[{"locale":"fr","value":"…"}]} (a bare array of
+// translations is accepted too).
+type text struct {
+	plain        string
+	translations []translation
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *text) UnmarshalJSON(b []byte) error {
+	*t = text{}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return fmt.Errorf("empty value")
+	}
+	switch b[0] {
+	case 'n':
+		return nil // null
+	case '"':
+		return json.Unmarshal(b, &t.plain)
+	case '{':
+		var obj struct {
+			Translations []translation `json:"translations"`
+			Value        *string       `json:"value"`
+		}
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return err
+		}
+		t.translations = obj.Translations
+		if obj.Value != nil {
+			t.plain = *obj.Value
+		}
+		return nil
+	case '[':
+		return json.Unmarshal(b, &t.translations)
+	case 't', 'f':
+		var v bool
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		t.plain = strconv.FormatBool(v)
+		return nil
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return err
+		}
+		t.plain = n.String()
+		return nil
+	}
+}
+
+// String returns the plain value, or the English translation, or the first.
+func (t text) String() string { return t.pick("") }
+
+// pick returns the value for locale: an exact match (case and "_"/"-"
+// insensitive), else the same language, else English, else the first
+// non-empty translation, else the plain value.
+func (t text) pick(locale string) string {
+	if len(t.translations) == 0 {
+		return strings.TrimSpace(t.plain)
+	}
+	want := normLocale(locale)
+	lang, _, _ := strings.Cut(want, "-")
+	var sameLang, english, first string
+	for _, tr := range t.translations {
+		v := strings.TrimSpace(tr.Value)
+		if v == "" {
+			continue
+		}
+		l := normLocale(tr.Locale)
+		ll, _, _ := strings.Cut(l, "-")
+		switch {
+		case want != "" && l == want:
+			return v
+		case lang != "" && ll == lang && sameLang == "":
+			sameLang = v
+		}
+		if ll == "en" && english == "" {
+			english = v
+		}
+		if first == "" {
+			first = v
+		}
+	}
+	for _, v := range []string{sameLang, english, first} {
+		if v != "" {
+			return v
+		}
+	}
+	return strings.TrimSpace(t.plain)
+}
+
+// normLocale lower-cases a locale and turns "fr_CH" into "fr-ch".
+func normLocale(s string) string {
+	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), "_", "-"))
+}
+
+// bcp47 turns a SecuTix locale ("fr_CH", "de") into BCP 47 ("fr-CH").
+func bcp47(s string) string {
+	s = strings.ReplaceAll(strings.TrimSpace(s), "_", "-")
+	lang, region, ok := strings.Cut(s, "-")
+	if !ok {
+		return strings.ToLower(lang)
+	}
+	if len(region) == 2 {
+		region = strings.ToUpper(region)
+	}
+	return strings.ToLower(lang) + "-" + region
+}
+
+// flexInt is a 64-bit integer sent as a JSON number, a numeric string or null.
+type flexInt int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *flexInt) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*n = 0
+		return nil
+	}
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			*n = 0
+			return nil
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		// 85000.0 is an integer written as a float.
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f != float64(int64(f)) || f > 1<<62 || f < -(1<<62) {
+			return fmt.Errorf("%q is not a 64-bit integer", s)
+		}
+		v = int64(f)
+	}
+	*n = flexInt(v)
+	return nil
+}
+
+// flexFloat is a number sent as a JSON number or a numeric string.
+type flexFloat float64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *flexFloat) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("%q is not a finite number", s)
+	}
+	*f = flexFloat(v)
+	return nil
+}
