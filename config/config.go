@@ -41,6 +41,9 @@ type Server struct {
 	// Preview serves sample passes at /api/{tenant}/preview/{template}
 	// (always on in development).
 	Preview bool `yaml:"preview"`
+	// AccessLog writes a log line for every request; requests that fail
+	// (4xx, 5xx) are always logged.
+	AccessLog bool `yaml:"accessLog"`
 }
 
 // Storage says where state and pass files live.

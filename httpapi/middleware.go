@@ -64,16 +64,27 @@ func (s *Server) recoverProblem(c *gin.Context) {
 	c.Next()
 }
 
-// logRequests writes one structured line per request: no query strings,
-// no headers, no bodies (they can carry tokens and personal data).
+// logRequests writes one structured line per failed request (status 400
+// and up), and per request when the access log is on: no query strings, no
+// headers, no bodies (they can carry tokens and personal data).
 func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	status := c.Writer.Status()
+	level := slog.LevelInfo
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status >= 400:
+		level = slog.LevelWarn
+	case !s.deps.AccessLog:
+		return
+	}
 	route := c.FullPath()
 	if route == "" {
 		route = "unmatched"
 	}
-	s.log.InfoContext(c.Request.Context(), "http", slog.String("method", c.Request.Method), slog.String("route", route),
-		slog.Int("status", c.Writer.Status()), slog.Duration("duration", time.Since(start)),
+	s.log.LogAttrs(c.Request.Context(), level, "http", slog.String("method", c.Request.Method), slog.String("route", route),
+		slog.Int("status", status), slog.Duration("duration", time.Since(start)),
 		slog.String("correlationId", correlationID(c)))
 }

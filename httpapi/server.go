@@ -46,6 +46,8 @@ type Deps struct {
 	// Sandbox, when set, serves the built-in SecuTix sandbox under /sandbox/.
 	Sandbox http.Handler
 	Now     func() time.Time
+	// AccessLog logs every request; failed ones (4xx, 5xx) always are.
+	AccessLog bool
 }
 
 // Server holds the handlers' dependencies.

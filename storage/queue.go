@@ -16,51 +16,108 @@ import (
 // maxCorrelationIDs caps how many correlation ids a merged task remembers.
 const maxCorrelationIDs = 20
 
+// newID returns a random id that sorts by creation time (nanoseconds,
+// then 64 random bits), so rows written in one millisecond keep their order.
 func newID() string {
-	var b [16]byte
+	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return fmt.Sprintf("%016x", uint64(time.Now().UnixNano())) + hex.EncodeToString(b[:])
+}
+
+// The statements of the webhook path, prepared once per store.
+const (
+	sqlInsertEvent = `INSERT INTO webhook_events (id, tenant, source, secret_token, order_id, ticket_id,
+		movement_id, state, last_update, correlation_id, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	sqlUpsertHint = `INSERT INTO ticket_hints (tenant, secret_token, ref, state, last_update)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (tenant, secret_token, ref) DO UPDATE SET state = excluded.state, last_update = excluded.last_update
+		WHERE ticket_hints.last_update <= excluded.last_update`
+	sqlActiveTask = `SELECT id, state, correlation_ids FROM tasks
+		WHERE tenant = $1 AND kind = $2 AND dedup_key = $3 AND state IN ('pending', 'running')`
+	sqlLastDone   = `SELECT MAX(finished_at) FROM tasks WHERE tenant = $1 AND kind = $2 AND dedup_key = $3 AND state = 'done'`
+	sqlInsertTask = `INSERT INTO tasks (id, tenant, kind, dedup_key, payload, state, next_attempt_at,
+		correlation_ids, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $8)`
+	sqlMergeTask = `UPDATE tasks SET merged = merged + 1, correlation_ids = $1, updated_at = $2 WHERE id = $3`
+	sqlFlagTask  = `UPDATE tasks SET rerun = true, merged = merged + 1, correlation_ids = $1, updated_at = $2 WHERE id = $3`
+)
+
+// stmts holds prepared statements; a nil *stmts (or a missing one) falls
+// back to preparing per call.
+type stmts map[string]*sql.Stmt
+
+func prepareStmts(ctx context.Context, db *sql.DB) (stmts, error) {
+	st := stmts{}
+	for _, q := range []string{sqlInsertEvent, sqlUpsertHint, sqlActiveTask, sqlLastDone, sqlInsertTask, sqlMergeTask, sqlFlagTask} {
+		p, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("storage: prepare: %w", err)
+		}
+		st[q] = p
+	}
+	return st, nil
+}
+
+func (st stmts) close() {
+	for _, p := range st {
+		p.Close()
+	}
+}
+
+func (st stmts) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if p, ok := st[q]; ok {
+		return tx.StmtContext(ctx, p).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, q, args...)
+}
+
+func (st stmts) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if p, ok := st[q]; ok {
+		return tx.StmtContext(ctx, p).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
 }
 
 // RecordWebhook stores ev, its ticket hint (only if newer than the stored
-// one) and enqueues or merges t, all in one transaction.
+// one) and enqueues or merges t, all in one transaction. Concurrent calls
+// are committed together (group commit): each keeps its own savepoint, so
+// one failure does not undo the others, and every caller returns only once
+// its webhook is durable.
 func (s *DB) RecordWebhook(ctx context.Context, ev pass.WebhookEvent, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
-	var res pass.Enqueued
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if ev.ID == "" {
-			ev.ID = newID()
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (id, tenant, source, secret_token, order_id, ticket_id,
-			movement_id, state, last_update, correlation_id, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			ev.ID, ev.Tenant, ev.Source, ev.SecretToken, ev.OrderID, ev.TicketID, ev.MovementID, ev.State,
-			ev.LastUpdate.UnixMilli(), ev.CorrelationID, ev.ReceivedAt.UnixMilli())
+	if ev.ID == "" {
+		ev.ID = newID()
+	}
+	if s.group == nil {
+		var res pass.Enqueued
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			res, err = recordTx(ctx, tx, s.stmts, ev, t, now)
+			return err
+		})
+		return res, err
+	}
+	return s.group.submit(ctx, webhookWrite{ev: ev, task: t, now: now})
+}
+
+func recordTx(ctx context.Context, tx *sql.Tx, st stmts, ev pass.WebhookEvent, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
+	_, err := st.exec(ctx, tx, sqlInsertEvent, ev.ID, ev.Tenant, ev.Source, ev.SecretToken, ev.OrderID, ev.TicketID, ev.MovementID, ev.State,
+		ev.LastUpdate.UnixMilli(), ev.CorrelationID, ev.ReceivedAt.UnixMilli())
+	if err != nil {
+		return pass.Enqueued{}, fmt.Errorf("storage: record webhook: %w", err)
+	}
+	// Only the states SecuTix's API may not show (a scan at the gate) are
+	// kept as hints; everything else is read from SecuTix.
+	for _, ref := range hintRefs(ev) {
+		_, err := st.exec(ctx, tx, sqlUpsertHint, ev.Tenant, ev.SecretToken, ref, ev.State, ev.LastUpdate.UnixMilli())
 		if err != nil {
-			return fmt.Errorf("storage: record webhook: %w", err)
+			return pass.Enqueued{}, fmt.Errorf("storage: ticket hint: %w", err)
 		}
-		for _, ref := range hintRefs(ev) {
-			_, err := tx.ExecContext(ctx, `INSERT INTO ticket_hints (tenant, secret_token, ref, state, last_update)
-				VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (tenant, secret_token, ref) DO UPDATE SET state = excluded.state, last_update = excluded.last_update
-				WHERE ticket_hints.last_update <= excluded.last_update`,
-				ev.Tenant, ev.SecretToken, ref, ev.State, ev.LastUpdate.UnixMilli())
-			if err != nil {
-				return fmt.Errorf("storage: ticket hint: %w", err)
-			}
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO order_timeline (id, tenant, secret_token, file_id, at, kind, correlation_id, detail)
-			VALUES ($1, $2, $3, 0, $4, 'webhook', $5, $6)`, newID(), ev.Tenant, ev.SecretToken, now.UnixMilli(), ev.CorrelationID,
-			webhookDetail(ev))
-		if err != nil {
-			return fmt.Errorf("storage: timeline: %w", err)
-		}
-		res, err = enqueueTx(ctx, tx, t, now)
-		return err
-	})
-	return res, err
+	}
+	return enqueueTx(ctx, tx, st, t, now)
 }
 
 func hintRefs(ev pass.WebhookEvent) []string {
-	if ev.SecretToken == "" {
+	if ev.SecretToken == "" || !pass.IsUsedState(ev.State) {
 		return nil
 	}
 	var refs []string
@@ -73,50 +130,29 @@ func hintRefs(ev pass.WebhookEvent) []string {
 	return refs
 }
 
-func webhookDetail(ev pass.WebhookEvent) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s state=%s", ev.Source, ev.State)
-	if ev.TicketID != 0 {
-		fmt.Fprintf(&b, " ticket=%d", ev.TicketID)
-	}
-	if ev.MovementID != 0 {
-		fmt.Fprintf(&b, " movement=%d", ev.MovementID)
-	}
-	if ev.OrderID != 0 {
-		fmt.Fprintf(&b, " order=%d", ev.OrderID)
-	}
-	if !ev.LastUpdate.IsZero() {
-		fmt.Fprintf(&b, " lastUpdate=%s", ev.LastUpdate.UTC().Format(time.RFC3339Nano))
-	}
-	return b.String()
-}
-
 // Enqueue adds t, or merges it into the pending task with the same key
 // (due now), or flags the running one for exactly one follow-up run.
 func (s *DB) Enqueue(ctx context.Context, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
 	var res pass.Enqueued
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		res, err = enqueueTx(ctx, tx, t, now)
+		res, err = enqueueTx(ctx, tx, s.stmts, t, now)
 		return err
 	})
 	return res, err
 }
 
-func enqueueTx(ctx context.Context, tx *sql.Tx, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
+func enqueueTx(ctx context.Context, tx *sql.Tx, st stmts, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
 	ms := now.UnixMilli()
 	var id, state, corr string
-	err := tx.QueryRowContext(ctx, `SELECT id, state, correlation_ids FROM tasks
-		WHERE tenant = $1 AND kind = $2 AND dedup_key = $3 AND state IN ('pending', 'running')`,
-		t.Tenant, t.Kind, t.DedupKey).Scan(&id, &state, &corr)
+	err := st.queryRow(ctx, tx, sqlActiveTask, t.Tenant, t.Kind, t.DedupKey).Scan(&id, &state, &corr)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		id = newID()
 		due := ms
 		if t.MinGap > 0 {
 			var last sql.NullInt64
-			err := tx.QueryRowContext(ctx, `SELECT MAX(finished_at) FROM tasks
-				WHERE tenant = $1 AND kind = $2 AND dedup_key = $3 AND state = 'done'`, t.Tenant, t.Kind, t.DedupKey).Scan(&last)
+			err := st.queryRow(ctx, tx, sqlLastDone, t.Tenant, t.Kind, t.DedupKey).Scan(&last)
 			if err != nil {
 				return pass.Enqueued{}, fmt.Errorf("storage: enqueue: %w", err)
 			}
@@ -124,9 +160,7 @@ func enqueueTx(ctx context.Context, tx *sql.Tx, t pass.NewTask, now time.Time) (
 				due = last.Int64 + t.MinGap.Milliseconds()
 			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO tasks (id, tenant, kind, dedup_key, payload, state, next_attempt_at,
-			correlation_ids, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $8)`,
-			id, t.Tenant, t.Kind, t.DedupKey, string(t.Payload), due, t.CorrelationID, ms)
+		_, err = st.exec(ctx, tx, sqlInsertTask, id, t.Tenant, t.Kind, t.DedupKey, string(t.Payload), due, t.CorrelationID, ms)
 		if err != nil {
 			if isUniqueViolation(err) {
 				return pass.Enqueued{}, pass.Wrap(pass.KindConflict, err, "a task with this key was enqueued concurrently")
@@ -139,15 +173,13 @@ func enqueueTx(ctx context.Context, tx *sql.Tx, t pass.NewTask, now time.Time) (
 	}
 	corr = appendCorrelation(corr, t.CorrelationID)
 	if state == string(pass.TaskPending) {
-		_, err = tx.ExecContext(ctx, `UPDATE tasks SET merged = merged + 1, correlation_ids = $1, updated_at = $2
-			WHERE id = $3`, corr, ms, id)
+		_, err = st.exec(ctx, tx, sqlMergeTask, corr, ms, id)
 		if err != nil {
 			return pass.Enqueued{}, fmt.Errorf("storage: merge task: %w", err)
 		}
 		return pass.Enqueued{TaskID: id, How: "merged"}, nil
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE tasks SET rerun = true, merged = merged + 1, correlation_ids = $1, updated_at = $2
-		WHERE id = $3`, corr, ms, id)
+	_, err = st.exec(ctx, tx, sqlFlagTask, corr, ms, id)
 	if err != nil {
 		return pass.Enqueued{}, fmt.Errorf("storage: flag task: %w", err)
 	}
@@ -208,7 +240,7 @@ func scanTask(r scanner) (pass.Task, error) {
 // as an attempt and gets a fresh lease token.
 func (s *DB) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]pass.Task, error) {
 	ms := now.UnixMilli()
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM tasks
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM tasks
 		WHERE (state = 'pending' AND next_attempt_at <= $1) OR (state = 'running' AND lease_until < $1)
 		ORDER BY next_attempt_at LIMIT $2`, ms, limit)
 	if err != nil {
@@ -312,7 +344,7 @@ func (s *DB) Fail(ctx context.Context, t pass.Task, cause string, retryAt time.T
 // none is pending.
 func (s *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM tasks WHERE state = 'pending'`).Scan(&next); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM tasks WHERE state = 'pending'`).Scan(&next); err != nil {
 		return time.Time{}, false, fmt.Errorf("storage: next due: %w", err)
 	}
 	if !next.Valid {
@@ -332,7 +364,7 @@ func (s *DB) ListTasks(ctx context.Context, state pass.TaskState, limit int) ([]
 		q += ` ORDER BY updated_at DESC LIMIT $1`
 		args = append(args, limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: list tasks: %w", err)
 	}
@@ -364,7 +396,7 @@ func (s *DB) RetryTask(ctx context.Context, id string, now time.Time) error {
 		return nil
 	}
 	var state string
-	err = s.db.QueryRowContext(ctx, `SELECT state FROM tasks WHERE id = $1`, id).Scan(&state)
+	err = s.rdb.QueryRowContext(ctx, `SELECT state FROM tasks WHERE id = $1`, id).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return pass.Errorf(pass.KindNotFound, "no task %s", id)
 	}
@@ -373,7 +405,7 @@ func (s *DB) RetryTask(ctx context.Context, id string, now time.Time) error {
 
 // Hints returns the ticket hints of an order.
 func (s *DB) Hints(ctx context.Context, tenant, secretToken string) ([]pass.TicketHint, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT ref, state, last_update FROM ticket_hints WHERE tenant = $1 AND secret_token = $2`,
+	rows, err := s.rdb.QueryContext(ctx, `SELECT ref, state, last_update FROM ticket_hints WHERE tenant = $1 AND secret_token = $2`,
 		tenant, secretToken)
 	if err != nil {
 		return nil, fmt.Errorf("storage: hints: %w", err)
@@ -407,17 +439,24 @@ func (s *DB) AddTimeline(ctx context.Context, e pass.TimelineEntry) error {
 }
 
 // Timeline returns an order's entries, oldest first, by secret token or
-// (when secretToken is empty) by file id.
+// (when secretToken is empty) by file id. Webhooks come from the events
+// table, so recording one costs no extra write.
 func (s *DB) Timeline(ctx context.Context, tenant, secretToken string, fileID int64) ([]pass.TimelineEntry, error) {
-	q := `SELECT secret_token, file_id, at, kind, correlation_id, detail FROM order_timeline WHERE tenant = $1 AND `
-	var arg any = secretToken
+	const webhooks = `SELECT secret_token, 0, received_at, 'webhook', correlation_id,
+		source || ' state=' || state || ' ticket=' || ticket_id || ' movement=' || movement_id || ' order=' || order_id, id
+		FROM webhook_events WHERE tenant = $1 AND `
+	const entries = `SELECT secret_token, file_id, at, kind, correlation_id, detail, id FROM order_timeline WHERE tenant = $1 AND `
+	var q string
+	var arg any
 	if secretToken != "" {
-		q += `secret_token = $2`
+		q = entries + `secret_token = $2 UNION ALL ` + webhooks + `secret_token = $2`
+		arg = secretToken
 	} else {
-		q += `file_id = $2`
+		q = entries + `file_id = $2 UNION ALL ` + webhooks + `secret_token IN
+			(SELECT DISTINCT secret_token FROM order_timeline WHERE tenant = $1 AND file_id = $2 AND secret_token <> '')`
 		arg = fileID
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY at, id`, tenant, arg)
+	rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY 3, 7`, tenant, arg)
 	if err != nil {
 		return nil, fmt.Errorf("storage: timeline: %w", err)
 	}
@@ -426,7 +465,8 @@ func (s *DB) Timeline(ctx context.Context, tenant, secretToken string, fileID in
 	for rows.Next() {
 		e := pass.TimelineEntry{Tenant: tenant}
 		var at int64
-		if err := rows.Scan(&e.SecretToken, &e.FileID, &at, &e.Kind, &e.CorrelationID, &e.Detail); err != nil {
+		var id string
+		if err := rows.Scan(&e.SecretToken, &e.FileID, &at, &e.Kind, &e.CorrelationID, &e.Detail, &id); err != nil {
 			return nil, fmt.Errorf("storage: timeline: %w", err)
 		}
 		e.At = time.UnixMilli(at).UTC()
@@ -457,7 +497,7 @@ func (s *DB) PurgeBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 // RecentOrders returns the secret tokens of orders whose passes changed
 // since the given time (for reconciliation), at most limit.
 func (s *DB) RecentOrders(ctx context.Context, since time.Time, limit int) ([]pass.OrderRef, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT tenant, secret_token, MAX(updated_at) AS u FROM passes
+	rows, err := s.rdb.QueryContext(ctx, `SELECT tenant, secret_token, MAX(updated_at) AS u FROM passes
 		WHERE updated_at >= $1 AND secret_token <> '' GROUP BY tenant, secret_token ORDER BY u DESC LIMIT $2`,
 		since.UnixMilli(), limit)
 	if err != nil {

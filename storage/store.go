@@ -24,30 +24,53 @@ var migrations embed.FS
 // DB is an open walletpass database with its schema up to date. It
 // implements pass.PassStore.
 type DB struct {
-	db      *sql.DB
+	db      *sql.DB // writes (and migrations)
+	rdb     *sql.DB // reads; the same pool as db where the server arbitrates writers
 	dialect goose.Dialect
+	group   *groupCommitter // batches webhook writes on a single-writer store
+	stmts   stmts           // the webhook path, prepared once
 }
 
 // OpenSQLite opens (creating it if needed) the SQLite database at path, in
-// WAL mode with a busy timeout, and applies pending migrations.
+// WAL mode with a busy timeout, and applies pending migrations. Writes go
+// through one connection, so concurrent writers queue in Go instead of
+// sleeping in SQLite's busy handler; reads use a pool of read-only
+// connections that see the last committed state (WAL snapshots).
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	dsn := func(extra ...string) string {
+		q := url.Values{}
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		for _, e := range extra {
+			k, v, _ := strings.Cut(e, "=")
+			q.Add(k, v)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn("_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
 	}
-	// One writer at a time is what SQLite allows; readers use WAL snapshots.
-	db.SetMaxOpenConns(4)
-	s := &DB{db: db, dialect: goose.DialectSQLite3}
+	w.SetMaxOpenConns(1)
+	s := &DB{db: w, dialect: goose.DialectSQLite3}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		w.Close()
 		return nil, err
 	}
+	r, err := sql.Open("sqlite", dsn("_pragma=query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	s.rdb = r
+	if s.stmts, err = prepareStmts(ctx, w); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.group = newGroupCommitter(w, s.stmts)
 	return s, nil
 }
 
@@ -67,10 +90,22 @@ func (s *DB) migrate(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	if s.group != nil {
+		s.group.close()
+	}
+	s.stmts.close()
+	err := s.db.Close()
+	if s.rdb != s.db {
+		if rerr := s.rdb.Close(); err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
 
 // Ping checks that the database answers.
-func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+func (s *DB) Ping(ctx context.Context) error { return s.rdb.PingContext(ctx) }
 
 const passColumns = `tenant, serial_number, auth_token, pass_type_id, template, movement_id, holder_generation,
 	file_id, order_id, ticket_id, version, update_tag, content_hash, status, blob_key, created_at, updated_at,
@@ -113,7 +148,7 @@ func insertVersion(ctx context.Context, tx *sql.Tx, p *pass.Pass) error {
 // GetPass returns the pass of tenant with serial number serial, or an error
 // wrapping pass.ErrNotFound.
 func (s *DB) GetPass(ctx context.Context, tenant, serial string) (*pass.Pass, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND serial_number = $2`, tenant, serial)
+	row := s.rdb.QueryRowContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND serial_number = $2`, tenant, serial)
 	p, err := scanPass(row)
 	if err != nil {
 		return nil, fmt.Errorf("storage: pass %s/%s: %w", tenant, serial, err)
@@ -124,7 +159,7 @@ func (s *DB) GetPass(ctx context.Context, tenant, serial string) (*pass.Pass, er
 // GetPassByIdentity returns the pass of (tenant, movement id, holder
 // generation), or an error wrapping pass.ErrNotFound.
 func (s *DB) GetPassByIdentity(ctx context.Context, tenant string, movementID int64, gen int) (*pass.Pass, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT `+passColumns+` FROM passes
+	row := s.rdb.QueryRowContext(ctx, `SELECT `+passColumns+` FROM passes
 		WHERE tenant = $1 AND movement_id = $2 AND holder_generation = $3`, tenant, movementID, gen)
 	p, err := scanPass(row)
 	if err != nil {
@@ -136,7 +171,7 @@ func (s *DB) GetPassByIdentity(ctx context.Context, tenant string, movementID in
 // LatestPassForMovement returns the pass of the newest holder generation
 // of a movement, or an error wrapping pass.ErrNotFound.
 func (s *DB) LatestPassForMovement(ctx context.Context, tenant string, movementID int64) (*pass.Pass, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND movement_id = $2
+	row := s.rdb.QueryRowContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND movement_id = $2
 		ORDER BY holder_generation DESC LIMIT 1`, tenant, movementID)
 	p, err := scanPass(row)
 	if err != nil {
@@ -147,7 +182,7 @@ func (s *DB) LatestPassForMovement(ctx context.Context, tenant string, movementI
 
 // PassesByOrder returns the passes of an order, by movement and generation.
 func (s *DB) PassesByOrder(ctx context.Context, tenant, secretToken string) ([]pass.Pass, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND secret_token = $2
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND secret_token = $2
 		ORDER BY movement_id, holder_generation`, tenant, secretToken)
 	if err != nil {
 		return nil, fmt.Errorf("storage: passes of order: %w", err)
@@ -202,7 +237,7 @@ func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
 
 // ListVersions returns the stored versions of a pass, oldest first.
 func (s *DB) ListVersions(ctx context.Context, tenant, serial string) ([]pass.Pass, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT version, content_hash, status, blob_key, created_at FROM pass_versions
+	rows, err := s.rdb.QueryContext(ctx, `SELECT version, content_hash, status, blob_key, created_at FROM pass_versions
 		WHERE tenant = $1 AND serial_number = $2 ORDER BY version`, tenant, serial)
 	if err != nil {
 		return nil, fmt.Errorf("storage: versions of %s: %w", serial, err)

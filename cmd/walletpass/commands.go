@@ -72,7 +72,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	deps := httpapi.Deps{
 		Log: log, Packager: reg, Store: db, Tenants: tenants,
 		Preview: cfg.Server.Development || cfg.Server.Preview,
-		Inbox:   db, Wake: conn.dispatcher.Wake, Webhooks: conn.webhooks,
+		Inbox:   db, Wake: conn.dispatcher.Wake, Webhooks: conn.webhooks, AccessLog: cfg.Server.AccessLog,
 	}
 	if conn.sandbox != nil {
 		deps.Sandbox = conn.sandbox.Handler()

@@ -1,0 +1,225 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"walletpass/httpapi"
+	"walletpass/pass"
+	"walletpass/pass/apple/appletest"
+	"walletpass/storage"
+)
+
+type hookBundle struct {
+	srv   *httptest.Server
+	db    *storage.DB
+	woken *atomic.Int32
+}
+
+func setupHooks(t *testing.T, auth map[string]httpapi.WebhookAuth) hookBundle {
+	t.Helper()
+	f := appletest.Setup(t)
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var woken atomic.Int32
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
+		Packager: f.Registry, Store: db, Inbox: db, Wake: func() { woken.Add(1) }, Webhooks: auth,
+		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}, {ID: "basic", Name: "B"}, {ID: "keyed", Name: "K"}},
+	}))
+	t.Cleanup(srv.Close)
+	return hookBundle{srv: srv, db: db, woken: &woken}
+}
+
+func (h hookBundle) rows(t *testing.T) int {
+	t.Helper()
+	tasks, err := h.db.ListTasks(context.Background(), "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(tasks)
+}
+
+func send(t *testing.T, method, url, body string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+const listener = "/webhooks/listeners/secutix/orders"
+const goodBody = `{"ticketId":1,"saleMovementId":2,"orderSecretToken":"tok123","state":"PAID","lastUpdate":"2026-03-14T20:00:00+01:00"}`
+
+func TestListenerAccepts(t *testing.T) {
+	t.Parallel()
+	h := setupHooks(t, nil)
+	resp, body := send(t, "POST", h.srv.URL+"/api/demo"+listener, goodBody, map[string]string{"X-Request-ID": "req-42"})
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	var r struct {
+		CorrelationID string `json:"correlationId"`
+	}
+	json.Unmarshal(body, &r)
+	if r.CorrelationID != "req-42" || resp.Header.Get("X-Correlation-ID") != "req-42" {
+		t.Errorf("correlation id %q / header %q, want the incoming request id", r.CorrelationID, resp.Header.Get("X-Correlation-ID"))
+	}
+	tasks, _ := h.db.ListTasks(context.Background(), pass.TaskPending, 10)
+	if len(tasks) != 1 || tasks[0].DedupKey != "secret:tok123" || tasks[0].CorrelationIDs[0] != "req-42" {
+		t.Fatalf("tasks = %+v", tasks)
+	}
+	if h.woken.Load() != 1 {
+		t.Errorf("the dispatcher was woken %d times, want 1", h.woken.Load())
+	}
+	if hints, _ := h.db.Hints(context.Background(), "demo", "tok123"); len(hints) != 0 {
+		t.Errorf("a PAID webhook left hints: %+v", hints)
+	}
+	send(t, "POST", h.srv.URL+"/api/demo"+listener, strings.Replace(goodBody, "PAID", "VALIDATED", 1), nil)
+	if hints, _ := h.db.Hints(context.Background(), "demo", "tok123"); len(hints) != 2 {
+		t.Errorf("a VALIDATED webhook left hints %+v, want one per ticket and movement id", hints)
+	}
+	// Unknown states are stored, not rejected.
+	resp, body = send(t, "POST", h.srv.URL+"/api/demo"+listener, strings.Replace(goodBody, "PAID", "RESOLD", 1), nil)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("unknown state: %d %s", resp.StatusCode, body)
+	}
+	tl, _ := h.db.Timeline(context.Background(), "demo", "tok123", 0)
+	if len(tl) != 3 || !strings.Contains(tl[2].Detail, "RESOLD") {
+		t.Errorf("timeline = %+v", tl)
+	}
+}
+
+func TestWebhookRejectsWithoutWriting(t *testing.T) {
+	t.Parallel()
+	h := setupHooks(t, map[string]httpapi.WebhookAuth{
+		"basic": {Mode: "basic", Username: "secutix", Password: "pw-0123456789"},
+		"keyed": {Mode: "apikey", Header: "X-API-Key", Key: "key-0123456789abcdef"},
+	})
+	basicOK := "Basic " + base64.StdEncoding.EncodeToString([]byte("secutix:pw-0123456789"))
+	tests := []struct {
+		name, method, path, body string
+		hdr                      map[string]string
+		status                   int
+		detail                   string
+	}{
+		{name: "malformed json", path: "/api/demo" + listener, body: `{"orderSecretToken":`, status: 400, detail: "JSON object"},
+		{name: "missing state", path: "/api/demo" + listener, body: `{"orderSecretToken":"t","lastUpdate":"2026-01-01T00:00:00Z"}`, status: 400, detail: "state is required"},
+		{name: "null lastUpdate", path: "/api/demo" + listener, body: `{"orderSecretToken":"t","state":"PAID","lastUpdate":null}`, status: 400, detail: "lastUpdate is required"},
+		{name: "oversized", path: "/api/demo" + listener, body: `{"orderSecretToken":"t","state":"PAID","lastUpdate":"2026-01-01T00:00:00Z","pad":"` + strings.Repeat("x", httpapi.MaxListenerBody) + `"}`, status: 413, detail: "larger than"},
+		{name: "unknown tenant", path: "/api/nobody" + listener, body: goodBody, status: 404, detail: "unknown tenant"},
+		{name: "basic missing", path: "/api/basic" + listener, body: goodBody, status: 401, detail: "credentials"},
+		{name: "basic wrong", path: "/api/basic" + listener, body: goodBody, hdr: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("secutix:nope"))}, status: 401, detail: "credentials"},
+		{name: "api key wrong", path: "/api/keyed" + listener, body: goodBody, hdr: map[string]string{"X-API-Key": "key-0123456789abcdeX"}, status: 401, detail: "credentials"},
+		{name: "v1 bad id", method: "GET", path: "/api/demo/webhooks/secutix/v1/orders/12abc", status: 400, detail: "positive 64-bit"},
+		{name: "v2 no id", path: "/api/demo/webhooks/secutix/v2/orders", body: `{"orderDetailsData":{"orderState":"CLOSED"}}`, status: 400, detail: "orderId or orderSecretId is required"},
+	}
+	for _, tc := range tests {
+		method := tc.method
+		if method == "" {
+			method = "POST"
+		}
+		resp, body := send(t, method, h.srv.URL+tc.path, tc.body, tc.hdr)
+		if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != httpapi.ContentTypeProblem || !strings.Contains(string(body), tc.detail) {
+			t.Errorf("%s: %d %s %s, want %d problem+json with %q", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.status, tc.detail)
+		}
+		if tc.status == 401 && tc.name == "basic missing" && resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: no WWW-Authenticate", tc.name)
+		}
+	}
+	if n := h.rows(t); n != 0 {
+		t.Fatalf("rejected webhooks wrote %d tasks", n)
+	}
+	for _, ok := range []struct {
+		path string
+		hdr  map[string]string
+	}{{"/api/basic" + listener, map[string]string{"Authorization": basicOK}}, {"/api/keyed" + listener, map[string]string{"X-API-Key": "key-0123456789abcdef"}}} {
+		if resp, body := send(t, "POST", h.srv.URL+ok.path, goodBody, ok.hdr); resp.StatusCode != http.StatusAccepted {
+			t.Errorf("%s with good credentials: %d %s", ok.path, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestNativeWebhooks(t *testing.T) {
+	t.Parallel()
+	h := setupHooks(t, nil)
+	if resp, body := send(t, "GET", h.srv.URL+"/api/demo/webhooks/secutix/v1/orders/10000702652?update=true", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("v1: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := send(t, "POST", h.srv.URL+"/api/demo/webhooks/secutix/v2/orders",
+		`{"orderDetailsData":{"orderId":10000702653,"orderSecretId":"Xk3p9Q2rT7","orderState":"CLOSED"}}`, nil); resp.StatusCode != 200 {
+		t.Fatalf("v2: %d %s", resp.StatusCode, body)
+	}
+	tasks, _ := h.db.ListTasks(context.Background(), pass.TaskPending, 10)
+	keys := map[string]bool{}
+	for _, tk := range tasks {
+		keys[tk.DedupKey] = true
+	}
+	if !keys["order:10000702652"] || !keys["secret:Xk3p9Q2rT7"] || len(keys) != 2 {
+		t.Errorf("task keys = %v", keys)
+	}
+}
+
+// FuzzListenerEndpoint posts arbitrary bodies to the listener: a 202 only
+// for a valid body (and then exactly one more event), a 4xx otherwise with
+// nothing written, never a 5xx.
+func FuzzListenerEndpoint(f *testing.F) {
+	f.Add([]byte(goodBody))
+	f.Add([]byte(`{"orderSecretToken":null}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte("\x00\xff"))
+	h := setupHooks(&testing.T{}, nil)
+	f.Cleanup(func() { h.srv.Close(); h.db.Close() })
+	f.Fuzz(func(t *testing.T, body []byte) {
+		before := h.rowsEvents(t)
+		resp, err := http.Post(h.srv.URL+"/api/demo"+listener, "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		after := h.rowsEvents(t)
+		switch {
+		case resp.StatusCode == http.StatusAccepted:
+			if after != before+1 {
+				t.Fatalf("202 but %d events written", after-before)
+			}
+		case resp.StatusCode >= 400 && resp.StatusCode < 500:
+			if after != before {
+				t.Fatalf("%d but an event was written", resp.StatusCode)
+			}
+		default:
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	})
+}
+
+func (h hookBundle) rowsEvents(t *testing.T) int {
+	t.Helper()
+	tl := 0
+	tasks, err := h.db.ListTasks(context.Background(), "", 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tasks {
+		tl += 1 + tk.Merged
+	}
+	return tl
+}
