@@ -13,9 +13,6 @@ import (
 	"walletpass/pass"
 )
 
-// maxCorrelationIDs caps how many correlation ids a merged task remembers.
-const maxCorrelationIDs = 20
-
 // newID returns a random id that sorts by creation time (nanoseconds,
 // then 64 random bits), so rows written in one millisecond keep their order.
 func newID() string {
@@ -32,13 +29,22 @@ const (
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (tenant, secret_token, ref) DO UPDATE SET state = excluded.state, last_update = excluded.last_update
 		WHERE ticket_hints.last_update <= excluded.last_update`
-	sqlActiveTask = `SELECT id, state, correlation_ids FROM tasks
-		WHERE tenant = $1 AND kind = $2 AND dedup_key = $3 AND state IN ('pending', 'running')`
-	sqlLastDone   = `SELECT MAX(finished_at) FROM tasks WHERE tenant = $1 AND kind = $2 AND dedup_key = $3 AND state = 'done'`
-	sqlInsertTask = `INSERT INTO tasks (id, tenant, kind, dedup_key, payload, state, next_attempt_at,
-		correlation_ids, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $8)`
-	sqlMergeTask = `UPDATE tasks SET merged = merged + 1, correlation_ids = $1, updated_at = $2 WHERE id = $3`
-	sqlFlagTask  = `UPDATE tasks SET rerun = true, merged = merged + 1, correlation_ids = $1, updated_at = $2 WHERE id = $3`
+	// One statement enqueues: a new pending task (due after MinGap since the
+	// key's last finished run), or a merge into the active task with the
+	// key (pending: merged; running: flagged for one follow-up run).
+	sqlUpsertTask = `INSERT INTO tasks (id, tenant, kind, dedup_key, payload, state, next_attempt_at,
+		correlation_ids, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, 'pending',
+			CASE WHEN $8 > 0 THEN COALESCE((SELECT CASE WHEN MAX(finished_at) + $8 > $6 THEN MAX(finished_at) + $8 END
+				FROM tasks WHERE tenant = $2 AND kind = $3 AND dedup_key = $4 AND state = 'done'), $6) ELSE $6 END,
+			$7, $6, $6)
+		ON CONFLICT (tenant, kind, dedup_key) WHERE state IN ('pending', 'running') DO UPDATE SET
+			merged = tasks.merged + 1,
+			rerun = CASE WHEN tasks.state = 'running' THEN true ELSE tasks.rerun END,
+			correlation_ids = CASE WHEN excluded.correlation_ids = '' OR length(tasks.correlation_ids) > 660
+				THEN tasks.correlation_ids ELSE tasks.correlation_ids || ',' || excluded.correlation_ids END,
+			updated_at = excluded.updated_at
+		RETURNING id, state`
 )
 
 // stmts holds prepared statements; a nil *stmts (or a missing one) falls
@@ -47,7 +53,7 @@ type stmts map[string]*sql.Stmt
 
 func prepareStmts(ctx context.Context, db *sql.DB) (stmts, error) {
 	st := stmts{}
-	for _, q := range []string{sqlInsertEvent, sqlUpsertHint, sqlActiveTask, sqlLastDone, sqlInsertTask, sqlMergeTask, sqlFlagTask} {
+	for _, q := range []string{sqlInsertEvent, sqlUpsertHint, sqlUpsertTask} {
 		p, err := db.PrepareContext(ctx, q)
 		if err != nil {
 			st.close()
@@ -144,63 +150,21 @@ func (s *DB) Enqueue(ctx context.Context, t pass.NewTask, now time.Time) (pass.E
 
 func enqueueTx(ctx context.Context, tx *sql.Tx, st stmts, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
 	ms := now.UnixMilli()
-	var id, state, corr string
-	err := st.queryRow(ctx, tx, sqlActiveTask, t.Tenant, t.Kind, t.DedupKey).Scan(&id, &state, &corr)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		id = newID()
-		due := ms
-		if t.MinGap > 0 {
-			var last sql.NullInt64
-			err := st.queryRow(ctx, tx, sqlLastDone, t.Tenant, t.Kind, t.DedupKey).Scan(&last)
-			if err != nil {
-				return pass.Enqueued{}, fmt.Errorf("storage: enqueue: %w", err)
-			}
-			if last.Valid && last.Int64+t.MinGap.Milliseconds() > due {
-				due = last.Int64 + t.MinGap.Milliseconds()
-			}
-		}
-		_, err = st.exec(ctx, tx, sqlInsertTask, id, t.Tenant, t.Kind, t.DedupKey, string(t.Payload), due, t.CorrelationID, ms)
-		if err != nil {
-			if isUniqueViolation(err) {
-				return pass.Enqueued{}, pass.Wrap(pass.KindConflict, err, "a task with this key was enqueued concurrently")
-			}
-			return pass.Enqueued{}, fmt.Errorf("storage: enqueue: %w", err)
-		}
-		return pass.Enqueued{TaskID: id, How: "created"}, nil
-	case err != nil:
+	id := newID()
+	var gotID, state string
+	err := st.queryRow(ctx, tx, sqlUpsertTask, id, t.Tenant, t.Kind, t.DedupKey, string(t.Payload), ms,
+		t.CorrelationID, t.MinGap.Milliseconds()).Scan(&gotID, &state)
+	if err != nil {
 		return pass.Enqueued{}, fmt.Errorf("storage: enqueue: %w", err)
 	}
-	corr = appendCorrelation(corr, t.CorrelationID)
-	if state == string(pass.TaskPending) {
-		_, err = st.exec(ctx, tx, sqlMergeTask, corr, ms, id)
-		if err != nil {
-			return pass.Enqueued{}, fmt.Errorf("storage: merge task: %w", err)
-		}
-		return pass.Enqueued{TaskID: id, How: "merged"}, nil
+	switch {
+	case gotID == id:
+		return pass.Enqueued{TaskID: id, How: "created"}, nil
+	case state == string(pass.TaskRunning):
+		return pass.Enqueued{TaskID: gotID, How: "rerun"}, nil
+	default:
+		return pass.Enqueued{TaskID: gotID, How: "merged"}, nil
 	}
-	_, err = st.exec(ctx, tx, sqlFlagTask, corr, ms, id)
-	if err != nil {
-		return pass.Enqueued{}, fmt.Errorf("storage: flag task: %w", err)
-	}
-	return pass.Enqueued{TaskID: id, How: "rerun"}, nil
-}
-
-func appendCorrelation(list, id string) string {
-	if id == "" {
-		return list
-	}
-	ids := splitIDs(list)
-	for _, x := range ids {
-		if x == id {
-			return list
-		}
-	}
-	ids = append(ids, id)
-	if len(ids) > maxCorrelationIDs {
-		ids = ids[len(ids)-maxCorrelationIDs:]
-	}
-	return strings.Join(ids, ",")
 }
 
 func splitIDs(s string) []string {

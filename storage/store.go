@@ -29,6 +29,7 @@ type DB struct {
 	dialect goose.Dialect
 	group   *groupCommitter // batches webhook writes on a single-writer store
 	stmts   stmts           // the webhook path, prepared once
+	ckpt    *checkpointer   // SQLite: WAL checkpoints off the write path
 }
 
 // OpenSQLite opens (creating it if needed) the SQLite database at path, in
@@ -49,7 +50,10 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn("_txlock=immediate"))
+	// The writer never checkpoints (a checkpoint fsyncs, and would stall
+	// the webhook behind it); a background checkpointer does, on its own
+	// connection, without blocking the writer.
+	w, err := sql.Open("sqlite", dsn("_txlock=immediate", "_pragma=wal_autocheckpoint(0)"))
 	if err != nil {
 		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
 	}
@@ -71,6 +75,13 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	s.group = newGroupCommitter(w, s.stmts)
+	ck, err := sql.Open("sqlite", dsn())
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	s.ckpt = newCheckpointer(ck, time.Second)
 	return s, nil
 }
 
@@ -93,6 +104,9 @@ func (s *DB) migrate(ctx context.Context) error {
 func (s *DB) Close() error {
 	if s.group != nil {
 		s.group.close()
+	}
+	if s.ckpt != nil {
+		s.ckpt.close()
 	}
 	s.stmts.close()
 	err := s.db.Close()
@@ -307,3 +321,37 @@ func isUniqueViolation(err error) bool {
 }
 
 var _ pass.PassStore = (*DB)(nil)
+
+// checkpointer copies the SQLite WAL into the database file every period
+// (PASSIVE: it never blocks the writer or the readers), keeping the WAL
+// small without making a webhook wait for the fsync a checkpoint needs.
+type checkpointer struct {
+	db   *sql.DB
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newCheckpointer(db *sql.DB, every time.Duration) *checkpointer {
+	c := &checkpointer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-t.C:
+				_, _ = c.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`) // best effort: the next tick tries again
+			}
+		}
+	}()
+	return c
+}
+
+func (c *checkpointer) close() {
+	close(c.stop)
+	<-c.done
+	_, _ = c.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	c.db.Close()
+}
