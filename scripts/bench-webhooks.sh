@@ -16,7 +16,7 @@ go build -o "$tmp/baregin" ./tools/baregin
 go build -o "$tmp/loadgen" ./tools/loadgen
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wp=127.0.0.1:$(port); bg=127.0.0.1:$(port)
-(cd "$tmp" && WALLETPASS_LISTEN=$wp WALLETPASS_DATA_DIR="$tmp/data" ./walletpass serve >/dev/null 2>"$tmp/wp.log") & pids+=($!)
+WALLETPASS_LISTEN=$wp WALLETPASS_DATA_DIR="$tmp/data" "$tmp/walletpass" serve >/dev/null 2>"$tmp/wp.log" & pids+=($!)
 "$tmp/baregin" -listen "$bg" >/dev/null 2>&1 & pids+=($!)
 until curl -sf "http://$wp/readyz" >/dev/null; do sleep 0.1; done
 until curl -s -o /dev/null "http://$bg/"; do sleep 0.1; done

@@ -196,9 +196,14 @@ func (d *Dispatcher) run(loopCtx, taskCtx context.Context) {
 		d.dispatch(loopCtx, taskCtx)
 		// Wake again when the next pending task is due, if that is before
 		// the next tick: a delayed task runs on time, not a tick later.
+		// With every worker busy there is nothing to do until one finishes
+		// (and wakes the loop).
+		if len(d.slots) == cap(d.slots) {
+			continue
+		}
 		if next, ok, err := d.q.NextDue(loopCtx); err == nil && ok {
 			if wait := time.Until(next); wait < d.cfg.Tick {
-				timer.Reset(max(wait, time.Millisecond))
+				timer.Reset(max(wait, 10*time.Millisecond))
 			}
 		}
 	}

@@ -204,3 +204,45 @@ func TestBackoffIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// countingQueue counts how often the dispatcher asks the store for work.
+type countingQueue struct {
+	*storage.DB
+	claims, nextDue atomic.Int64
+}
+
+func (c *countingQueue) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]pass.Task, error) {
+	c.claims.Add(1)
+	return c.DB.Claim(ctx, now, lease, limit)
+}
+
+func (c *countingQueue) NextDue(ctx context.Context) (time.Time, bool, error) {
+	c.nextDue.Add(1)
+	return c.DB.NextDue(ctx)
+}
+
+// TestNoBusyLoopWhenSaturated: with every worker busy and more tasks due,
+// the dispatcher waits for a worker instead of polling the store.
+func TestNoBusyLoopWhenSaturated(t *testing.T) {
+	db := openDB(t)
+	q := &countingQueue{DB: db}
+	release := make(chan struct{})
+	d := workers.New(workers.Config{Tick: time.Hour, Workers: 1, Reconcile: -1, RetentionEvery: -1}, q, db,
+		map[string]workers.Handler{pass.TaskSyncOrder: func(ctx context.Context, tk pass.Task) error {
+			<-release
+			return nil
+		}}, nil)
+	for _, s := range []string{"a", "b", "c"} {
+		db.Enqueue(context.Background(), task(s), time.Now())
+	}
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { close(release); d.Stop(context.Background()) }()
+	waitFor(t, "the first task to start", func() bool { return len(state(t, db, pass.TaskRunning)) == 1 })
+	c0, n0 := q.claims.Load(), q.nextDue.Load()
+	time.Sleep(300 * time.Millisecond)
+	if c, n := q.claims.Load()-c0, q.nextDue.Load()-n0; c > 2 || n > 2 {
+		t.Errorf("while saturated the dispatcher asked for work %d times and for the next due time %d times in 300 ms", c, n)
+	}
+}
