@@ -15,9 +15,7 @@ import (
 // authenticate, durable write with group commit), over real HTTP with a
 // real SQLite store and no background work, from parallel clients.
 func BenchmarkWebhookAck(b *testing.B) {
-	h := setupHooks(&testing.T{}, nil)
-	defer h.srv.Close()
-	defer h.db.Close()
+	h := setupHooks(b, nil)
 	benchPost(b, h.srv.URL+"/api/demo"+listener)
 }
 

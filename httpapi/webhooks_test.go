@@ -24,7 +24,7 @@ type hookBundle struct {
 	woken *atomic.Int32
 }
 
-func setupHooks(t *testing.T, auth map[string]httpapi.WebhookAuth) hookBundle {
+func setupHooks(t testing.TB, auth map[string]httpapi.WebhookAuth) hookBundle {
 	t.Helper()
 	f := appletest.Setup(t)
 	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "w.db"))
@@ -186,8 +186,7 @@ func FuzzListenerEndpoint(f *testing.F) {
 	f.Add([]byte(`{"orderSecretToken":null}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte("\x00\xff"))
-	h := setupHooks(&testing.T{}, nil)
-	f.Cleanup(func() { h.srv.Close(); h.db.Close() })
+	h := setupHooks(f, nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		before := h.rowsEvents(t)
 		resp, err := http.Post(h.srv.URL+"/api/demo"+listener, "application/json", strings.NewReader(string(body)))
