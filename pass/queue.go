@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -154,4 +155,14 @@ func SyncTask(ref OrderRef, correlationID string) NewTask {
 	payload, _ := json.Marshal(ref) // a struct of strings and ints always marshals
 	return NewTask{Tenant: ref.Tenant, Kind: TaskSyncOrder, DedupKey: ref.DedupKey(), Payload: payload,
 		CorrelationID: correlationID, MinGap: SyncCoalesceWindow}
+}
+
+// RedactKey shortens a dedup key for logs and listings: an order secret
+// token is a capability (it opens the buyer's order page), so only its
+// first characters are shown.
+func RedactKey(k string) string {
+	if rest, ok := strings.CutPrefix(k, "secret:"); ok && len(rest) > 6 {
+		return "secret:" + rest[:4] + "…"
+	}
+	return k
 }

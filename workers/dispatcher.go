@@ -244,7 +244,7 @@ func (d *Dispatcher) dispatch(loopCtx, taskCtx context.Context) {
 
 func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 	log := d.log.With(slog.String("task", t.ID), slog.String("kind", t.Kind), slog.String("tenant", t.Tenant),
-		slog.Int("attempt", t.Attempts), slog.Any("correlationIds", t.CorrelationIDs))
+		slog.String("order", pass.RedactKey(t.DedupKey)), slog.Int("attempt", t.Attempts), slog.Any("correlationIds", t.CorrelationIDs))
 	h, ok := d.handlers[t.Kind]
 	var err error
 	if !ok {
@@ -359,3 +359,4 @@ func (d *Dispatcher) retention(ctx context.Context) {
 		d.log.Info("retention", slog.Int64("rows", n))
 	}
 }
+

@@ -71,7 +71,7 @@ func cmdTasks(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			if t.State == pass.TaskPending {
 				next = t.NextAttemptAt.Local().Format(time.DateTime)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", t.ID, t.Tenant, t.Kind, redactKey(t.DedupKey), t.State,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", t.ID, t.Tenant, t.Kind, pass.RedactKey(t.DedupKey), t.State,
 				t.Attempts, t.Merged, next, oneLineString(t.LastError, 80))
 		}
 		return tw.Flush()
@@ -157,13 +157,6 @@ func cmdOrders(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	return tw.Flush()
 }
 
-// redactKey shortens an order secret token in listings: it is a capability.
-func redactKey(k string) string {
-	if rest, ok := strings.CutPrefix(k, "secret:"); ok && len(rest) > 6 {
-		return "secret:" + rest[:4] + "…"
-	}
-	return k
-}
 
 func oneLineString(s string, max int) string {
 	s = strings.Join(strings.Fields(s), " ")
