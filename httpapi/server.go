@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
 
 	"walletpass/pass"
 	"walletpass/pass/apple"
@@ -48,6 +50,12 @@ type Deps struct {
 	Now     func() time.Time
 	// AccessLog logs every request; failed ones (4xx, 5xx) always are.
 	AccessLog bool
+	// The PassKit web service: passes, their files, device registrations,
+	// and the timeline device logs go to.
+	Passes   pass.PassStore
+	Blobs    pass.BlobStore
+	Devices  pass.DeviceStore
+	Timeline pass.Timeline
 }
 
 // Server holds the handlers' dependencies.
@@ -55,6 +63,9 @@ type Server struct {
 	log     *slog.Logger
 	deps    Deps
 	tenants map[string]TenantInfo
+
+	mu        sync.Mutex
+	logLimits map[string]*rate.Limiter
 }
 
 // New returns the HTTP handler of walletpass.
@@ -62,11 +73,20 @@ func New(d Deps) http.Handler {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{log: d.Log, deps: d, tenants: map[string]TenantInfo{}}
+	s := &Server{log: d.Log, deps: d, tenants: map[string]TenantInfo{}, logLimits: map[string]*rate.Limiter{}}
 	for _, t := range d.Tenants {
 		s.tenants[t.ID] = t
 	}
-	return s.routes()
+	r := s.routes()
+	// Wallet joins webServiceURL and "/v1/..." as it likes: tolerate a
+	// trailing slash on the web service's paths.
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if p := req.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") && strings.Contains(p, "/apple/v1/") {
+			req.URL.Path = strings.TrimSuffix(p, "/")
+			req.URL.RawPath = ""
+		}
+		r.ServeHTTP(w, req)
+	})
 }
 
 // routes is the one route table of the service.
@@ -94,6 +114,15 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/api/:tenantId/webhooks/secutix/v1/orders/:orderId", s.orderV1)
 	r.POST("/api/:tenantId/webhooks/secutix/v1/orders/:orderId", s.orderV1)
 	r.POST("/api/:tenantId/webhooks/secutix/v2/orders", s.orderV2)
+
+	// The PassKit web service under each pass's webServiceURL.
+	apple := r.Group("/api/:tenantId/apple/v1")
+	apple.POST("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", s.registerDevice)
+	apple.DELETE("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", s.unregisterDevice)
+	apple.GET("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier", s.updatedSerials)
+	apple.GET("/passes/:passTypeIdentifier/:serialNumber", s.latestPass)
+	apple.HEAD("/passes/:passTypeIdentifier/:serialNumber", s.latestPass)
+	apple.POST("/log", s.deviceLog)
 
 	if s.deps.Sandbox != nil {
 		r.Any("/sandbox/*path", gin.WrapH(s.deps.Sandbox))

@@ -41,7 +41,7 @@ func TestBrowserDownloadsPreview(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+filepath.Join(home, "profile"), "--virtual-time-budget=5000",
+		"--user-data-dir="+filepath.Join(home, "profile"),
 		base+"/api/demo/preview/default?kind=concert")
 	cmd.Env = append(os.Environ(), "HOME="+home)
 	var out syncBuffer

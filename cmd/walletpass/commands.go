@@ -73,6 +73,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Log: log, Packager: reg, Store: db, Tenants: tenants,
 		Preview: cfg.Server.Development || cfg.Server.Preview,
 		Inbox:   db, Wake: conn.dispatcher.Wake, Webhooks: conn.webhooks, AccessLog: cfg.Server.AccessLog,
+		Passes: db, Blobs: blobs, Devices: db, Timeline: db,
 	}
 	if conn.sandbox != nil {
 		deps.Sandbox = conn.sandbox.Handler()

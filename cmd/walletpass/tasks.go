@@ -157,7 +157,6 @@ func cmdOrders(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	return tw.Flush()
 }
 
-
 func oneLineString(s string, max int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > max {

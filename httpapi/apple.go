@@ -1,0 +1,279 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
+
+	"walletpass/pass"
+)
+
+// The PassKit web service (Apple's "Wallet Web Service Reference"), under
+// each pass's webServiceURL: {base}/api/{tenant}/apple/v1/...
+
+// Limits of the PassKit web service.
+const (
+	MaxRegistrationBody = 4 << 10
+	MaxLogBody          = 64 << 10
+	maxLogLines         = 100
+	maxLogLine          = 2000
+)
+
+var (
+	deviceIDRE   = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+	passTypeRE   = regexp.MustCompile(`^pass\.[A-Za-z0-9.-]{1,200}$`)
+	serialRE     = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+	pushTokenRE  = regexp.MustCompile(`^[0-9A-Fa-f]{16,200}$`)
+	serialInText = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
+)
+
+// applePath checks the path parameters a PassKit route has (an empty
+// parameter is one the route does not have).
+func applePath(c *gin.Context) (device, passType, serial string, ok bool) {
+	device, passType, serial = c.Param("deviceLibraryIdentifier"), c.Param("passTypeIdentifier"), c.Param("serialNumber")
+	route := c.FullPath()
+	bad := !passTypeRE.MatchString(passType) ||
+		(strings.Contains(route, ":deviceLibraryIdentifier") && !deviceIDRE.MatchString(device)) ||
+		(strings.Contains(route, ":serialNumber") && !serialRE.MatchString(serial))
+	if bad {
+		writeProblem(c, http.StatusBadRequest, "malformed device, pass type or serial number")
+		return "", "", "", false
+	}
+	return device, passType, serial, true
+}
+
+// authorizedPass loads the pass of the request and checks its
+// "Authorization: ApplePass <token>" in constant time. It answers 404 for
+// an unknown pass and 401 for a wrong or missing token.
+func (s *Server) authorizedPass(c *gin.Context, tenant, passType, serial string) (*pass.Pass, bool) {
+	p, err := s.deps.Passes.GetPass(c.Request.Context(), tenant, serial)
+	if err != nil || p.PassTypeID != passType {
+		if err != nil && !errors.Is(err, pass.ErrNotFound) {
+			s.fail(c, err)
+			return nil, false
+		}
+		writeProblem(c, http.StatusNotFound, "no such pass")
+		return nil, false
+	}
+	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "ApplePass ")
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(p.AuthToken))
+	if !ok || subtle.ConstantTimeCompare(g[:], w[:]) != 1 {
+		writeProblem(c, http.StatusUnauthorized, "missing or wrong ApplePass authorization")
+		return nil, false
+	}
+	return p, true
+}
+
+func (s *Server) appleTenant(c *gin.Context) (string, bool) {
+	tenant := c.Param("tenantId")
+	if _, ok := s.tenants[tenant]; !ok || s.deps.Passes == nil {
+		writeProblem(c, http.StatusNotFound, "unknown tenant")
+		return "", false
+	}
+	return tenant, true
+}
+
+// registerDevice: POST …/v1/devices/{device}/registrations/{passType}/{serial}
+// with {"pushToken"}: 201 new, 200 already registered.
+func (s *Server) registerDevice(c *gin.Context) {
+	tenant, ok := s.appleTenant(c)
+	if !ok {
+		return
+	}
+	device, passType, serial, ok := applePath(c)
+	if !ok {
+		return
+	}
+	body, ok := readBody(c, MaxRegistrationBody)
+	if !ok {
+		return
+	}
+	if _, ok := s.authorizedPass(c, tenant, passType, serial); !ok {
+		return
+	}
+	var req struct {
+		PushToken string `json:"pushToken"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || !pushTokenRE.MatchString(req.PushToken) {
+		writeProblem(c, http.StatusBadRequest, `the body must be {"pushToken": "<hex token>"}`)
+		return
+	}
+	created, err := s.deps.Devices.Register(c.Request.Context(), tenant, pass.Device{LibraryID: device, PushToken: req.PushToken}, passType, serial, s.now())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if created {
+		c.Status(http.StatusCreated)
+		return
+	}
+	c.Status(http.StatusOK)
+}
+
+// unregisterDevice: DELETE …/v1/devices/{device}/registrations/{passType}/{serial}.
+func (s *Server) unregisterDevice(c *gin.Context) {
+	tenant, ok := s.appleTenant(c)
+	if !ok {
+		return
+	}
+	device, passType, serial, ok := applePath(c)
+	if !ok {
+		return
+	}
+	if _, ok := s.authorizedPass(c, tenant, passType, serial); !ok {
+		return
+	}
+	if err := s.deps.Devices.Unregister(c.Request.Context(), tenant, device, passType, serial); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusOK)
+}
+
+// updatedSerials: GET …/v1/devices/{device}/registrations/{passType}[?passesUpdatedSince=tag]
+// → 200 {"serialNumbers": [...], "lastUpdated": "<tag>"} or 204. No
+// authentication: the device library identifier is the secret.
+func (s *Server) updatedSerials(c *gin.Context) {
+	tenant, ok := s.appleTenant(c)
+	if !ok {
+		return
+	}
+	device, passType, _, ok := applePath(c)
+	if !ok {
+		return
+	}
+	var since int64
+	if tag := c.Query("passesUpdatedSince"); tag != "" {
+		v, err := strconv.ParseInt(tag, 10, 64)
+		if err != nil || v < 0 {
+			writeProblem(c, http.StatusBadRequest, "passesUpdatedSince must be a tag this service returned")
+			return
+		}
+		since = v
+	}
+	serials, last, err := s.deps.Devices.UpdatedSerials(c.Request.Context(), tenant, device, passType, since)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(serials) == 0 {
+		c.Status(http.StatusNoContent)
+		return
+	}
+	// lastUpdated is a string (a number stops updates silently) and keeps
+	// one format forever: Unix milliseconds of the newest version.
+	c.JSON(http.StatusOK, gin.H{"serialNumbers": serials, "lastUpdated": strconv.FormatInt(last, 10)})
+}
+
+// latestPass: GET/HEAD …/v1/passes/{passType}/{serial} → the stored
+// .pkpass with Last-Modified, or 304 when If-Modified-Since is not older
+// (compared at whole seconds). Passes are never signed on read.
+func (s *Server) latestPass(c *gin.Context) {
+	tenant, ok := s.appleTenant(c)
+	if !ok {
+		return
+	}
+	_, passType, serial, ok := applePath(c)
+	if !ok {
+		return
+	}
+	p, ok := s.authorizedPass(c, tenant, passType, serial)
+	if !ok {
+		return
+	}
+	modified := p.UpdatedAt.UTC().Truncate(time.Second)
+	c.Header("Last-Modified", modified.Format(http.TimeFormat))
+	c.Header("Cache-Control", "no-cache")
+	if ims := c.GetHeader("If-Modified-Since"); ims != "" {
+		if t, err := http.ParseTime(ims); err == nil && !modified.After(t) {
+			c.Status(http.StatusNotModified)
+			return
+		}
+	}
+	data, err := s.deps.Blobs.Get(c.Request.Context(), p.BlobKey)
+	if err != nil {
+		s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the pass file is not available"))
+		return
+	}
+	c.Header("Content-Type", "application/vnd.apple.pkpass")
+	c.Header("Content-Length", strconv.Itoa(len(data)))
+	c.Status(http.StatusOK)
+	if c.Request.Method == http.MethodHead {
+		return
+	}
+	_, _ = c.Writer.Write(data)
+}
+
+// deviceLog: POST …/v1/log {"logs": [...]} → 200. Lines naming one of the
+// tenant's passes go to that order's timeline; at most logRate lines per
+// second per tenant are kept, the rest are counted and dropped.
+func (s *Server) deviceLog(c *gin.Context) {
+	tenant, ok := s.appleTenant(c)
+	if !ok {
+		return
+	}
+	body, ok := readBody(c, MaxLogBody)
+	if !ok {
+		return
+	}
+	var req struct {
+		Logs []string `json:"logs"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeProblem(c, http.StatusBadRequest, `the body must be {"logs": ["..."]}`)
+		return
+	}
+	lim := s.logLimiter(tenant)
+	ctx := c.Request.Context()
+	dropped := 0
+	for i, line := range req.Logs {
+		if i >= maxLogLines || !lim.Allow() {
+			dropped++
+			continue
+		}
+		line = strings.ToValidUTF8(strings.Join(strings.Fields(line), " "), "?")
+		if len(line) > maxLogLine {
+			line = line[:maxLogLine]
+		}
+		entry := pass.TimelineEntry{Tenant: tenant, At: s.now(), Kind: "device-log", CorrelationID: correlationID(c), Detail: line}
+		for _, serial := range serialInText.FindAllString(line, 3) {
+			if p, err := s.deps.Passes.GetPass(ctx, tenant, serial); err == nil {
+				entry.SecretToken, entry.FileID = p.SecretToken, p.FileID
+				break
+			}
+		}
+		if entry.SecretToken != "" && s.deps.Timeline != nil {
+			_ = s.deps.Timeline.AddTimeline(ctx, entry)
+		} else {
+			s.log.InfoContext(ctx, "wallet device log", slog.String("tenant", tenant), slog.String("message", line))
+		}
+	}
+	if dropped > 0 {
+		s.log.WarnContext(ctx, "wallet device log lines dropped", slog.String("tenant", tenant), slog.Int("lines", dropped))
+	}
+	c.Status(http.StatusOK)
+}
+
+// logRate bounds device log lines kept per tenant.
+const logRate = 20
+
+func (s *Server) logLimiter(tenant string) *rate.Limiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.logLimits[tenant]
+	if !ok {
+		l = rate.NewLimiter(logRate, logRate*5)
+		s.logLimits[tenant] = l
+	}
+	return l
+}

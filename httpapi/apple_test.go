@@ -1,0 +1,202 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"walletpass/httpapi"
+	"walletpass/pass"
+	"walletpass/pass/apple"
+	"walletpass/pass/apple/appletest"
+	"walletpass/storage"
+	"walletpass/storage/blob"
+)
+
+type wsBundle struct {
+	srv   *httptest.Server
+	db    *storage.DB
+	svc   *pass.Service
+	wwdr  string
+	pass  *pass.Pass
+	tk    pass.Ticket
+	clock *time.Time
+}
+
+func setupWS(t testing.TB) *wsBundle {
+	t.Helper()
+	f := appletest.Setup(t)
+	dir := t.TempDir()
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(dir, "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	bl, err := blob.NewDir(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	b := &wsBundle{db: db, wwdr: f.WWDR, clock: &clock}
+	b.svc = &pass.Service{Passes: db, Blobs: bl, Packager: f.Registry, Now: func() time.Time { return *b.clock }}
+	b.tk = apple.SampleTicket(pass.EventConcert)
+	p, _, err := b.svc.Apply(context.Background(), b.tk, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.pass = p
+	b.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Packager: f.Registry, Passes: db, Blobs: bl, Devices: db, Timeline: db,
+		Tenants: []httpapi.TenantInfo{{ID: "demo"}}, Now: func() time.Time { return *b.clock }}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+func (b *wsBundle) do(t testing.TB, method, path, body, token string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	if hdr == nil {
+		hdr = map[string]string{}
+	}
+	if token != "" {
+		hdr["Authorization"] = "ApplePass " + token
+	}
+	return send(t.(*testing.T), method, b.srv.URL+"/api/demo/apple/v1"+path, body, hdr)
+}
+
+const device = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+const pushToken = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+func TestPassKitWebService(t *testing.T) {
+	b := setupWS(t)
+	p := b.pass
+	reg := "/devices/" + device + "/registrations/" + p.PassTypeID
+	regPass := reg + "/" + p.SerialNumber
+	body := `{"pushToken":"` + pushToken + `"}`
+
+	// Register: 201, then 200; the list with no tag has the serial.
+	if resp, data := b.do(t, "POST", regPass, body, p.AuthToken, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d %s", resp.StatusCode, data)
+	}
+	if resp, _ := b.do(t, "POST", regPass+"/", body, p.AuthToken, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("register again (trailing slash): %d", resp.StatusCode)
+	}
+	resp, data := b.do(t, "GET", reg, "", "", nil)
+	var list struct {
+		SerialNumbers []string `json:"serialNumbers"`
+		LastUpdated   any      `json:"lastUpdated"`
+	}
+	if err := json.Unmarshal(data, &list); err != nil || resp.StatusCode != 200 || len(list.SerialNumbers) != 1 || list.SerialNumbers[0] != p.SerialNumber {
+		t.Fatalf("list: %d %s", resp.StatusCode, data)
+	}
+	tag, ok := list.LastUpdated.(string)
+	if !ok || tag == "" {
+		t.Fatalf("lastUpdated = %#v, want a string", list.LastUpdated)
+	}
+	if resp, _ := b.do(t, "GET", reg+"?passesUpdatedSince="+tag, "", "", nil); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("list since the tag before any change: %d, want 204", resp.StatusCode)
+	}
+
+	// Get the pass: Last-Modified, a verified pass; 304 at the same second.
+	resp, data = b.do(t, "GET", "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "", p.AuthToken, nil)
+	lm := resp.Header.Get("Last-Modified")
+	if resp.StatusCode != 200 || lm == "" || resp.Header.Get("Content-Type") != apple.ContentTypePass {
+		t.Fatalf("get pass: %d, Last-Modified %q", resp.StatusCode, lm)
+	}
+	appletest.Verify(t, data, b.wwdr)
+	if resp, _ := b.do(t, "GET", "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "", p.AuthToken, map[string]string{"If-Modified-Since": lm}); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("If-Modified-Since = Last-Modified: %d, want 304", resp.StatusCode)
+	}
+	if resp, data := b.do(t, "HEAD", "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "", p.AuthToken, nil); resp.StatusCode != 200 || len(data) != 0 || resp.Header.Get("Last-Modified") != lm {
+		t.Errorf("HEAD: %d, %d bytes", resp.StatusCode, len(data))
+	}
+
+	// The ticket changes: the list since the tag has the serial, the pass is new.
+	*b.clock = b.clock.Add(90 * time.Second)
+	b.tk.Seat.Number = "99"
+	if _, changed, err := b.svc.Apply(context.Background(), b.tk, "default"); err != nil || !changed {
+		t.Fatalf("apply: %v %v", changed, err)
+	}
+	resp, data = b.do(t, "GET", reg+"?passesUpdatedSince="+tag, "", "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(data), p.SerialNumber) {
+		t.Fatalf("list since the tag after a change: %d %s", resp.StatusCode, data)
+	}
+	resp, data = b.do(t, "GET", "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "", p.AuthToken, map[string]string{"If-Modified-Since": lm})
+	if resp.StatusCode != 200 || resp.Header.Get("Last-Modified") == lm {
+		t.Fatalf("get after a change with the old If-Modified-Since: %d", resp.StatusCode)
+	}
+	pj := appletest.Verify(t, data, b.wwdr)
+	if !strings.Contains(mustJSON(pj), `"99"`) {
+		t.Errorf("the served pass does not carry the new seat")
+	}
+	newLM := resp.Header.Get("Last-Modified")
+	if resp, _ := b.do(t, "GET", "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "", p.AuthToken, map[string]string{"If-Modified-Since": newLM}); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("with the new Last-Modified: %d, want 304", resp.StatusCode)
+	}
+
+	// Device log naming the pass lands on the order's timeline.
+	logBody := `{"logs":["Web service error for ` + p.PassTypeID + ` (` + p.SerialNumber + `): Response to 'What changed?' request included 1 serial numbers but the lastUpdated tag remained the same."]}`
+	if resp, _ := b.do(t, "POST", "/log", logBody, "", nil); resp.StatusCode != 200 {
+		t.Errorf("log: %d", resp.StatusCode)
+	}
+	tl, _ := b.db.Timeline(context.Background(), "demo", p.SecretToken, 0)
+	if len(tl) == 0 || tl[len(tl)-1].Kind != "device-log" {
+		t.Errorf("timeline = %+v", tl)
+	}
+
+	// Unregister: 200, then nothing is listed.
+	if resp, _ := b.do(t, "DELETE", regPass, "", p.AuthToken, nil); resp.StatusCode != 200 {
+		t.Errorf("unregister: %d", resp.StatusCode)
+	}
+	if resp, _ := b.do(t, "GET", reg, "", "", nil); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("list after unregister: %d", resp.StatusCode)
+	}
+	if ds, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber); len(ds) != 0 {
+		t.Errorf("devices after unregister: %+v", ds)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestPassKitRefusesWithoutWriting(t *testing.T) {
+	b := setupWS(t)
+	p := b.pass
+	regPass := "/devices/" + device + "/registrations/" + p.PassTypeID + "/" + p.SerialNumber
+	body := `{"pushToken":"` + pushToken + `"}`
+	tests := []struct {
+		name, method, path, body, token string
+		status                          int
+	}{
+		{"register without token", "POST", regPass, body, "", 401},
+		{"register wrong token", "POST", regPass, body, p.AuthToken[:len(p.AuthToken)-1] + "x", 401},
+		{"register unknown serial", "POST", "/devices/" + device + "/registrations/" + p.PassTypeID + "/ffffffffffffffffffffffffffffffff", body, p.AuthToken, 404},
+		{"register other pass type", "POST", "/devices/" + device + "/registrations/pass.other.type/" + p.SerialNumber, body, p.AuthToken, 404},
+		{"register oversized", "POST", regPass, `{"pushToken":"` + strings.Repeat("a", httpapi.MaxRegistrationBody) + `"}`, p.AuthToken, 413},
+		{"register bad body", "POST", regPass, `{"pushToken":"not hex!"}`, p.AuthToken, 400},
+		{"register bad device id", "POST", "/devices/bad%20id/registrations/" + p.PassTypeID + "/" + p.SerialNumber, body, p.AuthToken, 400},
+		{"get wrong token", "GET", "/passes/" + p.PassTypeID + "/" + p.SerialNumber, "", "nope-nope-nope-nope", 401},
+		{"get unknown serial", "GET", "/passes/" + p.PassTypeID + "/00000000000000000000000000000000", "", p.AuthToken, 404},
+		{"unregister wrong token", "DELETE", regPass, "", "x", 401},
+		{"list bad tag", "GET", "/devices/" + device + "/registrations/" + p.PassTypeID + "?passesUpdatedSince=yesterday", "", "", 400},
+		{"log oversized", "POST", "/log", `{"logs":["` + strings.Repeat("x", httpapi.MaxLogBody) + `"]}`, "", 413},
+		{"log malformed", "POST", "/log", `{"logs":`, "", 400},
+	}
+	for _, tc := range tests {
+		resp, data := b.do(t, tc.method, tc.path, tc.body, tc.token, nil)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, resp.StatusCode, data, tc.status)
+		}
+		if tc.method != "HEAD" && resp.Header.Get("Content-Type") != httpapi.ContentTypeProblem {
+			t.Errorf("%s: content type %q, want problem+json", tc.name, resp.Header.Get("Content-Type"))
+		}
+	}
+	if ds, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber); len(ds) != 0 {
+		t.Errorf("refused requests registered devices: %+v", ds)
+	}
+}

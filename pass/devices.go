@@ -1,0 +1,31 @@
+package pass
+
+import (
+	"context"
+	"time"
+)
+
+// Device is an Apple Wallet device library registered for pass updates.
+type Device struct {
+	LibraryID string
+	PushToken string
+}
+
+// DeviceStore keeps the PassKit web service's registrations.
+type DeviceStore interface {
+	// Register records that device registered for the pass, with its
+	// current push token; created is false when it already was.
+	Register(ctx context.Context, tenant string, d Device, passTypeID, serial string, now time.Time) (created bool, err error)
+	// Unregister removes a registration; removing one that does not exist
+	// is not an error.
+	Unregister(ctx context.Context, tenant, deviceLibraryID, passTypeID, serial string) error
+	// UpdatedSerials returns the serials registered by the device whose
+	// update tag is greater than since (0: all), and the largest tag among
+	// them.
+	UpdatedSerials(ctx context.Context, tenant, deviceLibraryID, passTypeID string, since int64) ([]string, int64, error)
+	// DevicesForPass returns the devices registered for a pass.
+	DevicesForPass(ctx context.Context, tenant, passTypeID, serial string) ([]Device, error)
+	// ForgetPushToken removes every registration of the devices with this
+	// push token (APNs said it is gone) and returns how many went.
+	ForgetPushToken(ctx context.Context, tenant, pushToken string) (int64, error)
+}

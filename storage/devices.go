@@ -1,0 +1,116 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"walletpass/pass"
+)
+
+// Register records a device's registration for a pass and its push token,
+// in one transaction; created is false when the registration existed.
+func (s *DB) Register(ctx context.Context, tenant string, d pass.Device, passTypeID, serial string, now time.Time) (bool, error) {
+	created := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ms := now.UnixMilli()
+		_, err := tx.ExecContext(ctx, `INSERT INTO devices (tenant, device_library_id, push_token, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $4)
+			ON CONFLICT (tenant, device_library_id) DO UPDATE SET push_token = excluded.push_token, updated_at = excluded.updated_at`,
+			tenant, d.LibraryID, d.PushToken, ms)
+		if err != nil {
+			return fmt.Errorf("storage: device: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO registrations (tenant, device_library_id, pass_type_id, serial_number, created_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, tenant, d.LibraryID, passTypeID, serial, ms)
+		if err != nil {
+			return fmt.Errorf("storage: registration: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		created = n == 1
+		return nil
+	})
+	return created, err
+}
+
+// Unregister removes a registration (and the device when it has none left).
+func (s *DB) Unregister(ctx context.Context, tenant, device, passTypeID, serial string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM registrations WHERE tenant = $1 AND device_library_id = $2
+			AND pass_type_id = $3 AND serial_number = $4`, tenant, device, passTypeID, serial); err != nil {
+			return fmt.Errorf("storage: unregister: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE tenant = $1 AND device_library_id = $2
+			AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.tenant = $1 AND r.device_library_id = $2)`, tenant, device); err != nil {
+			return fmt.Errorf("storage: unregister: %w", err)
+		}
+		return nil
+	})
+}
+
+// UpdatedSerials returns the serials the device registered whose update
+// tag is after since, and the largest tag among them.
+func (s *DB) UpdatedSerials(ctx context.Context, tenant, device, passTypeID string, since int64) ([]string, int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT p.serial_number, p.update_tag FROM registrations r
+		JOIN passes p ON p.tenant = r.tenant AND p.serial_number = r.serial_number AND p.pass_type_id = r.pass_type_id
+		WHERE r.tenant = $1 AND r.device_library_id = $2 AND r.pass_type_id = $3 AND p.update_tag > $4
+		ORDER BY p.serial_number`, tenant, device, passTypeID, since)
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage: updated serials: %w", err)
+	}
+	defer rows.Close()
+	var serials []string
+	var last int64
+	for rows.Next() {
+		var serial string
+		var tag int64
+		if err := rows.Scan(&serial, &tag); err != nil {
+			return nil, 0, fmt.Errorf("storage: updated serials: %w", err)
+		}
+		serials = append(serials, serial)
+		last = max(last, tag)
+	}
+	return serials, last, rows.Err()
+}
+
+// DevicesForPass returns the devices registered for a pass.
+func (s *DB) DevicesForPass(ctx context.Context, tenant, passTypeID, serial string) ([]pass.Device, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT d.device_library_id, d.push_token FROM registrations r
+		JOIN devices d ON d.tenant = r.tenant AND d.device_library_id = r.device_library_id
+		WHERE r.tenant = $1 AND r.pass_type_id = $2 AND r.serial_number = $3 ORDER BY d.device_library_id`,
+		tenant, passTypeID, serial)
+	if err != nil {
+		return nil, fmt.Errorf("storage: devices of pass: %w", err)
+	}
+	defer rows.Close()
+	var out []pass.Device
+	for rows.Next() {
+		var d pass.Device
+		if err := rows.Scan(&d.LibraryID, &d.PushToken); err != nil {
+			return nil, fmt.Errorf("storage: devices of pass: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ForgetPushToken removes the registrations and devices of a push token.
+func (s *DB) ForgetPushToken(ctx context.Context, tenant, pushToken string) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM registrations WHERE tenant = $1 AND device_library_id IN
+			(SELECT device_library_id FROM devices WHERE tenant = $1 AND push_token = $2)`, tenant, pushToken)
+		if err != nil {
+			return fmt.Errorf("storage: forget push token: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE tenant = $1 AND push_token = $2`, tenant, pushToken); err != nil {
+			return fmt.Errorf("storage: forget push token: %w", err)
+		}
+		return nil
+	})
+	return n, err
+}
+
+var _ pass.DeviceStore = (*DB)(nil)
