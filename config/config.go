@@ -152,6 +152,20 @@ type Apple struct {
 	WWDRFile string `yaml:"wwdrFile"`
 	// ReEntry keeps a scanned ticket's pass valid.
 	ReEntry bool `yaml:"reEntry"`
+	// APNs says how pass updates are pushed.
+	APNs APNs `yaml:"apns"`
+}
+
+// APNs is a tenant's push credential. By default pushes use certificate
+// auth with the Pass Type ID certificate on Apple's production host; in
+// development with no host, an in-process fake APNs receives them.
+type APNs struct {
+	// Host is the APNs base URL (default https://api.push.apple.com).
+	Host string `yaml:"host"`
+	// KeyFile, KeyID and TeamID switch to token auth with a .p8 key of the
+	// team that owns the pass type.
+	KeyFile string `yaml:"keyFile"`
+	KeyID   string `yaml:"keyId"`
 }
 
 // UsesDevPKI reports whether the tenant has no certificate of its own and
@@ -254,6 +268,8 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		set(&t.Apple.CertFile, EnvName(t.ID, "APPLE_CERT_FILE"))
 		set(&t.Apple.KeyFile, EnvName(t.ID, "APPLE_KEY_FILE"))
 		set(&t.Apple.WWDRFile, EnvName(t.ID, "APPLE_WWDR_FILE"))
+		set(&t.Apple.APNs.Host, EnvName(t.ID, "APNS_HOST"))
+		set(&t.Apple.APNs.KeyFile, EnvName(t.ID, "APNS_KEY_FILE"))
 		set(&t.SecuTix.BaseURL, EnvName(t.ID, "SECUTIX_BASE_URL"))
 		set(&t.SecuTix.Secret, EnvName(t.ID, "SECUTIX_SECRET"))
 		set(&t.Webhooks.Password, EnvName(t.ID, "WEBHOOK_PASSWORD"))
@@ -428,6 +444,18 @@ func (c *Config) Validate() error {
 			}
 		default:
 			add("%s: webhooks.auth %q is not one of none, basic, apikey", where, w.Auth)
+		}
+		if ap := a.APNs; (ap.KeyFile == "") != (ap.KeyID == "") {
+			add("%s: apple.apns.keyFile and keyId go together (token auth)", where)
+		} else if ap.KeyFile != "" {
+			if _, err := os.Stat(ap.KeyFile); err != nil {
+				add("%s: apple.apns.keyFile %s: %s", where, ap.KeyFile, describeStatErr(err))
+			}
+		}
+		if h := a.APNs.Host; h != "" {
+			if u, err := url.Parse(h); err != nil || u.Scheme != "https" || u.Host == "" {
+				add("%s: apple.apns.host %q must be an https URL", where, h)
+			}
 		}
 		if !a.UsesDevPKI() {
 			for _, f := range []struct{ name, path string }{{"p12File", a.P12File}, {"certFile", a.CertFile}, {"keyFile", a.KeyFile}, {"wwdrFile", a.WWDRFile}} {

@@ -359,4 +359,3 @@ func (d *Dispatcher) retention(ctx context.Context) {
 		d.log.Info("retention", slog.Int64("rows", n))
 	}
 }
-

@@ -25,3 +25,17 @@ func SyncHandler(s *pass.Syncer) Handler {
 		return err
 	}
 }
+
+// PushHandler runs push-pass tasks with s.
+func PushHandler(s *pass.PushService) Handler {
+	return func(ctx context.Context, t pass.Task) error {
+		var ref pass.PushRef
+		if err := json.Unmarshal(t.Payload, &ref); err != nil {
+			return pass.Wrap(pass.KindInvalid, err, "push task: malformed payload")
+		}
+		if ref.Tenant != t.Tenant || ref.Serial == "" || ref.PassTypeID == "" {
+			return pass.Errorf(pass.KindInvalid, "push task: payload does not match the task")
+		}
+		return s.PushPass(ctx, ref)
+	}
+}

@@ -40,7 +40,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	reg, err := buildRegistry(cfg, log)
+	reg, ids, err := buildIssuers(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
 	defer ln.Close()
-	conn, err := buildConnector(cfg, db, blobs, reg, log, "http://"+ln.Addr().String())
+	conn, err := buildConnector(cfg, db, blobs, reg, ids, log, "http://"+ln.Addr().String())
 	if err != nil {
 		return err
 	}

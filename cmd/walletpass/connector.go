@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"time"
 
+	"walletpass/certs"
 	"walletpass/config"
 	"walletpass/httpapi"
 	"walletpass/pass"
 	"walletpass/pass/apple"
+	"walletpass/push/apnstest"
 	"walletpass/secutix"
 	"walletpass/secutix/sandbox"
 	"walletpass/storage"
@@ -24,12 +26,22 @@ type connector struct {
 	sandbox    *sandbox.Sandbox
 	dispatcher *workers.Dispatcher
 	webhooks   map[string]httpapi.WebhookAuth
+	pushers    apnsPushers
+	fakeAPNs   *apnstest.Server // development only
 }
 
 // buildConnector wires the SecuTix connector. selfURL is how this process
 // reaches itself (for the sandbox's API and webhooks).
-func buildConnector(cfg *config.Config, db *storage.DB, blobs *blob.Dir, reg *apple.Registry, log *slog.Logger, selfURL string) (*connector, error) {
+func buildConnector(cfg *config.Config, db *storage.DB, blobs *blob.Dir, reg *apple.Registry, ids map[string]*certs.Identity,
+	log *slog.Logger, selfURL string) (*connector, error) {
 	c := &connector{webhooks: map[string]httpapi.WebhookAuth{}}
+	var err error
+	if c.pushers, c.fakeAPNs, err = buildPushers(cfg, ids); err != nil {
+		if c.fakeAPNs != nil {
+			c.fakeAPNs.Close()
+		}
+		return nil, err
+	}
 	clients := secutix.Clients{}
 	for _, t := range cfg.Tenants {
 		w := t.Webhooks
@@ -72,13 +84,29 @@ func buildConnector(cfg *config.Config, db *storage.DB, blobs *blob.Dir, reg *ap
 		templates[t.ID] = t.DefaultTemplate
 	}
 	svc := &pass.Service{Passes: db, Blobs: blobs, Packager: reg}
+	var wake func()
 	syncer := &pass.Syncer{Orders: clients, Service: svc, Queue: db, Timeline: db, Log: log,
-		Template: func(tenant string) string { return templates[tenant] }}
+		Template: func(tenant string) string { return templates[tenant] },
+		// A new pass version: tell its devices (one push per device;
+		// changes close together coalesce in the push task).
+		Changed: func(ctx context.Context, p *pass.Pass) {
+			ref := pass.PushRef{Tenant: p.Tenant, PassTypeID: p.PassTypeID, Serial: p.SerialNumber}
+			if _, err := db.Enqueue(ctx, pass.PushTask(ref, ""), time.Now()); err != nil {
+				log.Warn("enqueue push", slog.String("tenant", p.Tenant), slog.Any("error", err))
+				return
+			}
+			wake()
+		}}
+	pushes := &pass.PushService{Devices: db, Pusher: c.pushers, Log: log.With(slog.String("component", "apns"))}
 	w := cfg.Workers
 	c.dispatcher = workers.New(workers.Config{
 		Workers: w.Count, MaxAttempts: w.MaxAttempts, MaxBackoff: time.Duration(w.MaxBackoff), Lease: time.Duration(w.Lease),
 		Reconcile: time.Duration(w.ReconcileEvery), RetentionAge: time.Duration(w.Retention),
-	}, db, db, map[string]workers.Handler{pass.TaskSyncOrder: workers.SyncHandler(syncer)}, log.With(slog.String("component", "workers")))
+	}, db, db, map[string]workers.Handler{
+		pass.TaskSyncOrder: workers.SyncHandler(syncer),
+		pass.TaskPushPass:  workers.PushHandler(pushes),
+	}, log.With(slog.String("component", "workers")))
+	wake = c.dispatcher.Wake
 	return c, nil
 }
 
@@ -88,5 +116,10 @@ func (c *connector) stop(ctx context.Context) error {
 	if c.sandbox != nil {
 		c.sandbox.Close()
 	}
-	return c.dispatcher.Stop(ctx)
+	err := c.dispatcher.Stop(ctx)
+	c.pushers.close()
+	if c.fakeAPNs != nil {
+		c.fakeAPNs.Close()
+	}
+	return err
 }

@@ -74,32 +74,40 @@ func tenantSource(cfg *config.Config, t config.Tenant) (certs.Source, error) {
 // checks the certificates (errors stop the start, warnings are logged) and
 // returns the registry that renders and signs passes.
 func buildRegistry(cfg *config.Config, log *slog.Logger) (*apple.Registry, error) {
+	reg, _, err := buildIssuers(cfg, log)
+	return reg, err
+}
+
+// buildIssuers is buildRegistry that also returns each tenant's signing
+// identity (the APNs client uses the same certificate).
+func buildIssuers(cfg *config.Config, log *slog.Logger) (*apple.Registry, map[string]*certs.Identity, error) {
 	reg := apple.NewRegistry()
+	ids := map[string]*certs.Identity{}
 	tpls, err := loadTemplates(cfg.TemplatesDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, t := range tpls {
 		reg.AddTemplate(t)
 	}
 	for _, t := range cfg.Tenants {
 		if _, err := reg.Template(t.DefaultTemplate); err != nil {
-			return nil, fmt.Errorf("tenant %s: defaultTemplate: %w", t.ID, err)
+			return nil, nil, fmt.Errorf("tenant %s: defaultTemplate: %w", t.ID, err)
 		}
 		src, err := tenantSource(cfg, t)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		id, err := certs.Load(src)
 		if err != nil {
-			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
+			return nil, nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
 		problems := id.Check(t.Apple.PassTypeID, t.Apple.TeamID, time.Now())
 		for _, p := range problems {
 			log.Warn("certificate", slog.String("tenant", t.ID), slog.String("severity", p.Severity.String()), slog.String("problem", p.Message))
 		}
 		if certs.HasErrors(problems) {
-			return nil, fmt.Errorf("tenant %s: the Apple certificate is not usable (run walletpass certs check)", t.ID)
+			return nil, nil, fmt.Errorf("tenant %s: the Apple certificate is not usable (run walletpass certs check)", t.ID)
 		}
 		is, err := apple.NewIssuer(apple.IssuerConfig{
 			PassTypeID: t.Apple.PassTypeID, TeamID: t.Apple.TeamID, OrganizationName: t.Name,
@@ -108,9 +116,10 @@ func buildRegistry(cfg *config.Config, log *slog.Logger) (*apple.Registry, error
 			Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
+			return nil, nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
 		reg.AddIssuer(t.ID, is)
+		ids[t.ID] = id
 	}
-	return reg, nil
+	return reg, ids, nil
 }

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"walletpass/certs"
+	"walletpass/config"
+	"walletpass/pass"
+	"walletpass/push/apns"
+	"walletpass/push/apnstest"
+)
+
+// apnsPushers sends pass-update pushes with one APNs client per tenant; it
+// implements pass.Pusher.
+type apnsPushers map[string]*apns.Client
+
+// PushPass implements pass.Pusher.
+func (m apnsPushers) PushPass(ctx context.Context, tenant, deviceToken, passTypeID string) (pass.PushOutcome, string, error) {
+	c, ok := m[tenant]
+	if !ok {
+		return pass.PushConfigError, "no APNs client", nil
+	}
+	r, err := c.Push(ctx, deviceToken, passTypeID)
+	if err != nil && r.Outcome != apns.Retry {
+		return pass.PushRetry, "", err
+	}
+	switch r.Outcome {
+	case apns.Delivered:
+		return pass.PushDelivered, r.Reason, nil
+	case apns.Unregistered:
+		return pass.PushUnregistered, r.Reason, nil
+	case apns.Retry:
+		return pass.PushRetry, r.Reason, nil
+	default:
+		return pass.PushConfigError, r.Reason, nil
+	}
+}
+
+func (m apnsPushers) close() {
+	for _, c := range m {
+		c.Close()
+	}
+}
+
+// buildPushers makes each tenant's APNs client: certificate auth with its
+// Pass Type ID certificate, or token auth with a .p8 key. In development a
+// tenant without an APNs host pushes to an in-process fake APNs that checks
+// the certificate against the development WWDR (returned, to be closed).
+func buildPushers(cfg *config.Config, ids map[string]*certs.Identity) (apnsPushers, *apnstest.Server, error) {
+	m := apnsPushers{}
+	var fake *apnstest.Server
+	for _, t := range cfg.Tenants {
+		id := ids[t.ID]
+		ac := apns.Config{Host: t.Apple.APNs.Host}
+		if t.Apple.APNs.KeyFile != "" {
+			key, err := os.ReadFile(t.Apple.APNs.KeyFile)
+			if err != nil {
+				return nil, fake, fmt.Errorf("tenant %s: apns key: %w", t.ID, err)
+			}
+			ac.TokenKeyPEM, ac.KeyID, ac.TeamID = key, t.Apple.APNs.KeyID, t.Apple.TeamID
+		} else {
+			ac.Certificate = &tls.Certificate{Certificate: [][]byte{id.Leaf.Raw, id.WWDR.Raw}, PrivateKey: id.Key, Leaf: id.Leaf}
+		}
+		if ac.Host == "" && cfg.Server.Development {
+			if fake == nil {
+				pool := x509.NewCertPool()
+				for _, i := range ids {
+					pool.AddCert(i.WWDR)
+				}
+				fake = apnstest.NewServer(apnstest.Options{RequireClientCert: true, ClientCAs: pool})
+			}
+			ac.Host, ac.RootCAs = fake.URL, fake.CA
+		}
+		c, err := apns.New(ac)
+		if err != nil {
+			return nil, fake, fmt.Errorf("tenant %s: apns: %w", t.ID, err)
+		}
+		m[t.ID] = c
+	}
+	return m, fake, nil
+}
+
+var _ pass.Pusher = apnsPushers(nil)

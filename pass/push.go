@@ -1,0 +1,110 @@
+package pass
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// TaskPushPass is the kind of the task that tells a pass's devices it
+// changed.
+const TaskPushPass = "push-pass"
+
+// PushOutcome is what the push service said about one device.
+type PushOutcome int
+
+// The push outcomes.
+const (
+	PushDelivered    PushOutcome = iota
+	PushUnregistered             // the device is gone: forget its registrations
+	PushRetry                    // try again later (rate limit, server error, network)
+	PushConfigError              // our credentials or topic are wrong: keep the registration, tell the operator
+)
+
+// Pusher sends the empty pass-update push to one device of a tenant.
+type Pusher interface {
+	PushPass(ctx context.Context, tenant, deviceToken, passTypeID string) (PushOutcome, string, error)
+}
+
+// PushRef names the pass a push task is for.
+type PushRef struct {
+	Tenant     string `json:"tenant"`
+	PassTypeID string `json:"passTypeId"`
+	Serial     string `json:"serial"`
+}
+
+// PushTask is the task that pushes a pass's devices; changes close
+// together coalesce into one push per device.
+func PushTask(r PushRef, correlationID string) NewTask {
+	payload, _ := json.Marshal(r) // strings always marshal
+	return NewTask{Tenant: r.Tenant, Kind: TaskPushPass, DedupKey: "pass:" + r.PassTypeID + ":" + r.Serial, Payload: payload,
+		CorrelationID: correlationID, MinGap: SyncCoalesceWindow}
+}
+
+// PushService pushes a pass's registered devices.
+type PushService struct {
+	Devices DeviceStore
+	Pusher  Pusher
+	Log     *slog.Logger
+
+	reported sync.Map // tenant -> reason: configuration errors logged once
+}
+
+// PushPass sends one push to every device registered for the pass. Gone
+// devices are forgotten. If some device should be retried it returns an
+// error of kind KindUnavailable (the task queue retries it; devices already
+// reached get the push again, which only makes them ask what changed).
+func (s *PushService) PushPass(ctx context.Context, r PushRef) error {
+	devices, err := s.Devices.DevicesForPass(ctx, r.Tenant, r.PassTypeID, r.Serial)
+	if err != nil {
+		return err
+	}
+	retry := 0
+	var errs []error
+	for _, d := range devices {
+		outcome, reason, err := s.Pusher.PushPass(ctx, r.Tenant, d.PushToken, r.PassTypeID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		switch outcome {
+		case PushUnregistered:
+			if _, err := s.Devices.ForgetPushToken(ctx, r.Tenant, d.PushToken); err != nil {
+				errs = append(errs, err)
+			}
+		case PushRetry:
+			retry++
+		case PushConfigError:
+			if _, seen := s.reported.LoadOrStore(r.Tenant+"\x00"+reason, true); !seen && s.Log != nil {
+				s.Log.ErrorContext(ctx, "APNs refuses our pushes: check the tenant's certificate or key and pass type",
+					slog.String("tenant", r.Tenant), slog.String("reason", reason))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if retry > 0 {
+		return &RetryAfterError{After: time.Second, Err: Errorf(KindUnavailable, "push: %d of %d devices to retry", retry, len(devices))}
+	}
+	return nil
+}
+
+// String names the outcome.
+func (o PushOutcome) String() string {
+	switch o {
+	case PushDelivered:
+		return "delivered"
+	case PushUnregistered:
+		return "unregistered"
+	case PushRetry:
+		return "retry"
+	case PushConfigError:
+		return "configuration error"
+	}
+	return fmt.Sprintf("outcome(%d)", int(o))
+}

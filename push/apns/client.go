@@ -1,0 +1,317 @@
+package apns
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sideshow/apns2"
+	"github.com/sideshow/apns2/token"
+
+	"walletpass/pass"
+)
+
+// The pass-update push: an empty dictionary, background type at the
+// priority Apple requires for it (see the package documentation).
+var emptyPayload = []byte("{}")
+
+const (
+	pushType     = apns2.PushTypeBackground
+	pushPriority = apns2.PriorityLow
+)
+
+// Device token limits: APNs tokens are hex, 32 bytes today and up to 100
+// bytes by Apple's documentation.
+const (
+	minTokenLen = 64
+	maxTokenLen = 200
+)
+
+// Outcome says what the caller should do after a push. The zero value is
+// not an outcome: Push always sets one.
+type Outcome int
+
+// The outcomes of a push.
+const (
+	// Delivered: APNs accepted the push (200).
+	Delivered Outcome = iota + 1
+	// Unregistered: the push token is dead (410, 400 BadDeviceToken or
+	// ExpiredToken, or not a valid token at all). Delete the registration,
+	// unless it was updated after Result.Timestamp.
+	Unregistered
+	// Retry: APNs is busy or unreachable (429, 5xx, network). Push again
+	// after Result.RetryAfter; keep the registration.
+	Retry
+	// ConfigError: APNs refused our credentials, topic or request (403,
+	// 400 DeviceTokenNotForTopic, TopicDisallowed, ...). Keep the
+	// registration and fix the tenant's configuration; retrying will not
+	// help.
+	ConfigError
+)
+
+// String returns a readable name: "delivered", "unregistered", "retry" or
+// "config error".
+func (o Outcome) String() string {
+	switch o {
+	case Delivered:
+		return "delivered"
+	case Unregistered:
+		return "unregistered"
+	case Retry:
+		return "retry"
+	case ConfigError:
+		return "config error"
+	default:
+		return "Outcome(" + strconv.Itoa(int(o)) + ")"
+	}
+}
+
+// Result is what became of one push.
+type Result struct {
+	Outcome Outcome
+	// Status is APNs's HTTP status; 0 when no request was answered (an
+	// invalid token, a network failure, a canceled context).
+	Status int
+	// Reason is APNs's reason string ("Unregistered", "BadDeviceToken",
+	// ...), or "BadDeviceToken" for a token rejected before sending.
+	Reason string
+	// APNsID is the apns-id APNs gave the push.
+	APNsID string
+	// RetryAfter is the suggested back-off for Outcome Retry.
+	RetryAfter time.Duration
+	// Timestamp is, for a 410, when APNs last learned that the token was
+	// no longer valid; a registration refreshed after it is still good.
+	Timestamp time.Time
+}
+
+// Client sends pass-update pushes with one credential. It is safe for
+// concurrent use; create one per tenant and reuse it, so that pushes share
+// one HTTP/2 connection.
+type Client struct {
+	apns      *apns2.Client
+	transport *http.Transport
+	sem       chan struct{}
+	timeout   time.Duration
+	log       *slog.Logger
+	desc      string // String() form, without key material
+
+	mu     sync.Mutex
+	logged map[string]bool // ConfigError kinds already logged
+}
+
+// New validates cfg and builds the client; it does not connect (the
+// connection is opened by the first push and then kept). It returns an
+// error of kind pass.KindInvalid listing every problem with cfg: no or two
+// credentials, an unreadable certificate or .p8 key, a missing KeyID or
+// TeamID, a Host that is not an https URL, a negative Concurrency or
+// Timeout. The error never contains key material.
+func New(cfg Config) (*Client, error) {
+	v, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	tlsConf := &tls.Config{RootCAs: v.RootCAs, MinVersion: tls.VersionTLS12}
+	ac := &apns2.Client{Host: v.Host}
+	if v.Certificate != nil {
+		tlsConf.Certificates = []tls.Certificate{*v.Certificate}
+		ac.Certificate = *v.Certificate
+	} else {
+		tok := &token.Token{AuthKey: v.authKey, KeyID: v.KeyID, TeamID: v.TeamID}
+		// Sign once now: apns2 ignores signing errors later and would send
+		// an empty bearer token.
+		if _, err := tok.Generate(); err != nil {
+			return nil, pass.Errorf(pass.KindInvalid, "apns: config: TokenKeyPEM cannot sign an ES256 token")
+		}
+		ac.Token = tok
+	}
+	// Our own transport rather than apns2's (x/net/http2, deprecated): the
+	// caller's roots, dials that honour the context, HTTP/2 only, and one
+	// connection per host (MaxConnsPerHost 1 also stops concurrent first
+	// pushes from dialing in parallel); pings detect a dead idle connection.
+	var protocols http.Protocols
+	protocols.SetHTTP2(true)
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{KeepAlive: tcpKeepAlive}).DialContext,
+		TLSClientConfig:     tlsConf,
+		TLSHandshakeTimeout: v.Timeout,
+		Protocols:           &protocols,
+		MaxConnsPerHost:     1,
+		IdleConnTimeout:     0, // keep the connection: APNs dislikes reconnects
+		HTTP2: &http.HTTP2Config{
+			SendPingTimeout: sendPingTimeout,
+			PingTimeout:     pingTimeout,
+		},
+	}
+	ac.HTTPClient = &http.Client{Transport: tr}
+	return &Client{
+		apns:      ac,
+		transport: tr,
+		sem:       make(chan struct{}, v.Concurrency),
+		timeout:   v.Timeout,
+		log:       v.Logger,
+		desc:      fmt.Sprintf("apns.Client{auth=%s host=%q}", v.authMode(), v.Host),
+		logged:    make(map[string]bool),
+	}, nil
+}
+
+// String describes the client without its key material.
+func (c *Client) String() string { return c.desc }
+
+// GoString is String, so that %#v does not print the key either.
+func (c *Client) GoString() string { return c.desc }
+
+// Close closes the idle connection to APNs. Call it after the last push
+// has returned; a later push opens a new connection.
+func (c *Client) Close() {
+	c.transport.CloseIdleConnections()
+}
+
+// Push sends the pass-update push to one device: POST /3/device/<token>
+// with apns-topic = topic (the pass type identifier), apns-push-type
+// background, apns-priority 5 and the body {}. It waits for one of the
+// Config.Concurrency slots (as long as ctx allows), then gives the exchange
+// Config.Timeout.
+//
+// A deviceToken that is not 64 to 200 hex digits is Outcome Unregistered
+// with Reason "BadDeviceToken" and Status 0, without any request: APNs
+// would refuse it with the same reason.
+//
+// Push returns a nil error for every APNs answer; the Result's Outcome says
+// what to do. It returns an error only when there is no answer: a done ctx
+// (errors.Is with context.Canceled or DeadlineExceeded holds; Outcome
+// Retry), no answer from APNs within Config.Timeout or a network failure (a
+// *pass.RetryAfterError of kind pass.KindUnavailable; Outcome Retry), or an
+// empty topic (pass.KindInvalid; no Outcome).
+func (c *Client) Push(ctx context.Context, deviceToken, topic string) (Result, error) {
+	if topic == "" {
+		return Result{}, pass.Errorf(pass.KindInvalid, "apns: push: the topic (pass type identifier) is required")
+	}
+	if !ValidDeviceToken(deviceToken) {
+		return Result{Outcome: Unregistered, Reason: apns2.ReasonBadDeviceToken}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{Outcome: Retry}, canceled(err, deviceToken)
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return Result{Outcome: Retry}, canceled(ctx.Err(), deviceToken)
+	}
+	defer func() { <-c.sem }()
+
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.apns.PushWithContext(rctx, &apns2.Notification{
+		DeviceToken: deviceToken,
+		Topic:       topic,
+		Payload:     emptyPayload,
+		PushType:    pushType,
+		Priority:    pushPriority,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return Result{Outcome: Retry}, canceled(ctx.Err(), deviceToken)
+		}
+		return Result{Outcome: Retry, RetryAfter: RetryAfterUnavailable}, &pass.RetryAfterError{
+			After: RetryAfterUnavailable,
+			Err:   pass.Wrap(pass.KindUnavailable, withoutURL(err), "apns: push to "+redact(deviceToken)+": no answer from APNs"),
+		}
+	}
+	res := Result{Status: resp.StatusCode, Reason: resp.Reason, APNsID: resp.ApnsID}
+	res.Outcome, res.RetryAfter = classify(resp.StatusCode, resp.Reason)
+	if res.Outcome == Unregistered && !resp.Timestamp.IsZero() {
+		res.Timestamp = resp.Timestamp.Time
+	}
+	if res.Outcome == ConfigError {
+		c.logConfigError(ctx, res, topic)
+	}
+	return res, nil
+}
+
+// classify maps an APNs answer to an outcome and a back-off.
+func classify(status int, reason string) (Outcome, time.Duration) {
+	switch {
+	case status == http.StatusOK:
+		return Delivered, 0
+	case status == http.StatusGone:
+		return Unregistered, 0
+	case status == http.StatusBadRequest && (reason == apns2.ReasonBadDeviceToken || reason == apns2.ReasonExpiredToken):
+		return Unregistered, 0
+	case status == http.StatusBadRequest && reason == apns2.ReasonIdleTimeout:
+		return Retry, RetryAfterUnavailable
+	case status == http.StatusTooManyRequests:
+		return Retry, RetryAfterTooManyRequests
+	case status >= 500:
+		return Retry, RetryAfterUnavailable
+	case status >= 400:
+		return ConfigError, 0
+	default: // not an answer APNs gives: try again rather than drop anything
+		return Retry, RetryAfterUnavailable
+	}
+}
+
+// logConfigError logs the first ConfigError of each status and reason.
+func (c *Client) logConfigError(ctx context.Context, res Result, topic string) {
+	if c.log == nil {
+		return
+	}
+	key := strconv.Itoa(res.Status) + " " + res.Reason
+	c.mu.Lock()
+	seen := c.logged[key]
+	c.logged[key] = true
+	c.mu.Unlock()
+	if seen {
+		return
+	}
+	c.log.ErrorContext(ctx, "apns refused the push: fix the tenant's APNs configuration (logged once)",
+		slog.Int("status", res.Status), slog.String("reason", res.Reason),
+		slog.String("topic", topic), slog.String("host", c.apns.Host))
+}
+
+// canceled wraps a context error.
+func canceled(err error, deviceToken string) error {
+	return pass.Wrap(pass.KindUnavailable, err, "apns: push to "+redact(deviceToken)+" canceled")
+}
+
+// withoutURL drops the request URL, which holds the full device token,
+// from an HTTP client error.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// redact shortens a device token for logs and errors.
+func redact(deviceToken string) string {
+	if len(deviceToken) <= 8 {
+		return deviceToken
+	}
+	return deviceToken[:8] + "…"
+}
+
+// ValidDeviceToken reports whether s looks like an APNs device (push)
+// token: 64 to 200 hexadecimal digits. Wallet sends 64 lower-case ones.
+func ValidDeviceToken(s string) bool {
+	if len(s) < minTokenLen || len(s) > maxTokenLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; {
+		case '0' <= ch && ch <= '9', 'a' <= ch && ch <= 'f', 'A' <= ch && ch <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
