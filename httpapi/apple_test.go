@@ -64,7 +64,7 @@ func (b *wsBundle) do(t testing.TB, method, path, body, token string, hdr map[st
 	if token != "" {
 		hdr["Authorization"] = "ApplePass " + token
 	}
-	return send(t.(*testing.T), method, b.srv.URL+"/api/demo/apple/v1"+path, body, hdr)
+	return send(t, method, b.srv.URL+"/api/demo/apple/v1"+path, body, hdr)
 }
 
 const device = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
@@ -199,4 +199,46 @@ func TestPassKitRefusesWithoutWriting(t *testing.T) {
 	if ds, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber); len(ds) != 0 {
 		t.Errorf("refused requests registered devices: %+v", ds)
 	}
+}
+
+// FuzzPassKitWebService sends arbitrary paths, authorization headers and
+// bodies to the web service: never a 5xx, and a registration appears only
+// with a 201.
+func FuzzPassKitWebService(f *testing.F) {
+	b := setupWS(f)
+	p := b.pass
+	f.Add(uint8(0), "/devices/"+device+"/registrations/"+p.PassTypeID+"/"+p.SerialNumber, "ApplePass "+p.AuthToken, `{"pushToken":"`+pushToken+`"}`)
+	f.Add(uint8(1), "/devices/"+device+"/registrations/"+p.PassTypeID+"?passesUpdatedSince=1", "", "")
+	f.Add(uint8(2), "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "ApplePass x", "")
+	f.Add(uint8(3), "/log", "", `{"logs":["`+p.SerialNumber+`"]}`)
+	f.Add(uint8(4), "/devices/%00/registrations/pass./..", "ApplePass", "{")
+	methods := []string{"POST", "GET", "HEAD", "DELETE", "PUT"}
+	f.Fuzz(func(t *testing.T, m uint8, path, auth, body string) {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n#") || len(path) > 4096 {
+			return
+		}
+		before, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber)
+		req, err := http.NewRequest(methods[int(m)%len(methods)], b.srv.URL+"/api/demo/apple/v1"+path, strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		if auth != "" && !strings.ContainsAny(auth, "\r\n\x00") {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			t.Fatalf("%s %s: %d", req.Method, path, resp.StatusCode)
+		}
+		after, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber)
+		if len(after) > len(before) && resp.StatusCode != http.StatusCreated {
+			t.Fatalf("a registration appeared with status %d", resp.StatusCode)
+		}
+		if len(after) > 0 {
+			b.db.ForgetPushToken(context.Background(), "demo", after[0].PushToken)
+		}
+	})
 }

@@ -50,7 +50,7 @@ func (h hookBundle) rows(t *testing.T) int {
 	return len(tasks)
 }
 
-func send(t *testing.T, method, url, body string, hdr map[string]string) (*http.Response, []byte) {
+func send(t testing.TB, method, url, body string, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
