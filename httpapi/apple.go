@@ -56,7 +56,7 @@ func applePath(c *gin.Context) (device, passType, serial string, ok bool) {
 // "Authorization: ApplePass <token>" in constant time. It answers 404 for
 // an unknown pass and 401 for a wrong or missing token.
 func (s *Server) authorizedPass(c *gin.Context, tenant, passType, serial string) (*pass.Pass, bool) {
-	p, err := s.deps.Passes.GetPass(c.Request.Context(), tenant, serial)
+	p, err := s.deps.Passes.GetPassMeta(c.Request.Context(), tenant, serial)
 	if err != nil || p.PassTypeID != passType {
 		if err != nil && !errors.Is(err, pass.ErrNotFound) {
 			s.fail(c, err)
@@ -247,7 +247,7 @@ func (s *Server) deviceLog(c *gin.Context) {
 		}
 		entry := pass.TimelineEntry{Tenant: tenant, At: s.now(), Kind: "device-log", CorrelationID: correlationID(c), Detail: line}
 		for _, serial := range serialInText.FindAllString(line, 3) {
-			if p, err := s.deps.Passes.GetPass(ctx, tenant, serial); err == nil {
+			if p, err := s.deps.Passes.GetPassMeta(ctx, tenant, serial); err == nil {
 				entry.SecretToken, entry.FileID = p.SecretToken, p.FileID
 				break
 			}

@@ -83,6 +83,9 @@ type PassStore interface {
 	// GetPass returns a pass by tenant and serial number, or an error
 	// wrapping ErrNotFound.
 	GetPass(ctx context.Context, tenant, serial string) (*Pass, error)
+	// GetPassMeta is GetPass without the ticket snapshot (Pass.Ticket is
+	// zero): enough to authenticate and serve the pass file.
+	GetPassMeta(ctx context.Context, tenant, serial string) (*Pass, error)
 	// GetPassByIdentity returns the pass of (tenant, movement id, holder
 	// generation), or an error wrapping ErrNotFound.
 	GetPassByIdentity(ctx context.Context, tenant string, movementID int64, holderGeneration int) (*Pass, error)

@@ -114,3 +114,34 @@ func (s *DB) ForgetPushToken(ctx context.Context, tenant, pushToken string) (int
 }
 
 var _ pass.DeviceStore = (*DB)(nil)
+
+// BulkRegister registers devices dev000000… for every serial, in one
+// transaction (load tests and benchmarks).
+func (s *DB) BulkRegister(ctx context.Context, tenant, passTypeID string, devices int, serials []string, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		dev, err := tx.PrepareContext(ctx, `INSERT INTO devices (tenant, device_library_id, push_token, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer dev.Close()
+		reg, err := tx.PrepareContext(ctx, `INSERT INTO registrations (tenant, device_library_id, pass_type_id, serial_number, created_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer reg.Close()
+		for i := range devices {
+			id := fmt.Sprintf("dev%06d", i)
+			if _, err := dev.ExecContext(ctx, tenant, id, fmt.Sprintf("%064x", i), now.UnixMilli()); err != nil {
+				return fmt.Errorf("storage: bulk register: %w", err)
+			}
+			for _, serial := range serials {
+				if _, err := reg.ExecContext(ctx, tenant, id, passTypeID, serial, now.UnixMilli()); err != nil {
+					return fmt.Errorf("storage: bulk register: %w", err)
+				}
+			}
+		}
+		return nil
+	})
+}

@@ -29,7 +29,9 @@ type DB struct {
 	dialect goose.Dialect
 	group   *groupCommitter // batches webhook writes on a single-writer store
 	stmts   stmts           // the webhook path, prepared once
-	ckpt    *checkpointer   // SQLite: WAL checkpoints off the write path
+	// passMeta serves the PassKit web service's hottest read.
+	passMeta *sql.Stmt
+	ckpt     *checkpointer // SQLite: WAL checkpoints off the write path
 }
 
 // OpenSQLite opens (creating it if needed) the SQLite database at path, in
@@ -68,8 +70,13 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
 	}
-	r.SetMaxOpenConns(4)
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
 	s.rdb = r
+	if s.passMeta, err = r.PrepareContext(ctx, sqlPassMeta); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("storage: prepare: %w", err)
+	}
 	if s.stmts, err = prepareStmts(ctx, w); err != nil {
 		s.Close()
 		return nil, err
@@ -109,6 +116,9 @@ func (s *DB) Close() error {
 		s.ckpt.close()
 	}
 	s.stmts.close()
+	if s.passMeta != nil {
+		s.passMeta.Close()
+	}
 	err := s.db.Close()
 	if s.rdb != s.db {
 		if rerr := s.rdb.Close(); err == nil {
@@ -168,6 +178,29 @@ func (s *DB) GetPass(ctx context.Context, tenant, serial string) (*pass.Pass, er
 		return nil, fmt.Errorf("storage: pass %s/%s: %w", tenant, serial, err)
 	}
 	return p, nil
+}
+
+const sqlPassMeta = `SELECT tenant, serial_number, auth_token, pass_type_id, version, update_tag, status,
+	blob_key, updated_at, secret_token, file_id FROM passes WHERE tenant = $1 AND serial_number = $2`
+
+// GetPassMeta is GetPass without the ticket snapshot: what the PassKit web
+// service needs to authenticate and serve a pass, cheaply.
+func (s *DB) GetPassMeta(ctx context.Context, tenant, serial string) (*pass.Pass, error) {
+	var p pass.Pass
+	var status string
+	var updated int64
+	err := s.passMeta.QueryRowContext(ctx, tenant, serial).Scan(
+		&p.Tenant, &p.SerialNumber, &p.AuthToken, &p.PassTypeID, &p.Version, &p.UpdateTag, &status, &p.BlobKey, &updated,
+		&p.SecretToken, &p.FileID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("storage: pass %s/%s: %w", tenant, serial, pass.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: pass %s/%s: %w", tenant, serial, err)
+	}
+	p.Status = pass.Status(status)
+	p.UpdatedAt = time.UnixMilli(updated).UTC()
+	return &p, nil
 }
 
 // GetPassByIdentity returns the pass of (tenant, movement id, holder
