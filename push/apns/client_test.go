@@ -39,7 +39,7 @@ func deviceToken(i int) string { return fmt.Sprintf("%064x", i+1) }
 // devCert makes a development PKI in a temporary directory and returns the
 // pass certificate as a TLS client certificate, and a pool holding its
 // WWDR.
-func devCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+func devCert(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	paths, err := certs.EnsureDev(t.TempDir(), passTypeID, teamID, "Test")
 	if err != nil {
@@ -76,7 +76,7 @@ type bundle struct {
 
 // newClient builds a client of srv from cfg (Host and RootCAs filled in)
 // and closes it when the test ends.
-func newClient(t *testing.T, srv *apnstest.Server, cfg apns.Config) *apns.Client {
+func newClient(t testing.TB, srv *apnstest.Server, cfg apns.Config) *apns.Client {
 	t.Helper()
 	cfg.Host, cfg.RootCAs = srv.URL, srv.CA
 	c, err := apns.New(cfg)
@@ -88,7 +88,7 @@ func newClient(t *testing.T, srv *apnstest.Server, cfg apns.Config) *apns.Client
 }
 
 // newServer starts a fake and closes it when the test ends.
-func newServer(t *testing.T, opts apnstest.Options) *apnstest.Server {
+func newServer(t testing.TB, opts apnstest.Options) *apnstest.Server {
 	t.Helper()
 	srv := apnstest.NewServer(opts)
 	t.Cleanup(srv.Close)
