@@ -57,7 +57,8 @@ type Storage struct {
 
 // Workers tunes the background work. Zero values take the defaults.
 type Workers struct {
-	// Count is how many tasks run at once (default 4).
+	// Count is how many tasks run at once (default 16; they mostly wait on
+	// SecuTix, APNs and the disk).
 	Count int `yaml:"count"`
 	// MaxAttempts before a task is dead (default 8).
 	MaxAttempts int `yaml:"maxAttempts"`

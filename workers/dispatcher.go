@@ -38,7 +38,9 @@ type Maintenance interface {
 
 // Config tunes the dispatcher. Zero values take the defaults.
 type Config struct {
-	Workers int // tasks run at once; default 4
+	// Workers is how many tasks run at once; default 16. Tasks mostly wait
+	// (SecuTix, APNs, fsync of pass files), so this is more than the cores.
+	Workers int
 	// Lease is how long a claim lasts before another worker may take the
 	// task (its worker died); a running task renews it every Lease/3.
 	// Default 30 s.
@@ -70,7 +72,7 @@ func (c *Config) defaults() {
 		}
 	}
 	if c.Workers <= 0 {
-		c.Workers = 4
+		c.Workers = 16
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 8
