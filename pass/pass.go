@@ -96,7 +96,8 @@ type PassStore interface {
 	// generation), ordered by movement and generation.
 	PassesByOrder(ctx context.Context, tenant, secretToken string) ([]Pass, error)
 	// UpdatePass stores a new version of p if its version is exactly one
-	// more than the stored one; otherwise it returns an error of kind
+	// more than the stored one, together with the push task that tells the
+	// pass's devices (PushTask); otherwise it returns an error of kind
 	// KindConflict and changes nothing.
 	UpdatePass(ctx context.Context, p *Pass) error
 }

@@ -257,9 +257,10 @@ func ticketJSON(p *pass.Pass) (string, error) {
 	return string(b), nil
 }
 
-// UpdatePass stores p as the next version of its pass: the stored version
-// must be exactly p.Version-1, and the update tag only grows. Otherwise it
-// returns an error of kind pass.KindConflict and changes nothing.
+// UpdatePass stores p as the next version of its pass, and a push-pass task
+// for its devices, in one transaction: the stored version must be exactly
+// p.Version-1, and the update tag only grows. Otherwise it returns an error
+// of kind pass.KindConflict and changes nothing.
 func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		tj, err := ticketJSON(p)
@@ -278,7 +279,16 @@ func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
 		}
-		return insertVersion(ctx, tx, p)
+		if err := insertVersion(ctx, tx, p); err != nil {
+			return err
+		}
+		// The devices registered for the pass must hear of the new version:
+		// the push task is written with it, so a crash cannot lose it.
+		ref := pass.PushRef{Tenant: p.Tenant, PassTypeID: p.PassTypeID, Serial: p.SerialNumber}
+		if _, err := enqueueTx(ctx, tx, s.stmts, pass.PushTask(ref, ""), p.UpdatedAt); err != nil {
+			return fmt.Errorf("storage: push task of %s: %w", p.SerialNumber, err)
+		}
+		return nil
 	})
 }
 

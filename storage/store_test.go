@@ -62,6 +62,10 @@ func TestCreateGetUpdate(t *testing.T) {
 	if err != nil || len(vs) != 2 || vs[1].ContentHash != "h2" || vs[1].Status != pass.StatusUsed {
 		t.Fatalf("versions = %+v, %v", vs, err)
 	}
+	tasks, _ := db.ListTasks(ctx, pass.TaskPending, 10)
+	if len(tasks) != 1 || tasks[0].Kind != pass.TaskPushPass || tasks[0].DedupKey != "pass:pass.x.y:s1" {
+		t.Errorf("tasks after a new version = %+v, want its push task", tasks)
+	}
 	got, _ = db.GetPass(ctx, "demo", "s1")
 	if got.AuthToken != p.AuthToken || got.Version != 2 {
 		t.Errorf("after update: %+v", got)

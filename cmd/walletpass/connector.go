@@ -87,16 +87,9 @@ func buildConnector(cfg *config.Config, db *storage.DB, blobs *blob.Dir, reg *ap
 	var wake func()
 	syncer := &pass.Syncer{Orders: clients, Service: svc, Queue: db, Timeline: db, Log: log,
 		Template: func(tenant string) string { return templates[tenant] },
-		// A new pass version: tell its devices (one push per device;
-		// changes close together coalesce in the push task).
-		Changed: func(ctx context.Context, p *pass.Pass) {
-			ref := pass.PushRef{Tenant: p.Tenant, PassTypeID: p.PassTypeID, Serial: p.SerialNumber}
-			if _, err := db.Enqueue(ctx, pass.PushTask(ref, ""), time.Now()); err != nil {
-				log.Warn("enqueue push", slog.String("tenant", p.Tenant), slog.Any("error", err))
-				return
-			}
-			wake()
-		}}
+		// A new pass version was stored with its push task (one push per
+		// device; changes close together coalesce): run it now.
+		Changed: func(context.Context, *pass.Pass) { wake() }}
 	pushes := &pass.PushService{Devices: db, Pusher: c.pushers, Log: log.With(slog.String("component", "apns"))}
 	w := cfg.Workers
 	c.dispatcher = workers.New(workers.Config{
