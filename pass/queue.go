@@ -126,7 +126,8 @@ type TimelineEntry struct {
 
 // Timeline records what happens to orders.
 type Timeline interface {
-	AddTimeline(ctx context.Context, e TimelineEntry) error
+	// AddTimeline records the entries in one transaction.
+	AddTimeline(ctx context.Context, entries ...TimelineEntry) error
 }
 
 // OrderRef names an order to sync: by its secret token, or by SecuTix

@@ -62,6 +62,8 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		return SyncResult{}, err
 	}
 	res := SyncResult{Order: o}
+	tl := &timelineBatch{}
+	defer s.flush(ctx, ref.Tenant, tl)
 	hints, err := s.Queue.Hints(ctx, ref.Tenant, o.SecretToken)
 	if err != nil {
 		return res, err
@@ -72,8 +74,8 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 			used[h.Ref] = h.LastUpdate
 		}
 	}
-	s.timeline(ctx, ref.Tenant, o.SecretToken, o.FileID, "sync-started", correlationID,
-		fmt.Sprintf("%d tickets from SecuTix", len(o.Tickets)))
+	tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, "sync-started", correlationID,
+		fmt.Sprintf("%d tickets from SecuTix", len(o.Tickets))))
 	tpl := s.Template(ref.Tenant)
 	var errs []error
 	for _, t := range o.Tickets {
@@ -88,7 +90,7 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 				t.State = TicketUsed
 			}
 		}
-		changed, err := s.applyTicket(ctx, t, tpl, correlationID)
+		changed, err := s.applyTicket(ctx, t, tpl, correlationID, tl)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("movement %d: %w", t.MovementID, err))
 			continue
@@ -98,16 +100,16 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 	detail := fmt.Sprintf("%d pass versions", len(res.Changed))
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
-		s.timeline(ctx, ref.Tenant, o.SecretToken, o.FileID, "error", correlationID, err.Error())
+		tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, "error", correlationID, err.Error()))
 		return res, err
 	}
-	s.timeline(ctx, ref.Tenant, o.SecretToken, o.FileID, "sync-finished", correlationID, detail)
+	tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, "sync-finished", correlationID, detail))
 	return res, nil
 }
 
 // applyTicket creates or updates the pass of t, following holders: a new
 // holder voids the previous holder's pass and gets a new one.
-func (s *Syncer) applyTicket(ctx context.Context, t Ticket, tpl, correlationID string) ([]*Pass, error) {
+func (s *Syncer) applyTicket(ctx context.Context, t Ticket, tpl, correlationID string, tl *timelineBatch) ([]*Pass, error) {
 	var changed []*Pass
 	latest, err := s.Service.Passes.LatestPassForMovement(ctx, t.Tenant, t.MovementID)
 	switch {
@@ -127,7 +129,7 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, tpl, correlationID s
 				}
 				if ch {
 					changed = append(changed, p)
-					s.passChanged(ctx, p, correlationID, "pass-voided", "previous holder")
+					s.passChanged(ctx, p, correlationID, "pass-voided", "previous holder", tl)
 				}
 			}
 			t.HolderGeneration = latest.HolderGeneration + 1
@@ -142,30 +144,44 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, tpl, correlationID s
 	}
 	if ch {
 		changed = append(changed, p)
-		s.passChanged(ctx, p, correlationID, "pass-version", "")
+		s.passChanged(ctx, p, correlationID, "pass-version", "", tl)
 	}
 	return changed, nil
 }
 
-func (s *Syncer) passChanged(ctx context.Context, p *Pass, correlationID, kind, note string) {
+func (s *Syncer) passChanged(ctx context.Context, p *Pass, correlationID, kind, note string, tl *timelineBatch) {
 	detail := fmt.Sprintf("serial=%s movement=%d generation=%d version=%d status=%s", p.SerialNumber, p.MovementID,
 		p.HolderGeneration, p.Version, p.Status)
 	if note != "" {
 		detail += " (" + note + ")"
 	}
-	s.timeline(ctx, p.Tenant, p.SecretToken, p.FileID, kind, correlationID, detail)
+	tl.add(s.entry(p.Tenant, p.SecretToken, p.FileID, kind, correlationID, detail))
 	if s.Changed != nil {
 		s.Changed(ctx, p)
 	}
 }
 
+// timelineBatch collects a sync's timeline entries, written together.
+type timelineBatch struct{ entries []TimelineEntry }
+
+func (b *timelineBatch) add(e TimelineEntry) { b.entries = append(b.entries, e) }
+
+func (s *Syncer) entry(tenant, secret string, fileID int64, kind, correlationID, detail string) TimelineEntry {
+	return TimelineEntry{Tenant: tenant, SecretToken: secret, FileID: fileID, At: s.now(), Kind: kind,
+		CorrelationID: correlationID, Detail: detail}
+}
+
 func (s *Syncer) timeline(ctx context.Context, tenant, secret string, fileID int64, kind, correlationID, detail string) {
-	if s.Timeline == nil {
+	s.flush(ctx, tenant, &timelineBatch{entries: []TimelineEntry{s.entry(tenant, secret, fileID, kind, correlationID, detail)}})
+}
+
+// flush writes the batch in one transaction; the timeline is for
+// operators, so a failure is logged, not returned.
+func (s *Syncer) flush(ctx context.Context, tenant string, b *timelineBatch) {
+	if s.Timeline == nil || len(b.entries) == 0 {
 		return
 	}
-	err := s.Timeline.AddTimeline(ctx, TimelineEntry{Tenant: tenant, SecretToken: secret, FileID: fileID, At: s.now(),
-		Kind: kind, CorrelationID: correlationID, Detail: detail})
-	if err != nil && s.Log != nil {
+	if err := s.Timeline.AddTimeline(context.WithoutCancel(ctx), b.entries...); err != nil && s.Log != nil {
 		s.Log.WarnContext(ctx, "timeline", slog.String("tenant", tenant), slog.Any("error", err))
 	}
 }

@@ -35,13 +35,13 @@ type writeReq struct {
 // commit rate.
 type groupCommitter struct {
 	db    *sql.DB
-	stmts stmts
+	stmts *stmtCache
 	reqs  chan writeReq
 	stop  chan struct{}
 	wg    sync.WaitGroup
 }
 
-func newGroupCommitter(db *sql.DB, st stmts) *groupCommitter {
+func newGroupCommitter(db *sql.DB, st *stmtCache) *groupCommitter {
 	g := &groupCommitter{db: db, stmts: st, reqs: make(chan writeReq, maxGroup*4), stop: make(chan struct{})}
 	g.wg.Add(1)
 	go g.run()
@@ -105,6 +105,7 @@ func (g *groupCommitter) run() {
 func (g *groupCommitter) commit(batch []writeReq) {
 	ctx := context.Background()
 	results := make([]writeResult, len(batch))
+	g.stmts.warm(ctx)
 	err := func() error {
 		tx, err := g.db.BeginTx(ctx, nil)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"walletpass/pass"
@@ -47,41 +48,113 @@ const (
 		RETURNING id, state`
 )
 
-// stmts holds prepared statements; a nil *stmts (or a missing one) falls
-// back to preparing per call.
-type stmts map[string]*sql.Stmt
-
-func prepareStmts(ctx context.Context, db *sql.DB) (stmts, error) {
-	st := stmts{}
-	for _, q := range []string{sqlInsertEvent, sqlUpsertHint, sqlUpsertTask} {
-		p, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			st.close()
-			return nil, fmt.Errorf("storage: prepare: %w", err)
-		}
-		st[q] = p
-	}
-	return st, nil
+// stmtCache prepares each statement of the writer once, on first use, and
+// reuses it (inside transactions too): with a pure-Go SQLite, parsing a
+// statement costs about as much as running it.
+type stmtCache struct {
+	db      *sql.DB
+	m       sync.Map // query -> *sql.Stmt
+	pending sync.Map // queries met inside a transaction, to prepare at the next warm
 }
 
-func (st stmts) close() {
-	for _, p := range st {
+// warm prepares the statements first met inside a transaction. It must be
+// called while the caller holds no connection of the writer (before
+// BeginTx): preparing needs the connection a transaction would hold.
+func (c *stmtCache) warm(ctx context.Context) {
+	if c == nil {
+		return
+	}
+	c.pending.Range(func(k, _ any) bool {
+		c.stmt(ctx, k.(string))
+		c.pending.Delete(k)
+		return true
+	})
+}
+
+// txStmt returns the prepared statement of q for use in a transaction, or
+// nil (noting q for the next warm): it never prepares, since the
+// transaction holds the only connection.
+func (c *stmtCache) txStmt(q string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	if v, ok := c.m.Load(q); ok {
+		return v.(*sql.Stmt)
+	}
+	c.pending.Store(q, true)
+	return nil
+}
+
+func (c *stmtCache) stmt(ctx context.Context, q string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	if v, ok := c.m.Load(q); ok {
+		return v.(*sql.Stmt)
+	}
+	p, err := c.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // run unprepared; the error shows when it runs
+	}
+	if v, loaded := c.m.LoadOrStore(q, p); loaded {
 		p.Close()
+		return v.(*sql.Stmt)
 	}
+	return p
 }
 
-func (st stmts) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
-	if p, ok := st[q]; ok {
+func (c *stmtCache) close() {
+	if c == nil {
+		return
+	}
+	c.m.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+}
+
+// exec runs q in tx (or on the writer when tx is nil).
+func (c *stmtCache) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	var p *sql.Stmt
+	if tx != nil {
+		p = c.txStmt(q)
+	} else {
+		p = c.stmt(ctx, q)
+	}
+	switch {
+	case p != nil && tx != nil:
 		return tx.StmtContext(ctx, p).ExecContext(ctx, args...)
+	case p != nil:
+		return p.ExecContext(ctx, args...)
+	case tx != nil:
+		return tx.ExecContext(ctx, q, args...)
 	}
-	return tx.ExecContext(ctx, q, args...)
+	return c.db.ExecContext(ctx, q, args...)
 }
 
-func (st stmts) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
-	if p, ok := st[q]; ok {
-		return tx.StmtContext(ctx, p).QueryRowContext(ctx, args...)
+func (c *stmtCache) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	var p *sql.Stmt
+	if tx != nil {
+		p = c.txStmt(q)
+	} else {
+		p = c.stmt(ctx, q)
 	}
-	return tx.QueryRowContext(ctx, q, args...)
+	switch {
+	case p != nil && tx != nil:
+		return tx.StmtContext(ctx, p).QueryRowContext(ctx, args...)
+	case p != nil:
+		return p.QueryRowContext(ctx, args...)
+	case tx != nil:
+		return tx.QueryRowContext(ctx, q, args...)
+	}
+	return c.db.QueryRowContext(ctx, q, args...)
+}
+
+func (c *stmtCache) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if p := c.stmt(ctx, q); p != nil {
+		return p.QueryContext(ctx, args...)
+	}
+	return c.db.QueryContext(ctx, q, args...)
 }
 
 // RecordWebhook stores ev, its ticket hint (only if newer than the stored
@@ -105,7 +178,7 @@ func (s *DB) RecordWebhook(ctx context.Context, ev pass.WebhookEvent, t pass.New
 	return s.group.submit(ctx, webhookWrite{ev: ev, task: t, now: now})
 }
 
-func recordTx(ctx context.Context, tx *sql.Tx, st stmts, ev pass.WebhookEvent, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
+func recordTx(ctx context.Context, tx *sql.Tx, st *stmtCache, ev pass.WebhookEvent, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
 	_, err := st.exec(ctx, tx, sqlInsertEvent, ev.ID, ev.Tenant, ev.Source, ev.SecretToken, ev.OrderID, ev.TicketID, ev.MovementID, ev.State,
 		ev.LastUpdate.UnixMilli(), ev.CorrelationID, ev.ReceivedAt.UnixMilli())
 	if err != nil {
@@ -148,7 +221,7 @@ func (s *DB) Enqueue(ctx context.Context, t pass.NewTask, now time.Time) (pass.E
 	return res, err
 }
 
-func enqueueTx(ctx context.Context, tx *sql.Tx, st stmts, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
+func enqueueTx(ctx context.Context, tx *sql.Tx, st *stmtCache, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
 	ms := now.UnixMilli()
 	id := newID()
 	var gotID, state string
@@ -201,51 +274,35 @@ func scanTask(r scanner) (pass.Task, error) {
 
 // Claim leases up to limit due tasks: pending ones whose time has come and
 // running ones whose lease expired (their worker died). Each claim counts
-// as an attempt and gets a fresh lease token.
+// as an attempt and gets a fresh lease token. One statement claims them
+// all.
 func (s *DB) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]pass.Task, error) {
 	ms := now.UnixMilli()
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM tasks
-		WHERE (state = 'pending' AND next_attempt_at <= $1) OR (state = 'running' AND lease_until < $1)
-		ORDER BY next_attempt_at LIMIT $2`, ms, limit)
+	rows, err := s.stmts.query(ctx, `UPDATE tasks SET state = 'running', attempts = attempts + 1,
+			lease_token = $1 || id, lease_until = $2, updated_at = $3
+		WHERE id IN (SELECT id FROM tasks
+			WHERE (state = 'pending' AND next_attempt_at <= $3) OR (state = 'running' AND lease_until < $3)
+			ORDER BY next_attempt_at LIMIT $4)
+		RETURNING `+taskColumns, newID(), ms+lease.Milliseconds(), ms, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: claim: %w", err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("storage: claim: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("storage: claim: %w", err)
-	}
+	defer rows.Close()
 	var out []pass.Task
-	for _, id := range ids {
-		token := newID()
-		row := s.db.QueryRowContext(ctx, `UPDATE tasks SET state = 'running', attempts = attempts + 1, lease_token = $1,
-			lease_until = $2, updated_at = $3
-			WHERE id = $4 AND ((state = 'pending' AND next_attempt_at <= $3) OR (state = 'running' AND lease_until < $3))
-			RETURNING `+taskColumns, token, ms+lease.Milliseconds(), ms, id)
-		t, err := scanTask(row)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue // another worker took it
-		}
+	for rows.Next() {
+		t, err := scanTask(rows)
 		if err != nil {
-			return out, fmt.Errorf("storage: claim %s: %w", id, err)
+			return out, fmt.Errorf("storage: claim: %w", err)
 		}
 		out = append(out, t)
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // Extend renews the lease of a claimed task until until. A lost lease is a
 // KindConflict error.
 func (s *DB) Extend(ctx context.Context, t pass.Task, until time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE tasks SET lease_until = $1 WHERE id = $2 AND state = 'running' AND lease_token = $3`,
+	res, err := s.stmts.exec(ctx, nil, `UPDATE tasks SET lease_until = $1 WHERE id = $2 AND state = 'running' AND lease_token = $3`,
 		until.UnixMilli(), t.ID, t.LeaseToken)
 	if err != nil {
 		return fmt.Errorf("storage: extend lease of %s: %w", t.ID, err)
@@ -262,7 +319,7 @@ func (s *DB) Extend(ctx context.Context, t pass.Task, until time.Time) error {
 // lease was lost (another worker reclaimed it) is a KindConflict error.
 func (s *DB) Complete(ctx context.Context, t pass.Task, now, rerunAt time.Time) error {
 	ms := now.UnixMilli()
-	res, err := s.db.ExecContext(ctx, `UPDATE tasks SET
+	res, err := s.stmts.exec(ctx, nil, `UPDATE tasks SET
 			state = CASE WHEN rerun THEN 'pending' ELSE 'done' END,
 			attempts = CASE WHEN rerun THEN 0 ELSE attempts END,
 			next_attempt_at = CASE WHEN rerun THEN $4 ELSE next_attempt_at END,
@@ -291,7 +348,7 @@ func (s *DB) Fail(ctx context.Context, t pass.Task, cause string, retryAt time.T
 		state = string(pass.TaskDead)
 		finished = now.UnixMilli()
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE tasks SET state = $1, next_attempt_at = $2, last_error = $3, rerun = false,
+	res, err := s.stmts.exec(ctx, nil, `UPDATE tasks SET state = $1, next_attempt_at = $2, last_error = $3, rerun = false,
 			lease_token = '', lease_until = 0, updated_at = $4, finished_at = $5
 		WHERE id = $6 AND state = 'running' AND lease_token = $7`,
 		state, retryAt.UnixMilli(), cause, now.UnixMilli(), finished, t.ID, t.LeaseToken)
@@ -388,18 +445,25 @@ func (s *DB) Hints(ctx context.Context, tenant, secretToken string) ([]pass.Tick
 	return out, rows.Err()
 }
 
-// AddTimeline records one entry of an order's timeline.
-func (s *DB) AddTimeline(ctx context.Context, e pass.TimelineEntry) error {
-	if len(e.Detail) > 4000 {
-		e.Detail = e.Detail[:4000]
+// AddTimeline records entries of orders' timelines, in one transaction.
+func (s *DB) AddTimeline(ctx context.Context, entries ...pass.TimelineEntry) error {
+	if len(entries) == 0 {
+		return nil
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO order_timeline (id, tenant, secret_token, file_id, at, kind, correlation_id, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, newID(), e.Tenant, e.SecretToken, e.FileID, e.At.UnixMilli(), e.Kind,
-		e.CorrelationID, e.Detail)
-	if err != nil {
-		return fmt.Errorf("storage: timeline: %w", err)
-	}
-	return nil
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, e := range entries {
+			if len(e.Detail) > 4000 {
+				e.Detail = e.Detail[:4000]
+			}
+			_, err := s.stmts.exec(ctx, tx, `INSERT INTO order_timeline (id, tenant, secret_token, file_id, at, kind, correlation_id, detail)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, newID(), e.Tenant, e.SecretToken, e.FileID, e.At.UnixMilli(), e.Kind,
+				e.CorrelationID, e.Detail)
+			if err != nil {
+				return fmt.Errorf("storage: timeline: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // Timeline returns an order's entries, oldest first, by secret token or

@@ -28,7 +28,7 @@ type DB struct {
 	rdb     *sql.DB // reads; the same pool as db where the server arbitrates writers
 	dialect goose.Dialect
 	group   *groupCommitter // batches webhook writes on a single-writer store
-	stmts   stmts           // the webhook path, prepared once
+	stmts   *stmtCache      // the writer's statements, prepared once
 	// passMeta serves the PassKit web service's hottest read.
 	passMeta *sql.Stmt
 	ckpt     *checkpointer // SQLite: WAL checkpoints off the write path
@@ -77,10 +77,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		s.Close()
 		return nil, fmt.Errorf("storage: prepare: %w", err)
 	}
-	if s.stmts, err = prepareStmts(ctx, w); err != nil {
-		s.Close()
-		return nil, err
-	}
+	s.stmts = &stmtCache{db: w}
 	s.group = newGroupCommitter(w, s.stmts)
 	ck, err := sql.Open("sqlite", dsn())
 	if err != nil {
@@ -144,7 +141,7 @@ func (s *DB) CreatePass(ctx context.Context, p *pass.Pass) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO passes (`+passColumns+`)
+		_, err = s.stmts.exec(ctx, tx, `INSERT INTO passes (`+passColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 			p.Tenant, p.SerialNumber, p.AuthToken, p.PassTypeID, p.Template, p.MovementID, p.HolderGeneration,
 			p.FileID, p.OrderID, p.TicketID, p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey,
@@ -155,12 +152,12 @@ func (s *DB) CreatePass(ctx context.Context, p *pass.Pass) error {
 			}
 			return fmt.Errorf("storage: create pass %s: %w", p.SerialNumber, err)
 		}
-		return insertVersion(ctx, tx, p)
+		return s.insertVersion(ctx, tx, p)
 	})
 }
 
-func insertVersion(ctx context.Context, tx *sql.Tx, p *pass.Pass) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO pass_versions (tenant, serial_number, version, content_hash, status, blob_key, created_at)
+func (s *DB) insertVersion(ctx context.Context, tx *sql.Tx, p *pass.Pass) error {
+	_, err := s.stmts.exec(ctx, tx, `INSERT INTO pass_versions (tenant, serial_number, version, content_hash, status, blob_key, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		p.Tenant, p.SerialNumber, p.Version, p.ContentHash, string(p.Status), p.BlobKey, p.UpdatedAt.UnixMilli())
 	if err != nil {
@@ -267,7 +264,7 @@ func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
+		res, err := s.stmts.exec(ctx, tx, `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
 			blob_key = $5, ticket_id = $6, template = $7, updated_at = $8, ticket_json = $12, secret_token = $13,
 			order_id = $14, file_id = $15
 			WHERE tenant = $9 AND serial_number = $10 AND version = $11 AND update_tag < $2`,
@@ -279,7 +276,7 @@ func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
 		}
-		if err := insertVersion(ctx, tx, p); err != nil {
+		if err := s.insertVersion(ctx, tx, p); err != nil {
 			return err
 		}
 		// The devices registered for the pass must hear of the new version:
@@ -342,6 +339,7 @@ func scanPass(r scanner) (*pass.Pass, error) {
 }
 
 func (s *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	s.stmts.warm(ctx)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("storage: begin: %w", err)
