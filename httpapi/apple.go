@@ -74,6 +74,19 @@ func (s *Server) authorizedPass(c *gin.Context, tenant, passType, serial string)
 	return p, true
 }
 
+// passRequest checks the tenant, the path and the ApplePass token of a
+// request about one pass; it answers and returns false when any is wrong.
+func (s *Server) passRequest(c *gin.Context) (tenant, device, passType, serial string, p *pass.Pass, ok bool) {
+	if tenant, ok = s.appleTenant(c); !ok {
+		return
+	}
+	if device, passType, serial, ok = applePath(c); !ok {
+		return
+	}
+	p, ok = s.authorizedPass(c, tenant, passType, serial)
+	return
+}
+
 func (s *Server) appleTenant(c *gin.Context) (string, bool) {
 	tenant := c.Param("tenantId")
 	if _, ok := s.tenants[tenant]; !ok || s.deps.Passes == nil {
@@ -86,19 +99,12 @@ func (s *Server) appleTenant(c *gin.Context) (string, bool) {
 // registerDevice: POST …/v1/devices/{device}/registrations/{passType}/{serial}
 // with {"pushToken"}: 201 new, 200 already registered.
 func (s *Server) registerDevice(c *gin.Context) {
-	tenant, ok := s.appleTenant(c)
-	if !ok {
-		return
-	}
-	device, passType, serial, ok := applePath(c)
-	if !ok {
-		return
-	}
 	body, ok := readBody(c, MaxRegistrationBody)
 	if !ok {
 		return
 	}
-	if _, ok := s.authorizedPass(c, tenant, passType, serial); !ok {
+	tenant, device, passType, serial, _, ok := s.passRequest(c)
+	if !ok {
 		return
 	}
 	var req struct {
@@ -122,15 +128,8 @@ func (s *Server) registerDevice(c *gin.Context) {
 
 // unregisterDevice: DELETE …/v1/devices/{device}/registrations/{passType}/{serial}.
 func (s *Server) unregisterDevice(c *gin.Context) {
-	tenant, ok := s.appleTenant(c)
+	tenant, device, passType, serial, _, ok := s.passRequest(c)
 	if !ok {
-		return
-	}
-	device, passType, serial, ok := applePath(c)
-	if !ok {
-		return
-	}
-	if _, ok := s.authorizedPass(c, tenant, passType, serial); !ok {
 		return
 	}
 	if err := s.deps.Devices.Unregister(c.Request.Context(), tenant, device, passType, serial); err != nil {
@@ -179,15 +178,7 @@ func (s *Server) updatedSerials(c *gin.Context) {
 // .pkpass with Last-Modified, or 304 when If-Modified-Since is not older
 // (compared at whole seconds). Passes are never signed on read.
 func (s *Server) latestPass(c *gin.Context) {
-	tenant, ok := s.appleTenant(c)
-	if !ok {
-		return
-	}
-	_, passType, serial, ok := applePath(c)
-	if !ok {
-		return
-	}
-	p, ok := s.authorizedPass(c, tenant, passType, serial)
+	_, _, _, _, p, ok := s.passRequest(c)
 	if !ok {
 		return
 	}

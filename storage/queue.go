@@ -113,38 +113,34 @@ func (c *stmtCache) close() {
 	})
 }
 
+// prepared returns q's prepared statement, bound to tx when tx is given,
+// or nil when q is not prepared (yet).
+func (c *stmtCache) prepared(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
+	if tx == nil {
+		return c.stmt(ctx, q)
+	}
+	if p := c.txStmt(q); p != nil {
+		return tx.StmtContext(ctx, p)
+	}
+	return nil
+}
+
 // exec runs q in tx (or on the writer when tx is nil).
 func (c *stmtCache) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
-	var p *sql.Stmt
-	if tx != nil {
-		p = c.txStmt(q)
-	} else {
-		p = c.stmt(ctx, q)
-	}
-	switch {
-	case p != nil && tx != nil:
-		return tx.StmtContext(ctx, p).ExecContext(ctx, args...)
-	case p != nil:
+	if p := c.prepared(ctx, tx, q); p != nil {
 		return p.ExecContext(ctx, args...)
-	case tx != nil:
+	}
+	if tx != nil {
 		return tx.ExecContext(ctx, q, args...)
 	}
 	return c.db.ExecContext(ctx, q, args...)
 }
 
 func (c *stmtCache) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
-	var p *sql.Stmt
-	if tx != nil {
-		p = c.txStmt(q)
-	} else {
-		p = c.stmt(ctx, q)
-	}
-	switch {
-	case p != nil && tx != nil:
-		return tx.StmtContext(ctx, p).QueryRowContext(ctx, args...)
-	case p != nil:
+	if p := c.prepared(ctx, tx, q); p != nil {
 		return p.QueryRowContext(ctx, args...)
-	case tx != nil:
+	}
+	if tx != nil {
 		return tx.QueryRowContext(ctx, q, args...)
 	}
 	return c.db.QueryRowContext(ctx, q, args...)
