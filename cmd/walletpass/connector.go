@@ -62,7 +62,7 @@ func buildConnector(cfg *config.Config, db *storage.DB, blobs *blob.Dir, reg *ap
 			sb, err := sandbox.New(sandbox.Config{
 				Tenant: t.ID, Institution: t.ID, Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
 				WebhookURL:     selfURL + "/api/" + t.ID + "/webhooks/listeners/secutix/orders",
-				WebhookHeaders: headers, QuotaPerMinute: sx.RequestsPerMinute, Log: log.With(slog.String("component", "sandbox")),
+				WebhookHeaders: headers, QuotaPerMinute: sx.RequestsPerMinute, Log: log,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("tenant %s: sandbox: %w", t.ID, err)
