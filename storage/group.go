@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
-	"time"
 
 	"walletpass/pass"
 )
@@ -13,26 +12,20 @@ import (
 // maxGroup bounds how many webhooks one group commit takes.
 const maxGroup = 128
 
-type webhookWrite struct {
-	ev   pass.WebhookEvent
-	task pass.NewTask
-	now  time.Time
-}
-
 type writeResult struct {
 	res pass.Enqueued
 	err error
 }
 
 type writeReq struct {
-	w    webhookWrite
+	fn   func(ctx context.Context, tx *sql.Tx) (pass.Enqueued, error)
 	done chan writeResult
 }
 
-// groupCommitter runs one goroutine that takes the webhooks waiting to be
-// written and commits them in one transaction: on a single-writer store
-// (SQLite), one commit per webhook would cap acknowledgements at the
-// commit rate.
+// groupCommitter runs one goroutine that takes the writes waiting (webhooks,
+// task completions, timeline entries) and commits them in one
+// transaction: on a single-writer store (SQLite), one commit per write
+// would cap the whole service at the commit rate.
 type groupCommitter struct {
 	db    *sql.DB
 	stmts *stmtCache
@@ -54,8 +47,8 @@ func (g *groupCommitter) close() {
 	g.wg.Wait()
 }
 
-func (g *groupCommitter) submit(ctx context.Context, w webhookWrite) (pass.Enqueued, error) {
-	req := writeReq{w: w, done: make(chan writeResult, 1)}
+func (g *groupCommitter) submit(ctx context.Context, fn func(context.Context, *sql.Tx) (pass.Enqueued, error)) (pass.Enqueued, error) {
+	req := writeReq{fn: fn, done: make(chan writeResult, 1)}
 	select {
 	case g.reqs <- req:
 	case <-g.stop:
@@ -100,7 +93,7 @@ func (g *groupCommitter) run() {
 	}
 }
 
-// commit writes a batch in one transaction, each webhook under its own
+// commit writes a batch in one transaction, each write under its own
 // savepoint; if the transaction itself fails, each is retried alone.
 func (g *groupCommitter) commit(batch []writeReq) {
 	ctx := context.Background()
@@ -113,7 +106,7 @@ func (g *groupCommitter) commit(batch []writeReq) {
 		}
 		for i, r := range batch {
 			if len(batch) == 1 {
-				results[i].res, results[i].err = recordTx(ctx, tx, g.stmts, r.w.ev, r.w.task, r.w.now)
+				results[i].res, results[i].err = r.fn(ctx, tx)
 				if results[i].err != nil {
 					_ = tx.Rollback()
 					return nil
@@ -124,7 +117,7 @@ func (g *groupCommitter) commit(batch []writeReq) {
 				_ = tx.Rollback()
 				return err
 			}
-			res, werr := recordTx(ctx, tx, g.stmts, r.w.ev, r.w.task, r.w.now)
+			res, werr := r.fn(ctx, tx)
 			if werr != nil {
 				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT w"); err != nil {
 					_ = tx.Rollback()
@@ -141,7 +134,7 @@ func (g *groupCommitter) commit(batch []writeReq) {
 	}()
 	if err != nil {
 		if len(batch) == 1 {
-			batch[0].done <- writeResult{err: fmt.Errorf("storage: record webhook: %w", err)}
+			batch[0].done <- writeResult{err: fmt.Errorf("storage: write: %w", err)}
 			return
 		}
 		for _, r := range batch {

@@ -171,7 +171,32 @@ func (s *DB) RecordWebhook(ctx context.Context, ev pass.WebhookEvent, t pass.New
 		})
 		return res, err
 	}
-	return s.group.submit(ctx, webhookWrite{ev: ev, task: t, now: now})
+	return s.group.submit(ctx, func(ctx context.Context, tx *sql.Tx) (pass.Enqueued, error) {
+		return recordTx(ctx, tx, s.stmts, ev, t, now)
+	})
+}
+
+// write runs fn in a transaction of the writer: with the group committer
+// (SQLite) it shares a commit with the other writes waiting.
+func (s *DB) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if s.group == nil {
+		return s.inTx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
+	}
+	_, err := s.group.submit(ctx, func(ctx context.Context, tx *sql.Tx) (pass.Enqueued, error) {
+		return pass.Enqueued{}, fn(ctx, tx)
+	})
+	return err
+}
+
+// affectedOne turns "no row changed" into a lost-lease conflict.
+func affectedOne(res sql.Result, err error, what string, id string) error {
+	if err != nil {
+		return fmt.Errorf("storage: %s %s: %w", what, id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return pass.Errorf(pass.KindConflict, "task %s: lease lost", id)
+	}
+	return nil
 }
 
 func recordTx(ctx context.Context, tx *sql.Tx, st *stmtCache, ev pass.WebhookEvent, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
@@ -298,15 +323,11 @@ func (s *DB) Claim(ctx context.Context, now time.Time, lease time.Duration, limi
 // Extend renews the lease of a claimed task until until. A lost lease is a
 // KindConflict error.
 func (s *DB) Extend(ctx context.Context, t pass.Task, until time.Time) error {
-	res, err := s.stmts.exec(ctx, nil, `UPDATE tasks SET lease_until = $1 WHERE id = $2 AND state = 'running' AND lease_token = $3`,
-		until.UnixMilli(), t.ID, t.LeaseToken)
-	if err != nil {
-		return fmt.Errorf("storage: extend lease of %s: %w", t.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return pass.Errorf(pass.KindConflict, "task %s: lease lost", t.ID)
-	}
-	return nil
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := s.stmts.exec(ctx, tx, `UPDATE tasks SET lease_until = $1 WHERE id = $2 AND state = 'running' AND lease_token = $3`,
+			until.UnixMilli(), t.ID, t.LeaseToken)
+		return affectedOne(res, err, "extend lease of", t.ID)
+	})
 }
 
 // Complete finishes a claimed task. If events arrived while it ran, it is
@@ -315,20 +336,16 @@ func (s *DB) Extend(ctx context.Context, t pass.Task, until time.Time) error {
 // lease was lost (another worker reclaimed it) is a KindConflict error.
 func (s *DB) Complete(ctx context.Context, t pass.Task, now, rerunAt time.Time) error {
 	ms := now.UnixMilli()
-	res, err := s.stmts.exec(ctx, nil, `UPDATE tasks SET
-			state = CASE WHEN rerun THEN 'pending' ELSE 'done' END,
-			attempts = CASE WHEN rerun THEN 0 ELSE attempts END,
-			next_attempt_at = CASE WHEN rerun THEN $4 ELSE next_attempt_at END,
-			finished_at = CASE WHEN rerun THEN 0 ELSE $1 END,
-			rerun = false, lease_token = '', lease_until = 0, last_error = '', updated_at = $1
-		WHERE id = $2 AND state = 'running' AND lease_token = $3`, ms, t.ID, t.LeaseToken, rerunAt.UnixMilli())
-	if err != nil {
-		return fmt.Errorf("storage: complete task %s: %w", t.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return pass.Errorf(pass.KindConflict, "task %s: lease lost", t.ID)
-	}
-	return nil
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := s.stmts.exec(ctx, tx, `UPDATE tasks SET
+				state = CASE WHEN rerun THEN 'pending' ELSE 'done' END,
+				attempts = CASE WHEN rerun THEN 0 ELSE attempts END,
+				next_attempt_at = CASE WHEN rerun THEN $4 ELSE next_attempt_at END,
+				finished_at = CASE WHEN rerun THEN 0 ELSE $1 END,
+				rerun = false, lease_token = '', lease_until = 0, last_error = '', updated_at = $1
+			WHERE id = $2 AND state = 'running' AND lease_token = $3`, ms, t.ID, t.LeaseToken, rerunAt.UnixMilli())
+		return affectedOne(res, err, "complete task", t.ID)
+	})
 }
 
 // Fail records a failed attempt: the task is pending again at retryAt, or
@@ -344,17 +361,13 @@ func (s *DB) Fail(ctx context.Context, t pass.Task, cause string, retryAt time.T
 		state = string(pass.TaskDead)
 		finished = now.UnixMilli()
 	}
-	res, err := s.stmts.exec(ctx, nil, `UPDATE tasks SET state = $1, next_attempt_at = $2, last_error = $3, rerun = false,
-			lease_token = '', lease_until = 0, updated_at = $4, finished_at = $5
-		WHERE id = $6 AND state = 'running' AND lease_token = $7`,
-		state, retryAt.UnixMilli(), cause, now.UnixMilli(), finished, t.ID, t.LeaseToken)
-	if err != nil {
-		return fmt.Errorf("storage: fail task %s: %w", t.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return pass.Errorf(pass.KindConflict, "task %s: lease lost", t.ID)
-	}
-	return nil
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := s.stmts.exec(ctx, tx, `UPDATE tasks SET state = $1, next_attempt_at = $2, last_error = $3, rerun = false,
+				lease_token = '', lease_until = 0, updated_at = $4, finished_at = $5
+			WHERE id = $6 AND state = 'running' AND lease_token = $7`,
+			state, retryAt.UnixMilli(), cause, now.UnixMilli(), finished, t.ID, t.LeaseToken)
+		return affectedOne(res, err, "fail task", t.ID)
+	})
 }
 
 // NextDue returns when the earliest pending task is due, or false when
@@ -446,7 +459,7 @@ func (s *DB) AddTimeline(ctx context.Context, entries ...pass.TimelineEntry) err
 	if len(entries) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, e := range entries {
 			if len(e.Detail) > 4000 {
 				e.Detail = e.Detail[:4000]
