@@ -20,13 +20,7 @@ import (
 // and the process's peak RSS (server, sandbox, fake APNs and the test
 // together). b.N is ignored: it is a load run.
 func BenchmarkWebhookToPush(b *testing.B) {
-	s := startSystem(b, `server: {development: true}
-tenants:
-  - id: demo
-    name: Demo Concerts
-    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
-    secutix: {requestsPerMinute: 1000000}
-`)
+	s := startSystem(b, highQuotaConfig)
 	defer s.stop()
 	ctx := context.Background()
 	const nOrders, seconds = 200, 5

@@ -3,7 +3,6 @@ package apple
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,8 +10,6 @@ import (
 	"time"
 	"unsafe"
 )
-
-var errEOF = io.EOF
 
 // node is one element of a compiled template: it writes JSON to w.
 type node interface {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image/png"
+	"io"
 	"io/fs"
 	"path"
 	"regexp"
@@ -301,7 +302,7 @@ func readLimited(fsys fs.FS, name string) ([]byte, error) {
 	}
 	defer f.Close()
 	var buf bytes.Buffer
-	n, err := buf.ReadFrom(&limitReader{r: f, n: MaxTemplateFile + 1})
+	n, err := buf.ReadFrom(io.LimitReader(f, MaxTemplateFile+1))
 	if err != nil {
 		return nil, err
 	}
@@ -309,23 +310,6 @@ func readLimited(fsys fs.FS, name string) ([]byte, error) {
 		return nil, fmt.Errorf("larger than %d bytes", MaxTemplateFile)
 	}
 	return buf.Bytes(), nil
-}
-
-type limitReader struct {
-	r interface{ Read([]byte) (int, error) }
-	n int64
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, errEOF
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	return n, err
 }
 
 // orderedKeys returns the top-level keys of a JSON object in document order.
