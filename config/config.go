@@ -44,6 +44,12 @@ type Server struct {
 	// AccessLog writes a log line for every request; requests that fail
 	// (4xx, 5xx) are always logged.
 	AccessLog bool `yaml:"accessLog"`
+	// LinkSecret signs the links that grant access (Google Wallet save
+	// links, downloads): at least 32 characters, the same on every
+	// instance. In development it is generated under dataDir when empty.
+	LinkSecret string `yaml:"linkSecret"`
+	// LinkTTL is how long a signed link works (default 720h).
+	LinkTTL Duration `yaml:"linkTTL"`
 }
 
 // Storage says where state and pass files live.
@@ -80,6 +86,7 @@ type Tenant struct {
 	PublicBaseURL   string   `yaml:"publicBaseURL"`
 	DefaultTemplate string   `yaml:"defaultTemplate"`
 	Apple           Apple    `yaml:"apple"`
+	Google          Google   `yaml:"google"`
 	SecuTix         SecuTix  `yaml:"secutix"`
 	Webhooks        Webhooks `yaml:"webhooks"`
 }
@@ -169,11 +176,47 @@ type APNs struct {
 	KeyID   string `yaml:"keyId"`
 }
 
+// Google is a tenant's Google Wallet issuer. Without an issuerId the
+// tenant has no Google Wallet passes.
+type Google struct {
+	// IssuerID from the Google Pay & Wallet Console (a decimal number).
+	IssuerID string `yaml:"issuerId"`
+	// ServiceAccountFile is the service account's JSON key; its email must
+	// be a user of the issuer. Empty in development: a generated key and
+	// the built-in fake Google Wallet API (served under /dev/google/).
+	ServiceAccountFile string `yaml:"serviceAccountFile"`
+	// IssuerName is shown on the passes (default the tenant's name).
+	IssuerName string `yaml:"issuerName"`
+	// Endpoint overrides the API's base URL (tests, proxies).
+	Endpoint string `yaml:"endpoint"`
+	// SaveURL is where save links lead (default https://pay.google.com/gp/v/save/).
+	SaveURL string `yaml:"saveURL"`
+	// Origins are the web origins allowed to show the save button.
+	Origins []string `yaml:"origins"`
+	// InsertOnPayment inserts objects when a ticket is paid instead of
+	// when the buyer first opens the save link.
+	InsertOnPayment bool `yaml:"insertOnPayment"`
+	// ExpireAfterEvent marks passes EXPIRED six hours after the event.
+	ExpireAfterEvent bool `yaml:"expireAfterEvent"`
+	// RequestsPerSecond caps the API calls (default 20, Google's quota).
+	RequestsPerSecond float64 `yaml:"requestsPerSecond"`
+}
+
+// Enabled reports whether the tenant issues Google Wallet passes.
+func (g Google) Enabled() bool { return g.IssuerID != "" }
+
+// UsesFake reports whether the tenant talks to the built-in fake Google
+// Wallet API (development without a service account).
+func (g Google) UsesFake() bool { return g.Enabled() && g.ServiceAccountFile == "" }
+
 // UsesDevPKI reports whether the tenant has no certificate of its own and
 // so signs with the generated development PKI.
 func (a Apple) UsesDevPKI() bool {
 	return a.P12File == "" && a.CertFile == "" && a.KeyFile == ""
 }
+
+// DevGoogleIssuerID is the issuer id of the development default tenant.
+const DevGoogleIssuerID = "3388000000022222222"
 
 // MaxFileSize is the largest configuration file Load reads.
 const MaxFileSize = 1 << 20
@@ -186,7 +229,8 @@ func Default() Config {
 		Storage: Storage{DataDir: "data"},
 		Tenants: []Tenant{{
 			ID: "demo", Name: "Demo Concerts", DefaultTemplate: "default",
-			Apple: Apple{TeamID: "DEMOTEAM01", PassTypeID: "pass.dev.walletpass.demo"},
+			Apple:  Apple{TeamID: "DEMOTEAM01", PassTypeID: "pass.dev.walletpass.demo"},
+			Google: Google{IssuerID: DevGoogleIssuerID},
 		}},
 	}
 }
@@ -259,6 +303,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Storage.SQLitePath, "WALLETPASS_SQLITE_PATH")
 	set(&c.Storage.BlobDir, "WALLETPASS_BLOB_DIR")
 	set(&c.TemplatesDir, "WALLETPASS_TEMPLATES_DIR")
+	set(&c.Server.LinkSecret, "WALLETPASS_LINK_SECRET")
 	if v := getenv("WALLETPASS_DEVELOPMENT"); v != "" {
 		c.Server.Development = v == "1" || strings.EqualFold(v, "true")
 	}
@@ -271,6 +316,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		set(&t.Apple.WWDRFile, EnvName(t.ID, "APPLE_WWDR_FILE"))
 		set(&t.Apple.APNs.Host, EnvName(t.ID, "APNS_HOST"))
 		set(&t.Apple.APNs.KeyFile, EnvName(t.ID, "APNS_KEY_FILE"))
+		set(&t.Google.ServiceAccountFile, EnvName(t.ID, "GOOGLE_SERVICE_ACCOUNT_FILE"))
 		set(&t.SecuTix.BaseURL, EnvName(t.ID, "SECUTIX_BASE_URL"))
 		set(&t.SecuTix.Secret, EnvName(t.ID, "SECUTIX_SECRET"))
 		set(&t.Webhooks.Password, EnvName(t.ID, "WEBHOOK_PASSWORD"))
@@ -286,6 +332,9 @@ func (c *Config) fillDefaults() {
 		c.Server.PublicBaseURL = "http://" + c.Server.Listen
 	}
 	c.Server.PublicBaseURL = strings.TrimRight(c.Server.PublicBaseURL, "/")
+	if c.Server.LinkTTL == 0 {
+		c.Server.LinkTTL = Duration(720 * time.Hour)
+	}
 	if c.Storage.DataDir == "" {
 		c.Storage.DataDir = "data"
 	}
@@ -316,6 +365,9 @@ func (c *Config) fillDefaults() {
 				t.SecuTix.Secret = "sandbox-secret-" + t.ID
 			}
 		}
+		if t.Google.Enabled() && t.Google.IssuerName == "" {
+			t.Google.IssuerName = t.Name
+		}
 		if t.SecuTix.EventKind == "" {
 			t.SecuTix.EventKind = "concert"
 		}
@@ -342,9 +394,10 @@ func (c *Config) Tenant(id string) (Tenant, bool) {
 }
 
 var (
-	tenantIDRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-	passTypeIDRE = regexp.MustCompile(`^pass\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$`)
-	teamIDRE     = regexp.MustCompile(`^[A-Z0-9]{10}$`)
+	tenantIDRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	passTypeIDRE   = regexp.MustCompile(`^pass\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$`)
+	teamIDRE       = regexp.MustCompile(`^[A-Z0-9]{10}$`)
+	googleIssuerRE = regexp.MustCompile(`^[0-9]{1,30}$`)
 )
 
 // ValidationError lists every configuration problem.
@@ -373,6 +426,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkURL("server.publicBaseURL", c.Server.PublicBaseURL)
+	if c.Server.LinkSecret == "" && !c.Server.Development {
+		add("server.linkSecret is required outside development (it signs save and download links; best given as WALLETPASS_LINK_SECRET)")
+	} else if c.Server.LinkSecret != "" && len(c.Server.LinkSecret) < 32 {
+		add("server.linkSecret must be at least 32 characters")
+	}
+	if c.Server.LinkTTL < 0 {
+		add("server.linkTTL cannot be off")
+	}
 	if len(c.Tenants) == 0 {
 		add("at least one tenant is required")
 	}
@@ -456,6 +517,29 @@ func (c *Config) Validate() error {
 		if h := a.APNs.Host; h != "" {
 			if u, err := url.Parse(h); err != nil || u.Scheme != "https" || u.Host == "" {
 				add("%s: apple.apns.host %q must be an https URL", where, h)
+			}
+		}
+		if g := t.Google; g.Enabled() || g.ServiceAccountFile != "" {
+			if !googleIssuerRE.MatchString(g.IssuerID) {
+				add("%s: google.issuerId %q must be the issuer's decimal number", where, g.IssuerID)
+			}
+			if g.ServiceAccountFile == "" && !c.Server.Development {
+				add("%s: google.serviceAccountFile is required (the built-in fake is only for development)", where)
+			} else if g.ServiceAccountFile != "" {
+				if _, err := os.Stat(g.ServiceAccountFile); err != nil {
+					add("%s: google.serviceAccountFile %s: %s", where, g.ServiceAccountFile, describeStatErr(err))
+				}
+			}
+			for _, f := range []struct{ name, v string }{{"endpoint", g.Endpoint}, {"saveURL", g.SaveURL}} {
+				if f.v == "" {
+					continue
+				}
+				if u, err := url.Parse(f.v); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && c.Server.Development)) {
+					add("%s: google.%s %q must be an https URL", where, f.name, f.v)
+				}
+			}
+			if g.RequestsPerSecond < 0 {
+				add("%s: google.requestsPerSecond must not be negative", where)
 			}
 		}
 		if !a.UsesDevPKI() {

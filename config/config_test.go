@@ -59,17 +59,30 @@ tenants:
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.arena, p12File: /nonexistent.p12}
     secutix: {baseURL: "https://arena.ws.secutix.com", operator: ARENA_OP, partner: walletpass}
     webhooks: {auth: apikey}
+    google: {issuerId: "3388000000012345678"}
 workers: {count: 8, reconcileEvery: "off", retention: 48h}
 `)
+	saKey := filepath.Join(dir, "sa.json")
+	if err := os.WriteFile(saKey, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := config.Load(path, env(map[string]string{
-		"WALLETPASS_LISTEN":                              "127.0.0.1:9999",
-		"WALLETPASS_TENANT_BIG_ARENA_APPLE_P12_FILE":     p12,
-		"WALLETPASS_TENANT_BIG_ARENA_APPLE_P12_PASSWORD": "s3cret",
-		"WALLETPASS_TENANT_BIG_ARENA_SECUTIX_SECRET":     "stx-secret",
-		"WALLETPASS_TENANT_BIG_ARENA_WEBHOOK_KEY":        "0123456789abcdef0123",
+		"WALLETPASS_LINK_SECRET":                                  "0123456789abcdef0123456789abcdef",
+		"WALLETPASS_TENANT_BIG_ARENA_GOOGLE_SERVICE_ACCOUNT_FILE": saKey,
+		"WALLETPASS_LISTEN":                                       "127.0.0.1:9999",
+		"WALLETPASS_TENANT_BIG_ARENA_APPLE_P12_FILE":              p12,
+		"WALLETPASS_TENANT_BIG_ARENA_APPLE_P12_PASSWORD":          "s3cret",
+		"WALLETPASS_TENANT_BIG_ARENA_SECUTIX_SECRET":              "stx-secret",
+		"WALLETPASS_TENANT_BIG_ARENA_WEBHOOK_KEY":                 "0123456789abcdef0123",
 	}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if g := cfg.Tenants[0].Google; g.ServiceAccountFile != saKey || g.IssuerName != "Big Arena" || g.UsesFake() {
+		t.Errorf("google overrides not applied: %+v", g)
+	}
+	if cfg.Server.LinkSecret != "0123456789abcdef0123456789abcdef" || cfg.Server.LinkTTL != config.Duration(720*time.Hour) {
+		t.Errorf("link settings: %q %v", cfg.Server.LinkSecret, cfg.Server.LinkTTL)
 	}
 	a := cfg.Tenants[0].Apple
 	if cfg.Server.Listen != "127.0.0.1:9999" || a.P12File != p12 || a.P12Password != "s3cret" {
@@ -89,7 +102,7 @@ workers: {count: 8, reconcileEvery: "off", retention: 48h}
 func TestValidationListsEveryProblem(t *testing.T) {
 	t.Parallel()
 	path := write(t, `
-server: {listen: "127.0.0.1:8080", publicBaseURL: "http://passes.example.com"}
+server: {listen: "127.0.0.1:8080", publicBaseURL: "http://passes.example.com", linkSecret: short}
 tenants:
   - id: Bad_ID
     name: ""
@@ -97,6 +110,7 @@ tenants:
   - id: ok
     name: OK
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok}
+    google: {issuerId: "33880000000x", endpoint: "http://wallet.example.com", requestsPerSecond: -1}
   - id: ok
     name: Again
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12, certFile: b.pem}
@@ -124,6 +138,11 @@ tenants:
 		`secutix.eventKind "opera"`,
 		`webhooks.auth none is only for development`,
 		`webhooks.auth apikey needs a key of at least 16 characters`,
+		`server.linkSecret must be at least 32 characters`,
+		`google.issuerId "33880000000x" must be the issuer's decimal number`,
+		`google.serviceAccountFile is required (the built-in fake is only for development)`,
+		`google.endpoint "http://wallet.example.com" must be an https URL`,
+		`google.requestsPerSecond must not be negative`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

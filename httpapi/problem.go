@@ -31,6 +31,7 @@ var kindStatus = map[pass.Kind]int{
 	pass.KindConflict:     http.StatusConflict,
 	pass.KindUnavailable:  http.StatusServiceUnavailable,
 	pass.KindTooLarge:     http.StatusRequestEntityTooLarge,
+	pass.KindGone:         http.StatusGone,
 	pass.KindInternal:     http.StatusInternalServerError,
 }
 

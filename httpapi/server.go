@@ -56,6 +56,13 @@ type Deps struct {
 	Blobs    pass.BlobStore
 	Devices  pass.DeviceStore
 	Timeline pass.Timeline
+	// Google Wallet: the save links (signed with Links), the template
+	// images Google fetches, and in development the fake Google Wallet
+	// API served under /dev/google/.
+	GoogleSave   GoogleSaver
+	Links        pass.LinkSigner
+	TemplateFile func(template, file string) ([]byte, bool)
+	GoogleFake   http.Handler
 }
 
 // Server holds the handlers' dependencies.
@@ -124,8 +131,15 @@ func (s *Server) routes() *gin.Engine {
 	apple.HEAD("/passes/:passTypeIdentifier/:serialNumber", s.latestPass)
 	apple.POST("/log", s.deviceLog)
 
+	// Google Wallet: the order's save link and the images passes show.
+	r.GET("/api/:tenantId/google/save/:secret", s.googleSave)
+	r.GET("/api/:tenantId/google/images/:template/:file", s.templateImage)
+
 	if s.deps.Sandbox != nil {
 		r.Any("/sandbox/*path", gin.WrapH(s.deps.Sandbox))
+	}
+	if s.deps.GoogleFake != nil {
+		r.Any(DevGooglePath+"*path", stripPrefix(DevGooglePath, s.deps.GoogleFake))
 	}
 	return r
 }

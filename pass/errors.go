@@ -18,6 +18,7 @@ const (
 	KindConflict
 	KindUnavailable
 	KindTooLarge
+	KindGone // existed once and is no more (an expired link)
 )
 
 // String returns the kind's name.
@@ -37,6 +38,8 @@ func (k Kind) String() string {
 		return "unavailable"
 	case KindTooLarge:
 		return "too large"
+	case KindGone:
+		return "gone"
 	default:
 		return "internal"
 	}

@@ -80,17 +80,21 @@ type Team struct {
 
 // Event is what a ticket admits to.
 type Event struct {
-	Name       string    `json:"name"`
-	Kind       EventKind `json:"kind"`
-	Start      time.Time `json:"start"`
-	End        time.Time `json:"end,omitzero"`
-	Doors      time.Time `json:"doors,omitzero"`
-	TimeZone   string    `json:"timeZone,omitempty"` // IANA name, e.g. Europe/Zurich
-	Performers []string  `json:"performers,omitempty"`
-	HomeTeam   Team      `json:"homeTeam,omitzero"`
-	AwayTeam   Team      `json:"awayTeam,omitzero"`
-	League     string    `json:"league,omitempty"`
-	Sport      string    `json:"sport,omitempty"`
+	// PerformanceID is SecuTix's id of the performance (one date of a
+	// show), when known: tickets of one performance share a Google Wallet
+	// class.
+	PerformanceID int64     `json:"performanceId,omitempty"`
+	Name          string    `json:"name"`
+	Kind          EventKind `json:"kind"`
+	Start         time.Time `json:"start"`
+	End           time.Time `json:"end,omitzero"`
+	Doors         time.Time `json:"doors,omitzero"`
+	TimeZone      string    `json:"timeZone,omitempty"` // IANA name, e.g. Europe/Zurich
+	Performers    []string  `json:"performers,omitempty"`
+	HomeTeam      Team      `json:"homeTeam,omitzero"`
+	AwayTeam      Team      `json:"awayTeam,omitzero"`
+	League        string    `json:"league,omitempty"`
+	Sport         string    `json:"sport,omitempty"`
 }
 
 // Venue is where the event takes place.

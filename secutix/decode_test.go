@@ -38,7 +38,7 @@ func TestDecodeReferenceExample(t *testing.T) {
 			Tenant: "demo", FileID: 10000500001, OrderID: 10000702652, OrderSecretToken: "Xk3p9Q2rT7",
 			MovementID: 10228844462196, TicketID: 10228844446468, Barcode: "072212349924430836880155",
 			Symbology: pass.SymbologyQR,
-			Event: pass.Event{Name: "Arena Suite Dining", Kind: pass.EventConcert,
+			Event: pass.Event{PerformanceID: 10228231109243, Name: "Arena Suite Dining", Kind: pass.EventConcert,
 				Start: time.Date(2026, 3, 14, 19, 0, 0, 0, time.UTC)},
 			Venue:  pass.Venue{Name: "Arena", Address: "1 Rue X", City: "Lausanne", PostalCode: "1003", Country: "CH", Entrance: "Gate 3"},
 			Seat:   pass.Seat{Area: "North stand", Block: "B12", Row: "10", Number: "14"},

@@ -165,6 +165,7 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled b
 	}
 
 	// Event.
+	t.Event.PerformanceID = int64(op.PerformanceID)
 	t.Event.Name = op.Performance.pick(m.locale)
 	if t.Event.Name == "" {
 		t.Event.Name = op.Product.pick(m.locale)

@@ -66,6 +66,7 @@ type operationData struct {
 	Cancelled                              *bool      `json:"cancelled"`
 	UnitPrice                              *flexInt   `json:"unitPrice"`
 	Product                                text       `json:"product"`
+	PerformanceID                          flexInt    `json:"performanceId"`
 	Performance                            text       `json:"performance"`
 	EventKind                              text       `json:"eventKind"`
 	PerformanceStartDate                   text       `json:"performanceStartDate"`

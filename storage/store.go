@@ -32,6 +32,11 @@ type DB struct {
 	// passMeta serves the PassKit web service's hottest read.
 	passMeta *sql.Stmt
 	ckpt     *checkpointer // SQLite: WAL checkpoints off the write path
+
+	// GoogleOnPayment, when set, says whether a tenant inserts Google
+	// Wallet objects as soon as a pass exists: then every new pass queues
+	// its Google sync in the transaction that stores it.
+	GoogleOnPayment func(tenant string) bool
 }
 
 // OpenSQLite opens (creating it if needed) the SQLite database at path, in
@@ -152,7 +157,10 @@ func (s *DB) CreatePass(ctx context.Context, p *pass.Pass) error {
 			}
 			return fmt.Errorf("storage: create pass %s: %w", p.SerialNumber, err)
 		}
-		return s.insertVersion(ctx, tx, p)
+		if err := s.insertVersion(ctx, tx, p); err != nil {
+			return err
+		}
+		return s.googleFollows(ctx, tx, p)
 	})
 }
 
@@ -254,8 +262,9 @@ func ticketJSON(p *pass.Pass) (string, error) {
 	return string(b), nil
 }
 
-// UpdatePass stores p as the next version of its pass, and a push-pass task
-// for its devices, in one transaction: the stored version must be exactly
+// UpdatePass stores p as the next version of its pass, a push-pass task
+// for its devices and, when the pass has a Google Wallet object, a
+// google-sync task, in one transaction: the stored version must be exactly
 // p.Version-1, and the update tag only grows. Otherwise it returns an error
 // of kind pass.KindConflict and changes nothing.
 func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
@@ -285,7 +294,8 @@ func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
 		if _, err := enqueueTx(ctx, tx, s.stmts, pass.PushTask(ref, ""), p.UpdatedAt); err != nil {
 			return fmt.Errorf("storage: push task of %s: %w", p.SerialNumber, err)
 		}
-		return nil
+		// So must its Google Wallet object, once it has one.
+		return s.googleFollows(ctx, tx, p)
 	})
 }
 

@@ -63,6 +63,17 @@ type Config struct {
 	// events arrived while it ran, so that the rest of a burst joins that
 	// one run; default 500 ms. The first run of a task is never delayed.
 	RerunDelay time.Duration
+	// Jobs are more periodic jobs (such as expiring Google Wallet passes),
+	// each run at most once at a time.
+	Jobs []Job
+}
+
+// Job is a periodic job.
+type Job struct {
+	Name  string
+	Every time.Duration
+	// Run does the work; its context ends after Every.
+	Run func(ctx context.Context) error
 }
 
 func (c *Config) defaults() {
@@ -144,6 +155,18 @@ func (d *Dispatcher) Start() error {
 	if d.maint != nil && d.cfg.RetentionEvery > 0 {
 		if _, err := s.NewJob(gocron.DurationJob(d.cfg.RetentionEvery), gocron.NewTask(d.retention), gocron.WithName("retention"), single); err != nil {
 			return fmt.Errorf("workers: retention job: %w", err)
+		}
+	}
+	for _, j := range d.cfg.Jobs {
+		run := func() {
+			ctx, cancel := context.WithTimeout(context.Background(), j.Every)
+			defer cancel()
+			if err := j.Run(ctx); err != nil {
+				d.log.Error("periodic job", slog.String("job", j.Name), slog.Any("error", err))
+			}
+		}
+		if _, err := s.NewJob(gocron.DurationJob(j.Every), gocron.NewTask(run), gocron.WithName(j.Name), single); err != nil {
+			return fmt.Errorf("workers: %s job: %w", j.Name, err)
 		}
 	}
 	d.sched = s

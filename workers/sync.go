@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"walletpass/pass"
+	"walletpass/pass/google"
 )
 
 // SyncHandler runs sync-order tasks with s.
@@ -37,5 +38,23 @@ func PushHandler(s *pass.PushService) Handler {
 			return pass.Errorf(pass.KindInvalid, "push task: payload does not match the task")
 		}
 		return s.PushPass(ctx, ref)
+	}
+}
+
+// GoogleHandler runs google-sync tasks with s.
+func GoogleHandler(s *google.Syncer) Handler {
+	return func(ctx context.Context, t pass.Task) error {
+		var ref pass.GoogleRef
+		if err := json.Unmarshal(t.Payload, &ref); err != nil {
+			return pass.Wrap(pass.KindInvalid, err, "google task: malformed payload")
+		}
+		if ref.Tenant != t.Tenant || ref.Serial == "" {
+			return pass.Errorf(pass.KindInvalid, "google task: payload does not match the task")
+		}
+		corr := ""
+		if n := len(t.CorrelationIDs); n > 0 {
+			corr = t.CorrelationIDs[n-1]
+		}
+		return s.Sync(ctx, ref, corr)
 	}
 }

@@ -78,6 +78,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if conn.sandbox != nil {
 		deps.Sandbox = conn.sandbox.Handler()
 	}
+	if deps.Links, err = linkSigner(cfg); err != nil {
+		return err
+	}
+	if len(conn.google.syncer.Tenants) > 0 {
+		deps.GoogleSave = conn.google.syncer
+	}
+	deps.GoogleFake = conn.google.dev
+	deps.TemplateFile = func(name, file string) ([]byte, bool) {
+		tpl, err := reg.Template(name)
+		if err != nil {
+			return nil, false
+		}
+		return tpl.File(file)
+	}
 	srv := &http.Server{
 		Handler:           httpapi.New(deps),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -210,7 +224,7 @@ func cmdPassBuild(_ context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(*out, pk); err != nil {
+	if err := writeFileAtomic(*out, pk, 0o644); err != nil {
 		return fmt.Errorf("pass build: %w", err)
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes, serial %s, template %s, tenant %s)\n", *out, len(pk), in.SerialNumber, *tplName, tenant.ID)
@@ -330,8 +344,8 @@ func readFileLimited(path string, limit int64) ([]byte, error) {
 }
 
 // writeFileAtomic writes data to a temporary file beside path and renames
-// it, so a failed write never leaves half a pass.
-func writeFileAtomic(path string, data []byte) error {
+// it, so a failed write never leaves half a file.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".walletpass-*")
 	if err != nil {
@@ -347,7 +361,7 @@ func writeFileAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
+	if err := os.Chmod(tmp, mode); err != nil {
 		os.Remove(tmp)
 		return err
 	}

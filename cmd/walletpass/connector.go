@@ -28,6 +28,7 @@ type connector struct {
 	webhooks   map[string]httpapi.WebhookAuth
 	pushers    apnsPushers
 	fakeAPNs   *apnstest.Server // development only
+	google     *googleSide
 }
 
 // buildConnector wires the SecuTix connector. selfURL is how this process
@@ -90,14 +91,35 @@ func buildConnector(cfg *config.Config, db *storage.DB, blobs *blob.Dir, reg *ap
 		// A new pass version was stored with its push task (one push per
 		// device; changes close together coalesce): run it now.
 		Changed: func(context.Context, *pass.Pass) { wake() }}
+	if c.google, err = buildGoogle(cfg, db, reg, selfURL); err != nil {
+		return nil, err
+	}
+	c.google.syncer.Log = log.With(slog.String("component", "google"))
+	var jobs []workers.Job
+	for _, t := range cfg.Tenants {
+		if t.Google.Enabled() && t.Google.ExpireAfterEvent {
+			jobs = append(jobs, workers.Job{Name: "google-expire", Every: 10 * time.Minute, Run: func(ctx context.Context) error {
+				n, err := c.google.syncer.Expire(ctx, func(ctx context.Context, t pass.NewTask) error {
+					_, err := db.Enqueue(ctx, t, time.Now())
+					return err
+				})
+				if n > 0 {
+					wake()
+				}
+				return err
+			}})
+			break
+		}
+	}
 	pushes := &pass.PushService{Devices: db, Pusher: c.pushers, Log: log.With(slog.String("component", "apns"))}
 	w := cfg.Workers
 	c.dispatcher = workers.New(workers.Config{
 		Workers: w.Count, MaxAttempts: w.MaxAttempts, MaxBackoff: time.Duration(w.MaxBackoff), Lease: time.Duration(w.Lease),
-		Reconcile: time.Duration(w.ReconcileEvery), RetentionAge: time.Duration(w.Retention),
+		Reconcile: time.Duration(w.ReconcileEvery), RetentionAge: time.Duration(w.Retention), Jobs: jobs,
 	}, db, db, map[string]workers.Handler{
-		pass.TaskSyncOrder: workers.SyncHandler(syncer),
-		pass.TaskPushPass:  workers.PushHandler(pushes),
+		pass.TaskSyncOrder:  workers.SyncHandler(syncer),
+		pass.TaskPushPass:   workers.PushHandler(pushes),
+		pass.TaskGoogleSync: workers.GoogleHandler(c.google.syncer),
 	}, log.With(slog.String("component", "workers")))
 	wake = c.dispatcher.Wake
 	return c, nil

@@ -25,6 +25,8 @@ Usage:
   walletpass tasks retry (TASK-ID ... | -dead)    revive dead tasks
   walletpass orders timeline (-secret TOKEN | -file ID) [-tenant ID]
                                                   what happened to an order
+  walletpass orders links -secret TOKEN [-tenant ID]
+                                                  the order's signed Google Wallet save link
   walletpass sandbox secutix [-listen ADDR] [-webhook-url URL]
                                                   run the SecuTix sandbox alone
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"walletpass/config"
+	"walletpass/httpapi"
 	"walletpass/pass"
 	"walletpass/storage"
 )
@@ -118,10 +119,14 @@ func cmdTasks(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	return errUsage{fmt.Sprintf("tasks: unknown command %q (list, retry)", args[0])}
 }
 
-// cmdOrders is `walletpass orders timeline -tenant T (-secret S | -file N)`.
+// cmdOrders is `walletpass orders timeline -tenant T (-secret S | -file N)`
+// and `walletpass orders links -tenant T -secret S`.
 func cmdOrders(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) > 0 && args[0] == "links" {
+		return cmdOrderLinks(args[1:], stdout, stderr, getenv)
+	}
 	if len(args) == 0 || args[0] != "timeline" {
-		return errUsage{"orders: expected timeline"}
+		return errUsage{"orders: expected timeline or links"}
 	}
 	fs := newFlags("orders timeline", stderr)
 	cfgPath := configFlag(fs, getenv)
@@ -163,4 +168,40 @@ func oneLineString(s string, max int) string {
 		s = s[:max] + "…"
 	}
 	return s
+}
+
+// cmdOrderLinks prints an order's signed links (the Google Wallet save
+// link), as the buyer would get them.
+func cmdOrderLinks(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlags("orders links", stderr)
+	cfgPath := configFlag(fs, getenv)
+	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
+	secret := fs.String("secret", "", "the order's secret `token`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *secret == "" {
+		return errUsage{"orders links: give -secret"}
+	}
+	cfg, err := loadConfig(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	t := cfg.Tenants[0]
+	if *tenant != "" {
+		var ok bool
+		if t, ok = cfg.Tenant(*tenant); !ok {
+			return fmt.Errorf("orders links: no tenant %q", *tenant)
+		}
+	}
+	links, err := linkSigner(cfg)
+	if err != nil {
+		return err
+	}
+	exp := time.Now().Add(time.Duration(cfg.Server.LinkTTL)).Truncate(time.Second)
+	if !t.Google.Enabled() {
+		return fmt.Errorf("orders links: tenant %s has no Google Wallet issuer", t.ID)
+	}
+	fmt.Fprintf(stdout, "google-save\t%s\n", httpapi.GoogleSaveLink(t.PublicBaseURL, links, t.ID, *secret, exp))
+	return nil
 }

@@ -38,6 +38,7 @@ type Template struct {
 	hash    string       // SHA-1 over the static files' manifest entries
 	manifst []byte       // pre-encoded manifest entries of the static files: `"name":"sha1",...`
 	schemes []string
+	colours map[string]string // colour key -> "#rrggbb"
 }
 
 // staticFile is an image or translation file, hashed once at load.
@@ -60,6 +61,21 @@ func (t *Template) Files() []string {
 
 // Poster reports whether the design opts into the iOS 18 poster layout.
 func (t *Template) Poster() bool { return t.poster }
+
+// HexColour returns a colour of the design ("backgroundColor",
+// "foregroundColor", "labelColor") as "#rrggbb", or "" when the template
+// does not set it. Google Wallet passes take the same colours.
+func (t *Template) HexColour(key string) string { return t.colours[key] }
+
+// File returns a static file of the template (an image such as "logo@2x.png"
+// or a translation), or false.
+func (t *Template) File(name string) ([]byte, bool) {
+	i, ok := slices.BinarySearchFunc(t.files, name, func(f staticFile, n string) int { return strings.Compare(f.name, n) })
+	if !ok {
+		return nil, false
+	}
+	return t.files[i].data, true
+}
 
 // TemplateError lists every problem found in a template; each problem names
 // the file and, where it applies, the field.
@@ -222,6 +238,10 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 			continue
 		}
 		doc[k], _ = json.Marshal(rgb)
+		if t.colours == nil {
+			t.colours = map[string]string{}
+		}
+		t.colours[k] = rgbToHex(rgb)
 	}
 	if v, ok := doc["preferredStyleSchemes"]; ok {
 		if err := json.Unmarshal(v, &t.schemes); err != nil {
@@ -355,6 +375,21 @@ func normalizeColour(s string) (string, error) {
 		return fmt.Sprintf("rgb(%d, %d, %d)", b[0], b[1], b[2]), nil
 	}
 	return "", fmt.Errorf("%q is not a colour (use \"rgb(r, g, b)\" or \"#RRGGBB\")", s)
+}
+
+// rgbToHex turns the "rgb(r, g, b)" form normalizeColour returns into
+// "#rrggbb".
+func rgbToHex(rgb string) string {
+	m := rgbRE.FindStringSubmatch(rgb)
+	if m == nil {
+		return ""
+	}
+	var b [3]byte
+	for i := range b {
+		v, _ := strconv.Atoi(m[i+1])
+		b[i] = byte(v)
+	}
+	return "#" + hex.EncodeToString(b[:])
 }
 
 // renderData is what template expressions see: the ticket's fields at the

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/api/walletobjects/v1"
+
+	"walletpass/pass"
+	"walletpass/pass/google"
+)
+
+// TestGoogleWalletLifecycle drives a 10-ticket sandbox order through the
+// running service: the buyer opens the signed save link (objects inserted
+// ACTIVE, a JWT under 1,800 characters that verifies with the service
+// account), then SecuTix changes a seat (patched, with a message, other
+// fields kept; a 429 on the way is retried), validates a ticket
+// (COMPLETED) and cancels one (a message, then INACTIVE).
+func TestGoogleWalletLifecycle(t *testing.T) {
+	s := startSystem(t, "")
+	defer s.stop()
+	fake := s.conn.google.fakes["demo"]
+	tn := s.conn.google.syncer.Tenants["demo"]
+	o := s.createOrder(map[string]any{"count": 10})
+	s.waitPasses(o.Secret, "10 passes", func(ps []pass.Pass) bool { return len(ps) == 10 })
+	s.idle()
+	if n := len(fake.Requests()); n != 0 {
+		t.Fatalf("%d calls to Google before the buyer asked", n)
+	}
+
+	// The buyer's link, as `walletpass orders links` prints it.
+	var out, errOut syncBuffer
+	if err := Run(context.Background(), []string{"orders", "links", "-secret", o.Secret}, &out, &errOut,
+		testEnv(s.dataDir, map[string]string{"WALLETPASS_PUBLIC_BASE_URL": s.base})); err != nil {
+		t.Fatalf("orders links: %v %s", err, errOut.String())
+	}
+	link := strings.TrimSpace(strings.TrimPrefix(out.String(), "google-save\t"))
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	jwt := loc[strings.LastIndex(loc, "/")+1:]
+	if resp.StatusCode != http.StatusFound || len(jwt) > google.MaxSaveJWT {
+		t.Fatalf("save link: %d, %d characters", resp.StatusCode, len(jwt))
+	}
+	t.Logf("save JWT for 10 tickets: %d characters", len(jwt))
+	claims, err := verifySaveJWT(jwt, &tn.Account.Key.PublicKey)
+	if err != nil || len(claims.Payload.EventTicketObjects) != 10 || claims.Iss != tn.Account.Email {
+		t.Fatalf("claims %+v, %v", claims, err)
+	}
+	// Following the redirect lands on the (development) save page.
+	page := getBody(t, link)
+	if strings.Count(page, `class="state">ACTIVE<`) != 10 {
+		t.Errorf("save page:\n%s", page)
+	}
+
+	ps := s.passes(o.Secret)
+	objectOf := func(ticket int) string {
+		return google.ObjectID(tn.Issuer.IssuerID, "demo", byMovement(ps, o.Tickets[ticket].MovementID, 0).SerialNumber)
+	}
+	waitObject := func(id, what string, cond func(*walletobjects.EventTicketObject) bool) *walletobjects.EventTicketObject {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			obj, ok := fake.EventTicketObject(id)
+			if ok && cond(obj) {
+				return obj
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s: %+v", what, obj)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	before, _ := fake.EventTicketObject(objectOf(0))
+
+	// A seat change, with one 429 from Google on the way.
+	fake.FailNext(http.MethodPatch, "/walletobjects/v1/eventTicketObject", 429, 1)
+	s.action(o, o.Tickets[0].TicketID, "modify", map[string]any{"seat": map[string]string{"row": "3", "number": "7"}})
+	obj := waitObject(objectOf(0), "the seat change", func(o *walletobjects.EventTicketObject) bool {
+		return o.SeatInfo != nil && o.SeatInfo.Row.DefaultValue.Value == "3"
+	})
+	if obj.TicketHolderName != before.TicketHolderName || obj.Barcode.Value != before.Barcode.Value || obj.State != "ACTIVE" ||
+		len(obj.Messages) != 1 || obj.Messages[0].MessageType != "TEXT_AND_NOTIFY" {
+		t.Errorf("after the seat change: %+v (before %+v)", obj, before)
+	}
+	saw429 := false
+	for _, r := range fake.Requests() {
+		saw429 = saw429 || r.Status == http.StatusTooManyRequests
+	}
+	if !saw429 {
+		t.Error("the programmed 429 was never met")
+	}
+
+	// Validated at the gate, then another ticket cancelled.
+	s.action(o, o.Tickets[1].TicketID, "validate", nil)
+	waitObject(objectOf(1), "COMPLETED", func(o *walletobjects.EventTicketObject) bool { return o.State == "COMPLETED" })
+	s.action(o, o.Tickets[2].TicketID, "cancel", nil)
+	obj = waitObject(objectOf(2), "INACTIVE", func(o *walletobjects.EventTicketObject) bool { return o.State == "INACTIVE" })
+	if len(obj.Messages) != 1 || obj.Messages[0].MessageType != "TEXT_AND_NOTIFY" || obj.Barcode != nil {
+		t.Errorf("after the cancellation: %+v", obj)
+	}
+	s.idle()
+	// The fake accepted everything we sent (the 429 was programmed).
+	for _, r := range fake.Requests() {
+		if r.Status >= 400 && r.Status != http.StatusTooManyRequests {
+			t.Errorf("the fake refused %s %s: %d %s", r.Method, r.Path, r.Status, r.Body)
+		}
+	}
+	tl, _ := s.db.Timeline(context.Background(), "demo", o.Secret, 0)
+	googleEntries := 0
+	for _, e := range tl {
+		if e.Kind == "google" {
+			googleEntries++
+		}
+	}
+	if googleEntries < 13 {
+		t.Errorf("%d google entries in the order's timeline, want 10 inserts and 3 patches", googleEntries)
+	}
+}
+
+func getBody(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return fmt.Sprint(string(b))
+}

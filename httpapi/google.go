@@ -1,0 +1,100 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"walletpass/pass"
+)
+
+// GoogleSaver makes the Google Wallet save address of an order's tickets,
+// inserting their objects first.
+type GoogleSaver interface {
+	SaveURL(ctx context.Context, tenant, secretToken, correlationID string) (string, error)
+}
+
+// DevGooglePath is where the development fake of the Google Wallet API is
+// served (its OAuth token endpoint and save page too).
+const DevGooglePath = "/dev/google/"
+
+// PurposeGoogleSave is what a signed Google Wallet save link is for.
+const PurposeGoogleSave = "google-save"
+
+// GoogleSaveLink is the signed link that saves an order's tickets to
+// Google Wallet, valid until exp:
+// <base>/api/{tenant}/google/save/{orderSecretToken}?exp=<unix>&sig=<sig>.
+func GoogleSaveLink(base string, links pass.LinkSigner, tenant, secretToken string, exp time.Time) string {
+	q := url.Values{}
+	q.Set("exp", strconv.FormatInt(exp.Unix(), 10))
+	q.Set("sig", links.Sign(PurposeGoogleSave, tenant, secretToken, exp))
+	return strings.TrimRight(base, "/") + "/api/" + url.PathEscape(tenant) + "/google/save/" + url.PathEscape(secretToken) + "?" + q.Encode()
+}
+
+// secretTokenRE bounds what an order secret token in a path may be.
+var secretTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// googleSave: GET /api/{tenant}/google/save/{secret}?exp=&sig= checks the
+// signed link, makes sure the order's objects exist at Google and answers
+// 302 to Google's save page. Nothing goes to Google before this click
+// (unless the tenant inserts on payment).
+func (s *Server) googleSave(c *gin.Context) {
+	tenant := c.Param("tenantId")
+	if _, ok := s.tenants[tenant]; !ok || s.deps.GoogleSave == nil {
+		writeProblem(c, http.StatusNotFound, "unknown tenant, or the tenant has no Google Wallet issuer")
+		return
+	}
+	secret := c.Param("secret")
+	if !secretTokenRE.MatchString(secret) {
+		writeProblem(c, http.StatusBadRequest, "malformed order reference")
+		return
+	}
+	if err := s.deps.Links.Verify(PurposeGoogleSave, tenant, secret, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	u, err := s.deps.GoogleSave.SaveURL(c.Request.Context(), tenant, secret, correlationID(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Referrer-Policy", "no-referrer")
+	c.Redirect(http.StatusFound, u)
+}
+
+// imageFileRE is the form of a template image a Google Wallet pass shows.
+var imageFileRE = regexp.MustCompile(`^[a-z]+(@[23]x)?\.png$`)
+
+// templateImage: GET /api/{tenant}/google/images/{template}/{file} serves a
+// template's PNG at the public URL Google fetches images from.
+func (s *Server) templateImage(c *gin.Context) {
+	if _, ok := s.tenants[c.Param("tenantId")]; !ok || s.deps.TemplateFile == nil {
+		writeProblem(c, http.StatusNotFound, "unknown tenant")
+		return
+	}
+	file := c.Param("file")
+	if !imageFileRE.MatchString(file) || path.Base(file) != file {
+		writeProblem(c, http.StatusNotFound, "no such image")
+		return
+	}
+	data, ok := s.deps.TemplateFile(c.Param("template"), file)
+	if !ok {
+		writeProblem(c, http.StatusNotFound, "no such image")
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=86400")
+	c.Data(http.StatusOK, "image/png", data)
+}
+
+// stripPrefix serves h under a route group's wildcard.
+func stripPrefix(prefix string, h http.Handler) gin.HandlerFunc {
+	return gin.WrapH(http.StripPrefix(strings.TrimSuffix(prefix, "/"), h))
+}

@@ -1,0 +1,114 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"walletpass/httpapi"
+	"walletpass/pass"
+)
+
+// recordingSaver answers save links and records what it was asked.
+type recordingSaver struct {
+	mu    sync.Mutex
+	calls []string
+	err   error
+}
+
+func (r *recordingSaver) SaveURL(_ context.Context, tenant, secret, _ string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, tenant+"/"+secret)
+	if r.err != nil {
+		return "", r.err
+	}
+	return "https://pay.google.com/gp/v/save/jwt-for-" + secret, nil
+}
+
+func (r *recordingSaver) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.calls) }
+
+func TestGoogleSaveLink(t *testing.T) {
+	t.Parallel()
+	links := pass.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	saver := &recordingSaver{}
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
+		Tenants:    []httpapi.TenantInfo{{ID: "demo", Name: "Demo", DefaultTemplate: "default"}, {ID: "other", Name: "Other", DefaultTemplate: "default"}},
+		GoogleSave: saver, Links: links, Now: func() time.Time { return now },
+		TemplateFile: func(tpl, file string) ([]byte, bool) {
+			if tpl == "default" && file == "icon@3x.png" {
+				return []byte("\x89PNG fake"), true
+			}
+			return nil, false
+		},
+	}))
+	t.Cleanup(srv.Close)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	good := httpapi.GoogleSaveLink(srv.URL, links, "demo", "secretTok-1", now.Add(time.Hour))
+
+	resp, err := noFollow.Get(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "https://pay.google.com/gp/v/save/jwt-for-secretTok-1" ||
+		resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("good link: %d %v", resp.StatusCode, resp.Header)
+	}
+
+	expired := httpapi.GoogleSaveLink(srv.URL, links, "demo", "secretTok-1", now.Add(-time.Second))
+	otherKey := httpapi.GoogleSaveLink(srv.URL, pass.LinkSigner{Key: []byte("ffffffffffffffffffffffffffffffff")}, "demo", "secretTok-1", now.Add(time.Hour))
+	tests := []struct {
+		name   string
+		url    string
+		status int
+		detail string
+	}{
+		{"expired", expired, http.StatusGone, "expired"},
+		{"another key", otherKey, http.StatusUnauthorized, "not valid"},
+		{"another order", strings.Replace(good, "secretTok-1", "secretTok-2", 1), http.StatusUnauthorized, "not valid"},
+		{"another tenant", strings.Replace(good, "/api/demo/", "/api/other/", 1), http.StatusUnauthorized, "not valid"},
+		{"longer expiry", strings.Replace(good, "exp=", "exp=9", 1), http.StatusUnauthorized, "not valid"},
+		{"no signature", strings.Split(good, "&sig=")[0], http.StatusUnauthorized, "not valid"},
+		{"unknown tenant", strings.Replace(good, "/api/demo/", "/api/nobody/", 1), http.StatusNotFound, "unknown tenant"},
+		{"malformed order", srv.URL + "/api/demo/google/save/bad%20token?exp=1&sig=x", http.StatusBadRequest, "malformed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := get(t, tc.url, nil)
+			var p httpapi.Problem
+			if err := json.Unmarshal(body, &p); err != nil || resp.StatusCode != tc.status || !strings.Contains(p.Detail, tc.detail) ||
+				resp.Header.Get("Content-Type") != httpapi.ContentTypeProblem {
+				t.Errorf("status %d, body %s; want %d with %q", resp.StatusCode, body, tc.status, tc.detail)
+			}
+		})
+	}
+	if n := saver.count(); n != 1 {
+		t.Errorf("the saver was called %d times; only the good link may reach it", n)
+	}
+
+	// An order without valid tickets: the saver's not-found comes through.
+	saver.err = pass.Errorf(pass.KindNotFound, "the order has no valid ticket")
+	resp, body := get(t, good, nil)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "no valid ticket") {
+		t.Errorf("no tickets: %d %s", resp.StatusCode, body)
+	}
+
+	// Images.
+	resp, body = get(t, srv.URL+"/api/demo/google/images/default/icon@3x.png", nil)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" || !strings.HasPrefix(string(body), "\x89PNG") {
+		t.Errorf("image: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, bad := range []string{"/api/demo/google/images/default/pass.json", "/api/demo/google/images/default/..%2ficon.png",
+		"/api/demo/google/images/nope/icon@3x.png", "/api/nobody/google/images/default/icon@3x.png"} {
+		if resp, _ := get(t, srv.URL+bad, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d", bad, resp.StatusCode)
+		}
+	}
+}

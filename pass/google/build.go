@@ -1,0 +1,345 @@
+package google
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/api/walletobjects/v1"
+
+	"walletpass/pass"
+)
+
+// The object states of Google Wallet.
+const (
+	StateActive    = "ACTIVE"
+	StateCompleted = "COMPLETED"
+	StateExpired   = "EXPIRED"
+	StateInactive  = "INACTIVE"
+)
+
+// Issuer is a tenant's Google Wallet identity and choices.
+type Issuer struct {
+	Tenant   string
+	IssuerID string
+	// IssuerName is shown on every pass (Google advises 20 characters or
+	// fewer).
+	IssuerName string
+	// ReEntry keeps a scanned ticket ACTIVE (with a message) instead of
+	// COMPLETED.
+	ReEntry bool
+	// ExpireAfterEvent moves passes to EXPIRED once the event is over
+	// (six hours after its end, as the Apple pass's expirationDate).
+	ExpireAfterEvent bool
+	// InsertOnPayment inserts objects as soon as a pass exists, before the
+	// buyer asks for a save link.
+	InsertOnPayment bool
+	// ImageBaseURL is the public URL under which the template images are
+	// served: <ImageBaseURL>/<template>/<file>.
+	ImageBaseURL string
+}
+
+// Design is what the pass template gives Google Wallet: its background
+// colour and which images it has.
+type Design struct {
+	Template   string
+	Background string // "#rrggbb" or ""
+	Logo       string // file name of a square image, or ""
+	Hero       string // file name of a wide image, or ""
+}
+
+// Expiry is when the pass of an event counts as over: six hours after the
+// end, or twelve hours after the start when the end is unknown (the same
+// moment as the Apple pass's expirationDate).
+func Expiry(e pass.Event) time.Time {
+	if !e.End.IsZero() {
+		return e.End.Add(6 * time.Hour)
+	}
+	return e.Start.Add(12 * time.Hour)
+}
+
+// StateFor is the object state of p at now under the lifecycle matrix:
+// voided → INACTIVE; scanned → COMPLETED (ACTIVE with re-entry); past the
+// event → EXPIRED when the tenant wants it; otherwise ACTIVE.
+func StateFor(is *Issuer, p *pass.Pass, now time.Time) string {
+	switch p.Status {
+	case pass.StatusVoided:
+		return StateInactive
+	case pass.StatusUsed:
+		if !is.ReEntry {
+			return StateCompleted
+		}
+	}
+	if is.ExpireAfterEvent && !now.Before(Expiry(p.Ticket.Event)) {
+		return StateExpired
+	}
+	return StateActive
+}
+
+func lang(locale string) string {
+	l, _, _ := strings.Cut(locale, "-")
+	l = strings.ToLower(l)
+	if l == "" {
+		return "en"
+	}
+	return l
+}
+
+func localized(locale, s string) *walletobjects.LocalizedString {
+	if s == "" {
+		return nil
+	}
+	return &walletobjects.LocalizedString{DefaultValue: &walletobjects.TranslatedString{Language: lang(locale), Value: s}}
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339)
+}
+
+func (is *Issuer) image(d Design, file, what string) *walletobjects.Image {
+	if file == "" || is.ImageBaseURL == "" {
+		return nil
+	}
+	return &walletobjects.Image{
+		SourceUri:          &walletobjects.ImageUri{Uri: is.ImageBaseURL + "/" + d.Template + "/" + file},
+		ContentDescription: localized("en", what),
+	}
+}
+
+// BuildClass is the class of t's performance: event name, venue, times
+// with their offsets, logo, hero image and colour.
+func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketClass {
+	id := ClassID(is.IssuerID, is.Tenant, t)
+	c := &walletobjects.EventTicketClass{
+		Id:                 id,
+		IssuerName:         is.IssuerName,
+		EventName:          localized(t.Locale, t.Event.Name),
+		ReviewStatus:       "UNDER_REVIEW",
+		HexBackgroundColor: d.Background,
+		Logo:               is.image(d, d.Logo, is.IssuerName),
+		HeroImage:          is.image(d, d.Hero, t.Event.Name),
+		DateTime: &walletobjects.EventDateTime{
+			Start: stamp(t.Event.Start), End: stamp(t.Event.End), DoorsOpen: stamp(t.Event.Doors),
+		},
+	}
+	if len(id) <= 64 {
+		c.EventId = id
+	}
+	if v := t.Venue; v.Name != "" {
+		addr := joinNonEmpty(", ", v.Address, strings.TrimSpace(v.PostalCode+" "+v.City), v.Country)
+		if addr == "" {
+			addr = v.Name
+		}
+		c.Venue = &walletobjects.EventVenue{Name: localized(t.Locale, v.Name), Address: localized(t.Locale, addr)}
+	}
+	if c.HexBackgroundColor == "" {
+		c.NullFields = append(c.NullFields, "HexBackgroundColor")
+	}
+	return c
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
+}
+
+var barcodeTypes = map[pass.Symbology]string{
+	pass.SymbologyQR:      "QR_CODE",
+	pass.SymbologyPDF417:  "PDF_417",
+	pass.SymbologyAztec:   "AZTEC",
+	pass.SymbologyCode128: "CODE_128",
+}
+
+// BuildObject is the object of p in the given state: holder, seat, gate,
+// barcode (none once the ticket is voided), face value, grouping per order
+// and the validity interval. Fields the ticket no longer has are sent as
+// null, so a PATCH clears them; the object's message list is never sent
+// (messages are appended with addMessage).
+func BuildObject(is *Issuer, p *pass.Pass, state string) *walletobjects.EventTicketObject {
+	t := p.Ticket
+	o := &walletobjects.EventTicketObject{
+		Id:               ObjectID(is.IssuerID, is.Tenant, p.SerialNumber),
+		ClassId:          ClassID(is.IssuerID, is.Tenant, t),
+		State:            state,
+		TicketHolderName: t.HolderName,
+		TicketType:       localized(t.Locale, t.Tariff),
+	}
+	null := func(field string) { o.NullFields = append(o.NullFields, field) }
+	if t.TicketID != 0 {
+		o.TicketNumber = strconv.FormatInt(t.TicketID, 10)
+	} else {
+		null("TicketNumber")
+	}
+	if o.TicketHolderName == "" {
+		null("TicketHolderName")
+	}
+	if o.TicketType == nil {
+		null("TicketType")
+	}
+	if t.Barcode != "" && state != StateInactive {
+		o.Barcode = &walletobjects.Barcode{Type: barcodeTypes[t.Symbology], Value: t.Barcode}
+		if o.Barcode.Type == "" {
+			o.Barcode.Type = "QR_CODE"
+		}
+	} else {
+		null("Barcode")
+	}
+	seat := &walletobjects.EventSeat{
+		Section: localized(t.Locale, joinNonEmpty(" ", t.Seat.Area, t.Seat.Block)),
+		Row:     localized(t.Locale, t.Seat.Row),
+		Seat:    localized(t.Locale, t.Seat.Number),
+		Gate:    localized(t.Locale, t.Venue.Entrance),
+	}
+	if seat.Section != nil || seat.Row != nil || seat.Seat != nil || seat.Gate != nil {
+		o.SeatInfo = seat
+	} else {
+		null("SeatInfo")
+	}
+	if t.Price.Thousandths != 0 && t.Price.Currency != "" {
+		o.FaceValue = &walletobjects.Money{Micros: t.Price.Thousandths * 1000, CurrencyCode: t.Price.Currency}
+	} else {
+		null("FaceValue")
+	}
+	if t.FileID != 0 {
+		ref := strconv.FormatInt(t.FileID, 10)
+		o.ReservationInfo = &walletobjects.EventReservationInfo{ConfirmationCode: ref}
+		o.GroupingInfo = &walletobjects.GroupingInfo{GroupingId: is.Tenant + "-" + ref}
+	}
+	if is.ExpireAfterEvent {
+		o.ValidTimeInterval = &walletobjects.TimeInterval{End: &walletobjects.DateTime{Date: stamp(Expiry(t.Event))}}
+	} else {
+		null("ValidTimeInterval")
+	}
+	return o
+}
+
+// Seen is what the holder was last shown, to tell what changed.
+type Seen struct {
+	Start  string `json:"start,omitempty"`
+	Venue  string `json:"venue,omitempty"`
+	Seat   string `json:"seat,omitempty"`
+	Gate   string `json:"gate,omitempty"`
+	Status string `json:"status,omitempty"`
+}
+
+// SeenOf is what p shows a holder.
+func SeenOf(p *pass.Pass) Seen {
+	t := p.Ticket
+	return Seen{
+		Start:  stamp(t.Event.Start),
+		Venue:  t.Venue.Name,
+		Seat:   seatText(t),
+		Gate:   t.Venue.Entrance,
+		Status: string(p.Status),
+	}
+}
+
+func seatText(t pass.Ticket) string {
+	w := words(t.Locale)
+	var parts []string
+	if s := joinNonEmpty(" ", t.Seat.Area, t.Seat.Block); s != "" {
+		parts = append(parts, s)
+	}
+	if t.Seat.Row != "" {
+		parts = append(parts, w.row+" "+t.Seat.Row)
+	}
+	if t.Seat.Number != "" {
+		parts = append(parts, w.seat+" "+t.Seat.Number)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Message is a message for the holder, and whether it should notify.
+type Message struct {
+	ID     string
+	Header string
+	Body   string
+	Notify bool
+}
+
+// Messages says what to tell the holder of p, who last saw before. A
+// change of time, venue, seat or gate and a cancellation notify; a scan is
+// a silent message.
+func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
+	after := SeenOf(p)
+	t := p.Ticket
+	w := words(t.Locale)
+	id := func(what string) string { return fmt.Sprintf("v%d-%s", p.Version, what) }
+	var out []Message
+	if after.Status != before.Status {
+		switch p.Status {
+		case pass.StatusVoided:
+			return []Message{{ID: id("cancelled"), Header: w.cancelledHead, Body: w.cancelledBody, Notify: true}}
+		case pass.StatusUsed:
+			at := now
+			if t.Event.TimeZone != "" {
+				if loc, err := time.LoadLocation(t.Event.TimeZone); err == nil {
+					at = now.In(loc)
+				}
+			} else if !t.Event.Start.IsZero() {
+				at = now.In(t.Event.Start.Location())
+			}
+			head := w.usedHead
+			if is.ReEntry {
+				head = w.checkedInHead
+			}
+			out = append(out, Message{ID: id("scanned"), Header: head, Body: fmt.Sprintf(w.scannedBody, at.Format("15:04"))})
+		}
+	}
+	if before.Start != after.Start && !t.Event.Start.IsZero() {
+		out = append(out, Message{ID: id("time"), Header: w.timeHead,
+			Body: fmt.Sprintf(w.timeBody, t.Event.Start.Format("2006-01-02 15:04")), Notify: true})
+	}
+	if before.Venue != after.Venue && after.Venue != "" {
+		out = append(out, Message{ID: id("venue"), Header: w.venueHead, Body: after.Venue, Notify: true})
+	}
+	if before.Seat != after.Seat && after.Seat != "" {
+		out = append(out, Message{ID: id("seat"), Header: w.seatHead, Body: after.Seat, Notify: true})
+	}
+	if before.Gate != after.Gate && after.Gate != "" {
+		out = append(out, Message{ID: id("gate"), Header: w.gateHead, Body: after.Gate, Notify: true})
+	}
+	return out
+}
+
+type wording struct {
+	row, seat                               string
+	cancelledHead, cancelledBody            string
+	usedHead, checkedInHead, scannedBody    string
+	timeHead, timeBody, venueHead, seatHead string
+	gateHead                                string
+}
+
+var wordings = map[string]wording{
+	"en": {row: "Row", seat: "Seat", cancelledHead: "Ticket cancelled",
+		cancelledBody: "This ticket was cancelled and is no longer valid.",
+		usedHead:      "Ticket used", checkedInHead: "Checked in", scannedBody: "Scanned at the entrance at %s.",
+		timeHead: "New date and time", timeBody: "The event now starts on %s.", venueHead: "New venue",
+		seatHead: "Your seat changed", gateHead: "Your entrance changed"},
+	"fr": {row: "Rang", seat: "Place", cancelledHead: "Billet annulé",
+		cancelledBody: "Ce billet a été annulé et n'est plus valable.",
+		usedHead:      "Billet utilisé", checkedInHead: "Entrée enregistrée", scannedBody: "Scanné à l'entrée à %s.",
+		timeHead: "Nouvelle date", timeBody: "L'événement commence désormais le %s.", venueHead: "Nouveau lieu",
+		seatHead: "Votre place a changé", gateHead: "Votre entrée a changé"},
+	"de": {row: "Reihe", seat: "Platz", cancelledHead: "Ticket storniert",
+		cancelledBody: "Dieses Ticket wurde storniert und ist nicht mehr gültig.",
+		usedHead:      "Ticket entwertet", checkedInHead: "Eingecheckt", scannedBody: "Am Eingang gescannt um %s.",
+		timeHead: "Neuer Termin", timeBody: "Die Veranstaltung beginnt jetzt am %s.", venueHead: "Neuer Veranstaltungsort",
+		seatHead: "Ihr Platz hat sich geändert", gateHead: "Ihr Eingang hat sich geändert"},
+}
+
+func words(locale string) wording {
+	if w, ok := wordings[lang(locale)]; ok {
+		return w
+	}
+	return wordings["en"]
+}

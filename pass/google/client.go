@@ -1,0 +1,204 @@
+package google
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/jwt"
+	"golang.org/x/time/rate"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/option"
+	"google.golang.org/api/walletobjects/v1"
+
+	"walletpass/pass"
+)
+
+// DefaultEndpoint is the Google Wallet API's base URL.
+const DefaultEndpoint = "https://walletobjects.googleapis.com/"
+
+// DefaultRequestsPerSecond is Google's quota per issuer.
+const DefaultRequestsPerSecond = 20
+
+// ClientConfig configures a tenant's API client.
+type ClientConfig struct {
+	// Endpoint overrides DefaultEndpoint (tests, the development fake).
+	Endpoint string
+	Account  *ServiceAccount
+	// RequestsPerSecond caps the calls (default 20, Google's quota).
+	RequestsPerSecond float64
+	// Timeout bounds each call (default 10 s: Google's p99 is about 5 s).
+	Timeout time.Duration
+	// Transport is the base transport (default http.DefaultTransport).
+	Transport http.RoundTripper
+}
+
+// Client calls the Google Wallet API for one tenant. It is safe for
+// concurrent use.
+type Client struct {
+	svc *walletobjects.Service
+}
+
+type limited struct {
+	lim  *rate.Limiter
+	base http.RoundTripper
+}
+
+func (l limited) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := l.lim.Wait(r.Context()); err != nil {
+		return nil, err
+	}
+	return l.base.RoundTrip(r)
+}
+
+// NewClient returns a client authenticated as cfg.Account (OAuth 2.0 JWT
+// bearer flow against the key's token_uri, scope wallet_object.issuer).
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.Account == nil {
+		return nil, errors.New("google: a service account is required")
+	}
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = DefaultEndpoint
+	}
+	if !strings.HasSuffix(cfg.Endpoint, "/") {
+		cfg.Endpoint += "/"
+	}
+	if cfg.RequestsPerSecond <= 0 {
+		cfg.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	base := cfg.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	jc := &jwt.Config{
+		Email: cfg.Account.Email, PrivateKeyID: cfg.Account.KeyID, TokenURL: cfg.Account.TokenURI,
+		PrivateKey: pemKey(cfg.Account), Scopes: []string{walletobjects.WalletObjectIssuerScope},
+	}
+	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: base, Timeout: cfg.Timeout})
+	burst := int(cfg.RequestsPerSecond)
+	if burst < 1 {
+		burst = 1
+	}
+	hc := &http.Client{
+		Timeout: cfg.Timeout,
+		Transport: &oauth2.Transport{
+			Source: oauth2.ReuseTokenSource(nil, jc.TokenSource(tokenCtx)),
+			Base:   limited{lim: rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), burst), base: base},
+		},
+	}
+	svc, err := walletobjects.NewService(context.Background(), option.WithEndpoint(cfg.Endpoint), option.WithHTTPClient(hc))
+	if err != nil {
+		return nil, fmt.Errorf("google: client: %w", err)
+	}
+	return &Client{svc: svc}, nil
+}
+
+// UpsertClass inserts the class, or patches it when it exists already.
+func (c *Client) UpsertClass(ctx context.Context, cl *walletobjects.EventTicketClass) error {
+	_, err := c.svc.Eventticketclass.Insert(cl).Context(ctx).Do()
+	if isCode(err, http.StatusConflict) {
+		_, err = c.svc.Eventticketclass.Patch(cl.Id, cl).Context(ctx).Do()
+		return classify("patch class", err)
+	}
+	return classify("insert class", err)
+}
+
+// InsertObject inserts the object; when it exists already (409) it is
+// patched instead, so a retried insert converges.
+func (c *Client) InsertObject(ctx context.Context, o *walletobjects.EventTicketObject) error {
+	_, err := c.svc.Eventticketobject.Insert(o).Context(ctx).Do()
+	if isCode(err, http.StatusConflict) {
+		return c.PatchObject(ctx, o)
+	}
+	return classify("insert object", err)
+}
+
+// PatchObject sends the object's fields; fields it does not carry (and its
+// message list) stay as they are at Google.
+func (c *Client) PatchObject(ctx context.Context, o *walletobjects.EventTicketObject) error {
+	_, err := c.svc.Eventticketobject.Patch(o.Id, o).Context(ctx).Do()
+	return classify("patch object", err)
+}
+
+// GetObject returns the object as Google has it; an error of kind
+// pass.KindNotFound when it does not exist.
+func (c *Client) GetObject(ctx context.Context, id string) (*walletobjects.EventTicketObject, error) {
+	o, err := c.svc.Eventticketobject.Get(id).Context(ctx).Do()
+	return o, classify("get object", err)
+}
+
+// ErrNotifyQuota is returned by AddMessage when Google refuses another
+// notifying message for the object today.
+var ErrNotifyQuota = errors.New("google: notification quota of the pass exceeded")
+
+// AddMessage appends m to the object's messages, notifying the holder's
+// phone when notify is set.
+func (c *Client) AddMessage(ctx context.Context, objectID string, m Message, notify bool) error {
+	kind := "TEXT"
+	if notify {
+		kind = "TEXT_AND_NOTIFY"
+	}
+	req := &walletobjects.AddMessageRequest{Message: &walletobjects.Message{Id: m.ID, Header: m.Header, Body: m.Body, MessageType: kind}}
+	_, err := c.svc.Eventticketobject.Addmessage(objectID, req).Context(ctx).Do()
+	var ge *googleapi.Error
+	if notify && errors.As(err, &ge) && strings.Contains(strings.ToLower(ge.Message), "quotaexceeded") {
+		return fmt.Errorf("%w: %s", ErrNotifyQuota, ge.Message)
+	}
+	return classify("add message", err)
+}
+
+func isCode(err error, code int) bool {
+	var ge *googleapi.Error
+	return errors.As(err, &ge) && ge.Code == code
+}
+
+// classify keeps the API's answer as an error kind: 429 and 5xx (and
+// network errors) are KindUnavailable, with Retry-After when Google gives
+// one; 404 KindNotFound; 401/403 KindUnauthorized; 409 KindConflict; any
+// other 4xx KindInvalid (retrying cannot help).
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ge *googleapi.Error
+	if !errors.As(err, &ge) {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return pass.Wrap(pass.KindUnavailable, err, "google: "+op)
+	}
+	msg := fmt.Sprintf("google: %s: %d %s", op, ge.Code, firstLine(ge.Message))
+	switch {
+	case ge.Code == http.StatusTooManyRequests || ge.Code >= 500:
+		ra := &pass.RetryAfterError{Err: pass.Wrap(pass.KindUnavailable, err, msg)}
+		if s := ge.Header.Get("Retry-After"); s != "" {
+			if n, perr := strconv.Atoi(s); perr == nil && n > 0 {
+				ra.After = time.Duration(n) * time.Second
+			}
+		}
+		return ra
+	case ge.Code == http.StatusNotFound:
+		return pass.Wrap(pass.KindNotFound, err, msg)
+	case ge.Code == http.StatusUnauthorized || ge.Code == http.StatusForbidden:
+		return pass.Wrap(pass.KindUnauthorized, err, msg)
+	case ge.Code == http.StatusConflict:
+		return pass.Wrap(pass.KindConflict, err, msg)
+	}
+	return pass.Wrap(pass.KindInvalid, err, msg)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}

@@ -1,0 +1,573 @@
+package google_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/api/walletobjects/v1"
+
+	"walletpass/pass"
+	"walletpass/pass/google"
+	"walletpass/pass/google/googletest"
+	"walletpass/storage"
+)
+
+const issuerID = "3388000000022222222"
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+type bundle struct {
+	fake   *googletest.Server
+	db     *storage.DB
+	syncer *google.Syncer
+	issuer *google.Issuer
+	sa     *google.ServiceAccount
+	clock  *clock
+	tag    int64
+}
+
+var (
+	saOnce sync.Once
+	saJSON []byte
+	saErr  error
+)
+
+func setup(t *testing.T, tweak func(*google.Issuer)) *bundle {
+	t.Helper()
+	saOnce.Do(func() { saJSON, saErr = google.NewServiceAccountJSON("wallet@test.iam.gserviceaccount.com", "") })
+	if saErr != nil {
+		t.Fatal(saErr)
+	}
+	sa, err := google.ParseServiceAccount(saJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	fake := googletest.NewServer(t, googletest.Options{IssuerID: issuerID, RequireAuth: true,
+		ServiceAccountEmail: sa.Email, ServiceAccountPublicKey: &sa.Key.PublicKey})
+	sa.TokenURI = fake.TokenURL()
+	api, err := google.NewClient(google.ClientConfig{Endpoint: fake.URL + "/", Account: sa})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	is := &google.Issuer{Tenant: "demo", IssuerID: issuerID, IssuerName: "Demo Concerts", ImageBaseURL: "https://passes.example.com/api/demo/google/images"}
+	if tweak != nil {
+		tweak(is)
+	}
+	syncer := &google.Syncer{Passes: db, Store: db, Now: clk.now, Tenants: map[string]*google.Tenant{"demo": {
+		Issuer: is, Account: sa, API: api,
+		Design: func(name string) google.Design {
+			return google.Design{Template: name, Background: "#1b2a4a", Logo: "icon@3x.png", Hero: "strip@3x.png"}
+		},
+	}}}
+	return &bundle{fake: fake, db: db, syncer: syncer, issuer: is, sa: sa, clock: clk, tag: clk.t.UnixMilli()}
+}
+
+func ticket(movement int64) pass.Ticket {
+	zone, _ := time.LoadLocation("Europe/Zurich")
+	return pass.Ticket{
+		Tenant: "demo", FileID: 4711, OrderID: 815, OrderSecretToken: "secret-order-token", MovementID: movement,
+		TicketID: movement + 1000, Barcode: fmt.Sprintf("BC%d", movement), Symbology: pass.SymbologyQR,
+		Event: pass.Event{PerformanceID: 99, Name: "Symphonic Night", Kind: pass.EventConcert, TimeZone: "Europe/Zurich",
+			Start: time.Date(2026, 6, 1, 20, 0, 0, 0, zone), End: time.Date(2026, 6, 1, 22, 30, 0, 0, zone)},
+		Venue:      pass.Venue{Name: "Victoria Hall", Address: "Rue du Général-Dufour 14", City: "Genève", PostalCode: "1204", Country: "CH", Entrance: "Porte A"},
+		Seat:       pass.Seat{Area: "Parterre", Block: "B", Row: "12", Number: "14"},
+		Tariff:     "Adulte",
+		Price:      pass.Money{Thousandths: 85000, Currency: "CHF"},
+		HolderName: "Léa Favre", Locale: "en", State: pass.TicketValid,
+	}
+}
+
+// create stores version 1 of a pass for t.
+func (b *bundle) create(t *testing.T, tk pass.Ticket) *pass.Pass {
+	t.Helper()
+	b.tag++
+	now := b.clock.now()
+	p := &pass.Pass{Tenant: "demo", SerialNumber: pass.NewSerialNumber(), AuthToken: pass.NewAuthToken(), PassTypeID: "pass.x.y",
+		Template: "default", MovementID: tk.MovementID, FileID: tk.FileID, OrderID: tk.OrderID, TicketID: tk.TicketID,
+		Version: 1, UpdateTag: b.tag, ContentHash: "h1", Status: pass.StatusFor(tk.State), SecretToken: tk.OrderSecretToken,
+		Ticket: tk, CreatedAt: now, UpdatedAt: now}
+	p.BlobKey = pass.BlobKey("demo", p.SerialNumber, 1)
+	if err := b.db.CreatePass(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// update stores the next version of p with the ticket changed by change.
+func (b *bundle) update(t *testing.T, p *pass.Pass, change func(*pass.Ticket)) *pass.Pass {
+	t.Helper()
+	next := *p
+	change(&next.Ticket)
+	b.tag++
+	next.Version++
+	next.UpdateTag = b.tag
+	next.Status = pass.StatusFor(next.Ticket.State)
+	next.ContentHash = fmt.Sprintf("h%d", next.Version)
+	next.BlobKey = pass.BlobKey("demo", p.SerialNumber, next.Version)
+	next.UpdatedAt = b.clock.now()
+	if err := b.db.UpdatePass(context.Background(), &next); err != nil {
+		t.Fatal(err)
+	}
+	return &next
+}
+
+func (b *bundle) sync(t *testing.T, p *pass.Pass) {
+	t.Helper()
+	if err := b.syncer.Sync(context.Background(), pass.GoogleRef{Tenant: "demo", Serial: p.SerialNumber}, "corr"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (b *bundle) object(t *testing.T, p *pass.Pass) *walletobjects.EventTicketObject {
+	t.Helper()
+	o, ok := b.fake.EventTicketObject(google.ObjectID(issuerID, "demo", p.SerialNumber))
+	if !ok {
+		t.Fatalf("the fake has no object for %s", p.SerialNumber)
+	}
+	return o
+}
+
+func ls(o *walletobjects.LocalizedString) string {
+	if o == nil || o.DefaultValue == nil {
+		return ""
+	}
+	return o.DefaultValue.Value
+}
+
+// failures returns the requests the fake refused (other than programmed
+// failures), to prove it accepted everything we sent.
+func refused(b *bundle) []string {
+	var out []string
+	for _, r := range b.fake.Requests() {
+		if r.Status >= 400 && r.Status != http.StatusConflict {
+			out = append(out, fmt.Sprintf("%s %s -> %d", r.Method, r.Path, r.Status))
+		}
+	}
+	return out
+}
+
+func decodeJWT(t *testing.T, tok string, key *rsa.PublicKey) (map[string]any, google.SaveClaims) {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	hb, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	var header map[string]any
+	if err := json.Unmarshal(hb, &header); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig); err != nil {
+		t.Fatalf("signature does not verify with the service account's public key: %v", err)
+	}
+	cb, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var raw map[string]any
+	if err := json.Unmarshal(cb, &raw); err != nil {
+		t.Fatal(err)
+	}
+	var c google.SaveClaims
+	if err := json.Unmarshal(cb, &c); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := raw["origins"]; !ok {
+		t.Error("origins is not a top-level claim")
+	}
+	if pl, _ := raw["payload"].(map[string]any); pl != nil {
+		if _, bad := pl["origins"]; bad {
+			t.Error("origins inside payload")
+		}
+	}
+	return header, c
+}
+
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	p1, p2 := b.create(t, ticket(1)), b.create(t, ticket(2))
+
+	// Nothing goes to Google before the buyer opens the save link.
+	if err := b.syncer.Sync(ctx, pass.GoogleRef{Tenant: "demo", Serial: p1.SerialNumber}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.fake.Requests()); n != 0 {
+		t.Fatalf("%d requests before the save link was opened", n)
+	}
+
+	// Paid, the buyer clicks: class and objects ACTIVE.
+	u, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", "corr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, ok := strings.CutPrefix(u, google.DefaultSaveURL)
+	if !ok {
+		t.Fatalf("save URL %q", u)
+	}
+	header, claims := decodeJWT(t, tok, &b.sa.Key.PublicKey)
+	if header["alg"] != "RS256" {
+		t.Errorf("alg = %v", header["alg"])
+	}
+	wantIDs := []google.ObjectRef{{ID: google.ObjectID(issuerID, "demo", p1.SerialNumber)}, {ID: google.ObjectID(issuerID, "demo", p2.SerialNumber)}}
+	if claims.Iss != b.sa.Email || claims.Aud != "google" || claims.Typ != "savetowallet" || claims.Iat != b.clock.now().Unix() {
+		t.Errorf("claims = %+v", claims)
+	}
+	if diff := cmp.Diff(wantIDs, claims.Payload.EventTicketObjects); diff != "" {
+		t.Errorf("objects (-want +got):\n%s", diff)
+	}
+	cl, ok := b.fake.EventTicketClass(google.ClassID(issuerID, "demo", p1.Ticket))
+	if !ok {
+		t.Fatal("no class")
+	}
+	if ls(cl.EventName) != "Symphonic Night" || cl.DateTime.Start != "2026-06-01T20:00:00+02:00" || ls(cl.Venue.Name) != "Victoria Hall" ||
+		cl.HexBackgroundColor != "#1b2a4a" || cl.Logo.SourceUri.Uri != "https://passes.example.com/api/demo/google/images/default/icon@3x.png" {
+		t.Errorf("class = %+v", cl)
+	}
+	o := b.object(t, p1)
+	if o.State != "ACTIVE" || o.Barcode.Value != "BC1" || o.Barcode.Type != "QR_CODE" || ls(o.SeatInfo.Row) != "12" ||
+		o.TicketHolderName != "Léa Favre" || o.GroupingInfo.GroupingId != "demo-4711" || o.FaceValue.Micros != 85_000_000 {
+		t.Errorf("object = %+v", o)
+	}
+
+	// Seat change: patched, a notifying message, other fields kept.
+	p1 = b.update(t, p1, func(tk *pass.Ticket) { tk.Seat.Row, tk.Seat.Number = "3", "7" })
+	b.sync(t, p1)
+	o = b.object(t, p1)
+	if ls(o.SeatInfo.Row) != "3" || ls(o.SeatInfo.Seat) != "7" || o.TicketHolderName != "Léa Favre" || o.Barcode.Value != "BC1" || o.State != "ACTIVE" {
+		t.Errorf("after the seat change: %+v", o)
+	}
+	if len(o.Messages) != 1 || o.Messages[0].MessageType != "TEXT_AND_NOTIFY" || !strings.Contains(o.Messages[0].Body, "Row 3, Seat 7") {
+		t.Errorf("messages = %+v", o.Messages)
+	}
+
+	// Validated at the gate: COMPLETED, with a silent message.
+	p1 = b.update(t, p1, func(tk *pass.Ticket) { tk.State = pass.TicketUsed })
+	b.sync(t, p1)
+	o = b.object(t, p1)
+	if o.State != "COMPLETED" || len(o.Messages) != 2 || o.Messages[1].MessageType != "TEXT" {
+		t.Errorf("after the scan: state %s, messages %+v", o.State, o.Messages)
+	}
+
+	// Cancelled: the message first, then INACTIVE without a barcode.
+	b.fake.ClearRequests()
+	p2 = b.update(t, p2, func(tk *pass.Ticket) { tk.State = pass.TicketCancelled })
+	b.sync(t, p2)
+	o = b.object(t, p2)
+	if o.State != "INACTIVE" || o.Barcode != nil || len(o.Messages) != 1 || o.Messages[0].MessageType != "TEXT_AND_NOTIFY" {
+		t.Errorf("after the cancellation: %+v", o)
+	}
+	var calls []string
+	for _, r := range b.fake.Requests() {
+		if strings.HasPrefix(r.Path, "/walletobjects/") {
+			calls = append(calls, r.Method+" "+r.Path[strings.LastIndex(r.Path, "/")+1:])
+		}
+	}
+	if want := []string{"POST addMessage", "PATCH " + wantIDs[1].ID}; !cmp.Equal(calls, want) {
+		t.Errorf("calls = %v, want %v", calls, want)
+	}
+
+	// A sync with nothing new calls nothing.
+	b.fake.ClearRequests()
+	b.sync(t, p2)
+	if n := len(b.fake.Requests()); n != 0 {
+		t.Errorf("%d requests for an unchanged pass", n)
+	}
+	// The link leaves the cancelled ticket out.
+	u, err = b.syncer.SaveURL(ctx, "demo", "secret-order-token", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, claims = decodeJWT(t, strings.TrimPrefix(u, google.DefaultSaveURL), &b.sa.Key.PublicKey)
+	if diff := cmp.Diff(wantIDs[:1], claims.Payload.EventTicketObjects); diff != "" {
+		t.Errorf("objects after the cancellation (-want +got):\n%s", diff)
+	}
+	if r := refused(b); len(r) > 0 {
+		t.Errorf("the fake refused: %v", r)
+	}
+}
+
+func TestReEntryStaysActive(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(is *google.Issuer) { is.ReEntry = true })
+	p := b.create(t, ticket(1))
+	if _, err := b.syncer.SaveURL(context.Background(), "demo", "secret-order-token", ""); err != nil {
+		t.Fatal(err)
+	}
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.State = pass.TicketUsed })
+	b.sync(t, p)
+	o := b.object(t, p)
+	if o.State != "ACTIVE" || len(o.Messages) != 1 || o.Messages[0].Header != "Checked in" || o.Messages[0].MessageType != "TEXT" {
+		t.Errorf("re-entry scan: state %s, messages %+v", o.State, o.Messages)
+	}
+}
+
+func TestNotifyLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	p := b.create(t, ticket(1))
+	if _, err := b.syncer.SaveURL(context.Background(), "demo", "secret-order-token", ""); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = fmt.Sprint(20 + i) })
+		b.sync(t, p)
+		b.clock.add(time.Hour)
+	}
+	o := b.object(t, p)
+	var kinds []string
+	for _, m := range o.Messages {
+		kinds = append(kinds, m.MessageType)
+	}
+	if want := []string{"TEXT_AND_NOTIFY", "TEXT_AND_NOTIFY", "TEXT_AND_NOTIFY", "TEXT"}; !cmp.Equal(kinds, want) {
+		t.Errorf("message types = %v, want %v", kinds, want)
+	}
+	// A day later our record allows notifying again. The fake keeps real
+	// time, so it still counts the three and refuses with its quota
+	// error: the message then goes out silently instead of being lost.
+	b.clock.add(22 * time.Hour)
+	b.fake.ClearRequests()
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = "99" })
+	b.sync(t, p)
+	var tries []string
+	for _, r := range b.fake.Requests() {
+		if strings.HasSuffix(r.Path, "/addMessage") {
+			var body struct {
+				Message struct{ MessageType string } `json:"message"`
+			}
+			_ = json.Unmarshal(r.Body, &body)
+			tries = append(tries, fmt.Sprintf("%s %d", body.Message.MessageType, r.Status))
+		}
+	}
+	if want := []string{"TEXT_AND_NOTIFY 429", "TEXT 200"}; !cmp.Equal(tries, want) {
+		t.Errorf("addMessage calls = %v, want %v", tries, want)
+	}
+	o = b.object(t, p)
+	if n := len(o.Messages); n != 5 || o.Messages[4].MessageType != "TEXT" {
+		t.Errorf("%d messages, last %+v", n, o.Messages[n-1])
+	}
+	rec, err := b.db.GoogleObject(context.Background(), "demo", p.SerialNumber)
+	if err != nil || len(rec.Notified) != 0 {
+		t.Errorf("record keeps %d notifications in the window (%v), want none (the refused one does not count)", len(rec.Notified), err)
+	}
+}
+
+func TestRetriesAndConflicts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	p := b.create(t, ticket(1))
+	ref := pass.GoogleRef{Tenant: "demo", Serial: p.SerialNumber, Insert: true}
+
+	// 429: a retryable error, nothing recorded; the retry succeeds.
+	b.fake.Fail(googletest.Failure{Method: http.MethodPost, PathPrefix: "/walletobjects/v1/eventTicketObject", Status: 429, RetryAfter: 2 * time.Second})
+	err := b.syncer.Sync(ctx, ref, "")
+	var ra *pass.RetryAfterError
+	if pass.KindOf(err) != pass.KindUnavailable || !errors.As(err, &ra) || ra.After != 2*time.Second {
+		t.Fatalf("after a 429: %v (kind %v)", err, pass.KindOf(err))
+	}
+	if _, err := b.db.GoogleObject(ctx, "demo", p.SerialNumber); !errors.Is(err, pass.ErrNotFound) {
+		t.Errorf("a record after a failed insert: %v", err)
+	}
+	if err := b.syncer.Sync(ctx, ref, ""); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if o := b.object(t, p); o.State != "ACTIVE" {
+		t.Errorf("state %s", o.State)
+	}
+
+	// 5xx on a patch is retryable too.
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Row = "1" })
+	b.fake.FailNext(http.MethodPatch, "", 503, 1)
+	if err := b.syncer.Sync(ctx, ref, ""); pass.KindOf(err) != pass.KindUnavailable {
+		t.Fatalf("after a 503: %v", err)
+	}
+	if err := b.syncer.Sync(ctx, ref, ""); err != nil {
+		t.Fatal(err)
+	}
+	o := b.object(t, p)
+	if ls(o.SeatInfo.Row) != "1" || len(o.Messages) != 1 {
+		t.Errorf("after the retried patch: row %s, %d messages (the retry must not repeat them)", ls(o.SeatInfo.Row), len(o.Messages))
+	}
+
+	// 409 on insert (Google has the object, we lost our record): patched.
+	q := b.create(t, ticket(2))
+	stale := google.BuildObject(b.issuer, q, "ACTIVE")
+	stale.TicketHolderName = "Somebody Else"
+	if err := b.syncer.Tenants["demo"].API.InsertObject(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.syncer.Sync(ctx, pass.GoogleRef{Tenant: "demo", Serial: q.SerialNumber, Insert: true}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if o := b.object(t, q); o.TicketHolderName != "Léa Favre" {
+		t.Errorf("after 409 + patch: holder %q", o.TicketHolderName)
+	}
+	var saw409, sawPatch bool
+	for _, r := range b.fake.Requests() {
+		saw409 = saw409 || r.Status == http.StatusConflict
+		sawPatch = sawPatch || (saw409 && r.Method == http.MethodPatch)
+	}
+	if !saw409 || !sawPatch {
+		t.Errorf("want a 409 then a PATCH: 409 %v, patch %v", saw409, sawPatch)
+	}
+
+	// A refused request (the issuer's permission) is not retried.
+	b.fake.FailNext(http.MethodPatch, "", 403, 1)
+	b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Row = "2" })
+	if err := b.syncer.Sync(ctx, ref, ""); pass.KindOf(err) != pass.KindUnauthorized {
+		t.Errorf("after a 403: kind %v", pass.KindOf(err))
+	}
+}
+
+func TestExpireAfterEvent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(is *google.Issuer) { is.ExpireAfterEvent = true })
+	ctx := context.Background()
+	p := b.create(t, ticket(1))
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", ""); err != nil {
+		t.Fatal(err)
+	}
+	o := b.object(t, p)
+	if o.ValidTimeInterval == nil || o.ValidTimeInterval.End.Date != "2026-06-02T04:30:00+02:00" {
+		t.Errorf("validTimeInterval = %+v", o.ValidTimeInterval)
+	}
+	var queued []pass.NewTask
+	enqueue := func(_ context.Context, t pass.NewTask) error { queued = append(queued, t); return nil }
+	if n, err := b.syncer.Expire(ctx, enqueue); err != nil || n != 0 {
+		t.Fatalf("before the event: %d, %v", n, err)
+	}
+	b.clock.add(32 * 24 * time.Hour)
+	if n, err := b.syncer.Expire(ctx, enqueue); err != nil || n != 1 || queued[0].Kind != pass.TaskGoogleSync {
+		t.Fatalf("after the event: %d, %v, %+v", n, err, queued)
+	}
+	b.sync(t, p)
+	if o := b.object(t, p); o.State != "EXPIRED" {
+		t.Errorf("state = %s", o.State)
+	}
+	if n, _ := b.syncer.Expire(ctx, enqueue); n != 0 {
+		t.Errorf("expired again: %d", n)
+	}
+}
+
+func TestSaveJWTForTenTickets(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	var ids []string
+	for range 10 {
+		ids = append(ids, google.ObjectID(issuerID, "grand-theatre-geneve", pass.NewSerialNumber()))
+	}
+	tok, err := google.SaveJWT(b.sa, ids, []string{"https://shop.example.com"}, b.clock.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tok) > google.MaxSaveJWT {
+		t.Errorf("%d characters", len(tok))
+	}
+	t.Logf("a save link for 10 tickets: %d characters", len(tok))
+	_, c := decodeJWT(t, tok, &b.sa.Key.PublicKey)
+	if len(c.Payload.EventTicketObjects) != 10 || c.Payload.EventTicketObjects[9].ID != ids[9] || c.Origins[0] != "https://shop.example.com" {
+		t.Errorf("claims = %+v", c)
+	}
+	// Too many objects for one link: refused, not truncated.
+	for range 30 {
+		ids = append(ids, google.ObjectID(issuerID, "grand-theatre-geneve", pass.NewSerialNumber()))
+	}
+	if _, err := google.SaveJWT(b.sa, ids, nil, b.clock.now()); pass.KindOf(err) != pass.KindInvalid {
+		t.Errorf("40 objects: %v", err)
+	}
+}
+
+func TestIDs(t *testing.T) {
+	t.Parallel()
+	tk := ticket(1)
+	for _, id := range []string{google.ClassID(issuerID, "demo", tk), google.ObjectID(issuerID, "demo", pass.NewSerialNumber())} {
+		if !google.ValidID(issuerID, id) {
+			t.Errorf("%q is not a valid id", id)
+		}
+	}
+	tk.Event.PerformanceID = 0
+	a := google.ClassID(issuerID, "demo", tk)
+	tk.Seat.Row = "1"
+	if b := google.ClassID(issuerID, "demo", tk); a != b || !google.ValidID(issuerID, a) {
+		t.Errorf("class id depends on the seat: %s %s", a, b)
+	}
+	tk.Event.Start = tk.Event.Start.Add(time.Hour)
+	if c := google.ClassID(issuerID, "demo", tk); c == a {
+		t.Error("two performances share a class id")
+	}
+	if google.ValidID(issuerID, issuerID+".bad id") || google.ValidID(issuerID, "1234.x") {
+		t.Error("bad ids accepted")
+	}
+}
+
+func TestParseServiceAccount(t *testing.T) {
+	t.Parallel()
+	good, err := google.NewServiceAccountJSON("a@b.iam.gserviceaccount.com", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := google.ParseServiceAccount(good)
+	if err != nil || sa.TokenURI != google.DefaultTokenURI || sa.Email != "a@b.iam.gserviceaccount.com" {
+		t.Fatalf("%+v %v", sa, err)
+	}
+	var m map[string]string
+	_ = json.Unmarshal(good, &m)
+	tests := []struct {
+		name, field, value, want string
+	}{
+		{"wrong type", "type", "authorized_user", "type is"},
+		{"no email", "client_email", "", "client_email"},
+		{"no key", "private_key", "", "not PEM"},
+		{"garbage key", "private_key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "PKCS#8"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := map[string]string{}
+			for k, v := range m {
+				bad[k] = v
+			}
+			bad[tc.field] = tc.value
+			data, _ := json.Marshal(bad)
+			_, err := google.ParseServiceAccount(data)
+			if pass.KindOf(err) != pass.KindInvalid || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "PRIVATE KEY") {
+				t.Error("the error shows the key")
+			}
+		})
+	}
+	if _, err := google.ParseServiceAccount([]byte("not json")); pass.KindOf(err) != pass.KindInvalid {
+		t.Errorf("not json: %v", err)
+	}
+}

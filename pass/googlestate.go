@@ -1,0 +1,66 @@
+package pass
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// TaskGoogleSync is the kind of the task that brings a pass's Google
+// Wallet object in line with the pass.
+const TaskGoogleSync = "google-sync"
+
+// GoogleRef names the pass whose Google Wallet object a task syncs.
+type GoogleRef struct {
+	Tenant string `json:"tenant"`
+	Serial string `json:"serial"`
+	// Insert creates the object if Google does not have it yet (the tenant
+	// inserts on payment); otherwise only objects a buyer asked for are
+	// kept in sync.
+	Insert bool `json:"insert,omitempty"`
+}
+
+// GoogleTask is the task that syncs r's object; changes close together
+// coalesce into one round of calls.
+func GoogleTask(r GoogleRef, correlationID string) NewTask {
+	payload, _ := json.Marshal(r) // strings and a bool always marshal
+	return NewTask{Tenant: r.Tenant, Kind: TaskGoogleSync, DedupKey: "google:" + r.Serial, Payload: payload,
+		CorrelationID: correlationID, MinGap: SyncCoalesceWindow}
+}
+
+// GoogleObject is what we know of a pass's Google Wallet object.
+type GoogleObject struct {
+	Tenant   string
+	Serial   string
+	ObjectID string
+	ClassID  string
+	// Version is the pass version Google shows; 0 until it is inserted.
+	Version int
+	// State is the object state Google shows (ACTIVE, COMPLETED, …).
+	State string
+	// Shown is what the holder was last told, as the Google package
+	// records it (JSON).
+	Shown string
+	// Notified holds the times of the notifying messages of the last 24 h.
+	Notified []time.Time
+	// ExpiresAt is when the object should turn EXPIRED; zero for never.
+	ExpiresAt time.Time
+	UpdatedAt time.Time
+}
+
+// GoogleStore keeps the state of Google Wallet objects and classes.
+type GoogleStore interface {
+	// GoogleObject returns the record of a pass's object, or an error
+	// wrapping ErrNotFound.
+	GoogleObject(ctx context.Context, tenant, serial string) (*GoogleObject, error)
+	// PutGoogleObject creates or replaces the record.
+	PutGoogleObject(ctx context.Context, o *GoogleObject) error
+	// GoogleClassHash returns the content hash of the class as last sent,
+	// or an error wrapping ErrNotFound.
+	GoogleClassHash(ctx context.Context, tenant, classID string) (string, error)
+	// PutGoogleClassHash records the class as sent.
+	PutGoogleClassHash(ctx context.Context, tenant, classID, hash string, at time.Time) error
+	// GoogleExpiring returns up to limit objects still shown as ACTIVE
+	// whose ExpiresAt is not after now.
+	GoogleExpiring(ctx context.Context, now time.Time, limit int) ([]GoogleRef, error)
+}
