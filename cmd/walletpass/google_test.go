@@ -108,6 +108,19 @@ func TestGoogleWalletLifecycle(t *testing.T) {
 	if len(obj.Messages) != 1 || obj.Messages[0].MessageType != "TEXT_AND_NOTIFY" || obj.Barcode != nil {
 		t.Errorf("after the cancellation: %+v", obj)
 	}
+	// A transfer: the previous holder's object goes INACTIVE; the new
+	// holder's pass gets its own object once the link is opened again.
+	s.action(o, o.Tickets[3].TicketID, "transfer", map[string]string{"firstName": "Noé", "lastName": "Martin", "email": "noe@example.com"})
+	waitObject(objectOf(3), "the old holder's object INACTIVE", func(o *walletobjects.EventTicketObject) bool { return o.State == "INACTIVE" })
+	ps = s.waitPasses(o.Secret, "the new holder's pass", func(ps []pass.Pass) bool { return byMovement(ps, o.Tickets[3].MovementID, 1) != nil })
+	newID := google.ObjectID(tn.Issuer.IssuerID, "demo", byMovement(ps, o.Tickets[3].MovementID, 1).SerialNumber)
+	if _, ok := fake.EventTicketObject(newID); ok {
+		t.Error("the new holder's object was inserted before anyone asked")
+	}
+	getBody(t, link)
+	if obj := waitObject(newID, "the new holder's object", func(o *walletobjects.EventTicketObject) bool { return o.State == "ACTIVE" }); obj.TicketHolderName != "Noé Martin" {
+		t.Errorf("new holder's object: %+v", obj)
+	}
 	s.idle()
 	// The fake accepted everything we sent (the 429 was programmed).
 	for _, r := range fake.Requests() {
@@ -122,8 +135,8 @@ func TestGoogleWalletLifecycle(t *testing.T) {
 			googleEntries++
 		}
 	}
-	if googleEntries < 13 {
-		t.Errorf("%d google entries in the order's timeline, want 10 inserts and 3 patches", googleEntries)
+	if googleEntries < 15 {
+		t.Errorf("%d google entries in the order's timeline, want 11 inserts and 4 patches", googleEntries)
 	}
 }
 
