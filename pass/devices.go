@@ -25,6 +25,13 @@ type DeviceStore interface {
 	UpdatedSerials(ctx context.Context, tenant, deviceLibraryID, passTypeID string, since int64) ([]string, int64, error)
 	// DevicesForPass returns the devices registered for a pass.
 	DevicesForPass(ctx context.Context, tenant, passTypeID, serial string) ([]Device, error)
+	// DevicesToPush returns the devices registered for a pass that were
+	// not yet pushed for its current version, and that version's update
+	// tag.
+	DevicesToPush(ctx context.Context, tenant, passTypeID, serial string) ([]Device, int64, error)
+	// MarkPushed records that the devices were pushed for the version with
+	// update tag tag.
+	MarkPushed(ctx context.Context, tenant, passTypeID, serial string, libraryIDs []string, tag int64) error
 	// ForgetPushToken removes every registration of the devices with this
 	// push token (APNs said it is gone) and returns how many went.
 	ForgetPushToken(ctx context.Context, tenant, pushToken string) (int64, error)

@@ -54,22 +54,27 @@ type PushService struct {
 	reported sync.Map // tenant -> reason: configuration errors logged once
 }
 
-// PushPass sends one push to every device registered for the pass. Gone
-// devices are forgotten. If some device should be retried it returns an
-// error of kind KindUnavailable (the task queue retries it; devices already
-// reached get the push again, which only makes them ask what changed).
+// PushPass sends one push to every device registered for the pass that
+// has not had one for its current version. Gone devices are forgotten. If
+// some device should be retried it records the devices reached and returns
+// an error of kind KindUnavailable: the task queue retries, and the retry
+// pushes only the devices not reached yet.
 func (s *PushService) PushPass(ctx context.Context, r PushRef) error {
-	devices, err := s.Devices.DevicesForPass(ctx, r.Tenant, r.PassTypeID, r.Serial)
+	devices, tag, err := s.Devices.DevicesToPush(ctx, r.Tenant, r.PassTypeID, r.Serial)
 	if err != nil {
 		return err
 	}
 	retry := 0
 	var errs []error
+	var reached []string
 	for _, d := range devices {
 		outcome, reason, err := s.Pusher.PushPass(ctx, r.Tenant, d.PushToken, r.PassTypeID)
 		if err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if outcome == PushDelivered {
+			reached = append(reached, d.LibraryID)
 		}
 		switch outcome {
 		case PushUnregistered:
@@ -83,6 +88,13 @@ func (s *PushService) PushPass(ctx context.Context, r PushRef) error {
 				s.Log.ErrorContext(ctx, "APNs refuses our pushes: check the tenant's certificate or key and pass type",
 					slog.String("tenant", r.Tenant), slog.String("reason", reason))
 			}
+		}
+	}
+	if (len(errs) > 0 || retry > 0) && len(reached) > 0 {
+		// Only a round that will be retried needs the record: a finished
+		// round's task does not run again for this version.
+		if err := s.Devices.MarkPushed(context.WithoutCancel(ctx), r.Tenant, r.PassTypeID, r.Serial, reached, tag); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {

@@ -95,6 +95,49 @@ func (s *DB) DevicesForPass(ctx context.Context, tenant, passTypeID, serial stri
 	return out, rows.Err()
 }
 
+// DevicesToPush returns the devices registered for a pass whose last push
+// was for an older version than the pass's current one, and the current
+// version's update tag.
+func (s *DB) DevicesToPush(ctx context.Context, tenant, passTypeID, serial string) ([]pass.Device, int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT d.device_library_id, d.push_token, p.update_tag FROM passes p
+		JOIN registrations r ON r.tenant = p.tenant AND r.pass_type_id = p.pass_type_id AND r.serial_number = p.serial_number
+		JOIN devices d ON d.tenant = r.tenant AND d.device_library_id = r.device_library_id
+		WHERE p.tenant = $1 AND p.pass_type_id = $2 AND p.serial_number = $3 AND r.pushed_tag < p.update_tag
+		ORDER BY d.device_library_id`, tenant, passTypeID, serial)
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage: devices to push: %w", err)
+	}
+	defer rows.Close()
+	var out []pass.Device
+	var tag int64
+	for rows.Next() {
+		var d pass.Device
+		if err := rows.Scan(&d.LibraryID, &d.PushToken, &tag); err != nil {
+			return nil, 0, fmt.Errorf("storage: devices to push: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, tag, rows.Err()
+}
+
+// MarkPushed records that the devices were pushed for the version with
+// update tag tag, in one transaction.
+func (s *DB) MarkPushed(ctx context.Context, tenant, passTypeID, serial string, libraryIDs []string, tag int64) error {
+	if len(libraryIDs) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range libraryIDs {
+			if _, err := s.stmts.exec(ctx, tx, `UPDATE registrations SET pushed_tag = $1 WHERE tenant = $2 AND
+				device_library_id = $3 AND pass_type_id = $4 AND serial_number = $5 AND pushed_tag < $1`,
+				tag, tenant, id, passTypeID, serial); err != nil {
+				return fmt.Errorf("storage: mark pushed: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
 // ForgetPushToken removes the registrations and devices of a push token.
 func (s *DB) ForgetPushToken(ctx context.Context, tenant, pushToken string) (int64, error) {
 	var n int64

@@ -141,16 +141,17 @@ func TestDeviceSimulation(t *testing.T) {
 }
 
 // TestAPNsAnswers: 410 removes the registration; 429 is retried and then
-// delivered.
+// delivered, and the retry does not push again to a device of the same
+// pass that was reached the first time.
 func TestAPNsAnswers(t *testing.T) {
 	s := startSystem(t, "")
 	defer s.stop()
 	fake := s.conn.fakeAPNs
 	o := s.createOrder(map[string]any{"count": 2})
 	ps := s.waitPasses(o.Secret, "the order's passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
-	gone, limited := strings.Repeat("0d", 32), strings.Repeat("1e", 32)
-	for i, tok := range []string{gone, limited} {
-		p := *byMovement(ps, o.Tickets[i].MovementID, 0)
+	gone, limited, fine := strings.Repeat("0d", 32), strings.Repeat("1e", 32), strings.Repeat("2f", 32)
+	for i, tok := range []string{gone, limited, fine} {
+		p := *byMovement(ps, o.Tickets[min(i, 1)].MovementID, 0) // fine shares the limited device's pass
 		ph := &phone{t: t, ws: s.base + "/api/demo/apple", token: p.AuthToken}
 		if resp, body := ph.req("POST", "/devices/dev"+tok[:8]+"/registrations/"+p.PassTypeID+"/"+p.SerialNumber, `{"pushToken":"`+tok+`"}`, ph.auth()); resp.StatusCode != 201 {
 			t.Fatalf("register: %d %s", resp.StatusCode, body)
@@ -179,5 +180,9 @@ func TestAPNsAnswers(t *testing.T) {
 	}
 	if got := fake.PushesFor(limited); len(got) < 2 || got[0].Status != 429 {
 		t.Errorf("limited device: %+v, want a 429 then a delivery", got)
+	}
+	s.idle()
+	if got := fake.PushesFor(fine); len(got) != 1 || got[0].Status != 200 {
+		t.Errorf("the device reached in the first round: %+v, want exactly one push", got)
 	}
 }
