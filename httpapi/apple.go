@@ -30,21 +30,40 @@ const (
 )
 
 var (
-	deviceIDRE   = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
-	passTypeRE   = regexp.MustCompile(`^pass\.[A-Za-z0-9.-]{1,200}$`)
-	serialRE     = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 	pushTokenRE  = regexp.MustCompile(`^[0-9A-Fa-f]{16,200}$`)
 	serialInText = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
 )
+
+// idChars reports whether s is min to max ASCII letters, digits or bytes
+// of extra: the checks of the hottest paths, without a regular expression
+// (a third of a 304's time went to matching them).
+func idChars(s string, min, max int, extra string) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validPassType is `^pass\.[A-Za-z0-9.-]{1,200}$`.
+func validPassType(s string) bool {
+	rest, ok := strings.CutPrefix(s, "pass.")
+	return ok && idChars(rest, 1, 200, ".-")
+}
 
 // applePath checks the path parameters a PassKit route has (an empty
 // parameter is one the route does not have).
 func applePath(c *gin.Context) (device, passType, serial string, ok bool) {
 	device, passType, serial = c.Param("deviceLibraryIdentifier"), c.Param("passTypeIdentifier"), c.Param("serialNumber")
 	route := c.FullPath()
-	bad := !passTypeRE.MatchString(passType) ||
-		(strings.Contains(route, ":deviceLibraryIdentifier") && !deviceIDRE.MatchString(device)) ||
-		(strings.Contains(route, ":serialNumber") && !serialRE.MatchString(serial))
+	bad := !validPassType(passType) ||
+		(strings.Contains(route, ":deviceLibraryIdentifier") && !idChars(device, 1, 128, "._-")) ||
+		(strings.Contains(route, ":serialNumber") && !idChars(serial, 1, 128, "._-"))
 	if bad {
 		writeProblem(c, http.StatusBadRequest, "malformed device, pass type or serial number")
 		return "", "", "", false

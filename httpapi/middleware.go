@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -17,16 +16,14 @@ const (
 	ctxCorrelationID    = "walletpass.correlationId"
 )
 
-var correlationRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-
 // withCorrelationID reuses a well-formed incoming X-Correlation-ID or
 // X-Request-ID, or makes one; it is echoed in X-Correlation-ID.
 func withCorrelationID(c *gin.Context) {
 	id := c.GetHeader(headerCorrelationID)
-	if !correlationRE.MatchString(id) {
+	if !idChars(id, 1, 128, "._:-") {
 		id = c.GetHeader(headerRequestID)
 	}
-	if !correlationRE.MatchString(id) {
+	if !idChars(id, 1, 128, "._:-") {
 		var b [12]byte
 		_, _ = rand.Read(b[:])
 		id = hex.EncodeToString(b[:])

@@ -29,8 +29,10 @@ type DB struct {
 	dialect goose.Dialect
 	group   *groupCommitter // batches webhook writes on a single-writer store
 	stmts   *stmtCache      // the writer's statements, prepared once
-	// passMeta serves the PassKit web service's hottest read.
+	// passMeta serves the PassKit web service's hottest read; meta caches
+	// its answers where this process is the only writer (SQLite).
 	passMeta *sql.Stmt
+	meta     *metaCache
 	ckpt     *checkpointer // SQLite: WAL checkpoints off the write path
 
 	// GoogleOnPayment, when set, says whether a tenant inserts Google
@@ -83,6 +85,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("storage: prepare: %w", err)
 	}
 	s.stmts = &stmtCache{db: w}
+	s.meta = newMetaCache()
 	s.group = newGroupCommitter(w, s.stmts)
 	ck, err := sql.Open("sqlite", dsn())
 	if err != nil {
@@ -191,6 +194,10 @@ const sqlPassMeta = `SELECT tenant, serial_number, auth_token, pass_type_id, ver
 // GetPassMeta is GetPass without the ticket snapshot: what the PassKit web
 // service needs to authenticate and serve a pass, cheaply.
 func (s *DB) GetPassMeta(ctx context.Context, tenant, serial string) (*pass.Pass, error) {
+	if p, ok := s.meta.get(tenant, serial); ok {
+		return p, nil
+	}
+	epoch := s.meta.begin()
 	var p pass.Pass
 	var status string
 	var updated int64
@@ -205,6 +212,7 @@ func (s *DB) GetPassMeta(ctx context.Context, tenant, serial string) (*pass.Pass
 	}
 	p.Status = pass.Status(status)
 	p.UpdatedAt = time.UnixMilli(updated).UTC()
+	s.meta.put(&p, epoch)
 	return &p, nil
 }
 
@@ -268,6 +276,7 @@ func ticketJSON(p *pass.Pass) (string, error) {
 // p.Version-1, and the update tag only grows. Otherwise it returns an error
 // of kind pass.KindConflict and changes nothing.
 func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
+	defer s.meta.drop(p.Tenant, p.SerialNumber)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		tj, err := ticketJSON(p)
 		if err != nil {

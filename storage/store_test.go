@@ -172,3 +172,54 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Errorf("after reopening: %v", err)
 	}
 }
+
+// TestPassMetaNeverStale reads pass metadata (cached in memory) while the
+// pass gets new versions: every read after an update returns at least
+// that version, and the last read the last one.
+func TestPassMetaNeverStale(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	p := newPass("s1", 100)
+	if err := db.CreatePass(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := db.GetPassMeta(ctx, "demo", "s1"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for range 50 {
+		next := *p
+		next.Version++
+		next.UpdateTag++
+		next.Status = pass.StatusUsed
+		if err := db.UpdatePass(ctx, &next); err != nil {
+			t.Fatal(err)
+		}
+		p = &next
+		got, err := db.GetPassMeta(ctx, "demo", "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Version != p.Version || got.UpdateTag != p.UpdateTag {
+			t.Fatalf("after version %d: read version %d (tag %d, want %d)", p.Version, got.Version, got.UpdateTag, p.UpdateTag)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}

@@ -67,7 +67,7 @@ func BenchmarkWebhookToPush(b *testing.B) {
 			pushes[p.Token] = append(pushes[p.Token], p.At)
 		}
 	}
-	var lat, toVersion []time.Duration
+	var lat, toVersion, toStart []time.Duration
 	missing := 0
 	for _, o := range orders {
 		tl, err := s.db.Timeline(ctx, "demo", o.Secret, 0)
@@ -75,16 +75,22 @@ func BenchmarkWebhookToPush(b *testing.B) {
 			b.Fatal(err)
 		}
 		tok := tokens[o.Tickets[0].MovementID]
-		var versions []time.Time
+		var versions, starts []time.Time
 		for _, e := range tl {
-			if e.Kind == "pass-version" {
+			switch e.Kind {
+			case "pass-version":
 				versions = append(versions, e.At)
+			case "sync-started":
+				starts = append(starts, e.At)
 			}
 		}
 		for _, e := range tl {
 			if e.Kind == "webhook" && !e.At.Before(start) {
 				if i, _ := slices.BinarySearchFunc(versions, e.At, func(a, t time.Time) int { return a.Compare(t) }); i < len(versions) {
 					toVersion = append(toVersion, versions[i].Sub(e.At))
+				}
+				if i, _ := slices.BinarySearchFunc(starts, e.At, func(a, t time.Time) int { return a.Compare(t) }); i < len(starts) {
+					toStart = append(toStart, starts[i].Sub(e.At))
 				}
 			}
 			if e.Kind != "webhook" || !strings.Contains(e.Detail, "state=MODIFIED") || e.At.Before(start) {
@@ -109,6 +115,14 @@ func BenchmarkWebhookToPush(b *testing.B) {
 	if len(toVersion) > 0 {
 		slices.Sort(toVersion)
 		b.ReportMetric(float64(toVersion[len(toVersion)/2].Microseconds())/1000, "p50-to-version-ms")
+		b.ReportMetric(float64(toVersion[len(toVersion)*99/100].Microseconds())/1000, "p99-to-version-ms")
+	}
+	if len(toStart) > 0 {
+		// Queue wait plus the SecuTix fetch: the sync's timeline starts
+		// once the order is fetched.
+		slices.Sort(toStart)
+		b.ReportMetric(float64(toStart[len(toStart)/2].Microseconds())/1000, "p50-to-fetched-ms")
+		b.ReportMetric(float64(toStart[len(toStart)*99/100].Microseconds())/1000, "p99-to-fetched-ms")
 	}
 	b.ReportMetric(float64(missing), "unpushed")
 	b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
