@@ -50,6 +50,9 @@ type Server struct {
 	LinkSecret string `yaml:"linkSecret"`
 	// LinkTTL is how long a signed link works (default 720h).
 	LinkTTL Duration `yaml:"linkTTL"`
+	// TrustedProxies are the load balancers (addresses or CIDRs) whose
+	// X-Forwarded-For header names the client; none by default.
+	TrustedProxies []string `yaml:"trustedProxies"`
 }
 
 // Storage says where state and pass files live.

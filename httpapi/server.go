@@ -31,6 +31,12 @@ type TenantInfo struct {
 	ID              string
 	Name            string
 	DefaultTemplate string
+	// PublicBaseURL is how buyers reach the tenant's links and pages.
+	PublicBaseURL string
+	// Background is the brand colour of the order page ("#rrggbb").
+	Background string
+	// Google says whether the tenant issues Google Wallet passes.
+	Google bool
 }
 
 // Deps is what the server needs; cmd/walletpass fills it.
@@ -63,6 +69,11 @@ type Deps struct {
 	Links        pass.LinkSigner
 	TemplateFile func(template, file string) ([]byte, bool)
 	GoogleFake   http.Handler
+	// LinkTTL is how long the signed links the server hands out work.
+	LinkTTL time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client (the order page's rate limit); none by default.
+	TrustedProxies []string
 }
 
 // Server holds the handlers' dependencies.
@@ -73,6 +84,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	logLimits map[string]*rate.Limiter
+	pages     pageLimiter
 }
 
 // New returns the HTTP handler of walletpass.
@@ -102,6 +114,9 @@ func (s *Server) routes() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
+	if err := r.SetTrustedProxies(s.deps.TrustedProxies); err != nil {
+		s.log.Error("trusted proxies", "error", err)
+	}
 	r.Use(withCorrelationID, s.recoverProblem, s.logRequests, limitBody(MaxBody))
 	r.NoRoute(func(c *gin.Context) { writeProblem(c, http.StatusNotFound, "no such resource") })
 	r.NoMethod(func(c *gin.Context) {
@@ -130,6 +145,11 @@ func (s *Server) routes() *gin.Engine {
 	apple.GET("/passes/:passTypeIdentifier/:serialNumber", s.latestPass)
 	apple.HEAD("/passes/:passTypeIdentifier/:serialNumber", s.latestPass)
 	apple.POST("/log", s.deviceLog)
+
+	// Distribution: signed downloads and the buyer's order page.
+	r.GET("/api/:tenantId/passes/:file", s.downloadPass)
+	r.GET("/api/:tenantId/orders/:secret/tickets.pkpasses", s.downloadBundle)
+	r.GET("/:tenantId/orders/:secret", s.orderPageHandler)
 
 	// Google Wallet: the order's save link and the images passes show.
 	r.GET("/api/:tenantId/google/save/:secret", s.googleSave)

@@ -9,11 +9,19 @@ import (
 )
 
 // LinkSigner signs links that grant access (a save link, a download) so
-// that they cannot be forged and stop working at their expiry. The
-// signature covers what the link is for, the tenant, the subject it
-// names and the expiry.
+// that they cannot be forged and stop working at their expiry. Each tenant
+// signs with its own key, derived from the deployment's; the signature
+// (HMAC-SHA256) covers what the link is for, the subject it names (the
+// path's pass or order) and the expiry.
 type LinkSigner struct {
 	Key []byte // at least 32 random bytes, shared by every instance
+}
+
+// tenantKey is the tenant's signing key: HMAC-SHA256(Key, "tenant:"+id).
+func (s LinkSigner) tenantKey(tenant string) []byte {
+	m := hmac.New(sha256.New, s.Key)
+	m.Write([]byte("tenant:" + tenant))
+	return m.Sum(nil)
 }
 
 // MinLinkKey is the shortest key a LinkSigner accepts.
@@ -22,8 +30,8 @@ const MinLinkKey = 32
 // Sign returns the signature of a link for purpose (such as
 // "google-save"), tenant and subject, valid until exp.
 func (s LinkSigner) Sign(purpose, tenant, subject string, exp time.Time) string {
-	m := hmac.New(sha256.New, s.Key)
-	for _, part := range []string{purpose, tenant, subject, strconv.FormatInt(exp.Unix(), 10)} {
+	m := hmac.New(sha256.New, s.tenantKey(tenant))
+	for _, part := range []string{purpose, subject, strconv.FormatInt(exp.Unix(), 10)} {
 		m.Write([]byte(part))
 		m.Write([]byte{0})
 	}

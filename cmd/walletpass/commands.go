@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"walletpass/certs"
@@ -40,6 +41,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	defer ln.Close()
+	useActualPort(cfg, ln.Addr().String())
 	reg, ids, err := buildIssuers(cfg, log)
 	if err != nil {
 		return err
@@ -53,11 +60,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
-	}
-	defer ln.Close()
 	conn, err := buildConnector(cfg, db, blobs, reg, ids, log, "http://"+ln.Addr().String())
 	if err != nil {
 		return err
@@ -67,13 +69,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	var tenants []httpapi.TenantInfo
 	for _, t := range cfg.Tenants {
-		tenants = append(tenants, httpapi.TenantInfo{ID: t.ID, Name: t.Name, DefaultTemplate: t.DefaultTemplate})
+		ti := httpapi.TenantInfo{ID: t.ID, Name: t.Name, DefaultTemplate: t.DefaultTemplate, PublicBaseURL: t.PublicBaseURL,
+			Google: t.Google.Enabled()}
+		if tpl, err := reg.Template(t.DefaultTemplate); err == nil {
+			ti.Background = tpl.HexColour("backgroundColor")
+		}
+		tenants = append(tenants, ti)
 	}
 	deps := httpapi.Deps{
 		Log: log, Packager: reg, Store: db, Tenants: tenants,
 		Preview: cfg.Server.Development || cfg.Server.Preview,
 		Inbox:   db, Wake: conn.dispatcher.Wake, Webhooks: conn.webhooks, AccessLog: cfg.Server.AccessLog,
 		Passes: db, Blobs: blobs, Devices: db, Timeline: db,
+		LinkTTL: time.Duration(cfg.Server.LinkTTL), TrustedProxies: cfg.Server.TrustedProxies,
 	}
 	if conn.sandbox != nil {
 		deps.Sandbox = conn.sandbox.Handler()
@@ -133,6 +141,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// useActualPort points the public URLs at the port the system chose when
+// a development server listens on port 0 (tests, several local servers):
+// links and passes then reach it.
+func useActualPort(cfg *config.Config, addr string) {
+	if !cfg.Server.Development || !strings.HasSuffix(cfg.Server.Listen, ":0") {
+		return
+	}
+	old, now := cfg.Server.PublicBaseURL, "http://"+addr
+	cfg.Server.PublicBaseURL = now
+	for i := range cfg.Tenants {
+		if cfg.Tenants[i].PublicBaseURL == old {
+			cfg.Tenants[i].PublicBaseURL = now
+		}
+	}
 }
 
 // serveHook lets the end-to-end tests reach the running connector (the

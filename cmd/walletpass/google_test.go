@@ -39,7 +39,12 @@ func TestGoogleWalletLifecycle(t *testing.T) {
 		testEnv(s.dataDir, map[string]string{"WALLETPASS_PUBLIC_BASE_URL": s.base})); err != nil {
 		t.Fatalf("orders links: %v %s", err, errOut.String())
 	}
-	link := strings.TrimSpace(strings.TrimPrefix(out.String(), "google-save\t"))
+	var link string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "google-save\t"); ok {
+			link = v
+		}
+	}
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := noFollow.Get(link)
 	if err != nil {

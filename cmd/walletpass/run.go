@@ -26,7 +26,7 @@ Usage:
   walletpass orders timeline (-secret TOKEN | -file ID) [-tenant ID]
                                                   what happened to an order
   walletpass orders links -secret TOKEN [-tenant ID]
-                                                  the order's signed Google Wallet save link
+                                                  the order page and its signed links
   walletpass sandbox secutix [-listen ADDR] [-webhook-url URL]
                                                   run the SecuTix sandbox alone
 

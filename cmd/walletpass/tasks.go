@@ -199,9 +199,10 @@ func cmdOrderLinks(args []string, stdout, stderr io.Writer, getenv func(string) 
 		return err
 	}
 	exp := time.Now().Add(time.Duration(cfg.Server.LinkTTL)).Truncate(time.Second)
-	if !t.Google.Enabled() {
-		return fmt.Errorf("orders links: tenant %s has no Google Wallet issuer", t.ID)
+	fmt.Fprintf(stdout, "order-page\t%s\n", httpapi.OrderPageURL(t.PublicBaseURL, t.ID, *secret))
+	fmt.Fprintf(stdout, "apple-bundle\t%s\n", httpapi.BundleLink(t.PublicBaseURL, links, t.ID, *secret, exp))
+	if t.Google.Enabled() {
+		fmt.Fprintf(stdout, "google-save\t%s\n", httpapi.GoogleSaveLink(t.PublicBaseURL, links, t.ID, *secret, exp))
 	}
-	fmt.Fprintf(stdout, "google-save\t%s\n", httpapi.GoogleSaveLink(t.PublicBaseURL, links, t.ID, *secret, exp))
 	return nil
 }

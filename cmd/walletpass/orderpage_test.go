@@ -1,0 +1,234 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"walletpass/httpapi"
+	"walletpass/pass"
+	"walletpass/pass/apple/appletest"
+)
+
+const (
+	uaIPhone  = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+	uaAndroid = "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"
+	uaDesktop = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
+
+// orderLinks runs `walletpass orders links` for the system's order.
+func (s *system) orderLinks(secret string) map[string]string {
+	s.t.Helper()
+	var out, errOut syncBuffer
+	if err := Run(context.Background(), []string{"orders", "links", "-secret", secret}, &out, &errOut,
+		testEnv(s.dataDir, map[string]string{"WALLETPASS_PUBLIC_BASE_URL": s.base})); err != nil {
+		s.t.Fatalf("orders links: %v %s", err, errOut.String())
+	}
+	links := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		k, v, _ := strings.Cut(line, "\t")
+		links[k] = v
+	}
+	return links
+}
+
+func fetch(t *testing.T, url string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req) // no redirects followed
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+// hrefs returns the href values of the links with the given class.
+func hrefs(page, class string) []string {
+	var out []string
+	for _, part := range strings.Split(page, `class="`+class)[1:] {
+		_, rest, ok := strings.Cut(part, `href="`)
+		if !ok {
+			continue
+		}
+		v, _, _ := strings.Cut(rest, `"`)
+		out = append(out, strings.ReplaceAll(v, "&amp;", "&"))
+	}
+	return out
+}
+
+// TestOrderPageAndDownloads: the buyer's page shows each device its
+// buttons; the signed downloads serve passes that verify, and refuse
+// tampered or expired links.
+func TestOrderPageAndDownloads(t *testing.T) {
+	s := startSystem(t, "")
+	defer s.stop()
+	o := s.createOrder(map[string]any{"count": 3})
+	s.waitPasses(o.Secret, "3 passes", func(ps []pass.Pass) bool { return len(ps) == 3 })
+	s.action(o, o.Tickets[2].TicketID, "cancel", nil)
+	s.waitPasses(o.Secret, "the cancellation", func(ps []pass.Pass) bool {
+		p := byMovement(ps, o.Tickets[2].MovementID, 0)
+		return p != nil && p.Status == pass.StatusVoided
+	})
+	links := s.orderLinks(o.Secret)
+	page := links["order-page"]
+	if page != s.base+"/demo/orders/"+o.Secret {
+		t.Fatalf("order page link %q", page)
+	}
+
+	// iPhone: an Apple Wallet button per valid ticket and one for all.
+	resp, body := fetch(t, page, map[string]string{"User-Agent": uaIPhone})
+	html := string(body)
+	if resp.StatusCode != 200 || resp.Header.Get("Referrer-Policy") != "no-referrer" || !strings.Contains(html, "Your tickets") {
+		t.Fatalf("iPhone page: %d %v", resp.StatusCode, resp.Header)
+	}
+	one, all := hrefs(html, "button apple add-one"), hrefs(html, "button apple add-all")
+	if len(one) != 2 || len(all) != 1 || strings.Count(html, `class="ticket"`) != 3 || !strings.Contains(html, "Cancelled") ||
+		strings.Contains(html, "google") && strings.Contains(html, `class="button google"`) {
+		t.Errorf("iPhone page: %d single, %d all buttons:\n%s", len(one), len(all), html)
+	}
+	// The download verifies.
+	resp, data := fetch(t, one[0], nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != httpapi.ContentTypePKPass ||
+		!strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment; filename=") {
+		t.Fatalf("download: %d %v", resp.StatusCode, resp.Header)
+	}
+	pj := appletest.Verify(t, data, filepath.Join(s.dataDir, "pki", "wwdr.pem"))
+	if pj["serialNumber"] == nil {
+		t.Errorf("pass.json: %v", pj)
+	}
+	// The bundle holds the two valid tickets.
+	resp, data = fetch(t, all[0], nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != httpapi.ContentTypePKPasses {
+		t.Fatalf("bundle: %d %v %s", resp.StatusCode, resp.Header, data)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil || len(zr.File) != 2 {
+		t.Fatalf("bundle: %v, %d files", err, len(zr.File))
+	}
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		appletest.Verify(t, b, filepath.Join(s.dataDir, "pki", "wwdr.pem"))
+	}
+
+	// Tampered and expired links are refused, with nothing served.
+	tampered := strings.Replace(one[0], "sig=", "sig=A", 1)
+	other := strings.Replace(one[0], byMovementSerial(s, o, 0), byMovementSerial(s, o, 1), 1)
+	cfg, _ := loadConfig("", testEnv(s.dataDir, nil))
+	signer, _ := linkSigner(cfg)
+	expired := httpapi.PassLink(s.base, signer, "demo", byMovementSerial(s, o, 0), time.Now().Add(-time.Minute))
+	for name, tc := range map[string]struct {
+		url    string
+		status int
+	}{
+		"tampered signature": {tampered, 401}, "another pass": {other, 401}, "expired": {expired, 410},
+		"tampered bundle": {strings.Replace(all[0], "exp=", "exp=1", 1), 401},
+	} {
+		resp, body := fetch(t, tc.url, nil)
+		if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != httpapi.ContentTypeProblem {
+			t.Errorf("%s: %d %s", name, resp.StatusCode, body)
+		}
+	}
+
+	// Android: one Google Wallet button for all tickets, no Apple buttons.
+	_, body = fetch(t, page, map[string]string{"User-Agent": uaAndroid, "Accept-Language": "fr-CH, fr;q=0.9, en;q=0.5"})
+	html = string(body)
+	if g := hrefs(html, "button google"); len(g) != 1 || !strings.Contains(g[0], "/api/demo/google/save/"+o.Secret) ||
+		len(hrefs(html, "button apple add-one")) != 0 || !strings.Contains(html, "Vos billets") || !strings.Contains(html, `lang="fr"`) {
+		t.Errorf("Android page (fr):\n%s", html)
+	}
+	// Desktop: the QR code of the page.
+	_, body = fetch(t, page, map[string]string{"User-Agent": uaDesktop, "Accept-Language": "de"})
+	html = string(body)
+	if !strings.Contains(html, "<svg") || !strings.Contains(html, "Ihre Tickets") || len(hrefs(html, "button apple add-one")) != 0 {
+		t.Errorf("desktop page (de):\n%s", html)
+	}
+	// Unknown and malformed tokens: the same plain 404.
+	for _, u := range []string{s.base + "/demo/orders/NoSuchOrderToken123", s.base + "/demo/orders/bad%20token", s.base + "/nobody/orders/" + o.Secret} {
+		resp, body := fetch(t, u, nil)
+		if resp.StatusCode != 404 || string(body) != "Not found\n" {
+			t.Errorf("%s: %d %q", u, resp.StatusCode, body)
+		}
+	}
+}
+
+func byMovementSerial(s *system, o order, i int) string {
+	return byMovement(s.passes(o.Secret), o.Tickets[i].MovementID, 0).SerialNumber
+}
+
+// TestBrowserOrderPage opens the order page in headless Chromium as an
+// iPhone, an Android phone and a desktop browser, checks the buttons or
+// the QR code in the rendered DOM and takes screenshots (kept in docs/
+// when WALLETPASS_UPDATE_SCREENSHOTS=1).
+func TestBrowserOrderPage(t *testing.T) {
+	browser := chromium(t)
+	s := startSystem(t, "")
+	defer s.stop()
+	o := s.createOrder(map[string]any{"count": 2})
+	s.waitPasses(o.Secret, "2 passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
+	page := s.orderLinks(o.Secret)["order-page"]
+	outDir := t.TempDir()
+	if os.Getenv("WALLETPASS_UPDATE_SCREENSHOTS") == "1" {
+		outDir = filepath.Join("..", "..", "docs")
+	}
+	for _, tc := range []struct {
+		name, ua, size string
+		want, absent   []string
+	}{
+		{"iphone", uaIPhone, "390,844", []string{"add-one", "add-all", "Add to Apple Wallet"}, []string{"<svg", "button google"}},
+		{"android", uaAndroid, "412,915", []string{"button google", "Add to Google Wallet"}, []string{"add-one", "<svg"}},
+		{"desktop", uaDesktop, "1280,900", []string{"<svg", "Scan this code"}, []string{"add-one", "button google"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			home := t.TempDir()
+			run := func(args ...string) string {
+				ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+				defer cancel()
+				base := []string{"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+					"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+					"--user-data-dir=" + filepath.Join(home, "profile"), "--user-agent=" + tc.ua, "--window-size=" + tc.size}
+				cmd := exec.CommandContext(ctx, browser, append(base, args...)...)
+				cmd.Env = append(os.Environ(), "HOME="+home)
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Run(); err != nil {
+					t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
+				}
+				return stdout.String()
+			}
+			dom := run("--dump-dom", page)
+			for _, w := range tc.want {
+				if !strings.Contains(dom, w) {
+					t.Errorf("the rendered page lacks %q", w)
+				}
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(dom, a) {
+					t.Errorf("the rendered page has %q", a)
+				}
+			}
+			shot := filepath.Join(outDir, "order-page-"+tc.name+".png")
+			run("--screenshot="+shot, page)
+			if st, err := os.Stat(shot); err != nil || st.Size() < 2000 {
+				t.Errorf("screenshot %s: %v", shot, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,151 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"walletpass/pass"
+	"walletpass/pass/apple"
+)
+
+// What signed links are for.
+const (
+	PurposePassDownload   = "pass-download"
+	PurposeBundleDownload = "bundle-download"
+)
+
+// Content types of Apple Wallet files.
+const (
+	ContentTypePKPass   = "application/vnd.apple.pkpass"
+	ContentTypePKPasses = "application/vnd.apple.pkpasses"
+)
+
+func signedQuery(links pass.LinkSigner, purpose, tenant, subject string, exp time.Time) string {
+	q := url.Values{}
+	q.Set("exp", strconv.FormatInt(exp.Unix(), 10))
+	q.Set("sig", links.Sign(purpose, tenant, subject, exp))
+	return q.Encode()
+}
+
+// PassLink is the signed download link of a pass's latest version, valid
+// until exp: <base>/api/{tenant}/passes/{serial}.pkpass?exp=&sig=.
+func PassLink(base string, links pass.LinkSigner, tenant, serial string, exp time.Time) string {
+	return strings.TrimRight(base, "/") + "/api/" + url.PathEscape(tenant) + "/passes/" + url.PathEscape(serial) + ".pkpass?" +
+		signedQuery(links, PurposePassDownload, tenant, serial, exp)
+}
+
+// BundleLink is the signed download link of an order's .pkpasses bundle
+// (every valid ticket), valid until exp.
+func BundleLink(base string, links pass.LinkSigner, tenant, secretToken string, exp time.Time) string {
+	return strings.TrimRight(base, "/") + "/api/" + url.PathEscape(tenant) + "/orders/" + url.PathEscape(secretToken) +
+		"/tickets.pkpasses?" + signedQuery(links, PurposeBundleDownload, tenant, secretToken, exp)
+}
+
+// OrderPageURL is the buyer's page of an order; the order's secret token
+// is the capability.
+func OrderPageURL(base, tenant, secretToken string) string {
+	return strings.TrimRight(base, "/") + "/" + url.PathEscape(tenant) + "/orders/" + url.PathEscape(secretToken)
+}
+
+// downloadPass: GET /api/{tenant}/passes/{serial}.pkpass?exp=&sig= serves
+// the pass's latest signed file, as stored (never signed on read).
+func (s *Server) downloadPass(c *gin.Context) {
+	tenant := c.Param("tenantId")
+	serial, ok := strings.CutSuffix(c.Param("file"), ".pkpass")
+	if _, known := s.tenants[tenant]; !known || !ok || !idChars(serial, 1, 128, "._-") || s.deps.Passes == nil {
+		writeProblem(c, http.StatusNotFound, "no such pass")
+		return
+	}
+	if err := s.deps.Links.Verify(PurposePassDownload, tenant, serial, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p, err := s.deps.Passes.GetPassMeta(c.Request.Context(), tenant, serial)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	data, err := s.deps.Blobs.Get(c.Request.Context(), p.BlobKey)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Content-Disposition", `attachment; filename="ticket-`+serial[:min(8, len(serial))]+`.pkpass"`)
+	c.Header("Cache-Control", "private, no-store")
+	c.Header("Last-Modified", p.UpdatedAt.UTC().Format(http.TimeFormat))
+	c.Data(http.StatusOK, ContentTypePKPass, data)
+}
+
+// currentPasses are the passes a buyer of the order holds now: the newest
+// holder generation of each ticket, cancelled ones left out.
+func currentPasses(ps []pass.Pass) []pass.Pass {
+	latest := map[int64]int{}
+	var out []pass.Pass
+	for _, p := range ps { // sorted by movement, then generation
+		if i, ok := latest[p.MovementID]; ok {
+			out[i] = p
+			continue
+		}
+		latest[p.MovementID] = len(out)
+		out = append(out, p)
+	}
+	valid := out[:0]
+	for _, p := range out {
+		if p.Status != pass.StatusVoided {
+			valid = append(valid, p)
+		}
+	}
+	return valid
+}
+
+// downloadBundle: GET /api/{tenant}/orders/{secret}/tickets.pkpasses?exp=&sig=
+// serves every valid ticket of the order in one .pkpasses bundle.
+func (s *Server) downloadBundle(c *gin.Context) {
+	tenant, secret := c.Param("tenantId"), c.Param("secret")
+	if _, known := s.tenants[tenant]; !known || !secretTokenRE.MatchString(secret) || s.deps.Passes == nil {
+		writeProblem(c, http.StatusNotFound, "no such order")
+		return
+	}
+	if err := s.deps.Links.Verify(PurposeBundleDownload, tenant, secret, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	ps, err := s.deps.Passes.PassesByOrder(c.Request.Context(), tenant, secret)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	cur := currentPasses(ps)
+	if len(cur) == 0 {
+		writeProblem(c, http.StatusNotFound, "the order has no valid ticket")
+		return
+	}
+	if len(cur) > apple.MaxBundlePasses {
+		writeProblem(c, http.StatusConflict, fmt.Sprintf("the order has %d tickets; a bundle holds at most %d: download them one by one",
+			len(cur), apple.MaxBundlePasses))
+		return
+	}
+	var named []apple.NamedPass
+	for i, p := range cur {
+		data, err := s.deps.Blobs.Get(c.Request.Context(), p.BlobKey)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		named = append(named, apple.NamedPass{Name: fmt.Sprintf("ticket-%d.pkpass", i+1), PKPass: data})
+	}
+	data, err := apple.Bundle(named)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Content-Disposition", `attachment; filename="tickets.pkpasses"`)
+	c.Header("Cache-Control", "private, no-store")
+	c.Data(http.StatusOK, ContentTypePKPasses, data)
+}

@@ -1,0 +1,335 @@
+package httpapi
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	qrcode "github.com/skip2/go-qrcode"
+	"golang.org/x/time/rate"
+
+	"walletpass/pass"
+	"walletpass/pass/apple"
+)
+
+// Device is the kind of device a page is shown on.
+type Device string
+
+// The devices the order page tells apart.
+const (
+	DeviceIOS     Device = "ios"
+	DeviceAndroid Device = "android"
+	DeviceDesktop Device = "desktop"
+)
+
+// DeviceOf tells an iPhone or iPad, an Android phone and anything else
+// from a User-Agent header.
+func DeviceOf(userAgent string) Device {
+	switch {
+	case strings.Contains(userAgent, "Android"):
+		return DeviceAndroid
+	case strings.Contains(userAgent, "iPhone"), strings.Contains(userAgent, "iPad"), strings.Contains(userAgent, "iPod"),
+		strings.Contains(userAgent, "Macintosh") && strings.Contains(userAgent, "Mobile/"):
+		return DeviceIOS
+	}
+	return DeviceDesktop
+}
+
+// PageLanguage picks en, fr or de from an Accept-Language header (quality
+// values honoured; English when nothing matches).
+func PageLanguage(acceptLanguage string) string {
+	best, bestQ := "en", -1.0
+	for _, part := range strings.Split(acceptLanguage, ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				q = f
+			}
+		}
+		base, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
+		if _, ok := pageWords[base]; ok && q > bestQ && q > 0 {
+			best, bestQ = base, q
+		}
+	}
+	return best
+}
+
+type pageText struct {
+	Title, Order, AddApple, AddAllApple, AddGoogle, Scan, Row, Seat, Block, Valid, Used, Cancelled, NoWallet string
+	Months                                                                                                   [12]string
+}
+
+var pageWords = map[string]pageText{
+	"en": {Title: "Your tickets", Order: "Order", AddApple: "Add to Apple Wallet", AddAllApple: "Add all tickets to Apple Wallet",
+		AddGoogle: "Add to Google Wallet", Scan: "Scan this code with your phone to add the tickets to its wallet.",
+		Row: "Row", Seat: "Seat", Block: "Block", Valid: "Valid", Used: "Used", Cancelled: "Cancelled",
+		NoWallet: "Google Wallet is not offered for this event.",
+		Months:   [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}},
+	"fr": {Title: "Vos billets", Order: "Commande", AddApple: "Ajouter à Apple Wallet", AddAllApple: "Ajouter tous les billets à Apple Wallet",
+		AddGoogle: "Ajouter à Google Wallet", Scan: "Scannez ce code avec votre téléphone pour y ajouter les billets.",
+		Row: "Rang", Seat: "Place", Block: "Bloc", Valid: "Valable", Used: "Utilisé", Cancelled: "Annulé",
+		NoWallet: "Google Wallet n'est pas proposé pour cet événement.",
+		Months:   [12]string{"janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."}},
+	"de": {Title: "Ihre Tickets", Order: "Bestellung", AddApple: "Zu Apple Wallet hinzufügen", AddAllApple: "Alle Tickets zu Apple Wallet hinzufügen",
+		AddGoogle: "Zu Google Wallet hinzufügen", Scan: "Scannen Sie diesen Code mit Ihrem Telefon, um die Tickets hinzuzufügen.",
+		Row: "Reihe", Seat: "Platz", Block: "Block", Valid: "Gültig", Used: "Entwertet", Cancelled: "Storniert",
+		NoWallet: "Google Wallet wird für diese Veranstaltung nicht angeboten.",
+		Months:   [12]string{"Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."}},
+}
+
+type pageTicket struct {
+	Event, When, Venue, Seat, State, StateClass, AppleURL string
+}
+
+type orderPage struct {
+	Lang, TenantName, Background, Logo, FileID string
+	T                                          pageText
+	Device                                     Device
+	Tickets                                    []pageTicket
+	BundleURL, GoogleURL                       string
+	QR                                         template.HTML
+}
+
+var orderPageTpl = template.Must(template.New("order").Parse(`<!doctype html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{.T.Title}} · {{.TenantName}}</title>
+<style>
+:root{--brand:{{.Background}}}
+*{box-sizing:border-box}
+body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#f4f4f6;line-height:1.4}
+header{background:var(--brand);color:#fff;padding:1rem 1.25rem;display:flex;align-items:center;gap:.75rem}
+header img{height:2rem;width:auto}
+main{max-width:34rem;margin:0 auto;padding:1rem}
+h1{font-size:1.5rem;margin:.5rem 0 1rem}
+.order{color:#555;margin:0 0 1rem}
+ul{list-style:none;margin:0;padding:0}
+li.ticket{background:#fff;border-radius:.75rem;padding:1rem;margin:0 0 .75rem;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.ticket h2{font-size:1.1rem;margin:0 0 .25rem}
+.ticket p{margin:.1rem 0}
+.state{display:inline-block;font-size:.85rem;font-weight:600;border-radius:1rem;padding:.1rem .6rem;margin-top:.4rem}
+.state.valid{background:#e3f4e8;color:#14532d}.state.used{background:#e8e8ee;color:#333}.state.cancelled{background:#fde8e8;color:#7f1d1d}
+a.button{display:block;text-align:center;text-decoration:none;font-weight:600;border-radius:.6rem;padding:.8rem 1rem;margin:.6rem 0 0;min-height:44px}
+a.apple{background:#000;color:#fff}a.google{background:#fff;color:#1f1f1f;border:2px solid #1f1f1f}
+a.button:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
+.qr{background:#fff;border-radius:.75rem;padding:1rem;text-align:center;margin:0 0 1rem}
+.qr svg{width:12rem;height:12rem}
+</style></head>
+<body>
+<header>{{if .Logo}}<img src="{{.Logo}}" alt="">{{end}}<strong>{{.TenantName}}</strong></header>
+<main>
+<h1>{{.T.Title}}</h1>
+<p class="order">{{.T.Order}} {{.FileID}}</p>
+{{if eq .Device "desktop"}}<section class="qr" aria-label="QR">{{.QR}}<p>{{.T.Scan}}</p></section>{{end}}
+{{if eq .Device "ios"}}{{if .BundleURL}}<a class="button apple add-all" href="{{.BundleURL}}">{{.T.AddAllApple}}</a>{{end}}{{end}}
+{{if eq .Device "android"}}{{if .GoogleURL}}<a class="button google" href="{{.GoogleURL}}">{{.T.AddGoogle}}</a>{{end}}{{end}}
+<ul>
+{{range .Tickets}}<li class="ticket">
+<h2>{{.Event}}</h2>
+<p>{{.When}}</p>
+<p>{{.Venue}}</p>
+{{if .Seat}}<p>{{.Seat}}</p>{{end}}
+<span class="state {{.StateClass}}">{{.State}}</span>
+{{if and (eq $.Device "ios") .AppleURL}}<a class="button apple add-one" href="{{.AppleURL}}" aria-label="{{$.T.AddApple}}: {{.Event}}, {{.Seat}}">{{$.T.AddApple}}</a>{{end}}
+</li>
+{{end}}</ul>
+</main>
+</body></html>`))
+
+// pageLimiter rate-limits the order page per client address.
+type pageLimiter struct {
+	mu      sync.Mutex
+	clients map[string]*rate.Limiter
+	swept   time.Time
+}
+
+// allow reports whether the client may load a page now: 30 per minute,
+// bursts of 10.
+func (l *pageLimiter) allow(client string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.clients == nil || now.Sub(l.swept) > 10*time.Minute || len(l.clients) > 100_000 {
+		l.clients, l.swept = map[string]*rate.Limiter{}, now
+	}
+	lim, ok := l.clients[client]
+	if !ok {
+		lim = rate.NewLimiter(rate.Every(2*time.Second), 10)
+		l.clients[client] = lim
+	}
+	return lim.AllowN(now, 1)
+}
+
+func notFoundPage(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusNotFound, "text/plain; charset=utf-8", []byte("Not found\n"))
+	c.Abort()
+}
+
+// orderPageHandler: GET /{tenant}/orders/{secret} is the buyer's page: the
+// order's tickets and, for the device asking, its wallet buttons (iPhone:
+// Apple Wallet per ticket and all at once; Android: Google Wallet for all;
+// desktop: a QR code of the page to open on the phone). Unknown and
+// malformed tokens get the same plain 404.
+func (s *Server) orderPageHandler(c *gin.Context) {
+	now := s.now()
+	if !s.pages.allow(c.ClientIP(), now) {
+		c.Header("Retry-After", "2")
+		c.Data(http.StatusTooManyRequests, "text/plain; charset=utf-8", []byte("Too many requests\n"))
+		return
+	}
+	t, ok := s.tenants[c.Param("tenantId")]
+	secret := c.Param("secret")
+	if !ok || !secretTokenRE.MatchString(secret) || s.deps.Passes == nil {
+		notFoundPage(c)
+		return
+	}
+	ps, err := s.deps.Passes.PassesByOrder(c.Request.Context(), t.ID, secret)
+	if err != nil || len(ps) == 0 {
+		if err != nil && pass.KindOf(err) != pass.KindNotFound {
+			s.log.ErrorContext(c.Request.Context(), "order page", "error", err, "correlationId", correlationID(c))
+		}
+		notFoundPage(c)
+		return
+	}
+	lang := PageLanguage(c.GetHeader("Accept-Language"))
+	page := orderPage{Lang: lang, T: pageWords[lang], TenantName: t.Name, Background: t.Background, Device: DeviceOf(c.GetHeader("User-Agent"))}
+	if page.Background == "" {
+		page.Background = "#1b2a4a"
+	}
+	if t.DefaultTemplate != "" && s.deps.TemplateFile != nil {
+		if _, ok := s.deps.TemplateFile(t.DefaultTemplate, "logo@2x.png"); ok {
+			page.Logo = "/api/" + t.ID + "/google/images/" + t.DefaultTemplate + "/logo@2x.png"
+		}
+	}
+	exp := now.Add(s.linkTTL())
+	base := t.PublicBaseURL
+	// Every ticket is listed (newest holder's pass of each); wallet buttons
+	// only for the valid ones.
+	current := map[string]bool{}
+	for _, p := range currentPasses(ps) {
+		current[p.SerialNumber] = true
+	}
+	latest := map[int64]pass.Pass{}
+	var order []int64
+	for _, p := range ps {
+		if _, seen := latest[p.MovementID]; !seen {
+			order = append(order, p.MovementID)
+		}
+		latest[p.MovementID] = p
+	}
+	for _, m := range order {
+		p := latest[m]
+		tk := p.Ticket
+		if page.FileID == "" && p.FileID != 0 {
+			page.FileID = strconv.FormatInt(p.FileID, 10)
+		}
+		pt := pageTicket{Event: tk.Event.Name, When: formatWhen(tk.Event.Start, page.T), Venue: joinParts(", ", tk.Venue.Name, tk.Venue.City),
+			Seat: seatLine(tk.Seat, page.T)}
+		switch p.Status {
+		case pass.StatusUsed:
+			pt.State, pt.StateClass = page.T.Used, "used"
+		case pass.StatusVoided:
+			pt.State, pt.StateClass = page.T.Cancelled, "cancelled"
+		default:
+			pt.State, pt.StateClass = page.T.Valid, "valid"
+		}
+		if current[p.SerialNumber] {
+			pt.AppleURL = PassLink(base, s.deps.Links, t.ID, p.SerialNumber, exp)
+		}
+		page.Tickets = append(page.Tickets, pt)
+	}
+	if n := len(current); n > 1 && n <= apple.MaxBundlePasses {
+		page.BundleURL = BundleLink(base, s.deps.Links, t.ID, secret, exp)
+	}
+	if t.Google && len(current) > 0 {
+		page.GoogleURL = GoogleSaveLink(base, s.deps.Links, t.ID, secret, exp)
+	}
+	if page.Device == DeviceDesktop {
+		if q, err := qrSVG(OrderPageURL(base, t.ID, secret)); err == nil {
+			page.QR = q
+		}
+	}
+	c.Header("Cache-Control", "private, no-store")
+	c.Header("Referrer-Policy", "no-referrer") // the URL is the capability
+	c.Header("X-Robots-Tag", "noindex")
+	c.Header("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	c.Header("Content-Language", lang)
+	c.Header("Vary", "User-Agent, Accept-Language")
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(http.StatusOK)
+	if err := orderPageTpl.Execute(c.Writer, page); err != nil {
+		s.log.ErrorContext(c.Request.Context(), "order page", "error", err)
+	}
+}
+
+func (s *Server) linkTTL() time.Duration {
+	if s.deps.LinkTTL > 0 {
+		return s.deps.LinkTTL
+	}
+	return 30 * 24 * time.Hour
+}
+
+func joinParts(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
+}
+
+func seatLine(s pass.Seat, t pageText) string {
+	var parts []string
+	if s.Area != "" {
+		parts = append(parts, s.Area)
+	}
+	if s.Block != "" {
+		parts = append(parts, t.Block+" "+s.Block)
+	}
+	if s.Row != "" {
+		parts = append(parts, t.Row+" "+s.Row)
+	}
+	if s.Number != "" {
+		parts = append(parts, t.Seat+" "+s.Number)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// formatWhen writes the event's start in its own time zone: "2 Jun 2026, 20:00".
+func formatWhen(t time.Time, w pageText) string {
+	if t.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%d %s %d, %s", t.Day(), w.Months[t.Month()-1], t.Year(), t.Format("15:04"))
+}
+
+// qrSVG draws the QR code of text as an inline SVG (medium error
+// correction, a 4-module quiet zone).
+func qrSVG(text string) (template.HTML, error) {
+	q, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		return "", err
+	}
+	q.DisableBorder = true
+	bm := q.Bitmap()
+	n := len(bm) + 8
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" role="img" aria-label="QR code" shape-rendering="crispEdges"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n, n, n)
+	for y, row := range bm {
+		for x, on := range row {
+			if on {
+				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x+4, y+4)
+			}
+		}
+	}
+	b.WriteString(`"/></svg>`)
+	return template.HTML(b.String()), nil // built from numbers only
+}
