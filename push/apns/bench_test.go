@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"golang.org/x/net/http2"
-
 	"walletpass/push/apns"
 	"walletpass/push/apnstest"
 )
@@ -49,7 +47,10 @@ func BenchmarkPush(b *testing.B) {
 func BenchmarkBarePost(b *testing.B) {
 	cert, wwdr := devCert(b)
 	srv := newServer(b, apnstest.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
-	hc := &http.Client{Transport: &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CA, Certificates: []tls.Certificate{cert}}}}
+	protos := new(http.Protocols)
+	protos.SetHTTP2(true) // HTTP/2 only, as APNs
+	hc := &http.Client{Transport: &http.Transport{Protocols: protos, MaxConnsPerHost: 1,
+		TLSClientConfig: &tls.Config{RootCAs: srv.CA, Certificates: []tls.Certificate{cert}}}}
 	var n atomic.Int64
 	b.ResetTimer()
 	b.SetParallelism(16)
