@@ -90,6 +90,8 @@ type Tenant struct {
 	DefaultTemplate string   `yaml:"defaultTemplate"`
 	Apple           Apple    `yaml:"apple"`
 	Google          Google   `yaml:"google"`
+	API             API      `yaml:"api"`
+	App             App      `yaml:"app"`
 	SecuTix         SecuTix  `yaml:"secutix"`
 	Webhooks        Webhooks `yaml:"webhooks"`
 }
@@ -179,6 +181,49 @@ type APNs struct {
 	KeyID   string `yaml:"keyId"`
 }
 
+// API says how the organiser's systems authenticate to the tenant's API
+// (getTicketsUrl): OAuth2 bearer JWTs from their identity provider, or
+// API keys made with `walletpass apikey create`.
+type API struct {
+	OAuth OAuth `yaml:"oauth"`
+}
+
+// OAuth is the identity provider whose access tokens the API accepts. In
+// development, empty fields take the built-in development issuer (tokens
+// from `walletpass token`).
+type OAuth struct {
+	Issuer   string `yaml:"issuer"`
+	Audience string `yaml:"audience"`
+	JWKSURL  string `yaml:"jwksURL"`
+	// Scope a token must carry (default tickets:read).
+	Scope string `yaml:"scope"`
+	// TenantClaim names the claim that says which tenant a token is for
+	// (default "tenant"); a token for another tenant is refused.
+	TenantClaim string `yaml:"tenantClaim"`
+}
+
+// Enabled reports whether bearer tokens are accepted.
+func (o OAuth) Enabled() bool { return o.Issuer != "" }
+
+// App is the organiser's mobile app, told through Firebase Cloud
+// Messaging when an order's tickets are ready, change or are cancelled.
+type App struct {
+	// FCMProjectID is the Firebase project; empty means no app pushes
+	// (in development: the built-in fake FCM).
+	FCMProjectID string `yaml:"fcmProjectId"`
+	// FCMCredentialsFile is the service-account key allowed to send.
+	FCMCredentialsFile string `yaml:"fcmCredentialsFile"`
+	// FCMEndpoint overrides FCM's address (tests); must end in /v1.
+	FCMEndpoint string `yaml:"fcmEndpoint"`
+}
+
+// UsesFake reports whether the tenant's app pushes go to the built-in
+// fake FCM (development without credentials).
+func (a App) UsesFake() bool { return a.FCMProjectID != "" && a.FCMCredentialsFile == "" }
+
+// DevOAuthPath is where the development identity provider lives.
+const DevOAuthPath = "/dev/oauth"
+
 // Google is a tenant's Google Wallet issuer. Without an issuerId the
 // tenant has no Google Wallet passes.
 type Google struct {
@@ -234,6 +279,7 @@ func Default() Config {
 			ID: "demo", Name: "Demo Concerts", DefaultTemplate: "default",
 			Apple:  Apple{TeamID: "DEMOTEAM01", PassTypeID: "pass.dev.walletpass.demo"},
 			Google: Google{IssuerID: DevGoogleIssuerID},
+			App:    App{FCMProjectID: "walletpass-dev"},
 		}},
 	}
 }
@@ -320,6 +366,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		set(&t.Apple.APNs.Host, EnvName(t.ID, "APNS_HOST"))
 		set(&t.Apple.APNs.KeyFile, EnvName(t.ID, "APNS_KEY_FILE"))
 		set(&t.Google.ServiceAccountFile, EnvName(t.ID, "GOOGLE_SERVICE_ACCOUNT_FILE"))
+		set(&t.App.FCMCredentialsFile, EnvName(t.ID, "FCM_CREDENTIALS_FILE"))
 		set(&t.SecuTix.BaseURL, EnvName(t.ID, "SECUTIX_BASE_URL"))
 		set(&t.SecuTix.Secret, EnvName(t.ID, "SECUTIX_SECRET"))
 		set(&t.Webhooks.Password, EnvName(t.ID, "WEBHOOK_PASSWORD"))
@@ -366,6 +413,24 @@ func (c *Config) fillDefaults() {
 			}
 			if t.SecuTix.Secret == "" {
 				t.SecuTix.Secret = "sandbox-secret-" + t.ID
+			}
+		}
+		if o := &t.API.OAuth; c.Server.Development && o.Issuer == "" {
+			// The built-in development issuer (`walletpass token`).
+			o.Issuer = c.Server.PublicBaseURL + DevOAuthPath
+			if o.JWKSURL == "" {
+				o.JWKSURL = c.Server.PublicBaseURL + DevOAuthPath + "/jwks.json"
+			}
+		}
+		if o := &t.API.OAuth; o.Enabled() {
+			if o.Audience == "" {
+				o.Audience = "walletpass"
+			}
+			if o.Scope == "" {
+				o.Scope = "tickets:read"
+			}
+			if o.TenantClaim == "" {
+				o.TenantClaim = "tenant"
 			}
 		}
 		if t.Google.Enabled() && t.Google.IssuerName == "" {
@@ -543,6 +608,24 @@ func (c *Config) Validate() error {
 			}
 			if g.RequestsPerSecond < 0 {
 				add("%s: google.requestsPerSecond must not be negative", where)
+			}
+		}
+		if o := t.API.OAuth; o.Enabled() {
+			if u, err := url.Parse(o.JWKSURL); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && c.Server.Development)) {
+				add("%s: api.oauth.jwksURL %q must be an https URL", where, o.JWKSURL)
+			}
+		}
+		if ap := t.App; ap.FCMCredentialsFile != "" || ap.FCMEndpoint != "" {
+			if ap.FCMProjectID == "" {
+				add("%s: app.fcmProjectId is required with app.fcmCredentialsFile or app.fcmEndpoint", where)
+			}
+		}
+		if ap := t.App; ap.FCMProjectID != "" && ap.FCMCredentialsFile == "" && ap.FCMEndpoint == "" && !c.Server.Development {
+			add("%s: app.fcmCredentialsFile is required (the built-in fake FCM is only for development)", where)
+		}
+		if ap := t.App; ap.FCMCredentialsFile != "" {
+			if _, err := os.Stat(ap.FCMCredentialsFile); err != nil {
+				add("%s: app.fcmCredentialsFile %s: %s", where, ap.FCMCredentialsFile, describeStatErr(err))
 			}
 		}
 		if !a.UsesDevPKI() {

@@ -18,7 +18,9 @@ import (
 // GoogleSaver makes the Google Wallet save address of an order's tickets,
 // inserting their objects first.
 type GoogleSaver interface {
-	SaveURL(ctx context.Context, tenant, secretToken, correlationID string) (string, error)
+	// SaveURL saves every valid ticket of the order, or only the passes
+	// named by serials when there are any.
+	SaveURL(ctx context.Context, tenant, secretToken string, serials []string, correlationID string) (string, error)
 }
 
 // DevGooglePath is where the development fake of the Google Wallet API is
@@ -38,6 +40,16 @@ func GoogleSaveLink(base string, links pass.LinkSigner, tenant, secretToken stri
 	return strings.TrimRight(base, "/") + "/api/" + url.PathEscape(tenant) + "/google/save/" + url.PathEscape(secretToken) + "?" + q.Encode()
 }
 
+// GoogleTicketSaveLink is the signed link that saves one ticket of an
+// order (the pass with this serial) to Google Wallet, valid until exp.
+func GoogleTicketSaveLink(base string, links pass.LinkSigner, tenant, secretToken, serial string, exp time.Time) string {
+	q := url.Values{}
+	q.Set("exp", strconv.FormatInt(exp.Unix(), 10))
+	q.Set("sig", links.Sign(PurposeGoogleSave, tenant, secretToken+"/"+serial, exp))
+	return strings.TrimRight(base, "/") + "/api/" + url.PathEscape(tenant) + "/google/save/" + url.PathEscape(secretToken) +
+		"/" + url.PathEscape(serial) + "?" + q.Encode()
+}
+
 // secretTokenRE bounds what an order secret token in a path may be.
 var secretTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
@@ -51,16 +63,22 @@ func (s *Server) googleSave(c *gin.Context) {
 		writeProblem(c, http.StatusNotFound, "unknown tenant, or the tenant has no Google Wallet issuer")
 		return
 	}
-	secret := c.Param("secret")
-	if !secretTokenRE.MatchString(secret) {
+	secret, serial := c.Param("secret"), c.Param("serial")
+	if !secretTokenRE.MatchString(secret) || (serial != "" && !idChars(serial, 1, 128, "._-")) {
 		writeProblem(c, http.StatusBadRequest, "malformed order reference")
 		return
 	}
-	if err := s.deps.Links.Verify(PurposeGoogleSave, tenant, secret, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
+	subject := secret
+	var serials []string
+	if serial != "" {
+		subject += "/" + serial
+		serials = []string{serial}
+	}
+	if err := s.deps.Links.Verify(PurposeGoogleSave, tenant, subject, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
 		s.fail(c, err)
 		return
 	}
-	u, err := s.deps.GoogleSave.SaveURL(c.Request.Context(), tenant, secret, correlationID(c))
+	u, err := s.deps.GoogleSave.SaveURL(c.Request.Context(), tenant, secret, serials, correlationID(c))
 	if err != nil {
 		s.fail(c, err)
 		return

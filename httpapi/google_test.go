@@ -21,7 +21,7 @@ type recordingSaver struct {
 	err   error
 }
 
-func (r *recordingSaver) SaveURL(_ context.Context, tenant, secret, _ string) (string, error) {
+func (r *recordingSaver) SaveURL(_ context.Context, tenant, secret string, _ []string, _ string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, tenant+"/"+secret)

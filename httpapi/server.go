@@ -69,6 +69,18 @@ type Deps struct {
 	Links        pass.LinkSigner
 	TemplateFile func(template, file string) ([]byte, bool)
 	GoogleFake   http.Handler
+	// Tickets is the organisers' API (getTicketsUrl).
+	Tickets TicketsAPI
+	// DevOAuth serves the development identity provider's keys at
+	// /dev/oauth/jwks.json (development only).
+	DevOAuth http.Handler
+	// DevFCM serves the development fake FCM under /dev/fcm/ (development
+	// only).
+	DevFCM http.Handler
+	// Customers keeps the organiser's app installations; Notices queues a
+	// notice for them.
+	Customers pass.CustomerStore
+	Notices   func(ctx context.Context, r pass.NoticeRef, correlationID string) error
 	// LinkTTL is how long the signed links the server hands out work.
 	LinkTTL time.Duration
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
@@ -146,17 +158,29 @@ func (s *Server) routes() *gin.Engine {
 	apple.HEAD("/passes/:passTypeIdentifier/:serialNumber", s.latestPass)
 	apple.POST("/log", s.deviceLog)
 
+	// The organisers' API (the same path as the product we replace).
+	r.GET("/api/:tenantId/external/secutix/orders/getTicketsUrl/:fileId", s.getTicketsURL)
+
 	// Distribution: signed downloads and the buyer's order page.
 	r.GET("/api/:tenantId/passes/:file", s.downloadPass)
 	r.GET("/api/:tenantId/orders/:secret/tickets.pkpasses", s.downloadBundle)
 	r.GET("/:tenantId/orders/:secret", s.orderPageHandler)
+	r.POST("/api/:tenantId/customers/devices", s.registerCustomerDevice)
+	r.DELETE("/api/:tenantId/customers/devices", s.unregisterCustomerDevice)
 
 	// Google Wallet: the order's save link and the images passes show.
 	r.GET("/api/:tenantId/google/save/:secret", s.googleSave)
+	r.GET("/api/:tenantId/google/save/:secret/:serial", s.googleSave)
 	r.GET("/api/:tenantId/google/images/:template/:file", s.templateImage)
 
 	if s.deps.Sandbox != nil {
 		r.Any("/sandbox/*path", gin.WrapH(s.deps.Sandbox))
+	}
+	if s.deps.DevFCM != nil {
+		r.Any("/dev/fcm/*path", gin.WrapH(s.deps.DevFCM))
+	}
+	if s.deps.DevOAuth != nil {
+		r.GET("/dev/oauth/jwks.json", gin.WrapH(s.deps.DevOAuth))
 	}
 	if s.deps.GoogleFake != nil {
 		r.Any(DevGooglePath+"*path", stripPrefix(DevGooglePath, s.deps.GoogleFake))

@@ -3,6 +3,7 @@ package pass_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -105,5 +106,33 @@ func TestApplyUnknownTemplate(t *testing.T) {
 	_, _, err := b.svc.Apply(context.Background(), apple.SampleTicket(pass.EventSports), "nope")
 	if pass.KindOf(err) != pass.KindNotFound {
 		t.Errorf("err = %v, want not found", err)
+	}
+}
+
+func TestNoticesFor(t *testing.T) {
+	t.Parallel()
+	v := func(movement int64, version, gen int, st pass.Status) *pass.Pass {
+		return &pass.Pass{MovementID: movement, Version: version, HolderGeneration: gen, Status: st}
+	}
+	tests := []struct {
+		name    string
+		changed []*pass.Pass
+		want    []string
+	}{
+		{"first sync of a paid order", []*pass.Pass{v(1, 1, 0, pass.StatusActive), v(2, 1, 0, pass.StatusActive)}, []string{pass.NoticeReady}},
+		{"a seat change", []*pass.Pass{v(1, 2, 0, pass.StatusActive)}, []string{pass.NoticeChanged}},
+		{"a scan", []*pass.Pass{v(1, 2, 0, pass.StatusUsed)}, nil},
+		{"a cancellation", []*pass.Pass{v(1, 3, 0, pass.StatusVoided)}, []string{pass.NoticeCancelled}},
+		{"a transfer", []*pass.Pass{v(1, 2, 0, pass.StatusVoided), v(1, 1, 1, pass.StatusActive)}, []string{pass.NoticeChanged}},
+		{"a change and a cancellation", []*pass.Pass{v(1, 2, 0, pass.StatusActive), v(2, 2, 0, pass.StatusVoided)},
+			[]string{pass.NoticeChanged, pass.NoticeCancelled}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := pass.NoticesFor(tc.changed); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -58,3 +58,17 @@ func GoogleHandler(s *google.Syncer) Handler {
 		return s.Sync(ctx, ref, corr)
 	}
 }
+
+// NoticeHandler runs notify-customer tasks with s.
+func NoticeHandler(s *pass.CustomerService) Handler {
+	return func(ctx context.Context, t pass.Task) error {
+		var ref pass.NoticeRef
+		if err := json.Unmarshal(t.Payload, &ref); err != nil {
+			return pass.Wrap(pass.KindInvalid, err, "notice task: malformed payload")
+		}
+		if ref.Tenant != t.Tenant || ref.SecretToken == "" || ref.Event == "" {
+			return pass.Errorf(pass.KindInvalid, "notice task: payload does not match the task")
+		}
+		return s.Notify(ctx, ref)
+	}
+}

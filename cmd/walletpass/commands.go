@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"walletpass/auth"
 	"walletpass/certs"
 	"walletpass/config"
 	"walletpass/httpapi"
@@ -89,6 +90,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if deps.Links, err = linkSigner(cfg); err != nil {
 		return err
 	}
+	var devIssuer *auth.DevIssuer
+	if deps.Tickets, devIssuer, err = buildTicketsAPI(cfg, db, conn.syncer); err != nil {
+		return err
+	}
+	if devIssuer != nil {
+		deps.DevOAuth = devIssuer.Handler()
+	}
+	deps.Customers = db
+	if len(conn.apps) > 0 {
+		deps.Notices = func(ctx context.Context, r pass.NoticeRef, corr string) error {
+			_, err := db.Enqueue(ctx, pass.NoticeTask(r, corr), time.Now())
+			conn.dispatcher.Wake()
+			return err
+		}
+	}
+	deps.DevFCM = conn.devFCM
 	if len(conn.google.syncer.Tenants) > 0 {
 		deps.GoogleSave = conn.google.syncer
 	}
@@ -153,8 +170,14 @@ func useActualPort(cfg *config.Config, addr string) {
 	old, now := cfg.Server.PublicBaseURL, "http://"+addr
 	cfg.Server.PublicBaseURL = now
 	for i := range cfg.Tenants {
-		if cfg.Tenants[i].PublicBaseURL == old {
-			cfg.Tenants[i].PublicBaseURL = now
+		t := &cfg.Tenants[i]
+		if t.PublicBaseURL == old {
+			t.PublicBaseURL = now
+		}
+		for _, u := range []*string{&t.API.OAuth.Issuer, &t.API.OAuth.JWKSURL} {
+			if rest, ok := strings.CutPrefix(*u, old+config.DevOAuthPath); ok {
+				*u = now + config.DevOAuthPath + rest
+			}
 		}
 	}
 }

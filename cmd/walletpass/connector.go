@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"walletpass/certs"
@@ -13,6 +14,7 @@ import (
 	"walletpass/pass"
 	"walletpass/pass/apple"
 	"walletpass/push/apnstest"
+	"walletpass/push/fcmtest"
 	"walletpass/secutix"
 	"walletpass/secutix/sandbox"
 	"walletpass/storage"
@@ -29,6 +31,10 @@ type connector struct {
 	pushers    apnsPushers
 	fakeAPNs   *apnstest.Server // development only
 	google     *googleSide
+	syncer     *pass.Syncer
+	apps       appNotifiers
+	fakeFCM    map[string]*fcmtest.Handler // development only
+	devFCM     http.Handler
 }
 
 // buildConnector wires the SecuTix connector. selfURL is how this process
@@ -111,15 +117,25 @@ func buildConnector(cfg *config.Config, db *storage.DB, blobs *blob.Dir, reg *ap
 			break
 		}
 	}
+	c.syncer = syncer
+	if c.apps, c.fakeFCM, c.devFCM, err = buildAppNotifiers(context.Background(), cfg, selfURL); err != nil {
+		return nil, err
+	}
+	syncer.NotifyCustomers = len(c.apps) > 0
+	notices := &pass.CustomerService{Store: db, Notifier: c.apps, PageURL: func(tenant, secret string) string {
+		t, _ := cfg.Tenant(tenant)
+		return httpapi.OrderPageURL(t.PublicBaseURL, tenant, secret)
+	}}
 	pushes := &pass.PushService{Devices: db, Pusher: c.pushers, Log: log.With(slog.String("component", "apns"))}
 	w := cfg.Workers
 	c.dispatcher = workers.New(workers.Config{
 		Workers: w.Count, MaxAttempts: w.MaxAttempts, MaxBackoff: time.Duration(w.MaxBackoff), Lease: time.Duration(w.Lease),
 		Reconcile: time.Duration(w.ReconcileEvery), RetentionAge: time.Duration(w.Retention), Jobs: jobs,
 	}, db, db, map[string]workers.Handler{
-		pass.TaskSyncOrder:  workers.SyncHandler(syncer),
-		pass.TaskPushPass:   workers.PushHandler(pushes),
-		pass.TaskGoogleSync: workers.GoogleHandler(c.google.syncer),
+		pass.TaskSyncOrder:      workers.SyncHandler(syncer),
+		pass.TaskPushPass:       workers.PushHandler(pushes),
+		pass.TaskGoogleSync:     workers.GoogleHandler(c.google.syncer),
+		pass.TaskNotifyCustomer: workers.NoticeHandler(notices),
 	}, log.With(slog.String("component", "workers")))
 	wake = c.dispatcher.Wake
 	return c, nil
@@ -133,6 +149,7 @@ func (c *connector) stop(ctx context.Context) error {
 	}
 	err := c.dispatcher.Stop(ctx)
 	c.pushers.close()
+	c.apps.close()
 	if c.fakeAPNs != nil {
 		c.fakeAPNs.Close()
 	}

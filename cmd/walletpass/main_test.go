@@ -108,7 +108,7 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("preview: %d %s", resp.StatusCode, body)
 	}
 	pj := appletest.Verify(t, body, filepath.Join(dataDir, "pki", "wwdr.pem"))
-	if ws, _ := pj["webServiceURL"].(string); !strings.HasPrefix(ws, "http://127.0.0.1:8080/api/demo/apple") {
+	if ws, _ := pj["webServiceURL"].(string); ws != base+"/api/demo/apple" {
 		t.Errorf("webServiceURL = %q", ws)
 	}
 	if pj["passTypeIdentifier"] != "pass.dev.walletpass.demo" || pj["teamIdentifier"] != "DEMOTEAM01" {

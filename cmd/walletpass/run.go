@@ -27,6 +27,10 @@ Usage:
                                                   what happened to an order
   walletpass orders links -secret TOKEN [-tenant ID]
                                                   the order page and its signed links
+  walletpass token [-tenant ID] [-scope "tickets:read"] [-ttl 1h]
+                                                  a development access token for the API
+  walletpass apikey create [-tenant ID] [-name NAME] | list | revoke ID
+                                                  the organisers' API keys (stored hashed)
   walletpass sandbox secutix [-listen ADDR] [-webhook-url URL]
                                                   run the SecuTix sandbox alone
 
@@ -94,6 +98,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdOrders(ctx, rest, stdout, stderr, getenv)
 	case "sandbox":
 		return cmdSandbox(ctx, rest, stdout, stderr)
+	case "token":
+		return cmdToken(rest, stdout, stderr, getenv)
+	case "apikey":
+		return cmdAPIKey(ctx, rest, stdout, stderr, getenv)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -226,7 +226,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Paid, the buyer clicks: class and objects ACTIVE.
-	u, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", "corr")
+	u, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, "corr")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("%d requests for an unchanged pass", n)
 	}
 	// The link leaves the cancelled ticket out.
-	u, err = b.syncer.SaveURL(ctx, "demo", "secret-order-token", "")
+	u, err = b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestReEntryStaysActive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(is *google.Issuer) { is.ReEntry = true })
 	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(context.Background(), "demo", "secret-order-token", ""); err != nil {
+	if _, err := b.syncer.SaveURL(context.Background(), "demo", "secret-order-token", nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	p = b.update(t, p, func(tk *pass.Ticket) { tk.State = pass.TicketUsed })
@@ -335,7 +335,7 @@ func TestNotifyLimit(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(context.Background(), "demo", "secret-order-token", ""); err != nil {
+	if _, err := b.syncer.SaveURL(context.Background(), "demo", "secret-order-token", nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 4 {
@@ -454,7 +454,7 @@ func TestExpireAfterEvent(t *testing.T) {
 	b := setup(t, func(is *google.Issuer) { is.ExpireAfterEvent = true })
 	ctx := context.Background()
 	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", ""); err != nil {
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	o := b.object(t, p)

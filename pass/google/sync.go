@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"walletpass/pass"
@@ -193,7 +194,9 @@ func (s *Syncer) note(ctx context.Context, p *pass.Pass, correlationID, detail s
 // Google and returns the address that saves them all: the save page with
 // a skinny JWT. It returns an error of kind pass.KindNotFound when the
 // order has no valid ticket.
-func (s *Syncer) SaveURL(ctx context.Context, tenant, secretToken, correlationID string) (string, error) {
+//
+// When serials are given, only those passes (of the order) are saved.
+func (s *Syncer) SaveURL(ctx context.Context, tenant, secretToken string, serials []string, correlationID string) (string, error) {
 	tn, err := s.tenant(tenant)
 	if err != nil {
 		return "", err
@@ -214,7 +217,7 @@ func (s *Syncer) SaveURL(ctx context.Context, tenant, secretToken, correlationID
 	var ids []string
 	for _, m := range order {
 		p := latest[m]
-		if p.Status == pass.StatusVoided {
+		if p.Status == pass.StatusVoided || (len(serials) > 0 && !slices.Contains(serials, p.SerialNumber)) {
 			continue
 		}
 		if err := s.Sync(ctx, pass.GoogleRef{Tenant: tenant, Serial: p.SerialNumber, Insert: true}, correlationID); err != nil {

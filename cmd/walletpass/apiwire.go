@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"walletpass/auth"
+	"walletpass/config"
+	"walletpass/httpapi"
+	"walletpass/pass"
+	"walletpass/storage"
+)
+
+// devIssuerPath is where the development identity provider's key lives.
+func devIssuerPath(cfg *config.Config) string { return filepath.Join(cfg.DevPKIDir(), "oauth-dev.pem") }
+
+// usesDevIssuer reports whether a tenant takes the development issuer's
+// tokens.
+func usesDevIssuer(cfg *config.Config, t config.Tenant) bool {
+	return cfg.Server.Development && strings.HasSuffix(t.API.OAuth.Issuer, config.DevOAuthPath)
+}
+
+// buildTicketsAPI wires the organisers' API: a token verifier per tenant
+// that has an identity provider, API keys from the store, and the order
+// syncer. In development it also returns the development issuer.
+func buildTicketsAPI(cfg *config.Config, db *storage.DB, orders httpapi.OrderSyncer) (httpapi.TicketsAPI, *auth.DevIssuer, error) {
+	api := httpapi.TicketsAPI{Verifiers: map[string]httpapi.TokenVerifier{}, Scopes: map[string]string{}, Orders: orders,
+		APIKey: func(ctx context.Context, hash string) (httpapi.APIKeyInfo, error) {
+			k, err := db.APIKeyByHash(ctx, hash)
+			if err != nil {
+				return httpapi.APIKeyInfo{}, err
+			}
+			return httpapi.APIKeyInfo{Tenant: k.Tenant, Revoked: !k.RevokedAt.IsZero()}, nil
+		}}
+	var dev *auth.DevIssuer
+	for _, t := range cfg.Tenants {
+		o := t.API.OAuth
+		api.Scopes[t.ID] = o.Scope
+		if !o.Enabled() {
+			continue
+		}
+		if usesDevIssuer(cfg, t) && dev == nil {
+			var err error
+			if dev, err = auth.LoadOrCreateDevIssuer(devIssuerPath(cfg), o.Issuer); err != nil {
+				return api, nil, fmt.Errorf("development identity provider: %w", err)
+			}
+		}
+		v, err := auth.NewVerifier(auth.VerifierConfig{Tenant: t.ID, Issuer: o.Issuer, Audience: o.Audience, JWKSURL: o.JWKSURL,
+			Scope: o.Scope, TenantClaim: o.TenantClaim})
+		if err != nil {
+			return api, nil, fmt.Errorf("tenant %s: api.oauth: %w", t.ID, err)
+		}
+		api.Verifiers[t.ID] = v
+	}
+	return api, dev, nil
+}
+
+// cmdToken is `walletpass token -tenant ID -scope S [-ttl D]`: a token of
+// the development identity provider, which a development server accepts.
+func cmdToken(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlags("token", stderr)
+	cfgPath := configFlag(fs, getenv)
+	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
+	scope := fs.String("scope", "tickets:read", "space-separated `scopes`")
+	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *ttl <= 0 || *ttl > 24*time.Hour {
+		return errUsage{"token: -ttl must be between 1s and 24h"}
+	}
+	cfg, err := loadConfig(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	t, err := pickTenant(cfg, *tenant)
+	if err != nil {
+		return err
+	}
+	if !usesDevIssuer(cfg, t) {
+		return fmt.Errorf("token: tenant %s takes tokens from its own identity provider (%s), not from walletpass", t.ID, t.API.OAuth.Issuer)
+	}
+	dev, err := auth.LoadOrCreateDevIssuer(devIssuerPath(cfg), t.API.OAuth.Issuer)
+	if err != nil {
+		return err
+	}
+	tok, err := dev.Token(t.ID, t.API.OAuth.Audience, strings.Fields(*scope), *ttl, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+func pickTenant(cfg *config.Config, id string) (config.Tenant, error) {
+	if id == "" {
+		return cfg.Tenants[0], nil
+	}
+	t, ok := cfg.Tenant(id)
+	if !ok {
+		return config.Tenant{}, fmt.Errorf("no tenant %q", id)
+	}
+	return t, nil
+}
+
+// cmdAPIKey is `walletpass apikey create|list|revoke`.
+func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		return errUsage{"apikey: expected create, list or revoke"}
+	}
+	sub := args[0]
+	fs := newFlags("apikey "+sub, stderr)
+	cfgPath := configFlag(fs, getenv)
+	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
+	var name *string
+	if sub == "create" {
+		name = fs.String("name", "", "what the key is for (e.g. the shop)")
+	}
+	rest := args[1:]
+	var id string
+	if sub == "revoke" && len(rest) > 0 && !strings.HasPrefix(rest[len(rest)-1], "-") {
+		id, rest = rest[len(rest)-1], rest[:len(rest)-1]
+	}
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	switch sub {
+	case "create", "list", "revoke":
+	default:
+		return errUsage{fmt.Sprintf("apikey: unknown command %q (create, list, revoke)", sub)}
+	}
+	if sub == "revoke" && id == "" {
+		return errUsage{"apikey revoke: give the key's id"}
+	}
+	cfg, db, err := configAndStore(ctx, *cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t, err := pickTenant(cfg, *tenant)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create":
+		key, hash := auth.NewAPIKey()
+		var id [6]byte
+		_, _ = rand.Read(id[:])
+		k := storage.APIKey{Tenant: t.ID, ID: hex.EncodeToString(id[:]), Name: *name, Hash: hash, CreatedAt: time.Now()}
+		if err := db.CreateAPIKey(ctx, k); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "API key %s for tenant %s; it is shown once, keep it secret:\n", k.ID, t.ID)
+		fmt.Fprintln(stdout, key)
+	case "list":
+		keys, err := db.APIKeys(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tCREATED\tREVOKED")
+		for _, k := range keys {
+			revoked := "-"
+			if !k.RevokedAt.IsZero() {
+				revoked = k.RevokedAt.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.Local().Format(time.DateTime), revoked)
+		}
+		return tw.Flush()
+	case "revoke":
+		if err := db.RevokeAPIKey(ctx, t.ID, id, time.Now()); err != nil {
+			if errors.Is(err, pass.ErrNotFound) {
+				return fmt.Errorf("apikey revoke: tenant %s has no active key %s", t.ID, id)
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", id)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"walletpass/config"
+	"walletpass/pass"
+	"walletpass/push/fcm"
+	"walletpass/push/fcmtest"
+)
+
+// devFCMPath is where the development fake FCM of each tenant is served.
+const devFCMPath = "/dev/fcm/"
+
+// appNotifiers sends the organiser's app notices through each tenant's
+// FCM client.
+type appNotifiers map[string]*fcm.Client
+
+// NotifyApp implements pass.AppNotifier.
+func (a appNotifiers) NotifyApp(ctx context.Context, tenant, token string, n pass.AppNotice) (pass.PushOutcome, string, error) {
+	c, ok := a[tenant]
+	if !ok {
+		return pass.PushConfigError, "no FCM client", nil
+	}
+	out, reason, err := c.Send(ctx, token, fcm.Notification{Title: n.Title, Body: n.Body, Data: n.Data})
+	switch out {
+	case fcm.Delivered:
+		return pass.PushDelivered, reason, err
+	case fcm.Unregistered:
+		return pass.PushUnregistered, reason, err
+	case fcm.ConfigError:
+		return pass.PushConfigError, reason, err
+	}
+	return pass.PushRetry, reason, err
+}
+
+func (a appNotifiers) close() {
+	for _, c := range a {
+		c.Close()
+	}
+}
+
+// buildAppNotifiers makes an FCM client per tenant with an app; tenants
+// without credentials in development talk to a fake FCM served under
+// /dev/fcm/<tenant>/ (returned as one handler for that prefix).
+func buildAppNotifiers(ctx context.Context, cfg *config.Config, selfURL string) (appNotifiers, map[string]*fcmtest.Handler, http.Handler, error) {
+	clients := appNotifiers{}
+	fakes := map[string]*fcmtest.Handler{}
+	mux := http.NewServeMux()
+	for _, t := range cfg.Tenants {
+		a := t.App
+		if a.FCMProjectID == "" {
+			continue
+		}
+		fc := fcm.Config{ProjectID: a.FCMProjectID, Endpoint: a.FCMEndpoint}
+		if a.UsesFake() && a.FCMEndpoint == "" {
+			h := fcmtest.NewHandler(fcmtest.Options{ProjectID: a.FCMProjectID})
+			fakes[t.ID] = h
+			mux.Handle(devFCMPath+t.ID+"/", http.StripPrefix(devFCMPath+t.ID, h))
+			fc.Endpoint = selfURL + devFCMPath + t.ID + "/v1"
+		}
+		if a.FCMCredentialsFile != "" {
+			data, err := readFileLimited(a.FCMCredentialsFile, 64<<10)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("tenant %s: app.fcmCredentialsFile: %w", t.ID, err)
+			}
+			fc.CredentialsJSON = data
+		}
+		c, err := fcm.New(ctx, fc)
+		if err != nil {
+			clients.close()
+			return nil, nil, nil, fmt.Errorf("tenant %s: FCM: %w", t.ID, err)
+		}
+		clients[t.ID] = c
+	}
+	if len(fakes) == 0 {
+		return clients, fakes, nil, nil
+	}
+	return clients, fakes, mux, nil
+}

@@ -1,0 +1,207 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"walletpass/auth"
+	"walletpass/pass"
+	"walletpass/pass/apple"
+)
+
+// TokenVerifier checks an organiser's OAuth2 access token for a tenant.
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (*auth.Claims, error)
+}
+
+// APIKeyInfo is what the server needs of a stored API key.
+type APIKeyInfo struct {
+	Tenant  string
+	Revoked bool
+}
+
+// OrderSyncer fetches an order from SecuTix and brings its passes in line.
+type OrderSyncer interface {
+	SyncOrder(ctx context.Context, ref pass.OrderRef, correlationID string) (pass.SyncResult, error)
+}
+
+// TicketsAPI is what getTicketsUrl needs: per-tenant token verifiers and
+// scopes, the API-key lookup (by SHA-256 hash) and the order syncer.
+type TicketsAPI struct {
+	Verifiers map[string]TokenVerifier
+	Scopes    map[string]string
+	APIKey    func(ctx context.Context, hash string) (APIKeyInfo, error) // an error wrapping pass.ErrNotFound for an unknown key
+	Orders    OrderSyncer
+}
+
+// TicketsResponse is the answer of getTicketsUrl.
+type TicketsResponse struct {
+	FileID        int64        `json:"fileId"`
+	OrderPageURL  string       `json:"orderPageUrl"`
+	AppleBundle   string       `json:"appleBundleUrl,omitempty"`
+	GoogleSaveURL string       `json:"googleSaveUrl,omitempty"`
+	LinksExpireAt time.Time    `json:"linksExpireAt"`
+	Tickets       []TicketURLs `json:"tickets"`
+}
+
+// TicketURLs is one ticket of the order with its wallet links.
+type TicketURLs struct {
+	TicketID      int64      `json:"ticketId"`
+	MovementID    int64      `json:"movementId"`
+	State         string     `json:"state"`
+	Event         TicketInfo `json:"event"`
+	Seat          *pass.Seat `json:"seat,omitempty"`
+	ApplePassURL  string     `json:"applePassUrl,omitempty"`
+	GoogleSaveURL string     `json:"googleSaveUrl,omitempty"`
+}
+
+// TicketInfo is the event of a ticket.
+type TicketInfo struct {
+	Name  string    `json:"name"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end,omitzero"`
+	Venue string    `json:"venue"`
+}
+
+// authorizeAPI checks the organiser's credentials for tenant: an OAuth2
+// bearer JWT with the tenant's scope, or one of the tenant's API keys
+// (Authorization: Bearer wpk_… or X-API-Key). It answers 401 with a
+// WWW-Authenticate challenge, 403 for a missing scope or another tenant's
+// credentials, 503 when the identity provider's keys cannot be fetched.
+func (s *Server) authorizeAPI(c *gin.Context, tenant string) bool {
+	api := s.deps.Tickets
+	scope := api.Scopes[tenant]
+	deny := func(err error) bool {
+		switch pass.KindOf(err) {
+		case pass.KindUnauthorized, pass.KindForbidden:
+			c.Header("WWW-Authenticate", auth.Challenge(err, scope))
+		}
+		s.fail(c, err)
+		return false
+	}
+	token := auth.BearerToken(c.GetHeader("Authorization"))
+	if k := c.GetHeader("X-API-Key"); token == "" && k != "" {
+		token = k
+	}
+	if token == "" {
+		return deny(auth.ErrNoToken)
+	}
+	if auth.LooksLikeAPIKey(token) {
+		if api.APIKey == nil {
+			return deny(pass.Errorf(pass.KindUnauthorized, "API keys are not accepted here"))
+		}
+		k, err := api.APIKey(c.Request.Context(), auth.HashAPIKey(token))
+		switch {
+		case errors.Is(err, pass.ErrNotFound):
+			return deny(pass.Errorf(pass.KindUnauthorized, "the API key is not valid"))
+		case err != nil:
+			return deny(err)
+		case k.Tenant != tenant:
+			return deny(pass.Errorf(pass.KindForbidden, "the API key is for another tenant"))
+		case k.Revoked:
+			return deny(pass.Errorf(pass.KindUnauthorized, "the API key was revoked"))
+		}
+		return true
+	}
+	v, ok := api.Verifiers[tenant]
+	if !ok {
+		return deny(pass.Errorf(pass.KindUnauthorized, "the tenant accepts API keys only"))
+	}
+	if _, err := v.Verify(c.Request.Context(), token); err != nil {
+		return deny(err)
+	}
+	return true
+}
+
+// getTicketsURL: GET /api/{tenant}/external/secutix/orders/getTicketsUrl/{fileId}
+// fetches the SecuTix file, makes any missing passes and answers every
+// ticket with its wallet links, plus the order page, the .pkpasses bundle
+// and one Google Wallet link for all tickets.
+func (s *Server) getTicketsURL(c *gin.Context) {
+	tenantID := c.Param("tenantId")
+	t, ok := s.tenants[tenantID]
+	if !ok || s.deps.Tickets.Orders == nil {
+		writeProblem(c, http.StatusNotFound, "unknown tenant")
+		return
+	}
+	if !s.authorizeAPI(c, tenantID) {
+		return
+	}
+	fileID, err := strconv.ParseInt(c.Param("fileId"), 10, 64)
+	if err != nil || fileID <= 0 {
+		writeProblem(c, http.StatusBadRequest, "fileId must be a positive 64-bit integer")
+		return
+	}
+	res, err := s.deps.Tickets.Orders.SyncOrder(c.Request.Context(), pass.OrderRef{Tenant: tenantID, FileID: fileID}, correlationID(c))
+	if res.Order == nil {
+		var ra *pass.RetryAfterError
+		if pass.KindOf(err) == pass.KindUnavailable {
+			after := 30 * time.Second
+			if errors.As(err, &ra) && ra.After > 0 {
+				after = ra.After
+			}
+			c.Header("Retry-After", strconv.Itoa(int((after+time.Second-1)/time.Second)))
+		}
+		if pass.KindOf(err) == pass.KindNotFound {
+			writeProblem(c, http.StatusNotFound, "SecuTix has no file "+strconv.FormatInt(fileID, 10))
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	// Passes that could be made are served even if another ticket failed
+	// (that one is retried by the queue's reconciliation).
+	secret := res.Order.SecretToken
+	ps, err := s.deps.Passes.PassesByOrder(c.Request.Context(), tenantID, secret)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	now := s.now()
+	exp := now.Add(s.linkTTL()).Truncate(time.Second)
+	base := t.PublicBaseURL
+	out := TicketsResponse{FileID: fileID, OrderPageURL: OrderPageURL(base, tenantID, secret), LinksExpireAt: exp.UTC(), Tickets: []TicketURLs{}}
+	current := currentPasses(ps)
+	valid := map[string]bool{}
+	for _, p := range current {
+		valid[p.SerialNumber] = true
+	}
+	if n := len(current); n > 0 && n <= apple.MaxBundlePasses {
+		out.AppleBundle = BundleLink(base, s.deps.Links, tenantID, secret, exp)
+	}
+	if t.Google && len(current) > 0 {
+		out.GoogleSaveURL = GoogleSaveLink(base, s.deps.Links, tenantID, secret, exp)
+	}
+	latest := map[int64]pass.Pass{}
+	var order []int64
+	for _, p := range ps {
+		if _, seen := latest[p.MovementID]; !seen {
+			order = append(order, p.MovementID)
+		}
+		latest[p.MovementID] = p
+	}
+	for _, m := range order {
+		p := latest[m]
+		tk := p.Ticket
+		tu := TicketURLs{TicketID: p.TicketID, MovementID: p.MovementID, State: string(tk.State),
+			Event: TicketInfo{Name: tk.Event.Name, Start: tk.Event.Start, End: tk.Event.End, Venue: tk.Venue.Name}}
+		if tk.Seat.Seated() || tk.Seat.Area != "" || tk.Seat.Block != "" {
+			seat := tk.Seat
+			tu.Seat = &seat
+		}
+		if valid[p.SerialNumber] {
+			tu.ApplePassURL = PassLink(base, s.deps.Links, tenantID, p.SerialNumber, exp)
+			if t.Google {
+				tu.GoogleSaveURL = GoogleTicketSaveLink(base, s.deps.Links, tenantID, secret, p.SerialNumber, exp)
+			}
+		}
+		out.Tickets = append(out.Tickets, tu)
+	}
+	c.Header("Cache-Control", "no-store")
+	c.PureJSON(http.StatusOK, out)
+}

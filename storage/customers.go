@@ -1,0 +1,186 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"walletpass/pass"
+)
+
+// RegisterCustomerDevice records an app installation for an order's
+// notices; created is false when it was registered already (its platform
+// and locale are updated).
+func (s *DB) RegisterCustomerDevice(ctx context.Context, d pass.CustomerDevice) (bool, error) {
+	created := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE customer_devices SET platform = $4, locale = $5
+			WHERE tenant = $1 AND secret_token = $2 AND fcm_token = $3`, d.Tenant, d.SecretToken, d.FCMToken, d.Platform, d.Locale)
+		if err != nil {
+			return fmt.Errorf("storage: customer device: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO customer_devices (tenant, secret_token, fcm_token, platform, locale, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+			d.Tenant, d.SecretToken, d.FCMToken, d.Platform, d.Locale, d.CreatedAt.UnixMilli()); err != nil {
+			return fmt.Errorf("storage: customer device: %w", err)
+		}
+		created = true
+		return nil
+	})
+	return created, err
+}
+
+// UnregisterCustomerDevice removes an app installation's registration.
+func (s *DB) UnregisterCustomerDevice(ctx context.Context, tenant, secretToken, fcmToken string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM customer_devices WHERE tenant = $1 AND secret_token = $2 AND fcm_token = $3`,
+			tenant, secretToken, fcmToken); err != nil {
+			return fmt.Errorf("storage: unregister customer device: %w", err)
+		}
+		return nil
+	})
+}
+
+// CustomerDevices returns the app installations registered for an order.
+func (s *DB) CustomerDevices(ctx context.Context, tenant, secretToken string) ([]pass.CustomerDevice, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT fcm_token, platform, locale, created_at FROM customer_devices
+		WHERE tenant = $1 AND secret_token = $2 ORDER BY created_at, fcm_token`, tenant, secretToken)
+	if err != nil {
+		return nil, fmt.Errorf("storage: customer devices: %w", err)
+	}
+	defer rows.Close()
+	var out []pass.CustomerDevice
+	for rows.Next() {
+		d := pass.CustomerDevice{Tenant: tenant, SecretToken: secretToken}
+		var created int64
+		if err := rows.Scan(&d.FCMToken, &d.Platform, &d.Locale, &created); err != nil {
+			return nil, fmt.Errorf("storage: customer devices: %w", err)
+		}
+		d.CreatedAt = time.UnixMilli(created).UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ForgetFCMToken removes every registration of a token FCM said is gone.
+func (s *DB) ForgetFCMToken(ctx context.Context, tenant, fcmToken string) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM customer_devices WHERE tenant = $1 AND fcm_token = $2`, tenant, fcmToken)
+		if err != nil {
+			return fmt.Errorf("storage: forget FCM token: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}
+
+// NoticeSent reports whether the device had the order's notice.
+func (s *DB) NoticeSent(ctx context.Context, tenant, secretToken, event, fcmToken string) (bool, error) {
+	var one int
+	err := s.rdb.QueryRowContext(ctx, `SELECT 1 FROM customer_notices WHERE tenant = $1 AND secret_token = $2 AND event = $3
+		AND fcm_token = $4`, tenant, secretToken, event, fcmToken).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("storage: notice: %w", err)
+	}
+	return true, nil
+}
+
+// MarkNoticeSent records that the device had the order's notice.
+func (s *DB) MarkNoticeSent(ctx context.Context, tenant, secretToken, event, fcmToken string, at time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO customer_notices (tenant, secret_token, event, fcm_token, sent_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, tenant, secretToken, event, fcmToken, at.UnixMilli()); err != nil {
+			return fmt.Errorf("storage: notice: %w", err)
+		}
+		return nil
+	})
+}
+
+var _ pass.CustomerStore = (*DB)(nil)
+
+// APIKey is a tenant's API key as stored: its hash, never the key.
+type APIKey struct {
+	Tenant, ID, Name, Hash string
+	CreatedAt, RevokedAt   time.Time
+}
+
+// CreateAPIKey stores a key's hash under a new id.
+func (s *DB) CreateAPIKey(ctx context.Context, k APIKey) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (tenant, id, name, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			k.Tenant, k.ID, k.Name, k.Hash, k.CreatedAt.UnixMilli()); err != nil {
+			return fmt.Errorf("storage: api key: %w", err)
+		}
+		return nil
+	})
+}
+
+// RevokeAPIKey revokes a key by id; it returns an error wrapping
+// pass.ErrNotFound if the tenant has no such key.
+func (s *DB) RevokeAPIKey(ctx context.Context, tenant, id string, at time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $3 WHERE tenant = $1 AND id = $2 AND revoked_at = 0`,
+			tenant, id, at.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("storage: revoke api key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("storage: api key %s of %s: %w", id, tenant, pass.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// APIKeyByHash returns the key with this hash, or an error wrapping
+// pass.ErrNotFound.
+func (s *DB) APIKeyByHash(ctx context.Context, hash string) (*APIKey, error) {
+	k := APIKey{Hash: hash}
+	var created, revoked int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT tenant, id, name, created_at, revoked_at FROM api_keys WHERE key_hash = $1`, hash).
+		Scan(&k.Tenant, &k.ID, &k.Name, &created, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("storage: api key: %w", pass.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: api key: %w", err)
+	}
+	k.CreatedAt = time.UnixMilli(created).UTC()
+	if revoked != 0 {
+		k.RevokedAt = time.UnixMilli(revoked).UTC()
+	}
+	return &k, nil
+}
+
+// APIKeys lists a tenant's keys, newest first.
+func (s *DB) APIKeys(ctx context.Context, tenant string) ([]APIKey, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, key_hash, created_at, revoked_at FROM api_keys WHERE tenant = $1
+		ORDER BY created_at DESC, id`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("storage: api keys: %w", err)
+	}
+	defer rows.Close()
+	var out []APIKey
+	for rows.Next() {
+		k := APIKey{Tenant: tenant}
+		var created, revoked int64
+		if err := rows.Scan(&k.ID, &k.Name, &k.Hash, &created, &revoked); err != nil {
+			return nil, fmt.Errorf("storage: api keys: %w", err)
+		}
+		k.CreatedAt = time.UnixMilli(created).UTC()
+		if revoked != 0 {
+			k.RevokedAt = time.UnixMilli(revoked).UTC()
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
