@@ -66,6 +66,13 @@ type Config struct {
 	// Jobs are more periodic jobs (such as expiring Google Wallet passes),
 	// each run at most once at a time.
 	Jobs []Job
+	// Elector, when set, makes reconciliation, retention and Jobs run on
+	// one instance at a time (the leader); the dispatch tick runs on every
+	// instance.
+	Elector gocron.Elector
+	// Listen, when set, calls wake whenever another instance enqueues a
+	// task, until ctx ends (PostgreSQL LISTEN/NOTIFY).
+	Listen func(ctx context.Context, wake func()) error
 }
 
 // Job is a periodic job.
@@ -111,6 +118,7 @@ type Dispatcher struct {
 
 	wake    chan struct{}
 	sched   gocron.Scheduler
+	singles gocron.Scheduler   // jobs run by one instance at a time
 	cancel  context.CancelFunc // stops claiming
 	kill    context.CancelFunc // cancels running tasks after DrainTimeout
 	loop    sync.WaitGroup
@@ -147,6 +155,42 @@ func (d *Dispatcher) Start() error {
 	if _, err := s.NewJob(gocron.DurationJob(d.cfg.Tick), gocron.NewTask(d.Wake), gocron.WithName("dispatch"), single); err != nil {
 		return fmt.Errorf("workers: dispatch job: %w", err)
 	}
+	d.sched = s
+	// The jobs that must run once across instances get their own scheduler,
+	// with the elector.
+	d.singles = s
+	if d.cfg.Elector != nil {
+		if d.singles, err = gocron.NewScheduler(gocron.WithDistributedElector(d.cfg.Elector)); err != nil {
+			return fmt.Errorf("workers: scheduler: %w", err)
+		}
+	}
+	if err := d.addSingletonJobs(d.singles, single); err != nil {
+		return err
+	}
+	loopCtx, cancel := context.WithCancel(context.Background())
+	taskCtx, kill := context.WithCancel(context.Background())
+	d.cancel, d.kill = cancel, kill
+	d.loop.Add(1)
+	go d.run(loopCtx, taskCtx)
+	if d.cfg.Listen != nil {
+		d.loop.Add(1)
+		go func() {
+			defer d.loop.Done()
+			if err := d.cfg.Listen(loopCtx, d.Wake); err != nil && loopCtx.Err() == nil {
+				d.log.Error("listen for tasks", slog.Any("error", err))
+			}
+		}()
+	}
+	s.Start()
+	if d.singles != s {
+		d.singles.Start()
+	}
+	d.Wake()
+	return nil
+}
+
+// addSingletonJobs adds reconciliation, retention and the extra jobs.
+func (d *Dispatcher) addSingletonJobs(s gocron.Scheduler, single gocron.JobOption) error {
 	if d.maint != nil && d.cfg.Reconcile > 0 {
 		if _, err := s.NewJob(gocron.DurationJob(d.cfg.Reconcile), gocron.NewTask(d.reconcile), gocron.WithName("reconcile"), single); err != nil {
 			return fmt.Errorf("workers: reconcile job: %w", err)
@@ -169,14 +213,6 @@ func (d *Dispatcher) Start() error {
 			return fmt.Errorf("workers: %s job: %w", j.Name, err)
 		}
 	}
-	d.sched = s
-	loopCtx, cancel := context.WithCancel(context.Background())
-	taskCtx, kill := context.WithCancel(context.Background())
-	d.cancel, d.kill = cancel, kill
-	d.loop.Add(1)
-	go d.run(loopCtx, taskCtx)
-	s.Start()
-	d.Wake()
 	return nil
 }
 
@@ -188,6 +224,11 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 		return nil
 	}
 	err := d.sched.Shutdown()
+	if d.singles != nil && d.singles != d.sched {
+		if serr := d.singles.Shutdown(); err == nil {
+			err = serr
+		}
+	}
 	d.cancel()
 	d.loop.Wait()
 	done := make(chan struct{})

@@ -246,3 +246,44 @@ func TestNoBusyLoopWhenSaturated(t *testing.T) {
 		t.Errorf("while saturated the dispatcher asked for work %d times and for the next due time %d times in 300 ms", c, n)
 	}
 }
+
+// fixedElector says whether its instance leads.
+type fixedElector struct{ leader bool }
+
+func (e fixedElector) IsLeader(context.Context) error {
+	if e.leader {
+		return nil
+	}
+	return errors.New("not the leader")
+}
+
+// TestSingletonJobsRunOnTheLeader: with an elector, the periodic jobs run
+// on the leading instance only, while every instance keeps dispatching
+// tasks; Listen wakes the dispatcher.
+func TestSingletonJobsRunOnTheLeader(t *testing.T) {
+	db := openDB(t)
+	var leaderRuns, followerRuns atomic.Int32
+	job := func(n *atomic.Int32) []workers.Job {
+		return []workers.Job{{Name: "count", Every: 20 * time.Millisecond, Run: func(context.Context) error { n.Add(1); return nil }}}
+	}
+	wakes := make(chan func(), 1)
+	var handled atomic.Int32
+	h := func(context.Context, pass.Task) error { handled.Add(1); return nil }
+	start(t, db, workers.Config{Elector: fixedElector{true}, Jobs: job(&leaderRuns), Reconcile: -1, RetentionEvery: -1}, h)
+	start(t, db, workers.Config{Elector: fixedElector{false}, Jobs: job(&followerRuns), Reconcile: -1, RetentionEvery: -1,
+		Tick: time.Hour, Listen: func(ctx context.Context, wake func()) error {
+			wakes <- wake
+			<-ctx.Done()
+			return nil
+		}}, h)
+	waitFor(t, "the leader's job", func() bool { return leaderRuns.Load() >= 3 })
+	if n := followerRuns.Load(); n != 0 {
+		t.Errorf("the follower ran the job %d times", n)
+	}
+	wake := <-wakes
+	if _, err := db.Enqueue(context.Background(), task("s1"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	wake()
+	waitFor(t, "the task", func() bool { return handled.Load() == 1 })
+}
