@@ -62,6 +62,14 @@ type Storage struct {
 	DataDir    string `yaml:"dataDir"`
 	SQLitePath string `yaml:"sqlitePath"`
 	BlobDir    string `yaml:"blobDir"`
+	// PostgresURL switches the state to PostgreSQL (several instances
+	// share it): postgres://user:password@host:5432/db?sslmode=require.
+	// Best given as WALLETPASS_DATABASE_URL.
+	PostgresURL string `yaml:"postgresURL"`
+	// S3URL switches the pass files to an S3-compatible bucket:
+	// s3://ACCESS:SECRET@host[:port]/bucket[/prefix]?region=eu-central-1[&secure=false][&style=path|virtual].
+	// Best given as WALLETPASS_S3_URL.
+	S3URL string `yaml:"s3URL"`
 }
 
 // Workers tunes the background work. Zero values take the defaults.
@@ -351,6 +359,8 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Storage.DataDir, "WALLETPASS_DATA_DIR")
 	set(&c.Storage.SQLitePath, "WALLETPASS_SQLITE_PATH")
 	set(&c.Storage.BlobDir, "WALLETPASS_BLOB_DIR")
+	set(&c.Storage.PostgresURL, "WALLETPASS_DATABASE_URL")
+	set(&c.Storage.S3URL, "WALLETPASS_S3_URL")
 	set(&c.TemplatesDir, "WALLETPASS_TEMPLATES_DIR")
 	set(&c.Server.LinkSecret, "WALLETPASS_LINK_SECRET")
 	if v := getenv("WALLETPASS_DEVELOPMENT"); v != "" {
@@ -494,6 +504,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkURL("server.publicBaseURL", c.Server.PublicBaseURL)
+	if u := c.Storage.PostgresURL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		add("storage.postgresURL must start with postgres://")
+	}
+	if u := c.Storage.S3URL; u != "" && !strings.HasPrefix(u, "s3://") {
+		add("storage.s3URL must start with s3://")
+	}
 	if c.Server.LinkSecret == "" && !c.Server.Development {
 		add("server.linkSecret is required outside development (it signs save and download links; best given as WALLETPASS_LINK_SECRET)")
 	} else if c.Server.LinkSecret != "" && len(c.Server.LinkSecret) < 32 {

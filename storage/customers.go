@@ -24,12 +24,14 @@ func (s *DB) RegisterCustomerDevice(ctx context.Context, d pass.CustomerDevice) 
 		if n, _ := res.RowsAffected(); n > 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO customer_devices (tenant, secret_token, fcm_token, platform, locale, created_at)
+		res, err = tx.ExecContext(ctx, `INSERT INTO customer_devices (tenant, secret_token, fcm_token, platform, locale, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-			d.Tenant, d.SecretToken, d.FCMToken, d.Platform, d.Locale, d.CreatedAt.UnixMilli()); err != nil {
+			d.Tenant, d.SecretToken, d.FCMToken, d.Platform, d.Locale, d.CreatedAt.UnixMilli())
+		if err != nil {
 			return fmt.Errorf("storage: customer device: %w", err)
 		}
-		created = true
+		n, _ := res.RowsAffected()
+		created = n == 1 // another instance may have inserted it first
 		return nil
 	})
 	return created, err

@@ -5,47 +5,74 @@ import (
 	"testing"
 
 	"walletpass/pass"
+	"walletpass/storage"
 )
 
 func TestRegistrations(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	p := newPass("s1", 100)
-	if err := db.CreatePass(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	d1 := pass.Device{LibraryID: "dev1", PushToken: "aa11"}
-	d2 := pass.Device{LibraryID: "dev2", PushToken: "bb22"}
-	for _, d := range []pass.Device{d1, d2} {
-		if created, err := db.Register(ctx, "demo", d, p.PassTypeID, "s1", t0); err != nil || !created {
-			t.Fatalf("register %s: %v %v", d.LibraryID, created, err)
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		p := newPass("s1", 100)
+		if err := db.CreatePass(ctx, p); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if created, _ := db.Register(ctx, "demo", pass.Device{LibraryID: "dev1", PushToken: "cc33"}, p.PassTypeID, "s1", t0); created {
-		t.Errorf("a second registration was created")
-	}
-	ds, _ := db.DevicesForPass(ctx, "demo", p.PassTypeID, "s1")
-	if len(ds) != 2 || ds[0].PushToken != "cc33" {
-		t.Fatalf("devices = %+v, want 2 with dev1's refreshed token", ds)
-	}
-	serials, tag, err := db.UpdatedSerials(ctx, "demo", "dev1", p.PassTypeID, 0)
-	if err != nil || len(serials) != 1 || tag != p.UpdateTag {
-		t.Fatalf("serials = %v tag %d (%v)", serials, tag, err)
-	}
-	if s, _, _ := db.UpdatedSerials(ctx, "demo", "dev1", p.PassTypeID, tag); len(s) != 0 {
-		t.Errorf("serials since the tag = %v", s)
-	}
-	if s, _, _ := db.UpdatedSerials(ctx, "other", "dev1", p.PassTypeID, 0); len(s) != 0 {
-		t.Errorf("another tenant sees registrations: %v", s)
-	}
-	if n, err := db.ForgetPushToken(ctx, "demo", "bb22"); err != nil || n != 1 {
-		t.Errorf("forget: %d %v", n, err)
-	}
-	if err := db.Unregister(ctx, "demo", "dev1", p.PassTypeID, "s1"); err != nil {
-		t.Fatal(err)
-	}
-	if ds, _ := db.DevicesForPass(ctx, "demo", p.PassTypeID, "s1"); len(ds) != 0 {
-		t.Errorf("devices left: %+v", ds)
-	}
+		d1 := pass.Device{LibraryID: "dev1", PushToken: "aa11"}
+		d2 := pass.Device{LibraryID: "dev2", PushToken: "bb22"}
+		for _, d := range []pass.Device{d1, d2} {
+			if created, err := db.Register(ctx, "demo", d, p.PassTypeID, "s1", t0); err != nil || !created {
+				t.Fatalf("register %s: %v %v", d.LibraryID, created, err)
+			}
+		}
+		if created, _ := db.Register(ctx, "demo", pass.Device{LibraryID: "dev1", PushToken: "cc33"}, p.PassTypeID, "s1", t0); created {
+			t.Errorf("a second registration was created")
+		}
+		ds, _ := db.DevicesForPass(ctx, "demo", p.PassTypeID, "s1")
+		if len(ds) != 2 || ds[0].PushToken != "cc33" {
+			t.Fatalf("devices = %+v, want 2 with dev1's refreshed token", ds)
+		}
+		serials, tag, err := db.UpdatedSerials(ctx, "demo", "dev1", p.PassTypeID, 0)
+		if err != nil || len(serials) != 1 || tag != p.UpdateTag {
+			t.Fatalf("serials = %v tag %d (%v)", serials, tag, err)
+		}
+		if s, _, _ := db.UpdatedSerials(ctx, "demo", "dev1", p.PassTypeID, tag); len(s) != 0 {
+			t.Errorf("serials since the tag = %v", s)
+		}
+		if s, _, _ := db.UpdatedSerials(ctx, "other", "dev1", p.PassTypeID, 0); len(s) != 0 {
+			t.Errorf("another tenant sees registrations: %v", s)
+		}
+		if n, err := db.ForgetPushToken(ctx, "demo", "bb22"); err != nil || n != 1 {
+			t.Errorf("forget: %d %v", n, err)
+		}
+		if err := db.Unregister(ctx, "demo", "dev1", p.PassTypeID, "s1"); err != nil {
+			t.Fatal(err)
+		}
+		if ds, _ := db.DevicesForPass(ctx, "demo", p.PassTypeID, "s1"); len(ds) != 0 {
+			t.Errorf("devices left: %+v", ds)
+		}
+	})
+}
+
+func TestPushRounds(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		p := newPass("s1", 100)
+		if err := db.CreatePass(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.BulkRegister(ctx, "demo", p.PassTypeID, 3, []string{"s1"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		ds, tag, err := db.DevicesToPush(ctx, "demo", p.PassTypeID, "s1")
+		if err != nil || len(ds) != 3 || tag != p.UpdateTag {
+			t.Fatalf("to push: %v tag %d (%v)", ds, tag, err)
+		}
+		if err := db.MarkPushed(ctx, "demo", p.PassTypeID, "s1", []string{ds[0].LibraryID, ds[2].LibraryID}, tag); err != nil {
+			t.Fatal(err)
+		}
+		left, _, err := db.DevicesToPush(ctx, "demo", p.PassTypeID, "s1")
+		if err != nil || len(left) != 1 || left[0].LibraryID != ds[1].LibraryID {
+			t.Errorf("left to push: %v (%v), want %s", left, err, ds[1].LibraryID)
+		}
+	})
 }

@@ -1,7 +1,23 @@
 // Package storage keeps walletpass's state in SQL: passes and their
-// versions (and, as the service grows, registrations, tasks and events).
-// The same SQL runs on SQLite (the embedded default, pure Go) and
-// PostgreSQL; schema changes are goose migrations embedded in the binary.
+// versions, device registrations, Google Wallet records, the task queue,
+// webhook events and order timelines. Schema changes are goose migrations
+// embedded in the binary; the same migrations and (but for task claiming)
+// the same statements run on both databases:
+//
+//   - SQLite (OpenSQLite, pure Go) is the embedded default, for one
+//     process: writes go through one connection and a group committer
+//     that batches them, reads through a read-only pool, and pass
+//     metadata is cached in memory, which is only correct because this
+//     process is the only writer.
+//   - PostgreSQL (OpenPostgres, pgx) is for any number of instances
+//     sharing one database: every write is a transaction of its own, tasks
+//     are claimed with FOR UPDATE SKIP LOCKED, nothing is cached in the
+//     process, transactions that queue tasks notify the other instances
+//     (ListenTasks), and an Elector picks the instance that runs singleton
+//     jobs.
+//
+// Times are BIGINT unix milliseconds and ids TEXT made in Go, so that
+// neither database's own types or clock are needed.
 //
 // Blob stores for signed pass files live in storage/blob.
 package storage

@@ -129,7 +129,7 @@ func (s *DB) googleFollows(ctx context.Context, tx *sql.Tx, p *pass.Pass) error 
 		}
 	}
 	ref := pass.GoogleRef{Tenant: p.Tenant, Serial: p.SerialNumber, Insert: eager}
-	if _, err := enqueueTx(ctx, tx, s.stmts, pass.GoogleTask(ref, ""), p.UpdatedAt); err != nil {
+	if _, err := s.enqueueTx(ctx, tx, pass.GoogleTask(ref, ""), p.UpdatedAt); err != nil {
 		return fmt.Errorf("storage: google task of %s: %w", p.SerialNumber, err)
 	}
 	return nil

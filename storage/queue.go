@@ -32,11 +32,15 @@ const (
 		WHERE ticket_hints.last_update <= excluded.last_update`
 	// One statement enqueues: a new pending task (due after MinGap since the
 	// key's last finished run), or a merge into the active task with the
-	// key (pending: merged; running: flagged for one follow-up run).
+	// key (pending: merged; running: flagged for one follow-up run). On
+	// PostgreSQL, the unique partial index makes concurrent enqueues of a
+	// key (from any instance) insert once and merge the others. A
+	// parameter compared with an integer literal is cast, or PostgreSQL
+	// would type it INTEGER.
 	sqlUpsertTask = `INSERT INTO tasks (id, tenant, kind, dedup_key, payload, state, next_attempt_at,
 		correlation_ids, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, 'pending',
-			CASE WHEN $8 > 0 THEN COALESCE((SELECT CASE WHEN MAX(finished_at) + $8 > $6 THEN MAX(finished_at) + $8 END
+			CASE WHEN CAST($8 AS BIGINT) > 0 THEN COALESCE((SELECT CASE WHEN MAX(finished_at) + $8 > $6 THEN MAX(finished_at) + $8 END
 				FROM tasks WHERE tenant = $2 AND kind = $3 AND dedup_key = $4 AND state = 'done'), $6) ELSE $6 END,
 			$7, $6, $6)
 		ON CONFLICT (tenant, kind, dedup_key) WHERE state IN ('pending', 'running') DO UPDATE SET
@@ -154,10 +158,11 @@ func (c *stmtCache) query(ctx context.Context, q string, args ...any) (*sql.Rows
 }
 
 // RecordWebhook stores ev, its ticket hint (only if newer than the stored
-// one) and enqueues or merges t, all in one transaction. Concurrent calls
-// are committed together (group commit): each keeps its own savepoint, so
-// one failure does not undo the others, and every caller returns only once
-// its webhook is durable.
+// one) and enqueues or merges t, all in one transaction, and returns only
+// once its webhook is durable. On SQLite, concurrent calls are committed
+// together (group commit): each keeps its own savepoint, so one failure
+// does not undo the others. On PostgreSQL each call is its own
+// transaction, which notifies the other instances (see NotifyTasks).
 func (s *DB) RecordWebhook(ctx context.Context, ev pass.WebhookEvent, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
 	if ev.ID == "" {
 		ev.ID = newID()
@@ -166,18 +171,19 @@ func (s *DB) RecordWebhook(ctx context.Context, ev pass.WebhookEvent, t pass.New
 		var res pass.Enqueued
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			var err error
-			res, err = recordTx(ctx, tx, s.stmts, ev, t, now)
+			res, err = s.recordTx(ctx, tx, ev, t, now)
 			return err
 		})
 		return res, err
 	}
 	return s.group.submit(ctx, func(ctx context.Context, tx *sql.Tx) (pass.Enqueued, error) {
-		return recordTx(ctx, tx, s.stmts, ev, t, now)
+		return s.recordTx(ctx, tx, ev, t, now)
 	})
 }
 
 // write runs fn in a transaction of the writer: with the group committer
-// (SQLite) it shares a commit with the other writes waiting.
+// (SQLite) it shares a commit with the other writes waiting; without it
+// (PostgreSQL) it simply runs in a transaction of its own.
 func (s *DB) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if s.group == nil {
 		return s.inTx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
@@ -199,8 +205,8 @@ func affectedOne(res sql.Result, err error, what string, id string) error {
 	return nil
 }
 
-func recordTx(ctx context.Context, tx *sql.Tx, st *stmtCache, ev pass.WebhookEvent, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
-	_, err := st.exec(ctx, tx, sqlInsertEvent, ev.ID, ev.Tenant, ev.Source, ev.SecretToken, ev.OrderID, ev.TicketID, ev.MovementID, ev.State,
+func (s *DB) recordTx(ctx context.Context, tx *sql.Tx, ev pass.WebhookEvent, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
+	_, err := s.stmts.exec(ctx, tx, sqlInsertEvent, ev.ID, ev.Tenant, ev.Source, ev.SecretToken, ev.OrderID, ev.TicketID, ev.MovementID, ev.State,
 		ev.LastUpdate.UnixMilli(), ev.CorrelationID, ev.ReceivedAt.UnixMilli())
 	if err != nil {
 		return pass.Enqueued{}, fmt.Errorf("storage: record webhook: %w", err)
@@ -208,12 +214,12 @@ func recordTx(ctx context.Context, tx *sql.Tx, st *stmtCache, ev pass.WebhookEve
 	// Only the states SecuTix's API may not show (a scan at the gate) are
 	// kept as hints; everything else is read from SecuTix.
 	for _, ref := range hintRefs(ev) {
-		_, err := st.exec(ctx, tx, sqlUpsertHint, ev.Tenant, ev.SecretToken, ref, ev.State, ev.LastUpdate.UnixMilli())
+		_, err := s.stmts.exec(ctx, tx, sqlUpsertHint, ev.Tenant, ev.SecretToken, ref, ev.State, ev.LastUpdate.UnixMilli())
 		if err != nil {
 			return pass.Enqueued{}, fmt.Errorf("storage: ticket hint: %w", err)
 		}
 	}
-	return enqueueTx(ctx, tx, st, t, now)
+	return s.enqueueTx(ctx, tx, t, now)
 }
 
 func hintRefs(ev pass.WebhookEvent) []string {
@@ -231,25 +237,31 @@ func hintRefs(ev pass.WebhookEvent) []string {
 }
 
 // Enqueue adds t, or merges it into the pending task with the same key
-// (due now), or flags the running one for exactly one follow-up run.
+// (due now), or flags the running one for exactly one follow-up run. On
+// PostgreSQL it notifies the other instances (see NotifyTasks).
 func (s *DB) Enqueue(ctx context.Context, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
 	var res pass.Enqueued
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		res, err = enqueueTx(ctx, tx, s.stmts, t, now)
+		res, err = s.enqueueTx(ctx, tx, t, now)
 		return err
 	})
 	return res, err
 }
 
-func enqueueTx(ctx context.Context, tx *sql.Tx, st *stmtCache, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
+// enqueueTx enqueues t in tx (see Enqueue) and, on PostgreSQL, notifies
+// the other instances when tx commits.
+func (s *DB) enqueueTx(ctx context.Context, tx *sql.Tx, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
 	ms := now.UnixMilli()
 	id := newID()
 	var gotID, state string
-	err := st.queryRow(ctx, tx, sqlUpsertTask, id, t.Tenant, t.Kind, t.DedupKey, string(t.Payload), ms,
+	err := s.stmts.queryRow(ctx, tx, sqlUpsertTask, id, t.Tenant, t.Kind, t.DedupKey, string(t.Payload), ms,
 		t.CorrelationID, t.MinGap.Milliseconds()).Scan(&gotID, &state)
 	if err != nil {
 		return pass.Enqueued{}, fmt.Errorf("storage: enqueue: %w", err)
+	}
+	if err := s.notifyTx(ctx, tx); err != nil {
+		return pass.Enqueued{}, err
 	}
 	switch {
 	case gotID == id:
@@ -293,18 +305,30 @@ func scanTask(r scanner) (pass.Task, error) {
 	return t, nil
 }
 
-// Claim leases up to limit due tasks: pending ones whose time has come and
-// running ones whose lease expired (their worker died). Each claim counts
-// as an attempt and gets a fresh lease token. One statement claims them
-// all.
-func (s *DB) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]pass.Task, error) {
-	ms := now.UnixMilli()
-	rows, err := s.stmts.query(ctx, `UPDATE tasks SET state = 'running', attempts = attempts + 1,
+// sqlClaim claims due tasks on SQLite, where this process is the only
+// writer; PostgreSQL uses sqlClaimPostgres.
+const sqlClaim = `UPDATE tasks SET state = 'running', attempts = attempts + 1,
 			lease_token = $1 || id, lease_until = $2, updated_at = $3
 		WHERE id IN (SELECT id FROM tasks
 			WHERE (state = 'pending' AND next_attempt_at <= $3) OR (state = 'running' AND lease_until < $3)
 			ORDER BY next_attempt_at LIMIT $4)
-		RETURNING `+taskColumns, newID(), ms+lease.Milliseconds(), ms, limit)
+		RETURNING ` + taskColumns
+
+// Claim leases up to limit due tasks: pending ones whose time has come and
+// running ones whose lease expired (their worker died). Each claim counts
+// as an attempt and gets a fresh lease token. One statement claims them
+// all; on PostgreSQL, concurrent claims (from any instance) never take the
+// same task.
+func (s *DB) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]pass.Task, error) {
+	ms := now.UnixMilli()
+	args := []any{newID(), ms + lease.Milliseconds(), ms, limit}
+	var rows *sql.Rows
+	var err error
+	if s.isPostgres() {
+		rows, err = s.db.QueryContext(ctx, sqlClaimPostgres, args...)
+	} else {
+		rows, err = s.stmts.query(ctx, sqlClaim, args...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("storage: claim: %w", err)
 	}
@@ -334,19 +358,40 @@ func (s *DB) Extend(ctx context.Context, t pass.Task, until time.Time) error {
 // pending again, due at rerunAt (a short delay lets the rest of a burst
 // join that one follow-up run), with its attempts reset. A task whose
 // lease was lost (another worker reclaimed it) is a KindConflict error.
+// On PostgreSQL, a follow-up run notifies the other instances (see
+// NotifyTasks).
 func (s *DB) Complete(ctx context.Context, t pass.Task, now, rerunAt time.Time) error {
 	ms := now.UnixMilli()
+	args := []any{ms, t.ID, t.LeaseToken, rerunAt.UnixMilli()}
+	if s.isPostgres() {
+		return s.inTx(ctx, func(tx *sql.Tx) error {
+			var state string
+			err := tx.QueryRowContext(ctx, sqlComplete+` RETURNING state`, args...).Scan(&state)
+			if errors.Is(err, sql.ErrNoRows) {
+				return pass.Errorf(pass.KindConflict, "task %s: lease lost", t.ID)
+			}
+			if err != nil {
+				return fmt.Errorf("storage: complete task %s: %w", t.ID, err)
+			}
+			if state == string(pass.TaskPending) {
+				return s.notifyTx(ctx, tx)
+			}
+			return nil
+		})
+	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := s.stmts.exec(ctx, tx, `UPDATE tasks SET
-				state = CASE WHEN rerun THEN 'pending' ELSE 'done' END,
-				attempts = CASE WHEN rerun THEN 0 ELSE attempts END,
-				next_attempt_at = CASE WHEN rerun THEN $4 ELSE next_attempt_at END,
-				finished_at = CASE WHEN rerun THEN 0 ELSE $1 END,
-				rerun = false, lease_token = '', lease_until = 0, last_error = '', updated_at = $1
-			WHERE id = $2 AND state = 'running' AND lease_token = $3`, ms, t.ID, t.LeaseToken, rerunAt.UnixMilli())
+		res, err := s.stmts.exec(ctx, tx, sqlComplete, args...)
 		return affectedOne(res, err, "complete task", t.ID)
 	})
 }
+
+const sqlComplete = `UPDATE tasks SET
+				state = CASE WHEN rerun THEN 'pending' ELSE 'done' END,
+				attempts = CASE WHEN rerun THEN 0 ELSE attempts END,
+				next_attempt_at = CASE WHEN rerun THEN $4 ELSE next_attempt_at END,
+				finished_at = CASE WHEN rerun THEN 0 ELSE CAST($1 AS BIGINT) END,
+				rerun = false, lease_token = '', lease_until = 0, last_error = '', updated_at = $1
+			WHERE id = $2 AND state = 'running' AND lease_token = $3`
 
 // Fail records a failed attempt: the task is pending again at retryAt, or
 // dead (kept, with its last error) when dead is true. Events that arrived
@@ -411,8 +456,9 @@ func (s *DB) ListTasks(ctx context.Context, state pass.TaskState, limit int) ([]
 }
 
 // RetryTask makes a dead (or failed, pending) task due now with its
-// attempts reset. It returns KindNotFound if there is no such task, and
-// KindConflict if it is running or done.
+// attempts reset (on PostgreSQL, then notifies the other instances). It
+// returns KindNotFound if there is no such task, and KindConflict if it
+// is running or done.
 func (s *DB) RetryTask(ctx context.Context, id string, now time.Time) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE tasks SET state = 'pending', attempts = 0, next_attempt_at = $1, finished_at = 0,
 		updated_at = $1 WHERE id = $2 AND state IN ('dead', 'pending')`, now.UnixMilli(), id)
@@ -423,6 +469,9 @@ func (s *DB) RetryTask(ctx context.Context, id string, now time.Time) error {
 		return fmt.Errorf("storage: retry task %s: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
+		// Committed already, so the notification follows it; best effort,
+		// as the dispatchers poll too.
+		_ = s.NotifyTasks(ctx)
 		return nil
 	}
 	var state string

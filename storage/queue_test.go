@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"walletpass/pass"
+	"walletpass/storage"
 )
 
 var t0 = time.UnixMilli(1_800_000_000_000).UTC()
@@ -22,193 +25,289 @@ func event(secret string, ticket int64, state string, lastUpdate time.Time) pass
 
 func TestCoalescing(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	first, err := db.RecordWebhook(ctx, event("s1", 1, "PAID", t0), syncTask("s1"), t0)
-	if err != nil || first.How != "created" {
-		t.Fatalf("first: %+v %v", first, err)
-	}
-	for i := range 49 {
-		r, err := db.RecordWebhook(ctx, event("s1", 1, "MODIFIED", t0.Add(time.Duration(i)*time.Second)), syncTask("s1"), t0)
-		if err != nil || r.How != "merged" || r.TaskID != first.TaskID {
-			t.Fatalf("webhook %d: %+v %v", i, r, err)
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		first, err := db.RecordWebhook(ctx, event("s1", 1, "PAID", t0), syncTask("s1"), t0)
+		if err != nil || first.How != "created" {
+			t.Fatalf("first: %+v %v", first, err)
 		}
-	}
-	claimed, err := db.Claim(ctx, t0, time.Minute, 10)
-	if err != nil || len(claimed) != 1 {
-		t.Fatalf("claimed %d tasks (%v), want the one coalesced task", len(claimed), err)
-	}
-	if claimed[0].Merged != 49 || claimed[0].Attempts != 1 {
-		t.Errorf("task = merged %d attempts %d", claimed[0].Merged, claimed[0].Attempts)
-	}
-	// Arriving while it runs: exactly one follow-up run.
-	for range 3 {
-		if r, err := db.Enqueue(ctx, syncTask("s1"), t0); err != nil || r.How != "rerun" {
-			t.Fatalf("while running: %+v %v", r, err)
+		for i := range 49 {
+			r, err := db.RecordWebhook(ctx, event("s1", 1, "MODIFIED", t0.Add(time.Duration(i)*time.Second)), syncTask("s1"), t0)
+			if err != nil || r.How != "merged" || r.TaskID != first.TaskID {
+				t.Fatalf("webhook %d: %+v %v", i, r, err)
+			}
 		}
-	}
-	if err := db.Complete(ctx, claimed[0], t0.Add(time.Second), t0.Add(1500*time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	if early, _ := db.Claim(ctx, t0.Add(time.Second), time.Minute, 10); len(early) != 0 {
-		t.Fatalf("the follow-up ran before its delay")
-	}
-	again, err := db.Claim(ctx, t0.Add(1500*time.Millisecond), time.Minute, 10)
-	if err != nil || len(again) != 1 || again[0].ID != first.TaskID {
-		t.Fatalf("follow-up: %+v %v", again, err)
-	}
-	if err := db.Complete(ctx, again[0], t0.Add(2*time.Second), t0.Add(2*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if more, _ := db.Claim(ctx, t0.Add(time.Hour), time.Minute, 10); len(more) != 0 {
-		t.Errorf("a third run: %+v", more)
-	}
-	done, _ := db.ListTasks(ctx, pass.TaskDone, 10)
-	if len(done) != 1 {
-		t.Errorf("done tasks = %d", len(done))
-	}
-	// Once done, a new webhook makes a new task.
-	if r, err := db.Enqueue(ctx, syncTask("s1"), t0.Add(time.Hour)); err != nil || r.How != "created" || r.TaskID == first.TaskID {
-		t.Errorf("after done: %+v %v", r, err)
-	}
+		claimed, err := db.Claim(ctx, t0, time.Minute, 10)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claimed %d tasks (%v), want the one coalesced task", len(claimed), err)
+		}
+		if claimed[0].Merged != 49 || claimed[0].Attempts != 1 {
+			t.Errorf("task = merged %d attempts %d", claimed[0].Merged, claimed[0].Attempts)
+		}
+		// Arriving while it runs: exactly one follow-up run.
+		for range 3 {
+			if r, err := db.Enqueue(ctx, syncTask("s1"), t0); err != nil || r.How != "rerun" {
+				t.Fatalf("while running: %+v %v", r, err)
+			}
+		}
+		if err := db.Complete(ctx, claimed[0], t0.Add(time.Second), t0.Add(1500*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		if early, _ := db.Claim(ctx, t0.Add(time.Second), time.Minute, 10); len(early) != 0 {
+			t.Fatalf("the follow-up ran before its delay")
+		}
+		again, err := db.Claim(ctx, t0.Add(1500*time.Millisecond), time.Minute, 10)
+		if err != nil || len(again) != 1 || again[0].ID != first.TaskID {
+			t.Fatalf("follow-up: %+v %v", again, err)
+		}
+		if err := db.Complete(ctx, again[0], t0.Add(2*time.Second), t0.Add(2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if more, _ := db.Claim(ctx, t0.Add(time.Hour), time.Minute, 10); len(more) != 0 {
+			t.Errorf("a third run: %+v", more)
+		}
+		done, _ := db.ListTasks(ctx, pass.TaskDone, 10)
+		if len(done) != 1 {
+			t.Errorf("done tasks = %d", len(done))
+		}
+		// Once done, a new webhook makes a new task.
+		if r, err := db.Enqueue(ctx, syncTask("s1"), t0.Add(time.Hour)); err != nil || r.How != "created" || r.TaskID == first.TaskID {
+			t.Errorf("after done: %+v %v", r, err)
+		}
+	})
 }
 
 func TestLeaseExpiryAndLostLease(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	if _, err := db.Enqueue(ctx, syncTask("s1"), t0); err != nil {
-		t.Fatal(err)
-	}
-	a, _ := db.Claim(ctx, t0, time.Minute, 1)
-	if len(a) != 1 {
-		t.Fatal("no claim")
-	}
-	if b, _ := db.Claim(ctx, t0.Add(30*time.Second), time.Minute, 1); len(b) != 0 {
-		t.Fatalf("claimed a task under a live lease")
-	}
-	// The worker died: after the lease another worker takes it.
-	b, _ := db.Claim(ctx, t0.Add(61*time.Second), time.Minute, 1)
-	if len(b) != 1 || b[0].Attempts != 2 || b[0].LeaseToken == a[0].LeaseToken {
-		t.Fatalf("reclaim: %+v", b)
-	}
-	if err := db.Complete(ctx, a[0], t0.Add(62*time.Second), t0.Add(62*time.Second)); pass.KindOf(err) != pass.KindConflict {
-		t.Errorf("the first worker completed a task it lost: %v", err)
-	}
-	if err := db.Complete(ctx, b[0], t0.Add(62*time.Second), t0.Add(62*time.Second)); err != nil {
-		t.Errorf("the second worker: %v", err)
-	}
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, err := db.Enqueue(ctx, syncTask("s1"), t0); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := db.Claim(ctx, t0, time.Minute, 1)
+		if len(a) != 1 {
+			t.Fatal("no claim")
+		}
+		if b, _ := db.Claim(ctx, t0.Add(30*time.Second), time.Minute, 1); len(b) != 0 {
+			t.Fatalf("claimed a task under a live lease")
+		}
+		// The worker died: after the lease another worker takes it.
+		b, _ := db.Claim(ctx, t0.Add(61*time.Second), time.Minute, 1)
+		if len(b) != 1 || b[0].Attempts != 2 || b[0].LeaseToken == a[0].LeaseToken {
+			t.Fatalf("reclaim: %+v", b)
+		}
+		if err := db.Complete(ctx, a[0], t0.Add(62*time.Second), t0.Add(62*time.Second)); pass.KindOf(err) != pass.KindConflict {
+			t.Errorf("the first worker completed a task it lost: %v", err)
+		}
+		if err := db.Complete(ctx, b[0], t0.Add(62*time.Second), t0.Add(62*time.Second)); err != nil {
+			t.Errorf("the second worker: %v", err)
+		}
+	})
 }
 
 func TestFailDeadRetry(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	r, _ := db.Enqueue(ctx, syncTask("s1"), t0)
-	c, _ := db.Claim(ctx, t0, time.Minute, 1)
-	if err := db.Fail(ctx, c[0], "secutix: 509", t0.Add(10*time.Second), false, t0); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := db.Claim(ctx, t0.Add(5*time.Second), time.Minute, 1); len(got) != 0 {
-		t.Fatalf("claimed before its retry time")
-	}
-	c, _ = db.Claim(ctx, t0.Add(10*time.Second), time.Minute, 1)
-	if len(c) != 1 || c[0].LastError != "secutix: 509" || c[0].Attempts != 2 {
-		t.Fatalf("retry: %+v", c)
-	}
-	if err := db.Fail(ctx, c[0], "still failing", t0, true, t0.Add(11*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	dead, _ := db.ListTasks(ctx, pass.TaskDead, 10)
-	if len(dead) != 1 || dead[0].ID != r.TaskID || dead[0].LastError != "still failing" {
-		t.Fatalf("dead = %+v", dead)
-	}
-	if got, _ := db.Claim(ctx, t0.Add(time.Hour), time.Minute, 1); len(got) != 0 {
-		t.Fatalf("a dead task was claimed")
-	}
-	if err := db.RetryTask(ctx, r.TaskID, t0.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	c, _ = db.Claim(ctx, t0.Add(time.Hour), time.Minute, 1)
-	if len(c) != 1 || c[0].Attempts != 1 {
-		t.Fatalf("after retry: %+v", c)
-	}
-	if err := db.RetryTask(ctx, "nope", t0); pass.KindOf(err) != pass.KindNotFound {
-		t.Errorf("unknown task: %v", err)
-	}
-	if err := db.RetryTask(ctx, r.TaskID, t0); pass.KindOf(err) != pass.KindConflict {
-		t.Errorf("running task: %v", err)
-	}
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		r, _ := db.Enqueue(ctx, syncTask("s1"), t0)
+		c, _ := db.Claim(ctx, t0, time.Minute, 1)
+		if err := db.Fail(ctx, c[0], "secutix: 509", t0.Add(10*time.Second), false, t0); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.Claim(ctx, t0.Add(5*time.Second), time.Minute, 1); len(got) != 0 {
+			t.Fatalf("claimed before its retry time")
+		}
+		c, _ = db.Claim(ctx, t0.Add(10*time.Second), time.Minute, 1)
+		if len(c) != 1 || c[0].LastError != "secutix: 509" || c[0].Attempts != 2 {
+			t.Fatalf("retry: %+v", c)
+		}
+		if err := db.Fail(ctx, c[0], "still failing", t0, true, t0.Add(11*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		dead, _ := db.ListTasks(ctx, pass.TaskDead, 10)
+		if len(dead) != 1 || dead[0].ID != r.TaskID || dead[0].LastError != "still failing" {
+			t.Fatalf("dead = %+v", dead)
+		}
+		if got, _ := db.Claim(ctx, t0.Add(time.Hour), time.Minute, 1); len(got) != 0 {
+			t.Fatalf("a dead task was claimed")
+		}
+		if err := db.RetryTask(ctx, r.TaskID, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		c, _ = db.Claim(ctx, t0.Add(time.Hour), time.Minute, 1)
+		if len(c) != 1 || c[0].Attempts != 1 {
+			t.Fatalf("after retry: %+v", c)
+		}
+		if err := db.RetryTask(ctx, "nope", t0); pass.KindOf(err) != pass.KindNotFound {
+			t.Errorf("unknown task: %v", err)
+		}
+		if err := db.RetryTask(ctx, r.TaskID, t0); pass.KindOf(err) != pass.KindConflict {
+			t.Errorf("running task: %v", err)
+		}
+	})
 }
 
 func TestHintsNeverGoBack(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	steps := []struct {
-		state string
-		at    time.Time
-	}{{"PAID", t0}, {"VALIDATED", t0.Add(time.Minute)}, {"MODIFIED", t0.Add(30 * time.Second)}, {"PAID", t0}}
-	for _, s := range steps {
-		if _, err := db.RecordWebhook(ctx, event("s1", 7, s.state, s.at), syncTask("s1"), t0); err != nil {
-			t.Fatal(err)
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		steps := []struct {
+			state string
+			at    time.Time
+		}{{"PAID", t0}, {"VALIDATED", t0.Add(time.Minute)}, {"MODIFIED", t0.Add(30 * time.Second)}, {"PAID", t0}}
+		for _, s := range steps {
+			if _, err := db.RecordWebhook(ctx, event("s1", 7, s.state, s.at), syncTask("s1"), t0); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	hints, err := db.Hints(ctx, "demo", "s1")
-	if err != nil || len(hints) != 1 || hints[0].State != "VALIDATED" || hints[0].Ref != "t:7" {
-		t.Fatalf("hints = %+v %v, want the newest: VALIDATED", hints, err)
-	}
-	tl, _ := db.Timeline(ctx, "demo", "s1", 0)
-	if len(tl) != 4 || tl[0].Kind != "webhook" {
-		t.Errorf("timeline = %+v", tl)
-	}
-	if other, _ := db.Hints(ctx, "other", "s1"); len(other) != 0 {
-		t.Errorf("another tenant sees hints: %+v", other)
-	}
+		hints, err := db.Hints(ctx, "demo", "s1")
+		if err != nil || len(hints) != 1 || hints[0].State != "VALIDATED" || hints[0].Ref != "t:7" {
+			t.Fatalf("hints = %+v %v, want the newest: VALIDATED", hints, err)
+		}
+		tl, _ := db.Timeline(ctx, "demo", "s1", 0)
+		if len(tl) != 4 || tl[0].Kind != "webhook" {
+			t.Errorf("timeline = %+v", tl)
+		}
+		if other, _ := db.Hints(ctx, "other", "s1"); len(other) != 0 {
+			t.Errorf("another tenant sees hints: %+v", other)
+		}
+	})
 }
 
 func TestConcurrentEnqueueOneActiveTask(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	var wg sync.WaitGroup
-	ids := make(chan string, 40)
-	for range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := db.RecordWebhook(ctx, event("s1", 1, "PAID", t0), syncTask("s1"), t0)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			ids <- r.TaskID
-		}()
-	}
-	wg.Wait()
-	close(ids)
-	seen := map[string]bool{}
-	for id := range ids {
-		seen[id] = true
-	}
-	if len(seen) != 1 {
-		t.Errorf("40 concurrent webhooks made %d tasks, want 1", len(seen))
-	}
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		ids := make(chan string, 40)
+		for range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := db.RecordWebhook(ctx, event("s1", 1, "PAID", t0), syncTask("s1"), t0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids <- r.TaskID
+			}()
+		}
+		wg.Wait()
+		close(ids)
+		seen := map[string]bool{}
+		for id := range ids {
+			seen[id] = true
+		}
+		if len(seen) != 1 {
+			t.Errorf("40 concurrent webhooks made %d tasks, want 1", len(seen))
+		}
+	})
 }
 
 func TestPurge(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	db.RecordWebhook(ctx, event("s1", 1, "PAID", t0), syncTask("s1"), t0)
-	c, _ := db.Claim(ctx, t0, time.Minute, 1)
-	db.Complete(ctx, c[0], t0, t0)
-	db.Enqueue(ctx, syncTask("s2"), t0)
-	n, err := db.PurgeBefore(ctx, t0.Add(time.Hour))
-	if err != nil || n != 2 { // the done task and the event
-		t.Errorf("purged %d rows (%v), want 2", n, err)
-	}
-	if pending, _ := db.ListTasks(ctx, pass.TaskPending, 10); len(pending) != 1 {
-		t.Errorf("a pending task was purged")
-	}
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		db.RecordWebhook(ctx, event("s1", 1, "PAID", t0), syncTask("s1"), t0)
+		c, _ := db.Claim(ctx, t0, time.Minute, 1)
+		db.Complete(ctx, c[0], t0, t0)
+		db.Enqueue(ctx, syncTask("s2"), t0)
+		n, err := db.PurgeBefore(ctx, t0.Add(time.Hour))
+		if err != nil || n != 2 { // the done task and the event
+			t.Errorf("purged %d rows (%v), want 2", n, err)
+		}
+		if pending, _ := db.ListTasks(ctx, pass.TaskPending, 10); len(pending) != 1 {
+			t.Errorf("a pending task was purged")
+		}
+	})
+}
+
+func TestMinGapAfterARun(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, err := db.Enqueue(ctx, syncTask("s1"), t0); err != nil {
+			t.Fatal(err)
+		}
+		c, err := db.Claim(ctx, t0, time.Minute, 1)
+		if err != nil || len(c) != 1 {
+			t.Fatalf("claim: %v %v", c, err)
+		}
+		if err := db.Complete(ctx, c[0], t0.Add(time.Second), t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		// 100 ms after the run finished: due SyncCoalesceWindow after it.
+		if r, err := db.Enqueue(ctx, syncTask("s1"), t0.Add(1100*time.Millisecond)); err != nil || r.How != "created" {
+			t.Fatalf("enqueue: %+v %v", r, err)
+		}
+		want := t0.Add(time.Second + pass.SyncCoalesceWindow)
+		if next, ok, err := db.NextDue(ctx); err != nil || !ok || !next.Equal(want) {
+			t.Errorf("next due = %v %v (%v), want %v", next, ok, err, want)
+		}
+		if early, _ := db.Claim(ctx, want.Add(-time.Millisecond), time.Minute, 1); len(early) != 0 {
+			t.Errorf("claimed before the gap")
+		}
+		if onTime, _ := db.Claim(ctx, want, time.Minute, 1); len(onTime) != 1 {
+			t.Errorf("not claimed after the gap")
+		}
+	})
+}
+
+func TestExtendLease(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, ok, err := db.NextDue(ctx); ok || err != nil {
+			t.Errorf("next due of an empty queue: %v %v", ok, err)
+		}
+		if _, err := db.Enqueue(ctx, syncTask("s1"), t0); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := db.Claim(ctx, t0, time.Minute, 1)
+		if len(c) != 1 {
+			t.Fatal("no claim")
+		}
+		if err := db.Extend(ctx, c[0], t0.Add(5*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := db.Claim(ctx, t0.Add(2*time.Minute), time.Minute, 1); len(again) != 0 {
+			t.Errorf("claimed under an extended lease")
+		}
+		lost := c[0]
+		lost.LeaseToken = "another"
+		if err := db.Extend(ctx, lost, t0.Add(time.Hour)); pass.KindOf(err) != pass.KindConflict {
+			t.Errorf("extending a lost lease: %v", err)
+		}
+	})
+}
+
+func TestTimelineByFile(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, err := db.RecordWebhook(ctx, event("s1", 1, "PAID", t0), syncTask("s1"), t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		err := db.AddTimeline(ctx,
+			pass.TimelineEntry{Tenant: "demo", SecretToken: "s1", FileID: 7, At: t0.Add(2 * time.Second), Kind: "sync-started"},
+			pass.TimelineEntry{Tenant: "demo", SecretToken: "s1", FileID: 7, At: t0.Add(3 * time.Second), Kind: "sync-finished"},
+			pass.TimelineEntry{Tenant: "demo", SecretToken: "s2", FileID: 8, At: t0.Add(3 * time.Second), Kind: "sync-started"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl, err := db.Timeline(ctx, "demo", "", 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, e := range tl {
+			kinds = append(kinds, e.Kind)
+		}
+		if want := []string{"webhook", "sync-started", "sync-finished"}; !cmp.Equal(kinds, want) {
+			t.Errorf("timeline of file 7 = %v, want %v", kinds, want)
+		}
+		if tl[0].Detail != "secutix-order state=PAID ticket=1 movement=0 order=0" {
+			t.Errorf("webhook entry = %q", tl[0].Detail)
+		}
+	})
 }

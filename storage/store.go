@@ -8,10 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -21,19 +25,29 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DB is an open walletpass database with its schema up to date. It
-// implements pass.PassStore.
+// DB is an open walletpass database with its schema up to date, on SQLite
+// (OpenSQLite) or PostgreSQL (OpenPostgres). It implements pass.PassStore
+// and the domain's other store interfaces.
 type DB struct {
 	db      *sql.DB // writes (and migrations)
 	rdb     *sql.DB // reads; the same pool as db where the server arbitrates writers
 	dialect goose.Dialect
 	group   *groupCommitter // batches webhook writes on a single-writer store
-	stmts   *stmtCache      // the writer's statements, prepared once
+	// stmts prepares the writer's statements once (SQLite); it is nil on
+	// PostgreSQL, where pgx caches prepared statements per connection.
+	stmts *stmtCache
 	// passMeta serves the PassKit web service's hottest read; meta caches
 	// its answers where this process is the only writer (SQLite).
 	passMeta *sql.Stmt
 	meta     *metaCache
 	ckpt     *checkpointer // SQLite: WAL checkpoints off the write path
+
+	// PostgreSQL only: the connection settings (ListenTasks connects with
+	// them), the schema, and the electors to close with the store.
+	pg         *pgx.ConnConfig
+	schema     string
+	electorsMu sync.Mutex
+	electors   []*Elector
 
 	// GoogleOnPayment, when set, says whether a tenant inserts Google
 	// Wallet objects as soon as a pass exists: then every new pass queues
@@ -102,7 +116,15 @@ func (s *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("storage: migrations: %w", err)
 	}
-	p, err := goose.NewProvider(s.dialect, s.db, sub)
+	var opts []goose.ProviderOption
+	if s.isPostgres() {
+		locker, err := s.migrationLocker()
+		if err != nil {
+			return fmt.Errorf("storage: migrations: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(s.dialect, s.db, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("storage: migrations: %w", err)
 	}
@@ -112,8 +134,16 @@ func (s *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database (and, on PostgreSQL, its electors, giving up
+// their leads).
 func (s *DB) Close() error {
+	s.electorsMu.Lock()
+	electors := s.electors
+	s.electors = nil
+	s.electorsMu.Unlock()
+	for _, e := range electors {
+		_ = e.Close() // the session ends with the pool anyway
+	}
 	if s.group != nil {
 		s.group.close()
 	}
@@ -140,7 +170,8 @@ const passColumns = `tenant, serial_number, auth_token, pass_type_id, template, 
 	file_id, order_id, ticket_id, version, update_tag, content_hash, status, blob_key, created_at, updated_at,
 	secret_token, holder_key, ticket_json`
 
-// CreatePass stores a new pass and its first version in one transaction.
+// CreatePass stores a new pass and its first version in one transaction
+// (with its Google Wallet task when the tenant inserts on payment).
 // It returns an error of kind pass.KindConflict if the serial number or the
 // (tenant, movement id, holder generation) identity is taken.
 func (s *DB) CreatePass(ctx context.Context, p *pass.Pass) error {
@@ -274,7 +305,9 @@ func ticketJSON(p *pass.Pass) (string, error) {
 // for its devices and, when the pass has a Google Wallet object, a
 // google-sync task, in one transaction: the stored version must be exactly
 // p.Version-1, and the update tag only grows. Otherwise it returns an error
-// of kind pass.KindConflict and changes nothing.
+// of kind pass.KindConflict and changes nothing: of concurrent updates to
+// the same version, from any instance, exactly one wins. On PostgreSQL the
+// transaction notifies the other instances of its tasks (see NotifyTasks).
 func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
 	defer s.meta.drop(p.Tenant, p.SerialNumber)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -300,7 +333,7 @@ func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
 		// The devices registered for the pass must hear of the new version:
 		// the push task is written with it, so a crash cannot lose it.
 		ref := pass.PushRef{Tenant: p.Tenant, PassTypeID: p.PassTypeID, Serial: p.SerialNumber}
-		if _, err := enqueueTx(ctx, tx, s.stmts, pass.PushTask(ref, ""), p.UpdatedAt); err != nil {
+		if _, err := s.enqueueTx(ctx, tx, pass.PushTask(ref, ""), p.UpdatedAt); err != nil {
 			return fmt.Errorf("storage: push task of %s: %w", p.SerialNumber, err)
 		}
 		// So must its Google Wallet object, once it has one.
@@ -357,7 +390,36 @@ func scanPass(r scanner) (*pass.Pass, error) {
 	return &p, nil
 }
 
+// inTx runs fn in a transaction and commits it. On PostgreSQL, a
+// transaction that the server aborted to break a deadlock between
+// instances (or a serialization failure) is run again, up to
+// maxTxAttempts times: fn must have no effect outside tx.
 func (s *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if !s.isPostgres() {
+		return s.txOnce(ctx, fn)
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = s.txOnce(ctx, fn); !isTxConflict(err) || attempt == maxTxAttempts {
+			return err
+		}
+		// Let the transaction that won finish before running again: the
+		// loser would otherwise often take the first lock again at once.
+		t := time.NewTimer(time.Duration(attempt) * (10*time.Millisecond + rand.N(40*time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// maxTxAttempts bounds how often inTx runs a transaction that PostgreSQL
+// aborted for a conflict with another.
+const maxTxAttempts = 3
+
+func (s *DB) txOnce(ctx context.Context, fn func(*sql.Tx) error) error {
 	s.stmts.warm(ctx)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -373,11 +435,23 @@ func (s *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
+// isTxConflict says whether err is PostgreSQL aborting a transaction for
+// a deadlock (40P01) or a serialization failure (40001): running it again
+// may succeed.
+func isTxConflict(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// isUniqueViolation says whether err is a unique constraint's: pgx's
+// *pgconn.PgError with SQLSTATE 23505 on PostgreSQL, "UNIQUE constraint
+// failed" (extended codes 2067 and 1555) on SQLite.
 func isUniqueViolation(err error) bool {
-	msg := err.Error()
-	// SQLite: "constraint failed: UNIQUE constraint failed: ..." (code 2067/1555);
-	// PostgreSQL: SQLSTATE 23505.
-	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 var _ pass.PassStore = (*DB)(nil)

@@ -3,7 +3,6 @@ package storage_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,16 +12,6 @@ import (
 	"walletpass/pass"
 	"walletpass/storage"
 )
-
-func openTest(t *testing.T) *storage.DB {
-	t.Helper()
-	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 func newPass(serial string, movement int64) *pass.Pass {
 	now := time.UnixMilli(1_800_000_000_000).UTC()
@@ -35,142 +24,143 @@ func newPass(serial string, movement int64) *pass.Pass {
 
 func TestCreateGetUpdate(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	p := newPass("s1", 100)
-	if err := db.CreatePass(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.GetPass(ctx, "demo", "s1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(p, got); diff != "" {
-		t.Errorf("stored pass differs (-want +got):\n%s", diff)
-	}
-	byID, err := db.GetPassByIdentity(ctx, "demo", 100, 0)
-	if err != nil || byID.SerialNumber != "s1" {
-		t.Fatalf("by identity: %v, %v", byID, err)
-	}
-	next := *p
-	next.Version, next.UpdateTag, next.ContentHash, next.Status = 2, p.UpdateTag+1, "h2", pass.StatusUsed
-	next.BlobKey = pass.BlobKey("demo", "s1", 2)
-	if err := db.UpdatePass(ctx, &next); err != nil {
-		t.Fatal(err)
-	}
-	vs, err := db.ListVersions(ctx, "demo", "s1")
-	if err != nil || len(vs) != 2 || vs[1].ContentHash != "h2" || vs[1].Status != pass.StatusUsed {
-		t.Fatalf("versions = %+v, %v", vs, err)
-	}
-	tasks, _ := db.ListTasks(ctx, pass.TaskPending, 10)
-	if len(tasks) != 1 || tasks[0].Kind != pass.TaskPushPass || tasks[0].DedupKey != "pass:pass.x.y:s1" {
-		t.Errorf("tasks after a new version = %+v, want its push task", tasks)
-	}
-	got, _ = db.GetPass(ctx, "demo", "s1")
-	if got.AuthToken != p.AuthToken || got.Version != 2 {
-		t.Errorf("after update: %+v", got)
-	}
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		p := newPass("s1", 100)
+		if err := db.CreatePass(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.GetPass(ctx, "demo", "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(p, got); diff != "" {
+			t.Errorf("stored pass differs (-want +got):\n%s", diff)
+		}
+		byID, err := db.GetPassByIdentity(ctx, "demo", 100, 0)
+		if err != nil || byID.SerialNumber != "s1" {
+			t.Fatalf("by identity: %v, %v", byID, err)
+		}
+		next := *p
+		next.Version, next.UpdateTag, next.ContentHash, next.Status = 2, p.UpdateTag+1, "h2", pass.StatusUsed
+		next.BlobKey = pass.BlobKey("demo", "s1", 2)
+		if err := db.UpdatePass(ctx, &next); err != nil {
+			t.Fatal(err)
+		}
+		vs, err := db.ListVersions(ctx, "demo", "s1")
+		if err != nil || len(vs) != 2 || vs[1].ContentHash != "h2" || vs[1].Status != pass.StatusUsed {
+			t.Fatalf("versions = %+v, %v", vs, err)
+		}
+		tasks, _ := db.ListTasks(ctx, pass.TaskPending, 10)
+		if len(tasks) != 1 || tasks[0].Kind != pass.TaskPushPass || tasks[0].DedupKey != "pass:pass.x.y:s1" {
+			t.Errorf("tasks after a new version = %+v, want its push task", tasks)
+		}
+		got, _ = db.GetPass(ctx, "demo", "s1")
+		if got.AuthToken != p.AuthToken || got.Version != 2 {
+			t.Errorf("after update: %+v", got)
+		}
+	})
 }
 
 func TestNotFoundAndTenantIsolation(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	if err := db.CreatePass(ctx, newPass("s1", 100)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.GetPass(ctx, "other", "s1"); !errors.Is(err, pass.ErrNotFound) {
-		t.Errorf("another tenant's pass: err = %v, want not found", err)
-	}
-	if _, err := db.GetPassByIdentity(ctx, "demo", 100, 1); !errors.Is(err, pass.ErrNotFound) || pass.KindOf(err) != pass.KindNotFound {
-		t.Errorf("other holder generation: err = %v", err)
-	}
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if err := db.CreatePass(ctx, newPass("s1", 100)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.GetPass(ctx, "other", "s1"); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("another tenant's pass: err = %v, want not found", err)
+		}
+		if _, err := db.GetPassByIdentity(ctx, "demo", 100, 1); !errors.Is(err, pass.ErrNotFound) || pass.KindOf(err) != pass.KindNotFound {
+			t.Errorf("other holder generation: err = %v", err)
+		}
+	})
 }
 
 func TestConflicts(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	p := newPass("s1", 100)
-	if err := db.CreatePass(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreatePass(ctx, newPass("s2", 100)); pass.KindOf(err) != pass.KindConflict {
-		t.Errorf("same identity: err = %v, want conflict", err)
-	}
-	if err := db.CreatePass(ctx, newPass("s1", 101)); pass.KindOf(err) != pass.KindConflict {
-		t.Errorf("same serial: err = %v, want conflict", err)
-	}
-	stale := *p
-	stale.Version = 3
-	stale.UpdateTag++
-	if err := db.UpdatePass(ctx, &stale); pass.KindOf(err) != pass.KindConflict {
-		t.Errorf("skipping a version: err = %v, want conflict", err)
-	}
-	back := *p
-	back.Version = 2
-	back.UpdateTag = p.UpdateTag - 1
-	if err := db.UpdatePass(ctx, &back); pass.KindOf(err) != pass.KindConflict {
-		t.Errorf("update tag going back: err = %v, want conflict", err)
-	}
-	vs, _ := db.ListVersions(ctx, "demo", "s1")
-	if len(vs) != 1 {
-		t.Errorf("a refused update wrote a version: %+v", vs)
-	}
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		p := newPass("s1", 100)
+		if err := db.CreatePass(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreatePass(ctx, newPass("s2", 100)); pass.KindOf(err) != pass.KindConflict {
+			t.Errorf("same identity: err = %v, want conflict", err)
+		}
+		if err := db.CreatePass(ctx, newPass("s1", 101)); pass.KindOf(err) != pass.KindConflict {
+			t.Errorf("same serial: err = %v, want conflict", err)
+		}
+		stale := *p
+		stale.Version = 3
+		stale.UpdateTag++
+		if err := db.UpdatePass(ctx, &stale); pass.KindOf(err) != pass.KindConflict {
+			t.Errorf("skipping a version: err = %v, want conflict", err)
+		}
+		back := *p
+		back.Version = 2
+		back.UpdateTag = p.UpdateTag - 1
+		if err := db.UpdatePass(ctx, &back); pass.KindOf(err) != pass.KindConflict {
+			t.Errorf("update tag going back: err = %v, want conflict", err)
+		}
+		vs, _ := db.ListVersions(ctx, "demo", "s1")
+		if len(vs) != 1 {
+			t.Errorf("a refused update wrote a version: %+v", vs)
+		}
+	})
 }
 
 func TestConcurrentUpdatesOneWins(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	p := newPass("s1", 100)
-	if err := db.CreatePass(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins := 0
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			next := *p
-			next.Version, next.UpdateTag, next.ContentHash = 2, p.UpdateTag+int64(i)+1, "h"
-			if err := db.UpdatePass(ctx, &next); err == nil {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			} else if pass.KindOf(err) != pass.KindConflict {
-				t.Errorf("err = %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins != 1 {
-		t.Errorf("%d concurrent updates to version 2 won, want exactly 1", wins)
-	}
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		p := newPass("s1", 100)
+		if err := db.CreatePass(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins := 0
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				next := *p
+				next.Version, next.UpdateTag, next.ContentHash = 2, p.UpdateTag+int64(i)+1, "h"
+				if err := db.UpdatePass(ctx, &next); err == nil {
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				} else if pass.KindOf(err) != pass.KindConflict {
+					t.Errorf("err = %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins != 1 {
+			t.Errorf("%d concurrent updates to version 2 won, want exactly 1", wins)
+		}
+	})
 }
 
 func TestReopenKeepsData(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "w.db")
-	db, err := storage.OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreatePass(ctx, newPass("s1", 1)); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	db, err = storage.OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.GetPass(ctx, "demo", "s1"); err != nil {
-		t.Errorf("after reopening: %v", err)
-	}
+	forEachBackend(t, func(t *testing.T, d testDB) {
+		ctx := context.Background()
+		db, err := d.open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreatePass(ctx, newPass("s1", 1)); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		db = d.handle(t)
+		if _, err := db.GetPass(ctx, "demo", "s1"); err != nil {
+			t.Errorf("after reopening: %v", err)
+		}
+	})
 }
 
 // TestPassMetaNeverStale reads pass metadata (cached in memory) while the
@@ -178,48 +168,96 @@ func TestReopenKeepsData(t *testing.T) {
 // that version, and the last read the last one.
 func TestPassMetaNeverStale(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	p := newPass("s1", 100)
-	if err := db.CreatePass(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		p := newPass("s1", 100)
+		if err := db.CreatePass(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := db.GetPassMeta(ctx, "demo", "s1"); err != nil {
+						t.Error(err)
+						return
+					}
 				}
-				if _, err := db.GetPassMeta(ctx, "demo", "s1"); err != nil {
-					t.Error(err)
-					return
-				}
+			}()
+		}
+		for range 50 {
+			next := *p
+			next.Version++
+			next.UpdateTag++
+			next.Status = pass.StatusUsed
+			if err := db.UpdatePass(ctx, &next); err != nil {
+				t.Fatal(err)
 			}
-		}()
-	}
-	for range 50 {
-		next := *p
-		next.Version++
-		next.UpdateTag++
-		next.Status = pass.StatusUsed
-		if err := db.UpdatePass(ctx, &next); err != nil {
-			t.Fatal(err)
+			p = &next
+			got, err := db.GetPassMeta(ctx, "demo", "s1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Version != p.Version || got.UpdateTag != p.UpdateTag {
+				t.Fatalf("after version %d: read version %d (tag %d, want %d)", p.Version, got.Version, got.UpdateTag, p.UpdateTag)
+			}
 		}
-		p = &next
-		got, err := db.GetPassMeta(ctx, "demo", "s1")
-		if err != nil {
-			t.Fatal(err)
+		close(stop)
+		wg.Wait()
+	})
+}
+
+func TestPassesOfOrdersAndMovements(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		for _, p := range []struct {
+			serial, secret string
+			movement       int64
+			gen            int
+		}{{"s1", "order-a", 100, 0}, {"s2", "order-a", 100, 1}, {"s3", "order-a", 101, 0}, {"s4", "order-b", 200, 0}} {
+			np := newPass(p.serial, p.movement)
+			np.HolderGeneration, np.SecretToken = p.gen, p.secret
+			if err := db.CreatePass(ctx, np); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if got.Version != p.Version || got.UpdateTag != p.UpdateTag {
-			t.Fatalf("after version %d: read version %d (tag %d, want %d)", p.Version, got.Version, got.UpdateTag, p.UpdateTag)
+		latest, err := db.LatestPassForMovement(ctx, "demo", 100)
+		if err != nil || latest.SerialNumber != "s2" {
+			t.Errorf("latest of movement 100 = %v, %v; want s2", latest, err)
 		}
-	}
-	close(stop)
-	wg.Wait()
+		if _, err := db.LatestPassForMovement(ctx, "demo", 999); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("latest of an unknown movement: %v", err)
+		}
+		ps, err := db.PassesByOrder(ctx, "demo", "order-a")
+		var serials []string
+		for _, p := range ps {
+			serials = append(serials, p.SerialNumber)
+		}
+		if err != nil || !cmp.Equal(serials, []string{"s1", "s2", "s3"}) {
+			t.Errorf("passes of order-a = %v, %v", serials, err)
+		}
+		meta, err := db.GetPassMeta(ctx, "demo", "s4")
+		if err != nil || meta.SecretToken != "order-b" || meta.Version != 1 {
+			t.Errorf("meta = %+v, %v", meta, err)
+		}
+		if _, err := db.GetPassMeta(ctx, "demo", "nope"); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("meta of an unknown pass: %v", err)
+		}
+		refs, err := db.RecentOrders(ctx, time.UnixMilli(1_800_000_000_000), 10)
+		if err != nil || len(refs) != 2 {
+			t.Errorf("recent orders = %v, %v; want 2", refs, err)
+		}
+		if refs, _ := db.RecentOrders(ctx, time.UnixMilli(1_800_000_000_001), 10); len(refs) != 0 {
+			t.Errorf("orders changed later = %v", refs)
+		}
+	})
 }

@@ -17,6 +17,9 @@ import (
 )
 
 func openStore(ctx context.Context, cfg *config.Config) (*storage.DB, error) {
+	if cfg.Storage.PostgresURL != "" {
+		return storage.OpenPostgres(ctx, cfg.Storage.PostgresURL)
+	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Storage.SQLitePath), 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}

@@ -1,0 +1,83 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"walletpass/pass"
+	"walletpass/storage"
+)
+
+func TestCustomerDevicesAndAPIKeys(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.UnixMilli(1_800_000_000_000).UTC()
+		d := pass.CustomerDevice{Tenant: "demo", SecretToken: "sec1", FCMToken: "tok1", Platform: "ios", Locale: "fr", CreatedAt: now}
+		if created, err := db.RegisterCustomerDevice(ctx, d); err != nil || !created {
+			t.Fatalf("register: %v %v", created, err)
+		}
+		d.Locale = "de"
+		if created, err := db.RegisterCustomerDevice(ctx, d); err != nil || created {
+			t.Fatalf("register again: %v %v", created, err)
+		}
+		other := d
+		other.SecretToken, other.FCMToken = "sec2", "tok1"
+		if _, err := db.RegisterCustomerDevice(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := db.CustomerDevices(ctx, "demo", "sec1")
+		if err != nil || len(ds) != 1 || ds[0].Locale != "de" || ds[0].Platform != "ios" {
+			t.Fatalf("devices: %+v %v", ds, err)
+		}
+		if sent, _ := db.NoticeSent(ctx, "demo", "sec1", pass.NoticeReady, "tok1"); sent {
+			t.Error("a notice sent before any was")
+		}
+		for range 2 {
+			if err := db.MarkNoticeSent(ctx, "demo", "sec1", pass.NoticeReady, "tok1", now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if sent, _ := db.NoticeSent(ctx, "demo", "sec1", pass.NoticeReady, "tok1"); !sent {
+			t.Error("the notice is not recorded")
+		}
+		if n, err := db.ForgetFCMToken(ctx, "demo", "tok1"); err != nil || n != 2 {
+			t.Errorf("forget: %d %v", n, err)
+		}
+		if ds, _ := db.CustomerDevices(ctx, "demo", "sec2"); len(ds) != 0 {
+			t.Errorf("after forgetting: %+v", ds)
+		}
+		if err := db.UnregisterCustomerDevice(ctx, "demo", "sec1", "nope"); err != nil {
+			t.Errorf("unregister unknown: %v", err)
+		}
+
+		// API keys.
+		k := storage.APIKey{Tenant: "demo", ID: "k1", Name: "shop", Hash: "h1", CreatedAt: now}
+		if err := db.CreateAPIKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.APIKeyByHash(ctx, "h1")
+		if err != nil || got.Tenant != "demo" || got.ID != "k1" || !got.RevokedAt.IsZero() {
+			t.Fatalf("by hash: %+v %v", got, err)
+		}
+		if _, err := db.APIKeyByHash(ctx, "nope"); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("unknown hash: %v", err)
+		}
+		if err := db.RevokeAPIKey(ctx, "other", "k1", now); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("another tenant revokes: %v", err)
+		}
+		if err := db.RevokeAPIKey(ctx, "demo", "k1", now); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.APIKeyByHash(ctx, "h1"); got.RevokedAt.IsZero() {
+			t.Error("not revoked")
+		}
+		if err := db.RevokeAPIKey(ctx, "demo", "k1", now); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("revoked twice: %v", err)
+		}
+		if keys, err := db.APIKeys(ctx, "demo"); err != nil || len(keys) != 1 {
+			t.Errorf("list: %+v %v", keys, err)
+		}
+	})
+}
