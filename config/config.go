@@ -183,6 +183,9 @@ type Apple struct {
 type APNs struct {
 	// Host is the APNs base URL (default https://api.push.apple.com).
 	Host string `yaml:"host"`
+	// CAFile, when set, is the PEM certificate authority trusted for Host
+	// instead of the system's (a push proxy, a test APNs).
+	CAFile string `yaml:"caFile"`
 	// KeyFile, KeyID and TeamID switch to token auth with a .p8 key of the
 	// team that owns the pass type.
 	KeyFile string `yaml:"keyFile"`
@@ -596,6 +599,11 @@ func (c *Config) Validate() error {
 		} else if ap.KeyFile != "" {
 			if _, err := os.Stat(ap.KeyFile); err != nil {
 				add("%s: apple.apns.keyFile %s: %s", where, ap.KeyFile, describeStatErr(err))
+			}
+		}
+		if f := a.APNs.CAFile; f != "" {
+			if _, err := os.Stat(f); err != nil {
+				add("%s: apple.apns.caFile %s: %s", where, f, describeStatErr(err))
 			}
 		}
 		if h := a.APNs.Host; h != "" {

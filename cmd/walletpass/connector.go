@@ -131,6 +131,9 @@ func buildConnector(cfg *config.Config, db *storage.DB, blobs *blob.Dir, reg *ap
 	c.dispatcher = workers.New(workers.Config{
 		Workers: w.Count, MaxAttempts: w.MaxAttempts, MaxBackoff: time.Duration(w.MaxBackoff), Lease: time.Duration(w.Lease),
 		Reconcile: time.Duration(w.ReconcileEvery), RetentionAge: time.Duration(w.Retention), Jobs: jobs,
+		// Several instances on PostgreSQL: the periodic jobs run on one of
+		// them, and a task enqueued by any wakes them all.
+		Elector: db.Elector("walletpass-jobs"), Listen: db.ListenTasks,
 	}, db, db, map[string]workers.Handler{
 		pass.TaskSyncOrder:      workers.SyncHandler(syncer),
 		pass.TaskPushPass:       workers.PushHandler(pushes),

@@ -65,6 +65,16 @@ func buildPushers(cfg *config.Config, ids map[string]*certs.Identity) (apnsPushe
 		} else {
 			ac.Certificate = &tls.Certificate{Certificate: [][]byte{id.Leaf.Raw, id.WWDR.Raw}, PrivateKey: id.Key, Leaf: id.Leaf}
 		}
+		if f := t.Apple.APNs.CAFile; f != "" {
+			pem, err := readFileLimited(f, 1<<20)
+			if err != nil {
+				return nil, fake, fmt.Errorf("tenant %s: apns caFile: %w", t.ID, err)
+			}
+			ac.RootCAs = x509.NewCertPool()
+			if !ac.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fake, fmt.Errorf("tenant %s: apns caFile %s holds no PEM certificate", t.ID, f)
+			}
+		}
 		if ac.Host == "" && cfg.Server.Development {
 			if fake == nil {
 				pool := x509.NewCertPool()

@@ -122,6 +122,10 @@ func NewServer(opts Options) *Server {
 	return s
 }
 
+// Certificate is the server's TLS certificate (self-signed), to trust in
+// another process (write it as PEM for apple.apns.caFile).
+func (s *Server) Certificate() *x509.Certificate { return s.srv.Certificate() }
+
 // Close releases held requests and shuts the server down, waiting for
 // the requests in progress. It may be called more than once.
 func (s *Server) Close() {
