@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -32,6 +33,14 @@ func signedQuery(links pass.LinkSigner, purpose, tenant, subject string, exp tim
 	q.Set("sig", links.Sign(purpose, tenant, subject, exp))
 	return q.Encode()
 }
+
+// Presigner returns a short-lived URL that downloads a stored file
+// directly from the object store, with the given file name and type.
+type Presigner func(ctx context.Context, key string, ttl time.Duration, filename, contentType string) (string, error)
+
+// presignTTL is how long a presigned download URL works: long enough to
+// follow the redirect.
+const presignTTL = 5 * time.Minute
 
 // PassLink is the signed download link of a pass's latest version, valid
 // until exp: <base>/api/{tenant}/passes/{serial}.pkpass?exp=&sig=.
@@ -71,12 +80,23 @@ func (s *Server) downloadPass(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	filename := "ticket-" + serial[:min(8, len(serial))] + ".pkpass"
+	if s.deps.Presign != nil {
+		u, err := s.deps.Presign(c.Request.Context(), p.BlobKey, presignTTL, filename, ContentTypePKPass)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Header("Cache-Control", "private, no-store")
+		c.Redirect(http.StatusFound, u)
+		return
+	}
 	data, err := s.deps.Blobs.Get(c.Request.Context(), p.BlobKey)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.Header("Content-Disposition", `attachment; filename="ticket-`+serial[:min(8, len(serial))]+`.pkpass"`)
+	c.Header("Content-Disposition", `attachment; filename="`+filename+`"`)
 	c.Header("Cache-Control", "private, no-store")
 	c.Header("Last-Modified", p.UpdatedAt.UTC().Format(http.TimeFormat))
 	c.Data(http.StatusOK, ContentTypePKPass, data)

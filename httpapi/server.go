@@ -58,8 +58,11 @@ type Deps struct {
 	AccessLog bool
 	// The PassKit web service: passes, their files, device registrations,
 	// and the timeline device logs go to.
-	Passes   pass.PassStore
-	Blobs    pass.BlobStore
+	Passes pass.PassStore
+	Blobs  pass.BlobStore
+	// Presign, when set (an S3 store), answers buyers' downloads with a
+	// redirect to a presigned GET URL of the file instead of streaming it.
+	Presign  Presigner
 	Devices  pass.DeviceStore
 	Timeline pass.Timeline
 	// Google Wallet: the save links (signed with Links), the template

@@ -20,7 +20,6 @@ import (
 	"walletpass/httpapi"
 	"walletpass/pass"
 	"walletpass/pass/apple"
-	"walletpass/storage/blob"
 )
 
 func loadConfig(path string, getenv func(string) string) (*config.Config, error) {
@@ -57,7 +56,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer db.Close()
-	blobs, err := blob.NewDir(cfg.Storage.BlobDir)
+	blobs, presign, err := openBlobs(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -81,7 +80,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Log: log, Packager: reg, Store: db, Tenants: tenants,
 		Preview: cfg.Server.Development || cfg.Server.Preview,
 		Inbox:   db, Wake: conn.dispatcher.Wake, Webhooks: conn.webhooks, AccessLog: cfg.Server.AccessLog,
-		Passes: db, Blobs: blobs, Devices: db, Timeline: db,
+		Passes: db, Blobs: blobs, Presign: presign, Devices: db, Timeline: db,
 		LinkTTL: time.Duration(cfg.Server.LinkTTL), TrustedProxies: cfg.Server.TrustedProxies,
 	}
 	if conn.sandbox != nil {

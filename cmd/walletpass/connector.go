@@ -18,7 +18,6 @@ import (
 	"walletpass/secutix"
 	"walletpass/secutix/sandbox"
 	"walletpass/storage"
-	"walletpass/storage/blob"
 	"walletpass/workers"
 )
 
@@ -39,7 +38,7 @@ type connector struct {
 
 // buildConnector wires the SecuTix connector. selfURL is how this process
 // reaches itself (for the sandbox's API and webhooks).
-func buildConnector(cfg *config.Config, db *storage.DB, blobs *blob.Dir, reg *apple.Registry, ids map[string]*certs.Identity,
+func buildConnector(cfg *config.Config, db *storage.DB, blobs pass.BlobStore, reg *apple.Registry, ids map[string]*certs.Identity,
 	log *slog.Logger, selfURL string) (*connector, error) {
 	c := &connector{webhooks: map[string]httpapi.WebhookAuth{}}
 	var err error

@@ -14,6 +14,8 @@ import (
 	"walletpass/httpapi"
 	"walletpass/pass"
 	"walletpass/storage"
+	"walletpass/storage/blob"
+	"walletpass/storage/s3"
 )
 
 func openStore(ctx context.Context, cfg *config.Config) (*storage.DB, error) {
@@ -24,6 +26,25 @@ func openStore(ctx context.Context, cfg *config.Config) (*storage.DB, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	return storage.OpenSQLite(ctx, cfg.Storage.SQLitePath)
+}
+
+// openBlobs opens where pass files live: the S3 bucket of storage.s3URL
+// (then buyers' downloads are presigned GET URLs of the bucket), else the
+// local directory.
+func openBlobs(ctx context.Context, cfg *config.Config) (pass.BlobStore, httpapi.Presigner, error) {
+	if cfg.Storage.S3URL == "" {
+		d, err := blob.NewDir(cfg.Storage.BlobDir)
+		return d, nil, err
+	}
+	sc, err := s3.ParseURL(cfg.Storage.S3URL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage.s3URL: %w", err)
+	}
+	st, err := s3.New(ctx, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, st.PresignGet, nil
 }
 
 // configAndStore loads the configuration and opens its database; the

@@ -84,13 +84,20 @@ func (d *Dir) Get(_ context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	b, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || isDir(p) {
+		// A key that is only the start of other keys holds nothing, as in
+		// an object store.
 		return nil, fmt.Errorf("blob: %s: %w", key, pass.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("blob: get %s: %w", key, err)
 	}
 	return b, nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 var _ pass.BlobStore = (*Dir)(nil)

@@ -1,0 +1,394 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"walletpass/httpapi"
+	"walletpass/pass"
+	"walletpass/pass/apple/appletest"
+	"walletpass/push/apnstest"
+	"walletpass/secutix"
+	"walletpass/secutix/sandbox"
+	"walletpass/storage"
+)
+
+// needService returns the value of env (a test service's address). On a
+// laptop without it the test is skipped; in CI it fails.
+func needService(t *testing.T, env, what string) string {
+	t.Helper()
+	v := os.Getenv(env)
+	if v == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI (%s; .ci/run provides it)", env, what)
+		}
+		t.Skipf("%s not set (%s)", env, what)
+	}
+	return v
+}
+
+// freshSchema makes an empty schema on the PostgreSQL of dsn and returns a
+// DSN that uses it; it is dropped when the test ends.
+func freshSchema(t *testing.T, dsn string) string {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "mi_" + hex.EncodeToString(b[:])
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", dsn)
+		if err == nil {
+			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
+			db.Close()
+		}
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + schema
+}
+
+// TestMultiInstance runs three `walletpass serve` processes on one
+// PostgreSQL and one S3 server. SecuTix's changes to 1,000 orders arrive
+// as 10,000 webhooks sent round-robin, with duplicates and out of order;
+// one instance is SIGKILLed midway. Afterwards every ticket has exactly one
+// pass, in the state SecuTix has, no task is lost or dead, and every
+// registered device heard of its pass's changes without duplicate pushes.
+func TestMultiInstance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three real processes")
+	}
+	pgDSN := needService(t, "WALLETPASS_TEST_POSTGRES", "a PostgreSQL DSN")
+	s3URL := needService(t, "WALLETPASS_TEST_S3", "an S3 server URL")
+	bin := walletpassBinary(t)
+	ctx := context.Background()
+	dsn := freshSchema(t, pgDSN)
+	u, err := url.Parse(s3URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rb [4]byte
+	_, _ = rand.Read(rb[:])
+	u.Path = strings.TrimRight(u.Path, "/") + "/multi-" + hex.EncodeToString(rb[:])
+	q := u.Query()
+	q.Set("create", "true")
+	u.RawQuery = q.Encode()
+	bucketURL := u.String()
+
+	// SecuTix: the sandbox, whose webhooks the test sends itself.
+	sb, err := sandbox.New(sandbox.Config{Tenant: "demo", Institution: "demo", Operator: "OP", Partner: "walletpass",
+		Secret: "multi-secret", QuotaPerMinute: 10_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/sandbox/", sb.Handler())
+	sbSrv := httptest.NewServer(mux)
+	defer sbSrv.Close()
+	// One APNs for all instances.
+	apnsFake := apnstest.NewServer(apnstest.Options{Topic: "pass.dev.walletpass.demo"})
+	defer apnsFake.Close()
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "apns-ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: apnsFake.Certificate().Raw}), 0o600)
+
+	const nOrders, nWebhooks = 1000, 10000
+	var orders []order
+	for range nOrders {
+		resp, err := http.Post(sbSrv.URL+"/sandbox/orders", "application/json", strings.NewReader(`{"count":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o order
+		json.NewDecoder(resp.Body).Decode(&o)
+		resp.Body.Close()
+		orders = append(orders, o)
+	}
+
+	cfgPath := filepath.Join(dir, "walletpass.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`server: {development: true, linkSecret: "multi-instance-link-secret-0123456789"}
+storage: {dataDir: %q}
+workers: {maxBackoff: 500ms, lease: 3s}
+tenants:
+  - id: demo
+    name: Demo Concerts
+    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo, apns: {host: %q, caFile: %q}}
+    secutix: {baseURL: %q, operator: OP, partner: walletpass, secret: multi-secret, requestsPerMinute: 10000000}
+`, filepath.Join(dir, "data"), apnsFake.URL, caFile, sbSrv.URL+"/sandbox/secutix")), 0o600)
+	var bases []string
+	var procs []*proc
+	for i := range 3 {
+		addr := freePort(t)
+		base := "http://" + addr
+		env := append(os.Environ(), "WALLETPASS_CONFIG="+cfgPath, "WALLETPASS_LISTEN="+addr, "WALLETPASS_PUBLIC_BASE_URL="+base,
+			"WALLETPASS_DATABASE_URL="+dsn, "WALLETPASS_S3_URL="+bucketURL)
+		procs = append(procs, startProc(t, bin, env, base)) // the first makes the shared development PKI
+		bases = append(bases, base)
+		_ = i
+	}
+	defer func() {
+		for _, p := range procs {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+		for _, p := range procs {
+			select {
+			case <-p.done:
+			case <-time.After(30 * time.Second):
+				p.cmd.Process.Kill()
+			}
+		}
+	}()
+	db, err := storage.OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	// Webhooks, round-robin over the live instances.
+	var killed atomic.Int32 // index+1 of the killed instance
+	var sent, acked atomic.Int64
+	client := &http.Client{Timeout: 10 * time.Second}
+	post := func(i int, body string) {
+		for attempt := 0; ; attempt++ {
+			k := (i + attempt) % 3
+			if int(killed.Load()) == k+1 {
+				continue
+			}
+			resp, err := client.Post(bases[k]+"/api/demo/webhooks/listeners/secutix/orders", "application/json", strings.NewReader(body))
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusAccepted {
+					acked.Add(1)
+					return
+				}
+			}
+			if attempt > 20 {
+				t.Errorf("webhook not acknowledged: %v", err)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	hook := func(o order, ticketID int64, state string, at time.Time) string {
+		return fmt.Sprintf(`{"ticketId":%d,"orderSecretToken":%q,"state":%q,"lastUpdate":%q}`, ticketID, o.Secret, state,
+			at.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	}
+	jobs := make(chan string, 256)
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			i := w
+			for body := range jobs {
+				post(i, body)
+				i++
+				if sent.Add(1) == nWebhooks/2 {
+					killed.Store(2) // the second instance dies midway
+					procs[1].cmd.Process.Signal(syscall.SIGKILL)
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	// Paid: one webhook per order, each twice (duplicates).
+	for _, o := range orders {
+		b := hook(o, o.Tickets[0].TicketID, "PAID", time.Now())
+		jobs <- b
+		jobs <- b
+	}
+	// Register a device for a third of the passes once they exist.
+	waitDB := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(180 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				tasks, _ := db.ListTasks(ctx, "", 5)
+				var tail string
+				for _, p := range procs {
+					e := p.stderr.String()
+					tail += "\n--- " + e[max(0, len(e)-1500):]
+				}
+				t.Fatalf("timed out waiting for %s; tasks %+v%s", what, tasks, tail)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	regAt := map[string]int{} // push token -> pass version when registered
+	tokenOf := map[int]string{}
+	for i := 0; i < nOrders; i += 3 {
+		o := orders[i]
+		var p *pass.Pass
+		waitDB("a pass", func() bool {
+			ps, _ := db.PassesByOrder(ctx, "demo", o.Secret)
+			if len(ps) == 1 {
+				p = &ps[0]
+			}
+			return p != nil
+		})
+		tok := fmt.Sprintf("%064x", i+1)
+		if _, err := db.Register(ctx, "demo", pass.Device{LibraryID: fmt.Sprintf("dev%06d", i), PushToken: tok}, p.PassTypeID, p.SerialNumber, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		fresh, _ := db.GetPassMeta(ctx, "demo", p.SerialNumber)
+		regAt[tok], tokenOf[i] = fresh.Version, tok
+	}
+	// Changes in SecuTix and their webhooks: modify, validate, cancel;
+	// every webhook sent twice, some with an older lastUpdate than the
+	// previous one (out of order).
+	rnd := func(n int64) int64 { v, _ := rand.Int(rand.Reader, big.NewInt(n)); return v.Int64() }
+	for len(jobs) > 0 || int(sent.Load()) < 2*nOrders {
+		time.Sleep(10 * time.Millisecond)
+	}
+	queued := 2 * nOrders
+	for round := 0; queued < nWebhooks; round++ {
+		for i := 0; i < nOrders && queued < nWebhooks; i++ {
+			o := orders[i]
+			tid := o.Tickets[0].TicketID
+			state, action := "MODIFIED", "modify"
+			switch {
+			case round == 2 && i%10 == 0:
+				state, action = "VALIDATED", "validate"
+			case round == 3 && i%20 == 1:
+				state, action = "CANCELLED", "cancel"
+			case round >= 2 && (i%10 == 0 || i%20 == 1):
+				// validated or cancelled: a duplicate of the last state
+				state, action = "MODIFIED", ""
+			}
+			if action != "" {
+				resp, err := http.Post(fmt.Sprintf("%s/sandbox/orders/%d/tickets/%d/%s", sbSrv.URL, o.FileID, tid, action), "application/json", strings.NewReader(`{}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+			at := time.Now()
+			if rnd(4) == 0 {
+				at = at.Add(-time.Duration(rnd(3000)) * time.Millisecond) // out of order
+			}
+			jobs <- hook(o, tid, state, at)
+			queued++
+			if rnd(3) == 0 && queued < nWebhooks {
+				jobs <- hook(o, tid, state, at) // a duplicate
+				queued++
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	t.Logf("%d webhooks acknowledged in %v (instance 2 killed midway)", acked.Load(), time.Since(start).Round(time.Millisecond))
+	if killed.Load() == 0 {
+		t.Fatal("no instance was killed")
+	}
+	// Drain: the killed instance's leases expire and the others take over.
+	waitDB("the queue to drain", func() bool {
+		p, _ := db.ListTasks(ctx, pass.TaskPending, 1)
+		r, _ := db.ListTasks(ctx, pass.TaskRunning, 1)
+		return len(p)+len(r) == 0
+	})
+	t.Logf("drained %v after the start", time.Since(start).Round(time.Millisecond))
+	if dead, _ := db.ListTasks(ctx, pass.TaskDead, 10); len(dead) != 0 {
+		t.Errorf("dead tasks: %+v", dead)
+	}
+
+	// The truth, as SecuTix tells it through the real client.
+	sx, err := secutix.New(secutix.Config{Tenant: "demo", BaseURL: sbSrv.URL + "/sandbox/secutix", Operator: "OP", Partner: "walletpass",
+		Secret: "multi-secret", RequestsPerMinute: 10_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushes := map[string][]time.Time{}
+	for _, p := range apnsFake.Pushes() {
+		if p.Status == 200 {
+			pushes[p.Token] = append(pushes[p.Token], p.At)
+		}
+	}
+	wrong := 0
+	for i, o := range orders {
+		ps, err := db.PassesByOrder(ctx, "demo", o.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != 1 {
+			t.Errorf("order %d: %d passes, want 1: %v", i, len(ps), summary(ps))
+			continue
+		}
+		truth, err := sx.OrderBySecret(ctx, "demo", o.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, got := truth.Tickets[0], ps[0].Ticket
+		wantState := want.State
+		if got.Seat != want.Seat || got.State != wantState || got.Barcode != want.Barcode {
+			wrong++
+			if wrong <= 5 {
+				t.Errorf("order %d: pass shows seat %+v state %s barcode %s; SecuTix has %+v %s %s", i, got.Seat, got.State, got.Barcode,
+					want.Seat, wantState, want.Barcode)
+			}
+		}
+		if tok, ok := tokenOf[i]; ok {
+			versions, _ := db.ListVersions(ctx, "demo", ps[0].SerialNumber)
+			changes := 0
+			var last time.Time
+			for _, v := range versions {
+				if v.Version > regAt[tok] {
+					changes++
+					last = v.UpdatedAt
+				}
+			}
+			got := pushes[tok]
+			switch {
+			case changes > 0 && (len(got) == 0 || got[len(got)-1].Before(last.Add(-time.Millisecond))):
+				t.Errorf("order %d: device not pushed after its pass's last change (%d changes, pushes %v)", i, changes, got)
+			case len(got) > changes:
+				t.Errorf("order %d: %d pushes for %d changes", i, len(got), changes)
+			}
+		}
+	}
+	if wrong > 0 {
+		t.Errorf("%d of %d passes differ from SecuTix", wrong, nOrders)
+	}
+
+	// A buyer's download through another instance: a signed link, then
+	// the bucket's presigned URL; the pass verifies.
+	ps, _ := db.PassesByOrder(ctx, "demo", orders[2].Secret)
+	links := pass.LinkSigner{Key: []byte("multi-instance-link-secret-0123456789")}
+	link := httpapi.PassLink(bases[2], links, "demo", ps[0].SerialNumber, time.Now().Add(time.Hour))
+	resp, body := fetch(t, link, nil)
+	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "X-Amz-Signature") {
+		t.Fatalf("download: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	resp, data := fetch(t, resp.Header.Get("Location"), nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != httpapi.ContentTypePKPass {
+		t.Fatalf("presigned download: %d %v", resp.StatusCode, resp.Header)
+	}
+	appletest.Verify(t, data, filepath.Join(dir, "data", "pki", "wwdr.pem"))
+}
