@@ -249,6 +249,19 @@ func (s *DB) Enqueue(ctx context.Context, t pass.NewTask, now time.Time) (pass.E
 	return res, err
 }
 
+// EnqueueMany enqueues every task in one transaction: they all appear at
+// once (reconciliation, load tests).
+func (s *DB) EnqueueMany(ctx context.Context, ts []pass.NewTask, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, t := range ts {
+			if _, err := s.enqueueTx(ctx, tx, t, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // enqueueTx enqueues t in tx (see Enqueue) and, on PostgreSQL, notifies
 // the other instances when tx commits.
 func (s *DB) enqueueTx(ctx context.Context, tx *sql.Tx, t pass.NewTask, now time.Time) (pass.Enqueued, error) {

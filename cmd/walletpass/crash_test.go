@@ -32,7 +32,7 @@ var (
 
 // walletpassBinary builds the binary once per test process, for the tests
 // that must kill a real process.
-func walletpassBinary(t *testing.T) string {
+func walletpassBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "walletpass-bin-")
@@ -52,7 +52,7 @@ func walletpassBinary(t *testing.T) string {
 	return binPath
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -69,7 +69,7 @@ type proc struct {
 	done   chan error
 }
 
-func startProc(t *testing.T, bin string, env []string, base string) *proc {
+func startProc(t testing.TB, bin string, env []string, base string) *proc {
 	t.Helper()
 	p := &proc{stderr: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, "serve")

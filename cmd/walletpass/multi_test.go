@@ -47,7 +47,7 @@ func needService(t *testing.T, env, what string) string {
 
 // freshSchema makes an empty schema on the PostgreSQL of dsn and returns a
 // DSN that uses it; it is dropped when the test ends.
-func freshSchema(t *testing.T, dsn string) string {
+func freshSchema(t testing.TB, dsn string) string {
 	t.Helper()
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
