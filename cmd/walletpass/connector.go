@@ -100,7 +100,12 @@ func buildConnector(cfg *config.Config, db *storage.DB, blobs pass.BlobStore, re
 		return nil, err
 	}
 	c.google.syncer.Log = log.With(slog.String("component", "google"))
-	var jobs []workers.Job
+	// The certificates are checked at start and then twice a day, by one
+	// instance: an expiring or expired one is logged for the operator.
+	jobs := []workers.Job{{Name: "certificate-check", Every: 12 * time.Hour, Run: func(context.Context) error {
+		checkCertificates(cfg, ids, log, time.Now())
+		return nil
+	}}}
 	for _, t := range cfg.Tenants {
 		if t.Google.Enabled() && t.Google.ExpireAfterEvent {
 			jobs = append(jobs, workers.Job{Name: "google-expire", Every: 10 * time.Minute, Run: func(ctx context.Context) error {
@@ -156,4 +161,21 @@ func (c *connector) stop(ctx context.Context) error {
 		c.fakeAPNs.Close()
 	}
 	return err
+}
+
+// checkCertificates logs each tenant's certificate problems (expiry
+// within 30 days, expired, wrong pass type or team).
+func checkCertificates(cfg *config.Config, ids map[string]*certs.Identity, log *slog.Logger, now time.Time) int {
+	n := 0
+	for _, t := range cfg.Tenants {
+		id, ok := ids[t.ID]
+		if !ok {
+			continue
+		}
+		for _, p := range id.Check(t.Apple.PassTypeID, t.Apple.TeamID, now) {
+			n++
+			log.Warn("certificate", slog.String("tenant", t.ID), slog.String("severity", p.Severity.String()), slog.String("problem", p.Message))
+		}
+	}
+	return n
 }

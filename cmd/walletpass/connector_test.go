@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"walletpass/config"
 	"walletpass/pass"
 	"walletpass/pass/apple/appletest"
 	"walletpass/storage"
@@ -443,3 +445,24 @@ tenants:
     apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
     secutix: {requestsPerMinute: 1000000}
 `
+
+// TestCertificateCheckJob: the periodic check reports a certificate that
+// will expire (the development one, checked two years ahead).
+func TestCertificateCheckJob(t *testing.T) {
+	cfg, err := config.Load("", testEnv(t.TempDir(), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	_, ids, err := buildIssuers(&cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := checkCertificates(&cfg, ids, log, time.Now()); n != 0 {
+		t.Errorf("%d problems with a fresh certificate: %s", n, logs.String())
+	}
+	if n := checkCertificates(&cfg, ids, log, time.Now().AddDate(30, 0, 0)); n == 0 || !strings.Contains(logs.String(), `"tenant":"demo"`) {
+		t.Errorf("an expired certificate is not reported: %d %s", n, logs.String())
+	}
+}
