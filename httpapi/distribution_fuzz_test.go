@@ -1,0 +1,90 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+
+	"walletpass/httpapi"
+	"walletpass/pass"
+	"walletpass/pass/apple"
+	"walletpass/pass/apple/appletest"
+	"walletpass/storage"
+	"walletpass/storage/blob"
+)
+
+// FuzzDistribution sends arbitrary paths, queries, bodies and headers to
+// the buyer-facing routes (order page, downloads, save links, app
+// installations): never a 5xx, and an installation is stored only when the
+// answer says so.
+func FuzzDistribution(f *testing.F) {
+	fx := appletest.Setup(f)
+	dir := f.TempDir()
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(dir, "d.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { db.Close() })
+	bl, err := blob.NewDir(filepath.Join(dir, "blobs"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	svc := &pass.Service{Passes: db, Blobs: bl, Packager: fx.Registry, Now: func() time.Time { return now }}
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.OrderSecretToken = "fuzzOrderSecret123"
+	p, _, err := svc.Apply(context.Background(), tk, "default")
+	if err != nil {
+		f.Fatal(err)
+	}
+	links := pass.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Packager: fx.Registry, Passes: db, Blobs: bl, Devices: db, Timeline: db,
+		Customers: db, Links: links, Now: func() time.Time { return now },
+		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo", DefaultTemplate: "default", PublicBaseURL: "https://passes.example.com", Google: true}}}))
+	f.Cleanup(srv.Close)
+	good := httpapi.PassLink("", links, "demo", p.SerialNumber, now.Add(time.Hour))
+	f.Add(uint8(0), "/demo/orders/fuzzOrderSecret123", "", "Mozilla/5.0 (iPhone)", "fr")
+	f.Add(uint8(0), good, "", "", "")
+	f.Add(uint8(0), "/api/demo/orders/fuzzOrderSecret123/tickets.pkpasses?exp=1&sig=x", "", "", "")
+	f.Add(uint8(0), "/api/demo/google/save/fuzzOrderSecret123/"+p.SerialNumber+"?exp=9999999999&sig=AAAA", "", "", "")
+	f.Add(uint8(1), "/api/demo/customers/devices", `{"orderSecretToken":"fuzzOrderSecret123","fcmToken":"t1","platform":"ios","locale":"de"}`, "", "")
+	f.Add(uint8(2), "/api/demo/customers/devices", `{"orderSecretToken":"fuzzOrderSecret123","fcmToken":"t1"}`, "", "")
+	f.Add(uint8(0), "/demo/orders/%00", "", "Android", "de;q=x, *")
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodHead}
+	f.Fuzz(func(t *testing.T, m uint8, path, body, ua, lang string) {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n#") || len(path) > 4096 {
+			return
+		}
+		before, _ := db.CustomerDevices(context.Background(), "demo", "fuzzOrderSecret123")
+		req, err := http.NewRequest(methods[int(m)%len(methods)], srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		for k, v := range map[string]string{"User-Agent": ua, "Accept-Language": lang} {
+			if v != "" && httpguts.ValidHeaderFieldValue(v) {
+				req.Header.Set(k, v)
+			}
+		}
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			t.Fatalf("%s %s: %d", req.Method, path, resp.StatusCode)
+		}
+		after, _ := db.CustomerDevices(context.Background(), "demo", "fuzzOrderSecret123")
+		if len(after) > len(before) && resp.StatusCode != http.StatusCreated {
+			t.Fatalf("%s %s stored an installation but answered %d", req.Method, path, resp.StatusCode)
+		}
+		if len(after) < len(before) && resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("%s %s removed an installation but answered %d", req.Method, path, resp.StatusCode)
+		}
+	})
+}
