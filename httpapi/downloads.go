@@ -102,28 +102,6 @@ func (s *Server) downloadPass(c *gin.Context) {
 	c.Data(http.StatusOK, ContentTypePKPass, data)
 }
 
-// currentPasses are the passes a buyer of the order holds now: the newest
-// holder generation of each ticket, cancelled ones left out.
-func currentPasses(ps []pass.Pass) []pass.Pass {
-	latest := map[int64]int{}
-	var out []pass.Pass
-	for _, p := range ps { // sorted by movement, then generation
-		if i, ok := latest[p.MovementID]; ok {
-			out[i] = p
-			continue
-		}
-		latest[p.MovementID] = len(out)
-		out = append(out, p)
-	}
-	valid := out[:0]
-	for _, p := range out {
-		if p.Status != pass.StatusVoided {
-			valid = append(valid, p)
-		}
-	}
-	return valid
-}
-
 // downloadBundle: GET /api/{tenant}/orders/{secret}/tickets.pkpasses?exp=&sig=
 // serves every valid ticket of the order in one .pkpasses bundle.
 func (s *Server) downloadBundle(c *gin.Context) {
@@ -141,7 +119,7 @@ func (s *Server) downloadBundle(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	cur := currentPasses(ps)
+	cur := pass.ValidPerTicket(ps)
 	if len(cur) == 0 {
 		writeProblem(c, http.StatusNotFound, "the order has no valid ticket")
 		return

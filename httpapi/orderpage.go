@@ -213,19 +213,10 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 	// Every ticket is listed (newest holder's pass of each); wallet buttons
 	// only for the valid ones.
 	current := map[string]bool{}
-	for _, p := range currentPasses(ps) {
+	for _, p := range pass.ValidPerTicket(ps) {
 		current[p.SerialNumber] = true
 	}
-	latest := map[int64]pass.Pass{}
-	var order []int64
-	for _, p := range ps {
-		if _, seen := latest[p.MovementID]; !seen {
-			order = append(order, p.MovementID)
-		}
-		latest[p.MovementID] = p
-	}
-	for _, m := range order {
-		p := latest[m]
+	for _, p := range pass.LatestPerTicket(ps) {
 		tk := p.Ticket
 		if page.FileID == "" && p.FileID != 0 {
 			page.FileID = strconv.FormatInt(p.FileID, 10)

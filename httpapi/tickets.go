@@ -166,7 +166,7 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 	exp := now.Add(s.linkTTL()).Truncate(time.Second)
 	base := t.PublicBaseURL
 	out := TicketsResponse{FileID: fileID, OrderPageURL: OrderPageURL(base, tenantID, secret), LinksExpireAt: exp.UTC(), Tickets: []TicketURLs{}}
-	current := currentPasses(ps)
+	current := pass.ValidPerTicket(ps)
 	valid := map[string]bool{}
 	for _, p := range current {
 		valid[p.SerialNumber] = true
@@ -177,16 +177,7 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 	if t.Google && len(current) > 0 {
 		out.GoogleSaveURL = GoogleSaveLink(base, s.deps.Links, tenantID, secret, exp)
 	}
-	latest := map[int64]pass.Pass{}
-	var order []int64
-	for _, p := range ps {
-		if _, seen := latest[p.MovementID]; !seen {
-			order = append(order, p.MovementID)
-		}
-		latest[p.MovementID] = p
-	}
-	for _, m := range order {
-		p := latest[m]
+	for _, p := range pass.LatestPerTicket(ps) {
 		tk := p.Ticket
 		tu := TicketURLs{TicketID: p.TicketID, MovementID: p.MovementID, State: string(tk.State),
 			Event: TicketInfo{Name: tk.Event.Name, Start: tk.Event.Start, End: tk.Event.End, Venue: tk.Venue.Name}}

@@ -109,3 +109,30 @@ type BlobStore interface {
 	// Get returns the content under key, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, key string) ([]byte, error)
 }
+
+// LatestPerTicket returns, from an order's passes sorted by movement and
+// holder generation (as PassStore.PassesByOrder gives them), the newest
+// holder's pass of each ticket, in ticket order.
+func LatestPerTicket(ps []Pass) []Pass {
+	var out []Pass
+	for _, p := range ps {
+		if n := len(out); n > 0 && out[n-1].MovementID == p.MovementID {
+			out[n-1] = p
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// ValidPerTicket is LatestPerTicket without the voided passes: what the
+// buyer of an order holds now.
+func ValidPerTicket(ps []Pass) []Pass {
+	var out []Pass
+	for _, p := range LatestPerTicket(ps) {
+		if p.Status != StatusVoided {
+			out = append(out, p)
+		}
+	}
+	return out
+}

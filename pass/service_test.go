@@ -136,3 +136,26 @@ func TestNoticesFor(t *testing.T) {
 		})
 	}
 }
+
+func TestLatestPerTicket(t *testing.T) {
+	t.Parallel()
+	ps := []pass.Pass{
+		{MovementID: 1, HolderGeneration: 0, SerialNumber: "a0", Status: pass.StatusVoided},
+		{MovementID: 1, HolderGeneration: 1, SerialNumber: "a1", Status: pass.StatusActive},
+		{MovementID: 2, HolderGeneration: 0, SerialNumber: "b0", Status: pass.StatusVoided},
+		{MovementID: 3, HolderGeneration: 0, SerialNumber: "c0", Status: pass.StatusUsed},
+	}
+	serials := func(ps []pass.Pass) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.SerialNumber)
+		}
+		return out
+	}
+	if got := serials(pass.LatestPerTicket(ps)); !slices.Equal(got, []string{"a1", "b0", "c0"}) {
+		t.Errorf("latest = %v", got)
+	}
+	if got := serials(pass.ValidPerTicket(ps)); !slices.Equal(got, []string{"a1", "c0"}) {
+		t.Errorf("valid = %v", got)
+	}
+}

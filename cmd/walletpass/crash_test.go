@@ -100,6 +100,40 @@ func startProc(t testing.TB, bin string, env []string, base string) *proc {
 	}
 }
 
+// sandboxServer starts a SecuTix sandbox (no webhooks: the test sends
+// them) on a loopback port, accepting operator OP, partner walletpass and
+// secret; it is closed when the test ends.
+func sandboxServer(t testing.TB, secret string, quota int) *httptest.Server {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Config{Tenant: "demo", Institution: "demo", Operator: "OP", Partner: "walletpass",
+		Secret: secret, QuotaPerMinute: quota})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/sandbox/", sb.Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { srv.Close(); sb.Close() })
+	return srv
+}
+
+// createOrders creates n sandbox orders of one ticket each.
+func createOrders(t testing.TB, sandboxURL string, n int, body string) []order {
+	t.Helper()
+	var out []order
+	for range n {
+		resp, err := http.Post(sandboxURL+"/sandbox/orders", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o order
+		json.NewDecoder(resp.Body).Decode(&o)
+		resp.Body.Close()
+		out = append(out, o)
+	}
+	return out
+}
+
 // TestCrashSafety SIGKILLs the server during a burst of webhooks and
 // restarts it: every webhook answered 202 is processed, none twice in
 // effect (one pass per ticket, no spurious versions).
@@ -108,29 +142,10 @@ func TestCrashSafety(t *testing.T) {
 		t.Skip("builds and kills a real process")
 	}
 	bin := walletpassBinary(t)
-	sb, err := sandbox.New(sandbox.Config{Tenant: "demo", Institution: "demo", Operator: "OP", Partner: "walletpass",
-		Secret: "crash-secret", QuotaPerMinute: 100000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	mux := http.NewServeMux()
-	mux.Handle("/sandbox/", sb.Handler())
-	sbSrv := httptest.NewServer(mux)
-	defer sbSrv.Close()
+	sbSrv := sandboxServer(t, "crash-secret", 100000)
 
 	const nOrders = 20
-	var orders []order
-	for range nOrders {
-		resp, err := http.Post(sbSrv.URL+"/sandbox/orders", "application/json", strings.NewReader(`{}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var o order
-		json.NewDecoder(resp.Body).Decode(&o)
-		resp.Body.Close()
-		orders = append(orders, o)
-	}
+	orders := createOrders(t, sbSrv.URL, nOrders, `{}`)
 
 	dir := t.TempDir()
 	addr := freePort(t)

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,7 +13,6 @@ import (
 	"time"
 
 	"walletpass/pass"
-	"walletpass/secutix/sandbox"
 	"walletpass/storage"
 )
 
@@ -38,25 +34,9 @@ func BenchmarkDrainBacklog(b *testing.B) {
 	bin := walletpassBinary(b)
 	ctx := context.Background()
 	dsn := freshSchema(b, pgDSN)
-	sb, err := sandbox.New(sandbox.Config{Tenant: "demo", Institution: "demo", Operator: "OP", Partner: "walletpass",
-		Secret: "drain-secret", QuotaPerMinute: 100_000_000})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sb.Close()
-	mux := http.NewServeMux()
-	mux.Handle("/sandbox/", sb.Handler())
-	sbSrv := httptest.NewServer(mux)
-	defer sbSrv.Close()
+	sbSrv := sandboxServer(b, "drain-secret", 100_000_000)
 	var tasks []pass.NewTask
-	for range nTasks {
-		resp, err := http.Post(sbSrv.URL+"/sandbox/orders", "application/json", strings.NewReader(`{"count":1}`))
-		if err != nil {
-			b.Fatal(err)
-		}
-		var o order
-		json.NewDecoder(resp.Body).Decode(&o)
-		resp.Body.Close()
+	for _, o := range createOrders(b, sbSrv.URL, nTasks, `{"count":1}`) {
 		tasks = append(tasks, pass.SyncTask(pass.OrderRef{Tenant: "demo", SecretToken: o.Secret}, ""))
 	}
 	dir := b.TempDir()

@@ -5,13 +5,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,7 +25,6 @@ import (
 	"walletpass/pass/apple/appletest"
 	"walletpass/push/apnstest"
 	"walletpass/secutix"
-	"walletpass/secutix/sandbox"
 	"walletpass/storage"
 )
 
@@ -102,16 +99,7 @@ func TestMultiInstance(t *testing.T) {
 	bucketURL := u.String()
 
 	// SecuTix: the sandbox, whose webhooks the test sends itself.
-	sb, err := sandbox.New(sandbox.Config{Tenant: "demo", Institution: "demo", Operator: "OP", Partner: "walletpass",
-		Secret: "multi-secret", QuotaPerMinute: 10_000_000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	mux := http.NewServeMux()
-	mux.Handle("/sandbox/", sb.Handler())
-	sbSrv := httptest.NewServer(mux)
-	defer sbSrv.Close()
+	sbSrv := sandboxServer(t, "multi-secret", 10_000_000)
 	// One APNs for all instances.
 	apnsFake := apnstest.NewServer(apnstest.Options{Topic: "pass.dev.walletpass.demo"})
 	defer apnsFake.Close()
@@ -120,17 +108,7 @@ func TestMultiInstance(t *testing.T) {
 	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: apnsFake.Certificate().Raw}), 0o600)
 
 	const nOrders, nWebhooks = 1000, 10000
-	var orders []order
-	for range nOrders {
-		resp, err := http.Post(sbSrv.URL+"/sandbox/orders", "application/json", strings.NewReader(`{"count":1}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var o order
-		json.NewDecoder(resp.Body).Decode(&o)
-		resp.Body.Close()
-		orders = append(orders, o)
-	}
+	orders := createOrders(t, sbSrv.URL, nOrders, `{"count":1}`)
 
 	cfgPath := filepath.Join(dir, "walletpass.yaml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`server: {development: true, linkSecret: "multi-instance-link-secret-0123456789"}

@@ -205,19 +205,9 @@ func (s *Syncer) SaveURL(ctx context.Context, tenant, secretToken string, serial
 	if err != nil {
 		return "", err
 	}
-	// The newest holder generation of each movement, unless voided.
-	latest := map[int64]pass.Pass{}
-	var order []int64
-	for _, p := range ps {
-		if _, ok := latest[p.MovementID]; !ok {
-			order = append(order, p.MovementID)
-		}
-		latest[p.MovementID] = p // sorted by movement and generation
-	}
 	var ids []string
-	for _, m := range order {
-		p := latest[m]
-		if p.Status == pass.StatusVoided || (len(serials) > 0 && !slices.Contains(serials, p.SerialNumber)) {
+	for _, p := range pass.ValidPerTicket(ps) {
+		if len(serials) > 0 && !slices.Contains(serials, p.SerialNumber) {
 			continue
 		}
 		if err := s.Sync(ctx, pass.GoogleRef{Tenant: tenant, Serial: p.SerialNumber, Insert: true}, correlationID); err != nil {
