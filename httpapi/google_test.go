@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -110,5 +111,40 @@ func TestGoogleSaveLink(t *testing.T) {
 		if resp, _ := get(t, srv.URL+bad, nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: %d", bad, resp.StatusCode)
 		}
+	}
+}
+
+// TestOrderPageRateLimit: one client gets a burst of pages, then 429 with
+// Retry-After; another client is not affected. The clock is fixed, so the
+// limit does not depend on how fast the test runs.
+func TestOrderPageRateLimit(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	h := httpapi.New(httpapi.Deps{Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}}, Now: func() time.Time { return now }})
+	n := 0
+	get := func(client string) int {
+		req := httptest.NewRequest(http.MethodGet, "/demo/orders/UnknownOrder123", nil)
+		req.RemoteAddr = client + ":5555"
+		// Without trusted proxies a client cannot pick its address: a new
+		// X-Forwarded-For on every request does not reset its limit.
+		n++
+		req.Header.Set("X-Forwarded-For", "198.51.100."+strconv.Itoa(n))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == http.StatusTooManyRequests && rec.Header().Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		return rec.Code
+	}
+	for i := range 10 {
+		if code := get("192.0.2.1"); code != http.StatusNotFound {
+			t.Fatalf("request %d: %d, want the plain 404", i, code)
+		}
+	}
+	if code := get("192.0.2.1"); code != http.StatusTooManyRequests {
+		t.Errorf("11th request: %d, want 429", code)
+	}
+	if code := get("192.0.2.2"); code != http.StatusNotFound {
+		t.Errorf("another client: %d", code)
 	}
 }
