@@ -571,3 +571,27 @@ func TestParseServiceAccount(t *testing.T) {
 		t.Errorf("not json: %v", err)
 	}
 }
+
+// TestClientRateLimit: calls beyond the tenant's rate wait; a call whose
+// wait would outlast its context fails at once, without reaching Google.
+func TestClientRateLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	api, err := google.NewClient(google.ClientConfig{Endpoint: b.fake.URL + "/", Account: b.sa, RequestsPerSecond: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := api.GetObject(ctx, issuerID+".demo-none"); pass.KindOf(err) != pass.KindNotFound {
+		t.Fatalf("first call: %v", err)
+	}
+	before := len(b.fake.Requests())
+	_, err = api.GetObject(ctx, issuerID+".demo-none")
+	if err == nil || pass.KindOf(err) == pass.KindNotFound {
+		t.Fatalf("second call within the same second: %v, want it held back", err)
+	}
+	if after := len(b.fake.Requests()); after != before {
+		t.Errorf("the held-back call reached Google (%d requests, was %d)", after, before)
+	}
+}
