@@ -197,9 +197,10 @@ func printNextSteps(w io.Writer, cfg *config.Config, addr string, sandbox bool) 
 			fmt.Fprintf(w, "  create a sandbox order (SecuTix sends the webhooks, passes appear):\n")
 			fmt.Fprintf(w, "    curl -s -X POST %s/sandbox/orders -d '{}'\n", base)
 			fmt.Fprintf(w, "    go run ./cmd/walletpass orders timeline -secret <orderSecretToken>\n")
-			if t.Google.Enabled() {
-				fmt.Fprintf(w, "    go run ./cmd/walletpass orders links -secret <orderSecretToken>   (the Google Wallet save link)\n")
-			}
+			fmt.Fprintf(w, "    go run ./cmd/walletpass orders links -secret <orderSecretToken>   (the order page and wallet links)\n")
+			fmt.Fprintf(w, "  ask for an order's links as the shop would:\n")
+			fmt.Fprintf(w, "    TOKEN=$(go run ./cmd/walletpass token)\n")
+			fmt.Fprintf(w, "    curl -s -H \"Authorization: Bearer $TOKEN\" %s/api/%s/external/secutix/orders/getTicketsUrl/<fileId>\n", base, t.ID)
 		}
 		fmt.Fprintf(w, "  check the signature (see README, \"Check a pass\") against %s\n", filepath.Join(cfg.DevPKIDir(), "wwdr.pem"))
 		fmt.Fprintf(w, "  health: curl %s/healthz\n\nPress Ctrl-C to stop.\n", base)
