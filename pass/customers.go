@@ -64,44 +64,6 @@ func NoticeTask(r NoticeRef, correlationID string) NewTask {
 		Payload: payload, CorrelationID: correlationID, MinGap: SyncCoalesceWindow}
 }
 
-// NoticesFor says which notices a sync's new pass versions call for: a
-// first pass of a ticket (holder generation 0) means the tickets are
-// ready; a pass voided without a new holder's pass for the same ticket
-// means it was cancelled; any other new version (but a scan) means it
-// changed. A transfer is a change for the order's buyer.
-func NoticesFor(changed []*Pass) []string {
-	newHolder := map[int64]bool{}
-	for _, p := range changed {
-		if p.Version == 1 && p.HolderGeneration > 0 {
-			newHolder[p.MovementID] = true
-		}
-	}
-	var ready, cancelled, changedSeen bool
-	for _, p := range changed {
-		switch {
-		case p.Version == 1 && p.HolderGeneration == 0:
-			ready = true
-		case p.Status == StatusVoided && !newHolder[p.MovementID]:
-			cancelled = true
-		case p.Status == StatusUsed:
-			// a scan at the gate: no notice (the holder is there)
-		default:
-			changedSeen = true
-		}
-	}
-	var out []string
-	if ready {
-		out = append(out, NoticeReady)
-	}
-	if changedSeen {
-		out = append(out, NoticeChanged)
-	}
-	if cancelled {
-		out = append(out, NoticeCancelled)
-	}
-	return out
-}
-
 // AppNotice is a notification for the organiser's app.
 type AppNotice struct {
 	Title, Body string

@@ -56,8 +56,12 @@ type Pass struct {
 	SecretToken      string // the order's secret token (for reconciliation and the order page)
 	HolderKey        string // who holds it (see HolderKey); a new holder gets a new pass
 	Ticket           Ticket // the ticket as the pass shows it now
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// Notice is the organiser's-app notice this version calls for
+	// (NoticeReady, NoticeChanged, NoticeCancelled or ""): the store queues
+	// it in the transaction that writes the version. Not stored.
+	Notice    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // NewSerialNumber returns a random serial number: 32 lowercase hex digits.

@@ -52,6 +52,17 @@ func BlobKey(tenant, serial string, version int) string {
 // content changed, and returns the pass and whether a new version was
 // stored. A conflict with a concurrent writer is returned as KindConflict.
 func (s *Service) Apply(ctx context.Context, t Ticket, template string) (*Pass, bool, error) {
+	return s.apply(ctx, t, template, false)
+}
+
+// Supersede is Apply for the voiding of a previous holder's pass when the
+// ticket moves to a new holder: the order's app hears of the change through
+// the new holder's pass, not of a cancellation.
+func (s *Service) Supersede(ctx context.Context, t Ticket, template string) (*Pass, bool, error) {
+	return s.apply(ctx, t, template, true)
+}
+
+func (s *Service) apply(ctx context.Context, t Ticket, template string, superseded bool) (*Pass, bool, error) {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
@@ -64,6 +75,10 @@ func (s *Service) Apply(ctx context.Context, t Ticket, template string) (*Pass, 
 			MovementID: t.MovementID, HolderGeneration: t.HolderGeneration, FileID: t.FileID, OrderID: t.OrderID,
 			TicketID: t.TicketID, Version: 1, Status: StatusFor(t.State),
 			SecretToken: t.OrderSecretToken, HolderKey: HolderKey(t), Ticket: t,
+			Notice: NoticeReady,
+		}
+		if t.HolderGeneration > 0 {
+			p.Notice = NoticeChanged // the ticket went to a new holder
 		}
 		r, err := s.Packager.Render(ctx, t.Tenant, template, PassInput{Ticket: t, SerialNumber: p.SerialNumber, AuthToken: p.AuthToken})
 		if err != nil {
@@ -93,6 +108,14 @@ func (s *Service) Apply(ctx context.Context, t Ticket, template string) (*Pass, 
 	next.Ticket = t
 	next.SecretToken = t.OrderSecretToken
 	next.FileID, next.OrderID = t.FileID, t.OrderID
+	switch {
+	case superseded, next.Status == StatusUsed:
+		next.Notice = "" // a scan at the gate: the holder is there
+	case next.Status == StatusVoided && cur.Status != StatusVoided:
+		next.Notice = NoticeCancelled
+	default:
+		next.Notice = NoticeChanged
+	}
 	if err := s.store(ctx, &next, r, now()); err != nil {
 		return nil, false, err
 	}

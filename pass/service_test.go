@@ -109,32 +109,64 @@ func TestApplyUnknownTemplate(t *testing.T) {
 	}
 }
 
-func TestNoticesFor(t *testing.T) {
+// TestApplyNotices: each new version says which notice the order's app
+// gets, and the store queues it with the version when the tenant has an
+// app: ready for a ticket's first pass, changed for a modify or a new
+// holder, cancelled for a cancellation, nothing for a scan or for the
+// previous holder's pass.
+func TestApplyNotices(t *testing.T) {
 	t.Parallel()
-	v := func(movement int64, version, gen int, st pass.Status) *pass.Pass {
-		return &pass.Pass{MovementID: movement, Version: version, HolderGeneration: gen, Status: st}
-	}
-	tests := []struct {
-		name    string
-		changed []*pass.Pass
-		want    []string
-	}{
-		{"first sync of a paid order", []*pass.Pass{v(1, 1, 0, pass.StatusActive), v(2, 1, 0, pass.StatusActive)}, []string{pass.NoticeReady}},
-		{"a seat change", []*pass.Pass{v(1, 2, 0, pass.StatusActive)}, []string{pass.NoticeChanged}},
-		{"a scan", []*pass.Pass{v(1, 2, 0, pass.StatusUsed)}, nil},
-		{"a cancellation", []*pass.Pass{v(1, 3, 0, pass.StatusVoided)}, []string{pass.NoticeCancelled}},
-		{"a transfer", []*pass.Pass{v(1, 2, 0, pass.StatusVoided), v(1, 1, 1, pass.StatusActive)}, []string{pass.NoticeChanged}},
-		{"a change and a cancellation", []*pass.Pass{v(1, 2, 0, pass.StatusActive), v(2, 2, 0, pass.StatusVoided)},
-			[]string{pass.NoticeChanged, pass.NoticeCancelled}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if got := pass.NoticesFor(tc.changed); !slices.Equal(got, tc.want) {
-				t.Errorf("got %v, want %v", got, tc.want)
+	ctx := context.Background()
+	b := setup(t)
+	b.db.AppNotices = func(tenant string) bool { return tenant == "demo" }
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant = "demo"
+	notices := func() []string {
+		ts, err := b.db.ListTasks(ctx, pass.TaskPending, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, task := range ts {
+			if task.Kind == pass.TaskNotifyCustomer {
+				out = append(out, task.DedupKey)
 			}
-		})
+		}
+		slices.Sort(out)
+		return out
 	}
+	key := func(ev string) string { return "notice:" + tk.OrderSecretToken + ":" + ev }
+	step := func(name string, apply func() (*pass.Pass, bool, error), want string, queued []string) {
+		t.Helper()
+		p, changed, err := apply()
+		if err != nil || !changed {
+			t.Fatalf("%s: changed=%v err=%v", name, changed, err)
+		}
+		if p.Notice != want {
+			t.Errorf("%s: notice %q, want %q", name, p.Notice, want)
+		}
+		if got := notices(); !slices.Equal(got, queued) {
+			t.Errorf("%s: queued %v, want %v", name, got, queued)
+		}
+	}
+	step("paid", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, tk, "default") }, pass.NoticeReady, []string{key("ready")})
+	tk.Seat.Row = "99"
+	step("modified", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, tk, "default") }, pass.NoticeChanged,
+		[]string{key("changed"), key("ready")})
+	used := tk
+	used.State = pass.TicketUsed
+	step("scanned", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, used, "default") }, "", []string{key("changed"), key("ready")})
+	old := tk
+	old.State = pass.TicketCancelled
+	step("previous holder", func() (*pass.Pass, bool, error) { return b.svc.Supersede(ctx, old, "default") }, "",
+		[]string{key("changed"), key("ready")})
+	next := tk
+	next.HolderGeneration, next.HolderName = 1, "New Holder"
+	step("new holder", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, next, "default") }, pass.NoticeChanged,
+		[]string{key("changed"), key("ready")})
+	next.State = pass.TicketCancelled
+	step("cancelled", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, next, "default") }, pass.NoticeCancelled,
+		[]string{key("cancelled"), key("changed"), key("ready")})
 }
 
 func TestLatestPerTicket(t *testing.T) {

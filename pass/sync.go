@@ -23,11 +23,8 @@ type Syncer struct {
 	Template func(tenant string) string
 	// Changed, when set, is told about every new pass version (pushes).
 	Changed func(ctx context.Context, p *Pass)
-	// NotifyCustomers queues the organiser's app notices a sync calls for
-	// (see NoticesFor).
-	NotifyCustomers bool
-	Log             *slog.Logger
-	Now             func() time.Time
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // SyncResult says what a sync did.
@@ -100,9 +97,6 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		}
 		res.Changed = append(res.Changed, changed...)
 	}
-	if s.NotifyCustomers && len(res.Changed) > 0 {
-		s.queueNotices(ctx, ref.Tenant, o, res.Changed, correlationID)
-	}
 	detail := fmt.Sprintf("%d pass versions", len(res.Changed))
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
@@ -129,7 +123,7 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, tpl, correlationID s
 			if latest.Status != StatusVoided {
 				old := latest.Ticket
 				old.State = TicketCancelled
-				p, ch, err := s.Service.Apply(ctx, old, latest.Template)
+				p, ch, err := s.Service.Supersede(ctx, old, latest.Template)
 				if err != nil {
 					return nil, fmt.Errorf("void the previous holder's pass: %w", err)
 				}
@@ -164,18 +158,6 @@ func (s *Syncer) passChanged(ctx context.Context, p *Pass, correlationID, kind, 
 	tl.add(s.entry(p.Tenant, p.SecretToken, p.FileID, kind, correlationID, detail))
 	if s.Changed != nil {
 		s.Changed(ctx, p)
-	}
-}
-
-// queueNotices queues the app notices the new pass versions call for.
-// A failure is logged: the passes are right, and notices are best effort.
-func (s *Syncer) queueNotices(ctx context.Context, tenant string, o *Order, changed []*Pass, correlationID string) {
-	name := changed[0].Ticket.Event.Name
-	for _, ev := range NoticesFor(changed) {
-		r := NoticeRef{Tenant: tenant, SecretToken: o.SecretToken, FileID: o.FileID, Event: ev, EventName: name}
-		if _, err := s.Queue.Enqueue(ctx, NoticeTask(r, correlationID), s.now()); err != nil && s.Log != nil {
-			s.Log.WarnContext(ctx, "queue app notice", slog.String("tenant", tenant), slog.Any("error", err))
-		}
 	}
 }
 

@@ -134,3 +134,16 @@ func (s *DB) googleFollows(ctx context.Context, tx *sql.Tx, p *pass.Pass) error 
 	}
 	return nil
 }
+
+// noticeFollows queues, in tx, the organiser's-app notice the new version
+// p calls for, when the tenant has an app.
+func (s *DB) noticeFollows(ctx context.Context, tx *sql.Tx, p *pass.Pass) error {
+	if p.Notice == "" || s.AppNotices == nil || !s.AppNotices(p.Tenant) {
+		return nil
+	}
+	r := pass.NoticeRef{Tenant: p.Tenant, SecretToken: p.SecretToken, FileID: p.FileID, Event: p.Notice, EventName: p.Ticket.Event.Name}
+	if _, err := s.enqueueTx(ctx, tx, pass.NoticeTask(r, ""), p.UpdatedAt); err != nil {
+		return fmt.Errorf("storage: app notice of %s: %w", p.SerialNumber, err)
+	}
+	return nil
+}

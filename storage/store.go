@@ -53,6 +53,10 @@ type DB struct {
 	// Wallet objects as soon as a pass exists: then every new pass queues
 	// its Google sync in the transaction that stores it.
 	GoogleOnPayment func(tenant string) bool
+	// AppNotices, when set, says whether a tenant has an app to tell about
+	// its orders: a new pass version then queues the notice it calls for
+	// (Pass.Notice) in the transaction that stores it.
+	AppNotices func(tenant string) bool
 }
 
 // OpenSQLite opens (creating it if needed) the SQLite database at path, in
@@ -192,6 +196,9 @@ func (s *DB) CreatePass(ctx context.Context, p *pass.Pass) error {
 			return fmt.Errorf("storage: create pass %s: %w", p.SerialNumber, err)
 		}
 		if err := s.insertVersion(ctx, tx, p); err != nil {
+			return err
+		}
+		if err := s.noticeFollows(ctx, tx, p); err != nil {
 			return err
 		}
 		return s.googleFollows(ctx, tx, p)
@@ -336,7 +343,11 @@ func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
 		if _, err := s.enqueueTx(ctx, tx, pass.PushTask(ref, ""), p.UpdatedAt); err != nil {
 			return fmt.Errorf("storage: push task of %s: %w", p.SerialNumber, err)
 		}
-		// So must its Google Wallet object, once it has one.
+		// So must the order's app, and its Google Wallet object once it
+		// has one.
+		if err := s.noticeFollows(ctx, tx, p); err != nil {
+			return err
+		}
 		return s.googleFollows(ctx, tx, p)
 	})
 }

@@ -125,7 +125,7 @@ func buildConnector(cfg *config.Config, db *storage.DB, blobs pass.BlobStore, re
 	if c.apps, c.fakeFCM, c.devFCM, err = buildAppNotifiers(context.Background(), cfg, selfURL); err != nil {
 		return nil, err
 	}
-	syncer.NotifyCustomers = len(c.apps) > 0
+	db.AppNotices = func(tenant string) bool { _, ok := c.apps[tenant]; return ok }
 	notices := &pass.CustomerService{Store: db, Notifier: c.apps, PageURL: func(tenant, secret string) string {
 		t, _ := cfg.Tenant(tenant)
 		return httpapi.OrderPageURL(t.PublicBaseURL, tenant, secret)
