@@ -68,6 +68,11 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("storage: prepare: %w", err)
 	}
+	// Webhooks and the queue's small writes are group-committed here too:
+	// one synchronous commit per webhook would cap an instance at the
+	// disk's commit rate. A batch that fails (a deadlock with another
+	// instance) is retried one write at a time.
+	s.group = newGroupCommitter(db, nil)
 	return s, nil
 }
 
