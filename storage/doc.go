@@ -10,8 +10,11 @@
 //     metadata is cached in memory, which is only correct because this
 //     process is the only writer.
 //   - PostgreSQL (OpenPostgres, pgx) is for any number of instances
-//     sharing one database: every write is a transaction of its own, tasks
-//     are claimed with FOR UPDATE SKIP LOCKED, nothing is cached in the
+//     sharing one database: webhooks and the queue's small writes are
+//     group-committed as on SQLite (a failed batch is retried one write
+//     at a time), other writes are transactions of their own (retried on
+//     a deadlock), tasks are claimed with FOR UPDATE SKIP LOCKED, nothing is
+//     cached in the
 //     process, transactions that queue tasks notify the other instances
 //     (ListenTasks), and an Elector picks the instance that runs singleton
 //     jobs.
@@ -19,5 +22,5 @@
 // Times are BIGINT unix milliseconds and ids TEXT made in Go, so that
 // neither database's own types or clock are needed.
 //
-// Blob stores for signed pass files live in storage/blob.
+// Blob stores for signed pass files live in storage/blob and storage/s3.
 package storage
