@@ -103,6 +103,7 @@ func TestValidationListsEveryProblem(t *testing.T) {
 	t.Parallel()
 	path := write(t, `
 server: {listen: "127.0.0.1:8080", publicBaseURL: "http://passes.example.com", linkSecret: short}
+storage: {postgresURL: "mysql://x", s3URL: "https://bucket"}
 tenants:
   - id: Bad_ID
     name: ""
@@ -139,6 +140,8 @@ tenants:
 		`webhooks.auth none is only for development`,
 		`webhooks.auth apikey needs a key of at least 16 characters`,
 		`server.linkSecret must be at least 32 characters`,
+		`storage.postgresURL must start with postgres://`,
+		`storage.s3URL must start with s3://`,
 		`google.issuerId "33880000000x" must be the issuer's decimal number`,
 		`google.serviceAccountFile is required (the built-in fake is only for development)`,
 		`google.endpoint "http://wallet.example.com" must be an https URL`,

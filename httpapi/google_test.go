@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"walletpass/auth"
 	"walletpass/httpapi"
 	"walletpass/pass"
 )
@@ -147,4 +148,69 @@ func TestOrderPageRateLimit(t *testing.T) {
 	if code := get("192.0.2.2"); code != http.StatusNotFound {
 		t.Errorf("another client: %d", code)
 	}
+}
+
+// TestTicketsAPIKeys: an API key is accepted for its own tenant only, and
+// not once revoked; the store's errors do not turn into a success.
+func TestTicketsAPIKeys(t *testing.T) {
+	t.Parallel()
+	keys := map[string]httpapi.APIKeyInfo{}
+	demoKey, _ := auth.NewAPIKey()
+	otherKey, _ := auth.NewAPIKey()
+	oldKey, _ := auth.NewAPIKey()
+	keys[auth.HashAPIKey(demoKey)] = httpapi.APIKeyInfo{Tenant: "demo"}
+	keys[auth.HashAPIKey(otherKey)] = httpapi.APIKeyInfo{Tenant: "other"}
+	keys[auth.HashAPIKey(oldKey)] = httpapi.APIKeyInfo{Tenant: "demo", Revoked: true}
+	synced := 0
+	h := httpapi.New(httpapi.Deps{
+		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}, {ID: "other", Name: "Other"}},
+		Tickets: httpapi.TicketsAPI{
+			Scopes: map[string]string{"demo": "tickets:read"},
+			APIKey: func(_ context.Context, hash string) (httpapi.APIKeyInfo, error) {
+				k, ok := keys[hash]
+				if !ok {
+					return k, pass.ErrNotFound
+				}
+				return k, nil
+			},
+			Orders: syncerFunc(func() (pass.SyncResult, error) {
+				synced++
+				return pass.SyncResult{}, pass.Errorf(pass.KindNotFound, "no such file")
+			}),
+		},
+	})
+	tests := []struct {
+		name   string
+		hdr    map[string]string
+		status int
+	}{
+		{"own key (bearer)", map[string]string{"Authorization": "Bearer " + demoKey}, http.StatusNotFound}, // authorized: the file is unknown
+		{"own key (X-API-Key)", map[string]string{"X-API-Key": demoKey}, http.StatusNotFound},
+		{"another tenant's key", map[string]string{"X-API-Key": otherKey}, http.StatusForbidden},
+		{"revoked key", map[string]string{"X-API-Key": oldKey}, http.StatusUnauthorized},
+		{"a JWT where only keys are accepted", map[string]string{"Authorization": "Bearer a.b.c"}, http.StatusUnauthorized},
+	}
+	for _, tc := range tests {
+		req := httptest.NewRequest(http.MethodGet, "/api/demo/external/secutix/orders/getTicketsUrl/42", nil)
+		for k, v := range tc.hdr {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, rec.Code, rec.Body, tc.status)
+		}
+		if tc.status >= 401 && tc.status <= 403 && rec.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: no WWW-Authenticate", tc.name)
+		}
+	}
+	if synced != 2 {
+		t.Errorf("SecuTix was asked %d times, want only for the 2 authorized requests", synced)
+	}
+}
+
+type syncerFunc func() (pass.SyncResult, error)
+
+func (f syncerFunc) SyncOrder(context.Context, pass.OrderRef, string) (pass.SyncResult, error) {
+	return f()
 }
