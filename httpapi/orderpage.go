@@ -221,7 +221,7 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 		if page.FileID == "" && p.FileID != 0 {
 			page.FileID = strconv.FormatInt(p.FileID, 10)
 		}
-		pt := pageTicket{Event: tk.Event.Name, When: formatWhen(tk.Event.Start, page.T), Venue: joinParts(", ", tk.Venue.Name, tk.Venue.City),
+		pt := pageTicket{Event: tk.Event.Name, When: formatWhen(tk.Event.Start, page.T), Venue: pass.JoinNonEmpty(", ", tk.Venue.Name, tk.Venue.City),
 			Seat: seatLine(tk.Seat, page.T)}
 		switch p.Status {
 		case pass.StatusUsed:
@@ -265,16 +265,6 @@ func (s *Server) linkTTL() time.Duration {
 		return s.deps.LinkTTL
 	}
 	return 30 * 24 * time.Hour
-}
-
-func joinParts(sep string, parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, sep)
 }
 
 func seatLine(s pass.Seat, t pageText) string {

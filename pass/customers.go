@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -149,11 +148,7 @@ var noticeWords = map[string]map[string][2]string{
 }
 
 func noticeText(r NoticeRef, locale string) AppNotice {
-	lang := locale
-	if i := strings.IndexAny(lang, "-_"); i >= 0 {
-		lang = lang[:i]
-	}
-	words, ok := noticeWords[strings.ToLower(lang)]
+	words, ok := noticeWords[Language(locale)]
 	if !ok {
 		words = noticeWords["en"]
 	}

@@ -206,7 +206,7 @@ func (t *Ticket) Normalize() {
 		t.Locale = "en"
 	}
 	if t.Event.TimeZone != "" {
-		if loc, err := loadLocation(t.Event.TimeZone); err == nil {
+		if loc, err := LoadLocation(t.Event.TimeZone); err == nil {
 			for _, p := range []*time.Time{&t.Event.Start, &t.Event.End, &t.Event.Doors} {
 				if !p.IsZero() {
 					*p = p.In(loc)
@@ -251,7 +251,7 @@ func (t Ticket) Validate() error {
 		probs = append(probs, "event.end is before event.start")
 	}
 	if t.Event.TimeZone != "" {
-		if _, err := loadLocation(t.Event.TimeZone); err != nil {
+		if _, err := LoadLocation(t.Event.TimeZone); err != nil {
 			probs = append(probs, fmt.Sprintf("event.timeZone %q is not a known time zone", t.Event.TimeZone))
 		}
 	}
@@ -284,9 +284,10 @@ func (t Ticket) Validate() error {
 
 var locations sync.Map // IANA name -> *time.Location
 
-// loadLocation is time.LoadLocation with a cache: the standard one reads
-// the zone file on every call.
-func loadLocation(name string) (*time.Location, error) {
+// LoadLocation is time.LoadLocation with a cache: the standard one reads
+// the zone file on every call. Names that fail are not cached (they come
+// from outside).
+func LoadLocation(name string) (*time.Location, error) {
 	if v, ok := locations.Load(name); ok {
 		return v.(*time.Location), nil
 	}
@@ -305,4 +306,25 @@ func isPrintableASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// JoinNonEmpty joins the parts that are not blank, trimmed, with sep.
+func JoinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
+}
+
+// Language is the lowercase language of a locale such as "fr-CH" or
+// "fr_CH" ("fr"); "en" when there is none.
+func Language(locale string) string {
+	l, _, _ := strings.Cut(strings.ReplaceAll(locale, "_", "-"), "-")
+	if l = strings.ToLower(strings.TrimSpace(l)); l == "" {
+		return "en"
+	}
+	return l
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"walletpass/pass"
@@ -174,7 +173,7 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled b
 	t.Event.TimeZone = op.TimeZone.String()
 	var loc *time.Location
 	if t.Event.TimeZone != "" {
-		loc, _ = loadLocation(t.Event.TimeZone)
+		loc, _ = pass.LoadLocation(t.Event.TimeZone)
 	}
 	var err error
 	if t.Event.Start, err = parseTime(op.PerformanceStartDate.String(), loc); err != nil {
@@ -205,7 +204,7 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled b
 		}
 		lat, lon := l.Latitude, l.Longitude
 		if a := l.SiteAddress; a != nil {
-			t.Venue.Address = joinNonEmpty(", ", a.FirstAddressLine.String(), a.SecondAddressLine.String())
+			t.Venue.Address = pass.JoinNonEmpty(", ", a.FirstAddressLine.String(), a.SecondAddressLine.String())
 			t.Venue.City = a.Locality.pick(m.locale)
 			t.Venue.PostalCode = a.ZipCode.String()
 			t.Venue.Country = strings.ToUpper(a.CountryCode.String())
@@ -246,7 +245,7 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled b
 
 	// Holder.
 	if h := mv.Holder; h != nil {
-		t.HolderName = joinNonEmpty(" ", h.FirstName.String(), h.LastName.String())
+		t.HolderName = pass.JoinNonEmpty(" ", h.FirstName.String(), h.LastName.String())
 		t.HolderEmail = h.Email.String()
 		t.Locale = bcp47(h.Locale.String())
 	}
@@ -420,29 +419,4 @@ func parseTime(s string, loc *time.Location) (time.Time, error) {
 		s = s[:40] + "…"
 	}
 	return time.Time{}, fmt.Errorf("%q is not an ISO-8601 date-time with an offset", s)
-}
-
-var locations sync.Map // IANA name -> *time.Location
-
-// loadLocation is time.LoadLocation with a cache of the names that loaded.
-func loadLocation(name string) (*time.Location, error) {
-	if v, ok := locations.Load(name); ok {
-		return v.(*time.Location), nil
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, err
-	}
-	locations.Store(name, loc)
-	return loc, nil
-}
-
-func joinNonEmpty(sep string, parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, sep)
 }

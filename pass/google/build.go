@@ -77,20 +77,11 @@ func StateFor(is *Issuer, p *pass.Pass, now time.Time) string {
 	return StateActive
 }
 
-func lang(locale string) string {
-	l, _, _ := strings.Cut(locale, "-")
-	l = strings.ToLower(l)
-	if l == "" {
-		return "en"
-	}
-	return l
-}
-
 func localized(locale, s string) *walletobjects.LocalizedString {
 	if s == "" {
 		return nil
 	}
-	return &walletobjects.LocalizedString{DefaultValue: &walletobjects.TranslatedString{Language: lang(locale), Value: s}}
+	return &walletobjects.LocalizedString{DefaultValue: &walletobjects.TranslatedString{Language: pass.Language(locale), Value: s}}
 }
 
 func stamp(t time.Time) string {
@@ -130,7 +121,7 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 		c.EventId = id
 	}
 	if v := t.Venue; v.Name != "" {
-		addr := joinNonEmpty(", ", v.Address, strings.TrimSpace(v.PostalCode+" "+v.City), v.Country)
+		addr := pass.JoinNonEmpty(", ", v.Address, strings.TrimSpace(v.PostalCode+" "+v.City), v.Country)
 		if addr == "" {
 			addr = v.Name
 		}
@@ -140,16 +131,6 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 		c.NullFields = append(c.NullFields, "HexBackgroundColor")
 	}
 	return c
-}
-
-func joinNonEmpty(sep string, parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, sep)
 }
 
 var barcodeTypes = map[pass.Symbology]string{
@@ -194,7 +175,7 @@ func BuildObject(is *Issuer, p *pass.Pass, state string) *walletobjects.EventTic
 		null("Barcode")
 	}
 	seat := &walletobjects.EventSeat{
-		Section: localized(t.Locale, joinNonEmpty(" ", t.Seat.Area, t.Seat.Block)),
+		Section: localized(t.Locale, pass.JoinNonEmpty(" ", t.Seat.Area, t.Seat.Block)),
 		Row:     localized(t.Locale, t.Seat.Row),
 		Seat:    localized(t.Locale, t.Seat.Number),
 		Gate:    localized(t.Locale, t.Venue.Entrance),
@@ -246,7 +227,7 @@ func SeenOf(p *pass.Pass) Seen {
 func seatText(t pass.Ticket) string {
 	w := words(t.Locale)
 	var parts []string
-	if s := joinNonEmpty(" ", t.Seat.Area, t.Seat.Block); s != "" {
+	if s := pass.JoinNonEmpty(" ", t.Seat.Area, t.Seat.Block); s != "" {
 		parts = append(parts, s)
 	}
 	if t.Seat.Row != "" {
@@ -282,7 +263,7 @@ func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
 		case pass.StatusUsed:
 			at := now
 			if t.Event.TimeZone != "" {
-				if loc, err := time.LoadLocation(t.Event.TimeZone); err == nil {
+				if loc, err := pass.LoadLocation(t.Event.TimeZone); err == nil {
 					at = now.In(loc)
 				}
 			} else if !t.Event.Start.IsZero() {
@@ -338,7 +319,7 @@ var wordings = map[string]wording{
 }
 
 func words(locale string) wording {
-	if w, ok := wordings[lang(locale)]; ok {
+	if w, ok := wordings[pass.Language(locale)]; ok {
 		return w
 	}
 	return wordings["en"]

@@ -11,14 +11,8 @@ import (
 	"walletpass/pass"
 )
 
-// issuerIDRE is the form of an issuer id: Google hands out decimal numbers.
-var issuerIDRE = regexp.MustCompile(`^[0-9]{1,30}$`)
-
 // suffixRE is what Google allows after "<issuerId>." in a resource id.
 var suffixRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-
-// ValidIssuerID reports whether s looks like a Google Wallet issuer id.
-func ValidIssuerID(s string) bool { return issuerIDRE.MatchString(s) }
 
 // ClassID is the id of the class of t's performance: stable across changes
 // of time or venue when SecuTix names the performance, else derived from
