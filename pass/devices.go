@@ -23,8 +23,6 @@ type DeviceStore interface {
 	// update tag is greater than since (0: all), and the largest tag among
 	// them.
 	UpdatedSerials(ctx context.Context, tenant, deviceLibraryID, passTypeID string, since int64) ([]string, int64, error)
-	// DevicesForPass returns the devices registered for a pass.
-	DevicesForPass(ctx context.Context, tenant, passTypeID, serial string) ([]Device, error)
 	// DevicesToPush returns the devices registered for a pass that were
 	// not yet pushed for its current version, and that version's update
 	// tag.

@@ -186,6 +186,14 @@ func TestCLIErrors(t *testing.T) {
 		{name: "unknown tenant", args: []string{"pass", "build", "-ticket", bad, "-tenant", "nope", "-o", out}, code: 1, want: `unknown tenant "nope"`},
 		{name: "bad kind", args: []string{"pass", "sample", "-kind", "opera"}, code: 2, want: `unknown kind "opera"`},
 		{name: "missing config", args: []string{"serve", "-config", filepath.Join(dir, "none.yaml")}, code: 1, want: "no such file"},
+		{name: "token ttl", args: []string{"token", "-ttl", "48h"}, code: 2, want: "-ttl must be between"},
+		{name: "token tenant", args: []string{"token", "-tenant", "nope"}, code: 1, want: `no tenant "nope"`},
+		{name: "apikey no command", args: []string{"apikey"}, code: 2, want: "expected create, list or revoke"},
+		{name: "apikey unknown", args: []string{"apikey", "rotate"}, code: 2, want: `unknown command "rotate"`},
+		{name: "apikey revoke no id", args: []string{"apikey", "revoke"}, code: 2, want: "give the key's id"},
+		{name: "apikey revoke unknown", args: []string{"apikey", "revoke", "nokey"}, code: 1, want: "has no active key nokey"},
+		{name: "links without secret", args: []string{"orders", "links"}, code: 2, want: "give -secret"},
+		{name: "orders unknown", args: []string{"orders", "list"}, code: 2, want: "expected timeline or links"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
