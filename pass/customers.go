@@ -3,6 +3,7 @@ package pass
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -69,7 +70,8 @@ type AppNotice struct {
 	Data        map[string]string
 }
 
-// AppNotifier sends a notification to one app installation.
+// AppNotifier sends a notification to one app installation. With outcome
+// PushRetry, an error that is a *RetryAfterError says how long to wait.
 type AppNotifier interface {
 	NotifyApp(ctx context.Context, tenant, fcmToken string, n AppNotice) (PushOutcome, string, error)
 }
@@ -87,7 +89,9 @@ type CustomerService struct {
 // for the order, in the installation's language. "Ready" reaches each
 // installation once. Gone tokens are forgotten; when some installation
 // should be retried it returns an error of kind KindUnavailable (the task
-// queue retries; a retried "ready" skips the installations reached).
+// queue retries, no sooner than the longest Retry-After the notifier
+// passed on as a *RetryAfterError; a retried "ready" skips the
+// installations reached).
 func (s *CustomerService) Notify(ctx context.Context, r NoticeRef) error {
 	devices, err := s.Store.CustomerDevices(ctx, r.Tenant, r.SecretToken)
 	if err != nil {
@@ -98,6 +102,7 @@ func (s *CustomerService) Notify(ctx context.Context, r NoticeRef) error {
 		now = s.Now
 	}
 	retry := 0
+	after := time.Second // the wait before a retry: FCM's Retry-After if longer
 	for _, d := range devices {
 		if r.Event == NoticeReady {
 			sent, err := s.Store.NoticeSent(ctx, r.Tenant, r.SecretToken, r.Event, d.FCMToken)
@@ -113,6 +118,9 @@ func (s *CustomerService) Notify(ctx context.Context, r NoticeRef) error {
 			n.Data["orderPage"] = s.PageURL(r.Tenant, r.SecretToken)
 		}
 		outcome, _, err := s.Notifier.NotifyApp(ctx, r.Tenant, d.FCMToken, n)
+		if ra := (*RetryAfterError)(nil); errors.As(err, &ra) {
+			after = max(after, ra.After)
+		}
 		if err != nil {
 			retry++
 			continue
@@ -133,7 +141,7 @@ func (s *CustomerService) Notify(ctx context.Context, r NoticeRef) error {
 		}
 	}
 	if retry > 0 {
-		return &RetryAfterError{After: time.Second, Err: Errorf(KindUnavailable, "app notice: %d of %d installations to retry", retry, len(devices))}
+		return &RetryAfterError{After: after, Err: Errorf(KindUnavailable, "app notice: %d of %d installations to retry", retry, len(devices))}
 	}
 	return nil
 }

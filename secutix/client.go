@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -407,13 +406,8 @@ func (c *Client) authenticate(ctx context.Context) (string, time.Duration, error
 // retryAfter builds the error for HTTP 429 and 509.
 func retryAfter(resp *response, prefix string, now time.Time) error {
 	after := DefaultRetryAfter
-	if v := strings.TrimSpace(resp.header.Get("Retry-After")); v != "" {
-		if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 && secs < 1<<31 {
-			after = time.Duration(secs) * time.Second
-		} else if t, err := http.ParseTime(v); err == nil {
-			after = t.Sub(now)
-		}
-		after = max(after, time.Second)
+	if d, ok := pass.ParseRetryAfter(resp.header.Get("Retry-After"), now); ok {
+		after = max(d, time.Second)
 	}
 	return &pass.RetryAfterError{
 		After: after,

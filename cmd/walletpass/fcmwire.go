@@ -24,16 +24,19 @@ func (a appNotifiers) NotifyApp(ctx context.Context, tenant, token string, n pas
 	if !ok {
 		return pass.PushConfigError, "no FCM client", nil
 	}
-	out, reason, err := c.Send(ctx, token, fcm.Notification{Title: n.Title, Body: n.Body, Data: n.Data})
-	switch out {
+	r, err := c.Deliver(ctx, token, fcm.Notification{Title: n.Title, Body: n.Body, Data: n.Data})
+	switch r.Outcome {
 	case fcm.Delivered:
-		return pass.PushDelivered, reason, err
+		return pass.PushDelivered, r.Reason, err
 	case fcm.Unregistered:
-		return pass.PushUnregistered, reason, err
+		return pass.PushUnregistered, r.Reason, err
 	case fcm.ConfigError:
-		return pass.PushConfigError, reason, err
+		return pass.PushConfigError, r.Reason, err
 	}
-	return pass.PushRetry, reason, err
+	if err == nil && r.RetryAfter > 0 {
+		err = &pass.RetryAfterError{After: r.RetryAfter, Err: pass.Errorf(pass.KindUnavailable, "fcm: %s; retry in %s", r.Reason, r.RetryAfter)}
+	}
+	return pass.PushRetry, r.Reason, err
 }
 
 func (a appNotifiers) close() {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -179,10 +178,8 @@ func classify(op string, err error) error {
 	switch {
 	case ge.Code == http.StatusTooManyRequests || ge.Code >= 500:
 		ra := &pass.RetryAfterError{Err: pass.Wrap(pass.KindUnavailable, err, msg)}
-		if s := ge.Header.Get("Retry-After"); s != "" {
-			if n, perr := strconv.Atoi(s); perr == nil && n > 0 {
-				ra.After = time.Duration(n) * time.Second
-			}
+		if d, ok := pass.ParseRetryAfter(ge.Header.Get("Retry-After"), time.Now()); ok {
+			ra.After = d
 		}
 		return ra
 	case ge.Code == http.StatusNotFound:

@@ -202,11 +202,29 @@ func (c *Client) Close() {
 // DeadlineExceeded holds), or an answer FCM does not give (kind
 // pass.KindInternal).
 func (c *Client) Send(ctx context.Context, token string, n Notification) (Outcome, string, error) {
+	r, err := c.Deliver(ctx, token, n)
+	return r.Outcome, r.Reason, err
+}
+
+// Result is what FCM answered to one message.
+type Result struct {
+	Outcome Outcome
+	// Reason is the message name when Delivered, else the reason (see
+	// Send).
+	Reason string
+	// RetryAfter is FCM's Retry-After for a Retry (a 429 QUOTA_EXCEEDED
+	// carries one), 0 when it gave none.
+	RetryAfter time.Duration
+}
+
+// Deliver is Send with FCM's Retry-After: the organiser's app notices are
+// retried no sooner than FCM asks.
+func (c *Client) Deliver(ctx context.Context, token string, n Notification) (Result, error) {
 	if token == "" || len(token) > maxTokenLen {
-		return Unregistered, reasonInvalidToken, nil
+		return Result{Outcome: Unregistered, Reason: reasonInvalidToken}, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return Retry, "", canceled(err, token)
+		return Result{Outcome: Retry}, canceled(err, token)
 	}
 	msg := &messaging.Message{
 		Token:   token,
@@ -223,16 +241,21 @@ func (c *Client) Send(ctx context.Context, token string, n Notification) (Outcom
 	defer cancel(nil)
 	name, err := c.mc.Send(context.WithValue(sctx, cancelKey{}, cancel), msg)
 	if err == nil {
-		return Delivered, name, nil
+		return Result{Outcome: Delivered, Reason: name}, nil
 	}
 	if ctx.Err() != nil {
-		return Retry, "", canceled(ctx.Err(), token)
+		return Result{Outcome: Retry}, canceled(ctx.Err(), token)
 	}
 	var refused *credentialsRefused
 	if errors.As(context.Cause(sctx), &refused) {
-		return ConfigError, refused.reason(), nil
+		return Result{Outcome: ConfigError, Reason: refused.reason()}, nil
 	}
-	return classify(err, tctx.Err() != nil, token)
+	out, reason, cerr := classify(err, tctx.Err() != nil, token)
+	r := Result{Outcome: out, Reason: reason}
+	if resp := errorutils.HTTPResponse(err); out == Retry && resp != nil {
+		r.RetryAfter, _ = pass.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return r, cerr
 }
 
 // classify maps a Send error to an outcome and a reason, and to an error

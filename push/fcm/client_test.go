@@ -108,19 +108,20 @@ func TestSendOutcomes(t *testing.T) {
 		answer      fcmtest.Answer
 		wantOutcome fcm.Outcome
 		wantReason  string
+		wantAfter   time.Duration // Result.RetryAfter
 	}{
-		{"unregistered", fcmtest.Answer{ErrorCode: fcmtest.Unregistered}, fcm.Unregistered, "UNREGISTERED"},
-		{"invalid token", fcmtest.Answer{ErrorCode: fcmtest.InvalidArgument}, fcm.Unregistered, "INVALID_ARGUMENT"},
-		{"quota exceeded", fcmtest.Answer{ErrorCode: fcmtest.QuotaExceeded}, fcm.Retry, "QUOTA_EXCEEDED"},
-		{"quota exceeded with retry-after", fcmtest.Answer{ErrorCode: fcmtest.QuotaExceeded, RetryAfter: time.Minute}, fcm.Retry, "QUOTA_EXCEEDED"},
-		{"internal", fcmtest.Answer{ErrorCode: fcmtest.Internal}, fcm.Retry, "INTERNAL"},
+		{"unregistered", fcmtest.Answer{ErrorCode: fcmtest.Unregistered}, fcm.Unregistered, "UNREGISTERED", 0},
+		{"invalid token", fcmtest.Answer{ErrorCode: fcmtest.InvalidArgument}, fcm.Unregistered, "INVALID_ARGUMENT", 0},
+		{"quota exceeded", fcmtest.Answer{ErrorCode: fcmtest.QuotaExceeded}, fcm.Retry, "QUOTA_EXCEEDED", 0},
+		{"quota exceeded with retry-after", fcmtest.Answer{ErrorCode: fcmtest.QuotaExceeded, RetryAfter: time.Minute}, fcm.Retry, "QUOTA_EXCEEDED", time.Minute},
+		{"internal", fcmtest.Answer{ErrorCode: fcmtest.Internal}, fcm.Retry, "INTERNAL", 0},
 		// A Retry-After over two minutes stops the Firebase client's own
 		// retries of a 503, so that this case takes one request.
-		{"unavailable", fcmtest.Answer{ErrorCode: fcmtest.Unavailable, RetryAfter: time.Hour}, fcm.Retry, "UNAVAILABLE"},
-		{"sender id mismatch", fcmtest.Answer{ErrorCode: fcmtest.SenderIDMismatch}, fcm.ConfigError, "SENDER_ID_MISMATCH"},
-		{"third-party auth", fcmtest.Answer{ErrorCode: fcmtest.ThirdPartyAuthError}, fcm.ConfigError, "THIRD_PARTY_AUTH_ERROR"},
-		{"status only", fcmtest.Answer{Status: http.StatusNotFound}, fcm.Unregistered, "UNREGISTERED"},
-		{"unknown code, 502", fcmtest.Answer{Status: http.StatusBadGateway, ErrorCode: "UNSPECIFIED_ERROR"}, fcm.Retry, "UNSPECIFIED_ERROR"},
+		{"unavailable", fcmtest.Answer{ErrorCode: fcmtest.Unavailable, RetryAfter: time.Hour}, fcm.Retry, "UNAVAILABLE", time.Hour},
+		{"sender id mismatch", fcmtest.Answer{ErrorCode: fcmtest.SenderIDMismatch}, fcm.ConfigError, "SENDER_ID_MISMATCH", 0},
+		{"third-party auth", fcmtest.Answer{ErrorCode: fcmtest.ThirdPartyAuthError}, fcm.ConfigError, "THIRD_PARTY_AUTH_ERROR", 0},
+		{"status only", fcmtest.Answer{Status: http.StatusNotFound}, fcm.Unregistered, "UNREGISTERED", 0},
+		{"unknown code, 502", fcmtest.Answer{Status: http.StatusBadGateway, ErrorCode: "UNSPECIFIED_ERROR"}, fcm.Retry, "UNSPECIFIED_ERROR", 0},
 	}
 	b := setup(t)
 	for i, tt := range tests {
@@ -128,9 +129,10 @@ func TestSendOutcomes(t *testing.T) {
 			t.Parallel()
 			tok := regToken(i)
 			b.srv.Respond(tok, tt.answer)
-			out, reason, err := b.client.Send(t.Context(), tok, fcm.Notification{Title: "t", Body: "b"})
-			if err != nil || out != tt.wantOutcome || reason != tt.wantReason {
-				t.Errorf("Send = %v, %q, %v; want %v, %q, nil", out, reason, err, tt.wantOutcome, tt.wantReason)
+			r, err := b.client.Deliver(t.Context(), tok, fcm.Notification{Title: "t", Body: "b"})
+			want := fcm.Result{Outcome: tt.wantOutcome, Reason: tt.wantReason, RetryAfter: tt.wantAfter}
+			if err != nil || r != want {
+				t.Errorf("Deliver = %+v, %v; want %+v, nil", r, err, want)
 			}
 			if n := len(b.srv.MessagesFor(tok)); n != 1 {
 				t.Errorf("the fake got %d requests, want 1 (no retry by the Firebase client)", n)

@@ -43,6 +43,8 @@
 //	             client's network retries
 //
 // The reason is FCM's error code, or the error's status when it has none.
+// [Client.Deliver] answers the same with FCM's Retry-After (a 429
+// QUOTA_EXCEEDED carries one), so that the caller waits as long as asked.
 // Send returns an error, with Outcome Retry, only for what is none of
 // these: any other INVALID_ARGUMENT (a malformed or too big message:
 // pass.KindInvalid), a done ctx (pass.KindUnavailable) or an answer FCM

@@ -1,0 +1,100 @@
+package pass_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"walletpass/pass"
+)
+
+// scriptedNotifier answers each token as told and records what it sent.
+type scriptedNotifier struct {
+	mu      sync.Mutex
+	answers map[string]func() (pass.PushOutcome, error)
+	sent    map[string]int
+}
+
+func (n *scriptedNotifier) NotifyApp(_ context.Context, _, token string, _ pass.AppNotice) (pass.PushOutcome, string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.sent[token]++
+	if f, ok := n.answers[token]; ok {
+		out, err := f()
+		return out, "", err
+	}
+	return pass.PushDelivered, "", nil
+}
+
+// A notice some installation must retry waits at least as long as the
+// longest Retry-After FCM gave; the installations reached are not sent
+// "ready" again.
+func TestNotifyHonoursRetryAfter(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	for _, tok := range []string{"tok-ok", "tok-quota", "tok-busy"} {
+		if _, err := b.db.RegisterCustomerDevice(ctx, pass.CustomerDevice{Tenant: "demo", SecretToken: "S3CRET", FCMToken: tok, Platform: "android", Locale: "en"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	retryIn := func(d time.Duration) func() (pass.PushOutcome, error) {
+		return func() (pass.PushOutcome, error) {
+			return pass.PushRetry, &pass.RetryAfterError{After: d, Err: pass.Errorf(pass.KindUnavailable, "over quota")}
+		}
+	}
+	n := &scriptedNotifier{sent: map[string]int{}, answers: map[string]func() (pass.PushOutcome, error){
+		"tok-quota": retryIn(90 * time.Second),
+		"tok-busy":  retryIn(20 * time.Second),
+	}}
+	svc := &pass.CustomerService{Store: b.db, Notifier: n}
+	ref := pass.NoticeRef{Tenant: "demo", SecretToken: "S3CRET", Event: pass.NoticeReady}
+
+	err := svc.Notify(ctx, ref)
+	var ra *pass.RetryAfterError
+	if !errors.As(err, &ra) || ra.After != 90*time.Second || pass.KindOf(err) != pass.KindUnavailable {
+		t.Fatalf("Notify = %v; want an Unavailable error that waits 90 s (the longest Retry-After)", err)
+	}
+	// Without a Retry-After the wait is one second.
+	n.answers = map[string]func() (pass.PushOutcome, error){"tok-quota": func() (pass.PushOutcome, error) { return pass.PushRetry, nil }}
+	err = svc.Notify(ctx, ref)
+	if !errors.As(err, &ra) || ra.After != time.Second {
+		t.Fatalf("Notify = %v; want a retry in 1 s", err)
+	}
+	n.answers = nil
+	if err := svc.Notify(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"tok-ok": 1, "tok-busy": 2, "tok-quota": 3}
+	for tok, c := range want {
+		if n.sent[tok] != c {
+			t.Errorf("%s was sent %d notices, want %d (%v)", tok, n.sent[tok], c, n.sent)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"120", 2 * time.Minute, true},
+		{" 0 ", 0, true},
+		{"Sun, 29 Nov 2026 12:00:30 GMT", 30 * time.Second, true},
+		{"Sun, 29 Nov 2026 11:00:00 GMT", 0, true}, // in the past
+		{"", 0, false},
+		{"-5", 0, false},
+		{"99999999999", 0, false},
+		{"soon", 0, false},
+		{"1.5", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := pass.ParseRetryAfter(tt.in, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
