@@ -29,13 +29,16 @@ type writeReq struct {
 type groupCommitter struct {
 	db    *sql.DB
 	stmts *stmtCache
-	reqs  chan writeReq
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	// notify, when set, runs once before a commit whose writes asked for
+	// it (see deferNotify): one NOTIFY per batch instead of one per write.
+	notify func(ctx context.Context, tx *sql.Tx) error
+	reqs   chan writeReq
+	stop   chan struct{}
+	wg     sync.WaitGroup
 }
 
-func newGroupCommitter(db *sql.DB, st *stmtCache) *groupCommitter {
-	g := &groupCommitter{db: db, stmts: st, reqs: make(chan writeReq, maxGroup*4), stop: make(chan struct{})}
+func newGroupCommitter(db *sql.DB, st *stmtCache, notify func(context.Context, *sql.Tx) error) *groupCommitter {
+	g := &groupCommitter{db: db, stmts: st, notify: notify, reqs: make(chan writeReq, maxGroup*4), stop: make(chan struct{})}
 	g.wg.Add(1)
 	go g.run()
 	return g
@@ -93,48 +96,39 @@ func (g *groupCommitter) run() {
 	}
 }
 
-// commit writes a batch in one transaction, each write under its own
-// savepoint; if the transaction itself fails, each is retried alone.
+// notifyKey marks the context of a group commit's writes: it holds the
+// *bool a write sets to ask for the commit's notification.
+type notifyKey struct{}
+
+// deferNotify reports whether ctx is a group commit's, and if so asks for
+// its notification.
+func deferNotify(ctx context.Context) bool {
+	f, ok := ctx.Value(notifyKey{}).(*bool)
+	if ok {
+		*f = true
+	}
+	return ok
+}
+
+// commit writes a batch in one transaction. It first runs the writes one
+// after the other; writes rarely fail (a lost lease, a deadlock with
+// another instance), and each savepoint costs a round trip to PostgreSQL.
+// If one fails, the batch runs again with each write under its own
+// savepoint, so that the others still commit; if the transaction itself
+// fails, each write is retried alone.
 func (g *groupCommitter) commit(batch []writeReq) {
-	ctx := context.Background()
-	results := make([]writeResult, len(batch))
-	g.stmts.warm(ctx)
-	err := func() error {
-		tx, err := g.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
+	if len(batch) > 1 {
+		if results, ok := g.attempt(batch, false); ok {
+			for i, r := range batch {
+				r.done <- results[i]
+			}
+			return
 		}
-		for i, r := range batch {
-			if len(batch) == 1 {
-				results[i].res, results[i].err = r.fn(ctx, tx)
-				if results[i].err != nil {
-					_ = tx.Rollback()
-					return nil
-				}
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
-				_ = tx.Rollback()
-				return err
-			}
-			res, werr := r.fn(ctx, tx)
-			if werr != nil {
-				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT w"); err != nil {
-					_ = tx.Rollback()
-					return err
-				}
-			}
-			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT w"); err != nil {
-				_ = tx.Rollback()
-				return err
-			}
-			results[i] = writeResult{res: res, err: werr}
-		}
-		return tx.Commit()
-	}()
-	if err != nil {
+	}
+	results, ok := g.attempt(batch, len(batch) > 1)
+	if !ok {
 		if len(batch) == 1 {
-			batch[0].done <- writeResult{err: fmt.Errorf("storage: write: %w", err)}
+			batch[0].done <- results[0]
 			return
 		}
 		for _, r := range batch {
@@ -145,4 +139,62 @@ func (g *groupCommitter) commit(batch []writeReq) {
 	for i, r := range batch {
 		r.done <- results[i]
 	}
+}
+
+// attempt runs the batch in one transaction, each write under a savepoint
+// when savepoints is set. Without savepoints it gives up (false) at the
+// first failed write; with them a failed write is undone and reported in
+// its result. It also reports false when the transaction fails, with the
+// error in results[0] for a batch of one.
+func (g *groupCommitter) attempt(batch []writeReq, savepoints bool) ([]writeResult, bool) {
+	var wantNotify bool
+	ctx := context.WithValue(context.Background(), notifyKey{}, &wantNotify)
+	results := make([]writeResult, len(batch))
+	g.stmts.warm(ctx)
+	tx, err := g.db.BeginTx(ctx, nil)
+	fail := func(err error) ([]writeResult, bool) {
+		if tx != nil {
+			_ = tx.Rollback()
+		}
+		results[0] = writeResult{err: fmt.Errorf("storage: write: %w", err)}
+		return results, false
+	}
+	if err != nil {
+		tx = nil
+		return fail(err)
+	}
+	for i, r := range batch {
+		if !savepoints {
+			results[i].res, results[i].err = r.fn(ctx, tx)
+			if results[i].err != nil {
+				_ = tx.Rollback()
+				// A batch of one reports the write's own error.
+				return results, len(batch) == 1
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+			return fail(err)
+		}
+		res, werr := r.fn(ctx, tx)
+		if werr != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT w"); err != nil {
+				return fail(err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT w"); err != nil {
+			return fail(err)
+		}
+		results[i] = writeResult{res: res, err: werr}
+	}
+	if wantNotify && g.notify != nil {
+		if err := g.notify(ctx, tx); err != nil {
+			return fail(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		tx = nil // a failed commit has ended the transaction
+		return fail(err)
+	}
+	return results, true
 }

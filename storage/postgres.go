@@ -71,8 +71,9 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 	// Webhooks and the queue's small writes are group-committed here too:
 	// one synchronous commit per webhook would cap an instance at the
 	// disk's commit rate. A batch that fails (a deadlock with another
-	// instance) is retried one write at a time.
-	s.group = newGroupCommitter(db, nil)
+	// instance) is retried one write at a time. The writes' task
+	// notifications become one per commit.
+	s.group = newGroupCommitter(db, nil, s.sendNotify)
 	return s, nil
 }
 
@@ -115,9 +116,14 @@ func (s *DB) NotifyTasks(ctx context.Context) error {
 // notifyTx queues the tasks notification in tx (PostgreSQL only).
 // PostgreSQL folds identical notifications of one transaction into one.
 func (s *DB) notifyTx(ctx context.Context, tx *sql.Tx) error {
-	if !s.isPostgres() {
-		return nil
+	if !s.isPostgres() || deferNotify(ctx) {
+		return nil // in a group commit: sent once before it commits
 	}
+	return s.sendNotify(ctx, tx)
+}
+
+// sendNotify queues the tasks notification in tx.
+func (s *DB) sendNotify(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, tasksChannel, s.schema); err != nil {
 		return fmt.Errorf("storage: notify tasks: %w", err)
 	}

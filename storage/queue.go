@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,34 @@ const (
 			updated_at = excluded.updated_at
 		RETURNING id, state`
 )
+
+// sqlRecordPostgres inserts a webhook event ($1–$11) and enqueues its task
+// (sqlUpsertTask's parameters, renumbered from $12) in one statement;
+// PostgreSQL runs a data-modifying WITH whether or not it is read.
+var sqlRecordPostgres = `WITH ev AS (` + sqlInsertEvent + `) ` + renumber(sqlUpsertTask, 11)
+
+// renumber adds by to every $n parameter of query.
+func renumber(query string, by int) string {
+	var b strings.Builder
+	for i := 0; i < len(query); i++ {
+		if query[i] != '$' {
+			b.WriteByte(query[i])
+			continue
+		}
+		j := i + 1
+		for j < len(query) && query[j] >= '0' && query[j] <= '9' {
+			j++
+		}
+		n, err := strconv.Atoi(query[i+1 : j])
+		if err != nil { // a '$' that is not a parameter
+			b.WriteByte('$')
+			continue
+		}
+		fmt.Fprintf(&b, "$%d", n+by)
+		i = j - 1
+	}
+	return b.String()
+}
 
 // stmtCache prepares each statement of the writer once, on first use, and
 // reuses it (inside transactions too): with a pure-Go SQLite, parsing a
@@ -159,10 +188,9 @@ func (c *stmtCache) query(ctx context.Context, q string, args ...any) (*sql.Rows
 
 // RecordWebhook stores ev, its ticket hint (only if newer than the stored
 // one) and enqueues or merges t, all in one transaction, and returns only
-// once its webhook is durable. On SQLite, concurrent calls are committed
-// together (group commit): each keeps its own savepoint, so one failure
-// does not undo the others. On PostgreSQL each call is its own
-// transaction, which notifies the other instances (see NotifyTasks).
+// once its webhook is durable. Concurrent calls are committed together
+// (group commit), and one failure does not undo the others. On PostgreSQL
+// the commit notifies the other instances (see NotifyTasks).
 func (s *DB) RecordWebhook(ctx context.Context, ev pass.WebhookEvent, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
 	if ev.ID == "" {
 		ev.ID = newID()
@@ -182,8 +210,8 @@ func (s *DB) RecordWebhook(ctx context.Context, ev pass.WebhookEvent, t pass.New
 }
 
 // write runs fn in a transaction of the writer: with the group committer
-// (SQLite) it shares a commit with the other writes waiting; without it
-// (PostgreSQL) it simply runs in a transaction of its own.
+// (both stores open one) it shares a commit with the other writes
+// waiting; without it, it runs in a transaction of its own.
 func (s *DB) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if s.group == nil {
 		return s.inTx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
@@ -206,14 +234,26 @@ func affectedOne(res sql.Result, err error, what string, id string) error {
 }
 
 func (s *DB) recordTx(ctx context.Context, tx *sql.Tx, ev pass.WebhookEvent, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
-	_, err := s.stmts.exec(ctx, tx, sqlInsertEvent, ev.ID, ev.Tenant, ev.Source, ev.SecretToken, ev.OrderID, ev.TicketID, ev.MovementID, ev.State,
-		ev.LastUpdate.UnixMilli(), ev.CorrelationID, ev.ReceivedAt.UnixMilli())
+	evArgs := []any{ev.ID, ev.Tenant, ev.Source, ev.SecretToken, ev.OrderID, ev.TicketID, ev.MovementID, ev.State,
+		ev.LastUpdate.UnixMilli(), ev.CorrelationID, ev.ReceivedAt.UnixMilli()}
+	refs := hintRefs(ev)
+	if s.isPostgres() && len(refs) == 0 {
+		// One round trip: the event and the task in one statement.
+		id := newID()
+		args := append(evArgs, taskArgs(id, t, now)...)
+		var gotID, state string
+		if err := tx.QueryRowContext(ctx, sqlRecordPostgres, args...).Scan(&gotID, &state); err != nil {
+			return pass.Enqueued{}, fmt.Errorf("storage: record webhook: %w", err)
+		}
+		return s.enqueued(ctx, tx, id, gotID, state)
+	}
+	_, err := s.stmts.exec(ctx, tx, sqlInsertEvent, evArgs...)
 	if err != nil {
 		return pass.Enqueued{}, fmt.Errorf("storage: record webhook: %w", err)
 	}
 	// Only the states SecuTix's API may not show (a scan at the gate) are
 	// kept as hints; everything else is read from SecuTix.
-	for _, ref := range hintRefs(ev) {
+	for _, ref := range refs {
 		_, err := s.stmts.exec(ctx, tx, sqlUpsertHint, ev.Tenant, ev.SecretToken, ref, ev.State, ev.LastUpdate.UnixMilli())
 		if err != nil {
 			return pass.Enqueued{}, fmt.Errorf("storage: ticket hint: %w", err)
@@ -265,14 +305,24 @@ func (s *DB) EnqueueMany(ctx context.Context, ts []pass.NewTask, now time.Time) 
 // enqueueTx enqueues t in tx (see Enqueue) and, on PostgreSQL, notifies
 // the other instances when tx commits.
 func (s *DB) enqueueTx(ctx context.Context, tx *sql.Tx, t pass.NewTask, now time.Time) (pass.Enqueued, error) {
-	ms := now.UnixMilli()
 	id := newID()
 	var gotID, state string
-	err := s.stmts.queryRow(ctx, tx, sqlUpsertTask, id, t.Tenant, t.Kind, t.DedupKey, string(t.Payload), ms,
-		t.CorrelationID, t.MinGap.Milliseconds()).Scan(&gotID, &state)
+	err := s.stmts.queryRow(ctx, tx, sqlUpsertTask, taskArgs(id, t, now)...).Scan(&gotID, &state)
 	if err != nil {
 		return pass.Enqueued{}, fmt.Errorf("storage: enqueue: %w", err)
 	}
+	return s.enqueued(ctx, tx, id, gotID, state)
+}
+
+// taskArgs are the parameters of sqlUpsertTask.
+func taskArgs(id string, t pass.NewTask, now time.Time) []any {
+	return []any{id, t.Tenant, t.Kind, t.DedupKey, string(t.Payload), now.UnixMilli(), t.CorrelationID, t.MinGap.Milliseconds()}
+}
+
+// enqueued notifies the other instances of the task sqlUpsertTask wrote
+// (PostgreSQL) and says what became of it: created (it has the id we
+// gave), merged into a pending task or flagged for a rerun.
+func (s *DB) enqueued(ctx context.Context, tx *sql.Tx, id, gotID, state string) (pass.Enqueued, error) {
 	if err := s.notifyTx(ctx, tx); err != nil {
 		return pass.Enqueued{}, err
 	}

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,11 @@ func TestCoalescing(t *testing.T) {
 			if err != nil || r.How != "merged" || r.TaskID != first.TaskID {
 				t.Fatalf("webhook %d: %+v %v", i, r, err)
 			}
+		}
+		// Every webhook is kept (the order's timeline reads them).
+		tl, err := db.Timeline(ctx, "demo", "s1", 0)
+		if err != nil || len(tl) != 50 || tl[0].Kind != "webhook" || !strings.Contains(tl[0].Detail, "state=PAID") {
+			t.Fatalf("timeline: %d entries (%v), want the 50 webhooks, the first PAID: %+v", len(tl), err, tl[:min(len(tl), 1)])
 		}
 		claimed, err := db.Claim(ctx, t0, time.Minute, 10)
 		if err != nil || len(claimed) != 1 {

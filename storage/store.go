@@ -104,7 +104,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	s.stmts = &stmtCache{db: w}
 	s.meta = newMetaCache()
-	s.group = newGroupCommitter(w, s.stmts)
+	s.group = newGroupCommitter(w, s.stmts, nil)
 	ck, err := sql.Open("sqlite", dsn())
 	if err != nil {
 		s.Close()
