@@ -259,6 +259,11 @@ type Google struct {
 	ExpireAfterEvent bool `yaml:"expireAfterEvent"`
 	// RequestsPerSecond caps the API calls (default 20, Google's quota).
 	RequestsPerSecond float64 `yaml:"requestsPerSecond"`
+	// CallbackKeysURL is where Google publishes the keys that sign its
+	// save and delete callbacks (default https://pay.google.com/gp/m/issuer/keys).
+	// Callbacks are asked for when the public base URL is https (and with
+	// the development fake).
+	CallbackKeysURL string `yaml:"callbackKeysURL"`
 }
 
 // Enabled reports whether the tenant issues Google Wallet passes.
@@ -622,7 +627,7 @@ func (c *Config) Validate() error {
 					add("%s: google.serviceAccountFile %s: %s", where, g.ServiceAccountFile, describeStatErr(err))
 				}
 			}
-			for _, f := range []struct{ name, v string }{{"endpoint", g.Endpoint}, {"saveURL", g.SaveURL}} {
+			for _, f := range []struct{ name, v string }{{"endpoint", g.Endpoint}, {"saveURL", g.SaveURL}, {"callbackKeysURL", g.CallbackKeysURL}} {
 				if f.v == "" {
 					continue
 				}

@@ -116,3 +116,40 @@ func (s *Server) templateImage(c *gin.Context) {
 func stripPrefix(prefix string, h http.Handler) gin.HandlerFunc {
 	return gin.WrapH(http.StripPrefix(strings.TrimSuffix(prefix, "/"), h))
 }
+
+// GoogleCallbacks takes Google Wallet's save and delete callbacks.
+type GoogleCallbacks interface {
+	// Handle verifies and records a callback to the tenant's issuer;
+	// fresh is false for a replay (see google.Callbacks.Handle).
+	Handle(ctx context.Context, tenant string, body []byte) (fresh bool, err error)
+}
+
+// MaxGoogleCallbackBody bounds a Google Wallet callback (a few hundred
+// bytes in practice).
+const MaxGoogleCallbackBody = 16 << 10
+
+// googleCallback: POST /api/{tenant}/google/callback takes a signed save
+// or delete callback from Google Wallet: 200 once recorded (a replay too,
+// so that Google stops retrying), 400 malformed or about another tenant's
+// object, 401 when Google's signature does not hold, 503 when Google's
+// keys cannot be fetched (Google retries).
+func (s *Server) googleCallback(c *gin.Context) {
+	tenant := c.Param("tenantId")
+	if _, ok := s.tenants[tenant]; !ok || s.deps.GoogleCallbacks == nil {
+		writeProblem(c, http.StatusNotFound, "unknown tenant, or the tenant has no Google Wallet issuer")
+		return
+	}
+	body, ok := readBody(c, MaxGoogleCallbackBody)
+	if !ok {
+		return
+	}
+	fresh, err := s.deps.GoogleCallbacks.Handle(c.Request.Context(), tenant, body)
+	if err != nil {
+		if pass.KindOf(err) == pass.KindUnauthorized {
+			c.Header("WWW-Authenticate", `ECv2SigningOnly realm="google-wallet-callbacks"`)
+		}
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"recorded": fresh})
+}

@@ -68,10 +68,12 @@ type Deps struct {
 	// Google Wallet: the save links (signed with Links), the template
 	// images Google fetches, and in development the fake Google Wallet
 	// API served under /dev/google/.
-	GoogleSave   GoogleSaver
-	Links        pass.LinkSigner
-	TemplateFile func(template, file string) ([]byte, bool)
-	GoogleFake   http.Handler
+	GoogleSave GoogleSaver
+	// GoogleCallbacks takes Google's save and delete callbacks.
+	GoogleCallbacks GoogleCallbacks
+	Links           pass.LinkSigner
+	TemplateFile    func(template, file string) ([]byte, bool)
+	GoogleFake      http.Handler
 	// Tickets is the organisers' API (getTicketsUrl).
 	Tickets TicketsAPI
 	// DevOAuth serves the development identity provider's keys at
@@ -175,6 +177,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/api/:tenantId/google/save/:secret", s.googleSave)
 	r.GET("/api/:tenantId/google/save/:secret/:serial", s.googleSave)
 	r.GET("/api/:tenantId/google/images/:template/:file", s.templateImage)
+	r.POST("/api/:tenantId/google/callback", s.googleCallback)
 
 	if s.deps.Sandbox != nil {
 		r.Any("/sandbox/*path", gin.WrapH(s.deps.Sandbox))

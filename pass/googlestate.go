@@ -64,3 +64,36 @@ type GoogleStore interface {
 	// whose ExpiresAt is not after now.
 	GoogleExpiring(ctx context.Context, now time.Time, limit int) ([]GoogleRef, error)
 }
+
+// Google Wallet callback event types.
+const (
+	GoogleSaved   = "save" // a user saved the object to their wallet
+	GoogleDeleted = "del"  // a user removed it
+)
+
+// GoogleCallback is a verified save or delete callback from Google Wallet.
+type GoogleCallback struct {
+	Tenant     string
+	Nonce      string // Google's id of the callback; a replay repeats it
+	ObjectID   string
+	ClassID    string
+	EventType  string // GoogleSaved or GoogleDeleted
+	ReceivedAt time.Time
+}
+
+// GoogleWalletCounts says how the tenant's Google Wallet objects fared.
+type GoogleWalletCounts struct {
+	Saves, Deletes int // callbacks received
+	// InWallets is how many objects were last saved, not deleted.
+	InWallets int
+}
+
+// GoogleCallbackStore keeps Google Wallet's save and delete callbacks.
+type GoogleCallbackStore interface {
+	// RecordGoogleCallback stores c once per nonce and, when the object is
+	// one of the tenant's passes, adds an entry to its order's timeline.
+	// fresh is false for a nonce already recorded (nothing changes).
+	RecordGoogleCallback(ctx context.Context, c GoogleCallback) (fresh bool, err error)
+	// GoogleWalletCounts counts the tenant's callbacks.
+	GoogleWalletCounts(ctx context.Context, tenant string) (GoogleWalletCounts, error)
+}

@@ -147,3 +147,66 @@ func (s *DB) noticeFollows(ctx context.Context, tx *sql.Tx, p *pass.Pass) error 
 	}
 	return nil
 }
+
+// RecordGoogleCallback stores a Google Wallet callback once per nonce and
+// adds a google-saved or google-deleted entry to the timeline of the
+// order whose pass has the object. fresh is false for a replay.
+func (s *DB) RecordGoogleCallback(ctx context.Context, c pass.GoogleCallback) (fresh bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO google_callbacks (tenant, nonce, object_id, class_id, event_type, received_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, nonce) DO NOTHING`,
+			c.Tenant, c.Nonce, c.ObjectID, c.ClassID, c.EventType, c.ReceivedAt.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("storage: google callback: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		fresh = true
+		var secret, serial string
+		var fileID int64
+		err = tx.QueryRowContext(ctx, `SELECT p.secret_token, p.file_id, p.serial_number FROM google_objects g
+			JOIN passes p ON p.tenant = g.tenant AND p.serial_number = g.serial_number
+			WHERE g.tenant = $1 AND g.object_id = $2`, c.Tenant, c.ObjectID).Scan(&secret, &fileID, &serial)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // not an object of ours (any more): kept, counted, in no timeline
+		}
+		if err != nil {
+			return fmt.Errorf("storage: google callback: %w", err)
+		}
+		kind := "google-saved"
+		if c.EventType == pass.GoogleDeleted {
+			kind = "google-deleted"
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO order_timeline (id, tenant, secret_token, file_id, at, kind, correlation_id, detail)
+			VALUES ($1, $2, $3, $4, $5, $6, '', $7)`, newID(), c.Tenant, secret, fileID, c.ReceivedAt.UnixMilli(), kind,
+			"serial="+serial+" object="+c.ObjectID)
+		if err != nil {
+			return fmt.Errorf("storage: google callback: timeline: %w", err)
+		}
+		return nil
+	})
+	return fresh, err
+}
+
+// GoogleWalletCounts counts a tenant's Google Wallet callbacks, and the
+// objects whose last callback was a save.
+func (s *DB) GoogleWalletCounts(ctx context.Context, tenant string) (pass.GoogleWalletCounts, error) {
+	var c pass.GoogleWalletCounts
+	err := s.rdb.QueryRowContext(ctx, `SELECT
+			COUNT(CASE WHEN event_type = 'save' THEN 1 END), COUNT(CASE WHEN event_type = 'del' THEN 1 END)
+		FROM google_callbacks WHERE tenant = $1`, tenant).Scan(&c.Saves, &c.Deletes)
+	if err != nil {
+		return c, fmt.Errorf("storage: google counts: %w", err)
+	}
+	// The last callback of each object (by time, then nonce) says whether
+	// it is in a wallet.
+	err = s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM google_callbacks c
+		WHERE c.tenant = $1 AND c.event_type = 'save' AND NOT EXISTS (SELECT 1 FROM google_callbacks d
+			WHERE d.tenant = c.tenant AND d.object_id = c.object_id
+			AND (d.received_at > c.received_at OR (d.received_at = c.received_at AND d.nonce > c.nonce)))`, tenant).Scan(&c.InWallets)
+	if err != nil {
+		return c, fmt.Errorf("storage: google counts: %w", err)
+	}
+	return c, nil
+}

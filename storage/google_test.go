@@ -115,3 +115,70 @@ func TestGoogleInsertOnPayment(t *testing.T) {
 		}
 	})
 }
+
+// A callback is recorded once per nonce, lands in its order's timeline,
+// and the counts follow the last word on each object; another tenant
+// sees none of it.
+func TestGoogleCallbacks(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		p := newPass("s1", 100)
+		p.SecretToken = "ORDER1"
+		if err := db.CreatePass(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.PutGoogleObject(ctx, &pass.GoogleObject{Tenant: "demo", Serial: "s1", ObjectID: "1.demo-s1", ClassID: "1.demo-p1",
+			State: "ACTIVE", Shown: "{}", UpdatedAt: time.UnixMilli(1_800_000_000_000)}); err != nil {
+			t.Fatal(err)
+		}
+		at := time.UnixMilli(1_800_000_001_000).UTC()
+		cb := func(nonce, object, event string, after time.Duration) pass.GoogleCallback {
+			return pass.GoogleCallback{Tenant: "demo", Nonce: nonce, ObjectID: object, ClassID: "1.demo-p1", EventType: event, ReceivedAt: at.Add(after)}
+		}
+		for i, c := range []struct {
+			cb    pass.GoogleCallback
+			fresh bool
+		}{
+			{cb("n1", "1.demo-s1", pass.GoogleSaved, 0), true},
+			{cb("n1", "1.demo-s1", pass.GoogleSaved, time.Second), false}, // a replay
+			{cb("n2", "1.demo-s1", pass.GoogleDeleted, 2*time.Second), true},
+			{cb("n3", "1.demo-s1", pass.GoogleSaved, 3*time.Second), true},
+			{cb("n4", "1.demo-gone", pass.GoogleSaved, 4*time.Second), true}, // no pass of ours
+			{cb("n5", "1.demo-gone2", pass.GoogleSaved, 5*time.Second), true},
+			{cb("n6", "1.demo-gone2", pass.GoogleDeleted, 6*time.Second), true},
+		} {
+			fresh, err := db.RecordGoogleCallback(ctx, c.cb)
+			if err != nil || fresh != c.fresh {
+				t.Fatalf("callback %d: fresh %v, %v; want %v", i, fresh, err, c.fresh)
+			}
+		}
+		tl, err := db.Timeline(ctx, "demo", "ORDER1", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, e := range tl {
+			kinds = append(kinds, e.Kind)
+			if e.FileID != 7 || e.Detail != "serial=s1 object=1.demo-s1" {
+				t.Errorf("timeline entry %+v", e)
+			}
+		}
+		if !cmp.Equal(kinds, []string{"google-saved", "google-deleted", "google-saved"}) {
+			t.Errorf("timeline kinds %v", kinds)
+		}
+		got, err := db.GoogleWalletCounts(ctx, "demo")
+		want := pass.GoogleWalletCounts{Saves: 4, Deletes: 2, InWallets: 2}
+		if err != nil || got != want {
+			t.Errorf("counts = %+v, %v; want %+v", got, err, want)
+		}
+		if got, err := db.GoogleWalletCounts(ctx, "other"); err != nil || got != (pass.GoogleWalletCounts{}) {
+			t.Errorf("another tenant's counts = %+v, %v", got, err)
+		}
+		// The same nonce from another tenant is that tenant's own.
+		if fresh, err := db.RecordGoogleCallback(ctx, pass.GoogleCallback{Tenant: "other", Nonce: "n1", ObjectID: "2.other-x",
+			ClassID: "2.other-p", EventType: pass.GoogleSaved, ReceivedAt: at}); err != nil || !fresh {
+			t.Errorf("other tenant: fresh %v, %v", fresh, err)
+		}
+	})
+}

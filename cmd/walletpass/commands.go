@@ -107,6 +107,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	deps.DevFCM = conn.devFCM
 	if len(conn.google.syncer.Tenants) > 0 {
 		deps.GoogleSave = conn.google.syncer
+		deps.GoogleCallbacks = conn.google.callbacks
 	}
 	deps.GoogleFake = conn.google.dev
 	deps.TemplateFile = func(name, file string) ([]byte, bool) {

@@ -158,3 +158,119 @@ func getBody(t *testing.T, url string) string {
 	}
 	return fmt.Sprint(string(b))
 }
+
+// TestGoogleCallbacks: each class asks Google to call back; the
+// development save page saves the objects as Google would, and Google's
+// signed callbacks reach the service: recorded once per nonce (a replay
+// is a 200 that changes nothing), in the order's timeline and in
+// `walletpass google counts`; forged, tampered or foreign ones are refused
+// and change nothing.
+func TestGoogleCallbacks(t *testing.T) {
+	s := startSystem(t, "")
+	defer s.stop()
+	ctx := context.Background()
+	fake := s.conn.google.fakes["demo"]
+	tn := s.conn.google.syncer.Tenants["demo"]
+	o := s.createOrder(map[string]any{"count": 2})
+	ps := s.waitPasses(o.Secret, "2 passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
+	var out, errOut syncBuffer
+	env := testEnv(s.dataDir, map[string]string{"WALLETPASS_PUBLIC_BASE_URL": s.base})
+	if err := Run(ctx, []string{"orders", "links", "-secret", o.Secret}, &out, &errOut, env); err != nil {
+		t.Fatalf("orders links: %v %s", err, errOut.String())
+	}
+	var link string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "google-save\t"); ok {
+			link = v
+		}
+	}
+	page := getBody(t, link)
+	if n := strings.Count(page, "callback answered 200"); n != 2 {
+		t.Fatalf("save page: %d callbacks answered 200, want 2:\n%s", n, page)
+	}
+	objectID := google.ObjectID(tn.Issuer.IssuerID, "demo", ps[0].SerialNumber)
+	obj, _ := fake.EventTicketObject(objectID)
+	cls, _ := fake.EventTicketClass(obj.ClassId)
+	if cls.CallbackOptions == nil || cls.CallbackOptions.Url != s.base+"/api/demo/google/callback" || !obj.HasUsers {
+		t.Fatalf("class callback options %+v, object has users %v", cls.CallbackOptions, obj.HasUsers)
+	}
+	// The page again: already saved, no more callbacks.
+	if page := getBody(t, link); strings.Contains(page, "callback answered") {
+		t.Errorf("a second visit called back again:\n%s", page)
+	}
+	counts := func(want pass.GoogleWalletCounts) {
+		t.Helper()
+		got, err := s.db.GoogleWalletCounts(ctx, "demo")
+		if err != nil || got != want {
+			t.Fatalf("counts %+v, %v; want %+v", got, err, want)
+		}
+	}
+	counts(pass.GoogleWalletCounts{Saves: 2, InWallets: 2})
+
+	post := func(body []byte) (int, string, http.Header) {
+		t.Helper()
+		resp, err := http.Post(s.base+"/api/demo/google/callback", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	// The holder removes the pass; Google delivers the callback twice.
+	del := fake.SignCallback(tn.Issuer.IssuerID, obj.ClassId, objectID, pass.GoogleDeleted, "nonce-del-1", time.Now().Add(time.Hour))
+	for i, want := range []string{`"recorded":true`, `"recorded":false`} {
+		if code, body, _ := post(del); code != http.StatusOK || !strings.Contains(body, want) {
+			t.Fatalf("delete callback #%d: %d %s", i, code, body)
+		}
+	}
+	counts(pass.GoogleWalletCounts{Saves: 2, Deletes: 1, InWallets: 1})
+
+	// Refused, and nothing recorded: a tampered message, a forged
+	// signature, an object of another tenant, garbage, too big.
+	tampered := strings.Replace(string(fake.SignCallback(tn.Issuer.IssuerID, obj.ClassId, objectID, pass.GoogleSaved, "nonce-2",
+		time.Now().Add(time.Hour))), "nonce-2", "nonce-3", 1)
+	foreign := fake.SignCallback(tn.Issuer.IssuerID, tn.Issuer.IssuerID+".other-p1", tn.Issuer.IssuerID+".other-x", pass.GoogleSaved, "nonce-4",
+		time.Now().Add(time.Hour))
+	expired := fake.SignCallback(tn.Issuer.IssuerID, obj.ClassId, objectID, pass.GoogleSaved, "nonce-5", time.Now().Add(-time.Minute))
+	for _, c := range []struct {
+		name string
+		body string
+		code int
+	}{
+		{"tampered", tampered, http.StatusUnauthorized},
+		{"expired", string(expired), http.StatusUnauthorized},
+		{"another tenant's object", string(foreign), http.StatusBadRequest},
+		{"not JSON", "{", http.StatusBadRequest},
+		{"too big", `{"signature":"` + strings.Repeat("A", 20<<10) + `"}`, http.StatusRequestEntityTooLarge},
+	} {
+		code, body, h := post([]byte(c.body))
+		if code != c.code || !strings.Contains(h.Get("Content-Type"), "problem+json") {
+			t.Errorf("%s: %d %s %s; want %d problem+json", c.name, code, h.Get("Content-Type"), body, c.code)
+		}
+		if code == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: 401 without WWW-Authenticate", c.name)
+		}
+	}
+	counts(pass.GoogleWalletCounts{Saves: 2, Deletes: 1, InWallets: 1})
+
+	// The order's timeline and the operator's counts.
+	tl, _ := s.db.Timeline(ctx, "demo", o.Secret, 0)
+	kinds := map[string]int{}
+	for _, e := range tl {
+		kinds[e.Kind]++
+	}
+	if kinds["google-saved"] != 2 || kinds["google-deleted"] != 1 {
+		t.Errorf("timeline kinds %v", kinds)
+	}
+	var countsOut syncBuffer
+	if err := Run(ctx, []string{"google", "counts"}, &countsOut, &errOut, env); err != nil {
+		t.Fatalf("google counts: %v %s", err, errOut.String())
+	}
+	if f := strings.Fields(countsOut.String()); len(f) != 9 || strings.Join(f[5:], " ") != "demo 2 1 1" {
+		t.Errorf("google counts printed %q", countsOut.String())
+	}
+	if err := Run(ctx, []string{"google", "counts", "-tenant", "nobody"}, &countsOut, &errOut, env); err == nil {
+		t.Error("google counts for an unknown tenant: no error")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"google.golang.org/api/walletobjects/v1"
 
@@ -32,22 +33,29 @@ import (
 // in development, the fake Google Wallet API of each tenant without a
 // service account, served under /dev/google/<tenant>/.
 type googleSide struct {
-	syncer *google.Syncer
-	fakes  map[string]*googletest.Server
-	dev    http.Handler
+	syncer    *google.Syncer
+	callbacks *google.Callbacks
+	fakes     map[string]*googletest.Server
+	dev       http.Handler
 }
 
 // buildGoogle wires every tenant that has a Google Wallet issuer. selfURL
 // is how this process reaches itself (the development fake).
 func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfURL string) (*googleSide, error) {
-	g := &googleSide{fakes: map[string]*googletest.Server{}}
+	g := &googleSide{fakes: map[string]*googletest.Server{},
+		callbacks: &google.Callbacks{Verifiers: map[string]*google.CallbackVerifier{}, Store: db}}
 	tenants := map[string]*google.Tenant{}
 	for _, t := range cfg.Tenants {
 		gc := t.Google
 		if !gc.Enabled() {
 			continue
 		}
-		endpoint, saveURL := gc.Endpoint, gc.SaveURL
+		endpoint, saveURL, keysURL := gc.Endpoint, gc.SaveURL, gc.CallbackKeysURL
+		// Google calls back only on https; the development fake on any.
+		var callbackURL string
+		if strings.HasPrefix(t.PublicBaseURL, "https://") || gc.UsesFake() {
+			callbackURL = t.PublicBaseURL + "/api/" + t.ID + "/google/callback"
+		}
 		var sa *google.ServiceAccount
 		if gc.UsesFake() {
 			var err error
@@ -59,6 +67,7 @@ func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfUR
 			g.fakes[t.ID] = fake
 			base := selfURL + httpapi.DevGooglePath + t.ID + "/"
 			endpoint, saveURL, sa.TokenURI = base, base+"gp/v/save/", base+"token"
+			keysURL = base + strings.TrimPrefix(fake.CallbackKeysPath(), "/")
 		} else {
 			data, err := readFileLimited(gc.ServiceAccountFile, google.MaxKeyFile)
 			if err != nil {
@@ -75,10 +84,11 @@ func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfUR
 		tenants[t.ID] = &google.Tenant{
 			Issuer: &google.Issuer{Tenant: t.ID, IssuerID: gc.IssuerID, IssuerName: gc.IssuerName, ReEntry: t.Apple.ReEntry,
 				ExpireAfterEvent: gc.ExpireAfterEvent, InsertOnPayment: gc.InsertOnPayment,
-				ImageBaseURL: t.PublicBaseURL + "/api/" + t.ID + "/google/images"},
+				ImageBaseURL: t.PublicBaseURL + "/api/" + t.ID + "/google/images", CallbackURL: callbackURL},
 			Account: sa, API: api, Origins: gc.Origins, SaveURL: saveURL,
 			Design: func(name string) google.Design { return designOf(reg, name) },
 		}
+		g.callbacks.Verifiers[t.ID] = &google.CallbackVerifier{IssuerID: gc.IssuerID, KeysURL: keysURL}
 	}
 	g.syncer = &google.Syncer{Passes: db, Store: db, Tenants: tenants, Timeline: db}
 	db.GoogleOnPayment = func(tenant string) bool {
@@ -183,12 +193,13 @@ var savePageTpl = template.Must(template.New("save").Parse(`<!doctype html>
 <body><h1>Saved to Google Wallet</h1>
 <p>This is the development stand-in for Google's save page: the link was signed by the tenant's service account and names {{len .}} objects.</p>
 {{range .}}<div class="pass" id="{{.ID}}" style="background:{{.Colour}}">
-<strong>{{.Event}}</strong><br>{{.Seat}}<br>State: <span class="state">{{.State}}</span></div>
+<strong>{{.Event}}</strong><br>{{.Seat}}<br>State: <span class="state">{{.State}}</span>
+{{if .Callback}}<br><small class="callback">{{.Callback}}</small>{{end}}</div>
 {{end}}</body></html>`))
 
 type savedPass struct {
-	ID, Event, Seat, State string
-	Colour                 template.CSS
+	ID, Event, Seat, State, Callback string
+	Colour                           template.CSS
 }
 
 func savePage(fake *googletest.Server, tn *google.Tenant) http.Handler {
@@ -214,6 +225,21 @@ func savePage(fake *googletest.Server, tn *google.Tenant) http.Handler {
 				if c.HexBackgroundColor != "" {
 					sp.Colour = template.CSS(c.HexBackgroundColor)
 				}
+				// As Google does once the user saved: the object has a user,
+				// and the class's callback URL hears of it.
+				// (A pass already in a wallet is not saved again.)
+				if cb := c.CallbackOptions; !o.HasUsers && cb != nil && cb.Url != "" {
+					var nonce [12]byte
+					_, _ = rand.Read(nonce[:])
+					body := fake.SignCallback(tn.Issuer.IssuerID, o.ClassId, o.Id, pass.GoogleSaved, hex.EncodeToString(nonce[:]),
+						time.Now().Add(time.Hour))
+					status, err := fake.SendCallback(r.Context(), cb.Url, body)
+					sp.Callback = fmt.Sprintf("callback answered %d", status)
+					if err != nil {
+						sp.Callback = "callback failed: " + err.Error()
+					}
+				}
+				fake.SetHasUsers(o.Id, true)
 			}
 			sp.Seat = seatLine(o)
 			out = append(out, sp)

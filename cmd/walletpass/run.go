@@ -27,6 +27,7 @@ Usage:
                                                   what happened to an order
   walletpass orders links -secret TOKEN [-tenant ID]
                                                   the order page and its signed links
+  walletpass google counts [-tenant ID]           Google Wallet saves, deletions, passes in wallets
   walletpass token [-tenant ID] [-scope "tickets:read"] [-ttl 1h]
                                                   a development access token for the API
   walletpass apikey create [-tenant ID] [-name NAME] | list | revoke ID
@@ -96,6 +97,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdTasks(ctx, rest, stdout, stderr, getenv)
 	case "orders":
 		return cmdOrders(ctx, rest, stdout, stderr, getenv)
+	case "google":
+		return cmdGoogle(ctx, rest, stdout, stderr, getenv)
 	case "sandbox":
 		return cmdSandbox(ctx, rest, stdout, stderr)
 	case "token":

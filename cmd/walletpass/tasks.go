@@ -186,6 +186,43 @@ func cmdOrders(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	return tw.Flush()
 }
 
+// cmdGoogle prints what Google Wallet's callbacks told of each tenant's
+// passes: saves, deletions, and the passes now in a wallet.
+func cmdGoogle(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 || args[0] != "counts" {
+		return errUsage{"google: expected counts"}
+	}
+	fs := newFlags("google counts", stderr)
+	cfgPath := configFlag(fs, getenv)
+	tenant := fs.String("tenant", "", "tenant `id` (default: every tenant with Google Wallet)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, db, err := configAndStore(ctx, *cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENANT\tSAVES\tDELETIONS\tIN WALLETS")
+	found := false
+	for _, t := range cfg.Tenants {
+		if (*tenant != "" && t.ID != *tenant) || !t.Google.Enabled() {
+			continue
+		}
+		found = true
+		c, err := db.GoogleWalletCounts(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", t.ID, c.Saves, c.Deletes, c.InWallets)
+	}
+	if !found {
+		return fmt.Errorf("google counts: no tenant %q with a Google Wallet issuer", *tenant)
+	}
+	return tw.Flush()
+}
+
 func oneLineString(s string, max int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > max {

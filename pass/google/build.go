@@ -38,6 +38,9 @@ type Issuer struct {
 	// ImageBaseURL is the public URL under which the template images are
 	// served: <ImageBaseURL>/<template>/<file>.
 	ImageBaseURL string
+	// CallbackURL, when set, is where Google reports that a user saved or
+	// deleted an object of a class (the class's callbackOptions.url).
+	CallbackURL string
 }
 
 // Design is what the pass template gives Google Wallet: its background
@@ -119,6 +122,9 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 	}
 	if len(id) <= 64 {
 		c.EventId = id
+	}
+	if is.CallbackURL != "" {
+		c.CallbackOptions = &walletobjects.CallbackOptions{Url: is.CallbackURL}
 	}
 	if v := t.Venue; v.Name != "" {
 		addr := pass.JoinNonEmpty(", ", v.Address, strings.TrimSpace(v.PostalCode+" "+v.City), v.Country)

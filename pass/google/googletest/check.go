@@ -126,6 +126,9 @@ type (
 			End       string `json:"end"`
 			DoorsOpen string `json:"doorsOpen"`
 		} `json:"dateTime"`
+		CallbackOptions *struct {
+			URL string `json:"url"`
+		} `json:"callbackOptions"`
 	}
 	objectFields struct {
 		common
@@ -399,6 +402,14 @@ func (s *Server) checkClass(f *classFields, res, in, old map[string]any) *apiErr
 		}
 		if e := checkLocalized("venue.address", v.Address); e != nil {
 			return e
+		}
+	}
+	if cb := f.CallbackOptions; cb != nil && cb.URL != "" {
+		// Google calls it for saves and deletions; it asks for HTTPS (the
+		// fake also takes http, for development on a laptop).
+		u, err := url.Parse(cb.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return invalidf("Invalid value at 'callbackOptions.url': %q is not an absolute HTTPS URL.", cb.URL)
 		}
 	}
 	if dt := f.DateTime; dt != nil {

@@ -150,6 +150,14 @@
 // https://www.googleapis.com/auth/wallet_object.issuer. Access tokens live
 // TokenLifetime (1 h) of the fake's clock.
 //
+// # Callbacks
+//
+// GET /gp/m/issuer/keys ([Server.CallbackKeysPath]) serves, without
+// authentication, the root key document of signed save/delete callbacks
+// (protocol ECv2SigningOnly). [Server.SignCallback] signs a callback body
+// as Google does, [Server.SendCallback] posts it and
+// [Server.RotateCallbackKeys] replaces the keys.
+//
 // # Test controls
 //
 // [Server.Fail] and [Server.FailNext] program error answers,

@@ -134,6 +134,8 @@ type Server struct {
 	requests []Request
 	failures []Failure
 	tokens   map[string]time.Time // access token → expiry
+
+	callbacks callbackSigner // keys that sign save/delete callbacks (callbacks.go)
 }
 
 // store holds the resources of one kind.
@@ -374,6 +376,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	authOK := false
 	if err != nil {
 		rep = errorReply(invalidf("Could not read the request body: %v", err))
+	} else if r.URL.Path == callbackKeysPath {
+		rep = s.callbackKeysReply(r)
 	} else {
 		rep, authOK = s.handle(r, body, at)
 	}

@@ -520,6 +520,12 @@ func TestInvalidClasses(t *testing.T) {
 		{"rejected on insert", func(c *walletobjects.EventTicketClass) { c.ReviewStatus = "REJECTED" }, 400, "reviewStatus"},
 		{"bad review status", func(c *walletobjects.EventTicketClass) { c.ReviewStatus = "LIVE" }, 400, "reviewStatus"},
 		{"long event id", func(c *walletobjects.EventTicketClass) { c.EventId = strings.Repeat("e", 65) }, 400, "eventId"},
+		{"relative callback url", func(c *walletobjects.EventTicketClass) {
+			c.CallbackOptions = &walletobjects.CallbackOptions{Url: "/api/demo/google/callback"}
+		}, 400, "callbackOptions.url"},
+		{"ftp callback url", func(c *walletobjects.EventTicketClass) {
+			c.CallbackOptions = &walletobjects.CallbackOptions{Url: "ftp://example.com/cb"}
+		}, 400, "callbackOptions.url"},
 		{"venue without address", func(c *walletobjects.EventTicketClass) { c.Venue.Address = nil }, 400, "venue.address"},
 		{"venue without name", func(c *walletobjects.EventTicketClass) { c.Venue.Name = nil }, 400, "venue.name"},
 		{"bad start", func(c *walletobjects.EventTicketClass) { c.DateTime.Start = "2026-05-01 19:00" }, 400, "dateTime.start"},
