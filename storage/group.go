@@ -117,24 +117,15 @@ func deferNotify(ctx context.Context) bool {
 // savepoint, so that the others still commit; if the transaction itself
 // fails, each write is retried alone.
 func (g *groupCommitter) commit(batch []writeReq) {
-	if len(batch) > 1 {
-		if results, ok := g.attempt(batch, false); ok {
-			for i, r := range batch {
-				r.done <- results[i]
+	results, ok := g.attempt(batch, false)
+	if !ok && len(batch) > 1 {
+		results, ok = g.attempt(batch, true)
+		if !ok {
+			for _, r := range batch {
+				g.commit([]writeReq{r})
 			}
 			return
 		}
-	}
-	results, ok := g.attempt(batch, len(batch) > 1)
-	if !ok {
-		if len(batch) == 1 {
-			batch[0].done <- results[0]
-			return
-		}
-		for _, r := range batch {
-			g.commit([]writeReq{r})
-		}
-		return
 	}
 	for i, r := range batch {
 		r.done <- results[i]
