@@ -118,10 +118,11 @@ func (s *CustomerService) Notify(ctx context.Context, r NoticeRef) error {
 			n.Data["orderPage"] = s.PageURL(r.Tenant, r.SecretToken)
 		}
 		outcome, _, err := s.Notifier.NotifyApp(ctx, r.Tenant, d.FCMToken, n)
-		if ra := (*RetryAfterError)(nil); errors.As(err, &ra) {
-			after = max(after, ra.After)
-		}
 		if err != nil {
+			var ra *RetryAfterError
+			if errors.As(err, &ra) {
+				after = max(after, ra.After)
+			}
 			retry++
 			continue
 		}
