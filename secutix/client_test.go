@@ -12,9 +12,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	fakesecutix "walletpass/fake/secutix"
 	"walletpass/pass"
 	"walletpass/secutix"
-	"walletpass/secutix/sandbox"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,7 +31,7 @@ const (
 var fixedNow = time.Date(2026, 5, 1, 12, 0, 45, 0, time.UTC)
 
 type bundle struct {
-	sb  *sandbox.Sandbox
+	sb  *fakesecutix.Sandbox
 	srv *httptest.Server
 	cl  *secutix.Client
 	cfg secutix.Config
@@ -39,16 +39,16 @@ type bundle struct {
 
 // setup starts a sandbox behind httptest and a client for it. The edit
 // functions adjust the two configs before use.
-func setup(t *testing.T, editSandbox func(*sandbox.Config), editClient func(*secutix.Config)) *bundle {
+func setup(t *testing.T, editSandbox func(*fakesecutix.Config), editClient func(*secutix.Config)) *bundle {
 	t.Helper()
-	scfg := sandbox.Config{
+	scfg := fakesecutix.Config{
 		Tenant: tenant, Institution: "SANDBOX", Operator: operator, Partner: partner, Secret: secret,
 		QuotaPerMinute: 100000, Now: func() time.Time { return fixedNow },
 	}
 	if editSandbox != nil {
 		editSandbox(&scfg)
 	}
-	sb, err := sandbox.New(scfg)
+	sb, err := fakesecutix.New(scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func (b *bundle) client(t *testing.T, cfg secutix.Config) *secutix.Client {
 	return cl
 }
 
-func (b *bundle) create(t *testing.T, req sandbox.OrderRequest) sandbox.CreatedOrder {
+func (b *bundle) create(t *testing.T, req fakesecutix.OrderRequest) fakesecutix.CreatedOrder {
 	t.Helper()
 	c, err := b.sb.CreateOrder(req)
 	if err != nil {
@@ -118,7 +118,7 @@ func TestNewValidates(t *testing.T) {
 func TestAuthIsCachedAndShared(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil, nil)
-	c := b.create(t, sandbox.OrderRequest{})
+	c := b.create(t, fakesecutix.OrderRequest{})
 	ctx := t.Context()
 	var wg sync.WaitGroup
 	errs := make(chan error, 10)
@@ -147,7 +147,7 @@ func TestAuthIsCachedAndShared(t *testing.T) {
 func TestReauthenticatesOnceOn401(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil, nil)
-	c := b.create(t, sandbox.OrderRequest{})
+	c := b.create(t, fakesecutix.OrderRequest{})
 	ctx := t.Context()
 	if _, err := b.cl.OrderByFileID(ctx, tenant, c.FileID); err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestInProgress(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, nil, func(c *secutix.Config) { c.InProgressRetries = 3 })
-			c := b.create(t, sandbox.OrderRequest{})
+			c := b.create(t, fakesecutix.OrderRequest{})
 			b.sb.SetInProgress(tc.times)
 			o, err := b.cl.OrderBySecret(t.Context(), tenant, c.OrderSecretToken)
 			if tc.wantErr {
@@ -216,29 +216,29 @@ func TestOverloadAndOutages(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
-		fault     sandbox.FaultRequest
+		fault     fakesecutix.FaultRequest
 		quota     int
 		calls     int // calls made before the one that fails
 		wantKind  pass.Kind
 		wantAfter time.Duration // 0: not a RetryAfterError
 	}{
-		{name: "509 injected", fault: sandbox.FaultRequest{Status: ptr(509)}, wantKind: pass.KindUnavailable, wantAfter: 5 * time.Second},
-		{name: "429 with Retry-After 9", fault: sandbox.FaultRequest{Status: ptr(429), RetryAfter: ptr(9)}, wantKind: pass.KindUnavailable, wantAfter: 9 * time.Second},
+		{name: "509 injected", fault: fakesecutix.FaultRequest{Status: ptr(509)}, wantKind: pass.KindUnavailable, wantAfter: 5 * time.Second},
+		{name: "429 with Retry-After 9", fault: fakesecutix.FaultRequest{Status: ptr(429), RetryAfter: ptr(9)}, wantKind: pass.KindUnavailable, wantAfter: 9 * time.Second},
 		{name: "509 over quota", quota: 2, calls: 2, wantKind: pass.KindUnavailable, wantAfter: 15 * time.Second},
-		{name: "503", fault: sandbox.FaultRequest{Status: ptr(503)}, wantKind: pass.KindUnavailable},
-		{name: "500", fault: sandbox.FaultRequest{Status: ptr(500)}, wantKind: pass.KindUnavailable},
-		{name: "400", fault: sandbox.FaultRequest{Status: ptr(400)}, wantKind: pass.KindUnavailable}, // SIMULATED_FAULT envelope
+		{name: "503", fault: fakesecutix.FaultRequest{Status: ptr(503)}, wantKind: pass.KindUnavailable},
+		{name: "500", fault: fakesecutix.FaultRequest{Status: ptr(500)}, wantKind: pass.KindUnavailable},
+		{name: "400", fault: fakesecutix.FaultRequest{Status: ptr(400)}, wantKind: pass.KindUnavailable}, // SIMULATED_FAULT envelope
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, func(c *sandbox.Config) {
+			b := setup(t, func(c *fakesecutix.Config) {
 				if tc.quota > 0 {
 					c.QuotaPerMinute = tc.quota
 				}
 			}, nil)
 			ctx := t.Context()
-			c := b.create(t, sandbox.OrderRequest{})
+			c := b.create(t, fakesecutix.OrderRequest{})
 			for range tc.calls {
 				if _, err := b.cl.OrderByFileID(ctx, tenant, c.FileID); err != nil {
 					t.Fatal(err)
@@ -317,7 +317,7 @@ func TestInvalidArguments(t *testing.T) {
 func TestResponseTooLarge(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil, func(c *secutix.Config) { c.MaxResponseBytes = 2048 })
-	c := b.create(t, sandbox.OrderRequest{Count: 10})
+	c := b.create(t, fakesecutix.OrderRequest{Count: 10})
 	_, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID)
 	if !errors.Is(err, secutix.ErrResponseTooLarge) {
 		t.Fatalf("got %v, want ErrResponseTooLarge", err)
@@ -343,7 +343,7 @@ func TestLimiter(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, nil, func(c *secutix.Config) { c.RequestsPerMinute, c.Burst = tc.rpm, tc.burst })
-			c := b.create(t, sandbox.OrderRequest{})
+			c := b.create(t, fakesecutix.OrderRequest{})
 			for i := range tc.wantBurst {
 				if _, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID); err != nil {
 					t.Fatalf("call %d: %v", i, err)
@@ -370,7 +370,7 @@ func TestLimiter(t *testing.T) {
 func TestOrderByOrderIDFetchesTheFile(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil, nil)
-	c := b.create(t, sandbox.OrderRequest{})
+	c := b.create(t, fakesecutix.OrderRequest{})
 	if _, err := b.sb.Refund(c.FileID, c.Tickets[1].TicketID); err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestOrderByOrderIDFetchesTheFile(t *testing.T) {
 func TestClientsDispatch(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil, nil)
-	c := b.create(t, sandbox.OrderRequest{})
+	c := b.create(t, fakesecutix.OrderRequest{})
 	var src pass.OrderSource = secutix.Clients{tenant: b.cl}
 	ctx := t.Context()
 	if o, err := src.OrderByFileID(ctx, tenant, c.FileID); err != nil || o.Tenant != tenant {

@@ -31,5 +31,5 @@
 // cannot become a valid ticket fails the whole call with KindInvalid naming
 // it, rather than being dropped.
 //
-// The sub-package sandbox is a fake SecuTix speaking the same wire API.
+// The SecuTix sandbox, a fake SecuTix speaking the same wire API, is fake/secutix.
 package secutix

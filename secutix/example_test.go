@@ -6,14 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	fakesecutix "walletpass/fake/secutix"
 	"walletpass/secutix"
-	"walletpass/secutix/sandbox"
 )
 
 // The client against the built-in sandbox: create the demo order, then
 // fetch it by its secret token as the webhook handler would.
 func ExampleClient_OrderBySecret() {
-	sb, err := sandbox.New(sandbox.Config{Operator: "CDEMO_WALLET", Partner: "walletpass", Secret: "demo-secret"})
+	sb, err := fakesecutix.New(fakesecutix.Config{Operator: "CDEMO_WALLET", Partner: "walletpass", Secret: "demo-secret"})
 	if err != nil {
 		panic(err)
 	}
@@ -23,7 +23,7 @@ func ExampleClient_OrderBySecret() {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	created, err := sb.CreateOrder(sandbox.OrderRequest{})
+	created, err := sb.CreateOrder(fakesecutix.OrderRequest{})
 	if err != nil {
 		panic(err)
 	}

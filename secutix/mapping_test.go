@@ -12,9 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	fakesecutix "walletpass/fake/secutix"
 	"walletpass/pass"
 	"walletpass/secutix"
-	"walletpass/secutix/sandbox"
 )
 
 func zurich(t *testing.T) *time.Location {
@@ -29,7 +29,7 @@ func zurich(t *testing.T) *time.Location {
 // demoTicket is what the client must make of ticket i of the sandbox's
 // demo order (a fresh sandbox, fixedNow) for a client locale whose names
 // are event and venue.
-func demoTicket(t *testing.T, c sandbox.CreatedOrder, i int, event, venue, locale string) pass.Ticket {
+func demoTicket(t *testing.T, c fakesecutix.CreatedOrder, i int, event, venue, locale string) pass.Ticket {
 	zone := zurich(t)
 	lat, lon := 46.20093, 6.14228
 	holders := [][2]string{{"Léa Favre", "lea.favre@example.com"}, {"Marc Rochat", "marc.rochat@example.com"}}
@@ -63,12 +63,12 @@ func TestMapping(t *testing.T) {
 	tests := []struct {
 		name   string
 		locale string
-		req    *sandbox.OrderRequest // nil: the demo order
-		want   func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket
+		req    *fakesecutix.OrderRequest // nil: the demo order
+		want   func(t *testing.T, c fakesecutix.CreatedOrder) []pass.Ticket
 	}{
 		{
 			name: "demo order, English", locale: "en",
-			want: func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket {
+			want: func(t *testing.T, c fakesecutix.CreatedOrder) []pass.Ticket {
 				return []pass.Ticket{
 					demoTicket(t, c, 0, "Symphonic Night: Berlioz", "Victoria Hall", "en"),
 					demoTicket(t, c, 1, "Symphonic Night: Berlioz", "Victoria Hall", "en"),
@@ -77,7 +77,7 @@ func TestMapping(t *testing.T) {
 		},
 		{
 			name: "demo order, French", locale: "fr",
-			want: func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket {
+			want: func(t *testing.T, c fakesecutix.CreatedOrder) []pass.Ticket {
 				return []pass.Ticket{
 					demoTicket(t, c, 0, "Nuit symphonique : Berlioz", "Victoria Hall", "fr"),
 					demoTicket(t, c, 1, "Nuit symphonique : Berlioz", "Victoria Hall", "fr"),
@@ -86,7 +86,7 @@ func TestMapping(t *testing.T) {
 		},
 		{
 			name: "demo order, de_CH matches de", locale: "de_CH",
-			want: func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket {
+			want: func(t *testing.T, c fakesecutix.CreatedOrder) []pass.Ticket {
 				return []pass.Ticket{
 					demoTicket(t, c, 0, "Sinfonische Nacht: Berlioz", "Victoria Hall Genf", "de-CH"),
 					demoTicket(t, c, 1, "Sinfonische Nacht: Berlioz", "Victoria Hall Genf", "de-CH"),
@@ -95,7 +95,7 @@ func TestMapping(t *testing.T) {
 		},
 		{
 			name: "demo order, Italian falls back to English", locale: "it",
-			want: func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket {
+			want: func(t *testing.T, c fakesecutix.CreatedOrder) []pass.Ticket {
 				return []pass.Ticket{
 					demoTicket(t, c, 0, "Symphonic Night: Berlioz", "Victoria Hall", "it"),
 					demoTicket(t, c, 1, "Symphonic Night: Berlioz", "Victoria Hall", "it"),
@@ -104,17 +104,17 @@ func TestMapping(t *testing.T) {
 		},
 		{
 			name: "custom order, French falls back to the first name", locale: "fr",
-			req: &sandbox.OrderRequest{EventKind: "festival", Currency: "EUR", Tickets: []sandbox.TicketSpec{{
-				Event: &sandbox.EventSpec{
-					Names: []sandbox.Translation{{Locale: "de", Value: "Jazznacht"}, {Locale: "it", Value: "Notte jazz"}},
+			req: &fakesecutix.OrderRequest{EventKind: "festival", Currency: "EUR", Tickets: []fakesecutix.TicketSpec{{
+				Event: &fakesecutix.EventSpec{
+					Names: []fakesecutix.Translation{{Locale: "de", Value: "Jazznacht"}, {Locale: "it", Value: "Notte jazz"}},
 					Start: "2026-07-01T21:00:00+02:00", End: "2026-07-02T01:00:00+02:00",
 				},
-				Seat:     &sandbox.Seat{Area: "Pelouse", Block: "C", Row: "3", Number: "5"},
+				Seat:     &fakesecutix.Seat{Area: "Pelouse", Block: "C", Row: "3", Number: "5"},
 				Entrance: "Gate 2",
-				Holder:   &sandbox.Holder{FirstName: "Jane", LastName: "Doe", Email: "jane@example.com", Locale: "de_CH"},
+				Holder:   &fakesecutix.Holder{FirstName: "Jane", LastName: "Doe", Email: "jane@example.com", Locale: "de_CH"},
 				Price:    ptr(int64(42500)), Tariff: "Student",
 			}}},
-			want: func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket {
+			want: func(t *testing.T, c fakesecutix.CreatedOrder) []pass.Ticket {
 				zone := zurich(t)
 				lat, lon := 46.20093, 6.14228
 				return []pass.Ticket{{
@@ -136,8 +136,8 @@ func TestMapping(t *testing.T) {
 		},
 		{
 			name: "sports match", locale: "en",
-			req: &sandbox.OrderRequest{EventKind: "sports", Count: 1},
-			want: func(t *testing.T, c sandbox.CreatedOrder) []pass.Ticket {
+			req: &fakesecutix.OrderRequest{EventKind: "sports", Count: 1},
+			want: func(t *testing.T, c fakesecutix.CreatedOrder) []pass.Ticket {
 				zone := zurich(t)
 				lat, lon := 46.17771, 6.12763
 				return []pass.Ticket{{
@@ -165,7 +165,7 @@ func TestMapping(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, nil, func(c *secutix.Config) { c.Locale = tc.locale })
-			req := sandbox.OrderRequest{}
+			req := fakesecutix.OrderRequest{}
 			if tc.req != nil {
 				req = *tc.req
 			}
@@ -198,7 +198,7 @@ func TestMapping(t *testing.T) {
 func TestPriceDecimal(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil, nil)
-	c := b.create(t, sandbox.OrderRequest{})
+	c := b.create(t, fakesecutix.OrderRequest{})
 	o, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID)
 	if err != nil {
 		t.Fatal(err)
@@ -213,15 +213,15 @@ func TestStates(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
-		act   func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error)
-		check func(t *testing.T, c sandbox.CreatedOrder, v sandbox.TicketView, before, after []pass.Ticket)
+		act   func(sb *fakesecutix.Sandbox, c fakesecutix.CreatedOrder) (fakesecutix.TicketView, error)
+		check func(t *testing.T, c fakesecutix.CreatedOrder, v fakesecutix.TicketView, before, after []pass.Ticket)
 	}{
 		{
 			name: "validate → used",
-			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+			act: func(sb *fakesecutix.Sandbox, c fakesecutix.CreatedOrder) (fakesecutix.TicketView, error) {
 				return sb.Validate(c.FileID, c.Tickets[0].TicketID)
 			},
-			check: func(t *testing.T, _ sandbox.CreatedOrder, _ sandbox.TicketView, _, after []pass.Ticket) {
+			check: func(t *testing.T, _ fakesecutix.CreatedOrder, _ fakesecutix.TicketView, _, after []pass.Ticket) {
 				if after[0].State != pass.TicketUsed || after[1].State != pass.TicketValid {
 					t.Errorf("got states %s, %s; want USED, VALID", after[0].State, after[1].State)
 				}
@@ -229,10 +229,10 @@ func TestStates(t *testing.T) {
 		},
 		{
 			name: "cancel → cancelled",
-			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+			act: func(sb *fakesecutix.Sandbox, c fakesecutix.CreatedOrder) (fakesecutix.TicketView, error) {
 				return sb.Cancel(c.FileID, c.Tickets[0].TicketID)
 			},
-			check: func(t *testing.T, _ sandbox.CreatedOrder, _ sandbox.TicketView, _, after []pass.Ticket) {
+			check: func(t *testing.T, _ fakesecutix.CreatedOrder, _ fakesecutix.TicketView, _, after []pass.Ticket) {
 				if after[0].State != pass.TicketCancelled || after[1].State != pass.TicketValid {
 					t.Errorf("got states %s, %s; want CANCELLED, VALID", after[0].State, after[1].State)
 				}
@@ -240,10 +240,10 @@ func TestStates(t *testing.T) {
 		},
 		{
 			name: "refund → cancelled, no ticket for the refund order",
-			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+			act: func(sb *fakesecutix.Sandbox, c fakesecutix.CreatedOrder) (fakesecutix.TicketView, error) {
 				return sb.Refund(c.FileID, c.Tickets[1].TicketID)
 			},
-			check: func(t *testing.T, _ sandbox.CreatedOrder, _ sandbox.TicketView, _, after []pass.Ticket) {
+			check: func(t *testing.T, _ fakesecutix.CreatedOrder, _ fakesecutix.TicketView, _, after []pass.Ticket) {
 				if len(after) != 2 || after[1].State != pass.TicketCancelled || after[0].State != pass.TicketValid {
 					t.Errorf("got %d tickets (%v), want 2 with the second CANCELLED", len(after), after)
 				}
@@ -251,13 +251,13 @@ func TestStates(t *testing.T) {
 		},
 		{
 			name: "validated then refunded → cancelled",
-			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+			act: func(sb *fakesecutix.Sandbox, c fakesecutix.CreatedOrder) (fakesecutix.TicketView, error) {
 				if _, err := sb.Validate(c.FileID, c.Tickets[0].TicketID); err != nil {
-					return sandbox.TicketView{}, err
+					return fakesecutix.TicketView{}, err
 				}
 				return sb.Refund(c.FileID, c.Tickets[0].TicketID)
 			},
-			check: func(t *testing.T, _ sandbox.CreatedOrder, _ sandbox.TicketView, _, after []pass.Ticket) {
+			check: func(t *testing.T, _ fakesecutix.CreatedOrder, _ fakesecutix.TicketView, _, after []pass.Ticket) {
 				if after[0].State != pass.TicketCancelled {
 					t.Errorf("got %s, want CANCELLED", after[0].State)
 				}
@@ -265,10 +265,10 @@ func TestStates(t *testing.T) {
 		},
 		{
 			name: "reprint → new barcode, same movement",
-			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
+			act: func(sb *fakesecutix.Sandbox, c fakesecutix.CreatedOrder) (fakesecutix.TicketView, error) {
 				return sb.Reprint(c.FileID, c.Tickets[0].TicketID)
 			},
-			check: func(t *testing.T, c sandbox.CreatedOrder, v sandbox.TicketView, before, after []pass.Ticket) {
+			check: func(t *testing.T, c fakesecutix.CreatedOrder, v fakesecutix.TicketView, before, after []pass.Ticket) {
 				a := after[0]
 				if a.MovementID != before[0].MovementID || a.Barcode == before[0].Barcode || a.Barcode != v.Barcode ||
 					a.TicketID != v.TicketID || a.State != pass.TicketValid || a.HolderName != before[0].HolderName {
@@ -278,10 +278,10 @@ func TestStates(t *testing.T) {
 		},
 		{
 			name: "transfer → new holder",
-			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
-				return sb.Transfer(c.FileID, c.Tickets[0].TicketID, &sandbox.Holder{FirstName: "Jane", LastName: "Roe", Email: "jane.roe@example.com"})
+			act: func(sb *fakesecutix.Sandbox, c fakesecutix.CreatedOrder) (fakesecutix.TicketView, error) {
+				return sb.Transfer(c.FileID, c.Tickets[0].TicketID, &fakesecutix.Holder{FirstName: "Jane", LastName: "Roe", Email: "jane.roe@example.com"})
 			},
-			check: func(t *testing.T, _ sandbox.CreatedOrder, v sandbox.TicketView, before, after []pass.Ticket) {
+			check: func(t *testing.T, _ fakesecutix.CreatedOrder, v fakesecutix.TicketView, before, after []pass.Ticket) {
 				a := after[0]
 				if a.HolderName != "Jane Roe" || a.HolderEmail != "jane.roe@example.com" || a.MovementID != before[0].MovementID ||
 					a.Barcode == before[0].Barcode || a.State != pass.TicketValid {
@@ -291,10 +291,10 @@ func TestStates(t *testing.T) {
 		},
 		{
 			name: "modify with an empty body → another seat",
-			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
-				return sb.Modify(c.FileID, c.Tickets[0].TicketID, sandbox.Change{})
+			act: func(sb *fakesecutix.Sandbox, c fakesecutix.CreatedOrder) (fakesecutix.TicketView, error) {
+				return sb.Modify(c.FileID, c.Tickets[0].TicketID, fakesecutix.Change{})
 			},
-			check: func(t *testing.T, _ sandbox.CreatedOrder, v sandbox.TicketView, before, after []pass.Ticket) {
+			check: func(t *testing.T, _ fakesecutix.CreatedOrder, v fakesecutix.TicketView, before, after []pass.Ticket) {
 				if after[0].Seat == before[0].Seat || after[0].Seat.Number != v.Seat.Number || after[0].Barcode != before[0].Barcode {
 					t.Errorf("got seat %+v (was %+v), want another seat and the same barcode", after[0].Seat, before[0].Seat)
 				}
@@ -302,10 +302,10 @@ func TestStates(t *testing.T) {
 		},
 		{
 			name: "modify the start → every ticket of the performance moves",
-			act: func(sb *sandbox.Sandbox, c sandbox.CreatedOrder) (sandbox.TicketView, error) {
-				return sb.Modify(c.FileID, c.Tickets[0].TicketID, sandbox.Change{Start: ptr("2026-06-01T19:30:00+02:00"), Entrance: ptr("Porte C")})
+			act: func(sb *fakesecutix.Sandbox, c fakesecutix.CreatedOrder) (fakesecutix.TicketView, error) {
+				return sb.Modify(c.FileID, c.Tickets[0].TicketID, fakesecutix.Change{Start: ptr("2026-06-01T19:30:00+02:00"), Entrance: ptr("Porte C")})
 			},
-			check: func(t *testing.T, _ sandbox.CreatedOrder, _ sandbox.TicketView, _, after []pass.Ticket) {
+			check: func(t *testing.T, _ fakesecutix.CreatedOrder, _ fakesecutix.TicketView, _, after []pass.Ticket) {
 				want := time.Date(2026, 6, 1, 17, 30, 0, 0, time.UTC)
 				for i, a := range after {
 					if !a.Event.Start.Equal(want) || !a.Event.End.Equal(want.Add(150*time.Minute)) {
@@ -322,7 +322,7 @@ func TestStates(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, nil, nil)
-			c := b.create(t, sandbox.OrderRequest{})
+			c := b.create(t, fakesecutix.OrderRequest{})
 			before, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID)
 			if err != nil {
 				t.Fatal(err)
@@ -346,14 +346,14 @@ func TestStates(t *testing.T) {
 func TestWebhooksResolve(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
-	var hooks []sandbox.Webhook
+	var hooks []fakesecutix.Webhook
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var raw map[string]any
 		if err := json.Unmarshal(body, &raw); err != nil || len(raw) != 5 {
 			t.Errorf("got webhook %s, want exactly ticketId, saleMovementId, orderSecretToken, state, lastUpdate", body)
 		}
-		var h sandbox.Webhook
+		var h fakesecutix.Webhook
 		_ = json.Unmarshal(body, &h)
 		mu.Lock()
 		hooks = append(hooks, h)
@@ -361,11 +361,11 @@ func TestWebhooksResolve(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer rcv.Close()
-	b := setup(t, func(c *sandbox.Config) {
+	b := setup(t, func(c *fakesecutix.Config) {
 		c.WebhookURL = rcv.URL + "/api/demo/webhooks/listeners/secutix/orders"
 		c.HTTPClient = rcv.Client()
 	}, nil)
-	c := b.create(t, sandbox.OrderRequest{})
+	c := b.create(t, fakesecutix.OrderRequest{})
 	if _, err := b.sb.Validate(c.FileID, c.Tickets[0].TicketID); err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestWebhooksResolve(t *testing.T) {
 	b.sb.Close()
 
 	mu.Lock()
-	got := append([]sandbox.Webhook(nil), hooks...)
+	got := append([]fakesecutix.Webhook(nil), hooks...)
 	mu.Unlock()
 	wantStates := []string{"PAID", "PAID", "VALIDATED", "CANCELLED"}
 	if len(got) != len(wantStates) {

@@ -10,13 +10,13 @@ import (
 
 	"walletpass/certs"
 	"walletpass/config"
+	fakeapns "walletpass/fake/apns"
+	fakefcm "walletpass/fake/fcm"
+	fakesecutix "walletpass/fake/secutix"
 	"walletpass/httpapi"
 	"walletpass/pass"
 	"walletpass/pass/apple"
-	"walletpass/push/apnstest"
-	"walletpass/push/fcmtest"
 	"walletpass/secutix"
-	"walletpass/secutix/sandbox"
 	"walletpass/storage"
 	"walletpass/workers"
 )
@@ -24,15 +24,15 @@ import (
 // connector is the SecuTix side of a running server: the clients, the
 // built-in sandbox (development), the syncer and the dispatcher.
 type connector struct {
-	sandbox    *sandbox.Sandbox
+	sandbox    *fakesecutix.Sandbox
 	dispatcher *workers.Dispatcher
 	webhooks   map[string]httpapi.WebhookAuth
 	pushers    apnsPushers
-	fakeAPNs   *apnstest.Server // development only
+	fakeAPNs   *fakeapns.Server // development only
 	google     *googleSide
 	syncer     *pass.Syncer
 	apps       appNotifiers
-	fakeFCM    map[string]*fcmtest.Handler // development only
+	fakeFCM    map[string]*fakefcm.Handler // development only
 	devFCM     http.Handler
 }
 
@@ -65,7 +65,7 @@ func buildConnector(cfg *config.Config, db *storage.DB, blobs pass.BlobStore, re
 			case "apikey":
 				headers[w.Header] = w.Key
 			}
-			sb, err := sandbox.New(sandbox.Config{
+			sb, err := fakesecutix.New(fakesecutix.Config{
 				Tenant: t.ID, Institution: t.ID, Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
 				WebhookURL:     selfURL + "/api/" + t.ID + "/webhooks/listeners/secutix/orders",
 				WebhookHeaders: headers, QuotaPerMinute: sx.RequestsPerMinute, Log: log,

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	fakesecutix "walletpass/fake/secutix"
 	"walletpass/pass"
-	"walletpass/secutix/sandbox"
 	"walletpass/storage"
 )
 
@@ -105,7 +105,7 @@ func startProc(t testing.TB, bin string, env []string, base string) *proc {
 // secret; it is closed when the test ends.
 func sandboxServer(t testing.TB, secret string, quota int) *httptest.Server {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Config{Tenant: "demo", Institution: "demo", Operator: "OP", Partner: "walletpass",
+	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: "demo", Institution: "demo", Operator: "OP", Partner: "walletpass",
 		Secret: secret, QuotaPerMinute: quota})
 	if err != nil {
 		t.Fatal(err)

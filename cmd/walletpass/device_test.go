@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	fakeapns "walletpass/fake/apns"
 	"walletpass/pass"
 	"walletpass/pass/apple/appletest"
-	"walletpass/push/apnstest"
 )
 
 // phone plays an iPhone's Wallet: it reads webServiceURL and the token from
@@ -157,8 +157,8 @@ func TestAPNsAnswers(t *testing.T) {
 			t.Fatalf("register: %d %s", resp.StatusCode, body)
 		}
 	}
-	fake.Respond(gone, apnstest.Answer{Status: 410, Reason: "Unregistered"})
-	fake.Respond(limited, apnstest.Answer{Status: 429, Reason: "TooManyRequests"})
+	fake.Respond(gone, fakeapns.Answer{Status: 410, Reason: "Unregistered"})
+	fake.Respond(limited, fakeapns.Answer{Status: 429, Reason: "TooManyRequests"})
 	s.action(o, o.Tickets[0].TicketID, "modify", map[string]any{})
 	s.action(o, o.Tickets[1].TicketID, "modify", map[string]any{})
 	deadline := time.Now().Add(90 * time.Second)

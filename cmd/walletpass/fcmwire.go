@@ -6,9 +6,9 @@ import (
 	"net/http"
 
 	"walletpass/config"
+	fakefcm "walletpass/fake/fcm"
 	"walletpass/pass"
 	"walletpass/push/fcm"
-	"walletpass/push/fcmtest"
 )
 
 // devFCMPath is where the development fake FCM of each tenant is served.
@@ -48,9 +48,9 @@ func (a appNotifiers) close() {
 // buildAppNotifiers makes an FCM client per tenant with an app; tenants
 // without credentials in development talk to a fake FCM served under
 // /dev/fcm/<tenant>/ (returned as one handler for that prefix).
-func buildAppNotifiers(ctx context.Context, cfg *config.Config, selfURL string) (appNotifiers, map[string]*fcmtest.Handler, http.Handler, error) {
+func buildAppNotifiers(ctx context.Context, cfg *config.Config, selfURL string) (appNotifiers, map[string]*fakefcm.Handler, http.Handler, error) {
 	clients := appNotifiers{}
-	fakes := map[string]*fcmtest.Handler{}
+	fakes := map[string]*fakefcm.Handler{}
 	mux := http.NewServeMux()
 	for _, t := range cfg.Tenants {
 		a := t.App
@@ -59,7 +59,7 @@ func buildAppNotifiers(ctx context.Context, cfg *config.Config, selfURL string) 
 		}
 		fc := fcm.Config{ProjectID: a.FCMProjectID, Endpoint: a.FCMEndpoint}
 		if a.UsesFake() && a.FCMEndpoint == "" {
-			h := fcmtest.NewHandler(fcmtest.Options{ProjectID: a.FCMProjectID})
+			h := fakefcm.New(fakefcm.Options{ProjectID: a.FCMProjectID})
 			fakes[t.ID] = h
 			mux.Handle(devFCMPath+t.ID+"/", http.StripPrefix(devFCMPath+t.ID, h))
 			fc.Endpoint = selfURL + devFCMPath + t.ID + "/v1"

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/api/walletobjects/v1"
 
+	fakegoogle "walletpass/fake/google"
 	"walletpass/pass"
 	"walletpass/pass/google"
 )
@@ -57,7 +58,7 @@ func TestGoogleWalletLifecycle(t *testing.T) {
 		t.Fatalf("save link: %d, %d characters", resp.StatusCode, len(jwt))
 	}
 	t.Logf("save JWT for 10 tickets: %d characters", len(jwt))
-	claims, err := verifySaveJWT(jwt, &tn.Account.Key.PublicKey)
+	claims, err := fakegoogle.VerifySaveJWT(jwt, &tn.Account.Key.PublicKey)
 	if err != nil || len(claims.Payload.EventTicketObjects) != 10 || claims.Iss != tn.Account.Email {
 		t.Fatalf("claims %+v, %v", claims, err)
 	}

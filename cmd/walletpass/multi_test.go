@@ -20,10 +20,10 @@ import (
 	"testing"
 	"time"
 
+	fakeapns "walletpass/fake/apns"
 	"walletpass/httpapi"
 	"walletpass/pass"
 	"walletpass/pass/apple/appletest"
-	"walletpass/push/apnstest"
 	"walletpass/secutix"
 	"walletpass/storage"
 )
@@ -101,7 +101,7 @@ func TestMultiInstance(t *testing.T) {
 	// SecuTix: the sandbox, whose webhooks the test sends itself.
 	sbSrv := sandboxServer(t, "multi-secret", 10_000_000)
 	// One APNs for all instances.
-	apnsFake := apnstest.NewServer(apnstest.Options{Topic: "pass.dev.walletpass.demo"})
+	apnsFake := fakeapns.NewServer(fakeapns.Options{Topic: "pass.dev.walletpass.demo"})
 	defer apnsFake.Close()
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "apns-ca.pem")

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	fakefcm "walletpass/fake/fcm"
 	"walletpass/pass"
-	"walletpass/push/fcmtest"
 )
 
 // TestAppNotices: the organiser's app registers for an order and hears
@@ -104,7 +104,7 @@ func TestAppNotices(t *testing.T) {
 	if got := titles(tokC); len(got) != 2 || got[1] != "Ihr Ticket hat sich geändert" {
 		t.Errorf("C heard %v, want its ready and the change, nothing after unregistering", got)
 	}
-	var m fcmtest.Message
+	var m fakefcm.Message
 	for _, x := range fake.MessagesFor(tokA) {
 		m = x
 	}

@@ -9,9 +9,9 @@ import (
 
 	"walletpass/certs"
 	"walletpass/config"
+	fakeapns "walletpass/fake/apns"
 	"walletpass/pass"
 	"walletpass/push/apns"
-	"walletpass/push/apnstest"
 )
 
 // apnsPushers sends pass-update pushes with one APNs client per tenant; it
@@ -50,9 +50,9 @@ func (m apnsPushers) close() {
 // Pass Type ID certificate, or token auth with a .p8 key. In development a
 // tenant without an APNs host pushes to an in-process fake APNs that checks
 // the certificate against the development WWDR (returned, to be closed).
-func buildPushers(cfg *config.Config, ids map[string]*certs.Identity) (apnsPushers, *apnstest.Server, error) {
+func buildPushers(cfg *config.Config, ids map[string]*certs.Identity) (apnsPushers, *fakeapns.Server, error) {
 	m := apnsPushers{}
-	var fake *apnstest.Server
+	var fake *fakeapns.Server
 	for _, t := range cfg.Tenants {
 		id := ids[t.ID]
 		ac := apns.Config{Host: t.Apple.APNs.Host}
@@ -81,7 +81,7 @@ func buildPushers(cfg *config.Config, ids map[string]*certs.Identity) (apnsPushe
 				for _, i := range ids {
 					pool.AddCert(i.WWDR)
 				}
-				fake = apnstest.NewServer(apnstest.Options{RequireClientCert: true, ClientCAs: pool})
+				fake = fakeapns.NewServer(fakeapns.Options{RequireClientCert: true, ClientCAs: pool})
 			}
 			ac.Host, ac.RootCAs = fake.URL, fake.CA
 		}

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"time"
 
-	"walletpass/secutix/sandbox"
+	fakesecutix "walletpass/fake/secutix"
 )
 
 // cmdSandbox is `walletpass sandbox secutix`: the SecuTix sandbox alone,
@@ -31,7 +31,7 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	sb, err := sandbox.New(sandbox.Config{Tenant: *tenant, Institution: *tenant, Operator: *operator, Partner: *partner,
+	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: *tenant, Institution: *tenant, Operator: *operator, Partner: *partner,
 		Secret: *secret, WebhookURL: *webhookURL, QuotaPerMinute: *quota, Log: log})
 	if err != nil {
 		return err

@@ -21,9 +21,9 @@ import (
 	"testing"
 	"time"
 
+	fakegoogle "walletpass/fake/google"
 	"walletpass/pass"
 	"walletpass/pass/google"
-	"walletpass/pass/google/googletest"
 )
 
 var (
@@ -35,7 +35,7 @@ var (
 // cbFixture is a fake Google with a verifier that fetches its keys, both
 // on the same settable clock.
 type cbFixture struct {
-	fake  *googletest.Server
+	fake  *fakegoogle.Server
 	clock *clock
 	v     *google.CallbackVerifier
 }
@@ -43,7 +43,8 @@ type cbFixture struct {
 func newCallbackFixture(t testing.TB) *cbFixture {
 	t.Helper()
 	clk := &clock{t: cbStart}
-	fake := googletest.NewServer(t, googletest.Options{IssuerID: issuerID, Now: clk.now})
+	fake := fakegoogle.NewServer(fakegoogle.Options{IssuerID: issuerID, Now: clk.now})
+	t.Cleanup(fake.Close)
 	v := &google.CallbackVerifier{IssuerID: issuerID, KeysURL: fake.URL + fake.CallbackKeysPath(), Now: clk.now}
 	return &cbFixture{fake: fake, clock: clk, v: v}
 }

@@ -19,9 +19,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/walletobjects/v1"
 
+	fakegoogle "walletpass/fake/google"
 	"walletpass/pass"
 	"walletpass/pass/google"
-	"walletpass/pass/google/googletest"
 	"walletpass/storage"
 )
 
@@ -37,7 +37,7 @@ func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type bundle struct {
-	fake   *googletest.Server
+	fake   *fakegoogle.Server
 	db     *storage.DB
 	syncer *google.Syncer
 	issuer *google.Issuer
@@ -63,8 +63,9 @@ func setup(t *testing.T, tweak func(*google.Issuer)) *bundle {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	fake := googletest.NewServer(t, googletest.Options{IssuerID: issuerID, RequireAuth: true,
+	fake := fakegoogle.NewServer(fakegoogle.Options{IssuerID: issuerID, RequireAuth: true,
 		ServiceAccountEmail: sa.Email, ServiceAccountPublicKey: &sa.Key.PublicKey})
+	t.Cleanup(fake.Close)
 	sa.TokenURI = fake.TokenURL()
 	api, err := google.NewClient(google.ClientConfig{Endpoint: fake.URL + "/", Account: sa})
 	if err != nil {
@@ -389,7 +390,7 @@ func TestRetriesAndConflicts(t *testing.T) {
 	ref := pass.GoogleRef{Tenant: "demo", Serial: p.SerialNumber, Insert: true}
 
 	// 429: a retryable error, nothing recorded; the retry succeeds.
-	b.fake.Fail(googletest.Failure{Method: http.MethodPost, PathPrefix: "/walletobjects/v1/eventTicketObject", Status: 429, RetryAfter: 2 * time.Second})
+	b.fake.Fail(fakegoogle.Failure{Method: http.MethodPost, PathPrefix: "/walletobjects/v1/eventTicketObject", Status: 429, RetryAfter: 2 * time.Second})
 	err := b.syncer.Sync(ctx, ref, "")
 	var ra *pass.RetryAfterError
 	if pass.KindOf(err) != pass.KindUnavailable || !errors.As(err, &ra) || ra.After != 2*time.Second {

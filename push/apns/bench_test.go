@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	fakeapns "walletpass/fake/apns"
 	"walletpass/push/apns"
-	"walletpass/push/apnstest"
 )
 
 // BenchmarkPush sends pass-update pushes to the fake APNs (HTTP/2 over TLS,
@@ -18,7 +18,7 @@ import (
 // the cost per push, so pushes per second = 1e9 / ns/op.
 func BenchmarkPush(b *testing.B) {
 	cert, wwdr := devCert(b)
-	srv := newServer(b, apnstest.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
+	srv := newServer(b, fakeapns.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
 	c := newClient(b, srv, apns.Config{Certificate: &cert})
 	var n atomic.Int64
 	b.ResetTimer()
@@ -46,7 +46,7 @@ func BenchmarkPush(b *testing.B) {
 // our client around it.
 func BenchmarkBarePost(b *testing.B) {
 	cert, wwdr := devCert(b)
-	srv := newServer(b, apnstest.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
+	srv := newServer(b, fakeapns.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
 	protos := new(http.Protocols)
 	protos.SetHTTP2(true) // HTTP/2 only, as APNs
 	hc := &http.Client{Transport: &http.Transport{Protocols: protos, MaxConnsPerHost: 1,

@@ -20,9 +20,9 @@ import (
 	"go.uber.org/goleak"
 
 	"walletpass/certs"
+	fakeapns "walletpass/fake/apns"
 	"walletpass/pass"
 	"walletpass/push/apns"
-	"walletpass/push/apnstest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -70,13 +70,13 @@ func newP8(t *testing.T) (*ecdsa.PrivateKey, []byte) {
 
 // bundle is what most tests need: a fake APNs and a client of it.
 type bundle struct {
-	srv    *apnstest.Server
+	srv    *fakeapns.Server
 	client *apns.Client
 }
 
 // newClient builds a client of srv from cfg (Host and RootCAs filled in)
 // and closes it when the test ends.
-func newClient(t testing.TB, srv *apnstest.Server, cfg apns.Config) *apns.Client {
+func newClient(t testing.TB, srv *fakeapns.Server, cfg apns.Config) *apns.Client {
 	t.Helper()
 	cfg.Host, cfg.RootCAs = srv.URL, srv.CA
 	c, err := apns.New(cfg)
@@ -88,9 +88,9 @@ func newClient(t testing.TB, srv *apnstest.Server, cfg apns.Config) *apns.Client
 }
 
 // newServer starts a fake and closes it when the test ends.
-func newServer(t testing.TB, opts apnstest.Options) *apnstest.Server {
+func newServer(t testing.TB, opts fakeapns.Options) *fakeapns.Server {
 	t.Helper()
-	srv := apnstest.NewServer(opts)
+	srv := fakeapns.NewServer(opts)
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -100,7 +100,7 @@ func newServer(t testing.TB, opts apnstest.Options) *apnstest.Server {
 func setupToken(t *testing.T, cfg apns.Config) bundle {
 	t.Helper()
 	key, p8 := newP8(t)
-	srv := newServer(t, apnstest.Options{RequireToken: true, TokenKey: &key.PublicKey, KeyID: keyID, TeamID: teamID, Topic: passTypeID})
+	srv := newServer(t, fakeapns.Options{RequireToken: true, TokenKey: &key.PublicKey, KeyID: keyID, TeamID: teamID, Topic: passTypeID})
 	cfg.TokenKeyPEM, cfg.KeyID, cfg.TeamID = p8, keyID, teamID
 	return bundle{srv: srv, client: newClient(t, srv, cfg)}
 }
@@ -108,7 +108,7 @@ func setupToken(t *testing.T, cfg apns.Config) bundle {
 func TestPushCertificateAuth(t *testing.T) {
 	t.Parallel()
 	cert, wwdr := devCert(t)
-	srv := newServer(t, apnstest.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
+	srv := newServer(t, fakeapns.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
 	c := newClient(t, srv, apns.Config{Certificate: &cert})
 	tok := deviceToken(0)
 
@@ -146,7 +146,7 @@ func TestPushCertificateFromAnotherPKI(t *testing.T) {
 	t.Parallel()
 	_, wwdr := devCert(t)
 	other, _ := devCert(t) // same subject, another stand-in WWDR
-	srv := newServer(t, apnstest.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
+	srv := newServer(t, fakeapns.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
 	c := newClient(t, srv, apns.Config{Certificate: &other})
 
 	res, err := c.Push(t.Context(), deviceToken(0), passTypeID)
@@ -162,7 +162,7 @@ func TestPushTokenAuth(t *testing.T) {
 	t.Parallel()
 	key, _ := newP8(t)
 	_, otherP8 := newP8(t)
-	srv := newServer(t, apnstest.Options{RequireToken: true, TokenKey: &key.PublicKey, KeyID: keyID, TeamID: teamID, Topic: passTypeID})
+	srv := newServer(t, fakeapns.Options{RequireToken: true, TokenKey: &key.PublicKey, KeyID: keyID, TeamID: teamID, Topic: passTypeID})
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestPushTokenAuth(t *testing.T) {
 func TestPushWithoutProviderToken(t *testing.T) {
 	t.Parallel()
 	key, _ := newP8(t)
-	srv := newServer(t, apnstest.Options{RequireToken: true, TokenKey: &key.PublicKey})
+	srv := newServer(t, fakeapns.Options{RequireToken: true, TokenKey: &key.PublicKey})
 	cert, _ := devCert(t) // certificate auth against a server that wants a token
 	c := newClient(t, srv, apns.Config{Certificate: &cert})
 
@@ -217,23 +217,23 @@ func TestPushOutcomes(t *testing.T) {
 	b := setupToken(t, apns.Config{})
 	tests := []struct {
 		name           string
-		answer         apnstest.Answer
+		answer         fakeapns.Answer
 		wantOutcome    apns.Outcome
 		wantRetryAfter time.Duration
 	}{
-		{"410 unregistered", apnstest.Answer{Status: 410, Reason: "Unregistered"}, apns.Unregistered, 0},
-		{"400 bad device token", apnstest.Answer{Status: 400, Reason: "BadDeviceToken"}, apns.Unregistered, 0},
-		{"400 expired token", apnstest.Answer{Status: 400, Reason: "ExpiredToken"}, apns.Unregistered, 0},
-		{"429 too many requests", apnstest.Answer{Status: 429, Reason: "TooManyRequests"}, apns.Retry, apns.RetryAfterTooManyRequests},
-		{"500 internal server error", apnstest.Answer{Status: 500, Reason: "InternalServerError"}, apns.Retry, apns.RetryAfterUnavailable},
-		{"503 service unavailable", apnstest.Answer{Status: 503, Reason: "ServiceUnavailable"}, apns.Retry, apns.RetryAfterUnavailable},
-		{"503 shutdown", apnstest.Answer{Status: 503, Reason: "Shutdown"}, apns.Retry, apns.RetryAfterUnavailable},
-		{"400 device token not for topic", apnstest.Answer{Status: 400, Reason: "DeviceTokenNotForTopic"}, apns.ConfigError, 0},
-		{"400 topic disallowed", apnstest.Answer{Status: 400, Reason: "TopicDisallowed"}, apns.ConfigError, 0},
-		{"403 bad certificate", apnstest.Answer{Status: 403, Reason: "BadCertificate"}, apns.ConfigError, 0},
-		{"403 invalid provider token", apnstest.Answer{Status: 403, Reason: "InvalidProviderToken"}, apns.ConfigError, 0},
-		{"403 forbidden", apnstest.Answer{Status: 403, Reason: "Forbidden"}, apns.ConfigError, 0},
-		{"413 payload too large", apnstest.Answer{Status: 413, Reason: "PayloadTooLarge"}, apns.ConfigError, 0},
+		{"410 unregistered", fakeapns.Answer{Status: 410, Reason: "Unregistered"}, apns.Unregistered, 0},
+		{"400 bad device token", fakeapns.Answer{Status: 400, Reason: "BadDeviceToken"}, apns.Unregistered, 0},
+		{"400 expired token", fakeapns.Answer{Status: 400, Reason: "ExpiredToken"}, apns.Unregistered, 0},
+		{"429 too many requests", fakeapns.Answer{Status: 429, Reason: "TooManyRequests"}, apns.Retry, apns.RetryAfterTooManyRequests},
+		{"500 internal server error", fakeapns.Answer{Status: 500, Reason: "InternalServerError"}, apns.Retry, apns.RetryAfterUnavailable},
+		{"503 service unavailable", fakeapns.Answer{Status: 503, Reason: "ServiceUnavailable"}, apns.Retry, apns.RetryAfterUnavailable},
+		{"503 shutdown", fakeapns.Answer{Status: 503, Reason: "Shutdown"}, apns.Retry, apns.RetryAfterUnavailable},
+		{"400 device token not for topic", fakeapns.Answer{Status: 400, Reason: "DeviceTokenNotForTopic"}, apns.ConfigError, 0},
+		{"400 topic disallowed", fakeapns.Answer{Status: 400, Reason: "TopicDisallowed"}, apns.ConfigError, 0},
+		{"403 bad certificate", fakeapns.Answer{Status: 403, Reason: "BadCertificate"}, apns.ConfigError, 0},
+		{"403 invalid provider token", fakeapns.Answer{Status: 403, Reason: "InvalidProviderToken"}, apns.ConfigError, 0},
+		{"403 forbidden", fakeapns.Answer{Status: 403, Reason: "Forbidden"}, apns.ConfigError, 0},
+		{"413 payload too large", fakeapns.Answer{Status: 413, Reason: "PayloadTooLarge"}, apns.ConfigError, 0},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -420,7 +420,7 @@ func TestPushNetworkFailure(t *testing.T) {
 func TestConnectionReuse(t *testing.T) {
 	t.Parallel()
 	cert, wwdr := devCert(t)
-	srv := newServer(t, apnstest.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
+	srv := newServer(t, fakeapns.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
 	c := newClient(t, srv, apns.Config{Certificate: &cert})
 
 	const n = 50
@@ -637,7 +637,7 @@ func TestOutcomeString(t *testing.T) {
 func TestConfigErrorLoggedOnce(t *testing.T) {
 	t.Parallel()
 	key, p8 := newP8(t)
-	srv := newServer(t, apnstest.Options{RequireToken: true, TokenKey: &key.PublicKey, Topic: passTypeID})
+	srv := newServer(t, fakeapns.Options{RequireToken: true, TokenKey: &key.PublicKey, Topic: passTypeID})
 	var buf strings.Builder
 	log := slog.New(slog.NewTextHandler(&buf, nil)).With(slog.String("tenant", "demo"))
 	c := newClient(t, srv, apns.Config{TokenKeyPEM: p8, KeyID: keyID, TeamID: teamID, Logger: log})
@@ -647,7 +647,7 @@ func TestConfigErrorLoggedOnce(t *testing.T) {
 			t.Fatalf("Push = %v, %v, want config error", res.Outcome, err)
 		}
 	}
-	srv.Respond(deviceToken(9), apnstest.Answer{Status: 403, Reason: "Forbidden"})
+	srv.Respond(deviceToken(9), fakeapns.Answer{Status: 403, Reason: "Forbidden"})
 	if res, err := c.Push(t.Context(), deviceToken(9), passTypeID); err != nil || res.Outcome != apns.ConfigError {
 		t.Fatalf("Push = %v, %v, want config error", res.Outcome, err)
 	}

@@ -58,7 +58,7 @@ type Config struct {
 	TokenKeyPEM   []byte
 	KeyID, TeamID string
 	// Host is the APNs base URL; "" means DefaultHost. Tests point it at
-	// an apnstest.Server. It must be https: APNs speaks HTTP/2 over TLS.
+	// a fake APNs (fake/apns). It must be https: APNs speaks HTTP/2 over TLS.
 	Host string
 	// RootCAs verifies the server; nil means the system roots.
 	RootCAs *x509.CertPool

@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"strings"
 
+	fakeapns "walletpass/fake/apns"
 	"walletpass/push/apns"
-	"walletpass/push/apnstest"
 )
 
 // Push a pass update with token auth to a fake APNs. In production, leave
@@ -21,7 +21,7 @@ func Example() {
 	der, _ := x509.MarshalPKCS8PrivateKey(key)
 	p8 := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 
-	srv := apnstest.NewServer(apnstest.Options{
+	srv := fakeapns.NewServer(fakeapns.Options{
 		RequireToken: true, TokenKey: &key.PublicKey, KeyID: "KEYID12345", TeamID: "TEAMID1234",
 		Topic: "pass.dev.walletpass.test",
 	})
@@ -38,7 +38,7 @@ func Example() {
 	defer client.Close()
 
 	pushToken := strings.Repeat("ab", 32) // as registered by Wallet
-	srv.Respond(pushToken, apnstest.Answer{}, apnstest.Answer{Status: 410})
+	srv.Respond(pushToken, fakeapns.Answer{}, fakeapns.Answer{Status: 410})
 	for range 2 {
 		res, err := client.Push(context.Background(), pushToken, "pass.dev.walletpass.test")
 		if err != nil {

@@ -16,9 +16,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
+	fakefcm "walletpass/fake/fcm"
 	"walletpass/pass"
 	"walletpass/push/fcm"
-	"walletpass/push/fcmtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,14 +30,14 @@ func regToken(i int) string { return fmt.Sprintf("d%03d:APA91b%s", i, strings.Re
 
 // bundle is what most tests need: a fake FCM and a client of it.
 type bundle struct {
-	srv    *fcmtest.Server
+	srv    *fakefcm.Server
 	client *fcm.Client
 }
 
 // newServer starts a fake and closes it when the test ends.
-func newServer(t testing.TB, opts fcmtest.Options) *fcmtest.Server {
+func newServer(t testing.TB, opts fakefcm.Options) *fakefcm.Server {
 	t.Helper()
-	srv := fcmtest.NewServer(opts)
+	srv := fakefcm.NewServer(opts)
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -57,7 +57,7 @@ func newClient(t testing.TB, cfg fcm.Config) *fcm.Client {
 // credentials.
 func setup(t *testing.T) bundle {
 	t.Helper()
-	srv := newServer(t, fcmtest.Options{ProjectID: projectID})
+	srv := newServer(t, fakefcm.Options{ProjectID: projectID})
 	return bundle{srv: srv, client: newClient(t, fcm.Config{ProjectID: projectID, Endpoint: srv.Endpoint})}
 }
 
@@ -89,9 +89,9 @@ func TestSendDelivered(t *testing.T) {
 		t.Fatalf("the fake got %d messages for the token, want 1", len(msgs))
 	}
 	m := msgs[0]
-	got := fcmtest.Message{Project: m.Project, Token: m.Token, Title: m.Title, Body: m.Body, Data: m.Data,
+	got := fakefcm.Message{Project: m.Project, Token: m.Token, Title: m.Title, Body: m.Body, Data: m.Data,
 		Priority: m.Priority, Status: m.Status, Name: m.Name, Bearer: m.Bearer}
-	want := fcmtest.Message{Project: projectID, Token: tok, Title: n.Title, Body: n.Body, Data: n.Data,
+	want := fakefcm.Message{Project: projectID, Token: tok, Title: n.Title, Body: n.Body, Data: n.Data,
 		Priority: "high", Status: http.StatusOK, Name: name}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("recorded message (-want +got):\n%s", diff)
@@ -105,23 +105,23 @@ func TestSendOutcomes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name        string
-		answer      fcmtest.Answer
+		answer      fakefcm.Answer
 		wantOutcome fcm.Outcome
 		wantReason  string
 		wantAfter   time.Duration // Result.RetryAfter
 	}{
-		{"unregistered", fcmtest.Answer{ErrorCode: fcmtest.Unregistered}, fcm.Unregistered, "UNREGISTERED", 0},
-		{"invalid token", fcmtest.Answer{ErrorCode: fcmtest.InvalidArgument}, fcm.Unregistered, "INVALID_ARGUMENT", 0},
-		{"quota exceeded", fcmtest.Answer{ErrorCode: fcmtest.QuotaExceeded}, fcm.Retry, "QUOTA_EXCEEDED", 0},
-		{"quota exceeded with retry-after", fcmtest.Answer{ErrorCode: fcmtest.QuotaExceeded, RetryAfter: time.Minute}, fcm.Retry, "QUOTA_EXCEEDED", time.Minute},
-		{"internal", fcmtest.Answer{ErrorCode: fcmtest.Internal}, fcm.Retry, "INTERNAL", 0},
+		{"unregistered", fakefcm.Answer{ErrorCode: fakefcm.Unregistered}, fcm.Unregistered, "UNREGISTERED", 0},
+		{"invalid token", fakefcm.Answer{ErrorCode: fakefcm.InvalidArgument}, fcm.Unregistered, "INVALID_ARGUMENT", 0},
+		{"quota exceeded", fakefcm.Answer{ErrorCode: fakefcm.QuotaExceeded}, fcm.Retry, "QUOTA_EXCEEDED", 0},
+		{"quota exceeded with retry-after", fakefcm.Answer{ErrorCode: fakefcm.QuotaExceeded, RetryAfter: time.Minute}, fcm.Retry, "QUOTA_EXCEEDED", time.Minute},
+		{"internal", fakefcm.Answer{ErrorCode: fakefcm.Internal}, fcm.Retry, "INTERNAL", 0},
 		// A Retry-After over two minutes stops the Firebase client's own
 		// retries of a 503, so that this case takes one request.
-		{"unavailable", fcmtest.Answer{ErrorCode: fcmtest.Unavailable, RetryAfter: time.Hour}, fcm.Retry, "UNAVAILABLE", time.Hour},
-		{"sender id mismatch", fcmtest.Answer{ErrorCode: fcmtest.SenderIDMismatch}, fcm.ConfigError, "SENDER_ID_MISMATCH", 0},
-		{"third-party auth", fcmtest.Answer{ErrorCode: fcmtest.ThirdPartyAuthError}, fcm.ConfigError, "THIRD_PARTY_AUTH_ERROR", 0},
-		{"status only", fcmtest.Answer{Status: http.StatusNotFound}, fcm.Unregistered, "UNREGISTERED", 0},
-		{"unknown code, 502", fcmtest.Answer{Status: http.StatusBadGateway, ErrorCode: "UNSPECIFIED_ERROR"}, fcm.Retry, "UNSPECIFIED_ERROR", 0},
+		{"unavailable", fakefcm.Answer{ErrorCode: fakefcm.Unavailable, RetryAfter: time.Hour}, fcm.Retry, "UNAVAILABLE", time.Hour},
+		{"sender id mismatch", fakefcm.Answer{ErrorCode: fakefcm.SenderIDMismatch}, fcm.ConfigError, "SENDER_ID_MISMATCH", 0},
+		{"third-party auth", fakefcm.Answer{ErrorCode: fakefcm.ThirdPartyAuthError}, fcm.ConfigError, "THIRD_PARTY_AUTH_ERROR", 0},
+		{"status only", fakefcm.Answer{Status: http.StatusNotFound}, fcm.Unregistered, "UNREGISTERED", 0},
+		{"unknown code, 502", fakefcm.Answer{Status: http.StatusBadGateway, ErrorCode: "UNSPECIFIED_ERROR"}, fcm.Retry, "UNSPECIFIED_ERROR", 0},
 	}
 	b := setup(t)
 	for i, tt := range tests {
@@ -146,7 +146,7 @@ func TestSendRetriesUnavailableOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	tok := regToken(0)
-	b.srv.Respond(tok, fcmtest.Answer{ErrorCode: fcmtest.Unavailable})
+	b.srv.Respond(tok, fakefcm.Answer{ErrorCode: fakefcm.Unavailable})
 
 	out, _, err := b.client.Send(t.Context(), tok, fcm.Notification{Body: "b"})
 	if err != nil || out != fcm.Delivered {
@@ -179,7 +179,7 @@ func TestSendUnregisteredStays(t *testing.T) {
 
 func TestSendProjectMismatch(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, fcmtest.Options{ProjectID: projectID})
+	srv := newServer(t, fakefcm.Options{ProjectID: projectID})
 	c := newClient(t, fcm.Config{ProjectID: "another-project", Endpoint: srv.Endpoint})
 
 	out, reason, err := c.Send(t.Context(), regToken(0), fcm.Notification{Title: "t"})
@@ -192,7 +192,7 @@ func TestSendProjectMismatch(t *testing.T) {
 // NOT_FOUND without an FCM code, a configuration error.
 func TestSendWrongEndpoint(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, fcmtest.Options{ProjectID: projectID})
+	srv := newServer(t, fakefcm.Options{ProjectID: projectID})
 	c := newClient(t, fcm.Config{ProjectID: projectID, Endpoint: srv.URL + "/fcm/v1"})
 
 	out, reason, err := c.Send(t.Context(), regToken(0), fcm.Notification{Title: "t"})
@@ -206,7 +206,7 @@ func TestSendUnexpectedAnswer(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	tok := regToken(0)
-	b.srv.Respond(tok, fcmtest.Answer{Status: http.StatusConflict, ErrorCode: "ABORTED"})
+	b.srv.Respond(tok, fakefcm.Answer{Status: http.StatusConflict, ErrorCode: "ABORTED"})
 
 	out, reason, err := b.client.Send(t.Context(), tok, fcm.Notification{Title: "t"})
 	if err == nil || pass.KindOf(err) != pass.KindInternal || out != fcm.Retry || reason != "ABORTED" {
@@ -220,7 +220,7 @@ func TestSendMalformedMessage(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	tok := regToken(0)
-	big := fcm.Notification{Title: "t", Data: map[string]string{"blob": strings.Repeat("a", fcmtest.MaxPayload)}}
+	big := fcm.Notification{Title: "t", Data: map[string]string{"blob": strings.Repeat("a", fakefcm.MaxPayload)}}
 
 	out, reason, err := b.client.Send(t.Context(), tok, big)
 	if err == nil || pass.KindOf(err) != pass.KindInvalid {
@@ -238,7 +238,7 @@ func TestSendMalformedMessage(t *testing.T) {
 // UNAUTHENTICATED: a configuration error, not an error.
 func TestSendAuthRequiredWithoutCredentials(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, fcmtest.Options{ProjectID: projectID, RequireAuth: true})
+	srv := newServer(t, fakefcm.Options{ProjectID: projectID, RequireAuth: true})
 	c := newClient(t, fcm.Config{ProjectID: projectID, Endpoint: srv.Endpoint})
 
 	out, reason, err := c.Send(t.Context(), regToken(0), fcm.Notification{Title: "t"})
@@ -254,16 +254,16 @@ func TestSendWithCredentials(t *testing.T) {
 	key := newKey(t)
 	tests := []struct {
 		name       string
-		httpClient func(*fcmtest.Server) *http.Client
+		httpClient func(*fakefcm.Server) *http.Client
 	}{
-		{"own transport", func(*fcmtest.Server) *http.Client { return nil }},
-		{"caller's HTTP client", func(*fcmtest.Server) *http.Client { return &http.Client{Transport: &http.Transport{}} }},
+		{"own transport", func(*fakefcm.Server) *http.Client { return nil }},
+		{"caller's HTTP client", func(*fakefcm.Server) *http.Client { return &http.Client{Transport: &http.Transport{}} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newServer(t, fcmtest.Options{ProjectID: projectID, RequireAuth: true, TokenKey: &key.PublicKey})
-			creds, err := fcmtest.ServiceAccountJSON(projectID, srv.TokenURL, key)
+			srv := newServer(t, fakefcm.Options{ProjectID: projectID, RequireAuth: true, TokenKey: &key.PublicKey})
+			creds, err := fakefcm.ServiceAccountJSON(projectID, srv.TokenURL, key)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -289,7 +289,7 @@ func TestSendWithCredentials(t *testing.T) {
 }
 
 // bearers lists the bearer tokens of messages.
-func bearers(msgs []fcmtest.Message) []string {
+func bearers(msgs []fakefcm.Message) []string {
 	var out []string
 	for _, m := range msgs {
 		out = append(out, m.Bearer)
@@ -302,8 +302,8 @@ func bearers(msgs []fcmtest.Message) []string {
 func TestSendWithUntrustedKey(t *testing.T) {
 	t.Parallel()
 	trusted, other := newKey(t), newKey(t)
-	srv := newServer(t, fcmtest.Options{ProjectID: projectID, RequireAuth: true, TokenKey: &trusted.PublicKey})
-	creds, err := fcmtest.ServiceAccountJSON(projectID, srv.TokenURL, other)
+	srv := newServer(t, fakefcm.Options{ProjectID: projectID, RequireAuth: true, TokenKey: &trusted.PublicKey})
+	creds, err := fakefcm.ServiceAccountJSON(projectID, srv.TokenURL, other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestSendWithUntrustedKey(t *testing.T) {
 // does.
 func TestSendBehindStripPrefix(t *testing.T) {
 	t.Parallel()
-	fake := fcmtest.NewHandler(fcmtest.Options{ProjectID: projectID})
+	fake := fakefcm.New(fakefcm.Options{ProjectID: projectID})
 	mux := http.NewServeMux()
 	mux.Handle("/dev/fcm/", http.StripPrefix("/dev/fcm", fake))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "main server", http.StatusTeapot) })
@@ -330,7 +330,7 @@ func TestSendBehindStripPrefix(t *testing.T) {
 	t.Cleanup(main.Close)
 	c := newClient(t, fcm.Config{ProjectID: projectID, Endpoint: main.URL + "/dev/fcm/v1/"})
 	tok := regToken(0)
-	fake.Respond(tok, fcmtest.Answer{}, fcmtest.Answer{ErrorCode: fcmtest.Unregistered})
+	fake.Respond(tok, fakefcm.Answer{}, fakefcm.Answer{ErrorCode: fakefcm.Unregistered})
 
 	for _, want := range []fcm.Outcome{fcm.Delivered, fcm.Unregistered} {
 		if out, reason, err := c.Send(t.Context(), tok, fcm.Notification{Title: "t"}); err != nil || out != want {
@@ -350,7 +350,7 @@ func TestSendConcurrent(t *testing.T) {
 	const n = 40
 	for i := range n {
 		if i%4 == 0 {
-			b.srv.Respond(regToken(i), fcmtest.Answer{ErrorCode: fcmtest.Unregistered})
+			b.srv.Respond(regToken(i), fakefcm.Answer{ErrorCode: fakefcm.Unregistered})
 		}
 	}
 	outcomes := make([]fcm.Outcome, n)
@@ -462,7 +462,7 @@ func TestSendDataOnly(t *testing.T) {
 func TestNewConfigErrors(t *testing.T) {
 	t.Parallel()
 	key := newKey(t)
-	creds, err := fcmtest.ServiceAccountJSON(projectID, "https://oauth2.googleapis.com/token", key)
+	creds, err := fakefcm.ServiceAccountJSON(projectID, "https://oauth2.googleapis.com/token", key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +509,7 @@ func TestNewConfigErrors(t *testing.T) {
 
 func TestStringHidesKey(t *testing.T) {
 	t.Parallel()
-	creds, err := fcmtest.ServiceAccountJSON(projectID, "https://oauth2.googleapis.com/token", newKey(t))
+	creds, err := fakefcm.ServiceAccountJSON(projectID, "https://oauth2.googleapis.com/token", newKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}

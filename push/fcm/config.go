@@ -23,7 +23,7 @@ const messagingScope = "https://www.googleapis.com/auth/firebase.messaging"
 
 // Config is how to reach FCM for one Firebase project: in production a
 // service-account key; in tests and development an Endpoint (an
-// fcmtest fake), with or without a key.
+// fake in fake/fcm), with or without a key.
 //
 // Config's String, GoString and LogValue never show the key.
 type Config struct {

@@ -5,7 +5,7 @@
 // One [Client] serves one Firebase project. In production it signs in with
 // a service-account key (Config.CredentialsJSON), which the Google auth
 // library exchanges for OAuth 2 access tokens at the key's token_uri. In
-// tests and development, Config.Endpoint points it at an fcmtest fake;
+// tests and development, Config.Endpoint points it at the fake FCM (fake/fcm);
 // without a key it then sends no Authorization header. The endpoint must
 // include "/v1": the client posts to <endpoint>/projects/<id>/messages:send.
 // The Firebase library reads no environment variable for the endpoint, and

@@ -4,15 +4,15 @@ import (
 	"context"
 	"fmt"
 
+	fakefcm "walletpass/fake/fcm"
 	"walletpass/push/fcm"
-	"walletpass/push/fcmtest"
 )
 
 // Notify the organiser's app through a fake FCM. In production, leave
 // Endpoint empty and set CredentialsJSON to the project's service-account
 // key file.
 func Example() {
-	srv := fcmtest.NewServer(fcmtest.Options{ProjectID: "walletpass-dev"})
+	srv := fakefcm.NewServer(fakefcm.Options{ProjectID: "walletpass-dev"})
 	defer srv.Close()
 
 	ctx := context.Background()
@@ -24,7 +24,7 @@ func Example() {
 	defer client.Close()
 
 	token := "registration-token-from-the-app"
-	srv.Respond(token, fcmtest.Answer{}, fcmtest.Answer{ErrorCode: fcmtest.Unregistered})
+	srv.Respond(token, fakefcm.Answer{}, fakefcm.Answer{ErrorCode: fakefcm.Unregistered})
 	n := fcm.Notification{Title: "Doors open", Body: "Gate B, from 19:00", Data: map[string]string{"event": "42"}}
 	for range 2 {
 		outcome, reason, err := client.Send(ctx, token, n)

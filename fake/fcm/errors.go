@@ -1,4 +1,4 @@
-package fcmtest
+package fcm
 
 import (
 	"encoding/json"

@@ -1,11 +1,11 @@
-// Package fcmtest is a fake Firebase Cloud Messaging HTTP v1 endpoint for
+// Package fcm is a fake Firebase Cloud Messaging HTTP v1 endpoint for
 // tests and local development. It serves
 // POST /v1/projects/{project}/messages:send with the body
 // {"validate_only"?: bool, "message": {...}}, answers like FCM (so that
 // the Firebase Admin SDK's messaging.IsUnregistered and friends work on its
 // errors), records every message and lets a test program the answers per
 // registration token. [NewServer] starts it on a loopback port;
-// [NewHandler] returns it as an http.Handler to mount on another server,
+// [New] returns it as an http.Handler to mount on another server,
 // also behind http.StripPrefix.
 //
 // The checks run in this order. Each refusal is Google's error JSON
@@ -62,4 +62,4 @@
 // Issued tokens outlive Reset. [ServiceAccountJSON] writes a key file
 // whose token_uri points at it, so the production credential path of
 // package fcm can be tested end to end.
-package fcmtest
+package fcm

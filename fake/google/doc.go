@@ -1,9 +1,10 @@
-// Package googletest is a fake Google Wallet REST API (walletobjects v1)
+// Package google is a fake Google Wallet REST API (walletobjects v1)
 // for event ticket classes and objects, for tests and local development.
 // It speaks the real wire protocol, so the generated client
 // google.golang.org/api/walletobjects/v1 works against it unchanged:
 //
-//	srv := googletest.NewServer(t, googletest.Options{})
+//	srv := fakegoogle.NewServer(fakegoogle.Options{})
+//	defer srv.Close()
 //	svc, err := walletobjects.NewService(ctx,
 //		option.WithEndpoint(srv.URL+"/"), option.WithoutAuthentication())
 //
@@ -167,4 +168,4 @@
 // [Server.ClassNotifications] return the accepted notifying changes.
 // The fake is an http.Handler ([Server.Handler], [NewHandler]), so it can
 // also run on a real listener for local development.
-package googletest
+package google

@@ -1,4 +1,4 @@
-package fcmtest_test
+package fcm_test
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
-	"walletpass/push/fcmtest"
+	fakefcm "walletpass/fake/fcm"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -118,15 +118,15 @@ func do(t testing.TB, method, url, body string, header http.Header) answer {
 }
 
 // send posts body to the send URL of srv.
-func send(t testing.TB, srv *fcmtest.Server, body string) answer {
+func send(t testing.TB, srv *fakefcm.Server, body string) answer {
 	t.Helper()
 	return do(t, http.MethodPost, srv.URL+sendPath, body, nil)
 }
 
 // newServer starts a fake and closes it when the test ends.
-func newServer(t testing.TB, opts fcmtest.Options) *fcmtest.Server {
+func newServer(t testing.TB, opts fakefcm.Options) *fakefcm.Server {
 	t.Helper()
-	srv := fcmtest.NewServer(opts)
+	srv := fakefcm.NewServer(opts)
 	t.Cleanup(srv.Close)
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 	return srv
@@ -137,8 +137,8 @@ func msg(message string) string { return `{"message":` + message + `}` }
 
 func TestChecks(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, fcmtest.Options{ProjectID: project})
-	bigData := `{"token":"t","data":{"k":"` + strings.Repeat("a", fcmtest.MaxPayload) + `"}}`
+	srv := newServer(t, fakefcm.Options{ProjectID: project})
+	bigData := `{"token":"t","data":{"k":"` + strings.Repeat("a", fakefcm.MaxPayload) + `"}}`
 	tests := []struct {
 		name   string
 		method string
@@ -153,7 +153,7 @@ func TestChecks(t *testing.T) {
 		{"nested project", "", "/v1/projects/a/b/messages:send", msg(`{"token":"t"}`), answer{Status: 404, APIStatus: "NOT_FOUND"}},
 		{"other project", "", "/v1/projects/other/messages:send", msg(`{"token":"t"}`),
 			answer{Status: 403, APIStatus: "PERMISSION_DENIED", FCMCode: "SENDER_ID_MISMATCH"}},
-		{"body too big", "", "", msg(`{"token":"t","data":{"k":"` + strings.Repeat("a", fcmtest.MaxRequestBody) + `"}}`),
+		{"body too big", "", "", msg(`{"token":"t","data":{"k":"` + strings.Repeat("a", fakefcm.MaxRequestBody) + `"}}`),
 			answer{Status: 400, APIStatus: "INVALID_ARGUMENT", FCMCode: "INVALID_ARGUMENT"}},
 		{"empty body", "", "", "", answer{Status: 400, APIStatus: "INVALID_ARGUMENT", FCMCode: "INVALID_ARGUMENT"}},
 		{"array", "", "", `[]`, answer{Status: 400, APIStatus: "INVALID_ARGUMENT", FCMCode: "INVALID_ARGUMENT"}},
@@ -177,10 +177,10 @@ func TestChecks(t *testing.T) {
 			answer{Status: 400, APIStatus: "INVALID_ARGUMENT", FCMCode: "INVALID_ARGUMENT", Field: "message.data"}},
 		{"data not an object", "", "", msg(`{"token":"t","data":["a"]}`),
 			answer{Status: 400, APIStatus: "INVALID_ARGUMENT", FCMCode: "INVALID_ARGUMENT", Field: "message.data"}},
-		{"token too long", "", "", msg(`{"token":"` + strings.Repeat("t", fcmtest.MaxTokenLen+1) + `"}`),
+		{"token too long", "", "", msg(`{"token":"` + strings.Repeat("t", fakefcm.MaxTokenLen+1) + `"}`),
 			answer{Status: 400, APIStatus: "INVALID_ARGUMENT", FCMCode: "INVALID_ARGUMENT", Field: "message.token"}},
 		{"payload too big", "", "", msg(bigData), answer{Status: 400, APIStatus: "INVALID_ARGUMENT", FCMCode: "INVALID_ARGUMENT", Field: "message"}},
-		{"longest token", "", "", msg(`{"token":"` + strings.Repeat("t", fcmtest.MaxTokenLen) + `"}`),
+		{"longest token", "", "", msg(`{"token":"` + strings.Repeat("t", fakefcm.MaxTokenLen) + `"}`),
 			answer{Status: 200, Name: "projects/" + project + "/messages/0:"}},
 		{"token", "", "", msg(`{"token":"t","notification":{"title":"T","body":"B"},"data":{"k":"v"},"android":{"priority":"high"}}`),
 			answer{Status: 200, Name: "projects/" + project + "/messages/0:"}},
@@ -220,9 +220,9 @@ func TestChecks(t *testing.T) {
 // A token FCM cannot parse gets FCM's own words, which clients look for.
 func TestInvalidTokenMessage(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, fcmtest.Options{})
-	srv.Respond("t", fcmtest.Answer{ErrorCode: fcmtest.InvalidArgument})
-	for _, body := range []string{msg(`{"token":"t"}`), msg(`{"token":"` + strings.Repeat("t", fcmtest.MaxTokenLen+1) + `"}`)} {
+	srv := newServer(t, fakefcm.Options{})
+	srv.Respond("t", fakefcm.Answer{ErrorCode: fakefcm.InvalidArgument})
+	for _, body := range []string{msg(`{"token":"t"}`), msg(`{"token":"` + strings.Repeat("t", fakefcm.MaxTokenLen+1) + `"}`)} {
 		got := send(t, srv, body)
 		if got.Status != 400 || got.Field != "message.token" || got.Message != "The registration token is not a valid FCM registration token" {
 			t.Errorf("answer = %+v, want 400 about message.token in FCM's words", got)
@@ -232,7 +232,7 @@ func TestInvalidTokenMessage(t *testing.T) {
 
 func TestRecordsMessages(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, fcmtest.Options{ProjectID: project})
+	srv := newServer(t, fakefcm.Options{ProjectID: project})
 	a := send(t, srv, msg(`{"token":"t1","notification":{"title":"T","body":"B"},"data":{"k":"v"},"android":{"priority":"high"}}`))
 	send(t, srv, msg(`{"token":"t2","data":{"k":5}}`))
 	send(t, srv, `{"validate_only":true,"message":{"token":"t1"}}`)
@@ -251,7 +251,7 @@ func TestRecordsMessages(t *testing.T) {
 	for i := range got {
 		got[i].At, got[i].Raw = time.Time{}, nil
 	}
-	want := []fcmtest.Message{
+	want := []fakefcm.Message{
 		{Project: project, Token: "t1", Title: "T", Body: "B", Data: map[string]string{"k": "v"}, Priority: "high", Status: 200, Name: a.Name},
 		{Project: project, Token: "t1", ValidateOnly: true, Status: 200, Name: "projects/" + project + "/messages/fake_message_id"},
 	}
@@ -269,11 +269,11 @@ func TestRecordsMessages(t *testing.T) {
 
 func TestRespond(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, fcmtest.Options{ProjectID: project})
+	srv := newServer(t, fakefcm.Options{ProjectID: project})
 	body := msg(`{"token":"t"}`)
-	srv.Respond("t", fcmtest.Answer{ErrorCode: fcmtest.QuotaExceeded, RetryAfter: 1500 * time.Millisecond},
-		fcmtest.Answer{Status: 503, RetryAfter: time.Hour}, fcmtest.Answer{})
-	srv.Respond("t", fcmtest.Answer{ErrorCode: fcmtest.ThirdPartyAuthError})
+	srv.Respond("t", fakefcm.Answer{ErrorCode: fakefcm.QuotaExceeded, RetryAfter: 1500 * time.Millisecond},
+		fakefcm.Answer{Status: 503, RetryAfter: time.Hour}, fakefcm.Answer{})
+	srv.Respond("t", fakefcm.Answer{ErrorCode: fakefcm.ThirdPartyAuthError})
 
 	// A refused request does not take a programmed answer.
 	if got := send(t, srv, msg(`{"token":"t","data":{"k":1}}`)); got.Status != 400 {
@@ -307,21 +307,21 @@ func TestRespond(t *testing.T) {
 func TestAnswerDefaults(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		answer     fcmtest.Answer
+		answer     fakefcm.Answer
 		wantStatus int
 		wantCode   string
 	}{
-		{fcmtest.Answer{ErrorCode: fcmtest.Unregistered}, 404, "UNREGISTERED"},
-		{fcmtest.Answer{ErrorCode: fcmtest.QuotaExceeded}, 429, "QUOTA_EXCEEDED"},
-		{fcmtest.Answer{ErrorCode: fcmtest.Internal}, 500, "INTERNAL"},
-		{fcmtest.Answer{ErrorCode: fcmtest.InvalidArgument}, 400, "INVALID_ARGUMENT"},
-		{fcmtest.Answer{ErrorCode: fcmtest.SenderIDMismatch}, 403, "SENDER_ID_MISMATCH"},
-		{fcmtest.Answer{Status: 404}, 404, "UNREGISTERED"},
-		{fcmtest.Answer{Status: 500}, 500, "INTERNAL"},
-		{fcmtest.Answer{Status: 502, ErrorCode: "UNSPECIFIED_ERROR"}, 502, "UNSPECIFIED_ERROR"},
-		{fcmtest.Answer{Status: 200}, 200, ""},
+		{fakefcm.Answer{ErrorCode: fakefcm.Unregistered}, 404, "UNREGISTERED"},
+		{fakefcm.Answer{ErrorCode: fakefcm.QuotaExceeded}, 429, "QUOTA_EXCEEDED"},
+		{fakefcm.Answer{ErrorCode: fakefcm.Internal}, 500, "INTERNAL"},
+		{fakefcm.Answer{ErrorCode: fakefcm.InvalidArgument}, 400, "INVALID_ARGUMENT"},
+		{fakefcm.Answer{ErrorCode: fakefcm.SenderIDMismatch}, 403, "SENDER_ID_MISMATCH"},
+		{fakefcm.Answer{Status: 404}, 404, "UNREGISTERED"},
+		{fakefcm.Answer{Status: 500}, 500, "INTERNAL"},
+		{fakefcm.Answer{Status: 502, ErrorCode: "UNSPECIFIED_ERROR"}, 502, "UNSPECIFIED_ERROR"},
+		{fakefcm.Answer{Status: 200}, 200, ""},
 	}
-	srv := newServer(t, fcmtest.Options{})
+	srv := newServer(t, fakefcm.Options{})
 	for i, tt := range tests {
 		tok := fmt.Sprint("t", i)
 		srv.Respond(tok, tt.answer)
@@ -334,23 +334,23 @@ func TestAnswerDefaults(t *testing.T) {
 
 func TestRespondPanicsOnImpossibleAnswer(t *testing.T) {
 	t.Parallel()
-	for _, a := range []fcmtest.Answer{{Status: 418}, {ErrorCode: "NO_SUCH_CODE"}, {Status: 200, ErrorCode: fcmtest.Internal}} {
+	for _, a := range []fakefcm.Answer{{Status: 418}, {ErrorCode: "NO_SUCH_CODE"}, {Status: 200, ErrorCode: fakefcm.Internal}} {
 		func() {
 			defer func() {
 				if recover() == nil {
 					t.Errorf("Respond(%+v) did not panic", a)
 				}
 			}()
-			fcmtest.NewHandler(fcmtest.Options{}).Respond("t", a)
+			fakefcm.New(fakefcm.Options{}).Respond("t", a)
 		}()
 	}
 }
 
 func TestUnregister(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, fcmtest.Options{})
+	srv := newServer(t, fakefcm.Options{})
 	body := msg(`{"token":"gone"}`)
-	srv.Respond("gone", fcmtest.Answer{ErrorCode: fcmtest.QuotaExceeded})
+	srv.Respond("gone", fakefcm.Answer{ErrorCode: fakefcm.QuotaExceeded})
 	srv.Unregister("gone")
 	for range 2 {
 		if got := send(t, srv, body); got.Status != 404 || got.APIStatus != "NOT_FOUND" || got.FCMCode != "UNREGISTERED" {
@@ -368,7 +368,7 @@ func TestUnregister(t *testing.T) {
 
 func TestRequireAuth(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, fcmtest.Options{ProjectID: project, RequireAuth: true, AccessToken: "secret"})
+	srv := newServer(t, fakefcm.Options{ProjectID: project, RequireAuth: true, AccessToken: "secret"})
 	body := msg(`{"token":"t"}`)
 	tests := []struct {
 		name       string
@@ -431,7 +431,7 @@ func TestTokenEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newServer(t, fcmtest.Options{ProjectID: project, RequireAuth: true, TokenKey: &key.PublicKey})
+	srv := newServer(t, fakefcm.Options{ProjectID: project, RequireAuth: true, TokenKey: &key.PublicKey})
 	now := time.Now().Unix()
 	good := map[string]any{"iss": "sa@x", "scope": "s", "aud": srv.TokenURL, "iat": now, "exp": now + 3600}
 	expired := map[string]any{"iss": "sa@x", "scope": "s", "iat": now - 7200, "exp": now - 3600}
@@ -492,7 +492,7 @@ func TestServiceAccountJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := fcmtest.ServiceAccountJSON(project, "http://127.0.0.1:1/token", key)
+	b, err := fakefcm.ServiceAccountJSON(project, "http://127.0.0.1:1/token", key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +509,7 @@ func TestServiceAccountJSON(t *testing.T) {
 // Mounted under a prefix of another server, both URLs work.
 func TestHandlerBehindStripPrefix(t *testing.T) {
 	t.Parallel()
-	fake := fcmtest.NewHandler(fcmtest.Options{ProjectID: project, RequireAuth: true, AccessToken: "secret"})
+	fake := fakefcm.New(fakefcm.Options{ProjectID: project, RequireAuth: true, AccessToken: "secret"})
 	mux := http.NewServeMux()
 	mux.Handle("/dev/fcm/", http.StripPrefix("/dev/fcm", fake))
 	main := httptest.NewServer(mux)
@@ -536,13 +536,13 @@ func TestHandlerBehindStripPrefix(t *testing.T) {
 // Sends, Respond, Messages and Reset at once (run with -race).
 func TestConcurrent(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, fcmtest.Options{ProjectID: project})
+	srv := newServer(t, fakefcm.Options{ProjectID: project})
 	const n = 32
 	var wg sync.WaitGroup
 	for i := range n {
 		tok := fmt.Sprint("tok-", i)
 		wg.Go(func() {
-			srv.Respond(tok, fcmtest.Answer{ErrorCode: fcmtest.QuotaExceeded})
+			srv.Respond(tok, fakefcm.Answer{ErrorCode: fakefcm.QuotaExceeded})
 			if i%8 == 0 {
 				srv.Unregister("never-sent")
 			}
@@ -582,7 +582,7 @@ func FuzzServe(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	h := fcmtest.NewHandler(fcmtest.Options{ProjectID: project})
+	h := fakefcm.New(fakefcm.Options{ProjectID: project})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, sendPath, bytes.NewReader(body))
 		rec := httptest.NewRecorder()

@@ -1,4 +1,4 @@
-package sandbox
+package secutix
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package apnstest
+package apns
 
 import (
 	"crypto/ecdsa"
@@ -99,7 +99,7 @@ type Server struct {
 // set without opts.TokenKey, or if it cannot listen (like httptest).
 func NewServer(opts Options) *Server {
 	if opts.RequireToken && opts.TokenKey == nil {
-		panic("apnstest: RequireToken needs TokenKey")
+		panic("fake apns: RequireToken needs TokenKey")
 	}
 	s := &Server{opts: opts, closed: make(chan struct{}), answers: make(map[string][]Answer)}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))

@@ -1,4 +1,4 @@
-package googletest_test
+package google_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"walletpass/pass/google/googletest"
+	fakegoogle "walletpass/fake/google"
 )
 
 // lvDigest is the SHA-256 of the parts, each as a 4-byte little-endian
@@ -56,7 +56,7 @@ type keysDocument struct {
 }
 
 // rootKeys fetches the fake's keys document and returns its one key.
-func rootKeys(t *testing.T, srv *googletest.Server, now time.Time) *ecdsa.PublicKey {
+func rootKeys(t *testing.T, srv *fakegoogle.Server, now time.Time) *ecdsa.PublicKey {
 	t.Helper()
 	resp, err := http.Get(srv.URL + srv.CallbackKeysPath())
 	if err != nil {
@@ -107,7 +107,7 @@ func checkCallback(t *testing.T, body []byte, root *ecdsa.PublicKey, recipient s
 	if err := json.Unmarshal([]byte(cb.IntermediateSigningKey.SignedKey), &sk); err != nil {
 		t.Fatal(err)
 	}
-	if want := strconv.FormatInt(now.Add(googletest.CallbackKeyLifetime).UnixMilli(), 10); sk.KeyExpiration != want {
+	if want := strconv.FormatInt(now.Add(fakegoogle.CallbackKeyLifetime).UnixMilli(), 10); sk.KeyExpiration != want {
 		t.Errorf("intermediate keyExpiration = %s, want %s", sk.KeyExpiration, want)
 	}
 	sig, _ := base64.StdEncoding.DecodeString(cb.Signature)
@@ -123,7 +123,8 @@ func checkCallback(t *testing.T, body []byte, root *ecdsa.PublicKey, recipient s
 
 func TestSignCallback(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	srv := googletest.NewServer(t, googletest.Options{Now: func() time.Time { return now }})
+	srv := fakegoogle.NewServer(fakegoogle.Options{Now: func() time.Time { return now }})
+	t.Cleanup(srv.Close)
 	root := rootKeys(t, srv, now)
 
 	exp := now.Add(time.Hour)
@@ -162,7 +163,8 @@ func TestSignCallback(t *testing.T) {
 }
 
 func TestCallbackKeysEndpoint(t *testing.T) {
-	srv := googletest.NewServer(t, googletest.Options{RequireAuth: true, ServiceAccountPublicKey: &newKey(t).PublicKey})
+	srv := fakegoogle.NewServer(fakegoogle.Options{RequireAuth: true, ServiceAccountPublicKey: &newKey(t).PublicKey})
+	t.Cleanup(srv.Close)
 	// No access token needed.
 	resp, err := http.Get(srv.URL + srv.CallbackKeysPath())
 	if err != nil {
@@ -203,7 +205,8 @@ func TestCallbackKeysEndpoint(t *testing.T) {
 }
 
 func TestSendCallback(t *testing.T) {
-	srv := googletest.NewServer(t, googletest.Options{})
+	srv := fakegoogle.NewServer(fakegoogle.Options{})
+	t.Cleanup(srv.Close)
 	body := srv.SignCallback(issuer, classID, objectID, "save", "n", time.Now().Add(time.Hour))
 	var gotType string
 	var gotBody []byte

@@ -1,4 +1,4 @@
-package googletest
+package google
 
 import (
 	"bytes"
@@ -82,7 +82,7 @@ func (s *Server) SignCallback(issuerID, classID, objectID, eventType, nonce stri
 		Nonce         string `json:"nonce"`
 	}{classID, objectID, exp.UnixMilli(), eventType, nonce})
 	if err != nil {
-		panic(fmt.Sprintf("googletest: %v", err))
+		panic(fmt.Sprintf("fake google: %v", err))
 	}
 	c := &s.callbacks
 	c.mu.Lock()
@@ -105,7 +105,7 @@ func (s *Server) SignCallback(issuerID, classID, objectID, eventType, nonce stri
 		"signedMessage":   string(msg),
 	})
 	if err != nil {
-		panic(fmt.Sprintf("googletest: %v", err))
+		panic(fmt.Sprintf("fake google: %v", err))
 	}
 	return body
 }
@@ -170,7 +170,7 @@ func (c *callbackSigner) newIntermediate(now time.Time) {
 		KeyExpiration string `json:"keyExpiration"`
 	}{spki(&c.inter.PublicKey), strconv.FormatInt(c.interExp.UnixMilli(), 10)})
 	if err != nil {
-		panic(fmt.Sprintf("googletest: %v", err))
+		panic(fmt.Sprintf("fake google: %v", err))
 	}
 	c.signedKey = string(b)
 	c.keySig = sign(c.root, callbackSender, callbackProtocol, c.signedKey)
@@ -179,7 +179,7 @@ func (c *callbackSigner) newIntermediate(now time.Time) {
 func newP256() *ecdsa.PrivateKey {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		panic(fmt.Sprintf("googletest: generating a P-256 key: %v", err))
+		panic(fmt.Sprintf("fake google: generating a P-256 key: %v", err))
 	}
 	return k
 }
@@ -188,7 +188,7 @@ func newP256() *ecdsa.PrivateKey {
 func spki(pub *ecdsa.PublicKey) string {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
-		panic(fmt.Sprintf("googletest: %v", err))
+		panic(fmt.Sprintf("fake google: %v", err))
 	}
 	return base64.StdEncoding.EncodeToString(der)
 }
@@ -204,7 +204,7 @@ func sign(key *ecdsa.PrivateKey, parts ...string) string {
 	digest := sha256.Sum256(data)
 	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
 	if err != nil {
-		panic(fmt.Sprintf("googletest: signing: %v", err))
+		panic(fmt.Sprintf("fake google: signing: %v", err))
 	}
 	return base64.StdEncoding.EncodeToString(sig)
 }

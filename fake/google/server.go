@@ -1,4 +1,4 @@
-package googletest
+package google
 
 import (
 	"crypto/rsa"
@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"google.golang.org/api/walletobjects/v1"
@@ -160,10 +159,10 @@ func New(opts Options) *Server {
 		issuer = DefaultIssuerID
 	}
 	if !isDecimal(issuer) {
-		panic(fmt.Sprintf("googletest: IssuerID %q is not a decimal number", issuer))
+		panic(fmt.Sprintf("fake google: IssuerID %q is not a decimal number", issuer))
 	}
 	if opts.RequireAuth && opts.ServiceAccountPublicKey == nil {
-		panic("googletest: RequireAuth needs ServiceAccountPublicKey")
+		panic("fake google: RequireAuth needs ServiceAccountPublicKey")
 	}
 	now := opts.Now
 	if now == nil {
@@ -181,18 +180,11 @@ func New(opts Options) *Server {
 	}
 }
 
-// NewHandler returns the handler of a new fake configured by opts, for
-// mounting on a listener of your own (e.g. for local development). Use New
-// and Handler instead to keep the test controls.
-func NewHandler(opts Options) http.Handler { return New(opts).Handler() }
-
-// NewServer starts a fake on a loopback port and closes it when t's test
-// ends. It panics like New.
-func NewServer(t testing.TB, opts Options) *Server {
-	t.Helper()
+// NewServer starts a fake on a loopback port; close it with Close. It
+// panics like New.
+func NewServer(opts Options) *Server {
 	s := New(opts)
 	s.Start()
-	t.Cleanup(s.Close)
 	return s
 }
 
@@ -413,7 +405,7 @@ func errorReply(e *apiError) reply { return reply{status: e.code, body: e.body()
 func jsonReply(v any) reply {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return errorReply(newError(http.StatusInternalServerError, "backendError", "googletest: %v", err))
+		return errorReply(newError(http.StatusInternalServerError, "backendError", "fake google: %v", err))
 	}
 	return reply{status: http.StatusOK, body: b}
 }

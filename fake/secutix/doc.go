@@ -1,4 +1,4 @@
-// Package sandbox is a fake SecuTix institution for development, demos and
+// Package secutix is the SecuTix sandbox: a fake SecuTix institution for development, demos and
 // tests. It speaks the same REST_RPC wire API as SecuTix (the one package
 // secutix's client uses), with the same failure modes, and adds a control
 // API to create orders and change tickets, each change being announced to
@@ -120,4 +120,4 @@
 // Go methods mirror the control API for tests: CreateOrder, Modify,
 // Reprint, Transfer, Validate, Cancel, Refund, SetFaults, FailNext,
 // SetInProgressOnce, SetInProgress, ExpireTokens, Calls and Order.
-package sandbox
+package secutix

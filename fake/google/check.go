@@ -1,4 +1,4 @@
-package googletest
+package google
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package fcmtest
+package fcm
 
 import (
 	"bytes"
@@ -108,7 +108,7 @@ func (a Answer) normalize() Answer {
 		}
 		code, ok := statusCode[a.Status]
 		if !ok {
-			panic(fmt.Sprintf("fcmtest: Answer with Status %d needs an ErrorCode", a.Status))
+			panic(fmt.Sprintf("fake fcm: Answer with Status %d needs an ErrorCode", a.Status))
 		}
 		a.ErrorCode = code
 		return a
@@ -116,12 +116,12 @@ func (a Answer) normalize() Answer {
 	if a.Status == 0 {
 		status, ok := codeStatus[a.ErrorCode]
 		if !ok {
-			panic(fmt.Sprintf("fcmtest: Answer with ErrorCode %q needs a Status", a.ErrorCode))
+			panic(fmt.Sprintf("fake fcm: Answer with ErrorCode %q needs a Status", a.ErrorCode))
 		}
 		a.Status = status
 	}
 	if a.Status < 400 || a.Status > 599 {
-		panic(fmt.Sprintf("fcmtest: Answer with ErrorCode %q has Status %d, not an error status", a.ErrorCode, a.Status))
+		panic(fmt.Sprintf("fake fcm: Answer with ErrorCode %q has Status %d, not an error status", a.ErrorCode, a.Status))
 	}
 	return a
 }
@@ -160,13 +160,13 @@ type Handler struct {
 	seq          int
 }
 
-// NewHandler returns a fake FCM endpoint to mount on a server, for
+// New returns a fake FCM endpoint to mount on a server, for
 // instance under a prefix:
 //
-//	mux.Handle("/dev/fcm/", http.StripPrefix("/dev/fcm", fcmtest.NewHandler(opts)))
+//	mux.Handle("/dev/fcm/", http.StripPrefix("/dev/fcm", fake.New(opts)))
 //
 // and then fcm.Config.Endpoint = "http://<host>/dev/fcm/v1".
-func NewHandler(opts Options) *Handler {
+func New(opts Options) *Handler {
 	return &Handler{
 		opts:         opts,
 		answers:      make(map[string][]Answer),
@@ -190,7 +190,7 @@ type Server struct {
 // NewServer starts a fake FCM on a loopback port. It panics if it cannot
 // listen, like httptest.
 func NewServer(opts Options) *Server {
-	h := NewHandler(opts)
+	h := New(opts)
 	srv := httptest.NewServer(h)
 	return &Server{Handler: h, URL: srv.URL, Endpoint: srv.URL + "/v1", TokenURL: srv.URL + "/token", srv: srv}
 }

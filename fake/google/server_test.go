@@ -1,4 +1,4 @@
-package googletest_test
+package google_test
 
 import (
 	"bytes"
@@ -24,10 +24,10 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/api/walletobjects/v1"
 
-	"walletpass/pass/google/googletest"
+	fakegoogle "walletpass/fake/google"
 )
 
-const issuer = googletest.DefaultIssuerID
+const issuer = fakegoogle.DefaultIssuerID
 
 var (
 	classID  = issuer + ".event-1"
@@ -35,7 +35,7 @@ var (
 )
 
 // service returns a walletobjects client for srv without authentication.
-func service(t *testing.T, srv *googletest.Server) *walletobjects.Service {
+func service(t *testing.T, srv *fakegoogle.Server) *walletobjects.Service {
 	t.Helper()
 	svc, err := walletobjects.NewService(context.Background(),
 		option.WithEndpoint(srv.URL+"/"), option.WithoutAuthentication())
@@ -47,9 +47,10 @@ func service(t *testing.T, srv *googletest.Server) *walletobjects.Service {
 
 // newFake starts a fake with a client and, unless noClass, the class
 // classID already inserted.
-func newFake(t *testing.T, opts googletest.Options, noClass bool) (*googletest.Server, *walletobjects.Service) {
+func newFake(t *testing.T, opts fakegoogle.Options, noClass bool) (*fakegoogle.Server, *walletobjects.Service) {
 	t.Helper()
-	srv := googletest.NewServer(t, opts)
+	srv := fakegoogle.NewServer(opts)
+	t.Cleanup(srv.Close)
 	svc := service(t, srv)
 	if !noClass {
 		if _, err := svc.Eventticketclass.Insert(validClass(classID)).Do(); err != nil {
@@ -163,7 +164,7 @@ func do(t *testing.T, method, url, body string, header http.Header) (int, []byte
 
 func TestInsertAndGet(t *testing.T) {
 	t.Parallel()
-	srv, svc := newFake(t, googletest.Options{}, true)
+	srv, svc := newFake(t, fakegoogle.Options{}, true)
 
 	cls, err := svc.Eventticketclass.Insert(validClass(classID)).Do()
 	if err != nil {
@@ -208,7 +209,7 @@ func TestInsertAndGet(t *testing.T) {
 
 func TestDuplicateInsert(t *testing.T) {
 	t.Parallel()
-	_, svc := newFake(t, googletest.Options{}, false)
+	_, svc := newFake(t, fakegoogle.Options{}, false)
 	_, err := svc.Eventticketclass.Insert(validClass(classID)).Do()
 	ge := apiErr(t, err, http.StatusConflict)
 	if !strings.Contains(ge.Body, `"ALREADY_EXISTS"`) || len(ge.Errors) != 1 || ge.Errors[0].Reason != "alreadyExists" {
@@ -223,7 +224,7 @@ func TestDuplicateInsert(t *testing.T) {
 
 func TestGetUnknown(t *testing.T) {
 	t.Parallel()
-	_, svc := newFake(t, googletest.Options{}, true)
+	_, svc := newFake(t, fakegoogle.Options{}, true)
 	_, err := svc.Eventticketclass.Get(issuer + ".missing").Do()
 	ge := apiErr(t, err, http.StatusNotFound)
 	if !strings.Contains(ge.Message, "IssuerClassNotFound") || ge.Errors[0].Reason != "classNotFound" {
@@ -242,7 +243,7 @@ func TestGetUnknown(t *testing.T) {
 
 func TestPatch(t *testing.T) {
 	t.Parallel()
-	srv, svc := newFake(t, googletest.Options{}, false)
+	srv, svc := newFake(t, fakegoogle.Options{}, false)
 	if _, err := svc.Eventticketobject.Insert(validObject(objectID)).Do(); err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +305,7 @@ func TestPatch(t *testing.T) {
 
 func TestUpdateReplaces(t *testing.T) {
 	t.Parallel()
-	_, svc := newFake(t, googletest.Options{}, false)
+	_, svc := newFake(t, fakegoogle.Options{}, false)
 	if _, err := svc.Eventticketobject.Insert(validObject(objectID)).Do(); err != nil {
 		t.Fatal(err)
 	}
@@ -334,11 +335,11 @@ func TestUpdateReplaces(t *testing.T) {
 
 func TestAddMessage(t *testing.T) {
 	t.Parallel()
-	srv, svc := newFake(t, googletest.Options{}, false)
+	srv, svc := newFake(t, fakegoogle.Options{}, false)
 	if _, err := svc.Eventticketobject.Insert(validObject(objectID)).Do(); err != nil {
 		t.Fatal(err)
 	}
-	for i := range googletest.MaxMessages {
+	for i := range fakegoogle.MaxMessages {
 		res, err := svc.Eventticketobject.Addmessage(objectID, &walletobjects.AddMessageRequest{
 			Message: &walletobjects.Message{Id: fmt.Sprint(i), Header: "Note", Body: fmt.Sprint("body ", i)},
 		}).Do()
@@ -356,7 +357,7 @@ func TestAddMessage(t *testing.T) {
 		Message: &walletobjects.Message{Header: "one too many"},
 	}).Do()
 	apiErr(t, err, http.StatusBadRequest)
-	if o, _ := srv.EventTicketObject(objectID); len(o.Messages) != googletest.MaxMessages {
+	if o, _ := srv.EventTicketObject(objectID); len(o.Messages) != fakegoogle.MaxMessages {
 		t.Errorf("%d messages stored", len(o.Messages))
 	}
 
@@ -378,7 +379,7 @@ func TestAddMessage(t *testing.T) {
 
 func TestObjectNeedsApprovedClass(t *testing.T) {
 	t.Parallel()
-	_, svc := newFake(t, googletest.Options{}, true)
+	_, svc := newFake(t, fakegoogle.Options{}, true)
 	_, err := svc.Eventticketobject.Insert(validObject(objectID)).Do()
 	ge := apiErr(t, err, http.StatusNotFound)
 	if ge.Errors[0].Reason != "classNotFound" || !strings.Contains(ge.Message, "IssuerClassNotFound") {
@@ -409,7 +410,7 @@ func TestObjectNeedsApprovedClass(t *testing.T) {
 
 func TestInvalidObjects(t *testing.T) {
 	t.Parallel()
-	_, svc := newFake(t, googletest.Options{}, false)
+	_, svc := newFake(t, fakegoogle.Options{}, false)
 	tests := []struct {
 		name  string
 		edit  func(o *walletobjects.EventTicketObject)
@@ -504,7 +505,7 @@ func TestInvalidObjects(t *testing.T) {
 
 func TestInvalidClasses(t *testing.T) {
 	t.Parallel()
-	_, svc := newFake(t, googletest.Options{}, true)
+	_, svc := newFake(t, fakegoogle.Options{}, true)
 	tests := []struct {
 		name  string
 		edit  func(c *walletobjects.EventTicketClass)
@@ -550,7 +551,7 @@ func TestInvalidClasses(t *testing.T) {
 
 func TestAcceptedVariants(t *testing.T) {
 	t.Parallel()
-	srv, svc := newFake(t, googletest.Options{}, false)
+	srv, svc := newFake(t, fakegoogle.Options{}, false)
 	tests := []struct {
 		name string
 		edit func(o *walletobjects.EventTicketObject)
@@ -614,7 +615,7 @@ func TestAcceptedVariants(t *testing.T) {
 
 func TestUnknownFieldsSurvive(t *testing.T) {
 	t.Parallel()
-	srv, svc := newFake(t, googletest.Options{}, false)
+	srv, svc := newFake(t, fakegoogle.Options{}, false)
 	body := `{"id":"` + objectID + `","classId":"` + classID + `","state":"ACTIVE",
 		"futureField":{"a":[1,2.5,"x"],"b":null},"faceValue":{"currencyCode":"EUR","micros":"1500000"}}`
 	code, b := do(t, "POST", srv.URL+"/walletobjects/v1/eventTicketObject?strict=true", body, nil)
@@ -639,7 +640,7 @@ func TestUnknownFieldsSurvive(t *testing.T) {
 
 func TestRawRequests(t *testing.T) {
 	t.Parallel()
-	srv, _ := newFake(t, googletest.Options{}, false)
+	srv, _ := newFake(t, fakegoogle.Options{}, false)
 	tests := []struct {
 		name, method, path, body string
 		code                     int
@@ -663,7 +664,7 @@ func TestRawRequests(t *testing.T) {
 		{"list foreign issuer", "GET", "/walletobjects/v1/eventTicketClass?issuerId=42", ``, 403, "PERMISSION_DENIED"},
 		{"list unknown class", "GET", "/walletobjects/v1/eventTicketObject?classId=" + issuer + ".none", ``, 404, "NOT_FOUND"},
 		{"oversized", "POST", "/walletobjects/v1/eventTicketClass",
-			`{"id":"` + strings.Repeat("x", googletest.MaxBodyBytes) + `"}`, 413, ""},
+			`{"id":"` + strings.Repeat("x", fakegoogle.MaxBodyBytes) + `"}`, 413, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -690,16 +691,16 @@ func TestRawRequests(t *testing.T) {
 
 func TestOversizedBodyWithClient(t *testing.T) {
 	t.Parallel()
-	_, svc := newFake(t, googletest.Options{}, true)
+	_, svc := newFake(t, fakegoogle.Options{}, true)
 	c := validClass(classID)
-	c.IssuerName = strings.Repeat("n", googletest.MaxBodyBytes)
+	c.IssuerName = strings.Repeat("n", fakegoogle.MaxBodyBytes)
 	_, err := svc.Eventticketclass.Insert(c).Do()
 	apiErr(t, err, http.StatusRequestEntityTooLarge)
 }
 
 func TestList(t *testing.T) {
 	t.Parallel()
-	_, svc := newFake(t, googletest.Options{}, false)
+	_, svc := newFake(t, fakegoogle.Options{}, false)
 	other := issuer + ".event-2"
 	if _, err := svc.Eventticketclass.Insert(validClass(other)).Do(); err != nil {
 		t.Fatal(err)
@@ -746,8 +747,8 @@ func TestList(t *testing.T) {
 
 func TestFailNext(t *testing.T) {
 	t.Parallel()
-	srv, svc := newFake(t, googletest.Options{}, false)
-	srv.Fail(googletest.Failure{Method: "POST", PathPrefix: "/walletobjects/v1/eventTicketObject", Status: 429, RetryAfter: 1500 * time.Millisecond})
+	srv, svc := newFake(t, fakegoogle.Options{}, false)
+	srv.Fail(fakegoogle.Failure{Method: "POST", PathPrefix: "/walletobjects/v1/eventTicketObject", Status: 429, RetryAfter: 1500 * time.Millisecond})
 	srv.FailNext("", "/walletobjects/v1/eventTicketObject", http.StatusServiceUnavailable, 2)
 
 	_, err := svc.Eventticketobject.Insert(validObject(objectID)).Do()
@@ -784,7 +785,7 @@ func TestFailNext(t *testing.T) {
 func TestNotificationQuota(t *testing.T) {
 	t.Parallel()
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	srv, svc := newFake(t, googletest.Options{Now: clk.Now}, false)
+	srv, svc := newFake(t, fakegoogle.Options{Now: clk.Now}, false)
 	if _, err := svc.Eventticketobject.Insert(validObject(objectID)).Do(); err != nil {
 		t.Fatal(err)
 	}
@@ -794,7 +795,7 @@ func TestNotificationQuota(t *testing.T) {
 		}).Do()
 		return err
 	}
-	for i := range googletest.NotifyLimit {
+	for i := range fakegoogle.NotifyLimit {
 		if err := notify(); err != nil {
 			t.Fatalf("notification %d: %v", i+1, err)
 		}
@@ -851,10 +852,11 @@ func TestServiceAccountAuth(t *testing.T) {
 	t.Parallel()
 	key := newKey(t)
 	clk := &clock{t: time.Now()}
-	srv := googletest.NewServer(t, googletest.Options{
+	srv := fakegoogle.NewServer(fakegoogle.Options{
 		RequireAuth: true, ServiceAccountEmail: saEmail, ServiceAccountPublicKey: &key.PublicKey, Now: clk.Now,
 	})
-	keyJSON, err := googletest.ServiceAccountKeyJSON(key, saEmail, srv.TokenURL())
+	t.Cleanup(srv.Close)
+	keyJSON, err := fakegoogle.ServiceAccountKeyJSON(key, saEmail, srv.TokenURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -901,7 +903,7 @@ func TestServiceAccountAuth(t *testing.T) {
 		t.Errorf("made-up token: %d", code)
 	}
 	// The client still holds its token, which expires on the fake's clock.
-	clk.Advance(googletest.TokenLifetime + time.Minute)
+	clk.Advance(fakegoogle.TokenLifetime + time.Minute)
 	_, err = svc.Eventticketclass.Get(classID).Context(ctx).Do()
 	apiErr(t, err, http.StatusUnauthorized)
 }
@@ -929,12 +931,13 @@ func TestTokenEndpoint(t *testing.T) {
 	t.Parallel()
 	key, other := newKey(t), newKey(t)
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	srv := googletest.NewServer(t, googletest.Options{
+	srv := fakegoogle.NewServer(fakegoogle.Options{
 		ServiceAccountEmail: saEmail, ServiceAccountPublicKey: &key.PublicKey, Now: func() time.Time { return now },
 	})
+	t.Cleanup(srv.Close)
 	claims := func(edit func(map[string]any)) map[string]any {
 		c := map[string]any{
-			"iss": saEmail, "scope": "openid " + googletest.Scope, "aud": srv.TokenURL(),
+			"iss": saEmail, "scope": "openid " + fakegoogle.Scope, "aud": srv.TokenURL(),
 			"iat": now.Unix() - 10, "exp": now.Unix() + 3590,
 		}
 		if edit != nil {
@@ -948,25 +951,25 @@ func TestTokenEndpoint(t *testing.T) {
 		code  int
 		error string
 	}{
-		{"ok", url.Values{"grant_type": {googletest.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(nil))}}, 200, ""},
+		{"ok", url.Values{"grant_type": {fakegoogle.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(nil))}}, 200, ""},
 		{"grant type", url.Values{"grant_type": {"client_credentials"}, "assertion": {signJWT(t, key, "RS256", claims(nil))}}, 400, "unsupported_grant_type"},
-		{"no assertion", url.Values{"grant_type": {googletest.GrantTypeJWTBearer}}, 400, "invalid_request"},
-		{"garbage", url.Values{"grant_type": {googletest.GrantTypeJWTBearer}, "assertion": {"a.b.c"}}, 400, "invalid_grant"},
-		{"other key", url.Values{"grant_type": {googletest.GrantTypeJWTBearer}, "assertion": {signJWT(t, other, "RS256", claims(nil))}}, 400, "invalid_grant"},
-		{"alg", url.Values{"grant_type": {googletest.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS384", claims(nil))}}, 400, "invalid_grant"},
-		{"iss", url.Values{"grant_type": {googletest.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) { c["iss"] = "x@y" }))}}, 400, "invalid_grant"},
-		{"aud", url.Values{"grant_type": {googletest.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) { c["aud"] = "https://oauth2.googleapis.com/token" }))}}, 400, "invalid_grant"},
-		{"expired", url.Values{"grant_type": {googletest.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) {
+		{"no assertion", url.Values{"grant_type": {fakegoogle.GrantTypeJWTBearer}}, 400, "invalid_request"},
+		{"garbage", url.Values{"grant_type": {fakegoogle.GrantTypeJWTBearer}, "assertion": {"a.b.c"}}, 400, "invalid_grant"},
+		{"other key", url.Values{"grant_type": {fakegoogle.GrantTypeJWTBearer}, "assertion": {signJWT(t, other, "RS256", claims(nil))}}, 400, "invalid_grant"},
+		{"alg", url.Values{"grant_type": {fakegoogle.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS384", claims(nil))}}, 400, "invalid_grant"},
+		{"iss", url.Values{"grant_type": {fakegoogle.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) { c["iss"] = "x@y" }))}}, 400, "invalid_grant"},
+		{"aud", url.Values{"grant_type": {fakegoogle.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) { c["aud"] = "https://oauth2.googleapis.com/token" }))}}, 400, "invalid_grant"},
+		{"expired", url.Values{"grant_type": {fakegoogle.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) {
 			c["iat"], c["exp"] = now.Unix()-7200, now.Unix()-3600
 		}))}}, 400, "invalid_grant"},
-		{"future", url.Values{"grant_type": {googletest.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) {
+		{"future", url.Values{"grant_type": {fakegoogle.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) {
 			c["iat"], c["exp"] = now.Unix()+3600, now.Unix()+7200
 		}))}}, 400, "invalid_grant"},
-		{"long lived", url.Values{"grant_type": {googletest.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) {
+		{"long lived", url.Values{"grant_type": {fakegoogle.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) {
 			c["exp"] = now.Unix() + 7200
 		}))}}, 400, "invalid_grant"},
-		{"no exp", url.Values{"grant_type": {googletest.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) { delete(c, "exp") }))}}, 400, "invalid_grant"},
-		{"scope", url.Values{"grant_type": {googletest.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) {
+		{"no exp", url.Values{"grant_type": {fakegoogle.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) { delete(c, "exp") }))}}, 400, "invalid_grant"},
+		{"scope", url.Values{"grant_type": {fakegoogle.GrantTypeJWTBearer}, "assertion": {signJWT(t, key, "RS256", claims(func(c map[string]any) {
 			c["scope"] = "https://www.googleapis.com/auth/cloud-platform"
 		}))}}, 400, "invalid_scope"},
 	}
@@ -1006,7 +1009,7 @@ func TestTokenEndpoint(t *testing.T) {
 func TestRequestsAndReset(t *testing.T) {
 	t.Parallel()
 	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	srv, svc := newFake(t, googletest.Options{Now: clk.Now}, false)
+	srv, svc := newFake(t, fakegoogle.Options{Now: clk.Now}, false)
 	reqs := srv.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("%d requests", len(reqs))
@@ -1035,7 +1038,7 @@ func TestRequestsAndReset(t *testing.T) {
 
 func TestHandlerWithoutListener(t *testing.T) {
 	t.Parallel()
-	h := googletest.NewHandler(googletest.Options{IssuerID: "42"})
+	h := fakegoogle.New(fakegoogle.Options{IssuerID: "42"}).Handler()
 	body, _ := json.Marshal(validClass("42.mounted"))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/walletobjects/v1/eventTicketClass", bytes.NewReader(body)))
@@ -1060,21 +1063,21 @@ func TestHandlerWithoutListener(t *testing.T) {
 
 func TestNewPanics(t *testing.T) {
 	t.Parallel()
-	for _, opts := range []googletest.Options{{IssuerID: "abc"}, {RequireAuth: true}} {
+	for _, opts := range []fakegoogle.Options{{IssuerID: "abc"}, {RequireAuth: true}} {
 		func() {
 			defer func() {
 				if recover() == nil {
 					t.Errorf("New(%+v) did not panic", opts)
 				}
 			}()
-			googletest.New(opts)
+			fakegoogle.New(opts)
 		}()
 	}
 }
 
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
-	srv, svc := newFake(t, googletest.Options{}, false)
+	srv, svc := newFake(t, fakegoogle.Options{}, false)
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
@@ -1100,7 +1103,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func FuzzInsert(f *testing.F) {
-	srv := googletest.New(googletest.Options{})
+	srv := fakegoogle.New(fakegoogle.Options{})
 	cb, _ := json.Marshal(validClass(classID))
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest("POST", "/walletobjects/v1/eventTicketClass", bytes.NewReader(cb)))

@@ -1,4 +1,4 @@
-package sandbox_test
+package secutix_test
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
-	"walletpass/secutix/sandbox"
+	fakesecutix "walletpass/fake/secutix"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -39,7 +39,7 @@ type receiver struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
-	hooks    []sandbox.Webhook
+	hooks    []fakesecutix.Webhook
 	headers  []http.Header
 	attempts int
 	failFor  int // answer 500 to this many attempts first
@@ -57,7 +57,7 @@ func newReceiver(t *testing.T, failFor int) *receiver {
 			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}
-		var h sandbox.Webhook
+		var h fakesecutix.Webhook
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&h); err != nil {
@@ -77,24 +77,24 @@ func (rc *receiver) failFirst(n int) {
 	rc.failFor = n
 }
 
-func (rc *receiver) received() ([]sandbox.Webhook, []http.Header, int) {
+func (rc *receiver) received() ([]fakesecutix.Webhook, []http.Header, int) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return append([]sandbox.Webhook(nil), rc.hooks...), append([]http.Header(nil), rc.headers...), rc.attempts
+	return append([]fakesecutix.Webhook(nil), rc.hooks...), append([]http.Header(nil), rc.headers...), rc.attempts
 }
 
 type bundle struct {
-	sb  *sandbox.Sandbox
+	sb  *fakesecutix.Sandbox
 	srv *httptest.Server
 	rc  *receiver
 }
 
 // setup starts a sandbox with a fixed clock, a webhook receiver and a
 // generous quota; edit adjusts the config.
-func setup(t *testing.T, edit func(*sandbox.Config)) *bundle {
+func setup(t *testing.T, edit func(*fakesecutix.Config)) *bundle {
 	t.Helper()
 	b := &bundle{rc: newReceiver(t, 0)}
-	cfg := sandbox.Config{
+	cfg := fakesecutix.Config{
 		Tenant: "demo", Institution: "SANDBOX", Operator: operator, Partner: partner, Secret: secret,
 		WebhookURL: b.rc.srv.URL + "/api/demo/webhooks/listeners/secutix/orders", WebhookHeaders: map[string]string{"X-Api-Key": "k1"},
 		QuotaPerMinute: 100000, WebhookRetryDelay: time.Millisecond, HTTPClient: b.rc.srv.Client(),
@@ -103,7 +103,7 @@ func setup(t *testing.T, edit func(*sandbox.Config)) *bundle {
 	if edit != nil {
 		edit(&cfg)
 	}
-	sb, err := sandbox.New(cfg)
+	sb, err := fakesecutix.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,13 +154,13 @@ func (b *bundle) token(t *testing.T) string {
 	return res.Token
 }
 
-func (b *bundle) create(t *testing.T, body string) sandbox.CreatedOrder {
+func (b *bundle) create(t *testing.T, body string) fakesecutix.CreatedOrder {
 	t.Helper()
 	st, _, out := b.do(t, "POST", "/sandbox/orders", body)
 	if st != http.StatusCreated {
 		t.Fatalf("create %s: got %d %s, want 201", body, st, out)
 	}
-	var c sandbox.CreatedOrder
+	var c fakesecutix.CreatedOrder
 	if err := json.Unmarshal(out, &c); err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +172,8 @@ func wantProblem(t *testing.T, status int, header http.Header, body []byte, want
 	if status != wantStatus {
 		t.Fatalf("got HTTP %d %s, want %d", status, body, wantStatus)
 	}
-	if ct := header.Get("Content-Type"); ct != sandbox.ContentTypeProblem {
-		t.Errorf("got Content-Type %q, want %q", ct, sandbox.ContentTypeProblem)
+	if ct := header.Get("Content-Type"); ct != fakesecutix.ContentTypeProblem {
+		t.Errorf("got Content-Type %q, want %q", ct, fakesecutix.ContentTypeProblem)
 	}
 	var p struct {
 		Type, Title, Detail string
@@ -186,7 +186,7 @@ func wantProblem(t *testing.T, status int, header http.Header, body []byte, want
 
 func TestNewConfig(t *testing.T) {
 	t.Parallel()
-	_, err := sandbox.New(sandbox.Config{WebhookURL: "ftp://x", WebhookHeaders: map[string]string{"bad name": "v"}})
+	_, err := fakesecutix.New(fakesecutix.Config{WebhookURL: "ftp://x", WebhookHeaders: map[string]string{"bad name": "v"}})
 	if err == nil {
 		t.Fatal("got no error for an empty config")
 	}
@@ -227,7 +227,7 @@ func TestCreateDemoOrder(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("get: got %d %s", st, out)
 	}
-	var res sandbox.FileResult
+	var res fakesecutix.FileResult
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -292,9 +292,9 @@ func TestCreateCustomOrder(t *testing.T) {
 		t.Errorf("got operation %+v, want the custom event", op)
 	}
 	for i, mv := range o.MovementDatas {
-		want := sandbox.MovementData{Area: "Pelouse", Block: "C", Row: "3", SeatNumber: strconv.Itoa(5 + i), Entrance: "Gate 2",
-			Holder: &sandbox.Holder{FirstName: "Jane", LastName: "Doe", Email: "jane@example.com", Locale: "de_CH"}}
-		got := sandbox.MovementData{Area: mv.Area, Block: mv.Block, Row: mv.Row, SeatNumber: mv.SeatNumber, Entrance: mv.Entrance, Holder: mv.Holder}
+		want := fakesecutix.MovementData{Area: "Pelouse", Block: "C", Row: "3", SeatNumber: strconv.Itoa(5 + i), Entrance: "Gate 2",
+			Holder: &fakesecutix.Holder{FirstName: "Jane", LastName: "Doe", Email: "jane@example.com", Locale: "de_CH"}}
+		got := fakesecutix.MovementData{Area: mv.Area, Block: mv.Block, Row: mv.Row, SeatNumber: mv.SeatNumber, Entrance: mv.Entrance, Holder: mv.Holder}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("movement %d (-want +got):\n%s", i, diff)
 		}
@@ -347,20 +347,20 @@ func TestSportsDemo(t *testing.T) {
 func TestTicketActions(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	path := func(c sandbox.CreatedOrder, i int, action string) string {
+	path := func(c fakesecutix.CreatedOrder, i int, action string) string {
 		return fmt.Sprintf("/sandbox/orders/%d/tickets/%d/%s", c.FileID, c.Tickets[i].TicketID, action)
 	}
-	act := func(t *testing.T, c sandbox.CreatedOrder, i int, action, body string, want int) sandbox.TicketView {
+	act := func(t *testing.T, c fakesecutix.CreatedOrder, i int, action, body string, want int) fakesecutix.TicketView {
 		t.Helper()
 		st, h, out := b.do(t, "POST", path(c, i, action), body)
 		if want != http.StatusOK {
 			wantProblem(t, st, h, out, want)
-			return sandbox.TicketView{}
+			return fakesecutix.TicketView{}
 		}
 		if st != http.StatusOK {
 			t.Fatalf("%s: got %d %s, want 200", action, st, out)
 		}
-		var v sandbox.TicketView
+		var v fakesecutix.TicketView
 		if err := json.Unmarshal(out, &v); err != nil {
 			t.Fatal(err)
 		}
@@ -500,14 +500,14 @@ func TestAPI(t *testing.T) {
 			{"getFileDetailsFromOrderSecretId", fmt.Sprintf(`{"orderSecretId":%q}`, c.OrderSecretToken)},
 		} {
 			st, _, out := b.do(t, "POST", apiRoot+tc.method, tc.body, bearer...)
-			var res sandbox.FileResult
+			var res fakesecutix.FileResult
 			if err := json.Unmarshal(out, &res); err != nil || st != 200 || res.StatusCode != "success" || res.FileDetailsData.FileID != c.FileID {
 				t.Errorf("%s: got %d %s, want file %d", tc.method, st, out, c.FileID)
 			}
 		}
 		for g, want := range map[string][2]int{"TICKETS": {2, 1}, "MOVEMENTS": {2, 0}, "OPERATIONS": {0, 0}} {
 			st, _, out := b.do(t, "POST", apiRoot+"getOrderDetails", fmt.Sprintf(`{"orderId":%d,"granularity":%q}`, c.OrderID, g), bearer...)
-			var res sandbox.OrderResult
+			var res fakesecutix.OrderResult
 			if err := json.Unmarshal(out, &res); err != nil || st != 200 || res.OrderDetailsData == nil {
 				t.Fatalf("getOrderDetails %s: got %d %s", g, st, out)
 			}
@@ -528,7 +528,7 @@ func TestAPI(t *testing.T) {
 			{"getOrderDetails", `{"orderId":1,"granularity":"TICKETS"}`},
 		} {
 			st, _, out := b.do(t, "POST", apiRoot+tc.method, tc.body, bearer...)
-			var env sandbox.Envelope
+			var env fakesecutix.Envelope
 			if err := json.Unmarshal(out, &env); err != nil || st != 200 || env.StatusCode != "error" || env.StatusDetail == nil || *env.StatusDetail != "NOT_FOUND" {
 				t.Errorf("%s %s: got %d %s, want 200 error NOT_FOUND", tc.method, tc.body, st, out)
 			}
@@ -558,7 +558,7 @@ func TestInProgressOnce(t *testing.T) {
 	bearer := []string{"Authorization", "Bearer " + b.token(t)}
 	b.sb.SetInProgressOnce(true)
 	body := fmt.Sprintf(`{"fileId":%d}`, c.FileID)
-	var env sandbox.Envelope
+	var env fakesecutix.Envelope
 	_, _, out := b.do(t, "POST", apiRoot+"getFileDetails", body, bearer...)
 	if err := json.Unmarshal(out, &env); err != nil || env.StatusCode != "in_progress" || env.RequestID == nil || *env.RequestID == "" {
 		t.Fatalf("got %s, want in_progress with a requestId", out)
@@ -570,7 +570,7 @@ func TestInProgressOnce(t *testing.T) {
 	}
 	withID := fmt.Sprintf(`{"fileId":%d,"requestId":%q}`, c.FileID, *env.RequestID)
 	_, _, out = b.do(t, "POST", apiRoot+"getFileDetails", withID, bearer...)
-	var res sandbox.FileResult
+	var res fakesecutix.FileResult
 	if err := json.Unmarshal(out, &res); err != nil || res.StatusCode != "success" || res.RequestID == nil || *res.RequestID != *env.RequestID {
 		t.Fatalf("got %s, want success echoing the requestId", out)
 	}
@@ -585,7 +585,7 @@ func TestInProgressOnce(t *testing.T) {
 
 func TestQuotaAndFaults(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *sandbox.Config) { c.QuotaPerMinute = 3 })
+	b := setup(t, func(c *fakesecutix.Config) { c.QuotaPerMinute = 3 })
 	c := b.create(t, "{}")
 	bearer := []string{"Authorization", "Bearer " + b.token(t)}
 	body := fmt.Sprintf(`{"fileId":%d}`, c.FileID)
@@ -639,7 +639,7 @@ func TestTokensExpire(t *testing.T) {
 	t.Parallel()
 	now := fixedNow
 	var mu sync.Mutex
-	b := setup(t, func(c *sandbox.Config) {
+	b := setup(t, func(c *fakesecutix.Config) {
 		c.TokenTTL = time.Minute
 		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	})
@@ -667,7 +667,7 @@ func TestWebhooks(t *testing.T) {
 	b.rc.failFirst(2) // the first two attempts fail: retried
 	c := b.create(t, "{}")
 	t1, t2 := c.Tickets[0], c.Tickets[1]
-	if _, err := b.sb.Modify(c.FileID, t1.TicketID, sandbox.Change{}); err != nil {
+	if _, err := b.sb.Modify(c.FileID, t1.TicketID, fakesecutix.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	v, err := b.sb.Reprint(c.FileID, t1.TicketID)
@@ -682,7 +682,7 @@ func TestWebhooks(t *testing.T) {
 	}
 	b.sb.Close() // waits for the deliveries
 	hooks, headers, attempts := b.rc.received()
-	want := []sandbox.Webhook{
+	want := []fakesecutix.Webhook{
 		{TicketID: t1.TicketID, SaleMovementID: t1.MovementID, State: "PAID"},
 		{TicketID: t2.TicketID, SaleMovementID: t2.MovementID, State: "PAID"},
 		{TicketID: t1.TicketID, SaleMovementID: t1.MovementID, State: "MODIFIED"},
@@ -733,14 +733,14 @@ func TestWebhookGivesUp(t *testing.T) {
 // TestConcurrent hammers the sandbox from many goroutines; run with -race.
 func TestConcurrent(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *sandbox.Config) { c.Now = nil })
+	b := setup(t, func(c *fakesecutix.Config) { c.Now = nil })
 	tok := b.token(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 10 {
-				c, err := b.sb.CreateOrder(sandbox.OrderRequest{Count: 2})
+				c, err := b.sb.CreateOrder(fakesecutix.OrderRequest{Count: 2})
 				if err != nil {
 					errs <- err
 					return
@@ -750,14 +750,14 @@ func TestConcurrent(t *testing.T) {
 				case 0:
 					_, err = b.sb.Validate(c.FileID, id)
 				case 1:
-					var v sandbox.TicketView
+					var v fakesecutix.TicketView
 					if v, err = b.sb.Reprint(c.FileID, id); err == nil {
 						_, err = b.sb.Refund(c.FileID, v.TicketID)
 					}
 				case 2:
 					_, err = b.sb.Transfer(c.FileID, id, nil)
 				default:
-					_, err = b.sb.Modify(c.FileID, id, sandbox.Change{})
+					_, err = b.sb.Modify(c.FileID, id, fakesecutix.Change{})
 				}
 				if err != nil {
 					errs <- err

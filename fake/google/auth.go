@@ -1,4 +1,4 @@
-package googletest
+package google
 
 import (
 	"crypto"
@@ -201,7 +201,7 @@ func (s *Server) unauthenticated(r *http.Request) reply {
 func ServiceAccountKeyJSON(key *rsa.PrivateKey, email, tokenURI string) ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, fmt.Errorf("googletest: %w", err)
+		return nil, fmt.Errorf("fake google: %w", err)
 	}
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	sum := sha256.Sum256(der)

@@ -1,4 +1,4 @@
-package apnstest_test
+package apns_test
 
 import (
 	"crypto/ecdsa"
@@ -17,7 +17,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"walletpass/push/apnstest"
+	fakeapns "walletpass/fake/apns"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -53,7 +53,7 @@ func signJWT(t *testing.T, key *ecdsa.PrivateKey, alg, kid, iss string, iat time
 }
 
 // h2Client is an HTTP/2 client that trusts srv and presents certs.
-func h2Client(t *testing.T, srv *apnstest.Server, certs ...tls.Certificate) *http.Client {
+func h2Client(t *testing.T, srv *fakeapns.Server, certs ...tls.Certificate) *http.Client {
 	t.Helper()
 	var protocols http.Protocols
 	protocols.SetHTTP2(true)
@@ -106,7 +106,7 @@ func TestServerChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := apnstest.NewServer(apnstest.Options{RequireToken: true, TokenKey: &key.PublicKey, KeyID: keyID, TeamID: teamID, Topic: topic})
+	srv := fakeapns.NewServer(fakeapns.Options{RequireToken: true, TokenKey: &key.PublicKey, KeyID: keyID, TeamID: teamID, Topic: topic})
 	t.Cleanup(srv.Close)
 	client := h2Client(t, srv)
 	now := time.Now()
@@ -178,7 +178,7 @@ func TestServerChecks(t *testing.T) {
 
 func TestServerClientCertificate(t *testing.T) {
 	t.Parallel()
-	srv := apnstest.NewServer(apnstest.Options{RequireClientCert: true})
+	srv := fakeapns.NewServer(fakeapns.Options{RequireClientCert: true})
 	t.Cleanup(srv.Close)
 	req, err := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/3/device/"+token, strings.NewReader("{}"))
 	if err != nil {
@@ -192,7 +192,7 @@ func TestServerClientCertificate(t *testing.T) {
 
 func TestServerRespondAndRecord(t *testing.T) {
 	t.Parallel()
-	srv := apnstest.NewServer(apnstest.Options{})
+	srv := fakeapns.NewServer(fakeapns.Options{})
 	t.Cleanup(srv.Close)
 	client := h2Client(t, srv)
 	push := func(tok, apnsID string) answer {
@@ -208,7 +208,7 @@ func TestServerRespondAndRecord(t *testing.T) {
 		return do(t, client, req)
 	}
 	other := strings.Repeat("cd", 32)
-	srv.Respond(token, apnstest.Answer{Status: 429}, apnstest.Answer{Status: 410})
+	srv.Respond(token, fakeapns.Answer{Status: 429}, fakeapns.Answer{Status: 410})
 
 	steps := []struct {
 		tok        string
@@ -244,7 +244,7 @@ func TestServerRespondAndRecord(t *testing.T) {
 		t.Errorf("first push = %+v", p)
 	}
 
-	srv.Respond(token, apnstest.Answer{Status: 500})
+	srv.Respond(token, fakeapns.Answer{Status: 500})
 	srv.Reset()
 	if got := len(srv.Pushes()); got != 0 {
 		t.Errorf("after Reset: %d pushes, want 0", got)
@@ -259,7 +259,7 @@ func TestServerRespondAndRecord(t *testing.T) {
 
 func TestServerHoldAndClose(t *testing.T) {
 	t.Parallel()
-	srv := apnstest.NewServer(apnstest.Options{})
+	srv := fakeapns.NewServer(fakeapns.Options{})
 	client := h2Client(t, srv)
 	srv.Hold()
 

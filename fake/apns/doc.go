@@ -1,4 +1,4 @@
-// Package apnstest is a fake Apple Push Notification service for tests and
+// Package apns is a fake Apple Push Notification service for tests and
 // local development. It speaks HTTP/2 over TLS like APNs, serves
 // POST /3/device/{token}, checks the credentials the way APNs does
 // (Pass Type ID client certificate and/or ES256 provider token), records
@@ -31,4 +31,4 @@
 // A request that passes them all takes the next answer programmed with
 // [Server.Respond] for its token, or 200. A 410 answer carries a
 // "timestamp" (milliseconds since the epoch) like APNs's.
-package apnstest
+package apns
