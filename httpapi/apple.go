@@ -133,7 +133,7 @@ func (s *Server) registerDevice(c *gin.Context) {
 		writeProblem(c, http.StatusBadRequest, `the body must be {"pushToken": "<hex token>"}`)
 		return
 	}
-	created, err := s.deps.Devices.Register(c.Request.Context(), tenant, pass.Device{LibraryID: device, PushToken: req.PushToken}, passType, serial, s.now())
+	created, err := s.deps.Apple.Devices.Register(c.Request.Context(), tenant, pass.Device{LibraryID: device, PushToken: req.PushToken}, passType, serial, s.now())
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -151,7 +151,7 @@ func (s *Server) unregisterDevice(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.deps.Devices.Unregister(c.Request.Context(), tenant, device, passType, serial); err != nil {
+	if err := s.deps.Apple.Devices.Unregister(c.Request.Context(), tenant, device, passType, serial); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -179,7 +179,7 @@ func (s *Server) updatedSerials(c *gin.Context) {
 		}
 		since = v
 	}
-	serials, last, err := s.deps.Devices.UpdatedSerials(c.Request.Context(), tenant, device, passType, since)
+	serials, last, err := s.deps.Apple.Devices.UpdatedSerials(c.Request.Context(), tenant, device, passType, since)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -215,7 +215,7 @@ func (s *Server) latestPass(c *gin.Context) {
 		s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the pass file is not available"))
 		return
 	}
-	c.Header("Content-Type", "application/vnd.apple.pkpass")
+	c.Header("Content-Type", pass.ContentTypePkpass)
 	c.Header("Content-Length", strconv.Itoa(len(data)))
 	c.Status(http.StatusOK)
 	if c.Request.Method == http.MethodHead {
@@ -262,8 +262,8 @@ func (s *Server) deviceLog(c *gin.Context) {
 				break
 			}
 		}
-		if entry.SecretToken != "" && s.deps.Timeline != nil {
-			_ = s.deps.Timeline.AddTimeline(ctx, entry)
+		if entry.SecretToken != "" && s.deps.Apple.Timeline != nil {
+			_ = s.deps.Apple.Timeline.AddTimeline(ctx, entry)
 		} else {
 			s.log.InfoContext(ctx, "wallet device log", slog.String("tenant", tenant), slog.String("message", line))
 		}

@@ -43,15 +43,15 @@ func setupWS(t testing.TB) *wsBundle {
 	}
 	clock := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	b := &wsBundle{db: db, wwdr: f.WWDR, clock: &clock}
-	b.svc = &pass.Service{Passes: db, Blobs: bl, Packager: f.Registry, Now: func() time.Time { return *b.clock }}
+	b.svc = &pass.Service{Passes: db, Blobs: bl, Packager: f.Registry, Clock: func() time.Time { return *b.clock }}
 	b.tk = apple.SampleTicket(pass.EventConcert)
 	p, _, err := b.svc.Apply(context.Background(), b.tk, "default")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.pass = p
-	b.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Packager: f.Registry, Passes: db, Blobs: bl, Devices: db, Timeline: db,
-		Tenants: []httpapi.TenantInfo{{ID: "demo"}}, Now: func() time.Time { return *b.clock }}))
+	b.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: f.Registry}, Passes: db, Blobs: bl,
+		Apple: httpapi.AppleDeps{Devices: db, Timeline: db}, Tenants: []httpapi.TenantInfo{{ID: "demo"}}, Clock: func() time.Time { return *b.clock }}))
 	t.Cleanup(b.srv.Close)
 	return b
 }
@@ -103,7 +103,7 @@ func TestPassKitWebService(t *testing.T) {
 	// Get the pass: Last-Modified, a verified pass; 304 at the same second.
 	resp, data = b.do(t, "GET", "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "", p.AuthToken, nil)
 	lm := resp.Header.Get("Last-Modified")
-	if resp.StatusCode != 200 || lm == "" || resp.Header.Get("Content-Type") != apple.ContentTypePass {
+	if resp.StatusCode != 200 || lm == "" || resp.Header.Get("Content-Type") != pass.ContentTypePkpass {
 		t.Fatalf("get pass: %d, Last-Modified %q", resp.StatusCode, lm)
 	}
 	appletest.Verify(t, data, b.wwdr)

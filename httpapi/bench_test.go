@@ -118,7 +118,7 @@ func BenchmarkListSerials100k(b *testing.B) {
 		q.SerialNumber = fmt.Sprintf("%032x", i+1)
 		q.MovementID += int64(i + 1)
 		q.UpdateTag += int64(i)
-		if err := w.db.CreatePass(ctx, &q); err != nil {
+		if err := w.db.CreatePass(ctx, &q, nil); err != nil {
 			b.Fatal(err)
 		}
 		serials = append(serials, q.SerialNumber)

@@ -36,7 +36,7 @@ func FuzzDistribution(f *testing.F) {
 		f.Fatal(err)
 	}
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
-	svc := &pass.Service{Passes: db, Blobs: bl, Packager: fx.Registry, Now: func() time.Time { return now }}
+	svc := &pass.Service{Passes: db, Blobs: bl, Packager: fx.Registry, Clock: func() time.Time { return now }}
 	tk := apple.SampleTicket(pass.EventConcert)
 	tk.OrderSecretToken = "fuzzOrderSecret123"
 	p, _, err := svc.Apply(context.Background(), tk, "default")
@@ -44,8 +44,10 @@ func FuzzDistribution(f *testing.F) {
 		f.Fatal(err)
 	}
 	links := pass.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}
-	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Packager: fx.Registry, Passes: db, Blobs: bl, Devices: db, Timeline: db,
-		Customers: db, Links: links, Now: func() time.Time { return now },
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: fx.Registry}, Passes: db, Blobs: bl,
+		Apple: httpapi.AppleDeps{Devices: db, Timeline: db},
+		App:   httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
+		Links: httpapi.LinkDeps{Signer: links}, Clock: func() time.Time { return now },
 		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo", DefaultTemplate: "default", PublicBaseURL: "https://passes.example.com", Google: true}}}))
 	f.Cleanup(srv.Close)
 	good := httpapi.PassLink("", links, "demo", p.SerialNumber, now.Add(time.Hour))
@@ -61,7 +63,7 @@ func FuzzDistribution(f *testing.F) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n#") || len(path) > 4096 {
 			return
 		}
-		before, _ := db.CustomerDevices(context.Background(), "demo", "fuzzOrderSecret123")
+		before, _ := db.Installations(context.Background(), "demo", "fuzzOrderSecret123")
 		req, err := http.NewRequest(methods[int(m)%len(methods)], srv.URL+path, strings.NewReader(body))
 		if err != nil {
 			return
@@ -79,7 +81,7 @@ func FuzzDistribution(f *testing.F) {
 		if resp.StatusCode >= 500 {
 			t.Fatalf("%s %s: %d", req.Method, path, resp.StatusCode)
 		}
-		after, _ := db.CustomerDevices(context.Background(), "demo", "fuzzOrderSecret123")
+		after, _ := db.Installations(context.Background(), "demo", "fuzzOrderSecret123")
 		if len(after) > len(before) && resp.StatusCode != http.StatusCreated {
 			t.Fatalf("%s %s stored an installation but answered %d", req.Method, path, resp.StatusCode)
 		}

@@ -21,12 +21,6 @@ const (
 	PurposeBundleDownload = "bundle-download"
 )
 
-// Content types of Apple Wallet files.
-const (
-	ContentTypePKPass   = "application/vnd.apple.pkpass"
-	ContentTypePKPasses = "application/vnd.apple.pkpasses"
-)
-
 func signedQuery(links pass.LinkSigner, purpose, tenant, subject string, exp time.Time) string {
 	q := url.Values{}
 	q.Set("exp", strconv.FormatInt(exp.Unix(), 10))
@@ -71,7 +65,7 @@ func (s *Server) downloadPass(c *gin.Context) {
 		writeProblem(c, http.StatusNotFound, "no such pass")
 		return
 	}
-	if err := s.deps.Links.Verify(PurposePassDownload, tenant, serial, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
+	if err := s.deps.Links.Signer.Verify(PurposePassDownload, tenant, serial, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -81,8 +75,8 @@ func (s *Server) downloadPass(c *gin.Context) {
 		return
 	}
 	filename := "ticket-" + serial[:min(8, len(serial))] + ".pkpass"
-	if s.deps.Presign != nil {
-		u, err := s.deps.Presign(c.Request.Context(), p.BlobKey, presignTTL, filename, ContentTypePKPass)
+	if s.deps.Links.Presign != nil {
+		u, err := s.deps.Links.Presign(c.Request.Context(), p.BlobKey, presignTTL, filename, pass.ContentTypePkpass)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -99,7 +93,7 @@ func (s *Server) downloadPass(c *gin.Context) {
 	c.Header("Content-Disposition", `attachment; filename="`+filename+`"`)
 	c.Header("Cache-Control", "private, no-store")
 	c.Header("Last-Modified", p.UpdatedAt.UTC().Format(http.TimeFormat))
-	c.Data(http.StatusOK, ContentTypePKPass, data)
+	c.Data(http.StatusOK, pass.ContentTypePkpass, data)
 }
 
 // downloadBundle: GET /api/{tenant}/orders/{secret}/tickets.pkpasses?exp=&sig=
@@ -110,7 +104,7 @@ func (s *Server) downloadBundle(c *gin.Context) {
 		writeProblem(c, http.StatusNotFound, "no such order")
 		return
 	}
-	if err := s.deps.Links.Verify(PurposeBundleDownload, tenant, secret, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
+	if err := s.deps.Links.Signer.Verify(PurposeBundleDownload, tenant, secret, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -145,5 +139,5 @@ func (s *Server) downloadBundle(c *gin.Context) {
 	}
 	c.Header("Content-Disposition", `attachment; filename="tickets.pkpasses"`)
 	c.Header("Cache-Control", "private, no-store")
-	c.Data(http.StatusOK, ContentTypePKPasses, data)
+	c.Data(http.StatusOK, pass.ContentTypePkpasses, data)
 }

@@ -59,7 +59,7 @@ var secretTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 // (unless the tenant inserts on payment).
 func (s *Server) googleSave(c *gin.Context) {
 	tenant := c.Param("tenantId")
-	if _, ok := s.tenants[tenant]; !ok || s.deps.GoogleSave == nil {
+	if _, ok := s.tenants[tenant]; !ok || s.deps.Google.Save == nil {
 		writeProblem(c, http.StatusNotFound, "unknown tenant, or the tenant has no Google Wallet issuer")
 		return
 	}
@@ -74,11 +74,11 @@ func (s *Server) googleSave(c *gin.Context) {
 		subject += "/" + serial
 		serials = []string{serial}
 	}
-	if err := s.deps.Links.Verify(PurposeGoogleSave, tenant, subject, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
+	if err := s.deps.Links.Signer.Verify(PurposeGoogleSave, tenant, subject, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
 		s.fail(c, err)
 		return
 	}
-	u, err := s.deps.GoogleSave.SaveURL(c.Request.Context(), tenant, secret, serials, correlationID(c))
+	u, err := s.deps.Google.Save.SaveURL(c.Request.Context(), tenant, secret, serials, correlationID(c))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -135,7 +135,7 @@ const MaxGoogleCallbackBody = 16 << 10
 // keys cannot be fetched (Google retries).
 func (s *Server) googleCallback(c *gin.Context) {
 	tenant := c.Param("tenantId")
-	if _, ok := s.tenants[tenant]; !ok || s.deps.GoogleCallbacks == nil {
+	if _, ok := s.tenants[tenant]; !ok || s.deps.Google.Callbacks == nil {
 		writeProblem(c, http.StatusNotFound, "unknown tenant, or the tenant has no Google Wallet issuer")
 		return
 	}
@@ -143,7 +143,7 @@ func (s *Server) googleCallback(c *gin.Context) {
 	if !ok {
 		return
 	}
-	fresh, err := s.deps.GoogleCallbacks.Handle(c.Request.Context(), tenant, body)
+	fresh, err := s.deps.Google.Callbacks.Handle(c.Request.Context(), tenant, body)
 	if err != nil {
 		if pass.KindOf(err) == pass.KindUnauthorized {
 			c.Header("WWW-Authenticate", `ECv2SigningOnly realm="google-wallet-callbacks"`)

@@ -41,8 +41,8 @@ func TestGoogleSaveLink(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	saver := &recordingSaver{}
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
-		Tenants:    []httpapi.TenantInfo{{ID: "demo", Name: "Demo", DefaultTemplate: "default"}, {ID: "other", Name: "Other", DefaultTemplate: "default"}},
-		GoogleSave: saver, Links: links, Now: func() time.Time { return now },
+		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo", DefaultTemplate: "default"}, {ID: "other", Name: "Other", DefaultTemplate: "default"}},
+		Google:  httpapi.GoogleDeps{Save: saver}, Links: httpapi.LinkDeps{Signer: links}, Clock: func() time.Time { return now },
 		TemplateFile: func(tpl, file string) ([]byte, bool) {
 			if tpl == "default" && file == "icon@3x.png" {
 				return []byte("\x89PNG fake"), true
@@ -121,7 +121,7 @@ func TestGoogleSaveLink(t *testing.T) {
 func TestOrderPageRateLimit(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	h := httpapi.New(httpapi.Deps{Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}}, Now: func() time.Time { return now }})
+	h := httpapi.New(httpapi.Deps{Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}}, Clock: func() time.Time { return now }})
 	n := 0
 	get := func(client string) int {
 		req := httptest.NewRequest(http.MethodGet, "/demo/orders/UnknownOrder123", nil)

@@ -232,15 +232,15 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 			pt.State, pt.StateClass = page.T.Valid, "valid"
 		}
 		if current[p.SerialNumber] {
-			pt.AppleURL = PassLink(base, s.deps.Links, t.ID, p.SerialNumber, exp)
+			pt.AppleURL = PassLink(base, s.deps.Links.Signer, t.ID, p.SerialNumber, exp)
 		}
 		page.Tickets = append(page.Tickets, pt)
 	}
 	if n := len(current); n > 1 && n <= apple.MaxBundlePasses {
-		page.BundleURL = BundleLink(base, s.deps.Links, t.ID, secret, exp)
+		page.BundleURL = BundleLink(base, s.deps.Links.Signer, t.ID, secret, exp)
 	}
 	if t.Google && len(current) > 0 {
-		page.GoogleURL = GoogleSaveLink(base, s.deps.Links, t.ID, secret, exp)
+		page.GoogleURL = GoogleSaveLink(base, s.deps.Links.Signer, t.ID, secret, exp)
 	}
 	if page.Device == DeviceDesktop {
 		if q, err := qrSVG(OrderPageURL(base, t.ID, secret)); err == nil {
@@ -261,8 +261,8 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 }
 
 func (s *Server) linkTTL() time.Duration {
-	if s.deps.LinkTTL > 0 {
-		return s.deps.LinkTTL
+	if s.deps.Links.TTL > 0 {
+		return s.deps.Links.TTL
 	}
 	return 30 * 24 * time.Hour
 }

@@ -39,58 +39,99 @@ type TenantInfo struct {
 	Google bool
 }
 
-// Deps is what the server needs; cmd/walletpass fills it.
+// Deps is what the server needs, grouped by feature; cmd/walletpass fills
+// it. A feature whose group is left zero is off: its routes answer 404.
 type Deps struct {
-	Log      *slog.Logger
-	Packager pass.Packager
-	Store    Pinger
-	Tenants  []TenantInfo
-	// Preview enables the sample-pass routes (development and designers).
-	Preview bool
-	// Inbox records SecuTix webhooks; Wake tells the dispatcher.
-	Inbox    Inbox
-	Wake     func()
-	Webhooks map[string]WebhookAuth // per tenant; missing means none
-	// Sandbox, when set, serves the built-in SecuTix sandbox under /sandbox/.
-	Sandbox http.Handler
-	Now     func() time.Time
+	Log     *slog.Logger
+	Tenants []TenantInfo
+	// Health is what readiness depends on (the store).
+	Health Pinger
+	Clock  pass.Clock
 	// AccessLog logs every request; failed ones (4xx, 5xx) always are.
 	AccessLog bool
-	// The PassKit web service: passes, their files, device registrations,
-	// and the timeline device logs go to.
-	Passes pass.PassStore
-	Blobs  pass.BlobStore
-	// Presign, when set (an S3 store), answers buyers' downloads with a
-	// redirect to a presigned GET URL of the file instead of streaming it.
-	Presign  Presigner
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client (the rate limits); none by default.
+	TrustedProxies []string
+
+	// Passes and their signed files, read by every buyer-facing feature;
+	// TemplateFile serves a template's images (order page, Google Wallet).
+	Passes       PassReader
+	Blobs        BlobReader
+	TemplateFile func(template, file string) ([]byte, bool)
+
+	Webhooks WebhookDeps
+	Apple    AppleDeps
+	Links    LinkDeps
+	Google   GoogleDeps
+	Tickets  TicketsAPI
+	App      AppDeps
+	Preview  PreviewDeps
+	Dev      DevDeps
+}
+
+// PassReader reads passes: the metadata that serves a pass file, and an
+// order's passes.
+type PassReader interface {
+	GetPassMeta(ctx context.Context, tenant, serial string) (*pass.Pass, error)
+	PassesByOrder(ctx context.Context, tenant, secretToken string) ([]pass.Pass, error)
+}
+
+// BlobReader reads signed pass files.
+type BlobReader interface {
+	Get(ctx context.Context, key string) ([]byte, error)
+}
+
+// WebhookDeps is SecuTix's side: the inbox that records webhooks and each
+// tenant's webhook credentials (missing means none).
+type WebhookDeps struct {
+	Inbox WebhookInbox
+	Auth  map[string]WebhookAuth
+}
+
+// AppleDeps is the PassKit web service: device registrations, and the
+// timeline that device logs go to.
+type AppleDeps struct {
 	Devices  pass.DeviceStore
 	Timeline pass.Timeline
-	// Google Wallet: the save links (signed with Links), the template
-	// images Google fetches, and in development the fake Google Wallet
-	// API served under /dev/google/.
-	GoogleSave GoogleSaver
-	// GoogleCallbacks takes Google's save and delete callbacks.
-	GoogleCallbacks GoogleCallbacks
-	Links           pass.LinkSigner
-	TemplateFile    func(template, file string) ([]byte, bool)
-	GoogleFake      http.Handler
-	// Tickets is the organisers' API (getTicketsUrl).
-	Tickets TicketsAPI
-	// DevOAuth serves the development identity provider's keys at
-	// /dev/oauth/jwks.json (development only).
-	DevOAuth http.Handler
-	// DevFCM serves the development fake FCM under /dev/fcm/ (development
-	// only).
-	DevFCM http.Handler
-	// Customers keeps the organiser's app installations; Notices queues a
-	// notice for them.
-	Customers pass.CustomerStore
-	Notices   func(ctx context.Context, r pass.NoticeRef, correlationID string) error
-	// LinkTTL is how long the signed links the server hands out work.
-	LinkTTL time.Duration
-	// TrustedProxies are the proxies whose X-Forwarded-For names the
-	// client (the order page's rate limit); none by default.
-	TrustedProxies []string
+}
+
+// LinkDeps signs the links buyers get: their key, how long they work, and
+// (an S3 store) the presigner that answers downloads with a redirect.
+type LinkDeps struct {
+	Signer  pass.LinkSigner
+	TTL     time.Duration
+	Presign Presigner
+}
+
+// GoogleDeps is Google Wallet: the save links and Google's callbacks.
+type GoogleDeps struct {
+	Save      GoogleSaver
+	Callbacks GoogleCallbacks
+}
+
+// AppDeps is the organiser's app: its installations and app notices.
+type AppDeps struct {
+	Installations pass.InstallationStore
+	Notices       InstallationRegistrar
+}
+
+// PreviewDeps serves sample passes (development and designers).
+type PreviewDeps struct {
+	Enabled  bool
+	Packager pass.Packager
+}
+
+// DevDeps are the development fakes served by `make run` (nil: off).
+type DevDeps struct {
+	// Sandbox serves the built-in SecuTix sandbox under /sandbox/.
+	Sandbox http.Handler
+	// Google serves the fake Google Wallet API under /dev/google/.
+	Google http.Handler
+	// FCM serves the fake FCM under /dev/fcm/.
+	FCM http.Handler
+	// OAuth serves the development identity provider's keys at
+	// /dev/oauth/jwks.json.
+	OAuth http.Handler
 }
 
 // Server holds the handlers' dependencies.
@@ -143,7 +184,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/healthz", s.health)
 	r.GET("/readyz", s.ready)
 	r.GET("/", s.home)
-	if s.deps.Preview {
+	if s.deps.Preview.Enabled {
 		r.GET("/api/:tenantId/preview/:template", s.previewPass)
 	}
 
@@ -170,8 +211,8 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/api/:tenantId/passes/:file", s.downloadPass)
 	r.GET("/api/:tenantId/orders/:secret/tickets.pkpasses", s.downloadBundle)
 	r.GET("/:tenantId/orders/:secret", s.orderPageHandler)
-	r.POST("/api/:tenantId/customers/devices", s.registerCustomerDevice)
-	r.DELETE("/api/:tenantId/customers/devices", s.unregisterCustomerDevice)
+	r.POST("/api/:tenantId/customers/devices", s.registerInstallation)
+	r.DELETE("/api/:tenantId/customers/devices", s.unregisterInstallation)
 
 	// Google Wallet: the order's save link and the images passes show.
 	r.GET("/api/:tenantId/google/save/:secret", s.googleSave)
@@ -179,17 +220,17 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/api/:tenantId/google/images/:template/:file", s.templateImage)
 	r.POST("/api/:tenantId/google/callback", s.googleCallback)
 
-	if s.deps.Sandbox != nil {
-		r.Any("/sandbox/*path", gin.WrapH(s.deps.Sandbox))
+	if d := s.deps.Dev; d.Sandbox != nil {
+		r.Any("/sandbox/*path", gin.WrapH(d.Sandbox))
 	}
-	if s.deps.DevFCM != nil {
-		r.Any("/dev/fcm/*path", gin.WrapH(s.deps.DevFCM))
+	if d := s.deps.Dev; d.FCM != nil {
+		r.Any("/dev/fcm/*path", gin.WrapH(d.FCM))
 	}
-	if s.deps.DevOAuth != nil {
-		r.GET("/dev/oauth/jwks.json", gin.WrapH(s.deps.DevOAuth))
+	if d := s.deps.Dev; d.OAuth != nil {
+		r.GET("/dev/oauth/jwks.json", gin.WrapH(d.OAuth))
 	}
-	if s.deps.GoogleFake != nil {
-		r.Any(DevGooglePath+"*path", stripPrefix(DevGooglePath, s.deps.GoogleFake))
+	if d := s.deps.Dev; d.Google != nil {
+		r.Any(DevGooglePath+"*path", stripPrefix(DevGooglePath, d.Google))
 	}
 	return r
 }
@@ -199,8 +240,8 @@ func (s *Server) health(c *gin.Context) {
 }
 
 func (s *Server) ready(c *gin.Context) {
-	if s.deps.Store != nil {
-		if err := s.deps.Store.Ping(c.Request.Context()); err != nil {
+	if s.deps.Health != nil {
+		if err := s.deps.Health.Ping(c.Request.Context()); err != nil {
 			s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the database does not answer"))
 			return
 		}
@@ -265,17 +306,17 @@ func (s *Server) previewPass(c *gin.Context) {
 	tk.Tenant = tenant.ID
 	tk.State = state
 	ctx := c.Request.Context()
-	r, err := s.deps.Packager.Render(ctx, tenant.ID, tplName, pass.PassInput{Ticket: tk, SerialNumber: pass.NewSerialNumber(), AuthToken: pass.NewAuthToken()})
+	r, err := s.deps.Preview.Packager.Render(ctx, tenant.ID, tplName, pass.PassInput{Ticket: tk, SerialNumber: pass.NewSerialNumber(), AuthToken: pass.NewAuthToken()})
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	data, err := s.deps.Packager.Sign(ctx, tenant.ID, r)
+	data, err := s.deps.Preview.Packager.Sign(ctx, tenant.ID, r)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.pkpass"`, tplName, kind))
 	c.Header("Cache-Control", "no-store")
-	c.Data(http.StatusOK, apple.ContentTypePass, data)
+	c.Data(http.StatusOK, pass.ContentTypePkpass, data)
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"walletpass/httpapi"
-	"walletpass/pass/apple"
+	"walletpass/pass"
 	"walletpass/pass/apple/appletest"
 )
 
@@ -23,7 +23,7 @@ func setup(t *testing.T, store httpapi.Pinger) (*httptest.Server, appletest.Fixt
 	t.Helper()
 	f := appletest.Setup(t)
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
-		Packager: f.Registry, Store: store, Preview: true,
+		Preview: httpapi.PreviewDeps{Enabled: true, Packager: f.Registry}, Health: store,
 		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo Concerts", DefaultTemplate: "default"}},
 	}))
 	t.Cleanup(srv.Close)
@@ -59,7 +59,7 @@ func TestPreviewDownloadsAVerifiedPass(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s: status %d: %s", kind, resp.StatusCode, body)
 		}
-		if ct := resp.Header.Get("Content-Type"); ct != apple.ContentTypePass {
+		if ct := resp.Header.Get("Content-Type"); ct != pass.ContentTypePkpass {
 			t.Errorf("content type %q", ct)
 		}
 		if cd := resp.Header.Get("Content-Disposition"); !strings.Contains(cd, "attachment") || !strings.Contains(cd, ".pkpass") {

@@ -172,10 +172,10 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 		valid[p.SerialNumber] = true
 	}
 	if n := len(current); n > 0 && n <= apple.MaxBundlePasses {
-		out.AppleBundle = BundleLink(base, s.deps.Links, tenantID, secret, exp)
+		out.AppleBundle = BundleLink(base, s.deps.Links.Signer, tenantID, secret, exp)
 	}
 	if t.Google && len(current) > 0 {
-		out.GoogleSaveURL = GoogleSaveLink(base, s.deps.Links, tenantID, secret, exp)
+		out.GoogleSaveURL = GoogleSaveLink(base, s.deps.Links.Signer, tenantID, secret, exp)
 	}
 	for _, p := range pass.LatestPerTicket(ps) {
 		tk := p.Ticket
@@ -186,9 +186,9 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 			tu.Seat = &seat
 		}
 		if valid[p.SerialNumber] {
-			tu.ApplePassURL = PassLink(base, s.deps.Links, tenantID, p.SerialNumber, exp)
+			tu.ApplePassURL = PassLink(base, s.deps.Links.Signer, tenantID, p.SerialNumber, exp)
 			if t.Google {
-				tu.GoogleSaveURL = GoogleTicketSaveLink(base, s.deps.Links, tenantID, secret, p.SerialNumber, exp)
+				tu.GoogleSaveURL = GoogleTicketSaveLink(base, s.deps.Links.Signer, tenantID, secret, p.SerialNumber, exp)
 			}
 		}
 		out.Tickets = append(out.Tickets, tu)

@@ -22,9 +22,10 @@ const (
 	MaxV2Body       = MaxBody
 )
 
-// Inbox durably records webhooks and their tasks.
-type Inbox interface {
-	RecordWebhook(ctx context.Context, ev pass.WebhookEvent, t pass.NewTask, now time.Time) (pass.Enqueued, error)
+// WebhookInbox takes SecuTix's webhooks (pass.Inbox): it records each with
+// the sync of its order, durably, before the handler answers.
+type WebhookInbox interface {
+	Receive(ctx context.Context, ev pass.WebhookEvent) (pass.Enqueued, error)
 }
 
 // WebhookAuth is how a tenant's SecuTix authenticates its webhooks: Mode
@@ -67,11 +68,11 @@ func checkWebhookAuth(c *gin.Context, a WebhookAuth) bool {
 // and returns false when either is wrong.
 func (s *Server) webhookTenant(c *gin.Context) (string, bool) {
 	tenant := c.Param("tenantId")
-	if _, ok := s.tenants[tenant]; !ok || s.deps.Inbox == nil {
+	if _, ok := s.tenants[tenant]; !ok || s.deps.Webhooks.Inbox == nil {
 		writeProblem(c, http.StatusNotFound, "unknown tenant")
 		return "", false
 	}
-	auth := s.deps.Webhooks[tenant]
+	auth := s.deps.Webhooks.Auth[tenant]
 	if !checkWebhookAuth(c, auth) {
 		if auth.Mode == "basic" {
 			c.Header("WWW-Authenticate", `Basic realm="walletpass webhooks", charset="UTF-8"`)
@@ -118,8 +119,8 @@ func (s *Server) orderListener(c *gin.Context) {
 			slog.String("state", l.State), slog.String("correlationId", corr))
 	}
 	ev := pass.WebhookEvent{Tenant: tenant, Source: "secutix-order", SecretToken: l.OrderSecretToken, TicketID: l.TicketID,
-		MovementID: l.SaleMovementID, State: l.State, LastUpdate: l.LastUpdate, CorrelationID: corr, ReceivedAt: s.now()}
-	s.record(c, ev, pass.OrderRef{Tenant: tenant, SecretToken: l.OrderSecretToken}, http.StatusAccepted)
+		MovementID: l.SaleMovementID, State: l.State, LastUpdate: l.LastUpdate, CorrelationID: corr}
+	s.record(c, ev, http.StatusAccepted)
 }
 
 // orderV1 takes SecuTix's native order webhook V1 (GET or POST with the
@@ -138,8 +139,8 @@ func (s *Server) orderV1(c *gin.Context) {
 		return
 	}
 	ev := pass.WebhookEvent{Tenant: tenant, Source: "secutix-v1", OrderID: id, State: "CLOSED",
-		CorrelationID: correlationID(c), ReceivedAt: s.now()}
-	s.record(c, ev, pass.OrderRef{Tenant: tenant, OrderID: id}, http.StatusOK)
+		CorrelationID: correlationID(c)}
+	s.record(c, ev, http.StatusOK)
 }
 
 // orderV2 takes SecuTix's native order webhook V2 (the order-details body)
@@ -161,40 +162,22 @@ func (s *Server) orderV2(c *gin.Context) {
 	corr := correlationID(c)
 	for i, o := range orders {
 		ev := pass.WebhookEvent{Tenant: tenant, Source: "secutix-v2", SecretToken: o.OrderSecretID, OrderID: o.OrderID,
-			State: "FINALIZED", CorrelationID: corr, ReceivedAt: s.now()}
-		ref := pass.OrderRef{Tenant: tenant, SecretToken: o.OrderSecretID, OrderID: o.OrderID}
-		if ref.SecretToken != "" {
-			ref.OrderID = 0
-		}
-		if _, err := s.deps.Inbox.RecordWebhook(c.Request.Context(), ev, pass.SyncTask(ref, corr), s.now()); err != nil {
+			State: "FINALIZED", CorrelationID: corr}
+		if _, err := s.deps.Webhooks.Inbox.Receive(c.Request.Context(), ev); err != nil {
 			s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the webhook could not be stored; "+strconv.Itoa(i)+" of the orders were"))
 			return
 		}
 	}
-	s.wake()
 	c.JSON(http.StatusOK, gin.H{"correlationId": corr, "orders": len(orders)})
 }
 
-func (s *Server) record(c *gin.Context, ev pass.WebhookEvent, ref pass.OrderRef, status int) {
-	corr := ev.CorrelationID
-	res, err := s.deps.Inbox.RecordWebhook(c.Request.Context(), ev, pass.SyncTask(ref, corr), s.now())
+func (s *Server) record(c *gin.Context, ev pass.WebhookEvent, status int) {
+	res, err := s.deps.Webhooks.Inbox.Receive(c.Request.Context(), ev)
 	if err != nil {
 		s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the webhook could not be stored; send it again"))
 		return
 	}
-	s.wake()
-	c.JSON(status, gin.H{"correlationId": corr, "task": res.TaskID, "queued": res.How})
+	c.JSON(status, gin.H{"correlationId": ev.CorrelationID, "task": res.TaskID, "queued": res.How})
 }
 
-func (s *Server) wake() {
-	if s.deps.Wake != nil {
-		s.deps.Wake()
-	}
-}
-
-func (s *Server) now() time.Time {
-	if s.deps.Now != nil {
-		return s.deps.Now()
-	}
-	return time.Now()
-}
+func (s *Server) now() time.Time { return s.deps.Clock.Now() }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"walletpass/httpapi"
 	"walletpass/pass"
@@ -32,10 +33,21 @@ func setupHooks(t testing.TB, auth map[string]httpapi.WebhookAuth) hookBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	// The store wakes its task listeners (the dispatcher) when a webhook's
+	// task is written: count the wake-ups, once the listener is in place.
 	var woken atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go db.ListenTasks(ctx, func() { woken.Add(1) })
+	for woken.Load() == 0 {
+		_ = db.NotifyTasks(ctx)
+		time.Sleep(time.Millisecond)
+	}
+	woken.Store(0)
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
-		Packager: f.Registry, Store: db, Inbox: db, Wake: func() { woken.Add(1) }, Webhooks: auth,
-		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}, {ID: "basic", Name: "B"}, {ID: "keyed", Name: "K"}},
+		Preview: httpapi.PreviewDeps{Packager: f.Registry}, Health: db,
+		Webhooks: httpapi.WebhookDeps{Inbox: &pass.Inbox{Queue: db}, Auth: auth},
+		Tenants:  []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}, {ID: "basic", Name: "B"}, {ID: "keyed", Name: "K"}},
 	}))
 	t.Cleanup(srv.Close)
 	return hookBundle{srv: srv, db: db, woken: &woken}

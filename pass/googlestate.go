@@ -2,7 +2,6 @@ package pass
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 )
 
@@ -10,8 +9,9 @@ import (
 // Wallet object in line with the pass.
 const TaskGoogleSync = "google-sync"
 
-// GoogleRef names the pass whose Google Wallet object a task syncs.
-type GoogleRef struct {
+// GoogleArgs names the pass whose Google Wallet object a google-sync task
+// brings in line with the pass.
+type GoogleArgs struct {
 	Tenant string `json:"tenant"`
 	Serial string `json:"serial"`
 	// Insert creates the object if Google does not have it yet (the tenant
@@ -20,12 +20,22 @@ type GoogleRef struct {
 	Insert bool `json:"insert,omitempty"`
 }
 
-// GoogleTask is the task that syncs r's object; changes close together
-// coalesce into one round of calls.
-func GoogleTask(r GoogleRef, correlationID string) NewTask {
-	payload, _ := json.Marshal(r) // strings and a bool always marshal
-	return NewTask{Tenant: r.Tenant, Kind: TaskGoogleSync, DedupKey: "google:" + r.Serial, Payload: payload,
-		CorrelationID: correlationID, MinGap: SyncCoalesceWindow}
+// Kind implements TaskArgs.
+func (GoogleArgs) Kind() string { return TaskGoogleSync }
+
+// TaskTenant implements TaskArgs.
+func (a GoogleArgs) TaskTenant() string { return a.Tenant }
+
+// DedupKey implements TaskArgs: changes close together coalesce into one
+// round of calls.
+func (a GoogleArgs) DedupKey() string { return "google:" + a.Serial }
+
+// Validate implements TaskArgs.
+func (a GoogleArgs) Validate() error {
+	if a.Tenant == "" || a.Serial == "" {
+		return Errorf(KindInvalid, "google-sync: tenant and serial are required")
+	}
+	return nil
 }
 
 // GoogleObject is what we know of a pass's Google Wallet object.
@@ -62,7 +72,7 @@ type GoogleStore interface {
 	PutGoogleClassHash(ctx context.Context, tenant, classID, hash string, at time.Time) error
 	// GoogleExpiring returns up to limit objects still shown as ACTIVE
 	// whose ExpiresAt is not after now.
-	GoogleExpiring(ctx context.Context, now time.Time, limit int) ([]GoogleRef, error)
+	GoogleExpiring(ctx context.Context, now time.Time, limit int) ([]GoogleArgs, error)
 }
 
 // Google Wallet callback event types.

@@ -56,12 +56,8 @@ type Pass struct {
 	SecretToken      string // the order's secret token (for reconciliation and the order page)
 	HolderKey        string // who holds it (see HolderKey); a new holder gets a new pass
 	Ticket           Ticket // the ticket as the pass shows it now
-	// Notice is the organiser's-app notice this version calls for
-	// (NoticeReady, NoticeChanged, NoticeCancelled or ""): the store queues
-	// it in the transaction that writes the version. Not stored.
-	Notice    string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // NewSerialNumber returns a random serial number: 32 lowercase hex digits.
@@ -81,9 +77,10 @@ func NewAuthToken() string {
 
 // PassStore keeps passes and their versions.
 type PassStore interface {
-	// CreatePass stores a new pass at version 1. It returns an error of kind
-	// KindConflict if a pass with the same identity already exists.
-	CreatePass(ctx context.Context, p *Pass) error
+	// CreatePass stores a new pass at version 1 and the tasks that follow
+	// it, in one transaction. It returns an error of kind KindConflict if
+	// a pass with the same identity already exists.
+	CreatePass(ctx context.Context, p *Pass, follow []NewTask) error
 	// GetPass returns a pass by tenant and serial number, or an error
 	// wrapping ErrNotFound.
 	GetPass(ctx context.Context, tenant, serial string) (*Pass, error)
@@ -100,10 +97,10 @@ type PassStore interface {
 	// generation), ordered by movement and generation.
 	PassesByOrder(ctx context.Context, tenant, secretToken string) ([]Pass, error)
 	// UpdatePass stores a new version of p if its version is exactly one
-	// more than the stored one, together with the push task that tells the
-	// pass's devices (PushTask); otherwise it returns an error of kind
-	// KindConflict and changes nothing.
-	UpdatePass(ctx context.Context, p *Pass) error
+	// more than the stored one, together with the tasks that follow it
+	// (FollowUps), in one transaction; otherwise it returns an error of
+	// kind KindConflict and changes nothing.
+	UpdatePass(ctx context.Context, p *Pass, follow []NewTask) error
 }
 
 // BlobStore keeps signed pass files.

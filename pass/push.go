@@ -2,7 +2,6 @@ package pass
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,19 +29,29 @@ type Pusher interface {
 	PushPass(ctx context.Context, tenant, deviceToken, passTypeID string) (PushOutcome, string, error)
 }
 
-// PushRef names the pass a push task is for.
-type PushRef struct {
+// PushArgs names the pass a push-pass task is for.
+type PushArgs struct {
 	Tenant     string `json:"tenant"`
 	PassTypeID string `json:"passTypeId"`
 	Serial     string `json:"serial"`
 }
 
-// PushTask is the task that pushes a pass's devices; changes close
-// together coalesce into one push per device.
-func PushTask(r PushRef, correlationID string) NewTask {
-	payload, _ := json.Marshal(r) // strings always marshal
-	return NewTask{Tenant: r.Tenant, Kind: TaskPushPass, DedupKey: "pass:" + r.PassTypeID + ":" + r.Serial, Payload: payload,
-		CorrelationID: correlationID, MinGap: SyncCoalesceWindow}
+// Kind implements TaskArgs.
+func (PushArgs) Kind() string { return TaskPushPass }
+
+// TaskTenant implements TaskArgs.
+func (a PushArgs) TaskTenant() string { return a.Tenant }
+
+// DedupKey implements TaskArgs: changes of one pass close together
+// coalesce into one push per device.
+func (a PushArgs) DedupKey() string { return "pass:" + a.PassTypeID + ":" + a.Serial }
+
+// Validate implements TaskArgs.
+func (a PushArgs) Validate() error {
+	if a.Tenant == "" || a.Serial == "" || a.PassTypeID == "" {
+		return Errorf(KindInvalid, "push-pass: tenant, pass type and serial are required")
+	}
+	return nil
 }
 
 // PushService pushes a pass's registered devices.
@@ -59,7 +68,7 @@ type PushService struct {
 // some device should be retried it records the devices reached and returns
 // an error of kind KindUnavailable: the task queue retries, and the retry
 // pushes only the devices not reached yet.
-func (s *PushService) PushPass(ctx context.Context, r PushRef) error {
+func (s *PushService) PushPass(ctx context.Context, r PushArgs) error {
 	devices, tag, err := s.Devices.DevicesToPush(ctx, r.Tenant, r.PassTypeID, r.Serial)
 	if err != nil {
 		return err
@@ -104,6 +113,11 @@ func (s *PushService) PushPass(ctx context.Context, r PushRef) error {
 		return &RetryAfterError{After: time.Second, Err: Errorf(KindUnavailable, "push: %d of %d devices to retry", retry, len(devices))}
 	}
 	return nil
+}
+
+// Work runs a push-pass task (see workers.Worker).
+func (s *PushService) Work(ctx context.Context, a PushArgs, _ string) error {
+	return s.PushPass(ctx, a)
 }
 
 // String names the outcome.

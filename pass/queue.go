@@ -2,7 +2,6 @@ package pass
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -17,11 +16,6 @@ const (
 	TaskRunning TaskState = "running"
 	TaskDone    TaskState = "done"
 	TaskDead    TaskState = "dead" // failed the maximum number of times; kept for operators
-)
-
-// Task kinds.
-const (
-	TaskSyncOrder = "sync-order"
 )
 
 // Task is one unit of durable background work.
@@ -45,7 +39,8 @@ type Task struct {
 	FinishedAt     time.Time
 }
 
-// NewTask is a task to enqueue.
+// NewTask is a task to enqueue, as the store writes it. Make one with
+// TaskOf from the task's arguments.
 type NewTask struct {
 	Tenant        string
 	Kind          string
@@ -93,24 +88,13 @@ type TicketHint struct {
 	LastUpdate time.Time
 }
 
-// TaskQueue is the durable queue. Implementations must make RecordWebhook
-// atomic: an acknowledged webhook is never lost.
+// TaskQueue is what the domain needs of the durable queue. RecordWebhook
+// must be atomic: an acknowledged webhook is never lost. Claiming and
+// finishing tasks is the workers' business (workers.Queue).
 type TaskQueue interface {
-	// RecordWebhook stores the event and its ticket hint and enqueues (or
-	// merges into) the task, in one transaction.
-	RecordWebhook(ctx context.Context, ev WebhookEvent, t NewTask, now time.Time) (Enqueued, error)
-	// Enqueue adds a task or merges it into an active one with the same key.
-	Enqueue(ctx context.Context, t NewTask, now time.Time) (Enqueued, error)
-	// Claim leases up to limit due tasks (pending, or running with an
-	// expired lease) until now+lease.
-	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Task, error)
-	// Complete finishes a claimed task; if events arrived while it ran it
-	// becomes pending again, due at rerunAt. A lost lease is KindConflict.
-	Complete(ctx context.Context, t Task, now, rerunAt time.Time) error
-	// Fail records a failed attempt: pending again at retryAt, or dead.
-	Fail(ctx context.Context, t Task, cause string, retryAt time.Time, dead bool, now time.Time) error
-	// Hints returns the ticket hints of an order.
-	Hints(ctx context.Context, tenant, secretToken string) ([]TicketHint, error)
+	WebhookRecorder
+	Enqueuer
+	HintReader
 }
 
 // TimelineEntry is one thing that happened to an order.
@@ -130,14 +114,24 @@ type Timeline interface {
 	AddTimeline(ctx context.Context, entries ...TimelineEntry) error
 }
 
+// TaskSyncOrder is the kind of the task that syncs an order.
+const TaskSyncOrder = "sync-order"
+
 // OrderRef names an order to sync: by its secret token, or by SecuTix
-// order id or file id when that is all a webhook gives.
+// order id or file id when that is all a webhook gives. It is the
+// arguments of a sync-order task.
 type OrderRef struct {
 	Tenant      string `json:"tenant"`
 	SecretToken string `json:"secretToken,omitempty"`
 	OrderID     int64  `json:"orderId,omitempty"`
 	FileID      int64  `json:"fileId,omitempty"`
 }
+
+// Kind implements TaskArgs.
+func (OrderRef) Kind() string { return TaskSyncOrder }
+
+// TaskTenant implements TaskArgs.
+func (r OrderRef) TaskTenant() string { return r.Tenant }
 
 // DedupKey is the key under which syncs of the same order coalesce.
 func (r OrderRef) DedupKey() string {
@@ -151,11 +145,12 @@ func (r OrderRef) DedupKey() string {
 	}
 }
 
-// SyncTask is the task that syncs the order ref names.
-func SyncTask(ref OrderRef, correlationID string) NewTask {
-	payload, _ := json.Marshal(ref) // a struct of strings and ints always marshals
-	return NewTask{Tenant: ref.Tenant, Kind: TaskSyncOrder, DedupKey: ref.DedupKey(), Payload: payload,
-		CorrelationID: correlationID, MinGap: SyncCoalesceWindow}
+// Validate implements TaskArgs: a tenant and one way to find the order.
+func (r OrderRef) Validate() error {
+	if r.Tenant == "" || (r.SecretToken == "" && r.FileID == 0 && r.OrderID == 0) {
+		return Errorf(KindInvalid, "sync-order: the order reference is empty")
+	}
+	return nil
 }
 
 // RedactKey shortens a dedup key for logs and listings: an order secret

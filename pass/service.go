@@ -33,13 +33,32 @@ type PassInput struct {
 	AuthToken    string
 }
 
-// Service keeps one pass per ticket up to date.
+// GoogleObjectReader reads what we know of a pass's Google Wallet object.
+type GoogleObjectReader interface {
+	// GoogleObject returns the record of a pass's object, or an error
+	// wrapping ErrNotFound.
+	GoogleObject(ctx context.Context, tenant, serial string) (*GoogleObject, error)
+}
+
+// Service keeps one pass per ticket up to date. Each new version is stored
+// with the tasks that follow it (FollowUps), decided here from the change
+// and the tenant's policy.
 type Service struct {
 	Passes   PassStore
 	Blobs    BlobStore
 	Packager Packager
-	Now      func() time.Time
+	Policies Policies
+	// Google tells whether a pass has a Google Wallet object; nil when no
+	// tenant has Google Wallet.
+	Google GoogleObjectReader
+	Clock  Clock
 }
+
+// The media types of a signed Apple Wallet pass and of a bundle of them.
+const (
+	ContentTypePkpass   = "application/vnd.apple.pkpass"
+	ContentTypePkpasses = "application/vnd.apple.pkpasses"
+)
 
 // BlobKey is where version v of a pass is stored.
 func BlobKey(tenant, serial string, version int) string {
@@ -63,10 +82,7 @@ func (s *Service) Supersede(ctx context.Context, t Ticket, template string) (*Pa
 }
 
 func (s *Service) apply(ctx context.Context, t Ticket, template string, superseded bool) (*Pass, bool, error) {
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
+	pol := s.Policies.For(t.Tenant)
 	cur, err := s.Passes.GetPassByIdentity(ctx, t.Tenant, t.MovementID, t.HolderGeneration)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -75,19 +91,15 @@ func (s *Service) apply(ctx context.Context, t Ticket, template string, supersed
 			MovementID: t.MovementID, HolderGeneration: t.HolderGeneration, FileID: t.FileID, OrderID: t.OrderID,
 			TicketID: t.TicketID, Version: 1, Status: StatusFor(t.State),
 			SecretToken: t.OrderSecretToken, HolderKey: HolderKey(t), Ticket: t,
-			Notice: NoticeReady,
-		}
-		if t.HolderGeneration > 0 {
-			p.Notice = NoticeChanged // the ticket went to a new holder
 		}
 		r, err := s.Packager.Render(ctx, t.Tenant, template, PassInput{Ticket: t, SerialNumber: p.SerialNumber, AuthToken: p.AuthToken})
 		if err != nil {
 			return nil, false, err
 		}
-		if err := s.store(ctx, p, r, now()); err != nil {
+		if err := s.store(ctx, p, r, s.Clock.Now()); err != nil {
 			return nil, false, err
 		}
-		if err := s.Passes.CreatePass(ctx, p); err != nil {
+		if err := s.Passes.CreatePass(ctx, p, FollowUps(Change{Next: p}, pol)); err != nil {
 			return nil, false, err
 		}
 		return p, true, nil
@@ -108,21 +120,23 @@ func (s *Service) apply(ctx context.Context, t Ticket, template string, supersed
 	next.Ticket = t
 	next.SecretToken = t.OrderSecretToken
 	next.FileID, next.OrderID = t.FileID, t.OrderID
-	switch {
-	case superseded, next.Status == StatusUsed:
-		next.Notice = "" // a scan at the gate: the holder is there
-	case next.Status == StatusVoided && cur.Status != StatusVoided:
-		next.Notice = NoticeCancelled
-	default:
-		next.Notice = NoticeChanged
+	change := Change{Prev: cur, Next: &next, Superseded: superseded}
+	if pol.Google && !pol.GoogleOnPayment && s.Google != nil {
+		_, err := s.Google.GoogleObject(ctx, cur.Tenant, cur.SerialNumber)
+		switch {
+		case err == nil:
+			change.InGoogleWallet = true
+		case !errors.Is(err, ErrNotFound):
+			return nil, false, err
+		}
 	}
-	if err := s.store(ctx, &next, r, now()); err != nil {
+	if err := s.store(ctx, &next, r, s.Clock.Now()); err != nil {
 		return nil, false, err
 	}
 	if next.UpdateTag <= cur.UpdateTag {
 		next.UpdateTag = cur.UpdateTag + 1
 	}
-	if err := s.Passes.UpdatePass(ctx, &next); err != nil {
+	if err := s.Passes.UpdatePass(ctx, &next, FollowUps(change, pol)); err != nil {
 		return nil, false, err
 	}
 	return &next, true, nil
@@ -141,7 +155,7 @@ func (s *Service) store(ctx context.Context, p *Pass, r Rendered, now time.Time)
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = now
 	}
-	return s.Blobs.Put(ctx, p.BlobKey, data, "application/vnd.apple.pkpass")
+	return s.Blobs.Put(ctx, p.BlobKey, data, ContentTypePkpass)
 }
 
 // HolderKey identifies who holds a ticket: the e-mail address when there is

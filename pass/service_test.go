@@ -36,7 +36,7 @@ func setup(t *testing.T) bundle {
 		t.Fatal(err)
 	}
 	clock := time.UnixMilli(1_800_000_000_000)
-	svc := &pass.Service{Passes: db, Blobs: bl, Packager: reg, Now: func() time.Time { return clock }} // frozen clock: tags must still grow
+	svc := &pass.Service{Passes: db, Blobs: bl, Packager: reg, Clock: func() time.Time { return clock }} // frozen clock: tags must still grow
 	return bundle{svc: svc, db: db, blob: bl, wwdr: f.WWDR}
 }
 
@@ -118,7 +118,7 @@ func TestApplyNotices(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
-	b.db.AppNotices = func(tenant string) bool { return tenant == "demo" }
+	b.svc.Policies = pass.Policies{"demo": {AppNotices: true}}
 	tk := apple.SampleTicket(pass.EventConcert)
 	tk.Tenant = "demo"
 	notices := func() []string {
@@ -128,7 +128,7 @@ func TestApplyNotices(t *testing.T) {
 		}
 		var out []string
 		for _, task := range ts {
-			if task.Kind == pass.TaskNotifyCustomer {
+			if task.Kind == pass.TaskAppNotice {
 				out = append(out, task.DedupKey)
 			}
 		}
@@ -136,35 +136,51 @@ func TestApplyNotices(t *testing.T) {
 		return out
 	}
 	key := func(ev string) string { return "notice:" + tk.OrderSecretToken + ":" + ev }
+	// prevOf is the pass a step changes (nil when it makes a new one).
+	prevOf := func(tk pass.Ticket) *pass.Pass {
+		p, err := b.db.GetPassByIdentity(ctx, tk.Tenant, tk.MovementID, tk.HolderGeneration)
+		if err != nil {
+			return nil
+		}
+		return p
+	}
+	var prev *pass.Pass
+	superseded := false
 	step := func(name string, apply func() (*pass.Pass, bool, error), want string, queued []string) {
 		t.Helper()
 		p, changed, err := apply()
 		if err != nil || !changed {
 			t.Fatalf("%s: changed=%v err=%v", name, changed, err)
 		}
-		if p.Notice != want {
-			t.Errorf("%s: notice %q, want %q", name, p.Notice, want)
-		}
 		if got := notices(); !slices.Equal(got, queued) {
 			t.Errorf("%s: queued %v, want %v", name, got, queued)
 		}
+		if got := (pass.Change{Prev: prev, Next: p, Superseded: superseded}).Notice(); got != want {
+			t.Errorf("%s: notice %q, want %q", name, got, want)
+		}
 	}
+	prev = prevOf(tk)
 	step("paid", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, tk, "default") }, pass.NoticeReady, []string{key("ready")})
 	tk.Seat.Row = "99"
+	prev = prevOf(tk)
 	step("modified", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, tk, "default") }, pass.NoticeChanged,
 		[]string{key("changed"), key("ready")})
 	used := tk
 	used.State = pass.TicketUsed
+	prev = prevOf(used)
 	step("scanned", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, used, "default") }, "", []string{key("changed"), key("ready")})
 	old := tk
 	old.State = pass.TicketCancelled
+	prev, superseded = prevOf(old), true
 	step("previous holder", func() (*pass.Pass, bool, error) { return b.svc.Supersede(ctx, old, "default") }, "",
 		[]string{key("changed"), key("ready")})
 	next := tk
 	next.HolderGeneration, next.HolderName = 1, "New Holder"
+	prev, superseded = prevOf(next), false
 	step("new holder", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, next, "default") }, pass.NoticeChanged,
 		[]string{key("changed"), key("ready")})
 	next.State = pass.TicketCancelled
+	prev = prevOf(next)
 	step("cancelled", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, next, "default") }, pass.NoticeCancelled,
 		[]string{key("cancelled"), key("changed"), key("ready")})
 }

@@ -17,14 +17,18 @@ import (
 type Syncer struct {
 	Orders   OrderSource
 	Service  *Service
-	Queue    TaskQueue
+	Hints    HintReader
 	Timeline Timeline
-	// Template returns the tenant's default template name.
-	Template func(tenant string) string
-	// Changed, when set, is told about every new pass version (pushes).
-	Changed func(ctx context.Context, p *Pass)
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Templates holds each tenant's default template name.
+	Templates map[string]string
+	Log       *slog.Logger
+	Clock     Clock
+}
+
+// HintReader reads the ticket states only webhooks carry.
+type HintReader interface {
+	// Hints returns the ticket hints of an order.
+	Hints(ctx context.Context, tenant, secretToken string) ([]TicketHint, error)
 }
 
 // SyncResult says what a sync did.
@@ -33,11 +37,10 @@ type SyncResult struct {
 	Changed []*Pass
 }
 
-func (s *Syncer) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+// Work runs a sync-order task (see workers.Worker).
+func (s *Syncer) Work(ctx context.Context, ref OrderRef, correlationID string) error {
+	_, err := s.SyncOrder(ctx, ref, correlationID)
+	return err
 }
 
 // SyncOrder fetches the order ref names and updates its passes. Errors keep
@@ -64,7 +67,7 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 	res := SyncResult{Order: o}
 	tl := &timelineBatch{}
 	defer s.flush(ctx, ref.Tenant, tl)
-	hints, err := s.Queue.Hints(ctx, ref.Tenant, o.SecretToken)
+	hints, err := s.Hints.Hints(ctx, ref.Tenant, o.SecretToken)
 	if err != nil {
 		return res, err
 	}
@@ -76,7 +79,7 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 	}
 	tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, "sync-started", correlationID,
 		fmt.Sprintf("%d tickets from SecuTix", len(o.Tickets))))
-	tpl := s.Template(ref.Tenant)
+	tpl := s.Templates[ref.Tenant]
 	var errs []error
 	for _, t := range o.Tickets {
 		t.Tenant = ref.Tenant
@@ -129,7 +132,7 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, tpl, correlationID s
 				}
 				if ch {
 					changed = append(changed, p)
-					s.passChanged(ctx, p, correlationID, "pass-voided", "previous holder", tl)
+					s.passChanged(p, correlationID, "pass-voided", "previous holder", tl)
 				}
 			}
 			t.HolderGeneration = latest.HolderGeneration + 1
@@ -144,21 +147,18 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, tpl, correlationID s
 	}
 	if ch {
 		changed = append(changed, p)
-		s.passChanged(ctx, p, correlationID, "pass-version", "", tl)
+		s.passChanged(p, correlationID, "pass-version", "", tl)
 	}
 	return changed, nil
 }
 
-func (s *Syncer) passChanged(ctx context.Context, p *Pass, correlationID, kind, note string, tl *timelineBatch) {
+func (s *Syncer) passChanged(p *Pass, correlationID, kind, note string, tl *timelineBatch) {
 	detail := fmt.Sprintf("serial=%s movement=%d generation=%d version=%d status=%s", p.SerialNumber, p.MovementID,
 		p.HolderGeneration, p.Version, p.Status)
 	if note != "" {
 		detail += " (" + note + ")"
 	}
 	tl.add(s.entry(p.Tenant, p.SecretToken, p.FileID, kind, correlationID, detail))
-	if s.Changed != nil {
-		s.Changed(ctx, p)
-	}
 }
 
 // timelineBatch collects a sync's timeline entries, written together.
@@ -167,7 +167,7 @@ type timelineBatch struct{ entries []TimelineEntry }
 func (b *timelineBatch) add(e TimelineEntry) { b.entries = append(b.entries, e) }
 
 func (s *Syncer) entry(tenant, secret string, fileID int64, kind, correlationID, detail string) TimelineEntry {
-	return TimelineEntry{Tenant: tenant, SecretToken: secret, FileID: fileID, At: s.now(), Kind: kind,
+	return TimelineEntry{Tenant: tenant, SecretToken: secret, FileID: fileID, At: s.Clock.Now(), Kind: kind,
 		CorrelationID: correlationID, Detail: detail}
 }
 

@@ -13,7 +13,7 @@ func TestRegistrations(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		p := newPass("s1", 100)
-		if err := db.CreatePass(ctx, p); err != nil {
+		if err := db.CreatePass(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
 		d1 := pass.Device{LibraryID: "dev1", PushToken: "aa11"}
@@ -57,7 +57,7 @@ func TestPushRounds(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		p := newPass("s1", 100)
-		if err := db.CreatePass(ctx, p); err != nil {
+		if err := db.CreatePass(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.BulkRegister(ctx, "demo", p.PassTypeID, 3, []string{"s1"}, t0); err != nil {

@@ -95,57 +95,22 @@ func (s *DB) PutGoogleClassHash(ctx context.Context, tenant, classID, hash strin
 
 // GoogleExpiring returns up to limit objects shown as ACTIVE whose expiry
 // is not after now.
-func (s *DB) GoogleExpiring(ctx context.Context, now time.Time, limit int) ([]pass.GoogleRef, error) {
+func (s *DB) GoogleExpiring(ctx context.Context, now time.Time, limit int) ([]pass.GoogleArgs, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT tenant, serial_number FROM google_objects
 		WHERE state = 'ACTIVE' AND expires_at > 0 AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, now.UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: expiring google objects: %w", err)
 	}
 	defer rows.Close()
-	var out []pass.GoogleRef
+	var out []pass.GoogleArgs
 	for rows.Next() {
-		var r pass.GoogleRef
+		var r pass.GoogleArgs
 		if err := rows.Scan(&r.Tenant, &r.Serial); err != nil {
 			return nil, fmt.Errorf("storage: expiring google objects: %w", err)
 		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
-}
-
-// googleFollows enqueues the Google sync of p in tx when its object is
-// kept in sync (it has a record) or the tenant inserts on payment.
-func (s *DB) googleFollows(ctx context.Context, tx *sql.Tx, p *pass.Pass) error {
-	eager := s.GoogleOnPayment != nil && s.GoogleOnPayment(p.Tenant)
-	if !eager {
-		var one int
-		err := s.stmts.queryRow(ctx, tx, `SELECT 1 FROM google_objects WHERE tenant = $1 AND serial_number = $2`,
-			p.Tenant, p.SerialNumber).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("storage: google object of %s: %w", p.SerialNumber, err)
-		}
-	}
-	ref := pass.GoogleRef{Tenant: p.Tenant, Serial: p.SerialNumber, Insert: eager}
-	if _, err := s.enqueueTx(ctx, tx, pass.GoogleTask(ref, ""), p.UpdatedAt); err != nil {
-		return fmt.Errorf("storage: google task of %s: %w", p.SerialNumber, err)
-	}
-	return nil
-}
-
-// noticeFollows queues, in tx, the organiser's-app notice the new version
-// p calls for, when the tenant has an app.
-func (s *DB) noticeFollows(ctx context.Context, tx *sql.Tx, p *pass.Pass) error {
-	if p.Notice == "" || s.AppNotices == nil || !s.AppNotices(p.Tenant) {
-		return nil
-	}
-	r := pass.NoticeRef{Tenant: p.Tenant, SecretToken: p.SecretToken, FileID: p.FileID, Event: p.Notice, EventName: p.Ticket.Event.Name}
-	if _, err := s.enqueueTx(ctx, tx, pass.NoticeTask(r, ""), p.UpdatedAt); err != nil {
-		return fmt.Errorf("storage: app notice of %s: %w", p.SerialNumber, err)
-	}
-	return nil
 }
 
 // RecordGoogleCallback stores a Google Wallet callback once per nonce and

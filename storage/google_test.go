@@ -35,15 +35,20 @@ func TestGoogleObjectsFollowPasses(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		p := newPass("s1", 100)
-		if err := db.CreatePass(ctx, p); err != nil {
+		if err := db.CreatePass(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
+		// The domain decides the follow-ups from what the store says of
+		// the pass's object; the store writes them with the version.
+		pol := pass.Policy{Google: true}
 		next := func(p *pass.Pass) *pass.Pass {
 			n := *p
 			n.Version++
 			n.UpdateTag++
 			n.UpdatedAt = n.UpdatedAt.Add(time.Second)
-			if err := db.UpdatePass(ctx, &n); err != nil {
+			_, err := db.GoogleObject(ctx, p.Tenant, p.SerialNumber)
+			change := pass.Change{Prev: p, Next: &n, InGoogleWallet: err == nil}
+			if err := db.UpdatePass(ctx, &n, pass.FollowUps(change, pol)); err != nil {
 				t.Fatal(err)
 			}
 			return &n
@@ -101,13 +106,14 @@ func TestGoogleInsertOnPayment(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		db.GoogleOnPayment = func(tenant string) bool { return tenant == "demo" }
-		if err := db.CreatePass(ctx, newPass("s1", 100)); err != nil {
+		pols := pass.Policies{"demo": {Google: true, GoogleOnPayment: true}, "other": {Google: true}}
+		p := newPass("s1", 100)
+		if err := db.CreatePass(ctx, p, pass.FollowUps(pass.Change{Next: p}, pols.For(p.Tenant))); err != nil {
 			t.Fatal(err)
 		}
 		other := newPass("s2", 101)
 		other.Tenant = "other"
-		if err := db.CreatePass(ctx, other); err != nil {
+		if err := db.CreatePass(ctx, other, pass.FollowUps(pass.Change{Next: other}, pols.For(other.Tenant))); err != nil {
 			t.Fatal(err)
 		}
 		if got := googleTasks(t, db); !cmp.Equal(got, []string{"google:s1"}) {
@@ -125,7 +131,7 @@ func TestGoogleCallbacks(t *testing.T) {
 		ctx := context.Background()
 		p := newPass("s1", 100)
 		p.SecretToken = "ORDER1"
-		if err := db.CreatePass(ctx, p); err != nil {
+		if err := db.CreatePass(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.PutGoogleObject(ctx, &pass.GoogleObject{Tenant: "demo", Serial: "s1", ObjectID: "1.demo-s1", ClassID: "1.demo-p1",

@@ -101,10 +101,12 @@ func (s *DB) migrationLocker() (lock.SessionLocker, error) {
 // Enqueue, CreatePass and UpdatePass when they queue work, Complete with a
 // follow-up run, RetryTask): PostgreSQL delivers the notification when the
 // transaction commits, and not at all if it rolls back. NotifyTasks is for
-// callers that change tasks some other way. It does nothing on SQLite,
-// where this process is the only writer and wakes its own dispatcher.
+// callers that change tasks some other way. On SQLite, where this process
+// is the only writer, the listeners are in this process and are told at
+// once.
 func (s *DB) NotifyTasks(ctx context.Context) error {
 	if !s.isPostgres() {
+		s.local.wake()
 		return nil
 	}
 	if _, err := s.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, tasksChannel, s.schema); err != nil {
@@ -113,10 +115,16 @@ func (s *DB) NotifyTasks(ctx context.Context) error {
 	return nil
 }
 
-// notifyTx queues the tasks notification in tx (PostgreSQL only).
-// PostgreSQL folds identical notifications of one transaction into one.
+// notifyTx queues the tasks notification in tx. PostgreSQL folds
+// identical notifications of one transaction into one. On SQLite it wakes
+// this process's listeners now: their claims go through the one writer
+// connection, so they see the task once tx commits.
 func (s *DB) notifyTx(ctx context.Context, tx *sql.Tx) error {
-	if !s.isPostgres() || deferNotify(ctx) {
+	if !s.isPostgres() {
+		s.local.wake()
+		return nil
+	}
+	if deferNotify(ctx) {
 		return nil // in a group commit: sent once before it commits
 	}
 	return s.sendNotify(ctx, tx)
@@ -145,10 +153,14 @@ const (
 // returns an error only when the server refuses the connection settings
 // (authentication, database, privileges), which retrying cannot mend.
 //
-// On SQLite it returns nil at once: this process is the only writer and
-// wakes its own dispatcher. wake must not block.
+// On SQLite, where this process is the only writer, wake is called in
+// process whenever a transaction enqueues a task or makes one due, until
+// ctx ends. wake must not block.
 func (s *DB) ListenTasks(ctx context.Context, wake func()) error {
 	if !s.isPostgres() {
+		stop := s.local.add(wake)
+		<-ctx.Done()
+		stop()
 		return nil
 	}
 	backoff := listenMinBackoff

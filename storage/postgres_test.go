@@ -149,7 +149,7 @@ func TestPostgresConcurrentUpdatesAcrossInstances(t *testing.T) {
 	ctx := context.Background()
 	dbs := handles(t, postgresDB(t), 2)
 	p := newPass("s1", 100)
-	if err := dbs[0].CreatePass(ctx, p); err != nil {
+	if err := dbs[0].CreatePass(ctx, p, nil); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -161,7 +161,7 @@ func TestPostgresConcurrentUpdatesAcrossInstances(t *testing.T) {
 			defer wg.Done()
 			next := *p
 			next.Version, next.UpdateTag, next.ContentHash = 2, p.UpdateTag+int64(i)+1, fmt.Sprintf("h%d", i)
-			err := dbs[i%2].UpdatePass(ctx, &next)
+			err := dbs[i%2].UpdatePass(ctx, &next, pushFollows(&next))
 			switch {
 			case err == nil:
 				mu.Lock()
@@ -437,24 +437,48 @@ func TestPostgresElector(t *testing.T) {
 	}
 }
 
-// TestSQLiteCoordinationIsLocal checks that the coordination helpers do
-// nothing on SQLite, whose one process leads and wakes itself.
+// TestSQLiteCoordinationIsLocal checks that coordination stays in the
+// process on SQLite, whose one process is the only writer: ListenTasks
+// hears this process's enqueues (and NotifyTasks) until its context ends,
+// and every elector leads.
 func TestSQLiteCoordinationIsLocal(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := sqliteDB(t).handle(t)
-	if err := db.NotifyTasks(ctx); err != nil {
-		t.Errorf("NotifyTasks: %v", err)
-	}
+	lctx, cancel := context.WithCancel(ctx)
+	woken := make(chan struct{}, 100)
 	done := make(chan error, 1)
-	go func() { done <- db.ListenTasks(ctx, func() { t.Error("woken on SQLite") }) }()
+	go func() { done <- db.ListenTasks(lctx, func() { woken <- struct{}{} }) }()
+	// The listener is in place once a notification reaches it.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(woken) == 0 {
+		if err := db.NotifyTasks(ctx); err != nil {
+			t.Fatalf("NotifyTasks: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("NotifyTasks does not wake the listener")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for len(woken) > 0 {
+		<-woken
+	}
+	if _, err := db.Enqueue(ctx, pass.TaskOf(pass.OrderRef{Tenant: "demo", FileID: 1}, ""), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-woken:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an enqueue does not wake the listener")
+	}
+	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("ListenTasks: %v", err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("ListenTasks blocks on SQLite")
+		t.Fatal("ListenTasks does not return when its context ends")
 	}
 	a, b := db.Elector("dispatch"), db.Elector("dispatch")
 	if a.IsLeader(ctx) != nil || b.IsLeader(ctx) != nil {

@@ -16,7 +16,7 @@ import (
 var t0 = time.UnixMilli(1_800_000_000_000).UTC()
 
 func syncTask(secret string) pass.NewTask {
-	return pass.SyncTask(pass.OrderRef{Tenant: "demo", SecretToken: secret}, "corr-"+secret)
+	return pass.TaskOf(pass.OrderRef{Tenant: "demo", SecretToken: secret}, "corr-"+secret)
 }
 
 func event(secret string, ticket int64, state string, lastUpdate time.Time) pass.WebhookEvent {

@@ -49,14 +49,8 @@ type DB struct {
 	electorsMu sync.Mutex
 	electors   []*Elector
 
-	// GoogleOnPayment, when set, says whether a tenant inserts Google
-	// Wallet objects as soon as a pass exists: then every new pass queues
-	// its Google sync in the transaction that stores it.
-	GoogleOnPayment func(tenant string) bool
-	// AppNotices, when set, says whether a tenant has an app to tell about
-	// its orders: a new pass version then queues the notice it calls for
-	// (Pass.Notice) in the transaction that stores it.
-	AppNotices func(tenant string) bool
+	// local wakes this process's task listeners (SQLite; see ListenTasks).
+	local wakers
 }
 
 // OpenSQLite opens (creating it if needed) the SQLite database at path, in
@@ -178,7 +172,7 @@ const passColumns = `tenant, serial_number, auth_token, pass_type_id, template, 
 // (with its Google Wallet task when the tenant inserts on payment).
 // It returns an error of kind pass.KindConflict if the serial number or the
 // (tenant, movement id, holder generation) identity is taken.
-func (s *DB) CreatePass(ctx context.Context, p *pass.Pass) error {
+func (s *DB) CreatePass(ctx context.Context, p *pass.Pass, follow []pass.NewTask) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		tj, err := ticketJSON(p)
 		if err != nil {
@@ -198,11 +192,19 @@ func (s *DB) CreatePass(ctx context.Context, p *pass.Pass) error {
 		if err := s.insertVersion(ctx, tx, p); err != nil {
 			return err
 		}
-		if err := s.noticeFollows(ctx, tx, p); err != nil {
-			return err
-		}
-		return s.googleFollows(ctx, tx, p)
+		return s.enqueueFollowUps(ctx, tx, p, follow)
 	})
+}
+
+// enqueueFollowUps writes, in tx, the tasks that follow a new version of
+// p (the domain decided them: pass.FollowUps).
+func (s *DB) enqueueFollowUps(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow []pass.NewTask) error {
+	for _, t := range follow {
+		if _, err := s.enqueueTx(ctx, tx, t, p.UpdatedAt); err != nil {
+			return fmt.Errorf("storage: %s task of %s: %w", t.Kind, p.SerialNumber, err)
+		}
+	}
+	return nil
 }
 
 func (s *DB) insertVersion(ctx context.Context, tx *sql.Tx, p *pass.Pass) error {
@@ -308,14 +310,13 @@ func ticketJSON(p *pass.Pass) (string, error) {
 	return string(b), nil
 }
 
-// UpdatePass stores p as the next version of its pass, a push-pass task
-// for its devices and, when the pass has a Google Wallet object, a
-// google-sync task, in one transaction: the stored version must be exactly
+// UpdatePass stores p as the next version of its pass and the tasks that
+// follow it, in one transaction: the stored version must be exactly
 // p.Version-1, and the update tag only grows. Otherwise it returns an error
 // of kind pass.KindConflict and changes nothing: of concurrent updates to
-// the same version, from any instance, exactly one wins. On PostgreSQL the
-// transaction notifies the other instances of its tasks (see NotifyTasks).
-func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
+// the same version, from any instance, exactly one wins. The transaction
+// notifies the task listeners of its tasks (see NotifyTasks).
+func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass, follow []pass.NewTask) error {
 	defer s.meta.drop(p.Tenant, p.SerialNumber)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		tj, err := ticketJSON(p)
@@ -337,18 +338,7 @@ func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass) error {
 		if err := s.insertVersion(ctx, tx, p); err != nil {
 			return err
 		}
-		// The devices registered for the pass must hear of the new version:
-		// the push task is written with it, so a crash cannot lose it.
-		ref := pass.PushRef{Tenant: p.Tenant, PassTypeID: p.PassTypeID, Serial: p.SerialNumber}
-		if _, err := s.enqueueTx(ctx, tx, pass.PushTask(ref, ""), p.UpdatedAt); err != nil {
-			return fmt.Errorf("storage: push task of %s: %w", p.SerialNumber, err)
-		}
-		// So must the order's app, and its Google Wallet object once it
-		// has one.
-		if err := s.noticeFollows(ctx, tx, p); err != nil {
-			return err
-		}
-		return s.googleFollows(ctx, tx, p)
+		return s.enqueueFollowUps(ctx, tx, p, follow)
 	})
 }
 

@@ -13,6 +13,13 @@ import (
 	"walletpass/storage"
 )
 
+// pushFollows is what the domain has a new version of an existing pass
+// queue when the tenant has neither an app nor Google Wallet: the push to
+// its devices.
+func pushFollows(p *pass.Pass) []pass.NewTask {
+	return pass.FollowUps(pass.Change{Prev: p, Next: p}, pass.Policy{})
+}
+
 func newPass(serial string, movement int64) *pass.Pass {
 	now := time.UnixMilli(1_800_000_000_000).UTC()
 	return &pass.Pass{
@@ -27,7 +34,7 @@ func TestCreateGetUpdate(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		p := newPass("s1", 100)
-		if err := db.CreatePass(ctx, p); err != nil {
+		if err := db.CreatePass(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
 		got, err := db.GetPass(ctx, "demo", "s1")
@@ -44,7 +51,7 @@ func TestCreateGetUpdate(t *testing.T) {
 		next := *p
 		next.Version, next.UpdateTag, next.ContentHash, next.Status = 2, p.UpdateTag+1, "h2", pass.StatusUsed
 		next.BlobKey = pass.BlobKey("demo", "s1", 2)
-		if err := db.UpdatePass(ctx, &next); err != nil {
+		if err := db.UpdatePass(ctx, &next, pushFollows(&next)); err != nil {
 			t.Fatal(err)
 		}
 		vs, err := db.ListVersions(ctx, "demo", "s1")
@@ -66,7 +73,7 @@ func TestNotFoundAndTenantIsolation(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		if err := db.CreatePass(ctx, newPass("s1", 100)); err != nil {
+		if err := db.CreatePass(ctx, newPass("s1", 100), nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.GetPass(ctx, "other", "s1"); !errors.Is(err, pass.ErrNotFound) {
@@ -83,25 +90,25 @@ func TestConflicts(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		p := newPass("s1", 100)
-		if err := db.CreatePass(ctx, p); err != nil {
+		if err := db.CreatePass(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.CreatePass(ctx, newPass("s2", 100)); pass.KindOf(err) != pass.KindConflict {
+		if err := db.CreatePass(ctx, newPass("s2", 100), nil); pass.KindOf(err) != pass.KindConflict {
 			t.Errorf("same identity: err = %v, want conflict", err)
 		}
-		if err := db.CreatePass(ctx, newPass("s1", 101)); pass.KindOf(err) != pass.KindConflict {
+		if err := db.CreatePass(ctx, newPass("s1", 101), nil); pass.KindOf(err) != pass.KindConflict {
 			t.Errorf("same serial: err = %v, want conflict", err)
 		}
 		stale := *p
 		stale.Version = 3
 		stale.UpdateTag++
-		if err := db.UpdatePass(ctx, &stale); pass.KindOf(err) != pass.KindConflict {
+		if err := db.UpdatePass(ctx, &stale, pushFollows(&stale)); pass.KindOf(err) != pass.KindConflict {
 			t.Errorf("skipping a version: err = %v, want conflict", err)
 		}
 		back := *p
 		back.Version = 2
 		back.UpdateTag = p.UpdateTag - 1
-		if err := db.UpdatePass(ctx, &back); pass.KindOf(err) != pass.KindConflict {
+		if err := db.UpdatePass(ctx, &back, pushFollows(&back)); pass.KindOf(err) != pass.KindConflict {
 			t.Errorf("update tag going back: err = %v, want conflict", err)
 		}
 		vs, _ := db.ListVersions(ctx, "demo", "s1")
@@ -116,7 +123,7 @@ func TestConcurrentUpdatesOneWins(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		p := newPass("s1", 100)
-		if err := db.CreatePass(ctx, p); err != nil {
+		if err := db.CreatePass(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
@@ -128,7 +135,7 @@ func TestConcurrentUpdatesOneWins(t *testing.T) {
 				defer wg.Done()
 				next := *p
 				next.Version, next.UpdateTag, next.ContentHash = 2, p.UpdateTag+int64(i)+1, "h"
-				if err := db.UpdatePass(ctx, &next); err == nil {
+				if err := db.UpdatePass(ctx, &next, pushFollows(&next)); err == nil {
 					mu.Lock()
 					wins++
 					mu.Unlock()
@@ -152,7 +159,7 @@ func TestReopenKeepsData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.CreatePass(ctx, newPass("s1", 1)); err != nil {
+		if err := db.CreatePass(ctx, newPass("s1", 1), nil); err != nil {
 			t.Fatal(err)
 		}
 		db.Close()
@@ -171,7 +178,7 @@ func TestPassMetaNeverStale(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		p := newPass("s1", 100)
-		if err := db.CreatePass(ctx, p); err != nil {
+		if err := db.CreatePass(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
 		stop := make(chan struct{})
@@ -198,7 +205,7 @@ func TestPassMetaNeverStale(t *testing.T) {
 			next.Version++
 			next.UpdateTag++
 			next.Status = pass.StatusUsed
-			if err := db.UpdatePass(ctx, &next); err != nil {
+			if err := db.UpdatePass(ctx, &next, pushFollows(&next)); err != nil {
 				t.Fatal(err)
 			}
 			p = &next
@@ -226,7 +233,7 @@ func TestPassesOfOrdersAndMovements(t *testing.T) {
 		}{{"s1", "order-a", 100, 0}, {"s2", "order-a", 100, 1}, {"s3", "order-a", 101, 0}, {"s4", "order-b", 200, 0}} {
 			np := newPass(p.serial, p.movement)
 			np.HolderGeneration, np.SecretToken = p.gen, p.secret
-			if err := db.CreatePass(ctx, np); err != nil {
+			if err := db.CreatePass(ctx, np, nil); err != nil {
 				t.Fatal(err)
 			}
 		}

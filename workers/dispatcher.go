@@ -405,7 +405,7 @@ func (d *Dispatcher) reconcile(ctx context.Context) {
 		return
 	}
 	for _, r := range refs {
-		if _, err := d.maint.Enqueue(ctx, pass.SyncTask(r, "reconcile"), now); err != nil {
+		if _, err := d.maint.Enqueue(ctx, pass.TaskOf(r, "reconcile"), now); err != nil {
 			d.log.Warn("reconcile enqueue", slog.String("tenant", r.Tenant), slog.Any("error", err))
 		}
 	}

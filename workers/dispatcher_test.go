@@ -29,7 +29,7 @@ func openDB(t *testing.T) *storage.DB {
 }
 
 func task(secret string) pass.NewTask {
-	return pass.SyncTask(pass.OrderRef{Tenant: "demo", SecretToken: secret}, "c")
+	return pass.TaskOf(pass.OrderRef{Tenant: "demo", SecretToken: secret}, "c")
 }
 
 func start(t *testing.T, db *storage.DB, cfg workers.Config, h workers.Handler) *workers.Dispatcher {

@@ -31,6 +31,7 @@ func chromium(t *testing.T) string {
 // pass: the real server, a real headless Chromium following the preview
 // link, and the downloaded file verified with openssl.
 func TestBrowserDownloadsPreview(t *testing.T) {
+	t.Parallel()
 	browser := chromium(t)
 	dataDir := t.TempDir()
 	base, stop := startServe(t, dataDir)

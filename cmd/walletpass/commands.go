@@ -3,21 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"walletpass/auth"
 	"walletpass/certs"
 	"walletpass/config"
-	"walletpass/httpapi"
 	"walletpass/pass"
 	"walletpass/pass/apple"
 )
@@ -40,124 +35,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
-	}
-	defer ln.Close()
-	useActualPort(cfg, ln.Addr().String())
-	reg, ids, err := buildIssuers(cfg, log)
+	app, err := NewApp(ctx, cfg, slog.New(slog.NewJSONHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	blobs, presign, err := openBlobs(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	conn, err := buildConnector(cfg, db, blobs, reg, ids, log, "http://"+ln.Addr().String())
-	if err != nil {
-		return err
-	}
-	if serveHook != nil {
-		serveHook(conn)
-	}
-	var tenants []httpapi.TenantInfo
-	for _, t := range cfg.Tenants {
-		ti := httpapi.TenantInfo{ID: t.ID, Name: t.Name, DefaultTemplate: t.DefaultTemplate, PublicBaseURL: t.PublicBaseURL,
-			Google: t.Google.Enabled()}
-		if tpl, err := reg.Template(t.DefaultTemplate); err == nil {
-			ti.Background = tpl.HexColour("backgroundColor")
-		}
-		tenants = append(tenants, ti)
-	}
-	deps := httpapi.Deps{
-		Log: log, Packager: reg, Store: db, Tenants: tenants,
-		Preview: cfg.Server.Development || cfg.Server.Preview,
-		Inbox:   db, Wake: conn.dispatcher.Wake, Webhooks: conn.webhooks, AccessLog: cfg.Server.AccessLog,
-		Passes: db, Blobs: blobs, Presign: presign, Devices: db, Timeline: db,
-		LinkTTL: time.Duration(cfg.Server.LinkTTL), TrustedProxies: cfg.Server.TrustedProxies,
-	}
-	if conn.sandbox != nil {
-		deps.Sandbox = conn.sandbox.Handler()
-	}
-	if deps.Links, err = linkSigner(cfg); err != nil {
-		return err
-	}
-	var devIssuer *auth.DevIssuer
-	if deps.Tickets, devIssuer, err = buildTicketsAPI(cfg, db, conn.syncer); err != nil {
-		return err
-	}
-	if devIssuer != nil {
-		deps.DevOAuth = devIssuer.Handler()
-	}
-	deps.Customers = db
-	if len(conn.apps) > 0 {
-		deps.Notices = func(ctx context.Context, r pass.NoticeRef, corr string) error {
-			_, err := db.Enqueue(ctx, pass.NoticeTask(r, corr), time.Now())
-			conn.dispatcher.Wake()
-			return err
-		}
-	}
-	deps.DevFCM = conn.devFCM
-	if len(conn.google.syncer.Tenants) > 0 {
-		deps.GoogleSave = conn.google.syncer
-		deps.GoogleCallbacks = conn.google.callbacks
-	}
-	deps.GoogleFake = conn.google.dev
-	deps.TemplateFile = func(name, file string) ([]byte, bool) {
-		tpl, err := reg.Template(name)
-		if err != nil {
-			return nil, false
-		}
-		return tpl.File(file)
-	}
-	srv := &http.Server{
-		Handler:           httpapi.New(deps),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-	}
-	if err := conn.dispatcher.Start(); err != nil {
-		return err
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving", slog.String("listen", ln.Addr().String()), slog.Bool("development", cfg.Server.Development))
-	printNextSteps(stdout, cfg, ln.Addr().String(), conn.sandbox != nil)
-
-	var serveErr error
-	select {
-	case serveErr = <-errc:
-	case <-ctx.Done():
-	}
-	// Shutdown order: stop accepting HTTP, drain the background work, then
-	// (deferred) close the store.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && serveErr == nil {
-		serveErr = fmt.Errorf("shutdown: %w", err)
-	}
-	if err := conn.stop(shutdownCtx); err != nil && serveErr == nil {
-		serveErr = fmt.Errorf("stop workers: %w", err)
-	}
-	if serveErr == nil {
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			serveErr = err
-		}
-	}
-	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-		return serveErr
-	}
-	log.Info("stopped")
-	return nil
+	defer app.Close()
+	printNextSteps(stdout, cfg, app.listener.Addr().String(), app.Sandbox != nil)
+	return app.Run(ctx)
 }
 
 // useActualPort points the public URLs at the port the system chose when
@@ -181,10 +65,6 @@ func useActualPort(cfg *config.Config, addr string) {
 		}
 	}
 }
-
-// serveHook lets the end-to-end tests reach the running connector (the
-// sandbox's call counters and fault injection). Nil outside tests.
-var serveHook func(*connector)
 
 func printNextSteps(w io.Writer, cfg *config.Config, addr string, sandbox bool) {
 	base := "http://" + addr

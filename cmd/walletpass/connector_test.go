@@ -22,23 +22,23 @@ import (
 	"walletpass/storage"
 )
 
-// system is a running `walletpass serve` with its sandbox, plus a second
-// handle on its database for the test's eyes.
+// system is a running walletpass server (an App, as `walletpass serve`
+// builds it) for an end-to-end test: its fields give the test the
+// sandbox, the fakes and the store to look at. Systems are independent
+// values, so tests that start them run in parallel.
 type system struct {
 	t       testing.TB
 	base    string
 	dataDir string
-	conn    *connector
+	app     *App
 	db      *storage.DB
 	stop    func() string
 }
 
-var hookMu sync.Mutex // serveHook is process-wide: one system at a time
-
+// startSystem builds and runs an App on a free port with its data in a
+// temporary directory and the development defaults, or configYAML.
 func startSystem(t testing.TB, configYAML string) *system {
 	t.Helper()
-	hookMu.Lock()
-	t.Cleanup(hookMu.Unlock)
 	dataDir := t.TempDir()
 	extra := map[string]string{}
 	if configYAML != "" {
@@ -48,18 +48,37 @@ func startSystem(t testing.TB, configYAML string) *system {
 		}
 		extra["WALLETPASS_CONFIG"] = p
 	}
-	got := make(chan *connector, 1)
-	serveHook = func(c *connector) { got <- c }
-	t.Cleanup(func() { serveHook = nil })
-	base, stop := startServeEnv(t, dataDir, extra)
-	s := &system{t: t, base: base, dataDir: dataDir, conn: <-got, stop: stop}
-	db, err := storage.OpenSQLite(context.Background(), filepath.Join(dataDir, "walletpass.db"))
+	cfg, err := loadConfig(extra["WALLETPASS_CONFIG"], testEnv(dataDir, extra))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.db = db
-	t.Cleanup(func() { db.Close() })
-	return s
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	app, err := NewApp(ctx, cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	var once sync.Once
+	stop := func() string {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("the server returned %v after shutdown", err)
+				}
+			case <-time.After(40 * time.Second):
+				t.Error("the server did not stop")
+			}
+			app.Close()
+		})
+		return logs.String()
+	}
+	t.Cleanup(func() { stop() })
+	return &system{t: t, base: app.URL, dataDir: dataDir, app: app, db: app.DB, stop: stop}
 }
 
 func (s *system) post(path string, body any) map[string]any {
@@ -197,6 +216,7 @@ func (s *system) idle() {
 // then modify, reprint, transfer, validate, cancel and refund, each seen
 // through SecuTix's webhooks and the real API.
 func TestSandboxLifecycle(t *testing.T) {
+	t.Parallel()
 	s := startSystem(t, "")
 	defer s.stop()
 	o := s.createOrder(map[string]any{"count": 3})
@@ -304,12 +324,13 @@ func fieldValue(pj map[string]any, key string) any {
 // TestWebhookBurstCoalesces sends 50 webhooks for one order at once: at
 // most 2 fetches from SecuTix follow.
 func TestWebhookBurstCoalesces(t *testing.T) {
+	t.Parallel()
 	s := startSystem(t, "")
 	defer s.stop()
 	o := s.createOrder(map[string]any{})
 	s.waitPasses(o.Secret, "the order's passes", func(ps []pass.Pass) bool { return len(ps) == len(o.Tickets) })
 	s.idle()
-	before := s.conn.sandbox.Calls("getFileDetailsFromOrderSecretId")
+	before := s.app.Sandbox.Calls("getFileDetailsFromOrderSecretId")
 	burstStart := time.Now()
 	var wg sync.WaitGroup
 	codes := make(chan int, 50)
@@ -345,7 +366,7 @@ func TestWebhookBurstCoalesces(t *testing.T) {
 			}
 		}
 	}
-	if fetches := s.conn.sandbox.Calls("getFileDetailsFromOrderSecretId") - before; fetches > 2 || fetches < 1 {
+	if fetches := s.app.Sandbox.Calls("getFileDetailsFromOrderSecretId") - before; fetches > 2 || fetches < 1 {
 		t.Errorf("50 webhooks caused %d SecuTix fetches, want 1 or 2", fetches)
 	}
 }
@@ -354,6 +375,7 @@ func TestWebhookBurstCoalesces(t *testing.T) {
 // recovery; after the maximum attempts a task is dead and `walletpass
 // tasks retry` completes it.
 func TestSecuTixOutage(t *testing.T) {
+	t.Parallel()
 	s := startSystem(t, `server: {development: true, listen: "127.0.0.1:0"}
 workers: {maxAttempts: 3, maxBackoff: 300ms}
 tenants:
@@ -362,14 +384,14 @@ tenants:
     apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
 `)
 	defer s.stop()
-	s.conn.sandbox.FailNext(509, 1)
-	s.conn.sandbox.FailNext(503, 1)
+	s.app.Sandbox.FailNext(509, 1)
+	s.app.Sandbox.FailNext(503, 1)
 	o := s.createOrder(map[string]any{})
 	s.waitPasses(o.Secret, "passes after the outage", func(ps []pass.Pass) bool { return len(ps) == len(o.Tickets) })
 	s.idle()
 
 	// Longer than the attempts allow: the task dies, then an operator revives it.
-	s.conn.sandbox.FailNext(503, 1000)
+	s.app.Sandbox.FailNext(503, 1000)
 	s.action(o, o.Tickets[0].TicketID, "modify", map[string]any{})
 	deadline := time.Now().Add(60 * time.Second)
 	var dead []pass.Task
@@ -383,13 +405,13 @@ tenants:
 	if dead[0].Attempts != 3 || !strings.Contains(dead[0].LastError, "503") {
 		t.Errorf("dead task: attempts %d, last error %q", dead[0].Attempts, dead[0].LastError)
 	}
-	s.conn.sandbox.FailNext(0, 0) // recovered
+	s.app.Sandbox.FailNext(0, 0) // recovered
 	var out bytes.Buffer
 	env := testEnv(s.dataDir, map[string]string{"WALLETPASS_CONFIG": filepath.Join(s.dataDir, "walletpass.yaml")})
 	if err := Run(context.Background(), []string{"tasks", "retry", "-dead"}, &out, io.Discard, env); err != nil {
 		t.Fatalf("tasks retry: %v\n%s", err, out.String())
 	}
-	s.conn.dispatcher.Wake()
+	s.app.Dispatcher.Wake()
 	s.waitPasses(o.Secret, "the modified pass after the retry", func(ps []pass.Pass) bool {
 		p := byMovement(ps, o.Tickets[0].MovementID, 0)
 		return p != nil && p.Version == 2
@@ -449,6 +471,7 @@ tenants:
 // TestCertificateCheckJob: the periodic check reports a certificate that
 // will expire (the development one, checked two years ahead).
 func TestCertificateCheckJob(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.Load("", testEnv(t.TempDir(), nil))
 	if err != nil {
 		t.Fatal(err)

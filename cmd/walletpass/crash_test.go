@@ -138,6 +138,7 @@ func createOrders(t testing.TB, sandboxURL string, n int, body string) []order {
 // restarts it: every webhook answered 202 is processed, none twice in
 // effect (one pass per ticket, no spurious versions).
 func TestCrashSafety(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and kills a real process")
 	}

@@ -53,9 +53,10 @@ func (ph *phone) auth() map[string]string {
 // lists since its tag, downloads the change, gets 304 after; unregisters,
 // and gets no more pushes.
 func TestDeviceSimulation(t *testing.T) {
+	t.Parallel()
 	s := startSystem(t, "")
 	defer s.stop()
-	fake := s.conn.fakeAPNs
+	fake := s.app.Fakes.APNs
 	if fake == nil {
 		t.Fatal("no fake APNs in development")
 	}
@@ -144,9 +145,10 @@ func TestDeviceSimulation(t *testing.T) {
 // delivered, and the retry does not push again to a device of the same
 // pass that was reached the first time.
 func TestAPNsAnswers(t *testing.T) {
+	t.Parallel()
 	s := startSystem(t, "")
 	defer s.stop()
-	fake := s.conn.fakeAPNs
+	fake := s.app.Fakes.APNs
 	o := s.createOrder(map[string]any{"count": 2})
 	ps := s.waitPasses(o.Secret, "the order's passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
 	gone, limited, fine := strings.Repeat("0d", 32), strings.Repeat("1e", 32), strings.Repeat("2f", 32)

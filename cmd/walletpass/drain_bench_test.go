@@ -37,7 +37,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 	sbSrv := sandboxServer(b, "drain-secret", 100_000_000)
 	var tasks []pass.NewTask
 	for _, o := range createOrders(b, sbSrv.URL, nTasks, `{"count":1}`) {
-		tasks = append(tasks, pass.SyncTask(pass.OrderRef{Tenant: "demo", SecretToken: o.Secret}, ""))
+		tasks = append(tasks, pass.TaskOf(pass.OrderRef{Tenant: "demo", SecretToken: o.Secret}, ""))
 	}
 	dir := b.TempDir()
 	cfgPath := filepath.Join(dir, "walletpass.yaml")

@@ -23,10 +23,11 @@ import (
 // fields kept; a 429 on the way is retried), validates a ticket
 // (COMPLETED) and cancels one (a message, then INACTIVE).
 func TestGoogleWalletLifecycle(t *testing.T) {
+	t.Parallel()
 	s := startSystem(t, "")
 	defer s.stop()
-	fake := s.conn.google.fakes["demo"]
-	tn := s.conn.google.syncer.Tenants["demo"]
+	fake := s.app.Fakes.Google["demo"]
+	tn := s.app.Google.syncer.Tenants["demo"]
 	o := s.createOrder(map[string]any{"count": 10})
 	s.waitPasses(o.Secret, "10 passes", func(ps []pass.Pass) bool { return len(ps) == 10 })
 	s.idle()
@@ -167,11 +168,12 @@ func getBody(t *testing.T, url string) string {
 // `walletpass google counts`; forged, tampered or foreign ones are refused
 // and change nothing.
 func TestGoogleCallbacks(t *testing.T) {
+	t.Parallel()
 	s := startSystem(t, "")
 	defer s.stop()
 	ctx := context.Background()
-	fake := s.conn.google.fakes["demo"]
-	tn := s.conn.google.syncer.Tenants["demo"]
+	fake := s.app.Fakes.Google["demo"]
+	tn := s.app.Google.syncer.Tenants["demo"]
 	o := s.createOrder(map[string]any{"count": 2})
 	ps := s.waitPasses(o.Secret, "2 passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
 	var out, errOut syncBuffer

@@ -82,10 +82,6 @@ func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfUR
 		g.callbacks.Verifiers[t.ID] = &google.CallbackVerifier{IssuerID: gc.IssuerID, KeysURL: keysURL}
 	}
 	g.syncer = &google.Syncer{Passes: db, Store: db, Tenants: tenants, Timeline: db}
-	db.GoogleOnPayment = func(tenant string) bool {
-		tn, ok := tenants[tenant]
-		return ok && tn.Issuer.InsertOnPayment
-	}
 	if len(g.fakes) > 0 {
 		g.dev = devGoogleHandler(g.fakes, tenants)
 	}

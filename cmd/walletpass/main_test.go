@@ -95,6 +95,7 @@ func startServeEnv(t testing.TB, dataDir string, extra map[string]string) (strin
 // TestServeEndToEnd starts the whole service through Run, as `make run`
 // does, downloads a preview pass like a browser would and verifies it.
 func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	base, stop := startServe(t, dataDir)
 
@@ -133,6 +134,7 @@ func TestServeEndToEnd(t *testing.T) {
 }
 
 func TestPassBuildCLI(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := testEnv(filepath.Join(dir, "data"), nil)
 	var sample bytes.Buffer
@@ -162,6 +164,7 @@ func TestPassBuildCLI(t *testing.T) {
 }
 
 func TestCLIErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := testEnv(filepath.Join(dir, "data"), nil)
 	bad := filepath.Join(dir, "bad.json")
@@ -216,6 +219,7 @@ func TestCLIErrors(t *testing.T) {
 }
 
 func TestCertsCommands(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := testEnv(filepath.Join(dir, "data"), nil)
 	var stdout bytes.Buffer

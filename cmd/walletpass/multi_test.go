@@ -78,6 +78,7 @@ func freshSchema(t testing.TB, dsn string) string {
 // pass, in the state SecuTix has, no task is lost or dead, and every
 // registered device heard of its pass's changes without duplicate pushes.
 func TestMultiInstance(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs three real processes")
 	}
@@ -391,7 +392,7 @@ tenants:
 		t.Fatalf("download: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 	resp, data := fetch(t, resp.Header.Get("Location"), nil)
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != httpapi.ContentTypePKPass {
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != pass.ContentTypePkpass {
 		t.Fatalf("presigned download: %d %v", resp.StatusCode, resp.Header)
 	}
 	appletest.Verify(t, data, filepath.Join(dir, "data", "pki", "wwdr.pem"))

@@ -17,9 +17,10 @@ import (
 // cancelled" on a cancellation; a token FCM says is gone is removed, an
 // unregistered one hears nothing more.
 func TestAppNotices(t *testing.T) {
+	t.Parallel()
 	s := startSystem(t, "")
 	defer s.stop()
-	fake := s.conn.fakeFCM["demo"]
+	fake := s.app.Fakes.FCM["demo"]
 	send := func(method string, body any) (int, string) {
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest(method, s.base+"/api/demo/customers/devices", bytes.NewReader(b))
@@ -88,7 +89,7 @@ func TestAppNotices(t *testing.T) {
 	s.action(o, o.Tickets[0].TicketID, "modify", map[string]any{})
 	wait(tokA, "changed", 2)
 	s.idle()
-	if ds, _ := s.db.CustomerDevices(t.Context(), "demo", o.Secret); len(ds) != 2 {
+	if ds, _ := s.db.Installations(t.Context(), "demo", o.Secret); len(ds) != 2 {
 		t.Errorf("devices after FCM said B is gone: %+v", ds)
 	}
 	// C unregisters; a cancellation reaches A only.
@@ -127,7 +128,7 @@ func TestAppNotices(t *testing.T) {
 			t.Errorf("%s: %d %s", name, st, body)
 		}
 	}
-	if ds, _ := s.db.CustomerDevices(t.Context(), "demo", o.Secret); len(ds) != 1 {
+	if ds, _ := s.db.Installations(t.Context(), "demo", o.Secret); len(ds) != 1 {
 		t.Errorf("devices after bad requests: %+v", ds)
 	}
 }

@@ -76,6 +76,7 @@ func hrefs(page, class string) []string {
 // buttons; the signed downloads serve passes that verify, and refuse
 // tampered or expired links.
 func TestOrderPageAndDownloads(t *testing.T) {
+	t.Parallel()
 	s := startSystem(t, "")
 	defer s.stop()
 	o := s.createOrder(map[string]any{"count": 3})
@@ -104,7 +105,7 @@ func TestOrderPageAndDownloads(t *testing.T) {
 	}
 	// The download verifies.
 	resp, data := fetch(t, one[0], nil)
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != httpapi.ContentTypePKPass ||
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != pass.ContentTypePkpass ||
 		!strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment; filename=") {
 		t.Fatalf("download: %d %v", resp.StatusCode, resp.Header)
 	}
@@ -114,7 +115,7 @@ func TestOrderPageAndDownloads(t *testing.T) {
 	}
 	// The bundle holds the two valid tickets.
 	resp, data = fetch(t, all[0], nil)
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != httpapi.ContentTypePKPasses {
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != pass.ContentTypePkpasses {
 		t.Fatalf("bundle: %d %v %s", resp.StatusCode, resp.Header, data)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
@@ -178,6 +179,7 @@ func byMovementSerial(s *system, o order, i int) string {
 // the QR code in the rendered DOM and takes screenshots (kept in docs/
 // when WALLETPASS_UPDATE_SCREENSHOTS=1).
 func TestBrowserOrderPage(t *testing.T) {
+	t.Parallel()
 	browser := chromium(t)
 	s := startSystem(t, "")
 	defer s.stop()

@@ -49,7 +49,7 @@ func BenchmarkWebhookToPush(b *testing.B) {
 		}
 	}
 	s.idle()
-	fake := s.conn.fakeAPNs
+	fake := s.app.Fakes.APNs
 	fake.Reset()
 	// The baseline, measured in the same run: beside every seat change the
 	// driver also POSTs to a bare Gin handler answering 202, so both see

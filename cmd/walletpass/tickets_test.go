@@ -21,6 +21,7 @@ import (
 // system: every way a credential can be wrong, then the success case,
 // whose links work.
 func TestTicketsAPIAuthorization(t *testing.T) {
+	t.Parallel()
 	s := startSystem(t, "")
 	defer s.stop()
 	o := s.createOrder(map[string]any{"count": 2})

@@ -22,10 +22,8 @@ import (
 	"walletpass/pass"
 )
 
-// MIME types of the files this package makes.
+// Limits of the files this package makes.
 const (
-	ContentTypePass    = "application/vnd.apple.pkpass"
-	ContentTypeBundle  = "application/vnd.apple.pkpasses"
 	MaxBundlePasses    = 10
 	maxBundleBytes     = 150 << 20
 	minAuthTokenLength = 16

@@ -80,7 +80,7 @@ func setup(t *testing.T, tweak func(*google.Issuer)) *bundle {
 	if tweak != nil {
 		tweak(is)
 	}
-	syncer := &google.Syncer{Passes: db, Store: db, Now: clk.now, Tenants: map[string]*google.Tenant{"demo": {
+	syncer := &google.Syncer{Passes: db, Store: db, Clock: clk.now, Queue: db, Tenants: map[string]*google.Tenant{"demo": {
 		Issuer: is, Account: sa, API: api,
 		Design: func(name string) google.Design {
 			return google.Design{Template: name, Background: "#1b2a4a", Logo: "icon@3x.png", Hero: "strip@3x.png"}
@@ -114,7 +114,7 @@ func (b *bundle) create(t *testing.T, tk pass.Ticket) *pass.Pass {
 		Version: 1, UpdateTag: b.tag, ContentHash: "h1", Status: pass.StatusFor(tk.State), SecretToken: tk.OrderSecretToken,
 		Ticket: tk, CreatedAt: now, UpdatedAt: now}
 	p.BlobKey = pass.BlobKey("demo", p.SerialNumber, 1)
-	if err := b.db.CreatePass(context.Background(), p); err != nil {
+	if err := b.db.CreatePass(context.Background(), p, nil); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -132,7 +132,7 @@ func (b *bundle) update(t *testing.T, p *pass.Pass, change func(*pass.Ticket)) *
 	next.ContentHash = fmt.Sprintf("h%d", next.Version)
 	next.BlobKey = pass.BlobKey("demo", p.SerialNumber, next.Version)
 	next.UpdatedAt = b.clock.now()
-	if err := b.db.UpdatePass(context.Background(), &next); err != nil {
+	if err := b.db.UpdatePass(context.Background(), &next, nil); err != nil {
 		t.Fatal(err)
 	}
 	return &next
@@ -140,7 +140,7 @@ func (b *bundle) update(t *testing.T, p *pass.Pass, change func(*pass.Ticket)) *
 
 func (b *bundle) sync(t *testing.T, p *pass.Pass) {
 	t.Helper()
-	if err := b.syncer.Sync(context.Background(), pass.GoogleRef{Tenant: "demo", Serial: p.SerialNumber}, "corr"); err != nil {
+	if err := b.syncer.Sync(context.Background(), pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}, "corr"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -219,7 +219,7 @@ func TestLifecycle(t *testing.T) {
 	p1, p2 := b.create(t, ticket(1)), b.create(t, ticket(2))
 
 	// Nothing goes to Google before the buyer opens the save link.
-	if err := b.syncer.Sync(ctx, pass.GoogleRef{Tenant: "demo", Serial: p1.SerialNumber}, ""); err != nil {
+	if err := b.syncer.Sync(ctx, pass.GoogleArgs{Tenant: "demo", Serial: p1.SerialNumber}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(b.fake.Requests()); n != 0 {
@@ -387,7 +387,7 @@ func TestRetriesAndConflicts(t *testing.T) {
 	b := setup(t, nil)
 	ctx := context.Background()
 	p := b.create(t, ticket(1))
-	ref := pass.GoogleRef{Tenant: "demo", Serial: p.SerialNumber, Insert: true}
+	ref := pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber, Insert: true}
 
 	// 429: a retryable error, nothing recorded; the retry succeeds.
 	b.fake.Fail(fakegoogle.Failure{Method: http.MethodPost, PathPrefix: "/walletobjects/v1/eventTicketObject", Status: 429, RetryAfter: 2 * time.Second})
@@ -427,7 +427,7 @@ func TestRetriesAndConflicts(t *testing.T) {
 	if err := b.syncer.Tenants["demo"].API.InsertObject(ctx, stale); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.syncer.Sync(ctx, pass.GoogleRef{Tenant: "demo", Serial: q.SerialNumber, Insert: true}, ""); err != nil {
+	if err := b.syncer.Sync(ctx, pass.GoogleArgs{Tenant: "demo", Serial: q.SerialNumber, Insert: true}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if o := b.object(t, q); o.TicketHolderName != "Léa Favre" {
@@ -462,20 +462,20 @@ func TestExpireAfterEvent(t *testing.T) {
 	if o.ValidTimeInterval == nil || o.ValidTimeInterval.End.Date != "2026-06-02T04:30:00+02:00" {
 		t.Errorf("validTimeInterval = %+v", o.ValidTimeInterval)
 	}
-	var queued []pass.NewTask
-	enqueue := func(_ context.Context, t pass.NewTask) error { queued = append(queued, t); return nil }
-	if n, err := b.syncer.Expire(ctx, enqueue); err != nil || n != 0 {
+	queue := &recordingQueue{}
+	b.syncer.Queue = queue
+	if n, err := b.syncer.Expire(ctx); err != nil || n != 0 {
 		t.Fatalf("before the event: %d, %v", n, err)
 	}
 	b.clock.add(32 * 24 * time.Hour)
-	if n, err := b.syncer.Expire(ctx, enqueue); err != nil || n != 1 || queued[0].Kind != pass.TaskGoogleSync {
-		t.Fatalf("after the event: %d, %v, %+v", n, err, queued)
+	if n, err := b.syncer.Expire(ctx); err != nil || n != 1 || queue.tasks[0].Kind != pass.TaskGoogleSync {
+		t.Fatalf("after the event: %d, %v, %+v", n, err, queue.tasks)
 	}
 	b.sync(t, p)
 	if o := b.object(t, p); o.State != "EXPIRED" {
 		t.Errorf("state = %s", o.State)
 	}
-	if n, _ := b.syncer.Expire(ctx, enqueue); n != 0 {
+	if n, _ := b.syncer.Expire(ctx); n != 0 {
 		t.Errorf("expired again: %d", n)
 	}
 }
@@ -595,4 +595,12 @@ func TestClientRateLimit(t *testing.T) {
 	if after := len(b.fake.Requests()); after != before {
 		t.Errorf("the held-back call reached Google (%d requests, was %d)", after, before)
 	}
+}
+
+// recordingQueue is a pass.Enqueuer that keeps what it is given.
+type recordingQueue struct{ tasks []pass.NewTask }
+
+func (q *recordingQueue) Enqueue(_ context.Context, t pass.NewTask, _ time.Time) (pass.Enqueued, error) {
+	q.tasks = append(q.tasks, t)
+	return pass.Enqueued{How: "created"}, nil
 }

@@ -40,15 +40,17 @@ type Syncer struct {
 	Store    pass.GoogleStore
 	Tenants  map[string]*Tenant
 	Timeline pass.Timeline // optional
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Queue takes the syncs Expire queues.
+	Queue pass.Enqueuer
+	Log   *slog.Logger
+	Clock pass.Clock
 }
 
-func (s *Syncer) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+func (s *Syncer) now() time.Time { return s.Clock.Now() }
+
+// Work runs a google-sync task (see workers.Worker).
+func (s *Syncer) Work(ctx context.Context, a pass.GoogleArgs, correlationID string) error {
+	return s.Sync(ctx, a, correlationID)
 }
 
 func (s *Syncer) tenant(id string) (*Tenant, error) {
@@ -64,7 +66,7 @@ func (s *Syncer) tenant(id string) (*Tenant, error) {
 // (inserted, or messages appended and fields patched). A pass whose
 // object was never inserted is left alone unless ref.Insert. Errors keep
 // their kind (KindUnavailable: retry later).
-func (s *Syncer) Sync(ctx context.Context, ref pass.GoogleRef, correlationID string) error {
+func (s *Syncer) Sync(ctx context.Context, ref pass.GoogleArgs, correlationID string) error {
 	tn, err := s.tenant(ref.Tenant)
 	if err != nil {
 		return err
@@ -210,7 +212,7 @@ func (s *Syncer) SaveURL(ctx context.Context, tenant, secretToken string, serial
 		if len(serials) > 0 && !slices.Contains(serials, p.SerialNumber) {
 			continue
 		}
-		if err := s.Sync(ctx, pass.GoogleRef{Tenant: tenant, Serial: p.SerialNumber, Insert: true}, correlationID); err != nil {
+		if err := s.Sync(ctx, pass.GoogleArgs{Tenant: tenant, Serial: p.SerialNumber, Insert: true}, correlationID); err != nil {
 			return "", err
 		}
 		ids = append(ids, ObjectID(tn.Issuer.IssuerID, tenant, p.SerialNumber))
@@ -230,14 +232,14 @@ func (s *Syncer) SaveURL(ctx context.Context, tenant, secretToken string, serial
 }
 
 // Expire queues the sync of every object whose event is over, so that it
-// turns EXPIRED. enqueue is the task queue's Enqueue.
-func (s *Syncer) Expire(ctx context.Context, enqueue func(context.Context, pass.NewTask) error) (int, error) {
+// turns EXPIRED, and returns how many it queued.
+func (s *Syncer) Expire(ctx context.Context) (int, error) {
 	refs, err := s.Store.GoogleExpiring(ctx, s.now(), 1000)
 	if err != nil {
 		return 0, err
 	}
 	for _, r := range refs {
-		if err := enqueue(ctx, pass.GoogleTask(r, "")); err != nil {
+		if _, err := s.Queue.Enqueue(ctx, pass.TaskOf(r, ""), s.now()); err != nil {
 			return 0, err
 		}
 	}

@@ -21,12 +21,6 @@ type ContentTyper interface {
 	ContentType(ctx context.Context, key string) (string, error)
 }
 
-// Content types the suite stores.
-const (
-	typePass   = "application/vnd.apple.pkpass"
-	typeBundle = "application/vnd.apple.pkpasses"
-)
-
 // Run runs the conformance suite as subtests of t, in parallel. newStore
 // is called once per subtest, from that subtest and possibly concurrently
 // with other calls; it may return the same store every time (keys are
@@ -99,27 +93,27 @@ func randomBytes(n int) []byte {
 func testRoundTrip(t *testing.T, s pass.BlobStore) {
 	key := newKey("v1.pkpass")
 	data := []byte("a signed pass")
-	put(t, s, key, data, typePass)
+	put(t, s, key, data, pass.ContentTypePkpass)
 	wantContent(t, s, key, data)
 	// A sibling key is a different object.
 	other := key[:len(key)-len("v1.pkpass")] + "v2.pkpass"
-	put(t, s, other, []byte("another version"), typePass)
+	put(t, s, other, []byte("another version"), pass.ContentTypePkpass)
 	wantContent(t, s, key, data)
 	wantContent(t, s, other, []byte("another version"))
 }
 
 func testReplace(t *testing.T, s pass.BlobStore) {
 	key := newKey("v1.pkpass")
-	put(t, s, key, []byte("first, and longer than the second"), typePass)
-	put(t, s, key, []byte("second"), typePass)
+	put(t, s, key, []byte("first, and longer than the second"), pass.ContentTypePkpass)
+	put(t, s, key, []byte("second"), pass.ContentTypePkpass)
 	wantContent(t, s, key, []byte("second"))
-	put(t, s, key, []byte("third, longer again than the second"), typePass)
+	put(t, s, key, []byte("third, longer again than the second"), pass.ContentTypePkpass)
 	wantContent(t, s, key, []byte("third, longer again than the second"))
 }
 
 func testMissingKey(t *testing.T, s pass.BlobStore) {
 	present := newKey("v1.pkpass")
-	put(t, s, present, []byte("x"), typePass)
+	put(t, s, present, []byte("x"), pass.ContentTypePkpass)
 	for _, key := range []string{
 		newKey("v1.pkpass"), // nothing under this serial
 		present[:len(present)-len("v1.pkpass")] + "v9.pkpass", // a sibling of a present key
@@ -142,7 +136,7 @@ func testContentType(t *testing.T, s pass.BlobStore) {
 	}
 	ctx := t.Context()
 	key := newKey("v1.pkpass")
-	for _, want := range []string{typePass, typeBundle} {
+	for _, want := range []string{pass.ContentTypePkpass, pass.ContentTypePkpasses} {
 		put(t, s, key, []byte("content"), want)
 		got, err := ct.ContentType(ctx, key)
 		if err != nil {
@@ -168,7 +162,7 @@ func testBinaryData(t *testing.T, s pass.BlobStore) {
 	data = append(data, "\r\n\x00PK\x03\x04"...)
 	data = append(data, randomBytes(4096)...)
 	key := newKey("v1.pkpass")
-	put(t, s, key, data, typePass)
+	put(t, s, key, data, pass.ContentTypePkpass)
 	wantContent(t, s, key, data)
 }
 
@@ -189,7 +183,7 @@ func testEmptyData(t *testing.T, s pass.BlobStore) {
 func testLargeValue(t *testing.T, s pass.BlobStore) {
 	data := randomBytes(5 << 20)
 	key := newKey("large.pkpasses")
-	put(t, s, key, data, typeBundle)
+	put(t, s, key, data, pass.ContentTypePkpasses)
 	wantContent(t, s, key, data)
 }
 
@@ -198,7 +192,7 @@ func testLargeValue(t *testing.T, s pass.BlobStore) {
 func testCallerOwnsSlices(t *testing.T, s pass.BlobStore) {
 	key := newKey("v1.pkpass")
 	data := []byte("original")
-	put(t, s, key, data, typePass)
+	put(t, s, key, data, pass.ContentTypePkpass)
 	copy(data, "XXXXXXXX")
 	wantContent(t, s, key, []byte("original"))
 	got, err := s.Get(t.Context(), key)
@@ -220,7 +214,7 @@ func testConcurrentPuts(t *testing.T, s pass.BlobStore) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if err := s.Put(t.Context(), keys[i], values[i], typePass); err != nil {
+			if err := s.Put(t.Context(), keys[i], values[i], pass.ContentTypePkpass); err != nil {
 				t.Errorf("Put(%q): %v", keys[i], err)
 			}
 		})
@@ -255,7 +249,7 @@ func testConcurrentPutGet(t *testing.T, s pass.BlobStore) {
 		versions[i] = v
 	}
 	key := newKey("v1.pkpass")
-	put(t, s, key, versions[0], typePass)
+	put(t, s, key, versions[0], pass.ContentTypePkpass)
 
 	ctx := t.Context()
 	var done atomic.Bool
@@ -281,7 +275,7 @@ func testConcurrentPutGet(t *testing.T, s pass.BlobStore) {
 		wg.Go(func() {
 			for r := range rounds {
 				v := versions[(w+r)%nVersions]
-				if err := s.Put(ctx, key, v, typePass); err != nil {
+				if err := s.Put(ctx, key, v, pass.ContentTypePkpass); err != nil {
 					t.Errorf("Put(%q): %v", key, err)
 					return
 				}
@@ -318,7 +312,7 @@ func testInvalidKeys(t *testing.T, s pass.BlobStore) {
 		`demo\passes\x.pkpass`,
 		"demo/passes/x\x00.pkpass",
 	} {
-		if err := s.Put(ctx, key, []byte("x"), typePass); pass.KindOf(err) != pass.KindInvalid {
+		if err := s.Put(ctx, key, []byte("x"), pass.ContentTypePkpass); pass.KindOf(err) != pass.KindInvalid {
 			t.Errorf("Put(%q): err = %v, want kind %v", key, err, pass.KindInvalid)
 		}
 		if _, err := s.Get(ctx, key); pass.KindOf(err) != pass.KindInvalid {

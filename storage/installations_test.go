@@ -14,20 +14,20 @@ func TestCustomerDevicesAndAPIKeys(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		now := time.UnixMilli(1_800_000_000_000).UTC()
-		d := pass.CustomerDevice{Tenant: "demo", SecretToken: "sec1", FCMToken: "tok1", Platform: "ios", Locale: "fr", CreatedAt: now}
-		if created, err := db.RegisterCustomerDevice(ctx, d); err != nil || !created {
+		d := pass.AppInstallation{Tenant: "demo", SecretToken: "sec1", FCMToken: "tok1", Platform: "ios", Locale: "fr", CreatedAt: now}
+		if created, err := db.RegisterInstallation(ctx, d); err != nil || !created {
 			t.Fatalf("register: %v %v", created, err)
 		}
 		d.Locale = "de"
-		if created, err := db.RegisterCustomerDevice(ctx, d); err != nil || created {
+		if created, err := db.RegisterInstallation(ctx, d); err != nil || created {
 			t.Fatalf("register again: %v %v", created, err)
 		}
 		other := d
 		other.SecretToken, other.FCMToken = "sec2", "tok1"
-		if _, err := db.RegisterCustomerDevice(ctx, other); err != nil {
+		if _, err := db.RegisterInstallation(ctx, other); err != nil {
 			t.Fatal(err)
 		}
-		ds, err := db.CustomerDevices(ctx, "demo", "sec1")
+		ds, err := db.Installations(ctx, "demo", "sec1")
 		if err != nil || len(ds) != 1 || ds[0].Locale != "de" || ds[0].Platform != "ios" {
 			t.Fatalf("devices: %+v %v", ds, err)
 		}
@@ -45,10 +45,10 @@ func TestCustomerDevicesAndAPIKeys(t *testing.T) {
 		if n, err := db.ForgetFCMToken(ctx, "demo", "tok1"); err != nil || n != 2 {
 			t.Errorf("forget: %d %v", n, err)
 		}
-		if ds, _ := db.CustomerDevices(ctx, "demo", "sec2"); len(ds) != 0 {
+		if ds, _ := db.Installations(ctx, "demo", "sec2"); len(ds) != 0 {
 			t.Errorf("after forgetting: %+v", ds)
 		}
-		if err := db.UnregisterCustomerDevice(ctx, "demo", "sec1", "nope"); err != nil {
+		if err := db.UnregisterInstallation(ctx, "demo", "sec1", "nope"); err != nil {
 			t.Errorf("unregister unknown: %v", err)
 		}
 

@@ -35,7 +35,7 @@ func TestNotifyHonoursRetryAfter(t *testing.T) {
 	b := setup(t)
 	ctx := t.Context()
 	for _, tok := range []string{"tok-ok", "tok-quota", "tok-busy"} {
-		if _, err := b.db.RegisterCustomerDevice(ctx, pass.CustomerDevice{Tenant: "demo", SecretToken: "S3CRET", FCMToken: tok, Platform: "android", Locale: "en"}); err != nil {
+		if _, err := b.db.RegisterInstallation(ctx, pass.AppInstallation{Tenant: "demo", SecretToken: "S3CRET", FCMToken: tok, Platform: "android", Locale: "en"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -48,8 +48,8 @@ func TestNotifyHonoursRetryAfter(t *testing.T) {
 		"tok-quota": retryIn(90 * time.Second),
 		"tok-busy":  retryIn(20 * time.Second),
 	}}
-	svc := &pass.CustomerService{Store: b.db, Notifier: n}
-	ref := pass.NoticeRef{Tenant: "demo", SecretToken: "S3CRET", Event: pass.NoticeReady}
+	svc := &pass.AppNoticeService{Store: b.db, Notifier: n}
+	ref := pass.AppNoticeArgs{Tenant: "demo", SecretToken: "S3CRET", Event: pass.NoticeReady}
 
 	err := svc.Notify(ctx, ref)
 	var ra *pass.RetryAfterError

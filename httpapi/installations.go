@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -11,8 +12,8 @@ import (
 	"walletpass/pass"
 )
 
-// MaxCustomerDeviceBody caps the body of the app-installation endpoints.
-const MaxCustomerDeviceBody = 8 << 10
+// MaxInstallationBody caps the body of the app-installation endpoints.
+const MaxInstallationBody = 8 << 10
 
 type customerDeviceRequest struct {
 	OrderSecretToken string `json:"orderSecretToken"`
@@ -24,15 +25,15 @@ type customerDeviceRequest struct {
 	eventName string // of its first ticket
 }
 
-// customerDeviceBody reads and checks the body of the app-installation
+// installationBody reads and checks the body of the app-installation
 // endpoints; the order's secret token must name an order we have.
-func (s *Server) customerDeviceBody(c *gin.Context, register bool) (string, customerDeviceRequest, bool) {
+func (s *Server) installationBody(c *gin.Context, register bool) (string, customerDeviceRequest, bool) {
 	tenant := c.Param("tenantId")
-	if _, ok := s.tenants[tenant]; !ok || s.deps.Customers == nil {
+	if _, ok := s.tenants[tenant]; !ok || s.deps.App.Installations == nil || s.deps.App.Notices == nil {
 		writeProblem(c, http.StatusNotFound, "unknown tenant")
 		return "", customerDeviceRequest{}, false
 	}
-	body, ok := readBody(c, MaxCustomerDeviceBody)
+	body, ok := readBody(c, MaxInstallationBody)
 	if !ok {
 		return "", customerDeviceRequest{}, false
 	}
@@ -97,45 +98,47 @@ func (s *Server) customerDeviceBody(c *gin.Context, register bool) (string, cust
 	return tenant, req, true
 }
 
-// registerCustomerDevice: POST /api/{tenant}/customers/devices registers
-// an installation of the organiser's app for an order's notices: 201 new,
-// 200 already registered.
-func (s *Server) registerCustomerDevice(c *gin.Context) {
-	tenant, req, ok := s.customerDeviceBody(c, true)
+// registerInstallation: POST /api/{tenant}/customers/devices registers
+// an installation of the organiser's app for an order's app notices: 201
+// new (a new installation gets "tickets ready" for an order whose tickets
+// exist, once), 200 already registered.
+func (s *Server) registerInstallation(c *gin.Context) {
+	tenant, req, ok := s.installationBody(c, true)
 	if !ok {
 		return
 	}
-	created, err := s.deps.Customers.RegisterCustomerDevice(c.Request.Context(), pass.CustomerDevice{Tenant: tenant,
-		SecretToken: req.OrderSecretToken, FCMToken: req.FCMToken, Platform: req.Platform, Locale: req.Locale, CreatedAt: s.now()})
-	if err != nil {
+	created, err := s.deps.App.Notices.Register(c.Request.Context(), pass.AppInstallation{Tenant: tenant,
+		SecretToken: req.OrderSecretToken, FCMToken: req.FCMToken, Platform: req.Platform, Locale: req.Locale},
+		req.fileID, req.eventName, correlationID(c))
+	if err != nil && !created {
 		s.fail(c, err)
 		return
+	}
+	if err != nil {
+		s.log.WarnContext(c.Request.Context(), "queue app notice", "error", err)
 	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
-		// A new installation gets "tickets ready" for an order whose
-		// tickets exist (once per installation: the notice is recorded).
-		if s.deps.Notices != nil {
-			if err := s.deps.Notices(c.Request.Context(), pass.NoticeRef{Tenant: tenant, SecretToken: req.OrderSecretToken,
-				FileID: req.fileID, Event: pass.NoticeReady, EventName: req.eventName}, correlationID(c)); err != nil {
-				s.log.WarnContext(c.Request.Context(), "queue app notice", "error", err)
-			}
-		}
 	}
 	c.JSON(status, gin.H{"registered": true})
 }
 
-// unregisterCustomerDevice: DELETE /api/{tenant}/customers/devices with
+// unregisterInstallation: DELETE /api/{tenant}/customers/devices with
 // {"orderSecretToken", "fcmToken"}: 204.
-func (s *Server) unregisterCustomerDevice(c *gin.Context) {
-	tenant, req, ok := s.customerDeviceBody(c, false)
+func (s *Server) unregisterInstallation(c *gin.Context) {
+	tenant, req, ok := s.installationBody(c, false)
 	if !ok {
 		return
 	}
-	if err := s.deps.Customers.UnregisterCustomerDevice(c.Request.Context(), tenant, req.OrderSecretToken, req.FCMToken); err != nil {
+	if err := s.deps.App.Installations.UnregisterInstallation(c.Request.Context(), tenant, req.OrderSecretToken, req.FCMToken); err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// InstallationRegistrar registers app installations (pass.AppNoticeService).
+type InstallationRegistrar interface {
+	Register(ctx context.Context, i pass.AppInstallation, fileID int64, eventName, correlationID string) (created bool, err error)
 }

@@ -2,26 +2,26 @@ package pass
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 )
 
-// TaskNotifyCustomer is the kind of the task that tells the organiser's app
-// about an order's tickets.
-const TaskNotifyCustomer = "notify-customer"
+// TaskAppNotice is the kind of the task that sends an app notice: it tells
+// the organiser's app about an order's tickets.
+const TaskAppNotice = "app-notice"
 
-// The notices the organiser's app gets.
+// The app notices (the events the organiser's app hears of).
 const (
 	NoticeReady     = "ready"     // the order's tickets exist: once per order and device
 	NoticeChanged   = "changed"   // a ticket changed (seat, time, holder, barcode)
 	NoticeCancelled = "cancelled" // a ticket was cancelled or refunded
 )
 
-// CustomerDevice is an app installation registered for an order's notices.
-type CustomerDevice struct {
+// AppInstallation is an installation of the organiser's app (an FCM
+// registration token) registered for an order's app notices.
+type AppInstallation struct {
 	Tenant      string
 	SecretToken string
 	FCMToken    string
@@ -30,25 +30,26 @@ type CustomerDevice struct {
 	CreatedAt   time.Time
 }
 
-// CustomerStore keeps the app installations and the notices they had.
-type CustomerStore interface {
-	// RegisterCustomerDevice records d; created is false when it was there.
-	RegisterCustomerDevice(ctx context.Context, d CustomerDevice) (created bool, err error)
-	// UnregisterCustomerDevice removes a registration; removing one that
+// InstallationStore keeps the app installations and the notices they had.
+type InstallationStore interface {
+	// RegisterInstallation records i; created is false when it was there.
+	RegisterInstallation(ctx context.Context, i AppInstallation) (created bool, err error)
+	// UnregisterInstallation removes a registration; removing one that
 	// does not exist is not an error.
-	UnregisterCustomerDevice(ctx context.Context, tenant, secretToken, fcmToken string) error
-	// CustomerDevices returns the devices registered for an order.
-	CustomerDevices(ctx context.Context, tenant, secretToken string) ([]CustomerDevice, error)
+	UnregisterInstallation(ctx context.Context, tenant, secretToken, fcmToken string) error
+	// Installations returns the installations registered for an order.
+	Installations(ctx context.Context, tenant, secretToken string) ([]AppInstallation, error)
 	// ForgetFCMToken removes every registration of a token FCM said is gone.
 	ForgetFCMToken(ctx context.Context, tenant, fcmToken string) (int64, error)
-	// NoticeSent reports whether the device had the order's notice.
+	// NoticeSent reports whether the installation had the order's notice.
 	NoticeSent(ctx context.Context, tenant, secretToken, event, fcmToken string) (bool, error)
-	// MarkNoticeSent records that the device had the order's notice.
+	// MarkNoticeSent records that the installation had the order's notice.
 	MarkNoticeSent(ctx context.Context, tenant, secretToken, event, fcmToken string, at time.Time) error
 }
 
-// NoticeRef names an order's notice to send.
-type NoticeRef struct {
+// AppNoticeArgs names an order's app notice to send: the arguments of an
+// app-notice task.
+type AppNoticeArgs struct {
 	Tenant      string `json:"tenant"`
 	SecretToken string `json:"secretToken"`
 	FileID      int64  `json:"fileId,omitempty"`
@@ -56,12 +57,25 @@ type NoticeRef struct {
 	EventName   string `json:"eventName,omitempty"` // what the tickets are for, for the message
 }
 
-// NoticeTask is the task that sends r; notices of one kind for one order
-// close together coalesce.
-func NoticeTask(r NoticeRef, correlationID string) NewTask {
-	payload, _ := json.Marshal(r) // strings and an int always marshal
-	return NewTask{Tenant: r.Tenant, Kind: TaskNotifyCustomer, DedupKey: "notice:" + r.SecretToken + ":" + r.Event,
-		Payload: payload, CorrelationID: correlationID, MinGap: SyncCoalesceWindow}
+// Kind implements TaskArgs.
+func (AppNoticeArgs) Kind() string { return TaskAppNotice }
+
+// TaskTenant implements TaskArgs.
+func (a AppNoticeArgs) TaskTenant() string { return a.Tenant }
+
+// DedupKey implements TaskArgs: notices of one kind for one order close
+// together coalesce.
+func (a AppNoticeArgs) DedupKey() string { return "notice:" + a.SecretToken + ":" + a.Event }
+
+// Validate implements TaskArgs.
+func (a AppNoticeArgs) Validate() error {
+	switch {
+	case a.Tenant == "" || a.SecretToken == "":
+		return Errorf(KindInvalid, "app-notice: tenant and order are required")
+	case a.Event != NoticeReady && a.Event != NoticeChanged && a.Event != NoticeCancelled:
+		return Errorf(KindInvalid, "app-notice: unknown notice %q", a.Event)
+	}
+	return nil
 }
 
 // AppNotice is a notification for the organiser's app.
@@ -76,13 +90,33 @@ type AppNotifier interface {
 	NotifyApp(ctx context.Context, tenant, fcmToken string, n AppNotice) (PushOutcome, string, error)
 }
 
-// CustomerService sends notices to the organiser's app.
-type CustomerService struct {
-	Store    CustomerStore
+// AppNoticeService sends app notices to the organiser's app.
+type AppNoticeService struct {
+	Store    InstallationStore
 	Notifier AppNotifier
 	// PageURL returns the order page's address, sent along as data.
 	PageURL func(tenant, secretToken string) string
-	Now     func() time.Time
+	// Queue takes the notice a new installation is owed, when its
+	// tenant's policy has app notices.
+	Queue    Enqueuer
+	Policies Policies
+	Clock    Clock
+}
+
+// Register records an installation of the organiser's app for the order's
+// app notices and, when it is new, queues "tickets ready" for it (sent
+// once per installation) when the tenant has app notices. fileID and eventName describe the order for the
+// message. created is false when the installation was registered already.
+func (s *AppNoticeService) Register(ctx context.Context, i AppInstallation, fileID int64, eventName, correlationID string) (created bool, err error) {
+	i.CreatedAt = s.Clock.Now()
+	if created, err = s.Store.RegisterInstallation(ctx, i); err != nil || !created || !s.Policies.For(i.Tenant).AppNotices {
+		return created, err
+	}
+	a := AppNoticeArgs{Tenant: i.Tenant, SecretToken: i.SecretToken, FileID: fileID, Event: NoticeReady, EventName: eventName}
+	if _, err := s.Queue.Enqueue(ctx, TaskOf(a, correlationID), s.Clock.Now()); err != nil {
+		return true, fmt.Errorf("queue the ready notice: %w", err)
+	}
+	return true, nil
 }
 
 // Notify sends the notice r names to every app installation registered
@@ -92,14 +126,10 @@ type CustomerService struct {
 // queue retries, no sooner than the longest Retry-After the notifier
 // passed on as a *RetryAfterError; a retried "ready" skips the
 // installations reached).
-func (s *CustomerService) Notify(ctx context.Context, r NoticeRef) error {
-	devices, err := s.Store.CustomerDevices(ctx, r.Tenant, r.SecretToken)
+func (s *AppNoticeService) Notify(ctx context.Context, r AppNoticeArgs) error {
+	devices, err := s.Store.Installations(ctx, r.Tenant, r.SecretToken)
 	if err != nil {
 		return err
-	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
 	}
 	retry := 0
 	after := time.Second // the wait before a retry: FCM's Retry-After if longer
@@ -129,7 +159,7 @@ func (s *CustomerService) Notify(ctx context.Context, r NoticeRef) error {
 		switch outcome {
 		case PushDelivered:
 			if r.Event == NoticeReady {
-				if err := s.Store.MarkNoticeSent(ctx, r.Tenant, r.SecretToken, r.Event, d.FCMToken, now()); err != nil {
+				if err := s.Store.MarkNoticeSent(ctx, r.Tenant, r.SecretToken, r.Event, d.FCMToken, s.Clock.Now()); err != nil {
 					return err
 				}
 			}
@@ -147,6 +177,11 @@ func (s *CustomerService) Notify(ctx context.Context, r NoticeRef) error {
 	return nil
 }
 
+// Work runs an app-notice task (see workers.Worker).
+func (s *AppNoticeService) Work(ctx context.Context, a AppNoticeArgs, _ string) error {
+	return s.Notify(ctx, a)
+}
+
 var noticeWords = map[string]map[string][2]string{
 	"en": {NoticeReady: {"Your tickets are ready", "Add them to your wallet: %s"},
 		NoticeChanged: {"Your ticket changed", "See what is new: %s"}, NoticeCancelled: {"Ticket cancelled", "A ticket of your order was cancelled: %s"}},
@@ -156,7 +191,7 @@ var noticeWords = map[string]map[string][2]string{
 		NoticeChanged: {"Ihr Ticket hat sich geändert", "Sehen Sie, was neu ist: %s"}, NoticeCancelled: {"Ticket storniert", "Ein Ticket Ihrer Bestellung wurde storniert: %s"}},
 }
 
-func noticeText(r NoticeRef, locale string) AppNotice {
+func noticeText(r AppNoticeArgs, locale string) AppNotice {
 	words, ok := noticeWords[Language(locale)]
 	if !ok {
 		words = noticeWords["en"]

@@ -10,25 +10,25 @@ import (
 	"walletpass/pass"
 )
 
-// RegisterCustomerDevice records an app installation for an order's
+// RegisterInstallation records an app installation for an order's
 // notices; created is false when it was registered already (its platform
 // and locale are updated).
-func (s *DB) RegisterCustomerDevice(ctx context.Context, d pass.CustomerDevice) (bool, error) {
+func (s *DB) RegisterInstallation(ctx context.Context, d pass.AppInstallation) (bool, error) {
 	created := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE customer_devices SET platform = $4, locale = $5
+		res, err := tx.ExecContext(ctx, `UPDATE app_installations SET platform = $4, locale = $5
 			WHERE tenant = $1 AND secret_token = $2 AND fcm_token = $3`, d.Tenant, d.SecretToken, d.FCMToken, d.Platform, d.Locale)
 		if err != nil {
-			return fmt.Errorf("storage: customer device: %w", err)
+			return fmt.Errorf("storage: app installation: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			return nil
 		}
-		res, err = tx.ExecContext(ctx, `INSERT INTO customer_devices (tenant, secret_token, fcm_token, platform, locale, created_at)
+		res, err = tx.ExecContext(ctx, `INSERT INTO app_installations (tenant, secret_token, fcm_token, platform, locale, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
 			d.Tenant, d.SecretToken, d.FCMToken, d.Platform, d.Locale, d.CreatedAt.UnixMilli())
 		if err != nil {
-			return fmt.Errorf("storage: customer device: %w", err)
+			return fmt.Errorf("storage: app installation: %w", err)
 		}
 		n, _ := res.RowsAffected()
 		created = n == 1 // another instance may have inserted it first
@@ -37,31 +37,31 @@ func (s *DB) RegisterCustomerDevice(ctx context.Context, d pass.CustomerDevice) 
 	return created, err
 }
 
-// UnregisterCustomerDevice removes an app installation's registration.
-func (s *DB) UnregisterCustomerDevice(ctx context.Context, tenant, secretToken, fcmToken string) error {
+// UnregisterInstallation removes an app installation's registration.
+func (s *DB) UnregisterInstallation(ctx context.Context, tenant, secretToken, fcmToken string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM customer_devices WHERE tenant = $1 AND secret_token = $2 AND fcm_token = $3`,
+		if _, err := tx.ExecContext(ctx, `DELETE FROM app_installations WHERE tenant = $1 AND secret_token = $2 AND fcm_token = $3`,
 			tenant, secretToken, fcmToken); err != nil {
-			return fmt.Errorf("storage: unregister customer device: %w", err)
+			return fmt.Errorf("storage: unregister app installation: %w", err)
 		}
 		return nil
 	})
 }
 
-// CustomerDevices returns the app installations registered for an order.
-func (s *DB) CustomerDevices(ctx context.Context, tenant, secretToken string) ([]pass.CustomerDevice, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT fcm_token, platform, locale, created_at FROM customer_devices
+// Installations returns the app installations registered for an order.
+func (s *DB) Installations(ctx context.Context, tenant, secretToken string) ([]pass.AppInstallation, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT fcm_token, platform, locale, created_at FROM app_installations
 		WHERE tenant = $1 AND secret_token = $2 ORDER BY created_at, fcm_token`, tenant, secretToken)
 	if err != nil {
-		return nil, fmt.Errorf("storage: customer devices: %w", err)
+		return nil, fmt.Errorf("storage: app installations: %w", err)
 	}
 	defer rows.Close()
-	var out []pass.CustomerDevice
+	var out []pass.AppInstallation
 	for rows.Next() {
-		d := pass.CustomerDevice{Tenant: tenant, SecretToken: secretToken}
+		d := pass.AppInstallation{Tenant: tenant, SecretToken: secretToken}
 		var created int64
 		if err := rows.Scan(&d.FCMToken, &d.Platform, &d.Locale, &created); err != nil {
-			return nil, fmt.Errorf("storage: customer devices: %w", err)
+			return nil, fmt.Errorf("storage: app installations: %w", err)
 		}
 		d.CreatedAt = time.UnixMilli(created).UTC()
 		out = append(out, d)
@@ -73,7 +73,7 @@ func (s *DB) CustomerDevices(ctx context.Context, tenant, secretToken string) ([
 func (s *DB) ForgetFCMToken(ctx context.Context, tenant, fcmToken string) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM customer_devices WHERE tenant = $1 AND fcm_token = $2`, tenant, fcmToken)
+		res, err := tx.ExecContext(ctx, `DELETE FROM app_installations WHERE tenant = $1 AND fcm_token = $2`, tenant, fcmToken)
 		if err != nil {
 			return fmt.Errorf("storage: forget FCM token: %w", err)
 		}
@@ -86,7 +86,7 @@ func (s *DB) ForgetFCMToken(ctx context.Context, tenant, fcmToken string) (int64
 // NoticeSent reports whether the device had the order's notice.
 func (s *DB) NoticeSent(ctx context.Context, tenant, secretToken, event, fcmToken string) (bool, error) {
 	var one int
-	err := s.rdb.QueryRowContext(ctx, `SELECT 1 FROM customer_notices WHERE tenant = $1 AND secret_token = $2 AND event = $3
+	err := s.rdb.QueryRowContext(ctx, `SELECT 1 FROM app_notices_sent WHERE tenant = $1 AND secret_token = $2 AND event = $3
 		AND fcm_token = $4`, tenant, secretToken, event, fcmToken).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
@@ -100,7 +100,7 @@ func (s *DB) NoticeSent(ctx context.Context, tenant, secretToken, event, fcmToke
 // MarkNoticeSent records that the device had the order's notice.
 func (s *DB) MarkNoticeSent(ctx context.Context, tenant, secretToken, event, fcmToken string, at time.Time) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO customer_notices (tenant, secret_token, event, fcm_token, sent_at)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO app_notices_sent (tenant, secret_token, event, fcm_token, sent_at)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, tenant, secretToken, event, fcmToken, at.UnixMilli()); err != nil {
 			return fmt.Errorf("storage: notice: %w", err)
 		}
@@ -108,7 +108,7 @@ func (s *DB) MarkNoticeSent(ctx context.Context, tenant, secretToken, event, fcm
 	})
 }
 
-var _ pass.CustomerStore = (*DB)(nil)
+var _ pass.InstallationStore = (*DB)(nil)
 
 // APIKey is a tenant's API key as stored: its hash, never the key.
 type APIKey struct {

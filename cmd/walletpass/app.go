@@ -1,0 +1,383 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"walletpass/certs"
+	"walletpass/config"
+	fakeapns "walletpass/fake/apns"
+	fakefcm "walletpass/fake/fcm"
+	fakegoogle "walletpass/fake/google"
+	fakesecutix "walletpass/fake/secutix"
+	"walletpass/httpapi"
+	"walletpass/pass"
+	"walletpass/pass/apple"
+	"walletpass/secutix"
+	"walletpass/storage"
+	"walletpass/workers"
+)
+
+// App is a walletpass server as one value: NewApp builds everything that
+// `walletpass serve` runs, Run serves until its context ends, Close
+// releases what NewApp opened. Tests build the same value and read its
+// fields (the fakes' controls, the store, the dispatcher); nothing is
+// package-level, so several Apps run side by side in one process.
+type App struct {
+	Config *config.Config
+	Log    *slog.Logger
+	// URL is how this process reaches itself (the listener's address).
+	URL      string
+	listener net.Listener
+
+	// Stores and signing.
+	DB         *storage.DB
+	Blobs      pass.BlobStore
+	Presign    httpapi.Presigner
+	Registry   *apple.Registry
+	Identities map[string]*certs.Identity
+
+	// Adapters, one per tenant.
+	SecuTix secutix.Clients
+	APNs    apnsPushers
+	FCM     appNotifiers
+	Google  *googleSide
+
+	// The development fakes (nil or empty in production).
+	Sandbox *fakesecutix.Sandbox
+	Fakes   devFakes
+
+	// The domain's services and the workers that run them.
+	Passes     *pass.Service
+	Syncer     *pass.Syncer
+	Pushes     *pass.PushService
+	Notices    *pass.AppNoticeService
+	Inbox      *pass.Inbox
+	Dispatcher *workers.Dispatcher
+	Server     *http.Server
+
+	closers []func() // in the order to run them
+}
+
+// NewApp builds a server for cfg: it listens on cfg.Server.Listen (in
+// development, port 0 points the public URLs at the port chosen), opens
+// the store and the blob store, loads the templates and certificates,
+// builds the adapters and the fakes the configuration asks for, and wires
+// the domain's services, the dispatcher and the HTTP handler. Nothing runs
+// until Run. On error, what was opened is closed again.
+func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, err error) {
+	a = &App{Config: cfg, Log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.listener, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	a.closers = append(a.closers, func() { a.listener.Close() })
+	useActualPort(cfg, a.listener.Addr().String())
+	a.URL = "http://" + a.listener.Addr().String()
+	if a.Registry, a.Identities, err = buildIssuers(cfg, log); err != nil {
+		return nil, err
+	}
+	if a.DB, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { a.DB.Close() })
+	if a.Blobs, a.Presign, err = openBlobs(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := a.buildAdapters(ctx); err != nil {
+		return nil, err
+	}
+	a.buildServices()
+	if err := a.buildServer(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// buildAdapters makes each tenant's SecuTix client (the built-in sandbox
+// for a development tenant without a SecuTix URL), APNs and FCM clients
+// and Google Wallet side, with the development fakes they talk to.
+func (a *App) buildAdapters(ctx context.Context) error {
+	cfg := a.Config
+	var err error
+	a.APNs, a.Fakes.APNs, err = buildPushers(cfg, a.Identities)
+	if a.Fakes.APNs != nil {
+		a.closers = append(a.closers, a.Fakes.APNs.Close)
+	}
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, a.APNs.close)
+	if a.SecuTix, a.Sandbox, err = buildSecuTix(cfg, a.URL, a.Log); err != nil {
+		return err
+	}
+	if a.Sandbox != nil {
+		a.closers = append(a.closers, a.Sandbox.Close)
+	}
+	if a.FCM, a.Fakes.FCM, a.Fakes.fcmHandler, err = buildAppNotifiers(ctx, cfg, a.URL); err != nil {
+		return err
+	}
+	a.closers = append(a.closers, a.FCM.close)
+	if a.Google, err = buildGoogle(cfg, a.DB, a.Registry, a.URL); err != nil {
+		return err
+	}
+	a.Fakes.Google = a.Google.fakes
+	return nil
+}
+
+// buildSecuTix makes a SecuTix client per tenant; the one tenant without a
+// SecuTix URL in development talks to the built-in sandbox, served by this
+// process under /sandbox/, which sends its webhooks to selfURL.
+func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger) (secutix.Clients, *fakesecutix.Sandbox, error) {
+	clients := secutix.Clients{}
+	var sb *fakesecutix.Sandbox
+	for _, t := range cfg.Tenants {
+		sx := t.SecuTix
+		base := sx.BaseURL
+		if sx.UsesSandbox() {
+			if sb != nil {
+				return nil, sb, fmt.Errorf("tenant %s: only one tenant can use the built-in sandbox; give the others a secutix.baseURL", t.ID)
+			}
+			w := t.Webhooks
+			headers := map[string]string{}
+			switch w.Auth {
+			case "basic":
+				headers["Authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte(w.Username+":"+w.Password))
+			case "apikey":
+				headers[w.Header] = w.Key
+			}
+			var err error
+			sb, err = fakesecutix.New(fakesecutix.Config{
+				Tenant: t.ID, Institution: t.ID, Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
+				WebhookURL:     selfURL + "/api/" + t.ID + "/webhooks/listeners/secutix/orders",
+				WebhookHeaders: headers, QuotaPerMinute: sx.RequestsPerMinute, Log: log,
+			})
+			if err != nil {
+				return nil, nil, fmt.Errorf("tenant %s: sandbox: %w", t.ID, err)
+			}
+			base = selfURL + "/sandbox/secutix"
+		}
+		cl, err := secutix.New(secutix.Config{
+			Tenant: t.ID, BaseURL: base, Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
+			RequestsPerMinute: sx.RequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
+		})
+		if err != nil {
+			return nil, sb, fmt.Errorf("tenant %s: secutix: %w", t.ID, err)
+		}
+		clients[t.ID] = cl
+	}
+	return clients, sb, nil
+}
+
+// policies is each tenant's follow-up policy, from its configuration and
+// the adapters it has.
+func (a *App) policies() pass.Policies {
+	pol := pass.Policies{}
+	for _, t := range a.Config.Tenants {
+		_, app := a.FCM[t.ID]
+		pol[t.ID] = pass.Policy{AppNotices: app, Google: t.Google.Enabled(), GoogleOnPayment: t.Google.Enabled() && t.Google.InsertOnPayment}
+	}
+	return pol
+}
+
+// buildServices wires the domain's services over the stores and adapters,
+// and the dispatcher that runs their tasks.
+func (a *App) buildServices() {
+	cfg, db, log := a.Config, a.DB, a.Log
+	pol := a.policies()
+	templates := map[string]string{}
+	for _, t := range cfg.Tenants {
+		templates[t.ID] = t.DefaultTemplate
+	}
+	a.Passes = &pass.Service{Passes: db, Blobs: a.Blobs, Packager: a.Registry, Policies: pol, Google: db}
+	a.Syncer = &pass.Syncer{Orders: a.SecuTix, Service: a.Passes, Hints: db, Timeline: db, Log: log, Templates: templates}
+	a.Pushes = &pass.PushService{Devices: db, Pusher: a.APNs, Log: log.With(slog.String("component", "apns"))}
+	a.Notices = &pass.AppNoticeService{Store: db, Notifier: a.FCM, Queue: db, Policies: pol,
+		PageURL: func(tenant, secret string) string {
+			t, _ := cfg.Tenant(tenant)
+			return httpapi.OrderPageURL(t.PublicBaseURL, tenant, secret)
+		}}
+	a.Inbox = &pass.Inbox{Queue: db}
+	gs := a.Google.syncer
+	gs.Queue, gs.Log = db, log.With(slog.String("component", "google"))
+
+	// The certificates are checked at start and then twice a day, by one
+	// instance: an expiring or expired one is logged for the operator.
+	jobs := []workers.Job{{Name: "certificate-check", Every: 12 * time.Hour, Run: func(context.Context) error {
+		checkCertificates(cfg, a.Identities, log, time.Now())
+		return nil
+	}}}
+	for _, t := range cfg.Tenants {
+		if t.Google.Enabled() && t.Google.ExpireAfterEvent {
+			jobs = append(jobs, workers.Job{Name: "google-expire", Every: 10 * time.Minute, Run: func(ctx context.Context) error {
+				_, err := gs.Expire(ctx)
+				return err
+			}})
+			break
+		}
+	}
+	w := cfg.Workers
+	a.Dispatcher = workers.New(workers.Config{
+		Workers: w.Count, MaxAttempts: w.MaxAttempts, MaxBackoff: time.Duration(w.MaxBackoff), Lease: time.Duration(w.Lease),
+		Reconcile: time.Duration(w.ReconcileEvery), RetentionAge: time.Duration(w.Retention), Jobs: jobs,
+		// The periodic jobs run on one instance; every task written, by
+		// this process or (PostgreSQL) another instance, wakes the
+		// dispatcher through the store.
+		Elector: db.Elector("walletpass-jobs"), Listen: db.ListenTasks,
+	}, db, db, workers.Handlers(
+		workers.Handle[pass.OrderRef](a.Syncer),
+		workers.Handle[pass.PushArgs](a.Pushes),
+		workers.Handle[pass.GoogleArgs](gs),
+		workers.Handle[pass.AppNoticeArgs](a.Notices),
+	), log.With(slog.String("component", "workers")))
+}
+
+// buildServer makes the HTTP server: the route table of package httpapi
+// over the services, grouped by feature.
+func (a *App) buildServer() error {
+	cfg, db, reg := a.Config, a.DB, a.Registry
+	var tenants []httpapi.TenantInfo
+	webhookAuth := map[string]httpapi.WebhookAuth{}
+	for _, t := range cfg.Tenants {
+		ti := httpapi.TenantInfo{ID: t.ID, Name: t.Name, DefaultTemplate: t.DefaultTemplate, PublicBaseURL: t.PublicBaseURL,
+			Google: t.Google.Enabled()}
+		if tpl, err := reg.Template(t.DefaultTemplate); err == nil {
+			ti.Background = tpl.HexColour("backgroundColor")
+		}
+		tenants = append(tenants, ti)
+		w := t.Webhooks
+		webhookAuth[t.ID] = httpapi.WebhookAuth{Mode: w.Auth, Username: w.Username, Password: w.Password, Header: w.Header, Key: w.Key}
+	}
+	links, err := linkSigner(cfg)
+	if err != nil {
+		return err
+	}
+	tickets, devIssuer, err := buildTicketsAPI(cfg, db, a.Syncer)
+	if err != nil {
+		return err
+	}
+	deps := httpapi.Deps{
+		Log: a.Log, Tenants: tenants, Health: db, AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,
+		Passes: db, Blobs: a.Blobs,
+		TemplateFile: func(name, file string) ([]byte, bool) {
+			tpl, err := reg.Template(name)
+			if err != nil {
+				return nil, false
+			}
+			return tpl.File(file)
+		},
+		Webhooks: httpapi.WebhookDeps{Inbox: a.Inbox, Auth: webhookAuth},
+		Apple:    httpapi.AppleDeps{Devices: db, Timeline: db},
+		Links:    httpapi.LinkDeps{Signer: links, TTL: time.Duration(cfg.Server.LinkTTL), Presign: a.Presign},
+		Tickets:  tickets,
+		App:      httpapi.AppDeps{Installations: db, Notices: a.Notices},
+		Preview:  httpapi.PreviewDeps{Enabled: cfg.Server.Development || cfg.Server.Preview, Packager: reg},
+		Dev:      httpapi.DevDeps{FCM: a.Fakes.fcmHandler, Google: a.Google.dev},
+	}
+	if len(a.Google.syncer.Tenants) > 0 {
+		deps.Google = httpapi.GoogleDeps{Save: a.Google.syncer, Callbacks: a.Google.callbacks}
+	}
+	if a.Sandbox != nil {
+		deps.Dev.Sandbox = a.Sandbox.Handler()
+	}
+	if devIssuer != nil {
+		deps.Dev.OAuth = devIssuer.Handler()
+	}
+	a.Server = &http.Server{
+		Handler:           httpapi.New(deps),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	return nil
+}
+
+// Run starts the dispatcher and serves HTTP until ctx ends or the server
+// fails, then shuts down in order: stop accepting HTTP (waiting up to 30 s
+// for requests in flight), stop the sandbox's webhook deliveries, drain the
+// running tasks. Close releases the rest.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Dispatcher.Start(); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- a.Server.Serve(a.listener) }()
+	a.Log.Info("serving", slog.String("listen", a.listener.Addr().String()), slog.Bool("development", a.Config.Server.Development))
+
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Server.Shutdown(shutdownCtx); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("shutdown: %w", err)
+	}
+	if a.Sandbox != nil {
+		a.Sandbox.Close()
+	}
+	if err := a.Dispatcher.Stop(shutdownCtx); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("stop workers: %w", err)
+	}
+	if serveErr == nil {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr = err
+		}
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	a.Log.Info("stopped")
+	return nil
+}
+
+// Close releases what NewApp opened, in reverse order: the clients and
+// fakes, then the store and the listener. Call it after Run returns (or
+// instead of Run). It may be called more than once.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// checkCertificates logs each tenant's certificate problems (expiry
+// within 30 days, expired, wrong pass type or team).
+func checkCertificates(cfg *config.Config, ids map[string]*certs.Identity, log *slog.Logger, now time.Time) int {
+	n := 0
+	for _, t := range cfg.Tenants {
+		id, ok := ids[t.ID]
+		if !ok {
+			continue
+		}
+		for _, p := range id.Check(t.Apple.PassTypeID, t.Apple.TeamID, now) {
+			n++
+			log.Warn("certificate", slog.String("tenant", t.ID), slog.String("severity", p.Severity.String()), slog.String("problem", p.Message))
+		}
+	}
+	return n
+}
+
+// devFakes are the development fakes this process serves, for the tests'
+// eyes and controls: APNs (its own TLS listener), FCM and Google Wallet per
+// tenant (served under /dev/fcm/ and /dev/google/).
+type devFakes struct {
+	APNs   *fakeapns.Server
+	FCM    map[string]*fakefcm.Handler
+	Google map[string]*fakegoogle.Server
+
+	fcmHandler http.Handler
+}

@@ -1,0 +1,78 @@
+package pass
+
+// Policy is what a tenant's configuration says about the work that follows
+// a new pass version.
+type Policy struct {
+	// AppNotices: the tenant has an organiser's app to tell (FCM).
+	AppNotices bool
+	// Google: the tenant issues Google Wallet passes.
+	Google bool
+	// GoogleOnPayment: Google Wallet objects are inserted as soon as a
+	// pass exists, not when the buyer first opens the save link.
+	GoogleOnPayment bool
+}
+
+// Policies holds each tenant's policy; a tenant without one gets the zero
+// Policy (no app, no Google Wallet).
+type Policies map[string]Policy
+
+// For returns the policy of tenant.
+func (p Policies) For(tenant string) Policy { return p[tenant] }
+
+// Change is one new pass version and what the domain knows around it: the
+// facts FollowUps decides on.
+type Change struct {
+	// Prev is the version before, nil when the pass is new.
+	Prev *Pass
+	// Next is the version being stored.
+	Next *Pass
+	// Superseded: Next voids a previous holder's pass because the ticket
+	// moved to a new holder (the app hears of it through the new pass).
+	Superseded bool
+	// InGoogleWallet: the pass has a Google Wallet object to keep in sync.
+	InGoogleWallet bool
+}
+
+// Notice is the app notice a change calls for, or "": "ready" for a
+// ticket's first pass, "changed" for a modification or a pass of a new
+// holder, "cancelled" for a cancellation, nothing for a scan at the gate
+// (the holder is there) or for the voiding of a previous holder's pass.
+func (c Change) Notice() string {
+	switch {
+	case c.Prev == nil && c.Next.HolderGeneration > 0:
+		return NoticeChanged // the ticket went to a new holder
+	case c.Prev == nil:
+		return NoticeReady
+	case c.Superseded, c.Next.Status == StatusUsed:
+		return ""
+	case c.Next.Status == StatusVoided && c.Prev.Status != StatusVoided:
+		return NoticeCancelled
+	}
+	return NoticeChanged
+}
+
+// FollowUps returns the tasks a new pass version calls for, to be stored in
+// the transaction that stores the version (so a crash cannot lose them):
+//   - push-pass, for an existing pass: its Apple Wallet devices must hear
+//     of the new version (a new pass has no device yet);
+//   - app-notice, when the tenant has an app and the change calls for a
+//     notice (Change.Notice);
+//   - google-sync, when the pass has a Google Wallet object, or the tenant
+//     inserts objects on payment (then the task may insert it).
+//
+// It is a pure function: the same change and policy give the same tasks.
+func FollowUps(c Change, pol Policy) []NewTask {
+	p := c.Next
+	var out []NewTask
+	if c.Prev != nil {
+		out = append(out, TaskOf(PushArgs{Tenant: p.Tenant, PassTypeID: p.PassTypeID, Serial: p.SerialNumber}, ""))
+	}
+	if n := c.Notice(); n != "" && pol.AppNotices {
+		out = append(out, TaskOf(AppNoticeArgs{Tenant: p.Tenant, SecretToken: p.SecretToken, FileID: p.FileID, Event: n,
+			EventName: p.Ticket.Event.Name}, ""))
+	}
+	if pol.Google && (c.InGoogleWallet || pol.GoogleOnPayment) {
+		out = append(out, TaskOf(GoogleArgs{Tenant: p.Tenant, Serial: p.SerialNumber, Insert: pol.GoogleOnPayment}, ""))
+	}
+	return out
+}
