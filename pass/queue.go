@@ -88,15 +88,6 @@ type TicketHint struct {
 	LastUpdate time.Time
 }
 
-// TaskQueue is what the domain needs of the durable queue. RecordWebhook
-// must be atomic: an acknowledged webhook is never lost. Claiming and
-// finishing tasks is the workers' business (workers.Queue).
-type TaskQueue interface {
-	WebhookRecorder
-	Enqueuer
-	HintReader
-}
-
 // TimelineEntry is one thing that happened to an order.
 type TimelineEntry struct {
 	Tenant        string

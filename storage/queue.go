@@ -665,5 +665,9 @@ func (s *DB) RecentOrders(ctx context.Context, since time.Time, limit int) ([]pa
 	return out, rows.Err()
 }
 
-var _ pass.TaskQueue = (*DB)(nil)
+var (
+	_ pass.WebhookRecorder = (*DB)(nil)
+	_ pass.Enqueuer        = (*DB)(nil)
+	_ pass.HintReader      = (*DB)(nil)
+)
 var _ pass.Timeline = (*DB)(nil)
