@@ -43,7 +43,7 @@ func FuzzDistribution(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	links := pass.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}
+	links := httpapi.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: fx.Registry}, Passes: db, Blobs: bl,
 		Apple: httpapi.AppleDeps{Devices: db, Timeline: db},
 		App:   httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},

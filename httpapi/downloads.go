@@ -21,7 +21,7 @@ const (
 	PurposeBundleDownload = "bundle-download"
 )
 
-func signedQuery(links pass.LinkSigner, purpose, tenant, subject string, exp time.Time) string {
+func signedQuery(links LinkSigner, purpose, tenant, subject string, exp time.Time) string {
 	q := url.Values{}
 	q.Set("exp", strconv.FormatInt(exp.Unix(), 10))
 	q.Set("sig", links.Sign(purpose, tenant, subject, exp))
@@ -38,14 +38,14 @@ const presignTTL = 5 * time.Minute
 
 // PassLink is the signed download link of a pass's latest version, valid
 // until exp: <base>/api/{tenant}/passes/{serial}.pkpass?exp=&sig=.
-func PassLink(base string, links pass.LinkSigner, tenant, serial string, exp time.Time) string {
+func PassLink(base string, links LinkSigner, tenant, serial string, exp time.Time) string {
 	return strings.TrimRight(base, "/") + "/api/" + url.PathEscape(tenant) + "/passes/" + url.PathEscape(serial) + ".pkpass?" +
 		signedQuery(links, PurposePassDownload, tenant, serial, exp)
 }
 
 // BundleLink is the signed download link of an order's .pkpasses bundle
 // (every valid ticket), valid until exp.
-func BundleLink(base string, links pass.LinkSigner, tenant, secretToken string, exp time.Time) string {
+func BundleLink(base string, links LinkSigner, tenant, secretToken string, exp time.Time) string {
 	return strings.TrimRight(base, "/") + "/api/" + url.PathEscape(tenant) + "/orders/" + url.PathEscape(secretToken) +
 		"/tickets.pkpasses?" + signedQuery(links, PurposeBundleDownload, tenant, secretToken, exp)
 }

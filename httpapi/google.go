@@ -33,7 +33,7 @@ const PurposeGoogleSave = "google-save"
 // GoogleSaveLink is the signed link that saves an order's tickets to
 // Google Wallet, valid until exp:
 // <base>/api/{tenant}/google/save/{orderSecretToken}?exp=<unix>&sig=<sig>.
-func GoogleSaveLink(base string, links pass.LinkSigner, tenant, secretToken string, exp time.Time) string {
+func GoogleSaveLink(base string, links LinkSigner, tenant, secretToken string, exp time.Time) string {
 	q := url.Values{}
 	q.Set("exp", strconv.FormatInt(exp.Unix(), 10))
 	q.Set("sig", links.Sign(PurposeGoogleSave, tenant, secretToken, exp))
@@ -42,7 +42,7 @@ func GoogleSaveLink(base string, links pass.LinkSigner, tenant, secretToken stri
 
 // GoogleTicketSaveLink is the signed link that saves one ticket of an
 // order (the pass with this serial) to Google Wallet, valid until exp.
-func GoogleTicketSaveLink(base string, links pass.LinkSigner, tenant, secretToken, serial string, exp time.Time) string {
+func GoogleTicketSaveLink(base string, links LinkSigner, tenant, secretToken, serial string, exp time.Time) string {
 	q := url.Values{}
 	q.Set("exp", strconv.FormatInt(exp.Unix(), 10))
 	q.Set("sig", links.Sign(PurposeGoogleSave, tenant, secretToken+"/"+serial, exp))

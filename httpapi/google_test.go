@@ -37,7 +37,7 @@ func (r *recordingSaver) count() int { r.mu.Lock(); defer r.mu.Unlock(); return 
 
 func TestGoogleSaveLink(t *testing.T) {
 	t.Parallel()
-	links := pass.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}
+	links := httpapi.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	saver := &recordingSaver{}
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
@@ -65,7 +65,7 @@ func TestGoogleSaveLink(t *testing.T) {
 	}
 
 	expired := httpapi.GoogleSaveLink(srv.URL, links, "demo", "secretTok-1", now.Add(-time.Second))
-	otherKey := httpapi.GoogleSaveLink(srv.URL, pass.LinkSigner{Key: []byte("ffffffffffffffffffffffffffffffff")}, "demo", "secretTok-1", now.Add(time.Hour))
+	otherKey := httpapi.GoogleSaveLink(srv.URL, httpapi.LinkSigner{Key: []byte("ffffffffffffffffffffffffffffffff")}, "demo", "secretTok-1", now.Add(time.Hour))
 	tests := []struct {
 		name   string
 		url    string

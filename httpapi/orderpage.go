@@ -13,6 +13,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 	"golang.org/x/time/rate"
 
+	"walletpass/internal/strs"
 	"walletpass/pass"
 	"walletpass/pass/apple"
 )
@@ -221,7 +222,7 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 		if page.FileID == "" && p.FileID != 0 {
 			page.FileID = strconv.FormatInt(p.FileID, 10)
 		}
-		pt := pageTicket{Event: tk.Event.Name, When: formatWhen(tk.Event.Start, page.T), Venue: pass.JoinNonEmpty(", ", tk.Venue.Name, tk.Venue.City),
+		pt := pageTicket{Event: tk.Event.Name, When: formatWhen(tk.Event.Start, page.T), Venue: strs.JoinNonEmpty(", ", tk.Venue.Name, tk.Venue.City),
 			Seat: seatLine(tk.Seat, page.T)}
 		switch p.Status {
 		case pass.StatusUsed:

@@ -98,7 +98,7 @@ type AppleDeps struct {
 // LinkDeps signs the links buyers get: their key, how long they work, and
 // (an S3 store) the presigner that answers downloads with a redirect.
 type LinkDeps struct {
-	Signer  pass.LinkSigner
+	Signer  LinkSigner
 	TTL     time.Duration
 	Presign Presigner
 }

@@ -208,14 +208,11 @@ func TestLatestPerTicket(t *testing.T) {
 	}
 }
 
-func TestLanguageAndJoin(t *testing.T) {
+func TestLanguage(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{"fr-CH": "fr", "fr_CH": "fr", "DE": "de", "": "en", " ": "en"} {
 		if got := pass.Language(in); got != want {
 			t.Errorf("Language(%q) = %q, want %q", in, got, want)
 		}
-	}
-	if got := pass.JoinNonEmpty(", ", " a ", "", "  ", "b"); got != "a, b" {
-		t.Errorf("JoinNonEmpty = %q", got)
 	}
 }

@@ -3,6 +3,7 @@ package pass
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -206,7 +207,7 @@ func (t *Ticket) Normalize() {
 		t.Locale = "en"
 	}
 	if t.Event.TimeZone != "" {
-		if loc, err := LoadLocation(t.Event.TimeZone); err == nil {
+		if loc, err := t.Event.Location(); err == nil {
 			for _, p := range []*time.Time{&t.Event.Start, &t.Event.End, &t.Event.Doors} {
 				if !p.IsZero() {
 					*p = p.In(loc)
@@ -251,7 +252,7 @@ func (t Ticket) Validate() error {
 		probs = append(probs, "event.end is before event.start")
 	}
 	if t.Event.TimeZone != "" {
-		if _, err := LoadLocation(t.Event.TimeZone); err != nil {
+		if _, err := loadLocation(t.Event.TimeZone); err != nil {
 			probs = append(probs, fmt.Sprintf("event.timeZone %q is not a known time zone", t.Event.TimeZone))
 		}
 	}
@@ -284,10 +285,20 @@ func (t Ticket) Validate() error {
 
 var locations sync.Map // IANA name -> *time.Location
 
-// LoadLocation is time.LoadLocation with a cache: the standard one reads
-// the zone file on every call. Names that fail are not cached (they come
-// from outside).
-func LoadLocation(name string) (*time.Location, error) {
+// Location is the event's time zone (Event.TimeZone, an IANA name), from
+// a cache: time.LoadLocation reads the zone file on every call. An
+// unknown name is an error of kind KindInvalid.
+func (e Event) Location() (*time.Location, error) {
+	loc, err := loadLocation(e.TimeZone)
+	if err != nil {
+		return nil, Wrap(KindInvalid, err, "unknown time zone "+strconv.Quote(e.TimeZone))
+	}
+	return loc, nil
+}
+
+// loadLocation is time.LoadLocation with a cache. Names that fail are not
+// cached (they come from outside).
+func loadLocation(name string) (*time.Location, error) {
 	if v, ok := locations.Load(name); ok {
 		return v.(*time.Location), nil
 	}
@@ -306,17 +317,6 @@ func isPrintableASCII(s string) bool {
 		}
 	}
 	return true
-}
-
-// JoinNonEmpty joins the parts that are not blank, trimmed, with sep.
-func JoinNonEmpty(sep string, parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, sep)
 }
 
 // Language is the lowercase language of a locale such as "fr-CH" or

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"walletpass/internal/httpx"
 	"walletpass/pass"
 )
 
@@ -406,7 +407,7 @@ func (c *Client) authenticate(ctx context.Context) (string, time.Duration, error
 // retryAfter builds the error for HTTP 429 and 509.
 func retryAfter(resp *response, prefix string, now time.Time) error {
 	after := DefaultRetryAfter
-	if d, ok := pass.ParseRetryAfter(resp.header.Get("Retry-After"), now); ok {
+	if d, ok := httpx.ParseRetryAfter(resp.header.Get("Retry-After"), now); ok {
 		after = max(d, time.Second)
 	}
 	return &pass.RetryAfterError{

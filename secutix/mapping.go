@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"walletpass/internal/strs"
 	"walletpass/pass"
 )
 
@@ -173,7 +174,7 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled b
 	t.Event.TimeZone = op.TimeZone.String()
 	var loc *time.Location
 	if t.Event.TimeZone != "" {
-		loc, _ = pass.LoadLocation(t.Event.TimeZone)
+		loc, _ = t.Event.Location()
 	}
 	var err error
 	if t.Event.Start, err = parseTime(op.PerformanceStartDate.String(), loc); err != nil {
@@ -204,7 +205,7 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled b
 		}
 		lat, lon := l.Latitude, l.Longitude
 		if a := l.SiteAddress; a != nil {
-			t.Venue.Address = pass.JoinNonEmpty(", ", a.FirstAddressLine.String(), a.SecondAddressLine.String())
+			t.Venue.Address = strs.JoinNonEmpty(", ", a.FirstAddressLine.String(), a.SecondAddressLine.String())
 			t.Venue.City = a.Locality.pick(m.locale)
 			t.Venue.PostalCode = a.ZipCode.String()
 			t.Venue.Country = strings.ToUpper(a.CountryCode.String())
@@ -245,7 +246,7 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled b
 
 	// Holder.
 	if h := mv.Holder; h != nil {
-		t.HolderName = pass.JoinNonEmpty(" ", h.FirstName.String(), h.LastName.String())
+		t.HolderName = strs.JoinNonEmpty(" ", h.FirstName.String(), h.LastName.String())
 		t.HolderEmail = h.Email.String()
 		t.Locale = bcp47(h.Locale.String())
 	}

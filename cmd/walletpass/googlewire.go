@@ -14,7 +14,6 @@ import (
 	"walletpass/config"
 	fakegoogle "walletpass/fake/google"
 	"walletpass/httpapi"
-	"walletpass/pass"
 	"walletpass/pass/apple"
 	"walletpass/pass/google"
 	"walletpass/storage"
@@ -134,9 +133,9 @@ func devServiceAccount(cfg *config.Config, tenant string) (*google.ServiceAccoun
 
 // linkSigner returns the signer of access links: the configured secret,
 // or in development one generated once under the data directory.
-func linkSigner(cfg *config.Config) (pass.LinkSigner, error) {
+func linkSigner(cfg *config.Config) (httpapi.LinkSigner, error) {
 	if cfg.Server.LinkSecret != "" {
-		return pass.LinkSigner{Key: []byte(cfg.Server.LinkSecret)}, nil
+		return httpapi.LinkSigner{Key: []byte(cfg.Server.LinkSecret)}, nil
 	}
 	path := filepath.Join(cfg.Storage.DataDir, "link.key")
 	data, err := readFileLimited(path, 1024)
@@ -149,13 +148,13 @@ func linkSigner(cfg *config.Config) (pass.LinkSigner, error) {
 		}
 	}
 	if err != nil {
-		return pass.LinkSigner{}, fmt.Errorf("link key: %w", err)
+		return httpapi.LinkSigner{}, fmt.Errorf("link key: %w", err)
 	}
 	key := strings.TrimSpace(string(data))
-	if len(key) < pass.MinLinkKey {
-		return pass.LinkSigner{}, fmt.Errorf("link key %s is shorter than %d characters", path, pass.MinLinkKey)
+	if len(key) < httpapi.MinLinkKey {
+		return httpapi.LinkSigner{}, fmt.Errorf("link key %s is shorter than %d characters", path, httpapi.MinLinkKey)
 	}
-	return pass.LinkSigner{Key: []byte(key)}, nil
+	return httpapi.LinkSigner{Key: []byte(key)}, nil
 }
 
 // devGoogleHandler serves each development tenant's fake Google Wallet API

@@ -385,7 +385,7 @@ tenants:
 	// A buyer's download through another instance: a signed link, then
 	// the bucket's presigned URL; the pass verifies.
 	ps, _ := db.PassesByOrder(ctx, "demo", orders[2].Secret)
-	links := pass.LinkSigner{Key: []byte("multi-instance-link-secret-0123456789")}
+	links := httpapi.LinkSigner{Key: []byte("multi-instance-link-secret-0123456789")}
 	link := httpapi.PassLink(bases[2], links, "demo", ps[0].SerialNumber, time.Now().Add(time.Hour))
 	resp, body := fetch(t, link, nil)
 	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "X-Amz-Signature") {

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/api/walletobjects/v1"
 
+	"walletpass/internal/strs"
 	"walletpass/pass"
 )
 
@@ -127,7 +128,7 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 		c.CallbackOptions = &walletobjects.CallbackOptions{Url: is.CallbackURL}
 	}
 	if v := t.Venue; v.Name != "" {
-		addr := pass.JoinNonEmpty(", ", v.Address, strings.TrimSpace(v.PostalCode+" "+v.City), v.Country)
+		addr := strs.JoinNonEmpty(", ", v.Address, strings.TrimSpace(v.PostalCode+" "+v.City), v.Country)
 		if addr == "" {
 			addr = v.Name
 		}
@@ -181,7 +182,7 @@ func BuildObject(is *Issuer, p *pass.Pass, state string) *walletobjects.EventTic
 		null("Barcode")
 	}
 	seat := &walletobjects.EventSeat{
-		Section: localized(t.Locale, pass.JoinNonEmpty(" ", t.Seat.Area, t.Seat.Block)),
+		Section: localized(t.Locale, strs.JoinNonEmpty(" ", t.Seat.Area, t.Seat.Block)),
 		Row:     localized(t.Locale, t.Seat.Row),
 		Seat:    localized(t.Locale, t.Seat.Number),
 		Gate:    localized(t.Locale, t.Venue.Entrance),
@@ -233,7 +234,7 @@ func SeenOf(p *pass.Pass) Seen {
 func seatText(t pass.Ticket) string {
 	w := words(t.Locale)
 	var parts []string
-	if s := pass.JoinNonEmpty(" ", t.Seat.Area, t.Seat.Block); s != "" {
+	if s := strs.JoinNonEmpty(" ", t.Seat.Area, t.Seat.Block); s != "" {
 		parts = append(parts, s)
 	}
 	if t.Seat.Row != "" {
@@ -269,7 +270,7 @@ func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
 		case pass.StatusUsed:
 			at := now
 			if t.Event.TimeZone != "" {
-				if loc, err := pass.LoadLocation(t.Event.TimeZone); err == nil {
+				if loc, err := t.Event.Location(); err == nil {
 					at = now.In(loc)
 				}
 			} else if !t.Event.Start.IsZero() {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/api/walletobjects/v1"
 
+	"walletpass/internal/httpx"
 	"walletpass/pass"
 )
 
@@ -178,7 +179,7 @@ func classify(op string, err error) error {
 	switch {
 	case ge.Code == http.StatusTooManyRequests || ge.Code >= 500:
 		ra := &pass.RetryAfterError{Err: pass.Wrap(pass.KindUnavailable, err, msg)}
-		if d, ok := pass.ParseRetryAfter(ge.Header.Get("Retry-After"), time.Now()); ok {
+		if d, ok := httpx.ParseRetryAfter(ge.Header.Get("Retry-After"), time.Now()); ok {
 			ra.After = d
 		}
 		return ra

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/api/option"
 	htransport "google.golang.org/api/transport/http"
 
+	"walletpass/internal/httpx"
 	"walletpass/pass"
 )
 
@@ -253,7 +254,7 @@ func (c *Client) Deliver(ctx context.Context, token string, n Notification) (Res
 	out, reason, cerr := classify(err, tctx.Err() != nil, token)
 	r := Result{Outcome: out, Reason: reason}
 	if resp := errorutils.HTTPResponse(err); out == Retry && resp != nil {
-		r.RetryAfter, _ = pass.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		r.RetryAfter, _ = httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	return r, cerr
 }

@@ -1,15 +1,16 @@
-package pass_test
+package httpapi_test
 
 import (
 	"testing"
 	"time"
 
+	"walletpass/httpapi"
 	"walletpass/pass"
 )
 
 func TestLinkSigner(t *testing.T) {
 	t.Parallel()
-	s := pass.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}
+	s := httpapi.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}
 	now := time.Unix(1_800_000_000, 0)
 	exp := now.Add(time.Hour)
 	sig := s.Sign("download", "demo", "serial-1", exp)
@@ -43,10 +44,10 @@ func TestLinkSigner(t *testing.T) {
 		})
 	}
 	// Another deployment key signs differently; a short key verifies nothing.
-	if other := (pass.LinkSigner{Key: []byte("ffffffffffffffffffffffffffffffff")}); other.Verify("download", "demo", "serial-1", expires, sig, now) == nil {
+	if other := (httpapi.LinkSigner{Key: []byte("ffffffffffffffffffffffffffffffff")}); other.Verify("download", "demo", "serial-1", expires, sig, now) == nil {
 		t.Error("a link signed with another key verifies")
 	}
-	if short := (pass.LinkSigner{Key: []byte("short")}); short.Verify("download", "demo", "serial-1", expires, short.Sign("download", "demo", "serial-1", exp), now) == nil {
+	if short := (httpapi.LinkSigner{Key: []byte("short")}); short.Verify("download", "demo", "serial-1", expires, short.Sign("download", "demo", "serial-1", exp), now) == nil {
 		t.Error("a short key verifies links")
 	}
 }

@@ -1,4 +1,4 @@
-package pass
+package httpapi
 
 import (
 	"crypto/hmac"
@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"strconv"
 	"time"
+
+	"walletpass/pass"
 )
 
 // LinkSigner signs links that grant access (a save link, a download) so
@@ -39,19 +41,19 @@ func (s LinkSigner) Sign(purpose, tenant, subject string, exp time.Time) string 
 }
 
 // Verify checks a link's signature (in constant time) and its expiry. It
-// returns an error of kind KindUnauthorized for a bad signature, and
-// KindGone for an expired link.
+// returns an error of kind pass.KindUnauthorized for a bad signature, and
+// pass.KindGone for an expired link.
 func (s LinkSigner) Verify(purpose, tenant, subject, expires, sig string, now time.Time) error {
 	unix, err := strconv.ParseInt(expires, 10, 64)
 	if err != nil || len(s.Key) < MinLinkKey {
-		return Errorf(KindUnauthorized, "the link is not valid")
+		return pass.Errorf(pass.KindUnauthorized, "the link is not valid")
 	}
 	want := s.Sign(purpose, tenant, subject, time.Unix(unix, 0))
 	if !hmac.Equal([]byte(want), []byte(sig)) {
-		return Errorf(KindUnauthorized, "the link is not valid")
+		return pass.Errorf(pass.KindUnauthorized, "the link is not valid")
 	}
 	if !now.Before(time.Unix(unix, 0)) {
-		return Errorf(KindGone, "the link has expired; open the order page again for a new one")
+		return pass.Errorf(pass.KindGone, "the link has expired; open the order page again for a new one")
 	}
 	return nil
 }
