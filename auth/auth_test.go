@@ -170,7 +170,7 @@ func setup(tb testing.TB) *bundle {
 		Audience:   testAudience,
 		JWKSURL:    b.idp.srv.URL + "/jwks.json",
 		HTTPClient: b.idp.srv.Client(),
-		Now:        b.clock.Now,
+		Clock:      b.clock.Now,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -718,7 +718,7 @@ func TestVerifierScopeAndTenantClaim(t *testing.T) {
 		Audience:    testAudience,
 		JWKSURL:     b.idp.srv.URL,
 		HTTPClient:  b.idp.srv.Client(),
-		Now:         b.clock.Now,
+		Clock:       b.clock.Now,
 		Scope:       "orders:read",
 		TenantClaim: "https://walletpass.example/tenant",
 	})
@@ -1257,7 +1257,7 @@ func TestDevIssuer(t *testing.T) {
 		Audience:   testAudience,
 		JWKSURL:    srv.URL + "/.well-known/jwks.json",
 		HTTPClient: srv.Client(),
-		Now:        func() time.Time { return testNow.Add(time.Minute) },
+		Clock:      func() time.Time { return testNow.Add(time.Minute) },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -87,9 +87,9 @@ type VerifierConfig struct {
 	// HTTPClient fetches the JWKS; by default a client with a 10 s timeout
 	// that refuses redirects from https to http.
 	HTTPClient *http.Client
-	// Now returns the current time; time.Now when nil. It must be safe for
-	// concurrent use.
-	Now func() time.Time
+	// Clock is the verifier's clock; the system's when nil. It must be
+	// safe for concurrent use.
+	Clock pass.Clock
 	// Leeway is the clock skew allowed on exp, nbf and iat; 30 s when zero.
 	Leeway time.Duration
 }
@@ -181,9 +181,6 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: defaultHTTPTimeout, CheckRedirect: checkRedirect}
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	return &Verifier{
 		tenant:      cfg.Tenant,
 		issuer:      cfg.Issuer,
@@ -192,7 +189,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		scope:       cfg.Scope,
 		tenantClaim: cfg.TenantClaim,
 		client:      cfg.HTTPClient,
-		now:         cfg.Now,
+		now:         cfg.Clock.Now,
 		leeway:      cfg.Leeway,
 		// Claims are checked by checkClaims, which tells which claim failed;
 		// the parser checks the syntax, the algorithm and the signature.

@@ -196,13 +196,13 @@ func (s *Server) routes() *gin.Engine {
 	r.POST("/api/:tenantId/webhooks/secutix/v2/orders", s.orderV2)
 
 	// The PassKit web service under each pass's webServiceURL.
-	apple := r.Group("/api/:tenantId/apple/v1")
-	apple.POST("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", s.registerDevice)
-	apple.DELETE("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", s.unregisterDevice)
-	apple.GET("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier", s.updatedSerials)
-	apple.GET("/passes/:passTypeIdentifier/:serialNumber", s.latestPass)
-	apple.HEAD("/passes/:passTypeIdentifier/:serialNumber", s.latestPass)
-	apple.POST("/log", s.deviceLog)
+	passkit := r.Group("/api/:tenantId/apple/v1")
+	passkit.POST("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", s.registerDevice)
+	passkit.DELETE("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber", s.unregisterDevice)
+	passkit.GET("/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier", s.updatedSerials)
+	passkit.GET("/passes/:passTypeIdentifier/:serialNumber", s.latestPass)
+	passkit.HEAD("/passes/:passTypeIdentifier/:serialNumber", s.latestPass)
+	passkit.POST("/log", s.deviceLog)
 
 	// The organisers' API (the same path as the product we replace).
 	r.GET("/api/:tenantId/external/secutix/orders/getTicketsUrl/:fileId", s.getTicketsURL)

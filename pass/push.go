@@ -13,12 +13,14 @@ import (
 // changed.
 const TaskPushPass = "push-pass"
 
-// PushOutcome is what the push service said about one device.
+// PushOutcome is what a push service (APNs, FCM) said about one device or
+// installation; the adapters return it as it is. The zero value is not an
+// outcome: a send always sets one.
 type PushOutcome int
 
 // The push outcomes.
 const (
-	PushDelivered    PushOutcome = iota
+	PushDelivered    PushOutcome = iota + 1
 	PushUnregistered             // the device is gone: forget its registrations
 	PushRetry                    // try again later (rate limit, server error, network)
 	PushConfigError              // our credentials or topic are wrong: keep the registration, tell the operator
@@ -120,7 +122,8 @@ func (s *PushService) Work(ctx context.Context, a PushArgs, _ string) error {
 	return s.PushPass(ctx, a)
 }
 
-// String names the outcome.
+// String names the outcome: "delivered", "unregistered", "retry" or
+// "config error".
 func (o PushOutcome) String() string {
 	switch o {
 	case PushDelivered:
@@ -130,7 +133,7 @@ func (o PushOutcome) String() string {
 	case PushRetry:
 		return "retry"
 	case PushConfigError:
-		return "configuration error"
+		return "config error"
 	}
-	return fmt.Sprintf("outcome(%d)", int(o))
+	return fmt.Sprintf("Outcome(%d)", int(o))
 }

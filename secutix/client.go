@@ -209,7 +209,7 @@ func (c *Client) call(ctx context.Context, method string, req map[string]any, su
 		case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden:
 			return nil, pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the token (HTTP %d)", prefix, resp.status)
 		case resp.status == http.StatusTooManyRequests || resp.status == 509:
-			return nil, retryAfter(resp, prefix, c.cfg.Now())
+			return nil, retryAfter(resp, prefix, c.cfg.Clock.Now())
 		case resp.status >= 500:
 			return nil, pass.Errorf(pass.KindUnavailable, "%s: SecuTix answered HTTP %d%s", prefix, resp.status, envSummary(resp.body, hideAll))
 		}
@@ -309,7 +309,7 @@ func (c *Client) wait(ctx context.Context, method string) error {
 func (c *Client) bearer(ctx context.Context) (string, error) {
 	for {
 		c.mu.Lock()
-		if c.token != "" && c.cfg.Now().Before(c.renew) {
+		if c.token != "" && c.cfg.Clock.Now().Before(c.renew) {
 			tok := c.token
 			c.mu.Unlock()
 			return tok, nil
@@ -328,7 +328,7 @@ func (c *Client) bearer(ctx context.Context) (string, error) {
 			c.flight = nil
 			if err == nil {
 				c.token = tok
-				c.renew = c.cfg.Now().Add(life - min(tokenRenewEarly, life/2))
+				c.renew = c.cfg.Clock.Now().Add(life - min(tokenRenewEarly, life/2))
 			}
 			f.token, f.err = tok, err
 			close(f.done)
@@ -378,7 +378,7 @@ func (c *Client) authenticate(ctx context.Context) (string, time.Duration, error
 		return "", 0, pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the credentials of operator %q (HTTP %d)%s",
 			prefix, c.cfg.Operator, resp.status, envSummary(resp.body, hide))
 	case resp.status == http.StatusTooManyRequests || resp.status == 509:
-		return "", 0, retryAfter(resp, prefix, c.cfg.Now())
+		return "", 0, retryAfter(resp, prefix, c.cfg.Clock.Now())
 	case resp.status < 200 || resp.status > 299:
 		return "", 0, pass.Errorf(pass.KindUnavailable, "%s: SecuTix answered HTTP %d", prefix, resp.status)
 	}

@@ -55,8 +55,8 @@ type Config struct {
 	Locale string
 	// MaxResponseBytes caps a response body; 0 means 4 MiB.
 	MaxResponseBytes int64
-	// Now is the clock for token expiry; nil means time.Now.
-	Now func() time.Time
+	// Clock is the clock of token expiry.
+	Clock pass.Clock
 }
 
 // withDefaults validates c and returns it with defaults filled in. It
@@ -127,9 +127,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxResponseBytes == 0 {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if c.Now == nil {
-		c.Now = time.Now
 	}
 	return c, nil
 }

@@ -21,9 +21,9 @@ func readSample(t *testing.T, name string) []byte {
 	return b
 }
 
-// TestDecodeReferenceExample decodes the getOrderDetails example of
-// shared/reference/secutix.md §5 (inside a getFileDetails answer, the
-// "_inferred" suffixes dropped).
+// TestDecodeReferenceExample decodes the getOrderDetails example of the
+// project's SecuTix notes (inside a getFileDetails answer, the "_inferred"
+// suffixes dropped).
 func TestDecodeReferenceExample(t *testing.T) {
 	t.Parallel()
 	m := mapper{tenant: "demo", locale: "en", defaultKind: pass.EventConcert}

@@ -2,8 +2,7 @@
 // its REST_RPC JSON API that fetches a ticket file and maps it to a
 // pass.Order, one pass.Ticket per sale movement.
 //
-// The client speaks the API as documented and observed (see
-// shared/reference/secutix.md): POST /tnai/backend-apis/v1/auth for a bearer
+// The client speaks the API as documented and observed: POST /tnai/backend-apis/v1/auth for a bearer
 // token (cached, renewed 30 s before it expires, renewed once more on HTTP
 // 401), then POST .../externalOrderService/v1_33/{getFileDetails,
 // getFileDetailsFromOrderSecretId, getOrderDetails}. Every answer carries

@@ -1,3 +1,8 @@
+// Hot path: an in-memory cache of pass metadata for the PassKit web
+// service's GET (SQLite only). Guarded by BenchmarkPass304 against
+// BenchmarkBareGin304 (httpapi/bench_test.go) and by TestPassMetaNeverStale
+// (store_test.go: a cached entry is never older than the last commit).
+
 package storage
 
 import (

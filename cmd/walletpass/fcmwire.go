@@ -25,18 +25,10 @@ func (a appNotifiers) NotifyApp(ctx context.Context, tenant, token string, n pas
 		return pass.PushConfigError, "no FCM client", nil
 	}
 	r, err := c.Deliver(ctx, token, fcm.Notification{Title: n.Title, Body: n.Body, Data: n.Data})
-	switch r.Outcome {
-	case fcm.Delivered:
-		return pass.PushDelivered, r.Reason, err
-	case fcm.Unregistered:
-		return pass.PushUnregistered, r.Reason, err
-	case fcm.ConfigError:
-		return pass.PushConfigError, r.Reason, err
-	}
-	if err == nil && r.RetryAfter > 0 {
+	if r.Outcome == fcm.Retry && err == nil && r.RetryAfter > 0 {
 		err = &pass.RetryAfterError{After: r.RetryAfter, Err: pass.Errorf(pass.KindUnavailable, "fcm: %s; retry in %s", r.Reason, r.RetryAfter)}
 	}
-	return pass.PushRetry, r.Reason, err
+	return r.Outcome, r.Reason, err
 }
 
 func (a appNotifiers) close() {

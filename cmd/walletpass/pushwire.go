@@ -28,16 +28,7 @@ func (m apnsPushers) PushPass(ctx context.Context, tenant, deviceToken, passType
 	if err != nil && r.Outcome != apns.Retry {
 		return pass.PushRetry, "", err
 	}
-	switch r.Outcome {
-	case apns.Delivered:
-		return pass.PushDelivered, r.Reason, nil
-	case apns.Unregistered:
-		return pass.PushUnregistered, r.Reason, nil
-	case apns.Retry:
-		return pass.PushRetry, r.Reason, nil
-	default:
-		return pass.PushConfigError, r.Reason, nil
-	}
+	return r.Outcome, r.Reason, nil
 }
 
 func (m apnsPushers) close() {

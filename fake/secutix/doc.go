@@ -24,8 +24,8 @@
 // statusMessage, requestId}; the file methods add fileDetailsData and
 // orderDetailsDatas[], getOrderDetails adds orderDetailsData, with
 // operationDatas[] and movementDatas[] (each movement with area, block,
-// row, seatNumber, entrance, holder and tickets[]) as in
-// shared/reference/secutix.md §5. Money is in thousandths, ids are int64,
+// row, seatNumber, entrance, holder and tickets[]) as the project's SecuTix
+// notes record them. Money is in thousandths, ids are int64,
 // dates ISO-8601 with offset and milliseconds.
 //
 // Failure modes: a missing, unknown or expired bearer token is HTTP 401;

@@ -7,8 +7,8 @@ import (
 )
 
 // The types below are the sandbox's data, shaped exactly like the JSON of
-// SecuTix's ExternalOrderService v1_33 (shared/reference/secutix.md §5,
-// without the "_inferred" suffixes). Money is in thousandths of the
+// SecuTix's ExternalOrderService v1_33 as the project's SecuTix notes
+// record it (without their "_inferred" suffixes). Money is in thousandths of the
 // currency unit, ids are int64, dates are ISO-8601 with an offset and
 // milliseconds.
 

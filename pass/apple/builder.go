@@ -46,8 +46,8 @@ type IssuerConfig struct {
 	Cert    *x509.Certificate
 	Key     crypto.Signer
 	WWDR    *x509.Certificate
-	// Now returns the current time; nil means time.Now.
-	Now func() time.Time
+	// Clock is the clock of relevance and expiry dates.
+	Clock pass.Clock
 }
 
 // Issuer renders, validates, signs and packages passes for one tenant. It
@@ -81,9 +81,6 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	}
 	if len(probs) > 0 {
 		return nil, pass.Errorf(pass.KindInvalid, "apple issuer: %s", strings.Join(probs, "; "))
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	return &Issuer{cfg: cfg}, nil
 }
@@ -337,7 +334,7 @@ func (is *Issuer) WritePackage(w io.Writer, t *Template, passJSON []byte) error 
 	if err != nil {
 		return err
 	}
-	now := is.cfg.Now().UTC().Truncate(time.Second)
+	now := is.cfg.Clock.Now().UTC().Truncate(time.Second)
 	zw := zip.NewWriter(w)
 	for _, f := range []struct {
 		name string

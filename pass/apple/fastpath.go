@@ -1,3 +1,10 @@
+// Hot path: a second template evaluator beside text/template, so that a
+// render does no name lookups. Guarded by BenchmarkRender and
+// BenchmarkBuildSign (pass/apple/bench_test.go) and by the equivalence
+// tests TestFastPathMatchesTextTemplate and TestFastPathFallsBack
+// (internal_test.go), which compare it with text/template on every string
+// of the built-in templates.
+
 package apple
 
 import (

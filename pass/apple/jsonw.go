@@ -1,3 +1,8 @@
+// Hot path: a hand-written JSON string writer instead of encoding/json.
+// Guarded by BenchmarkRender (bench_test.go) and by FuzzRenderTicketStrings
+// (fuzz_test.go: any string renders to valid JSON and survives the round
+// trip) and TestGoldenPassJSON.
+
 package apple
 
 import (

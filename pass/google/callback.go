@@ -89,9 +89,8 @@ type CallbackVerifier struct {
 	// Client fetches the root keys; nil means a client with a 10 s
 	// timeout.
 	Client *http.Client
-	// Now is the clock for the expiry checks and the key cache; nil means
-	// time.Now.
-	Now func() time.Time
+	// Clock is the clock of the expiry checks and the key cache.
+	Clock pass.Clock
 
 	mu       sync.Mutex
 	cache    keySet    // gen 0: never fetched
@@ -529,12 +528,7 @@ func cacheTTL(cc string) time.Duration {
 	return keysTTL
 }
 
-func (v *CallbackVerifier) now() time.Time {
-	if v.Now != nil {
-		return v.Now()
-	}
-	return time.Now()
-}
+func (v *CallbackVerifier) now() time.Time { return v.Clock.Now() }
 
 func missingField(name string) error {
 	return pass.Errorf(pass.KindInvalid, "google callback: %s is missing", name)

@@ -45,7 +45,7 @@ func newCallbackFixture(t testing.TB) *cbFixture {
 	clk := &clock{t: cbStart}
 	fake := fakegoogle.NewServer(fakegoogle.Options{IssuerID: issuerID, Now: clk.now})
 	t.Cleanup(fake.Close)
-	v := &google.CallbackVerifier{IssuerID: issuerID, KeysURL: fake.URL + fake.CallbackKeysPath(), Now: clk.now}
+	v := &google.CallbackVerifier{IssuerID: issuerID, KeysURL: fake.URL + fake.CallbackKeysPath(), Clock: clk.now}
 	return &cbFixture{fake: fake, clock: clk, v: v}
 }
 
@@ -257,7 +257,7 @@ func (ks *keysServer) setDoc(doc []byte, cacheControl string) {
 
 // verifier returns a verifier of ks's keys on clk.
 func (ks *keysServer) verifier(clk *clock) *google.CallbackVerifier {
-	return &google.CallbackVerifier{IssuerID: issuerID, KeysURL: ks.URL, Now: clk.now}
+	return &google.CallbackVerifier{IssuerID: issuerID, KeysURL: ks.URL, Clock: clk.now}
 }
 
 func TestCallbackVerifySaveAndDel(t *testing.T) {
@@ -369,7 +369,7 @@ func TestCallbackVerifyRefuses(t *testing.T) {
 		_, err := f.v.Verify(ctx, body)
 		wantKind(t, err, pass.KindUnauthorized)
 		// The same body is fine for the issuer it was signed for.
-		other := &google.CallbackVerifier{IssuerID: "3388000000099999999", KeysURL: f.v.KeysURL, Now: f.clock.now}
+		other := &google.CallbackVerifier{IssuerID: "3388000000099999999", KeysURL: f.v.KeysURL, Clock: f.clock.now}
 		if _, err := other.Verify(ctx, body); err != nil {
 			t.Fatalf("for its own issuer: %v", err)
 		}
@@ -592,7 +592,7 @@ func TestCallbackVerifyInvalid(t *testing.T) {
 	_, err := f.v.Verify(ctx, big)
 	wantKind(t, err, pass.KindTooLarge)
 
-	bad := &google.CallbackVerifier{KeysURL: f.v.KeysURL, Now: f.clock.now}
+	bad := &google.CallbackVerifier{KeysURL: f.v.KeysURL, Clock: f.clock.now}
 	_, err = bad.Verify(ctx, valid)
 	wantKind(t, err, pass.KindInternal)
 }
@@ -816,7 +816,7 @@ func TestCallbackWaitsForKeysWithContext(t *testing.T) {
 	}))
 	defer slow.Close()
 	clk := &clock{t: cbStart}
-	v := &google.CallbackVerifier{IssuerID: issuerID, KeysURL: slow.URL, Now: clk.now}
+	v := &google.CallbackVerifier{IssuerID: issuerID, KeysURL: slow.URL, Clock: clk.now}
 	body := handCallback{root: root}.body(t)
 	first := make(chan error, 1)
 	go func() { _, err := v.Verify(context.Background(), body); first <- err }()

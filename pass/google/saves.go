@@ -3,7 +3,6 @@ package google
 import (
 	"context"
 	"strings"
-	"time"
 
 	"walletpass/pass"
 )
@@ -15,7 +14,7 @@ type Callbacks struct {
 	// Verifiers checks the callbacks of each tenant's issuer.
 	Verifiers map[string]*CallbackVerifier
 	Store     pass.GoogleCallbackStore
-	Now       func() time.Time
+	Clock     pass.Clock
 }
 
 // Handle verifies body as a callback to tenant's issuer and records it;
@@ -35,12 +34,8 @@ func (c *Callbacks) Handle(ctx context.Context, tenant string, body []byte) (fre
 	if c.owner(v.IssuerID, ev.ObjectID) != tenant || c.owner(v.IssuerID, ev.ClassID) != tenant {
 		return false, pass.Errorf(pass.KindInvalid, "google callback: object %s of class %s is not one of tenant %s's", ev.ObjectID, ev.ClassID, tenant)
 	}
-	now := time.Now
-	if c.Now != nil {
-		now = c.Now
-	}
 	return c.Store.RecordGoogleCallback(ctx, pass.GoogleCallback{Tenant: tenant, Nonce: ev.Nonce, ObjectID: ev.ObjectID,
-		ClassID: ev.ClassID, EventType: ev.EventType, ReceivedAt: now().UTC()})
+		ClassID: ev.ClassID, EventType: ev.EventType, ReceivedAt: c.Clock.Now().UTC()})
 }
 
 // owner is the tenant whose ids ("<issuer>.<tenant>-…") id has; with

@@ -35,44 +35,27 @@ const (
 	maxTokenLen = 200
 )
 
-// Outcome says what the caller should do after a push. The zero value is
-// not an outcome: Push always sets one.
-type Outcome int
+// Outcome is the domain's push outcome, which this adapter returns as it
+// is (see the constants for what each means here).
+type Outcome = pass.PushOutcome
 
 // The outcomes of a push.
 const (
 	// Delivered: APNs accepted the push (200).
-	Delivered Outcome = iota + 1
+	Delivered = pass.PushDelivered
 	// Unregistered: the push token is dead (410, 400 BadDeviceToken or
 	// ExpiredToken, or not a valid token at all). Delete the registration,
 	// unless it was updated after Result.Timestamp.
-	Unregistered
+	Unregistered = pass.PushUnregistered
 	// Retry: APNs is busy or unreachable (429, 5xx, network). Push again
 	// after Result.RetryAfter; keep the registration.
-	Retry
+	Retry = pass.PushRetry
 	// ConfigError: APNs refused our credentials, topic or request (403,
 	// 400 DeviceTokenNotForTopic, TopicDisallowed, ...). Keep the
 	// registration and fix the tenant's configuration; retrying will not
 	// help.
-	ConfigError
+	ConfigError = pass.PushConfigError
 )
-
-// String returns a readable name: "delivered", "unregistered", "retry" or
-// "config error".
-func (o Outcome) String() string {
-	switch o {
-	case Delivered:
-		return "delivered"
-	case Unregistered:
-		return "unregistered"
-	case Retry:
-		return "retry"
-	case ConfigError:
-		return "config error"
-	default:
-		return "Outcome(" + strconv.Itoa(int(o)) + ")"
-	}
-}
 
 // Result is what became of one push.
 type Result struct {

@@ -27,7 +27,7 @@
 // Apple's "background" type describes, and Apple documents priority 10 as
 // an error for that type. Without an explicit type apns2 would send
 // "alert", which Apple meant for pushes that show something. Both are
-// reported to work for passes (see shared/reference/apple.md), so the choice
+// reported to work for passes, so the choice
 // follows Apple's header rules.
 //
 // # Outcomes and errors

@@ -37,44 +37,27 @@ const (
 	reasonUnavailable      = "UNAVAILABLE"
 )
 
-// Outcome says what the caller should do after a Send. The zero value is
-// not an outcome: Send always sets one.
-type Outcome int
+// Outcome is the domain's push outcome, which this adapter returns as it
+// is (see the constants for what each means here).
+type Outcome = pass.PushOutcome
 
 // The outcomes of a Send.
 const (
 	// Delivered: FCM accepted the message.
-	Delivered Outcome = iota + 1
+	Delivered = pass.PushDelivered
 	// Unregistered: the registration token is gone (UNREGISTERED) or not
 	// a token (INVALID_ARGUMENT about the token). Forget it.
-	Unregistered
+	Unregistered = pass.PushUnregistered
 	// Retry: FCM is over quota, unavailable or failing (QUOTA_EXCEEDED,
 	// UNAVAILABLE, INTERNAL, any 5xx), or did not answer in time. Send
 	// again later; keep the token.
-	Retry
+	Retry = pass.PushRetry
 	// ConfigError: FCM refused our project or credentials
 	// (SENDER_ID_MISMATCH, THIRD_PARTY_AUTH_ERROR, UNAUTHENTICATED,
 	// PERMISSION_DENIED, NOT_FOUND). Keep the token and fix the
 	// configuration; retrying will not help.
-	ConfigError
+	ConfigError = pass.PushConfigError
 )
-
-// String returns a readable name: "delivered", "unregistered", "retry" or
-// "config error".
-func (o Outcome) String() string {
-	switch o {
-	case Delivered:
-		return "delivered"
-	case Unregistered:
-		return "unregistered"
-	case Retry:
-		return "retry"
-	case ConfigError:
-		return "config error"
-	default:
-		return "Outcome(" + strconv.Itoa(int(o)) + ")"
-	}
-}
 
 // Notification is what the organiser's app shows, and the data it gets.
 // With an empty Title and Body the message is data-only.
