@@ -54,34 +54,11 @@ func PageLanguage(acceptLanguage string) string {
 			}
 		}
 		base, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
-		if _, ok := pageWords[base]; ok && q > bestQ && q > 0 {
+		if pass.Speaks(base) && q > bestQ && q > 0 {
 			best, bestQ = base, q
 		}
 	}
 	return best
-}
-
-type pageText struct {
-	Title, Order, AddApple, AddAllApple, AddGoogle, Scan, Row, Seat, Block, Valid, Used, Cancelled, NoWallet string
-	Months                                                                                                   [12]string
-}
-
-var pageWords = map[string]pageText{
-	"en": {Title: "Your tickets", Order: "Order", AddApple: "Add to Apple Wallet", AddAllApple: "Add all tickets to Apple Wallet",
-		AddGoogle: "Add to Google Wallet", Scan: "Scan this code with your phone to add the tickets to its wallet.",
-		Row: "Row", Seat: "Seat", Block: "Block", Valid: "Valid", Used: "Used", Cancelled: "Cancelled",
-		NoWallet: "Google Wallet is not offered for this event.",
-		Months:   [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}},
-	"fr": {Title: "Vos billets", Order: "Commande", AddApple: "Ajouter à Apple Wallet", AddAllApple: "Ajouter tous les billets à Apple Wallet",
-		AddGoogle: "Ajouter à Google Wallet", Scan: "Scannez ce code avec votre téléphone pour y ajouter les billets.",
-		Row: "Rang", Seat: "Place", Block: "Bloc", Valid: "Valable", Used: "Utilisé", Cancelled: "Annulé",
-		NoWallet: "Google Wallet n'est pas proposé pour cet événement.",
-		Months:   [12]string{"janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."}},
-	"de": {Title: "Ihre Tickets", Order: "Bestellung", AddApple: "Zu Apple Wallet hinzufügen", AddAllApple: "Alle Tickets zu Apple Wallet hinzufügen",
-		AddGoogle: "Zu Google Wallet hinzufügen", Scan: "Scannen Sie diesen Code mit Ihrem Telefon, um die Tickets hinzuzufügen.",
-		Row: "Reihe", Seat: "Platz", Block: "Block", Valid: "Gültig", Used: "Entwertet", Cancelled: "Storniert",
-		NoWallet: "Google Wallet wird für diese Veranstaltung nicht angeboten.",
-		Months:   [12]string{"Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."}},
 }
 
 type pageTicket struct {
@@ -90,7 +67,7 @@ type pageTicket struct {
 
 type orderPage struct {
 	Lang, TenantName, Background, Logo, FileID string
-	T                                          pageText
+	T                                          pass.PageWords
 	Device                                     Device
 	Tickets                                    []pageTicket
 	BundleURL, GoogleURL                       string
@@ -200,7 +177,7 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 		return
 	}
 	lang := PageLanguage(c.GetHeader("Accept-Language"))
-	page := orderPage{Lang: lang, T: pageWords[lang], TenantName: t.Name, Background: t.Background, Device: DeviceOf(c.GetHeader("User-Agent"))}
+	page := orderPage{Lang: lang, T: pass.WordsFor(lang).Page, TenantName: t.Name, Background: t.Background, Device: DeviceOf(c.GetHeader("User-Agent"))}
 	if page.Background == "" {
 		page.Background = "#1b2a4a"
 	}
@@ -223,7 +200,7 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 			page.FileID = strconv.FormatInt(p.FileID, 10)
 		}
 		pt := pageTicket{Event: tk.Event.Name, When: formatWhen(tk.Event.Start, page.T), Venue: strs.JoinNonEmpty(", ", tk.Venue.Name, tk.Venue.City),
-			Seat: seatLine(tk.Seat, page.T)}
+			Seat: seatLine(tk.Seat, pass.WordsFor(lang))}
 		switch p.Status {
 		case pass.StatusUsed:
 			pt.State, pt.StateClass = page.T.Used, "used"
@@ -268,7 +245,7 @@ func (s *Server) linkTTL() time.Duration {
 	return 30 * 24 * time.Hour
 }
 
-func seatLine(s pass.Seat, t pageText) string {
+func seatLine(s pass.Seat, t pass.Words) string {
 	var parts []string
 	if s.Area != "" {
 		parts = append(parts, s.Area)
@@ -286,7 +263,7 @@ func seatLine(s pass.Seat, t pageText) string {
 }
 
 // formatWhen writes the event's start in its own time zone: "2 Jun 2026, 20:00".
-func formatWhen(t time.Time, w pageText) string {
+func formatWhen(t time.Time, w pass.PageWords) string {
 	if t.IsZero() {
 		return ""
 	}

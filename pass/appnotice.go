@@ -182,21 +182,8 @@ func (s *AppNoticeService) Work(ctx context.Context, a AppNoticeArgs, _ string) 
 	return s.Notify(ctx, a)
 }
 
-var noticeWords = map[string]map[string][2]string{
-	"en": {NoticeReady: {"Your tickets are ready", "Add them to your wallet: %s"},
-		NoticeChanged: {"Your ticket changed", "See what is new: %s"}, NoticeCancelled: {"Ticket cancelled", "A ticket of your order was cancelled: %s"}},
-	"fr": {NoticeReady: {"Vos billets sont prêts", "Ajoutez-les à votre wallet : %s"},
-		NoticeChanged: {"Votre billet a changé", "Voyez ce qui est nouveau : %s"}, NoticeCancelled: {"Billet annulé", "Un billet de votre commande a été annulé : %s"}},
-	"de": {NoticeReady: {"Ihre Tickets sind bereit", "Fügen Sie sie Ihrer Wallet hinzu: %s"},
-		NoticeChanged: {"Ihr Ticket hat sich geändert", "Sehen Sie, was neu ist: %s"}, NoticeCancelled: {"Ticket storniert", "Ein Ticket Ihrer Bestellung wurde storniert: %s"}},
-}
-
 func noticeText(r AppNoticeArgs, locale string) AppNotice {
-	words, ok := noticeWords[Language(locale)]
-	if !ok {
-		words = noticeWords["en"]
-	}
-	w := words[r.Event]
+	w := WordsFor(locale).Notices[r.Event]
 	event := r.EventName
 	if event == "" {
 		event = "—"

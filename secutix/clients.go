@@ -19,10 +19,11 @@ type Clients map[string]*Client
 var _ pass.OrderSource = Clients(nil)
 
 func (cs Clients) client(tenant string) (*Client, error) {
-	if c, ok := cs[tenant]; ok && c != nil {
-		return c, nil
+	c, err := pass.PerTenant[*Client](cs).Get(tenant, "SecuTix client")
+	if err != nil || c == nil {
+		return nil, pass.Wrap(pass.KindNotFound, ErrUnknownTenant, "secutix: tenant "+quote(tenant)+" has no SecuTix client")
 	}
-	return nil, pass.Wrap(pass.KindNotFound, ErrUnknownTenant, "secutix: tenant "+quote(tenant)+" has no SecuTix client")
+	return c, nil
 }
 
 // OrderBySecret calls OrderBySecret on the tenant's Client. An unknown

@@ -201,8 +201,8 @@ func (a *App) buildServices() {
 	}
 	a.Passes = &pass.Service{Passes: db, Blobs: a.Blobs, Packager: a.Registry, Policies: pol, Google: db}
 	a.Syncer = &pass.Syncer{Orders: a.SecuTix, Service: a.Passes, Hints: db, Timeline: db, Log: log, Templates: templates}
-	a.Pushes = &pass.PushService{Devices: db, Pusher: a.APNs, Log: log.With(slog.String("component", "apns"))}
-	a.Notices = &pass.AppNoticeService{Store: db, Notifier: a.FCM, Queue: db, Policies: pol,
+	a.Pushes = &pass.PushService{Devices: db, Pusher: a.APNs.pushers(), Log: log.With(slog.String("component", "apns"))}
+	a.Notices = &pass.AppNoticeService{Store: db, Notifier: a.FCM.notifiers(), Queue: db, Policies: pol,
 		PageURL: func(tenant, secret string) string {
 			t, _ := cfg.Tenant(tenant)
 			return httpapi.OrderPageURL(t.PublicBaseURL, tenant, secret)

@@ -14,21 +14,16 @@ import (
 // devFCMPath is where the development fake FCM of each tenant is served.
 const devFCMPath = "/dev/fcm/"
 
-// appNotifiers sends the organiser's app notices through each tenant's
-// FCM client.
-type appNotifiers map[string]*fcm.Client
+// appNotifiers holds the FCM client of each tenant with an app.
+type appNotifiers pass.PerTenant[*fcm.Client]
 
-// NotifyApp implements pass.AppNotifier.
-func (a appNotifiers) NotifyApp(ctx context.Context, tenant, token string, n pass.AppNotice) (pass.PushOutcome, string, error) {
-	c, ok := a[tenant]
-	if !ok {
-		return pass.PushConfigError, "no FCM client", nil
+// notifiers is the domain's view of them: one pass.AppNotifier per tenant.
+func (a appNotifiers) notifiers() pass.TenantNotifiers {
+	out := pass.TenantNotifiers{}
+	for t, c := range a {
+		out[t] = c
 	}
-	r, err := c.Deliver(ctx, token, fcm.Notification{Title: n.Title, Body: n.Body, Data: n.Data})
-	if r.Outcome == fcm.Retry && err == nil && r.RetryAfter > 0 {
-		err = &pass.RetryAfterError{After: r.RetryAfter, Err: pass.Errorf(pass.KindUnavailable, "fcm: %s; retry in %s", r.Reason, r.RetryAfter)}
-	}
-	return r.Outcome, r.Reason, err
+	return out
 }
 
 func (a appNotifiers) close() {

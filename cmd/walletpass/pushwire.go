@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -14,21 +13,16 @@ import (
 	"walletpass/push/apns"
 )
 
-// apnsPushers sends pass-update pushes with one APNs client per tenant; it
-// implements pass.Pusher.
-type apnsPushers map[string]*apns.Client
+// apnsPushers holds each tenant's APNs client.
+type apnsPushers pass.PerTenant[*apns.Client]
 
-// PushPass implements pass.Pusher.
-func (m apnsPushers) PushPass(ctx context.Context, tenant, deviceToken, passTypeID string) (pass.PushOutcome, string, error) {
-	c, ok := m[tenant]
-	if !ok {
-		return pass.PushConfigError, "no APNs client", nil
+// pushers is the domain's view of them: one pass.Pusher per tenant.
+func (m apnsPushers) pushers() pass.TenantPushers {
+	out := pass.TenantPushers{}
+	for t, c := range m {
+		out[t] = c
 	}
-	r, err := c.Push(ctx, deviceToken, passTypeID)
-	if err != nil && r.Outcome != apns.Retry {
-		return pass.PushRetry, "", err
-	}
-	return r.Outcome, r.Reason, nil
+	return out
 }
 
 func (m apnsPushers) close() {
@@ -85,4 +79,4 @@ func buildPushers(cfg *config.Config, ids map[string]*certs.Identity) (apnsPushe
 	return m, fake, nil
 }
 
-var _ pass.Pusher = apnsPushers(nil)
+var _ pass.Pusher = (*apns.Client)(nil)

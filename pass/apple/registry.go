@@ -11,13 +11,13 @@ import (
 // implements pass.Packager.
 type Registry struct {
 	mu        sync.RWMutex
-	issuers   map[string]*Issuer
+	issuers   pass.PerTenant[*Issuer]
 	templates map[string]*Template
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{issuers: map[string]*Issuer{}, templates: map[string]*Template{}}
+	return &Registry{issuers: pass.PerTenant[*Issuer]{}, templates: map[string]*Template{}}
 }
 
 // AddIssuer registers the issuer of tenant.
@@ -38,11 +38,7 @@ func (r *Registry) AddTemplate(t *Template) {
 func (r *Registry) Issuer(tenant string) (*Issuer, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	is, ok := r.issuers[tenant]
-	if !ok {
-		return nil, pass.Errorf(pass.KindNotFound, "no Apple pass issuer for tenant %q", tenant)
-	}
-	return is, nil
+	return r.issuers.Get(tenant, "Apple pass issuer")
 }
 
 // Template returns the template called name, or an error of kind

@@ -232,16 +232,16 @@ func SeenOf(p *pass.Pass) Seen {
 }
 
 func seatText(t pass.Ticket) string {
-	w := words(t.Locale)
+	w := pass.WordsFor(t.Locale)
 	var parts []string
 	if s := strs.JoinNonEmpty(" ", t.Seat.Area, t.Seat.Block); s != "" {
 		parts = append(parts, s)
 	}
 	if t.Seat.Row != "" {
-		parts = append(parts, w.row+" "+t.Seat.Row)
+		parts = append(parts, w.Row+" "+t.Seat.Row)
 	}
 	if t.Seat.Number != "" {
-		parts = append(parts, w.seat+" "+t.Seat.Number)
+		parts = append(parts, w.Seat+" "+t.Seat.Number)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -266,7 +266,7 @@ func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
 	if after.Status != before.Status {
 		switch p.Status {
 		case pass.StatusVoided:
-			return []Message{{ID: id("cancelled"), Header: w.cancelledHead, Body: w.cancelledBody, Notify: true}}
+			return []Message{{ID: id("cancelled"), Header: w.CancelledHead, Body: w.CancelledBody, Notify: true}}
 		case pass.StatusUsed:
 			at := now
 			if t.Event.TimeZone != "" {
@@ -276,58 +276,27 @@ func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
 			} else if !t.Event.Start.IsZero() {
 				at = now.In(t.Event.Start.Location())
 			}
-			head := w.usedHead
+			head := w.UsedHead
 			if is.ReEntry {
-				head = w.checkedInHead
+				head = w.CheckedInHead
 			}
-			out = append(out, Message{ID: id("scanned"), Header: head, Body: fmt.Sprintf(w.scannedBody, at.Format("15:04"))})
+			out = append(out, Message{ID: id("scanned"), Header: head, Body: fmt.Sprintf(w.ScannedBody, at.Format("15:04"))})
 		}
 	}
 	if before.Start != after.Start && !t.Event.Start.IsZero() {
-		out = append(out, Message{ID: id("time"), Header: w.timeHead,
-			Body: fmt.Sprintf(w.timeBody, t.Event.Start.Format("2006-01-02 15:04")), Notify: true})
+		out = append(out, Message{ID: id("time"), Header: w.TimeHead,
+			Body: fmt.Sprintf(w.TimeBody, t.Event.Start.Format("2006-01-02 15:04")), Notify: true})
 	}
 	if before.Venue != after.Venue && after.Venue != "" {
-		out = append(out, Message{ID: id("venue"), Header: w.venueHead, Body: after.Venue, Notify: true})
+		out = append(out, Message{ID: id("venue"), Header: w.VenueHead, Body: after.Venue, Notify: true})
 	}
 	if before.Seat != after.Seat && after.Seat != "" {
-		out = append(out, Message{ID: id("seat"), Header: w.seatHead, Body: after.Seat, Notify: true})
+		out = append(out, Message{ID: id("seat"), Header: w.SeatHead, Body: after.Seat, Notify: true})
 	}
 	if before.Gate != after.Gate && after.Gate != "" {
-		out = append(out, Message{ID: id("gate"), Header: w.gateHead, Body: after.Gate, Notify: true})
+		out = append(out, Message{ID: id("gate"), Header: w.GateHead, Body: after.Gate, Notify: true})
 	}
 	return out
 }
 
-type wording struct {
-	row, seat                               string
-	cancelledHead, cancelledBody            string
-	usedHead, checkedInHead, scannedBody    string
-	timeHead, timeBody, venueHead, seatHead string
-	gateHead                                string
-}
-
-var wordings = map[string]wording{
-	"en": {row: "Row", seat: "Seat", cancelledHead: "Ticket cancelled",
-		cancelledBody: "This ticket was cancelled and is no longer valid.",
-		usedHead:      "Ticket used", checkedInHead: "Checked in", scannedBody: "Scanned at the entrance at %s.",
-		timeHead: "New date and time", timeBody: "The event now starts on %s.", venueHead: "New venue",
-		seatHead: "Your seat changed", gateHead: "Your entrance changed"},
-	"fr": {row: "Rang", seat: "Place", cancelledHead: "Billet annulé",
-		cancelledBody: "Ce billet a été annulé et n'est plus valable.",
-		usedHead:      "Billet utilisé", checkedInHead: "Entrée enregistrée", scannedBody: "Scanné à l'entrée à %s.",
-		timeHead: "Nouvelle date", timeBody: "L'événement commence désormais le %s.", venueHead: "Nouveau lieu",
-		seatHead: "Votre place a changé", gateHead: "Votre entrée a changé"},
-	"de": {row: "Reihe", seat: "Platz", cancelledHead: "Ticket storniert",
-		cancelledBody: "Dieses Ticket wurde storniert und ist nicht mehr gültig.",
-		usedHead:      "Ticket entwertet", checkedInHead: "Eingecheckt", scannedBody: "Am Eingang gescannt um %s.",
-		timeHead: "Neuer Termin", timeBody: "Die Veranstaltung beginnt jetzt am %s.", venueHead: "Neuer Veranstaltungsort",
-		seatHead: "Ihr Platz hat sich geändert", gateHead: "Ihr Eingang hat sich geändert"},
-}
-
-func words(locale string) wording {
-	if w, ok := wordings[pass.Language(locale)]; ok {
-		return w
-	}
-	return wordings["en"]
-}
+func words(locale string) pass.GoogleWords { return pass.WordsFor(locale).Google }

@@ -38,7 +38,7 @@ type Tenant struct {
 type Syncer struct {
 	Passes   pass.PassStore
 	Store    pass.GoogleStore
-	Tenants  map[string]*Tenant
+	Tenants  pass.PerTenant[*Tenant]
 	Timeline pass.Timeline // optional
 	// Queue takes the syncs Expire queues.
 	Queue pass.Enqueuer
@@ -53,13 +53,7 @@ func (s *Syncer) Work(ctx context.Context, a pass.GoogleArgs, correlationID stri
 	return s.Sync(ctx, a, correlationID)
 }
 
-func (s *Syncer) tenant(id string) (*Tenant, error) {
-	t, ok := s.Tenants[id]
-	if !ok {
-		return nil, pass.Errorf(pass.KindNotFound, "google: tenant %q has no Google Wallet issuer", id)
-	}
-	return t, nil
-}
+func (s *Syncer) tenant(id string) (*Tenant, error) { return s.Tenants.Get(id, "Google Wallet issuer") }
 
 // Sync brings the object of the pass ref names in line with the pass:
 // the class first (inserted or patched when it changed), then the object

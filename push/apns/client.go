@@ -158,6 +158,16 @@ func (c *Client) Close() {
 	c.transport.CloseIdleConnections()
 }
 
+// PushPass implements pass.Pusher for the client's tenant: Push, with an
+// error that is not Retry's taken as a retry.
+func (c *Client) PushPass(ctx context.Context, _, deviceToken, passTypeID string) (pass.PushOutcome, string, error) {
+	r, err := c.Push(ctx, deviceToken, passTypeID)
+	if err != nil && r.Outcome != Retry {
+		return pass.PushRetry, "", err
+	}
+	return r.Outcome, r.Reason, nil
+}
+
 // Push sends the pass-update push to one device: POST /3/device/<token>
 // with apns-topic = topic (the pass type identifier), apns-push-type
 // background, apns-priority 5 and the body {}. It waits for one of the

@@ -201,6 +201,16 @@ type Result struct {
 	RetryAfter time.Duration
 }
 
+// NotifyApp implements pass.AppNotifier for the client's tenant: Deliver,
+// with FCM's Retry-After passed on as a *pass.RetryAfterError.
+func (c *Client) NotifyApp(ctx context.Context, _, token string, n pass.AppNotice) (pass.PushOutcome, string, error) {
+	r, err := c.Deliver(ctx, token, Notification{Title: n.Title, Body: n.Body, Data: n.Data})
+	if r.Outcome == Retry && err == nil && r.RetryAfter > 0 {
+		err = &pass.RetryAfterError{After: r.RetryAfter, Err: pass.Errorf(pass.KindUnavailable, "fcm: %s; retry in %s", r.Reason, r.RetryAfter)}
+	}
+	return r.Outcome, r.Reason, err
+}
+
 // Deliver is Send with FCM's Retry-After: the organiser's app notices are
 // retried no sooner than FCM asks.
 func (c *Client) Deliver(ctx context.Context, token string, n Notification) (Result, error) {
