@@ -71,37 +71,40 @@ type App struct {
 // builds the adapters and the fakes the configuration asks for, and wires
 // the domain's services, the dispatcher and the HTTP handler. Nothing runs
 // until Run. On error, what was opened is closed again.
-func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, err error) {
-	a = &App{Config: cfg, Log: log}
-	defer func() {
-		if err != nil {
-			a.Close()
-		}
-	}()
+func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, Log: log}
+	if err := a.build(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// build does NewApp's work; what it opened is in a.closers.
+func (a *App) build(ctx context.Context) error {
+	cfg, log := a.Config, a.Log
+	var err error
 	if a.listener, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
 	a.closers = append(a.closers, func() { a.listener.Close() })
 	useActualPort(cfg, a.listener.Addr().String())
 	a.URL = "http://" + a.listener.Addr().String()
 	if a.Registry, a.Identities, err = buildIssuers(cfg, log); err != nil {
-		return nil, err
+		return err
 	}
 	if a.DB, err = openStore(ctx, cfg); err != nil {
-		return nil, err
+		return err
 	}
 	a.closers = append(a.closers, func() { a.DB.Close() })
 	if a.Blobs, a.Presign, err = openBlobs(ctx, cfg); err != nil {
-		return nil, err
+		return err
 	}
 	if err := a.buildAdapters(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	a.buildServices()
-	if err := a.buildServer(); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return a.buildServer()
 }
 
 // buildAdapters makes each tenant's SecuTix client (the built-in sandbox

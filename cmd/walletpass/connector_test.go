@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -488,4 +489,46 @@ func TestCertificateCheckJob(t *testing.T) {
 	if n := checkCertificates(&cfg, ids, log, time.Now().AddDate(30, 0, 0)); n == 0 || !strings.Contains(logs.String(), `"tenant":"demo"`) {
 		t.Errorf("an expired certificate is not reported: %d %s", n, logs.String())
 	}
+}
+
+// TestNewAppFailsCleanly: a configuration NewApp refuses half-way (after
+// it listened and opened the store) leaves nothing open: the address can
+// be listened on again and the database opened again (goleak, in
+// TestMain, checks that no goroutine stays behind).
+func TestNewAppFailsCleanly(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	p := filepath.Join(dataDir, "walletpass.yaml")
+	yaml := `server: {development: true}
+tenants:
+  - id: demo
+    name: Demo
+    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
+  - id: other
+    name: Other
+    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
+`
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := testEnv(dataDir, map[string]string{"WALLETPASS_CONFIG": p, "WALLETPASS_LISTEN": addr})
+	cfg, err := loadConfig(p, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := NewApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || app != nil || !strings.Contains(err.Error(), "only one tenant can use the built-in sandbox") {
+		t.Fatalf("NewApp = %v, %v; want the second sandbox tenant refused", app, err)
+	}
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the address is still taken after the failed start: %v", err)
+	}
+	ln.Close()
 }
