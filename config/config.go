@@ -108,9 +108,16 @@ type Tenant struct {
 type SecuTix struct {
 	// BaseURL is https://<institution>.ws.secutix.com; empty in development
 	// means the built-in sandbox served by this process under /sandbox/.
-	BaseURL  string `yaml:"baseURL"`
-	Operator string `yaml:"operator"`
-	Partner  string `yaml:"partner"`
+	BaseURL string `yaml:"baseURL"`
+	// Auth is how walletpass authenticates: jwt (default; a self-signed
+	// HS256 JWT per request, SecuTix's documented mode) or token (the
+	// /tnai/backend-apis/v1/auth exchange).
+	Auth string `yaml:"auth"`
+	// Institution is the institution code (the JWT's sub); default: the
+	// one the operator login names (CMOSA_WALLET → CMOSA).
+	Institution string `yaml:"institution"`
+	Operator    string `yaml:"operator"`
+	Partner     string `yaml:"partner"`
 	// Secret: best given as WALLETPASS_TENANT_<ID>_SECUTIX_SECRET.
 	Secret string `yaml:"secret"`
 	// EventKind is the kind of events when SecuTix does not say (default concert).
@@ -386,6 +393,10 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		set(&t.Google.ServiceAccountFile, EnvName(t.ID, "GOOGLE_SERVICE_ACCOUNT_FILE"))
 		set(&t.App.FCMCredentialsFile, EnvName(t.ID, "FCM_CREDENTIALS_FILE"))
 		set(&t.SecuTix.BaseURL, EnvName(t.ID, "SECUTIX_BASE_URL"))
+		set(&t.SecuTix.Auth, EnvName(t.ID, "SECUTIX_AUTH"))
+		set(&t.SecuTix.Institution, EnvName(t.ID, "SECUTIX_INSTITUTION"))
+		set(&t.SecuTix.Operator, EnvName(t.ID, "SECUTIX_OPERATOR"))
+		set(&t.SecuTix.Partner, EnvName(t.ID, "SECUTIX_PARTNER"))
 		set(&t.SecuTix.Secret, EnvName(t.ID, "SECUTIX_SECRET"))
 		set(&t.Webhooks.Password, EnvName(t.ID, "WEBHOOK_PASSWORD"))
 		set(&t.Webhooks.Key, EnvName(t.ID, "WEBHOOK_KEY"))
@@ -582,6 +593,14 @@ func (c *Config) Validate() error {
 		}
 		if sx.RequestsPerMinute < 0 {
 			add("%s: secutix.requestsPerMinute must not be negative", where)
+		}
+		switch sx.Auth {
+		case "", "jwt", "token":
+		default:
+			add("%s: secutix.auth %q is not jwt or token", where, sx.Auth)
+		}
+		if (sx.Auth == "" || sx.Auth == "jwt") && sx.Institution == "" && !strings.Contains(sx.Operator, "_") && sx.Operator != "" {
+			add("%s: secutix.institution is required in jwt mode (operator %q names no institution)", where, sx.Operator)
 		}
 		switch w := t.Webhooks; w.Auth {
 		case "none":

@@ -73,6 +73,10 @@ workers: {count: 8, reconcileEvery: "off", retention: 48h}
 		"WALLETPASS_TENANT_BIG_ARENA_APPLE_P12_FILE":              p12,
 		"WALLETPASS_TENANT_BIG_ARENA_APPLE_P12_PASSWORD":          "s3cret",
 		"WALLETPASS_TENANT_BIG_ARENA_SECUTIX_SECRET":              "stx-secret",
+		"WALLETPASS_TENANT_BIG_ARENA_SECUTIX_AUTH":                "token",
+		"WALLETPASS_TENANT_BIG_ARENA_SECUTIX_INSTITUTION":         "ARENA",
+		"WALLETPASS_TENANT_BIG_ARENA_SECUTIX_OPERATOR":            "ARENA_WALLET",
+		"WALLETPASS_TENANT_BIG_ARENA_SECUTIX_PARTNER":             "wallet-partner",
 		"WALLETPASS_TENANT_BIG_ARENA_WEBHOOK_KEY":                 "0123456789abcdef0123",
 	}))
 	if err != nil {
@@ -88,7 +92,8 @@ workers: {count: 8, reconcileEvery: "off", retention: 48h}
 	if cfg.Server.Listen != "127.0.0.1:9999" || a.P12File != p12 || a.P12Password != "s3cret" {
 		t.Errorf("overrides not applied: listen %s, apple %+v", cfg.Server.Listen, a)
 	}
-	if sx, wh := cfg.Tenants[0].SecuTix, cfg.Tenants[0].Webhooks; sx.Secret != "stx-secret" || wh.Key != "0123456789abcdef0123" || wh.Header != "X-API-Key" {
+	if sx, wh := cfg.Tenants[0].SecuTix, cfg.Tenants[0].Webhooks; sx.Secret != "stx-secret" || sx.Auth != "token" || sx.Institution != "ARENA" ||
+		sx.Operator != "ARENA_WALLET" || sx.Partner != "wallet-partner" || wh.Key != "0123456789abcdef0123" || wh.Header != "X-API-Key" {
 		t.Errorf("secutix/webhook overrides not applied: %+v %+v", sx, wh)
 	}
 	if w := cfg.Workers; w.Count != 8 || w.ReconcileEvery >= 0 || time.Duration(w.Retention) != 48*time.Hour {
@@ -115,8 +120,12 @@ tenants:
   - id: ok
     name: Again
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12, certFile: b.pem}
-    secutix: {baseURL: "ftp://x", eventKind: opera}
+    secutix: {baseURL: "ftp://x", eventKind: opera, auth: basic}
     webhooks: {auth: apikey, key: short}
+  - id: jwt
+    name: JWT
+    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12}
+    secutix: {baseURL: "https://x.ws.secutix.com", operator: WALLET, partner: p, secret: s}
 `)
 	_, err := config.Load(path, env(nil))
 	var ve *config.ValidationError
@@ -137,6 +146,8 @@ tenants:
 		`secutix.baseURL "ftp://x" must be an https URL`,
 		`secutix.operator, partner and secret are required`,
 		`secutix.eventKind "opera"`,
+		`secutix.auth "basic" is not jwt or token`,
+		`secutix.institution is required in jwt mode (operator "WALLET" names no institution)`,
 		`webhooks.auth none is only for development`,
 		`webhooks.auth apikey needs a key of at least 16 characters`,
 		`server.linkSecret must be at least 32 characters`,

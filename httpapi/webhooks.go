@@ -98,7 +98,8 @@ func readBody(c *gin.Context, limit int64) ([]byte, bool) {
 
 // orderListener takes POST /api/{tenant}/webhooks/listeners/secutix/orders:
 // validate, authenticate, store the event and its sync task in one
-// transaction, wake the dispatcher, answer 202 with the correlation id.
+// transaction (which wakes the dispatcher), answer 200 with the correlation
+// id, as the contract we replace does ("order change queued").
 func (s *Server) orderListener(c *gin.Context) {
 	tenant, ok := s.webhookTenant(c)
 	if !ok {
@@ -120,7 +121,7 @@ func (s *Server) orderListener(c *gin.Context) {
 	}
 	ev := pass.WebhookEvent{Tenant: tenant, Source: "secutix-order", SecretToken: l.OrderSecretToken, TicketID: l.TicketID,
 		MovementID: l.SaleMovementID, State: l.State, LastUpdate: l.LastUpdate, CorrelationID: corr}
-	s.record(c, ev, http.StatusAccepted)
+	s.record(c, ev, http.StatusOK)
 }
 
 // orderV1 takes SecuTix's native order webhook V1 (GET or POST with the

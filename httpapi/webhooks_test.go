@@ -85,7 +85,7 @@ func TestListenerAccepts(t *testing.T) {
 	t.Parallel()
 	h := setupHooks(t, nil)
 	resp, body := send(t, "POST", h.srv.URL+"/api/demo"+listener, goodBody, map[string]string{"X-Request-ID": "req-42"})
-	if resp.StatusCode != http.StatusAccepted {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	var r struct {
@@ -111,7 +111,7 @@ func TestListenerAccepts(t *testing.T) {
 	}
 	// Unknown states are stored, not rejected.
 	resp, body = send(t, "POST", h.srv.URL+"/api/demo"+listener, strings.Replace(goodBody, "PAID", "RESOLD", 1), nil)
-	if resp.StatusCode != http.StatusAccepted {
+	if resp.StatusCode != http.StatusOK {
 		t.Errorf("unknown state: %d %s", resp.StatusCode, body)
 	}
 	tl, _ := h.db.Timeline(context.Background(), "demo", "tok123", 0)
@@ -164,7 +164,7 @@ func TestWebhookRejectsWithoutWriting(t *testing.T) {
 		path string
 		hdr  map[string]string
 	}{{"/api/basic" + listener, map[string]string{"Authorization": basicOK}}, {"/api/keyed" + listener, map[string]string{"X-API-Key": "key-0123456789abcdef"}}} {
-		if resp, body := send(t, "POST", h.srv.URL+ok.path, goodBody, ok.hdr); resp.StatusCode != http.StatusAccepted {
+		if resp, body := send(t, "POST", h.srv.URL+ok.path, goodBody, ok.hdr); resp.StatusCode != http.StatusOK {
 			t.Errorf("%s with good credentials: %d %s", ok.path, resp.StatusCode, body)
 		}
 	}
@@ -190,7 +190,7 @@ func TestNativeWebhooks(t *testing.T) {
 	}
 }
 
-// FuzzListenerEndpoint posts arbitrary bodies to the listener: a 202 only
+// FuzzListenerEndpoint posts arbitrary bodies to the listener: a 200 only
 // for a valid body (and then exactly one more event), a 4xx otherwise with
 // nothing written, never a 5xx.
 func FuzzListenerEndpoint(f *testing.F) {
@@ -208,9 +208,9 @@ func FuzzListenerEndpoint(f *testing.F) {
 		resp.Body.Close()
 		after := h.rowsEvents(t)
 		switch {
-		case resp.StatusCode == http.StatusAccepted:
+		case resp.StatusCode == http.StatusOK:
 			if after != before+1 {
-				t.Fatalf("202 but %d events written", after-before)
+				t.Fatalf("200 but %d events written", after-before)
 			}
 		case resp.StatusCode >= 400 && resp.StatusCode < 500:
 			if after != before {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
 
 	"walletpass/internal/httpx"
@@ -49,8 +50,7 @@ type Client struct {
 	limiters map[string]*rate.Limiter
 
 	mu     sync.Mutex
-	token  string
-	renew  time.Time // when the cached token must be renewed
+	token  string // token mode: the /v1/auth token, until a 401
 	flight *authFlight
 }
 
@@ -191,18 +191,23 @@ func (c *Client) call(ctx context.Context, method string, req map[string]any, su
 		if err != nil {
 			return nil, pass.Wrap(pass.KindInternal, err, prefix+": encode request")
 		}
+		// Wait for the rate limit first: a forged JWT must be fresh when
+		// SecuTix receives it.
+		if err := c.wait(ctx, method); err != nil {
+			return nil, withPrefix(prefix, err)
+		}
 		token, err := c.bearer(ctx)
 		if err != nil {
 			return nil, err
 		}
 		hideAll := append([]string{token}, hide...)
-		resp, err := c.post(ctx, method, url, payload, token)
+		resp, err := c.send(ctx, url, payload, token)
 		if err != nil {
 			return nil, withPrefix(prefix, err)
 		}
 		switch {
 		case resp.status == http.StatusUnauthorized && !reauthed:
-			// The token expired or was revoked early: authenticate once more.
+			// The token expired or was refused: forge or fetch a new one, once.
 			reauthed = true
 			c.invalidate(token)
 			continue
@@ -255,12 +260,10 @@ type response struct {
 	body   []byte
 }
 
-// post sends one rate-limited JSON POST and reads the answer within the
-// size limit. Its errors carry a kind but no prefix.
-func (c *Client) post(ctx context.Context, method, url string, payload []byte, token string) (*response, error) {
-	if err := c.wait(ctx, method); err != nil {
-		return nil, err
-	}
+// send sends one JSON POST (the caller waited for the rate limit) and
+// reads the answer within the size limit. Its errors carry a kind but no
+// prefix.
+func (c *Client) send(ctx context.Context, url string, payload []byte, token string) (*response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
 		return nil, pass.Wrap(pass.KindInvalid, err, "build request")
@@ -304,12 +307,17 @@ func (c *Client) wait(ctx context.Context, method string) error {
 	return nil
 }
 
-// bearer returns a valid token, authenticating when there is none or it is
-// about to expire. Concurrent callers share one /auth round-trip.
+// bearer returns the bearer token of a request: in jwt mode a JWT forged
+// for it; in token mode the cached /v1/auth token, fetched when there is
+// none (it is kept until SecuTix answers 401: SecuTix says nothing of its
+// lifetime). Concurrent callers share one /auth round-trip.
 func (c *Client) bearer(ctx context.Context) (string, error) {
+	if c.cfg.Auth == AuthJWT {
+		return c.forge()
+	}
 	for {
 		c.mu.Lock()
-		if c.token != "" && c.cfg.Clock.Now().Before(c.renew) {
+		if c.token != "" {
 			tok := c.token
 			c.mu.Unlock()
 			return tok, nil
@@ -323,12 +331,11 @@ func (c *Client) bearer(ctx context.Context) (string, error) {
 		c.mu.Unlock()
 
 		if leader {
-			tok, life, err := c.authenticate(ctx)
+			tok, err := c.authenticate(ctx)
 			c.mu.Lock()
 			c.flight = nil
 			if err == nil {
 				c.token = tok
-				c.renew = c.cfg.Clock.Now().Add(life - min(tokenRenewEarly, life/2))
 			}
 			f.token, f.err = tok, err
 			close(f.done)
@@ -350,6 +357,22 @@ func (c *Client) bearer(ctx context.Context) (string, error) {
 	}
 }
 
+// forge makes the self-signed JWT SecuTix documents for its REST API:
+// HS256 with the operator's secret, sub = the institution code, aud = the
+// operator login, iss = the partner, iat now and exp 30 s later (RFC 7519
+// seconds). A new one goes with every request.
+func (c *Client) forge() (string, error) {
+	now := c.cfg.Clock.Now().Unix()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": c.cfg.Institution, "aud": c.cfg.Operator, "iss": c.cfg.Partner,
+		"iat": now, "exp": now + int64(JWTLifetime/time.Second),
+	}).SignedString([]byte(c.cfg.Secret))
+	if err != nil {
+		return "", pass.Wrap(pass.KindInternal, err, "secutix: sign the JWT")
+	}
+	return tok, nil
+}
+
 // invalidate drops the cached token if it is still tok.
 func (c *Client) invalidate(tok string) {
 	c.mu.Lock()
@@ -359,49 +382,47 @@ func (c *Client) invalidate(tok string) {
 	c.mu.Unlock()
 }
 
-// authenticate performs POST /v1/auth and returns the token and its lifetime.
-func (c *Client) authenticate(ctx context.Context) (string, time.Duration, error) {
+// authenticate performs POST /v1/auth (token mode) and returns the token.
+func (c *Client) authenticate(ctx context.Context) (string, error) {
 	const prefix = "secutix: auth"
 	payload, err := json.Marshal(map[string]string{
 		"operator": c.cfg.Operator, "partner": c.cfg.Partner, "secret": c.cfg.Secret,
 	})
 	if err != nil {
-		return "", 0, pass.Wrap(pass.KindInternal, err, prefix+": encode request")
+		return "", pass.Wrap(pass.KindInternal, err, prefix+": encode request")
 	}
 	hide := []string{c.cfg.Secret}
-	resp, err := c.post(ctx, MethodAuth, c.cfg.BaseURL+authPath, payload, "")
+	if err := c.wait(ctx, MethodAuth); err != nil {
+		return "", withPrefix(prefix, err)
+	}
+	resp, err := c.send(ctx, c.cfg.BaseURL+authPath, payload, "")
 	if err != nil {
-		return "", 0, withPrefix(prefix, err)
+		return "", withPrefix(prefix, err)
 	}
 	switch {
 	case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden || resp.status == http.StatusBadRequest:
-		return "", 0, pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the credentials of operator %q (HTTP %d)%s",
+		return "", pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the credentials of operator %q (HTTP %d)%s",
 			prefix, c.cfg.Operator, resp.status, envSummary(resp.body, hide))
 	case resp.status == http.StatusTooManyRequests || resp.status == 509:
-		return "", 0, retryAfter(resp, prefix, c.cfg.Clock.Now())
+		return "", retryAfter(resp, prefix, c.cfg.Clock.Now())
 	case resp.status < 200 || resp.status > 299:
-		return "", 0, pass.Errorf(pass.KindUnavailable, "%s: SecuTix answered HTTP %d", prefix, resp.status)
+		return "", pass.Errorf(pass.KindUnavailable, "%s: SecuTix answered HTTP %d", prefix, resp.status)
 	}
 	var res struct {
 		envelope
-		Token     string  `json:"token"`
-		ExpiresIn flexInt `json:"expiresIn"`
+		Token string `json:"token"`
 	}
 	if err := json.Unmarshal(resp.body, &res); err != nil {
-		return "", 0, malformed(MethodAuth, err)
+		return "", malformed(MethodAuth, err)
 	}
 	if res.Token == "" {
 		if code := strings.ToLower(res.StatusCode.String()); code != "" && code != "success" {
-			return "", 0, pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the credentials of operator %q%s",
+			return "", pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the credentials of operator %q%s",
 				prefix, c.cfg.Operator, envSummary(resp.body, hide))
 		}
-		return "", 0, pass.Errorf(pass.KindUnavailable, "%s: the answer has no token", prefix)
+		return "", pass.Errorf(pass.KindUnavailable, "%s: the answer has no token", prefix)
 	}
-	life := DefaultTokenLifetime
-	if res.ExpiresIn > 0 && res.ExpiresIn < 1<<31 {
-		life = time.Duration(res.ExpiresIn) * time.Second
-	}
-	return res.Token, life, nil
+	return res.Token, nil
 }
 
 // retryAfter builds the error for HTTP 429 and 509.

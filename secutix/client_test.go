@@ -42,7 +42,7 @@ type bundle struct {
 func setup(t *testing.T, editSandbox func(*fakesecutix.Config), editClient func(*secutix.Config)) *bundle {
 	t.Helper()
 	scfg := fakesecutix.Config{
-		Tenant: tenant, Institution: "SANDBOX", Operator: operator, Partner: partner, Secret: secret,
+		Tenant: tenant, Institution: "CSANDBOX", Operator: operator, Partner: partner, Secret: secret,
 		QuotaPerMinute: 100000, Now: func() time.Time { return fixedNow },
 	}
 	if editSandbox != nil {
@@ -60,6 +60,7 @@ func setup(t *testing.T, editSandbox func(*fakesecutix.Config), editClient func(
 	b.cfg = secutix.Config{
 		Tenant: tenant, BaseURL: srv.URL + "/sandbox/secutix", Operator: operator, Partner: partner, Secret: secret,
 		HTTPClient: srv.Client(), RequestsPerMinute: 100000, InProgressDelay: time.Millisecond,
+		Clock: func() time.Time { return fixedNow }, // the sandbox's clock: forged JWTs are fresh for it
 	}
 	if editClient != nil {
 		editClient(&b.cfg)
@@ -110,14 +111,37 @@ func TestNewValidates(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "absolute") {
 		t.Errorf("got %v, want a BaseURL error", err)
 	}
-	if _, err := secutix.New(secutix.Config{Tenant: "t", BaseURL: "https://mosa.ws.secutix.com/", Operator: "o", Partner: "p", Secret: "s"}); err != nil {
+	if _, err := secutix.New(secutix.Config{Tenant: "t", BaseURL: "https://mosa.ws.secutix.com/", Operator: "MOSA_B2C", Partner: "p", Secret: "s"}); err != nil {
 		t.Errorf("got %v for a valid config", err)
+	}
+	// jwt mode (the default) needs an institution: given, or named by the
+	// operator login; token mode does not.
+	_, err = secutix.New(secutix.Config{Tenant: "t", BaseURL: "https://mosa.ws.secutix.com", Operator: "o", Partner: "p", Secret: "s"})
+	if err == nil || !strings.Contains(err.Error(), "Institution") {
+		t.Errorf("got %v, want an Institution error", err)
+	}
+	for _, c := range []secutix.Config{
+		{Tenant: "t", BaseURL: "https://mosa.ws.secutix.com", Operator: "o", Partner: "p", Secret: "s", Institution: "MOSA"},
+		{Tenant: "t", BaseURL: "https://mosa.ws.secutix.com", Operator: "o", Partner: "p", Secret: "s", Auth: secutix.AuthToken},
+	} {
+		if _, err := secutix.New(c); err != nil {
+			t.Errorf("got %v for %+v", err, c)
+		}
+	}
+	if _, err := secutix.New(secutix.Config{Tenant: "t", BaseURL: "https://m.ws.secutix.com", Operator: "M_X", Partner: "p", Secret: "s", Auth: "basic"}); err == nil || !strings.Contains(err.Error(), "Auth") {
+		t.Errorf("got %v, want an Auth error", err)
+	}
+	if got := secutix.InstitutionOf("cmosa_hello"); got != "CMOSA" {
+		t.Errorf("InstitutionOf = %q", got)
 	}
 }
 
+// tokenMode makes a client authenticate at /v1/auth.
+func tokenMode(c *secutix.Config) { c.Auth = secutix.AuthToken }
+
 func TestAuthIsCachedAndShared(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil, nil)
+	b := setup(t, nil, tokenMode)
 	c := b.create(t, fakesecutix.OrderRequest{})
 	ctx := t.Context()
 	var wg sync.WaitGroup
@@ -146,7 +170,7 @@ func TestAuthIsCachedAndShared(t *testing.T) {
 
 func TestReauthenticatesOnceOn401(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil, nil)
+	b := setup(t, nil, tokenMode)
 	c := b.create(t, fakesecutix.OrderRequest{})
 	ctx := t.Context()
 	if _, err := b.cl.OrderByFileID(ctx, tenant, c.FileID); err != nil {
@@ -171,7 +195,7 @@ func TestReauthenticatesOnceOn401(t *testing.T) {
 
 func TestBadCredentials(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil, func(c *secutix.Config) { c.Secret = "wrong-secret-value" })
+	b := setup(t, nil, func(c *secutix.Config) { c.Secret = "wrong-secret-value"; c.Auth = secutix.AuthToken })
 	_, err := b.cl.OrderByFileID(t.Context(), tenant, 1)
 	wantKind(t, err, pass.KindUnauthorized)
 	if strings.Contains(err.Error(), "wrong-secret-value") {
@@ -179,6 +203,50 @@ func TestBadCredentials(t *testing.T) {
 	}
 	if got := b.sb.Calls("getFileDetails"); got != 0 {
 		t.Errorf("got %d API calls without a token, want 0", got)
+	}
+}
+
+// TestJWTMode: the default mode forges a fresh HS256 JWT for every request
+// (no /v1/auth call), with the claims SecuTix documents; the sandbox
+// refuses a JWT with a wrong secret, institution, operator, partner, a
+// stale iat or a lifetime over 30 s, and the client tries once more, then
+// reports KindUnauthorized without showing the JWT.
+func TestJWTMode(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	c := b.create(t, fakesecutix.OrderRequest{})
+	for range 3 {
+		if _, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := b.sb.Calls("auth"); got != 0 {
+		t.Errorf("got %d /v1/auth calls in jwt mode, want 0", got)
+	}
+	tests := []struct {
+		name string
+		edit func(*secutix.Config)
+	}{
+		{"wrong secret", func(c *secutix.Config) { c.Secret = "wrong-secret-value" }},
+		{"other institution", func(c *secutix.Config) { c.Institution = "MOSA" }},
+		{"other operator", func(c *secutix.Config) { c.Operator = "CSANDBOX_OTHER" }},
+		{"other partner", func(c *secutix.Config) { c.Partner = "someone" }},
+		{"stale clock", func(c *secutix.Config) { c.Clock = func() time.Time { return fixedNow.Add(-time.Minute) } }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := b.cfg
+			tt.edit(&cfg)
+			before := b.sb.Calls("getFileDetails")
+			_, err := b.client(t, cfg).OrderByFileID(t.Context(), tenant, c.FileID)
+			wantKind(t, err, pass.KindUnauthorized)
+			if n := b.sb.Calls("getFileDetails") - before; n != 2 {
+				t.Errorf("got %d calls, want 2 (one retry with a new JWT)", n)
+			}
+			if strings.Contains(err.Error(), "eyJ") {
+				t.Errorf("the error shows the JWT: %v", err)
+			}
+		})
 	}
 }
 

@@ -17,12 +17,29 @@ const (
 	DefaultInProgressDelay   = 2 * time.Second
 	DefaultHTTPTimeout       = 15 * time.Second
 	DefaultMaxResponseBytes  = 4 << 20
-	DefaultTokenLifetime     = 10 * time.Minute
 	DefaultRetryAfter        = 30 * time.Second
+	// JWTLifetime is exp - iat of a forged JWT: SecuTix accepts at most 30 s.
+	JWTLifetime = 30 * time.Second
 )
 
-// tokenRenewEarly is how long before its expiry a cached token is renewed.
-const tokenRenewEarly = 30 * time.Second
+// The two ways to authenticate to SecuTix's REST API.
+const (
+	// AuthJWT forges an HS256 JWT for every request (the documented mode).
+	AuthJWT = "jwt"
+	// AuthToken exchanges the credentials at /v1/auth for a token, kept
+	// until SecuTix answers 401.
+	AuthToken = "token"
+)
+
+// InstitutionOf is the institution code an operator login names: the part
+// before its first "_", upper-case ("CMOSA_WALLET" → "CMOSA"), or "".
+func InstitutionOf(operator string) string {
+	code, _, ok := strings.Cut(operator, "_")
+	if !ok {
+		return ""
+	}
+	return strings.ToUpper(strings.TrimSpace(code))
+}
 
 // Config configures a Client for one tenant's SecuTix institution.
 type Config struct {
@@ -32,8 +49,14 @@ type Config struct {
 	// https://mosa.ws.secutix.com, or http://host/sandbox/secutix for the
 	// built-in sandbox. Required.
 	BaseURL string
-	// Operator, Partner and Secret are the credentials sent to /v1/auth.
-	// Required.
+	// Auth is AuthJWT (the default) or AuthToken.
+	Auth string
+	// Institution is the institution code, the JWT's sub; "" means the
+	// one the operator login names (InstitutionOf). Required in jwt mode.
+	Institution string
+	// Operator (the virtual operator's login), Partner and Secret (the
+	// operator's secret) are the credentials: the JWT's aud, iss and
+	// signing key, or the body of /v1/auth. Required.
 	Operator, Partner, Secret string
 	// HTTPClient sends the requests; nil means a client with a 15 s timeout.
 	HTTPClient *http.Client
@@ -82,6 +105,20 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Secret == "" {
 		probs = append(probs, "Secret is required")
+	}
+	switch c.Auth {
+	case "":
+		c.Auth = AuthJWT
+	case AuthJWT, AuthToken:
+	default:
+		probs = append(probs, "Auth must be jwt or token")
+	}
+	if c.Institution == "" {
+		c.Institution = InstitutionOf(c.Operator)
+	}
+	c.Institution = strings.ToUpper(strings.TrimSpace(c.Institution))
+	if c.Auth == AuthJWT && c.Institution == "" && c.Operator != "" {
+		probs = append(probs, "Institution is required in jwt mode (the operator login names none)")
 	}
 	if c.RequestsPerMinute < 0 {
 		probs = append(probs, "RequestsPerMinute must not be negative")

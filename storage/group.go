@@ -1,6 +1,6 @@
 // Hot path: group commit of webhooks and the queue's small writes, with a
 // context flag (notifyKey) so that one batch sends one NOTIFY. Guarded by
-// BenchmarkWebhookAck against BenchmarkBareGin202 (httpapi/bench_test.go)
+// BenchmarkWebhookAck against BenchmarkBareGinAck (httpapi/bench_test.go)
 // and scripts/bench-webhooks.sh, and by TestGroupCommitIsolatesFailures
 // (group_test.go: one failed write does not undo the others, on both
 // databases).

@@ -146,7 +146,7 @@ func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger) (secutix
 	var sb *fakesecutix.Sandbox
 	for _, t := range cfg.Tenants {
 		sx := t.SecuTix
-		base := sx.BaseURL
+		base, inst := sx.BaseURL, sx.Institution
 		if sx.UsesSandbox() {
 			if sb != nil {
 				return nil, sb, fmt.Errorf("tenant %s: only one tenant can use the built-in sandbox; give the others a secutix.baseURL", t.ID)
@@ -160,8 +160,11 @@ func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger) (secutix
 				headers[w.Header] = w.Key
 			}
 			var err error
+			if inst == "" {
+				inst = t.ID // the sandbox's codes start with it; the JWT's sub matches it in any case
+			}
 			sb, err = fakesecutix.New(fakesecutix.Config{
-				Tenant: t.ID, Institution: t.ID, Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
+				Tenant: t.ID, Institution: inst, Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
 				WebhookURL:     selfURL + "/api/" + t.ID + "/webhooks/listeners/secutix/orders",
 				WebhookHeaders: headers, QuotaPerMinute: sx.RequestsPerMinute, Log: log,
 			})
@@ -171,7 +174,8 @@ func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger) (secutix
 			base = selfURL + "/sandbox/secutix"
 		}
 		cl, err := secutix.New(secutix.Config{
-			Tenant: t.ID, BaseURL: base, Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
+			Tenant: t.ID, BaseURL: base, Auth: sx.Auth, Institution: inst,
+			Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
 			RequestsPerMinute: sx.RequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
 		})
 		if err != nil {

@@ -48,7 +48,7 @@ tenants:
   - id: demo
     name: Demo Concerts
     apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
-    secutix: {baseURL: %q, operator: OP, partner: walletpass, secret: drain-secret, requestsPerMinute: 100000000}
+    secutix: {baseURL: %q, operator: DEMO_WALLET, partner: walletpass, secret: drain-secret, requestsPerMinute: 100000000}
 `, filepath.Join(dir, "data"), sbSrv.URL+"/sandbox/secutix")), 0o600)
 	extra := []string{"WALLETPASS_CONFIG=" + cfgPath, "WALLETPASS_DATABASE_URL=" + dsn}
 	if s3URL := os.Getenv("WALLETPASS_TEST_S3"); s3URL != "" {

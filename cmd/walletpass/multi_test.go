@@ -119,7 +119,7 @@ tenants:
   - id: demo
     name: Demo Concerts
     apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo, apns: {host: %q, caFile: %q}}
-    secutix: {baseURL: %q, operator: OP, partner: walletpass, secret: multi-secret, requestsPerMinute: 10000000}
+    secutix: {baseURL: %q, operator: DEMO_WALLET, partner: walletpass, secret: multi-secret, requestsPerMinute: 10000000}
 `, filepath.Join(dir, "data"), apnsFake.URL, caFile, sbSrv.URL+"/sandbox/secutix")), 0o600)
 	var bases []string
 	var procs []*proc
@@ -165,7 +165,7 @@ tenants:
 			if err == nil {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode == http.StatusAccepted {
+				if resp.StatusCode == http.StatusOK {
 					acked.Add(1)
 					return
 				}
@@ -301,7 +301,7 @@ tenants:
 	}
 
 	// The truth, as SecuTix tells it through the real client.
-	sx, err := secutix.New(secutix.Config{Tenant: "demo", BaseURL: sbSrv.URL + "/sandbox/secutix", Operator: "OP", Partner: "walletpass",
+	sx, err := secutix.New(secutix.Config{Tenant: "demo", BaseURL: sbSrv.URL + "/sandbox/secutix", Operator: "DEMO_WALLET", Partner: "walletpass",
 		Secret: "multi-secret", RequestsPerMinute: 10_000_000})
 	if err != nil {
 		t.Fatal(err)

@@ -80,7 +80,18 @@ func (s *Sandbox) gate(w http.ResponseWriter, r *http.Request, method string) bo
 		return true
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	exp, known := s.tokens[strings.TrimSpace(token)]
+	token = strings.TrimSpace(token)
+	if ok && strings.Count(token, ".") == 2 {
+		// A self-signed JWT (SecuTix's documented mode).
+		if why := s.checkJWT(token); why != "" {
+			s.log.Warn("JWT refused", "reason", why)
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			writeEnvelope(w, http.StatusUnauthorized, "UNAUTHORIZED", why)
+			return false
+		}
+		return true
+	}
+	exp, known := s.tokens[token]
 	if !ok || !known || !s.cfg.Now().Before(exp) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeEnvelope(w, http.StatusUnauthorized, "UNAUTHORIZED", "a valid bearer token is required")
@@ -109,7 +120,8 @@ func readAPIBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// serveAuth is POST /v1/auth: {operator, partner, secret} → {token, expiresIn}.
+// serveAuth is POST /v1/auth: {operator, partner, secret} → {token} (no
+// lifetime is given, as SecuTix gives none; the token works for TokenTTL).
 func (s *Sandbox) serveAuth(w http.ResponseWriter, r *http.Request) {
 	if !s.gate(w, r, methodAuth) {
 		return
@@ -139,10 +151,8 @@ func (s *Sandbox) serveAuth(w http.ResponseWriter, r *http.Request) {
 	s.tokens[token] = now.Add(s.cfg.TokenTTL)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, struct {
-		StatusCode string `json:"statusCode"`
-		Token      string `json:"token"`
-		ExpiresIn  int64  `json:"expiresIn"`
-	}{"success", token, int64(s.cfg.TokenTTL / time.Second)})
+		Token string `json:"token"`
+	}{token})
 }
 
 // serveService is POST .../externalOrderService/v1_33/{method}.

@@ -12,13 +12,20 @@
 // All POST, JSON:
 //
 //	/sandbox/secutix/tnai/backend-apis/v1/auth
-//	    {"operator","partner","secret"} → {"token","expiresIn"}; 401 for bad credentials
+//	    {"operator","partner","secret"} → {"token"} (no lifetime, as SecuTix);
+//	    401 for bad credentials
 //	/sandbox/secutix/tnseb/backend-apis/externalOrderService/v1_33/getFileDetails
 //	    {"fileId":N}
 //	/sandbox/secutix/tnseb/backend-apis/externalOrderService/v1_33/getFileDetailsFromOrderSecretId
 //	    {"orderSecretId":"…"}
 //	/sandbox/secutix/tnseb/backend-apis/externalOrderService/v1_33/getOrderDetails
 //	    {"orderId":N,"granularity":"TICKETS"}
+//
+// Every API call carries "Authorization: Bearer <token>": a /v1/auth token,
+// or a self-signed HS256 JWT as SecuTix documents it (signed with the
+// operator's secret; sub = the institution, aud = the operator, iss = the
+// partner; iat now, within 5 s, and exp at most 30 s after it). Anything
+// else is a 401.
 //
 // Answers carry the SecuTix envelope {statusCode, statusDetail,
 // statusMessage, requestId}; the file methods add fileDetailsData and

@@ -32,10 +32,12 @@ type Config struct {
 	// Tenant is the walletpass tenant the sandbox stands in for (logs only).
 	Tenant string
 	// Institution is the SecuTix institution code it pretends to be
-	// (product and site codes); "" means SANDBOX.
+	// (product and site codes, and the sub of the JWTs it accepts); ""
+	// means the one the operator login names (CMOSA_WALLET → CMOSA), else
+	// SANDBOX.
 	Institution string
-	// Operator, Partner and Secret are the credentials /v1/auth accepts.
-	// Required.
+	// Operator, Partner and Secret are the credentials it accepts: in a
+	// self-signed JWT (aud, iss, HS256 key) or at /v1/auth. Required.
 	Operator, Partner, Secret string
 	// WebhookURL receives change notifications; "" sends none. Example:
 	// http://127.0.0.1:8080/api/demo/webhooks/listeners/secutix/orders
@@ -135,7 +137,12 @@ func New(cfg Config) (*Sandbox, error) {
 		return nil, fmt.Errorf("sandbox: config: %s", strings.Join(probs, "; "))
 	}
 	if cfg.Institution == "" {
-		cfg.Institution = "SANDBOX"
+		// The operator login names its institution: CMOSA_WALLET → CMOSA.
+		if code, _, ok := strings.Cut(cfg.Operator, "_"); ok && code != "" {
+			cfg.Institution = strings.ToUpper(code)
+		} else {
+			cfg.Institution = "SANDBOX"
+		}
 	}
 	if cfg.QuotaPerMinute == 0 {
 		cfg.QuotaPerMinute = DefaultQuotaPerMinute

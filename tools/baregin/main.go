@@ -1,5 +1,5 @@
 // Command baregin is the baseline of the webhook benchmarks: a bare Gin
-// server that answers the webhook path with 202 and a correlation id, doing
+// server that answers the webhook path with 200 (as walletpass does) and a correlation id, doing
 // nothing else. Loopback only.
 //
 //	go run ./tools/baregin -listen 127.0.0.1:8090
@@ -26,7 +26,7 @@ func main() {
 		_, _ = rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
 		c.Header("X-Correlation-ID", id)
-		c.JSON(http.StatusAccepted, gin.H{"correlationId": id})
+		c.JSON(http.StatusOK, gin.H{"correlationId": id})
 	})
 	fmt.Printf("baregin is serving on http://%s\n", *listen)
 	if err := http.ListenAndServe(*listen, r); err != nil {
