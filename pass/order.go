@@ -17,6 +17,10 @@ type Order struct {
 	// LastModified is SecuTix's lastModDateTime of the file.
 	LastModified time.Time
 	Tickets      []Ticket
+	// Warnings say what SecuTix sent that walletpass kept without
+	// understanding it (an unknown ticket state, say): never fatal, shown
+	// on the order's timeline.
+	Warnings []string
 }
 
 // OrderSource fetches orders from a tenant's SecuTix institution.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,5 +215,52 @@ func TestLanguage(t *testing.T) {
 		if got := pass.Language(in); got != want {
 			t.Errorf("Language(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// staticOrders is an OrderSource that always answers o.
+type staticOrders struct{ o pass.Order }
+
+func (s staticOrders) OrderBySecret(context.Context, string, string) (*pass.Order, error) {
+	o := s.o
+	return &o, nil
+}
+func (s staticOrders) OrderByFileID(context.Context, string, int64) (*pass.Order, error) {
+	o := s.o
+	return &o, nil
+}
+func (s staticOrders) OrderByOrderID(context.Context, string, int64) (*pass.Order, error) {
+	o := s.o
+	return &o, nil
+}
+
+// TestSyncShowsWarnings: what SecuTix sent that walletpass kept without
+// understanding it reaches the order's timeline, and the sync still makes
+// the passes.
+func TestSyncShowsWarnings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant = "demo"
+	o := pass.Order{Tenant: "demo", FileID: tk.FileID, OrderID: tk.OrderID, SecretToken: tk.OrderSecretToken,
+		Tickets: []pass.Ticket{tk}, Warnings: []string{`movement 1 of order 2: unknown ticketState "LOST", taken as valid`}}
+	s := &pass.Syncer{Orders: staticOrders{o}, Service: b.svc, Hints: b.db, Timeline: b.db, Templates: map[string]string{"demo": "default"}}
+	res, err := s.SyncOrder(ctx, pass.OrderRef{Tenant: "demo", SecretToken: tk.OrderSecretToken}, "corr-1")
+	if err != nil || len(res.Changed) != 1 {
+		t.Fatalf("sync: %d changed, %v", len(res.Changed), err)
+	}
+	tl, err := b.db.Timeline(ctx, "demo", tk.OrderSecretToken, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range tl {
+		if e.Kind == "warning" && strings.Contains(e.Detail, `unknown ticketState "LOST"`) && e.CorrelationID == "corr-1" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no warning on the timeline: %+v", tl)
 	}
 }

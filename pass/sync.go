@@ -79,6 +79,12 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 	}
 	tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, "sync-started", correlationID,
 		fmt.Sprintf("%d tickets from SecuTix", len(o.Tickets))))
+	for _, w := range o.Warnings {
+		tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, "warning", correlationID, w))
+		if s.Log != nil {
+			s.Log.WarnContext(ctx, "secutix", slog.String("tenant", ref.Tenant), slog.Int64("fileId", o.FileID), slog.String("warning", w))
+		}
+	}
 	tpl := s.Templates[ref.Tenant]
 	var errs []error
 	for _, t := range o.Tickets {

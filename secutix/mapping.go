@@ -116,7 +116,8 @@ func (m mapper) order(fd *fileData, orders []orderData) (*pass.Order, error) {
 				continue
 			}
 			seen[id] = true
-			t, err := m.ticket(out.FileID, o, mv, fileCancelled || cancelledBy[id])
+			t, warn, err := m.ticket(out.FileID, o, mv, fileCancelled || cancelledBy[id])
+			out.Warnings = append(out.Warnings, warn...)
 			if err != nil {
 				probs = append(probs, err.Error())
 				continue
@@ -138,10 +139,10 @@ func (m mapper) order(fd *fileData, orders []orderData) (*pass.Order, error) {
 // ticket maps one movement. cancelled says that something outside the
 // movement (the file, a refund order) cancels it. Its error names the
 // movement.
-func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled bool) (pass.Ticket, error) {
+func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled bool) (_ pass.Ticket, warnings []string, _ error) {
 	id := int64(mv.MovementID)
-	fail := func(format string, args ...any) (pass.Ticket, error) {
-		return pass.Ticket{}, fmt.Errorf("movement %d of order %d: %s", id, int64(o.OrderID), fmt.Sprintf(format, args...))
+	fail := func(format string, args ...any) (pass.Ticket, []string, error) {
+		return pass.Ticket{}, warnings, fmt.Errorf("movement %d of order %d: %s", id, int64(o.OrderID), fmt.Sprintf(format, args...))
 	}
 	if id <= 0 {
 		return fail("no movementId")
@@ -263,11 +264,14 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled b
 	// State.
 	state := pass.TicketValid
 	if tk != nil {
-		s, ok := ticketState(tk.TicketState.String())
-		if !ok {
-			return fail("unknown ticketState %q", tk.TicketState.String())
+		if s, ok := ticketState(tk.TicketState.String()); ok {
+			state = s
+		} else {
+			// SecuTix's APIs use several vocabularies: keep the ticket,
+			// say so, and let the other signals decide.
+			warnings = append(warnings, fmt.Sprintf("movement %d of order %d: unknown ticketState %q, taken as valid",
+				id, int64(o.OrderID), tk.TicketState.String()))
 		}
-		state = s
 		if cause := strings.ToUpper(tk.CancellationCause.String()); cause != "" && cause != "NOT_CANCELLED" {
 			state = pass.TicketCancelled
 		}
@@ -284,7 +288,7 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled b
 	if err := t.Validate(); err != nil {
 		return fail("%s", strings.TrimPrefix(pass.PublicMessage(err), "ticket: "))
 	}
-	return t, nil
+	return t, warnings, nil
 }
 
 func (m mapper) team(t *team) pass.Team {
@@ -364,11 +368,14 @@ func cancelledState(s string) bool {
 	return false
 }
 
-// cancellingOrder reports whether o is a refund or cancellation order,
-// whose movements cancel sale movements instead of being tickets.
+// cancellingOrder reports whether o is a refund order or the freeing of a
+// reservation or option (SecuTix's orderType REFUND_CLIENT,
+// REFUND_ORGANIZATION, RESERVATION_FREEING, OPTION_FREEING; also the
+// older spellings REFUND, CANCELLATION, CANCEL): its movements cancel the
+// sale movements they name instead of being tickets.
 func cancellingOrder(o orderData) bool {
-	switch strings.ToUpper(strings.TrimSpace(o.OrderType.String())) {
-	case "REFUND", "CANCELLATION", "CANCEL":
+	switch t := strings.ToUpper(strings.TrimSpace(o.OrderType.String())); {
+	case strings.HasPrefix(t, "REFUND"), strings.HasSuffix(t, "_FREEING"), t == "CANCELLATION", t == "CANCEL":
 		return true
 	}
 	return false

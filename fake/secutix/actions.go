@@ -297,7 +297,7 @@ func (s *Sandbox) Cancel(fileID, ticketID int64) (TicketView, error) {
 	})
 }
 
-// Refund cancels the ticket through a REFUND order added to the file (its
+// Refund cancels the ticket through a REFUND_CLIENT order added to the file (its
 // movement names the sale movement in cancelledMovementId, its amounts are
 // negative) and sends CANCELLED. Errors as for Cancel.
 func (s *Sandbox) Refund(fileID, ticketID int64) (TicketView, error) {
@@ -311,7 +311,7 @@ func (s *Sandbox) Refund(fileID, ticketID int64) (TicketView, error) {
 		op.BasePrice, op.UnitPrice, op.TotalAmount = -c.op.UnitPrice, -c.op.UnitPrice, -c.op.UnitPrice
 		op.Locations = append([]Location(nil), c.op.Locations...)
 		refund := OrderDetailsData{
-			OrderID: s.nextID("order"), OrderSecretID: randomToken(18), OrderState: "CLOSED", OrderType: "REFUND",
+			OrderID: s.nextID("order"), OrderSecretID: randomToken(18), OrderState: "CLOSED", OrderType: "REFUND_CLIENT",
 			CreationDateTime: formatTime(now), ReferenceDate: c.o.ReferenceDate,
 			SaleAmount: -c.op.UnitPrice, CatalogCurrency: c.o.CatalogCurrency, ContactReference: c.o.ContactReference,
 			SalesChannelCode: c.o.SalesChannelCode, SalesChannelName: c.o.SalesChannelName,

@@ -90,7 +90,7 @@
 //	          reissued like reprint so the old holder's barcode stops working. → MODIFIED
 //	validate  ticketState CONTROLLED. → VALIDATED
 //	cancel    ticketState CANCELLED. → CANCELLED
-//	refund    ticketState CANCELLED, plus a REFUND order in the same file whose
+//	refund    ticketState CANCELLED, plus a REFUND_CLIENT order in the same file whose
 //	          movement names the sale movement in cancelledMovementId. → CANCELLED
 //
 // It answers 404 for an unknown file, ticket or action, 409 for an

@@ -443,7 +443,7 @@ func TestTicketActions(t *testing.T) {
 			t.Fatalf("got %d orders, want the sale and a refund", len(f.OrderDetailsDatas))
 		}
 		r := f.OrderDetailsDatas[1]
-		if r.OrderType != "REFUND" || r.SaleAmount != -85000 || len(r.MovementDatas) != 1 || r.MovementDatas[0].CancelledMovementID != c.Tickets[0].MovementID {
+		if r.OrderType != "REFUND_CLIENT" || r.SaleAmount != -85000 || len(r.MovementDatas) != 1 || r.MovementDatas[0].CancelledMovementID != c.Tickets[0].MovementID {
 			t.Errorf("got refund order %+v, want it to cancel movement %d", r, c.Tickets[0].MovementID)
 		}
 		act(t, c, 0, "refund", "", http.StatusConflict)
