@@ -14,7 +14,7 @@ const (
 	DefaultRequestsPerMinute = 60
 	DefaultBurst             = 5
 	DefaultInProgressRetries = 5
-	DefaultInProgressDelay   = 2 * time.Second
+	DefaultInProgressDelay   = 10 * time.Second
 	DefaultHTTPTimeout       = 15 * time.Second
 	DefaultMaxResponseBytes  = 4 << 20
 	DefaultRetryAfter        = 30 * time.Second
@@ -69,7 +69,8 @@ type Config struct {
 	// InProgressRetries is how often an "in_progress" answer is retried;
 	// 0 means 5.
 	InProgressRetries int
-	// InProgressDelay is the wait between those retries; 0 means 2 s.
+	// InProgressDelay is the wait between those retries; 0 means 10 s
+	// (SecuTix's work behind "in_progress" takes more than 30 s).
 	InProgressDelay time.Duration
 	// DefaultEventKind is used when SecuTix does not say; "" means concert.
 	DefaultEventKind pass.EventKind

@@ -2,15 +2,20 @@
 // its REST_RPC JSON API that fetches a ticket file and maps it to a
 // pass.Order, one pass.Ticket per sale movement.
 //
-// The client speaks the API as documented and observed: POST /tnai/backend-apis/v1/auth for a bearer
-// token (cached, renewed 30 s before it expires, renewed once more on HTTP
-// 401), then POST .../externalOrderService/v1_33/{getFileDetails,
+// The client speaks the API as documented and observed. Every call carries a
+// bearer token: by default (Config.Auth "jwt") an HS256 JWT forged for the
+// request as SecuTix documents (sub the institution, aud the operator, iss
+// the partner, signed with the operator's secret, exp = iat + 30 s); in
+// "token" mode the token of POST /tnai/backend-apis/v1/auth, kept until a
+// 401. A 401 is retried once with a new token. The calls are POST
+// .../externalOrderService/v1_33/{getFileDetails,
 // getFileDetailsFromOrderSecretId, getOrderDetails}. Every answer carries
 // an envelope {statusCode, statusDetail, statusMessage, requestId}:
 //
 //   - "success" is decoded;
-//   - "in_progress" is retried after Config.InProgressDelay, resending the
-//     requestId, up to Config.InProgressRetries times (then KindUnavailable);
+//   - "in_progress" is retried after Config.InProgressDelay (10 s), resending
+//     the requestId (an integer), up to Config.InProgressRetries times (then
+//     KindUnavailable);
 //   - an error whose statusDetail says NOT_FOUND, UNKNOWN or DOES_NOT_EXIST is
 //     KindNotFound wrapping pass.ErrNotFound; INVALID, MISSING, ILLEGAL or
 //     BAD_REQUEST is KindInvalid; anything else is KindUnavailable.
@@ -24,11 +29,13 @@
 // Mapping: fields SecuTix documents are read by their real names; the
 // fields our research could not confirm (performanceStartDate, area, block,
 // row, seatNumber, entrance, holder, tickets, eventKind, performers, …) are
-// read when present and otherwise left empty. A refund or cancellation
-// order in the file cancels the sale movements its movements name (by
-// cancelledMovementId, else by their own movementId). A movement that
-// cannot become a valid ticket fails the whole call with KindInvalid naming
-// it, rather than being dropped.
+// read when present and otherwise left empty. A refund order (orderType
+// REFUND_CLIENT or REFUND_ORGANIZATION) or the freeing of a reservation or
+// an option cancels the sale movements its movements name (by
+// cancelledMovementId, else by their own movementId). An unknown ticket
+// state is kept (the ticket stays valid) and reported in Order.Warnings. A
+// movement that cannot become a valid ticket fails the whole call with
+// KindInvalid naming it, rather than being dropped.
 //
 // The SecuTix sandbox, a fake SecuTix speaking the same wire API, is fake/secutix.
 package secutix

@@ -168,11 +168,11 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		FileID        int64   `json:"fileId"`
-		OrderSecretID string  `json:"orderSecretId"`
-		OrderID       int64   `json:"orderId"`
-		Granularity   string  `json:"granularity"`
-		RequestID     *string `json:"requestId"`
+		FileID        int64  `json:"fileId"`
+		OrderSecretID string `json:"orderSecretId"`
+		OrderID       int64  `json:"orderId"`
+		Granularity   string `json:"granularity"`
+		RequestID     *int64 `json:"requestId"`
 	}
 	if !readAPIBody(w, r, &req) {
 		return
@@ -180,27 +180,27 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var rid *string
+	var rid *int64
 	if s.inProgress > 0 {
-		id := ""
+		var id int64
 		if req.RequestID != nil {
 			id = *req.RequestID
 		}
 		p, ok := s.requests[id]
 		if !ok {
 			s.pruneRequests()
-			id = randomToken(12)
+			id = s.nextID("request")
 			p = &pendingRequest{left: s.inProgress, at: s.cfg.Now()}
 			s.requests[id] = p
 		}
 		if p.left > 0 {
 			p.left--
-			writeJSON(w, http.StatusOK, Envelope{StatusCode: "in_progress", RequestID: ptr(id),
+			writeJSON(w, http.StatusOK, Envelope{StatusCode: "in_progress", RequestID: &id,
 				StatusMessage: ptr("the request is being processed; resend it with its requestId")})
 			return
 		}
 		delete(s.requests, id)
-		rid = ptr(id)
+		rid = &id
 	}
 	ok := Envelope{StatusCode: "success", RequestID: rid}
 

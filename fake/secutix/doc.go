@@ -40,7 +40,7 @@
 // with Retry-After (seconds to the next minute); an unknown id is HTTP 200
 // with {"statusCode":"error","statusDetail":"NOT_FOUND"}; with the
 // in-progress fault on, the first request of each new requestId answers
-// {"statusCode":"in_progress","requestId":"…"} and resending that
+// {"statusCode":"in_progress","requestId":N} (an integer, as SecuTix's) and resending that
 // requestId gets the answer; injected faults answer a chosen HTTP status.
 //
 // # Control API

@@ -86,7 +86,7 @@ type Sandbox struct {
 	failLeft   int
 	failAfter  int // Retry-After seconds of injected 429/509
 	inProgress int // in_progress answers per new request
-	requests   map[string]*pendingRequest
+	requests   map[int64]*pendingRequest
 	holderSeq  int
 }
 
@@ -182,7 +182,7 @@ func New(cfg Config) (*Sandbox, error) {
 		tokens:    make(map[string]time.Time),
 		quota:     make(map[string]*window),
 		calls:     make(map[string]int),
-		requests:  make(map[string]*pendingRequest),
+		requests:  make(map[int64]*pendingRequest),
 		failAfter: DefaultFaultRetryAfter,
 	}
 	s.hooks = newDeliverer(cfg, log)

@@ -558,7 +558,7 @@ func TestInProgressOnce(t *testing.T) {
 	body := fmt.Sprintf(`{"fileId":%d}`, c.FileID)
 	var env fakesecutix.Envelope
 	_, _, out := b.do(t, "POST", apiRoot+"getFileDetails", body, bearer...)
-	if err := json.Unmarshal(out, &env); err != nil || env.StatusCode != "in_progress" || env.RequestID == nil || *env.RequestID == "" {
+	if err := json.Unmarshal(out, &env); err != nil || env.StatusCode != "in_progress" || env.RequestID == nil || *env.RequestID <= 0 {
 		t.Fatalf("got %s, want in_progress with a requestId", out)
 	}
 	// Without the request id it is a new request: in_progress again.
@@ -566,7 +566,7 @@ func TestInProgressOnce(t *testing.T) {
 	if !strings.Contains(string(out), `"in_progress"`) {
 		t.Errorf("got %s, want in_progress for a new request", out)
 	}
-	withID := fmt.Sprintf(`{"fileId":%d,"requestId":%q}`, c.FileID, *env.RequestID)
+	withID := fmt.Sprintf(`{"fileId":%d,"requestId":%d}`, c.FileID, *env.RequestID)
 	_, _, out = b.do(t, "POST", apiRoot+"getFileDetails", withID, bearer...)
 	var res fakesecutix.FileResult
 	if err := json.Unmarshal(out, &res); err != nil || res.StatusCode != "success" || res.RequestID == nil || *res.RequestID != *env.RequestID {

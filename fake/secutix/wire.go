@@ -18,7 +18,7 @@ type Envelope struct {
 	StatusCode    string  `json:"statusCode"` // success | in_progress | error
 	StatusDetail  *string `json:"statusDetail"`
 	StatusMessage *string `json:"statusMessage"`
-	RequestID     *string `json:"requestId"`
+	RequestID     *int64  `json:"requestId"` // an Integer, as SecuTix's
 }
 
 // FileResult is the answer of getFileDetails and getFileDetailsFromOrderSecretId.
