@@ -124,7 +124,7 @@ type SecuTix struct {
 	EventKind string `yaml:"eventKind"`
 	// Locale picks localized names (default en).
 	Locale string `yaml:"locale"`
-	// RequestsPerMinute per endpoint (default 60, SecuTix's quota).
+	// RequestsPerMinute per SecuTix service (default 60, SecuTix's quota).
 	RequestsPerMinute int `yaml:"requestsPerMinute"`
 }
 

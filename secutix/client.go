@@ -76,10 +76,26 @@ func New(cfg Config) (*Client, error) {
 		mapper:   mapper{tenant: cfg.Tenant, locale: cfg.Locale, defaultKind: cfg.DefaultEventKind},
 		limiters: make(map[string]*rate.Limiter),
 	}
-	for _, m := range []string{MethodAuth, MethodGetFileDetails, MethodGetFileDetailsFromOrderSecretID, MethodGetOrderDetails} {
-		c.limiters[m] = rate.NewLimiter(every, cfg.Burst)
+	for _, svc := range []string{ServiceAuth, ServiceOrders} {
+		c.limiters[svc] = rate.NewLimiter(every, cfg.Burst)
 	}
 	return c, nil
+}
+
+// The SecuTix services the client calls. SecuTix counts its quota per
+// service (all its methods, versions and protocols together), so the
+// client limits per service too.
+const (
+	ServiceAuth   = "auth"
+	ServiceOrders = "externalOrderService"
+)
+
+// serviceOf is the service of a method.
+func serviceOf(method string) string {
+	if method == MethodAuth {
+		return ServiceAuth
+	}
+	return ServiceOrders
 }
 
 // Tenant returns the tenant the client serves.
@@ -289,11 +305,12 @@ func (c *Client) send(ctx context.Context, url string, payload []byte, token str
 	return &response{status: res.StatusCode, header: res.Header, body: body}, nil
 }
 
-// wait blocks until the endpoint's limiter allows a request or ctx ends.
+// wait blocks until the limiter of the method's service allows a request
+// or ctx ends.
 // When the wait would outlast ctx's deadline it fails at once with an
 // error wrapping context.DeadlineExceeded.
 func (c *Client) wait(ctx context.Context, method string) error {
-	l := c.limiters[method]
+	l := c.limiters[serviceOf(method)]
 	if l == nil {
 		return nil
 	}

@@ -60,10 +60,10 @@ type Config struct {
 	Operator, Partner, Secret string
 	// HTTPClient sends the requests; nil means a client with a 15 s timeout.
 	HTTPClient *http.Client
-	// RequestsPerMinute is the client-side limit per endpoint (SecuTix
-	// counts per endpoint too); 0 means 60.
+	// RequestsPerMinute is the client-side limit per service (SecuTix
+	// counts per service: all its methods together); 0 means 60.
 	RequestsPerMinute int
-	// Burst is how many requests per endpoint may go out at once before the
+	// Burst is how many requests per service may go out at once before the
 	// limiter spaces them; 0 means min(5, RequestsPerMinute).
 	Burst int
 	// InProgressRetries is how often an "in_progress" answer is retried;

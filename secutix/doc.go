@@ -22,9 +22,11 @@
 //
 // HTTP 429 and 509 (SecuTix's "over quota") become a *pass.RetryAfterError;
 // 5xx and network errors are KindUnavailable. The client does not retry
-// them: the task queue that calls it backs off. A client-side token bucket
-// per endpoint (golang.org/x/time/rate) keeps under SecuTix's 60 requests
-// per minute per endpoint.
+// them: the task queue that calls it backs off (SecuTix documents no
+// Retry-After: without one the client asks for DefaultRetryAfter). A
+// client-side token bucket per service (golang.org/x/time/rate) keeps
+// under SecuTix's 60 requests per minute per service, whose methods count
+// together.
 //
 // Mapping: fields SecuTix documents are read by their real names; the
 // fields our research could not confirm (performanceStartDate, area, block,

@@ -60,19 +60,18 @@ func (s *Sandbox) gate(w http.ResponseWriter, r *http.Request, method string) bo
 		return false
 	}
 	if q := s.cfg.QuotaPerMinute; q > 0 {
-		now := s.cfg.Now()
-		start := now.Truncate(time.Minute)
-		win := s.quota[method]
+		// SecuTix counts per service (all its methods together) and says
+		// nothing of when to come back: no Retry-After.
+		svc := serviceOf(method)
+		start := s.cfg.Now().Truncate(time.Minute)
+		win := s.quota[svc]
 		if win == nil || !win.start.Equal(start) {
 			win = &window{start: start}
-			s.quota[method] = win
+			s.quota[svc] = win
 		}
 		win.n++
 		if win.n > q {
-			wait := start.Add(time.Minute).Sub(now)
-			secs := max(int((wait+time.Second-1)/time.Second), 1)
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeEnvelope(w, 509, "QUOTA_EXCEEDED", "more than "+strconv.Itoa(q)+" calls per minute to "+method)
+			writeEnvelope(w, 509, "QUOTA_EXCEEDED", "more than "+strconv.Itoa(q)+" calls per minute to "+svc)
 			return false
 		}
 	}
@@ -266,4 +265,13 @@ func (s *Sandbox) pruneRequests() {
 			delete(s.requests, id)
 		}
 	}
+}
+
+// serviceOf is the SecuTix service a method belongs to: its quota counts
+// all the service's methods together.
+func serviceOf(method string) string {
+	if method == methodAuth {
+		return "auth"
+	}
+	return "externalOrderService"
 }

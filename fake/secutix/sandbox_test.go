@@ -583,7 +583,12 @@ func TestInProgressOnce(t *testing.T) {
 
 func TestQuotaAndFaults(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *fakesecutix.Config) { c.QuotaPerMinute = 3 })
+	var mu sync.Mutex
+	now := fixedNow
+	b := setup(t, func(c *fakesecutix.Config) {
+		c.QuotaPerMinute = 3
+		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
 	c := b.create(t, "{}")
 	bearer := []string{"Authorization", "Bearer " + b.token(t)}
 	body := fmt.Sprintf(`{"fileId":%d}`, c.FileID)
@@ -593,12 +598,19 @@ func TestQuotaAndFaults(t *testing.T) {
 		}
 	}
 	st, h, _ := b.do(t, "POST", apiRoot+"getFileDetails", body, bearer...)
-	if st != 509 || h.Get("Retry-After") != "15" {
-		t.Errorf("got %d Retry-After %q, want 509 Retry-After 15", st, h.Get("Retry-After"))
+	if st != 509 || h.Get("Retry-After") != "" {
+		t.Errorf("got %d Retry-After %q, want 509 without Retry-After (SecuTix documents none)", st, h.Get("Retry-After"))
 	}
-	// The quota is per endpoint.
+	// The quota is per service: the service's other methods are over it too.
+	if st, _, out := b.do(t, "POST", apiRoot+"getOrderDetails", fmt.Sprintf(`{"orderId":%d}`, c.OrderID), bearer...); st != 509 {
+		t.Errorf("another method of the service: got %d %s, want 509", st, out)
+	}
+	// A new minute, a new quota.
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
 	if st, _, out := b.do(t, "POST", apiRoot+"getOrderDetails", fmt.Sprintf(`{"orderId":%d}`, c.OrderID), bearer...); st != 200 {
-		t.Errorf("other endpoint: got %d %s, want 200", st, out)
+		t.Errorf("the next minute: got %d %s, want 200", st, out)
 	}
 
 	f := setup(t, nil)
