@@ -26,7 +26,7 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	operator := fs.String("operator", "DEMO_SANDBOX", "accepted `operator`")
 	partner := fs.String("partner", "walletpass", "accepted `partner`")
 	secret := fs.String("secret", "sandbox-secret-demo", "accepted `secret`")
-	quota := fs.Int("quota", 60, "requests per minute per endpoint before HTTP 509")
+	quota := fs.Int("quota", 60, "requests per minute per service before HTTP 509")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
