@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -48,6 +49,8 @@ type Client struct {
 	cfg      Config
 	mapper   mapper
 	limiters map[string]*rate.Limiter
+
+	calls atomic.Int64 // requests sent, for the probe
 
 	mu     sync.Mutex
 	token  string // token mode: the /v1/auth token, until a 401
@@ -280,6 +283,7 @@ type response struct {
 // reads the answer within the size limit. Its errors carry a kind but no
 // prefix.
 func (c *Client) send(ctx context.Context, url string, payload []byte, token string) (*response, error) {
+	c.calls.Add(1)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
 		return nil, pass.Wrap(pass.KindInvalid, err, "build request")

@@ -34,6 +34,9 @@ Usage:
                                                   the organisers' API keys (stored hashed)
   walletpass sandbox secutix [-listen ADDR] [-webhook-url URL]
                                                   run the SecuTix sandbox alone
+  walletpass secutix probe (-file ID | -secret TOKEN) [-tenant ID]
+                                                  a dry run against SecuTix: its answer (masked)
+                                                  and the pass fields read from it
 
 The configuration file defaults to $WALLETPASS_CONFIG; with none, the embedded
 development defaults are used (SQLite and files under ./data, tenant "demo").
@@ -101,6 +104,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdGoogle(ctx, rest, stdout, stderr, getenv)
 	case "sandbox":
 		return cmdSandbox(ctx, rest, stdout, stderr)
+	case "secutix":
+		return cmdSecuTix(ctx, rest, stdout, stderr, getenv)
 	case "token":
 		return cmdToken(rest, stdout, stderr, getenv)
 	case "apikey":

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"walletpass/pass"
+)
+
+// TestSecuTixProbe: `walletpass secutix probe` against a SecuTix sandbox
+// in jwt mode: one call, the answer shown with secrets and personal data
+// masked, every pass field read or "missing"; the usage and an unknown
+// order give a one-line error that shows no secret.
+func TestSecuTixProbe(t *testing.T) {
+	t.Parallel()
+	sb := sandboxServer(t, "probe-secret", 1000)
+	orders := createOrders(t, sb.URL, 1, `{"count":1}`)
+	o := orders[0]
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "walletpass.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`server: {development: true}
+tenants:
+  - id: demo
+    name: Demo Concerts
+    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
+    secutix: {baseURL: %q, operator: DEMO_WALLET, partner: walletpass, secret: probe-secret}
+`, sb.URL+"/sandbox/secutix")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := testEnv(dir, map[string]string{"WALLETPASS_CONFIG": cfg})
+	var out, errOut bytes.Buffer
+	if err := Run(context.Background(), []string{"secutix", "probe", "-file", strconv.FormatInt(o.FileID, 10)}, &out, &errOut, env); err != nil {
+		t.Fatalf("probe: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"auth jwt (sub DEMO, aud DEMO_WALLET, iss walletpass)", "getFileDetails: 1 call(s)",
+		"SecuTix's answer (secrets and personal data masked)", "1 ticket(s)", "event.name", "venue.name", `"barcode": "`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the output lacks %q:\n%s", want, s)
+		}
+	}
+	for _, secret := range []string{o.Secret, o.Tickets[0].Barcode, "probe-secret"} {
+		if strings.Contains(s, secret) {
+			t.Errorf("the output shows %q:\n%s", secret, s)
+		}
+	}
+	// A sparse ticket: its empty fields are listed (the probe prints them
+	// as "missing"), personal data masked.
+	fields := probeFields(pass.Ticket{Barcode: "123456789012", HolderName: "Jane Doe", State: pass.TicketValid})
+	got := map[string]string{}
+	for _, f := range fields {
+		got[f.name] = f.value
+	}
+	if len(fields) < 20 || got["event.name"] != "" || got["venue.name"] != "" || got["state"] != "VALID" ||
+		got["barcode"] != "12…(12)" || got["holderName"] != "Ja…(8)" {
+		t.Errorf("probe fields = %v", got)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"neither", []string{"secutix", "probe"}, "give -file or -secret"},
+		{"both", []string{"secutix", "probe", "-file", "1", "-secret", "x"}, "give -file or -secret"},
+		{"unknown order", []string{"secutix", "probe", "-secret", "NoSuchOrderSecret123"}, "secutix"},
+		{"unknown command", []string{"secutix", "nope"}, "expected probe"},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		err := Run(context.Background(), tt.args, &out, &errOut, env)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(oneLine(err), "\n") {
+			t.Errorf("%s: got %v, want an error containing %q", tt.name, err, tt.want)
+		}
+		if strings.Contains(out.String()+err.Error(), "NoSuchOrderSecret123") {
+			t.Errorf("%s: the secret is shown: %s %v", tt.name, out.String(), err)
+		}
+	}
+}
