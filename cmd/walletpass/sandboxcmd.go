@@ -27,12 +27,13 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	partner := fs.String("partner", "walletpass", "accepted `partner`")
 	secret := fs.String("secret", "sandbox-secret-demo", "accepted `secret`")
 	quota := fs.Int("quota", 60, "requests per minute per service before HTTP 509")
+	format := fs.String("webhook-format", "listener", "the webhooks' `format`: listener, v1 (the URL holds ${orderId}) or v2")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: *tenant, Institution: *tenant, Operator: *operator, Partner: *partner,
-		Secret: *secret, WebhookURL: *webhookURL, QuotaPerMinute: *quota, Log: log})
+		Secret: *secret, WebhookURL: *webhookURL, WebhookFormat: *format, QuotaPerMinute: *quota, Log: log})
 	if err != nil {
 		return err
 	}

@@ -155,7 +155,8 @@ func (s *Sandbox) act(fileID, ticketID int64, action string, change func(c curso
 	c, _ = s.find(fileID, ref.movementID) // slices may have grown
 	c.f.FileDetailsData.LastModDateTime = formatTime(now)
 	s.log.Info("ticket changed", "fileId", fileID, "movementId", ref.movementID, "action", action)
-	s.hooks.enqueue(fileID, hooks...)
+	// V1 and V2 webhooks name the order the ticket was sold in.
+	s.hooks.enqueue(fileID, c.o.OrderID, hooks...)
 	return c.view(), nil
 }
 

@@ -275,3 +275,24 @@ func serviceOf(method string) string {
 	}
 	return "externalOrderService"
 }
+
+// orderWebhookBody is the body of a V2 order webhook: {"orderDetailsData":
+// …}, the order as getOrderDetails shows it now. It locks s.mu.
+func (s *Sandbox) orderWebhookBody(orderID int64) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fileID, found := s.byOrder[orderID]
+	if !found {
+		return nil, false
+	}
+	f := deepCopy(s.files[fileID])
+	for i := range f.OrderDetailsDatas {
+		if o := &f.OrderDetailsDatas[i]; o.OrderID == orderID {
+			b, err := json.Marshal(struct {
+				OrderDetailsData *OrderDetailsData `json:"orderDetailsData"`
+			}{o})
+			return b, err == nil
+		}
+	}
+	return nil, false
+}

@@ -124,6 +124,15 @@
 // a non-2xx answer is retried up to 5 times, the pause doubling from
 // Config.WebhookRetryDelay. Close waits for the queued deliveries.
 //
+// That is the listener format (the contract walletpass replaces). With
+// Config.WebhookFormat "v1" or "v2" the sandbox speaks SecuTix's own order
+// webhooks instead, once per order change (not per ticket; a scan, which
+// closes no order, sends nothing), naming the order the ticket was sold
+// in: V1 is a GET of WebhookURL with ${orderId} replaced by the order id;
+// V2 is a POST of {"orderDetailsData": …}, the order as getOrderDetails
+// shows it when sent, retried 12 times every WebhookRetryDelay (SecuTix:
+// every M minutes). SetWebhookURL changes the target later.
+//
 // Go methods mirror the control API for tests: CreateOrder, Modify,
 // Reprint, Transfer, Validate, Cancel, Refund, SetFaults, FailNext,
 // SetInProgressOnce, SetInProgress, ExpireTokens, Calls and Order.

@@ -22,6 +22,7 @@ const (
 	DefaultWebhookRetryDelay = 50 * time.Millisecond
 	DefaultFaultRetryAfter   = 5 // seconds, for injected 429 and 509
 	webhookRetries           = 5
+	v2Retries                = 12 // SecuTix resends a V2 webhook 12 times, M minutes apart
 	maxControlBody           = 64 << 10
 	maxTicketsPerOrder       = 50
 	timeLayout               = "2006-01-02T15:04:05.000-07:00"
@@ -44,6 +45,15 @@ type Config struct {
 	WebhookURL string
 	// WebhookHeaders are added to every webhook (an API key, Basic auth).
 	WebhookHeaders map[string]string
+	// WebhookFormat is what the webhooks look like: "listener" (default;
+	// the body of the contract walletpass replaces, one per ticket change),
+	// "v1" (SecuTix's order webhook V1: a GET of WebhookURL with
+	// "${orderId}" replaced, once per closed order) or "v2" (SecuTix's
+	// order webhook V2: a POST of {"orderDetailsData": …}, the order as
+	// getOrderDetails shows it when sent, once per closed order, retried
+	// 12 times every WebhookRetryDelay). A scan closes no order: V1 and V2
+	// say nothing of it.
+	WebhookFormat string
 	// QuotaPerMinute is the number of API calls per endpoint per minute;
 	// over it the API answers 509 with Retry-After. 0 means 60; a negative
 	// value disables the quota.
@@ -133,6 +143,15 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.WebhookRetryDelay < 0 {
 		probs = append(probs, "WebhookRetryDelay must not be negative")
 	}
+	switch cfg.WebhookFormat {
+	case "", "listener", "v2":
+	case "v1":
+		if cfg.WebhookURL != "" && !strings.Contains(cfg.WebhookURL, "${orderId}") {
+			probs = append(probs, "WebhookURL must contain ${orderId} for V1 webhooks")
+		}
+	default:
+		probs = append(probs, fmt.Sprintf("WebhookFormat %q is not listener, v1 or v2", cfg.WebhookFormat))
+	}
 	if len(probs) > 0 {
 		return nil, fmt.Errorf("sandbox: config: %s", strings.Join(probs, "; "))
 	}
@@ -186,6 +205,7 @@ func New(cfg Config) (*Sandbox, error) {
 		failAfter: DefaultFaultRetryAfter,
 	}
 	s.hooks = newDeliverer(cfg, log)
+	s.hooks.orderBody = s.orderWebhookBody
 	return s, nil
 }
 
@@ -204,6 +224,14 @@ func (s *Sandbox) Handler() http.Handler {
 		writeProblem(w, r, &Error{Status: http.StatusNotFound, Detail: "no such sandbox endpoint"})
 	})
 	return mux
+}
+
+// SetWebhookURL sends the webhooks of later changes to u (a server whose
+// address was not known when the sandbox was made); "" sends none.
+func (s *Sandbox) SetWebhookURL(u string) {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	s.hooks.url = u
 }
 
 // Close stops accepting new webhooks and waits until every queued webhook

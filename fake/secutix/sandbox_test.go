@@ -801,3 +801,30 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("got %d webhooks, want at least %d", len(hooks), 8*10*3)
 	}
 }
+
+// TestWebhookFormatConfig: V1 needs ${orderId} in its URL; unknown
+// formats are refused.
+func TestWebhookFormatConfig(t *testing.T) {
+	t.Parallel()
+	base := fakesecutix.Config{Operator: "DEMO_WALLET", Partner: "p", Secret: "s"}
+	for _, tc := range []struct {
+		format, url string
+		ok          bool
+	}{
+		{"v1", "http://127.0.0.1:1/api/demo/webhooks/secutix/v1/orders/${orderId}?update=true", true},
+		{"v1", "http://127.0.0.1:1/api/demo/webhooks/secutix/v1/orders/1", false},
+		{"v2", "http://127.0.0.1:1/api/demo/webhooks/secutix/v2/orders", true},
+		{"listener", "", true},
+		{"v3", "", false},
+	} {
+		cfg := base
+		cfg.WebhookFormat, cfg.WebhookURL = tc.format, tc.url
+		sb, err := fakesecutix.New(cfg)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s %s: got %v, want ok=%v", tc.format, tc.url, err, tc.ok)
+		}
+		if sb != nil {
+			sb.Close()
+		}
+	}
+}
