@@ -39,8 +39,11 @@ type WebhookAuth struct {
 }
 
 // checkWebhookAuth compares credentials in constant time (over SHA-256
-// digests, so lengths leak nothing either).
-func checkWebhookAuth(c *gin.Context, a WebhookAuth) bool {
+// digests, so lengths leak nothing either). With queryKey (SecuTix's own
+// V1 and V2 webhooks, which can send no credentials but the URL they are
+// given), an apikey tenant's key may also come as the query parameter
+// "key"; the access log never shows query strings.
+func checkWebhookAuth(c *gin.Context, a WebhookAuth, queryKey bool) bool {
 	eq := func(got, want string) bool {
 		g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
 		return subtle.ConstantTimeCompare(g[:], w[:]) == 1
@@ -59,6 +62,9 @@ func checkWebhookAuth(c *gin.Context, a WebhookAuth) bool {
 			header = "X-API-Key"
 		}
 		got := c.GetHeader(header)
+		if got == "" && queryKey {
+			got = c.Query("key")
+		}
 		return got != "" && eq(got, a.Key)
 	}
 	return false
@@ -66,14 +72,14 @@ func checkWebhookAuth(c *gin.Context, a WebhookAuth) bool {
 
 // webhookTenant checks the tenant and the caller's credentials; it answers
 // and returns false when either is wrong.
-func (s *Server) webhookTenant(c *gin.Context) (string, bool) {
+func (s *Server) webhookTenant(c *gin.Context, queryKey bool) (string, bool) {
 	tenant := c.Param("tenantId")
 	if _, ok := s.tenants[tenant]; !ok || s.deps.Webhooks.Inbox == nil {
 		writeProblem(c, http.StatusNotFound, "unknown tenant")
 		return "", false
 	}
 	auth := s.deps.Webhooks.Auth[tenant]
-	if !checkWebhookAuth(c, auth) {
+	if !checkWebhookAuth(c, auth, queryKey) {
 		if auth.Mode == "basic" {
 			c.Header("WWW-Authenticate", `Basic realm="walletpass webhooks", charset="UTF-8"`)
 		}
@@ -101,7 +107,7 @@ func readBody(c *gin.Context, limit int64) ([]byte, bool) {
 // transaction (which wakes the dispatcher), answer 200 with the correlation
 // id, as the contract we replace does ("order change queued").
 func (s *Server) orderListener(c *gin.Context) {
-	tenant, ok := s.webhookTenant(c)
+	tenant, ok := s.webhookTenant(c, false)
 	if !ok {
 		return
 	}
@@ -127,7 +133,7 @@ func (s *Server) orderListener(c *gin.Context) {
 // orderV1 takes SecuTix's native order webhook V1 (GET or POST with the
 // order id in the URL) and answers 200 once the sync is queued.
 func (s *Server) orderV1(c *gin.Context) {
-	tenant, ok := s.webhookTenant(c)
+	tenant, ok := s.webhookTenant(c, true)
 	if !ok {
 		return
 	}
@@ -147,7 +153,7 @@ func (s *Server) orderV1(c *gin.Context) {
 // orderV2 takes SecuTix's native order webhook V2 (the order-details body)
 // and answers 200 once every order in it is queued.
 func (s *Server) orderV2(c *gin.Context) {
-	tenant, ok := s.webhookTenant(c)
+	tenant, ok := s.webhookTenant(c, true)
 	if !ok {
 		return
 	}

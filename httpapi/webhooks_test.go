@@ -141,6 +141,11 @@ func TestWebhookRejectsWithoutWriting(t *testing.T) {
 		{name: "basic missing", path: "/api/basic" + listener, body: goodBody, status: 401, detail: "credentials"},
 		{name: "basic wrong", path: "/api/basic" + listener, body: goodBody, hdr: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("secutix:nope"))}, status: 401, detail: "credentials"},
 		{name: "api key wrong", path: "/api/keyed" + listener, body: goodBody, hdr: map[string]string{"X-API-Key": "key-0123456789abcdeX"}, status: 401, detail: "credentials"},
+		// The key may come in the URL only for SecuTix's own V1 and V2
+		// webhooks, which can send nothing else.
+		{name: "api key in the listener's URL", path: "/api/keyed" + listener + "?key=key-0123456789abcdef", body: goodBody, status: 401, detail: "credentials"},
+		{name: "v1 wrong key in the URL", method: "GET", path: "/api/keyed/webhooks/secutix/v1/orders/12?key=nope", status: 401, detail: "credentials"},
+		{name: "v1 without key", method: "GET", path: "/api/keyed/webhooks/secutix/v1/orders/12", status: 401, detail: "credentials"},
 		{name: "v1 bad id", method: "GET", path: "/api/demo/webhooks/secutix/v1/orders/12abc", status: 400, detail: "positive 64-bit"},
 		{name: "v2 no id", path: "/api/demo/webhooks/secutix/v2/orders", body: `{"orderDetailsData":{"orderState":"CLOSED"}}`, status: 400, detail: "orderId or orderSecretId is required"},
 	}
@@ -163,8 +168,14 @@ func TestWebhookRejectsWithoutWriting(t *testing.T) {
 	for _, ok := range []struct {
 		path string
 		hdr  map[string]string
-	}{{"/api/basic" + listener, map[string]string{"Authorization": basicOK}}, {"/api/keyed" + listener, map[string]string{"X-API-Key": "key-0123456789abcdef"}}} {
-		if resp, body := send(t, "POST", h.srv.URL+ok.path, goodBody, ok.hdr); resp.StatusCode != http.StatusOK {
+	}{{"/api/basic" + listener, map[string]string{"Authorization": basicOK}}, {"/api/keyed" + listener, map[string]string{"X-API-Key": "key-0123456789abcdef"}},
+		{"/api/keyed/webhooks/secutix/v1/orders/12?key=key-0123456789abcdef", nil},
+		{"/api/keyed/webhooks/secutix/v2/orders?key=key-0123456789abcdef", nil}} {
+		body := goodBody
+		if strings.Contains(ok.path, "/v2/") {
+			body = `{"orderDetailsData":{"orderId":12,"orderSecretId":"tok-v2"}}`
+		}
+		if resp, body := send(t, "POST", h.srv.URL+ok.path, body, ok.hdr); resp.StatusCode != http.StatusOK {
 			t.Errorf("%s with good credentials: %d %s", ok.path, resp.StatusCode, body)
 		}
 	}
