@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
 
 	"walletpass/pass"
@@ -72,7 +73,7 @@ func MaskJSON(body []byte) []byte {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	if err := d.Decode(&v); err != nil {
-		return []byte(`"(not JSON: ` + itoa(len(body)) + ` bytes)"`)
+		return []byte(`"(not JSON: ` + strconv.Itoa(len(body)) + ` bytes)"`)
 	}
 	out, _ := json.MarshalIndent(mask(v, false), "", "  ")
 	return out
@@ -97,12 +98,12 @@ func mask(v any, hide bool) any {
 		return x
 	case string:
 		if hide {
-			return maskString(x)
+			return MaskValue(x)
 		}
 		return x
 	case json.Number:
 		if hide {
-			return maskString(x.String())
+			return MaskValue(x.String())
 		}
 		return x
 	}
@@ -111,19 +112,11 @@ func mask(v any, hide bool) any {
 
 // MaskValue is how the probe shows a secret or personal value: its first
 // characters (at most two, a quarter of it) and its length; "" stays "".
-func MaskValue(s string) string { return maskString(s) }
-
-// maskString keeps the first two characters of s and its length.
-func maskString(s string) string {
+func MaskValue(s string) string {
 	if s == "" {
 		return ""
 	}
 	r := []rune(s)
 	keep := min(2, len(r)/4)
-	return string(r[:keep]) + "…(" + itoa(len(r)) + ")"
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
+	return string(r[:keep]) + "…(" + strconv.Itoa(len(r)) + ")"
 }

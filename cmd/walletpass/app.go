@@ -173,17 +173,24 @@ func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger) (secutix
 			}
 			base = selfURL + "/sandbox/secutix"
 		}
-		cl, err := secutix.New(secutix.Config{
-			Tenant: t.ID, BaseURL: base, Auth: sx.Auth, Institution: inst,
-			Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
-			RequestsPerMinute: sx.RequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
-		})
+		cl, err := secutix.New(secutixConfig(t, base, inst))
 		if err != nil {
 			return nil, sb, fmt.Errorf("tenant %s: secutix: %w", t.ID, err)
 		}
 		clients[t.ID] = cl
 	}
 	return clients, sb, nil
+}
+
+// secutixConfig is the client configuration of tenant t, talking to base
+// as institution inst (both given: the built-in sandbox changes them).
+func secutixConfig(t config.Tenant, base, inst string) secutix.Config {
+	sx := t.SecuTix
+	return secutix.Config{
+		Tenant: t.ID, BaseURL: base, Auth: sx.Auth, Institution: inst,
+		Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
+		RequestsPerMinute: sx.RequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
+	}
 }
 
 // policies is each tenant's follow-up policy, from its configuration and

@@ -54,8 +54,7 @@ func cmdSecuTix(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 			inst = t.ID
 		}
 	}
-	cl, err := secutix.New(secutix.Config{Tenant: t.ID, BaseURL: base, Auth: sx.Auth, Institution: inst,
-		Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale})
+	cl, err := secutix.New(secutixConfig(t, base, inst))
 	if err != nil {
 		return err
 	}
