@@ -126,6 +126,12 @@ type SecuTix struct {
 	Locale string `yaml:"locale"`
 	// RequestsPerMinute per SecuTix service (default 60, SecuTix's quota).
 	RequestsPerMinute int `yaml:"requestsPerMinute"`
+	// Fields maps pass fields to paths in SecuTix's JSON over the
+	// defaults, e.g. seatRow: "movement.rowLabel | ticket.row" (see
+	// docs/secutix.md); checked when the service starts.
+	Fields map[string]string `yaml:"fields"`
+	// Granularity is getOrderDetails' granularity (default TICKETS).
+	Granularity string `yaml:"granularity"`
 }
 
 // UsesSandbox reports whether the tenant talks to the built-in sandbox.

@@ -169,7 +169,7 @@ func (s *Server) orderV2(c *gin.Context) {
 	corr := correlationID(c)
 	for i, o := range orders {
 		ev := pass.WebhookEvent{Tenant: tenant, Source: "secutix-v2", SecretToken: o.OrderSecretID, OrderID: o.OrderID,
-			State: "FINALIZED", CorrelationID: corr}
+			State: "FINALIZED", CorrelationID: corr, Details: o.Details}
 		if _, err := s.deps.Webhooks.Inbox.Receive(c.Request.Context(), ev); err != nil {
 			s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the webhook could not be stored; "+strconv.Itoa(i)+" of the orders were"))
 			return

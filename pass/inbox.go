@@ -26,7 +26,7 @@ type Inbox struct {
 func (in *Inbox) Receive(ctx context.Context, ev WebhookEvent) (Enqueued, error) {
 	now := in.Clock.Now()
 	ev.ReceivedAt = now
-	ref := OrderRef{Tenant: ev.Tenant, SecretToken: ev.SecretToken}
+	ref := OrderRef{Tenant: ev.Tenant, SecretToken: ev.SecretToken, Details: ev.Details}
 	if ref.SecretToken == "" {
 		ref.OrderID = ev.OrderID
 	}

@@ -21,6 +21,9 @@ type Order struct {
 	// understanding it (an unknown ticket state, say): never fatal, shown
 	// on the order's timeline.
 	Warnings []string
+	// Source says where the order was read: "SecuTix" (a call) or "the
+	// order webhook" (its body, no call); "" means SecuTix.
+	Source string
 }
 
 // OrderSource fetches orders from a tenant's SecuTix institution.
@@ -31,6 +34,12 @@ type OrderSource interface {
 	OrderBySecret(ctx context.Context, tenant, secretToken string) (*Order, error)
 	OrderByFileID(ctx context.Context, tenant string, fileID int64) (*Order, error)
 	OrderByOrderID(ctx context.Context, tenant string, orderID int64) (*Order, error)
+}
+
+// DetailsSource maps an order SecuTix sent whole (OrderRef.Details),
+// fetching only what the details lack.
+type DetailsSource interface {
+	OrderFromDetails(ctx context.Context, tenant string, details []byte) (*Order, error)
 }
 
 // RetryAfterError is an Unavailable error that says when to try again.

@@ -2,6 +2,7 @@ package pass
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -74,7 +75,8 @@ type WebhookEvent struct {
 	OrderID       int64
 	TicketID      int64
 	MovementID    int64
-	State         string // as sent: PAID, CANCELLED, VALIDATED, MODIFIED or anything else
+	State         string          // as sent: PAID, CANCELLED, VALIDATED, MODIFIED or anything else
+	Details       json.RawMessage // the order itself, when the webhook carries it (V2); not stored with the event
 	LastUpdate    time.Time
 	CorrelationID string
 	ReceivedAt    time.Time
@@ -116,7 +118,14 @@ type OrderRef struct {
 	SecretToken string `json:"secretToken,omitempty"`
 	OrderID     int64  `json:"orderId,omitempty"`
 	FileID      int64  `json:"fileId,omitempty"`
+	// Details is the order as SecuTix sent it whole (its order webhook
+	// V2: {"orderDetailsData": …}): when the order source can map it, no
+	// fetch is needed. A later webhook of the same order replaces it.
+	Details json.RawMessage `json:"details,omitempty"`
 }
+
+// MaxOrderDetails bounds OrderRef.Details.
+const MaxOrderDetails = 1 << 20
 
 // Kind implements TaskArgs.
 func (OrderRef) Kind() string { return TaskSyncOrder }
@@ -140,6 +149,9 @@ func (r OrderRef) DedupKey() string {
 func (r OrderRef) Validate() error {
 	if r.Tenant == "" || (r.SecretToken == "" && r.FileID == 0 && r.OrderID == 0) {
 		return Errorf(KindInvalid, "sync-order: the order reference is empty")
+	}
+	if len(r.Details) > MaxOrderDetails {
+		return Errorf(KindTooLarge, "sync-order: the order details are larger than %d bytes", MaxOrderDetails)
 	}
 	return nil
 }

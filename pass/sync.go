@@ -1,6 +1,7 @@
 package pass
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,7 +51,10 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		o   *Order
 		err error
 	)
+	ds, canMap := s.Orders.(DetailsSource)
 	switch {
+	case len(ref.Details) > 0 && canMap:
+		o, err = ds.OrderFromDetails(ctx, ref.Tenant, ref.Details)
 	case ref.SecretToken != "":
 		o, err = s.Orders.OrderBySecret(ctx, ref.Tenant, ref.SecretToken)
 	case ref.FileID != 0:
@@ -78,7 +82,7 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		}
 	}
 	tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, "sync-started", correlationID,
-		fmt.Sprintf("%d tickets from SecuTix", len(o.Tickets))))
+		fmt.Sprintf("%d tickets from %s", len(o.Tickets), cmp.Or(o.Source, "SecuTix"))))
 	for _, w := range o.Warnings {
 		tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, "warning", correlationID, w))
 		if s.Log != nil {

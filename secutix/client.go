@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -27,12 +28,12 @@ const (
 	MethodGetFileDetails                  = "getFileDetails"
 	MethodGetFileDetailsFromOrderSecretID = "getFileDetailsFromOrderSecretId"
 	MethodGetOrderDetails                 = "getOrderDetails"
+	MethodGetCatalogDetailed              = "getCatalogDetailed"
+	MethodGetPOSConfig                    = "getPOSConfig"
+	MethodGetLastSetupUpdate              = "getLastSetupUpdate"
 )
 
-const (
-	authPath    = "/tnai/backend-apis/v1/auth"
-	servicePath = "/tnseb/backend-apis/externalOrderService/v1_33/"
-)
+const authPath = "/tnai/backend-apis/v1/auth"
 
 // ErrResponseTooLarge is wrapped by the error returned when a SecuTix
 // response is larger than Config.MaxResponseBytes.
@@ -51,6 +52,9 @@ type Client struct {
 	limiters map[string]*rate.Limiter
 
 	calls atomic.Int64 // requests sent, for the probe
+	log   *slog.Logger
+
+	catalog catalog
 
 	mu     sync.Mutex
 	token  string // token mode: the /v1/auth token, until a 401
@@ -76,10 +80,11 @@ func New(cfg Config) (*Client, error) {
 	every := rate.Every(time.Minute / time.Duration(cfg.RequestsPerMinute))
 	c := &Client{
 		cfg:      cfg,
-		mapper:   mapper{tenant: cfg.Tenant, locale: cfg.Locale, defaultKind: cfg.DefaultEventKind},
+		mapper:   mapper{tenant: cfg.Tenant, locale: cfg.Locale, defaultKind: cfg.DefaultEventKind, fields: cfg.fields},
+		log:      cfg.Log,
 		limiters: make(map[string]*rate.Limiter),
 	}
-	for _, svc := range []string{ServiceAuth, ServiceOrders} {
+	for _, svc := range []string{ServiceAuth, ServiceOrders, ServiceCatalog} {
 		c.limiters[svc] = rate.NewLimiter(every, cfg.Burst)
 	}
 	return c, nil
@@ -89,16 +94,26 @@ func New(cfg Config) (*Client, error) {
 // service (all its methods, versions and protocols together), so the
 // client limits per service too.
 const (
-	ServiceAuth   = "auth"
-	ServiceOrders = "externalOrderService"
+	ServiceAuth    = "auth"
+	ServiceOrders  = "externalOrderService"
+	ServiceCatalog = "catalogService"
 )
 
 // serviceOf is the service of a method.
 func serviceOf(method string) string {
-	if method == MethodAuth {
+	switch method {
+	case MethodAuth:
 		return ServiceAuth
+	case MethodGetCatalogDetailed, MethodGetPOSConfig, MethodGetLastSetupUpdate:
+		return ServiceCatalog
 	}
 	return ServiceOrders
+}
+
+// pathOf is the URL path of a service method (REST_RPC: module, service,
+// version, method).
+func pathOf(method string) string {
+	return "/tnseb/backend-apis/" + serviceOf(method) + "/v1_33/" + method
 }
 
 // Tenant returns the tenant the client serves.
@@ -125,7 +140,24 @@ func (c *Client) OrderBySecret(ctx context.Context, tenant, secretToken string) 
 	if err != nil {
 		return nil, err
 	}
-	return c.mapper.decodeFile(body, 0)
+	return c.assemble(ctx, body, 0)
+}
+
+// assemble maps a file answer with the catalogue and POS data it needs.
+func (c *Client) assemble(ctx context.Context, body []byte, wantFileID int64) (*pass.Order, error) {
+	r, err := parseFile(body, wantFileID)
+	if err != nil {
+		return nil, err
+	}
+	return c.mapRaw(ctx, r)
+}
+
+func (c *Client) mapRaw(ctx context.Context, r *rawFile) (*pass.Order, error) {
+	cat, err := c.view(ctx, r.performanceIDs())
+	if err != nil {
+		return nil, err
+	}
+	return c.mapper.order(r, cat)
 }
 
 // OrderByFileID returns the file fileID (getFileDetails). Errors are those
@@ -145,15 +177,15 @@ func (c *Client) fileByID(ctx context.Context, fileID int64) (*pass.Order, error
 	if err != nil {
 		return nil, err
 	}
-	return c.mapper.decodeFile(body, fileID)
+	return c.assemble(ctx, body, fileID)
 }
 
 // OrderByOrderID returns the file that holds order orderID: it calls
-// getOrderDetails, then getFileDetails with the fileId of the order's
-// operations (or getFileDetailsFromOrderSecretId with its secret), so that
-// refunds recorded as other orders of the file are seen: two API calls in
-// all. An order that names no file is mapped on its own. Errors are those
-// of OrderBySecret; KindInvalid also when orderID is not positive.
+// getOrderDetails; a sale order is the whole picture (one call), any other
+// order is read with its file (getFileDetails with the fileId of its
+// operations, or getFileDetailsFromOrderSecretId with its secret), so
+// that the sale a refund cancels is seen. Errors are those of
+// OrderBySecret; KindInvalid also when orderID is not positive.
 func (c *Client) OrderByOrderID(ctx context.Context, tenant string, orderID int64) (*pass.Order, error) {
 	if err := c.checkTenant(tenant); err != nil {
 		return nil, err
@@ -161,33 +193,61 @@ func (c *Client) OrderByOrderID(ctx context.Context, tenant string, orderID int6
 	if orderID <= 0 {
 		return nil, pass.Errorf(pass.KindInvalid, "secutix: order id %d is not positive", orderID)
 	}
-	body, err := c.call(ctx, MethodGetOrderDetails, map[string]any{"orderId": orderID, "granularity": "TICKETS"},
+	body, err := c.call(ctx, MethodGetOrderDetails, map[string]any{"orderId": orderID, "granularity": c.cfg.Granularity},
 		fmt.Sprintf("order %d", orderID))
 	if err != nil {
 		return nil, err
 	}
-	var res orderResult
-	if err := json.Unmarshal(body, &res); err != nil {
-		return nil, malformed(MethodGetOrderDetails, err)
+	return c.orderFromDetails(ctx, tenant, body, true)
+}
+
+// OrderFromDetails maps a getOrderDetails answer, which is also the body
+// of SecuTix's order webhook V2 ({"orderDetailsData":…}). A sale order is
+// mapped as it is (no call but the cached catalogue's); another order
+// type (a refund, an exchange) is read with its whole file, as
+// OrderByOrderID does. Errors are those of OrderBySecret; KindInvalid for
+// a body that is not an order.
+func (c *Client) OrderFromDetails(ctx context.Context, tenant string, body []byte) (*pass.Order, error) {
+	return c.orderFromDetails(ctx, tenant, body, false)
+}
+
+// SourceWebhook is Order.Source for an order mapped from its webhook body.
+const SourceWebhook = "the order webhook"
+
+// orderFromDetails is OrderFromDetails; fetched says body is an answer
+// SecuTix gave (getOrderDetails), not a webhook's.
+func (c *Client) orderFromDetails(ctx context.Context, tenant string, body []byte, fetched bool) (*pass.Order, error) {
+	if err := c.checkTenant(tenant); err != nil {
+		return nil, err
 	}
-	od := res.OrderDetailsData
-	if od == nil {
-		return nil, pass.Errorf(pass.KindUnavailable, "secutix: getOrderDetails: the answer has no orderDetailsData")
+	r, err := parseOrder(body)
+	if err != nil {
+		return nil, err
 	}
-	for _, op := range od.OperationDatas {
-		if op.FileID > 0 {
-			return c.fileByID(ctx, int64(op.FileID))
+	if r.onlySales() {
+		o, err := c.mapRaw(ctx, r)
+		if err == nil && !fetched {
+			o.Source = SourceWebhook
 		}
+		if pass.KindOf(err) != pass.KindInvalid {
+			return o, err
+		}
+		// The details lack what a pass needs (a coarser granularity,
+		// say): read the file instead.
 	}
+	if id := r.fileID(); id > 0 {
+		return c.fileByID(ctx, id)
+	}
+	od := r.orders[0]
 	if secret := od.OrderSecretID.String(); secret != "" {
 		body, err := c.call(ctx, MethodGetFileDetailsFromOrderSecretID, map[string]any{"orderSecretId": secret},
-			fmt.Sprintf("file of order %d", orderID), secret)
+			fmt.Sprintf("file of order %d", int64(od.OrderID)), secret)
 		if err != nil {
 			return nil, err
 		}
-		return c.mapper.decodeFile(body, 0)
+		return c.assemble(ctx, body, 0)
 	}
-	return c.mapper.order(nil, []orderData{*od})
+	return c.mapRaw(ctx, r)
 }
 
 func (c *Client) checkTenant(tenant string) error {
@@ -201,8 +261,8 @@ func (c *Client) checkTenant(tenant string) error {
 // answer. subject names what is asked for in error messages; hide lists
 // strings (secrets) that must never appear in them.
 func (c *Client) call(ctx context.Context, method string, req map[string]any, subject string, hide ...string) ([]byte, error) {
-	url := c.cfg.BaseURL + servicePath + method
-	prefix := "secutix: " + method + " " + subject
+	url := c.cfg.BaseURL + pathOf(method)
+	prefix := strings.TrimSpace("secutix: " + method + " " + subject)
 	reauthed := false
 	inProgress := 0
 	for {

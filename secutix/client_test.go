@@ -44,6 +44,7 @@ func setup(t *testing.T, editSandbox func(*fakesecutix.Config), editClient func(
 	scfg := fakesecutix.Config{
 		Tenant: tenant, Institution: "CSANDBOX", Operator: operator, Partner: partner, Secret: secret,
 		QuotaPerMinute: 100000, Now: func() time.Time { return fixedNow },
+		CatalogInterval: -1, // the clock stands still: let the catalogue be read again at once
 	}
 	if editSandbox != nil {
 		editSandbox(&scfg)
@@ -60,6 +61,7 @@ func setup(t *testing.T, editSandbox func(*fakesecutix.Config), editClient func(
 	b.cfg = secutix.Config{
 		Tenant: tenant, BaseURL: srv.URL + "/sandbox/secutix", Operator: operator, Partner: partner, Secret: secret,
 		HTTPClient: srv.Client(), RequestsPerMinute: 100000, InProgressDelay: time.Millisecond,
+		CatalogInterval: -1, SetupCheckInterval: -1,
 		Clock: func() time.Time { return fixedNow }, // the sandbox's clock: forged JWTs are fresh for it
 	}
 	if editClient != nil {
@@ -294,7 +296,9 @@ func TestOverloadAndOutages(t *testing.T) {
 		{name: "429 with Retry-After 9", fault: fakesecutix.FaultRequest{Status: ptr(429), RetryAfter: ptr(9)}, wantKind: pass.KindUnavailable, wantAfter: 9 * time.Second},
 		// SecuTix's quota answer carries no Retry-After: the client backs
 		// off by DefaultRetryAfter on its own.
-		{name: "509 over quota", quota: 2, calls: 2, wantKind: pass.KindUnavailable, wantAfter: secutix.DefaultRetryAfter},
+		// (The first order also costs the catalogue service three calls:
+		// the POS config, the setup stamp and the catalogue.)
+		{name: "509 over quota", quota: 3, calls: 3, wantKind: pass.KindUnavailable, wantAfter: secutix.DefaultRetryAfter},
 		{name: "503", fault: fakesecutix.FaultRequest{Status: ptr(503)}, wantKind: pass.KindUnavailable},
 		{name: "500", fault: fakesecutix.FaultRequest{Status: ptr(500)}, wantKind: pass.KindUnavailable},
 		{name: "400", fault: fakesecutix.FaultRequest{Status: ptr(400)}, wantKind: pass.KindUnavailable}, // SIMULATED_FAULT envelope
@@ -306,7 +310,7 @@ func TestOverloadAndOutages(t *testing.T) {
 				if tc.quota > 0 {
 					c.QuotaPerMinute = tc.quota
 				}
-			}, nil)
+			}, func(c *secutix.Config) { c.SetupCheckInterval = 0 })
 			ctx := t.Context()
 			c := b.create(t, fakesecutix.OrderRequest{})
 			for range tc.calls {
@@ -407,12 +411,17 @@ func TestLimiter(t *testing.T) {
 		rpm, burst int
 		wantBurst  int
 	}{
-		{"1 per minute, default burst", 1, 0, 1},
+		// The first order also reads the POS config, the setup stamp and
+		// the catalogue: three calls to the catalogue service, within the
+		// burst; later orders need none (the clock stands still).
 		{"2 per minute, burst 3", 2, 3, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, nil, func(c *secutix.Config) { c.RequestsPerMinute, c.Burst = tc.rpm, tc.burst })
+			b := setup(t, nil, func(c *secutix.Config) {
+				c.RequestsPerMinute, c.Burst = tc.rpm, tc.burst
+				c.SetupCheckInterval = 0
+			})
 			c := b.create(t, fakesecutix.OrderRequest{})
 			for i := range tc.wantBurst {
 				if _, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID); err != nil {
@@ -440,19 +449,33 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
-func TestOrderByOrderIDFetchesTheFile(t *testing.T) {
+// TestOrderByOrderID: a sale order is read alone (one call); a refund
+// order is read with its file, so the sale it cancels is seen (two).
+func TestOrderByOrderID(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil, nil)
 	c := b.create(t, fakesecutix.OrderRequest{})
-	if _, err := b.sb.Refund(c.FileID, c.Tickets[1].TicketID); err != nil {
-		t.Fatal(err)
+	fetches := func() int {
+		return b.sb.Calls("getOrderDetails") + b.sb.Calls("getFileDetails") + b.sb.Calls("getFileDetailsFromOrderSecretId")
 	}
 	o, err := b.cl.OrderByOrderID(t.Context(), tenant, c.OrderID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := b.sb.Calls("getOrderDetails") + b.sb.Calls("getFileDetails") + b.sb.Calls("getFileDetailsFromOrderSecretId"); got != 2 {
-		t.Errorf("got %d fetches, want at most 2", got)
+	if got := fetches(); got != 1 || o.FileID != c.FileID || len(o.Tickets) != 2 {
+		t.Errorf("sale: %d fetches, order %+v; want 1 and the two tickets", got, o)
+	}
+	if _, err := b.sb.Refund(c.FileID, c.Tickets[1].TicketID); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := b.sb.Order(c.FileID)
+	refundID := f.OrderDetailsDatas[1].OrderID
+	o, err = b.cl.OrderByOrderID(t.Context(), tenant, refundID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fetches(); got != 3 {
+		t.Errorf("refund: %d fetches in all, want 3", got)
 	}
 	if o.FileID != c.FileID || o.OrderID != c.OrderID || len(o.Tickets) != 2 || o.Tickets[1].State != pass.TicketCancelled {
 		t.Errorf("got %+v, want the whole file with the refunded ticket cancelled", o)
@@ -484,5 +507,79 @@ func TestClientsDispatch(t *testing.T) {
 		if !errors.Is(err, secutix.ErrUnknownTenant) || errors.Is(err, pass.ErrNotFound) {
 			t.Errorf("got %v, want ErrUnknownTenant and not pass.ErrNotFound", err)
 		}
+	}
+}
+
+// memCatalogs is an in-memory secutix.CatalogStore.
+type memCatalogs struct {
+	mu        sync.Mutex
+	body      []byte
+	stamp     string
+	at, tried time.Time
+}
+
+func (m *memCatalogs) ClaimCatalogFetch(_ context.Context, _ string, now time.Time, iv time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.tried.IsZero() && now.Sub(m.tried) < iv {
+		return false, nil
+	}
+	m.tried = now
+	return true, nil
+}
+
+func (m *memCatalogs) SaveCatalog(_ context.Context, _ string, body []byte, stamp string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.body, m.stamp, m.at = body, stamp, at
+	return nil
+}
+
+func (m *memCatalogs) LoadCatalog(context.Context, string) ([]byte, string, time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.body == nil {
+		return nil, "", time.Time{}, pass.ErrNotFound
+	}
+	return m.body, m.stamp, m.at, nil
+}
+
+// TestCatalogIsShared: SecuTix lets an institution read its catalogue
+// once per 10 minutes. Three clients (three instances) sharing a store
+// read it once between them, and a sandbox enforcing the limit refuses
+// nothing; an order of a performance the stored catalogue lacks waits
+// for the interval (a RetryAfterError) rather than call too soon.
+func TestCatalogIsShared(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *fakesecutix.Config) { c.CatalogInterval = 10 * time.Minute }, func(c *secutix.Config) {
+		c.CatalogInterval, c.SetupCheckInterval = 0, 0
+	})
+	store := &memCatalogs{}
+	cfg := b.cfg
+	cfg.CatalogInterval, cfg.SetupCheckInterval, cfg.Catalogs = 0, 0, store
+	first := b.create(t, fakesecutix.OrderRequest{})
+	var clients []*secutix.Client
+	for range 3 {
+		cl := b.client(t, cfg)
+		clients = append(clients, cl)
+		if _, err := cl.OrderByFileID(t.Context(), tenant, first.FileID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fetches := 0
+	for _, cl := range clients {
+		fetches += cl.CatalogFetches()
+	}
+	if fetches != 1 || b.sb.Calls("getCatalogDetailed") != 1 {
+		t.Errorf("%d catalogue reads (%d reached the sandbox), want 1", fetches, b.sb.Calls("getCatalogDetailed"))
+	}
+	other := b.create(t, fakesecutix.OrderRequest{Tickets: []fakesecutix.TicketSpec{{Event: &fakesecutix.EventSpec{Name: "Encore", Start: "2026-09-01T20:00:00+02:00"}}}})
+	_, err := clients[1].OrderByFileID(t.Context(), tenant, other.FileID)
+	var ra *pass.RetryAfterError
+	if !errors.As(err, &ra) || ra.After <= 0 || ra.After > 10*time.Minute {
+		t.Errorf("a new performance within the interval: %v, want a RetryAfterError", err)
+	}
+	if n := b.sb.Calls("getCatalogDetailed"); n != 1 {
+		t.Errorf("%d catalogue reads reached the sandbox, want still 1", n)
 	}
 }

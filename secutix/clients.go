@@ -16,7 +16,10 @@ var ErrUnknownTenant = errors.New("secutix: no SecuTix client for this tenant")
 // to the Client of the call's tenant.
 type Clients map[string]*Client
 
-var _ pass.OrderSource = Clients(nil)
+var (
+	_ pass.OrderSource   = Clients(nil)
+	_ pass.DetailsSource = Clients(nil)
+)
 
 func (cs Clients) client(tenant string) (*Client, error) {
 	c, err := pass.PerTenant[*Client](cs).Get(tenant, "SecuTix client")
@@ -55,6 +58,16 @@ func (cs Clients) OrderByOrderID(ctx context.Context, tenant string, orderID int
 		return nil, err
 	}
 	return c.OrderByOrderID(ctx, tenant, orderID)
+}
+
+// OrderFromDetails calls OrderFromDetails on the tenant's Client. Errors
+// are those of Clients.OrderBySecret.
+func (cs Clients) OrderFromDetails(ctx context.Context, tenant string, details []byte) (*pass.Order, error) {
+	c, err := cs.client(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return c.OrderFromDetails(ctx, tenant, details)
 }
 
 func quote(s string) string {

@@ -1,6 +1,7 @@
 package secutix
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,6 +19,11 @@ const (
 	DefaultHTTPTimeout       = 15 * time.Second
 	DefaultMaxResponseBytes  = 4 << 20
 	DefaultRetryAfter        = 30 * time.Second
+	// DefaultCatalogInterval is SecuTix's limit on getCatalogDetailed.
+	DefaultCatalogInterval    = 10 * time.Minute
+	DefaultSetupCheckInterval = time.Minute
+	DefaultCatalogMaxAge      = time.Hour
+	DefaultGranularity        = "TICKETS"
 	// JWTLifetime is exp - iat of a forged JWT: SecuTix accepts at most 30 s.
 	JWTLifetime = 30 * time.Second
 )
@@ -79,8 +85,31 @@ type Config struct {
 	Locale string
 	// MaxResponseBytes caps a response body; 0 means 4 MiB.
 	MaxResponseBytes int64
-	// Clock is the clock of token expiry.
+	// Fields maps pass fields to paths in SecuTix's JSON over the defaults
+	// (see Fields; "" removes a default).
+	Fields map[string]string
+	// Granularity is getOrderDetails' granularity; "" means TICKETS.
+	Granularity string
+	// CatalogInterval is the least time between two getCatalogDetailed
+	// calls; 0 means 10 minutes (SecuTix's limit); negative means no limit
+	// (for sandboxes and tests).
+	CatalogInterval time.Duration
+	// SetupCheckInterval is how often getLastSetupUpdate is asked whether
+	// the catalogue changed, when orders need it; 0 means a minute;
+	// negative means at every order.
+	SetupCheckInterval time.Duration
+	// CatalogMaxAge is when the catalogue is fetched again whatever
+	// getLastSetupUpdate says; 0 means an hour.
+	CatalogMaxAge time.Duration
+	// Catalogs shares the catalogue between instances (nil: this process
+	// only).
+	Catalogs CatalogStore
+	// Log gets the client's warnings; nil means none.
+	Log *slog.Logger
+	// Clock is the clock of tokens and of the catalogue's age.
 	Clock pass.Clock
+
+	fields fieldPaths
 }
 
 // withDefaults validates c and returns it with defaults filled in. It
@@ -136,6 +165,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxResponseBytes < 0 {
 		probs = append(probs, "MaxResponseBytes must not be negative")
 	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"CatalogMaxAge", c.CatalogMaxAge}} {
+		if d.v < 0 {
+			probs = append(probs, d.name+" must not be negative")
+		}
+	}
+	fields, err := compileFields(c.Fields)
+	if err != nil {
+		probs = append(probs, strings.TrimPrefix(pass.PublicMessage(err), "secutix: config: "))
+	}
+	c.fields = fields
 	if c.DefaultEventKind != "" && !c.DefaultEventKind.Valid() {
 		probs = append(probs, "DefaultEventKind "+string(c.DefaultEventKind)+" is unknown")
 	}
@@ -165,6 +207,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxResponseBytes == 0 {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if c.Granularity == "" {
+		c.Granularity = DefaultGranularity
+	}
+	if c.CatalogInterval == 0 {
+		c.CatalogInterval = DefaultCatalogInterval
+	}
+	if c.SetupCheckInterval == 0 {
+		c.SetupCheckInterval = DefaultSetupCheckInterval
+	}
+	if c.CatalogMaxAge == 0 {
+		c.CatalogMaxAge = DefaultCatalogMaxAge
 	}
 	return c, nil
 }

@@ -13,7 +13,7 @@ import (
 	"walletpass/pass"
 )
 
-func readSample(t *testing.T, name string) []byte {
+func readSample(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {
@@ -22,40 +22,82 @@ func readSample(t *testing.T, name string) []byte {
 	return b
 }
 
-// TestDecodeReferenceExample decodes the getOrderDetails example of the
-// project's SecuTix notes (inside a getFileDetails answer, the "_inferred"
-// suffixes dropped).
-func TestDecodeReferenceExample(t *testing.T) {
-	t.Parallel()
-	m := mapper{tenant: "demo", locale: "en", defaultKind: pass.EventConcert}
-	o, err := m.decodeFile(readSample(t, "reference-example.json"), 10000500001)
+// testCatalog is the catalogue and POS config of testdata.
+func testCatalog(t testing.TB) *catView {
+	t.Helper()
+	root, err := decodeNode(readSample(t, "catalog.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	pos, err := decodeNode(readSample(t, "pos-config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &catView{perfs: indexCatalog(get(root, "catalogData")), pos: get(pos, "posConfigData")}
+}
+
+// testMapper is a mapper with the default field paths.
+func testMapper(t testing.TB, locale string, overrides map[string]string) mapper {
+	t.Helper()
+	fields, err := compileFields(overrides)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mapper{tenant: "demo", locale: locale, defaultKind: pass.EventConcert, fields: fields}
+}
+
+// decodeFile maps a getFileDetails answer with the testdata catalogue.
+func decodeFile(t testing.TB, m mapper, body []byte, fileID int64) (*pass.Order, error) {
+	t.Helper()
+	r, err := parseFile(body, fileID)
+	if err != nil {
+		return nil, err
+	}
+	return m.order(r, testCatalog(t))
+}
+
+// TestDecodeReferenceExample maps the getOrderDetails example of the
+// project's SecuTix wire notes (with the ticket object they show elsewhere
+// under the movement's "tickets") with the testdata catalogue and POS
+// config: the start is the catalogue's, shown in the POS time zone, the
+// end is start + duration, the names are the catalogue's and the
+// location's translations.
+func TestDecodeReferenceExample(t *testing.T) {
+	t.Parallel()
+	m := testMapper(t, "en", nil)
+	r, err := parseOrder(readSample(t, "order-details.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := m.order(r, testCatalog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zurich, _ := time.LoadLocation("Europe/Zurich")
 	want := &pass.Order{
-		Tenant: "demo", FileID: 10000500001, OrderID: 10000702652, SecretToken: "Xk3p9Q2rT7",
-		LastModified: time.Date(2020, 10, 13, 10, 9, 27, 503e6, time.UTC),
+		Tenant: "demo", FileID: 10000500001, OrderID: 10000702652, SecretToken: "A1b2C3d4E5",
 		Tickets: []pass.Ticket{{
-			Tenant: "demo", FileID: 10000500001, OrderID: 10000702652, OrderSecretToken: "Xk3p9Q2rT7",
-			MovementID: 10228844462196, TicketID: 10228844446468, Barcode: "072212349924430836880155",
+			Tenant: "demo", FileID: 10000500001, OrderID: 10000702652, OrderSecretToken: "A1b2C3d4E5",
+			MovementID: 10228844462196, TicketID: 10228305597652, Barcode: "2276812732345698540800199237",
 			Symbology: pass.SymbologyQR,
-			Event: pass.Event{PerformanceID: 10228231109243, Name: "Arena Suite Dining", Kind: pass.EventConcert,
-				Start: time.Date(2026, 3, 14, 19, 0, 0, 0, time.UTC)},
-			Venue:  pass.Venue{Name: "Arena", Address: "1 Rue X", City: "Lausanne", PostalCode: "1003", Country: "CH", Entrance: "Gate 3"},
-			Seat:   pass.Seat{Area: "North stand", Block: "B12", Row: "10", Number: "14"},
-			Tariff: "Adulte", Price: pass.Money{Thousandths: 20000, Currency: "EUR"},
-			HolderName: "Jane Doe", HolderEmail: "jane@example.com", Locale: "en", State: pass.TicketValid,
+			Event: pass.Event{PerformanceID: 10228231109243, Name: "Symphonic Night", Kind: pass.EventConcert,
+				Start: time.Date(2026, 3, 14, 20, 0, 0, 0, zurich), End: time.Date(2026, 3, 14, 22, 30, 0, 0, zurich),
+				TimeZone: "Europe/Zurich"},
+			Venue: pass.Venue{Name: "Victoria Hall", Room: "Grande salle", Address: "Rue du Général-Dufour 14", City: "Genève",
+				PostalCode: "1204", Country: "CH"},
+			Tariff: "Adulte", Price: pass.Money{Thousandths: 85000, Currency: "CHF"},
+			Locale: "en", State: pass.TicketValid,
 		}},
 	}
-	if diff := cmp.Diff(want, o); diff != "" {
+	if diff := cmp.Diff(want, o, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
 		t.Errorf("order (-want +got):\n%s", diff)
 	}
 }
 
 func TestDecodeEdgeCases(t *testing.T) {
 	t.Parallel()
-	m := mapper{tenant: "demo", locale: "fr", defaultKind: pass.EventConcert}
-	o, err := m.decodeFile(readSample(t, "edge-cases.json"), 0)
+	m := testMapper(t, "fr", nil)
+	o, err := decodeFile(t, m, readSample(t, "edge-cases.json"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,31 +118,73 @@ func TestDecodeEdgeCases(t *testing.T) {
 		{11, 102, "222", pass.TicketValid},     // newest by creationDate, listed first
 		{12, 103, "333", pass.TicketUsed},      // a "ticket" object, CONTROLLED
 		{13, 104, "444", pass.TicketCancelled}, // a cancellation cause
-		{14, 105, "555", pass.TicketCancelled}, // cancelled by the REFUND order
+		{14, 105, "555", pass.TicketCancelled}, // cancelled by the REFUND_CLIENT order (same seat)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("tickets (-want +got):\n%s", diff)
 	}
 	tk := o.Tickets[0]
-	lat, lon := 46.5231, 6.6263
 	checks := []struct {
 		name      string
 		got, want any
 	}{
-		{"name picks the same language", tk.Event.Name, "Concert"},
-		{"kind synonym", tk.Event.Kind, pass.EventTheatre},
-		{"fractional seconds", tk.Event.Start.Equal(time.Date(2026, 6, 1, 18, 0, 0, 123456000, time.UTC)), true},
-		{"performers", tk.Event.Performers, []string{"Solo", "Band"}},
-		{"venue", tk.Venue, pass.Venue{Name: "Salle Métropole", Address: "Rue de Genève 12, Case postale 1", City: "Lausanne",
-			PostalCode: "1003", Country: "CH", Latitude: &lat, Longitude: &lon}},
-		{"numeric seat", tk.Seat, pass.Seat{Row: "3", Number: "7"}},
+		{"no catalogue name: the operation's, same language", tk.Event.Name, "Concert"},
+		{"a start without offset is in the POS zone", tk.Event.Start.Equal(time.Date(2026, 6, 1, 18, 0, 0, 0, time.UTC)), true},
+		{"no duration, no end", tk.Event.End.IsZero(), true},
+		{"venue", tk.Venue, pass.Venue{Name: "Salle Métropole", Address: "Rue de Genève 12", City: "Lausanne", PostalCode: "1003", Country: "CH"}},
+		{"area", tk.Seat, pass.Seat{Area: "Parterre"}},
 		{"price", tk.Price, pass.Money{Thousandths: 85000, Currency: "CHF"}},
-		{"locale from the contact", tk.Locale, "fr-CH"},
-		{"no holder", tk.HolderName, ""},
+		{"holder", tk.HolderName, "Léa Favre"},
+		{"locale: the tenant's", tk.Locale, "fr"},
 	}
 	for _, c := range checks {
 		if diff := cmp.Diff(c.want, c.got); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", c.name, diff)
+		}
+	}
+}
+
+// TestFieldMapping: a tenant's paths override the defaults, alternatives
+// are tried in order, "" removes a default, and bad configuration is
+// refused naming the field.
+func TestFieldMapping(t *testing.T) {
+	t.Parallel()
+	m := testMapper(t, "en", map[string]string{
+		"seatBlock":  "movement.contingent",
+		"seatRow":    "movement.nothing | movement.instanceNumber",
+		"tariff":     "operation.audienceSubCategoryExternalDescription",
+		"venueRoom":  "",
+		"eventName":  "operation.product",
+		"performers": "operation.locations[0].siteCode",
+	})
+	r, err := parseOrder(readSample(t, "order-details.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := m.order(r, testCatalog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := o.Tickets[0]
+	if tk.Seat.Block != "Online" || tk.Seat.Row != "1" || tk.Tariff != "Plein tarif" || tk.Venue.Room != "" ||
+		tk.Event.Name != "Symphonic Night" || len(tk.Event.Performers) != 1 || tk.Event.Performers[0] != "VHALL" {
+		t.Errorf("ticket = %+v", tk)
+	}
+	for _, tc := range []struct {
+		fields map[string]string
+		want   string
+	}{
+		{map[string]string{"colour": "movement.x"}, "fields.colour is not a pass field"},
+		{map[string]string{"seatRow": "seat.row"}, `"seat" is not a scope`},
+		{map[string]string{"seatRow": "movement..row"}, "empty key"},
+		{map[string]string{"seatRow": "movement.row[x]"}, "is not an index"},
+		{map[string]string{"seatRow": "movement.row[1"}, "unclosed"},
+		{map[string]string{"seatRow": "movement.row |"}, "empty alternative"},
+		{map[string]string{"seatRow": "movement.ro w"}, "is not a JSON key"},
+	} {
+		err := ValidateFields(tc.fields)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || pass.KindOf(err) != pass.KindInvalid {
+			t.Errorf("%v: got %v, want an error containing %q", tc.fields, err, tc.want)
 		}
 	}
 }
@@ -112,11 +196,11 @@ func file(op, movements string) string {
 		`"operationDatas":[` + op + `],"movementDatas":[` + movements + `]}]}`
 }
 
-const goodOp = `{"operationId":1,"performance":"Show","performanceStartDate":"2026-06-01T20:00:00+02:00","locations":[{"siteName":"Hall"}]}`
+const goodOp = `{"operationId":1,"performanceId":900,"performance":"Show","locations":[{"siteExternalName":"Hall"}]}`
 
 func TestDecodeErrors(t *testing.T) {
 	t.Parallel()
-	m := mapper{tenant: "demo", locale: "en", defaultKind: pass.EventConcert}
+	m := testMapper(t, "en", nil)
 	tests := []struct {
 		name     string
 		body     string
@@ -127,11 +211,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"valid", file(goodOp, `{"movementId":9,"operationId":1,"tickets":[{"ticketId":1,"barcode":"b"}]}`), 5, 0, ""},
 		{"cancelled without barcode is fine", file(goodOp, `{"movementId":9,"operationId":1,"tickets":[{"ticketId":1,"ticketState":"CANCELLED"}]}`), 0, 0, ""},
 		{"no barcode", file(goodOp, `{"movementId":9,"operationId":1}`), 0, pass.KindInvalid, "movement 9 of order 6: barcode is required"},
-		{"no start", file(`{"operationId":1,"performance":"Show","locations":[{"siteName":"Hall"}]}`, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "event.start is required"},
-		{"bad date", file(`{"operationId":1,"performance":"Show","performanceStartDate":"01/06/2026","locations":[{"siteName":"Hall"}]}`, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "movement 9 of order 6: performanceStartDate"},
-		{"no venue", file(`{"operationId":1,"performance":"Show","performanceStartDate":"2026-06-01T20:00:00+02:00"}`, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "venue.name is required"},
-		{"bad time zone", file(`{"operationId":1,"performance":"Show","timeZone":"Mars/Olympus","performanceStartDate":"2026-06-01T20:00:00+02:00","locations":[{"siteName":"Hall"}]}`, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "timeZone"},
-		{"latitude out of range", file(`{"operationId":1,"performance":"Show","performanceStartDate":"2026-06-01T20:00:00+02:00","locations":[{"siteName":"Hall","latitude":123,"longitude":1}]}`, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "latitude"},
+		{"performance not in the catalogue", file(`{"operationId":1,"performanceId":77,"performance":"Show","locations":[{"siteExternalName":"Hall"}]}`, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "performance 77 is not in the catalogue"},
+		{"no venue", file(`{"operationId":1,"performanceId":900,"performance":"Show"}`, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "venue.name is required"},
 		{"unknown operation", file(goodOp, `{"movementId":9,"operationId":2,"tickets":[{"barcode":"b"}]}`), 0, pass.KindInvalid, "operation 2 is not in the order"},
 		{"duplicate movement", file(goodOp, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b"}]},{"movementId":9,"operationId":1,"tickets":[{"barcode":"c"}]}`), 0, pass.KindInvalid, "movement 9 appears twice"},
 		{"other file", file(goodOp, ``), 4, pass.KindUnavailable, "asked for file 4, got file 5"},
@@ -148,7 +229,7 @@ func TestDecodeErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			o, err := m.decodeFile([]byte(tc.body), tc.fileID)
+			o, err := decodeFile(t, m, []byte(tc.body), tc.fileID)
 			if tc.wantIn == "" {
 				if err != nil || o == nil || len(o.Tickets) != 1 {
 					t.Fatalf("got %v, %v; want one ticket", o, err)
@@ -209,10 +290,10 @@ func TestPickLocale(t *testing.T) {
 // the file: the ticket is kept as valid and the order says so.
 func TestUnknownTicketStateIsKept(t *testing.T) {
 	t.Parallel()
-	m := mapper{tenant: "demo", locale: "en", defaultKind: pass.EventConcert}
+	m := testMapper(t, "en", nil)
 	body := file(goodOp, `{"movementId":9,"operationId":1,"tickets":[{"barcode":"b","ticketState":"LOST"}]},`+
 		`{"movementId":10,"operationId":1,"tickets":[{"barcode":"c","ticketState":"VALID"}]}`)
-	o, err := m.decodeFile([]byte(body), 0)
+	o, err := decodeFile(t, m, []byte(body), 0)
 	if err != nil {
 		t.Fatalf("an unknown ticketState failed the file: %v", err)
 	}
@@ -227,14 +308,15 @@ func TestUnknownTicketStateIsKept(t *testing.T) {
 // TestRefundOrdersVoid: the order types of a SecuTix file as its API
 // spells them. A REFUND_CLIENT or REFUND_ORGANIZATION order, and the
 // freeing of a reservation or an option, cancel the sale movements they
-// carry; an EXCHANGE or a SALE does not; a file CANCELED or ABANDONNED
+// match (the same movement, or the same seat of the same performance); an
+// EXCHANGE or a SALE does not; a file CANCELED or ABANDONNED
 // (SecuTix's spellings) voids every ticket. Field names only from the
 // project's SecuTix notes.
 func TestRefundOrdersVoid(t *testing.T) {
 	t.Parallel()
-	m := mapper{tenant: "demo", locale: "en", defaultKind: pass.EventConcert}
+	m := testMapper(t, "en", nil)
 	mv := func(id int) string {
-		return `{"movementId":` + strconv.Itoa(id) + `,"operationId":1,"tickets":[{"ticketId":` + strconv.Itoa(100+id) + `,"barcode":"b` + strconv.Itoa(id) + `"}]}`
+		return `{"movementId":` + strconv.Itoa(id) + `,"operationId":1,"seatId":` + strconv.Itoa(500+id) + `,"tickets":[{"ticketId":` + strconv.Itoa(100+id) + `,"barcode":"b` + strconv.Itoa(id) + `"}]}`
 	}
 	order := func(id int, orderType string, movements ...string) string {
 		return `{"orderId":` + strconv.Itoa(id) + `,"orderSecretId":"s","orderType":"` + orderType + `","catalogCurrency":{"currencyCode":"CHF"},` +
@@ -252,6 +334,10 @@ func TestRefundOrdersVoid(t *testing.T) {
 	}{
 		{"sale", fileOf("CONFIRMED", order(6, "SALE", mv(1), mv(2))), 2, 0},
 		{"refund client", fileOf("CONFIRMED", order(6, "SALE", mv(1), mv(2)), order(7, "REFUND_CLIENT", mv(1))), 1, 1},
+		{"refund of the same seat, another movement", fileOf("SOLDED", order(6, "SALE", mv(1), mv(2)),
+			order(7, "REFUND_CLIENT", `{"movementId":31,"operationId":1,"seatId":502}`)), 1, 1},
+		{"refund of another seat", fileOf("SOLDED", order(6, "SALE", mv(1)),
+			order(7, "REFUND_CLIENT", `{"movementId":31,"operationId":1,"seatId":999}`)), 1, 0},
 		{"refund organization", fileOf("CONFIRMED", order(6, "SALE", mv(1), mv(2)), order(7, "REFUND_ORGANIZATION", mv(1), mv(2))), 0, 2},
 		{"reservation freed", fileOf("CONFIRMED", order(6, "RESERVATION", mv(1)), order(7, "RESERVATION_FREEING", mv(1))), 0, 1},
 		{"option freed", fileOf("CONFIRMED", order(6, "OPTION", mv(1)), order(7, "OPTION_FREEING", mv(1))), 0, 1},
@@ -262,7 +348,7 @@ func TestRefundOrdersVoid(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			o, err := m.decodeFile([]byte(tc.body), 5)
+			o, err := decodeFile(t, m, []byte(tc.body), 5)
 			if err != nil {
 				t.Fatal(err)
 			}

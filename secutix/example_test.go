@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	fakesecutix "walletpass/fake/secutix"
 	"walletpass/secutix"
@@ -13,7 +14,8 @@ import (
 // The client against the built-in sandbox: create the demo order, then
 // fetch it by its secret token as the webhook handler would.
 func ExampleClient_OrderBySecret() {
-	sb, err := fakesecutix.New(fakesecutix.Config{Operator: "CDEMO_WALLET", Partner: "walletpass", Secret: "demo-secret"})
+	sb, err := fakesecutix.New(fakesecutix.Config{Operator: "CDEMO_WALLET", Partner: "walletpass", Secret: "demo-secret",
+		Now: func() time.Time { return time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		panic(err)
 	}
@@ -36,6 +38,7 @@ func ExampleClient_OrderBySecret() {
 		Secret:     "demo-secret",
 		HTTPClient: srv.Client(),
 		Locale:     "fr",
+		Clock:      func() time.Time { return time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC) },
 	})
 	if err != nil {
 		panic(err)
@@ -45,10 +48,10 @@ func ExampleClient_OrderBySecret() {
 		panic(err) // KindNotFound, KindUnavailable, KindUnauthorized, ...
 	}
 	for _, t := range order.Tickets {
-		fmt.Printf("%s | %s | rang %s place %s | %s %s | %s\n",
-			t.Event.Name, t.Venue.Name, t.Seat.Row, t.Seat.Number, t.Price.Currency, t.Price.Decimal(), t.State)
+		fmt.Printf("%s | %s | %s | %s | %s %s | %s\n", t.Event.Name, t.Event.Start.Format("2006-01-02 15:04 MST"),
+			t.Venue.Name, t.Seat.Area, t.Price.Currency, t.Price.Decimal(), t.State)
 	}
 	// Output:
-	// Nuit symphonique : Berlioz | Victoria Hall | rang 12 place 14 | CHF 85.00 | VALID
-	// Nuit symphonique : Berlioz | Victoria Hall | rang 12 place 15 | CHF 85.00 | VALID
+	// Nuit symphonique : Berlioz | 2026-05-31 20:00 CEST | Victoria Hall | Parterre | CHF 85.00 | VALID
+	// Nuit symphonique : Berlioz | 2026-05-31 20:00 CEST | Victoria Hall | Parterre | CHF 85.00 | VALID
 }

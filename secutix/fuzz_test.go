@@ -27,13 +27,17 @@ func FuzzDecodeFile(f *testing.F) {
 		`{"statusCode":"error","statusDetail":"NOT_FOUND","statusMessage":"no file"}`,
 		`{"statusCode":"success","fileDetailsData":{"fileId":1,"lastModDateTime":"2026-01-01T00:00:00.5+01:00"},"orderDetailsDatas":[]}`,
 		`{"fileDetailsData":{"fileId":"7"},"orderDetailsDatas":[{"orderId":1,"operationDatas":[{"operationId":2,"performance":{"translations":[]}}],"movementDatas":[{"movementId":3,"operationId":2}]}]}`,
-		`{"fileDetailsData":{"fileId":7},"orderDetailsDatas":[{"orderId":1,"orderType":"REFUND","movementDatas":[{"movementId":3,"cancelledMovementId":"9"}]}]}`,
+		`{"fileDetailsData":{"fileId":7},"orderDetailsDatas":[{"orderId":1,"orderType":"REFUND_CLIENT","movementDatas":[{"movementId":3,"seatId":"9"}]}]}`,
 	} {
 		f.Add([]byte(s))
 	}
-	m := mapper{tenant: "demo", locale: "fr", defaultKind: pass.EventConcert}
+	m, cat := testMapper(f, "fr", nil), testCatalog(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		o, err := m.decodeFile(data, 0)
+		var o *pass.Order
+		r, err := parseFile(data, 0)
+		if err == nil {
+			o, err = m.order(r, cat)
+		}
 		if err != nil {
 			if o != nil {
 				t.Fatalf("got an order and an error %v", err)

@@ -3,6 +3,7 @@ package secutix
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,29 +16,33 @@ type mapper struct {
 	tenant      string
 	locale      string
 	defaultKind pass.EventKind
+	fields      fieldPaths
 }
 
 // maxProblems caps how many bad movements one error lists.
 const maxProblems = 5
 
-// decodeFile decodes a getFileDetails / getFileDetailsFromOrderSecretId
-// answer into an Order. When wantFileID is not 0 the answer must be about
-// that file. Every ticket of the returned Order passes Ticket.Validate.
+// rawFile is a SecuTix file (or a lone order) as decoded twice: typed, for
+// its structure, and as JSON nodes, which pass fields are read from.
+type rawFile struct {
+	file       *fileData // nil for a lone order
+	fileNode   node
+	orders     []orderData
+	orderNodes []node
+}
+
+// parseFile decodes a getFileDetails / getFileDetailsFromOrderSecretId
+// answer. When wantFileID is not 0 the answer must be about that file.
 // Errors: KindNotFound (wrapping pass.ErrNotFound) or KindInvalid /
 // KindUnavailable for error envelopes as classify says; KindUnavailable
-// for an answer that is not the expected JSON or is still "in_progress";
-// KindInvalid for a movement that cannot become a valid ticket.
-func (m mapper) decodeFile(body []byte, wantFileID int64) (*pass.Order, error) {
+// for an answer that is not the expected JSON or is still "in_progress".
+func parseFile(body []byte, wantFileID int64) (*rawFile, error) {
 	var res fileResult
 	if err := json.Unmarshal(body, &res); err != nil {
 		return nil, malformed("getFileDetails", err)
 	}
-	switch code := strings.ToLower(res.StatusCode.String()); code {
-	case "success", "":
-	case "in_progress", "inprogress":
-		return nil, pass.Errorf(pass.KindUnavailable, "secutix: getFileDetails: the answer is still in progress")
-	default:
-		return nil, classify("secutix: getFileDetails", res.envelope, nil)
+	if err := checkStatus("getFileDetails", res.envelope); err != nil {
+		return nil, err
 	}
 	if res.FileDetailsData == nil {
 		return nil, pass.Errorf(pass.KindUnavailable, "secutix: getFileDetails: the answer has no fileDetailsData")
@@ -49,17 +54,101 @@ func (m mapper) decodeFile(body []byte, wantFileID int64) (*pass.Order, error) {
 		return nil, pass.Errorf(pass.KindUnavailable, "secutix: getFileDetails: asked for file %d, got file %d",
 			wantFileID, int64(res.FileDetailsData.FileID))
 	}
-	return m.order(res.FileDetailsData, res.OrderDetailsDatas)
+	root, err := decodeNode(body)
+	if err != nil {
+		return nil, malformed("getFileDetails", err)
+	}
+	r := &rawFile{file: res.FileDetailsData, fileNode: get(root, "fileDetailsData"), orders: res.OrderDetailsDatas}
+	for i := range r.orders {
+		r.orderNodes = append(r.orderNodes, at(get(root, "orderDetailsDatas"), i))
+	}
+	return r, nil
 }
 
-// order maps a file (fd may be nil when only an order is known) and its
-// orders: one ticket per movement of every order except refund and
-// cancellation orders, whose movements cancel the sale movements they name.
-func (m mapper) order(fd *fileData, orders []orderData) (*pass.Order, error) {
-	out := &pass.Order{Tenant: m.tenant}
+// parseOrder decodes a getOrderDetails answer, or the body of SecuTix's
+// order webhook V2 (the same object, perhaps without the status part).
+func parseOrder(body []byte) (*rawFile, error) {
+	var res orderResult
+	if err := json.Unmarshal(body, &res); err != nil {
+		return nil, malformed(MethodGetOrderDetails, err)
+	}
+	if err := checkStatus(MethodGetOrderDetails, res.envelope); err != nil {
+		return nil, err
+	}
+	if res.OrderDetailsData == nil {
+		return nil, pass.Errorf(pass.KindUnavailable, "secutix: getOrderDetails: the answer has no orderDetailsData")
+	}
+	root, err := decodeNode(body)
+	if err != nil {
+		return nil, malformed(MethodGetOrderDetails, err)
+	}
+	return &rawFile{orders: []orderData{*res.OrderDetailsData}, orderNodes: []node{get(root, "orderDetailsData")}}, nil
+}
+
+// checkStatus turns a non-success status into an error.
+func checkStatus(method string, env envelope) error {
+	switch code := strings.ToLower(env.StatusCode.String()); code {
+	case "success", "":
+		return nil
+	case "in_progress", "inprogress":
+		return pass.Errorf(pass.KindUnavailable, "secutix: %s: the answer is still in progress", method)
+	default:
+		return classify("secutix: "+method, env, nil)
+	}
+}
+
+// fileID is the file's id, or for a lone order the fileId its operations name.
+func (r *rawFile) fileID() int64 {
+	if r.file != nil {
+		return int64(r.file.FileID)
+	}
+	for _, o := range r.orders {
+		for _, op := range o.OperationDatas {
+			if op.FileID > 0 {
+				return int64(op.FileID)
+			}
+		}
+	}
+	return 0
+}
+
+// performanceIDs lists the performances the file's operations name.
+func (r *rawFile) performanceIDs() []int64 {
+	var ids []int64
+	seen := map[int64]bool{}
+	for _, o := range r.orders {
+		for _, op := range o.OperationDatas {
+			if id := int64(op.PerformanceID); id > 0 && !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+// onlySales reports whether every order of r is a sale: a lone sale order
+// is a whole picture; a lone refund needs the file around it.
+func (r *rawFile) onlySales() bool {
+	for _, o := range r.orders {
+		if cancellingOrder(o) {
+			return false
+		}
+	}
+	return len(r.orders) > 0
+}
+
+// order maps a file and its orders: one ticket per movement of every order
+// except refund and freeing orders, whose movements cancel the sale
+// movements they match (the same movementId, or the same seat of the same
+// performance). cat gives the catalogue and POS data; performances
+// missing from it leave their tickets without a start, which fails them.
+// Every ticket of the returned Order passes Ticket.Validate; a movement
+// that cannot become one is an error of kind KindInvalid naming it.
+func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
+	out := &pass.Order{Tenant: m.tenant, FileID: r.fileID()}
 	fileCancelled := false
-	if fd != nil {
-		out.FileID = int64(fd.FileID)
+	if fd := r.file; fd != nil {
 		t, err := parseTime(fd.LastModDateTime.String(), nil)
 		if err != nil {
 			return nil, pass.Errorf(pass.KindInvalid, "secutix: file %d: lastModDateTime: %v", out.FileID, err)
@@ -67,44 +156,39 @@ func (m mapper) order(fd *fileData, orders []orderData) (*pass.Order, error) {
 		out.LastModified = t
 		fileCancelled = cancelledState(fd.FileState.String())
 	}
+	if cat == nil {
+		cat = &catView{}
+	}
 
-	cancelledBy := make(map[int64]bool)
+	cancelledMv := make(map[int64]bool)
+	cancelledSeat := make(map[[2]int64]bool) // performance, seat
 	main := -1
-	for i, o := range orders {
+	for i, o := range r.orders {
 		if cancellingOrder(o) {
 			for _, mv := range o.MovementDatas {
-				id := int64(mv.CancelledMovementID)
-				if id == 0 {
-					id = int64(mv.MovementID)
+				cancelledMv[int64(mv.MovementID)] = true
+				if op := findOperation(&o, int64(mv.OperationID)); op != nil && mv.SeatID > 0 {
+					cancelledSeat[[2]int64{int64(op.PerformanceID), int64(mv.SeatID)}] = true
 				}
-				cancelledBy[id] = true
 			}
 			continue
 		}
-		if main < 0 || (strings.EqualFold(o.OrderType.String(), "SALE") && !strings.EqualFold(orders[main].OrderType.String(), "SALE")) {
+		if main < 0 || (strings.EqualFold(o.OrderType.String(), "SALE") && !strings.EqualFold(r.orders[main].OrderType.String(), "SALE")) {
 			main = i
 		}
 	}
-	if main < 0 && len(orders) > 0 {
+	if main < 0 && len(r.orders) > 0 {
 		main = 0
 	}
 	if main >= 0 {
-		out.OrderID = int64(orders[main].OrderID)
-		out.SecretToken = orders[main].OrderSecretID.String()
-	}
-	if fd == nil && main >= 0 {
-		for _, op := range orders[main].OperationDatas {
-			if op.FileID > 0 {
-				out.FileID = int64(op.FileID)
-				break
-			}
-		}
+		out.OrderID = int64(r.orders[main].OrderID)
+		out.SecretToken = r.orders[main].OrderSecretID.String()
 	}
 
 	var probs []string
 	seen := make(map[int64]bool)
-	for i := range orders {
-		o := &orders[i]
+	for i := range r.orders {
+		o := &r.orders[i]
 		if cancellingOrder(*o) {
 			continue
 		}
@@ -116,7 +200,12 @@ func (m mapper) order(fd *fileData, orders []orderData) (*pass.Order, error) {
 				continue
 			}
 			seen[id] = true
-			t, warn, err := m.ticket(out.FileID, o, mv, fileCancelled || cancelledBy[id])
+			sc, op := r.scope(i, j, cat)
+			cancelled := fileCancelled || cancelledMv[id]
+			if op != nil && mv.SeatID > 0 && cancelledSeat[[2]int64{int64(op.PerformanceID), int64(mv.SeatID)}] {
+				cancelled = true
+			}
+			t, warn, err := m.ticket(out.FileID, o, mv, op, sc, cancelled)
 			out.Warnings = append(out.Warnings, warn...)
 			if err != nil {
 				probs = append(probs, err.Error())
@@ -136,10 +225,37 @@ func (m mapper) order(fd *fileData, orders []orderData) (*pass.Order, error) {
 	return out, nil
 }
 
+// scope gathers the JSON around movement j of order i.
+func (r *rawFile) scope(i, j int, cat *catView) (ticketScope, *operationData) {
+	o := &r.orders[i]
+	mv := &o.MovementDatas[j]
+	on := r.orderNodes[i]
+	sc := ticketScope{"file": r.fileNode, "order": on, "pos": cat.pos}
+	sc["movement"] = at(get(on, "movementDatas"), j)
+	switch k := newestTicket(mv); {
+	case k < 0:
+	case k < len(mv.Tickets):
+		sc["ticket"] = at(get(sc["movement"], "tickets"), k)
+	default:
+		sc["ticket"] = get(sc["movement"], "ticket")
+	}
+	k := operationIndex(o, int64(mv.OperationID))
+	var op *operationData
+	if k >= 0 {
+		op = &o.OperationDatas[k]
+		sc["operation"] = at(get(on, "operationDatas"), k)
+		sc["location"] = at(get(sc["operation"], "locations"), 0)
+		if e, ok := cat.perfs[int64(op.PerformanceID)]; ok {
+			sc["product"], sc["performance"] = e.product, e.performance
+		}
+	}
+	return sc, op
+}
+
 // ticket maps one movement. cancelled says that something outside the
 // movement (the file, a refund order) cancels it. Its error names the
 // movement.
-func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled bool) (_ pass.Ticket, warnings []string, _ error) {
+func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operationData, sc ticketScope, cancelled bool) (_ pass.Ticket, warnings []string, _ error) {
 	id := int64(mv.MovementID)
 	fail := func(format string, args ...any) (pass.Ticket, []string, error) {
 		return pass.Ticket{}, warnings, fmt.Errorf("movement %d of order %d: %s", id, int64(o.OrderID), fmt.Sprintf(format, args...))
@@ -147,9 +263,23 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled b
 	if id <= 0 {
 		return fail("no movementId")
 	}
-	op := findOperation(o, int64(mv.OperationID))
 	if op == nil {
 		return fail("operation %d is not in the order", int64(mv.OperationID))
+	}
+	str := func(field string) string {
+		h, _ := m.fields.lookup(sc, field)
+		return textOf(h.v).pick(m.locale)
+	}
+	num := func(field string) (int64, bool, error) {
+		h, ok := m.fields.lookup(sc, field)
+		if !ok {
+			return 0, false, nil
+		}
+		n, err := intOf(h.v)
+		if err != nil {
+			return 0, false, fmt.Errorf("%s (%s): %v", field, h.src, err)
+		}
+		return n, true, nil
 	}
 	t := pass.Ticket{
 		Tenant:           m.tenant,
@@ -158,128 +288,122 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled b
 		OrderSecretToken: o.OrderSecretID.String(),
 		MovementID:       id,
 		Symbology:        pass.SymbologyQR,
+		Barcode:          str("barcode"),
 	}
-	tk := newestTicket(mv)
-	if tk != nil {
-		t.TicketID = int64(tk.TicketID)
-		t.Barcode = tk.Barcode.String()
+	if n, _, err := num("ticketId"); err != nil {
+		return fail("%v", err)
+	} else {
+		t.TicketID = n
 	}
 
 	// Event.
 	t.Event.PerformanceID = int64(op.PerformanceID)
-	t.Event.Name = op.Performance.pick(m.locale)
-	if t.Event.Name == "" {
-		t.Event.Name = op.Product.pick(m.locale)
-	}
-	t.Event.Kind = eventKind(op.EventKind.String(), m.defaultKind)
-	t.Event.TimeZone = op.TimeZone.String()
+	t.Event.Name = str("eventName")
+	t.Event.Kind = eventKind(str("eventKind"), m.defaultKind)
 	var loc *time.Location
-	if t.Event.TimeZone != "" {
-		loc, _ = t.Event.Location()
+	if zone := str("timeZone"); zone != "" {
+		t.Event.TimeZone = zone
+		l, err := t.Event.Location()
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("movement %d of order %d: time zone %q is unknown; ignored", id, int64(o.OrderID), zone))
+			t.Event.TimeZone = ""
+		}
+		loc = l
 	}
-	var err error
-	if t.Event.Start, err = parseTime(op.PerformanceStartDate.String(), loc); err != nil {
-		return fail("performanceStartDate: %v", err)
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"eventStart", &t.Event.Start}, {"eventEnd", &t.Event.End}, {"doors", &t.Event.Doors}} {
+		v, err := parseTime(str(f.name), loc)
+		if err != nil {
+			return fail("%s: %v", f.name, err)
+		}
+		*f.dst = v
 	}
-	if t.Event.End, err = parseTime(op.PerformanceEndDate.String(), loc); err != nil {
-		return fail("performanceEndDate: %v", err)
-	}
-	if t.Event.Doors, err = parseTime(op.DoorsOpenDate.String(), loc); err != nil {
-		return fail("doorsOpenDate: %v", err)
-	}
-	for _, p := range op.Performers {
-		if v := p.pick(m.locale); v != "" {
-			t.Event.Performers = append(t.Event.Performers, v)
+	if t.Event.Start.IsZero() {
+		if _, known := sc["performance"].(map[string]any); !known {
+			return fail("performance %d is not in the catalogue (getCatalogDetailed), so its start is unknown", int64(op.PerformanceID))
 		}
 	}
-	t.Event.HomeTeam = m.team(op.HomeTeam)
-	t.Event.AwayTeam = m.team(op.AwayTeam)
-	t.Event.League = op.League.pick(m.locale)
-	t.Event.Sport = op.Sport.pick(m.locale)
+	if t.Event.End.IsZero() && !t.Event.Start.IsZero() {
+		secs, ok, err := num("eventDuration")
+		if err != nil {
+			return fail("%v", err)
+		}
+		if ok && secs > 0 && secs < 366*24*3600 {
+			t.Event.End = t.Event.Start.Add(time.Duration(secs) * time.Second)
+		}
+	}
+	if h, ok := m.fields.lookup(sc, "performers"); ok {
+		if list, isList := h.v.([]any); isList {
+			for _, p := range list {
+				if v := textOf(p).pick(m.locale); v != "" {
+					t.Event.Performers = append(t.Event.Performers, v)
+				}
+			}
+		} else if v := textOf(h.v).pick(m.locale); v != "" {
+			t.Event.Performers = []string{v}
+		}
+	}
+	t.Event.HomeTeam = pass.Team{Name: str("homeTeam")}
+	t.Event.AwayTeam = pass.Team{Name: str("awayTeam")}
+	t.Event.League = str("league")
+	t.Event.Sport = str("sport")
 
 	// Venue.
-	if len(op.Locations) > 0 {
-		l := op.Locations[0]
-		t.Venue.Name = l.SiteExternalName.pick(m.locale)
-		if t.Venue.Name == "" {
-			t.Venue.Name = l.SiteName.pick(m.locale)
-		}
-		lat, lon := l.Latitude, l.Longitude
-		if a := l.SiteAddress; a != nil {
-			t.Venue.Address = strs.JoinNonEmpty(", ", a.FirstAddressLine.String(), a.SecondAddressLine.String())
-			t.Venue.City = a.Locality.pick(m.locale)
-			t.Venue.PostalCode = a.ZipCode.String()
-			t.Venue.Country = strings.ToUpper(a.CountryCode.String())
-			if lat == nil || lon == nil {
-				lat, lon = a.Latitude, a.Longitude
-			}
-		}
-		if lat != nil && lon != nil {
-			la, lo := float64(*lat), float64(*lon)
-			t.Venue.Latitude, t.Venue.Longitude = &la, &lo
+	t.Venue = pass.Venue{
+		Name:       str("venueName"),
+		Room:       str("venueRoom"),
+		Address:    str("venueAddress"),
+		City:       str("venueCity"),
+		PostalCode: str("venuePostalCode"),
+		Country:    strings.ToUpper(str("venueCountry")),
+		Entrance:   str("entrance"),
+	}
+	if la, lo := str("latitude"), str("longitude"); la != "" && lo != "" {
+		lat, err1 := strconv.ParseFloat(la, 64)
+		lon, err2 := strconv.ParseFloat(lo, 64)
+		if err1 == nil && err2 == nil {
+			t.Venue.Latitude, t.Venue.Longitude = &lat, &lon
 		}
 	}
-	t.Venue.Entrance = mv.Entrance.pick(m.locale)
 
 	// Seat, tariff, price.
-	t.Seat = pass.Seat{
-		Area:   mv.Area.pick(m.locale),
-		Block:  mv.Block.pick(m.locale),
-		Row:    mv.Row.String(),
-		Number: mv.SeatNumber.String(),
+	t.Seat = pass.Seat{Area: str("seatArea"), Block: str("seatBlock"), Row: str("seatRow"), Number: str("seatNumber")}
+	t.Tariff = str("tariff")
+	price, _, err := num("price")
+	if err != nil {
+		return fail("%v", err)
 	}
-	t.Tariff = op.AudienceSubCategory.pick(m.locale)
-	if t.Tariff == "" {
-		t.Tariff = op.AudienceSubCategoryExternalDescription.pick(m.locale)
-	}
-	switch {
-	case op.UnitPrice != nil:
-		t.Price.Thousandths = int64(*op.UnitPrice)
-	case tk != nil && tk.Price != nil:
-		t.Price.Thousandths = int64(*tk.Price)
-	}
-	if o.CatalogCurrency != nil {
-		t.Price.Currency = strings.ToUpper(o.CatalogCurrency.CurrencyCode.String())
-	}
+	t.Price = pass.Money{Thousandths: price, Currency: strings.ToUpper(str("currency"))}
 	if t.Price.Thousandths == 0 {
 		t.Price = pass.Money{}
 	}
 
 	// Holder.
-	if h := mv.Holder; h != nil {
-		t.HolderName = strs.JoinNonEmpty(" ", h.FirstName.String(), h.LastName.String())
-		t.HolderEmail = h.Email.String()
-		t.Locale = bcp47(h.Locale.String())
-	}
-	if t.HolderEmail == "" {
-		t.HolderEmail = o.ContactEmail.String()
-	}
-	if t.Locale == "" {
-		t.Locale = bcp47(o.ContactLocale.String())
-	}
+	t.HolderName = strs.JoinNonEmpty(" ", str("holderFirstName"), str("holderLastName"))
+	t.HolderEmail = str("holderEmail")
+	t.Locale = bcp47(str("locale"))
 	if t.Locale == "" {
 		t.Locale = bcp47(m.locale)
 	}
 
 	// State.
 	state := pass.TicketValid
-	if tk != nil {
-		if s, ok := ticketState(tk.TicketState.String()); ok {
+	if raw := str("ticketState"); raw != "" {
+		if s, ok := ticketState(raw); ok {
 			state = s
 		} else {
 			// SecuTix's APIs use several vocabularies: keep the ticket,
 			// say so, and let the other signals decide.
 			warnings = append(warnings, fmt.Sprintf("movement %d of order %d: unknown ticketState %q, taken as valid",
-				id, int64(o.OrderID), tk.TicketState.String()))
-		}
-		if cause := strings.ToUpper(tk.CancellationCause.String()); cause != "" && cause != "NOT_CANCELLED" {
-			state = pass.TicketCancelled
+				id, int64(o.OrderID), raw))
 		}
 	}
-	if cancelled ||
-		(mv.Cancelled != nil && *mv.Cancelled) || cancelledState(mv.MovementState.String()) ||
-		(op.Cancelled != nil && *op.Cancelled) || cancelledState(op.OperationState.String()) ||
-		cancelledState(o.OrderState.String()) {
+	if cause := strings.ToUpper(textOf(get(sc["ticket"], "cancellationCause")).String()); cause != "" && cause != "NOT_CANCELLED" {
+		state = pass.TicketCancelled
+	}
+	if cancelled || cancelledState(o.OrderState.String()) {
 		state = pass.TicketCancelled
 	}
 	t.State = state
@@ -291,35 +415,32 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, cancelled b
 	return t, warnings, nil
 }
 
-func (m mapper) team(t *team) pass.Team {
-	if t == nil {
-		return pass.Team{}
-	}
-	return pass.Team{
-		Name:         t.Name.pick(m.locale),
-		Abbreviation: t.Abbreviation.String(),
-		Location:     t.Location.pick(m.locale),
-	}
-}
-
 // findOperation returns the operation id of o; with id 0 and a single
 // operation, that one.
 func findOperation(o *orderData, id int64) *operationData {
-	if id == 0 && len(o.OperationDatas) == 1 {
-		return &o.OperationDatas[0]
-	}
-	for i := range o.OperationDatas {
-		if int64(o.OperationDatas[i].OperationID) == id {
-			return &o.OperationDatas[i]
-		}
+	if k := operationIndex(o, id); k >= 0 {
+		return &o.OperationDatas[k]
 	}
 	return nil
 }
 
-// newestTicket returns the movement's current ticket: of its tickets (and
-// its "ticket" object) the one created last, then the one with the highest
-// ticketId, then the last listed.
-func newestTicket(mv *movementData) *ticketData {
+func operationIndex(o *orderData, id int64) int {
+	if id == 0 && len(o.OperationDatas) == 1 {
+		return 0
+	}
+	for i := range o.OperationDatas {
+		if int64(o.OperationDatas[i].OperationID) == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// newestTicket returns the index of the movement's current ticket: of its
+// tickets (and its "ticket" object, index len(Tickets)) the one created
+// last, then the one with the highest ticketId, then the last listed; -1
+// when it has none.
+func newestTicket(mv *movementData) int {
 	cands := make([]*ticketData, 0, len(mv.Tickets)+1)
 	for i := range mv.Tickets {
 		cands = append(cands, &mv.Tickets[i])
@@ -327,20 +448,20 @@ func newestTicket(mv *movementData) *ticketData {
 	if mv.Ticket != nil {
 		cands = append(cands, mv.Ticket)
 	}
-	var best *ticketData
+	best := -1
 	var bestAt time.Time
-	for _, c := range cands {
+	for i, c := range cands {
 		at, _ := parseTime(c.CreationDate.String(), nil)
 		switch {
-		case best == nil:
+		case best < 0:
 		case !at.IsZero() && !bestAt.IsZero() && !at.Equal(bestAt):
 			if at.Before(bestAt) {
 				continue
 			}
-		case c.TicketID < best.TicketID:
+		case c.TicketID < cands[best].TicketID:
 			continue
 		}
-		best, bestAt = c, at
+		best, bestAt = i, at
 	}
 	return best
 }
@@ -372,7 +493,7 @@ func cancelledState(s string) bool {
 // reservation or option (SecuTix's orderType REFUND_CLIENT,
 // REFUND_ORGANIZATION, RESERVATION_FREEING, OPTION_FREEING; also the
 // older spellings REFUND, CANCELLATION, CANCEL): its movements cancel the
-// sale movements they name instead of being tickets.
+// sale movements they match instead of being tickets.
 func cancellingOrder(o orderData) bool {
 	switch t := strings.ToUpper(strings.TrimSpace(o.OrderType.String())); {
 	case strings.HasPrefix(t, "REFUND"), strings.HasSuffix(t, "_FREEING"), t == "CANCELLATION", t == "CANCEL":

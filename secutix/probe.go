@@ -11,25 +11,44 @@ import (
 	"walletpass/pass"
 )
 
-// Probe is what a dry run against an institution saw: the raw answer
-// (personal data and secrets masked), the order walletpass made of it, and
-// how many calls it cost.
+// Probe is what a dry run against an institution saw: the raw answers
+// (personal data and secrets masked), the order walletpass made of them,
+// where each pass field came from, and how many calls it cost.
 type Probe struct {
-	Method string
-	Raw    []byte // indented JSON, masked
-	Order  *pass.Order
-	// MapErr is why the answer could not become an order (nil when it did).
+	Method  string
+	Raw     []byte // the order's answer: indented JSON, masked
+	Catalog []byte // the catalogue entries of its performances, masked
+	POS     []byte // getPOSConfig's posConfigData, masked
+	Order   *pass.Order
+	// Fields says, per movement, where each pass field was read.
+	Fields []FieldSource
+	// MapErr is why the answers could not become an order (nil when they did).
 	MapErr error
 	Calls  int
 	Auth   string // "jwt (sub …, aud …, iss …)" or "token"
 }
 
+// FieldSource is one pass field of one movement as the probe explains it:
+// the value read (personal data masked) and the path it came from; Path
+// is "" when no path gave a value.
+type FieldSource struct {
+	MovementID int64
+	Field      string
+	Value      string
+	Path       string
+}
+
+// personalFields are the pass fields whose values the probe masks.
+var personalFields = map[string]bool{"barcode": true, "holderFirstName": true, "holderLastName": true, "holderEmail": true}
+
 // ProbeFile fetches a file by id (or, when fileID is 0, by its order's
-// secret), as OrderByFileID and OrderBySecret do, and returns what SecuTix
-// answered and what walletpass made of it. It writes nothing and caches
-// nothing; it costs one call (two when the first token is refused). A
-// mapping error is returned in Probe.MapErr, not as err: the raw answer is
-// what an operator needs then. err is the call's error.
+// secret) with the catalogue and POS config it needs, as OrderByFileID and
+// OrderBySecret do, and returns what SecuTix answered and what walletpass
+// made of it. It writes nothing and keeps nothing; it costs at most five
+// calls (the file, the POS config, the setup stamp, the catalogue, and one
+// more when the first token is refused). A mapping error is returned in
+// Probe.MapErr, not as err: the raw answers are what an operator needs
+// then. err is the calls' error.
 func (c *Client) ProbeFile(ctx context.Context, fileID int64, secret string) (*Probe, error) {
 	p := &Probe{Method: MethodGetFileDetails, Auth: c.cfg.Auth}
 	if c.cfg.Auth == AuthJWT {
@@ -44,14 +63,73 @@ func (c *Client) ProbeFile(ctx context.Context, fileID int64, secret string) (*P
 		req, subject, hide = map[string]any{"orderSecretId": secret}, "order secret", []string{secret}
 	}
 	before := c.calls.Load()
+	defer func() { p.Calls = int(c.calls.Load() - before) }()
 	body, err := c.call(ctx, p.Method, req, subject, hide...)
-	p.Calls = int(c.calls.Load() - before)
 	if err != nil {
 		return p, err
 	}
 	p.Raw = MaskJSON(body)
-	p.Order, p.MapErr = c.mapper.decodeFile(body, fileID)
+	r, err := parseFile(body, fileID)
+	if err != nil {
+		p.MapErr = err
+		return p, nil
+	}
+	// A dry run: a fresh client's catalogue, never the shared store's.
+	dry := &Client{cfg: c.cfg, mapper: c.mapper, log: c.log}
+	dry.cfg.Catalogs = nil
+	dry.calls.Store(c.calls.Load())
+	defer func() { c.calls.Store(dry.calls.Load()) }()
+	cat, err := dry.view(ctx, r.performanceIDs())
+	if err != nil {
+		return p, err
+	}
+	entries := map[string]any{}
+	for id, e := range cat.perfs {
+		entries[strconv.FormatInt(id, 10)] = map[string]any{"product": e.product, "performance": e.performance}
+	}
+	p.Catalog, p.POS = maskNode(entries), maskNode(cat.pos)
+	p.Order, p.MapErr = c.mapper.order(r, cat)
+	p.Fields = c.mapper.sources(r, cat)
 	return p, nil
+}
+
+// sources explains, for every movement of r, where each pass field comes
+// from.
+func (m mapper) sources(r *rawFile, cat *catView) []FieldSource {
+	var out []FieldSource
+	for i := range r.orders {
+		if cancellingOrder(r.orders[i]) {
+			continue
+		}
+		for j := range r.orders[i].MovementDatas {
+			sc, _ := r.scope(i, j, cat)
+			id := int64(r.orders[i].MovementDatas[j].MovementID)
+			for _, f := range Fields {
+				fs := FieldSource{MovementID: id, Field: f.Name}
+				if h, ok := m.fields.lookup(sc, f.Name); ok {
+					fs.Path = h.src
+					fs.Value = textOf(h.v).pick(m.locale)
+					if list, isList := h.v.([]any); isList && fs.Value == "" {
+						fs.Value = "[" + strconv.Itoa(len(list)) + " items]"
+					}
+					if personalFields[f.Name] {
+						fs.Value = MaskValue(fs.Value)
+					}
+				}
+				out = append(out, fs)
+			}
+		}
+	}
+	return out
+}
+
+// maskNode is MaskJSON of a decoded value.
+func maskNode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(`"(unprintable)"`)
+	}
+	return MaskJSON(b)
 }
 
 // personal names the JSON keys whose values are secrets or personal data

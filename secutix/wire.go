@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 )
@@ -43,100 +42,38 @@ type fileData struct {
 }
 
 type orderData struct {
-	OrderID          flexInt         `json:"orderId"`
-	OrderSecretID    text            `json:"orderSecretId"`
-	OrderState       text            `json:"orderState"`
-	OrderType        text            `json:"orderType"`
-	CatalogCurrency  *currency       `json:"catalogCurrency"`
-	ContactEmail     text            `json:"contactEmail"`
-	ContactLocale    text            `json:"contactLocale"`
-	OperationDatas   []operationData `json:"operationDatas"`
-	MovementDatas    []movementData  `json:"movementDatas"`
-	CreationDateTime text            `json:"creationDateTime"`
+	OrderID        flexInt         `json:"orderId"`
+	OrderSecretID  text            `json:"orderSecretId"`
+	OrderState     text            `json:"orderState"`
+	OrderType      text            `json:"orderType"`
+	OperationDatas []operationData `json:"operationDatas"`
+	MovementDatas  []movementData  `json:"movementDatas"`
 }
 
-type currency struct {
-	CurrencyCode text `json:"currencyCode"`
-}
-
+// operationData and movementData keep only what structures a file: ids and
+// links. Pass fields are read from the same JSON through paths
+// (fields.go).
 type operationData struct {
-	OperationID                            flexInt    `json:"operationId"`
-	FileID                                 flexInt    `json:"fileId"`
-	OperationState                         text       `json:"operationState"`
-	Cancelled                              *bool      `json:"cancelled"`
-	UnitPrice                              *flexInt   `json:"unitPrice"`
-	Product                                text       `json:"product"`
-	PerformanceID                          flexInt    `json:"performanceId"`
-	Performance                            text       `json:"performance"`
-	EventKind                              text       `json:"eventKind"`
-	PerformanceStartDate                   text       `json:"performanceStartDate"`
-	PerformanceEndDate                     text       `json:"performanceEndDate"`
-	DoorsOpenDate                          text       `json:"doorsOpenDate"`
-	TimeZone                               text       `json:"timeZone"`
-	Performers                             []text     `json:"performers"`
-	HomeTeam                               *team      `json:"homeTeam"`
-	AwayTeam                               *team      `json:"awayTeam"`
-	League                                 text       `json:"league"`
-	Sport                                  text       `json:"sport"`
-	AudienceSubCategory                    text       `json:"audienceSubCategory"`
-	AudienceSubCategoryExternalDescription text       `json:"audienceSubCategoryExternalDescription"`
-	Locations                              []location `json:"locations"`
-}
-
-type team struct {
-	Name         text `json:"name"`
-	Abbreviation text `json:"abbreviation"`
-	Location     text `json:"location"`
-}
-
-type location struct {
-	SiteExternalName text       `json:"siteExternalName"`
-	SiteName         text       `json:"siteName"`
-	SiteAddress      *address   `json:"siteAddress"`
-	Latitude         *flexFloat `json:"latitude"`
-	Longitude        *flexFloat `json:"longitude"`
-}
-
-type address struct {
-	FirstAddressLine  text       `json:"firstAddressLine"`
-	SecondAddressLine text       `json:"secondAddressLine"`
-	ZipCode           text       `json:"zipCode"`
-	Locality          text       `json:"locality"`
-	CountryCode       text       `json:"countryCode"`
-	Latitude          *flexFloat `json:"latitude"`
-	Longitude         *flexFloat `json:"longitude"`
+	OperationID   flexInt `json:"operationId"`
+	FileID        flexInt `json:"fileId"`
+	PerformanceID flexInt `json:"performanceId"`
 }
 
 type movementData struct {
-	MovementID          flexInt      `json:"movementId"`
-	OperationID         flexInt      `json:"operationId"`
-	MovementState       text         `json:"movementState"`
-	Cancelled           *bool        `json:"cancelled"`
-	CancelledMovementID flexInt      `json:"cancelledMovementId"`
-	Area                text         `json:"area"`
-	Block               text         `json:"block"`
-	Row                 text         `json:"row"`
-	SeatNumber          text         `json:"seatNumber"`
-	Entrance            text         `json:"entrance"`
-	Holder              *holder      `json:"holder"`
-	Tickets             []ticketData `json:"tickets"`
-	Ticket              *ticketData  `json:"ticket"`
+	MovementID  flexInt      `json:"movementId"`
+	OperationID flexInt      `json:"operationId"`
+	SeatID      flexInt      `json:"seatId"`
+	Tickets     []ticketData `json:"tickets"`
+	Ticket      *ticketData  `json:"ticket"`
 }
 
-type holder struct {
-	FirstName text `json:"firstName"`
-	LastName  text `json:"lastName"`
-	Email     text `json:"email"`
-	Locale    text `json:"locale"`
-}
-
+// ticketData is a ticket as SecuTix shows tickets elsewhere (ticketId,
+// barcode, ticketState, cancellationCause, creationDate, price …); where
+// tickets sit in an order is not documented, so both a "tickets" list and
+// a "ticket" object are read.
 type ticketData struct {
-	TicketID          flexInt  `json:"ticketId"`
-	Barcode           text     `json:"barcode"`
-	TicketState       text     `json:"ticketState"`
-	CancellationCause text     `json:"cancellationCause"`
-	CreationDate      text     `json:"creationDate"`
-	Price             *flexInt `json:"price"`
+	TicketID     flexInt `json:"ticketId"`
+	CreationDate text    `json:"creationDate"`
 }
 
 // translation is one localized value.
@@ -288,25 +225,5 @@ func (n *flexInt) UnmarshalJSON(b []byte) error {
 		v = int64(f)
 	}
 	*n = flexInt(v)
-	return nil
-}
-
-// flexFloat is a number sent as a JSON number or a numeric string.
-type flexFloat float64
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (f *flexFloat) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return fmt.Errorf("%q is not a finite number", s)
-	}
-	*f = flexFloat(v)
 	return nil
 }

@@ -35,7 +35,9 @@ const (
 	// key's last finished run), or a merge into the active task with the
 	// key (pending: merged; running: flagged for one follow-up run). On
 	// PostgreSQL, the unique partial index makes concurrent enqueues of a
-	// key (from any instance) insert once and merge the others. A
+	// key (from any instance) insert once and merge the others. A merged
+	// sync takes the newest payload: it may carry the order itself (a V2
+	// webhook), and the newest is the truth. A
 	// parameter compared with an integer literal is cast, or PostgreSQL
 	// would type it INTEGER.
 	sqlUpsertTask = `INSERT INTO tasks (id, tenant, kind, dedup_key, payload, state, next_attempt_at,
@@ -46,6 +48,7 @@ const (
 			$7, $6, $6)
 		ON CONFLICT (tenant, kind, dedup_key) WHERE state IN ('pending', 'running') DO UPDATE SET
 			merged = tasks.merged + 1,
+			payload = CASE WHEN tasks.kind = '` + pass.TaskSyncOrder + `' THEN excluded.payload ELSE tasks.payload END,
 			rerun = CASE WHEN tasks.state = 'running' THEN true ELSE tasks.rerun END,
 			correlation_ids = CASE WHEN excluded.correlation_ids = '' OR length(tasks.correlation_ids) > 660
 				THEN tasks.correlation_ids ELSE tasks.correlation_ids || ',' || excluded.correlation_ids END,

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -314,6 +315,55 @@ func TestTimelineByFile(t *testing.T) {
 		}
 		if tl[0].Detail != "secutix-order state=PAID ticket=1 movement=0 order=0" {
 			t.Errorf("webhook entry = %q", tl[0].Detail)
+		}
+	})
+}
+
+// TestMergedSyncTakesTheNewestDetails: a sync that carries the order
+// itself (an order webhook V2) merges into the pending sync of the order
+// with its payload: the newest details win, and a later webhook without
+// details makes the sync fetch the order.
+func TestMergedSyncTakesTheNewestDetails(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		task := func(details string) pass.NewTask {
+			ref := pass.OrderRef{Tenant: "demo", SecretToken: "s1"}
+			if details != "" {
+				ref.Details = []byte(details)
+			}
+			return pass.TaskOf(ref, "c")
+		}
+		payload := func(at time.Time) pass.OrderRef {
+			t.Helper()
+			got, err := db.Claim(ctx, at, time.Minute, 10)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("claimed %d (%v)", len(got), err)
+			}
+			var ref pass.OrderRef
+			if err := json.Unmarshal(got[0].Payload, &ref); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Complete(ctx, got[0], at, at); err != nil {
+				t.Fatal(err)
+			}
+			return ref
+		}
+		for _, d := range []string{`{"orderDetailsData":{"orderId":1}}`, `{"orderDetailsData":{"orderId":2}}`} {
+			if _, err := db.Enqueue(ctx, task(d), t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ref := payload(t0); string(ref.Details) != `{"orderDetailsData":{"orderId":2}}` {
+			t.Errorf("details = %s, want the newest", ref.Details)
+		}
+		for _, d := range []string{`{"orderDetailsData":{"orderId":3}}`, ""} {
+			if _, err := db.Enqueue(ctx, task(d), t0.Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ref := payload(t0.Add(time.Hour)); ref.Details != nil {
+			t.Errorf("details = %s, want none (the newest webhook had none)", ref.Details)
 		}
 	})
 }

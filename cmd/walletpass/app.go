@@ -121,7 +121,7 @@ func (a *App) buildAdapters(ctx context.Context) error {
 		return err
 	}
 	a.closers = append(a.closers, a.APNs.close)
-	if a.SecuTix, a.Sandbox, err = buildSecuTix(cfg, a.URL, a.Log); err != nil {
+	if a.SecuTix, a.Sandbox, err = buildSecuTix(cfg, a.URL, a.Log, a.DB); err != nil {
 		return err
 	}
 	if a.Sandbox != nil {
@@ -140,8 +140,9 @@ func (a *App) buildAdapters(ctx context.Context) error {
 
 // buildSecuTix makes a SecuTix client per tenant; the one tenant without a
 // SecuTix URL in development talks to the built-in sandbox, served by this
-// process under /sandbox/, which sends its webhooks to selfURL.
-func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger) (secutix.Clients, *fakesecutix.Sandbox, error) {
+// process under /sandbox/, which sends its webhooks to selfURL. The
+// clients share each institution's catalogue through catalogs.
+func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger, catalogs secutix.CatalogStore) (secutix.Clients, *fakesecutix.Sandbox, error) {
 	clients := secutix.Clients{}
 	var sb *fakesecutix.Sandbox
 	for _, t := range cfg.Tenants {
@@ -167,13 +168,21 @@ func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger) (secutix
 				Tenant: t.ID, Institution: inst, Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
 				WebhookURL:     selfURL + "/api/" + t.ID + "/webhooks/listeners/secutix/orders",
 				WebhookHeaders: headers, QuotaPerMinute: sx.RequestsPerMinute, Log: log,
+				// In development a rescheduled demo show should reach the
+				// passes within a minute, not SecuTix's ten.
+				CatalogInterval: devCatalogInterval,
 			})
 			if err != nil {
 				return nil, nil, fmt.Errorf("tenant %s: sandbox: %w", t.ID, err)
 			}
 			base = selfURL + "/sandbox/secutix"
 		}
-		cl, err := secutix.New(secutixConfig(t, base, inst))
+		scfg := secutixConfig(t, base, inst)
+		scfg.Log, scfg.Catalogs = log, catalogs
+		if sx.UsesSandbox() {
+			scfg.CatalogInterval, scfg.SetupCheckInterval = devCatalogInterval, devCatalogInterval/6
+		}
+		cl, err := secutix.New(scfg)
 		if err != nil {
 			return nil, sb, fmt.Errorf("tenant %s: secutix: %w", t.ID, err)
 		}
@@ -181,6 +190,9 @@ func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger) (secutix
 	}
 	return clients, sb, nil
 }
+
+// devCatalogInterval is the built-in sandbox's limit on catalogue reads.
+const devCatalogInterval = time.Minute
 
 // secutixConfig is the client configuration of tenant t, talking to base
 // as institution inst (both given: the built-in sandbox changes them).
@@ -190,6 +202,7 @@ func secutixConfig(t config.Tenant, base, inst string) secutix.Config {
 		Tenant: t.ID, BaseURL: base, Auth: sx.Auth, Institution: inst,
 		Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
 		RequestsPerMinute: sx.RequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
+		Fields: sx.Fields, Granularity: sx.Granularity,
 	}
 }
 

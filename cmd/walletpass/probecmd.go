@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"walletpass/pass"
 	"walletpass/secutix"
 )
 
@@ -69,8 +67,13 @@ func cmdSecuTix(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	fmt.Fprintf(stdout, "\n--- SecuTix's answer (secrets and personal data masked)\n%s\n", p.Raw)
+	if p.Catalog != nil {
+		fmt.Fprintf(stdout, "\n--- its performances in the catalogue (getCatalogDetailed)\n%s\n", p.Catalog)
+		fmt.Fprintf(stdout, "\n--- the point of sale (getPOSConfig)\n%s\n", p.POS)
+	}
 	if p.MapErr != nil {
 		fmt.Fprintf(stdout, "\n--- walletpass cannot make passes of it: %s\n", oneLine(p.MapErr))
+		printSources(stdout, p.Fields)
 		return fmt.Errorf("secutix probe: the answer does not map to passes")
 	}
 	o := p.Order
@@ -78,71 +81,28 @@ func cmdSecuTix(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	for _, w := range o.Warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
-	for i, tk := range o.Tickets {
-		fmt.Fprintf(stdout, "\nticket %d (movement %d)\n", i+1, tk.MovementID)
-		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		for _, f := range probeFields(tk) {
-			v := f.value
-			if v == "" {
-				v = "missing"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\n", f.name, v)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+	for _, tk := range o.Tickets {
+		fmt.Fprintf(stdout, "ticket of movement %d: %s, %s, %s, %s\n", tk.MovementID, tk.State, tk.Event.Name,
+			tk.Event.Start.Format(time.RFC3339), tk.Venue.Name)
 	}
-	return nil
+	return printSources(stdout, p.Fields)
 }
 
-type probeField struct{ name, value string }
-
-// probeFields lists the pass fields of a ticket as the probe shows them;
-// personal data is masked.
-func probeFields(t pass.Ticket) []probeField {
-	when := func(at time.Time) string {
-		if at.IsZero() {
-			return ""
+// printSources prints, per movement, each pass field's value and the
+// path it was read from, or "missing".
+func printSources(w io.Writer, fields []secutix.FieldSource) error {
+	var mv int64 = -1
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, f := range fields {
+		if f.MovementID != mv {
+			mv = f.MovementID
+			fmt.Fprintf(tw, "\nmovement %d\tvalue\tread from\n", mv)
 		}
-		return at.Format(time.RFC3339)
-	}
-	id := func(n int64) string {
-		if n == 0 {
-			return ""
+		if f.Path == "" {
+			fmt.Fprintf(tw, "  %s\tmissing\t\n", f.Field)
+			continue
 		}
-		return strconv.FormatInt(n, 10)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.Field, f.Value, f.Path)
 	}
-	price := ""
-	if t.Price.Currency != "" {
-		price = t.Price.Decimal() + " " + t.Price.Currency
-	}
-	return []probeField{
-		{"ticketId", id(t.TicketID)},
-		{"barcode", secutix.MaskValue(t.Barcode)},
-		{"symbology", string(t.Symbology)},
-		{"state", string(t.State)},
-		{"event.performanceId", id(t.Event.PerformanceID)},
-		{"event.name", t.Event.Name},
-		{"event.kind", string(t.Event.Kind)},
-		{"event.start", when(t.Event.Start)},
-		{"event.end", when(t.Event.End)},
-		{"event.doors", when(t.Event.Doors)},
-		{"event.timeZone", t.Event.TimeZone},
-		{"event.performers", strings.Join(t.Event.Performers, ", ")},
-		{"venue.name", t.Venue.Name},
-		{"venue.address", t.Venue.Address},
-		{"venue.city", t.Venue.City},
-		{"venue.postalCode", t.Venue.PostalCode},
-		{"venue.country", t.Venue.Country},
-		{"venue.entrance", t.Venue.Entrance},
-		{"seat.area", t.Seat.Area},
-		{"seat.block", t.Seat.Block},
-		{"seat.row", t.Seat.Row},
-		{"seat.number", t.Seat.Number},
-		{"tariff", t.Tariff},
-		{"price", price},
-		{"holderName", secutix.MaskValue(t.HolderName)},
-		{"holderEmail", secutix.MaskValue(t.HolderEmail)},
-		{"locale", t.Locale},
-	}
+	return tw.Flush()
 }

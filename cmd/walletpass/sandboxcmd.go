@@ -28,12 +28,14 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	secret := fs.String("secret", "sandbox-secret-demo", "accepted `secret`")
 	quota := fs.Int("quota", 60, "requests per minute per service before HTTP 509")
 	format := fs.String("webhook-format", "listener", "the webhooks' `format`: listener, v1 (the URL holds ${orderId}) or v2")
+	catalog := fs.Duration("catalog-interval", 10*time.Minute, "least `time` between two getCatalogDetailed calls (SecuTix: 10m; 0: no limit)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: *tenant, Institution: *tenant, Operator: *operator, Partner: *partner,
-		Secret: *secret, WebhookURL: *webhookURL, WebhookFormat: *format, QuotaPerMinute: *quota, Log: log})
+		Secret: *secret, WebhookURL: *webhookURL, WebhookFormat: *format, QuotaPerMinute: *quota, Log: log,
+		CatalogInterval: noLimit(*catalog)})
 	if err != nil {
 		return err
 	}
@@ -63,4 +65,12 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	return nil
+}
+
+// noLimit turns a flag's 0 ("no limit") into the sandbox's negative value.
+func noLimit(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

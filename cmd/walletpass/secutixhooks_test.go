@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +52,14 @@ tenants:
 				t.Fatal(err)
 			}
 			s.waitPasses(c.OrderSecretToken, "two passes", func(ps []pass.Pass) bool { return len(pass.ValidPerTicket(ps)) == 2 })
+			fetches := func() int {
+				return sb.Calls("getOrderDetails") + sb.Calls("getFileDetails") + sb.Calls("getFileDetailsFromOrderSecretId")
+			}
+			// V1 names the order: getOrderDetails, one call. V2 carries the
+			// sale order: no call at all.
+			if got, want := fetches(), map[string]int{"v1": 1, "v2": 0}[tc.format]; got != want {
+				t.Errorf("%d calls to fetch the new order, want %d", got, want)
+			}
 			if _, err := sb.Refund(c.FileID, c.Tickets[0].TicketID); err != nil {
 				t.Fatal(err)
 			}
@@ -60,21 +69,37 @@ tenants:
 					t.Errorf("movement %d: status %s", p.MovementID, p.Status)
 				}
 			}
-			// V2: one webhook per order change, not one per ticket (V2 names
-			// the order's secret, so its events are on the order's timeline).
+			// V2: one webhook per order change, not one per ticket, on the
+			// timeline of the order it carries: the sale's (mapped from the
+			// body, no call), then the refund's (a refund order is read with
+			// its file: one call).
 			if tc.format == "v2" {
-				tl, err := s.db.Timeline(t.Context(), "demo", c.OrderSecretToken, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				hooks := 0
-				for _, e := range tl {
-					if e.Kind == "webhook" {
-						hooks++
+				f, _ := sb.Order(c.FileID)
+				count := func(secret string) map[string]int {
+					tl, err := s.db.Timeline(t.Context(), "demo", secret, 0)
+					if err != nil {
+						t.Fatal(err)
 					}
+					n := map[string]int{}
+					for _, e := range tl {
+						n[e.Kind]++
+						for _, from := range []string{"from the order webhook", "from SecuTix"} {
+							if e.Kind == "sync-started" && strings.Contains(e.Detail, from) {
+								n[from]++
+							}
+						}
+					}
+					return n
 				}
-				if hooks != 2 {
-					t.Errorf("%d webhooks recorded, want 2 (the order, then the refund)", hooks)
+				// The syncs are on the file's timeline (the sale's secret).
+				if n := count(c.OrderSecretToken); n["webhook"] != 1 || n["from the order webhook"] != 1 || n["from SecuTix"] != 1 {
+					t.Errorf("the sale's timeline: %v; want 1 webhook, 1 sync from the order webhook, 1 from SecuTix", n)
+				}
+				if n := count(f.OrderDetailsDatas[1].OrderSecretID); n["webhook"] != 1 {
+					t.Errorf("the refund's timeline: %v; want its webhook", n)
+				}
+				if got := fetches(); got != 1 {
+					t.Errorf("%d fetches in all, want 1 (the refund's file)", got)
 				}
 			}
 			if n := sb.Calls("auth"); n != 0 {

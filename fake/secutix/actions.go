@@ -17,20 +17,19 @@ const (
 )
 
 // Change is the body of the modify action. Nil fields stay as they are; a
-// Change that sets nothing moves the ticket to another seat. Start and End
-// change the performance, so every ticket of the same operation changes
-// (and is notified); a new Start without End shifts the end and the doors
-// opening by the same amount.
+// Change that sets nothing moves the ticket to another seat (a new seatId
+// in another area). Start and End move the performance in the catalogue,
+// so every ticket of it changes; the tickets of the same operation are
+// notified. A new Start without End keeps the duration.
 type Change struct {
-	Seat     *Seat   `json:"seat,omitempty"`
-	Entrance *string `json:"entrance,omitempty"`
-	Start    *string `json:"start,omitempty"`
-	End      *string `json:"end,omitempty"`
-	Holder   *Holder `json:"holder,omitempty"` // a correction of the name or e-mail, not a transfer
+	Seat   *Seat   `json:"seat,omitempty"`
+	Start  *string `json:"start,omitempty"`
+	End    *string `json:"end,omitempty"`
+	Holder *Holder `json:"holder,omitempty"` // a correction of the name, not a transfer
 }
 
 func (c Change) empty() bool {
-	return (c.Seat == nil || *c.Seat == Seat{}) && c.Entrance == nil && c.Start == nil && c.End == nil &&
+	return (c.Seat == nil || *c.Seat == Seat{}) && c.Start == nil && c.End == nil &&
 		(c.Holder == nil || *c.Holder == Holder{})
 }
 
@@ -45,7 +44,6 @@ type TicketView struct {
 	State            string    `json:"state"` // SecuTix ticketState: VALID, CONTROLLED, CANCELLED
 	Event            EventView `json:"event"`
 	Seat             Seat      `json:"seat"`
-	Entrance         string    `json:"entrance,omitempty"`
 	Holder           Holder    `json:"holder"`
 	Tariff           string    `json:"tariff"`
 	Price            int64     `json:"price"`
@@ -55,7 +53,6 @@ type TicketView struct {
 // EventView is the event part of a TicketView.
 type EventView struct {
 	Name  string `json:"name"`
-	Kind  string `json:"kind"`
 	Start string `json:"start"`
 	End   string `json:"end,omitempty"`
 }
@@ -71,21 +68,18 @@ type cursor struct {
 
 func (c cursor) ticket() *TicketData { return &c.mv.Tickets[len(c.mv.Tickets)-1] }
 
-func (c cursor) view() TicketView {
+// view is the ticket's view. Callers hold s.mu.
+func (s *Sandbox) view(c cursor) TicketView {
 	t := c.ticket()
-	v := TicketView{
+	start, end := s.performance(c.op.PerformanceID)
+	return TicketView{
 		FileID: c.f.FileDetailsData.FileID, OrderID: c.o.OrderID, OrderSecretToken: c.o.OrderSecretID,
 		MovementID: c.mv.MovementID, TicketID: t.TicketID, Barcode: t.Barcode, State: t.TicketState,
-		Seat:     Seat{Area: c.mv.Area, Block: c.mv.Block, Row: c.mv.Row, Number: c.mv.SeatNumber},
-		Entrance: c.mv.Entrance, Tariff: c.op.AudienceSubCategory, Price: c.op.UnitPrice,
-		Currency: c.o.CatalogCurrency.CurrencyCode,
-		Event: EventView{Name: c.op.Performance.String(), Kind: c.op.EventKind,
-			Start: c.op.PerformanceStartDate, End: c.op.PerformanceEndDate},
+		Seat:   Seat{Area: c.mv.Area, Category: c.mv.SeatCategory},
+		Holder: Holder{FirstName: c.mv.BeneficiaryFirstname, LastName: c.mv.BeneficiaryLastname},
+		Tariff: c.op.AudienceSubCategory, Price: c.op.UnitPrice, Currency: c.o.CatalogCurrency.CurrencyCode,
+		Event: EventView{Name: c.op.Performance, Start: formatTime(start), End: formatTime(end)},
 	}
-	if c.mv.Holder != nil {
-		v.Holder = *c.mv.Holder
-	}
-	return v
 }
 
 func (c cursor) hook(state, at string) Webhook {
@@ -125,6 +119,15 @@ func (s *Sandbox) find(fileID, movementID int64) (cursor, bool) {
 // them. Errors are *Error: 404 for an unknown file or ticket, 409 for an
 // impossible transition, 400 for a bad change.
 func (s *Sandbox) act(fileID, ticketID int64, action string, change func(c cursor, now time.Time) ([]Webhook, *Error)) (TicketView, error) {
+	return s.actOn(fileID, ticketID, action, func(c cursor, now time.Time) ([]Webhook, int64, *Error) {
+		hooks, err := change(c, now)
+		return hooks, 0, err
+	})
+}
+
+// actOn is act for a change that closes another order than the sale (a
+// refund): change returns its id, which V1 and V2 webhooks name.
+func (s *Sandbox) actOn(fileID, ticketID int64, action string, change func(c cursor, now time.Time) ([]Webhook, int64, *Error)) (TicketView, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.files[fileID] == nil {
@@ -148,16 +151,20 @@ func (s *Sandbox) act(fileID, ticketID int64, action string, change func(c curso
 		return TicketView{}, errorf(http.StatusConflict, "ticket %d was already validated: it cannot %s", ticketID, action)
 	}
 	now := s.now()
-	hooks, err := change(c, now)
+	hooks, orderID, err := change(c, now)
 	if err != nil {
 		return TicketView{}, err
 	}
 	c, _ = s.find(fileID, ref.movementID) // slices may have grown
 	c.f.FileDetailsData.LastModDateTime = formatTime(now)
 	s.log.Info("ticket changed", "fileId", fileID, "movementId", ref.movementID, "action", action)
-	// V1 and V2 webhooks name the order the ticket was sold in.
-	s.hooks.enqueue(fileID, c.o.OrderID, hooks...)
-	return c.view(), nil
+	// V1 and V2 webhooks name the order the change closed: the one the
+	// ticket was sold in, or the refund.
+	if orderID == 0 {
+		orderID = c.o.OrderID
+	}
+	s.hooks.enqueue(fileID, orderID, hooks...)
+	return s.view(c), nil
 }
 
 // Modify changes a ticket's seat, entrance, event times or holder name (see
@@ -168,12 +175,12 @@ func (s *Sandbox) Modify(fileID, ticketID int64, ch Change) (TicketView, error) 
 	return s.act(fileID, ticketID, ActionModify, func(c cursor, now time.Time) ([]Webhook, *Error) {
 		stamp := formatTime(now)
 		if ch.empty() {
-			c.mv.Row, c.mv.SeatNumber = s.nextSeat()
+			c.mv.Area = s.nextArea(c.mv.Area)
 			c.mv.SeatID = s.nextID("seat")
 			return []Webhook{c.hook("MODIFIED", stamp)}, nil
 		}
 		// Validate everything before changing anything.
-		start, end, doors := parseOr(c.op.PerformanceStartDate), parseOr(c.op.PerformanceEndDate), parseOr(c.op.DoorsOpenDate)
+		start, end := s.performance(c.op.PerformanceID)
 		timesChanged := ch.Start != nil || ch.End != nil
 		if ch.Start != nil {
 			t, err := parseRFC3339("start", *ch.Start)
@@ -181,8 +188,7 @@ func (s *Sandbox) Modify(fileID, ticketID int64, ch Change) (TicketView, error) 
 				return nil, err
 			}
 			if ch.End == nil {
-				d := t.Sub(start)
-				end, doors = end.Add(d), doors.Add(d)
+				end = end.Add(t.Sub(start))
 			}
 			start = t
 		}
@@ -196,38 +202,27 @@ func (s *Sandbox) Modify(fileID, ticketID int64, ch Change) (TicketView, error) 
 		if end.Before(start) {
 			return nil, errorf(http.StatusBadRequest, "end is before start")
 		}
-		if h := ch.Holder; h != nil && h.Email != "" && !containsAt(h.Email) {
-			return nil, errorf(http.StatusBadRequest, "holder.email is not an e-mail address")
-		}
 		if st := ch.Seat; st != nil {
 			if st.Area != "" {
 				c.mv.Area = st.Area
+				c.mv.SeatID = s.nextID("seat")
 			}
-			if st.Block != "" {
-				c.mv.Block = st.Block
-			}
-			if st.Row != "" {
-				c.mv.Row = st.Row
-			}
-			if st.Number != "" {
-				c.mv.SeatNumber = st.Number
+			if st.Category != "" {
+				c.mv.SeatCategory = st.Category
 			}
 		}
-		if ch.Entrance != nil {
-			c.mv.Entrance = *ch.Entrance
-		}
-		if ch.Holder != nil {
-			if c.mv.Holder == nil {
-				c.mv.Holder = &Holder{}
+		if h := ch.Holder; h != nil {
+			if h.FirstName != "" {
+				c.mv.BeneficiaryFirstname = h.FirstName
 			}
-			mergeHolder(c.mv.Holder, *ch.Holder)
+			if h.LastName != "" {
+				c.mv.BeneficiaryLastname = h.LastName
+			}
 		}
 		if !timesChanged {
 			return []Webhook{c.hook("MODIFIED", stamp)}, nil
 		}
-		c.op.PerformanceStartDate = formatTime(start.In(s.zone))
-		c.op.PerformanceEndDate = formatTime(end.In(s.zone))
-		c.op.DoorsOpenDate = formatTime(doors.In(s.zone))
+		s.reschedule(c.op.PerformanceID, start, end)
 		// The performance moved: every live ticket of the operation changed.
 		hooks := []Webhook{c.hook("MODIFIED", stamp)}
 		for i := range c.o.MovementDatas {
@@ -262,18 +257,11 @@ func (s *Sandbox) Reprint(fileID, ticketID int64) (TicketView, error) {
 // Reprint. It sends MODIFIED. Errors as for Modify.
 func (s *Sandbox) Transfer(fileID, ticketID int64, to *Holder) (TicketView, error) {
 	return s.act(fileID, ticketID, ActionTransfer, func(c cursor, now time.Time) ([]Webhook, *Error) {
-		old := ""
-		if c.mv.Holder != nil {
-			old = c.mv.Holder.FirstName + " " + c.mv.Holder.LastName
-		}
-		h := s.nextHolder(old)
+		h := s.nextHolder(c.mv.BeneficiaryFirstname + " " + c.mv.BeneficiaryLastname)
 		if to != nil {
-			if to.Email != "" && !containsAt(to.Email) {
-				return nil, errorf(http.StatusBadRequest, "email is not an e-mail address")
-			}
 			mergeHolder(&h, *to)
 		}
-		c.mv.Holder = &h
+		c.mv.BeneficiaryFirstname, c.mv.BeneficiaryLastname = h.FirstName, h.LastName
 		s.reissue(c, "TRANSFERRED", now)
 		return []Webhook{c.hook("MODIFIED", formatTime(now))}, nil
 	})
@@ -298,17 +286,17 @@ func (s *Sandbox) Cancel(fileID, ticketID int64) (TicketView, error) {
 	})
 }
 
-// Refund cancels the ticket through a REFUND_CLIENT order added to the file (its
-// movement names the sale movement in cancelledMovementId, its amounts are
+// Refund cancels the ticket through a REFUND_CLIENT order added to the
+// file (its movement has the sale movement's seat, its amounts are
 // negative) and sends CANCELLED. Errors as for Cancel.
 func (s *Sandbox) Refund(fileID, ticketID int64) (TicketView, error) {
-	return s.act(fileID, ticketID, ActionRefund, func(c cursor, now time.Time) ([]Webhook, *Error) {
+	return s.actOn(fileID, ticketID, ActionRefund, func(c cursor, now time.Time) ([]Webhook, int64, *Error) {
 		t := c.ticket()
-		t.TicketState, t.CancellationCause = "CANCELLED", "REFUNDED"
+		t.TicketState, t.CancellationCause = "CANCELLED", "CANCELLED"
 		hook := c.hook("CANCELLED", formatTime(now))
 		op := *c.op
 		op.OperationID = s.nextID("operation")
-		op.Type, op.Quantity = "REFUND", 1
+		op.Quantity = 1
 		op.BasePrice, op.UnitPrice, op.TotalAmount = -c.op.UnitPrice, -c.op.UnitPrice, -c.op.UnitPrice
 		op.Locations = append([]Location(nil), c.op.Locations...)
 		refund := OrderDetailsData{
@@ -319,13 +307,13 @@ func (s *Sandbox) Refund(fileID, ticketID int64) (TicketView, error) {
 			OperationDatas: []OperationData{op},
 			MovementDatas: []MovementData{{
 				MovementID: s.nextID("movement"), OperationID: op.OperationID, Type: c.mv.Type,
-				SeatID: c.mv.SeatID, CancelledMovementID: c.mv.MovementID,
+				SeatID: c.mv.SeatID, SeatCategoryID: c.mv.SeatCategoryID, SeatCategory: c.mv.SeatCategory, AreaID: c.mv.AreaID, Area: c.mv.Area,
 			}},
 		}
 		s.byOrder[refund.OrderID] = c.f.FileDetailsData.FileID
 		s.bySecret[refund.OrderSecretID] = c.f.FileDetailsData.FileID
 		c.f.OrderDetailsDatas = append(c.f.OrderDetailsDatas, refund) // invalidates c
-		return []Webhook{hook}, nil
+		return []Webhook{hook}, refund.OrderID, nil
 	})
 }
 
@@ -334,24 +322,16 @@ func (s *Sandbox) Refund(fileID, ticketID int64) (TicketView, error) {
 func (s *Sandbox) reissue(c cursor, cause string, now time.Time) {
 	old := c.ticket()
 	old.TicketState, old.CancellationCause = "INVALIDATED", cause
-	nt := s.newTicket(c.mv.MovementID, c.f.FileDetailsData.FileID, old.Price,
-		parseOr(c.op.PerformanceStartDate), parseOr(c.op.PerformanceEndDate), now)
+	start, end := s.performance(c.op.PerformanceID)
+	nt := s.newTicket(c.mv.MovementID, c.f.FileDetailsData.FileID, old.Price, start, end, now)
 	c.mv.Tickets = append(c.mv.Tickets, nt)
+	c.mv.BarCode = nt.Barcode
 }
 
 // parseOr parses a stored date, which is always well-formed.
 func parseOr(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339, s)
 	return t
-}
-
-func containsAt(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '@' {
-			return i > 0 && i < len(s)-1
-		}
-	}
-	return false
 }
 
 // parseID parses a path id: a positive int64.

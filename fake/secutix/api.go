@@ -159,6 +159,15 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 	method := r.PathValue("method")
 	switch method {
 	case methodFileDetails, methodFileFromSecret, methodOrderDetails:
+		if !strings.Contains(r.URL.Path, "/externalOrderService/") {
+			writeEnvelope(w, http.StatusNotFound, "METHOD_NOT_SUPPORTED", "this method belongs to externalOrderService")
+			return
+		}
+	case methodCatalog, methodPOSConfig, methodSetupUpdate:
+		if !strings.Contains(r.URL.Path, "/catalogService/") {
+			writeEnvelope(w, http.StatusNotFound, "METHOD_NOT_SUPPORTED", "this method belongs to catalogService")
+			return
+		}
 	default:
 		writeEnvelope(w, http.StatusNotFound, "METHOD_NOT_SUPPORTED", "the sandbox does not implement this method")
 		return
@@ -204,6 +213,8 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 	ok := Envelope{StatusCode: "success", RequestID: rid}
 
 	switch method {
+	case methodCatalog, methodPOSConfig, methodSetupUpdate:
+		s.serveCatalog(w, method, ok)
 	case methodOrderDetails:
 		fileID, found := s.byOrder[req.OrderID]
 		if !found {
@@ -270,8 +281,11 @@ func (s *Sandbox) pruneRequests() {
 // serviceOf is the SecuTix service a method belongs to: its quota counts
 // all the service's methods together.
 func serviceOf(method string) string {
-	if method == methodAuth {
+	switch method {
+	case methodAuth:
 		return "auth"
+	case methodCatalog, methodPOSConfig, methodSetupUpdate:
+		return "catalogService"
 	}
 	return "externalOrderService"
 }

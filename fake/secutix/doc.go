@@ -20,6 +20,15 @@
 //	    {"orderSecretId":"…"}
 //	/sandbox/secutix/tnseb/backend-apis/externalOrderService/v1_33/getOrderDetails
 //	    {"orderId":N,"granularity":"TICKETS"}
+//	/sandbox/secutix/tnseb/backend-apis/catalogService/v1_33/getCatalogDetailed
+//	    {} → catalogData.seasons[].products[].event.performances[] {id, state,
+//	    start, duration (seconds)}; at most once per Config.CatalogInterval
+//	    (SecuTix: 10 minutes), else HTTP 509
+//	/sandbox/secutix/tnseb/backend-apis/catalogService/v1_33/getPOSConfig
+//	    {} → posConfigData {posId, currencyCode, organizationTimeZone}
+//	/sandbox/secutix/tnseb/backend-apis/catalogService/v1_33/getLastSetupUpdate
+//	    {} → {"lastSetupUpdate": date-time}, later after every catalogue change
+//	    (SecuTix does not document this answer's shape; the client reads any)
 //
 // Every API call carries "Authorization: Bearer <token>": a /v1/auth token,
 // or a self-signed HS256 JWT as SecuTix documents it (signed with the
@@ -30,14 +39,20 @@
 // Answers carry the SecuTix envelope {statusCode, statusDetail,
 // statusMessage, requestId}; the file methods add fileDetailsData and
 // orderDetailsDatas[], getOrderDetails adds orderDetailsData, with
-// operationDatas[] and movementDatas[] (each movement with area, block,
-// row, seatNumber, entrance, holder and tickets[]) as the project's SecuTix
-// notes record them. Money is in thousandths, ids are int64,
+// operationDatas[] (naming their performance, whose date is in the
+// catalogue, and their locations) and movementDatas[] (seatId,
+// seatCategory, area, barCode, beneficiaryFirstname, beneficiaryLastname
+// and tickets[]). Only field names the project's SecuTix wire notes
+// record are used; where SecuTix keeps a movement's tickets is not
+// documented: the sandbox lists them under "tickets" (ticketId, barcode,
+// ticketState, cancellationCause, creationDate, price). It sends no seat
+// row or number labels, no e-mail and no event kind: SecuTix's orders do
+// not carry them in a known shape. Money is in thousandths, ids are int64,
 // dates ISO-8601 with offset and milliseconds.
 //
 // Failure modes: a missing, unknown or expired bearer token is HTTP 401;
-// more than QuotaPerMinute calls to one endpoint in a minute is HTTP 509
-// with Retry-After (seconds to the next minute); an unknown id is HTTP 200
+// more than QuotaPerMinute calls to one service (all its methods) in a
+// calendar minute is HTTP 509 without Retry-After; an unknown id is HTTP 200
 // with {"statusCode":"error","statusDetail":"NOT_FOUND"}; with the
 // in-progress fault on, the first request of each new requestId answers
 // {"statusCode":"in_progress","requestId":N} (an integer, as SecuTix's) and resending that
@@ -49,23 +64,21 @@
 // bodies are limited to 64 KB (413 above).
 //
 // POST /sandbox/orders creates a paid order (file state CONFIRMED, sale
-// order CLOSED, tickets VALID) and sends one PAID webhook per ticket. An
-// empty body or {} makes two seated tickets for a demo concert 30 days
-// from now at 20:00 Europe/Zurich (Victoria Hall, Geneva; 85.00 CHF;
-// holders from a demo list). Every field is optional:
+// order CLOSED, tickets VALID) and sends one PAID webhook per ticket; a
+// new event or date joins the catalogue. An empty body or {} makes two
+// tickets for a demo concert 30 days from now at 20:00 Europe/Zurich
+// (Victoria Hall, Geneva; 85.00 CHF; holders from a demo list). Every
+// field is optional:
 //
 //	{
-//	  "eventKind": "concert",   // concert|festival|sports|theatre|conference|movie|generic; sports gets a demo match
-//	  "count": 3,               // 1-50 tickets from the single "tickets" entry (or demo values); seat numbers count up
+//	  "demo": "concert",        // or "sports": the demo event of tickets that name none
+//	  "count": 3,               // 1-50 tickets from the single "tickets" entry (or demo values)
 //	  "currency": "CHF",
 //	  "tickets": [{             // at most 50
 //	    "event": {"name": "Jazz Night",       // or "names": [{"locale":"fr","value":"Nuit du jazz"}, …]
-//	              "kind": "festival", "start": "2026-07-01T20:00:00+02:00",
-//	              "end": "…", "doors": "…", "performers": ["…"],
-//	              "homeTeam": {"name","abbreviation"}, "awayTeam": {…}, "league": "…"},
-//	    "seat": {"area": "Parterre", "block": "B", "row": "12", "number": "14"},
-//	    "entrance": "Porte A",
-//	    "holder": {"firstName": "Léa", "lastName": "Favre", "email": "lea@example.com", "locale": "fr_CH"},
+//	              "start": "2026-07-01T20:00:00+02:00", "end": "…"},  // the performance in the catalogue
+//	    "seat": {"area": "Parterre", "category": "Cat 1"},
+//	    "holder": {"firstName": "Léa", "lastName": "Favre"},
 //	    "price": 85000,         // thousandths
 //	    "tariff": "Adulte"
 //	  }]
@@ -78,20 +91,21 @@
 // POST /sandbox/orders/{fileId}/tickets/{ticketId}/{action} changes the
 // ticket and answers 200 with its new view {"fileId","orderId",
 // "orderSecretToken","movementId","ticketId","barcode","state","event",
-// "seat","entrance","holder","tariff","price","currency"}. The actions:
+// "seat","holder","tariff","price","currency"}. The actions:
 //
-//	modify    body {"seat":{"area","block","row","number"},"entrance","start","end",
-//	          "holder":{"firstName","lastName","email"}}, every field optional; an
-//	          empty body (or {}) moves the ticket to another seat. start/end change the
-//	          performance: every ticket of the same operation changes. → MODIFIED
+//	modify    body {"seat":{"area","category"},"start","end","holder":{"firstName","lastName"}},
+//	          every field optional; an empty body (or {}) moves the ticket to another
+//	          seat (a new seatId in another area). start/end move the performance in
+//	          the catalogue (getLastSetupUpdate changes); the tickets of the same
+//	          operation are notified. → MODIFIED
 //	reprint   new ticketId and barcode, same movementId; the old ticket becomes
 //	          INVALIDATED. → MODIFIED (with the new ticketId)
-//	transfer  optional body {"firstName","lastName","email"} (else a generated holder);
+//	transfer  optional body {"firstName","lastName"} (else a generated holder);
 //	          reissued like reprint so the old holder's barcode stops working. → MODIFIED
 //	validate  ticketState CONTROLLED. → VALIDATED
 //	cancel    ticketState CANCELLED. → CANCELLED
 //	refund    ticketState CANCELLED, plus a REFUND_CLIENT order in the same file whose
-//	          movement names the sale movement in cancelledMovementId. → CANCELLED
+//	          movement is on the sale movement's seat (seatId). → CANCELLED
 //
 // It answers 404 for an unknown file, ticket or action, 409 for an
 // impossible transition (anything on a cancelled ticket; anything but

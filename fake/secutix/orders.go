@@ -10,15 +10,13 @@ import (
 )
 
 // OrderRequest is the body of POST /sandbox/orders. Every field is
-// optional; {} creates a paid order of two seated tickets for a demo
-// concert.
+// optional; {} creates a paid order of two tickets for a demo concert.
 type OrderRequest struct {
-	// EventKind is the kind of every ticket's event unless the ticket says
-	// (concert, festival, sports, theatre, conference, movie, generic).
-	EventKind string `json:"eventKind,omitempty"`
+	// Demo picks the demo event of tickets that name none: "concert" (the
+	// default) or "sports".
+	Demo string `json:"demo,omitempty"`
 	// Count makes Count tickets (at most 50) from the single entry of
-	// Tickets, or from demo values when Tickets is empty; numeric seat
-	// numbers count up from the template's.
+	// Tickets, or from demo values when Tickets is empty.
 	Count int `json:"count,omitempty"`
 	// Currency is the ISO 4217 code of the order; "" means CHF.
 	Currency string `json:"currency,omitempty"`
@@ -29,34 +27,34 @@ type OrderRequest struct {
 
 // TicketSpec describes one ticket of an OrderRequest.
 type TicketSpec struct {
-	Event    *EventSpec `json:"event,omitempty"`
-	Seat     *Seat      `json:"seat,omitempty"`
-	Entrance string     `json:"entrance,omitempty"`
-	Holder   *Holder    `json:"holder,omitempty"`
-	Price    *int64     `json:"price,omitempty"` // thousandths, e.g. 85000 for 85.00
-	Tariff   string     `json:"tariff,omitempty"`
+	Event  *EventSpec `json:"event,omitempty"`
+	Seat   *Seat      `json:"seat,omitempty"`
+	Holder *Holder    `json:"holder,omitempty"`
+	Price  *int64     `json:"price,omitempty"` // thousandths, e.g. 85000 for 85.00
+	Tariff string     `json:"tariff,omitempty"`
 }
 
-// EventSpec describes a ticket's event. Times are RFC 3339 with an offset.
+// EventSpec describes a ticket's event: a product of the catalogue and one
+// of its performances. Times are RFC 3339 with an offset.
 type EventSpec struct {
-	Name       string        `json:"name,omitempty"`  // sent as a plain string
-	Names      []Translation `json:"names,omitempty"` // sent as {"translations":[…]}; wins over Name
-	Kind       string        `json:"kind,omitempty"`
-	Start      string        `json:"start,omitempty"` // default: 30 days from now, 20:00 Europe/Zurich
-	End        string        `json:"end,omitempty"`   // default: start + 2h30
-	Doors      string        `json:"doors,omitempty"` // default: start - 1h
-	Performers []string      `json:"performers,omitempty"`
-	HomeTeam   *Team         `json:"homeTeam,omitempty"`
-	AwayTeam   *Team         `json:"awayTeam,omitempty"`
-	League     string        `json:"league,omitempty"`
+	Name  string        `json:"name,omitempty"`  // the product's name
+	Names []Translation `json:"names,omitempty"` // its translations; win over Name
+	Start string        `json:"start,omitempty"` // default: 30 days from now, 20:00 in the sandbox's zone
+	End   string        `json:"end,omitempty"`   // default: start + 2h30 (the performance's duration)
 }
 
-// Seat is a seat's location.
+// Seat is where a movement sits, as SecuTix names it: an area and a seat
+// category.
 type Seat struct {
-	Area   string `json:"area,omitempty"`
-	Block  string `json:"block,omitempty"`
-	Row    string `json:"row,omitempty"`
-	Number string `json:"number,omitempty"`
+	Area     string `json:"area,omitempty"`
+	Category string `json:"category,omitempty"`
+}
+
+// Holder is the beneficiary of a ticket (a movement's
+// beneficiaryFirstname and beneficiaryLastname).
+type Holder struct {
+	FirstName string `json:"firstName,omitempty"`
+	LastName  string `json:"lastName,omitempty"`
 }
 
 // CreatedOrder is the answer of POST /sandbox/orders.
@@ -76,85 +74,68 @@ type CreatedTicket struct {
 
 // venue is a demo site.
 type venue struct {
-	code, space         string
-	names               []Translation
-	street, zip, city   string
-	country             string
-	latitude, longitude float64
+	code, space       string
+	names, spaceNames []Translation
+	street, zip, city string
+	country           string
 }
 
 // demo is the data of a demo event.
 type demo struct {
-	names                 []Translation
-	product, code         string
-	performers            []string
-	home, away            *Team
-	league                string
-	hour                  int
-	venue                 venue
-	tariff, tariffExt     string
-	price                 int64
-	area, block, entrance string
+	names             []Translation
+	code              string
+	hour              int
+	venue             venue
+	tariff, tariffExt string
+	price             int64
+	areas             []string
+	category          string
 }
 
 var (
 	victoriaHall = venue{
 		code: "VHALL", space: "SALLE",
-		names:  []Translation{{"fr", "Victoria Hall"}, {"en", "Victoria Hall"}, {"de", "Victoria Hall Genf"}},
-		street: "Rue du Général-Dufour 14", zip: "1204", city: "Genève", country: "CH",
-		latitude: 46.20093, longitude: 6.14228,
+		names:      []Translation{{"fr", "Victoria Hall"}, {"en", "Victoria Hall"}, {"de", "Victoria Hall Genf"}},
+		spaceNames: []Translation{{"fr", "Grande salle"}, {"en", "Main hall"}, {"de", "Grosser Saal"}},
+		street:     "Rue du Général-Dufour 14", zip: "1204", city: "Genève", country: "CH",
 	}
 	stadeDeGeneve = venue{
 		code: "SDG", space: "STADE",
-		names:  []Translation{{"fr", "Stade de Genève"}, {"en", "Geneva Stadium"}},
-		street: "Route des Jeunes 16", zip: "1212", city: "Lancy", country: "CH",
-		latitude: 46.17771, longitude: 6.12763,
+		names:      []Translation{{"fr", "Stade de Genève"}, {"en", "Geneva Stadium"}},
+		spaceNames: []Translation{{"fr", "Stade"}, {"en", "Stadium"}},
+		street:     "Route des Jeunes 16", zip: "1212", city: "Lancy", country: "CH",
 	}
 	concertDemo = demo{
 		names: []Translation{
 			{"fr", "Nuit symphonique : Berlioz"}, {"en", "Symphonic Night: Berlioz"}, {"de", "Sinfonische Nacht: Berlioz"},
 		},
-		product: "Symphonic Night", code: "SYMN",
-		performers: []string{"Orchestre de la Suisse Romande", "Jonathan Nott"},
-		hour:       20, venue: victoriaHall,
+		code: "SYMN", hour: 20, venue: victoriaHall,
 		tariff: "Adulte", tariffExt: "Plein tarif", price: 85000,
-		area: "Parterre", block: "B", entrance: "Porte A",
+		areas: []string{"Parterre", "Galerie", "Balcon", "Loge"}, category: "Cat 1",
 	}
 	sportsDemo = demo{
-		names:   []Translation{{"fr", "Servette FC – FC Bâle"}, {"en", "Servette FC – FC Basel"}},
-		product: "Servette FC – FC Basel", code: "SFCFCB",
-		home:   &Team{Name: "Servette FC", Abbreviation: "SFC"},
-		away:   &Team{Name: "FC Basel 1893", Abbreviation: "FCB"},
-		league: "Super League", hour: 18, venue: stadeDeGeneve,
+		names: []Translation{{"fr", "Servette FC – FC Bâle"}, {"en", "Servette FC – FC Basel"}},
+		code:  "SFCFCB", hour: 18, venue: stadeDeGeneve,
 		tariff: "Adulte", tariffExt: "Plein tarif", price: 45000,
-		area: "Tribune Nord", block: "N4", entrance: "Entrée Nord",
+		areas: []string{"Tribune Nord", "Tribune Sud", "Tribune Est", "Tribune Ouest"}, category: "Cat 2",
 	}
 	demoHolders = []Holder{
-		{FirstName: "Léa", LastName: "Favre", Email: "lea.favre@example.com"},
-		{FirstName: "Marc", LastName: "Rochat", Email: "marc.rochat@example.com"},
-		{FirstName: "Anna", LastName: "Keller", Email: "anna.keller@example.com"},
-		{FirstName: "Luca", LastName: "Bernasconi", Email: "luca.bernasconi@example.com"},
-		{FirstName: "Sofia", LastName: "Meier", Email: "sofia.meier@example.com"},
-		{FirstName: "Noah", LastName: "Baumann", Email: "noah.baumann@example.com"},
-	}
-	eventKinds = map[string]bool{
-		"concert": true, "festival": true, "sports": true, "theatre": true,
-		"conference": true, "movie": true, "generic": true,
+		{FirstName: "Léa", LastName: "Favre"},
+		{FirstName: "Marc", LastName: "Rochat"},
+		{FirstName: "Anna", LastName: "Keller"},
+		{FirstName: "Luca", LastName: "Bernasconi"},
+		{FirstName: "Sofia", LastName: "Meier"},
+		{FirstName: "Noah", LastName: "Baumann"},
 	}
 )
 
 // resolved is a TicketSpec with every default filled in.
 type resolved struct {
-	kind              string
 	name              Text
-	product, code     string
-	start, end, doors time.Time
-	performers        []string
-	home, away        *Team
-	league            string
+	code              string
+	start, end        time.Time
 	venue             venue
 	seat              Seat
-	entrance          string
 	holder            Holder
 	price             int64
 	tariff, tariffExt string
@@ -163,7 +144,7 @@ type resolved struct {
 // key groups tickets into operations: same event, tariff and price.
 func (r resolved) key() string {
 	name, _ := json.Marshal(r.name)
-	return fmt.Sprintf("%s|%s|%s|%s|%d|%s", name, r.kind, r.start.Format(time.RFC3339), r.end.Format(time.RFC3339), r.price, r.tariff)
+	return fmt.Sprintf("%s|%s|%s|%d|%s", name, r.start.Format(time.RFC3339), r.end.Format(time.RFC3339), r.price, r.tariff)
 }
 
 // CreateOrder creates a paid file of one sale order, as POST
@@ -179,8 +160,8 @@ func (s *Sandbox) CreateOrder(req OrderRequest) (CreatedOrder, error) {
 	if req.Count > 0 && len(req.Tickets) > 1 {
 		return CreatedOrder{}, errorf(http.StatusBadRequest, "count needs at most one ticket as template")
 	}
-	if req.EventKind != "" && !eventKinds[req.EventKind] {
-		return CreatedOrder{}, errorf(http.StatusBadRequest, "eventKind %q is not one of concert, festival, sports, theatre, conference, movie, generic", req.EventKind)
+	if req.Demo != "" && req.Demo != "concert" && req.Demo != "sports" {
+		return CreatedOrder{}, errorf(http.StatusBadRequest, "demo %q is not concert or sports", req.Demo)
 	}
 	cur := req.Currency
 	if cur == "" {
@@ -203,13 +184,6 @@ func (s *Sandbox) CreateOrder(req OrderRequest) (CreatedOrder, error) {
 		specs = make([]TicketSpec, n)
 		for i := range specs {
 			specs[i] = tmpl
-			if tmpl.Seat != nil {
-				seat := *tmpl.Seat
-				if num, err := strconv.Atoi(seat.Number); err == nil {
-					seat.Number = strconv.Itoa(num + i)
-				}
-				specs[i].Seat = &seat
-			}
 		}
 	}
 
@@ -218,7 +192,7 @@ func (s *Sandbox) CreateOrder(req OrderRequest) (CreatedOrder, error) {
 	now := s.now()
 	tickets := make([]resolved, len(specs))
 	for i, sp := range specs {
-		r, err := s.resolve(sp, req.EventKind, now)
+		r, err := s.resolve(sp, req.Demo, now)
 		if err != nil {
 			err.Detail = fmt.Sprintf("tickets[%d]: %s", i, err.Detail)
 			return CreatedOrder{}, err
@@ -236,7 +210,6 @@ func (s *Sandbox) CreateOrder(req OrderRequest) (CreatedOrder, error) {
 		CatalogCurrency:  Currency{CurrencyCode: cur, FractionDigit: 2, MinAmount: 10, Symbol: cur},
 		ContactReference: strconv.FormatInt(s.nextID("contact")%100000, 10),
 		SalesChannelCode: "INTERNET", SalesChannelName: "Ticket shop",
-		ContactEmail: tickets[0].holder.Email,
 	}
 	opIndex := make(map[string]int)
 	out := CreatedOrder{FileID: fileID, OrderID: orderID, OrderSecretToken: secret}
@@ -255,13 +228,13 @@ func (s *Sandbox) CreateOrder(req OrderRequest) (CreatedOrder, error) {
 		o.SaleAmount += t.price
 		mv := MovementData{
 			MovementID: s.nextID("movement"), OperationID: op.OperationID, Type: "SEAT",
-			SeatID: s.nextID("seat"), SeatCategoryID: 466681816, SeatCategory: "Cat 1",
-			ContingentID: 466646159, Contingent: "Online", AreaID: 101,
-			Area: t.seat.Area, Block: t.seat.Block, Row: t.seat.Row, SeatNumber: t.seat.Number,
-			Entrance: t.entrance, Holder: &t.holder,
+			SeatID: s.nextID("seat"), SeatCategoryID: 466681816, SeatCategory: t.seat.Category,
+			ContingentID: 466646159, Contingent: "Online", AreaID: 101, Area: t.seat.Area,
+			BeneficiaryFirstname: t.holder.FirstName, BeneficiaryLastname: t.holder.LastName, Transferable: true,
 		}
 		tk := s.newTicket(mv.MovementID, fileID, t.price, t.start, t.end, now)
 		mv.Tickets = []TicketData{tk}
+		mv.BarCode = tk.Barcode
 		o.MovementDatas = append(o.MovementDatas, mv)
 		out.Tickets = append(out.Tickets, CreatedTicket{TicketID: tk.TicketID, MovementID: mv.MovementID, Barcode: tk.Barcode})
 		hooks = append(hooks, Webhook{TicketID: tk.TicketID, SaleMovementID: mv.MovementID, OrderSecretToken: secret, State: "PAID", LastUpdate: stamp})
@@ -282,28 +255,16 @@ func (s *Sandbox) CreateOrder(req OrderRequest) (CreatedOrder, error) {
 }
 
 // resolve fills a spec's gaps with demo values. Callers hold s.mu.
-func (s *Sandbox) resolve(sp TicketSpec, kind string, now time.Time) (resolved, *Error) {
+func (s *Sandbox) resolve(sp TicketSpec, demoName string, now time.Time) (resolved, *Error) {
 	ev := EventSpec{}
 	if sp.Event != nil {
 		ev = *sp.Event
 	}
-	if ev.Kind != "" {
-		kind = ev.Kind
-	}
-	if kind == "" {
-		kind = "concert"
-	}
-	if !eventKinds[kind] {
-		return resolved{}, errorf(http.StatusBadRequest, "event.kind %q is not one of concert, festival, sports, theatre, conference, movie, generic", kind)
-	}
 	d := concertDemo
-	if kind == "sports" {
+	if demoName == "sports" {
 		d = sportsDemo
 	}
-	r := resolved{
-		kind: kind, product: d.product, code: d.code, performers: d.performers, home: d.home, away: d.away,
-		league: d.league, venue: d.venue, entrance: d.entrance, price: d.price, tariff: d.tariff, tariffExt: d.tariffExt,
-	}
+	r := resolved{code: d.code, venue: d.venue, price: d.price, tariff: d.tariff, tariffExt: d.tariffExt}
 	switch {
 	case len(ev.Names) > 0:
 		for _, tr := range ev.Names {
@@ -312,28 +273,13 @@ func (s *Sandbox) resolve(sp TicketSpec, kind string, now time.Time) (resolved, 
 			}
 		}
 		r.name = Text{Translations: ev.Names}
-		r.product = Text{Translations: ev.Names}.String()
 	case ev.Name != "":
 		r.name = Text{Value: ev.Name}
-		r.product = ev.Name
 	default:
 		r.name = Text{Translations: d.names}
 	}
-	if r.product != d.product {
-		r.code = "EV" + strconv.Itoa(len(r.product))
-		r.performers, r.home, r.away, r.league = nil, nil, nil, ""
-	}
-	if ev.Performers != nil {
-		r.performers = ev.Performers
-	}
-	if ev.HomeTeam != nil {
-		r.home = ev.HomeTeam
-	}
-	if ev.AwayTeam != nil {
-		r.away = ev.AwayTeam
-	}
-	if ev.League != "" {
-		r.league = ev.League
+	if r.name.String() != (Text{Translations: d.names}).String() {
+		r.code = "EV" + strconv.Itoa(len(r.name.String()))
 	}
 
 	day := now.AddDate(0, 0, 30)
@@ -344,14 +290,9 @@ func (s *Sandbox) resolve(sp TicketSpec, kind string, now time.Time) (resolved, 
 			return resolved{}, err
 		}
 	}
-	r.end, r.doors = r.start.Add(150*time.Minute), r.start.Add(-time.Hour)
+	r.end = r.start.Add(150 * time.Minute)
 	if ev.End != "" {
 		if r.end, err = parseRFC3339("event.end", ev.End); err != nil {
-			return resolved{}, err
-		}
-	}
-	if ev.Doors != "" {
-		if r.doors, err = parseRFC3339("event.doors", ev.Doors); err != nil {
 			return resolved{}, err
 		}
 	}
@@ -363,28 +304,13 @@ func (s *Sandbox) resolve(sp TicketSpec, kind string, now time.Time) (resolved, 
 		r.seat = *sp.Seat
 	}
 	if r.seat.Area == "" {
-		r.seat.Area = d.area
+		r.seat.Area = d.areas[0]
 	}
-	if r.seat.Block == "" {
-		r.seat.Block = d.block
-	}
-	if r.seat.Row == "" || r.seat.Number == "" {
-		row, num := s.nextSeat()
-		if r.seat.Row == "" {
-			r.seat.Row = row
-		}
-		if r.seat.Number == "" {
-			r.seat.Number = num
-		}
-	}
-	if sp.Entrance != "" {
-		r.entrance = sp.Entrance
+	if r.seat.Category == "" {
+		r.seat.Category = d.category
 	}
 	r.holder = s.nextHolder("")
 	if h := sp.Holder; h != nil {
-		if h.Email != "" && !strings.Contains(h.Email, "@") {
-			return resolved{}, errorf(http.StatusBadRequest, "holder.email is not an e-mail address")
-		}
 		mergeHolder(&r.holder, *h)
 	}
 	if sp.Price != nil {
@@ -407,12 +333,6 @@ func mergeHolder(dst *Holder, src Holder) {
 	if src.LastName != "" {
 		dst.LastName = src.LastName
 	}
-	if src.Email != "" {
-		dst.Email = src.Email
-	}
-	if src.Locale != "" {
-		dst.Locale = src.Locale
-	}
 }
 
 func parseRFC3339(field, v string) (time.Time, *Error) {
@@ -423,12 +343,21 @@ func parseRFC3339(field, v string) (time.Time, *Error) {
 	return t, nil
 }
 
-// nextSeat returns the next free demo seat: row 12 seat 14 first, 40
-// seats a row. Callers hold s.mu.
-func (s *Sandbox) nextSeat() (row, number string) {
-	pos := 13 + s.seq["demoSeat"]
-	s.seq["demoSeat"]++
-	return strconv.FormatInt(12+pos/40, 10), strconv.FormatInt(pos%40+1, 10)
+// nextArea returns an area of the demo areas other than cur. Callers
+// hold s.mu.
+func (s *Sandbox) nextArea(cur string) string {
+	areas := concertDemo.areas
+	for _, a := range sportsDemo.areas {
+		if a == cur {
+			areas = sportsDemo.areas
+		}
+	}
+	for i, a := range areas {
+		if a == cur {
+			return areas[(i+1)%len(areas)]
+		}
+	}
+	return areas[0]
 }
 
 // nextHolder returns the next demo holder whose name is not notName.
@@ -443,46 +372,33 @@ func (s *Sandbox) nextHolder(notName string) Holder {
 	}
 }
 
-// operation builds the operation of a group of tickets. Callers hold s.mu.
+// operation builds the operation of a group of tickets, adding its
+// product and performance to the catalogue when they are new. Callers
+// hold s.mu.
 func (s *Sandbox) operation(fileID int64, t resolved) OperationData {
-	pk := t.name.String() + "|" + t.start.Format(time.RFC3339)
-	ids, ok := s.perfs[pk]
-	if !ok {
-		ids = perfIDs{event: s.nextID("perf"), performance: s.nextID("perf"), product: s.nextID("perf")}
-		s.perfs[pk] = ids
-	}
-	lat, lon := t.venue.latitude, t.venue.longitude
-	op := OperationData{
-		OperationID: s.nextID("operation"), FileID: fileID, Kind: "SINGLE_ENTRY", Type: "SALE",
+	prod, perf := s.catalogEntry(t)
+	return OperationData{
+		OperationID: s.nextID("operation"), FileID: fileID, Kind: "SINGLE_ENTRY", Type: "PRE_SALE",
 		BasePrice: t.price, UnitPrice: t.price,
-		ProductID: ids.product, Product: t.product, ProductCode: s.cfg.Institution + "_" + t.code,
-		ProductFamilyType: "SINGLE_ENTRY", EventID: ids.event, PerformanceID: ids.performance,
-		Performance: t.name, EventKind: t.kind,
-		PerformanceStartDate: formatTime(t.start.In(s.zone)),
-		PerformanceEndDate:   formatTime(t.end.In(s.zone)),
-		DoorsOpenDate:        formatTime(t.doors.In(s.zone)),
-		TimeZone:             s.zone.String(),
-		Performers:           t.performers, HomeTeam: t.home, AwayTeam: t.away, League: t.league,
+		ProductID: prod.ID, Product: t.name.String(), ProductCode: prod.Code,
+		ProductFamilyType: "SINGLE_ENTRY", EventID: prod.eventID, PerformanceID: perf.ID,
+		Performance:           t.name.String(),
 		AudienceSubCategoryID: 306159078, AudienceSubCategory: t.tariff,
 		AudienceSubCategoryExternalDescription: t.tariffExt,
+		Numbered:                               true,
 		Locations: []Location{{
 			SiteCode: t.venue.code, SiteExternalName: Text{Translations: t.venue.names},
-			SiteName: t.venue.names[0].Value, SpaceCode: t.venue.space,
+			SpaceCode: t.venue.space, SpaceExternalName: Text{Translations: t.venue.spaceNames},
 			SiteAddress: Address{FirstAddressLine: t.venue.street, ZipCode: t.venue.zip, Locality: t.venue.city, CountryCode: t.venue.country},
-			Latitude:    &lat, Longitude: &lon,
 		}},
 	}
-	if s.zone.String() != "Europe/Zurich" {
-		op.TimeZone = ""
-	}
-	return op
 }
 
 // newTicket issues a VALID ticket for a movement and indexes it. Callers
 // hold s.mu.
 func (s *Sandbox) newTicket(movementID, fileID, price int64, start, end, now time.Time) TicketData {
 	t := TicketData{
-		TicketID: s.nextID("ticket"), Barcode: s.newBarcode(), TicketState: "VALID", TicketMedium: "MOBILE",
+		TicketID: s.nextID("ticket"), Barcode: s.newBarcode(), TicketState: "VALID",
 		CancellationCause: "NOT_CANCELLED", CreationDate: formatTime(now),
 		ValidityStartTime: formatTime(start.Add(-2 * time.Hour).In(s.zone)),
 		ValidityEndTime:   formatTime(end.Add(4 * time.Hour).In(s.zone)),

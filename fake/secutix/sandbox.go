@@ -58,6 +58,10 @@ type Config struct {
 	// over it the API answers 509 with Retry-After. 0 means 60; a negative
 	// value disables the quota.
 	QuotaPerMinute int
+	// CatalogInterval is how often getCatalogDetailed may be called (more
+	// often answers 509); 0 means 10 minutes, SecuTix's limit; a negative
+	// value disables the limit.
+	CatalogInterval time.Duration
 	// TokenTTL is the lifetime of the tokens /v1/auth issues; 0 means 10 min.
 	TokenTTL time.Duration
 	// WebhookRetryDelay is the first pause between webhook attempts; it
@@ -81,28 +85,27 @@ type Sandbox struct {
 	zone  *time.Location
 	hooks *deliverer
 
-	mu         sync.Mutex
-	files      map[int64]*File
-	bySecret   map[string]int64 // any order's secret id → file
-	byOrder    map[int64]int64  // order id → file
-	byTicket   map[int64]ticketRef
-	barcodes   map[string]bool
-	seq        map[string]int64 // id counters by kind
-	perfs      map[string]perfIDs
-	tokens     map[string]time.Time // token → expiry
-	quota      map[string]*window
-	calls      map[string]int
-	failStatus int
-	failLeft   int
-	failAfter  int // Retry-After seconds of injected 429/509
-	inProgress int // in_progress answers per new request
-	requests   map[int64]*pendingRequest
-	holderSeq  int
+	mu             sync.Mutex
+	files          map[int64]*File
+	bySecret       map[string]int64 // any order's secret id → file
+	byOrder        map[int64]int64  // order id → file
+	byTicket       map[int64]ticketRef
+	barcodes       map[string]bool
+	seq            map[string]int64 // id counters by kind
+	catalog        catalog
+	catalogRefused int                  // getCatalogDetailed calls refused by its limit
+	tokens         map[string]time.Time // token → expiry
+	quota          map[string]*window
+	calls          map[string]int
+	failStatus     int
+	failLeft       int
+	failAfter      int // Retry-After seconds of injected 429/509
+	inProgress     int // in_progress answers per new request
+	requests       map[int64]*pendingRequest
+	holderSeq      int
 }
 
 type ticketRef struct{ fileID, movementID int64 }
-
-type perfIDs struct{ event, performance, product int64 }
 
 type window struct {
 	start time.Time
@@ -166,6 +169,9 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.QuotaPerMinute == 0 {
 		cfg.QuotaPerMinute = DefaultQuotaPerMinute
 	}
+	if cfg.CatalogInterval == 0 {
+		cfg.CatalogInterval = 10 * time.Minute
+	}
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = DefaultTokenTTL
 	}
@@ -197,7 +203,6 @@ func New(cfg Config) (*Sandbox, error) {
 		byTicket:  make(map[int64]ticketRef),
 		barcodes:  make(map[string]bool),
 		seq:       make(map[string]int64),
-		perfs:     make(map[string]perfIDs),
 		tokens:    make(map[string]time.Time),
 		quota:     make(map[string]*window),
 		calls:     make(map[string]int),
@@ -216,6 +221,7 @@ func (s *Sandbox) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/sandbox/secutix/tnai/backend-apis/v1/auth", s.serveAuth)
 	mux.HandleFunc("/sandbox/secutix/tnseb/backend-apis/externalOrderService/v1_33/{method}", s.serveService)
+	mux.HandleFunc("/sandbox/secutix/tnseb/backend-apis/catalogService/v1_33/{method}", s.serveService)
 	mux.HandleFunc("/sandbox/orders", s.serveCreate)
 	mux.HandleFunc("/sandbox/orders/{fileId}", s.serveGet)
 	mux.HandleFunc("/sandbox/orders/{fileId}/tickets/{ticketId}/{action}", s.serveAction)

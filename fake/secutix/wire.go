@@ -60,7 +60,7 @@ type OrderDetailsData struct {
 	OrderID           int64           `json:"orderId"`
 	OrderSecretID     string          `json:"orderSecretId"`
 	OrderState        string          `json:"orderState"`
-	OrderType         string          `json:"orderType"` // SALE | REFUND
+	OrderType         string          `json:"orderType"` // SALE | REFUND_CLIENT
 	CreationDateTime  string          `json:"creationDateTime"`
 	ReferenceDate     string          `json:"referenceDate"`
 	SaleAmount        int64           `json:"saleAmount"`
@@ -70,8 +70,6 @@ type OrderDetailsData struct {
 	ContactReference  string          `json:"contactReference"`
 	SalesChannelCode  string          `json:"salesChannelCode"`
 	SalesChannelName  string          `json:"salesChannelName"`
-	ContactEmail      string          `json:"contactEmail,omitempty"`
-	ContactLocale     string          `json:"contactLocale,omitempty"`
 	OperationDatas    []OperationData `json:"operationDatas"`
 	MovementDatas     []MovementData  `json:"movementDatas,omitempty"`
 }
@@ -84,12 +82,13 @@ type Currency struct {
 	Symbol        string `json:"symbol"`
 }
 
-// OperationData is a product × tariff × quantity line of an order.
+// OperationData is a product × tariff × quantity line of an order. It
+// names its performance; the performance's date is in the catalogue.
 type OperationData struct {
 	OperationID                            int64      `json:"operationId"`
 	FileID                                 int64      `json:"fileId"`
 	Kind                                   string     `json:"kind"`
-	Type                                   string     `json:"type"`
+	Type                                   string     `json:"type"` // PRE_SALE
 	Quantity                               int        `json:"quantity"`
 	BasePrice                              int64      `json:"basePrice"`
 	UnitPrice                              int64      `json:"unitPrice"`
@@ -100,37 +99,21 @@ type OperationData struct {
 	ProductFamilyType                      string     `json:"productFamilyType"`
 	EventID                                int64      `json:"eventId"`
 	PerformanceID                          int64      `json:"performanceId"`
-	Performance                            Text       `json:"performance"`
-	EventKind                              string     `json:"eventKind,omitempty"`
-	PerformanceStartDate                   string     `json:"performanceStartDate,omitempty"`
-	PerformanceEndDate                     string     `json:"performanceEndDate,omitempty"`
-	DoorsOpenDate                          string     `json:"doorsOpenDate,omitempty"`
-	TimeZone                               string     `json:"timeZone,omitempty"`
-	Performers                             []string   `json:"performers,omitempty"`
-	HomeTeam                               *Team      `json:"homeTeam,omitempty"`
-	AwayTeam                               *Team      `json:"awayTeam,omitempty"`
-	League                                 string     `json:"league,omitempty"`
+	Performance                            string     `json:"performance"`
 	AudienceSubCategoryID                  int64      `json:"audienceSubCategoryId"`
 	AudienceSubCategory                    string     `json:"audienceSubCategory"`
 	AudienceSubCategoryExternalDescription string     `json:"audienceSubCategoryExternalDescription"`
+	Numbered                               bool       `json:"numbered"`
 	Locations                              []Location `json:"locations"`
-}
-
-// Team is one side of a sports match.
-type Team struct {
-	Name         string `json:"name"`
-	Abbreviation string `json:"abbreviation,omitempty"`
 }
 
 // Location is where an operation's performance takes place.
 type Location struct {
-	SiteCode         string   `json:"siteCode"`
-	SiteExternalName Text     `json:"siteExternalName"`
-	SiteName         string   `json:"siteName,omitempty"`
-	SpaceCode        string   `json:"spaceCode"`
-	SiteAddress      Address  `json:"siteAddress"`
-	Latitude         *float64 `json:"latitude,omitempty"`
-	Longitude        *float64 `json:"longitude,omitempty"`
+	SiteCode          string  `json:"siteCode"`
+	SiteExternalName  Text    `json:"siteExternalName"`
+	SpaceCode         string  `json:"spaceCode"`
+	SpaceExternalName Text    `json:"spaceExternalName"`
+	SiteAddress       Address `json:"siteAddress"`
 }
 
 // Address is a site's postal address.
@@ -143,43 +126,34 @@ type Address struct {
 
 // MovementData is one seat or entry right: the unit a wallet pass is made
 // for. Its movementId never changes; its tickets do (a reprint or a
-// transfer adds a new one and invalidates the old). A movement of a REFUND
-// order names the sale movement it cancels in CancelledMovementID.
+// transfer adds a new one and invalidates the old). barCode, area and the
+// beneficiary's names are the movement fields a commercial SecuTix
+// connector maps; where tickets sit in an order is not documented: the
+// sandbox lists them under "tickets", and barCode is the current one's.
 type MovementData struct {
-	MovementID          int64        `json:"movementId"`
-	OperationID         int64        `json:"operationId"`
-	Type                string       `json:"type"`
-	SeatID              int64        `json:"seatId,omitempty"`
-	SeatCategoryID      int64        `json:"seatCategoryId,omitempty"`
-	SeatCategory        string       `json:"seatCategory,omitempty"`
-	ContingentID        int64        `json:"contingentId,omitempty"`
-	Contingent          string       `json:"contingent,omitempty"`
-	AreaID              int64        `json:"areaId,omitempty"`
-	Area                string       `json:"area,omitempty"`
-	Block               string       `json:"block,omitempty"`
-	Row                 string       `json:"row,omitempty"`
-	SeatNumber          string       `json:"seatNumber,omitempty"`
-	Entrance            string       `json:"entrance,omitempty"`
-	Holder              *Holder      `json:"holder,omitempty"`
-	Tickets             []TicketData `json:"tickets,omitempty"`
-	CancelledMovementID int64        `json:"cancelledMovementId,omitempty"`
+	MovementID           int64        `json:"movementId"`
+	OperationID          int64        `json:"operationId"`
+	Type                 string       `json:"type"` // SEAT
+	SeatID               int64        `json:"seatId,omitempty"`
+	SeatCategoryID       int64        `json:"seatCategoryId,omitempty"`
+	SeatCategory         string       `json:"seatCategory,omitempty"`
+	ContingentID         int64        `json:"contingentId,omitempty"`
+	Contingent           string       `json:"contingent,omitempty"`
+	AreaID               int64        `json:"areaId,omitempty"`
+	Area                 string       `json:"area,omitempty"`
+	BarCode              string       `json:"barCode,omitempty"`
+	BeneficiaryFirstname string       `json:"beneficiaryFirstname,omitempty"`
+	BeneficiaryLastname  string       `json:"beneficiaryLastname,omitempty"`
+	Transferable         bool         `json:"transferable"`
+	Tickets              []TicketData `json:"tickets,omitempty"`
 }
 
-// Holder is the person a ticket is for.
-type Holder struct {
-	FirstName string `json:"firstName"`
-	LastName  string `json:"lastName"`
-	Email     string `json:"email,omitempty"`
-	Locale    string `json:"locale,omitempty"`
-}
-
-// TicketData is one printed (or printable) ticket of a movement; the last
-// one listed is the current one.
+// TicketData is one ticket of a movement, with the field names SecuTix
+// uses for tickets elsewhere; the last one listed is the current one.
 type TicketData struct {
 	TicketID          int64  `json:"ticketId"`
 	Barcode           string `json:"barcode"`
 	TicketState       string `json:"ticketState"` // VALID | CONTROLLED | CANCELLED | INVALIDATED
-	TicketMedium      string `json:"ticketMedium"`
 	CancellationCause string `json:"cancellationCause"`
 	CreationDate      string `json:"creationDate"`
 	ValidityStartTime string `json:"validityStartTime,omitempty"`

@@ -220,10 +220,13 @@ func ParseLastUpdate(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// V2Order is what a native order webhook V2 tells: which order changed.
+// V2Order is what a native order webhook V2 tells: which order changed,
+// and the order itself (Details: {"orderDetailsData": …}, as
+// getOrderDetails answers), which can be mapped without a call.
 type V2Order struct {
 	OrderID       int64
 	OrderSecretID string
+	Details       json.RawMessage
 }
 
 // ParseV2 parses SecuTix's order webhook V2 body: {"orderDetailsData":
@@ -251,7 +254,9 @@ func ParseV2(body []byte) ([]V2Order, error) {
 		if err := decodeObject(it, &raw); err != nil {
 			return nil, errorf("order %d: %s", i, err.Error())
 		}
+		details := bytes.TrimSpace(it)
 		if inner, ok := raw["orderDetailsData"]; ok {
+			details = bytes.TrimSpace(inner)
 			raw = nil
 			if err := decodeObject(inner, &raw); err != nil {
 				return nil, errorf("order %d: orderDetailsData: %s", i, err.Error())
@@ -270,7 +275,8 @@ func ParseV2(body []byte) ([]V2Order, error) {
 		if id == 0 && secret == "" {
 			return nil, errorf("order %d: orderId or orderSecretId is required", i)
 		}
-		out = append(out, V2Order{OrderID: id, OrderSecretID: secret})
+		out = append(out, V2Order{OrderID: id, OrderSecretID: secret,
+			Details: append(append([]byte(`{"orderDetailsData":`), details...), '}')})
 	}
 	return out, nil
 }

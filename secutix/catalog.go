@@ -1,0 +1,270 @@
+package secutix
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"walletpass/pass"
+)
+
+// SecuTix's orders name their performance but not its date: the start and
+// duration are in the catalogue (catalogService/getCatalogDetailed, which
+// SecuTix allows once per 10 minutes), and the only time zone is the point
+// of sale's (getPOSConfig's organizationTimeZone). The client keeps both
+// per tenant: the catalogue is fetched on first use, again when an order
+// names a performance it does not hold or when getLastSetupUpdate says the
+// setup changed, never more often than Config.CatalogInterval.
+
+// CatalogStore shares the catalogue between the instances of walletpass
+// (storage.DB is one): SecuTix's limit counts for the institution, not
+// for one process.
+type CatalogStore interface {
+	// ClaimCatalogFetch reports whether the caller may read the catalogue
+	// of key now (no one tried in the last interval) and records it.
+	ClaimCatalogFetch(ctx context.Context, key string, now time.Time, interval time.Duration) (bool, error)
+	// SaveCatalog stores a getCatalogDetailed answer.
+	SaveCatalog(ctx context.Context, key string, body []byte, stamp string, fetchedAt time.Time) error
+	// LoadCatalog returns the stored answer; an error wrapping
+	// pass.ErrNotFound when there is none.
+	LoadCatalog(ctx context.Context, key string) (body []byte, stamp string, fetchedAt time.Time, err error)
+}
+
+// catView is what mapping needs of the catalogue and POS config.
+type catView struct {
+	perfs map[int64]catEntry
+	pos   node
+}
+
+// catEntry is a performance and the product it belongs to, as JSON nodes.
+type catEntry struct {
+	product, performance node
+}
+
+// catalog is a client's cache.
+type catalog struct {
+	mu        sync.Mutex // held across the calls that refresh it
+	perfs     map[int64]catEntry
+	fetched   time.Time // when the cached catalogue was read; zero: never
+	attempted time.Time // this process's last getCatalogDetailed
+	stamp     string    // getLastSetupUpdate's answer when it was fetched
+	checked   time.Time // the last getLastSetupUpdate
+	stale     bool
+	pos       node
+	posKnown  bool
+	fetches   int // getCatalogDetailed calls, for tests and the probe
+}
+
+// view returns the catalogue entries of perfIDs and the POS config,
+// refreshing what it must first. A performance missing after what the
+// limits allow is left out (the mapping then names it). Errors: those of
+// the calls when there is nothing cached to fall back on; a
+// *pass.RetryAfterError when a performance is missing and the catalogue
+// may not be fetched again yet.
+func (c *Client) view(ctx context.Context, perfIDs []int64) (*catView, error) {
+	cat := &c.catalog
+	cat.mu.Lock()
+	defer cat.mu.Unlock()
+	now := c.cfg.Clock.Now()
+
+	if !cat.posKnown {
+		body, err := c.call(ctx, MethodGetPOSConfig, map[string]any{}, "")
+		if err != nil {
+			return nil, err
+		}
+		root, err := decodeNode(body)
+		if err != nil {
+			return nil, malformed(MethodGetPOSConfig, err)
+		}
+		cat.pos, cat.posKnown = get(root, "posConfigData"), true
+	}
+
+	missing := false
+	for _, id := range perfIDs {
+		if _, ok := cat.perfs[id]; !ok {
+			missing = true
+		}
+	}
+	if !cat.fetched.IsZero() && !missing && !cat.stale && now.Sub(cat.checked) >= c.cfg.SetupCheckInterval {
+		// Ask whether the setup changed since the catalogue was fetched.
+		// Its answer's shape is not documented: any change of it counts.
+		if stamp, err := c.setupStamp(ctx); err == nil {
+			cat.checked = now
+			if stamp != cat.stamp {
+				cat.stale = true
+			}
+		} else if c.log != nil {
+			c.log.WarnContext(ctx, "secutix: getLastSetupUpdate failed; the catalogue is kept", "error", err.Error())
+		}
+	}
+	if now.Sub(cat.fetched) >= c.cfg.CatalogMaxAge {
+		cat.stale = true
+	}
+	need := cat.fetched.IsZero() || missing || cat.stale
+	if need && c.cfg.Catalogs != nil {
+		// Another instance may have read it since.
+		c.loadStored(ctx)
+		missing = false
+		for _, id := range perfIDs {
+			if _, ok := cat.perfs[id]; !ok {
+				missing = true
+			}
+		}
+		need = cat.fetched.IsZero() || missing || cat.stale
+	}
+	if need {
+		may, wait := c.mayFetch(ctx, now)
+		switch {
+		case may:
+			if err := c.fetchCatalog(ctx, now); err != nil {
+				if missing || cat.perfs == nil {
+					return nil, err
+				}
+				if c.log != nil {
+					c.log.WarnContext(ctx, "secutix: the catalogue could not be refreshed; the cached one is used", "error", err.Error())
+				}
+			}
+		case missing || cat.perfs == nil:
+			return nil, &pass.RetryAfterError{After: wait, Err: pass.Errorf(pass.KindUnavailable,
+				"secutix: a performance of the order is not in the catalogue, which SecuTix lets us read again in %s",
+				wait.Round(time.Second))}
+		}
+	}
+	v := &catView{perfs: make(map[int64]catEntry, len(perfIDs)), pos: cat.pos}
+	for _, id := range perfIDs {
+		if e, ok := cat.perfs[id]; ok {
+			v.perfs[id] = e
+		}
+	}
+	return v, nil
+}
+
+// catalogKey names the institution's catalogue in a CatalogStore.
+func (c *Client) catalogKey() string { return c.cfg.BaseURL + "|" + c.cfg.Institution }
+
+// mayFetch reports whether getCatalogDetailed may be called now and, if
+// not, how long until it may. Callers hold c.catalog.mu.
+func (c *Client) mayFetch(ctx context.Context, now time.Time) (bool, time.Duration) {
+	cat := &c.catalog
+	wait := c.cfg.CatalogInterval - now.Sub(cat.attempted)
+	if !cat.attempted.IsZero() && wait > 0 {
+		return false, wait
+	}
+	if c.cfg.Catalogs == nil || c.cfg.CatalogInterval < 0 {
+		return true, 0
+	}
+	ok, err := c.cfg.Catalogs.ClaimCatalogFetch(ctx, c.catalogKey(), now, c.cfg.CatalogInterval)
+	if err != nil {
+		if c.log != nil {
+			c.log.WarnContext(ctx, "secutix: the catalogue claim failed", "error", err.Error())
+		}
+		return false, time.Minute
+	}
+	if !ok {
+		return false, c.cfg.CatalogInterval / 10
+	}
+	return true, 0
+}
+
+// loadStored replaces the cache with the store's copy when it is newer.
+// Callers hold c.catalog.mu.
+func (c *Client) loadStored(ctx context.Context) {
+	cat := &c.catalog
+	body, stamp, at, err := c.cfg.Catalogs.LoadCatalog(ctx, c.catalogKey())
+	if err != nil || !at.After(cat.fetched) {
+		return
+	}
+	root, err := decodeNode(body)
+	if err != nil {
+		return
+	}
+	cat.perfs, cat.stamp, cat.fetched, cat.checked = indexCatalog(get(root, "catalogData")), stamp, at, at
+	cat.stale = c.cfg.Clock.Now().Sub(at) >= c.cfg.CatalogMaxAge
+}
+
+// fetchCatalog calls getCatalogDetailed, replaces the cache and stores
+// it. Callers hold c.catalog.mu.
+func (c *Client) fetchCatalog(ctx context.Context, now time.Time) error {
+	cat := &c.catalog
+	stamp, serr := c.setupStamp(ctx)
+	cat.fetches++
+	// SecuTix counts the attempt: do not try again before the interval.
+	cat.attempted = now
+	body, err := c.call(ctx, MethodGetCatalogDetailed, map[string]any{}, "")
+	if err != nil {
+		return err
+	}
+	root, err := decodeNode(body)
+	if err != nil {
+		return malformed(MethodGetCatalogDetailed, err)
+	}
+	cat.perfs, cat.stale, cat.fetched = indexCatalog(get(root, "catalogData")), false, now
+	if serr == nil {
+		cat.stamp, cat.checked = stamp, now
+	}
+	if c.cfg.Catalogs != nil {
+		if err := c.cfg.Catalogs.SaveCatalog(ctx, c.catalogKey(), body, cat.stamp, now); err != nil && c.log != nil {
+			c.log.WarnContext(ctx, "secutix: the catalogue could not be stored", "error", err.Error())
+		}
+	}
+	return nil
+}
+
+// indexCatalog indexes catalogData's performances by id:
+// seasons[].products[].event.performances[] (products directly under
+// catalogData are read too).
+func indexCatalog(data node) map[int64]catEntry {
+	out := make(map[int64]catEntry)
+	addProducts := func(products node) {
+		list, _ := products.([]any)
+		for _, p := range list {
+			perfs, _ := get(get(p, "event"), "performances").([]any)
+			for _, perf := range perfs {
+				if id, err := intOf(get(perf, "id")); err == nil && id > 0 {
+					out[id] = catEntry{product: p, performance: perf}
+				}
+			}
+		}
+	}
+	seasons, _ := get(data, "seasons").([]any)
+	for _, s := range seasons {
+		addProducts(get(s, "products"))
+	}
+	addProducts(get(data, "products"))
+	return out
+}
+
+// setupStamp is getLastSetupUpdate's answer without its status part, as
+// canonical JSON.
+func (c *Client) setupStamp(ctx context.Context) (string, error) {
+	body, err := c.call(ctx, MethodGetLastSetupUpdate, map[string]any{}, "")
+	if err != nil {
+		return "", err
+	}
+	root, err := decodeNode(body)
+	if err != nil {
+		return "", malformed(MethodGetLastSetupUpdate, err)
+	}
+	m, _ := root.(map[string]any)
+	m = maps.Clone(m)
+	for _, k := range []string{"requestId", "statusCode", "statusDetail", "statusMessage"} {
+		delete(m, k)
+	}
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(m); err != nil { // map keys are sorted
+		return "", fmt.Errorf("encode: %w", err)
+	}
+	return b.String(), nil
+}
+
+// CatalogFetches returns how many times the client called
+// getCatalogDetailed.
+func (c *Client) CatalogFetches() int {
+	c.catalog.mu.Lock()
+	defer c.catalog.mu.Unlock()
+	return c.catalog.fetches
+}
