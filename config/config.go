@@ -84,7 +84,9 @@ type Workers struct {
 	Lease Duration `yaml:"lease"`
 	// MaxBackoff caps the delay between attempts (default 5m).
 	MaxBackoff Duration `yaml:"maxBackoff"`
-	// ReconcileEvery re-syncs recently changed orders (default 15m; "off").
+	// ReconcileEvery compares the passes of every running performance
+	// with SecuTix's ticket list and syncs the orders that differ
+	// (default 15m; "off").
 	ReconcileEvery Duration `yaml:"reconcileEvery"`
 	// Retention keeps finished tasks, events and timelines this long (default 720h).
 	Retention Duration `yaml:"retention"`

@@ -84,7 +84,7 @@ func New(cfg Config) (*Client, error) {
 		log:      cfg.Log,
 		limiters: make(map[string]*rate.Limiter),
 	}
-	for _, svc := range []string{ServiceAuth, ServiceOrders, ServiceCatalog} {
+	for _, svc := range []string{ServiceAuth, ServiceOrders, ServiceCatalog, ServiceHistory} {
 		c.limiters[svc] = rate.NewLimiter(every, cfg.Burst)
 	}
 	return c, nil
@@ -106,6 +106,8 @@ func serviceOf(method string) string {
 		return ServiceAuth
 	case MethodGetCatalogDetailed, MethodGetPOSConfig, MethodGetLastSetupUpdate:
 		return ServiceCatalog
+	case MethodListTicketsByCriteria:
+		return ServiceHistory
 	}
 	return ServiceOrders
 }

@@ -19,7 +19,18 @@ type Clients map[string]*Client
 var (
 	_ pass.OrderSource   = Clients(nil)
 	_ pass.DetailsSource = Clients(nil)
+	_ pass.TicketLister  = Clients(nil)
 )
+
+// TicketStates calls TicketStates on the tenant's Client. Errors are those
+// of Clients.OrderBySecret.
+func (cs Clients) TicketStates(ctx context.Context, tenant string, performanceID int64) ([]pass.TicketStatus, error) {
+	c, err := cs.client(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return c.TicketStates(ctx, tenant, performanceID)
+}
 
 func (cs Clients) client(tenant string) (*Client, error) {
 	c, err := pass.PerTenant[*Client](cs).Get(tenant, "SecuTix client")

@@ -101,6 +101,9 @@ type Config struct {
 	// CatalogMaxAge is when the catalogue is fetched again whatever
 	// getLastSetupUpdate says; 0 means an hour.
 	CatalogMaxAge time.Duration
+	// TicketPageSize is how many tickets one listTicketsByCriteria call
+	// asks for; 0 means 5,000.
+	TicketPageSize int
 	// Catalogs shares the catalogue between instances (nil: this process
 	// only).
 	Catalogs CatalogStore
@@ -207,6 +210,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxResponseBytes == 0 {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if c.TicketPageSize <= 0 {
+		c.TicketPageSize = DefaultTicketPageSize
 	}
 	if c.Granularity == "" {
 		c.Granularity = DefaultGranularity

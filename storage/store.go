@@ -168,6 +168,44 @@ const passColumns = `tenant, serial_number, auth_token, pass_type_id, template, 
 	file_id, order_id, ticket_id, version, update_tag, content_hash, status, blob_key, created_at, updated_at,
 	secret_token, holder_key, ticket_json`
 
+// eventEnd is when p's event ends, in Unix milliseconds (its start when
+// the end is unknown; 0 when neither is).
+func eventEnd(p *pass.Pass) int64 {
+	at := p.Ticket.Event.End
+	if at.IsZero() {
+		at = p.Ticket.Event.Start
+	}
+	if at.IsZero() {
+		return 0
+	}
+	return at.UnixMilli()
+}
+
+// ReconcilePasses returns the passes of tenant whose performance is known
+// and whose event ends after endAfter (see pass.ReconcileReader).
+func (s *DB) ReconcilePasses(ctx context.Context, tenant string, endAfter time.Time) ([]pass.ReconcileRow, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT performance_id, ticket_id, file_id, secret_token, status FROM passes
+		WHERE tenant = $1 AND event_end > $2 AND performance_id <> 0 ORDER BY performance_id, ticket_id`,
+		tenant, endAfter.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("storage: reconcile passes: %w", err)
+	}
+	defer rows.Close()
+	var out []pass.ReconcileRow
+	for rows.Next() {
+		var r pass.ReconcileRow
+		var st string
+		if err := rows.Scan(&r.PerformanceID, &r.TicketID, &r.FileID, &r.SecretToken, &st); err != nil {
+			return nil, fmt.Errorf("storage: reconcile passes: %w", err)
+		}
+		r.Status = pass.Status(st)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+var _ pass.ReconcileReader = (*DB)(nil)
+
 // CreatePass stores a new pass and its first version in one transaction
 // (with its Google Wallet task when the tenant inserts on payment).
 // It returns an error of kind pass.KindConflict if the serial number or the
@@ -178,11 +216,12 @@ func (s *DB) CreatePass(ctx context.Context, p *pass.Pass, follow []pass.NewTask
 		if err != nil {
 			return err
 		}
-		_, err = s.stmts.exec(ctx, tx, `INSERT INTO passes (`+passColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+		_, err = s.stmts.exec(ctx, tx, `INSERT INTO passes (`+passColumns+`, performance_id, event_end)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 			p.Tenant, p.SerialNumber, p.AuthToken, p.PassTypeID, p.Template, p.MovementID, p.HolderGeneration,
 			p.FileID, p.OrderID, p.TicketID, p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey,
-			p.CreatedAt.UnixMilli(), p.UpdatedAt.UnixMilli(), p.SecretToken, p.HolderKey, tj)
+			p.CreatedAt.UnixMilli(), p.UpdatedAt.UnixMilli(), p.SecretToken, p.HolderKey, tj,
+			p.Ticket.Event.PerformanceID, eventEnd(p))
 		if err != nil {
 			if isUniqueViolation(err) {
 				return pass.Wrap(pass.KindConflict, err, "a pass with this serial number or ticket identity exists")
@@ -325,10 +364,11 @@ func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass, follow []pass.NewTask
 		}
 		res, err := s.stmts.exec(ctx, tx, `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
 			blob_key = $5, ticket_id = $6, template = $7, updated_at = $8, ticket_json = $12, secret_token = $13,
-			order_id = $14, file_id = $15
+			order_id = $14, file_id = $15, performance_id = $16, event_end = $17
 			WHERE tenant = $9 AND serial_number = $10 AND version = $11 AND update_tag < $2`,
 			p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey, p.TicketID, p.Template,
-			p.UpdatedAt.UnixMilli(), p.Tenant, p.SerialNumber, p.Version-1, tj, p.SecretToken, p.OrderID, p.FileID)
+			p.UpdatedAt.UnixMilli(), p.Tenant, p.SerialNumber, p.Version-1, tj, p.SecretToken, p.OrderID, p.FileID,
+			p.Ticket.Event.PerformanceID, eventEnd(p))
 		if err != nil {
 			return fmt.Errorf("storage: update pass %s: %w", p.SerialNumber, err)
 		}

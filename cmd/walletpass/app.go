@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -56,6 +57,7 @@ type App struct {
 	// The domain's services and the workers that run them.
 	Passes     *pass.Service
 	Syncer     *pass.Syncer
+	Reconciler *pass.Reconciler
 	Pushes     *pass.PushService
 	Notices    *pass.AppNoticeService
 	Inbox      *pass.Inbox
@@ -254,9 +256,20 @@ func (a *App) buildServices() {
 		}
 	}
 	w := cfg.Workers
+	// Reconciliation compares the passes of every running performance with
+	// SecuTix's ticket list (a few calls per performance), by one instance.
+	tenants := make([]string, 0, len(cfg.Tenants))
+	for _, t := range cfg.Tenants {
+		tenants = append(tenants, t.ID)
+	}
+	a.Reconciler = &pass.Reconciler{Tickets: a.SecuTix, Passes: db, Queue: db, Tenants: tenants,
+		Log: log.With(slog.String("component", "reconcile"))}
+	if every := time.Duration(w.ReconcileEvery); every >= 0 {
+		jobs = append(jobs, workers.Job{Name: "reconcile", Every: cmp.Or(every, 15*time.Minute), Run: a.Reconciler.Run})
+	}
 	a.Dispatcher = workers.New(workers.Config{
 		Workers: w.Count, MaxAttempts: w.MaxAttempts, MaxBackoff: time.Duration(w.MaxBackoff), Lease: time.Duration(w.Lease),
-		Reconcile: time.Duration(w.ReconcileEvery), RetentionAge: time.Duration(w.Retention), Jobs: jobs,
+		Reconcile: -1, RetentionAge: time.Duration(w.Retention), Jobs: jobs,
 		// The periodic jobs run on one instance; every task written, by
 		// this process or (PostgreSQL) another instance, wakes the
 		// dispatcher through the store.

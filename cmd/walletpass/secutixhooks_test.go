@@ -91,8 +91,13 @@ tenants:
 					}
 					return n
 				}
-				// The syncs are on the file's timeline (the sale's secret).
-				if n := count(c.OrderSecretToken); n["webhook"] != 1 || n["from the order webhook"] != 1 || n["from SecuTix"] != 1 {
+				// The syncs are on the file's timeline (the sale's secret); a
+				// sync writes its timeline after its passes.
+				n := count(c.OrderSecretToken)
+				for deadline := time.Now().Add(10 * time.Second); n["from SecuTix"] == 0 && time.Now().Before(deadline); n = count(c.OrderSecretToken) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				if n["webhook"] != 1 || n["from the order webhook"] != 1 || n["from SecuTix"] != 1 {
 					t.Errorf("the sale's timeline: %v; want 1 webhook, 1 sync from the order webhook, 1 from SecuTix", n)
 				}
 				if n := count(f.OrderDetailsDatas[1].OrderSecretID); n["webhook"] != 1 {

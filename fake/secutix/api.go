@@ -168,6 +168,11 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 			writeEnvelope(w, http.StatusNotFound, "METHOD_NOT_SUPPORTED", "this method belongs to catalogService")
 			return
 		}
+	case methodListTickets:
+		if !strings.Contains(r.URL.Path, "/externalOrderHistoryService/") {
+			writeEnvelope(w, http.StatusNotFound, "METHOD_NOT_SUPPORTED", "this method belongs to externalOrderHistoryService")
+			return
+		}
 	default:
 		writeEnvelope(w, http.StatusNotFound, "METHOD_NOT_SUPPORTED", "the sandbox does not implement this method")
 		return
@@ -181,6 +186,7 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 		OrderID       int64  `json:"orderId"`
 		Granularity   string `json:"granularity"`
 		RequestID     *int64 `json:"requestId"`
+		ticketListRequest
 	}
 	if !readAPIBody(w, r, &req) {
 		return
@@ -215,6 +221,8 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 	switch method {
 	case methodCatalog, methodPOSConfig, methodSetupUpdate:
 		s.serveCatalog(w, method, ok)
+	case methodListTickets:
+		s.serveTicketList(w, req.ticketListRequest, ok)
 	case methodOrderDetails:
 		fileID, found := s.byOrder[req.OrderID]
 		if !found {
@@ -286,6 +294,8 @@ func serviceOf(method string) string {
 		return "auth"
 	case methodCatalog, methodPOSConfig, methodSetupUpdate:
 		return "catalogService"
+	case methodListTickets:
+		return "externalOrderHistoryService"
 	}
 	return "externalOrderService"
 }

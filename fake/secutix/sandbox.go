@@ -222,6 +222,7 @@ func (s *Sandbox) Handler() http.Handler {
 	mux.HandleFunc("/sandbox/secutix/tnai/backend-apis/v1/auth", s.serveAuth)
 	mux.HandleFunc("/sandbox/secutix/tnseb/backend-apis/externalOrderService/v1_33/{method}", s.serveService)
 	mux.HandleFunc("/sandbox/secutix/tnseb/backend-apis/catalogService/v1_33/{method}", s.serveService)
+	mux.HandleFunc("/sandbox/secutix/tnseb/backend-apis/externalOrderHistoryService/v1_33/{method}", s.serveService)
 	mux.HandleFunc("/sandbox/orders", s.serveCreate)
 	mux.HandleFunc("/sandbox/orders/{fileId}", s.serveGet)
 	mux.HandleFunc("/sandbox/orders/{fileId}/tickets/{ticketId}/{action}", s.serveAction)

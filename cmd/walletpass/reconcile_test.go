@@ -1,0 +1,46 @@
+package main
+
+import (
+	"testing"
+
+	"walletpass/pass"
+)
+
+// TestReconcileFindsMissedChanges: webhooks lost (the sandbox sends none
+// after the order) and SecuTix cancels one ticket; one reconciliation run lists the performance's tickets (one call for
+// three tickets) and syncs the order, which voids the cancelled ticket's
+// pass. A second run finds nothing to do.
+func TestReconcileFindsMissedChanges(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, "")
+	o := s.createOrder(map[string]any{"count": 3})
+	s.waitPasses(o.Secret, "three passes", func(ps []pass.Pass) bool { return len(pass.ValidPerTicket(ps)) == 3 })
+	s.idle()
+	s.app.Sandbox.SetWebhookURL("") // the webhooks of what follows are lost
+	if _, err := s.app.Sandbox.Cancel(o.FileID, o.Tickets[0].TicketID); err != nil {
+		t.Fatal(err)
+	}
+	before := s.app.Sandbox.Calls("listTicketsByCriteria")
+	rep, err := s.app.Reconciler.RunReport(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Performances != 1 || rep.Tickets != 3 || rep.Syncs != 1 {
+		t.Errorf("report %+v, want 1 performance, 3 tickets, 1 sync", rep)
+	}
+	if n := s.app.Sandbox.Calls("listTicketsByCriteria") - before; n != 1 {
+		t.Errorf("%d listTicketsByCriteria calls, want 1", n)
+	}
+	s.waitPasses(o.Secret, "the cancelled ticket's pass voided", func(ps []pass.Pass) bool {
+		for _, p := range pass.LatestPerTicket(ps) {
+			if p.MovementID == o.Tickets[0].MovementID {
+				return p.Status == pass.StatusVoided
+			}
+		}
+		return false
+	})
+	s.idle()
+	if rep, err := s.app.Reconciler.RunReport(t.Context()); err != nil || rep.Syncs != 0 {
+		t.Errorf("second run: %+v %v, want no sync", rep, err)
+	}
+}

@@ -1,0 +1,149 @@
+package pass
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Reconciliation finds the passes a missed webhook left wrong. SecuTix
+// lists the tickets of a performance with their states (paged, a few
+// calls for thousands of tickets); every pass whose state differs from
+// its ticket's gets its order synced, at background priority. It covers
+// every performance that has passes and has not ended (plus Window), not
+// only the orders that changed lately.
+
+// CorrelationReconcile is the correlation id of the syncs reconciliation
+// enqueues.
+const CorrelationReconcile = "reconcile"
+
+// TicketStatus is one ticket as SecuTix lists it.
+type TicketStatus struct {
+	TicketID      int64
+	PerformanceID int64
+	State         TicketState // "" when SecuTix's state is one walletpass does not know
+}
+
+// TicketLister lists the tickets of a performance (SecuTix's
+// listTicketsByCriteria).
+type TicketLister interface {
+	TicketStates(ctx context.Context, tenant string, performanceID int64) ([]TicketStatus, error)
+}
+
+// ReconcileRow is a pass as reconciliation compares it.
+type ReconcileRow struct {
+	PerformanceID, TicketID, FileID int64
+	SecretToken                     string
+	Status                          Status
+}
+
+// ReconcileReader lists the passes of the performances still running.
+type ReconcileReader interface {
+	// ReconcilePasses returns the passes of tenant with a performance
+	// whose event ends (or, without an end, starts) after endAfter.
+	ReconcilePasses(ctx context.Context, tenant string, endAfter time.Time) ([]ReconcileRow, error)
+}
+
+// Reconciler compares passes with SecuTix's ticket lists.
+type Reconciler struct {
+	Tickets TicketLister
+	Passes  ReconcileReader
+	Queue   Enqueuer
+	Tenants []string
+	// Window keeps a performance in reconciliation after its end; 0 means
+	// a day.
+	Window time.Duration
+	Clock  Clock
+	Log    *slog.Logger
+}
+
+// ReconcileReport says what one run did.
+type ReconcileReport struct {
+	Performances, Tickets, Syncs int
+}
+
+// Run reconciles every tenant once. A tenant or performance that fails is
+// logged and skipped; the error joins those failures.
+func (r *Reconciler) Run(ctx context.Context) error {
+	_, err := r.RunReport(ctx)
+	return err
+}
+
+// RunReport is Run, with what it did.
+func (r *Reconciler) RunReport(ctx context.Context) (ReconcileReport, error) {
+	ctx = WithPriority(ctx, PriorityBackground)
+	now := r.Clock.Now()
+	window := r.Window
+	if window == 0 {
+		window = 24 * time.Hour
+	}
+	var rep ReconcileReport
+	var errs []error
+	for _, tenant := range r.Tenants {
+		rows, err := r.Passes.ReconcilePasses(ctx, tenant, now.Add(-window))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reconcile %s: %w", tenant, err))
+			continue
+		}
+		byPerf := map[int64][]ReconcileRow{}
+		var perfs []int64
+		for _, row := range rows {
+			if _, ok := byPerf[row.PerformanceID]; !ok {
+				perfs = append(perfs, row.PerformanceID)
+			}
+			byPerf[row.PerformanceID] = append(byPerf[row.PerformanceID], row)
+		}
+		for _, perf := range perfs {
+			list, err := r.Tickets.TicketStates(ctx, tenant, perf)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reconcile %s performance %d: %w", tenant, perf, err))
+				continue
+			}
+			rep.Performances++
+			rep.Tickets += len(list)
+			states := make(map[int64]TicketState, len(list))
+			for _, t := range list {
+				if t.State != "" {
+					states[t.TicketID] = t.State
+				}
+			}
+			synced := map[string]bool{}
+			for _, row := range byPerf[perf] {
+				st, listed := states[row.TicketID]
+				if !listed || row.SecretToken == "" || synced[row.SecretToken] || !differs(st, row.Status) {
+					continue
+				}
+				synced[row.SecretToken] = true
+				ref := OrderRef{Tenant: tenant, SecretToken: row.SecretToken}
+				// The workers run a task that only reconciliation asked for
+				// at background priority.
+				if _, err := r.Queue.Enqueue(ctx, TaskOf(ref, CorrelationReconcile), now); err != nil {
+					errs = append(errs, fmt.Errorf("reconcile %s: enqueue: %w", tenant, err))
+					continue
+				}
+				rep.Syncs++
+			}
+		}
+	}
+	if r.Log != nil && (rep.Syncs > 0 || len(errs) > 0) {
+		r.Log.InfoContext(ctx, "reconcile", slog.Int("performances", rep.Performances), slog.Int("tickets", rep.Tickets),
+			slog.Int("syncs", rep.Syncs), slog.Int("failures", len(errs)))
+	}
+	return rep, errors.Join(errs...)
+}
+
+// differs reports whether a pass's status disagrees with its ticket's
+// state in SecuTix.
+func differs(st TicketState, s Status) bool {
+	switch st {
+	case TicketCancelled:
+		return s != StatusVoided
+	case TicketUsed:
+		return s == StatusActive
+	case TicketValid:
+		return s == StatusVoided
+	}
+	return false
+}
