@@ -77,7 +77,9 @@ func (s *Server) installationBody(c *gin.Context, register bool) (string, custom
 		return "", req, false
 	}
 	if len(ps) == 0 && register && s.deps.Tickets.Orders != nil {
-		res, err := s.deps.Tickets.Orders.SyncOrder(c.Request.Context(), pass.OrderRef{Tenant: tenant, SecretToken: req.OrderSecretToken}, correlationID(c))
+		// The app is waiting: its SecuTix calls go before the queue's.
+		ctx := pass.WithPriority(c.Request.Context(), pass.PriorityBuyer)
+		res, err := s.deps.Tickets.Orders.SyncOrder(ctx, pass.OrderRef{Tenant: tenant, SecretToken: req.OrderSecretToken}, correlationID(c))
 		if res.Order == nil && pass.KindOf(err) != pass.KindNotFound {
 			s.fail(c, err)
 			return "", req, false

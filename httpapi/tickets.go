@@ -137,7 +137,10 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 		writeProblem(c, http.StatusBadRequest, "fileId must be a positive 64-bit integer")
 		return
 	}
-	res, err := s.deps.Tickets.Orders.SyncOrder(c.Request.Context(), pass.OrderRef{Tenant: tenantID, FileID: fileID}, correlationID(c))
+	// The organiser's system asks while a buyer waits: its SecuTix calls
+	// go before the queue's.
+	ctx := pass.WithPriority(c.Request.Context(), pass.PriorityBuyer)
+	res, err := s.deps.Tickets.Orders.SyncOrder(ctx, pass.OrderRef{Tenant: tenantID, FileID: fileID}, correlationID(c))
 	if res.Order == nil {
 		var ra *pass.RetryAfterError
 		if pass.KindOf(err) == pass.KindUnavailable {

@@ -397,6 +397,10 @@ func Backoff(attempt int, base, maxDelay time.Duration) time.Duration {
 	return d
 }
 
+// reconcileCorrelationID is the correlation id of the tasks reconciliation
+// enqueues.
+const reconcileCorrelationID = "reconcile"
+
 func (d *Dispatcher) reconcile(ctx context.Context) {
 	now := d.now()
 	refs, err := d.maint.RecentOrders(ctx, now.Add(-d.cfg.ReconcileWindow), 10000)
@@ -405,7 +409,7 @@ func (d *Dispatcher) reconcile(ctx context.Context) {
 		return
 	}
 	for _, r := range refs {
-		if _, err := d.maint.Enqueue(ctx, pass.TaskOf(r, "reconcile"), now); err != nil {
+		if _, err := d.maint.Enqueue(ctx, pass.TaskOf(r, reconcileCorrelationID), now); err != nil {
 			d.log.Warn("reconcile enqueue", slog.String("tenant", r.Tenant), slog.Any("error", err))
 		}
 	}

@@ -23,7 +23,8 @@ type Registration struct {
 
 // Handle returns the registration of w for the kind of T: its handler
 // decodes a task's payload as T, checks it (T.Validate, and that it names
-// the task's tenant) and runs w. A payload that does not decode or check
+// the task's tenant) and runs w, with pass.PriorityBackground in its
+// context when only reconciliation asked for the task. A payload that does not decode or check
 // kills the task at once (an error of kind pass.KindInvalid).
 func Handle[T pass.TaskArgs](w Worker[T]) Registration {
 	var zero T
@@ -42,8 +43,24 @@ func Handle[T pass.TaskArgs](w Worker[T]) Registration {
 		if n := len(t.CorrelationIDs); n > 0 {
 			corr = t.CorrelationIDs[n-1]
 		}
+		if onlyReconcile(t.CorrelationIDs) {
+			// Nobody waits for it: its calls to SecuTix give way to the
+			// webhooks' and the buyers'.
+			ctx = pass.WithPriority(ctx, pass.PriorityBackground)
+		}
 		return w.Work(ctx, args, corr)
 	}}
+}
+
+// onlyReconcile says whether a task was enqueued by reconciliation alone:
+// no webhook was merged into it.
+func onlyReconcile(ids []string) bool {
+	for _, id := range ids {
+		if id != reconcileCorrelationID {
+			return false
+		}
+	}
+	return len(ids) > 0
 }
 
 // Handlers collects registrations into the map New takes:
