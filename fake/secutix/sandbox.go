@@ -54,10 +54,15 @@ type Config struct {
 	// 12 times every WebhookRetryDelay). A scan closes no order: V1 and V2
 	// say nothing of it.
 	WebhookFormat string
-	// QuotaPerMinute is the number of API calls per endpoint per minute;
-	// over it the API answers 509 with Retry-After. 0 means 60; a negative
-	// value disables the quota.
+	// QuotaPerMinute is the number of API calls per service (all its
+	// methods together) per QuotaWindow; over it the API answers 509
+	// without Retry-After, as SecuTix does. 0 means 60; a negative value
+	// disables the quota.
 	QuotaPerMinute int
+	// QuotaWindow is the length of the quota's windows, fixed windows
+	// aligned to multiples of it (calendar minutes by default); 0 means one
+	// minute. Tests shorten it.
+	QuotaWindow time.Duration
 	// TokenTTL is the lifetime of the tokens /v1/auth issues; 0 means 10 min.
 	TokenTTL time.Duration
 	// WebhookRetryDelay is the first pause between webhook attempts; it
@@ -140,6 +145,9 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.TokenTTL < 0 {
 		probs = append(probs, "TokenTTL must not be negative")
 	}
+	if cfg.QuotaWindow < 0 {
+		probs = append(probs, "QuotaWindow must not be negative")
+	}
 	if cfg.WebhookRetryDelay < 0 {
 		probs = append(probs, "WebhookRetryDelay must not be negative")
 	}
@@ -165,6 +173,9 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	if cfg.QuotaPerMinute == 0 {
 		cfg.QuotaPerMinute = DefaultQuotaPerMinute
+	}
+	if cfg.QuotaWindow == 0 {
+		cfg.QuotaWindow = time.Minute
 	}
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = DefaultTokenTTL
