@@ -124,7 +124,9 @@ type SecuTix struct {
 	EventKind string `yaml:"eventKind"`
 	// Locale picks localized names (default en).
 	Locale string `yaml:"locale"`
-	// RequestsPerMinute per SecuTix service (default 60, SecuTix's quota).
+	// RequestsPerMinute per SecuTix service (default 60, SecuTix's quota),
+	// counted over a sliding window of 61 s by every instance together.
+	// Tenants on one institution share its quota: give them the same value.
 	RequestsPerMinute int `yaml:"requestsPerMinute"`
 }
 

@@ -121,7 +121,9 @@ func (a *App) buildAdapters(ctx context.Context) error {
 		return err
 	}
 	a.closers = append(a.closers, a.APNs.close)
-	if a.SecuTix, a.Sandbox, err = buildSecuTix(cfg, a.URL, a.Log); err != nil {
+	quotas := newSecuTixQuotas(a.DB, cfg.Storage.PostgresURL != "", secutix.DefaultQuotaWindow,
+		a.Log.With(slog.String("component", "secutix")))
+	if a.SecuTix, a.Sandbox, err = buildSecuTix(cfg, a.URL, quotas, a.Log); err != nil {
 		return err
 	}
 	if a.Sandbox != nil {
@@ -138,10 +140,11 @@ func (a *App) buildAdapters(ctx context.Context) error {
 	return nil
 }
 
-// buildSecuTix makes a SecuTix client per tenant; the one tenant without a
-// SecuTix URL in development talks to the built-in sandbox, served by this
-// process under /sandbox/, which sends its webhooks to selfURL.
-func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger) (secutix.Clients, *fakesecutix.Sandbox, error) {
+// buildSecuTix makes a SecuTix client per tenant, each with its quota from
+// quotas; the one tenant without a SecuTix URL in development talks to the
+// built-in sandbox, served by this process under /sandbox/, which sends
+// its webhooks to selfURL.
+func buildSecuTix(cfg *config.Config, selfURL string, quotas *secutixQuotas, log *slog.Logger) (secutix.Clients, *fakesecutix.Sandbox, error) {
 	clients := secutix.Clients{}
 	var sb *fakesecutix.Sandbox
 	for _, t := range cfg.Tenants {
@@ -173,13 +176,63 @@ func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger) (secutix
 			}
 			base = selfURL + "/sandbox/secutix"
 		}
-		cl, err := secutix.New(secutixConfig(t, base, inst))
+		scfg := secutixConfig(t, base, inst)
+		var err error
+		if scfg.Quota, err = quotas.quota(scfg.RequestsPerMinute); err != nil {
+			return nil, sb, fmt.Errorf("tenant %s: secutix: %w", t.ID, err)
+		}
+		cl, err := secutix.New(scfg)
 		if err != nil {
 			return nil, sb, fmt.Errorf("tenant %s: secutix: %w", t.ID, err)
 		}
 		clients[t.ID] = cl
 	}
 	return clients, sb, nil
+}
+
+// secutixQuotas hands the tenants' SecuTix clients their quota. On
+// PostgreSQL it is the database's, which every instance shares; on SQLite,
+// where one process owns the database, one LocalQuota for the process.
+// The quota's keys name the institution and the service, so tenants on
+// one institution count together and other institutions apart. Tenants
+// with the same requestsPerMinute share one quota value; a tenant with
+// another limit gets its own over the same keys (give the tenants of one
+// institution the same limit).
+type secutixQuotas struct {
+	db       *storage.DB
+	postgres bool
+	window   time.Duration
+	log      *slog.Logger
+	byLimit  map[int]secutix.Quota
+}
+
+var _ secutix.Quota = (*storage.SecuTixQuota)(nil)
+
+// newSecuTixQuotas returns the quotas of db (PostgreSQL when postgres is
+// true), each counting its calls over window.
+func newSecuTixQuotas(db *storage.DB, postgres bool, window time.Duration, log *slog.Logger) *secutixQuotas {
+	return &secutixQuotas{db: db, postgres: postgres, window: window, log: log, byLimit: map[int]secutix.Quota{}}
+}
+
+// quota returns the quota of limit calls per window and key; 0 means
+// SecuTix's 60.
+func (qs *secutixQuotas) quota(limit int) (secutix.Quota, error) {
+	if limit <= 0 {
+		limit = secutix.DefaultRequestsPerMinute
+	}
+	if q, ok := qs.byLimit[limit]; ok {
+		return q, nil
+	}
+	var q secutix.Quota = secutix.NewLocalQuota(limit, qs.window, qs.log)
+	if qs.postgres {
+		pq, err := qs.db.SecuTixQuota(limit, qs.window, qs.log)
+		if err != nil {
+			return nil, err
+		}
+		q = pq
+	}
+	qs.byLimit[limit] = q
+	return q, nil
 }
 
 // secutixConfig is the client configuration of tenant t, talking to base
