@@ -16,10 +16,11 @@ import (
 //
 // Every implementation keeps these rules, per key:
 //
-//   - Sliding window: at most Limit calls go out in any interval of length
-//     Window. The client's defaults are 60 calls and 61 s: one second more
-//     than SecuTix's minute, so that network jitter cannot put 61 calls in
-//     one minute as SecuTix's clock sees them, however SecuTix cuts its
+//   - Sliding window: at most limit calls go out in any interval of the
+//     window's length (both are the implementation's settings). The
+//     client's defaults are 60 calls and 61 s: one second more than
+//     SecuTix's minute, so that network jitter cannot put 61 calls in one
+//     minute as SecuTix's clock sees them, however SecuTix cuts its
 //     minutes.
 //   - Strict priority: a call does not go while a call of higher priority
 //     (pass.Priority) is waiting; calls of equal priority go roughly in the
@@ -99,7 +100,11 @@ func NewLocalQuota(limit int, window time.Duration, log *slog.Logger) *LocalQuot
 	return &LocalQuota{limit: limit, window: window, log: log, keys: make(map[string]*localKey)}
 }
 
-// Take implements Quota.
+// Take blocks until one call on key may go out now at priority prio, and
+// counts it (see Quota). It returns an error wrapping ctx's error when ctx
+// ends first, and fails at once with an error wrapping
+// context.DeadlineExceeded when ctx's deadline comes before the window has
+// room or the pause ends.
 func (q *LocalQuota) Take(ctx context.Context, key string, prio pass.Priority) error {
 	_, err := q.take(ctx, key, prio)
 	return err
@@ -156,7 +161,8 @@ func (q *LocalQuota) take(ctx context.Context, key string, prio pass.Priority) (
 	return w.granted, nil
 }
 
-// Pause implements Quota.
+// Pause stops every call on key until until; a shorter pause does not
+// end a longer one. It never fails.
 func (q *LocalQuota) Pause(_ context.Context, key string, until time.Time) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
