@@ -25,8 +25,9 @@ import (
 // for one process.
 type CatalogStore interface {
 	// ClaimCatalogFetch reports whether the caller may read the catalogue
-	// of key now (no one tried in the last interval) and records it.
-	ClaimCatalogFetch(ctx context.Context, key string, now time.Time, interval time.Duration) (bool, error)
+	// of key now (no one tried in the last interval) and records it; when
+	// not, it says when the last attempt was.
+	ClaimCatalogFetch(ctx context.Context, key string, now time.Time, interval time.Duration) (ok bool, last time.Time, err error)
 	// SaveCatalog stores a getCatalogDetailed answer.
 	SaveCatalog(ctx context.Context, key string, body []byte, stamp string, fetchedAt time.Time) error
 	// LoadCatalog returns the stored answer; an error wrapping
@@ -51,12 +52,14 @@ type catalog struct {
 	perfs     map[int64]catEntry
 	fetched   time.Time // when the cached catalogue was read; zero: never
 	attempted time.Time // this process's last getCatalogDetailed
-	stamp     string    // getLastSetupUpdate's answer when it was fetched
-	checked   time.Time // the last getLastSetupUpdate
-	stale     bool
-	pos       node
-	posKnown  bool
-	fetches   int // getCatalogDetailed calls, for tests and the probe
+	// othersAttempt is when another instance last claimed the read.
+	othersAttempt time.Time
+	stamp         string    // getLastSetupUpdate's answer when it was fetched
+	checked       time.Time // the last getLastSetupUpdate
+	stale         bool
+	pos           node
+	posKnown      bool
+	fetches       int // getCatalogDetailed calls, for tests and the probe
 }
 
 // view returns the catalogue entries of perfIDs and the POS config,
@@ -128,6 +131,8 @@ func (c *Client) view(ctx context.Context, perfIDs []int64) (*catView, error) {
 					c.log.WarnContext(ctx, "secutix: the catalogue could not be refreshed; the cached one is used", "error", err.Error())
 				}
 			}
+		case (missing || cat.perfs == nil) && c.readingElsewhere(now) && c.awaitStored(ctx, perfIDs):
+			// Another instance was reading it: its copy has them.
 		case missing || cat.perfs == nil:
 			return nil, &pass.RetryAfterError{After: wait, Err: pass.Errorf(pass.KindUnavailable,
 				"secutix: a performance of the order is not in the catalogue, which SecuTix lets us read again in %s",
@@ -157,7 +162,7 @@ func (c *Client) mayFetch(ctx context.Context, now time.Time) (bool, time.Durati
 	if c.cfg.Catalogs == nil || c.cfg.CatalogInterval < 0 {
 		return true, 0
 	}
-	ok, err := c.cfg.Catalogs.ClaimCatalogFetch(ctx, c.catalogKey(), now, c.cfg.CatalogInterval)
+	ok, last, err := c.cfg.Catalogs.ClaimCatalogFetch(ctx, c.catalogKey(), now, c.cfg.CatalogInterval)
 	if err != nil {
 		if c.log != nil {
 			c.log.WarnContext(ctx, "secutix: the catalogue claim failed", "error", err.Error())
@@ -165,10 +170,51 @@ func (c *Client) mayFetch(ctx context.Context, now time.Time) (bool, time.Durati
 		return false, time.Minute
 	}
 	if !ok {
-		return false, c.cfg.CatalogInterval / 10
+		c.catalog.othersAttempt = last
+		return false, max(c.cfg.CatalogInterval-now.Sub(last), time.Second)
 	}
 	return true, 0
 }
+
+// catalogWait bounds how long a client waits for the catalogue another
+// instance is reading (SecuTix may take more than 30 s to answer).
+const catalogWait = 60 * time.Second
+
+// awaitStored waits, up to catalogWait or ctx's end, for a stored
+// catalogue newer than the cache that holds every performance of perfIDs,
+// and loads it. Callers hold c.catalog.mu.
+func (c *Client) awaitStored(ctx context.Context, perfIDs []int64) bool {
+	deadline := time.Now().Add(catalogWait)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	for {
+		c.loadStored(ctx)
+		have := c.catalog.perfs != nil
+		for _, id := range perfIDs {
+			if _, ok := c.catalog.perfs[id]; !ok {
+				have = false
+			}
+		}
+		if have {
+			return true
+		}
+		if time.Now().Add(catalogPoll).After(deadline) || sleep(ctx, catalogPoll) != nil {
+			return false
+		}
+	}
+}
+
+// readingElsewhere reports whether another instance claimed the
+// catalogue's read so recently that its answer may still come. Callers
+// hold c.catalog.mu.
+func (c *Client) readingElsewhere(now time.Time) bool {
+	at := c.catalog.othersAttempt
+	return c.cfg.Catalogs != nil && !at.IsZero() && now.Sub(at) < catalogWait && at.After(c.catalog.fetched)
+}
+
+// catalogPoll is how often awaitStored looks at the store.
+const catalogPoll = 250 * time.Millisecond
 
 // loadStored replaces the cache with the store's copy when it is newer.
 // Callers hold c.catalog.mu.

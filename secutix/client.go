@@ -15,14 +15,13 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/time/rate"
 
 	"walletpass/internal/httpx"
 	"walletpass/pass"
 )
 
-// The SecuTix endpoints the client calls, by method name. These names key
-// the client-side rate limiters (and the sandbox's call counters).
+// The SecuTix endpoints the client calls, by method name (the sandbox
+// counts its calls by these names).
 const (
 	MethodAuth                            = "auth"
 	MethodGetFileDetails                  = "getFileDetails"
@@ -40,16 +39,16 @@ const authPath = "/tnai/backend-apis/v1/auth"
 var ErrResponseTooLarge = errors.New("secutix: response too large")
 
 // Client fetches orders from one SecuTix institution over its REST_RPC
-// JSON API. It caches the bearer token, limits its own request rate per
-// endpoint and retries only what SecuTix asks it to retry ("in_progress")
-// plus one re-authentication on HTTP 401; overload (429, 509) and outages
-// (5xx, network) are returned to the caller, whose task queue backs off.
+// JSON API. It caches the bearer token, sends each request when its Quota
+// (per institution and service) lets it, and retries only what SecuTix
+// asks it to retry ("in_progress") plus one re-authentication on HTTP 401;
+// overload (429, 509) pauses the quota and, like outages (5xx, network),
+// is returned to the caller, whose task queue backs off.
 //
 // A Client is safe for concurrent use.
 type Client struct {
-	cfg      Config
-	mapper   mapper
-	limiters map[string]*rate.Limiter
+	cfg    Config
+	mapper mapper
 
 	calls atomic.Int64 // requests sent, for the probe
 	log   *slog.Logger
@@ -77,22 +76,16 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	every := rate.Every(time.Minute / time.Duration(cfg.RequestsPerMinute))
-	c := &Client{
-		cfg:      cfg,
-		mapper:   mapper{tenant: cfg.Tenant, locale: cfg.Locale, defaultKind: cfg.DefaultEventKind, fields: cfg.fields},
-		log:      cfg.Log,
-		limiters: make(map[string]*rate.Limiter),
-	}
-	for _, svc := range []string{ServiceAuth, ServiceOrders, ServiceCatalog, ServiceHistory} {
-		c.limiters[svc] = rate.NewLimiter(every, cfg.Burst)
-	}
-	return c, nil
+	return &Client{
+		cfg:    cfg,
+		mapper: mapper{tenant: cfg.Tenant, locale: cfg.Locale, defaultKind: cfg.DefaultEventKind, fields: cfg.fields},
+		log:    cfg.Log,
+	}, nil
 }
 
 // The SecuTix services the client calls. SecuTix counts its quota per
-// service (all its methods, versions and protocols together), so the
-// client limits per service too.
+// institution and service (all its methods, versions and protocols
+// together), so the client's Quota keys are too.
 const (
 	ServiceAuth    = "auth"
 	ServiceOrders  = "externalOrderService"
@@ -116,6 +109,17 @@ func serviceOf(method string) string {
 // version, method).
 func pathOf(method string) string {
 	return "/tnseb/backend-apis/" + serviceOf(method) + "/v1_33/" + method
+}
+
+// quotaKey is the key of the quota that counts calls to method: the
+// institution (or, when the configuration names none, the API root) and
+// the method's service, "MOSA/externalOrderService".
+func (c *Client) quotaKey(method string) string {
+	inst := c.cfg.Institution
+	if inst == "" {
+		inst = c.cfg.BaseURL
+	}
+	return inst + "/" + serviceOf(method)
 }
 
 // Tenant returns the tenant the client serves.
@@ -272,8 +276,8 @@ func (c *Client) call(ctx context.Context, method string, req map[string]any, su
 		if err != nil {
 			return nil, pass.Wrap(pass.KindInternal, err, prefix+": encode request")
 		}
-		// Wait for the rate limit first: a forged JWT must be fresh when
-		// SecuTix receives it.
+		// Wait for the quota first: a forged JWT must be fresh when SecuTix
+		// receives it.
 		if err := c.wait(ctx, method); err != nil {
 			return nil, withPrefix(prefix, err)
 		}
@@ -295,7 +299,7 @@ func (c *Client) call(ctx context.Context, method string, req map[string]any, su
 		case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden:
 			return nil, pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the token (HTTP %d)", prefix, resp.status)
 		case resp.status == http.StatusTooManyRequests || resp.status == 509:
-			return nil, retryAfter(resp, prefix, c.cfg.Clock.Now())
+			return nil, c.overQuota(ctx, method, resp, prefix)
 		case resp.status >= 500:
 			return nil, pass.Errorf(pass.KindUnavailable, "%s: SecuTix answered HTTP %d%s", prefix, resp.status, envSummary(resp.body, hideAll))
 		}
@@ -341,7 +345,7 @@ type response struct {
 	body   []byte
 }
 
-// send sends one JSON POST (the caller waited for the rate limit) and
+// send sends one JSON POST (the caller waited for the quota) and
 // reads the answer within the size limit. Its errors carry a kind but no
 // prefix.
 func (c *Client) send(ctx context.Context, url string, payload []byte, token string) (*response, error) {
@@ -371,23 +375,33 @@ func (c *Client) send(ctx context.Context, url string, payload []byte, token str
 	return &response{status: res.StatusCode, header: res.Header, body: body}, nil
 }
 
-// wait blocks until the limiter of the method's service allows a request
-// or ctx ends.
-// When the wait would outlast ctx's deadline it fails at once with an
-// error wrapping context.DeadlineExceeded.
+// wait blocks until the quota of the method's service lets a request go
+// at ctx's priority (pass.PriorityOf), or ctx ends. When the wait would
+// outlast ctx's deadline it fails at once. Its errors are KindUnavailable
+// and wrap the quota's (context.DeadlineExceeded, context.Canceled, …).
 func (c *Client) wait(ctx context.Context, method string) error {
-	l := c.limiters[serviceOf(method)]
-	if l == nil {
-		return nil
-	}
-	if err := l.Wait(ctx); err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return pass.Wrap(pass.KindUnavailable, cerr, "waiting for the client-side rate limit")
-		}
-		return pass.Wrap(pass.KindUnavailable, fmt.Errorf("%w (%v)", context.DeadlineExceeded, err),
-			"waiting for the client-side rate limit")
+	if err := c.cfg.Quota.Take(ctx, c.quotaKey(method), pass.PriorityOf(ctx)); err != nil {
+		return pass.Wrap(pass.KindUnavailable, err, "waiting for the SecuTix quota")
 	}
 	return nil
+}
+
+// pauseTimeout bounds the Pause that follows a 509 or 429.
+const pauseTimeout = 5 * time.Second
+
+// overQuota handles SecuTix's 509 or 429 to a call of method: it pauses
+// the method's quota for the time SecuTix asks (or DefaultRetryAfter), so
+// that no call of this process or (with a shared Quota) of another
+// instance goes before then, and returns the *pass.RetryAfterError.
+func (c *Client) overQuota(ctx context.Context, method string, resp *response, prefix string) error {
+	ra := retryAfter(resp, prefix, c.cfg.Clock.Now())
+	// The quota runs on real time (the configured Clock may be a test's).
+	until := time.Now().Add(ra.After)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pauseTimeout)
+	defer cancel()
+	// Best effort: the caller backs off for ra.After in any case.
+	_ = c.cfg.Quota.Pause(pctx, c.quotaKey(method), until)
+	return ra
 }
 
 // bearer returns the bearer token of a request: in jwt mode a JWT forged
@@ -487,7 +501,7 @@ func (c *Client) authenticate(ctx context.Context) (string, error) {
 		return "", pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the credentials of operator %q (HTTP %d)%s",
 			prefix, c.cfg.Operator, resp.status, envSummary(resp.body, hide))
 	case resp.status == http.StatusTooManyRequests || resp.status == 509:
-		return "", retryAfter(resp, prefix, c.cfg.Clock.Now())
+		return "", c.overQuota(ctx, MethodAuth, resp, prefix)
 	case resp.status < 200 || resp.status > 299:
 		return "", pass.Errorf(pass.KindUnavailable, "%s: SecuTix answered HTTP %d", prefix, resp.status)
 	}
@@ -509,7 +523,7 @@ func (c *Client) authenticate(ctx context.Context) (string, error) {
 }
 
 // retryAfter builds the error for HTTP 429 and 509.
-func retryAfter(resp *response, prefix string, now time.Time) error {
+func retryAfter(resp *response, prefix string, now time.Time) *pass.RetryAfterError {
 	after := DefaultRetryAfter
 	if d, ok := httpx.ParseRetryAfter(resp.header.Get("Retry-After"), now); ok {
 		after = max(d, time.Second)

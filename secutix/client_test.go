@@ -3,6 +3,7 @@ package secutix_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
 	fakesecutix "walletpass/fake/secutix"
@@ -401,49 +403,161 @@ func TestResponseTooLarge(t *testing.T) {
 	}
 }
 
-// TestLimiter shows that with a limit of N per minute and a burst of b the
-// (b+1)th call to an endpoint waits: with a short deadline it fails
-// without reaching SecuTix, while another endpoint is not held up.
-func TestLimiter(t *testing.T) {
+// TestQuotaHoldsCallsBack shows that with a limit of N per minute the
+// (N+1)th call to a service waits for the window: with a deadline before
+// the window frees it fails at once, without reaching SecuTix, and
+// another method of the same service is held back too.
+func TestQuotaHoldsCallsBack(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name       string
-		rpm, burst int
-		wantBurst  int
-	}{
-		// The first order also reads the POS config, the setup stamp and
-		// the catalogue: three calls to the catalogue service, within the
-		// burst; later orders need none (the clock stands still).
-		{"2 per minute, burst 3", 2, 3, 3},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	// (With a larger limit, calls are spaced once half the window is used:
+	// quota_test.go checks that.)
+	for _, rpm := range []int{1} {
+		t.Run(fmt.Sprintf("%d per minute", rpm), func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, nil, func(c *secutix.Config) {
-				c.RequestsPerMinute, c.Burst = tc.rpm, tc.burst
+				// The first order also reads the POS config, the setup
+				// stamp and the catalogue: let the catalogue service be.
+				c.Quota = orderServiceOnly{secutix.NewLocalQuota(rpm, 61*time.Second, nil)}
 				c.SetupCheckInterval = 0
 			})
 			c := b.create(t, fakesecutix.OrderRequest{})
-			for i := range tc.wantBurst {
+			for i := range rpm {
 				if _, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID); err != nil {
 					t.Fatalf("call %d: %v", i, err)
 				}
 			}
-			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
 			_, err := b.cl.OrderByFileID(ctx, tenant, c.FileID)
 			wantKind(t, err, pass.KindUnavailable)
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("got %v, want it to wrap context.DeadlineExceeded", err)
 			}
-			if got := b.sb.Calls("getFileDetails"); got != tc.wantBurst {
-				t.Errorf("got %d calls reaching SecuTix, want %d", got, tc.wantBurst)
+			if ctx.Err() != nil {
+				t.Error("the call waited for its deadline; want it to fail at once")
 			}
-			// The limiter is per service, as SecuTix's quota: another
-			// method of the order service waits too.
-			ctx2, cancel2 := context.WithTimeout(t.Context(), 300*time.Millisecond)
-			defer cancel2()
-			if _, err := b.cl.OrderBySecret(ctx2, tenant, c.OrderSecretToken); !errors.Is(err, context.DeadlineExceeded) {
+			if got := b.sb.Calls("getFileDetails"); got != rpm {
+				t.Errorf("got %d calls reaching SecuTix, want %d", got, rpm)
+			}
+			// The quota is per service, as SecuTix's: another method of
+			// the order service waits too.
+			if _, err := b.cl.OrderBySecret(ctx, tenant, c.OrderSecretToken); !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("another method of the service: got %v, want it held back", err)
+			}
+		})
+	}
+}
+
+// TestOverQuotaPausesTheService: after SecuTix's 509 the client sends
+// nothing more to the service until the time it was told (or
+// DefaultRetryAfter): a call with an earlier deadline fails at once
+// without reaching SecuTix.
+func TestOverQuotaPausesTheService(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	c := b.create(t, fakesecutix.OrderRequest{})
+	if _, err := b.sb.SetFaults(fakesecutix.FaultRequest{Status: ptr(509), RetryAfter: ptr(60)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID)
+	var ra *pass.RetryAfterError
+	if !errors.As(err, &ra) || ra.After != time.Minute {
+		t.Fatalf("got %v, want a *pass.RetryAfterError of 1m", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, err = b.cl.OrderBySecret(ctx, tenant, c.OrderSecretToken)
+	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		t.Errorf("got %v, want an at-once failure wrapping context.DeadlineExceeded", err)
+	}
+	if got := b.sb.Calls("getFileDetails") + b.sb.Calls("getFileDetailsFromOrderSecretId"); got != 1 {
+		t.Errorf("got %d calls reaching SecuTix, want only the one answered 509", got)
+	}
+}
+
+// recordingQuota is a Quota that lets every call go and records what it
+// was asked.
+type recordingQuota struct {
+	mu     sync.Mutex
+	takes  []string // key and priority
+	pauses []string // key
+	until  time.Time
+}
+
+func (q *recordingQuota) Take(_ context.Context, key string, prio pass.Priority) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.takes = append(q.takes, key+" "+prio.String())
+	return nil
+}
+
+func (q *recordingQuota) Pause(_ context.Context, key string, until time.Time) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.pauses = append(q.pauses, key)
+	q.until = until
+	return nil
+}
+
+// TestClientTakesFromItsQuota: every request takes from Config.Quota,
+// keyed by institution and service, at the context's priority; a 509
+// pauses the service's key.
+func TestClientTakesFromItsQuota(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		sandbox   func(*fakesecutix.Config)
+		client    func(*secutix.Config)
+		wantTakes []string
+	}{
+		// The first order also reads the POS config, the setup stamp and
+		// the catalogue (the catalogue service).
+		{"jwt", nil, nil, []string{"CSANDBOX/externalOrderService buyer", "CSANDBOX/catalogService buyer",
+			"CSANDBOX/catalogService buyer", "CSANDBOX/catalogService buyer", "CSANDBOX/externalOrderService buyer"}},
+		{"token", nil, func(c *secutix.Config) { c.Auth = secutix.AuthToken },
+			[]string{"CSANDBOX/externalOrderService buyer", "CSANDBOX/auth buyer", "CSANDBOX/catalogService buyer",
+				"CSANDBOX/catalogService buyer", "CSANDBOX/catalogService buyer", "CSANDBOX/externalOrderService buyer"}},
+		// An operator login that names no institution: the API root
+		// stands for it.
+		{"token without an institution", func(c *fakesecutix.Config) { c.Operator = "wallet" },
+			func(c *secutix.Config) { c.Auth, c.Operator = secutix.AuthToken, "wallet" },
+			[]string{"{base}/externalOrderService buyer", "{base}/auth buyer", "{base}/catalogService buyer",
+				"{base}/catalogService buyer", "{base}/catalogService buyer", "{base}/externalOrderService buyer"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			q := &recordingQuota{}
+			b := setup(t, tc.sandbox, func(c *secutix.Config) {
+				c.Quota = q
+				if tc.client != nil {
+					tc.client(c)
+				}
+			})
+			c := b.create(t, fakesecutix.OrderRequest{})
+			ctx := pass.WithPriority(t.Context(), pass.PriorityBuyer)
+			if _, err := b.cl.OrderByFileID(ctx, tenant, c.FileID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.sb.SetFaults(fakesecutix.FaultRequest{Status: ptr(509), RetryAfter: ptr(7)}); err != nil {
+				t.Fatal(err)
+			}
+			before := time.Now()
+			if _, err := b.cl.OrderByFileID(ctx, tenant, c.FileID); err == nil {
+				t.Fatal("got no error, want the 509")
+			}
+			want := make([]string, len(tc.wantTakes))
+			for i, w := range tc.wantTakes {
+				want[i] = strings.ReplaceAll(w, "{base}", b.cfg.BaseURL)
+			}
+			if diff := cmp.Diff(want, q.takes); diff != "" {
+				t.Errorf("takes (-want +got):\n%s", diff)
+			}
+			wantPause := strings.Fields(want[0])[0]
+			if len(q.pauses) != 1 || q.pauses[0] != wantPause {
+				t.Errorf("got pauses %v, want [%s]", q.pauses, wantPause)
+			}
+			if q.until.Before(before.Add(7*time.Second)) || q.until.After(time.Now().Add(7*time.Second)) {
+				t.Errorf("paused until %s, want 7 s after the answer", q.until)
 			}
 		})
 	}
@@ -518,14 +632,14 @@ type memCatalogs struct {
 	at, tried time.Time
 }
 
-func (m *memCatalogs) ClaimCatalogFetch(_ context.Context, _ string, now time.Time, iv time.Duration) (bool, error) {
+func (m *memCatalogs) ClaimCatalogFetch(_ context.Context, _ string, now time.Time, iv time.Duration) (bool, time.Time, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.tried.IsZero() && now.Sub(m.tried) < iv {
-		return false, nil
+		return false, m.tried, nil
 	}
 	m.tried = now
-	return true, nil
+	return true, time.Time{}, nil
 }
 
 func (m *memCatalogs) SaveCatalog(_ context.Context, _ string, body []byte, stamp string, at time.Time) error {
@@ -582,4 +696,14 @@ func TestCatalogIsShared(t *testing.T) {
 	if n := b.sb.Calls("getCatalogDetailed"); n != 1 {
 		t.Errorf("%d catalogue reads reached the sandbox, want still 1", n)
 	}
+}
+
+// orderServiceOnly applies a quota to the order service only.
+type orderServiceOnly struct{ secutix.Quota }
+
+func (q orderServiceOnly) Take(ctx context.Context, key string, prio pass.Priority) error {
+	if !strings.HasSuffix(key, "/"+secutix.ServiceOrders) {
+		return nil
+	}
+	return q.Quota.Take(ctx, key, prio)
 }

@@ -13,7 +13,6 @@ import (
 // Defaults applied by New to zero Config fields.
 const (
 	DefaultRequestsPerMinute = 60
-	DefaultBurst             = 5
 	DefaultInProgressRetries = 5
 	DefaultInProgressDelay   = 10 * time.Second
 	DefaultHTTPTimeout       = 15 * time.Second
@@ -66,12 +65,16 @@ type Config struct {
 	Operator, Partner, Secret string
 	// HTTPClient sends the requests; nil means a client with a 15 s timeout.
 	HTTPClient *http.Client
-	// RequestsPerMinute is the client-side limit per service (SecuTix
-	// counts per service: all its methods together); 0 means 60.
+	// RequestsPerMinute is the limit of the default Quota per service
+	// (SecuTix counts per institution and service: all the service's
+	// methods together); 0 means 60. It is not used when Quota is set.
 	RequestsPerMinute int
-	// Burst is how many requests per service may go out at once before the
-	// limiter spaces them; 0 means min(5, RequestsPerMinute).
-	Burst int
+	// Quota says when each request may go out. nil means a LocalQuota of
+	// this client alone: RequestsPerMinute calls per service in any
+	// DefaultQuotaWindow (61 s). Clients of the same institution, in this
+	// process or in other instances, must share one Quota to keep
+	// SecuTix's quota together.
+	Quota Quota
 	// InProgressRetries is how often an "in_progress" answer is retried;
 	// 0 means 5.
 	InProgressRetries int
@@ -156,9 +159,6 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RequestsPerMinute < 0 {
 		probs = append(probs, "RequestsPerMinute must not be negative")
 	}
-	if c.Burst < 0 {
-		probs = append(probs, "Burst must not be negative")
-	}
 	if c.InProgressRetries < 0 {
 		probs = append(probs, "InProgressRetries must not be negative")
 	}
@@ -193,8 +193,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RequestsPerMinute == 0 {
 		c.RequestsPerMinute = DefaultRequestsPerMinute
 	}
-	if c.Burst == 0 {
-		c.Burst = min(DefaultBurst, c.RequestsPerMinute)
+	if c.Quota == nil {
+		c.Quota = NewLocalQuota(c.RequestsPerMinute, DefaultQuotaWindow, nil)
 	}
 	if c.InProgressRetries == 0 {
 		c.InProgressRetries = DefaultInProgressRetries

@@ -23,10 +23,14 @@
 // HTTP 429 and 509 (SecuTix's "over quota") become a *pass.RetryAfterError;
 // 5xx and network errors are KindUnavailable. The client does not retry
 // them: the task queue that calls it backs off (SecuTix documents no
-// Retry-After: without one the client asks for DefaultRetryAfter). A
-// client-side token bucket per service (golang.org/x/time/rate) keeps
-// under SecuTix's 60 requests per minute per service, whose methods count
-// together.
+// Retry-After: without one the client asks for DefaultRetryAfter), and
+// they pause the service's Quota until then. The Quota keeps the client
+// under SecuTix's 60 requests per minute per institution and service,
+// whose methods count together: a sliding window (60 calls in any 61 s),
+// strict priority (a buyer's call before a webhook's, a webhook's before
+// reconciliation's; pass.Priority) and pauses. LocalQuota keeps it in one
+// process; instances sharing a PostgreSQL database share the storage
+// package's.
 //
 // Mapping: fields SecuTix documents are read by their real names; the
 // fields our research could not confirm (performanceStartDate, area, block,

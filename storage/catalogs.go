@@ -16,9 +16,11 @@ import (
 
 // ClaimCatalogFetch reports whether the caller may read the catalogue of
 // key now: no instance tried in the last interval. A true answer records
-// the attempt, so that of several instances asking at once one gets it.
-func (s *DB) ClaimCatalogFetch(ctx context.Context, key string, now time.Time, interval time.Duration) (bool, error) {
+// the attempt, so that of several instances asking at once one gets it;
+// a false one says when the last attempt was.
+func (s *DB) ClaimCatalogFetch(ctx context.Context, key string, now time.Time, interval time.Duration) (bool, time.Time, error) {
 	claimed := false
+	var last int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		at := now.UnixMilli()
 		res, err := tx.ExecContext(ctx, `UPDATE secutix_catalogs SET attempted_at = $2 WHERE key = $1 AND attempted_at <= $3`,
@@ -35,11 +37,19 @@ func (s *DB) ClaimCatalogFetch(ctx context.Context, key string, now time.Time, i
 		if err != nil {
 			return fmt.Errorf("storage: claim the catalogue: %w", err)
 		}
-		n, _ := res.RowsAffected()
-		claimed = n == 1
+		if n, _ := res.RowsAffected(); n == 1 {
+			claimed = true
+			return nil
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT attempted_at FROM secutix_catalogs WHERE key = $1`, key).Scan(&last); err != nil {
+			return fmt.Errorf("storage: claim the catalogue: %w", err)
+		}
 		return nil
 	})
-	return claimed, err
+	if claimed || err != nil {
+		return claimed, time.Time{}, err
+	}
+	return false, time.UnixMilli(last), nil
 }
 
 // SaveCatalog stores a catalogue read at fetchedAt with its setup stamp.

@@ -22,8 +22,9 @@ func TestCatalogStore(t *testing.T) {
 			t.Fatalf("load before any: %v, want not found", err)
 		}
 		for i, want := range []bool{true, false, false} {
-			if ok, err := db.ClaimCatalogFetch(ctx, key, t0.Add(time.Duration(i)*time.Minute), iv); err != nil || ok != want {
-				t.Fatalf("claim %d: %v %v, want %v", i, ok, err, want)
+			ok, last, err := db.ClaimCatalogFetch(ctx, key, t0.Add(time.Duration(i)*time.Minute), iv)
+			if err != nil || ok != want || (!ok && !last.Equal(t0)) {
+				t.Fatalf("claim %d: %v %s %v, want %v (last attempt %s)", i, ok, last, err, want, t0)
 			}
 		}
 		if err := db.SaveCatalog(ctx, key, []byte(`{"catalogData":{}}`), "s1", t0); err != nil {
@@ -36,10 +37,10 @@ func TestCatalogStore(t *testing.T) {
 		if err != nil || string(body) != `{"catalogData":{}}` || stamp != "s1" || !at.Equal(t0) {
 			t.Errorf("load: %s %s %s %v", body, stamp, at, err)
 		}
-		if ok, err := db.ClaimCatalogFetch(ctx, key, t0.Add(iv), iv); err != nil || !ok {
+		if ok, _, err := db.ClaimCatalogFetch(ctx, key, t0.Add(iv), iv); err != nil || !ok {
 			t.Errorf("claim after the interval: %v %v, want true", ok, err)
 		}
-		if ok, _ := db.ClaimCatalogFetch(ctx, "other", t0, iv); !ok {
+		if ok, _, _ := db.ClaimCatalogFetch(ctx, "other", t0, iv); !ok {
 			t.Errorf("another institution's claim was refused")
 		}
 	})

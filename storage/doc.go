@@ -16,11 +16,14 @@
 //     a deadlock), tasks are claimed with FOR UPDATE SKIP LOCKED, nothing is
 //     cached in the
 //     process, transactions that queue tasks notify the other instances
-//     (ListenTasks), and an Elector picks the instance that runs singleton
-//     jobs.
+//     (ListenTasks), an Elector picks the instance that runs singleton
+//     jobs, and SecuTixQuota counts every instance's calls to SecuTix
+//     against one quota.
 //
 // Times are BIGINT unix milliseconds and ids TEXT made in Go, so that
-// neither database's own types or clock are needed.
+// neither database's own types or clock are needed; only the SecuTix
+// quota reads PostgreSQL's clock, so that instances whose clocks disagree
+// count one window.
 //
 // Blob stores for signed pass files live in storage/blob and storage/s3.
 package storage

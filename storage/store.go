@@ -206,6 +206,18 @@ func (s *DB) ReconcilePasses(ctx context.Context, tenant string, endAfter time.T
 
 var _ pass.ReconcileReader = (*DB)(nil)
 
+// CountPasses returns how many passes tenant has with status (any status
+// when it is "").
+func (s *DB) CountPasses(ctx context.Context, tenant string, status pass.Status) (int, error) {
+	var n int
+	err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM passes WHERE tenant = $1 AND ($2 = '' OR status = $2)`,
+		tenant, string(status)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("storage: count passes: %w", err)
+	}
+	return n, nil
+}
+
 // CreatePass stores a new pass and its first version in one transaction
 // (with its Google Wallet task when the tenant inserts on payment).
 // It returns an error of kind pass.KindConflict if the serial number or the

@@ -123,7 +123,9 @@ func (a *App) buildAdapters(ctx context.Context) error {
 		return err
 	}
 	a.closers = append(a.closers, a.APNs.close)
-	if a.SecuTix, a.Sandbox, err = buildSecuTix(cfg, a.URL, a.Log, a.DB); err != nil {
+	quotas := newSecuTixQuotas(a.DB, cfg.Storage.PostgresURL != "", secutix.DefaultQuotaWindow,
+		a.Log.With(slog.String("component", "secutix")))
+	if a.SecuTix, a.Sandbox, err = buildSecuTix(cfg, a.URL, quotas, a.DB, a.Log); err != nil {
 		return err
 	}
 	if a.Sandbox != nil {
@@ -140,11 +142,12 @@ func (a *App) buildAdapters(ctx context.Context) error {
 	return nil
 }
 
-// buildSecuTix makes a SecuTix client per tenant; the one tenant without a
-// SecuTix URL in development talks to the built-in sandbox, served by this
-// process under /sandbox/, which sends its webhooks to selfURL. The
-// clients share each institution's catalogue through catalogs.
-func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger, catalogs secutix.CatalogStore) (secutix.Clients, *fakesecutix.Sandbox, error) {
+// buildSecuTix makes a SecuTix client per tenant, each with its quota from
+// quotas; the one tenant without a SecuTix URL in development talks to the
+// built-in sandbox, served by this process under /sandbox/, which sends
+// its webhooks to selfURL. The clients share each institution's catalogue
+// through catalogs.
+func buildSecuTix(cfg *config.Config, selfURL string, quotas *secutixQuotas, catalogs secutix.CatalogStore, log *slog.Logger) (secutix.Clients, *fakesecutix.Sandbox, error) {
 	clients := secutix.Clients{}
 	var sb *fakesecutix.Sandbox
 	for _, t := range cfg.Tenants {
@@ -184,6 +187,10 @@ func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger, catalogs
 		if sx.UsesSandbox() {
 			scfg.CatalogInterval, scfg.SetupCheckInterval = devCatalogInterval, devCatalogInterval/6
 		}
+		var err error
+		if scfg.Quota, err = quotas.quota(scfg.RequestsPerMinute, time.Duration(sx.QuotaWindow)); err != nil {
+			return nil, sb, fmt.Errorf("tenant %s: secutix: %w", t.ID, err)
+		}
 		cl, err := secutix.New(scfg)
 		if err != nil {
 			return nil, sb, fmt.Errorf("tenant %s: secutix: %w", t.ID, err)
@@ -195,6 +202,61 @@ func buildSecuTix(cfg *config.Config, selfURL string, log *slog.Logger, catalogs
 
 // devCatalogInterval is the built-in sandbox's limit on catalogue reads.
 const devCatalogInterval = time.Minute
+
+// secutixQuotas hands the tenants' SecuTix clients their quota. On
+// PostgreSQL it is the database's, which every instance shares; on SQLite,
+// where one process owns the database, one LocalQuota for the process.
+// The quota's keys name the institution and the service, so tenants on
+// one institution count together and other institutions apart. Tenants
+// with the same requestsPerMinute share one quota value; a tenant with
+// another limit gets its own over the same keys (give the tenants of one
+// institution the same limit).
+type secutixQuotas struct {
+	db        *storage.DB
+	postgres  bool
+	window    time.Duration
+	log       *slog.Logger
+	bySetting map[quotaSetting]secutix.Quota
+}
+
+var _ secutix.Quota = (*storage.SecuTixQuota)(nil)
+
+// newSecuTixQuotas returns the quotas of db (PostgreSQL when postgres is
+// true), each counting its calls over window.
+func newSecuTixQuotas(db *storage.DB, postgres bool, window time.Duration, log *slog.Logger) *secutixQuotas {
+	return &secutixQuotas{db: db, postgres: postgres, window: window, log: log, bySetting: map[quotaSetting]secutix.Quota{}}
+}
+
+// quota returns the quota of limit calls per window and key; 0 means
+// SecuTix's 60.
+func (qs *secutixQuotas) quota(limit int, window time.Duration) (secutix.Quota, error) {
+	if limit <= 0 {
+		limit = secutix.DefaultRequestsPerMinute
+	}
+	if window <= 0 {
+		window = qs.window
+	}
+	k := quotaSetting{limit, window}
+	if q, ok := qs.bySetting[k]; ok {
+		return q, nil
+	}
+	var q secutix.Quota = secutix.NewLocalQuota(limit, window, qs.log)
+	if qs.postgres {
+		pq, err := qs.db.SecuTixQuota(limit, window, qs.log)
+		if err != nil {
+			return nil, err
+		}
+		q = pq
+	}
+	qs.bySetting[k] = q
+	return q, nil
+}
+
+// quotaSetting is a quota's limit and window.
+type quotaSetting struct {
+	limit  int
+	window time.Duration
+}
 
 // secutixConfig is the client configuration of tenant t, talking to base
 // as institution inst (both given: the built-in sandbox changes them).

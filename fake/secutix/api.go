@@ -63,7 +63,7 @@ func (s *Sandbox) gate(w http.ResponseWriter, r *http.Request, method string) bo
 		// SecuTix counts per service (all its methods together) and says
 		// nothing of when to come back: no Retry-After.
 		svc := serviceOf(method)
-		start := s.cfg.Now().Truncate(time.Minute)
+		start := s.cfg.Now().Truncate(s.cfg.QuotaWindow)
 		win := s.quota[svc]
 		if win == nil || !win.start.Equal(start) {
 			win = &window{start: start}
@@ -71,7 +71,8 @@ func (s *Sandbox) gate(w http.ResponseWriter, r *http.Request, method string) bo
 		}
 		win.n++
 		if win.n > q {
-			writeEnvelope(w, 509, "QUOTA_EXCEEDED", "more than "+strconv.Itoa(q)+" calls per minute to "+svc)
+			s.refused++
+			writeEnvelope(w, 509, "QUOTA_EXCEEDED", "more than "+strconv.Itoa(q)+" calls per "+s.cfg.QuotaWindow.String()+" to "+svc)
 			return false
 		}
 	}

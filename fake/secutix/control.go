@@ -111,6 +111,32 @@ func (s *Sandbox) serveGet(w http.ResponseWriter, r *http.Request) {
 		FileDetailsData: &f.FileDetailsData, OrderDetailsDatas: f.OrderDetailsDatas})
 }
 
+// Stats is what GET /sandbox/stats answers: the API calls received by
+// method (refused ones included) and how many the quota refused.
+type Stats struct {
+	Calls   map[string]int `json:"calls"`
+	Refused int            `json:"refused"`
+}
+
+// Stats returns the sandbox's call counts.
+func (s *Sandbox) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Calls: make(map[string]int, len(s.calls)), Refused: s.refused}
+	for m, n := range s.calls {
+		st.Calls[m] = n
+	}
+	return st
+}
+
+// serveStats is GET /sandbox/stats.
+func (s *Sandbox) serveStats(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, http.MethodGet) {
+		return
+	}
+	writeJSON(w, http.StatusOK, s.Stats())
+}
+
 // serveAction is POST /sandbox/orders/{fileId}/tickets/{ticketId}/{action}.
 func (s *Sandbox) serveAction(w http.ResponseWriter, r *http.Request) {
 	action := r.PathValue("action")

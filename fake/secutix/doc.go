@@ -51,8 +51,9 @@
 // dates ISO-8601 with offset and milliseconds.
 //
 // Failure modes: a missing, unknown or expired bearer token is HTTP 401;
-// more than QuotaPerMinute calls to one service (all its methods) in a
-// calendar minute is HTTP 509 without Retry-After; an unknown id is HTTP 200
+// more than QuotaPerMinute calls to one service (its methods together) in
+// a calendar minute (or QuotaWindow) is HTTP 509 without Retry-After, as
+// SecuTix answers; an unknown id is HTTP 200
 // with {"statusCode":"error","statusDetail":"NOT_FOUND"}; with the
 // in-progress fault on, the first request of each new requestId answers
 // {"statusCode":"in_progress","requestId":N} (an integer, as SecuTix's) and resending that
@@ -114,6 +115,9 @@
 //
 // GET /sandbox/orders/{fileId} answers the file exactly as getFileDetails
 // would (no token needed; for debugging).
+//
+// GET /sandbox/stats answers {"calls": {method: n, …}, "refused": n}: the
+// API calls received per method and how many the quota refused (509).
 //
 // POST /sandbox/faults sets the API's fault injection and answers the
 // current state {"status","remaining","retryAfter","inProgressTimes"}:

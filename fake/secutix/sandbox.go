@@ -54,14 +54,19 @@ type Config struct {
 	// 12 times every WebhookRetryDelay). A scan closes no order: V1 and V2
 	// say nothing of it.
 	WebhookFormat string
-	// QuotaPerMinute is the number of API calls per endpoint per minute;
-	// over it the API answers 509 with Retry-After. 0 means 60; a negative
-	// value disables the quota.
+	// QuotaPerMinute is the number of API calls per service (all its
+	// methods together) per QuotaWindow; over it the API answers 509
+	// without Retry-After, as SecuTix does. 0 means 60; a negative value
+	// disables the quota.
 	QuotaPerMinute int
 	// CatalogInterval is how often getCatalogDetailed may be called (more
 	// often answers 509); 0 means 10 minutes, SecuTix's limit; a negative
 	// value disables the limit.
 	CatalogInterval time.Duration
+	// QuotaWindow is the length of the quota's windows, fixed windows
+	// aligned to multiples of it (calendar minutes by default); 0 means one
+	// minute. Tests shorten it.
+	QuotaWindow time.Duration
 	// TokenTTL is the lifetime of the tokens /v1/auth issues; 0 means 10 min.
 	TokenTTL time.Duration
 	// WebhookRetryDelay is the first pause between webhook attempts; it
@@ -97,6 +102,7 @@ type Sandbox struct {
 	tokens         map[string]time.Time // token → expiry
 	quota          map[string]*window
 	calls          map[string]int
+	refused        int // calls answered 509 over the quota
 	failStatus     int
 	failLeft       int
 	failAfter      int // Retry-After seconds of injected 429/509
@@ -143,6 +149,9 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.TokenTTL < 0 {
 		probs = append(probs, "TokenTTL must not be negative")
 	}
+	if cfg.QuotaWindow < 0 {
+		probs = append(probs, "QuotaWindow must not be negative")
+	}
 	if cfg.WebhookRetryDelay < 0 {
 		probs = append(probs, "WebhookRetryDelay must not be negative")
 	}
@@ -171,6 +180,9 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	if cfg.CatalogInterval == 0 {
 		cfg.CatalogInterval = 10 * time.Minute
+	}
+	if cfg.QuotaWindow == 0 {
+		cfg.QuotaWindow = time.Minute
 	}
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = DefaultTokenTTL
@@ -227,6 +239,7 @@ func (s *Sandbox) Handler() http.Handler {
 	mux.HandleFunc("/sandbox/orders/{fileId}", s.serveGet)
 	mux.HandleFunc("/sandbox/orders/{fileId}/tickets/{ticketId}/{action}", s.serveAction)
 	mux.HandleFunc("/sandbox/faults", s.serveFaults)
+	mux.HandleFunc("/sandbox/stats", s.serveStats)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, &Error{Status: http.StatusNotFound, Detail: "no such sandbox endpoint"})
 	})
@@ -283,6 +296,13 @@ func (s *Sandbox) Calls(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[method]
+}
+
+// Refused returns how many calls the quota refused (HTTP 509).
+func (s *Sandbox) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
 }
 
 // ExpireTokens revokes every token issued so far, as if they had expired:

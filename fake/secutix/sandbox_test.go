@@ -590,6 +590,36 @@ func TestInProgressOnce(t *testing.T) {
 	}
 }
 
+// TestQuotaWindow: with QuotaWindow set, the quota counts fixed windows
+// of that length, aligned to multiples of it.
+func TestQuotaWindow(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := fixedNow // 12:00:45, in the window that starts at 12:00:40
+	b := setup(t, func(c *fakesecutix.Config) {
+		c.QuotaPerMinute = 2
+		c.QuotaWindow = 10 * time.Second
+		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	c := b.create(t, "{}")
+	bearer := []string{"Authorization", "Bearer " + b.token(t)}
+	body := fmt.Sprintf(`{"fileId":%d}`, c.FileID)
+	for i, want := range []int{200, 200, 509} {
+		if st, _, out := b.do(t, "POST", apiRoot+"getFileDetails", body, bearer...); st != want {
+			t.Fatalf("call %d: got %d %s, want %d", i, st, out, want)
+		}
+	}
+	mu.Lock()
+	now = now.Add(5 * time.Second) // 12:00:50: the next window
+	mu.Unlock()
+	if st, _, out := b.do(t, "POST", apiRoot+"getFileDetails", body, bearer...); st != 200 {
+		t.Errorf("the next window: got %d %s, want 200", st, out)
+	}
+	if n := b.sb.Refused(); n != 1 {
+		t.Errorf("Refused() = %d, want the one 509", n)
+	}
+}
+
 func TestQuotaAndFaults(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
