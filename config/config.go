@@ -138,6 +138,10 @@ type SecuTix struct {
 	// defaults, e.g. seatRow: "movement.rowLabel | ticket.row" (see
 	// docs/secutix.md); checked when the service starts.
 	Fields map[string]string `yaml:"fields"`
+	// ContactLookup reads each order's contact (getContactData, one call
+	// per order on its own quota), so that fields can map the holder's
+	// e-mail and language to "contact.…" paths. Off by default.
+	ContactLookup bool `yaml:"contactLookup"`
 	// Granularity is getOrderDetails' granularity (default TICKETS).
 	Granularity string `yaml:"granularity"`
 }

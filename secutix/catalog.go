@@ -37,8 +37,9 @@ type CatalogStore interface {
 
 // catView is what mapping needs of the catalogue and POS config.
 type catView struct {
-	perfs map[int64]catEntry
-	pos   node
+	perfs    map[int64]catEntry
+	pos      node
+	contacts map[string]node // getContactData's answers by contactReference
 }
 
 // catEntry is a performance and the product it belongs to, as JSON nodes.

@@ -101,6 +101,8 @@ func serviceOf(method string) string {
 		return ServiceCatalog
 	case MethodListTicketsByCriteria:
 		return ServiceHistory
+	case MethodGetContactData:
+		return ServiceContact
 	}
 	return ServiceOrders
 }
@@ -108,8 +110,18 @@ func serviceOf(method string) string {
 // pathOf is the URL path of a service method (REST_RPC: module, service,
 // version, method).
 func pathOf(method string) string {
+	if method == MethodGetContactData {
+		return "/tnco/backend-apis/" + ServiceContact + "/v2_21/" + method
+	}
 	return "/tnseb/backend-apis/" + serviceOf(method) + "/v1_33/" + method
 }
+
+// MethodGetContactData reads a contact (module tnco), for the buyer's
+// e-mail and language; ServiceContact is its service.
+const (
+	MethodGetContactData = "getContactData"
+	ServiceContact       = "contactInformationPublicService"
+)
 
 // quotaKey is the key of the quota that counts calls to method: the
 // institution (or, when the configuration names none, the API root) and
@@ -163,7 +175,43 @@ func (c *Client) mapRaw(ctx context.Context, r *rawFile) (*pass.Order, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.lookUpContacts(ctx, r, cat); err != nil {
+		return nil, err
+	}
 	return c.mapper.order(r, cat)
+}
+
+// lookUpContacts adds to cat the contacts of r's orders (getContactData
+// with each contactReference), when the tenant looks them up.
+func (c *Client) lookUpContacts(ctx context.Context, r *rawFile, cat *catView) error {
+	if !c.cfg.ContactLookup {
+		return nil
+	}
+	cat.contacts = map[string]node{}
+	for _, on := range r.orderNodes {
+		ref := textOf(get(on, "contactReference")).String()
+		if _, done := cat.contacts[ref]; ref == "" || done {
+			continue
+		}
+		n, err := intOf(get(on, "contactReference"))
+		if err != nil {
+			continue // not a contact number
+		}
+		body, err := c.call(ctx, MethodGetContactData, map[string]any{"contactNumber": n}, "contact")
+		if err != nil {
+			return err
+		}
+		root, err := decodeNode(body)
+		if err != nil {
+			return malformed(MethodGetContactData, err)
+		}
+		m, _ := root.(map[string]any)
+		for _, k := range []string{"requestId", "statusCode", "statusDetail", "statusMessage"} {
+			delete(m, k)
+		}
+		cat.contacts[ref] = m
+	}
+	return nil
 }
 
 // OrderByFileID returns the file fileID (getFileDetails). Errors are those

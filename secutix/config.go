@@ -104,6 +104,10 @@ type Config struct {
 	// CatalogMaxAge is when the catalogue is fetched again whatever
 	// getLastSetupUpdate says; 0 means an hour.
 	CatalogMaxAge time.Duration
+	// ContactLookup reads each order's contact (getContactData: one call
+	// per order, on its own quota) so that fields may map to "contact.…"
+	// paths, such as the holder's e-mail and language. Off by default.
+	ContactLookup bool
 	// TicketPageSize is how many tickets one listTicketsByCriteria call
 	// asks for; 0 means 5,000.
 	TicketPageSize int

@@ -26,6 +26,7 @@ import (
 //	product      the catalogue product of the operation (getCatalogDetailed)
 //	performance  the catalogue performance of the operation
 //	pos          getPOSConfig's posConfigData
+//	contact      the order's contact (getContactData), when the tenant looks it up
 //
 // A tenant overrides any field's path (config secutix.fields); Fields lists
 // the fields and their defaults, which use only names SecuTix is known to
@@ -80,7 +81,7 @@ var Fields = []Field{
 // scopes are the roots a path may start from.
 var scopes = map[string]bool{
 	"file": true, "order": true, "operation": true, "movement": true, "ticket": true,
-	"location": true, "product": true, "performance": true, "pos": true,
+	"location": true, "product": true, "performance": true, "pos": true, "contact": true,
 }
 
 // maxPathLen bounds a configured path.

@@ -231,6 +231,9 @@ func (r *rawFile) scope(i, j int, cat *catView) (ticketScope, *operationData) {
 	mv := &o.MovementDatas[j]
 	on := r.orderNodes[i]
 	sc := ticketScope{"file": r.fileNode, "order": on, "pos": cat.pos}
+	if ref := textOf(get(on, "contactReference")).String(); ref != "" {
+		sc["contact"] = cat.contacts[ref]
+	}
 	sc["movement"] = at(get(on, "movementDatas"), j)
 	switch k := newestTicket(mv); {
 	case k < 0:

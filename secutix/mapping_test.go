@@ -397,3 +397,37 @@ func TestWebhooksResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestContactLookup: with ContactLookup, each order's contact is read
+// (one getContactData call per order) and fields may map to it; without,
+// nothing is called.
+func TestContactLookup(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, func(c *secutix.Config) {
+		c.ContactLookup = true
+		c.Fields = map[string]string{"holderEmail": "contact.contactData.email", "locale": "contact.contactData.languageCode"}
+	})
+	c := b.create(t, fakesecutix.OrderRequest{})
+	o, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range o.Tickets {
+		if tk.HolderEmail != "lea.favre@example.com" || tk.Locale != "fr" {
+			t.Errorf("ticket %d: e-mail %q, locale %q; want the contact's", tk.MovementID, tk.HolderEmail, tk.Locale)
+		}
+	}
+	if n := b.sb.Calls("getContactData"); n != 1 {
+		t.Errorf("%d getContactData calls, want 1", n)
+	}
+	cfg := b.cfg // the same fields, no lookup
+	cfg.ContactLookup = false
+	off := b.client(t, cfg)
+	o, err = off.OrderByFileID(t.Context(), tenant, c.FileID)
+	if err != nil || o.Tickets[0].HolderEmail != "" {
+		t.Errorf("without the lookup: %v, e-mail %q", err, o.Tickets[0].HolderEmail)
+	}
+	if n := b.sb.Calls("getContactData"); n != 1 {
+		t.Errorf("%d getContactData calls, want still 1", n)
+	}
+}

@@ -19,6 +19,7 @@ type Probe struct {
 	Raw     []byte // the order's answer: indented JSON, masked
 	Catalog []byte // the catalogue entries of its performances, masked
 	POS     []byte // getPOSConfig's posConfigData, masked
+	Contact []byte // getContactData's answers by contactReference (ContactLookup), masked
 	Order   *pass.Order
 	// Fields says, per movement, where each pass field was read.
 	Fields []FieldSource
@@ -88,6 +89,12 @@ func (c *Client) ProbeFile(ctx context.Context, fileID int64, secret string) (*P
 		entries[strconv.FormatInt(id, 10)] = map[string]any{"product": e.product, "performance": e.performance}
 	}
 	p.Catalog, p.POS = maskNode(entries), maskNode(cat.pos)
+	if err := dry.lookUpContacts(ctx, r, cat); err != nil {
+		return p, err
+	}
+	if cat.contacts != nil {
+		p.Contact = maskNode(cat.contacts)
+	}
 	p.Order, p.MapErr = c.mapper.order(r, cat)
 	p.Fields = c.mapper.sources(r, cat)
 	return p, nil
@@ -139,7 +146,7 @@ var personal = map[string]bool{
 	"beneficiaryfirstname": true, "beneficiarylastname": true, "firstname": true, "lastname": true,
 	"email": true, "contactemail": true, "holder": true, "holderinfo": true, "contactreference": true,
 	"culturalcontactnumber": true, "phone": true, "mobile": true, "birthdate": true, "idnumber": true,
-	"filecontacts": true, "token": true,
+	"filecontacts": true, "token": true, "emailaddress": true, "phonenumber": true, "address": true,
 }
 
 // MaskJSON returns body indented, with the value of every key that holds

@@ -266,7 +266,7 @@ func secutixConfig(t config.Tenant, base, inst string) secutix.Config {
 		Tenant: t.ID, BaseURL: base, Auth: sx.Auth, Institution: inst,
 		Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
 		RequestsPerMinute: sx.RequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
-		Fields: sx.Fields, Granularity: sx.Granularity,
+		Fields: sx.Fields, Granularity: sx.Granularity, ContactLookup: sx.ContactLookup,
 	}
 }
 

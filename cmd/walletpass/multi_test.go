@@ -300,9 +300,11 @@ tenants:
 		t.Errorf("dead tasks: %+v", dead)
 	}
 
-	// The truth, as SecuTix tells it through the real client.
+	// The truth, as SecuTix tells it through the real client (a fourth
+	// instance: it shares the catalogue the others read, as SecuTix lets an
+	// institution read it once per 10 minutes).
 	sx, err := secutix.New(secutix.Config{Tenant: "demo", BaseURL: sbSrv.URL + "/sandbox/secutix", Operator: "DEMO_WALLET", Partner: "walletpass",
-		Secret: "multi-secret", RequestsPerMinute: 10_000_000})
+		Secret: "multi-secret", RequestsPerMinute: 10_000_000, Catalogs: db})
 	if err != nil {
 		t.Fatal(err)
 	}

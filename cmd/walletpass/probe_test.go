@@ -38,7 +38,7 @@ tenants:
 		t.Fatalf("probe: %v\n%s", err, out.String())
 	}
 	s := out.String()
-	for _, want := range []string{"auth jwt (sub DEMO, aud DEMO_WALLET, iss walletpass)", "getFileDetails: 4 call(s)",
+	for _, want := range []string{"auth jwt (sub DEMO, aud DEMO_WALLET, iss walletpass)", "getFileDetails, then the POS config and the catalogue: 4 call(s) in all",
 		"SecuTix's answer (secrets and personal data masked)", "1 ticket(s)", `"barcode": "`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the output lacks %q:\n%s", want, s)

@@ -61,7 +61,7 @@ func cmdSecuTix(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	p, err := cl.ProbeFile(ctx, *file, *secret)
 	if p != nil {
 		fmt.Fprintf(stdout, "tenant %s · SecuTix %s · auth %s\n", t.ID, base, p.Auth)
-		fmt.Fprintf(stdout, "%s: %d call(s)\n", p.Method, p.Calls)
+		fmt.Fprintf(stdout, "%s, then the POS config and the catalogue: %d call(s) in all\n", p.Method, p.Calls)
 	}
 	if err != nil {
 		return err
@@ -70,6 +70,9 @@ func cmdSecuTix(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if p.Catalog != nil {
 		fmt.Fprintf(stdout, "\n--- its performances in the catalogue (getCatalogDetailed)\n%s\n", p.Catalog)
 		fmt.Fprintf(stdout, "\n--- the point of sale (getPOSConfig)\n%s\n", p.POS)
+		if p.Contact != nil {
+			fmt.Fprintf(stdout, "\n--- the contacts (getContactData)\n%s\n", p.Contact)
+		}
 	}
 	if p.MapErr != nil {
 		fmt.Fprintf(stdout, "\n--- walletpass cannot make passes of it: %s\n", oneLine(p.MapErr))

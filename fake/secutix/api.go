@@ -169,6 +169,11 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 			writeEnvelope(w, http.StatusNotFound, "METHOD_NOT_SUPPORTED", "this method belongs to catalogService")
 			return
 		}
+	case methodContact:
+		if !strings.Contains(r.URL.Path, "/contactInformationPublicService/") {
+			writeEnvelope(w, http.StatusNotFound, "METHOD_NOT_SUPPORTED", "this method belongs to contactInformationPublicService")
+			return
+		}
 	case methodListTickets:
 		if !strings.Contains(r.URL.Path, "/externalOrderHistoryService/") {
 			writeEnvelope(w, http.StatusNotFound, "METHOD_NOT_SUPPORTED", "this method belongs to externalOrderHistoryService")
@@ -187,6 +192,7 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 		OrderID       int64  `json:"orderId"`
 		Granularity   string `json:"granularity"`
 		RequestID     *int64 `json:"requestId"`
+		ContactNumber int64  `json:"contactNumber"`
 		ticketListRequest
 	}
 	if !readAPIBody(w, r, &req) {
@@ -224,6 +230,8 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 		s.serveCatalog(w, method, ok)
 	case methodListTickets:
 		s.serveTicketList(w, req.ticketListRequest, ok)
+	case methodContact:
+		s.serveContact(w, req.ContactNumber, ok)
 	case methodOrderDetails:
 		fileID, found := s.byOrder[req.OrderID]
 		if !found {
@@ -297,6 +305,8 @@ func serviceOf(method string) string {
 		return "catalogService"
 	case methodListTickets:
 		return "externalOrderHistoryService"
+	case methodContact:
+		return "contactInformationPublicService"
 	}
 	return "externalOrderService"
 }

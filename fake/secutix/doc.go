@@ -29,6 +29,12 @@
 //	/sandbox/secutix/tnseb/backend-apis/catalogService/v1_33/getLastSetupUpdate
 //	    {} → {"lastSetupUpdate": date-time}, later after every catalogue change
 //	    (SecuTix does not document this answer's shape; the client reads any)
+//	/sandbox/secutix/tnseb/backend-apis/externalOrderHistoryService/v1_33/listTicketsByCriteria
+//	    {"ticketFilterCriteria":{"productId","startDate","endDate"},"paginationParameter":{"startPosition","maxResult"}}
+//	    → {"truncated", "ticketSummaries":[{ticketId, ticketState, performanceId, …}]}; 5,000 at most
+//	/sandbox/secutix/tnco/backend-apis/contactInformationPublicService/v2_21/getContactData
+//	    {"contactNumber":N} (an order's contactReference) → {"contactData":{contactNumber, firstName,
+//	    lastName, email, languageCode}} (the answer's shape is the sandbox's: SecuTix documents none)
 //
 // Every API call carries "Authorization: Bearer <token>": a /v1/auth token,
 // or a self-signed HS256 JWT as SecuTix documents it (signed with the

@@ -208,7 +208,7 @@ func (s *Sandbox) CreateOrder(req OrderRequest) (CreatedOrder, error) {
 		CreationDateTime: stamp,
 		ReferenceDate:    formatTime(time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())),
 		CatalogCurrency:  Currency{CurrencyCode: cur, FractionDigit: 2, MinAmount: 10, Symbol: cur},
-		ContactReference: strconv.FormatInt(s.nextID("contact")%100000, 10),
+		ContactReference: s.newContact(tickets[0].holder),
 		SalesChannelCode: "INTERNET", SalesChannelName: "Ticket shop",
 	}
 	opIndex := make(map[string]int)

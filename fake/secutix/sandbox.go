@@ -103,6 +103,7 @@ type Sandbox struct {
 	quota          map[string]*window
 	calls          map[string]int
 	refused        int // calls answered 509 over the quota
+	contacts       map[int64]ContactData
 	failStatus     int
 	failLeft       int
 	failAfter      int // Retry-After seconds of injected 429/509
@@ -218,6 +219,7 @@ func New(cfg Config) (*Sandbox, error) {
 		tokens:    make(map[string]time.Time),
 		quota:     make(map[string]*window),
 		calls:     make(map[string]int),
+		contacts:  make(map[int64]ContactData),
 		requests:  make(map[int64]*pendingRequest),
 		failAfter: DefaultFaultRetryAfter,
 	}
@@ -235,6 +237,7 @@ func (s *Sandbox) Handler() http.Handler {
 	mux.HandleFunc("/sandbox/secutix/tnseb/backend-apis/externalOrderService/v1_33/{method}", s.serveService)
 	mux.HandleFunc("/sandbox/secutix/tnseb/backend-apis/catalogService/v1_33/{method}", s.serveService)
 	mux.HandleFunc("/sandbox/secutix/tnseb/backend-apis/externalOrderHistoryService/v1_33/{method}", s.serveService)
+	mux.HandleFunc("/sandbox/secutix/tnco/backend-apis/contactInformationPublicService/v2_21/{method}", s.serveService)
 	mux.HandleFunc("/sandbox/orders", s.serveCreate)
 	mux.HandleFunc("/sandbox/orders/{fileId}", s.serveGet)
 	mux.HandleFunc("/sandbox/orders/{fileId}/tickets/{ticketId}/{action}", s.serveAction)
