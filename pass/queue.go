@@ -38,6 +38,11 @@ type Task struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	FinishedAt     time.Time
+	// ReadAt, set by the worker when the run read its source (a sync's
+	// order went out to SecuTix), lets Complete skip the follow-up run for
+	// events merged before then (more than 200 ms before, for clock
+	// skew): the run already saw them. Zero means every merge counts.
+	ReadAt time.Time
 }
 
 // NewTask is a task to enqueue, as the store writes it. Make one with

@@ -107,6 +107,16 @@ func serviceOf(method string) string {
 	return ServiceOrders
 }
 
+// readsOrder reports whether method reads an order or file: what a sync's
+// read mark records (see pass.MarkRead).
+func readsOrder(method string) bool {
+	switch method {
+	case MethodGetFileDetails, MethodGetFileDetailsFromOrderSecretID, MethodGetOrderDetails:
+		return true
+	}
+	return false
+}
+
 // pathOf is the URL path of a service method (REST_RPC: module, service,
 // version, method).
 func pathOf(method string) string {
@@ -334,6 +344,9 @@ func (c *Client) call(ctx context.Context, method string, req map[string]any, su
 			return nil, err
 		}
 		hideAll := append([]string{token}, hide...)
+		if readsOrder(method) {
+			pass.MarkRead(ctx, c.cfg.Clock.Now())
+		}
 		resp, err := c.send(ctx, url, payload, token)
 		if err != nil {
 			return nil, withPrefix(prefix, err)

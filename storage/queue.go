@@ -420,15 +420,24 @@ func (s *DB) Extend(ctx context.Context, t pass.Task, until time.Time) error {
 	})
 }
 
-// Complete finishes a claimed task. If events arrived while it ran, it is
-// pending again, due at rerunAt (a short delay lets the rest of a burst
-// join that one follow-up run), with its attempts reset. A task whose
+// readSkew is how far apart two instances' clocks may be: a merge this
+// close before a run's read may not have been seen by it.
+const readSkew = 200 * time.Millisecond
+
+// Complete finishes a claimed task. If events arrived while it ran (after
+// t.ReadAt, when the run read its source, less readSkew), it is pending
+// again, due at rerunAt (a short delay lets the rest of a burst join that
+// one follow-up run), with its attempts reset. A task whose
 // lease was lost (another worker reclaimed it) is a KindConflict error.
 // On PostgreSQL, a follow-up run notifies the other instances (see
 // NotifyTasks).
 func (s *DB) Complete(ctx context.Context, t pass.Task, now, rerunAt time.Time) error {
 	ms := now.UnixMilli()
-	args := []any{ms, t.ID, t.LeaseToken, rerunAt.UnixMilli()}
+	var seen int64
+	if !t.ReadAt.IsZero() {
+		seen = t.ReadAt.Add(-readSkew).UnixMilli()
+	}
+	args := []any{ms, t.ID, t.LeaseToken, rerunAt.UnixMilli(), seen}
 	if s.isPostgres() {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
 			var state string
@@ -451,11 +460,13 @@ func (s *DB) Complete(ctx context.Context, t pass.Task, now, rerunAt time.Time) 
 	})
 }
 
+// A merge sets rerun and updated_at; $5 is the run's read moment less
+// readSkew (Task.ReadAt; 0 when unknown): merges before it were seen.
 const sqlComplete = `UPDATE tasks SET
-				state = CASE WHEN rerun THEN 'pending' ELSE 'done' END,
-				attempts = CASE WHEN rerun THEN 0 ELSE attempts END,
-				next_attempt_at = CASE WHEN rerun THEN $4 ELSE next_attempt_at END,
-				finished_at = CASE WHEN rerun THEN 0 ELSE CAST($1 AS BIGINT) END,
+				state = CASE WHEN rerun AND updated_at > $5 THEN 'pending' ELSE 'done' END,
+				attempts = CASE WHEN rerun AND updated_at > $5 THEN 0 ELSE attempts END,
+				next_attempt_at = CASE WHEN rerun AND updated_at > $5 THEN $4 ELSE next_attempt_at END,
+				finished_at = CASE WHEN rerun AND updated_at > $5 THEN 0 ELSE CAST($1 AS BIGINT) END,
 				rerun = false, lease_token = '', lease_until = 0, last_error = '', updated_at = $1
 			WHERE id = $2 AND state = 'running' AND lease_token = $3`
 

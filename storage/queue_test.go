@@ -367,3 +367,50 @@ func TestMergedSyncTakesTheNewestDetails(t *testing.T) {
 		}
 	})
 }
+
+// TestCompleteSkipsSeenMerges: an event merged into a running task before
+// the run read its source (more than 200 ms before) needs no follow-up
+// run; one merged after does; without a read moment every merge counts.
+func TestCompleteSkipsSeenMerges(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		for _, tc := range []struct {
+			name         string
+			merge, read  time.Duration // after t0; read 0: unknown
+			wantFollowUp bool
+		}{
+			{"merged while waiting to read", 1 * time.Second, 5 * time.Second, false},
+			{"merged after the read", 10 * time.Second, 5 * time.Second, true},
+			{"merged just before the read", 4900 * time.Millisecond, 5 * time.Second, true},
+			{"read moment unknown", 1 * time.Second, 0, true},
+		} {
+			secret := "seen-" + strings.ReplaceAll(tc.name, " ", "-")
+			if _, err := db.Enqueue(ctx, syncTask(secret), t0); err != nil {
+				t.Fatal(err)
+			}
+			got, err := db.Claim(ctx, t0, time.Minute, 10)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("%s: claimed %d (%v)", tc.name, len(got), err)
+			}
+			if r, err := db.Enqueue(ctx, syncTask(secret), t0.Add(tc.merge)); err != nil || r.How != "rerun" {
+				t.Fatalf("%s: merge %+v %v", tc.name, r, err)
+			}
+			task := got[0]
+			if tc.read > 0 {
+				task.ReadAt = t0.Add(tc.read)
+			}
+			end := t0.Add(20 * time.Second)
+			if err := db.Complete(ctx, task, end, end); err != nil {
+				t.Fatal(err)
+			}
+			again, _ := db.Claim(ctx, end.Add(time.Second), time.Minute, 10)
+			if (len(again) == 1) != tc.wantFollowUp {
+				t.Errorf("%s: follow-up run %v, want %v", tc.name, len(again) == 1, tc.wantFollowUp)
+			}
+			for _, a := range again {
+				db.Complete(ctx, a, end.Add(time.Second), end.Add(time.Second))
+			}
+		}
+	})
+}

@@ -317,8 +317,10 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 		err = pass.Errorf(pass.KindInvalid, "no handler for task kind %q", t.Kind)
 	} else {
 		stopRenew := d.renewLease(ctx, t, log)
-		err = safeRun(ctx, h, t)
+		runCtx, mark := pass.WithReadMark(ctx)
+		err = safeRun(runCtx, h, t)
 		stopRenew()
+		t.ReadAt = mark.At()
 	}
 	now := d.now()
 	if err == nil {

@@ -287,3 +287,38 @@ func TestSingletonJobsRunOnTheLeader(t *testing.T) {
 	wake()
 	waitFor(t, "the task", func() bool { return handled.Load() == 1 })
 }
+
+// TestMergesBeforeTheReadNeedNoFollowUp: a webhook merged into a running
+// task before the run read its source (the handler marks the read, as the
+// SecuTix client does when its call goes out) makes no second run (the
+// store's tests check that one merged after the read does).
+func TestMergesBeforeTheReadNeedNoFollowUp(t *testing.T) {
+	db := openDB(t)
+	var runs atomic.Int32
+	merged := make(chan struct{})
+	release := make(chan struct{})
+	start(t, db, workers.Config{Tick: 10 * time.Millisecond, RerunDelay: time.Millisecond, Reconcile: -1, RetentionEvery: -1},
+		func(ctx context.Context, tk pass.Task) error {
+			if runs.Add(1) == 1 {
+				<-merged // a webhook arrives while the call waits for the quota
+				time.Sleep(300 * time.Millisecond)
+				pass.MarkRead(ctx, time.Now()) // the call goes out
+				<-release
+			}
+			return nil
+		})
+	if _, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first run", func() bool { return runs.Load() == 1 })
+	if r, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil || r.How != "rerun" {
+		t.Fatalf("merge: %+v %v", r, err)
+	}
+	close(merged)
+	close(release)
+	waitFor(t, "the task to be done", func() bool { return len(state(t, db, pass.TaskDone)) == 1 })
+	time.Sleep(100 * time.Millisecond)
+	if n := runs.Load(); n != 1 {
+		t.Errorf("%d runs, want 1: the merge came before the read", n)
+	}
+}
