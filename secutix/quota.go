@@ -252,6 +252,20 @@ func (k *localKey) nextAt(now time.Time) time.Time {
 	return next
 }
 
+// DrainTime is how long calls calls take under a quota of limit per
+// window that is free now: spacedAfter(limit) at once, then one per
+// window/limit. It is what a tenant's backlog of syncs will take when
+// each costs one call.
+func DrainTime(calls, limit int, window time.Duration) time.Duration {
+	if limit <= 0 {
+		limit = DefaultRequestsPerMinute
+	}
+	if window <= 0 {
+		window = DefaultQuotaWindow
+	}
+	return time.Duration(max(0, calls-spacedAfter(limit))) * window / time.Duration(limit)
+}
+
 // spacedAfter is how many calls in a window go at once before the
 // following ones are spaced by window/limit: a twelfth of the limit, at
 // least one.

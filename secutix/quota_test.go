@@ -192,3 +192,22 @@ func TestLocalQuotaCancel(t *testing.T) {
 		t.Errorf("got %d waiters after the deadline failure, want 0", n)
 	}
 }
+
+func TestDrainTime(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		calls, limit int
+		window       time.Duration
+		want         time.Duration
+	}{
+		{0, 60, 61 * time.Second, 0},
+		{5, 60, 61 * time.Second, 0},                 // the first five go at once
+		{65, 60, 61 * time.Second, 61 * time.Second}, // then one per 61/60 s
+		{10005, 0, 0, 10000 * 61 * time.Second / 60}, // defaults
+		{3, 1, time.Minute, 2 * time.Minute},         // one at once, then one a minute
+	} {
+		if got := secutix.DrainTime(tc.calls, tc.limit, tc.window); got != tc.want {
+			t.Errorf("DrainTime(%d, %d, %s) = %s, want %s", tc.calls, tc.limit, tc.window, got, tc.want)
+		}
+	}
+}

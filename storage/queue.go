@@ -505,6 +505,18 @@ func (s *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return time.UnixMilli(next.Int64).UTC(), true, nil
 }
 
+// CountTasks returns how many tasks of kind tenant has in state (pending
+// and running together when state is "").
+func (s *DB) CountTasks(ctx context.Context, tenant, kind string, state pass.TaskState) (int, error) {
+	var n int
+	err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM tasks WHERE tenant = $1 AND kind = $2
+		AND (($3 = '' AND state IN ('pending', 'running')) OR state = $3)`, tenant, kind, string(state)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("storage: count tasks: %w", err)
+	}
+	return n, nil
+}
+
 // ListTasks returns tasks in the given state ("" for all), newest first.
 func (s *DB) ListTasks(ctx context.Context, state pass.TaskState, limit int) ([]pass.Task, error) {
 	q := `SELECT ` + taskColumns + ` FROM tasks`

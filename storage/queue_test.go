@@ -414,3 +414,30 @@ func TestCompleteSkipsSeenMerges(t *testing.T) {
 		}
 	})
 }
+
+func TestCountTasks(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		for _, s := range []string{"c1", "c2", "c3"} {
+			if _, err := db.Enqueue(ctx, syncTask(s), t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Claim(ctx, t0, time.Minute, 1); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			tenant string
+			state  pass.TaskState
+			want   int
+		}{{"demo", "", 3}, {"demo", pass.TaskPending, 2}, {"demo", pass.TaskRunning, 1}, {"other", "", 0}} {
+			if n, err := db.CountTasks(ctx, tc.tenant, pass.TaskSyncOrder, tc.state); err != nil || n != tc.want {
+				t.Errorf("CountTasks(%s, %q) = %d %v, want %d", tc.tenant, tc.state, n, err, tc.want)
+			}
+		}
+		if n, err := db.CountTasks(ctx, "demo", pass.TaskPushPass, ""); err != nil || n != 0 {
+			t.Errorf("another kind: %d %v", n, err)
+		}
+	})
+}

@@ -317,6 +317,22 @@ func (a *App) buildServices() {
 			break
 		}
 	}
+	// When a tenant's syncs wait for SecuTix's quota, say how long the
+	// backlog will take (one call per sync).
+	jobs = append(jobs, workers.Job{Name: "secutix-backlog", Every: time.Minute, Run: func(ctx context.Context) error {
+		for _, t := range cfg.Tenants {
+			n, err := db.CountTasks(ctx, t.ID, pass.TaskSyncOrder, "")
+			if err != nil {
+				return err
+			}
+			rpm := cmp.Or(t.SecuTix.RequestsPerMinute, secutix.DefaultRequestsPerMinute)
+			if n > rpm {
+				log.Info("secutix backlog", slog.String("tenant", t.ID), slog.Int("syncs", n),
+					slog.Duration("drainsIn", secutix.DrainTime(n, rpm, time.Duration(t.SecuTix.QuotaWindow))))
+			}
+		}
+		return nil
+	}})
 	w := cfg.Workers
 	// Reconciliation compares the passes of every running performance with
 	// SecuTix's ticket list (a few calls per performance), by one instance.

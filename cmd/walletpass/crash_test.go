@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -105,8 +106,18 @@ func startProc(t testing.TB, bin string, env []string, base string) *proc {
 // secret; it is closed when the test ends.
 func sandboxServer(t testing.TB, secret string, quota int) *httptest.Server {
 	t.Helper()
-	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: "demo", Institution: "demo", Operator: "DEMO_WALLET", Partner: "walletpass",
-		Secret: secret, QuotaPerMinute: quota})
+	_, srv := startSandbox(t, fakesecutix.Config{Secret: secret, QuotaPerMinute: quota})
+	return srv
+}
+
+// startSandbox serves a SecuTix sandbox for tenant demo (institution demo,
+// operator DEMO_WALLET, partner walletpass unless cfg says otherwise) on
+// a loopback port until the test ends.
+func startSandbox(t testing.TB, cfg fakesecutix.Config) (*fakesecutix.Sandbox, *httptest.Server) {
+	t.Helper()
+	cfg.Tenant, cfg.Institution = cmp.Or(cfg.Tenant, "demo"), cmp.Or(cfg.Institution, "demo")
+	cfg.Operator, cfg.Partner = cmp.Or(cfg.Operator, "DEMO_WALLET"), cmp.Or(cfg.Partner, "walletpass")
+	sb, err := fakesecutix.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +125,7 @@ func sandboxServer(t testing.TB, secret string, quota int) *httptest.Server {
 	mux.Handle("/sandbox/", sb.Handler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { srv.Close(); sb.Close() })
-	return srv
+	return sb, srv
 }
 
 // createOrders creates n sandbox orders of one ticket each.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	fakesecutix "walletpass/fake/secutix"
+	"walletpass/secutix"
 )
 
 // The on-sale: WALLETPASS_ONSALE_ORDERS orders (default 10,000) of two
@@ -43,16 +43,8 @@ func onSale(b *testing.B) (orders int, spread time.Duration, scale int) {
 // by scale) and a walletpass on SQLite whose tenant talks to it with the
 // same quota.
 func onSaleSystem(b *testing.B, format, hookPath string, scale int) (*fakesecutix.Sandbox, *system) {
-	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: "demo", Institution: "demo", Operator: "DEMO_WALLET",
-		Partner: "walletpass", Secret: "onsale-secret", WebhookFormat: format,
+	sb, srv := startSandbox(b, fakesecutix.Config{Secret: "onsale-secret", WebhookFormat: format,
 		QuotaPerMinute: 60, QuotaWindow: time.Minute / time.Duration(scale)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/sandbox/", sb.Handler())
-	srv := httptest.NewServer(mux)
-	b.Cleanup(func() { srv.Close(); sb.Close() })
 	s := startSystem(b, fmt.Sprintf(`server: {development: true}
 workers: {reconcileEvery: "off"}
 tenants:
@@ -192,8 +184,7 @@ func BenchmarkOnSaleListener(b *testing.B) {
 	calls := sb.Calls("getFileDetails") + sb.Calls("getFileDetailsFromOrderSecretId")
 	// 60 calls per 61 s (compressed): the first 5 at once, then one per
 	// 61/60 s (the quota's spacing).
-	window := 61 * time.Second / time.Duration(scale)
-	arithmetic := time.Duration(max(calls-5, 0)) * window / 60
+	arithmetic := secutix.DrainTime(calls, 60, 61*time.Second/time.Duration(scale))
 	drain := done.Sub(first)
 	slices.Sort(waits)
 	pct := func(p float64) time.Duration {

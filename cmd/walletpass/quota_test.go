@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -29,15 +27,7 @@ func TestSecuTixQuotaSharedByInstances(t *testing.T) {
 	// miniature; the instances keep a sliding window of 1.3 s, its 61 s.
 	const limit, instances, perInstance = 5, 3, 5
 	const sandboxWindow, window = time.Second, 1300 * time.Millisecond
-	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: "demo", Institution: "demo", Operator: "DEMO_WALLET",
-		Partner: "walletpass", Secret: "quota-secret", QuotaPerMinute: limit, QuotaWindow: sandboxWindow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/sandbox/", sb.Handler())
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() { srv.Close(); sb.Close() })
+	sb, srv := startSandbox(t, fakesecutix.Config{Secret: "quota-secret", QuotaPerMinute: limit, QuotaWindow: sandboxWindow})
 	o, err := sb.CreateOrder(fakesecutix.OrderRequest{})
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,11 @@ func TestReconcileFindsMissedChanges(t *testing.T) {
 		return false
 	})
 	s.idle()
+	for status, want := range map[pass.Status]int{"": 3, pass.StatusActive: 2, pass.StatusVoided: 1} {
+		if n, err := s.db.CountPasses(t.Context(), "demo", status); err != nil || n != want {
+			t.Errorf("CountPasses(%q) = %d %v, want %d", status, n, err, want)
+		}
+	}
 	if rep, err := s.app.Reconciler.RunReport(t.Context()); err != nil || rep.Syncs != 0 {
 		t.Errorf("second run: %+v %v, want no sync", rep, err)
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -27,16 +25,8 @@ func TestSecuTixNativeWebhooks(t *testing.T) {
 	} {
 		t.Run(tc.format, func(t *testing.T) {
 			t.Parallel()
-			sb, err := fakesecutix.New(fakesecutix.Config{Tenant: "demo", Institution: "demo", Operator: "DEMO_WALLET",
-				Partner: "walletpass", Secret: "native-secret", QuotaPerMinute: 1000, WebhookFormat: tc.format,
+			sb, srv := startSandbox(t, fakesecutix.Config{Secret: "native-secret", QuotaPerMinute: 1000, WebhookFormat: tc.format,
 				WebhookRetryDelay: 20 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			mux := http.NewServeMux()
-			mux.Handle("/sandbox/", sb.Handler())
-			srv := httptest.NewServer(mux)
-			t.Cleanup(func() { srv.Close(); sb.Close() })
 			s := startSystem(t, fmt.Sprintf(`server: {development: true}
 tenants:
   - id: demo
