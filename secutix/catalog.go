@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -60,7 +61,8 @@ type catalog struct {
 	stale         bool
 	pos           node
 	posKnown      bool
-	fetches       int // getCatalogDetailed calls, for tests and the probe
+	fetches       int  // getCatalogDetailed calls, for tests and the probe
+	noStamp       bool // a dry run: no getLastSetupUpdate
 }
 
 // view returns the catalogue entries of perfIDs and the POS config,
@@ -237,7 +239,10 @@ func (c *Client) loadStored(ctx context.Context) {
 // it. Callers hold c.catalog.mu.
 func (c *Client) fetchCatalog(ctx context.Context, now time.Time) error {
 	cat := &c.catalog
-	stamp, serr := c.setupStamp(ctx)
+	stamp, serr := "", errors.New("no stamp in a dry run")
+	if !cat.noStamp {
+		stamp, serr = c.setupStamp(ctx)
+	}
 	cat.fetches++
 	// SecuTix counts the attempt: do not try again before the interval.
 	cat.attempted = now

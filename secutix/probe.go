@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,8 +47,9 @@ var personalFields = map[string]bool{"barcode": true, "holderFirstName": true, "
 // secret) with the catalogue and POS config it needs, as OrderByFileID and
 // OrderBySecret do, and returns what SecuTix answered and what walletpass
 // made of it. It writes nothing and keeps nothing; it costs at most five
-// calls (the file, the POS config, the setup stamp, the catalogue, and one
-// more when the first token is refused). A mapping error is returned in
+// calls: the file, the POS config, the catalogue, the order's contact
+// (with ContactLookup) and, in token mode, /v1/auth (a 401 costs one
+// more). A mapping error is returned in
 // Probe.MapErr, not as err: the raw answers are what an operator needs
 // then. err is the calls' error.
 func (c *Client) ProbeFile(ctx context.Context, fileID int64, secret string) (*Probe, error) {
@@ -78,6 +80,7 @@ func (c *Client) ProbeFile(ctx context.Context, fileID int64, secret string) (*P
 	// A dry run: a fresh client's catalogue, never the shared store's.
 	dry := &Client{cfg: c.cfg, mapper: c.mapper, log: c.log}
 	dry.cfg.Catalogs = nil
+	dry.catalog.noStamp = true
 	dry.calls.Store(c.calls.Load())
 	defer func() { c.calls.Store(dry.calls.Load()) }()
 	cat, err := dry.view(ctx, r.performanceIDs())
@@ -86,7 +89,14 @@ func (c *Client) ProbeFile(ctx context.Context, fileID int64, secret string) (*P
 	}
 	entries := map[string]any{}
 	for id, e := range cat.perfs {
-		entries[strconv.FormatInt(id, 10)] = map[string]any{"product": e.product, "performance": e.performance}
+		product := e.product
+		if m, ok := product.(map[string]any); ok {
+			// Its other performances are not this order's business.
+			m = maps.Clone(m)
+			delete(m, "event")
+			product = m
+		}
+		entries[strconv.FormatInt(id, 10)] = map[string]any{"product": product, "performance": e.performance}
 	}
 	p.Catalog, p.POS = maskNode(entries), maskNode(cat.pos)
 	if err := dry.lookUpContacts(ctx, r, cat); err != nil {

@@ -1,0 +1,83 @@
+package secutix_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"walletpass/pass"
+	"walletpass/secutix"
+)
+
+// fixtureServer answers SecuTix's methods with the files of testdata
+// (built only from field names the project's SecuTix wire notes record)
+// and records each request body by method.
+func fixtureServer(t *testing.T, files map[string]string) (*httptest.Server, map[string][]map[string]any) {
+	t.Helper()
+	seen := map[string][]map[string]any{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		method := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+		var body map[string]any
+		b, _ := io.ReadAll(r.Body)
+		json.Unmarshal(b, &body)
+		seen[method] = append(seen[method], body)
+		name, ok := files[method]
+		if !ok {
+			w.Write([]byte(`{"statusCode":"success"}`))
+			return
+		}
+		data, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			t.Error(err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(data)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, seen
+}
+
+// TestListTicketsFixture: listTicketsByCriteria's answer as the wire notes
+// record it (ticketSummaries, truncated) maps to ticket states, a state
+// walletpass does not know is kept as unknown (""), tickets of another
+// performance are left out, and the request carries the product from the
+// catalogue, the mandatory date range and the pagination.
+func TestListTicketsFixture(t *testing.T) {
+	t.Parallel()
+	srv, seen := fixtureServer(t, map[string]string{
+		"getCatalogDetailed": "catalog.json", "getPOSConfig": "pos-config.json", "listTicketsByCriteria": "list-tickets.json",
+	})
+	cl, err := secutix.New(secutix.Config{Tenant: "demo", BaseURL: srv.URL, Operator: "MOSA_WALLET", Partner: "p", Secret: "s",
+		HTTPClient: srv.Client(), RequestsPerMinute: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cl.TicketStates(t.Context(), "demo", 10228231109243)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]pass.TicketState{10228305597652: pass.TicketValid, 10228305597653: pass.TicketCancelled,
+		10228305597654: pass.TicketCancelled, 10228305597655: pass.TicketValid, 10228305597656: ""}
+	if len(got) != len(want) {
+		t.Fatalf("got %d tickets %+v, want %d", len(got), got, len(want))
+	}
+	for _, g := range got {
+		if st, ok := want[g.TicketID]; !ok || st != g.State {
+			t.Errorf("ticket %d: %q, want %q", g.TicketID, g.State, st)
+		}
+	}
+	reqs := seen["listTicketsByCriteria"]
+	if len(reqs) != 1 {
+		t.Fatalf("%d listTicketsByCriteria calls, want 1 (a short page ends the list)", len(reqs))
+	}
+	crit, _ := reqs[0]["ticketFilterCriteria"].(map[string]any)
+	page, _ := reqs[0]["paginationParameter"].(map[string]any)
+	if crit["productId"] != float64(10228231108335) || crit["startDate"] == nil || crit["endDate"] == nil ||
+		page["startPosition"] != float64(0) || page["maxResult"] != float64(secutix.DefaultTicketPageSize) {
+		t.Errorf("request %v", reqs[0])
+	}
+}
