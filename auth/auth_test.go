@@ -1665,3 +1665,31 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifierRequiresTheTenantClaim: two tenants trusting one issuer and
+// audience each require the tenant claim: a token naming no tenant opens
+// neither; a token naming one opens that one only.
+func TestVerifierRequiresTheTenantClaim(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	verifier := func(tenant string) *Verifier {
+		v, err := NewVerifier(VerifierConfig{Tenant: tenant, Issuer: testIssuer, Audience: testAudience, JWKSURL: b.idp.srv.URL,
+			HTTPClient: b.idp.srv.Client(), Clock: b.clock.Now, RequireTenantClaim: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	acme, globex := verifier(testTenant), verifier("globex")
+	none := sign(t, jwt.SigningMethodES256, b.keys.ec, ecKid, claims(func(c jwt.MapClaims) { delete(c, "tenant") }))
+	for _, v := range []*Verifier{acme, globex} {
+		_, err := v.Verify(context.Background(), none)
+		checkRefusal(t, err, none, pass.KindForbidden, "the token does not name its tenant (claim tenant)")
+	}
+	mine := sign(t, jwt.SigningMethodES256, b.keys.ec, ecKid, claims())
+	if _, err := acme.Verify(context.Background(), mine); err != nil {
+		t.Errorf("its own tenant: %v", err)
+	}
+	_, err := globex.Verify(context.Background(), mine)
+	checkRefusal(t, err, mine, pass.KindForbidden, msgTenant)
+}

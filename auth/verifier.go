@@ -82,8 +82,13 @@ type VerifierConfig struct {
 	// Scope is the scope a token must carry; DefaultScope when empty.
 	Scope string
 	// TenantClaim names the claim that says which tenant a token is for;
-	// "tenant" when empty. A token without the claim is accepted.
+	// "tenant" when empty. A token without the claim is accepted unless
+	// RequireTenantClaim.
 	TenantClaim string
+	// RequireTenantClaim refuses a token that does not name its tenant:
+	// it must be set when another tenant trusts the same issuer and
+	// audience, or one token would open both.
+	RequireTenantClaim bool
 	// HTTPClient fetches the JWKS; by default a client with a 10 s timeout
 	// that refuses redirects from https to http.
 	HTTPClient *http.Client
@@ -118,6 +123,7 @@ type Verifier struct {
 	jwksURL     string
 	scope       string
 	tenantClaim string
+	needTenant  bool
 	client      *http.Client
 	now         func() time.Time
 	leeway      time.Duration
@@ -188,6 +194,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		jwksURL:     cfg.JWKSURL,
 		scope:       cfg.Scope,
 		tenantClaim: cfg.TenantClaim,
+		needTenant:  cfg.RequireTenantClaim,
 		client:      cfg.HTTPClient,
 		now:         cfg.Clock.Now,
 		leeway:      cfg.Leeway,
@@ -412,6 +419,10 @@ func (v *Verifier) checkClaims(mc jwt.MapClaims) (*Claims, error) {
 		if tenant != v.tenant {
 			return nil, pass.Errorf(pass.KindForbidden, msgTenant)
 		}
+	} else if v.needTenant {
+		// Another tenant trusts the same issuer and audience: a token that
+		// names no tenant would open both.
+		return nil, pass.Errorf(pass.KindForbidden, "the token does not name its tenant (claim %s)", v.tenantClaim)
 	}
 	if !slices.Contains(scopes, v.scope) {
 		return nil, pass.Errorf(pass.KindForbidden, "the token lacks the scope %s", v.scope)

@@ -7,6 +7,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -706,6 +707,26 @@ func (c *Config) Validate() error {
 					add("%s: apple.%s %s: %s", where, f.name, f.path, describeStatErr(err))
 				}
 			}
+		}
+	}
+	// Tenants that trust one issuer and audience tell their tokens apart
+	// by the tenant claim (each then requires it): in one claim, or a
+	// token naming one tenant in each could open both.
+	claimOf := map[[2]string]string{}
+	firstOf := map[[2]string]string{}
+	for _, t := range c.Tenants {
+		o := t.API.OAuth
+		if !o.Enabled() {
+			continue
+		}
+		k, claim := [2]string{o.Issuer, o.Audience}, cmp.Or(o.TenantClaim, "tenant")
+		if prev, ok := claimOf[k]; ok && prev != claim {
+			add("tenants %s and %s trust the same api.oauth issuer and audience but name the tenant in different claims (%s, %s): "+
+				"one token could open both; give them one api.oauth.tenantClaim or different audiences", firstOf[k], t.ID, prev, claim)
+			continue
+		}
+		if _, ok := claimOf[k]; !ok {
+			claimOf[k], firstOf[k] = claim, t.ID
 		}
 	}
 	if len(p) > 0 {

@@ -126,6 +126,11 @@ tenants:
     name: JWT
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12}
     secutix: {baseURL: "https://x.ws.secutix.com", operator: WALLET, partner: p, secret: s}
+    api: {oauth: {issuer: "https://idp.example.com", audience: walletpass, jwksURL: "https://idp.example.com/jwks"}}
+  - id: jwt2
+    name: JWT 2
+    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12}
+    api: {oauth: {issuer: "https://idp.example.com", audience: walletpass, jwksURL: "https://idp.example.com/jwks", tenantClaim: org}}
 `)
 	_, err := config.Load(path, env(nil))
 	var ve *config.ValidationError
@@ -157,6 +162,7 @@ tenants:
 		`google.serviceAccountFile is required (the built-in fake is only for development)`,
 		`google.endpoint "http://wallet.example.com" must be an https URL`,
 		`google.requestsPerSecond must not be negative`,
+		`tenants jwt and jwt2 trust the same api.oauth issuer and audience but name the tenant in different claims (tenant, org)`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

@@ -41,6 +41,14 @@ func buildTicketsAPI(cfg *config.Config, db *storage.DB, orders httpapi.OrderSyn
 			return httpapi.APIKeyInfo{Tenant: k.Tenant, Revoked: !k.RevokedAt.IsZero()}, nil
 		}}
 	var dev *auth.DevIssuer
+	// Tenants that trust one issuer and audience must each see their name
+	// in a token (config.Validate makes them use one claim for it).
+	trusting := map[[2]string]int{}
+	for _, t := range cfg.Tenants {
+		if o := t.API.OAuth; o.Enabled() {
+			trusting[[2]string{o.Issuer, o.Audience}]++
+		}
+	}
 	for _, t := range cfg.Tenants {
 		o := t.API.OAuth
 		api.Scopes[t.ID] = o.Scope
@@ -54,7 +62,7 @@ func buildTicketsAPI(cfg *config.Config, db *storage.DB, orders httpapi.OrderSyn
 			}
 		}
 		v, err := auth.NewVerifier(auth.VerifierConfig{Tenant: t.ID, Issuer: o.Issuer, Audience: o.Audience, JWKSURL: o.JWKSURL,
-			Scope: o.Scope, TenantClaim: o.TenantClaim})
+			Scope: o.Scope, TenantClaim: o.TenantClaim, RequireTenantClaim: trusting[[2]string{o.Issuer, o.Audience}] > 1})
 		if err != nil {
 			return api, nil, fmt.Errorf("tenant %s: api.oauth: %w", t.ID, err)
 		}
