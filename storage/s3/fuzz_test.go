@@ -10,6 +10,7 @@ import (
 // a valid configuration, and that its errors never repeat the secret key.
 func FuzzParseURL(f *testing.F) {
 	for _, seed := range []string{
+		"s3://key:secret-bucket@host/secret-bucket?style=bogus", // the secret is also the bucket's name
 		"s3://testkey:testsecret123@127.0.0.1:7070/walletpass-test?region=us-east-1&secure=false&style=path",
 		"s3://AKIAEXAMPLE:wJalr%2FK7MDENG%2BbPx@s3.eu-central-1.amazonaws.com/tickets/walletpass/prod?region=eu-central-1",
 		"s3://k:s@h/bkt/p/?style=virtual&timeout=3s&create=true",
@@ -32,10 +33,14 @@ func FuzzParseURL(f *testing.F) {
 				return
 			}
 			_, secret, ok := strings.Cut(rest[:at], ":")
-			if ok && len(secret) >= 6 && strings.Contains(err.Error(), secret) {
+			// An error may name the host, bucket or prefix: a secret that
+			// is also written there is no leak.
+			public := rest[at+1:]
+			if ok && len(secret) >= 6 && strings.Contains(err.Error(), secret) && !strings.Contains(public, secret) {
 				t.Fatalf("ParseURL(%q): error %q contains the secret %q", raw, err, secret)
 			}
-			if dec, derr := url.PathUnescape(secret); derr == nil && len(dec) >= 6 && strings.Contains(err.Error(), dec) {
+			if dec, derr := url.PathUnescape(secret); derr == nil && len(dec) >= 6 && strings.Contains(err.Error(), dec) &&
+				!strings.Contains(public, dec) && !strings.Contains(unescaped(public), dec) {
 				t.Fatalf("ParseURL(%q): error %q contains the secret %q", raw, err, dec)
 			}
 			return
@@ -52,4 +57,12 @@ func FuzzParseURL(f *testing.F) {
 			t.Fatalf("Config.String() depends on the secret: %s", cfg)
 		}
 	})
+}
+
+// unescaped is s with its %-escapes decoded where it has valid ones.
+func unescaped(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
 }
