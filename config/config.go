@@ -632,6 +632,9 @@ func (c *Config) Validate() error {
 		case "basic":
 			if w.Username == "" || w.Password == "" {
 				add("%s: webhooks.auth basic needs username and password", where)
+			} else if len(w.Password) < 16 {
+				// As an API key: a short password is guessed.
+				add("%s: webhooks.auth basic needs a password of at least 16 characters", where)
 			}
 		case "apikey":
 			if len(w.Key) < 16 {

@@ -127,6 +127,10 @@ tenants:
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12}
     secutix: {baseURL: "https://x.ws.secutix.com", operator: WALLET, partner: p, secret: s}
     api: {oauth: {issuer: "https://idp.example.com", audience: walletpass, jwksURL: "https://idp.example.com/jwks"}}
+  - id: basic
+    name: Basic
+    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12}
+    webhooks: {auth: basic, username: secutix, password: short}
   - id: jwt2
     name: JWT 2
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12}
@@ -162,6 +166,7 @@ tenants:
 		`google.serviceAccountFile is required (the built-in fake is only for development)`,
 		`google.endpoint "http://wallet.example.com" must be an https URL`,
 		`google.requestsPerSecond must not be negative`,
+		`tenant "basic": webhooks.auth basic needs a password of at least 16 characters`,
 		`tenants jwt and jwt2 trust the same api.oauth issuer and audience but name the tenant in different claims (tenant, org)`,
 	} {
 		if !strings.Contains(err.Error(), want) {

@@ -46,7 +46,9 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/sandbox/", sb.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Slow clients get no more time than walletpass's own server gives.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "SecuTix sandbox is serving on http://%s\n  API base URL: http://%s/sandbox/secutix\n  create an order: curl -s -X POST http://%s/sandbox/orders -d '{}'\n",
