@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
 
 	"walletpass/pass"
 )
@@ -31,6 +35,11 @@ func (s *Server) installationBody(c *gin.Context, register bool) (string, custom
 	tenant := c.Param("tenantId")
 	if _, ok := s.tenants[tenant]; !ok || s.deps.App.Installations == nil || s.deps.App.Notices == nil {
 		writeProblem(c, http.StatusNotFound, "unknown tenant")
+		return "", customerDeviceRequest{}, false
+	}
+	if !s.devices.allow(c.ClientIP(), s.now()) {
+		c.Header("Retry-After", "3")
+		writeProblem(c, http.StatusTooManyRequests, "too many requests from this client; try again later")
 		return "", customerDeviceRequest{}, false
 	}
 	body, ok := readBody(c, MaxInstallationBody)
@@ -76,9 +85,24 @@ func (s *Server) installationBody(c *gin.Context, register bool) (string, custom
 		s.fail(c, err)
 		return "", req, false
 	}
-	if len(ps) == 0 && register && s.deps.Tickets.Orders != nil {
-		// The app is waiting: its SecuTix calls go before the queue's.
-		ctx := pass.WithPriority(c.Request.Context(), pass.PriorityBuyer)
+	if len(ps) == 0 && !register {
+		// Nothing to remove: the same answer as for an order we have, so
+		// that the endpoint says nothing of which secrets exist.
+		c.Status(http.StatusNoContent)
+		c.Abort()
+		return "", req, false
+	}
+	if len(ps) == 0 && s.deps.Tickets.Orders != nil {
+		// An order walletpass does not have yet: right after a purchase,
+		// SecuTix has it. Anyone can ask, so the tenant spends a small
+		// budget on such lookups, behind every other call to SecuTix (the
+		// webhooks' syncs, the buyers') in its quota.
+		if !s.unknown.allow(tenant, s.now()) {
+			c.Header("Retry-After", strconv.Itoa(int(UnknownOrderEvery/time.Second)))
+			writeProblem(c, http.StatusTooManyRequests, "too many lookups of unknown orders; try again later")
+			return "", req, false
+		}
+		ctx := pass.WithPriority(c.Request.Context(), pass.PriorityBackground)
 		res, err := s.deps.Tickets.Orders.SyncOrder(ctx, pass.OrderRef{Tenant: tenant, SecretToken: req.OrderSecretToken}, correlationID(c))
 		if res.Order == nil && pass.KindOf(err) != pass.KindNotFound {
 			s.fail(c, err)
@@ -138,6 +162,31 @@ func (s *Server) unregisterInstallation(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// The budget of SecuTix lookups a tenant spends on orders walletpass does
+// not have, asked for by the unauthenticated app API: a burst of
+// UnknownOrderBurst, then one per UnknownOrderEvery.
+const (
+	UnknownOrderBurst = 5
+	UnknownOrderEvery = 6 * time.Second
+)
+
+// tenantBudgets holds a token bucket per tenant.
+type tenantBudgets struct {
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
+}
+
+func (b *tenantBudgets) allow(tenant string, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.m[tenant]
+	if l == nil {
+		l = rate.NewLimiter(rate.Every(UnknownOrderEvery), UnknownOrderBurst)
+		b.m[tenant] = l
+	}
+	return l.AllowN(now, 1)
 }
 
 // InstallationRegistrar registers app installations (pass.AppNoticeService).

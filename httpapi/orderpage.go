@@ -121,16 +121,19 @@ a.button:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 </main>
 </body></html>`))
 
-// pageLimiter rate-limits the order page per client address.
-type pageLimiter struct {
+// clientLimiter rate-limits an unauthenticated endpoint per client
+// address: a token bucket of burst, refilled one per every.
+type clientLimiter struct {
+	every time.Duration
+	burst int
+
 	mu      sync.Mutex
 	clients map[string]*rate.Limiter
 	swept   time.Time
 }
 
-// allow reports whether the client may load a page now: 30 per minute,
-// bursts of 10.
-func (l *pageLimiter) allow(client string, now time.Time) bool {
+// allow reports whether the client may go on now.
+func (l *clientLimiter) allow(client string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.clients == nil || now.Sub(l.swept) > 10*time.Minute || len(l.clients) > 100_000 {
@@ -138,7 +141,7 @@ func (l *pageLimiter) allow(client string, now time.Time) bool {
 	}
 	lim, ok := l.clients[client]
 	if !ok {
-		lim = rate.NewLimiter(rate.Every(2*time.Second), 10)
+		lim = rate.NewLimiter(rate.Every(l.every), l.burst)
 		l.clients[client] = lim
 	}
 	return lim.AllowN(now, 1)

@@ -142,7 +142,9 @@ type Server struct {
 
 	mu        sync.Mutex
 	logLimits map[string]*rate.Limiter
-	pages     pageLimiter
+	pages     *clientLimiter // the order page: 30 per minute per client, bursts of 10
+	devices   *clientLimiter // the app's (un)registrations: 20 per minute per client, bursts of 10
+	unknown   tenantBudgets  // SecuTix lookups of orders walletpass does not have yet, per tenant
 }
 
 // New returns the HTTP handler of walletpass.
@@ -150,7 +152,9 @@ func New(d Deps) http.Handler {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{log: d.Log, deps: d, tenants: map[string]TenantInfo{}, logLimits: map[string]*rate.Limiter{}}
+	s := &Server{log: d.Log, deps: d, tenants: map[string]TenantInfo{}, logLimits: map[string]*rate.Limiter{},
+		pages: &clientLimiter{every: 2 * time.Second, burst: 10}, devices: &clientLimiter{every: 3 * time.Second, burst: 10},
+		unknown: tenantBudgets{m: map[string]*rate.Limiter{}}}
 	for _, t := range d.Tenants {
 		s.tenants[t.ID] = t
 	}

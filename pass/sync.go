@@ -65,7 +65,11 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		return SyncResult{}, Errorf(KindInvalid, "sync: the order reference is empty")
 	}
 	if err != nil {
-		s.timeline(ctx, ref.Tenant, ref.SecretToken, ref.FileID, "error", correlationID, "fetch from SecuTix: "+err.Error())
+		// An order SecuTix does not know gets no timeline: the reference
+		// may be a caller's invention, and nothing is written for it.
+		if KindOf(err) != KindNotFound {
+			s.timeline(ctx, ref.Tenant, ref.SecretToken, ref.FileID, "error", correlationID, "fetch from SecuTix: "+err.Error())
+		}
 		return SyncResult{}, err
 	}
 	res := SyncResult{Order: o}
