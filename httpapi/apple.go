@@ -54,6 +54,27 @@ func idChars(s string, min, max int, extra string) bool {
 	return true
 }
 
+// pathID is an identifier that travels in a URL path: idChars with
+// "._-", and not only dots ("." and ".." name directories).
+func pathID(s string) bool {
+	return idChars(s, 1, 128, "._-") && strings.Trim(s, ".") != ""
+}
+
+// positiveID parses a decimal id as SecuTix writes them: digits only (no
+// sign, no leading zero), positive, 64 bits.
+func positiveID(s string) (int64, bool) {
+	if s == "" || s[0] < '1' || s[0] > '9' {
+		return 0, false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
 // validPassType is `^pass\.[A-Za-z0-9.-]{1,200}$`.
 func validPassType(s string) bool {
 	rest, ok := strings.CutPrefix(s, "pass.")
@@ -66,8 +87,8 @@ func applePath(c *gin.Context) (device, passType, serial string, ok bool) {
 	device, passType, serial = c.Param("deviceLibraryIdentifier"), c.Param("passTypeIdentifier"), c.Param("serialNumber")
 	route := c.FullPath()
 	bad := !validPassType(passType) ||
-		(strings.Contains(route, ":deviceLibraryIdentifier") && !idChars(device, 1, 128, "._-")) ||
-		(strings.Contains(route, ":serialNumber") && !idChars(serial, 1, 128, "._-"))
+		(strings.Contains(route, ":deviceLibraryIdentifier") && !pathID(device)) ||
+		(strings.Contains(route, ":serialNumber") && !pathID(serial))
 	if bad {
 		writeProblem(c, http.StatusBadRequest, "malformed device, pass type or serial number")
 		return "", "", "", false
@@ -259,7 +280,10 @@ func (s *Server) deviceLog(c *gin.Context) {
 		if len(line) > maxLogLine {
 			line = line[:maxLogLine]
 		}
-		entry := pass.TimelineEntry{Tenant: tenant, At: s.now(), Kind: "device-log", CorrelationID: correlationID(c), Detail: line}
+		// What a device says is the device's words, not walletpass's: the
+		// entry's kind says so and its text says so.
+		entry := pass.TimelineEntry{Tenant: tenant, At: s.now(), Kind: "device-log", CorrelationID: correlationID(c),
+			Detail: "device says: " + line}
 		for _, serial := range serialInText.FindAllString(line, 3) {
 			if p, err := s.deps.Passes.GetPassMeta(ctx, tenant, serial); err == nil {
 				entry.SecretToken, entry.FileID = p.SecretToken, p.FileID

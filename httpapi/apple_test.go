@@ -143,8 +143,8 @@ func TestPassKitWebService(t *testing.T) {
 		t.Errorf("log: %d", resp.StatusCode)
 	}
 	tl, _ := b.db.Timeline(context.Background(), "demo", p.SecretToken, 0)
-	if len(tl) == 0 || tl[len(tl)-1].Kind != "device-log" {
-		t.Errorf("timeline = %+v", tl)
+	if len(tl) == 0 || tl[len(tl)-1].Kind != "device-log" || !strings.HasPrefix(tl[len(tl)-1].Detail, "device says: Web service error") {
+		t.Errorf("timeline = %+v, want the device's words marked as such", tl)
 	}
 
 	// Unregister: 200, then nothing is listed.

@@ -30,3 +30,22 @@ func FuzzIDChecksMatchPatterns(f *testing.F) {
 		}
 	})
 }
+
+func TestPathIDsAndPositiveIDs(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]bool{"dev-1": true, "a.b": true, ".a": true, ".": false, "..": false, "...": false, "": false, "a/b": false} {
+		if got := pathID(s); got != want {
+			t.Errorf("pathID(%q) = %v, want %v", s, got, want)
+		}
+	}
+	for s, want := range map[string]int64{"5": 5, "10037491001": 10037491001, "9223372036854775807": 9223372036854775807} {
+		if got, ok := positiveID(s); !ok || got != want {
+			t.Errorf("positiveID(%q) = %d %v, want %d", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "0", "+5", "-5", "05", " 5", "5 ", "5x", "9223372036854775808", "1e3"} {
+		if got, ok := positiveID(s); ok {
+			t.Errorf("positiveID(%q) = %d, want refused", s, got)
+		}
+	}
+}

@@ -132,6 +132,15 @@ type clientLimiter struct {
 	swept   time.Time
 }
 
+// spent reports whether the client's bucket is empty now, without taking
+// from it.
+func (l *clientLimiter) spent(client string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.clients[client]
+	return ok && lim.TokensAt(now) < 1
+}
+
 // allow reports whether the client may go on now.
 func (l *clientLimiter) allow(client string, now time.Time) bool {
 	l.mu.Lock()

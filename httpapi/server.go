@@ -145,6 +145,8 @@ type Server struct {
 	pages     *clientLimiter // the order page: 30 per minute per client, bursts of 10
 	devices   *clientLimiter // the app's (un)registrations: 20 per minute per client, bursts of 10
 	unknown   tenantBudgets  // SecuTix lookups of orders walletpass does not have yet, per tenant
+	// authFailures counts wrong webhook credentials per client.
+	authFailures *clientLimiter
 }
 
 // New returns the HTTP handler of walletpass.
@@ -154,7 +156,8 @@ func New(d Deps) http.Handler {
 	}
 	s := &Server{log: d.Log, deps: d, tenants: map[string]TenantInfo{}, logLimits: map[string]*rate.Limiter{},
 		pages: &clientLimiter{every: 2 * time.Second, burst: 10}, devices: &clientLimiter{every: 3 * time.Second, burst: 10},
-		unknown: tenantBudgets{m: map[string]*rate.Limiter{}}}
+		unknown:      tenantBudgets{m: map[string]*rate.Limiter{}},
+		authFailures: &clientLimiter{every: authFailureEvery, burst: authFailureBurst}}
 	for _, t := range d.Tenants {
 		s.tenants[t.ID] = t
 	}

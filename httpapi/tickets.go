@@ -132,8 +132,8 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 	if !s.authorizeAPI(c, tenantID) {
 		return
 	}
-	fileID, err := strconv.ParseInt(c.Param("fileId"), 10, 64)
-	if err != nil || fileID <= 0 {
+	fileID, ok := positiveID(c.Param("fileId"))
+	if !ok {
 		writeProblem(c, http.StatusBadRequest, "fileId must be a positive 64-bit integer")
 		return
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -79,7 +82,16 @@ func (s *Server) webhookTenant(c *gin.Context, queryKey bool) (string, bool) {
 		return "", false
 	}
 	auth := s.deps.Webhooks.Auth[tenant]
+	client := c.ClientIP()
+	if s.authFailures.spent(client, s.now()) {
+		// Too many wrong credentials from this client: no more guesses for
+		// a while, right or wrong.
+		c.Header("Retry-After", strconv.Itoa(int(authFailureEvery/time.Second)))
+		writeProblem(c, http.StatusTooManyRequests, "too many failed webhook authentications from this client; try again later")
+		return "", false
+	}
 	if !checkWebhookAuth(c, auth, queryKey) {
+		s.authFailures.allow(client, s.now()) // spend one guess
 		if auth.Mode == "basic" {
 			c.Header("WWW-Authenticate", `Basic realm="walletpass webhooks", charset="UTF-8"`)
 		}
@@ -89,10 +101,26 @@ func (s *Server) webhookTenant(c *gin.Context, queryKey bool) (string, bool) {
 	return tenant, true
 }
 
+// A client may get webhook credentials wrong authFailureBurst times, then
+// once per authFailureEvery.
+const (
+	authFailureBurst = 10
+	authFailureEvery = 6 * time.Second
+)
+
 func readBody(c *gin.Context, limit int64) ([]byte, bool) {
 	body, err := io.ReadAll(io.LimitReader(c.Request.Body, limit+1))
 	if err != nil {
-		writeProblem(c, http.StatusRequestEntityTooLarge, "the request body is too large")
+		var tooLarge *http.MaxBytesError
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooLarge):
+			writeProblem(c, http.StatusRequestEntityTooLarge, "the request body is too large")
+		case errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+			writeProblem(c, http.StatusRequestTimeout, "the request body did not arrive in time")
+		default:
+			writeProblem(c, http.StatusBadRequest, "the request body was cut short")
+		}
 		return nil, false
 	}
 	if int64(len(body)) > limit {
@@ -137,8 +165,8 @@ func (s *Server) orderV1(c *gin.Context) {
 	if !ok {
 		return
 	}
-	id, err := strconv.ParseInt(c.Param("orderId"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := positiveID(c.Param("orderId"))
+	if !ok {
 		writeProblem(c, http.StatusBadRequest, "the order id must be a positive 64-bit integer")
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -244,4 +245,26 @@ func (h hookBundle) rowsEvents(t *testing.T) int {
 		tl += 1 + tk.Merged
 	}
 	return tl
+}
+
+// TestWebhookCredentialGuessing: a client that gets the webhook
+// credentials wrong 10 times is refused (429 with Retry-After) even with
+// the right ones until its allowance refills; nothing is written.
+func TestWebhookCredentialGuessing(t *testing.T) {
+	t.Parallel()
+	h := setupHooks(t, map[string]httpapi.WebhookAuth{"keyed": {Mode: "apikey", Header: "X-API-Key", Key: "key-0123456789abcdef"}})
+	url := h.srv.URL + "/api/keyed/webhooks/listeners/secutix/orders"
+	body := `{"orderSecretToken":"tok-1","state":"PAID","lastUpdate":"2026-01-01T00:00:00Z"}`
+	for i := range 10 {
+		if resp, _ := send(t, "POST", url, body, map[string]string{"X-API-Key": fmt.Sprintf("guess-%016d", i)}); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d, want 401", i, resp.StatusCode)
+		}
+	}
+	resp, _ := send(t, "POST", url, body, map[string]string{"X-API-Key": "key-0123456789abcdef"})
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("the right key after 10 wrong ones: %d (Retry-After %q), want 429", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if n := h.rows(t); n != 0 {
+		t.Errorf("%d tasks written", n)
+	}
 }
