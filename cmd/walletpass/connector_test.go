@@ -409,6 +409,14 @@ tenants:
 	s.app.Sandbox.FailNext(0, 0) // recovered
 	var out bytes.Buffer
 	env := testEnv(s.dataDir, map[string]string{"WALLETPASS_CONFIG": filepath.Join(s.dataDir, "walletpass.yaml")})
+	// The operator's listing names the task without the order's secret.
+	if err := Run(context.Background(), []string{"tasks", "list", "-state", "dead"}, &out, io.Discard, env); err != nil {
+		t.Fatalf("tasks list: %v", err)
+	}
+	if !strings.Contains(out.String(), "secret:"+o.Secret[:4]+"…") || strings.Contains(out.String(), o.Secret) {
+		t.Errorf("tasks list shows the order secret, or not the task:\n%s", out.String())
+	}
+	out.Reset()
 	if err := Run(context.Background(), []string{"tasks", "retry", "-dead"}, &out, io.Discard, env); err != nil {
 		t.Fatalf("tasks retry: %v\n%s", err, out.String())
 	}
