@@ -113,7 +113,9 @@ func (s *Server) downloadBundle(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	cur := pass.ValidPerTicket(ps)
+	// Checked at download, not only when the link was signed: a ticket
+	// transferred since is its new holder's.
+	cur := pass.ValidPerTicket(pass.ForOrderSecret(ps))
 	if len(cur) == 0 {
 		writeProblem(c, http.StatusNotFound, "the order has no valid ticket")
 		return

@@ -181,6 +181,7 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 		return
 	}
 	ps, err := s.deps.Passes.PassesByOrder(c.Request.Context(), t.ID, secret)
+	ps = pass.ForOrderSecret(ps) // a transferred ticket is its new holder's
 	if err != nil || len(ps) == 0 {
 		if err != nil && pass.KindOf(err) != pass.KindNotFound {
 			s.log.ErrorContext(c.Request.Context(), "order page", "error", err, "correlationId", correlationID(c))

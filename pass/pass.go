@@ -126,6 +126,21 @@ func LatestPerTicket(ps []Pass) []Pass {
 	return out
 }
 
+// ForOrderSecret keeps the passes an order's secret grants: those of the
+// holders the order was issued to (holder generation 0). A ticket
+// transferred to someone else is theirs: its new pass is reached through
+// its own capability (a link signed for that pass), never through the
+// seller's secret; the seller still sees the voided pass they gave away.
+func ForOrderSecret(ps []Pass) []Pass {
+	var out []Pass
+	for _, p := range ps {
+		if p.HolderGeneration == 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // ValidPerTicket is LatestPerTicket without the voided passes: what the
 // buyer of an order holds now.
 func ValidPerTicket(ps []Pass) []Pass {

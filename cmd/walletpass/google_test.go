@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -116,7 +117,8 @@ func TestGoogleWalletLifecycle(t *testing.T) {
 		t.Errorf("after the cancellation: %+v", obj)
 	}
 	// A transfer: the previous holder's object goes INACTIVE; the new
-	// holder's pass gets its own object once the link is opened again.
+	// holder's pass gets its own object when the new holder's own link is
+	// opened, never through the seller's.
 	s.action(o, o.Tickets[3].TicketID, "transfer", map[string]string{"firstName": "Noé", "lastName": "Martin"})
 	waitObject(objectOf(3), "the old holder's object INACTIVE", func(o *walletobjects.EventTicketObject) bool { return o.State == "INACTIVE" })
 	ps = s.waitPasses(o.Secret, "the new holder's pass", func(ps []pass.Pass) bool { return byMovement(ps, o.Tickets[3].MovementID, 1) != nil })
@@ -124,7 +126,11 @@ func TestGoogleWalletLifecycle(t *testing.T) {
 	if _, ok := fake.EventTicketObject(newID); ok {
 		t.Error("the new holder's object was inserted before anyone asked")
 	}
-	getBody(t, link)
+	getBody(t, link) // the seller's order-wide link
+	if _, ok := fake.EventTicketObject(newID); ok {
+		t.Error("the seller's link inserted the new holder's object")
+	}
+	getBody(t, newHolderGoogleLink(t, s, o.FileID, o.Tickets[3].MovementID))
 	if obj := waitObject(newID, "the new holder's object", func(o *walletobjects.EventTicketObject) bool { return o.State == "ACTIVE" }); obj.TicketHolderName != "Noé Martin" {
 		t.Errorf("new holder's object: %+v", obj)
 	}
@@ -145,6 +151,36 @@ func TestGoogleWalletLifecycle(t *testing.T) {
 	if googleEntries < 15 {
 		t.Errorf("%d google entries in the order's timeline, want 11 inserts and 4 patches", googleEntries)
 	}
+}
+
+// newHolderGoogleLink is the Google Wallet link of a ticket as the
+// organiser's system gets it from getTicketsUrl (with a new API key).
+func newHolderGoogleLink(t *testing.T, s *system, fileID, movementID int64) string {
+	t.Helper()
+	var out, errOut syncBuffer
+	if err := Run(context.Background(), []string{"apikey", "create", "-name", "shop"}, &out, &errOut,
+		testEnv(s.dataDir, map[string]string{"WALLETPASS_PUBLIC_BASE_URL": s.base})); err != nil {
+		t.Fatal(err)
+	}
+	_, raw := fetch(t, fmt.Sprintf("%s/api/demo/external/secutix/orders/getTicketsUrl/%d", s.base, fileID),
+		map[string]string{"X-API-Key": strings.TrimSpace(out.String())})
+	var r struct {
+		Tickets []struct {
+			MovementID    int64  `json:"movementId"`
+			State         string `json:"state"`
+			GoogleSaveURL string `json:"googleSaveUrl"`
+		}
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range r.Tickets {
+		if tk.MovementID == movementID && tk.GoogleSaveURL != "" {
+			return tk.GoogleSaveURL
+		}
+	}
+	t.Fatalf("getTicketsUrl gave no Google link for movement %d: %s", movementID, raw)
+	return ""
 }
 
 func getBody(t *testing.T, url string) string {

@@ -201,6 +201,12 @@ func (s *Syncer) SaveURL(ctx context.Context, tenant, secretToken string, serial
 	if err != nil {
 		return "", err
 	}
+	if len(serials) == 0 {
+		// The order-wide link grants what the order's secret grants: not a
+		// ticket transferred to someone else (a link signed for that pass
+		// names its serial).
+		ps = pass.ForOrderSecret(ps)
+	}
 	var ids []string
 	for _, p := range pass.ValidPerTicket(ps) {
 		if len(serials) > 0 && !slices.Contains(serials, p.SerialNumber) {
