@@ -17,6 +17,9 @@ const (
 	NoticeReady     = "ready"     // the order's tickets exist: once per order and device
 	NoticeChanged   = "changed"   // a ticket changed (seat, time, holder, barcode)
 	NoticeCancelled = "cancelled" // a ticket was cancelled or refunded
+	// NoticeTransferred: a ticket of the order went to someone else; the
+	// order's app hears that much and nothing of the new holder.
+	NoticeTransferred = "transferred"
 )
 
 // AppInstallation is an installation of the organiser's app (an FCM
@@ -72,7 +75,7 @@ func (a AppNoticeArgs) Validate() error {
 	switch {
 	case a.Tenant == "" || a.SecretToken == "":
 		return Errorf(KindInvalid, "app-notice: tenant and order are required")
-	case a.Event != NoticeReady && a.Event != NoticeChanged && a.Event != NoticeCancelled:
+	case a.Event != NoticeReady && a.Event != NoticeChanged && a.Event != NoticeCancelled && a.Event != NoticeTransferred:
 		return Errorf(KindInvalid, "app-notice: unknown notice %q", a.Event)
 	}
 	return nil

@@ -40,7 +40,7 @@ type Change struct {
 func (c Change) Notice() string {
 	switch {
 	case c.Prev == nil && c.Next.HolderGeneration > 0:
-		return NoticeChanged // the ticket went to a new holder
+		return NoticeTransferred // the ticket went to a new holder
 	case c.Prev == nil:
 		return NoticeReady
 	case c.Superseded, c.Next.Status == StatusUsed:

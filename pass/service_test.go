@@ -178,12 +178,12 @@ func TestApplyNotices(t *testing.T) {
 	next := tk
 	next.HolderGeneration, next.HolderName = 1, "New Holder"
 	prev, superseded = prevOf(next), false
-	step("new holder", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, next, "default") }, pass.NoticeChanged,
-		[]string{key("changed"), key("ready")})
+	step("new holder", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, next, "default") }, pass.NoticeTransferred,
+		[]string{key("changed"), key("ready"), key("transferred")})
 	next.State = pass.TicketCancelled
 	prev = prevOf(next)
 	step("cancelled", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, next, "default") }, pass.NoticeCancelled,
-		[]string{key("cancelled"), key("changed"), key("ready")})
+		[]string{key("cancelled"), key("changed"), key("ready"), key("transferred")})
 }
 
 func TestLatestPerTicket(t *testing.T) {

@@ -50,9 +50,10 @@ var words = map[string]Words{
 	"en": {
 		Row: "Row", Seat: "Seat", Block: "Block",
 		Notices: map[string][2]string{
-			NoticeReady:     {"Your tickets are ready", "Add them to your wallet: %s"},
-			NoticeChanged:   {"Your ticket changed", "See what is new: %s"},
-			NoticeCancelled: {"Ticket cancelled", "A ticket of your order was cancelled: %s"},
+			NoticeReady:       {"Your tickets are ready", "Add them to your wallet: %s"},
+			NoticeChanged:     {"Your ticket changed", "See what is new: %s"},
+			NoticeCancelled:   {"Ticket cancelled", "A ticket of your order was cancelled: %s"},
+			NoticeTransferred: {"Ticket transferred", "A ticket of your order went to its new holder: %s"},
 		},
 		Google: GoogleWords{
 			CancelledHead: "Ticket cancelled", CancelledBody: "This ticket was cancelled and is no longer valid.",
@@ -71,9 +72,10 @@ var words = map[string]Words{
 	"fr": {
 		Row: "Rang", Seat: "Place", Block: "Bloc",
 		Notices: map[string][2]string{
-			NoticeReady:     {"Vos billets sont prêts", "Ajoutez-les à votre wallet : %s"},
-			NoticeChanged:   {"Votre billet a changé", "Voyez ce qui est nouveau : %s"},
-			NoticeCancelled: {"Billet annulé", "Un billet de votre commande a été annulé : %s"},
+			NoticeReady:       {"Vos billets sont prêts", "Ajoutez-les à votre wallet : %s"},
+			NoticeChanged:     {"Votre billet a changé", "Voyez ce qui est nouveau : %s"},
+			NoticeCancelled:   {"Billet annulé", "Un billet de votre commande a été annulé : %s"},
+			NoticeTransferred: {"Billet transféré", "Un billet de votre commande est passé à son nouveau titulaire : %s"},
 		},
 		Google: GoogleWords{
 			CancelledHead: "Billet annulé", CancelledBody: "Ce billet a été annulé et n'est plus valable.",
@@ -92,9 +94,10 @@ var words = map[string]Words{
 	"de": {
 		Row: "Reihe", Seat: "Platz", Block: "Block",
 		Notices: map[string][2]string{
-			NoticeReady:     {"Ihre Tickets sind bereit", "Fügen Sie sie Ihrer Wallet hinzu: %s"},
-			NoticeChanged:   {"Ihr Ticket hat sich geändert", "Sehen Sie, was neu ist: %s"},
-			NoticeCancelled: {"Ticket storniert", "Ein Ticket Ihrer Bestellung wurde storniert: %s"},
+			NoticeReady:       {"Ihre Tickets sind bereit", "Fügen Sie sie Ihrer Wallet hinzu: %s"},
+			NoticeChanged:     {"Ihr Ticket hat sich geändert", "Sehen Sie, was neu ist: %s"},
+			NoticeCancelled:   {"Ticket storniert", "Ein Ticket Ihrer Bestellung wurde storniert: %s"},
+			NoticeTransferred: {"Ticket übertragen", "Ein Ticket Ihrer Bestellung ging an seinen neuen Inhaber: %s"},
 		},
 		Google: GoogleWords{
 			CancelledHead: "Ticket storniert", CancelledBody: "Dieses Ticket wurde storniert und ist nicht mehr gültig.",

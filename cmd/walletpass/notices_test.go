@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -67,7 +68,7 @@ func TestAppNotices(t *testing.T) {
 
 	// An app that registers right after the purchase, before the passes
 	// exist: the order is checked with SecuTix and made at once.
-	o := s.createOrder(map[string]any{"count": 2})
+	o := s.createOrder(map[string]any{"count": 3})
 	tokA, tokB, tokC := "tokA:"+strings.Repeat("a", 60), "tokB:"+strings.Repeat("b", 60), "tokC:"+strings.Repeat("c", 60)
 	if st := reg(o.Secret, tokA, "fr-CH"); st != 201 {
 		t.Errorf("first registration: %d", st)
@@ -111,6 +112,16 @@ func TestAppNotices(t *testing.T) {
 	}
 	if m.Data["notice"] != pass.NoticeCancelled || m.Data["orderPage"] != s.base+"/demo/orders/"+o.Secret || m.Priority != "high" {
 		t.Errorf("last message: %+v", m)
+	}
+
+	// A transfer: the order's app hears that the ticket went, not to whom.
+	s.action(o, o.Tickets[2].TicketID, "transfer", map[string]any{"firstName": "Ada", "lastName": "Lovelace"})
+	got = wait(tokA, "transferred", 4)
+	s.idle()
+	msgs := fake.MessagesFor(tokA)
+	last := msgs[len(msgs)-1]
+	if got[3] != "Billet transféré" || last.Data["notice"] != pass.NoticeTransferred || strings.Contains(fmt.Sprint(last), "Lovelace") {
+		t.Errorf("after the transfer A heard %v, last %+v", got, last)
 	}
 
 	// Bad requests write nothing.
