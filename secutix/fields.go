@@ -324,14 +324,34 @@ func textOf(v node) text {
 		return text{plain: x.String()}
 	case bool:
 		return text{plain: strconv.FormatBool(x)}
-	case map[string]any, []any:
-		b, _ := json.Marshal(x)
-		var t text
-		if json.Unmarshal(b, &t) == nil {
-			return t
+	case map[string]any:
+		// {"translations":[…]}, perhaps with a plain "value" (as
+		// text.UnmarshalJSON reads it, without encoding the node again).
+		t := text{translations: translationsOf(x["translations"])}
+		if v, ok := x["value"].(string); ok {
+			t.plain = v
 		}
+		return t
+	case []any:
+		return text{translations: translationsOf(x)}
 	}
 	return text{}
+}
+
+// translationsOf reads a decoded array of {"locale","value"} objects;
+// items of another shape are skipped.
+func translationsOf(n node) []translation {
+	list, _ := n.([]any)
+	var out []translation
+	for _, item := range list {
+		m, _ := item.(map[string]any)
+		loc, _ := m["locale"].(string)
+		val, _ := m["value"].(string)
+		if m != nil {
+			out = append(out, translation{Locale: loc, Value: val})
+		}
+	}
+	return out
 }
 
 // intOf reads a node as a 64-bit integer (a number or a numeric string).
