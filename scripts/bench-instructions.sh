@@ -4,6 +4,7 @@
 # v1.5 SHA-256 signature, in the same process, and prints their ratio.
 # Usage: scripts/bench-instructions.sh [iterations]
 set -euo pipefail
+export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"   # go.mod asks for it
 cd "$(dirname "$0")/.."
 n=${1:-100}
 tmp=$(mktemp -d)

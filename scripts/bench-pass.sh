@@ -6,6 +6,7 @@
 # hits the pass and its baseline alike; medians are reported.
 # Usage: scripts/bench-pass.sh [rounds] [benchtime]
 set -euo pipefail
+export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"   # go.mod asks for it
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 benchtime=${2:-2s}

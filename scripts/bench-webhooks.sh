@@ -6,6 +6,7 @@
 # fresh schema per run).
 # Usage: scripts/bench-webhooks.sh [rounds] [seconds-per-run]
 set -euo pipefail
+export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"   # go.mod asks for it
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 secs=${2:-5}

@@ -66,6 +66,32 @@ func useActualPort(cfg *config.Config, addr string) {
 	}
 }
 
+// selfCommand is how the next-steps hints name this program: the path of
+// the running binary when it lies under the working directory (make run
+// starts bin/walletpass), else the go run form (its binary lives in a
+// temporary directory).
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return goRunSelf
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return goRunSelf
+	}
+	return selfCommandFor(exe, wd)
+}
+
+const goRunSelf = "go run ./cmd/walletpass"
+
+func selfCommandFor(exe, wd string) string {
+	rel, err := filepath.Rel(wd, exe)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return goRunSelf
+	}
+	return "." + string(filepath.Separator) + rel
+}
+
 func printNextSteps(w io.Writer, cfg *config.Config, addr string, sandbox bool) {
 	base := "http://" + addr
 	fmt.Fprintf(w, "walletpass is serving on %s\n\n", base)
@@ -77,10 +103,11 @@ func printNextSteps(w io.Writer, cfg *config.Config, addr string, sandbox bool) 
 		if sandbox {
 			fmt.Fprintf(w, "  create a sandbox order (SecuTix sends the webhooks, passes appear):\n")
 			fmt.Fprintf(w, "    curl -s -X POST %s/sandbox/orders -d '{}'\n", base)
-			fmt.Fprintf(w, "    go run ./cmd/walletpass orders timeline -secret <orderSecretToken>\n")
-			fmt.Fprintf(w, "    go run ./cmd/walletpass orders links -secret <orderSecretToken>   (the order page and wallet links)\n")
+			self := selfCommand()
+			fmt.Fprintf(w, "    %s orders timeline -secret <orderSecretToken>\n", self)
+			fmt.Fprintf(w, "    %s orders links -secret <orderSecretToken>   (the order page and wallet links)\n", self)
 			fmt.Fprintf(w, "  ask for an order's links as the shop would:\n")
-			fmt.Fprintf(w, "    TOKEN=$(go run ./cmd/walletpass token)\n")
+			fmt.Fprintf(w, "    TOKEN=$(%s token)\n", self)
 			fmt.Fprintf(w, "    curl -s -H \"Authorization: Bearer $TOKEN\" %s/api/%s/external/secutix/orders/getTicketsUrl/<fileId>\n", base, t.ID)
 		}
 		fmt.Fprintf(w, "  check the signature (see README, \"Check a pass\") against %s\n", filepath.Join(cfg.DevPKIDir(), "wwdr.pem"))

@@ -251,3 +251,15 @@ tenants:
 		t.Errorf("team mismatch: err = %v, output:\n%s", err, stdout.String())
 	}
 }
+
+func TestSelfCommandNamesTheBinaryMakeRunStarts(t *testing.T) {
+	for _, c := range []struct{ exe, wd, want string }{
+		{"/src/walletpass/bin/walletpass", "/src/walletpass", "./bin/walletpass"},
+		{"/tmp/go-build123/b001/exe/walletpass", "/src/walletpass", goRunSelf},
+		{"/src/bin/walletpass", "/src/walletpass", goRunSelf},
+	} {
+		if got := selfCommandFor(c.exe, c.wd); got != c.want {
+			t.Errorf("selfCommandFor(%q, %q) = %q, want %q", c.exe, c.wd, got, c.want)
+		}
+	}
+}

@@ -14,11 +14,12 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"walletpass/internal/loopback"
 )
 
 // MaxPayload is APNs's limit on a notification body.
@@ -81,7 +82,7 @@ type Server struct {
 	CA *x509.CertPool
 
 	opts      Options
-	srv       *httptest.Server
+	srv       *loopback.Server
 	closed    chan struct{}
 	closeOnce sync.Once
 
@@ -96,26 +97,26 @@ type Server struct {
 
 // NewServer starts a fake APNs on a loopback port, speaking HTTP/2 over
 // TLS with a certificate that CA trusts. It panics if opts.RequireToken is
-// set without opts.TokenKey, or if it cannot listen (like httptest).
+// set without opts.TokenKey, or if it cannot listen.
 func NewServer(opts Options) *Server {
 	if opts.RequireToken && opts.TokenKey == nil {
 		panic("fake apns: RequireToken needs TokenKey")
 	}
 	s := &Server{opts: opts, closed: make(chan struct{}), answers: make(map[string][]Answer)}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.srv.EnableHTTP2 = true
-	// Ask for a certificate without verifying it in the handshake: APNs
-	// answers a bad one with 403 BadCertificate, and Go's verifier would
-	// demand the clientAuth usage that pass certificates lack.
-	s.srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
-	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			s.mu.Lock()
-			s.conns++
-			s.mu.Unlock()
-		}
-	}
-	s.srv.StartTLS()
+	s.srv = loopback.Start(http.HandlerFunc(s.serve), loopback.Options{
+		// Ask for a certificate without verifying it in the handshake:
+		// APNs answers a bad one with 403 BadCertificate, and Go's
+		// verifier would demand the clientAuth usage that pass
+		// certificates lack.
+		TLS: &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12},
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				s.mu.Lock()
+				s.conns++
+				s.mu.Unlock()
+			}
+		},
+	})
 	s.URL = s.srv.URL
 	s.CA = x509.NewCertPool()
 	s.CA.AddCert(s.srv.Certificate())

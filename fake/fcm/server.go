@@ -9,11 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"walletpass/internal/loopback"
 )
 
 // Limits the fake enforces.
@@ -184,14 +185,14 @@ type Server struct {
 	// token_uri of a service-account key (see ServiceAccountJSON).
 	URL, Endpoint, TokenURL string
 
-	srv *httptest.Server
+	srv *loopback.Server
 }
 
 // NewServer starts a fake FCM on a loopback port. It panics if it cannot
-// listen, like httptest.
+// listen.
 func NewServer(opts Options) *Server {
 	h := New(opts)
-	srv := httptest.NewServer(h)
+	srv := loopback.Start(h, loopback.Options{})
 	return &Server{Handler: h, URL: srv.URL, Endpoint: srv.URL + "/v1", TokenURL: srv.URL + "/token", srv: srv}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"google.golang.org/api/walletobjects/v1"
+
+	"walletpass/internal/loopback"
 )
 
 // DefaultIssuerID is the issuer ID the fake uses when Options.IssuerID is
@@ -125,7 +126,7 @@ type Server struct {
 
 	startOnce sync.Once
 	closeOnce sync.Once
-	srv       *httptest.Server
+	srv       *loopback.Server
 
 	mu       sync.Mutex
 	classes  *store
@@ -188,11 +189,11 @@ func NewServer(opts Options) *Server {
 	return s
 }
 
-// Start makes the fake listen on a loopback port (with httptest) and sets
+// Start makes the fake listen on a loopback port and sets
 // URL. Later calls do nothing.
 func (s *Server) Start() {
 	s.startOnce.Do(func() {
-		s.srv = httptest.NewServer(s)
+		s.srv = loopback.Start(s, loopback.Options{})
 		s.URL = s.srv.URL
 	})
 }
