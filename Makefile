@@ -16,7 +16,7 @@ run: build ## start the service on the embedded default (SQLite, ./data, demo te
 	./bin/walletpass serve
 
 build: ## build bin/walletpass
-	$(GO) build -o bin/walletpass ./cmd/walletpass
+	$(GO) build -buildvcs=auto -o bin/walletpass ./cmd/walletpass
 
 test: ## run every test with the race detector
 	$(GO) test -race -count=1 ./...

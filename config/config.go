@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -54,7 +55,19 @@ type Server struct {
 	// TrustedProxies are the load balancers (addresses or CIDRs) whose
 	// X-Forwarded-For header names the client; none by default.
 	TrustedProxies []string `yaml:"trustedProxies"`
+	// LogLevel is debug, info (default), warn or error.
+	LogLevel string `yaml:"logLevel"`
+	// AdminListen is where /metrics and /debug/pprof are served, apart
+	// from the public listener (default 127.0.0.1:9464; "off": nowhere).
+	AdminListen string `yaml:"adminListen"`
+	// DrainDelay is how long, after SIGTERM, /readyz answers 503 while
+	// requests are still served, so that a load balancer stops sending
+	// new ones before the listener closes (default 0).
+	DrainDelay Duration `yaml:"drainDelay"`
 }
+
+// AdminOff is the AdminListen value that serves no admin listener.
+const AdminOff = "off"
 
 // Storage says where state and pass files live.
 type Storage struct {
@@ -315,7 +328,7 @@ const MaxFileSize = 1 << 20
 // 127.0.0.1:8080, state under ./data, one "demo" tenant.
 func Default() Config {
 	return Config{
-		Server:  Server{Listen: "127.0.0.1:8080", PublicBaseURL: "http://127.0.0.1:8080", Development: true},
+		Server:  Server{Listen: "127.0.0.1:8080", Development: true}, // the public URL follows the listen address
 		Storage: Storage{DataDir: "data"},
 		Tenants: []Tenant{{
 			ID: "demo", Name: "Demo Concerts", DefaultTemplate: "default",
@@ -397,6 +410,8 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Storage.S3URL, "WALLETPASS_S3_URL")
 	set(&c.TemplatesDir, "WALLETPASS_TEMPLATES_DIR")
 	set(&c.Server.LinkSecret, "WALLETPASS_LINK_SECRET")
+	set(&c.Server.LogLevel, "WALLETPASS_LOG_LEVEL")
+	set(&c.Server.AdminListen, "WALLETPASS_ADMIN_LISTEN")
 	if v := getenv("WALLETPASS_DEVELOPMENT"); v != "" {
 		c.Server.Development = v == "1" || strings.EqualFold(v, "true")
 	}
@@ -422,16 +437,38 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	}
 }
 
+// listenURL is the base URL a browser on this machine reaches the listen
+// address at: the default public URL when none is set, so links, passes,
+// callbacks and the development issuer follow WALLETPASS_LISTEN. A listen
+// address on every interface (":8087", "0.0.0.0:8087", "[::]:8087") is
+// reached at 127.0.0.1.
+func listenURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen // Validate names the bad address
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
 func (c *Config) fillDefaults() {
 	if c.Server.Listen == "" {
 		c.Server.Listen = "127.0.0.1:8080"
 	}
 	if c.Server.PublicBaseURL == "" {
-		c.Server.PublicBaseURL = "http://" + c.Server.Listen
+		c.Server.PublicBaseURL = listenURL(c.Server.Listen)
 	}
 	c.Server.PublicBaseURL = strings.TrimRight(c.Server.PublicBaseURL, "/")
 	if c.Server.LinkTTL == 0 {
 		c.Server.LinkTTL = Duration(720 * time.Hour)
+	}
+	if c.Server.LogLevel == "" {
+		c.Server.LogLevel = "info"
+	}
+	if c.Server.AdminListen == "" {
+		c.Server.AdminListen = "127.0.0.1:9464"
 	}
 	if c.Storage.DataDir == "" {
 		c.Storage.DataDir = "data"
@@ -555,6 +592,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.LinkTTL < 0 {
 		add("server.linkTTL cannot be off")
+	}
+	switch strings.ToLower(c.Server.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		add("server.logLevel %q must be debug, info, warn or error", c.Server.LogLevel)
+	}
+	if a := c.Server.AdminListen; a != AdminOff {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			add("server.adminListen %q must be host:port or %q", a, AdminOff)
+		} else if a == c.Server.Listen {
+			add("server.adminListen must differ from server.listen (the admin listener is not for the public)")
+		}
+	}
+	if c.Server.DrainDelay < 0 || c.Server.DrainDelay > Duration(time.Minute) {
+		add("server.drainDelay must be between 0 and 1m")
 	}
 	if len(c.Tenants) == 0 {
 		add("at least one tenant is required")

@@ -33,6 +33,33 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestDevelopmentURLsFollowTheListenAddress: changing only the listen
+// address moves every public URL of the development defaults with it,
+// unless a public URL is set.
+func TestDevelopmentURLsFollowTheListenAddress(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ listen, public, want string }{
+		{"127.0.0.1:8087", "", "http://127.0.0.1:8087"},
+		{":8087", "", "http://127.0.0.1:8087"},
+		{"0.0.0.0:8087", "", "http://127.0.0.1:8087"},
+		{"[::]:8087", "", "http://127.0.0.1:8087"},
+		{"[::1]:8087", "", "http://[::1]:8087"},
+		{"localhost:8087", "", "http://localhost:8087"},
+		{"127.0.0.1:8087", "http://192.168.1.20:9000/", "http://192.168.1.20:9000"},
+	} {
+		cfg, err := config.Load("", env(map[string]string{"WALLETPASS_LISTEN": c.listen, "WALLETPASS_PUBLIC_BASE_URL": c.public}))
+		if err != nil {
+			t.Fatalf("%s: %v", c.listen, err)
+		}
+		demo, _ := cfg.Tenant("demo")
+		if cfg.Server.PublicBaseURL != c.want || demo.PublicBaseURL != c.want ||
+			demo.API.OAuth.Issuer != c.want+config.DevOAuthPath || demo.API.OAuth.JWKSURL != c.want+config.DevOAuthPath+"/jwks.json" {
+			t.Errorf("listen %s, public %q: server %s, tenant %s, issuer %s, JWKS %s; want all on %s", c.listen, c.public,
+				cfg.Server.PublicBaseURL, demo.PublicBaseURL, demo.API.OAuth.Issuer, demo.API.OAuth.JWKSURL, c.want)
+		}
+	}
+}
+
 func TestExampleConfigLoads(t *testing.T) {
 	t.Parallel()
 	cfg, err := config.Load(filepath.Join("..", "walletpass.example.yaml"), env(nil))
@@ -107,7 +134,7 @@ workers: {count: 8, reconcileEvery: "off", retention: 48h}
 func TestValidationListsEveryProblem(t *testing.T) {
 	t.Parallel()
 	path := write(t, `
-server: {listen: "127.0.0.1:8080", publicBaseURL: "http://passes.example.com", linkSecret: short}
+server: {listen: "127.0.0.1:8080", publicBaseURL: "http://passes.example.com", linkSecret: short, logLevel: chatty, adminListen: "127.0.0.1:8080", drainDelay: 2m}
 storage: {postgresURL: "mysql://x", s3URL: "https://bucket"}
 tenants:
   - id: Bad_ID
@@ -143,6 +170,9 @@ tenants:
 	}
 	for _, want := range []string{
 		`server.publicBaseURL "http://passes.example.com" must use https outside development`,
+		`server.logLevel "chatty" must be debug, info, warn or error`,
+		`server.adminListen must differ from server.listen`,
+		`server.drainDelay must be between 0 and 1m`,
 		`tenants[0].id "Bad_ID" must be 1-63 lowercase letters`,
 		`tenants[0]: name is required`,
 		`apple.passTypeId "com.example" must look like pass.com.example.tickets`,

@@ -26,6 +26,13 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// HealthCheck is one thing readiness depends on: What names it in the
+// problem ("the database").
+type HealthCheck struct {
+	What string
+	Pinger
+}
+
 // TenantInfo is what the HTTP layer shows of a tenant.
 type TenantInfo struct {
 	ID              string
@@ -44,9 +51,13 @@ type TenantInfo struct {
 type Deps struct {
 	Log     *slog.Logger
 	Tenants []TenantInfo
-	// Health is what readiness depends on (the store).
-	Health Pinger
-	Clock  pass.Clock
+	// Health is what readiness depends on (the database, the pass file
+	// store), each named for the problem when it fails.
+	Health []HealthCheck
+	// Draining, when it answers true, makes readiness answer 503 while
+	// requests are still served (the shutdown's drain delay).
+	Draining func() bool
+	Clock    pass.Clock
 	// AccessLog logs every request; failed ones (4xx, 5xx) always are.
 	AccessLog bool
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
@@ -247,9 +258,13 @@ func (s *Server) health(c *gin.Context) {
 }
 
 func (s *Server) ready(c *gin.Context) {
-	if s.deps.Health != nil {
-		if err := s.deps.Health.Ping(c.Request.Context()); err != nil {
-			s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the database does not answer"))
+	if s.deps.Draining != nil && s.deps.Draining() {
+		s.fail(c, pass.Errorf(pass.KindUnavailable, "shutting down"))
+		return
+	}
+	for _, h := range s.deps.Health {
+		if err := h.Ping(c.Request.Context()); err != nil {
+			s.fail(c, pass.Wrap(pass.KindUnavailable, err, h.What+" does not answer"))
 			return
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"walletpass/httpapi"
@@ -23,7 +24,7 @@ func setup(t *testing.T, store httpapi.Pinger) (*httptest.Server, appletest.Fixt
 	t.Helper()
 	f := appletest.Setup(t)
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
-		Preview: httpapi.PreviewDeps{Enabled: true, Packager: f.Registry}, Health: store,
+		Preview: httpapi.PreviewDeps{Enabled: true, Packager: f.Registry}, Health: []httpapi.HealthCheck{{What: "the database", Pinger: store}},
 		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo Concerts", DefaultTemplate: "default"}},
 	}))
 	t.Cleanup(srv.Close)
@@ -166,6 +167,28 @@ func TestHealthAndReadiness(t *testing.T) {
 	resp, body := get(t, down.URL+"/readyz", nil)
 	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(body), "hunter2") {
 		t.Errorf("readyz with the database down: %d %s", resp.StatusCode, body)
+	}
+	// The pass file store counts too, and a draining server is not ready.
+	var draining atomic.Bool
+	both := httptest.NewServer(httpapi.New(httpapi.Deps{
+		Health: []httpapi.HealthCheck{{What: "the database", Pinger: fakeStore{}},
+			{What: "the pass file store", Pinger: fakeStore{err: errors.New("bucket gone")}}},
+		Draining: draining.Load,
+	}))
+	defer both.Close()
+	resp, body = get(t, both.URL+"/readyz", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "the pass file store does not answer") {
+		t.Errorf("readyz with the blob store down: %d %s", resp.StatusCode, body)
+	}
+	draining.Store(true)
+	up := httptest.NewServer(httpapi.New(httpapi.Deps{Draining: draining.Load}))
+	defer up.Close()
+	resp, body = get(t, up.URL+"/readyz", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "shutting down") {
+		t.Errorf("readyz while draining: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, up.URL+"/healthz", nil); resp.StatusCode != 200 {
+		t.Errorf("healthz while draining: %d (the process is alive)", resp.StatusCode)
 	}
 	resp, body = get(t, srv.URL+"/", nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "/api/demo/preview/default?kind=festival") {

@@ -46,7 +46,7 @@ func setupHooks(t testing.TB, auth map[string]httpapi.WebhookAuth) hookBundle {
 	}
 	woken.Store(0)
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
-		Preview: httpapi.PreviewDeps{Packager: f.Registry}, Health: db,
+		Preview: httpapi.PreviewDeps{Packager: f.Registry}, Health: []httpapi.HealthCheck{{What: "the database", Pinger: db}},
 		Webhooks: httpapi.WebhookDeps{Inbox: &pass.Inbox{Queue: db}, Auth: auth},
 		Tenants:  []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}, {ID: "basic", Name: "B"}, {ID: "keyed", Name: "K"}},
 	}))

@@ -74,7 +74,7 @@ func buildTicketsAPI(cfg *config.Config, db *storage.DB, orders httpapi.OrderSyn
 // cmdToken is `walletpass token -tenant ID -scope S [-ttl D]`: a token of
 // the development identity provider, which a development server accepts.
 func cmdToken(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlags("token", stderr)
+	fs := newFlags("token", stdout)
 	cfgPath := configFlag(fs, getenv)
 	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
 	scope := fs.String("scope", "tickets:read", "space-separated `scopes`")
@@ -125,7 +125,7 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return errUsage{"apikey: expected create, list or revoke"}
 	}
 	sub := args[0]
-	fs := newFlags("apikey "+sub, stderr)
+	fs := newFlags("apikey "+sub, stdout)
 	cfgPath := configFlag(fs, getenv)
 	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
 	var name *string

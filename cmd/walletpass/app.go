@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"walletpass/certs"
@@ -64,7 +65,18 @@ type App struct {
 	Dispatcher *workers.Dispatcher
 	Server     *http.Server
 
-	closers []func() // in the order to run them
+	closers  []func()    // in the order to run them
+	draining atomic.Bool // set at shutdown: readiness answers 503
+}
+
+// healthChecks are what readiness asks: the database, and the pass file
+// store when it can tell (a bucket answers a HEAD, a directory exists).
+func (a *App) healthChecks() []httpapi.HealthCheck {
+	checks := []httpapi.HealthCheck{{What: "the database", Pinger: a.DB}}
+	if p, ok := a.Blobs.(httpapi.Pinger); ok {
+		checks = append(checks, httpapi.HealthCheck{What: "the pass file store", Pinger: p})
+	}
+	return checks
 }
 
 // NewApp builds a server for cfg: it listens on cfg.Server.Listen (in
@@ -385,7 +397,8 @@ func (a *App) buildServer() error {
 		return err
 	}
 	deps := httpapi.Deps{
-		Log: a.Log, Tenants: tenants, Health: db, AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,
+		Log: a.Log, Tenants: tenants, Health: a.healthChecks(), Draining: a.draining.Load,
+		AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,
 		Passes: db, Blobs: a.Blobs,
 		TemplateFile: func(name, file string) ([]byte, bool) {
 			tpl, err := reg.Template(name)
@@ -432,12 +445,22 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- a.Server.Serve(a.listener) }()
-	a.Log.Info("serving", slog.String("listen", a.listener.Addr().String()), slog.Bool("development", a.Config.Server.Development))
+	v := buildVersion()
+	a.Log.Info("serving", slog.String("listen", a.listener.Addr().String()), slog.Bool("development", a.Config.Server.Development),
+		slog.String("version", v.Version), slog.String("revision", v.Revision), slog.String("go", v.GoVersion))
 
 	var serveErr error
 	select {
 	case serveErr = <-errc:
 	case <-ctx.Done():
+		a.draining.Store(true)
+		if d := time.Duration(a.Config.Server.DrainDelay); d > 0 {
+			a.Log.Info("draining", slog.Duration("delay", d))
+			select {
+			case serveErr = <-errc:
+			case <-time.After(d):
+			}
+		}
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

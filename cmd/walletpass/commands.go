@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,7 +27,7 @@ func loadConfig(path string, getenv func(string) string) (*config.Config, error)
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlags("serve", stderr)
+	fs := newFlags("serve", stdout)
 	cfgPath := configFlag(fs, getenv)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -35,7 +36,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	app, err := NewApp(ctx, cfg, slog.New(slog.NewJSONHandler(stderr, nil)))
+	app, err := NewApp(ctx, cfg, newLogger(stderr, cfg.Server.LogLevel))
 	if err != nil {
 		return err
 	}
@@ -116,7 +117,7 @@ func printNextSteps(w io.Writer, cfg *config.Config, addr string, sandbox bool) 
 }
 
 func cmdPassBuild(_ context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlags("pass build", stderr)
+	fs := newFlags("pass build", stdout)
 	cfgPath := configFlag(fs, getenv)
 	ticketPath := fs.String("ticket", "", "ticket JSON `file` (see walletpass pass sample)")
 	tplName := fs.String("template", "", "template `name` (default: the tenant's default template)")
@@ -190,7 +191,7 @@ func cmdPassBuild(_ context.Context, args []string, stdout, stderr io.Writer, ge
 }
 
 func cmdPassSample(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("pass sample", stderr)
+	fs := newFlags("pass sample", stdout)
 	kind := fs.String("kind", "concert", "event `kind`: concert, festival, sports, theatre, conference, movie, generic")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -205,7 +206,7 @@ func cmdPassSample(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdCertsDev(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("certs dev", stderr)
+	fs := newFlags("certs dev", stdout)
 	def := config.Default()
 	dir := fs.String("dir", def.DevPKIDir(), "`directory` of the development PKI")
 	passType := fs.String("pass-type-id", def.Tenants[0].Apple.PassTypeID, "pass type `identifier`")
@@ -223,7 +224,7 @@ func cmdCertsDev(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdCertsCheck(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlags("certs check", stderr)
+	fs := newFlags("certs check", stdout)
 	cfgPath := configFlag(fs, getenv)
 	only := fs.String("tenant", "", "check only this tenant `id`")
 	if err := parseFlags(fs, args); err != nil {
@@ -272,7 +273,7 @@ func cmdCertsCheck(args []string, stdout, stderr io.Writer, getenv func(string) 
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlags("migrate", stderr)
+	fs := newFlags("migrate", stdout)
 	cfgPath := configFlag(fs, getenv)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -304,8 +305,24 @@ func readFileLimited(path string, limit int64) ([]byte, error) {
 // writeFileAtomic writes data to a temporary file beside path and renames
 // it, so a failed write never leaves half a file.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".walletpass-*")
+	if err := writeThroughTemp(path, data, mode); err != nil {
+		// The temporary file's name means nothing to the user: name the
+		// file asked for, with the cause.
+		var pe *os.PathError
+		var le *os.LinkError
+		switch {
+		case errors.As(err, &pe):
+			err = pe.Err
+		case errors.As(err, &le):
+			err = le.Err
+		}
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeThroughTemp(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".walletpass-*")
 	if err != nil {
 		return err
 	}

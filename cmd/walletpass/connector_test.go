@@ -40,8 +40,17 @@ type system struct {
 // temporary directory and the development defaults, or configYAML.
 func startSystem(t testing.TB, configYAML string) *system {
 	t.Helper()
+	return startSystemEnv(t, configYAML, nil)
+}
+
+// startSystemEnv is startSystem with extra environment variables.
+func startSystemEnv(t testing.TB, configYAML string, env map[string]string) *system {
+	t.Helper()
 	dataDir := t.TempDir()
 	extra := map[string]string{}
+	for k, v := range env {
+		extra[k] = v
+	}
 	if configYAML != "" {
 		p := filepath.Join(dataDir, "walletpass.yaml")
 		if err := os.WriteFile(p, []byte(configYAML), 0o600); err != nil {

@@ -42,7 +42,8 @@ func walletpassBinary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "walletpass")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// As make build: stamped with the VCS revision when in a checkout.
+		out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -172,6 +175,13 @@ func TestCLIErrors(t *testing.T) {
 	garbage := filepath.Join(dir, "garbage.json")
 	os.WriteFile(garbage, []byte(`{"tenant": `), 0o600)
 	out := filepath.Join(dir, "never.pkpass")
+	good := filepath.Join(dir, "good.json")
+	var sample bytes.Buffer
+	if err := Run(context.Background(), []string{"pass", "sample"}, &sample, io.Discard, env); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(good, sample.Bytes(), 0o600)
+	unwritable := filepath.Join(dir, "no-such-dir", "t.pkpass")
 	tests := []struct {
 		name string
 		args []string
@@ -199,6 +209,8 @@ func TestCLIErrors(t *testing.T) {
 		{name: "apikey revoke no id", args: []string{"apikey", "revoke"}, code: 2, want: "give the key's id"},
 		{name: "apikey revoke unknown", args: []string{"apikey", "revoke", "nokey"}, code: 1, want: "has no active key nokey"},
 		{name: "links without secret", args: []string{"orders", "links"}, code: 2, want: "give -secret"},
+		{name: "links unknown order", args: []string{"orders", "links", "-secret", "nosuchsecret"}, code: 1, want: "has no passes for that order secret"},
+		{name: "unwritable output", args: []string{"pass", "build", "-ticket", good, "-o", unwritable}, code: 1, want: "cannot write " + unwritable + ": no such file or directory"},
 		{name: "orders unknown", args: []string{"orders", "list"}, code: 2, want: "expected timeline or links"},
 	}
 	for _, tc := range tests {
@@ -215,6 +227,37 @@ func TestCLIErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("a failed build left %s behind", out)
+	}
+}
+
+// TestHelpExitsZero: -h and --help on every command print its flags (or
+// the usage) on stdout and succeed; a bad flag is one line on stderr.
+func TestHelpExitsZero(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t.TempDir(), nil)
+	commands := [][]string{{"serve"}, {"pass", "build"}, {"pass", "sample"}, {"certs", "dev"}, {"certs", "check"},
+		{"migrate"}, {"tasks", "list"}, {"tasks", "retry"}, {"orders", "timeline"}, {"orders", "links"},
+		{"google", "counts"}, {"token"}, {"apikey", "create"}, {"apikey", "list"}, {"apikey", "revoke"},
+		{"sandbox", "secutix"}, {"secutix", "probe"}, {"version"}}
+	for _, cmd := range commands {
+		for _, h := range []string{"-h", "--help"} {
+			args := append(append([]string{}, cmd...), h)
+			var out, errOut bytes.Buffer
+			if err := Run(context.Background(), args, &out, &errOut, env); err != nil {
+				t.Errorf("%v: %v (exit %d)", args, err, exitCode(err))
+				continue
+			}
+			want := "Usage: walletpass " + strings.Join(cmd, " ")
+			if !strings.Contains(out.String(), want) || errOut.Len() != 0 {
+				t.Errorf("%v: stdout %q, stderr %q; want %q on stdout only", args, out.String(), errOut.String(), want)
+			}
+		}
+	}
+	for _, args := range [][]string{{"--help"}, {"help"}, {"-h"}, {"tasks", "--help"}, {"pass", "-h"}} {
+		var out bytes.Buffer
+		if err := Run(context.Background(), args, &out, io.Discard, env); err != nil || !strings.Contains(out.String(), "Usage:") {
+			t.Errorf("%v: %v, %q", args, err, out.String())
+		}
 	}
 }
 
@@ -261,5 +304,52 @@ func TestSelfCommandNamesTheBinaryMakeRunStarts(t *testing.T) {
 		if got := selfCommandFor(c.exe, c.wd); got != c.want {
 			t.Errorf("selfCommandFor(%q, %q) = %q, want %q", c.exe, c.wd, got, c.want)
 		}
+	}
+}
+
+// TestVersion: `walletpass version` names the Go it was built with, and a
+// binary built in a checkout (as make build does) names the checkout's
+// revision.
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	if err := Run(context.Background(), []string{"version"}, &out, io.Discard, testEnv(t.TempDir(), nil)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "walletpass ") || !strings.Contains(out.String(), runtime.Version()) {
+		t.Errorf("version = %q", out.String())
+	}
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Logf("not in a git checkout (%v): the revision is not checked", err)
+		return
+	}
+	got, err := exec.Command(walletpassBinary(t), "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev := strings.TrimSpace(string(head)); !strings.Contains(string(got), "revision "+rev) {
+		t.Errorf("the built binary says %q, want revision %s", got, rev)
+	}
+}
+
+// TestLogLevelAndDurations: WALLETPASS_LOG_LEVEL hides what is below it,
+// and durations read as durations.
+func TestLogLevelAndDurations(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log := newLogger(&buf, "warn")
+	log.Info("hidden")
+	log.Warn("shown", slog.Duration("duration", 1234567*time.Nanosecond), slog.Duration("short", 1500*time.Nanosecond))
+	out := buf.String()
+	if strings.Contains(out, "hidden") || !strings.Contains(out, `"msg":"shown"`) {
+		t.Errorf("level warn logged %q", out)
+	}
+	if !strings.Contains(out, `"duration":"1.235ms"`) || !strings.Contains(out, `"short":"1.5µs"`) {
+		t.Errorf("durations: %q", out)
+	}
+	cfg, err := loadConfig("", testEnv(t.TempDir(), map[string]string{"WALLETPASS_LOG_LEVEL": "debug"}))
+	if err != nil || cfg.Server.LogLevel != "debug" {
+		t.Fatalf("WALLETPASS_LOG_LEVEL: %v, %+v", err, cfg.Server)
 	}
 }

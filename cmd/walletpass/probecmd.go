@@ -21,7 +21,7 @@ func cmdSecuTix(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if len(args) == 0 || args[0] != "probe" {
 		return errUsage{"secutix: expected probe"}
 	}
-	fs := newFlags("secutix probe", stderr)
+	fs := newFlags("secutix probe", stdout)
 	cfgPath := configFlag(fs, getenv)
 	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
 	file := fs.Int64("file", 0, "the SecuTix file `id`")

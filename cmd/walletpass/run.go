@@ -37,6 +37,9 @@ Usage:
   walletpass secutix probe (-file ID | -secret TOKEN) [-tenant ID]
                                                   a dry run against SecuTix: its answer (masked)
                                                   and the pass fields read from it
+  walletpass version                              the build: module version, VCS revision, Go
+
+Every command lists its flags with -h.
 
 The configuration file defaults to $WALLETPASS_CONFIG; with none, the embedded
 development defaults are used (SQLite and files under ./data, tenant "demo").
@@ -64,11 +67,28 @@ func oneLine(err error) string {
 // Run executes the command line args. It is main without the process: the
 // end-to-end tests call it directly.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	err := run(ctx, args, stdout, stderr, getenv)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+// groups are the commands that take a subcommand: "walletpass tasks -h"
+// prints the usage.
+var groups = map[string]bool{"pass": true, "certs": true, "tasks": true, "orders": true, "google": true,
+	"apikey": true, "sandbox": true, "secutix": true}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage{"no command given"}
 	}
 	cmd, rest := args[0], args[1:]
+	if groups[cmd] && len(rest) > 0 && isHelpArg(rest[0]) {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
 	switch cmd {
 	case "serve":
 		return cmdServe(ctx, rest, stdout, stderr, getenv)
@@ -110,7 +130,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdToken(rest, stdout, stderr, getenv)
 	case "apikey":
 		return cmdAPIKey(ctx, rest, stdout, stderr, getenv)
-	case "help", "-h", "-help", "--help":
+	case "version":
+		return cmdVersion(ctx, rest, stdout, stderr)
+	}
+	if isHelpArg(cmd) {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
@@ -119,23 +142,53 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 }
 
 // newFlags returns a flag set that reports errors instead of exiting.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+// newFlags makes a command's flag set. Its output is stdout: it is only
+// written to when -h or --help asks for the flags (exit 0); a mistake is
+// one line on stderr (main), naming how to list them.
+func newFlags(name string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
 	return fs
 }
 
+// errHelp ends a command whose flags were asked for: Run answers nil.
+var errHelp = errors.New("help shown")
+
+// parseFlags parses a command's flags; the command takes no arguments.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errUsage{fs.Name() + ": help requested"}
-		}
-		return errUsage{fs.Name() + ": " + err.Error()}
+	rest, err := parseFlagsArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return errUsage{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	if len(rest) > 0 {
+		return errUsage{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), rest[0])}
 	}
 	return nil
+}
+
+// parseFlagsArgs parses a command's flags and returns its arguments.
+func parseFlagsArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	out := fs.Output()
+	fs.SetOutput(io.Discard) // flag would print the usage after an error too
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(out, "Usage: walletpass %s [flags]\n\nFlags:\n", fs.Name())
+		fs.PrintDefaults()
+		return nil, errHelp
+	}
+	if err != nil {
+		return nil, errUsage{fmt.Sprintf("%s: %s (walletpass %s -h lists the flags)", fs.Name(), err, fs.Name())}
+	}
+	return fs.Args(), nil
+}
+
+func isHelpArg(s string) bool {
+	switch s {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
 }
 
 func configFlag(fs *flag.FlagSet, getenv func(string) string) *string {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -19,7 +18,7 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(args) == 0 || args[0] != "secutix" {
 		return errUsage{"sandbox: expected secutix"}
 	}
-	fs := newFlags("sandbox secutix", stderr)
+	fs := newFlags("sandbox secutix", stdout)
 	listen := fs.String("listen", "127.0.0.1:8091", "`address` to listen on")
 	tenant := fs.String("tenant", "demo", "tenant `id` the sandbox plays the institution of")
 	webhookURL := fs.String("webhook-url", "", "where to send change notifications (`URL`; empty: none)")
@@ -32,7 +31,7 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := newLogger(stderr, "info")
 	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: *tenant, Institution: *tenant, Operator: *operator, Partner: *partner,
 		Secret: *secret, WebhookURL: *webhookURL, WebhookFormat: *format, QuotaPerMinute: *quota, Log: log,
 		CatalogInterval: noLimit(*catalog)})

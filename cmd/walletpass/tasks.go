@@ -68,7 +68,7 @@ func cmdTasks(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	switch args[0] {
 	case "list":
-		fs := newFlags("tasks list", stderr)
+		fs := newFlags("tasks list", stdout)
 		cfgPath := configFlag(fs, getenv)
 		st := fs.String("state", "", "only tasks in this `state`: pending, running, done, dead")
 		limit := fs.Int("limit", 50, "at most this many `tasks`")
@@ -101,13 +101,13 @@ func cmdTasks(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 		return tw.Flush()
 	case "retry":
-		fs := newFlags("tasks retry", stderr)
+		fs := newFlags("tasks retry", stdout)
 		cfgPath := configFlag(fs, getenv)
 		allDead := fs.Bool("dead", false, "retry every dead task")
-		if err := fs.Parse(args[1:]); err != nil {
-			return errUsage{"tasks retry: " + err.Error()}
+		ids, err := parseFlagsArgs(fs, args[1:])
+		if err != nil {
+			return err
 		}
-		ids := fs.Args()
 		if len(ids) == 0 && !*allDead {
 			return errUsage{"tasks retry: give task ids or -dead"}
 		}
@@ -147,12 +147,12 @@ func cmdTasks(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 // and `walletpass orders links -tenant T -secret S`.
 func cmdOrders(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) > 0 && args[0] == "links" {
-		return cmdOrderLinks(args[1:], stdout, stderr, getenv)
+		return cmdOrderLinks(ctx, args[1:], stdout, getenv)
 	}
 	if len(args) == 0 || args[0] != "timeline" {
 		return errUsage{"orders: expected timeline or links"}
 	}
-	fs := newFlags("orders timeline", stderr)
+	fs := newFlags("orders timeline", stdout)
 	cfgPath := configFlag(fs, getenv)
 	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
 	secret := fs.String("secret", "", "the order's secret `token`")
@@ -192,7 +192,7 @@ func cmdGoogle(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if len(args) == 0 || args[0] != "counts" {
 		return errUsage{"google: expected counts"}
 	}
-	fs := newFlags("google counts", stderr)
+	fs := newFlags("google counts", stdout)
 	cfgPath := configFlag(fs, getenv)
 	tenant := fs.String("tenant", "", "tenant `id` (default: every tenant with Google Wallet)")
 	if err := parseFlags(fs, args[1:]); err != nil {
@@ -232,9 +232,10 @@ func oneLineString(s string, max int) string {
 }
 
 // cmdOrderLinks prints an order's signed links (the Google Wallet save
-// link), as the buyer would get them.
-func cmdOrderLinks(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := newFlags("orders links", stderr)
+// link), as the buyer would get them: only for an order with passes, so
+// a mistyped secret gets an error, not links that lead nowhere.
+func cmdOrderLinks(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := newFlags("orders links", stdout)
 	cfgPath := configFlag(fs, getenv)
 	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
 	secret := fs.String("secret", "", "the order's secret `token`")
@@ -244,16 +245,22 @@ func cmdOrderLinks(args []string, stdout, stderr io.Writer, getenv func(string) 
 	if *secret == "" {
 		return errUsage{"orders links: give -secret"}
 	}
-	cfg, err := loadConfig(*cfgPath, getenv)
+	cfg, db, err := configAndStore(ctx, *cfgPath, getenv)
 	if err != nil {
 		return err
 	}
+	defer db.Close()
 	t := cfg.Tenants[0]
 	if *tenant != "" {
 		var ok bool
 		if t, ok = cfg.Tenant(*tenant); !ok {
 			return fmt.Errorf("orders links: no tenant %q", *tenant)
 		}
+	}
+	if ps, err := db.PassesByOrder(ctx, t.ID, *secret); err != nil {
+		return err
+	} else if len(ps) == 0 {
+		return fmt.Errorf("orders links: tenant %s has no passes for that order secret (orders timeline -secret shows what happened to it)", t.ID)
 	}
 	links, err := linkSigner(cfg)
 	if err != nil {

@@ -28,6 +28,14 @@ func NewDir(root string) (*Dir, error) {
 	return &Dir{root: root}, nil
 }
 
+// Ping reports whether the directory is still there (readiness).
+func (d *Dir) Ping(context.Context) error {
+	if !isDir(d.root) {
+		return fmt.Errorf("blob: %s is not a directory", d.root)
+	}
+	return nil
+}
+
 // keyRE allows slash-separated segments of safe characters, no dot-dot.
 var keyRE = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$`)
 

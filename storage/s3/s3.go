@@ -121,6 +121,19 @@ func (s *Store) bucketExists(ctx context.Context) (bool, error) {
 	return false, s.classify(ctx, "bucket "+s.cfg.Bucket, err)
 }
 
+// Ping reports whether the bucket answers (readiness): one HEAD request,
+// with the store's timeout.
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.bucketExists(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return pass.Errorf(pass.KindUnavailable, "s3: bucket %s does not exist", s.cfg.Bucket)
+	}
+	return nil
+}
+
 // probeObject is the name under the prefix that bucketExists reads when
 // HEAD says the bucket is not found; it need not exist.
 const probeObject = ".walletpass-bucket-probe"
