@@ -599,9 +599,9 @@ func (c *Config) Validate() error {
 		add("server.logLevel %q must be debug, info, warn or error", c.Server.LogLevel)
 	}
 	if a := c.Server.AdminListen; a != AdminOff {
-		if _, _, err := net.SplitHostPort(a); err != nil {
+		if _, port, err := net.SplitHostPort(a); err != nil {
 			add("server.adminListen %q must be host:port or %q", a, AdminOff)
-		} else if a == c.Server.Listen {
+		} else if a == c.Server.Listen && port != "0" {
 			add("server.adminListen must differ from server.listen (the admin listener is not for the public)")
 		}
 	}

@@ -68,6 +68,13 @@ func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	status := c.Writer.Status()
+	if s.deps.Metrics != nil {
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		s.deps.Metrics.Request(route, c.Request.Method, status, time.Since(start))
+	}
 	level := slog.LevelInfo
 	switch {
 	case status >= 500:

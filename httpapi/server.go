@@ -26,6 +26,18 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Metrics is what the HTTP layer reports; cmd/walletpass counts it for
+// Prometheus. Route is the route's pattern ("unmatched" for none), never
+// the path, so that the number of series stays bounded; tenant is "" for
+// a tenant walletpass does not serve, for the same reason.
+type Metrics interface {
+	Request(route, method string, status int, d time.Duration)
+	// Webhook reports one SecuTix webhook: its source (secutix-order,
+	// secutix-v1, secutix-v2) and outcome (queued, merged, unauthorized,
+	// throttled, rejected, failed).
+	Webhook(tenant, source, outcome string)
+}
+
 // HealthCheck is one thing readiness depends on: What names it in the
 // problem ("the database").
 type HealthCheck struct {
@@ -57,7 +69,9 @@ type Deps struct {
 	// Draining, when it answers true, makes readiness answer 503 while
 	// requests are still served (the shutdown's drain delay).
 	Draining func() bool
-	Clock    pass.Clock
+	// Metrics hears of every request and webhook (nil: nobody counts).
+	Metrics Metrics
+	Clock   pass.Clock
 	// AccessLog logs every request; failed ones (4xx, 5xx) always are.
 	AccessLog bool
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
@@ -208,10 +222,10 @@ func (s *Server) routes() *gin.Engine {
 
 	// SecuTix webhooks: the listener (same path as the product we replace)
 	// and SecuTix's native order webhooks V1 and V2.
-	r.POST("/api/:tenantId/webhooks/listeners/secutix/orders", s.orderListener)
-	r.GET("/api/:tenantId/webhooks/secutix/v1/orders/:orderId", s.orderV1)
-	r.POST("/api/:tenantId/webhooks/secutix/v1/orders/:orderId", s.orderV1)
-	r.POST("/api/:tenantId/webhooks/secutix/v2/orders", s.orderV2)
+	r.POST("/api/:tenantId/webhooks/listeners/secutix/orders", s.countWebhook("secutix-order"), s.orderListener)
+	r.GET("/api/:tenantId/webhooks/secutix/v1/orders/:orderId", s.countWebhook("secutix-v1"), s.orderV1)
+	r.POST("/api/:tenantId/webhooks/secutix/v1/orders/:orderId", s.countWebhook("secutix-v1"), s.orderV1)
+	r.POST("/api/:tenantId/webhooks/secutix/v2/orders", s.countWebhook("secutix-v2"), s.orderV2)
 
 	// The PassKit web service under each pass's webServiceURL.
 	passkit := r.Group("/api/:tenantId/apple/v1")

@@ -212,7 +212,44 @@ func (s *Server) record(c *gin.Context, ev pass.WebhookEvent, status int) {
 		s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the webhook could not be stored; send it again"))
 		return
 	}
+	if res.How == "merged" || res.How == "rerun" {
+		c.Set(webhookOutcomeKey, "merged") // joined a sync already queued or running
+	}
 	c.JSON(status, gin.H{"correlationId": ev.CorrelationID, "task": res.TaskID, "queued": res.How})
 }
+
+// countWebhook reports each webhook of source to the metrics once it is
+// answered: queued (a task is waiting for it), merged (into a task already
+// waiting), or why not.
+func (s *Server) countWebhook(source string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Next()
+		if s.deps.Metrics == nil {
+			return
+		}
+		tenant := c.Param("tenantId")
+		if _, ok := s.tenants[tenant]; !ok {
+			tenant = ""
+		}
+		outcome := c.GetString(webhookOutcomeKey)
+		if outcome == "" {
+			switch st := c.Writer.Status(); {
+			case st < 300:
+				outcome = "queued"
+			case st == http.StatusUnauthorized:
+				outcome = "unauthorized"
+			case st == http.StatusTooManyRequests:
+				outcome = "throttled"
+			case st >= 500:
+				outcome = "failed"
+			default:
+				outcome = "rejected"
+			}
+		}
+		s.deps.Metrics.Webhook(tenant, source, outcome)
+	}
+}
+
+const webhookOutcomeKey = "walletpass.webhookOutcome"
 
 func (s *Server) now() time.Time { return s.deps.Clock.Now() }

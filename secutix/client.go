@@ -347,7 +347,9 @@ func (c *Client) call(ctx context.Context, method string, req map[string]any, su
 		if readsOrder(method) {
 			pass.MarkRead(ctx, c.cfg.Clock.Now())
 		}
+		start := time.Now()
 		resp, err := c.send(ctx, url, payload, token)
+		c.observe(method, resp, err, start)
 		if err != nil {
 			return nil, withPrefix(prefix, err)
 		}
@@ -441,10 +443,61 @@ func (c *Client) send(ctx context.Context, url string, payload []byte, token str
 // outlast ctx's deadline it fails at once. Its errors are KindUnavailable
 // and wrap the quota's (context.DeadlineExceeded, context.Canceled, …).
 func (c *Client) wait(ctx context.Context, method string) error {
-	if err := c.cfg.Quota.Take(ctx, c.quotaKey(method), pass.PriorityOf(ctx)); err != nil {
+	start := time.Now()
+	err := c.cfg.Quota.Take(ctx, c.quotaKey(method), pass.PriorityOf(ctx))
+	if c.cfg.QuotaWait != nil {
+		c.cfg.QuotaWait(serviceOf(method), pass.PriorityOf(ctx), time.Since(start))
+	}
+	if err != nil {
 		return pass.Wrap(pass.KindUnavailable, err, "waiting for the SecuTix quota")
 	}
 	return nil
+}
+
+// The results Config.Observe reports.
+const (
+	ResultSuccess      = "success"       // HTTP 2xx, statusCode success
+	ResultInProgress   = "in_progress"   // HTTP 2xx, statusCode in_progress
+	ResultError        = "error"         // HTTP 2xx, another statusCode (not found, invalid, …)
+	ResultOverQuota    = "over_quota"    // HTTP 509 or 429
+	ResultUnauthorized = "unauthorized"  // HTTP 401 or 403
+	ResultServerError  = "server_error"  // HTTP 5xx
+	ResultClientError  = "client_error"  // another HTTP status
+	ResultNetworkError = "network_error" // no answer, or one too large to read
+)
+
+// observe reports one exchange to Config.Observe.
+func (c *Client) observe(method string, resp *response, err error, start time.Time) {
+	if c.cfg.Observe == nil {
+		return
+	}
+	c.cfg.Observe(serviceOf(method), method, resultOf(resp, err), time.Since(start))
+}
+
+func resultOf(resp *response, err error) string {
+	switch {
+	case err != nil:
+		return ResultNetworkError
+	case resp.status == http.StatusTooManyRequests || resp.status == 509:
+		return ResultOverQuota
+	case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden:
+		return ResultUnauthorized
+	case resp.status >= 500:
+		return ResultServerError
+	case resp.status < 200 || resp.status > 299:
+		return ResultClientError
+	}
+	var env envelope
+	if json.Unmarshal(resp.body, &env) != nil {
+		return ResultError
+	}
+	switch strings.ToLower(env.StatusCode.String()) {
+	case "success", "":
+		return ResultSuccess
+	case "in_progress", "inprogress":
+		return ResultInProgress
+	}
+	return ResultError
 }
 
 // pauseTimeout bounds the Pause that follows a 509 or 429.
@@ -553,7 +606,9 @@ func (c *Client) authenticate(ctx context.Context) (string, error) {
 	if err := c.wait(ctx, MethodAuth); err != nil {
 		return "", withPrefix(prefix, err)
 	}
+	start := time.Now()
 	resp, err := c.send(ctx, c.cfg.BaseURL+authPath, payload, "")
+	c.observe(MethodAuth, resp, err, start)
 	if err != nil {
 		return "", withPrefix(prefix, err)
 	}

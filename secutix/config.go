@@ -104,6 +104,13 @@ type Config struct {
 	// CatalogMaxAge is when the catalogue is fetched again whatever
 	// getLastSetupUpdate says; 0 means an hour.
 	CatalogMaxAge time.Duration
+	// Observe, when set, hears of every request sent to SecuTix: its
+	// service and method, the result (one of the Result constants) and
+	// how long the exchange took.
+	Observe func(service, method, result string, d time.Duration)
+	// QuotaWait, when set, hears how long each request waited for its
+	// service's quota, at which priority.
+	QuotaWait func(service string, p pass.Priority, d time.Duration)
 	// ContactLookup reads each order's contact (getContactData: one call
 	// per order, on its own quota) so that fields may map to "contact.…"
 	// paths, such as the holder's e-mail and language. Off by default.

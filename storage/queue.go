@@ -697,3 +697,41 @@ var (
 	_ pass.HintReader      = (*DB)(nil)
 )
 var _ pass.Timeline = (*DB)(nil)
+
+// TaskStat is how many tasks of a kind are in a state (pending, running
+// or dead), and, for pending ones, when the longest-waiting due task
+// became due (zero when none is due).
+type TaskStat struct {
+	Kind, State string
+	Count       int
+	OldestDue   time.Time
+}
+
+// TaskStats counts the tasks that are not done, by kind and state, for
+// the metrics (done tasks are counted as they finish). now decides which
+// pending tasks are due.
+func (s *DB) TaskStats(ctx context.Context, now time.Time) ([]TaskStat, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT kind, state, COUNT(*),
+		MIN(CASE WHEN state = 'pending' AND next_attempt_at <= $1 THEN next_attempt_at END)
+		FROM tasks WHERE state IN ('pending', 'running', 'dead') GROUP BY kind, state ORDER BY kind, state`, now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("storage: task stats: %w", err)
+	}
+	defer rows.Close()
+	var out []TaskStat
+	for rows.Next() {
+		var st TaskStat
+		var due sql.NullInt64
+		if err := rows.Scan(&st.Kind, &st.State, &st.Count, &due); err != nil {
+			return nil, fmt.Errorf("storage: task stats: %w", err)
+		}
+		if due.Valid {
+			st.OldestDue = time.UnixMilli(due.Int64).UTC()
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: task stats: %w", err)
+	}
+	return out, nil
+}

@@ -439,5 +439,23 @@ func TestCountTasks(t *testing.T) {
 		if n, err := db.CountTasks(ctx, "demo", pass.TaskPushPass, ""); err != nil || n != 0 {
 			t.Errorf("another kind: %d %v", n, err)
 		}
+		// The metrics' view: by kind and state, with the oldest due task.
+		stats, err := db.TaskStats(ctx, t0.Add(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []storage.TaskStat{{Kind: pass.TaskSyncOrder, State: "pending", Count: 2, OldestDue: t0.UTC()},
+			{Kind: pass.TaskSyncOrder, State: "running", Count: 1}}
+		if len(stats) != len(want) {
+			t.Fatalf("TaskStats = %+v, want %+v", stats, want)
+		}
+		for i := range want {
+			if stats[i].Kind != want[i].Kind || stats[i].State != want[i].State || stats[i].Count != want[i].Count || !stats[i].OldestDue.Equal(want[i].OldestDue) {
+				t.Errorf("TaskStats[%d] = %+v, want %+v", i, stats[i], want[i])
+			}
+		}
+		if stats, _ := db.TaskStats(ctx, t0.Add(-time.Second)); len(stats) == 0 || !stats[0].OldestDue.IsZero() {
+			t.Errorf("before they are due: %+v, want no oldest due", stats)
+		}
 	})
 }

@@ -73,6 +73,9 @@ type Config struct {
 	// Listen, when set, calls wake whenever another instance enqueues a
 	// task, until ctx ends (PostgreSQL LISTEN/NOTIFY).
 	Listen func(ctx context.Context, wake func()) error
+	// OnAttempt, when set, hears of every finished attempt: the task's
+	// kind, its result (done, retry or dead) and how long the handler ran.
+	OnAttempt func(kind, result string, d time.Duration)
 }
 
 // Job is a periodic job.
@@ -313,6 +316,7 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 		slog.String("order", pass.RedactKey(t.DedupKey)), slog.Int("attempt", t.Attempts), slog.Any("correlationIds", t.CorrelationIDs))
 	h, ok := d.handlers[t.Kind]
 	var err error
+	start := time.Now()
 	if !ok {
 		err = pass.Errorf(pass.KindInvalid, "no handler for task kind %q", t.Kind)
 	} else {
@@ -322,11 +326,12 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 		stopRenew()
 		t.ReadAt = mark.At()
 	}
-	now := d.now()
+	now, took := d.now(), time.Since(start)
 	if err == nil {
 		if cerr := d.q.Complete(context.WithoutCancel(ctx), t, now, now.Add(d.cfg.RerunDelay)); cerr != nil {
 			log.Warn("complete task", slog.Any("error", cerr))
 		}
+		d.observe(t.Kind, "done", took)
 		return
 	}
 	dead := pass.KindOf(err) == pass.KindInvalid || t.Attempts >= d.cfg.MaxAttempts
@@ -340,8 +345,16 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 	}
 	if dead {
 		log.Error("task dead", slog.Any("error", err))
+		d.observe(t.Kind, "dead", took)
 	} else {
 		log.Warn("task failed, will retry", slog.Any("error", err), slog.Time("retryAt", retryAt))
+		d.observe(t.Kind, "retry", took)
+	}
+}
+
+func (d *Dispatcher) observe(kind, result string, took time.Duration) {
+	if d.cfg.OnAttempt != nil {
+		d.cfg.OnAttempt(kind, result, took)
 	}
 }
 

@@ -37,6 +37,12 @@ type App struct {
 	// URL is how this process reaches itself (the listener's address).
 	URL      string
 	listener net.Listener
+	// AdminURL is the admin listener's base URL (/metrics, /debug/pprof),
+	// "" when server.adminListen is off.
+	AdminURL      string
+	adminListener net.Listener
+	admin         *http.Server
+	metrics       *metrics
 
 	// Stores and signing.
 	DB         *storage.DB
@@ -111,6 +117,17 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.closers = append(a.closers, func() { a.DB.Close() })
+	a.metrics = newMetrics(a.DB, a.Identities)
+	if l := cfg.Server.AdminListen; l != config.AdminOff {
+		if a.adminListener, err = net.Listen("tcp", l); err != nil {
+			return fmt.Errorf("listen on %s (server.adminListen): %w", l, err)
+		}
+		a.closers = append(a.closers, func() { a.adminListener.Close() })
+		a.AdminURL = "http://" + a.adminListener.Addr().String()
+		a.admin = &http.Server{Handler: a.metrics.adminHandler(), ReadHeaderTimeout: 10 * time.Second,
+			// A CPU profile or trace takes as long as asked (?seconds=).
+			WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	}
 	if a.Blobs, a.Presign, err = openBlobs(ctx, cfg); err != nil {
 		return err
 	}
@@ -137,7 +154,7 @@ func (a *App) buildAdapters(ctx context.Context) error {
 	a.closers = append(a.closers, a.APNs.close)
 	quotas := newSecuTixQuotas(a.DB, cfg.Storage.PostgresURL != "", secutix.DefaultQuotaWindow,
 		a.Log.With(slog.String("component", "secutix")))
-	if a.SecuTix, a.Sandbox, err = buildSecuTix(cfg, a.URL, quotas, a.DB, a.Log); err != nil {
+	if a.SecuTix, a.Sandbox, err = buildSecuTix(cfg, a.URL, quotas, a.DB, a.Log, a.metrics); err != nil {
 		return err
 	}
 	if a.Sandbox != nil {
@@ -147,7 +164,7 @@ func (a *App) buildAdapters(ctx context.Context) error {
 		return err
 	}
 	a.closers = append(a.closers, a.FCM.close)
-	if a.Google, err = buildGoogle(cfg, a.DB, a.Registry, a.URL); err != nil {
+	if a.Google, err = buildGoogle(cfg, a.DB, a.Registry, a.URL, a.metrics); err != nil {
 		return err
 	}
 	a.Fakes.Google = a.Google.fakes
@@ -159,7 +176,7 @@ func (a *App) buildAdapters(ctx context.Context) error {
 // built-in sandbox, served by this process under /sandbox/, which sends
 // its webhooks to selfURL. The clients share each institution's catalogue
 // through catalogs.
-func buildSecuTix(cfg *config.Config, selfURL string, quotas *secutixQuotas, catalogs secutix.CatalogStore, log *slog.Logger) (secutix.Clients, *fakesecutix.Sandbox, error) {
+func buildSecuTix(cfg *config.Config, selfURL string, quotas *secutixQuotas, catalogs secutix.CatalogStore, log *slog.Logger, m *metrics) (secutix.Clients, *fakesecutix.Sandbox, error) {
 	clients := secutix.Clients{}
 	var sb *fakesecutix.Sandbox
 	for _, t := range cfg.Tenants {
@@ -196,6 +213,7 @@ func buildSecuTix(cfg *config.Config, selfURL string, quotas *secutixQuotas, cat
 		}
 		scfg := secutixConfig(t, base, inst)
 		scfg.Log, scfg.Catalogs = log, catalogs
+		scfg.Observe, scfg.QuotaWait = m.secutixHooks(t.ID)
 		if sx.UsesSandbox() {
 			scfg.CatalogInterval, scfg.SetupCheckInterval = devCatalogInterval, devCatalogInterval/6
 		}
@@ -302,10 +320,10 @@ func (a *App) buildServices() {
 	for _, t := range cfg.Tenants {
 		templates[t.ID] = t.DefaultTemplate
 	}
-	a.Passes = &pass.Service{Passes: db, Blobs: a.Blobs, Packager: a.Registry, Policies: pol, Google: db}
+	a.Passes = &pass.Service{Passes: db, Blobs: a.Blobs, Packager: countedPackager{Packager: a.Registry, m: a.metrics}, Policies: pol, Google: db}
 	a.Syncer = &pass.Syncer{Orders: a.SecuTix, Service: a.Passes, Hints: db, Timeline: db, Log: log, Templates: templates}
-	a.Pushes = &pass.PushService{Devices: db, Pusher: a.APNs.pushers(), Log: log.With(slog.String("component", "apns"))}
-	a.Notices = &pass.AppNoticeService{Store: db, Notifier: a.FCM.notifiers(), Queue: db, Policies: pol,
+	a.Pushes = &pass.PushService{Devices: db, Pusher: a.metrics.pushers(a.APNs.pushers()), Log: log.With(slog.String("component", "apns"))}
+	a.Notices = &pass.AppNoticeService{Store: db, Notifier: a.metrics.notifiers(a.FCM.notifiers()), Queue: db, Policies: pol,
 		PageURL: func(tenant, secret string) string {
 			t, _ := cfg.Tenant(tenant)
 			return httpapi.OrderPageURL(t.PublicBaseURL, tenant, secret)
@@ -363,7 +381,7 @@ func (a *App) buildServices() {
 		// The periodic jobs run on one instance; every task written, by
 		// this process or (PostgreSQL) another instance, wakes the
 		// dispatcher through the store.
-		Elector: db.Elector("walletpass-jobs"), Listen: db.ListenTasks,
+		Elector: db.Elector("walletpass-jobs"), Listen: db.ListenTasks, OnAttempt: a.metrics.taskAttempt,
 	}, db, db, workers.Handlers(
 		workers.Handle[pass.OrderRef](a.Syncer),
 		workers.Handle[pass.PushArgs](a.Pushes),
@@ -397,7 +415,7 @@ func (a *App) buildServer() error {
 		return err
 	}
 	deps := httpapi.Deps{
-		Log: a.Log, Tenants: tenants, Health: a.healthChecks(), Draining: a.draining.Load,
+		Log: a.Log, Tenants: tenants, Health: a.healthChecks(), Draining: a.draining.Load, Metrics: a.metrics,
 		AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,
 		Passes: db, Blobs: a.Blobs,
 		TemplateFile: func(name, file string) ([]byte, bool) {
@@ -445,6 +463,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- a.Server.Serve(a.listener) }()
+	if a.admin != nil {
+		go a.admin.Serve(a.adminListener) // ends at Shutdown; its failures leave the service running
+	}
 	v := buildVersion()
 	a.Log.Info("serving", slog.String("listen", a.listener.Addr().String()), slog.Bool("development", a.Config.Server.Development),
 		slog.String("version", v.Version), slog.String("revision", v.Revision), slog.String("go", v.GoVersion))
@@ -466,6 +487,9 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	if err := a.Server.Shutdown(shutdownCtx); err != nil && serveErr == nil {
 		serveErr = fmt.Errorf("shutdown: %w", err)
+	}
+	if a.admin != nil {
+		a.admin.Shutdown(shutdownCtx)
 	}
 	if a.Sandbox != nil {
 		a.Sandbox.Close()

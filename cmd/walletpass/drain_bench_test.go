@@ -62,7 +62,7 @@ tenants:
 	var procs []*proc
 	for range n {
 		addr := freePort(b)
-		env := append(os.Environ(), append(extra, "WALLETPASS_LISTEN="+addr, "WALLETPASS_PUBLIC_BASE_URL=http://"+addr)...)
+		env := append(os.Environ(), append(extra, "WALLETPASS_ADMIN_LISTEN=127.0.0.1:0", "WALLETPASS_LISTEN="+addr, "WALLETPASS_PUBLIC_BASE_URL=http://"+addr)...)
 		procs = append(procs, startProc(b, bin, env, "http://"+addr))
 	}
 	defer func() {

@@ -31,7 +31,7 @@ type googleSide struct {
 
 // buildGoogle wires every tenant that has a Google Wallet issuer. selfURL
 // is how this process reaches itself (the development fake).
-func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfURL string) (*googleSide, error) {
+func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfURL string, m *metrics) (*googleSide, error) {
 	g := &googleSide{fakes: map[string]*fakegoogle.Server{},
 		callbacks: &google.Callbacks{Verifiers: map[string]*google.CallbackVerifier{}, Store: db}}
 	tenants := map[string]*google.Tenant{}
@@ -67,7 +67,8 @@ func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfUR
 				return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 			}
 		}
-		api, err := google.NewClient(google.ClientConfig{Endpoint: endpoint, Account: sa, RequestsPerSecond: gc.RequestsPerSecond})
+		api, err := google.NewClient(google.ClientConfig{Endpoint: endpoint, Account: sa, RequestsPerSecond: gc.RequestsPerSecond,
+			Transport: m.googleTransport(t.ID, nil)})
 		if err != nil {
 			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}

@@ -38,7 +38,7 @@ func (s *syncBuffer) String() string {
 }
 
 func testEnv(dataDir string, extra map[string]string) func(string) string {
-	m := map[string]string{"WALLETPASS_DATA_DIR": dataDir, "WALLETPASS_LISTEN": "127.0.0.1:0"}
+	m := map[string]string{"WALLETPASS_DATA_DIR": dataDir, "WALLETPASS_LISTEN": "127.0.0.1:0", "WALLETPASS_ADMIN_LISTEN": "127.0.0.1:0"}
 	for k, v := range extra {
 		m[k] = v
 	}

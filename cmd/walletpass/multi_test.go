@@ -126,7 +126,7 @@ tenants:
 	for i := range 3 {
 		addr := freePort(t)
 		base := "http://" + addr
-		env := append(os.Environ(), "WALLETPASS_CONFIG="+cfgPath, "WALLETPASS_LISTEN="+addr, "WALLETPASS_PUBLIC_BASE_URL="+base,
+		env := append(os.Environ(), "WALLETPASS_CONFIG="+cfgPath, "WALLETPASS_ADMIN_LISTEN=127.0.0.1:0", "WALLETPASS_LISTEN="+addr, "WALLETPASS_PUBLIC_BASE_URL="+base,
 			"WALLETPASS_DATABASE_URL="+dsn, "WALLETPASS_S3_URL="+bucketURL)
 		procs = append(procs, startProc(t, bin, env, base)) // the first makes the shared development PKI
 		bases = append(bases, base)

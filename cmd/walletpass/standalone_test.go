@@ -62,7 +62,7 @@ func TestStandaloneSandboxByEnvironment(t *testing.T) {
 	}
 
 	dataDir := t.TempDir()
-	env := append(os.Environ(), "WALLETPASS_DATA_DIR="+dataDir, "WALLETPASS_LISTEN="+wpAddr, "WALLETPASS_PUBLIC_BASE_URL="+wpURL,
+	env := append(os.Environ(), "WALLETPASS_DATA_DIR="+dataDir, "WALLETPASS_ADMIN_LISTEN=127.0.0.1:0", "WALLETPASS_LISTEN="+wpAddr, "WALLETPASS_PUBLIC_BASE_URL="+wpURL,
 		"WALLETPASS_CONFIG=",
 		"WALLETPASS_TENANT_DEMO_SECUTIX_BASE_URL="+sbURL+"/sandbox/secutix",
 		"WALLETPASS_TENANT_DEMO_SECUTIX_AUTH=jwt",

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"walletpass/pass"
+	"walletpass/pass/apple/appletest"
+)
+
+// TestMetricsAfterAnOrdersLife is the operations issue's acceptance run: a
+// sandbox order is paid (a phone adds the pass to Apple Wallet, the app
+// registers, the buyer saves it to Google Wallet), modified, validated
+// and cancelled; then the admin listener's /metrics shows every family
+// with the values that run caused, and /debug/pprof answers there (and
+// neither on the public listener).
+func TestMetricsAfterAnOrdersLife(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, "")
+	defer s.stop()
+	if s.app.AdminURL == "" {
+		t.Fatal("no admin listener")
+	}
+	o := s.createOrder(map[string]any{"count": 1})
+	ps := s.waitPasses(o.Secret, "1 pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
+	tk := o.Tickets[0]
+
+	// A phone adds the pass: it registers for pushes.
+	data, err := os.ReadFile(filepath.Join(s.dataDir, "blobs", filepath.FromSlash(ps[0].BlobKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj := appletest.Verify(t, data, filepath.Join(s.dataDir, "pki", "wwdr.pem"))
+	ph := &phone{t: t, ws: s.base + "/api/demo/apple", token: pj["authenticationToken"].(string), device: "d1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6",
+		push: strings.Repeat("cd", 32), typ: pj["passTypeIdentifier"].(string), serial: pj["serialNumber"].(string)}
+	if resp, body := ph.req("POST", "/devices/"+ph.device+"/registrations/"+ph.typ+"/"+ph.serial, `{"pushToken":"`+ph.push+`"}`, ph.auth()); resp.StatusCode != 201 {
+		t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
+	// The organiser's app registers for the order.
+	b, _ := json.Marshal(map[string]string{"orderSecretToken": o.Secret, "fcmToken": "fcm-metrics-1", "platform": "android", "locale": "en"})
+	resp, err := http.Post(s.base+"/api/demo/customers/devices", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// The buyer saves the ticket to Google Wallet.
+	if resp, body := fetch(t, s.orderLinks(o.Secret)["google-save"], nil); resp.StatusCode != http.StatusFound {
+		t.Fatalf("google save: %d %s", resp.StatusCode, body)
+	}
+
+	s.action(o, tk.TicketID, "modify", map[string]any{})
+	s.waitPasses(o.Secret, "the modified pass", func(ps []pass.Pass) bool { return ps[0].Version == 2 })
+	s.action(o, tk.TicketID, "validate", nil)
+	s.waitPasses(o.Secret, "the used pass", func(ps []pass.Pass) bool { return ps[0].Status == pass.StatusUsed })
+	s.action(o, tk.TicketID, "cancel", nil)
+	s.waitPasses(o.Secret, "the voided pass", func(ps []pass.Pass) bool { return ps[0].Status == pass.StatusVoided })
+	s.idle()
+
+	fams := scrape(t, s.app.AdminURL+"/metrics")
+	demo := map[string]string{"tenant": "demo"}
+	for _, c := range []struct {
+		family string
+		labels map[string]string
+	}{
+		{"walletpass_http_requests_total", map[string]string{"route": "/api/:tenantId/webhooks/listeners/secutix/orders", "method": "POST", "status": "200"}},
+		{"walletpass_http_request_duration_seconds", map[string]string{"route": "/api/:tenantId/apple/v1/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber"}},
+		{"walletpass_webhooks_total", map[string]string{"tenant": "demo", "source": "secutix-order"}},
+		{"walletpass_task_attempts_total", map[string]string{"kind": pass.TaskSyncOrder, "result": "done"}},
+		{"walletpass_task_attempts_total", map[string]string{"kind": pass.TaskPushPass, "result": "done"}},
+		{"walletpass_task_attempts_total", map[string]string{"kind": pass.TaskGoogleSync, "result": "done"}},
+		{"walletpass_task_attempts_total", map[string]string{"kind": pass.TaskAppNotice, "result": "done"}},
+		{"walletpass_task_duration_seconds", map[string]string{"kind": pass.TaskSyncOrder}},
+		{"walletpass_secutix_requests_total", map[string]string{"tenant": "demo", "service": "externalOrderService", "result": "success"}},
+		{"walletpass_secutix_requests_total", map[string]string{"tenant": "demo", "service": "catalogService", "result": "success"}},
+		{"walletpass_secutix_request_duration_seconds", demo},
+		{"walletpass_secutix_quota_wait_seconds", map[string]string{"tenant": "demo", "priority": "webhook"}},
+		{"walletpass_passes_signed_total", map[string]string{"tenant": "demo", "result": "ok"}},
+		{"walletpass_pass_signing_duration_seconds", nil},
+		{"walletpass_apns_pushes_total", map[string]string{"tenant": "demo", "result": "delivered"}},
+		{"walletpass_fcm_messages_total", map[string]string{"tenant": "demo", "result": "delivered"}},
+		{"walletpass_google_requests_total", map[string]string{"tenant": "demo", "result": "2xx"}},
+		{"walletpass_certificate_expiry_timestamp_seconds", map[string]string{"tenant": "demo", "certificate": "pass"}},
+		{"walletpass_build_info", nil},
+		{"walletpass_task_stats_up", nil},
+		{"go_goroutines", nil},
+	} {
+		if v := sum(fams[c.family], c.labels); v <= 0 {
+			t.Errorf("%s%v = %v, want > 0", c.family, c.labels, v)
+		}
+	}
+	if exp := sum(fams["walletpass_certificate_expiry_timestamp_seconds"], map[string]string{"tenant": "demo", "certificate": "pass"}); exp < float64(time.Now().Unix()) {
+		t.Errorf("certificate expiry %v is in the past", exp)
+	}
+	// The queue is empty, and says so (zero series, not none).
+	for _, st := range []string{"pending", "running", "dead"} {
+		if got := series(fams["walletpass_tasks"], map[string]string{"kind": pass.TaskSyncOrder, "state": st}); got != 1 {
+			t.Errorf("walletpass_tasks{kind=sync-order,state=%s}: %d series", st, got)
+		}
+	}
+	if v := sum(fams["walletpass_tasks"], nil); v != 0 {
+		t.Errorf("walletpass_tasks = %v after the queue drained", v)
+	}
+	// Only known routes become labels: a path with an id in it does not.
+	for _, m := range fams["walletpass_http_requests_total"].GetMetric() {
+		if r := label(m, "route"); strings.Contains(r, o.Secret) || strings.Contains(r, fmt.Sprint(o.FileID)) {
+			t.Errorf("a route label holds an id: %s", r)
+		}
+	}
+
+	if resp, _ := fetch(t, s.app.AdminURL+"/debug/pprof/", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("pprof on the admin listener: %d", resp.StatusCode)
+	}
+	for _, p := range []string{"/metrics", "/debug/pprof/"} {
+		if resp, _ := fetch(t, s.base+p, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s on the public listener: %d, want 404", p, resp.StatusCode)
+		}
+	}
+}
+
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("the metrics do not parse: %v", err)
+	}
+	return fams
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+func matches(m *dto.Metric, labels map[string]string) bool {
+	for k, v := range labels {
+		if label(m, k) != v {
+			return false
+		}
+	}
+	return true
+}
+
+// sum adds the values (a histogram's count) of the family's series that
+// carry labels.
+func sum(f *dto.MetricFamily, labels map[string]string) float64 {
+	var v float64
+	for _, m := range f.GetMetric() {
+		if !matches(m, labels) {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			v += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			v += m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			v += float64(m.GetHistogram().GetSampleCount())
+		case m.Untyped != nil:
+			v += m.GetUntyped().GetValue()
+		}
+	}
+	return v
+}
+
+func series(f *dto.MetricFamily, labels map[string]string) int {
+	n := 0
+	for _, m := range f.GetMetric() {
+		if matches(m, labels) {
+			n++
+		}
+	}
+	return n
+}
