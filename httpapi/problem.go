@@ -44,7 +44,7 @@ func writeProblem(c *gin.Context, status int, detail string) {
 		Title:         http.StatusText(status),
 		Status:        status,
 		Detail:        detail,
-		Instance:      c.Request.URL.Path,
+		Instance:      c.Request.URL.EscapedPath(), // a URI reference, as RFC 9457 asks
 		CorrelationID: correlationID(c),
 	})
 	// AbortWithStatusJSON sets application/json; restore ours.

@@ -215,6 +215,7 @@ func (s *Server) routes() *gin.Engine {
 
 	r.GET("/healthz", s.health)
 	r.GET("/readyz", s.ready)
+	r.GET("/openapi.json", s.openAPI)
 	r.GET("/", s.home)
 	if s.deps.Preview.Enabled {
 		r.GET("/api/:tenantId/preview/:template", s.previewPass)

@@ -69,6 +69,9 @@ func startSystemEnv(t testing.TB, configYAML string, env map[string]string) *sys
 		cancel()
 		t.Fatal(err)
 	}
+	// Every exchange of every end-to-end test is checked against the
+	// OpenAPI document.
+	app.Server.Handler = checkOpenAPI(t, openAPIRouter(t), app.Server.Handler)
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
 	var once sync.Once
