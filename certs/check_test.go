@@ -182,3 +182,44 @@ func TestSeverityString(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckChain: Apple's WWDR G4 leads to Apple's root; the development
+// WWDR does not, unless the development CA is trusted (development only).
+func TestCheckChain(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	chain, err := parsePEMCertificates(AppleWWDRG4())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g4 := chain[0]
+	if g4.Subject.OrganizationalUnit[0] != "G4" {
+		t.Fatalf("embedded WWDR: %s", g4.Subject)
+	}
+	if ps := (&Identity{WWDR: g4}).CheckChain(AppleRoots(), now); len(ps) != 0 {
+		t.Errorf("Apple's WWDR G4: %v", ps)
+	}
+	// Long after it expired, the chain question is still answered.
+	if ps := (&Identity{WWDR: g4}).CheckChain(AppleRoots(), now.AddDate(10, 0, 0)); len(ps) != 0 {
+		t.Errorf("Apple's WWDR G4 in 2036: %v", ps)
+	}
+	paths, err := EnsureDev(t.TempDir(), "pass.dev.walletpass.demo", "DEMOTEAM01", "Demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := LoadCertificate(paths.WWDRCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := (&Identity{WWDR: dev}).CheckChain(AppleRoots(), now)
+	if !HasErrors(ps) || !strings.Contains(ps[0].Message, "does not lead to Apple's root") {
+		t.Errorf("the development WWDR against Apple's root: %v", ps)
+	}
+	devRoots := AppleRoots()
+	devRoots.AddCert(dev)
+	if ps := (&Identity{WWDR: dev}).CheckChain(devRoots, now); len(ps) != 0 {
+		t.Errorf("the development WWDR with the development CA trusted: %v", ps)
+	}
+	if ps := (&Identity{}).CheckChain(AppleRoots(), now); ps != nil {
+		t.Errorf("no WWDR: %v (Check reports it)", ps)
+	}
+}

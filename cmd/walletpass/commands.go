@@ -67,10 +67,10 @@ func useActualPort(cfg *config.Config, addr string) {
 	}
 }
 
-// selfCommand is how the next-steps hints name this program: the path of
-// the running binary when it lies under the working directory (make run
-// starts bin/walletpass), else the go run form (its binary lives in a
-// temporary directory).
+// selfCommand is how the next-steps hints name this program: the go run
+// form when `go run` built it (its binary lives in a go-build temporary
+// directory), else the binary's path, relative when it lies under the
+// working directory (make run starts ./bin/walletpass).
 func selfCommand() string {
 	exe, err := os.Executable()
 	if err != nil {
@@ -86,9 +86,12 @@ func selfCommand() string {
 const goRunSelf = "go run ./cmd/walletpass"
 
 func selfCommandFor(exe, wd string) string {
+	if strings.Contains(filepath.ToSlash(exe), "/go-build") {
+		return goRunSelf
+	}
 	rel, err := filepath.Rel(wd, exe)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return goRunSelf
+		return exe
 	}
 	return "." + string(filepath.Separator) + rel
 }
@@ -223,6 +226,17 @@ func cmdCertsDev(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// cmdCertsAppleWWDR prints Apple's WWDR G4 certificate (PEM), the
+// intermediate of pass certificates made since 2022, for apple.wwdrFile.
+func cmdCertsAppleWWDR(args []string, stdout io.Writer) error {
+	fs := newFlags("certs apple-wwdr", stdout)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	_, err := stdout.Write(certs.AppleWWDRG4())
+	return err
+}
+
 func cmdCertsCheck(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := newFlags("certs check", stdout)
 	cfgPath := configFlag(fs, getenv)
@@ -248,7 +262,7 @@ func cmdCertsCheck(args []string, stdout, stderr io.Writer, getenv func(string) 
 			if err == nil {
 				fmt.Fprintf(stdout, "tenant %s: certificate %q, team %s, expires %s\n", t.ID, id.Leaf.Subject.CommonName,
 					certs.TeamID(id.Leaf), id.Leaf.NotAfter.UTC().Format(time.DateOnly))
-				problems := id.Check(t.Apple.PassTypeID, t.Apple.TeamID, time.Now())
+				problems := checkIdentity(cfg, t, id, time.Now())
 				for _, p := range problems {
 					fmt.Fprintf(stdout, "  %s: %s\n", p.Severity, p.Message)
 				}

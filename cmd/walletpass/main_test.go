@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/http"
@@ -235,7 +237,7 @@ func TestCLIErrors(t *testing.T) {
 func TestHelpExitsZero(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t.TempDir(), nil)
-	commands := [][]string{{"serve"}, {"pass", "build"}, {"pass", "sample"}, {"certs", "dev"}, {"certs", "check"},
+	commands := [][]string{{"serve"}, {"pass", "build"}, {"pass", "sample"}, {"certs", "dev"}, {"certs", "check"}, {"certs", "apple-wwdr"},
 		{"migrate"}, {"tasks", "list"}, {"tasks", "retry"}, {"orders", "timeline"}, {"orders", "links"},
 		{"google", "counts"}, {"token"}, {"apikey", "create"}, {"apikey", "list"}, {"apikey", "revoke"},
 		{"sandbox", "secutix"}, {"secutix", "probe"}, {"version"}}
@@ -293,13 +295,42 @@ tenants:
 	if err == nil || !strings.Contains(stdout.String(), "OTHERTEAM1") {
 		t.Errorf("team mismatch: err = %v, output:\n%s", err, stdout.String())
 	}
+	// Outside development the same files are refused: their WWDR does not
+	// lead to Apple's root (in development the development CA counts).
+	prod := filepath.Join(dir, "prod.yaml")
+	os.WriteFile(prod, []byte(`server: {development: false, publicBaseURL: "https://passes.example.com", linkSecret: "`+strings.Repeat("s", 32)+`"}
+storage: {dataDir: "`+filepath.Join(dir, "data")+`"}
+tenants:
+  - id: demo
+    name: Demo
+    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo, certFile: "`+filepath.Join(dir, "data", "pki", "pass.dev.walletpass.demo.pem")+`", keyFile: "`+filepath.Join(dir, "data", "pki", "pass.dev.walletpass.demo.key.pem")+`", wwdrFile: "`+filepath.Join(dir, "data", "pki", "wwdr.pem")+`"}
+    secutix: {baseURL: "https://demo.ws.secutix.com", institution: DEMO, operator: WALLET, partner: p, secret: s}
+    webhooks: {auth: apikey, key: "`+strings.Repeat("k", 16)+`"}
+`), 0o600)
+	stdout.Reset()
+	err = Run(context.Background(), []string{"certs", "check", "-config", prod}, &stdout, io.Discard, env)
+	if err == nil || !strings.Contains(stdout.String(), "does not lead to Apple's root") {
+		t.Errorf("a development WWDR in production: err = %v, output:\n%s", err, stdout.String())
+	}
+	stdout.Reset()
+	if err := Run(context.Background(), []string{"certs", "apple-wwdr"}, &stdout, io.Discard, env); err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(stdout.Bytes())
+	if block == nil {
+		t.Fatalf("certs apple-wwdr printed no PEM: %q", stdout.String())
+	}
+	if c, err := x509.ParseCertificate(block.Bytes); err != nil || c.Subject.OrganizationalUnit[0] != "G4" {
+		t.Errorf("certs apple-wwdr: %v %v", err, c)
+	}
 }
 
 func TestSelfCommandNamesTheBinaryMakeRunStarts(t *testing.T) {
 	for _, c := range []struct{ exe, wd, want string }{
 		{"/src/walletpass/bin/walletpass", "/src/walletpass", "./bin/walletpass"},
 		{"/tmp/go-build123/b001/exe/walletpass", "/src/walletpass", goRunSelf},
-		{"/src/bin/walletpass", "/src/walletpass", goRunSelf},
+		{"/src/bin/walletpass", "/src/walletpass", "/src/bin/walletpass"},
+		{"/usr/local/bin/walletpass", "/var/lib/walletpass", "/usr/local/bin/walletpass"},
 	} {
 		if got := selfCommandFor(c.exe, c.wd); got != c.want {
 			t.Errorf("selfCommandFor(%q, %q) = %q, want %q", c.exe, c.wd, got, c.want)

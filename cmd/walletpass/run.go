@@ -19,7 +19,9 @@ Usage:
   walletpass certs dev [-dir DIR] [-pass-type-id ID] [-team-id ID] [-org NAME]
                                                   make or reuse a development PKI
   walletpass certs check [-config FILE] [-tenant ID]
-                                                  report on the tenants' certificates
+                                                  report on the tenants' certificates (expiry, key,
+                                                  pass type and team, the chain up to Apple's root)
+  walletpass certs apple-wwdr                     print Apple's WWDR G4 certificate (PEM)
   walletpass migrate [-config FILE]               apply database migrations
   walletpass tasks list [-state pending|running|done|dead]
   walletpass tasks retry (TASK-ID ... | -dead)    revive dead tasks
@@ -105,15 +107,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return errUsage{fmt.Sprintf("pass: unknown command %q (build, sample)", rest[0])}
 	case "certs":
 		if len(rest) == 0 {
-			return errUsage{"certs: expected dev or check"}
+			return errUsage{"certs: expected dev, check or apple-wwdr"}
 		}
 		switch rest[0] {
 		case "dev":
 			return cmdCertsDev(rest[1:], stdout, stderr)
 		case "check":
 			return cmdCertsCheck(rest[1:], stdout, stderr, getenv)
+		case "apple-wwdr":
+			return cmdCertsAppleWWDR(rest[1:], stdout)
 		}
-		return errUsage{fmt.Sprintf("certs: unknown command %q (dev, check)", rest[0])}
+		return errUsage{fmt.Sprintf("certs: unknown command %q (dev, check, apple-wwdr)", rest[0])}
 	case "migrate":
 		return cmdMigrate(ctx, rest, stdout, stderr, getenv)
 	case "tasks":

@@ -70,6 +70,19 @@ func tenantSource(cfg *config.Config, t config.Tenant) (certs.Source, error) {
 	return certs.Source{CertFile: dev.Cert, KeyFile: dev.Key, WWDRFile: dev.WWDRCert}, nil
 }
 
+// checkIdentity is everything wrong with a tenant's signing identity:
+// certs.Identity.Check, and whether its WWDR leads to Apple's root (in
+// development, the development CA is trusted too).
+func checkIdentity(cfg *config.Config, t config.Tenant, id *certs.Identity, now time.Time) []certs.Problem {
+	roots := certs.AppleRoots()
+	if cfg.Server.Development {
+		if dev, err := certs.LoadCertificate(filepath.Join(cfg.DevPKIDir(), "wwdr.pem")); err == nil {
+			roots.AddCert(dev)
+		}
+	}
+	return append(id.Check(t.Apple.PassTypeID, t.Apple.TeamID, now), id.CheckChain(roots, now)...)
+}
+
 // buildRegistry loads every template and every tenant's signing identity,
 // checks the certificates (errors stop the start, warnings are logged) and
 // returns the registry that renders and signs passes.
@@ -102,7 +115,7 @@ func buildIssuers(cfg *config.Config, log *slog.Logger) (*apple.Registry, map[st
 		if err != nil {
 			return nil, nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
-		problems := id.Check(t.Apple.PassTypeID, t.Apple.TeamID, time.Now())
+		problems := checkIdentity(cfg, t, id, time.Now())
 		for _, p := range problems {
 			log.Warn("certificate", slog.String("tenant", t.ID), slog.String("severity", p.Severity.String()), slog.String("problem", p.Message))
 		}
