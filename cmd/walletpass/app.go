@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -154,11 +155,12 @@ func (a *App) buildAdapters(ctx context.Context) error {
 	a.closers = append(a.closers, a.APNs.close)
 	quotas := newSecuTixQuotas(a.DB, cfg.Storage.PostgresURL != "", secutix.DefaultQuotaWindow,
 		a.Log.With(slog.String("component", "secutix")))
-	if a.SecuTix, a.Sandbox, err = buildSecuTix(cfg, a.URL, quotas, a.DB, a.Log, a.metrics); err != nil {
-		return err
-	}
-	if a.Sandbox != nil {
+	a.SecuTix, a.Sandbox, err = buildSecuTix(cfg, a.URL, quotas, a.DB, a.Log, a.metrics)
+	if a.Sandbox != nil { // made before a later tenant failed: it is closed too
 		a.closers = append(a.closers, a.Sandbox.Close)
+	}
+	if err != nil {
+		return err
 	}
 	if a.FCM, a.Fakes.FCM, a.Fakes.fcmHandler, err = buildAppNotifiers(ctx, cfg, a.URL); err != nil {
 		return err
@@ -205,6 +207,8 @@ func buildSecuTix(cfg *config.Config, selfURL string, quotas *secutixQuotas, cat
 				// In development a rescheduled demo show should reach the
 				// passes within a minute, not SecuTix's ten.
 				CatalogInterval: devCatalogInterval,
+				// Its orders outlive a restart, as the passes made of them do.
+				StateFile: filepath.Join(cfg.Storage.DataDir, "sandbox-"+t.ID+".json"),
 			})
 			if err != nil {
 				return nil, nil, fmt.Errorf("tenant %s: sandbox: %w", t.ID, err)
@@ -528,7 +532,7 @@ func checkCertificates(cfg *config.Config, ids map[string]*certs.Identity, log *
 		if !ok {
 			continue
 		}
-		for _, p := range id.Check(t.Apple.PassTypeID, t.Apple.TeamID, now) {
+		for _, p := range checkIdentity(cfg, t, id, now) {
 			n++
 			log.Warn("certificate", slog.String("tenant", t.ID), slog.String("severity", p.Severity.String()), slog.String("problem", p.Message))
 		}

@@ -28,13 +28,14 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	quota := fs.Int("quota", 60, "requests per minute per service before HTTP 509")
 	format := fs.String("webhook-format", "listener", "the webhooks' `format`: listener, v1 (the URL holds ${orderId}) or v2")
 	catalog := fs.Duration("catalog-interval", 10*time.Minute, "least `time` between two getCatalogDetailed calls (SecuTix: 10m; 0: no limit)")
+	stateFile := fs.String("state", "", "keep the orders across restarts in this `file` (default: in memory only)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	log := newLogger(stderr, "info")
 	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: *tenant, Institution: *tenant, Operator: *operator, Partner: *partner,
 		Secret: *secret, WebhookURL: *webhookURL, WebhookFormat: *format, QuotaPerMinute: *quota, Log: log,
-		CatalogInterval: noLimit(*catalog)})
+		CatalogInterval: noLimit(*catalog), StateFile: *stateFile})
 	if err != nil {
 		return err
 	}

@@ -163,6 +163,7 @@ func (s *Sandbox) actOn(fileID, ticketID int64, action string, change func(c cur
 	if orderID == 0 {
 		orderID = c.o.OrderID
 	}
+	s.saveLocked()
 	s.hooks.enqueue(fileID, orderID, hooks...)
 	return s.view(c), nil
 }

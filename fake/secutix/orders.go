@@ -250,6 +250,7 @@ func (s *Sandbox) CreateOrder(req OrderRequest) (CreatedOrder, error) {
 	s.bySecret[secret] = fileID
 	s.byOrder[orderID] = fileID
 	s.log.Info("order created", "fileId", fileID, "orderId", orderID, "tickets", len(tickets))
+	s.saveLocked()
 	s.hooks.enqueue(fileID, orderID, hooks...)
 	return out, nil
 }

@@ -67,6 +67,10 @@ type Config struct {
 	// aligned to multiples of it (calendar minutes by default); 0 means one
 	// minute. Tests shorten it.
 	QuotaWindow time.Duration
+	// StateFile, when set, keeps the files, the catalogue and the id
+	// counters across restarts: read by New, written after every order
+	// and change (make run keeps it in the data directory).
+	StateFile string
 	// TokenTTL is the lifetime of the tokens /v1/auth issues; 0 means 10 min.
 	TokenTTL time.Duration
 	// WebhookRetryDelay is the first pause between webhook attempts; it
@@ -110,6 +114,13 @@ type Sandbox struct {
 	inProgress     int // in_progress answers per new request
 	requests       map[int64]*pendingRequest
 	holderSeq      int
+
+	// The state file's writer (Config.StateFile).
+	dirty     bool
+	saveWake  chan struct{}
+	saveStop  chan struct{}
+	saveDone  chan struct{}
+	closeOnce sync.Once
 }
 
 type ticketRef struct{ fileID, movementID int64 }
@@ -223,6 +234,13 @@ func New(cfg Config) (*Sandbox, error) {
 		requests:  make(map[int64]*pendingRequest),
 		failAfter: DefaultFaultRetryAfter,
 	}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	if cfg.StateFile != "" {
+		s.saveWake, s.saveStop, s.saveDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		go s.saver()
+	}
 	s.hooks = newDeliverer(cfg, log)
 	s.hooks.orderBody = s.orderWebhookBody
 	return s, nil
@@ -258,9 +276,18 @@ func (s *Sandbox) SetWebhookURL(u string) {
 }
 
 // Close stops accepting new webhooks and waits until every queued webhook
-// has been delivered or has used up its retries. Changes made after Close
-// still work but send no webhook. Close may be called more than once.
-func (s *Sandbox) Close() { s.hooks.close() }
+// has been delivered or has used up its retries, and writes the state
+// file. Changes made after Close still work but send no webhook and are
+// not saved. Close may be called more than once.
+func (s *Sandbox) Close() {
+	s.hooks.close()
+	s.closeOnce.Do(func() {
+		if s.saveStop != nil {
+			close(s.saveStop)
+			<-s.saveDone
+		}
+	})
+}
 
 // FailNext makes the next n SecuTix API calls (auth included) answer the
 // HTTP status; 429 and 509 carry Retry-After: 5. n <= 0 clears the fault.
