@@ -7,7 +7,7 @@ STATICCHECK_VERSION ?= v0.8.2
 # known vulnerabilities); an older local Go fetches that toolchain once.
 export GOTOOLCHAIN ?= go1.27.3
 
-.PHONY: help run build test test-race lint vuln bench fuzz tidy clean
+.PHONY: help run build test test-race lint vuln image bench fuzz tidy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ lint: ## go vet, gofmt and staticcheck
 
 vuln: ## govulncheck against a vulnerability database built offline from golang.org/x/vulndb
 	GO=$(GO) scripts/vuln.sh
+
+image: ## the container image walletpass:dev, built offline (podman or docker; scripts/image.sh)
+	scripts/image.sh walletpass:dev
 
 bench: ## run the benchmarks (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -cpu 1,2 ./...

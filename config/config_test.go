@@ -247,3 +247,43 @@ func write(t *testing.T, body string) string {
 	}
 	return p
 }
+
+// TestProductionGuideConfigLoads: the complete configuration of
+// docs/production.md loads and validates, with its files stood in for
+// and its secrets in the environment, as the guide says.
+func TestProductionGuideConfigLoads(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "production.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "## A complete configuration")
+	if !ok {
+		t.Fatal("docs/production.md has no complete configuration")
+	}
+	_, rest, _ = strings.Cut(rest, "```yaml\n")
+	yamlText, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("the configuration block is not closed")
+	}
+	dir := t.TempDir()
+	yamlText = strings.ReplaceAll(yamlText, "/etc/walletpass/", dir+"/")
+	for _, f := range []string{"example/pass.p12", "AppleWWDRCAG4.pem", "example/google.json", "example/firebase.json"} {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		os.WriteFile(p, []byte("stand-in"), 0o600)
+	}
+	path := write(t, yamlText)
+	cfg, err := config.Load(path, env(map[string]string{
+		"WALLETPASS_LINK_SECRET":                       strings.Repeat("l", 40),
+		"WALLETPASS_TENANT_EXAMPLE_APPLE_P12_PASSWORD": "p12-password",
+		"WALLETPASS_TENANT_EXAMPLE_SECUTIX_SECRET":     "secutix-secret",
+		"WALLETPASS_TENANT_EXAMPLE_WEBHOOK_KEY":        strings.Repeat("k", 24),
+	}))
+	if err != nil {
+		t.Fatalf("the guide's configuration does not load: %v", err)
+	}
+	if cfg.Server.Development || len(cfg.Tenants) != 1 || cfg.Tenants[0].PublicBaseURL != "https://passes.example.com" {
+		t.Errorf("loaded %+v", cfg.Server)
+	}
+}
