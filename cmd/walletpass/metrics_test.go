@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +71,7 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 	s.idle()
 
 	fams := scrape(t, s.app.AdminURL+"/metrics")
+	logNonZero(t, fams)
 	demo := map[string]string{"tenant": "demo"}
 	for _, c := range []struct {
 		family string
@@ -125,6 +128,33 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 	for _, p := range []string{"/metrics", "/debug/pprof/"} {
 		if resp, _ := fetch(t, s.base+p, nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("%s on the public listener: %d, want 404", p, resp.StatusCode)
+		}
+	}
+}
+
+// logNonZero logs the walletpass_ series the run made non-zero (go test
+// -v shows them), histograms by their count.
+func logNonZero(t *testing.T, fams map[string]*dto.MetricFamily) {
+	names := make([]string, 0, len(fams))
+	for name := range fams {
+		if strings.HasPrefix(name, "walletpass_") {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		for _, m := range fams[name].GetMetric() {
+			if v := sum(&dto.MetricFamily{Metric: []*dto.Metric{m}}, nil); v != 0 {
+				var labels []string
+				for _, l := range m.GetLabel() {
+					labels = append(labels, l.GetName()+"="+strconv.Quote(l.GetValue()))
+				}
+				suffix := ""
+				if m.Histogram != nil {
+					suffix = "_count"
+				}
+				t.Logf("%s%s{%s} %g", name, suffix, strings.Join(labels, ","), v)
+			}
 		}
 	}
 }
