@@ -1693,3 +1693,24 @@ func TestVerifierRequiresTheTenantClaim(t *testing.T) {
 	_, err := globex.Verify(context.Background(), mine)
 	checkRefusal(t, err, mine, pass.KindForbidden, msgTenant)
 }
+
+// TestVerifyScope: a route asks its own scope; the configured one
+// (getTicketsUrl's) is neither needed nor enough for it.
+func TestVerifyScope(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	v, err := NewVerifier(VerifierConfig{Tenant: testTenant, Issuer: testIssuer, Audience: testAudience, JWKSURL: b.idp.srv.URL,
+		HTTPClient: b.idp.srv.Client(), Clock: b.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := sign(t, jwt.SigningMethodES256, b.keys.ec, ecKid, claims(func(c jwt.MapClaims) { c["scope"] = "scans:write passes:read" }))
+	if _, err := v.VerifyScope(context.Background(), gate, "scans:write"); err != nil {
+		t.Errorf("scans:write: %v", err)
+	}
+	_, err = v.Verify(context.Background(), gate)
+	checkRefusal(t, err, gate, pass.KindForbidden, "the token lacks the scope tickets:read")
+	shop := sign(t, jwt.SigningMethodES256, b.keys.ec, ecKid, claims())
+	_, err = v.VerifyScope(context.Background(), shop, "passes:read")
+	checkRefusal(t, err, shop, pass.KindForbidden, "the token lacks the scope passes:read")
+}

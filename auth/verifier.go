@@ -261,6 +261,13 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 // fetched and none is cached. The public message of the error is a short
 // reason that never contains the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	return v.VerifyScope(ctx, token, v.scope)
+}
+
+// VerifyScope is Verify with another required scope than the configured
+// one: the organisers' API asks tickets:read (or the tenant's scope) for
+// getTicketsUrl, passes:read for the passes API, scans:write for scans.
+func (v *Verifier) VerifyScope(ctx context.Context, token, scope string) (*Claims, error) {
 	if token == "" {
 		return nil, ErrNoToken
 	}
@@ -278,7 +285,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if err != nil {
 		return nil, parseError(err)
 	}
-	return v.checkClaims(mc)
+	return v.checkClaims(mc, scope)
 }
 
 // inspectHeader checks the token's syntax and its header, and returns the
@@ -347,7 +354,7 @@ func parseError(err error) error {
 }
 
 // checkClaims checks the claims of a token whose signature verifies.
-func (v *Verifier) checkClaims(mc jwt.MapClaims) (*Claims, error) {
+func (v *Verifier) checkClaims(mc jwt.MapClaims, scope string) (*Claims, error) {
 	unauthorized := func(msg string) (*Claims, error) {
 		return nil, pass.Errorf(pass.KindUnauthorized, "%s", msg)
 	}
@@ -424,8 +431,8 @@ func (v *Verifier) checkClaims(mc jwt.MapClaims) (*Claims, error) {
 		// names no tenant would open both.
 		return nil, pass.Errorf(pass.KindForbidden, "the token does not name its tenant (claim %s)", v.tenantClaim)
 	}
-	if !slices.Contains(scopes, v.scope) {
-		return nil, pass.Errorf(pass.KindForbidden, "the token lacks the scope %s", v.scope)
+	if !slices.Contains(scopes, scope) {
+		return nil, pass.Errorf(pass.KindForbidden, "the token lacks the scope %s", scope)
 	}
 	return &Claims{Subject: sub, Scopes: scopes, Tenant: v.tenant, ExpiresAt: exp.Time, ID: jti}, nil
 }

@@ -241,7 +241,8 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/api/:tenantId/external/secutix/orders/getTicketsUrl/:fileId", s.getTicketsURL)
 
 	// Distribution: signed downloads and the buyer's order page.
-	r.GET("/api/:tenantId/passes/:file", s.downloadPass)
+	r.GET("/api/:tenantId/passes", s.listPasses)
+	r.GET("/api/:tenantId/passes/:file", s.passFile)
 	r.GET("/api/:tenantId/orders/:secret/tickets.pkpasses", s.downloadBundle)
 	r.GET("/:tenantId/orders/:secret", s.orderPageHandler)
 	r.POST("/api/:tenantId/customers/devices", s.registerInstallation)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -16,13 +17,14 @@ import (
 
 // TokenVerifier checks an organiser's OAuth2 access token for a tenant.
 type TokenVerifier interface {
-	Verify(ctx context.Context, token string) (*auth.Claims, error)
+	VerifyScope(ctx context.Context, token, scope string) (*auth.Claims, error)
 }
 
 // APIKeyInfo is what the server needs of a stored API key.
 type APIKeyInfo struct {
 	Tenant  string
 	Revoked bool
+	Scopes  []string // none: tickets:read
 }
 
 // OrderSyncer fetches an order from SecuTix and brings its passes in line.
@@ -37,6 +39,8 @@ type TicketsAPI struct {
 	Scopes    map[string]string
 	APIKey    func(ctx context.Context, hash string) (APIKeyInfo, error) // an error wrapping pass.ErrNotFound for an unknown key
 	Orders    OrderSyncer
+	// Passes answers the passes API (nil: its routes answer 404).
+	Passes PassCatalog
 }
 
 // TicketsResponse is the answer of getTicketsUrl.
@@ -68,14 +72,23 @@ type TicketInfo struct {
 	Venue string    `json:"venue"`
 }
 
+// keyScopes are what an API key may do; a key without scopes (made before
+// keys had them) may read tickets.
+func keyScopes(k APIKeyInfo) []string {
+	if len(k.Scopes) == 0 {
+		return []string{ScopeTickets}
+	}
+	return k.Scopes
+}
+
 // authorizeAPI checks the organiser's credentials for tenant: an OAuth2
-// bearer JWT with the tenant's scope, or one of the tenant's API keys
-// (Authorization: Bearer wpk_… or X-API-Key). It answers 401 with a
-// WWW-Authenticate challenge, 403 for a missing scope or another tenant's
-// credentials, 503 when the identity provider's keys cannot be fetched.
-func (s *Server) authorizeAPI(c *gin.Context, tenant string) bool {
+// bearer JWT carrying scope, or one of the tenant's API keys carrying
+// keyScope (Authorization: Bearer wpk_… or X-API-Key). It answers 401 with
+// a WWW-Authenticate challenge, 403 for a missing scope or another
+// tenant's credentials, 503 when the identity provider's keys cannot be
+// fetched.
+func (s *Server) authorizeAPI(c *gin.Context, tenant, keyScope, scope string) bool {
 	api := s.deps.Tickets
-	scope := api.Scopes[tenant]
 	deny := func(err error) bool {
 		switch pass.KindOf(err) {
 		case pass.KindUnauthorized, pass.KindForbidden:
@@ -105,6 +118,9 @@ func (s *Server) authorizeAPI(c *gin.Context, tenant string) bool {
 			return deny(pass.Errorf(pass.KindForbidden, "the API key is for another tenant"))
 		case k.Revoked:
 			return deny(pass.Errorf(pass.KindUnauthorized, "the API key was revoked"))
+		case !slices.Contains(keyScopes(k), keyScope):
+			scope = keyScope
+			return deny(pass.Errorf(pass.KindForbidden, "the API key lacks the scope %s", keyScope))
 		}
 		return true
 	}
@@ -112,7 +128,7 @@ func (s *Server) authorizeAPI(c *gin.Context, tenant string) bool {
 	if !ok {
 		return deny(pass.Errorf(pass.KindUnauthorized, "the tenant accepts API keys only"))
 	}
-	if _, err := v.Verify(c.Request.Context(), token); err != nil {
+	if _, err := v.VerifyScope(c.Request.Context(), token, scope); err != nil {
 		return deny(err)
 	}
 	return true
@@ -129,7 +145,7 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 		writeProblem(c, http.StatusNotFound, "unknown tenant")
 		return
 	}
-	if !s.authorizeAPI(c, tenantID) {
+	if !s.authorizeAPI(c, tenantID, ScopeTickets, s.deps.Tickets.Scopes[tenantID]) {
 		return
 	}
 	fileID, ok := positiveID(c.Param("fileId"))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"walletpass/pass"
@@ -113,14 +114,25 @@ var _ pass.InstallationStore = (*DB)(nil)
 // APIKey is a tenant's API key as stored: its hash, never the key.
 type APIKey struct {
 	Tenant, ID, Name, Hash string
-	CreatedAt, RevokedAt   time.Time
+	// Scopes are what the key may do (OAuth scope names); none means
+	// tickets:read, what keys were for before they had scopes.
+	Scopes               []string
+	CreatedAt, RevokedAt time.Time
+}
+
+// scopesText stores scopes space-separated, tickets:read when none.
+func scopesText(scopes []string) string {
+	if len(scopes) == 0 {
+		return "tickets:read"
+	}
+	return strings.Join(scopes, " ")
 }
 
 // CreateAPIKey stores a key's hash under a new id.
 func (s *DB) CreateAPIKey(ctx context.Context, k APIKey) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (tenant, id, name, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			k.Tenant, k.ID, k.Name, k.Hash, k.CreatedAt.UnixMilli()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (tenant, id, name, key_hash, created_at, scopes) VALUES ($1, $2, $3, $4, $5, $6)`,
+			k.Tenant, k.ID, k.Name, k.Hash, k.CreatedAt.UnixMilli(), scopesText(k.Scopes)); err != nil {
 			return fmt.Errorf("storage: api key: %w", err)
 		}
 		return nil
@@ -148,8 +160,9 @@ func (s *DB) RevokeAPIKey(ctx context.Context, tenant, id string, at time.Time) 
 func (s *DB) APIKeyByHash(ctx context.Context, hash string) (*APIKey, error) {
 	k := APIKey{Hash: hash}
 	var created, revoked int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT tenant, id, name, created_at, revoked_at FROM api_keys WHERE key_hash = $1`, hash).
-		Scan(&k.Tenant, &k.ID, &k.Name, &created, &revoked)
+	var scopes string
+	err := s.rdb.QueryRowContext(ctx, `SELECT tenant, id, name, created_at, revoked_at, scopes FROM api_keys WHERE key_hash = $1`, hash).
+		Scan(&k.Tenant, &k.ID, &k.Name, &created, &revoked, &scopes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("storage: api key: %w", pass.ErrNotFound)
 	}
@@ -160,12 +173,13 @@ func (s *DB) APIKeyByHash(ctx context.Context, hash string) (*APIKey, error) {
 	if revoked != 0 {
 		k.RevokedAt = time.UnixMilli(revoked).UTC()
 	}
+	k.Scopes = strings.Fields(scopes)
 	return &k, nil
 }
 
 // APIKeys lists a tenant's keys, newest first.
 func (s *DB) APIKeys(ctx context.Context, tenant string) ([]APIKey, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, key_hash, created_at, revoked_at FROM api_keys WHERE tenant = $1
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, key_hash, created_at, revoked_at, scopes FROM api_keys WHERE tenant = $1
 		ORDER BY created_at DESC, id`, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("storage: api keys: %w", err)
@@ -175,13 +189,15 @@ func (s *DB) APIKeys(ctx context.Context, tenant string) ([]APIKey, error) {
 	for rows.Next() {
 		k := APIKey{Tenant: tenant}
 		var created, revoked int64
-		if err := rows.Scan(&k.ID, &k.Name, &k.Hash, &created, &revoked); err != nil {
+		var scopes string
+		if err := rows.Scan(&k.ID, &k.Name, &k.Hash, &created, &revoked, &scopes); err != nil {
 			return nil, fmt.Errorf("storage: api keys: %w", err)
 		}
 		k.CreatedAt = time.UnixMilli(created).UTC()
 		if revoked != 0 {
 			k.RevokedAt = time.UnixMilli(revoked).UTC()
 		}
+		k.Scopes = strings.Fields(scopes)
 		out = append(out, k)
 	}
 	return out, rows.Err()

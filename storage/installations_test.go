@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -78,6 +79,17 @@ func TestCustomerDevicesAndAPIKeys(t *testing.T) {
 		}
 		if keys, err := db.APIKeys(ctx, "demo"); err != nil || len(keys) != 1 {
 			t.Errorf("list: %+v %v", keys, err)
+		}
+		// Scopes: a key made without any may read tickets only.
+		if !slices.Equal(got.Scopes, []string{"tickets:read"}) {
+			t.Errorf("default scopes: %v", got.Scopes)
+		}
+		gate := storage.APIKey{Tenant: "demo", ID: "k2", Name: "gate", Hash: "h2", CreatedAt: now, Scopes: []string{"scans:write", "passes:read"}}
+		if err := db.CreateAPIKey(ctx, gate); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.APIKeyByHash(ctx, "h2"); err != nil || !slices.Equal(got.Scopes, gate.Scopes) {
+			t.Errorf("scopes: %+v %v", got, err)
 		}
 	})
 }

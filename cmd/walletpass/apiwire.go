@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,8 +39,9 @@ func buildTicketsAPI(cfg *config.Config, db *storage.DB, orders httpapi.OrderSyn
 			if err != nil {
 				return httpapi.APIKeyInfo{}, err
 			}
-			return httpapi.APIKeyInfo{Tenant: k.Tenant, Revoked: !k.RevokedAt.IsZero()}, nil
-		}}
+			return httpapi.APIKeyInfo{Tenant: k.Tenant, Revoked: !k.RevokedAt.IsZero(), Scopes: k.Scopes}, nil
+		},
+		Passes: db}
 	var dev *auth.DevIssuer
 	// Tenants that trust one issuer and audience must each see their name
 	// in a token (config.Validate makes them use one claim for it).
@@ -119,6 +121,9 @@ func pickTenant(cfg *config.Config, id string) (config.Tenant, error) {
 	return t, nil
 }
 
+// apiKeyScopes are the scopes an API key may carry.
+var apiKeyScopes = []string{httpapi.ScopeTickets, httpapi.ScopePasses}
+
 // cmdAPIKey is `walletpass apikey create|list|revoke`.
 func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
@@ -128,9 +133,10 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs := newFlags("apikey "+sub, stdout)
 	cfgPath := configFlag(fs, getenv)
 	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
-	var name *string
+	var name, scopes *string
 	if sub == "create" {
 		name = fs.String("name", "", "what the key is for (e.g. the shop)")
+		scopes = fs.String("scope", httpapi.ScopeTickets, "what the key may do: space-separated `scopes` among "+strings.Join(apiKeyScopes, ", "))
 	}
 	rest := args[1:]
 	var id string
@@ -157,12 +163,24 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if err != nil {
 		return err
 	}
+	var keyScopes []string
+	if sub == "create" {
+		keyScopes = strings.Fields(*scopes)
+		if len(keyScopes) == 0 {
+			return errUsage{"apikey create: -scope names no scope"}
+		}
+		for _, sc := range keyScopes {
+			if !slices.Contains(apiKeyScopes, sc) {
+				return errUsage{fmt.Sprintf("apikey create: unknown scope %q (%s)", sc, strings.Join(apiKeyScopes, ", "))}
+			}
+		}
+	}
 	switch sub {
 	case "create":
 		key, hash := auth.NewAPIKey()
 		var id [6]byte
 		_, _ = rand.Read(id[:])
-		k := storage.APIKey{Tenant: t.ID, ID: hex.EncodeToString(id[:]), Name: *name, Hash: hash, CreatedAt: time.Now()}
+		k := storage.APIKey{Tenant: t.ID, ID: hex.EncodeToString(id[:]), Name: *name, Hash: hash, CreatedAt: time.Now(), Scopes: keyScopes}
 		if err := db.CreateAPIKey(ctx, k); err != nil {
 			return err
 		}
@@ -174,13 +192,13 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tCREATED\tREVOKED")
+		fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tREVOKED")
 		for _, k := range keys {
 			revoked := "-"
 			if !k.RevokedAt.IsZero() {
 				revoked = k.RevokedAt.Local().Format(time.DateTime)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.Local().Format(time.DateTime), revoked)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, strings.Join(k.Scopes, " "), k.CreatedAt.Local().Format(time.DateTime), revoked)
 		}
 		return tw.Flush()
 	case "revoke":

@@ -208,6 +208,7 @@ func TestCLIErrors(t *testing.T) {
 		{name: "google unknown tenant", args: []string{"google", "counts", "-tenant", "nope"}, code: 1, want: `no tenant "nope" with a Google Wallet issuer`},
 		{name: "apikey no command", args: []string{"apikey"}, code: 2, want: "expected create, list or revoke"},
 		{name: "apikey unknown", args: []string{"apikey", "rotate"}, code: 2, want: `unknown command "rotate"`},
+		{name: "apikey unknown scope", args: []string{"apikey", "create", "-scope", "tickets:read admin"}, code: 2, want: `unknown scope "admin"`},
 		{name: "apikey revoke no id", args: []string{"apikey", "revoke"}, code: 2, want: "give the key's id"},
 		{name: "apikey revoke unknown", args: []string{"apikey", "revoke", "nokey"}, code: 1, want: "has no active key nokey"},
 		{name: "links without secret", args: []string{"orders", "links"}, code: 2, want: "give -secret"},

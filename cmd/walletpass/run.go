@@ -32,7 +32,7 @@ Usage:
   walletpass google counts [-tenant ID]           Google Wallet saves, deletions, passes in wallets
   walletpass token [-tenant ID] [-scope "tickets:read"] [-ttl 1h]
                                                   a development access token for the API
-  walletpass apikey create [-tenant ID] [-name NAME] | list | revoke ID
+  walletpass apikey create [-tenant ID] [-name NAME] [-scope "tickets:read passes:read"] | list | revoke ID
                                                   the organisers' API keys (stored hashed)
   walletpass sandbox secutix [-listen ADDR] [-webhook-url URL]
                                                   run the SecuTix sandbox alone

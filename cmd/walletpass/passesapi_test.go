@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"walletpass/auth"
+	"walletpass/httpapi"
+	"walletpass/pass"
+	"walletpass/pass/apple/appletest"
+)
+
+// TestPassesAPI: GET /api/{tenant}/passes and /passes/{serial} as an
+// organiser's system calls them: scope passes:read for tokens and API
+// keys, tenant isolation, filters, paging with x-pagination-total, install
+// status per wallet and the versions of a pass.
+func TestPassesAPI(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, "")
+	defer s.stop()
+	o := s.createOrder(map[string]any{"count": 2})
+	ps := s.waitPasses(o.Secret, "2 passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
+	// One pass is on an iPhone, and its ticket changes (version 2).
+	first := byMovement(ps, o.Tickets[0].MovementID, 0)
+	data, err := os.ReadFile(filepath.Join(s.dataDir, "blobs", filepath.FromSlash(first.BlobKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj := appletest.Verify(t, data, filepath.Join(s.dataDir, "pki", "wwdr.pem"))
+	ph := &phone{t: t, ws: s.base + "/api/demo/apple", token: pj["authenticationToken"].(string), device: "e1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6",
+		push: strings.Repeat("ef", 32), typ: pj["passTypeIdentifier"].(string), serial: first.SerialNumber}
+	if resp, body := ph.req("POST", "/devices/"+ph.device+"/registrations/"+ph.typ+"/"+ph.serial, `{"pushToken":"`+ph.push+`"}`, ph.auth()); resp.StatusCode != 201 {
+		t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
+	s.action(o, o.Tickets[0].TicketID, "modify", map[string]any{})
+	s.waitPasses(o.Secret, "version 2", func(ps []pass.Pass) bool { return byMovement(ps, o.Tickets[0].MovementID, 0).Version == 2 })
+
+	env := testEnv(s.dataDir, map[string]string{"WALLETPASS_PUBLIC_BASE_URL": s.base})
+	cli := func(args ...string) string {
+		var out syncBuffer
+		if err := Run(context.Background(), args, &out, &syncBuffer{}, env); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return strings.TrimSpace(out.String())
+	}
+	dev, err := auth.LoadOrCreateDevIssuer(filepath.Join(s.dataDir, "pki", "oauth-dev.pem"), s.base+"/dev/oauth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mint := func(tenant string, scopes ...string) map[string]string {
+		tok, err := dev.Token(tenant, "walletpass", scopes, time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]string{"Authorization": "Bearer " + tok}
+	}
+	reader := mint("demo", "passes:read")
+	readerKey := map[string]string{"X-API-Key": cli("apikey", "create", "-name", "crm", "-scope", "passes:read")}
+	shopKey := map[string]string{"X-API-Key": cli("apikey", "create", "-name", "shop")}
+	list := s.base + "/api/demo/passes"
+
+	for _, c := range []struct {
+		name   string
+		hdr    map[string]string
+		status int
+		detail string
+	}{
+		{"no credentials", nil, 401, "no token"},
+		{"getTicketsUrl's scope only", mint("demo", "tickets:read"), 403, "lacks the scope passes:read"},
+		{"another tenant's token", mint("other", "passes:read"), 403, "another tenant"},
+		{"an API key without the scope", shopKey, 403, "lacks the scope passes:read"},
+	} {
+		resp, body := fetch(t, list, c.hdr)
+		var p httpapi.Problem
+		_ = json.Unmarshal(body, &p)
+		if resp.StatusCode != c.status || !strings.Contains(p.Detail, c.detail) {
+			t.Errorf("%s: %d %s, want %d %q", c.name, resp.StatusCode, body, c.status, c.detail)
+		}
+		if resp, _ := fetch(t, list+"/"+first.SerialNumber, c.hdr); resp.StatusCode != c.status {
+			t.Errorf("%s, one pass: %d, want %d", c.name, resp.StatusCode, c.status)
+		}
+	}
+	// An API key without passes:read still reads tickets, as keys always did.
+	if resp, body := fetch(t, s.base+"/api/demo/external/secutix/orders/getTicketsUrl/"+strconv.FormatInt(o.FileID, 10), shopKey); resp.StatusCode != 200 {
+		t.Errorf("getTicketsUrl with a tickets:read key: %d %s", resp.StatusCode, body)
+	}
+
+	get := func(query string, hdr map[string]string) ([]httpapi.PassView, string) {
+		t.Helper()
+		resp, body := fetch(t, list+query, hdr)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET passes%s: %d %s", query, resp.StatusCode, body)
+		}
+		var out []httpapi.PassView
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out, resp.Header.Get("x-pagination-total")
+	}
+	file := "?fileId=" + strconv.FormatInt(o.FileID, 10)
+	for _, c := range []struct {
+		query string
+		n     int
+		total string
+	}{
+		{file, 2, "2"},
+		{file + "&installed=apple", 1, "1"},
+		{file + "&installed=none", 1, "1"},
+		{file + "&status=voided", 0, "0"},
+		{file + "&pageSize=1&pageIndex=1", 1, "2"},
+		{"?fileId=999", 0, "0"},
+	} {
+		for _, hdr := range []map[string]string{reader, readerKey} {
+			got, total := get(c.query, hdr)
+			if len(got) != c.n || total != c.total {
+				t.Errorf("%s: %d passes, total %s; want %d, %s", c.query, len(got), total, c.n, c.total)
+			}
+		}
+	}
+	got, _ := get(file+"&installed=apple", reader)
+	if v := got[0]; v.SerialNumber != first.SerialNumber || v.Installs.Apple.Devices != 1 || v.Version != 2 ||
+		v.Status != pass.StatusActive || v.FileID != o.FileID || v.Event.Name == "" || v.PerformanceID == 0 {
+		t.Errorf("listed pass: %+v", v)
+	}
+	for _, q := range []string{"?pageSize=0", "?pageSize=501", "?pageIndex=-1", "?fileId=abc", "?status=lost", "?installed=phone", "?fileId=+5"} {
+		if resp, body := fetch(t, list+q, reader); resp.StatusCode != 400 {
+			t.Errorf("%s: %d %s, want 400", q, resp.StatusCode, body)
+		}
+	}
+
+	resp, body := fetch(t, list+"/"+first.SerialNumber, readerKey)
+	var one httpapi.PassView
+	if err := json.Unmarshal(body, &one); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("one pass: %d %s", resp.StatusCode, body)
+	}
+	if len(one.Versions) != 2 || one.Versions[1].Version != 2 || one.Installs.Apple.Devices != 1 {
+		t.Errorf("one pass: %+v", one)
+	}
+	if strings.Contains(string(body), first.AuthToken) || strings.Contains(string(body), o.Secret) {
+		t.Error("the passes API shows an authentication token or an order secret")
+	}
+	if resp, _ := fetch(t, list+"/nosuchserial", reader); resp.StatusCode != 404 {
+		t.Errorf("unknown serial: %d", resp.StatusCode)
+	}
+	// The signed download at the same path is unchanged: no link, no file.
+	if resp, _ := fetch(t, list+"/"+first.SerialNumber+".pkpass", reader); resp.StatusCode != 401 {
+		t.Errorf("a .pkpass without its signed link: %d, want 401", resp.StatusCode)
+	}
+}

@@ -1,0 +1,208 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"walletpass/pass"
+)
+
+// The scopes of the organisers' API beyond getTicketsUrl's (an API key
+// carries them too).
+const (
+	ScopeTickets = "tickets:read"
+	ScopePasses  = "passes:read"
+)
+
+// PassCatalog answers the passes API.
+type PassCatalog interface {
+	ListPasses(ctx context.Context, q pass.PassQuery) ([]pass.PassListing, int, error)
+	GetPass(ctx context.Context, tenant, serial string) (*pass.Pass, error)
+	ListVersions(ctx context.Context, tenant, serial string) ([]pass.Pass, error)
+	PassInstalls(ctx context.Context, tenant, serial string) (pass.Installs, error)
+}
+
+// PassView is a pass as the passes API shows it: identifiers, state and
+// where it is installed; no holder data, no authentication token or order
+// secret (they are capabilities, not metadata).
+type PassView struct {
+	SerialNumber       string        `json:"serialNumber"`
+	PassTypeIdentifier string        `json:"passTypeIdentifier"`
+	Template           string        `json:"template"`
+	Status             pass.Status   `json:"status"`
+	Version            int           `json:"version"`
+	FileID             int64         `json:"fileId"`
+	OrderID            int64         `json:"orderId"`
+	TicketID           int64         `json:"ticketId"`
+	MovementID         int64         `json:"movementId"`
+	HolderGeneration   int           `json:"holderGeneration"`
+	PerformanceID      int64         `json:"performanceId,omitempty"`
+	Event              PassEventView `json:"event"`
+	CreatedAt          time.Time     `json:"createdAt"`
+	UpdatedAt          time.Time     `json:"updatedAt"`
+	Installs           InstallsView  `json:"installs"`
+	Versions           []VersionView `json:"versions,omitempty"`
+}
+
+// PassEventView is the event a pass is for.
+type PassEventView struct {
+	Name  string    `json:"name"`
+	Start time.Time `json:"start"`
+}
+
+// InstallsView says where a pass is installed, per wallet.
+type InstallsView struct {
+	Apple  AppleInstalls  `json:"apple"`
+	Google GoogleInstalls `json:"google"`
+}
+
+// AppleInstalls: the devices registered for a pass's updates.
+type AppleInstalls struct {
+	Devices int `json:"devices"`
+}
+
+// GoogleInstalls: the Google Wallet object's state ("" when none was
+// made) and whether Google's last callback for it was a save.
+type GoogleInstalls struct {
+	State string `json:"state,omitempty"`
+	Saved bool   `json:"saved"`
+}
+
+// VersionView is one signed version of a pass.
+type VersionView struct {
+	Version   int         `json:"version"`
+	Status    pass.Status `json:"status"`
+	CreatedAt time.Time   `json:"createdAt"`
+}
+
+func passView(p *pass.Pass, in pass.Installs) PassView {
+	return PassView{SerialNumber: p.SerialNumber, PassTypeIdentifier: p.PassTypeID, Template: p.Template, Status: p.Status,
+		Version: p.Version, FileID: p.FileID, OrderID: p.OrderID, TicketID: p.TicketID, MovementID: p.MovementID,
+		HolderGeneration: p.HolderGeneration, PerformanceID: p.Ticket.Event.PerformanceID,
+		Event:     PassEventView{Name: p.Ticket.Event.Name, Start: p.Ticket.Event.Start},
+		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		Installs: InstallsView{Apple: AppleInstalls{Devices: in.AppleDevices},
+			Google: GoogleInstalls{State: in.GoogleState, Saved: in.GoogleSaved}}}
+}
+
+// Default and largest page of the passes API.
+const defaultPageSize = 20
+
+// listPasses: GET /api/{tenant}/passes?pageIndex&pageSize&fileId&orderId&
+// performanceId&status&installed; the total is in x-pagination-total.
+func (s *Server) listPasses(c *gin.Context) {
+	tenant := c.Param("tenantId")
+	if _, ok := s.tenants[tenant]; !ok || s.deps.Tickets.Passes == nil {
+		writeProblem(c, http.StatusNotFound, "unknown tenant")
+		return
+	}
+	if !s.authorizeAPI(c, tenant, ScopePasses, ScopePasses) {
+		return
+	}
+	q := pass.PassQuery{Tenant: tenant, Limit: defaultPageSize}
+	bad := func(msg string) { writeProblem(c, http.StatusBadRequest, msg) }
+	intParam := func(name string, max int64, dst func(int64)) bool {
+		v := c.Query(name)
+		if v == "" {
+			return true
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > max || strings.HasPrefix(v, "+") {
+			bad(name + " must be a whole number from 0 to " + strconv.FormatInt(max, 10))
+			return false
+		}
+		dst(n)
+		return true
+	}
+	var pageIndex int64
+	if !intParam("pageIndex", 1_000_000, func(n int64) { pageIndex = n }) ||
+		!intParam("pageSize", pass.MaxPageSize, func(n int64) { q.Limit = int(n) }) ||
+		!intParam("fileId", 1<<62, func(n int64) { q.FileID = n }) ||
+		!intParam("orderId", 1<<62, func(n int64) { q.OrderID = n }) ||
+		!intParam("performanceId", 1<<62, func(n int64) { q.PerformanceID = n }) {
+		return
+	}
+	if q.Limit == 0 {
+		bad("pageSize must be from 1 to " + strconv.Itoa(pass.MaxPageSize))
+		return
+	}
+	q.Offset = int(pageIndex) * q.Limit
+	switch st := pass.Status(c.Query("status")); st {
+	case "", pass.StatusActive, pass.StatusUsed, pass.StatusVoided:
+		q.Status = st
+	default:
+		bad("status must be active, used or voided")
+		return
+	}
+	switch in := c.Query("installed"); in {
+	case "", "apple", "google", "wallet", "none":
+		q.Installed = in
+	default:
+		bad("installed must be apple, google, wallet or none")
+		return
+	}
+	list, total, err := s.deps.Tickets.Passes.ListPasses(c.Request.Context(), q)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]PassView, 0, len(list))
+	for i := range list {
+		out = append(out, passView(&list[i].Pass, list[i].Installs))
+	}
+	c.Header("x-pagination-total", strconv.Itoa(total))
+	c.JSON(http.StatusOK, out)
+}
+
+// passFile serves GET /api/{tenant}/passes/{file}: a signed download when
+// file is "<serial>.pkpass", else the passes API's view of one pass.
+func (s *Server) passFile(c *gin.Context) {
+	if strings.HasSuffix(c.Param("file"), ".pkpass") {
+		s.downloadPass(c)
+		return
+	}
+	s.getPass(c)
+}
+
+// getPass: GET /api/{tenant}/passes/{serial}: the pass, its versions and
+// where it is installed.
+func (s *Server) getPass(c *gin.Context) {
+	tenant, serial := c.Param("tenantId"), c.Param("file")
+	if _, ok := s.tenants[tenant]; !ok || s.deps.Tickets.Passes == nil {
+		writeProblem(c, http.StatusNotFound, "unknown tenant")
+		return
+	}
+	if !s.authorizeAPI(c, tenant, ScopePasses, ScopePasses) {
+		return
+	}
+	if !idChars(serial, 1, 128, "._-") {
+		writeProblem(c, http.StatusNotFound, "no such pass")
+		return
+	}
+	ctx := c.Request.Context()
+	p, err := s.deps.Tickets.Passes.GetPass(ctx, tenant, serial)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	in, err := s.deps.Tickets.Passes.PassInstalls(ctx, tenant, serial)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	versions, err := s.deps.Tickets.Passes.ListVersions(ctx, tenant, serial)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	v := passView(p, in)
+	for _, ver := range versions {
+		v.Versions = append(v.Versions, VersionView{Version: ver.Version, Status: ver.Status, CreatedAt: ver.UpdatedAt})
+	}
+	c.JSON(http.StatusOK, v)
+}

@@ -1,0 +1,36 @@
+package pass
+
+// PassQuery selects a tenant's passes for the organisers' passes API. Zero
+// fields select everything; Limit is at most MaxPageSize.
+type PassQuery struct {
+	Tenant        string
+	FileID        int64
+	OrderID       int64
+	PerformanceID int64
+	Status        Status // "" for any
+	// Installed is "" (any), "apple" (a device registered for updates),
+	// "google" (saved in Google Wallet), "wallet" (either) or "none".
+	Installed     string
+	Offset, Limit int
+}
+
+// MaxPageSize bounds a page of the passes API.
+const MaxPageSize = 500
+
+// Installs says where a pass is installed.
+type Installs struct {
+	// AppleDevices is how many devices registered for its updates (a
+	// device that removes the pass unregisters).
+	AppleDevices int
+	// GoogleState is its Google Wallet object's state (ACTIVE, COMPLETED,
+	// EXPIRED, INACTIVE), "" when no object was made.
+	GoogleState string
+	// GoogleSaved: Google's last callback for the object was a save.
+	GoogleSaved bool
+}
+
+// PassListing is a pass with where it is installed.
+type PassListing struct {
+	Pass     Pass
+	Installs Installs
+}

@@ -1,0 +1,101 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"walletpass/pass"
+)
+
+// passesWithInstalls is the tenant's passes, filtered by file, order,
+// performance and status, each with its Apple registrations and its Google
+// object's state and last callback ($1 … $5). Integer parameters are cast
+// so that PostgreSQL reads them as BIGINT (SecuTix ids pass 2^31).
+const passesWithInstalls = `SELECT p.*,
+	(SELECT COUNT(*) FROM registrations r WHERE r.tenant = p.tenant AND r.pass_type_id = p.pass_type_id
+		AND r.serial_number = p.serial_number) AS apple_devices,
+	COALESCE((SELECT g.state FROM google_objects g WHERE g.tenant = p.tenant AND g.serial_number = p.serial_number), '') AS google_state,
+	COALESCE((SELECT c.event_type FROM google_callbacks c JOIN google_objects g2 ON g2.tenant = c.tenant AND g2.object_id = c.object_id
+		WHERE g2.tenant = p.tenant AND g2.serial_number = p.serial_number
+		ORDER BY c.received_at DESC, c.nonce DESC LIMIT 1), '') AS google_last
+	FROM passes p WHERE p.tenant = $1
+		AND (CAST($2 AS BIGINT) = 0 OR p.file_id = CAST($2 AS BIGINT))
+		AND (CAST($3 AS BIGINT) = 0 OR p.order_id = CAST($3 AS BIGINT))
+		AND (CAST($4 AS BIGINT) = 0 OR p.performance_id = CAST($4 AS BIGINT))
+		AND ($5 = '' OR p.status = $5)`
+
+// installedFilter keeps the rows of passesWithInstalls installed as $6 says.
+const installedFilter = `($6 = ''
+	OR ($6 = 'apple' AND x.apple_devices > 0)
+	OR ($6 = 'google' AND x.google_last = 'save')
+	OR ($6 = 'wallet' AND (x.apple_devices > 0 OR x.google_last = 'save'))
+	OR ($6 = 'none' AND x.apple_devices = 0 AND x.google_last <> 'save'))`
+
+// ListPasses returns a page of the passes q selects, oldest first, with
+// where each is installed, and how many q selects in all.
+func (s *DB) ListPasses(ctx context.Context, q pass.PassQuery) ([]pass.PassListing, int, error) {
+	switch q.Installed {
+	case "", "apple", "google", "wallet", "none":
+	default:
+		return nil, 0, pass.Errorf(pass.KindInvalid, "installed must be apple, google, wallet or none")
+	}
+	if q.Limit <= 0 || q.Limit > pass.MaxPageSize {
+		q.Limit = pass.MaxPageSize
+	}
+	args := []any{q.Tenant, q.FileID, q.OrderID, q.PerformanceID, string(q.Status), q.Installed}
+	var total int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+passesWithInstalls+`) x WHERE `+installedFilter, args...).
+		Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("storage: list passes: %w", err)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+prefixed("x.", passColumns)+`, x.apple_devices, x.google_state, x.google_last
+		FROM (`+passesWithInstalls+`) x WHERE `+installedFilter+` ORDER BY x.created_at, x.serial_number LIMIT $7 OFFSET $8`,
+		append(args, q.Limit, max(q.Offset, 0))...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage: list passes: %w", err)
+	}
+	defer rows.Close()
+	var out []pass.PassListing
+	for rows.Next() {
+		var l pass.PassListing
+		var last string
+		p, err := scanPass(rowWith{rows, []any{&l.Installs.AppleDevices, &l.Installs.GoogleState, &last}})
+		if err != nil {
+			return nil, 0, fmt.Errorf("storage: list passes: %w", err)
+		}
+		l.Pass, l.Installs.GoogleSaved = *p, last == "save"
+		out = append(out, l)
+	}
+	return out, total, rows.Err()
+}
+
+// PassInstalls says where one pass is installed.
+func (s *DB) PassInstalls(ctx context.Context, tenant, serial string) (pass.Installs, error) {
+	var in pass.Installs
+	var last string
+	err := s.rdb.QueryRowContext(ctx, `SELECT x.apple_devices, x.google_state, x.google_last FROM (`+passesWithInstalls+`) x
+		WHERE x.serial_number = $6`, tenant, 0, 0, 0, "", serial).Scan(&in.AppleDevices, &in.GoogleState, &last)
+	if err != nil {
+		return in, fmt.Errorf("storage: installs of %s: %w", serial, err)
+	}
+	in.GoogleSaved = last == "save"
+	return in, nil
+}
+
+// rowWith scans a row whose first columns are scanPass's and then more.
+type rowWith struct {
+	r    scanner
+	more []any
+}
+
+func (w rowWith) Scan(dest ...any) error { return w.r.Scan(append(dest, w.more...)...) }
+
+// prefixed qualifies each column of a comma-separated list.
+func prefixed(prefix, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, c := range parts {
+		parts[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}

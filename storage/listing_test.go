@@ -1,0 +1,94 @@
+package storage_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"walletpass/pass"
+	"walletpass/storage"
+)
+
+// TestListPasses: the passes API's filters, paging and install status, on
+// SQLite and PostgreSQL, with ids past 2^31 as SecuTix has them.
+func TestListPasses(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		const bigFile = int64(10075001001)
+		mk := func(serial string, movement, file int64, perf int64, status pass.Status, minute int) {
+			p := newPass(serial, movement)
+			p.FileID, p.Status = file, status
+			p.Ticket.Event.PerformanceID = perf
+			p.CreatedAt = p.CreatedAt.Add(time.Duration(minute) * time.Minute)
+			if err := db.CreatePass(ctx, p, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mk("a", 1, bigFile, 555, pass.StatusActive, 0)
+		mk("b", 2, bigFile, 555, pass.StatusVoided, 1)
+		mk("c", 3, 42, 777, pass.StatusActive, 2)
+		other := newPass("z", 9)
+		other.Tenant = "other"
+		if err := db.CreatePass(ctx, other, nil); err != nil {
+			t.Fatal(err)
+		}
+		now := time.UnixMilli(1_800_000_100_000).UTC()
+		// a: on an iPhone; c: saved to Google Wallet then deleted; b: saved.
+		if _, err := db.Register(ctx, "demo", pass.Device{LibraryID: "dev1", PushToken: "ab"}, "pass.x.y", "a", now); err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range []struct{ serial, object, event, nonce string }{
+			{"b", "o.b", pass.GoogleSaved, "n1"}, {"c", "o.c", pass.GoogleSaved, "n2"}, {"c", "o.c", pass.GoogleDeleted, "n3"},
+		} {
+			if err := db.PutGoogleObject(ctx, &pass.GoogleObject{Tenant: "demo", Serial: g.serial, ObjectID: g.object, ClassID: "cl", State: "ACTIVE"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.RecordGoogleCallback(ctx, pass.GoogleCallback{Tenant: "demo", Nonce: g.nonce, ObjectID: g.object, ClassID: "cl",
+				EventType: g.event, ReceivedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			now = now.Add(time.Second)
+		}
+		for _, c := range []struct {
+			name  string
+			q     pass.PassQuery
+			want  []string
+			total int
+		}{
+			{"all", pass.PassQuery{}, []string{"a", "b", "c"}, 3},
+			{"by file past 2^31", pass.PassQuery{FileID: bigFile}, []string{"a", "b"}, 2},
+			{"by performance", pass.PassQuery{PerformanceID: 777}, []string{"c"}, 1},
+			{"by status", pass.PassQuery{Status: pass.StatusVoided}, []string{"b"}, 1},
+			{"in Apple Wallet", pass.PassQuery{Installed: "apple"}, []string{"a"}, 1},
+			{"in Google Wallet", pass.PassQuery{Installed: "google"}, []string{"b"}, 1},
+			{"in a wallet", pass.PassQuery{Installed: "wallet"}, []string{"a", "b"}, 2},
+			{"in none", pass.PassQuery{Installed: "none"}, []string{"c"}, 1},
+			{"second page", pass.PassQuery{Offset: 1, Limit: 1}, []string{"b"}, 3},
+		} {
+			c.q.Tenant = "demo"
+			got, total, err := db.ListPasses(ctx, c.q)
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			var serials []string
+			for _, l := range got {
+				serials = append(serials, l.Pass.SerialNumber)
+			}
+			if total != c.total || len(serials) != len(c.want) || (len(serials) > 0 && serials[0] != c.want[0]) ||
+				(len(serials) > 1 && serials[len(serials)-1] != c.want[len(c.want)-1]) {
+				t.Errorf("%s: %v (total %d), want %v (total %d)", c.name, serials, total, c.want, c.total)
+			}
+		}
+		in, err := db.PassInstalls(ctx, "demo", "a")
+		if err != nil || in.AppleDevices != 1 || in.GoogleState != "" || in.GoogleSaved {
+			t.Errorf("installs of a: %+v %v", in, err)
+		}
+		if in, _ := db.PassInstalls(ctx, "demo", "c"); in.GoogleState != "ACTIVE" || in.GoogleSaved {
+			t.Errorf("installs of c (saved, then deleted): %+v", in)
+		}
+		if _, _, err := db.ListPasses(ctx, pass.PassQuery{Tenant: "demo", Installed: "phone"}); pass.KindOf(err) != pass.KindInvalid {
+			t.Errorf("unknown installed filter: %v", err)
+		}
+	})
+}
