@@ -71,7 +71,9 @@ type Deps struct {
 	Draining func() bool
 	// Metrics hears of every request and webhook (nil: nobody counts).
 	Metrics Metrics
-	Clock   pass.Clock
+	// Scans answers the gate systems' scans (nil: the route answers 404).
+	Scans Scanner
+	Clock pass.Clock
 	// AccessLog logs every request; failed ones (4xx, 5xx) always are.
 	AccessLog bool
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
@@ -242,6 +244,7 @@ func (s *Server) routes() *gin.Engine {
 
 	// Distribution: signed downloads and the buyer's order page.
 	r.GET("/api/:tenantId/passes", s.listPasses)
+	r.POST("/api/:tenantId/scans", s.scan)
 	r.GET("/api/:tenantId/passes/:file", s.passFile)
 	r.GET("/api/:tenantId/orders/:secret/tickets.pkpasses", s.downloadBundle)
 	r.GET("/:tenantId/orders/:secret", s.orderPageHandler)

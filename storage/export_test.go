@@ -72,3 +72,12 @@ func QuotaAbandonedWaiter(ctx context.Context, s *DB, key string, prio pass.Prio
 		VALUES ($1, $2, $3, `+sqlClockMillis+` + $4) RETURNING expires_at`, key, newID(), int(prio), ttl.Milliseconds()).Scan(&ms)
 	return time.UnixMilli(ms), err
 }
+
+// ForgetBarcodes empties passes.barcode, as for passes stored before the
+// column, and BackfillBarcodes fills it as a start does.
+func (s *DB) ForgetBarcodes(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE passes SET barcode = ''`)
+	return err
+}
+
+func (s *DB) BackfillBarcodes(ctx context.Context) error { return s.backfillBarcodes(ctx) }

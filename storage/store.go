@@ -129,7 +129,7 @@ func (s *DB) migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("storage: migrate: %w", err)
 	}
-	return nil
+	return s.backfillBarcodes(ctx)
 }
 
 // Close closes the database (and, on PostgreSQL, its electors, giving up
@@ -228,12 +228,12 @@ func (s *DB) CreatePass(ctx context.Context, p *pass.Pass, follow []pass.NewTask
 		if err != nil {
 			return err
 		}
-		_, err = s.stmts.exec(ctx, tx, `INSERT INTO passes (`+passColumns+`, performance_id, event_end)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+		_, err = s.stmts.exec(ctx, tx, `INSERT INTO passes (`+passColumns+`, performance_id, event_end, barcode)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
 			p.Tenant, p.SerialNumber, p.AuthToken, p.PassTypeID, p.Template, p.MovementID, p.HolderGeneration,
 			p.FileID, p.OrderID, p.TicketID, p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey,
 			p.CreatedAt.UnixMilli(), p.UpdatedAt.UnixMilli(), p.SecretToken, p.HolderKey, tj,
-			p.Ticket.Event.PerformanceID, eventEnd(p))
+			p.Ticket.Event.PerformanceID, eventEnd(p), p.Ticket.Barcode)
 		if err != nil {
 			if isUniqueViolation(err) {
 				return pass.Wrap(pass.KindConflict, err, "a pass with this serial number or ticket identity exists")
@@ -376,11 +376,11 @@ func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass, follow []pass.NewTask
 		}
 		res, err := s.stmts.exec(ctx, tx, `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
 			blob_key = $5, ticket_id = $6, template = $7, updated_at = $8, ticket_json = $12, secret_token = $13,
-			order_id = $14, file_id = $15, performance_id = $16, event_end = $17
+			order_id = $14, file_id = $15, performance_id = $16, event_end = $17, barcode = $18
 			WHERE tenant = $9 AND serial_number = $10 AND version = $11 AND update_tag < $2`,
 			p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey, p.TicketID, p.Template,
 			p.UpdatedAt.UnixMilli(), p.Tenant, p.SerialNumber, p.Version-1, tj, p.SecretToken, p.OrderID, p.FileID,
-			p.Ticket.Event.PerformanceID, eventEnd(p))
+			p.Ticket.Event.PerformanceID, eventEnd(p), p.Ticket.Barcode)
 		if err != nil {
 			return fmt.Errorf("storage: update pass %s: %w", p.SerialNumber, err)
 		}

@@ -420,6 +420,7 @@ func (a *App) buildServer() error {
 	}
 	deps := httpapi.Deps{
 		Log: a.Log, Tenants: tenants, Health: a.healthChecks(), Draining: a.draining.Load, Metrics: a.metrics,
+		Scans:     &pass.Gate{Store: db, Inbox: a.Inbox},
 		AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,
 		Passes: db, Blobs: a.Blobs,
 		TemplateFile: func(name, file string) ([]byte, bool) {

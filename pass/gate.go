@@ -1,0 +1,145 @@
+package pass
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// The answers of a gate scan.
+const (
+	ScanValid       = "valid"        // let in: the ticket is now used
+	ScanAlreadyUsed = "already_used" // scanned before (here or at SecuTix's gates)
+	ScanCancelled   = "cancelled"    // cancelled, refunded or passed on to another holder
+	ScanUnknown     = "unknown"      // no ticket of the tenant has this barcode
+)
+
+// ScanSourceGate is the WebhookEvent source of a gate scan: it records a
+// used-ticket hint and syncs the order, as a SecuTix validation does.
+const ScanSourceGate = "gate-scan"
+
+// ScanRequest is what a gate system sends: the barcode it read, and
+// optionally its own id for the scan (a scan sent again with the same id
+// gets the first answer, and marks nothing twice).
+type ScanRequest struct {
+	Tenant        string
+	Data          string
+	ScanID        string
+	CorrelationID string
+}
+
+// ScanResult is what a gate needs to decide.
+type ScanResult struct {
+	ScanID string
+	Result string
+	// Pass is the ticket's pass (nil for ScanUnknown).
+	Pass *Pass
+	// At is when the scan that decided Result happened (the first one for
+	// a repeated scan id).
+	At time.Time
+}
+
+// ScanRecord is a stored scan.
+type ScanRecord struct {
+	Tenant, ScanID, Serial, Result string
+	At                             time.Time
+}
+
+// ScanStore is what the gate needs of the store.
+type ScanStore interface {
+	PassByBarcode(ctx context.Context, tenant, barcode string) (*Pass, error)
+	GetPass(ctx context.Context, tenant, serial string) (*Pass, error)
+	RecordScan(ctx context.Context, sc ScanRecord) (ScanRecord, bool, error)
+	HintReader
+}
+
+// Gate answers the organisers' own gate systems. A valid ticket becomes
+// used the way a SecuTix validation makes it: a used-ticket hint and a
+// sync of its order through the inbox (so the pass is signed again,
+// pushed, and its Google object COMPLETED), durable once Scan returns.
+type Gate struct {
+	Store ScanStore
+	Inbox *Inbox
+	Clock Clock
+}
+
+// Scan decides on one scan. Errors come from the store (KindUnavailable).
+func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
+	now := g.Clock.Now().UTC().Truncate(time.Millisecond) // as stored: a repeated scan answers the same time
+	p, err := g.Store.PassByBarcode(ctx, req.Tenant, req.Data)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		p = nil
+	case err != nil:
+		return ScanResult{}, err
+	}
+	res := ScanResult{ScanID: req.ScanID, Result: ScanUnknown, Pass: p, At: now}
+	if p != nil {
+		used, err := g.markedUsed(ctx, p)
+		if err != nil {
+			return ScanResult{}, err
+		}
+		switch {
+		case p.Status == StatusVoided || p.Ticket.State == TicketCancelled:
+			res.Result = ScanCancelled
+		case used || p.Status == StatusUsed || p.Ticket.State == TicketUsed:
+			res.Result = ScanAlreadyUsed
+		default:
+			res.Result = ScanValid
+		}
+	}
+	if req.ScanID != "" {
+		serial := ""
+		if p != nil {
+			serial = p.SerialNumber
+		}
+		stored, fresh, err := g.Store.RecordScan(ctx, ScanRecord{Tenant: req.Tenant, ScanID: req.ScanID, Serial: serial,
+			Result: res.Result, At: now})
+		if err != nil {
+			return ScanResult{}, err
+		}
+		if !fresh { // the same scan again: the same answer
+			res = ScanResult{ScanID: req.ScanID, Result: stored.Result, At: stored.At}
+			if stored.Serial != "" {
+				if res.Pass, err = g.Store.GetPass(ctx, req.Tenant, stored.Serial); err != nil {
+					return ScanResult{}, err
+				}
+			}
+		}
+	}
+	if res.Result == ScanValid {
+		// Mark the ticket used and sync its order; a scan sent again
+		// after a failure here marks it then (the mark is idempotent).
+		if err := g.markUsed(ctx, req, res.Pass, now); err != nil {
+			return ScanResult{}, err
+		}
+	}
+	return res, nil
+}
+
+// markedUsed reports whether the ticket already has a used mark (a scan
+// here, or SecuTix's VALIDATED webhook) that its pass may not show yet:
+// a second scan right after the first is refused before the sync ends.
+func (g *Gate) markedUsed(ctx context.Context, p *Pass) (bool, error) {
+	hints, err := g.Store.Hints(ctx, p.Tenant, p.SecretToken)
+	if err != nil {
+		return false, err
+	}
+	ref := "t:" + strconv.FormatInt(p.TicketID, 10)
+	for _, h := range hints {
+		if h.Ref == ref && IsUsedState(h.State) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// markUsed records the ticket's used mark (the ticket, not its movement:
+// a later holder's ticket is another one) and its order's sync.
+func (g *Gate) markUsed(ctx context.Context, req ScanRequest, p *Pass, now time.Time) error {
+	ev := WebhookEvent{Tenant: req.Tenant, Source: ScanSourceGate, SecretToken: p.SecretToken, TicketID: p.TicketID,
+		State: "VALIDATED", LastUpdate: now, CorrelationID: req.CorrelationID}
+	_, err := g.Inbox.Receive(ctx, ev)
+	return err
+}

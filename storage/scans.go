@@ -1,0 +1,97 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"walletpass/pass"
+)
+
+// backfillBarcodes fills passes.barcode from the stored ticket of the
+// passes stored before the column (migration 00013). Each instance may do
+// it at start; the updates are the same.
+func (s *DB) backfillBarcodes(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT tenant, serial_number, ticket_json FROM passes
+		WHERE barcode = '' AND ticket_json LIKE '%"barcode":"_%'`)
+	if err != nil {
+		return fmt.Errorf("storage: barcodes: %w", err)
+	}
+	type fill struct{ tenant, serial, barcode string }
+	var fills []fill
+	for rows.Next() {
+		var f fill
+		var tj string
+		if err := rows.Scan(&f.tenant, &f.serial, &tj); err != nil {
+			rows.Close()
+			return fmt.Errorf("storage: barcodes: %w", err)
+		}
+		var t struct {
+			Barcode string `json:"barcode"`
+		}
+		if json.Unmarshal([]byte(tj), &t) == nil && t.Barcode != "" {
+			f.barcode = t.Barcode
+			fills = append(fills, f)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("storage: barcodes: %w", err)
+	}
+	for _, f := range fills {
+		if _, err := s.db.ExecContext(ctx, `UPDATE passes SET barcode = $3 WHERE tenant = $1 AND serial_number = $2 AND barcode = ''`,
+			f.tenant, f.serial, f.barcode); err != nil {
+			return fmt.Errorf("storage: barcodes: %w", err)
+		}
+	}
+	return nil
+}
+
+// PassByBarcode returns the pass whose ticket has this barcode: the
+// current holder's when a transfer kept it (an active pass first, then the
+// latest holder), or an error wrapping pass.ErrNotFound.
+func (s *DB) PassByBarcode(ctx context.Context, tenant, barcode string) (*pass.Pass, error) {
+	row := s.rdb.QueryRowContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND barcode = $2
+		ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, holder_generation DESC LIMIT 1`, tenant, barcode)
+	p, err := scanPass(row)
+	if err != nil {
+		return nil, fmt.Errorf("storage: pass by barcode: %w", err)
+	}
+	return p, nil
+}
+
+// RecordScan stores sc unless a scan with its id exists; it returns the
+// stored scan and whether it is sc (false: the earlier one, whose answer
+// the caller repeats).
+func (s *DB) RecordScan(ctx context.Context, sc pass.ScanRecord) (pass.ScanRecord, bool, error) {
+	var stored pass.ScanRecord
+	fresh := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var at int64
+		err := tx.QueryRowContext(ctx, `SELECT serial_number, result, scanned_at FROM scans WHERE tenant = $1 AND scan_id = $2`,
+			sc.Tenant, sc.ScanID).Scan(&stored.Serial, &stored.Result, &at)
+		if err == nil {
+			stored.Tenant, stored.ScanID, stored.At = sc.Tenant, sc.ScanID, time.UnixMilli(at).UTC()
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO scans (tenant, scan_id, serial_number, result, scanned_at) VALUES ($1, $2, $3, $4, $5)`,
+			sc.Tenant, sc.ScanID, sc.Serial, sc.Result, sc.At.UnixMilli()); err != nil {
+			return err
+		}
+		stored, fresh = sc, true
+		return nil
+	})
+	if err != nil {
+		if isUniqueViolation(err) { // another instance stored it meanwhile
+			return s.RecordScan(ctx, sc)
+		}
+		return pass.ScanRecord{}, false, fmt.Errorf("storage: scan: %w", err)
+	}
+	return stored, fresh, nil
+}
