@@ -25,6 +25,8 @@ type Installs struct {
 	// GoogleState is its Google Wallet object's state (ACTIVE, COMPLETED,
 	// EXPIRED, INACTIVE), "" when no object was made.
 	GoogleState string
+	// GoogleObjectID is the Google Wallet object's id, "" when none.
+	GoogleObjectID string
 	// GoogleSaved: Google's last callback for the object was a save.
 	GoogleSaved bool
 }

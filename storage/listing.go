@@ -16,6 +16,7 @@ const passesWithInstalls = `SELECT p.*,
 	(SELECT COUNT(*) FROM registrations r WHERE r.tenant = p.tenant AND r.pass_type_id = p.pass_type_id
 		AND r.serial_number = p.serial_number) AS apple_devices,
 	COALESCE((SELECT g.state FROM google_objects g WHERE g.tenant = p.tenant AND g.serial_number = p.serial_number), '') AS google_state,
+	COALESCE((SELECT g.object_id FROM google_objects g WHERE g.tenant = p.tenant AND g.serial_number = p.serial_number), '') AS google_object,
 	COALESCE((SELECT c.event_type FROM google_callbacks c JOIN google_objects g2 ON g2.tenant = c.tenant AND g2.object_id = c.object_id
 		WHERE g2.tenant = p.tenant AND g2.serial_number = p.serial_number
 		ORDER BY c.received_at DESC, c.nonce DESC LIMIT 1), '') AS google_last
@@ -49,7 +50,7 @@ func (s *DB) ListPasses(ctx context.Context, q pass.PassQuery) ([]pass.PassListi
 		Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("storage: list passes: %w", err)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+prefixed("x.", passColumns)+`, x.apple_devices, x.google_state, x.google_last
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+prefixed("x.", passColumns)+`, x.apple_devices, x.google_state, x.google_object, x.google_last
 		FROM (`+passesWithInstalls+`) x WHERE `+installedFilter+` ORDER BY x.created_at, x.serial_number LIMIT $7 OFFSET $8`,
 		append(args, q.Limit, max(q.Offset, 0))...)
 	if err != nil {
@@ -60,7 +61,7 @@ func (s *DB) ListPasses(ctx context.Context, q pass.PassQuery) ([]pass.PassListi
 	for rows.Next() {
 		var l pass.PassListing
 		var last string
-		p, err := scanPass(rowWith{rows, []any{&l.Installs.AppleDevices, &l.Installs.GoogleState, &last}})
+		p, err := scanPass(rowWith{rows, []any{&l.Installs.AppleDevices, &l.Installs.GoogleState, &l.Installs.GoogleObjectID, &last}})
 		if err != nil {
 			return nil, 0, fmt.Errorf("storage: list passes: %w", err)
 		}
@@ -74,8 +75,8 @@ func (s *DB) ListPasses(ctx context.Context, q pass.PassQuery) ([]pass.PassListi
 func (s *DB) PassInstalls(ctx context.Context, tenant, serial string) (pass.Installs, error) {
 	var in pass.Installs
 	var last string
-	err := s.rdb.QueryRowContext(ctx, `SELECT x.apple_devices, x.google_state, x.google_last FROM (`+passesWithInstalls+`) x
-		WHERE x.serial_number = $6`, tenant, 0, 0, 0, "", serial).Scan(&in.AppleDevices, &in.GoogleState, &last)
+	err := s.rdb.QueryRowContext(ctx, `SELECT x.apple_devices, x.google_state, x.google_object, x.google_last FROM (`+passesWithInstalls+`) x
+		WHERE x.serial_number = $6`, tenant, 0, 0, 0, "", serial).Scan(&in.AppleDevices, &in.GoogleState, &in.GoogleObjectID, &last)
 	if err != nil {
 		return in, fmt.Errorf("storage: installs of %s: %w", serial, err)
 	}

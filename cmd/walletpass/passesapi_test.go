@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -151,5 +152,66 @@ func TestPassesAPI(t *testing.T) {
 	// The signed download at the same path is unchanged: no link, no file.
 	if resp, _ := fetch(t, list+"/"+first.SerialNumber+".pkpass", reader); resp.StatusCode != 401 {
 		t.Errorf("a .pkpass without its signed link: %d, want 401", resp.StatusCode)
+	}
+}
+
+// TestPassesExport: `walletpass passes export` writes what another
+// provider needs to take the passes over (serial, authentication token,
+// web service, Google object id, SecuTix identifiers), as CSV and JSON,
+// to a file only its owner can read.
+func TestPassesExport(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, "")
+	defer s.stop()
+	o := s.createOrder(map[string]any{"count": 2})
+	ps := s.waitPasses(o.Secret, "2 passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
+	// The buyer saves the order to Google Wallet: both get an object.
+	if resp, body := fetch(t, s.orderLinks(o.Secret)["google-save"], nil); resp.StatusCode != 302 {
+		t.Fatalf("google save: %d %s", resp.StatusCode, body)
+	}
+	env := testEnv(s.dataDir, map[string]string{"WALLETPASS_PUBLIC_BASE_URL": s.base})
+	dir := t.TempDir()
+	for _, format := range []string{"csv", "json"} {
+		path := filepath.Join(dir, "passes."+format)
+		var stderr syncBuffer
+		if err := Run(context.Background(), []string{"passes", "export", "-format", format, "-o", path}, &syncBuffer{}, &stderr, env); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		if !strings.Contains(stderr.String(), "wrote 2 passes") || !strings.Contains(stderr.String(), "keep it secret") {
+			t.Errorf("%s: %q", format, stderr.String())
+		}
+		st, err := os.Stat(path)
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v, mode %v", format, err, st.Mode())
+		}
+		data, _ := os.ReadFile(path)
+		var recs []exportRecord
+		if format == "json" {
+			if err := json.Unmarshal(data, &recs); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			rows, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
+			if err != nil || len(rows) != 3 || strings.Join(rows[0], ",") != strings.Join(exportColumns, ",") {
+				t.Fatalf("csv: %v %q", err, rows)
+			}
+			for _, r := range rows[1:] {
+				recs = append(recs, exportRecord{SerialNumber: r[0], AuthenticationToken: r[2], WebServiceURL: r[3], GoogleObjectID: r[4]})
+			}
+		}
+		if len(recs) != 2 {
+			t.Fatalf("%s: %d records", format, len(recs))
+		}
+		for _, r := range recs {
+			var p *pass.Pass
+			for i := range ps {
+				if ps[i].SerialNumber == r.SerialNumber {
+					p = &ps[i]
+				}
+			}
+			if p == nil || r.AuthenticationToken != p.AuthToken || r.WebServiceURL != s.base+"/api/demo/apple" || r.GoogleObjectID == "" {
+				t.Errorf("%s: %+v", format, r)
+			}
+		}
 	}
 }

@@ -29,6 +29,9 @@ Usage:
                                                   what happened to an order
   walletpass orders links -secret TOKEN [-tenant ID]
                                                   the order page and its signed links
+  walletpass passes export -o FILE [-format csv|json] [-tenant ID]
+                                                  every pass with its authentication token and Google
+                                                  object id: what another provider needs to take over
   walletpass google counts [-tenant ID]           Google Wallet saves, deletions, passes in wallets
   walletpass token [-tenant ID] [-scope "tickets:read"] [-ttl 1h]
                                                   a development access token for the API
@@ -78,7 +81,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 // groups are the commands that take a subcommand: "walletpass tasks -h"
 // prints the usage.
-var groups = map[string]bool{"pass": true, "certs": true, "tasks": true, "orders": true, "google": true,
+var groups = map[string]bool{"pass": true, "passes": true, "certs": true, "tasks": true, "orders": true, "google": true,
 	"apikey": true, "sandbox": true, "secutix": true}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -124,6 +127,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdTasks(ctx, rest, stdout, stderr, getenv)
 	case "orders":
 		return cmdOrders(ctx, rest, stdout, stderr, getenv)
+	case "passes":
+		if len(rest) == 0 || rest[0] != "export" {
+			return errUsage{"passes: expected export"}
+		}
+		return cmdPassesExport(ctx, rest[1:], stdout, stderr, getenv)
 	case "google":
 		return cmdGoogle(ctx, rest, stdout, stderr, getenv)
 	case "sandbox":
