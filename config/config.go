@@ -66,6 +66,26 @@ type Server struct {
 	DrainDelay Duration `yaml:"drainDelay"`
 }
 
+// TemplateRule is one of a tenant's template rules.
+type TemplateRule struct {
+	Template      string `yaml:"template"`
+	ProductCode   string `yaml:"productCode"`
+	ProductFamily string `yaml:"productFamily"`
+	EventID       int64  `yaml:"eventId"`
+	PerformanceID int64  `yaml:"performanceId"`
+}
+
+// matchers counts what the rule matches on (it must be one).
+func (r TemplateRule) matchers() int {
+	n := 0
+	for _, set := range []bool{r.ProductCode != "", r.ProductFamily != "", r.EventID != 0, r.PerformanceID != 0} {
+		if set {
+			n++
+		}
+	}
+	return n
+}
+
 // AdminOff is the AdminListen value that serves no admin listener.
 const AdminOff = "off"
 
@@ -108,16 +128,24 @@ type Workers struct {
 
 // Tenant is one organiser.
 type Tenant struct {
-	ID              string   `yaml:"id"`
-	Name            string   `yaml:"name"`
-	PublicBaseURL   string   `yaml:"publicBaseURL"`
-	DefaultTemplate string   `yaml:"defaultTemplate"`
-	Apple           Apple    `yaml:"apple"`
-	Google          Google   `yaml:"google"`
-	API             API      `yaml:"api"`
-	App             App      `yaml:"app"`
-	SecuTix         SecuTix  `yaml:"secutix"`
-	Webhooks        Webhooks `yaml:"webhooks"`
+	ID              string `yaml:"id"`
+	Name            string `yaml:"name"`
+	PublicBaseURL   string `yaml:"publicBaseURL"`
+	DefaultTemplate string `yaml:"defaultTemplate"`
+	// TemplateVariable is the SecuTix comfort variable of an event that
+	// names its tickets' template ("WALLET=vip"); default WALLET, "off"
+	// for none. It goes before TemplateRules.
+	TemplateVariable string `yaml:"templateVariable"`
+	// TemplateRules choose a ticket's template, first match wins, before
+	// the default; each names a template and one of productCode,
+	// productFamily ("PASS" or "PASS/OPEN_PASS"), eventId, performanceId.
+	TemplateRules []TemplateRule `yaml:"templateRules"`
+	Apple         Apple          `yaml:"apple"`
+	Google        Google         `yaml:"google"`
+	API           API            `yaml:"api"`
+	App           App            `yaml:"app"`
+	SecuTix       SecuTix        `yaml:"secutix"`
+	Webhooks      Webhooks       `yaml:"webhooks"`
 }
 
 // SecuTix is a tenant's SecuTix institution.
@@ -488,6 +516,9 @@ func (c *Config) fillDefaults() {
 		if t.DefaultTemplate == "" {
 			t.DefaultTemplate = "default"
 		}
+		if t.TemplateVariable == "" {
+			t.TemplateVariable = "WALLET"
+		}
 		if t.SecuTix.UsesSandbox() {
 			// The sandbox accepts these; a real institution needs its own.
 			if t.SecuTix.Operator == "" {
@@ -627,6 +658,19 @@ func (c *Config) Validate() error {
 			add("%s: name is required", where)
 		}
 		checkURL(where+": publicBaseURL", t.PublicBaseURL)
+		for j, r := range t.TemplateRules {
+			switch {
+			case strings.TrimSpace(r.Template) == "":
+				add("%s: templateRules[%d] names no template", where, j)
+			case r.matchers() != 1:
+				add("%s: templateRules[%d] (template %s) must match on exactly one of productCode, productFamily, eventId, performanceId", where, j, r.Template)
+			case r.EventID < 0 || r.PerformanceID < 0:
+				add("%s: templateRules[%d]: ids are positive", where, j)
+			}
+		}
+		if v := t.TemplateVariable; v != "off" && (strings.ContainsAny(v, "= \t") || len(v) > 64) {
+			add("%s: templateVariable %q must be a comfort variable's name or off", where, v)
+		}
 		a := t.Apple
 		if !passTypeIDRE.MatchString(a.PassTypeID) {
 			add("%s: apple.passTypeId %q must look like pass.com.example.tickets", where, a.PassTypeID)

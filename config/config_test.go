@@ -158,6 +158,13 @@ tenants:
     name: Basic
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12}
     webhooks: {auth: basic, username: secutix, password: short}
+  - id: rules
+    name: Rules
+    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12}
+    templateVariable: "WALLET=x"
+    templateRules:
+      - {productCode: GALA}
+      - {template: vip, productCode: GALA, eventId: 7}
   - id: jwt2
     name: JWT 2
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12}
@@ -171,6 +178,9 @@ tenants:
 	for _, want := range []string{
 		`server.publicBaseURL "http://passes.example.com" must use https outside development`,
 		`server.logLevel "chatty" must be debug, info, warn or error`,
+		`tenant "rules": templateRules[0] names no template`,
+		`tenant "rules": templateRules[1] (template vip) must match on exactly one of productCode, productFamily, eventId, performanceId`,
+		`tenant "rules": templateVariable "WALLET=x" must be a comfort variable's name or off`,
 		`server.adminListen must differ from server.listen`,
 		`server.drainDelay must be between 0 and 1m`,
 		`tenants[0].id "Bad_ID" must be 1-63 lowercase letters`,

@@ -245,7 +245,7 @@ func TestSyncShowsWarnings(t *testing.T) {
 	tk.Tenant = "demo"
 	o := pass.Order{Tenant: "demo", FileID: tk.FileID, OrderID: tk.OrderID, SecretToken: tk.OrderSecretToken,
 		Tickets: []pass.Ticket{tk}, Warnings: []string{`movement 1 of order 2: unknown ticketState "LOST", taken as valid`}}
-	s := &pass.Syncer{Orders: staticOrders{o}, Service: b.svc, Hints: b.db, Timeline: b.db, Templates: map[string]string{"demo": "default"}}
+	s := &pass.Syncer{Orders: staticOrders{o}, Service: b.svc, Hints: b.db, Timeline: b.db, Templates: map[string]pass.TemplateChoice{"demo": {Default: "default"}}}
 	res, err := s.SyncOrder(ctx, pass.OrderRef{Tenant: "demo", SecretToken: tk.OrderSecretToken}, "corr-1")
 	if err != nil || len(res.Changed) != 1 {
 		t.Fatalf("sync: %d changed, %v", len(res.Changed), err)

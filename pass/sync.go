@@ -20,8 +20,8 @@ type Syncer struct {
 	Service  *Service
 	Hints    HintReader
 	Timeline Timeline
-	// Templates holds each tenant's default template name.
-	Templates map[string]string
+	// Templates says how each tenant's tickets get their template.
+	Templates map[string]TemplateChoice
 	Log       *slog.Logger
 	Clock     Clock
 }
@@ -93,7 +93,7 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 			s.Log.WarnContext(ctx, "secutix", slog.String("tenant", ref.Tenant), slog.Int64("fileId", o.FileID), slog.String("warning", w))
 		}
 	}
-	tpl := s.Templates[ref.Tenant]
+	choice := s.Templates[ref.Tenant]
 	var errs []error
 	for _, t := range o.Tickets {
 		t.Tenant = ref.Tenant
@@ -107,7 +107,7 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 				t.State = TicketUsed
 			}
 		}
-		changed, err := s.applyTicket(ctx, t, tpl, correlationID, tl)
+		changed, err := s.applyTicket(ctx, t, choice, correlationID, tl)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("movement %d: %w", t.MovementID, err))
 			continue
@@ -126,8 +126,12 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 
 // applyTicket creates or updates the pass of t, following holders: a new
 // holder voids the previous holder's pass and gets a new one.
-func (s *Syncer) applyTicket(ctx context.Context, t Ticket, tpl, correlationID string, tl *timelineBatch) ([]*Pass, error) {
+func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoice, correlationID string, tl *timelineBatch) ([]*Pass, error) {
 	var changed []*Pass
+	// A new pass (a new ticket, or a new holder's) gets the template its
+	// ticket's rule chooses; an existing one keeps its own.
+	tpl, why := choice.Choose(t)
+	chosen := true
 	latest, err := s.Service.Passes.LatestPassForMovement(ctx, t.Tenant, t.MovementID)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -152,7 +156,7 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, tpl, correlationID s
 			t.HolderGeneration = latest.HolderGeneration + 1
 		}
 		if latest.Template != "" && t.HolderGeneration == latest.HolderGeneration {
-			tpl = latest.Template
+			tpl, chosen = latest.Template, false
 		}
 	}
 	p, ch, err := s.Service.Apply(ctx, t, tpl)
@@ -161,7 +165,11 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, tpl, correlationID s
 	}
 	if ch {
 		changed = append(changed, p)
-		s.passChanged(p, correlationID, "pass-version", "", tl)
+		note := ""
+		if chosen && p.Version == 1 {
+			note = "template " + tpl + ", chosen by " + why
+		}
+		s.passChanged(p, correlationID, "pass-version", note, tl)
 	}
 	return changed, nil
 }

@@ -163,6 +163,19 @@ type Ticket struct {
 	Locale           string      `json:"locale,omitempty"`      // BCP 47, e.g. fr-CH
 	State            TicketState `json:"state"`
 	HolderGeneration int         `json:"holderGeneration,omitempty"`
+	// Product is what SecuTix says of the ticket's product: what template
+	// rules choose by (TemplateChoice). Not shown on the pass.
+	Product Product `json:"product,omitzero"`
+}
+
+// Product is a ticket's SecuTix product.
+type Product struct {
+	Code          string `json:"code,omitempty"`
+	FamilyType    string `json:"familyType,omitempty"`    // SINGLE_ENTRY, PASS, …
+	FamilySubType string `json:"familySubType,omitempty"` // OPEN_PASS, …
+	EventID       int64  `json:"eventId,omitempty"`
+	// Comfort are the event's comfort variables as NAME=value.
+	Comfort []string `json:"comfort,omitempty"`
 }
 
 // MaxTicketJSON is the largest ticket document ParseTicket accepts.

@@ -87,6 +87,7 @@ func TestDecodeReferenceExample(t *testing.T) {
 				PostalCode: "1204", Country: "CH"},
 			Tariff: "Adulte", Price: pass.Money{Thousandths: 85000, Currency: "CHF"},
 			Locale: "en", State: pass.TicketValid,
+			Product: pass.Product{Code: "SYMN", FamilyType: "SINGLE_ENTRY", EventID: 10228231108001},
 		}},
 	}
 	if diff := cmp.Diff(want, o, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {

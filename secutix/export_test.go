@@ -28,3 +28,6 @@ func ExpireGrants(q *LocalQuota, key string) {
 	k.grants, k.oldest = k.grants[:0], 0
 	q.grant(k, time.Now())
 }
+
+// ComfortVariables is comfortVariables, for the mapping tests.
+var ComfortVariables = comfortVariables

@@ -76,6 +76,11 @@ var Fields = []Field{
 	{"tariff", "operation.audienceSubCategory | operation.audienceSubCategoryExternalDescription", "the tariff"},
 	{"price", "operation.unitPrice | ticket.price", "the price in thousandths"},
 	{"currency", "order.catalogCurrency.currencyCode", "ISO 4217"},
+	{"productCode", "operation.productCode | ticket.productCode", "the product's code (template rules)"},
+	{"productFamily", "operation.productFamilyType", "SINGLE_ENTRY, PASS … (template rules)"},
+	{"productFamilySubType", "operation.productFamilySubType", "OPEN_PASS … (template rules)"},
+	{"eventId", "operation.eventId", "SecuTix's event id (template rules)"},
+	{"comfortVariables", "operation.comfortVariableValues", "the event's comfort variables: NAME=value strings, or objects with a name (or code) and a value (template rules)"},
 }
 
 // scopes are the roots a path may start from.

@@ -383,6 +383,15 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		t.Price = pass.Money{}
 	}
 
+	// Product: what template rules choose by.
+	t.Product = pass.Product{Code: str("productCode"), FamilyType: str("productFamily"), FamilySubType: str("productFamilySubType")}
+	if n, _, err := num("eventId"); err == nil {
+		t.Product.EventID = n
+	}
+	if h, ok := m.fields.lookup(sc, "comfortVariables"); ok {
+		t.Product.Comfort = comfortVariables(h.v)
+	}
+
 	// Holder.
 	t.HolderName = strs.JoinNonEmpty(" ", str("holderFirstName"), str("holderLastName"))
 	t.HolderEmail = str("holderEmail")
@@ -551,4 +560,45 @@ func parseTime(s string, loc *time.Location) (time.Time, error) {
 		s = s[:40] + "…"
 	}
 	return time.Time{}, fmt.Errorf("%q is not an ISO-8601 date-time with an offset", s)
+}
+
+// comfortVariables reads an operation's comfort variables as NAME=value:
+// SecuTix's shape of them is not on record, so strings "NAME=value" and
+// objects naming the variable (name, code, key or variable) and its value
+// (value, or the first of values) are read; anything else is left out.
+func comfortVariables(v any) []string {
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
+	}
+	var out []string
+	for _, e := range list {
+		switch x := e.(type) {
+		case string:
+			if name, _, ok := strings.Cut(x, "="); ok && strings.TrimSpace(name) != "" {
+				out = append(out, x)
+			}
+		case map[string]any:
+			var name, value string
+			for _, k := range []string{"name", "code", "key", "variable"} {
+				if s, ok := x[k].(string); ok && s != "" {
+					name = s
+					break
+				}
+			}
+			switch val := x["value"].(type) {
+			case string:
+				value = val
+			case float64, json.Number:
+				value = fmt.Sprint(val)
+			}
+			if vals, ok := x["values"].([]any); ok && value == "" && len(vals) > 0 {
+				value, _ = vals[0].(string)
+			}
+			if name != "" {
+				out = append(out, name+"="+value)
+			}
+		}
+	}
+	return out
 }

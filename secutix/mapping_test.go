@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -172,7 +173,8 @@ func TestMapping(t *testing.T) {
 					t.Errorf("ticket %d: no performance id", i)
 				}
 			}
-			if diff := cmp.Diff(wantOrder, *o, cmpopts.IgnoreFields(pass.Event{}, "PerformanceID")); diff != "" {
+			// The product (template rules) has its own test.
+			if diff := cmp.Diff(wantOrder, *o, cmpopts.IgnoreFields(pass.Event{}, "PerformanceID"), cmpopts.IgnoreFields(pass.Ticket{}, "Product")); diff != "" {
 				t.Errorf("order (-want +got):\n%s", diff)
 			}
 			for _, tk := range o.Tickets {
@@ -429,5 +431,27 @@ func TestContactLookup(t *testing.T) {
 	}
 	if n := b.sb.Calls("getContactData"); n != 1 {
 		t.Errorf("%d getContactData calls, want still 1", n)
+	}
+}
+
+// TestComfortVariables: the shapes of comfortVariableValues read (SecuTix's
+// is not on record), and what is left out.
+func TestComfortVariables(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{`["WALLET=vip", "SEASON=2027"]`, []string{"WALLET=vip", "SEASON=2027"}},
+		{`[{"code": "WALLET", "value": "vip"}, {"name": "ZONE", "values": ["north"]}, {"key": "N", "value": 3}]`, []string{"WALLET=vip", "ZONE=north", "N=3"}},
+		{`"WALLET=vip"`, []string{"WALLET=vip"}},
+		{`["no equals", "=novalue", 7, {"value": "x"}, null]`, nil},
+	} {
+		var v any
+		if err := json.Unmarshal([]byte(c.in), &v); err != nil {
+			t.Fatal(err)
+		}
+		if got := secutix.ComfortVariables(v); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.in, got, c.want)
+		}
 	}
 }

@@ -315,14 +315,28 @@ func (a *App) policies() pass.Policies {
 	return pol
 }
 
+// templateChoice is how a tenant's tickets get their template.
+func templateChoice(t config.Tenant, exists func(string) bool) pass.TemplateChoice {
+	c := pass.TemplateChoice{Variable: t.TemplateVariable, Default: t.DefaultTemplate, Exists: exists}
+	if c.Variable == "off" {
+		c.Variable = ""
+	}
+	for _, r := range t.TemplateRules {
+		c.Rules = append(c.Rules, pass.TemplateRule{Template: r.Template, ProductCode: r.ProductCode,
+			ProductFamily: r.ProductFamily, EventID: r.EventID, PerformanceID: r.PerformanceID})
+	}
+	return c
+}
+
 // buildServices wires the domain's services over the stores and adapters,
 // and the dispatcher that runs their tasks.
 func (a *App) buildServices() {
 	cfg, db, log := a.Config, a.DB, a.Log
 	pol := a.policies()
-	templates := map[string]string{}
+	templates := map[string]pass.TemplateChoice{}
+	exists := func(name string) bool { _, err := a.Registry.Template(name); return err == nil }
 	for _, t := range cfg.Tenants {
-		templates[t.ID] = t.DefaultTemplate
+		templates[t.ID] = templateChoice(t, exists)
 	}
 	a.Passes = &pass.Service{Passes: db, Blobs: a.Blobs, Packager: countedPackager{Packager: a.Registry, m: a.metrics}, Policies: pol, Google: db}
 	a.Syncer = &pass.Syncer{Orders: a.SecuTix, Service: a.Passes, Hints: db, Timeline: db, Log: log, Templates: templates}

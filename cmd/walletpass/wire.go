@@ -107,6 +107,11 @@ func buildIssuers(cfg *config.Config, log *slog.Logger) (*apple.Registry, map[st
 		if _, err := reg.Template(t.DefaultTemplate); err != nil {
 			return nil, nil, fmt.Errorf("tenant %s: defaultTemplate: %w", t.ID, err)
 		}
+		for i, r := range t.TemplateRules {
+			if _, err := reg.Template(r.Template); err != nil {
+				return nil, nil, fmt.Errorf("tenant %s: templateRules[%d]: %w", t.ID, i, err)
+			}
+		}
 		src, err := tenantSource(cfg, t)
 		if err != nil {
 			return nil, nil, err

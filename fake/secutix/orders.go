@@ -41,6 +41,9 @@ type EventSpec struct {
 	Names []Translation `json:"names,omitempty"` // its translations; win over Name
 	Start string        `json:"start,omitempty"` // default: 30 days from now, 20:00 in the sandbox's zone
 	End   string        `json:"end,omitempty"`   // default: start + 2h30 (the performance's duration)
+	// Comfort are the event's comfort variables, "NAME=value" (the
+	// operation's comfortVariableValues), e.g. "WALLET=vip".
+	Comfort []string `json:"comfortVariables,omitempty"`
 }
 
 // Seat is where a movement sits, as SecuTix names it: an area and a seat
@@ -139,12 +142,15 @@ type resolved struct {
 	holder            Holder
 	price             int64
 	tariff, tariffExt string
+	comfort           []string
 }
 
-// key groups tickets into operations: same event, tariff and price.
+// key groups tickets into operations: same event, tariff, price and
+// comfort variables.
 func (r resolved) key() string {
 	name, _ := json.Marshal(r.name)
-	return fmt.Sprintf("%s|%s|%s|%d|%s", name, r.start.Format(time.RFC3339), r.end.Format(time.RFC3339), r.price, r.tariff)
+	return fmt.Sprintf("%s|%s|%s|%d|%s|%s", name, r.start.Format(time.RFC3339), r.end.Format(time.RFC3339), r.price, r.tariff,
+		strings.Join(r.comfort, ","))
 }
 
 // CreateOrder creates a paid file of one sale order, as POST
@@ -300,6 +306,12 @@ func (s *Sandbox) resolve(sp TicketSpec, demoName string, now time.Time) (resolv
 	if r.end.Before(r.start) {
 		return resolved{}, errorf(http.StatusBadRequest, "event.end is before event.start")
 	}
+	for _, c := range ev.Comfort {
+		if name, _, ok := strings.Cut(c, "="); !ok || strings.TrimSpace(name) == "" || len(c) > 200 {
+			return resolved{}, errorf(http.StatusBadRequest, "event.comfortVariables are NAME=value")
+		}
+	}
+	r.comfort = ev.Comfort
 
 	if sp.Seat != nil {
 		r.seat = *sp.Seat
@@ -383,7 +395,7 @@ func (s *Sandbox) operation(fileID int64, t resolved) OperationData {
 		BasePrice: t.price, UnitPrice: t.price,
 		ProductID: prod.ID, Product: t.name.String(), ProductCode: prod.Code,
 		ProductFamilyType: "SINGLE_ENTRY", EventID: prod.eventID, PerformanceID: perf.ID,
-		Performance:           t.name.String(),
+		Performance: t.name.String(), ComfortVariableValues: t.comfort,
 		AudienceSubCategoryID: 306159078, AudienceSubCategory: t.tariff,
 		AudienceSubCategoryExternalDescription: t.tariffExt,
 		Numbered:                               true,

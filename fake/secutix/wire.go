@@ -105,6 +105,10 @@ type OperationData struct {
 	AudienceSubCategoryExternalDescription string     `json:"audienceSubCategoryExternalDescription"`
 	Numbered                               bool       `json:"numbered"`
 	Locations                              []Location `json:"locations"`
+	// ComfortVariableValues: SecuTix's shape of them is not on record;
+	// the sandbox sends "NAME=value" strings (walletpass also reads
+	// objects with a name and a value).
+	ComfortVariableValues []string `json:"comfortVariableValues,omitempty"`
 }
 
 // Location is where an operation's performance takes place.
