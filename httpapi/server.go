@@ -73,7 +73,9 @@ type Deps struct {
 	Metrics Metrics
 	// Scans answers the gate systems' scans (nil: the route answers 404).
 	Scans Scanner
-	Clock pass.Clock
+	// Subscriptions is the webhook subscriptions API (Store nil: 404).
+	Subscriptions SubscriptionDeps
+	Clock         pass.Clock
 	// AccessLog logs every request; failed ones (4xx, 5xx) always are.
 	AccessLog bool
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
@@ -245,6 +247,11 @@ func (s *Server) routes() *gin.Engine {
 	// Distribution: signed downloads and the buyer's order page.
 	r.GET("/api/:tenantId/passes", s.listPasses)
 	r.POST("/api/:tenantId/scans", s.scan)
+	r.GET("/api/:tenantId/webhooks", s.listSubscriptions)
+	r.POST("/api/:tenantId/webhooks", s.createSubscription)
+	r.GET("/api/:tenantId/webhooks/:id", s.getSubscription)
+	r.PATCH("/api/:tenantId/webhooks/:id", s.patchSubscription)
+	r.DELETE("/api/:tenantId/webhooks/:id", s.deleteSubscription)
 	r.GET("/api/:tenantId/passes/:file", s.passFile)
 	r.GET("/api/:tenantId/orders/:secret/tickets.pkpasses", s.downloadBundle)
 	r.GET("/:tenantId/orders/:secret", s.orderPageHandler)

@@ -1,5 +1,13 @@
 package pass
 
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
 // Policy is what a tenant's configuration says about the work that follows
 // a new pass version.
 type Policy struct {
@@ -10,6 +18,9 @@ type Policy struct {
 	// GoogleOnPayment: Google Wallet objects are inserted as soon as a
 	// pass exists, not when the buyer first opens the save link.
 	GoogleOnPayment bool
+	// Events: every change is announced to the tenant's webhook
+	// subscriptions (an event-fanout task; nothing is sent without one).
+	Events bool
 }
 
 // Policies holds each tenant's policy; a tenant without one gets the zero
@@ -74,5 +85,43 @@ func FollowUps(c Change, pol Policy) []NewTask {
 	if pol.Google && (c.InGoogleWallet || pol.GoogleOnPayment) {
 		out = append(out, TaskOf(GoogleArgs{Tenant: p.Tenant, Serial: p.SerialNumber, Insert: pol.GoogleOnPayment}, ""))
 	}
+	if pol.Events {
+		typ := EventPassUpdated
+		switch {
+		case c.Prev == nil:
+			typ = EventPassCreated
+		case p.Status == StatusVoided && c.Prev.Status != StatusVoided:
+			typ = EventPassVoided
+		}
+		out = append(out, TaskOf(PassEvent(p, typ, p.UpdatedAt, nil), ""))
+	}
 	return out
+}
+
+// PassEvent is the announcement of typ about p; extra fields join the
+// pass's identifiers in its data. It never carries holder data.
+func PassEvent(p *Pass, typ string, at time.Time, extra map[string]any) EventArgs {
+	data := map[string]any{"serialNumber": p.SerialNumber, "passTypeIdentifier": p.PassTypeID, "version": p.Version,
+		"status": p.Status, "fileId": p.FileID, "orderId": p.OrderID, "ticketId": p.TicketID, "movementId": p.MovementID,
+		"holderGeneration": p.HolderGeneration}
+	if id := p.Ticket.Event.PerformanceID; id != 0 {
+		data["performanceId"] = id
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	raw, _ := json.Marshal(data) // strings, numbers and times
+	now := time.Now()            // the id orders a pass's events as they were made
+	if at.IsZero() {
+		at = now
+	}
+	return EventArgs{Tenant: p.Tenant, ID: NewMessageID(now), Type: typ, Stream: p.SerialNumber, At: at, Data: raw}
+}
+
+// NewMessageID is a message id that sorts by time: msg_, the time in
+// nanoseconds (hex), then random digits.
+func NewMessageID(at time.Time) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("msg_%016x%s", uint64(at.UnixNano()), hex.EncodeToString(b[:]))
 }

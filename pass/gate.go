@@ -61,7 +61,10 @@ type ScanStore interface {
 type Gate struct {
 	Store ScanStore
 	Inbox *Inbox
-	Clock Clock
+	// Events, when set, queues the ticket.scanned announcement of each
+	// valid scan (webhook subscriptions).
+	Events Enqueuer
+	Clock  Clock
 }
 
 // Scan decides on one scan. Errors come from the store (KindUnavailable).
@@ -140,6 +143,12 @@ func (g *Gate) markedUsed(ctx context.Context, p *Pass) (bool, error) {
 func (g *Gate) markUsed(ctx context.Context, req ScanRequest, p *Pass, now time.Time) error {
 	ev := WebhookEvent{Tenant: req.Tenant, Source: ScanSourceGate, SecretToken: p.SecretToken, TicketID: p.TicketID,
 		State: "VALIDATED", LastUpdate: now, CorrelationID: req.CorrelationID}
-	_, err := g.Inbox.Receive(ctx, ev)
+	if _, err := g.Inbox.Receive(ctx, ev); err != nil {
+		return err
+	}
+	if g.Events == nil || p.Status == StatusUsed {
+		return nil // a repeated scan was announced the first time
+	}
+	_, err := g.Events.Enqueue(ctx, TaskOf(PassEvent(p, EventTicketScanned, now, map[string]any{"scanId": req.ScanID}), req.CorrelationID), now)
 	return err
 }

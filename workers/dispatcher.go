@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,9 +74,18 @@ type Config struct {
 	// Listen, when set, calls wake whenever another instance enqueues a
 	// task, until ctx ends (PostgreSQL LISTEN/NOTIFY).
 	Listen func(ctx context.Context, wake func()) error
+	// Kinds overrides MaxAttempts and MaxBackoff for some kinds (the
+	// outbound webhooks' deliveries keep trying for days).
+	Kinds map[string]KindPolicy
 	// OnAttempt, when set, hears of every finished attempt: the task's
 	// kind, its result (done, retry or dead) and how long the handler ran.
 	OnAttempt func(kind, result string, d time.Duration)
+}
+
+// KindPolicy is how long the tasks of one kind are retried.
+type KindPolicy struct {
+	MaxAttempts int
+	MaxBackoff  time.Duration
 }
 
 // Job is a periodic job.
@@ -334,8 +344,12 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 		d.observe(t.Kind, "done", took)
 		return
 	}
-	dead := pass.KindOf(err) == pass.KindInvalid || t.Attempts >= d.cfg.MaxAttempts
-	retryAt := now.Add(Backoff(t.Attempts, d.cfg.BaseBackoff, d.cfg.MaxBackoff))
+	maxAttempts, maxBackoff := d.cfg.MaxAttempts, d.cfg.MaxBackoff
+	if kp, ok := d.cfg.Kinds[t.Kind]; ok {
+		maxAttempts, maxBackoff = cmp.Or(kp.MaxAttempts, maxAttempts), cmp.Or(kp.MaxBackoff, maxBackoff)
+	}
+	dead := pass.KindOf(err) == pass.KindInvalid || t.Attempts >= maxAttempts
+	retryAt := now.Add(Backoff(t.Attempts, d.cfg.BaseBackoff, maxBackoff))
 	var ra *pass.RetryAfterError
 	if errors.As(err, &ra) && now.Add(ra.After).After(retryAt) {
 		retryAt = now.Add(ra.After)

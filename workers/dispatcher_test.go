@@ -140,6 +140,21 @@ func TestDeadAfterMaxAttemptsAndInvalidAtOnce(t *testing.T) {
 	}
 }
 
+// TestKindPolicy: a kind may be retried longer than the others.
+func TestKindPolicy(t *testing.T) {
+	db := openDB(t)
+	start(t, db, workers.Config{Tick: 5 * time.Millisecond, BaseBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
+		MaxAttempts: 2, Kinds: map[string]workers.KindPolicy{pass.TaskSyncOrder: {MaxAttempts: 5}},
+		Reconcile: -1, RetentionEvery: -1}, func(ctx context.Context, tk pass.Task) error {
+		return errors.New("boom")
+	})
+	db.Enqueue(context.Background(), task("a"), time.Now())
+	waitFor(t, "the task dead", func() bool { return len(state(t, db, pass.TaskDead)) == 1 })
+	if tk := state(t, db, pass.TaskDead)[0]; tk.Attempts != 5 {
+		t.Errorf("attempts %d, want the kind's 5", tk.Attempts)
+	}
+}
+
 func TestPanicIsAFailure(t *testing.T) {
 	db := openDB(t)
 	var calls atomic.Int32

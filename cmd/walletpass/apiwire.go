@@ -122,7 +122,8 @@ func pickTenant(cfg *config.Config, id string) (config.Tenant, error) {
 }
 
 // apiKeyScopes are the scopes an API key may carry.
-var apiKeyScopes = []string{httpapi.ScopeTickets, httpapi.ScopePasses, httpapi.ScopeScans}
+var apiKeyScopes = []string{httpapi.ScopeTickets, httpapi.ScopePasses, httpapi.ScopeScans, httpapi.ScopeWebhooksRead,
+	httpapi.ScopeWebhooksWrite}
 
 // cmdAPIKey is `walletpass apikey create|list|revoke`.
 func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

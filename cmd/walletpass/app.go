@@ -20,6 +20,7 @@ import (
 	fakegoogle "walletpass/fake/google"
 	fakesecutix "walletpass/fake/secutix"
 	"walletpass/httpapi"
+	"walletpass/outbound"
 	"walletpass/pass"
 	"walletpass/pass/apple"
 	"walletpass/secutix"
@@ -310,7 +311,8 @@ func (a *App) policies() pass.Policies {
 	pol := pass.Policies{}
 	for _, t := range a.Config.Tenants {
 		_, app := a.FCM[t.ID]
-		pol[t.ID] = pass.Policy{AppNotices: app, Google: t.Google.Enabled(), GoogleOnPayment: t.Google.Enabled() && t.Google.InsertOnPayment}
+		pol[t.ID] = pass.Policy{AppNotices: app, Google: t.Google.Enabled(), GoogleOnPayment: t.Google.Enabled() && t.Google.InsertOnPayment,
+			Events: true}
 	}
 	return pol
 }
@@ -400,11 +402,16 @@ func (a *App) buildServices() {
 		// this process or (PostgreSQL) another instance, wakes the
 		// dispatcher through the store.
 		Elector: db.Elector("walletpass-jobs"), Listen: db.ListenTasks, OnAttempt: a.metrics.taskAttempt,
+		// Webhook deliveries keep trying for days: backoff up to an hour,
+		// 200 attempts (full jitter: about four days on average).
+		Kinds: map[string]workers.KindPolicy{pass.TaskWebhookDelivery: {MaxAttempts: 200, MaxBackoff: time.Hour}},
 	}, db, db, workers.Handlers(
 		workers.Handle[pass.OrderRef](a.Syncer),
 		workers.Handle[pass.PushArgs](a.Pushes),
 		workers.Handle[pass.GoogleArgs](gs),
 		workers.Handle[pass.AppNoticeArgs](a.Notices),
+		workers.Handle[pass.EventArgs](&pass.Fanout{Store: db}),
+		workers.Handle[pass.DeliveryArgs](&pass.Deliverer{Store: db, Sender: outbound.NewSender(cfg.Server.Development)}),
 	), log.With(slog.String("component", "workers")))
 }
 
@@ -434,7 +441,9 @@ func (a *App) buildServer() error {
 	}
 	deps := httpapi.Deps{
 		Log: a.Log, Tenants: tenants, Health: a.healthChecks(), Draining: a.draining.Load, Metrics: a.metrics,
-		Scans:     &pass.Gate{Store: db, Inbox: a.Inbox},
+		Scans: &pass.Gate{Store: db, Inbox: a.Inbox, Events: db},
+		Subscriptions: httpapi.SubscriptionDeps{Store: db, NewSecret: outbound.NewSecret,
+			CheckEndpoint: func(u string) error { return outbound.CheckEndpoint(u, cfg.Server.Development) }},
 		AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,
 		Passes: db, Blobs: a.Blobs,
 		TemplateFile: func(name, file string) ([]byte, bool) {

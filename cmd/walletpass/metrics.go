@@ -257,7 +257,8 @@ func (c *taskCollector) Describe(ch chan<- *prometheus.Desc) {
 // taskKinds and taskStates are the series taskCollector always gives (0
 // when empty), so that a query sees the queue empty, not gone.
 var (
-	taskKinds  = []string{pass.TaskSyncOrder, pass.TaskPushPass, pass.TaskGoogleSync, pass.TaskAppNotice}
+	taskKinds = []string{pass.TaskSyncOrder, pass.TaskPushPass, pass.TaskGoogleSync, pass.TaskAppNotice,
+		pass.TaskEventFanout, pass.TaskWebhookDelivery}
 	taskStates = []pass.TaskState{pass.TaskPending, pass.TaskRunning, pass.TaskDead}
 )
 

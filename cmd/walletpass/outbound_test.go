@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"walletpass/auth"
+	"walletpass/httpapi"
+	"walletpass/pass"
+)
+
+// receiver is an organiser's webhook endpoint. It checks each delivery's
+// Standard Webhooks signature with its own code (not walletpass's
+// signer), fails the first failFirst deliveries, and keeps the accepted
+// ones in the order they came.
+type receiver struct {
+	t         *testing.T
+	srv       *httptest.Server
+	mu        sync.Mutex
+	secret    []byte
+	failFirst int
+	calls     int
+	got       []delivery
+}
+
+type delivery struct {
+	ID     string
+	Type   string
+	Serial string
+}
+
+func newReceiver(t *testing.T, failFirst int) *receiver {
+	r := &receiver{t: t, failFirst: failFirst}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) setSecret(whsec string) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(whsec, "whsec_"))
+	if err != nil || !strings.HasPrefix(whsec, "whsec_") {
+		r.t.Errorf("the secret %q is not whsec_<base64>", whsec)
+	}
+	r.mu.Lock()
+	r.secret = key
+	r.mu.Unlock()
+}
+
+func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	id, ts, sigs := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp"), req.Header.Get("webhook-signature")
+	mac := hmac.New(sha256.New, r.secret)
+	mac.Write([]byte(id + "." + ts + "." + string(body)))
+	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	signed := false
+	for _, s := range strings.Fields(sigs) {
+		signed = signed || hmac.Equal([]byte(s), []byte(want))
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if !signed || err != nil || time.Since(time.Unix(sec, 0)).Abs() > 5*time.Minute || !strings.HasPrefix(id, "msg_") {
+		r.t.Errorf("a delivery that does not verify: id %q, timestamp %q, signature %q", id, ts, sigs)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if r.calls <= r.failFirst {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	var msg struct {
+		Type      string `json:"type"`
+		Timestamp string `json:"timestamp"`
+		Data      struct {
+			SerialNumber string `json:"serialNumber"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &msg); err != nil || msg.Type == "" || msg.Data.SerialNumber == "" {
+		r.t.Errorf("a delivery's body: %s", body)
+	}
+	for _, d := range r.got {
+		if d.ID == id {
+			w.WriteHeader(http.StatusNoContent) // at least once: a repeat is fine
+			return
+		}
+	}
+	r.got = append(r.got, delivery{ID: id, Type: msg.Type, Serial: msg.Data.SerialNumber})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (r *receiver) types(serial string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, d := range r.got {
+		if d.Serial == serial {
+			out = append(out, d.Type)
+		}
+	}
+	return out
+}
+
+// TestOutboundWebhooks: an organiser subscribes an endpoint through the
+// API (scopes webhooks:read and webhooks:write); a pass's life (created,
+// modified, scanned at a gate, cancelled) reaches it as Standard Webhooks,
+// signed, in order, although the endpoint failed the first deliveries.
+func TestOutboundWebhooks(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, "")
+	defer s.stop()
+	rcv := newReceiver(t, 3)
+	dev, err := auth.LoadOrCreateDevIssuer(filepath.Join(s.dataDir, "pki", "oauth-dev.pem"), s.base+"/dev/oauth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := func(scopes ...string) map[string]string {
+		tok, err := dev.Token("demo", "walletpass", scopes, time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"}
+	}
+	call := func(method, path string, hdr map[string]string, body any) (int, []byte) {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, s.base+path, rd)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, out
+	}
+	writer, reader := bearer("webhooks:write"), bearer("webhooks:read")
+	sub := map[string]any{"endpoint": rcv.srv.URL + "/hooks", "events": []string{"*"}, "description": "CRM"}
+	if st, body := call("POST", "/api/demo/webhooks", reader, sub); st != 403 {
+		t.Errorf("create with webhooks:read: %d %s", st, body)
+	}
+	if st, body := call("POST", "/api/demo/webhooks", writer, map[string]any{"endpoint": "ftp://x", "events": []string{"*"}}); st != 400 {
+		t.Errorf("an ftp endpoint: %d %s", st, body)
+	}
+	if st, body := call("POST", "/api/demo/webhooks", writer, map[string]any{"endpoint": rcv.srv.URL, "events": []string{"pass.eaten"}}); st != 400 {
+		t.Errorf("an unknown event: %d %s", st, body)
+	}
+	st, body := call("POST", "/api/demo/webhooks", writer, sub)
+	var created httpapi.SubscriptionView
+	if err := json.Unmarshal(body, &created); err != nil || st != 201 || created.Secret == "" || !created.Enabled {
+		t.Fatalf("create: %d %s", st, body)
+	}
+	rcv.setSecret(created.Secret)
+	if st, body := call("GET", "/api/demo/webhooks", reader, nil); st != 200 || strings.Contains(string(body), created.Secret) ||
+		!strings.Contains(string(body), created.ID) {
+		t.Errorf("list: %d %s", st, body)
+	}
+	if st, body := call("PATCH", "/api/demo/webhooks/"+created.ID, writer, map[string]any{"description": "CRM (prod)"}); st != 200 ||
+		!strings.Contains(string(body), "CRM (prod)") {
+		t.Errorf("patch: %d %s", st, body)
+	}
+
+	o := s.createOrder(map[string]any{"count": 1})
+	tk := o.Tickets[0]
+	ps := s.waitPasses(o.Secret, "1 pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
+	serial := ps[0].SerialNumber
+	s.action(o, tk.TicketID, "modify", map[string]any{})
+	s.waitPasses(o.Secret, "version 2", func(ps []pass.Pass) bool { return ps[0].Version == 2 })
+	if st, body := call("POST", "/api/demo/scans", bearer("scans:write"), map[string]string{"data": tk.Barcode, "type": "qrcode"}); st != 200 {
+		t.Fatalf("scan: %d %s", st, body)
+	}
+	s.waitPasses(o.Secret, "the used pass", func(ps []pass.Pass) bool { return ps[0].Status == pass.StatusUsed })
+	s.action(o, tk.TicketID, "cancel", nil)
+	s.waitPasses(o.Secret, "the voided pass", func(ps []pass.Pass) bool { return ps[0].Status == pass.StatusVoided })
+
+	want := []string{pass.EventPassCreated, pass.EventPassUpdated, pass.EventTicketScanned, pass.EventPassUpdated, pass.EventPassVoided}
+	deadline := time.Now().Add(60 * time.Second)
+	for strings.Join(rcv.types(serial), " ") != strings.Join(want, " ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the endpoint got %v, want %v in this order", rcv.types(serial), want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The delivery log: every message delivered, the first after retries.
+	msgs, err := s.db.Messages(context.Background(), "demo", created.ID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retried := 0
+	for _, m := range msgs {
+		if m.State != "delivered" {
+			t.Errorf("message %s is %s", m.ID, m.State)
+		}
+		if m.Attempts > 1 {
+			retried++
+		}
+	}
+	if len(msgs) != len(want) || retried == 0 {
+		t.Errorf("%d messages, %d retried; want %d, some retried", len(msgs), retried, len(want))
+	}
+	if st, _ := call("DELETE", "/api/demo/webhooks/"+created.ID, writer, nil); st != 204 {
+		t.Errorf("delete: %d", st)
+	}
+	if st, _ := call("GET", "/api/demo/webhooks/"+created.ID, reader, nil); st != 404 {
+		t.Errorf("get after delete: %d", st)
+	}
+}

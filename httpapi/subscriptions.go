@@ -1,0 +1,238 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"walletpass/pass"
+)
+
+// The scopes of the webhook subscriptions API.
+const (
+	ScopeWebhooksRead  = "webhooks:read"
+	ScopeWebhooksWrite = "webhooks:write"
+)
+
+// SubscriptionStore keeps the webhook subscriptions.
+type SubscriptionStore interface {
+	Subscriptions(ctx context.Context, tenant string) ([]pass.Subscription, error)
+	Subscription(ctx context.Context, tenant, id string) (*pass.Subscription, error)
+	CreateSubscription(ctx context.Context, sub pass.Subscription) error
+	UpdateSubscription(ctx context.Context, sub pass.Subscription) error
+	DeleteSubscription(ctx context.Context, tenant, id string) error
+}
+
+// SubscriptionDeps is the webhook subscriptions API.
+type SubscriptionDeps struct {
+	Store SubscriptionStore
+	// CheckEndpoint refuses an endpoint walletpass must not post to.
+	CheckEndpoint func(endpoint string) error
+	NewSecret     func() string
+}
+
+// MaxSubscriptionBody bounds a subscription's body.
+const MaxSubscriptionBody = 16 << 10
+
+// SubscriptionView is a subscription as the API shows it; the secret
+// only in the answer to its creation.
+type SubscriptionView struct {
+	ID          string    `json:"id"`
+	Endpoint    string    `json:"endpoint"`
+	Events      []string  `json:"events"`
+	Enabled     bool      `json:"enabled"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	Secret      string    `json:"secret,omitempty"`
+}
+
+func subscriptionView(s pass.Subscription, withSecret bool) SubscriptionView {
+	v := SubscriptionView{ID: s.ID, Endpoint: s.Endpoint, Events: s.Events, Enabled: s.Enabled, Description: s.Description,
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+	if withSecret {
+		v.Secret = s.Secret
+	}
+	return v
+}
+
+// subscriptionBody is a POST or PATCH body; PATCH leaves out what it does
+// not change.
+type subscriptionBody struct {
+	Endpoint    *string   `json:"endpoint"`
+	Events      *[]string `json:"events"`
+	Enabled     *bool     `json:"enabled"`
+	Description *string   `json:"description"`
+}
+
+// subscriptionsTenant checks the tenant, the feature and the scope.
+func (s *Server) subscriptionsTenant(c *gin.Context, scope string) (string, bool) {
+	tenant := c.Param("tenantId")
+	if _, ok := s.tenants[tenant]; !ok || s.deps.Subscriptions.Store == nil {
+		writeProblem(c, http.StatusNotFound, "unknown tenant")
+		return "", false
+	}
+	return tenant, s.authorizeAPI(c, tenant, scope, scope)
+}
+
+func (s *Server) listSubscriptions(c *gin.Context) {
+	tenant, ok := s.subscriptionsTenant(c, ScopeWebhooksRead)
+	if !ok {
+		return
+	}
+	subs, err := s.deps.Subscriptions.Store.Subscriptions(c.Request.Context(), tenant)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]SubscriptionView, 0, len(subs))
+	for _, sub := range subs {
+		out = append(out, subscriptionView(sub, false))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getSubscription(c *gin.Context) {
+	tenant, ok := s.subscriptionsTenant(c, ScopeWebhooksRead)
+	if !ok {
+		return
+	}
+	sub, err := s.subscription(c, tenant)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, subscriptionView(*sub, false))
+}
+
+func (s *Server) subscription(c *gin.Context, tenant string) (*pass.Subscription, error) {
+	id := c.Param("id")
+	if !idChars(id, 1, 64, "_-") {
+		return nil, pass.Wrap(pass.KindNotFound, pass.ErrNotFound, "no such subscription")
+	}
+	sub, err := s.deps.Subscriptions.Store.Subscription(c.Request.Context(), tenant, id)
+	if pass.KindOf(err) == pass.KindNotFound {
+		return nil, pass.Wrap(pass.KindNotFound, err, "no such subscription")
+	}
+	return sub, err
+}
+
+// readSubscription decodes and checks a body onto sub.
+func (s *Server) readSubscription(c *gin.Context, sub *pass.Subscription, create bool) bool {
+	raw, ok := readBody(c, MaxSubscriptionBody)
+	if !ok {
+		return false
+	}
+	var b subscriptionBody
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil || dec.More() {
+		writeProblem(c, http.StatusBadRequest, `the body must be {"endpoint", "events", "enabled", "description"}`)
+		return false
+	}
+	if create && (b.Endpoint == nil || b.Events == nil) {
+		writeProblem(c, http.StatusBadRequest, "endpoint and events are required")
+		return false
+	}
+	if b.Endpoint != nil {
+		if err := s.deps.Subscriptions.CheckEndpoint(*b.Endpoint); err != nil {
+			s.fail(c, err)
+			return false
+		}
+		sub.Endpoint = *b.Endpoint
+	}
+	if b.Events != nil {
+		if len(*b.Events) == 0 || len(*b.Events) > 20 {
+			writeProblem(c, http.StatusBadRequest, "events names 1 to 20 events")
+			return false
+		}
+		for _, e := range *b.Events {
+			if e != "*" && !slices.Contains(pass.OutboundEvents, e) {
+				writeProblem(c, http.StatusBadRequest, "unknown event "+e+" (pass.created, pass.updated, pass.voided, ticket.scanned, *)")
+				return false
+			}
+		}
+		sub.Events = slices.Compact(slices.Sorted(slices.Values(*b.Events)))
+	}
+	if b.Enabled != nil {
+		sub.Enabled = *b.Enabled
+	}
+	if b.Description != nil {
+		if len(*b.Description) > 500 {
+			writeProblem(c, http.StatusBadRequest, "description has at most 500 characters")
+			return false
+		}
+		sub.Description = *b.Description
+	}
+	return true
+}
+
+func (s *Server) createSubscription(c *gin.Context) {
+	tenant, ok := s.subscriptionsTenant(c, ScopeWebhooksWrite)
+	if !ok {
+		return
+	}
+	now := s.now().UTC()
+	sub := pass.Subscription{Tenant: tenant, ID: "wh_" + randomHex(8), Enabled: true, CreatedAt: now, UpdatedAt: now,
+		Secret: s.deps.Subscriptions.NewSecret()}
+	if !s.readSubscription(c, &sub, true) {
+		return
+	}
+	if err := s.deps.Subscriptions.Store.CreateSubscription(c.Request.Context(), sub); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Location", "/api/"+tenant+"/webhooks/"+sub.ID)
+	c.JSON(http.StatusCreated, subscriptionView(sub, true))
+}
+
+func (s *Server) patchSubscription(c *gin.Context) {
+	tenant, ok := s.subscriptionsTenant(c, ScopeWebhooksWrite)
+	if !ok {
+		return
+	}
+	sub, err := s.subscription(c, tenant)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !s.readSubscription(c, sub, false) {
+		return
+	}
+	sub.UpdatedAt = s.now().UTC()
+	if err := s.deps.Subscriptions.Store.UpdateSubscription(c.Request.Context(), *sub); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, subscriptionView(*sub, false))
+}
+
+func (s *Server) deleteSubscription(c *gin.Context) {
+	tenant, ok := s.subscriptionsTenant(c, ScopeWebhooksWrite)
+	if !ok {
+		return
+	}
+	if _, err := s.subscription(c, tenant); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.deps.Subscriptions.Store.DeleteSubscription(c.Request.Context(), tenant, c.Param("id")); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// randomHex is n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

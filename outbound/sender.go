@@ -1,0 +1,129 @@
+// Package outbound delivers the organisers' webhooks: Standard Webhooks
+// signatures (webhook-id, webhook-timestamp, webhook-signature: v1,
+// base64 of HMAC-SHA256 over id.timestamp.body with the whsec_ secret),
+// over a client that refuses to reach private addresses in production.
+package outbound
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"walletpass/pass"
+)
+
+// NewSecret returns a new signing secret: whsec_ and 32 random bytes in
+// base64.
+func NewSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return "whsec_" + base64.StdEncoding.EncodeToString(b[:])
+}
+
+// CheckEndpoint says whether u may receive webhooks: https (http too when
+// allowLocal, for development), an absolute URL without credentials, and,
+// when it names an address, not a private one unless allowLocal.
+func CheckEndpoint(u string, allowLocal bool) error {
+	p, err := url.Parse(u)
+	switch {
+	case err != nil || p.Host == "" || p.Opaque != "":
+		return pass.Errorf(pass.KindInvalid, "the endpoint must be an absolute URL")
+	case p.User != nil:
+		return pass.Errorf(pass.KindInvalid, "the endpoint must not hold credentials")
+	case p.Scheme != "https" && !(allowLocal && p.Scheme == "http"):
+		return pass.Errorf(pass.KindInvalid, "the endpoint must use https")
+	case len(u) > 2048:
+		return pass.Errorf(pass.KindInvalid, "the endpoint is longer than 2048 characters")
+	}
+	if ip := net.ParseIP(p.Hostname()); ip != nil && !allowLocal && private(ip) {
+		return pass.Errorf(pass.KindInvalid, "the endpoint must not be a loopback or private address")
+	}
+	if h := strings.ToLower(p.Hostname()); !allowLocal && (h == "localhost" || strings.HasSuffix(h, ".localhost")) {
+		return pass.Errorf(pass.KindInvalid, "the endpoint must not be a loopback or private address")
+	}
+	return nil
+}
+
+// private reports whether ip is loopback, private, link-local,
+// unspecified or multicast: what an outside endpoint never resolves to.
+func private(ip net.IP) bool {
+	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast()
+}
+
+// Sender posts messages. It implements pass.WebhookSender.
+type Sender struct {
+	client *http.Client
+}
+
+// Timeout bounds one delivery (the receiver has this long to answer).
+const Timeout = 15 * time.Second
+
+// NewSender returns a sender; with allowLocal false its connections to a
+// loopback or private address are refused at dial time (a name that
+// resolves there included), so that an endpoint cannot reach the
+// service's own network.
+func NewSender(allowLocal bool) *Sender {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if !allowLocal {
+		d.Control = func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			if ip := net.ParseIP(host); ip == nil || private(ip) {
+				return fmt.Errorf("outbound: %s is not a public address", host)
+			}
+			return nil
+		}
+	}
+	tr := &http.Transport{DialContext: d.DialContext, TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 4,
+		IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: Timeout, Proxy: nil}
+	return &Sender{client: &http.Client{Transport: tr, Timeout: Timeout,
+		// A redirect is an answer, not a delivery.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// Send posts m to sub's endpoint, signed with sub's secret. The status is
+// the endpoint's answer, 0 when none came.
+func (s *Sender) Send(ctx context.Context, sub pass.Subscription, m pass.OutboundMessage) (int, error) {
+	wh, err := standardwebhooks.NewWebhook(sub.Secret)
+	if err != nil {
+		return 0, pass.Wrap(pass.KindInvalid, err, "the subscription's secret")
+	}
+	now := time.Now()
+	sig, err := wh.Sign(m.ID, now, m.Payload)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.Endpoint, bytes.NewReader(m.Payload))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "walletpass-webhooks")
+	req.Header.Set(standardwebhooks.HeaderWebhookID, m.ID)
+	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, nil
+}
+
+var _ pass.WebhookSender = (*Sender)(nil)

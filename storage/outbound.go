@@ -1,0 +1,200 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"walletpass/pass"
+)
+
+const subscriptionColumns = `tenant, id, endpoint, events, enabled, description, secret, created_at, updated_at`
+
+func scanSubscription(r scanner) (*pass.Subscription, error) {
+	var s pass.Subscription
+	var events string
+	var created, updated int64
+	if err := r.Scan(&s.Tenant, &s.ID, &s.Endpoint, &events, &s.Enabled, &s.Description, &s.Secret, &created, &updated); err != nil {
+		return nil, err
+	}
+	s.Events = strings.Fields(events)
+	s.CreatedAt, s.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+	return &s, nil
+}
+
+// CreateSubscription stores a new webhook subscription.
+func (s *DB) CreateSubscription(ctx context.Context, sub pass.Subscription) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_subscriptions (`+subscriptionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			sub.Tenant, sub.ID, sub.Endpoint, strings.Join(sub.Events, " "), sub.Enabled, sub.Description, sub.Secret,
+			sub.CreatedAt.UnixMilli(), sub.UpdatedAt.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("storage: subscription: %w", err)
+		}
+		return nil
+	})
+}
+
+// UpdateSubscription stores sub's endpoint, events, enabled and
+// description; an error wrapping pass.ErrNotFound when the tenant has no
+// such subscription.
+func (s *DB) UpdateSubscription(ctx context.Context, sub pass.Subscription) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_subscriptions SET endpoint = $3, events = $4, enabled = $5, description = $6,
+			updated_at = $7 WHERE tenant = $1 AND id = $2`,
+			sub.Tenant, sub.ID, sub.Endpoint, strings.Join(sub.Events, " "), sub.Enabled, sub.Description, sub.UpdatedAt.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("storage: subscription: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("storage: subscription %s: %w", sub.ID, pass.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// DeleteSubscription removes a subscription and the messages it was owed.
+func (s *DB) DeleteSubscription(ctx context.Context, tenant, id string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_subscriptions WHERE tenant = $1 AND id = $2`, tenant, id)
+		if err != nil {
+			return fmt.Errorf("storage: subscription: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("storage: subscription %s: %w", id, pass.ErrNotFound)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_messages WHERE tenant = $1 AND subscription_id = $2`, tenant, id); err != nil {
+			return fmt.Errorf("storage: subscription: %w", err)
+		}
+		return nil
+	})
+}
+
+// Subscriptions lists a tenant's subscriptions, oldest first.
+func (s *DB) Subscriptions(ctx context.Context, tenant string) ([]pass.Subscription, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+subscriptionColumns+` FROM webhook_subscriptions WHERE tenant = $1 ORDER BY created_at, id`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("storage: subscriptions: %w", err)
+	}
+	defer rows.Close()
+	var out []pass.Subscription
+	for rows.Next() {
+		sub, err := scanSubscription(rows)
+		if err != nil {
+			return nil, fmt.Errorf("storage: subscriptions: %w", err)
+		}
+		out = append(out, *sub)
+	}
+	return out, rows.Err()
+}
+
+// Subscription returns one subscription, or an error wrapping
+// pass.ErrNotFound.
+func (s *DB) Subscription(ctx context.Context, tenant, id string) (*pass.Subscription, error) {
+	sub, err := scanSubscription(s.rdb.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM webhook_subscriptions
+		WHERE tenant = $1 AND id = $2`, tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("storage: subscription %s: %w", id, pass.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: subscription: %w", err)
+	}
+	return sub, nil
+}
+
+// AddMessages stores messages (one already stored is left as it is) and
+// their streams' delivery tasks in one transaction.
+func (s *DB) AddMessages(ctx context.Context, msgs []pass.OutboundMessage, tasks []pass.NewTask) error {
+	now := time.Now()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, m := range msgs {
+			_, err := tx.ExecContext(ctx, `INSERT INTO webhook_messages (tenant, subscription_id, id, stream, event_type, payload, state, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (tenant, subscription_id, id) DO NOTHING`,
+				m.Tenant, m.SubscriptionID, m.ID, m.Stream, m.Type, string(m.Payload), m.CreatedAt.UnixMilli())
+			if err != nil {
+				return fmt.Errorf("storage: webhook message: %w", err)
+			}
+		}
+		for _, t := range tasks {
+			if _, err := s.enqueueTx(ctx, tx, t, now); err != nil {
+				return fmt.Errorf("storage: webhook delivery: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+const messageColumns = `tenant, subscription_id, id, stream, event_type, payload, state, attempts, last_status, last_error, created_at, delivered_at`
+
+func scanMessage(r scanner) (pass.OutboundMessage, error) {
+	var m pass.OutboundMessage
+	var payload string
+	var created, delivered int64
+	err := r.Scan(&m.Tenant, &m.SubscriptionID, &m.ID, &m.Stream, &m.Type, &payload, &m.State, &m.Attempts, &m.LastStatus,
+		&m.LastError, &created, &delivered)
+	m.Payload = []byte(payload)
+	m.CreatedAt = time.UnixMilli(created).UTC()
+	if delivered != 0 {
+		m.DeliveredAt = time.UnixMilli(delivered).UTC()
+	}
+	return m, err
+}
+
+// PendingMessages returns a subscription's undelivered messages of one
+// stream, in order.
+func (s *DB) PendingMessages(ctx context.Context, tenant, subscription, stream string) ([]pass.OutboundMessage, error) {
+	return s.messages(ctx, `WHERE tenant = $1 AND subscription_id = $2 AND stream = $3 AND state = 'pending' ORDER BY id`,
+		tenant, subscription, stream)
+}
+
+// Messages returns a subscription's messages, newest first (the delivery
+// log), at most limit.
+func (s *DB) Messages(ctx context.Context, tenant, subscription string, limit int) ([]pass.OutboundMessage, error) {
+	return s.messages(ctx, `WHERE tenant = $1 AND subscription_id = $2 ORDER BY id DESC LIMIT $3`, tenant, subscription, limit)
+}
+
+func (s *DB) messages(ctx context.Context, where string, args ...any) ([]pass.OutboundMessage, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+messageColumns+` FROM webhook_messages `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("storage: webhook messages: %w", err)
+	}
+	defer rows.Close()
+	var out []pass.OutboundMessage
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("storage: webhook messages: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MessageDelivered marks a message delivered.
+func (s *DB) MessageDelivered(ctx context.Context, m pass.OutboundMessage, status int, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE webhook_messages SET state = 'delivered', attempts = attempts + 1, last_status = $4,
+		last_error = '', delivered_at = $5 WHERE tenant = $1 AND subscription_id = $2 AND id = $3`,
+		m.Tenant, m.SubscriptionID, m.ID, status, at.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("storage: webhook message: %w", err)
+	}
+	return nil
+}
+
+// MessageFailed records a failed attempt of a message.
+func (s *DB) MessageFailed(ctx context.Context, m pass.OutboundMessage, status int, cause string) error {
+	if len(cause) > 500 {
+		cause = cause[:500]
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE webhook_messages SET attempts = attempts + 1, last_status = $4, last_error = $5
+		WHERE tenant = $1 AND subscription_id = $2 AND id = $3`, m.Tenant, m.SubscriptionID, m.ID, status, cause)
+	if err != nil {
+		return fmt.Errorf("storage: webhook message: %w", err)
+	}
+	return nil
+}
+
+var _ pass.OutboundStore = (*DB)(nil)
