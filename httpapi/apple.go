@@ -147,7 +147,7 @@ func (s *Server) registerDevice(c *gin.Context) {
 	if !ok {
 		return
 	}
-	tenant, device, passType, serial, _, ok := s.passRequest(c)
+	tenant, device, passType, serial, p, ok := s.passRequest(c)
 	if !ok {
 		return
 	}
@@ -164,15 +164,29 @@ func (s *Server) registerDevice(c *gin.Context) {
 		return
 	}
 	if created {
+		s.announceInstall(c, p, pass.EventPassInstalled)
 		c.Status(http.StatusCreated)
 		return
 	}
 	c.Status(http.StatusOK)
 }
 
+// announceInstall queues an install event of p; the registration is done
+// already, so a failure is logged, not answered.
+func (s *Server) announceInstall(c *gin.Context, p *pass.Pass, typ string) {
+	if s.deps.Apple.Events == nil || p == nil {
+		return
+	}
+	now := s.now()
+	ev := pass.InstallEvent(p.Tenant, p.SerialNumber, p.PassTypeID, typ, "apple", now)
+	if _, err := s.deps.Apple.Events.Enqueue(c.Request.Context(), pass.TaskOf(ev, correlationID(c)), now); err != nil {
+		s.log.WarnContext(c.Request.Context(), "queue install event", "error", err)
+	}
+}
+
 // unregisterDevice: DELETE …/v1/devices/{device}/registrations/{passType}/{serial}.
 func (s *Server) unregisterDevice(c *gin.Context) {
-	tenant, device, passType, serial, _, ok := s.passRequest(c)
+	tenant, device, passType, serial, p, ok := s.passRequest(c)
 	if !ok {
 		return
 	}
@@ -180,6 +194,7 @@ func (s *Server) unregisterDevice(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.announceInstall(c, p, pass.EventPassUninstalled)
 	c.Status(http.StatusOK)
 }
 

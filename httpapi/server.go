@@ -122,6 +122,9 @@ type WebhookDeps struct {
 type AppleDeps struct {
 	Devices  pass.DeviceStore
 	Timeline pass.Timeline
+	// Events, when set, queues pass.installed and pass.uninstalled as
+	// devices register and unregister.
+	Events pass.Enqueuer
 }
 
 // LinkDeps signs the links buyers get: their key, how long they work, and

@@ -155,7 +155,7 @@ func (s *Server) readSubscription(c *gin.Context, sub *pass.Subscription, create
 		}
 		for _, e := range *b.Events {
 			if e != "*" && !slices.Contains(pass.OutboundEvents, e) {
-				writeProblem(c, http.StatusBadRequest, "unknown event "+e+" (pass.created, pass.updated, pass.voided, ticket.scanned, *)")
+				writeProblem(c, http.StatusBadRequest, "unknown event "+e+" (pass.created, pass.updated, pass.voided, pass.installed, pass.uninstalled, ticket.scanned, *)")
 				return false
 			}
 		}

@@ -118,6 +118,13 @@ func PassEvent(p *Pass, typ string, at time.Time, extra map[string]any) EventArg
 	return EventArgs{Tenant: p.Tenant, ID: NewMessageID(now), Type: typ, Stream: p.SerialNumber, At: at, Data: raw}
 }
 
+// InstallEvent is the announcement that a pass was added to or removed
+// from a wallet (typ EventPassInstalled or EventPassUninstalled).
+func InstallEvent(tenant, serial, passTypeID, typ, wallet string, at time.Time) EventArgs {
+	raw, _ := json.Marshal(map[string]any{"serialNumber": serial, "passTypeIdentifier": passTypeID, "wallet": wallet})
+	return EventArgs{Tenant: tenant, ID: NewMessageID(time.Now()), Type: typ, Stream: serial, At: at, Data: raw}
+}
+
 // NewMessageID is a message id that sorts by time: msg_, the time in
 // nanoseconds (hex), then random digits.
 func NewMessageID(at time.Time) string {

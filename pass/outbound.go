@@ -14,10 +14,16 @@ const (
 	EventPassUpdated   = "pass.updated"
 	EventPassVoided    = "pass.voided"
 	EventTicketScanned = "ticket.scanned"
+	// EventPassInstalled and EventPassUninstalled: a device registered
+	// for the pass's updates or unregistered (Apple Wallet), or Google's
+	// save or delete callback; data.wallet says which.
+	EventPassInstalled   = "pass.installed"
+	EventPassUninstalled = "pass.uninstalled"
 )
 
 // OutboundEvents are the event types a subscription may name.
-var OutboundEvents = []string{EventPassCreated, EventPassUpdated, EventPassVoided, EventTicketScanned}
+var OutboundEvents = []string{EventPassCreated, EventPassUpdated, EventPassVoided, EventTicketScanned, EventPassInstalled,
+	EventPassUninstalled}
 
 // Subscription is an organiser's webhook endpoint.
 type Subscription struct {

@@ -198,3 +198,48 @@ func (s *DB) MessageFailed(ctx context.Context, m pass.OutboundMessage, status i
 }
 
 var _ pass.OutboundStore = (*DB)(nil)
+
+// ReplayMessages makes a subscription's messages created since since
+// (or the one with id msgID) pending again, with the delivery tasks of
+// their streams; it returns how many it made pending.
+func (s *DB) ReplayMessages(ctx context.Context, tenant, subscription, msgID string, since time.Time) (int, error) {
+	var n int
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT stream FROM webhook_messages WHERE tenant = $1 AND subscription_id = $2
+			AND (($3 <> '' AND id = $3) OR ($3 = '' AND created_at >= $4))`, tenant, subscription, msgID, since.UnixMilli())
+		if err != nil {
+			return err
+		}
+		var streams []string
+		for rows.Next() {
+			var st string
+			if err := rows.Scan(&st); err != nil {
+				rows.Close()
+				return err
+			}
+			streams = append(streams, st)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_messages SET state = 'pending', delivered_at = 0 WHERE tenant = $1 AND subscription_id = $2
+			AND (($3 <> '' AND id = $3) OR ($3 = '' AND created_at >= $4))`, tenant, subscription, msgID, since.UnixMilli())
+		if err != nil {
+			return err
+		}
+		affected, _ := res.RowsAffected()
+		n = int(affected)
+		now := time.Now()
+		for _, st := range streams {
+			if _, err := s.enqueueTx(ctx, tx, pass.TaskOf(pass.DeliveryArgs{Tenant: tenant, Subscription: subscription, Stream: st}, ""), now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("storage: replay: %w", err)
+	}
+	return n, nil
+}

@@ -113,12 +113,21 @@ func (q *SecuTixQuota) take(ctx context.Context, key string, prio pass.Priority)
 	start := time.Now()
 	registered := false // our row in secutix_waiters may exist
 	for {
+		// A look is not cut short by ctx: a transaction cancelled while
+		// it commits could leave our waiter row behind after leave
+		// deleted it. It takes milliseconds; ctx is checked after it.
 		var l quotaLook
-		err := q.s.inTx(ctx, func(tx *sql.Tx) error {
+		lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), quotaLookTimeout)
+		err := q.s.inTx(lctx, func(tx *sql.Tx) error {
 			var err error
-			l, err = q.look(ctx, tx, key, id, prio)
+			l, err = q.look(lctx, tx, key, id, prio)
 			return err
 		})
+		lcancel()
+		if err == nil && ctx.Err() != nil && !l.granted {
+			q.leave(ctx, key, id)
+			return 0, fmt.Errorf("storage: secutix quota %s: %w", key, ctx.Err())
+		}
 		if err != nil {
 			if registered {
 				q.leave(ctx, key, id)
@@ -227,6 +236,9 @@ func (q *SecuTixQuota) look(ctx context.Context, tx *sql.Tx, key, id string, pri
 	_, err = tx.ExecContext(ctx, sqlQuotaWait, key, id, int(prio), l.now+quotaWaiterTTL.Milliseconds(), l.now, l.now-window)
 	return l, err
 }
+
+// quotaLookTimeout bounds one look at a key.
+const quotaLookTimeout = 10 * time.Second
 
 // leave deletes the waiter's row, even when ctx has ended. If that fails
 // the row expires.

@@ -263,6 +263,21 @@ func TestGoogleCallbacks(t *testing.T) {
 			t.Fatalf("delete callback #%d: %d %s", i, code, body)
 		}
 	}
+	// Each fresh save and delete is announced to the webhooks, a replay not.
+	announced := map[string]int{}
+	tasks, err := s.db.ListTasks(ctx, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tasks {
+		var ev pass.EventArgs
+		if tk.Kind == pass.TaskEventFanout && json.Unmarshal(tk.Payload, &ev) == nil && strings.Contains(string(ev.Data), `"wallet":"google"`) {
+			announced[ev.Type]++
+		}
+	}
+	if announced[pass.EventPassInstalled] != 2 || announced[pass.EventPassUninstalled] != 1 {
+		t.Errorf("announced %v, want 2 pass.installed and 1 pass.uninstalled", announced)
+	}
 	counts(pass.GoogleWalletCounts{Saves: 2, Deletes: 1, InWallets: 1})
 
 	// Refused, and nothing recorded: a tampered message, a forged

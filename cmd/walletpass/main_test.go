@@ -209,6 +209,8 @@ func TestCLIErrors(t *testing.T) {
 		{name: "apikey no command", args: []string{"apikey"}, code: 2, want: "expected create, list or revoke"},
 		{name: "apikey unknown", args: []string{"apikey", "rotate"}, code: 2, want: `unknown command "rotate"`},
 		{name: "export without -o", args: []string{"passes", "export"}, code: 2, want: "give -o FILE"},
+		{name: "webhooks replay without what", args: []string{"webhooks", "replay", "-subscription", "wh_1"}, code: 2, want: "give -message or -since"},
+		{name: "webhooks unknown subscription", args: []string{"webhooks", "deliveries", "-subscription", "wh_none"}, code: 1, want: "has no subscription wh_none"},
 		{name: "export bad format", args: []string{"passes", "export", "-o", "-", "-format", "xml"}, code: 2, want: `-format "xml"`},
 		{name: "apikey unknown scope", args: []string{"apikey", "create", "-scope", "tickets:read admin"}, code: 2, want: `unknown scope "admin"`},
 		{name: "apikey revoke no id", args: []string{"apikey", "revoke"}, code: 2, want: "give the key's id"},
@@ -242,7 +244,7 @@ func TestHelpExitsZero(t *testing.T) {
 	env := testEnv(t.TempDir(), nil)
 	commands := [][]string{{"serve"}, {"pass", "build"}, {"pass", "sample"}, {"certs", "dev"}, {"certs", "check"}, {"certs", "apple-wwdr"},
 		{"migrate"}, {"tasks", "list"}, {"tasks", "retry"}, {"orders", "timeline"}, {"orders", "links"},
-		{"google", "counts"}, {"passes", "export"}, {"token"}, {"apikey", "create"}, {"apikey", "list"}, {"apikey", "revoke"},
+		{"google", "counts"}, {"passes", "export"}, {"webhooks", "deliveries"}, {"webhooks", "replay"}, {"token"}, {"apikey", "create"}, {"apikey", "list"}, {"apikey", "revoke"},
 		{"sandbox", "secutix"}, {"secutix", "probe"}, {"version"}}
 	for _, cmd := range commands {
 		for _, h := range []string{"-h", "--help"} {

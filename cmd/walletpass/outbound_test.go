@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"walletpass/auth"
 	"walletpass/httpapi"
 	"walletpass/pass"
+	"walletpass/pass/apple/appletest"
 )
 
 // receiver is an organiser's webhook endpoint. It checks each delivery's
@@ -116,7 +118,8 @@ func (r *receiver) types(serial string) []string {
 
 // TestOutboundWebhooks: an organiser subscribes an endpoint through the
 // API (scopes webhooks:read and webhooks:write); a pass's life (created,
-// modified, scanned at a gate, cancelled) reaches it as Standard Webhooks,
+// added to a phone, modified, scanned at a gate, cancelled, removed from
+// the phone) reaches it as Standard Webhooks,
 // signed, in order, although the endpoint failed the first deliveries.
 func TestOutboundWebhooks(t *testing.T) {
 	t.Parallel()
@@ -183,6 +186,18 @@ func TestOutboundWebhooks(t *testing.T) {
 	tk := o.Tickets[0]
 	ps := s.waitPasses(o.Secret, "1 pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
 	serial := ps[0].SerialNumber
+	// A phone adds the pass (and, at the end, removes it).
+	data, err := os.ReadFile(filepath.Join(s.dataDir, "blobs", filepath.FromSlash(ps[0].BlobKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj := appletest.Verify(t, data, filepath.Join(s.dataDir, "pki", "wwdr.pem"))
+	ph := &phone{t: t, ws: s.base + "/api/demo/apple", token: pj["authenticationToken"].(string), device: "f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6",
+		push: strings.Repeat("12", 32), typ: pj["passTypeIdentifier"].(string), serial: serial}
+	registration := "/devices/" + ph.device + "/registrations/" + ph.typ + "/" + ph.serial
+	if resp, body := ph.req("POST", registration, `{"pushToken":"`+ph.push+`"}`, ph.auth()); resp.StatusCode != 201 {
+		t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
 	s.action(o, tk.TicketID, "modify", map[string]any{})
 	s.waitPasses(o.Secret, "version 2", func(ps []pass.Pass) bool { return ps[0].Version == 2 })
 	if st, body := call("POST", "/api/demo/scans", bearer("scans:write"), map[string]string{"data": tk.Barcode, "type": "qrcode"}); st != 200 {
@@ -191,8 +206,12 @@ func TestOutboundWebhooks(t *testing.T) {
 	s.waitPasses(o.Secret, "the used pass", func(ps []pass.Pass) bool { return ps[0].Status == pass.StatusUsed })
 	s.action(o, tk.TicketID, "cancel", nil)
 	s.waitPasses(o.Secret, "the voided pass", func(ps []pass.Pass) bool { return ps[0].Status == pass.StatusVoided })
+	if resp, body := ph.req("DELETE", registration, "", ph.auth()); resp.StatusCode != 200 {
+		t.Fatalf("unregister: %d %s", resp.StatusCode, body)
+	}
 
-	want := []string{pass.EventPassCreated, pass.EventPassUpdated, pass.EventTicketScanned, pass.EventPassUpdated, pass.EventPassVoided}
+	want := []string{pass.EventPassCreated, pass.EventPassInstalled, pass.EventPassUpdated, pass.EventTicketScanned,
+		pass.EventPassUpdated, pass.EventPassVoided, pass.EventPassUninstalled}
 	deadline := time.Now().Add(60 * time.Second)
 	for strings.Join(rcv.types(serial), " ") != strings.Join(want, " ") {
 		if time.Now().After(deadline) {
@@ -216,6 +235,35 @@ func TestOutboundWebhooks(t *testing.T) {
 	}
 	if len(msgs) != len(want) || retried == 0 {
 		t.Errorf("%d messages, %d retried; want %d, some retried", len(msgs), retried, len(want))
+	}
+	// The delivery log and a replay, as an operator runs them.
+	env := testEnv(s.dataDir, nil)
+	var out syncBuffer
+	if err := Run(context.Background(), []string{"webhooks", "deliveries", "-subscription", created.ID}, &out, io.Discard, env); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), " delivered "); n != len(want) || strings.Contains(out.String(), created.Secret) {
+		t.Errorf("the delivery log shows %d delivered:\n%s", n, out.String())
+	}
+	var replay syncBuffer
+	if err := Run(context.Background(), []string{"webhooks", "replay", "-subscription", created.ID, "-since", "1h"}, &replay, io.Discard, env); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(replay.String(), strconv.Itoa(len(want))+" messages queued again") {
+		t.Errorf("replay: %s", replay.String())
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		rcv.mu.Lock()
+		calls := rcv.calls
+		rcv.mu.Unlock()
+		if calls >= 3+2*len(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replay reached the endpoint %d times", calls-3-len(want))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if st, _ := call("DELETE", "/api/demo/webhooks/"+created.ID, writer, nil); st != 204 {
 		t.Errorf("delete: %d", st)

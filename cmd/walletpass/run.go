@@ -32,6 +32,10 @@ Usage:
   walletpass passes export -o FILE [-format csv|json] [-tenant ID]
                                                   every pass with its authentication token and Google
                                                   object id: what another provider needs to take over
+  walletpass webhooks deliveries -subscription ID [-limit N] [-tenant ID]
+                                                  an outbound subscription's delivery log
+  walletpass webhooks replay -subscription ID (-message MSG-ID | -since 24h) [-tenant ID]
+                                                  send messages again
   walletpass google counts [-tenant ID]           Google Wallet saves, deletions, passes in wallets
   walletpass token [-tenant ID] [-scope "tickets:read"] [-ttl 1h]
                                                   a development access token for the API
@@ -81,7 +85,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 // groups are the commands that take a subcommand: "walletpass tasks -h"
 // prints the usage.
-var groups = map[string]bool{"pass": true, "passes": true, "certs": true, "tasks": true, "orders": true, "google": true,
+var groups = map[string]bool{"pass": true, "passes": true, "webhooks": true, "certs": true, "tasks": true, "orders": true, "google": true,
 	"apikey": true, "sandbox": true, "secutix": true}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -127,6 +131,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdTasks(ctx, rest, stdout, stderr, getenv)
 	case "orders":
 		return cmdOrders(ctx, rest, stdout, stderr, getenv)
+	case "webhooks":
+		return cmdWebhooks(ctx, rest, stdout, getenv)
 	case "passes":
 		if len(rest) == 0 || rest[0] != "export" {
 			return errUsage{"passes: expected export"}
