@@ -595,7 +595,7 @@ func comfortVariables(v any) []string {
 			if vals, ok := x["values"].([]any); ok && value == "" && len(vals) > 0 {
 				value, _ = vals[0].(string)
 			}
-			if name != "" {
+			if strings.TrimSpace(name) != "" && !strings.Contains(name, "=") {
 				out = append(out, name+"="+value)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -454,4 +455,23 @@ func TestComfortVariables(t *testing.T) {
 			t.Errorf("%s: %q, want %q", c.in, got, c.want)
 		}
 	}
+}
+
+// FuzzComfortVariables: whatever JSON SecuTix sends as comfort variables,
+// the reader returns only NAME=value pairs with a name, and never panics.
+func FuzzComfortVariables(f *testing.F) {
+	for _, s := range []string{`["WALLET=vip"]`, `[{"code":"WALLET","value":"vip"}]`, `"x"`, `[[],{}]`, `{"values":[1]}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var v any
+		if json.Unmarshal([]byte(in), &v) != nil {
+			return
+		}
+		for _, kv := range secutix.ComfortVariables(v) {
+			if name, _, ok := strings.Cut(kv, "="); !ok || strings.TrimSpace(name) == "" {
+				t.Fatalf("%q gave %q", in, kv)
+			}
+		}
+	})
 }

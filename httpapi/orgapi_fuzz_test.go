@@ -1,0 +1,149 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"walletpass/pass"
+)
+
+// fakeScanner answers every scan valid and counts them.
+type fakeScanner struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (f *fakeScanner) Scan(_ context.Context, req pass.ScanRequest) (pass.ScanResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	return pass.ScanResult{ScanID: req.ScanID, Result: pass.ScanValid}, nil
+}
+
+// fakeSubscriptions keeps subscriptions in memory.
+type fakeSubscriptions struct {
+	mu   sync.Mutex
+	subs map[string]pass.Subscription
+}
+
+func (f *fakeSubscriptions) Subscriptions(context.Context, string) ([]pass.Subscription, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []pass.Subscription
+	for _, s := range f.subs {
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (f *fakeSubscriptions) Subscription(_ context.Context, _, id string) (*pass.Subscription, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.subs[id]
+	if !ok {
+		return nil, pass.ErrNotFound
+	}
+	return &s, nil
+}
+
+func (f *fakeSubscriptions) CreateSubscription(_ context.Context, s pass.Subscription) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subs[s.ID] = s
+	return nil
+}
+
+func (f *fakeSubscriptions) UpdateSubscription(_ context.Context, s pass.Subscription) error {
+	return f.CreateSubscription(context.Background(), s)
+}
+
+func (f *fakeSubscriptions) DeleteSubscription(_ context.Context, _, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.subs, id)
+	return nil
+}
+
+// FuzzOrganiserBodies posts arbitrary bodies to the scans and webhook
+// subscription routes with valid credentials: never a 5xx; a scan reaches
+// the gate, and a subscription is stored, only when the body keeps the
+// documented rules.
+func FuzzOrganiserBodies(f *testing.F) {
+	for _, s := range []string{`{"data":"123456","type":"qrcode"}`, `{"data":"12","type":"qrcode"}`, `{"data":"123","type":"x","scanId":"a b"}`,
+		`{"endpoint":"https://crm.example.com/h","events":["*"]}`, `{"endpoint":"http://x","events":[]}`, `{"events":["pass.created"],"extra":1}`,
+		`null`, `[]`, "\x00"} {
+		f.Add(s)
+	}
+	scanner := &fakeScanner{}
+	subs := &fakeSubscriptions{subs: map[string]pass.Subscription{}}
+	const key = "wpk_fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz"
+	srv := httptest.NewServer(New(Deps{
+		Tenants: []TenantInfo{{ID: "demo", Name: "Demo"}},
+		Scans:   scanner,
+		Tickets: TicketsAPI{APIKey: func(context.Context, string) (APIKeyInfo, error) {
+			return APIKeyInfo{Tenant: "demo", Scopes: []string{ScopeScans, ScopeWebhooksWrite}}, nil
+		}},
+		Subscriptions: SubscriptionDeps{Store: subs, NewSecret: func() string { return "whsec_x" },
+			CheckEndpoint: func(u string) error {
+				if !strings.HasPrefix(u, "https://") {
+					return pass.Errorf(pass.KindInvalid, "https only")
+				}
+				return nil
+			}},
+	}))
+	f.Cleanup(srv.Close)
+	post := func(t *testing.T, path, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("X-API-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		scanner.mu.Lock()
+		before := scanner.calls
+		scanner.mu.Unlock()
+		st := post(t, "/api/demo/scans", body)
+		scanner.mu.Lock()
+		scanned := scanner.calls > before
+		scanner.mu.Unlock()
+		var sb ScanBody
+		validScan := json.Unmarshal([]byte(body), &sb) == nil && len(sb.Data) >= 3 && len(sb.Data) <= 2048 && slices.Contains(scanTypes, sb.Type)
+		switch {
+		case st >= 500:
+			t.Fatalf("scan: %d", st)
+		case st == 200 && (!scanned || !validScan):
+			t.Fatalf("scan: 200 for %q (reached the gate %v)", body, scanned)
+		case st != 200 && scanned:
+			t.Fatalf("scan: %d but the gate saw it", st)
+		}
+
+		subs.mu.Lock()
+		n := len(subs.subs)
+		subs.mu.Unlock()
+		st = post(t, "/api/demo/webhooks", body)
+		subs.mu.Lock()
+		created := len(subs.subs) > n
+		subs.mu.Unlock()
+		var b subscriptionBody
+		validSub := json.Unmarshal([]byte(body), &b) == nil && b.Endpoint != nil && strings.HasPrefix(*b.Endpoint, "https://") &&
+			b.Events != nil && len(*b.Events) > 0
+		switch {
+		case st >= 500:
+			t.Fatalf("subscription: %d", st)
+		case st == 201 && (!created || !validSub):
+			t.Fatalf("subscription: 201 for %q (stored %v)", body, created)
+		case st != 201 && created:
+			t.Fatalf("subscription: %d but stored", st)
+		}
+	})
+}
