@@ -184,6 +184,11 @@ type SecuTix struct {
 	// per order on its own quota), so that fields can map the holder's
 	// e-mail and language to "contact.…" paths. Off by default.
 	ContactLookup bool `yaml:"contactLookup"`
+	// InstallStatusKey, when set, writes where an order's passes are
+	// installed to the order in SecuTix (updateExternalReferences, kind
+	// ORDER, this key; the value APPLE, GOOGLE, APPLE,GOOGLE or NONE), at
+	// background priority within the quota. Off by default.
+	InstallStatusKey string `yaml:"installStatusKey"`
 	// Granularity is getOrderDetails' granularity (default TICKETS).
 	Granularity string `yaml:"granularity"`
 }

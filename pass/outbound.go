@@ -125,6 +125,9 @@ type WebhookSender interface {
 type Fanout struct {
 	Store OutboundStore
 	Clock Clock
+	// InstallStatus, when it wants the tenant, gets an install-status
+	// task for each pass.installed and pass.uninstalled.
+	InstallStatus *InstallStatus
 }
 
 // Work stores a message of the event for every enabled subscription that
@@ -148,7 +151,10 @@ func (f *Fanout) Work(ctx context.Context, ev EventArgs, correlationID string) e
 			Payload: body, State: "pending", CreatedAt: ev.At})
 		tasks = append(tasks, TaskOf(DeliveryArgs{Tenant: ev.Tenant, Subscription: s.ID, Stream: ev.Stream}, correlationID))
 	}
-	if len(msgs) == 0 {
+	if (ev.Type == EventPassInstalled || ev.Type == EventPassUninstalled) && f.InstallStatus.Wants(ev.Tenant) {
+		tasks = append(tasks, TaskOf(InstallStatusArgs{Tenant: ev.Tenant, Serial: ev.Stream}, correlationID))
+	}
+	if len(msgs) == 0 && len(tasks) == 0 {
 		return nil
 	}
 	return f.Store.AddMessages(ctx, msgs, tasks)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -124,6 +125,24 @@ func pathOf(method string) string {
 		return "/tnco/backend-apis/" + ServiceContact + "/v2_21/" + method
 	}
 	return "/tnseb/backend-apis/" + serviceOf(method) + "/v1_33/" + method
+}
+
+// MethodUpdateExternalReferences writes an external reference on an
+// order (externalOrderService).
+const MethodUpdateExternalReferences = "updateExternalReferences"
+
+// SetExternalReference writes key=value on order orderID, kind ORDER
+// (updateExternalReferences). Errors as for OrderBySecret.
+func (c *Client) SetExternalReference(ctx context.Context, tenant string, orderID int64, key, value string) error {
+	if err := c.checkTenant(tenant); err != nil {
+		return err
+	}
+	if orderID <= 0 || key == "" {
+		return pass.Errorf(pass.KindInvalid, "secutix: %s: an order id and a key are required", MethodUpdateExternalReferences)
+	}
+	_, err := c.call(ctx, MethodUpdateExternalReferences, map[string]any{"id": orderID, "externalReferenceKind": "ORDER",
+		"externalReference": map[string]any{"key": key, "value": value}}, "order "+strconv.FormatInt(orderID, 10))
+	return err
 }
 
 // MethodGetContactData reads a contact (module tnco), for the buyer's

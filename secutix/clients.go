@@ -87,3 +87,12 @@ func quote(s string) string {
 	}
 	return `"` + s + `"`
 }
+
+// SetExternalReference calls SetExternalReference on the tenant's Client.
+func (cs Clients) SetExternalReference(ctx context.Context, tenant string, orderID int64, key, value string) error {
+	c, err := cs.client(tenant)
+	if err != nil {
+		return err
+	}
+	return c.SetExternalReference(ctx, tenant, orderID, key, value)
+}

@@ -395,6 +395,10 @@ func (a *App) buildServices() {
 	if every := time.Duration(w.ReconcileEvery); every >= 0 {
 		jobs = append(jobs, workers.Job{Name: "reconcile", Every: cmp.Or(every, 15*time.Minute), Run: a.Reconciler.Run})
 	}
+	installStatus := &pass.InstallStatus{Store: db, SecuTix: a.SecuTix, Keys: map[string]string{}}
+	for _, t := range cfg.Tenants {
+		installStatus.Keys[t.ID] = t.SecuTix.InstallStatusKey
+	}
 	a.Dispatcher = workers.New(workers.Config{
 		Workers: w.Count, MaxAttempts: w.MaxAttempts, MaxBackoff: time.Duration(w.MaxBackoff), Lease: time.Duration(w.Lease),
 		Reconcile: -1, RetentionAge: time.Duration(w.Retention), Jobs: jobs,
@@ -410,7 +414,8 @@ func (a *App) buildServices() {
 		workers.Handle[pass.PushArgs](a.Pushes),
 		workers.Handle[pass.GoogleArgs](gs),
 		workers.Handle[pass.AppNoticeArgs](a.Notices),
-		workers.Handle[pass.EventArgs](&pass.Fanout{Store: db}),
+		workers.Handle[pass.EventArgs](&pass.Fanout{Store: db, InstallStatus: installStatus}),
+		workers.Handle[pass.InstallStatusArgs](installStatus),
 		workers.Handle[pass.DeliveryArgs](&pass.Deliverer{Store: db, Sender: outbound.NewSender(cfg.Server.Development)}),
 	), log.With(slog.String("component", "workers")))
 }

@@ -17,6 +17,8 @@ const (
 	methodFileDetails    = "getFileDetails"
 	methodFileFromSecret = "getFileDetailsFromOrderSecretId"
 	methodOrderDetails   = "getOrderDetails"
+	methodUpdateExtRefs  = "updateExternalReferences"
+	methodGetExtRef      = "getExternalReference"
 )
 
 func ptr(s string) *string { return &s }
@@ -159,7 +161,7 @@ func (s *Sandbox) serveAuth(w http.ResponseWriter, r *http.Request) {
 func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 	method := r.PathValue("method")
 	switch method {
-	case methodFileDetails, methodFileFromSecret, methodOrderDetails:
+	case methodFileDetails, methodFileFromSecret, methodOrderDetails, methodUpdateExtRefs, methodGetExtRef:
 		if !strings.Contains(r.URL.Path, "/externalOrderService/") {
 			writeEnvelope(w, http.StatusNotFound, "METHOD_NOT_SUPPORTED", "this method belongs to externalOrderService")
 			return
@@ -193,6 +195,13 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 		Granularity   string `json:"granularity"`
 		RequestID     *int64 `json:"requestId"`
 		ContactNumber int64  `json:"contactNumber"`
+		// updateExternalReferences and getExternalReference.
+		ID                    int64  `json:"id"`
+		ExternalReferenceKind string `json:"externalReferenceKind"`
+		ExternalReference     *struct {
+			Key   string `json:"key"`
+			Value string `json:"value"`
+		} `json:"externalReference"`
 		ticketListRequest
 	}
 	if !readAPIBody(w, r, &req) {
@@ -226,6 +235,40 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 	ok := Envelope{StatusCode: "success", RequestID: rid}
 
 	switch method {
+	case methodUpdateExtRefs, methodGetExtRef:
+		if req.ExternalReferenceKind != "ORDER" {
+			writeEnvelope(w, http.StatusOK, "INVALID_ARGUMENT", "the sandbox keeps external references of kind ORDER")
+			return
+		}
+		if _, found := s.byOrder[req.ID]; !found {
+			writeEnvelope(w, http.StatusOK, "NOT_FOUND", "no order with id "+strconv.FormatInt(req.ID, 10))
+			return
+		}
+		if method == methodGetExtRef {
+			type kv struct {
+				Key   string `json:"key"`
+				Value string `json:"value"`
+			}
+			refs := []kv{}
+			for k, v := range s.extRefs[req.ID] {
+				refs = append(refs, kv{k, v})
+			}
+			writeJSON(w, http.StatusOK, struct {
+				Envelope
+				ExternalReferences any `json:"externalReferences"`
+			}{ok, map[string]any{"id": req.ID, "externalReferences": refs}})
+			return
+		}
+		if req.ExternalReference == nil || strings.TrimSpace(req.ExternalReference.Key) == "" || len(req.ExternalReference.Value) > 1000 {
+			writeEnvelope(w, http.StatusOK, "INVALID_ARGUMENT", "externalReference needs a key and a value of at most 1000 characters")
+			return
+		}
+		if s.extRefs[req.ID] == nil {
+			s.extRefs[req.ID] = map[string]string{}
+		}
+		s.extRefs[req.ID][req.ExternalReference.Key] = req.ExternalReference.Value
+		s.saveLocked()
+		writeJSON(w, http.StatusOK, ok)
 	case methodCatalog, methodPOSConfig, methodSetupUpdate:
 		s.serveCatalog(w, method, ok)
 	case methodListTickets:

@@ -114,6 +114,7 @@ type Sandbox struct {
 	inProgress     int // in_progress answers per new request
 	requests       map[int64]*pendingRequest
 	holderSeq      int
+	extRefs        map[int64]map[string]string // order id → key → value (updateExternalReferences)
 
 	// The state file's writer (Config.StateFile).
 	dirty     bool
@@ -232,6 +233,7 @@ func New(cfg Config) (*Sandbox, error) {
 		calls:     make(map[string]int),
 		contacts:  make(map[int64]ContactData),
 		requests:  make(map[int64]*pendingRequest),
+		extRefs:   make(map[int64]map[string]string),
 		failAfter: DefaultFaultRetryAfter,
 	}
 	if err := s.load(); err != nil {
@@ -341,6 +343,18 @@ func (s *Sandbox) ExpireTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.tokens)
+}
+
+// ExternalReferences returns a copy of an order's external references
+// (what updateExternalReferences wrote).
+func (s *Sandbox) ExternalReferences(orderID int64) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range s.extRefs[orderID] {
+		out[k] = v
+	}
+	return out
 }
 
 // Order returns a deep copy of file fileID and whether it exists.

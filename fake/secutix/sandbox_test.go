@@ -867,3 +867,42 @@ func TestWebhookFormatConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestExternalReferences: updateExternalReferences writes an order's
+// reference, getExternalReference reads it back; an unknown order, a kind
+// other than ORDER and a missing key are refused in the envelope.
+func TestExternalReferences(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.create(t, "{}")
+	bearer := []string{"Authorization", "Bearer " + b.token(t)}
+	update := func(body string) string {
+		t.Helper()
+		st, _, out := b.do(t, "POST", apiRoot+"updateExternalReferences", body, bearer...)
+		if st != 200 {
+			t.Fatalf("update %s: %d %s", body, st, out)
+		}
+		var env fakesecutix.Envelope
+		_ = json.Unmarshal(out, &env)
+		return env.StatusCode
+	}
+	if got := update(fmt.Sprintf(`{"id":%d,"externalReferenceKind":"ORDER","externalReference":{"key":"WALLET","value":"APPLE"}}`, c.OrderID)); got != "success" {
+		t.Errorf("update: %s", got)
+	}
+	for _, bad := range []string{
+		`{"id":1,"externalReferenceKind":"ORDER","externalReference":{"key":"WALLET","value":"x"}}`,
+		fmt.Sprintf(`{"id":%d,"externalReferenceKind":"FILE","externalReference":{"key":"WALLET","value":"x"}}`, c.OrderID),
+		fmt.Sprintf(`{"id":%d,"externalReferenceKind":"ORDER","externalReference":{"key":"","value":"x"}}`, c.OrderID),
+	} {
+		if got := update(bad); got == "success" {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+	st, _, out := b.do(t, "POST", apiRoot+"getExternalReference", fmt.Sprintf(`{"id":%d,"externalReferenceKind":"ORDER"}`, c.OrderID), bearer...)
+	if st != 200 || !strings.Contains(string(out), `{"key":"WALLET","value":"APPLE"}`) {
+		t.Errorf("get: %d %s", st, out)
+	}
+	if got := b.sb.ExternalReferences(c.OrderID); got["WALLET"] != "APPLE" {
+		t.Errorf("ExternalReferences = %v", got)
+	}
+}

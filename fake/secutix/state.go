@@ -15,19 +15,20 @@ import (
 // the orders walletpass holds passes for still exist after a restart.
 // Quota windows, tokens, faults and webhooks in flight are not kept.
 type state struct {
-	Files     map[int64]*File       `json:"files"`
-	BySecret  map[string]int64      `json:"bySecret"`
-	ByOrder   map[int64]int64       `json:"byOrder"`
-	ByTicket  map[int64][2]int64    `json:"byTicket"` // file id, movement id
-	Barcodes  map[string]bool       `json:"barcodes"`
-	Seq       map[string]int64      `json:"seq"`
-	Contacts  map[int64]ContactData `json:"contacts"`
-	HolderSeq int                   `json:"holderSeq"`
-	Catalog   *catalogState         `json:"catalog,omitempty"`
-	Events    map[int64]int64       `json:"events,omitempty"` // product id → event id
-	PerfKeys  map[string]int64      `json:"perfKeys,omitempty"`
-	Changed   time.Time             `json:"changed"`
-	Version   int                   `json:"version"`
+	Files     map[int64]*File             `json:"files"`
+	BySecret  map[string]int64            `json:"bySecret"`
+	ByOrder   map[int64]int64             `json:"byOrder"`
+	ByTicket  map[int64][2]int64          `json:"byTicket"` // file id, movement id
+	Barcodes  map[string]bool             `json:"barcodes"`
+	Seq       map[string]int64            `json:"seq"`
+	Contacts  map[int64]ContactData       `json:"contacts"`
+	HolderSeq int                         `json:"holderSeq"`
+	Catalog   *catalogState               `json:"catalog,omitempty"`
+	Events    map[int64]int64             `json:"events,omitempty"` // product id → event id
+	PerfKeys  map[string]int64            `json:"perfKeys,omitempty"`
+	Changed   time.Time                   `json:"changed"`
+	Version   int                         `json:"version"`
+	ExtRefs   map[int64]map[string]string `json:"externalReferences,omitempty"`
 }
 
 type catalogState struct {
@@ -83,7 +84,7 @@ func (s *Sandbox) flush() {
 	}
 	st := state{Files: s.files, BySecret: s.bySecret, ByOrder: s.byOrder, ByTicket: map[int64][2]int64{},
 		Barcodes: s.barcodes, Seq: s.seq, Contacts: s.contacts, HolderSeq: s.holderSeq, Changed: s.catalog.changed,
-		Version: stateVersion}
+		Version: stateVersion, ExtRefs: s.extRefs}
 	for id, r := range s.byTicket {
 		st.ByTicket[id] = [2]int64{r.fileID, r.movementID}
 	}
@@ -175,6 +176,9 @@ func (s *Sandbox) load() error {
 		s.contacts[k] = v
 	}
 	s.holderSeq = st.HolderSeq
+	for k, v := range st.ExtRefs {
+		s.extRefs[k] = v
+	}
 	if st.Catalog != nil {
 		c := &s.catalog
 		c.season = st.Catalog.Season

@@ -1,0 +1,86 @@
+package pass
+
+import (
+	"context"
+	"strings"
+)
+
+// InstallStatusArgs ask to write where an order's passes are installed
+// to the order in SecuTix, after a change of one of them (Serial).
+type InstallStatusArgs struct {
+	Tenant string `json:"tenant"`
+	Serial string `json:"serial"`
+}
+
+// TaskInstallStatus is the kind of InstallStatusArgs' task.
+const TaskInstallStatus = "install-status"
+
+func (InstallStatusArgs) Kind() string         { return TaskInstallStatus }
+func (a InstallStatusArgs) TaskTenant() string { return a.Tenant }
+func (a InstallStatusArgs) DedupKey() string   { return "install:" + a.Serial }
+func (a InstallStatusArgs) Validate() error {
+	if a.Tenant == "" || a.Serial == "" {
+		return Errorf(KindInvalid, "install status: tenant and serial are required")
+	}
+	return nil
+}
+
+// ExternalReferenceWriter writes an external reference on a SecuTix order.
+type ExternalReferenceWriter interface {
+	SetExternalReference(ctx context.Context, tenant string, orderID int64, key, value string) error
+}
+
+// InstallStatusStore is what the install status needs of the store.
+type InstallStatusStore interface {
+	GetPass(ctx context.Context, tenant, serial string) (*Pass, error)
+	ListPasses(ctx context.Context, q PassQuery) ([]PassListing, int, error)
+}
+
+// InstallStatus writes, for tenants that ask (Keys: tenant → the
+// external reference's key), where an order's passes are installed:
+// APPLE, GOOGLE, APPLE,GOOGLE or NONE. It is the install-status worker;
+// its SecuTix call goes at background priority.
+type InstallStatus struct {
+	Store   InstallStatusStore
+	SecuTix ExternalReferenceWriter
+	Keys    map[string]string
+}
+
+// Wants reports whether tenant writes its install status.
+func (s *InstallStatus) Wants(tenant string) bool { return s != nil && s.Keys[tenant] != "" }
+
+// Work writes the install status of the order of a.Serial.
+func (s *InstallStatus) Work(ctx context.Context, a InstallStatusArgs, _ string) error {
+	key := s.Keys[a.Tenant]
+	if key == "" {
+		return nil
+	}
+	p, err := s.Store.GetPass(ctx, a.Tenant, a.Serial)
+	if err != nil {
+		if KindOf(err) == KindNotFound {
+			return nil
+		}
+		return err
+	}
+	passes, _, err := s.Store.ListPasses(ctx, PassQuery{Tenant: a.Tenant, OrderID: p.OrderID, Limit: MaxPageSize})
+	if err != nil {
+		return err
+	}
+	var apple, google bool
+	for _, l := range passes {
+		apple = apple || l.Installs.AppleDevices > 0
+		google = google || l.Installs.GoogleSaved
+	}
+	var wallets []string
+	if apple {
+		wallets = append(wallets, "APPLE")
+	}
+	if google {
+		wallets = append(wallets, "GOOGLE")
+	}
+	value := strings.Join(wallets, ",")
+	if value == "" {
+		value = "NONE"
+	}
+	return s.SecuTix.SetExternalReference(WithPriority(ctx, PriorityBackground), a.Tenant, p.OrderID, key, value)
+}
