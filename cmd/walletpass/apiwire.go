@@ -155,15 +155,11 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if sub == "revoke" && id == "" {
 		return errUsage{"apikey revoke: give the key's id"}
 	}
-	cfg, db, err := configAndStore(ctx, *cfgPath, getenv)
+	t, db, err := tenantStore(ctx, *cfgPath, *tenant, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	t, err := pickTenant(cfg, *tenant)
-	if err != nil {
-		return err
-	}
 	var keyScopes []string
 	if sub == "create" {
 		keyScopes = strings.Fields(*scopes)

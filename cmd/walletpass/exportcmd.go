@@ -68,15 +68,11 @@ func cmdPassesExport(ctx context.Context, args []string, stdout, stderr io.Write
 	if *out == "" {
 		return errUsage{"passes export: give -o FILE (the export holds authentication tokens; -o - writes to stdout)"}
 	}
-	cfg, db, err := configAndStore(ctx, *cfgPath, getenv)
+	t, db, err := tenantStore(ctx, *cfgPath, *tenant, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	t, err := pickTenant(cfg, *tenant)
-	if err != nil {
-		return err
-	}
 	var records []exportRecord
 	for offset := 0; ; offset += pass.MaxPageSize {
 		page, _, err := db.ListPasses(ctx, pass.PassQuery{Tenant: t.ID, Offset: offset, Limit: pass.MaxPageSize})

@@ -49,6 +49,21 @@ func openBlobs(ctx context.Context, cfg *config.Config) (pass.BlobStore, httpapi
 
 // configAndStore loads the configuration and opens its database; the
 // caller closes it.
+// tenantStore is configAndStore for one tenant (the first when tenant is
+// ""); the store is closed again when the tenant is unknown.
+func tenantStore(ctx context.Context, cfgPath, tenant string, getenv func(string) string) (config.Tenant, *storage.DB, error) {
+	cfg, db, err := configAndStore(ctx, cfgPath, getenv)
+	if err != nil {
+		return config.Tenant{}, nil, err
+	}
+	t, err := pickTenant(cfg, tenant)
+	if err != nil {
+		db.Close()
+		return config.Tenant{}, nil, err
+	}
+	return t, db, nil
+}
+
 func configAndStore(ctx context.Context, cfgPath string, getenv func(string) string) (*config.Config, *storage.DB, error) {
 	cfg, err := loadConfig(cfgPath, getenv)
 	if err != nil {

@@ -31,15 +31,11 @@ func cmdWebhooks(ctx context.Context, args []string, stdout io.Writer, getenv fu
 	if sub == "replay" && (*msgID == "") == (*since == 0) {
 		return errUsage{"webhooks replay: give -message or -since"}
 	}
-	cfg, db, err := configAndStore(ctx, *cfgPath, getenv)
+	t, db, err := tenantStore(ctx, *cfgPath, *tenant, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	t, err := pickTenant(cfg, *tenant)
-	if err != nil {
-		return err
-	}
 	if _, err := db.Subscription(ctx, t.ID, *subscription); err != nil {
 		return fmt.Errorf("webhooks %s: tenant %s has no subscription %s", sub, t.ID, *subscription)
 	}
