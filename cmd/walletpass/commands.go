@@ -41,7 +41,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer app.Close()
-	printNextSteps(stdout, cfg, app.listener.Addr().String(), app.Sandbox != nil)
+	printNextSteps(stdout, cfg, app.listener.Addr().String(), app.AdminURL, app.Sandbox != nil)
 	return app.Run(ctx)
 }
 
@@ -96,7 +96,7 @@ func selfCommandFor(exe, wd string) string {
 	return "." + string(filepath.Separator) + rel
 }
 
-func printNextSteps(w io.Writer, cfg *config.Config, addr string, sandbox bool) {
+func printNextSteps(w io.Writer, cfg *config.Config, addr, adminURL string, sandbox bool) {
 	base := "http://" + addr
 	fmt.Fprintf(w, "walletpass is serving on %s\n\n", base)
 	if cfg.Server.Development && len(cfg.Tenants) > 0 {
@@ -115,7 +115,11 @@ func printNextSteps(w io.Writer, cfg *config.Config, addr string, sandbox bool) 
 			fmt.Fprintf(w, "    curl -s -H \"Authorization: Bearer $TOKEN\" %s/api/%s/external/secutix/orders/getTicketsUrl/<fileId>\n", base, t.ID)
 		}
 		fmt.Fprintf(w, "  check the signature (see README, \"Check a pass\") against %s\n", filepath.Join(cfg.DevPKIDir(), "wwdr.pem"))
-		fmt.Fprintf(w, "  health: curl %s/healthz\n\nPress Ctrl-C to stop.\n", base)
+		fmt.Fprintf(w, "  health: curl %s/healthz", base)
+		if adminURL != "" {
+			fmt.Fprintf(w, "; metrics: curl %s/metrics", adminURL)
+		}
+		fmt.Fprintf(w, "\n  the API: %s/openapi.json\n\nPress Ctrl-C to stop.\n", base)
 	}
 }
 
