@@ -23,8 +23,9 @@ test: ## run every test with the race detector
 
 test-race: test ## same as test: the race detector is always on
 
-lint: ## go vet, gofmt and staticcheck
+lint: ## go vet, gofmt, staticcheck, and go.mod tidy
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 	@out=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@command -v staticcheck >/dev/null 2>&1 || { echo "staticcheck missing: GOTOOLCHAIN=$(GOTOOLCHAIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)"; exit 1; }
 	staticcheck ./...
