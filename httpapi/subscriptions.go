@@ -3,8 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -100,28 +98,32 @@ func (s *Server) listSubscriptions(c *gin.Context) {
 }
 
 func (s *Server) getSubscription(c *gin.Context) {
-	tenant, ok := s.subscriptionsTenant(c, ScopeWebhooksRead)
-	if !ok {
-		return
+	if sub, ok := s.subscription(c, ScopeWebhooksRead); ok {
+		c.JSON(http.StatusOK, subscriptionView(*sub, false))
 	}
-	sub, err := s.subscription(c, tenant)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, subscriptionView(*sub, false))
 }
 
-func (s *Server) subscription(c *gin.Context, tenant string) (*pass.Subscription, error) {
+// subscription checks the tenant and scope, and finds the subscription
+// the path names; it answers and returns false when any is wrong.
+func (s *Server) subscription(c *gin.Context, scope string) (*pass.Subscription, bool) {
+	tenant, ok := s.subscriptionsTenant(c, scope)
+	if !ok {
+		return nil, false
+	}
 	id := c.Param("id")
 	if !idChars(id, 1, 64, "_-") {
-		return nil, pass.Wrap(pass.KindNotFound, pass.ErrNotFound, "no such subscription")
+		writeProblem(c, http.StatusNotFound, "no such subscription")
+		return nil, false
 	}
 	sub, err := s.deps.Subscriptions.Store.Subscription(c.Request.Context(), tenant, id)
-	if pass.KindOf(err) == pass.KindNotFound {
-		return nil, pass.Wrap(pass.KindNotFound, err, "no such subscription")
+	if err != nil {
+		if pass.KindOf(err) == pass.KindNotFound {
+			err = pass.Wrap(pass.KindNotFound, err, "no such subscription")
+		}
+		s.fail(c, err)
+		return nil, false
 	}
-	return sub, err
+	return sub, true
 }
 
 // readSubscription decodes and checks a body onto sub.
@@ -180,7 +182,7 @@ func (s *Server) createSubscription(c *gin.Context) {
 		return
 	}
 	now := s.now().UTC()
-	sub := pass.Subscription{Tenant: tenant, ID: "wh_" + randomHex(8), Enabled: true, CreatedAt: now, UpdatedAt: now,
+	sub := pass.Subscription{Tenant: tenant, ID: "wh_" + pass.NewSerialNumber()[:16], Enabled: true, CreatedAt: now, UpdatedAt: now,
 		Secret: s.deps.Subscriptions.NewSecret()}
 	if !s.readSubscription(c, &sub, true) {
 		return
@@ -194,16 +196,8 @@ func (s *Server) createSubscription(c *gin.Context) {
 }
 
 func (s *Server) patchSubscription(c *gin.Context) {
-	tenant, ok := s.subscriptionsTenant(c, ScopeWebhooksWrite)
-	if !ok {
-		return
-	}
-	sub, err := s.subscription(c, tenant)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if !s.readSubscription(c, sub, false) {
+	sub, ok := s.subscription(c, ScopeWebhooksWrite)
+	if !ok || !s.readSubscription(c, sub, false) {
 		return
 	}
 	sub.UpdatedAt = s.now().UTC()
@@ -215,24 +209,13 @@ func (s *Server) patchSubscription(c *gin.Context) {
 }
 
 func (s *Server) deleteSubscription(c *gin.Context) {
-	tenant, ok := s.subscriptionsTenant(c, ScopeWebhooksWrite)
+	sub, ok := s.subscription(c, ScopeWebhooksWrite)
 	if !ok {
 		return
 	}
-	if _, err := s.subscription(c, tenant); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if err := s.deps.Subscriptions.Store.DeleteSubscription(c.Request.Context(), tenant, c.Param("id")); err != nil {
+	if err := s.deps.Subscriptions.Store.DeleteSubscription(c.Request.Context(), sub.Tenant, sub.ID); err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
-}
-
-// randomHex is n random bytes in hex.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -3,6 +3,7 @@ package pass
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -193,7 +194,7 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 			}
 			continue
 		}
-		cause := "HTTP " + itoa(status)
+		cause := "HTTP " + strconv.Itoa(status)
 		if err != nil {
 			cause = err.Error()
 		}
@@ -204,5 +205,3 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 	}
 	return nil
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }

@@ -75,8 +75,8 @@ func (s *DB) ListPasses(ctx context.Context, q pass.PassQuery) ([]pass.PassListi
 func (s *DB) PassInstalls(ctx context.Context, tenant, serial string) (pass.Installs, error) {
 	var in pass.Installs
 	var last string
-	err := s.rdb.QueryRowContext(ctx, `SELECT x.apple_devices, x.google_state, x.google_object, x.google_last FROM (`+passesWithInstalls+`) x
-		WHERE x.serial_number = $6`, tenant, 0, 0, 0, "", serial).Scan(&in.AppleDevices, &in.GoogleState, &in.GoogleObjectID, &last)
+	err := s.rdb.QueryRowContext(ctx, `SELECT x.apple_devices, x.google_state, x.google_object, x.google_last FROM (`+
+		passesWithInstalls+` AND p.serial_number = $6) x`, tenant, 0, 0, 0, "", serial).Scan(&in.AppleDevices, &in.GoogleState, &in.GoogleObjectID, &last)
 	if err != nil {
 		return in, fmt.Errorf("storage: installs of %s: %w", serial, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"walletpass/auth"
 	"walletpass/config"
 	"walletpass/pass"
 	"walletpass/pass/apple/appletest"
@@ -92,6 +93,21 @@ func startSystemEnv(t testing.TB, configYAML string, env map[string]string) *sys
 	}
 	t.Cleanup(func() { stop() })
 	return &system{t: t, base: app.URL, dataDir: dataDir, app: app, db: app.DB, stop: stop}
+}
+
+// bearer is an Authorization value with a token of the development
+// issuer, for tenant, with scopes (valid for an hour).
+func (s *system) bearer(tenant string, scopes ...string) string {
+	s.t.Helper()
+	dev, err := auth.LoadOrCreateDevIssuer(filepath.Join(s.dataDir, "pki", "oauth-dev.pem"), s.base+"/dev/oauth")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tok, err := dev.Token(tenant, "walletpass", scopes, time.Hour, time.Now())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return "Bearer " + tok
 }
 
 func (s *system) post(path string, body any) map[string]any {

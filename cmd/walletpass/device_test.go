@@ -43,6 +43,29 @@ func (ph *phone) req(method, path, body string, hdr map[string]string) (*http.Re
 	return resp, data
 }
 
+// phoneFor is a phone that added p, read from its signed file (the
+// token and pass type as a phone sees them), with a device id and a push
+// token made of the hex digit pair d.
+func (s *system) phoneFor(t *testing.T, p pass.Pass, d string) *phone {
+	t.Helper()
+	pj := s.verify(p)
+	return &phone{t: t, ws: s.base + "/api/demo/apple", token: pj["authenticationToken"].(string), device: strings.Repeat(d, 16),
+		push: strings.Repeat(d, 32), typ: pj["passTypeIdentifier"].(string), serial: pj["serialNumber"].(string)}
+}
+
+// registration is the path of the phone's registration for its pass.
+func (ph *phone) registration() string {
+	return "/devices/" + ph.device + "/registrations/" + ph.typ + "/" + ph.serial
+}
+
+// register registers the phone for its pass's updates (201 expected).
+func (ph *phone) register() {
+	ph.t.Helper()
+	if resp, body := ph.req("POST", ph.registration(), `{"pushToken":"`+ph.push+`"}`, ph.auth()); resp.StatusCode != 201 {
+		ph.t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
+}
+
 func (ph *phone) auth() map[string]string {
 	return map[string]string{"Authorization": "ApplePass " + ph.token}
 }

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"walletpass/pass"
-	"walletpass/pass/apple/appletest"
 )
 
 // TestInstallStatusToSecuTix: a tenant with secutix.installStatusKey gets
@@ -27,14 +23,8 @@ tenants:
 	defer s.stop()
 	o := s.createOrder(map[string]any{"count": 1})
 	ps := s.waitPasses(o.Secret, "1 pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
-	data, err := os.ReadFile(filepath.Join(s.dataDir, "blobs", filepath.FromSlash(ps[0].BlobKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pj := appletest.Verify(t, data, filepath.Join(s.dataDir, "pki", "wwdr.pem"))
-	ph := &phone{t: t, ws: s.base + "/api/demo/apple", token: pj["authenticationToken"].(string), device: "a9c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6",
-		push: strings.Repeat("34", 32), typ: pj["passTypeIdentifier"].(string), serial: ps[0].SerialNumber}
-	registration := "/devices/" + ph.device + "/registrations/" + ph.typ + "/" + ph.serial
+	ph := s.phoneFor(t, ps[0], "a9")
+	registration := ph.registration()
 	waitRef := func(want string) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
@@ -45,9 +35,7 @@ tenants:
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	if resp, body := ph.req("POST", registration, `{"pushToken":"`+ph.push+`"}`, ph.auth()); resp.StatusCode != 201 {
-		t.Fatalf("register: %d %s", resp.StatusCode, body)
-	}
+	ph.register()
 	waitRef("APPLE")
 	if resp, body := ph.req("DELETE", registration, "", ph.auth()); resp.StatusCode != 200 {
 		t.Fatalf("unregister: %d %s", resp.StatusCode, body)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +17,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"walletpass/pass"
-	"walletpass/pass/apple/appletest"
 )
 
 // TestMetricsAfterAnOrdersLife is the operations issue's acceptance run: a
@@ -40,16 +37,7 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 	tk := o.Tickets[0]
 
 	// A phone adds the pass: it registers for pushes.
-	data, err := os.ReadFile(filepath.Join(s.dataDir, "blobs", filepath.FromSlash(ps[0].BlobKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pj := appletest.Verify(t, data, filepath.Join(s.dataDir, "pki", "wwdr.pem"))
-	ph := &phone{t: t, ws: s.base + "/api/demo/apple", token: pj["authenticationToken"].(string), device: "d1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6",
-		push: strings.Repeat("cd", 32), typ: pj["passTypeIdentifier"].(string), serial: pj["serialNumber"].(string)}
-	if resp, body := ph.req("POST", "/devices/"+ph.device+"/registrations/"+ph.typ+"/"+ph.serial, `{"pushToken":"`+ph.push+`"}`, ph.auth()); resp.StatusCode != 201 {
-		t.Fatalf("register: %d %s", resp.StatusCode, body)
-	}
+	s.phoneFor(t, ps[0], "d1").register()
 	// The organiser's app registers for the order.
 	b, _ := json.Marshal(map[string]string{"orderSecretToken": o.Secret, "fcmToken": "fcm-metrics-1", "platform": "android", "locale": "en"})
 	resp, err := http.Post(s.base+"/api/demo/customers/devices", "application/json", bytes.NewReader(b))

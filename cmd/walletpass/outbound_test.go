@@ -10,18 +10,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"walletpass/auth"
 	"walletpass/httpapi"
 	"walletpass/pass"
-	"walletpass/pass/apple/appletest"
 )
 
 // receiver is an organiser's webhook endpoint. It checks each delivery's
@@ -126,16 +122,8 @@ func TestOutboundWebhooks(t *testing.T) {
 	s := startSystem(t, "")
 	defer s.stop()
 	rcv := newReceiver(t, 3)
-	dev, err := auth.LoadOrCreateDevIssuer(filepath.Join(s.dataDir, "pki", "oauth-dev.pem"), s.base+"/dev/oauth")
-	if err != nil {
-		t.Fatal(err)
-	}
 	bearer := func(scopes ...string) map[string]string {
-		tok, err := dev.Token("demo", "walletpass", scopes, time.Hour, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"}
+		return map[string]string{"Authorization": s.bearer("demo", scopes...), "Content-Type": "application/json"}
 	}
 	call := func(method, path string, hdr map[string]string, body any) (int, []byte) {
 		t.Helper()
@@ -187,17 +175,9 @@ func TestOutboundWebhooks(t *testing.T) {
 	ps := s.waitPasses(o.Secret, "1 pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
 	serial := ps[0].SerialNumber
 	// A phone adds the pass (and, at the end, removes it).
-	data, err := os.ReadFile(filepath.Join(s.dataDir, "blobs", filepath.FromSlash(ps[0].BlobKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pj := appletest.Verify(t, data, filepath.Join(s.dataDir, "pki", "wwdr.pem"))
-	ph := &phone{t: t, ws: s.base + "/api/demo/apple", token: pj["authenticationToken"].(string), device: "f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6",
-		push: strings.Repeat("12", 32), typ: pj["passTypeIdentifier"].(string), serial: serial}
-	registration := "/devices/" + ph.device + "/registrations/" + ph.typ + "/" + ph.serial
-	if resp, body := ph.req("POST", registration, `{"pushToken":"`+ph.push+`"}`, ph.auth()); resp.StatusCode != 201 {
-		t.Fatalf("register: %d %s", resp.StatusCode, body)
-	}
+	ph := s.phoneFor(t, ps[0], "f1")
+	registration := ph.registration()
+	ph.register()
 	s.action(o, tk.TicketID, "modify", map[string]any{})
 	s.waitPasses(o.Secret, "version 2", func(ps []pass.Pass) bool { return ps[0].Version == 2 })
 	if st, body := call("POST", "/api/demo/scans", bearer("scans:write"), map[string]string{"data": tk.Barcode, "type": "qrcode"}); st != 200 {

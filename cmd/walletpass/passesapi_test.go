@@ -9,12 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"walletpass/auth"
 	"walletpass/httpapi"
 	"walletpass/pass"
-	"walletpass/pass/apple/appletest"
 )
 
 // TestPassesAPI: GET /api/{tenant}/passes and /passes/{serial} as an
@@ -29,16 +26,7 @@ func TestPassesAPI(t *testing.T) {
 	ps := s.waitPasses(o.Secret, "2 passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
 	// One pass is on an iPhone, and its ticket changes (version 2).
 	first := byMovement(ps, o.Tickets[0].MovementID, 0)
-	data, err := os.ReadFile(filepath.Join(s.dataDir, "blobs", filepath.FromSlash(first.BlobKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pj := appletest.Verify(t, data, filepath.Join(s.dataDir, "pki", "wwdr.pem"))
-	ph := &phone{t: t, ws: s.base + "/api/demo/apple", token: pj["authenticationToken"].(string), device: "e1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6",
-		push: strings.Repeat("ef", 32), typ: pj["passTypeIdentifier"].(string), serial: first.SerialNumber}
-	if resp, body := ph.req("POST", "/devices/"+ph.device+"/registrations/"+ph.typ+"/"+ph.serial, `{"pushToken":"`+ph.push+`"}`, ph.auth()); resp.StatusCode != 201 {
-		t.Fatalf("register: %d %s", resp.StatusCode, body)
-	}
+	s.phoneFor(t, *first, "e1").register()
 	s.action(o, o.Tickets[0].TicketID, "modify", map[string]any{})
 	s.waitPasses(o.Secret, "version 2", func(ps []pass.Pass) bool { return byMovement(ps, o.Tickets[0].MovementID, 0).Version == 2 })
 
@@ -50,16 +38,8 @@ func TestPassesAPI(t *testing.T) {
 		}
 		return strings.TrimSpace(out.String())
 	}
-	dev, err := auth.LoadOrCreateDevIssuer(filepath.Join(s.dataDir, "pki", "oauth-dev.pem"), s.base+"/dev/oauth")
-	if err != nil {
-		t.Fatal(err)
-	}
 	mint := func(tenant string, scopes ...string) map[string]string {
-		tok, err := dev.Token(tenant, "walletpass", scopes, time.Hour, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return map[string]string{"Authorization": "Bearer " + tok}
+		return map[string]string{"Authorization": s.bearer(tenant, scopes...)}
 	}
 	reader := mint("demo", "passes:read")
 	readerKey := map[string]string{"X-API-Key": cli("apikey", "create", "-name", "crm", "-scope", "passes:read")}

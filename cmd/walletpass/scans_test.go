@@ -6,12 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"walletpass/auth"
 	"walletpass/httpapi"
 	"walletpass/pass"
 )
@@ -34,17 +31,7 @@ func TestGateScans(t *testing.T) {
 		return byMovement(ps, t3.MovementID, 0).Status == pass.StatusVoided
 	})
 
-	dev, err := auth.LoadOrCreateDevIssuer(filepath.Join(s.dataDir, "pki", "oauth-dev.pem"), s.base+"/dev/oauth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mint := func(tenant string, scopes ...string) string {
-		tok, err := dev.Token(tenant, "walletpass", scopes, time.Hour, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "Bearer " + tok
-	}
+	mint := s.bearer
 	gate := mint("demo", "scans:write")
 	scan := func(authz string, body any) (int, httpapi.ScanAnswer, string) {
 		t.Helper()
