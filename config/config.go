@@ -176,6 +176,12 @@ type SecuTix struct {
 	// 61s: SecuTix's minute and a second of margin). Change it only for a
 	// sandbox whose minute is shorter (load runs in compressed time).
 	QuotaWindow Duration `yaml:"quotaWindow"`
+	// CatalogInterval is the least time between two reads of the catalogue
+	// (getCatalogDetailed; default 10m, SecuTix's limit; 1m for the
+	// built-in sandbox, which then allows as much). A performance moved in
+	// SecuTix reaches the passes after at most this much and the
+	// reconciliation interval.
+	CatalogInterval Duration `yaml:"catalogInterval"`
 	// Fields maps pass fields to paths in SecuTix's JSON over the
 	// defaults, e.g. seatRow: "movement.rowLabel | ticket.row" (see
 	// docs/secutix.md); checked when the service starts.
@@ -465,6 +471,11 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		set(&t.SecuTix.Operator, EnvName(t.ID, "SECUTIX_OPERATOR"))
 		set(&t.SecuTix.Partner, EnvName(t.ID, "SECUTIX_PARTNER"))
 		set(&t.SecuTix.Secret, EnvName(t.ID, "SECUTIX_SECRET"))
+		if v := getenv(EnvName(t.ID, "SECUTIX_CATALOG_INTERVAL")); v != "" {
+			if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+				t.SecuTix.CatalogInterval = Duration(d)
+			}
+		}
 		set(&t.Webhooks.Password, EnvName(t.ID, "WEBHOOK_PASSWORD"))
 		set(&t.Webhooks.Key, EnvName(t.ID, "WEBHOOK_KEY"))
 	}
@@ -713,6 +724,9 @@ func (c *Config) Validate() error {
 		}
 		if sx.RequestsPerMinute < 0 {
 			add("%s: secutix.requestsPerMinute must not be negative", where)
+		}
+		if sx.CatalogInterval < 0 {
+			add("%s: secutix.catalogInterval must not be negative", where)
 		}
 		if sx.QuotaWindow < 0 {
 			add("%s: secutix.quotaWindow must not be negative", where)

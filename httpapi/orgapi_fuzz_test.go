@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"walletpass/pass"
 )
@@ -70,25 +71,50 @@ func (f *fakeSubscriptions) DeleteSubscription(_ context.Context, _, id string) 
 	return nil
 }
 
-// FuzzOrganiserBodies posts arbitrary bodies to the scans and webhook
-// subscription routes with valid credentials: never a 5xx; a scan reaches
-// the gate, and a subscription is stored, only when the body keeps the
-// documented rules.
+// fakeNotices keeps notices in memory.
+type fakeNotices struct {
+	mu  sync.Mutex
+	all []pass.Notice
+}
+
+func (f *fakeNotices) AddNotice(_ context.Context, n pass.Notice, _ pass.NewTask) (pass.Notice, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, o := range f.all {
+		if o.ID == n.ID && o.PerformanceID == n.PerformanceID {
+			return o, false, nil
+		}
+	}
+	f.all = append(f.all, n)
+	return n, true, nil
+}
+
+func (f *fakeNotices) LatestNotice(context.Context, string, int64) (*pass.Notice, error) {
+	return nil, pass.ErrNotFound
+}
+
+// FuzzOrganiserBodies posts arbitrary bodies to the scans, webhook
+// subscription and notification routes with valid credentials: never a
+// 5xx; a scan reaches the gate, a subscription is stored, and a notice is
+// stored, only when the body keeps the documented rules.
 func FuzzOrganiserBodies(f *testing.F) {
 	for _, s := range []string{`{"data":"123456","type":"qrcode"}`, `{"data":"12","type":"qrcode"}`, `{"data":"123","type":"x","scanId":"a b"}`,
 		`{"endpoint":"https://crm.example.com/h","events":["*"]}`, `{"endpoint":"http://x","events":[]}`, `{"events":["pass.created"],"extra":1}`,
+		`{"message":"Doors at 19:00"}`, `{"message":{"fr":"Portes","de-CH":"Tür"},"title":"T","id":"n-1"}`, `{"message":{"":"x"}}`,
 		`null`, `[]`, "\x00"} {
 		f.Add(s)
 	}
 	scanner := &fakeScanner{}
 	subs := &fakeSubscriptions{subs: map[string]pass.Subscription{}}
+	notices := &fakeNotices{}
 	const key = "wpk_fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz"
 	srv := httptest.NewServer(New(Deps{
 		Tenants: []TenantInfo{{ID: "demo", Name: "Demo"}},
 		Scans:   scanner,
 		Tickets: TicketsAPI{APIKey: func(context.Context, string) (APIKeyInfo, error) {
-			return APIKeyInfo{Tenant: "demo", Scopes: []string{ScopeScans, ScopeWebhooksWrite}}, nil
+			return APIKeyInfo{Tenant: "demo", Scopes: []string{ScopeScans, ScopeWebhooksWrite, ScopePassesWrite}}, nil
 		}},
+		Notices: &pass.Announcer{Notices: notices, Locales: map[string]string{"demo": "fr-CH"}, Clock: time.Now},
 		Subscriptions: SubscriptionDeps{Store: subs, NewSecret: func() string { return "whsec_x" },
 			CheckEndpoint: func(u string) error {
 				if !strings.HasPrefix(u, "https://") {
@@ -144,6 +170,27 @@ func FuzzOrganiserBodies(f *testing.F) {
 			t.Fatalf("subscription: 201 for %q (stored %v)", body, created)
 		case st != 201 && created:
 			t.Fatalf("subscription: %d but stored", st)
+		}
+
+		notices.mu.Lock()
+		n = len(notices.all)
+		notices.mu.Unlock()
+		st = post(t, "/api/demo/performances/42/notifications", body)
+		notices.mu.Lock()
+		stored := notices.all[n:]
+		notices.mu.Unlock()
+		switch {
+		case st >= 500:
+			t.Fatalf("notice: %d", st)
+		case st == 202 && len(stored) != 1:
+			t.Fatalf("notice: 202 for %q, %d stored", body, len(stored))
+		case st != 202 && len(stored) != 0:
+			t.Fatalf("notice: %d but stored", st)
+		}
+		for _, nt := range stored {
+			if err := nt.Validate(); err != nil || nt.PerformanceID != 42 || nt.Tenant != "demo" || nt.Body[""] != "" {
+				t.Fatalf("stored an invalid notice %+v: %v", nt, err)
+			}
 		}
 	})
 }

@@ -73,6 +73,9 @@ type Deps struct {
 	Metrics Metrics
 	// Scans answers the gate systems' scans (nil: the route answers 404).
 	Scans Scanner
+	// Notices takes the organisers' notifications to every holder of a
+	// performance (nil: the route answers 404).
+	Notices Announcer
 	// Subscriptions is the webhook subscriptions API (Store nil: 404).
 	Subscriptions SubscriptionDeps
 	Clock         pass.Clock
@@ -250,6 +253,7 @@ func (s *Server) routes() *gin.Engine {
 	// Distribution: signed downloads and the buyer's order page.
 	r.GET("/api/:tenantId/passes", s.listPasses)
 	r.POST("/api/:tenantId/scans", s.scan)
+	r.POST("/api/:tenantId/performances/:performanceId/notifications", s.notify)
 	r.GET("/api/:tenantId/webhooks", s.listSubscriptions)
 	r.POST("/api/:tenantId/webhooks", s.createSubscription)
 	r.GET("/api/:tenantId/webhooks/:id", s.getSubscription)

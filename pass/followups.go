@@ -42,6 +42,9 @@ type Change struct {
 	Superseded bool
 	// InGoogleWallet: the pass has a Google Wallet object to keep in sync.
 	InGoogleWallet bool
+	// Bulk: the change is one of an event-wide rewrite (PerformanceSyncer),
+	// whose push and Google Wallet tasks follow once for the performance.
+	Bulk bool
 }
 
 // Notice is the app notice a change calls for, or "": "ready" for a
@@ -69,20 +72,24 @@ func (c Change) Notice() string {
 //   - app-notice, when the tenant has an app and the change calls for a
 //     notice (Change.Notice);
 //   - google-sync, when the pass has a Google Wallet object, or the tenant
-//     inserts objects on payment (then the task may insert it).
+//     inserts objects on payment (then the task may insert it);
+//   - event-fanout, when the tenant announces changes to webhooks.
+//
+// A Bulk change has no push-pass or google-sync: the performance's
+// push-performance and google-performance tasks follow once for all.
 //
 // It is a pure function: the same change and policy give the same tasks.
 func FollowUps(c Change, pol Policy) []NewTask {
 	p := c.Next
 	var out []NewTask
-	if c.Prev != nil {
+	if c.Prev != nil && !c.Bulk {
 		out = append(out, TaskOf(PushArgs{Tenant: p.Tenant, PassTypeID: p.PassTypeID, Serial: p.SerialNumber}, ""))
 	}
 	if n := c.Notice(); n != "" && pol.AppNotices {
 		out = append(out, TaskOf(AppNoticeArgs{Tenant: p.Tenant, SecretToken: p.SecretToken, FileID: p.FileID, Event: n,
 			EventName: p.Ticket.Event.Name}, ""))
 	}
-	if pol.Google && (c.InGoogleWallet || pol.GoogleOnPayment) {
+	if pol.Google && (c.InGoogleWallet || pol.GoogleOnPayment) && !c.Bulk {
 		out = append(out, TaskOf(GoogleArgs{Tenant: p.Tenant, Serial: p.SerialNumber, Insert: pol.GoogleOnPayment}, ""))
 	}
 	if pol.Events {

@@ -55,7 +55,33 @@ type GoogleObject struct {
 	Notified []time.Time
 	// ExpiresAt is when the object should turn EXPIRED; zero for never.
 	ExpiresAt time.Time
+	// ObjectHash is the hash of the object as last sent: a class-wide
+	// change patches only the objects whose own content changed.
+	ObjectHash string
+	UpdatedAt  time.Time
+}
+
+// GoogleClass is what we know of a Google Wallet class.
+type GoogleClass struct {
+	Tenant  string
+	ClassID string
+	// Hash is the hash of the class as last sent.
+	Hash string
+	// Shown is what the class last showed every holder (start, venue), as
+	// the Google package records it (JSON).
+	Shown string
+	// Notified holds the times of the class's notifying messages of the
+	// last 24 h: each reached every pass of the class.
+	Notified []time.Time
+	// NoticeID is the newest performance notice sent as a class message.
+	NoticeID  string
 	UpdatedAt time.Time
+}
+
+// GoogleRow is a pass and the record of its Google Wallet object.
+type GoogleRow struct {
+	Pass   Pass
+	Object GoogleObject
 }
 
 // GoogleStore keeps the state of Google Wallet objects and classes.
@@ -65,11 +91,20 @@ type GoogleStore interface {
 	GoogleObject(ctx context.Context, tenant, serial string) (*GoogleObject, error)
 	// PutGoogleObject creates or replaces the record.
 	PutGoogleObject(ctx context.Context, o *GoogleObject) error
-	// GoogleClassHash returns the content hash of the class as last sent,
-	// or an error wrapping ErrNotFound.
-	GoogleClassHash(ctx context.Context, tenant, classID string) (string, error)
-	// PutGoogleClassHash records the class as sent.
-	PutGoogleClassHash(ctx context.Context, tenant, classID, hash string, at time.Time) error
+	// PutGoogleObjects writes several records in one transaction.
+	PutGoogleObjects(ctx context.Context, os []*GoogleObject) error
+	// GoogleClass returns the record of a class, or an error wrapping
+	// ErrNotFound.
+	GoogleClass(ctx context.Context, tenant, classID string) (*GoogleClass, error)
+	// PutGoogleClass creates or replaces the record of a class.
+	PutGoogleClass(ctx context.Context, c *GoogleClass) error
+	// GoogleMaxObjectNotifications returns the largest number of notifying
+	// messages one object of the class had since since.
+	GoogleMaxObjectNotifications(ctx context.Context, tenant, classID string, since time.Time) (int, error)
+	// GoogleRowsOfPerformance returns up to limit passes of a performance
+	// that have a Google Wallet object, with its record, in serial order
+	// after after.
+	GoogleRowsOfPerformance(ctx context.Context, tenant string, performanceID int64, after string, limit int) ([]GoogleRow, error)
 	// GoogleExpiring returns up to limit objects still shown as ACTIVE
 	// whose ExpiresAt is not after now.
 	GoogleExpiring(ctx context.Context, now time.Time, limit int) ([]GoogleArgs, error)

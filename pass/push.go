@@ -137,3 +137,124 @@ func (o PushOutcome) String() string {
 	}
 	return fmt.Sprintf("Outcome(%d)", int(o))
 }
+
+// PendingPush is a registration whose device has not been pushed for its
+// pass's current version.
+type PendingPush struct {
+	Device
+	PassTypeID, Serial string
+	Tag                int64 // the update tag of the pass's current version
+}
+
+// PerformancePushes finds and records the pushes an event-wide change owes.
+type PerformancePushes interface {
+	// PerformancePushes returns up to limit pending registrations of the
+	// performance's passes, ordered by device library id then pass type,
+	// of the devices whose library id sorts after after.
+	PerformancePushes(ctx context.Context, tenant string, performanceID int64, after string, limit int) ([]PendingPush, error)
+	// MarkPushedMany records the registrations as pushed for their tags.
+	MarkPushedMany(ctx context.Context, tenant string, done []PendingPush) error
+}
+
+// performancePushPage is how many registrations PushPerformance reads at
+// a time; performancePushConcurrency how many pushes are in flight.
+const (
+	performancePushPage        = 500
+	performancePushConcurrency = 16
+)
+
+// PushPerformance pushes every device holding a pass of the performance
+// that changed since its last push: once per device and pass type (the
+// device then asks for all its updated passes), however many of the
+// performance's tickets it holds. Retries as PushPass.
+func (s *PushService) PushPerformance(ctx context.Context, a PushPerformanceArgs) error {
+	pp, ok := s.Devices.(PerformancePushes)
+	if !ok {
+		return Errorf(KindInvalid, "push-performance: the device store cannot list a performance's registrations")
+	}
+	after := ""
+	var retry, total int
+	var errs []error
+	for {
+		rows, err := pp.PerformancePushes(ctx, a.Tenant, a.PerformanceID, after, performancePushPage)
+		if err != nil {
+			return err
+		}
+		full := len(rows) == performancePushPage
+		if full && rows[0].LibraryID != rows[len(rows)-1].LibraryID {
+			// The last device may go on in the next page: read it whole there.
+			last := rows[len(rows)-1].LibraryID
+			for len(rows) > 0 && rows[len(rows)-1].LibraryID == last {
+				rows = rows[:len(rows)-1]
+			}
+		}
+		if len(rows) == 0 {
+			break
+		}
+		// One push per device and pass type.
+		type group struct {
+			token, passType string
+			rows            []PendingPush
+		}
+		var groups []*group
+		for _, r := range rows {
+			if n := len(groups); n > 0 && groups[n-1].token == r.PushToken && groups[n-1].passType == r.PassTypeID &&
+				groups[n-1].rows[0].LibraryID == r.LibraryID {
+				groups[n-1].rows = append(groups[n-1].rows, r)
+				continue
+			}
+			groups = append(groups, &group{token: r.PushToken, passType: r.PassTypeID, rows: []PendingPush{r}})
+		}
+		outcomes := make([]PushOutcome, len(groups))
+		reasons := make([]string, len(groups))
+		fails := make([]error, len(groups))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, performancePushConcurrency)
+		for i, g := range groups {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				outcomes[i], reasons[i], fails[i] = s.Pusher.PushPass(ctx, a.Tenant, g.token, g.passType)
+			}()
+		}
+		wg.Wait()
+		var done []PendingPush
+		for i, g := range groups {
+			total++
+			if fails[i] != nil {
+				errs = append(errs, fails[i])
+				continue
+			}
+			switch outcomes[i] {
+			case PushDelivered:
+				done = append(done, g.rows...)
+			case PushUnregistered:
+				if _, err := s.Devices.ForgetPushToken(ctx, a.Tenant, g.token); err != nil {
+					errs = append(errs, err)
+				}
+			case PushRetry:
+				retry++
+			case PushConfigError:
+				if _, seen := s.reported.LoadOrStore(a.Tenant+"\x00"+reasons[i], true); !seen && s.Log != nil {
+					s.Log.ErrorContext(ctx, "APNs refuses our pushes: check the tenant's certificate or key and pass type",
+						slog.String("tenant", a.Tenant), slog.String("reason", reasons[i]))
+				}
+			}
+		}
+		if err := pp.MarkPushedMany(context.WithoutCancel(ctx), a.Tenant, done); err != nil {
+			return err
+		}
+		after = rows[len(rows)-1].LibraryID
+		if !full {
+			break
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if retry > 0 {
+		return &RetryAfterError{After: time.Second, Err: Errorf(KindUnavailable, "push: %d of %d devices to retry", retry, total)}
+	}
+	return nil
+}

@@ -57,11 +57,18 @@ type Reconciler struct {
 	Window time.Duration
 	Clock  Clock
 	Log    *slog.Logger
+	// Performances, when set, also compares each running performance with
+	// the catalogue and rewrites the passes of those that changed (a
+	// performance moved in SecuTix's back office sends no order webhook).
+	Performances *PerformanceSyncer
 }
 
 // ReconcileReport says what one run did.
 type ReconcileReport struct {
 	Performances, Tickets, Syncs int
+	// Rewrites is how many performances changed in the catalogue (each
+	// gets a performance-sync).
+	Rewrites int
 }
 
 // Run reconciles every tenant once. A tenant or performance that fails is
@@ -95,6 +102,13 @@ func (r *Reconciler) RunReport(ctx context.Context) (ReconcileReport, error) {
 			}
 			byPerf[row.PerformanceID] = append(byPerf[row.PerformanceID], row)
 		}
+		if r.Performances != nil {
+			n, err := r.Performances.CatalogueWatch(ctx, tenant, perfs)
+			rep.Rewrites += n
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reconcile %s: catalogue: %w", tenant, err))
+			}
+		}
 		for _, perf := range perfs {
 			list, err := r.Tickets.TicketStates(ctx, tenant, perf)
 			if err != nil {
@@ -127,9 +141,9 @@ func (r *Reconciler) RunReport(ctx context.Context) (ReconcileReport, error) {
 			}
 		}
 	}
-	if r.Log != nil && (rep.Syncs > 0 || len(errs) > 0) {
+	if r.Log != nil && (rep.Syncs > 0 || rep.Rewrites > 0 || len(errs) > 0) {
 		r.Log.InfoContext(ctx, "reconcile", slog.Int("performances", rep.Performances), slog.Int("tickets", rep.Tickets),
-			slog.Int("syncs", rep.Syncs), slog.Int("failures", len(errs)))
+			slog.Int("syncs", rep.Syncs), slog.Int("rewrites", rep.Rewrites), slog.Int("failures", len(errs)))
 	}
 	return rep, errors.Join(errs...)
 }

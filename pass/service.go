@@ -51,7 +51,31 @@ type Service struct {
 	// Google tells whether a pass has a Google Wallet object; nil when no
 	// tenant has Google Wallet.
 	Google GoogleObjectReader
-	Clock  Clock
+	// Notices gives each pass its performance's newest notice; nil when
+	// notices are not kept.
+	Notices NoticeStore
+	// Locales is each tenant's default language, the fallback of a
+	// notice's languages.
+	Locales map[string]string
+	Clock   Clock
+}
+
+// withNotice sets t.Notice to its performance's newest notice, in the
+// holder's language: a sync from SecuTix keeps what the organiser said.
+func (s *Service) withNotice(ctx context.Context, t *Ticket) error {
+	t.Notice = ""
+	if s.Notices == nil || t.Event.PerformanceID == 0 {
+		return nil
+	}
+	n, err := s.Notices.LatestNotice(ctx, t.Tenant, t.Event.PerformanceID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	t.Notice = n.Body.Pick(t.Locale, s.Locales[t.Tenant])
+	return nil
 }
 
 // The media types of a signed Apple Wallet pass and of a bundle of them.
@@ -83,6 +107,9 @@ func (s *Service) Supersede(ctx context.Context, t Ticket, template string) (*Pa
 
 func (s *Service) apply(ctx context.Context, t Ticket, template string, superseded bool) (*Pass, bool, error) {
 	pol := s.Policies.For(t.Tenant)
+	if err := s.withNotice(ctx, &t); err != nil {
+		return nil, false, err
+	}
 	cur, err := s.Passes.GetPassByIdentity(ctx, t.Tenant, t.MovementID, t.HolderGeneration)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -106,6 +133,36 @@ func (s *Service) apply(ctx context.Context, t Ticket, template string, supersed
 	case err != nil:
 		return nil, false, err
 	}
+	return s.update(ctx, cur, t, Change{Superseded: superseded})
+}
+
+func (s *Service) store(ctx context.Context, p *Pass, r Rendered, now time.Time) error {
+	data, err := s.Packager.Sign(ctx, p.Tenant, r)
+	if err != nil {
+		return err
+	}
+	p.PassTypeID = r.PassTypeID
+	p.ContentHash = r.ContentHash
+	p.BlobKey = BlobKey(p.Tenant, p.SerialNumber, p.Version)
+	p.UpdateTag = now.UnixMilli()
+	p.UpdatedAt = now
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = now
+	}
+	return s.Blobs.Put(ctx, p.BlobKey, data, ContentTypePkpass)
+}
+
+// rewrite is Apply for an existing pass during an event-wide change: t
+// carries its notice already, and the push and Google Wallet follow-ups
+// are left to the performance's own tasks (Change.Bulk).
+func (s *Service) rewrite(ctx context.Context, cur *Pass, t Ticket) (*Pass, bool, error) {
+	return s.update(ctx, cur, t, Change{Bulk: true})
+}
+
+// update stores a new version of cur for t when its content changed;
+// change says what kind of change it is (Prev and Next are filled here).
+func (s *Service) update(ctx context.Context, cur *Pass, t Ticket, change Change) (*Pass, bool, error) {
+	pol := s.Policies.For(t.Tenant)
 	r, err := s.Packager.Render(ctx, t.Tenant, cur.Template, PassInput{Ticket: t, SerialNumber: cur.SerialNumber, AuthToken: cur.AuthToken})
 	if err != nil {
 		return nil, false, err
@@ -120,8 +177,8 @@ func (s *Service) apply(ctx context.Context, t Ticket, template string, supersed
 	next.Ticket = t
 	next.SecretToken = t.OrderSecretToken
 	next.FileID, next.OrderID = t.FileID, t.OrderID
-	change := Change{Prev: cur, Next: &next, Superseded: superseded}
-	if pol.Google && !pol.GoogleOnPayment && s.Google != nil {
+	change.Prev, change.Next = cur, &next
+	if pol.Google && !pol.GoogleOnPayment && s.Google != nil && !change.Bulk {
 		_, err := s.Google.GoogleObject(ctx, cur.Tenant, cur.SerialNumber)
 		switch {
 		case err == nil:
@@ -140,22 +197,6 @@ func (s *Service) apply(ctx context.Context, t Ticket, template string, supersed
 		return nil, false, err
 	}
 	return &next, true, nil
-}
-
-func (s *Service) store(ctx context.Context, p *Pass, r Rendered, now time.Time) error {
-	data, err := s.Packager.Sign(ctx, p.Tenant, r)
-	if err != nil {
-		return err
-	}
-	p.PassTypeID = r.PassTypeID
-	p.ContentHash = r.ContentHash
-	p.BlobKey = BlobKey(p.Tenant, p.SerialNumber, p.Version)
-	p.UpdateTag = now.UnixMilli()
-	p.UpdatedAt = now
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = now
-	}
-	return s.Blobs.Put(ctx, p.BlobKey, data, ContentTypePkpass)
 }
 
 // HolderKey identifies who holds a ticket: the e-mail address when there is

@@ -43,3 +43,19 @@ type Enqueuer interface {
 	// Enqueue adds a task or merges it into an active one with the same key.
 	Enqueue(ctx context.Context, t NewTask, now time.Time) (Enqueued, error)
 }
+
+type attemptKey struct{}
+
+// WithAttempt says in ctx which attempt of its task a run is (1 for the
+// first).
+func WithAttempt(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, attemptKey{}, n)
+}
+
+// AttemptOf is the attempt WithAttempt put in ctx; 1 when none.
+func AttemptOf(ctx context.Context) int {
+	if n, ok := ctx.Value(attemptKey{}).(int); ok && n > 0 {
+		return n
+	}
+	return 1
+}

@@ -166,6 +166,10 @@ type Ticket struct {
 	// Product is what SecuTix says of the ticket's product: what template
 	// rules choose by (TemplateChoice). Not shown on the pass.
 	Product Product `json:"product,omitzero"`
+	// Notice is the organiser's newest message to the holders of the
+	// performance, in the holder's language (set by the Service from the
+	// NoticeStore; shown on the back of the pass).
+	Notice string `json:"notice,omitempty"`
 }
 
 // Product is a ticket's SecuTix product.

@@ -21,6 +21,8 @@ type GoogleWords struct {
 	UsedHead, CheckedInHead, ScannedBody    string
 	TimeHead, TimeBody, VenueHead, SeatHead string
 	GateHead                                string
+	// NoticeHead heads an organiser's message that has no title.
+	NoticeHead string
 }
 
 // PageWords are the texts of the buyer's order page.
@@ -59,7 +61,7 @@ var words = map[string]Words{
 			CancelledHead: "Ticket cancelled", CancelledBody: "This ticket was cancelled and is no longer valid.",
 			UsedHead: "Ticket used", CheckedInHead: "Checked in", ScannedBody: "Scanned at the entrance at %s.",
 			TimeHead: "New date and time", TimeBody: "The event now starts on %s.", VenueHead: "New venue",
-			SeatHead: "Your seat changed", GateHead: "Your entrance changed",
+			SeatHead: "Your seat changed", GateHead: "Your entrance changed", NoticeHead: "Message from the organiser",
 		},
 		Page: PageWords{
 			Title: "Your tickets", Order: "Order", AddApple: "Add to Apple Wallet", AddAllApple: "Add all tickets to Apple Wallet",
@@ -81,7 +83,7 @@ var words = map[string]Words{
 			CancelledHead: "Billet annulé", CancelledBody: "Ce billet a été annulé et n'est plus valable.",
 			UsedHead: "Billet utilisé", CheckedInHead: "Entrée enregistrée", ScannedBody: "Scanné à l'entrée à %s.",
 			TimeHead: "Nouvelle date", TimeBody: "L'événement commence désormais le %s.", VenueHead: "Nouveau lieu",
-			SeatHead: "Votre place a changé", GateHead: "Votre entrée a changé",
+			SeatHead: "Votre place a changé", GateHead: "Votre entrée a changé", NoticeHead: "Message de l’organisateur",
 		},
 		Page: PageWords{
 			Title: "Vos billets", Order: "Commande", AddApple: "Ajouter à Apple Wallet", AddAllApple: "Ajouter tous les billets à Apple Wallet",
@@ -103,7 +105,7 @@ var words = map[string]Words{
 			CancelledHead: "Ticket storniert", CancelledBody: "Dieses Ticket wurde storniert und ist nicht mehr gültig.",
 			UsedHead: "Ticket entwertet", CheckedInHead: "Eingecheckt", ScannedBody: "Am Eingang gescannt um %s.",
 			TimeHead: "Neuer Termin", TimeBody: "Die Veranstaltung beginnt jetzt am %s.", VenueHead: "Neuer Veranstaltungsort",
-			SeatHead: "Ihr Platz hat sich geändert", GateHead: "Ihr Eingang hat sich geändert",
+			SeatHead: "Ihr Platz hat sich geändert", GateHead: "Ihr Eingang hat sich geändert", NoticeHead: "Mitteilung des Veranstalters",
 		},
 		Page: PageWords{
 			Title: "Ihre Tickets", Order: "Bestellung", AddApple: "Zu Apple Wallet hinzufügen", AddAllApple: "Alle Tickets zu Apple Wallet hinzufügen",

@@ -281,19 +281,44 @@ type hit struct {
 // lookup returns the first non-empty value of the field's path.
 func (fp fieldPaths) lookup(sc ticketScope, field string) (hit, bool) {
 	for _, a := range fp[field] {
-		v := sc[a.scope]
-		for _, s := range a.steps {
-			if s.key != "" {
-				v = get(v, s.key)
-			} else {
-				v = at(v, s.index)
-			}
-		}
-		if !emptyNode(v) {
+		if v := a.resolve(sc); !emptyNode(v) {
 			return hit{v: v, src: a.src}, true
 		}
 	}
 	return hit{}, false
+}
+
+// catalogueScopes are the scopes the catalogue and the POS configuration
+// fill, whatever the order.
+var catalogueScopes = map[string]bool{"product": true, "performance": true, "pos": true}
+
+// lookupCatalogue is lookup in a scope that holds only the catalogue: it
+// finds the field only when an alternative of the catalogue resolves
+// before any alternative of the order could (then the catalogue alone
+// decides the field for every ticket of the performance).
+func (fp fieldPaths) lookupCatalogue(sc ticketScope, field string) (hit, bool) {
+	for _, a := range fp[field] {
+		if !catalogueScopes[a.scope] {
+			return hit{}, false
+		}
+		if v := a.resolve(sc); !emptyNode(v) {
+			return hit{v: v, src: a.src}, true
+		}
+	}
+	return hit{}, false
+}
+
+// resolve follows the alternative's steps from its scope.
+func (a pathAlt) resolve(sc ticketScope) node {
+	v := sc[a.scope]
+	for _, s := range a.steps {
+		if s.key != "" {
+			v = get(v, s.key)
+		} else {
+			v = at(v, s.index)
+		}
+	}
+	return v
 }
 
 // emptyNode reports whether v holds nothing: null, "", {} or [], or a

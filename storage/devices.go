@@ -188,3 +188,46 @@ func (s *DB) BulkRegister(ctx context.Context, tenant, passTypeID string, device
 		return nil
 	})
 }
+
+var _ pass.PerformancePushes = (*DB)(nil)
+
+// PerformancePushes returns a page of the pending registrations of a
+// performance's passes, by device library id and pass type.
+func (s *DB) PerformancePushes(ctx context.Context, tenant string, performanceID int64, after string, limit int) ([]pass.PendingPush, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT d.device_library_id, d.push_token, p.pass_type_id, p.serial_number, p.update_tag
+		FROM passes p
+		JOIN registrations r ON r.tenant = p.tenant AND r.pass_type_id = p.pass_type_id AND r.serial_number = p.serial_number
+		JOIN devices d ON d.tenant = r.tenant AND d.device_library_id = r.device_library_id
+		WHERE p.tenant = $1 AND p.performance_id = $2 AND r.pushed_tag < p.update_tag AND d.device_library_id > $3
+		ORDER BY d.device_library_id, p.pass_type_id, p.serial_number LIMIT $4`, tenant, performanceID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: pushes of performance: %w", err)
+	}
+	defer rows.Close()
+	var out []pass.PendingPush
+	for rows.Next() {
+		var p pass.PendingPush
+		if err := rows.Scan(&p.LibraryID, &p.PushToken, &p.PassTypeID, &p.Serial, &p.Tag); err != nil {
+			return nil, fmt.Errorf("storage: pushes of performance: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// MarkPushedMany records the registrations as pushed, in one transaction.
+func (s *DB) MarkPushedMany(ctx context.Context, tenant string, done []pass.PendingPush) error {
+	if len(done) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, p := range done {
+			if _, err := s.stmts.exec(ctx, tx, `UPDATE registrations SET pushed_tag = $1 WHERE tenant = $2 AND
+				device_library_id = $3 AND pass_type_id = $4 AND serial_number = $5 AND pushed_tag < $1`,
+				p.Tag, tenant, p.LibraryID, p.PassTypeID, p.Serial); err != nil {
+				return fmt.Errorf("storage: mark pushed: %w", err)
+			}
+		}
+		return nil
+	})
+}

@@ -6,92 +6,212 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"walletpass/pass"
 )
 
+const googleObjectColumns = `object_id, class_id, version, state, shown, notified, expires_at, updated_at, object_hash`
+
+// googleObjectDest is where a row of googleObjectColumns is scanned; fill
+// completes the record.
+type googleObjectDest struct {
+	notified         string
+	expires, updated int64
+}
+
+func (d *googleObjectDest) dest(o *pass.GoogleObject) []any {
+	return []any{&o.ObjectID, &o.ClassID, &o.Version, &o.State, &o.Shown, &d.notified, &d.expires, &d.updated, &o.ObjectHash}
+}
+
+func (d *googleObjectDest) fill(o *pass.GoogleObject) error {
+	var err error
+	if o.Notified, err = decodeTimes(d.notified); err != nil {
+		return fmt.Errorf("notified: %w", err)
+	}
+	if d.expires != 0 {
+		o.ExpiresAt = time.UnixMilli(d.expires).UTC()
+	}
+	o.UpdatedAt = time.UnixMilli(d.updated).UTC()
+	return nil
+}
+
+func decodeTimes(s string) ([]time.Time, error) {
+	var ms []int64
+	if err := json.Unmarshal([]byte(s), &ms); err != nil {
+		return nil, err
+	}
+	var out []time.Time
+	for _, m := range ms {
+		out = append(out, time.UnixMilli(m).UTC())
+	}
+	return out, nil
+}
+
+func encodeTimes(ts []time.Time) string {
+	ms := make([]int64, 0, len(ts))
+	for _, t := range ts {
+		ms = append(ms, t.UnixMilli())
+	}
+	b, _ := json.Marshal(ms) // ints always marshal
+	return string(b)
+}
+
 // GoogleObject returns the record of a pass's Google Wallet object, or an
 // error wrapping pass.ErrNotFound.
 func (s *DB) GoogleObject(ctx context.Context, tenant, serial string) (*pass.GoogleObject, error) {
 	o := pass.GoogleObject{Tenant: tenant, Serial: serial}
-	var notified string
-	var expires, updated int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT object_id, class_id, version, state, shown, notified, expires_at, updated_at
-		FROM google_objects WHERE tenant = $1 AND serial_number = $2`, tenant, serial).Scan(
-		&o.ObjectID, &o.ClassID, &o.Version, &o.State, &o.Shown, &notified, &expires, &updated)
+	var d googleObjectDest
+	err := s.rdb.QueryRowContext(ctx, `SELECT `+googleObjectColumns+`
+		FROM google_objects WHERE tenant = $1 AND serial_number = $2`, tenant, serial).Scan(d.dest(&o)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("storage: google object of %s: %w", serial, pass.ErrNotFound)
+	}
+	if err == nil {
+		err = d.fill(&o)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("storage: google object of %s: %w", serial, err)
 	}
-	var ms []int64
-	if err := json.Unmarshal([]byte(notified), &ms); err != nil {
-		return nil, fmt.Errorf("storage: google object of %s: notified: %w", serial, err)
-	}
-	for _, m := range ms {
-		o.Notified = append(o.Notified, time.UnixMilli(m).UTC())
-	}
-	if expires != 0 {
-		o.ExpiresAt = time.UnixMilli(expires).UTC()
-	}
-	o.UpdatedAt = time.UnixMilli(updated).UTC()
 	return &o, nil
 }
 
 // PutGoogleObject creates or replaces the record of a pass's object.
 func (s *DB) PutGoogleObject(ctx context.Context, o *pass.GoogleObject) error {
-	ms := make([]int64, 0, len(o.Notified))
-	for _, t := range o.Notified {
-		ms = append(ms, t.UnixMilli())
-	}
-	notified, _ := json.Marshal(ms) // ints always marshal
-	var expires int64
-	if !o.ExpiresAt.IsZero() {
-		expires = o.ExpiresAt.UnixMilli()
+	return s.PutGoogleObjects(ctx, []*pass.GoogleObject{o})
+}
+
+// PutGoogleObjects creates or replaces several records in one transaction.
+func (s *DB) PutGoogleObjects(ctx context.Context, os []*pass.GoogleObject) error {
+	if len(os) == 0 {
+		return nil
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO google_objects (tenant, serial_number, object_id, class_id, version, state,
-			shown, notified, expires_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-			ON CONFLICT (tenant, serial_number) DO UPDATE SET object_id = excluded.object_id, class_id = excluded.class_id,
-			version = excluded.version, state = excluded.state, shown = excluded.shown, notified = excluded.notified,
-			expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
-			o.Tenant, o.Serial, o.ObjectID, o.ClassID, o.Version, o.State, o.Shown, string(notified), expires, o.UpdatedAt.UnixMilli())
-		if err != nil {
-			return fmt.Errorf("storage: google object of %s: %w", o.Serial, err)
+		for _, o := range os {
+			var expires int64
+			if !o.ExpiresAt.IsZero() {
+				expires = o.ExpiresAt.UnixMilli()
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO google_objects (tenant, serial_number, `+googleObjectColumns+`)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+				ON CONFLICT (tenant, serial_number) DO UPDATE SET object_id = excluded.object_id, class_id = excluded.class_id,
+				version = excluded.version, state = excluded.state, shown = excluded.shown, notified = excluded.notified,
+				expires_at = excluded.expires_at, updated_at = excluded.updated_at, object_hash = excluded.object_hash`,
+				o.Tenant, o.Serial, o.ObjectID, o.ClassID, o.Version, o.State, o.Shown, encodeTimes(o.Notified), expires,
+				o.UpdatedAt.UnixMilli(), o.ObjectHash)
+			if err != nil {
+				return fmt.Errorf("storage: google object of %s: %w", o.Serial, err)
+			}
 		}
 		return nil
 	})
 }
 
-// GoogleClassHash returns the content hash of a class as last sent, or an
-// error wrapping pass.ErrNotFound.
-func (s *DB) GoogleClassHash(ctx context.Context, tenant, classID string) (string, error) {
-	var h string
-	err := s.rdb.QueryRowContext(ctx, `SELECT content_hash FROM google_classes WHERE tenant = $1 AND class_id = $2`,
-		tenant, classID).Scan(&h)
+// GoogleClass returns the record of a class, or an error wrapping
+// pass.ErrNotFound.
+func (s *DB) GoogleClass(ctx context.Context, tenant, classID string) (*pass.GoogleClass, error) {
+	c := pass.GoogleClass{Tenant: tenant, ClassID: classID}
+	var notified string
+	var updated int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT content_hash, shown, notified, notice_id, updated_at FROM google_classes
+		WHERE tenant = $1 AND class_id = $2`, tenant, classID).Scan(&c.Hash, &c.Shown, &notified, &c.NoticeID, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("storage: google class %s: %w", classID, pass.ErrNotFound)
+		return nil, fmt.Errorf("storage: google class %s: %w", classID, pass.ErrNotFound)
+	}
+	if err == nil {
+		c.Notified, err = decodeTimes(notified)
 	}
 	if err != nil {
-		return "", fmt.Errorf("storage: google class %s: %w", classID, err)
+		return nil, fmt.Errorf("storage: google class %s: %w", classID, err)
 	}
-	return h, nil
+	c.UpdatedAt = time.UnixMilli(updated).UTC()
+	return &c, nil
 }
 
-// PutGoogleClassHash records a class as sent.
-func (s *DB) PutGoogleClassHash(ctx context.Context, tenant, classID, hash string, at time.Time) error {
+// PutGoogleClass creates or replaces the record of a class.
+func (s *DB) PutGoogleClass(ctx context.Context, c *pass.GoogleClass) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO google_classes (tenant, class_id, content_hash, updated_at)
-			VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, class_id) DO UPDATE SET content_hash = excluded.content_hash,
-			updated_at = excluded.updated_at`, tenant, classID, hash, at.UnixMilli())
+		_, err := tx.ExecContext(ctx, `INSERT INTO google_classes (tenant, class_id, content_hash, shown, notified, notice_id, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, class_id) DO UPDATE SET content_hash = excluded.content_hash,
+			shown = excluded.shown, notified = excluded.notified, notice_id = excluded.notice_id, updated_at = excluded.updated_at`,
+			c.Tenant, c.ClassID, c.Hash, c.Shown, encodeTimes(c.Notified), c.NoticeID, c.UpdatedAt.UnixMilli())
 		if err != nil {
-			return fmt.Errorf("storage: google class %s: %w", classID, err)
+			return fmt.Errorf("storage: google class %s: %w", c.ClassID, err)
 		}
 		return nil
 	})
 }
+
+// GoogleMaxObjectNotifications returns the largest number of notifying
+// messages one object of the class had since since.
+func (s *DB) GoogleMaxObjectNotifications(ctx context.Context, tenant, classID string, since time.Time) (int, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT notified FROM google_objects WHERE tenant = $1 AND class_id = $2
+		AND notified <> '[]'`, tenant, classID)
+	if err != nil {
+		return 0, fmt.Errorf("storage: google class %s notifications: %w", classID, err)
+	}
+	defer rows.Close()
+	worst := 0
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return 0, fmt.Errorf("storage: google class %s notifications: %w", classID, err)
+		}
+		ts, err := decodeTimes(raw)
+		if err != nil {
+			return 0, fmt.Errorf("storage: google class %s notifications: %w", classID, err)
+		}
+		n := 0
+		for _, t := range ts {
+			if t.After(since) {
+				n++
+			}
+		}
+		worst = max(worst, n)
+	}
+	return worst, rows.Err()
+}
+
+// GoogleRowsOfPerformance returns a page of a performance's passes that
+// have a Google Wallet object, with the object's record, in serial order.
+func (s *DB) GoogleRowsOfPerformance(ctx context.Context, tenant string, performanceID int64, after string, limit int) ([]pass.GoogleRow, error) {
+	cols := "p." + strings.ReplaceAll(strings.Join(strings.Fields(passColumns), " "), ", ", ", p.")
+	gcols := "g." + strings.ReplaceAll(googleObjectColumns, ", ", ", g.")
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+cols+`, `+gcols+` FROM passes p
+		JOIN google_objects g ON g.tenant = p.tenant AND g.serial_number = p.serial_number
+		WHERE p.tenant = $1 AND p.performance_id = $2 AND p.serial_number > $3 ORDER BY p.serial_number LIMIT $4`,
+		tenant, performanceID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: google objects of performance %d: %w", performanceID, err)
+	}
+	defer rows.Close()
+	var out []pass.GoogleRow
+	for rows.Next() {
+		var row pass.GoogleRow
+		var d googleObjectDest
+		p, err := scanPass(withExtra{rows, d.dest(&row.Object)})
+		if err == nil {
+			err = d.fill(&row.Object)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("storage: google objects of performance %d: %w", performanceID, err)
+		}
+		row.Pass = *p
+		row.Object.Tenant, row.Object.Serial = p.Tenant, p.SerialNumber
+		out = append(out, row)
+	}
+	return out, rows.Err()
+}
+
+// withExtra scans a row whose first columns are those the caller asks
+// for and whose last are extra.
+type withExtra struct {
+	r     scanner
+	extra []any
+}
+
+func (w withExtra) Scan(dest ...any) error { return w.r.Scan(append(dest, w.extra...)...) }
 
 // GoogleExpiring returns up to limit objects shown as ACTIVE whose expiry
 // is not after now.

@@ -88,16 +88,21 @@ func TestGoogleObjectsFollowPasses(t *testing.T) {
 			t.Errorf("expiring too early: %v", refs)
 		}
 		// Classes.
-		if _, err := db.GoogleClassHash(ctx, "demo", "c"); !errors.Is(err, pass.ErrNotFound) {
+		if _, err := db.GoogleClass(ctx, "demo", "c"); !errors.Is(err, pass.ErrNotFound) {
 			t.Errorf("class: %v", err)
 		}
+		at := time.UnixMilli(1_800_000_000_000).UTC()
 		for _, h := range []string{"h1", "h2"} {
-			if err := db.PutGoogleClassHash(ctx, "demo", "c", h, time.Now()); err != nil {
+			c := &pass.GoogleClass{Tenant: "demo", ClassID: "c", Hash: h, Shown: `{"start":"x"}`, Notified: []time.Time{at},
+				NoticeID: "n-" + h, UpdatedAt: at}
+			if err := db.PutGoogleClass(ctx, c); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if h, err := db.GoogleClassHash(ctx, "demo", "c"); err != nil || h != "h2" {
-			t.Errorf("class hash = %q, %v", h, err)
+		want := &pass.GoogleClass{Tenant: "demo", ClassID: "c", Hash: "h2", Shown: `{"start":"x"}`, Notified: []time.Time{at},
+			NoticeID: "n-h2", UpdatedAt: at}
+		if c, err := db.GoogleClass(ctx, "demo", "c"); err != nil || !cmp.Equal(c, want) {
+			t.Errorf("class = %+v, %v", c, err)
 		}
 	})
 }

@@ -354,6 +354,11 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 	if errors.As(err, &ra) && now.Add(ra.After).After(retryAt) {
 		retryAt = now.Add(ra.After)
 	}
+	// The store keeps milliseconds: round up, so that a retry never comes
+	// before the time asked for.
+	if r := retryAt.Truncate(time.Millisecond); r.Before(retryAt) {
+		retryAt = r.Add(time.Millisecond)
+	}
 	if ferr := d.q.Fail(context.WithoutCancel(ctx), t, err.Error(), retryAt, dead, now); ferr != nil {
 		log.Warn("record task failure", slog.Any("error", ferr))
 	}

@@ -48,7 +48,7 @@ func Handle[T pass.TaskArgs](w Worker[T]) Registration {
 			// webhooks' and the buyers'.
 			ctx = pass.WithPriority(ctx, pass.PriorityBackground)
 		}
-		return w.Work(ctx, args, corr)
+		return w.Work(pass.WithAttempt(ctx, t.Attempts), args, corr)
 	}}
 }
 
@@ -72,4 +72,13 @@ func Handlers(regs ...Registration) map[string]Handler {
 		m[r.Kind] = r.Handler
 	}
 	return m
+}
+
+// WorkFunc is a function that works one kind of task, for a service with
+// more than one kind (see Handle).
+type WorkFunc[T pass.TaskArgs] func(ctx context.Context, args T, correlationID string) error
+
+// Work implements Worker.
+func (f WorkFunc[T]) Work(ctx context.Context, args T, correlationID string) error {
+	return f(ctx, args, correlationID)
 }

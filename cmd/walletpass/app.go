@@ -67,11 +67,15 @@ type App struct {
 	Passes     *pass.Service
 	Syncer     *pass.Syncer
 	Reconciler *pass.Reconciler
-	Pushes     *pass.PushService
-	Notices    *pass.AppNoticeService
-	Inbox      *pass.Inbox
-	Dispatcher *workers.Dispatcher
-	Server     *http.Server
+	// Performances rewrites every pass of a performance (notices,
+	// catalogue changes); Announcer takes the organisers' notices.
+	Performances *pass.PerformanceSyncer
+	Announcer    *pass.Announcer
+	Pushes       *pass.PushService
+	Notices      *pass.AppNoticeService
+	Inbox        *pass.Inbox
+	Dispatcher   *workers.Dispatcher
+	Server       *http.Server
 
 	closers  []func()    // in the order to run them
 	draining atomic.Bool // set at shutdown: readiness answers 503
@@ -207,7 +211,7 @@ func buildSecuTix(cfg *config.Config, selfURL string, quotas *secutixQuotas, cat
 				WebhookHeaders: headers, QuotaPerMinute: sx.RequestsPerMinute, Log: log,
 				// In development a rescheduled demo show should reach the
 				// passes within a minute, not SecuTix's ten.
-				CatalogInterval: devCatalogInterval,
+				CatalogInterval: cmp.Or(time.Duration(sx.CatalogInterval), devCatalogInterval),
 				// Its orders outlive a restart, as the passes made of them do.
 				StateFile: filepath.Join(cfg.Storage.DataDir, "sandbox-"+t.ID+".json"),
 			})
@@ -219,8 +223,12 @@ func buildSecuTix(cfg *config.Config, selfURL string, quotas *secutixQuotas, cat
 		scfg := secutixConfig(t, base, inst)
 		scfg.Log, scfg.Catalogs = log, catalogs
 		scfg.Observe, scfg.QuotaWait = m.secutixHooks(t.ID)
+		if every := time.Duration(sx.CatalogInterval); every > 0 {
+			scfg.CatalogInterval = every
+		}
 		if sx.UsesSandbox() {
-			scfg.CatalogInterval, scfg.SetupCheckInterval = devCatalogInterval, devCatalogInterval/6
+			scfg.CatalogInterval = cmp.Or(time.Duration(sx.CatalogInterval), devCatalogInterval)
+			scfg.SetupCheckInterval = scfg.CatalogInterval / 6
 		}
 		var err error
 		if scfg.Quota, err = quotas.quota(scfg.RequestsPerMinute, time.Duration(sx.QuotaWindow)); err != nil {
@@ -340,7 +348,15 @@ func (a *App) buildServices() {
 	for _, t := range cfg.Tenants {
 		templates[t.ID] = templateChoice(t, exists)
 	}
-	a.Passes = &pass.Service{Passes: db, Blobs: a.Blobs, Packager: countedPackager{Packager: a.Registry, m: a.metrics}, Policies: pol, Google: db}
+	locales := map[string]string{}
+	for _, t := range cfg.Tenants {
+		locales[t.ID] = cmp.Or(t.SecuTix.Locale, "en")
+	}
+	a.Passes = &pass.Service{Passes: db, Blobs: a.Blobs, Packager: countedPackager{Packager: a.Registry, m: a.metrics}, Policies: pol,
+		Google: db, Notices: db, Locales: locales}
+	a.Performances = &pass.PerformanceSyncer{Service: a.Passes, Passes: db, Notices: db, Catalogue: a.SecuTix, Queue: db,
+		Log: log.With(slog.String("component", "performances"))}
+	a.Announcer = &pass.Announcer{Notices: db, Locales: locales}
 	a.Syncer = &pass.Syncer{Orders: a.SecuTix, Service: a.Passes, Hints: db, Timeline: db, Log: log, Templates: templates}
 	a.Pushes = &pass.PushService{Devices: db, Pusher: a.metrics.pushers(a.APNs.pushers()), Log: log.With(slog.String("component", "apns"))}
 	a.Notices = &pass.AppNoticeService{Store: db, Notifier: a.metrics.notifiers(a.FCM.notifiers()), Queue: db, Policies: pol,
@@ -350,7 +366,10 @@ func (a *App) buildServices() {
 		}}
 	a.Inbox = &pass.Inbox{Queue: db}
 	gs := a.Google.syncer
-	gs.Queue, gs.Log = db, log.With(slog.String("component", "google"))
+	gs.Queue, gs.Log, gs.Notices = db, log.With(slog.String("component", "google")), db
+	for id, tn := range gs.Tenants {
+		tn.Locale = locales[id]
+	}
 
 	// The certificates are checked at start and then twice a day, by one
 	// instance: an expiring or expired one is logged for the operator.
@@ -391,7 +410,7 @@ func (a *App) buildServices() {
 		tenants = append(tenants, t.ID)
 	}
 	a.Reconciler = &pass.Reconciler{Tickets: a.SecuTix, Passes: db, Queue: db, Tenants: tenants,
-		Log: log.With(slog.String("component", "reconcile"))}
+		Log: log.With(slog.String("component", "reconcile")), Performances: a.Performances}
 	if every := time.Duration(w.ReconcileEvery); every >= 0 {
 		jobs = append(jobs, workers.Job{Name: "reconcile", Every: cmp.Or(every, 15*time.Minute), Run: a.Reconciler.Run})
 	}
@@ -413,6 +432,11 @@ func (a *App) buildServices() {
 		workers.Handle[pass.OrderRef](a.Syncer),
 		workers.Handle[pass.PushArgs](a.Pushes),
 		workers.Handle[pass.GoogleArgs](gs),
+		workers.Handle[pass.PerformanceArgs](a.Performances),
+		workers.Handle(workers.WorkFunc[pass.PushPerformanceArgs](func(ctx context.Context, p pass.PushPerformanceArgs, _ string) error {
+			return a.Pushes.PushPerformance(ctx, p)
+		})),
+		workers.Handle(workers.WorkFunc[pass.GooglePerformanceArgs](gs.SyncPerformance)),
 		workers.Handle[pass.AppNoticeArgs](a.Notices),
 		workers.Handle[pass.EventArgs](&pass.Fanout{Store: db, InstallStatus: installStatus}),
 		workers.Handle[pass.InstallStatusArgs](installStatus),
@@ -446,7 +470,7 @@ func (a *App) buildServer() error {
 	}
 	deps := httpapi.Deps{
 		Log: a.Log, Tenants: tenants, Health: a.healthChecks(), Draining: a.draining.Load, Metrics: a.metrics,
-		Scans: &pass.Gate{Store: db, Inbox: a.Inbox, Events: db},
+		Scans: &pass.Gate{Store: db, Inbox: a.Inbox, Events: db}, Notices: a.Announcer,
 		Subscriptions: httpapi.SubscriptionDeps{Store: db, NewSecret: outbound.NewSecret,
 			CheckEndpoint: func(u string) error { return outbound.CheckEndpoint(u, cfg.Server.Development) }},
 		AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,

@@ -258,7 +258,8 @@ func (c *taskCollector) Describe(ch chan<- *prometheus.Desc) {
 // when empty), so that a query sees the queue empty, not gone.
 var (
 	taskKinds = []string{pass.TaskSyncOrder, pass.TaskPushPass, pass.TaskGoogleSync, pass.TaskAppNotice,
-		pass.TaskEventFanout, pass.TaskWebhookDelivery, pass.TaskInstallStatus}
+		pass.TaskEventFanout, pass.TaskWebhookDelivery, pass.TaskInstallStatus, pass.TaskPerformanceSync,
+		pass.TaskPushPerformance, pass.TaskGooglePerformance}
 	taskStates = []pass.TaskState{pass.TaskPending, pass.TaskRunning, pass.TaskDead}
 )
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"walletpass/pass"
 )
@@ -75,7 +76,12 @@ tenants:
 	}
 	o := s.createOrder(map[string]any{"tickets": tickets})
 	ps := s.waitPasses(o.Secret, "3 passes", func(ps []pass.Pass) bool { return len(ps) == 3 })
-	tl := strings.Join(timelineOf(t, s, o.Secret), "\n")
+	// The sync writes its timeline when it ends, after the passes.
+	var tl string
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(tl, "sync-finished") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		tl = strings.Join(timelineOf(t, s, o.Secret), "\n")
+	}
 	for i, c := range cases {
 		p := byMovement(ps, o.Tickets[i].MovementID, 0)
 		if p.Template != c.want {

@@ -127,10 +127,12 @@
 //	its class does not exist         404 NOT_FOUND, reason classNotFound
 //	its class is DRAFT               400 FAILED_PRECONDITION
 //
-// and last the notification quota: a class or object accepts NotifyLimit
-// (3) notifying changes, that is addMessage with messageType
-// TEXT_AND_NOTIFY or update/patch with notifyPreference NOTIFY_ON_UPDATE,
-// within any NotifyWindow (24 h) of the fake's clock (Options.Now). Another
+// and last the notification quota: a pass accepts NotifyLimit (3)
+// notifying changes, that is addMessage with messageType TEXT_AND_NOTIFY
+// or update/patch with notifyPreference NOTIFY_ON_UPDATE, within any
+// NotifyWindow (24 h) of the fake's clock (Options.Now). A class's
+// notifying change reaches every object of the class, so it counts for
+// each of them (and is refused when one of them is at the limit). Another
 // one gets 429 RESOURCE_EXHAUSTED, reason quotaExceeded, with a message
 // that contains "QuotaExceededException" (the exception name Google
 // documents); the change is not applied. Refused changes do not count.

@@ -282,7 +282,7 @@ func (s *Server) write(st *store, id string, in map[string]any, patch bool, now 
 		return nil, e
 	}
 	if in["notifyPreference"] == "NOTIFY_ON_UPDATE" {
-		if e := st.notify(id, now); e != nil {
+		if e := s.notify(st, id, now); e != nil {
 			return nil, e
 		}
 	}
@@ -327,7 +327,7 @@ func (s *Server) addMessage(st *store, id string, in map[string]any, now time.Ti
 		return nil, e
 	}
 	if msg["messageType"] == "TEXT_AND_NOTIFY" {
-		if e := st.notify(id, now); e != nil {
+		if e := s.notify(st, id, now); e != nil {
 			return nil, e
 		}
 	}
@@ -335,19 +335,40 @@ func (s *Server) addMessage(st *store, id string, in map[string]any, now time.Ti
 	return map[string]any{"resource": res}, nil
 }
 
-// notify counts a notifying change for id, or refuses it when NotifyLimit
-// changes were already accepted within NotifyWindow before now.
-func (st *store) notify(id string, now time.Time) *apiError {
-	recent := 0
-	for _, t := range st.notified[id] {
-		if now.Sub(t) < NotifyWindow {
-			recent++
+// notify counts a notifying change for id, or refuses it when a pass
+// would get more than NotifyLimit within NotifyWindow before now. Google's
+// limit is per pass: a class's notifying change reaches every object of
+// the class, so it counts for each of them, and an object's own count
+// includes its class's. Callers hold s.mu.
+func (s *Server) notify(st *store, id string, now time.Time) *apiError {
+	recent := func(ts []time.Time) int {
+		n := 0
+		for _, t := range ts {
+			if now.Sub(t) < NotifyWindow {
+				n++
+			}
 		}
+		return n
 	}
-	if recent >= NotifyLimit {
+	worst, who := 0, id
+	if st == s.classes {
+		own := recent(s.classes.notified[id])
+		worst = own
+		for oid, o := range s.objects.res {
+			if o["classId"] == id {
+				if n := own + recent(s.objects.notified[oid]); n > worst {
+					worst, who = n, oid
+				}
+			}
+		}
+	} else {
+		cid, _ := st.res[id]["classId"].(string)
+		worst = recent(st.notified[id]) + recent(s.classes.notified[cid])
+	}
+	if worst >= NotifyLimit {
 		return newError(http.StatusTooManyRequests, "quotaExceeded",
-			"QuotaExceededException: %s %s already had %d notifying changes in the last 24 hours; send the message as TEXT or retry later.",
-			st.kind, id, recent)
+			"QuotaExceededException: %s %s already had %d notifying changes in the last 24 hours (counting its class's); send the message as TEXT or retry later.",
+			st.kind, who, worst)
 	}
 	st.notified[id] = append(st.notified[id], now)
 	return nil

@@ -836,6 +836,56 @@ func TestNotificationQuota(t *testing.T) {
 	}
 }
 
+// TestClassNotificationsCountPerPass: Google's limit is per pass, and a
+// class's notifying message reaches every object of the class: it counts
+// for each of them, and is refused when one of them is at the limit.
+func TestClassNotificationsCountPerPass(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	srv, svc := newFake(t, fakegoogle.Options{Now: clk.Now}, false)
+	second := issuer + ".ticket-2"
+	for _, id := range []string{objectID, second} {
+		if _, err := svc.Eventticketobject.Insert(validObject(id)).Do(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	classMsg := func() error {
+		_, err := svc.Eventticketclass.Addmessage(classID, &walletobjects.AddMessageRequest{
+			Message: &walletobjects.Message{Header: "Doors", Body: "Doors at 19:00", MessageType: "TEXT_AND_NOTIFY"}}).Do()
+		return err
+	}
+	objectMsg := func(id string) error {
+		_, err := svc.Eventticketobject.Addmessage(id, &walletobjects.AddMessageRequest{
+			Message: &walletobjects.Message{Header: "Seat", Body: "Row 2", MessageType: "TEXT_AND_NOTIFY"}}).Do()
+		return err
+	}
+	// The first object had two of its own; one class message takes it to three.
+	for range 2 {
+		if err := objectMsg(objectID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := classMsg(); err != nil {
+		t.Fatal(err)
+	}
+	// Now neither the class nor that object may notify; the second object,
+	// with one (the class's), still may, twice.
+	ge := apiErr(t, classMsg(), http.StatusTooManyRequests)
+	if !strings.Contains(ge.Message, objectID) {
+		t.Errorf("the refusal does not name the pass at its limit: %s", ge.Message)
+	}
+	apiErr(t, objectMsg(objectID), http.StatusTooManyRequests)
+	for range 2 {
+		if err := objectMsg(second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apiErr(t, objectMsg(second), http.StatusTooManyRequests)
+	if n := len(srv.ClassNotifications(classID)); n != 1 {
+		t.Errorf("%d class notifications, want 1", n)
+	}
+}
+
 // newKey returns a fresh RSA key (2048 bits: Go refuses shorter ones).
 func newKey(t *testing.T) *rsa.PrivateKey {
 	t.Helper()

@@ -193,3 +193,68 @@ func (s *Sandbox) serveCatalog(w http.ResponseWriter, method string, ok Envelope
 		writeJSON(w, http.StatusOK, res)
 	}
 }
+
+// Reschedule moves a performance in the catalogue, as an organiser does
+// in SecuTix's back office: getLastSetupUpdate changes and no order
+// webhook is sent (SecuTix's order webhooks are about orders). A zero end
+// keeps the duration. It answers 404 for an unknown performance and 400
+// when end is before start.
+func (s *Sandbox) Reschedule(performanceID int64, start, end time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.catalog.perfs[performanceID] == nil {
+		return errorf(http.StatusNotFound, "no performance %d", performanceID)
+	}
+	if start.IsZero() {
+		return errorf(http.StatusBadRequest, "start is required")
+	}
+	oldStart, oldEnd := s.performance(performanceID)
+	if end.IsZero() {
+		end = start.Add(oldEnd.Sub(oldStart))
+	}
+	if end.Before(start) {
+		return errorf(http.StatusBadRequest, "end is before start")
+	}
+	s.reschedule(performanceID, start, end)
+	s.log.Info("performance moved", "performanceId", performanceID)
+	s.saveLocked()
+	return nil
+}
+
+// servePerformance is POST /sandbox/performances/{performanceId}/reschedule
+// with {"start": RFC 3339, "end"?: RFC 3339}; it answers 204.
+func (s *Sandbox) servePerformance(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, http.MethodPost) {
+		return
+	}
+	id, perr := parseID("performanceId", r.PathValue("performanceId"))
+	if perr != nil {
+		writeProblem(w, r, perr)
+		return
+	}
+	var body struct {
+		Start string  `json:"start"`
+		End   *string `json:"end"`
+	}
+	if _, err := readControlBody(w, r, &body); err != nil {
+		writeProblem(w, r, err)
+		return
+	}
+	start, err := parseRFC3339("start", body.Start)
+	if err != nil {
+		writeProblem(w, r, err)
+		return
+	}
+	var end time.Time
+	if body.End != nil {
+		if end, err = parseRFC3339("end", *body.End); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+	}
+	if err := s.Reschedule(id, start, end); err != nil {
+		writeProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -119,6 +119,12 @@
 // cancel or refund on a validated one; any action on a ticket id replaced
 // by a reprint or transfer) and 400 for bad JSON or values.
 //
+// POST /sandbox/performances/{performanceId}/reschedule with {"start","end"?}
+// (RFC 3339; without end the duration is kept) moves a performance in the
+// catalogue as an organiser would in SecuTix's back office:
+// getLastSetupUpdate changes and no order webhook is sent. It answers 204,
+// 404 for an unknown performance and 400 for a bad time.
+//
 // GET /sandbox/orders/{fileId} answers the file exactly as getFileDetails
 // would (no token needed; for debugging).
 //

@@ -261,6 +261,7 @@ func (s *Sandbox) Handler() http.Handler {
 	mux.HandleFunc("/sandbox/orders", s.serveCreate)
 	mux.HandleFunc("/sandbox/orders/{fileId}", s.serveGet)
 	mux.HandleFunc("/sandbox/orders/{fileId}/tickets/{ticketId}/{action}", s.serveAction)
+	mux.HandleFunc("/sandbox/performances/{performanceId}/reschedule", s.servePerformance)
 	mux.HandleFunc("/sandbox/faults", s.serveFaults)
 	mux.HandleFunc("/sandbox/stats", s.serveStats)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -417,6 +417,7 @@ type renderData struct {
 	State            pass.TicketState
 	HolderGeneration int
 	Product          pass.Product
+	Notice           string
 	Organization     string
 	Status           string // VALID, USED or CANCELLED: translated by pass.strings
 }
@@ -426,7 +427,7 @@ func newRenderData(t *pass.Ticket, org, status string) *renderData {
 		Tenant: t.Tenant, FileID: t.FileID, OrderID: t.OrderID, OrderSecretToken: t.OrderSecretToken,
 		MovementID: t.MovementID, TicketID: t.TicketID, Barcode: t.Barcode, Symbology: t.Symbology,
 		Event: t.Event, Venue: t.Venue, Seat: t.Seat, Tariff: t.Tariff, Price: t.Price, HolderName: t.HolderName,
-		HolderEmail: t.HolderEmail, Locale: t.Locale, State: t.State, HolderGeneration: t.HolderGeneration, Product: t.Product, Organization: org, Status: status,
+		HolderEmail: t.HolderEmail, Locale: t.Locale, State: t.State, HolderGeneration: t.HolderGeneration, Product: t.Product, Notice: t.Notice, Organization: org, Status: status,
 	}
 }
 

@@ -1,7 +1,11 @@
 package google
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -202,11 +206,10 @@ func BuildObject(is *Issuer, p *pass.Pass, state string) *walletobjects.EventTic
 		o.ReservationInfo = &walletobjects.EventReservationInfo{ConfirmationCode: ref}
 		o.GroupingInfo = &walletobjects.GroupingInfo{GroupingId: is.Tenant + "-" + ref}
 	}
-	if is.ExpireAfterEvent {
-		o.ValidTimeInterval = &walletobjects.TimeInterval{End: &walletobjects.DateTime{Date: stamp(Expiry(t.Event))}}
-	} else {
-		null("ValidTimeInterval")
-	}
+	// No validTimeInterval: the time is the class's, so that a moved
+	// performance is one class patch, not one patch per object; the
+	// expiry (ExpireAfterEvent) is our own Expire, from the record.
+	null("ValidTimeInterval")
 	return o
 }
 
@@ -255,8 +258,9 @@ type Message struct {
 }
 
 // Messages says what to tell the holder of p, who last saw before. A
-// change of time, venue, seat or gate and a cancellation notify; a scan is
-// a silent message.
+// change of seat or gate and a cancellation notify; a scan is a silent
+// message. A new time or venue is the class's to tell (ClassMessages):
+// it reaches every holder of the performance at once.
 func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
 	after := SeenOf(p)
 	t := p.Ticket
@@ -283,13 +287,6 @@ func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
 			out = append(out, Message{ID: id("scanned"), Header: head, Body: fmt.Sprintf(w.ScannedBody, at.Format("15:04"))})
 		}
 	}
-	if before.Start != after.Start && !t.Event.Start.IsZero() {
-		out = append(out, Message{ID: id("time"), Header: w.TimeHead,
-			Body: fmt.Sprintf(w.TimeBody, t.Event.Start.Format("2006-01-02 15:04")), Notify: true})
-	}
-	if before.Venue != after.Venue && after.Venue != "" {
-		out = append(out, Message{ID: id("venue"), Header: w.VenueHead, Body: after.Venue, Notify: true})
-	}
 	if before.Seat != after.Seat && after.Seat != "" {
 		out = append(out, Message{ID: id("seat"), Header: w.SeatHead, Body: after.Seat, Notify: true})
 	}
@@ -300,3 +297,88 @@ func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
 }
 
 func words(locale string) pass.GoogleWords { return pass.WordsFor(locale).Google }
+
+// ClassSeen is what a class last showed every holder of the performance.
+type ClassSeen struct {
+	Start string `json:"start,omitempty"`
+	Venue string `json:"venue,omitempty"`
+}
+
+func classSeenOf(t pass.Ticket) ClassSeen {
+	return ClassSeen{Start: stamp(t.Event.Start), Venue: t.Venue.Name}
+}
+
+// ClassMessage is a message to every holder of a class, in several
+// languages.
+type ClassMessage struct {
+	ID     string
+	Header *walletobjects.LocalizedString
+	Body   *walletobjects.LocalizedString
+	Notify bool
+}
+
+// messageLanguages are the languages the class messages walletpass writes
+// itself are sent in.
+var messageLanguages = []string{"en", "fr", "de"}
+
+// multi is a LocalizedString of text per language, with def's as the
+// default value.
+func multi(def string, text func(lang string) string) *walletobjects.LocalizedString {
+	def = pass.Language(def)
+	ls := &walletobjects.LocalizedString{DefaultValue: &walletobjects.TranslatedString{Language: def, Value: text(def)}}
+	for _, l := range messageLanguages {
+		if l != def {
+			ls.TranslatedValues = append(ls.TranslatedValues, &walletobjects.TranslatedString{Language: l, Value: text(l)})
+		}
+	}
+	return ls
+}
+
+// ClassMessages says what to tell every holder when the class showed
+// before and now shows t's performance: a new time or venue notifies.
+func ClassMessages(locale string, before ClassSeen, t pass.Ticket) []ClassMessage {
+	after := classSeenOf(t)
+	id := func(what, v string) string {
+		sum := sha256.Sum256([]byte(v))
+		return what + "-" + hex.EncodeToString(sum[:6])
+	}
+	var out []ClassMessage
+	if before.Start != after.Start && !t.Event.Start.IsZero() {
+		start := t.Event.Start.Format("2006-01-02 15:04")
+		out = append(out, ClassMessage{ID: id("time", after.Start),
+			Header: multi(locale, func(l string) string { return words(l).TimeHead }),
+			Body:   multi(locale, func(l string) string { return fmt.Sprintf(words(l).TimeBody, start) }), Notify: true})
+	}
+	if before.Venue != after.Venue && after.Venue != "" {
+		out = append(out, ClassMessage{ID: id("venue", after.Venue),
+			Header: multi(locale, func(l string) string { return words(l).VenueHead }),
+			Body:   localized(locale, after.Venue), Notify: true})
+	}
+	return out
+}
+
+// NoticeMessage is an organiser's notice as a class message: its
+// languages as translations, the tenant's language (else English, else
+// the first) as the default; without a title, a heading in our words.
+func NoticeMessage(locale string, n pass.Notice) ClassMessage {
+	text := func(lt pass.LocalText) *walletobjects.LocalizedString {
+		def := lt.Pick(locale, "en")
+		ls := &walletobjects.LocalizedString{}
+		for _, lang := range slices.Sorted(maps.Keys(lt)) {
+			ts := &walletobjects.TranslatedString{Language: lang, Value: lt[lang]}
+			if ls.DefaultValue == nil && lt[lang] == def {
+				ls.DefaultValue = ts
+				continue
+			}
+			ls.TranslatedValues = append(ls.TranslatedValues, ts)
+		}
+		return ls
+	}
+	m := ClassMessage{ID: "notice-" + n.ID, Body: text(n.Body), Notify: true}
+	if len(n.Header) > 0 {
+		m.Header = text(n.Header)
+	} else {
+		m.Header = multi(locale, func(l string) string { return words(l).NoticeHead })
+	}
+	return m
+}

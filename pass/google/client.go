@@ -111,6 +111,13 @@ func (c *Client) UpsertClass(ctx context.Context, cl *walletobjects.EventTicketC
 	return classify("insert class", err)
 }
 
+// PatchClass patches a class Google has; an error of kind
+// pass.KindNotFound when it has not.
+func (c *Client) PatchClass(ctx context.Context, cl *walletobjects.EventTicketClass) error {
+	_, err := c.svc.Eventticketclass.Patch(cl.Id, cl).Context(ctx).Do()
+	return classify("patch class", err)
+}
+
 // InsertObject inserts the object; when it exists already (409) it is
 // patched instead, so a retried insert converges.
 func (c *Client) InsertObject(ctx context.Context, o *walletobjects.EventTicketObject) error {
@@ -153,6 +160,28 @@ func (c *Client) AddMessage(ctx context.Context, objectID string, m Message, not
 		return fmt.Errorf("%w: %s", ErrNotifyQuota, ge.Message)
 	}
 	return classify("add message", err)
+}
+
+// AddClassMessage appends m to the class's messages, which every holder
+// of the class sees; notify as AddMessage.
+func (c *Client) AddClassMessage(ctx context.Context, classID string, m ClassMessage, notify bool) error {
+	kind := "TEXT"
+	if notify {
+		kind = "TEXT_AND_NOTIFY"
+	}
+	msg := &walletobjects.Message{Id: m.ID, LocalizedHeader: m.Header, LocalizedBody: m.Body, MessageType: kind}
+	if m.Header != nil && m.Header.DefaultValue != nil {
+		msg.Header = m.Header.DefaultValue.Value
+	}
+	if m.Body != nil && m.Body.DefaultValue != nil {
+		msg.Body = m.Body.DefaultValue.Value
+	}
+	_, err := c.svc.Eventticketclass.Addmessage(classID, &walletobjects.AddMessageRequest{Message: msg}).Context(ctx).Do()
+	var ge *googleapi.Error
+	if notify && errors.As(err, &ge) && strings.Contains(strings.ToLower(ge.Message), "quotaexceeded") {
+		return fmt.Errorf("%w: %s", ErrNotifyQuota, ge.Message)
+	}
+	return classify("add class message", err)
 }
 
 func isCode(err error, code int) bool {

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"google.golang.org/api/walletobjects/v1"
+
 	"walletpass/pass"
 )
 
@@ -32,6 +34,9 @@ type Tenant struct {
 	Origins []string
 	// SaveURL is where save JWTs are opened (default DefaultSaveURL).
 	SaveURL string
+	// Locale is the tenant's default language: the default value of
+	// localised class messages.
+	Locale string
 }
 
 // Syncer keeps Google Wallet objects in line with passes.
@@ -42,6 +47,11 @@ type Syncer struct {
 	Timeline pass.Timeline // optional
 	// Queue takes the syncs Expire queues.
 	Queue pass.Enqueuer
+	// Notices gives a performance's newest notice, sent once as a message
+	// of its class; nil when notices are not kept.
+	Notices pass.NoticeStore
+	// Page is how many objects SyncPerformance reads at a time (default 200).
+	Page  int
 	Log   *slog.Logger
 	Clock pass.Clock
 }
@@ -85,10 +95,15 @@ func (s *Syncer) Sync(ctx context.Context, ref pass.GoogleArgs, correlationID st
 	if rec.Version == p.Version && rec.State == state {
 		return nil
 	}
-	if err := s.ensureClass(ctx, tn, p); err != nil {
+	cl, err := s.ensureClass(ctx, tn, p, correlationID)
+	if err != nil {
 		return err
 	}
 	obj := BuildObject(is, p, state)
+	hash, err := objectHash(obj)
+	if err != nil {
+		return err
+	}
 	rec.ObjectID, rec.ClassID = obj.Id, obj.ClassId
 	if is.ExpireAfterEvent {
 		rec.ExpiresAt = Expiry(p.Ticket.Event)
@@ -104,7 +119,7 @@ func (s *Syncer) Sync(ctx context.Context, ref pass.GoogleArgs, correlationID st
 	} else {
 		var before Seen
 		_ = json.Unmarshal([]byte(rec.Shown), &before) // an empty record shows nothing
-		if err := s.tell(ctx, tn, rec, Messages(is, before, p, now), now); err != nil {
+		if err := s.tell(ctx, tn, rec, recentCount(cl.Notified, now), Messages(is, before, p, now), now); err != nil {
 			return err
 		}
 		// What the holder was told is recorded before the patch, so a
@@ -119,38 +134,140 @@ func (s *Syncer) Sync(ctx context.Context, ref pass.GoogleArgs, correlationID st
 		}
 		s.note(ctx, p, correlationID, fmt.Sprintf("object %s patched to version %d, %s", obj.Id, p.Version, state))
 	}
-	rec.Version, rec.State, rec.Shown, rec.UpdatedAt = p.Version, state, mustJSON(shown), now
+	rec.Version, rec.State, rec.Shown, rec.UpdatedAt, rec.ObjectHash = p.Version, state, mustJSON(shown), now, hash
 	return s.Store.PutGoogleObject(ctx, rec)
 }
 
-// tell appends the messages, notifying while the pass's daily quota lasts
-// and silently after it.
-func (s *Syncer) tell(ctx context.Context, tn *Tenant, rec *pass.GoogleObject, msgs []Message, now time.Time) error {
-	for _, m := range msgs {
-		recent := rec.Notified[:0]
-		for _, at := range rec.Notified {
-			if now.Sub(at) < NotifyWindow {
-				recent = append(recent, at)
+func objectHash(o *walletobjects.EventTicketObject) (string, error) {
+	b, err := o.MarshalJSON()
+	if err != nil {
+		return "", fmt.Errorf("google: object %s: %w", o.Id, err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// recentCount is how many of ts fall in the NotifyWindow before now.
+func recentCount(ts []time.Time, now time.Time) int {
+	n := 0
+	for _, t := range ts {
+		if now.Sub(t) < NotifyWindow {
+			n++
+		}
+	}
+	return n
+}
+
+// SyncPerformance brings a performance's Google Wallet side in line with
+// its passes after an event-wide change (the google-performance worker):
+// each class once (a patch, and one message for a new time, venue or
+// notice), then the objects. An object whose own content did not change
+// (the time is the class's) is not sent again: only its record moves to
+// the pass's version. The others are synced one by one.
+func (s *Syncer) SyncPerformance(ctx context.Context, a pass.GooglePerformanceArgs, correlationID string) error {
+	tn, err := s.tenant(a.Tenant)
+	if err != nil {
+		return err
+	}
+	is := tn.Issuer
+	page := s.Page
+	if page <= 0 {
+		page = 200
+	}
+	done := map[string]bool{}
+	after := ""
+	for {
+		rows, err := s.Store.GoogleRowsOfPerformance(ctx, a.Tenant, a.PerformanceID, after, page)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		var quiet []*pass.GoogleObject
+		for i := range rows {
+			p, rec := &rows[i].Pass, &rows[i].Object
+			after = p.SerialNumber
+			if rec.Version == 0 {
+				continue // asked for, never inserted: the save link inserts it
+			}
+			if cid := ClassID(is.IssuerID, is.Tenant, p.Ticket); !done[cid] {
+				if _, err := s.ensureClass(ctx, tn, p, correlationID); err != nil {
+					return err
+				}
+				done[cid] = true
+			}
+			state := StateFor(is, p, now)
+			if rec.Version == p.Version && rec.State == state {
+				continue
+			}
+			obj := BuildObject(is, p, state)
+			hash, err := objectHash(obj)
+			if err != nil {
+				return err
+			}
+			if hash == rec.ObjectHash && rec.State == state {
+				rec.Version, rec.Shown, rec.UpdatedAt = p.Version, mustJSON(SeenOf(p)), now
+				rec.ExpiresAt = time.Time{}
+				if is.ExpireAfterEvent {
+					rec.ExpiresAt = Expiry(p.Ticket.Event)
+				}
+				quiet = append(quiet, rec)
+				continue
+			}
+			if err := s.Sync(ctx, pass.GoogleArgs{Tenant: a.Tenant, Serial: p.SerialNumber}, correlationID); err != nil {
+				return err
 			}
 		}
-		rec.Notified = recent
-		notify := m.Notify && len(rec.Notified) < NotifyLimit
-		err := tn.API.AddMessage(ctx, rec.ObjectID, m, notify)
-		if errors.Is(err, ErrNotifyQuota) {
+		if err := s.Store.PutGoogleObjects(ctx, quiet); err != nil {
+			return err
+		}
+		if len(rows) < page {
+			return nil
+		}
+	}
+}
+
+// tell appends the messages, notifying while the pass's daily quota lasts
+// (its own notifications and classwide, those of its class) and silently
+// after it.
+func (s *Syncer) tell(ctx context.Context, tn *Tenant, rec *pass.GoogleObject, classwide int, msgs []Message, now time.Time) error {
+	return sendWithin(&rec.Notified, classwide, now, len(msgs), func(i int) bool { return msgs[i].Notify },
+		func(i int, notify bool) error { return tn.API.AddMessage(ctx, rec.ObjectID, msgs[i], notify) })
+}
+
+// sendWithin sends n messages with send, notifying those that want it
+// while the notifications of the last NotifyWindow (*notified, which keeps
+// only those, plus others counted elsewhere) stay under NotifyLimit, and
+// silently after it or when Google refuses another notification.
+func sendWithin(notified *[]time.Time, others int, now time.Time, n int, want func(int) bool, send func(i int, notify bool) error) error {
+	for i := range n {
+		kept := (*notified)[:0]
+		for _, at := range *notified {
+			if now.Sub(at) < NotifyWindow {
+				kept = append(kept, at)
+			}
+		}
+		*notified = kept
+		notify := want(i) && len(kept)+others < NotifyLimit
+		err := send(i, notify)
+		if notify && errors.Is(err, ErrNotifyQuota) {
 			notify = false
-			err = tn.API.AddMessage(ctx, rec.ObjectID, m, false)
+			err = send(i, false)
 		}
 		if err != nil {
 			return err
 		}
 		if notify {
-			rec.Notified = append(rec.Notified, now)
+			*notified = append(*notified, now)
 		}
 	}
 	return nil
 }
 
-func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass) error {
+// ensureClass makes sure Google has the class of p's performance as it
+// should be: inserted or patched when it changed, with one class message
+// (reaching every holder) when its time or venue changed, and one for a
+// performance notice it has not carried yet. It returns the class record.
+func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, correlationID string) (*pass.GoogleClass, error) {
 	d := Design{Template: p.Template}
 	if tn.Design != nil {
 		d = tn.Design(p.Template)
@@ -158,21 +275,82 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass) erro
 	cl := BuildClass(tn.Issuer, d, p.Ticket)
 	b, err := cl.MarshalJSON()
 	if err != nil {
-		return fmt.Errorf("google: class %s: %w", cl.Id, err)
+		return nil, fmt.Errorf("google: class %s: %w", cl.Id, err)
 	}
 	sum := sha256.Sum256(b)
 	hash := hex.EncodeToString(sum[:])
-	old, err := s.Store.GoogleClassHash(ctx, p.Tenant, cl.Id)
-	if err == nil && old == hash {
-		return nil
+	rec, err := s.Store.GoogleClass(ctx, p.Tenant, cl.Id)
+	switch {
+	case errors.Is(err, pass.ErrNotFound):
+		rec = &pass.GoogleClass{Tenant: p.Tenant, ClassID: cl.Id}
+	case err != nil:
+		return nil, err
 	}
-	if err != nil && !errors.Is(err, pass.ErrNotFound) {
+	now := s.now()
+	shown := mustJSON(classSeenOf(p.Ticket))
+	dirty := rec.Shown != shown
+	var msgs []ClassMessage
+	if rec.Hash != hash {
+		dirty = true
+		// A class we sent before is patched (one call); a new one is
+		// inserted, or patched when Google has it already.
+		err := pass.Errorf(pass.KindNotFound, "class not sent yet")
+		if rec.Hash != "" {
+			err = tn.API.PatchClass(ctx, cl)
+		}
+		if pass.KindOf(err) == pass.KindNotFound {
+			err = tn.API.UpsertClass(ctx, cl)
+		}
+		if err != nil {
+			return nil, err
+		}
+		var before ClassSeen
+		if rec.Shown != "" {
+			_ = json.Unmarshal([]byte(rec.Shown), &before) // a record without it shows nothing
+			msgs = append(msgs, ClassMessages(tn.Locale, before, p.Ticket)...)
+		}
+		rec.Hash = hash
+		s.note(ctx, p, correlationID, "class "+cl.Id+" sent")
+	}
+	rec.Shown = shown
+	noticeID := rec.NoticeID
+	if s.Notices != nil && p.Ticket.Event.PerformanceID != 0 {
+		n, err := s.Notices.LatestNotice(ctx, p.Tenant, p.Ticket.Event.PerformanceID)
+		switch {
+		case err == nil && n.ID != rec.NoticeID:
+			msgs = append(msgs, NoticeMessage(tn.Locale, *n))
+			noticeID = n.ID
+		case err != nil && !errors.Is(err, pass.ErrNotFound):
+			return nil, err
+		}
+	}
+	if len(msgs) > 0 {
+		if err := s.tellClass(ctx, tn, rec, msgs, now); err != nil {
+			return nil, err
+		}
+		s.note(ctx, p, correlationID, fmt.Sprintf("class %s: %d message(s) to every holder", cl.Id, len(msgs)))
+		dirty = true
+	}
+	if !dirty {
+		return rec, nil
+	}
+	rec.NoticeID, rec.UpdatedAt = noticeID, now
+	if err := s.Store.PutGoogleClass(ctx, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// tellClass appends the messages to the class, notifying while no pass of
+// the class is at its daily quota (a class message counts for each of
+// them) and silently after it.
+func (s *Syncer) tellClass(ctx context.Context, tn *Tenant, rec *pass.GoogleClass, msgs []ClassMessage, now time.Time) error {
+	worst, err := s.Store.GoogleMaxObjectNotifications(ctx, rec.Tenant, rec.ClassID, now.Add(-NotifyWindow))
+	if err != nil {
 		return err
 	}
-	if err := tn.API.UpsertClass(ctx, cl); err != nil {
-		return err
-	}
-	return s.Store.PutGoogleClassHash(ctx, p.Tenant, cl.Id, hash, s.now())
+	return sendWithin(&rec.Notified, worst, now, len(msgs), func(i int) bool { return msgs[i].Notify },
+		func(i int, notify bool) error { return tn.API.AddClassMessage(ctx, rec.ClassID, msgs[i], notify) })
 }
 
 func (s *Syncer) note(ctx context.Context, p *pass.Pass, correlationID, detail string) {

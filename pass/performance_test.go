@@ -1,0 +1,209 @@
+package pass_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"walletpass/pass"
+	"walletpass/pass/apple"
+)
+
+func TestLocalTextPick(t *testing.T) {
+	t.Parallel()
+	lt := pass.LocalText{"en": "Hello", "fr": "Bonjour", "de-CH": "Grüezi", "it": "Ciao"}
+	for _, c := range []struct{ locale, fallback, want string }{
+		{"fr", "en", "Bonjour"},
+		{"fr-CH", "en", "Bonjour"}, // the tag's language
+		{"de_CH", "en", "Grüezi"},  // either separator, any case
+		{"DE-ch", "en", "Grüezi"},
+		{"de", "fr", "Bonjour"},    // de-CH is not de: the tenant's language
+		{"de-AT", "it-IT", "Ciao"}, // the tenant's tag's language
+		{"es", "de-CH", "Grüezi"},  // the tenant's exact tag
+		{"ja", "es", "Hello"},      // neither: English
+		{"", "", "Hello"},          // none at all
+		{"fr-Latn-CH", "", "Bonjour"},
+	} {
+		if got := lt.Pick(c.locale, c.fallback); got != c.want {
+			t.Errorf("Pick(%q, %q) = %q, want %q", c.locale, c.fallback, got, c.want)
+		}
+	}
+	if got := (pass.LocalText{"fr": "Bonjour", "de": "Hallo"}).Pick("ja", "es"); got != "Hallo" {
+		t.Errorf("without English: %q, want the first tag's text", got)
+	}
+	if got := (pass.LocalText{}).Pick("fr", "en"); got != "" {
+		t.Errorf("empty: %q", got)
+	}
+}
+
+func TestNoticeValidate(t *testing.T) {
+	t.Parallel()
+	ok := pass.Notice{Tenant: "demo", PerformanceID: 7, ID: "n1", Body: pass.LocalText{"en": "Doors at 19:00", "fr-CH": "Portes à 19 h"}}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(*pass.Notice)
+		want string
+	}{
+		{"no performance", func(n *pass.Notice) { n.PerformanceID = 0 }, "performance id"},
+		{"no message", func(n *pass.Notice) { n.Body = nil }, "message is required"},
+		{"blank", func(n *pass.Notice) { n.Body = pass.LocalText{"en": "  "} }, "message (en) is empty"},
+		{"not a tag", func(n *pass.Notice) { n.Body = pass.LocalText{"english": "x"} }, `"english" is not a language tag`},
+		{"a digit in the language", func(n *pass.Notice) { n.Body = pass.LocalText{"e1": "x"} }, "not a language tag"},
+		{"too long", func(n *pass.Notice) { n.Body = pass.LocalText{"en": strings.Repeat("é", pass.MaxNoticeBody+1)} }, "501 characters"},
+		{"title too long", func(n *pass.Notice) { n.Header = pass.LocalText{"en": strings.Repeat("x", pass.MaxNoticeHeader+1)} }, "title (en) has 101"},
+		{"too many languages", func(n *pass.Notice) {
+			n.Body = pass.LocalText{}
+			for i := range pass.MaxNoticeLanguages + 1 {
+				n.Body[fmt.Sprintf("en-x%d", i)] = "x"
+			}
+		}, "more than 30 languages"},
+	} {
+		n := ok
+		n.Body = pass.LocalText{"en": "x"}
+		c.edit(&n)
+		err := n.Validate()
+		if pass.KindOf(err) != pass.KindInvalid || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+// catalogue is a PerformanceSource with one performance.
+type catalogue struct{ d pass.PerformanceDetails }
+
+func (c *catalogue) Performance(_ context.Context, _ string, id int64) (pass.PerformanceDetails, error) {
+	if id != 77 {
+		return pass.PerformanceDetails{}, pass.Errorf(pass.KindNotFound, "no performance %d", id)
+	}
+	return c.d, nil
+}
+
+// TestPerformanceSync rewrites a performance of 230 passes a page of 100
+// at a time: the notice and the catalogue's new time on every pass that
+// is not voided, one push and one Google task for the performance instead
+// of one per pass, nothing the second time; the catalogue watch queues a
+// rewrite only when the catalogue changed.
+func TestPerformanceSync(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Notices, b.svc.Locales = b.db, map[string]string{"demo": "fr"}
+	b.svc.Policies = pass.Policies{"demo": {Google: true, Events: true}}
+	const n = 230
+	base := apple.SampleTicket(pass.EventConcert)
+	base.Tenant, base.Event.PerformanceID = "demo", 77
+	for i := range n + 1 {
+		tk := base
+		tk.MovementID, tk.TicketID, tk.Barcode = int64(1000+i), int64(5000+i), fmt.Sprintf("B%06d", i)
+		tk.Locale = []string{"en", "de-CH", "it"}[i%3]
+		if i == n {
+			tk.State = pass.TicketCancelled
+		}
+		if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := taskIDs(t, b)
+	moved := base.Event.Start.Add(2 * time.Hour)
+	cat := &catalogue{d: pass.PerformanceDetails{Start: moved, End: moved.Add(3 * time.Hour), TimeZone: base.Event.TimeZone}}
+	ann := &pass.Announcer{Notices: b.db, Locales: b.svc.Locales, Clock: b.svc.Clock}
+	nt, created, err := ann.Announce(ctx, pass.Notice{Tenant: "demo", PerformanceID: 77, Body: pass.LocalText{"": "Portes à 19 h"}}, "")
+	if err != nil || !created || nt.Body["fr"] != "Portes à 19 h" || !strings.HasPrefix(nt.ID, "ntc_") {
+		t.Fatalf("announce: %+v %v %v", nt, created, err)
+	}
+	if kinds := newTasks(t, b, old); kinds[pass.TaskPerformanceSync] != 1 || len(kinds) != 1 {
+		t.Fatalf("the notice's tasks: %v", kinds)
+	}
+	old = taskIDs(t, b)
+	ps := &pass.PerformanceSyncer{Service: b.svc, Passes: b.db, Notices: b.db, Catalogue: cat, Queue: b.db, Page: 100, Clock: b.svc.Clock}
+	rep, err := ps.Sync(ctx, pass.PerformanceArgs{Tenant: "demo", PerformanceID: 77}, "")
+	if err != nil || rep.Passes != n || rep.Changed != n {
+		t.Fatalf("sync: %+v, %v", rep, err)
+	}
+	kinds := newTasks(t, b, old)
+	if kinds[pass.TaskPushPass] != 0 || kinds[pass.TaskGoogleSync] != 0 || kinds[pass.TaskPushPerformance] != 1 ||
+		kinds[pass.TaskGooglePerformance] != 1 || kinds[pass.TaskEventFanout] != n {
+		t.Errorf("follow-ups: %v", kinds)
+	}
+	after := ""
+	seen := 0
+	for {
+		page, err := b.db.PerformancePasses(ctx, "demo", 77, after, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range page {
+			after = p.SerialNumber
+			seen++
+			if p.Status == pass.StatusVoided {
+				if p.Version != 1 {
+					t.Errorf("the voided pass was rewritten: v%d", p.Version)
+				}
+				continue
+			}
+			if p.Version != 2 || !p.Ticket.Event.Start.Equal(moved) || p.Ticket.Notice != "Portes à 19 h" {
+				t.Errorf("pass %s: v%d start %s notice %q", p.SerialNumber, p.Version, p.Ticket.Event.Start, p.Ticket.Notice)
+			}
+		}
+		if len(page) < 64 {
+			break
+		}
+	}
+	if seen != n+1 {
+		t.Errorf("paged through %d passes, want %d", seen, n+1)
+	}
+	if rep, err := ps.Sync(ctx, pass.PerformanceArgs{Tenant: "demo", PerformanceID: 77}, ""); err != nil || rep.Changed != 0 {
+		t.Errorf("second sync: %+v, %v", rep, err)
+	}
+	// A pass synced from SecuTix later keeps the notice.
+	tk := base
+	tk.MovementID, tk.TicketID, tk.Barcode, tk.Locale = 1000, 5000, "B000000", "en"
+	tk.Event.Start, tk.Event.End = moved, moved.Add(3*time.Hour)
+	if p, _, err := b.svc.Apply(ctx, tk, "default"); err != nil || p.Ticket.Notice != "Portes à 19 h" {
+		t.Errorf("an order sync: notice %q, %v", p.Ticket.Notice, err)
+	}
+	// The catalogue watch (its task merges into the notice's, still
+	// pending: no worker runs here).
+	if q, err := ps.CatalogueWatch(ctx, "demo", []int64{77, 78}); err != nil || q != 0 {
+		t.Errorf("watch, nothing changed: %d %v", q, err)
+	}
+	cat.d.Start = cat.d.Start.Add(time.Hour)
+	if q, err := ps.CatalogueWatch(ctx, "demo", []int64{77}); err != nil || q != 1 {
+		t.Errorf("watch after a move: %d %v", q, err)
+	}
+}
+
+// taskIDs are the ids of every task in the queue.
+func taskIDs(t *testing.T, b bundle) map[string]bool {
+	t.Helper()
+	tasks, err := b.db.ListTasks(context.Background(), "", 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, tk := range tasks {
+		ids[tk.ID] = true
+	}
+	return ids
+}
+
+// newTasks counts the tasks not in old, by kind.
+func newTasks(t *testing.T, b bundle, old map[string]bool) map[string]int {
+	t.Helper()
+	tasks, err := b.db.ListTasks(context.Background(), "", 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, tk := range tasks {
+		if !old[tk.ID] {
+			out[tk.Kind]++
+		}
+	}
+	return out
+}

@@ -1,0 +1,162 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"walletpass/pass"
+	"walletpass/storage"
+)
+
+// TestPerformanceStores: notices (kept once per id, newest first), a
+// performance's passes page by page, its fingerprint, the registrations
+// an event-wide change owes a push, and its passes' Google records.
+func TestPerformanceStores(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		at := time.UnixMilli(1_800_000_000_000).UTC()
+
+		// Notices.
+		if _, err := db.LatestNotice(ctx, "demo", 77); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("no notice: %v", err)
+		}
+		task := pass.TaskOf(pass.PerformanceArgs{Tenant: "demo", PerformanceID: 77}, "c1")
+		n1 := pass.Notice{Tenant: "demo", PerformanceID: 77, ID: "n1", Body: pass.LocalText{"en": "one"}, CreatedAt: at}
+		n2 := pass.Notice{Tenant: "demo", PerformanceID: 77, ID: "n2", Header: pass.LocalText{"fr": "Titre"},
+			Body: pass.LocalText{"fr": "deux"}, CreatedAt: at.Add(time.Millisecond)}
+		for _, n := range []pass.Notice{n1, n2} {
+			if _, created, err := db.AddNotice(ctx, n, task); err != nil || !created {
+				t.Fatalf("add %s: %v %v", n.ID, created, err)
+			}
+		}
+		again := n1
+		again.Body = pass.LocalText{"en": "changed"}
+		if got, created, err := db.AddNotice(ctx, again, task); err != nil || created || got.Body["en"] != "one" {
+			t.Errorf("the same id again: %+v %v %v", got, created, err)
+		}
+		if got, err := db.LatestNotice(ctx, "demo", 77); err != nil || got.ID != "n2" || got.Header["fr"] != "Titre" ||
+			!got.CreatedAt.Equal(n2.CreatedAt) {
+			t.Errorf("latest: %+v %v", got, err)
+		}
+		if n, _ := db.CountTasks(ctx, "demo", pass.TaskPerformanceSync, ""); n != 1 {
+			t.Errorf("%d performance-sync tasks, want 1 (merged)", n)
+		}
+
+		// Passes of the performance, by page; one of another.
+		for i := range 7 {
+			p := newPass(fmt.Sprintf("s%02d", i), int64(100+i))
+			p.Ticket.Event.PerformanceID = 77
+			if i == 6 {
+				p.Ticket.Event.PerformanceID = 78
+			}
+			if err := db.CreatePass(ctx, p, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var serials []string
+		after := ""
+		for {
+			page, err := db.PerformancePasses(ctx, "demo", 77, after, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range page {
+				serials = append(serials, p.SerialNumber)
+				after = p.SerialNumber
+			}
+			if len(page) < 4 {
+				break
+			}
+		}
+		if fmt.Sprint(serials) != "[s00 s01 s02 s03 s04 s05]" {
+			t.Errorf("pages: %v", serials)
+		}
+
+		// Fingerprint.
+		if _, err := db.PerformanceFingerprint(ctx, "demo", 77); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("no fingerprint: %v", err)
+		}
+		for _, f := range []string{"f1", "f2"} {
+			if err := db.SetPerformanceFingerprint(ctx, "demo", 77, f, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if f, err := db.PerformanceFingerprint(ctx, "demo", 77); err != nil || f != "f2" {
+			t.Errorf("fingerprint %q %v", f, err)
+		}
+
+		// Pushes owed: device A holds s00 and s01, device B s02; s03's
+		// device was pushed already; s06 is another performance's.
+		reg := func(dev, serial string) {
+			if _, err := db.Register(ctx, "demo", pass.Device{LibraryID: dev, PushToken: "tok-" + dev}, "pass.x.y", serial, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reg("devA", "s00")
+		reg("devA", "s01")
+		reg("devB", "s02")
+		reg("devC", "s03")
+		reg("devD", "s06")
+		if err := db.MarkPushed(ctx, "demo", "pass.x.y", "s03", []string{"devC"}, at.UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+		// Registration leaves pushed_tag behind the pass: every one is owed.
+		owed, err := db.PerformancePushes(ctx, "demo", 77, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, o := range owed {
+			got = append(got, o.LibraryID+"/"+o.Serial)
+		}
+		if fmt.Sprint(got) != "[devA/s00 devA/s01 devB/s02]" {
+			t.Errorf("owed pushes: %v", got)
+		}
+		if page, _ := db.PerformancePushes(ctx, "demo", 77, "devA", 100); len(page) != 1 || page[0].LibraryID != "devB" {
+			t.Errorf("after devA: %+v", page)
+		}
+		if err := db.MarkPushedMany(ctx, "demo", owed[:2]); err != nil {
+			t.Fatal(err)
+		}
+		if owed, _ := db.PerformancePushes(ctx, "demo", 77, "", 100); len(owed) != 1 || owed[0].Serial != "s02" {
+			t.Errorf("after marking devA: %+v", owed)
+		}
+
+		// Google records of the performance's passes.
+		for i, serial := range []string{"s01", "s04"} {
+			o := &pass.GoogleObject{Tenant: "demo", Serial: serial, ObjectID: "o-" + serial, ClassID: "c77", Version: 1,
+				State: "ACTIVE", Shown: "{}", ObjectHash: "h-" + serial, UpdatedAt: at}
+			for range i + 1 {
+				o.Notified = append(o.Notified, at.Add(-time.Hour))
+			}
+			o.Notified = append(o.Notified, at.Add(-48*time.Hour)) // out of the window
+			if err := db.PutGoogleObject(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := db.GoogleMaxObjectNotifications(ctx, "demo", "c77", at.Add(-24*time.Hour)); err != nil || n != 2 {
+			t.Errorf("most notifications of an object: %d %v", n, err)
+		}
+		rows, err := db.GoogleRowsOfPerformance(ctx, "demo", 77, "", 1)
+		if err != nil || len(rows) != 1 || rows[0].Pass.SerialNumber != "s01" || rows[0].Object.ObjectHash != "h-s01" ||
+			rows[0].Object.Serial != "s01" || len(rows[0].Object.Notified) != 2 {
+			t.Fatalf("first row: %+v %v", rows, err)
+		}
+		rows, err = db.GoogleRowsOfPerformance(ctx, "demo", 77, "s01", 10)
+		if err != nil || len(rows) != 1 || rows[0].Pass.SerialNumber != "s04" {
+			t.Fatalf("next rows: %+v %v", rows, err)
+		}
+		o := rows[0].Object
+		o.Version, o.ObjectHash = 2, "h2"
+		if err := db.PutGoogleObjects(ctx, []*pass.GoogleObject{&o}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.GoogleObject(ctx, "demo", "s04"); err != nil || got.Version != 2 || got.ObjectHash != "h2" {
+			t.Errorf("after the batch: %+v %v", got, err)
+		}
+	})
+}
