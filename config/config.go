@@ -140,12 +140,16 @@ type Tenant struct {
 	// the default; each names a template and one of productCode,
 	// productFamily ("PASS" or "PASS/OPEN_PASS"), eventId, performanceId.
 	TemplateRules []TemplateRule `yaml:"templateRules"`
-	Apple         Apple          `yaml:"apple"`
-	Google        Google         `yaml:"google"`
-	API           API            `yaml:"api"`
-	App           App            `yaml:"app"`
-	SecuTix       SecuTix        `yaml:"secutix"`
-	Webhooks      Webhooks       `yaml:"webhooks"`
+	// HolderDataDays, when positive, erases holder names and e-mail
+	// addresses from an order's passes, timeline and app registrations
+	// this many days after its event ended (GDPR retention); 0 keeps them.
+	HolderDataDays int      `yaml:"holderDataDays"`
+	Apple          Apple    `yaml:"apple"`
+	Google         Google   `yaml:"google"`
+	API            API      `yaml:"api"`
+	App            App      `yaml:"app"`
+	SecuTix        SecuTix  `yaml:"secutix"`
+	Webhooks       Webhooks `yaml:"webhooks"`
 }
 
 // SecuTix is a tenant's SecuTix institution.
@@ -683,6 +687,9 @@ func (c *Config) Validate() error {
 			case r.EventID < 0 || r.PerformanceID < 0:
 				add("%s: templateRules[%d]: ids are positive", where, j)
 			}
+		}
+		if t.HolderDataDays < 0 || t.HolderDataDays > 3650 {
+			add("%s: holderDataDays must be 0 (keep) to 3650", where)
 		}
 		if v := t.TemplateVariable; v != "off" && (strings.ContainsAny(v, "= \t") || len(v) > 64) {
 			add("%s: templateVariable %q must be a comfort variable's name or off", where, v)

@@ -76,6 +76,8 @@ type Deps struct {
 	// Notices takes the organisers' notifications to every holder of a
 	// performance (nil: the route answers 404).
 	Notices Announcer
+	// Erasures erases holder data (nil: the route answers 404).
+	Erasures HolderEraser
 	// Subscriptions is the webhook subscriptions API (Store nil: 404).
 	Subscriptions SubscriptionDeps
 	Clock         pass.Clock
@@ -254,6 +256,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/api/:tenantId/passes", s.listPasses)
 	r.POST("/api/:tenantId/scans", s.scan)
 	r.POST("/api/:tenantId/performances/:performanceId/notifications", s.notify)
+	r.POST("/api/:tenantId/erasures", s.erase)
 	r.GET("/api/:tenantId/webhooks", s.listSubscriptions)
 	r.POST("/api/:tenantId/webhooks", s.createSubscription)
 	r.GET("/api/:tenantId/webhooks/:id", s.getSubscription)

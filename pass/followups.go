@@ -45,6 +45,9 @@ type Change struct {
 	// Bulk: the change is one of an event-wide rewrite (PerformanceSyncer),
 	// whose push and Google Wallet tasks follow once for the performance.
 	Bulk bool
+	// Erased: the version drops the holder's data (Eraser); it is stored
+	// even when the pass shows nothing of the holder.
+	Erased bool
 }
 
 // Notice is the app notice a change calls for, or "": "ready" for a

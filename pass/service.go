@@ -2,6 +2,8 @@ package pass
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -57,7 +59,10 @@ type Service struct {
 	// Locales is each tenant's default language, the fallback of a
 	// notice's languages.
 	Locales map[string]string
-	Clock   Clock
+	// Erasures says whose holder data was erased: it stays out of their
+	// passes (nil: none is kept).
+	Erasures ErasureStore
+	Clock    Clock
 }
 
 // withNotice sets t.Notice to its performance's newest notice, in the
@@ -110,6 +115,10 @@ func (s *Service) apply(ctx context.Context, t Ticket, template string, supersed
 	if err := s.withNotice(ctx, &t); err != nil {
 		return nil, false, err
 	}
+	hk := HolderKey(t) // who holds it, before an erasure hides who
+	if err := s.withoutErased(ctx, &t); err != nil {
+		return nil, false, err
+	}
 	cur, err := s.Passes.GetPassByIdentity(ctx, t.Tenant, t.MovementID, t.HolderGeneration)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -117,7 +126,7 @@ func (s *Service) apply(ctx context.Context, t Ticket, template string, supersed
 			Tenant: t.Tenant, SerialNumber: NewSerialNumber(), AuthToken: NewAuthToken(), Template: template,
 			MovementID: t.MovementID, HolderGeneration: t.HolderGeneration, FileID: t.FileID, OrderID: t.OrderID,
 			TicketID: t.TicketID, Version: 1, Status: StatusFor(t.State),
-			SecretToken: t.OrderSecretToken, HolderKey: HolderKey(t), Ticket: t,
+			SecretToken: t.OrderSecretToken, HolderKey: hk, Ticket: t,
 		}
 		r, err := s.Packager.Render(ctx, t.Tenant, template, PassInput{Ticket: t, SerialNumber: p.SerialNumber, AuthToken: p.AuthToken})
 		if err != nil {
@@ -167,10 +176,13 @@ func (s *Service) update(ctx context.Context, cur *Pass, t Ticket, change Change
 	if err != nil {
 		return nil, false, err
 	}
-	if r.ContentHash == cur.ContentHash {
+	if r.ContentHash == cur.ContentHash && !change.Erased {
 		return cur, false, nil
 	}
 	next := *cur
+	if change.Erased && cur.HolderKey != "" && !strings.HasPrefix(cur.HolderKey, "h:") {
+		next.HolderKey = HolderKey(cur.Ticket) // the hash, not the address
+	}
 	next.Version++
 	next.TicketID = t.TicketID
 	next.Status = StatusFor(t.State)
@@ -199,11 +211,27 @@ func (s *Service) update(ctx context.Context, cur *Pass, t Ticket, change Change
 	return &next, true, nil
 }
 
-// HolderKey identifies who holds a ticket: the e-mail address when there is
-// one, else the name, case- and space-insensitive; "" when neither is known.
-// A change of holder key is a transfer: the old pass is voided and the new
-// holder gets a new pass.
+// HolderKey identifies who holds a ticket without saying who: a hash of
+// the e-mail address when there is one, else of the name, case- and
+// space-insensitive; "" when neither is known. A change of holder key is a
+// transfer: the old pass is voided and the new holder gets a new pass.
 func HolderKey(t Ticket) string {
+	plain := plainHolderKey(t)
+	if plain == "" {
+		return ""
+	}
+	return hashHolderKey(plain)
+}
+
+// SameHolder reports whether a stored holder key is t's holder's. Keys
+// stored before they were hashed are the plain form.
+func SameHolder(stored string, t Ticket) bool {
+	plain := plainHolderKey(t)
+	return stored == plain || stored == hashHolderKey(plain)
+}
+
+// plainHolderKey is "email:<address>" or "name:<name>", normalised.
+func plainHolderKey(t Ticket) string {
 	norm := func(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
 	if e := norm(t.HolderEmail); e != "" {
 		return "email:" + e
@@ -212,4 +240,9 @@ func HolderKey(t Ticket) string {
 		return "name:" + n
 	}
 	return ""
+}
+
+func hashHolderKey(plain string) string {
+	sum := sha256.Sum256([]byte(plain))
+	return "h:" + hex.EncodeToString(sum[:16])
 }

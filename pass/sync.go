@@ -140,7 +140,7 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoic
 		return nil, err
 	default:
 		t.HolderGeneration = latest.HolderGeneration
-		if hk := HolderKey(t); hk != "" && latest.HolderKey != "" && hk != latest.HolderKey {
+		if HolderKey(t) != "" && latest.HolderKey != "" && !SameHolder(latest.HolderKey, t) {
 			if latest.Status != StatusVoided {
 				old := latest.Ticket
 				old.State = TicketCancelled

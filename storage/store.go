@@ -376,11 +376,11 @@ func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass, follow []pass.NewTask
 		}
 		res, err := s.stmts.exec(ctx, tx, `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
 			blob_key = $5, ticket_id = $6, template = $7, updated_at = $8, ticket_json = $12, secret_token = $13,
-			order_id = $14, file_id = $15, performance_id = $16, event_end = $17, barcode = $18
+			order_id = $14, file_id = $15, performance_id = $16, event_end = $17, barcode = $18, holder_key = $19
 			WHERE tenant = $9 AND serial_number = $10 AND version = $11 AND update_tag < $2`,
 			p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey, p.TicketID, p.Template,
 			p.UpdatedAt.UnixMilli(), p.Tenant, p.SerialNumber, p.Version-1, tj, p.SecretToken, p.OrderID, p.FileID,
-			p.Ticket.Event.PerformanceID, eventEnd(p), p.Ticket.Barcode)
+			p.Ticket.Event.PerformanceID, eventEnd(p), p.Ticket.Barcode, p.HolderKey)
 		if err != nil {
 			return fmt.Errorf("storage: update pass %s: %w", p.SerialNumber, err)
 		}

@@ -71,6 +71,7 @@ type App struct {
 	// catalogue changes); Announcer takes the organisers' notices.
 	Performances *pass.PerformanceSyncer
 	Announcer    *pass.Announcer
+	Eraser       *pass.Eraser
 	Pushes       *pass.PushService
 	Notices      *pass.AppNoticeService
 	Inbox        *pass.Inbox
@@ -353,7 +354,8 @@ func (a *App) buildServices() {
 		locales[t.ID] = cmp.Or(t.SecuTix.Locale, "en")
 	}
 	a.Passes = &pass.Service{Passes: db, Blobs: a.Blobs, Packager: countedPackager{Packager: a.Registry, m: a.metrics}, Policies: pol,
-		Google: db, Notices: db, Locales: locales}
+		Google: db, Notices: db, Locales: locales, Erasures: db}
+	a.Eraser = newEraser(a.Passes, db, a.Blobs, log)
 	a.Performances = &pass.PerformanceSyncer{Service: a.Passes, Passes: db, Notices: db, Catalogue: a.SecuTix, Queue: db,
 		Log: log.With(slog.String("component", "performances"))}
 	a.Announcer = &pass.Announcer{Notices: db, Locales: locales}
@@ -402,6 +404,16 @@ func (a *App) buildServices() {
 		}
 		return nil
 	}})
+	// Holder data is erased the given number of days after each event,
+	// by one instance.
+	for _, t := range cfg.Tenants {
+		if days := t.HolderDataDays; days > 0 {
+			jobs = append(jobs, workers.Job{Name: "holder-retention-" + t.ID, Every: time.Hour, Run: func(ctx context.Context) error {
+				_, err := a.Eraser.Retain(ctx, t.ID, days)
+				return err
+			}})
+		}
+	}
 	w := cfg.Workers
 	// Reconciliation compares the passes of every running performance with
 	// SecuTix's ticket list (a few calls per performance), by one instance.
@@ -470,7 +482,7 @@ func (a *App) buildServer() error {
 	}
 	deps := httpapi.Deps{
 		Log: a.Log, Tenants: tenants, Health: a.healthChecks(), Draining: a.draining.Load, Metrics: a.metrics,
-		Scans: &pass.Gate{Store: db, Inbox: a.Inbox, Events: db}, Notices: a.Announcer,
+		Scans: &pass.Gate{Store: db, Inbox: a.Inbox, Events: db}, Notices: a.Announcer, Erasures: a.Eraser,
 		Subscriptions: httpapi.SubscriptionDeps{Store: db, NewSecret: outbound.NewSecret,
 			CheckEndpoint: func(u string) error { return outbound.CheckEndpoint(u, cfg.Server.Development) }},
 		AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -59,18 +58,7 @@ func TestPerformanceNotices(t *testing.T) {
 
 	post := func(authz string, perfID string, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, s.base+"/api/demo/performances/"+perfID+"/notifications", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if authz != "" {
-			req.Header.Set("Authorization", authz)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(raw)
+		return postJSON(t, s.base+"/api/demo/performances/"+perfID+"/notifications", authz, body)
 	}
 	organiser := s.bearer("demo", "passes:write")
 	perfID := fmt.Sprint(perf)

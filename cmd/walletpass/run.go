@@ -32,6 +32,9 @@ Usage:
   walletpass passes export -o FILE [-format csv|json] [-tenant ID]
                                                   every pass with its authentication token and Google
                                                   object id: what another provider needs to take over
+  walletpass holders erase (-file ID | -email ADDRESS) [-tenant ID]
+                                                  erase holder data (GDPR): passes signed again
+                                                  without it, older files and timeline entries
   walletpass webhooks deliveries -subscription ID [-limit N] [-tenant ID]
                                                   an outbound subscription's delivery log
   walletpass webhooks replay -subscription ID (-message MSG-ID | -since 24h) [-tenant ID]
@@ -86,7 +89,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 // groups are the commands that take a subcommand: "walletpass tasks -h"
 // prints the usage.
 var groups = map[string]bool{"pass": true, "passes": true, "webhooks": true, "certs": true, "tasks": true, "orders": true, "google": true,
-	"apikey": true, "sandbox": true, "secutix": true}
+	"apikey": true, "sandbox": true, "secutix": true, "holders": true}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
@@ -140,6 +143,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdPassesExport(ctx, rest[1:], stdout, stderr, getenv)
 	case "google":
 		return cmdGoogle(ctx, rest, stdout, stderr, getenv)
+	case "holders":
+		return cmdHolders(ctx, rest, stdout, stderr, getenv)
 	case "sandbox":
 		return cmdSandbox(ctx, rest, stdout, stderr)
 	case "secutix":

@@ -85,6 +85,18 @@ func (d *Dir) Put(_ context.Context, key string, data []byte, _ string) error {
 	return nil
 }
 
+// Delete removes the content under key; a missing key is not an error.
+func (d *Dir) Delete(_ context.Context, key string) error {
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blob: delete %s: %w", key, err)
+	}
+	return nil
+}
+
 // Get returns the content under key, or an error wrapping pass.ErrNotFound.
 func (d *Dir) Get(_ context.Context, key string) ([]byte, error) {
 	p, err := d.path(key)

@@ -233,6 +233,24 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	return data, nil
 }
 
+// Delete removes the object under key; a missing object is not an error
+// (S3 answers a DELETE of one with success). Errors are as for Put.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	name, err := s.objectName(key)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	if err := s.client.RemoveObject(ctx, s.cfg.Bucket, name, minio.RemoveObjectOptions{}); err != nil {
+		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+			return nil
+		}
+		return s.classify(ctx, "delete "+key, err)
+	}
+	return nil
+}
+
 // ContentType returns the content type stored with the object under key.
 // Errors are as for Get.
 func (s *Store) ContentType(ctx context.Context, key string) (string, error) {

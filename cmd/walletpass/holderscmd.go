@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"walletpass/pass"
+	"walletpass/storage"
+)
+
+// newEraser is the erasure of holder data over a service's stores.
+func newEraser(svc *pass.Service, db *storage.DB, blobs pass.BlobStore, log *slog.Logger) *pass.Eraser {
+	del, _ := blobs.(pass.BlobDeleter) // both stores delete
+	return &pass.Eraser{Service: svc, Store: db, Blobs: del, Log: log.With(slog.String("component", "erasure"))}
+}
+
+// cmdHolders is `walletpass holders erase (-file ID | -email ADDRESS)
+// [-tenant ID]`: the holder data of an order, or of a holder on every
+// order, leaves the passes (signed again; the running service pushes them),
+// their older files, the timelines and the app registrations, and stays
+// out of later syncs. The address is not printed back.
+func cmdHolders(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 || args[0] != "erase" {
+		return errUsage{"holders: expected erase"}
+	}
+	fs := newFlags("holders erase", stdout)
+	cfgPath := configFlag(fs, getenv)
+	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
+	fileID := fs.Int64("file", 0, "the order's SecuTix file `id`")
+	email := fs.String("email", "", "the holder's e-mail `address` (every order)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if (*fileID == 0) == (*email == "") {
+		return errUsage{"holders erase: give -file ID or -email ADDRESS"}
+	}
+	cfg, err := loadConfig(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	t, err := pickTenant(cfg, *tenant)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.Server.LogLevel)
+	reg, _, err := buildIssuers(cfg, log)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	blobs, _, err := openBlobs(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	// The follow-ups (pushes, Google Wallet, webhooks) go to the queue,
+	// which the running service works.
+	pol := pass.Policies{}
+	for _, tn := range cfg.Tenants {
+		pol[tn.ID] = pass.Policy{Google: tn.Google.Enabled(), Events: true}
+	}
+	svc := &pass.Service{Passes: db, Blobs: blobs, Packager: reg, Policies: pol, Google: db, Notices: db, Erasures: db}
+	rep, err := newEraser(svc, db, blobs, log).Erase(ctx, pass.ErasureRequest{Tenant: t.ID, FileID: *fileID, Email: *email, Why: "request"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "erased: %d passes signed again without holder data, %d older pass files deleted, %d timeline entries scrubbed\n",
+		rep.Passes, rep.Files, rep.Timeline)
+	return nil
+}

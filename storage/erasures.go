@@ -1,0 +1,200 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"walletpass/pass"
+)
+
+var _ pass.ErasureStore = (*DB)(nil)
+
+// AddErasure records an erasure of holder data.
+func (s *DB) AddErasure(ctx context.Context, tenant, subject string, at time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO holder_erasures (tenant, subject, erased_at) VALUES ($1, $2, $3)
+			ON CONFLICT (tenant, subject) DO NOTHING`, tenant, subject, at.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("storage: erasure: %w", err)
+		}
+		return nil
+	})
+}
+
+// placeholders returns "$from, $from+1, …" for n values.
+func placeholders(from, n int) string {
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = "$" + strconv.Itoa(from+i)
+	}
+	return strings.Join(ps, ", ")
+}
+
+// Erased reports whether one of the subjects was erased.
+func (s *DB) Erased(ctx context.Context, tenant string, subjects ...string) (bool, error) {
+	if len(subjects) == 0 {
+		return false, nil
+	}
+	args := []any{tenant}
+	for _, sub := range subjects {
+		args = append(args, sub)
+	}
+	var one int
+	err := s.rdb.QueryRowContext(ctx, `SELECT 1 FROM holder_erasures WHERE tenant = $1 AND subject IN (`+
+		placeholders(2, len(subjects))+`) LIMIT 1`, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("storage: erasure: %w", err)
+	}
+	return true, nil
+}
+
+// HolderPasses returns the passes of an order (fileID not 0) or of the
+// holder keys.
+func (s *DB) HolderPasses(ctx context.Context, tenant string, fileID int64, keys ...string) ([]pass.Pass, error) {
+	q, args := `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND file_id = $2`, []any{tenant, fileID}
+	if fileID == 0 {
+		if len(keys) == 0 {
+			return nil, nil
+		}
+		q, args = `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND holder_key IN (`+placeholders(2, len(keys))+`)`, []any{tenant}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+	}
+	rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY serial_number`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("storage: holder's passes: %w", err)
+	}
+	defer rows.Close()
+	var out []pass.Pass
+	for rows.Next() {
+		p, err := scanPass(rows)
+		if err != nil {
+			return nil, fmt.Errorf("storage: holder's passes: %w", err)
+		}
+		out = append(out, *p)
+	}
+	return out, rows.Err()
+}
+
+// DropVersionFiles forgets the files of a pass's versions before before
+// and returns their keys.
+func (s *DB) DropVersionFiles(ctx context.Context, tenant, serial string, before int) ([]string, error) {
+	var keys []string
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		keys = keys[:0]
+		rows, err := tx.QueryContext(ctx, `SELECT blob_key FROM pass_versions WHERE tenant = $1 AND serial_number = $2
+			AND version < $3 AND blob_key <> ''`, tenant, serial, before)
+		if err != nil {
+			return fmt.Errorf("storage: version files: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return fmt.Errorf("storage: version files: %w", err)
+			}
+			keys = append(keys, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("storage: version files: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE pass_versions SET blob_key = '' WHERE tenant = $1 AND serial_number = $2
+			AND version < $3`, tenant, serial, before)
+		if err != nil {
+			return fmt.Errorf("storage: version files: %w", err)
+		}
+		return nil
+	})
+	return keys, err
+}
+
+// ScrubTimeline replaces each word in the order's timeline with
+// "[erased]", whatever its case, and returns how many entries changed.
+func (s *DB) ScrubTimeline(ctx context.Context, tenant, secretToken string, words []string) (int, error) {
+	var alts []string
+	for _, w := range words {
+		if w = strings.TrimSpace(w); w != "" {
+			alts = append(alts, regexp.QuoteMeta(w))
+		}
+	}
+	if len(alts) == 0 || secretToken == "" {
+		return 0, nil
+	}
+	re := regexp.MustCompile(`(?i)` + strings.Join(alts, "|"))
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		rows, err := tx.QueryContext(ctx, `SELECT id, detail FROM order_timeline WHERE tenant = $1 AND secret_token = $2`, tenant, secretToken)
+		if err != nil {
+			return fmt.Errorf("storage: timeline: %w", err)
+		}
+		changed := map[string]string{}
+		for rows.Next() {
+			var id, detail string
+			if err := rows.Scan(&id, &detail); err != nil {
+				rows.Close()
+				return fmt.Errorf("storage: timeline: %w", err)
+			}
+			if d := re.ReplaceAllString(detail, "[erased]"); d != detail {
+				changed[id] = d
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("storage: timeline: %w", err)
+		}
+		for id, d := range changed {
+			if _, err := tx.ExecContext(ctx, `UPDATE order_timeline SET detail = $1 WHERE id = $2`, d, id); err != nil {
+				return fmt.Errorf("storage: timeline: %w", err)
+			}
+		}
+		n = len(changed)
+		return nil
+	})
+	return n, err
+}
+
+// ForgetOrderInstallations removes the organiser's app registrations of an
+// order and the record of their notices.
+func (s *DB) ForgetOrderInstallations(ctx context.Context, tenant, secretToken string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, table := range []string{"app_installations", "app_notices_sent"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE tenant = $1 AND secret_token = $2`, tenant, secretToken); err != nil {
+				return fmt.Errorf("storage: forget %s: %w", table, err)
+			}
+		}
+		return nil
+	})
+}
+
+// HolderDataAfter returns up to limit orders (file ids) with a pass whose
+// event ended before endedBefore and that were not erased.
+func (s *DB) HolderDataAfter(ctx context.Context, tenant string, endedBefore time.Time, limit int) ([]int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT p.file_id FROM passes p WHERE p.tenant = $1 AND p.file_id <> 0
+		AND p.event_end > 0 AND p.event_end < $2 AND NOT EXISTS (SELECT 1 FROM holder_erasures e WHERE e.tenant = p.tenant
+		AND e.subject = 'file:' || p.file_id) ORDER BY p.file_id LIMIT $3`, tenant, endedBefore.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: retention: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var f int64
+		if err := rows.Scan(&f); err != nil {
+			return nil, fmt.Errorf("storage: retention: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
