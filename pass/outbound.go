@@ -3,8 +3,10 @@ package pass
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -84,11 +86,45 @@ func (a EventArgs) Validate() error {
 	return nil
 }
 
-// DeliveryArgs name the messages to deliver: one subscription's stream.
+// EventBatchArgs are the announcements of an event-wide change's page of
+// passes: one event-batch task instead of one event-fanout each.
+type EventBatchArgs struct {
+	Tenant string      `json:"tenant"`
+	Events []EventArgs `json:"events"`
+}
+
+// TaskEventBatch is the kind of EventBatchArgs' task.
+const TaskEventBatch = "event-batch"
+
+func (EventBatchArgs) Kind() string         { return TaskEventBatch }
+func (a EventBatchArgs) TaskTenant() string { return a.Tenant }
+func (a EventBatchArgs) DedupKey() string {
+	if len(a.Events) == 0 {
+		return "events:"
+	}
+	return "events:" + a.Events[0].ID
+}
+func (a EventBatchArgs) Validate() error {
+	if a.Tenant == "" || len(a.Events) == 0 {
+		return Errorf(KindInvalid, "event-batch: tenant and events are required")
+	}
+	for _, ev := range a.Events {
+		if err := ev.Validate(); err != nil {
+			return err
+		}
+		if ev.Tenant != a.Tenant {
+			return Errorf(KindInvalid, "event-batch: an event of tenant %q in a batch of %q", ev.Tenant, a.Tenant)
+		}
+	}
+	return nil
+}
+
+// DeliveryArgs name the messages to deliver: a subscription's, or one
+// stream's of it (tasks queued before deliveries went by subscription).
 type DeliveryArgs struct {
 	Tenant       string `json:"tenant"`
 	Subscription string `json:"subscription"`
-	Stream       string `json:"stream"`
+	Stream       string `json:"stream,omitempty"`
 }
 
 // TaskWebhookDelivery is the kind of DeliveryArgs' task.
@@ -98,8 +134,8 @@ func (DeliveryArgs) Kind() string         { return TaskWebhookDelivery }
 func (a DeliveryArgs) TaskTenant() string { return a.Tenant }
 func (a DeliveryArgs) DedupKey() string   { return "delivery:" + a.Subscription + ":" + a.Stream }
 func (a DeliveryArgs) Validate() error {
-	if a.Tenant == "" || a.Subscription == "" || a.Stream == "" {
-		return Errorf(KindInvalid, "delivery: tenant, subscription and stream are required")
+	if a.Tenant == "" || a.Subscription == "" {
+		return Errorf(KindInvalid, "delivery: tenant and subscription are required")
 	}
 	return nil
 }
@@ -111,9 +147,19 @@ type OutboundStore interface {
 	// AddMessages stores the messages (a message already stored is left as
 	// it is) and the delivery tasks of their streams, in one transaction.
 	AddMessages(ctx context.Context, msgs []OutboundMessage, tasks []NewTask) error
-	PendingMessages(ctx context.Context, tenant, subscription, stream string) ([]OutboundMessage, error)
-	MessageDelivered(ctx context.Context, m OutboundMessage, status int, at time.Time) error
+	// PendingMessages returns the undelivered messages of a subscription's
+	// stream (every stream when stream is ""), by stream then id, at most
+	// limit.
+	PendingMessages(ctx context.Context, tenant, subscription, stream string, limit int) ([]OutboundMessage, error)
+	// MessagesDelivered marks messages delivered, in one write.
+	MessagesDelivered(ctx context.Context, ms []DeliveredMessage, at time.Time) error
 	MessageFailed(ctx context.Context, m OutboundMessage, status int, cause string) error
+}
+
+// DeliveredMessage is a message and the endpoint's answer to it.
+type DeliveredMessage struct {
+	Message OutboundMessage
+	Status  int
 }
 
 // WebhookSender posts one message to a subscription's endpoint; status is
@@ -134,26 +180,41 @@ type Fanout struct {
 // Work stores a message of the event for every enabled subscription that
 // wants it, with the delivery of its stream.
 func (f *Fanout) Work(ctx context.Context, ev EventArgs, correlationID string) error {
-	subs, err := f.Store.Subscriptions(ctx, ev.Tenant)
+	return f.fanout(ctx, ev.Tenant, []EventArgs{ev}, correlationID)
+}
+
+// WorkBatch is Work for an event-batch task's events, in one write.
+func (f *Fanout) WorkBatch(ctx context.Context, b EventBatchArgs, correlationID string) error {
+	return f.fanout(ctx, b.Tenant, b.Events, correlationID)
+}
+
+func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, correlationID string) error {
+	subs, err := f.Store.Subscriptions(ctx, tenant)
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(map[string]any{"type": ev.Type, "timestamp": ev.At.UTC().Format(time.RFC3339Nano), "data": ev.Data})
-	if err != nil {
-		return Wrap(KindInvalid, err, "event payload")
-	}
 	var msgs []OutboundMessage
 	var tasks []NewTask
-	for _, s := range subs {
-		if !s.Enabled || !s.Wants(ev.Type) {
-			continue
+	delivery := map[string]bool{}
+	for _, ev := range evs {
+		body, err := json.Marshal(map[string]any{"type": ev.Type, "timestamp": ev.At.UTC().Format(time.RFC3339Nano), "data": ev.Data})
+		if err != nil {
+			return Wrap(KindInvalid, err, "event payload")
 		}
-		msgs = append(msgs, OutboundMessage{Tenant: ev.Tenant, SubscriptionID: s.ID, ID: ev.ID, Stream: ev.Stream, Type: ev.Type,
-			Payload: body, State: "pending", CreatedAt: ev.At})
-		tasks = append(tasks, TaskOf(DeliveryArgs{Tenant: ev.Tenant, Subscription: s.ID, Stream: ev.Stream}, correlationID))
-	}
-	if (ev.Type == EventPassInstalled || ev.Type == EventPassUninstalled) && f.InstallStatus.Wants(ev.Tenant) {
-		tasks = append(tasks, TaskOf(InstallStatusArgs{Tenant: ev.Tenant, Serial: ev.Stream}, correlationID))
+		for _, s := range subs {
+			if !s.Enabled || !s.Wants(ev.Type) {
+				continue
+			}
+			msgs = append(msgs, OutboundMessage{Tenant: tenant, SubscriptionID: s.ID, ID: ev.ID, Stream: ev.Stream, Type: ev.Type,
+				Payload: body, State: "pending", CreatedAt: ev.At})
+			if !delivery[s.ID] {
+				delivery[s.ID] = true
+				tasks = append(tasks, TaskOf(DeliveryArgs{Tenant: tenant, Subscription: s.ID}, correlationID))
+			}
+		}
+		if (ev.Type == EventPassInstalled || ev.Type == EventPassUninstalled) && f.InstallStatus.Wants(tenant) {
+			tasks = append(tasks, TaskOf(InstallStatusArgs{Tenant: tenant, Serial: ev.Stream}, correlationID))
+		}
 	}
 	if len(msgs) == 0 && len(tasks) == 0 {
 		return nil
@@ -161,16 +222,25 @@ func (f *Fanout) Work(ctx context.Context, ev EventArgs, correlationID string) e
 	return f.Store.AddMessages(ctx, msgs, tasks)
 }
 
-// Deliverer delivers a stream's messages in order (the webhook-delivery
-// worker): it stops at the first failure and returns it, so the task is
-// retried and nothing later overtakes it.
+// Deliverer delivers a subscription's messages (the webhook-delivery
+// worker): every stream (a pass) in order, several streams at once. A
+// stream stops at its first failure, so nothing later overtakes it, and
+// the task returns that failure, to be retried.
 type Deliverer struct {
 	Store  OutboundStore
 	Sender WebhookSender
 	Clock  Clock
 }
 
-// Work delivers the pending messages of one subscription's stream.
+// deliveryPage is how many pending messages a round reads;
+// deliveryStreams how many streams are delivered at once.
+const (
+	deliveryPage    = 1000
+	deliveryStreams = 16
+)
+
+// Work delivers the pending messages of a subscription (or of one stream
+// of it), a page at a time, until none is left or a stream failed.
 func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 	sub, err := d.Store.Subscription(ctx, a.Tenant, a.Subscription)
 	if err != nil {
@@ -182,26 +252,71 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 	if !sub.Enabled {
 		return nil // kept pending; enabling it again delivers them
 	}
-	msgs, err := d.Store.PendingMessages(ctx, a.Tenant, a.Subscription, a.Stream)
-	if err != nil {
-		return err
+	for {
+		msgs, err := d.Store.PendingMessages(ctx, a.Tenant, a.Subscription, a.Stream, deliveryPage)
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		var streams [][]OutboundMessage
+		for i, m := range msgs {
+			if i == 0 || m.Stream != msgs[i-1].Stream {
+				streams = append(streams, nil)
+			}
+			streams[len(streams)-1] = append(streams[len(streams)-1], m)
+		}
+		var (
+			mu    sync.Mutex
+			done  []DeliveredMessage
+			fails []error
+			wg    sync.WaitGroup
+			sem   = make(chan struct{}, deliveryStreams)
+		)
+		for _, st := range streams {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				ok, err := d.deliverStream(ctx, sub, st)
+				mu.Lock()
+				defer mu.Unlock()
+				done = append(done, ok...)
+				if err != nil {
+					fails = append(fails, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if err := d.Store.MessagesDelivered(context.WithoutCancel(ctx), done, d.Clock.Now()); err != nil {
+			return err
+		}
+		if len(fails) > 0 {
+			return Errorf(KindUnavailable, "%d of %d streams to subscription %s failed; the first: %v", len(fails), len(streams),
+				sub.ID, fails[0])
+		}
+		if len(msgs) < deliveryPage {
+			return nil
+		}
 	}
+}
+
+// deliverStream sends a stream's messages in order until one fails; it
+// returns those delivered and the failure.
+func (d *Deliverer) deliverStream(ctx context.Context, sub *Subscription, msgs []OutboundMessage) ([]DeliveredMessage, error) {
+	var done []DeliveredMessage
 	for _, m := range msgs {
 		status, err := d.Sender.Send(ctx, *sub, m)
 		if err == nil && status >= 200 && status < 300 {
-			if err := d.Store.MessageDelivered(ctx, m, status, d.Clock.Now()); err != nil {
-				return err
-			}
+			done = append(done, DeliveredMessage{Message: m, Status: status})
 			continue
 		}
 		cause := "HTTP " + strconv.Itoa(status)
 		if err != nil {
 			cause = err.Error()
 		}
-		if ferr := d.Store.MessageFailed(ctx, m, status, cause); ferr != nil {
-			return ferr
+		if ferr := d.Store.MessageFailed(context.WithoutCancel(ctx), m, status, cause); ferr != nil {
+			return done, ferr
 		}
-		return Errorf(KindUnavailable, "webhook %s to subscription %s: %s", m.ID, sub.ID, strings.TrimSpace(cause))
+		return done, fmt.Errorf("webhook %s: %s", m.ID, strings.TrimSpace(cause))
 	}
-	return nil
+	return done, nil
 }

@@ -101,6 +101,16 @@ type PassStore interface {
 	// (FollowUps), in one transaction; otherwise it returns an error of
 	// kind KindConflict and changes nothing.
 	UpdatePass(ctx context.Context, p *Pass, follow []NewTask) error
+	// UpdatePasses is UpdatePass for several passes, and the tasks more,
+	// in one transaction: all are stored, or none (a conflict on one is
+	// the error).
+	UpdatePasses(ctx context.Context, ws []PassWrite, more []NewTask) error
+}
+
+// PassWrite is a new version of a pass and the tasks that follow it.
+type PassWrite struct {
+	Pass   *Pass
+	Follow []NewTask
 }
 
 // BlobStore keeps signed pass files.

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -337,59 +335,62 @@ func (s *PerformanceSyncer) Sync(ctx context.Context, a PerformanceArgs, correla
 		page = 200
 	}
 	fallback := s.Service.Locales[a.Tenant]
-	after := ""
-	for {
-		ps, err := s.Passes.PerformancePasses(ctx, a.Tenant, a.PerformanceID, after, page)
-		if err != nil {
-			return rep, err
-		}
-		// Signing is most of the work: the passes of a page are rewritten
-		// on every core, with more in flight than cores so that the pass
-		// files' flushes to disk and the store's writes (serialised, group
-		// committed) overlap the signing.
-		var (
-			wg       sync.WaitGroup
-			mu       sync.Mutex
-			firstErr error
-			sem      = make(chan struct{}, 4*runtime.GOMAXPROCS(0)+4)
-		)
-		for i := range ps {
-			p := &ps[i]
-			after = p.SerialNumber
-			if p.Status == StatusVoided {
-				continue
+	// The pages are read while the passes of the previous ones are signed
+	// and written: memory holds a page and what is in flight, whatever
+	// the size of the performance.
+	items := make(chan rewriteItem, page)
+	type readResult struct {
+		n   int
+		err error
+	}
+	read := make(chan readResult, 1)
+	prodCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		defer close(items)
+		after, n := "", 0
+		for {
+			ps, err := s.Passes.PerformancePasses(prodCtx, a.Tenant, a.PerformanceID, after, page)
+			if err != nil {
+				read <- readResult{n, err}
+				return
 			}
-			rep.Passes++
-			t := p.Ticket
-			if details != nil {
-				details.ApplyTo(&t)
-			}
-			t.Notice = ""
-			if notice != nil {
-				t.Notice = notice.Body.Pick(t.Locale, fallback)
-			}
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				_, changed, err := s.Service.rewrite(ctx, p, t)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err != nil && firstErr == nil:
-					firstErr = fmt.Errorf("performance %d, pass %s: %w", a.PerformanceID, p.SerialNumber, err)
-				case changed:
-					rep.Changed++
+			for i := range ps {
+				p := &ps[i]
+				after = p.SerialNumber
+				if p.Status == StatusVoided {
+					continue
 				}
-			}()
+				t := p.Ticket
+				if details != nil {
+					details.ApplyTo(&t)
+				}
+				t.Notice = ""
+				if notice != nil {
+					t.Notice = notice.Body.Pick(t.Locale, fallback)
+				}
+				select {
+				case items <- rewriteItem{cur: p, t: t}:
+					n++
+				case <-prodCtx.Done():
+					read <- readResult{n, prodCtx.Err()}
+					return
+				}
+			}
+			if len(ps) < page {
+				read <- readResult{n, nil}
+				return
+			}
 		}
-		wg.Wait()
-		if firstErr != nil {
-			return rep, firstErr
-		}
-		if len(ps) < page {
-			break
-		}
+	}()
+	changed, err := s.Service.rewriteAll(ctx, items, correlationID, stop)
+	rd := <-read
+	rep.Changed, rep.Passes = changed, rd.n
+	if err != nil {
+		return rep, fmt.Errorf("performance %d: %w", a.PerformanceID, err)
+	}
+	if rd.err != nil {
+		return rep, rd.err
 	}
 	now := s.Clock.Now()
 	// The pushes and Google follow once for the performance, when a pass

@@ -86,7 +86,8 @@ func (c *catalogue) Performance(_ context.Context, _ string, id int64) (pass.Per
 // TestPerformanceSync rewrites a performance of 230 passes a page of 100
 // at a time: the notice and the catalogue's new time on every pass that
 // is not voided, one push and one Google task for the performance instead
-// of one per pass, nothing the second time; the catalogue watch queues a
+// of one per pass, the announcements in one event-batch task per page,
+// nothing the second time; the catalogue watch queues a
 // rewrite only when the catalogue changed.
 func TestPerformanceSync(t *testing.T) {
 	t.Parallel()
@@ -127,7 +128,7 @@ func TestPerformanceSync(t *testing.T) {
 	}
 	kinds := newTasks(t, b, old)
 	if kinds[pass.TaskPushPass] != 0 || kinds[pass.TaskGoogleSync] != 0 || kinds[pass.TaskPushPerformance] != 1 ||
-		kinds[pass.TaskGooglePerformance] != 1 || kinds[pass.TaskEventFanout] != n {
+		kinds[pass.TaskGooglePerformance] != 1 || kinds[pass.TaskEventFanout] != 0 || kinds[pass.TaskEventBatch] != 3 {
 		t.Errorf("follow-ups: %v", kinds)
 	}
 	after := ""

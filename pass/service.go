@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -161,23 +164,30 @@ func (s *Service) store(ctx context.Context, p *Pass, r Rendered, now time.Time)
 	return s.Blobs.Put(ctx, p.BlobKey, data, ContentTypePkpass)
 }
 
-// rewrite is Apply for an existing pass during an event-wide change: t
-// carries its notice already, and the push and Google Wallet follow-ups
-// are left to the performance's own tasks (Change.Bulk).
-func (s *Service) rewrite(ctx context.Context, cur *Pass, t Ticket) (*Pass, bool, error) {
-	return s.update(ctx, cur, t, Change{Bulk: true})
-}
-
 // update stores a new version of cur for t when its content changed;
 // change says what kind of change it is (Prev and Next are filled here).
 func (s *Service) update(ctx context.Context, cur *Pass, t Ticket, change Change) (*Pass, bool, error) {
+	next, follow, err := s.prepare(ctx, cur, t, change)
+	if err != nil || next == nil {
+		return cur, false, err
+	}
+	if err := s.Passes.UpdatePass(ctx, next, follow); err != nil {
+		return nil, false, err
+	}
+	return next, true, nil
+}
+
+// prepare renders t on cur and, when the content changed, signs and stores
+// the file of the next version: it returns that version and the tasks that
+// follow it, to be written by the caller; nil when nothing changed.
+func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Change) (*Pass, []NewTask, error) {
 	pol := s.Policies.For(t.Tenant)
 	r, err := s.Packager.Render(ctx, t.Tenant, cur.Template, PassInput{Ticket: t, SerialNumber: cur.SerialNumber, AuthToken: cur.AuthToken})
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	if r.ContentHash == cur.ContentHash && !change.Erased {
-		return cur, false, nil
+		return nil, nil, nil
 	}
 	next := *cur
 	if change.Erased && cur.HolderKey != "" && !strings.HasPrefix(cur.HolderKey, "h:") {
@@ -196,19 +206,108 @@ func (s *Service) update(ctx context.Context, cur *Pass, t Ticket, change Change
 		case err == nil:
 			change.InGoogleWallet = true
 		case !errors.Is(err, ErrNotFound):
-			return nil, false, err
+			return nil, nil, err
 		}
 	}
 	if err := s.store(ctx, &next, r, s.Clock.Now()); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	if next.UpdateTag <= cur.UpdateTag {
 		next.UpdateTag = cur.UpdateTag + 1
 	}
-	if err := s.Passes.UpdatePass(ctx, &next, FollowUps(change, pol)); err != nil {
-		return nil, false, err
+	return &next, FollowUps(change, pol), nil
+}
+
+// rewriteBatch is how many new versions an event-wide change writes per
+// transaction.
+const rewriteBatch = 100
+
+// rewriteAll rewrites the passes of an event-wide change (Change.Bulk)
+// that items gives, until it is closed: each ticket is rendered, and
+// signed and its file stored when its content changed, on every core with
+// more in flight than cores (the files' flushes to disk overlap the
+// signing); meanwhile the new versions are written rewriteBatch to a
+// transaction, with their announcements in one event-batch task each
+// (instead of a task per pass). It returns how many passes changed. On
+// error it calls stop (the producer of items stops and closes it), drains
+// items and returns the first error.
+func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, correlationID string, stop func()) (int, error) {
+	ctx, cancelCtx := context.WithCancelCause(ctx)
+	defer cancelCtx(nil)
+	cancel := func(err error) { cancelCtx(err); stop() }
+	type prepared struct {
+		next   *Pass
+		follow []NewTask
 	}
-	return &next, true, nil
+	results := make(chan prepared, rewriteBatch)
+	var workers sync.WaitGroup
+	for range 4*runtime.GOMAXPROCS(0) + 4 {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for it := range items {
+				if ctx.Err() != nil {
+					continue // drain
+				}
+				next, follow, err := s.prepare(ctx, it.cur, it.t, Change{Bulk: true})
+				if err != nil {
+					cancel(fmt.Errorf("pass %s: %w", it.cur.SerialNumber, err))
+					continue
+				}
+				if next != nil {
+					results <- prepared{next, follow}
+				}
+			}
+		}()
+	}
+	go func() { workers.Wait(); close(results) }()
+	changed := 0
+	var ws []PassWrite
+	var events []EventArgs
+	flush := func() {
+		if len(ws) == 0 || ctx.Err() != nil {
+			ws, events = ws[:0], events[:0]
+			return
+		}
+		var more []NewTask
+		if len(events) > 0 {
+			more = append(more, TaskOf(EventBatchArgs{Tenant: events[0].Tenant, Events: events}, correlationID))
+		}
+		if err := s.Passes.UpdatePasses(ctx, ws, more); err != nil {
+			cancel(err)
+		} else {
+			changed += len(ws)
+		}
+		ws, events = nil, nil
+	}
+	for r := range results {
+		var follow []NewTask
+		for _, t := range r.follow {
+			if t.Kind == TaskEventFanout {
+				var ev EventArgs
+				if err := json.Unmarshal(t.Payload, &ev); err == nil {
+					events = append(events, ev)
+					continue
+				}
+			}
+			follow = append(follow, t)
+		}
+		ws = append(ws, PassWrite{Pass: r.next, Follow: follow})
+		if len(ws) == rewriteBatch {
+			flush()
+		}
+	}
+	flush()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return changed, err
+	}
+	return changed, ctx.Err()
+}
+
+// rewriteItem is a pass of an event-wide change and the ticket to show.
+type rewriteItem struct {
+	cur *Pass
+	t   Ticket
 }
 
 // HolderKey identifies who holds a ticket without saying who: a hash of

@@ -144,10 +144,14 @@ func scanMessage(r scanner) (pass.OutboundMessage, error) {
 }
 
 // PendingMessages returns a subscription's undelivered messages of one
-// stream, in order.
-func (s *DB) PendingMessages(ctx context.Context, tenant, subscription, stream string) ([]pass.OutboundMessage, error) {
-	return s.messages(ctx, `WHERE tenant = $1 AND subscription_id = $2 AND stream = $3 AND state = 'pending' ORDER BY id`,
-		tenant, subscription, stream)
+// stream (every stream when stream is ""), by stream then id, at most limit.
+func (s *DB) PendingMessages(ctx context.Context, tenant, subscription, stream string, limit int) ([]pass.OutboundMessage, error) {
+	if stream == "" {
+		return s.messages(ctx, `WHERE tenant = $1 AND subscription_id = $2 AND state = 'pending' ORDER BY stream, id LIMIT $3`,
+			tenant, subscription, limit)
+	}
+	return s.messages(ctx, `WHERE tenant = $1 AND subscription_id = $2 AND stream = $3 AND state = 'pending' ORDER BY id LIMIT $4`,
+		tenant, subscription, stream, limit)
 }
 
 // Messages returns a subscription's messages, newest first (the delivery
@@ -173,15 +177,23 @@ func (s *DB) messages(ctx context.Context, where string, args ...any) ([]pass.Ou
 	return out, rows.Err()
 }
 
-// MessageDelivered marks a message delivered.
-func (s *DB) MessageDelivered(ctx context.Context, m pass.OutboundMessage, status int, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE webhook_messages SET state = 'delivered', attempts = attempts + 1, last_status = $4,
-		last_error = '', delivered_at = $5 WHERE tenant = $1 AND subscription_id = $2 AND id = $3`,
-		m.Tenant, m.SubscriptionID, m.ID, status, at.UnixMilli())
-	if err != nil {
-		return fmt.Errorf("storage: webhook message: %w", err)
+// MessagesDelivered marks messages delivered, in one transaction.
+func (s *DB) MessagesDelivered(ctx context.Context, ms []pass.DeliveredMessage, at time.Time) error {
+	if len(ms) == 0 {
+		return nil
 	}
-	return nil
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, d := range ms {
+			m := d.Message
+			_, err := s.stmts.exec(ctx, tx, `UPDATE webhook_messages SET state = 'delivered', attempts = attempts + 1, last_status = $4,
+				last_error = '', delivered_at = $5 WHERE tenant = $1 AND subscription_id = $2 AND id = $3`,
+				m.Tenant, m.SubscriptionID, m.ID, d.Status, at.UnixMilli())
+			if err != nil {
+				return fmt.Errorf("storage: webhook message: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // MessageFailed records a failed attempt of a message.
@@ -200,43 +212,22 @@ func (s *DB) MessageFailed(ctx context.Context, m pass.OutboundMessage, status i
 var _ pass.OutboundStore = (*DB)(nil)
 
 // ReplayMessages makes a subscription's messages created since since
-// (or the one with id msgID) pending again, with the delivery tasks of
-// their streams; it returns how many it made pending.
+// (or the one with id msgID) pending again, with the delivery task of the
+// subscription; it returns how many it made pending.
 func (s *DB) ReplayMessages(ctx context.Context, tenant, subscription, msgID string, since time.Time) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT stream FROM webhook_messages WHERE tenant = $1 AND subscription_id = $2
-			AND (($3 <> '' AND id = $3) OR ($3 = '' AND created_at >= $4))`, tenant, subscription, msgID, since.UnixMilli())
-		if err != nil {
-			return err
-		}
-		var streams []string
-		for rows.Next() {
-			var st string
-			if err := rows.Scan(&st); err != nil {
-				rows.Close()
-				return err
-			}
-			streams = append(streams, st)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_messages SET state = 'pending', delivered_at = 0 WHERE tenant = $1 AND subscription_id = $2
 			AND (($3 <> '' AND id = $3) OR ($3 = '' AND created_at >= $4))`, tenant, subscription, msgID, since.UnixMilli())
 		if err != nil {
 			return err
 		}
 		affected, _ := res.RowsAffected()
-		n = int(affected)
-		now := time.Now()
-		for _, st := range streams {
-			if _, err := s.enqueueTx(ctx, tx, pass.TaskOf(pass.DeliveryArgs{Tenant: tenant, Subscription: subscription, Stream: st}, ""), now); err != nil {
-				return err
-			}
+		if n = int(affected); n == 0 {
+			return nil
 		}
-		return nil
+		_, err = s.enqueueTx(ctx, tx, pass.TaskOf(pass.DeliveryArgs{Tenant: tenant, Subscription: subscription}, ""), time.Now())
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("storage: replay: %w", err)

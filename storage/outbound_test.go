@@ -43,17 +43,24 @@ func TestSubscriptionsAndMessages(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		pending, err := db.PendingMessages(ctx, "demo", "wh_1", "s1")
+		pending, err := db.PendingMessages(ctx, "demo", "wh_1", "s1", 100)
 		if err != nil || len(pending) != 2 || pending[0].ID != "msg_1" || string(pending[1].Payload) != `{"n":"msg_2"}` {
 			t.Fatalf("pending: %+v %v", pending, err)
 		}
 		if err := db.MessageFailed(ctx, pending[0], 503, "HTTP 503"); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.MessageDelivered(ctx, pending[0], 204, now); err != nil {
+		// Every stream of the subscription, by stream then id, a page at a time.
+		if all, _ := db.PendingMessages(ctx, "demo", "wh_1", "", 100); len(all) != 3 || all[0].ID != "msg_1" || all[2].ID != "msg_3" {
+			t.Errorf("every stream: %+v", all)
+		}
+		if page, _ := db.PendingMessages(ctx, "demo", "wh_1", "", 2); len(page) != 2 || page[1].ID != "msg_2" {
+			t.Errorf("a page of 2: %+v", page)
+		}
+		if err := db.MessagesDelivered(ctx, []pass.DeliveredMessage{{Message: pending[0], Status: 204}}, now); err != nil {
 			t.Fatal(err)
 		}
-		if p, _ := db.PendingMessages(ctx, "demo", "wh_1", "s1"); len(p) != 1 || p[0].ID != "msg_2" {
+		if p, _ := db.PendingMessages(ctx, "demo", "wh_1", "s1", 100); len(p) != 1 || p[0].ID != "msg_2" {
 			t.Errorf("after delivery: %+v", p)
 		}
 		log, _ := db.Messages(ctx, "demo", "wh_1", 10)

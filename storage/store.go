@@ -369,29 +369,54 @@ func ticketJSON(p *pass.Pass) (string, error) {
 // notifies the task listeners of its tasks (see NotifyTasks).
 func (s *DB) UpdatePass(ctx context.Context, p *pass.Pass, follow []pass.NewTask) error {
 	defer s.meta.drop(p.Tenant, p.SerialNumber)
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.updatePassTx(ctx, tx, p, follow) })
+}
+
+// UpdatePasses is UpdatePass for several passes, and more tasks, in one
+// transaction: all are stored or none (a conflict on one is the error).
+func (s *DB) UpdatePasses(ctx context.Context, ws []pass.PassWrite, more []pass.NewTask) error {
+	defer func() {
+		for _, w := range ws {
+			s.meta.drop(w.Pass.Tenant, w.Pass.SerialNumber)
+		}
+	}()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		tj, err := ticketJSON(p)
-		if err != nil {
-			return err
+		for _, w := range ws {
+			if err := s.updatePassTx(ctx, tx, w.Pass, w.Follow); err != nil {
+				return err
+			}
 		}
-		res, err := s.stmts.exec(ctx, tx, `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
-			blob_key = $5, ticket_id = $6, template = $7, updated_at = $8, ticket_json = $12, secret_token = $13,
-			order_id = $14, file_id = $15, performance_id = $16, event_end = $17, barcode = $18, holder_key = $19
-			WHERE tenant = $9 AND serial_number = $10 AND version = $11 AND update_tag < $2`,
-			p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey, p.TicketID, p.Template,
-			p.UpdatedAt.UnixMilli(), p.Tenant, p.SerialNumber, p.Version-1, tj, p.SecretToken, p.OrderID, p.FileID,
-			p.Ticket.Event.PerformanceID, eventEnd(p), p.Ticket.Barcode, p.HolderKey)
-		if err != nil {
-			return fmt.Errorf("storage: update pass %s: %w", p.SerialNumber, err)
+		for _, t := range more {
+			if _, err := s.enqueueTx(ctx, tx, t, time.Now()); err != nil {
+				return fmt.Errorf("storage: %s task: %w", t.Kind, err)
+			}
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
-		}
-		if err := s.insertVersion(ctx, tx, p); err != nil {
-			return err
-		}
-		return s.enqueueFollowUps(ctx, tx, p, follow)
+		return nil
 	})
+}
+
+func (s *DB) updatePassTx(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow []pass.NewTask) error {
+	tj, err := ticketJSON(p)
+	if err != nil {
+		return err
+	}
+	res, err := s.stmts.exec(ctx, tx, `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
+		blob_key = $5, ticket_id = $6, template = $7, updated_at = $8, ticket_json = $12, secret_token = $13,
+		order_id = $14, file_id = $15, performance_id = $16, event_end = $17, barcode = $18, holder_key = $19
+		WHERE tenant = $9 AND serial_number = $10 AND version = $11 AND update_tag < $2`,
+		p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey, p.TicketID, p.Template,
+		p.UpdatedAt.UnixMilli(), p.Tenant, p.SerialNumber, p.Version-1, tj, p.SecretToken, p.OrderID, p.FileID,
+		p.Ticket.Event.PerformanceID, eventEnd(p), p.Ticket.Barcode, p.HolderKey)
+	if err != nil {
+		return fmt.Errorf("storage: update pass %s: %w", p.SerialNumber, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
+	}
+	if err := s.insertVersion(ctx, tx, p); err != nil {
+		return err
+	}
+	return s.enqueueFollowUps(ctx, tx, p, follow)
 }
 
 // ListVersions returns the stored versions of a pass, oldest first.

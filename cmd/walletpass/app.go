@@ -430,6 +430,7 @@ func (a *App) buildServices() {
 	for _, t := range cfg.Tenants {
 		installStatus.Keys[t.ID] = t.SecuTix.InstallStatusKey
 	}
+	fanout := &pass.Fanout{Store: db, InstallStatus: installStatus}
 	a.Dispatcher = workers.New(workers.Config{
 		Workers: w.Count, MaxAttempts: w.MaxAttempts, MaxBackoff: time.Duration(w.MaxBackoff), Lease: time.Duration(w.Lease),
 		Reconcile: -1, RetentionAge: time.Duration(w.Retention), Jobs: jobs,
@@ -450,7 +451,8 @@ func (a *App) buildServices() {
 		})),
 		workers.Handle(workers.WorkFunc[pass.GooglePerformanceArgs](gs.SyncPerformance)),
 		workers.Handle[pass.AppNoticeArgs](a.Notices),
-		workers.Handle[pass.EventArgs](&pass.Fanout{Store: db, InstallStatus: installStatus}),
+		workers.Handle[pass.EventArgs](fanout),
+		workers.Handle(workers.WorkFunc[pass.EventBatchArgs](fanout.WorkBatch)),
 		workers.Handle[pass.InstallStatusArgs](installStatus),
 		workers.Handle[pass.DeliveryArgs](&pass.Deliverer{Store: db, Sender: outbound.NewSender(cfg.Server.Development)}),
 	), log.With(slog.String("component", "workers")))

@@ -259,7 +259,7 @@ func (c *taskCollector) Describe(ch chan<- *prometheus.Desc) {
 var (
 	taskKinds = []string{pass.TaskSyncOrder, pass.TaskPushPass, pass.TaskGoogleSync, pass.TaskAppNotice,
 		pass.TaskEventFanout, pass.TaskWebhookDelivery, pass.TaskInstallStatus, pass.TaskPerformanceSync,
-		pass.TaskPushPerformance, pass.TaskGooglePerformance}
+		pass.TaskPushPerformance, pass.TaskGooglePerformance, pass.TaskEventBatch}
 	taskStates = []pass.TaskState{pass.TaskPending, pass.TaskRunning, pass.TaskDead}
 )
 
