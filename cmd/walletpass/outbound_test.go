@@ -7,17 +7,22 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"walletpass/httpapi"
+	"walletpass/outbound"
 	"walletpass/pass"
+	"walletpass/storage"
 )
 
 // receiver is an organiser's webhook endpoint. It checks each delivery's
@@ -33,6 +38,7 @@ type receiver struct {
 	calls     int
 	got       []delivery
 	seen      map[string]bool // ids of got
+	down      atomic.Bool     // answer 502 to everything
 }
 
 type delivery struct {
@@ -60,6 +66,10 @@ func (r *receiver) setSecret(whsec string) {
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
+	if r.down.Load() {
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls++
@@ -269,5 +279,75 @@ func TestOutboundWebhooks(t *testing.T) {
 	}
 	if st, _ := call("GET", "/api/demo/webhooks/"+created.ID, reader, nil); st != 404 {
 		t.Errorf("get after delete: %d", st)
+	}
+}
+
+// TestReceiverDownForAnHour: the subscriber's endpoint fails for an hour
+// (simulated: a minute per round) while five passes keep changing; each
+// round the delivery task runs, as its retries would, and fails without
+// delivering anything out of order. When the endpoint is back, one run
+// delivers every event, each pass's in the order they were made, each
+// signature checked by the receiver's own code.
+func TestReceiverDownForAnHour(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rcv := newReceiver(t, 0)
+	rcv.down.Store(true)
+	secret := outbound.NewSecret()
+	rcv.setSecret(secret)
+	sub := pass.Subscription{Tenant: "demo", ID: "wh_down", Endpoint: rcv.srv.URL + "/hook", Events: []string{"*"}, Enabled: true,
+		Secret: secret, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := db.CreateSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	fan := &pass.Fanout{Store: db}
+	del := &pass.Deliverer{Store: db, Sender: outbound.NewSender(true)}
+	start := time.Now().Add(-time.Hour)
+	made := map[string][]string{} // serial -> event ids in order
+	for minute := range 60 {
+		for k := range 5 {
+			serial := fmt.Sprintf("pass%d", k)
+			p := &pass.Pass{Tenant: "demo", SerialNumber: serial, PassTypeID: "pass.x", Version: minute + 1, Status: pass.StatusActive}
+			ev := pass.PassEvent(p, pass.EventPassUpdated, start.Add(time.Duration(minute)*time.Minute), nil)
+			if err := fan.Work(ctx, ev, ""); err != nil {
+				t.Fatal(err)
+			}
+			made[serial] = append(made[serial], ev.ID)
+		}
+		if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); pass.KindOf(err) != pass.KindUnavailable {
+			t.Fatalf("minute %d: the delivery run answered %v, want a retry", minute, err)
+		}
+	}
+	if n := rcv.count(); n != 0 {
+		t.Fatalf("%d deliveries accepted while the endpoint was down", n)
+	}
+	rcv.down.Store(false)
+	if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); err != nil {
+		t.Fatalf("after the hour: %v", err)
+	}
+	if n := rcv.count(); n != 300 {
+		t.Errorf("%d of 300 events delivered", n)
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	got := map[string][]string{}
+	for _, d := range rcv.got {
+		got[d.Serial] = append(got[d.Serial], d.ID)
+	}
+	for serial, ids := range made {
+		if strings.Join(got[serial], " ") != strings.Join(ids, " ") {
+			t.Errorf("%s: delivered %d events out of order or with gaps", serial, len(got[serial]))
+		}
+	}
+	msgs, _ := db.Messages(ctx, "demo", sub.ID, 1000)
+	for _, m := range msgs {
+		if m.State != "delivered" {
+			t.Fatalf("message %s is %s", m.ID, m.State)
+		}
 	}
 }
