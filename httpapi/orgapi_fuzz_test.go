@@ -93,28 +93,44 @@ func (f *fakeNotices) LatestNotice(context.Context, string, int64) (*pass.Notice
 	return nil, pass.ErrNotFound
 }
 
+// fakeEraser records the erasures asked for.
+type fakeEraser struct {
+	mu   sync.Mutex
+	reqs []pass.ErasureRequest
+}
+
+func (f *fakeEraser) Erase(_ context.Context, r pass.ErasureRequest) (pass.ErasureReport, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs = append(f.reqs, r)
+	return pass.ErasureReport{}, nil
+}
+
 // FuzzOrganiserBodies posts arbitrary bodies to the scans, webhook
-// subscription and notification routes with valid credentials: never a
-// 5xx; a scan reaches the gate, a subscription is stored, and a notice is
-// stored, only when the body keeps the documented rules.
+// subscription, notification and erasure routes with valid credentials:
+// never a 5xx; a scan reaches the gate, a subscription is stored, a notice
+// is stored, and an erasure is asked for (with exactly what the body
+// says), only when the body keeps the documented rules.
 func FuzzOrganiserBodies(f *testing.F) {
 	for _, s := range []string{`{"data":"123456","type":"qrcode"}`, `{"data":"12","type":"qrcode"}`, `{"data":"123","type":"x","scanId":"a b"}`,
 		`{"endpoint":"https://crm.example.com/h","events":["*"]}`, `{"endpoint":"http://x","events":[]}`, `{"events":["pass.created"],"extra":1}`,
-		`{"message":"Doors at 19:00"}`, `{"message":{"fr":"Portes","de-CH":"Tür"},"title":"T","id":"n-1"}`, `{"message":{"":"x"}}`,
+		`{"message":"Doors at 19:00"}`, `{"fileId":123}`, `{"email":"a@example.com"}`, `{"message":{"fr":"Portes","de-CH":"Tür"},"title":"T","id":"n-1"}`, `{"message":{"":"x"}}`,
 		`null`, `[]`, "\x00"} {
 		f.Add(s)
 	}
 	scanner := &fakeScanner{}
 	subs := &fakeSubscriptions{subs: map[string]pass.Subscription{}}
 	notices := &fakeNotices{}
+	eraser := &fakeEraser{}
 	const key = "wpk_fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz"
 	srv := httptest.NewServer(New(Deps{
 		Tenants: []TenantInfo{{ID: "demo", Name: "Demo"}},
 		Scans:   scanner,
 		Tickets: TicketsAPI{APIKey: func(context.Context, string) (APIKeyInfo, error) {
-			return APIKeyInfo{Tenant: "demo", Scopes: []string{ScopeScans, ScopeWebhooksWrite, ScopePassesWrite}}, nil
+			return APIKeyInfo{Tenant: "demo", Scopes: []string{ScopeScans, ScopeWebhooksWrite, ScopePassesWrite, ScopeHoldersErase}}, nil
 		}},
-		Notices: &pass.Announcer{Notices: notices, Locales: map[string]string{"demo": "fr-CH"}, Clock: time.Now},
+		Notices:  &pass.Announcer{Notices: notices, Locales: map[string]string{"demo": "fr-CH"}, Clock: time.Now},
+		Erasures: eraser,
 		Subscriptions: SubscriptionDeps{Store: subs, NewSecret: func() string { return "whsec_x" },
 			CheckEndpoint: func(u string) error {
 				if !strings.HasPrefix(u, "https://") {
@@ -190,6 +206,31 @@ func FuzzOrganiserBodies(f *testing.F) {
 		for _, nt := range stored {
 			if err := nt.Validate(); err != nil || nt.PerformanceID != 42 || nt.Tenant != "demo" || nt.Body[""] != "" {
 				t.Fatalf("stored an invalid notice %+v: %v", nt, err)
+			}
+		}
+
+		eraser.mu.Lock()
+		n = len(eraser.reqs)
+		eraser.mu.Unlock()
+		st = post(t, "/api/demo/erasures", body)
+		eraser.mu.Lock()
+		asked := eraser.reqs[n:]
+		eraser.mu.Unlock()
+		var eb ErasureBody
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.DisallowUnknownFields()
+		strict := dec.Decode(&eb) == nil && !dec.More()
+		switch {
+		case st >= 500:
+			t.Fatalf("erasure: %d", st)
+		case st == 200 && (len(asked) != 1 || !strict):
+			t.Fatalf("erasure: 200 for %q, %d asked", body, len(asked))
+		case st != 200 && len(asked) != 0:
+			t.Fatalf("erasure: %d but asked", st)
+		}
+		for _, r := range asked {
+			if r.Tenant != "demo" || r.FileID != eb.FileID || r.Email != eb.Email {
+				t.Fatalf("erasure of %q asked as %+v", body, r)
 			}
 		}
 	})
