@@ -290,6 +290,9 @@ type PerformanceSyncer struct {
 	// change passes).
 	Catalogue PerformanceSource
 	Queue     Enqueuer
+	// Timeline, when set, gets a pass-version entry for each pass
+	// rewritten, on its order's timeline.
+	Timeline Timeline
 	// Page is how many passes are read at a time (default 200): memory
 	// stays flat whatever the size of the performance.
 	Page  int
@@ -383,7 +386,26 @@ func (s *PerformanceSyncer) Sync(ctx context.Context, a PerformanceArgs, correla
 			}
 		}
 	}()
-	changed, err := s.Service.rewriteAll(ctx, items, correlationID, stop)
+	why := cmp.Or(a.Why, "performance")
+	if notice != nil && a.Why == "notice" {
+		why = "notice " + notice.ID
+	}
+	changed, err := s.Service.rewriteAll(ctx, items, correlationID, stop, func(ws []PassWrite) {
+		if s.Timeline == nil {
+			return
+		}
+		entries := make([]TimelineEntry, 0, len(ws))
+		for _, w := range ws {
+			p := w.Pass
+			entries = append(entries, TimelineEntry{Tenant: p.Tenant, SecretToken: p.SecretToken, FileID: p.FileID, At: p.UpdatedAt,
+				Kind: "pass-version", CorrelationID: correlationID, Detail: fmt.Sprintf(
+					"serial=%s movement=%d generation=%d version=%d status=%s (performance %d: %s)", p.SerialNumber, p.MovementID,
+					p.HolderGeneration, p.Version, p.Status, a.PerformanceID, why)})
+		}
+		if err := s.Timeline.AddTimeline(context.WithoutCancel(ctx), entries...); err != nil && s.Log != nil {
+			s.Log.WarnContext(ctx, "timeline", slog.String("tenant", a.Tenant), slog.Any("error", err))
+		}
+	})
 	rd := <-read
 	rep.Changed, rep.Passes = changed, rd.n
 	if err != nil {

@@ -230,8 +230,10 @@ const rewriteBatch = 100
 // transaction, with their announcements in one event-batch task each
 // (instead of a task per pass). It returns how many passes changed. On
 // error it calls stop (the producer of items stops and closes it), drains
-// items and returns the first error.
-func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, correlationID string, stop func()) (int, error) {
+// items and returns the first error. written, when set, hears of each
+// batch once it is stored.
+func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, correlationID string, stop func(),
+	written func([]PassWrite)) (int, error) {
 	ctx, cancelCtx := context.WithCancelCause(ctx)
 	defer cancelCtx(nil)
 	cancel := func(err error) { cancelCtx(err); stop() }
@@ -277,6 +279,9 @@ func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, corr
 			cancel(err)
 		} else {
 			changed += len(ws)
+			if written != nil {
+				written(ws)
+			}
 		}
 		ws, events = nil, nil
 	}

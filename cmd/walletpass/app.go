@@ -356,7 +356,7 @@ func (a *App) buildServices() {
 	a.Passes = &pass.Service{Passes: db, Blobs: a.Blobs, Packager: countedPackager{Packager: a.Registry, m: a.metrics}, Policies: pol,
 		Google: db, Notices: db, Locales: locales, Erasures: db}
 	a.Eraser = newEraser(a.Passes, db, a.Blobs, log)
-	a.Performances = &pass.PerformanceSyncer{Service: a.Passes, Passes: db, Notices: db, Catalogue: a.SecuTix, Queue: db,
+	a.Performances = &pass.PerformanceSyncer{Service: a.Passes, Passes: db, Notices: db, Catalogue: a.SecuTix, Queue: db, Timeline: db,
 		Log: log.With(slog.String("component", "performances"))}
 	a.Announcer = &pass.Announcer{Notices: db, Locales: locales}
 	a.Syncer = &pass.Syncer{Orders: a.SecuTix, Service: a.Passes, Hints: db, Timeline: db, Log: log, Templates: templates}

@@ -234,7 +234,8 @@ func TestPerformanceNotices(t *testing.T) {
 	if json.Unmarshal(rawObj, &obj); len(obj.Messages) == 0 || obj.Messages[len(obj.Messages)-1].MessageType != "TEXT" {
 		t.Errorf("the seat change's message: %s", rawObj)
 	}
-	if tl := strings.Join(timelineOf(t, s, a.Secret), "\n"); !strings.Contains(tl, "message(s) to every holder") {
+	if tl := strings.Join(timelineOf(t, s, a.Secret), "\n"); !strings.Contains(tl, "message(s) to every holder") ||
+		!strings.Contains(tl, "(performance "+perfID+": notice doors-1)") || !strings.Contains(tl, "(performance "+perfID+": catalogue)") {
 		t.Errorf("the order's timeline does not show the class messages:\n%s", tl)
 	}
 }
