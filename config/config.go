@@ -255,6 +255,10 @@ type Apple struct {
 	WWDRFile string `yaml:"wwdrFile"`
 	// ReEntry keeps a scanned ticket's pass valid.
 	ReEntry bool `yaml:"reEntry"`
+	// SharingProhibited removes Wallet's Share button: "never" (default),
+	// "named" (tickets with a holder's name) or "always". Wallet still lets
+	// a pass be shared in other ways.
+	SharingProhibited string `yaml:"sharingProhibited"`
 	// APNs says how pass updates are pushed.
 	APNs APNs `yaml:"apns"`
 }
@@ -695,6 +699,11 @@ func (c *Config) Validate() error {
 			add("%s: templateVariable %q must be a comfort variable's name or off", where, v)
 		}
 		a := t.Apple
+		switch a.SharingProhibited {
+		case "", "never", "named", "always":
+		default:
+			add("%s: apple.sharingProhibited %q must be never, named or always", where, a.SharingProhibited)
+		}
 		if !passTypeIDRE.MatchString(a.PassTypeID) {
 			add("%s: apple.passTypeId %q must look like pass.com.example.tickets", where, a.PassTypeID)
 		}

@@ -160,8 +160,10 @@ tenants:
     webhooks: {auth: basic, username: secutix, password: short}
   - id: rules
     name: Rules
-    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12}
     templateVariable: "WALLET=x"
+    holderDataDays: -1
+    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12, sharingProhibited: sometimes}
+    secutix: {catalogInterval: "off"}
     templateRules:
       - {productCode: GALA}
       - {template: vip, productCode: GALA, eventId: 7}
@@ -181,6 +183,9 @@ tenants:
 		`tenant "rules": templateRules[0] names no template`,
 		`tenant "rules": templateRules[1] (template vip) must match on exactly one of productCode, productFamily, eventId, performanceId`,
 		`tenant "rules": templateVariable "WALLET=x" must be a comfort variable's name or off`,
+		`tenant "rules": holderDataDays must be 0 (keep) to 3650`,
+		`tenant "rules": apple.sharingProhibited "sometimes" must be never, named or always`,
+		`tenant "rules": secutix.catalogInterval must not be negative`,
 		`server.adminListen must differ from server.listen`,
 		`server.drainDelay must be between 0 and 1m`,
 		`tenants[0].id "Bad_ID" must be 1-63 lowercase letters`,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -81,7 +82,8 @@ func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfUR
 		tenants[t.ID] = &google.Tenant{
 			Issuer: &google.Issuer{Tenant: t.ID, IssuerID: gc.IssuerID, IssuerName: gc.IssuerName, ReEntry: t.Apple.ReEntry,
 				ExpireAfterEvent: gc.ExpireAfterEvent, InsertOnPayment: gc.InsertOnPayment,
-				ImageBaseURL: t.PublicBaseURL + "/api/" + t.ID + "/google/images", CallbackURL: callbackURL},
+				ImageBaseURL: t.PublicBaseURL + "/api/" + t.ID + "/google/images", CallbackURL: callbackURL,
+				Locale: cmp.Or(t.SecuTix.Locale, "en")},
 			Account: sa, API: api, Origins: gc.Origins, SaveURL: saveURL,
 			Design: func(name string) google.Design { return designOf(reg, name) },
 		}

@@ -130,7 +130,7 @@ func buildIssuers(cfg *config.Config, log *slog.Logger) (*apple.Registry, map[st
 		is, err := apple.NewIssuer(apple.IssuerConfig{
 			PassTypeID: t.Apple.PassTypeID, TeamID: t.Apple.TeamID, OrganizationName: t.Name,
 			WebServiceURL: t.PublicBaseURL + "/api/" + t.ID + "/apple",
-			AllowHTTP:     cfg.Server.Development, ReEntry: t.Apple.ReEntry,
+			AllowHTTP:     cfg.Server.Development, ReEntry: t.Apple.ReEntry, SharingProhibited: t.Apple.SharingProhibited,
 			Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR,
 		})
 		if err != nil {

@@ -277,3 +277,39 @@ func fieldValue(pj map[string]any, key string) any {
 	}
 	return nil
 }
+
+// TestSharingProhibited: the tenant's policy removes the Share button for
+// every pass, or only for passes that name their holder.
+func TestSharingProhibited(t *testing.T) {
+	b := setup(t)
+	id, err := certs.Load(certs.Source{CertFile: b.dev.Cert, KeyFile: b.dev.Key, WWDRFile: b.dev.WWDRCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := apple.SampleTicket(pass.EventConcert)
+	anonymous := named
+	anonymous.HolderName, anonymous.HolderEmail = "", ""
+	for _, c := range []struct {
+		policy           string
+		named, anonymous bool
+	}{{"", false, false}, {"never", false, false}, {"named", true, false}, {"always", true, true}} {
+		is, err := apple.NewIssuer(apple.IssuerConfig{PassTypeID: appletest.PassTypeID, TeamID: appletest.TeamID,
+			OrganizationName: "Demo", Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR, SharingProhibited: c.policy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			tk   pass.Ticket
+			want bool
+		}{{named, c.named}, {anonymous, c.anonymous}} {
+			built, err := is.Build(b.tpl, apple.Input{Ticket: tc.tk, SerialNumber: testSerial, AuthToken: testToken})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pj := appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
+			if got, _ := pj["sharingProhibited"].(bool); got != tc.want {
+				t.Errorf("policy %q, holder %q: sharingProhibited %v, want %v", c.policy, tc.tk.HolderName, got, tc.want)
+			}
+		}
+	}
+}

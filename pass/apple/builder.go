@@ -43,9 +43,12 @@ type IssuerConfig struct {
 	// ReEntry keeps a scanned ticket's pass valid (multi-entry tickets);
 	// by default a used ticket's pass is voided.
 	ReEntry bool
-	Cert    *x509.Certificate
-	Key     crypto.Signer
-	WWDR    *x509.Certificate
+	// SharingProhibited removes the Share button: "named" for tickets
+	// with a holder's name, "always", or "" / "never".
+	SharingProhibited string
+	Cert              *x509.Certificate
+	Key               crypto.Signer
+	WWDR              *x509.Certificate
 	// Clock is the clock of relevance and expiry dates.
 	Clock pass.Clock
 }
@@ -219,29 +222,26 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 		writeJSONString(w, tk.Barcode)
 		w.WriteString(`}]`)
 	}
-	start, end := relevantWindow(tk.Event)
 	w.WriteString(`,"relevantDate":`)
 	writeJSONString(w, formatDate(tk.Event.Start))
 	w.WriteString(`,"relevantDates":[`)
-	for i, d := 0, start; d.Before(end) && i < 10; i++ {
-		e := d.Add(24 * time.Hour)
-		if e.After(end) {
-			e = end
-		}
+	for i, win := range relevantWindows(tk.Event) {
 		if i > 0 {
 			w.WriteByte(',')
 		}
 		w.WriteString(`{"startDate":`)
-		writeJSONString(w, formatDate(d))
+		writeJSONString(w, formatDate(win[0]))
 		w.WriteString(`,"endDate":`)
-		writeJSONString(w, formatDate(e))
+		writeJSONString(w, formatDate(win[1]))
 		w.WriteByte('}')
-		d = e
 	}
 	w.WriteString(`],"expirationDate":`)
 	writeJSONString(w, formatDate(expiration(tk.Event)))
 	if voided {
 		w.WriteString(`,"voided":true`)
+	}
+	if sp := cfg.SharingProhibited; sp == "always" || (sp == "named" && strings.TrimSpace(tk.HolderName) != "") {
+		w.WriteString(`,"sharingProhibited":true`)
 	}
 	w.WriteString(`,"groupingIdentifier":`)
 	writeJSONString(w, tk.Tenant+"-"+strconv.FormatInt(tk.FileID, 10))
@@ -288,6 +288,48 @@ func relevantWindow(e pass.Event) (time.Time, time.Time) {
 		end = e.End
 	}
 	return start, end
+}
+
+// maxRelevantWindows bounds the windows of a long event (Wallet shows a
+// pass on the lock screen for its next windows only).
+const maxRelevantWindows = 10
+
+// relevantWindows are relevantWindow cut into one window per day of the
+// event, in the venue's zone, when it lasts more than a day: each day from
+// the first day's opening time to the last day's closing time (a festival
+// opening at 12:00 and closing at 23:00 is relevant 12:00–23:00 each day,
+// not around the clock). A closing time at or before the opening time
+// closes the next morning. An event of a day or less is one window.
+func relevantWindows(e pass.Event) [][2]time.Time {
+	start, end := relevantWindow(e)
+	if end.Sub(start) <= 24*time.Hour {
+		return [][2]time.Time{{start, end}}
+	}
+	loc := start.Location()
+	if l, err := e.Location(); e.TimeZone != "" && err == nil {
+		loc = l
+	}
+	s, en := start.In(loc), end.In(loc)
+	openH, openM, openS := s.Clock()
+	closeH, closeM, closeS := en.Clock()
+	overnight := closeH*3600+closeM*60+closeS <= openH*3600+openM*60+openS
+	var out [][2]time.Time
+	for y, m, d := s.Date(); len(out) < maxRelevantWindows; d++ {
+		ws := time.Date(y, m, d, openH, openM, openS, 0, loc)
+		if !ws.Before(en) {
+			break
+		}
+		cd := d
+		if overnight {
+			cd++
+		}
+		we := time.Date(y, m, cd, closeH, closeM, closeS, 0, loc)
+		if we.After(en) {
+			we = en
+		}
+		out = append(out, [2]time.Time{ws, we})
+	}
+	return out
 }
 
 // expiration is when the pass shows as expired: six hours after the end,

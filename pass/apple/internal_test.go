@@ -1,11 +1,15 @@
 package apple
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"reflect"
 	"strings"
 	"testing"
 	"text/template"
+	"time"
 
 	"walletpass/pass"
 	"walletpass/templates"
@@ -101,5 +105,92 @@ func TestFastPathFallsBack(t *testing.T) {
 		if compileFast(tpl) != nil {
 			t.Errorf("%s: compiled, want the text/template fallback", src)
 		}
+	}
+}
+
+// TestRelevantWindows: an event of a day or less is one window; a longer
+// one is a window per day in the venue's zone, from the first day's
+// opening to the last day's closing time (the next morning when it closes
+// after midnight), across a change to summer time, at most
+// maxRelevantWindows.
+func TestRelevantWindows(t *testing.T) {
+	zurich, err := (pass.Event{TimeZone: "Europe/Zurich"}).Location()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, zurich)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	f := func(w [][2]time.Time) string {
+		var parts []string
+		for _, x := range w {
+			parts = append(parts, x[0].Format("01-02 15:04 -0700")+"→"+x[1].Format("01-02 15:04 -0700"))
+		}
+		return strings.Join(parts, ", ")
+	}
+	for _, c := range []struct {
+		name string
+		ev   pass.Event
+		want string
+	}{
+		{"an evening", pass.Event{Start: at("2027-03-14 20:00"), TimeZone: "Europe/Zurich"},
+			"03-14 17:00 +0100→03-15 00:00 +0100"},
+		{"a night past midnight", pass.Event{Start: at("2027-03-14 22:00"), End: at("2027-03-15 05:00"), TimeZone: "Europe/Zurich"},
+			"03-14 19:00 +0100→03-15 05:00 +0100"},
+		{"a festival", pass.Event{Start: at("2027-07-09 14:00"), Doors: at("2027-07-09 12:00"), End: at("2027-07-11 23:00"),
+			TimeZone: "Europe/Zurich"},
+			"07-09 12:00 +0200→07-09 23:00 +0200, 07-10 12:00 +0200→07-10 23:00 +0200, 07-11 12:00 +0200→07-11 23:00 +0200"},
+		{"nights", pass.Event{Start: at("2027-07-09 23:00"), End: at("2027-07-11 06:00"), TimeZone: "Europe/Zurich"},
+			"07-09 20:00 +0200→07-10 06:00 +0200, 07-10 20:00 +0200→07-11 06:00 +0200"},
+		{"into summer time", pass.Event{Start: at("2027-03-27 13:00"), End: at("2027-03-28 22:00"), TimeZone: "Europe/Zurich"},
+			"03-27 10:00 +0100→03-27 22:00 +0100, 03-28 10:00 +0200→03-28 22:00 +0200"},
+	} {
+		if got := f(relevantWindows(c.ev)); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		}
+	}
+	long := relevantWindows(pass.Event{Start: at("2027-05-01 10:00"), End: at("2027-06-30 18:00"), TimeZone: "Europe/Zurich"})
+	if len(long) != maxRelevantWindows || !long[0][0].Equal(at("2027-05-01 07:00")) {
+		t.Errorf("a two-month exhibition: %s", f(long))
+	}
+}
+
+// TestDateFieldsAreVenueLocal: every date field shows the venue's time
+// (ignoresTimeZone, with the value in the venue's offset) unless the
+// template says otherwise; the semantics name the venue's zone.
+func TestDateFieldsAreVenueLocal(t *testing.T) {
+	var probs []string
+	c := &compiler{file: "t", add: func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }, keys: map[string]string{}}
+	arr := c.compileFields("eventTicket.headerFields", []byte(`[
+		{"key": "a", "label": "A", "value": "{{date .Event.Start}}", "dateStyle": "PKDateStyleShort"},
+		{"key": "b", "label": "B", "value": "{{date .Event.Start}}", "timeStyle": "PKDateStyleShort", "ignoresTimeZone": false},
+		{"key": "c", "label": "C", "value": "{{.Venue.Name}}"}]`))
+	tk := SampleTicket(pass.EventConcert)
+	var b bytes.Buffer
+	if err := arr.render(&b, newRenderData(&tk, "Org", "VALID")); err != nil || len(probs) > 0 {
+		t.Fatal(err, probs)
+	}
+	var fields []map[string]any
+	if err := json.Unmarshal(b.Bytes(), &fields); err != nil {
+		t.Fatal(err)
+	}
+	if fields[0]["ignoresTimeZone"] != true || fields[1]["ignoresTimeZone"] != false || fields[2]["ignoresTimeZone"] != nil {
+		t.Errorf("fields: %v", fields)
+	}
+	if v, _ := fields[0]["value"].(string); !strings.HasSuffix(v, tk.Event.Start.Format("-07:00")) || tk.Event.TimeZone == "" {
+		t.Errorf("value %q, want the venue's offset (%s)", v, tk.Event.TimeZone)
+	}
+	var sb bytes.Buffer
+	writeSemantics(&sb, &tk)
+	var sem map[string]any
+	if err := json.Unmarshal(sb.Bytes(), &sem); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := sem["eventStartDateInfo"].(map[string]any); info["timeZone"] != tk.Event.TimeZone || info["date"] != sem["eventStartDate"] {
+		t.Errorf("eventStartDateInfo %v", sem["eventStartDateInfo"])
 	}
 }

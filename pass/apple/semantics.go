@@ -78,6 +78,16 @@ func writeSemantics(w *bytes.Buffer, t *pass.Ticket) {
 	o.str("eventName", t.Event.Name)
 	o.str("eventType", eventTypes[t.Event.Kind])
 	o.str("eventStartDate", formatDate(t.Event.Start))
+	if t.Event.TimeZone != "" && !t.Event.Start.IsZero() {
+		// The venue's zone by name: the poster layout shows the time there.
+		o.raw("eventStartDateInfo", func() {
+			w.WriteString(`{"date":`)
+			writeJSONString(w, formatDate(t.Event.Start))
+			w.WriteString(`,"timeZone":`)
+			writeJSONString(w, t.Event.TimeZone)
+			w.WriteByte('}')
+		})
+	}
 	o.str("eventEndDate", formatDate(t.Event.End))
 	o.str("venueName", t.Venue.Name)
 	if t.Venue.City != "" {

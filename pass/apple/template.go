@@ -574,6 +574,11 @@ func (c *compiler) compileFields(p string, raw json.RawMessage) node {
 		}
 		o := c.compile(fp, rawItems[i], false).(*object)
 		o.field = true
+		if _, set := f["ignoresTimeZone"]; (ds || ts) && !set {
+			// Venue-local: Wallet shows the time in the value's own offset
+			// (the event's zone), not the phone's.
+			o.add("ignoresTimeZone", literal("true"))
+		}
 		for j, k := range o.keys {
 			if k != "value" {
 				continue

@@ -46,6 +46,18 @@ type Issuer struct {
 	// CallbackURL, when set, is where Google reports that a user saved or
 	// deleted an object of a class (the class's callbackOptions.url).
 	CallbackURL string
+	// Locale is the language SecuTix's texts are read in (the tenant's
+	// secutix.locale): the language tag of the event's name, the venue
+	// and the tariff, whatever the holder's language. Default en.
+	Locale string
+}
+
+// textLocale is the language tag of the texts read from SecuTix.
+func (is *Issuer) textLocale() string {
+	if is.Locale == "" {
+		return "en"
+	}
+	return is.Locale
 }
 
 // Design is what the pass template gives Google Wallet: its background
@@ -116,7 +128,7 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 	c := &walletobjects.EventTicketClass{
 		Id:                 id,
 		IssuerName:         is.IssuerName,
-		EventName:          localized(t.Locale, t.Event.Name),
+		EventName:          localized(is.textLocale(), t.Event.Name),
 		ReviewStatus:       "UNDER_REVIEW",
 		HexBackgroundColor: d.Background,
 		Logo:               is.image(d, d.Logo, is.IssuerName),
@@ -136,7 +148,7 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 		if addr == "" {
 			addr = v.Name
 		}
-		c.Venue = &walletobjects.EventVenue{Name: localized(t.Locale, v.Name), Address: localized(t.Locale, addr)}
+		c.Venue = &walletobjects.EventVenue{Name: localized(is.textLocale(), v.Name), Address: localized(is.textLocale(), addr)}
 	}
 	if c.HexBackgroundColor == "" {
 		c.NullFields = append(c.NullFields, "HexBackgroundColor")
@@ -163,7 +175,7 @@ func BuildObject(is *Issuer, p *pass.Pass, state string) *walletobjects.EventTic
 		ClassId:          ClassID(is.IssuerID, is.Tenant, t),
 		State:            state,
 		TicketHolderName: t.HolderName,
-		TicketType:       localized(t.Locale, t.Tariff),
+		TicketType:       localized(is.textLocale(), t.Tariff),
 	}
 	null := func(field string) { o.NullFields = append(o.NullFields, field) }
 	if t.TicketID != 0 {
@@ -186,10 +198,10 @@ func BuildObject(is *Issuer, p *pass.Pass, state string) *walletobjects.EventTic
 		null("Barcode")
 	}
 	seat := &walletobjects.EventSeat{
-		Section: localized(t.Locale, strs.JoinNonEmpty(" ", t.Seat.Area, t.Seat.Block)),
-		Row:     localized(t.Locale, t.Seat.Row),
-		Seat:    localized(t.Locale, t.Seat.Number),
-		Gate:    localized(t.Locale, t.Venue.Entrance),
+		Section: localized(is.textLocale(), strs.JoinNonEmpty(" ", t.Seat.Area, t.Seat.Block)),
+		Row:     localized(is.textLocale(), t.Seat.Row),
+		Seat:    localized(is.textLocale(), t.Seat.Number),
+		Gate:    localized(is.textLocale(), t.Venue.Entrance),
 	}
 	if seat.Section != nil || seat.Row != nil || seat.Seat != nil || seat.Gate != nil {
 		o.SeatInfo = seat

@@ -607,3 +607,27 @@ func (q *recordingQueue) Enqueue(_ context.Context, t pass.NewTask, _ time.Time)
 	q.tasks = append(q.tasks, t)
 	return pass.Enqueued{How: "created"}, nil
 }
+
+// TestTextLanguageTags: SecuTix's texts (event, venue, tariff) are read in
+// the tenant's language and tagged with it, not with the holder's; the
+// messages walletpass writes are in the holder's language.
+func TestTextLanguageTags(t *testing.T) {
+	t.Parallel()
+	is := &google.Issuer{Tenant: "demo", IssuerID: "3388000000022222222", IssuerName: "Demo", Locale: "fr-CH"}
+	tk := ticket(1)
+	tk.Locale = "de"
+	tk.Tariff = "Plein tarif"
+	p := &pass.Pass{Tenant: "demo", SerialNumber: "s1", Version: 2, Status: pass.StatusVoided, Ticket: tk}
+	cl := google.BuildClass(is, google.Design{Template: "default"}, tk)
+	obj := google.BuildObject(is, p, google.StateInactive)
+	for what, ls := range map[string]*walletobjects.LocalizedString{"eventName": cl.EventName, "venue": cl.Venue.Name,
+		"ticketType": obj.TicketType} {
+		if ls == nil || ls.DefaultValue.Language != "fr" {
+			t.Errorf("%s: %+v, want the tenant's language fr", what, ls)
+		}
+	}
+	msgs := google.Messages(is, google.Seen{Status: string(pass.StatusActive)}, p, time.Now())
+	if len(msgs) != 1 || msgs[0].Header != pass.WordsFor("de").Google.CancelledHead {
+		t.Errorf("messages %+v, want the holder's language", msgs)
+	}
+}
