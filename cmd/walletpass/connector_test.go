@@ -316,7 +316,7 @@ func TestSandboxLifecycle(t *testing.T) {
 		p := byMovement(ps, t1.MovementID, 0)
 		return p != nil && p.Status == pass.StatusUsed
 	})
-	if pj := s.verify(*byMovement(ps, t1.MovementID, 0)); fieldValue(pj, "status") != "USED" {
+	if pj := s.verify(*byMovement(ps, t1.MovementID, 0)); fieldValue(pj, "status") != "Used" {
 		t.Errorf("validated pass shows status %v", fieldValue(pj, "status"))
 	}
 

@@ -85,7 +85,7 @@ func TestGateScans(t *testing.T) {
 	ps := s.waitPasses(o.Secret, "the used pass", func(ps []pass.Pass) bool {
 		return byMovement(ps, t1.MovementID, 0).Status == pass.StatusUsed
 	})
-	if pj := s.verify(*byMovement(ps, t1.MovementID, 0)); fieldValue(pj, "status") != "USED" {
+	if pj := s.verify(*byMovement(ps, t1.MovementID, 0)); fieldValue(pj, "status") != "Used" {
 		t.Errorf("the scanned pass shows %v", fieldValue(pj, "status"))
 	}
 	if byMovement(ps, t2.MovementID, 0).Status != pass.StatusActive {

@@ -1,9 +1,13 @@
 package apple_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +20,7 @@ import (
 	"walletpass/pass"
 	"walletpass/pass/apple"
 	"walletpass/pass/apple/appletest"
+	"walletpass/templates"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -131,9 +136,9 @@ func TestLifecycleStates(t *testing.T) {
 		wantBarcode bool
 		wantStatus  string
 	}{
-		{name: "valid", state: pass.TicketValid, wantBarcode: true, wantStatus: "VALID"},
-		{name: "used single entry", state: pass.TicketUsed, wantVoided: true, wantBarcode: true, wantStatus: "USED"},
-		{name: "cancelled", state: pass.TicketCancelled, wantVoided: true, wantStatus: "CANCELLED"},
+		{name: "valid", state: pass.TicketValid, wantBarcode: true, wantStatus: "Valid"},
+		{name: "used single entry", state: pass.TicketUsed, wantVoided: true, wantBarcode: true, wantStatus: "Used"},
+		{name: "cancelled", state: pass.TicketCancelled, wantVoided: true, wantStatus: "Cancelled"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -311,5 +316,41 @@ func TestSharingProhibited(t *testing.T) {
 				t.Errorf("policy %q, holder %q: sharingProhibited %v, want %v", c.policy, tc.tk.HolderName, got, tc.want)
 			}
 		}
+	}
+}
+
+// TestStringsShipAsUTF16: a pass carries each language's pass.strings as
+// Apple asks (UTF-16 little-endian with a byte-order mark), with the
+// template's translations, accents included.
+func TestStringsShipAsUTF16(t *testing.T) {
+	b := setup(t)
+	built, err := b.issuer.Build(b.tpl, apple.Input{Ticket: apple.SampleTicket(pass.EventConcert), SerialNumber: testSerial, AuthToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(built.PKPass), int64(len(built.PKPass)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := fs.ReadFile(templates.FS, "default/fr.lproj/pass.strings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := apple.ParseStrings(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := zr.Open("fr.lproj/pass.strings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(f)
+	f.Close()
+	if !bytes.HasPrefix(data, []byte{0xFF, 0xFE}) {
+		t.Fatalf("fr.lproj/pass.strings starts with % x, want the UTF-16LE byte-order mark", data[:4])
+	}
+	got, err := apple.ParseStrings(data)
+	if err != nil || !maps.Equal(got, want) || !strings.Contains(got["Message from the organiser"], "’") {
+		t.Errorf("the shipped translations differ: %v (%d keys, want %d)", err, len(got), len(want))
 	}
 }

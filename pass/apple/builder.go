@@ -173,7 +173,7 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 		return nil, err
 	}
 	status := pass.StatusFor(tk.State)
-	word := map[pass.Status]string{pass.StatusActive: "VALID", pass.StatusUsed: "USED", pass.StatusVoided: "CANCELLED"}[status]
+	word := map[pass.Status]string{pass.StatusActive: "Valid", pass.StatusUsed: "Used", pass.StatusVoided: "Cancelled"}[status]
 	voided := status == pass.StatusVoided || (status == pass.StatusUsed && !cfg.ReEntry)
 
 	w := bufPool.Get().(*bytes.Buffer)

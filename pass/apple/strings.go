@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -214,6 +215,19 @@ func FormatStrings(m map[string]string) []byte {
 		b.WriteString(";\n")
 	}
 	return b.Bytes()
+}
+
+// UTF16Strings is FormatStrings as Apple asks pass.strings to be encoded
+// when they hold anything but ASCII: UTF-16 little-endian with a
+// byte-order mark.
+func UTF16Strings(m map[string]string) []byte {
+	u := utf16.Encode([]rune(string(FormatStrings(m))))
+	out := make([]byte, 2, 2+2*len(u))
+	out[0], out[1] = 0xFF, 0xFE
+	for _, c := range u {
+		out = append(out, byte(c), byte(c>>8))
+	}
+	return out
 }
 
 func quoteStrings(s string) string {

@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -128,6 +129,7 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 	t := &Template{Name: name}
 
 	// Static files.
+	lproj := map[string]map[string]string{} // xx.lproj -> its translations
 	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -160,10 +162,14 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 		dir := path.Dir(p)
 		switch {
 		case base == "pass.strings" && dir != ".":
-			if _, err := ParseStrings(data); err != nil {
+			m, err := ParseStrings(data)
+			if err != nil {
 				add("%s: %v", p, err)
 				return nil
 			}
+			// Shipped as Apple asks: UTF-16 with a byte-order mark, whatever
+			// the template's own encoding.
+			lproj[dir], data = m, UTF16Strings(m)
 		case imageFileRE.MatchString(base):
 			m := imageFileRE.FindStringSubmatch(base)
 			if !imageNames[m[1]] {
@@ -186,6 +192,26 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 		add("reading files: %v", err)
 	}
 	sort.Slice(t.files, func(i, j int) bool { return t.files[i].name < t.files[j].name })
+	// Every language has every key: a phone in a language missing one
+	// would show the key itself.
+	all := map[string]bool{}
+	for _, m := range lproj {
+		for k := range m {
+			all[k] = true
+		}
+	}
+	for _, dir := range slices.Sorted(maps.Keys(lproj)) {
+		var missing []string
+		for k := range all {
+			if _, ok := lproj[dir][k]; !ok {
+				missing = append(missing, strconv.Quote(k))
+			}
+		}
+		if len(missing) > 0 {
+			sort.Strings(missing)
+			add("%s/pass.strings lacks %s (every language needs every key)", dir, strings.Join(missing, ", "))
+		}
+	}
 	has := func(name string) bool {
 		return slices.ContainsFunc(t.files, func(f staticFile) bool { return f.name == name })
 	}
@@ -419,7 +445,7 @@ type renderData struct {
 	Product          pass.Product
 	Notice           string
 	Organization     string
-	Status           string // VALID, USED or CANCELLED: translated by pass.strings
+	Status           string // Valid, Used or Cancelled: translated by pass.strings
 }
 
 func newRenderData(t *pass.Ticket, org, status string) *renderData {

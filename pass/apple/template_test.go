@@ -72,6 +72,11 @@ func TestTemplateValidationErrors(t *testing.T) {
 			m["fr.lproj/pass.strings"] = &fstest.MapFile{Data: []byte("\"EVENT\" = \"x\"\n\"SEAT\" = \"y\";")}
 		},
 			want: `fr.lproj/pass.strings: line 2: expected ; after the value of "EVENT"`},
+		{name: "a language lacks a key", break_: func(m fstest.MapFS) {
+			m["en.lproj/pass.strings"] = &fstest.MapFile{Data: []byte(`"EVENT" = "Event"; "SEAT" = "Seat";`)}
+			m["de.lproj/pass.strings"] = &fstest.MapFile{Data: []byte(`"EVENT" = "Veranstaltung";`)}
+		},
+			want: `de.lproj/pass.strings lacks "SEAT" (every language needs every key)`},
 		{name: "not a png", break_: func(m fstest.MapFS) { m["logo.png"] = &fstest.MapFile{Data: []byte("GIF89a")} }, want: "logo.png: not a valid PNG image"},
 		{name: "unknown image name", break_: func(m fstest.MapFS) { m["banner.png"] = m["icon.png"] }, want: `banner.png: "banner" is not a pass image name`},
 		{name: "stray file", break_: func(m fstest.MapFS) { m["notes.docx"] = &fstest.MapFile{Data: []byte("x")} }, want: "notes.docx: unexpected file"},
