@@ -259,8 +259,25 @@ type Apple struct {
 	// "named" (tickets with a holder's name) or "always". Wallet still lets
 	// a pass be shared in other ways.
 	SharingProhibited string `yaml:"sharingProhibited"`
+	// NFC makes the tenant's passes NFC tickets (and lets them use the
+	// iOS 18 poster layout); only with a Pass Type ID certificate Apple
+	// enabled for NFC. Empty: classic event tickets with a barcode.
+	NFC *NFC `yaml:"nfc"`
 	// APNs says how pass updates are pushed.
 	APNs APNs `yaml:"apns"`
+}
+
+// NFC is a tenant's NFC pass setup.
+type NFC struct {
+	// EncryptionPublicKey is the terminals' ECDH P-256 public key: the
+	// Base64 body of its PEM (an X.509 SubjectPublicKeyInfo).
+	EncryptionPublicKey string `yaml:"encryptionPublicKey"`
+	// Message is what a pass sends to the terminal: barcode (default),
+	// ticketId or movementId.
+	Message string `yaml:"message"`
+	// RequiresAuthentication asks the holder to authenticate for each tap
+	// (such passes also forbid sharing).
+	RequiresAuthentication bool `yaml:"requiresAuthentication"`
 }
 
 // APNs is a tenant's push credential. By default pushes use certificate

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -148,3 +150,48 @@ func TestTicketsAPIAuthorization(t *testing.T) {
 }
 
 func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+
+// TestNFCTenant: a tenant configured for NFC gets NFC tickets (the
+// terminal's key and the barcode as message, with authentication and no
+// sharing); a key that is not a P-256 key stops the start with a reason.
+func TestNFCTenant(t *testing.T) {
+	t.Parallel()
+	const key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE0FQ/nJf6ccwA9xpj0BO1o2pl6VbP3JEVNv/0dDRUj0P9EdMhDBkrZ9WQGuZqnWFyKW2h7Y/O6xEHme0sd5eaDA=="
+	s := startSystem(t, `server: {development: true}
+tenants:
+  - id: demo
+    name: Demo Concerts
+    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo, nfc: {encryptionPublicKey: "`+key+`", requiresAuthentication: true}}
+`)
+	defer s.stop()
+	o := s.createOrder(map[string]any{"count": 1})
+	ps := s.waitPasses(o.Secret, "the pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
+	pj := s.verify(ps[0])
+	nfc, _ := pj["nfc"].(map[string]any)
+	if nfc["message"] != o.Tickets[0].Barcode || nfc["encryptionPublicKey"] != key || nfc["requiresAuthentication"] != true ||
+		pj["sharingProhibited"] != true {
+		t.Errorf("nfc %v, sharingProhibited %v", pj["nfc"], pj["sharingProhibited"])
+	}
+
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "walletpass.yaml")
+	rsaKey := "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDB0mBZCpWw4DkQMCxKHol/r+8p1+IlA6BSLF3pY4oQdeeo0oNgC/qGoFW2f8+qxFU/gU7iAF4WcnYMBz8YFKjlVganF5wUzPtlWohlVIdR6PpFmH2Lzf0RMatW9MdYtBOoEC3yJjrDrzr3/n7Uk6lVUc2RADmdg2kLrXz3NPWJpwIDAQAB"
+	if err := os.WriteFile(cfgPath, []byte(`server: {development: true}
+tenants:
+  - id: demo
+    name: Demo Concerts
+    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo, nfc: {encryptionPublicKey: "`+rsaKey+`"}}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(cfgPath, testEnv(dir, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app, err := NewApp(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+		app.Close()
+		t.Error("an RSA key was accepted for NFC")
+	} else if !strings.Contains(err.Error(), "nfc.encryptionPublicKey must be a P-256 key") {
+		t.Errorf("the start failed without naming the key: %v", err)
+	}
+}

@@ -130,7 +130,7 @@ func buildIssuers(cfg *config.Config, log *slog.Logger) (*apple.Registry, map[st
 		is, err := apple.NewIssuer(apple.IssuerConfig{
 			PassTypeID: t.Apple.PassTypeID, TeamID: t.Apple.TeamID, OrganizationName: t.Name,
 			WebServiceURL: t.PublicBaseURL + "/api/" + t.ID + "/apple",
-			AllowHTTP:     cfg.Server.Development, ReEntry: t.Apple.ReEntry, SharingProhibited: t.Apple.SharingProhibited,
+			AllowHTTP:     cfg.Server.Development, ReEntry: t.Apple.ReEntry, SharingProhibited: t.Apple.SharingProhibited, NFC: nfcOf(t.Apple.NFC),
 			Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR,
 		})
 		if err != nil {
@@ -140,4 +140,12 @@ func buildIssuers(cfg *config.Config, log *slog.Logger) (*apple.Registry, map[st
 		ids[t.ID] = id
 	}
 	return reg, ids, nil
+}
+
+// nfcOf is a tenant's NFC setup as the pass engine takes it.
+func nfcOf(n *config.NFC) *apple.NFC {
+	if n == nil || n.EncryptionPublicKey == "" {
+		return nil
+	}
+	return &apple.NFC{EncryptionPublicKey: n.EncryptionPublicKey, Message: n.Message, RequiresAuthentication: n.RequiresAuthentication}
 }

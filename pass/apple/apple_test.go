@@ -3,6 +3,7 @@ package apple_test
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"io"
@@ -44,23 +45,54 @@ func setup(t testing.TB) bundle {
 	return bundle{dev: f.Dev, issuer: f.Issuer, tpl: f.Template}
 }
 
+// testNFCKey is a P-256 public key (X.509 SubjectPublicKeyInfo, Base64),
+// as a terminal vendor gives it.
+const testNFCKey = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE0FQ/nJf6ccwA9xpj0BO1o2pl6VbP3JEVNv/0dDRUj0P9EdMhDBkrZ9WQGuZqnWFyKW2h7Y/O6xEHme0sd5eaDA=="
+
+// nfcIssuer is the test issuer of an NFC tenant.
+func nfcIssuer(t *testing.T, b bundle, auth bool) *apple.Issuer {
+	t.Helper()
+	id, err := certs.Load(certs.Source{CertFile: b.dev.Cert, KeyFile: b.dev.Key, WWDRFile: b.dev.WWDRCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := apple.NewIssuer(apple.IssuerConfig{PassTypeID: appletest.PassTypeID, TeamID: appletest.TeamID,
+		OrganizationName: "Demo Concerts", WebServiceURL: "https://passes.example.com/api/demo/apple",
+		Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR,
+		NFC: &apple.NFC{EncryptionPublicKey: testNFCKey, RequiresAuthentication: auth}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return is
+}
+
 func TestGoldenPassJSON(t *testing.T) {
 	b := setup(t)
-	posterless := b.tpl
+	nfc := nfcIssuer(t, b, true)
 	tests := []struct {
-		name   string
-		kind   pass.EventKind
-		poster bool
+		name       string
+		kind       pass.EventKind
+		nfc        bool
+		wantPoster bool
 	}{
-		{name: "seated-concert", kind: pass.EventConcert, poster: true},
-		{name: "standing-festival", kind: pass.EventFestival, poster: true},
-		{name: "sports-match", kind: pass.EventSports, poster: true},
-		{name: "conference-no-poster-semantics", kind: pass.EventConference, poster: true},
+		// Without NFC every pass is a classic event ticket.
+		{name: "seated-concert", kind: pass.EventConcert},
+		{name: "standing-festival", kind: pass.EventFestival},
+		{name: "sports-match", kind: pass.EventSports},
+		{name: "conference-no-poster-semantics", kind: pass.EventConference},
+		// An NFC tenant: the poster layout when the ticket has every tag
+		// (the festival's venue has no room: classic).
+		{name: "seated-concert-nfc", kind: pass.EventConcert, nfc: true, wantPoster: true},
+		{name: "standing-festival-nfc", kind: pass.EventFestival, nfc: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tk := apple.SampleTicket(tc.kind)
-			built, err := b.issuer.Build(posterless, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+			is := b.issuer
+			if tc.nfc {
+				is = nfc
+			}
+			built, err := is.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,42 +115,71 @@ func TestGoldenPassJSON(t *testing.T) {
 				t.Errorf("pass.json differs from %s (-want +got):\n%s", golden, diff)
 			}
 			_, hasPoster := pj["preferredStyleSchemes"]
-			wantPoster := tc.poster && tc.kind != pass.EventConference
-			if tc.kind == pass.EventConference {
-				wantPoster = true // generic events need only a venue
+			if hasPoster != tc.wantPoster {
+				t.Errorf("preferredStyleSchemes present = %v, want %v", hasPoster, tc.wantPoster)
 			}
-			if hasPoster != wantPoster {
-				t.Errorf("preferredStyleSchemes present = %v, want %v", hasPoster, wantPoster)
+			nfcDict, _ := pj["nfc"].(map[string]any)
+			if tc.nfc != (nfcDict != nil) || (tc.nfc && (nfcDict["message"] != tk.Barcode || nfcDict["requiresAuthentication"] != true ||
+				pj["sharingProhibited"] != true)) {
+				t.Errorf("nfc %v, sharingProhibited %v", pj["nfc"], pj["sharingProhibited"])
 			}
 		})
 	}
 }
 
-func TestPosterNeedsSemantics(t *testing.T) {
+// TestPosterNeedsNFCAndSemantics: the poster layout is only for an NFC
+// tenant's tickets that carry every tag Apple's article asks for; a
+// cancelled ticket sends nothing over NFC; a bad NFC key is refused.
+func TestPosterNeedsNFCAndSemantics(t *testing.T) {
 	b := setup(t)
-	tk := apple.SampleTicket(pass.EventConcert)
-	tk.Event.Performers = nil
-	built, err := b.issuer.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
-	if err != nil {
-		t.Fatal(err)
+	nfc := nfcIssuer(t, b, false)
+	build := func(is *apple.Issuer, tk pass.Ticket) map[string]any {
+		t.Helper()
+		built, err := is.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
 	}
-	pj := appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
-	if _, ok := pj["preferredStyleSchemes"]; ok {
-		t.Errorf("a live performance without performers must fall back to the classic layout")
+	for _, c := range []struct {
+		name string
+		edit func(*pass.Ticket)
+	}{
+		{"no performers", func(tk *pass.Ticket) { tk.Event.Performers = nil }},
+		{"no room", func(tk *pass.Ticket) { tk.Venue.Room = "" }},
+		{"no region", func(tk *pass.Ticket) { tk.Venue.City = "" }},
+	} {
+		tk := apple.SampleTicket(pass.EventConcert)
+		c.edit(&tk)
+		if pj := build(nfc, tk); pj["preferredStyleSchemes"] != nil || pj["nfc"] == nil {
+			t.Errorf("%s: a poster (%v) or no NFC (%v)", c.name, pj["preferredStyleSchemes"], pj["nfc"])
+		}
 	}
-	sport := apple.SampleTicket(pass.EventSports)
-	built, err = b.issuer.Build(b.tpl, apple.Input{Ticket: sport, SerialNumber: testSerial, AuthToken: testToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pj = appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
-	sem := pj["semantics"].(map[string]any)
-	for _, k := range []string{"homeTeamAbbreviation", "awayTeamAbbreviation", "venueName", "eventStartDate"} {
+	sport := build(nfc, apple.SampleTicket(pass.EventSports))
+	sem := sport["semantics"].(map[string]any)
+	for _, k := range []string{"homeTeamAbbreviation", "awayTeamAbbreviation", "venueName", "venueRoom", "eventStartDate"} {
 		if sem[k] == nil || sem[k] == "" {
 			t.Errorf("poster sports pass lacks semantics.%s", k)
 		}
 	}
-	files := appletest.Unzip(t, built.PKPass)
+	if sport["preferredStyleSchemes"] == nil || sport["sharingProhibited"] != nil {
+		t.Errorf("sports: scheme %v, sharingProhibited %v (no authentication asked)", sport["preferredStyleSchemes"], sport["sharingProhibited"])
+	}
+	cancelled := apple.SampleTicket(pass.EventConcert)
+	cancelled.State = pass.TicketCancelled
+	if pj := build(nfc, cancelled); pj["nfc"] != nil || pj["preferredStyleSchemes"] != nil {
+		t.Errorf("a cancelled ticket keeps NFC: %v", pj["nfc"])
+	}
+	for _, bad := range []apple.NFC{{EncryptionPublicKey: "not base64!"}, {EncryptionPublicKey: base64.StdEncoding.EncodeToString([]byte("x"))},
+		{EncryptionPublicKey: testNFCKey, Message: "holderName"}} {
+		if err := apple.CheckNFC(bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	files := appletest.Unzip(t, func() []byte {
+		built, _ := nfc.Build(b.tpl, apple.Input{Ticket: apple.SampleTicket(pass.EventSports), SerialNumber: testSerial, AuthToken: testToken})
+		return built.PKPass
+	}())
 	for _, f := range []string{"artwork.png", "artwork@2x.png", "artwork@3x.png", "icon.png", "fr.lproj/pass.strings", "de.lproj/pass.strings", "en.lproj/pass.strings"} {
 		if _, ok := files[f]; !ok {
 			t.Errorf("pass lacks %s", f)

@@ -4,9 +4,13 @@ import (
 	"archive/zip"
 	"bytes"
 	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -46,11 +50,70 @@ type IssuerConfig struct {
 	// SharingProhibited removes the Share button: "named" for tickets
 	// with a holder's name, "always", or "" / "never".
 	SharingProhibited string
-	Cert              *x509.Certificate
-	Key               crypto.Signer
-	WWDR              *x509.Certificate
+	// NFC, when set, makes passes NFC tickets, which is what the iOS 18
+	// poster layout needs: without it a pass stays a classic event ticket.
+	// Only a Pass Type ID certificate Apple enabled for NFC may sign them.
+	NFC  *NFC
+	Cert *x509.Certificate
+	Key  crypto.Signer
+	WWDR *x509.Certificate
 	// Clock is the clock of relevance and expiry dates.
 	Clock pass.Clock
+}
+
+// NFC is a tenant's NFC pass setup.
+type NFC struct {
+	// EncryptionPublicKey is the terminal's ECDH P-256 public key as the
+	// Base64 of its X.509 SubjectPublicKeyInfo (a PEM's body).
+	EncryptionPublicKey string
+	// Message says what the pass sends to the terminal: "barcode" (the
+	// ticket's barcode, the default), "ticketId" or "movementId"; at most
+	// 64 bytes.
+	Message string
+	// RequiresAuthentication makes the holder authenticate (Face ID, Touch
+	// ID) for each tap; such passes also forbid sharing.
+	RequiresAuthentication bool
+}
+
+// CheckNFC returns an error naming what is wrong with n.
+func CheckNFC(n NFC) error {
+	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(n.EncryptionPublicKey))
+	if err != nil {
+		return fmt.Errorf("nfc.encryptionPublicKey is not Base64: %v", err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return fmt.Errorf("nfc.encryptionPublicKey is not an X.509 SubjectPublicKeyInfo: %v", err)
+	}
+	if k, ok := pub.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
+		if _, isECDH := pub.(*ecdh.PublicKey); !isECDH {
+			return fmt.Errorf("nfc.encryptionPublicKey must be a P-256 key")
+		}
+	}
+	switch n.Message {
+	case "", "barcode", "ticketId", "movementId":
+	default:
+		return fmt.Errorf("nfc.message %q must be barcode, ticketId or movementId", n.Message)
+	}
+	return nil
+}
+
+// nfcMessage is what the pass of t sends to the terminal; "" when the
+// ticket has none (or more than 64 bytes of it: Wallet would cut it).
+func (n *NFC) message(t pass.Ticket) string {
+	var m string
+	switch n.Message {
+	case "ticketId":
+		m = strconv.FormatInt(t.TicketID, 10)
+	case "movementId":
+		m = strconv.FormatInt(t.MovementID, 10)
+	default:
+		m = t.Barcode
+	}
+	if len(m) > 64 || m == "0" {
+		return ""
+	}
+	return m
 }
 
 // Issuer renders, validates, signs and packages passes for one tenant. It
@@ -71,6 +134,11 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	}
 	if cfg.OrganizationName == "" {
 		probs = append(probs, "organizationName is required")
+	}
+	if cfg.NFC != nil {
+		if err := CheckNFC(*cfg.NFC); err != nil {
+			probs = append(probs, err.Error())
+		}
 	}
 	if cfg.WebServiceURL != "" {
 		if err := checkWebServiceURL(cfg.WebServiceURL, cfg.AllowHTTP); err != nil {
@@ -198,8 +266,24 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 	} else {
 		w.Truncate(mark)
 	}
-	if t.poster && posterReady(tk) {
-		w.WriteString(`,"preferredStyleSchemes":["posterEventTicket","eventTicket"]`)
+	// The poster layout is for NFC tickets (Apple's validator refuses a
+	// poster pass without its nfc dictionary): without NFC, or without
+	// the tags the poster needs, the pass is a classic event ticket.
+	nfcMsg := ""
+	if cfg.NFC != nil && status != pass.StatusVoided {
+		nfcMsg = cfg.NFC.message(tk)
+	}
+	if nfcMsg != "" {
+		w.WriteString(`,"nfc":{"message":`)
+		writeJSONString(w, nfcMsg)
+		w.WriteString(`,"encryptionPublicKey":`)
+		writeJSONString(w, strings.TrimSpace(cfg.NFC.EncryptionPublicKey))
+		w.WriteString(`,"requiresAuthentication":`)
+		w.WriteString(strconv.FormatBool(cfg.NFC.RequiresAuthentication))
+		w.WriteByte('}')
+		if t.poster && posterReady(tk) {
+			w.WriteString(`,"preferredStyleSchemes":["posterEventTicket","eventTicket"]`)
+		}
 	}
 	if cfg.WebServiceURL != "" {
 		w.WriteString(`,"webServiceURL":`)
@@ -240,7 +324,8 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 	if voided {
 		w.WriteString(`,"voided":true`)
 	}
-	if sp := cfg.SharingProhibited; sp == "always" || (sp == "named" && strings.TrimSpace(tk.HolderName) != "") {
+	if sp := cfg.SharingProhibited; sp == "always" || (sp == "named" && strings.TrimSpace(tk.HolderName) != "") ||
+		(nfcMsg != "" && cfg.NFC.RequiresAuthentication) {
 		w.WriteString(`,"sharingProhibited":true`)
 	}
 	w.WriteString(`,"groupingIdentifier":`)

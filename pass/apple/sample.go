@@ -34,7 +34,7 @@ func SampleTicket(kind pass.EventKind) pass.Ticket {
 			Performers: []string{"Nightfall Orchestra"},
 		},
 		Venue: pass.Venue{
-			Name: "Lakeside Arena", Address: "1 Rue du Lac", City: "Lausanne", PostalCode: "1003",
+			Name: "Lakeside Arena", Room: "Grand Hall", Address: "1 Rue du Lac", City: "Lausanne", PostalCode: "1003",
 			Country: "CH", Latitude: &lat, Longitude: &lon, Entrance: "Gate 3",
 		},
 		Seat:       pass.Seat{Area: "North stand", Block: "B12", Row: "10", Number: "14"},

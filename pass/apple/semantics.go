@@ -154,10 +154,11 @@ func writeSemantics(w *bytes.Buffer, t *pass.Ticket) {
 }
 
 // posterReady reports whether the ticket carries what the iOS 18 poster
-// layout needs: a venue, team abbreviations for sports and performers for
-// live performances. Without them the pass keeps the classic layout.
+// layout needs (Apple's article): the event, the venue, its region and
+// its room, team abbreviations for sports and performers for live
+// performances. Without them the pass keeps the classic layout.
 func posterReady(t pass.Ticket) bool {
-	if t.Venue.Name == "" && t.Venue.Room == "" && t.Venue.City == "" {
+	if t.Event.Name == "" || t.Venue.Name == "" || t.Venue.City == "" || t.Venue.Room == "" {
 		return false
 	}
 	switch eventTypes[t.Event.Kind] {

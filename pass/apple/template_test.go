@@ -162,6 +162,22 @@ func TestValidatePassJSON(t *testing.T) {
 		{name: "colour", data: mutate(func(m map[string]any) { m["labelColor"] = "#fff" }), files: files, want: "labelColor must be \"rgb(r, g, b)\""},
 		{name: "voided type", data: mutate(func(m map[string]any) { m["voided"] = "yes" }), files: files, want: "voided must be a boolean"},
 		{name: "not json", data: []byte("{"), files: files, want: "not a JSON object"},
+		{name: "poster without nfc", data: mutate(func(m map[string]any) {
+			m["preferredStyleSchemes"] = []any{"posterEventTicket", "eventTicket"}
+		}), files: files, want: "a poster event ticket needs an nfc dictionary"},
+		{name: "poster nfc without requiresAuthentication", data: mutate(func(m map[string]any) {
+			m["preferredStyleSchemes"] = []any{"posterEventTicket", "eventTicket"}
+			m["nfc"] = map[string]any{"message": "123", "encryptionPublicKey": "MFkw"}
+		}), files: files, want: "nfc.requiresAuthentication must be set"},
+		{name: "poster sports without abbreviations", data: mutate(func(m map[string]any) {
+			m["preferredStyleSchemes"] = []any{"posterEventTicket", "eventTicket"}
+			m["nfc"] = map[string]any{"message": "123", "encryptionPublicKey": "MFkw", "requiresAuthentication": false}
+			m["semantics"] = map[string]any{"eventName": "Match", "venueName": "Arena", "eventType": "PKEventTypeSports"}
+		}), files: files, want: "a poster sports ticket needs semantics.homeTeamAbbreviation"},
+		{name: "poster without artwork", data: mutate(func(m map[string]any) {
+			m["preferredStyleSchemes"] = []any{"posterEventTicket", "eventTicket"}
+			m["nfc"] = map[string]any{"message": "123", "encryptionPublicKey": "MFkw", "requiresAuthentication": true}
+		}), files: files, want: "needs artwork.png or background.png"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -72,6 +72,7 @@ func ValidatePassJSON(data []byte, files map[string]bool, allowHTTP bool) error 
 			add("authenticationToken must be a string of at least %d characters", minAuthTokenLength)
 		}
 	}
+	checkPoster(add, p, files)
 	for _, k := range []string{"relevantDate", "expirationDate"} {
 		if v, ok := p[k]; ok {
 			checkDate(add, k, v)
@@ -204,4 +205,58 @@ func checkDate(add func(string, ...any), path string, v any) {
 
 func wrapValidation(ve *ValidationError) error {
 	return &pass.Error{Kind: pass.KindInvalid, Message: ve.Error(), Err: ve}
+}
+
+// checkPoster applies Apple's poster event ticket rules to a pass that
+// opts into the layout: an nfc dictionary with its message, key and an
+// explicit requiresAuthentication; the event and venue names; team
+// abbreviations for sports and performers for live performances; artwork
+// or a background image.
+func checkPoster(add func(string, ...any), p map[string]any, files map[string]bool) {
+	schemes, _ := p["preferredStyleSchemes"].([]any)
+	poster := false
+	for _, sc := range schemes {
+		poster = poster || sc == "posterEventTicket"
+	}
+	if !poster {
+		return
+	}
+	nfc, ok := p["nfc"].(map[string]any)
+	switch {
+	case !ok:
+		add("a poster event ticket needs an nfc dictionary (Apple refuses it without)")
+	default:
+		for _, k := range []string{"message", "encryptionPublicKey"} {
+			if s, _ := nfc[k].(string); s == "" {
+				add("nfc.%s is required", k)
+			}
+		}
+		if m, _ := nfc["message"].(string); len(m) > 64 {
+			add("nfc.message is longer than 64 bytes")
+		}
+		if _, ok := nfc["requiresAuthentication"].(bool); !ok {
+			add("nfc.requiresAuthentication must be set on a poster event ticket")
+		}
+	}
+	sem, _ := p["semantics"].(map[string]any)
+	for _, k := range []string{"eventName", "venueName"} {
+		if s, _ := sem[k].(string); s == "" {
+			add("a poster event ticket needs semantics.%s", k)
+		}
+	}
+	switch sem["eventType"] {
+	case "PKEventTypeSports":
+		for _, k := range []string{"homeTeamAbbreviation", "awayTeamAbbreviation"} {
+			if s, _ := sem[k].(string); s == "" {
+				add("a poster sports ticket needs semantics.%s", k)
+			}
+		}
+	case "PKEventTypeLivePerformance":
+		if names, _ := sem["performerNames"].([]any); len(names) == 0 {
+			add("a poster live performance ticket needs semantics.performerNames")
+		}
+	}
+	if !files["artwork.png"] && !files["background.png"] {
+		add("a poster event ticket needs artwork.png or background.png")
+	}
 }
