@@ -287,6 +287,9 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 		}
 	}
 
+	checkFeaturedActions(add, doc["featuredActions"], t.poster)
+	checkEventGuide(add, doc)
+
 	root := &object{}
 	for _, k := range keys {
 		if builderKeys[k] || k == "preferredStyleSchemes" {
@@ -644,4 +647,81 @@ func cleanTemplateError(err error) string {
 		return fmt.Sprintf("unknown ticket field %q", m[1])
 	}
 	return err.Error()
+}
+
+// featuredActionTypes are the kinds of iOS 27 featured actions.
+var featuredActionTypes = map[string]bool{
+	"viewSchedule": true, "watchTrailer": true, "listenToMusic": true, "call": true, "place": true, "addToBalance": true,
+	"order": true, "shop": true, "membershipBenefits": true, "bookAppointment": true, "bookCar": true, "bookFlight": true,
+	"bookStay": true, "viewOffersRewards": true,
+}
+
+// checkFeaturedActions checks iOS 27's featuredActions: at most two, each
+// with an identifier, a known type and an https url (a place names its
+// Maps placeIdentifier instead); they do not show on a poster ticket.
+func checkFeaturedActions(add func(string, ...any), raw json.RawMessage, poster bool) {
+	if raw == nil {
+		return
+	}
+	var acts []map[string]any
+	if err := json.Unmarshal(raw, &acts); err != nil {
+		add("%s: featuredActions must be a list of {identifier, type, url} objects", TemplateFile)
+		return
+	}
+	if len(acts) > 2 {
+		add("%s: featuredActions has %d entries; Wallet shows at most 2", TemplateFile, len(acts))
+	}
+	if poster {
+		add("%s: featuredActions do not show on a poster event ticket (preferredStyleSchemes): use the event guide's URLs", TemplateFile)
+	}
+	for i, a := range acts {
+		p := fmt.Sprintf("%s: featuredActions[%d]", TemplateFile, i)
+		if id, _ := a["identifier"].(string); id == "" {
+			add("%s: identifier is required", p)
+		}
+		typ, _ := a["type"].(string)
+		if !featuredActionTypes[typ] {
+			add("%s: type %q is not a featured action type (viewSchedule, listenToMusic, call, place, order, shop, …)", p, typ)
+		}
+		if typ == "place" {
+			if pid, _ := a["placeIdentifier"].(string); pid == "" {
+				add("%s: a place action needs placeIdentifier (a Maps place id)", p)
+			}
+			continue
+		}
+		if u, _ := a["url"].(string); !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "tel:") {
+			add("%s: url %q must be an https (or, for call, tel:) URL", p, u)
+		}
+	}
+}
+
+// eventGuideURLKeys are the poster event guide's links.
+var eventGuideURLKeys = []string{"bagPolicyURL", "orderFoodURL", "parkingInformationURL", "purchaseParkingURL",
+	"directionsInformationURL", "transitInformationURL", "merchandiseURL", "accessibilityURL", "addOnURL", "contactVenueWebsite"}
+
+// checkEventGuide checks the event guide's links: https, and at least two
+// of them (the guide shows only then), counting the venue's e-mail and
+// phone.
+func checkEventGuide(add func(string, ...any), doc map[string]json.RawMessage) {
+	n := 0
+	for _, k := range eventGuideURLKeys {
+		raw, ok := doc[k]
+		if !ok {
+			continue
+		}
+		n++
+		var u string
+		if json.Unmarshal(raw, &u) != nil || !(strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "{{")) {
+			add("%s: %s must be an https URL", TemplateFile, k)
+		}
+	}
+	for _, k := range []string{"contactVenueEmail", "contactVenuePhoneNumber"} {
+		if _, ok := doc[k]; ok {
+			n++
+		}
+	}
+	if n == 1 {
+		add("%s: the event guide shows only with two or more of its links (%s, contactVenueEmail, contactVenuePhoneNumber); give another or none",
+			TemplateFile, strings.Join(eventGuideURLKeys, ", "))
+	}
 }

@@ -77,6 +77,16 @@ func TestTemplateValidationErrors(t *testing.T) {
 			m["de.lproj/pass.strings"] = &fstest.MapFile{Data: []byte(`"EVENT" = "Veranstaltung";`)}
 		},
 			want: `de.lproj/pass.strings lacks "SEAT" (every language needs every key)`},
+		{name: "three featured actions", break_: replace(`"eventTicket"`, `"featuredActions": [{"identifier": "a", "type": "order", "url": "https://x.example/a"}, {"identifier": "b", "type": "shop", "url": "https://x.example/b"}, {"identifier": "c", "type": "call", "url": "tel:+41000"}], "eventTicket"`),
+			want: "featuredActions has 3 entries; Wallet shows at most 2"},
+		{name: "featured action type", break_: replace(`"eventTicket"`, `"featuredActions": [{"identifier": "a", "type": "dance", "url": "https://x.example/a"}], "eventTicket"`),
+			want: `featuredActions[0]: type "dance" is not a featured action type`},
+		{name: "featured action url", break_: replace(`"eventTicket"`, `"featuredActions": [{"identifier": "a", "type": "order", "url": "http://x.example/a"}], "eventTicket"`),
+			want: `featuredActions[0]: url "http://x.example/a" must be an https`},
+		{name: "one guide link", break_: replace(`"eventTicket"`, `"bagPolicyURL": "https://venue.example/bags", "eventTicket"`),
+			want: "the event guide shows only with two or more of its links"},
+		{name: "guide link not https", break_: replace(`"eventTicket"`, `"bagPolicyURL": "http://venue.example/bags", "parkingInformationURL": "https://venue.example/p", "eventTicket"`),
+			want: "bagPolicyURL must be an https URL"},
 		{name: "not a png", break_: func(m fstest.MapFS) { m["logo.png"] = &fstest.MapFile{Data: []byte("GIF89a")} }, want: "logo.png: not a valid PNG image"},
 		{name: "unknown image name", break_: func(m fstest.MapFS) { m["banner.png"] = m["icon.png"] }, want: `banner.png: "banner" is not a pass image name`},
 		{name: "stray file", break_: func(m fstest.MapFS) { m["notes.docx"] = &fstest.MapFile{Data: []byte("x")} }, want: "notes.docx: unexpected file"},
@@ -236,5 +246,32 @@ func TestParseStrings(t *testing.T) {
 	utf16 := []byte{0xFF, 0xFE, '"', 0, 'K', 0, '"', 0, '=', 0, '"', 0, 'v', 0, '"', 0, ';', 0}
 	if m, err := apple.ParseStrings(utf16); err != nil || m["K"] != "v" {
 		t.Errorf("UTF-16: %q, %v", m, err)
+	}
+}
+
+// TestFeaturedActionsAndGuideLinksPassThrough: valid iOS 27 featured
+// actions and event guide links reach pass.json as the template says.
+func TestFeaturedActionsAndGuideLinksPassThrough(t *testing.T) {
+	t.Parallel()
+	m := minimalTemplate(t)
+	m["template.json"].Data = []byte(strings.Replace(string(m["template.json"].Data), `"eventTicket"`,
+		`"featuredActions": [{"identifier": "food", "type": "order", "url": "https://venue.example/food"}],
+		"bagPolicyURL": "https://venue.example/bags", "contactVenuePhoneNumber": "+41 21 000 00 00", "eventTicket"`, 1))
+	tpl, err := apple.LoadTemplate("t", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := setup(t)
+	built, err := b.issuer.Build(tpl, apple.Input{Ticket: apple.SampleTicket(pass.EventConcert), SerialNumber: testSerial, AuthToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pj map[string]any
+	if err := json.Unmarshal(built.PassJSON, &pj); err != nil {
+		t.Fatal(err)
+	}
+	acts, _ := pj["featuredActions"].([]any)
+	if len(acts) != 1 || pj["bagPolicyURL"] != "https://venue.example/bags" || pj["contactVenuePhoneNumber"] == nil {
+		t.Errorf("featuredActions %v, bagPolicyURL %v", pj["featuredActions"], pj["bagPolicyURL"])
 	}
 }

@@ -143,6 +143,9 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 	if is.CallbackURL != "" {
 		c.CallbackOptions = &walletobjects.CallbackOptions{Url: is.CallbackURL}
 	}
+	// The objects' confirmation code is the SecuTix file id, which the
+	// Apple pass shows as its order number too.
+	c.ConfirmationCodeLabel = "ORDER_NUMBER"
 	if v := t.Venue; v.Name != "" {
 		addr := strs.JoinNonEmpty(", ", v.Address, strings.TrimSpace(v.PostalCode+" "+v.City), v.Country)
 		if addr == "" {

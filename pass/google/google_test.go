@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -629,5 +630,19 @@ func TestTextLanguageTags(t *testing.T) {
 	msgs := google.Messages(is, google.Seen{Status: string(pass.StatusActive)}, p, time.Now())
 	if len(msgs) != 1 || msgs[0].Header != pass.WordsFor("de").Google.CancelledHead {
 		t.Errorf("messages %+v, want the holder's language", msgs)
+	}
+}
+
+// TestOneConfirmationNumber: Google shows the order's SecuTix file id as
+// its order number, as the Apple pass does.
+func TestOneConfirmationNumber(t *testing.T) {
+	t.Parallel()
+	is := &google.Issuer{Tenant: "demo", IssuerID: "3388000000022222222", IssuerName: "Demo"}
+	tk := ticket(1)
+	cl := google.BuildClass(is, google.Design{Template: "default"}, tk)
+	obj := google.BuildObject(is, &pass.Pass{Tenant: "demo", SerialNumber: "s1", Ticket: tk}, google.StateActive)
+	if cl.ConfirmationCodeLabel != "ORDER_NUMBER" || obj.ReservationInfo == nil ||
+		obj.ReservationInfo.ConfirmationCode != strconv.FormatInt(tk.FileID, 10) {
+		t.Errorf("label %q, code %+v, want ORDER_NUMBER and the file id %d", cl.ConfirmationCodeLabel, obj.ReservationInfo, tk.FileID)
 	}
 }

@@ -36,6 +36,7 @@ var (
 
 func main() {
 	out := flag.String("out", "templates/default", "directory to write the PNG files to")
+	only := flag.String("only", "", "write only this `image` (icon, logo, strip, artwork)")
 	flag.Parse()
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fail(err)
@@ -46,12 +47,15 @@ func main() {
 		draw func(c *canvas)
 	}
 	assets := []asset{
-		{"icon", 29, 29, drawIcon},
+		{"icon", 38, 38, drawIcon}, // 38 pt since iOS 26 (was 29)
 		{"logo", 160, 50, drawLogo},
 		{"strip", 375, 98, drawStrip},
 		{"artwork", 358, 448, drawArtwork},
 	}
 	for _, a := range assets {
+		if *only != "" && a.name != *only {
+			continue
+		}
 		for scale := 1; scale <= 3; scale++ {
 			c := newCanvas(a.w, a.h, float64(scale))
 			a.draw(c)
@@ -355,7 +359,7 @@ func polygon(v [][2]float64) shape {
 // Icon: an amber ticket on a navy rounded square.
 
 func drawIcon(c *canvas) {
-	const S = 29.0
+	const S = 38.0
 	bg := roundRect(S/2, S/2, S/2, S/2, S*0.225)
 	c.fill(bg, func(x, y float64) col {
 		return mix(navyLight, navy, y/S*1.1)
