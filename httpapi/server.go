@@ -319,6 +319,7 @@ a{color:#1b2a4a}li{margin:.3rem 0}code{background:#f2f2f2;padding:0 .2rem}</styl
 Open it on an iPhone or a Mac, or check it with <code>openssl</code> (see the README).</p>
 {{range .Tenants}}<h3>{{.Name}} <small>(tenant <code>{{.ID}}</code>, template <code>{{.DefaultTemplate}}</code>)</small></h3><ul>
 {{$t := .}}{{range $.Kinds}}<li><a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind={{.}}">{{.}}</a>
+ (<a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind={{.}}&amp;format=html">front and back</a>)
  · <a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind={{.}}&amp;state=USED">used</a>
  · <a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind={{.}}&amp;state=CANCELLED">cancelled</a></li>
 {{end}}</ul>{{end}}{{end}}
@@ -374,7 +375,31 @@ func (s *Server) previewPass(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.pkpass"`, tplName, kind))
 	c.Header("Cache-Control", "no-store")
+	switch c.Query("format") {
+	case "", "pkpass", "html":
+	default:
+		writeProblem(c, http.StatusBadRequest, "format must be pkpass or html")
+		return
+	}
+	if c.Query("format") == "html" {
+		// A designer's view of the front and back, in ?lang= (default en).
+		lang := c.DefaultQuery("lang", "en")
+		if !previewLangRE.MatchString(lang) {
+			writeProblem(c, http.StatusBadRequest, "lang must be a language tag such as fr or de-CH")
+			return
+		}
+		page, err := apple.PreviewHTML(data, lang)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Data(http.StatusOK, "text/html; charset=utf-8", page)
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.pkpass"`, tplName, kind))
 	c.Data(http.StatusOK, pass.ContentTypePkpass, data)
 }
+
+// previewLangRE is a language of a preview: an lproj folder's name.
+var previewLangRE = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$`)

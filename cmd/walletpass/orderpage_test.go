@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -232,5 +233,71 @@ func TestBrowserOrderPage(t *testing.T) {
 				t.Errorf("screenshot %s: %v", shot, err)
 			}
 		})
+	}
+}
+
+// TestBrowserPassPreviews renders every sample kind's pass (the default
+// template, as `make run` signs it) as its front and back in Chromium,
+// in English and one in French, and checks what a designer must see:
+// the event, venue-local times, translated labels, the barcode's text.
+// The screenshots are docs/template-<kind>.png (written when
+// WALLETPASS_UPDATE_SCREENSHOTS=1).
+func TestBrowserPassPreviews(t *testing.T) {
+	t.Parallel()
+	browser := chromium(t)
+	s := startSystem(t, "")
+	defer s.stop()
+	outDir := t.TempDir()
+	if os.Getenv("WALLETPASS_UPDATE_SCREENSHOTS") == "1" {
+		outDir = filepath.Join("..", "..", "docs")
+	}
+	home := t.TempDir()
+	run := func(args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		base := []string{"--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+			"--disable-component-update", "--disable-sync", "--hide-scrollbars", "--user-data-dir=" + filepath.Join(home, "profile"),
+			"--window-size=760,900"}
+		cmd := exec.CommandContext(ctx, browser, append(base, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+home)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
+		}
+		return stdout.String()
+	}
+	for _, c := range []struct {
+		kind, lang string
+		want       []string
+	}{
+		{"concert", "en", []string{"Nightfall Orchestra", "14 Mar 2027, 20:00", "Doors open", "Order number", "[QR]"}},
+		{"concert", "fr", []string{"Lieu", "Ouverture des portes", "Ce billet est valable pour une personne"}},
+		{"festival", "en", []string{"Line-up", "9 Jul 2027, 14:00"}},
+		{"sports", "en", []string{"Match", "Lausanne Lions"}},
+		{"theatre", "en", []string{"The Seagull", "2 Apr 2027, 19:30", "Row"}},
+		{"conference", "en", []string{"Swiss Data Days 2027", "18 May 2027, 09:00", "2-day delegate"}},
+		{"movie", "en", []string{"Cinéma Capitole", "22 Jan 2027, 21:00"}},
+		{"generic", "en", []string{"Impressionists of the Lake", "Timed entry"}},
+	} {
+		page := fmt.Sprintf("%s/api/demo/preview/default?kind=%s&format=html&lang=%s", s.base, c.kind, c.lang)
+		dom := run("--dump-dom", page)
+		for _, w := range c.want {
+			if !strings.Contains(dom, w) {
+				t.Errorf("%s (%s): the page lacks %q", c.kind, c.lang, w)
+			}
+		}
+		if strings.Contains(dom, "UTC") {
+			t.Errorf("%s: a date is not shown in the venue's time", c.kind)
+		}
+		name := "template-" + c.kind + ".png"
+		if c.lang != "en" {
+			name = "template-" + c.kind + "-" + c.lang + ".png"
+		}
+		shot := filepath.Join(outDir, name)
+		run("--screenshot="+shot, page)
+		if st, err := os.Stat(shot); err != nil || st.Size() < 5000 {
+			t.Errorf("screenshot %s: %v", shot, err)
+		}
 	}
 }

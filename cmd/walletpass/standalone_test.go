@@ -173,7 +173,7 @@ func TestStandaloneSandboxByEnvironment(t *testing.T) {
 	if st.Refused != 0 || st.Calls["auth"] != 0 || st.Calls["getCatalogDetailed"] != 1 {
 		t.Errorf("sandbox stats %+v: want no refusal, no /v1/auth (jwt mode), one catalogue read", st)
 	}
-	if strings.Contains(p.stderr.String(), "401") || strings.Contains(sbLog.String(), "JWT refused") {
+	if strings.Contains(p.stderr.String(), "HTTP 401") || strings.Contains(sbLog.String(), "JWT refused") {
 		t.Errorf("a call was refused:\n%s\n%s", p.stderr.String(), sbLog.String())
 	}
 }

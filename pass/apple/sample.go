@@ -71,6 +71,46 @@ func SampleTicket(kind pass.EventKind) pass.Ticket {
 		t.Venue.Entrance = "Gate B"
 		t.Seat = pass.Seat{Area: "East", Block: "E4", Row: "7", Number: "21"}
 		t.Price = pass.Money{Thousandths: 42000, Currency: "CHF"}
+	case pass.EventTheatre:
+		t.Event.Name = "The Seagull"
+		t.Event.Kind = kind
+		t.Event.Performers = []string{"Compagnie du Lac"}
+		t.Event.Start = time.Date(2027, 4, 2, 19, 30, 0, 0, zurich)
+		t.Event.End = time.Date(2027, 4, 2, 22, 0, 0, 0, zurich)
+		t.Event.Doors = time.Date(2027, 4, 2, 18, 45, 0, 0, zurich)
+		t.Venue.Name, t.Venue.Room, t.Venue.Entrance = "Théâtre de Vidy", "Salle Charles Apothéloz", "Foyer"
+		t.Seat = pass.Seat{Area: "Parterre", Row: "F", Number: "8"}
+		t.Price = pass.Money{Thousandths: 55000, Currency: "CHF"}
+	case pass.EventConference:
+		t.Event.Name = "Swiss Data Days 2027"
+		t.Event.Kind = kind
+		t.Event.Performers = nil
+		t.Event.Start = time.Date(2027, 5, 18, 9, 0, 0, 0, zurich)
+		t.Event.End = time.Date(2027, 5, 19, 17, 30, 0, 0, zurich)
+		t.Event.Doors = time.Date(2027, 5, 18, 8, 0, 0, 0, zurich)
+		t.Venue.Name, t.Venue.Room, t.Venue.Entrance = "SwissTech Convention Center", "Auditorium A", "Registration desk"
+		t.Seat = pass.Seat{}
+		t.Tariff, t.Price = "2-day delegate", pass.Money{Thousandths: 690000, Currency: "CHF"}
+	case pass.EventMovie:
+		t.Event.Name = "Lumière — a night at the pictures"
+		t.Event.Kind = kind
+		t.Event.Performers = nil
+		t.Event.Start = time.Date(2027, 1, 22, 21, 0, 0, 0, zurich)
+		t.Event.End = time.Date(2027, 1, 22, 23, 10, 0, 0, zurich)
+		t.Event.Doors = time.Date(2027, 1, 22, 20, 30, 0, 0, zurich)
+		t.Venue.Name, t.Venue.Room, t.Venue.Entrance = "Cinéma Capitole", "Salle 1", ""
+		t.Seat = pass.Seat{Row: "H", Number: "12"}
+		t.Price = pass.Money{Thousandths: 19000, Currency: "CHF"}
+	case pass.EventGeneric:
+		t.Event.Name = "Impressionists of the Lake — exhibition"
+		t.Event.Kind = kind
+		t.Event.Performers = nil
+		t.Event.Start = time.Date(2027, 6, 5, 10, 0, 0, 0, zurich)
+		t.Event.End = time.Date(2027, 6, 5, 18, 0, 0, 0, zurich)
+		t.Event.Doors = time.Time{}
+		t.Venue.Name, t.Venue.Room, t.Venue.Entrance = "Musée de l'Élysée", "", "Main entrance"
+		t.Seat = pass.Seat{}
+		t.Tariff, t.Price = "Timed entry", pass.Money{Thousandths: 18000, Currency: "CHF"}
 	case pass.EventConcert:
 	default:
 		t.Event.Kind = kind
