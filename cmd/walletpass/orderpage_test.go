@@ -200,22 +200,7 @@ func TestBrowserOrderPage(t *testing.T) {
 		{"desktop", uaDesktop, "1280,900", []string{"<svg", "Scan this code"}, []string{"add-one", "button google"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			home := t.TempDir()
-			run := func(args ...string) string {
-				ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-				defer cancel()
-				base := []string{"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-					"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-					"--user-data-dir=" + filepath.Join(home, "profile"), "--user-agent=" + tc.ua, "--window-size=" + tc.size}
-				cmd := exec.CommandContext(ctx, browser, append(base, args...)...)
-				cmd.Env = append(os.Environ(), "HOME="+home)
-				var stdout, stderr bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &stdout, &stderr
-				if err := cmd.Run(); err != nil {
-					t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
-				}
-				return stdout.String()
-			}
+			run := headless(t, browser, "--user-agent="+tc.ua, "--window-size="+tc.size)
 			dom := run("--dump-dom", page)
 			for _, w := range tc.want {
 				if !strings.Contains(dom, w) {
@@ -251,22 +236,7 @@ func TestBrowserPassPreviews(t *testing.T) {
 	if os.Getenv("WALLETPASS_UPDATE_SCREENSHOTS") == "1" {
 		outDir = filepath.Join("..", "..", "docs")
 	}
-	home := t.TempDir()
-	run := func(args ...string) string {
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		base := []string{"--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync", "--hide-scrollbars", "--user-data-dir=" + filepath.Join(home, "profile"),
-			"--window-size=760,900"}
-		cmd := exec.CommandContext(ctx, browser, append(base, args...)...)
-		cmd.Env = append(os.Environ(), "HOME="+home)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
-		}
-		return stdout.String()
-	}
+	run := headless(t, browser, "--window-size=760,900")
 	for _, c := range []struct {
 		kind, lang string
 		want       []string
@@ -299,5 +269,28 @@ func TestBrowserPassPreviews(t *testing.T) {
 		if st, err := os.Stat(shot); err != nil || st.Size() < 5000 {
 			t.Errorf("screenshot %s: %v", shot, err)
 		}
+	}
+}
+
+// headless returns a function that runs headless Chromium with a profile
+// of its own, the options given, and the arguments of each call (a page
+// to dump or screenshot); it returns what Chromium printed.
+func headless(t *testing.T, browser string, options ...string) func(args ...string) string {
+	home := t.TempDir()
+	return func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		base := append([]string{"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+			"--user-data-dir=" + filepath.Join(home, "profile")}, options...)
+		cmd := exec.CommandContext(ctx, browser, append(base, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+home)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
+		}
+		return stdout.String()
 	}
 }
