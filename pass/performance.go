@@ -25,20 +25,47 @@ type LocalText map[string]string
 // Pick returns the text for locale: the exact tag, then its language,
 // then fallback's, then English, then the first tag in sorted order.
 func (l LocalText) Pick(locale, fallback string) string {
+	_, v := l.PickTag(locale, fallback)
+	return v
+}
+
+// PickTag is Pick with the tag of the text it picked ("" for none). A
+// language also matches a tag of that language in a region ("fr" picks
+// "fr-CH" when there is no "fr").
+func (l LocalText) PickTag(locale, fallback string) (tag, text string) {
 	if len(l) == 0 {
-		return ""
+		return "", ""
 	}
-	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "-")) }
-	byTag := make(map[string]string, len(l))
-	for k, v := range l {
-		byTag[norm(k)] = v
+	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), "_", "-")) }
+	keys := slices.Sorted(maps.Keys(l))
+	find := func(want string) (string, bool) {
+		if want == "" {
+			return "", false
+		}
+		for _, k := range keys { // the exact tag
+			if norm(k) == norm(want) {
+				return k, true
+			}
+		}
+		lang := Language(want)
+		for _, k := range keys { // the language alone
+			if norm(k) == lang {
+				return k, true
+			}
+		}
+		for _, k := range keys { // the language in a region
+			if Language(k) == lang {
+				return k, true
+			}
+		}
+		return "", false
 	}
-	for _, k := range []string{norm(locale), Language(locale), norm(fallback), Language(fallback), "en"} {
-		if v, ok := byTag[k]; ok {
-			return v
+	for _, want := range []string{locale, fallback, "en"} {
+		if k, ok := find(want); ok {
+			return k, l[k]
 		}
 	}
-	return l[slices.Sorted(maps.Keys(l))[0]]
+	return keys[0], l[keys[0]]
 }
 
 // Notice is an organiser's message to every holder of a performance. The
@@ -130,7 +157,9 @@ type NoticeStore interface {
 // fields it determines (the others stay as each order gave them). A zero
 // field is not determined by the catalogue.
 type PerformanceDetails struct {
-	Name     string
+	Name string // in the tenant's language
+	// Names are the event's name in every language the catalogue gives.
+	Names    LocalText
 	Start    time.Time
 	End      time.Time
 	Doors    time.Time
@@ -151,14 +180,20 @@ func (d PerformanceDetails) Fingerprint() string {
 		v.Address, v.City, v.PostalCode, v.Country, v.Entrance}, "\x1f")
 }
 
-// ApplyTo sets the ticket fields d determines.
-func (d PerformanceDetails) ApplyTo(t *Ticket) {
+// ApplyTo sets the ticket fields d determines; the event's name in the
+// holder's language when the catalogue has it (else fallback's, the
+// tenant's).
+func (d PerformanceDetails) ApplyTo(t *Ticket, fallback string) {
 	set := func(dst *string, v string) {
 		if v != "" {
 			*dst = v
 		}
 	}
 	set(&t.Event.Name, d.Name)
+	if len(d.Names) > 0 {
+		t.Event.Names = d.Names
+		t.Event.Name = d.Names.Pick(t.Locale, fallback)
+	}
 	set(&t.Event.TimeZone, d.TimeZone)
 	for _, f := range []struct {
 		dst *time.Time
@@ -366,7 +401,7 @@ func (s *PerformanceSyncer) Sync(ctx context.Context, a PerformanceArgs, correla
 				}
 				t := p.Ticket
 				if details != nil {
-					details.ApplyTo(&t)
+					details.ApplyTo(&t, fallback)
 				}
 				t.Notice = ""
 				if notice != nil {

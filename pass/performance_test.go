@@ -19,11 +19,12 @@ func TestLocalTextPick(t *testing.T) {
 		{"fr-CH", "en", "Bonjour"}, // the tag's language
 		{"de_CH", "en", "Grüezi"},  // either separator, any case
 		{"DE-ch", "en", "Grüezi"},
-		{"de", "fr", "Bonjour"},    // de-CH is not de: the tenant's language
-		{"de-AT", "it-IT", "Ciao"}, // the tenant's tag's language
-		{"es", "de-CH", "Grüezi"},  // the tenant's exact tag
-		{"ja", "es", "Hello"},      // neither: English
-		{"", "", "Hello"},          // none at all
+		{"de", "fr", "Grüezi"},       // a language matches its regional tag
+		{"de-AT", "it-IT", "Grüezi"}, // the same language in another region
+		{"pt", "it-IT", "Ciao"},      // the tenant's tag's language
+		{"es", "de-CH", "Grüezi"},    // the tenant's exact tag
+		{"ja", "es", "Hello"},        // neither: English
+		{"", "", "Hello"},            // none at all
 		{"fr-Latn-CH", "", "Bonjour"},
 	} {
 		if got := lt.Pick(c.locale, c.fallback); got != c.want {

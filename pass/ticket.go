@@ -84,31 +84,36 @@ type Event struct {
 	// PerformanceID is SecuTix's id of the performance (one date of a
 	// show), when known: tickets of one performance share a Google Wallet
 	// class.
-	PerformanceID int64     `json:"performanceId,omitempty"`
-	Name          string    `json:"name"`
-	Kind          EventKind `json:"kind"`
-	Start         time.Time `json:"start"`
-	End           time.Time `json:"end,omitzero"`
-	Doors         time.Time `json:"doors,omitzero"`
-	TimeZone      string    `json:"timeZone,omitempty"` // IANA name, e.g. Europe/Zurich
-	Performers    []string  `json:"performers,omitempty"`
-	HomeTeam      Team      `json:"homeTeam,omitzero"`
-	AwayTeam      Team      `json:"awayTeam,omitzero"`
-	League        string    `json:"league,omitempty"`
-	Sport         string    `json:"sport,omitempty"`
+	PerformanceID int64  `json:"performanceId,omitempty"`
+	Name          string `json:"name"` // in the holder's language when SecuTix has it
+	// Names are the event's name in every language SecuTix gives (BCP 47
+	// tag → name); empty when it gives one text.
+	Names      LocalText `json:"names,omitempty"`
+	Kind       EventKind `json:"kind"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end,omitzero"`
+	Doors      time.Time `json:"doors,omitzero"`
+	TimeZone   string    `json:"timeZone,omitempty"` // IANA name, e.g. Europe/Zurich
+	Performers []string  `json:"performers,omitempty"`
+	HomeTeam   Team      `json:"homeTeam,omitzero"`
+	AwayTeam   Team      `json:"awayTeam,omitzero"`
+	League     string    `json:"league,omitempty"`
+	Sport      string    `json:"sport,omitempty"`
 }
 
 // Venue is where the event takes place.
 type Venue struct {
-	Name       string   `json:"name"`
-	Address    string   `json:"address,omitempty"`
-	City       string   `json:"city,omitempty"`
-	PostalCode string   `json:"postalCode,omitempty"`
-	Country    string   `json:"country,omitempty"` // ISO 3166 alpha-2
-	Latitude   *float64 `json:"latitude,omitempty"`
-	Longitude  *float64 `json:"longitude,omitempty"`
-	Entrance   string   `json:"entrance,omitempty"` // entrance, gate or door
-	Room       string   `json:"room,omitempty"`
+	Name string `json:"name"` // in the holder's language when SecuTix has it
+	// Names are the venue's name in every language SecuTix gives.
+	Names      LocalText `json:"names,omitempty"`
+	Address    string    `json:"address,omitempty"`
+	City       string    `json:"city,omitempty"`
+	PostalCode string    `json:"postalCode,omitempty"`
+	Country    string    `json:"country,omitempty"` // ISO 3166 alpha-2
+	Latitude   *float64  `json:"latitude,omitempty"`
+	Longitude  *float64  `json:"longitude,omitempty"`
+	Entrance   string    `json:"entrance,omitempty"` // entrance, gate or door
+	Room       string    `json:"room,omitempty"`
 }
 
 // Seat locates a numbered seat; all parts are empty for a standing ticket.

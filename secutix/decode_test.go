@@ -81,10 +81,11 @@ func TestDecodeReferenceExample(t *testing.T) {
 			MovementID: 10228844462196, TicketID: 10228305597652, Barcode: "2276812732345698540800199237",
 			Symbology: pass.SymbologyQR,
 			Event: pass.Event{PerformanceID: 10228231109243, Name: "Symphonic Night", Kind: pass.EventConcert,
+				Names: pass.LocalText{"de": "Sinfonische Nacht", "en": "Symphonic Night", "fr": "Nuit symphonique"},
 				Start: time.Date(2026, 3, 14, 20, 0, 0, 0, zurich), End: time.Date(2026, 3, 14, 22, 30, 0, 0, zurich),
 				TimeZone: "Europe/Zurich"},
-			Venue: pass.Venue{Name: "Victoria Hall", Room: "Grande salle", Address: "Rue du Général-Dufour 14", City: "Genève",
-				PostalCode: "1204", Country: "CH"},
+			Venue: pass.Venue{Name: "Victoria Hall", Names: pass.LocalText{"fr": "Victoria Hall"}, Room: "Grande salle",
+				Address: "Rue du Général-Dufour 14", City: "Genève", PostalCode: "1204", Country: "CH"},
 			Tariff: "Adulte", Price: pass.Money{Thousandths: 85000, Currency: "CHF"},
 			Locale: "en", State: pass.TicketValid,
 			Product: pass.Product{Code: "SYMN", FamilyType: "SINGLE_ENTRY", EventID: 10228231108001},
@@ -132,7 +133,7 @@ func TestDecodeEdgeCases(t *testing.T) {
 		{"no catalogue name: the operation's, same language", tk.Event.Name, "Concert"},
 		{"a start without offset is in the POS zone", tk.Event.Start.Equal(time.Date(2026, 6, 1, 18, 0, 0, 0, time.UTC)), true},
 		{"no duration, no end", tk.Event.End.IsZero(), true},
-		{"venue", tk.Venue, pass.Venue{Name: "Salle Métropole", Address: "Rue de Genève 12", City: "Lausanne", PostalCode: "1003", Country: "CH"}},
+		{"venue", tk.Venue, pass.Venue{Name: "Salle Métropole", Names: tk.Venue.Names, Address: "Rue de Genève 12", City: "Lausanne", PostalCode: "1003", Country: "CH"}},
 		{"area", tk.Seat, pass.Seat{Area: "Parterre"}},
 		{"price", tk.Price, pass.Money{Thousandths: 85000, Currency: "CHF"}},
 		{"holder", tk.HolderName, "Léa Favre"},
@@ -369,5 +370,37 @@ func TestRefundOrdersVoid(t *testing.T) {
 				t.Errorf("order id %d, want the sale's (6)", o.OrderID)
 			}
 		})
+	}
+}
+
+// TestHolderLanguageNames: the event and the venue are named in the
+// holder's language when SecuTix gives it (the tenant's language, then
+// English, otherwise), and every language is kept for Google Wallet.
+func TestHolderLanguageNames(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ holder, event string }{
+		{"de", "Sinfonische Nacht"}, {"fr-CH", "Nuit symphonique"}, {"it", "Nuit symphonique"}, {"", "Nuit symphonique"},
+	} {
+		fields := map[string]string{"locale": ""}
+		if c.holder != "" {
+			fields["locale"] = "order.language"
+		}
+		m := testMapper(t, "fr", fields)
+		body := readSample(t, "order-details.json")
+		if c.holder != "" {
+			body = []byte(strings.Replace(string(body), `"orderSecretId"`, `"language":"`+c.holder+`","orderSecretId"`, 1))
+		}
+		r, err := parseOrder(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := m.order(r, testCatalog(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk := o.Tickets[0]
+		if tk.Event.Name != c.event || len(tk.Event.Names) != 3 {
+			t.Errorf("holder %q: event %q (names %v), want %q", c.holder, tk.Event.Name, tk.Event.Names, c.event)
+		}
 	}
 }

@@ -300,8 +300,16 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 	}
 
 	// Event.
+	names := func(field string) pass.LocalText {
+		h, ok := m.fields.lookup(sc, field)
+		if !ok {
+			return nil
+		}
+		return textOf(h.v).all()
+	}
 	t.Event.PerformanceID = int64(op.PerformanceID)
 	t.Event.Name = str("eventName")
+	t.Event.Names = names("eventName")
 	t.Event.Kind = eventKind(str("eventKind"), m.defaultKind)
 	var loc *time.Location
 	if zone := str("timeZone"); zone != "" {
@@ -356,6 +364,7 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 	// Venue.
 	t.Venue = pass.Venue{
 		Name:       str("venueName"),
+		Names:      names("venueName"),
 		Room:       str("venueRoom"),
 		Address:    str("venueAddress"),
 		City:       str("venueCity"),
@@ -398,6 +407,14 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 	t.Locale = bcp47(str("locale"))
 	if t.Locale == "" {
 		t.Locale = bcp47(m.locale)
+	}
+	// The event and venue in the holder's language, when SecuTix has it
+	// (else the tenant's, else English).
+	if len(t.Event.Names) > 0 {
+		t.Event.Name = t.Event.Names.Pick(t.Locale, m.locale)
+	}
+	if len(t.Venue.Names) > 0 {
+		t.Venue.Name = t.Venue.Names.Pick(t.Locale, m.locale)
 	}
 
 	// State.

@@ -55,6 +55,9 @@ func (m mapper) performance(id int64, sc ticketScope) (pass.PerformanceDetails, 
 		return pass.PerformanceDetails{}, pass.Errorf(pass.KindInvalid, "secutix: performance %d: %s", id, fmt.Sprintf(format, args...))
 	}
 	d.Name = str("eventName")
+	if h, ok := m.fields.lookupCatalogue(sc, "eventName"); ok {
+		d.Names = textOf(h.v).all()
+	}
 	var loc *time.Location
 	if zone := str("timeZone"); zone != "" {
 		if l, err := (pass.Event{TimeZone: zone}).Location(); err == nil {

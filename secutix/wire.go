@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"walletpass/pass"
 )
 
 // This file holds the shapes of SecuTix's REST_RPC JSON as the client reads
@@ -179,6 +181,23 @@ func (t text) pick(locale string) string {
 // normLocale lower-cases a locale and turns "fr_CH" into "fr-ch".
 func normLocale(s string) string {
 	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), "_", "-"))
+}
+
+// all returns the text's translations by BCP 47 tag (blank ones left
+// out); nil for a plain text.
+func (t text) all() pass.LocalText {
+	var out pass.LocalText
+	for _, tr := range t.translations {
+		v, tag := strings.TrimSpace(tr.Value), bcp47(tr.Locale)
+		if v == "" || tag == "" {
+			continue
+		}
+		if out == nil {
+			out = pass.LocalText{}
+		}
+		out[tag] = v
+	}
+	return out
 }
 
 // bcp47 turns a SecuTix locale ("fr_CH", "de") into BCP 47 ("fr-CH").

@@ -104,6 +104,23 @@ func localized(locale, s string) *walletobjects.LocalizedString {
 	return &walletobjects.LocalizedString{DefaultValue: &walletobjects.TranslatedString{Language: pass.Language(locale), Value: s}}
 }
 
+// localizedNames is a text SecuTix gives in several languages: the
+// tenant's as the default value, the others as translations, whatever the
+// holder's language (a class is every holder's); plain when it has one.
+func localizedNames(locale, plain string, names pass.LocalText) *walletobjects.LocalizedString {
+	if len(names) == 0 {
+		return localized(locale, plain)
+	}
+	tag, def := names.PickTag(locale, "en")
+	ls := &walletobjects.LocalizedString{DefaultValue: &walletobjects.TranslatedString{Language: tag, Value: def}}
+	for _, k := range slices.Sorted(maps.Keys(names)) {
+		if k != tag {
+			ls.TranslatedValues = append(ls.TranslatedValues, &walletobjects.TranslatedString{Language: k, Value: names[k]})
+		}
+	}
+	return ls
+}
+
 func stamp(t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -128,7 +145,7 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 	c := &walletobjects.EventTicketClass{
 		Id:                 id,
 		IssuerName:         is.IssuerName,
-		EventName:          localized(is.textLocale(), t.Event.Name),
+		EventName:          localizedNames(is.textLocale(), t.Event.Name, t.Event.Names),
 		ReviewStatus:       "UNDER_REVIEW",
 		HexBackgroundColor: d.Background,
 		Logo:               is.image(d, d.Logo, is.IssuerName),
@@ -151,7 +168,7 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 		if addr == "" {
 			addr = v.Name
 		}
-		c.Venue = &walletobjects.EventVenue{Name: localized(is.textLocale(), v.Name), Address: localized(is.textLocale(), addr)}
+		c.Venue = &walletobjects.EventVenue{Name: localizedNames(is.textLocale(), v.Name, v.Names), Address: localized(is.textLocale(), addr)}
 	}
 	if c.HexBackgroundColor == "" {
 		c.NullFields = append(c.NullFields, "HexBackgroundColor")

@@ -646,3 +646,30 @@ func TestOneConfirmationNumber(t *testing.T) {
 		t.Errorf("label %q, code %+v, want ORDER_NUMBER and the file id %d", cl.ConfirmationCodeLabel, obj.ReservationInfo, tk.FileID)
 	}
 }
+
+// TestClassNamesInEveryLanguage: an event SecuTix names in several
+// languages gets a class with the tenant's as the default and the others
+// as translations, the same class whatever the language of the holder
+// whose ticket made it.
+func TestClassNamesInEveryLanguage(t *testing.T) {
+	t.Parallel()
+	is := &google.Issuer{Tenant: "demo", IssuerID: "3388000000022222222", IssuerName: "Demo", Locale: "fr"}
+	names := pass.LocalText{"fr": "Nuit symphonique", "de": "Sinfonische Nacht", "en": "Symphonic Night"}
+	var classes []string
+	for _, holder := range []string{"de", "en", "fr"} {
+		tk := ticket(1)
+		tk.Locale = holder
+		tk.Event.Names = names
+		tk.Event.Name = names.Pick(holder, "fr")
+		cl := google.BuildClass(is, google.Design{Template: "default"}, tk)
+		b, _ := cl.MarshalJSON()
+		classes = append(classes, string(b))
+		if cl.EventName.DefaultValue.Language != "fr" || cl.EventName.DefaultValue.Value != "Nuit symphonique" ||
+			len(cl.EventName.TranslatedValues) != 2 || cl.EventName.TranslatedValues[0].Language != "de" {
+			t.Errorf("holder %s: eventName %+v", holder, cl.EventName)
+		}
+	}
+	if classes[0] != classes[1] || classes[1] != classes[2] {
+		t.Error("the class depends on the holder's language")
+	}
+}
