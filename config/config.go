@@ -170,7 +170,8 @@ type SecuTix struct {
 	Secret string `yaml:"secret"`
 	// EventKind is the kind of events when SecuTix does not say (default concert).
 	EventKind string `yaml:"eventKind"`
-	// Locale picks localized names (default en).
+	// Locale picks localized names after the holder's language (default
+	// en); Google Wallet's default language.
 	Locale string `yaml:"locale"`
 	// RequestsPerMinute per SecuTix service (default 60, SecuTix's quota),
 	// counted over a sliding window of 61 s by every instance together.

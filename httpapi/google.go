@@ -89,7 +89,7 @@ func (s *Server) googleSave(c *gin.Context) {
 }
 
 // imageFileRE is the form of a template image a Google Wallet pass shows.
-var imageFileRE = regexp.MustCompile(`^[a-z]+(@[23]x)?\.png$`)
+var imageFileRE = regexp.MustCompile(`^(google-)?[a-z]+(@[23]x)?\.png$`)
 
 // templateImage: GET /api/{tenant}/google/images/{template}/{file} serves a
 // template's PNG at the public URL Google fetches images from.

@@ -105,13 +105,13 @@ func designOf(reg *apple.Registry, name string) google.Design {
 		return d
 	}
 	d.Background = tpl.HexColour("backgroundColor")
-	for _, f := range []string{"icon@3x.png", "icon@2x.png", "icon.png"} {
+	for _, f := range []string{"google-logo.png", "icon@3x.png", "icon@2x.png", "icon.png"} {
 		if _, ok := tpl.File(f); ok {
 			d.Logo = f
 			break
 		}
 	}
-	for _, f := range []string{"strip@3x.png", "strip@2x.png", "strip.png"} {
+	for _, f := range []string{"google-hero.png", "strip@3x.png", "strip@2x.png", "strip.png"} {
 		if _, ok := tpl.File(f); ok {
 			d.Hero = f
 			break

@@ -415,3 +415,22 @@ func TestStringsShipAsUTF16(t *testing.T) {
 		t.Errorf("the shipped translations differ: %v (%d keys, want %d)", err, len(got), len(want))
 	}
 }
+
+// TestGoogleImagesStayOutOfThePass: the template's Google Wallet images
+// are served (Template.File) but not packed into the .pkpass.
+func TestGoogleImagesStayOutOfThePass(t *testing.T) {
+	b := setup(t)
+	built, err := b.issuer.Build(b.tpl, apple.Input{Ticket: apple.SampleTicket(pass.EventConcert), SerialNumber: testSerial, AuthToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := appletest.Unzip(t, built.PKPass)
+	for _, name := range []string{"google-logo.png", "google-hero.png"} {
+		if _, in := files[name]; in {
+			t.Errorf("%s is in the pass", name)
+		}
+		if data, ok := b.tpl.File(name); !ok || len(data) < 1000 {
+			t.Errorf("the template does not serve %s", name)
+		}
+	}
+}

@@ -40,7 +40,15 @@ type Template struct {
 	manifst []byte       // pre-encoded manifest entries of the static files: `"name":"sha1",...`
 	schemes []string
 	colours map[string]string // colour key -> "#rrggbb"
+	// google holds the images only Google Wallet shows (GoogleImages);
+	// they are not part of the .pkpass.
+	google map[string][]byte
 }
+
+// GoogleImages are the template's images for Google Wallet only: a square
+// logo of at least 660 px (Google masks it into a circle) and a hero image
+// at least 1032 px wide and three times as wide as high.
+var GoogleImages = map[string]struct{ minW, minH int }{"google-logo.png": {660, 660}, "google-hero.png": {1032, 0}}
 
 // staticFile is an image or translation file, hashed once at load.
 type staticFile struct {
@@ -71,6 +79,9 @@ func (t *Template) HexColour(key string) string { return t.colours[key] }
 // File returns a static file of the template (an image such as "logo@2x.png"
 // or a translation), or false.
 func (t *Template) File(name string) ([]byte, bool) {
+	if data, ok := t.google[name]; ok {
+		return data, true
+	}
 	i, ok := slices.BinarySearchFunc(t.files, name, func(f staticFile, n string) int { return strings.Compare(f.name, n) })
 	if !ok {
 		return nil, false
@@ -160,6 +171,26 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 			return nil
 		}
 		dir := path.Dir(p)
+		if want, ok := GoogleImages[p]; ok {
+			cfg, err := png.DecodeConfig(bytes.NewReader(data))
+			switch {
+			case err != nil:
+				add("%s: not a valid PNG image: %v", p, err)
+			case cfg.Width < want.minW || cfg.Height < want.minH:
+				add("%s: %dx%d px; Google Wallet needs at least %d px wide%s", p, cfg.Width, cfg.Height, want.minW,
+					map[bool]string{true: " and as high (square)", false: ""}[want.minH > 0])
+			case want.minH > 0 && cfg.Width != cfg.Height:
+				add("%s: %dx%d px must be square (Google masks the logo into a circle)", p, cfg.Width, cfg.Height)
+			case want.minH == 0 && cfg.Width < 3*cfg.Height:
+				add("%s: %dx%d px must be three times as wide as high or wider", p, cfg.Width, cfg.Height)
+			default:
+				if t.google == nil {
+					t.google = map[string][]byte{}
+				}
+				t.google[p] = data
+			}
+			return nil
+		}
 		switch {
 		case base == "pass.strings" && dir != ".":
 			m, err := ParseStrings(data)

@@ -87,6 +87,8 @@ func TestTemplateValidationErrors(t *testing.T) {
 			want: "the event guide shows only with two or more of its links"},
 		{name: "guide link not https", break_: replace(`"eventTicket"`, `"bagPolicyURL": "http://venue.example/bags", "parkingInformationURL": "https://venue.example/p", "eventTicket"`),
 			want: "bagPolicyURL must be an https URL"},
+		{name: "a small google logo", break_: func(m fstest.MapFS) { m["google-logo.png"] = m["icon.png"] },
+			want: "google-logo.png: 38x38 px; Google Wallet needs at least 660 px wide and as high (square)"},
 		{name: "not a png", break_: func(m fstest.MapFS) { m["logo.png"] = &fstest.MapFile{Data: []byte("GIF89a")} }, want: "logo.png: not a valid PNG image"},
 		{name: "unknown image name", break_: func(m fstest.MapFS) { m["banner.png"] = m["icon.png"] }, want: `banner.png: "banner" is not a pass image name`},
 		{name: "stray file", break_: func(m fstest.MapFS) { m["notes.docx"] = &fstest.MapFile{Data: []byte("x")} }, want: "notes.docx: unexpected file"},

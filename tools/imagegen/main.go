@@ -36,7 +36,7 @@ var (
 
 func main() {
 	out := flag.String("out", "templates/default", "directory to write the PNG files to")
-	only := flag.String("only", "", "write only this `image` (icon, logo, strip, artwork)")
+	only := flag.String("only", "", "write only this `image` (icon, logo, strip, artwork, google)")
 	flag.Parse()
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fail(err)
@@ -70,6 +70,25 @@ func main() {
 			}
 			fmt.Printf("%-18s %5dx%-5d %7d bytes\n", name, c.w, c.h, n)
 		}
+	}
+	// Google Wallet's own images (not in the .pkpass): the icon as a
+	// 660 px square logo (Google masks it into a circle) and the strip as
+	// a 1032 px wide hero image.
+	for _, g := range []struct {
+		name, from string
+		w, h, px   float64
+		draw       func(c *canvas)
+	}{{"google-logo.png", "icon", 38, 38, 660, drawIcon}, {"google-hero.png", "strip", 375, 98, 1032, drawStrip}} {
+		if *only != "" && *only != g.from && *only != "google" {
+			continue
+		}
+		c := newCanvas(g.w, g.h, g.px/g.w)
+		g.draw(c)
+		n, err := writePNG(filepath.Join(*out, g.name), c.image())
+		if err != nil {
+			fail(err)
+		}
+		fmt.Printf("%-18s %5dx%-5d %7d bytes\n", g.name, c.w, c.h, n)
 	}
 }
 
