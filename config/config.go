@@ -8,6 +8,7 @@ package config
 import (
 	"bytes"
 	"cmp"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -368,6 +369,16 @@ type Google struct {
 	// Callbacks are asked for when the public base URL is https (and with
 	// the development fake).
 	CallbackKeysURL string `yaml:"callbackKeysURL"`
+	// RotatingBarcodeKey, when set, gives every Google Wallet pass a
+	// rotating barcode (TOTP, RFC 6238, SHA-1, 8 digits) instead of the
+	// static one: the ticket's barcode, a dash, the step's Unix time, a
+	// dash and the code. Each pass's TOTP secret is HMAC-SHA256(key, serial
+	// number) (the first 20 bytes); the gate systems derive it the same
+	// way. At least 32 bytes, hex. Best given as
+	// WALLETPASS_TENANT_<ID>_GOOGLE_ROTATING_BARCODE_KEY.
+	RotatingBarcodeKey string `yaml:"rotatingBarcodeKey"`
+	// RotatingBarcodePeriod is the TOTP step (default 30s).
+	RotatingBarcodePeriod Duration `yaml:"rotatingBarcodePeriod"`
 }
 
 // Enabled reports whether the tenant issues Google Wallet passes.
@@ -490,6 +501,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		set(&t.Apple.APNs.Host, EnvName(t.ID, "APNS_HOST"))
 		set(&t.Apple.APNs.KeyFile, EnvName(t.ID, "APNS_KEY_FILE"))
 		set(&t.Google.ServiceAccountFile, EnvName(t.ID, "GOOGLE_SERVICE_ACCOUNT_FILE"))
+		set(&t.Google.RotatingBarcodeKey, EnvName(t.ID, "GOOGLE_ROTATING_BARCODE_KEY"))
 		set(&t.App.FCMCredentialsFile, EnvName(t.ID, "FCM_CREDENTIALS_FILE"))
 		set(&t.SecuTix.BaseURL, EnvName(t.ID, "SECUTIX_BASE_URL"))
 		set(&t.SecuTix.Auth, EnvName(t.ID, "SECUTIX_AUTH"))
@@ -830,6 +842,14 @@ func (c *Config) Validate() error {
 			}
 			if g.RequestsPerSecond < 0 {
 				add("%s: google.requestsPerSecond must not be negative", where)
+			}
+			if k := g.RotatingBarcodeKey; k != "" {
+				if b, err := hex.DecodeString(k); err != nil || len(b) < 32 {
+					add("%s: google.rotatingBarcodeKey must be at least 32 bytes in hex (64 hex digits)", where)
+				}
+			}
+			if p := time.Duration(g.RotatingBarcodePeriod); p != 0 && (p < 5*time.Second || p > 10*time.Minute || p%time.Second != 0) {
+				add("%s: google.rotatingBarcodePeriod must be whole seconds from 5s to 10m", where)
 			}
 		}
 		if o := t.API.OAuth; o.Enabled() {

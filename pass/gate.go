@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -64,13 +65,53 @@ type Gate struct {
 	// Events, when set, queues the ticket.scanned announcement of each
 	// valid scan (webhook subscriptions).
 	Events Enqueuer
-	Clock  Clock
+	// Rotating, when it knows the tenant, reads the rotating barcodes of
+	// its Google Wallet passes ("<barcode>-<step>-<code>"): a code that
+	// does not check out is an unknown ticket, a screenshot's stale code
+	// included.
+	Rotating map[string]RotatingChecker
+	Clock    Clock
+}
+
+// RotatingChecker checks a rotating barcode read from the pass with this
+// serial number, and returns the ticket's barcode it carries.
+type RotatingChecker interface {
+	Check(serial, scanned string, now time.Time) (barcode string, ok bool)
+}
+
+// RotatingBarcodePrefix returns the ticket barcode a rotating barcode
+// value starts with ("<barcode>-<step>-<code>"), or "" when data has not
+// that form.
+func RotatingBarcodePrefix(data string) string {
+	i := strings.LastIndexByte(data, '-')
+	if i <= 0 {
+		return ""
+	}
+	j := strings.LastIndexByte(data[:i], '-')
+	if j <= 0 {
+		return ""
+	}
+	if _, err := strconv.ParseInt(data[j+1:i], 10, 64); err != nil {
+		return ""
+	}
+	return data[:j]
 }
 
 // Scan decides on one scan. Errors come from the store (KindUnavailable).
 func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 	now := g.Clock.Now().UTC().Truncate(time.Millisecond) // as stored: a repeated scan answers the same time
 	p, err := g.Store.PassByBarcode(ctx, req.Tenant, req.Data)
+	if rc, ok := g.Rotating[req.Tenant]; ok && errors.Is(err, ErrNotFound) {
+		// A rotating barcode: the ticket's barcode, then the step and its
+		// code, which must be the pass's.
+		if prefix := RotatingBarcodePrefix(req.Data); prefix != "" {
+			if p, err = g.Store.PassByBarcode(ctx, req.Tenant, prefix); err == nil {
+				if _, valid := rc.Check(p.SerialNumber, req.Data, now); !valid {
+					p, err = nil, ErrNotFound
+				}
+			}
+		}
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		p = nil

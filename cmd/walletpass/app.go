@@ -484,7 +484,7 @@ func (a *App) buildServer() error {
 	}
 	deps := httpapi.Deps{
 		Log: a.Log, Tenants: tenants, Health: a.healthChecks(), Draining: a.draining.Load, Metrics: a.metrics,
-		Scans: &pass.Gate{Store: db, Inbox: a.Inbox, Events: db}, Notices: a.Announcer, Erasures: a.Eraser,
+		Scans: &pass.Gate{Store: db, Inbox: a.Inbox, Events: db, Rotating: a.Google.rotating()}, Notices: a.Announcer, Erasures: a.Eraser,
 		Subscriptions: httpapi.SubscriptionDeps{Store: db, NewSecret: outbound.NewSecret,
 			CheckEndpoint: func(u string) error { return outbound.CheckEndpoint(u, cfg.Server.Development) }},
 		AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -327,4 +328,71 @@ func TestGoogleCallbacks(t *testing.T) {
 	if err := Run(ctx, []string{"google", "counts", "-tenant", "nobody"}, &countsOut, &errOut, env); err == nil {
 		t.Error("google counts for an unknown tenant: no error")
 	}
+}
+
+// TestRotatingBarcodeTenant: with google.rotatingBarcodeKey (here from the
+// environment) the objects Google gets carry a rotating barcode and no
+// static one, and the save link the buyer opens holds no secret.
+func TestRotatingBarcodeTenant(t *testing.T) {
+	t.Parallel()
+	key := strings.Repeat("ab", 32)
+	s := startSystemEnv(t, "", map[string]string{"WALLETPASS_TENANT_DEMO_GOOGLE_ROTATING_BARCODE_KEY": key})
+	defer s.stop()
+	fake := s.app.Fakes.Google["demo"]
+	tn := s.app.Google.syncer.Tenants["demo"]
+	o := s.createOrder(map[string]any{"count": 1})
+	ps := s.waitPasses(o.Secret, "the pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
+	link := s.orderLinks(o.Secret)["google-save"]
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	jwt := resp.Header.Get("Location")
+	secret := hexSecret(tn.Issuer.Rotation.Secret(ps[0].SerialNumber))
+	raw, ok := fake.Object(google.ObjectID(tn.Issuer.IssuerID, "demo", ps[0].SerialNumber))
+	if !ok || !strings.Contains(string(raw), `"rotatingBarcode"`) || !strings.Contains(string(raw), secret) ||
+		strings.Contains(string(raw), `"barcode"`) {
+		t.Errorf("the object: %s", raw)
+	}
+	if strings.Contains(jwt, secret) || strings.Contains(decodeJWTPayload(t, jwt), secret) {
+		t.Error("the save link carries the TOTP secret")
+	}
+
+	// The organiser's gate reads the phone's rotating code through the
+	// scans API: an old code (a screenshot) is unknown, the current one
+	// lets the holder in.
+	rot := tn.Issuer.Rotation
+	code := func(at time.Time) string {
+		return fmt.Sprintf("%s-%d-%s", o.Tickets[0].Barcode, at.Unix(), google.Code(rot.Secret(ps[0].SerialNumber), at, 30*time.Second))
+	}
+	gate := s.bearer("demo", "scans:write")
+	for _, c := range []struct{ data, want string }{
+		{code(time.Now().Add(-5 * time.Minute)), pass.ScanUnknown},
+		{o.Tickets[0].Barcode + "-1800000000-00000000", pass.ScanUnknown},
+		{code(time.Now()), pass.ScanValid},
+	} {
+		st, raw := postJSON(t, s.base+"/api/demo/scans", gate, fmt.Sprintf(`{"data": %q, "type": "qrcode"}`, c.data))
+		var a struct{ Result string }
+		if err := json.Unmarshal([]byte(raw), &a); st != 200 || err != nil || a.Result != c.want {
+			t.Errorf("scan %s: %d %s, want %s", c.data, st, raw, c.want)
+		}
+	}
+}
+
+func hexSecret(b []byte) string { return fmt.Sprintf("%x", b) }
+
+// decodeJWTPayload is the payload of the JWT at the end of a save URL.
+func decodeJWTPayload(t *testing.T, u string) string {
+	t.Helper()
+	parts := strings.Split(u[strings.LastIndex(u, "/")+1:], ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %s", u)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

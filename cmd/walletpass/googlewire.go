@@ -13,11 +13,11 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"walletpass/pass"
 
 	"walletpass/config"
 	fakegoogle "walletpass/fake/google"
 	"walletpass/httpapi"
+	"walletpass/pass"
 	"walletpass/pass/apple"
 	"walletpass/pass/google"
 	"walletpass/storage"
@@ -83,7 +83,7 @@ func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfUR
 			Issuer: &google.Issuer{Tenant: t.ID, IssuerID: gc.IssuerID, IssuerName: gc.IssuerName, ReEntry: t.Apple.ReEntry,
 				ExpireAfterEvent: gc.ExpireAfterEvent, InsertOnPayment: gc.InsertOnPayment,
 				ImageBaseURL: t.PublicBaseURL + "/api/" + t.ID + "/google/images", CallbackURL: callbackURL,
-				Locale: cmp.Or(t.SecuTix.Locale, "en")},
+				Locale: cmp.Or(t.SecuTix.Locale, "en"), Rotation: rotationOf(gc)},
 			Account: sa, API: api, Origins: gc.Origins, SaveURL: saveURL,
 			Design: func(name string) google.Design { return designOf(reg, name) },
 		}
@@ -193,4 +193,28 @@ func announceGoogle(ctx context.Context, db *storage.DB, tenant, serial, eventTy
 	}
 	now := time.Now()
 	_, _ = db.Enqueue(ctx, pass.TaskOf(pass.InstallEvent(tenant, serial, p.PassTypeID, typ, "google", now), ""), now)
+}
+
+// rotationOf is a tenant's rotating barcodes, nil without a key (the
+// configuration checked its form).
+func rotationOf(gc config.Google) *google.Rotation {
+	key, err := hex.DecodeString(gc.RotatingBarcodeKey)
+	if err != nil || len(key) == 0 {
+		return nil
+	}
+	return &google.Rotation{Key: key, Period: time.Duration(gc.RotatingBarcodePeriod)}
+}
+
+// rotating is each tenant's rotating-barcode checker, for the gate scans.
+func (g *googleSide) rotating() map[string]pass.RotatingChecker {
+	out := map[string]pass.RotatingChecker{}
+	if g == nil || g.syncer == nil {
+		return out
+	}
+	for id, tn := range g.syncer.Tenants {
+		if tn.Issuer.Rotation != nil {
+			out[id] = tn.Issuer.Rotation
+		}
+	}
+	return out
 }

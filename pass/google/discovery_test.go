@@ -168,6 +168,9 @@ func TestResourcesMatchTheDiscoveryDocument(t *testing.T) {
 		is := &google.Issuer{Tenant: "demo", IssuerID: "3388000000022222222", IssuerName: "Demo Concerts", ReEntry: reEntry,
 			ExpireAfterEvent: reEntry, ImageBaseURL: "https://passes.example.com/api/demo/google/images",
 			CallbackURL: "https://passes.example.com/api/demo/google/callbacks", Locale: "fr"}
+		if reEntry {
+			is.Rotation = &google.Rotation{Key: make([]byte, 32)}
+		}
 		design := google.Design{Template: "default", Background: "#1b2a4a", Logo: "icon@3x.png", Hero: "strip@3x.png"}
 		for _, k := range kinds {
 			tk := apple.SampleTicket(k)

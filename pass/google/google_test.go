@@ -1,16 +1,19 @@
 package google_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -672,4 +675,81 @@ func TestClassNamesInEveryLanguage(t *testing.T) {
 	if classes[0] != classes[1] || classes[1] != classes[2] {
 		t.Error("the class depends on the holder's language")
 	}
+}
+
+// TestRotatingBarcodes: with the tenant's key an object carries a rotating
+// barcode (TOTP, the pass's own secret) and no static one; the codes are
+// RFC 6238's; a gate reading one gets the ticket's barcode back within a
+// step of the time, and nothing for a wrong code, another pass or an old
+// step.
+func TestRotatingBarcodes(t *testing.T) {
+	t.Parallel()
+	// RFC 6238, appendix B: SHA-1, T = 59 s, 30 s steps.
+	if got := google.Code([]byte("12345678901234567890"), time.Unix(59, 0), 30*time.Second); got != "94287082" {
+		t.Fatalf("RFC 6238 vector: %s, want 94287082", got)
+	}
+	rot := &google.Rotation{Key: bytes.Repeat([]byte{7}, 32)}
+	is := &google.Issuer{Tenant: "demo", IssuerID: "3388000000022222222", IssuerName: "Demo", Rotation: rot}
+	tk := ticket(1)
+	p := &pass.Pass{Tenant: "demo", SerialNumber: "serial-1", Ticket: tk, Status: pass.StatusActive}
+	o := google.BuildObject(is, p, google.StateActive)
+	rb := o.RotatingBarcode
+	if o.Barcode != nil || !slices.Contains(o.NullFields, "Barcode") || rb == nil || rb.Type != "QR_CODE" ||
+		rb.ValuePattern != tk.Barcode+"-{totp_timestamp_seconds}-{totp_value_0}" || rb.TotpDetails.PeriodMillis != 30000 ||
+		rb.TotpDetails.Parameters[0].Key != hex.EncodeToString(rot.Secret("serial-1")) || rb.TotpDetails.Parameters[0].ValueLength != 8 {
+		b, _ := o.MarshalJSON()
+		t.Fatalf("object: %s", b)
+	}
+	now := time.Unix(1_800_000_015, 0)
+	scan := func(serial string, at time.Time) string {
+		return fmt.Sprintf("%s-%d-%s", tk.Barcode, at.Unix(), google.Code(rot.Secret(serial), at, 30*time.Second))
+	}
+	if bc, ok := rot.Check("serial-1", scan("serial-1", now), now); !ok || bc != tk.Barcode {
+		t.Errorf("the current code: %q %v", bc, ok)
+	}
+	if _, ok := rot.Check("serial-1", scan("serial-1", now.Add(-30*time.Second)), now); !ok {
+		t.Error("the previous step (clock skew) was refused")
+	}
+	for name, s := range map[string]string{
+		"another pass's code": scan("serial-2", now),
+		"two steps old":       scan("serial-1", now.Add(-61*time.Second)),
+		"a wrong code":        fmt.Sprintf("%s-%d-12345678", tk.Barcode, now.Unix()),
+		"the static barcode":  tk.Barcode,
+	} {
+		if _, ok := rot.Check("serial-1", s, now); ok {
+			t.Errorf("%s was accepted", name)
+		}
+	}
+	// A cancelled ticket shows no barcode at all.
+	p.Status = pass.StatusVoided
+	if o := google.BuildObject(is, p, google.StateInactive); o.RotatingBarcode != nil || o.Barcode != nil {
+		t.Error("a cancelled ticket keeps a barcode")
+	}
+}
+
+// FuzzRotatingBarcode reads arbitrary scans as rotating barcodes: never a
+// panic; a prefix is always the start of the scan; a scan is accepted only
+// when it ends with the pass's code of the step it names.
+func FuzzRotatingBarcode(f *testing.F) {
+	rot := &google.Rotation{Key: bytes.Repeat([]byte{9}, 32)}
+	now := time.Unix(1_800_000_015, 0)
+	good := "BC1-1800000010-" + google.Code(rot.Secret("s1"), time.Unix(1_800_000_010, 0), 30*time.Second)
+	for _, s := range []string{good, "BC1", "a-b-c", "--", "-1-", "x-1800000010-1234567", "ü-1800000010-00000000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		if p := pass.RotatingBarcodePrefix(data); p != "" && !strings.HasPrefix(data, p+"-") {
+			t.Fatalf("prefix %q of %q", p, data)
+		}
+		bc, ok := rot.Check("s1", data, now)
+		if !ok {
+			return
+		}
+		i := strings.LastIndexByte(data, '-')
+		j := strings.LastIndexByte(data[:i], '-')
+		sec, err := strconv.ParseInt(data[j+1:i], 10, 64)
+		if err != nil || bc != data[:j] || data[i+1:] != google.Code(rot.Secret("s1"), time.Unix(sec, 0), 30*time.Second) {
+			t.Fatalf("accepted %q (barcode %q)", data, bc)
+		}
+	})
 }
