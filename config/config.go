@@ -171,6 +171,11 @@ type SecuTix struct {
 	Secret string `yaml:"secret"`
 	// EventKind is the kind of events when SecuTix does not say (default concert).
 	EventKind string `yaml:"eventKind"`
+	// Symbology is the barcode format the gates read (SecuTix's orders do
+	// not say): qr (default), pdf417, aztec, code128, or iOS 27's code39,
+	// codabar, ean13, i2of5 (older iOS then shows a QR code of the same
+	// value).
+	Symbology string `yaml:"symbology"`
 	// Locale picks localized names after the holder's language (default
 	// en); Google Wallet's default language.
 	Locale string `yaml:"locale"`
@@ -767,6 +772,11 @@ func (c *Config) Validate() error {
 		case "concert", "festival", "sports", "theatre", "conference", "movie", "generic":
 		default:
 			add("%s: secutix.eventKind %q is not one of concert, festival, sports, theatre, conference, movie, generic", where, sx.EventKind)
+		}
+		switch sx.Symbology {
+		case "", "qr", "pdf417", "aztec", "code128", "code39", "codabar", "ean13", "i2of5":
+		default:
+			add("%s: secutix.symbology %q is not one of qr, pdf417, aztec, code128, code39, codabar, ean13, i2of5", where, sx.Symbology)
 		}
 		if sx.RequestsPerMinute < 0 {
 			add("%s: secutix.requestsPerMinute must not be negative", where)

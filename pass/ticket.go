@@ -18,15 +18,62 @@ const (
 	SymbologyPDF417  Symbology = "pdf417"
 	SymbologyAztec   Symbology = "aztec"
 	SymbologyCode128 Symbology = "code128"
+	// iOS 27's formats: older iOS shows a QR code of the same value (the
+	// pass lists it after them).
+	SymbologyCode39  Symbology = "code39"
+	SymbologyCodabar Symbology = "codabar"
+	SymbologyEAN13   Symbology = "ean13"
+	SymbologyI2of5   Symbology = "i2of5"
 )
 
 // Valid reports whether s is one of the known symbologies.
 func (s Symbology) Valid() bool {
+	return s.Legacy() || s == SymbologyCode39 || s == SymbologyCodabar || s == SymbologyEAN13 || s == SymbologyI2of5
+}
+
+// Legacy reports whether every iOS shows s (the formats before iOS 27).
+func (s Symbology) Legacy() bool {
 	switch s {
 	case SymbologyQR, SymbologyPDF417, SymbologyAztec, SymbologyCode128:
 		return true
 	}
 	return false
+}
+
+// checkBarcode returns what is wrong with value in symbology s, or "".
+func (s Symbology) checkBarcode(value string) string {
+	only := func(allowed string) bool {
+		for _, r := range value {
+			if !strings.ContainsRune(allowed, r) {
+				return false
+			}
+		}
+		return true
+	}
+	const digits = "0123456789"
+	switch s {
+	case SymbologyCode128:
+		if !isPrintableASCII(value) {
+			return "barcode must be printable ASCII for code128"
+		}
+	case SymbologyCode39:
+		if !only(digits + "ABCDEFGHIJKLMNOPQRSTUVWXYZ -.$/+%") {
+			return "barcode must be digits, capital letters, space or - . $ / + % for code39"
+		}
+	case SymbologyCodabar:
+		if !only(digits + "-$:/.+") {
+			return "barcode must be digits or - $ : / . + for codabar"
+		}
+	case SymbologyEAN13:
+		if len(value) != 13 || !only(digits) {
+			return "barcode must be 13 digits for ean13"
+		}
+	case SymbologyI2of5:
+		if len(value)%2 != 0 || !only(digits) {
+			return "barcode must be an even number of digits for i2of5"
+		}
+	}
+	return ""
 }
 
 // EventKind says what sort of event a ticket is for; it picks the wording
@@ -256,10 +303,10 @@ func (t Ticket) Validate() error {
 		probs = append(probs, "barcode is longer than 2048 bytes")
 	}
 	if !t.Symbology.Valid() {
-		probs = append(probs, fmt.Sprintf("symbology %q is not one of qr, pdf417, aztec, code128", t.Symbology))
+		probs = append(probs, fmt.Sprintf("symbology %q is not one of qr, pdf417, aztec, code128, code39, codabar, ean13, i2of5", t.Symbology))
 	}
-	if t.Symbology == SymbologyCode128 && !isPrintableASCII(t.Barcode) {
-		probs = append(probs, "barcode must be printable ASCII for code128")
+	if p := t.Symbology.checkBarcode(t.Barcode); p != "" && t.Barcode != "" {
+		probs = append(probs, p)
 	}
 	if strings.TrimSpace(t.Event.Name) == "" {
 		probs = append(probs, "event.name is required")

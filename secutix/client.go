@@ -79,7 +79,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{
 		cfg:    cfg,
-		mapper: mapper{tenant: cfg.Tenant, locale: cfg.Locale, defaultKind: cfg.DefaultEventKind, fields: cfg.fields},
+		mapper: mapper{tenant: cfg.Tenant, locale: cfg.Locale, defaultKind: cfg.DefaultEventKind, symbology: cfg.Symbology, fields: cfg.fields},
 		log:    cfg.Log,
 	}, nil
 }

@@ -83,6 +83,9 @@ type Config struct {
 	InProgressDelay time.Duration
 	// DefaultEventKind is used when SecuTix does not say; "" means concert.
 	DefaultEventKind pass.EventKind
+	// Symbology is the barcode format of the tickets (SecuTix's orders do
+	// not say which its gates read); "" means QR.
+	Symbology pass.Symbology
 	// Locale picks among localized names (then "en", then the first one)
 	// and is the tickets' locale when SecuTix gives none; "" means "en".
 	Locale string
@@ -192,6 +195,9 @@ func (c Config) withDefaults() (Config, error) {
 		probs = append(probs, strings.TrimPrefix(pass.PublicMessage(err), "secutix: config: "))
 	}
 	c.fields = fields
+	if c.Symbology != "" && !c.Symbology.Valid() {
+		probs = append(probs, "Symbology "+string(c.Symbology)+" is unknown")
+	}
 	if c.DefaultEventKind != "" && !c.DefaultEventKind.Valid() {
 		probs = append(probs, "DefaultEventKind "+string(c.DefaultEventKind)+" is unknown")
 	}
@@ -215,6 +221,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DefaultEventKind == "" {
 		c.DefaultEventKind = pass.EventConcert
+	}
+	if c.Symbology == "" {
+		c.Symbology = pass.SymbologyQR
 	}
 	if c.Locale == "" {
 		c.Locale = "en"

@@ -1,6 +1,7 @@
 package secutix
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -16,6 +17,7 @@ type mapper struct {
 	tenant      string
 	locale      string
 	defaultKind pass.EventKind
+	symbology   pass.Symbology // "" means QR
 	fields      fieldPaths
 }
 
@@ -290,7 +292,7 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		OrderID:          int64(o.OrderID),
 		OrderSecretToken: o.OrderSecretID.String(),
 		MovementID:       id,
-		Symbology:        pass.SymbologyQR,
+		Symbology:        cmp.Or(m.symbology, pass.SymbologyQR),
 		Barcode:          str("barcode"),
 	}
 	if n, _, err := num("ticketId"); err != nil {

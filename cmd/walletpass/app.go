@@ -310,7 +310,8 @@ func secutixConfig(t config.Tenant, base, inst string) secutix.Config {
 		Tenant: t.ID, BaseURL: base, Auth: sx.Auth, Institution: inst,
 		Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
 		RequestsPerMinute: sx.RequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
-		Fields: sx.Fields, Granularity: sx.Granularity, ContactLookup: sx.ContactLookup,
+		Symbology: pass.Symbology(sx.Symbology),
+		Fields:    sx.Fields, Granularity: sx.Granularity, ContactLookup: sx.ContactLookup,
 	}
 }
 

@@ -434,3 +434,39 @@ func TestGoogleImagesStayOutOfThePass(t *testing.T) {
 		}
 	}
 }
+
+// TestIOS27BarcodesHaveAFallback: a ticket in one of iOS 27's formats
+// lists a QR code of the same value after it (older iOS shows no iOS 27
+// format); the validator refuses a pass with only iOS 27 formats, and a
+// value the format cannot carry is refused before signing.
+func TestIOS27BarcodesHaveAFallback(t *testing.T) {
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Symbology, tk.Barcode = pass.SymbologyEAN13, "7612345678900"
+	built, err := b.issuer.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj := appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
+	bcs, _ := pj["barcodes"].([]any)
+	if len(bcs) != 2 || bcs[0].(map[string]any)["format"] != "PKBarcodeFormatEAN13" || bcs[1].(map[string]any)["format"] != "PKBarcodeFormatQR" ||
+		bcs[1].(map[string]any)["message"] != tk.Barcode {
+		t.Errorf("barcodes %v", bcs)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(built.PassJSON, &m)
+	m["barcodes"] = bcs[:1]
+	only, _ := json.Marshal(m)
+	if err := apple.ValidatePassJSON(only, map[string]bool{"icon.png": true}, false); err == nil || !strings.Contains(err.Error(), "iOS 27 formats") {
+		t.Errorf("only an iOS 27 format: %v", err)
+	}
+	for _, c := range []struct {
+		sym   pass.Symbology
+		value string
+	}{{pass.SymbologyEAN13, "123"}, {pass.SymbologyI2of5, "12345"}, {pass.SymbologyCode39, "lower"}, {pass.SymbologyCodabar, "AB"}} {
+		tk.Symbology, tk.Barcode = c.sym, c.value
+		if _, err := b.issuer.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken}); pass.KindOf(err) != pass.KindInvalid {
+			t.Errorf("%s %q: %v, want refused", c.sym, c.value, err)
+		}
+	}
+}

@@ -296,15 +296,28 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 		if !isLatin1(tk.Barcode) {
 			enc = "utf-8"
 		}
-		w.WriteString(`,"barcodes":[{"format":`)
-		writeJSONString(w, barcodeFormats[tk.Symbology])
-		w.WriteString(`,"message":`)
-		writeJSONString(w, tk.Barcode)
-		w.WriteString(`,"messageEncoding":`)
-		writeJSONString(w, enc)
-		w.WriteString(`,"altText":`)
-		writeJSONString(w, tk.Barcode)
-		w.WriteString(`}]`)
+		formats := []pass.Symbology{tk.Symbology}
+		if !tk.Symbology.Legacy() {
+			// iOS 26 and older show no iOS 27 format: a QR code of the
+			// same value follows it.
+			formats = append(formats, pass.SymbologyQR)
+		}
+		w.WriteString(`,"barcodes":[`)
+		for i, f := range formats {
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			w.WriteString(`{"format":`)
+			writeJSONString(w, barcodeFormats[f])
+			w.WriteString(`,"message":`)
+			writeJSONString(w, tk.Barcode)
+			w.WriteString(`,"messageEncoding":`)
+			writeJSONString(w, enc)
+			w.WriteString(`,"altText":`)
+			writeJSONString(w, tk.Barcode)
+			w.WriteByte('}')
+		}
+		w.WriteByte(']')
 	}
 	w.WriteString(`,"relevantDate":`)
 	writeJSONString(w, formatDate(tk.Event.Start))
@@ -349,6 +362,10 @@ var barcodeFormats = map[pass.Symbology]string{
 	pass.SymbologyPDF417:  "PKBarcodeFormatPDF417",
 	pass.SymbologyAztec:   "PKBarcodeFormatAztec",
 	pass.SymbologyCode128: "PKBarcodeFormatCode128",
+	pass.SymbologyCode39:  "PKBarcodeFormatCode39",
+	pass.SymbologyCodabar: "PKBarcodeFormatCodabar",
+	pass.SymbologyEAN13:   "PKBarcodeFormatEAN13",
+	pass.SymbologyI2of5:   "PKBarcodeFormatI2of5",
 }
 
 func isLatin1(s string) bool {

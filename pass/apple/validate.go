@@ -114,10 +114,13 @@ func ValidatePassJSON(data []byte, files map[string]bool, allowHTTP bool) error 
 		if list == nil {
 			add("barcodes must be a list")
 		}
+		legacy := false
 		for i, e := range list {
 			m, _ := e.(map[string]any)
 			switch m["format"] {
 			case "PKBarcodeFormatQR", "PKBarcodeFormatPDF417", "PKBarcodeFormatAztec", "PKBarcodeFormatCode128":
+				legacy = true
+			case "PKBarcodeFormatCode39", "PKBarcodeFormatCodabar", "PKBarcodeFormatEAN13", "PKBarcodeFormatI2of5":
 			default:
 				add("barcodes[%d].format %v is not a Wallet barcode format", i, m["format"])
 			}
@@ -127,6 +130,9 @@ func ValidatePassJSON(data []byte, files map[string]bool, allowHTTP bool) error 
 			if s, _ := m["messageEncoding"].(string); s == "" {
 				add("barcodes[%d].messageEncoding is required", i)
 			}
+		}
+		if len(list) > 0 && !legacy {
+			add("barcodes has only iOS 27 formats: iOS 26 and older would show no barcode (list a QR, PDF417, Aztec or Code 128 fallback)")
 		}
 	}
 	if et, ok := p["eventTicket"].(map[string]any); ok {

@@ -184,6 +184,9 @@ var barcodeTypes = map[pass.Symbology]string{
 	pass.SymbologyPDF417:  "PDF_417",
 	pass.SymbologyAztec:   "AZTEC",
 	pass.SymbologyCode128: "CODE_128",
+	pass.SymbologyCode39:  "CODE_39",
+	pass.SymbologyCodabar: "CODABAR",
+	pass.SymbologyEAN13:   "EAN_13",
 }
 
 // BuildObject is the object of p in the given state: holder, seat, gate,
