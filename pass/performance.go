@@ -124,7 +124,7 @@ func (n Notice) Validate() error {
 	return nil
 }
 
-// validLanguageTag accepts "fr", "fr-CH", "zh-Hant-TW", "default" is not a tag.
+// validLanguageTag accepts BCP 47 tags such as "fr", "fr-CH" or "zh-Hant-TW".
 func validLanguageTag(s string) bool {
 	if s == "" || len(s) > 35 {
 		return false

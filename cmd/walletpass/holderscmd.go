@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"walletpass/pass"
 	"walletpass/storage"
@@ -71,5 +72,37 @@ func cmdHolders(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	fmt.Fprintf(stdout, "erased: %d passes signed again without holder data, %d older pass files deleted, %d timeline entries scrubbed\n",
 		rep.Passes, rep.Files, rep.Timeline)
+	return nil
+}
+
+// cmdPerformances is `walletpass performances sync -id ID [-tenant ID]`:
+// queues the rewrite of every pass of a performance with what SecuTix's
+// catalogue says of it now (and its newest notice), as the reconciliation
+// does when it sees a change; the running service does it.
+func cmdPerformances(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	if len(args) == 0 || args[0] != "sync" {
+		return errUsage{"performances: expected sync"}
+	}
+	fs := newFlags("performances sync", stdout)
+	cfgPath := configFlag(fs, getenv)
+	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
+	id := fs.Int64("id", 0, "SecuTix's performance `id`")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *id <= 0 {
+		return errUsage{"performances sync: give -id with a positive performance id"}
+	}
+	t, db, err := tenantStore(ctx, *cfgPath, *tenant, getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	task := pass.TaskOf(pass.PerformanceArgs{Tenant: t.ID, PerformanceID: *id, Why: "operator"}, "")
+	q, err := db.Enqueue(ctx, task, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "queued the rewrite of performance %d (task %s, %s)\n", *id, q.TaskID, q.How)
 	return nil
 }

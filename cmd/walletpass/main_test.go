@@ -244,7 +244,7 @@ func TestHelpExitsZero(t *testing.T) {
 	env := testEnv(t.TempDir(), nil)
 	commands := [][]string{{"serve"}, {"pass", "build"}, {"pass", "sample"}, {"certs", "dev"}, {"certs", "check"}, {"certs", "apple-wwdr"},
 		{"migrate"}, {"tasks", "list"}, {"tasks", "retry"}, {"orders", "timeline"}, {"orders", "links"},
-		{"google", "counts"}, {"passes", "export"}, {"holders", "erase"}, {"webhooks", "deliveries"}, {"webhooks", "replay"}, {"token"}, {"apikey", "create"}, {"apikey", "list"}, {"apikey", "revoke"},
+		{"google", "counts"}, {"passes", "export"}, {"holders", "erase"}, {"performances", "sync"}, {"webhooks", "deliveries"}, {"webhooks", "replay"}, {"token"}, {"apikey", "create"}, {"apikey", "list"}, {"apikey", "revoke"},
 		{"sandbox", "secutix"}, {"secutix", "probe"}, {"version"}}
 	for _, cmd := range commands {
 		for _, h := range []string{"-h", "--help"} {

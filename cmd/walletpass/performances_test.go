@@ -201,6 +201,18 @@ func TestPerformanceNotices(t *testing.T) {
 	if rep, err := s.app.Reconciler.RunReport(ctx); err != nil || rep.Rewrites != 0 {
 		t.Errorf("second reconcile: %+v, %v", rep, err)
 	}
+	// An operator may ask for the rewrite too: nothing changed, so no
+	// version and no push.
+	var out, errOut syncBuffer
+	if err := Run(ctx, []string{"performances", "sync", "-id", perfID}, &out, &errOut, testEnv(s.dataDir, nil)); err != nil ||
+		!strings.Contains(out.String(), "queued the rewrite of performance "+perfID) {
+		t.Fatalf("performances sync: %v %s %s", err, out.String(), errOut.String())
+	}
+	apns.Reset()
+	s.idle()
+	if ps := all(); ps[0].Version != before[ps[0].SerialNumber]+1 || len(apns.Pushes()) != 0 {
+		t.Errorf("an unchanged performance's rewrite changed something: %v, %d pushes", summary(ps), len(apns.Pushes()))
+	}
 
 	// Two notifications so far (the notice, the move): the third notifies,
 	// the fourth is sent silently.

@@ -35,6 +35,9 @@ Usage:
   walletpass holders erase (-file ID | -email ADDRESS) [-tenant ID]
                                                   erase holder data (GDPR): passes signed again
                                                   without it, older files and timeline entries
+  walletpass performances sync -id ID [-tenant ID]
+                                                  rewrite a performance's passes now with the
+                                                  catalogue's details (a moved show) and its notice
   walletpass webhooks deliveries -subscription ID [-limit N] [-tenant ID]
                                                   an outbound subscription's delivery log
   walletpass webhooks replay -subscription ID (-message MSG-ID | -since 24h) [-tenant ID]
@@ -89,7 +92,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 // groups are the commands that take a subcommand: "walletpass tasks -h"
 // prints the usage.
 var groups = map[string]bool{"pass": true, "passes": true, "webhooks": true, "certs": true, "tasks": true, "orders": true, "google": true,
-	"apikey": true, "sandbox": true, "secutix": true, "holders": true}
+	"apikey": true, "sandbox": true, "secutix": true, "holders": true, "performances": true}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
@@ -145,6 +148,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdGoogle(ctx, rest, stdout, stderr, getenv)
 	case "holders":
 		return cmdHolders(ctx, rest, stdout, stderr, getenv)
+	case "performances":
+		return cmdPerformances(ctx, rest, stdout, getenv)
 	case "sandbox":
 		return cmdSandbox(ctx, rest, stdout, stderr)
 	case "secutix":
