@@ -222,7 +222,22 @@ type Ticket struct {
 	// performance, in the holder's language (set by the Service from the
 	// NoticeStore; shown on the back of the pass).
 	Notice string `json:"notice,omitempty"`
+	// Upcoming are the events a ticket admits to besides its own (a season
+	// or multi-event ticket): iOS 26 lists them on the one pass.
+	Upcoming []UpcomingEvent `json:"upcoming,omitempty"`
 }
+
+// UpcomingEvent is one of the events of a season or multi-event ticket.
+type UpcomingEvent struct {
+	ID    string    `json:"id"` // unique within the ticket
+	Name  string    `json:"name"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end,omitzero"`
+	Venue string    `json:"venue,omitempty"` // the ticket's venue when empty
+}
+
+// MaxUpcoming bounds a ticket's upcoming events.
+const MaxUpcoming = 50
 
 // Product is a ticket's SecuTix product.
 type Product struct {
@@ -345,6 +360,23 @@ func (t Ticket) Validate() error {
 	}
 	if t.HolderGeneration < 0 {
 		probs = append(probs, "holderGeneration is negative")
+	}
+	if len(t.Upcoming) > MaxUpcoming {
+		probs = append(probs, fmt.Sprintf("more than %d upcoming events", MaxUpcoming))
+	}
+	ids := map[string]bool{}
+	for i, u := range t.Upcoming {
+		switch {
+		case u.ID == "" || len(u.ID) > 64 || ids[u.ID]:
+			probs = append(probs, fmt.Sprintf("upcoming[%d].id must be unique and 1 to 64 characters", i))
+		case strings.TrimSpace(u.Name) == "":
+			probs = append(probs, fmt.Sprintf("upcoming[%d].name is required", i))
+		case u.Start.IsZero():
+			probs = append(probs, fmt.Sprintf("upcoming[%d].start is required", i))
+		case !u.End.IsZero() && u.End.Before(u.Start):
+			probs = append(probs, fmt.Sprintf("upcoming[%d].end is before its start", i))
+		}
+		ids[u.ID] = true
 	}
 	if len(probs) > 0 {
 		return Errorf(KindInvalid, "ticket: %s", strings.Join(probs, "; "))

@@ -199,16 +199,19 @@ func cmdPassBuild(_ context.Context, args []string, stdout, stderr io.Writer, ge
 
 func cmdPassSample(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("pass sample", stdout)
-	kind := fs.String("kind", "concert", "event `kind`: concert, festival, sports, theatre, conference, movie, generic")
+	kind := fs.String("kind", "concert", "event `kind`: concert, festival, sports, theatre, conference, movie, generic, or season (a season ticket)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if *kind == "season" {
+		return enc.Encode(apple.SampleSeason())
 	}
 	k := pass.EventKind(*kind)
 	if !k.Valid() {
 		return errUsage{fmt.Sprintf("pass sample: unknown kind %q", *kind)}
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
 	return enc.Encode(apple.SampleTicket(k))
 }
 

@@ -15,7 +15,7 @@ Usage:
   walletpass serve [-config FILE]                 run the service
   walletpass pass build -ticket FILE [-template NAME] [-tenant ID] -o FILE.pkpass
                                                   sign one pass from a ticket JSON file
-  walletpass pass sample [-kind KIND]             print a sample ticket JSON (concert, festival, sports, ...)
+  walletpass pass sample [-kind KIND]             print a sample ticket JSON (concert, festival, sports, ..., season)
   walletpass certs dev [-dir DIR] [-pass-type-id ID] [-team-id ID] [-org NAME]
                                                   make or reuse a development PKI
   walletpass certs check [-config FILE] [-tenant ID]

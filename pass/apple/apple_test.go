@@ -470,3 +470,47 @@ func TestIOS27BarcodesHaveAFallback(t *testing.T) {
 		}
 	}
 }
+
+// TestSeasonTicketListsItsEvents: a season ticket's pass lists its next
+// events (iOS 26's upcomingPassInformation), each with its date in the
+// venue's zone, its venue and a back field; the one under way is active.
+func TestSeasonTicketListsItsEvents(t *testing.T) {
+	b := setup(t)
+	id, err := certs.Load(certs.Source{CertFile: b.dev.Cert, KeyFile: b.dev.Key, WWDRFile: b.dev.WWDRCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := apple.SampleSeason()
+	during := tk.Upcoming[1].Start.Add(time.Hour)
+	is, err := apple.NewIssuer(apple.IssuerConfig{PassTypeID: appletest.PassTypeID, TeamID: appletest.TeamID, OrganizationName: "Demo",
+		Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR, Clock: func() time.Time { return during }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := is.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj := appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
+	up, _ := pj["upcomingPassInformation"].([]any)
+	if len(up) != 3 {
+		t.Fatalf("upcomingPassInformation: %v", pj["upcomingPassInformation"])
+	}
+	for i, e := range up {
+		m := e.(map[string]any)
+		date := m["dateInformation"].(map[string]any)
+		sem := m["semantics"].(map[string]any)
+		backs, _ := m["backFields"].([]any)
+		if m["type"] != "event" || m["identifier"] != tk.Upcoming[i].ID || m["isActive"] != (i == 1) ||
+			date["timeZone"] != "Europe/Zurich" || date["date"] != tk.Upcoming[i].Start.Format(time.RFC3339) ||
+			sem["venueName"] != tk.Venue.Name || len(backs) == 0 {
+			t.Errorf("entry %d: %v", i, m)
+		}
+	}
+	bad := tk
+	bad.Upcoming = append([]pass.UpcomingEvent(nil), tk.Upcoming...)
+	bad.Upcoming[2].ID = bad.Upcoming[0].ID
+	if _, err := is.Build(b.tpl, apple.Input{Ticket: bad, SerialNumber: testSerial, AuthToken: testToken}); pass.KindOf(err) != pass.KindInvalid {
+		t.Errorf("a repeated event id: %v", err)
+	}
+}

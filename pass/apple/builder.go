@@ -352,6 +352,9 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 	}
 	w.WriteString(`,"semantics":`)
 	writeSemantics(w, &tk)
+	if len(tk.Upcoming) > 0 {
+		writeUpcoming(w, &tk, cfg.Clock.Now())
+	}
 	w.WriteByte('}')
 
 	return append([]byte(nil), w.Bytes()...), nil
@@ -375,6 +378,49 @@ func isLatin1(s string) bool {
 		}
 	}
 	return utf8.ValidString(s)
+}
+
+// writeUpcoming writes iOS 26's upcomingPassInformation: each event of a
+// season or multi-event ticket, with its date in the venue's zone, its
+// venue, and a back field (which the view needs to appear); an event is
+// active from three hours before its start to its end (four hours after
+// the start without one) at the time of rendering.
+func writeUpcoming(w *bytes.Buffer, t *pass.Ticket, now time.Time) {
+	w.WriteString(`,"upcomingPassInformation":[`)
+	for i, u := range t.Upcoming {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		venue := u.Venue
+		if venue == "" {
+			venue = t.Venue.Name
+		}
+		start, end := relevantWindow(pass.Event{Start: u.Start, End: u.End})
+		w.WriteString(`{"type":"event","identifier":`)
+		writeJSONString(w, u.ID)
+		w.WriteString(`,"name":`)
+		writeJSONString(w, u.Name)
+		w.WriteString(`,"isActive":`)
+		w.WriteString(strconv.FormatBool(!now.Before(start) && now.Before(end)))
+		w.WriteString(`,"dateInformation":{"date":`)
+		writeJSONString(w, formatDate(u.Start))
+		if t.Event.TimeZone != "" {
+			w.WriteString(`,"timeZone":`)
+			writeJSONString(w, t.Event.TimeZone)
+		}
+		w.WriteString(`},"semantics":{"eventName":`)
+		writeJSONString(w, u.Name)
+		w.WriteString(`,"eventStartDate":`)
+		writeJSONString(w, formatDate(u.Start))
+		if venue != "" {
+			w.WriteString(`,"venueName":`)
+			writeJSONString(w, venue)
+		}
+		w.WriteString(`},"backFields":[{"key":"upcoming-date","label":"Date","value":`)
+		writeJSONString(w, formatDate(u.Start))
+		w.WriteString(`,"dateStyle":"PKDateStyleFull","timeStyle":"PKDateStyleShort","ignoresTimeZone":true}]}`)
+	}
+	w.WriteByte(']')
 }
 
 // relevantWindow is when the pass belongs on the lock screen: from doors

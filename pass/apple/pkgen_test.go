@@ -69,6 +69,18 @@ func TestPassesAcceptedByPasskitGenerator(t *testing.T) {
 			}
 		}
 	}
+	// A season ticket with its upcoming events, on every tenant.
+	for name, is := range issuers {
+		built, err := is.Build(b.tpl, apple.Input{Ticket: apple.SampleSeason(), SerialNumber: testSerial, AuthToken: testToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(out, name+"-season.json")
+		if err := os.WriteFile(f, built.PassJSON, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
 	check := func(files ...string) (string, error) {
 		cmd := exec.Command("node", append([]string{filepath.Join("..", "..", "scripts", "passkit-check.cjs"), dir}, files...)...)
 		o, err := cmd.CombinedOutput()

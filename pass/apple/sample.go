@@ -1,6 +1,7 @@
 package apple
 
 import (
+	"fmt"
 	"time"
 
 	"walletpass/pass"
@@ -118,6 +119,20 @@ func SampleTicket(kind pass.EventKind) pass.Ticket {
 	return t
 }
 
+// SampleSeason returns a season ticket: a sports ticket for the first
+// match that lists the season's next matches (iOS 26's upcoming events).
+func SampleSeason() pass.Ticket {
+	t := SampleTicket(pass.EventSports)
+	zurich := t.Event.Start.Location()
+	t.Tariff = "Season ticket 2026/27"
+	for i, opp := range []string{"Geneva Eagles", "Bern Bears", "Zug Lakers"} {
+		start := time.Date(2027, 2, 20+7*i, 19, 45, 0, 0, zurich)
+		t.Upcoming = append(t.Upcoming, pass.UpcomingEvent{ID: fmt.Sprintf("match-%02d", i+1),
+			Name: "Lausanne Lions vs " + opp, Start: start, End: start.Add(150 * time.Minute)})
+	}
+	return t
+}
+
 // sampleTickets returns a ticket of every kind plus used and cancelled
 // ones: what a template is checked against when it is loaded.
 func sampleTickets() []pass.Ticket {
@@ -134,5 +149,5 @@ func sampleTickets() []pass.Ticket {
 	bare.Seat, bare.Price, bare.HolderName, bare.Tariff, bare.OrderID, bare.TicketID = pass.Seat{}, pass.Money{}, "", "", 0, 0
 	bare.Event.End, bare.Event.Doors, bare.Event.Performers = time.Time{}, time.Time{}, nil
 	bare.Venue = pass.Venue{Name: "Hall"}
-	return append(out, used, cancelled, bare)
+	return append(out, used, cancelled, bare, SampleSeason())
 }

@@ -478,6 +478,7 @@ type renderData struct {
 	HolderGeneration int
 	Product          pass.Product
 	Notice           string
+	Upcoming         []pass.UpcomingEvent
 	Organization     string
 	Status           string // Valid, Used or Cancelled: translated by pass.strings
 }
@@ -487,7 +488,7 @@ func newRenderData(t *pass.Ticket, org, status string) *renderData {
 		Tenant: t.Tenant, FileID: t.FileID, OrderID: t.OrderID, OrderSecretToken: t.OrderSecretToken,
 		MovementID: t.MovementID, TicketID: t.TicketID, Barcode: t.Barcode, Symbology: t.Symbology,
 		Event: t.Event, Venue: t.Venue, Seat: t.Seat, Tariff: t.Tariff, Price: t.Price, HolderName: t.HolderName,
-		HolderEmail: t.HolderEmail, Locale: t.Locale, State: t.State, HolderGeneration: t.HolderGeneration, Product: t.Product, Notice: t.Notice, Organization: org, Status: status,
+		HolderEmail: t.HolderEmail, Locale: t.Locale, State: t.State, HolderGeneration: t.HolderGeneration, Product: t.Product, Notice: t.Notice, Upcoming: t.Upcoming, Organization: org, Status: status,
 	}
 }
 
