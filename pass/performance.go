@@ -545,3 +545,38 @@ func (a *Announcer) Announce(ctx context.Context, n Notice, correlationID string
 	task.MinGap = 0
 	return a.Notices.AddNotice(ctx, n, task)
 }
+
+// UpcomingPasses reads the passes of season and multi-event tickets.
+type UpcomingPasses interface {
+	// PassesWithUpcoming returns up to limit passes of tenant, not voided,
+	// whose ticket lists upcoming events, in serial order after after.
+	PassesWithUpcoming(ctx context.Context, tenant, after string, limit int) ([]Pass, error)
+}
+
+// RefreshUpcoming renders the passes that list upcoming events again, so
+// that the event under way is the active one (iOS 26 shows it), and
+// stores, pushes and announces those whose content changed; it returns
+// how many changed. A periodic job runs it: an event becomes active within
+// one interval of three hours before its start, and inactive within one
+// of its end.
+func (s *Service) RefreshUpcoming(ctx context.Context, store UpcomingPasses, tenant string) (int, error) {
+	changed := 0
+	for after := ""; ; {
+		ps, err := store.PassesWithUpcoming(ctx, tenant, after, 200)
+		if err != nil {
+			return changed, err
+		}
+		for i := range ps {
+			p := &ps[i]
+			after = p.SerialNumber
+			if _, ch, err := s.update(ctx, p, p.Ticket, Change{}); err != nil {
+				return changed, fmt.Errorf("pass %s: %w", p.SerialNumber, err)
+			} else if ch {
+				changed++
+			}
+		}
+		if len(ps) < 200 {
+			return changed, nil
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"walletpass/pass"
 	"walletpass/pass/apple"
+	"walletpass/pass/apple/appletest"
 )
 
 func TestLocalTextPick(t *testing.T) {
@@ -208,4 +209,45 @@ func newTasks(t *testing.T, b bundle, old map[string]bool) map[string]int {
 		}
 	}
 	return out
+}
+
+// TestRefreshUpcoming: a season ticket's pass gets a new version when one
+// of its events becomes the one under way (and only then), so that the
+// phone shows it active.
+func TestRefreshUpcoming(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Clock = nil // the real clock: the refresh follows time
+	tk := apple.SampleSeason()
+	tk.Tenant = "demo"
+	soon := time.Now().Add(3*time.Hour + time.Second) // active from one second on
+	tk.Upcoming[0].Start, tk.Upcoming[0].End = soon, soon.Add(2*time.Hour)
+	p, _, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.svc.RefreshUpcoming(ctx, b.db, "demo"); err != nil || n != 0 {
+		t.Fatalf("before the event: %d changed, %v", n, err)
+	}
+	time.Sleep(time.Until(soon.Add(-3*time.Hour)) + 50*time.Millisecond)
+	if n, err := b.svc.RefreshUpcoming(ctx, b.db, "demo"); err != nil || n != 1 {
+		t.Fatalf("once under way: %d changed, %v", n, err)
+	}
+	got, err := b.db.GetPass(ctx, "demo", p.SerialNumber)
+	if err != nil || got.Version != 2 {
+		t.Fatalf("the pass: %+v %v", got, err)
+	}
+	data, err := b.blob.Get(ctx, got.BlobKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj := appletest.Verify(t, data, b.wwdr)
+	first := pj["upcomingPassInformation"].([]any)[0].(map[string]any)
+	if first["isActive"] != true {
+		t.Errorf("the first event is not active: %v", first)
+	}
+	if n, _ := b.svc.RefreshUpcoming(ctx, b.db, "demo"); n != 0 {
+		t.Errorf("a second refresh changed %d passes", n)
+	}
 }

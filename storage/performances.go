@@ -130,3 +130,27 @@ func (s *DB) SetPerformanceFingerprint(ctx context.Context, tenant string, perfo
 		return nil
 	})
 }
+
+var _ pass.UpcomingPasses = (*DB)(nil)
+
+// PassesWithUpcoming returns a page of the passes, not voided, whose
+// ticket lists upcoming events.
+func (s *DB) PassesWithUpcoming(ctx context.Context, tenant, after string, limit int) ([]pass.Pass, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND serial_number > $2
+		AND status <> 'voided' AND ticket_json LIKE '%"upcoming":[%' ORDER BY serial_number LIMIT $3`, tenant, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: passes with upcoming events: %w", err)
+	}
+	defer rows.Close()
+	var out []pass.Pass
+	for rows.Next() {
+		p, err := scanPass(rows)
+		if err != nil {
+			return nil, fmt.Errorf("storage: passes with upcoming events: %w", err)
+		}
+		if len(p.Ticket.Upcoming) > 0 {
+			out = append(out, *p)
+		}
+	}
+	return out, rows.Err()
+}

@@ -160,3 +160,37 @@ func TestPerformanceStores(t *testing.T) {
 		}
 	})
 }
+
+// TestPassesWithUpcoming: the passes of season tickets (not voided) are
+// found, a page at a time, on both databases.
+func TestPassesWithUpcoming(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		at := time.UnixMilli(1_800_000_000_000).UTC()
+		for i, c := range []struct {
+			upcoming bool
+			status   pass.Status
+		}{{true, pass.StatusActive}, {false, pass.StatusActive}, {true, pass.StatusVoided}, {true, pass.StatusUsed}} {
+			p := newPass(fmt.Sprintf("u%d", i), int64(500+i))
+			p.Status, p.Ticket.MovementID = c.status, p.MovementID
+			if c.upcoming {
+				p.Ticket.Upcoming = []pass.UpcomingEvent{{ID: "m1", Name: "Match 1", Start: at}}
+			}
+			if err := db.CreatePass(ctx, p, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ps, err := db.PassesWithUpcoming(ctx, "demo", "", 10)
+		var got []string
+		for _, p := range ps {
+			got = append(got, p.SerialNumber)
+		}
+		if err != nil || fmt.Sprint(got) != "[u0 u3]" {
+			t.Errorf("passes with upcoming events: %v %v", got, err)
+		}
+		if ps, _ := db.PassesWithUpcoming(ctx, "demo", "u0", 10); len(ps) != 1 || ps[0].SerialNumber != "u3" {
+			t.Errorf("after u0: %v", ps)
+		}
+	})
+}

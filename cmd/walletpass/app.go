@@ -415,6 +415,17 @@ func (a *App) buildServices() {
 			}})
 		}
 	}
+	// Season tickets: the event under way becomes the active one of each
+	// pass that lists several (iOS 26), by one instance.
+	jobs = append(jobs, workers.Job{Name: "upcoming-events", Every: 15 * time.Minute, Run: func(ctx context.Context) error {
+		var errs []error
+		for _, t := range cfg.Tenants {
+			if _, err := a.Passes.RefreshUpcoming(ctx, db, t.ID); err != nil {
+				errs = append(errs, fmt.Errorf("tenant %s: %w", t.ID, err))
+			}
+		}
+		return errors.Join(errs...)
+	}})
 	w := cfg.Workers
 	// Reconciliation compares the passes of every running performance with
 	// SecuTix's ticket list (a few calls per performance), by one instance.
