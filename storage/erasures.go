@@ -70,20 +70,7 @@ func (s *DB) HolderPasses(ctx context.Context, tenant string, fileID int64, keys
 			args = append(args, k)
 		}
 	}
-	rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY serial_number`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("storage: holder's passes: %w", err)
-	}
-	defer rows.Close()
-	var out []pass.Pass
-	for rows.Next() {
-		p, err := scanPass(rows)
-		if err != nil {
-			return nil, fmt.Errorf("storage: holder's passes: %w", err)
-		}
-		out = append(out, *p)
-	}
-	return out, rows.Err()
+	return s.queryPasses(ctx, "holder's passes", q+` ORDER BY serial_number`, args...)
 }
 
 // DropVersionFiles forgets the files of a pass's versions before before

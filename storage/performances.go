@@ -86,21 +86,8 @@ func (s *DB) notice(ctx context.Context, where string, args ...any) (*pass.Notic
 // PerformancePasses returns a page of a performance's passes in serial
 // order (see pass.PerformancePasses).
 func (s *DB) PerformancePasses(ctx context.Context, tenant string, performanceID int64, after string, limit int) ([]pass.Pass, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND performance_id = $2
-		AND serial_number > $3 ORDER BY serial_number LIMIT $4`, tenant, performanceID, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("storage: passes of performance: %w", err)
-	}
-	defer rows.Close()
-	out := make([]pass.Pass, 0, limit)
-	for rows.Next() {
-		p, err := scanPass(rows)
-		if err != nil {
-			return nil, fmt.Errorf("storage: passes of performance: %w", err)
-		}
-		out = append(out, *p)
-	}
-	return out, rows.Err()
+	return s.queryPasses(ctx, "passes of performance", `SELECT `+passColumns+` FROM passes WHERE tenant = $1
+		AND performance_id = $2 AND serial_number > $3 ORDER BY serial_number LIMIT $4`, tenant, performanceID, after, limit)
 }
 
 // PerformanceFingerprint returns the catalogue fingerprint a performance's
@@ -136,21 +123,14 @@ var _ pass.UpcomingPasses = (*DB)(nil)
 // PassesWithUpcoming returns a page of the passes, not voided, whose
 // ticket lists upcoming events.
 func (s *DB) PassesWithUpcoming(ctx context.Context, tenant, after string, limit int) ([]pass.Pass, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND serial_number > $2
-		AND status <> 'voided' AND ticket_json LIKE '%"upcoming":[%' ORDER BY serial_number LIMIT $3`, tenant, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("storage: passes with upcoming events: %w", err)
-	}
-	defer rows.Close()
-	var out []pass.Pass
-	for rows.Next() {
-		p, err := scanPass(rows)
-		if err != nil {
-			return nil, fmt.Errorf("storage: passes with upcoming events: %w", err)
-		}
+	ps, err := s.queryPasses(ctx, "passes with upcoming events", `SELECT `+passColumns+` FROM passes WHERE tenant = $1
+		AND serial_number > $2 AND status <> 'voided' AND ticket_json LIKE '%"upcoming":[%' ORDER BY serial_number LIMIT $3`,
+		tenant, after, limit)
+	out := ps[:0]
+	for _, p := range ps {
 		if len(p.Ticket.Upcoming) > 0 {
-			out = append(out, *p)
+			out = append(out, p)
 		}
 	}
-	return out, rows.Err()
+	return out, err
 }

@@ -333,21 +333,30 @@ func (s *DB) LatestPassForMovement(ctx context.Context, tenant string, movementI
 
 // PassesByOrder returns the passes of an order, by movement and generation.
 func (s *DB) PassesByOrder(ctx context.Context, tenant, secretToken string) ([]pass.Pass, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND secret_token = $2
+	return s.queryPasses(ctx, "passes of order", `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND secret_token = $2
 		ORDER BY movement_id, holder_generation`, tenant, secretToken)
+}
+
+// queryPasses runs a query of passColumns and returns its passes; what
+// names them in errors.
+func (s *DB) queryPasses(ctx context.Context, what, query string, args ...any) ([]pass.Pass, error) {
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("storage: passes of order: %w", err)
+		return nil, fmt.Errorf("storage: %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []pass.Pass
 	for rows.Next() {
 		p, err := scanPass(rows)
 		if err != nil {
-			return nil, fmt.Errorf("storage: passes of order: %w", err)
+			return nil, fmt.Errorf("storage: %s: %w", what, err)
 		}
 		out = append(out, *p)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: %s: %w", what, err)
+	}
+	return out, nil
 }
 
 func ticketJSON(p *pass.Pass) (string, error) {
