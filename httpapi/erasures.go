@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -53,10 +51,7 @@ func (s *Server) erase(c *gin.Context) {
 		return
 	}
 	var req ErasureBody
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() {
-		writeProblem(c, http.StatusBadRequest, `the body must be {"fileId"} or {"email"}`)
+	if !decodeStrict(c, body, &req, `the body must be {"fileId"} or {"email"}`) {
 		return
 	}
 	rep, err := s.deps.Erasures.Erase(c.Request.Context(), pass.ErasureRequest{Tenant: tenant, FileID: req.FileID, Email: req.Email, Why: "request"})

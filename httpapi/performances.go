@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -83,10 +82,7 @@ func (s *Server) notify(c *gin.Context) {
 		return
 	}
 	var req NoticeBody
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() {
-		writeProblem(c, http.StatusBadRequest, `the body must be {"message", "title"?, "id"?}: each text a string or {"<language>": "<text>"}`)
+	if !decodeStrict(c, body, &req, `the body must be {"message", "title"?, "id"?}: each text a string or {"<language>": "<text>"}`) {
 		return
 	}
 	if req.ID != "" && !idChars(req.ID, 1, 64, "._:-") {

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -69,4 +71,17 @@ func (s *Server) fail(c *gin.Context, err error) {
 		}
 	}
 	writeProblem(c, status, detail)
+}
+
+// decodeStrict decodes body, one JSON value without unknown fields or
+// trailing data, into v; otherwise it answers 400 with shape (what the
+// body must be) and returns false.
+func decodeStrict(c *gin.Context, body []byte, v any, shape string) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil || dec.More() {
+		writeProblem(c, http.StatusBadRequest, shape)
+		return false
+	}
+	return true
 }

@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"time"
@@ -75,10 +73,7 @@ func (s *Server) scan(c *gin.Context) {
 		return
 	}
 	var req ScanBody
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() {
-		writeProblem(c, http.StatusBadRequest, `the body must be {"data", "type", "scanId"?}`)
+	if !decodeStrict(c, body, &req, `the body must be {"data", "type", "scanId"?}`) {
 		return
 	}
 	switch {

@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"time"
@@ -133,10 +131,7 @@ func (s *Server) readSubscription(c *gin.Context, sub *pass.Subscription, create
 		return false
 	}
 	var b subscriptionBody
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil || dec.More() {
-		writeProblem(c, http.StatusBadRequest, `the body must be {"endpoint", "events", "enabled", "description"}`)
+	if !decodeStrict(c, raw, &b, `the body must be {"endpoint", "events", "enabled", "description"}`) {
 		return false
 	}
 	if create && (b.Endpoint == nil || b.Events == nil) {

@@ -87,18 +87,12 @@ func (s *PushService) PushPass(ctx context.Context, r PushArgs) error {
 		if outcome == PushDelivered {
 			reached = append(reached, d.LibraryID)
 		}
-		switch outcome {
-		case PushUnregistered:
-			if _, err := s.Devices.ForgetPushToken(ctx, r.Tenant, d.PushToken); err != nil {
-				errs = append(errs, err)
-			}
-		case PushRetry:
+		again, err := s.settle(ctx, r.Tenant, d.PushToken, outcome, reason)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if again {
 			retry++
-		case PushConfigError:
-			if _, seen := s.reported.LoadOrStore(r.Tenant+"\x00"+reason, true); !seen && s.Log != nil {
-				s.Log.ErrorContext(ctx, "APNs refuses our pushes: check the tenant's certificate or key and pass type",
-					slog.String("tenant", r.Tenant), slog.String("reason", reason))
-			}
 		}
 	}
 	if (len(errs) > 0 || retry > 0) && len(reached) > 0 {
@@ -115,6 +109,24 @@ func (s *PushService) PushPass(ctx context.Context, r PushArgs) error {
 		return &RetryAfterError{After: time.Second, Err: Errorf(KindUnavailable, "push: %d of %d devices to retry", retry, len(devices))}
 	}
 	return nil
+}
+
+// settle acts on what the push service said of a device other than a
+// delivery: a gone device is forgotten, a configuration error is logged
+// once per tenant and reason; again reports a device to push again later.
+func (s *PushService) settle(ctx context.Context, tenant, token string, outcome PushOutcome, reason string) (again bool, err error) {
+	switch outcome {
+	case PushUnregistered:
+		_, err = s.Devices.ForgetPushToken(ctx, tenant, token)
+	case PushRetry:
+		again = true
+	case PushConfigError:
+		if _, seen := s.reported.LoadOrStore(tenant+"\x00"+reason, true); !seen && s.Log != nil {
+			s.Log.ErrorContext(ctx, "APNs refuses our pushes: check the tenant's certificate or key and pass type",
+				slog.String("tenant", tenant), slog.String("reason", reason))
+		}
+	}
+	return again, err
 }
 
 // Work runs a push-pass task (see workers.Worker).
@@ -226,20 +238,15 @@ func (s *PushService) PushPerformance(ctx context.Context, a PushPerformanceArgs
 				errs = append(errs, fails[i])
 				continue
 			}
-			switch outcomes[i] {
-			case PushDelivered:
+			if outcomes[i] == PushDelivered {
 				done = append(done, g.rows...)
-			case PushUnregistered:
-				if _, err := s.Devices.ForgetPushToken(ctx, a.Tenant, g.token); err != nil {
-					errs = append(errs, err)
-				}
-			case PushRetry:
+			}
+			again, err := s.settle(ctx, a.Tenant, g.token, outcomes[i], reasons[i])
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if again {
 				retry++
-			case PushConfigError:
-				if _, seen := s.reported.LoadOrStore(a.Tenant+"\x00"+reasons[i], true); !seen && s.Log != nil {
-					s.Log.ErrorContext(ctx, "APNs refuses our pushes: check the tenant's certificate or key and pass type",
-						slog.String("tenant", a.Tenant), slog.String("reason", reasons[i]))
-				}
 			}
 		}
 		if err := pp.MarkPushedMany(context.WithoutCancel(ctx), a.Tenant, done); err != nil {

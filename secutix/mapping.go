@@ -364,16 +364,8 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 	t.Event.Sport = str("sport")
 
 	// Venue.
-	t.Venue = pass.Venue{
-		Name:       str("venueName"),
-		Names:      names("venueName"),
-		Room:       str("venueRoom"),
-		Address:    str("venueAddress"),
-		City:       str("venueCity"),
-		PostalCode: str("venuePostalCode"),
-		Country:    strings.ToUpper(str("venueCountry")),
-		Entrance:   str("entrance"),
-	}
+	t.Venue = venueOf(str)
+	t.Venue.Names = names("venueName")
 	if la, lo := str("latitude"), str("longitude"); la != "" && lo != "" {
 		lat, err1 := strconv.ParseFloat(la, 64)
 		lon, err2 := strconv.ParseFloat(lo, 64)
@@ -444,6 +436,19 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		return fail("%s", strings.TrimPrefix(pass.PublicMessage(err), "ticket: "))
 	}
 	return t, warnings, nil
+}
+
+// venueOf maps the venue's fields read by str.
+func venueOf(str func(field string) string) pass.Venue {
+	return pass.Venue{
+		Name:       str("venueName"),
+		Room:       str("venueRoom"),
+		Address:    str("venueAddress"),
+		City:       str("venueCity"),
+		PostalCode: str("venuePostalCode"),
+		Country:    strings.ToUpper(str("venueCountry")),
+		Entrance:   str("entrance"),
+	}
 }
 
 // findOperation returns the operation id of o; with id 0 and a single

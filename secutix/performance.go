@@ -3,7 +3,6 @@ package secutix
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"walletpass/pass"
@@ -81,15 +80,7 @@ func (m mapper) performance(id int64, sc ticketScope) (pass.PerformanceDetails, 
 			}
 		}
 	}
-	d.Venue = pass.Venue{
-		Name:       str("venueName"),
-		Room:       str("venueRoom"),
-		Address:    str("venueAddress"),
-		City:       str("venueCity"),
-		PostalCode: str("venuePostalCode"),
-		Country:    strings.ToUpper(str("venueCountry")),
-		Entrance:   str("entrance"),
-	}
+	d.Venue = venueOf(str)
 	if loc != nil {
 		for _, t := range []*time.Time{&d.Start, &d.End, &d.Doors} {
 			if !t.IsZero() {

@@ -123,19 +123,11 @@ func (s *DB) DevicesToPush(ctx context.Context, tenant, passTypeID, serial strin
 // MarkPushed records that the devices were pushed for the version with
 // update tag tag, in one transaction.
 func (s *DB) MarkPushed(ctx context.Context, tenant, passTypeID, serial string, libraryIDs []string, tag int64) error {
-	if len(libraryIDs) == 0 {
-		return nil
+	done := make([]pass.PendingPush, len(libraryIDs))
+	for i, id := range libraryIDs {
+		done[i] = pass.PendingPush{Device: pass.Device{LibraryID: id}, PassTypeID: passTypeID, Serial: serial, Tag: tag}
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, id := range libraryIDs {
-			if _, err := s.stmts.exec(ctx, tx, `UPDATE registrations SET pushed_tag = $1 WHERE tenant = $2 AND
-				device_library_id = $3 AND pass_type_id = $4 AND serial_number = $5 AND pushed_tag < $1`,
-				tag, tenant, id, passTypeID, serial); err != nil {
-				return fmt.Errorf("storage: mark pushed: %w", err)
-			}
-		}
-		return nil
-	})
+	return s.MarkPushedMany(ctx, tenant, done)
 }
 
 // ForgetPushToken removes the registrations and devices of a push token.
