@@ -103,7 +103,7 @@ func (e *Eraser) Erase(ctx context.Context, req ErasureRequest) (ErasureReport, 
 		return rep, Errorf(KindInvalid, "erasure: the file id must be positive")
 	case req.Email != "":
 		if a, err := mail.ParseAddress(req.Email); err != nil || a.Address != req.Email || len(req.Email) > 254 {
-			return rep, Errorf(KindInvalid, "erasure: %q is not an e-mail address", req.Email)
+			return rep, Errorf(KindInvalid, "erasure: the e-mail address is malformed (one address such as name@example.com)")
 		}
 	}
 	subject := ErasureSubject(req.FileID, req.Email)
