@@ -50,7 +50,7 @@ func setupWS(t testing.TB) *wsBundle {
 		t.Fatal(err)
 	}
 	b.pass = p
-	b.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: f.Registry}, Passes: db, Blobs: bl,
+	b.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: f.Registry}, Passes: db, Blobs: f.Files(t, bl),
 		Apple: httpapi.AppleDeps{Devices: db, Timeline: db}, Tenants: []httpapi.TenantInfo{{ID: "demo"}}, Clock: func() time.Time { return *b.clock }}))
 	t.Cleanup(b.srv.Close)
 	return b

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -27,14 +26,6 @@ func signedQuery(links LinkSigner, purpose, tenant, subject string, exp time.Tim
 	q.Set("sig", links.Sign(purpose, tenant, subject, exp))
 	return q.Encode()
 }
-
-// Presigner returns a short-lived URL that downloads a stored file
-// directly from the object store, with the given file name and type.
-type Presigner func(ctx context.Context, key string, ttl time.Duration, filename, contentType string) (string, error)
-
-// presignTTL is how long a presigned download URL works: long enough to
-// follow the redirect.
-const presignTTL = 5 * time.Minute
 
 // PassLink is the signed download link of a pass's latest version, valid
 // until exp: <base>/api/{tenant}/passes/{serial}.pkpass?exp=&sig=.
@@ -75,16 +66,6 @@ func (s *Server) downloadPass(c *gin.Context) {
 		return
 	}
 	filename := "ticket-" + serial[:min(8, len(serial))] + ".pkpass"
-	if s.deps.Links.Presign != nil {
-		u, err := s.deps.Links.Presign(c.Request.Context(), p.BlobKey, presignTTL, filename, pass.ContentTypePkpass)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		c.Header("Cache-Control", "private, no-store")
-		c.Redirect(http.StatusFound, u)
-		return
-	}
 	data, err := s.deps.Blobs.Get(c.Request.Context(), p.BlobKey)
 	if err != nil {
 		s.fail(c, err)

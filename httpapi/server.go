@@ -110,7 +110,8 @@ type PassReader interface {
 	PassesByOrder(ctx context.Context, tenant, secretToken string) ([]pass.Pass, error)
 }
 
-// BlobReader reads signed pass files.
+// BlobReader reads signed pass files, whole: as phones download them
+// (the stored form completed with its template's files).
 type BlobReader interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 }
@@ -132,12 +133,10 @@ type AppleDeps struct {
 	Events pass.Enqueuer
 }
 
-// LinkDeps signs the links buyers get: their key, how long they work, and
-// (an S3 store) the presigner that answers downloads with a redirect.
+// LinkDeps signs the links buyers get: their key and how long they work.
 type LinkDeps struct {
-	Signer  LinkSigner
-	TTL     time.Duration
-	Presign Presigner
+	Signer LinkSigner
+	TTL    time.Duration
 }
 
 // GoogleDeps is Google Wallet: the save links and Google's callbacks.
@@ -155,7 +154,14 @@ type AppDeps struct {
 // PreviewDeps serves sample passes (development and designers).
 type PreviewDeps struct {
 	Enabled  bool
-	Packager pass.Packager
+	Packager PreviewPackager
+}
+
+// PreviewPackager renders and signs sample passes, whole (they are not
+// stored).
+type PreviewPackager interface {
+	Render(ctx context.Context, tenant, template string, in pass.PassInput) (pass.Rendered, error)
+	Package(ctx context.Context, tenant string, r pass.Rendered) ([]byte, error)
 }
 
 // DevDeps are the development fakes served by `make run` (nil: off).
@@ -370,7 +376,7 @@ func (s *Server) previewPass(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	data, err := s.deps.Preview.Packager.Sign(ctx, tenant.ID, r)
+	data, err := s.deps.Preview.Packager.Package(ctx, tenant.ID, r)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -69,7 +69,7 @@ func TestErasure(t *testing.T) {
 	if p.Version != 2 || p.Ticket.HolderName != "" || p.Ticket.HolderEmail != "" || p.HolderKey != p1.HolderKey {
 		t.Errorf("after the erasure: v%d holder %q %q key %q", p.Version, p.Ticket.HolderName, p.Ticket.HolderEmail, p.HolderKey)
 	}
-	data, err := b.blob.Get(ctx, p.BlobKey)
+	data, err := b.files.Get(ctx, p.BlobKey)
 	if err != nil {
 		t.Fatal(err)
 	}

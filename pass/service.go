@@ -27,7 +27,10 @@ type Packager interface {
 	// kind KindNotFound for an unknown tenant or template and KindInvalid
 	// for a pass that would not install.
 	Render(ctx context.Context, tenant, template string, in PassInput) (Rendered, error)
-	// Sign packages rendered content as a signed .pkpass.
+	// Sign packages rendered content as a signed .pkpass in the form it
+	// is stored in: the files that change with each version and the
+	// signed manifest of all; the files every pass of the template shares
+	// are stored once, apart, and added when it is downloaded.
 	Sign(ctx context.Context, tenant string, r Rendered) ([]byte, error)
 }
 

@@ -49,7 +49,7 @@ type App struct {
 	// Stores and signing.
 	DB         *storage.DB
 	Blobs      pass.BlobStore
-	Presign    httpapi.Presigner
+	Files      *apple.Files // the stored passes, completed for download
 	Registry   *apple.Registry
 	Identities map[string]*certs.Identity
 
@@ -135,7 +135,10 @@ func (a *App) build(ctx context.Context) error {
 			// A CPU profile or trace takes as long as asked (?seconds=).
 			WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
 	}
-	if a.Blobs, a.Presign, err = openBlobs(ctx, cfg); err != nil {
+	if a.Blobs, err = openBlobs(ctx, cfg); err != nil {
+		return err
+	}
+	if a.Files, err = passFiles(ctx, a.Blobs, a.Registry); err != nil {
 		return err
 	}
 	if err := a.buildAdapters(ctx); err != nil {
@@ -500,7 +503,7 @@ func (a *App) buildServer() error {
 		Subscriptions: httpapi.SubscriptionDeps{Store: db, NewSecret: outbound.NewSecret,
 			CheckEndpoint: func(u string) error { return outbound.CheckEndpoint(u, cfg.Server.Development) }},
 		AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,
-		Passes: db, Blobs: a.Blobs,
+		Passes: db, Blobs: a.Files,
 		TemplateFile: func(name, file string) ([]byte, bool) {
 			tpl, err := reg.Template(name)
 			if err != nil {
@@ -510,7 +513,7 @@ func (a *App) buildServer() error {
 		},
 		Webhooks: httpapi.WebhookDeps{Inbox: a.Inbox, Auth: webhookAuth},
 		Apple:    httpapi.AppleDeps{Devices: db, Timeline: db, Events: db},
-		Links:    httpapi.LinkDeps{Signer: links, TTL: time.Duration(cfg.Server.LinkTTL), Presign: a.Presign},
+		Links:    httpapi.LinkDeps{Signer: links, TTL: time.Duration(cfg.Server.LinkTTL)},
 		Tickets:  tickets,
 		App:      httpapi.AppDeps{Installations: db, Notices: a.Notices},
 		Preview:  httpapi.PreviewDeps{Enabled: cfg.Server.Development || cfg.Server.Preview, Packager: reg},

@@ -211,7 +211,9 @@ func summary(ps []pass.Pass) []string {
 
 func (s *system) verify(p pass.Pass) map[string]any {
 	s.t.Helper()
-	data, err := os.ReadFile(filepath.Join(s.dataDir, "blobs", filepath.FromSlash(p.BlobKey)))
+	// The stored form, completed with the template's files as a phone
+	// downloads it.
+	data, err := s.app.Files.Get(context.Background(), p.BlobKey)
 	if err != nil {
 		s.t.Fatal(err)
 	}

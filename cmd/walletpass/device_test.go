@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,11 +85,7 @@ func TestDeviceSimulation(t *testing.T) {
 	o := s.createOrder(map[string]any{})
 	ps := s.waitPasses(o.Secret, "the order's passes", func(ps []pass.Pass) bool { return len(ps) == len(o.Tickets) })
 	p := *byMovement(ps, o.Tickets[0].MovementID, 0)
-	data, err := os.ReadFile(filepath.Join(s.dataDir, "blobs", filepath.FromSlash(p.BlobKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pj := appletest.Verify(t, data, filepath.Join(s.dataDir, "pki", "wwdr.pem"))
+	pj := s.verify(p)
 	ws, _ := pj["webServiceURL"].(string)
 	ph := &phone{t: t, token: pj["authenticationToken"].(string), device: "b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6",
 		push: strings.Repeat("ab", 32), typ: pj["passTypeIdentifier"].(string), serial: pj["serialNumber"].(string)}
@@ -138,7 +133,7 @@ func TestDeviceSimulation(t *testing.T) {
 	if json.Unmarshal(body, &list); resp.StatusCode != 200 || len(list.SerialNumbers) != 1 || list.SerialNumbers[0] != ph.serial || list.LastUpdated <= ph.lastTag {
 		t.Fatalf("list since the tag: %d %s, want only %s with a newer tag", resp.StatusCode, body, ph.serial)
 	}
-	resp, data = ph.req("GET", "/passes/"+ph.typ+"/"+ph.serial, "", map[string]string{"Authorization": "ApplePass " + ph.token, "If-Modified-Since": lastModified})
+	resp, data := ph.req("GET", "/passes/"+ph.typ+"/"+ph.serial, "", map[string]string{"Authorization": "ApplePass " + ph.token, "If-Modified-Since": lastModified})
 	if resp.StatusCode != 200 {
 		t.Fatalf("get with the old If-Modified-Since: %d", resp.StatusCode)
 	}

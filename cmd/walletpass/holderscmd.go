@@ -55,8 +55,11 @@ func cmdHolders(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	defer db.Close()
-	blobs, _, err := openBlobs(ctx, cfg)
+	blobs, err := openBlobs(ctx, cfg)
 	if err != nil {
+		return err
+	}
+	if _, err := passFiles(ctx, blobs, reg); err != nil {
 		return err
 	}
 	// The follow-ups (pushes, Google Wallet, webhooks) go to the queue,

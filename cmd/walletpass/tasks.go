@@ -13,6 +13,7 @@ import (
 	"walletpass/config"
 	"walletpass/httpapi"
 	"walletpass/pass"
+	"walletpass/pass/apple"
 	"walletpass/storage"
 	"walletpass/storage/blob"
 	"walletpass/storage/s3"
@@ -28,23 +29,30 @@ func openStore(ctx context.Context, cfg *config.Config) (*storage.DB, error) {
 	return storage.OpenSQLite(ctx, cfg.Storage.SQLitePath)
 }
 
-// openBlobs opens where pass files live: the S3 bucket of storage.s3URL
-// (then buyers' downloads are presigned GET URLs of the bucket), else the
-// local directory.
-func openBlobs(ctx context.Context, cfg *config.Config) (pass.BlobStore, httpapi.Presigner, error) {
+// openBlobs opens where pass files live: the S3 bucket of storage.s3URL,
+// else the local directory.
+func openBlobs(ctx context.Context, cfg *config.Config) (pass.BlobStore, error) {
 	if cfg.Storage.S3URL == "" {
-		d, err := blob.NewDir(cfg.Storage.BlobDir)
-		return d, nil, err
+		return blob.NewDir(cfg.Storage.BlobDir)
 	}
 	sc, err := s3.ParseURL(cfg.Storage.S3URL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("storage.s3URL: %w", err)
+		return nil, fmt.Errorf("storage.s3URL: %w", err)
 	}
-	st, err := s3.New(ctx, sc)
-	if err != nil {
-		return nil, nil, err
+	return s3.New(ctx, sc)
+}
+
+// passFiles stores the files of every template of reg once, by checksum,
+// before anything is signed with them, and returns the reader that puts
+// stored passes together with them.
+func passFiles(ctx context.Context, blobs pass.BlobStore, reg *apple.Registry) (*apple.Files, error) {
+	files := apple.NewFiles(blobs)
+	for _, t := range reg.Templates() {
+		if err := files.AddTemplate(ctx, t); err != nil {
+			return nil, err
+		}
 	}
-	return st, st.PresignGet, nil
+	return files, nil
 }
 
 // configAndStore loads the configuration and opens its database; the

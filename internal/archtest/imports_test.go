@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 	// payloads (secutix/webhook) and renders sample passes for the
 	// preview route (pass/apple).
 	"httpapi":              {"pass", "auth", "internal/strs", "pass/apple", "secutix/webhook"},
-	"pass/apple/appletest": {"certs", "pass/apple", "templates"},
+	"pass/apple/appletest": {"certs", "pass", "pass/apple", "templates"},
 	"tools/loadgen":        {"internal/loadgen"},
 	// The fakes `make run` serves listen through internal/loopback, not
 	// httptest (which links package testing).

@@ -497,9 +497,9 @@ func (t *Template) fileSet() map[string]bool {
 	return m
 }
 
-// Package writes the manifest, signs it and zips the pass into a new byte
-// slice. passJSON must come from Render: Package does not validate it
-// again.
+// Package writes the manifest, signs it and zips the whole pass (with the
+// template's files) into a new byte slice: what a phone downloads.
+// passJSON must come from Render: Package does not validate it again.
 func (is *Issuer) Package(t *Template, passJSON []byte) ([]byte, error) {
 	var out bytes.Buffer
 	out.Grow(len(passJSON) + t.size() + 4096)
@@ -509,9 +509,26 @@ func (is *Issuer) Package(t *Template, passJSON []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// PackageSigned is Package without the template's files: the stored form
+// of a version (see Files), a .pkpass holding pass.json, manifest.json and
+// signature only. Its manifest names the template's files as the whole
+// pass does, so the signature covers them.
+func (is *Issuer) PackageSigned(t *Template, passJSON []byte) ([]byte, error) {
+	var out bytes.Buffer
+	out.Grow(len(passJSON) + len(t.manifst) + 4096)
+	if err := is.writePackage(&out, t, passJSON, false); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
 // WritePackage is Package streaming to w (a file, an HTTP response, a
 // reused buffer): the static files are copied straight from the template.
 func (is *Issuer) WritePackage(w io.Writer, t *Template, passJSON []byte) error {
+	return is.writePackage(w, t, passJSON, true)
+}
+
+func (is *Issuer) writePackage(w io.Writer, t *Template, passJSON []byte, withFiles bool) error {
 	sum := sha1.Sum(passJSON)
 	manifest := make([]byte, 0, len(t.manifst)+64)
 	manifest = append(manifest, '{')
@@ -540,20 +557,30 @@ func (is *Issuer) WritePackage(w io.Writer, t *Template, passJSON []byte) error 
 			return fmt.Errorf("apple: zip %s: %w", f.name, err)
 		}
 	}
-	for _, f := range t.files {
-		fw, err := zw.CreateRaw(&zip.FileHeader{
-			Name: f.name, Method: zip.Store, Modified: now, CRC32: f.crc32,
-			CompressedSize64: uint64(len(f.data)), UncompressedSize64: uint64(len(f.data)),
-		})
-		if err != nil {
-			return fmt.Errorf("apple: zip %s: %w", f.name, err)
-		}
-		if _, err := fw.Write(f.data); err != nil {
-			return fmt.Errorf("apple: zip %s: %w", f.name, err)
+	if withFiles {
+		for _, f := range t.files {
+			if err := writeStored(zw, f.name, f.data, f.crc32, now); err != nil {
+				return err
+			}
 		}
 	}
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("apple: zip: %w", err)
+	}
+	return nil
+}
+
+// writeStored adds a file, uncompressed, whose checksum is known.
+func writeStored(zw *zip.Writer, name string, data []byte, crc uint32, modified time.Time) error {
+	fw, err := zw.CreateRaw(&zip.FileHeader{
+		Name: name, Method: zip.Store, Modified: modified, CRC32: crc,
+		CompressedSize64: uint64(len(data)), UncompressedSize64: uint64(len(data)),
+	})
+	if err != nil {
+		return fmt.Errorf("apple: zip %s: %w", name, err)
+	}
+	if _, err := fw.Write(data); err != nil {
+		return fmt.Errorf("apple: zip %s: %w", name, err)
 	}
 	return nil
 }

@@ -70,7 +70,8 @@ func (r *Registry) Render(_ context.Context, tenant, template string, in pass.Pa
 	return pass.Rendered{PassJSON: pj, ContentHash: ContentHash(t, pj), PassTypeID: is.cfg.PassTypeID, Template: template}, nil
 }
 
-// Sign implements pass.Packager.
+// Sign implements pass.Packager: it returns the stored form of the pass
+// (Issuer.PackageSigned), which Files completes for download.
 func (r *Registry) Sign(_ context.Context, tenant string, rd pass.Rendered) ([]byte, error) {
 	is, err := r.Issuer(tenant)
 	if err != nil {
@@ -80,7 +81,32 @@ func (r *Registry) Sign(_ context.Context, tenant string, rd pass.Rendered) ([]b
 	if err != nil {
 		return nil, err
 	}
+	return is.PackageSigned(t, rd.PassJSON)
+}
+
+// Package signs rendered content as a whole .pkpass, the template's files
+// included (Issuer.Package): a pass that is not stored, such as a preview.
+func (r *Registry) Package(_ context.Context, tenant string, rd pass.Rendered) ([]byte, error) {
+	is, err := r.Issuer(tenant)
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.Template(rd.Template)
+	if err != nil {
+		return nil, err
+	}
 	return is.Package(t, rd.PassJSON)
+}
+
+// Templates returns every registered template, in no particular order.
+func (r *Registry) Templates() []*Template {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*Template, 0, len(r.templates))
+	for _, t := range r.templates {
+		out = append(out, t)
+	}
+	return out
 }
 
 // PassTypeID returns the issuer's pass type identifier.

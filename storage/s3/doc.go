@@ -7,9 +7,7 @@
 // (for example "walletpass/prod/" + "demo/passes/<serial>/v3.pkpass"), so
 // one bucket can hold several deployments. A Put is a single PUT request,
 // never a multipart upload, so a reader sees the old or the new content,
-// never a mix. Objects keep the content type given to Put, and PresignGet
-// makes a time-limited download URL that a client fetches directly from
-// the object store.
+// never a mix. Objects keep the content type given to Put.
 //
 // Errors carry a pass.Kind: KindNotFound (wrapping pass.ErrNotFound) for a
 // missing key, KindInvalid for an unsafe key or bad argument, KindTooLarge

@@ -9,9 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/minio/minio-go/v7"
@@ -33,12 +31,6 @@ const (
 const (
 	maxKeyLen    = 512
 	maxObjectLen = 1024
-)
-
-// Presigned URLs live between one second and seven days (SigV4's limits).
-const (
-	MinPresignTTL = time.Second
-	MaxPresignTTL = 7 * 24 * time.Hour
 )
 
 var (
@@ -268,87 +260,6 @@ func (s *Store) ContentType(ctx context.Context, key string) (string, error) {
 		return "", s.classify(ctx, "stat "+key, err)
 	}
 	return info.ContentType, nil
-}
-
-// PresignGet returns a URL that lets anyone holding it download the object
-// under key with a plain GET for ttl. The response carries contentType
-// (when not empty) as Content-Type and `attachment; filename="…"` as
-// Content-Disposition (filename made safe for the header; just
-// `attachment` when filename is empty), whatever was stored with the
-// object. The URL is signed locally (no request is made when cfg.Region is
-// set) and the object's existence is not checked: a missing object gives
-// 404 to whoever fetches the URL. It returns an error of kind
-// pass.KindInvalid for an unsafe key, a malformed content type or a ttl
-// outside MinPresignTTL..MaxPresignTTL.
-func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration, filename, contentType string) (string, error) {
-	name, err := s.objectName(key)
-	if err != nil {
-		return "", err
-	}
-	if ttl < MinPresignTTL || ttl > MaxPresignTTL {
-		return "", pass.Errorf(pass.KindInvalid, "s3: presign %s: ttl %s outside %s..%s", key, ttl, MinPresignTTL, MaxPresignTTL)
-	}
-	params := url.Values{}
-	if contentType != "" {
-		if _, _, err := mime.ParseMediaType(contentType); err != nil {
-			return "", pass.Errorf(pass.KindInvalid, "s3: presign %s: content type %q: %v", key, contentType, err)
-		}
-		params.Set("response-content-type", contentType)
-	}
-	params.Set("response-content-disposition", attachment(filename))
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	u, err := s.client.PresignedGetObject(ctx, s.cfg.Bucket, name, ttl, params)
-	if err != nil {
-		return "", s.classify(ctx, "presign "+key, err)
-	}
-	return u.String(), nil
-}
-
-// attachment returns a Content-Disposition value for a download named
-// filename: control characters, slashes and backslashes become "_"; the
-// filename parameter is quoted ASCII (quotes become "_", other non-ASCII
-// characters "?"); when that loses something, filename* carries the exact
-// name (RFC 6266, RFC 8187).
-func attachment(filename string) string {
-	if filename == "" {
-		return "attachment"
-	}
-	name := strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' || r == utf8.RuneError {
-			return '_'
-		}
-		return r
-	}, filename)
-	ascii := strings.Map(func(r rune) rune {
-		switch {
-		case r == '"':
-			return '_'
-		case r >= utf8.RuneSelf:
-			return '?'
-		}
-		return r
-	}, name)
-	v := `attachment; filename="` + ascii + `"`
-	if ascii != name {
-		v += "; filename*=UTF-8''" + rfc8187(name)
-	}
-	return v
-}
-
-// rfc8187 percent-encodes s as an ext-value's value-chars.
-func rfc8187(s string) string {
-	const attrChar = "!#$&+-.^_`|~"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(attrChar, c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
 }
 
 // objectName checks key and returns the object's name in the bucket.

@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -119,203 +117,6 @@ func TestPrefixApplied(t *testing.T) {
 	// Nothing at the bare key.
 	if _, err := s.client.StatObject(ctx, s.cfg.Bucket, key, minio.StatObjectOptions{}); minio.ToErrorResponse(err).Code != minio.NoSuchKey {
 		t.Errorf("stat of the unprefixed key: err = %v, want NoSuchKey", err)
-	}
-}
-
-func TestPresignGet(t *testing.T) {
-	t.Parallel()
-	s := setup(t)
-	ctx := t.Context()
-	key := "demo/passes/" + pass.NewSerialNumber() + "/v3.pkpass"
-	data := []byte("PK\x03\x04 a signed pass")
-	// Stored as octet-stream: the URL's overrides must win.
-	if err := s.Put(ctx, key, data, "application/octet-stream"); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name, filename, contentType string
-		wantType, wantDisposition   string
-	}{
-		{
-			name: "pkpass", filename: "ticket.pkpass", contentType: "application/vnd.apple.pkpass",
-			wantType: "application/vnd.apple.pkpass", wantDisposition: `attachment; filename="ticket.pkpass"`,
-		},
-		{
-			name: "non-ASCII and quotes", filename: `Zürich "Open Air".pkpass`, contentType: "application/vnd.apple.pkpass",
-			wantType:        "application/vnd.apple.pkpass",
-			wantDisposition: `attachment; filename="Z?rich _Open Air_.pkpass"; filename*=UTF-8''Z%C3%BCrich%20%22Open%20Air%22.pkpass`,
-		},
-		{
-			name: "no overrides", wantType: "application/octet-stream", wantDisposition: "attachment",
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			u, err := s.PresignGet(ctx, key, 5*time.Minute, tt.filename, tt.contentType)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(u, s.cfg.SecretKey) {
-				t.Errorf("presigned URL contains the secret key: %s", u)
-			}
-			resp := fetch(t, u)
-			if resp.status != http.StatusOK {
-				t.Fatalf("GET presigned URL: status %d, body %q; want 200", resp.status, resp.body)
-			}
-			if !bytes.Equal(resp.body, data) {
-				t.Errorf("body = %q, want %q", resp.body, data)
-			}
-			if got := resp.header.Get("Content-Type"); got != tt.wantType {
-				t.Errorf("Content-Type = %q, want %q", got, tt.wantType)
-			}
-			if got := resp.header.Get("Content-Disposition"); got != tt.wantDisposition {
-				t.Errorf("Content-Disposition = %q, want %q", got, tt.wantDisposition)
-			}
-		})
-	}
-}
-
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// fetch GETs u with a plain net/http client, as a browser would.
-func fetch(t *testing.T, u string) response {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: body}
-}
-
-func TestPresignedURLTampered(t *testing.T) {
-	t.Parallel()
-	s := setup(t)
-	ctx := t.Context()
-	key := "demo/passes/" + pass.NewSerialNumber() + "/v3.pkpass"
-	other := "demo/passes/" + pass.NewSerialNumber() + "/v3.pkpass"
-	for _, k := range []string{key, other} {
-		if err := s.Put(ctx, k, []byte("content of "+k), "application/vnd.apple.pkpass"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	signed, err := s.PresignGet(ctx, key, 5*time.Minute, "ticket.pkpass", "application/vnd.apple.pkpass")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp := fetch(t, signed); resp.status != http.StatusOK {
-		t.Fatalf("untampered URL: status %d, want 200", resp.status)
-	}
-	tests := []struct {
-		name   string
-		tamper func(u *url.URL)
-		// also is an answer accepted besides 403: versitygw answers 404
-		// XAdminUserNotFound to an unknown access key (S3: 403
-		// InvalidAccessKeyId).
-		also int
-	}{
-		{"signature", func(u *url.URL) {
-			q := u.Query()
-			sig := []byte(q.Get("X-Amz-Signature"))
-			sig[len(sig)-1] = map[bool]byte{true: '1', false: '0'}[sig[len(sig)-1] == '0']
-			q.Set("X-Amz-Signature", string(sig))
-			u.RawQuery = q.Encode()
-		}, 0},
-		{"other key", func(u *url.URL) {
-			u.Path = strings.Replace(u.Path, key, other, 1)
-			u.RawPath = ""
-		}, 0},
-		{"longer expiry", func(u *url.URL) { setQuery(u, "X-Amz-Expires", "604800") }, 0},
-		{"content type", func(u *url.URL) { setQuery(u, "response-content-type", "text/html") }, 0},
-		{"disposition", func(u *url.URL) { setQuery(u, "response-content-disposition", "inline") }, 0},
-		{"credential", func(u *url.URL) {
-			setQuery(u, "X-Amz-Credential", strings.Replace(u.Query().Get("X-Amz-Credential"), s.cfg.AccessKey, "otherkey", 1))
-		}, http.StatusNotFound},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			u, err := url.Parse(signed)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tt.tamper(u)
-			if u.String() == signed {
-				t.Fatalf("the URL is unchanged")
-			}
-			resp := fetch(t, u.String())
-			if resp.status != http.StatusForbidden && (tt.also == 0 || resp.status != tt.also) {
-				t.Errorf("GET %s: status %d, body %q; want 403", u, resp.status, resp.body)
-			}
-			if bytes.Contains(resp.body, []byte("content of")) {
-				t.Errorf("GET %s: the body has the object's content", u)
-			}
-		})
-	}
-}
-
-func setQuery(u *url.URL, name, value string) {
-	q := u.Query()
-	q.Set(name, value)
-	u.RawQuery = q.Encode()
-}
-
-func TestPresignedURLExpires(t *testing.T) {
-	t.Parallel()
-	s := setup(t)
-	key := "demo/passes/" + pass.NewSerialNumber() + "/v3.pkpass"
-	if err := s.Put(t.Context(), key, []byte("x"), "application/vnd.apple.pkpass"); err != nil {
-		t.Fatal(err)
-	}
-	u, err := s.PresignGet(t.Context(), key, time.Second, "ticket.pkpass", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2500 * time.Millisecond) // X-Amz-Date has a resolution of one second
-	if resp := fetch(t, u); resp.status != http.StatusForbidden {
-		t.Errorf("expired URL: status %d, body %q; want 403", resp.status, resp.body)
-	}
-}
-
-func TestPresignGetInvalid(t *testing.T) {
-	t.Parallel()
-	s := unreachableStore(t) // presigning makes no request
-	tests := []struct {
-		name, key   string
-		ttl         time.Duration
-		contentType string
-	}{
-		{"ttl zero", "demo/a.pkpass", 0, ""},
-		{"ttl under a second", "demo/a.pkpass", 500 * time.Millisecond, ""},
-		{"ttl over seven days", "demo/a.pkpass", 8 * 24 * time.Hour, ""},
-		{"bad key", "../a.pkpass", time.Minute, ""},
-		{"bad content type", "demo/a.pkpass", time.Minute, "text/html; charset"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := s.PresignGet(t.Context(), tt.key, tt.ttl, "a.pkpass", tt.contentType)
-			if k := pass.KindOf(err); k != pass.KindInvalid {
-				t.Errorf("err = %v (kind %v), want kind %v", err, k, pass.KindInvalid)
-			}
-		})
-	}
-	u, err := s.PresignGet(t.Context(), "demo/a.pkpass", time.Minute, "a.pkpass", "")
-	if err != nil {
-		t.Fatalf("presign without a server: %v", err)
-	}
-	if !strings.Contains(u, "X-Amz-Signature=") || !strings.Contains(u, "/walletpass/demo/a.pkpass?") {
-		t.Errorf("presigned URL = %s, want a signed URL of walletpass/demo/a.pkpass", u)
 	}
 }
 
@@ -576,10 +377,6 @@ func TestInvalidKeys(t *testing.T) {
 				_, err := s.ContentType(t.Context(), key)
 				return err
 			}(),
-			"PresignGet": func() error {
-				_, err := s.PresignGet(t.Context(), key, time.Minute, "", "")
-				return err
-			}(),
 		} {
 			if k := pass.KindOf(err); k != pass.KindInvalid {
 				t.Errorf("%s(%.20q): err = %v (kind %v), want kind %v", name, key, err, k, pass.KindInvalid)
@@ -743,24 +540,5 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %q, want it to mention %q", err, want)
 		}
-	}
-}
-
-func TestAttachment(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ name, filename, want string }{
-		{"empty", "", "attachment"},
-		{"plain", "ticket.pkpass", `attachment; filename="ticket.pkpass"`},
-		{"quotes and slashes", `a"b\c/d.pkpass`, `attachment; filename="a_b_c_d.pkpass"; filename*=UTF-8''a%22b_c_d.pkpass`},
-		{"control characters", "a\r\nb\x7f.pkpass", `attachment; filename="a__b_.pkpass"`},
-		{"non-ASCII", "Zürich.pkpass", `attachment; filename="Z?rich.pkpass"; filename*=UTF-8''Z%C3%BCrich.pkpass`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := attachment(tt.filename); got != tt.want {
-				t.Errorf("attachment(%q) = %q, want %q", tt.filename, got, tt.want)
-			}
-		})
 	}
 }

@@ -1,12 +1,14 @@
 package appletest
 
 import (
+	"context"
 	"io/fs"
 	"os"
 	"sync"
 	"testing"
 
 	"walletpass/certs"
+	"walletpass/pass"
 	"walletpass/pass/apple"
 	"walletpass/templates"
 )
@@ -73,4 +75,17 @@ func Setup(tb testing.TB) Fixture {
 	reg.AddIssuer("demo", is)
 	reg.AddTemplate(tpl)
 	return Fixture{Dev: pkiDev, Issuer: is, Template: tpl, Registry: reg, WWDR: pkiDev.WWDRCert}
+}
+
+// Files stores the fixture's template files in blobs and returns the
+// reader that completes the passes stored there, as the service does.
+func (f Fixture) Files(tb testing.TB, blobs pass.BlobStore) *apple.Files {
+	tb.Helper()
+	files := apple.NewFiles(blobs)
+	for _, t := range f.Registry.Templates() {
+		if err := files.AddTemplate(context.Background(), t); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return files
 }
