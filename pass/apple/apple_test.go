@@ -180,9 +180,32 @@ func TestPosterNeedsNFCAndSemantics(t *testing.T) {
 		built, _ := nfc.Build(b.tpl, apple.Input{Ticket: apple.SampleTicket(pass.EventSports), SerialNumber: testSerial, AuthToken: testToken})
 		return built.PKPass
 	}())
-	for _, f := range []string{"artwork.png", "artwork@2x.png", "artwork@3x.png", "icon.png", "fr.lproj/pass.strings", "de.lproj/pass.strings", "en.lproj/pass.strings"} {
+	for _, f := range []string{"artwork.png", "artwork@2x.png", "artwork@3x.png", "primaryLogo@3x.png", "secondaryLogo@3x.png", "icon.png", "fr.lproj/pass.strings", "de.lproj/pass.strings", "en.lproj/pass.strings"} {
 		if _, ok := files[f]; !ok {
 			t.Errorf("pass lacks %s", f)
+		}
+	}
+	// A classic event ticket (no NFC, or NFC without what the poster
+	// needs) goes without the poster's images; Verify checked that its
+	// manifest names exactly what it holds.
+	for name, is := range map[string]*apple.Issuer{"no NFC": b.issuer, "NFC, no room": nfc} {
+		tk := apple.SampleTicket(pass.EventSports)
+		if is == nfc {
+			tk.Venue.Room = ""
+		}
+		built, err := is.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
+		files := appletest.Unzip(t, built.PKPass)
+		for f := range files {
+			if strings.HasPrefix(f, "artwork") || strings.HasPrefix(f, "primaryLogo") || strings.HasPrefix(f, "secondaryLogo") {
+				t.Errorf("%s: classic pass holds the poster image %s", name, f)
+			}
+		}
+		if _, ok := files["strip@3x.png"]; !ok {
+			t.Errorf("%s: classic pass lacks its strip", name)
 		}
 	}
 }

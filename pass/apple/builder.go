@@ -282,7 +282,7 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 		w.WriteString(strconv.FormatBool(cfg.NFC.RequiresAuthentication))
 		w.WriteByte('}')
 		if t.poster && posterReady(tk) {
-			w.WriteString(`,"preferredStyleSchemes":["posterEventTicket","eventTicket"]`)
+			w.WriteString(`,` + posterSchemes)
 		}
 	}
 	if cfg.WebServiceURL != "" {
@@ -528,11 +528,20 @@ func (is *Issuer) WritePackage(w io.Writer, t *Template, passJSON []byte) error 
 	return is.writePackage(w, t, passJSON, true)
 }
 
+// posterSchemes is how Render opts a pass into the poster layout.
+const posterSchemes = `"preferredStyleSchemes":["posterEventTicket","eventTicket"]`
+
 func (is *Issuer) writePackage(w io.Writer, t *Template, passJSON []byte, withFiles bool) error {
 	sum := sha1.Sum(passJSON)
-	manifest := make([]byte, 0, len(t.manifst)+64)
+	// A classic event ticket goes without the poster's images.
+	poster := bytes.Contains(passJSON, []byte(posterSchemes))
+	entries := t.classic
+	if poster {
+		entries = t.manifst
+	}
+	manifest := make([]byte, 0, len(entries)+64)
 	manifest = append(manifest, '{')
-	manifest = append(manifest, t.manifst...)
+	manifest = append(manifest, entries...)
 	manifest = append(manifest, `"pass.json":"`...)
 	manifest = hex.AppendEncode(manifest, sum[:])
 	manifest = append(manifest, `"}`...)
@@ -559,6 +568,9 @@ func (is *Issuer) writePackage(w io.Writer, t *Template, passJSON []byte, withFi
 	}
 	if withFiles {
 		for _, f := range t.files {
+			if f.poster && !poster {
+				continue
+			}
 			if err := writeStored(zw, f.name, f.data, f.crc32, now); err != nil {
 				return err
 			}

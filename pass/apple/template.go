@@ -38,6 +38,7 @@ type Template struct {
 	poster  bool         // opts into the iOS 18 poster layout
 	hash    string       // SHA-1 over the static files' manifest entries
 	manifst []byte       // pre-encoded manifest entries of the static files: `"name":"sha1",...`
+	classic []byte       // manifst without the poster-only images
 	schemes []string
 	colours map[string]string // colour key -> "#rrggbb"
 	// google holds the images only Google Wallet shows (GoogleImages);
@@ -52,10 +53,11 @@ var GoogleImages = map[string]struct{ minW, minH int }{"google-logo.png": {660, 
 
 // staticFile is an image or translation file, hashed once at load.
 type staticFile struct {
-	name  string
-	data  []byte
-	sha1  string
-	crc32 uint32
+	name   string
+	data   []byte
+	sha1   string
+	crc32  uint32
+	poster bool // shown by the poster layout only (posterImages)
 }
 
 // Files returns the names of the template's static files (images and
@@ -116,7 +118,13 @@ var colourKeys = []string{"foregroundColor", "backgroundColor", "labelColor", "f
 var imageNames = map[string]bool{
 	"icon": true, "logo": true, "thumbnail": true, "strip": true, "background": true,
 	"footer": true, "personalizationLogo": true, "artwork": true, "venueMap": true,
+	"primaryLogo": true, "secondaryLogo": true,
 }
+
+// posterImages are the images only the poster layout shows: a classic
+// event ticket leaves them out of its .pkpass (a phone would download them
+// for nothing).
+var posterImages = map[string]bool{"artwork": true, "primaryLogo": true, "secondaryLogo": true, "venueMap": true}
 
 var (
 	imageFileRE = regexp.MustCompile(`^([A-Za-z]+)(@[23]x)?\.png$`)
@@ -204,7 +212,7 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 		case imageFileRE.MatchString(base):
 			m := imageFileRE.FindStringSubmatch(base)
 			if !imageNames[m[1]] {
-				add("%s: %q is not a pass image name (icon, logo, thumbnail, strip, background, footer, artwork, venueMap, personalizationLogo)", p, m[1])
+				add("%s: %q is not a pass image name (icon, logo, thumbnail, strip, background, footer, artwork, primaryLogo, secondaryLogo, venueMap, personalizationLogo)", p, m[1])
 				return nil
 			}
 			if _, err := png.DecodeConfig(bytes.NewReader(data)); err != nil {
@@ -216,7 +224,11 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 			return nil
 		}
 		sum := sha1.Sum(data)
-		t.files = append(t.files, staticFile{name: p, data: data, sha1: hex.EncodeToString(sum[:]), crc32: crc32.ChecksumIEEE(data)})
+		poster := false
+		if m := imageFileRE.FindStringSubmatch(base); m != nil {
+			poster = posterImages[m[1]]
+		}
+		t.files = append(t.files, staticFile{name: p, data: data, sha1: hex.EncodeToString(sum[:]), crc32: crc32.ChecksumIEEE(data), poster: poster})
 		return nil
 	})
 	if err != nil {
@@ -337,14 +349,19 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 	if len(te.Problems) > 0 {
 		return nil, wrapTemplateError(te)
 	}
-	var m bytes.Buffer
+	var m, classic bytes.Buffer
 	for _, f := range t.files {
-		writeJSONString(&m, f.name)
-		m.WriteByte(':')
-		writeJSONString(&m, f.sha1)
-		m.WriteByte(',')
+		for _, b := range []*bytes.Buffer{&m, &classic} {
+			if b == &classic && f.poster {
+				continue
+			}
+			writeJSONString(b, f.name)
+			b.WriteByte(':')
+			writeJSONString(b, f.sha1)
+			b.WriteByte(',')
+		}
 	}
-	t.manifst = m.Bytes()
+	t.manifst, t.classic = m.Bytes(), classic.Bytes()
 	// Render sample passes of every event kind and state and check them as
 	// Wallet would: whatever the template contributes is validated here,
 	// once, with errors that name the field.

@@ -48,7 +48,11 @@ func main() {
 	}
 	assets := []asset{
 		{"icon", 38, 38, drawIcon}, // 38 pt since iOS 26 (was 29)
-		{"logo", 160, 50, drawLogo},
+		{"logo", 160, 50, logoDrawer(160, 50)},
+		// The poster layout's logos: above the event name (≤ 126 × 30 pt)
+		// and in the footer (≤ 135 × 12 pt).
+		{"primaryLogo", 100, 30, logoDrawer(100, 30)},
+		{"secondaryLogo", 40, 12, logoDrawer(40, 12)},
 		{"strip", 375, 98, drawStrip},
 		{"artwork", 358, 448, drawArtwork},
 	}
@@ -505,19 +509,25 @@ func wordWidth(text string, sw, track float64) float64 {
 	return w
 }
 
-func drawLogo(c *canvas) {
-	const W, H = 160.0, 50.0
+// logoDrawer draws the logo (the ticket glyph and the word) in W × H
+// points; the glyph keeps its proportions to the height.
+func logoDrawer(W, H float64) func(c *canvas) {
+	return func(c *canvas) { drawLogo(c, W, H) }
+}
+
+func drawLogo(c *canvas, W, H float64) {
 	const sw, track = 0.25, 0.13
+	k := H / 50
 	// ticket glyph on the left
-	gw, gh := 34.0, 21.0
-	gx, gy := 1.5+gw/2+2.5, H/2 // +2.5: the turned card is wider than gw
+	gw, gh := 34.0*k, 21.0*k
+	gx, gy := 1.5*k+gw/2+2.5*k, H/2 // +2.5: the turned card is wider than gw
 	t := ticketShape(gx, gy, gw, gh, -0.30)
 	c.fill(t, func(x, y float64) col {
 		return mix(amberSoft, amber, (y-gy+gh/2)/gh)
 	}, over, 0, 0, W, H)
 	// the word, sized to fill the rest of the width
-	left := gx + gw/2 + 9
-	xh := (W - 1.5 - left) / wordWidth("walletpass", sw, track)
+	left := gx + gw/2 + 9*k
+	xh := (W - 1.5*k - left) / wordWidth("walletpass", sw, track)
 	// centre the x-height band (with ascenders/descenders roughly balanced)
 	baseline := H/2 + xh*0.55
 	letters, _ := word("walletpass", left, baseline, xh, sw, track)
