@@ -55,11 +55,7 @@ func (r *Registry) Template(name string) (*Template, error) {
 
 // Render implements pass.Packager.
 func (r *Registry) Render(_ context.Context, tenant, template string, in pass.PassInput) (pass.Rendered, error) {
-	is, err := r.Issuer(tenant)
-	if err != nil {
-		return pass.Rendered{}, err
-	}
-	t, err := r.Template(template)
+	is, t, err := r.signer(tenant, template)
 	if err != nil {
 		return pass.Rendered{}, err
 	}
@@ -73,25 +69,30 @@ func (r *Registry) Render(_ context.Context, tenant, template string, in pass.Pa
 // Sign implements pass.Packager: it returns the stored form of the pass
 // (Issuer.PackageSigned), which Files completes for download.
 func (r *Registry) Sign(_ context.Context, tenant string, rd pass.Rendered) ([]byte, error) {
-	is, err := r.Issuer(tenant)
-	if err != nil {
-		return nil, err
-	}
-	t, err := r.Template(rd.Template)
+	is, t, err := r.signer(tenant, rd.Template)
 	if err != nil {
 		return nil, err
 	}
 	return is.PackageSigned(t, rd.PassJSON)
 }
 
+// signer returns tenant's issuer and the template called name.
+func (r *Registry) signer(tenant, name string) (*Issuer, *Template, error) {
+	is, err := r.Issuer(tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := r.Template(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return is, t, nil
+}
+
 // Package signs rendered content as a whole .pkpass, the template's files
 // included (Issuer.Package): a pass that is not stored, such as a preview.
 func (r *Registry) Package(_ context.Context, tenant string, rd pass.Rendered) ([]byte, error) {
-	is, err := r.Issuer(tenant)
-	if err != nil {
-		return nil, err
-	}
-	t, err := r.Template(rd.Template)
+	is, t, err := r.signer(tenant, rd.Template)
 	if err != nil {
 		return nil, err
 	}
