@@ -270,8 +270,27 @@ type Apple struct {
 	// iOS 18 poster layout); only with a Pass Type ID certificate Apple
 	// enabled for NFC. Empty: classic event tickets with a barcode.
 	NFC *NFC `yaml:"nfc"`
+	// EventGuide are the poster event guide's entries (directions,
+	// parking, bag policy, food, contact, accessibility …) by venue, event
+	// or performance; the most specific rule wins each entry. Shown by NFC
+	// poster tickets with two or more entries.
+	EventGuide []EventGuide `yaml:"eventGuide"`
 	// APNs says how pass updates are pushed.
 	APNs APNs `yaml:"apns"`
+}
+
+// EventGuide is one rule of a tenant's event guide: the tickets it is for
+// (none named: every ticket) and its entries, by their pass.json key
+// (directionsInformationURL, parkingInformationURL, purchaseParkingURL,
+// bagPolicyURL, orderFoodURL, transitInformationURL, merchandiseURL,
+// accessibilityURL, addOnURL, contactVenueWebsite: https URLs;
+// contactVenueEmail, contactVenuePhoneNumber). Checked at start.
+type EventGuide struct {
+	// Venue is the venue's name as SecuTix gives it (any language).
+	Venue         string            `yaml:"venue"`
+	EventID       int64             `yaml:"eventId"`
+	PerformanceID int64             `yaml:"performanceId"`
+	Links         map[string]string `yaml:"links"`
 }
 
 // NFC is a tenant's NFC pass setup.

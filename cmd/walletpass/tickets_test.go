@@ -153,7 +153,9 @@ func bearer(tok string) map[string]string { return map[string]string{"Authorizat
 
 // TestNFCTenant: a tenant configured for NFC gets NFC tickets (the
 // terminal's key and the barcode as message, with authentication and no
-// sharing); a key that is not a P-256 key stops the start with a reason.
+// sharing) in the poster layout, with its configured event guide; a key
+// that is not a P-256 key, or a guide link that is not https, stops the
+// start with a reason.
 func TestNFCTenant(t *testing.T) {
 	t.Parallel()
 	const key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE0FQ/nJf6ccwA9xpj0BO1o2pl6VbP3JEVNv/0dDRUj0P9EdMhDBkrZ9WQGuZqnWFyKW2h7Y/O6xEHme0sd5eaDA=="
@@ -161,7 +163,15 @@ func TestNFCTenant(t *testing.T) {
 tenants:
   - id: demo
     name: Demo Concerts
-    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo, nfc: {encryptionPublicKey: "`+key+`", requiresAuthentication: true}}
+    apple:
+      teamId: DEMOTEAM01
+      passTypeId: pass.dev.walletpass.demo
+      nfc: {encryptionPublicKey: "`+key+`", requiresAuthentication: true}
+      eventGuide:
+        - links: {directionsInformationURL: "https://example.com/directions", bagPolicyURL: "https://example.com/bags"}
+        - venue: No Such Venue
+          links: {orderFoodURL: "https://example.com/food"}
+    secutix: {eventKind: conference} # a conference needs no performer names for the poster
 `)
 	defer s.stop()
 	o := s.createOrder(map[string]any{"count": 1})
@@ -171,6 +181,11 @@ tenants:
 	if nfc["message"] != o.Tickets[0].Barcode || nfc["encryptionPublicKey"] != key || nfc["requiresAuthentication"] != true ||
 		pj["sharingProhibited"] != true {
 		t.Errorf("nfc %v, sharingProhibited %v", pj["nfc"], pj["sharingProhibited"])
+	}
+	if pj["preferredStyleSchemes"] == nil || pj["directionsInformationURL"] != "https://example.com/directions" ||
+		pj["bagPolicyURL"] != "https://example.com/bags" || pj["orderFoodURL"] != nil {
+		t.Errorf("poster %v, guide: directions %v, bags %v, food %v (another venue's)", pj["preferredStyleSchemes"],
+			pj["directionsInformationURL"], pj["bagPolicyURL"], pj["orderFoodURL"])
 	}
 
 	dir := t.TempDir()
@@ -193,5 +208,22 @@ tenants:
 		t.Error("an RSA key was accepted for NFC")
 	} else if !strings.Contains(err.Error(), "nfc.encryptionPublicKey must be a P-256 key") {
 		t.Errorf("the start failed without naming the key: %v", err)
+	}
+	if err := os.WriteFile(cfgPath, []byte(`server: {development: true}
+tenants:
+  - id: demo
+    name: Demo Concerts
+    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo, eventGuide: [{links: {bagPolicyURL: "http://example.com/bags"}}]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = loadConfig(cfgPath, testEnv(dir, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if app, err := NewApp(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+		app.Close()
+		t.Error("an http event guide link was accepted")
+	} else if !strings.Contains(err.Error(), `eventGuide[0]: links: bagPolicyURL: "http://example.com/bags" is not an https URL`) {
+		t.Errorf("the start failed without naming the link: %v", err)
 	}
 }

@@ -112,6 +112,13 @@ func buildIssuers(cfg *config.Config, log *slog.Logger) (*apple.Registry, map[st
 				return nil, nil, fmt.Errorf("tenant %s: templateRules[%d]: %w", t.ID, i, err)
 			}
 		}
+		if len(t.Apple.EventGuide) > 0 {
+			for _, name := range append([]string{t.DefaultTemplate}, ruleTemplates(t)...) {
+				if tpl, _ := reg.Template(name); tpl.HasEventGuide() {
+					return nil, nil, fmt.Errorf("tenant %s: apple.eventGuide: template %s gives the event guide itself; keep it in one place", t.ID, name)
+				}
+			}
+		}
 		src, err := tenantSource(cfg, t)
 		if err != nil {
 			return nil, nil, err
@@ -131,7 +138,8 @@ func buildIssuers(cfg *config.Config, log *slog.Logger) (*apple.Registry, map[st
 			PassTypeID: t.Apple.PassTypeID, TeamID: t.Apple.TeamID, OrganizationName: t.Name,
 			WebServiceURL: t.PublicBaseURL + "/api/" + t.ID + "/apple",
 			AllowHTTP:     cfg.Server.Development, ReEntry: t.Apple.ReEntry, SharingProhibited: t.Apple.SharingProhibited, NFC: nfcOf(t.Apple.NFC),
-			Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR,
+			EventGuide: guideOf(t.Apple.EventGuide),
+			Cert:       id.Leaf, Key: id.Key, WWDR: id.WWDR,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("tenant %s: %w", t.ID, err)
@@ -140,6 +148,24 @@ func buildIssuers(cfg *config.Config, log *slog.Logger) (*apple.Registry, map[st
 		ids[t.ID] = id
 	}
 	return reg, ids, nil
+}
+
+// ruleTemplates are the templates a tenant's rules may choose.
+func ruleTemplates(t config.Tenant) []string {
+	var out []string
+	for _, r := range t.TemplateRules {
+		out = append(out, r.Template)
+	}
+	return out
+}
+
+// guideOf is a tenant's event guide as the pass engine takes it.
+func guideOf(rules []config.EventGuide) []apple.GuideRule {
+	var out []apple.GuideRule
+	for _, r := range rules {
+		out = append(out, apple.GuideRule{Venue: r.Venue, EventID: r.EventID, PerformanceID: r.PerformanceID, Links: r.Links})
+	}
+	return out
 }
 
 // nfcOf is a tenant's NFC setup as the pass engine takes it.

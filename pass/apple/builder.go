@@ -53,10 +53,13 @@ type IssuerConfig struct {
 	// NFC, when set, makes passes NFC tickets, which is what the iOS 18
 	// poster layout needs: without it a pass stays a classic event ticket.
 	// Only a Pass Type ID certificate Apple enabled for NFC may sign them.
-	NFC  *NFC
-	Cert *x509.Certificate
-	Key  crypto.Signer
-	WWDR *x509.Certificate
+	NFC *NFC
+	// EventGuide are the poster event guide's entries by venue, event
+	// and performance; a poster pass shows them when it has two or more.
+	EventGuide []GuideRule
+	Cert       *x509.Certificate
+	Key        crypto.Signer
+	WWDR       *x509.Certificate
 	// Clock is the clock of relevance and expiry dates.
 	Clock pass.Clock
 }
@@ -139,6 +142,9 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 		if err := CheckNFC(*cfg.NFC); err != nil {
 			probs = append(probs, err.Error())
 		}
+	}
+	if err := CheckEventGuide(cfg.EventGuide); err != nil {
+		probs = append(probs, err.Error())
 	}
 	if cfg.WebServiceURL != "" {
 		if err := checkWebServiceURL(cfg.WebServiceURL, cfg.AllowHTTP); err != nil {
@@ -283,6 +289,7 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 		w.WriteByte('}')
 		if t.poster && posterReady(tk) {
 			w.WriteString(`,` + posterSchemes)
+			writeGuide(w, cfg.EventGuide, &tk)
 		}
 	}
 	if cfg.WebServiceURL != "" {

@@ -39,7 +39,15 @@ func TestPassesAcceptedByPasskitGenerator(t *testing.T) {
 		"nfc": {EncryptionPublicKey: testNFCKey, Message: "ticketId"}} {
 		is, err := apple.NewIssuer(apple.IssuerConfig{PassTypeID: appletest.PassTypeID, TeamID: appletest.TeamID,
 			OrganizationName: "Demo Concerts", WebServiceURL: "https://passes.example.com/api/demo/apple",
-			Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR, NFC: nfc, SharingProhibited: "named"})
+			Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR, NFC: nfc, SharingProhibited: "named",
+			// Every entry of the event guide, so that the schemas see them all.
+			EventGuide: []apple.GuideRule{{Links: map[string]string{
+				"bagPolicyURL": "https://example.com/bags", "orderFoodURL": "https://example.com/food",
+				"parkingInformationURL": "https://example.com/parking", "purchaseParkingURL": "https://example.com/parking/buy",
+				"directionsInformationURL": "https://example.com/directions", "transitInformationURL": "https://example.com/transit",
+				"merchandiseURL": "https://example.com/shop", "accessibilityURL": "https://example.com/access",
+				"addOnURL": "https://example.com/add-ons", "contactVenueWebsite": "https://example.com",
+				"contactVenueEmail": "info@example.com", "contactVenuePhoneNumber": "+41 21 000 00 00"}}}})
 		if err != nil {
 			t.Fatal(err)
 		}

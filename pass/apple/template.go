@@ -36,6 +36,7 @@ type Template struct {
 	root    *object
 	files   []staticFile // images and translations, sorted by name
 	poster  bool         // opts into the iOS 18 poster layout
+	guide   bool         // gives event guide entries (GuideKeys)
 	hash    string       // SHA-1 over the static files' manifest entries
 	manifst []byte       // pre-encoded manifest entries of the static files: `"name":"sha1",...`
 	classic []byte       // manifst without the poster-only images
@@ -72,6 +73,10 @@ func (t *Template) Files() []string {
 
 // Poster reports whether the design opts into the iOS 18 poster layout.
 func (t *Template) Poster() bool { return t.poster }
+
+// HasEventGuide reports whether the design gives the event guide's
+// entries itself (then a tenant's eventGuide cannot also give them).
+func (t *Template) HasEventGuide() bool { return t.guide }
 
 // HexColour returns a colour of the design ("backgroundColor",
 // "foregroundColor", "labelColor") as "#rrggbb", or "" when the template
@@ -332,6 +337,11 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 
 	checkFeaturedActions(add, doc["featuredActions"], t.poster)
 	checkEventGuide(add, doc)
+	for _, k := range GuideKeys {
+		if _, ok := doc[k]; ok {
+			t.guide = true
+		}
+	}
 
 	root := &object{}
 	for _, k := range keys {
