@@ -197,6 +197,10 @@ type SecuTix struct {
 	// defaults, e.g. seatRow: "movement.rowLabel | ticket.row" (see
 	// docs/secutix.md); checked when the service starts.
 	Fields map[string]string `yaml:"fields"`
+	// SeasonTickets say which events a season ticket admits to (SecuTix's
+	// orders do not): a ticket of productCode lists every performance of
+	// the covered products that has not ended, from the catalogue.
+	SeasonTickets []SeasonTicket `yaml:"seasonTickets"`
 	// ContactLookup reads each order's contact (getContactData, one call
 	// per order on its own quota), so that fields can map the holder's
 	// e-mail and language to "contact.…" paths. Off by default.
@@ -277,6 +281,13 @@ type Apple struct {
 	EventGuide []EventGuide `yaml:"eventGuide"`
 	// APNs says how pass updates are pushed.
 	APNs APNs `yaml:"apns"`
+}
+
+// SeasonTicket is a season ticket product and the products whose
+// performances it admits to, by their SecuTix product codes.
+type SeasonTicket struct {
+	ProductCode string   `yaml:"productCode"`
+	Covers      []string `yaml:"covers"`
 }
 
 // EventGuide is one rule of a tenant's event guide: the tickets it is for

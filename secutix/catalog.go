@@ -38,7 +38,11 @@ type CatalogStore interface {
 
 // catView is what mapping needs of the catalogue and POS config.
 type catView struct {
-	perfs    map[int64]catEntry
+	perfs map[int64]catEntry
+	// all is the whole catalogue (season tickets list its performances);
+	// now is when it was read for, to leave out what has ended.
+	all      map[int64]catEntry
+	now      time.Time
 	pos      node
 	contacts map[string]node // getContactData's answers by contactReference
 }
@@ -142,7 +146,7 @@ func (c *Client) view(ctx context.Context, perfIDs []int64) (*catView, error) {
 				wait.Round(time.Second))}
 		}
 	}
-	v := &catView{perfs: make(map[int64]catEntry, len(perfIDs)), pos: cat.pos}
+	v := &catView{perfs: make(map[int64]catEntry, len(perfIDs)), all: cat.perfs, now: now, pos: cat.pos}
 	for _, id := range perfIDs {
 		if e, ok := cat.perfs[id]; ok {
 			v.perfs[id] = e

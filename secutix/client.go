@@ -78,9 +78,10 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	return &Client{
-		cfg:    cfg,
-		mapper: mapper{tenant: cfg.Tenant, locale: cfg.Locale, defaultKind: cfg.DefaultEventKind, symbology: cfg.Symbology, fields: cfg.fields},
-		log:    cfg.Log,
+		cfg: cfg,
+		mapper: mapper{tenant: cfg.Tenant, locale: cfg.Locale, defaultKind: cfg.DefaultEventKind, symbology: cfg.Symbology, fields: cfg.fields,
+			seasons: cfg.SeasonTickets},
+		log: cfg.Log,
 	}, nil
 }
 

@@ -104,9 +104,11 @@ func wantKind(t *testing.T, err error, k pass.Kind) {
 
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
-	_, err := secutix.New(secutix.Config{RequestsPerMinute: -1, InProgressDelay: -1, DefaultEventKind: "circus"})
+	_, err := secutix.New(secutix.Config{RequestsPerMinute: -1, InProgressDelay: -1, DefaultEventKind: "circus",
+		SeasonTickets: map[string][]string{"ABO-NOTHING": nil, "ABO-BLANK": {""}}})
 	wantKind(t, err, pass.KindInvalid)
-	for _, want := range []string{"Tenant", "BaseURL", "Operator", "Partner", "Secret", "RequestsPerMinute", "InProgressDelay", "circus"} {
+	for _, want := range []string{"Tenant", "BaseURL", "Operator", "Partner", "Secret", "RequestsPerMinute", "InProgressDelay", "circus",
+		`SeasonTickets: "ABO-NOTHING"`, `SeasonTickets: "ABO-BLANK"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("got %q, want it to list %s", err, want)
 		}

@@ -1,9 +1,11 @@
 package secutix
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,6 +96,13 @@ type Config struct {
 	// Fields maps pass fields to paths in SecuTix's JSON over the defaults
 	// (see Fields; "" removes a default).
 	Fields map[string]string
+	// SeasonTickets says which events a season ticket admits to: by the
+	// ticket's product code, the product codes whose performances it
+	// covers. SecuTix's orders do not say (a PASS product names no
+	// performances), so the tenant configures it; each such ticket lists
+	// the covered performances of the catalogue that have not ended
+	// (pass.Ticket.Upcoming, at most pass.MaxUpcoming).
+	SeasonTickets map[string][]string
 	// Granularity is getOrderDetails' granularity; "" means TICKETS.
 	Granularity string
 	// CatalogInterval is the least time between two getCatalogDetailed
@@ -200,6 +209,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DefaultEventKind != "" && !c.DefaultEventKind.Valid() {
 		probs = append(probs, "DefaultEventKind "+string(c.DefaultEventKind)+" is unknown")
+	}
+	for code, covers := range c.SeasonTickets {
+		if strings.TrimSpace(code) == "" || len(covers) == 0 || slices.Contains(covers, "") {
+			probs = append(probs, fmt.Sprintf("SeasonTickets: %q needs a product code and the product codes it covers", code))
+		}
 	}
 	if len(probs) > 0 {
 		return c, pass.Errorf(pass.KindInvalid, "secutix: config: %s", strings.Join(probs, "; "))

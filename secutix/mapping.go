@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ type mapper struct {
 	defaultKind pass.EventKind
 	symbology   pass.Symbology // "" means QR
 	fields      fieldPaths
+	seasons     map[string][]string // Config.SeasonTickets
 }
 
 // maxProblems caps how many bad movements one error lists.
@@ -213,6 +215,9 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 				probs = append(probs, err.Error())
 				continue
 			}
+			if covers := m.seasons[t.Product.Code]; len(covers) > 0 {
+				t.Upcoming = m.upcoming(cat, covers, t.Locale)
+			}
 			out.Tickets = append(out.Tickets, t)
 		}
 	}
@@ -225,6 +230,39 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 		return nil, pass.Errorf(pass.KindInvalid, "secutix: file %d: %s%s", out.FileID, strings.Join(probs, "; "), more)
 	}
 	return out, nil
+}
+
+// upcoming lists the performances of the products covers names that the
+// catalogue holds and that have not ended, soonest first, at most
+// pass.MaxUpcoming, named in locale.
+func (m mapper) upcoming(cat *catView, covers []string, locale string) []pass.UpcomingEvent {
+	var out []pass.UpcomingEvent
+	for id, e := range cat.all {
+		code, _ := get(e.product, "code").(string)
+		if !slices.Contains(covers, code) {
+			continue
+		}
+		d, err := m.performance(id, ticketScope{"product": e.product, "performance": e.performance, "pos": cat.pos})
+		if err != nil || d.Start.IsZero() {
+			continue // a performance the mapping cannot date is left out
+		}
+		end := cmp.Or(d.End, d.Start)
+		if !cat.now.IsZero() && end.Before(cat.now) {
+			continue
+		}
+		name := d.Names.Pick(locale, m.locale)
+		if name == "" {
+			name = d.Name
+		}
+		out = append(out, pass.UpcomingEvent{ID: strconv.FormatInt(id, 10), Name: name, Start: d.Start, End: d.End})
+	}
+	slices.SortFunc(out, func(a, b pass.UpcomingEvent) int {
+		return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.ID, b.ID))
+	})
+	if len(out) > pass.MaxUpcoming {
+		out = out[:pass.MaxUpcoming]
+	}
+	return out
 }
 
 // scope gathers the JSON around movement j of order i.

@@ -315,7 +315,21 @@ func secutixConfig(t config.Tenant, base, inst string) secutix.Config {
 		RequestsPerMinute: sx.RequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
 		Symbology: pass.Symbology(sx.Symbology),
 		Fields:    sx.Fields, Granularity: sx.Granularity, ContactLookup: sx.ContactLookup,
+		SeasonTickets: seasonTickets(sx.SeasonTickets),
 	}
+}
+
+// seasonTickets is a tenant's season tickets as the SecuTix client takes
+// them: product code → the product codes it covers.
+func seasonTickets(list []config.SeasonTicket) map[string][]string {
+	if len(list) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, s := range list {
+		out[s.ProductCode] = append(out[s.ProductCode], s.Covers...)
+	}
+	return out
 }
 
 // policies is each tenant's follow-up policy, from its configuration and

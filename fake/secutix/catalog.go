@@ -1,6 +1,7 @@
 package secutix
 
 import (
+	"cmp"
 	"net/http"
 	"strconv"
 	"time"
@@ -113,8 +114,8 @@ func (s *Sandbox) catalogEntry(t resolved) (*Product, *Performance) {
 	nameKey := t.name.String()
 	p := c.byKey[nameKey]
 	if p == nil {
-		p = &Product{ID: s.nextID("product"), Code: s.cfg.Institution + "_" + t.code, State: "RUNNING",
-			ProductFamilyType: "SINGLE_ENTRY", ExternalName: t.name, eventID: s.nextID("event")}
+		p = &Product{ID: s.nextID("product"), Code: cmp.Or(t.productCode, s.cfg.Institution+"_"+t.code), State: "RUNNING",
+			ProductFamilyType: cmp.Or(t.family, "SINGLE_ENTRY"), ExternalName: t.name, eventID: s.nextID("event")}
 		c.byKey[nameKey] = p
 		c.season.Products = append(c.season.Products, p)
 		changed()

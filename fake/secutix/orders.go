@@ -1,6 +1,7 @@
 package secutix
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -44,6 +45,11 @@ type EventSpec struct {
 	// Comfort are the event's comfort variables, "NAME=value" (the
 	// operation's comfortVariableValues), e.g. "WALLET=vip".
 	Comfort []string `json:"comfortVariables,omitempty"`
+	// Code is the product's code (default: the institution's code and
+	// one made from the name); FamilyType its productFamilyType
+	// (default SINGLE_ENTRY; PASS for a season ticket).
+	Code       string `json:"code,omitempty"`
+	FamilyType string `json:"familyType,omitempty"`
 }
 
 // Seat is where a movement sits, as SecuTix names it: an area and a seat
@@ -136,6 +142,8 @@ var (
 type resolved struct {
 	name              Text
 	code              string
+	productCode       string // the whole product code when the order gives it
+	family            string
 	start, end        time.Time
 	venue             venue
 	seat              Seat
@@ -312,6 +320,10 @@ func (s *Sandbox) resolve(sp TicketSpec, demoName string, now time.Time) (resolv
 		}
 	}
 	r.comfort = ev.Comfort
+	r.productCode, r.family = strings.TrimSpace(ev.Code), cmp.Or(strings.TrimSpace(ev.FamilyType), "SINGLE_ENTRY")
+	if len(r.productCode) > 64 || len(r.family) > 32 {
+		return resolved{}, errorf(http.StatusBadRequest, "event.code is at most 64 characters, event.familyType 32")
+	}
 
 	if sp.Seat != nil {
 		r.seat = *sp.Seat
@@ -394,7 +406,7 @@ func (s *Sandbox) operation(fileID int64, t resolved) OperationData {
 		OperationID: s.nextID("operation"), FileID: fileID, Kind: "SINGLE_ENTRY", Type: "PRE_SALE",
 		BasePrice: t.price, UnitPrice: t.price,
 		ProductID: prod.ID, Product: t.name.String(), ProductCode: prod.Code,
-		ProductFamilyType: "SINGLE_ENTRY", EventID: prod.eventID, PerformanceID: perf.ID,
+		ProductFamilyType: prod.ProductFamilyType, EventID: prod.eventID, PerformanceID: perf.ID,
 		Performance: t.name.String(), ComfortVariableValues: t.comfort,
 		AudienceSubCategoryID: 306159078, AudienceSubCategory: t.tariff,
 		AudienceSubCategoryExternalDescription: t.tariffExt,
