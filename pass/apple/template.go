@@ -126,6 +126,64 @@ var imageNames = map[string]bool{
 	"primaryLogo": true, "secondaryLogo": true,
 }
 
+// imagePoints are the largest sizes, in points, at which Wallet shows an
+// event ticket's images (icon: the smallest; it is square).
+var imagePoints = map[string]struct{ w, h int }{
+	"icon": {38, 38}, "logo": {160, 50}, "primaryLogo": {126, 30}, "secondaryLogo": {135, 12},
+	"strip": {375, 144}, "background": {345, 505}, "thumbnail": {90, 90}, "artwork": {358, 448},
+	"footer": {286, 15}, "personalizationLogo": {150, 40},
+}
+
+// minIconPoints is the smallest icon older templates have (29 pt before
+// iOS 26); smaller icons are blurred everywhere.
+const minIconPoints = 29
+
+// checkImageSize checks one image's pixels against its size in points at
+// its scale ("", "@2x", "@3x"), and records it for checkImageScales.
+func checkImageSize(add func(string, ...any), p, name, suffix string, w, h int, sizes map[string][4][2]int) {
+	scale := 1
+	if suffix != "" {
+		scale = int(suffix[1] - '0')
+	}
+	dims := sizes[path.Dir(p)+"/"+name]
+	dims[scale] = [2]int{w, h}
+	sizes[path.Dir(p)+"/"+name] = dims
+	max, ok := imagePoints[name]
+	if !ok {
+		return
+	}
+	if name == "icon" {
+		if w != h || w < minIconPoints*scale {
+			add("%s: %dx%d px; the icon is square, %d pt (%d px at this scale)", p, w, h, max.w, max.w*scale)
+		}
+		return
+	}
+	if w > max.w*scale+scale || h > max.h*scale+scale {
+		add("%s: %dx%d px; Wallet shows %s at most %dx%d pt (%dx%d px at this scale)", p, w, h, name, max.w, max.h, max.w*scale, max.h*scale)
+	}
+}
+
+// checkImageScales checks that an image's @2x and @3x are its @1x drawn
+// two and three times as large (within a pixel per scale).
+func checkImageScales(add func(string, ...any), sizes map[string][4][2]int) {
+	for _, key := range slices.Sorted(maps.Keys(sizes)) {
+		d := sizes[key]
+		if d[1] == ([2]int{}) {
+			continue
+		}
+		for s := 2; s <= 3; s++ {
+			if d[s] == ([2]int{}) {
+				continue
+			}
+			for i, axis := range []string{"wide", "high"} {
+				if diff := d[s][i] - s*d[1][i]; diff < -s || diff > s {
+					add("%s@%dx.png is %d px %s, not %d times its @1x (%d px)", strings.TrimPrefix(key, "./"), s, d[s][i], axis, s, d[1][i])
+				}
+			}
+		}
+	}
+}
+
 // posterImages are the images only the poster layout shows: a classic
 // event ticket leaves them out of its .pkpass (a phone would download them
 // for nothing).
@@ -154,6 +212,7 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 
 	// Static files.
 	lproj := map[string]map[string]string{} // xx.lproj -> its translations
+	sizes := map[string][4][2]int{}         // image -> its pixels at each scale
 	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -220,10 +279,12 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 				add("%s: %q is not a pass image name (icon, logo, thumbnail, strip, background, footer, artwork, primaryLogo, secondaryLogo, venueMap, personalizationLogo)", p, m[1])
 				return nil
 			}
-			if _, err := png.DecodeConfig(bytes.NewReader(data)); err != nil {
+			cfg, err := png.DecodeConfig(bytes.NewReader(data))
+			if err != nil {
 				add("%s: not a valid PNG image: %v", p, err)
 				return nil
 			}
+			checkImageSize(add, p, m[1], m[2], cfg.Width, cfg.Height, sizes)
 		default:
 			add("%s: unexpected file (a template holds %s, PNG images and xx.lproj/pass.strings)", p, TemplateFile)
 			return nil
@@ -239,6 +300,7 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 	if err != nil {
 		add("reading files: %v", err)
 	}
+	checkImageScales(add, sizes)
 	sort.Slice(t.files, func(i, j int) bool { return t.files[i].name < t.files[j].name })
 	// Every language has every key: a phone in a language missing one
 	// would show the key itself.

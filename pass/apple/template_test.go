@@ -1,8 +1,11 @@
 package apple_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"image"
+	"image/png"
 	"io/fs"
 	"strings"
 	"testing"
@@ -94,6 +97,14 @@ func TestTemplateValidationErrors(t *testing.T) {
 		{name: "stray file", break_: func(m fstest.MapFS) { m["notes.docx"] = &fstest.MapFile{Data: []byte("x")} }, want: "notes.docx: unexpected file"},
 		{name: "poster without artwork", break_: replace(`"eventTicket"`, `"preferredStyleSchemes": ["posterEventTicket", "eventTicket"], "eventTicket"`),
 			want: "artwork.png is missing"},
+		{name: "icon not square", break_: func(m fstest.MapFS) { m["icon.png"] = &fstest.MapFile{Data: pngOf(t, 40, 30)} },
+			want: "icon.png: 40x30 px; the icon is square, 38 pt"},
+		{name: "logo too wide", break_: func(m fstest.MapFS) { m["logo@2x.png"] = &fstest.MapFile{Data: pngOf(t, 400, 100)} },
+			want: "logo@2x.png: 400x100 px; Wallet shows logo at most 160x50 pt (320x100 px at this scale)"},
+		{name: "@2x not twice the @1x", break_: func(m fstest.MapFS) { m["icon@2x.png"] = m["icon.png"] },
+			want: "icon@2x.png is 38 px wide, not 2 times its @1x (38 px)"},
+		{name: "secondary logo too high", break_: func(m fstest.MapFS) { m["secondaryLogo@3x.png"] = &fstest.MapFile{Data: pngOf(t, 120, 60)} },
+			want: "secondaryLogo@3x.png: 120x60 px; Wallet shows secondaryLogo at most 135x12 pt"},
 		{name: "strip with background", break_: func(m fstest.MapFS) { m["strip.png"] = m["icon.png"]; m["background.png"] = m["icon.png"] },
 			want: "strip.png cannot be combined with background.png"},
 		{name: "currency and number style", break_: replace(`"changeMessage": "Seat %@"`, `"changeMessage": "Seat %@", "currencyCode": "EUR", "numberStyle": "PKNumberStyleDecimal"`),
@@ -276,4 +287,14 @@ func TestFeaturedActionsAndGuideLinksPassThrough(t *testing.T) {
 	if len(acts) != 1 || pj["bagPolicyURL"] != "https://venue.example/bags" || pj["contactVenuePhoneNumber"] == nil {
 		t.Errorf("featuredActions %v, bagPolicyURL %v", pj["featuredActions"], pj["bagPolicyURL"])
 	}
+}
+
+// pngOf is a w × h PNG image.
+func pngOf(t *testing.T, w, h int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewRGBA(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
