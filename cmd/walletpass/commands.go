@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,6 +135,7 @@ func cmdPassBuild(_ context.Context, args []string, stdout, stderr io.Writer, ge
 	tenantID := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
 	out := fs.String("o", "", "output `file` (.pkpass)")
 	serial := fs.String("serial", "", "serial number (default: random)")
+	nfc := fs.Bool("nfc", false, "sign as an NFC tenant: the tenant's apple.nfc, or a development terminal key when it has none (a sample of the poster layout)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -151,6 +156,17 @@ func cmdPassBuild(_ context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	if *tplName == "" {
 		*tplName = tenant.DefaultTemplate
+	}
+	if *nfc && tenant.Apple.NFC == nil {
+		key, err := devNFCKey()
+		if err != nil {
+			return fmt.Errorf("pass build: %w", err)
+		}
+		for i := range cfg.Tenants {
+			if cfg.Tenants[i].ID == tenant.ID {
+				cfg.Tenants[i].Apple.NFC = &config.NFC{EncryptionPublicKey: key, RequiresAuthentication: true}
+			}
+		}
 	}
 	data, err := readFileLimited(*ticketPath, pass.MaxTicketJSON)
 	if err != nil {
@@ -195,6 +211,21 @@ func cmdPassBuild(_ context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes, serial %s, template %s, tenant %s)\n", *out, len(pk), in.SerialNumber, *tplName, tenant.ID)
 	return nil
+}
+
+// devNFCKey is a new terminal key for sample NFC passes: a P-256 public
+// key as the Base64 of its SubjectPublicKeyInfo (its private half is
+// dropped: no terminal reads these passes).
+func devNFCKey() (string, error) {
+	k, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	der, err := x509.MarshalPKIXPublicKey(k.PublicKey())
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(der), nil
 }
 
 func cmdPassSample(args []string, stdout, stderr io.Writer) error {

@@ -166,6 +166,26 @@ func TestPassBuildCLI(t *testing.T) {
 	if pj["description"] != "Ticket for Lausanne Lions vs Geneva Eagles" {
 		t.Errorf("description = %v", pj["description"])
 	}
+	if pj["nfc"] != nil || pj["preferredStyleSchemes"] != nil {
+		t.Errorf("a classic tenant's pass: nfc %v, schemes %v", pj["nfc"], pj["preferredStyleSchemes"])
+	}
+
+	// -nfc: the same ticket as an NFC tenant signs it, in the poster
+	// layout with its images.
+	if err := Run(context.Background(), []string{"pass", "build", "-ticket", ticket, "-nfc", "-o", out}, io.Discard, io.Discard, env); err != nil {
+		t.Fatal(err)
+	}
+	if data, err = os.ReadFile(out); err != nil {
+		t.Fatal(err)
+	}
+	pj = appletest.Verify(t, data, filepath.Join(dir, "data", "pki", "wwdr.pem"))
+	nfc, _ := pj["nfc"].(map[string]any)
+	if nfc["encryptionPublicKey"] == nil || nfc["requiresAuthentication"] != true || pj["preferredStyleSchemes"] == nil {
+		t.Errorf("-nfc: nfc %v, schemes %v", pj["nfc"], pj["preferredStyleSchemes"])
+	}
+	if _, ok := appletest.Unzip(t, data)["artwork@3x.png"]; !ok {
+		t.Errorf("-nfc: the poster pass lacks its artwork")
+	}
 }
 
 func TestCLIErrors(t *testing.T) {

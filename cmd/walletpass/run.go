@@ -13,8 +13,9 @@ const usage = `walletpass turns SecuTix tickets into Apple Wallet and Google Wal
 
 Usage:
   walletpass serve [-config FILE]                 run the service
-  walletpass pass build -ticket FILE [-template NAME] [-tenant ID] -o FILE.pkpass
-                                                  sign one pass from a ticket JSON file
+  walletpass pass build -ticket FILE [-template NAME] [-tenant ID] [-nfc] -o FILE.pkpass
+                                                  sign one pass from a ticket JSON file (-nfc: as an NFC
+                                                  tenant, in the poster layout)
   walletpass pass sample [-kind KIND]             print a sample ticket JSON (concert, festival, sports, ..., season)
   walletpass certs dev [-dir DIR] [-pass-type-id ID] [-team-id ID] [-org NAME]
                                                   make or reuse a development PKI
