@@ -158,10 +158,9 @@ type PreviewDeps struct {
 }
 
 // PreviewPackager renders and signs sample passes, whole (they are not
-// stored).
+// stored); with nfc, as an NFC tenant signs them (the poster layout).
 type PreviewPackager interface {
-	Render(ctx context.Context, tenant, template string, in pass.PassInput) (pass.Rendered, error)
-	Package(ctx context.Context, tenant string, r pass.Rendered) ([]byte, error)
+	Sample(ctx context.Context, tenant, template string, in pass.PassInput, nfc bool) ([]byte, error)
 }
 
 // DevDeps are the development fakes served by `make run` (nil: off).
@@ -328,7 +327,11 @@ Open it on an iPhone or a Mac, or check it with <code>openssl</code> (see the RE
  (<a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind={{.}}&amp;format=html">front and back</a>)
  · <a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind={{.}}&amp;state=USED">used</a>
  · <a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind={{.}}&amp;state=CANCELLED">cancelled</a></li>
-{{end}}</ul>{{end}}{{end}}
+{{end}}<li><a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind=season">season ticket</a>
+ (<a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind=season&amp;format=html">front, back and upcoming events</a>)</li>
+<li><a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind=concert&amp;nfc=1">as an NFC ticket</a>
+ (<a href="/api/{{$t.ID}}/preview/{{$t.DefaultTemplate}}?kind=concert&amp;nfc=1&amp;format=html">with the poster layout</a>)</li>
+</ul>{{end}}{{end}}
 </body></html>`))
 
 func (s *Server) home(c *gin.Context) {
@@ -358,8 +361,18 @@ func (s *Server) previewPass(c *gin.Context) {
 		return
 	}
 	kind := pass.EventKind(c.DefaultQuery("kind", string(pass.EventConcert)))
-	if !kind.Valid() {
-		writeProblem(c, http.StatusBadRequest, fmt.Sprintf("kind %q is not one of concert, festival, sports, theatre, conference, movie, generic", kind))
+	season := kind == "season" // a season ticket: a sports ticket listing the next matches
+	if !kind.Valid() && !season {
+		writeProblem(c, http.StatusBadRequest, fmt.Sprintf("kind %q is not one of concert, festival, sports, theatre, conference, movie, generic, season", kind))
+		return
+	}
+	nfc := false
+	switch c.Query("nfc") {
+	case "", "0", "false":
+	case "1", "true":
+		nfc = true
+	default:
+		writeProblem(c, http.StatusBadRequest, "nfc must be 1 or 0")
 		return
 	}
 	state := pass.TicketState(strings.ToUpper(c.DefaultQuery("state", string(pass.TicketValid))))
@@ -367,16 +380,16 @@ func (s *Server) previewPass(c *gin.Context) {
 		writeProblem(c, http.StatusBadRequest, "state must be VALID, USED or CANCELLED")
 		return
 	}
-	tk := apple.SampleTicket(kind)
+	var tk pass.Ticket
+	if season {
+		tk = apple.SampleSeason()
+	} else {
+		tk = apple.SampleTicket(kind)
+	}
 	tk.Tenant = tenant.ID
 	tk.State = state
-	ctx := c.Request.Context()
-	r, err := s.deps.Preview.Packager.Render(ctx, tenant.ID, tplName, pass.PassInput{Ticket: tk, SerialNumber: pass.NewSerialNumber(), AuthToken: pass.NewAuthToken()})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	data, err := s.deps.Preview.Packager.Package(ctx, tenant.ID, r)
+	data, err := s.deps.Preview.Packager.Sample(c.Request.Context(), tenant.ID, tplName,
+		pass.PassInput{Ticket: tk, SerialNumber: pass.NewSerialNumber(), AuthToken: pass.NewAuthToken()}, nfc)
 	if err != nil {
 		s.fail(c, err)
 		return

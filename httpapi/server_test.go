@@ -78,6 +78,19 @@ func TestPreviewDownloadsAVerifiedPass(t *testing.T) {
 	if pj := appletest.Verify(t, body, f.WWDR); pj["voided"] != true {
 		t.Errorf("cancelled preview is not voided")
 	}
+	// A season ticket lists its upcoming events; nfc=1 signs as an NFC
+	// tenant, in the poster layout, with the poster's images.
+	resp, body = get(t, srv.URL+"/api/demo/preview/default?kind=season", nil)
+	if pj := appletest.Verify(t, body, f.WWDR); resp.StatusCode != 200 || len(pj["upcomingPassInformation"].([]any)) != 3 || pj["nfc"] != nil {
+		t.Errorf("season: %d, upcoming %v, nfc %v", resp.StatusCode, pj["upcomingPassInformation"], pj["nfc"])
+	}
+	resp, body = get(t, srv.URL+"/api/demo/preview/default?kind=concert&nfc=1", nil)
+	if pj := appletest.Verify(t, body, f.WWDR); resp.StatusCode != 200 || pj["nfc"] == nil || pj["preferredStyleSchemes"] == nil {
+		t.Errorf("nfc=1: %d, nfc %v, schemes %v", resp.StatusCode, pj["nfc"], pj["preferredStyleSchemes"])
+	}
+	if _, ok := appletest.Unzip(t, body)["artwork.png"]; !ok {
+		t.Errorf("nfc=1: no artwork")
+	}
 }
 
 func TestProblems(t *testing.T) {
@@ -93,6 +106,7 @@ func TestProblems(t *testing.T) {
 		{name: "bad template name", path: "/api/demo/preview/Bad.Name", status: 400, detail: "template name"},
 		{name: "bad kind", path: "/api/demo/preview/default?kind=opera", status: 400, detail: `kind "opera"`},
 		{name: "bad state", path: "/api/demo/preview/default?state=LOST", status: 400, detail: "state must be"},
+		{name: "bad nfc", path: "/api/demo/preview/default?nfc=yes", status: 400, detail: "nfc must be 1 or 0"},
 		{name: "no route", path: "/nowhere", status: 404, detail: "no such resource"},
 	}
 	for _, tc := range tests {

@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ecdh"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -158,7 +154,7 @@ func cmdPassBuild(_ context.Context, args []string, stdout, stderr io.Writer, ge
 		*tplName = tenant.DefaultTemplate
 	}
 	if *nfc && tenant.Apple.NFC == nil {
-		key, err := devNFCKey()
+		key, err := apple.DevNFCKey()
 		if err != nil {
 			return fmt.Errorf("pass build: %w", err)
 		}
@@ -211,21 +207,6 @@ func cmdPassBuild(_ context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes, serial %s, template %s, tenant %s)\n", *out, len(pk), in.SerialNumber, *tplName, tenant.ID)
 	return nil
-}
-
-// devNFCKey is a new terminal key for sample NFC passes: a P-256 public
-// key as the Base64 of its SubjectPublicKeyInfo (its private half is
-// dropped: no terminal reads these passes).
-func devNFCKey() (string, error) {
-	k, err := ecdh.P256().GenerateKey(rand.Reader)
-	if err != nil {
-		return "", err
-	}
-	der, err := x509.MarshalPKIXPublicKey(k.PublicKey())
-	if err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(der), nil
 }
 
 func cmdPassSample(args []string, stdout, stderr io.Writer) error {

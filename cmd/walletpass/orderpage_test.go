@@ -240,17 +240,25 @@ func TestBrowserPassPreviews(t *testing.T) {
 	for _, c := range []struct {
 		kind, lang string
 		want       []string
+		extra      string // more of the query, and the screenshot's name
 	}{
-		{"concert", "en", []string{"Nightfall Orchestra", "14 Mar 2027, 20:00", "Doors open", "Order number", "[QR]"}},
-		{"concert", "fr", []string{"Lieu", "Ouverture des portes", "Ce billet est valable pour une personne"}},
-		{"festival", "en", []string{"Line-up", "9 Jul 2027, 14:00"}},
-		{"sports", "en", []string{"Match", "Lausanne Lions"}},
-		{"theatre", "en", []string{"The Seagull", "2 Apr 2027, 19:30", "Row"}},
-		{"conference", "en", []string{"Swiss Data Days 2027", "18 May 2027, 09:00", "2-day delegate"}},
-		{"movie", "en", []string{"Cinéma Capitole", "22 Jan 2027, 21:00"}},
-		{"generic", "en", []string{"Impressionists of the Lake", "Timed entry"}},
+		{"concert", "en", []string{"Nightfall Orchestra", "14 Mar 2027, 20:00", "Doors open", "Order number", "[QR]"}, ""},
+		{"concert", "fr", []string{"Lieu", "Ouverture des portes", "Ce billet est valable pour une personne"}, ""},
+		{"festival", "en", []string{"Line-up", "9 Jul 2027, 14:00"}, ""},
+		{"sports", "en", []string{"Match", "Lausanne Lions"}, ""},
+		{"theatre", "en", []string{"The Seagull", "2 Apr 2027, 19:30", "Row"}, ""},
+		{"conference", "en", []string{"Swiss Data Days 2027", "18 May 2027, 09:00", "2-day delegate"}, ""},
+		{"movie", "en", []string{"Cinéma Capitole", "22 Jan 2027, 21:00"}, ""},
+		{"generic", "en", []string{"Impressionists of the Lake", "Timed entry"}, ""},
+		{"season", "en", []string{"Upcoming events", "Lausanne Lions vs Bern Bears", "Sat 27 Feb 2027, 19:45"}, ""},
+		// An NFC tenant's pass: the poster, its logos and artwork.
+		{"concert", "en", []string{"Poster (iOS 18 and later)", "Nightfall Orchestra", "Sun 14 Mar 2027, 20:00", "Lakeside Arena · Grand Hall",
+			"data:image/png;base64,"}, "nfc=1"},
 	} {
 		page := fmt.Sprintf("%s/api/demo/preview/default?kind=%s&format=html&lang=%s", s.base, c.kind, c.lang)
+		if c.extra != "" {
+			page += "&" + c.extra
+		}
 		dom := run("--dump-dom", page)
 		for _, w := range c.want {
 			if !strings.Contains(dom, w) {
@@ -260,8 +268,17 @@ func TestBrowserPassPreviews(t *testing.T) {
 		if strings.Contains(dom, "UTC") {
 			t.Errorf("%s: a date is not shown in the venue's time", c.kind)
 		}
+		if poster := strings.Contains(dom, "Poster (iOS 18"); poster != (c.extra == "nfc=1") {
+			t.Errorf("%s %s: poster shown: %v", c.kind, c.extra, poster)
+		}
+		if c.extra == "nfc=1" && !strings.Contains(dom, `background-image:url('data:image/png;base64,`) {
+			t.Errorf("the poster's artwork is not its background")
+		}
 		name := "template-" + c.kind + ".png"
-		if c.lang != "en" {
+		switch {
+		case c.extra == "nfc=1":
+			name = "template-" + c.kind + "-poster.png"
+		case c.lang != "en":
 			name = "template-" + c.kind + "-" + c.lang + ".png"
 		}
 		shot := filepath.Join(outDir, name)

@@ -7,6 +7,7 @@ import (
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
@@ -76,6 +77,37 @@ type NFC struct {
 	// RequiresAuthentication makes the holder authenticate (Face ID, Touch
 	// ID) for each tap; such passes also forbid sharing.
 	RequiresAuthentication bool
+}
+
+// DevNFCKey returns a new terminal key for sample NFC passes: a P-256
+// public key as the Base64 of its SubjectPublicKeyInfo (its private half
+// is dropped: no terminal reads these passes).
+func DevNFCKey() (string, error) {
+	k, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	der, err := x509.MarshalPKIXPublicKey(k.PublicKey())
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(der), nil
+}
+
+// AsNFC returns the issuer as an NFC tenant's: is itself when it has an
+// NFC setup, else a copy with a new development terminal key (DevNFCKey)
+// and authentication, for samples of the poster layout.
+func (is *Issuer) AsNFC() (*Issuer, error) {
+	if is.cfg.NFC != nil {
+		return is, nil
+	}
+	key, err := DevNFCKey()
+	if err != nil {
+		return nil, fmt.Errorf("apple: sample NFC key: %w", err)
+	}
+	cfg := is.cfg
+	cfg.NFC = &NFC{EncryptionPublicKey: key, RequiresAuthentication: true}
+	return NewIssuer(cfg)
 }
 
 // CheckNFC returns an error naming what is wrong with n.

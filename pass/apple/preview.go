@@ -92,6 +92,30 @@ func PreviewHTML(pkpass []byte, lang string) ([]byte, error) {
 	if nfc, ok := pj["nfc"].(map[string]any); ok {
 		v.NFC = fmt.Sprint(nfc["message"])
 	}
+	if strings.Contains(string(files["pass.json"]), posterSchemes) {
+		sem, _ := pj["semantics"].(map[string]any)
+		semStr := func(k string) string { s, _ := sem[k].(string); return s }
+		v.Poster = &previewPoster{Artwork: image("artwork"), PrimaryLogo: image("primaryLogo"), SecondaryLogo: image("secondaryLogo"),
+			LogoText: tr(str("eventLogoText")), Event: semStr("eventName"), Venue: semStr("venueName"), Room: semStr("venueRoom"),
+			Start: previewDate(semStr("eventStartDate"))}
+		for _, k := range GuideKeys {
+			if s := str(k); s != "" {
+				v.Poster.Guide = append(v.Poster.Guide, previewField{Label: guideLabels[k], Value: s})
+			}
+		}
+	}
+	ups, _ := pj["upcomingPassInformation"].([]any)
+	for _, it := range ups {
+		u, _ := it.(map[string]any)
+		di, _ := u["dateInformation"].(map[string]any)
+		date, _ := di["date"].(string)
+		name, _ := u["name"].(string)
+		label := previewDate(date)
+		if u["isActive"] == true {
+			label += " · now"
+		}
+		v.Upcoming = append(v.Upcoming, previewField{Label: label, Value: name})
+	}
 	var b bytes.Buffer
 	if err := previewTpl.Execute(&b, v); err != nil {
 		return nil, fmt.Errorf("preview: %w", err)
@@ -113,6 +137,32 @@ type previewPage struct {
 	Back                                  []previewField
 	Barcode, BarcodeFormat, NFC           string
 	Voided                                bool
+	Poster                                *previewPoster // nil: a classic event ticket
+	Upcoming                              []previewField // upcoming events: date, name
+}
+
+// previewPoster is what the poster layout shows.
+type previewPoster struct {
+	Artwork, PrimaryLogo, SecondaryLogo template.URL
+	LogoText, Event, Venue, Room, Start string
+	Guide                               []previewField
+}
+
+// guideLabels name the event guide's entries in the preview.
+var guideLabels = map[string]string{
+	"bagPolicyURL": "Bag policy", "orderFoodURL": "Order food", "parkingInformationURL": "Parking",
+	"purchaseParkingURL": "Buy parking", "directionsInformationURL": "Directions", "transitInformationURL": "Public transport",
+	"merchandiseURL": "Merchandise", "accessibilityURL": "Accessibility", "addOnURL": "Add-ons",
+	"contactVenueWebsite": "Venue website", "contactVenueEmail": "Venue e-mail", "contactVenuePhoneNumber": "Venue phone",
+}
+
+// previewDate shows an RFC 3339 date in its own offset (the venue's).
+func previewDate(s string) string {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return s
+	}
+	return t.Format("Mon 2 Jan 2006, 15:04")
 }
 
 // previewValue is a field's value as Wallet would show it: a date in its
@@ -167,6 +217,11 @@ body{margin:0;padding:24px;background:#e9ebef;font:15px -apple-system,"Helvetica
 .void{position:absolute;top:42%;left:0;right:0;text-align:center;font-size:28px;font-weight:700;color:#c00;transform:rotate(-12deg);opacity:.85}
 .back{background:#fff;color:#111}.back .f{padding:10px 14px;border-bottom:1px solid #e3e3e3}.back .l{color:#666}
 h2{font-size:13px;margin:0 0 6px;color:#555;font-weight:600}
+.poster{min-height:560px;background-size:cover;background-position:center;display:flex;flex-direction:column;justify-content:flex-end}
+.poster .shade{background:linear-gradient(transparent,rgba(0,0,0,.75) 35%);padding:60px 16px 12px;color:#fff}
+.poster .ev{font-size:26px;font-weight:700;margin:6px 0}.poster .pl{max-height:30px;max-width:126px;display:block}
+.poster .foot{display:flex;align-items:center;gap:8px;margin-top:12px;font-size:12px;opacity:.85}.poster .foot img{max-height:12px}
+.guide{background:#fff;color:#111}.guide .f{padding:10px 14px;border-bottom:1px solid #e3e3e3}.guide .l{color:#666}
 </style></head><body>
 <section><h2>Front</h2><div class="card front">
 <div class="top">{{if .Logo}}<img src="{{.Logo}}" alt="">{{end}}<span class="logotext">{{.LogoText}}</span>
@@ -178,6 +233,13 @@ h2{font-size:13px;margin:0 0 6px;color:#555;font-weight:600}
 <div class="code">{{if .Barcode}}[{{.BarcodeFormat}}] {{.Barcode}}{{else}}no barcode{{end}}{{if .NFC}}<br>NFC: {{.NFC}}{{end}}</div>
 {{if .Voided}}<div class="void">VOID</div>{{end}}
 </div></section>
+{{with .Poster}}<section><h2>Poster (iOS 18 and later)</h2><div class="card poster"{{if .Artwork}} style="background-image:url('{{.Artwork}}')"{{end}}>
+<div class="shade">{{if .PrimaryLogo}}<img class="pl" src="{{.PrimaryLogo}}" alt="">{{end}}{{if .LogoText}}<div>{{.LogoText}}</div>{{end}}
+<div class="ev">{{.Event}}</div><div>{{.Start}}</div><div>{{.Venue}}{{if .Room}} · {{.Room}}{{end}}</div>
+<div class="foot">{{if .SecondaryLogo}}<img src="{{.SecondaryLogo}}" alt="">{{end}}<span>NFC: hold near the reader</span></div></div></div>
+{{if .Guide}}<h2 style="margin-top:12px">Event guide</h2><div class="card guide">{{range .Guide}}<div class="f"><span class="l">{{.Label}}</span><span class="v">{{.Value}}</span></div>{{end}}</div>{{end}}
+</section>{{end}}
+{{if .Upcoming}}<section><h2>Upcoming events</h2><div class="card back">{{range .Upcoming}}<div class="f"><span class="l">{{.Label}}</span><span class="v">{{.Value}}</span></div>{{end}}</div></section>{{end}}
 <section><h2>Back</h2><div class="card back">
 {{range .Back}}<div class="f"><span class="l">{{.Label}}</span><span class="v">{{.Value}}</span></div>{{end}}
 <div class="f"><span class="l">{{.Organization}}</span><span class="v">{{.Description}}</span></div>

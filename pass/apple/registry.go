@@ -89,14 +89,24 @@ func (r *Registry) signer(tenant, name string) (*Issuer, *Template, error) {
 	return is, t, nil
 }
 
-// Package signs rendered content as a whole .pkpass, the template's files
-// included (Issuer.Package): a pass that is not stored, such as a preview.
-func (r *Registry) Package(_ context.Context, tenant string, rd pass.Rendered) ([]byte, error) {
-	is, t, err := r.signer(tenant, rd.Template)
+// Sample renders and signs a whole sample pass (the template's files
+// included; it is not stored) of tenant with template; with nfc, as an NFC
+// tenant signs it (Issuer.AsNFC). Errors are Render's.
+func (r *Registry) Sample(_ context.Context, tenant, template string, in pass.PassInput, nfc bool) ([]byte, error) {
+	is, t, err := r.signer(tenant, template)
 	if err != nil {
 		return nil, err
 	}
-	return is.Package(t, rd.PassJSON)
+	if nfc {
+		if is, err = is.AsNFC(); err != nil {
+			return nil, err
+		}
+	}
+	pj, err := is.Render(t, Input{Ticket: in.Ticket, SerialNumber: in.SerialNumber, AuthToken: in.AuthToken})
+	if err != nil {
+		return nil, err
+	}
+	return is.Package(t, pj)
 }
 
 // Templates returns every registered template, in no particular order.

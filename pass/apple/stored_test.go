@@ -41,7 +41,7 @@ func TestStoredFormIsCompletedForDownload(t *testing.T) {
 	if names := slices.Sorted(maps.Keys(appletest.Unzip(t, stored))); !slices.Equal(names, []string{"manifest.json", "pass.json", "signature"}) {
 		t.Fatalf("stored form holds %v", names)
 	}
-	whole, err := f.Registry.Package(ctx, "demo", r)
+	whole, err := f.Issuer.Package(f.Template, r.PassJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
