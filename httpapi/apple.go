@@ -250,7 +250,7 @@ func (s *Server) latestPass(c *gin.Context) {
 			return
 		}
 	}
-	data, err := s.deps.Blobs.Get(c.Request.Context(), p.BlobKey)
+	data, err := s.deps.Files.PassFile(c.Request.Context(), p)
 	if err != nil {
 		s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the pass file is not available"))
 		return

@@ -43,14 +43,14 @@ func setupWS(t testing.TB) *wsBundle {
 	}
 	clock := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	b := &wsBundle{db: db, wwdr: f.WWDR, clock: &clock}
-	b.svc = &pass.Service{Passes: db, Blobs: bl, Packager: f.Registry, Clock: func() time.Time { return *b.clock }}
+	b.svc = &pass.Service{Passes: db, Packager: f.Registry, Clock: func() time.Time { return *b.clock }}
 	b.tk = apple.SampleTicket(pass.EventConcert)
 	p, _, err := b.svc.Apply(context.Background(), b.tk, "default")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.pass = p
-	b.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: f.Registry}, Passes: db, Blobs: f.Files(t, bl),
+	b.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: f.Registry}, Passes: db, Files: f.Files(t, bl, db),
 		Apple: httpapi.AppleDeps{Devices: db, Timeline: db}, Tenants: []httpapi.TenantInfo{{ID: "demo"}}, Clock: func() time.Time { return *b.clock }}))
 	t.Cleanup(b.srv.Close)
 	return b

@@ -36,7 +36,7 @@ func FuzzDistribution(f *testing.F) {
 		f.Fatal(err)
 	}
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
-	svc := &pass.Service{Passes: db, Blobs: bl, Packager: fx.Registry, Clock: func() time.Time { return now }}
+	svc := &pass.Service{Passes: db, Packager: fx.Registry, Clock: func() time.Time { return now }}
 	tk := apple.SampleTicket(pass.EventConcert)
 	tk.OrderSecretToken = "fuzzOrderSecret123"
 	p, _, err := svc.Apply(context.Background(), tk, "default")
@@ -44,7 +44,7 @@ func FuzzDistribution(f *testing.F) {
 		f.Fatal(err)
 	}
 	links := httpapi.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}
-	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: fx.Registry}, Passes: db, Blobs: bl,
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: fx.Registry}, Passes: db, Files: fx.Files(f, bl, db),
 		Apple: httpapi.AppleDeps{Devices: db, Timeline: db},
 		App:   httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
 		Links: httpapi.LinkDeps{Signer: links}, Clock: func() time.Time { return now },

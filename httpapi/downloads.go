@@ -66,7 +66,7 @@ func (s *Server) downloadPass(c *gin.Context) {
 		return
 	}
 	filename := "ticket-" + serial[:min(8, len(serial))] + ".pkpass"
-	data, err := s.deps.Blobs.Get(c.Request.Context(), p.BlobKey)
+	data, err := s.deps.Files.PassFile(c.Request.Context(), p)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -108,7 +108,7 @@ func (s *Server) downloadBundle(c *gin.Context) {
 	}
 	var named []apple.NamedPass
 	for i, p := range cur {
-		data, err := s.deps.Blobs.Get(c.Request.Context(), p.BlobKey)
+		data, err := s.deps.Files.PassFile(c.Request.Context(), &p)
 		if err != nil {
 			s.fail(c, err)
 			return

@@ -90,7 +90,7 @@ type Deps struct {
 	// Passes and their signed files, read by every buyer-facing feature;
 	// TemplateFile serves a template's images (order page, Google Wallet).
 	Passes       PassReader
-	Blobs        BlobReader
+	Files        PassFiles
 	TemplateFile func(template, file string) ([]byte, bool)
 
 	Webhooks WebhookDeps
@@ -110,10 +110,10 @@ type PassReader interface {
 	PassesByOrder(ctx context.Context, tenant, secretToken string) ([]pass.Pass, error)
 }
 
-// BlobReader reads signed pass files, whole: as phones download them
-// (the stored form completed with its template's files).
-type BlobReader interface {
-	Get(ctx context.Context, key string) ([]byte, error)
+// PassFiles reads a version of a pass whole, as phones download it (the
+// stored form completed with its template's files).
+type PassFiles interface {
+	PassFile(ctx context.Context, p *pass.Pass) ([]byte, error)
 }
 
 // WebhookDeps is SecuTix's side: the inbox that records webhooks and each

@@ -50,8 +50,9 @@ type ErasureStore interface {
 	// holder key is one of keys.
 	HolderPasses(ctx context.Context, tenant string, fileID int64, keys ...string) ([]Pass, error)
 	// DropVersionFiles forgets the files of the pass's versions before
-	// version and returns their keys.
-	DropVersionFiles(ctx context.Context, tenant, serial string, before int) ([]string, error)
+	// version: it removes their stored forms and returns how many, and
+	// the keys of files stored in the blob store by earlier releases.
+	DropVersionFiles(ctx context.Context, tenant, serial string, before int) (blobKeys []string, dropped int, err error)
 	// ScrubTimeline replaces each of words in the order's timeline with
 	// "[erased]" and returns how many entries changed.
 	ScrubTimeline(ctx context.Context, tenant, secretToken string, words []string) (int, error)
@@ -140,11 +141,12 @@ func (e *Eraser) Erase(ctx context.Context, req ErasureRequest) (ErasureReport, 
 			continue
 		}
 		rep.Passes++
-		old, err := e.Store.DropVersionFiles(ctx, req.Tenant, p.SerialNumber, next.Version)
+		old, dropped, err := e.Store.DropVersionFiles(ctx, req.Tenant, p.SerialNumber, next.Version)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		rep.Files += dropped
 		for _, k := range old {
 			if err := e.Blobs.Delete(ctx, k); err != nil {
 				errs = append(errs, err)

@@ -69,14 +69,14 @@ func TestErasure(t *testing.T) {
 	if p.Version != 2 || p.Ticket.HolderName != "" || p.Ticket.HolderEmail != "" || p.HolderKey != p1.HolderKey {
 		t.Errorf("after the erasure: v%d holder %q %q key %q", p.Version, p.Ticket.HolderName, p.Ticket.HolderEmail, p.HolderKey)
 	}
-	data, err := b.files.Get(ctx, p.BlobKey)
+	data, err := b.files.PassFile(ctx, p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pj := appletest.Verify(t, data, b.wwdr); strings.Contains(string(mustJSON(t, pj)), "Favre") {
 		t.Error("the new pass still names the holder")
 	}
-	if _, err := b.blob.Get(ctx, p1.BlobKey); !errors.Is(err, pass.ErrNotFound) {
+	if _, err := b.files.PassFile(ctx, p1); !errors.Is(err, pass.ErrNotFound) {
 		t.Errorf("the first version's file: %v, want it deleted", err)
 	}
 	tl, _ := b.db.Timeline(ctx, "demo", lea.OrderSecretToken, 0)

@@ -52,12 +52,18 @@ type Pass struct {
 	UpdateTag        int64 // Unix milliseconds, strictly increasing per pass
 	ContentHash      string
 	Status           Status
-	BlobKey          string
-	SecretToken      string // the order's secret token (for reconciliation and the order page)
-	HolderKey        string // who holds it (see HolderKey); a new holder gets a new pass
-	Ticket           Ticket // the ticket as the pass shows it now
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// BlobKey is where a version stored as a file before the stored form
+	// moved into the database is ("" for the others).
+	BlobKey string
+	// Content is the stored form of the version being written (see
+	// Packager.Sign); it is not read back with the pass (PassFiles reads
+	// it).
+	Content     []byte
+	SecretToken string // the order's secret token (for reconciliation and the order page)
+	HolderKey   string // who holds it (see HolderKey); a new holder gets a new pass
+	Ticket      Ticket // the ticket as the pass shows it now
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // NewSerialNumber returns a random serial number: 32 lowercase hex digits.

@@ -238,7 +238,7 @@ func TestRefreshUpcoming(t *testing.T) {
 	if err != nil || got.Version != 2 {
 		t.Fatalf("the pass: %+v %v", got, err)
 	}
-	data, err := b.files.Get(ctx, got.BlobKey)
+	data, err := b.files.PassFile(ctx, got)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,6 @@ type GoogleObjectReader interface {
 // and the tenant's policy.
 type Service struct {
 	Passes   PassStore
-	Blobs    BlobStore
 	Packager Packager
 	Policies Policies
 	// Google tells whether a pass has a Google Wallet object; nil when no
@@ -95,7 +94,8 @@ const (
 	ContentTypePkpasses = "application/vnd.apple.pkpasses"
 )
 
-// BlobKey is where version v of a pass is stored.
+// BlobKey is where earlier releases stored version v of a pass as a file
+// (versions now keep their stored form in the database).
 func BlobKey(tenant, serial string, version int) string {
 	return fmt.Sprintf("%s/passes/%s/v%d.pkpass", tenant, serial, version)
 }
@@ -158,13 +158,13 @@ func (s *Service) store(ctx context.Context, p *Pass, r Rendered, now time.Time)
 	}
 	p.PassTypeID = r.PassTypeID
 	p.ContentHash = r.ContentHash
-	p.BlobKey = BlobKey(p.Tenant, p.SerialNumber, p.Version)
+	p.Content, p.BlobKey = data, "" // written with the version's row
 	p.UpdateTag = now.UnixMilli()
 	p.UpdatedAt = now
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = now
 	}
-	return s.Blobs.Put(ctx, p.BlobKey, data, ContentTypePkpass)
+	return nil
 }
 
 // update stores a new version of cur for t when its content changed;

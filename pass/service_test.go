@@ -39,8 +39,8 @@ func setup(t *testing.T) bundle {
 		t.Fatal(err)
 	}
 	clock := time.UnixMilli(1_800_000_000_000)
-	svc := &pass.Service{Passes: db, Blobs: bl, Packager: reg, Clock: func() time.Time { return clock }} // frozen clock: tags must still grow
-	return bundle{svc: svc, db: db, blob: bl, files: f.Files(t, bl), wwdr: f.WWDR}
+	svc := &pass.Service{Passes: db, Packager: reg, Clock: func() time.Time { return clock }} // frozen clock: tags must still grow
+	return bundle{svc: svc, db: db, blob: bl, files: f.Files(t, bl, db), wwdr: f.WWDR}
 }
 
 func TestApplyLifecycle(t *testing.T) {
@@ -56,7 +56,7 @@ func TestApplyLifecycle(t *testing.T) {
 	if len(p1.AuthToken) < 32 || len(p1.SerialNumber) < 16 {
 		t.Errorf("serial %q / token %q too short", p1.SerialNumber, p1.AuthToken)
 	}
-	data, err := b.files.Get(ctx, p1.BlobKey)
+	data, err := b.files.PassFile(ctx, p1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestApplyLifecycle(t *testing.T) {
 	if err != nil || p3.Status != pass.StatusVoided {
 		t.Fatalf("cancel: %+v %v", p3, err)
 	}
-	data, _ = b.files.Get(ctx, p3.BlobKey)
+	data, _ = b.files.PassFile(ctx, p3)
 	if pj := appletest.Verify(t, data, b.wwdr); pj["voided"] != true {
 		t.Errorf("cancelled ticket's pass is not voided")
 	}

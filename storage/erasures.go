@@ -73,12 +73,14 @@ func (s *DB) HolderPasses(ctx context.Context, tenant string, fileID int64, keys
 	return s.queryPasses(ctx, "holder's passes", q+` ORDER BY serial_number`, args...)
 }
 
-// DropVersionFiles forgets the files of a pass's versions before before
-// and returns their keys.
-func (s *DB) DropVersionFiles(ctx context.Context, tenant, serial string, before int) ([]string, error) {
+// DropVersionFiles forgets the files of a pass's versions before before:
+// it removes their stored forms and returns how many, and the keys of the
+// files stored before the stored form moved into the database.
+func (s *DB) DropVersionFiles(ctx context.Context, tenant, serial string, before int) ([]string, int, error) {
 	var keys []string
+	dropped := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		keys = keys[:0]
+		keys, dropped = keys[:0], 0
 		rows, err := tx.QueryContext(ctx, `SELECT blob_key FROM pass_versions WHERE tenant = $1 AND serial_number = $2
 			AND version < $3 AND blob_key <> ''`, tenant, serial, before)
 		if err != nil {
@@ -96,6 +98,13 @@ func (s *DB) DropVersionFiles(ctx context.Context, tenant, serial string, before
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("storage: version files: %w", err)
 		}
+		res, err := tx.ExecContext(ctx, `UPDATE pass_versions SET content = NULL WHERE tenant = $1 AND serial_number = $2
+			AND version < $3 AND content IS NOT NULL`, tenant, serial, before)
+		if err != nil {
+			return fmt.Errorf("storage: version files: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		dropped = int(n)
 		_, err = tx.ExecContext(ctx, `UPDATE pass_versions SET blob_key = '' WHERE tenant = $1 AND serial_number = $2
 			AND version < $3`, tenant, serial, before)
 		if err != nil {
@@ -103,7 +112,7 @@ func (s *DB) DropVersionFiles(ctx context.Context, tenant, serial string, before
 		}
 		return nil
 	})
-	return keys, err
+	return keys, dropped, err
 }
 
 // ScrubTimeline replaces each word in the order's timeline with

@@ -259,9 +259,9 @@ func (s *DB) enqueueFollowUps(ctx context.Context, tx *sql.Tx, p *pass.Pass, fol
 }
 
 func (s *DB) insertVersion(ctx context.Context, tx *sql.Tx, p *pass.Pass) error {
-	_, err := s.stmts.exec(ctx, tx, `INSERT INTO pass_versions (tenant, serial_number, version, content_hash, status, blob_key, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		p.Tenant, p.SerialNumber, p.Version, p.ContentHash, string(p.Status), p.BlobKey, p.UpdatedAt.UnixMilli())
+	_, err := s.stmts.exec(ctx, tx, `INSERT INTO pass_versions (tenant, serial_number, version, content_hash, status, blob_key, created_at, content)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		p.Tenant, p.SerialNumber, p.Version, p.ContentHash, string(p.Status), p.BlobKey, p.UpdatedAt.UnixMilli(), p.Content)
 	if err != nil {
 		return fmt.Errorf("storage: pass %s version %d: %w", p.SerialNumber, p.Version, err)
 	}
@@ -426,6 +426,22 @@ func (s *DB) updatePassTx(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow 
 		return err
 	}
 	return s.enqueueFollowUps(ctx, tx, p, follow)
+}
+
+// VersionContent returns the stored form of version v of a pass, or an
+// error wrapping pass.ErrNotFound when there is no such version or it has
+// none (stored as a file before, or erased).
+func (s *DB) VersionContent(ctx context.Context, tenant, serial string, v int) ([]byte, error) {
+	var content []byte
+	err := s.rdb.QueryRowContext(ctx, `SELECT content FROM pass_versions WHERE tenant = $1 AND serial_number = $2 AND version = $3`,
+		tenant, serial, v).Scan(&content)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && content == nil) {
+		return nil, fmt.Errorf("storage: pass %s/%s version %d: %w", tenant, serial, v, pass.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: pass %s/%s version %d: %w", tenant, serial, v, err)
+	}
+	return content, nil
 }
 
 // ListVersions returns the stored versions of a pass, oldest first.

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -265,6 +266,51 @@ func TestPassesOfOrdersAndMovements(t *testing.T) {
 		}
 		if refs, _ := db.RecentOrders(ctx, time.UnixMilli(1_800_000_000_001), 10); len(refs) != 0 {
 			t.Errorf("orders changed later = %v", refs)
+		}
+	})
+}
+
+// TestVersionContent: a version's stored form is written with its row and
+// read back by version; versions of earlier releases (a file) have none;
+// dropping the files of older versions removes their stored forms and
+// returns the keys of their files.
+func TestVersionContent(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		p := newPass("vc1", 300) // v1: a file, as earlier releases stored it
+		if err := db.CreatePass(ctx, p, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.VersionContent(ctx, "demo", "vc1", 1); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("a version stored as a file: %v, want not found", err)
+		}
+		for v := 2; v <= 3; v++ {
+			next := *p
+			next.Version, next.UpdateTag, next.ContentHash = v, p.UpdateTag+int64(v), fmt.Sprintf("h%d", v)
+			next.BlobKey, next.Content = "", []byte(fmt.Sprintf("PK stored form %d \x00\xff", v))
+			if err := db.UpdatePass(ctx, &next, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for v := 2; v <= 3; v++ {
+			got, err := db.VersionContent(ctx, "demo", "vc1", v)
+			if want := fmt.Sprintf("PK stored form %d \x00\xff", v); err != nil || string(got) != want {
+				t.Errorf("version %d: %q, %v; want %q", v, got, err, want)
+			}
+		}
+		if _, err := db.VersionContent(ctx, "demo", "vc1", 4); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("no such version: %v", err)
+		}
+		keys, dropped, err := db.DropVersionFiles(ctx, "demo", "vc1", 3)
+		if err != nil || dropped != 1 || len(keys) != 1 || keys[0] != pass.BlobKey("demo", "vc1", 1) {
+			t.Fatalf("drop: keys %v, %d stored forms, %v", keys, dropped, err)
+		}
+		if _, err := db.VersionContent(ctx, "demo", "vc1", 2); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("an older version keeps its stored form: %v", err)
+		}
+		if got, err := db.VersionContent(ctx, "demo", "vc1", 3); err != nil || len(got) == 0 {
+			t.Errorf("the latest version lost its stored form: %v", err)
 		}
 	})
 }

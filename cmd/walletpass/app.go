@@ -138,7 +138,7 @@ func (a *App) build(ctx context.Context) error {
 	if a.Blobs, err = openBlobs(ctx, cfg); err != nil {
 		return err
 	}
-	if a.Files, err = passFiles(ctx, a.Blobs, a.Registry); err != nil {
+	if a.Files, err = passFiles(ctx, a.Blobs, a.DB, a.Registry); err != nil {
 		return err
 	}
 	if err := a.buildAdapters(ctx); err != nil {
@@ -371,7 +371,7 @@ func (a *App) buildServices() {
 	for _, t := range cfg.Tenants {
 		locales[t.ID] = cmp.Or(t.SecuTix.Locale, "en")
 	}
-	a.Passes = &pass.Service{Passes: db, Blobs: a.Blobs, Packager: countedPackager{Packager: a.Registry, m: a.metrics}, Policies: pol,
+	a.Passes = &pass.Service{Passes: db, Packager: countedPackager{Packager: a.Registry, m: a.metrics}, Policies: pol,
 		Google: db, Notices: db, Locales: locales, Erasures: db}
 	a.Eraser = newEraser(a.Passes, db, a.Blobs, log)
 	a.Performances = &pass.PerformanceSyncer{Service: a.Passes, Passes: db, Notices: db, Catalogue: a.SecuTix, Queue: db, Timeline: db,
@@ -517,7 +517,7 @@ func (a *App) buildServer() error {
 		Subscriptions: httpapi.SubscriptionDeps{Store: db, NewSecret: outbound.NewSecret,
 			CheckEndpoint: func(u string) error { return outbound.CheckEndpoint(u, cfg.Server.Development) }},
 		AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,
-		Passes: db, Blobs: a.Files,
+		Passes: db, Files: a.Files,
 		TemplateFile: func(name, file string) ([]byte, bool) {
 			tpl, err := reg.Template(name)
 			if err != nil {

@@ -213,7 +213,7 @@ func (s *system) verify(p pass.Pass) map[string]any {
 	s.t.Helper()
 	// The stored form, completed with the template's files as a phone
 	// downloads it.
-	data, err := s.app.Files.Get(context.Background(), p.BlobKey)
+	data, err := s.app.Files.PassFile(context.Background(), &p)
 	if err != nil {
 		s.t.Fatal(err)
 	}

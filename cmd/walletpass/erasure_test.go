@@ -3,10 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -79,8 +78,8 @@ func TestHolderErasure(t *testing.T) {
 		if p.Version != 2 || p.Ticket.HolderName != "" || fieldValue(pj, "holder") != nil {
 			t.Errorf("pass %d: v%d holder %q, field %v", i, p.Version, p.Ticket.HolderName, fieldValue(pj, "holder"))
 		}
-		if _, err := os.Stat(filepath.Join(s.dataDir, "blobs", filepath.FromSlash(ps[i].BlobKey))); !os.IsNotExist(err) {
-			t.Errorf("pass %d's first file: %v, want it deleted", i, err)
+		if _, err := s.app.Files.PassFile(context.Background(), &ps[i]); ps[i].Version != 1 || !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("pass %d's first version (v%d): %v, want it deleted", i, ps[i].Version, err)
 		}
 	}
 	tl := strings.Join(timelineOf(t, s, o.Secret), "\n")

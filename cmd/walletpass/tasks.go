@@ -44,9 +44,9 @@ func openBlobs(ctx context.Context, cfg *config.Config) (pass.BlobStore, error) 
 
 // passFiles stores the files of every template of reg once, by checksum,
 // before anything is signed with them, and returns the reader that puts
-// stored passes together with them.
-func passFiles(ctx context.Context, blobs pass.BlobStore, reg *apple.Registry) (*apple.Files, error) {
-	files := apple.NewFiles(blobs)
+// the versions of versions together with them.
+func passFiles(ctx context.Context, blobs pass.BlobStore, versions apple.VersionContents, reg *apple.Registry) (*apple.Files, error) {
+	files := apple.NewFiles(blobs, versions)
 	for _, t := range reg.Templates() {
 		if err := files.AddTemplate(ctx, t); err != nil {
 			return nil, err

@@ -21,11 +21,14 @@ import (
 // (images, translations) are the bulk of a .pkpass (hundreds of kilobytes)
 // and the same in each of its versions; what changes is pass.json, its
 // manifest and the signature (a few kilobytes). So a version is stored as
-// a .pkpass holding only those three (Issuer.PackageSigned), and each
-// template file once, under AssetKey of its SHA-1, as its manifest names
-// it. Files puts the two together when a phone downloads the pass: the
-// result is byte for byte the files Package writes, and the signature
-// (made over the manifest) is the one made when the version was signed.
+// a .pkpass holding only those three (Issuer.PackageSigned, the stored
+// form), in the database with the version's row, and each template file
+// once, in the blob store under AssetKey of its SHA-1, as its manifest
+// names it. Files puts the two together when a phone downloads the pass:
+// the result holds the files Package writes, and the signature (made over
+// the manifest) is the one made when the version was signed. Versions that
+// earlier releases stored as files (whole, or in the stored form) are read
+// from the blob store.
 
 // AssetKey is where the template file whose SHA-1 is sha1hex is stored.
 func AssetKey(sha1hex string) string { return "assets/" + sha1hex }
@@ -33,19 +36,26 @@ func AssetKey(sha1hex string) string { return "assets/" + sha1hex }
 // maxManifest bounds the manifest read from a stored pass.
 const maxManifest = 64 << 10
 
-// Files reads stored passes and completes them with the template files
-// their manifests name. It implements the Get of a blob store, so that a
-// reader of pass files uses it in place of the store. It is safe for
-// concurrent use.
-type Files struct {
-	blobs pass.BlobStore
-	mu    sync.RWMutex
-	cache map[string][]byte // template files by SHA-1 (hex)
+// VersionContents reads the stored form of a version (storage.DB is one).
+type VersionContents interface {
+	// VersionContent returns the stored form of version v of a pass, or
+	// an error wrapping pass.ErrNotFound when it has none.
+	VersionContent(ctx context.Context, tenant, serial string, v int) ([]byte, error)
 }
 
-// NewFiles returns a reader of the passes stored in blobs.
-func NewFiles(blobs pass.BlobStore) *Files {
-	return &Files{blobs: blobs, cache: map[string][]byte{}}
+// Files reads stored passes and completes them with the template files
+// their manifests name. It is safe for concurrent use.
+type Files struct {
+	blobs    pass.BlobStore
+	versions VersionContents
+	mu       sync.RWMutex
+	cache    map[string][]byte // template files by SHA-1 (hex)
+}
+
+// NewFiles returns a reader of the passes whose versions are in versions,
+// with the template files (and the files of earlier releases) in blobs.
+func NewFiles(blobs pass.BlobStore, versions VersionContents) *Files {
+	return &Files{blobs: blobs, versions: versions, cache: map[string][]byte{}}
 }
 
 // AddTemplate stores each of t's files under its AssetKey (the same bytes
@@ -65,13 +75,17 @@ func (f *Files) AddTemplate(ctx context.Context, t *Template) error {
 	return nil
 }
 
-// Get returns the whole .pkpass stored under key: the stored files and the
-// template files its manifest names. A pass stored whole is returned as
-// it is. It returns an error wrapping pass.ErrNotFound when there is no
-// such pass, and one of kind pass.KindUnavailable when a template file
-// it names is missing or damaged.
-func (f *Files) Get(ctx context.Context, key string) ([]byte, error) {
-	data, err := f.blobs.Get(ctx, key)
+// PassFile returns version p.Version of pass p as a phone downloads it:
+// its stored form and the template files its manifest names (a version an
+// earlier release stored whole is returned as it is). It returns an error
+// wrapping pass.ErrNotFound when the version has no file (none stored, or
+// erased), and one of kind pass.KindUnavailable when a template file it
+// names is missing or damaged.
+func (f *Files) PassFile(ctx context.Context, p *pass.Pass) ([]byte, error) {
+	data, err := f.versions.VersionContent(ctx, p.Tenant, p.SerialNumber, p.Version)
+	if errors.Is(err, pass.ErrNotFound) && p.BlobKey != "" {
+		data, err = f.blobs.Get(ctx, p.BlobKey)
+	}
 	if err != nil {
 		return nil, err
 	}

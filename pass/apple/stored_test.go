@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -16,10 +17,22 @@ import (
 	"walletpass/storage/blob"
 )
 
+// versions is a tiny VersionContents: stored forms by serial and version.
+type versions map[string][]byte
+
+func (v versions) VersionContent(_ context.Context, tenant, serial string, n int) ([]byte, error) {
+	data, ok := v[fmt.Sprintf("%s/%s/%d", tenant, serial, n)]
+	if !ok {
+		return nil, pass.ErrNotFound
+	}
+	return data, nil
+}
+
 // TestStoredFormIsCompletedForDownload: a version is stored as pass.json,
 // manifest.json and signature; the template's files, stored once by
 // checksum, make it whole again, even for a reader that never loaded the
-// template (another instance, a later template revision).
+// template (another instance, a later template revision). A version an
+// earlier release stored as a file is read from the blob store.
 func TestStoredFormIsCompletedForDownload(t *testing.T) {
 	t.Parallel()
 	f := appletest.Setup(t)
@@ -28,7 +41,8 @@ func TestStoredFormIsCompletedForDownload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Files(t, blobs) // stores the template's files, as the service does at start
+	vs := versions{}
+	f.Files(t, blobs, vs) // stores the template's files, as the service does at start
 	r, err := f.Registry.Render(ctx, "demo", "default", pass.PassInput{Ticket: apple.SampleTicket(pass.EventConcert),
 		SerialNumber: "serial-stored-1", AuthToken: "token-0123456789abcdef"})
 	if err != nil {
@@ -48,11 +62,10 @@ func TestStoredFormIsCompletedForDownload(t *testing.T) {
 	if len(stored)*10 > len(whole) {
 		t.Errorf("stored form %d bytes, whole pass %d: the template's files are still in it", len(stored), len(whole))
 	}
-	if err := blobs.Put(ctx, "demo/passes/serial-stored-1/v1.pkpass", stored, pass.ContentTypePkpass); err != nil {
-		t.Fatal(err)
-	}
+	vs["demo/serial-stored-1/2"] = stored
+	v2 := &pass.Pass{Tenant: "demo", SerialNumber: "serial-stored-1", Version: 2}
 
-	got, err := apple.NewFiles(blobs).Get(ctx, "demo/passes/serial-stored-1/v1.pkpass") // nothing at hand: all from the store
+	got, err := apple.NewFiles(blobs, vs).PassFile(ctx, v2) // nothing at hand: the template's files from the store
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,12 +83,21 @@ func TestStoredFormIsCompletedForDownload(t *testing.T) {
 		}
 	}
 
-	// A pass stored whole (before this form) comes back as it is.
-	if err := blobs.Put(ctx, "demo/passes/serial-stored-1/v0.pkpass", whole, pass.ContentTypePkpass); err != nil {
+	// Versions of earlier releases: a whole pass file comes back as it is;
+	// a stored form in a file is completed.
+	if err := blobs.Put(ctx, "demo/passes/serial-stored-1/v1.pkpass", whole, pass.ContentTypePkpass); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := apple.NewFiles(blobs).Get(ctx, "demo/passes/serial-stored-1/v0.pkpass"); err != nil || string(got) != string(whole) {
+	v1 := &pass.Pass{Tenant: "demo", SerialNumber: "serial-stored-1", Version: 1, BlobKey: "demo/passes/serial-stored-1/v1.pkpass"}
+	if got, err := apple.NewFiles(blobs, vs).PassFile(ctx, v1); err != nil || string(got) != string(whole) {
 		t.Errorf("whole pass: %d bytes, %v; want it unchanged (%d bytes)", len(got), err, len(whole))
+	}
+	if err := blobs.Put(ctx, "demo/passes/serial-stored-1/v3.pkpass", stored, pass.ContentTypePkpass); err != nil {
+		t.Fatal(err)
+	}
+	v3 := &pass.Pass{Tenant: "demo", SerialNumber: "serial-stored-1", Version: 3, BlobKey: "demo/passes/serial-stored-1/v3.pkpass"}
+	if got, err := apple.NewFiles(blobs, vs).PassFile(ctx, v3); err != nil || len(appletest.Unzip(t, got)) != len(wantFiles) {
+		t.Errorf("stored form in a file: %v", err)
 	}
 
 	// A damaged or missing template file is an error, never a pass that
@@ -85,24 +107,22 @@ func TestStoredFormIsCompletedForDownload(t *testing.T) {
 	if err := blobs.Put(ctx, key, []byte("not the icon"), ""); err != nil {
 		t.Fatal(err)
 	}
-	_, err = apple.NewFiles(blobs).Get(ctx, "demo/passes/serial-stored-1/v1.pkpass")
+	_, err = apple.NewFiles(blobs, vs).PassFile(ctx, v2)
 	if pass.KindOf(err) != pass.KindUnavailable {
 		t.Errorf("damaged icon: %v (kind %v), want unavailable", err, pass.KindOf(err))
 	}
 	if err := blobs.Delete(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	_, err = apple.NewFiles(blobs).Get(ctx, "demo/passes/serial-stored-1/v1.pkpass")
+	_, err = apple.NewFiles(blobs, vs).PassFile(ctx, v2)
 	if pass.KindOf(err) != pass.KindUnavailable {
 		t.Errorf("missing icon: %v (kind %v), want unavailable", err, pass.KindOf(err))
 	}
-	if _, err := apple.NewFiles(blobs).Get(ctx, "demo/passes/nothing/v1.pkpass"); !errors.Is(err, pass.ErrNotFound) {
+	if _, err := apple.NewFiles(blobs, vs).PassFile(ctx, &pass.Pass{Tenant: "demo", SerialNumber: "nothing", Version: 1}); !errors.Is(err, pass.ErrNotFound) {
 		t.Errorf("no such pass: %v", err)
 	}
-	if err := blobs.Put(ctx, "demo/passes/serial-stored-1/v9.pkpass", []byte("not a zip"), ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := apple.NewFiles(blobs).Get(ctx, "demo/passes/serial-stored-1/v9.pkpass"); pass.KindOf(err) != pass.KindUnavailable {
+	vs["demo/serial-stored-1/9"] = []byte("not a zip")
+	if _, err := apple.NewFiles(blobs, vs).PassFile(ctx, &pass.Pass{Tenant: "demo", SerialNumber: "serial-stored-1", Version: 9}); pass.KindOf(err) != pass.KindUnavailable {
 		t.Errorf("not a zip: %v", err)
 	}
 }

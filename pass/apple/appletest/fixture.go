@@ -78,10 +78,11 @@ func Setup(tb testing.TB) Fixture {
 }
 
 // Files stores the fixture's template files in blobs and returns the
-// reader that completes the passes stored there, as the service does.
-func (f Fixture) Files(tb testing.TB, blobs pass.BlobStore) *apple.Files {
+// reader that completes the passes whose versions are in versions, as the
+// service does.
+func (f Fixture) Files(tb testing.TB, blobs pass.BlobStore, versions apple.VersionContents) *apple.Files {
 	tb.Helper()
-	files := apple.NewFiles(blobs)
+	files := apple.NewFiles(blobs, versions)
 	for _, t := range f.Registry.Templates() {
 		if err := files.AddTemplate(context.Background(), t); err != nil {
 			tb.Fatal(err)
