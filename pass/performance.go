@@ -425,7 +425,11 @@ func (s *PerformanceSyncer) Sync(ctx context.Context, a PerformanceArgs, correla
 	if notice != nil && a.Why == "notice" {
 		why = "notice " + notice.ID
 	}
-	changed, err := s.Service.rewriteAll(ctx, items, correlationID, stop, func(ws []PassWrite) {
+	// Each batch's phones are pushed once it is stored (push-performance
+	// pushes what changed since each device's last push, one task pending
+	// at a time), while the next batches are signed.
+	pushes := []TaskArgs{PushPerformanceArgs{Tenant: a.Tenant, PerformanceID: a.PerformanceID}}
+	changed, err := s.Service.rewriteAll(ctx, items, correlationID, stop, pushes, func(ws []PassWrite) {
 		if s.Timeline == nil {
 			return
 		}

@@ -227,16 +227,17 @@ const rewriteBatch = 100
 
 // rewriteAll rewrites the passes of an event-wide change (Change.Bulk)
 // that items gives, until it is closed: each ticket is rendered, and
-// signed and its file stored when its content changed, on every core with
-// more in flight than cores (the files' flushes to disk overlap the
-// signing); meanwhile the new versions are written rewriteBatch to a
+// signed when its content changed, on every core with more in flight than
+// cores; meanwhile the new versions are written rewriteBatch to a
 // transaction, with their announcements in one event-batch task each
-// (instead of a task per pass). It returns how many passes changed. On
-// error it calls stop (the producer of items stops and closes it), drains
-// items and returns the first error. written, when set, hears of each
-// batch once it is stored.
+// (instead of a task per pass) and the tasks of each (perBatch: the
+// pushes of what is stored so far, so that phones hear of it while the
+// rest is signed). It returns how many passes changed. On error it calls
+// stop (the producer of items stops and closes it), drains items and
+// returns the first error. written, when set, hears of each batch once it
+// is stored.
 func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, correlationID string, stop func(),
-	written func([]PassWrite)) (int, error) {
+	perBatch []TaskArgs, written func([]PassWrite)) (int, error) {
 	ctx, cancelCtx := context.WithCancelCause(ctx)
 	defer cancelCtx(nil)
 	cancel := func(err error) { cancelCtx(err); stop() }
@@ -277,6 +278,9 @@ func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, corr
 		var more []NewTask
 		if len(events) > 0 {
 			more = append(more, TaskOf(EventBatchArgs{Tenant: events[0].Tenant, Events: events}, correlationID))
+		}
+		for _, a := range perBatch {
+			more = append(more, TaskOf(a, correlationID))
 		}
 		if err := s.Passes.UpdatePasses(ctx, ws, more); err != nil {
 			cancel(err)
