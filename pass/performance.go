@@ -273,20 +273,32 @@ func (a PerformanceArgs) Validate() error {
 // holding a pass of a performance that changed, once per device.
 const TaskPushPerformance = "push-performance"
 
-// PushPerformanceArgs name the performance whose devices to push.
+// PushPerformanceArgs name the performance whose devices to push; with
+// Serials, only the devices of those of its passes (a batch of an
+// event-wide change, pushed as soon as it is stored).
 type PushPerformanceArgs struct {
-	Tenant        string `json:"tenant"`
-	PerformanceID int64  `json:"performanceId"`
+	Tenant        string   `json:"tenant"`
+	PerformanceID int64    `json:"performanceId"`
+	Serials       []string `json:"serials,omitempty"`
 }
+
+// maxPushSerials bounds a batch's serial numbers.
+const maxPushSerials = 1000
 
 func (PushPerformanceArgs) Kind() string         { return TaskPushPerformance }
 func (a PushPerformanceArgs) TaskTenant() string { return a.Tenant }
 func (a PushPerformanceArgs) DedupKey() string {
+	if len(a.Serials) > 0 { // a batch: its own task
+		return fmt.Sprintf("push-performance:%s:%d:%s:%d", a.Tenant, a.PerformanceID, a.Serials[0], len(a.Serials))
+	}
 	return fmt.Sprintf("push-performance:%s:%d", a.Tenant, a.PerformanceID)
 }
 func (a PushPerformanceArgs) Validate() error {
 	if a.Tenant == "" || a.PerformanceID <= 0 {
 		return Errorf(KindInvalid, "push-performance: tenant and a positive performance id are required")
+	}
+	if len(a.Serials) > maxPushSerials || slices.Contains(a.Serials, "") {
+		return Errorf(KindInvalid, "push-performance: at most %d serial numbers, none empty", maxPushSerials)
 	}
 	return nil
 }
@@ -425,10 +437,16 @@ func (s *PerformanceSyncer) Sync(ctx context.Context, a PerformanceArgs, correla
 	if notice != nil && a.Why == "notice" {
 		why = "notice " + notice.ID
 	}
-	// Each batch's phones are pushed once it is stored (push-performance
-	// pushes what changed since each device's last push, one task pending
-	// at a time), while the next batches are signed.
-	pushes := []TaskArgs{PushPerformanceArgs{Tenant: a.Tenant, PerformanceID: a.PerformanceID}}
+	// Each batch's phones are pushed once it is stored (its own
+	// push-performance task, for its passes only), while the next batches
+	// are signed.
+	pushes := func(ws []PassWrite) []TaskArgs {
+		serials := make([]string, len(ws))
+		for i, w := range ws {
+			serials[i] = w.Pass.SerialNumber
+		}
+		return []TaskArgs{PushPerformanceArgs{Tenant: a.Tenant, PerformanceID: a.PerformanceID, Serials: serials}}
+	}
 	changed, err := s.Service.rewriteAll(ctx, items, correlationID, stop, pushes, func(ws []PassWrite) {
 		if s.Timeline == nil {
 			return
@@ -454,19 +472,13 @@ func (s *PerformanceSyncer) Sync(ctx context.Context, a PerformanceArgs, correla
 		return rep, rd.err
 	}
 	now := s.Clock.Now()
-	// The pushes and Google follow once for the performance, when a pass
-	// changed, or in a retry (an earlier attempt may have changed passes
-	// and stopped before this). A run that changed nothing owes nothing:
-	// a device still waiting for a push then has its own push-pass task.
-	if rep.Changed > 0 || AttemptOf(ctx) > 1 {
-		for _, args := range []TaskArgs{PushPerformanceArgs{Tenant: a.Tenant, PerformanceID: a.PerformanceID},
-			GooglePerformanceArgs{Tenant: a.Tenant, PerformanceID: a.PerformanceID}} {
-			if args.Kind() == TaskGooglePerformance && !s.Service.Policies.For(a.Tenant).Google {
-				continue
-			}
-			if _, err := s.Queue.Enqueue(ctx, TaskOf(args, correlationID), now); err != nil {
-				return rep, err
-			}
+	// Google follows once for the performance, when a pass changed, or in
+	// a retry (an earlier attempt may have changed passes and stopped
+	// before this). The pushes went with each batch, in its transaction.
+	if (rep.Changed > 0 || AttemptOf(ctx) > 1) && s.Service.Policies.For(a.Tenant).Google {
+		args := GooglePerformanceArgs{Tenant: a.Tenant, PerformanceID: a.PerformanceID}
+		if _, err := s.Queue.Enqueue(ctx, TaskOf(args, correlationID), now); err != nil {
+			return rep, err
 		}
 	}
 	if details != nil {

@@ -129,7 +129,8 @@ func TestPerformanceSync(t *testing.T) {
 		t.Fatalf("sync: %+v, %v", rep, err)
 	}
 	kinds := newTasks(t, b, old)
-	if kinds[pass.TaskPushPass] != 0 || kinds[pass.TaskGoogleSync] != 0 || kinds[pass.TaskPushPerformance] != 1 ||
+	// One push task per batch (of its passes), in the batch's transaction.
+	if kinds[pass.TaskPushPass] != 0 || kinds[pass.TaskGoogleSync] != 0 || kinds[pass.TaskPushPerformance] != 3 ||
 		kinds[pass.TaskGooglePerformance] != 1 || kinds[pass.TaskEventFanout] != 0 || kinds[pass.TaskEventBatch] != 3 {
 		t.Errorf("follow-ups: %v", kinds)
 	}

@@ -161,9 +161,10 @@ type PendingPush struct {
 // PerformancePushes finds and records the pushes an event-wide change owes.
 type PerformancePushes interface {
 	// PerformancePushes returns up to limit pending registrations of the
-	// performance's passes, ordered by device library id then pass type,
-	// of the devices whose library id sorts after after.
-	PerformancePushes(ctx context.Context, tenant string, performanceID int64, after string, limit int) ([]PendingPush, error)
+	// performance's passes (only those of serials, when given), ordered by
+	// device library id then pass type, of the devices whose library id
+	// sorts after after.
+	PerformancePushes(ctx context.Context, tenant string, performanceID int64, serials []string, after string, limit int) ([]PendingPush, error)
 	// MarkPushedMany records the registrations as pushed for their tags.
 	MarkPushedMany(ctx context.Context, tenant string, done []PendingPush) error
 }
@@ -176,9 +177,10 @@ const (
 )
 
 // PushPerformance pushes every device holding a pass of the performance
-// that changed since its last push: once per device and pass type (the
-// device then asks for all its updated passes), however many of the
-// performance's tickets it holds. Retries as PushPass.
+// (of a.Serials, when given: a batch of an event-wide change) that changed
+// since its last push: once per device and pass type (the device then asks
+// for all its updated passes), however many of the performance's tickets
+// it holds. Retries as PushPass.
 func (s *PushService) PushPerformance(ctx context.Context, a PushPerformanceArgs) error {
 	pp, ok := s.Devices.(PerformancePushes)
 	if !ok {
@@ -188,7 +190,7 @@ func (s *PushService) PushPerformance(ctx context.Context, a PushPerformanceArgs
 	var retry, total int
 	var errs []error
 	for {
-		rows, err := pp.PerformancePushes(ctx, a.Tenant, a.PerformanceID, after, performancePushPage)
+		rows, err := pp.PerformancePushes(ctx, a.Tenant, a.PerformanceID, a.Serials, after, performancePushPage)
 		if err != nil {
 			return err
 		}

@@ -230,14 +230,14 @@ const rewriteBatch = 100
 // signed when its content changed, on every core with more in flight than
 // cores; meanwhile the new versions are written rewriteBatch to a
 // transaction, with their announcements in one event-batch task each
-// (instead of a task per pass) and the tasks of each (perBatch: the
-// pushes of what is stored so far, so that phones hear of it while the
-// rest is signed). It returns how many passes changed. On error it calls
+// (instead of a task per pass) and the tasks perBatch gives for each (the
+// pushes of its passes, so that phones hear of them while the rest is
+// signed). It returns how many passes changed. On error it calls
 // stop (the producer of items stops and closes it), drains items and
 // returns the first error. written, when set, hears of each batch once it
 // is stored.
 func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, correlationID string, stop func(),
-	perBatch []TaskArgs, written func([]PassWrite)) (int, error) {
+	perBatch func([]PassWrite) []TaskArgs, written func([]PassWrite)) (int, error) {
 	ctx, cancelCtx := context.WithCancelCause(ctx)
 	defer cancelCtx(nil)
 	cancel := func(err error) { cancelCtx(err); stop() }
@@ -279,8 +279,10 @@ func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, corr
 		if len(events) > 0 {
 			more = append(more, TaskOf(EventBatchArgs{Tenant: events[0].Tenant, Events: events}, correlationID))
 		}
-		for _, a := range perBatch {
-			more = append(more, TaskOf(a, correlationID))
+		if perBatch != nil {
+			for _, a := range perBatch(ws) {
+				more = append(more, TaskOf(a, correlationID))
+			}
 		}
 		if err := s.Passes.UpdatePasses(ctx, ws, more); err != nil {
 			cancel(err)

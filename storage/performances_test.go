@@ -105,7 +105,7 @@ func TestPerformanceStores(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Registration leaves pushed_tag behind the pass: every one is owed.
-		owed, err := db.PerformancePushes(ctx, "demo", 77, "", 100)
+		owed, err := db.PerformancePushes(ctx, "demo", 77, nil, "", 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,13 +116,18 @@ func TestPerformanceStores(t *testing.T) {
 		if fmt.Sprint(got) != "[devA/s00 devA/s01 devB/s02]" {
 			t.Errorf("owed pushes: %v", got)
 		}
-		if page, _ := db.PerformancePushes(ctx, "demo", 77, "devA", 100); len(page) != 1 || page[0].LibraryID != "devB" {
+		if page, _ := db.PerformancePushes(ctx, "demo", 77, nil, "devA", 100); len(page) != 1 || page[0].LibraryID != "devB" {
 			t.Errorf("after devA: %+v", page)
+		}
+		// Of some passes only (a batch of an event-wide change).
+		if page, _ := db.PerformancePushes(ctx, "demo", 77, []string{"s01", "s02", "s03"}, "", 100); len(page) != 2 ||
+			page[0].Serial != "s01" || page[1].Serial != "s02" {
+			t.Errorf("of s01..s03: %+v", page)
 		}
 		if err := db.MarkPushedMany(ctx, "demo", owed[:2]); err != nil {
 			t.Fatal(err)
 		}
-		if owed, _ := db.PerformancePushes(ctx, "demo", 77, "", 100); len(owed) != 1 || owed[0].Serial != "s02" {
+		if owed, _ := db.PerformancePushes(ctx, "demo", 77, nil, "", 100); len(owed) != 1 || owed[0].Serial != "s02" {
 			t.Errorf("after marking devA: %+v", owed)
 		}
 

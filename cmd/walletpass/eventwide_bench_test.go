@@ -114,7 +114,7 @@ func BenchmarkEventWideChange(b *testing.B) {
 	// Every device is owed a push by its registration (no push for it
 	// was sent); mark them pushed, so that the run counts its own.
 	for after := ""; ; {
-		owed, err := s.db.PerformancePushes(ctx, "demo", perf, after, 1000)
+		owed, err := s.db.PerformancePushes(ctx, "demo", perf, nil, after, 1000)
 		if err != nil {
 			b.Fatal(err)
 		}
