@@ -130,17 +130,21 @@ func TestGoldenPassJSON(t *testing.T) {
 // TestPosterNeedsNFCAndSemantics: the poster layout is only for an NFC
 // tenant's tickets that carry every tag Apple's article asks for; a
 // cancelled ticket sends nothing over NFC; a bad NFC key is refused.
+// built signs tk with is and the bundle's template, verifies the pass
+// and returns its pass.json.
+func (b bundle) built(t *testing.T, is *apple.Issuer, tk pass.Ticket) map[string]any {
+	t.Helper()
+	built, err := is.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
+}
+
 func TestPosterNeedsNFCAndSemantics(t *testing.T) {
 	b := setup(t)
 	nfc := nfcIssuer(t, b, false)
-	build := func(is *apple.Issuer, tk pass.Ticket) map[string]any {
-		t.Helper()
-		built, err := is.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
-	}
+	build := func(is *apple.Issuer, tk pass.Ticket) map[string]any { t.Helper(); return b.built(t, is, tk) }
 	for _, c := range []struct {
 		name string
 		edit func(*pass.Ticket)

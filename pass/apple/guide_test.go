@@ -45,11 +45,7 @@ func TestEventGuideByVenueEventAndPerformance(t *testing.T) {
 		t.Helper()
 		tk := apple.SampleTicket(pass.EventConcert)
 		edit(&tk)
-		built, err := is.Build(b.tpl, apple.Input{Ticket: tk, SerialNumber: testSerial, AuthToken: testToken})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
+		return b.built(t, is, tk)
 	}
 	for _, c := range []struct {
 		name string
