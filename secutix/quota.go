@@ -73,7 +73,8 @@ type LocalQuota struct {
 // localKey is the state of one key.
 type localKey struct {
 	window  time.Duration
-	grants  []time.Time // the last limit grants, a ring once full
+	limit   int         // grants per window
+	grants  []time.Time // the last limit grants, a ring once full (grown as calls come, not allocated up front)
 	oldest  int         // index of the oldest grant once the ring is full
 	paused  time.Time
 	waiters []*localWaiter // highest priority first, then by arrival
@@ -185,7 +186,7 @@ func (q *LocalQuota) Pause(_ context.Context, key string, until time.Time) error
 func (q *LocalQuota) key(key string) *localKey {
 	k := q.keys[key]
 	if k == nil {
-		k = &localKey{window: q.window, grants: make([]time.Time, 0, q.limit)}
+		k = &localKey{window: q.window, limit: q.limit}
 		q.keys[key] = k
 	}
 	return k
@@ -228,7 +229,7 @@ func (q *LocalQuota) grant(k *localKey, now time.Time) {
 func (k *localKey) nextAt(now time.Time) time.Time {
 	next := k.paused
 	n := len(k.grants)
-	if n == cap(k.grants) {
+	if n == k.limit {
 		if at := k.grants[k.oldest].Add(k.window); at.After(next) {
 			next = at
 		}
@@ -239,13 +240,13 @@ func (k *localKey) nextAt(now time.Time) time.Time {
 			inWindow++
 		}
 	}
-	if n > 0 && inWindow >= spacedAfter(cap(k.grants)) {
+	if n > 0 && inWindow >= spacedAfter(k.limit) {
 		// Calls are spaced (see Quota).
 		newest := k.grants[n-1]
-		if n == cap(k.grants) {
+		if n == k.limit {
 			newest = k.grants[(k.oldest+n-1)%n]
 		}
-		if at := newest.Add(k.window / time.Duration(cap(k.grants))); at.After(next) {
+		if at := newest.Add(k.window / time.Duration(k.limit)); at.After(next) {
 			next = at
 		}
 	}
@@ -273,7 +274,7 @@ func spacedAfter(limit int) int { return max(1, limit/12) }
 
 // record counts a grant at now.
 func (k *localKey) record(now time.Time) {
-	if len(k.grants) < cap(k.grants) {
+	if len(k.grants) < k.limit {
 		k.grants = append(k.grants, now)
 		return
 	}
