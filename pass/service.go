@@ -94,12 +94,6 @@ const (
 	ContentTypePkpasses = "application/vnd.apple.pkpasses"
 )
 
-// BlobKey is where earlier releases stored version v of a pass as a file
-// (versions now keep their stored form in the database).
-func BlobKey(tenant, serial string, version int) string {
-	return fmt.Sprintf("%s/passes/%s/v%d.pkpass", tenant, serial, version)
-}
-
 // Apply brings the pass of t (identity: tenant, movement id, holder
 // generation) in line with t, using template when it creates the pass. It
 // creates the pass if there is none, makes a new version only when the

@@ -21,12 +21,18 @@ func pushFollows(p *pass.Pass) []pass.NewTask {
 	return pass.FollowUps(pass.Change{Prev: p, Next: p}, pass.Policy{})
 }
 
+// legacyKey is where earlier releases stored version v of a pass as a
+// file (versions now keep their stored form in the database).
+func legacyKey(serial string, v int) string {
+	return fmt.Sprintf("demo/passes/%s/v%d.pkpass", serial, v)
+}
+
 func newPass(serial string, movement int64) *pass.Pass {
 	now := time.UnixMilli(1_800_000_000_000).UTC()
 	return &pass.Pass{
 		Tenant: "demo", SerialNumber: serial, AuthToken: pass.NewAuthToken(), PassTypeID: "pass.x.y", Template: "default",
 		MovementID: movement, FileID: 7, OrderID: 8, TicketID: 9, Version: 1, UpdateTag: now.UnixMilli(),
-		ContentHash: "h1", Status: pass.StatusActive, BlobKey: pass.BlobKey("demo", serial, 1), CreatedAt: now, UpdatedAt: now,
+		ContentHash: "h1", Status: pass.StatusActive, BlobKey: legacyKey(serial, 1), CreatedAt: now, UpdatedAt: now,
 	}
 }
 
@@ -51,7 +57,7 @@ func TestCreateGetUpdate(t *testing.T) {
 		}
 		next := *p
 		next.Version, next.UpdateTag, next.ContentHash, next.Status = 2, p.UpdateTag+1, "h2", pass.StatusUsed
-		next.BlobKey = pass.BlobKey("demo", "s1", 2)
+		next.BlobKey = legacyKey("s1", 2)
 		if err := db.UpdatePass(ctx, &next, pushFollows(&next)); err != nil {
 			t.Fatal(err)
 		}
@@ -303,7 +309,7 @@ func TestVersionContent(t *testing.T) {
 			t.Errorf("no such version: %v", err)
 		}
 		keys, dropped, err := db.DropVersionFiles(ctx, "demo", "vc1", 3)
-		if err != nil || dropped != 1 || len(keys) != 1 || keys[0] != pass.BlobKey("demo", "vc1", 1) {
+		if err != nil || dropped != 1 || len(keys) != 1 || keys[0] != legacyKey("vc1", 1) {
 			t.Fatalf("drop: keys %v, %d stored forms, %v", keys, dropped, err)
 		}
 		if _, err := db.VersionContent(ctx, "demo", "vc1", 2); !errors.Is(err, pass.ErrNotFound) {

@@ -276,13 +276,10 @@ func BenchmarkEventWideChange(b *testing.B) {
 }
 
 // parallel runs fn(0..n-1) on every core.
-func parallel(n int, fn func(i int)) { parallelN(runtime.GOMAXPROCS(0), n, fn) }
-
-// parallelN is parallel on the given number of goroutines.
-func parallelN(workers, n int, fn func(i int)) {
+func parallel(n int, fn func(i int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range workers {
+	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

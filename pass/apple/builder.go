@@ -570,10 +570,13 @@ func (is *Issuer) WritePackage(w io.Writer, t *Template, passJSON []byte) error 
 // posterSchemes is how Render opts a pass into the poster layout.
 const posterSchemes = `"preferredStyleSchemes":["posterEventTicket","eventTicket"]`
 
+// isPoster reports whether a pass.json Render made uses the poster layout.
+func isPoster(passJSON []byte) bool { return bytes.Contains(passJSON, []byte(posterSchemes)) }
+
 func (is *Issuer) writePackage(w io.Writer, t *Template, passJSON []byte, withFiles bool) error {
 	sum := sha1.Sum(passJSON)
 	// A classic event ticket goes without the poster's images.
-	poster := bytes.Contains(passJSON, []byte(posterSchemes))
+	poster := isPoster(passJSON)
 	entries := t.classic
 	if poster {
 		entries = t.manifst

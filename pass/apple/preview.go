@@ -92,7 +92,7 @@ func PreviewHTML(pkpass []byte, lang string) ([]byte, error) {
 	if nfc, ok := pj["nfc"].(map[string]any); ok {
 		v.NFC = fmt.Sprint(nfc["message"])
 	}
-	if strings.Contains(string(files["pass.json"]), posterSchemes) {
+	if isPoster(files["pass.json"]) {
 		sem, _ := pj["semantics"].(map[string]any)
 		semStr := func(k string) string { s, _ := sem[k].(string); return s }
 		v.Poster = &previewPoster{Artwork: image("artwork"), PrimaryLogo: image("primaryLogo"), SecondaryLogo: image("secondaryLogo"),

@@ -117,7 +117,6 @@ func (b *bundle) create(t *testing.T, tk pass.Ticket) *pass.Pass {
 		Template: "default", MovementID: tk.MovementID, FileID: tk.FileID, OrderID: tk.OrderID, TicketID: tk.TicketID,
 		Version: 1, UpdateTag: b.tag, ContentHash: "h1", Status: pass.StatusFor(tk.State), SecretToken: tk.OrderSecretToken,
 		Ticket: tk, CreatedAt: now, UpdatedAt: now}
-	p.BlobKey = pass.BlobKey("demo", p.SerialNumber, 1)
 	if err := b.db.CreatePass(context.Background(), p, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +133,6 @@ func (b *bundle) update(t *testing.T, p *pass.Pass, change func(*pass.Ticket)) *
 	next.UpdateTag = b.tag
 	next.Status = pass.StatusFor(next.Ticket.State)
 	next.ContentHash = fmt.Sprintf("h%d", next.Version)
-	next.BlobKey = pass.BlobKey("demo", p.SerialNumber, next.Version)
 	next.UpdatedAt = b.clock.now()
 	if err := b.db.UpdatePass(context.Background(), &next, nil); err != nil {
 		t.Fatal(err)
