@@ -187,18 +187,26 @@ var _ pass.PerformancePushes = (*DB)(nil)
 // performance's passes, by device library id and pass type.
 func (s *DB) PerformancePushes(ctx context.Context, tenant string, performanceID int64, serials []string, after string, limit int) ([]pass.PendingPush, error) {
 	args := []any{tenant, performanceID, after, limit}
-	only := ""
+	from := `FROM passes p
+		JOIN registrations r ON r.tenant = p.tenant AND r.pass_type_id = p.pass_type_id AND r.serial_number = p.serial_number
+		JOIN devices d ON d.tenant = r.tenant AND d.device_library_id = r.device_library_id
+		WHERE p.tenant = $1 AND p.performance_id = $2 AND r.pushed_tag < p.update_tag AND d.device_library_id > $3`
 	if len(serials) > 0 {
-		only = ` AND p.serial_number IN (` + placeholders(len(args)+1, len(serials)) + `)`
+		// A batch's passes, found by their primary key: the join order is
+		// fixed (CROSS JOIN, which SQLite keeps in the order written) and
+		// the performance and paging terms are kept off the indexes, or
+		// SQLite reads every registration of the tenant for each batch.
+		from = `FROM passes p CROSS JOIN registrations r CROSS JOIN devices d
+		WHERE r.tenant = p.tenant AND r.pass_type_id = p.pass_type_id AND r.serial_number = p.serial_number
+			AND d.tenant = r.tenant AND d.device_library_id = r.device_library_id
+			AND p.tenant = $1 AND p.performance_id + 0 = $2 AND r.pushed_tag < p.update_tag AND d.device_library_id || '' > $3
+			AND p.serial_number IN (` + placeholders(len(args)+1, len(serials)) + `)`
 		for _, sn := range serials {
 			args = append(args, sn)
 		}
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT d.device_library_id, d.push_token, p.pass_type_id, p.serial_number, p.update_tag
-		FROM passes p
-		JOIN registrations r ON r.tenant = p.tenant AND r.pass_type_id = p.pass_type_id AND r.serial_number = p.serial_number
-		JOIN devices d ON d.tenant = r.tenant AND d.device_library_id = r.device_library_id
-		WHERE p.tenant = $1 AND p.performance_id = $2 AND r.pushed_tag < p.update_tag AND d.device_library_id > $3`+only+`
+		`+from+`
 		ORDER BY d.device_library_id, p.pass_type_id, p.serial_number LIMIT $4`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: pushes of performance: %w", err)

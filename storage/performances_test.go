@@ -124,6 +124,13 @@ func TestPerformanceStores(t *testing.T) {
 			page[0].Serial != "s01" || page[1].Serial != "s02" {
 			t.Errorf("of s01..s03: %+v", page)
 		}
+		if page, _ := db.PerformancePushes(ctx, "demo", 77, []string{"s01", "s02", "s06"}, "devA", 100); len(page) != 1 ||
+			page[0].LibraryID != "devB" || page[0].Serial != "s02" {
+			t.Errorf("of s01, s02 and another performance's s06, after devA: %+v", page)
+		}
+		if page, _ := db.PerformancePushes(ctx, "demo", 78, []string{"s01", "s06"}, "", 100); len(page) != 1 || page[0].LibraryID != "devD" {
+			t.Errorf("of s01 and s06, as performance 78's: %+v", page)
+		}
 		if err := db.MarkPushedMany(ctx, "demo", owed[:2]); err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"walletpass/httpapi"
+	"walletpass/internal/loopback"
 	"walletpass/outbound"
 	"walletpass/pass"
 	"walletpass/storage"
@@ -31,7 +31,7 @@ import (
 // ones in the order they came.
 type receiver struct {
 	t         testing.TB
-	srv       *httptest.Server
+	srv       *loopback.Server
 	mu        sync.Mutex
 	secret    []byte
 	failFirst int
@@ -49,7 +49,7 @@ type delivery struct {
 
 func newReceiver(t testing.TB, failFirst int) *receiver {
 	r := &receiver{t: t, failFirst: failFirst}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	r.srv = loopback.Start(http.HandlerFunc(r.serve), loopback.Options{Name: "webhook-receiver"})
 	t.Cleanup(r.srv.Close)
 	return r
 }

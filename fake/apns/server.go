@@ -108,6 +108,7 @@ func NewServer(opts Options) *Server {
 	}
 	s := &Server{opts: opts, closed: make(chan struct{}), answers: make(map[string][]Answer)}
 	s.srv = loopback.Start(http.HandlerFunc(s.serve), loopback.Options{
+		Name: "apns",
 		// Ask for a certificate without verifying it in the handshake:
 		// APNs answers a bad one with 403 BadCertificate, and Go's
 		// verifier would demand the clientAuth usage that pass
@@ -147,6 +148,14 @@ func (s *Server) Pushes() []Push {
 	out := make([]Push, len(s.pushes))
 	copy(out, s.pushes)
 	return out
+}
+
+// PushCount returns how many pushes were answered so far, without copying
+// them (for a load run that polls).
+func (s *Server) PushCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pushes)
 }
 
 // PushesFor returns the pushes answered for one device token, in order.

@@ -192,7 +192,7 @@ type Server struct {
 // listen.
 func NewServer(opts Options) *Server {
 	h := New(opts)
-	srv := loopback.Start(h, loopback.Options{})
+	srv := loopback.Start(h, loopback.Options{Name: "fcm"})
 	return &Server{Handler: h, URL: srv.URL, Endpoint: srv.URL + "/v1", TokenURL: srv.URL + "/token", srv: srv}
 }
 

@@ -193,7 +193,7 @@ func NewServer(opts Options) *Server {
 // URL. Later calls do nothing.
 func (s *Server) Start() {
 	s.startOnce.Do(func() {
-		s.srv = loopback.Start(s, loopback.Options{})
+		s.srv = loopback.Start(s, loopback.Options{Name: "google"})
 		s.URL = s.srv.URL
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"sync"
 	"time"
 )
@@ -28,6 +29,11 @@ type Options struct {
 	TLS *tls.Config
 	// ConnState, when set, is called as for http.Server.
 	ConnState func(net.Conn, http.ConnState)
+	// Name, when set, labels every goroutine of the server (its
+	// connections and handlers) fake=Name in CPU profiles, so that a
+	// profile of a run with fakes in the process tells their work from
+	// walletpass's.
+	Name string
 }
 
 // Server is a handler served on a loopback port. Close it.
@@ -92,11 +98,20 @@ func start(h http.Handler, opts Options) (*Server, error) {
 		// and fails no other way short of the process running out of
 		// descriptors, which the next request shows.
 		defer close(s.served)
-		if opts.TLS != nil {
-			s.srv.ServeTLS(ln, "", "")
-		} else {
-			s.srv.Serve(ln)
+		serve := func(context.Context) {
+			if opts.TLS != nil {
+				s.srv.ServeTLS(ln, "", "")
+			} else {
+				s.srv.Serve(ln)
+			}
 		}
+		if opts.Name == "" {
+			serve(context.Background())
+			return
+		}
+		// Goroutines inherit their creator's labels: the server's
+		// connection goroutines start from this one.
+		pprof.Do(context.Background(), pprof.Labels("fake", opts.Name), serve)
 	}()
 	return s, nil
 }

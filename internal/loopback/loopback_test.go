@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -96,4 +97,37 @@ func get(t *testing.T, c *http.Client, url string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestNameLabelsTheServersGoroutines: a named server's handlers run with
+// the fake=<name> profiler label (a goroutine profile shows it), an
+// unnamed one's without.
+func TestNameLabelsTheServersGoroutines(t *testing.T) {
+	for _, name := range []string{"apns", ""} {
+		inside, release := make(chan struct{}), make(chan struct{})
+		s := Start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(inside)
+			<-release
+		}), Options{Name: name})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			resp, err := http.Get(s.URL)
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+		<-inside
+		var dump strings.Builder
+		if err := pprof.Lookup("goroutine").WriteTo(&dump, 1); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		<-done
+		s.Close()
+		labelled := strings.Contains(dump.String(), `"fake":"apns"`)
+		if labelled != (name != "") {
+			t.Errorf("server %q: label in the goroutine profile = %v", name, labelled)
+		}
+	}
 }
