@@ -27,6 +27,7 @@ type Config struct {
 	Server  Server   `yaml:"server"`
 	Storage Storage  `yaml:"storage"`
 	Workers Workers  `yaml:"workers"`
+	Console Console  `yaml:"console"`
 	Tenants []Tenant `yaml:"tenants"`
 	// TemplatesDir optionally holds more templates, one folder each; the
 	// built-in ones (such as "default") are always available.
@@ -105,6 +106,21 @@ type Storage struct {
 	// s3://ACCESS:SECRET@host[:port]/bucket[/prefix]?region=eu-central-1[&secure=false][&style=path|virtual].
 	// Best given as WALLETPASS_S3_URL.
 	S3URL string `yaml:"s3URL"`
+}
+
+// Console is the operator console at /console/: the identity provider
+// operators sign in at (OpenID Connect, authorization code with PKCE).
+// Without an issuer the console is off, except in development, where the
+// built-in development provider at /dev/oidc signs operators in.
+type Console struct {
+	Issuer       string `yaml:"issuer"`
+	ClientID     string `yaml:"clientId"`
+	ClientSecret string `yaml:"clientSecret"`
+	// RoleClaim names the ID token's claim with the roles: "admin" (every
+	// tenant) or "operator:<tenant>" (default "roles").
+	RoleClaim string `yaml:"roleClaim"`
+	// SessionTTL is how long a sign-in lasts (default 8h, at most 24h).
+	SessionTTL Duration `yaml:"sessionTTL"`
 }
 
 // Workers tunes the background work. Zero values take the defaults.
@@ -523,6 +539,9 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Server.LinkSecret, "WALLETPASS_LINK_SECRET")
 	set(&c.Server.LogLevel, "WALLETPASS_LOG_LEVEL")
 	set(&c.Server.AdminListen, "WALLETPASS_ADMIN_LISTEN")
+	set(&c.Console.Issuer, "WALLETPASS_CONSOLE_ISSUER")
+	set(&c.Console.ClientID, "WALLETPASS_CONSOLE_CLIENT_ID")
+	set(&c.Console.ClientSecret, "WALLETPASS_CONSOLE_CLIENT_SECRET")
 	if v := getenv("WALLETPASS_DEVELOPMENT"); v != "" {
 		c.Server.Development = v == "1" || strings.EqualFold(v, "true")
 	}
@@ -727,6 +746,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.DrainDelay < 0 || c.Server.DrainDelay > Duration(time.Minute) {
 		add("server.drainDelay must be between 0 and 1m")
+	}
+	if cs := c.Console; cs.Issuer != "" {
+		if u, err := url.Parse(cs.Issuer); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && c.Server.Development)) {
+			add("console.issuer %q must be an absolute https URL (http only in development)", cs.Issuer)
+		}
+		if cs.ClientID == "" {
+			add("console.clientId is required with console.issuer")
+		}
+	} else if cs.ClientID != "" || cs.ClientSecret != "" {
+		add("console.issuer is required with console.clientId and clientSecret")
+	}
+	if c.Console.SessionTTL < 0 || c.Console.SessionTTL > Duration(24*time.Hour) {
+		add("console.sessionTTL must be between 0 (the default, 8h) and 24h")
 	}
 	if len(c.Tenants) == 0 {
 		add("at least one tenant is required")

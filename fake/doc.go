@@ -9,6 +9,9 @@
 //	fake/google   Google Wallet REST API (walletobjects v1), its token
 //	              endpoint, signed save/delete callbacks and a stand-in
 //	              for Google's save page
+//	fake/oidc     an OpenID Connect provider (discovery, a login page that
+//	              offers its users, authorization code with PKCE, ES256
+//	              ID tokens): the console's development sign-in
 //
 // They are product code: `make run` serves them so that a newcomer sees the
 // whole flow with no account anywhere, and the tests drive them too. None
@@ -19,7 +22,8 @@
 //   - New(Options) builds a fake without listening; its Handler (or the
 //     value itself) is mounted on a server of the caller's, as `make run`
 //     does. New panics on options that are a programming error; the
-//     sandbox, whose configuration comes from the user, returns an error.
+//     sandbox and the OpenID provider, whose options come from the
+//     configuration, return an error.
 //   - NewServer(Options) builds a fake and listens on a loopback port (its
 //     URL field says where); Close stops it. APNs has only NewServer: it
 //     needs its own TLS listener for HTTP/2.

@@ -93,6 +93,9 @@ type Deps struct {
 	Files        PassFiles
 	TemplateFile func(template, file string) ([]byte, bool)
 
+	// Console is the operator console, served under /console/ (nil: off).
+	Console http.Handler
+
 	Webhooks WebhookDeps
 	Apple    AppleDeps
 	Links    LinkDeps
@@ -174,6 +177,9 @@ type DevDeps struct {
 	// OAuth serves the development identity provider's keys at
 	// /dev/oauth/jwks.json.
 	OAuth http.Handler
+	// OIDC is the development OpenID provider of the console's sign-in,
+	// under /dev/oidc/.
+	OIDC http.Handler
 }
 
 // Server holds the handlers' dependencies.
@@ -290,6 +296,13 @@ func (s *Server) routes() *gin.Engine {
 	}
 	if d := s.deps.Dev; d.Google != nil {
 		r.Any(DevGooglePath+"*path", stripPrefix(DevGooglePath, d.Google))
+	}
+	if d := s.deps.Dev; d.OIDC != nil {
+		r.Any("/dev/oidc/*path", gin.WrapH(d.OIDC))
+	}
+	if s.deps.Console != nil {
+		r.GET("/console", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/console/") })
+		r.Any("/console/*path", gin.WrapH(s.deps.Console))
 	}
 	return r
 }

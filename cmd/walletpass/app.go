@@ -542,6 +542,9 @@ func (a *App) buildServer() error {
 	if devIssuer != nil {
 		deps.Dev.OAuth = devIssuer.Handler()
 	}
+	if deps.Console, deps.Dev.OIDC, err = buildConsole(cfg, db, links, a.Log); err != nil {
+		return err
+	}
 	a.Server = &http.Server{
 		Handler:           httpapi.New(deps),
 		ReadHeaderTimeout: 10 * time.Second,

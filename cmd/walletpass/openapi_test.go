@@ -60,9 +60,10 @@ func openAPIRouter(t testing.TB) routers.Router {
 	return apiSpec.router
 }
 
-// undocumented are the development-only paths the document leaves out.
+// undocumented are the paths the document leaves out: development-only
+// ones, and the operator console's pages (HTML for browsers, not the API).
 func undocumented(path string) bool {
-	return strings.HasPrefix(path, "/sandbox/") || strings.HasPrefix(path, "/dev/")
+	return strings.HasPrefix(path, "/sandbox/") || strings.HasPrefix(path, "/dev/") || strings.HasPrefix(path, "/console/")
 }
 
 // checkOpenAPI wraps the server's handler in end-to-end tests: every

@@ -1,0 +1,378 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"walletpass/pass"
+)
+
+// consoleUser signs in to the console through the development OpenID
+// provider as the user at index (0: the admin, 1: the first tenant's
+// operator, last: a user without a role) and returns a client that holds
+// the session, and the last page.
+func consoleUser(t *testing.T, s *system, index int) (*http.Client, string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if strings.Contains(req.URL.Path, "/dev/oidc/authorize") {
+			return http.ErrUseLastResponse // the login page: choose a user
+		}
+		return nil
+	}}
+	resp, err := c.Get(s.base + "/console/queue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || err != nil || !strings.HasSuffix(loc.Path, "/dev/oidc/authorize") {
+		t.Fatalf("the console without a session: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	q := loc.Query()
+	if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("nonce") == "" || q.Get("state") == "" {
+		t.Errorf("authorization request without PKCE, nonce or state: %v", q)
+	}
+	q.Set("user", strconv.Itoa(index))
+	resp, err = c.PostForm(loc.String(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return c, string(body)
+}
+
+func get(t *testing.T, c *http.Client, u string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// post sends a form and reads the answer whole.
+func post(c *http.Client, u string, form url.Values) (int, error) {
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// csrfOf reads the CSRF token from a page's forms.
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(page, `name="csrf" value="`)
+	if !ok {
+		t.Fatal("no CSRF token on the page")
+	}
+	tok, _, _ := strings.Cut(rest, `"`)
+	return tok
+}
+
+// TestConsoleOrderLife walks an order paid → modified → validated →
+// cancelled and finds each step on the console's order page, found by
+// each identifier; re-sync and re-push are queued and audited.
+func TestConsoleOrderLife(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, "")
+	defer s.stop()
+	admin, page := consoleUser(t, s, 0)
+	if !strings.Contains(page, "Ada Admin") {
+		t.Fatalf("after sign-in, the queue page does not name the operator:\n%s", page)
+	}
+
+	o := s.createOrder(map[string]any{"count": 2})
+	s.waitPasses(o.Secret, "2 passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
+	orderURL := s.base + "/console/t/demo/orders/" + o.Secret
+	step := func(what string, want ...string) {
+		t.Helper()
+		st, body := get(t, admin, orderURL)
+		for _, w := range want {
+			if st != 200 || !strings.Contains(body, w) {
+				t.Errorf("%s: the order page (%d) lacks %q", what, st, w)
+			}
+		}
+	}
+	step("paid", "File id "+strconv.FormatInt(o.FileID, 10), "badge\">active", "pass-version")
+
+	s.action(o, o.Tickets[0].TicketID, "modify", map[string]any{})
+	s.waitPasses(o.Secret, "the modified pass", func(ps []pass.Pass) bool {
+		p := byMovement(ps, o.Tickets[0].MovementID, 0)
+		return p != nil && p.Version == 2
+	})
+	step("modified", "<td data-label=\"Version\">2</td>")
+
+	s.action(o, o.Tickets[0].TicketID, "validate", nil)
+	s.waitPasses(o.Secret, "the used pass", func(ps []pass.Pass) bool {
+		p := byMovement(ps, o.Tickets[0].MovementID, 0)
+		return p != nil && p.Status == pass.StatusUsed
+	})
+	step("validated", "badge\">used")
+
+	s.action(o, o.Tickets[1].TicketID, "cancel", nil)
+	s.waitPasses(o.Secret, "the voided pass", func(ps []pass.Pass) bool {
+		p := byMovement(ps, o.Tickets[1].MovementID, 0)
+		return p != nil && p.Status == pass.StatusVoided
+	})
+	step("cancelled", "badge\">voided", "<td data-label=\"Status\">voided</td>")
+
+	// Found by each identifier.
+	ps := s.passes(o.Secret)
+	for _, q := range []string{strconv.FormatInt(o.FileID, 10), o.Secret, ps[0].SerialNumber, o.Tickets[0].Barcode} {
+		st, body := get(t, admin, s.base+"/console/?q="+url.QueryEscape(q))
+		if st != 200 || !strings.Contains(body, "/console/t/demo/orders/"+o.Secret) {
+			t.Errorf("search %q: %d, no link to the order", q, st)
+		}
+	}
+	if st, body := get(t, admin, s.base+"/console/?q=nothing-like-this"); st != 200 || strings.Contains(body, "/orders/") {
+		t.Errorf("a search that matches nothing: %d", st)
+	}
+
+	// Actions, with the page's CSRF token; then in the audit log.
+	_, body := get(t, admin, orderURL)
+	tok := csrfOf(t, body)
+	for _, action := range []string{"resync", "repush"} {
+		resp, err := admin.PostForm(orderURL+"/"+action, url.Values{"csrf": {tok}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "Queued") {
+			t.Errorf("%s: %d", action, resp.StatusCode)
+		}
+	}
+	if st, body := get(t, admin, s.base+"/console/audit"); st != 200 || !strings.Contains(body, ">resync<") ||
+		!strings.Contains(body, ">repush<") || !strings.Contains(body, ">login<") || !strings.Contains(body, "Ada Admin (dev-admin)") {
+		t.Errorf("audit log (%d) lacks the sign-in or the actions:\n%s", st, body)
+	}
+}
+
+// TestConsoleAuth: without a session, pages go to sign-in and forms are
+// refused; a user without a role is refused; an operator of one tenant
+// sees nothing of another's (pages, search, queue, actions); every form
+// needs the session's CSRF token and a same-site origin; the cookies are
+// HttpOnly, SameSite=Lax and limited to /console/.
+func TestConsoleAuth(t *testing.T) {
+	t.Parallel()
+	sb := sandboxServer(t, "console-secret", 1000)
+	s := startSystem(t, fmt.Sprintf(`server: {development: true}
+tenants:
+  - id: demo
+    name: Demo
+    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
+  - id: other
+    name: Other
+    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
+    secutix: {baseURL: %q, operator: DEMO_WALLET, partner: walletpass, secret: console-secret}
+`, sb.URL+"/sandbox/secutix"))
+	defer s.stop()
+	o := s.createOrder(map[string]any{"count": 1})
+	s.waitPasses(o.Secret, "a pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
+	orderURL := s.base + "/console/t/demo/orders/" + o.Secret
+
+	// No session.
+	anon := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := anon.Get(orderURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/console/login?next=") {
+		t.Errorf("a page without a session: %d to %q", resp.StatusCode, loc)
+	}
+	if st, err := post(anon, orderURL+"/resync", url.Values{"csrf": {"x"}}); err != nil || st != http.StatusUnauthorized {
+		t.Errorf("a form without a session: %v %v", st, err)
+	}
+
+	// The sign-in's cookies.
+	jar, _ := cookiejar.New(nil)
+	flagsSeen := 0
+	c := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		for _, sc := range req.Response.Header.Values("Set-Cookie") {
+			if strings.HasPrefix(sc, "walletpass_console") {
+				flagsSeen++
+				if !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Lax") || !strings.Contains(sc, "Path=/console/") {
+					t.Errorf("cookie flags: %s", sc)
+				}
+			}
+		}
+		if strings.Contains(req.URL.Path, "/dev/oidc/authorize") {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	resp, err = c.Get(s.base + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	q := loc.Query()
+	q.Set("user", "1") // the operator of demo
+	if st, err := post(c, loc.String(), q); err != nil || st != 200 {
+		t.Fatalf("sign-in as demo's operator: %v %v", st, err)
+	}
+	if flagsSeen < 2 {
+		t.Errorf("%d console cookies set during the sign-in, want the sign-in's and the session's", flagsSeen)
+	}
+	if st, body := get(t, c, orderURL); st != 200 || !strings.Contains(body, o.Secret) {
+		t.Errorf("demo's operator on demo's order: %d", st)
+	}
+
+	// The operator of other.
+	other, _ := consoleUser(t, s, 2)
+	if st, _ := get(t, other, orderURL); st != http.StatusNotFound {
+		t.Errorf("other's operator on demo's order: %d, want 404", st)
+	}
+	if st, body := get(t, other, s.base+"/console/?q="+strconv.FormatInt(o.FileID, 10)); st != 200 || strings.Contains(body, o.Secret) {
+		t.Errorf("other's operator finds demo's order: %d", st)
+	}
+	if st, _ := get(t, other, s.base+"/console/?q=x&tenant=demo"); st != http.StatusForbidden {
+		t.Errorf("other's operator searching demo: %d, want 403", st)
+	}
+	if st, _ := get(t, other, s.base+"/console/queue?tenant=demo"); st != http.StatusForbidden {
+		t.Errorf("other's operator on demo's queue: %d, want 403", st)
+	}
+	_, page := get(t, other, s.base+"/console/queue")
+	otherTok := csrfOf(t, page)
+	if st, err := post(other, orderURL+"/resync", url.Values{"csrf": {otherTok}}); err != nil || st != http.StatusNotFound {
+		t.Errorf("other's operator re-syncs demo's order: %v %v, want 404", st, err)
+	}
+	task, err := s.db.Enqueue(t.Context(), pass.TaskOf(pass.PushArgs{Tenant: "demo", PassTypeID: "pass.x", Serial: "s"}, "test"), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := post(other, s.base+"/console/queue/discard", url.Values{"csrf": {otherTok}, "id": {task.TaskID}}); err != nil || st != http.StatusNotFound {
+		t.Errorf("other's operator discards demo's task: %v %v, want 404", st, err)
+	}
+	if _, err := s.db.GetTask(t.Context(), task.TaskID); err != nil {
+		t.Errorf("demo's task after other's attempt: %v", err)
+	}
+
+	// CSRF.
+	_, page = get(t, c, orderURL)
+	tok := csrfOf(t, page)
+	for name, form := range map[string]url.Values{"no token": {}, "another session's token": {"csrf": {otherTok}}} {
+		if st, err := post(c, orderURL+"/resync", form); err != nil || st != http.StatusForbidden {
+			t.Errorf("%s: %v %v, want 403", name, st, err)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, orderURL+"/resync", strings.NewReader(url.Values{"csrf": {tok}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, err := c.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a cross-site form with the right token: %v, want 403", err)
+	} else {
+		resp.Body.Close()
+	}
+	if st, err := post(c, s.base+"/console/queue/discard", url.Values{"csrf": {tok}, "id": {task.TaskID}}); err != nil || st != 200 {
+		t.Errorf("demo's operator discards demo's task: %v %v", st, err)
+	}
+	if _, err := s.db.GetTask(t.Context(), task.TaskID); pass.KindOf(err) != pass.KindNotFound {
+		t.Errorf("the discarded task: %v", err)
+	}
+
+	// A user without a role.
+	if _, body := consoleUser(t, s, 3); !strings.Contains(body, "no role") {
+		t.Errorf("a user without a role is not refused:\n%s", body)
+	}
+}
+
+// TestBrowserConsole: Chromium, sent to the console without a session,
+// lands on the development sign-in; the pages a signed-in operator gets
+// (search, order, queue, audit) are drawn by Chromium from the HTML and
+// style sheet the console served, on a desktop and a phone. The
+// screenshots are docs/console-*.png (written when
+// WALLETPASS_UPDATE_SCREENSHOTS=1).
+func TestBrowserConsole(t *testing.T) {
+	t.Parallel()
+	browser := chromium(t)
+	s := startSystem(t, "")
+	defer s.stop()
+	outDir := t.TempDir()
+	if os.Getenv("WALLETPASS_UPDATE_SCREENSHOTS") == "1" {
+		outDir = filepath.Join("..", "..", "docs")
+	}
+	desktop := headless(t, browser, "--window-size=1100,900")
+	phone := headless(t, browser, "--window-size=390,844")
+
+	dom := desktop("--dump-dom", s.base+"/console/")
+	if !strings.Contains(dom, "Development login") || !strings.Contains(dom, "Ada Admin") {
+		t.Errorf("Chromium without a session does not reach the sign-in:\n%s", dom)
+	}
+	desktop("--screenshot="+filepath.Join(outDir, "console-login.png"), s.base+"/console/")
+
+	o := s.createOrder(map[string]any{"count": 3})
+	s.waitPasses(o.Secret, "3 passes", func(ps []pass.Pass) bool { return len(ps) == 3 })
+	s.action(o, o.Tickets[0].TicketID, "modify", map[string]any{})
+	s.action(o, o.Tickets[1].TicketID, "validate", nil)
+	s.action(o, o.Tickets[2].TicketID, "cancel", nil)
+	s.waitPasses(o.Secret, "the changes", func(ps []pass.Pass) bool {
+		a, b, c := byMovement(ps, o.Tickets[0].MovementID, 0), byMovement(ps, o.Tickets[1].MovementID, 0), byMovement(ps, o.Tickets[2].MovementID, 0)
+		return a != nil && b != nil && c != nil && a.Version == 2 && b.Status == pass.StatusUsed && c.Status == pass.StatusVoided
+	})
+	admin, _ := consoleUser(t, s, 0)
+	_, page := get(t, admin, s.base+"/console/t/demo/orders/"+o.Secret)
+	post(admin, s.base+"/console/t/demo/orders/"+o.Secret+"/repush", url.Values{"csrf": {csrfOf(t, page)}})
+	if _, err := s.db.Enqueue(t.Context(), pass.TaskOf(pass.OrderRef{Tenant: "demo", FileID: 999999}, "later"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	pages := t.TempDir()
+	_, css := get(t, admin, s.base+"/console/style.css")
+	if err := os.WriteFile(filepath.Join(pages, "style.css"), []byte(css), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, path string
+		want       []string
+		phone      bool
+	}{
+		{"search", "/console/?q=" + strconv.FormatInt(o.FileID, 10), []string{"Find an order", "1 active, 1 used, 1 voided"}, false},
+		{"order", "/console/t/demo/orders/" + o.Secret, []string{"Sync with SecuTix now", "Timeline", "pass-version"}, false},
+		{"order-phone", "/console/t/demo/orders/" + o.Secret + "?lang=fr", []string{"Synchroniser avec SecuTix", "Chronologie"}, true},
+		{"queue", "/console/queue?state=pending&lang=en", []string{"sync-order", "Retry all shown"}, false},
+		{"audit", "/console/audit?lang=de", []string{"Audit-Protokoll", "repush", "Ada Admin (dev-admin)"}, false},
+	} {
+		st, body := get(t, admin, s.base+c.path)
+		if st != 200 {
+			t.Fatalf("%s: %d", c.name, st)
+		}
+		file := filepath.Join(pages, c.name+".html")
+		if err := os.WriteFile(file, []byte(strings.ReplaceAll(body, `href="/console/style.css"`, `href="style.css"`)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		run := desktop
+		if c.phone {
+			run = phone
+		}
+		dom := run("--dump-dom", "file://"+file)
+		for _, w := range c.want {
+			if !strings.Contains(dom, w) {
+				t.Errorf("%s: Chromium's page lacks %q", c.name, w)
+			}
+		}
+		shot := filepath.Join(outDir, "console-"+c.name+".png")
+		run("--screenshot="+shot, "file://"+file)
+		if st, err := os.Stat(shot); err != nil || st.Size() < 5000 {
+			t.Errorf("screenshot %s: %v", shot, err)
+		}
+	}
+}

@@ -1,0 +1,218 @@
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"walletpass/pass"
+)
+
+// Store is what the console reads and changes.
+type Store interface {
+	GetPass(ctx context.Context, tenant, serial string) (*pass.Pass, error)
+	PassByBarcode(ctx context.Context, tenant, barcode string) (*pass.Pass, error)
+	PassesByOrder(ctx context.Context, tenant, secretToken string) ([]pass.Pass, error)
+	ListPasses(ctx context.Context, q pass.PassQuery) ([]pass.PassListing, int, error)
+	HolderPasses(ctx context.Context, tenant string, fileID int64, keys ...string) ([]pass.Pass, error)
+	Timeline(ctx context.Context, tenant, secretToken string, fileID int64) ([]pass.TimelineEntry, error)
+	ListVersions(ctx context.Context, tenant, serial string) ([]pass.Pass, error)
+	DevicesForPass(ctx context.Context, tenant, passTypeID, serial string) ([]pass.Device, error)
+	PassInstalls(ctx context.Context, tenant, serial string) (pass.Installs, error)
+	Enqueue(ctx context.Context, t pass.NewTask, now time.Time) (pass.Enqueued, error)
+	QueueCounts(ctx context.Context, tenant string, now time.Time) ([]pass.QueueCount, error)
+	TenantTasks(ctx context.Context, tenant string, state pass.TaskState, kind string, limit int) ([]pass.Task, error)
+	GetTask(ctx context.Context, id string) (*pass.Task, error)
+	RetryTask(ctx context.Context, id string, now time.Time) error
+	DiscardTask(ctx context.Context, id string) error
+	AddAudit(ctx context.Context, e pass.AuditEntry) error
+	AuditLog(ctx context.Context, tenants []string, limit int) ([]pass.AuditEntry, error)
+}
+
+// OIDC is the identity provider operators sign in at.
+type OIDC struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	// RoleClaim names the ID token's claim that holds the roles (a string
+	// or a list of strings): "admin", or "operator:<tenant>".
+	RoleClaim string
+}
+
+// Tenant is what the console shows of a tenant.
+type Tenant struct {
+	ID, Name string
+}
+
+// Config is the console's setup; cmd/walletpass fills it.
+type Config struct {
+	// BaseURL is the public base URL of the service: the console is at
+	// BaseURL/console/, its sign-in callback at BaseURL/console/callback.
+	BaseURL string
+	OIDC    OIDC
+	// SessionKey signs the session cookies (at least 32 bytes, the same on
+	// every instance).
+	SessionKey []byte
+	// SessionTTL is how long a session lasts (default 8 hours).
+	SessionTTL time.Duration
+	Tenants    []Tenant
+	Store      Store
+	Log        *slog.Logger
+	Clock      pass.Clock
+	// HTTPClient reaches the identity provider (nil: a client with a 10 s
+	// timeout).
+	HTTPClient *http.Client
+}
+
+// Console serves the operator console under /console/.
+type Console struct {
+	cfg     Config
+	secure  bool // cookies marked Secure
+	tenants map[string]Tenant
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
+
+	oidcMu sync.Mutex
+	oidc   *oidcClient // discovered on the first sign-in
+
+	limitMu sync.Mutex
+	limits  map[string]*rate.Limiter // sign-ins per client
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed templates/style.css
+var styleSheet []byte
+
+// MinSessionKey is the shortest session key accepted.
+const MinSessionKey = 32
+
+// New returns the console. It returns an error for a configuration it
+// cannot work with.
+func New(cfg Config) (*Console, error) {
+	if len(cfg.SessionKey) < MinSessionKey {
+		return nil, errors.New("console: the session key is shorter than 32 bytes")
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || u.Host == "" {
+		return nil, errors.New("console: the base URL is not an absolute URL")
+	}
+	if cfg.OIDC.Issuer == "" || cfg.OIDC.ClientID == "" {
+		return nil, errors.New("console: the identity provider's issuer and client id are required")
+	}
+	if cfg.OIDC.RoleClaim == "" {
+		cfg.OIDC.RoleClaim = "roles"
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 8 * time.Hour
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	host := u.Hostname()
+	c := &Console{cfg: cfg, tenants: map[string]Tenant{}, limits: map[string]*rate.Limiter{},
+		// A browser keeps a Secure cookie only over https, or on
+		// localhost; a development run on another http host goes without.
+		secure: u.Scheme == "https" || host == "localhost" || strings.HasSuffix(host, ".localhost")}
+	for _, t := range cfg.Tenants {
+		c.tenants[t.ID] = t
+	}
+	if c.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	c.routes()
+	return c, nil
+}
+
+// routes is the console's route table.
+func (c *Console) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /console/login", c.login)
+	m.HandleFunc("GET /console/callback", c.callback)
+	m.HandleFunc("POST /console/logout", c.authed(c.logout))
+	m.HandleFunc("GET /console/{$}", c.authed(c.search))
+	m.HandleFunc("GET /console/t/{tenant}/orders/{secret}", c.authed(c.order))
+	m.HandleFunc("POST /console/t/{tenant}/orders/{secret}/resync", c.authed(c.resync))
+	m.HandleFunc("POST /console/t/{tenant}/orders/{secret}/repush", c.authed(c.repush))
+	m.HandleFunc("GET /console/queue", c.authed(c.queue))
+	m.HandleFunc("POST /console/queue/retry", c.authed(c.retryTasks))
+	m.HandleFunc("POST /console/queue/discard", c.authed(c.discardTasks))
+	m.HandleFunc("GET /console/audit", c.authed(c.audit))
+	m.HandleFunc("GET /console/style.css", c.style)
+	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
+		c.fail(w, r, nil, http.StatusNotFound, "notFound")
+	})
+	c.mux = m
+}
+
+// maxForm bounds a form's body.
+const maxForm = 64 << 10
+
+// ServeHTTP serves the console's paths.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' "+
+		c.formTargets()+"; frame-ancestors 'none'; base-uri 'none'")
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	c.mux.ServeHTTP(w, r)
+}
+
+// formTargets is where forms may go besides the console: the identity
+// provider (the sign-in redirect follows a form post on some browsers).
+func (c *Console) formTargets() string {
+	u, err := url.Parse(c.cfg.OIDC.Issuer)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// allowSignIn spends one of the client's sign-in attempts: 30 a minute,
+// bursts of 10 (each costs the identity provider a round trip).
+func (c *Console) allowSignIn(r *http.Request) bool {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	c.limitMu.Lock()
+	defer c.limitMu.Unlock()
+	if len(c.limits) > 100_000 {
+		c.limits = map[string]*rate.Limiter{}
+	}
+	l, ok := c.limits[ip]
+	if !ok {
+		l = rate.NewLimiter(rate.Every(2*time.Second), 10)
+		c.limits[ip] = l
+	}
+	return l.AllowN(c.cfg.Clock.Now(), 1)
+}
+
+// record writes an audit entry (and a log line without personal data); a
+// failure to record is logged, the action stands.
+func (c *Console) record(ctx context.Context, s *session, tenant, action, target, detail string) {
+	e := pass.AuditEntry{At: c.cfg.Clock.Now(), Actor: s.actor(), Tenant: tenant, Action: action, Target: target, Detail: detail}
+	if err := c.cfg.Store.AddAudit(context.WithoutCancel(ctx), e); err != nil {
+		c.cfg.Log.Error("console audit", slog.String("action", action), slog.String("error", err.Error()))
+	}
+	c.cfg.Log.Info("console action", slog.String("subject", s.Subject), slog.String("tenant", tenant),
+		slog.String("action", action), slog.String("target", target))
+}

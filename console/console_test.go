@@ -1,0 +1,110 @@
+package console
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newTest(t *testing.T, base string) *Console {
+	t.Helper()
+	c, err := New(Config{BaseURL: base, OIDC: OIDC{Issuer: "https://idp.example", ClientID: "c"},
+		SessionKey: []byte(strings.Repeat("k", 32)), Tenants: []Tenant{{ID: "demo", Name: "Demo"}, {ID: "other", Name: "Other"}},
+		Clock: func() time.Time { return time.Unix(1_800_000_000, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestSessionCookie: the session is refused when tampered with, signed
+// for another purpose, expired or without a CSRF token; cookies are
+// Secure over https and on localhost only.
+func TestSessionCookie(t *testing.T) {
+	c := newTest(t, "https://wallet.example")
+	now := c.cfg.Clock.Now()
+	good := &session{Subject: "u1", Tenants: []string{"demo"}, CSRF: "tok", Expires: now.Add(time.Hour)}
+	cookie := func(purpose string, s *session) *http.Request {
+		v, err := c.seal(purpose, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodGet, "/console/", nil)
+		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: v})
+		return r
+	}
+	if s := c.current(cookie("session", good)); s == nil || s.Subject != "u1" || !s.may("demo") || s.may("other") {
+		t.Errorf("a good session: %+v", s)
+	}
+	if s := c.current(cookie("login", good)); s != nil {
+		t.Error("a value sealed for the sign-in is taken as a session")
+	}
+	expired := *good
+	expired.Expires = now
+	if s := c.current(cookie("session", &expired)); s != nil {
+		t.Error("an expired session is taken")
+	}
+	noCSRF := *good
+	noCSRF.CSRF = ""
+	if s := c.current(cookie("session", &noCSRF)); s != nil {
+		t.Error("a session without a CSRF token is taken")
+	}
+	r := cookie("session", good)
+	ck, _ := r.Cookie(sessionCookie)
+	body, sig, _ := strings.Cut(ck.Value, ".")
+	forged := &session{Subject: "u1", Admin: true, CSRF: "tok", Expires: now.Add(time.Hour)}
+	fv, _ := c.seal("session", forged)
+	fbody, _, _ := strings.Cut(fv, ".")
+	for _, v := range []string{fbody + "." + sig, body + "." + sig[:len(sig)-2] + "AA", body, "", "x.y"} {
+		r := httptest.NewRequest(http.MethodGet, "/console/", nil)
+		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: v})
+		if s := c.current(r); s != nil {
+			t.Errorf("cookie %q taken as %+v", v, s)
+		}
+	}
+
+	for base, secure := range map[string]bool{"https://wallet.example": true, "http://localhost:8080": true, "http://127.0.0.1:8080": false} {
+		c := newTest(t, base)
+		w := httptest.NewRecorder()
+		c.setCookie(w, sessionCookie, "v", time.Hour)
+		sc := w.Header().Get("Set-Cookie")
+		if strings.Contains(sc, "; Secure") != secure || !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Lax") ||
+			!strings.Contains(sc, "Path=/console/") {
+			t.Errorf("%s: Set-Cookie %s (Secure %v)", base, sc, secure)
+		}
+	}
+}
+
+// TestRolesAndNext: roles from a string or a list, only served tenants;
+// the return path stays in the console.
+func TestRolesAndNext(t *testing.T) {
+	c := newTest(t, "https://wallet.example")
+	for _, tc := range []struct {
+		name    string
+		claim   any
+		admin   bool
+		tenants string
+	}{
+		{"list", []any{"operator:demo", "operator:nowhere", 7}, false, "demo"},
+		{"string", "admin operator:other", true, "other"},
+		{"commas", "operator:demo,operator:other,operator:demo", false, "demo other"},
+		{"none", nil, false, ""},
+		{"prefix only", "operators:demo administrator", false, ""},
+	} {
+		admin, tenants := c.rolesOf(tc.claim)
+		if admin != tc.admin || strings.Join(tenants, " ") != tc.tenants {
+			t.Errorf("%s: admin %v tenants %v, want %v %q", tc.name, admin, tenants, tc.admin, tc.tenants)
+		}
+	}
+	for next, want := range map[string]string{"/console/queue?state=dead": "/console/queue?state=dead", "https://evil.example/": "/console/",
+		"//evil.example/console/": "/console/", "/console/\\evil": "/console/", "": "/console/", "/api/demo/passes": "/console/"} {
+		if got := safeNext(next); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
+	if _, err := New(Config{BaseURL: "https://x", OIDC: OIDC{Issuer: "https://i", ClientID: "c"}, SessionKey: []byte("short")}); err == nil {
+		t.Error("a short session key is accepted")
+	}
+}

@@ -1,0 +1,154 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// oidcClient is the identity provider, discovered.
+type oidcClient struct {
+	oauth    oauth2.Config
+	verifier *oidc.IDTokenVerifier
+}
+
+// provider discovers the identity provider on first use (it may be served
+// by this very process, not listening yet when the console is built) and
+// keeps it; a failed discovery is tried again at the next sign-in.
+func (c *Console) provider(ctx context.Context) (*oidcClient, error) {
+	c.oidcMu.Lock()
+	defer c.oidcMu.Unlock()
+	if c.oidc != nil {
+		return c.oidc, nil
+	}
+	ctx = oidc.ClientContext(ctx, c.cfg.HTTPClient)
+	p, err := oidc.NewProvider(ctx, c.cfg.OIDC.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("console: identity provider %s: %w", c.cfg.OIDC.Issuer, err)
+	}
+	c.oidc = &oidcClient{
+		oauth: oauth2.Config{ClientID: c.cfg.OIDC.ClientID, ClientSecret: c.cfg.OIDC.ClientSecret,
+			RedirectURL: c.cfg.BaseURL + "/console/callback", Endpoint: p.Endpoint(),
+			Scopes: []string{oidc.ScopeOpenID, "profile", "email"}},
+		verifier: p.Verifier(&oidc.Config{ClientID: c.cfg.OIDC.ClientID, Now: c.cfg.Clock.Now}),
+	}
+	return c.oidc, nil
+}
+
+// pendingLogin is what the login cookie holds between the redirect to the
+// identity provider and the way back.
+type pendingLogin struct {
+	State    string    `json:"state"`
+	Nonce    string    `json:"nonce"`
+	Verifier string    `json:"verifier"`
+	Next     string    `json:"next"`
+	Expires  time.Time `json:"exp"`
+}
+
+// login sends the browser to the identity provider: authorization code
+// flow, PKCE (S256), a fresh state and nonce.
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if !c.allowSignIn(r) {
+		w.Header().Set("Retry-After", "5")
+		c.fail(w, r, nil, http.StatusTooManyRequests, "slowDown")
+		return
+	}
+	p, err := c.provider(r.Context())
+	if err != nil {
+		c.cfg.Log.Error("console sign-in", slog.String("error", err.Error()))
+		c.fail(w, r, nil, http.StatusBadGateway, "idpDown")
+		return
+	}
+	pl := pendingLogin{State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(),
+		Next: safeNext(r.URL.Query().Get("next")), Expires: c.cfg.Clock.Now().Add(loginTTL)}
+	v, err := c.seal("login", pl)
+	if err != nil {
+		c.fail(w, r, nil, http.StatusInternalServerError, "internal")
+		return
+	}
+	c.setCookie(w, loginCookie, v, loginTTL)
+	http.Redirect(w, r, p.oauth.AuthCodeURL(pl.State, oidc.Nonce(pl.Nonce), oauth2.S256ChallengeOption(pl.Verifier)), http.StatusSeeOther)
+}
+
+// callback is the identity provider's redirect back: the state must be
+// the login cookie's, the code is exchanged with the PKCE verifier, the ID
+// token verified (issuer, audience, expiry, signature) and its nonce
+// checked; the roles claim decides what the session sees.
+func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
+	if !c.allowSignIn(r) {
+		w.Header().Set("Retry-After", "5")
+		c.fail(w, r, nil, http.StatusTooManyRequests, "slowDown")
+		return
+	}
+	var pl pendingLogin
+	ck, err := r.Cookie(loginCookie)
+	if err != nil || c.open("login", ck.Value, &pl) != nil || !c.cfg.Clock.Now().Before(pl.Expires) {
+		c.fail(w, r, nil, http.StatusBadRequest, "loginExpired")
+		return
+	}
+	c.setCookie(w, loginCookie, "", 0) // one use
+	q := r.URL.Query()
+	if e := q.Get("error"); e != "" {
+		c.cfg.Log.Warn("console sign-in refused", slog.String("error", e))
+		c.fail(w, r, nil, http.StatusForbidden, "idpRefused")
+		return
+	}
+	if q.Get("state") != pl.State || q.Get("code") == "" {
+		c.fail(w, r, nil, http.StatusBadRequest, "loginExpired")
+		return
+	}
+	p, err := c.provider(r.Context())
+	if err != nil {
+		c.fail(w, r, nil, http.StatusBadGateway, "idpDown")
+		return
+	}
+	ctx := oidc.ClientContext(r.Context(), c.cfg.HTTPClient)
+	tok, err := p.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(pl.Verifier))
+	if err != nil {
+		c.cfg.Log.Warn("console sign-in: code exchange", slog.String("error", err.Error()))
+		c.fail(w, r, nil, http.StatusBadGateway, "idpRefused")
+		return
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := p.verifier.Verify(ctx, raw)
+	if err != nil || idt.Nonce != pl.Nonce {
+		c.cfg.Log.Warn("console sign-in: ID token refused", slog.Any("error", err))
+		c.fail(w, r, nil, http.StatusForbidden, "idpRefused")
+		return
+	}
+	claims := map[string]any{}
+	if err := idt.Claims(&claims); err != nil {
+		c.fail(w, r, nil, http.StatusForbidden, "idpRefused")
+		return
+	}
+	admin, tenants := c.rolesOf(claims[c.cfg.OIDC.RoleClaim])
+	name, _ := claims["name"].(string)
+	s := &session{Subject: idt.Subject, Name: name, Admin: admin, Tenants: tenants, CSRF: randomToken(),
+		Expires: c.cfg.Clock.Now().Add(c.cfg.SessionTTL), Lang: pageLanguage(r)}
+	if !admin && len(tenants) == 0 {
+		c.record(r.Context(), s, "", "login-refused", "", "no console role")
+		c.fail(w, r, nil, http.StatusForbidden, "noRole")
+		return
+	}
+	v, err := c.seal("session", s)
+	if err != nil {
+		c.fail(w, r, nil, http.StatusInternalServerError, "internal")
+		return
+	}
+	c.setCookie(w, sessionCookie, v, c.cfg.SessionTTL)
+	c.record(r.Context(), s, "", "login", "", "")
+	http.Redirect(w, r, pl.Next, http.StatusSeeOther)
+}
+
+// logout ends the session (the cookie; the identity provider's own session
+// is its business).
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	c.setCookie(w, sessionCookie, "", 0)
+	c.record(r.Context(), s, "", "logout", "", "")
+	c.render(w, r, nil, http.StatusOK, "signedout", nil)
+}

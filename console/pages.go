@@ -1,0 +1,578 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"walletpass/pass"
+)
+
+// page is what every page's template gets.
+type page struct {
+	Lang    string
+	Title   string
+	Session *session
+	Tenants []Tenant // those the session sees
+	Path    string   // the request's path and query, for the language links
+	Data    any
+	Message string // a problem, already in the page's language
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t := template.New("layout.html").Funcs(template.FuncMap{
+			"t":     func(lang, key string) string { return text(lang, key) },
+			"when":  func(t time.Time) string { return formatTime(t) },
+			"mask":  mask,
+			"langs": func() []string { return languages },
+			"withLang": func(path, lang string) string {
+				base, q, _ := strings.Cut(path, "?")
+				vals := []string{}
+				for _, kv := range strings.Split(q, "&") {
+					if kv != "" && !strings.HasPrefix(kv, "lang=") {
+						vals = append(vals, kv)
+					}
+				}
+				return base + "?" + strings.Join(append(vals, "lang="+lang), "&")
+			},
+		})
+		if t, err = t.ParseFS(templateFS, "templates/layout.html", n); err != nil {
+			return nil, fmt.Errorf("console: template %s: %w", n, err)
+		}
+		out[base] = t
+	}
+	return out, nil
+}
+
+// formatTime shows an instant in UTC to the second (operators compare it
+// with logs).
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// mask shows the ends of a secret-like value: enough to tell two apart.
+func mask(s string) string {
+	if len(s) <= 8 {
+		return strings.Repeat("•", len(s))
+	}
+	return s[:4] + "…" + s[len(s)-4:]
+}
+
+// render writes a page; s may be nil (sign-in errors).
+func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, status int, name string, data any) {
+	c.renderPage(w, status, name, c.pageFor(r, s, name, data))
+}
+
+func (c *Console) pageFor(r *http.Request, s *session, title string, data any) page {
+	p := page{Lang: pageLanguage(r), Title: title, Session: s, Path: r.URL.RequestURI(), Data: data}
+	if s != nil {
+		if s.Lang != "" {
+			p.Lang = s.Lang
+		}
+		p.Tenants = c.visible(s)
+	}
+	if l := r.URL.Query().Get("lang"); slices.Contains(languages, l) {
+		p.Lang = l
+	}
+	return p
+}
+
+func (c *Console) renderPage(w http.ResponseWriter, status int, name string, p page) {
+	t, ok := c.pages[name]
+	if !ok {
+		http.Error(w, "no page "+name, http.StatusInternalServerError)
+		return
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, p); err != nil {
+		c.cfg.Log.Error("console page", slog.String("page", name), slog.String("error", err.Error()))
+		http.Error(w, "the page could not be drawn", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// fail answers with the error page and a message by key.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, status int, key string) {
+	p := c.pageFor(r, s, "error", nil)
+	p.Message = text(p.Lang, key)
+	c.renderPage(w, status, "error", p)
+}
+
+// failErr answers a store error: not found, conflict, unavailable or
+// internal, logged once.
+func (c *Console) failErr(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	switch pass.KindOf(err) {
+	case pass.KindNotFound:
+		c.fail(w, r, s, http.StatusNotFound, "notFound")
+	case pass.KindConflict:
+		c.fail(w, r, s, http.StatusConflict, "conflict")
+	default:
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		c.cfg.Log.Error("console", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		c.fail(w, r, s, http.StatusServiceUnavailable, "unavailable")
+	}
+}
+
+func (c *Console) style(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(styleSheet)
+}
+
+// The search.
+
+// orderHit is an order the search found.
+type orderHit struct {
+	Tenant   Tenant
+	Secret   string
+	FileID   int64
+	Event    string
+	Start    time.Time
+	Holder   string
+	Passes   int
+	Statuses string
+	By       string
+}
+
+// maxQuery bounds a search.
+const maxQuery = 200
+
+var (
+	serialPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	digits        = regexp.MustCompile(`^[0-9]{1,18}$`)
+)
+
+func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	tenant := r.URL.Query().Get("tenant")
+	data := struct {
+		Q, Tenant string
+		Searched  bool
+		Hits      []orderHit
+		Took      time.Duration
+	}{Q: q, Tenant: tenant}
+	if tenant != "" && !s.may(tenant) {
+		c.fail(w, r, s, http.StatusForbidden, "forbidden")
+		return
+	}
+	if len(q) > maxQuery {
+		c.fail(w, r, s, http.StatusBadRequest, "tooLong")
+		return
+	}
+	if q != "" {
+		t0 := time.Now()
+		hits, err := c.find(r.Context(), s, tenant, q)
+		if err != nil {
+			c.failErr(w, r, s, err)
+			return
+		}
+		data.Searched, data.Hits, data.Took = true, hits, time.Since(t0).Round(time.Millisecond)
+	}
+	c.render(w, r, s, http.StatusOK, "search", data)
+}
+
+// maxHits bounds the orders a search shows.
+const maxHits = 50
+
+// find looks q up, in the tenant or in every tenant the session sees, as
+// each kind of identifier it may be; every lookup is by an index.
+func (c *Console) find(ctx context.Context, s *session, tenant, q string) ([]orderHit, error) {
+	var hits []orderHit
+	seen := map[string]bool{}
+	for _, t := range c.visible(s) {
+		if tenant != "" && t.ID != tenant {
+			continue
+		}
+		type found struct {
+			ps []pass.Pass
+			by string
+		}
+		var all []found
+		add := func(by string, ps ...pass.Pass) { all = append(all, found{ps, by}) }
+		one := func(by string, p *pass.Pass, err error) error {
+			if err == nil {
+				add(by, *p)
+				return nil
+			}
+			if pass.KindOf(err) == pass.KindNotFound {
+				return nil
+			}
+			return err
+		}
+		lower := strings.ToLower(q)
+		switch {
+		case serialPattern.MatchString(lower):
+			p, err := c.cfg.Store.GetPass(ctx, t.ID, lower)
+			if err := one("serial", p, err); err != nil {
+				return nil, err
+			}
+		case strings.Contains(q, "@"):
+			ps, err := c.cfg.Store.HolderPasses(ctx, t.ID, 0, pass.HolderKey(pass.Ticket{HolderEmail: q}))
+			if err != nil {
+				return nil, err
+			}
+			add("email", ps...)
+		default:
+			if digits.MatchString(q) {
+				id, _ := strconv.ParseInt(q, 10, 64)
+				ls, _, err := c.cfg.Store.ListPasses(ctx, pass.PassQuery{Tenant: t.ID, FileID: id, Limit: pass.MaxPageSize})
+				if err != nil {
+					return nil, err
+				}
+				for _, l := range ls {
+					add("fileId", l.Pass)
+				}
+			}
+			ps, err := c.cfg.Store.PassesByOrder(ctx, t.ID, q)
+			if err != nil {
+				return nil, err
+			}
+			add("secret", ps...)
+			p, err := c.cfg.Store.PassByBarcode(ctx, t.ID, q)
+			if err := one("barcode", p, err); err != nil {
+				return nil, err
+			}
+		}
+		for _, f := range all {
+			for _, p := range f.ps {
+				key := t.ID + "\x00" + p.SecretToken
+				if seen[key] || len(hits) >= maxHits {
+					continue
+				}
+				seen[key] = true
+				h, err := c.hit(ctx, t, p.SecretToken, f.by)
+				if err != nil {
+					return nil, err
+				}
+				hits = append(hits, h)
+			}
+		}
+	}
+	return hits, nil
+}
+
+// hit summarises an order for the search results.
+func (c *Console) hit(ctx context.Context, t Tenant, secret, by string) (orderHit, error) {
+	ps, err := c.cfg.Store.PassesByOrder(ctx, t.ID, secret)
+	if err != nil {
+		return orderHit{}, err
+	}
+	h := orderHit{Tenant: t, Secret: secret, Passes: len(ps), By: by}
+	counts := map[pass.Status]int{}
+	var order []pass.Status
+	for _, p := range ps {
+		if h.FileID == 0 {
+			h.FileID, h.Event, h.Start, h.Holder = p.FileID, p.Ticket.Event.Name, p.Ticket.Event.Start, p.Ticket.HolderName
+		}
+		if counts[p.Status] == 0 {
+			order = append(order, p.Status)
+		}
+		counts[p.Status]++
+	}
+	var parts []string
+	for _, st := range order {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+	}
+	h.Statuses = strings.Join(parts, ", ")
+	return h, nil
+}
+
+// The order page.
+
+// passView is one pass of an order, with what happened to it.
+type passView struct {
+	Pass     pass.Pass
+	Seat     string
+	Installs pass.Installs
+	Versions []pass.Pass
+	Devices  []pass.Device
+}
+
+func (c *Console) tenantOf(w http.ResponseWriter, r *http.Request, s *session) (Tenant, bool) {
+	t, ok := c.tenants[r.PathValue("tenant")]
+	if !ok || !s.may(t.ID) {
+		// Not telling a tenant that exists from one that does not.
+		c.fail(w, r, s, http.StatusNotFound, "notFound")
+		return Tenant{}, false
+	}
+	return t, true
+}
+
+func (c *Console) order(w http.ResponseWriter, r *http.Request, s *session) {
+	t, ok := c.tenantOf(w, r, s)
+	if !ok {
+		return
+	}
+	ctx, secret := r.Context(), r.PathValue("secret")
+	ps, err := c.cfg.Store.PassesByOrder(ctx, t.ID, secret)
+	if err != nil {
+		c.failErr(w, r, s, err)
+		return
+	}
+	if len(ps) == 0 {
+		c.fail(w, r, s, http.StatusNotFound, "notFound")
+		return
+	}
+	data := struct {
+		Tenant   Tenant
+		Secret   string
+		FileID   int64
+		OrderID  int64
+		Passes   []passView
+		Timeline []pass.TimelineEntry
+		Queued   string
+	}{Tenant: t, Secret: secret, FileID: ps[0].FileID, OrderID: ps[0].OrderID, Queued: r.URL.Query().Get("queued")}
+	for _, p := range ps {
+		v := passView{Pass: p, Seat: seatText(p.Ticket.Seat)}
+		if v.Installs, err = c.cfg.Store.PassInstalls(ctx, t.ID, p.SerialNumber); err != nil {
+			c.failErr(w, r, s, err)
+			return
+		}
+		if v.Versions, err = c.cfg.Store.ListVersions(ctx, t.ID, p.SerialNumber); err != nil {
+			c.failErr(w, r, s, err)
+			return
+		}
+		slices.Reverse(v.Versions) // newest first
+		if v.Devices, err = c.cfg.Store.DevicesForPass(ctx, t.ID, p.PassTypeID, p.SerialNumber); err != nil {
+			c.failErr(w, r, s, err)
+			return
+		}
+		data.Passes = append(data.Passes, v)
+	}
+	if data.Timeline, err = c.cfg.Store.Timeline(ctx, t.ID, secret, data.FileID); err != nil {
+		c.failErr(w, r, s, err)
+		return
+	}
+	slices.Reverse(data.Timeline) // newest first
+	c.render(w, r, s, http.StatusOK, "order", data)
+}
+
+func seatText(s pass.Seat) string {
+	var parts []string
+	for _, p := range []string{s.Area, s.Block, s.Row, s.Number} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+// resync queues a sync of the order with SecuTix.
+func (c *Console) resync(w http.ResponseWriter, r *http.Request, s *session) {
+	t, ok := c.tenantOf(w, r, s)
+	if !ok {
+		return
+	}
+	secret := r.PathValue("secret")
+	ps, err := c.cfg.Store.PassesByOrder(r.Context(), t.ID, secret)
+	if err != nil || len(ps) == 0 {
+		c.failErr(w, r, s, orNotFound(err))
+		return
+	}
+	cid := "console-" + randomToken()[:12]
+	if _, err := c.cfg.Store.Enqueue(r.Context(), pass.TaskOf(pass.OrderRef{Tenant: t.ID, SecretToken: secret, FileID: ps[0].FileID}, cid),
+		c.cfg.Clock.Now()); err != nil {
+		c.failErr(w, r, s, err)
+		return
+	}
+	c.record(r.Context(), s, t.ID, "resync", "file "+strconv.FormatInt(ps[0].FileID, 10), cid)
+	http.Redirect(w, r, "/console/t/"+t.ID+"/orders/"+secret+"?queued=resync", http.StatusSeeOther)
+}
+
+// repush queues a push of each of the order's passes to its devices.
+func (c *Console) repush(w http.ResponseWriter, r *http.Request, s *session) {
+	t, ok := c.tenantOf(w, r, s)
+	if !ok {
+		return
+	}
+	secret := r.PathValue("secret")
+	ps, err := c.cfg.Store.PassesByOrder(r.Context(), t.ID, secret)
+	if err != nil || len(ps) == 0 {
+		c.failErr(w, r, s, orNotFound(err))
+		return
+	}
+	cid := "console-" + randomToken()[:12]
+	for _, p := range ps {
+		if _, err := c.cfg.Store.Enqueue(r.Context(), pass.TaskOf(pass.PushArgs{Tenant: t.ID, PassTypeID: p.PassTypeID, Serial: p.SerialNumber}, cid),
+			c.cfg.Clock.Now()); err != nil {
+			c.failErr(w, r, s, err)
+			return
+		}
+	}
+	c.record(r.Context(), s, t.ID, "repush", "file "+strconv.FormatInt(ps[0].FileID, 10), fmt.Sprintf("%d passes, %s", len(ps), cid))
+	http.Redirect(w, r, "/console/t/"+t.ID+"/orders/"+secret+"?queued=repush", http.StatusSeeOther)
+}
+
+func orNotFound(err error) error {
+	if err != nil {
+		return err
+	}
+	return pass.Errorf(pass.KindNotFound, "no such order")
+}
+
+// The queue.
+
+// taskStates the queue page lists.
+var taskStates = []pass.TaskState{pass.TaskDead, pass.TaskPending, pass.TaskRunning}
+
+// maxTasks bounds the tasks the queue page lists (and acts on at once).
+const maxTasks = 200
+
+func (c *Console) queueScope(w http.ResponseWriter, r *http.Request, s *session, tenant string) (string, bool) {
+	if tenant == "" && !s.Admin {
+		if ts := c.visible(s); len(ts) == 1 {
+			return ts[0].ID, true
+		}
+	}
+	if (tenant == "" && !s.Admin) || (tenant != "" && !s.may(tenant)) {
+		c.fail(w, r, s, http.StatusForbidden, "forbidden")
+		return "", false
+	}
+	return tenant, true
+}
+
+func (c *Console) queue(w http.ResponseWriter, r *http.Request, s *session) {
+	q := r.URL.Query()
+	tenant, ok := c.queueScope(w, r, s, q.Get("tenant"))
+	if !ok {
+		return
+	}
+	state := pass.TaskState(q.Get("state"))
+	if state == "" {
+		state = pass.TaskDead
+	}
+	if !slices.Contains(taskStates, state) {
+		c.fail(w, r, s, http.StatusBadRequest, "badForm")
+		return
+	}
+	kind := q.Get("kind")
+	counts, err := c.cfg.Store.QueueCounts(r.Context(), tenant, c.cfg.Clock.Now())
+	if err != nil {
+		c.failErr(w, r, s, err)
+		return
+	}
+	tasks, err := c.cfg.Store.TenantTasks(r.Context(), tenant, state, kind, maxTasks)
+	if err != nil {
+		c.failErr(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, http.StatusOK, "queue", struct {
+		Tenant, Kind string
+		State        pass.TaskState
+		States       []pass.TaskState
+		Counts       []pass.QueueCount
+		Tasks        []pass.Task
+		Done         string
+	}{tenant, kind, state, taskStates, counts, tasks, q.Get("done")})
+}
+
+func (c *Console) retryTasks(w http.ResponseWriter, r *http.Request, s *session) {
+	c.actOnTasks(w, r, s, "retry-task", func(ctx context.Context, id string) error {
+		return c.cfg.Store.RetryTask(ctx, id, c.cfg.Clock.Now())
+	})
+}
+
+func (c *Console) discardTasks(w http.ResponseWriter, r *http.Request, s *session) {
+	c.actOnTasks(w, r, s, "discard-task", c.cfg.Store.DiscardTask)
+}
+
+// actOnTasks retries or discards the form's tasks (id, one or more), or
+// with all=1 every task the queue page shows for its tenant, state and
+// kind; a task of a tenant the session does not see is refused whole.
+func (c *Console) actOnTasks(w http.ResponseWriter, r *http.Request, s *session, action string, act func(context.Context, string) error) {
+	f := r.PostForm
+	tenant, ok := c.queueScope(w, r, s, f.Get("tenant"))
+	if !ok {
+		return
+	}
+	state := pass.TaskState(f.Get("state"))
+	if !slices.Contains(taskStates, state) {
+		state = pass.TaskDead
+	}
+	var tasks []pass.Task
+	if f.Get("all") == "1" {
+		ts, err := c.cfg.Store.TenantTasks(r.Context(), tenant, state, f.Get("kind"), maxTasks)
+		if err != nil {
+			c.failErr(w, r, s, err)
+			return
+		}
+		tasks = ts
+	} else {
+		ids := f["id"]
+		if len(ids) == 0 || len(ids) > maxTasks {
+			c.fail(w, r, s, http.StatusBadRequest, "badForm")
+			return
+		}
+		for _, id := range ids {
+			t, err := c.cfg.Store.GetTask(r.Context(), id)
+			if err != nil {
+				c.failErr(w, r, s, err)
+				return
+			}
+			if !s.may(t.Tenant) {
+				c.fail(w, r, s, http.StatusNotFound, "notFound")
+				return
+			}
+			tasks = append(tasks, *t)
+		}
+	}
+	done := 0
+	for _, t := range tasks {
+		if err := act(r.Context(), t.ID); err != nil {
+			if k := pass.KindOf(err); k == pass.KindConflict || k == pass.KindNotFound {
+				continue // it moved on meanwhile
+			}
+			c.failErr(w, r, s, err)
+			return
+		}
+		done++
+		c.record(r.Context(), s, t.Tenant, action, "task "+t.ID, t.Kind)
+	}
+	back := "/console/queue?state=" + string(state) + "&done=" + strconv.Itoa(done)
+	if tenant != "" {
+		back += "&tenant=" + tenant
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// The audit log.
+
+func (c *Console) audit(w http.ResponseWriter, r *http.Request, s *session) {
+	var tenants []string // an admin sees everything
+	if !s.Admin {
+		tenants = append([]string{}, s.Tenants...)
+	}
+	es, err := c.cfg.Store.AuditLog(r.Context(), tenants, 200)
+	if err != nil {
+		c.failErr(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, http.StatusOK, "audit", es)
+}
