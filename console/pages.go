@@ -386,28 +386,26 @@ func seatText(s pass.Seat) string {
 
 // resync queues a sync of the order with SecuTix.
 func (c *Console) resync(w http.ResponseWriter, r *http.Request, s *session) {
-	t, ok := c.tenantOf(w, r, s)
-	if !ok {
-		return
-	}
-	secret := r.PathValue("secret")
-	ps, err := c.cfg.Store.PassesByOrder(r.Context(), t.ID, secret)
-	if err != nil || len(ps) == 0 {
-		c.failErr(w, r, s, orNotFound(err))
-		return
-	}
-	cid := "console-" + randomToken()[:12]
-	if _, err := c.cfg.Store.Enqueue(r.Context(), pass.TaskOf(pass.OrderRef{Tenant: t.ID, SecretToken: secret, FileID: ps[0].FileID}, cid),
-		c.cfg.Clock.Now()); err != nil {
-		c.failErr(w, r, s, err)
-		return
-	}
-	c.record(r.Context(), s, t.ID, "resync", "file "+strconv.FormatInt(ps[0].FileID, 10), cid)
-	http.Redirect(w, r, "/console/t/"+t.ID+"/orders/"+secret+"?queued=resync", http.StatusSeeOther)
+	c.orderAction(w, r, s, "resync", func(t Tenant, secret string, ps []pass.Pass) []pass.TaskArgs {
+		return []pass.TaskArgs{pass.OrderRef{Tenant: t.ID, SecretToken: secret, FileID: ps[0].FileID}}
+	})
 }
 
 // repush queues a push of each of the order's passes to its devices.
 func (c *Console) repush(w http.ResponseWriter, r *http.Request, s *session) {
+	c.orderAction(w, r, s, "repush", func(t Tenant, _ string, ps []pass.Pass) []pass.TaskArgs {
+		var out []pass.TaskArgs
+		for _, p := range ps {
+			out = append(out, pass.PushArgs{Tenant: t.ID, PassTypeID: p.PassTypeID, Serial: p.SerialNumber})
+		}
+		return out
+	})
+}
+
+// orderAction queues the tasks an action makes of the order's passes
+// (under one correlation id), audits it, and goes back to the order page.
+func (c *Console) orderAction(w http.ResponseWriter, r *http.Request, s *session, action string,
+	tasks func(t Tenant, secret string, ps []pass.Pass) []pass.TaskArgs) {
 	t, ok := c.tenantOf(w, r, s)
 	if !ok {
 		return
@@ -419,15 +417,14 @@ func (c *Console) repush(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	cid := "console-" + randomToken()[:12]
-	for _, p := range ps {
-		if _, err := c.cfg.Store.Enqueue(r.Context(), pass.TaskOf(pass.PushArgs{Tenant: t.ID, PassTypeID: p.PassTypeID, Serial: p.SerialNumber}, cid),
-			c.cfg.Clock.Now()); err != nil {
+	for _, a := range tasks(t, secret, ps) {
+		if _, err := c.cfg.Store.Enqueue(r.Context(), pass.TaskOf(a, cid), c.cfg.Clock.Now()); err != nil {
 			c.failErr(w, r, s, err)
 			return
 		}
 	}
-	c.record(r.Context(), s, t.ID, "repush", "file "+strconv.FormatInt(ps[0].FileID, 10), fmt.Sprintf("%d passes, %s", len(ps), cid))
-	http.Redirect(w, r, "/console/t/"+t.ID+"/orders/"+secret+"?queued=repush", http.StatusSeeOther)
+	c.record(r.Context(), s, t.ID, action, "file "+strconv.FormatInt(ps[0].FileID, 10), fmt.Sprintf("%d passes, %s", len(ps), cid))
+	http.Redirect(w, r, "/console/t/"+t.ID+"/orders/"+secret+"?queued="+action, http.StatusSeeOther)
 }
 
 func orNotFound(err error) error {

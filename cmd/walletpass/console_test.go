@@ -100,13 +100,27 @@ func TestConsoleOrderLife(t *testing.T) {
 	o := s.createOrder(map[string]any{"count": 2})
 	s.waitPasses(o.Secret, "2 passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
 	orderURL := s.base + "/console/t/demo/orders/" + o.Secret
+	// step waits (a few seconds at most) for the order page to show what
+	// a step wrote: the timeline entries follow the pass by a moment.
 	step := func(what string, want ...string) {
 		t.Helper()
-		st, body := get(t, admin, orderURL)
-		for _, w := range want {
-			if st != 200 || !strings.Contains(body, w) {
-				t.Errorf("%s: the order page (%d) lacks %q", what, st, w)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st, body := get(t, admin, orderURL)
+			var missing []string
+			for _, w := range want {
+				if st != 200 || !strings.Contains(body, w) {
+					missing = append(missing, w)
+				}
 			}
+			if len(missing) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s: the order page (%d) lacks %q", what, st, missing)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	step("paid", "File id "+strconv.FormatInt(o.FileID, 10), "badge\">active", "pass-version")
