@@ -67,6 +67,10 @@ func startServeEnv(t testing.TB, dataDir string, extra map[string]string) (strin
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if m := servingRE.FindStringSubmatch(stdout.String()); m != nil {
+			// The guide follows the serving line in writes of its own.
+			for wait := time.Now().Add(5 * time.Second); !strings.Contains(stdout.String(), "What to do next") && time.Now().Before(wait); {
+				time.Sleep(10 * time.Millisecond)
+			}
 			if !strings.Contains(stdout.String(), "What to do next") {
 				t.Errorf("serve does not say what to do next:\n%s", stdout.String())
 			}
