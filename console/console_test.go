@@ -108,3 +108,19 @@ func TestRolesAndNext(t *testing.T) {
 		t.Error("a short session key is accepted")
 	}
 }
+
+// TestLoginStartsOnTheBaseHost: a sign-in begun on another host name of
+// the service (localhost for 127.0.0.1) moves to the base URL first, where
+// the identity provider will send the browser back.
+func TestLoginStartsOnTheBaseHost(t *testing.T) {
+	c := newTest(t, "http://127.0.0.1:8080")
+	r := httptest.NewRequest(http.MethodGet, "http://localhost:8080/console/login?next=%2Fconsole%2Fqueue", nil)
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, r)
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "http://127.0.0.1:8080/console/login?next=%2Fconsole%2Fqueue" {
+		t.Errorf("login on localhost: %d to %q", w.Code, w.Header().Get("Location"))
+	}
+	if strings.Contains(w.Header().Get("Set-Cookie"), loginCookie) {
+		t.Error("a sign-in cookie was set on the wrong host")
+	}
+}

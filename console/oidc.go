@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -56,6 +58,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if !c.allowSignIn(r) {
 		w.Header().Set("Retry-After", "5")
 		c.fail(w, r, nil, http.StatusTooManyRequests, "slowDown")
+		return
+	}
+	if base, err := url.Parse(c.cfg.BaseURL); err == nil && r.Host != "" && !strings.EqualFold(r.Host, base.Host) {
+		// The identity provider sends the browser back to the base URL:
+		// start there, so that the sign-in's cookie is found on return
+		// (localhost and 127.0.0.1 keep separate cookies).
+		http.Redirect(w, r, c.cfg.BaseURL+r.URL.RequestURI(), http.StatusSeeOther)
 		return
 	}
 	p, err := c.provider(r.Context())

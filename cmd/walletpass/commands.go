@@ -114,6 +114,9 @@ func printNextSteps(w io.Writer, cfg *config.Config, addr, adminURL string, sand
 			fmt.Fprintf(w, "    TOKEN=$(%s token)\n", self)
 			fmt.Fprintf(w, "    curl -s -H \"Authorization: Bearer $TOKEN\" %s/api/%s/external/secutix/orders/getTicketsUrl/<fileId>\n", base, t.ID)
 		}
+		if cfg.Console.Issuer == "" {
+			fmt.Fprintf(w, "  the operator console: open %s/console/ and choose a development user\n", base)
+		}
 		fmt.Fprintf(w, "  check the signature (see README, \"Check a pass\") against %s\n", filepath.Join(cfg.DevPKIDir(), "wwdr.pem"))
 		fmt.Fprintf(w, "  health: curl %s/healthz", base)
 		if adminURL != "" {
