@@ -37,7 +37,34 @@ type Store interface {
 	DiscardTask(ctx context.Context, id string) error
 	AddAudit(ctx context.Context, e pass.AuditEntry) error
 	AuditLog(ctx context.Context, tenants []string, limit int) ([]pass.AuditEntry, error)
+	PushLog(ctx context.Context, tenant, serial string, limit int) ([]pass.PushRecord, error)
+	WalletHistory(ctx context.Context, tenant, serial string, limit int) ([]pass.WalletEvent, error)
+	StreamMessages(ctx context.Context, tenant, stream string, limit int) ([]pass.OutboundMessage, error)
+	AppNoticesSent(ctx context.Context, tenant, secretToken string) ([]pass.AppNoticeSent, error)
+	UsagePerformances(ctx context.Context, tenant string, limit int) ([]pass.PerformanceUsage, error)
+	PerformanceUsage(ctx context.Context, tenant string, performanceID int64) (pass.PerformanceUsage, error)
+	Subscriptions(ctx context.Context, tenant string) ([]pass.Subscription, error)
+	SubscriptionHealth(ctx context.Context, tenant string) ([]pass.SubscriptionHealth, error)
 }
+
+// Versions shows stored pass versions: what each shows (to compare two)
+// and a rendered preview of its front and back.
+type Versions interface {
+	VersionFields(ctx context.Context, tenant, serial string, version int) ([]pass.Field, error)
+	VersionPreview(ctx context.Context, tenant, serial string, version int, lang string) ([]byte, error)
+}
+
+// Voider voids a ticket on an operator's word (pass.Inbox).
+type Voider interface {
+	VoidTicket(ctx context.Context, tenant, secretToken string, ticketID int64, correlationID string) (pass.Enqueued, error)
+}
+
+// Link is a signed link a buyer may be sent again.
+type Link struct{ Label, URL string }
+
+// Links makes fresh signed links to an order's page and passes, valid
+// until exp.
+type Links func(tenant, secretToken string, serials []string, exp time.Time) []Link
 
 // OIDC is the identity provider operators sign in at.
 type OIDC struct {
@@ -52,6 +79,27 @@ type OIDC struct {
 // Tenant is what the console shows of a tenant.
 type Tenant struct {
 	ID, Name string
+	// Certificates are the tenant's signing and push certificates.
+	Certificates []Certificate
+	// SecuTix names the institution and its quota; Quota, when set,
+	// tells how much of it the last window used.
+	SecuTix SecuTix
+}
+
+// Certificate is a certificate an operator must renew in time.
+type Certificate struct {
+	Name     string // what it is for: "pass signing", "APNs"
+	Subject  string
+	NotAfter time.Time
+}
+
+// SecuTix is a tenant's SecuTix connection as the console shows it.
+type SecuTix struct {
+	Institution    string
+	RequestsPerMin int
+	// Usage, when set, returns the calls of the last window and the end
+	// of a pause SecuTix asked for (zero: none).
+	Usage func(ctx context.Context) (calls int, pausedUntil time.Time, err error)
 }
 
 // Config is the console's setup; cmd/walletpass fills it.
@@ -67,8 +115,15 @@ type Config struct {
 	SessionTTL time.Duration
 	Tenants    []Tenant
 	Store      Store
-	Log        *slog.Logger
-	Clock      pass.Clock
+	// Versions, Voids and Links serve the order page's previews, voids
+	// and fresh links; each is optional.
+	Versions Versions
+	Voids    Voider
+	Links    Links
+	// LinkTTL is how long a fresh link lasts (default 7 days).
+	LinkTTL time.Duration
+	Log     *slog.Logger
+	Clock   pass.Clock
 	// HTTPClient reaches the identity provider (nil: a client with a 10 s
 	// timeout).
 	HTTPClient *http.Client
@@ -117,6 +172,9 @@ func New(cfg Config) (*Console, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 8 * time.Hour
 	}
+	if cfg.LinkTTL <= 0 {
+		cfg.LinkTTL = 7 * 24 * time.Hour
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -149,6 +207,12 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/t/{tenant}/orders/{secret}", c.authed(c.order))
 	m.HandleFunc("POST /console/t/{tenant}/orders/{secret}/resync", c.authed(c.resync))
 	m.HandleFunc("POST /console/t/{tenant}/orders/{secret}/repush", c.authed(c.repush))
+	m.HandleFunc("POST /console/t/{tenant}/orders/{secret}/void", c.authed(c.void))
+	m.HandleFunc("POST /console/t/{tenant}/orders/{secret}/links", c.authed(c.links))
+	m.HandleFunc("GET /console/t/{tenant}/passes/{serial}/versions/{version}/preview", c.authed(c.preview))
+	m.HandleFunc("GET /console/tenants", c.authed(c.tenantsPage))
+	m.HandleFunc("GET /console/t/{tenant}/usage", c.authed(c.usage))
+	m.HandleFunc("GET /console/t/{tenant}/usage/{performance}", c.authed(c.performanceUsage))
 	m.HandleFunc("GET /console/queue", c.authed(c.queue))
 	m.HandleFunc("POST /console/queue/retry", c.authed(c.retryTasks))
 	m.HandleFunc("POST /console/queue/discard", c.authed(c.discardTasks))
@@ -170,7 +234,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' "+
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self' "+
 		c.formTargets()+"; frame-ancestors 'none'; base-uri 'none'")
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	c.mux.ServeHTTP(w, r)

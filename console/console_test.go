@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"walletpass/pass"
 )
 
 func newTest(t *testing.T, base string) *Console {
@@ -122,5 +124,47 @@ func TestLoginStartsOnTheBaseHost(t *testing.T) {
 	}
 	if strings.Contains(w.Header().Get("Set-Cookie"), loginCookie) {
 		t.Error("a sign-in cookie was set on the wrong host")
+	}
+}
+
+// TestDiffFields: changed, added and removed fields by key, in key order.
+func TestDiffFields(t *testing.T) {
+	before := []pass.Field{{Key: "a", Value: "1"}, {Key: "b", Value: "2"}, {Key: "c", Value: "3"}}
+	after := []pass.Field{{Key: "a", Value: "1"}, {Key: "b", Value: "20"}, {Key: "d", Value: "4"}}
+	got := diffFields(before, after)
+	want := []pass.FieldChange{{Key: "b", Before: "2", After: "20"}, {Key: "c", Before: "3", Removed: true}, {Key: "d", After: "4", Added: true}}
+	if len(got) != len(want) {
+		t.Fatalf("diff = %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("change %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if d := diffFields(after, after); len(d) != 0 {
+		t.Errorf("a version against itself: %+v", d)
+	}
+}
+
+// TestUsageChart: one line per series ending at its running total, in the
+// page's language; one day draws without dividing by zero; no day, no
+// chart.
+func TestUsageChart(t *testing.T) {
+	day := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	u := pass.PerformanceUsage{Days: []pass.UsagePoint{
+		{Day: day, Issued: 10, AppleAdded: 4},
+		{Day: day.AddDate(0, 0, 2), Issued: 5, AppleAdded: 3, AppleRemoved: 1, Scanned: 7},
+	}}
+	svg := string(usageChart(u, "fr"))
+	if strings.Count(svg, "<polyline") != len(chartSeries) || !strings.Contains(svg, "Émis (15)") ||
+		!strings.Contains(svg, "Dans Apple Wallet (6)") || !strings.Contains(svg, "Scannés (7)") || strings.Contains(svg, "NaN") {
+		t.Errorf("chart:\n%s", svg)
+	}
+	one := string(usageChart(pass.PerformanceUsage{Days: u.Days[:1]}, "en"))
+	if strings.Contains(one, "NaN") || strings.Contains(one, "Inf") || !strings.Contains(one, "Issued (10)") {
+		t.Errorf("a one-day chart:\n%s", one)
+	}
+	if usageChart(pass.PerformanceUsage{}, "en") != "" {
+		t.Error("a chart without days")
 	}
 }

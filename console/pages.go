@@ -311,8 +311,11 @@ type passView struct {
 	Pass     pass.Pass
 	Seat     string
 	Installs pass.Installs
-	Versions []pass.Pass
+	Versions []versionView // newest first
 	Devices  []pass.Device
+	Pushes   []pass.PushRecord
+	Wallets  []pass.WalletEvent
+	Messages []pass.OutboundMessage
 }
 
 func (c *Console) tenantOf(w http.ResponseWriter, r *http.Request, s *session) (Tenant, bool) {
@@ -325,12 +328,31 @@ func (c *Console) tenantOf(w http.ResponseWriter, r *http.Request, s *session) (
 	return t, true
 }
 
+// orderExtras is what an action adds to the order page it answers with.
+type orderExtras struct {
+	Links       []Link
+	LinksExpire time.Time
+}
+
+// timelineView is a timeline entry as the page shows it: a SecuTix
+// answer indented, to be folded.
+type timelineView struct {
+	pass.TimelineEntry
+	Answer string
+}
+
 func (c *Console) order(w http.ResponseWriter, r *http.Request, s *session) {
 	t, ok := c.tenantOf(w, r, s)
 	if !ok {
 		return
 	}
-	ctx, secret := r.Context(), r.PathValue("secret")
+	c.showOrder(w, r, s, t, r.PathValue("secret"), nil)
+}
+
+// showOrder draws the order page: its passes and everything that
+// happened to each, the app notices and the timeline.
+func (c *Console) showOrder(w http.ResponseWriter, r *http.Request, s *session, t Tenant, secret string, extras *orderExtras) {
+	ctx := r.Context()
 	ps, err := c.cfg.Store.PassesByOrder(ctx, t.ID, secret)
 	if err != nil {
 		c.failErr(w, r, s, err)
@@ -341,36 +363,51 @@ func (c *Console) order(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	data := struct {
-		Tenant   Tenant
-		Secret   string
-		FileID   int64
-		OrderID  int64
-		Passes   []passView
-		Timeline []pass.TimelineEntry
-		Queued   string
-	}{Tenant: t, Secret: secret, FileID: ps[0].FileID, OrderID: ps[0].OrderID, Queued: r.URL.Query().Get("queued")}
+		Tenant     Tenant
+		Secret     string
+		FileID     int64
+		OrderID    int64
+		Passes     []passView
+		Timeline   []timelineView
+		AppNotices []pass.AppNoticeSent
+		Queued     string
+		Extras     *orderExtras
+		CanVoid    bool
+		CanLink    bool
+	}{Tenant: t, Secret: secret, FileID: ps[0].FileID, OrderID: ps[0].OrderID, Queued: r.URL.Query().Get("queued"),
+		Extras: extras, CanVoid: c.cfg.Voids != nil, CanLink: c.cfg.Links != nil}
 	for _, p := range ps {
 		v := passView{Pass: p, Seat: seatText(p.Ticket.Seat)}
 		if v.Installs, err = c.cfg.Store.PassInstalls(ctx, t.ID, p.SerialNumber); err != nil {
 			c.failErr(w, r, s, err)
 			return
 		}
-		if v.Versions, err = c.cfg.Store.ListVersions(ctx, t.ID, p.SerialNumber); err != nil {
+		if v.Devices, err = c.cfg.Store.DevicesForPass(ctx, t.ID, p.PassTypeID, p.SerialNumber); err != nil {
 			c.failErr(w, r, s, err)
 			return
 		}
-		slices.Reverse(v.Versions) // newest first
-		if v.Devices, err = c.cfg.Store.DevicesForPass(ctx, t.ID, p.PassTypeID, p.SerialNumber); err != nil {
+		if err := c.life(ctx, t, &v); err != nil {
 			c.failErr(w, r, s, err)
 			return
 		}
 		data.Passes = append(data.Passes, v)
 	}
-	if data.Timeline, err = c.cfg.Store.Timeline(ctx, t.ID, secret, data.FileID); err != nil {
+	if data.AppNotices, err = c.cfg.Store.AppNoticesSent(ctx, t.ID, secret); err != nil {
 		c.failErr(w, r, s, err)
 		return
 	}
-	slices.Reverse(data.Timeline) // newest first
+	tl, err := c.cfg.Store.Timeline(ctx, t.ID, secret, data.FileID)
+	if err != nil {
+		c.failErr(w, r, s, err)
+		return
+	}
+	for i := len(tl) - 1; i >= 0; i-- { // newest first
+		e := timelineView{TimelineEntry: tl[i]}
+		if e.Kind == pass.TimelineSecuTixAnswer {
+			e.Answer = prettyJSON(e.Detail)
+		}
+		data.Timeline = append(data.Timeline, e)
+	}
 	c.render(w, r, s, http.StatusOK, "order", data)
 }
 

@@ -32,3 +32,22 @@ func (in *Inbox) Receive(ctx context.Context, ev WebhookEvent) (Enqueued, error)
 	}
 	return in.Queue.RecordWebhook(ctx, ev, TaskOf(ref, ev.CorrelationID), now)
 }
+
+// StateVoidedByOperator is the hint an operator's void leaves on a ticket
+// (ref "v:<ticketId>"): every later sync shows the ticket cancelled,
+// whatever SecuTix says of it.
+const StateVoidedByOperator = "VOIDED"
+
+// SourceConsole is the WebhookEvent source of an operator's action.
+const SourceConsole = "console"
+
+// VoidTicket records an operator's void of a ticket with the sync of its
+// order, which voids the ticket's pass (pushed, announced and shown as
+// every cancellation is).
+func (in *Inbox) VoidTicket(ctx context.Context, tenant, secretToken string, ticketID int64, correlationID string) (Enqueued, error) {
+	if secretToken == "" || ticketID == 0 {
+		return Enqueued{}, Errorf(KindInvalid, "void: the order's secret token and the ticket id are required")
+	}
+	return in.Receive(ctx, WebhookEvent{Tenant: tenant, Source: SourceConsole, SecretToken: secretToken, TicketID: ticketID,
+		State: StateVoidedByOperator, LastUpdate: in.Clock.Now(), CorrelationID: correlationID})
+}

@@ -24,6 +24,10 @@ type Order struct {
 	// Source says where the order was read: "SecuTix" (a call) or "the
 	// order webhook" (its body, no call); "" means SecuTix.
 	Source string
+	// Answer is what SecuTix sent that the order was mapped from, with
+	// secrets and personal data masked (at most 16 KiB), for the
+	// operator: the order's timeline keeps it.
+	Answer string
 }
 
 // OrderSource fetches orders from a tenant's SecuTix institution.

@@ -61,6 +61,8 @@ type PushService struct {
 	Devices DeviceStore
 	Pusher  Pusher
 	Log     *slog.Logger
+	// Journal, when set, records every push and its answer.
+	Journal PushJournal
 
 	reported sync.Map // tenant -> reason: configuration errors logged once
 }
@@ -78,12 +80,15 @@ func (s *PushService) PushPass(ctx context.Context, r PushArgs) error {
 	retry := 0
 	var errs []error
 	var reached []string
+	var recs []PushRecord
+	defer func() { s.journal(ctx, recs) }()
 	for _, d := range devices {
 		outcome, reason, err := s.Pusher.PushPass(ctx, r.Tenant, d.PushToken, r.PassTypeID)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		recs = append(recs, PushRecord{Tenant: r.Tenant, Serial: r.Serial, Device: d.LibraryID, At: time.Now(), Outcome: outcome, Reason: reason})
 		if outcome == PushDelivered {
 			reached = append(reached, d.LibraryID)
 		}
@@ -127,6 +132,16 @@ func (s *PushService) settle(ctx context.Context, tenant, token string, outcome 
 		}
 	}
 	return again, err
+}
+
+// journal records pushes, if there is a journal; a failure is logged.
+func (s *PushService) journal(ctx context.Context, recs []PushRecord) {
+	if s.Journal == nil || len(recs) == 0 {
+		return
+	}
+	if err := s.Journal.LogPushes(context.WithoutCancel(ctx), recs); err != nil && s.Log != nil {
+		s.Log.WarnContext(ctx, "push journal", slog.String("error", err.Error()))
+	}
 }
 
 // Work runs a push-pass task (see workers.Worker).
@@ -234,11 +249,16 @@ func (s *PushService) PushPerformance(ctx context.Context, a PushPerformanceArgs
 		}
 		wg.Wait()
 		var done []PendingPush
+		var recs []PushRecord
+		now := time.Now()
 		for i, g := range groups {
 			total++
 			if fails[i] != nil {
 				errs = append(errs, fails[i])
 				continue
+			}
+			for _, r := range g.rows {
+				recs = append(recs, PushRecord{Tenant: a.Tenant, Serial: r.Serial, Device: r.LibraryID, At: now, Outcome: outcomes[i], Reason: reasons[i]})
 			}
 			if outcomes[i] == PushDelivered {
 				done = append(done, g.rows...)
@@ -251,6 +271,7 @@ func (s *PushService) PushPerformance(ctx context.Context, a PushPerformanceArgs
 				retry++
 			}
 		}
+		s.journal(ctx, recs)
 		if err := pp.MarkPushedMany(context.WithoutCancel(ctx), a.Tenant, done); err != nil {
 			return err
 		}

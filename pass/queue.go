@@ -88,7 +88,8 @@ type WebhookEvent struct {
 }
 
 // TicketHint is a ticket state only a webhook carries (a scan at the gate),
-// keyed by "t:<ticketId>" or "m:<movementId>".
+// keyed by "t:<ticketId>" or "m:<movementId>" (or "v:<ticketId>" for an
+// operator's void).
 type TicketHint struct {
 	Ref        string
 	State      string
@@ -101,10 +102,14 @@ type TimelineEntry struct {
 	SecretToken   string
 	FileID        int64
 	At            time.Time
-	Kind          string // webhook, sync-started, sync-finished, pass-version, pass-voided, error, device-log
+	Kind          string // webhook, sync-started, secutix-answer, sync-finished, pass-version, pass-voided, error, device-log, …
 	CorrelationID string
 	Detail        string
 }
+
+// TimelineSecuTixAnswer is the kind of the timeline entry that keeps
+// SecuTix's answer to a sync, masked (Order.Answer).
+const TimelineSecuTixAnswer = "secutix-answer"
 
 // Timeline records what happens to orders.
 type Timeline interface {

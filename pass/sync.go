@@ -80,13 +80,20 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		return res, err
 	}
 	used := map[string]time.Time{}
+	voided := map[string]bool{}
 	for _, h := range hints {
 		if IsUsedState(h.State) {
 			used[h.Ref] = h.LastUpdate
 		}
+		if h.State == StateVoidedByOperator {
+			voided[h.Ref] = true
+		}
 	}
 	tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, "sync-started", correlationID,
 		fmt.Sprintf("%d tickets from %s", len(o.Tickets), cmp.Or(o.Source, "SecuTix"))))
+	if o.Answer != "" {
+		tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, TimelineSecuTixAnswer, correlationID, o.Answer))
+	}
 	for _, w := range o.Warnings {
 		tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, "warning", correlationID, w))
 		if s.Log != nil {
@@ -99,6 +106,9 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		t.Tenant = ref.Tenant
 		if t.OrderSecretToken == "" {
 			t.OrderSecretToken = o.SecretToken
+		}
+		if voided["v:"+strconv.FormatInt(t.TicketID, 10)] {
+			t.State = TicketCancelled
 		}
 		if t.State == TicketValid {
 			if _, ok := used["t:"+strconv.FormatInt(t.TicketID, 10)]; ok {

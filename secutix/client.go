@@ -2,6 +2,7 @@ package secutix
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -164,6 +165,26 @@ func (c *Client) quotaKey(method string) string {
 	return inst + "/" + serviceOf(method)
 }
 
+// QuotaUsage returns the most calls one of the institution's services
+// made in the quota's last window, the limit, and the end of a pause
+// SecuTix asked for (zero: none); ok is false when the quota cannot tell.
+func (c *Client) QuotaUsage(ctx context.Context) (calls, limit int, pausedUntil time.Time, ok bool, err error) {
+	qu, can := c.cfg.Quota.(QuotaUsage)
+	if !can {
+		return 0, 0, time.Time{}, false, nil
+	}
+	inst := c.cfg.Institution
+	if inst == "" {
+		inst = c.cfg.BaseURL
+	}
+	calls, pausedUntil, err = qu.Usage(ctx, inst+"/")
+	return calls, cmp.Or(c.cfg.RequestsPerMinute, DefaultRequestsPerMinute), pausedUntil, err == nil, err
+}
+
+// Institution returns the institution the client calls ("" when the
+// configuration names none).
+func (c *Client) Institution() string { return c.cfg.Institution }
+
 // Tenant returns the tenant the client serves.
 func (c *Client) Tenant() string { return c.cfg.Tenant }
 
@@ -197,7 +218,29 @@ func (c *Client) assemble(ctx context.Context, body []byte, wantFileID int64) (*
 	if err != nil {
 		return nil, err
 	}
-	return c.mapRaw(ctx, r)
+	o, err := c.mapRaw(ctx, r)
+	if o != nil {
+		o.Answer = answerOf(body)
+	}
+	return o, err
+}
+
+// maxAnswer bounds pass.Order.Answer.
+const maxAnswer = 16 << 10
+
+// answerOf is an answer as an operator may see it: secrets and personal
+// data masked (MaskJSON), compact, cut at maxAnswer bytes.
+func answerOf(body []byte) string {
+	masked := MaskJSON(body)
+	var b bytes.Buffer
+	if err := json.Compact(&b, masked); err != nil {
+		b.Reset()
+		b.Write(masked)
+	}
+	if b.Len() <= maxAnswer {
+		return b.String()
+	}
+	return strings.ToValidUTF8(string(b.Bytes()[:maxAnswer]), "") + "…"
 }
 
 func (c *Client) mapRaw(ctx context.Context, r *rawFile) (*pass.Order, error) {
@@ -310,8 +353,11 @@ func (c *Client) orderFromDetails(ctx context.Context, tenant string, body []byt
 	}
 	if r.onlySales() {
 		o, err := c.mapRaw(ctx, r)
-		if err == nil && !fetched {
-			o.Source = SourceWebhook
+		if err == nil {
+			o.Answer = answerOf(body)
+			if !fetched {
+				o.Source = SourceWebhook
+			}
 		}
 		if pass.KindOf(err) != pass.KindInvalid {
 			return o, err

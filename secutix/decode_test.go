@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -402,5 +403,19 @@ func TestHolderLanguageNames(t *testing.T) {
 		if tk.Event.Name != c.event || len(tk.Event.Names) != 3 {
 			t.Errorf("holder %q: event %q (names %v), want %q", c.holder, tk.Event.Name, tk.Event.Names, c.event)
 		}
+	}
+}
+
+// TestAnswerOf: the answer kept for the operator is masked, compact and
+// bounded, and stays valid UTF-8 when cut.
+func TestAnswerOf(t *testing.T) {
+	got := answerOf([]byte(`{"firstName": "Alice", "email": "alice@example.com", "fileId": 7}`))
+	if strings.Contains(got, "Alice") || strings.Contains(got, "alice@") || !strings.Contains(got, `"fileId":7`) || strings.Contains(got, "\n") {
+		t.Errorf("answer: %s", got)
+	}
+	big := `{"items": [` + strings.Repeat(`"é",`, 20000) + `"x"]}`
+	got = answerOf([]byte(big))
+	if len(got) > maxAnswer+len("…") || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+		t.Errorf("a long answer: %d bytes, valid %v", len(got), utf8.ValidString(got))
 	}
 }

@@ -175,8 +175,19 @@ func TestMapping(t *testing.T) {
 				}
 			}
 			// The product (template rules) has its own test.
-			if diff := cmp.Diff(wantOrder, *o, cmpopts.IgnoreFields(pass.Event{}, "PerformanceID", "Names"), cmpopts.IgnoreFields(pass.Venue{}, "Names"), cmpopts.IgnoreFields(pass.Ticket{}, "Product")); diff != "" {
+			if diff := cmp.Diff(wantOrder, *o, cmpopts.IgnoreFields(pass.Event{}, "PerformanceID", "Names"), cmpopts.IgnoreFields(pass.Venue{}, "Names"), cmpopts.IgnoreFields(pass.Ticket{}, "Product"), cmpopts.IgnoreFields(pass.Order{}, "Answer")); diff != "" {
 				t.Errorf("order (-want +got):\n%s", diff)
+			}
+			// The answer is kept for the operator, masked.
+			if !strings.HasPrefix(o.Answer, `{"fileDetailsData"`) {
+				t.Errorf("the order's answer: %.80q", o.Answer)
+			}
+			for _, tk := range o.Tickets {
+				for _, s := range append(strings.Fields(tk.HolderName), tk.HolderEmail) {
+					if len(s) > 2 && strings.Contains(o.Answer, s) {
+						t.Errorf("the kept answer shows %q unmasked", s)
+					}
+				}
 			}
 			for _, tk := range o.Tickets {
 				if err := tk.Validate(); err != nil {

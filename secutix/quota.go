@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -301,4 +302,38 @@ func (k *localKey) remove(w *localWaiter) {
 			return
 		}
 	}
+}
+
+// QuotaUsage is a Quota that can tell how much of it is in use.
+type QuotaUsage interface {
+	// Usage returns, over the keys that start with prefix (an
+	// institution's services: "MOSA/"), the most calls one of them made
+	// in the last window, and the latest end of a pause among them.
+	Usage(ctx context.Context, prefix string) (calls int, pausedUntil time.Time, err error)
+}
+
+var _ QuotaUsage = (*LocalQuota)(nil)
+
+// Usage implements QuotaUsage.
+func (q *LocalQuota) Usage(_ context.Context, prefix string) (int, time.Time, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := time.Now()
+	most, paused := 0, time.Time{}
+	for name, k := range q.keys {
+		if !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		n := 0
+		for _, g := range k.grants {
+			if now.Sub(g) < k.window {
+				n++
+			}
+		}
+		most = max(most, n)
+		if k.paused.After(now) && k.paused.After(paused) {
+			paused = k.paused
+		}
+	}
+	return most, paused, nil
 }

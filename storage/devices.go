@@ -29,17 +29,35 @@ func (s *DB) Register(ctx context.Context, tenant string, d pass.Device, passTyp
 		}
 		n, _ := res.RowsAffected()
 		created = n == 1
+		if created {
+			return walletEvent(ctx, tx, tenant, serial, pass.WalletAdded, ms)
+		}
 		return nil
 	})
 	return created, err
 }
 
+// walletEvent records that an Apple Wallet added or removed a pass.
+func walletEvent(ctx context.Context, tx *sql.Tx, tenant, serial, event string, ms int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO wallet_events (tenant, serial_number, wallet, event, at)
+		VALUES ($1, $2, 'apple', $3, $4)`, tenant, serial, event, ms); err != nil {
+		return fmt.Errorf("storage: wallet event: %w", err)
+	}
+	return nil
+}
+
 // Unregister removes a registration (and the device when it has none left).
 func (s *DB) Unregister(ctx context.Context, tenant, device, passTypeID, serial string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM registrations WHERE tenant = $1 AND device_library_id = $2
-			AND pass_type_id = $3 AND serial_number = $4`, tenant, device, passTypeID, serial); err != nil {
+		res, err := tx.ExecContext(ctx, `DELETE FROM registrations WHERE tenant = $1 AND device_library_id = $2
+			AND pass_type_id = $3 AND serial_number = $4`, tenant, device, passTypeID, serial)
+		if err != nil {
 			return fmt.Errorf("storage: unregister: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			if err := walletEvent(ctx, tx, tenant, serial, pass.WalletRemoved, time.Now().UnixMilli()); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE tenant = $1 AND device_library_id = $2
 			AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.tenant = $1 AND r.device_library_id = $2)`, tenant, device); err != nil {
@@ -134,6 +152,12 @@ func (s *DB) MarkPushed(ctx context.Context, tenant, passTypeID, serial string, 
 func (s *DB) ForgetPushToken(ctx context.Context, tenant, pushToken string) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO wallet_events (tenant, serial_number, wallet, event, at)
+			SELECT tenant, serial_number, 'apple', $3, $4 FROM registrations WHERE tenant = $1 AND device_library_id IN
+			(SELECT device_library_id FROM devices WHERE tenant = $1 AND push_token = $2)`,
+			tenant, pushToken, pass.WalletRemoved, time.Now().UnixMilli()); err != nil {
+			return fmt.Errorf("storage: forget push token: %w", err)
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM registrations WHERE tenant = $1 AND device_library_id IN
 			(SELECT device_library_id FROM devices WHERE tenant = $1 AND push_token = $2)`, tenant, pushToken)
 		if err != nil {

@@ -266,6 +266,9 @@ func (s *DB) recordTx(ctx context.Context, tx *sql.Tx, ev pass.WebhookEvent, t p
 }
 
 func hintRefs(ev pass.WebhookEvent) []string {
+	if ev.SecretToken != "" && ev.State == pass.StateVoidedByOperator && ev.TicketID != 0 {
+		return []string{fmt.Sprintf("v:%d", ev.TicketID)}
+	}
 	if ev.SecretToken == "" || !pass.IsUsedState(ev.State) {
 		return nil
 	}
@@ -650,7 +653,7 @@ func (s *DB) Timeline(ctx context.Context, tenant, secretToken string, fileID in
 	return out, rows.Err()
 }
 
-// PurgeBefore deletes finished tasks, webhook events and timeline entries
+// PurgeBefore deletes finished tasks, webhook events, timeline entries and pushes
 // older than cutoff, and returns how many rows went.
 func (s *DB) PurgeBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
@@ -658,6 +661,7 @@ func (s *DB) PurgeBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 		`DELETE FROM tasks WHERE state = 'done' AND finished_at < $1`,
 		`DELETE FROM webhook_events WHERE received_at < $1`,
 		`DELETE FROM order_timeline WHERE at < $1`,
+		`DELETE FROM push_log WHERE at < $1`,
 	} {
 		res, err := s.db.ExecContext(ctx, q, cutoff.UnixMilli())
 		if err != nil {

@@ -283,3 +283,24 @@ func (q *SecuTixQuota) Pause(ctx context.Context, key string, until time.Time) e
 	}
 	return nil
 }
+
+// Usage returns, over the keys that start with prefix, the most calls one
+// of them made in the last window, and the latest end of a pause among
+// them (secutix.QuotaUsage).
+func (q *SecuTixQuota) Usage(ctx context.Context, prefix string) (int, time.Time, error) {
+	var calls, paused int64
+	err := q.s.rdb.QueryRowContext(ctx, `WITH clock AS (SELECT `+sqlClockMillis+` AS now)
+		SELECT COALESCE((SELECT max(n) FROM (SELECT count(*) AS n FROM secutix_calls c, clock
+			WHERE substr(c.key, 1, length($1)) = $1 AND c.at > clock.now - $2 GROUP BY c.key) k), 0),
+		COALESCE((SELECT max(paused_until) FROM secutix_quota q, clock
+			WHERE substr(q.key, 1, length($1)) = $1 AND q.paused_until > clock.now), 0)`,
+		prefix, q.window.Milliseconds()).Scan(&calls, &paused)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("storage: quota usage: %w", err)
+	}
+	var until time.Time
+	if paused > 0 {
+		until = time.UnixMilli(paused).UTC()
+	}
+	return int(calls), until, nil
+}

@@ -378,7 +378,7 @@ func (a *App) buildServices() {
 		Log: log.With(slog.String("component", "performances"))}
 	a.Announcer = &pass.Announcer{Notices: db, Locales: locales}
 	a.Syncer = &pass.Syncer{Orders: a.SecuTix, Service: a.Passes, Hints: db, Timeline: db, Log: log, Templates: templates}
-	a.Pushes = &pass.PushService{Devices: db, Pusher: a.metrics.pushers(a.APNs.pushers()), Log: log.With(slog.String("component", "apns"))}
+	a.Pushes = &pass.PushService{Devices: db, Pusher: a.metrics.pushers(a.APNs.pushers()), Log: log.With(slog.String("component", "apns")), Journal: db}
 	a.Notices = &pass.AppNoticeService{Store: db, Notifier: a.metrics.notifiers(a.FCM.notifiers()), Queue: db, Policies: pol,
 		PageURL: func(tenant, secret string) string {
 			t, _ := cfg.Tenant(tenant)
@@ -542,7 +542,7 @@ func (a *App) buildServer() error {
 	if devIssuer != nil {
 		deps.Dev.OAuth = devIssuer.Handler()
 	}
-	if deps.Console, deps.Dev.OIDC, err = buildConsole(cfg, db, links, a.Log); err != nil {
+	if deps.Console, deps.Dev.OIDC, err = buildConsole(cfg, a, links); err != nil {
 		return err
 	}
 	a.Server = &http.Server{

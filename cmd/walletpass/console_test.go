@@ -123,14 +123,47 @@ func TestConsoleOrderLife(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	step("paid", "File id "+strconv.FormatInt(o.FileID, 10), "badge\">active", "pass-version")
+	// SecuTix's answer is on the timeline, masked.
+	step("paid", "File id "+strconv.FormatInt(o.FileID, 10), "badge\">active", "pass-version", "SecuTix&#39;s answer, masked", "…(")
+	first := *byMovement(s.passes(o.Secret), o.Tickets[0].MovementID, 0)
+	_, body := get(t, admin, orderURL)
+	_, answer, _ := strings.Cut(body, "<pre>")
+	answer, _, _ = strings.Cut(answer, "</pre>")
+	if first.Ticket.HolderName == "" || answer == "" {
+		t.Fatalf("no holder name (%q) or no SecuTix answer on the page", first.Ticket.HolderName)
+	}
+	for _, part := range strings.Fields(first.Ticket.HolderName) {
+		if len(part) > 2 && strings.Contains(answer, part) {
+			t.Errorf("SecuTix's answer on the order page shows the holder's name (%q) unmasked", part)
+		}
+	}
+	ph := s.phoneFor(t, first, "c4")
+	ph.register()
+	step("added to Apple Wallet", "<td data-label=\"Wallet\">apple</td><td data-label=\"What\">added</td>")
 
 	s.action(o, o.Tickets[0].TicketID, "modify", map[string]any{})
 	s.waitPasses(o.Secret, "the modified pass", func(ps []pass.Pass) bool {
 		p := byMovement(ps, o.Tickets[0].MovementID, 0)
 		return p != nil && p.Version == 2
 	})
-	step("modified", "<td data-label=\"Version\">2</td>")
+	// The new version, what changed from the first, and the push to the
+	// phone with APNs's answer.
+	step("modified", "Version 2 · active", "Changes from the version before", `class="before"`,
+		"<td data-label=\"Device\"><code>"+ph.device+"</code></td><td data-label=\"Answer\">delivered</td>")
+	// Each version's front and back, framed by the page.
+	resp, err := admin.Get(s.base + "/console/t/demo/passes/" + first.SerialNumber + "/versions/1/preview?lang=en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(prev), first.Ticket.Event.Name) ||
+		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'self'") {
+		t.Errorf("version preview: %d, CSP %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+	if st, _ := get(t, admin, s.base+"/console/t/demo/passes/"+first.SerialNumber+"/versions/9/preview"); st != 404 {
+		t.Errorf("preview of a version that does not exist: %d", st)
+	}
 
 	s.action(o, o.Tickets[0].TicketID, "validate", nil)
 	s.waitPasses(o.Secret, "the used pass", func(ps []pass.Pass) bool {
@@ -144,7 +177,7 @@ func TestConsoleOrderLife(t *testing.T) {
 		p := byMovement(ps, o.Tickets[1].MovementID, 0)
 		return p != nil && p.Status == pass.StatusVoided
 	})
-	step("cancelled", "badge\">voided", "<td data-label=\"Status\">voided</td>")
+	step("cancelled", "badge\">voided", "· voided ·")
 
 	// Found by each identifier.
 	ps := s.passes(o.Secret)
@@ -159,7 +192,7 @@ func TestConsoleOrderLife(t *testing.T) {
 	}
 
 	// Actions, with the page's CSRF token; then in the audit log.
-	_, body := get(t, admin, orderURL)
+	_, body = get(t, admin, orderURL)
 	tok := csrfOf(t, body)
 	for _, action := range []string{"resync", "repush"} {
 		resp, err := admin.PostForm(orderURL+"/"+action, url.Values{"csrf": {tok}})
@@ -172,7 +205,72 @@ func TestConsoleOrderLife(t *testing.T) {
 			t.Errorf("%s: %d", action, resp.StatusCode)
 		}
 	}
-	if st, body := get(t, admin, s.base+"/console/audit"); st != 200 || !strings.Contains(body, ">resync<") ||
+	// Fresh links for the buyer: signed, shown once, audited.
+	resp, err = admin.PostForm(orderURL+"/links", url.Values{"csrf": {tok}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "Fresh links for the buyer") || !strings.Contains(string(b), "/orders/"+o.Secret) ||
+		!strings.Contains(string(b), "sig=") {
+		t.Errorf("fresh links: %d\n%s", resp.StatusCode, b)
+	}
+
+	// Usage of the performance: the page with its chart, and the CSV.
+	perf := first.Ticket.Event.PerformanceID
+	if st, body := get(t, admin, s.base+"/console/t/demo/usage"); st != 200 || !strings.Contains(body, fmt.Sprintf("/usage/%d", perf)) {
+		t.Errorf("usage page: %d", st)
+	}
+	if st, body := get(t, admin, fmt.Sprintf("%s/console/t/demo/usage/%d", s.base, perf)); st != 200 || !strings.Contains(body, "<svg") ||
+		!strings.Contains(body, "<polyline") {
+		t.Errorf("performance usage: %d", st)
+	}
+	_, csvBody := get(t, admin, fmt.Sprintf("%s/console/t/demo/usage/%d?format=csv", s.base, perf))
+	lines := strings.Split(strings.TrimSpace(csvBody), "\n")
+	if len(lines) < 3 || lines[0] != "day,issued,appleAdded,appleRemoved,googleAdded,googleRemoved,scanned" ||
+		!strings.HasPrefix(lines[len(lines)-1], "total,") {
+		t.Fatalf("usage CSV:\n%s", csvBody)
+	}
+	total := strings.Split(lines[len(lines)-1], ",")
+	if n, _ := strconv.Atoi(total[1]); n < 2 || total[2] != "1" || total[6] != "1" {
+		t.Errorf("usage totals %v: want at least 2 issued, 1 added to Apple Wallet, 1 scanned", total)
+	}
+
+	// The tenants page: certificates with their days, SecuTix, the queue.
+	if st, body := get(t, admin, s.base+"/console/tenants"); st != 200 || !strings.Contains(body, "pass signing and APNs") ||
+		!strings.Contains(body, "days left") || !strings.Contains(body, "Orders waiting to sync") {
+		t.Errorf("tenants page: %d\n%s", st, body)
+	}
+
+	// An operator voids a ticket SecuTix still holds valid: the pass is
+	// void, and stays so when the order syncs again.
+	o2 := s.createOrder(map[string]any{})
+	ps2 := s.waitPasses(o2.Secret, "the second order", func(ps []pass.Pass) bool { return len(ps) == len(o2.Tickets) })
+	order2 := s.base + "/console/t/demo/orders/" + o2.Secret
+	if st, _ := post(admin, order2+"/void", url.Values{"csrf": {tok}, "serial": {ps2[0].SerialNumber}}); st != 400 {
+		t.Errorf("a void without confirmation: %d", st)
+	}
+	if st, _ := post(admin, order2+"/void", url.Values{"csrf": {tok}, "serial": {first.SerialNumber}, "confirm": {"yes"}}); st != 404 {
+		t.Errorf("a void of another order's pass: %d", st)
+	}
+	if st, err := post(admin, order2+"/void", url.Values{"csrf": {tok}, "serial": {ps2[0].SerialNumber}, "confirm": {"yes"}, "reason": {"reported stolen"}}); err != nil || st != 200 {
+		t.Fatalf("void: %d %v", st, err)
+	}
+	s.waitPasses(o2.Secret, "the voided pass", func(ps []pass.Pass) bool {
+		p := byMovement(ps, o2.Tickets[0].MovementID, 0)
+		return p != nil && p.Status == pass.StatusVoided
+	})
+	if st, err := post(admin, order2+"/resync", url.Values{"csrf": {tok}}); err != nil || st != 200 {
+		t.Fatalf("resync: %d %v", st, err)
+	}
+	s.idle()
+	if p := byMovement(s.passes(o2.Secret), o2.Tickets[0].MovementID, 0); p == nil || p.Status != pass.StatusVoided {
+		t.Errorf("after a sync, the voided pass is %v", p)
+	}
+
+	if st, body := get(t, admin, s.base+"/console/audit"); st != 200 || !strings.Contains(body, ">void<") || !strings.Contains(body, ">links<") ||
+		!strings.Contains(body, ">resync<") ||
 		!strings.Contains(body, ">repush<") || !strings.Contains(body, ">login<") || !strings.Contains(body, "Ada Admin (dev-admin)") {
 		t.Errorf("audit log (%d) lacks the sign-in or the actions:\n%s", st, body)
 	}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -15,6 +18,9 @@ import (
 	"walletpass/console"
 	fakeoidc "walletpass/fake/oidc"
 	"walletpass/httpapi"
+	"walletpass/pass"
+	"walletpass/pass/apple"
+	"walletpass/secutix"
 	"walletpass/storage"
 )
 
@@ -26,7 +32,8 @@ const DevConsoleClient = "walletpass-console"
 // identity provider the built-in one (nil when the console is off: no
 // issuer outside development). The session key is derived from the link
 // secret, so that every instance honours every session.
-func buildConsole(cfg *config.Config, db *storage.DB, links httpapi.LinkSigner, log *slog.Logger) (http.Handler, http.Handler, error) {
+func buildConsole(cfg *config.Config, a *App, links httpapi.LinkSigner) (http.Handler, http.Handler, error) {
+	db, log := a.DB, a.Log
 	base := strings.TrimSuffix(cfg.Server.PublicBaseURL, "/")
 	cc := cfg.Console
 	oidcCfg := console.OIDC{Issuer: cc.Issuer, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret, RoleClaim: cc.RoleClaim}
@@ -52,15 +59,83 @@ func buildConsole(cfg *config.Config, db *storage.DB, links httpapi.LinkSigner, 
 		dev = p
 	}
 	var tenants []console.Tenant
+	bases := map[string]string{}
+	google := map[string]bool{}
 	for _, t := range cfg.Tenants {
-		tenants = append(tenants, console.Tenant{ID: t.ID, Name: t.Name})
+		ct := console.Tenant{ID: t.ID, Name: t.Name}
+		if id := a.Identities[t.ID]; id != nil {
+			for _, c := range []struct {
+				name string
+				cert *x509.Certificate
+			}{{"pass signing and APNs", id.Leaf}, {"Apple WWDR", id.WWDR}} {
+				if c.cert != nil {
+					ct.Certificates = append(ct.Certificates, console.Certificate{Name: c.name, Subject: c.cert.Subject.CommonName, NotAfter: c.cert.NotAfter})
+				}
+			}
+		}
+		if cl := a.SecuTix[t.ID]; cl != nil {
+			ct.SecuTix.Institution = cl.Institution()
+			ct.SecuTix.RequestsPerMin = cmp.Or(t.SecuTix.RequestsPerMinute, secutix.DefaultRequestsPerMinute)
+			if _, _, _, ok, _ := cl.QuotaUsage(context.Background()); ok {
+				ct.SecuTix.Usage = func(ctx context.Context) (int, time.Time, error) {
+					calls, _, paused, _, err := cl.QuotaUsage(ctx)
+					return calls, paused, err
+				}
+			}
+		}
+		tenants = append(tenants, ct)
+		bases[t.ID] = strings.TrimSuffix(cmp.Or(t.PublicBaseURL, cfg.Server.PublicBaseURL), "/")
+		google[t.ID] = t.Google.Enabled()
 	}
 	m := hmac.New(sha256.New, links.Key)
 	m.Write([]byte("walletpass console session key"))
 	c, err := console.New(console.Config{BaseURL: base, OIDC: oidcCfg, SessionKey: m.Sum(nil),
-		SessionTTL: time.Duration(cc.SessionTTL), Tenants: tenants, Store: db, Log: log.With(slog.String("component", "console"))})
+		SessionTTL: time.Duration(cc.SessionTTL), Tenants: tenants, Store: db, Log: log.With(slog.String("component", "console")),
+		Clock: time.Now, Versions: consoleVersions{db: db, files: a.Files}, Voids: a.Inbox, LinkTTL: time.Duration(cfg.Server.LinkTTL),
+		Links: func(tenant, secret string, serials []string, exp time.Time) []console.Link {
+			base := bases[tenant]
+			out := []console.Link{{Label: "Order page", URL: httpapi.OrderPageURL(base, tenant, secret)}}
+			if len(serials) > 0 {
+				out = append(out, console.Link{Label: "Apple Wallet, all", URL: httpapi.BundleLink(base, links, tenant, secret, exp)})
+				if google[tenant] {
+					out = append(out, console.Link{Label: "Google Wallet, all", URL: httpapi.GoogleSaveLink(base, links, tenant, secret, exp)})
+				}
+			}
+			for i, serial := range serials {
+				out = append(out, console.Link{Label: fmt.Sprintf("Apple Wallet, pass %d", i+1), URL: httpapi.PassLink(base, links, tenant, serial, exp)})
+			}
+			return out
+		}})
 	if err != nil {
 		return nil, nil, fmt.Errorf("console: %w", err)
 	}
 	return c, dev, nil
+}
+
+// consoleVersions shows the console the stored versions of passes.
+type consoleVersions struct {
+	db    *storage.DB
+	files *apple.Files
+}
+
+// VersionFields reads what a version shows, from its stored form.
+func (v consoleVersions) VersionFields(ctx context.Context, tenant, serial string, version int) ([]pass.Field, error) {
+	data, err := v.db.VersionContent(ctx, tenant, serial, version)
+	if err != nil {
+		return nil, err
+	}
+	return apple.PassFields(data)
+}
+
+// VersionPreview renders a version's front and back, completed with its
+// template's files.
+func (v consoleVersions) VersionPreview(ctx context.Context, tenant, serial string, version int, lang string) ([]byte, error) {
+	data, err := v.db.VersionContent(ctx, tenant, serial, version)
+	if err != nil {
+		return nil, err
+	}
+	if data, err = v.files.Complete(ctx, data); err != nil {
+		return nil, err
+	}
+	return apple.PreviewHTML(data, lang)
 }
