@@ -23,7 +23,6 @@ type Store interface {
 	GetPass(ctx context.Context, tenant, serial string) (*pass.Pass, error)
 	PassByBarcode(ctx context.Context, tenant, barcode string) (*pass.Pass, error)
 	PassesByOrder(ctx context.Context, tenant, secretToken string) ([]pass.Pass, error)
-	ListPasses(ctx context.Context, q pass.PassQuery) ([]pass.PassListing, int, error)
 	HolderPasses(ctx context.Context, tenant string, fileID int64, keys ...string) ([]pass.Pass, error)
 	Timeline(ctx context.Context, tenant, secretToken string, fileID int64) ([]pass.TimelineEntry, error)
 	ListVersions(ctx context.Context, tenant, serial string) ([]pass.Pass, error)

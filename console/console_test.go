@@ -161,7 +161,7 @@ func TestUsageChart(t *testing.T) {
 		t.Errorf("chart:\n%s", svg)
 	}
 	one := string(usageChart(pass.PerformanceUsage{Days: u.Days[:1]}, "en"))
-	if strings.Contains(one, "NaN") || strings.Contains(one, "Inf") || !strings.Contains(one, "Issued (10)") {
+	if strings.Contains(one, "NaN") || strings.Contains(one, "Inf") || !strings.Contains(one, "Issued (10)") || !strings.Contains(one, "2026-11-30") {
 		t.Errorf("a one-day chart:\n%s", one)
 	}
 	if usageChart(pass.PerformanceUsage{}, "en") != "" {

@@ -164,10 +164,7 @@ type orderHit struct {
 // maxQuery bounds a search.
 const maxQuery = 200
 
-var (
-	serialPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
-	digits        = regexp.MustCompile(`^[0-9]{1,18}$`)
-)
+var serialPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
@@ -210,55 +207,9 @@ func (c *Console) find(ctx context.Context, s *session, tenant, q string) ([]ord
 		if tenant != "" && t.ID != tenant {
 			continue
 		}
-		type found struct {
-			ps []pass.Pass
-			by string
-		}
-		var all []found
-		add := func(by string, ps ...pass.Pass) { all = append(all, found{ps, by}) }
-		one := func(by string, p *pass.Pass, err error) error {
-			if err == nil {
-				add(by, *p)
-				return nil
-			}
-			if pass.KindOf(err) == pass.KindNotFound {
-				return nil
-			}
-			return err
-		}
-		lower := strings.ToLower(q)
-		switch {
-		case serialPattern.MatchString(lower):
-			p, err := c.cfg.Store.GetPass(ctx, t.ID, lower)
-			if err := one("serial", p, err); err != nil {
-				return nil, err
-			}
-		case strings.Contains(q, "@"):
-			ps, err := c.cfg.Store.HolderPasses(ctx, t.ID, 0, pass.HolderKey(pass.Ticket{HolderEmail: q}))
-			if err != nil {
-				return nil, err
-			}
-			add("email", ps...)
-		default:
-			if digits.MatchString(q) {
-				id, _ := strconv.ParseInt(q, 10, 64)
-				ls, _, err := c.cfg.Store.ListPasses(ctx, pass.PassQuery{Tenant: t.ID, FileID: id, Limit: pass.MaxPageSize})
-				if err != nil {
-					return nil, err
-				}
-				for _, l := range ls {
-					add("fileId", l.Pass)
-				}
-			}
-			ps, err := c.cfg.Store.PassesByOrder(ctx, t.ID, q)
-			if err != nil {
-				return nil, err
-			}
-			add("secret", ps...)
-			p, err := c.cfg.Store.PassByBarcode(ctx, t.ID, q)
-			if err := one("barcode", p, err); err != nil {
-				return nil, err
-			}
+		all, err := c.lookUp(ctx, t.ID, q)
+		if err != nil {
+			return nil, err
 		}
 		for _, f := range all {
 			for _, p := range f.ps {
@@ -276,6 +227,57 @@ func (c *Console) find(ctx context.Context, s *session, tenant, q string) ([]ord
 		}
 	}
 	return hits, nil
+}
+
+// found is what one kind of lookup found.
+type found struct {
+	ps []pass.Pass
+	by string
+}
+
+// lookUp finds q in one tenant: as a holder's e-mail when it has an "@",
+// else as a serial number (32 hex digits), a file id (digits), an order
+// secret and a barcode.
+func (c *Console) lookUp(ctx context.Context, tenant, q string) ([]found, error) {
+	var all []found
+	one := func(by string, p *pass.Pass, err error) error {
+		if err == nil {
+			all = append(all, found{[]pass.Pass{*p}, by})
+			return nil
+		}
+		if pass.KindOf(err) == pass.KindNotFound {
+			return nil
+		}
+		return err
+	}
+	if strings.Contains(q, "@") {
+		ps, err := c.cfg.Store.HolderPasses(ctx, tenant, 0, pass.HolderKeys(pass.Ticket{HolderEmail: q})...)
+		return []found{{ps, "email"}}, err
+	}
+	if lower := strings.ToLower(q); serialPattern.MatchString(lower) {
+		p, err := c.cfg.Store.GetPass(ctx, tenant, lower)
+		if err := one("serial", p, err); err != nil {
+			return nil, err
+		}
+	}
+	// A file id is positive and written without leading zeros.
+	if id, err := strconv.ParseInt(q, 10, 64); err == nil && id > 0 && strconv.FormatInt(id, 10) == q {
+		ps, err := c.cfg.Store.HolderPasses(ctx, tenant, id)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, found{ps, "fileId"})
+	}
+	ps, err := c.cfg.Store.PassesByOrder(ctx, tenant, q)
+	if err != nil {
+		return nil, err
+	}
+	all = append(all, found{ps, "secret"})
+	p, err := c.cfg.Store.PassByBarcode(ctx, tenant, q)
+	if err := one("barcode", p, err); err != nil {
+		return nil, err
+	}
+	return all, nil
 }
 
 // hit summarises an order for the search results.

@@ -117,32 +117,30 @@ var chartSeries = []struct {
 	{"scanned", "#b3261e", func(p pass.UsagePoint) int { return p.Scanned }},
 }
 
-// usageChart draws the running totals by day as an SVG line chart (no
-// script; the table below it holds the same figures).
+// usageChart draws the running totals by day as an SVG line chart, from
+// zero the day before the first day with activity (no script; the table
+// below it holds the same figures).
 func usageChart(u pass.PerformanceUsage, lang string) template.HTML {
 	const w, h, left, right, top, bottom = 720.0, 260.0, 48.0, 12.0, 12.0, 40.0
 	if len(u.Days) == 0 {
 		return ""
 	}
-	first, last := u.Days[0].Day, u.Days[len(u.Days)-1].Day
+	// The lines start at zero the day before the first day with activity.
+	days := append([]pass.UsagePoint{{Day: u.Days[0].Day.AddDate(0, 0, -1)}}, u.Days...)
+	first, last := days[0].Day, days[len(days)-1].Day
 	span := last.Sub(first).Hours() / 24
 	// Running totals, per series.
 	totals := make([][]int, len(chartSeries))
 	top1 := 1
 	for i, s := range chartSeries {
 		sum := 0
-		for _, d := range u.Days {
+		for _, d := range days {
 			sum += s.value(d)
 			totals[i] = append(totals[i], sum)
 			top1 = max(top1, sum)
 		}
 	}
-	x := func(day time.Time) float64 {
-		if span == 0 {
-			return left + (w-left-right)/2
-		}
-		return left + (w-left-right)*(day.Sub(first).Hours()/24)/span
-	}
+	x := func(day time.Time) float64 { return left + (w-left-right)*(day.Sub(first).Hours()/24)/span }
 	y := func(v int) float64 { return top + (h-top-bottom)*(1-float64(v)/float64(top1)) }
 	var b strings.Builder
 	esc := template.HTMLEscapeString
@@ -154,12 +152,10 @@ func usageChart(u pass.PerformanceUsage, lang string) template.HTML {
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" class="tick">%d</text>`, left-6, top+4, top1)
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" class="tick">0</text>`, left-6, h-bottom+4)
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="tick">%s</text>`, left, h-bottom+16, first.Format(time.DateOnly))
-	if span > 0 {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" class="tick">%s</text>`, w-right, h-bottom+16, last.Format(time.DateOnly))
-	}
+	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" class="tick">%s</text>`, w-right, h-bottom+16, last.Format(time.DateOnly))
 	for i, s := range chartSeries {
 		var pts []string
-		for j, d := range u.Days {
+		for j, d := range days {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(d.Day), y(totals[i][j])))
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2.5" points="%s"/>`, s.colour, strings.Join(pts, " "))
@@ -170,7 +166,7 @@ func usageChart(u pass.PerformanceUsage, lang string) template.HTML {
 		// The legend, under the axis.
 		lx := left + float64(i)*160
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="12" height="12" fill="%s"/><text x="%.1f" y="%.1f" class="legend">%s (%d)</text>`,
-			lx, h-14, s.colour, lx+16, h-4, esc(text(lang, s.key)), totals[i][len(u.Days)-1])
+			lx, h-14, s.colour, lx+16, h-4, esc(text(lang, s.key)), totals[i][len(days)-1])
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // only numbers, fixed colours and escaped words

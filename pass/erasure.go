@@ -114,8 +114,7 @@ func (e *Eraser) Erase(ctx context.Context, req ErasureRequest) (ErasureReport, 
 	}
 	var keys []string
 	if req.Email != "" {
-		t := Ticket{HolderEmail: req.Email}
-		keys = []string{plainHolderKey(t), HolderKey(t)}
+		keys = HolderKeys(Ticket{HolderEmail: req.Email})
 	}
 	ps, err := e.Store.HolderPasses(ctx, req.Tenant, req.FileID, keys...)
 	if err != nil {

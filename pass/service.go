@@ -330,6 +330,17 @@ func HolderKey(t Ticket) string {
 	return hashHolderKey(plain)
 }
 
+// HolderKeys are the keys t's holder's passes may be stored under: the
+// hashed form, and the plain form of passes stored before keys were
+// hashed (nil when t names no holder).
+func HolderKeys(t Ticket) []string {
+	plain := plainHolderKey(t)
+	if plain == "" {
+		return nil
+	}
+	return []string{hashHolderKey(plain), plain}
+}
+
 // SameHolder reports whether a stored holder key is t's holder's. Keys
 // stored before they were hashed are the plain form.
 func SameHolder(stored string, t Ticket) bool {

@@ -70,7 +70,9 @@ func (s *DB) HolderPasses(ctx context.Context, tenant string, fileID int64, keys
 			args = append(args, k)
 		}
 	}
-	return s.queryPasses(ctx, "holder's passes", q+` ORDER BY serial_number`, args...)
+	// "|| ''": sorting the few rows found, not reading the tenant's passes
+	// in the primary key's order (SQLite's choice without statistics).
+	return s.queryPasses(ctx, "holder's passes", q+` ORDER BY serial_number || ''`, args...)
 }
 
 // DropVersionFiles forgets the files of a pass's versions before before:

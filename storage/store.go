@@ -331,10 +331,12 @@ func (s *DB) LatestPassForMovement(ctx context.Context, tenant string, movementI
 	return p, nil
 }
 
-// PassesByOrder returns the passes of an order, by movement and generation.
+// PassesByOrder returns the passes of an order, by movement and generation
+// (the "+" keeps SQLite without statistics on the secret's index rather
+// than reading the tenant's passes in movement order).
 func (s *DB) PassesByOrder(ctx context.Context, tenant, secretToken string) ([]pass.Pass, error) {
 	return s.queryPasses(ctx, "passes of order", `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND secret_token = $2
-		ORDER BY movement_id, holder_generation`, tenant, secretToken)
+		ORDER BY +movement_id, +holder_generation`, tenant, secretToken)
 }
 
 // queryPasses runs a query of passColumns and returns its passes; what

@@ -5,9 +5,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -413,6 +415,9 @@ tenants:
 // style sheet the console served, on a desktop and a phone. The
 // screenshots are docs/console-*.png (written when
 // WALLETPASS_UPDATE_SCREENSHOTS=1).
+// previewSrc finds the version previews an order page frames.
+var previewSrc = regexp.MustCompile(`src="/console/t/[a-z0-9-]+/passes/[0-9a-f]{32}/versions/[0-9]+/preview\?lang=[a-z]+"`)
+
 func TestBrowserConsole(t *testing.T) {
 	t.Parallel()
 	browser := chromium(t)
@@ -424,6 +429,7 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	desktop := headless(t, browser, "--window-size=1100,900")
 	phone := headless(t, browser, "--window-size=390,844")
+	tall := headless(t, browser, "--window-size=1100,2400")
 
 	dom := desktop("--dump-dom", s.base+"/console/")
 	if !strings.Contains(dom, "Development login") || !strings.Contains(dom, "Ada Admin") {
@@ -431,8 +437,30 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	desktop("--screenshot="+filepath.Join(outDir, "console-login.png"), s.base+"/console/")
 
+	// An organiser's webhook endpoint that is down: the tenants page shows
+	// its failures.
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	req, _ := http.NewRequest("POST", s.base+"/api/demo/webhooks",
+		strings.NewReader(`{"endpoint": "`+down.URL+`/hooks", "events": ["*"], "description": "CRM"}`))
+	req.Header.Set("Authorization", s.bearer("demo", "webhooks:write"))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("webhook subscription: %d", resp.StatusCode)
+	}
+
 	o := s.createOrder(map[string]any{"count": 3})
-	s.waitPasses(o.Secret, "3 passes", func(ps []pass.Pass) bool { return len(ps) == 3 })
+	ps := s.waitPasses(o.Secret, "3 passes", func(ps []pass.Pass) bool { return len(ps) == 3 })
+	first := *byMovement(ps, o.Tickets[0].MovementID, 0)
+	s.phoneFor(t, first, "d7").register()
 	s.action(o, o.Tickets[0].TicketID, "modify", map[string]any{})
 	s.action(o, o.Tickets[1].TicketID, "validate", nil)
 	s.action(o, o.Tickets[2].TicketID, "cancel", nil)
@@ -442,6 +470,10 @@ func TestBrowserConsole(t *testing.T) {
 	})
 	admin, _ := consoleUser(t, s, 0)
 	_, page := get(t, admin, s.base+"/console/t/demo/orders/"+o.Secret)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(page, ">delivered<") && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond) // the push to the phone, logged
+		_, page = get(t, admin, s.base+"/console/t/demo/orders/"+o.Secret)
+	}
 	post(admin, s.base+"/console/t/demo/orders/"+o.Secret+"/repush", url.Values{"csrf": {csrfOf(t, page)}})
 	if _, err := s.db.Enqueue(t.Context(), pass.TaskOf(pass.OrderRef{Tenant: "demo", FileID: 999999}, "later"), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -456,17 +488,34 @@ func TestBrowserConsole(t *testing.T) {
 		name, path string
 		want       []string
 		phone      bool
+		tall       bool // the whole of a long page
 	}{
-		{"search", "/console/?q=" + strconv.FormatInt(o.FileID, 10), []string{"Find an order", "1 active, 1 used, 1 voided"}, false},
-		{"order", "/console/t/demo/orders/" + o.Secret, []string{"Sync with SecuTix now", "Timeline", "pass-version"}, false},
-		{"order-phone", "/console/t/demo/orders/" + o.Secret + "?lang=fr", []string{"Synchroniser avec SecuTix", "Chronologie"}, true},
-		{"queue", "/console/queue?state=pending&lang=en", []string{"sync-order", "Retry all shown"}, false},
-		{"audit", "/console/audit?lang=de", []string{"Audit-Protokoll", "repush", "Ada Admin (dev-admin)"}, false},
+		{"search", "/console/?q=" + strconv.FormatInt(o.FileID, 10), []string{"Find an order", "1 active, 1 used, 1 voided"}, false, false},
+		{"order", "/console/t/demo/orders/" + o.Secret, []string{"Sync with SecuTix now", "Timeline", "pass-version"}, false, false},
+		{"order-versions", "/console/t/demo/orders/" + o.Secret + "?lang=en", []string{"Changes from the version before", "Front and back", "delivered"},
+			false, true},
+		{"order-phone", "/console/t/demo/orders/" + o.Secret + "?lang=fr", []string{"Synchroniser avec SecuTix", "Chronologie"}, true, false},
+		{"queue", "/console/queue?state=pending&lang=en", []string{"sync-order", "Retry all shown"}, false, false},
+		{"audit", "/console/audit?lang=de", []string{"Audit-Protokoll", "repush", "Ada Admin (dev-admin)"}, false, false},
+		{"tenants", "/console/tenants?lang=en", []string{"pass signing and APNs", "days left", "Orders waiting to sync", "/hooks", "503"}, false, false},
+		{"usage", "/console/t/demo/usage", []string{"Added to Apple Wallet", first.Ticket.Event.Name}, false, false},
+		{"performance", fmt.Sprintf("/console/t/demo/usage/%d", first.Ticket.Event.PerformanceID), []string{"Running totals by day", "Download CSV"}, false, false},
+		{"performance-phone", fmt.Sprintf("/console/t/demo/usage/%d?lang=de", first.Ticket.Event.PerformanceID), []string{"Laufende Summen pro Tag"}, true, false},
 	} {
 		st, body := get(t, admin, s.base+c.path)
 		if st != 200 {
 			t.Fatalf("%s: %d", c.name, st)
 		}
+		// The previews the page frames, saved beside it.
+		body = previewSrc.ReplaceAllStringFunc(body, func(src string) string {
+			path := strings.TrimSuffix(strings.TrimPrefix(src, `src="`), `"`)
+			_, preview := get(t, admin, s.base+strings.ReplaceAll(path, "&amp;", "&"))
+			name := "preview-" + strings.NewReplacer("/", "-", "?", "-", "=", "-").Replace(strings.TrimPrefix(path, "/console/t/demo/passes/")) + ".html"
+			if err := os.WriteFile(filepath.Join(pages, name), []byte(preview), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return `src="` + name + `"`
+		})
 		file := filepath.Join(pages, c.name+".html")
 		if err := os.WriteFile(file, []byte(strings.ReplaceAll(body, `href="/console/style.css"`, `href="style.css"`)), 0o600); err != nil {
 			t.Fatal(err)
@@ -482,6 +531,9 @@ func TestBrowserConsole(t *testing.T) {
 			}
 		}
 		shot := filepath.Join(outDir, "console-"+c.name+".png")
+		if c.tall {
+			run = tall
+		}
 		run("--screenshot="+shot, "file://"+file)
 		if st, err := os.Stat(shot); err != nil || st.Size() < 5000 {
 			t.Errorf("screenshot %s: %v", shot, err)
