@@ -366,8 +366,28 @@ tenants:
 	}
 	_, page := get(t, other, s.base+"/console/queue")
 	otherTok := csrfOf(t, page)
-	if st, err := post(other, orderURL+"/resync", url.Values{"csrf": {otherTok}}); err != nil || st != http.StatusNotFound {
-		t.Errorf("other's operator re-syncs demo's order: %v %v, want 404", st, err)
+	for _, action := range []string{"resync", "repush", "links", "void"} {
+		form := url.Values{"csrf": {otherTok}, "serial": {s.passes(o.Secret)[0].SerialNumber}, "confirm": {"yes"}}
+		if st, err := post(other, orderURL+"/"+action, form); err != nil || st != http.StatusNotFound {
+			t.Errorf("other's operator: %s on demo's order: %v %v, want 404", action, st, err)
+		}
+	}
+	demoPass := s.passes(o.Secret)[0]
+	for _, path := range []string{"/console/t/demo/passes/" + demoPass.SerialNumber + "/versions/1/preview",
+		"/console/t/demo/usage", fmt.Sprintf("/console/t/demo/usage/%d", demoPass.Ticket.Event.PerformanceID),
+		fmt.Sprintf("/console/t/demo/usage/%d?format=csv", demoPass.Ticket.Event.PerformanceID)} {
+		if st, _ := get(t, other, s.base+path); st != http.StatusNotFound {
+			t.Errorf("other's operator on %s: %d, want 404", path, st)
+		}
+		if st, _ := get(t, c, s.base+path); st != http.StatusOK {
+			t.Errorf("demo's operator on %s: %d, want 200", path, st)
+		}
+	}
+	if st, body := get(t, other, s.base+"/console/tenants"); st != 200 || strings.Contains(body, `id="t-demo"`) || !strings.Contains(body, `id="t-other"`) {
+		t.Errorf("other's operator's tenants page (%d) shows demo, or not other", st)
+	}
+	if p := s.passes(o.Secret)[0]; p.Status != pass.StatusActive {
+		t.Errorf("demo's pass after other's attempts: %s", p.Status)
 	}
 	task, err := s.db.Enqueue(t.Context(), pass.TaskOf(pass.PushArgs{Tenant: "demo", PassTypeID: "pass.x", Serial: "s"}, "test"), time.Now().Add(time.Hour))
 	if err != nil {
