@@ -54,6 +54,9 @@ type pendingLogin struct {
 
 // login sends the browser to the identity provider: authorization code
 // flow, PKCE (S256), a fresh state and nonce.
+// maxLoginHint bounds the login_hint passed on to the identity provider.
+const maxLoginHint = 200
+
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if !c.allowSignIn(r) {
 		w.Header().Set("Retry-After", "5")
@@ -81,7 +84,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.setCookie(w, loginCookie, v, loginTTL)
-	http.Redirect(w, r, p.oauth.AuthCodeURL(pl.State, oidc.Nonce(pl.Nonce), oauth2.S256ChallengeOption(pl.Verifier)), http.StatusSeeOther)
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(pl.Nonce), oauth2.S256ChallengeOption(pl.Verifier)}
+	if hint := r.URL.Query().Get("login_hint"); hint != "" && len(hint) <= maxLoginHint {
+		// Who is signing in, when the link says: the provider may fill it in.
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", hint))
+	}
+	http.Redirect(w, r, p.oauth.AuthCodeURL(pl.State, opts...), http.StatusSeeOther)
 }
 
 // callback is the identity provider's redirect back: the state must be

@@ -435,6 +435,37 @@ tenants:
 // style sheet the console served, on a desktop and a phone. The
 // screenshots are docs/console-*.png (written when
 // WALLETPASS_UPDATE_SCREENSHOTS=1).
+// TestBrowserConsoleSignIn: a real Chromium goes through the whole
+// OpenID Connect sign-in (the console's sign-in cookie, the provider, the
+// callback with PKCE, the session cookie) to the page it asked for, keeps
+// the session for its next visit, and without a session lands on the
+// sign-in. The development provider signs the hinted user in at once, so
+// that no script is needed.
+func TestBrowserConsoleSignIn(t *testing.T) {
+	t.Parallel()
+	browser := chromium(t)
+	s := startSystem(t, "")
+	defer s.stop()
+	run := headless(t, browser, "--window-size=1100,900")
+	if dom := run("--dump-dom", s.base+"/console/tenants"); !strings.Contains(dom, "Development login") || strings.Contains(dom, "days left") {
+		t.Fatalf("without a session, Chromium does not land on the sign-in:\n%s", dom)
+	}
+	dom := run("--dump-dom", s.base+"/console/login?login_hint=dev-admin&next=%2Fconsole%2Ftenants")
+	if !strings.Contains(dom, "Ada Admin") || !strings.Contains(dom, "days left") {
+		t.Fatalf("after the sign-in, Chromium is not on the tenants page:\n%s", dom)
+	}
+	// The next visit, by another browser process on the same profile.
+	if dom := run("--dump-dom", s.base+"/console/audit"); !strings.Contains(dom, "Ada Admin (dev-admin)") || !strings.Contains(dom, ">login<") {
+		t.Errorf("the session is not kept for the next visit:\n%s", dom)
+	}
+	// Another profile, the operator of demo: a session of its own.
+	other := headless(t, browser, "--window-size=390,844")
+	if dom := other("--dump-dom", s.base+"/console/login?login_hint=dev-operator-demo&next=%2Fconsole%2Fqueue"); !strings.Contains(dom, "Operator of Demo") ||
+		!strings.Contains(dom, "Queue") {
+		t.Errorf("demo's operator's sign-in:\n%s", dom)
+	}
+}
+
 // previewSrc finds the version previews an order page frames.
 var previewSrc = regexp.MustCompile(`src="/console/t/[a-z0-9-]+/passes/[0-9a-f]{32}/versions/[0-9]+/preview\?lang=[a-z]+"`)
 

@@ -55,16 +55,26 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, req.redirectURI, url.Values{"error": {aerr.code}, "error_description": {aerr.desc}, "state": {req.state}})
 		return
 	}
+	user := -1
 	if r.Method == http.MethodGet {
-		p.servePage(w, req, q)
-		return
+		// A login_hint naming a user's subject signs that user in at
+		// once, as a provider does for a browser already signed in there.
+		if hint := q.Get("login_hint"); hint != "" {
+			user = slices.IndexFunc(p.users, func(u User) bool { return u.Subject == hint })
+		}
+		if user < 0 {
+			p.servePage(w, req, q)
+			return
+		}
+	} else {
+		i, err := strconv.Atoi(q.Get("user"))
+		if err != nil || i < 0 || i >= len(p.users) {
+			refusePage(w, "choose one of the users the login page offers")
+			return
+		}
+		user = i
 	}
-	i, err := strconv.Atoi(q.Get("user"))
-	if err != nil || i < 0 || i >= len(p.users) {
-		refusePage(w, "choose one of the users the login page offers")
-		return
-	}
-	code, ok := p.issueCode(req, p.users[i])
+	code, ok := p.issueCode(req, p.users[user])
 	if !ok {
 		redirect(w, r, req.redirectURI, url.Values{"error": {"temporarily_unavailable"},
 			"error_description": {"too many outstanding authorization codes"}, "state": {req.state}})

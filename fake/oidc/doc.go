@@ -34,7 +34,10 @@
 // (unsupported_response_type), scope without "openid" (invalid_scope),
 // code_challenge_method not S256 or code_challenge not 43 base64url
 // characters (invalid_request: PKCE with S256 is required of every client).
-// A valid GET answers the login page; a valid POST with user=<index of
+// A valid GET answers the login page, or, with a login_hint that is a
+// user's subject, signs that user in at once (as a provider does for a
+// browser already signed in there: a browser test needs no script); a
+// valid POST with user=<index of
 // Options.Users> issues a one-time code valid 60 s (an invalid user index
 // gets a 400 text page) and redirects with code and state, keeping the
 // redirect URI's own query. At most 10,000 unexpired codes are outstanding;

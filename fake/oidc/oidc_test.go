@@ -585,3 +585,29 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		t.Errorf("issuer without a path: got %v, want success", err)
 	}
 }
+
+// TestLoginHint: a login_hint that is a user's subject signs that user in
+// without the page; an unknown hint gets the page.
+func TestLoginHint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config(confidentialID, secret, redirectURI)
+	verifier := oauth2.GenerateVerifier()
+	resp, _ := e.get(t, cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("login_hint", "u-oper")))
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || err != nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != "st" {
+		t.Fatalf("a known hint: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	tok, err := cfg.Exchange(e.ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := e.op.Verifier(&oidc.Config{ClientID: confidentialID}).Verify(e.ctx, tok.Extra("id_token").(string))
+	if err != nil || idt.Subject != "u-oper" {
+		t.Errorf("the hinted user: %v, %v", idt, err)
+	}
+	resp, body := e.get(t, cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("login_hint", "nobody")))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Development login") {
+		t.Errorf("an unknown hint: %d", resp.StatusCode)
+	}
+}
