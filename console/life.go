@@ -136,6 +136,9 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, s *session) {
 	_, _ = w.Write(page)
 }
 
+// maxReason bounds a void's reason (characters).
+const maxReason = 200
+
 // void voids one ticket of the order on the operator's word: the form
 // names the pass and must confirm; the sync that follows voids the pass
 // as a cancellation does.
@@ -159,12 +162,12 @@ func (c *Console) void(w http.ResponseWriter, r *http.Request, s *session) {
 		c.failErr(w, r, s, err)
 		return
 	}
-	reason := strings.TrimSpace(r.PostForm.Get("reason"))
-	if len(reason) > 200 {
-		reason = reason[:200]
+	reason := []rune(strings.TrimSpace(r.PostForm.Get("reason")))
+	if len(reason) > maxReason {
+		reason = reason[:maxReason]
 	}
 	c.record(r.Context(), s, t.ID, "void", "file "+strconv.FormatInt(p.FileID, 10)+" ticket "+strconv.FormatInt(p.TicketID, 10),
-		strings.TrimSpace(cid+" "+reason))
+		strings.TrimSpace(cid+" "+string(reason)))
 	http.Redirect(w, r, "/console/t/"+t.ID+"/orders/"+secret+"?queued=void", http.StatusSeeOther)
 }
 
