@@ -128,12 +128,19 @@ func TestPassActivity(t *testing.T) {
 			t.Errorf("the pass's messages: %+v, %v", ms, err)
 		}
 
-		// Purged with the timeline.
+		// Purged with the timeline: the push log and delivered messages,
+		// not those still owed.
+		if err := db.MessagesDelivered(ctx, []pass.DeliveredMessage{{Message: pass.OutboundMessage{Tenant: "demo", SubscriptionID: "sub1", ID: "msg_2"}, Status: 200}}, now); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := db.PurgeBefore(ctx, now.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		if log, _ := db.PushLog(ctx, "demo", "s1", 10); len(log) != 0 {
 			t.Errorf("push log after the purge: %+v", log)
+		}
+		if ms, err := db.Messages(ctx, "demo", "sub1", 10); err != nil || len(ms) != 1 || ms[0].ID != "msg_1" {
+			t.Errorf("messages after the purge: %+v, %v (want the undelivered msg_1 only)", ms, err)
 		}
 
 		q, err := db.SecuTixQuota(10, time.Minute, nil)

@@ -653,8 +653,9 @@ func (s *DB) Timeline(ctx context.Context, tenant, secretToken string, fileID in
 	return out, rows.Err()
 }
 
-// PurgeBefore deletes finished tasks, webhook events, timeline entries and pushes
-// older than cutoff, and returns how many rows went.
+// PurgeBefore deletes finished tasks, webhook events, timeline entries,
+// pushes and delivered webhook messages older than cutoff, and returns how
+// many rows went. Undelivered messages stay whatever their age.
 func (s *DB) PurgeBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for _, q := range []string{
@@ -662,6 +663,7 @@ func (s *DB) PurgeBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 		`DELETE FROM webhook_events WHERE received_at < $1`,
 		`DELETE FROM order_timeline WHERE at < $1`,
 		`DELETE FROM push_log WHERE at < $1`,
+		`DELETE FROM webhook_messages WHERE state = 'delivered' AND delivered_at < $1`,
 	} {
 		res, err := s.db.ExecContext(ctx, q, cutoff.UnixMilli())
 		if err != nil {
