@@ -3,8 +3,8 @@ package console
 import (
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
+
+	"walletpass/internal/httpx"
 )
 
 // languages the console speaks, the first the default.
@@ -13,21 +13,7 @@ var languages = []string{"en", "fr", "de"}
 // pageLanguage picks the language of the browser's Accept-Language header
 // that the console speaks (English when none).
 func pageLanguage(r *http.Request) string {
-	best, bestQ := "en", -1.0
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				q = f
-			}
-		}
-		base, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
-		if slices.Contains(languages, base) && q > bestQ && q > 0 {
-			best, bestQ = base, q
-		}
-	}
-	return best
+	return httpx.PreferredLanguage(r.Header.Get("Accept-Language"), func(l string) bool { return slices.Contains(languages, l) }, "en")
 }
 
 // text returns a message in a language (English when it has none there).

@@ -13,6 +13,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 	"golang.org/x/time/rate"
 
+	"walletpass/internal/httpx"
 	"walletpass/internal/strs"
 	"walletpass/pass"
 	"walletpass/pass/apple"
@@ -44,21 +45,7 @@ func DeviceOf(userAgent string) Device {
 // PageLanguage picks en, fr or de from an Accept-Language header (quality
 // values honoured; English when nothing matches).
 func PageLanguage(acceptLanguage string) string {
-	best, bestQ := "en", -1.0
-	for _, part := range strings.Split(acceptLanguage, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				q = f
-			}
-		}
-		base, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
-		if pass.Speaks(base) && q > bestQ && q > 0 {
-			best, bestQ = base, q
-		}
-	}
-	return best
+	return httpx.PreferredLanguage(acceptLanguage, pass.Speaks, "en")
 }
 
 type pageTicket struct {

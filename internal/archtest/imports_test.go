@@ -31,11 +31,11 @@ var allowed = map[string][]string{
 	"storage/s3":            {"pass"},
 	"storage/blob/blobtest": {"pass"},
 	"outbound":              {"pass"},
-	"console":               {"pass"},
+	"console":               {"pass", "internal/httpx"},
 	// The HTTP layer verifies tokens (auth), parses SecuTix's webhook
 	// payloads (secutix/webhook) and renders sample passes for the
 	// preview route (pass/apple).
-	"httpapi":              {"pass", "auth", "internal/strs", "pass/apple", "secutix/webhook"},
+	"httpapi":              {"pass", "auth", "internal/httpx", "internal/strs", "pass/apple", "secutix/webhook"},
 	"pass/apple/appletest": {"certs", "pass", "pass/apple", "templates"},
 	"tools/loadgen":        {"internal/loadgen"},
 	// The fakes `make run` serves listen through internal/loopback, not

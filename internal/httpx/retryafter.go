@@ -1,5 +1,6 @@
-// Package httpx holds the small HTTP helpers that several clients share
-// (SecuTix, Google Wallet, FCM). It is a toolbox, not part of the domain.
+// Package httpx holds the small HTTP helpers that several adapters share
+// (the SecuTix, Google Wallet and FCM clients; the pages' language
+// choice). It is a toolbox, not part of the domain.
 package httpx
 
 import (
