@@ -285,17 +285,7 @@ func TestConsoleOrderLife(t *testing.T) {
 // HttpOnly, SameSite=Lax and limited to /console/.
 func TestConsoleAuth(t *testing.T) {
 	t.Parallel()
-	sb := sandboxServer(t, "console-secret", 1000)
-	s := startSystem(t, fmt.Sprintf(`server: {development: true}
-tenants:
-  - id: demo
-    name: Demo
-    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
-  - id: other
-    name: Other
-    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
-    secutix: {baseURL: %q, operator: DEMO_WALLET, partner: walletpass, secret: console-secret}
-`, sb.URL+"/sandbox/secutix"))
+	s := startTwoTenants(t, "console-secret")
 	defer s.stop()
 	o := s.createOrder(map[string]any{"count": 1})
 	s.waitPasses(o.Secret, "a pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
@@ -474,10 +464,7 @@ func TestBrowserConsole(t *testing.T) {
 	browser := chromium(t)
 	s := startSystem(t, "")
 	defer s.stop()
-	outDir := t.TempDir()
-	if os.Getenv("WALLETPASS_UPDATE_SCREENSHOTS") == "1" {
-		outDir = filepath.Join("..", "..", "docs")
-	}
+	outDir := screenshotDir(t)
 	desktop := headless(t, browser, "--window-size=1100,900")
 	phone := headless(t, browser, "--window-size=390,844")
 	tall := headless(t, browser, "--window-size=1100,2400")

@@ -187,10 +187,7 @@ func TestBrowserOrderPage(t *testing.T) {
 	o := s.createOrder(map[string]any{"count": 2})
 	s.waitPasses(o.Secret, "2 passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
 	page := s.orderLinks(o.Secret)["order-page"]
-	outDir := t.TempDir()
-	if os.Getenv("WALLETPASS_UPDATE_SCREENSHOTS") == "1" {
-		outDir = filepath.Join("..", "..", "docs")
-	}
+	outDir := screenshotDir(t)
 	for _, tc := range []struct {
 		name, ua, size string
 		want, absent   []string
@@ -232,10 +229,7 @@ func TestBrowserPassPreviews(t *testing.T) {
 	browser := chromium(t)
 	s := startSystem(t, "")
 	defer s.stop()
-	outDir := t.TempDir()
-	if os.Getenv("WALLETPASS_UPDATE_SCREENSHOTS") == "1" {
-		outDir = filepath.Join("..", "..", "docs")
-	}
+	outDir := screenshotDir(t)
 	run := headless(t, browser, "--window-size=760,900")
 	for _, c := range []struct {
 		kind, lang string
@@ -292,6 +286,15 @@ func TestBrowserPassPreviews(t *testing.T) {
 // headless returns a function that runs headless Chromium with a profile
 // of its own, the options given, and the arguments of each call (a page
 // to dump or screenshot); it returns what Chromium printed.
+// screenshotDir is where a browser test writes its screenshots: docs/
+// with WALLETPASS_UPDATE_SCREENSHOTS=1, else a temporary directory.
+func screenshotDir(t *testing.T) string {
+	if os.Getenv("WALLETPASS_UPDATE_SCREENSHOTS") == "1" {
+		return filepath.Join("..", "..", "docs")
+	}
+	return t.TempDir()
+}
+
 func headless(t *testing.T, browser string, options ...string) func(args ...string) string {
 	home := t.TempDir()
 	return func(args ...string) string {

@@ -18,14 +18,13 @@ import (
 	"walletpass/pass"
 )
 
-// TestSharedIssuerNeedsTheTenantClaim: two tenants trusting one identity
-// provider (the development one, same audience): a token signed by it
-// that names no tenant is refused by both; a token naming "demo" opens
-// demo only.
-func TestSharedIssuerNeedsTheTenantClaim(t *testing.T) {
-	t.Parallel()
-	sb := sandboxServer(t, "claim-secret", 1000)
-	s := startSystem(t, fmt.Sprintf(`server: {development: true}
+// startTwoTenants starts the service in development with two tenants on
+// the same pass type: demo on the built-in sandbox, other on a sandbox of
+// its own (whose secret is secret).
+func startTwoTenants(t *testing.T, secret string) *system {
+	t.Helper()
+	sb := sandboxServer(t, secret, 1000)
+	return startSystem(t, fmt.Sprintf(`server: {development: true}
 tenants:
   - id: demo
     name: Demo
@@ -33,8 +32,17 @@ tenants:
   - id: other
     name: Other
     apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
-    secutix: {baseURL: %q, operator: DEMO_WALLET, partner: walletpass, secret: claim-secret}
-`, sb.URL+"/sandbox/secutix"))
+    secutix: {baseURL: %q, operator: DEMO_WALLET, partner: walletpass, secret: %s}
+`, sb.URL+"/sandbox/secutix", secret))
+}
+
+// TestSharedIssuerNeedsTheTenantClaim: two tenants trusting one identity
+// provider (the development one, same audience): a token signed by it
+// that names no tenant is refused by both; a token naming "demo" opens
+// demo only.
+func TestSharedIssuerNeedsTheTenantClaim(t *testing.T) {
+	t.Parallel()
+	s := startTwoTenants(t, "claim-secret")
 	o := s.createOrder(map[string]any{"count": 1})
 	s.waitPasses(o.Secret, "a pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
 
