@@ -29,12 +29,10 @@ func (c *Console) usage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	for i := range ps {
-		u, err := c.cfg.Store.PerformanceUsage(r.Context(), t.ID, ps[i].PerformanceID)
-		if err != nil {
+		if ps[i], err = c.cfg.Store.PerformanceUsage(r.Context(), t.ID, ps[i].PerformanceID); err != nil {
 			c.failErr(w, r, s, err)
 			return
 		}
-		ps[i].Total = u.Total
 	}
 	c.render(w, r, s, http.StatusOK, "usage", struct {
 		Tenant       Tenant
@@ -56,13 +54,6 @@ func (c *Console) performanceUsage(w http.ResponseWriter, r *http.Request, s *se
 	if err != nil {
 		c.failErr(w, r, s, err)
 		return
-	}
-	if ps, err := c.cfg.Store.UsagePerformances(r.Context(), t.ID, maxPerformances); err == nil {
-		for _, p := range ps {
-			if p.PerformanceID == id {
-				u.Event, u.Start = p.Event, p.Start
-			}
-		}
 	}
 	if r.URL.Query().Get("format") == "csv" {
 		writeUsageCSV(w, t.ID, u)

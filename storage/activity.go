@@ -132,43 +132,29 @@ func (s *DB) AppNoticesSent(ctx context.Context, tenant, secretToken string) ([]
 const msPerDay = 24 * 60 * 60 * 1000
 
 // UsagePerformances returns a tenant's performances that have passes, the
-// latest to end first, at most limit, each with its event's name and
-// start and its passes issued (Total.Issued); Days is empty.
+// latest to end first, at most limit, each with its passes issued
+// (Total.Issued); the rest is PerformanceUsage's.
 func (s *DB) UsagePerformances(ctx context.Context, tenant string, limit int) ([]pass.PerformanceUsage, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT performance_id, COUNT(*), MIN(serial_number) FROM passes
+	rows, err := s.rdb.QueryContext(ctx, `SELECT performance_id, COUNT(*) FROM passes
 		WHERE tenant = $1 GROUP BY performance_id ORDER BY MAX(event_end) DESC, performance_id LIMIT $2`, tenant, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: usage: %w", err)
 	}
+	defer rows.Close()
 	var out []pass.PerformanceUsage
-	var serials []string
 	for rows.Next() {
 		var u pass.PerformanceUsage
-		var serial string
-		if err := rows.Scan(&u.PerformanceID, &u.Total.Issued, &serial); err != nil {
-			rows.Close()
+		if err := rows.Scan(&u.PerformanceID, &u.Total.Issued); err != nil {
 			return nil, fmt.Errorf("storage: usage: %w", err)
 		}
 		out = append(out, u)
-		serials = append(serials, serial)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("storage: usage: %w", err)
-	}
-	for i, serial := range serials {
-		p, err := s.GetPass(ctx, tenant, serial)
-		if err != nil {
-			return nil, err
-		}
-		out[i].Event, out[i].Start = p.Ticket.Event.Name, p.Ticket.Event.Start
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
-// PerformanceUsage counts, per UTC day, a performance's passes issued,
-// added to and removed from each wallet, and tickets scanned (a pass's
-// first version that shows it used). It returns an error of kind
+// PerformanceUsage names a performance's event and counts, per UTC day,
+// its passes issued, added to and removed from each wallet, and tickets
+// scanned (a pass's first version that shows it used). It returns an error of kind
 // NotFound when the performance has no passes.
 func (s *DB) PerformanceUsage(ctx context.Context, tenant string, performanceID int64) (pass.PerformanceUsage, error) {
 	u := pass.PerformanceUsage{PerformanceID: performanceID}
@@ -218,6 +204,17 @@ func (s *DB) PerformanceUsage(ctx context.Context, tenant string, performanceID 
 	if u.Total.Issued == 0 {
 		return u, pass.Errorf(pass.KindNotFound, "performance %d has no passes", performanceID)
 	}
+	// The event's name and start, from one of its passes.
+	var serial string
+	if err := s.rdb.QueryRowContext(ctx, `SELECT MIN(serial_number) FROM passes WHERE tenant = $1 AND performance_id = $2`,
+		tenant, performanceID).Scan(&serial); err != nil {
+		return u, fmt.Errorf("storage: usage: %w", err)
+	}
+	p, err := s.GetPass(ctx, tenant, serial)
+	if err != nil {
+		return u, err
+	}
+	u.Event, u.Start = p.Ticket.Event.Name, p.Ticket.Event.Start
 	if err := count("apple", `SELECT e.at / $3, 'apple-' || e.event, COUNT(*) FROM wallet_events e
 		JOIN passes p ON p.tenant = e.tenant AND p.serial_number = e.serial_number WHERE `+of+`
 		GROUP BY e.at / $3, e.event`, tenant, performanceID, msPerDay); err != nil {
