@@ -111,7 +111,7 @@ func (s *DB) AddMessages(ctx context.Context, msgs []pass.OutboundMessage, tasks
 	now := time.Now()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, m := range msgs {
-			_, err := tx.ExecContext(ctx, `INSERT INTO webhook_messages (tenant, subscription_id, id, stream, event_type, payload, state, created_at)
+			_, err := s.stmts.exec(ctx, tx, `INSERT INTO webhook_messages (tenant, subscription_id, id, stream, event_type, payload, state, created_at)
 				VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (tenant, subscription_id, id) DO NOTHING`,
 				m.Tenant, m.SubscriptionID, m.ID, m.Stream, m.Type, string(m.Payload), m.CreatedAt.UnixMilli())
 			if err != nil {
