@@ -130,6 +130,12 @@ type DeliveryArgs struct {
 // TaskWebhookDelivery is the kind of DeliveryArgs' task.
 const TaskWebhookDelivery = "webhook-delivery"
 
+// DeliveryGap is how soon a subscription's deliveries run again after a
+// run (a new task, or the follow-up of messages that arrived while it
+// ran): a burst of events is delivered a page at a time, and the last of
+// it waits no longer than this, not a sync's SyncCoalesceWindow.
+const DeliveryGap = 50 * time.Millisecond
+
 func (DeliveryArgs) Kind() string         { return TaskWebhookDelivery }
 func (a DeliveryArgs) TaskTenant() string { return a.Tenant }
 func (a DeliveryArgs) DedupKey() string   { return "delivery:" + a.Subscription + ":" + a.Stream }
@@ -209,7 +215,9 @@ func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, cor
 				Payload: body, State: "pending", CreatedAt: ev.At})
 			if !delivery[s.ID] {
 				delivery[s.ID] = true
-				tasks = append(tasks, TaskOf(DeliveryArgs{Tenant: tenant, Subscription: s.ID}, correlationID))
+				t := TaskOf(DeliveryArgs{Tenant: tenant, Subscription: s.ID}, correlationID)
+				t.MinGap = DeliveryGap
+				tasks = append(tasks, t)
 			}
 		}
 		if (ev.Type == EventPassInstalled || ev.Type == EventPassUninstalled) && f.InstallStatus.Wants(tenant) {

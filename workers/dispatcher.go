@@ -74,18 +74,21 @@ type Config struct {
 	// Listen, when set, calls wake whenever another instance enqueues a
 	// task, until ctx ends (PostgreSQL LISTEN/NOTIFY).
 	Listen func(ctx context.Context, wake func()) error
-	// Kinds overrides MaxAttempts and MaxBackoff for some kinds (the
-	// outbound webhooks' deliveries keep trying for days).
+	// Kinds overrides MaxAttempts, MaxBackoff and RerunDelay for some
+	// kinds (the outbound webhooks' deliveries keep trying for days, and
+	// follow each other closely).
 	Kinds map[string]KindPolicy
 	// OnAttempt, when set, hears of every finished attempt: the task's
 	// kind, its result (done, retry or dead) and how long the handler ran.
 	OnAttempt func(kind, result string, d time.Duration)
 }
 
-// KindPolicy is how long the tasks of one kind are retried.
+// KindPolicy is how long the tasks of one kind are retried, and how soon
+// a follow-up run comes (zero fields: the Config's).
 type KindPolicy struct {
 	MaxAttempts int
 	MaxBackoff  time.Duration
+	RerunDelay  time.Duration
 }
 
 // Job is a periodic job.
@@ -338,7 +341,11 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 	}
 	now, took := d.now(), time.Since(start)
 	if err == nil {
-		if cerr := d.q.Complete(context.WithoutCancel(ctx), t, now, now.Add(d.cfg.RerunDelay)); cerr != nil {
+		rerun := d.cfg.RerunDelay
+		if kp, ok := d.cfg.Kinds[t.Kind]; ok && kp.RerunDelay > 0 {
+			rerun = kp.RerunDelay
+		}
+		if cerr := d.q.Complete(context.WithoutCancel(ctx), t, now, now.Add(rerun)); cerr != nil {
 			log.Warn("complete task", slog.Any("error", cerr))
 		}
 		d.observe(t.Kind, "done", took)

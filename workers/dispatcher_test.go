@@ -155,6 +155,33 @@ func TestKindPolicy(t *testing.T) {
 	}
 }
 
+// A kind's RerunDelay replaces the Config's for the follow-up run of its
+// tasks (webhook deliveries follow each other within pass.DeliveryGap, not
+// the hour configured here).
+func TestKindRerunDelay(t *testing.T) {
+	db := openDB(t)
+	var runs atomic.Int32
+	merged := make(chan struct{})
+	start(t, db, workers.Config{Tick: 5 * time.Millisecond, RerunDelay: time.Hour,
+		Kinds: map[string]workers.KindPolicy{pass.TaskSyncOrder: {RerunDelay: time.Millisecond}}, Reconcile: -1, RetentionEvery: -1},
+		func(ctx context.Context, tk pass.Task) error {
+			if runs.Add(1) == 1 {
+				<-merged
+			}
+			return nil
+		})
+	if _, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first run", func() bool { return runs.Load() == 1 })
+	if r, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil || r.How != "rerun" {
+		t.Fatalf("merge: %+v %v", r, err)
+	}
+	close(merged)
+	waitFor(t, "the follow-up run, a millisecond after the first (an hour without the kind's delay)",
+		func() bool { return runs.Load() == 2 })
+}
+
 func TestPanicIsAFailure(t *testing.T) {
 	db := openDB(t)
 	var calls atomic.Int32

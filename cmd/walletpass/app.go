@@ -468,8 +468,10 @@ func (a *App) buildServices() {
 		// dispatcher through the store.
 		Elector: db.Elector("walletpass-jobs"), Listen: db.ListenTasks, OnAttempt: a.metrics.taskAttempt,
 		// Webhook deliveries keep trying for days: backoff up to an hour,
-		// 200 attempts (full jitter: about four days on average).
-		Kinds: map[string]workers.KindPolicy{pass.TaskWebhookDelivery: {MaxAttempts: 200, MaxBackoff: time.Hour}},
+		// 200 attempts (full jitter: about four days on average). Messages
+		// that arrive while they run go out pass.DeliveryGap later.
+		Kinds: map[string]workers.KindPolicy{pass.TaskWebhookDelivery: {MaxAttempts: 200, MaxBackoff: time.Hour,
+			RerunDelay: pass.DeliveryGap}},
 	}, db, db, workers.Handlers(
 		workers.Handle[pass.OrderRef](a.Syncer),
 		workers.Handle[pass.PushArgs](a.Pushes),
