@@ -83,6 +83,17 @@ func (c Change) Notice() string {
 //
 // It is a pure function: the same change and policy give the same tasks.
 func FollowUps(c Change, pol Policy) []NewTask {
+	out, ev := followUps(c, pol)
+	if ev != nil {
+		out = append(out, TaskOf(*ev, ""))
+	}
+	return out
+}
+
+// followUps is FollowUps with the announcement apart (nil when the tenant
+// makes none): an event-wide change gathers its passes' announcements
+// into one event-batch task instead of a task each.
+func followUps(c Change, pol Policy) ([]NewTask, *EventArgs) {
 	p := c.Next
 	var out []NewTask
 	if c.Prev != nil && !c.Bulk {
@@ -103,29 +114,40 @@ func FollowUps(c Change, pol Policy) []NewTask {
 		case p.Status == StatusVoided && c.Prev.Status != StatusVoided:
 			typ = EventPassVoided
 		}
-		out = append(out, TaskOf(PassEvent(p, typ, p.UpdatedAt, nil), ""))
+		ev := PassEvent(p, typ, p.UpdatedAt, "")
+		return out, &ev
 	}
-	return out
+	return out, nil
 }
 
-// PassEvent is the announcement of typ about p; extra fields join the
-// pass's identifiers in its data. It never carries holder data.
-func PassEvent(p *Pass, typ string, at time.Time, extra map[string]any) EventArgs {
-	data := map[string]any{"serialNumber": p.SerialNumber, "passTypeIdentifier": p.PassTypeID, "version": p.Version,
-		"status": p.Status, "fileId": p.FileID, "orderId": p.OrderID, "ticketId": p.TicketID, "movementId": p.MovementID,
-		"holderGeneration": p.HolderGeneration}
-	if id := p.Ticket.Event.PerformanceID; id != 0 {
-		data["performanceId"] = id
-	}
-	for k, v := range extra {
-		data[k] = v
-	}
-	raw, _ := json.Marshal(data) // strings, numbers and times
-	now := time.Now()            // the id orders a pass's events as they were made
+// PassEvent is the announcement of typ about p: the pass's identifiers,
+// and the scan's id for a ticket.scanned (scanID, "" for none). It never
+// carries holder data.
+func PassEvent(p *Pass, typ string, at time.Time, scanID string) EventArgs {
+	raw, _ := json.Marshal(passEventData{FileID: p.FileID, HolderGeneration: p.HolderGeneration, MovementID: p.MovementID,
+		OrderID: p.OrderID, PassTypeID: p.PassTypeID, PerformanceID: p.Ticket.Event.PerformanceID, ScanID: scanID,
+		SerialNumber: p.SerialNumber, Status: p.Status, TicketID: p.TicketID, Version: p.Version})
+	now := time.Now() // the id orders a pass's events as they were made
 	if at.IsZero() {
 		at = now
 	}
 	return EventArgs{Tenant: p.Tenant, ID: NewMessageID(now), Type: typ, Stream: p.SerialNumber, At: at, Data: raw}
+}
+
+// passEventData is the data of a pass's announcement, its fields in the
+// order of their keys (as a map of them marshals).
+type passEventData struct {
+	FileID           int64  `json:"fileId"`
+	HolderGeneration int    `json:"holderGeneration"`
+	MovementID       int64  `json:"movementId"`
+	OrderID          int64  `json:"orderId"`
+	PassTypeID       string `json:"passTypeIdentifier"`
+	PerformanceID    int64  `json:"performanceId,omitzero"`
+	ScanID           string `json:"scanId,omitzero"`
+	SerialNumber     string `json:"serialNumber"`
+	Status           Status `json:"status"`
+	TicketID         int64  `json:"ticketId"`
+	Version          int    `json:"version"`
 }
 
 // InstallEvent is the announcement that a pass was added to or removed

@@ -190,6 +190,6 @@ func (g *Gate) markUsed(ctx context.Context, req ScanRequest, p *Pass, now time.
 	if g.Events == nil || p.Status == StatusUsed {
 		return nil // a repeated scan was announced the first time
 	}
-	_, err := g.Events.Enqueue(ctx, TaskOf(PassEvent(p, EventTicketScanned, now, map[string]any{"scanId": req.ScanID}), req.CorrelationID), now)
+	_, err := g.Events.Enqueue(ctx, TaskOf(PassEvent(p, EventTicketScanned, now, req.ScanID), req.CorrelationID), now)
 	return err
 }

@@ -2,6 +2,8 @@ package pass_test
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +56,43 @@ func TestFanoutBatch(t *testing.T) {
 	}
 	if len(st.tasks) != 1 || st.tasks[0].Kind != pass.TaskWebhookDelivery || st.tasks[0].MinGap != pass.DeliveryGap {
 		t.Fatalf("tasks = %+v, want one webhook delivery with MinGap %v", st.tasks, pass.DeliveryGap)
+	}
+}
+
+// A pass's announcement carries its identifiers and, for a scan, the
+// scan's id (never holder data), the keys sorted as a map of them marshals.
+func TestPassEventData(t *testing.T) {
+	p := &pass.Pass{Tenant: "demo", SerialNumber: "s<1>", PassTypeID: "pass.x.y", Version: 3, Status: pass.StatusUsed, FileID: 7,
+		OrderID: 8, TicketID: 9, MovementID: 10, HolderGeneration: 1,
+		Ticket: pass.Ticket{HolderName: "Ada Lovelace", HolderEmail: "ada@example.org", Event: pass.Event{PerformanceID: 42}}}
+	want := func(perf bool, scanID string) string {
+		m := map[string]any{"serialNumber": p.SerialNumber, "passTypeIdentifier": p.PassTypeID, "version": p.Version,
+			"status": p.Status, "fileId": p.FileID, "orderId": p.OrderID, "ticketId": p.TicketID, "movementId": p.MovementID,
+			"holderGeneration": p.HolderGeneration}
+		if perf {
+			m["performanceId"] = p.Ticket.Event.PerformanceID
+		}
+		if scanID != "" {
+			m["scanId"] = scanID
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	at := time.Date(2027, 1, 5, 20, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, scanID string
+		perf         int64
+	}{{"with performance", "", 42}, {"without performance", "", 0}, {"a scan", "scan-1", 42}} {
+		p.Ticket.Event.PerformanceID = tc.perf
+		ev := pass.PassEvent(p, pass.EventPassUpdated, at, tc.scanID)
+		if got, w := string(ev.Data), want(tc.perf != 0, tc.scanID); got != w {
+			t.Errorf("%s: data %s, want %s", tc.name, got, w)
+		}
+		if strings.Contains(string(ev.Data), "Ada") || strings.Contains(string(ev.Data), "example.org") {
+			t.Errorf("%s: holder data in %s", tc.name, ev.Data)
+		}
+		if ev.Stream != p.SerialNumber || ev.Type != pass.EventPassUpdated || !ev.At.Equal(at) || !strings.HasPrefix(ev.ID, "msg_") {
+			t.Errorf("%s: event %+v", tc.name, ev)
+		}
 	}
 }

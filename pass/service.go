@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -164,9 +163,12 @@ func (s *Service) store(ctx context.Context, p *Pass, r Rendered, now time.Time)
 // update stores a new version of cur for t when its content changed;
 // change says what kind of change it is (Prev and Next are filled here).
 func (s *Service) update(ctx context.Context, cur *Pass, t Ticket, change Change) (*Pass, bool, error) {
-	next, follow, err := s.prepare(ctx, cur, t, change)
+	next, follow, ev, err := s.prepare(ctx, cur, t, change)
 	if err != nil || next == nil {
 		return cur, false, err
+	}
+	if ev != nil {
+		follow = append(follow, TaskOf(*ev, ""))
 	}
 	if err := s.Passes.UpdatePass(ctx, next, follow); err != nil {
 		return nil, false, err
@@ -175,16 +177,17 @@ func (s *Service) update(ctx context.Context, cur *Pass, t Ticket, change Change
 }
 
 // prepare renders t on cur and, when the content changed, signs and stores
-// the file of the next version: it returns that version and the tasks that
-// follow it, to be written by the caller; nil when nothing changed.
-func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Change) (*Pass, []NewTask, error) {
+// the file of the next version: it returns that version, the tasks that
+// follow it and its announcement (followUps), to be written by the caller;
+// nil when nothing changed.
+func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Change) (*Pass, []NewTask, *EventArgs, error) {
 	pol := s.Policies.For(t.Tenant)
 	r, err := s.Packager.Render(ctx, t.Tenant, cur.Template, PassInput{Ticket: t, SerialNumber: cur.SerialNumber, AuthToken: cur.AuthToken})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if r.ContentHash == cur.ContentHash && !change.Erased {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	next := *cur
 	if change.Erased && cur.HolderKey != "" && !strings.HasPrefix(cur.HolderKey, "h:") {
@@ -203,16 +206,17 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 		case err == nil:
 			change.InGoogleWallet = true
 		case !errors.Is(err, ErrNotFound):
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if err := s.store(ctx, &next, r, s.Clock.Now()); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if next.UpdateTag <= cur.UpdateTag {
 		next.UpdateTag = cur.UpdateTag + 1
 	}
-	return &next, FollowUps(change, pol), nil
+	follow, ev := followUps(change, pol)
+	return &next, follow, ev, nil
 }
 
 // rewriteBatch is how many new versions an event-wide change writes per
@@ -238,6 +242,7 @@ func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, corr
 	type prepared struct {
 		next   *Pass
 		follow []NewTask
+		ev     *EventArgs
 	}
 	results := make(chan prepared, rewriteBatch)
 	var workers sync.WaitGroup
@@ -249,13 +254,13 @@ func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, corr
 				if ctx.Err() != nil {
 					continue // drain
 				}
-				next, follow, err := s.prepare(ctx, it.cur, it.t, Change{Bulk: true})
+				next, follow, ev, err := s.prepare(ctx, it.cur, it.t, Change{Bulk: true})
 				if err != nil {
 					cancel(fmt.Errorf("pass %s: %w", it.cur.SerialNumber, err))
 					continue
 				}
 				if next != nil {
-					results <- prepared{next, follow}
+					results <- prepared{next, follow, ev}
 				}
 			}
 		}()
@@ -289,18 +294,10 @@ func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, corr
 		ws, events = nil, nil
 	}
 	for r := range results {
-		var follow []NewTask
-		for _, t := range r.follow {
-			if t.Kind == TaskEventFanout {
-				var ev EventArgs
-				if err := json.Unmarshal(t.Payload, &ev); err == nil {
-					events = append(events, ev)
-					continue
-				}
-			}
-			follow = append(follow, t)
+		if r.ev != nil {
+			events = append(events, *r.ev)
 		}
-		ws = append(ws, PassWrite{Pass: r.next, Follow: follow})
+		ws = append(ws, PassWrite{Pass: r.next, Follow: r.follow})
 		if len(ws) == rewriteBatch {
 			flush()
 		}

@@ -313,7 +313,7 @@ func TestReceiverDownForAnHour(t *testing.T) {
 		for k := range 5 {
 			serial := fmt.Sprintf("pass%d", k)
 			p := &pass.Pass{Tenant: "demo", SerialNumber: serial, PassTypeID: "pass.x", Version: minute + 1, Status: pass.StatusActive}
-			ev := pass.PassEvent(p, pass.EventPassUpdated, start.Add(time.Duration(minute)*time.Minute), nil)
+			ev := pass.PassEvent(p, pass.EventPassUpdated, start.Add(time.Duration(minute)*time.Minute), "")
 			if err := fan.Work(ctx, ev, ""); err != nil {
 				t.Fatal(err)
 			}
