@@ -170,6 +170,17 @@ func TestKindRerunDelay(t *testing.T) {
 			}
 			return nil
 		})
+	mergeWhileRunning(t, db, &runs)
+	close(merged)
+	waitFor(t, "the follow-up run, a millisecond after the first (an hour without the kind's delay)",
+		func() bool { return runs.Load() == 2 })
+}
+
+// mergeWhileRunning enqueues a task, waits for its first run (runs counts
+// them) and enqueues it again, which flags the running task for a
+// follow-up run.
+func mergeWhileRunning(t *testing.T, db *storage.DB, runs *atomic.Int32) {
+	t.Helper()
 	if _, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -177,9 +188,6 @@ func TestKindRerunDelay(t *testing.T) {
 	if r, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil || r.How != "rerun" {
 		t.Fatalf("merge: %+v %v", r, err)
 	}
-	close(merged)
-	waitFor(t, "the follow-up run, a millisecond after the first (an hour without the kind's delay)",
-		func() bool { return runs.Load() == 2 })
 }
 
 func TestPanicIsAFailure(t *testing.T) {
@@ -349,13 +357,7 @@ func TestMergesBeforeTheReadNeedNoFollowUp(t *testing.T) {
 			}
 			return nil
 		})
-	if _, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the first run", func() bool { return runs.Load() == 1 })
-	if r, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil || r.How != "rerun" {
-		t.Fatalf("merge: %+v %v", r, err)
-	}
+	mergeWhileRunning(t, db, &runs)
 	close(merged)
 	close(release)
 	waitFor(t, "the task to be done", func() bool { return len(state(t, db, pass.TaskDone)) == 1 })
