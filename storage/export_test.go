@@ -81,3 +81,10 @@ func (s *DB) ForgetBarcodes(ctx context.Context) error {
 }
 
 func (s *DB) BackfillBarcodes(ctx context.Context) error { return s.backfillBarcodes(ctx) }
+
+// The webhook deliveries' statements, for their query plans.
+const (
+	PendingMessagesSQL = `SELECT ` + messageColumns + ` FROM webhook_messages ` + pendingMessagesWhere
+	PendingStreamSQL   = `SELECT ` + messageColumns + ` FROM webhook_messages ` + pendingStreamWhere
+	MarkDeliveredSQL   = markDeliveredSQL
+)

@@ -147,12 +147,17 @@ func scanMessage(r scanner) (pass.OutboundMessage, error) {
 // stream (every stream when stream is ""), by stream then id, at most limit.
 func (s *DB) PendingMessages(ctx context.Context, tenant, subscription, stream string, limit int) ([]pass.OutboundMessage, error) {
 	if stream == "" {
-		return s.messages(ctx, `WHERE tenant = $1 AND subscription_id = $2 AND state = 'pending' ORDER BY stream, id LIMIT $3`,
-			tenant, subscription, limit)
+		return s.messages(ctx, pendingMessagesWhere, tenant, subscription, limit)
 	}
-	return s.messages(ctx, `WHERE tenant = $1 AND subscription_id = $2 AND stream = $3 AND state = 'pending' ORDER BY id LIMIT $4`,
-		tenant, subscription, stream, limit)
+	return s.messages(ctx, pendingStreamWhere, tenant, subscription, stream, limit)
 }
+
+// The deliveries' reads: both read the partial index
+// webhook_messages_pending, which holds only the messages still owed.
+const (
+	pendingMessagesWhere = `WHERE tenant = $1 AND subscription_id = $2 AND state = 'pending' ORDER BY stream, id LIMIT $3`
+	pendingStreamWhere   = `WHERE tenant = $1 AND subscription_id = $2 AND stream = $3 AND state = 'pending' ORDER BY id LIMIT $4`
+)
 
 // Messages returns a subscription's messages, newest first (the delivery
 // log), at most limit.
@@ -185,9 +190,7 @@ func (s *DB) MessagesDelivered(ctx context.Context, ms []pass.DeliveredMessage, 
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, d := range ms {
 			m := d.Message
-			_, err := s.stmts.exec(ctx, tx, `UPDATE webhook_messages SET state = 'delivered', attempts = attempts + 1, last_status = $4,
-				last_error = '', delivered_at = $5 WHERE tenant = $1 AND subscription_id = $2 AND id = $3`,
-				m.Tenant, m.SubscriptionID, m.ID, d.Status, at.UnixMilli())
+			_, err := s.stmts.exec(ctx, tx, markDeliveredSQL, m.Tenant, m.SubscriptionID, m.ID, d.Status, at.UnixMilli())
 			if err != nil {
 				return fmt.Errorf("storage: webhook message: %w", err)
 			}
@@ -195,6 +198,10 @@ func (s *DB) MessagesDelivered(ctx context.Context, ms []pass.DeliveredMessage, 
 		return nil
 	})
 }
+
+// markDeliveredSQL marks one message delivered, found by its primary key.
+const markDeliveredSQL = `UPDATE webhook_messages SET state = 'delivered', attempts = attempts + 1, last_status = $4,
+	last_error = '', delivered_at = $5 WHERE tenant = $1 AND subscription_id = $2 AND id = $3`
 
 // MessageFailed records a failed attempt of a message.
 func (s *DB) MessageFailed(ctx context.Context, m pass.OutboundMessage, status int, cause string) error {

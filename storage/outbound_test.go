@@ -2,7 +2,10 @@ package storage_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +78,93 @@ func TestSubscriptionsAndMessages(t *testing.T) {
 		}
 		if log, _ := db.Messages(ctx, "demo", "wh_1", 10); len(log) != 0 {
 			t.Errorf("messages left: %d", len(log))
+		}
+	})
+}
+
+// TestMessageQueryPlans: the deliveries read the index of the messages
+// still owed, and marking one delivered finds it by its primary key, in
+// both stores, and in PostgreSQL also with the generic plan it caches for
+// a prepared statement on tables it has no statistics of yet (a new
+// database's first burst). With an index over every message, that plan
+// walked every message of the subscription to mark one delivered.
+func TestMessageQueryPlans(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, d testDB) {
+		ctx := context.Background()
+		d.handle(t) // migrated
+		type query struct {
+			name, sql string
+			args      []any
+			index     string
+		}
+		pk := "webhook_messages_pkey"
+		if d.name == "sqlite" {
+			pk = "sqlite_autoindex_webhook_messages_1"
+		}
+		queries := []query{
+			{"pending messages", storage.PendingMessagesSQL, []any{"demo", "wh_1", 100}, "webhook_messages_pending"},
+			{"pending messages of a stream", storage.PendingStreamSQL, []any{"demo", "wh_1", "s1", 100}, "webhook_messages_pending"},
+			{"mark delivered", storage.MarkDeliveredSQL, []any{"demo", "wh_1", "msg_1", 204, 1}, pk},
+		}
+		driver, dsn := "sqlite", d.path
+		if d.name == "postgres" {
+			driver, dsn = "pgx", d.dsn
+		}
+		raw, err := sql.Open(driver, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		conn, err := raw.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if d.name == "postgres" {
+			if _, err := conn.ExecContext(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, q := range queries {
+			var plan []string
+			var rows *sql.Rows
+			if d.name == "postgres" {
+				stmt := fmt.Sprintf("q%d", i)
+				if _, err := conn.ExecContext(ctx, "PREPARE "+stmt+" AS "+q.sql); err != nil {
+					t.Fatal(err)
+				}
+				params := make([]string, len(q.args)) // EXECUTE takes values, not parameters
+				for j, a := range q.args {
+					params[j] = fmt.Sprint(a)
+					if s, ok := a.(string); ok {
+						params[j] = "'" + s + "'"
+					}
+				}
+				rows, err = conn.QueryContext(ctx, "EXPLAIN EXECUTE "+stmt+"("+strings.Join(params, ", ")+")")
+			} else {
+				rows, err = conn.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q.sql, q.args...)
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", q.name, err)
+			}
+			cols, _ := rows.Columns()
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for j := range vals {
+					ptrs[j] = &vals[j]
+				}
+				if err := rows.Scan(ptrs...); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, fmt.Sprint(vals[len(vals)-1]))
+			}
+			rows.Close()
+			text := strings.Join(plan, "\n")
+			if !strings.Contains(text, q.index) || (q.index == pk && strings.Contains(text, "webhook_messages_pending")) {
+				t.Errorf("%s: the plan does not read %s:\n%s", q.name, q.index, text)
+			}
 		}
 	})
 }
