@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"walletpass/pass"
@@ -15,8 +14,8 @@ import (
 // What the console shows of a pass's life beyond its versions (pushes,
 // wallets, outbound messages, app notices) and the usage counts.
 
-// logPushRows is how many push records one INSERT takes.
-const logPushRows = 200
+// rowsPerInsert is how many rows one INSERT of many takes.
+const rowsPerInsert = 50
 
 // LogPushes records pushes (pass.PushJournal), in one transaction.
 func (s *DB) LogPushes(ctx context.Context, recs []pass.PushRecord) error {
@@ -24,21 +23,13 @@ func (s *DB) LogPushes(ctx context.Context, recs []pass.PushRecord) error {
 		return nil
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		for start := 0; start < len(recs); start += logPushRows {
-			chunk := recs[start:min(start+logPushRows, len(recs))]
-			var q strings.Builder
-			q.WriteString(`INSERT INTO push_log (tenant, serial_number, device_library_id, at, outcome, reason) VALUES `)
-			args := make([]any, 0, 6*len(chunk))
-			for i, r := range chunk {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString("(" + placeholders(len(args)+1, 6) + ")")
-				args = append(args, r.Tenant, r.Serial, r.Device, r.At.UnixMilli(), r.Outcome.String(), r.Reason)
-			}
-			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-				return fmt.Errorf("storage: push log: %w", err)
-			}
+		err := s.insertRows(ctx, tx, `INSERT INTO push_log (tenant, serial_number, device_library_id, at, outcome, reason)`, "",
+			6, len(recs), rowsPerInsert, func(args []any, i int) []any {
+				r := recs[i]
+				return append(args, r.Tenant, r.Serial, r.Device, r.At.UnixMilli(), r.Outcome.String(), r.Reason)
+			})
+		if err != nil {
+			return fmt.Errorf("storage: push log: %w", err)
 		}
 		return nil
 	})

@@ -86,5 +86,7 @@ func (s *DB) BackfillBarcodes(ctx context.Context) error { return s.backfillBarc
 const (
 	PendingMessagesSQL = `SELECT ` + messageColumns + ` FROM webhook_messages ` + pendingMessagesWhere
 	PendingStreamSQL   = `SELECT ` + messageColumns + ` FROM webhook_messages ` + pendingStreamWhere
-	MarkDeliveredSQL   = markDeliveredSQL
 )
+
+// MarkDeliveredSQL is the statement that marks n messages delivered.
+var MarkDeliveredSQL = markDeliveredSQL

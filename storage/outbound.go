@@ -110,13 +110,13 @@ func (s *DB) Subscription(ctx context.Context, tenant, id string) (*pass.Subscri
 func (s *DB) AddMessages(ctx context.Context, msgs []pass.OutboundMessage, tasks []pass.NewTask) error {
 	now := time.Now()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, m := range msgs {
-			_, err := s.stmts.exec(ctx, tx, `INSERT INTO webhook_messages (tenant, subscription_id, id, stream, event_type, payload, state, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (tenant, subscription_id, id) DO NOTHING`,
-				m.Tenant, m.SubscriptionID, m.ID, m.Stream, m.Type, string(m.Payload), m.CreatedAt.UnixMilli())
-			if err != nil {
-				return fmt.Errorf("storage: webhook message: %w", err)
-			}
+		err := s.insertRows(ctx, tx, `INSERT INTO webhook_messages (tenant, subscription_id, id, stream, event_type, payload, state, created_at)`,
+			` ON CONFLICT (tenant, subscription_id, id) DO NOTHING`, 8, len(msgs), rowsPerInsert, func(args []any, i int) []any {
+				m := msgs[i]
+				return append(args, m.Tenant, m.SubscriptionID, m.ID, m.Stream, m.Type, string(m.Payload), "pending", m.CreatedAt.UnixMilli())
+			})
+		if err != nil {
+			return fmt.Errorf("storage: webhook messages: %w", err)
 		}
 		for _, t := range tasks {
 			if _, err := s.enqueueTx(ctx, tx, t, now); err != nil {
@@ -188,20 +188,35 @@ func (s *DB) MessagesDelivered(ctx context.Context, ms []pass.DeliveredMessage, 
 		return nil
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, d := range ms {
-			m := d.Message
-			_, err := s.stmts.exec(ctx, tx, markDeliveredSQL, m.Tenant, m.SubscriptionID, m.ID, d.Status, at.UnixMilli())
-			if err != nil {
-				return fmt.Errorf("storage: webhook message: %w", err)
+		// One statement for the messages of a subscription with the same
+		// answer (all of a delivery run's, as a rule), rowsPerInsert ids at most.
+		for start := 0; start < len(ms); {
+			first := ms[start].Message
+			args := []any{first.Tenant, first.SubscriptionID, ms[start].Status, at.UnixMilli()}
+			end := start
+			for end < len(ms) && end-start < rowsPerInsert {
+				m := ms[end].Message
+				if m.Tenant != first.Tenant || m.SubscriptionID != first.SubscriptionID || ms[end].Status != ms[start].Status {
+					break
+				}
+				args = append(args, m.ID)
+				end++
 			}
+			if _, err := s.stmts.exec(ctx, tx, markDeliveredSQL(end-start), args...); err != nil {
+				return fmt.Errorf("storage: webhook messages: %w", err)
+			}
+			start = end
 		}
 		return nil
 	})
 }
 
-// markDeliveredSQL marks one message delivered, found by its primary key.
-const markDeliveredSQL = `UPDATE webhook_messages SET state = 'delivered', attempts = attempts + 1, last_status = $4,
-	last_error = '', delivered_at = $5 WHERE tenant = $1 AND subscription_id = $2 AND id = $3`
+// markDeliveredSQL marks n messages of one subscription delivered with
+// one status ($3) at one time ($4), found by their primary key ($5…).
+func markDeliveredSQL(n int) string {
+	return `UPDATE webhook_messages SET state = 'delivered', attempts = attempts + 1, last_status = $3, last_error = '',
+		delivered_at = $4 WHERE tenant = $1 AND subscription_id = $2 AND id IN (` + placeholders(5, n) + `)`
+}
 
 // MessageFailed records a failed attempt of a message.
 func (s *DB) MessageFailed(ctx context.Context, m pass.OutboundMessage, status int, cause string) error {

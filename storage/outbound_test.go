@@ -105,7 +105,8 @@ func TestMessageQueryPlans(t *testing.T) {
 		queries := []query{
 			{"pending messages", storage.PendingMessagesSQL, []any{"demo", "wh_1", 100}, "webhook_messages_pending"},
 			{"pending messages of a stream", storage.PendingStreamSQL, []any{"demo", "wh_1", "s1", 100}, "webhook_messages_pending"},
-			{"mark delivered", storage.MarkDeliveredSQL, []any{"demo", "wh_1", "msg_1", 204, 1}, pk},
+			{"mark delivered", storage.MarkDeliveredSQL(1), []any{"demo", "wh_1", 204, 1, "msg_1"}, pk},
+			{"mark several delivered", storage.MarkDeliveredSQL(3), []any{"demo", "wh_1", 204, 1, "msg_1", "msg_2", "msg_3"}, pk},
 		}
 		driver, dsn := "sqlite", d.path
 		if d.name == "postgres" {

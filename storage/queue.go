@@ -172,6 +172,41 @@ func (c *stmtCache) exec(ctx context.Context, tx *sql.Tx, q string, args ...any)
 	return c.db.ExecContext(ctx, q, args...)
 }
 
+// insertRows inserts n rows, perStatement to an INSERT: head is the
+// statement up to VALUES, tail what follows the rows (an ON CONFLICT
+// clause, or ""), and row appends row i's cols values to args. A full
+// statement is prepared once (SQLite); the last, shorter one runs as it
+// is. One statement for many rows spares a round trip each (PostgreSQL)
+// and a statement run each (both).
+func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, cols, n, perStatement int,
+	row func(args []any, i int) []any) error {
+	for start := 0; start < n; start += perStatement {
+		k := min(perStatement, n-start)
+		var q strings.Builder
+		q.WriteString(head)
+		q.WriteString(" VALUES ")
+		args := make([]any, 0, k*cols)
+		for i := range k {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(" + placeholders(len(args)+1, cols) + ")")
+			args = row(args, start+i)
+		}
+		q.WriteString(tail)
+		var err error
+		if k == perStatement {
+			_, err = s.stmts.exec(ctx, tx, q.String(), args...)
+		} else {
+			_, err = tx.ExecContext(ctx, q.String(), args...)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (c *stmtCache) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
 	if p := c.prepared(ctx, tx, q); p != nil {
 		return p.QueryRowContext(ctx, args...)
@@ -601,16 +636,16 @@ func (s *DB) AddTimeline(ctx context.Context, entries ...pass.TimelineEntry) err
 		return nil
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		for _, e := range entries {
-			if len(e.Detail) > 4000 {
-				e.Detail = e.Detail[:4000]
-			}
-			_, err := s.stmts.exec(ctx, tx, `INSERT INTO order_timeline (id, tenant, secret_token, file_id, at, kind, correlation_id, detail)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, newID(), e.Tenant, e.SecretToken, e.FileID, e.At.UnixMilli(), e.Kind,
-				e.CorrelationID, e.Detail)
-			if err != nil {
-				return fmt.Errorf("storage: timeline: %w", err)
-			}
+		err := s.insertRows(ctx, tx, `INSERT INTO order_timeline (id, tenant, secret_token, file_id, at, kind, correlation_id, detail)`, "",
+			8, len(entries), rowsPerInsert, func(args []any, i int) []any {
+				e := entries[i]
+				if len(e.Detail) > 4000 {
+					e.Detail = e.Detail[:4000]
+				}
+				return append(args, newID(), e.Tenant, e.SecretToken, e.FileID, e.At.UnixMilli(), e.Kind, e.CorrelationID, e.Detail)
+			})
+		if err != nil {
+			return fmt.Errorf("storage: timeline: %w", err)
 		}
 		return nil
 	})

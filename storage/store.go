@@ -258,10 +258,15 @@ func (s *DB) enqueueFollowUps(ctx context.Context, tx *sql.Tx, p *pass.Pass, fol
 	return nil
 }
 
+const insertVersionHead = `INSERT INTO pass_versions (tenant, serial_number, version, content_hash, status, blob_key, created_at, content)`
+
+// versionRow appends the values of p's version row.
+func versionRow(args []any, p *pass.Pass) []any {
+	return append(args, p.Tenant, p.SerialNumber, p.Version, p.ContentHash, string(p.Status), p.BlobKey, p.UpdatedAt.UnixMilli(), p.Content)
+}
+
 func (s *DB) insertVersion(ctx context.Context, tx *sql.Tx, p *pass.Pass) error {
-	_, err := s.stmts.exec(ctx, tx, `INSERT INTO pass_versions (tenant, serial_number, version, content_hash, status, blob_key, created_at, content)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		p.Tenant, p.SerialNumber, p.Version, p.ContentHash, string(p.Status), p.BlobKey, p.UpdatedAt.UnixMilli(), p.Content)
+	_, err := s.stmts.exec(ctx, tx, insertVersionHead+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, versionRow(nil, p)...)
 	if err != nil {
 		return fmt.Errorf("storage: pass %s version %d: %w", p.SerialNumber, p.Version, err)
 	}
@@ -393,9 +398,15 @@ func (s *DB) UpdatePasses(ctx context.Context, ws []pass.PassWrite, more []pass.
 	}()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, w := range ws {
-			if err := s.updatePassTx(ctx, tx, w.Pass, w.Follow); err != nil {
+			if err := s.updatePassRow(ctx, tx, w.Pass, w.Follow); err != nil {
 				return err
 			}
+		}
+		err := s.insertRows(ctx, tx, insertVersionHead, "", 8, len(ws), rowsPerInsert, func(args []any, i int) []any {
+			return versionRow(args, ws[i].Pass)
+		})
+		if err != nil {
+			return fmt.Errorf("storage: pass versions: %w", err)
 		}
 		for _, t := range more {
 			if _, err := s.enqueueTx(ctx, tx, t, time.Now()); err != nil {
@@ -407,6 +418,14 @@ func (s *DB) UpdatePasses(ctx context.Context, ws []pass.PassWrite, more []pass.
 }
 
 func (s *DB) updatePassTx(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow []pass.NewTask) error {
+	if err := s.updatePassRow(ctx, tx, p, follow); err != nil {
+		return err
+	}
+	return s.insertVersion(ctx, tx, p)
+}
+
+// updatePassRow is updatePassTx without the version's row.
+func (s *DB) updatePassRow(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow []pass.NewTask) error {
 	tj, err := ticketJSON(p)
 	if err != nil {
 		return err
@@ -423,9 +442,6 @@ func (s *DB) updatePassTx(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow 
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
-	}
-	if err := s.insertVersion(ctx, tx, p); err != nil {
-		return err
 	}
 	return s.enqueueFollowUps(ctx, tx, p, follow)
 }
