@@ -14,9 +14,6 @@ import (
 // What the console shows of a pass's life beyond its versions (pushes,
 // wallets, outbound messages, app notices) and the usage counts.
 
-// rowsPerInsert is how many rows one INSERT of many takes.
-const rowsPerInsert = 50
-
 // LogPushes records pushes (pass.PushJournal), in one transaction.
 func (s *DB) LogPushes(ctx context.Context, recs []pass.PushRecord) error {
 	if len(recs) == 0 {

@@ -74,7 +74,8 @@ func TestManyRowsPerStatement(t *testing.T) {
 				t.Fatalf("message %d: %+v", i, m)
 			}
 		}
-		// Delivered with two answers, interleaved in runs: 60 × 200, 3 × 202, the rest 204.
+		// Delivered with three answers, in runs: 60 × 200, 3 × 202, then 204 (a run
+		// cut at 50 ids, another by each change of answer).
 		var done []pass.DeliveredMessage
 		for i, m := range pending[:n-3] {
 			status := 200

@@ -172,6 +172,9 @@ func (c *stmtCache) exec(ctx context.Context, tx *sql.Tx, q string, args ...any)
 	return c.db.ExecContext(ctx, q, args...)
 }
 
+// rowsPerInsert is how many rows one INSERT of many takes.
+const rowsPerInsert = 50
+
 // insertRows inserts n rows, perStatement to an INSERT: head is the
 // statement up to VALUES, tail what follows the rows (an ON CONFLICT
 // clause, or ""), and row appends row i's cols values to args. A full
