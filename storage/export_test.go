@@ -90,3 +90,9 @@ const (
 
 // MarkDeliveredSQL is the statement that marks n messages delivered.
 var MarkDeliveredSQL = markDeliveredSQL
+
+// The two updates of a pass's row.
+const (
+	UpdateSameIdentitySQL = updateSameIdentity
+	UpdateWholeSQL        = updateWhole
+)

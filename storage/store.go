@@ -425,26 +425,46 @@ func (s *DB) updatePassTx(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow 
 }
 
 // updatePassRow is updatePassTx without the version's row.
+//
+// SQLite rewrites the entry of every index that has a column the SET list
+// names, whether its value changed or not. A new version usually keeps the
+// columns that find a pass (its order's secret, holder, barcode, file,
+// order and performance), so the update is tried first with those in its
+// WHERE clause and out of its SET list: two of the eight indexes change
+// (the update time's, the event end's) instead of seven. Only when that
+// matches no row does the whole update run; if it matches none either, the
+// pass is not at version p.Version-1.
 func (s *DB) updatePassRow(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow []pass.NewTask) error {
 	tj, err := ticketJSON(p)
 	if err != nil {
 		return err
 	}
-	res, err := s.stmts.exec(ctx, tx, `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
+	args := []any{p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey, p.TicketID, p.Template,
+		p.UpdatedAt.UnixMilli(), p.Tenant, p.SerialNumber, p.Version - 1, tj, p.SecretToken, p.OrderID, p.FileID,
+		p.Ticket.Event.PerformanceID, eventEnd(p), p.Ticket.Barcode, p.HolderKey}
+	for _, q := range []string{updateSameIdentity, updateWhole} {
+		res, err := s.stmts.exec(ctx, tx, q, args...)
+		if err != nil {
+			return fmt.Errorf("storage: update pass %s: %w", p.SerialNumber, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return s.enqueueFollowUps(ctx, tx, p, follow)
+		}
+	}
+	return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
+}
+
+// The two updates of updatePassRow, with the same arguments.
+const (
+	updateSameIdentity = `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
+		blob_key = $5, ticket_id = $6, template = $7, updated_at = $8, ticket_json = $12, event_end = $17
+		WHERE tenant = $9 AND serial_number = $10 AND version = $11 AND update_tag < $2 AND secret_token = $13
+		AND order_id = $14 AND file_id = $15 AND performance_id = $16 AND barcode = $18 AND holder_key = $19`
+	updateWhole = `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
 		blob_key = $5, ticket_id = $6, template = $7, updated_at = $8, ticket_json = $12, secret_token = $13,
 		order_id = $14, file_id = $15, performance_id = $16, event_end = $17, barcode = $18, holder_key = $19
-		WHERE tenant = $9 AND serial_number = $10 AND version = $11 AND update_tag < $2`,
-		p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey, p.TicketID, p.Template,
-		p.UpdatedAt.UnixMilli(), p.Tenant, p.SerialNumber, p.Version-1, tj, p.SecretToken, p.OrderID, p.FileID,
-		p.Ticket.Event.PerformanceID, eventEnd(p), p.Ticket.Barcode, p.HolderKey)
-	if err != nil {
-		return fmt.Errorf("storage: update pass %s: %w", p.SerialNumber, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
-	}
-	return s.enqueueFollowUps(ctx, tx, p, follow)
-}
+		WHERE tenant = $9 AND serial_number = $10 AND version = $11 AND update_tag < $2`
+)
 
 // VersionContent returns the stored form of version v of a pass, or an
 // error wrapping pass.ErrNotFound when there is no such version or it has

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -51,10 +53,18 @@ func BenchmarkUpdatePasses(b *testing.B) {
 			b.Fatal(err)
 		}
 		cur := make([]*pass.Pass, n)
+		var order string
 		for i := range cur {
-			p := newPass(fmt.Sprintf("serial-%06d", i), int64(1000+i))
-			p.Ticket = pass.Ticket{MovementID: p.MovementID, TicketID: int64(i), Barcode: fmt.Sprintf("%024d", i),
-				HolderName: fmt.Sprintf("Holder %d", i), OrderSecretToken: fmt.Sprintf("order-%05d", i/4),
+			// Keys spread over their indexes as a real performance's are:
+			// random serials, secrets, barcodes and holders, an order per
+			// four tickets.
+			if i%4 == 0 {
+				order = pass.NewAuthToken()
+			}
+			p := newPass(pass.NewAuthToken(), int64(1000+i))
+			p.SecretToken, p.HolderKey, p.FileID, p.OrderID = order, pass.NewAuthToken(), int64(500000+i/4), int64(700000+i/4)
+			p.Ticket = pass.Ticket{MovementID: p.MovementID, TicketID: int64(i), Barcode: pass.NewAuthToken()[:24],
+				HolderName: fmt.Sprintf("Holder %d", i), OrderSecretToken: order,
 				Event: pass.Event{PerformanceID: 77, Name: "A concert with a long enough name", Start: time.Unix(1_800_000_000, 0).UTC()},
 				Venue: pass.Venue{Name: "The hall", Address: "1 Main Street", City: "Geneva"}}
 			p.Content = content
@@ -63,6 +73,8 @@ func BenchmarkUpdatePasses(b *testing.B) {
 			}
 			cur[i] = p
 		}
+		// An event-wide change reads the performance's passes by serial.
+		slices.SortFunc(cur, func(a, b *pass.Pass) int { return strings.Compare(a.SerialNumber, b.SerialNumber) })
 		b.StartTimer()
 		t0, c0 := time.Now(), processCPU()
 		for start := 0; start < n; start += 100 {
