@@ -429,11 +429,14 @@ func (s *DB) updatePassTx(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow 
 // SQLite rewrites the entry of every index that has a column the SET list
 // names, whether its value changed or not. A new version usually keeps the
 // columns that find a pass (its order's secret, holder, barcode, file,
-// order and performance), so the update is tried first with those in its
-// WHERE clause and out of its SET list: two of the eight indexes change
-// (the update time's, the event end's) instead of seven. Only when that
-// matches no row does the whole update run; if it matches none either, the
-// pass is not at version p.Version-1.
+// order and performance), so on SQLite the update is tried first with
+// those in its WHERE clause and out of its SET list: two of the eight
+// indexes change (the update time's, the event end's) instead of seven.
+// Only when that matches no row does the whole update run; if it matches
+// none either, the pass is not at version p.Version-1. PostgreSQL gains
+// nothing from it (a new row version gets an entry in every index once the
+// update time's changes) and, on tables without statistics, planned it
+// from the holder's index, so it runs the whole update only.
 func (s *DB) updatePassRow(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow []pass.NewTask) error {
 	tj, err := ticketJSON(p)
 	if err != nil {
@@ -442,7 +445,11 @@ func (s *DB) updatePassRow(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow
 	args := []any{p.Version, p.UpdateTag, p.ContentHash, string(p.Status), p.BlobKey, p.TicketID, p.Template,
 		p.UpdatedAt.UnixMilli(), p.Tenant, p.SerialNumber, p.Version - 1, tj, p.SecretToken, p.OrderID, p.FileID,
 		p.Ticket.Event.PerformanceID, eventEnd(p), p.Ticket.Barcode, p.HolderKey}
-	for _, q := range []string{updateSameIdentity, updateWhole} {
+	updates := []string{updateSameIdentity, updateWhole}
+	if s.isPostgres() {
+		updates = updates[1:]
+	}
+	for _, q := range updates {
 		res, err := s.stmts.exec(ctx, tx, q, args...)
 		if err != nil {
 			return fmt.Errorf("storage: update pass %s: %w", p.SerialNumber, err)
@@ -454,7 +461,9 @@ func (s *DB) updatePassRow(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow
 	return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
 }
 
-// The two updates of updatePassRow, with the same arguments.
+// The two updates of updatePassRow, with the same arguments; the first is
+// SQLite's only (where equality on the whole primary key always wins the
+// plan).
 const (
 	updateSameIdentity = `UPDATE passes SET version = $1, update_tag = $2, content_hash = $3, status = $4,
 		blob_key = $5, ticket_id = $6, template = $7, updated_at = $8, ticket_json = $12, event_end = $17
