@@ -91,8 +91,10 @@ const (
 // MarkDeliveredSQL is the statement that marks n messages delivered.
 var MarkDeliveredSQL = markDeliveredSQL
 
-// The two updates of a pass's row.
+// The two updates of a pass's row, and the lookups by movement.
 const (
 	UpdateSameIdentitySQL = updateSameIdentity
 	UpdateWholeSQL        = updateWhole
+	PassByIdentitySQL     = passByIdentitySQL
+	LatestPassSQL         = latestPassSQL
 )

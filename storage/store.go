@@ -312,11 +312,18 @@ func (s *DB) GetPassMeta(ctx context.Context, tenant, serial string) (*pass.Pass
 	return &p, nil
 }
 
+// The lookups of a ticket's passes, by movement (and holder generation).
+const (
+	passByIdentitySQL = `SELECT ` + passColumns + ` FROM passes
+		WHERE tenant = $1 AND movement_id = $2 AND holder_generation = $3`
+	latestPassSQL = `SELECT ` + passColumns + ` FROM passes WHERE tenant = $1 AND movement_id = $2
+		ORDER BY holder_generation DESC LIMIT 1`
+)
+
 // GetPassByIdentity returns the pass of (tenant, movement id, holder
 // generation), or an error wrapping pass.ErrNotFound.
 func (s *DB) GetPassByIdentity(ctx context.Context, tenant string, movementID int64, gen int) (*pass.Pass, error) {
-	row := s.rdb.QueryRowContext(ctx, `SELECT `+passColumns+` FROM passes
-		WHERE tenant = $1 AND movement_id = $2 AND holder_generation = $3`, tenant, movementID, gen)
+	row := s.rdb.QueryRowContext(ctx, passByIdentitySQL, tenant, movementID, gen)
 	p, err := scanPass(row)
 	if err != nil {
 		return nil, fmt.Errorf("storage: pass of movement %d/%d: %w", movementID, gen, err)
@@ -327,8 +334,7 @@ func (s *DB) GetPassByIdentity(ctx context.Context, tenant string, movementID in
 // LatestPassForMovement returns the pass of the newest holder generation
 // of a movement, or an error wrapping pass.ErrNotFound.
 func (s *DB) LatestPassForMovement(ctx context.Context, tenant string, movementID int64) (*pass.Pass, error) {
-	row := s.rdb.QueryRowContext(ctx, `SELECT `+passColumns+` FROM passes WHERE tenant = $1 AND movement_id = $2
-		ORDER BY holder_generation DESC LIMIT 1`, tenant, movementID)
+	row := s.rdb.QueryRowContext(ctx, latestPassSQL, tenant, movementID)
 	p, err := scanPass(row)
 	if err != nil {
 		return nil, fmt.Errorf("storage: pass of movement %d: %w", movementID, err)

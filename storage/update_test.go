@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -155,4 +156,55 @@ func TestUpdateRewritesFewIndexes(t *testing.T) {
 			t.Errorf("%s update: %d index entries written per row, want %d", c.name, n, c.want)
 		}
 	}
+}
+
+// TestPassQueryPlans: a ticket's pass is found through the unique index
+// of (tenant, movement, holder generation) and updated through its primary
+// key, in both stores, PostgreSQL's cached generic plan included. SQLite
+// plans so without statistics. PostgreSQL does once it has statistics
+// (autovacuum analyses a table within a minute of its first rows; the test
+// seeds 300 passes, a third without a named holder, and analyses them):
+// on tables it has no statistics of it plans both from whichever index
+// evaluates the fewest terms, the (tenant, holder) one on tenant alone,
+// which reads every pass of the tenant (docs/production.md).
+func TestPassQueryPlans(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, d testDB) {
+		ctx := context.Background()
+		unique, pk := "passes_tenant_movement_id_holder_generation_key", "passes_pkey"
+		if d.name == "sqlite" {
+			unique, pk = "sqlite_autoindex_passes_2", "sqlite_autoindex_passes_1"
+		}
+		if d.name == "postgres" {
+			db := d.handle(t)
+			for i := range 300 {
+				p := newPass(fmt.Sprintf("s%03d", i), int64(1000+i))
+				if i%3 != 0 {
+					p.HolderKey = fmt.Sprintf("holder-%d", i)
+				}
+				if err := db.CreatePass(ctx, p, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			raw, err := sql.Open("pgx", d.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = raw.ExecContext(ctx, `ANALYZE passes`)
+			raw.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		update := []any{2, 5, "h", "active", "", 1, "t", 5, "demo", "s1", 1, "{}", "sec", 1, 2, 3, 4, "bc", ""}
+		cases := []planCase{
+			{"pass by movement and generation", storage.PassByIdentitySQL, []any{"demo", 5, 0}, unique, ""},
+			{"latest pass of a movement", storage.LatestPassSQL, []any{"demo", 5}, unique, ""},
+			{"whole update", storage.UpdateWholeSQL, update, pk, ""},
+		}
+		if d.name == "sqlite" {
+			cases = append(cases, planCase{"update keeping the keys", storage.UpdateSameIdentitySQL, update, pk, ""})
+		}
+		checkPlans(t, d, cases)
+	})
 }
