@@ -443,6 +443,19 @@ func (a *App) buildServices() {
 		}
 		return errors.Join(errs...)
 	}})
+	// PostgreSQL gets the first statistics of a new database's tables
+	// within seconds of their first few hundred rows, by one instance:
+	// until then it plans some per-pass lookups as if the tables were
+	// empty (storage.(*DB).FirstStatistics).
+	if cfg.Storage.PostgresURL != "" {
+		jobs = append(jobs, workers.Job{Name: "first-statistics", Every: 5 * time.Second, Run: func(ctx context.Context) error {
+			tables, err := db.FirstStatistics(ctx)
+			if len(tables) > 0 {
+				log.Info("first statistics", slog.Any("tables", tables))
+			}
+			return err
+		}})
+	}
 	w := cfg.Workers
 	// Reconciliation compares the passes of every running performance with
 	// SecuTix's ticket list (a few calls per performance), by one instance.

@@ -384,6 +384,17 @@ tenants:
 		t.Errorf("%d devices pushed twice for one change; the killed instance ran at most %d tasks", repushed, workersPerInstance)
 	}
 
+	// The leader gave PostgreSQL the first statistics of the new schema's
+	// busy tables itself, without waiting for autovacuum.
+	waitDB("the first statistics", func() bool {
+		for _, p := range procs {
+			if strings.Contains(p.stderr.String(), `"msg":"first statistics"`) {
+				return true
+			}
+		}
+		return false
+	})
+
 	// A buyer's download through another instance: a signed link; the
 	// pass comes whole (its stored form and the template's files, both
 	// from the bucket) and verifies.
