@@ -45,8 +45,11 @@ func (s *DB) FirstStatistics(ctx context.Context) ([]string, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("storage: first statistics: %w", err)
 	}
+	// An ANALYZE reads a sample of bounded size; once started it finishes,
+	// even past the caller's deadline, or a large table on a slow disk
+	// would be started again and again.
 	for i, t := range tables {
-		if _, err := s.db.ExecContext(ctx, `ANALYZE `+pgx.Identifier{t}.Sanitize()); err != nil {
+		if _, err := s.db.ExecContext(context.WithoutCancel(ctx), `ANALYZE `+pgx.Identifier{t}.Sanitize()); err != nil {
 			return tables[:i], fmt.Errorf("storage: analyse %s: %w", t, err)
 		}
 	}
