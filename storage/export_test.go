@@ -98,3 +98,6 @@ const (
 	PassByIdentitySQL     = passByIdentitySQL
 	LatestPassSQL         = latestPassSQL
 )
+
+// FirstStatisticsRows is how many rows FirstStatistics waits for.
+const FirstStatisticsRows = firstStatisticsRows

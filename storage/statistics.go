@@ -7,14 +7,14 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// FirstStatisticsRows is how many rows a table written since it was
+// firstStatisticsRows is how many rows a table written since it was
 // created must hold before FirstStatistics analyses it.
-const FirstStatisticsRows = 500
+const firstStatisticsRows = 500
 
 // FirstStatistics gives PostgreSQL its first statistics of the store's
 // tables sooner than autovacuum would: it analyses each table of the
 // store's schema that was never analysed (by autovacuum or anyone) and
-// has had at least FirstStatisticsRows rows written, and returns their
+// has had at least firstStatisticsRows rows written, and returns their
 // names. Until then PostgreSQL plans as if the tables were empty, and on
 // such plans a ticket's pass is found, and a pass updated, through an
 // index on the tenant alone, reading every pass of the tenant
@@ -28,7 +28,7 @@ func (s *DB) FirstStatistics(ctx context.Context) ([]string, error) {
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT relname FROM pg_stat_user_tables
 		WHERE schemaname = current_schema() AND last_analyze IS NULL AND last_autoanalyze IS NULL
-		AND n_mod_since_analyze >= $1 ORDER BY relname`, FirstStatisticsRows)
+		AND n_mod_since_analyze >= $1 ORDER BY relname`, firstStatisticsRows)
 	if err != nil {
 		return nil, fmt.Errorf("storage: first statistics: %w", err)
 	}
