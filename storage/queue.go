@@ -181,8 +181,14 @@ const rowsPerInsert = 50
 // statement is prepared once (SQLite); the last, shorter one runs as it
 // is. One statement for many rows spares a round trip each (PostgreSQL)
 // and a statement run each (both).
+//
+// On SQLite the rows' parameters are anonymous (?): a numbered one ($n)
+// is named, and the driver asks SQLite for the name of each parameter on
+// every run, a search through all the statement's names (quadratic in the
+// parameters, 400 of them in a full statement of eight columns).
 func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, cols, n, perStatement int,
 	row func(args []any, i int) []any) error {
+	pg, anonymous := s.isPostgres(), "(?"+strings.Repeat(", ?", cols-1)+")"
 	for start := 0; start < n; start += perStatement {
 		k := min(perStatement, n-start)
 		var q strings.Builder
@@ -193,7 +199,11 @@ func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, cols
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(" + placeholders(len(args)+1, cols) + ")")
+			if pg {
+				q.WriteString("(" + placeholders(len(args)+1, cols) + ")")
+			} else {
+				q.WriteString(anonymous)
+			}
 			args = row(args, start+i)
 		}
 		q.WriteString(tail)
