@@ -71,6 +71,14 @@ type Sender struct {
 // Timeout bounds one delivery (the receiver has this long to answer).
 const Timeout = 15 * time.Second
 
+// idlePerHost is how many idle connections to one endpoint's host the
+// sender keeps: a subscription's deliveries run pass.DeliveryStreams
+// requests at once, and a connection that finds no idle place is closed,
+// so that fewer would open (and, over https, handshake) new connections
+// all through a burst. Four times that covers a few subscriptions on one
+// host; idle connections close after IdleConnTimeout.
+const idlePerHost = 4 * pass.DeliveryStreams
+
 // NewSender returns a sender; with allowLocal false its connections to a
 // loopback or private address are refused at dial time (a name that
 // resolves there included), so that an endpoint cannot reach the
@@ -89,7 +97,7 @@ func NewSender(allowLocal bool) *Sender {
 			return nil
 		}
 	}
-	tr := &http.Transport{DialContext: d.DialContext, TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 4,
+	tr := &http.Transport{DialContext: d.DialContext, TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: idlePerHost,
 		IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: Timeout, Proxy: nil}
 	return &Sender{client: &http.Client{Transport: tr, Timeout: Timeout,
 		// A redirect is an answer, not a delivery.

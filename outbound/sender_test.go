@@ -2,9 +2,12 @@ package outbound
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"walletpass/pass"
@@ -50,5 +53,63 @@ func TestSenderRefusesPrivateAddresses(t *testing.T) {
 	}
 	if st, err := NewSender(true).Send(context.Background(), sub, m); err != nil || st != 200 || !hit {
 		t.Errorf("development sender: %d %v", st, err)
+	}
+}
+
+// TestSenderKeepsConnections: rounds of pass.DeliveryStreams deliveries
+// at once to one endpoint (as a subscription's deliveries run) reuse the
+// first round's connections rather than dialing new ones (a TLS handshake
+// each, over https).
+func TestSenderKeepsConnections(t *testing.T) {
+	const rounds = 4
+	var (
+		mu      sync.Mutex
+		dials   int
+		arrived = make(chan struct{}, pass.DeliveryStreams)
+		release = make(chan struct{})
+	)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release // every request of the round is in flight at once
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			mu.Lock()
+			dials++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	sender := NewSender(true)
+	sub := pass.Subscription{ID: "wh_1", Endpoint: srv.URL, Secret: NewSecret()}
+	for round := range rounds {
+		var wg sync.WaitGroup
+		errs := make(chan error, pass.DeliveryStreams)
+		for i := range pass.DeliveryStreams {
+			wg.Go(func() {
+				m := pass.OutboundMessage{ID: fmt.Sprintf("msg_%d_%d", round, i), Payload: []byte(`{}`)}
+				if st, err := sender.Send(context.Background(), sub, m); err != nil || st != http.StatusOK {
+					errs <- fmt.Errorf("send: %d %v", st, err)
+				}
+			})
+		}
+		for range pass.DeliveryStreams {
+			<-arrived
+		}
+		for range pass.DeliveryStreams {
+			release <- struct{}{}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if dials != pass.DeliveryStreams {
+		t.Errorf("%d rounds of %d deliveries at once opened %d connections, want %d (the first round's)",
+			rounds, pass.DeliveryStreams, dials, pass.DeliveryStreams)
 	}
 }

@@ -241,10 +241,11 @@ type Deliverer struct {
 }
 
 // deliveryPage is how many pending messages a round reads;
-// deliveryStreams how many streams are delivered at once.
+// DeliveryStreams how many streams of a subscription are delivered at
+// once (so many requests to its endpoint).
 const (
 	deliveryPage    = 1000
-	deliveryStreams = 16
+	DeliveryStreams = 16
 )
 
 // Work delivers the pending messages of a subscription (or of one stream
@@ -277,7 +278,7 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 			done  []DeliveredMessage
 			fails []error
 			wg    sync.WaitGroup
-			sem   = make(chan struct{}, deliveryStreams)
+			sem   = make(chan struct{}, DeliveryStreams)
 		)
 		for _, st := range streams {
 			wg.Add(1)
