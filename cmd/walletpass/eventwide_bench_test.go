@@ -239,6 +239,21 @@ func BenchmarkEventWideChange(b *testing.B) {
 			}
 			defer func() { pprof.StopCPUProfile(); out.Close() }()
 		}
+		// WALLETPASS_BENCH_ALLOCPROFILE=FILE writes the allocations so far
+		// at the start (FILE.before) and the end (FILE) of the profiled
+		// change: go tool pprof -sample_index alloc_space -diff_base
+		// FILE.before shows the change's own.
+		allocs := os.Getenv("WALLETPASS_BENCH_ALLOCPROFILE")
+		writeAllocs := func(name string) {
+			if allocs == "" || round != 1 {
+				return
+			}
+			if out, err := os.Create(name); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(out, 0)
+				out.Close()
+			}
+		}
+		writeAllocs(allocs + ".before")
 		var r changeRun
 		var heap heapSampler
 		heap.start()
@@ -290,6 +305,7 @@ func BenchmarkEventWideChange(b *testing.B) {
 		}
 		s.idle()
 		r.total, r.cpu = time.Since(t0), processCPU()-c0
+		writeAllocs(allocs)
 		r.heap = heap.stop()
 
 		changed := 0
