@@ -177,7 +177,7 @@ const rowsPerInsert = 50
 
 // insertRows inserts n rows, perStatement to an INSERT: head is the
 // statement up to VALUES, tail what follows the rows (an ON CONFLICT
-// clause, or ""), and row appends row i's cols values to args. A full
+// clause, or ""; neither holds parameters), and row appends row i's cols values to args. A full
 // statement is prepared once (SQLite); the last, shorter one runs as it
 // is. One statement for many rows spares a round trip each (PostgreSQL)
 // and a statement run each (both).
