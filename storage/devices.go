@@ -253,6 +253,9 @@ func (s *DB) MarkPushedMany(ctx context.Context, tenant string, done []pass.Pend
 		return nil
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.isPostgres() {
+			return s.markPushedPostgres(ctx, tx, tenant, done)
+		}
 		for _, p := range done {
 			if _, err := s.stmts.exec(ctx, tx, `UPDATE registrations SET pushed_tag = $1 WHERE tenant = $2 AND
 				device_library_id = $3 AND pass_type_id = $4 AND serial_number = $5 AND pushed_tag < $1`,
@@ -263,3 +266,42 @@ func (s *DB) MarkPushedMany(ctx context.Context, tenant string, done []pass.Pend
 		return nil
 	})
 }
+
+// markPushedPostgres is MarkPushedMany's on PostgreSQL: rowsPerInsert
+// registrations to an UPDATE, their keys and tags in arrays, each a round
+// trip instead of one per registration. A registration named twice keeps
+// the greater tag (an UPDATE changes a row once, with any one of the
+// values that match it).
+func (s *DB) markPushedPostgres(ctx context.Context, tx *sql.Tx, tenant string, done []pass.PendingPush) error {
+	type key struct{ device, passType, serial string }
+	tags := make(map[key]int64, len(done))
+	var keys []key
+	for _, p := range done {
+		k := key{p.LibraryID, p.PassTypeID, p.Serial}
+		if t, ok := tags[k]; !ok {
+			keys = append(keys, k)
+		} else if t >= p.Tag {
+			continue
+		}
+		tags[k] = p.Tag
+	}
+	for start := 0; start < len(keys); start += rowsPerInsert {
+		var devices, types, serials []string
+		var batchTags []int64
+		for _, k := range keys[start:min(start+rowsPerInsert, len(keys))] {
+			devices, types, serials = append(devices, k.device), append(types, k.passType), append(serials, k.serial)
+			batchTags = append(batchTags, tags[k])
+		}
+		if _, err := tx.ExecContext(ctx, markPushedPostgresSQL, tenant, devices, types, serials, batchTags); err != nil {
+			return fmt.Errorf("storage: mark pushed: %w", err)
+		}
+	}
+	return nil
+}
+
+// markPushedPostgresSQL sets the pushed tag of each registration of its
+// arrays (one element a registration) whose tag is older.
+const markPushedPostgresSQL = `UPDATE registrations AS r SET pushed_tag = v.tag
+	FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS v(device_library_id, pass_type_id, serial_number, tag)
+	WHERE r.tenant = $1 AND r.device_library_id = v.device_library_id AND r.pass_type_id = v.pass_type_id
+		AND r.serial_number = v.serial_number AND r.pushed_tag < v.tag`

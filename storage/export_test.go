@@ -95,6 +95,8 @@ var MarkDeliveredSQL = markDeliveredSQL
 const (
 	UpdateSameIdentitySQL = updateSameIdentity
 	UpdateWholeSQL        = updateWhole
+	UpdatePassesPostgres  = updatePassesPostgres
+	MarkPushedPostgresSQL = markPushedPostgresSQL
 	PassByIdentitySQL     = passByIdentitySQL
 	LatestPassSQL         = latestPassSQL
 )

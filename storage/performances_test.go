@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -203,6 +204,51 @@ func TestPassesWithUpcoming(t *testing.T) {
 		}
 		if ps, _ := db.PassesWithUpcoming(ctx, "demo", "u0", 10); len(ps) != 1 || ps[0].SerialNumber != "u3" {
 			t.Errorf("after u0: %v", ps)
+		}
+	})
+}
+
+// TestMarkPushedMany marks more registrations than one statement holds
+// (PostgreSQL), one of them named twice with an older tag after its own:
+// every one marked is pushed, the greater tag kept, and the others owed.
+func TestMarkPushedMany(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		at := time.UnixMilli(1_800_000_000_000).UTC()
+		p := newPass("m1", 500)
+		p.Ticket.Event.PerformanceID = 90
+		if err := db.CreatePass(ctx, p, nil); err != nil {
+			t.Fatal(err)
+		}
+		const devices, marked = 70, 64
+		for i := range devices {
+			dev := fmt.Sprintf("dev%02d", i)
+			if _, err := db.Register(ctx, "demo", pass.Device{LibraryID: dev, PushToken: "tok-" + dev}, p.PassTypeID, "m1", at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		owed, err := db.PerformancePushes(ctx, "demo", 90, nil, "", 100)
+		if err != nil || len(owed) != devices {
+			t.Fatalf("owed before: %d, %v", len(owed), err)
+		}
+		done := slices.Clone(owed[:marked])
+		stale := done[3]
+		stale.Tag = p.UpdateTag - 1 // an older push of dev03, after its newer one
+		done = append(done, stale)
+		if err := db.MarkPushedMany(ctx, "demo", done); err != nil {
+			t.Fatal(err)
+		}
+		left, err := db.PerformancePushes(ctx, "demo", 90, nil, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, o := range left {
+			got = append(got, o.LibraryID)
+		}
+		if want := "[dev64 dev65 dev66 dev67 dev68 dev69]"; fmt.Sprint(got) != want {
+			t.Errorf("owed after marking %d: %v, want %s", marked, got, want)
 		}
 	})
 }

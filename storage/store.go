@@ -403,9 +403,15 @@ func (s *DB) UpdatePasses(ctx context.Context, ws []pass.PassWrite, more []pass.
 		}
 	}()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, w := range ws {
-			if err := s.updatePassRow(ctx, tx, w.Pass, w.Follow); err != nil {
+		if s.isPostgres() {
+			if err := s.updatePassRowsPostgres(ctx, tx, ws); err != nil {
 				return err
+			}
+		} else {
+			for _, w := range ws {
+				if err := s.updatePassRow(ctx, tx, w.Pass, w.Follow); err != nil {
+					return err
+				}
 			}
 		}
 		err := s.insertRows(ctx, tx, insertVersionHead, "", 8, len(ws), rowsPerInsert, func(args []any, i int) []any {
@@ -465,6 +471,89 @@ func (s *DB) updatePassRow(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow
 		}
 	}
 	return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
+}
+
+// updatePassRowsPostgres is updatePassRow for many passes on PostgreSQL:
+// rowsPerInsert passes to an UPDATE, their values in arrays, each a round
+// trip instead of one per pass. A pass that is not at the version before
+// its new one is a conflict, as updatePassRow's (the transaction is then
+// rolled back, so the passes updated with it are not stored either).
+func (s *DB) updatePassRowsPostgres(ctx context.Context, tx *sql.Tx, ws []pass.PassWrite) error {
+	for start := 0; start < len(ws); start += rowsPerInsert {
+		batch := ws[start:min(start+rowsPerInsert, len(ws))]
+		var (
+			tenants, serials, hashes, statuses, blobs, templates, tickets, secrets, barcodes, holders []string
+			versions, prevs                                                                           []int32
+			tags, ticketIDs, updated, orders, files, perfs, ends                                      []int64
+		)
+		for _, w := range batch {
+			p := w.Pass
+			tj, err := ticketJSON(p)
+			if err != nil {
+				return err
+			}
+			tenants, serials, versions, prevs = append(tenants, p.Tenant), append(serials, p.SerialNumber),
+				append(versions, int32(p.Version)), append(prevs, int32(p.Version-1))
+			tags, hashes, statuses, blobs = append(tags, p.UpdateTag), append(hashes, p.ContentHash),
+				append(statuses, string(p.Status)), append(blobs, p.BlobKey)
+			ticketIDs, templates, updated, tickets = append(ticketIDs, p.TicketID), append(templates, p.Template),
+				append(updated, p.UpdatedAt.UnixMilli()), append(tickets, tj)
+			secrets, orders, files, perfs = append(secrets, p.SecretToken), append(orders, p.OrderID),
+				append(files, p.FileID), append(perfs, p.Ticket.Event.PerformanceID)
+			ends, barcodes, holders = append(ends, eventEnd(p)), append(barcodes, p.Ticket.Barcode), append(holders, p.HolderKey)
+		}
+		res, err := tx.ExecContext(ctx, updatePassesPostgres, tenants, serials, prevs, versions, tags, hashes, statuses, blobs,
+			ticketIDs, templates, updated, tickets, secrets, orders, files, perfs, ends, barcodes, holders)
+		if err != nil {
+			return fmt.Errorf("storage: update passes: %w", err)
+		}
+		if n, _ := res.RowsAffected(); int(n) != len(batch) {
+			return s.staleInBatch(ctx, tx, batch)
+		}
+		for _, w := range batch {
+			if err := s.enqueueFollowUps(ctx, tx, w.Pass, w.Follow); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// updatePassesPostgres updates every pass of its arrays (one element a
+// pass) that is at the version before its new one; each array is a column
+// of updatePassRow's.
+const updatePassesPostgres = `UPDATE passes AS p SET version = v.version, update_tag = v.update_tag,
+		content_hash = v.content_hash, status = v.status, blob_key = v.blob_key, ticket_id = v.ticket_id,
+		template = v.template, updated_at = v.updated_at, ticket_json = v.ticket_json, secret_token = v.secret_token,
+		order_id = v.order_id, file_id = v.file_id, performance_id = v.performance_id, event_end = v.event_end,
+		barcode = v.barcode, holder_key = v.holder_key
+	FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::bigint[], $6::text[], $7::text[], $8::text[],
+		$9::bigint[], $10::text[], $11::bigint[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::bigint[],
+		$17::bigint[], $18::text[], $19::text[])
+		AS v(tenant, serial_number, prev, version, update_tag, content_hash, status, blob_key, ticket_id, template,
+		updated_at, ticket_json, secret_token, order_id, file_id, performance_id, event_end, barcode, holder_key)
+	WHERE p.tenant = v.tenant AND p.serial_number = v.serial_number AND p.version = v.prev AND p.update_tag < v.update_tag`
+
+// staleInBatch names, as a conflict, the first pass of batch that an
+// update left out: one not at the version before its new one (or whose
+// update tag did not grow), or named twice.
+func (s *DB) staleInBatch(ctx context.Context, tx *sql.Tx, batch []pass.PassWrite) error {
+	seen := map[[2]string]bool{}
+	for _, w := range batch {
+		p := w.Pass
+		key := [2]string{p.Tenant, p.SerialNumber}
+		var v int
+		err := tx.QueryRowContext(ctx, `SELECT version FROM passes WHERE tenant = $1 AND serial_number = $2`,
+			p.Tenant, p.SerialNumber).Scan(&v)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("storage: update passes: %w", err)
+		}
+		if seen[key] || err != nil || v != p.Version {
+			return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
+		}
+		seen[key] = true
+	}
+	return pass.Errorf(pass.KindConflict, "a pass of the batch is not at the version before its new one")
 }
 
 // The two updates of updatePassRow, with the same arguments; the first is

@@ -116,6 +116,105 @@ func TestUpdateFindsPassByNewKeys(t *testing.T) {
 	})
 }
 
+// TestUpdatePassesStaleInBatch: a batch of new versions with one stale
+// pass in its second statement's worth of rows is a conflict naming that
+// pass, and stores none of the batch; the same batch without it stores
+// every pass, with its tasks.
+func TestUpdatePassesStaleInBatch(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		const n = 60 // more than one statement's rows on PostgreSQL
+		var ws []pass.PassWrite
+		for i := range n {
+			p := newPass(fmt.Sprintf("b%02d", i), int64(1000+i))
+			p.Ticket = pass.Ticket{MovementID: int64(1000 + i), Barcode: fmt.Sprintf("BC%02d", i), Event: pass.Event{PerformanceID: 77}}
+			if err := db.CreatePass(ctx, p, nil); err != nil {
+				t.Fatal(err)
+			}
+			next := *p
+			next.Version, next.UpdateTag, next.ContentHash = 2, p.UpdateTag+1, "h2"
+			next.Ticket.Seat = pass.Seat{Row: "R", Number: fmt.Sprint(i)}
+			ws = append(ws, pass.PassWrite{Pass: &next, Follow: []pass.NewTask{
+				pass.TaskOf(pass.PushArgs{Tenant: "demo", PassTypeID: next.PassTypeID, Serial: next.SerialNumber}, "test")}})
+		}
+		stale := *ws[55].Pass
+		stale.Version = 3 // the store holds version 1
+		bad := slices.Clone(ws)
+		bad[55] = pass.PassWrite{Pass: &stale}
+		err := db.UpdatePasses(ctx, bad, nil)
+		if pass.KindOf(err) != pass.KindConflict || !strings.Contains(err.Error(), "b55") {
+			t.Fatalf("a stale pass in the batch: %v, want a conflict naming b55", err)
+		}
+		for _, serial := range []string{"b00", "b55", "b59"} {
+			if p, err := db.GetPass(ctx, "demo", serial); err != nil || p.Version != 1 {
+				t.Errorf("after the conflict, %s: %+v, %v; want version 1", serial, p, err)
+			}
+		}
+		if err := db.UpdatePasses(ctx, ws, nil); err != nil {
+			t.Fatal(err)
+		}
+		ps, err := db.PerformancePasses(ctx, "demo", 77, "", 100)
+		if err != nil || len(ps) != n {
+			t.Fatalf("performance passes: %d, %v", len(ps), err)
+		}
+		for i, p := range ps {
+			if p.Version != 2 || p.ContentHash != "h2" || p.Ticket.Seat.Number != fmt.Sprint(i) || p.Ticket.Barcode != fmt.Sprintf("BC%02d", i) {
+				t.Errorf("%s: version %d, hash %q, seat %+v, barcode %q; want the new version", p.SerialNumber, p.Version,
+					p.ContentHash, p.Ticket.Seat, p.Ticket.Barcode)
+			}
+		}
+		if c, err := db.CountTasks(ctx, "demo", pass.TaskPushPass, ""); err != nil || c != n {
+			t.Errorf("push tasks: %d, %v; want %d (one follow-up per pass)", c, err, n)
+		}
+	})
+}
+
+// checkBatchUpdatePlan checks that PostgreSQL's generic plans of the
+// updates of a batch of passes and of registrations find each row through
+// an index once the tenant has a performance's worth of them: right
+// after they are written (the passes with the statistics of 500 rows
+// scaled to the table's size, the registrations with none) and after
+// autovacuum's ANALYZE. (On a table of a few hundred rows it scans the
+// table, which costs less there.)
+func checkBatchUpdatePlan(t *testing.T, d testDB) {
+	t.Helper()
+	ctx := context.Background()
+	raw, err := sql.Open("pgx", d.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(ctx, `INSERT INTO passes (tenant, serial_number, auth_token, pass_type_id, template,
+		movement_id, holder_generation, file_id, order_id, ticket_id, version, update_tag, content_hash, status, blob_key,
+		created_at, updated_at) SELECT 'demo', 'bulk-' || g, 't', 'pass.x.y', 'default', 100000 + g, 0, g, g, g, 1, 1, 'h',
+		'active', '', 0, 0 FROM generate_series(1, 20000) AS g`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `INSERT INTO registrations (tenant, device_library_id, pass_type_id, serial_number,
+		created_at) SELECT 'demo', 'device-' || g, 'pass.x.y', 'bulk-' || g, 0 FROM generate_series(1, 20000) AS g`); err != nil {
+		t.Fatal(err)
+	}
+	// Two passes' new versions, two registrations pushed: each array holds
+	// a column.
+	batch := []any{"{demo,demo}", "{s1,s2}", "{1,1}", "{2,2}", "{5,5}", "{h,h}", "{active,active}", `{"",""}`,
+		"{1,1}", "{t,t}", "{5,5}", `{"{}","{}"}`, "{sec,sec}", "{1,1}", "{2,2}", "{3,3}", "{4,4}", "{bc,bc}", `{"",""}`}
+	pushed := []any{"demo", "{device-1,device-2}", "{pass.x.y,pass.x.y}", "{bulk-1,bulk-2}", "{5,5}"}
+	c := []planCase{
+		{"update of a batch", storage.UpdatePassesPostgres, batch, "passes_pkey", "Seq Scan"},
+		// By the pass's index or the primary key: a pass has few devices.
+		{"registrations pushed", storage.MarkPushedPostgresSQL, pushed, "Index Scan using registrations_", "Seq Scan"},
+	}
+	checkPlans(t, d, c)
+	if _, err := raw.ExecContext(ctx, `ANALYZE passes, registrations`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range c {
+		c[i].name += ", analysed"
+	}
+	checkPlans(t, d, c)
+}
+
 // TestUpdateRewritesFewIndexes checks, in SQLite's program for it, that a
 // new version keeping a pass's keys rewrites two of its indexes' entries
 // (the update time's and the event end's), where the whole update
@@ -216,5 +315,8 @@ func TestPassQueryPlans(t *testing.T) {
 			cases = append(cases, planCase{"update keeping the keys", storage.UpdateSameIdentitySQL, update, pk, ""})
 		}
 		checkPlans(t, d, cases)
+		if d.name == "postgres" {
+			checkBatchUpdatePlan(t, d)
+		}
 	})
 }
