@@ -114,7 +114,7 @@ func (s *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("storage: migrations: %w", err)
 	}
-	var opts []goose.ProviderOption
+	opts := []goose.ProviderOption{goose.WithGoMigrations(contentCompression(s.isPostgres()))}
 	if s.isPostgres() {
 		locker, err := s.migrationLocker()
 		if err != nil {

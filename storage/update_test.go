@@ -320,3 +320,41 @@ func TestPassQueryPlans(t *testing.T) {
 		}
 	})
 }
+
+// TestVersionContentCompression: on PostgreSQL a stored form written after
+// the migrations is compressed with lz4 where the server has it (pglz,
+// its default, where it has not).
+func TestVersionContentCompression(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, d testDB) {
+		if d.name != "postgres" {
+			return // SQLite compresses nothing
+		}
+		ctx := context.Background()
+		db := d.handle(t)
+		p := newPass("c1", 300)
+		p.Content = []byte(strings.Repeat(`{"formatVersion":1,"serialNumber":"c1","description":"A concert"}`, 100))
+		if err := db.CreatePass(ctx, p, nil); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := sql.Open("pgx", d.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		var lz4 bool
+		if err := raw.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_settings
+			WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))`).Scan(&lz4); err != nil {
+			t.Fatal(err)
+		}
+		var method sql.NullString
+		if err := raw.QueryRowContext(ctx, `SELECT pg_column_compression(content) FROM pass_versions
+			WHERE tenant = 'demo' AND serial_number = 'c1'`).Scan(&method); err != nil {
+			t.Fatal(err)
+		}
+		want := map[bool]string{true: "lz4", false: "pglz"}[lz4]
+		if method.String != want {
+			t.Errorf("the stored form is compressed with %q, want %q (the server has lz4: %v)", method.String, want, lz4)
+		}
+	})
+}
