@@ -536,19 +536,21 @@ const updatePassesPostgres = `UPDATE passes AS p SET version = v.version, update
 
 // staleInBatch names, as a conflict, the first pass of batch that an
 // update left out: one not at the version before its new one (or whose
-// update tag did not grow), or named twice.
+// update tag did not grow), or named twice. A row the update wrote holds
+// its pass's new version and update tag.
 func (s *DB) staleInBatch(ctx context.Context, tx *sql.Tx, batch []pass.PassWrite) error {
 	seen := map[[2]string]bool{}
 	for _, w := range batch {
 		p := w.Pass
 		key := [2]string{p.Tenant, p.SerialNumber}
 		var v int
-		err := tx.QueryRowContext(ctx, `SELECT version FROM passes WHERE tenant = $1 AND serial_number = $2`,
-			p.Tenant, p.SerialNumber).Scan(&v)
+		var tag int64
+		err := tx.QueryRowContext(ctx, `SELECT version, update_tag FROM passes WHERE tenant = $1 AND serial_number = $2`,
+			p.Tenant, p.SerialNumber).Scan(&v, &tag)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("storage: update passes: %w", err)
 		}
-		if seen[key] || err != nil || v != p.Version {
+		if seen[key] || err != nil || v != p.Version || tag != p.UpdateTag { // not this update's row
 			return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
 		}
 		seen[key] = true
