@@ -1,8 +1,10 @@
 // Package storage keeps walletpass's state in SQL: passes and their
 // versions, device registrations, Google Wallet records, the task queue,
 // webhook events and order timelines. Schema changes are goose migrations
-// embedded in the binary; the same migrations and (but for task claiming)
-// the same statements run on both databases:
+// embedded in the binary (SQL files, and migration 22 in Go, which only
+// PostgreSQL acts on); the same migrations and (but for task claiming and
+// the PostgreSQL-only batches of an event-wide change) the same statements
+// run on both databases:
 //
 //   - SQLite (OpenSQLite, pure Go) is the embedded default, for one
 //     process: writes go through one connection and a group committer
