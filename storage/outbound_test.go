@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,69 @@ func TestMessageQueryPlans(t *testing.T) {
 			{"mark several delivered", storage.MarkDeliveredSQL(3), []any{"demo", "wh_1", 204, 1, "msg_1", "msg_2", "msg_3"}, pk,
 				"webhook_messages_pending"},
 		})
+	})
+}
+
+// TestStaleStatistics: a message table analysed while empty (as one
+// purged of its delivered messages is) and then given a burst of messages
+// is analysed again by FirstStatistics; a table that grew by less than ten
+// times its analysed size is left to autovacuum. Before, PostgreSQL's
+// generic plan marked messages delivered through the primary key on the
+// tenant and subscription alone, the ids a filter over every message of
+// the subscription; after, the ids are in the index condition.
+func TestStaleStatistics(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, d testDB) {
+		if d.name != "postgres" {
+			return // SQLite needs no statistics for these plans (TestMessageQueryPlans)
+		}
+		ctx := context.Background()
+		db := d.handle(t)
+		raw, err := sql.Open("pgx", d.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		if _, err := raw.ExecContext(ctx, `ANALYZE webhook_messages`); err != nil {
+			t.Fatal(err)
+		}
+		add := func(from, n int) {
+			t.Helper()
+			var msgs []pass.OutboundMessage
+			for i := from; i < from+n; i++ {
+				msgs = append(msgs, pass.OutboundMessage{Tenant: "demo", SubscriptionID: "wh_1", ID: fmt.Sprintf("msg_%06d", i),
+					Stream: fmt.Sprintf("s%d", i%100), Type: "pass.updated", Payload: []byte(`{}`), CreatedAt: time.UnixMilli(int64(i))})
+			}
+			if err := db.AddMessages(ctx, msgs, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// analysed waits until the server has counted the writes (within
+		// seconds) and FirstStatistics analysed webhook_messages, or fails.
+		analysed := func() bool {
+			for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				tables, err := db.FirstStatistics(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if slices.Contains(tables, "webhook_messages") {
+					return true
+				}
+			}
+			return false
+		}
+		markDelivered := planCase{"mark delivered", storage.MarkDeliveredSQL(3),
+			[]any{"demo", "wh_1", 204, 1, "msg_000001", "msg_000002", "msg_000003"}, "webhook_messages_pkey", "Filter"}
+		add(0, 3000)
+		if !analysed() {
+			t.Fatal("3,000 messages written into a table analysed empty: not analysed again")
+		}
+		checkPlans(t, d, []planCase{markDelivered})
+		add(3000, 600) // a fifth of its size: autovacuum's
+		time.Sleep(2 * time.Second)
+		if tables, err := db.FirstStatistics(ctx); err != nil || slices.Contains(tables, "webhook_messages") {
+			t.Errorf("after 600 more messages: analysed %v, %v; want the table left to autovacuum", tables, err)
+		}
 	})
 }
 

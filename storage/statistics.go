@@ -8,7 +8,8 @@ import (
 )
 
 // firstStatisticsRows is how many rows a table written since it was
-// created must hold before FirstStatistics analyses it.
+// created (or last analysed, nearly empty) must hold before
+// FirstStatistics analyses it.
 const firstStatisticsRows = 500
 
 // FirstStatistics gives PostgreSQL its first statistics of the store's
@@ -19,16 +20,22 @@ const firstStatisticsRows = 500
 // such plans a ticket's pass is found, and a pass updated, through an
 // index on the tenant alone, reading every pass of the tenant
 // (TestPassQueryPlans); autovacuum's first analysis may come a minute
-// later. Once a table has been analysed, autovacuum keeps its statistics
-// and this leaves it alone. On SQLite, which plans these lookups by their
-// keys without statistics, it does nothing.
+// later. The same holds for a table analysed while (nearly) empty, as a
+// message table purged of its delivered messages is, that has since had
+// ten times as many rows written as it held then, and firstStatisticsRows
+// at least: with no statistics of its columns, PostgreSQL marked a
+// subscription's messages delivered by walking all of them
+// (TestStaleStatistics). Other tables autovacuum keeps, and this leaves
+// them alone. On SQLite, which plans these statements by their keys
+// without statistics, it does nothing.
 func (s *DB) FirstStatistics(ctx context.Context) ([]string, error) {
 	if !s.isPostgres() {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT relname FROM pg_stat_user_tables
-		WHERE schemaname = current_schema() AND last_analyze IS NULL AND last_autoanalyze IS NULL
-		AND n_mod_since_analyze >= $1 ORDER BY relname`, firstStatisticsRows)
+	rows, err := s.db.QueryContext(ctx, `SELECT s.relname FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
+		WHERE s.schemaname = current_schema() AND s.n_mod_since_analyze >= $1
+		AND ((s.last_analyze IS NULL AND s.last_autoanalyze IS NULL) OR c.reltuples * 10 < s.n_mod_since_analyze)
+		ORDER BY s.relname`, firstStatisticsRows)
 	if err != nil {
 		return nil, fmt.Errorf("storage: first statistics: %w", err)
 	}
