@@ -53,6 +53,22 @@ func (d testDB) handle(t *testing.T) *storage.DB {
 	return db
 }
 
+// raw opens the database itself, without the store (for catalogue
+// queries and EXPLAIN), closed when the test ends.
+func (d testDB) raw(t *testing.T) *sql.DB {
+	t.Helper()
+	driver, dsn := "sqlite", d.path
+	if d.name == "postgres" {
+		driver, dsn = "pgx", d.dsn
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatalf("open %s database: %v", d.name, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // forEachStore runs fn as the subtests "sqlite" and "postgres", each with
 // a fresh store.
 func forEachStore(t *testing.T, fn func(t *testing.T, db *storage.DB)) {

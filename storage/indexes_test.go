@@ -2,7 +2,6 @@ package storage_test
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 )
 
@@ -15,23 +14,16 @@ func TestNoDuplicateIndexes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, d testDB) {
 		ctx := context.Background()
 		d.handle(t) // migrated
-		driver, dsn := "sqlite", d.path
 		q := `SELECT m.name, il.name, (SELECT group_concat(name, ',') FROM
 				(SELECT name FROM pragma_index_info(il.name) ORDER BY seqno))
 			FROM sqlite_master m, pragma_index_list(m.name) il WHERE m.type = 'table' AND il.partial = 0`
 		if d.name == "postgres" {
-			driver, dsn = "pgx", d.dsn
 			q = `SELECT c.relname, ic.relname, i.indkey::text FROM pg_index i
 				JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
 				JOIN pg_namespace n ON n.oid = c.relnamespace
 				WHERE n.nspname = current_schema() AND i.indpred IS NULL`
 		}
-		raw, err := sql.Open(driver, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		rows, err := raw.QueryContext(ctx, q)
+		rows, err := d.raw(t).QueryContext(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}

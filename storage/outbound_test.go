@@ -121,11 +121,7 @@ func TestStaleStatistics(t *testing.T) {
 		}
 		ctx := context.Background()
 		db := d.handle(t)
-		raw, err := sql.Open("pgx", d.dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
+		raw := d.raw(t)
 		if _, err := raw.ExecContext(ctx, `ANALYZE webhook_messages`); err != nil {
 			t.Fatal(err)
 		}
@@ -184,16 +180,7 @@ func checkPlans(t *testing.T, d testDB, cases []planCase) {
 	t.Helper()
 	ctx := context.Background()
 	d.handle(t) // migrated
-	driver, dsn := "sqlite", d.path
-	if d.name == "postgres" {
-		driver, dsn = "pgx", d.dsn
-	}
-	raw, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	conn, err := raw.Conn(ctx)
+	conn, err := d.raw(t).Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -180,11 +180,7 @@ func TestUpdatePassesStaleInBatch(t *testing.T) {
 func checkBatchUpdatePlan(t *testing.T, d testDB) {
 	t.Helper()
 	ctx := context.Background()
-	raw, err := sql.Open("pgx", d.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := d.raw(t)
 	if _, err := raw.ExecContext(ctx, `INSERT INTO passes (tenant, serial_number, auth_token, pass_type_id, template,
 		movement_id, holder_generation, file_id, order_id, ticket_id, version, update_tag, content_hash, status, blob_key,
 		created_at, updated_at) SELECT 'demo', 'bulk-' || g, 't', 'pass.x.y', 'default', 100000 + g, 0, g, g, g, 1, 1, 'h',
@@ -223,11 +219,7 @@ func TestUpdateRewritesFewIndexes(t *testing.T) {
 	t.Parallel()
 	d := sqliteDB(t)
 	d.handle(t) // migrated
-	raw, err := sql.Open("sqlite", d.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := d.raw(t)
 	for _, c := range []struct {
 		name, sql string
 		want      int
@@ -337,11 +329,7 @@ func TestVersionContentCompression(t *testing.T) {
 		if err := db.CreatePass(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
-		raw, err := sql.Open("pgx", d.dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
+		raw := d.raw(t)
 		var lz4 bool
 		if err := raw.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_settings
 			WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))`).Scan(&lz4); err != nil {
