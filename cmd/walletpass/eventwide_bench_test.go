@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,7 +50,9 @@ tenants:
 // core. The machine's speed drifts by more than the figures' differences,
 // so the run makes WALLETPASS_BENCH_ROUNDS changes (default 3, the
 // performance 2 hours later each time), each between two baselines, and
-// reports the median ratio. WALLETPASS_BENCH_STORE=postgres runs it on a
+// reports the median ratio; then one change more without signatures (each
+// pass given a copy of a stored form signed before), which times the rest
+// of the work alone. WALLETPASS_BENCH_STORE=postgres runs it on a
 // schema of its own in WALLETPASS_TEST_POSTGRES instead of SQLite, the
 // tables analysed before each phase. b.N is ignored: it is a load run.
 func BenchmarkEventWideChange(b *testing.B) {
@@ -67,6 +70,9 @@ func BenchmarkEventWideChange(b *testing.B) {
 	defer s.stop()
 	ctx := context.Background()
 	app := s.app
+	// The last change of the run signs nothing (see freeSigning).
+	free := &freeSigning{Packager: app.Passes.Packager}
+	app.Passes.Packager = free
 
 	// One sandbox order gives the performance and a ticket to copy.
 	o := s.createOrder(map[string]any{"count": 1})
@@ -220,16 +226,24 @@ func BenchmarkEventWideChange(b *testing.B) {
 		return time.Since(t0), processCPU() - c0
 	}
 
+	// The profiles and the trace below are of one change: the first, or
+	// WALLETPASS_BENCH_PROFILED=N's (the last, ROUNDS+1, is the one
+	// without signatures).
+	profiled := 1
+	if v, err := strconv.Atoi(os.Getenv("WALLETPASS_BENCH_PROFILED")); err == nil && v > 0 {
+		profiled = v
+	}
+
 	// A change: the performance moves 2 hours later than in the round
 	// before; it is done when every pass is stored again, every phone
 	// pushed and every pass.updated delivered.
 	type changeRun struct {
 		stored, halfPushed, pushed, delivered, total, cpu time.Duration
-		heap                                              string
+		heap, io                                          string
 	}
 	change := func(round int) changeRun {
 		settle()
-		if f := os.Getenv("WALLETPASS_BENCH_CPUPROFILE"); f != "" && round == 1 {
+		if f := os.Getenv("WALLETPASS_BENCH_CPUPROFILE"); f != "" && round == profiled {
 			out, err := os.Create(f)
 			if err != nil {
 				b.Fatal(err)
@@ -239,13 +253,25 @@ func BenchmarkEventWideChange(b *testing.B) {
 			}
 			defer func() { pprof.StopCPUProfile(); out.Close() }()
 		}
+		// WALLETPASS_BENCH_TRACE=FILE writes an execution trace of the
+		// profiled change (go tool trace FILE).
+		if f := os.Getenv("WALLETPASS_BENCH_TRACE"); f != "" && round == profiled {
+			out, err := os.Create(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := trace.Start(out); err != nil {
+				b.Fatal(err)
+			}
+			defer func() { trace.Stop(); out.Close() }()
+		}
 		// WALLETPASS_BENCH_ALLOCPROFILE=FILE writes the allocations so far
 		// at the start (FILE.before) and the end (FILE) of the profiled
 		// change: go tool pprof -sample_index alloc_space -diff_base
 		// FILE.before shows the change's own.
 		allocs := os.Getenv("WALLETPASS_BENCH_ALLOCPROFILE")
 		writeAllocs := func(name string) {
-			if allocs == "" || round != 1 {
+			if allocs == "" || round != profiled {
 				return
 			}
 			if out, err := os.Create(name); err == nil {
@@ -259,6 +285,7 @@ func BenchmarkEventWideChange(b *testing.B) {
 		heap.start()
 		want := n // pushes and deliveries (the fakes' records are cleared after each round)
 		start := first.Ticket.Event.Start.Add(time.Duration(2*round) * time.Hour)
+		io0 := processIO()
 		t0, c0 := time.Now(), processCPU()
 		if err := app.Sandbox.Reschedule(perf, start, time.Time{}); err != nil {
 			b.Fatal(err)
@@ -280,7 +307,7 @@ func BenchmarkEventWideChange(b *testing.B) {
 				if c, _ := s.db.CountTasks(ctx, "demo", pass.TaskPerformanceSync, ""); c == 0 {
 					r.stored = time.Since(t0)
 					heap.mark("passes stored")
-					if f := os.Getenv("WALLETPASS_BENCH_HEAPPROFILE"); f != "" && round == 1 {
+					if f := os.Getenv("WALLETPASS_BENCH_HEAPPROFILE"); f != "" && round == profiled {
 						// What holds the heap when every pass is stored, by
 						// allocation site (the service's, the fakes').
 						if out, err := os.Create(f); err == nil {
@@ -307,6 +334,7 @@ func BenchmarkEventWideChange(b *testing.B) {
 		r.total, r.cpu = time.Since(t0), processCPU()-c0
 		writeAllocs(allocs)
 		r.heap = heap.stop()
+		r.io = processIO().since(io0, n)
 
 		changed := 0
 		for after := ""; ; {
@@ -356,11 +384,26 @@ func BenchmarkEventWideChange(b *testing.B) {
 		cpuRatios = append(cpuRatios, r.cpu.Seconds()/bcpu.Seconds())
 		b.Logf("round %d: ratio %.2f, CPU %.2f × signing's (the fakes' included) | signing only %v (mean of the runs before and after, "+
 			"%.0f passes/s, CPU %v) | the change: all stored %v, half the phones pushed %v, all pushed %v, all webhooks delivered %v, "+
-			"queue empty %v (CPU %v) | heap in use (MB): %s", round, ratios[len(ratios)-1], cpuRatios[len(cpuRatios)-1],
+			"queue empty %v (CPU %v) | heap in use (MB): %s | %s", round, ratios[len(ratios)-1], cpuRatios[len(cpuRatios)-1],
 			base.Round(time.Millisecond), float64(n)/base.Seconds(), bcpu.Round(time.Millisecond), r.stored.Round(time.Millisecond),
 			r.halfPushed.Round(time.Millisecond), r.pushed.Round(time.Millisecond), r.delivered.Round(time.Millisecond),
-			r.total.Round(time.Millisecond), r.cpu.Round(time.Millisecond), r.heap)
+			r.total.Round(time.Millisecond), r.cpu.Round(time.Millisecond), r.heap, r.io)
 	}
+
+	// What the change does besides signing, measured alone: the same
+	// change once more, every pass given a copy of a stored form signed
+	// before instead of its own signature, against the mean of the
+	// baselines before and after it. Everything in it is CPU on the same
+	// cores as the signing, so its time adds to the signing's in a change.
+	free.on.Store(true)
+	fr := change(rounds + 1)
+	free.on.Store(false)
+	wall, cpu := signAll(rounds + 1)
+	base, bcpu := (baseWall+wall)/2, (baseCPU+cpu)/2
+	b.Logf("without the signatures: the change took %.2f × the time of signing only (%v against %v), CPU %.2f × (%v against %v) | "+
+		"all stored %v, all pushed %v, all webhooks delivered %v | %s", fr.total.Seconds()/base.Seconds(), fr.total.Round(time.Millisecond),
+		base.Round(time.Millisecond), fr.cpu.Seconds()/bcpu.Seconds(), fr.cpu.Round(time.Millisecond), bcpu.Round(time.Millisecond),
+		fr.stored.Round(time.Millisecond), fr.pushed.Round(time.Millisecond), fr.delivered.Round(time.Millisecond), fr.io)
 
 	calls := googleCalls(gfake)
 	patches, objectCalls := 0, 0
@@ -372,8 +415,8 @@ func BenchmarkEventWideChange(b *testing.B) {
 			patches++
 		}
 	}
-	if patches != rounds || objectCalls != 0 {
-		b.Errorf("Google: %d class patches, %d object calls; want %d, 0", patches, objectCalls, rounds)
+	if patches != rounds+1 || objectCalls != 0 {
+		b.Errorf("Google: %d class patches, %d object calls; want %d, 0", patches, objectCalls, rounds+1)
 	}
 	tn := gs.Tenants["demo"]
 	classID := google.ClassID(tn.Issuer.IssuerID, "demo", first.Ticket)
@@ -404,6 +447,69 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// freeSigning is the service's packager, except that while on is set it
+// signs nothing: each pass gets a copy of the last stored form it signed
+// (a real one, of the same size), so that a change's other work can be
+// timed alone.
+type freeSigning struct {
+	pass.Packager
+	on   atomic.Bool
+	last atomic.Pointer[[]byte]
+}
+
+func (f *freeSigning) Sign(ctx context.Context, tenant string, r pass.Rendered) ([]byte, error) {
+	if last := f.last.Load(); f.on.Load() && last != nil {
+		return bytes.Clone(*last), nil
+	}
+	out, err := f.Packager.Sign(ctx, tenant, r)
+	if err == nil {
+		f.last.Store(&out)
+	}
+	return out, err
+}
+
+// ioCounters are the process's I/O counters (Linux's /proc/self/io):
+// bytes and calls of read and write, files and sockets alike.
+type ioCounters struct {
+	ok                         bool
+	rchar, wchar, syscr, syscw int64
+}
+
+func processIO() ioCounters {
+	raw, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return ioCounters{}
+	}
+	c := ioCounters{ok: true}
+	for line := range strings.Lines(string(raw)) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), ": ")
+		v, _ := strconv.ParseInt(value, 10, 64)
+		switch name {
+		case "rchar":
+			c.rchar = v
+		case "wchar":
+			c.wchar = v
+		case "syscr":
+			c.syscr = v
+		case "syscw":
+			c.syscw = v
+		}
+	}
+	return c
+}
+
+// since says what the process wrote and read from c0 to c, in all and
+// per pass of n: the database's WAL and checkpoints, and the HTTP of both
+// ends of every push and webhook.
+func (c ioCounters) since(c0 ioCounters, n int) string {
+	if !c.ok || !c0.ok {
+		return "I/O counters not available"
+	}
+	w, r := c.wchar-c0.wchar, c.rchar-c0.rchar
+	return fmt.Sprintf("written %.0f MB in %d calls (%.1f KB a pass), read %.0f MB in %d calls (%.1f KB a pass)", float64(w)/1e6,
+		c.syscw-c0.syscw, float64(w)/1e3/float64(n), float64(r)/1e6, c.syscr-c0.syscr, float64(r)/1e3/float64(n))
 }
 
 // parallel runs fn(0..n-1) on every core.
