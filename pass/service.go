@@ -244,6 +244,12 @@ func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, corr
 		follow []NewTask
 		ev     *EventArgs
 	}
+	// Few results wait for the writer (a batch): the workers are CPU-bound
+	// and outnumber the cores, and if they could run far ahead of the
+	// writes, the pushes and webhooks of the stored batches would wait
+	// behind them for the cores until the signing is done (with 400 here
+	// and batches of 400, half the phones of a 10,000-pass change heard of
+	// it after 7.5 s instead of 4; docs/benchmarks.md).
 	results := make(chan prepared, rewriteBatch)
 	var workers sync.WaitGroup
 	for range 4*runtime.GOMAXPROCS(0) + 4 {
