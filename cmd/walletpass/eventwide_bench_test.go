@@ -211,11 +211,8 @@ func BenchmarkEventWideChange(b *testing.B) {
 			rendered[i] = r
 		})
 		settle()
-		if f := os.Getenv("WALLETPASS_BENCH_BASEPROFILE"); f != "" && round == 0 {
-			if out, err := os.Create(f); err == nil {
-				_ = pprof.StartCPUProfile(out)
-				defer func() { pprof.StopCPUProfile(); out.Close() }()
-			}
+		if round == 0 {
+			defer record(b, "WALLETPASS_BENCH_BASEPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile)()
 		}
 		t0, c0 := time.Now(), processCPU()
 		parallel(n, func(i int) {
@@ -243,27 +240,11 @@ func BenchmarkEventWideChange(b *testing.B) {
 	}
 	change := func(round int) changeRun {
 		settle()
-		if f := os.Getenv("WALLETPASS_BENCH_CPUPROFILE"); f != "" && round == profiled {
-			out, err := os.Create(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := pprof.StartCPUProfile(out); err != nil {
-				b.Fatal(err)
-			}
-			defer func() { pprof.StopCPUProfile(); out.Close() }()
-		}
-		// WALLETPASS_BENCH_TRACE=FILE writes an execution trace of the
-		// profiled change (go tool trace FILE).
-		if f := os.Getenv("WALLETPASS_BENCH_TRACE"); f != "" && round == profiled {
-			out, err := os.Create(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := trace.Start(out); err != nil {
-				b.Fatal(err)
-			}
-			defer func() { trace.Stop(); out.Close() }()
+		if round == profiled {
+			// WALLETPASS_BENCH_TRACE=FILE writes an execution trace of the
+			// profiled change (go tool trace FILE).
+			defer record(b, "WALLETPASS_BENCH_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile)()
+			defer record(b, "WALLETPASS_BENCH_TRACE", trace.Start, trace.Stop)()
 		}
 		// WALLETPASS_BENCH_ALLOCPROFILE=FILE writes the allocations so far
 		// at the start (FILE.before) and the end (FILE) of the profiled
@@ -447,6 +428,25 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// record starts a recorder (a CPU profile, a trace) writing to the file
+// the environment variable env names, when it names one, and returns what
+// stops it and closes the file.
+func record(b *testing.B, env string, start func(io.Writer) error, stop func()) func() {
+	f := os.Getenv(env)
+	if f == "" {
+		return func() {}
+	}
+	out, err := os.Create(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := start(out); err != nil {
+		out.Close()
+		b.Fatal(err)
+	}
+	return func() { stop(); out.Close() }
 }
 
 // freeSigning is the service's packager, except that while on is set it
