@@ -53,14 +53,17 @@ type Change struct {
 // Notice is the app notice a change calls for, or "": "ready" for a
 // ticket's first pass, "changed" for a modification or a pass of a new
 // holder, "cancelled" for a cancellation, nothing for a scan at the gate
-// (the holder is there) or for the voiding of a previous holder's pass.
+// (the holder is there), for the voiding of a previous holder's pass, or
+// for an erasure (the holder's data leaving the pass is not news to tell
+// them, and however it was asked for, by the API, the CLI or the
+// retention, it tells the app the same: nothing).
 func (c Change) Notice() string {
 	switch {
 	case c.Prev == nil && c.Next.HolderGeneration > 0:
 		return NoticeTransferred // the ticket went to a new holder
 	case c.Prev == nil:
 		return NoticeReady
-	case c.Superseded, c.Next.Status == StatusUsed:
+	case c.Superseded, c.Erased, c.Next.Status == StatusUsed:
 		return ""
 	case c.Next.Status == StatusVoided && c.Prev.Status != StatusVoided:
 		return NoticeCancelled

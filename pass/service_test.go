@@ -123,7 +123,7 @@ func TestApplyNotices(t *testing.T) {
 	b := setup(t)
 	b.svc.Policies = pass.Policies{"demo": {AppNotices: true}}
 	tk := apple.SampleTicket(pass.EventConcert)
-	tk.Tenant = "demo"
+	tk.Tenant, tk.HolderEmail = "demo", "holder@example.ch"
 	notices := func() []string {
 		ts, err := b.db.ListTasks(ctx, pass.TaskPending, 100)
 		if err != nil {
@@ -186,6 +186,30 @@ func TestApplyNotices(t *testing.T) {
 	prev = prevOf(next)
 	step("cancelled", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, next, "default") }, pass.NoticeCancelled,
 		[]string{key("cancelled"), key("changed"), key("ready"), key("transferred")})
+
+	// An erasure by e-mail (the app's registrations stay) signs the
+	// passes again without the holder, and the app hears nothing of it.
+	merged := func() (n int) {
+		ts, err := b.db.ListTasks(ctx, pass.TaskPending, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range ts {
+			if task.Kind == pass.TaskAppNotice {
+				n += 1 + task.Merged
+			}
+		}
+		return n
+	}
+	before := merged()
+	b.svc.Erasures = b.db
+	er := &pass.Eraser{Service: b.svc, Store: b.db, Blobs: b.blob, Clock: b.svc.Clock}
+	if rep, err := er.Erase(ctx, pass.ErasureRequest{Tenant: "demo", Email: tk.HolderEmail}); err != nil || rep.Passes == 0 {
+		t.Fatalf("erase %+v: %v", rep, err)
+	}
+	if got := merged(); got != before {
+		t.Errorf("the erasure queued app notices: %d before, %d after (%v)", before, got, notices())
+	}
 }
 
 func TestLatestPerTicket(t *testing.T) {
