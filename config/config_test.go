@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -300,5 +302,65 @@ func TestProductionGuideConfigLoads(t *testing.T) {
 	}
 	if cfg.Server.Development || len(cfg.Tenants) != 1 || cfg.Tenants[0].PublicBaseURL != "https://passes.example.com" {
 		t.Errorf("loaded %+v", cfg.Server)
+	}
+}
+
+// TestExampleDocumentsEverything: walletpass.example.yaml names every key
+// of the configuration (set or commented out) and every environment
+// variable Load reads, so that it stays the reference the docs say it is.
+func TestExampleDocumentsEverything(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join("..", "walletpass.example.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := string(data)
+	keys := map[string]bool{}
+	var walk func(reflect.Type)
+	walk = func(typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Map {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || typ.PkgPath() != reflect.TypeFor[config.Config]().PkgPath() {
+			return
+		}
+		for f := range typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name != "" {
+				keys[name] = true
+			}
+			walk(f.Type)
+		}
+	}
+	walk(reflect.TypeFor[config.Config]())
+	if len(keys) < 50 {
+		t.Fatalf("found %d keys: the walk is broken", len(keys))
+	}
+	for k := range keys {
+		if !regexp.MustCompile(`(?m)(^[ #]*(- )?|[{,] *)` + regexp.QuoteMeta(k) + `:`).MatchString(example) {
+			t.Errorf("%s does not name the key %q", path, k)
+		}
+	}
+	var read []string
+	if _, err := config.Load(path, func(name string) string { read = append(read, name); return "" }); err != nil {
+		t.Fatal(err)
+	}
+	if len(read) < 10 {
+		t.Fatalf("Load read %d variables: the recording is broken", len(read))
+	}
+	for _, name := range read {
+		generic := name
+		for _, tn := range []string{"DEMO", "EXAMPLE"} {
+			if rest, ok := strings.CutPrefix(name, "WALLETPASS_TENANT_"+tn+"_"); ok {
+				generic = "WALLETPASS_TENANT_<ID>_" + rest
+			}
+		}
+		if !strings.Contains(example, name) && !strings.Contains(example, generic) {
+			t.Errorf("%s does not name the environment variable %s", path, generic)
+		}
 	}
 }
