@@ -26,14 +26,16 @@ const firstStatisticsRows = 500
 // at least: with no statistics of its columns, PostgreSQL marked a
 // subscription's messages delivered by walking all of them
 // (TestStaleStatistics). Other tables autovacuum keeps, and this leaves
-// them alone. On SQLite, which plans these statements by their keys
-// without statistics, it does nothing.
+// them alone, and so it does the tables the role does not own (or
+// belong to the owner of): PostgreSQL would skip them with a warning, and
+// they would be found again every time. On SQLite, which plans these
+// statements by their keys without statistics, it does nothing.
 func (s *DB) FirstStatistics(ctx context.Context) ([]string, error) {
 	if !s.isPostgres() {
 		return nil, nil
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT s.relname FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
-		WHERE s.schemaname = current_schema() AND s.n_mod_since_analyze >= $1
+		WHERE s.schemaname = current_schema() AND s.n_mod_since_analyze >= $1 AND pg_has_role(c.relowner, 'USAGE')
 		AND ((s.last_analyze IS NULL AND s.last_autoanalyze IS NULL) OR c.reltuples * 10 < s.n_mod_since_analyze)
 		ORDER BY s.relname`, firstStatisticsRows)
 	if err != nil {

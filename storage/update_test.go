@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -345,4 +346,70 @@ func TestVersionContentCompression(t *testing.T) {
 			t.Errorf("the stored form is compressed with %q, want %q (the server has lz4: %v)", method.String, want, lz4)
 		}
 	})
+}
+
+// TestFirstStatisticsOwnTables: FirstStatistics leaves alone the tables
+// its role may not analyse (it does not own them): PostgreSQL would only
+// warn and skip them, and they would be "analysed" again every few
+// seconds. The owner's store analyses the same table.
+func TestFirstStatisticsOwnTables(t *testing.T) {
+	t.Parallel()
+	d := postgresDB(t)
+	ctx := context.Background()
+	owner := d.handle(t)
+	admin, err := adminDB(d.adminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := d.schema + "_app"
+	for _, stmt := range []string{`CREATE ROLE ` + role + ` LOGIN`, `GRANT USAGE ON SCHEMA ` + d.schema + ` TO ` + role,
+		`GRANT ALL ON ALL TABLES IN SCHEMA ` + d.schema + ` TO ` + role, `GRANT ALL ON ALL SEQUENCES IN SCHEMA ` + d.schema + ` TO ` + role} {
+		if _, err := admin.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, stmt := range []string{`DROP OWNED BY ` + role, `DROP ROLE ` + role} {
+			if _, err := admin.ExecContext(context.Background(), stmt); err != nil {
+				t.Errorf("%s: %v", stmt, err)
+			}
+		}
+	})
+	dsn := d.dsn + " user=" + role // keyword/value form: the last value counts
+	if u, err := url.Parse(d.dsn); err == nil && u.Scheme != "" {
+		u.User = url.User(role)
+		dsn = u.String()
+	}
+	app, err := storage.OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open the store as %s: %v", role, err)
+	}
+	defer app.Close()
+
+	for i := range storage.FirstStatisticsRows {
+		if err := owner.CreatePass(ctx, newPass(fmt.Sprintf("s%04d", i), int64(1000+i)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait until PostgreSQL counts the writes, so that the table is due.
+	raw := d.raw(t)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var n int64
+		if err := raw.QueryRowContext(ctx, `SELECT n_mod_since_analyze FROM pg_stat_user_tables
+			WHERE schemaname = current_schema() AND relname = 'passes'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n >= storage.FirstStatisticsRows {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PostgreSQL counts %d writes to passes after 30 s", n)
+		}
+	}
+	if tables, err := app.FirstStatistics(ctx); err != nil || slices.Contains(tables, "passes") {
+		t.Errorf("as a role that does not own the tables: analysed %v, %v; want passes left alone", tables, err)
+	}
+	if tables, err := owner.FirstStatistics(ctx); err != nil || !slices.Contains(tables, "passes") {
+		t.Errorf("as the owner: analysed %v, %v; want passes", tables, err)
+	}
 }
