@@ -168,10 +168,18 @@ func (r OrderRef) Validate() error {
 
 // RedactKey shortens a dedup key for logs and listings: an order secret
 // token is a capability (it opens the buyer's order page), so only its
-// first characters are shown.
+// first characters are shown, in a sync's key ("secret:<token>") as in an
+// app notice's ("notice:<token>:<event>").
 func RedactKey(k string) string {
 	if rest, ok := strings.CutPrefix(k, "secret:"); ok && len(rest) > 6 {
 		return "secret:" + rest[:4] + "…"
+	}
+	if rest, ok := strings.CutPrefix(k, "notice:"); ok {
+		token, event, _ := strings.Cut(rest, ":")
+		if len(token) > 6 {
+			token = token[:4] + "…"
+		}
+		return "notice:" + token + ":" + event
 	}
 	return k
 }
