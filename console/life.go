@@ -153,7 +153,7 @@ func (c *Console) void(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	p, err := c.cfg.Store.GetPass(r.Context(), t.ID, serial)
-	if err != nil || p.SecretToken != secret {
+	if err != nil || !sameSecret(secret, p.SecretToken) {
 		c.failErr(w, r, s, orNotFound(err))
 		return
 	}

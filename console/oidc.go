@@ -115,7 +115,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, http.StatusForbidden, "idpRefused")
 		return
 	}
-	if q.Get("state") != pl.State || q.Get("code") == "" {
+	if !sameSecret(q.Get("state"), pl.State) || q.Get("code") == "" {
 		c.fail(w, r, nil, http.StatusBadRequest, "loginExpired")
 		return
 	}
@@ -133,7 +133,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := p.verifier.Verify(ctx, raw)
-	if err != nil || idt.Nonce != pl.Nonce {
+	if err != nil || !sameSecret(idt.Nonce, pl.Nonce) {
 		c.cfg.Log.Warn("console sign-in: ID token refused", slog.Any("error", err))
 		c.fail(w, r, nil, http.StatusForbidden, "idpRefused")
 		return

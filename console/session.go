@@ -177,7 +177,7 @@ func (c *Console) authed(h func(http.ResponseWriter, *http.Request, *session)) h
 				c.fail(w, r, s, http.StatusBadRequest, "badForm")
 				return
 			}
-			if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(s.CSRF)) != 1 {
+			if !sameSecret(r.PostForm.Get("csrf"), s.CSRF) {
 				c.fail(w, r, s, http.StatusForbidden, "badCSRF")
 				return
 			}
@@ -199,4 +199,10 @@ func safeNext(next string) string {
 		return "/console/"
 	}
 	return next
+}
+
+// sameSecret compares a secret (a CSRF token, the sign-in's state and
+// nonce, an order's secret token) with what was given, in constant time.
+func sameSecret(given, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(given), []byte(want)) == 1
 }
