@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -732,6 +733,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.LinkTTL < 0 {
 		add("server.linkTTL cannot be off")
+	}
+	for _, p := range c.Server.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				add("server.trustedProxies: %q is neither an address nor a CIDR range", p)
+			}
+		}
 	}
 	switch strings.ToLower(c.Server.LogLevel) {
 	case "debug", "info", "warn", "error":

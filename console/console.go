@@ -4,10 +4,11 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"walletpass/internal/httpx"
 	"walletpass/pass"
 )
 
@@ -126,6 +128,9 @@ type Config struct {
 	// HTTPClient reaches the identity provider (nil: a client with a 10 s
 	// timeout).
 	HTTPClient *http.Client
+	// TrustedProxies are the load balancers (addresses or CIDR ranges)
+	// whose X-Forwarded-For names the client the sign-in limit counts.
+	TrustedProxies []string
 }
 
 // Console serves the operator console under /console/.
@@ -141,6 +146,7 @@ type Console struct {
 
 	limitMu sync.Mutex
 	limits  map[string]*rate.Limiter // sign-ins per client
+	proxies []netip.Prefix           // Config.TrustedProxies
 }
 
 //go:embed templates/*.html
@@ -180,9 +186,13 @@ func New(cfg Config) (*Console, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	proxies, err := httpx.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	host := u.Hostname()
-	c := &Console{cfg: cfg, tenants: map[string]Tenant{}, limits: map[string]*rate.Limiter{},
+	c := &Console{cfg: cfg, tenants: map[string]Tenant{}, limits: map[string]*rate.Limiter{}, proxies: proxies,
 		// A browser keeps a Secure cookie only over https, or on
 		// localhost; a development run on another http host goes without.
 		secure: u.Scheme == "https" || host == "localhost" || strings.HasSuffix(host, ".localhost")}
@@ -252,10 +262,7 @@ func (c *Console) formTargets() string {
 // allowSignIn spends one of the client's sign-in attempts: 30 a minute,
 // bursts of 10 (each costs the identity provider a round trip).
 func (c *Console) allowSignIn(r *http.Request) bool {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
+	ip := httpx.ClientIP(r, c.proxies)
 	c.limitMu.Lock()
 	defer c.limitMu.Unlock()
 	if len(c.limits) > 100_000 {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -124,6 +125,56 @@ func TestLoginStartsOnTheBaseHost(t *testing.T) {
 	}
 	if strings.Contains(w.Header().Get("Set-Cookie"), loginCookie) {
 		t.Error("a sign-in cookie was set on the wrong host")
+	}
+}
+
+// TestSignInLimitPerClient: the sign-in limit counts each client behind
+// the trusted load balancer on its own, and a client that reaches the
+// console directly cannot pick its address with X-Forwarded-For.
+func TestSignInLimitPerClient(t *testing.T) {
+	c, err := New(Config{BaseURL: "http://127.0.0.1:8080", OIDC: OIDC{Issuer: "https://idp.example", ClientID: "c"},
+		SessionKey: []byte(strings.Repeat("k", 32)), Clock: func() time.Time { return time.Unix(1_800_000_000, 0) },
+		TrustedProxies: []string{"10.0.0.0/8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	login := func(peer, client string) int {
+		// On another host the sign-in only redirects to the base URL:
+		// no identity provider is needed to spend an attempt.
+		r := httptest.NewRequest(http.MethodGet, "http://localhost:8080/console/login", nil)
+		r.RemoteAddr = peer + ":4000"
+		if client == "" {
+			n++
+			client = fmt.Sprintf("198.51.100.%d", n)
+		}
+		r.Header.Set("X-Forwarded-For", client)
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := range 15 {
+		if code := login("10.0.0.1", ""); code != http.StatusSeeOther {
+			t.Fatalf("client %d behind the balancer: %d, want each client its own limit", i, code)
+		}
+	}
+	for i := range 10 {
+		if code := login("10.0.0.1", "203.0.113.5"); code != http.StatusSeeOther {
+			t.Fatalf("attempt %d of one client behind the balancer: %d", i, code)
+		}
+	}
+	if code := login("10.0.0.1", "203.0.113.5"); code != http.StatusTooManyRequests {
+		t.Errorf("the 11th attempt of one client: %d, want 429", code)
+	}
+	for range 10 {
+		login("192.0.2.9", "")
+	}
+	if code := login("192.0.2.9", ""); code != http.StatusTooManyRequests {
+		t.Errorf("a direct client with a new X-Forwarded-For each time: %d, want 429", code)
+	}
+	if _, err := New(Config{BaseURL: "http://127.0.0.1:8080", OIDC: OIDC{Issuer: "https://idp.example", ClientID: "c"},
+		SessionKey: []byte(strings.Repeat("k", 32)), TrustedProxies: []string{"lb.internal"}}); err == nil {
+		t.Error("a proxy given by name was accepted")
 	}
 }
 

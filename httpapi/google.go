@@ -58,6 +58,9 @@ var secretTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 // 302 to Google's save page. Nothing goes to Google before this click
 // (unless the tenant inserts on payment).
 func (s *Server) googleSave(c *gin.Context) {
+	if !s.allowSigning(c) {
+		return
+	}
 	tenant := c.Param("tenantId")
 	if _, ok := s.tenants[tenant]; !ok || s.deps.Google.Save == nil {
 		writeProblem(c, http.StatusNotFound, "unknown tenant, or the tenant has no Google Wallet issuer")

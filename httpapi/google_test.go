@@ -150,6 +150,44 @@ func TestOrderPageRateLimit(t *testing.T) {
 	}
 }
 
+// TestSigningRateLimit: the requests that sign on the spot without a
+// login (previews, Google save links) share a per-client bucket: a burst,
+// then 429 problems with Retry-After; another client is not affected.
+func TestSigningRateLimit(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	h := httpapi.New(httpapi.Deps{Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}}, Clock: func() time.Time { return now },
+		Preview: httpapi.PreviewDeps{Enabled: true}})
+	get := func(path, client string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.RemoteAddr = client + ":5555"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	// An unknown tenant: the limit comes first, so nothing is signed here.
+	preview, save := "/api/nobody/preview/default", "/api/nobody/google/save/Order123?exp=1&sig=x"
+	for i := range 20 {
+		path := preview
+		if i%2 == 1 {
+			path = save
+		}
+		if rec := get(path, "192.0.2.1"); rec.Code != http.StatusNotFound {
+			t.Fatalf("request %d (%s): %d, want 404", i, path, rec.Code)
+		}
+	}
+	for _, path := range []string{preview, save} {
+		rec := get(path, "192.0.2.1")
+		if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" ||
+			!strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") {
+			t.Errorf("%s after the burst: %d %v, want a 429 problem with Retry-After", path, rec.Code, rec.Header())
+		}
+	}
+	if rec := get(preview, "192.0.2.2"); rec.Code != http.StatusNotFound {
+		t.Errorf("another client: %d", rec.Code)
+	}
+}
+
 // TestTicketsAPIKeys: an API key is accepted for its own tenant only, and
 // not once revoked; the store's errors do not turn into a success.
 func TestTicketsAPIKeys(t *testing.T) {

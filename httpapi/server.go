@@ -192,7 +192,11 @@ type Server struct {
 	logLimits map[string]*rate.Limiter
 	pages     *clientLimiter // the order page: 30 per minute per client, bursts of 10
 	devices   *clientLimiter // the app's (un)registrations: 20 per minute per client, bursts of 10
-	unknown   tenantBudgets  // SecuTix lookups of orders walletpass does not have yet, per tenant
+	// signing: the requests that sign on the spot (a preview's pass, a
+	// Google save link's objects and token): 30 per minute per client,
+	// bursts of 20.
+	signing *clientLimiter
+	unknown tenantBudgets // SecuTix lookups of orders walletpass does not have yet, per tenant
 	// authFailures counts wrong webhook credentials per client.
 	authFailures *clientLimiter
 }
@@ -204,6 +208,7 @@ func New(d Deps) http.Handler {
 	}
 	s := &Server{log: d.Log, deps: d, tenants: map[string]TenantInfo{}, logLimits: map[string]*rate.Limiter{},
 		pages: &clientLimiter{every: 2 * time.Second, burst: 10}, devices: &clientLimiter{every: 3 * time.Second, burst: 10},
+		signing:      &clientLimiter{every: 2 * time.Second, burst: 20},
 		unknown:      tenantBudgets{m: map[string]*rate.Limiter{}},
 		authFailures: &clientLimiter{every: authFailureEvery, burst: authFailureBurst}}
 	for _, t := range d.Tenants {
@@ -363,6 +368,9 @@ var templateNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 // and ?state= (VALID, USED, CANCELLED) with the tenant and template of the
 // path, and serves it as a download. Nothing is stored.
 func (s *Server) previewPass(c *gin.Context) {
+	if !s.allowSigning(c) {
+		return
+	}
 	tenant, ok := s.tenants[c.Param("tenantId")]
 	if !ok {
 		writeProblem(c, http.StatusNotFound, "unknown tenant")
@@ -435,3 +443,14 @@ func (s *Server) previewPass(c *gin.Context) {
 
 // previewLangRE is a language of a preview: an lproj folder's name.
 var previewLangRE = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$`)
+
+// allowSigning spends one of the client's requests that sign on the spot,
+// or answers 429 with Retry-After.
+func (s *Server) allowSigning(c *gin.Context) bool {
+	if s.signing.allow(c.ClientIP(), s.now()) {
+		return true
+	}
+	c.Header("Retry-After", "2")
+	writeProblem(c, http.StatusTooManyRequests, "too many requests from this client; try again later")
+	return false
+}

@@ -1,0 +1,41 @@
+package httpx
+
+import (
+	"net/http/httptest"
+	"testing"
+)
+
+// TestClientIP: the peer's address, unless the peer is a trusted proxy;
+// then the right-most untrusted hop of X-Forwarded-For.
+func TestClientIP(t *testing.T) {
+	t.Parallel()
+	trusted, err := ParseProxies([]string{"10.0.0.0/8", "192.0.2.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		peer, xff, want string
+	}{
+		{"198.51.100.1:4000", "203.0.113.9", "198.51.100.1"},       // not a proxy: the header is the client's word
+		{"10.1.2.3:4000", "203.0.113.9", "203.0.113.9"},            // through the balancer
+		{"10.1.2.3:4000", "1.2.3.4, 203.0.113.9", "203.0.113.9"},   // the client's own header is left of the balancer's hop
+		{"10.1.2.3:4000", "203.0.113.9, 192.0.2.7", "203.0.113.9"}, // two proxies
+		{"10.1.2.3:4000", "", "10.1.2.3"},                          // no header
+		{"10.1.2.3:4000", "not-an-address", "10.1.2.3"},            // malformed
+		{"10.1.2.3:4000", "10.9.9.9", "10.9.9.9"},                  // all trusted: the left-most
+		{"[::ffff:10.1.2.3]:4000", "203.0.113.9", "203.0.113.9"},   // IPv4 in IPv6
+		{"[2001:db8::1]:4000", "203.0.113.9", "2001:db8::1"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = c.peer
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if got := ClientIP(r, trusted); got != c.want {
+			t.Errorf("peer %s, X-Forwarded-For %q: %s, want %s", c.peer, c.xff, got, c.want)
+		}
+	}
+	if _, err := ParseProxies([]string{"10.0.0.0/8", "balancer.internal"}); err == nil {
+		t.Error("a host name was taken for a proxy")
+	}
+}
