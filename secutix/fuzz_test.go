@@ -57,3 +57,55 @@ func FuzzDecodeFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeOrderWithCatalog feeds arbitrary getOrderDetails answers (or
+// order webhook V2 bodies, the same object) and arbitrary catalogues
+// (getCatalogDetailed, where a performance's start, duration and venue
+// come from) to the mapping: an error with a kind, or an order whose
+// every ticket is valid; never a panic.
+func FuzzDecodeOrderWithCatalog(f *testing.F) {
+	order, err := os.ReadFile(filepath.Join("testdata", "order-details.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	catalog, err := os.ReadFile(filepath.Join("testdata", "catalog.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(order, catalog)
+	f.Add(order, []byte(`{"catalogData":{"products":[{"event":{"performances":[{"id":"1","start":"x","duration":-5}]}}]}}`))
+	f.Add(order, []byte(`{"catalogData":{"seasons":[{"products":{}}],"products":[null,1,"a",{"event":[]}]}}`))
+	f.Add([]byte(`{"orderDetailsData":{"orderId":1,"movementDatas":[{"movementId":3,"ticketId":4,"performanceId":1}]}}`), catalog)
+	f.Add([]byte(`{"orderDetailsData":null}`), []byte(`null`))
+	pos := testCatalog(f).pos
+	m := testMapper(f, "fr", nil)
+	f.Fuzz(func(t *testing.T, orderBody, catalogBody []byte) {
+		root, err := decodeNode(catalogBody)
+		if err != nil {
+			return // fetchCatalog refuses it: the catalogue is not JSON
+		}
+		cat := &catView{perfs: indexCatalog(get(root, "catalogData")), pos: pos}
+		var o *pass.Order
+		r, err := parseOrder(orderBody)
+		if err == nil {
+			o, err = m.order(r, cat)
+		}
+		if err != nil {
+			if o != nil {
+				t.Fatalf("got an order and an error %v", err)
+			}
+			if pass.KindOf(err) == pass.KindInternal {
+				t.Fatalf("got an error without a kind: %v", err)
+			}
+			return
+		}
+		if o == nil || o.Tenant != "demo" {
+			t.Fatalf("got order %+v, want the tenant's", o)
+		}
+		for _, tk := range o.Tickets {
+			if err := tk.Validate(); err != nil {
+				t.Fatalf("got an invalid ticket: %v", err)
+			}
+		}
+	})
+}
