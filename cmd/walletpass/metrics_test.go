@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,6 +94,24 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 			t.Errorf("%s%v = %v, want > 0", c.family, c.labels, v)
 		}
 	}
+	// Every family the README and docs/ tell operators to watch is one.
+	docs, _ := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
+	named := 0
+	for _, f := range append(docs, filepath.Join("..", "..", "README.md")) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range docMetric.FindAllString(string(data), -1) {
+			named++
+			if _, ok := fams[name]; !ok {
+				t.Errorf("%s names %s, which /metrics does not serve", filepath.Base(f), name)
+			}
+		}
+	}
+	if named < 10 {
+		t.Errorf("the docs name %d metrics: the extraction is broken", named)
+	}
 	if exp := sum(fams["walletpass_certificate_expiry_timestamp_seconds"], map[string]string{"tenant": "demo", "certificate": "pass"}); exp < float64(time.Now().Unix()) {
 		t.Errorf("certificate expiry %v is in the past", exp)
 	}
@@ -121,6 +142,9 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 		}
 	}
 }
+
+// docMetric finds a metric family's name in the docs.
+var docMetric = regexp.MustCompile(`\bwalletpass_[a-z_]+[a-z]\b`)
 
 // logNonZero logs the walletpass_ series the run made non-zero (go test
 // -v shows them), histograms by their count.
