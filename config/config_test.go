@@ -365,3 +365,62 @@ func TestExampleDocumentsEverything(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsConfigKeys: every configuration key the README and docs/ name
+// (`server.linkTTL`, `secutix.catalogInterval`, `apple.apns.keyFile`, …;
+// a tenant's keys without the tenants list) is one the configuration
+// reads.
+func TestDocsConfigKeys(t *testing.T) {
+	t.Parallel()
+	paths := map[string]bool{}
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || typ.PkgPath() != reflect.TypeFor[config.Config]().PkgPath() {
+			return
+		}
+		for f := range typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" || !f.IsExported() {
+				continue
+			}
+			p := name
+			if prefix != "" {
+				p = prefix + "." + name
+			}
+			paths[p] = true
+			walk(p, f.Type)
+		}
+	}
+	walk("", reflect.TypeFor[config.Config]())
+	walk("", reflect.TypeFor[config.Tenant]()) // a tenant's keys, as the docs name them
+	if !paths["server.linkTTL"] || !paths["apple.apns.keyFile"] {
+		t.Fatalf("the walk is broken: %d paths", len(paths))
+	}
+	key := regexp.MustCompile("`((?:server|storage|workers|console|apple|google|secutix|webhooks|app|api)(?:\\.[a-z][A-Za-z0-9]*)+)")
+	files, _ := filepath.Glob(filepath.Join("..", "docs", "*.md"))
+	files = append(files, filepath.Join("..", "README.md"))
+	named := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			for _, m := range key.FindAllStringSubmatch(line, -1) {
+				if strings.HasSuffix(m[1], ".org") || strings.HasSuffix(m[1], ".com") {
+					continue // an address: google.golang.org
+				}
+				named++
+				if !paths[m[1]] {
+					t.Errorf("%s:%d names the configuration key %s, which does not exist", filepath.Base(f), i+1, m[1])
+				}
+			}
+		}
+	}
+	if named < 30 {
+		t.Errorf("the docs name %d configuration keys: the extraction is broken", named)
+	}
+}
