@@ -180,6 +180,11 @@ type SecuTix struct {
 	// HS256 JWT per request, SecuTix's documented mode) or token (the
 	// /tnai/backend-apis/v1/auth exchange).
 	Auth string `yaml:"auth"`
+	// JWTTimes is the unit of the JWT's iat and exp: seconds (default,
+	// RFC 7519's, as SecuTix's example token and the public clients have
+	// them) or milliseconds (as SecuTix's API document words it), for an
+	// institution that refuses the seconds.
+	JWTTimes string `yaml:"jwtTimes"`
 	// Institution is the institution code (the JWT's sub); default: the
 	// one the operator login names (CMOSA_WALLET → CMOSA).
 	Institution string `yaml:"institution"`
@@ -862,6 +867,11 @@ func (c *Config) Validate() error {
 		case "", "jwt", "token":
 		default:
 			add("%s: secutix.auth %q is not jwt or token", where, sx.Auth)
+		}
+		switch sx.JWTTimes {
+		case "", "seconds", "milliseconds":
+		default:
+			add("%s: secutix.jwtTimes %q is not seconds or milliseconds", where, sx.JWTTimes)
 		}
 		if (sx.Auth == "" || sx.Auth == "jwt") && sx.Institution == "" && !strings.Contains(sx.Operator, "_") && sx.Operator != "" {
 			add("%s: secutix.institution is required in jwt mode (operator %q names no institution)", where, sx.Operator)

@@ -165,7 +165,7 @@ tenants:
     templateVariable: "WALLET=x"
     holderDataDays: -1
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12, sharingProhibited: sometimes}
-    secutix: {catalogInterval: "off"}
+    secutix: {catalogInterval: "off", jwtTimes: minutes}
     templateRules:
       - {productCode: GALA}
       - {template: vip, productCode: GALA, eventId: 7}
@@ -189,6 +189,7 @@ tenants:
 		`tenant "rules": holderDataDays must be 0 (keep) to 3650`,
 		`tenant "rules": apple.sharingProhibited "sometimes" must be never, named or always`,
 		`tenant "rules": secutix.catalogInterval must not be negative`,
+		`tenant "rules": secutix.jwtTimes "minutes" is not seconds or milliseconds`,
 		`server.adminListen must differ from server.listen`,
 		`server.drainDelay must be between 0 and 1m`,
 		`tenants[0].id "Bad_ID" must be 1-63 lowercase letters`,

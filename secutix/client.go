@@ -637,12 +637,16 @@ func (c *Client) bearer(ctx context.Context) (string, error) {
 // forge makes the self-signed JWT SecuTix documents for its REST API:
 // HS256 with the operator's secret, sub = the institution code, aud = the
 // operator login, iss = the partner, iat now and exp 30 s later (RFC 7519
-// seconds). A new one goes with every request.
+// seconds, or milliseconds with Config.JWTMillis). A new one goes with
+// every request.
 func (c *Client) forge() (string, error) {
-	now := c.cfg.Clock.Now().Unix()
+	iat, lifetime := c.cfg.Clock.Now().Unix(), int64(JWTLifetime/time.Second)
+	if c.cfg.JWTMillis {
+		iat, lifetime = c.cfg.Clock.Now().UnixMilli(), JWTLifetime.Milliseconds()
+	}
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": c.cfg.Institution, "aud": c.cfg.Operator, "iss": c.cfg.Partner,
-		"iat": now, "exp": now + int64(JWTLifetime/time.Second),
+		"iat": iat, "exp": iat + lifetime,
 	}).SignedString([]byte(c.cfg.Secret))
 	if err != nil {
 		return "", pass.Wrap(pass.KindInternal, err, "secutix: sign the JWT")

@@ -2,6 +2,8 @@ package secutix_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -709,3 +711,52 @@ func (q orderServiceOnly) Take(ctx context.Context, key string, prio pass.Priori
 	}
 	return q.Quota.Take(ctx, key, prio)
 }
+
+// TestJWTMillis: with JWTMillis the forged JWT's iat and exp are
+// milliseconds, 30,000 apart, and the sandbox (which reads both units)
+// accepts it.
+func TestJWTMillis(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	c := b.create(t, fakesecutix.OrderRequest{})
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
+	cfg := b.cfg
+	cfg.JWTMillis = true
+	next := b.cfg.HTTPClient.Transport
+	cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		seen = append(seen, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		mu.Unlock()
+		return next.RoundTrip(r)
+	})}
+	if _, err := b.client(t, cfg).OrderByFileID(t.Context(), tenant, c.FileID); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) == 0 {
+		t.Fatal("no request seen")
+	}
+	for _, tok := range seen {
+		parts := strings.Split(tok, ".")
+		if len(parts) != 3 {
+			t.Fatalf("not a JWT: %d parts", len(parts))
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims struct{ Iat, Exp int64 }
+		if err := json.Unmarshal(payload, &claims); err != nil {
+			t.Fatal(err)
+		}
+		if claims.Iat != fixedNow.UnixMilli() || claims.Exp-claims.Iat != 30_000 {
+			t.Errorf("iat %d exp %d, want %d and 30,000 ms later", claims.Iat, claims.Exp, fixedNow.UnixMilli())
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -58,6 +58,11 @@ type Config struct {
 	BaseURL string
 	// Auth is AuthJWT (the default) or AuthToken.
 	Auth string
+	// JWTMillis writes a forged JWT's iat and exp in milliseconds since
+	// the epoch, as SecuTix's API document says, instead of RFC 7519's
+	// seconds (the default), which the document's own example token and
+	// the public clients use.
+	JWTMillis bool
 	// Institution is the institution code, the JWT's sub; "" means the
 	// one the operator login names (InstitutionOf). Required in jwt mode.
 	Institution string
