@@ -497,6 +497,36 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	return cfg, nil
 }
 
+// SecuTix's published limits (per institution): calls per minute per
+// service, and the least time between two reads of the catalogue.
+const (
+	SecuTixRequestsPerMinute = 60
+	SecuTixCatalogInterval   = 10 * time.Minute
+)
+
+// Advisories are the settings that load but that an operator should look
+// at again: a tenant on a real SecuTix institution set above SecuTix's
+// published limits, which SecuTix answers with 509 unless the institution
+// allows more. The server logs each at start.
+func (c Config) Advisories() []string {
+	var out []string
+	for _, t := range c.Tenants {
+		sx := t.SecuTix
+		if sx.BaseURL == "" {
+			continue // the built-in sandbox follows the settings
+		}
+		if sx.RequestsPerMinute > SecuTixRequestsPerMinute {
+			out = append(out, fmt.Sprintf("tenant %q: secutix.requestsPerMinute %d is above SecuTix's published quota (%d a minute per service): SecuTix answers 509 beyond what the institution allows",
+				t.ID, sx.RequestsPerMinute, SecuTixRequestsPerMinute))
+		}
+		if d := time.Duration(sx.CatalogInterval); d > 0 && d < SecuTixCatalogInterval {
+			out = append(out, fmt.Sprintf("tenant %q: secutix.catalogInterval %s is shorter than SecuTix allows (one getCatalogDetailed per %s)",
+				t.ID, d, SecuTixCatalogInterval))
+		}
+	}
+	return out
+}
+
 func readLimited(path string) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {

@@ -425,3 +425,43 @@ func TestDocsConfigKeys(t *testing.T) {
 		t.Errorf("the docs name %d configuration keys: the extraction is broken", named)
 	}
 }
+
+// TestAdvisories: a tenant on a real SecuTix institution set above its
+// published limits loads, with an advisory for each; the built-in
+// sandbox's tenants and the defaults get none.
+func TestAdvisories(t *testing.T) {
+	t.Parallel()
+	path := write(t, `server: {development: true}
+tenants:
+  - id: fast
+    name: Fast
+    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok}
+    secutix: {baseURL: "https://fast.ws.secutix.com", operator: FAST_WALLET, partner: p, secret: s, requestsPerMinute: 120, catalogInterval: 1m}
+  - id: plain
+    name: Plain
+    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok}
+    secutix: {baseURL: "https://plain.ws.secutix.com", operator: PLAIN_WALLET, partner: p, secret: s}
+  - id: sandbox
+    name: Sandbox
+    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok}
+    secutix: {requestsPerMinute: 1000000, catalogInterval: 1m}
+`)
+	cfg, err := config.Load(path, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(cfg.Advisories(), "\n")
+	for _, want := range []string{`tenant "fast": secutix.requestsPerMinute 120 is above SecuTix's published quota (60 a minute per service)`,
+		`tenant "fast": secutix.catalogInterval 1m0s is shorter than SecuTix allows (one getCatalogDetailed per 10m0s)`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("advisories %q lack %q", got, want)
+		}
+	}
+	if strings.Contains(got, "plain") || strings.Contains(got, "sandbox") || len(cfg.Advisories()) != 2 {
+		t.Errorf("advisories for the defaults or the sandbox: %q", got)
+	}
+	def, err := config.Load("", env(nil))
+	if err != nil || len(def.Advisories()) != 0 {
+		t.Errorf("the development defaults: %v %v", def.Advisories(), err)
+	}
+}

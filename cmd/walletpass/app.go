@@ -587,6 +587,9 @@ func (a *App) Run(ctx context.Context) error {
 	v := buildVersion()
 	a.Log.Info("serving", slog.String("listen", a.listener.Addr().String()), slog.Bool("development", a.Config.Server.Development),
 		slog.String("version", v.Version), slog.String("revision", v.Revision), slog.String("go", v.GoVersion))
+	for _, advice := range a.Config.Advisories() {
+		a.Log.Warn("configuration", slog.String("advice", advice))
+	}
 
 	var serveErr error
 	select {
