@@ -1,6 +1,7 @@
 package google
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,8 +141,10 @@ type (
 			AlternateText string `json:"alternateText"`
 		} `json:"barcode"`
 		RotatingBarcode *struct {
-			Type         string `json:"type"`
-			ValuePattern string `json:"valuePattern"`
+			Type           string       `json:"type"`
+			ValuePattern   string       `json:"valuePattern"`
+			RenderEncoding string       `json:"renderEncoding"`
+			TotpDetails    *totpDetails `json:"totpDetails"`
 		} `json:"rotatingBarcode"`
 		ValidTimeInterval *timeInterval `json:"validTimeInterval"`
 		GroupingInfo      *struct {
@@ -461,6 +464,11 @@ func (s *Server) checkObject(f *objectFields) *apiError {
 			return invalidf("Invalid value at 'rotatingBarcode.type': %q; rotating barcodes support only QR_CODE and PDF_417.", b.Type)
 		case b.ValuePattern == "":
 			return missing("rotatingBarcode.valuePattern")
+		case b.RenderEncoding != "" && (b.RenderEncoding != "UTF_8" || b.Type != "QR_CODE"):
+			return invalidf("Invalid value at 'rotatingBarcode.renderEncoding': %q; only UTF_8, with QR_CODE.", b.RenderEncoding)
+		}
+		if e := checkTOTP(b.ValuePattern, b.TotpDetails); e != nil {
+			return e
 		}
 	}
 	if e := checkInterval("validTimeInterval", f.ValidTimeInterval); e != nil {
@@ -716,6 +724,59 @@ func checkImageURI(field string, v any) *apiError {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return invalidf("Invalid value at '%s.uri': %q is not an absolute http(s) URL.", field, raw)
+	}
+	return nil
+}
+
+// totpDetails is a rotating barcode's TOTP setup.
+type totpDetails struct {
+	Algorithm    string          `json:"algorithm"`
+	PeriodMillis json.RawMessage `json:"periodMillis"`
+	Parameters   []struct {
+		Key         string `json:"key"`
+		ValueLength int    `json:"valueLength"`
+	} `json:"parameters"`
+}
+
+// totpValueRE finds the TOTP values a rotating barcode's pattern names.
+var totpValueRE = regexp.MustCompile(`\{totp_value_(\d+)\}`)
+
+// checkTOTP checks a rotating barcode's totpDetails as Google documents
+// them: TOTP_SHA1 only, periodMillis (when given) an int64 sent as a JSON
+// string, each parameter a Base16 key and a value length, one for every
+// {totp_value_n} of the pattern.
+func checkTOTP(pattern string, d *totpDetails) *apiError {
+	uses := totpValueRE.FindAllStringSubmatch(pattern, -1)
+	if d == nil {
+		if len(uses) > 0 {
+			return missing("rotatingBarcode.totpDetails")
+		}
+		return nil
+	}
+	if d.Algorithm != "TOTP_SHA1" {
+		return invalidf("Invalid value at 'rotatingBarcode.totpDetails.algorithm': %q; only TOTP_SHA1.", d.Algorithm)
+	}
+	if len(d.PeriodMillis) > 0 {
+		var period string
+		if json.Unmarshal(d.PeriodMillis, &period) != nil {
+			return invalidf("Invalid value at 'rotatingBarcode.totpDetails.periodMillis': want an int64 as a JSON string.")
+		}
+		if ms, err := strconv.ParseInt(period, 10, 64); err != nil || ms <= 0 {
+			return invalidf("Invalid value at 'rotatingBarcode.totpDetails.periodMillis': %q.", period)
+		}
+	}
+	for i, p := range d.Parameters {
+		if _, err := hex.DecodeString(p.Key); err != nil || p.Key == "" {
+			return invalidf("Invalid value at 'rotatingBarcode.totpDetails.parameters[%d].key': want Base16.", i)
+		}
+		if p.ValueLength <= 0 {
+			return invalidf("Invalid value at 'rotatingBarcode.totpDetails.parameters[%d].valueLength'.", i)
+		}
+	}
+	for _, u := range uses {
+		if n, _ := strconv.Atoi(u[1]); n >= len(d.Parameters) {
+			return invalidf("Invalid value at 'rotatingBarcode.valuePattern': {totp_value_%d} has no totpDetails.parameters[%d].", n, n)
+		}
 	}
 	return nil
 }

@@ -433,6 +433,23 @@ func TestInvalidObjects(t *testing.T) {
 		{"rotating aztec", func(o *walletobjects.EventTicketObject) {
 			o.RotatingBarcode = &walletobjects.RotatingBarcode{Type: "AZTEC", ValuePattern: "{totp_value_0}"}
 		}, 400, "rotatingBarcode.type"},
+		{"rotating without totp details", func(o *walletobjects.EventTicketObject) {
+			o.RotatingBarcode = &walletobjects.RotatingBarcode{Type: "QR_CODE", ValuePattern: "T-{totp_value_0}"}
+		}, 400, "rotatingBarcode.totpDetails"},
+		{"rotating SHA-256", func(o *walletobjects.EventTicketObject) {
+			o.RotatingBarcode = rotating("TOTP_SHA256", 3000, "00ff", "")
+		}, 400, "rotatingBarcode.totpDetails.algorithm"},
+		{"rotating key not hex", func(o *walletobjects.EventTicketObject) {
+			o.RotatingBarcode = rotating("TOTP_SHA1", 3000, "c2VjcmV0", "")
+		}, 400, "rotatingBarcode.totpDetails.parameters[0].key"},
+		{"rotating value without its parameter", func(o *walletobjects.EventTicketObject) {
+			o.RotatingBarcode = rotating("TOTP_SHA1", 3000, "00ff", "")
+			o.RotatingBarcode.ValuePattern += "{totp_value_1}"
+		}, 400, "rotatingBarcode.valuePattern"},
+		{"rotating PDF417 in UTF-8", func(o *walletobjects.EventTicketObject) {
+			o.RotatingBarcode = rotating("TOTP_SHA1", 3000, "00ff", "UTF_8")
+			o.RotatingBarcode.Type = "PDF_417"
+		}, 400, "rotatingBarcode.renderEncoding"},
 		{"interval offset on one end", func(o *walletobjects.EventTicketObject) {
 			o.ValidTimeInterval.End.Date = "2026-05-02T04:00:00"
 		}, 400, "validTimeInterval"},
@@ -1192,4 +1209,12 @@ func FuzzInsert(f *testing.F) {
 		}
 		srv.ClearRequests() // keep memory flat
 	})
+}
+
+// rotating is a rotating barcode as walletpass sends one, with the given
+// TOTP algorithm, period, key and render encoding.
+func rotating(algorithm string, periodMillis int64, key, encoding string) *walletobjects.RotatingBarcode {
+	return &walletobjects.RotatingBarcode{Type: "QR_CODE", ValuePattern: "T-{totp_timestamp_seconds}-{totp_value_0}", RenderEncoding: encoding,
+		TotpDetails: &walletobjects.RotatingBarcodeTotpDetails{Algorithm: algorithm, PeriodMillis: periodMillis,
+			Parameters: []*walletobjects.RotatingBarcodeTotpDetailsTotpParameters{{Key: key, ValueLength: 8}}}}
 }
