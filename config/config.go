@@ -11,12 +11,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -498,18 +500,36 @@ func Load(path string, getenv func(string) string) (Config, error) {
 }
 
 // SecuTix's published limits (per institution): calls per minute per
-// service, and the least time between two reads of the catalogue.
+// service, and the least time between two reads of the catalogue; Google
+// Wallet's quota of API calls a second.
 const (
 	SecuTixRequestsPerMinute = 60
 	SecuTixCatalogInterval   = 10 * time.Minute
+	GoogleRequestsPerSecond  = 20
 )
 
 // Advisories are the settings that load but that an operator should look
 // at again: a tenant on a real SecuTix institution set above SecuTix's
 // published limits, which SecuTix answers with 509 unless the institution
-// allows more. The server logs each at start.
+// allows more; a Google Wallet issuer whose tenants together may call more
+// than Google's quota (each tenant keeps its own pace). The server logs
+// each at start.
 func (c Config) Advisories() []string {
 	var out []string
+	perIssuer := map[string][]string{} // issuer id → its tenants
+	rps := map[string]float64{}        // issuer id → their pace together
+	for _, t := range c.Tenants {
+		if g := t.Google; g.Enabled() && !g.UsesFake() {
+			perIssuer[g.IssuerID] = append(perIssuer[g.IssuerID], t.ID)
+			rps[g.IssuerID] += cmp.Or(g.RequestsPerSecond, GoogleRequestsPerSecond)
+		}
+	}
+	for _, issuer := range slices.Sorted(maps.Keys(perIssuer)) {
+		if rps[issuer] > GoogleRequestsPerSecond {
+			out = append(out, fmt.Sprintf("Google Wallet issuer %s: tenants %s may call %g times a second together, above Google's quota (%d)",
+				issuer, strings.Join(perIssuer[issuer], ", "), rps[issuer], GoogleRequestsPerSecond))
+		}
+	}
 	for _, t := range c.Tenants {
 		sx := t.SecuTix
 		if sx.BaseURL == "" {

@@ -427,11 +427,17 @@ func TestDocsConfigKeys(t *testing.T) {
 }
 
 // TestAdvisories: a tenant on a real SecuTix institution set above its
-// published limits loads, with an advisory for each; the built-in
-// sandbox's tenants and the defaults get none.
+// published limits loads, with an advisory for each, and so do tenants of
+// one Google issuer that may together call more than Google's quota; the
+// built-in sandbox's tenants, an issuer within its quota and the defaults
+// get none.
 func TestAdvisories(t *testing.T) {
 	t.Parallel()
-	path := write(t, `server: {development: true}
+	sa := filepath.Join(t.TempDir(), "sa.json")
+	if err := os.WriteFile(sa, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := write(t, strings.ReplaceAll(`server: {development: true}
 tenants:
   - id: fast
     name: Fast
@@ -441,24 +447,31 @@ tenants:
     name: Plain
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok}
     secutix: {baseURL: "https://plain.ws.secutix.com", operator: PLAIN_WALLET, partner: p, secret: s}
+    google: {issuerId: "3388000000022222222", serviceAccountFile: sa.json, requestsPerSecond: 15}
   - id: sandbox
     name: Sandbox
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok}
     secutix: {requestsPerMinute: 1000000, catalogInterval: 1m}
-`)
+    google: {issuerId: "3388000000022222222", serviceAccountFile: sa.json}
+  - id: alone
+    name: Alone
+    apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok}
+    google: {issuerId: "3388000000033333333", serviceAccountFile: sa.json}
+`, "sa.json", sa))
 	cfg, err := config.Load(path, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Join(cfg.Advisories(), "\n")
 	for _, want := range []string{`tenant "fast": secutix.requestsPerMinute 120 is above SecuTix's published quota (60 a minute per service)`,
-		`tenant "fast": secutix.catalogInterval 1m0s is shorter than SecuTix allows (one getCatalogDetailed per 10m0s)`} {
+		`tenant "fast": secutix.catalogInterval 1m0s is shorter than SecuTix allows (one getCatalogDetailed per 10m0s)`,
+		`Google Wallet issuer 3388000000022222222: tenants plain, sandbox may call 35 times a second together, above Google's quota (20)`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("advisories %q lack %q", got, want)
 		}
 	}
-	if strings.Contains(got, "plain") || strings.Contains(got, "sandbox") || len(cfg.Advisories()) != 2 {
-		t.Errorf("advisories for the defaults or the sandbox: %q", got)
+	if strings.Contains(got, "alone") || len(cfg.Advisories()) != 3 {
+		t.Errorf("advisories for the defaults, the sandbox or an issuer within its quota: %q", got)
 	}
 	def, err := config.Load("", env(nil))
 	if err != nil || len(def.Advisories()) != 0 {
