@@ -26,16 +26,20 @@ const firstStatisticsRows = 500
 // at least: with no statistics of its columns, PostgreSQL marked a
 // subscription's messages delivered by walking all of them
 // (TestStaleStatistics). Other tables autovacuum keeps, and this leaves
-// them alone, and so it does the tables the role does not own (or
-// belong to the owner of): PostgreSQL would skip them with a warning, and
-// they would be found again every time. On SQLite, which plans these
+// them alone, and so it does the tables the role may not analyse (it
+// owns neither them nor the database, nor has PostgreSQL 17's MAINTAIN
+// on them): PostgreSQL would skip them with a warning, and they would be
+// found again every time. On SQLite, which plans these
 // statements by their keys without statistics, it does nothing.
 func (s *DB) FirstStatistics(ctx context.Context) ([]string, error) {
 	if !s.isPostgres() {
 		return nil, nil
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT s.relname FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
-		WHERE s.schemaname = current_schema() AND s.n_mod_since_analyze >= $1 AND pg_has_role(c.relowner, 'USAGE')
+		WHERE s.schemaname = current_schema() AND s.n_mod_since_analyze >= $1
+		AND (pg_has_role(c.relowner, 'USAGE')
+			OR pg_has_role((SELECT datdba FROM pg_database WHERE datname = current_database()), 'USAGE')
+			OR CASE WHEN current_setting('server_version_num')::int >= 170000 THEN has_table_privilege(c.oid, 'MAINTAIN') ELSE false END)
 		AND ((s.last_analyze IS NULL AND s.last_autoanalyze IS NULL) OR c.reltuples * 10 < s.n_mod_since_analyze)
 		ORDER BY s.relname`, firstStatisticsRows)
 	if err != nil {
