@@ -790,10 +790,17 @@ func (c *Config) Validate() error {
 		add("server.linkTTL cannot be off")
 	}
 	for _, p := range c.Server.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			if _, err := netip.ParseAddr(p); err != nil {
+		pre, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil || a.Zone() != "" {
 				add("server.trustedProxies: %q is neither an address nor a CIDR range", p)
+				continue
 			}
+			pre = netip.PrefixFrom(a, a.BitLen())
+		}
+		if pre.Addr().Is4In6() && pre.Bits() < 96 {
+			add("server.trustedProxies: %q mixes IPv4 and IPv6 addresses", p)
 		}
 	}
 	switch strings.ToLower(c.Server.LogLevel) {

@@ -136,7 +136,7 @@ workers: {count: 8, reconcileEvery: "off", retention: 48h}
 func TestValidationListsEveryProblem(t *testing.T) {
 	t.Parallel()
 	path := write(t, `
-server: {listen: "127.0.0.1:8080", publicBaseURL: "http://passes.example.com", linkSecret: short, logLevel: chatty, adminListen: "127.0.0.1:8080", drainDelay: 2m, trustedProxies: ["10.0.0.0/8", "192.0.2.7", "lb.internal"]}
+server: {listen: "127.0.0.1:8080", publicBaseURL: "http://passes.example.com", linkSecret: short, logLevel: chatty, adminListen: "127.0.0.1:8080", drainDelay: 2m, trustedProxies: ["10.0.0.0/8", "192.0.2.7", "lb.internal", "fe80::1%eth0", "::ffff:10.0.0.0/90"]}
 storage: {postgresURL: "mysql://x", s3URL: "https://bucket"}
 tenants:
   - id: Bad_ID
@@ -183,6 +183,8 @@ tenants:
 		`server.publicBaseURL "http://passes.example.com" must use https outside development`,
 		`server.logLevel "chatty" must be debug, info, warn or error`,
 		`server.trustedProxies: "lb.internal" is neither an address nor a CIDR range`,
+		`server.trustedProxies: "fe80::1%eth0" is neither an address nor a CIDR range`,
+		`server.trustedProxies: "::ffff:10.0.0.0/90" mixes IPv4 and IPv6 addresses`,
 		`tenant "rules": templateRules[0] names no template`,
 		`tenant "rules": templateRules[1] (template vip) must match on exactly one of productCode, productFamily, eventId, performanceId`,
 		`tenant "rules": templateVariable "WALLET=x" must be a comfort variable's name or off`,

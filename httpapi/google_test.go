@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -147,6 +149,51 @@ func TestOrderPageRateLimit(t *testing.T) {
 	}
 	if code := get("192.0.2.2"); code != http.StatusNotFound {
 		t.Errorf("another client: %d", code)
+	}
+}
+
+// TestRateLimitBehindProxy: behind a trusted load balancer each client
+// named by X-Forwarded-For has its own limit (here the order page's);
+// X-Real-IP names nobody, and a client that is not behind the balancer
+// cannot choose its address.
+func TestRateLimitBehindProxy(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	h := httpapi.New(httpapi.Deps{Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}}, Clock: func() time.Time { return now },
+		TrustedProxies: []string{"10.0.0.0/8"}})
+	get := func(peer string, header http.Header) int {
+		req := httptest.NewRequest(http.MethodGet, "/demo/orders/UnknownOrder123", nil)
+		req.RemoteAddr = peer + ":5555"
+		maps.Copy(req.Header, header)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	xff := func(v string) http.Header { return http.Header{"X-Forwarded-For": {v}} }
+	for i := range 15 {
+		if code := get("10.0.0.1", xff(fmt.Sprintf("198.51.100.%d", i))); code != http.StatusNotFound {
+			t.Fatalf("client %d behind the balancer: %d, want its own limit", i, code)
+		}
+	}
+	for i := range 10 {
+		if code := get("10.0.0.1", xff("1.2.3.4, 203.0.113.5")); code != http.StatusNotFound {
+			t.Fatalf("request %d of one client: %d", i, code)
+		}
+	}
+	if code := get("10.0.0.2", xff("9.9.9.9, 203.0.113.5")); code != http.StatusTooManyRequests {
+		t.Errorf("the same client through another balancer, with another address of its own on the left: %d, want 429", code)
+	}
+	for i := range 10 {
+		get("10.0.0.1", http.Header{"X-Real-Ip": {fmt.Sprintf("198.51.100.%d", 100+i)}})
+	}
+	if code := get("10.0.0.1", http.Header{"X-Real-Ip": {"198.51.100.200"}}); code != http.StatusTooManyRequests {
+		t.Errorf("X-Real-IP gave the balancer's own requests a new client: %d, want 429", code)
+	}
+	for i := range 10 {
+		get("192.0.2.1", xff(fmt.Sprintf("198.51.100.%d", 50+i)))
+	}
+	if code := get("192.0.2.1", xff("198.51.100.99")); code != http.StatusTooManyRequests {
+		t.Errorf("a direct client with a new X-Forwarded-For: %d, want 429", code)
 	}
 }
 

@@ -37,7 +37,7 @@ func (s *Server) installationBody(c *gin.Context, register bool) (string, custom
 		writeProblem(c, http.StatusNotFound, "unknown tenant")
 		return "", customerDeviceRequest{}, false
 	}
-	if !s.devices.allow(c.ClientIP(), s.now()) {
+	if !s.devices.allow(s.clientIP(c), s.now()) {
 		c.Header("Retry-After", "3")
 		writeProblem(c, http.StatusTooManyRequests, "too many requests from this client; try again later")
 		return "", customerDeviceRequest{}, false

@@ -156,7 +156,7 @@ func notFoundPage(c *gin.Context) {
 // malformed tokens get the same plain 404.
 func (s *Server) orderPageHandler(c *gin.Context) {
 	now := s.now()
-	if !s.pages.allow(c.ClientIP(), now) {
+	if !s.pages.allow(s.clientIP(c), now) {
 		c.Header("Retry-After", "2")
 		c.Data(http.StatusTooManyRequests, "text/plain; charset=utf-8", []byte("Too many requests\n"))
 		return

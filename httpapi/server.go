@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
 
+	"walletpass/internal/httpx"
 	"walletpass/pass"
 	"walletpass/pass/apple"
 )
@@ -199,6 +201,8 @@ type Server struct {
 	unknown tenantBudgets // SecuTix lookups of orders walletpass does not have yet, per tenant
 	// authFailures counts wrong webhook credentials per client.
 	authFailures *clientLimiter
+	// proxies are Deps.TrustedProxies, parsed.
+	proxies []netip.Prefix
 }
 
 // New returns the HTTP handler of walletpass.
@@ -213,6 +217,10 @@ func New(d Deps) http.Handler {
 		authFailures: &clientLimiter{every: authFailureEvery, burst: authFailureBurst}}
 	for _, t := range d.Tenants {
 		s.tenants[t.ID] = t
+	}
+	var err error
+	if s.proxies, err = httpx.ParseProxies(d.TrustedProxies); err != nil {
+		s.log.Error("trusted proxies: none trusted", "error", err) // config.Validate refuses such a list
 	}
 	r := s.routes()
 	// Wallet joins webServiceURL and "/v1/..." as it likes: tolerate a
@@ -232,7 +240,9 @@ func (s *Server) routes() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
-	if err := r.SetTrustedProxies(s.deps.TrustedProxies); err != nil {
+	// The per-client limits read the client's address with s.clientIP,
+	// the console's way; gin trusts no proxy.
+	if err := r.SetTrustedProxies(nil); err != nil {
 		s.log.Error("trusted proxies", "error", err)
 	}
 	r.Use(withCorrelationID, s.recoverProblem, s.logRequests, limitBody(MaxBody))
@@ -447,10 +457,15 @@ var previewLangRE = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$`)
 // allowSigning spends one of the client's requests that sign on the spot,
 // or answers 429 with Retry-After.
 func (s *Server) allowSigning(c *gin.Context) bool {
-	if s.signing.allow(c.ClientIP(), s.now()) {
+	if s.signing.allow(s.clientIP(c), s.now()) {
 		return true
 	}
 	c.Header("Retry-After", "2")
 	writeProblem(c, http.StatusTooManyRequests, "too many requests from this client; try again later")
 	return false
 }
+
+// clientIP is the address of the request's client the per-client limits
+// count: the peer, or, behind a trusted proxy, the right-most address of
+// X-Forwarded-For the proxies did not add (httpx.ClientIP).
+func (s *Server) clientIP(c *gin.Context) string { return httpx.ClientIP(c.Request, s.proxies) }

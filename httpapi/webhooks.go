@@ -82,7 +82,7 @@ func (s *Server) webhookTenant(c *gin.Context, queryKey bool) (string, bool) {
 		return "", false
 	}
 	auth := s.deps.Webhooks.Auth[tenant]
-	client := c.ClientIP()
+	client := s.clientIP(c)
 	if s.authFailures.spent(client, s.now()) {
 		// Too many wrong credentials from this client: no more guesses for
 		// a while, right or wrong.

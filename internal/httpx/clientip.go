@@ -9,22 +9,37 @@ import (
 )
 
 // ParseProxies parses trusted proxies given as addresses ("10.0.0.5",
-// "::1") or CIDR ranges ("10.0.0.0/8").
+// "::1") or CIDR ranges ("10.0.0.0/8"). An IPv4 address or range written
+// in IPv6 ("::ffff:10.0.0.5", "::ffff:10.0.0.0/104") is its IPv4 form, as
+// a peer's address is compared in; an address with a zone is refused.
 func ParseProxies(list []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(list))
 	for _, s := range list {
-		s = strings.TrimSpace(s)
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
+		p, err := parseProxy(strings.TrimSpace(s))
 		if err != nil {
-			return nil, fmt.Errorf("trusted proxy %q is neither an address nor a CIDR range", s)
+			return nil, err
 		}
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+func parseProxy(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil || a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("trusted proxy %q is neither an address nor a CIDR range", s)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if a := p.Addr(); a.Is4In6() {
+		if p.Bits() < 96 {
+			return netip.Prefix{}, fmt.Errorf("trusted proxy %q mixes IPv4 and IPv6 addresses", s)
+		}
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
 }
 
 // ClientIP is the address of r's client: the connection's peer, unless
@@ -46,7 +61,7 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 		hops = append(hops, strings.Split(v, ",")...)
 	}
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		a, err := parseHop(strings.TrimSpace(hops[i]))
 		if err != nil {
 			return peer
 		}
@@ -55,6 +70,15 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 		}
 	}
 	return peer
+}
+
+// parseHop reads one address of X-Forwarded-For, which some balancers
+// write with the client's port ("203.0.113.9:1234", "[2001:db8::1]:1234").
+func parseHop(s string) (netip.Addr, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), nil
+	}
+	return netip.ParseAddr(s)
 }
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {

@@ -9,7 +9,7 @@ import (
 // then the right-most untrusted hop of X-Forwarded-For.
 func TestClientIP(t *testing.T) {
 	t.Parallel()
-	trusted, err := ParseProxies([]string{"10.0.0.0/8", "192.0.2.7"})
+	trusted, err := ParseProxies([]string{"10.0.0.0/8", "192.0.2.7", "::ffff:172.16.0.5", "::ffff:192.168.0.0/112"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,6 +25,10 @@ func TestClientIP(t *testing.T) {
 		{"10.1.2.3:4000", "10.9.9.9", "10.9.9.9"},                  // all trusted: the left-most
 		{"[::ffff:10.1.2.3]:4000", "203.0.113.9", "203.0.113.9"},   // IPv4 in IPv6
 		{"[2001:db8::1]:4000", "203.0.113.9", "2001:db8::1"},
+		{"10.1.2.3:4000", "203.0.113.9:1234", "203.0.113.9"}, // a hop with its port
+		{"10.1.2.3:4000", "[2001:db8::9]:1234", "2001:db8::9"},
+		{"172.16.0.5:4000", "203.0.113.9", "203.0.113.9"},           // a proxy written in IPv6
+		{"[::ffff:192.168.1.9]:4000", "203.0.113.9", "203.0.113.9"}, // a range written in IPv6
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = c.peer
@@ -35,7 +39,9 @@ func TestClientIP(t *testing.T) {
 			t.Errorf("peer %s, X-Forwarded-For %q: %s, want %s", c.peer, c.xff, got, c.want)
 		}
 	}
-	if _, err := ParseProxies([]string{"10.0.0.0/8", "balancer.internal"}); err == nil {
-		t.Error("a host name was taken for a proxy")
+	for _, bad := range []string{"balancer.internal", "fe80::1%eth0", "::ffff:10.0.0.0/90"} {
+		if _, err := ParseProxies([]string{"10.0.0.0/8", bad}); err == nil {
+			t.Errorf("%q was taken for a proxy", bad)
+		}
 	}
 }
