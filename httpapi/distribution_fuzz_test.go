@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,10 @@ func FuzzDistribution(f *testing.F) {
 		f.Fatal(err)
 	}
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	// Each input comes a minute after the one before, so that the
+	// per-client limits never stand between the fuzzer and the handlers.
+	var elapsed atomic.Int64
+	clock := func() time.Time { return now.Add(time.Duration(elapsed.Load())) }
 	svc := &pass.Service{Passes: db, Packager: fx.Registry, Clock: func() time.Time { return now }}
 	tk := apple.SampleTicket(pass.EventConcert)
 	tk.OrderSecretToken = "fuzzOrderSecret123"
@@ -47,10 +52,10 @@ func FuzzDistribution(f *testing.F) {
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: fx.Registry}, Passes: db, Files: fx.Files(f, bl, db),
 		Apple: httpapi.AppleDeps{Devices: db, Timeline: db},
 		App:   httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
-		Links: httpapi.LinkDeps{Signer: links}, Clock: func() time.Time { return now },
+		Links: httpapi.LinkDeps{Signer: links}, Clock: clock,
 		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo", DefaultTemplate: "default", PublicBaseURL: "https://passes.example.com", Google: true}}}))
 	f.Cleanup(srv.Close)
-	good := httpapi.PassLink("", links, "demo", p.SerialNumber, now.Add(time.Hour))
+	good := httpapi.PassLink("", links, "demo", p.SerialNumber, now.AddDate(10, 0, 0))
 	f.Add(uint8(0), "/demo/orders/fuzzOrderSecret123", "", "Mozilla/5.0 (iPhone)", "fr")
 	f.Add(uint8(0), good, "", "", "")
 	f.Add(uint8(0), "/api/demo/orders/fuzzOrderSecret123/tickets.pkpasses?exp=1&sig=x", "", "", "")
@@ -60,6 +65,7 @@ func FuzzDistribution(f *testing.F) {
 	f.Add(uint8(0), "/demo/orders/%00", "", "Android", "de;q=x, *")
 	methods := []string{http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodHead}
 	f.Fuzz(func(t *testing.T, m uint8, path, body, ua, lang string) {
+		elapsed.Add(int64(time.Minute))
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n#") || len(path) > 4096 {
 			return
 		}

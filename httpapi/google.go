@@ -50,17 +50,24 @@ func GoogleTicketSaveLink(base string, links LinkSigner, tenant, secretToken, se
 		"/" + url.PathEscape(serial) + "?" + q.Encode()
 }
 
+// A signed Google save link of one order may be opened SaveBurst times
+// at once, then once per SaveEvery (each opening inserts what is missing
+// at Google and signs a save token).
+const (
+	SaveBurst = 20
+	SaveEvery = 3 * time.Second
+)
+
 // secretTokenRE bounds what an order secret token in a path may be.
 var secretTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
 // googleSave: GET /api/{tenant}/google/save/{secret}?exp=&sig= checks the
 // signed link, makes sure the order's objects exist at Google and answers
 // 302 to Google's save page. Nothing goes to Google before this click
-// (unless the tenant inserts on payment).
+// (unless the tenant inserts on payment). A link's holder may click it
+// SaveBurst times at once, then once per SaveEvery: per order, not per
+// client, as buyers on one network (a venue's Wi-Fi) share an address.
 func (s *Server) googleSave(c *gin.Context) {
-	if !s.allowSigning(c) {
-		return
-	}
 	tenant := c.Param("tenantId")
 	if _, ok := s.tenants[tenant]; !ok || s.deps.Google.Save == nil {
 		writeProblem(c, http.StatusNotFound, "unknown tenant, or the tenant has no Google Wallet issuer")
@@ -79,6 +86,11 @@ func (s *Server) googleSave(c *gin.Context) {
 	}
 	if err := s.deps.Links.Signer.Verify(PurposeGoogleSave, tenant, subject, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
 		s.fail(c, err)
+		return
+	}
+	if !s.saves.allow(tenant+"/"+secret, s.now()) {
+		c.Header("Retry-After", strconv.Itoa(int(SaveEvery/time.Second)))
+		writeProblem(c, http.StatusTooManyRequests, "this order's save link was opened too often; try again later")
 		return
 	}
 	u, err := s.deps.Google.Save.SaveURL(c.Request.Context(), tenant, secret, serials, correlationID(c))

@@ -197,9 +197,9 @@ func TestRateLimitBehindProxy(t *testing.T) {
 	}
 }
 
-// TestSigningRateLimit: the requests that sign on the spot without a
-// login (previews, Google save links) share a per-client bucket: a burst,
-// then 429 problems with Retry-After; another client is not affected.
+// TestSigningRateLimit: the previews, which sign a pass on the spot
+// without a login, have a per-client bucket: a burst, then 429 problems
+// with Retry-After; another client is not affected.
 func TestSigningRateLimit(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -213,25 +213,61 @@ func TestSigningRateLimit(t *testing.T) {
 		return rec
 	}
 	// An unknown tenant: the limit comes first, so nothing is signed here.
-	preview, save := "/api/nobody/preview/default", "/api/nobody/google/save/Order123?exp=1&sig=x"
+	preview := "/api/nobody/preview/default"
 	for i := range 20 {
-		path := preview
-		if i%2 == 1 {
-			path = save
-		}
-		if rec := get(path, "192.0.2.1"); rec.Code != http.StatusNotFound {
-			t.Fatalf("request %d (%s): %d, want 404", i, path, rec.Code)
+		if rec := get(preview, "192.0.2.1"); rec.Code != http.StatusNotFound {
+			t.Fatalf("request %d: %d, want 404", i, rec.Code)
 		}
 	}
-	for _, path := range []string{preview, save} {
-		rec := get(path, "192.0.2.1")
-		if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" ||
-			!strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") {
-			t.Errorf("%s after the burst: %d %v, want a 429 problem with Retry-After", path, rec.Code, rec.Header())
-		}
+	rec := get(preview, "192.0.2.1")
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" ||
+		!strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") {
+		t.Errorf("after the burst: %d %v, want a 429 problem with Retry-After", rec.Code, rec.Header())
 	}
 	if rec := get(preview, "192.0.2.2"); rec.Code != http.StatusNotFound {
 		t.Errorf("another client: %d", rec.Code)
+	}
+}
+
+// TestGoogleSaveRateLimit: an order's signed save link may be opened
+// SaveBurst times, then 429 with Retry-After, from any client (buyers on
+// one network share an address, so the limit is the order's); another
+// order is not affected, and a forged link is refused before the limit.
+func TestGoogleSaveRateLimit(t *testing.T) {
+	t.Parallel()
+	links := httpapi.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	saver := &recordingSaver{}
+	h := httpapi.New(httpapi.Deps{Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}}, Clock: func() time.Time { return now },
+		Google: httpapi.GoogleDeps{Save: saver}, Links: httpapi.LinkDeps{Signer: links}})
+	open := func(link, client string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, link, nil)
+		req.RemoteAddr = client + ":5555"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	link := httpapi.GoogleSaveLink("", links, "demo", "secretTok-1", now.Add(time.Hour))
+	for i := range httpapi.SaveBurst {
+		if rec := open(link, fmt.Sprintf("198.51.100.%d", i)); rec.Code != http.StatusFound {
+			t.Fatalf("opening %d: %d, want 302", i, rec.Code)
+		}
+	}
+	rec := open(link, "203.0.113.77")
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" ||
+		!strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") {
+		t.Errorf("after the burst, from another client: %d %v, want a 429 problem with Retry-After", rec.Code, rec.Header())
+	}
+	if n := saver.count(); n != httpapi.SaveBurst {
+		t.Errorf("%d save tokens made, want %d", n, httpapi.SaveBurst)
+	}
+	forged := httpapi.GoogleSaveLink("", httpapi.LinkSigner{Key: []byte("ffffffffffffffffffffffffffffffff")}, "demo", "secretTok-1", now.Add(time.Hour))
+	if rec := open(forged, "203.0.113.78"); rec.Code != http.StatusUnauthorized {
+		t.Errorf("a forged link after the burst: %d, want 401", rec.Code)
+	}
+	other := httpapi.GoogleSaveLink("", links, "demo", "secretTok-2", now.Add(time.Hour))
+	if rec := open(other, "203.0.113.77"); rec.Code != http.StatusFound {
+		t.Errorf("another order: %d, want 302", rec.Code)
 	}
 }
 

@@ -194,10 +194,11 @@ type Server struct {
 	logLimits map[string]*rate.Limiter
 	pages     *clientLimiter // the order page: 30 per minute per client, bursts of 10
 	devices   *clientLimiter // the app's (un)registrations: 20 per minute per client, bursts of 10
-	// signing: the requests that sign on the spot (a preview's pass, a
-	// Google save link's objects and token): 30 per minute per client,
-	// bursts of 20.
+	// signing: the previews, which sign a pass on the spot: 30 per minute
+	// per client, bursts of 20.
 	signing *clientLimiter
+	// saves: the openings of an order's Google save links, per order.
+	saves   *clientLimiter
 	unknown tenantBudgets // SecuTix lookups of orders walletpass does not have yet, per tenant
 	// authFailures counts wrong webhook credentials per client.
 	authFailures *clientLimiter
@@ -213,6 +214,7 @@ func New(d Deps) http.Handler {
 	s := &Server{log: d.Log, deps: d, tenants: map[string]TenantInfo{}, logLimits: map[string]*rate.Limiter{},
 		pages: &clientLimiter{every: 2 * time.Second, burst: 10}, devices: &clientLimiter{every: 3 * time.Second, burst: 10},
 		signing:      &clientLimiter{every: 2 * time.Second, burst: 20},
+		saves:        &clientLimiter{every: SaveEvery, burst: SaveBurst},
 		unknown:      tenantBudgets{m: map[string]*rate.Limiter{}},
 		authFailures: &clientLimiter{every: authFailureEvery, burst: authFailureBurst}}
 	for _, t := range d.Tenants {
@@ -454,8 +456,8 @@ func (s *Server) previewPass(c *gin.Context) {
 // previewLangRE is a language of a preview: an lproj folder's name.
 var previewLangRE = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$`)
 
-// allowSigning spends one of the client's requests that sign on the spot,
-// or answers 429 with Retry-After.
+// allowSigning spends one of the client's previews, or answers 429 with
+// Retry-After.
 func (s *Server) allowSigning(c *gin.Context) bool {
 	if s.signing.allow(s.clientIP(c), s.now()) {
 		return true
