@@ -262,7 +262,7 @@ func (c *Console) formTargets() string {
 // allowSignIn spends one of the client's sign-in attempts: 30 a minute,
 // bursts of 10 (each costs the identity provider a round trip).
 func (c *Console) allowSignIn(r *http.Request) bool {
-	ip := httpx.ClientIP(r, c.proxies)
+	ip := httpx.LimitKey(httpx.ClientIP(r, c.proxies))
 	c.limitMu.Lock()
 	defer c.limitMu.Unlock()
 	if len(c.limits) > 100_000 {

@@ -150,6 +150,15 @@ func TestOrderPageRateLimit(t *testing.T) {
 	if code := get("192.0.2.2"); code != http.StatusNotFound {
 		t.Errorf("another client: %d", code)
 	}
+	// An IPv6 client taking a new address of its /64 for each request.
+	for i := range 10 {
+		if code := get(fmt.Sprintf("[2001:db8:5:6::%x]", i+1)); code != http.StatusNotFound {
+			t.Fatalf("IPv6 request %d: %d", i, code)
+		}
+	}
+	if code := get("[2001:db8:5:6::ff]"); code != http.StatusTooManyRequests {
+		t.Errorf("the 11th request from one IPv6 /64: %d, want 429", code)
+	}
 }
 
 // TestRateLimitBehindProxy: behind a trusted load balancer each client

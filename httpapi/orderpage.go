@@ -122,14 +122,17 @@ type clientLimiter struct {
 // spent reports whether the client's bucket is empty now, without taking
 // from it.
 func (l *clientLimiter) spent(client string, now time.Time) bool {
+	client = httpx.LimitKey(client)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim, ok := l.clients[client]
 	return ok && lim.TokensAt(now) < 1
 }
 
-// allow reports whether the client may go on now.
+// allow reports whether the client may go on now. An IPv6 client counts
+// by its /64 (httpx.LimitKey).
 func (l *clientLimiter) allow(client string, now time.Time) bool {
+	client = httpx.LimitKey(client)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.clients == nil || now.Sub(l.swept) > 10*time.Minute || len(l.clients) > 100_000 {

@@ -90,3 +90,19 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	}
 	return false
 }
+
+// LimitKey is the key a per-client limit counts a client address under:
+// the address itself, or for IPv6 its /64 network, which one subscriber
+// usually holds whole (counting single addresses would give it 2^64
+// buckets).
+func LimitKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Unmap().Is6() {
+		return ip
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
