@@ -1,9 +1,11 @@
 package console
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +178,48 @@ func TestSignInLimitPerClient(t *testing.T) {
 		SessionKey: []byte(strings.Repeat("k", 32)), TrustedProxies: []string{"lb.internal"}}); err == nil {
 		t.Error("a proxy given by name was accepted")
 	}
+}
+
+// TestCallbackState: the identity provider's redirect back must carry the
+// state its sign-in started with, byte for byte: any other is refused
+// before the provider is asked anything; the right one goes on to the
+// provider (here unreachable: 502).
+func TestCallbackState(t *testing.T) {
+	c, err := New(Config{BaseURL: "http://127.0.0.1:8080", OIDC: OIDC{Issuer: "https://idp.example", ClientID: "c"},
+		SessionKey: []byte(strings.Repeat("k", 32)), Clock: func() time.Time { return time.Unix(1_800_000_000, 0) },
+		HTTPClient: &http.Client{Transport: unreachable{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := pendingLogin{State: "state-0123456789abcdef", Nonce: "n", Verifier: "v", Expires: c.cfg.Clock.Now().Add(time.Minute)}
+	sealed, err := c.seal("login", pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	callback := func(state string) int {
+		r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/console/callback?code=abc&state="+url.QueryEscape(state), nil)
+		r.RemoteAddr = "192.0.2.1:4000"
+		r.AddCookie(&http.Cookie{Name: loginCookie, Value: sealed})
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, r)
+		return w.Code
+	}
+	for _, state := range []string{"", "forged", pl.State + "x", pl.State[:len(pl.State)-1], strings.ToUpper(pl.State)} {
+		if code := callback(state); code != http.StatusBadRequest {
+			t.Errorf("state %q: %d, want 400", state, code)
+		}
+	}
+	if code := callback(pl.State); code != http.StatusBadGateway {
+		t.Errorf("the sign-in's own state: %d, want 502 from the unreachable provider", code)
+	}
+}
+
+// unreachable is a transport to an identity provider that cannot be
+// reached.
+type unreachable struct{}
+
+func (unreachable) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("unreachable")
 }
 
 // TestDiffFields: changed, added and removed fields by key, in key order.

@@ -413,31 +413,6 @@ func TestConsoleAuth(t *testing.T) {
 		t.Errorf("the discarded task: %v", err)
 	}
 
-	// A callback whose state is not the one its sign-in started with.
-	forgedJar, _ := cookiejar.New(nil)
-	forged := &http.Client{Jar: forgedJar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if strings.Contains(req.URL.Path, "/dev/oidc/authorize") {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
-	// (One: each sign-in spends one of the client's ten at once.)
-	for _, tamper := range []func(string) string{func(s string) string { return s[:len(s)-1] }} {
-		resp, err = forged.Get(s.base + "/console/") // a sign-in of its own for each
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		started, _ := url.Parse(resp.Header.Get("Location"))
-		state := started.Query().Get("state")
-		if state == "" {
-			t.Fatalf("the sign-in did not reach the provider: %s", started)
-		}
-		if st, _ := get(t, forged, s.base+"/console/callback?code=abc&state="+url.QueryEscape(tamper(state))); st != http.StatusBadRequest {
-			t.Errorf("a callback with state %q for %q: %d, want 400", tamper(state), state, st)
-		}
-	}
-
 	// A user without a role.
 	if _, body := consoleUser(t, s, 3); !strings.Contains(body, "no role") {
 		t.Errorf("a user without a role is not refused:\n%s", body)
