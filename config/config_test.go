@@ -363,7 +363,7 @@ func TestExampleDocumentsEverything(t *testing.T) {
 				generic = "WALLETPASS_TENANT_<ID>_" + rest
 			}
 		}
-		if !strings.Contains(example, name) && !strings.Contains(example, generic) {
+		if !mentions(example, name) && !mentions(example, generic) {
 			t.Errorf("%s does not name the environment variable %s", path, generic)
 		}
 	}
@@ -479,4 +479,10 @@ tenants:
 	if err != nil || len(def.Advisories()) != 0 {
 		t.Errorf("the development defaults: %v %v", def.Advisories(), err)
 	}
+}
+
+// mentions reports whether text names the environment variable name as a
+// whole word (WALLETPASS_LINK is not in WALLETPASS_LINK_SECRET).
+func mentions(text, name string) bool {
+	return regexp.MustCompile(`(?:^|[^A-Za-z0-9_])` + regexp.QuoteMeta(name) + `(?:[^A-Za-z0-9_]|$)`).MatchString(text)
 }

@@ -55,9 +55,10 @@ func TestDocsPaths(t *testing.T) {
 	}
 }
 
-// docPath finds "/api/…" in a line, with the method just before it; not
-// in another service's address ("google.golang.org/api/…").
-var docPath = regexp.MustCompile(`(?:^|[\s` + "`" + `(}>])(?:(GET|POST|PUT|PATCH|DELETE|HEAD) +)?(/api/[A-Za-z0-9_{}<>:.$\-/*…]+)`)
+// docPath finds "/api/…" in a line, with the method just before it, or
+// after a local address ("http://127.0.0.1:8080/api/…"); not in another
+// service's address ("google.golang.org/api/…").
+var docPath = regexp.MustCompile(`(?:^|[\s` + "`" + `'(}>]|https?://(?:127\.0\.0\.1|localhost)(?::\d+)?)(?:(GET|POST|PUT|PATCH|DELETE|HEAD) +)?(/api/[A-Za-z0-9_{}<>:.$\-/*…]+)`)
 
 // docSegments splits a documented path into its segments, without a
 // query string or a final "…", and says whether the path is only a
@@ -98,12 +99,12 @@ func segmentsMatch(doc, route []string, prefix bool) bool {
 // TestDocPathExtraction: what TestDocsPaths reads of a line, and how it
 // matches, so that it cannot pass by reading nothing.
 func TestDocPathExtraction(t *testing.T) {
-	line := "`POST /api/{tenant}/scans` and `{publicBaseURL}/api/{tenant}/apple/v1/...`, not google.golang.org/api/walletobjects/v1"
+	line := "`POST /api/{tenant}/scans` and `{publicBaseURL}/api/{tenant}/apple/v1/...`, curl 'http://127.0.0.1:8080/api/demo/preview/default?kind=concert', not google.golang.org/api/walletobjects/v1"
 	var got []string
 	for _, m := range docPath.FindAllStringSubmatch(line, -1) {
 		got = append(got, strings.TrimSpace(m[1]+" "+m[2]))
 	}
-	if want := []string{"POST /api/{tenant}/scans", "/api/{tenant}/apple/v1/..."}; strings.Join(got, "|") != strings.Join(want, "|") {
+	if want := []string{"POST /api/{tenant}/scans", "/api/{tenant}/apple/v1/...", "/api/demo/preview/default"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("extracted %q, want %q", got, want)
 	}
 	route := strings.Split("api/:tenantId/passes/:file", "/")

@@ -464,7 +464,7 @@ func (s *Server) checkObject(f *objectFields) *apiError {
 			return invalidf("Invalid value at 'rotatingBarcode.type': %q; rotating barcodes support only QR_CODE and PDF_417.", b.Type)
 		case b.ValuePattern == "":
 			return missing("rotatingBarcode.valuePattern")
-		case b.RenderEncoding != "" && (b.RenderEncoding != "UTF_8" || b.Type != "QR_CODE"):
+		case b.RenderEncoding != "" && b.RenderEncoding != "RENDER_ENCODING_UNSPECIFIED" && (b.RenderEncoding != "UTF_8" || b.Type != "QR_CODE"):
 			return invalidf("Invalid value at 'rotatingBarcode.renderEncoding': %q; only UTF_8, with QR_CODE.", b.RenderEncoding)
 		}
 		if e := checkTOTP(b.ValuePattern, b.TotpDetails); e != nil {
@@ -742,8 +742,8 @@ type totpDetails struct {
 var totpValueRE = regexp.MustCompile(`\{totp_value_(\d+)\}`)
 
 // checkTOTP checks a rotating barcode's totpDetails as Google documents
-// them: TOTP_SHA1 only, periodMillis (when given) an int64 sent as a JSON
-// string, each parameter a Base16 key and a value length, one for every
+// them: TOTP_SHA1 only, periodMillis (when given) an int64 (proto3 JSON: a
+// string or a number), each parameter a Base16 key and a value length, one for every
 // {totp_value_n} of the pattern.
 func checkTOTP(pattern string, d *totpDetails) *apiError {
 	uses := totpValueRE.FindAllStringSubmatch(pattern, -1)
@@ -757,12 +757,10 @@ func checkTOTP(pattern string, d *totpDetails) *apiError {
 		return invalidf("Invalid value at 'rotatingBarcode.totpDetails.algorithm': %q; only TOTP_SHA1.", d.Algorithm)
 	}
 	if len(d.PeriodMillis) > 0 {
-		var period string
-		if json.Unmarshal(d.PeriodMillis, &period) != nil {
-			return invalidf("Invalid value at 'rotatingBarcode.totpDetails.periodMillis': want an int64 as a JSON string.")
-		}
+		// An int64 in proto3 JSON: a string, or a number.
+		period := strings.Trim(string(d.PeriodMillis), `"`)
 		if ms, err := strconv.ParseInt(period, 10, 64); err != nil || ms <= 0 {
-			return invalidf("Invalid value at 'rotatingBarcode.totpDetails.periodMillis': %q.", period)
+			return invalidf("Invalid value at 'rotatingBarcode.totpDetails.periodMillis': %s.", d.PeriodMillis)
 		}
 	}
 	for i, p := range d.Parameters {

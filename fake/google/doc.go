@@ -102,8 +102,8 @@
 //	rotatingBarcode without type, type not QR_CODE or PDF_417, no
 //	  valuePattern, renderEncoding other than UTF_8 with QR_CODE; a
 //	  {totp_value_n} without totpDetails.parameters[n]; totpDetails with
-//	  an algorithm other than TOTP_SHA1, a periodMillis that is not an
-//	  int64 in a JSON string, a key that is not Base16 or no valueLength
+//	  an algorithm other than TOTP_SHA1, a periodMillis that is not a
+//	  positive int64, a key that is not Base16 or no valueLength
 //	validTimeInterval: start/end.date missing or not a date-time (as
 //	  above), an offset on one end only, end before start
 //	groupingInfo.groupingId over 64 characters (the fake's own cap)
