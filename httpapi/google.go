@@ -50,12 +50,15 @@ func GoogleTicketSaveLink(base string, links LinkSigner, tenant, secretToken, se
 		"/" + url.PathEscape(serial) + "?" + q.Encode()
 }
 
-// A signed Google save link of one order may be opened SaveBurst times
-// at once, then once per SaveEvery (each opening inserts what is missing
-// at Google and signs a save token).
+// A signed Google save link (an order's, or one ticket's) may be opened
+// SaveBurst times at once, then once per SaveEvery; one client may open
+// SaveClientBurst links at once, then one per SaveClientEvery (each
+// opening inserts what is missing at Google and signs a save token).
 const (
-	SaveBurst = 20
-	SaveEvery = 3 * time.Second
+	SaveBurst       = 20
+	SaveEvery       = 3 * time.Second
+	SaveClientBurst = 60
+	SaveClientEvery = 500 * time.Millisecond
 )
 
 // secretTokenRE bounds what an order secret token in a path may be.
@@ -64,9 +67,11 @@ var secretTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 // googleSave: GET /api/{tenant}/google/save/{secret}?exp=&sig= checks the
 // signed link, makes sure the order's objects exist at Google and answers
 // 302 to Google's save page. Nothing goes to Google before this click
-// (unless the tenant inserts on payment). A link's holder may click it
-// SaveBurst times at once, then once per SaveEvery: per order, not per
-// client, as buyers on one network (a venue's Wi-Fi) share an address.
+// (unless the tenant inserts on payment). A link may be opened SaveBurst
+// times at once, then once per SaveEvery: per link (the order's, or one
+// ticket's), not per client, as buyers on one network (a venue's Wi-Fi)
+// share an address; one client may open SaveClientBurst links at once,
+// then one per SaveClientEvery (a reseller holding many orders' links).
 func (s *Server) googleSave(c *gin.Context) {
 	tenant := c.Param("tenantId")
 	if _, ok := s.tenants[tenant]; !ok || s.deps.Google.Save == nil {
@@ -88,9 +93,15 @@ func (s *Server) googleSave(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if !s.saves.allow(tenant+"/"+secret, s.now()) {
+	now := s.now()
+	if !s.saves.allow(tenant+"/"+subject, now) {
 		c.Header("Retry-After", strconv.Itoa(int(SaveEvery/time.Second)))
-		writeProblem(c, http.StatusTooManyRequests, "this order's save link was opened too often; try again later")
+		writeProblem(c, http.StatusTooManyRequests, "this save link was opened too often; try again later")
+		return
+	}
+	if !s.saveClients.allow(s.clientIP(c), now) {
+		c.Header("Retry-After", "1")
+		writeProblem(c, http.StatusTooManyRequests, "too many save links opened from this client; try again later")
 		return
 	}
 	u, err := s.deps.Google.Save.SaveURL(c.Request.Context(), tenant, secret, serials, correlationID(c))

@@ -238,10 +238,12 @@ func TestSigningRateLimit(t *testing.T) {
 	}
 }
 
-// TestGoogleSaveRateLimit: an order's signed save link may be opened
-// SaveBurst times, then 429 with Retry-After, from any client (buyers on
-// one network share an address, so the limit is the order's); another
-// order is not affected, and a forged link is refused before the limit.
+// TestGoogleSaveRateLimit: a signed save link may be opened SaveBurst
+// times, then 429 with Retry-After, from any client (buyers on one network
+// share an address, so the limit is the link's); a ticket's link of the
+// same order, and another order, are not affected; a forged link is
+// refused before the limit; one client opening many orders' links is
+// stopped after SaveClientBurst.
 func TestGoogleSaveRateLimit(t *testing.T) {
 	t.Parallel()
 	links := httpapi.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}
@@ -274,9 +276,22 @@ func TestGoogleSaveRateLimit(t *testing.T) {
 	if rec := open(forged, "203.0.113.78"); rec.Code != http.StatusUnauthorized {
 		t.Errorf("a forged link after the burst: %d, want 401", rec.Code)
 	}
+	ticket := httpapi.GoogleTicketSaveLink("", links, "demo", "secretTok-1", "0a1b2c", now.Add(time.Hour))
+	if rec := open(ticket, "203.0.113.79"); rec.Code != http.StatusFound {
+		t.Errorf("a ticket's link of the same order: %d, want 302", rec.Code)
+	}
 	other := httpapi.GoogleSaveLink("", links, "demo", "secretTok-2", now.Add(time.Hour))
 	if rec := open(other, "203.0.113.77"); rec.Code != http.StatusFound {
 		t.Errorf("another order: %d, want 302", rec.Code)
+	}
+	for i := range httpapi.SaveClientBurst {
+		link := httpapi.GoogleSaveLink("", links, "demo", fmt.Sprintf("resold-%d", i), now.Add(time.Hour))
+		if rec := open(link, "203.0.113.50"); rec.Code != http.StatusFound {
+			t.Fatalf("one client's order %d: %d, want 302", i, rec.Code)
+		}
+	}
+	if rec := open(httpapi.GoogleSaveLink("", links, "demo", "resold-last", now.Add(time.Hour)), "203.0.113.50"); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("one client past its burst of save links: %d, want 429", rec.Code)
 	}
 }
 

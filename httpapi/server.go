@@ -197,9 +197,10 @@ type Server struct {
 	// signing: the previews, which sign a pass on the spot: 30 per minute
 	// per client, bursts of 20.
 	signing *clientLimiter
-	// saves: the openings of an order's Google save links, per order.
-	saves   *clientLimiter
-	unknown tenantBudgets // SecuTix lookups of orders walletpass does not have yet, per tenant
+	// saves: the openings of a Google save link, per link; saveClients,
+	// per client.
+	saves, saveClients *clientLimiter
+	unknown            tenantBudgets // SecuTix lookups of orders walletpass does not have yet, per tenant
 	// authFailures counts wrong webhook credentials per client.
 	authFailures *clientLimiter
 	// proxies are Deps.TrustedProxies, parsed.
@@ -215,6 +216,7 @@ func New(d Deps) http.Handler {
 		pages: &clientLimiter{every: 2 * time.Second, burst: 10}, devices: &clientLimiter{every: 3 * time.Second, burst: 10},
 		signing:      &clientLimiter{every: 2 * time.Second, burst: 20},
 		saves:        &clientLimiter{every: SaveEvery, burst: SaveBurst},
+		saveClients:  &clientLimiter{every: SaveClientEvery, burst: SaveClientBurst},
 		unknown:      tenantBudgets{m: map[string]*rate.Limiter{}},
 		authFailures: &clientLimiter{every: authFailureEvery, burst: authFailureBurst}}
 	for _, t := range d.Tenants {

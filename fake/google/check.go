@@ -756,7 +756,7 @@ func checkTOTP(pattern string, d *totpDetails) *apiError {
 	if d.Algorithm != "TOTP_SHA1" {
 		return invalidf("Invalid value at 'rotatingBarcode.totpDetails.algorithm': %q; only TOTP_SHA1.", d.Algorithm)
 	}
-	if len(d.PeriodMillis) > 0 {
+	if len(d.PeriodMillis) > 0 && string(d.PeriodMillis) != "null" {
 		// An int64 in proto3 JSON: a string, or a number.
 		period := strings.Trim(string(d.PeriodMillis), `"`)
 		if ms, err := strconv.ParseInt(period, 10, 64); err != nil || ms <= 0 {

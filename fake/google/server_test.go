@@ -1218,3 +1218,35 @@ func rotating(algorithm string, periodMillis int64, key, encoding string) *walle
 		TotpDetails: &walletobjects.RotatingBarcodeTotpDetails{Algorithm: algorithm, PeriodMillis: periodMillis,
 			Parameters: []*walletobjects.RotatingBarcodeTotpDetailsTotpParameters{{Key: key, ValueLength: 8}}}}
 }
+
+// TestRotatingBarcodeJSON: the fake reads a rotating barcode's fields as
+// proto3 JSON allows them: periodMillis as a string, a number or null, an
+// unspecified render encoding; a negative or fractional period is refused.
+func TestRotatingBarcodeJSON(t *testing.T) {
+	t.Parallel()
+	srv := fakegoogle.New(fakegoogle.Options{})
+	post := func(path string, body []byte) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("POST", path, bytes.NewReader(body)))
+		return rec
+	}
+	cb, _ := json.Marshal(validClass(classID))
+	if rec := post("/walletobjects/v1/eventTicketClass", cb); rec.Code != 200 {
+		t.Fatalf("class: %d %s", rec.Code, rec.Body)
+	}
+	for i, c := range []struct {
+		period, encoding string
+		code             int
+	}{{`"3000"`, "", 200}, {`3000`, "", 200}, {`null`, "", 200}, {`"3000"`, `"RENDER_ENCODING_UNSPECIFIED"`, 200},
+		{`"3000"`, `"UTF_8"`, 200}, {`-5`, "", 400}, {`"1.5"`, "", 400}, {`"3000"`, `"LATIN_1"`, 400}} {
+		enc := ""
+		if c.encoding != "" {
+			enc = `,"renderEncoding":` + c.encoding
+		}
+		body := fmt.Sprintf(`{"id":"%s.r%d","classId":"%s","state":"ACTIVE","rotatingBarcode":{"type":"QR_CODE","valuePattern":"T-{totp_value_0}"%s,`+
+			`"totpDetails":{"algorithm":"TOTP_SHA1","periodMillis":%s,"parameters":[{"key":"00ff","valueLength":8}]}}}`, issuer, i, classID, enc, c.period)
+		if rec := post("/walletobjects/v1/eventTicketObject", []byte(body)); rec.Code != c.code {
+			t.Errorf("periodMillis %s, renderEncoding %s: %d, want %d (%s)", c.period, c.encoding, rec.Code, c.code, rec.Body)
+		}
+	}
+}

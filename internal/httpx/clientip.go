@@ -53,9 +53,13 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 		peer = host
 	}
 	addr, err := netip.ParseAddr(peer)
-	if err != nil || !isTrusted(addr, trusted) {
+	if err != nil {
 		return peer
 	}
+	if !isTrusted(addr, trusted) {
+		return addr.Unmap().String()
+	}
+	peer = addr.Unmap().String()
 	var hops []string
 	for _, v := range r.Header.Values("X-Forwarded-For") {
 		hops = append(hops, strings.Split(v, ",")...)
@@ -82,7 +86,7 @@ func parseHop(s string) (netip.Addr, error) {
 }
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	a = a.Unmap()
+	a = a.WithZone("").Unmap()
 	for _, p := range trusted {
 		if p.Contains(a) {
 			return true
@@ -97,8 +101,11 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 // buckets).
 func LimitKey(ip string) string {
 	a, err := netip.ParseAddr(ip)
-	if err != nil || !a.Unmap().Is6() {
+	if err != nil {
 		return ip
+	}
+	if a = a.Unmap(); !a.Is6() {
+		return a.String()
 	}
 	p, err := a.WithZone("").Prefix(64)
 	if err != nil {

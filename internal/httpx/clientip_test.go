@@ -9,7 +9,7 @@ import (
 // then the right-most untrusted hop of X-Forwarded-For.
 func TestClientIP(t *testing.T) {
 	t.Parallel()
-	trusted, err := ParseProxies([]string{"10.0.0.0/8", "192.0.2.7", "::ffff:172.16.0.5", "::ffff:192.168.0.0/112"})
+	trusted, err := ParseProxies([]string{"10.0.0.0/8", "192.0.2.7", "::ffff:172.16.0.5", "::ffff:192.168.0.0/112", "fe80::/10"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,8 +27,10 @@ func TestClientIP(t *testing.T) {
 		{"[2001:db8::1]:4000", "203.0.113.9", "2001:db8::1"},
 		{"10.1.2.3:4000", "203.0.113.9:1234", "203.0.113.9"}, // a hop with its port
 		{"10.1.2.3:4000", "[2001:db8::9]:1234", "2001:db8::9"},
-		{"172.16.0.5:4000", "203.0.113.9", "203.0.113.9"},           // a proxy written in IPv6
-		{"[::ffff:192.168.1.9]:4000", "203.0.113.9", "203.0.113.9"}, // a range written in IPv6
+		{"172.16.0.5:4000", "203.0.113.9", "203.0.113.9"},             // a proxy written in IPv6
+		{"[::ffff:192.168.1.9]:4000", "203.0.113.9", "203.0.113.9"},   // a range written in IPv6
+		{"[::ffff:198.51.100.1]:4000", "203.0.113.9", "198.51.100.1"}, // an untrusted peer, as IPv4
+		{"[fe80::1%eth0]:4000", "203.0.113.9", "203.0.113.9"},         // a link-local proxy with its zone
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = c.peer
@@ -53,7 +55,7 @@ func TestLimitKey(t *testing.T) {
 		"203.0.113.9":          "203.0.113.9",
 		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
 		"2001:db8:1:2:ffff::1": "2001:db8:1:2::/64",
-		"::ffff:203.0.113.9":   "::ffff:203.0.113.9",
+		"::ffff:203.0.113.9":   "203.0.113.9",
 		"fe80::1%eth0":         "fe80::/64",
 		"not an address":       "not an address",
 	} {
