@@ -22,6 +22,9 @@
 //	token not 64-200 hex digits      400 BadDeviceToken
 //	no apns-topic                    400 MissingTopic
 //	apns-topic != Options.Topic      400 DeviceTokenNotForTopic
+//	apns-topic != the client
+//	  certificate's UID (its pass
+//	  type identifier)               400 TopicDisallowed
 //	unknown apns-push-type           400 InvalidPushType
 //	apns-priority not 1, 5 or 10     400 BadPriority
 //	body over 4096 bytes             413 PayloadTooLarge

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -337,6 +338,10 @@ func (s *Server) check(r *http.Request, p Push) (int, string) {
 	case s.opts.Topic != "" && p.Topic != s.opts.Topic:
 		return http.StatusBadRequest, "DeviceTokenNotForTopic"
 	}
+	if t := certTopic(r.TLS); t != "" && p.Topic != t {
+		// A Pass Type ID certificate pushes for its own pass type only.
+		return http.StatusBadRequest, "TopicDisallowed"
+	}
 	if p.PushType != "" && !knownPushTypes[p.PushType] {
 		return http.StatusBadRequest, "InvalidPushType"
 	}
@@ -526,4 +531,24 @@ func newAPNsID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := strings.ToUpper(hex.EncodeToString(b[:]))
 	return fmt.Sprintf("%s-%s-%s-%s-%s", h[:8], h[8:12], h[12:16], h[16:20], h[20:])
+}
+
+// oidUID is the certificate subject's userId attribute: a Pass Type ID
+// certificate's pass type identifier.
+var oidUID = asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
+
+// certTopic is the topic the client certificate of cs may push for (its
+// subject's UID), or "" when there is no certificate or it names none.
+func certTopic(cs *tls.ConnectionState) string {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return ""
+	}
+	for _, n := range cs.PeerCertificates[0].Subject.Names {
+		if n.Type.Equal(oidUID) {
+			if v, ok := n.Value.(string); ok {
+				return v
+			}
+		}
+	}
+	return ""
 }

@@ -6,9 +6,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"math/big"
 	"net/http"
 	"strings"
 	"sync"
@@ -188,6 +192,41 @@ func TestServerClientCertificate(t *testing.T) {
 	if got := do(t, h2Client(t, srv), req); got.status != 403 || got.reason != "BadCertificate" {
 		t.Errorf("without a client certificate: %d %q, want 403 BadCertificate", got.status, got.reason)
 	}
+	// A Pass Type ID certificate pushes for its own pass type only.
+	client := h2Client(t, srv, passTypeCert(t, topic))
+	for _, c := range []struct {
+		topic  string
+		status int
+		reason string
+	}{{topic, 200, ""}, {"pass.dev.walletpass.other", 400, "TopicDisallowed"}} {
+		req, err := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/3/device/"+token, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("apns-topic", c.topic)
+		if got := do(t, client, req); got.status != c.status || got.reason != c.reason {
+			t.Errorf("the certificate of %s pushing for %s: %d %q, want %d %q", topic, c.topic, got.status, got.reason, c.status, c.reason)
+		}
+	}
+}
+
+// passTypeCert is a self-signed certificate with a Pass Type ID
+// certificate's subject: UID = the pass type identifier.
+func passTypeCert(t *testing.T, passTypeID string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		Subject: pkix.Name{CommonName: "Pass Type ID: " + passTypeID,
+			ExtraNames: []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}, Value: passTypeID}}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 func TestServerRespondAndRecord(t *testing.T) {
