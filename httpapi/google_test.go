@@ -214,13 +214,7 @@ func TestSigningRateLimit(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	h := httpapi.New(httpapi.Deps{Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}}, Clock: func() time.Time { return now },
 		Preview: httpapi.PreviewDeps{Enabled: true}})
-	get := func(path, client string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(http.MethodGet, path, nil)
-		req.RemoteAddr = client + ":5555"
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
-	}
+	get := func(path, client string) *httptest.ResponseRecorder { return getFrom(h, path, client) }
 	// An unknown tenant: the limit comes first, so nothing is signed here.
 	preview := "/api/nobody/preview/default"
 	for i := range 20 {
@@ -251,13 +245,7 @@ func TestGoogleSaveRateLimit(t *testing.T) {
 	saver := &recordingSaver{}
 	h := httpapi.New(httpapi.Deps{Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}}, Clock: func() time.Time { return now },
 		Google: httpapi.GoogleDeps{Save: saver}, Links: httpapi.LinkDeps{Signer: links}})
-	open := func(link, client string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(http.MethodGet, link, nil)
-		req.RemoteAddr = client + ":5555"
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
-	}
+	open := func(link, client string) *httptest.ResponseRecorder { return getFrom(h, link, client) }
 	link := httpapi.GoogleSaveLink("", links, "demo", "secretTok-1", now.Add(time.Hour))
 	for i := range httpapi.SaveBurst {
 		if rec := open(link, fmt.Sprintf("198.51.100.%d", i)); rec.Code != http.StatusFound {
@@ -358,4 +346,13 @@ type syncerFunc func() (pass.SyncResult, error)
 
 func (f syncerFunc) SyncOrder(context.Context, pass.OrderRef, string) (pass.SyncResult, error) {
 	return f()
+}
+
+// getFrom sends GET path to h from the client address.
+func getFrom(h http.Handler, path, client string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.RemoteAddr = client + ":5555"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
 }

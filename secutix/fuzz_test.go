@@ -33,27 +33,9 @@ func FuzzDecodeFile(f *testing.F) {
 	}
 	m, cat := testMapper(f, "fr", nil), testCatalog(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var o *pass.Order
 		r, err := parseFile(data, 0)
-		if err == nil {
-			o, err = m.order(r, cat)
-		}
-		if err != nil {
-			if o != nil {
-				t.Fatalf("got an order and an error %v", err)
-			}
-			if pass.KindOf(err) == pass.KindInternal {
-				t.Fatalf("got an error without a kind: %v", err)
-			}
-			return
-		}
-		if o == nil || o.FileID <= 0 || o.Tenant != "demo" {
-			t.Fatalf("got order %+v, want a file id and the tenant", o)
-		}
-		for _, tk := range o.Tickets {
-			if err := tk.Validate(); err != nil {
-				t.Fatalf("got an invalid ticket: %v", err)
-			}
+		if o := checkMapping(t, m, r, cat, err); o != nil && o.FileID <= 0 {
+			t.Fatalf("got order %+v, want a file id", o)
 		}
 	})
 }
@@ -85,27 +67,37 @@ func FuzzDecodeOrderWithCatalog(f *testing.F) {
 			return // fetchCatalog refuses it: the catalogue is not JSON
 		}
 		cat := &catView{perfs: indexCatalog(get(root, "catalogData")), pos: pos}
-		var o *pass.Order
 		r, err := parseOrder(orderBody)
-		if err == nil {
-			o, err = m.order(r, cat)
-		}
-		if err != nil {
-			if o != nil {
-				t.Fatalf("got an order and an error %v", err)
-			}
-			if pass.KindOf(err) == pass.KindInternal {
-				t.Fatalf("got an error without a kind: %v", err)
-			}
-			return
-		}
-		if o == nil || o.Tenant != "demo" {
-			t.Fatalf("got order %+v, want the tenant's", o)
-		}
-		for _, tk := range o.Tickets {
-			if err := tk.Validate(); err != nil {
-				t.Fatalf("got an invalid ticket: %v", err)
-			}
-		}
+		checkMapping(t, m, r, cat, err)
 	})
+}
+
+// checkMapping maps a parsed answer (or takes the parse's error) and
+// checks what the fuzz targets ask of every outcome: an error with a kind
+// and no order, or an order of the tenant whose every ticket is valid. It
+// returns the order, or nil.
+func checkMapping(t *testing.T, m mapper, r *rawFile, cat *catView, err error) *pass.Order {
+	t.Helper()
+	var o *pass.Order
+	if err == nil {
+		o, err = m.order(r, cat)
+	}
+	if err != nil {
+		if o != nil {
+			t.Fatalf("got an order and an error %v", err)
+		}
+		if pass.KindOf(err) == pass.KindInternal {
+			t.Fatalf("got an error without a kind: %v", err)
+		}
+		return nil
+	}
+	if o == nil || o.Tenant != "demo" {
+		t.Fatalf("got order %+v, want the tenant's", o)
+	}
+	for _, tk := range o.Tickets {
+		if err := tk.Validate(); err != nil {
+			t.Fatalf("got an invalid ticket: %v", err)
+		}
+	}
+	return o
 }
