@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,6 +22,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"walletpass/internal/httpx"
 )
 
 // Config is the whole configuration.
@@ -790,17 +791,8 @@ func (c *Config) Validate() error {
 		add("server.linkTTL cannot be off")
 	}
 	for _, p := range c.Server.TrustedProxies {
-		pre, err := netip.ParsePrefix(p)
-		if err != nil {
-			a, aerr := netip.ParseAddr(p)
-			if aerr != nil || a.Zone() != "" {
-				add("server.trustedProxies: %q is neither an address nor a CIDR range", p)
-				continue
-			}
-			pre = netip.PrefixFrom(a, a.BitLen())
-		}
-		if pre.Addr().Is4In6() && pre.Bits() < 96 {
-			add("server.trustedProxies: %q mixes IPv4 and IPv6 addresses", p)
+		if _, err := httpx.ParseProxy(p); err != nil {
+			add("server.trustedProxies: %v", err) // the rules the per-client limits read them by
 		}
 	}
 	switch strings.ToLower(c.Server.LogLevel) {

@@ -32,6 +32,7 @@ var allowed = map[string][]string{
 	"storage/blob/blobtest": {"pass"},
 	"outbound":              {"pass"},
 	"console":               {"pass", "internal/httpx"},
+	"config":                {"internal/httpx"}, // trusted proxies, checked as the limits read them
 	// The HTTP layer verifies tokens (auth), parses SecuTix's webhook
 	// payloads (secutix/webhook) and renders sample passes for the
 	// preview route (pass/apple).

@@ -15,27 +15,28 @@ import (
 func ParseProxies(list []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(list))
 	for _, s := range list {
-		p, err := parseProxy(strings.TrimSpace(s))
+		p, err := ParseProxy(strings.TrimSpace(s))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("trusted proxy %w", err)
 		}
 		out = append(out, p)
 	}
 	return out, nil
 }
 
-func parseProxy(s string) (netip.Prefix, error) {
+// ParseProxy parses one trusted proxy, as ParseProxies does.
+func ParseProxy(s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
 		a, aerr := netip.ParseAddr(s)
 		if aerr != nil || a.Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("trusted proxy %q is neither an address nor a CIDR range", s)
+			return netip.Prefix{}, fmt.Errorf("%q is neither an address nor a CIDR range", s)
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
 	if a := p.Addr(); a.Is4In6() {
 		if p.Bits() < 96 {
-			return netip.Prefix{}, fmt.Errorf("trusted proxy %q mixes IPv4 and IPv6 addresses", s)
+			return netip.Prefix{}, fmt.Errorf("%q mixes IPv4 and IPv6 addresses", s)
 		}
 		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 	}
