@@ -231,6 +231,15 @@ type SecuTix struct {
 	// per order on its own quota), so that fields can map the holder's
 	// e-mail and language to "contact.…" paths. Off by default.
 	ContactLookup bool `yaml:"contactLookup"`
+	// ContactDetails is sent as getContactData's details (the parts of
+	// the contact to return), when the institution needs it; SecuTix
+	// documents the list but not its values. Empty: none sent.
+	ContactDetails []string `yaml:"contactDetails"`
+	// CatalogScope is getCatalogDetailed's scope: EXTENDED (default; also
+	// the products no longer on sale, so that a refund of a past or
+	// cancelled performance still maps) or none (SecuTix's default: what
+	// is on sale).
+	CatalogScope string `yaml:"catalogScope"`
 	// InstallStatusKey, when set, writes where an order's passes are
 	// installed to the order in SecuTix (updateExternalReferences, kind
 	// ORDER, this key; the value APPLE, GOOGLE, APPLE,GOOGLE or NONE), at
@@ -743,6 +752,10 @@ func (c *Config) Tenant(id string) (Tenant, bool) {
 	return Tenant{}, false
 }
 
+// enumWord is the shape of SecuTix's enumeration values (EXTENDED,
+// NOT_CANCELLED).
+var enumWord = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
 var (
 	tenantIDRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	passTypeIDRE   = regexp.MustCompile(`^pass\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$`)
@@ -921,6 +934,14 @@ func (c *Config) Validate() error {
 		case "", "seconds", "milliseconds":
 		default:
 			add("%s: secutix.jwtTimes %q is not seconds or milliseconds", where, sx.JWTTimes)
+		}
+		if sc := sx.CatalogScope; sc != "" && sc != "none" && !enumWord.MatchString(sc) {
+			add("%s: secutix.catalogScope %q is not none or an upper-case SecuTix word such as EXTENDED", where, sc)
+		}
+		for _, d := range sx.ContactDetails {
+			if !enumWord.MatchString(d) {
+				add("%s: secutix.contactDetails: %q is not an upper-case SecuTix word", where, d)
+			}
 		}
 		if (sx.Auth == "" || sx.Auth == "jwt") && sx.Institution == "" && !strings.Contains(sx.Operator, "_") && sx.Operator != "" {
 			add("%s: secutix.institution is required in jwt mode (operator %q names no institution)", where, sx.Operator)

@@ -165,7 +165,7 @@ tenants:
     templateVariable: "WALLET=x"
     holderDataDays: -1
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12, sharingProhibited: sometimes}
-    secutix: {catalogInterval: "off", jwtTimes: minutes}
+    secutix: {catalogInterval: "off", jwtTimes: minutes, catalogScope: extended, contactDetails: [GENERAL, "x y"]}
     templateRules:
       - {productCode: GALA}
       - {template: vip, productCode: GALA, eventId: 7}
@@ -192,6 +192,8 @@ tenants:
 		`tenant "rules": apple.sharingProhibited "sometimes" must be never, named or always`,
 		`tenant "rules": secutix.catalogInterval must not be negative`,
 		`tenant "rules": secutix.jwtTimes "minutes" is not seconds or milliseconds`,
+		`tenant "rules": secutix.catalogScope "extended" is not none or an upper-case SecuTix word such as EXTENDED`,
+		`tenant "rules": secutix.contactDetails: "x y" is not an upper-case SecuTix word`,
 		`server.adminListen must differ from server.listen`,
 		`server.drainDelay must be between 0 and 1m`,
 		`tenants[0].id "Bad_ID" must be 1-63 lowercase letters`,

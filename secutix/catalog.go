@@ -48,8 +48,34 @@ type catView struct {
 }
 
 // catEntry is a performance and the product it belongs to, as JSON nodes.
+// left is when a catalogue read first lacked it (zero: the last one held
+// it): such an entry still maps the orders of its performance, a refund
+// say, for catalogRetention, but it is no longer upcoming.
 type catEntry struct {
 	product, performance node
+	left                 time.Time
+}
+
+// catalogRetention is how long a performance that left the catalogue is
+// remembered.
+const catalogRetention = 90 * 24 * time.Hour
+
+// retain returns next with the entries of prev it lacks, marked as left
+// at now unless they had left already, less those that left more than
+// catalogRetention before now.
+func retain(prev, next map[int64]catEntry, now time.Time) map[int64]catEntry {
+	for id, e := range prev {
+		if _, ok := next[id]; ok {
+			continue
+		}
+		if e.left.IsZero() {
+			e.left = now
+		}
+		if now.Sub(e.left) < catalogRetention {
+			next[id] = e
+		}
+	}
+	return next
 }
 
 // catalog is a client's cache.
@@ -235,12 +261,13 @@ func (c *Client) loadStored(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	cat.perfs, cat.stamp, cat.fetched, cat.checked = indexCatalog(get(root, "catalogData")), stamp, at, at
+	cat.perfs, cat.stamp, cat.fetched, cat.checked = retain(cat.perfs, indexCatalog(get(root, "catalogData")), at), stamp, at, at
 	cat.stale = c.cfg.Clock.Now().Sub(at) >= c.cfg.CatalogMaxAge
 }
 
-// fetchCatalog calls getCatalogDetailed, replaces the cache and stores
-// it. Callers hold c.catalog.mu.
+// fetchCatalog calls getCatalogDetailed, replaces the cache (keeping, for
+// a while, the performances it no longer holds: see retain) and stores
+// the answer. Callers hold c.catalog.mu.
 func (c *Client) fetchCatalog(ctx context.Context, now time.Time) error {
 	cat := &c.catalog
 	stamp, serr := "", errors.New("no stamp in a dry run")
@@ -250,7 +277,11 @@ func (c *Client) fetchCatalog(ctx context.Context, now time.Time) error {
 	cat.fetches++
 	// SecuTix counts the attempt: do not try again before the interval.
 	cat.attempted = now
-	body, err := c.call(ctx, MethodGetCatalogDetailed, map[string]any{}, "")
+	req := map[string]any{}
+	if c.cfg.CatalogScope != CatalogScopeNone {
+		req["scope"] = c.cfg.CatalogScope
+	}
+	body, err := c.call(ctx, MethodGetCatalogDetailed, req, "")
 	if err != nil {
 		return err
 	}
@@ -258,7 +289,7 @@ func (c *Client) fetchCatalog(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return malformed(MethodGetCatalogDetailed, err)
 	}
-	cat.perfs, cat.stale, cat.fetched = indexCatalog(get(root, "catalogData")), false, now
+	cat.perfs, cat.stale, cat.fetched = retain(cat.perfs, indexCatalog(get(root, "catalogData")), now), false, now
 	if serr == nil {
 		cat.stamp, cat.checked = stamp, now
 	}

@@ -43,7 +43,8 @@ var ErrResponseTooLarge = errors.New("secutix: response too large")
 // Client fetches orders from one SecuTix institution over its REST_RPC
 // JSON API. It caches the bearer token, sends each request when its Quota
 // (per institution and service) lets it, and retries only what SecuTix
-// asks it to retry ("in_progress") plus one re-authentication on HTTP 401;
+// asks it to retry ("in_progress") plus one re-authentication on HTTP 401
+// or 403 (SecuTix does not say which one a stale token gets);
 // overload (429, 509) pauses the quota and, like outages (5xx, network),
 // is returned to the caller, whose task queue backs off.
 //
@@ -58,7 +59,7 @@ type Client struct {
 	catalog catalog
 
 	mu     sync.Mutex
-	token  string // token mode: the /v1/auth token, until a 401
+	token  string // token mode: the /v1/auth token, until a 401 or 403
 	flight *authFlight
 }
 
@@ -270,7 +271,11 @@ func (c *Client) lookUpContacts(ctx context.Context, r *rawFile, cat *catView) e
 		if err != nil {
 			continue // not a contact number
 		}
-		body, err := c.call(ctx, MethodGetContactData, map[string]any{"contactNumber": n}, "contact")
+		req := map[string]any{"contactNumber": n}
+		if len(c.cfg.ContactDetails) > 0 {
+			req["details"] = c.cfg.ContactDetails
+		}
+		body, err := c.call(ctx, MethodGetContactData, req, "contact")
 		if err != nil {
 			return err
 		}
@@ -414,14 +419,15 @@ func (c *Client) call(ctx context.Context, method string, req map[string]any, su
 			pass.MarkRead(ctx, c.cfg.Clock.Now())
 		}
 		start := time.Now()
-		resp, err := c.send(ctx, url, payload, token)
+		resp, err := c.send(ctx, url, payload, token, method)
 		c.observe(method, resp, err, start)
 		if err != nil {
 			return nil, withPrefix(prefix, err)
 		}
 		switch {
-		case resp.status == http.StatusUnauthorized && !reauthed:
-			// The token expired or was refused: forge or fetch a new one, once.
+		case (resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden) && !reauthed:
+			// The token expired or was refused: forge or fetch a new one,
+			// once. SecuTix documents neither status for it, so both count.
 			reauthed = true
 			c.invalidate(token)
 			continue
@@ -477,8 +483,14 @@ type response struct {
 // send sends one JSON POST (the caller waited for the quota) and
 // reads the answer within the size limit. Its errors carry a kind but no
 // prefix.
-func (c *Client) send(ctx context.Context, url string, payload []byte, token string) (*response, error) {
+func (c *Client) send(ctx context.Context, url string, payload []byte, token, method string) (*response, error) {
 	c.calls.Add(1)
+	timeout, limit := DefaultHTTPTimeout, c.cfg.MaxResponseBytes
+	if method == MethodGetCatalogDetailed {
+		timeout, limit = CatalogHTTPTimeout, max(limit, CatalogMaxResponseBytes)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
 		return nil, pass.Wrap(pass.KindInvalid, err, "build request")
@@ -493,13 +505,13 @@ func (c *Client) send(ctx context.Context, url string, payload []byte, token str
 		return nil, pass.Wrap(pass.KindUnavailable, err, "request failed")
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, c.cfg.MaxResponseBytes+1))
+	body, err := io.ReadAll(io.LimitReader(res.Body, limit+1))
 	if err != nil {
 		return nil, pass.Wrap(pass.KindUnavailable, err, "read response")
 	}
-	if int64(len(body)) > c.cfg.MaxResponseBytes {
+	if int64(len(body)) > limit {
 		return nil, pass.Wrap(pass.KindInvalid, ErrResponseTooLarge,
-			fmt.Sprintf("the response is larger than %d bytes", c.cfg.MaxResponseBytes))
+			fmt.Sprintf("the response is larger than %d bytes", limit))
 	}
 	return &response{status: res.StatusCode, header: res.Header, body: body}, nil
 }
@@ -677,7 +689,7 @@ func (c *Client) authenticate(ctx context.Context) (string, error) {
 		return "", withPrefix(prefix, err)
 	}
 	start := time.Now()
-	resp, err := c.send(ctx, c.cfg.BaseURL+authPath, payload, "")
+	resp, err := c.send(ctx, c.cfg.BaseURL+authPath, payload, "", "auth")
 	c.observe(MethodAuth, resp, err, start)
 	if err != nil {
 		return "", withPrefix(prefix, err)

@@ -18,13 +18,24 @@ const (
 	DefaultInProgressRetries = 5
 	DefaultInProgressDelay   = 10 * time.Second
 	DefaultHTTPTimeout       = 15 * time.Second
-	DefaultMaxResponseBytes  = 4 << 20
-	DefaultRetryAfter        = 30 * time.Second
+	// CatalogHTTPTimeout bounds a getCatalogDetailed request: SecuTix
+	// works on it up to 30 s before it answers "in_progress", and public
+	// clients saw answers take about 20 s.
+	CatalogHTTPTimeout = 60 * time.Second
+	// CatalogMaxResponseBytes caps a getCatalogDetailed answer, which
+	// holds every product and performance of the institution (of past
+	// seasons too, in the extended scope), when MaxResponseBytes is less.
+	CatalogMaxResponseBytes = 64 << 20
+	DefaultMaxResponseBytes = 4 << 20
+	DefaultRetryAfter       = 30 * time.Second
 	// DefaultCatalogInterval is SecuTix's limit on getCatalogDetailed.
 	DefaultCatalogInterval    = 10 * time.Minute
 	DefaultSetupCheckInterval = time.Minute
 	DefaultCatalogMaxAge      = time.Hour
 	DefaultGranularity        = "TICKETS"
+	DefaultCatalogScope       = "EXTENDED"
+	// CatalogScopeNone as CatalogScope sends getCatalogDetailed no scope.
+	CatalogScopeNone = "none"
 	// JWTLifetime is exp - iat of a forged JWT: SecuTix accepts at most 30 s.
 	JWTLifetime = 30 * time.Second
 )
@@ -70,7 +81,9 @@ type Config struct {
 	// operator's secret) are the credentials: the JWT's aud, iss and
 	// signing key, or the body of /v1/auth. Required.
 	Operator, Partner, Secret string
-	// HTTPClient sends the requests; nil means a client with a 15 s timeout.
+	// HTTPClient sends the requests; nil means a client of its own. Each
+	// request is bounded by DefaultHTTPTimeout (a catalogue request by
+	// CatalogHTTPTimeout) besides any timeout of the client's.
 	HTTPClient *http.Client
 	// RequestsPerMinute is the limit of the default Quota per service
 	// (SecuTix counts per institution and service: all the service's
@@ -96,7 +109,8 @@ type Config struct {
 	// Locale picks among localized names (then "en", then the first one)
 	// and is the tickets' locale when SecuTix gives none; "" means "en".
 	Locale string
-	// MaxResponseBytes caps a response body; 0 means 4 MiB.
+	// MaxResponseBytes caps a response body; 0 means 4 MiB. A catalogue
+	// may take up to CatalogMaxResponseBytes.
 	MaxResponseBytes int64
 	// Fields maps pass fields to paths in SecuTix's JSON over the defaults
 	// (see Fields; "" removes a default).
@@ -110,6 +124,11 @@ type Config struct {
 	SeasonTickets map[string][]string
 	// Granularity is getOrderDetails' granularity; "" means TICKETS.
 	Granularity string
+	// CatalogScope is getCatalogDetailed's scope; "" means
+	// DefaultCatalogScope, which includes products no longer on sale (so
+	// that a refund of a past or cancelled performance still maps), and
+	// CatalogScopeNone sends none (SecuTix then exports what is on sale).
+	CatalogScope string
 	// CatalogInterval is the least time between two getCatalogDetailed
 	// calls; 0 means 10 minutes (SecuTix's limit); negative means no limit
 	// (for sandboxes and tests).
@@ -132,6 +151,8 @@ type Config struct {
 	// per order, on its own quota) so that fields may map to "contact.…"
 	// paths, such as the holder's e-mail and language. Off by default.
 	ContactLookup bool
+	// ContactDetails, when set, is sent as getContactData's details.
+	ContactDetails []string
 	// TicketPageSize is how many tickets one listTicketsByCriteria call
 	// asks for; 0 means 5,000.
 	TicketPageSize int
@@ -224,7 +245,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, pass.Errorf(pass.KindInvalid, "secutix: config: %s", strings.Join(probs, "; "))
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+		c.HTTPClient = &http.Client{}
 	}
 	if c.RequestsPerMinute == 0 {
 		c.RequestsPerMinute = DefaultRequestsPerMinute
@@ -252,6 +273,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.TicketPageSize <= 0 {
 		c.TicketPageSize = DefaultTicketPageSize
+	}
+	if c.CatalogScope == "" {
+		c.CatalogScope = DefaultCatalogScope
 	}
 	if c.Granularity == "" {
 		c.Granularity = DefaultGranularity

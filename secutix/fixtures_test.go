@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -79,5 +80,41 @@ func TestListTicketsFixture(t *testing.T) {
 	if crit["productId"] != float64(10228231108335) || crit["startDate"] == nil || crit["endDate"] == nil ||
 		page["startPosition"] != float64(0) || page["maxResult"] != float64(secutix.DefaultTicketPageSize) {
 		t.Errorf("request %v", reqs[0])
+	}
+}
+
+// TestRequestsFixture: getCatalogDetailed asks for the extended scope by
+// default (or none, when so configured), and getContactData carries the
+// configured details next to the order's contactReference.
+func TestRequestsFixture(t *testing.T) {
+	t.Parallel()
+	body, err := os.ReadFile("testdata/order-details.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, scope := range []string{"", secutix.CatalogScopeNone} {
+		srv, seen := fixtureServer(t, map[string]string{"getCatalogDetailed": "catalog.json", "getPOSConfig": "pos-config.json"})
+		cl, err := secutix.New(secutix.Config{Tenant: "demo", BaseURL: srv.URL, Operator: "MOSA_WALLET", Partner: "p", Secret: "s",
+			HTTPClient: srv.Client(), RequestsPerMinute: 1000, CatalogScope: scope, ContactLookup: true, ContactDetails: []string{"GENERAL"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.OrderFromDetails(t.Context(), "demo", body); err != nil {
+			t.Fatal(err)
+		}
+		cat, contact := seen["getCatalogDetailed"], seen["getContactData"]
+		if len(cat) != 1 || len(contact) != 1 {
+			t.Fatalf("scope %q: %d catalogue and %d contact requests, want 1 and 1", scope, len(cat), len(contact))
+		}
+		want := map[string]any{"scope": "EXTENDED"}
+		if scope == secutix.CatalogScopeNone {
+			want = map[string]any{}
+		}
+		if !reflect.DeepEqual(cat[0], want) {
+			t.Errorf("scope %q: getCatalogDetailed %v, want %v", scope, cat[0], want)
+		}
+		if want := map[string]any{"contactNumber": float64(7697), "details": []any{"GENERAL"}}; !reflect.DeepEqual(contact[0], want) {
+			t.Errorf("getContactData %v, want %v", contact[0], want)
+		}
 	}
 }

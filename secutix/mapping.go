@@ -131,15 +131,24 @@ func (r *rawFile) performanceIDs() []int64 {
 	return ids
 }
 
-// onlySales reports whether every order of r is a sale: a lone sale order
-// is a whole picture; a lone refund needs the file around it.
+// onlySales reports whether every order of r is a sale with its
+// movements: such an order is a whole picture. A refund or an exchange
+// needs the file around it (the tickets it cancels sit in the sale), and
+// an order given at a granularity coarser than its movements (operations
+// only, say) lacks its tickets.
 func (r *rawFile) onlySales() bool {
 	for _, o := range r.orders {
-		if cancellingOrder(o) {
+		if cancellingOrder(o) || exchangeOrder(o) || (len(o.MovementDatas) == 0 && len(o.OperationDatas) > 0) {
 			return false
 		}
 	}
 	return len(r.orders) > 0
+}
+
+// exchangeOrder reports whether o is an exchange (SecuTix's orderType
+// EXCHANGE_CLIENT or EXCHANGE_ORGANIZATION).
+func exchangeOrder(o orderData) bool {
+	return strings.HasPrefix(strings.ToUpper(strings.TrimSpace(o.OrderType.String())), "EXCHANGE")
 }
 
 // order maps a file and its orders: one ticket per movement of every order
@@ -153,9 +162,10 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 	out := &pass.Order{Tenant: m.tenant, FileID: r.fileID()}
 	fileCancelled := false
 	if fd := r.file; fd != nil {
+		// No pass shows it: a value that cannot be read is a warning.
 		t, err := parseTime(fd.LastModDateTime.String(), nil)
 		if err != nil {
-			return nil, pass.Errorf(pass.KindInvalid, "secutix: file %d: lastModDateTime: %v", out.FileID, err)
+			out.Warnings = append(out.Warnings, fmt.Sprintf("file %d: lastModDateTime: %v; ignored", out.FileID, err))
 		}
 		out.LastModified = t
 		fileCancelled = cancelledState(fd.FileState.String())
@@ -234,12 +244,14 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 
 // upcoming lists the performances of the products covers names that the
 // catalogue holds and that have not ended, soonest first, at most
-// pass.MaxUpcoming, named in locale.
+// pass.MaxUpcoming, named in locale. A cancelled performance (state
+// CANCELED or CANCELED_CLOSED) and one the catalogue no longer holds are
+// left out.
 func (m mapper) upcoming(cat *catView, covers []string, locale string) []pass.UpcomingEvent {
 	var out []pass.UpcomingEvent
 	for id, e := range cat.all {
 		code, _ := get(e.product, "code").(string)
-		if !slices.Contains(covers, code) {
+		if !slices.Contains(covers, code) || !e.left.IsZero() || performanceCancelled(e.performance) {
 			continue
 		}
 		d, err := m.performance(id, ticketScope{"product": e.product, "performance": e.performance, "pos": cat.pos})
@@ -275,12 +287,8 @@ func (r *rawFile) scope(i, j int, cat *catView) (ticketScope, *operationData) {
 		sc["contact"] = cat.contacts[ref]
 	}
 	sc["movement"] = at(get(on, "movementDatas"), j)
-	switch k := newestTicket(mv); {
-	case k < 0:
-	case k < len(mv.Tickets):
-		sc["ticket"] = at(get(sc["movement"], "tickets"), k)
-	default:
-		sc["ticket"] = get(sc["movement"], "ticket")
+	if k, nodes := newestTicket(mv), ticketNodes(sc["movement"]); k >= 0 && k < len(nodes) {
+		sc["ticket"] = nodes[k]
 	}
 	k := operationIndex(o, int64(mv.OperationID))
 	var op *operationData
@@ -510,17 +518,17 @@ func operationIndex(o *orderData, id int64) int {
 	return -1
 }
 
-// newestTicket returns the index of the movement's current ticket: of its
-// tickets (and its "ticket" object, index len(Tickets)) the one created
+// newestTicket returns the index of the movement's current ticket in
+// ticketNodes' order (its "tickets", then its "ticket"): the one created
 // last, then the one with the highest ticketId, then the last listed; -1
 // when it has none.
 func newestTicket(mv *movementData) int {
-	cands := make([]*ticketData, 0, len(mv.Tickets)+1)
+	cands := make([]*ticketData, 0, len(mv.Tickets)+len(mv.Ticket))
 	for i := range mv.Tickets {
 		cands = append(cands, &mv.Tickets[i])
 	}
-	if mv.Ticket != nil {
-		cands = append(cands, mv.Ticket)
+	for i := range mv.Ticket {
+		cands = append(cands, &mv.Ticket[i])
 	}
 	best := -1
 	var bestAt time.Time
@@ -561,6 +569,13 @@ func cancelledState(s string) bool {
 		return true
 	}
 	return false
+}
+
+// performanceCancelled reports whether a catalogue performance's state is
+// CANCELED or CANCELED_CLOSED.
+func performanceCancelled(perf node) bool {
+	st := strings.ToUpper(strings.TrimSpace(textOf(get(perf, "state")).String()))
+	return st == "CANCELED" || st == "CANCELED_CLOSED" || st == "CANCELLED"
 }
 
 // cancellingOrder reports whether o is a refund order or the freeing of a

@@ -62,20 +62,67 @@ type operationData struct {
 }
 
 type movementData struct {
-	MovementID  flexInt      `json:"movementId"`
-	OperationID flexInt      `json:"operationId"`
-	SeatID      flexInt      `json:"seatId"`
-	Tickets     []ticketData `json:"tickets"`
-	Ticket      *ticketData  `json:"ticket"`
+	MovementID  flexInt    `json:"movementId"`
+	OperationID flexInt    `json:"operationId"`
+	SeatID      flexInt    `json:"seatId"`
+	Tickets     ticketList `json:"tickets"`
+	Ticket      ticketList `json:"ticket"`
 }
 
 // ticketData is a ticket as SecuTix shows tickets elsewhere (ticketId,
 // barcode, ticketState, cancellationCause, creationDate, price …); where
-// tickets sit in an order is not documented, so both a "tickets" list and
-// a "ticket" object are read.
+// tickets sit in an order is not documented, so both "tickets" and
+// "ticket" are read, each a list or a single object (ticketList).
 type ticketData struct {
 	TicketID     flexInt `json:"ticketId"`
 	CreationDate text    `json:"creationDate"`
+}
+
+// ticketList is the tickets under one key of a movement: a list of them,
+// or one ticket object. Anything else (null, a string, a number) is no
+// ticket, and an element that is not a ticket object is a zero
+// ticketData, so that the list keeps the positions of ticketNodes'.
+type ticketList []ticketData
+
+// UnmarshalJSON implements json.Unmarshaler; it never fails on valid JSON.
+func (l *ticketList) UnmarshalJSON(b []byte) error {
+	*l = nil
+	b = bytes.TrimSpace(b)
+	var raws []json.RawMessage
+	switch {
+	case len(b) > 0 && b[0] == '[':
+		if err := json.Unmarshal(b, &raws); err != nil {
+			return err
+		}
+	case len(b) > 0 && b[0] == '{':
+		raws = []json.RawMessage{b}
+	default:
+		return nil
+	}
+	for _, r := range raws {
+		var t ticketData
+		if json.Unmarshal(r, &t) != nil {
+			t = ticketData{}
+		}
+		*l = append(*l, t)
+	}
+	return nil
+}
+
+// ticketNodes is the JSON side of a movement's ticketLists: the
+// elements of its "tickets" then of its "ticket", a single object
+// counting as a list of one.
+func ticketNodes(movement node) []node {
+	var out []node
+	for _, key := range []string{"tickets", "ticket"} {
+		switch v := get(movement, key).(type) {
+		case []any:
+			out = append(out, v...)
+		case map[string]any:
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // translation is one localized value.

@@ -314,7 +314,8 @@ func secutixConfig(t config.Tenant, base, inst string) secutix.Config {
 		Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
 		RequestsPerMinute: sx.RequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
 		Symbology: pass.Symbology(sx.Symbology),
-		Fields:    sx.Fields, Granularity: sx.Granularity, ContactLookup: sx.ContactLookup,
+		Fields:    sx.Fields, Granularity: sx.Granularity, ContactLookup: sx.ContactLookup, ContactDetails: sx.ContactDetails,
+		CatalogScope:  sx.CatalogScope,
 		SeasonTickets: seasonTickets(sx.SeasonTickets),
 	}
 }

@@ -195,6 +195,8 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 		Granularity   string `json:"granularity"`
 		RequestID     *int64 `json:"requestId"`
 		ContactNumber int64  `json:"contactNumber"`
+		// getCatalogDetailed's scope: EXTENDED adds what is no longer on sale.
+		Scope string `json:"scope"`
 		// updateExternalReferences and getExternalReference.
 		ID                    int64  `json:"id"`
 		ExternalReferenceKind string `json:"externalReferenceKind"`
@@ -270,7 +272,7 @@ func (s *Sandbox) serveService(w http.ResponseWriter, r *http.Request) {
 		s.saveLocked()
 		writeJSON(w, http.StatusOK, ok)
 	case methodCatalog, methodPOSConfig, methodSetupUpdate:
-		s.serveCatalog(w, method, ok)
+		s.serveCatalog(w, method, req.Scope, ok)
 	case methodListTickets:
 		s.serveTicketList(w, req.ticketListRequest, ok)
 	case methodContact:

@@ -165,7 +165,7 @@ func (s *Sandbox) setupChanged() {
 
 // serveCatalog answers the catalogue service's methods. Callers hold s.mu
 // and have passed gate.
-func (s *Sandbox) serveCatalog(w http.ResponseWriter, method string, ok Envelope) {
+func (s *Sandbox) serveCatalog(w http.ResponseWriter, method, scope string, ok Envelope) {
 	now := s.cfg.Now()
 	switch method {
 	case methodPOSConfig:
@@ -189,10 +189,37 @@ func (s *Sandbox) serveCatalog(w http.ResponseWriter, method string, ok Envelope
 		s.catalog.lastCall = now
 		res := CatalogResult{Envelope: ok}
 		if s.catalog.byKey != nil {
-			res.CatalogData.Seasons = []Season{s.catalog.season}
+			res.CatalogData.Seasons = []Season{s.exported(scope == "EXTENDED")}
 		}
 		writeJSON(w, http.StatusOK, res)
 	}
+}
+
+// exported is the season as getCatalogDetailed shows it: a performance
+// that has ended is CLOSED, and SecuTix exports closed objects (and a
+// product with nothing left on sale) only in the extended scope. Callers
+// hold s.mu.
+func (s *Sandbox) exported(extended bool) Season {
+	now := s.now()
+	season := s.catalog.season
+	season.Products = nil
+	for _, p := range s.catalog.season.Products {
+		cp := *p
+		cp.Event.Performances = nil
+		for _, perf := range p.Event.Performances {
+			q := *perf
+			if start := parseOr(q.Start); !start.Add(time.Duration(q.Duration) * time.Second).After(now) {
+				q.State = "CLOSED"
+			}
+			if extended || q.State == "RUNNING" || q.State == "SUSPENDED" {
+				cp.Event.Performances = append(cp.Event.Performances, &q)
+			}
+		}
+		if extended || len(cp.Event.Performances) > 0 {
+			season.Products = append(season.Products, &cp)
+		}
+	}
+	return season
 }
 
 // Reschedule moves a performance in the catalogue, as an organiser does

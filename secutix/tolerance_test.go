@@ -1,0 +1,124 @@
+package secutix
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"walletpass/pass"
+)
+
+// TestTicketContainers: where tickets sit in a movement is not documented,
+// so "tickets" and "ticket" are each read as a list or as one object, and
+// what is neither (a number, a string) is no ticket rather than an answer
+// that cannot be read (a movement without a ticket then lacks its
+// barcode, an error that names it); the barcode comes from the ticket the
+// mapping picked.
+func TestTicketContainers(t *testing.T) {
+	t.Parallel()
+	m := testMapper(t, "en", nil)
+	tests := []struct {
+		name, movement string
+		ticket         int64
+		barcode        string // or the error
+	}{
+		{"tickets: one object", `"tickets":{"ticketId":7,"barcode":"b7"}`, 7, "b7"},
+		{"ticket: a list", `"ticket":[{"ticketId":7,"barcode":"b7"},{"ticketId":8,"barcode":"b8"}]`, 8, "b8"},
+		{"both, the newest wins", `"tickets":[{"ticketId":9,"barcode":"b9"}],"ticket":{"ticketId":3,"barcode":"b3"}`, 9, "b9"},
+		{"a number", `"ticket":123`, 0, "barcode is required"},
+		{"a string and a ticket", `"tickets":["x",{"ticketId":4,"barcode":"b4"}]`, 4, "b4"},
+		{"a ticket id that is no number", `"tickets":[{"ticketId":"A-1","barcode":"bA"},{"ticketId":5,"barcode":"b5"}]`, 5, "b5"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			body := `{"fileDetailsData":{"fileId":1,"lastModDateTime":"2026-01-01T10:00:00Z"},"orderDetailsDatas":[{"orderId":6,"orderType":"SALE",` +
+				`"operationDatas":[` + goodOp + `],"movementDatas":[{"movementId":11,"operationId":1,` + tc.movement + `}]}]}`
+			o, err := decodeFile(t, m, []byte(body), 1)
+			if tc.ticket == 0 {
+				if pass.KindOf(err) != pass.KindInvalid || !strings.Contains(fmt.Sprint(err), tc.barcode) {
+					t.Fatalf("got %v, want an invalid movement: %s", err, tc.barcode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(o.Tickets) != 1 {
+				t.Fatalf("got %d tickets, want 1", len(o.Tickets))
+			}
+			if tk := o.Tickets[0]; tk.TicketID != tc.ticket || tk.Barcode != tc.barcode {
+				t.Errorf("got ticket %d barcode %q, want %d %q", tk.TicketID, tk.Barcode, tc.ticket, tc.barcode)
+			}
+		})
+	}
+}
+
+// TestLastModifiedIsNotRequired: no pass shows the file's lastModDateTime,
+// so one that cannot be read is a warning, not a file that cannot map.
+func TestLastModifiedIsNotRequired(t *testing.T) {
+	t.Parallel()
+	body := `{"fileDetailsData":{"fileId":1,"lastModDateTime":"2026-01-01 10:00"},"orderDetailsDatas":[{"orderId":6,"orderType":"SALE",` +
+		`"operationDatas":[` + goodOp + `],"movementDatas":[{"movementId":11,"operationId":1,"tickets":[{"ticketId":7,"barcode":"b7"}]}]}]}`
+	o, err := decodeFile(t, testMapper(t, "en", nil), []byte(body), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Tickets) != 1 || !o.LastModified.IsZero() || !slices.ContainsFunc(o.Warnings, func(w string) bool { return strings.Contains(w, "lastModDateTime") }) {
+		t.Errorf("got %d tickets, LastModified %v, warnings %q; want 1, zero and a warning", len(o.Tickets), o.LastModified, o.Warnings)
+	}
+}
+
+// TestRetain: a performance the new catalogue lacks stays for a while,
+// marked as left when it first went missing, and goes after
+// catalogRetention.
+func TestRetain(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	e := func(id string) catEntry { return catEntry{performance: map[string]any{"id": id}} }
+	cat := retain(nil, map[int64]catEntry{1: e("1"), 2: e("2")}, t0)
+	cat = retain(cat, map[int64]catEntry{1: e("1")}, t0.Add(time.Hour))
+	if got := cat[2].left; !got.Equal(t0.Add(time.Hour)) || !cat[1].left.IsZero() {
+		t.Fatalf("after the first read without 2: %v", cat)
+	}
+	cat = retain(cat, map[int64]catEntry{1: e("1")}, t0.Add(catalogRetention))
+	if got := cat[2].left; !got.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("2 left at %v, want the first read without it", got)
+	}
+	cat = retain(cat, map[int64]catEntry{1: e("1")}, t0.Add(time.Hour+catalogRetention))
+	if _, ok := cat[2]; ok || len(cat) != 1 {
+		t.Errorf("after the retention: %v, want 1 alone", cat)
+	}
+	cat = retain(cat, map[int64]catEntry{1: e("1"), 2: e("2")}, t0.Add(2*catalogRetention))
+	if len(cat) != 2 || !cat[2].left.IsZero() {
+		t.Errorf("2 back in the catalogue: %v", cat)
+	}
+}
+
+// TestUpcomingLeavesOut: a season ticket's upcoming performances leave
+// out those cancelled in SecuTix and those the catalogue no longer holds.
+func TestUpcomingLeavesOut(t *testing.T) {
+	t.Parallel()
+	m := testMapper(t, "en", nil)
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	product := map[string]any{"code": "SHOW", "externalName": "Show"}
+	perf := func(start, state string) map[string]any {
+		return map[string]any{"start": start, "state": state, "duration": 3600.0}
+	}
+	cat := &catView{now: now, all: map[int64]catEntry{
+		1: {product: product, performance: perf("2026-06-01T20:00:00+02:00", "RUNNING")},
+		2: {product: product, performance: perf("2026-06-02T20:00:00+02:00", "CANCELED")},
+		3: {product: product, performance: perf("2026-06-03T20:00:00+02:00", "CANCELED_CLOSED")},
+		4: {product: product, performance: perf("2026-06-04T20:00:00+02:00", "RUNNING"), left: now.Add(-time.Hour)},
+		5: {product: product, performance: perf("2026-06-05T20:00:00+02:00", "SUSPENDED")},
+	}}
+	var ids []string
+	for _, u := range m.upcoming(cat, []string{"SHOW"}, "en") {
+		ids = append(ids, u.ID)
+	}
+	if !slices.Equal(ids, []string{"1", "5"}) {
+		t.Errorf("upcoming %v, want [1 5]", ids)
+	}
+}

@@ -1,0 +1,102 @@
+package secutix_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	fakesecutix "walletpass/fake/secutix"
+	"walletpass/pass"
+	"walletpass/secutix"
+)
+
+// TestReauthenticatesOnceOn403: SecuTix does not say whether a stale token
+// gets 401 or 403, so a 403 drops the cached token and the call is tried
+// once more with a new one, as for a 401.
+func TestReauthenticatesOnceOn403(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, tokenMode)
+	c := b.create(t, fakesecutix.OrderRequest{})
+	ctx := t.Context()
+	if _, err := b.cl.OrderByFileID(ctx, tenant, c.FileID); err != nil {
+		t.Fatal(err)
+	}
+	b.sb.FailNext(http.StatusForbidden, 1)
+	if _, err := b.cl.OrderByFileID(ctx, tenant, c.FileID); err != nil {
+		t.Fatalf("got %v after a 403, want a new token and the answer", err)
+	}
+	if a := b.sb.Calls("auth"); a != 2 {
+		t.Errorf("got %d auth calls, want 2 (the 403 dropped the token)", a)
+	}
+	b.sb.FailNext(http.StatusForbidden, 3)
+	_, err := b.cl.OrderByFileID(ctx, tenant, c.FileID)
+	wantKind(t, err, pass.KindUnauthorized)
+}
+
+// TestRefundOfAnEndedPerformance: SecuTix's catalogue exports only what is
+// on sale unless it is asked for the extended scope, so a refund after the
+// performance has ended maps only with that scope, the client's default.
+func TestRefundOfAnEndedPerformance(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	start := fixedNow.Add(-50 * time.Hour)
+	c := b.create(t, fakesecutix.OrderRequest{Tickets: []fakesecutix.TicketSpec{{Event: &fakesecutix.EventSpec{
+		Name: "Yesterday's show", Start: start.Format(time.RFC3339), End: start.Add(2 * time.Hour).Format(time.RFC3339)}}}})
+	if _, err := b.sb.Refund(c.FileID, c.Tickets[0].TicketID); err != nil {
+		t.Fatal(err)
+	}
+	o, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID)
+	if err != nil {
+		t.Fatalf("the default (extended) catalogue: %v", err)
+	}
+	if len(o.Tickets) != 1 || o.Tickets[0].State != pass.TicketCancelled {
+		t.Fatalf("got %+v, want the one ticket cancelled", o.Tickets)
+	}
+
+	cfg := b.cfg
+	cfg.CatalogScope = secutix.CatalogScopeNone
+	_, err = b.client(t, cfg).OrderByFileID(t.Context(), tenant, c.FileID)
+	wantKind(t, err, pass.KindInvalid) // what is on sale lacks the performance
+}
+
+// TestOrdersReadWithTheirFile: an exchange order, and an order given at a
+// granularity without its movements, are read with their file rather than
+// mapped as they are (which would give no ticket, or miss those the
+// exchange replaced).
+func TestOrdersReadWithTheirFile(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, func(c *secutix.Config) { c.Granularity = "OPERATIONS" })
+	c := b.create(t, fakesecutix.OrderRequest{Count: 2})
+	ctx := t.Context()
+
+	o, err := b.cl.OrderByOrderID(ctx, tenant, c.OrderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Tickets) != 2 || b.sb.Calls("getFileDetails") != 1 {
+		t.Errorf("operations only: got %d tickets after %d getFileDetails calls, want 2 after 1", len(o.Tickets), b.sb.Calls("getFileDetails"))
+	}
+
+	f, ok := b.sb.Order(c.FileID)
+	if !ok {
+		t.Fatal("the sandbox lost the file")
+	}
+	details := f.OrderDetailsDatas[0]
+	details.OrderType = "EXCHANGE_CLIENT"
+	body, err := json.Marshal(map[string]any{"orderDetailsData": details})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(body, []byte(`"movementDatas":[{`)) {
+		t.Fatalf("the exchange's body has no movements: %s", body)
+	}
+	o, err = b.cl.OrderFromDetails(ctx, tenant, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Tickets) != 2 || b.sb.Calls("getFileDetails") != 2 {
+		t.Errorf("exchange: got %d tickets after %d getFileDetails calls, want 2 after 2", len(o.Tickets), b.sb.Calls("getFileDetails"))
+	}
+}
