@@ -291,6 +291,8 @@ func TestTicketsAPIKeys(t *testing.T) {
 	demoKey, _ := auth.NewAPIKey()
 	otherKey, _ := auth.NewAPIKey()
 	oldKey, _ := auth.NewAPIKey()
+	otherOldKey, _ := auth.NewAPIKey()
+	keys[auth.HashAPIKey(otherOldKey)] = httpapi.APIKeyInfo{Tenant: "other", Revoked: true}
 	keys[auth.HashAPIKey(demoKey)] = httpapi.APIKeyInfo{Tenant: "demo"}
 	keys[auth.HashAPIKey(otherKey)] = httpapi.APIKeyInfo{Tenant: "other"}
 	keys[auth.HashAPIKey(oldKey)] = httpapi.APIKeyInfo{Tenant: "demo", Revoked: true}
@@ -321,6 +323,7 @@ func TestTicketsAPIKeys(t *testing.T) {
 		{"own key (X-API-Key)", map[string]string{"X-API-Key": demoKey}, http.StatusNotFound},
 		{"another tenant's key", map[string]string{"X-API-Key": otherKey}, http.StatusForbidden},
 		{"revoked key", map[string]string{"X-API-Key": oldKey}, http.StatusUnauthorized},
+		{"another tenant's revoked key", map[string]string{"X-API-Key": otherOldKey}, http.StatusUnauthorized}, // revoked is revoked
 		{"a JWT where only keys are accepted", map[string]string{"Authorization": "Bearer a.b.c"}, http.StatusUnauthorized},
 	}
 	for _, tc := range tests {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -19,8 +20,9 @@ type Scanner interface {
 	Scan(ctx context.Context, req pass.ScanRequest) (pass.ScanResult, error)
 }
 
-// MaxScanBody bounds a scan's body.
-const MaxScanBody = 8 << 10
+// MaxScanBody bounds a scan's body: room for 2048 characters of data
+// written as JSON escapes.
+const MaxScanBody = 32 << 10
 
 // scanTypes are the kinds of read a gate may report (the product we
 // replace has the same list).
@@ -77,7 +79,7 @@ func (s *Server) scan(c *gin.Context) {
 		return
 	}
 	switch {
-	case len(req.Data) < 3 || len(req.Data) > 2048:
+	case utf8.RuneCountInString(req.Data) < 3 || utf8.RuneCountInString(req.Data) > 2048:
 		writeProblem(c, http.StatusBadRequest, "data must have 3 to 2048 characters")
 		return
 	case !slices.Contains(scanTypes, req.Type):

@@ -114,10 +114,10 @@ func (s *Server) authorizeAPI(c *gin.Context, tenant, keyScope, scope string) bo
 			return deny(pass.Errorf(pass.KindUnauthorized, "the API key is not valid"))
 		case err != nil:
 			return deny(err)
-		case k.Tenant != tenant:
-			return deny(pass.Errorf(pass.KindForbidden, "the API key is for another tenant"))
 		case k.Revoked:
 			return deny(pass.Errorf(pass.KindUnauthorized, "the API key was revoked"))
+		case k.Tenant != tenant:
+			return deny(pass.Errorf(pass.KindForbidden, "the API key is for another tenant"))
 		case !slices.Contains(keyScopes(k), keyScope):
 			scope = keyScope
 			return deny(pass.Errorf(pass.KindForbidden, "the API key lacks the scope %s", keyScope))

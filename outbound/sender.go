@@ -68,8 +68,9 @@ type Sender struct {
 	client *http.Client
 }
 
-// Timeout bounds one delivery (the receiver has this long to answer).
-const Timeout = 15 * time.Second
+// Timeout bounds one delivery (the receiver has this long to answer): the
+// 30 s that receivers written for the product we replace were given.
+const Timeout = 30 * time.Second
 
 // idlePerHost is how many idle connections to one endpoint's host the
 // sender keeps: a subscription's deliveries run pass.DeliveryStreams

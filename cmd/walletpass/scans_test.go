@@ -102,6 +102,7 @@ func TestGateScans(t *testing.T) {
 	for _, c := range []struct{ data, want string }{
 		{t3.Barcode, pass.ScanCancelled},
 		{"NOSUCHBARCODE", pass.ScanUnknown},
+		{strings.Repeat("é", 2048), pass.ScanUnknown}, // characters are counted, not bytes
 		{t2.Barcode, pass.ScanValid},
 	} {
 		if _, a, raw := scan(gate, body(c.data, "")); a.Result != c.want {
@@ -110,6 +111,8 @@ func TestGateScans(t *testing.T) {
 	}
 	for _, bad := range []map[string]string{
 		{"data": "ab", "type": "qrcode"},
+		{"data": "éé", "type": "qrcode"},
+		{"data": strings.Repeat("é", 2049), "type": "qrcode"},
 		{"data": t2.Barcode, "type": "laser"},
 		{"data": t2.Barcode, "type": "qrcode", "scanId": "has space"},
 		{"data": t2.Barcode, "type": "qrcode", "gate": "north"},
