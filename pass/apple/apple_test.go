@@ -3,6 +3,12 @@ package apple_test
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -211,6 +217,82 @@ func TestPosterNeedsNFCAndSemantics(t *testing.T) {
 		if _, ok := files["strip@3x.png"]; !ok {
 			t.Errorf("%s: classic pass lacks its strip", name)
 		}
+	}
+}
+
+// TestNFCKey: the terminal key is an ECDH P-256 key in an X.509
+// SubjectPublicKeyInfo, and nothing else (not X25519, another curve or
+// RSA); a PEM body cut into lines is accepted and written to pass.json
+// as one line of Base64.
+func TestNFCKey(t *testing.T) {
+	t.Parallel()
+	spki := func(pub any) string {
+		t.Helper()
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.StdEncoding.EncodeToString(der)
+	}
+	x25519, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p256, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A PEM's body: lines of 64 characters.
+	var lines []string
+	for s := testNFCKey; s != ""; {
+		n := min(64, len(s))
+		lines = append(lines, s[:n])
+		s = s[n:]
+	}
+	for _, c := range []struct {
+		name, key string
+		ok        bool
+	}{
+		{"P-256", testNFCKey, true},
+		{"P-256 as crypto/ecdh makes it", spki(p256.PublicKey()), true},
+		{"PEM body in lines", "\n" + strings.Join(lines, "\n") + "\n", true},
+		{"PEM body in CRLF lines", strings.Join(lines, "\r\n"), true},
+		{"PEM body indented (a YAML block)", "  " + strings.Join(lines, "\n  "), true},
+		{"X25519", spki(x25519.PublicKey()), false},
+		{"P-384", spki(&p384.PublicKey), false},
+		{"RSA", spki(&rsaKey.PublicKey), false},
+	} {
+		err := apple.CheckNFC(apple.NFC{EncryptionPublicKey: c.key})
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "must be a P-256 key")) {
+			t.Errorf("%s: err = %v, want ok = %v", c.name, err, c.ok)
+		}
+	}
+
+	b := setup(t)
+	id, err := certs.Load(certs.Source{CertFile: b.dev.Cert, KeyFile: b.dev.Key, WWDRFile: b.dev.WWDRCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := apple.NFC{EncryptionPublicKey: strings.Join(lines, "\r\n") + "\n"}
+	is, err := apple.NewIssuer(apple.IssuerConfig{PassTypeID: appletest.PassTypeID, TeamID: appletest.TeamID,
+		OrganizationName: "Demo Concerts", Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR, NFC: &cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj := b.built(t, is, apple.SampleTicket(pass.EventConcert))
+	if got := pj["nfc"].(map[string]any)["encryptionPublicKey"]; got != testNFCKey {
+		t.Errorf("nfc.encryptionPublicKey = %q, want %q (one line)", got, testNFCKey)
+	}
+	if !strings.Contains(cfg.EncryptionPublicKey, "\n") {
+		t.Errorf("NewIssuer changed the caller's NFC setup: %q", cfg.EncryptionPublicKey)
 	}
 }
 

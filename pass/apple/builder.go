@@ -6,8 +6,10 @@ import (
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
@@ -68,7 +70,8 @@ type IssuerConfig struct {
 // NFC is a tenant's NFC pass setup.
 type NFC struct {
 	// EncryptionPublicKey is the terminal's ECDH P-256 public key as the
-	// Base64 of its X.509 SubjectPublicKeyInfo (a PEM's body).
+	// Base64 of its X.509 SubjectPublicKeyInfo (a PEM's body; its line
+	// breaks and indentation are dropped).
 	EncryptionPublicKey string
 	// Message says what the pass sends to the terminal: "barcode" (the
 	// ticket's barcode, the default), "ticketId" or "movementId"; at most
@@ -110,20 +113,24 @@ func (is *Issuer) AsNFC() (*Issuer, error) {
 	return NewIssuer(cfg)
 }
 
-// CheckNFC returns an error naming what is wrong with n.
+// CheckNFC returns an error naming what is wrong with n. The key must be
+// an ECDH P-256 public key in an X.509 SubjectPublicKeyInfo, as Base64: a
+// PEM's body, which may keep its line breaks and indentation (the pass
+// gets it as one line, see NewIssuer), without the BEGIN and END lines.
 func CheckNFC(n NFC) error {
-	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(n.EncryptionPublicKey))
+	der, err := base64.StdEncoding.DecodeString(compactBase64(n.EncryptionPublicKey))
 	if err != nil {
-		return fmt.Errorf("nfc.encryptionPublicKey is not Base64: %v", err)
+		return fmt.Errorf("nfc.encryptionPublicKey is not Base64 (the body of a PEM, without its BEGIN and END lines): %v", err)
 	}
 	pub, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
 		return fmt.Errorf("nfc.encryptionPublicKey is not an X.509 SubjectPublicKeyInfo: %v", err)
 	}
+	// crypto/x509 gives a P-256 key as *ecdsa.PublicKey whatever it is
+	// for (an X.509 key names its curve, not ECDSA or ECDH); the
+	// *ecdh.PublicKey it gives is an X25519 key, which Wallet cannot use.
 	if k, ok := pub.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
-		if _, isECDH := pub.(*ecdh.PublicKey); !isECDH {
-			return fmt.Errorf("nfc.encryptionPublicKey must be a P-256 key")
-		}
+		return fmt.Errorf("nfc.encryptionPublicKey must be a P-256 key (for ECDH), not %s", keyKind(pub))
 	}
 	switch n.Message {
 	case "", "barcode", "ticketId", "movementId":
@@ -131,6 +138,28 @@ func CheckNFC(n NFC) error {
 		return fmt.Errorf("nfc.message %q must be barcode, ticketId or movementId", n.Message)
 	}
 	return nil
+}
+
+// compactBase64 is s without white space: a PEM body's line breaks and
+// indentation, which Wallet would not decode.
+func compactBase64(s string) string {
+	return strings.Join(strings.Fields(s), "")
+}
+
+// keyKind names a public key's algorithm for an error message.
+func keyKind(pub any) string {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		return "an EC key on " + k.Curve.Params().Name
+	case *ecdh.PublicKey:
+		return "an X25519 key"
+	case *rsa.PublicKey:
+		return "an RSA key"
+	case ed25519.PublicKey:
+		return "an Ed25519 key"
+	default:
+		return fmt.Sprintf("a %T", pub)
+	}
 }
 
 // nfcMessage is what the pass of t sends to the terminal; "" when the
@@ -174,6 +203,11 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 		if err := CheckNFC(*cfg.NFC); err != nil {
 			probs = append(probs, err.Error())
 		}
+		// A copy, so the caller's setup is left as it was; passes get
+		// the key as one line of Base64.
+		n := *cfg.NFC
+		n.EncryptionPublicKey = compactBase64(n.EncryptionPublicKey)
+		cfg.NFC = &n
 	}
 	if err := CheckEventGuide(cfg.EventGuide); err != nil {
 		probs = append(probs, err.Error())
@@ -315,7 +349,7 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 		w.WriteString(`,"nfc":{"message":`)
 		writeJSONString(w, nfcMsg)
 		w.WriteString(`,"encryptionPublicKey":`)
-		writeJSONString(w, strings.TrimSpace(cfg.NFC.EncryptionPublicKey))
+		writeJSONString(w, cfg.NFC.EncryptionPublicKey) // compacted by NewIssuer
 		w.WriteString(`,"requiresAuthentication":`)
 		w.WriteString(strconv.FormatBool(cfg.NFC.RequiresAuthentication))
 		w.WriteByte('}')
@@ -481,12 +515,20 @@ func relevantWindow(e pass.Event) (time.Time, time.Time) {
 // pass on the lock screen for its next windows only).
 const maxRelevantWindows = 10
 
-// relevantWindows are relevantWindow cut into one window per day of the
-// event, in the venue's zone, when it lasts more than a day: each day from
-// the first day's opening time to the last day's closing time (a festival
-// opening at 12:00 and closing at 23:00 is relevant 12:00–23:00 each day,
-// not around the clock). A closing time at or before the opening time
-// closes the next morning. An event of a day or less is one window.
+// relevantWindows is relevantWindow cut into windows of at most 24 hours
+// when it is longer: one {startDate, endDate} per day of the event
+// (Wallet is not known to honour a longer one). The windows follow one
+// another without a gap, because walletpass cannot tell an event that
+// runs around the clock (a 24-hour race, a marathon concert) from one
+// that keeps opening hours: every moment from the first window's start to
+// the end is in one. Each window starts at the first one's clock time in
+// the venue's zone (doors, or three hours before the start) and ends at
+// the same time the next day, the last at the end: a festival whose doors
+// open at 12:00 is relevant from 12:00 to 12:00 each day. A window that
+// would last longer than 24 hours (the night clocks go back) is cut at
+// 24, and the next ones start an hour earlier by the clock. An event of a
+// day or less is one window; one longer than maxRelevantWindows days gets
+// its first maxRelevantWindows windows only.
 func relevantWindows(e pass.Event) [][2]time.Time {
 	start, end := relevantWindow(e)
 	if end.Sub(start) <= 24*time.Hour {
@@ -496,25 +538,20 @@ func relevantWindows(e pass.Event) [][2]time.Time {
 	if l, err := e.Location(); e.TimeZone != "" && err == nil {
 		loc = l
 	}
-	s, en := start.In(loc), end.In(loc)
-	openH, openM, openS := s.Clock()
-	closeH, closeM, closeS := en.Clock()
-	overnight := closeH*3600+closeM*60+closeS <= openH*3600+openM*60+openS
+	end = end.In(loc)
 	var out [][2]time.Time
-	for y, m, d := s.Date(); len(out) < maxRelevantWindows; d++ {
-		ws := time.Date(y, m, d, openH, openM, openS, 0, loc)
-		if !ws.Before(en) {
-			break
+	for ws := start.In(loc); ws.Before(end) && len(out) < maxRelevantWindows; {
+		y, m, d := ws.Date()
+		h, mi, sec := ws.Clock()
+		we := time.Date(y, m, d+1, h, mi, sec, ws.Nanosecond(), loc)
+		if day := ws.Add(24 * time.Hour); we.After(day) {
+			we = day
 		}
-		cd := d
-		if overnight {
-			cd++
-		}
-		we := time.Date(y, m, cd, closeH, closeM, closeS, 0, loc)
-		if we.After(en) {
-			we = en
+		if we.After(end) {
+			we = end
 		}
 		out = append(out, [2]time.Time{ws, we})
+		ws = we
 	}
 	return out
 }

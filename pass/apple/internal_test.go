@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"text/template"
@@ -109,10 +111,13 @@ func TestFastPathFallsBack(t *testing.T) {
 }
 
 // TestRelevantWindows: an event of a day or less is one window; a longer
-// one is a window per day in the venue's zone, from the first day's
-// opening to the last day's closing time (the next morning when it closes
-// after midnight), across a change to summer time, at most
-// maxRelevantWindows.
+// one is cut into windows of at most 24 hours, one per day in the venue's
+// zone, each starting at the first window's clock time (doors, or three
+// hours before the start) and ending where the next starts, the last at
+// the end: every moment from the first window's start to the end is in a
+// window, whether the event runs around the clock (a 24-hour race) or
+// keeps opening hours; across the changes to and from summer time; at
+// most maxRelevantWindows.
 func TestRelevantWindows(t *testing.T) {
 	zurich, err := (pass.Event{TimeZone: "Europe/Zurich"}).Location()
 	if err != nil {
@@ -141,21 +146,53 @@ func TestRelevantWindows(t *testing.T) {
 			"03-14 17:00 +0100→03-15 00:00 +0100"},
 		{"a night past midnight", pass.Event{Start: at("2027-03-14 22:00"), End: at("2027-03-15 05:00"), TimeZone: "Europe/Zurich"},
 			"03-14 19:00 +0100→03-15 05:00 +0100"},
+		{"a 24-hour race", pass.Event{Start: at("2027-06-12 16:00"), End: at("2027-06-13 16:00"), TimeZone: "Europe/Zurich"},
+			"06-12 13:00 +0200→06-13 13:00 +0200, 06-13 13:00 +0200→06-13 16:00 +0200"},
 		{"a festival", pass.Event{Start: at("2027-07-09 14:00"), Doors: at("2027-07-09 12:00"), End: at("2027-07-11 23:00"),
 			TimeZone: "Europe/Zurich"},
-			"07-09 12:00 +0200→07-09 23:00 +0200, 07-10 12:00 +0200→07-10 23:00 +0200, 07-11 12:00 +0200→07-11 23:00 +0200"},
+			"07-09 12:00 +0200→07-10 12:00 +0200, 07-10 12:00 +0200→07-11 12:00 +0200, 07-11 12:00 +0200→07-11 23:00 +0200"},
 		{"nights", pass.Event{Start: at("2027-07-09 23:00"), End: at("2027-07-11 06:00"), TimeZone: "Europe/Zurich"},
-			"07-09 20:00 +0200→07-10 06:00 +0200, 07-10 20:00 +0200→07-11 06:00 +0200"},
+			"07-09 20:00 +0200→07-10 20:00 +0200, 07-10 20:00 +0200→07-11 06:00 +0200"},
 		{"into summer time", pass.Event{Start: at("2027-03-27 13:00"), End: at("2027-03-28 22:00"), TimeZone: "Europe/Zurich"},
-			"03-27 10:00 +0100→03-27 22:00 +0100, 03-28 10:00 +0200→03-28 22:00 +0200"},
+			"03-27 10:00 +0100→03-28 10:00 +0200, 03-28 10:00 +0200→03-28 22:00 +0200"},
+		// The night clocks go back has 25 hours: its window is cut at 24,
+		// and the next ones start an hour earlier by the clock.
+		{"out of summer time", pass.Event{Start: at("2027-10-30 10:00"), End: at("2027-11-01 10:00"), TimeZone: "Europe/Zurich"},
+			"10-30 07:00 +0200→10-31 06:00 +0100, 10-31 06:00 +0100→11-01 06:00 +0100, 11-01 06:00 +0100→11-01 10:00 +0100"},
+		{"start given in UTC", pass.Event{Start: at("2027-06-12 16:00").UTC(), End: at("2027-06-13 16:00").UTC(), TimeZone: "Europe/Zurich"},
+			"06-12 13:00 +0200→06-13 13:00 +0200, 06-13 13:00 +0200→06-13 16:00 +0200"},
 	} {
-		if got := f(relevantWindows(c.ev)); got != c.want {
-			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		got := relevantWindows(c.ev)
+		if f(got) != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, f(got), c.want)
+		}
+		checkCovers(t, c.name, c.ev, got)
+	}
+	long := pass.Event{Start: at("2027-05-01 10:00"), End: at("2027-06-30 18:00"), TimeZone: "Europe/Zurich"}
+	lw := relevantWindows(long)
+	if len(lw) != maxRelevantWindows || !lw[0][0].Equal(at("2027-05-01 07:00")) || !lw[len(lw)-1][1].Equal(at("2027-05-11 07:00")) {
+		t.Errorf("a two-month exhibition: %s", f(lw))
+	}
+}
+
+// checkCovers checks that windows follow one another from relevantWindow's
+// start to its end (up to maxRelevantWindows), none longer than 24 hours.
+func checkCovers(t *testing.T, name string, e pass.Event, windows [][2]time.Time) {
+	t.Helper()
+	start, end := relevantWindow(e)
+	if len(windows) == 0 || !windows[0][0].Equal(start) || !windows[len(windows)-1][1].Equal(end) {
+		t.Errorf("%s: windows %v do not run from %v to %v", name, windows, start, end)
+	}
+	for i, w := range windows {
+		if d := w[1].Sub(w[0]); d <= 0 || d > 24*time.Hour {
+			t.Errorf("%s: window %d lasts %v", name, i, d)
+		}
+		if i > 0 && !w[0].Equal(windows[i-1][1]) {
+			t.Errorf("%s: a gap between %v and %v", name, windows[i-1][1], w[0])
 		}
 	}
-	long := relevantWindows(pass.Event{Start: at("2027-05-01 10:00"), End: at("2027-06-30 18:00"), TimeZone: "Europe/Zurich"})
-	if len(long) != maxRelevantWindows || !long[0][0].Equal(at("2027-05-01 07:00")) {
-		t.Errorf("a two-month exhibition: %s", f(long))
+	if !slices.ContainsFunc(windows, func(w [2]time.Time) bool { return !e.Start.Before(w[0]) && e.Start.Before(w[1]) }) {
+		t.Errorf("%s: no window holds the start %v", name, e.Start)
 	}
 }
 
@@ -192,5 +229,60 @@ func TestDateFieldsAreVenueLocal(t *testing.T) {
 	}
 	if info, _ := sem["eventStartDateInfo"].(map[string]any); info["timeZone"] != tk.Event.TimeZone || info["date"] != sem["eventStartDate"] {
 		t.Errorf("eventStartDateInfo %v", sem["eventStartDateInfo"])
+	}
+}
+
+// TestBuilderKeysCoverWhatTheBuilderWrites: every top-level key the
+// builder writes itself is one a template may not set (builderKeys), or
+// one it writes in the template's stead: preferredStyleSchemes (from the
+// template's own) and the event guide's entries (a tenant with an
+// eventGuide may not use a template that gives them). Otherwise a
+// template could set the key and pass.json would have it twice. The
+// issuer and the sample tickets switch on everything the builder can
+// write: NFC with authentication, sharing prohibited, a web service, an
+// event guide, a used and a cancelled ticket, a season ticket.
+func TestBuilderKeysCoverWhatTheBuilderWrites(t *testing.T) {
+	sub, err := fs.Sub(templates.FS, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := LoadTemplate("default", sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := DevNFCKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &IssuerConfig{PassTypeID: "pass.example.keys", TeamID: "KEYS000000", OrganizationName: "Keys",
+		WebServiceURL: "https://walletpass.invalid/api/keys/apple", SharingProhibited: "always",
+		NFC: &NFC{EncryptionPublicKey: key, RequiresAuthentication: true}, EventGuide: []GuideRule{{Links: map[string]string{"bagPolicyURL": "https://venue.example/bags", "orderFoodURL": "https://venue.example/food"}}}}
+	own := map[string]bool{}
+	for _, k := range tpl.root.keys {
+		own[k] = true
+	}
+	written := map[string]bool{}
+	for _, tk := range sampleTickets() {
+		pj, err := renderPass(cfg, tpl, Input{Ticket: tk, SerialNumber: "keys-serial", AuthToken: "keys-token-0123456789"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range orderedKeys(pj) {
+			if !own[k] {
+				written[k] = true
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(written)) {
+		if !builderKeys[k] && k != "preferredStyleSchemes" && !slices.Contains(GuideKeys, k) {
+			t.Errorf("the builder writes %s, which a template may also set: add it to builderKeys", k)
+		}
+	}
+	// What only some passes have: if one is no longer written, the
+	// samples or the issuer above no longer cover it.
+	for _, k := range []string{"nfc", "preferredStyleSchemes", "bagPolicyURL", "voided", "sharingProhibited", "locations", "upcomingPassInformation"} {
+		if !written[k] {
+			t.Errorf("no sample pass has %s: the test no longer covers it", k)
+		}
 	}
 }

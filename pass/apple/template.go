@@ -107,13 +107,17 @@ func (e *TemplateError) Error() string {
 	return fmt.Sprintf("template %q: %s", e.Template, strings.Join(e.Problems, "; "))
 }
 
-// Keys that the builder owns: a template must not set them.
+// Keys that the builder owns: a template must not set them (pass.json
+// would have them twice), nor another pass style than eventTicket.
+// TestBuilderKeysCoverWhatTheBuilderWrites checks that every key the
+// builder writes is here, or is one it writes in the template's stead
+// (preferredStyleSchemes, the event guide's).
 var builderKeys = map[string]bool{
 	"formatVersion": true, "passTypeIdentifier": true, "serialNumber": true, "teamIdentifier": true,
 	"authenticationToken": true, "webServiceURL": true, "barcode": true, "barcodes": true,
 	"relevantDate": true, "relevantDates": true, "expirationDate": true, "voided": true,
-	"semantics": true, "groupingIdentifier": true, "locations": true, "nfc": true,
-	"boardingPass": true, "coupon": true, "generic": true, "storeCard": true,
+	"sharingProhibited": true, "semantics": true, "groupingIdentifier": true, "locations": true, "nfc": true,
+	"upcomingPassInformation": true, "boardingPass": true, "coupon": true, "generic": true, "storeCard": true,
 }
 
 var fieldArrays = []string{"headerFields", "primaryFields", "secondaryFields", "auxiliaryFields", "backFields", "additionalInfoFields"}
@@ -197,8 +201,9 @@ var (
 // LoadTemplate reads the template named name from fsys (the template's own
 // directory) and validates it. It returns a *TemplateError (kind
 // pass.KindInvalid when wrapped) listing every problem: missing icon,
-// duplicate field keys, unknown ticket fields, bad colours, changeMessage
-// without %@, malformed translations, unexpected files.
+// duplicate field keys, unknown ticket fields, keys walletpass sets itself,
+// bad colours, changeMessage without %@ (in template.json or translated),
+// malformed translations, unexpected files.
 func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 	te := &TemplateError{Template: name}
 	add := func(format string, args ...any) { te.Problems = append(te.Problems, fmt.Sprintf(format, args...)) }
@@ -321,6 +326,7 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 			sort.Strings(missing)
 			add("%s/pass.strings lacks %s (every language needs every key)", dir, strings.Join(missing, ", "))
 		}
+		checkChangeMessages(add, dir, lproj[dir])
 	}
 	has := func(name string) bool {
 		return slices.ContainsFunc(t.files, func(f staticFile) bool { return f.name == name })
@@ -455,6 +461,20 @@ func LoadTemplate(name string, fsys fs.FS) (*Template, error) {
 	h.Write(raw)
 	t.hash = hex.EncodeToString(h.Sum(nil))
 	return t, nil
+}
+
+// checkChangeMessages checks the translations of one xx.lproj folder: a
+// string with %@ is a changeMessage (template.json's are checked to have
+// one), and its translation must keep the %@, where Wallet puts the
+// field's new value; without it Wallet shows a generic message instead.
+func checkChangeMessages(add func(string, ...any), dir string, translations map[string]string) {
+	lang := strings.TrimSuffix(dir, ".lproj")
+	for _, k := range slices.Sorted(maps.Keys(translations)) {
+		if strings.Contains(k, "%@") && !strings.Contains(translations[k], "%@") {
+			add("%s/pass.strings: the %s translation of %q lacks %%@ (a changeMessage's new value; without it Wallet shows a generic message): %q",
+				dir, lang, k, translations[k])
+		}
+	}
 }
 
 func wrapTemplateError(te *TemplateError) error {

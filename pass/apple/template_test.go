@@ -69,6 +69,18 @@ func TestTemplateValidationErrors(t *testing.T) {
 			want: `eventTicket.auxiliaryFields[0] (key "seat"): changeMessage must contain %@`},
 		{name: "template syntax", break_: replace(`{{.Event.Name}}"}`, `{{.Event.Name"}`), want: `eventTicket.primaryFields[0] (key "event").value: template:`},
 		{name: "builder key", break_: replace(`"eventTicket"`, `"serialNumber": "x", "eventTicket"`), want: "serialNumber is set by walletpass"},
+		{name: "sharing is the tenant's", break_: replace(`"eventTicket"`, `"sharingProhibited": true, "eventTicket"`), want: "sharingProhibited is set by walletpass"},
+		{name: "upcoming events are the ticket's", break_: replace(`"eventTicket"`, `"upcomingPassInformation": [], "eventTicket"`),
+			want: "upcomingPassInformation is set by walletpass"},
+		{name: "translated changeMessage without placeholder", break_: func(m fstest.MapFS) {
+			m["en.lproj/pass.strings"] = &fstest.MapFile{Data: []byte(`"EVENT" = "Event"; "Seat %@" = "Seat %@";`)}
+			m["fr.lproj/pass.strings"] = &fstest.MapFile{Data: []byte(`"EVENT" = "Événement"; "Seat %@" = "Votre place a changé";`)}
+		},
+			want: `fr.lproj/pass.strings: the fr translation of "Seat %@" lacks %@`},
+		{name: "translated changeMessage", break_: func(m fstest.MapFS) {
+			m["en.lproj/pass.strings"] = &fstest.MapFile{Data: []byte(`"EVENT" = "Event"; "Seat %@" = "Seat %@";`)}
+			m["fr.lproj/pass.strings"] = &fstest.MapFile{Data: []byte(`"EVENT" = "Événement"; "Seat %@" = "Nouvelle place : %@";`)}
+		}},
 		{name: "malformed json", break_: replace(`"eventTicket": {`, `"eventTicket": {,`), want: "template.json: malformed JSON"},
 		{name: "missing description", break_: replace(`"description"`, `"descriptio"`), want: "template.json: description is required"},
 		{name: "bad strings file", break_: func(m fstest.MapFS) {
