@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -375,6 +376,83 @@ func TestAddMessage(t *testing.T) {
 	apiErr(t, err, http.StatusBadRequest)
 	_, err = svc.Eventticketclass.Addmessage(classID, &walletobjects.AddMessageRequest{}).Do()
 	apiErr(t, err, http.StatusBadRequest)
+}
+
+// TestPatchReplacesMessages: Google has no call that removes a message;
+// a PATCH that carries messages replaces the list (how a client makes
+// room in a full one), within the same cap, and counts as no
+// notification; addMessage then appends at the end.
+func TestPatchReplacesMessages(t *testing.T) {
+	t.Parallel()
+	srv, svc := newFake(t, fakegoogle.Options{}, false)
+	if _, err := svc.Eventticketobject.Insert(validObject(objectID)).Do(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range fakegoogle.MaxMessages {
+		kind := "TEXT"
+		if i < 2 {
+			kind = "TEXT_AND_NOTIFY"
+		}
+		if _, err := svc.Eventticketobject.Addmessage(objectID, &walletobjects.AddMessageRequest{
+			Message: &walletobjects.Message{Id: fmt.Sprint("m", i), Body: "b", MessageType: kind},
+		}).Do(); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	ids := func() []string {
+		o, _ := srv.EventTicketObject(objectID)
+		var out []string
+		for _, m := range o.Messages {
+			out = append(out, m.Id)
+		}
+		return out
+	}
+	o, _ := srv.EventTicketObject(objectID)
+
+	// Eleven in a PATCH are refused like an eleventh addMessage.
+	eleven := append(slices.Clone(o.Messages), &walletobjects.Message{Id: "m10", Body: "b"})
+	_, err := svc.Eventticketobject.Patch(objectID, &walletobjects.EventTicketObject{Messages: eleven}).Do()
+	apiErr(t, err, http.StatusBadRequest)
+	if got := ids(); len(got) != fakegoogle.MaxMessages || got[0] != "m0" {
+		t.Errorf("after the refused patch: %v", got)
+	}
+
+	// Nine replace the ten; the next addMessage comes last.
+	if _, err := svc.Eventticketobject.Patch(objectID, &walletobjects.EventTicketObject{Messages: o.Messages[1:]}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Eventticketobject.Addmessage(objectID, &walletobjects.AddMessageRequest{
+		Message: &walletobjects.Message{Id: "m10", Body: "b"},
+	}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10"}
+	if got := ids(); !slices.Equal(got, want) {
+		t.Errorf("messages %v, want %v", got, want)
+	}
+	if n := len(srv.ObjectNotifications(objectID)); n != 2 {
+		t.Errorf("%d notifications, want the 2 of addMessage (a patched list notifies nobody)", n)
+	}
+
+	// The same for a class.
+	for i := range fakegoogle.MaxMessages {
+		if _, err := svc.Eventticketclass.Addmessage(classID, &walletobjects.AddMessageRequest{
+			Message: &walletobjects.Message{Id: fmt.Sprint("c", i), Body: "b"},
+		}).Do(); err != nil {
+			t.Fatalf("class message %d: %v", i, err)
+		}
+	}
+	c, _ := srv.EventTicketClass(classID)
+	if _, err := svc.Eventticketclass.Patch(classID, &walletobjects.EventTicketClass{Messages: c.Messages[1:]}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Eventticketclass.Patch(classID, &walletobjects.EventTicketClass{
+		Messages: append(slices.Clone(c.Messages), &walletobjects.Message{Id: "c10", Body: "b"}),
+	}).Do()
+	apiErr(t, err, http.StatusBadRequest)
+	if c, _ := srv.EventTicketClass(classID); len(c.Messages) != fakegoogle.MaxMessages-1 || c.Messages[0].Id != "c1" || c.IssuerName == "" {
+		t.Errorf("class after the patches: %d messages, first %s, issuer %q", len(c.Messages), c.Messages[0].Id, c.IssuerName)
+	}
 }
 
 func TestObjectNeedsApprovedClass(t *testing.T) {

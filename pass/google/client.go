@@ -146,42 +146,127 @@ func (c *Client) GetObject(ctx context.Context, id string) (*walletobjects.Event
 // notifying message for the object today.
 var ErrNotifyQuota = errors.New("google: notification quota of the pass exceeded")
 
+// MaxMessages is how many messages Google lets a class or an object hold;
+// it refuses to add another.
+const MaxMessages = 10
+
 // AddMessage appends m to the object's messages, notifying the holder's
-// phone when notify is set.
+// phone when notify is set. When the object holds MaxMessages already,
+// its oldest message is dropped so that m is added as the newest (see
+// addWithRoom). It returns an error wrapping ErrNotifyQuota when Google
+// refuses the notification, and otherwise an error of the kinds classify
+// gives.
 func (c *Client) AddMessage(ctx context.Context, objectID string, m Message, notify bool) error {
-	kind := "TEXT"
-	if notify {
-		kind = "TEXT_AND_NOTIFY"
+	req := &walletobjects.AddMessageRequest{Message: &walletobjects.Message{Id: m.ID, Header: m.Header, Body: m.Body, MessageType: messageType(notify)}}
+	add := func() error {
+		_, err := c.svc.Eventticketobject.Addmessage(objectID, req).Context(ctx).Do()
+		return addError("add message", notify, err)
 	}
-	req := &walletobjects.AddMessageRequest{Message: &walletobjects.Message{Id: m.ID, Header: m.Header, Body: m.Body, MessageType: kind}}
-	_, err := c.svc.Eventticketobject.Addmessage(objectID, req).Context(ctx).Do()
-	var ge *googleapi.Error
-	if notify && errors.As(err, &ge) && strings.Contains(strings.ToLower(ge.Message), "quotaexceeded") {
-		return fmt.Errorf("%w: %s", ErrNotifyQuota, ge.Message)
+	makeRoom := func() (bool, error) {
+		o, err := c.svc.Eventticketobject.Get(objectID).Context(ctx).Do()
+		if err != nil {
+			return false, classify("get object", err)
+		}
+		keep, full := withoutOldest(o.Messages)
+		if !full {
+			return false, nil
+		}
+		_, err = c.svc.Eventticketobject.Patch(objectID, &walletobjects.EventTicketObject{Id: objectID, Messages: keep}).Context(ctx).Do()
+		return true, classify("drop old messages", err)
 	}
-	return classify("add message", err)
+	return addWithRoom(add, makeRoom)
 }
 
 // AddClassMessage appends m to the class's messages, which every holder
-// of the class sees; notify as AddMessage.
+// of the class sees; notify, a full list and errors as AddMessage.
 func (c *Client) AddClassMessage(ctx context.Context, classID string, m ClassMessage, notify bool) error {
-	kind := "TEXT"
-	if notify {
-		kind = "TEXT_AND_NOTIFY"
-	}
-	msg := &walletobjects.Message{Id: m.ID, LocalizedHeader: m.Header, LocalizedBody: m.Body, MessageType: kind}
+	msg := &walletobjects.Message{Id: m.ID, LocalizedHeader: m.Header, LocalizedBody: m.Body, MessageType: messageType(notify)}
 	if m.Header != nil && m.Header.DefaultValue != nil {
 		msg.Header = m.Header.DefaultValue.Value
 	}
 	if m.Body != nil && m.Body.DefaultValue != nil {
 		msg.Body = m.Body.DefaultValue.Value
 	}
-	_, err := c.svc.Eventticketclass.Addmessage(classID, &walletobjects.AddMessageRequest{Message: msg}).Context(ctx).Do()
+	req := &walletobjects.AddMessageRequest{Message: msg}
+	add := func() error {
+		_, err := c.svc.Eventticketclass.Addmessage(classID, req).Context(ctx).Do()
+		return addError("add class message", notify, err)
+	}
+	makeRoom := func() (bool, error) {
+		cl, err := c.svc.Eventticketclass.Get(classID).Context(ctx).Do()
+		if err != nil {
+			return false, classify("get class", err)
+		}
+		keep, full := withoutOldest(cl.Messages)
+		if !full {
+			return false, nil
+		}
+		_, err = c.svc.Eventticketclass.Patch(classID, &walletobjects.EventTicketClass{Id: classID, Messages: keep}).Context(ctx).Do()
+		return true, classify("drop old class messages", err)
+	}
+	return addWithRoom(add, makeRoom)
+}
+
+func messageType(notify bool) string {
+	if notify {
+		return "TEXT_AND_NOTIFY"
+	}
+	return "TEXT"
+}
+
+// addError is classify for an addMessage call, with Google's refusal of
+// another notification as ErrNotifyQuota.
+func addError(op string, notify bool, err error) error {
 	var ge *googleapi.Error
 	if notify && errors.As(err, &ge) && strings.Contains(strings.ToLower(ge.Message), "quotaexceeded") {
 		return fmt.Errorf("%w: %s", ErrNotifyQuota, ge.Message)
 	}
-	return classify("add class message", err)
+	return classify(op, err)
+}
+
+// addWithRoom adds a message with add. Google keeps at most MaxMessages
+// on a class or an object and has no call that removes one, so an add
+// to a full list is refused (400) for as long as the list stays full:
+// the one way to make room is to write the whole list without its oldest
+// messages (a PATCH replaces a list it carries). When add is refused as
+// invalid, makeRoom reads the list and, when it is full, writes it so
+// that one more fits and reports that it did; add is then tried once
+// more. The add stays an addMessage, the one call whose message notifies.
+// A refusal while the list has room is the answer: nothing is dropped.
+// Reading the list only after a refusal keeps the usual add to one call.
+func addWithRoom(add func() error, makeRoom func() (made bool, err error)) error {
+	err := add()
+	if pass.KindOf(err) != pass.KindInvalid {
+		return err
+	}
+	made, rerr := makeRoom()
+	if rerr != nil {
+		return rerr
+	}
+	if !made {
+		return err
+	}
+	return add()
+}
+
+// withoutOldest returns msgs without its oldest messages, so that one
+// more fits, and whether any had to go. The oldest are the first: Google
+// appends what addMessage adds, so the order of the list is the order
+// the messages came in, whereas a displayInterval is optional (ours have
+// none) and says when to show a message, not when it was written. The
+// kept messages go back as TEXT: they notified when they were added, and
+// writing the list must not count as notifying again.
+func withoutOldest(msgs []*walletobjects.Message) (keep []*walletobjects.Message, full bool) {
+	if len(msgs) < MaxMessages {
+		return msgs, false
+	}
+	keep = msgs[len(msgs)-(MaxMessages-1):]
+	for _, m := range keep {
+		if m != nil && m.MessageType == "TEXT_AND_NOTIFY" {
+			m.MessageType = "TEXT"
+		}
+	}
+	return keep, true
 }
 
 func isCode(err error, code int) bool {

@@ -725,6 +725,33 @@ func TestRotatingBarcodes(t *testing.T) {
 	}
 }
 
+// TestRotatingBarcodeKeepsTheBarcodeHidden: the text under a rotating
+// barcode does not show the ticket's static barcode, which a gate would
+// take without a code (it is what the rotation protects), neither in the
+// object built nor in what Google holds after an insert and a patch.
+func TestRotatingBarcodeKeepsTheBarcodeHidden(t *testing.T) {
+	t.Parallel()
+	rot := &google.Rotation{Key: bytes.Repeat([]byte{7}, 32)}
+	b := setup(t, func(is *google.Issuer) { is.Rotation = rot })
+	p := b.create(t, ticket(1))
+	if _, err := b.syncer.SaveURL(context.Background(), "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Row = "3" })
+	b.sync(t, p)
+	built := google.BuildObject(b.issuer, p, google.StateActive).RotatingBarcode
+	held := b.object(t, p).RotatingBarcode
+	for what, rb := range map[string]*walletobjects.RotatingBarcode{"built": built, "at Google": held} {
+		if rb == nil {
+			t.Errorf("%s: no rotating barcode", what)
+			continue
+		}
+		if strings.Contains(rb.AlternateText, p.Ticket.Barcode) {
+			t.Errorf("%s: alternate text %q shows the barcode %q", what, rb.AlternateText, p.Ticket.Barcode)
+		}
+	}
+}
+
 // FuzzRotatingBarcode reads arbitrary scans as rotating barcodes: never a
 // panic; a prefix is always the start of the scan; a scan is accepted only
 // when it ends with the pass's code of the step it names.

@@ -41,11 +41,18 @@ func (r *Rotation) Secret(serial string) []byte {
 	return m.Sum(nil)[:20]
 }
 
+// barcode is the rotating barcode of a pass whose ticket barcode is
+// value. It has no alternate text: Google prints that under the code,
+// and the ticket barcode there would put on every screenshot the value
+// that does not rotate, which the rotation keeps off the screen. Nor a
+// label made from the ticket: its number is on the pass already
+// (ticketNumber), and a tenant's barcodes may be their ticket numbers.
+// Sent whole, as PATCH replaces it, the barcode also clears the
+// alternate text of an object sent before.
 func (r *Rotation) barcode(serial, value string) *walletobjects.RotatingBarcode {
 	return &walletobjects.RotatingBarcode{
-		Type:          "QR_CODE",
-		ValuePattern:  strings.ReplaceAll(value, "{", "") + "-{totp_timestamp_seconds}-{totp_value_0}",
-		AlternateText: value,
+		Type:         "QR_CODE",
+		ValuePattern: strings.ReplaceAll(value, "{", "") + "-{totp_timestamp_seconds}-{totp_value_0}",
 		TotpDetails: &walletobjects.RotatingBarcodeTotpDetails{
 			Algorithm:    "TOTP_SHA1",
 			PeriodMillis: r.period().Milliseconds(),

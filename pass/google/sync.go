@@ -228,7 +228,7 @@ func (s *Syncer) SyncPerformance(ctx context.Context, a pass.GooglePerformanceAr
 
 // tell appends the messages, notifying while the pass's daily quota lasts
 // (its own notifications and classwide, those of its class) and silently
-// after it.
+// after it. A full list loses its oldest messages (Client.AddMessage).
 func (s *Syncer) tell(ctx context.Context, tn *Tenant, rec *pass.GoogleObject, classwide int, msgs []Message, now time.Time) error {
 	return sendWithin(&rec.Notified, classwide, now, len(msgs), func(i int) bool { return msgs[i].Notify },
 		func(i int, notify bool) error { return tn.API.AddMessage(ctx, rec.ObjectID, msgs[i], notify) })
@@ -343,7 +343,10 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 
 // tellClass appends the messages to the class, notifying while no pass of
 // the class is at its daily quota (a class message counts for each of
-// them) and silently after it.
+// them) and silently after it. A full list loses its oldest messages
+// (Client.AddClassMessage), so that a performance with many notices and
+// changes still takes the next one, and the syncs of its objects, which
+// pass through ensureClass, go on.
 func (s *Syncer) tellClass(ctx context.Context, tn *Tenant, rec *pass.GoogleClass, msgs []ClassMessage, now time.Time) error {
 	worst, err := s.Store.GoogleMaxObjectNotifications(ctx, rec.Tenant, rec.ClassID, now.Add(-NotifyWindow))
 	if err != nil {

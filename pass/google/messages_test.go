@@ -1,0 +1,242 @@
+package google_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/api/walletobjects/v1"
+
+	fakegoogle "walletpass/fake/google"
+	"walletpass/pass"
+	"walletpass/pass/google"
+)
+
+// noticeBoard is a pass.NoticeStore holding one notice per performance,
+// the newest.
+type noticeBoard struct {
+	mu     sync.Mutex
+	latest map[int64]pass.Notice
+}
+
+func (nb *noticeBoard) AddNotice(_ context.Context, n pass.Notice, _ pass.NewTask) (pass.Notice, bool, error) {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	if nb.latest == nil {
+		nb.latest = map[int64]pass.Notice{}
+	}
+	nb.latest[n.PerformanceID] = n
+	return n, true, nil
+}
+
+func (nb *noticeBoard) LatestNotice(_ context.Context, _ string, performanceID int64) (*pass.Notice, error) {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	n, ok := nb.latest[performanceID]
+	if !ok {
+		return nil, fmt.Errorf("no notice: %w", pass.ErrNotFound)
+	}
+	return &n, nil
+}
+
+// TestClassMessagesBeyondGoogleCap: a performance gets more notices and
+// changes than Google keeps messages on its class (MaxMessages). Each
+// still reaches the class, the oldest making room, so the syncs of the
+// performance's objects go on: a ticket cancelled afterwards turns
+// INACTIVE.
+func TestClassMessagesBeyondGoogleCap(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	board := &noticeBoard{}
+	b.syncer.Notices = board
+	p1, p2 := b.create(t, ticket(1)), b.create(t, ticket(2))
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	classID := google.ClassID(issuerID, "demo", p1.Ticket)
+	perf := pass.GooglePerformanceArgs{Tenant: "demo", PerformanceID: p1.Ticket.Event.PerformanceID}
+
+	const notices = google.MaxMessages + 3
+	for i := range notices {
+		n := pass.Notice{Tenant: "demo", PerformanceID: perf.PerformanceID, ID: fmt.Sprintf("n%02d", i),
+			Body: pass.LocalText{"en": fmt.Sprintf("Notice %d", i)}, CreatedAt: b.clock.now()}
+		if _, _, err := board.AddNotice(ctx, n, pass.NewTask{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.syncer.SyncPerformance(ctx, perf, ""); err != nil {
+			t.Errorf("notice %d: %v", i, err)
+		}
+		b.clock.add(time.Hour)
+	}
+	// A new time for the performance: one more class message, with the
+	// class patch.
+	p1 = b.update(t, p1, func(tk *pass.Ticket) { tk.Event.Start = tk.Event.Start.Add(30 * time.Minute) })
+	p2 = b.update(t, p2, func(tk *pass.Ticket) { tk.Event.Start = tk.Event.Start.Add(30 * time.Minute) })
+	if err := b.syncer.SyncPerformance(ctx, perf, ""); err != nil {
+		t.Errorf("new time: %v", err)
+	}
+
+	// The cancellation of one ticket reaches its object.
+	p2 = b.update(t, p2, func(tk *pass.Ticket) { tk.State = pass.TicketCancelled })
+	if err := b.syncer.Sync(ctx, pass.GoogleArgs{Tenant: "demo", Serial: p2.SerialNumber}, ""); err != nil {
+		t.Errorf("cancellation: %v", err)
+	}
+	if o := b.object(t, p2); o.State != google.StateInactive {
+		t.Errorf("cancelled ticket: state %s, want %s", o.State, google.StateInactive)
+	}
+
+	cl, ok := b.fake.EventTicketClass(classID)
+	if !ok {
+		t.Fatal("no class")
+	}
+	var ids []string
+	for _, m := range cl.Messages {
+		ids = append(ids, m.Id)
+	}
+	if len(ids) > google.MaxMessages {
+		t.Errorf("the class holds %d messages, more than %d: %v", len(ids), google.MaxMessages, ids)
+	}
+	last := fmt.Sprintf("notice-n%02d", notices-1)
+	if len(ids) < 2 || ids[len(ids)-2] != last || !strings.HasPrefix(ids[len(ids)-1], "time-") {
+		t.Errorf("class messages %v, want the newest notice %s then the new time last", ids, last)
+	}
+	for _, id := range ids {
+		if id == "notice-n00" {
+			t.Errorf("class messages %v keep the oldest notice", ids)
+		}
+	}
+	// Google's daily limit of notifications per pass holds throughout.
+	for _, p := range []*pass.Pass{p1, p2} {
+		oid := google.ObjectID(issuerID, "demo", p.SerialNumber)
+		if n := len(b.fake.ClassNotifications(classID)) + len(b.fake.ObjectNotifications(oid)); n > google.NotifyLimit {
+			t.Errorf("%s: %d notifications, more than %d", oid, n, google.NotifyLimit)
+		}
+	}
+}
+
+// TestObjectMessagesBeyondGoogleCap: a ticket changes seat more often than
+// Google keeps messages on its object. Every change is told, the oldest
+// message making room, and the cancellation that follows turns the
+// object INACTIVE with its message last.
+func TestObjectMessagesBeyondGoogleCap(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	p := b.create(t, ticket(1))
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	const changes = google.MaxMessages + 2
+	for i := range changes {
+		p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = fmt.Sprint(20 + i) })
+		if err := b.syncer.Sync(ctx, pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}, ""); err != nil {
+			t.Errorf("seat change %d: %v", i, err)
+		}
+		b.clock.add(time.Hour)
+	}
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.State = pass.TicketCancelled })
+	if err := b.syncer.Sync(ctx, pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}, ""); err != nil {
+		t.Errorf("cancellation: %v", err)
+	}
+	o := b.object(t, p)
+	if o.State != google.StateInactive {
+		t.Errorf("state %s, want %s", o.State, google.StateInactive)
+	}
+	var ids []string
+	for _, m := range o.Messages {
+		ids = append(ids, m.Id)
+	}
+	if len(ids) > google.MaxMessages {
+		t.Errorf("the object holds %d messages, more than %d: %v", len(ids), google.MaxMessages, ids)
+	}
+	want := fmt.Sprintf("v%d-cancelled", p.Version)
+	if len(ids) == 0 || ids[len(ids)-1] != want {
+		t.Errorf("messages %v, want %s last", ids, want)
+	}
+	if len(ids) > 0 && ids[0] == "v2-seat" {
+		t.Errorf("messages %v keep the oldest", ids)
+	}
+	if n := len(b.fake.ObjectNotifications(o.Id)); n > google.NotifyLimit {
+		t.Errorf("%d notifications, more than %d", n, google.NotifyLimit)
+	}
+}
+
+// TestAddMessageWhenFull: the client's AddMessage and AddClassMessage on
+// a full list drop the oldest message and add the new one last; a
+// message refused while the list has room is not retried and drops
+// nothing.
+func TestAddMessageWhenFull(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	api := b.syncer.Tenants["demo"].API
+	p := b.create(t, ticket(1))
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	oid := google.ObjectID(issuerID, "demo", p.SerialNumber)
+	cid := google.ClassID(issuerID, "demo", p.Ticket)
+	if err := api.AddMessage(ctx, oid, google.Message{ID: "m00", Body: "text"}, false); err != nil {
+		t.Fatal(err)
+	}
+
+	// A 400 while the list has room is the answer: no second try.
+	b.fake.ClearRequests()
+	b.fake.Fail(fakegoogle.Failure{Method: http.MethodPost, PathPrefix: "/walletobjects/v1/eventTicketObject/" + oid + "/addMessage", Status: 400})
+	if err := api.AddMessage(ctx, oid, google.Message{ID: "bad", Body: "text"}, false); pass.KindOf(err) != pass.KindInvalid {
+		t.Errorf("a refused message: %v, want kind invalid", err)
+	}
+	var writes int
+	for _, r := range b.fake.Requests() {
+		if r.Method != http.MethodGet {
+			writes++
+		}
+	}
+	if o := b.object(t, p); writes != 1 || len(o.Messages) != 1 || o.Messages[0].Id != "m00" {
+		t.Errorf("after a refused message: %d writes, messages %+v; want 1 and m00 alone", writes, o.Messages)
+	}
+
+	b.fake.ClearRequests()
+	for i := 1; i <= google.MaxMessages; i++ {
+		if err := api.AddMessage(ctx, oid, google.Message{ID: fmt.Sprintf("m%02d", i), Body: "text"}, false); err != nil {
+			t.Fatalf("object message %d: %v", i, err)
+		}
+	}
+	for i := range google.MaxMessages + 1 {
+		cm := google.NoticeMessage("en", pass.Notice{ID: fmt.Sprintf("c%02d", i), Body: pass.LocalText{"en": "text"}})
+		if err := api.AddClassMessage(ctx, cid, cm, false); err != nil {
+			t.Fatalf("class message %d: %v", i, err)
+		}
+	}
+	idsOf := func(ms []*walletobjects.Message) []string {
+		var ids []string
+		for _, m := range ms {
+			ids = append(ids, m.Id)
+		}
+		return ids
+	}
+	var want []string
+	for i := 1; i <= google.MaxMessages; i++ {
+		want = append(want, fmt.Sprintf("m%02d", i))
+	}
+	if diff := cmp.Diff(want, idsOf(b.object(t, p).Messages)); diff != "" {
+		t.Errorf("object messages (-want +got):\n%s", diff)
+	}
+	cl, _ := b.fake.EventTicketClass(cid)
+	want = want[:0]
+	for i := 1; i <= google.MaxMessages; i++ {
+		want = append(want, fmt.Sprintf("notice-c%02d", i))
+	}
+	if diff := cmp.Diff(want, idsOf(cl.Messages)); diff != "" {
+		t.Errorf("class messages (-want +got):\n%s", diff)
+	}
+	if r := refused(b); len(r) != 2 {
+		t.Errorf("the fake refused %v, want the two adds to full lists", r)
+	}
+}
