@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +23,10 @@ type GoogleSaver interface {
 	// SaveURL saves every valid ticket of the order, or only the passes
 	// named by serials when there are any.
 	SaveURL(ctx context.Context, tenant, secretToken string, serials []string, correlationID string) (string, error)
+	// SaveLinkFits reports whether one save link can name every pass of
+	// serials (Google's save token has a length limit): an order larger
+	// than that gets a link per ticket instead of the order's.
+	SaveLinkFits(tenant string, serials []string) bool
 }
 
 // DevGooglePath is where the development fake of the Google Wallet API is
@@ -112,6 +118,15 @@ func (s *Server) googleSave(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Referrer-Policy", "no-referrer")
 	c.Redirect(http.StatusFound, u)
+}
+
+// googleLinkFits reports whether one save link can name every pass of
+// current (serial numbers as keys).
+func (s *Server) googleLinkFits(tenant string, current map[string]bool) bool {
+	if s.deps.Google.Save == nil {
+		return false
+	}
+	return s.deps.Google.Save.SaveLinkFits(tenant, slices.Sorted(maps.Keys(current)))
 }
 
 // imageFileRE is the form of a template image a Google Wallet pass shows.

@@ -25,6 +25,8 @@ type recordingSaver struct {
 	err   error
 }
 
+func (r *recordingSaver) SaveLinkFits(string, []string) bool { return true }
+
 func (r *recordingSaver) SaveURL(_ context.Context, tenant, secret string, _ []string, _ string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -49,7 +49,7 @@ func PageLanguage(acceptLanguage string) string {
 }
 
 type pageTicket struct {
-	Event, When, Venue, Seat, State, StateClass, AppleURL string
+	Event, When, Venue, Seat, State, StateClass, AppleURL, GoogleURL string
 }
 
 type orderPage struct {
@@ -103,6 +103,7 @@ a.button:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 {{if .Seat}}<p>{{.Seat}}</p>{{end}}
 <span class="state {{.StateClass}}">{{.State}}</span>
 {{if and (eq $.Device "ios") .AppleURL}}<a class="button apple add-one" href="{{.AppleURL}}" aria-label="{{$.T.AddApple}}: {{.Event}}, {{.Seat}}">{{$.T.AddApple}}</a>{{end}}
+{{if and (eq $.Device "android") .GoogleURL}}<a class="button google add-one" href="{{.GoogleURL}}" aria-label="{{$.T.AddGoogle}}: {{.Event}}, {{.Seat}}">{{$.T.AddGoogle}}</a>{{end}}
 </li>
 {{end}}</ul>
 </main>
@@ -221,7 +222,15 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 		page.BundleURL = BundleLink(base, s.deps.Links.Signer, t.ID, secret, exp)
 	}
 	if t.Google && len(current) > 0 {
-		page.GoogleURL = GoogleSaveLink(base, s.deps.Links.Signer, t.ID, secret, exp)
+		if s.googleLinkFits(t.ID, current) {
+			page.GoogleURL = GoogleSaveLink(base, s.deps.Links.Signer, t.ID, secret, exp)
+		} else {
+			for i, p := range pass.LatestPerTicket(ps) {
+				if current[p.SerialNumber] {
+					page.Tickets[i].GoogleURL = GoogleTicketSaveLink(base, s.deps.Links.Signer, t.ID, secret, p.SerialNumber, exp)
+				}
+			}
+		}
 	}
 	if page.Device == DeviceDesktop {
 		if q, err := qrSVG(OrderPageURL(base, t.ID, secret)); err == nil {

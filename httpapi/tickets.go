@@ -193,7 +193,7 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 	if n := len(current); n > 0 && n <= apple.MaxBundlePasses {
 		out.AppleBundle = BundleLink(base, s.deps.Links.Signer, tenantID, secret, exp)
 	}
-	if t.Google && len(current) > 0 {
+	if t.Google && len(current) > 0 && s.googleLinkFits(tenantID, valid) {
 		out.GoogleSaveURL = GoogleSaveLink(base, s.deps.Links.Signer, tenantID, secret, exp)
 	}
 	for _, p := range pass.LatestPerTicket(ps) {

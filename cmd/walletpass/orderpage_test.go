@@ -4,12 +4,15 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -312,5 +315,42 @@ func headless(t *testing.T, browser string, options ...string) func(args ...stri
 			t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
 		}
 		return stdout.String()
+	}
+}
+
+// TestLargeOrderGoogleLinks: Google's save token names every object it
+// saves and has a length limit, so an order too large for one link gets a
+// Google Wallet link per ticket instead, on the Android page and in
+// getTicketsUrl, and each of those links opens.
+func TestLargeOrderGoogleLinks(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, "")
+	defer s.stop()
+	o := s.createOrder(map[string]any{"count": 20})
+	s.waitPasses(o.Secret, "20 passes", func(ps []pass.Pass) bool { return len(ps) == 20 })
+
+	_, body := fetch(t, s.orderLinks(o.Secret)["order-page"], map[string]string{"User-Agent": uaAndroid})
+	html := string(body)
+	one := hrefs(html, "button google add-one")
+	if len(one) != 20 || strings.Contains(html, `class="button google"`) {
+		t.Fatalf("Android page of 20 tickets: %d per-ticket Google buttons (want 20) and no button for all:\n%s", len(one), html)
+	}
+	if resp, body := fetch(t, one[19], nil); resp.StatusCode != http.StatusFound {
+		t.Errorf("a per-ticket Google link: %d %s", resp.StatusCode, body)
+	}
+
+	env := testEnv(s.dataDir, map[string]string{"WALLETPASS_PUBLIC_BASE_URL": s.base})
+	var out, errOut syncBuffer
+	if err := Run(context.Background(), []string{"token", "-scope", "tickets:read"}, &out, &errOut, env); err != nil {
+		t.Fatal(err, errOut.String())
+	}
+	url := s.base + "/api/demo/external/secutix/orders/getTicketsUrl/" + strconv.FormatInt(o.FileID, 10)
+	resp, body := fetch(t, url, map[string]string{"Authorization": "Bearer " + strings.TrimSpace(out.String())})
+	var tr httpapi.TicketsResponse
+	if err := json.Unmarshal(body, &tr); err != nil || resp.StatusCode != 200 || len(tr.Tickets) != 20 {
+		t.Fatalf("getTicketsUrl: %d %s", resp.StatusCode, body)
+	}
+	if tr.GoogleSaveURL != "" || slices.ContainsFunc(tr.Tickets, func(tk httpapi.TicketURLs) bool { return tk.GoogleSaveURL == "" }) {
+		t.Errorf("getTicketsUrl of 20 tickets: googleSaveUrl %q, want none and one per ticket: %+v", tr.GoogleSaveURL, tr.Tickets)
 	}
 }

@@ -513,6 +513,35 @@ func TestSaveJWTForTenTickets(t *testing.T) {
 	}
 }
 
+// TestSaveJWTFits: SaveJWTFits says, without signing, exactly whether
+// SaveJWT's token for the same objects fits, for every count around the
+// limit; the syncer's SaveLinkFits asks it with the tenant's object ids.
+func TestSaveJWTFits(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	var ids []string
+	fitted, refused := 0, 0
+	for range 25 {
+		ids = append(ids, google.ObjectID(issuerID, "grand-theatre-geneve", pass.NewSerialNumber()))
+		tok, err := google.SaveJWT(b.sa, ids, []string{"https://shop.example.com"}, b.clock.now())
+		fits := google.SaveJWTFits(b.sa, ids, []string{"https://shop.example.com"}, b.clock.now())
+		if fits != (err == nil) || (err == nil && len(tok) > google.MaxSaveJWT) {
+			t.Fatalf("%d objects: fits %v, SaveJWT %d characters, %v", len(ids), fits, len(tok), err)
+		}
+		if fits {
+			fitted++
+		} else {
+			refused++
+		}
+	}
+	if fitted < 10 || refused == 0 {
+		t.Errorf("%d counts fitted, %d did not: want both", fitted, refused)
+	}
+	if !b.syncer.SaveLinkFits("demo", []string{pass.NewSerialNumber()}) || b.syncer.SaveLinkFits("demo", ids) || b.syncer.SaveLinkFits("nobody", nil) {
+		t.Error("SaveLinkFits: want one pass to fit, 25 not, and an unknown tenant never")
+	}
+}
+
 func TestIDs(t *testing.T) {
 	t.Parallel()
 	tk := ticket(1)

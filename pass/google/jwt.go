@@ -132,6 +132,31 @@ const MaxSaveJWT = 1800
 // the top level. It returns an error of kind pass.KindInvalid if the token
 // would be longer than MaxSaveJWT.
 func SaveJWT(sa *ServiceAccount, objectIDs []string, origins []string, now time.Time) (string, error) {
+	signing, err := unsignedSaveJWT(sa, objectIDs, origins, now)
+	if err != nil {
+		return "", err
+	}
+	if n := saveJWTLen(sa, signing); n > MaxSaveJWT {
+		return "", pass.Errorf(pass.KindInvalid, "google: the save link for %d objects is %d characters, over Google's %d",
+			len(objectIDs), n, MaxSaveJWT)
+	}
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(nil, sa.Key, crypto.SHA256, sum[:])
+	if err != nil {
+		return "", fmt.Errorf("google: sign save link: %w", err)
+	}
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+}
+
+// SaveJWTFits reports whether SaveJWT's token for objectIDs at now stays
+// within MaxSaveJWT, without signing it.
+func SaveJWTFits(sa *ServiceAccount, objectIDs []string, origins []string, now time.Time) bool {
+	signing, err := unsignedSaveJWT(sa, objectIDs, origins, now)
+	return err == nil && saveJWTLen(sa, signing) <= MaxSaveJWT
+}
+
+// unsignedSaveJWT is a save JWT's header and claims, encoded.
+func unsignedSaveJWT(sa *ServiceAccount, objectIDs []string, origins []string, now time.Time) (string, error) {
 	if origins == nil {
 		origins = []string{}
 	}
@@ -152,18 +177,13 @@ func SaveJWT(sa *ServiceAccount, objectIDs []string, origins []string, now time.
 		return "", err
 	}
 	enc := base64.RawURLEncoding
-	signing := enc.EncodeToString(hj) + "." + enc.EncodeToString(cj)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(nil, sa.Key, crypto.SHA256, sum[:])
-	if err != nil {
-		return "", fmt.Errorf("google: sign save link: %w", err)
-	}
-	tok := signing + "." + enc.EncodeToString(sig)
-	if len(tok) > MaxSaveJWT {
-		return "", pass.Errorf(pass.KindInvalid, "google: the save link for %d objects is %d characters, over Google's %d",
-			len(objectIDs), len(tok), MaxSaveJWT)
-	}
-	return tok, nil
+	return enc.EncodeToString(hj) + "." + enc.EncodeToString(cj), nil
+}
+
+// saveJWTLen is the length of the token signing makes: an RS256
+// signature is as long as the key's modulus.
+func saveJWTLen(sa *ServiceAccount, signing string) int {
+	return len(signing) + 1 + base64.RawURLEncoding.EncodedLen(sa.Key.Size())
 }
 
 // DefaultSaveURL is where a save JWT is opened.
@@ -177,4 +197,19 @@ func pemKey(sa *ServiceAccount) []byte {
 		return nil // an *rsa.PrivateKey always marshals
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// SaveLinkFits reports whether one save link (SaveURL) can name the
+// objects of every pass in serials: a larger order needs a link per
+// ticket. false for a tenant without a Google Wallet issuer.
+func (s *Syncer) SaveLinkFits(tenant string, serials []string) bool {
+	tn, err := s.tenant(tenant)
+	if err != nil {
+		return false
+	}
+	ids := make([]string, len(serials))
+	for i, serial := range serials {
+		ids[i] = ObjectID(tn.Issuer.IssuerID, tenant, serial)
+	}
+	return SaveJWTFits(tn.Account, ids, tn.Origins, s.now())
 }
