@@ -98,12 +98,17 @@ func buildConsole(cfg *config.Config, a *App, links httpapi.LinkSigner) (http.Ha
 			out := []console.Link{{Label: "Order page", URL: httpapi.OrderPageURL(base, tenant, secret)}}
 			if len(serials) > 0 {
 				out = append(out, console.Link{Label: "Apple Wallet, all", URL: httpapi.BundleLink(base, links, tenant, secret, exp)})
-				if google[tenant] {
-					out = append(out, console.Link{Label: "Google Wallet, all", URL: httpapi.GoogleSaveLink(base, links, tenant, secret, exp)})
-				}
+			}
+			// One Google link for all when one save token can name them all.
+			googleAll := google[tenant] && len(serials) > 0 && a.Google.syncer != nil && a.Google.syncer.SaveLinkFits(tenant, serials)
+			if googleAll {
+				out = append(out, console.Link{Label: "Google Wallet, all", URL: httpapi.GoogleSaveLink(base, links, tenant, secret, exp)})
 			}
 			for i, serial := range serials {
 				out = append(out, console.Link{Label: fmt.Sprintf("Apple Wallet, pass %d", i+1), URL: httpapi.PassLink(base, links, tenant, serial, exp)})
+				if google[tenant] && !googleAll {
+					out = append(out, console.Link{Label: fmt.Sprintf("Google Wallet, pass %d", i+1), URL: httpapi.GoogleTicketSaveLink(base, links, tenant, secret, serial, exp)})
+				}
 			}
 			return out
 		}})

@@ -53,26 +53,17 @@ func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfUR
 		if strings.HasPrefix(t.PublicBaseURL, "https://") || gc.UsesFake() {
 			callbackURL = t.PublicBaseURL + "/api/" + t.ID + "/google/callback"
 		}
-		var sa *google.ServiceAccount
+		sa, err := googleAccount(cfg, t)
+		if err != nil {
+			return nil, err
+		}
 		if gc.UsesFake() {
-			var err error
-			if sa, err = devServiceAccount(cfg, t.ID); err != nil {
-				return nil, err
-			}
 			fake := fakegoogle.New(fakegoogle.Options{IssuerID: gc.IssuerID, RequireAuth: true,
 				ServiceAccountEmail: sa.Email, ServiceAccountPublicKey: &sa.Key.PublicKey})
 			g.fakes[t.ID] = fake
 			base := selfURL + httpapi.DevGooglePath + t.ID + "/"
 			endpoint, saveURL, sa.TokenURI = base, base+"gp/v/save/", base+"token"
 			keysURL = base + strings.TrimPrefix(fake.CallbackKeysPath(), "/")
-		} else {
-			data, err := readFileLimited(gc.ServiceAccountFile, google.MaxKeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("tenant %s: google.serviceAccountFile: %w", t.ID, err)
-			}
-			if sa, err = google.ParseServiceAccount(data); err != nil {
-				return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
-			}
 		}
 		api, err := google.NewClient(google.ClientConfig{Endpoint: endpoint, Account: sa, RequestsPerSecond: gc.RequestsPerSecond,
 			Transport: m.googleTransport(t.ID, nil)})
@@ -118,6 +109,24 @@ func designOf(reg *apple.Registry, name string) google.Design {
 		}
 	}
 	return d
+}
+
+// googleAccount is the service account of a tenant with a Google Wallet
+// issuer: the development one with the fake, else its
+// google.serviceAccountFile.
+func googleAccount(cfg *config.Config, t config.Tenant) (*google.ServiceAccount, error) {
+	if t.Google.UsesFake() {
+		return devServiceAccount(cfg, t.ID)
+	}
+	data, err := readFileLimited(t.Google.ServiceAccountFile, google.MaxKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: google.serviceAccountFile: %w", t.ID, err)
+	}
+	sa, err := google.ParseServiceAccount(data)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
+	}
+	return sa, nil
 }
 
 // devServiceAccount returns the development service account of a tenant,

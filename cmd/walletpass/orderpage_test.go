@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -341,6 +342,18 @@ func TestLargeOrderGoogleLinks(t *testing.T) {
 
 	env := testEnv(s.dataDir, map[string]string{"WALLETPASS_PUBLIC_BASE_URL": s.base})
 	var out, errOut syncBuffer
+	if err := Run(context.Background(), []string{"orders", "links", "-secret", o.Secret}, &out, &errOut, env); err != nil {
+		t.Fatal(err, errOut.String())
+	}
+	kinds := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		k, _, _ := strings.Cut(line, "\t")
+		kinds[k]++
+	}
+	if want := map[string]int{"order-page": 1, "apple-pass": 20, "google-save-ticket": 20}; !maps.Equal(kinds, want) {
+		t.Errorf("orders links of 20 tickets: %v, want %v", kinds, want)
+	}
+	out = syncBuffer{}
 	if err := Run(context.Background(), []string{"token", "-scope", "tickets:read"}, &out, &errOut, env); err != nil {
 		t.Fatal(err, errOut.String())
 	}

@@ -14,6 +14,7 @@ import (
 	"walletpass/httpapi"
 	"walletpass/pass"
 	"walletpass/pass/apple"
+	"walletpass/pass/google"
 	"walletpass/storage"
 	"walletpass/storage/blob"
 	"walletpass/storage/s3"
@@ -280,10 +281,16 @@ func cmdOrderLinks(ctx context.Context, args []string, stdout io.Writer, getenv 
 			return fmt.Errorf("orders links: no tenant %q", *tenant)
 		}
 	}
-	if ps, err := db.PassesByOrder(ctx, t.ID, *secret); err != nil {
+	ps, err := db.PassesByOrder(ctx, t.ID, *secret)
+	if err != nil {
 		return err
-	} else if len(ps) == 0 {
+	}
+	if len(ps) == 0 {
 		return fmt.Errorf("orders links: tenant %s has no passes for that order secret (orders timeline -secret shows what happened to it)", t.ID)
+	}
+	var serials []string
+	for _, p := range pass.ValidPerTicket(pass.ForOrderSecret(ps)) {
+		serials = append(serials, p.SerialNumber)
 	}
 	links, err := linkSigner(cfg)
 	if err != nil {
@@ -291,9 +298,29 @@ func cmdOrderLinks(ctx context.Context, args []string, stdout io.Writer, getenv 
 	}
 	exp := time.Now().Add(time.Duration(cfg.Server.LinkTTL)).Truncate(time.Second)
 	fmt.Fprintf(stdout, "order-page\t%s\n", httpapi.OrderPageURL(t.PublicBaseURL, t.ID, *secret))
-	fmt.Fprintf(stdout, "apple-bundle\t%s\n", httpapi.BundleLink(t.PublicBaseURL, links, t.ID, *secret, exp))
-	if t.Google.Enabled() {
-		fmt.Fprintf(stdout, "google-save\t%s\n", httpapi.GoogleSaveLink(t.PublicBaseURL, links, t.ID, *secret, exp))
+	if n := len(serials); n > 0 && n <= apple.MaxBundlePasses {
+		fmt.Fprintf(stdout, "apple-bundle\t%s\n", httpapi.BundleLink(t.PublicBaseURL, links, t.ID, *secret, exp))
+	} else {
+		for _, serial := range serials {
+			fmt.Fprintf(stdout, "apple-pass\t%s\n", httpapi.PassLink(t.PublicBaseURL, links, t.ID, serial, exp))
+		}
+	}
+	if t.Google.Enabled() && len(serials) > 0 {
+		sa, err := googleAccount(cfg, t)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, len(serials))
+		for i, serial := range serials {
+			ids[i] = google.ObjectID(t.Google.IssuerID, t.ID, serial)
+		}
+		if google.SaveJWTFits(sa, ids, t.Google.Origins, time.Now()) {
+			fmt.Fprintf(stdout, "google-save\t%s\n", httpapi.GoogleSaveLink(t.PublicBaseURL, links, t.ID, *secret, exp))
+		} else {
+			for _, serial := range serials {
+				fmt.Fprintf(stdout, "google-save-ticket\t%s\n", httpapi.GoogleTicketSaveLink(t.PublicBaseURL, links, t.ID, *secret, serial, exp))
+			}
+		}
 	}
 	return nil
 }
