@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -93,8 +96,15 @@ func passView(p *pass.Pass, in pass.Installs) PassView {
 // Default and largest page of the passes API.
 const defaultPageSize = 20
 
+// passFilters are the query parameters of GET /api/{tenant}/passes.
+var passFilters = []string{"pageIndex", "pageSize", "fileId", "orderId", "performanceId", "movementId", "ticketId", "status", "installed"}
+
 // listPasses: GET /api/{tenant}/passes?pageIndex&pageSize&fileId&orderId&
-// performanceId&status&installed; the total is in x-pagination-total.
+// performanceId&movementId&ticketId&status&installed; the total is in
+// x-pagination-total. Another parameter (a filter this API does not
+// have, such as the product we replace's filter[0].field) is refused
+// rather than ignored: ignored, it would answer with passes it did not
+// select.
 func (s *Server) listPasses(c *gin.Context) {
 	tenant := c.Param("tenantId")
 	if _, ok := s.tenants[tenant]; !ok || s.deps.Tickets.Passes == nil {
@@ -106,6 +116,12 @@ func (s *Server) listPasses(c *gin.Context) {
 	}
 	q := pass.PassQuery{Tenant: tenant, Limit: defaultPageSize}
 	bad := func(msg string) { writeProblem(c, http.StatusBadRequest, msg) }
+	for _, name := range slices.Sorted(maps.Keys(c.Request.URL.Query())) {
+		if !slices.Contains(passFilters, name) {
+			bad(fmt.Sprintf("unknown parameter %q: the passes API takes %s", name, strings.Join(passFilters, ", ")))
+			return
+		}
+	}
 	intParam := func(name string, max int64, dst func(int64)) bool {
 		v := c.Query(name)
 		if v == "" {
@@ -124,7 +140,9 @@ func (s *Server) listPasses(c *gin.Context) {
 		!intParam("pageSize", pass.MaxPageSize, func(n int64) { q.Limit = int(n) }) ||
 		!intParam("fileId", 1<<62, func(n int64) { q.FileID = n }) ||
 		!intParam("orderId", 1<<62, func(n int64) { q.OrderID = n }) ||
-		!intParam("performanceId", 1<<62, func(n int64) { q.PerformanceID = n }) {
+		!intParam("performanceId", 1<<62, func(n int64) { q.PerformanceID = n }) ||
+		!intParam("movementId", 1<<62, func(n int64) { q.MovementID = n }) ||
+		!intParam("ticketId", 1<<62, func(n int64) { q.TicketID = n }) {
 		return
 	}
 	if q.Limit == 0 {

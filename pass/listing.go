@@ -7,6 +7,8 @@ type PassQuery struct {
 	FileID        int64
 	OrderID       int64
 	PerformanceID int64
+	MovementID    int64
+	TicketID      int64
 	Status        Status // "" for any
 	// Installed is "" (any), "apple" (a device registered for updates),
 	// "google" (saved in Google Wallet), "wallet" (either) or "none".

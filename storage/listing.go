@@ -9,8 +9,9 @@ import (
 )
 
 // passesWithInstalls is the tenant's passes, filtered by file, order,
-// performance and status, each with its Apple registrations and its Google
-// object's state and last callback ($1 … $5). Integer parameters are cast
+// performance, movement, ticket and status, each with its Apple
+// registrations and its Google object's state and last callback ($1 …
+// $7). Integer parameters are cast
 // so that PostgreSQL reads them as BIGINT (SecuTix ids pass 2^31).
 const passesWithInstalls = `SELECT p.*,
 	(SELECT COUNT(*) FROM registrations r WHERE r.tenant = p.tenant AND r.pass_type_id = p.pass_type_id
@@ -24,14 +25,16 @@ const passesWithInstalls = `SELECT p.*,
 		AND (CAST($2 AS BIGINT) = 0 OR p.file_id = CAST($2 AS BIGINT))
 		AND (CAST($3 AS BIGINT) = 0 OR p.order_id = CAST($3 AS BIGINT))
 		AND (CAST($4 AS BIGINT) = 0 OR p.performance_id = CAST($4 AS BIGINT))
-		AND ($5 = '' OR p.status = $5)`
+		AND (CAST($5 AS BIGINT) = 0 OR p.movement_id = CAST($5 AS BIGINT))
+		AND (CAST($6 AS BIGINT) = 0 OR p.ticket_id = CAST($6 AS BIGINT))
+		AND ($7 = '' OR p.status = $7)`
 
-// installedFilter keeps the rows of passesWithInstalls installed as $6 says.
-const installedFilter = `($6 = ''
-	OR ($6 = 'apple' AND x.apple_devices > 0)
-	OR ($6 = 'google' AND x.google_last = 'save')
-	OR ($6 = 'wallet' AND (x.apple_devices > 0 OR x.google_last = 'save'))
-	OR ($6 = 'none' AND x.apple_devices = 0 AND x.google_last <> 'save'))`
+// installedFilter keeps the rows of passesWithInstalls installed as $8 says.
+const installedFilter = `($8 = ''
+	OR ($8 = 'apple' AND x.apple_devices > 0)
+	OR ($8 = 'google' AND x.google_last = 'save')
+	OR ($8 = 'wallet' AND (x.apple_devices > 0 OR x.google_last = 'save'))
+	OR ($8 = 'none' AND x.apple_devices = 0 AND x.google_last <> 'save'))`
 
 // ListPasses returns a page of the passes q selects, oldest first, with
 // where each is installed, and how many q selects in all.
@@ -44,14 +47,14 @@ func (s *DB) ListPasses(ctx context.Context, q pass.PassQuery) ([]pass.PassListi
 	if q.Limit <= 0 || q.Limit > pass.MaxPageSize {
 		q.Limit = pass.MaxPageSize
 	}
-	args := []any{q.Tenant, q.FileID, q.OrderID, q.PerformanceID, string(q.Status), q.Installed}
+	args := []any{q.Tenant, q.FileID, q.OrderID, q.PerformanceID, q.MovementID, q.TicketID, string(q.Status), q.Installed}
 	var total int
 	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+passesWithInstalls+`) x WHERE `+installedFilter, args...).
 		Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("storage: list passes: %w", err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+prefixed("x.", passColumns)+`, x.apple_devices, x.google_state, x.google_object, x.google_last
-		FROM (`+passesWithInstalls+`) x WHERE `+installedFilter+` ORDER BY x.created_at, x.serial_number LIMIT $7 OFFSET $8`,
+		FROM (`+passesWithInstalls+`) x WHERE `+installedFilter+` ORDER BY x.created_at, x.serial_number LIMIT $9 OFFSET $10`,
 		append(args, q.Limit, max(q.Offset, 0))...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("storage: list passes: %w", err)
@@ -76,7 +79,7 @@ func (s *DB) PassInstalls(ctx context.Context, tenant, serial string) (pass.Inst
 	var in pass.Installs
 	var last string
 	err := s.rdb.QueryRowContext(ctx, `SELECT x.apple_devices, x.google_state, x.google_object, x.google_last FROM (`+
-		passesWithInstalls+` AND p.serial_number = $6) x`, tenant, 0, 0, 0, "", serial).Scan(&in.AppleDevices, &in.GoogleState, &in.GoogleObjectID, &last)
+		passesWithInstalls+` AND p.serial_number = $8) x`, tenant, 0, 0, 0, 0, 0, "", serial).Scan(&in.AppleDevices, &in.GoogleState, &in.GoogleObjectID, &last)
 	if err != nil {
 		return in, fmt.Errorf("storage: installs of %s: %w", serial, err)
 	}

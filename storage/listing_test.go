@@ -18,7 +18,7 @@ func TestListPasses(t *testing.T) {
 		const bigFile = int64(10075001001)
 		mk := func(serial string, movement, file int64, perf int64, status pass.Status, minute int) {
 			p := newPass(serial, movement)
-			p.FileID, p.Status = file, status
+			p.FileID, p.Status, p.TicketID = file, status, 100+movement
 			p.Ticket.Event.PerformanceID = perf
 			p.CreatedAt = p.CreatedAt.Add(time.Duration(minute) * time.Minute)
 			if err := db.CreatePass(ctx, p, nil); err != nil {
@@ -60,6 +60,9 @@ func TestListPasses(t *testing.T) {
 			{"by file past 2^31", pass.PassQuery{FileID: bigFile}, []string{"a", "b"}, 2},
 			{"by performance", pass.PassQuery{PerformanceID: 777}, []string{"c"}, 1},
 			{"by status", pass.PassQuery{Status: pass.StatusVoided}, []string{"b"}, 1},
+			{"by movement", pass.PassQuery{MovementID: 2}, []string{"b"}, 1},
+			{"by ticket", pass.PassQuery{TicketID: 103}, []string{"c"}, 1},
+			{"by movement and another ticket", pass.PassQuery{MovementID: 2, TicketID: 103}, nil, 0},
 			{"in Apple Wallet", pass.PassQuery{Installed: "apple"}, []string{"a"}, 1},
 			{"in Google Wallet", pass.PassQuery{Installed: "google"}, []string{"b"}, 1},
 			{"in a wallet", pass.PassQuery{Installed: "wallet"}, []string{"a", "b"}, 2},

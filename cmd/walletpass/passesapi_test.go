@@ -96,6 +96,8 @@ func TestPassesAPI(t *testing.T) {
 		{file + "&status=voided", 0, "0"},
 		{file + "&pageSize=1&pageIndex=1", 1, "2"},
 		{"?fileId=999", 0, "0"},
+		{"?movementId=" + strconv.FormatInt(o.Tickets[1].MovementID, 10), 1, "1"},
+		{"?ticketId=" + strconv.FormatInt(o.Tickets[0].TicketID, 10), 1, "1"},
 	} {
 		for _, hdr := range []map[string]string{reader, readerKey} {
 			got, total := get(c.query, hdr)
@@ -109,7 +111,8 @@ func TestPassesAPI(t *testing.T) {
 		v.Status != pass.StatusActive || v.FileID != o.FileID || v.Event.Name == "" || v.PerformanceID == 0 {
 		t.Errorf("listed pass: %+v", v)
 	}
-	for _, q := range []string{"?pageSize=0", "?pageSize=501", "?pageIndex=-1", "?fileId=abc", "?status=lost", "?installed=phone", "?fileId=+5"} {
+	for _, q := range []string{"?pageSize=0", "?pageSize=501", "?pageIndex=-1", "?fileId=abc", "?status=lost", "?installed=phone", "?fileId=+5",
+		"?ticketId=x", "?filter%5B0%5D.field=identifiers.movementId&filter%5B0%5D.operator=equals&filter%5B0%5D.value=1", "?fileid=1"} {
 		if resp, body := fetch(t, list+q, reader); resp.StatusCode != 400 {
 			t.Errorf("%s: %d %s, want 400", q, resp.StatusCode, body)
 		}
