@@ -768,6 +768,23 @@ func TestVerifierScopeAndTenantClaim(t *testing.T) {
 	}
 }
 
+// TestScopeAliases: a token carrying the product we replace's name of a
+// scope is accepted for that scope, and for no other.
+func TestScopeAliases(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	token := sign(t, jwt.SigningMethodES256, b.keys.ec, ecKid, claims(func(c jwt.MapClaims) { c["scope"] = "Pass.Read Webhook.Write" }))
+	for scope, ok := range map[string]bool{"passes:read": true, "webhooks:write": true, "webhooks:read": false, "passes:write": false, "tickets:read": false} {
+		_, err := b.v.VerifyScope(context.Background(), token, scope)
+		if ok != (err == nil) {
+			t.Errorf("%s: %v", scope, err)
+		}
+		if !ok {
+			checkRefusal(t, err, token, pass.KindForbidden, "the token lacks the scope "+scope)
+		}
+	}
+}
+
 func TestVerifierKeyRotation(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -431,10 +431,21 @@ func (v *Verifier) checkClaims(mc jwt.MapClaims, scope string) (*Claims, error) 
 		// names no tenant would open both.
 		return nil, pass.Errorf(pass.KindForbidden, "the token does not name its tenant (claim %s)", v.tenantClaim)
 	}
-	if !slices.Contains(scopes, scope) {
+	if !slices.ContainsFunc(scopes, func(s string) bool { return s == scope || ScopeAliases[s] == scope }) {
 		return nil, pass.Errorf(pass.KindForbidden, "the token lacks the scope %s", scope)
 	}
 	return &Claims{Subject: sub, Scopes: scopes, Tenant: v.tenant, ExpiresAt: exp.Time, ID: jti}, nil
+}
+
+// ScopeAliases are the names the product we replace gives the scopes of
+// the same endpoints, each with the scope it stands for: a token an
+// organiser's identity provider issues for that product is accepted
+// without a change to the provider.
+var ScopeAliases = map[string]string{
+	"Pass.Read":     "passes:read",
+	"Pass.Write":    "passes:write",
+	"Webhook.Read":  "webhooks:read",
+	"Webhook.Write": "webhooks:write",
 }
 
 // scopesOf returns the scopes of the scope claim (a space-separated string,
