@@ -393,6 +393,15 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 			t.Event.End = t.Event.Start.Add(time.Duration(secs) * time.Second)
 		}
 	}
+	if t.Event.End.IsZero() && !t.Event.Start.IsZero() {
+		end, err := parseTime(str("validityEnd"), loc)
+		if err != nil {
+			return fail("validityEnd: %v", err)
+		}
+		if end.After(t.Event.Start) {
+			t.Event.End = end
+		}
+	}
 	if h, ok := m.fields.lookup(sc, "performers"); ok {
 		if list, isList := h.v.([]any); isList {
 			for _, p := range list {

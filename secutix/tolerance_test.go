@@ -122,3 +122,46 @@ func TestUpcomingLeavesOut(t *testing.T) {
 		t.Errorf("upcoming %v, want [1 5]", ids)
 	}
 }
+
+// TestValidityDatesATicket: a ticket whose operation names no performance
+// (a season ticket) is dated by its validity, the ticket's or else the
+// movement's, rather than failing its file; a ticket of a catalogue
+// performance keeps the performance's start and end.
+func TestValidityDatesATicket(t *testing.T) {
+	t.Parallel()
+	m := testMapper(t, "en", nil)
+	const noPerf = `{"operationId":1,"productFamilyType":"PASS","product":"Season 2026-27","locations":[{"siteExternalName":"Hall"}]}`
+	file := func(op, movement string) string {
+		return `{"fileDetailsData":{"fileId":1,"lastModDateTime":"2026-01-01T10:00:00Z"},"orderDetailsDatas":[{"orderId":6,"orderType":"SALE",` +
+			`"operationDatas":[` + op + `],"movementDatas":[{"movementId":11,"operationId":1,` + movement + `}]}]}`
+	}
+	day := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name, body string
+		start, end time.Time
+	}{
+		{"the ticket's validity", file(noPerf, `"tickets":[{"ticketId":7,"barcode":"b7","validityStartTime":"2026-09-01T00:00:00.000+02:00","validityEndTime":"2027-06-30T23:59:00.000+02:00"}]`),
+			day("2026-09-01T00:00:00+02:00"), day("2027-06-30T23:59:00+02:00")},
+		{"the movement's validity", file(noPerf, `"startValidityDate":"2026-09-01T00:00:00+02:00","endValidityDate":"2027-06-30T00:00:00+02:00","tickets":[{"ticketId":7,"barcode":"b7"}]`),
+			day("2026-09-01T00:00:00+02:00"), day("2027-06-30T00:00:00+02:00")},
+	} {
+		o, err := decodeFile(t, m, []byte(tc.body), 1)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if e := o.Tickets[0].Event; !e.Start.Equal(tc.start) || !e.End.Equal(tc.end) {
+			t.Errorf("%s: %v to %v, want %v to %v", tc.name, e.Start, e.End, tc.start, tc.end)
+		}
+	}
+	// Without a performance or a validity, the file does not map.
+	_, err := decodeFile(t, m, []byte(file(noPerf, `"tickets":[{"ticketId":7,"barcode":"b7"}]`)), 1)
+	if pass.KindOf(err) != pass.KindInvalid {
+		t.Errorf("no date at all: %v, want an invalid file", err)
+	}
+}
