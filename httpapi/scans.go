@@ -38,10 +38,13 @@ type ScanBody struct {
 
 // ScanAnswer is what a gate gets back.
 type ScanAnswer struct {
-	ScanID    string      `json:"scanId,omitempty"`
-	Result    string      `json:"result"`
-	ScannedAt time.Time   `json:"scannedAt"`
-	Ticket    *ScanTicket `json:"ticket,omitempty"`
+	ScanID    string    `json:"scanId,omitempty"`
+	Result    string    `json:"result"`
+	ScannedAt time.Time `json:"scannedAt"`
+	// PassID is the ticket's pass (its serial number), the one field the
+	// product we replace answers a scan with.
+	PassID string      `json:"passId,omitempty"`
+	Ticket *ScanTicket `json:"ticket,omitempty"`
 }
 
 // ScanTicket is the ticket a gate sees: enough to let the holder in, or
@@ -97,6 +100,7 @@ func (s *Server) scan(c *gin.Context) {
 	}
 	out := ScanAnswer{ScanID: res.ScanID, Result: res.Result, ScannedAt: res.At}
 	if p := res.Pass; p != nil {
+		out.PassID = p.SerialNumber
 		t := p.Ticket
 		out.Ticket = &ScanTicket{SerialNumber: p.SerialNumber, TicketID: p.TicketID, FileID: p.FileID, State: t.State,
 			HolderName: t.HolderName, Event: PassEventView{Name: t.Event.Name, Start: t.Event.Start}, Entrance: t.Venue.Entrance}

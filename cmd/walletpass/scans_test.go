@@ -70,7 +70,8 @@ func TestGateScans(t *testing.T) {
 	}
 
 	st, a, raw := scan(gate, body(t1.Barcode, "gate-1:0001"))
-	if st != 200 || a.Result != pass.ScanValid || a.Ticket == nil || a.Ticket.TicketID != t1.TicketID || a.Ticket.HolderName == "" {
+	if st != 200 || a.Result != pass.ScanValid || a.Ticket == nil || a.Ticket.TicketID != t1.TicketID || a.Ticket.HolderName == "" ||
+		a.PassID == "" || a.PassID != a.Ticket.SerialNumber {
 		t.Fatalf("first scan: %d %s", st, raw)
 	}
 	// At once, before the sync has run: no second entry.
@@ -105,7 +106,7 @@ func TestGateScans(t *testing.T) {
 		{strings.Repeat("é", 2048), pass.ScanUnknown}, // characters are counted, not bytes
 		{t2.Barcode, pass.ScanValid},
 	} {
-		if _, a, raw := scan(gate, body(c.data, "")); a.Result != c.want {
+		if _, a, raw := scan(gate, body(c.data, "")); a.Result != c.want || (c.want == pass.ScanUnknown) != (a.PassID == "") {
 			t.Errorf("scan %s: %s, want %s", c.data, raw, c.want)
 		}
 	}
