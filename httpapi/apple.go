@@ -30,7 +30,7 @@ const (
 )
 
 var (
-	pushTokenRE  = regexp.MustCompile(`^[0-9A-Fa-f]{16,200}$`)
+	pushTokenRE  = regexp.MustCompile(`^[0-9A-Fa-f]{64,200}$`) // as apns.ValidDeviceToken: a shorter one could never be pushed
 	serialInText = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
 )
 

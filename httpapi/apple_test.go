@@ -179,6 +179,7 @@ func TestPassKitRefusesWithoutWriting(t *testing.T) {
 		{"register other pass type", "POST", "/devices/" + device + "/registrations/pass.other.type/" + p.SerialNumber, body, p.AuthToken, 404},
 		{"register oversized", "POST", regPass, `{"pushToken":"` + strings.Repeat("a", httpapi.MaxRegistrationBody) + `"}`, p.AuthToken, 413},
 		{"register bad body", "POST", regPass, `{"pushToken":"not hex!"}`, p.AuthToken, 400},
+		{"register a token too short to push", "POST", regPass, `{"pushToken":"` + strings.Repeat("ab", 31) + `"}`, p.AuthToken, 400},
 		{"register bad device id", "POST", "/devices/bad%20id/registrations/" + p.PassTypeID + "/" + p.SerialNumber, body, p.AuthToken, 400},
 		{"get wrong token", "GET", "/passes/" + p.PassTypeID + "/" + p.SerialNumber, "", "nope-nope-nope-nope", 401},
 		{"get unknown serial", "GET", "/passes/" + p.PassTypeID + "/00000000000000000000000000000000", "", p.AuthToken, 404},
@@ -241,7 +242,7 @@ func FuzzPassKitWebService(f *testing.F) {
 			t.Fatalf("a registration appeared with status %d", resp.StatusCode)
 		}
 		if len(after) > 0 {
-			b.db.ForgetPushToken(context.Background(), "demo", after[0].PushToken)
+			b.db.ForgetPushToken(context.Background(), "demo", after[0].PushToken, time.Time{})
 		}
 	})
 }

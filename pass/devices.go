@@ -30,7 +30,9 @@ type DeviceStore interface {
 	// MarkPushed records that the devices were pushed for the version with
 	// update tag tag.
 	MarkPushed(ctx context.Context, tenant, passTypeID, serial string, libraryIDs []string, tag int64) error
-	// ForgetPushToken removes every registration of the devices with this
-	// push token (APNs said it is gone) and returns how many went.
-	ForgetPushToken(ctx context.Context, tenant, pushToken string) (int64, error)
+	// ForgetPushToken removes the registrations of the devices with this
+	// push token (APNs said it is gone) made before since (every one when
+	// since is zero: a registration made after it is the device's new one)
+	// and returns how many went.
+	ForgetPushToken(ctx context.Context, tenant, pushToken string, since time.Time) (int64, error)
 }

@@ -26,9 +26,22 @@ const (
 	PushConfigError              // our credentials or topic are wrong: keep the registration, tell the operator
 )
 
+// PushResult is what the push service said of one push.
+type PushResult struct {
+	Outcome PushOutcome
+	Reason  string // the push service's reason, when it gave one
+	// GoneSince, for PushUnregistered, is when the push service last knew
+	// the token valid (APNs' 410 timestamp); zero when it did not say. A
+	// registration made after it is a new one and stays.
+	GoneSince time.Time
+	// RetryAfter, for PushRetry, is how long the push service asks us to
+	// wait (a minute after a 429); zero for the queue's own back-off.
+	RetryAfter time.Duration
+}
+
 // Pusher sends the empty pass-update push to one device of a tenant.
 type Pusher interface {
-	PushPass(ctx context.Context, tenant, deviceToken, passTypeID string) (PushOutcome, string, error)
+	PushPass(ctx context.Context, tenant, deviceToken, passTypeID string) (PushResult, error)
 }
 
 // PushArgs names the pass a push-pass task is for.
@@ -78,26 +91,28 @@ func (s *PushService) PushPass(ctx context.Context, r PushArgs) error {
 		return err
 	}
 	retry := 0
+	var wait time.Duration
 	var errs []error
 	var reached []string
 	var recs []PushRecord
 	defer func() { s.journal(ctx, recs) }()
 	for _, d := range devices {
-		outcome, reason, err := s.Pusher.PushPass(ctx, r.Tenant, d.PushToken, r.PassTypeID)
+		res, err := s.Pusher.PushPass(ctx, r.Tenant, d.PushToken, r.PassTypeID)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		recs = append(recs, PushRecord{Tenant: r.Tenant, Serial: r.Serial, Device: d.LibraryID, At: time.Now(), Outcome: outcome, Reason: reason})
-		if outcome == PushDelivered {
+		recs = append(recs, PushRecord{Tenant: r.Tenant, Serial: r.Serial, Device: d.LibraryID, At: time.Now(), Outcome: res.Outcome, Reason: res.Reason})
+		if res.Outcome == PushDelivered {
 			reached = append(reached, d.LibraryID)
 		}
-		again, err := s.settle(ctx, r.Tenant, d.PushToken, outcome, reason)
+		again, err := s.settle(ctx, r.Tenant, d.PushToken, res)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if again {
 			retry++
+			wait = max(wait, res.RetryAfter)
 		}
 	}
 	if (len(errs) > 0 || retry > 0) && len(reached) > 0 {
@@ -111,24 +126,25 @@ func (s *PushService) PushPass(ctx context.Context, r PushArgs) error {
 		return errors.Join(errs...)
 	}
 	if retry > 0 {
-		return &RetryAfterError{After: time.Second, Err: Errorf(KindUnavailable, "push: %d of %d devices to retry", retry, len(devices))}
+		return &RetryAfterError{After: max(wait, time.Second), Err: Errorf(KindUnavailable, "push: %d of %d devices to retry", retry, len(devices))}
 	}
 	return nil
 }
 
 // settle acts on what the push service said of a device other than a
-// delivery: a gone device is forgotten, a configuration error is logged
-// once per tenant and reason; again reports a device to push again later.
-func (s *PushService) settle(ctx context.Context, tenant, token string, outcome PushOutcome, reason string) (again bool, err error) {
-	switch outcome {
+// delivery: a gone device's registrations made before it went are
+// forgotten, a configuration error is logged once per tenant and reason;
+// again reports a device to push again later.
+func (s *PushService) settle(ctx context.Context, tenant, token string, res PushResult) (again bool, err error) {
+	switch res.Outcome {
 	case PushUnregistered:
-		_, err = s.Devices.ForgetPushToken(ctx, tenant, token)
+		_, err = s.Devices.ForgetPushToken(ctx, tenant, token, res.GoneSince)
 	case PushRetry:
 		again = true
 	case PushConfigError:
-		if _, seen := s.reported.LoadOrStore(tenant+"\x00"+reason, true); !seen && s.Log != nil {
+		if _, seen := s.reported.LoadOrStore(tenant+"\x00"+res.Reason, true); !seen && s.Log != nil {
 			s.Log.ErrorContext(ctx, "APNs refuses our pushes: check the tenant's certificate or key and pass type",
-				slog.String("tenant", tenant), slog.String("reason", reason))
+				slog.String("tenant", tenant), slog.String("reason", res.Reason))
 		}
 	}
 	return again, err
@@ -203,6 +219,7 @@ func (s *PushService) PushPerformance(ctx context.Context, a PushPerformanceArgs
 	}
 	after := ""
 	var retry, total int
+	var wait time.Duration
 	var errs []error
 	for {
 		rows, err := pp.PerformancePushes(ctx, a.Tenant, a.PerformanceID, a.Serials, after, performancePushPage)
@@ -234,8 +251,7 @@ func (s *PushService) PushPerformance(ctx context.Context, a PushPerformanceArgs
 			}
 			groups = append(groups, &group{token: r.PushToken, passType: r.PassTypeID, rows: []PendingPush{r}})
 		}
-		outcomes := make([]PushOutcome, len(groups))
-		reasons := make([]string, len(groups))
+		results := make([]PushResult, len(groups))
 		fails := make([]error, len(groups))
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, performancePushConcurrency)
@@ -244,7 +260,7 @@ func (s *PushService) PushPerformance(ctx context.Context, a PushPerformanceArgs
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				outcomes[i], reasons[i], fails[i] = s.Pusher.PushPass(ctx, a.Tenant, g.token, g.passType)
+				results[i], fails[i] = s.Pusher.PushPass(ctx, a.Tenant, g.token, g.passType)
 			}()
 		}
 		wg.Wait()
@@ -258,17 +274,18 @@ func (s *PushService) PushPerformance(ctx context.Context, a PushPerformanceArgs
 				continue
 			}
 			for _, r := range g.rows {
-				recs = append(recs, PushRecord{Tenant: a.Tenant, Serial: r.Serial, Device: r.LibraryID, At: now, Outcome: outcomes[i], Reason: reasons[i]})
+				recs = append(recs, PushRecord{Tenant: a.Tenant, Serial: r.Serial, Device: r.LibraryID, At: now, Outcome: results[i].Outcome, Reason: results[i].Reason})
 			}
-			if outcomes[i] == PushDelivered {
+			if results[i].Outcome == PushDelivered {
 				done = append(done, g.rows...)
 			}
-			again, err := s.settle(ctx, a.Tenant, g.token, outcomes[i], reasons[i])
+			again, err := s.settle(ctx, a.Tenant, g.token, results[i])
 			if err != nil {
 				errs = append(errs, err)
 			}
 			if again {
 				retry++
+				wait = max(wait, results[i].RetryAfter)
 			}
 		}
 		s.journal(ctx, recs)
@@ -284,7 +301,7 @@ func (s *PushService) PushPerformance(ctx context.Context, a PushPerformanceArgs
 		return errors.Join(errs...)
 	}
 	if retry > 0 {
-		return &RetryAfterError{After: time.Second, Err: Errorf(KindUnavailable, "push: %d of %d devices to retry", retry, total)}
+		return &RetryAfterError{After: max(wait, time.Second), Err: Errorf(KindUnavailable, "push: %d of %d devices to retry", retry, total)}
 	}
 	return nil
 }

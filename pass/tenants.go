@@ -22,10 +22,10 @@ func (m PerTenant[T]) Get(tenant, what string) (T, error) {
 type TenantPushers PerTenant[Pusher]
 
 // PushPass implements Pusher.
-func (m TenantPushers) PushPass(ctx context.Context, tenant, deviceToken, passTypeID string) (PushOutcome, string, error) {
+func (m TenantPushers) PushPass(ctx context.Context, tenant, deviceToken, passTypeID string) (PushResult, error) {
 	p, err := PerTenant[Pusher](m).Get(tenant, "APNs client")
 	if err != nil {
-		return PushConfigError, err.Error(), nil
+		return PushResult{Outcome: PushConfigError, Reason: err.Error()}, nil
 	}
 	return p.PushPass(ctx, tenant, deviceToken, passTypeID)
 }

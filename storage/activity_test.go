@@ -45,7 +45,7 @@ func TestPassActivity(t *testing.T) {
 		if _, err := db.Register(ctx, "demo", pass.Device{LibraryID: "dev2", PushToken: "bb"}, "pass.x.y", "s1", now); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := db.ForgetPushToken(ctx, "demo", "bb"); err != nil || n != 1 {
+		if n, err := db.ForgetPushToken(ctx, "demo", "bb", time.Time{}); err != nil || n != 1 {
 			t.Fatalf("forget: %d, %v", n, err)
 		}
 		if err := db.PutGoogleObject(ctx, &pass.GoogleObject{Tenant: "demo", Serial: "s1", ObjectID: "1.demo-s1", ClassID: "1.demo-p42",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"time"
 
 	"walletpass/pass"
@@ -149,22 +150,32 @@ func (s *DB) MarkPushed(ctx context.Context, tenant, passTypeID, serial string, 
 }
 
 // ForgetPushToken removes the registrations and devices of a push token.
-func (s *DB) ForgetPushToken(ctx context.Context, tenant, pushToken string) (int64, error) {
+func (s *DB) ForgetPushToken(ctx context.Context, tenant, pushToken string, since time.Time) (int64, error) {
+	// Registrations made before since: every one when since is zero.
+	// APNs's timestamp reaches us in whole seconds, so a registration of
+	// that second counts as before it: a device that registers again
+	// after its token went usually has a new token anyway.
+	before := int64(math.MaxInt64)
+	if !since.IsZero() {
+		before = since.Truncate(time.Second).Add(time.Second).UnixMilli()
+	}
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO wallet_events (tenant, serial_number, wallet, event, at)
-			SELECT tenant, serial_number, 'apple', $3, $4 FROM registrations WHERE tenant = $1 AND device_library_id IN
+			SELECT tenant, serial_number, 'apple', $3, $4 FROM registrations WHERE tenant = $1 AND created_at < $5 AND device_library_id IN
 			(SELECT device_library_id FROM devices WHERE tenant = $1 AND push_token = $2)`,
-			tenant, pushToken, pass.WalletRemoved, time.Now().UnixMilli()); err != nil {
+			tenant, pushToken, pass.WalletRemoved, time.Now().UnixMilli(), before); err != nil {
 			return fmt.Errorf("storage: forget push token: %w", err)
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM registrations WHERE tenant = $1 AND device_library_id IN
-			(SELECT device_library_id FROM devices WHERE tenant = $1 AND push_token = $2)`, tenant, pushToken)
+		res, err := tx.ExecContext(ctx, `DELETE FROM registrations WHERE tenant = $1 AND created_at < $3 AND device_library_id IN
+			(SELECT device_library_id FROM devices WHERE tenant = $1 AND push_token = $2)`, tenant, pushToken, before)
 		if err != nil {
 			return fmt.Errorf("storage: forget push token: %w", err)
 		}
 		n, _ = res.RowsAffected()
-		if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE tenant = $1 AND push_token = $2`, tenant, pushToken); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE tenant = $1 AND push_token = $2
+			AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.tenant = devices.tenant AND r.device_library_id = devices.device_library_id)`,
+			tenant, pushToken); err != nil {
 			return fmt.Errorf("storage: forget push token: %w", err)
 		}
 		return nil

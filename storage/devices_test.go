@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"walletpass/pass"
 	"walletpass/storage"
@@ -40,7 +41,16 @@ func TestRegistrations(t *testing.T) {
 		if s, _, _ := db.UpdatedSerials(ctx, "other", "dev1", p.PassTypeID, 0); len(s) != 0 {
 			t.Errorf("another tenant sees registrations: %v", s)
 		}
-		if n, err := db.ForgetPushToken(ctx, "demo", "bb22"); err != nil || n != 1 {
+		// APNs says the token went a second before t0: the registration
+		// made at t0 is the device's new one and stays; at t0 (APNs's
+		// whole second) it goes.
+		if n, err := db.ForgetPushToken(ctx, "demo", "bb22", t0.Add(-time.Second)); err != nil || n != 0 {
+			t.Errorf("forget a token gone when it registered: %d %v", n, err)
+		}
+		if ds, _ := db.DevicesForPass(ctx, "demo", p.PassTypeID, "s1"); len(ds) != 2 {
+			t.Errorf("devices after forgetting nothing: %+v", ds)
+		}
+		if n, err := db.ForgetPushToken(ctx, "demo", "bb22", t0.Truncate(time.Second)); err != nil || n != 1 {
 			t.Errorf("forget: %d %v", n, err)
 		}
 		if err := db.Unregister(ctx, "demo", "dev1", p.PassTypeID, "s1"); err != nil {

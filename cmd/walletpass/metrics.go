@@ -153,10 +153,10 @@ type countedPusher struct {
 	m      *metrics
 }
 
-func (p countedPusher) PushPass(ctx context.Context, tenant, deviceToken, passTypeID string) (pass.PushOutcome, string, error) {
-	o, reason, err := p.Pusher.PushPass(ctx, tenant, deviceToken, passTypeID)
-	p.m.apnsPushes.WithLabelValues(p.tenant, outcomeLabel(o, err)).Inc()
-	return o, reason, err
+func (p countedPusher) PushPass(ctx context.Context, tenant, deviceToken, passTypeID string) (pass.PushResult, error) {
+	res, err := p.Pusher.PushPass(ctx, tenant, deviceToken, passTypeID)
+	p.m.apnsPushes.WithLabelValues(p.tenant, outcomeLabel(res.Outcome, err)).Inc()
+	return res, err
 }
 
 // countedNotifier counts FCM messages by outcome.

@@ -159,13 +159,14 @@ func (c *Client) Close() {
 }
 
 // PushPass implements pass.Pusher for the client's tenant: Push, with an
-// error that is not Retry's taken as a retry.
-func (c *Client) PushPass(ctx context.Context, _, deviceToken, passTypeID string) (pass.PushOutcome, string, error) {
+// error that is not Retry's taken as a retry; a 410's timestamp and a
+// 429's back-off are passed on.
+func (c *Client) PushPass(ctx context.Context, _, deviceToken, passTypeID string) (pass.PushResult, error) {
 	r, err := c.Push(ctx, deviceToken, passTypeID)
 	if err != nil && r.Outcome != Retry {
-		return pass.PushRetry, "", err
+		return pass.PushResult{Outcome: pass.PushRetry}, err
 	}
-	return r.Outcome, r.Reason, nil
+	return pass.PushResult{Outcome: r.Outcome, Reason: r.Reason, GoneSince: r.Timestamp, RetryAfter: r.RetryAfter}, nil
 }
 
 // Push sends the pass-update push to one device: POST /3/device/<token>
