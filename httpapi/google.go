@@ -46,14 +46,20 @@ func GoogleSaveLink(base string, links LinkSigner, tenant, secretToken string, e
 	return strings.TrimRight(base, "/") + "/api/" + url.PathEscape(tenant) + "/google/save/" + url.PathEscape(secretToken) + "?" + q.Encode()
 }
 
-// GoogleTicketSaveLink is the signed link that saves one ticket of an
-// order (the pass with this serial) to Google Wallet, valid until exp.
-func GoogleTicketSaveLink(base string, links LinkSigner, tenant, secretToken, serial string, exp time.Time) string {
+// PurposeGoogleSavePass is what a signed Google Wallet save link of one
+// pass is for.
+const PurposeGoogleSavePass = "google-save-pass"
+
+// GoogleTicketSaveLink is the signed link that saves one ticket (the pass
+// with this serial) to Google Wallet, valid until exp:
+// <base>/api/{tenant}/google/pass/{serial}?exp=<unix>&sig=<sig>. It names
+// the pass only, as PassLink does: whoever is given one ticket (a guest,
+// the new holder of a transferred ticket) learns nothing of its order.
+func GoogleTicketSaveLink(base string, links LinkSigner, tenant, serial string, exp time.Time) string {
 	q := url.Values{}
 	q.Set("exp", strconv.FormatInt(exp.Unix(), 10))
-	q.Set("sig", links.Sign(PurposeGoogleSave, tenant, secretToken+"/"+serial, exp))
-	return strings.TrimRight(base, "/") + "/api/" + url.PathEscape(tenant) + "/google/save/" + url.PathEscape(secretToken) +
-		"/" + url.PathEscape(serial) + "?" + q.Encode()
+	q.Set("sig", links.Sign(PurposeGoogleSavePass, tenant, serial, exp))
+	return strings.TrimRight(base, "/") + "/api/" + url.PathEscape(tenant) + "/google/pass/" + url.PathEscape(serial) + "?" + q.Encode()
 }
 
 // A signed Google save link (an order's, or one ticket's) may be opened
@@ -85,22 +91,28 @@ func (s *Server) googleSave(c *gin.Context) {
 		return
 	}
 	secret, serial := c.Param("secret"), c.Param("serial")
-	if !secretTokenRE.MatchString(secret) || (serial != "" && !idChars(serial, 1, 128, "._-")) {
+	if (secret != "" && !secretTokenRE.MatchString(secret)) || (serial != "" && !idChars(serial, 1, 128, "._-")) {
 		writeProblem(c, http.StatusBadRequest, "malformed order reference")
 		return
 	}
-	subject := secret
+	// The order's link signs its secret; a ticket's, its serial alone
+	// (google/pass/{serial}); a ticket's link of the older form, which
+	// named the order's secret too, is honoured until it expires.
+	purpose, subject := PurposeGoogleSave, secret
 	var serials []string
-	if serial != "" {
+	switch {
+	case secret == "":
+		purpose, subject, serials = PurposeGoogleSavePass, serial, []string{serial}
+	case serial != "":
 		subject += "/" + serial
 		serials = []string{serial}
 	}
-	if err := s.deps.Links.Signer.Verify(PurposeGoogleSave, tenant, subject, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
+	if err := s.deps.Links.Signer.Verify(purpose, tenant, subject, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
 		s.fail(c, err)
 		return
 	}
 	now := s.now()
-	if !s.saves.allow(tenant+"/"+subject, now) {
+	if !s.saves.allow(tenant+"/"+purpose+"/"+subject, now) {
 		c.Header("Retry-After", strconv.Itoa(int(SaveEvery/time.Second)))
 		writeProblem(c, http.StatusTooManyRequests, "this save link was opened too often; try again later")
 		return

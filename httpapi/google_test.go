@@ -266,9 +266,18 @@ func TestGoogleSaveRateLimit(t *testing.T) {
 	if rec := open(forged, "203.0.113.78"); rec.Code != http.StatusUnauthorized {
 		t.Errorf("a forged link after the burst: %d, want 401", rec.Code)
 	}
-	ticket := httpapi.GoogleTicketSaveLink("", links, "demo", "secretTok-1", "0a1b2c", now.Add(time.Hour))
-	if rec := open(ticket, "203.0.113.79"); rec.Code != http.StatusFound {
-		t.Errorf("a ticket's link of the same order: %d, want 302", rec.Code)
+	ticket := httpapi.GoogleTicketSaveLink("", links, "demo", "0a1b2c", now.Add(time.Hour))
+	if rec := open(ticket, "203.0.113.79"); rec.Code != http.StatusFound || strings.Contains(ticket, "secretTok") {
+		t.Errorf("a ticket's link of the same order: %s %d, want 302 and no order secret in the link", ticket, rec.Code)
+	}
+	// A ticket's link signs its serial: another serial, or the order-wide
+	// link's signature on it, is refused.
+	if rec := open(strings.Replace(ticket, "0a1b2c", "0a1b2d", 1), "203.0.113.79"); rec.Code != http.StatusUnauthorized {
+		t.Errorf("a ticket's link for another serial: %d, want 401", rec.Code)
+	}
+	_, orderSig, _ := strings.Cut(link, "?")
+	if rec := open("/api/demo/google/pass/secretTok-1?"+orderSig, "203.0.113.79"); rec.Code != http.StatusUnauthorized {
+		t.Errorf("the order's signature on a ticket's path: %d, want 401", rec.Code)
 	}
 	other := httpapi.GoogleSaveLink("", links, "demo", "secretTok-2", now.Add(time.Hour))
 	if rec := open(other, "203.0.113.77"); rec.Code != http.StatusFound {

@@ -227,7 +227,7 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 		} else {
 			for i, p := range pass.LatestPerTicket(ps) {
 				if current[p.SerialNumber] {
-					page.Tickets[i].GoogleURL = GoogleTicketSaveLink(base, s.deps.Links.Signer, t.ID, secret, p.SerialNumber, exp)
+					page.Tickets[i].GoogleURL = GoogleTicketSaveLink(base, s.deps.Links.Signer, t.ID, p.SerialNumber, exp)
 				}
 			}
 		}

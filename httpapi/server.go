@@ -301,6 +301,7 @@ func (s *Server) routes() *gin.Engine {
 	// Google Wallet: the order's save link and the images passes show.
 	r.GET("/api/:tenantId/google/save/:secret", s.googleSave)
 	r.GET("/api/:tenantId/google/save/:secret/:serial", s.googleSave)
+	r.GET("/api/:tenantId/google/pass/:serial", s.googleSave)
 	r.GET("/api/:tenantId/google/images/:template/:file", s.templateImage)
 	r.POST("/api/:tenantId/google/callback", s.googleCallback)
 

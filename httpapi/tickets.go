@@ -207,7 +207,7 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 		if valid[p.SerialNumber] {
 			tu.ApplePassURL = PassLink(base, s.deps.Links.Signer, tenantID, p.SerialNumber, exp)
 			if t.Google {
-				tu.GoogleSaveURL = GoogleTicketSaveLink(base, s.deps.Links.Signer, tenantID, secret, p.SerialNumber, exp)
+				tu.GoogleSaveURL = GoogleTicketSaveLink(base, s.deps.Links.Signer, tenantID, p.SerialNumber, exp)
 			}
 		}
 		out.Tickets = append(out.Tickets, tu)

@@ -107,7 +107,7 @@ func buildConsole(cfg *config.Config, a *App, links httpapi.LinkSigner) (http.Ha
 			for i, serial := range serials {
 				out = append(out, console.Link{Label: fmt.Sprintf("Apple Wallet, pass %d", i+1), URL: httpapi.PassLink(base, links, tenant, serial, exp)})
 				if google[tenant] && !googleAll {
-					out = append(out, console.Link{Label: fmt.Sprintf("Google Wallet, pass %d", i+1), URL: httpapi.GoogleTicketSaveLink(base, links, tenant, secret, serial, exp)})
+					out = append(out, console.Link{Label: fmt.Sprintf("Google Wallet, pass %d", i+1), URL: httpapi.GoogleTicketSaveLink(base, links, tenant, serial, exp)})
 				}
 			}
 			return out

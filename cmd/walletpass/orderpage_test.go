@@ -336,8 +336,8 @@ func TestLargeOrderGoogleLinks(t *testing.T) {
 	if len(one) != 20 || strings.Contains(html, `class="button google"`) {
 		t.Fatalf("Android page of 20 tickets: %d per-ticket Google buttons (want 20) and no button for all:\n%s", len(one), html)
 	}
-	if resp, body := fetch(t, one[19], nil); resp.StatusCode != http.StatusFound {
-		t.Errorf("a per-ticket Google link: %d %s", resp.StatusCode, body)
+	if resp, body := fetch(t, one[19], nil); resp.StatusCode != http.StatusFound || strings.Contains(one[19], o.Secret) {
+		t.Errorf("a per-ticket Google link %s: %d %s, want 302 and no order secret in it", one[19], resp.StatusCode, body)
 	}
 
 	env := testEnv(s.dataDir, map[string]string{"WALLETPASS_PUBLIC_BASE_URL": s.base})

@@ -318,7 +318,7 @@ func cmdOrderLinks(ctx context.Context, args []string, stdout io.Writer, getenv 
 			fmt.Fprintf(stdout, "google-save\t%s\n", httpapi.GoogleSaveLink(t.PublicBaseURL, links, t.ID, *secret, exp))
 		} else {
 			for _, serial := range serials {
-				fmt.Fprintf(stdout, "google-save-ticket\t%s\n", httpapi.GoogleTicketSaveLink(t.PublicBaseURL, links, t.ID, *secret, serial, exp))
+				fmt.Fprintf(stdout, "google-save-ticket\t%s\n", httpapi.GoogleTicketSaveLink(t.PublicBaseURL, links, t.ID, serial, exp))
 			}
 		}
 	}

@@ -373,13 +373,24 @@ func (s *Syncer) note(ctx context.Context, p *pass.Pass, correlationID, detail s
 // order has no valid ticket.
 //
 // When serials are given, only those passes (of the order) are saved.
+// Without a secret token, serials names the one pass to save (a ticket's
+// own link, which must not carry its order's secret).
 func (s *Syncer) SaveURL(ctx context.Context, tenant, secretToken string, serials []string, correlationID string) (string, error) {
 	tn, err := s.tenant(tenant)
 	if err != nil {
 		return "", err
 	}
-	ps, err := s.Passes.PassesByOrder(ctx, tenant, secretToken)
-	if err != nil {
+	var ps []pass.Pass
+	if secretToken == "" {
+		if len(serials) != 1 {
+			return "", pass.Errorf(pass.KindInvalid, "google: a save link without its order names one pass")
+		}
+		p, err := s.Passes.GetPass(ctx, tenant, serials[0])
+		if err != nil {
+			return "", err
+		}
+		ps = []pass.Pass{*p}
+	} else if ps, err = s.Passes.PassesByOrder(ctx, tenant, secretToken); err != nil {
 		return "", err
 	}
 	if len(serials) == 0 {
