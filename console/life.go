@@ -185,8 +185,10 @@ func (c *Console) links(w http.ResponseWriter, r *http.Request, s *session) {
 		c.failErr(w, r, s, orNotFound(err))
 		return
 	}
+	// What the order's secret grants: not a ticket passed on to another
+	// holder, whose links are theirs.
 	var serials []string
-	for _, p := range pass.ValidPerTicket(ps) {
+	for _, p := range pass.ValidPerTicket(pass.ForOrderSecret(ps)) {
 		serials = append(serials, p.SerialNumber)
 	}
 	exp := c.cfg.Clock.Now().Add(c.cfg.LinkTTL)

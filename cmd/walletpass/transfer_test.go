@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,6 +92,22 @@ func TestTransferTakesTheTicketAway(t *testing.T) {
 	}
 	if pj := s.verify(*moved); !strings.Contains(string(mustJSON(pj)), "Lovelace") {
 		t.Errorf("the new holder's pass does not name Ada Lovelace")
+	}
+	// The console's fresh links for the buyer: the seller's ticket only.
+	admin, _ := consoleUser(t, s, 0)
+	orderURL := s.base + "/console/t/demo/orders/" + o.Secret
+	_, orderPage := get(t, admin, orderURL)
+	resp, err = admin.PostForm(orderURL+"/links", url.Values{"csrf": {csrfOf(t, orderPage)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	_, fresh, _ := strings.Cut(string(raw), `<ul class="links">`)
+	fresh, _, _ = strings.Cut(fresh, "</ul>")
+	if resp.StatusCode != 200 || strings.Contains(fresh, moved.SerialNumber) || !strings.Contains(fresh, kept.SerialNumber) {
+		t.Errorf("the console's fresh links for the seller: %d; name the new holder's pass %v, the kept one %v",
+			resp.StatusCode, strings.Contains(fresh, moved.SerialNumber), strings.Contains(fresh, kept.SerialNumber))
 	}
 	// The seller's other ticket is untouched.
 	if p := byMovement(s.passes(o.Secret), o.Tickets[1].MovementID, 0); p == nil || p.Status != pass.StatusActive || p.Version != kept.Version {
