@@ -314,8 +314,13 @@ func (s *DB) recordTx(ctx context.Context, tx *sql.Tx, ev pass.WebhookEvent, t p
 }
 
 func hintRefs(ev pass.WebhookEvent) []string {
-	if ev.SecretToken != "" && ev.State == pass.StateVoidedByOperator && ev.TicketID != 0 {
-		return []string{fmt.Sprintf("v:%d", ev.TicketID)}
+	if ev.State == pass.StateVoidedByOperator {
+		// Only an operator voids a ticket for good: a webhook's credential
+		// asks for a sync, nothing more.
+		if ev.Source == pass.SourceConsole && ev.SecretToken != "" && ev.TicketID != 0 {
+			return []string{fmt.Sprintf("v:%d", ev.TicketID)}
+		}
+		return nil
 	}
 	if ev.SecretToken == "" || !pass.IsUsedState(ev.State) {
 		return nil

@@ -181,6 +181,30 @@ func TestHintsNeverGoBack(t *testing.T) {
 	})
 }
 
+// TestOnlyTheConsoleVoids: the hint that voids a ticket whatever SecuTix
+// says is the console's; a SecuTix webhook saying VOIDED (its credential
+// only asks for a sync) leaves none.
+func TestOnlyTheConsoleVoids(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, err := db.RecordWebhook(ctx, event("s1", 7, pass.StateVoidedByOperator, t0), syncTask("s1"), t0); err != nil {
+			t.Fatal(err)
+		}
+		if hints, err := db.Hints(ctx, "demo", "s1"); err != nil || len(hints) != 0 {
+			t.Fatalf("a webhook's VOIDED left hints %+v %v", hints, err)
+		}
+		ev := event("s1", 7, pass.StateVoidedByOperator, t0)
+		ev.Source = pass.SourceConsole
+		if _, err := db.RecordWebhook(ctx, ev, syncTask("s1"), t0); err != nil {
+			t.Fatal(err)
+		}
+		if hints, err := db.Hints(ctx, "demo", "s1"); err != nil || len(hints) != 1 || hints[0].Ref != "v:7" {
+			t.Errorf("the console's void: hints %+v %v, want v:7", hints, err)
+		}
+	})
+}
+
 func TestConcurrentEnqueueOneActiveTask(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
