@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -261,5 +262,21 @@ func TestUsageChart(t *testing.T) {
 	}
 	if usageChart(pass.PerformanceUsage{}, "en") != "" {
 		t.Error("a chart without days")
+	}
+}
+
+// TestStoreErrorLogNamesNoSecret: a store error on an order's page is
+// logged with the route, not the path, which carries the order's secret.
+func TestStoreErrorLogNamesNoSecret(t *testing.T) {
+	c := newTest(t, "https://walletpass.example")
+	var logs strings.Builder
+	c.cfg.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	r := httptest.NewRequest(http.MethodGet, "/console/t/demo/orders/Secret0rderToken123", nil)
+	r.Pattern = "GET /console/t/{tenant}/orders/{secret}"
+	w := httptest.NewRecorder()
+	c.failErr(w, r, &session{}, errors.New("database timeout"))
+	if w.Code != http.StatusServiceUnavailable || strings.Contains(logs.String(), "Secret0rderToken123") ||
+		!strings.Contains(logs.String(), "orders/{secret}") {
+		t.Errorf("%d, log %s", w.Code, logs.String())
 	}
 }

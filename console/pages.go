@@ -135,7 +135,8 @@ func (c *Console) failErr(w http.ResponseWriter, r *http.Request, s *session, er
 		if errors.Is(err, context.Canceled) {
 			return
 		}
-		c.cfg.Log.Error("console", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		// The route, not the path: an order's path carries its secret.
+		c.cfg.Log.Error("console", slog.String("route", r.Pattern), slog.String("error", err.Error()))
 		c.fail(w, r, s, http.StatusServiceUnavailable, "unavailable")
 	}
 }

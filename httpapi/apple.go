@@ -30,8 +30,8 @@ const (
 )
 
 var (
-	pushTokenRE  = regexp.MustCompile(`^[0-9A-Fa-f]{64,200}$`) // as apns.ValidDeviceToken: a shorter one could never be pushed
-	serialInText = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
+	pushTokenRE = regexp.MustCompile(`^[0-9A-Fa-f]{64,200}$`) // as apns.ValidDeviceToken: a shorter one could never be pushed
+	hexWord     = regexp.MustCompile(`\b[0-9A-Fa-f]{32,}\b`)
 )
 
 // idChars reports whether s is min to max ASCII letters, digits or bytes
@@ -299,12 +299,23 @@ func (s *Server) deviceLog(c *gin.Context) {
 		// entry's kind says so and its text says so.
 		entry := pass.TimelineEntry{Tenant: tenant, At: s.now(), Kind: "device-log", CorrelationID: correlationID(c),
 			Detail: "device says: " + line}
-		for _, serial := range serialInText.FindAllString(line, 3) {
-			if p, err := s.deps.Passes.GetPassMeta(ctx, tenant, serial); err == nil {
-				entry.SecretToken, entry.FileID = p.SecretToken, p.FileID
-				break
+		// A long hex word is a serial number, or a device library
+		// identifier or push token (secrets of a device): a serial the
+		// tenant has names the order; any other is masked.
+		lookups := 0
+		line = hexWord.ReplaceAllStringFunc(line, func(w string) string {
+			if lookups < 3 && len(w) == 32 {
+				lookups++
+				if p, err := s.deps.Passes.GetPassMeta(ctx, tenant, strings.ToLower(w)); err == nil {
+					if entry.SecretToken == "" {
+						entry.SecretToken, entry.FileID = p.SecretToken, p.FileID
+					}
+					return w
+				}
 			}
-		}
+			return w[:4] + "…" + w[len(w)-4:]
+		})
+		entry.Detail = "device says: " + line
 		if entry.SecretToken != "" && s.deps.Apple.Timeline != nil {
 			_ = s.deps.Apple.Timeline.AddTimeline(ctx, entry)
 		} else {

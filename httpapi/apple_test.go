@@ -138,13 +138,17 @@ func TestPassKitWebService(t *testing.T) {
 	}
 
 	// Device log naming the pass lands on the order's timeline.
-	logBody := `{"logs":["Web service error for ` + p.PassTypeID + ` (` + p.SerialNumber + `): Response to 'What changed?' request included 1 serial numbers but the lastUpdated tag remained the same."]}`
+	// The device's identifier and push token in it are masked.
+	logBody := `{"logs":["Web service error for ` + p.PassTypeID + ` (` + p.SerialNumber + `) for device ` + device + ` token ` + pushToken +
+		`: Response to 'What changed?' request included 1 serial numbers but the lastUpdated tag remained the same."]}`
 	if resp, _ := b.do(t, "POST", "/log", logBody, "", nil); resp.StatusCode != 200 {
 		t.Errorf("log: %d", resp.StatusCode)
 	}
 	tl, _ := b.db.Timeline(context.Background(), "demo", p.SecretToken, 0)
-	if len(tl) == 0 || tl[len(tl)-1].Kind != "device-log" || !strings.HasPrefix(tl[len(tl)-1].Detail, "device says: Web service error") {
-		t.Errorf("timeline = %+v, want the device's words marked as such", tl)
+	if len(tl) == 0 || tl[len(tl)-1].Kind != "device-log" || !strings.HasPrefix(tl[len(tl)-1].Detail, "device says: Web service error") ||
+		!strings.Contains(tl[len(tl)-1].Detail, p.SerialNumber) || strings.Contains(tl[len(tl)-1].Detail, device) ||
+		strings.Contains(tl[len(tl)-1].Detail, pushToken) {
+		t.Errorf("timeline = %+v, want the device's words marked as such, the serial kept, the device masked", tl)
 	}
 
 	// Unregister: 200, then nothing is listed.

@@ -150,8 +150,14 @@ func TestConsoleOrderLife(t *testing.T) {
 	})
 	// The new version, what changed from the first, and the push to the
 	// phone with APNs's answer.
+	// (The device library identifier, the secret of its list of passes,
+	// is shown masked.)
+	maskedDevice := ph.device[:4] + "…" + ph.device[len(ph.device)-4:]
 	step("modified", "Version 2 · active", "Changes from the version before", `class="before"`,
-		"<td data-label=\"Device\"><code>"+ph.device+"</code></td><td data-label=\"Answer\">delivered</td>")
+		"<td data-label=\"Device\"><code>"+maskedDevice+"</code></td><td data-label=\"Answer\">delivered</td>")
+	if _, body := get(t, admin, orderURL); strings.Contains(body, ph.device) {
+		t.Errorf("the order page shows a device library identifier in full")
+	}
 	// Each version's front and back, framed by the page.
 	resp, err := admin.Get(s.base + "/console/t/demo/passes/" + first.SerialNumber + "/versions/1/preview?lang=en")
 	if err != nil {
