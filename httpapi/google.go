@@ -177,6 +177,13 @@ type GoogleCallbacks interface {
 	Handle(ctx context.Context, tenant string, body []byte) (fresh bool, err error)
 }
 
+// A client may send callbacks that fail their checks callbackFailureBurst
+// times, then once per callbackFailureEvery.
+const (
+	callbackFailureBurst = 20
+	callbackFailureEvery = 3 * time.Second
+)
+
 // MaxGoogleCallbackBody bounds a Google Wallet callback (a few hundred
 // bytes in practice).
 const MaxGoogleCallbackBody = 16 << 10
@@ -192,14 +199,27 @@ func (s *Server) googleCallback(c *gin.Context) {
 		writeProblem(c, http.StatusNotFound, "unknown tenant, or the tenant has no Google Wallet issuer")
 		return
 	}
+	// Checking a callback's signatures costs a dozen ECDSA verifications:
+	// a client whose callbacks keep failing them (Google's never do) is
+	// refused for a while before any is checked.
+	client := s.clientIP(c)
+	if s.callbackFailures.spent(client, s.now()) {
+		c.Header("Retry-After", strconv.Itoa(int(callbackFailureEvery/time.Second)))
+		writeProblem(c, http.StatusTooManyRequests, "too many callbacks with a bad signature from this client; try again later")
+		return
+	}
 	body, ok := readBody(c, MaxGoogleCallbackBody)
 	if !ok {
 		return
 	}
 	fresh, err := s.deps.Google.Callbacks.Handle(c.Request.Context(), tenant, body)
 	if err != nil {
-		if pass.KindOf(err) == pass.KindUnauthorized {
+		switch pass.KindOf(err) {
+		case pass.KindUnauthorized:
+			s.callbackFailures.allow(client, s.now())
 			c.Header("WWW-Authenticate", `ECv2SigningOnly realm="google-wallet-callbacks"`)
+		case pass.KindInvalid:
+			s.callbackFailures.allow(client, s.now())
 		}
 		s.fail(c, err)
 		return

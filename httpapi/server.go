@@ -201,8 +201,9 @@ type Server struct {
 	// per client.
 	saves, saveClients *clientLimiter
 	unknown            tenantBudgets // SecuTix lookups of orders walletpass does not have yet, per tenant
-	// authFailures counts wrong webhook credentials per client.
-	authFailures *clientLimiter
+	// authFailures counts wrong webhook credentials per client;
+	// callbackFailures, Google Wallet callbacks whose signature failed.
+	authFailures, callbackFailures *clientLimiter
 	// proxies are Deps.TrustedProxies, parsed.
 	proxies []netip.Prefix
 }
@@ -214,11 +215,12 @@ func New(d Deps) http.Handler {
 	}
 	s := &Server{log: d.Log, deps: d, tenants: map[string]TenantInfo{}, logLimits: map[string]*rate.Limiter{},
 		pages: &clientLimiter{every: 2 * time.Second, burst: 10}, devices: &clientLimiter{every: 3 * time.Second, burst: 10},
-		signing:      &clientLimiter{every: 2 * time.Second, burst: 20},
-		saves:        &clientLimiter{every: SaveEvery, burst: SaveBurst},
-		saveClients:  &clientLimiter{every: SaveClientEvery, burst: SaveClientBurst},
-		unknown:      tenantBudgets{m: map[string]*rate.Limiter{}},
-		authFailures: &clientLimiter{every: authFailureEvery, burst: authFailureBurst}}
+		signing:          &clientLimiter{every: 2 * time.Second, burst: 20},
+		saves:            &clientLimiter{every: SaveEvery, burst: SaveBurst},
+		saveClients:      &clientLimiter{every: SaveClientEvery, burst: SaveClientBurst},
+		unknown:          tenantBudgets{m: map[string]*rate.Limiter{}},
+		authFailures:     &clientLimiter{every: authFailureEvery, burst: authFailureBurst},
+		callbackFailures: &clientLimiter{every: callbackFailureEvery, burst: callbackFailureBurst}}
 	for _, t := range d.Tenants {
 		s.tenants[t.ID] = t
 	}

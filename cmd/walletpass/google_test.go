@@ -307,6 +307,22 @@ func TestGoogleCallbacks(t *testing.T) {
 			t.Errorf("%s: 401 without WWW-Authenticate", c.name)
 		}
 	}
+	// A client that keeps sending forgeries is refused before they are
+	// checked (each check costs a dozen signature verifications).
+	limited := false
+	for range 30 {
+		code, _, h := post([]byte(tampered))
+		if code == http.StatusTooManyRequests && h.Get("Retry-After") != "" {
+			limited = true
+			break
+		}
+		if code != http.StatusUnauthorized {
+			t.Fatalf("a forged callback: %d", code)
+		}
+	}
+	if !limited {
+		t.Error("30 forged callbacks from one client, none refused with 429")
+	}
 	counts(pass.GoogleWalletCounts{Saves: 2, Deletes: 1, InWallets: 1})
 
 	// The order's timeline and the operator's counts.
