@@ -190,11 +190,14 @@ func (s *Server) unregisterDevice(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.deps.Apple.Devices.Unregister(c.Request.Context(), tenant, device, passType, serial); err != nil {
+	removed, err := s.deps.Apple.Devices.Unregister(c.Request.Context(), tenant, device, passType, serial)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.announceInstall(c, p, pass.EventPassUninstalled)
+	if removed { // a device that was not registered removed nothing
+		s.announceInstall(c, p, pass.EventPassUninstalled)
+	}
 	c.Status(http.StatusOK)
 }
 

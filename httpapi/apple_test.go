@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -51,7 +52,7 @@ func setupWS(t testing.TB) *wsBundle {
 	}
 	b.pass = p
 	b.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: f.Registry}, Passes: db, Files: f.Files(t, bl, db),
-		Apple: httpapi.AppleDeps{Devices: db, Timeline: db}, Tenants: []httpapi.TenantInfo{{ID: "demo"}}, Clock: func() time.Time { return *b.clock }}))
+		Apple: httpapi.AppleDeps{Devices: db, Timeline: db, Events: db}, Tenants: []httpapi.TenantInfo{{ID: "demo"}}, Clock: func() time.Time { return *b.clock }}))
 	t.Cleanup(b.srv.Close)
 	return b
 }
@@ -160,6 +161,49 @@ func TestPassKitWebService(t *testing.T) {
 	}
 	if ds, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber); len(ds) != 0 {
 		t.Errorf("devices after unregister: %+v", ds)
+	}
+}
+
+// TestDevicesPerPass: a pass takes pass.MaxDevicesPerPass devices, then
+// refuses more (403) without writing; only a registration that existed
+// announces pass.uninstalled when it goes.
+func TestDevicesPerPass(t *testing.T) {
+	b := setupWS(t)
+	p := b.pass
+	reg := func(dev string) string {
+		return "/devices/" + dev + "/registrations/" + p.PassTypeID + "/" + p.SerialNumber
+	}
+	body := `{"pushToken":"` + pushToken + `"}`
+	announced := func(typ string) int {
+		tasks, _ := b.db.ListTasks(context.Background(), "", 1000)
+		n := 0
+		for _, tk := range tasks {
+			var ev pass.EventArgs
+			if tk.Kind == pass.TaskEventFanout && json.Unmarshal(tk.Payload, &ev) == nil && ev.Type == typ {
+				n++
+			}
+		}
+		return n
+	}
+	if resp, _ := b.do(t, "DELETE", reg("never"+device[5:]), "", p.AuthToken, nil); resp.StatusCode != 200 || announced(pass.EventPassUninstalled) != 0 {
+		t.Errorf("unregistering a device that never registered: %d, %d uninstalls announced", resp.StatusCode, announced(pass.EventPassUninstalled))
+	}
+	for i := range pass.MaxDevicesPerPass {
+		if resp, data := b.do(t, "POST", reg(fmt.Sprintf("dev%02d%s", i, device[5:])), body, p.AuthToken, nil); resp.StatusCode != 201 {
+			t.Fatalf("device %d: %d %s", i, resp.StatusCode, data)
+		}
+	}
+	resp, data := b.do(t, "POST", reg("toomany"+device[7:]), body, p.AuthToken, nil)
+	if resp.StatusCode != 403 || !strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
+		t.Errorf("one device too many: %d %s", resp.StatusCode, data)
+	}
+	if ds, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber); len(ds) != pass.MaxDevicesPerPass {
+		t.Errorf("%d devices registered, want %d", len(ds), pass.MaxDevicesPerPass)
+	}
+	if resp, _ := b.do(t, "DELETE", reg("dev00"+device[5:]), "", p.AuthToken, nil); resp.StatusCode != 200 ||
+		announced(pass.EventPassUninstalled) != 1 || announced(pass.EventPassInstalled) != pass.MaxDevicesPerPass {
+		t.Errorf("after one removal: %d; %d installs and %d uninstalls announced", resp.StatusCode,
+			announced(pass.EventPassInstalled), announced(pass.EventPassUninstalled))
 	}
 }
 

@@ -11,14 +11,21 @@ type Device struct {
 	PushToken string
 }
 
+// MaxDevicesPerPass bounds the devices registered for one pass: a holder's
+// phone, watch and tablets, not the rows and install events that whoever
+// holds the pass's authentication token could make by inventing devices.
+const MaxDevicesPerPass = 10
+
 // DeviceStore keeps the PassKit web service's registrations.
 type DeviceStore interface {
 	// Register records that device registered for the pass, with its
-	// current push token; created is false when it already was.
+	// current push token; created is false when it already was. A new
+	// registration of a pass that MaxDevicesPerPass devices have already
+	// is refused with an error of kind KindForbidden.
 	Register(ctx context.Context, tenant string, d Device, passTypeID, serial string, now time.Time) (created bool, err error)
-	// Unregister removes a registration; removing one that does not exist
-	// is not an error.
-	Unregister(ctx context.Context, tenant, deviceLibraryID, passTypeID, serial string) error
+	// Unregister removes a registration and reports whether there was
+	// one; removing one that does not exist is not an error.
+	Unregister(ctx context.Context, tenant, deviceLibraryID, passTypeID, serial string) (removed bool, err error)
 	// UpdatedSerials returns the serials registered by the device whose
 	// update tag is greater than since (0: all), and the largest tag among
 	// them.

@@ -36,10 +36,10 @@ func TestPassActivity(t *testing.T) {
 		if _, err := db.Register(ctx, "demo", d, "pass.x.y", "s1", now); err != nil { // again: not a new addition
 			t.Fatal(err)
 		}
-		if err := db.Unregister(ctx, "demo", "dev1", "pass.x.y", "s1"); err != nil {
+		if removed, err := db.Unregister(ctx, "demo", "dev1", "pass.x.y", "s1"); err != nil || !removed {
 			t.Fatal(err)
 		}
-		if err := db.Unregister(ctx, "demo", "dev1", "pass.x.y", "s1"); err != nil { // gone already
+		if removed, err := db.Unregister(ctx, "demo", "dev1", "pass.x.y", "s1"); err != nil || removed { // gone already
 			t.Fatal(err)
 		}
 		if _, err := db.Register(ctx, "demo", pass.Device{LibraryID: "dev2", PushToken: "bb"}, "pass.x.y", "s1", now); err != nil {

@@ -15,6 +15,14 @@ import (
 func (s *DB) Register(ctx context.Context, tenant string, d pass.Device, passTypeID, serial string, now time.Time) (bool, error) {
 	created := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var total, mine int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(CASE WHEN device_library_id = $4 THEN 1 END) FROM registrations
+			WHERE tenant = $1 AND pass_type_id = $2 AND serial_number = $3`, tenant, passTypeID, serial, d.LibraryID).Scan(&total, &mine); err != nil {
+			return fmt.Errorf("storage: registrations of the pass: %w", err)
+		}
+		if mine == 0 && total >= pass.MaxDevicesPerPass {
+			return pass.Errorf(pass.KindForbidden, "the pass is registered on %d devices already, the most it may be", total)
+		}
 		ms := now.UnixMilli()
 		_, err := tx.ExecContext(ctx, `INSERT INTO devices (tenant, device_library_id, push_token, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $4)
@@ -48,14 +56,16 @@ func walletEvent(ctx context.Context, tx *sql.Tx, tenant, serial, event string, 
 }
 
 // Unregister removes a registration (and the device when it has none left).
-func (s *DB) Unregister(ctx context.Context, tenant, device, passTypeID, serial string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *DB) Unregister(ctx context.Context, tenant, device, passTypeID, serial string) (bool, error) {
+	removed := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM registrations WHERE tenant = $1 AND device_library_id = $2
 			AND pass_type_id = $3 AND serial_number = $4`, tenant, device, passTypeID, serial)
 		if err != nil {
 			return fmt.Errorf("storage: unregister: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
+			removed = true
 			if err := walletEvent(ctx, tx, tenant, serial, pass.WalletRemoved, time.Now().UnixMilli()); err != nil {
 				return err
 			}
@@ -66,6 +76,7 @@ func (s *DB) Unregister(ctx context.Context, tenant, device, passTypeID, serial 
 		}
 		return nil
 	})
+	return removed, err
 }
 
 // UpdatedSerials returns the serials the device registered whose update

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,8 +54,21 @@ func TestRegistrations(t *testing.T) {
 		if n, err := db.ForgetPushToken(ctx, "demo", "bb22", t0.Truncate(time.Second)); err != nil || n != 1 {
 			t.Errorf("forget: %d %v", n, err)
 		}
-		if err := db.Unregister(ctx, "demo", "dev1", p.PassTypeID, "s1"); err != nil {
-			t.Fatal(err)
+		if removed, err := db.Unregister(ctx, "demo", "dev1", p.PassTypeID, "s1"); err != nil || !removed {
+			t.Fatal(removed, err)
+		}
+		// A pass takes MaxDevicesPerPass devices; the next is refused, one
+		// already registered is not.
+		for i := range pass.MaxDevicesPerPass {
+			if _, err := db.Register(ctx, "demo", pass.Device{LibraryID: fmt.Sprintf("many%02d", i), PushToken: "dd44"}, p.PassTypeID, "s2", t0); err != nil {
+				t.Fatalf("device %d: %v", i, err)
+			}
+		}
+		if _, err := db.Register(ctx, "demo", pass.Device{LibraryID: "one-too-many", PushToken: "ee55"}, p.PassTypeID, "s2", t0); pass.KindOf(err) != pass.KindForbidden {
+			t.Errorf("a device past the most a pass takes: %v, want forbidden", err)
+		}
+		if created, err := db.Register(ctx, "demo", pass.Device{LibraryID: "many00", PushToken: "ff66"}, p.PassTypeID, "s2", t0); err != nil || created {
+			t.Errorf("a device registered already, again: %v %v", created, err)
 		}
 		if ds, _ := db.DevicesForPass(ctx, "demo", p.PassTypeID, "s1"); len(ds) != 0 {
 			t.Errorf("devices left: %+v", ds)
