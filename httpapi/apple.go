@@ -201,6 +201,11 @@ func (s *Server) unregisterDevice(c *gin.Context) {
 	c.Status(http.StatusOK)
 }
 
+// TagSettle is how long after a version's update tag every version with a
+// smaller tag is surely written, on every instance: the lastUpdated a
+// device gets is never younger.
+const TagSettle = time.Minute
+
 // updatedSerials: GET …/v1/devices/{device}/registrations/{passType}[?passesUpdatedSince=tag]
 // → 200 {"serialNumbers": [...], "lastUpdated": "<tag>"} or 204. No
 // authentication: the device library identifier is the secret.
@@ -232,8 +237,16 @@ func (s *Server) updatedSerials(c *gin.Context) {
 		return
 	}
 	// lastUpdated is a string (a number stops updates silently) and keeps
-	// one format forever: Unix milliseconds of the newest version.
-	c.JSON(http.StatusOK, gin.H{"serialNumbers": serials, "lastUpdated": strconv.FormatInt(last, 10)})
+	// one format forever: Unix milliseconds of the newest version, but no
+	// later than TagSettle ago. A version's tag is taken before it is
+	// written (another instance's clock may even run behind), so a version
+	// written a moment after this answer may carry a smaller tag than one
+	// it lists: a device that took the newest tag would never hear of it.
+	// Versions younger than TagSettle are listed again next time (Wallet
+	// asks for each with If-Modified-Since: a 304 when it has it), and the
+	// tag moves past since whenever serials are listed, as Wallet expects.
+	tag := max(since+1, min(last, s.now().Add(-TagSettle).UnixMilli()))
+	c.JSON(http.StatusOK, gin.H{"serialNumbers": serials, "lastUpdated": strconv.FormatInt(tag, 10)})
 }
 
 // latestPass: GET/HEAD …/v1/passes/{passType}/{serial} → the stored

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,8 @@ func TestPassKitWebService(t *testing.T) {
 	if resp, _ := b.do(t, "POST", regPass+"/", body, p.AuthToken, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("register again (trailing slash): %d", resp.StatusCode)
 	}
+	// A minute on, the version is settled: the tag is its own.
+	*b.clock = b.clock.Add(httpapi.TagSettle)
 	resp, data := b.do(t, "GET", reg, "", "", nil)
 	var list struct {
 		SerialNumbers []string `json:"serialNumbers"`
@@ -125,6 +128,24 @@ func TestPassKitWebService(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(data), p.SerialNumber) {
 		t.Fatalf("list since the tag after a change: %d %s", resp.StatusCode, data)
 	}
+	// The version is younger than TagSettle: the tag handed out stays
+	// behind it (past the one the device sent), so the next list has the
+	// serial again; once it is settled, the tag is the version's own.
+	if err := json.Unmarshal(data, &list); err != nil {
+		t.Fatal(err)
+	}
+	youngTag, _ := list.LastUpdated.(string)
+	if youngTag <= tag || youngTag >= strconv.FormatInt(b.clock.UnixMilli(), 10) {
+		t.Errorf("lastUpdated %s for a version of %d, listed since %s: want between", youngTag, b.clock.UnixMilli(), tag)
+	}
+	if resp, data := b.do(t, "GET", reg+"?passesUpdatedSince="+youngTag, "", "", nil); resp.StatusCode != 200 || !strings.Contains(string(data), p.SerialNumber) {
+		t.Errorf("list since a young tag: %d %s, want the serial again", resp.StatusCode, data)
+	}
+	*b.clock = b.clock.Add(httpapi.TagSettle)
+	if resp, data := b.do(t, "GET", reg+"?passesUpdatedSince="+youngTag, "", "", nil); resp.StatusCode != 200 ||
+		!strings.Contains(string(data), `"lastUpdated":"`+strconv.FormatInt(b.clock.Add(-httpapi.TagSettle).UnixMilli(), 10)+`"`) {
+		t.Errorf("list once settled: %d %s, want the version's own tag", resp.StatusCode, data)
+	}
 	resp, data = b.do(t, "GET", "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "", p.AuthToken, map[string]string{"If-Modified-Since": lm})
 	if resp.StatusCode != 200 || resp.Header.Get("Last-Modified") == lm {
 		t.Fatalf("get after a change with the old If-Modified-Since: %d", resp.StatusCode)
@@ -136,6 +157,20 @@ func TestPassKitWebService(t *testing.T) {
 	newLM := resp.Header.Get("Last-Modified")
 	if resp, _ := b.do(t, "GET", "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "", p.AuthToken, map[string]string{"If-Modified-Since": newLM}); resp.StatusCode != http.StatusNotModified {
 		t.Errorf("with the new Last-Modified: %d, want 304", resp.StatusCode)
+	}
+	// Two changes in one second: the second has a later Last-Modified, so
+	// the device that fetched the first in that second gets the second.
+	var sameSecondLM string
+	for i, seat := range []string{"100", "101"} {
+		b.tk.Seat.Number = seat
+		if _, changed, err := b.svc.Apply(context.Background(), b.tk, "default"); err != nil || !changed {
+			t.Fatalf("apply in the same second: %v %v", changed, err)
+		}
+		resp, _ := b.do(t, "GET", "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "", p.AuthToken, map[string]string{"If-Modified-Since": sameSecondLM})
+		if i == 1 && resp.StatusCode != http.StatusOK {
+			t.Errorf("a version of the same second, with the Last-Modified of the one before: %d, want 200", resp.StatusCode)
+		}
+		sameSecondLM = resp.Header.Get("Last-Modified")
 	}
 
 	// Device log naming the pass lands on the order's timeline.

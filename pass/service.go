@@ -215,6 +215,12 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 	if next.UpdateTag <= cur.UpdateTag {
 		next.UpdateTag = cur.UpdateTag + 1
 	}
+	// Wallet asks for a pass with If-Modified-Since, whose HTTP date has
+	// whole seconds: a version made in the second of the one before must
+	// be modified in a later second, or the device is told it has it.
+	if prev := cur.UpdatedAt.Truncate(time.Second); !next.UpdatedAt.Truncate(time.Second).After(prev) {
+		next.UpdatedAt = prev.Add(time.Second)
+	}
 	follow, ev := followUps(change, pol)
 	return &next, follow, ev, nil
 }
