@@ -55,6 +55,17 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 	switch {
 	case len(ref.Details) > 0 && canMap:
 		o, err = ds.OrderFromDetails(ctx, ref.Tenant, ref.Details)
+		if err == nil && s.revives(ctx, ref.Tenant, o) {
+			// The body would bring a cancelled ticket back: a webhook sent
+			// again late, or retried after the refund. SecuTix decides.
+			s.timeline(ctx, ref.Tenant, o.SecretToken, o.FileID, "warning", correlationID,
+				"the order webhook's body shows a cancelled ticket valid: it is older than what walletpass has; the order is read from SecuTix")
+			if o.FileID != 0 {
+				o, err = s.Orders.OrderByFileID(ctx, ref.Tenant, o.FileID)
+			} else {
+				o, err = s.Orders.OrderBySecret(ctx, ref.Tenant, o.SecretToken)
+			}
+		}
 	case ref.SecretToken != "":
 		o, err = s.Orders.OrderBySecret(ctx, ref.Tenant, ref.SecretToken)
 	case ref.FileID != 0:
@@ -136,6 +147,22 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 
 // applyTicket creates or updates the pass of t, following holders: a new
 // holder voids the previous holder's pass and gets a new one.
+// revives reports whether o shows valid (or used) a ticket whose pass is
+// voided: SecuTix never brings a cancelled ticket back (a reissue is a
+// new ticket), so such an order is older than what walletpass has.
+func (s *Syncer) revives(ctx context.Context, tenant string, o *Order) bool {
+	for _, t := range o.Tickets {
+		if t.State == TicketCancelled {
+			continue
+		}
+		latest, err := s.Service.Passes.LatestPassForMovement(ctx, tenant, t.MovementID)
+		if err == nil && latest.Status == StatusVoided && latest.TicketID == t.TicketID {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoice, correlationID string, tl *timelineBatch) ([]*Pass, error) {
 	var changed []*Pass
 	// A new pass (a new ticket, or a new holder's) gets the template its

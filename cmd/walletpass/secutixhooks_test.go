@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +53,7 @@ tenants:
 			if got, want := fetches(), map[string]int{"v1": 1, "v2": 0}[tc.format]; got != want {
 				t.Errorf("%d calls to fetch the new order, want %d", got, want)
 			}
+			before, _ := sb.Order(c.FileID) // the sale as its first webhook showed it
 			if _, err := sb.Refund(c.FileID, c.Tickets[0].TicketID); err != nil {
 				t.Fatal(err)
 			}
@@ -95,6 +99,22 @@ tenants:
 				}
 				if got := fetches(); got != 1 {
 					t.Errorf("%d fetches in all, want 1 (the refund's file)", got)
+				}
+				// The sale's webhook again, late (a retry after the refund):
+				// its body shows the refunded ticket valid, so the order is
+				// read from SecuTix, and the pass stays voided.
+				body, _ := json.Marshal(map[string]any{"orderDetailsData": before.OrderDetailsDatas[0]})
+				resp, err := http.Post(s.base+tc.path, "application/json", bytes.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				for deadline := time.Now().Add(10 * time.Second); fetches() < 2 && time.Now().Before(deadline); {
+					time.Sleep(20 * time.Millisecond)
+				}
+				s.idle()
+				if p := byMovement(s.passes(c.OrderSecretToken), c.Tickets[0].MovementID, 0); resp.StatusCode != 200 || fetches() != 2 || p.Status != pass.StatusVoided {
+					t.Errorf("the sale's webhook after the refund: %d, %d fetches (want 2), the refunded pass %s", resp.StatusCode, fetches(), p.Status)
 				}
 			}
 			if n := sb.Calls("auth"); n != 0 {
