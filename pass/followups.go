@@ -51,8 +51,10 @@ type Change struct {
 }
 
 // Notice is the app notice a change calls for, or "": "ready" for a
-// ticket's first pass, "changed" for a modification or a pass of a new
-// holder, "cancelled" for a cancellation, nothing for a scan at the gate
+// ticket's first pass, "transferred" for a pass of a new holder, "changed"
+// for a modification, "cancelled" for a cancellation, nothing for a later
+// change of a new holder's pass (the order's app is the seller's: the
+// ticket is no longer theirs to hear of), nothing for a scan at the gate
 // (the holder is there), for the voiding of a previous holder's pass, or
 // for an erasure (the holder's data leaving the pass is not news to tell
 // them, and however it was asked for, by the API, the CLI or the
@@ -63,7 +65,7 @@ func (c Change) Notice() string {
 		return NoticeTransferred // the ticket went to a new holder
 	case c.Prev == nil:
 		return NoticeReady
-	case c.Superseded, c.Erased, c.Next.Status == StatusUsed:
+	case c.Superseded, c.Erased, c.Next.Status == StatusUsed, c.Next.HolderGeneration > 0:
 		return ""
 	case c.Next.Status == StatusVoided && c.Prev.Status != StatusVoided:
 		return NoticeCancelled
