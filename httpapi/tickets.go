@@ -185,15 +185,21 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 	exp := now.Add(s.linkTTL()).Truncate(time.Second)
 	base := t.PublicBaseURL
 	out := TicketsResponse{FileID: fileID, OrderPageURL: OrderPageURL(base, tenantID, secret), LinksExpireAt: exp.UTC(), Tickets: []TicketURLs{}}
-	current := pass.ValidPerTicket(ps)
+	// Every valid ticket gets its own links (a transferred one too: the
+	// organiser hands them to its new holder); the order-wide links save
+	// what the order's secret grants, the tickets not passed on.
 	valid := map[string]bool{}
-	for _, p := range current {
+	for _, p := range pass.ValidPerTicket(ps) {
 		valid[p.SerialNumber] = true
 	}
-	if n := len(current); n > 0 && n <= apple.MaxBundlePasses {
+	own := map[string]bool{}
+	for _, p := range pass.ValidPerTicket(pass.ForOrderSecret(ps)) {
+		own[p.SerialNumber] = true
+	}
+	if n := len(own); n > 0 && n <= apple.MaxBundlePasses {
 		out.AppleBundle = BundleLink(base, s.deps.Links.Signer, tenantID, secret, exp)
 	}
-	if t.Google && len(current) > 0 && s.googleLinkFits(tenantID, valid) {
+	if t.Google && len(own) > 0 && s.googleLinkFits(tenantID, own) {
 		out.GoogleSaveURL = GoogleSaveLink(base, s.deps.Links.Signer, tenantID, secret, exp)
 	}
 	for _, p := range pass.LatestPerTicket(ps) {

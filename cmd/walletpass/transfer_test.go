@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"walletpass/httpapi"
 	"walletpass/pass"
 )
 
@@ -112,6 +113,22 @@ func TestTransferTakesTheTicketAway(t *testing.T) {
 	// The seller's other ticket is untouched.
 	if p := byMovement(s.passes(o.Secret), o.Tickets[1].MovementID, 0); p == nil || p.Status != pass.StatusActive || p.Version != kept.Version {
 		t.Errorf("the seller's other ticket changed: %+v", p)
+	}
+
+	// Both tickets passed on: getTicketsUrl still has a link per ticket
+	// (for their new holders), and no order-wide link, which would save
+	// nothing of the seller's.
+	s.action(o, o.Tickets[1].TicketID, "transfer", map[string]any{"firstName": "Grace", "lastName": "Hopper"})
+	s.waitPasses(o.Secret, "the second new holder's pass", func(ps []pass.Pass) bool {
+		n := byMovement(ps, o.Tickets[1].MovementID, 1)
+		return n != nil && n.Status == pass.StatusActive
+	})
+	_, raw = fetch(t, s.base+"/api/demo/external/secutix/orders/getTicketsUrl/"+strconv.FormatInt(o.FileID, 10),
+		map[string]string{"X-API-Key": strings.TrimSpace(out.String())})
+	var all httpapi.TicketsResponse
+	if err := json.Unmarshal(raw, &all); err != nil || len(all.Tickets) != 2 || all.AppleBundle != "" || all.GoogleSaveURL != "" ||
+		all.Tickets[0].ApplePassURL == "" || all.Tickets[1].ApplePassURL == "" {
+		t.Errorf("getTicketsUrl with every ticket passed on: %s", raw)
 	}
 }
 
