@@ -23,7 +23,7 @@ const (
 	PushDelivered    PushOutcome = iota + 1
 	PushUnregistered             // the device is gone: forget its registrations
 	PushRetry                    // try again later (rate limit, server error, network)
-	PushConfigError              // our credentials or topic are wrong: keep the registration, tell the operator
+	PushConfigError              // our credentials or topic are wrong: keep the registration, tell the operator, try again later
 )
 
 // PushResult is what the push service said of one push.
@@ -106,13 +106,13 @@ func (s *PushService) PushPass(ctx context.Context, r PushArgs) error {
 		if res.Outcome == PushDelivered {
 			reached = append(reached, d.LibraryID)
 		}
-		again, err := s.settle(ctx, r.Tenant, d.PushToken, res)
+		again, after, err := s.settle(ctx, r.Tenant, d.PushToken, res)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if again {
 			retry++
-			wait = max(wait, res.RetryAfter)
+			wait = max(wait, after)
 		}
 	}
 	if (len(errs) > 0 || retry > 0) && len(reached) > 0 {
@@ -131,23 +131,32 @@ func (s *PushService) PushPass(ctx context.Context, r PushArgs) error {
 	return nil
 }
 
+// ConfigRetry is how long a push refused for our credentials or topic
+// waits before it is tried again: long enough not to hammer APNs, short
+// enough that a fixed configuration (or a provider token APNs found
+// expired) reaches the devices; after the queue's attempts the task is
+// dead, for the operator to retry once the configuration is fixed.
+const ConfigRetry = time.Minute
+
 // settle acts on what the push service said of a device other than a
 // delivery: a gone device's registrations made before it went are
-// forgotten, a configuration error is logged once per tenant and reason;
-// again reports a device to push again later.
-func (s *PushService) settle(ctx context.Context, tenant, token string, res PushResult) (again bool, err error) {
+// forgotten, a configuration error is logged once per tenant and reason
+// and, like a retry, pushed again later; again reports that, and wait how
+// long to wait at least.
+func (s *PushService) settle(ctx context.Context, tenant, token string, res PushResult) (again bool, wait time.Duration, err error) {
 	switch res.Outcome {
 	case PushUnregistered:
 		_, err = s.Devices.ForgetPushToken(ctx, tenant, token, res.GoneSince)
 	case PushRetry:
-		again = true
+		again, wait = true, res.RetryAfter
 	case PushConfigError:
 		if _, seen := s.reported.LoadOrStore(tenant+"\x00"+res.Reason, true); !seen && s.Log != nil {
 			s.Log.ErrorContext(ctx, "APNs refuses our pushes: check the tenant's certificate or key and pass type",
 				slog.String("tenant", tenant), slog.String("reason", res.Reason))
 		}
+		again, wait = true, ConfigRetry
 	}
-	return again, err
+	return again, wait, err
 }
 
 // journal records pushes, if there is a journal; a failure is logged.
@@ -279,13 +288,13 @@ func (s *PushService) PushPerformance(ctx context.Context, a PushPerformanceArgs
 			if results[i].Outcome == PushDelivered {
 				done = append(done, g.rows...)
 			}
-			again, err := s.settle(ctx, a.Tenant, g.token, results[i])
+			again, after, err := s.settle(ctx, a.Tenant, g.token, results[i])
 			if err != nil {
 				errs = append(errs, err)
 			}
 			if again {
 				retry++
-				wait = max(wait, results[i].RetryAfter)
+				wait = max(wait, after)
 			}
 		}
 		s.journal(ctx, recs)

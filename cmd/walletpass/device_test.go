@@ -162,7 +162,9 @@ func TestDeviceSimulation(t *testing.T) {
 // TestAPNsAnswers: 410 removes the registration; a 429 is retried no
 // sooner than a minute later (APNs asks us to slow down for that device),
 // and the retry will not push again to a device of the same pass that
-// was reached the first time.
+// was reached the first time; a push refused for our credentials keeps
+// the registration and is tried again a minute later (the configuration
+// may be fixed by then, or the provider token renewed).
 func TestAPNsAnswers(t *testing.T) {
 	t.Parallel()
 	s := startSystem(t, "")
@@ -170,9 +172,9 @@ func TestAPNsAnswers(t *testing.T) {
 	fake := s.app.Fakes.APNs
 	o := s.createOrder(map[string]any{"count": 2})
 	ps := s.waitPasses(o.Secret, "the order's passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
-	gone, limited, fine := strings.Repeat("0d", 32), strings.Repeat("1e", 32), strings.Repeat("2f", 32)
-	for i, tok := range []string{gone, limited, fine} {
-		p := *byMovement(ps, o.Tickets[min(i, 1)].MovementID, 0) // fine shares the limited device's pass
+	gone, limited, fine, refused := strings.Repeat("0d", 32), strings.Repeat("1e", 32), strings.Repeat("2f", 32), strings.Repeat("3a", 32)
+	for i, tok := range []string{gone, limited, fine, refused} {
+		p := *byMovement(ps, o.Tickets[[]int{0, 1, 1, 0}[i]].MovementID, 0) // fine shares the limited device's pass, refused the gone one's
 		ph := &phone{t: t, ws: s.base + "/api/demo/apple", token: p.AuthToken}
 		if resp, body := ph.req("POST", "/devices/dev"+tok[:8]+"/registrations/"+p.PassTypeID+"/"+p.SerialNumber, `{"pushToken":"`+tok+`"}`, ph.auth()); resp.StatusCode != 201 {
 			t.Fatalf("register: %d %s", resp.StatusCode, body)
@@ -180,34 +182,41 @@ func TestAPNsAnswers(t *testing.T) {
 	}
 	fake.Respond(gone, fakeapns.Answer{Status: 410, Reason: "Unregistered"})
 	fake.Respond(limited, fakeapns.Answer{Status: 429, Reason: "TooManyRequests"})
+	fake.Respond(refused, fakeapns.Answer{Status: 403, Reason: "InvalidProviderToken"})
 	start := time.Now()
 	s.action(o, o.Tickets[0].TicketID, "modify", map[string]any{})
 	s.action(o, o.Tickets[1].TicketID, "modify", map[string]any{})
 	deadline := time.Now().Add(30 * time.Second)
-	var retry *pass.Task
+	var retries []pass.Task
+	var ds []pass.Device
 	for {
-		ds, _ := s.db.DevicesForPass(t.Context(), "demo", ps[0].PassTypeID, byMovement(ps, o.Tickets[0].MovementID, 0).SerialNumber)
+		ds, _ = s.db.DevicesForPass(t.Context(), "demo", ps[0].PassTypeID, byMovement(ps, o.Tickets[0].MovementID, 0).SerialNumber)
 		tasks, _ := s.db.ListTasks(t.Context(), pass.TaskPending, 100)
+		retries = retries[:0]
 		for i := range tasks {
 			if tasks[i].Kind == pass.TaskPushPass && tasks[i].Attempts > 0 {
-				retry = &tasks[i]
+				retries = append(retries, tasks[i])
 			}
 		}
-		if retry != nil && len(ds) == 0 {
+		if len(retries) == 2 && len(ds) == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			all, _ := s.db.ListTasks(t.Context(), "", 100)
-			t.Fatalf("pushes to the limited device %+v; to the gone one %+v; registrations of the gone device %+v; push task waiting to retry: %v; tasks %+v",
-				fake.PushesFor(limited), fake.PushesFor(gone), ds, retry != nil, all)
+			t.Fatalf("pushes to the limited device %+v; to the gone one %+v; registrations of the gone device's pass %+v; %d push tasks waiting to retry",
+				fake.PushesFor(limited), fake.PushesFor(gone), ds, len(retries))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	if got := fake.PushesFor(limited); len(got) != 1 || got[0].Status != 429 {
 		t.Errorf("limited device: %+v, want one push answered 429", got)
 	}
-	if wait := retry.NextAttemptAt.Sub(start); wait < 59*time.Second {
-		t.Errorf("the push after a 429 is retried %v after the change, want a minute", wait)
+	for _, r := range retries {
+		if wait := r.NextAttemptAt.Sub(start); wait < 59*time.Second {
+			t.Errorf("a push refused (429 or 403) is retried %v after the change, want a minute", wait)
+		}
+	}
+	if len(ds) != 1 || ds[0].PushToken != refused || len(fake.PushesFor(refused)) != 1 {
+		t.Errorf("the pass of the gone device: registrations %+v (want the refused one's, kept), %d pushes to it", ds, len(fake.PushesFor(refused)))
 	}
 	// The first round is over (its retry waits): the other device of the
 	// pass had its push, once; the retry will skip it.
