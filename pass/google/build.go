@@ -152,7 +152,7 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 		ReviewStatus:       "UNDER_REVIEW",
 		HexBackgroundColor: d.Background,
 		Logo:               is.image(d, d.Logo, is.IssuerName),
-		HeroImage:          is.image(d, d.Hero, t.Event.Name),
+		HeroImage:          is.image(d, d.Hero, inLocale(is.textLocale(), t.Event.Name, t.Event.Names)),
 		DateTime: &walletobjects.EventDateTime{
 			Start: stamp(t.Event.Start), End: stamp(t.Event.End), DoorsOpen: stamp(t.Event.Doors),
 		},
@@ -351,8 +351,21 @@ type ClassSeen struct {
 	Venue string `json:"venue,omitempty"`
 }
 
-func classSeenOf(t pass.Ticket) ClassSeen {
-	return ClassSeen{Start: stamp(t.Event.Start), Venue: t.Venue.Name}
+// classSeenOf is what the class shows of t's performance, in the tenant's
+// language (locale): the class is every holder's, whatever the language
+// of the holder whose pass sends it.
+func classSeenOf(locale string, t pass.Ticket) ClassSeen {
+	return ClassSeen{Start: stamp(t.Event.Start), Venue: inLocale(locale, t.Venue.Name, t.Venue.Names)}
+}
+
+// inLocale is a name in locale when names has it (else in English, else
+// its first), or plain when there are no names: a ticket's plain names
+// are in its holder's language.
+func inLocale(locale, plain string, names pass.LocalText) string {
+	if v := names.Pick(locale, "en"); v != "" {
+		return v
+	}
+	return plain
 }
 
 // ClassMessage is a message to every holder of a class, in several
@@ -384,7 +397,7 @@ func multi(def string, text func(lang string) string) *walletobjects.LocalizedSt
 // ClassMessages says what to tell every holder when the class showed
 // before and now shows t's performance: a new time or venue notifies.
 func ClassMessages(locale string, before ClassSeen, t pass.Ticket) []ClassMessage {
-	after := classSeenOf(t)
+	after := classSeenOf(locale, t)
 	id := func(what, v string) string {
 		sum := sha256.Sum256([]byte(v))
 		return what + "-" + hex.EncodeToString(sum[:6])

@@ -683,15 +683,25 @@ func TestOneConfirmationNumber(t *testing.T) {
 // whose ticket made it.
 func TestClassNamesInEveryLanguage(t *testing.T) {
 	t.Parallel()
-	is := &google.Issuer{Tenant: "demo", IssuerID: "3388000000022222222", IssuerName: "Demo", Locale: "fr"}
+	is := &google.Issuer{Tenant: "demo", IssuerID: "3388000000022222222", IssuerName: "Demo", Locale: "fr",
+		ImageBaseURL: "https://passes.example.com/api/demo/google/images"}
 	names := pass.LocalText{"fr": "Nuit symphonique", "de": "Sinfonische Nacht", "en": "Symphonic Night"}
+	venues := pass.LocalText{"fr": "Genève, Victoria Hall", "de": "Genf, Victoria Hall"}
 	var classes []string
 	for _, holder := range []string{"de", "en", "fr"} {
 		tk := ticket(1)
 		tk.Locale = holder
 		tk.Event.Names = names
 		tk.Event.Name = names.Pick(holder, "fr")
-		cl := google.BuildClass(is, google.Design{Template: "default"}, tk)
+		tk.Venue.Names = venues
+		tk.Venue.Name = venues.Pick(holder, "fr")
+		// What the class showed after a French holder's sync: nothing
+		// to tell anyone when another holder's sync comes.
+		seen := google.ClassSeen{Start: tk.Event.Start.Format(time.RFC3339), Venue: "Genève, Victoria Hall"}
+		if msgs := google.ClassMessages("fr", seen, tk); len(msgs) != 0 {
+			t.Errorf("holder %s: class messages %+v, want none", holder, msgs)
+		}
+		cl := google.BuildClass(is, google.Design{Template: "default", Logo: "icon.png", Hero: "strip.png"}, tk)
 		b, _ := cl.MarshalJSON()
 		classes = append(classes, string(b))
 		if cl.EventName.DefaultValue.Language != "fr" || cl.EventName.DefaultValue.Value != "Nuit symphonique" ||

@@ -287,7 +287,7 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 		return nil, err
 	}
 	now := s.now()
-	shown := mustJSON(classSeenOf(p.Ticket))
+	shown := mustJSON(classSeenOf(tn.Locale, p.Ticket))
 	dirty := rec.Shown != shown
 	var msgs []ClassMessage
 	if rec.Hash != hash {
