@@ -120,9 +120,12 @@ func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 	}
 	res := ScanResult{ScanID: req.ScanID, Result: ScanUnknown, Pass: p, At: now}
 	if p != nil {
-		used, err := g.markedUsed(ctx, p)
+		usedAt, used, err := g.markedUsed(ctx, p)
 		if err != nil {
 			return ScanResult{}, err
+		}
+		if used && p.Ticket.MultiEvent() && !SameOccasion(p.Ticket, usedAt, now) {
+			used = false // a season ticket's earlier entry: this is another event
 		}
 		switch {
 		case p.Status == StatusVoided || p.Ticket.State == TicketCancelled:
@@ -163,20 +166,48 @@ func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 }
 
 // markedUsed reports whether the ticket already has a used mark (a scan
-// here, or SecuTix's VALIDATED webhook) that its pass may not show yet:
-// a second scan right after the first is refused before the sync ends.
-func (g *Gate) markedUsed(ctx context.Context, p *Pass) (bool, error) {
+// here, or SecuTix's VALIDATED webhook) that its pass may not show yet,
+// and the mark's time: a second scan right after the first is refused
+// before the sync ends.
+func (g *Gate) markedUsed(ctx context.Context, p *Pass) (time.Time, bool, error) {
 	hints, err := g.Store.Hints(ctx, p.Tenant, p.SecretToken)
 	if err != nil {
-		return false, err
+		return time.Time{}, false, err
 	}
 	ref := "t:" + strconv.FormatInt(p.TicketID, 10)
 	for _, h := range hints {
 		if h.Ref == ref && IsUsedState(h.State) {
-			return true, nil
+			return h.LastUpdate, true, nil
 		}
 	}
-	return false, nil
+	return time.Time{}, false, nil
+}
+
+// occasionMargin is how long before an event's start and after its end a
+// scan counts as an entry to it.
+const occasionMargin = 6 * time.Hour
+
+// SameOccasion reports whether a multi-event ticket's entry at used and a
+// scan at now are for the same event: both within one of its events
+// (from occasionMargin before the start to occasionMargin after the end,
+// or the start and 4 h when the end is unknown), or, when no event is
+// under way at now, less than 12 hours apart.
+func SameOccasion(t Ticket, used, now time.Time) bool {
+	events := append([]UpcomingEvent{{Start: t.Event.Start, End: t.Event.End}}, t.Upcoming...)
+	for _, e := range events {
+		if e.Start.IsZero() {
+			continue
+		}
+		end := e.End
+		if end.IsZero() {
+			end = e.Start.Add(4 * time.Hour)
+		}
+		from, to := e.Start.Add(-occasionMargin), end.Add(occasionMargin)
+		if !now.Before(from) && now.Before(to) {
+			return !used.Before(from) && used.Before(to)
+		}
+	}
+	return now.Sub(used) < 12*time.Hour
 }
 
 // markUsed records the ticket's used mark (the ticket, not its movement:

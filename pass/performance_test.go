@@ -252,3 +252,35 @@ func TestRefreshUpcoming(t *testing.T) {
 		t.Errorf("a second refresh changed %d passes", n)
 	}
 }
+
+// TestSameOccasion: an entry with a season ticket counts for the event
+// under way (from 6 h before its start to 6 h after its end), so the
+// next event admits the holder again; with no event under way, an entry
+// less than 12 hours old counts.
+func TestSameOccasion(t *testing.T) {
+	t.Parallel()
+	zurich, _ := time.LoadLocation("Europe/Zurich")
+	match := func(day int) time.Time { return time.Date(2027, 3, day, 19, 45, 0, 0, zurich) }
+	tk := pass.Ticket{Event: pass.Event{Start: match(7), End: match(7).Add(2 * time.Hour)},
+		Upcoming: []pass.UpcomingEvent{{ID: "2", Start: match(14)}, {ID: "3", Start: match(21), End: match(21).Add(150 * time.Minute)}}}
+	if !tk.MultiEvent() || (pass.Ticket{}).MultiEvent() {
+		t.Fatal("MultiEvent")
+	}
+	for _, c := range []struct {
+		name      string
+		used, now time.Time
+		same      bool
+	}{
+		{"the same match, an hour later", match(7), match(7).Add(time.Hour), true},
+		{"the same match, entered before the doors", match(7).Add(-2 * time.Hour), match(7).Add(30 * time.Minute), true},
+		{"the next match", match(7), match(14), false},
+		{"an upcoming match without an end, late in the evening", match(14), match(14).Add(5 * time.Hour), true},
+		{"the last match", match(14), match(21).Add(time.Hour), false},
+		{"no match under way, an hour later", match(10), match(10).Add(time.Hour), true},
+		{"no match under way, a day later", match(10), match(11), false},
+	} {
+		if got := pass.SameOccasion(tk, c.used, c.now); got != c.same {
+			t.Errorf("%s: %v, want %v", c.name, got, c.same)
+		}
+	}
+}

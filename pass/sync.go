@@ -121,7 +121,13 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		if voided["v:"+strconv.FormatInt(t.TicketID, 10)] {
 			t.State = TicketCancelled
 		}
-		if t.State == TicketValid {
+		if t.MultiEvent() && t.State == TicketUsed {
+			// An entry to one of a season ticket's events (SecuTix's
+			// control or our gate's) leaves it good for the others: the
+			// gate tells entries to the same event apart (SameOccasion).
+			t.State = TicketValid
+		}
+		if t.State == TicketValid && !t.MultiEvent() {
 			if _, ok := used["t:"+strconv.FormatInt(t.TicketID, 10)]; ok {
 				t.State = TicketUsed
 			} else if _, ok := used["m:"+strconv.FormatInt(t.MovementID, 10)]; ok {

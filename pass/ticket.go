@@ -227,6 +227,10 @@ type Ticket struct {
 	Upcoming []UpcomingEvent `json:"upcoming,omitempty"`
 }
 
+// MultiEvent reports whether t admits to several events (a season
+// ticket): an entry to one of them does not use it up.
+func (t Ticket) MultiEvent() bool { return len(t.Upcoming) > 0 }
+
 // UpcomingEvent is one of the events of a season or multi-event ticket.
 type UpcomingEvent struct {
 	ID    string    `json:"id"` // unique within the ticket

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
 
+	"walletpass/httpapi"
 	"walletpass/pass"
 )
 
@@ -74,5 +78,34 @@ tenants:
 	// A match ticket lists nothing.
 	if ps := s.passes(o.Secret); len(ps[0].Ticket.Upcoming) != 0 {
 		t.Errorf("a single ticket lists %v", ps[0].Ticket.Upcoming)
+	}
+
+	// At the gate: the season ticket enters once per match, and its pass
+	// stays valid for the matches to come.
+	gate := s.bearer("demo", "scans:write")
+	scan := func() string {
+		b, _ := json.Marshal(map[string]string{"data": ps[0].Ticket.Barcode, "type": "qrcode"})
+		req, _ := http.NewRequest(http.MethodPost, s.base+"/api/demo/scans", bytes.NewReader(b))
+		req.Header.Set("Authorization", gate)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var a httpapi.ScanAnswer
+		_ = json.NewDecoder(resp.Body).Decode(&a)
+		return a.Result
+	}
+	if first, again := scan(), scan(); first != pass.ScanValid || again != pass.ScanAlreadyUsed {
+		t.Errorf("the season ticket at the gate: %s, then %s; want valid, then already used", first, again)
+	}
+	s.idle()
+	after := s.passes(season.Secret)
+	if len(after) != 1 || after[0].Status != pass.StatusActive {
+		t.Fatalf("the season ticket after an entry: %+v, want its pass active", after)
+	}
+	if pj := s.verify(after[0]); pj["voided"] == true {
+		t.Error("the season ticket's pass is voided after one entry")
 	}
 }
