@@ -169,6 +169,9 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 		}
 		out.LastModified = t
 		fileCancelled = cancelledState(fd.FileState.String())
+		if st := fd.FileState.String(); st != "" && !knownFileStates[strings.ToUpper(strings.TrimSpace(st))] {
+			out.Warnings = append(out.Warnings, fmt.Sprintf("file %d: fileState %q is not one SecuTix is known to send; its tickets keep their own states", out.FileID, st))
+		}
 	}
 	if cat == nil {
 		cat = &catView{}
@@ -177,6 +180,19 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 	cancelledMv := make(map[int64]bool)
 	cancelledSeat := make(map[[2]int64]bool) // performance, seat
 	main := -1
+	for _, o := range r.orders {
+		if ot := o.OrderType.String(); ot != "" && !knownOrderTypes[strings.ToUpper(strings.TrimSpace(ot))] {
+			as := "a sale"
+			switch {
+			case cancellingOrder(o):
+				as = "a refund"
+			case exchangeOrder(o):
+				as = "an exchange"
+			}
+			out.Warnings = append(out.Warnings, fmt.Sprintf("order %d: orderType %q is not one SecuTix is known to send; read as %s",
+				int64(o.OrderID), ot, as))
+		}
+	}
 	for i, o := range r.orders {
 		if cancellingOrder(o) {
 			for _, mv := range o.MovementDatas {
@@ -579,6 +595,19 @@ func cancelledState(s string) bool {
 	}
 	return false
 }
+
+// knownOrderTypes and knownFileStates are the values SecuTix's enums
+// have (the project's SecuTix wire notes), and the older spellings
+// walletpass reads: another value is read as the nearest known one, with
+// a warning on the order's timeline.
+var (
+	knownOrderTypes = map[string]bool{"SALE": true, "REFUND_CLIENT": true, "REFUND_ORGANIZATION": true, "EXCHANGE_ORGANIZATION": true,
+		"EXCHANGE_CLIENT": true, "RESERVATION": true, "RENEWAL": true, "OPTION": true, "RESERVATION_FREEING": true, "OPTION_FREEING": true,
+		"ST_TRANSFER": true, "REFUND": true, "CANCELLATION": true, "CANCEL": true}
+	knownFileStates = map[string]bool{"RUNNING": true, "SUSPENDED": true, "IN_OPTION": true, "IN_RESERVATION": true, "OPTION_RESERV": true,
+		"CONFIRMED": true, "SOLDED": true, "NOT_SOLDED": true, "PART_SOLDED": true, "CANCELED": true, "ABANDONNED": true, "TECH_ERROR": true,
+		"CANCELLED": true, "ABANDONED": true}
+)
 
 // performanceCancelled reports whether a catalogue performance's state is
 // CANCELED or CANCELED_CLOSED.

@@ -165,3 +165,27 @@ func TestValidityDatesATicket(t *testing.T) {
 		t.Errorf("no date at all: %v, want an invalid file", err)
 	}
 }
+
+// TestUnknownEnumValuesWarn: an orderType or fileState SecuTix is not
+// known to send still maps (as the nearest known one), with a warning
+// naming it on the order's timeline.
+func TestUnknownEnumValuesWarn(t *testing.T) {
+	t.Parallel()
+	body := `{"fileDetailsData":{"fileId":1,"fileState":"ARCHIVED","lastModDateTime":"2026-01-01T10:00:00Z"},"orderDetailsDatas":[` +
+		`{"orderId":6,"orderType":"GIFT","operationDatas":[` + goodOp + `],"movementDatas":[{"movementId":11,"operationId":1,"tickets":[{"ticketId":7,"barcode":"b7"}]}]},` +
+		`{"orderId":7,"orderType":"REFUND_PARTNER","operationDatas":[` + goodOp + `],"movementDatas":[{"movementId":11,"operationId":1}]}]}`
+	o, err := decodeFile(t, testMapper(t, "en", nil), []byte(body), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warned := strings.Join(o.Warnings, "\n")
+	for _, want := range []string{`fileState "ARCHIVED"`, `orderType "GIFT" is not one SecuTix is known to send; read as a sale`,
+		`orderType "REFUND_PARTNER" is not one SecuTix is known to send; read as a refund`} {
+		if !strings.Contains(warned, want) {
+			t.Errorf("warnings %q lack %q", o.Warnings, want)
+		}
+	}
+	if len(o.Tickets) != 1 || o.Tickets[0].State != pass.TicketCancelled {
+		t.Errorf("tickets %+v, want the one refunded", o.Tickets)
+	}
+}
