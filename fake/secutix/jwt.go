@@ -18,8 +18,8 @@ const (
 )
 
 // checkJWT verifies a bearer JWT the way SecuTix documents it: HS256
-// signed with the operator's secret; sub the institution code (either
-// case), aud the operator login, iss the partner; iat fresh and exp at most
+// signed with the operator's secret; sub the institution code in upper
+// case (as SecuTix writes it), aud the operator login, iss the partner; iat fresh and exp at most
 // 30 s after it, in seconds (values above 1e12 are taken as milliseconds).
 // It returns why the token is refused, or "".
 func (s *Sandbox) checkJWT(token string) string {
@@ -31,8 +31,8 @@ func (s *Sandbox) checkJWT(token string) string {
 	}
 	str := func(k string) string { v, _ := claims[k].(string); return v }
 	switch {
-	case !strings.EqualFold(str("sub"), s.cfg.Institution):
-		return fmt.Sprintf("sub %q is not the institution %s", str("sub"), s.cfg.Institution)
+	case str("sub") != strings.ToUpper(s.cfg.Institution):
+		return fmt.Sprintf("sub %q is not the institution %s (in upper case)", str("sub"), strings.ToUpper(s.cfg.Institution))
 	case str("aud") != s.cfg.Operator:
 		return fmt.Sprintf("aud %q is not the operator", str("aud"))
 	case str("iss") != s.cfg.Partner:

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
@@ -494,7 +495,20 @@ func TestAPI(t *testing.T) {
 		if st != http.StatusUnauthorized || !strings.Contains(string(out), "INVALID_CREDENTIALS") {
 			t.Errorf("got %d %s, want 401 INVALID_CREDENTIALS", st, out)
 		}
-		for _, h := range [][]string{nil, {"Authorization", "Bearer nope"}, {"Authorization", tok}} {
+		// A self-signed JWT as SecuTix documents it, but sub in lower
+		// case: SecuTix writes institution codes in upper case.
+		self := func(sub string) []string {
+			s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "aud": operator, "iss": partner,
+				"iat": fixedNow.Unix(), "exp": fixedNow.Unix() + 30}).SignedString([]byte(secret))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []string{"Authorization", "Bearer " + s}
+		}
+		if st, _, out := b.do(t, "POST", apiRoot+"getFileDetails", fileBody, self("SANDBOX")...); st != 200 {
+			t.Errorf("a self-signed JWT: got %d %s, want 200", st, out)
+		}
+		for _, h := range [][]string{nil, {"Authorization", "Bearer nope"}, {"Authorization", tok}, self("sandbox")} {
 			st, _, out := b.do(t, "POST", apiRoot+"getFileDetails", fileBody, h...)
 			if st != http.StatusUnauthorized {
 				t.Errorf("with %v: got %d %s, want 401", h, st, out)
