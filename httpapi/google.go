@@ -201,7 +201,7 @@ func (s *Server) googleCallback(c *gin.Context) {
 	}
 	// Checking a callback's signatures costs a dozen ECDSA verifications:
 	// a client whose callbacks keep failing them (Google's never do) is
-	// refused for a while before any is checked.
+	// refused for a while before any more is checked.
 	client := s.clientIP(c)
 	if s.callbackFailures.spent(client, s.now()) {
 		c.Header("Retry-After", strconv.Itoa(int(callbackFailureEvery/time.Second)))
@@ -214,12 +214,12 @@ func (s *Server) googleCallback(c *gin.Context) {
 	}
 	fresh, err := s.deps.Google.Callbacks.Handle(c.Request.Context(), tenant, body)
 	if err != nil {
-		switch pass.KindOf(err) {
-		case pass.KindUnauthorized:
+		// Only a signature that does not hold counts: a body that is not
+		// JSON costs nothing to refuse, and Google itself may sign a
+		// callback walletpass refuses (another tenant's object).
+		if pass.KindOf(err) == pass.KindUnauthorized {
 			s.callbackFailures.allow(client, s.now())
 			c.Header("WWW-Authenticate", `ECv2SigningOnly realm="google-wallet-callbacks"`)
-		case pass.KindInvalid:
-			s.callbackFailures.allow(client, s.now())
 		}
 		s.fail(c, err)
 		return

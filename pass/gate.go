@@ -3,6 +3,7 @@ package pass
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -191,9 +192,14 @@ const occasionMargin = 6 * time.Hour
 // scan at now are for the same event: both within one of its events
 // (from occasionMargin before the start to occasionMargin after the end,
 // or the start and 4 h when the end is unknown), or, when no event is
-// under way at now, less than 12 hours apart.
+// under way at now, less than 12 hours apart. The ticket's own event
+// counts only when it lasts a day at most: a season ticket dated by its
+// validity spans the whole season.
 func SameOccasion(t Ticket, used, now time.Time) bool {
-	events := append([]UpcomingEvent{{Start: t.Event.Start, End: t.Event.End}}, t.Upcoming...)
+	events := slices.Clone(t.Upcoming)
+	if own := (UpcomingEvent{Start: t.Event.Start, End: t.Event.End}); own.End.IsZero() || own.End.Sub(own.Start) <= 24*time.Hour {
+		events = append(events, own)
+	}
 	for _, e := range events {
 		if e.Start.IsZero() {
 			continue

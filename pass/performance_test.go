@@ -283,4 +283,10 @@ func TestSameOccasion(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.same)
 		}
 	}
+	// A season ticket dated by its validity: the season is no occasion.
+	season := tk
+	season.Event = pass.Event{Start: match(1), End: match(28)}
+	if pass.SameOccasion(season, match(7), match(14)) || !pass.SameOccasion(season, match(14), match(14).Add(time.Hour)) {
+		t.Error("a season-long ticket: the matches are not told apart")
+	}
 }

@@ -132,7 +132,8 @@ func (s *PushService) PushPass(ctx context.Context, r PushArgs) error {
 }
 
 // ConfigRetry is how long a push refused for our credentials or topic
-// waits before it is tried again: long enough not to hammer APNs, short
+// (the push service's RetryAfter for such a refusal) waits before it is
+// tried again: long enough not to hammer APNs, short
 // enough that a fixed configuration (or a provider token APNs found
 // expired) reaches the devices; after the queue's attempts the task is
 // dead, for the operator to retry once the configuration is fixed.
@@ -141,8 +142,9 @@ const ConfigRetry = time.Minute
 // settle acts on what the push service said of a device other than a
 // delivery: a gone device's registrations made before it went are
 // forgotten, a configuration error is logged once per tenant and reason
-// and, like a retry, pushed again later; again reports that, and wait how
-// long to wait at least.
+// and, when the push service says a fixed configuration may change its
+// answer (a RetryAfter), pushed again later like a retry; again reports
+// that, and wait how long to wait at least.
 func (s *PushService) settle(ctx context.Context, tenant, token string, res PushResult) (again bool, wait time.Duration, err error) {
 	switch res.Outcome {
 	case PushUnregistered:
@@ -154,7 +156,7 @@ func (s *PushService) settle(ctx context.Context, tenant, token string, res Push
 			s.Log.ErrorContext(ctx, "APNs refuses our pushes: check the tenant's certificate or key and pass type",
 				slog.String("tenant", tenant), slog.String("reason", res.Reason))
 		}
-		again, wait = true, ConfigRetry
+		again, wait = res.RetryAfter > 0, res.RetryAfter // only what a fixed configuration may change
 	}
 	return again, wait, err
 }

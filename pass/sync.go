@@ -151,8 +151,6 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 	return res, nil
 }
 
-// applyTicket creates or updates the pass of t, following holders: a new
-// holder voids the previous holder's pass and gets a new one.
 // revives reports whether o shows valid (or used) a ticket whose pass is
 // voided: SecuTix never brings a cancelled ticket back (a reissue is a
 // new ticket), so such an order is older than what walletpass has.
@@ -169,6 +167,8 @@ func (s *Syncer) revives(ctx context.Context, tenant string, o *Order) bool {
 	return false
 }
 
+// applyTicket creates or updates the pass of t, following holders: a new
+// holder voids the previous holder's pass and gets a new one.
 func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoice, correlationID string, tl *timelineBatch) ([]*Pass, error) {
 	var changed []*Pass
 	// A new pass (a new ticket, or a new holder's) gets the template its

@@ -395,6 +395,27 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		}
 		*f.dst = v
 	}
+	if t.Event.Start.IsZero() && op.PerformanceID == 0 {
+		// A ticket whose operation names no performance (a season
+		// ticket) is dated by its validity. A named performance the
+		// catalogue lacks is waited for instead: its dates are the
+		// catalogue's.
+		for _, f := range []struct {
+			name string
+			dst  *time.Time
+		}{{"validityStart", &t.Event.Start}, {"validityEnd", &t.Event.End}} {
+			v, err := parseTime(str(f.name), loc)
+			if err != nil {
+				return fail("%s: %v", f.name, err)
+			}
+			if f.dst.IsZero() {
+				*f.dst = v
+			}
+		}
+		if !t.Event.End.After(t.Event.Start) {
+			t.Event.End = time.Time{}
+		}
+	}
 	if t.Event.Start.IsZero() {
 		if _, known := sc["performance"].(map[string]any); !known {
 			return fail("performance %d is not in the catalogue (getCatalogDetailed), so its start is unknown", int64(op.PerformanceID))
@@ -407,15 +428,6 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		}
 		if ok && secs > 0 && secs < 366*24*3600 {
 			t.Event.End = t.Event.Start.Add(time.Duration(secs) * time.Second)
-		}
-	}
-	if t.Event.End.IsZero() && !t.Event.Start.IsZero() {
-		end, err := parseTime(str("validityEnd"), loc)
-		if err != nil {
-			return fail("validityEnd: %v", err)
-		}
-		if end.After(t.Event.Start) {
-			t.Event.End = end
 		}
 	}
 	if h, ok := m.fields.lookup(sc, "performers"); ok {

@@ -96,7 +96,7 @@ func buildConsole(cfg *config.Config, a *App, links httpapi.LinkSigner) (http.Ha
 		Links: func(tenant, secret string, serials []string, exp time.Time) []console.Link {
 			base := bases[tenant]
 			out := []console.Link{{Label: "Order page", URL: httpapi.OrderPageURL(base, tenant, secret)}}
-			if len(serials) > 0 {
+			if len(serials) > 0 && len(serials) <= apple.MaxBundlePasses {
 				out = append(out, console.Link{Label: "Apple Wallet, all", URL: httpapi.BundleLink(base, links, tenant, secret, exp)})
 			}
 			// One Google link for all when one save token can name them all.

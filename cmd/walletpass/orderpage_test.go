@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -357,13 +358,30 @@ func TestLargeOrderGoogleLinks(t *testing.T) {
 	if err := Run(context.Background(), []string{"token", "-scope", "tickets:read"}, &out, &errOut, env); err != nil {
 		t.Fatal(err, errOut.String())
 	}
-	url := s.base + "/api/demo/external/secutix/orders/getTicketsUrl/" + strconv.FormatInt(o.FileID, 10)
-	resp, body := fetch(t, url, map[string]string{"Authorization": "Bearer " + strings.TrimSpace(out.String())})
+	ticketsURL := s.base + "/api/demo/external/secutix/orders/getTicketsUrl/" + strconv.FormatInt(o.FileID, 10)
+	resp, body := fetch(t, ticketsURL, map[string]string{"Authorization": "Bearer " + strings.TrimSpace(out.String())})
 	var tr httpapi.TicketsResponse
 	if err := json.Unmarshal(body, &tr); err != nil || resp.StatusCode != 200 || len(tr.Tickets) != 20 {
 		t.Fatalf("getTicketsUrl: %d %s", resp.StatusCode, body)
 	}
 	if tr.GoogleSaveURL != "" || slices.ContainsFunc(tr.Tickets, func(tk httpapi.TicketURLs) bool { return tk.GoogleSaveURL == "" }) {
 		t.Errorf("getTicketsUrl of 20 tickets: googleSaveUrl %q, want none and one per ticket: %+v", tr.GoogleSaveURL, tr.Tickets)
+	}
+
+	// The console's fresh links: a link per ticket for each wallet, none
+	// for all.
+	admin, _ := consoleUser(t, s, 0)
+	orderURL := s.base + "/console/t/demo/orders/" + o.Secret
+	_, orderPage := get(t, admin, orderURL)
+	resp, err := admin.PostForm(orderURL+"/links", url.Values{"csrf": {csrfOf(t, orderPage)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n, g, all := strings.Count(string(page), "Apple Wallet, pass "), strings.Count(string(page), "Google Wallet, pass "),
+		strings.Contains(string(page), "Wallet, all"); n != 40 || g != 40 || all {
+		// each label appears twice: the text and the input's aria-label
+		t.Errorf("the console's links for 20 tickets: %d Apple and %d Google per-ticket labels (want 40 each), one for all: %v", n, g, all)
 	}
 }

@@ -409,7 +409,10 @@ func ClassMessages(locale string, before ClassSeen, t pass.Ticket) []ClassMessag
 			Header: multi(locale, func(l string) string { return words(l).TimeHead }),
 			Body:   multi(locale, func(l string) string { return fmt.Sprintf(words(l).TimeBody, start) }), Notify: true})
 	}
-	if before.Venue != after.Venue && after.Venue != "" {
+	// A venue is the same in another of its languages (what a class showed
+	// when a holder's language decided it).
+	sameVenue := before.Venue == after.Venue || before.Venue == t.Venue.Name || slices.Contains(slices.Collect(maps.Values(t.Venue.Names)), before.Venue)
+	if !sameVenue && after.Venue != "" {
 		out = append(out, ClassMessage{ID: id("venue", after.Venue),
 			Header: multi(locale, func(l string) string { return words(l).VenueHead }),
 			Body:   localized(locale, after.Venue), Notify: true})

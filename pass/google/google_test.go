@@ -701,6 +701,16 @@ func TestClassNamesInEveryLanguage(t *testing.T) {
 		if msgs := google.ClassMessages("fr", seen, tk); len(msgs) != 0 {
 			t.Errorf("holder %s: class messages %+v, want none", holder, msgs)
 		}
+		// Nor when it showed the venue in another language (a class
+		// written before it kept to the tenant's): the same venue.
+		seen.Venue = "Genf, Victoria Hall"
+		if msgs := google.ClassMessages("fr", seen, tk); len(msgs) != 0 {
+			t.Errorf("holder %s, the venue shown in German: class messages %+v, want none", holder, msgs)
+		}
+		seen.Venue = "Lausanne, Salle Métropole"
+		if msgs := google.ClassMessages("fr", seen, tk); len(msgs) != 1 {
+			t.Errorf("holder %s, another venue shown: %d class messages, want one", holder, len(msgs))
+		}
 		cl := google.BuildClass(is, google.Design{Template: "default", Logo: "icon.png", Hero: "strip.png"}, tk)
 		b, _ := cl.MarshalJSON()
 		classes = append(classes, string(b))

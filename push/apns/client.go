@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -52,8 +53,10 @@ const (
 	Retry = pass.PushRetry
 	// ConfigError: APNs refused our credentials, topic or request (403,
 	// 400 DeviceTokenNotForTopic, TopicDisallowed, ...). Keep the
-	// registration and fix the tenant's configuration; retrying will not
-	// help.
+	// registration and fix the tenant's configuration; a refusal of our
+	// credentials or topic has Result.RetryAfter pass.ConfigRetry (the
+	// configuration may be fixed, a provider token renewed), another
+	// (one device's token for another topic, a bad request) none.
 	ConfigError = pass.PushConfigError
 )
 
@@ -226,10 +229,17 @@ func (c *Client) Push(ctx context.Context, deviceToken, topic string) (Result, e
 		res.Timestamp = resp.Timestamp.Time
 	}
 	if res.Outcome == ConfigError {
+		if resp.StatusCode == http.StatusForbidden || slices.Contains(ourTopicReasons, resp.Reason) {
+			res.RetryAfter = pass.ConfigRetry
+		}
 		c.logConfigError(ctx, res, topic)
 	}
 	return res, nil
 }
+
+// ourTopicReasons are the 400 reasons that refuse our topic (the pass type
+// our certificate is for), not one device's token.
+var ourTopicReasons = []string{apns2.ReasonTopicDisallowed, apns2.ReasonBadTopic, apns2.ReasonMissingTopic}
 
 // classify maps an APNs answer to an outcome and a back-off.
 func classify(status int, reason string) (Outcome, time.Duration) {

@@ -229,10 +229,12 @@ func TestPushOutcomes(t *testing.T) {
 		{"503 service unavailable", fakeapns.Answer{Status: 503, Reason: "ServiceUnavailable"}, apns.Retry, apns.RetryAfterUnavailable},
 		{"503 shutdown", fakeapns.Answer{Status: 503, Reason: "Shutdown"}, apns.Retry, apns.RetryAfterUnavailable},
 		{"400 device token not for topic", fakeapns.Answer{Status: 400, Reason: "DeviceTokenNotForTopic"}, apns.ConfigError, 0},
-		{"400 topic disallowed", fakeapns.Answer{Status: 400, Reason: "TopicDisallowed"}, apns.ConfigError, 0},
-		{"403 bad certificate", fakeapns.Answer{Status: 403, Reason: "BadCertificate"}, apns.ConfigError, 0},
-		{"403 invalid provider token", fakeapns.Answer{Status: 403, Reason: "InvalidProviderToken"}, apns.ConfigError, 0},
-		{"403 forbidden", fakeapns.Answer{Status: 403, Reason: "Forbidden"}, apns.ConfigError, 0},
+		{"400 topic disallowed", fakeapns.Answer{Status: 400, Reason: "TopicDisallowed"}, apns.ConfigError, pass.ConfigRetry},
+		{"400 bad topic", fakeapns.Answer{Status: 400, Reason: "BadTopic"}, apns.ConfigError, pass.ConfigRetry},
+		{"403 bad certificate", fakeapns.Answer{Status: 403, Reason: "BadCertificate"}, apns.ConfigError, pass.ConfigRetry},
+		{"403 invalid provider token", fakeapns.Answer{Status: 403, Reason: "InvalidProviderToken"}, apns.ConfigError, pass.ConfigRetry},
+		{"403 expired provider token", fakeapns.Answer{Status: 403, Reason: "ExpiredProviderToken"}, apns.ConfigError, pass.ConfigRetry},
+		{"403 forbidden", fakeapns.Answer{Status: 403, Reason: "Forbidden"}, apns.ConfigError, pass.ConfigRetry},
 		{"413 payload too large", fakeapns.Answer{Status: 413, Reason: "PayloadTooLarge"}, apns.ConfigError, 0},
 	}
 	for i, tt := range tests {

@@ -43,7 +43,11 @@
 //	             Retry-After), 5xx and no answer (RetryAfterUnavailable)
 //	ConfigError  any other 4xx: 400 DeviceTokenNotForTopic/TopicDisallowed,
 //	             403 BadCertificate/InvalidProviderToken/..., 413: keep the
-//	             registration, fix the tenant's configuration
+//	             registration, fix the tenant's configuration; a 403 or a
+//	             topic refused for our certificate (TopicDisallowed,
+//	             BadTopic, MissingTopic) has RetryAfter pass.ConfigRetry,
+//	             as a fixed configuration (or a renewed provider token)
+//	             may be accepted, the rest none
 //
 // Push returns an error only when it got no answer: a canceled context
 // (errors.Is(err, context.Canceled) holds), a network failure or the
