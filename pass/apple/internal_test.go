@@ -60,14 +60,7 @@ func collectStrTpls(n node, out *[]*strTpl) {
 // built-in template with the compiled evaluator and with text/template, for
 // every sample ticket, and requires the same text.
 func TestFastPathMatchesTextTemplate(t *testing.T) {
-	sub, err := fs.Sub(templates.FS, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := LoadTemplate("default", sub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := defaultTemplate(t)
 	var strs []*strTpl
 	collectStrTpls(tpl.root, &strs)
 	if len(strs) < 10 {
@@ -242,14 +235,7 @@ func TestDateFieldsAreVenueLocal(t *testing.T) {
 // write: NFC with authentication, sharing prohibited, a web service, an
 // event guide, a used and a cancelled ticket, a season ticket.
 func TestBuilderKeysCoverWhatTheBuilderWrites(t *testing.T) {
-	sub, err := fs.Sub(templates.FS, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := LoadTemplate("default", sub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := defaultTemplate(t)
 	key, err := DevNFCKey()
 	if err != nil {
 		t.Fatal(err)
@@ -285,4 +271,18 @@ func TestBuilderKeysCoverWhatTheBuilderWrites(t *testing.T) {
 			t.Errorf("no sample pass has %s: the test no longer covers it", k)
 		}
 	}
+}
+
+// defaultTemplate loads the built-in default template.
+func defaultTemplate(t *testing.T) *Template {
+	t.Helper()
+	sub, err := fs.Sub(templates.FS, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := LoadTemplate("default", sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
 }
