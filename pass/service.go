@@ -190,8 +190,11 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 		return nil, nil, nil, nil
 	}
 	next := *cur
-	if change.Erased && cur.HolderKey != "" && !strings.HasPrefix(cur.HolderKey, "h:") {
+	switch k := HolderKey(t); {
+	case change.Erased && cur.HolderKey != "" && !strings.HasPrefix(cur.HolderKey, "h:"):
 		next.HolderKey = HolderKey(cur.Ticket) // the hash, not the address
+	case !change.Erased && k != "" && !change.Superseded:
+		next.HolderKey = k // the holder's name corrected on the same ticket
 	}
 	next.Version++
 	next.TicketID = t.TicketID

@@ -168,7 +168,10 @@ func (s *Syncer) revives(ctx context.Context, tenant string, o *Order) bool {
 }
 
 // applyTicket creates or updates the pass of t, following holders: a new
-// holder voids the previous holder's pass and gets a new one.
+// holder voids the previous holder's pass and gets a new one. A new name
+// on the same ticket (the same ticket id) is a correction of the holder's
+// name, not a new holder: a ticket passed on is reissued, so that the
+// seller's barcode stops working.
 func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoice, correlationID string, tl *timelineBatch) ([]*Pass, error) {
 	var changed []*Pass
 	// A new pass (a new ticket, or a new holder's) gets the template its
@@ -183,7 +186,8 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoic
 		return nil, err
 	default:
 		t.HolderGeneration = latest.HolderGeneration
-		if HolderKey(t) != "" && latest.HolderKey != "" && !SameHolder(latest.HolderKey, t) {
+		corrected := t.TicketID != 0 && t.TicketID == latest.TicketID
+		if HolderKey(t) != "" && latest.HolderKey != "" && !SameHolder(latest.HolderKey, t) && !corrected {
 			if latest.Status != StatusVoided {
 				old := latest.Ticket
 				old.State = TicketCancelled

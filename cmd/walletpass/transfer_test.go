@@ -136,3 +136,34 @@ func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// TestNameCorrectionIsNotATransfer: a new holder name on the same ticket
+// (SecuTix's ticket id unchanged) corrects the holder's name on the same
+// pass; a transfer, which reissues the ticket, is what makes a new
+// holder's pass. A reprint after the correction keeps the pass too.
+func TestNameCorrectionIsNotATransfer(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, "")
+	o := s.createOrder(map[string]any{"count": 1})
+	mv := o.Tickets[0].MovementID
+	first := s.waitPasses(o.Secret, "the pass", func(ps []pass.Pass) bool { return len(ps) == 1 })[0]
+
+	s.action(o, o.Tickets[0].TicketID, "modify", map[string]any{"holder": map[string]string{"firstName": "Léa", "lastName": "Correcte"}})
+	ps := s.waitPasses(o.Secret, "the corrected name", func(ps []pass.Pass) bool {
+		p := byMovement(ps, mv, 0)
+		return p != nil && p.Version == 2
+	})
+	p := byMovement(ps, mv, 0)
+	if len(ps) != 1 || p.SerialNumber != first.SerialNumber || p.Status != pass.StatusActive || !strings.Contains(p.Ticket.HolderName, "Correcte") {
+		t.Fatalf("after a name correction: %d passes, %+v; want the same pass, active, with the new name", len(ps), p)
+	}
+
+	s.action(o, o.Tickets[0].TicketID, "reprint", nil)
+	ps = s.waitPasses(o.Secret, "the reprint", func(ps []pass.Pass) bool {
+		p := byMovement(ps, mv, 0)
+		return p != nil && p.Version == 3
+	})
+	if p := byMovement(ps, mv, 0); len(ps) != 1 || p.Status != pass.StatusActive || p.TicketID == first.TicketID {
+		t.Errorf("after a reprint of the corrected ticket: %d passes, %+v; want the same pass with the new ticket", len(ps), p)
+	}
+}
