@@ -175,7 +175,7 @@ func (g *Gate) markedUsed(ctx context.Context, p *Pass) (time.Time, bool, error)
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	ref := "t:" + strconv.FormatInt(p.TicketID, 10)
+	ref := usedRef(p)
 	for _, h := range hints {
 		if h.Ref == ref && IsUsedState(h.State) {
 			return h.LastUpdate, true, nil
@@ -216,11 +216,23 @@ func SameOccasion(t Ticket, used, now time.Time) bool {
 	return now.Sub(used) < 12*time.Hour
 }
 
-// markUsed records the ticket's used mark (the ticket, not its movement:
-// a later holder's ticket is another one) and its order's sync.
+// usedRef is the hint a scan of p leaves: its ticket's ("t:<ticketId>"),
+// not its movement's (a later holder's ticket is another one), unless
+// SecuTix gave the ticket no id.
+func usedRef(p *Pass) string {
+	if p.TicketID == 0 {
+		return "m:" + strconv.FormatInt(p.MovementID, 10)
+	}
+	return "t:" + strconv.FormatInt(p.TicketID, 10)
+}
+
+// markUsed records the ticket's used mark (usedRef) and its order's sync.
 func (g *Gate) markUsed(ctx context.Context, req ScanRequest, p *Pass, now time.Time) error {
 	ev := WebhookEvent{Tenant: req.Tenant, Source: ScanSourceGate, SecretToken: p.SecretToken, TicketID: p.TicketID,
 		State: "VALIDATED", LastUpdate: now, CorrelationID: req.CorrelationID}
+	if p.TicketID == 0 {
+		ev.MovementID = p.MovementID
+	}
 	if _, err := g.Inbox.Receive(ctx, ev); err != nil {
 		return err
 	}

@@ -292,3 +292,24 @@ func TestSyncShowsWarnings(t *testing.T) {
 		t.Errorf("no warning on the timeline: %+v", tl)
 	}
 }
+
+// TestGateTicketWithoutID: a ticket SecuTix gave no id is marked used by
+// its movement, so a second scan is refused like any other.
+func TestGateTicketWithoutID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant, tk.TicketID = "demo", 0
+	if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
+		t.Fatal(err)
+	}
+	clock := func() time.Time { return time.UnixMilli(1_800_000_000_000) }
+	g := &pass.Gate{Store: b.db, Inbox: &pass.Inbox{Queue: b.db, Clock: clock}, Clock: clock}
+	for i, want := range []string{pass.ScanValid, pass.ScanAlreadyUsed} {
+		res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: tk.Barcode})
+		if err != nil || res.Result != want {
+			t.Errorf("scan %d: %s %v, want %s", i+1, res.Result, err, want)
+		}
+	}
+}
