@@ -313,3 +313,34 @@ func TestGateTicketWithoutID(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncReadsEveryOrdersHints: a ticket of a second order of the file
+// (its own order secret) scanned at the gate is used after the file's
+// sync, which reads the hints of every order's secret.
+func TestSyncReadsEveryOrdersHints(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	first := apple.SampleTicket(pass.EventConcert)
+	first.Tenant = "demo"
+	second := first
+	second.MovementID, second.TicketID, second.Barcode, second.OrderSecretToken = first.MovementID+1, first.TicketID+1, "SECOND-ORDER-1", "second-order-secret"
+	o := pass.Order{Tenant: "demo", FileID: first.FileID, OrderID: first.OrderID, SecretToken: first.OrderSecretToken,
+		Tickets: []pass.Ticket{first, second}}
+	s := &pass.Syncer{Orders: staticOrders{o}, Service: b.svc, Hints: b.db, Timeline: b.db, Templates: map[string]pass.TemplateChoice{"demo": {Default: "default"}}}
+	if _, err := s.SyncOrder(ctx, pass.OrderRef{Tenant: "demo", FileID: first.FileID}, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	clock := func() time.Time { return time.UnixMilli(1_800_000_000_000) }
+	g := &pass.Gate{Store: b.db, Inbox: &pass.Inbox{Queue: b.db, Clock: clock}, Clock: clock}
+	if res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: second.Barcode}); err != nil || res.Result != pass.ScanValid {
+		t.Fatalf("scan: %s %v", res.Result, err)
+	}
+	if _, err := s.SyncOrder(ctx, pass.OrderRef{Tenant: "demo", FileID: first.FileID}, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := b.db.GetPassByIdentity(ctx, "demo", second.MovementID, 0)
+	if err != nil || p.Status != pass.StatusUsed {
+		t.Errorf("the second order's scanned ticket: %+v %v, want used", p, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,9 +87,22 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 	res := SyncResult{Order: o}
 	tl := &timelineBatch{}
 	defer s.flush(ctx, ref.Tenant, tl)
-	hints, err := s.Hints.Hints(ctx, ref.Tenant, o.SecretToken)
-	if err != nil {
-		return res, err
+	// The hints of every order of the file: a ticket of a second order
+	// (an exchange, a later sale) is scanned or voided under its own
+	// order's secret.
+	var hints []TicketHint
+	secrets := []string{o.SecretToken}
+	for _, t := range o.Tickets {
+		if t.OrderSecretToken != "" && !slices.Contains(secrets, t.OrderSecretToken) {
+			secrets = append(secrets, t.OrderSecretToken)
+		}
+	}
+	for _, secret := range secrets {
+		hs, err := s.Hints.Hints(ctx, ref.Tenant, secret)
+		if err != nil {
+			return res, err
+		}
+		hints = append(hints, hs...)
 	}
 	used := map[string]time.Time{}
 	voided := map[string]bool{}
