@@ -175,11 +175,26 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 	}
 	// Passes that could be made are served even if another ticket failed
 	// (that one is retried by the queue's reconciliation).
+	// Every order of the file: a ticket of a second order (an exchange, a
+	// later sale) is stored under that order's secret.
 	secret := res.Order.SecretToken
-	ps, err := s.deps.Passes.PassesByOrder(c.Request.Context(), tenantID, secret)
-	if err != nil {
-		s.fail(c, err)
-		return
+	secrets := []string{secret}
+	for _, t := range res.Order.Tickets {
+		if t.OrderSecretToken != "" && !slices.Contains(secrets, t.OrderSecretToken) {
+			secrets = append(secrets, t.OrderSecretToken)
+		}
+	}
+	var ps, mine []pass.Pass
+	for _, sec := range secrets {
+		got, err := s.deps.Passes.PassesByOrder(c.Request.Context(), tenantID, sec)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		ps = append(ps, got...)
+		if sec == secret {
+			mine = got
+		}
 	}
 	now := s.now()
 	exp := now.Add(s.linkTTL()).Truncate(time.Second)
@@ -187,13 +202,13 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 	out := TicketsResponse{FileID: fileID, OrderPageURL: OrderPageURL(base, tenantID, secret), LinksExpireAt: exp.UTC(), Tickets: []TicketURLs{}}
 	// Every valid ticket gets its own links (a transferred one too: the
 	// organiser hands them to its new holder); the order-wide links save
-	// what the order's secret grants, the tickets not passed on.
+	// what the main order's secret grants, its tickets not passed on.
 	valid := map[string]bool{}
 	for _, p := range pass.ValidPerTicket(ps) {
 		valid[p.SerialNumber] = true
 	}
 	own := map[string]bool{}
-	for _, p := range pass.ValidPerTicket(pass.ForOrderSecret(ps)) {
+	for _, p := range pass.ValidPerTicket(pass.ForOrderSecret(mine)) {
 		own[p.SerialNumber] = true
 	}
 	if n := len(own); n > 0 && n <= apple.MaxBundlePasses {

@@ -1,0 +1,57 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"walletpass/auth"
+	"walletpass/httpapi"
+	"walletpass/pass"
+)
+
+// TestTicketsURLEveryOrderOfTheFile: getTicketsUrl lists the tickets of
+// every order of the file (a second order's tickets are stored under
+// their own order's secret), each with its links; the order-wide links
+// are the main order's.
+func TestTicketsURLEveryOrderOfTheFile(t *testing.T) {
+	b := setupWS(t)
+	ctx := context.Background()
+	first := b.tk
+	second := first
+	second.MovementID, second.TicketID, second.Barcode, second.OrderSecretToken = first.MovementID+1, first.TicketID+1, "SECOND-1", "second-order-secret"
+	if _, _, err := b.svc.Apply(ctx, second, "default"); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := auth.NewAPIKey()
+	order := &pass.Order{Tenant: "demo", FileID: first.FileID, SecretToken: first.OrderSecretToken, Tickets: []pass.Ticket{first, second}}
+	h := httpapi.New(httpapi.Deps{
+		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
+		Passes:  b.db,
+		Links:   httpapi.LinkDeps{Signer: httpapi.LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}, TTL: time.Hour},
+		Tickets: httpapi.TicketsAPI{
+			APIKey: func(_ context.Context, hash string) (httpapi.APIKeyInfo, error) {
+				if hash != auth.HashAPIKey(key) {
+					return httpapi.APIKeyInfo{}, pass.ErrNotFound
+				}
+				return httpapi.APIKeyInfo{Tenant: "demo"}, nil
+			},
+			Orders: syncerFunc(func() (pass.SyncResult, error) { return pass.SyncResult{Order: order}, nil }),
+		},
+	})
+	req := httptest.NewRequest(http.MethodGet, "/api/demo/external/secutix/orders/getTicketsUrl/"+strconv.FormatInt(first.FileID, 10), nil)
+	req.Header.Set("X-API-Key", key)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var tr httpapi.TicketsResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &tr); err != nil || rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if len(tr.Tickets) != 2 || tr.Tickets[0].ApplePassURL == "" || tr.Tickets[1].ApplePassURL == "" || tr.AppleBundle == "" {
+		t.Errorf("getTicketsUrl of a file of two orders: %s; want both tickets with their links and the main order's bundle", rec.Body)
+	}
+}
