@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"strconv"
+	"sync"
 	"time"
 )
 
@@ -61,6 +64,39 @@ type Reconciler struct {
 	// the catalogue and rewrites the passes of those that changed (a
 	// performance moved in SecuTix's back office sends no order webhook).
 	Performances *PerformanceSyncer
+
+	// asked remembers each disagreement this reconciler already had
+	// synced: when the sync leaves it as it was, it is walletpass's
+	// choice (an operator's void, a season ticket kept valid after an
+	// entry), not news from SecuTix, and it is not synced at every run.
+	mu    sync.Mutex
+	asked map[string]string
+}
+
+// askOnce reports whether the disagreement of a pass (what SecuTix says,
+// what the pass shows) was not handed to a sync before, and notes it in
+// now, the disagreements of this run.
+func (r *Reconciler) askOnce(tenant string, row ReconcileRow, st TicketState, now map[string]bool) bool {
+	key := tenant + "\x00" + strconv.FormatInt(row.TicketID, 10)
+	seen := string(st) + "/" + string(row.Status)
+	now[key] = true
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.asked == nil {
+		r.asked = map[string]string{}
+	}
+	if r.asked[key] == seen {
+		return false
+	}
+	r.asked[key] = seen
+	return true
+}
+
+// forgetSettled drops the disagreements that this run no longer saw.
+func (r *Reconciler) forgetSettled(now map[string]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	maps.DeleteFunc(r.asked, func(k, _ string) bool { return !now[k] })
 }
 
 // ReconcileReport says what one run did.
@@ -88,6 +124,8 @@ func (r *Reconciler) RunReport(ctx context.Context) (ReconcileReport, error) {
 	}
 	var rep ReconcileReport
 	var errs []error
+	disagree := map[string]bool{}
+	defer r.forgetSettled(disagree)
 	for _, tenant := range r.Tenants {
 		rows, err := r.Passes.ReconcilePasses(ctx, tenant, now.Add(-window))
 		if err != nil {
@@ -126,7 +164,7 @@ func (r *Reconciler) RunReport(ctx context.Context) (ReconcileReport, error) {
 			synced := map[string]bool{}
 			for _, row := range byPerf[perf] {
 				st, listed := states[row.TicketID]
-				if !listed || row.SecretToken == "" || synced[row.SecretToken] || !differs(st, row.Status) {
+				if !listed || row.SecretToken == "" || synced[row.SecretToken] || !differs(st, row.Status) || !r.askOnce(tenant, row, st, disagree) {
 					continue
 				}
 				synced[row.SecretToken] = true

@@ -48,4 +48,26 @@ func TestReconcileFindsMissedChanges(t *testing.T) {
 	if rep, err := s.app.Reconciler.RunReport(t.Context()); err != nil || rep.Syncs != 0 {
 		t.Errorf("second run: %+v %v, want no sync", rep, err)
 	}
+
+	// An operator voids a ticket SecuTix still calls valid: the next run
+	// syncs its order once, which keeps the void; the runs after it leave
+	// that disagreement alone.
+	if _, err := s.app.Inbox.VoidTicket(t.Context(), "demo", o.Secret, o.Tickets[1].TicketID, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	s.waitPasses(o.Secret, "the voided ticket", func(ps []pass.Pass) bool {
+		p := byMovement(ps, o.Tickets[1].MovementID, 0)
+		return p != nil && p.Status == pass.StatusVoided
+	})
+	s.idle()
+	for i, want := range []int{1, 0, 0} {
+		rep, err := s.app.Reconciler.RunReport(t.Context())
+		if err != nil || rep.Syncs != want {
+			t.Errorf("run %d after the operator's void: %+v %v, want %d syncs", i+1, rep, err, want)
+		}
+		s.idle()
+	}
+	if p := byMovement(s.passes(o.Secret), o.Tickets[1].MovementID, 0); p.Status != pass.StatusVoided {
+		t.Errorf("the operator's void after reconciliation: %s", p.Status)
+	}
 }
