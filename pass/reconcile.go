@@ -164,7 +164,9 @@ func (r *Reconciler) RunReport(ctx context.Context) (ReconcileReport, error) {
 			synced := map[string]bool{}
 			for _, row := range byPerf[perf] {
 				st, listed := states[row.TicketID]
-				if !listed || row.SecretToken == "" || synced[row.SecretToken] || !differs(st, row.Status) || !r.askOnce(tenant, row, st, disagree) {
+				// Every disagreement is noted, those of an order already
+				// synced in this run too: that sync covers them.
+				if !listed || row.SecretToken == "" || !differs(st, row.Status) || !r.askOnce(tenant, row, st, disagree) || synced[row.SecretToken] {
 					continue
 				}
 				synced[row.SecretToken] = true
