@@ -11,7 +11,9 @@ import (
 )
 
 // Register records a device's registration for a pass and its push token,
-// in one transaction; created is false when the registration existed.
+// in one transaction; created is false when the registration existed (its
+// time is then now's: the 410 rule of ForgetPushToken compares with the
+// last registration).
 func (s *DB) Register(ctx context.Context, tenant string, d pass.Device, passTypeID, serial string, now time.Time) (bool, error) {
 	created := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -40,6 +42,12 @@ func (s *DB) Register(ctx context.Context, tenant string, d pass.Device, passTyp
 		created = n == 1
 		if created {
 			return walletEvent(ctx, tx, tenant, serial, pass.WalletAdded, ms)
+		}
+		// Registered again: its time is now's, so that a 410 whose
+		// timestamp is older does not forget it (ForgetPushToken).
+		if _, err := tx.ExecContext(ctx, `UPDATE registrations SET created_at = $5 WHERE tenant = $1 AND device_library_id = $2
+			AND pass_type_id = $3 AND serial_number = $4 AND created_at < $5`, tenant, d.LibraryID, passTypeID, serial, ms); err != nil {
+			return fmt.Errorf("storage: registration: %w", err)
 		}
 		return nil
 	})

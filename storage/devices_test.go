@@ -51,7 +51,14 @@ func TestRegistrations(t *testing.T) {
 		if ds, _ := db.DevicesForPass(ctx, "demo", p.PassTypeID, "s1"); len(ds) != 2 {
 			t.Errorf("devices after forgetting nothing: %+v", ds)
 		}
-		if n, err := db.ForgetPushToken(ctx, "demo", "bb22", t0.Truncate(time.Second)); err != nil || n != 1 {
+		// The device registers again later: APNs's older timestamp keeps it.
+		if _, err := db.Register(ctx, "demo", d2, p.PassTypeID, "s1", t0.Add(10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := db.ForgetPushToken(ctx, "demo", "bb22", t0.Add(5*time.Second)); err != nil || n != 0 {
+			t.Errorf("forget a token gone before the device registered again: %d %v", n, err)
+		}
+		if n, err := db.ForgetPushToken(ctx, "demo", "bb22", t0.Add(10*time.Second)); err != nil || n != 1 {
 			t.Errorf("forget: %d %v", n, err)
 		}
 		if removed, err := db.Unregister(ctx, "demo", "dev1", p.PassTypeID, "s1"); err != nil || !removed {
