@@ -472,10 +472,12 @@ func (s *PerformanceSyncer) Sync(ctx context.Context, a PerformanceArgs, correla
 		return rep, rd.err
 	}
 	now := s.Clock.Now()
-	// Google follows once for the performance, when a pass changed, or in
-	// a retry (an earlier attempt may have changed passes and stopped
-	// before this). The pushes went with each batch, in its transaction.
-	if (rep.Changed > 0 || AttemptOf(ctx) > 1) && s.Service.Policies.For(a.Tenant).Google {
+	// Google follows once for the performance, when a pass changed, for a
+	// notice (its class message, even when the tenant's template shows no
+	// notice on the Apple passes), or in a retry (an earlier attempt may
+	// have changed passes and stopped before this). The pushes went with
+	// each batch, in its transaction.
+	if (rep.Changed > 0 || a.Why == "notice" || AttemptOf(ctx) > 1) && s.Service.Policies.For(a.Tenant).Google {
 		args := GooglePerformanceArgs{Tenant: a.Tenant, PerformanceID: a.PerformanceID}
 		if _, err := s.Queue.Enqueue(ctx, TaskOf(args, correlationID), now); err != nil {
 			return rep, err

@@ -161,8 +161,27 @@ func TestPerformanceSync(t *testing.T) {
 	if seen != n+1 {
 		t.Errorf("paged through %d passes, want %d", seen, n+1)
 	}
-	if rep, err := ps.Sync(ctx, pass.PerformanceArgs{Tenant: "demo", PerformanceID: 77}, ""); err != nil || rep.Changed != 0 {
-		t.Errorf("second sync: %+v, %v", rep, err)
+	googleAsked := func() int { // the Google task for the performance, and what merged into it
+		tasks, err := b.db.ListTasks(ctx, pass.TaskPending, 100000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range tasks {
+			if tk.Kind == pass.TaskGooglePerformance {
+				return 1 + tk.Merged
+			}
+		}
+		return 0
+	}
+	asked := googleAsked()
+	if rep, err := ps.Sync(ctx, pass.PerformanceArgs{Tenant: "demo", PerformanceID: 77}, ""); err != nil || rep.Changed != 0 || googleAsked() != asked {
+		t.Errorf("second sync: %+v, %v; Google asked %d times, want %d", rep, err, googleAsked(), asked)
+	}
+	// A notice that changes no pass (a template without {{.Notice}})
+	// still asks Google for the class message.
+	if rep, err := ps.Sync(ctx, pass.PerformanceArgs{Tenant: "demo", PerformanceID: 77, Why: "notice"}, ""); err != nil || rep.Changed != 0 ||
+		googleAsked() != asked+1 {
+		t.Errorf("a notice's sync that changes no pass: %+v, %v; Google asked %d times, want %d", rep, err, googleAsked(), asked+1)
 	}
 	// A pass synced from SecuTix later keeps the notice.
 	tk := base
