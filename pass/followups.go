@@ -119,10 +119,21 @@ func followUps(c Change, pol Policy) ([]NewTask, *EventArgs) {
 		case p.Status == StatusVoided && c.Prev.Status != StatusVoided:
 			typ = EventPassVoided
 		}
-		ev := PassEvent(p, typ, p.UpdatedAt, "")
+		ev := PassEvent(p, typ, MadeAt(p), "")
 		return out, &ev
 	}
 	return out, nil
+}
+
+// MadeAt is when p's version was made: its update tag's time. Its
+// UpdatedAt, the pass's Last-Modified, may be up to a second later (a
+// version made in the second of the one before is modified in the next):
+// the tasks that follow the version are due at once, not then.
+func MadeAt(p *Pass) time.Time {
+	if p.UpdateTag > 0 {
+		return time.UnixMilli(p.UpdateTag).UTC()
+	}
+	return p.UpdatedAt
 }
 
 // PassEvent is the announcement of typ about p: the pass's identifiers,

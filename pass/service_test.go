@@ -344,3 +344,37 @@ func TestSyncReadsEveryOrdersHints(t *testing.T) {
 		t.Errorf("the second order's scanned ticket: %+v %v, want used", p, err)
 	}
 }
+
+// TestSameSecondVersionsFollowAtOnce: a version made in the second of the
+// one before is modified a second later (its Last-Modified), but what
+// follows it (the push, the announcement) is due at once.
+func TestSameSecondVersionsFollowAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Policies = pass.Policies{"demo": {Events: true}}
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant = "demo"
+	first, _, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.Seat.Row = "42"
+	next, changed, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil || !changed {
+		t.Fatalf("apply: %v %v", changed, err)
+	}
+	if !next.UpdatedAt.Truncate(time.Second).After(first.UpdatedAt.Truncate(time.Second)) {
+		t.Errorf("the second version's Last-Modified %v is not a second after the first's %v", next.UpdatedAt, first.UpdatedAt)
+	}
+	made := b.svc.Clock.Now()
+	tasks, err := b.db.ListTasks(ctx, pass.TaskPending, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		if task.NextAttemptAt.After(made.Add(time.Millisecond)) {
+			t.Errorf("%s task due %v, a version made at %v", task.Kind, task.NextAttemptAt, made)
+		}
+	}
+}

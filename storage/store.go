@@ -250,8 +250,9 @@ func (s *DB) CreatePass(ctx context.Context, p *pass.Pass, follow []pass.NewTask
 // enqueueFollowUps writes, in tx, the tasks that follow a new version of
 // p (the domain decided them: pass.FollowUps).
 func (s *DB) enqueueFollowUps(ctx context.Context, tx *sql.Tx, p *pass.Pass, follow []pass.NewTask) error {
+	at := pass.MadeAt(p)
 	for _, t := range follow {
-		if _, err := s.enqueueTx(ctx, tx, t, p.UpdatedAt); err != nil {
+		if _, err := s.enqueueTx(ctx, tx, t, at); err != nil {
 			return fmt.Errorf("storage: %s task of %s: %w", t.Kind, p.SerialNumber, err)
 		}
 	}
