@@ -262,6 +262,18 @@ func (s staticOrders) OrderByOrderID(context.Context, string, int64) (*pass.Orde
 	return &o, nil
 }
 
+// staticSyncer syncs the demo tenant's orders from o alone.
+func staticSyncer(b bundle, o pass.Order) *pass.Syncer {
+	return &pass.Syncer{Orders: staticOrders{o}, Service: b.svc, Hints: b.db, Timeline: b.db,
+		Templates: map[string]pass.TemplateChoice{"demo": {Default: "default"}}}
+}
+
+// testGate is a gate on b's store, at the store's frozen time.
+func testGate(b bundle) *pass.Gate {
+	clock := func() time.Time { return time.UnixMilli(1_800_000_000_000) }
+	return &pass.Gate{Store: b.db, Inbox: &pass.Inbox{Queue: b.db, Clock: clock}, Clock: clock}
+}
+
 // TestSyncShowsWarnings: what SecuTix sent that walletpass kept without
 // understanding it reaches the order's timeline, and the sync still makes
 // the passes.
@@ -273,7 +285,7 @@ func TestSyncShowsWarnings(t *testing.T) {
 	tk.Tenant = "demo"
 	o := pass.Order{Tenant: "demo", FileID: tk.FileID, OrderID: tk.OrderID, SecretToken: tk.OrderSecretToken,
 		Tickets: []pass.Ticket{tk}, Warnings: []string{`movement 1 of order 2: unknown ticketState "LOST", taken as valid`}}
-	s := &pass.Syncer{Orders: staticOrders{o}, Service: b.svc, Hints: b.db, Timeline: b.db, Templates: map[string]pass.TemplateChoice{"demo": {Default: "default"}}}
+	s := staticSyncer(b, o)
 	res, err := s.SyncOrder(ctx, pass.OrderRef{Tenant: "demo", SecretToken: tk.OrderSecretToken}, "corr-1")
 	if err != nil || len(res.Changed) != 1 {
 		t.Fatalf("sync: %d changed, %v", len(res.Changed), err)
@@ -304,8 +316,7 @@ func TestGateTicketWithoutID(t *testing.T) {
 	if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
 		t.Fatal(err)
 	}
-	clock := func() time.Time { return time.UnixMilli(1_800_000_000_000) }
-	g := &pass.Gate{Store: b.db, Inbox: &pass.Inbox{Queue: b.db, Clock: clock}, Clock: clock}
+	g := testGate(b)
 	for i, want := range []string{pass.ScanValid, pass.ScanAlreadyUsed} {
 		res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: tk.Barcode})
 		if err != nil || res.Result != want {
@@ -327,12 +338,11 @@ func TestSyncReadsEveryOrdersHints(t *testing.T) {
 	second.MovementID, second.TicketID, second.Barcode, second.OrderSecretToken = first.MovementID+1, first.TicketID+1, "SECOND-ORDER-1", "second-order-secret"
 	o := pass.Order{Tenant: "demo", FileID: first.FileID, OrderID: first.OrderID, SecretToken: first.OrderSecretToken,
 		Tickets: []pass.Ticket{first, second}}
-	s := &pass.Syncer{Orders: staticOrders{o}, Service: b.svc, Hints: b.db, Timeline: b.db, Templates: map[string]pass.TemplateChoice{"demo": {Default: "default"}}}
+	s := staticSyncer(b, o)
 	if _, err := s.SyncOrder(ctx, pass.OrderRef{Tenant: "demo", FileID: first.FileID}, "c1"); err != nil {
 		t.Fatal(err)
 	}
-	clock := func() time.Time { return time.UnixMilli(1_800_000_000_000) }
-	g := &pass.Gate{Store: b.db, Inbox: &pass.Inbox{Queue: b.db, Clock: clock}, Clock: clock}
+	g := testGate(b)
 	if res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: second.Barcode}); err != nil || res.Result != pass.ScanValid {
 		t.Fatalf("scan: %s %v", res.Result, err)
 	}
