@@ -311,7 +311,8 @@ func TestUnknownTicketStateIsKept(t *testing.T) {
 // spells them. A REFUND_CLIENT or REFUND_ORGANIZATION order, and the
 // freeing of a reservation or an option, cancel the sale movements they
 // match (the same movement, or the same seat of the same performance); an
-// EXCHANGE or a SALE does not; a file CANCELED or ABANDONNED
+// EXCHANGE or a SALE does not, nor does a refund cancel by seat a sale
+// made after it (creationDateTime); a file CANCELED or ABANDONNED
 // (SecuTix's spellings) voids every ticket. Field names only from the
 // project's SecuTix notes.
 func TestRefundOrdersVoid(t *testing.T) {
@@ -323,6 +324,9 @@ func TestRefundOrdersVoid(t *testing.T) {
 	order := func(id int, orderType string, movements ...string) string {
 		return `{"orderId":` + strconv.Itoa(id) + `,"orderSecretId":"s","orderType":"` + orderType + `","catalogCurrency":{"currencyCode":"CHF"},` +
 			`"operationDatas":[` + goodOp + `],"movementDatas":[` + strings.Join(movements, ",") + `]}`
+	}
+	at := func(created, order string) string { // order made at created
+		return strings.Replace(order, `{"orderId"`, `{"creationDateTime":"`+created+`","orderId"`, 1)
 	}
 	fileOf := func(state string, orders ...string) string {
 		return `{"statusCode":"success","fileDetailsData":{"fileId":5,"fileState":"` + state + `","lastModDateTime":"2026-01-01T10:00:00Z"},` +
@@ -338,6 +342,16 @@ func TestRefundOrdersVoid(t *testing.T) {
 		{"refund client", fileOf("CONFIRMED", order(6, "SALE", mv(1), mv(2)), order(7, "REFUND_CLIENT", mv(1))), 1, 1},
 		{"refund of the same seat, another movement", fileOf("SOLDED", order(6, "SALE", mv(1), mv(2)),
 			order(7, "REFUND_CLIENT", `{"movementId":31,"operationId":1,"seatId":502}`)), 1, 1},
+		{"seat sold again after its refund", fileOf("SOLDED", at("2026-03-01T10:00:00.000+01:00", order(6, "SALE", mv(1), mv(2))),
+			at("2026-03-02T10:00:00.000+01:00", order(7, "REFUND_CLIENT", `{"movementId":31,"operationId":1,"seatId":502}`)),
+			at("2026-03-03T10:00:00.000+01:00", order(8, "SALE", `{"movementId":40,"operationId":1,"seatId":502,"tickets":[{"ticketId":140,"barcode":"b40"}]}`))), 2, 1},
+		{"seat refunded twice, sold in between", fileOf("SOLDED", at("2026-03-01T10:00:00Z", order(6, "SALE", mv(2))),
+			at("2026-03-02T10:00:00Z", order(7, "REFUND_CLIENT", `{"movementId":31,"operationId":1,"seatId":502}`)),
+			at("2026-03-03T10:00:00Z", order(8, "SALE", `{"movementId":40,"operationId":1,"seatId":502,"tickets":[{"ticketId":140,"barcode":"b40"}]}`)),
+			at("2026-03-04T10:00:00Z", order(9, "REFUND_CLIENT", `{"movementId":41,"operationId":1,"seatId":502}`))), 0, 2},
+		{"refund of a seat, times unknown", fileOf("SOLDED", order(6, "SALE", mv(2)),
+			at("2026-03-02T10:00:00Z", order(7, "REFUND_CLIENT", `{"movementId":31,"operationId":1,"seatId":502}`)),
+			order(8, "SALE", `{"movementId":40,"operationId":1,"seatId":502,"tickets":[{"ticketId":140,"barcode":"b40"}]}`)), 0, 2},
 		{"refund of another seat", fileOf("SOLDED", order(6, "SALE", mv(1)),
 			order(7, "REFUND_CLIENT", `{"movementId":31,"operationId":1,"seatId":999}`)), 1, 0},
 		{"refund organization", fileOf("CONFIRMED", order(6, "SALE", mv(1), mv(2)), order(7, "REFUND_ORGANIZATION", mv(1), mv(2))), 0, 2},

@@ -178,7 +178,7 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 	}
 
 	cancelledMv := make(map[int64]bool)
-	cancelledSeat := make(map[[2]int64]bool) // performance, seat
+	cancelledSeat := make(map[[2]int64]seatRefund) // performance, seat
 	main := -1
 	for _, o := range r.orders {
 		if ot := o.OrderType.String(); ot != "" && !knownOrderTypes[strings.ToUpper(strings.TrimSpace(ot))] {
@@ -198,7 +198,8 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 			for _, mv := range o.MovementDatas {
 				cancelledMv[int64(mv.MovementID)] = true
 				if op := findOperation(&o, int64(mv.OperationID)); op != nil && mv.SeatID > 0 {
-					cancelledSeat[[2]int64{int64(op.PerformanceID), int64(mv.SeatID)}] = true
+					k := [2]int64{int64(op.PerformanceID), int64(mv.SeatID)}
+					cancelledSeat[k] = cancelledSeat[k].and(orderTime(o))
 				}
 			}
 			continue
@@ -232,8 +233,10 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 			seen[id] = true
 			sc, op := r.scope(i, j, cat)
 			cancelled := fileCancelled || cancelledMv[id]
-			if op != nil && mv.SeatID > 0 && cancelledSeat[[2]int64{int64(op.PerformanceID), int64(mv.SeatID)}] {
-				cancelled = true
+			if op != nil && mv.SeatID > 0 {
+				if r, ok := cancelledSeat[[2]int64{int64(op.PerformanceID), int64(mv.SeatID)}]; ok && r.cancels(orderTime(*o)) {
+					cancelled = true
+				}
 			}
 			t, warn, err := m.ticket(out.FileID, o, mv, op, sc, cancelled)
 			out.Warnings = append(out.Warnings, warn...)
@@ -626,6 +629,41 @@ var (
 func performanceCancelled(perf node) bool {
 	st := strings.ToUpper(strings.TrimSpace(textOf(get(perf, "state")).String()))
 	return st == "CANCELED" || st == "CANCELED_CLOSED" || st == "CANCELLED"
+}
+
+// seatRefund is what a file's refunds of one seat say of its sales: the
+// latest refund's time, or that a refund's time is unknown.
+type seatRefund struct {
+	latest  time.Time
+	unknown bool
+}
+
+// and adds a refund made at (zero when unknown).
+func (r seatRefund) and(at time.Time) seatRefund {
+	if at.IsZero() {
+		r.unknown = true
+	} else if at.After(r.latest) {
+		r.latest = at
+	}
+	return r
+}
+
+// cancels reports whether the refunds cancel a sale of the seat made at
+// sold: every sale made before the latest refund, and every sale when a
+// refund's or the sale's time is unknown. A seat sold again after its
+// refund, in a later order of the same file, stays sold.
+func (r seatRefund) cancels(sold time.Time) bool {
+	return r.unknown || sold.IsZero() || sold.Before(r.latest)
+}
+
+// orderTime is when o was made (its creationDateTime), zero when SecuTix
+// gives none that can be read.
+func orderTime(o orderData) time.Time {
+	t, err := parseTime(o.CreationDateTime.String(), nil)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // cancellingOrder reports whether o is a refund order or the freeing of a

@@ -44,12 +44,15 @@ type fileData struct {
 }
 
 type orderData struct {
-	OrderID        flexInt         `json:"orderId"`
-	OrderSecretID  text            `json:"orderSecretId"`
-	OrderState     text            `json:"orderState"`
-	OrderType      text            `json:"orderType"`
-	OperationDatas []operationData `json:"operationDatas"`
-	MovementDatas  []movementData  `json:"movementDatas"`
+	OrderID       flexInt `json:"orderId"`
+	OrderSecretID text    `json:"orderSecretId"`
+	OrderState    text    `json:"orderState"`
+	OrderType     text    `json:"orderType"`
+	// CreationDateTime orders a file's orders in time: a refund cancels
+	// by seat only the sales made before it.
+	CreationDateTime text            `json:"creationDateTime"`
+	OperationDatas   []operationData `json:"operationDatas"`
+	MovementDatas    []movementData  `json:"movementDatas"`
 }
 
 // operationData and movementData keep only what structures a file: ids and
