@@ -20,17 +20,21 @@
 //	POST  {kind}                    insert; 200 with the stored resource
 //	GET   {kind}/{id}               get
 //	PUT   {kind}/{id}               update: replaces the whole resource
-//	PATCH {kind}/{id}               patch: merges top-level fields
+//	PATCH {kind}/{id}               patch: merges the fields sent
 //	POST  {kind}/{id}/addMessage    {"message":{...}} → {"resource":{...}}
 //	GET   eventTicketClass?issuerId=N    list (maxResults and token page)
 //	GET   eventTicketObject?classId=ID   list
 //
-// PATCH replaces every top-level field present in the body with the value
-// sent, whole: a list replaces the stored list and a nested object (e.g.
-// barcode, venue) replaces the stored nested object; a top-level null
-// removes the field; absent fields are kept. Stored resources are generic
-// JSON, so fields the fake does not know survive every round trip; nulls
-// inside objects are dropped. The fake sets "kind"
+// PATCH merges the body into the stored resource, as Google documents
+// PATCH for its APIs: a field sent replaces the stored one, except that a
+// nested object sent (e.g. barcode, seatInfo, venue, a LocalizedString)
+// is merged into the stored nested object, recursively, so the nested
+// fields it leaves out are kept; a null removes the field, at any depth;
+// a list sent replaces the stored list whole; absent fields are kept. A
+// client that means a nested field to go must send it as null. Stored
+// resources are generic JSON, so fields the fake does not know survive
+// every round trip; they never hold nulls (a null in an insert or update
+// body means absent). The fake sets "kind"
 // (walletobjects#eventTicketClass/Object), drops the ephemeral
 // notifyPreference and the read-only classReference and hasUsers from
 // request bodies (see [Server.SetHasUsers]), and does not fill

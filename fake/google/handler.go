@@ -266,14 +266,7 @@ func (s *Server) write(st *store, id string, in map[string]any, patch bool, now 
 	}
 	var res map[string]any
 	if patch {
-		res = maps.Clone(old)
-		for k, v := range in {
-			if v == nil {
-				delete(res, k)
-			} else {
-				res[k] = prune(v)
-			}
-		}
+		res = merge(old, in)
 	} else {
 		res = prune(in).(map[string]any)
 	}
@@ -372,6 +365,35 @@ func (s *Server) notify(st *store, id string, now time.Time) *apiError {
 	}
 	st.notified[id] = append(st.notified[id], now)
 	return nil
+}
+
+// merge returns stored with a PATCH body applied as Google applies one
+// (the semantics its APIs document for PATCH): a member sent replaces the
+// stored one, but an object sent for a stored object is merged into it,
+// recursively, so that what a nested object does not carry is kept; a
+// null removes the member, at any depth; a list replaces the stored list
+// whole. Neither argument is changed (validation may still refuse the
+// result), and the result holds no nulls.
+func merge(stored, patch map[string]any) map[string]any {
+	out := maps.Clone(stored)
+	if out == nil {
+		out = make(map[string]any, len(patch))
+	}
+	for k, v := range patch {
+		switch v := v.(type) {
+		case nil:
+			delete(out, k)
+		case map[string]any:
+			if inner, ok := out[k].(map[string]any); ok {
+				out[k] = merge(inner, v)
+			} else {
+				out[k] = prune(v)
+			}
+		default:
+			out[k] = prune(v)
+		}
+	}
+	return out
 }
 
 // prune returns a copy of a decoded JSON value without null object

@@ -20,15 +20,16 @@ import (
 
 // SavePage is a stand-in for Google's save page, served at
 // <prefix>/gp/v/save/<jwt> (it reads the token from the last path
-// segment). It checks the link as Google would (RS256 signed by key, aud
-// "google", typ "savetowallet", objects that exist), then does what Google
+// segment). It checks the link as Google would ([Server.VerifySaveJWT]:
+// RS256 signed by key, issued by the service account, aud "google", typ
+// "savetowallet"; and objects that exist), then does what Google
 // does once the user saved: each object not yet in a wallet gets a user
 // and a signed "save" callback to its class's callbackOptions.url. It
 // shows the passes it saved.
 func (s *Server) SavePage(key *rsa.PublicKey) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
-		claims, err := VerifySaveJWT(tok, key)
+		claims, err := s.VerifySaveJWT(tok, key)
 		if err != nil {
 			http.Error(w, "Something went wrong: "+err.Error(), http.StatusBadRequest)
 			return
@@ -108,6 +109,7 @@ type SaveClaims struct {
 	Iss     string `json:"iss"`
 	Aud     string `json:"aud"`
 	Typ     string `json:"typ"`
+	Iat     int64  `json:"iat"`
 	Payload struct {
 		EventTicketObjects []struct {
 			ID string `json:"id"`
@@ -116,8 +118,24 @@ type SaveClaims struct {
 }
 
 // VerifySaveJWT checks a save link as Google would: RS256 signed by the
-// issuer's service account, aud "google", typ "savetowallet".
+// issuer's service account, an iss, aud "google", typ "savetowallet", an
+// iat (Google requires one) and at least one object. It does not know the
+// service account's e-mail; [Server.VerifySaveJWT] checks iss against it
+// too. It returns an error saying what is wrong.
 func VerifySaveJWT(tok string, key *rsa.PublicKey) (*SaveClaims, error) {
+	return verifySaveJWT(tok, key, "")
+}
+
+// VerifySaveJWT is [VerifySaveJWT] that also refuses a link whose iss is
+// not Options.ServiceAccountEmail, when the fake was given one: Google
+// takes a save link only from the service account that signs it.
+func (s *Server) VerifySaveJWT(tok string, key *rsa.PublicKey) (*SaveClaims, error) {
+	return verifySaveJWT(tok, key, s.saEmail)
+}
+
+// verifySaveJWT checks a save link; iss, when not empty, is the service
+// account e-mail the link must be issued by.
+func verifySaveJWT(tok string, key *rsa.PublicKey, iss string) (*SaveClaims, error) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		return nil, errors.New("not a JWT")
@@ -147,6 +165,14 @@ func VerifySaveJWT(tok string, key *rsa.PublicKey) (*SaveClaims, error) {
 	}
 	if c.Aud != "google" || c.Typ != "savetowallet" {
 		return nil, fmt.Errorf("aud %q / typ %q: want google / savetowallet", c.Aud, c.Typ)
+	}
+	switch {
+	case c.Iss == "":
+		return nil, errors.New("the JWT has no iss: want the service account's e-mail")
+	case iss != "" && c.Iss != iss:
+		return nil, fmt.Errorf("iss %q is not the issuer's service account %q", c.Iss, iss)
+	case c.Iat <= 0:
+		return nil, errors.New("the JWT has no iat (issued-at time)")
 	}
 	if len(c.Payload.EventTicketObjects) == 0 {
 		return nil, errors.New("the link names no object")

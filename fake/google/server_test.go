@@ -258,11 +258,13 @@ func TestPatch(t *testing.T) {
 		t.Errorf("after patching state: %+v", got)
 	}
 
-	// A list sent replaces the stored list; a nested object replaces the
-	// stored one (alternateText is gone).
+	// A list sent replaces the stored list; a nested object is merged
+	// into the stored one: what it leaves out (alternateText, the seat's
+	// row, the seat's language) is kept.
 	got, err = svc.Eventticketobject.Patch(objectID, &walletobjects.EventTicketObject{
 		TextModulesData: []*walletobjects.TextModuleData{{Id: "c", Header: "C", Body: "only"}},
 		Barcode:         &walletobjects.Barcode{Type: "CODE_128", Value: "XYZ"},
+		SeatInfo:        &walletobjects.EventSeat{Seat: &walletobjects.LocalizedString{DefaultValue: &walletobjects.TranslatedString{Value: "14"}}},
 	}).Do()
 	if err != nil {
 		t.Fatal(err)
@@ -270,8 +272,40 @@ func TestPatch(t *testing.T) {
 	if len(got.TextModulesData) != 1 || got.TextModulesData[0].Id != "c" {
 		t.Errorf("textModulesData = %+v, want only c", got.TextModulesData)
 	}
-	if got.Barcode.AlternateText != "" || got.Barcode.Type != "CODE_128" {
-		t.Errorf("barcode = %+v", got.Barcode)
+	if b := got.Barcode; b.Type != "CODE_128" || b.Value != "XYZ" || b.AlternateText != "ABC 123" {
+		t.Errorf("barcode = %+v, want CODE_128 XYZ with the stored alternateText ABC 123", b)
+	}
+	if si := got.SeatInfo; si.Row == nil || si.Row.DefaultValue.Value != "C" ||
+		si.Seat.DefaultValue.Value != "14" || si.Seat.DefaultValue.Language != "en" {
+		t.Errorf("seatInfo = row %+v, seat %+v; want row C kept and seat 14 in en", si.Row, si.Seat.DefaultValue)
+	}
+
+	// A null inside a nested object removes that field alone, and nothing
+	// stored holds a null.
+	got, err = svc.Eventticketobject.Patch(objectID, &walletobjects.EventTicketObject{
+		Barcode:  &walletobjects.Barcode{NullFields: []string{"AlternateText"}},
+		SeatInfo: &walletobjects.EventSeat{NullFields: []string{"Row"}},
+	}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := got.Barcode; b.AlternateText != "" || b.Value != "XYZ" {
+		t.Errorf("barcode = %+v, want XYZ without alternateText", b)
+	}
+	if si := got.SeatInfo; si.Row != nil || si.Seat == nil || si.Seat.DefaultValue.Value != "14" {
+		t.Errorf("seatInfo = row %+v, seat %+v; want no row and seat 14", si.Row, si.Seat)
+	}
+	if raw, _ := srv.Object(objectID); bytes.Contains(raw, []byte("null")) {
+		t.Errorf("the stored object holds a null: %s", raw)
+	}
+
+	// A refused patch leaves the stored nested object as it was.
+	_, err = svc.Eventticketobject.Patch(objectID, &walletobjects.EventTicketObject{
+		Barcode: &walletobjects.Barcode{Type: "NO_SUCH_TYPE", AlternateText: "new"},
+	}).Do()
+	apiErr(t, err, http.StatusBadRequest)
+	if o, _ := srv.EventTicketObject(objectID); o.Barcode.Type != "CODE_128" || o.Barcode.AlternateText != "" {
+		t.Errorf("barcode after a refused patch = %+v", o.Barcode)
 	}
 
 	// NullFields clears a field.

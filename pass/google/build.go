@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/api/walletobjects/v1"
 
@@ -100,16 +101,21 @@ func StateFor(is *Issuer, p *pass.Pass, now time.Time) string {
 	return StateActive
 }
 
+// localized is s in one language, or nil when s is empty. Its
+// translations are sent as null: a PATCH merges a LocalizedString into the
+// one Google holds, so the translations of an earlier text would stay.
 func localized(locale, s string) *walletobjects.LocalizedString {
 	if s == "" {
 		return nil
 	}
-	return &walletobjects.LocalizedString{DefaultValue: &walletobjects.TranslatedString{Language: pass.Language(locale), Value: s}}
+	return &walletobjects.LocalizedString{DefaultValue: &walletobjects.TranslatedString{Language: pass.Language(locale), Value: s},
+		NullFields: []string{"TranslatedValues"}}
 }
 
 // localizedNames is a text SecuTix gives in several languages: the
 // tenant's as the default value, the others as translations, whatever the
-// holder's language (a class is every holder's); plain when it has one.
+// holder's language (a class is every holder's); plain when it has one
+// (without translations, sent as null as in localized).
 func localizedNames(locale, plain string, names pass.LocalText) *walletobjects.LocalizedString {
 	if len(names) == 0 {
 		return localized(locale, plain)
@@ -120,6 +126,9 @@ func localizedNames(locale, plain string, names pass.LocalText) *walletobjects.L
 		if k != tag {
 			ls.TranslatedValues = append(ls.TranslatedValues, &walletobjects.TranslatedString{Language: k, Value: names[k]})
 		}
+	}
+	if len(ls.TranslatedValues) == 0 {
+		ls.NullFields = []string{"TranslatedValues"}
 	}
 	return ls
 }
@@ -135,14 +144,47 @@ func (is *Issuer) image(d Design, file, what string) *walletobjects.Image {
 	if file == "" || is.ImageBaseURL == "" {
 		return nil
 	}
-	return &walletobjects.Image{
+	img := &walletobjects.Image{
 		SourceUri:          &walletobjects.ImageUri{Uri: is.ImageBaseURL + "/" + d.Template + "/" + file},
 		ContentDescription: localized("en", what),
 	}
+	if img.ContentDescription == nil {
+		img.NullFields = []string{"ContentDescription"}
+	}
+	return img
+}
+
+// maxEventID is the longest eventId Google takes.
+const maxEventID = 64
+
+// eventID is the eventId of the class classID: Google groups the passes
+// of one event by it and asks for the class id, with or without its
+// "<issuerId>." (which an issuer's ids all share). It is the class id
+// when that fits maxEventID (as every release has sent it), else the id
+// without its issuer, or, when that is still longer (a long tenant id),
+// its start and a hash of the whole: as stable as the class id, and as
+// distinct.
+func eventID(issuerID, classID string) string {
+	if len(classID) <= maxEventID {
+		return classID
+	}
+	s := strings.TrimPrefix(classID, issuerID+".")
+	if len(s) <= maxEventID {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	h := hex.EncodeToString(sum[:12])
+	cut := maxEventID - len(h) - 1
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut-- // a valid id is ASCII; an invalid one is cut on a character
+	}
+	return s[:cut] + "-" + h
 }
 
 // BuildClass is the class of t's performance: event name, venue, times
-// with their offsets, logo, hero image and colour.
+// with their offsets, logo, hero image and colour. A field the class no
+// longer has is sent as null, at any depth (a PATCH merges nested objects
+// into what Google holds and clears only what is null).
 func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketClass {
 	id := ClassID(is.IssuerID, is.Tenant, t)
 	c := &walletobjects.EventTicketClass{
@@ -156,12 +198,30 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 		DateTime: &walletobjects.EventDateTime{
 			Start: stamp(t.Event.Start), End: stamp(t.Event.End), DoorsOpen: stamp(t.Event.Doors),
 		},
+		EventId: eventID(is.IssuerID, id),
 	}
-	if len(id) <= 64 {
-		c.EventId = id
+	null := func(field string) { c.NullFields = append(c.NullFields, field) }
+	for _, f := range []struct {
+		name string
+		v    string
+	}{{"Start", c.DateTime.Start}, {"End", c.DateTime.End}, {"DoorsOpen", c.DateTime.DoorsOpen}} {
+		if f.v == "" {
+			c.DateTime.NullFields = append(c.DateTime.NullFields, f.name)
+		}
+	}
+	if c.Logo == nil {
+		null("Logo")
+	}
+	if c.HeroImage == nil {
+		null("HeroImage")
+	}
+	if c.EventId == "" {
+		null("EventId")
 	}
 	if is.CallbackURL != "" {
 		c.CallbackOptions = &walletobjects.CallbackOptions{Url: is.CallbackURL}
+	} else {
+		null("CallbackOptions")
 	}
 	// The objects' confirmation code is the SecuTix file id, which the
 	// Apple pass shows as its order number too.
@@ -172,9 +232,11 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 			addr = v.Name
 		}
 		c.Venue = &walletobjects.EventVenue{Name: localizedNames(is.textLocale(), v.Name, v.Names), Address: localized(is.textLocale(), addr)}
+	} else {
+		null("Venue")
 	}
 	if c.HexBackgroundColor == "" {
-		c.NullFields = append(c.NullFields, "HexBackgroundColor")
+		null("HexBackgroundColor")
 	}
 	return c
 }
@@ -192,8 +254,10 @@ var barcodeTypes = map[pass.Symbology]string{
 // BuildObject is the object of p in the given state: holder, seat, gate,
 // barcode (none once the ticket is voided), face value, grouping per order
 // and the validity interval. Fields the ticket no longer has are sent as
-// null, so a PATCH clears them; the object's message list is never sent
-// (messages are appended with addMessage).
+// null, at any depth (a seat's row, a barcode's alternate text), so a
+// PATCH, which merges nested objects into what Google holds, clears them;
+// the object's message list is never sent (messages are appended with
+// addMessage).
 func BuildObject(is *Issuer, p *pass.Pass, state string) *walletobjects.EventTicketObject {
 	t := p.Ticket
 	o := &walletobjects.EventTicketObject{
@@ -223,7 +287,9 @@ func BuildObject(is *Issuer, p *pass.Pass, state string) *walletobjects.EventTic
 		o.RotatingBarcode = is.Rotation.barcode(p.SerialNumber, t.Barcode)
 		null("Barcode")
 	case t.Barcode != "" && state != StateInactive:
-		o.Barcode = &walletobjects.Barcode{Type: barcodeTypes[t.Symbology], Value: t.Barcode}
+		// No alternate text: an older release wrote the barcode there, and
+		// Google would keep it under a patched barcode.
+		o.Barcode = &walletobjects.Barcode{Type: barcodeTypes[t.Symbology], Value: t.Barcode, NullFields: []string{"AlternateText"}}
 		if o.Barcode.Type == "" {
 			o.Barcode.Type = "QR_CODE"
 		}
@@ -239,6 +305,16 @@ func BuildObject(is *Issuer, p *pass.Pass, state string) *walletobjects.EventTic
 		Gate:    localized(is.textLocale(), t.Venue.Entrance),
 	}
 	if seat.Section != nil || seat.Row != nil || seat.Seat != nil || seat.Gate != nil {
+		// A reseat to a standing area has no row or seat: sent as null,
+		// they go, where left out they would stay.
+		for _, f := range []struct {
+			name string
+			v    *walletobjects.LocalizedString
+		}{{"Section", seat.Section}, {"Row", seat.Row}, {"Seat", seat.Seat}, {"Gate", seat.Gate}} {
+			if f.v == nil {
+				seat.NullFields = append(seat.NullFields, f.name)
+			}
+		}
 		o.SeatInfo = seat
 	} else {
 		null("SeatInfo")
@@ -252,6 +328,9 @@ func BuildObject(is *Issuer, p *pass.Pass, state string) *walletobjects.EventTic
 		ref := strconv.FormatInt(t.FileID, 10)
 		o.ReservationInfo = &walletobjects.EventReservationInfo{ConfirmationCode: ref}
 		o.GroupingInfo = &walletobjects.GroupingInfo{GroupingId: is.Tenant + "-" + ref}
+	} else {
+		null("ReservationInfo")
+		null("GroupingInfo")
 	}
 	// No validTimeInterval: the time is the class's, so that a moved
 	// performance is one class patch, not one patch per object; the

@@ -2,9 +2,11 @@ package google
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -201,7 +203,9 @@ func (c *Client) AddClassMessage(ctx context.Context, classID string, m ClassMes
 		if !full {
 			return false, nil
 		}
-		_, err = c.svc.Eventticketclass.Patch(classID, &walletobjects.EventTicketClass{Id: classID, Messages: keep}).Context(ctx).Do()
+		// Google asks for reviewStatus UNDER_REVIEW on every update of a
+		// class, a patch of its messages too.
+		_, err = c.svc.Eventticketclass.Patch(classID, &walletobjects.EventTicketClass{Id: classID, Messages: keep, ReviewStatus: "UNDER_REVIEW"}).Context(ctx).Do()
 		return true, classify("drop old class messages", err)
 	}
 	return addWithRoom(add, makeRoom)
@@ -218,10 +222,27 @@ func messageType(notify bool) string {
 // another notification as ErrNotifyQuota.
 func addError(op string, notify bool, err error) error {
 	var ge *googleapi.Error
-	if notify && errors.As(err, &ge) && strings.Contains(strings.ToLower(ge.Message), "quotaexceeded") {
-		return fmt.Errorf("%w: %s", ErrNotifyQuota, ge.Message)
+	if notify && errors.As(err, &ge) && quotaRefusal(ge) {
+		return fmt.Errorf("%w: %s", ErrNotifyQuota, firstLine(ge.Message))
 	}
 	return classify(op, err)
+}
+
+// quotaRefusal reports whether Google's answer to a notifying message may
+// be its notification limit, whose wire shape is not documented (only
+// its name, QuotaExceededException): that name or a quota reason
+// anywhere in the error, or 429. The message is then sent silently; a
+// 429 that was Google's rate limit refuses that too, and is retried.
+func quotaRefusal(ge *googleapi.Error) bool {
+	if ge.Code == http.StatusTooManyRequests || strings.Contains(strings.ToLower(ge.Message), "quota") {
+		return true
+	}
+	for _, e := range ge.Errors {
+		if strings.Contains(strings.ToLower(e.Reason+" "+e.Message), "quota") {
+			return true
+		}
+	}
+	return false
 }
 
 // addWithRoom adds a message with add. Google keeps at most MaxMessages
@@ -274,10 +295,18 @@ func isCode(err error, code int) bool {
 	return errors.As(err, &ge) && ge.Code == code
 }
 
+// tokenRefusals are the OAuth 2.0 errors (RFC 6749, section 5.2) with
+// which a token endpoint refuses the service account itself: a key that
+// was deleted or never registered, a disabled account. Asking again cannot
+// help.
+var tokenRefusals = []string{"invalid_grant", "invalid_client", "unauthorized_client"}
+
 // classify keeps the API's answer as an error kind: 429 and 5xx (and
 // network errors) are KindUnavailable, with Retry-After when Google gives
 // one; 404 KindNotFound; 401/403 KindUnauthorized; 409 KindConflict; any
-// other 4xx KindInvalid (retrying cannot help).
+// other 4xx KindInvalid (retrying cannot help). The token endpoint's
+// refusal of the service account (tokenRefusals) is KindUnauthorized; its
+// other failures are KindUnavailable.
 func classify(op string, err error) error {
 	if err == nil {
 		return nil
@@ -286,6 +315,12 @@ func classify(op string, err error) error {
 	if !errors.As(err, &ge) {
 		if errors.Is(err, context.Canceled) {
 			return err
+		}
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			if code := tokenErrorCode(re); slices.Contains(tokenRefusals, code) {
+				return pass.Wrap(pass.KindUnauthorized, err, "google: "+op+": the token endpoint refused the service account ("+code+")")
+			}
 		}
 		return pass.Wrap(pass.KindUnavailable, err, "google: "+op)
 	}
@@ -305,6 +340,24 @@ func classify(op string, err error) error {
 		return pass.Wrap(pass.KindConflict, err, msg)
 	}
 	return pass.Wrap(pass.KindInvalid, err, msg)
+}
+
+// tokenErrorCode is the OAuth 2.0 error code of a token endpoint's
+// answer: the RetrieveError's, or, as golang.org/x/oauth2/jwt leaves that
+// empty, the "error" member of the JSON body (Google's token endpoint
+// answers {"error":"invalid_grant","error_description":"..."}); "" when
+// there is none.
+func tokenErrorCode(re *oauth2.RetrieveError) string {
+	if re.ErrorCode != "" {
+		return re.ErrorCode
+	}
+	var body struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(re.Body, &body) != nil {
+		return ""
+	}
+	return body.Error
 }
 
 func firstLine(s string) string {

@@ -2,6 +2,7 @@ package google_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -238,5 +239,23 @@ func TestAddMessageWhenFull(t *testing.T) {
 	}
 	if r := refused(b); len(r) != 2 {
 		t.Errorf("the fake refused %v, want the two adds to full lists", r)
+	}
+	// The class patch that made room kept asking for review, as Google
+	// wants of every update of a class.
+	var patches int
+	for _, r := range b.fake.Requests() {
+		if r.Method != http.MethodPatch || !strings.Contains(r.Path, "/eventTicketClass/") {
+			continue
+		}
+		patches++
+		var body struct {
+			ReviewStatus string `json:"reviewStatus"`
+		}
+		if err := json.Unmarshal(r.Body, &body); err != nil || body.ReviewStatus != "UNDER_REVIEW" {
+			t.Errorf("class patch: reviewStatus %q (%v), want UNDER_REVIEW", body.ReviewStatus, err)
+		}
+	}
+	if patches != 1 {
+		t.Errorf("%d class patches, want the one that made room", patches)
 	}
 }

@@ -47,8 +47,9 @@ func (r *Rotation) Secret(serial string) []byte {
 // that does not rotate, which the rotation keeps off the screen. Nor a
 // label made from the ticket: its number is on the pass already
 // (ticketNumber), and a tenant's barcodes may be their ticket numbers.
-// Sent whole, as PATCH replaces it, the barcode also clears the
-// alternate text of an object sent before.
+// The alternate text is sent as null: a PATCH merges the barcode into the
+// one Google holds, and the alternate text of an object sent before (an
+// older release wrote the ticket barcode there) must go.
 func (r *Rotation) barcode(serial, value string) *walletobjects.RotatingBarcode {
 	return &walletobjects.RotatingBarcode{
 		Type:         "QR_CODE",
@@ -60,6 +61,7 @@ func (r *Rotation) barcode(serial, value string) *walletobjects.RotatingBarcode 
 				Key: hex.EncodeToString(r.Secret(serial)), ValueLength: totpDigits,
 			}},
 		},
+		NullFields: []string{"AlternateText"},
 	}
 }
 

@@ -70,39 +70,68 @@ func (s *Syncer) tenant(id string) (*Tenant, error) { return s.Tenants.Get(id, "
 // (inserted, or messages appended and fields patched). A pass whose
 // object was never inserted is left alone unless ref.Insert. Errors keep
 // their kind (KindUnavailable: retry later).
+//
+// Syncs of one pass may overlap (a buyer's save link beside the task of a
+// new version, on two instances): when the pass has a newer version once
+// this sync has written to Google, its own sync may have written first,
+// and this one's older object last; the pass is then synced again, at
+// its newest version, whatever the record says.
 func (s *Syncer) Sync(ctx context.Context, ref pass.GoogleArgs, correlationID string) error {
+	force := false
+	for range maxResyncs {
+		sent, err := s.syncOnce(ctx, ref, correlationID, force)
+		if err != nil || sent == 0 {
+			return err
+		}
+		p, err := s.Passes.GetPass(ctx, ref.Tenant, ref.Serial)
+		if err != nil || p.Version == sent {
+			return err
+		}
+		force = true
+	}
+	return nil
+}
+
+// maxResyncs bounds how often Sync writes one pass to Google in a row
+// while new versions keep coming (each has its own task besides).
+const maxResyncs = 3
+
+// syncOnce is one sync of the pass ref names; force writes the object even
+// when the record says Google has the pass's version. It returns the
+// version of the pass it wrote to Google, 0 when it wrote nothing.
+func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationID string, force bool) (int, error) {
 	tn, err := s.tenant(ref.Tenant)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	p, err := s.Passes.GetPass(ctx, ref.Tenant, ref.Serial)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	rec, err := s.Store.GoogleObject(ctx, ref.Tenant, ref.Serial)
 	switch {
 	case errors.Is(err, pass.ErrNotFound):
 		if !ref.Insert {
-			return nil
+			return 0, nil
 		}
 		rec = &pass.GoogleObject{Tenant: ref.Tenant, Serial: ref.Serial}
 	case err != nil:
-		return err
+		return 0, err
 	}
 	is := tn.Issuer
 	now := s.now()
 	state := StateFor(is, p, now)
-	if rec.Version == p.Version && rec.State == state {
-		return nil
+	if rec.Version == p.Version && rec.State == state && !force {
+		return 0, nil
 	}
 	cl, err := s.ensureClass(ctx, tn, p, correlationID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	obj := BuildObject(is, p, state)
 	hash, err := objectHash(obj)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	rec.ObjectID, rec.ClassID = obj.Id, obj.ClassId
 	if is.ExpireAfterEvent {
@@ -113,29 +142,35 @@ func (s *Syncer) Sync(ctx context.Context, ref pass.GoogleArgs, correlationID st
 	shown := SeenOf(p)
 	if rec.Version == 0 {
 		if err := tn.API.InsertObject(ctx, obj); err != nil {
-			return err
+			return 0, err
 		}
 		s.note(ctx, p, correlationID, fmt.Sprintf("object %s inserted, %s", obj.Id, state))
 	} else {
 		var before Seen
 		_ = json.Unmarshal([]byte(rec.Shown), &before) // an empty record shows nothing
-		if err := s.tell(ctx, tn, rec, recentCount(cl.Notified, now), Messages(is, before, p, now), now); err != nil {
-			return err
+		refused := func(id string, err error) {
+			s.note(ctx, p, correlationID, fmt.Sprintf("message %s left out: %v", id, err))
+		}
+		if err := s.tell(ctx, tn, rec, recentCount(cl.Notified, now), Messages(is, before, p, now), now, refused); err != nil {
+			return 0, err
 		}
 		// What the holder was told is recorded before the patch, so a
 		// retried task does not repeat the messages.
 		rec.Shown = mustJSON(shown)
 		rec.UpdatedAt = now
 		if err := s.Store.PutGoogleObject(ctx, rec); err != nil {
-			return err
+			return 0, err
 		}
 		if err := tn.API.PatchObject(ctx, obj); err != nil {
-			return err
+			return 0, err
 		}
 		s.note(ctx, p, correlationID, fmt.Sprintf("object %s patched to version %d, %s", obj.Id, p.Version, state))
 	}
 	rec.Version, rec.State, rec.Shown, rec.UpdatedAt, rec.ObjectHash = p.Version, state, mustJSON(shown), now, hash
-	return s.Store.PutGoogleObject(ctx, rec)
+	if err := s.Store.PutGoogleObject(ctx, rec); err != nil {
+		return 0, err
+	}
+	return p.Version, nil
 }
 
 func objectHash(o *walletobjects.EventTicketObject) (string, error) {
@@ -229,16 +264,24 @@ func (s *Syncer) SyncPerformance(ctx context.Context, a pass.GooglePerformanceAr
 // tell appends the messages, notifying while the pass's daily quota lasts
 // (its own notifications and classwide, those of its class) and silently
 // after it. A full list loses its oldest messages (Client.AddMessage).
-func (s *Syncer) tell(ctx context.Context, tn *Tenant, rec *pass.GoogleObject, classwide int, msgs []Message, now time.Time) error {
+func (s *Syncer) tell(ctx context.Context, tn *Tenant, rec *pass.GoogleObject, classwide int, msgs []Message, now time.Time,
+	refused func(id string, err error)) error {
 	return sendWithin(&rec.Notified, classwide, now, len(msgs), func(i int) bool { return msgs[i].Notify },
-		func(i int, notify bool) error { return tn.API.AddMessage(ctx, rec.ObjectID, msgs[i], notify) })
+		func(i int, notify bool) error { return tn.API.AddMessage(ctx, rec.ObjectID, msgs[i], notify) },
+		func(i int, err error) { refused(msgs[i].ID, err) })
 }
 
 // sendWithin sends n messages with send, notifying those that want it
 // while the notifications of the last NotifyWindow (*notified, which keeps
 // only those, plus others counted elsewhere) stay under NotifyLimit, and
-// silently after it or when Google refuses another notification.
-func sendWithin(notified *[]time.Time, others int, now time.Time, n int, want func(int) bool, send func(i int, notify bool) error) error {
+// silently after it or when Google refuses the notifying one (its quota
+// error, however it is worded, or any refusal of the request as invalid).
+// A message Google refuses even silently is left out and handed to
+// refused: a message must never hold back the state it goes with (a
+// cancellation's INACTIVE), nor every later sync of the pass. An error
+// worth retrying (Google unavailable) is returned.
+func sendWithin(notified *[]time.Time, others int, now time.Time, n int, want func(int) bool, send func(i int, notify bool) error,
+	refused func(i int, err error)) error {
 	for i := range n {
 		kept := (*notified)[:0]
 		for _, at := range *notified {
@@ -249,9 +292,13 @@ func sendWithin(notified *[]time.Time, others int, now time.Time, n int, want fu
 		*notified = kept
 		notify := want(i) && len(kept)+others < NotifyLimit
 		err := send(i, notify)
-		if notify && errors.Is(err, ErrNotifyQuota) {
+		if notify && (errors.Is(err, ErrNotifyQuota) || pass.KindOf(err) == pass.KindInvalid) {
 			notify = false
 			err = send(i, false)
+		}
+		if pass.KindOf(err) == pass.KindInvalid {
+			refused(i, err)
+			continue
 		}
 		if err != nil {
 			return err
@@ -325,7 +372,10 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 		}
 	}
 	if len(msgs) > 0 {
-		if err := s.tellClass(ctx, tn, rec, msgs, now); err != nil {
+		refused := func(id string, err error) {
+			s.note(ctx, p, correlationID, fmt.Sprintf("class %s: message %s left out: %v", cl.Id, id, err))
+		}
+		if err := s.tellClass(ctx, tn, rec, msgs, now, refused); err != nil {
 			return nil, err
 		}
 		s.note(ctx, p, correlationID, fmt.Sprintf("class %s: %d message(s) to every holder", cl.Id, len(msgs)))
@@ -347,13 +397,15 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 // (Client.AddClassMessage), so that a performance with many notices and
 // changes still takes the next one, and the syncs of its objects, which
 // pass through ensureClass, go on.
-func (s *Syncer) tellClass(ctx context.Context, tn *Tenant, rec *pass.GoogleClass, msgs []ClassMessage, now time.Time) error {
+func (s *Syncer) tellClass(ctx context.Context, tn *Tenant, rec *pass.GoogleClass, msgs []ClassMessage, now time.Time,
+	refused func(id string, err error)) error {
 	worst, err := s.Store.GoogleMaxObjectNotifications(ctx, rec.Tenant, rec.ClassID, now.Add(-NotifyWindow))
 	if err != nil {
 		return err
 	}
 	return sendWithin(&rec.Notified, worst, now, len(msgs), func(i int) bool { return msgs[i].Notify },
-		func(i int, notify bool) error { return tn.API.AddClassMessage(ctx, rec.ClassID, msgs[i], notify) })
+		func(i int, notify bool) error { return tn.API.AddClassMessage(ctx, rec.ClassID, msgs[i], notify) },
+		func(i int, err error) { refused(msgs[i].ID, err) })
 }
 
 func (s *Syncer) note(ctx context.Context, p *pass.Pass, correlationID, detail string) {
