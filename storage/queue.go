@@ -548,6 +548,27 @@ func (s *DB) Fail(ctx context.Context, t pass.Task, cause string, retryAt time.T
 	})
 }
 
+// Release gives back a claimed task whose run was cut short by its own
+// worker (the dispatcher stopping), not by a failure: the task is pending
+// again, due at now, with the attempt its claim counted taken back and its
+// last error kept. Events merged while it ran are covered by the next
+// run. On PostgreSQL it notifies the other instances (see NotifyTasks),
+// which may run the task before this one restarts. A task whose lease was
+// lost is a KindConflict error.
+func (s *DB) Release(ctx context.Context, t pass.Task, now time.Time) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := s.stmts.exec(ctx, tx, `UPDATE tasks SET state = 'pending',
+				attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, next_attempt_at = $1, rerun = false,
+				lease_token = '', lease_until = 0, updated_at = $1
+			WHERE id = $2 AND state = 'running' AND lease_token = $3`,
+			now.UnixMilli(), t.ID, t.LeaseToken)
+		if err := affectedOne(res, err, "release task", t.ID); err != nil {
+			return err
+		}
+		return s.notifyTx(ctx, tx)
+	})
+}
+
 // NextDue returns when the earliest pending task is due, or false when
 // none is pending.
 func (s *DB) NextDue(ctx context.Context) (time.Time, bool, error) {

@@ -154,6 +154,68 @@ func TestFailDeadRetry(t *testing.T) {
 	})
 }
 
+// TestReleaseTakesTheAttemptBack: a task released by its worker (stopping)
+// is due at once, with the attempt of the released run not counted and the
+// error of the failed one before it kept; only the lease holder releases.
+func TestReleaseTakesTheAttemptBack(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		r, err := db.Enqueue(ctx, syncTask("s1"), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := db.Claim(ctx, t0, time.Minute, 1)
+		if len(c) != 1 {
+			t.Fatal("no claim")
+		}
+		if err := db.Fail(ctx, c[0], "secutix: 503", t0.Add(time.Second), false, t0); err != nil {
+			t.Fatal(err)
+		}
+		c, _ = db.Claim(ctx, t0.Add(time.Second), time.Minute, 1)
+		if len(c) != 1 || c[0].Attempts != 2 {
+			t.Fatalf("second claim: %+v", c)
+		}
+		// A webhook while it runs flags it for a follow-up run, which the
+		// released task, pending again, no longer needs.
+		if m, err := db.Enqueue(ctx, syncTask("s1"), t0.Add(time.Second)); err != nil || m.How != "rerun" {
+			t.Fatalf("merge while running: %+v %v", m, err)
+		}
+		lost := c[0]
+		lost.LeaseToken = "another"
+		if err := db.Release(ctx, lost, t0.Add(2*time.Second)); pass.KindOf(err) != pass.KindConflict {
+			t.Errorf("releasing with a lost lease: got %v, want a conflict", err)
+		}
+		if err := db.Release(ctx, c[0], t0.Add(2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		pending, err := db.ListTasks(ctx, pass.TaskPending, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) != 1 {
+			t.Fatalf("got %d pending tasks, want the released one", len(pending))
+		}
+		got := pending[0]
+		if got.ID != r.TaskID || got.Attempts != 1 || !got.NextAttemptAt.Equal(t0.Add(2*time.Second)) ||
+			got.LastError != "secutix: 503" || got.Rerun || got.LeaseToken != "" {
+			t.Errorf("released task: got attempts %d, due %v, last error %q, rerun %v, lease token %q; "+
+				"want attempts 1, due %v, last error %q, no rerun, no lease token",
+				got.Attempts, got.NextAttemptAt, got.LastError, got.Rerun, got.LeaseToken, t0.Add(2*time.Second), "secutix: 503")
+		}
+		c, _ = db.Claim(ctx, t0.Add(2*time.Second), time.Minute, 1)
+		if len(c) != 1 || c[0].ID != r.TaskID || c[0].Attempts != 2 {
+			t.Fatalf("claim after the release: got %+v, want the task at its second attempt", c)
+		}
+		if err := db.Release(ctx, c[0], t0.Add(3*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Release(ctx, c[0], t0.Add(3*time.Second)); pass.KindOf(err) != pass.KindConflict {
+			t.Errorf("releasing a task twice: got %v, want a conflict", err)
+		}
+	})
+}
+
 func TestHintsNeverGoBack(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, db *storage.DB) {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,15 +21,36 @@ import (
 // completes it; an error of kind pass.KindInvalid kills it at once (it can
 // never succeed); anything else is retried with backoff, honouring a
 // *pass.RetryAfterError, until MaxAttempts.
+//
+// Its context ends early in two cases. When Stop gives up waiting for it
+// (after DrainTimeout), an error it returns is no failure: the task is
+// released, due again at once, this attempt not counted. When the run
+// loses the task's lease (the cause is ErrLeaseLost), the task belongs to
+// whichever worker claims it next, and nothing of this run is recorded.
 type Handler func(ctx context.Context, t pass.Task) error
 
-// Queue is what the dispatcher needs of the task store.
+// ErrLeaseLost is the cause (context.Cause) of a task's context when its
+// run no longer holds the task's lease: another worker claimed the task,
+// or no renewal succeeded before the lease ended.
+var ErrLeaseLost = errors.New("workers: lease lost")
+
+// errStopped is the cause of the running tasks' contexts when Stop cancels
+// them.
+var errStopped = errors.New("workers: dispatcher stopped")
+
+// Queue is what the dispatcher needs of the task store. Extend, Complete,
+// Fail and Release return an error of kind pass.KindConflict when the
+// task's lease was lost.
 type Queue interface {
 	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]pass.Task, error)
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	Extend(ctx context.Context, t pass.Task, until time.Time) error
 	Complete(ctx context.Context, t pass.Task, now, rerunAt time.Time) error
 	Fail(ctx context.Context, t pass.Task, cause string, retryAt time.Time, dead bool, now time.Time) error
+	// Release makes a claimed task pending again, due at now, without
+	// counting the attempt its claim counted: the dispatcher cut the run
+	// short, the task did not fail.
+	Release(ctx context.Context, t pass.Task, now time.Time) error
 }
 
 // Maintenance is what the reconciliation and retention jobs need.
@@ -58,7 +81,9 @@ type Config struct {
 	// than RetentionAge every RetentionEvery; defaults 30 days, hourly.
 	RetentionAge   time.Duration
 	RetentionEvery time.Duration
-	// DrainTimeout bounds how long Stop waits for running tasks; default 30 s.
+	// DrainTimeout bounds how long Stop waits for running tasks; default
+	// 30 s. Then it cancels them, and releases their tasks for the next
+	// start (or another instance) without counting the attempt.
 	DrainTimeout time.Duration
 	// RerunDelay is how long a task waits before its follow-up run when
 	// events arrived while it ran, so that the rest of a burst joins that
@@ -95,7 +120,8 @@ type KindPolicy struct {
 type Job struct {
 	Name  string
 	Every time.Duration
-	// Run does the work; its context ends after Every.
+	// Run does the work; its context ends after Every, or when Stop is
+	// called.
 	Run func(ctx context.Context) error
 }
 
@@ -134,12 +160,18 @@ type Dispatcher struct {
 
 	wake    chan struct{}
 	sched   gocron.Scheduler
-	singles gocron.Scheduler   // jobs run by one instance at a time
-	cancel  context.CancelFunc // stops claiming
-	kill    context.CancelFunc // cancels running tasks after DrainTimeout
+	singles gocron.Scheduler        // jobs run by one instance at a time
+	cancel  context.CancelFunc      // stops claiming
+	kill    context.CancelCauseFunc // cancels running tasks after DrainTimeout
 	loop    sync.WaitGroup
 	running sync.WaitGroup
 	slots   chan struct{}
+
+	// jobStopTimeout, when set, replaces gocron's 10 s wait for the
+	// periodic jobs at Stop (tests).
+	jobStopTimeout time.Duration
+	jobsMu         sync.Mutex
+	jobsRunning    map[string]int // the periodic jobs running now, by name
 }
 
 // New returns a dispatcher; Start runs it.
@@ -163,7 +195,11 @@ func (d *Dispatcher) Wake() {
 
 // Start starts the gocron jobs and the dispatch loop.
 func (d *Dispatcher) Start() error {
-	s, err := gocron.NewScheduler()
+	var opts []gocron.SchedulerOption
+	if d.jobStopTimeout > 0 {
+		opts = append(opts, gocron.WithStopTimeout(d.jobStopTimeout))
+	}
+	s, err := gocron.NewScheduler(opts...)
 	if err != nil {
 		return fmt.Errorf("workers: scheduler: %w", err)
 	}
@@ -176,7 +212,7 @@ func (d *Dispatcher) Start() error {
 	// with the elector.
 	d.singles = s
 	if d.cfg.Elector != nil {
-		if d.singles, err = gocron.NewScheduler(gocron.WithDistributedElector(d.cfg.Elector)); err != nil {
+		if d.singles, err = gocron.NewScheduler(append(opts, gocron.WithDistributedElector(d.cfg.Elector))...); err != nil {
 			return fmt.Errorf("workers: scheduler: %w", err)
 		}
 	}
@@ -184,7 +220,7 @@ func (d *Dispatcher) Start() error {
 		return err
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
-	taskCtx, kill := context.WithCancel(context.Background())
+	taskCtx, kill := context.WithCancelCause(context.Background())
 	d.cancel, d.kill = cancel, kill
 	d.loop.Add(1)
 	go d.run(loopCtx, taskCtx)
@@ -206,42 +242,85 @@ func (d *Dispatcher) Start() error {
 }
 
 // addSingletonJobs adds reconciliation, retention and the extra jobs.
+// Each runs with the context gocron gives a task function whose first
+// parameter is a context.Context, which it cancels at Shutdown: Stop tells
+// a running job to stop rather than wait for it to finish.
 func (d *Dispatcher) addSingletonJobs(s gocron.Scheduler, single gocron.JobOption) error {
+	add := func(name string, every time.Duration, run func(ctx context.Context)) error {
+		task := func(ctx context.Context) {
+			d.jobRunning(name, 1)
+			defer d.jobRunning(name, -1)
+			run(ctx)
+		}
+		if _, err := s.NewJob(gocron.DurationJob(every), gocron.NewTask(task), gocron.WithName(name), single); err != nil {
+			return fmt.Errorf("workers: %s job: %w", name, err)
+		}
+		return nil
+	}
 	if d.maint != nil && d.cfg.Reconcile > 0 {
-		if _, err := s.NewJob(gocron.DurationJob(d.cfg.Reconcile), gocron.NewTask(d.reconcile), gocron.WithName("reconcile"), single); err != nil {
-			return fmt.Errorf("workers: reconcile job: %w", err)
+		if err := add("reconcile", d.cfg.Reconcile, d.reconcile); err != nil {
+			return err
 		}
 	}
 	if d.maint != nil && d.cfg.RetentionEvery > 0 {
-		if _, err := s.NewJob(gocron.DurationJob(d.cfg.RetentionEvery), gocron.NewTask(d.retention), gocron.WithName("retention"), single); err != nil {
-			return fmt.Errorf("workers: retention job: %w", err)
+		if err := add("retention", d.cfg.RetentionEvery, d.retention); err != nil {
+			return err
 		}
 	}
 	for _, j := range d.cfg.Jobs {
-		run := func() {
-			ctx, cancel := context.WithTimeout(context.Background(), j.Every)
+		err := add(j.Name, j.Every, func(ctx context.Context) {
+			ctx, cancel := context.WithTimeout(ctx, j.Every)
 			defer cancel()
 			if err := j.Run(ctx); err != nil {
 				d.log.Error("periodic job", slog.String("job", j.Name), slog.Any("error", err))
 			}
-		}
-		if _, err := s.NewJob(gocron.DurationJob(j.Every), gocron.NewTask(run), gocron.WithName(j.Name), single); err != nil {
-			return fmt.Errorf("workers: %s job: %w", j.Name, err)
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// Stop stops claiming, waits up to DrainTimeout for running tasks (then
-// cancels them; their leases expire and another run picks them up), and
-// shuts the scheduler down.
+// jobRunning counts a run of the periodic job name in (delta 1) or out
+// (delta -1).
+func (d *Dispatcher) jobRunning(name string, delta int) {
+	d.jobsMu.Lock()
+	defer d.jobsMu.Unlock()
+	if d.jobsRunning == nil {
+		d.jobsRunning = map[string]int{}
+	}
+	if d.jobsRunning[name] += delta; d.jobsRunning[name] <= 0 {
+		delete(d.jobsRunning, name)
+	}
+}
+
+// runningJobs returns the names of the periodic jobs running now.
+func (d *Dispatcher) runningJobs() []string {
+	d.jobsMu.Lock()
+	defer d.jobsMu.Unlock()
+	names := make([]string, 0, len(d.jobsRunning))
+	for name := range d.jobsRunning {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Stop shuts the schedulers down (cancelling the running periodic jobs'
+// contexts, and waiting up to 10 s for them), stops claiming, and waits up
+// to DrainTimeout (or until ctx ends) for the running tasks; then it
+// cancels them and releases their tasks, due again at once, their
+// attempts not counted. A periodic job still running after it was told to
+// stop is logged, not returned: Stop returns an error only when a
+// scheduler fails to stop.
 func (d *Dispatcher) Stop(ctx context.Context) error {
 	if d.sched == nil {
 		return nil
 	}
-	err := d.sched.Shutdown()
+	err := d.shutdown(d.sched)
 	if d.singles != nil && d.singles != d.sched {
-		if serr := d.singles.Shutdown(); err == nil {
+		if serr := d.shutdown(d.singles); err == nil {
 			err = serr
 		}
 	}
@@ -254,14 +333,30 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-timer.C:
-		d.kill()
+		d.kill(errStopped)
 		<-done
 	case <-ctx.Done():
-		d.kill()
+		d.kill(errStopped)
 		<-done
 	}
-	d.kill()
+	d.kill(errStopped)
 	return err
+}
+
+// shutdown shuts s down. gocron reports ErrStopJobsTimedOut when a job is
+// still running at the end of its wait: the job's context is cancelled
+// already, so there is nothing more to do than say which job ignores it.
+func (d *Dispatcher) shutdown(s gocron.Scheduler) error {
+	err := s.Shutdown()
+	if errors.Is(err, gocron.ErrStopJobsTimedOut) {
+		d.log.Warn("periodic jobs still running after they were told to stop; no longer waiting for them",
+			slog.Any("jobs", d.runningJobs()))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("workers: stop scheduler: %w", err)
+	}
+	return nil
 }
 
 func (d *Dispatcher) run(loopCtx, taskCtx context.Context) {
@@ -333,13 +428,34 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 	if !ok {
 		err = pass.Errorf(pass.KindInvalid, "no handler for task kind %q", t.Kind)
 	} else {
-		stopRenew := d.renewLease(ctx, t, log)
-		runCtx, mark := pass.WithReadMark(ctx)
-		err = safeRun(runCtx, h, t)
+		leaseCtx, cancel := context.WithCancelCause(ctx)
+		stopRenew := d.renewLease(leaseCtx, t, cancel, log)
+		runCtx, mark := pass.WithReadMark(leaseCtx)
+		err = safeRun(runCtx, h, t, log)
 		stopRenew()
 		t.ReadAt = mark.At()
+		lost := context.Cause(leaseCtx)
+		cancel(nil)
+		if errors.Is(lost, ErrLeaseLost) {
+			// Another worker owns the task now (or will once the lease
+			// ends): Complete and Fail would be refused, and this run's
+			// result is not the task's.
+			log.Warn("task run abandoned: lease lost", slog.Any("cause", lost), slog.Any("error", err))
+			return
+		}
 	}
 	now, took := d.now(), time.Since(start)
+	if err != nil && ctx.Err() != nil {
+		// Stop cancelled the run: the task did not fail, so it does not
+		// lose an attempt, and the next start (or another instance) runs
+		// it at once.
+		if rerr := d.q.Release(context.WithoutCancel(ctx), t, now); rerr != nil {
+			log.Warn("release task", slog.Any("error", rerr))
+		} else {
+			log.Info("task released at shutdown", slog.Any("error", err))
+		}
+		return
+	}
 	if err == nil {
 		rerun := d.cfg.RerunDelay
 		if kp, ok := d.cfg.Kinds[t.Kind]; ok && kp.RerunDelay > 0 {
@@ -385,13 +501,22 @@ func (d *Dispatcher) observe(kind, result string, took time.Duration) {
 }
 
 // renewLease extends t's lease every Lease/3 until the returned function
-// is called.
-func (d *Dispatcher) renewLease(ctx context.Context, t pass.Task, log *slog.Logger) func() {
+// is called. When the lease is lost it calls lost with ErrLeaseLost, which
+// cancels the run: when the store refuses a renewal as a conflict (another
+// worker claimed the task), or when the lease ends before a renewal
+// succeeds (another worker may claim the task from then on).
+func (d *Dispatcher) renewLease(ctx context.Context, t pass.Task, lost context.CancelCauseFunc, log *slog.Logger) func() {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		until := t.LeaseUntil // as claimed
+		if until.IsZero() {
+			until = d.now().Add(d.cfg.Lease)
+		}
+		expiry := time.NewTimer(until.Sub(d.now()))
+		defer expiry.Stop()
 		tick := time.NewTicker(d.cfg.Lease / 3)
 		defer tick.Stop()
 		for {
@@ -400,9 +525,21 @@ func (d *Dispatcher) renewLease(ctx context.Context, t pass.Task, log *slog.Logg
 				return
 			case <-ctx.Done():
 				return
+			case <-expiry.C:
+				lost(fmt.Errorf("%w: not renewed before it ended at %s", ErrLeaseLost, until.Format(time.RFC3339Nano)))
+				return
 			case <-tick.C:
-				if err := d.q.Extend(ctx, t, d.now().Add(d.cfg.Lease)); err != nil {
-					log.Warn("renew lease", slog.Any("error", err))
+				next := d.now().Add(d.cfg.Lease)
+				err := d.q.Extend(ctx, t, next)
+				switch {
+				case err == nil:
+					until = next
+					expiry.Reset(until.Sub(d.now()))
+				case pass.KindOf(err) == pass.KindConflict:
+					lost(fmt.Errorf("%w: %w", ErrLeaseLost, err))
+					return
+				case ctx.Err() == nil:
+					log.Warn("renew lease", slog.Any("error", err), slog.Time("leaseUntil", until))
 				}
 			}
 		}
@@ -410,9 +547,13 @@ func (d *Dispatcher) renewLease(ctx context.Context, t pass.Task, log *slog.Logg
 	return func() { close(done); wg.Wait() }
 }
 
-func safeRun(ctx context.Context, h Handler, t pass.Task) (err error) {
+// safeRun runs h, turning a panic into an error. The panic's stack goes to
+// the log only: the error is stored as the task's last error, which
+// operators list.
+func safeRun(ctx context.Context, h Handler, t pass.Task, log *slog.Logger) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			log.Error("task panicked", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()

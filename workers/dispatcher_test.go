@@ -1,9 +1,14 @@
 package workers_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -364,5 +369,272 @@ func TestMergesBeforeTheReadNeedNoFollowUp(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if n := runs.Load(); n != 1 {
 		t.Errorf("%d runs, want 1: the merge came before the read", n)
+	}
+}
+
+// logBuffer is a JSON log the dispatcher writes while the test reads it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewJSONHandler(l, nil)) }
+
+// records returns the records logged so far.
+func (l *logBuffer) records(t *testing.T) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for line := range bytes.Lines(l.b.Bytes()) {
+		var r map[string]any
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestStopCancelsARunningJob: Stop cancels the context of a periodic job
+// that is running (reconciliation may take minutes) rather than wait for
+// it, and returns nil.
+func TestStopCancelsARunningJob(t *testing.T) {
+	db := openDB(t)
+	started := make(chan struct{})
+	ended := make(chan error, 1)
+	var runs atomic.Int32
+	// Every is the run's deadline too: long enough that only Stop can end
+	// the first run's context before it.
+	job := workers.Job{Name: "long", Every: 500 * time.Millisecond, Run: func(ctx context.Context) error {
+		if runs.Add(1) > 1 {
+			return nil
+		}
+		close(started)
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return ctx.Err()
+	}}
+	d := workers.New(workers.Config{Jobs: []workers.Job{job}, Reconcile: -1, RetentionEvery: -1}, db, db, nil, nil)
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		d.Stop(context.Background())
+		t.Fatal("the job never ran")
+	}
+	if err := d.Stop(context.Background()); err != nil {
+		t.Errorf("Stop: got %v, want nil", err)
+	}
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the running job's context ended with %v, want it cancelled by Stop before its %v deadline", err, job.Every)
+		}
+	default:
+		t.Error("Stop returned while the job was running")
+	}
+}
+
+// TestStopWarnsOfAJobThatIgnoresItsContext: a periodic job still running
+// when gocron stops waiting for it was told to stop; Stop names it in a
+// warning and does not fail for it.
+func TestStopWarnsOfAJobThatIgnoresItsContext(t *testing.T) {
+	db := openDB(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int32
+	job := workers.Job{Name: "stubborn", Every: 20 * time.Millisecond, Run: func(context.Context) error {
+		if runs.Add(1) == 1 {
+			close(started)
+			<-release
+		}
+		return nil
+	}}
+	var logs logBuffer
+	d := workers.New(workers.Config{Jobs: []workers.Job{job}, Reconcile: -1, RetentionEvery: -1}, db, db, nil, logs.logger())
+	workers.SetJobStopTimeout(d, 50*time.Millisecond)
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer close(release)
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		d.Stop(context.Background())
+		t.Fatal("the job never ran")
+	}
+	if err := d.Stop(context.Background()); err != nil {
+		t.Errorf("Stop: got %v, want nil", err)
+	}
+	var warned bool
+	for _, r := range logs.records(t) {
+		jobs, _ := r["jobs"].([]any)
+		warned = warned || r["level"] == "WARN" && slices.Contains(jobs, any("stubborn"))
+	}
+	if !warned {
+		t.Errorf("no warning names the job still running; logged %v", logs.records(t))
+	}
+}
+
+// TestStopReleasesTheTasksItCancels: a task cancelled by Stop after the
+// drain timeout did not fail: it is pending, its attempt not counted (here
+// its last), and the next dispatcher runs it.
+func TestStopReleasesTheTasksItCancels(t *testing.T) {
+	db := openDB(t)
+	var mu sync.Mutex
+	var results []string
+	started := make(chan struct{}, 1)
+	d := workers.New(workers.Config{Tick: 5 * time.Millisecond, MaxAttempts: 1, DrainTimeout: 50 * time.Millisecond,
+		Reconcile: -1, RetentionEvery: -1, OnAttempt: func(_, result string, _ time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			results = append(results, result)
+		}}, db, db, map[string]workers.Handler{pass.TaskSyncOrder: func(ctx context.Context, _ pass.Task) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}}, nil)
+	if _, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		d.Stop(context.Background())
+		t.Fatal("the task never started")
+	}
+	if err := d.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pending := state(t, db, pass.TaskPending)
+	if len(pending) != 1 || pending[0].Attempts != 0 {
+		t.Fatalf("after Stop: got %d pending tasks (%+v) and %d dead, want the task pending with no attempt counted",
+			len(pending), pending, len(state(t, db, pass.TaskDead)))
+	}
+	mu.Lock()
+	if len(results) != 0 {
+		t.Errorf("the cancelled run was recorded as %v, want no attempt", results)
+	}
+	mu.Unlock()
+	start(t, db, workers.Config{Tick: 5 * time.Millisecond, MaxAttempts: 1, Reconcile: -1, RetentionEvery: -1},
+		func(context.Context, pass.Task) error { return nil })
+	waitFor(t, "the next dispatcher to run the task", func() bool { return len(state(t, db, pass.TaskDone)) == 1 })
+}
+
+// leaseQueue is the store, except that renewing a lease always fails with
+// extendErr; it counts the results recorded.
+type leaseQueue struct {
+	*storage.DB
+	extendErr error
+	results   atomic.Int32 // calls of Complete, Fail and Release
+}
+
+func (q *leaseQueue) Extend(context.Context, pass.Task, time.Time) error { return q.extendErr }
+
+func (q *leaseQueue) Complete(ctx context.Context, t pass.Task, now, rerunAt time.Time) error {
+	q.results.Add(1)
+	return q.DB.Complete(ctx, t, now, rerunAt)
+}
+
+func (q *leaseQueue) Fail(ctx context.Context, t pass.Task, cause string, retryAt time.Time, dead bool, now time.Time) error {
+	q.results.Add(1)
+	return q.DB.Fail(ctx, t, cause, retryAt, dead, now)
+}
+
+func (q *leaseQueue) Release(ctx context.Context, t pass.Task, now time.Time) error {
+	q.results.Add(1)
+	return q.DB.Release(ctx, t, now)
+}
+
+// TestLostLeaseCancelsTheRun: a run whose lease was taken by another
+// worker, or ran out while the store refused to renew it, is cancelled
+// with ErrLeaseLost, and records no result with the lease it lost.
+func TestLostLeaseCancelsTheRun(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		extendErr error
+	}{
+		{"another worker took the task", pass.Errorf(pass.KindConflict, "task: lease lost")},
+		{"the store is down until the lease ends", pass.Errorf(pass.KindUnavailable, "database is down")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openDB(t)
+			q := &leaseQueue{DB: db, extendErr: tc.extendErr}
+			causes := make(chan error, 1)
+			d := workers.New(workers.Config{Tick: 10 * time.Millisecond, Lease: 150 * time.Millisecond, Reconcile: -1, RetentionEvery: -1},
+				q, db, map[string]workers.Handler{pass.TaskSyncOrder: func(ctx context.Context, _ pass.Task) error {
+					<-ctx.Done()
+					select {
+					case causes <- context.Cause(ctx):
+					default:
+					}
+					return ctx.Err()
+				}}, nil)
+			if _, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Start(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case cause := <-causes:
+				if !errors.Is(cause, workers.ErrLeaseLost) {
+					t.Errorf("the run's context ended with cause %v, want ErrLeaseLost", cause)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("the run went on after it lost its lease")
+			}
+			if err := d.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := q.results.Load(); n != 0 {
+				t.Errorf("%d results recorded with a lost lease, want none", n)
+			}
+		})
+	}
+}
+
+// explode is a handler's bug.
+func explode() { panic("handler bug") }
+
+// TestPanicLogsItsStack: a panicking task logs the panic with its stack;
+// the task's stored error, which operators list, has the panic only.
+func TestPanicLogsItsStack(t *testing.T) {
+	db := openDB(t)
+	var logs logBuffer
+	d := workers.New(workers.Config{Tick: 5 * time.Millisecond, MaxAttempts: 1, Reconcile: -1, RetentionEvery: -1}, db, db,
+		map[string]workers.Handler{pass.TaskSyncOrder: func(context.Context, pass.Task) error {
+			explode()
+			return nil
+		}}, logs.logger())
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Stop(context.Background()) })
+	if _, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the task dead", func() bool { return len(state(t, db, pass.TaskDead)) == 1 })
+	if got := state(t, db, pass.TaskDead)[0].LastError; got != "panic: handler bug" {
+		t.Errorf("stored error %q, want %q", got, "panic: handler bug")
+	}
+	var logged bool
+	for _, r := range logs.records(t) {
+		stack, _ := r["stack"].(string)
+		logged = logged || r["panic"] == "handler bug" && strings.Contains(stack, "workers_test.explode")
+	}
+	if !logged {
+		t.Errorf("no record has the panic with the stack of explode; logged %v", logs.records(t))
 	}
 }
