@@ -78,6 +78,14 @@ func (s *DB) Unregister(ctx context.Context, tenant, device, passTypeID, serial 
 				return err
 			}
 		}
+		// The device's row is locked first, so that a registration
+		// committed meanwhile (which writes the row) is seen by the
+		// DELETE's own snapshot: PostgreSQL's would not see it otherwise,
+		// and the registration would lose its device (no more pushes).
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET updated_at = updated_at WHERE tenant = $1 AND device_library_id = $2`,
+			tenant, device); err != nil {
+			return fmt.Errorf("storage: unregister: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE tenant = $1 AND device_library_id = $2
 			AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.tenant = $1 AND r.device_library_id = $2)`, tenant, device); err != nil {
 			return fmt.Errorf("storage: unregister: %w", err)
@@ -192,6 +200,11 @@ func (s *DB) ForgetPushToken(ctx context.Context, tenant, pushToken string, sinc
 			return fmt.Errorf("storage: forget push token: %w", err)
 		}
 		n, _ = res.RowsAffected()
+		// Locked first, as in Unregister.
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET updated_at = updated_at WHERE tenant = $1 AND push_token = $2`,
+			tenant, pushToken); err != nil {
+			return fmt.Errorf("storage: forget push token: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE tenant = $1 AND push_token = $2
 			AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.tenant = devices.tenant AND r.device_library_id = devices.device_library_id)`,
 			tenant, pushToken); err != nil {

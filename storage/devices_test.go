@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"testing"
 	"time"
@@ -104,6 +105,54 @@ func TestPushRounds(t *testing.T) {
 		left, _, err := db.DevicesToPush(ctx, "demo", p.PassTypeID, "s1")
 		if err != nil || len(left) != 1 || left[0].LibraryID != ds[1].LibraryID {
 			t.Errorf("left to push: %v (%v), want %s", left, err, ds[1].LibraryID)
+		}
+	})
+}
+
+// TestUnregisterBesideARegistration: a device unregistering one pass while
+// the same device registers another (its transaction not yet committed)
+// keeps its device row: the new registration is pushed to.
+func TestUnregisterBesideARegistration(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, d testDB) {
+		ctx := context.Background()
+		db, other := d.handle(t), d.handle(t)
+		a, b := newPass("sa", 100), newPass("sb", 101)
+		for _, p := range []*pass.Pass{a, b} {
+			if err := db.CreatePass(ctx, p, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dev := pass.Device{LibraryID: "dev1", PushToken: "aa11"}
+		if _, err := db.Register(ctx, "demo", dev, a.PassTypeID, "sa", t0); err != nil {
+			t.Fatal(err)
+		}
+		unregistered := make(chan error, 1)
+		err := storage.InTx(ctx, db, func(tx *sql.Tx) error {
+			// The device registers pass sb, as Register does; meanwhile
+			// it unregisters sa through another handle.
+			if _, err := tx.ExecContext(ctx, `UPDATE devices SET updated_at = updated_at + 1 WHERE tenant = 'demo' AND device_library_id = 'dev1'`); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO registrations (tenant, device_library_id, pass_type_id, serial_number, created_at)
+				VALUES ('demo', 'dev1', $1, 'sb', $2)`, b.PassTypeID, t0.UnixMilli()); err != nil {
+				return err
+			}
+			go func() {
+				_, err := other.Unregister(ctx, "demo", "dev1", a.PassTypeID, "sa")
+				unregistered <- err
+			}()
+			time.Sleep(300 * time.Millisecond) // the unregistration waits for this transaction
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-unregistered; err != nil {
+			t.Fatal(err)
+		}
+		if ds, err := db.DevicesForPass(ctx, "demo", b.PassTypeID, "sb"); err != nil || len(ds) != 1 {
+			t.Errorf("the device of the new registration: %+v %v", ds, err)
 		}
 	})
 }

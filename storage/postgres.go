@@ -31,6 +31,10 @@ const (
 // schemas' notifications.
 const tasksChannel = "walletpass_tasks"
 
+// pgIdleInTransaction is how long PostgreSQL lets one of our sessions sit
+// idle inside a transaction before ending it (milliseconds).
+const pgIdleInTransaction = "60000"
+
 // OpenPostgres connects to the PostgreSQL database of dsn (a URL or a
 // keyword/value string, as pgx parses them; a search_path parameter picks
 // the schema) and applies pending migrations. Several instances may share
@@ -45,6 +49,13 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("storage: postgres: %w", err)
+	}
+	// No transaction of the store waits on anything but the database: one
+	// idle longer than this is an instance cut off mid-transaction, whose
+	// row locks would otherwise stall every other instance's writes to
+	// those rows until TCP gives up on it (hours). The DSN may set another.
+	if _, set := cfg.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+		cfg.RuntimeParams["idle_in_transaction_session_timeout"] = pgIdleInTransaction
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(pgMaxOpenConns)
@@ -99,7 +110,7 @@ func (s *DB) migrationLocker() (lock.SessionLocker, error) {
 // the channel walletpass_tasks with the schema's name as payload. The store already notifies in every
 // transaction that enqueues a task or makes one due (RecordWebhook,
 // Enqueue, CreatePass and UpdatePass when they queue work, Complete with a
-// follow-up run, RetryTask): PostgreSQL delivers the notification when the
+// follow-up run, Release, RetryTask): PostgreSQL delivers the notification when the
 // transaction commits, and not at all if it rolls back. NotifyTasks is for
 // callers that change tasks some other way. On SQLite, where this process
 // is the only writer, the listeners are in this process and are told at

@@ -516,3 +516,21 @@ func TestPostgresElectorRunsJobsOnce(t *testing.T) {
 		t.Errorf("runs per instance = %d and %d, want all on one", a, b)
 	}
 }
+
+// TestPostgresEndsIdleTransactions: the store's sessions have PostgreSQL
+// end a transaction left idle for a minute (an instance cut off while it
+// held row locks), unless the DSN says otherwise.
+func TestPostgresEndsIdleTransactions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := postgresDB(t).handle(t)
+	var got string
+	if err := storage.InTx(ctx, db, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `SHOW idle_in_transaction_session_timeout`).Scan(&got)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got != "1min" {
+		t.Errorf("idle_in_transaction_session_timeout = %q, want 1min", got)
+	}
+}
