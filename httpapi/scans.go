@@ -41,6 +41,8 @@ type ScanAnswer struct {
 	ScanID    string    `json:"scanId,omitempty"`
 	Result    string    `json:"result"`
 	ScannedAt time.Time `json:"scannedAt"`
+	// ReEntry: valid for a ticket scanned before (a re-entry tenant).
+	ReEntry bool `json:"reEntry,omitempty"`
 	// PassID is the ticket's pass (its serial number), the one field the
 	// product we replace answers a scan with.
 	PassID string      `json:"passId,omitempty"`
@@ -62,8 +64,9 @@ type ScanTicket struct {
 
 // scan: POST /api/{tenant}/scans {data, type, scanId?} with scope
 // scans:write: finds the ticket by its barcode and answers valid (it is
-// now used, as a SecuTix validation makes it), already_used, cancelled or
-// unknown. A scanId sent again gets the first answer.
+// now used, as a SecuTix validation makes it; reEntry for a ticket scanned
+// before, at a re-entry tenant), already_used, cancelled or unknown. A
+// scanId sent again gets the first answer.
 func (s *Server) scan(c *gin.Context) {
 	tenant := c.Param("tenantId")
 	if _, ok := s.tenants[tenant]; !ok || s.deps.Scans == nil {
@@ -98,7 +101,7 @@ func (s *Server) scan(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := ScanAnswer{ScanID: res.ScanID, Result: res.Result, ScannedAt: res.At}
+	out := ScanAnswer{ScanID: res.ScanID, Result: res.Result, ScannedAt: res.At, ReEntry: res.ReEntry}
 	if p := res.Pass; p != nil {
 		out.PassID = p.SerialNumber
 		t := p.Ticket

@@ -81,7 +81,10 @@ func (c Change) Notice() string {
 //     notice (Change.Notice);
 //   - google-sync, when the pass has a Google Wallet object, or the tenant
 //     inserts objects on payment (then the task may insert it);
-//   - event-fanout, when the tenant announces changes to webhooks.
+//   - event-fanout, when the tenant announces changes to webhooks; an
+//     event-batch of a ticket.scanned and the change's announcement, in
+//     this order, when SecuTix's gates made the ticket used (walletpass's
+//     gate announces its own scans: Ticket.ScanAnnounced).
 //
 // A Bulk change has no push-pass or google-sync: the performance's
 // push-performance and google-performance tasks follow once for all.
@@ -112,6 +115,13 @@ func followUps(c Change, pol Policy) ([]NewTask, *EventArgs) {
 		out = append(out, TaskOf(GoogleArgs{Tenant: p.Tenant, Serial: p.SerialNumber, Insert: pol.GoogleOnPayment}, ""))
 	}
 	if pol.Events {
+		var scanned *EventArgs
+		if c.Prev != nil && c.Prev.Status != StatusUsed && p.Status == StatusUsed && !p.Ticket.ScanAnnounced {
+			// SecuTix's gates scanned it: the scan is announced as our
+			// gate's are, before the pass's new version.
+			sc := PassEvent(p, EventTicketScanned, MadeAt(p), "")
+			scanned = &sc
+		}
 		typ := EventPassUpdated
 		switch {
 		case c.Prev == nil:
@@ -120,6 +130,12 @@ func followUps(c Change, pol Policy) ([]NewTask, *EventArgs) {
 			typ = EventPassVoided
 		}
 		ev := PassEvent(p, typ, MadeAt(p), "")
+		if scanned != nil {
+			// One task fans both out, in this order (two tasks may run
+			// in either order, and the later event's message could go
+			// out before the earlier one's exists).
+			return append(out, TaskOf(EventBatchArgs{Tenant: p.Tenant, Events: []EventArgs{*scanned, ev}}, "")), nil
+		}
 		return out, &ev
 	}
 	return out, nil

@@ -21,6 +21,11 @@ const (
 // used-ticket hint and syncs the order, as a SecuTix validation does.
 const ScanSourceGate = "gate-scan"
 
+// StateScannedAtGate is the used-ticket hint a gate scan leaves: a used
+// state (IsUsedState) whose scan walletpass announced as it happened
+// (SecuTix's VALIDATED, from its own gates, is announced by the sync).
+const StateScannedAtGate = "SCANNED"
+
 // ScanRequest is what a gate system sends: the barcode it read, and
 // optionally its own id for the scan (a scan sent again with the same id
 // gets the first answer, and marks nothing twice).
@@ -40,11 +45,15 @@ type ScanResult struct {
 	// At is when the scan that decided Result happened (the first one for
 	// a repeated scan id).
 	At time.Time
+	// ReEntry: a valid scan of a ticket scanned before, let in again
+	// (Gate.ReEntry).
+	ReEntry bool
 }
 
 // ScanRecord is a stored scan.
 type ScanRecord struct {
 	Tenant, ScanID, Serial, Result string
+	ReEntry                        bool
 	At                             time.Time
 }
 
@@ -71,7 +80,12 @@ type Gate struct {
 	// does not check out is an unknown ticket, a screenshot's stale code
 	// included.
 	Rotating map[string]RotatingChecker
-	Clock    Clock
+	// ReEntry names the tenants whose tickets admit again after a scan
+	// (apple.reEntry: their passes stay valid once used): a ticket
+	// scanned before is let in again (ScanResult.ReEntry), a cancelled
+	// one still is not.
+	ReEntry map[string]bool
+	Clock   Clock
 }
 
 // RotatingChecker checks a rotating barcode read from the pass with this
@@ -131,24 +145,28 @@ func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 		switch {
 		case p.Status == StatusVoided || p.Ticket.State == TicketCancelled:
 			res.Result = ScanCancelled
+		case (used || p.Status == StatusUsed || p.Ticket.State == TicketUsed) && g.ReEntry[req.Tenant]:
+			res.Result, res.ReEntry = ScanValid, true
 		case used || p.Status == StatusUsed || p.Ticket.State == TicketUsed:
 			res.Result = ScanAlreadyUsed
 		default:
 			res.Result = ScanValid
 		}
 	}
+	fresh := true // not the answer to an earlier scan of the same id
 	if req.ScanID != "" {
 		serial := ""
 		if p != nil {
 			serial = p.SerialNumber
 		}
-		stored, fresh, err := g.Store.RecordScan(ctx, ScanRecord{Tenant: req.Tenant, ScanID: req.ScanID, Serial: serial,
-			Result: res.Result, At: now})
+		var stored ScanRecord
+		stored, fresh, err = g.Store.RecordScan(ctx, ScanRecord{Tenant: req.Tenant, ScanID: req.ScanID, Serial: serial,
+			Result: res.Result, ReEntry: res.ReEntry, At: now})
 		if err != nil {
 			return ScanResult{}, err
 		}
 		if !fresh { // the same scan again: the same answer
-			res = ScanResult{ScanID: req.ScanID, Result: stored.Result, At: stored.At}
+			res = ScanResult{ScanID: req.ScanID, Result: stored.Result, ReEntry: stored.ReEntry, At: stored.At}
 			if stored.Serial != "" {
 				if res.Pass, err = g.Store.GetPass(ctx, req.Tenant, stored.Serial); err != nil {
 					return ScanResult{}, err
@@ -159,7 +177,7 @@ func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 	if res.Result == ScanValid {
 		// Mark the ticket used and sync its order; a scan sent again
 		// after a failure here marks it then (the mark is idempotent).
-		if err := g.markUsed(ctx, req, res.Pass, now); err != nil {
+		if err := g.markUsed(ctx, req, res.Pass, now, fresh, res.ReEntry); err != nil {
 			return ScanResult{}, err
 		}
 	}
@@ -226,17 +244,20 @@ func usedRef(p *Pass) string {
 	return "t:" + strconv.FormatInt(p.TicketID, 10)
 }
 
-// markUsed records the ticket's used mark (usedRef) and its order's sync.
-func (g *Gate) markUsed(ctx context.Context, req ScanRequest, p *Pass, now time.Time) error {
+// markUsed records the ticket's used mark (usedRef) and its order's sync,
+// and announces the scan: a fresh one (a re-entry's too), or a first
+// entry sent again whose first answer may have failed before its
+// announcement (the pass does not show it used yet).
+func (g *Gate) markUsed(ctx context.Context, req ScanRequest, p *Pass, now time.Time, fresh, reEntry bool) error {
 	ev := WebhookEvent{Tenant: req.Tenant, Source: ScanSourceGate, SecretToken: p.SecretToken, TicketID: p.TicketID,
-		State: "VALIDATED", LastUpdate: now, CorrelationID: req.CorrelationID}
+		State: StateScannedAtGate, LastUpdate: now, CorrelationID: req.CorrelationID}
 	if p.TicketID == 0 {
 		ev.MovementID = p.MovementID
 	}
 	if _, err := g.Inbox.Receive(ctx, ev); err != nil {
 		return err
 	}
-	if g.Events == nil || p.Status == StatusUsed {
+	if g.Events == nil || (!fresh && (reEntry || p.Status == StatusUsed)) {
 		return nil // a repeated scan was announced the first time
 	}
 	_, err := g.Events.Enqueue(ctx, TaskOf(PassEvent(p, EventTicketScanned, now, req.ScanID), req.CorrelationID), now)

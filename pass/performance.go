@@ -389,6 +389,18 @@ func (s *PerformanceSyncer) Sync(ctx context.Context, a PerformanceArgs, correla
 	// and written: memory holds a page and what is in flight, whatever
 	// the size of the performance.
 	items := make(chan rewriteItem, page)
+	// show is the ticket a pass shows after the change.
+	show := func(p *Pass) Ticket {
+		t := p.Ticket
+		if details != nil {
+			details.ApplyTo(&t, fallback)
+		}
+		t.Notice = ""
+		if notice != nil {
+			t.Notice = notice.Body.Pick(t.Locale, fallback)
+		}
+		return t
+	}
 	type readResult struct {
 		n   int
 		err error
@@ -411,16 +423,8 @@ func (s *PerformanceSyncer) Sync(ctx context.Context, a PerformanceArgs, correla
 				if p.Status == StatusVoided {
 					continue
 				}
-				t := p.Ticket
-				if details != nil {
-					details.ApplyTo(&t, fallback)
-				}
-				t.Notice = ""
-				if notice != nil {
-					t.Notice = notice.Body.Pick(t.Locale, fallback)
-				}
 				select {
-				case items <- rewriteItem{cur: p, t: t}:
+				case items <- rewriteItem{cur: p, t: show(p), fresh: show}:
 					n++
 				case <-prodCtx.Done():
 					read <- readResult{n, prodCtx.Err()}

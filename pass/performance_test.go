@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,6 +199,82 @@ func TestPerformanceSync(t *testing.T) {
 	cat.d.Start = cat.d.Start.Add(time.Hour)
 	if q, err := ps.CatalogueWatch(ctx, "demo", []int64{77}); err != nil || q != 1 {
 		t.Errorf("watch after a move: %d %v", q, err)
+	}
+}
+
+// scanDuringWrite is the service's pass store that, before the first
+// batch of an event-wide change is written, makes a new version of that
+// batch's first pass (a scan at the gate, with the time the pass showed
+// before the change), as a concurrent writer would.
+type scanDuringWrite struct {
+	pass.PassStore
+	svc  *pass.Service
+	once sync.Once
+	err  error
+}
+
+func (s *scanDuringWrite) UpdatePasses(ctx context.Context, ws []pass.PassWrite, more []pass.NewTask) error {
+	s.once.Do(func() {
+		cur, err := s.PassStore.GetPass(ctx, ws[0].Pass.Tenant, ws[0].Pass.SerialNumber)
+		if err != nil {
+			s.err = err
+			return
+		}
+		tk := cur.Ticket
+		tk.State = pass.TicketUsed
+		_, _, s.err = s.svc.Apply(ctx, tk, cur.Template)
+	})
+	if s.err != nil {
+		return s.err
+	}
+	return s.PassStore.UpdatePasses(ctx, ws, more)
+}
+
+// TestEventWideChangeBesideAScan: a pass scanned at the gate while an
+// event-wide change (a new time) is written does not fail the change: the
+// rest of its batch is stored, and the scanned pass is rewritten from its
+// new version, used and at the new time.
+func TestEventWideChangeBesideAScan(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	base := apple.SampleTicket(pass.EventConcert)
+	base.Tenant, base.Event.PerformanceID = "demo", 77
+	const n = 30
+	for i := range n {
+		tk := base
+		tk.MovementID, tk.TicketID, tk.Barcode = int64(1000+i), int64(5000+i), fmt.Sprintf("B%06d", i)
+		if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := &scanDuringWrite{PassStore: b.db, svc: b.svc}
+	b.svc.Passes = store
+	moved := base.Event.Start.Add(90 * time.Minute)
+	cat := &catalogue{d: pass.PerformanceDetails{Start: moved, End: moved.Add(3 * time.Hour), TimeZone: base.Event.TimeZone}}
+	ps := &pass.PerformanceSyncer{Service: b.svc, Passes: b.db, Notices: b.db, Catalogue: cat, Queue: b.db, Page: 100, Clock: b.svc.Clock}
+	rep, err := ps.Sync(ctx, pass.PerformanceArgs{Tenant: "demo", PerformanceID: 77}, "")
+	if err != nil || rep.Changed != n {
+		t.Fatalf("sync: %+v, %v; want %d changed", rep, err, n)
+	}
+	page, err := b.db.PerformancePasses(ctx, "demo", 77, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := 0
+	for _, p := range page {
+		if !p.Ticket.Event.Start.Equal(moved) {
+			t.Errorf("pass %s (v%d, %s) starts at %s, want %s", p.SerialNumber, p.Version, p.Status, p.Ticket.Event.Start, moved)
+		}
+		if p.Status == pass.StatusUsed {
+			used++
+			if p.Version != 3 {
+				t.Errorf("the scanned pass is at v%d, want 3 (the scan, then the change)", p.Version)
+			}
+		}
+	}
+	if used != 1 || len(page) != n {
+		t.Errorf("%d passes, %d used; want %d and 1", len(page), used, n)
 	}
 }
 

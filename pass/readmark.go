@@ -28,6 +28,12 @@ func WithReadMark(ctx context.Context) (context.Context, *ReadMark) {
 	return context.WithValue(ctx, readMarkKey{}, m), m
 }
 
+// ReadMarkOf returns the read mark ctx carries, or nil.
+func ReadMarkOf(ctx context.Context) *ReadMark {
+	m, _ := ctx.Value(readMarkKey{}).(*ReadMark)
+	return m
+}
+
 // MarkRead records at as the read moment of ctx's run, unless one was
 // recorded already (the first read counts) or ctx carries no mark.
 func MarkRead(ctx context.Context, at time.Time) {

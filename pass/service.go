@@ -196,6 +196,9 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 	case !change.Erased && k != "" && !change.Superseded:
 		next.HolderKey = k // the holder's name corrected on the same ticket
 	}
+	if t.ReadAt.IsZero() {
+		t.ReadAt = cur.Ticket.ReadAt // not a read of SecuTix: the pass's read stands
+	}
 	next.Version++
 	next.TicketID = t.TicketID
 	next.Status = StatusFor(t.State)
@@ -243,6 +246,13 @@ const rewriteBatch = 100
 // stop (the producer of items stops and closes it), drains items and
 // returns the first error. written, when set, hears of each batch once it
 // is stored.
+//
+// A pass that another writer moved on since it was read (a scan at the
+// gate, an order's sync: an event-wide change during doors meets many)
+// does not fail the change: the rest of its batch is written, and the
+// pass is read again and rewritten from its new version (with the
+// item's fresh), up to rewriteRounds times; a pass still moving then is
+// a KindConflict error, and the task's retry rewrites what is left.
 func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, correlationID string, stop func(),
 	perBatch func([]PassWrite) []TaskArgs, written func([]PassWrite)) (int, error) {
 	ctx, cancelCtx := context.WithCancelCause(ctx)
@@ -252,6 +262,7 @@ func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, corr
 		next   *Pass
 		follow []NewTask
 		ev     *EventArgs
+		fresh  func(*Pass) Ticket
 	}
 	// Few results wait for the writer (a batch): the workers are CPU-bound
 	// and outnumber the cores, and if they could run far ahead of the
@@ -275,59 +286,122 @@ func (s *Service) rewriteAll(ctx context.Context, items <-chan rewriteItem, corr
 					continue
 				}
 				if next != nil {
-					results <- prepared{next, follow, ev}
+					results <- prepared{next, follow, ev, it.fresh}
 				}
 			}
 		}()
 	}
 	go func() { workers.Wait(); close(results) }()
 	changed := 0
-	var ws []PassWrite
-	var events []EventArgs
-	flush := func() {
-		if len(ws) == 0 || ctx.Err() != nil {
-			ws, events = ws[:0], events[:0]
-			return
-		}
-		var more []NewTask
-		if len(events) > 0 {
-			more = append(more, TaskOf(EventBatchArgs{Tenant: events[0].Tenant, Events: events}, correlationID))
-		}
-		if perBatch != nil {
-			for _, a := range perBatch(ws) {
-				more = append(more, TaskOf(a, correlationID))
+	// write stores batch in one transaction, less the passes another
+	// writer moved on meanwhile: those it returns, as they are now.
+	write := func(batch []prepared) (moved []movedPass) {
+		for len(batch) > 0 && ctx.Err() == nil {
+			ws := make([]PassWrite, len(batch))
+			var events []EventArgs
+			for i, r := range batch {
+				ws[i] = PassWrite{Pass: r.next, Follow: r.follow}
+				if r.ev != nil {
+					events = append(events, *r.ev)
+				}
 			}
-		}
-		if err := s.Passes.UpdatePasses(ctx, ws, more); err != nil {
-			cancel(err)
-		} else {
-			changed += len(ws)
-			if written != nil {
-				written(ws)
+			var more []NewTask
+			if len(events) > 0 {
+				more = append(more, TaskOf(EventBatchArgs{Tenant: events[0].Tenant, Events: events}, correlationID))
 			}
+			if perBatch != nil {
+				for _, a := range perBatch(ws) {
+					more = append(more, TaskOf(a, correlationID))
+				}
+			}
+			err := s.Passes.UpdatePasses(ctx, ws, more)
+			if err == nil {
+				changed += len(ws)
+				if written != nil {
+					written(ws)
+				}
+				return moved
+			}
+			if KindOf(err) != KindConflict {
+				cancel(err)
+				return nil
+			}
+			keep := batch[:0]
+			for _, r := range batch {
+				cur, gerr := s.Passes.GetPass(ctx, r.next.Tenant, r.next.SerialNumber)
+				if gerr != nil {
+					cancel(gerr)
+					return nil
+				}
+				if cur.Version != r.next.Version-1 {
+					moved = append(moved, movedPass{cur, r.fresh})
+				} else {
+					keep = append(keep, r)
+				}
+			}
+			if len(keep) == len(batch) { // a conflict none of them explains
+				cancel(err)
+				return nil
+			}
+			batch = keep
 		}
-		ws, events = nil, nil
+		return moved
 	}
+	var batch []prepared
+	var moved []movedPass
 	for r := range results {
-		if r.ev != nil {
-			events = append(events, *r.ev)
-		}
-		ws = append(ws, PassWrite{Pass: r.next, Follow: r.follow})
-		if len(ws) == rewriteBatch {
-			flush()
+		batch = append(batch, r)
+		if len(batch) == rewriteBatch {
+			moved = append(moved, write(batch)...)
+			batch = nil
 		}
 	}
-	flush()
+	moved = append(moved, write(batch)...)
+	for round := 0; len(moved) > 0 && ctx.Err() == nil; round++ {
+		if round == rewriteRounds {
+			cancel(Errorf(KindConflict, "pass %s changed again during %d rewrites of it", moved[0].cur.SerialNumber, rewriteRounds))
+			break
+		}
+		batch = nil
+		for _, m := range moved {
+			if m.cur.Status == StatusVoided || m.fresh == nil {
+				continue // voided meanwhile: an event-wide change leaves it alone
+			}
+			next, follow, ev, err := s.prepare(ctx, m.cur, m.fresh(m.cur), Change{Bulk: true})
+			if err != nil {
+				cancel(fmt.Errorf("pass %s: %w", m.cur.SerialNumber, err))
+				break
+			}
+			if next != nil {
+				batch = append(batch, prepared{next, follow, ev, m.fresh})
+			}
+		}
+		moved = write(batch)
+	}
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return changed, err
 	}
 	return changed, ctx.Err()
 }
 
-// rewriteItem is a pass of an event-wide change and the ticket to show.
+// rewriteRounds is how many times an event-wide change reads again and
+// rewrites a pass another writer moved on meanwhile.
+const rewriteRounds = 3
+
+// movedPass is a pass another writer moved on during an event-wide
+// change, as it is now, and how the change shows its ticket.
+type movedPass struct {
+	cur   *Pass
+	fresh func(*Pass) Ticket
+}
+
+// rewriteItem is a pass of an event-wide change and the ticket to show;
+// fresh gives that ticket for another version of the pass (the change
+// applied to it), for a pass written meanwhile by another writer.
 type rewriteItem struct {
-	cur *Pass
-	t   Ticket
+	cur   *Pass
+	t     Ticket
+	fresh func(*Pass) Ticket
 }
 
 // HolderKey identifies who holds a ticket without saying who: a hash of

@@ -2,9 +2,12 @@ package pass_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -262,6 +265,117 @@ func (s staticOrders) OrderByOrderID(context.Context, string, int64) (*pass.Orde
 	return &o, nil
 }
 
+// readAtOrders is an OrderSource whose reads of SecuTix happen at the
+// times it is given, one per read in turn, each marked as the SecuTix
+// client marks its order requests; a read waits for its release.
+type readAtOrders struct {
+	mu     sync.Mutex
+	reads  []pass.Order
+	at     []time.Time
+	wait   []chan struct{}
+	calls  int
+	called chan int
+}
+
+func (r *readAtOrders) read(ctx context.Context) (*pass.Order, error) {
+	r.mu.Lock()
+	i := r.calls
+	r.calls++
+	r.mu.Unlock()
+	pass.MarkRead(ctx, r.at[i])
+	r.called <- i
+	<-r.wait[i]
+	o := r.reads[i]
+	return &o, nil
+}
+func (r *readAtOrders) OrderBySecret(ctx context.Context, _, _ string) (*pass.Order, error) {
+	return r.read(ctx)
+}
+func (r *readAtOrders) OrderByFileID(ctx context.Context, _ string, _ int64) (*pass.Order, error) {
+	return r.read(ctx)
+}
+func (r *readAtOrders) OrderByOrderID(ctx context.Context, _ string, _ int64) (*pass.Order, error) {
+	return r.read(ctx)
+}
+
+// TestOverlappingSyncs: two syncs of one order overlap; the one that read
+// SecuTix first (the ticket still valid) finishes after the one that read
+// it later (the ticket cancelled, or passed on to another holder): the
+// later read stands, and the earlier one leaves the passes alone, saying
+// so on the timeline.
+func TestOverlappingSyncs(t *testing.T) {
+	t.Parallel()
+	for _, later := range []string{"cancelled", "transferred"} {
+		t.Run(later, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := setup(t)
+			tk := apple.SampleTicket(pass.EventConcert)
+			tk.Tenant = "demo"
+			order := func(t pass.Ticket) pass.Order {
+				return pass.Order{Tenant: "demo", FileID: t.FileID, OrderID: t.OrderID, SecretToken: t.OrderSecretToken, Tickets: []pass.Ticket{t}}
+			}
+			next := tk
+			switch later {
+			case "cancelled":
+				next.State = pass.TicketCancelled
+			case "transferred":
+				next.TicketID, next.Barcode, next.HolderName = tk.TicketID+100, "REISSUED-1", "Somebody Else"
+			}
+			t0 := time.Now()
+			src := &readAtOrders{reads: []pass.Order{order(tk), order(tk), order(next)}, at: []time.Time{t0, t0.Add(time.Second), t0.Add(2 * time.Second)},
+				wait: []chan struct{}{make(chan struct{}), make(chan struct{}), make(chan struct{})}, called: make(chan int, 3)}
+			s := &pass.Syncer{Orders: src, Service: b.svc, Hints: b.db, Timeline: b.db,
+				Templates: map[string]pass.TemplateChoice{"demo": {Default: "default"}}}
+			ref := pass.OrderRef{Tenant: "demo", SecretToken: tk.OrderSecretToken}
+			close(src.wait[0]) // the first sync makes the pass
+			if _, err := s.SyncOrder(ctx, ref, "c0"); err != nil {
+				t.Fatal(err)
+			}
+			<-src.called
+			stale := make(chan error, 1)
+			go func() { _, err := s.SyncOrder(ctx, ref, "stale"); stale <- err }()
+			<-src.called // the stale sync has read, and waits
+			close(src.wait[2])
+			if _, err := s.SyncOrder(ctx, ref, "fresh"); err != nil {
+				t.Fatal(err)
+			}
+			close(src.wait[1])
+			if err := <-stale; err != nil {
+				t.Fatal(err)
+			}
+			ps, err := b.db.PassesByOrder(ctx, "demo", tk.OrderSecretToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var active []string
+			for _, p := range ps {
+				if p.Status == pass.StatusActive {
+					active = append(active, fmt.Sprintf("%s generation %d ticket %d", p.SerialNumber, p.HolderGeneration, p.TicketID))
+				}
+			}
+			want := 0
+			if later == "transferred" {
+				want = 1 // the new holder's
+			}
+			if len(active) != want || (want == 1 && !strings.Contains(active[0], fmt.Sprint(next.TicketID))) {
+				t.Errorf("active passes after the stale sync: %v, want %d (the later read's)", active, want)
+			}
+			entries, err := b.db.Timeline(ctx, "demo", tk.OrderSecretToken, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, e := range entries {
+				found = found || (e.Kind == "stale-read" && e.CorrelationID == "stale")
+			}
+			if !found {
+				t.Errorf("the stale sync left no stale-read entry on the timeline")
+			}
+		})
+	}
+}
+
 // staticSyncer syncs the demo tenant's orders from o alone.
 func staticSyncer(b bundle, o pass.Order) *pass.Syncer {
 	return &pass.Syncer{Orders: staticOrders{o}, Service: b.svc, Hints: b.db, Timeline: b.db,
@@ -322,6 +436,76 @@ func TestGateTicketWithoutID(t *testing.T) {
 		if err != nil || res.Result != want {
 			t.Errorf("scan %d: %s %v, want %s", i+1, res.Result, err, want)
 		}
+	}
+}
+
+// scanEvents records the announcements a gate queues.
+type scanEvents struct {
+	mu    sync.Mutex
+	kinds []string
+}
+
+func (e *scanEvents) Enqueue(_ context.Context, t pass.NewTask, _ time.Time) (pass.Enqueued, error) {
+	var a pass.EventArgs
+	if err := json.Unmarshal(t.Payload, &a); err != nil {
+		return pass.Enqueued{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.kinds = append(e.kinds, a.Type)
+	return pass.Enqueued{How: "created"}, nil
+}
+
+func (e *scanEvents) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.kinds)
+}
+
+// TestGateReEntry: at a tenant whose tickets admit again (apple.reEntry),
+// a ticket scanned before is let in again, said so (ReEntry) and each
+// entry announced; a scan sent again repeats its answer, re-entry
+// included, and is not announced twice; a cancelled ticket is still
+// refused, and at another tenant the second scan is already_used.
+func TestGateReEntry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant = "demo"
+	cancelled := tk
+	cancelled.MovementID, cancelled.TicketID, cancelled.Barcode, cancelled.State = tk.MovementID+1, tk.TicketID+1, "CANCELLED-1", pass.TicketCancelled
+	for _, x := range []pass.Ticket{tk, cancelled} {
+		if _, _, err := b.svc.Apply(ctx, x, "default"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := testGate(b)
+	events := &scanEvents{}
+	g.Events = events
+	g.ReEntry = map[string]bool{"demo": true}
+	for i, c := range []struct {
+		id      string
+		reEntry bool
+		events  int
+	}{
+		{"e1", false, 1},
+		{"e2", true, 2},
+		{"e2", true, 2}, // sent again: the first answer, no second announcement
+		{"e3", true, 3},
+	} {
+		res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: tk.Barcode, ScanID: c.id})
+		if err != nil || res.Result != pass.ScanValid || res.ReEntry != c.reEntry || events.count() != c.events {
+			t.Errorf("scan %d (%s): %s re-entry %v, %d announcements, %v; want valid, re-entry %v, %d", i+1, c.id,
+				res.Result, res.ReEntry, events.count(), err, c.reEntry, c.events)
+		}
+	}
+	if res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: cancelled.Barcode}); err != nil || res.Result != pass.ScanCancelled {
+		t.Errorf("the cancelled ticket: %s %v", res.Result, err)
+	}
+	g.ReEntry = nil
+	if res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: tk.Barcode}); err != nil || res.Result != pass.ScanAlreadyUsed || res.ReEntry {
+		t.Errorf("without re-entry: %s re-entry %v %v, want already_used", res.Result, res.ReEntry, err)
 	}
 }
 

@@ -52,6 +52,12 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		o   *Order
 		err error
 	)
+	// When SecuTix is read (the worker's run carries a mark; a sync
+	// called inline gets its own): the tickets carry it (Ticket.ReadAt).
+	mark := ReadMarkOf(ctx)
+	if mark == nil {
+		ctx, mark = WithReadMark(ctx)
+	}
 	ds, canMap := s.Orders.(DetailsSource)
 	switch {
 	case len(ref.Details) > 0 && canMap:
@@ -105,10 +111,12 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		hints = append(hints, hs...)
 	}
 	used := map[string]time.Time{}
+	atGate := map[string]bool{} // scans walletpass's gate announced
 	voided := map[string]bool{}
 	for _, h := range hints {
 		if IsUsedState(h.State) {
 			used[h.Ref] = h.LastUpdate
+			atGate[h.Ref] = h.State == StateScannedAtGate
 		}
 		if h.State == StateVoidedByOperator {
 			voided[h.Ref] = true
@@ -126,9 +134,11 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		}
 	}
 	choice := s.Templates[ref.Tenant]
+	readAt := mark.At()
 	var errs []error
 	for _, t := range o.Tickets {
 		t.Tenant = ref.Tenant
+		t.ReadAt = readAt
 		if t.OrderSecretToken == "" {
 			t.OrderSecretToken = o.SecretToken
 		}
@@ -141,13 +151,15 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 			// gate tells entries to the same event apart (SameOccasion).
 			t.State = TicketValid
 		}
+		tRef, mRef := "t:"+strconv.FormatInt(t.TicketID, 10), "m:"+strconv.FormatInt(t.MovementID, 10)
 		if t.State == TicketValid && !t.MultiEvent() {
-			if _, ok := used["t:"+strconv.FormatInt(t.TicketID, 10)]; ok {
+			if _, ok := used[tRef]; ok {
 				t.State = TicketUsed
-			} else if _, ok := used["m:"+strconv.FormatInt(t.MovementID, 10)]; ok {
+			} else if _, ok := used[mRef]; ok {
 				t.State = TicketUsed
 			}
 		}
+		t.ScanAnnounced = atGate[tRef] || (t.TicketID == 0 && atGate[mRef])
 		changed, err := s.applyTicket(ctx, t, choice, correlationID, tl)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("movement %d: %w", t.MovementID, err))
@@ -198,6 +210,14 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoic
 		t.HolderGeneration = 0
 	case err != nil:
 		return nil, err
+	case !t.ReadAt.IsZero() && latest.Ticket.ReadAt.After(t.ReadAt):
+		// Another sync read SecuTix after this one did and has written
+		// the ticket's pass: what this one read is older (a void, a
+		// transfer it does not know of yet), and is left out.
+		tl.add(s.entry(t.Tenant, t.OrderSecretToken, t.FileID, "stale-read", correlationID, fmt.Sprintf(
+			"movement %d: SecuTix was read at %s for this sync, and at %s for the pass's version %d; this sync leaves it alone",
+			t.MovementID, t.ReadAt.UTC().Format(time.RFC3339Nano), latest.Ticket.ReadAt.UTC().Format(time.RFC3339Nano), latest.Version)))
+		return nil, nil
 	default:
 		t.HolderGeneration = latest.HolderGeneration
 		corrected := t.TicketID != 0 && t.TicketID == latest.TicketID
@@ -272,7 +292,7 @@ func (s *Syncer) flush(ctx context.Context, tenant string, b *timelineBatch) {
 // IsUsedState reports whether a webhook state means the ticket was scanned.
 func IsUsedState(state string) bool {
 	switch strings.ToUpper(state) {
-	case "VALIDATED", "CONTROLLED", "USED":
+	case "VALIDATED", "CONTROLLED", "USED", StateScannedAtGate:
 		return true
 	}
 	return false

@@ -225,6 +225,18 @@ type Ticket struct {
 	// Upcoming are the events a ticket admits to besides its own (a season
 	// or multi-event ticket): iOS 26 lists them on the one pass.
 	Upcoming []UpcomingEvent `json:"upcoming,omitempty"`
+	// ReadAt is when SecuTix was read for this ticket (its order request
+	// went out; zero when unknown, as for an order mapped from a
+	// webhook's body): a sync whose read is older than the one a pass
+	// was made from leaves that pass alone (Syncer), so that two syncs of
+	// one order that overlap cannot undo the later one's void or
+	// transfer.
+	ReadAt time.Time `json:"readAt,omitzero"`
+	// ScanAnnounced: the scan that makes the ticket used was announced
+	// (ticket.scanned) by walletpass's gate when it was made; a ticket
+	// SecuTix's own gates marked used is announced with its pass's new
+	// version (FollowUps). Set by the sync, never stored.
+	ScanAnnounced bool `json:"-"`
 }
 
 // MultiEvent reports whether t admits to several events (a season

@@ -71,8 +71,8 @@ func (s *DB) RecordScan(ctx context.Context, sc pass.ScanRecord) (pass.ScanRecor
 	fresh := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var at int64
-		err := tx.QueryRowContext(ctx, `SELECT serial_number, result, scanned_at FROM scans WHERE tenant = $1 AND scan_id = $2`,
-			sc.Tenant, sc.ScanID).Scan(&stored.Serial, &stored.Result, &at)
+		err := tx.QueryRowContext(ctx, `SELECT serial_number, result, re_entry, scanned_at FROM scans WHERE tenant = $1 AND scan_id = $2`,
+			sc.Tenant, sc.ScanID).Scan(&stored.Serial, &stored.Result, &stored.ReEntry, &at)
 		if err == nil {
 			stored.Tenant, stored.ScanID, stored.At = sc.Tenant, sc.ScanID, time.UnixMilli(at).UTC()
 			return nil
@@ -80,8 +80,8 @@ func (s *DB) RecordScan(ctx context.Context, sc pass.ScanRecord) (pass.ScanRecor
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO scans (tenant, scan_id, serial_number, result, scanned_at) VALUES ($1, $2, $3, $4, $5)`,
-			sc.Tenant, sc.ScanID, sc.Serial, sc.Result, sc.At.UnixMilli()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO scans (tenant, scan_id, serial_number, result, re_entry, scanned_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			sc.Tenant, sc.ScanID, sc.Serial, sc.Result, sc.ReEntry, sc.At.UnixMilli()); err != nil {
 			return err
 		}
 		stored, fresh = sc, true

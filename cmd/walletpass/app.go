@@ -333,6 +333,18 @@ func seasonTickets(list []config.SeasonTicket) map[string][]string {
 	return out
 }
 
+// reEntry names the tenants whose tickets admit again after a scan
+// (apple.reEntry, which Google objects follow too).
+func reEntry(cfg *config.Config) map[string]bool {
+	out := map[string]bool{}
+	for _, t := range cfg.Tenants {
+		if t.Apple.ReEntry {
+			out[t.ID] = true
+		}
+	}
+	return out
+}
+
 // policies is each tenant's follow-up policy, from its configuration and
 // the adapters it has.
 func (a *App) policies() pass.Policies {
@@ -529,7 +541,7 @@ func (a *App) buildServer() error {
 	}
 	deps := httpapi.Deps{
 		Log: a.Log, Tenants: tenants, Health: a.healthChecks(), Draining: a.draining.Load, Metrics: a.metrics,
-		Scans: &pass.Gate{Store: db, Inbox: a.Inbox, Events: db, Rotating: a.Google.rotating()}, Notices: a.Announcer, Erasures: a.Eraser,
+		Scans: &pass.Gate{Store: db, Inbox: a.Inbox, Events: db, Rotating: a.Google.rotating(), ReEntry: reEntry(cfg)}, Notices: a.Announcer, Erasures: a.Eraser,
 		Subscriptions: httpapi.SubscriptionDeps{Store: db, NewSecret: outbound.NewSecret,
 			CheckEndpoint: func(u string) error { return outbound.CheckEndpoint(u, cfg.Server.Development) }},
 		AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,

@@ -139,6 +139,39 @@ func (r *receiver) types(serial string) []string {
 	return out
 }
 
+// TestSecuTixScansAnnounced: a ticket scanned at SecuTix's own gates (its
+// VALIDATED webhook) is announced as ticket.scanned, as a scan at
+// walletpass's gate is, before its pass's new version; a later sync of
+// the used ticket announces no second scan.
+func TestSecuTixScansAnnounced(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, "")
+	defer s.stop()
+	rcv := newReceiver(t, 0)
+	subscribe(t, s, rcv)
+	o := s.createOrder(map[string]any{"count": 2})
+	ps := s.waitPasses(o.Secret, "2 passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
+	tk, other := o.Tickets[0], o.Tickets[1]
+	serial := byMovement(ps, tk.MovementID, 0).SerialNumber
+	s.action(o, tk.TicketID, "validate", nil)
+	s.waitPasses(o.Secret, "the used pass", func(ps []pass.Pass) bool { return byMovement(ps, tk.MovementID, 0).Status == pass.StatusUsed })
+	s.action(o, other.TicketID, "modify", map[string]any{})
+	s.waitPasses(o.Secret, "the other's version 2", func(ps []pass.Pass) bool { return byMovement(ps, other.MovementID, 0).Version == 2 })
+	s.idle()
+	want := []string{pass.EventPassCreated, pass.EventTicketScanned, pass.EventPassUpdated}
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Join(rcv.types(serial), " ") != strings.Join(want, " ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the endpoint got %v for the scanned pass, want %v in this order", rcv.types(serial), want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.idle()
+	if got := rcv.types(serial); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("then the endpoint got %v, want %v", got, want)
+	}
+}
+
 // TestOutboundWebhooks: an organiser subscribes an endpoint through the
 // API (scopes webhooks:read and webhooks:write); a pass's life (created,
 // added to a phone, modified, scanned at a gate, cancelled, removed from
