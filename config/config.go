@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,9 @@ type Config struct {
 	// TemplatesDir optionally holds more templates, one folder each; the
 	// built-in ones (such as "default") are always available.
 	TemplatesDir string `yaml:"templatesDir"`
+	// envProblems are the environment overrides that could not be read
+	// (Validate lists them with the rest).
+	envProblems []string
 }
 
 // Server is how the HTTP server listens and is reached.
@@ -299,7 +303,8 @@ type Apple struct {
 	KeyFile     string `yaml:"keyFile"`
 	// WWDRFile is Apple's WWDR intermediate (G4), PEM or DER.
 	WWDRFile string `yaml:"wwdrFile"`
-	// ReEntry keeps a scanned ticket's pass valid.
+	// ReEntry keeps a scanned ticket's pass valid, and lets the gate
+	// (POST /scans) admit it again.
 	ReEntry bool `yaml:"reEntry"`
 	// SharingProhibited removes Wallet's Share button: "never" (default),
 	// "named" (tickets with a holder's name) or "always". Wallet still lets
@@ -610,7 +615,11 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Console.ClientID, "WALLETPASS_CONSOLE_CLIENT_ID")
 	set(&c.Console.ClientSecret, "WALLETPASS_CONSOLE_CLIENT_SECRET")
 	if v := getenv("WALLETPASS_DEVELOPMENT"); v != "" {
-		c.Server.Development = v == "1" || strings.EqualFold(v, "true")
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			c.envProblems = append(c.envProblems, fmt.Sprintf("WALLETPASS_DEVELOPMENT %q must be true or false", v))
+		}
+		c.Server.Development = b
 	}
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
@@ -630,9 +639,12 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		set(&t.SecuTix.Operator, EnvName(t.ID, "SECUTIX_OPERATOR"))
 		set(&t.SecuTix.Partner, EnvName(t.ID, "SECUTIX_PARTNER"))
 		set(&t.SecuTix.Secret, EnvName(t.ID, "SECUTIX_SECRET"))
-		if v := getenv(EnvName(t.ID, "SECUTIX_CATALOG_INTERVAL")); v != "" {
-			if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-				t.SecuTix.CatalogInterval = Duration(d)
+		if name := EnvName(t.ID, "SECUTIX_CATALOG_INTERVAL"); getenv(name) != "" {
+			var d Duration
+			if err := d.UnmarshalText([]byte(getenv(name))); err != nil {
+				c.envProblems = append(c.envProblems, fmt.Sprintf("%s %q is not a duration such as 10m", name, getenv(name)))
+			} else {
+				t.SecuTix.CatalogInterval = d
 			}
 		}
 		set(&t.Webhooks.Password, EnvName(t.ID, "WEBHOOK_PASSWORD"))
@@ -773,7 +785,7 @@ func (e *ValidationError) Error() string {
 // Validate checks the configuration and returns a *ValidationError listing
 // every problem, or nil.
 func (c *Config) Validate() error {
-	var p []string
+	p := slices.Clone(c.envProblems)
 	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
 	if c.Server.Listen == "" {
 		add("server.listen is required")
@@ -822,6 +834,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.DrainDelay < 0 || c.Server.DrainDelay > Duration(time.Minute) {
 		add("server.drainDelay must be between 0 and 1m")
+	}
+	// Only reconcileEvery may be off: a lease, a backoff or a retention of
+	// "off" would renew leases never, fail the first retry or purge every
+	// record at once.
+	if w := c.Workers; w.Count < 0 || w.MaxAttempts < 0 {
+		add("workers.count and workers.maxAttempts must not be negative (0 for the default)")
+	}
+	if l := c.Workers.Lease; l != 0 && l < Duration(time.Second) {
+		add("workers.lease must be at least 1s (leave it out for 30s; it cannot be off)")
+	}
+	if c.Workers.MaxBackoff < 0 {
+		add("workers.maxBackoff cannot be off (leave it out for 5m)")
+	}
+	if c.Workers.Retention < 0 {
+		add("workers.retention cannot be off (leave it out for 720h)")
 	}
 	if cs := c.Console; cs.Issuer != "" {
 		if u, err := url.Parse(cs.Issuer); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && c.Server.Development)) {

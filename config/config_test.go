@@ -133,11 +133,32 @@ workers: {count: 8, reconcileEvery: "off", retention: 48h}
 	}
 }
 
+// TestEnvironmentOverridesRefused: an override that cannot be read is a
+// problem named by its variable, not silently ignored.
+func TestEnvironmentOverridesRefused(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load("", env(map[string]string{
+		"WALLETPASS_DEVELOPMENT":                          "yes",
+		"WALLETPASS_TENANT_DEMO_SECUTIX_CATALOG_INTERVAL": "10",
+	}))
+	for _, want := range []string{`WALLETPASS_DEVELOPMENT "yes" must be true or false`,
+		`WALLETPASS_TENANT_DEMO_SECUTIX_CATALOG_INTERVAL "10" is not a duration`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to say %s", err, want)
+		}
+	}
+	if _, err := config.Load("", env(map[string]string{"WALLETPASS_DEVELOPMENT": "1",
+		"WALLETPASS_TENANT_DEMO_SECUTIX_CATALOG_INTERVAL": "15m"})); err != nil {
+		t.Errorf("good overrides: %v", err)
+	}
+}
+
 func TestValidationListsEveryProblem(t *testing.T) {
 	t.Parallel()
 	path := write(t, `
 server: {listen: "127.0.0.1:8080", publicBaseURL: "http://passes.example.com", linkSecret: short, logLevel: chatty, adminListen: "127.0.0.1:8080", drainDelay: 2m, trustedProxies: ["10.0.0.0/8", "192.0.2.7", "lb.internal", "fe80::1%eth0", "::ffff:10.0.0.0/90"]}
 storage: {postgresURL: "mysql://x", s3URL: "https://bucket"}
+workers: {count: -1, lease: "off", maxBackoff: "off", retention: "off"}
 tenants:
   - id: Bad_ID
     name: ""
@@ -196,6 +217,10 @@ tenants:
 		`tenant "rules": secutix.contactDetails: "x y" is not an upper-case SecuTix word`,
 		`server.adminListen must differ from server.listen`,
 		`server.drainDelay must be between 0 and 1m`,
+		`workers.count and workers.maxAttempts must not be negative`,
+		`workers.lease must be at least 1s`,
+		`workers.maxBackoff cannot be off`,
+		`workers.retention cannot be off`,
 		`tenants[0].id "Bad_ID" must be 1-63 lowercase letters`,
 		`tenants[0]: name is required`,
 		`apple.passTypeId "com.example" must look like pass.com.example.tickets`,

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -54,11 +55,23 @@ func (s *Server) recoverProblem(c *gin.Context) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.ErrorContext(c.Request.Context(), "panic", slog.String("correlationId", correlationID(c)),
-				slog.String("path", c.FullPath()), slog.Any("panic", r))
+				slog.String("path", c.FullPath()), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
 			writeProblem(c, http.StatusInternalServerError, "an internal error occurred; quote the correlation id when reporting it")
 		}
 	}()
 	c.Next()
+}
+
+// methodLabel is a request's method as metrics and logs name it: HTTP's
+// own methods, and "other" for any token a client makes up (each would
+// otherwise be a new series kept for the life of the process).
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 // logRequests writes one structured line per failed request (status 400
@@ -73,7 +86,7 @@ func (s *Server) logRequests(c *gin.Context) {
 		if route == "" {
 			route = "unmatched"
 		}
-		s.deps.Metrics.Request(route, c.Request.Method, status, time.Since(start))
+		s.deps.Metrics.Request(route, methodLabel(c.Request.Method), status, time.Since(start))
 	}
 	level := slog.LevelInfo
 	switch {
@@ -88,7 +101,7 @@ func (s *Server) logRequests(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
-	s.log.LogAttrs(c.Request.Context(), level, "http", slog.String("method", c.Request.Method), slog.String("route", route),
+	s.log.LogAttrs(c.Request.Context(), level, "http", slog.String("method", methodLabel(c.Request.Method)), slog.String("route", route),
 		slog.Int("status", status), slog.Duration("duration", time.Since(start)),
 		slog.String("correlationId", correlationID(c)))
 }

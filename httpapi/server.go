@@ -251,7 +251,7 @@ func (s *Server) routes() *gin.Engine {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		s.log.Error("trusted proxies", "error", err)
 	}
-	r.Use(withCorrelationID, s.recoverProblem, s.logRequests, limitBody(MaxBody))
+	r.Use(withCorrelationID, s.logRequests, s.recoverProblem, limitBody(MaxBody)) // a panic's 500 is logged and counted too
 	r.NoRoute(func(c *gin.Context) { writeProblem(c, http.StatusNotFound, "no such resource") })
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, http.StatusMethodNotAllowed, "method not allowed on this resource")

@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"walletpass/httpapi"
 	"walletpass/pass"
@@ -208,4 +212,82 @@ func TestHealthAndReadiness(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "/api/demo/preview/default?kind=festival") {
 		t.Errorf("home page lacks the preview links: %d", resp.StatusCode)
 	}
+}
+
+// panicking is a health check whose Ping panics.
+type panicking struct{}
+
+func (panicking) Ping(context.Context) error { panic("the driver broke") }
+
+// requests records what the server counts.
+type requests struct {
+	mu  sync.Mutex
+	got []string // method route status
+}
+
+func (r *requests) Request(route, method string, status int, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, fmt.Sprintf("%s %s %d", method, route, status))
+}
+func (r *requests) Webhook(string, string, string) {}
+
+// TestPanicsAndMethodsCounted: a handler's panic is a 500 problem that the
+// request metrics and log count like any other, logged with its stack; a
+// method a client makes up is counted as "other", not as a series of its
+// own.
+func TestPanicsAndMethodsCounted(t *testing.T) {
+	t.Parallel()
+	var logs syncWriter
+	rec := &requests{}
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
+		Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: rec,
+		Health: []httpapi.HealthCheck{{What: "the database", Pinger: panicking{}}},
+	}))
+	defer srv.Close()
+	if resp, body := get(t, srv.URL+"/readyz", nil); resp.StatusCode != 500 || !strings.Contains(string(body), "correlation id") {
+		t.Errorf("a panic: %d %s", resp.StatusCode, body)
+	}
+	for _, m := range []string{"XQ1", "XQ2", "GET"} {
+		req, _ := http.NewRequest(m, srv.URL+"/healthz", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	rec.mu.Lock()
+	got := strings.Join(rec.got, "\n")
+	rec.mu.Unlock()
+	for _, want := range []string{"GET /readyz 500", "other ", "GET /healthz 200"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the metrics lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "XQ") {
+		t.Errorf("a made-up method is a label:\n%s", got)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"msg":"panic"`) || !strings.Contains(out, `"stack":"goroutine`) ||
+		!strings.Contains(out, `"msg":"http"`) || !strings.Contains(out, `"status":500`) {
+		t.Errorf("the log lacks the panic's stack or its request line:\n%s", out)
+	}
+}
+
+// syncWriter is a log destination safe for the server's goroutines.
+type syncWriter struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -119,7 +120,7 @@ func (s *Sender) Send(ctx context.Context, sub pass.Subscription, m pass.Outboun
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.Endpoint, bytes.NewReader(m.Payload))
 	if err != nil {
-		return 0, err
+		return 0, pass.Errorf(pass.KindInvalid, "the subscription's endpoint is not a URL")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "walletpass-webhooks")
@@ -128,11 +129,27 @@ func (s *Sender) Send(ctx context.Context, sub pass.Subscription, m pass.Outboun
 	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, withoutPath(err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, nil
+}
+
+// withoutPath is a failed request's error naming the endpoint by its
+// scheme and host alone: its path and query may carry the receiver's own
+// token, and the error reaches the log, the task list and the delivery
+// log.
+func withoutPath(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	where := "the endpoint"
+	if u, perr := url.Parse(ue.URL); perr == nil {
+		where = u.Scheme + "://" + u.Host
+	}
+	return fmt.Errorf("%s %s: %w", ue.Op, where, ue.Err)
 }
 
 var _ pass.WebhookSender = (*Sender)(nil)

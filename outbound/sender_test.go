@@ -113,3 +113,22 @@ func TestSenderKeepsConnections(t *testing.T) {
 			rounds, pass.DeliveryStreams, dials, pass.DeliveryStreams)
 	}
 }
+
+// TestSendErrorNamesNoPath: a delivery that fails names the endpoint by
+// its scheme and host; its path and query, which may carry the
+// receiver's token, stay out of the error the log and the delivery log
+// show.
+func TestSendErrorNamesNoPath(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing answers there now
+	sub := pass.Subscription{ID: "wh_1", Endpoint: "http://" + addr + "/in/k9path?token=s3cr3t", Secret: NewSecret()}
+	_, err = NewSender(true).Send(context.Background(), sub, pass.OutboundMessage{ID: "msg_1", Payload: []byte(`{}`)})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "k9path") ||
+		!strings.Contains(err.Error(), "http://"+addr) {
+		t.Errorf("the error: %v", err)
+	}
+}

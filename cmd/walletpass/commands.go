@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -318,7 +319,13 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "database %s is up to date\n", cfg.Storage.SQLitePath)
+	where := cfg.Storage.SQLitePath
+	if u, err := url.Parse(cfg.Storage.PostgresURL); cfg.Storage.PostgresURL != "" && err == nil {
+		where = "postgres://" + u.Host + u.Path // no user, password or parameters
+	} else if cfg.Storage.PostgresURL != "" {
+		where = "on PostgreSQL"
+	}
+	fmt.Fprintf(stdout, "database %s is up to date\n", where)
 	return db.Close()
 }
 

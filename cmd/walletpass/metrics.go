@@ -54,7 +54,7 @@ func newMetrics(db *storage.DB, identities map[string]*certs.Identity) *metrics 
 	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "walletpass_http_requests_total",
 		Help: "HTTP requests answered, by route pattern, method and status."}, []string{"route", "method", "status"})
 	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "walletpass_http_request_duration_seconds",
-		Help: "Time to answer an HTTP request, by route pattern and method.", Buckets: localBuckets}, []string{"route", "method"})
+		Help: "Time to answer an HTTP request, by route pattern and method.", Buckets: remoteBuckets}, []string{"route", "method"})
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "walletpass_webhooks_total",
 		Help: "SecuTix webhooks received, by tenant, source and outcome (queued, merged, unauthorized, throttled, rejected, failed)."},
 		[]string{"tenant", "source", "outcome"})

@@ -104,13 +104,33 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 		}
 		for _, name := range docMetric.FindAllString(string(data), -1) {
 			named++
-			if _, ok := fams[name]; !ok {
+			if _, ok := fams[histogramOf(fams, name)]; !ok {
 				t.Errorf("%s names %s, which /metrics does not serve", filepath.Base(f), name)
 			}
 		}
 	}
 	if named < 10 {
 		t.Errorf("the docs name %d metrics: the extraction is broken", named)
+	}
+	// The alerts docs/production.md suggests can be pasted as they are: a
+	// counter under rate() or increase() (its raw value only grows), a
+	// histogram by its _bucket, _sum or _count series.
+	prod, err := os.ReadFile(filepath.Join("..", "..", "docs", "production.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, alerts, _ := strings.Cut(string(prod), "Worth alerting on:")
+	alerts, _, _ = strings.Cut(alerts, "\n- ")
+	for _, at := range docMetric.FindAllStringIndex(alerts, -1) {
+		name := alerts[at[0]:at[1]]
+		fam := fams[histogramOf(fams, name)]
+		switch {
+		case fam == nil:
+		case fam.GetType() == dto.MetricType_COUNTER && !strings.HasSuffix(alerts[:at[0]], "rate(") && !strings.HasSuffix(alerts[:at[0]], "increase("):
+			t.Errorf("production.md alerts on the counter %s outside rate() or increase()", name)
+		case fam.GetType() == dto.MetricType_HISTOGRAM && name == fam.GetName():
+			t.Errorf("production.md alerts on the histogram %s by its bare name, which has no series", name)
+		}
 	}
 	if exp := sum(fams["walletpass_certificate_expiry_timestamp_seconds"], map[string]string{"tenant": "demo", "certificate": "pass"}); exp < float64(time.Now().Unix()) {
 		t.Errorf("certificate expiry %v is in the past", exp)
@@ -141,6 +161,17 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 			t.Errorf("%s on the public listener: %d, want 404", p, resp.StatusCode)
 		}
 	}
+}
+
+// histogramOf is the family a series name belongs to: a histogram's for
+// its _bucket, _sum and _count series, name itself otherwise.
+func histogramOf(fams map[string]*dto.MetricFamily, name string) string {
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		if base, ok := strings.CutSuffix(name, suffix); ok && fams[base].GetType() == dto.MetricType_HISTOGRAM {
+			return base
+		}
+	}
+	return name
 }
 
 // docMetric finds a metric family's name in the docs.

@@ -407,3 +407,26 @@ tenants:
 	}
 	appletest.Verify(t, data, filepath.Join(dir, "data", "pki", "wwdr.pem")) // every file its manifest names
 }
+
+// TestMigrateNamesItsDatabase: `walletpass migrate` on PostgreSQL names
+// the database it brought up to date (host and database, no credentials),
+// not the SQLite file it did not touch.
+func TestMigrateNamesItsDatabase(t *testing.T) {
+	t.Parallel()
+	dsn := freshSchema(t, needService(t, "WALLETPASS_TEST_POSTGRES", "a PostgreSQL DSN"))
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	if err := Run(context.Background(), []string{"migrate"}, &out, io.Discard,
+		testEnv(t.TempDir(), map[string]string{"WALLETPASS_DATABASE_URL": dsn})); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	pw, _ := u.User.Password()
+	if !strings.Contains(got, "postgres://"+u.Host+u.Path) || strings.Contains(got, ".db") || strings.Contains(got, "@") ||
+		(pw != "" && strings.Contains(got, pw)) || strings.Contains(got, "search_path") {
+		t.Errorf("migrate says %q", got)
+	}
+}
