@@ -16,7 +16,10 @@ import (
 // deleted), the orders' timelines and the organiser's app registrations;
 // the erasure is recorded, so that later syncs from SecuTix, which still
 // has the data, leave it out too. The ticket itself (barcode, seat, event)
-// stays: the holder may still use it.
+// stays: the holder may still use it. An erasure is marked complete once
+// every part of it is done; one that failed or stopped half-way is run
+// again whole (by the retention job, for an order, or by asking again),
+// each part doing only what is left.
 
 // ErasureRequest names whose holder data to erase: an order (its SecuTix
 // file id) or a holder (an e-mail address, on every order).
@@ -42,17 +45,24 @@ type ErasureReport struct {
 // ErasureStore keeps erasures and the data they remove.
 type ErasureStore interface {
 	// AddErasure records that the holder data of subject (ErasureSubject)
-	// is erased.
+	// is erased, not complete yet (again if it was recorded before).
 	AddErasure(ctx context.Context, tenant, subject string, at time.Time) error
+	// CompleteErasure marks the erasure of subject complete. It returns an
+	// error wrapping ErrNotFound if subject was not recorded.
+	CompleteErasure(ctx context.Context, tenant, subject string, at time.Time) error
 	// Erased reports whether any of the subjects was erased.
 	Erased(ctx context.Context, tenant string, subjects ...string) (bool, error)
 	// HolderPasses returns the passes of an order (fileID not 0) or whose
 	// holder key is one of keys.
 	HolderPasses(ctx context.Context, tenant string, fileID int64, keys ...string) ([]Pass, error)
-	// DropVersionFiles forgets the files of the pass's versions before
-	// version: it removes their stored forms and returns how many, and
-	// the keys of files stored in the blob store by earlier releases.
+	// DropVersionFiles removes the stored forms of the pass's versions
+	// before version and returns how many, and the keys of those
+	// versions' files stored in the blob store by earlier releases, which
+	// it returns again until ForgetVersionBlobs clears them.
 	DropVersionFiles(ctx context.Context, tenant, serial string, before int) (blobKeys []string, dropped int, err error)
+	// ForgetVersionBlobs clears the keys of the pass's version files that
+	// were deleted from the blob store.
+	ForgetVersionBlobs(ctx context.Context, tenant, serial string, keys []string) error
 	// ScrubTimeline replaces each of words in the order's timeline with
 	// "[erased]" and returns how many entries changed.
 	ScrubTimeline(ctx context.Context, tenant, secretToken string, words []string) (int, error)
@@ -60,7 +70,8 @@ type ErasureStore interface {
 	// of an order.
 	ForgetOrderInstallations(ctx context.Context, tenant, secretToken string) error
 	// HolderDataAfter returns up to limit file ids of orders with a pass
-	// whose event ended before endedBefore and that were not erased.
+	// whose event ended before endedBefore and whose erasure is not
+	// complete (never recorded, or stopped half-way).
 	HolderDataAfter(ctx context.Context, tenant string, endedBefore time.Time, limit int) ([]int64, error)
 }
 
@@ -91,7 +102,9 @@ type Eraser struct {
 // Erase erases the holder data req names. It returns an error of kind
 // KindInvalid for a request that names neither or both, or a malformed
 // address; erasing what has no pass is not an error (the erasure is
-// recorded: passes made later leave the data out).
+// recorded: passes made later leave the data out). An erasure that
+// returns another error is recorded but not complete: asking again
+// finishes it, and asking again after it is complete changes nothing.
 func (e *Eraser) Erase(ctx context.Context, req ErasureRequest) (ErasureReport, error) {
 	var rep ErasureReport
 	req.Email = strings.TrimSpace(req.Email)
@@ -120,44 +133,31 @@ func (e *Eraser) Erase(ctx context.Context, req ErasureRequest) (ErasureReport, 
 	if err != nil {
 		return rep, err
 	}
+	var secrets []string           // the orders, in the passes' order
 	words := map[string][]string{} // order secret -> what to scrub
-	var errs []error
-	for i := range ps {
-		p := &ps[i]
-		t := p.Ticket
-		for _, w := range []string{t.HolderName, t.HolderEmail} {
+	for _, p := range ps {
+		if _, ok := words[p.SecretToken]; !ok && p.SecretToken != "" {
+			secrets = append(secrets, p.SecretToken)
+			words[p.SecretToken] = nil
+		}
+		for _, w := range []string{p.Ticket.HolderName, p.Ticket.HolderEmail} {
 			if strings.TrimSpace(w) != "" {
 				words[p.SecretToken] = append(words[p.SecretToken], w)
 			}
 		}
-		if t.HolderName == "" && t.HolderEmail == "" && !strings.HasPrefix(p.HolderKey, "email:") && !strings.HasPrefix(p.HolderKey, "name:") {
-			continue // nothing of the holder's left on it
-		}
-		t.HolderName, t.HolderEmail = "", ""
-		next, _, err := e.Service.update(ctx, p, t, Change{Erased: true})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("pass %s: %w", p.SerialNumber, err))
-			continue
-		}
-		rep.Passes++
-		old, dropped, err := e.Store.DropVersionFiles(ctx, req.Tenant, p.SerialNumber, next.Version)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		rep.Files += dropped
-		for _, k := range old {
-			if err := e.Blobs.Delete(ctx, k); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			rep.Files++
-		}
 	}
-	for secret, ws := range words {
-		n, err := e.Store.ScrubTimeline(ctx, req.Tenant, secret, ws)
+	var errs []error
+	// The timelines before the passes: a pass names its holder (what to
+	// scrub) until it is signed again, so an erasure run again after one
+	// that stopped half-way still knows what to scrub. For the same
+	// reason the passes of an order whose timeline failed keep their
+	// holder until the next run.
+	unscrubbed := map[string]bool{}
+	for _, secret := range secrets {
+		n, err := e.Store.ScrubTimeline(ctx, req.Tenant, secret, words[secret])
 		if err != nil {
 			errs = append(errs, err)
+			unscrubbed[secret] = true
 		}
 		rep.Timeline += n
 		if req.FileID != 0 {
@@ -166,32 +166,119 @@ func (e *Eraser) Erase(ctx context.Context, req ErasureRequest) (ErasureReport, 
 			}
 		}
 	}
+	for i := range ps {
+		p := &ps[i]
+		if unscrubbed[p.SecretToken] {
+			continue
+		}
+		current := p.Version
+		if t := p.Ticket; t.HolderName != "" || t.HolderEmail != "" || strings.HasPrefix(p.HolderKey, "email:") || strings.HasPrefix(p.HolderKey, "name:") {
+			t.HolderName, t.HolderEmail = "", ""
+			next, _, err := e.Service.update(ctx, p, t, Change{Erased: true})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("pass %s: %w", p.SerialNumber, err))
+				continue
+			}
+			rep.Passes++
+			current = next.Version
+		}
+		// Also on a pass without holder data: an erasure that stopped
+		// after signing it again left its older files.
+		n, err := e.dropOlderFiles(ctx, req.Tenant, p.SerialNumber, current)
+		rep.Files += n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pass %s: %w", p.SerialNumber, err))
+		}
+	}
+	if len(errs) == 0 {
+		if err := e.Store.CompleteErasure(ctx, req.Tenant, subject, e.Clock.Now()); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if e.Log != nil {
 		e.Log.InfoContext(ctx, "holder data erased", slog.String("tenant", req.Tenant), slog.String("why", req.Why),
-			slog.Int("passes", rep.Passes), slog.Int("files", rep.Files), slog.Int("timelineEntries", rep.Timeline))
+			slog.Int("passes", rep.Passes), slog.Int("files", rep.Files), slog.Int("timelineEntries", rep.Timeline),
+			slog.Bool("complete", len(errs) == 0))
 	}
 	return rep, errors.Join(errs...)
 }
 
+// dropOlderFiles removes the files of a pass's versions before before
+// and returns how many: their stored forms, and their files in the blob
+// store, whose keys are cleared only once deleted (a failed delete is
+// tried again by the next erasure).
+func (e *Eraser) dropOlderFiles(ctx context.Context, tenant, serial string, before int) (int, error) {
+	keys, n, err := e.Store.DropVersionFiles(ctx, tenant, serial, before)
+	if err != nil {
+		return 0, err
+	}
+	var deleted []string
+	var errs []error
+	for _, k := range keys {
+		if err := e.Blobs.Delete(ctx, k); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deleted = append(deleted, k)
+	}
+	n += len(deleted)
+	if err := e.Store.ForgetVersionBlobs(ctx, tenant, serial, deleted); err != nil {
+		errs = append(errs, err)
+	}
+	return n, errors.Join(errs...)
+}
+
+// retainBatch is how many orders Retain asks for at a time, besides those
+// whose erasure failed in the same run.
+const retainBatch = 100
+
+// retainErrors is how many failed orders Retain names in its error (it
+// counts the others).
+const retainErrors = 5
+
 // Retain erases the holder data of every order whose event ended more
-// than days ago (a tenant's retention setting), a batch at a time, and
-// returns how many orders it erased.
+// than days ago (a tenant's retention setting) and whose erasure is not
+// complete, a batch at a time, and returns how many orders it erased. An
+// order whose erasure fails does not hold up the others: Retain goes on
+// and returns the failures together; the next run tries them again.
 func (e *Eraser) Retain(ctx context.Context, tenant string, days int) (int, error) {
 	if days <= 0 {
 		return 0, nil
 	}
 	cutoff := e.Clock.Now().Add(-time.Duration(days) * 24 * time.Hour)
 	n := 0
+	failed := map[int64]bool{}
+	var errs []error
 	for {
-		files, err := e.Store.HolderDataAfter(ctx, tenant, cutoff, 100)
-		if err != nil || len(files) == 0 {
-			return n, err
+		// The failed orders are still incomplete, so still listed: each
+		// batch has room for them and retainBatch others.
+		files, err := e.Store.HolderDataAfter(ctx, tenant, cutoff, len(failed)+retainBatch)
+		if err != nil {
+			return n, errors.Join(append(errs, err)...)
 		}
+		tried := false
 		for _, f := range files {
+			if failed[f] {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return n, errors.Join(append(errs, err)...)
+			}
+			tried = true
 			if _, err := e.Erase(ctx, ErasureRequest{Tenant: tenant, FileID: f, Why: "retention"}); err != nil {
-				return n, fmt.Errorf("retention of order %d: %w", f, err)
+				failed[f] = true
+				if len(errs) < retainErrors {
+					errs = append(errs, fmt.Errorf("retention of order %d: %w", f, err))
+				}
+				continue
 			}
 			n++
+		}
+		if !tried {
+			if len(failed) > len(errs) {
+				errs = append(errs, fmt.Errorf("retention: %d orders failed in all", len(failed)))
+			}
+			return n, errors.Join(errs...)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +153,209 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// errFlaky is the failure the tests' flaky doubles return.
+var errFlaky = errors.New("flaky: unavailable")
+
+// flakyErasures is an ErasureStore whose DropVersionFiles or ScrubTimeline
+// fails when fails says so (given the method and the pass or order).
+type flakyErasures struct {
+	pass.ErasureStore
+	fails func(method, key string) bool
+}
+
+func (f flakyErasures) DropVersionFiles(ctx context.Context, tenant, serial string, before int) ([]string, int, error) {
+	if f.fails("DropVersionFiles", serial) {
+		return nil, 0, errFlaky
+	}
+	return f.ErasureStore.DropVersionFiles(ctx, tenant, serial, before)
+}
+
+func (f flakyErasures) ScrubTimeline(ctx context.Context, tenant, secretToken string, words []string) (int, error) {
+	if f.fails("ScrubTimeline", secretToken) {
+		return 0, errFlaky
+	}
+	return f.ErasureStore.ScrubTimeline(ctx, tenant, secretToken, words)
+}
+
+// flakyBlobs is a BlobDeleter whose Delete fails when fails says so.
+type flakyBlobs struct {
+	pass.BlobDeleter
+	fails func(method, key string) bool
+}
+
+func (f flakyBlobs) Delete(ctx context.Context, key string) error {
+	if f.fails("Delete", key) {
+		return errFlaky
+	}
+	return f.BlobDeleter.Delete(ctx, key)
+}
+
+// failOnce fails the first call of method.
+func failOnce(method string) func(string, string) bool {
+	failed := false
+	return func(m, _ string) bool {
+		if m != method || failed {
+			return false
+		}
+		failed = true
+		return true
+	}
+}
+
+// erasureOrder makes the pass of a holder on order file, whose event ended
+// 41 days before the test's clock, in two versions: the first stored in
+// the database, the second a file in the blob store (as earlier releases
+// stored versions); its order's timeline names the holder. It returns the
+// pass and the blob's key.
+func erasureOrder(t *testing.T, b bundle, movement, file int64) (*pass.Pass, string) {
+	t.Helper()
+	ctx := context.Background()
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant, tk.MovementID, tk.TicketID, tk.FileID = "demo", movement, movement+100, file
+	tk.OrderSecretToken = fmt.Sprintf("secret-%d", file)
+	tk.HolderName, tk.HolderEmail = "Léa Favre", "lea@example.ch"
+	tk.Event.Start = b.svc.Clock.Now().Add(-41 * 24 * time.Hour)
+	tk.Event.End = tk.Event.Start.Add(3 * time.Hour)
+	p1, _, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2 := *p1
+	p2.Version, p2.UpdateTag, p2.UpdatedAt, p2.ContentHash = 2, p1.UpdateTag+1, p1.UpdatedAt.Add(time.Second), "legacy"
+	p2.BlobKey, p2.Content = fmt.Sprintf("demo/passes/%s/v2.pkpass", p1.SerialNumber), nil
+	if err := b.blob.Put(ctx, p2.BlobKey, []byte("PK pass of Léa Favre"), "application/vnd.apple.pkpass"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.db.UpdatePass(ctx, &p2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.db.AddTimeline(ctx, pass.TimelineEntry{Tenant: "demo", SecretToken: tk.OrderSecretToken, FileID: file,
+		At: b.svc.Clock.Now(), Kind: "note", Detail: "called Léa Favre"}); err != nil {
+		t.Fatal(err)
+	}
+	return &p2, p2.BlobKey
+}
+
+// TestErasureResumes: an erasure that fails half-way (a blob delete, the
+// drop of the older versions after the pass is signed again, the
+// timeline) is recorded but not complete, so the retention lists its
+// order; running it again (asked again, or by the retention) finishes
+// it: the pass without the holder, no older version's stored form or
+// file, the timeline scrubbed. Erasing it once more then changes nothing
+// and succeeds.
+func TestErasureResumes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		fail  string // the method that fails once
+		again string // "request" or "retention"
+	}{
+		{name: "a blob delete fails, asked again", fail: "Delete", again: "request"},
+		{name: "a blob delete fails, retention", fail: "Delete", again: "retention"},
+		{name: "the drop fails after the pass is signed again", fail: "DropVersionFiles", again: "request"},
+		{name: "the timeline fails", fail: "ScrubTimeline", again: "retention"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := setup(t)
+			b.svc.Erasures = b.db
+			fails := failOnce(c.fail)
+			er := &pass.Eraser{Service: b.svc, Store: flakyErasures{ErasureStore: b.db, fails: fails},
+				Blobs: flakyBlobs{BlobDeleter: b.blob, fails: fails}, Clock: b.svc.Clock}
+			p, key := erasureOrder(t, b, 1, 10)
+			retained := func() bool {
+				t.Helper()
+				files, err := b.db.HolderDataAfter(ctx, "demo", b.svc.Clock.Now(), 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return slices.Contains(files, int64(10))
+			}
+
+			if _, err := er.Erase(ctx, pass.ErasureRequest{Tenant: "demo", FileID: 10}); !errors.Is(err, errFlaky) {
+				t.Fatalf("the erasure that fails: %v, want %v", err, errFlaky)
+			}
+			if !retained() {
+				t.Error("the order of the incomplete erasure is not listed for the retention")
+			}
+			switch c.again {
+			case "request":
+				if _, err := er.Erase(ctx, pass.ErasureRequest{Tenant: "demo", FileID: 10}); err != nil {
+					t.Fatalf("the erasure again: %v", err)
+				}
+			case "retention":
+				if n, err := er.Retain(ctx, "demo", 30); err != nil || n != 1 {
+					t.Fatalf("the retention: %d orders, %v; want 1", n, err)
+				}
+			}
+
+			got, err := b.db.GetPass(ctx, "demo", p.SerialNumber)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Version != 3 || got.Ticket.HolderName != "" || got.Ticket.HolderEmail != "" {
+				t.Errorf("the pass: v%d holder %q %q; want v3 without the holder", got.Version, got.Ticket.HolderName, got.Ticket.HolderEmail)
+			}
+			for v := 1; v < got.Version; v++ {
+				if data, err := b.db.VersionContent(ctx, "demo", p.SerialNumber, v); !errors.Is(err, pass.ErrNotFound) {
+					t.Errorf("version %d keeps its stored form (%d bytes, %v)", v, len(data), err)
+				}
+			}
+			if _, err := b.blob.Get(ctx, key); !errors.Is(err, pass.ErrNotFound) {
+				t.Errorf("the second version's file in the blob store: %v, want it deleted", err)
+			}
+			tl, err := b.db.Timeline(ctx, "demo", p.SecretToken, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range tl {
+				if strings.Contains(e.Detail, "Favre") {
+					t.Errorf("the timeline keeps %q", e.Detail)
+				}
+			}
+			if retained() {
+				t.Error("the order of the complete erasure is still listed for the retention")
+			}
+
+			rep, err := er.Erase(ctx, pass.ErasureRequest{Tenant: "demo", FileID: 10})
+			if err != nil || rep != (pass.ErasureReport{}) {
+				t.Errorf("erasing the erased order again: %+v, %v; want nothing done", rep, err)
+			}
+			if again, err := b.db.GetPass(ctx, "demo", p.SerialNumber); err != nil || again.Version != got.Version {
+				t.Errorf("erasing the erased order again made v%d (%v), want it left at v%d", again.Version, err, got.Version)
+			}
+			if retained() {
+				t.Error("the order erased again is listed for the retention")
+			}
+		})
+	}
+}
+
+// TestRetentionGoesOn: an order whose erasure keeps failing does not hold
+// up the retention of the orders after it; it stays listed and the
+// retention says it failed.
+func TestRetentionGoesOn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Erasures = b.db
+	er := &pass.Eraser{Service: b.svc, Store: flakyErasures{ErasureStore: b.db, fails: func(m, key string) bool {
+		return m == "ScrubTimeline" && key == "secret-10"
+	}}, Blobs: b.blob, Clock: b.svc.Clock}
+	erasureOrder(t, b, 1, 10)
+	p20, _ := erasureOrder(t, b, 2, 20)
+
+	n, err := er.Retain(ctx, "demo", 30)
+	if n != 1 || !errors.Is(err, errFlaky) || !strings.Contains(fmt.Sprint(err), "order 10") {
+		t.Errorf("the retention: %d orders, %v; want 1 and order 10's failure", n, err)
+	}
+	if got, err := b.db.GetPass(ctx, "demo", p20.SerialNumber); err != nil || got.Ticket.HolderName != "" {
+		t.Errorf("the order after the failing one keeps %q (%v)", got.Ticket.HolderName, err)
+	}
+	if files, err := b.db.HolderDataAfter(ctx, "demo", b.svc.Clock.Now(), 10); err != nil || !slices.Equal(files, []int64{10}) {
+		t.Errorf("listed for the retention: %v, %v; want the failing order", files, err)
+	}
 }

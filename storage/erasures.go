@@ -15,13 +15,33 @@ import (
 
 var _ pass.ErasureStore = (*DB)(nil)
 
-// AddErasure records an erasure of holder data.
+// AddErasure records an erasure of holder data that is not complete yet;
+// an erasure recorded before is marked not complete again (it is run
+// again) and keeps its first time.
 func (s *DB) AddErasure(ctx context.Context, tenant, subject string, at time.Time) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO holder_erasures (tenant, subject, erased_at) VALUES ($1, $2, $3)
-			ON CONFLICT (tenant, subject) DO NOTHING`, tenant, subject, at.UnixMilli())
+			ON CONFLICT (tenant, subject) DO UPDATE SET completed_at = NULL`, tenant, subject, at.UnixMilli())
 		if err != nil {
 			return fmt.Errorf("storage: erasure: %w", err)
+		}
+		return nil
+	})
+}
+
+// CompleteErasure marks the erasure of subject complete. It returns an
+// error wrapping pass.ErrNotFound if subject was not recorded.
+func (s *DB) CompleteErasure(ctx context.Context, tenant, subject string, at time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE holder_erasures SET completed_at = $3 WHERE tenant = $1 AND subject = $2`,
+			tenant, subject, at.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("storage: erasure: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("storage: erasure: %w", err)
+		} else if n == 0 {
+			return fmt.Errorf("storage: erasure of %s: %w", subject, pass.ErrNotFound)
 		}
 		return nil
 	})
@@ -75,16 +95,18 @@ func (s *DB) HolderPasses(ctx context.Context, tenant string, fileID int64, keys
 	return s.queryPasses(ctx, "holder's passes", q+` ORDER BY serial_number || ''`, args...)
 }
 
-// DropVersionFiles forgets the files of a pass's versions before before:
-// it removes their stored forms and returns how many, and the keys of the
-// files stored before the stored form moved into the database.
+// DropVersionFiles removes the stored forms of a pass's versions before
+// before and returns how many, and the keys of those versions' files
+// stored before the stored form moved into the database. The keys stay
+// recorded until ForgetVersionBlobs: a caller whose deletes fail finds
+// them again on its next call.
 func (s *DB) DropVersionFiles(ctx context.Context, tenant, serial string, before int) ([]string, int, error) {
 	var keys []string
 	dropped := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		keys, dropped = keys[:0], 0
 		rows, err := tx.QueryContext(ctx, `SELECT blob_key FROM pass_versions WHERE tenant = $1 AND serial_number = $2
-			AND version < $3 AND blob_key <> ''`, tenant, serial, before)
+			AND version < $3 AND blob_key <> '' ORDER BY version`, tenant, serial, before)
 		if err != nil {
 			return fmt.Errorf("storage: version files: %w", err)
 		}
@@ -107,14 +129,29 @@ func (s *DB) DropVersionFiles(ctx context.Context, tenant, serial string, before
 		}
 		n, _ := res.RowsAffected()
 		dropped = int(n)
-		_, err = tx.ExecContext(ctx, `UPDATE pass_versions SET blob_key = '' WHERE tenant = $1 AND serial_number = $2
-			AND version < $3`, tenant, serial, before)
+		return nil
+	})
+	return keys, dropped, err
+}
+
+// ForgetVersionBlobs clears the keys of the pass's version files that
+// were deleted from the blob store.
+func (s *DB) ForgetVersionBlobs(ctx context.Context, tenant, serial string, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	args := []any{tenant, serial}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE pass_versions SET blob_key = '' WHERE tenant = $1 AND serial_number = $2
+			AND blob_key IN (`+placeholders(3, len(keys))+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("storage: version files: %w", err)
 		}
 		return nil
 	})
-	return keys, dropped, err
 }
 
 // ScrubTimeline replaces each word in the order's timeline with
@@ -177,11 +214,12 @@ func (s *DB) ForgetOrderInstallations(ctx context.Context, tenant, secretToken s
 }
 
 // HolderDataAfter returns up to limit orders (file ids) with a pass whose
-// event ended before endedBefore and that were not erased.
+// event ended before endedBefore and whose erasure is not complete (not
+// recorded, or stopped half-way).
 func (s *DB) HolderDataAfter(ctx context.Context, tenant string, endedBefore time.Time, limit int) ([]int64, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT p.file_id FROM passes p WHERE p.tenant = $1 AND p.file_id <> 0
 		AND p.event_end > 0 AND p.event_end < $2 AND NOT EXISTS (SELECT 1 FROM holder_erasures e WHERE e.tenant = p.tenant
-		AND e.subject = 'file:' || p.file_id) ORDER BY p.file_id LIMIT $3`, tenant, endedBefore.UnixMilli(), limit)
+		AND e.subject = 'file:' || p.file_id AND e.completed_at IS NOT NULL) ORDER BY p.file_id LIMIT $3`, tenant, endedBefore.UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: retention: %w", err)
 	}

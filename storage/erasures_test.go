@@ -1,0 +1,106 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"walletpass/pass"
+	"walletpass/storage"
+)
+
+// TestErasureCompletion: an order whose erasure is recorded but not
+// complete is still listed for the retention, and no longer once it is
+// marked complete; recording it again makes it incomplete again.
+// Dropping the older versions' files returns the keys of their blobs
+// again until they are forgotten, so that a delete that failed is tried
+// again.
+func TestErasureCompletion(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		ended := time.Date(2027, 3, 1, 20, 0, 0, 0, time.UTC)
+		p := newPass("er1", 400) // order 7; v1 is a file in the blob store
+		p.Ticket = pass.Ticket{MovementID: 400, FileID: p.FileID, Event: pass.Event{Start: ended}}
+		if err := db.CreatePass(ctx, p, nil); err != nil {
+			t.Fatal(err)
+		}
+		for v := 2; v <= 3; v++ {
+			next := *p
+			next.Version, next.UpdateTag, next.ContentHash = v, p.UpdateTag+int64(v), fmt.Sprintf("h%d", v)
+			next.UpdatedAt = p.UpdatedAt.Add(time.Duration(v) * time.Second)
+			next.BlobKey, next.Content = "", []byte(fmt.Sprintf("stored form %d", v))
+			if err := db.UpdatePass(ctx, &next, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		const subject = "file:7"
+		listed := func() bool {
+			t.Helper()
+			files, err := db.HolderDataAfter(ctx, "demo", ended.Add(time.Hour), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return slices.Contains(files, p.FileID)
+		}
+		steps := []struct {
+			name   string
+			do     func() error
+			listed bool
+		}{
+			{"not erased", func() error { return nil }, true},
+			{"recorded, not complete", func() error { return db.AddErasure(ctx, "demo", subject, ended) }, true},
+			{"complete", func() error { return db.CompleteErasure(ctx, "demo", subject, ended.Add(time.Minute)) }, false},
+			{"recorded again", func() error { return db.AddErasure(ctx, "demo", subject, ended.Add(time.Hour)) }, true},
+			{"complete again", func() error { return db.CompleteErasure(ctx, "demo", subject, ended.Add(2*time.Hour)) }, false},
+		}
+		for _, s := range steps {
+			if err := s.do(); err != nil {
+				t.Fatalf("%s: %v", s.name, err)
+			}
+			if got := listed(); got != s.listed {
+				t.Errorf("%s: listed for the retention = %v, want %v", s.name, got, s.listed)
+			}
+			if erased, err := db.Erased(ctx, "demo", subject); err != nil || erased != (s.name != "not erased") {
+				t.Errorf("%s: erased = %v, %v", s.name, erased, err)
+			}
+		}
+		if err := db.CompleteErasure(ctx, "demo", "file:8", ended); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("completing an erasure never recorded: %v, want not found", err)
+		}
+
+		drops := []struct {
+			name    string
+			keys    []string
+			dropped int
+		}{
+			{"first", []string{legacyKey("er1", 1)}, 1},
+			{"its blob not deleted yet", []string{legacyKey("er1", 1)}, 0},
+		}
+		for _, d := range drops {
+			keys, dropped, err := db.DropVersionFiles(ctx, "demo", "er1", 3)
+			if err != nil || !slices.Equal(keys, d.keys) || dropped != d.dropped {
+				t.Errorf("%s drop: keys %v, %d stored forms, %v; want %v, %d", d.name, keys, dropped, err, d.keys, d.dropped)
+			}
+		}
+		if err := db.ForgetVersionBlobs(ctx, "demo", "er1", []string{legacyKey("er1", 1)}); err != nil {
+			t.Fatal(err)
+		}
+		if keys, dropped, err := db.DropVersionFiles(ctx, "demo", "er1", 3); err != nil || len(keys) != 0 || dropped != 0 {
+			t.Errorf("drop after the blob was deleted: keys %v, %d stored forms, %v; want none", keys, dropped, err)
+		}
+		if _, err := db.VersionContent(ctx, "demo", "er1", 2); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("an older version keeps its stored form: %v", err)
+		}
+		if got, err := db.VersionContent(ctx, "demo", "er1", 3); err != nil || string(got) != "stored form 3" {
+			t.Errorf("the latest version: %q, %v", got, err)
+		}
+		if got, err := db.GetPass(ctx, "demo", "er1"); err != nil || got.Version != 3 {
+			t.Errorf("the pass after the drops: %+v, %v", got, err)
+		}
+	})
+}
