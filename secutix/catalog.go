@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -261,8 +262,71 @@ func (c *Client) loadStored(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	cat.perfs, cat.stamp, cat.fetched, cat.checked = retain(cat.perfs, indexCatalog(get(root, "catalogData")), at), stamp, at, at
+	cat.perfs, cat.stamp, cat.fetched, cat.checked = retain(cat.perfs, storedCatalog(root, c.cfg.Clock.Now()), at), stamp, at, at
 	cat.stale = c.cfg.Clock.Now().Sub(at) >= c.cfg.CatalogMaxAge
+}
+
+// leftKey is the member of a stored catalogue answer that holds the
+// performances earlier reads had and later ones lack (see retain): each
+// {id, left, product, performance}. SecuTix has no such member; the store
+// keeps it beside the answer, so that every instance, and the next start,
+// still maps the orders of those performances (a refund of a show taken
+// off sale).
+const leftKey = "walletpassLeft"
+
+// storedCatalog is the catalogue a stored answer holds: its performances,
+// and those that left it less than catalogRetention before now.
+func storedCatalog(root node, now time.Time) map[int64]catEntry {
+	out := indexCatalog(get(root, "catalogData"))
+	list, _ := get(root, leftKey).([]any)
+	for _, e := range list {
+		id, err := intOf(get(e, "id"))
+		s, _ := get(e, "left").(string)
+		left, terr := time.Parse(time.RFC3339Nano, s)
+		if err != nil || id <= 0 || terr != nil || now.Sub(left) >= catalogRetention {
+			continue
+		}
+		if _, ok := out[id]; !ok {
+			out[id] = catEntry{product: get(e, "product"), performance: get(e, "performance"), left: left}
+		}
+	}
+	return out
+}
+
+// withLeft is a getCatalogDetailed answer (a JSON object) with the
+// performances of perfs that left the catalogue added under leftKey, to
+// be stored; the answer itself when none has left.
+func withLeft(body []byte, perfs map[int64]catEntry) []byte {
+	type leftEntry struct {
+		ID          int64  `json:"id"`
+		Left        string `json:"left"`
+		Product     node   `json:"product"`
+		Performance node   `json:"performance"`
+	}
+	var left []leftEntry
+	for _, id := range slices.Sorted(maps.Keys(perfs)) {
+		if e := perfs[id]; !e.left.IsZero() {
+			left = append(left, leftEntry{id, e.left.UTC().Format(time.RFC3339Nano), e.product, e.performance})
+		}
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(left) == 0 || len(trimmed) < 2 || trimmed[0] != '{' || trimmed[len(trimmed)-1] != '}' {
+		return body
+	}
+	extra, err := json.Marshal(left)
+	if err != nil {
+		return body
+	}
+	out := make([]byte, 0, len(trimmed)+len(extra)+len(leftKey)+4)
+	out = append(out, trimmed[:len(trimmed)-1]...)
+	if len(bytes.TrimSpace(trimmed[1:len(trimmed)-1])) > 0 {
+		out = append(out, ',')
+	}
+	out = append(out, '"')
+	out = append(out, leftKey...)
+	out = append(out, '"', ':')
+	out = append(out, extra...)
+	return append(out, '}')
 }
 
 // fetchCatalog calls getCatalogDetailed, replaces the cache (keeping, for
@@ -289,12 +353,22 @@ func (c *Client) fetchCatalog(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return malformed(MethodGetCatalogDetailed, err)
 	}
-	cat.perfs, cat.stale, cat.fetched = retain(cat.perfs, indexCatalog(get(root, "catalogData")), now), false, now
+	prev := cat.perfs
+	if prev == nil && c.cfg.Catalogs != nil {
+		// A fresh process: what the store's copy holds (and the
+		// performances it remembers) is what this read may have dropped.
+		if stored, _, _, err := c.cfg.Catalogs.LoadCatalog(ctx, c.catalogKey()); err == nil {
+			if sroot, err := decodeNode(stored); err == nil {
+				prev = storedCatalog(sroot, now)
+			}
+		}
+	}
+	cat.perfs, cat.stale, cat.fetched = retain(prev, indexCatalog(get(root, "catalogData")), now), false, now
 	if serr == nil {
 		cat.stamp, cat.checked = stamp, now
 	}
 	if c.cfg.Catalogs != nil {
-		if err := c.cfg.Catalogs.SaveCatalog(ctx, c.catalogKey(), body, cat.stamp, now); err != nil && c.log != nil {
+		if err := c.cfg.Catalogs.SaveCatalog(ctx, c.catalogKey(), withLeft(body, cat.perfs), cat.stamp, now); err != nil && c.log != nil {
 			c.log.WarnContext(ctx, "secutix: the catalogue could not be stored", "error", err.Error())
 		}
 	}

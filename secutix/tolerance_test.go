@@ -189,3 +189,38 @@ func TestUnknownEnumValuesWarn(t *testing.T) {
 		t.Errorf("tickets %+v, want the one refunded", o.Tickets)
 	}
 }
+
+// TestStoredLeft: the performances that left the catalogue are stored
+// beside SecuTix's answer and read back with their time, whatever the
+// answer's own members; an answer that is no JSON object is stored as it
+// is; what left longer than catalogRetention ago is forgotten.
+func TestStoredLeft(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	perfs := map[int64]catEntry{
+		1: {product: map[string]any{"code": "A"}, performance: map[string]any{"id": "1"}},
+		2: {product: map[string]any{"code": "B"}, performance: map[string]any{"id": "2"}, left: t0},
+	}
+	for _, body := range []string{`{}`, ` {"statusCode":"success","catalogData":{}} `, "{\n}\n"} {
+		stored := withLeft([]byte(body), perfs)
+		root, err := decodeNode(stored)
+		if err != nil {
+			t.Fatalf("%q stored as %s: %v", body, stored, err)
+		}
+		got := storedCatalog(root, t0.Add(time.Hour))
+		if e, ok := got[2]; !ok || !e.left.Equal(t0) || get(e.product, "code") != "B" || len(got) != 1 {
+			t.Errorf("%q: read back %v", body, got)
+		}
+		if got := storedCatalog(root, t0.Add(catalogRetention)); len(got) != 0 {
+			t.Errorf("%q after the retention: %v", body, got)
+		}
+	}
+	for _, body := range []string{`[]`, `not json`, ``} {
+		if got := withLeft([]byte(body), perfs); string(got) != body {
+			t.Errorf("%q stored as %q", body, got)
+		}
+	}
+	if got := withLeft([]byte(`{"a":1}`), map[int64]catEntry{1: perfs[1]}); string(got) != `{"a":1}` {
+		t.Errorf("nothing left: %s", got)
+	}
+}

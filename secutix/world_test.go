@@ -63,6 +63,45 @@ func TestRefundOfAnEndedPerformance(t *testing.T) {
 	wantKind(t, err, pass.KindInvalid)
 }
 
+// TestDroppedPerformanceOnEveryInstance: a performance that leaves the
+// catalogue (taken off sale) is remembered in the stored catalogue, not
+// only by the instance that saw it go: another instance, or this one
+// after a restart, still maps the refund of one of its tickets.
+func TestDroppedPerformanceOnEveryInstance(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, func(c *secutix.Config) { c.CatalogScope = secutix.CatalogScopeNone })
+	cfg := b.cfg
+	cfg.Catalogs = &memCatalogs{}
+	first := b.client(t, cfg)
+	start := fixedNow.Add(48 * time.Hour)
+	c := b.create(t, fakesecutix.OrderRequest{Tickets: []fakesecutix.TicketSpec{{Event: &fakesecutix.EventSpec{
+		Name: "Gala", Start: start.Format(time.RFC3339), End: start.Add(2 * time.Hour).Format(time.RFC3339)}}}})
+	o, err := first.OrderByFileID(t.Context(), tenant, c.FileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perf := o.Tickets[0].Event.PerformanceID
+	// The show is moved into the past: what is on sale no longer holds it.
+	if err := b.sb.Reschedule(perf, fixedNow.Add(-50*time.Hour), fixedNow.Add(-48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.sb.Refund(c.FileID, c.Tickets[0].TicketID); err != nil {
+		t.Fatal(err)
+	}
+	if o, err = first.OrderByFileID(t.Context(), tenant, c.FileID); err != nil || o.Tickets[0].State != pass.TicketCancelled {
+		t.Fatalf("the instance that saw it go: %+v %v", o, err)
+	}
+	if n := b.sb.Calls("getCatalogDetailed"); n < 2 {
+		t.Fatalf("%d catalogue reads, want the one without the performance too", n)
+	}
+	for _, name := range []string{"another instance", "after a restart"} {
+		o, err := b.client(t, cfg).OrderByFileID(t.Context(), tenant, c.FileID)
+		if err != nil || len(o.Tickets) != 1 || o.Tickets[0].State != pass.TicketCancelled {
+			t.Errorf("%s: %+v %v, want the ticket cancelled", name, o, err)
+		}
+	}
+}
+
 // TestOrdersReadWithTheirFile: an exchange order, and an order given at a
 // granularity without its movements, are read with their file rather than
 // mapped as they are (which would give no ticket, or miss those the
