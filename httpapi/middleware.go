@@ -15,6 +15,7 @@ const (
 	headerCorrelationID = "X-Correlation-ID"
 	headerRequestID     = "X-Request-ID"
 	ctxCorrelationID    = "walletpass.correlationId"
+	ctxRoutineFailure   = "walletpass.routineFailure"
 )
 
 // withCorrelationID reuses a well-formed incoming X-Correlation-ID or
@@ -37,6 +38,14 @@ func withCorrelationID(c *gin.Context) {
 func correlationID(c *gin.Context) string {
 	return c.GetString(ctxCorrelationID)
 }
+
+// markRoutineFailure says that the request's failure is routine (a
+// failing readiness probe) and that its handler logs what an operator
+// needs of it: neither fail nor logRequests logs it as a failed
+// request. The metrics count it as any other.
+func markRoutineFailure(c *gin.Context) { c.Set(ctxRoutineFailure, true) }
+
+func routineFailure(c *gin.Context) bool { return c.GetBool(ctxRoutineFailure) }
 
 // limitBody caps every request body; handlers that read more get an error.
 func limitBody(n int64) gin.HandlerFunc {
@@ -75,8 +84,9 @@ func methodLabel(m string) string {
 }
 
 // logRequests writes one structured line per failed request (status 400
-// and up), and per request when the access log is on: no query strings, no
-// headers, no bodies (they can carry tokens and personal data).
+// and up) unless its failure is routine, and per request when the access
+// log is on: no query strings, no headers, no bodies (they can carry
+// tokens and personal data).
 func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
@@ -90,6 +100,10 @@ func (s *Server) logRequests(c *gin.Context) {
 	}
 	level := slog.LevelInfo
 	switch {
+	case status >= 400 && routineFailure(c):
+		if !s.deps.AccessLog {
+			return
+		}
 	case status >= 500:
 		level = slog.LevelError
 	case status >= 400:

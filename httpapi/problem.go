@@ -54,7 +54,8 @@ func writeProblem(c *gin.Context, status int, detail string) {
 }
 
 // fail maps a domain error to its status once, logs internal errors once
-// (with the correlation id, never shown to the caller) and answers.
+// (with the correlation id, never shown to the caller) unless the handler
+// marked the failure routine, and answers.
 func (s *Server) fail(c *gin.Context, err error) {
 	kind := pass.KindOf(err)
 	status := kindStatus[kind]
@@ -64,8 +65,10 @@ func (s *Server) fail(c *gin.Context, err error) {
 		status, detail = http.StatusRequestEntityTooLarge, "the request body is too large"
 	}
 	if status >= 500 {
-		s.log.ErrorContext(c.Request.Context(), "request failed", slog.String("correlationId", correlationID(c)),
-			slog.String("path", c.FullPath()), slog.Any("error", err))
+		if !routineFailure(c) {
+			s.log.ErrorContext(c.Request.Context(), "request failed", slog.String("correlationId", correlationID(c)),
+				slog.String("path", c.FullPath()), slog.Any("error", err))
+		}
 		if status == http.StatusInternalServerError {
 			detail = "an internal error occurred; quote the correlation id when reporting it"
 		}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -206,6 +207,8 @@ type Server struct {
 	authFailures, callbackFailures *clientLimiter
 	// proxies are Deps.TrustedProxies, parsed.
 	proxies []netip.Prefix
+	// notReady is whether the last readiness probe failed.
+	notReady atomic.Bool
 }
 
 // New returns the HTTP handler of walletpass.
@@ -333,18 +336,38 @@ func (s *Server) health(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
+// ready answers the readiness probe: 503 while draining or while a health
+// check fails. A load balancer asks every few seconds, and every deploy
+// drains, so a failing probe is routine: the log says when readiness
+// changes (a warning when the instance stops being ready, an info line
+// when it is ready again), not at every probe.
 func (s *Server) ready(c *gin.Context) {
-	if s.deps.Draining != nil && s.deps.Draining() {
-		s.fail(c, pass.Errorf(pass.KindUnavailable, "shutting down"))
+	if err := s.readiness(c.Request.Context()); err != nil {
+		if s.notReady.CompareAndSwap(false, true) {
+			s.log.WarnContext(c.Request.Context(), "not ready", slog.String("reason", pass.PublicMessage(err)), slog.Any("error", err))
+		}
+		markRoutineFailure(c)
+		s.fail(c, err)
 		return
 	}
-	for _, h := range s.deps.Health {
-		if err := h.Ping(c.Request.Context()); err != nil {
-			s.fail(c, pass.Wrap(pass.KindUnavailable, err, h.What+" does not answer"))
-			return
-		}
+	if s.notReady.CompareAndSwap(true, false) {
+		s.log.InfoContext(c.Request.Context(), "ready again")
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// readiness returns an error of kind Unavailable while draining or while
+// a health check fails.
+func (s *Server) readiness(ctx context.Context) error {
+	if s.deps.Draining != nil && s.deps.Draining() {
+		return pass.Errorf(pass.KindUnavailable, "shutting down")
+	}
+	for _, h := range s.deps.Health {
+		if err := h.Ping(ctx); err != nil {
+			return pass.Wrap(pass.KindUnavailable, err, h.What+" does not answer")
+		}
+	}
+	return nil
 }
 
 var homePage = template.Must(template.New("home").Parse(`<!doctype html>

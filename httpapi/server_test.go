@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -290,4 +291,113 @@ func (w *syncWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()
+}
+
+// switchable is a health check the test takes down and brings back.
+type switchable struct{ down atomic.Bool }
+
+func (s *switchable) Ping(context.Context) error {
+	if s.down.Load() {
+		return errors.New("dial tcp 10.0.0.5:5432: connection refused")
+	}
+	return nil
+}
+
+// logRecords parses a JSON log.
+func logRecords(t *testing.T, log string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.Lines(log) {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestFailedReadinessLogsOncePerChange: readiness probes that fail (the
+// database down, then a drain) are no failed requests for the log: no
+// error line, one warning when the server stops being ready and one info
+// line when it is ready again, however many probes; the metrics count
+// every probe. With the access log on, each probe has its info line.
+func TestFailedReadinessLogsOncePerChange(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		accessLog bool
+		// wantHTTP is how many "http" lines the probes make.
+		wantHTTP int
+	}{
+		{name: "access log off", accessLog: false, wantHTTP: 0},
+		{name: "access log on", accessLog: true, wantHTTP: 9},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs syncWriter
+			rec := &requests{}
+			db := &switchable{}
+			var draining atomic.Bool
+			srv := httptest.NewServer(httpapi.New(httpapi.Deps{
+				Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: rec, AccessLog: tc.accessLog,
+				Health: []httpapi.HealthCheck{{What: "the database", Pinger: db}}, Draining: draining.Load,
+			}))
+			defer srv.Close()
+			probe := func(times, want int) {
+				t.Helper()
+				for range times {
+					if resp, body := get(t, srv.URL+"/readyz", nil); resp.StatusCode != want {
+						t.Fatalf("readyz: got %d %s, want %d", resp.StatusCode, body, want)
+					}
+				}
+			}
+			probe(1, http.StatusOK)
+			db.down.Store(true)
+			probe(3, http.StatusServiceUnavailable)
+			db.down.Store(false)
+			probe(2, http.StatusOK)
+			draining.Store(true)
+			probe(3, http.StatusServiceUnavailable)
+
+			var warnings, readyAgain []string
+			httpLines := 0
+			for _, r := range logRecords(t, logs.String()) {
+				switch {
+				case r["level"] == "ERROR":
+					t.Errorf("a failed readiness probe logged an error: %v", r)
+				case r["msg"] == "http":
+					httpLines++
+					if r["level"] != "INFO" {
+						t.Errorf("a readiness probe's request line is at %v, want INFO: %v", r["level"], r)
+					}
+				case r["level"] == "WARN":
+					reason, _ := r["reason"].(string)
+					warnings = append(warnings, fmt.Sprint(r["msg"], ": ", reason))
+				case r["msg"] == "ready again":
+					readyAgain = append(readyAgain, fmt.Sprint(r["level"]))
+				}
+			}
+			if want := []string{"not ready: the database does not answer", "not ready: shutting down"}; !slices.Equal(warnings, want) {
+				t.Errorf("warnings: got %q, want %q (one per change to not ready)", warnings, want)
+			}
+			if want := []string{"INFO"}; !slices.Equal(readyAgain, want) {
+				t.Errorf("ready again: got %q, want %q", readyAgain, want)
+			}
+			if httpLines != tc.wantHTTP {
+				t.Errorf("%d http lines, want %d", httpLines, tc.wantHTTP)
+			}
+			rec.mu.Lock()
+			got := slices.Clone(rec.got)
+			rec.mu.Unlock()
+			counts := map[string]int{}
+			for _, g := range got {
+				counts[g]++
+			}
+			if counts["GET /readyz 503"] != 6 || counts["GET /readyz 200"] != 3 {
+				t.Errorf("the metrics counted %v, want 6 failed and 3 good probes", counts)
+			}
+		})
+	}
 }

@@ -62,6 +62,11 @@ type ScanStore interface {
 	PassByBarcode(ctx context.Context, tenant, barcode string) (*Pass, error)
 	GetPass(ctx context.Context, tenant, serial string) (*Pass, error)
 	RecordScan(ctx context.Context, sc ScanRecord) (ScanRecord, bool, error)
+	// AdmitScan writes a's admission in one transaction and returns the
+	// scan as stored (valid, or already_used when the claim was lost)
+	// and whether it is a's (false: a scan id stored before, whose answer
+	// is repeated, and nothing is written).
+	AdmitScan(ctx context.Context, a Admission, now time.Time) (ScanRecord, bool, error)
 	HintReader
 }
 
@@ -72,9 +77,9 @@ type ScanStore interface {
 type Gate struct {
 	Store ScanStore
 	Inbox *Inbox
-	// Events, when set, queues the ticket.scanned announcement of each
-	// valid scan (webhook subscriptions).
-	Events Enqueuer
+	// Events: each valid scan is announced as ticket.scanned (webhook
+	// subscriptions), in the transaction that admits it.
+	Events bool
 	// Rotating, when it knows the tenant, reads the rotating barcodes of
 	// its Google Wallet passes ("<barcode>-<step>-<code>"): a code that
 	// does not check out is an unknown ticket, a screenshot's stale code
@@ -153,35 +158,85 @@ func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 			res.Result = ScanValid
 		}
 	}
-	fresh := true // not the answer to an earlier scan of the same id
-	if req.ScanID != "" {
-		serial := ""
-		if p != nil {
-			serial = p.SerialNumber
-		}
-		var stored ScanRecord
-		stored, fresh, err = g.Store.RecordScan(ctx, ScanRecord{Tenant: req.Tenant, ScanID: req.ScanID, Serial: serial,
-			Result: res.Result, ReEntry: res.ReEntry, At: now})
-		if err != nil {
-			return ScanResult{}, err
-		}
-		if !fresh { // the same scan again: the same answer
-			res = ScanResult{ScanID: req.ScanID, Result: stored.Result, ReEntry: stored.ReEntry, At: stored.At}
-			if stored.Serial != "" {
-				if res.Pass, err = g.Store.GetPass(ctx, req.Tenant, stored.Serial); err != nil {
-					return ScanResult{}, err
-				}
-			}
-		}
-	}
 	if res.Result == ScanValid {
-		// Mark the ticket used and sync its order; a scan sent again
-		// after a failure here marks it then (the mark is idempotent).
-		if err := g.markUsed(ctx, req, res.Pass, now, fresh, res.ReEntry); err != nil {
+		return g.admit(ctx, req, res, now)
+	}
+	if req.ScanID == "" {
+		return res, nil
+	}
+	serial := ""
+	if p != nil {
+		serial = p.SerialNumber
+	}
+	stored, fresh, err := g.Store.RecordScan(ctx, ScanRecord{Tenant: req.Tenant, ScanID: req.ScanID, Serial: serial,
+		Result: res.Result, At: now})
+	if err != nil || fresh {
+		return res, err
+	}
+	return g.answered(ctx, req, stored)
+}
+
+// admit lets the holder of a ticket found valid in: its used mark, the
+// scan's record, the sync of its order and the scan's announcement are
+// written together, and only if no other scan took the ticket for the
+// same occasion meanwhile (two gates reading one screenshot at once: one
+// is let in, the other is told already_used).
+func (g *Gate) admit(ctx context.Context, req ScanRequest, res ScanResult, now time.Time) (ScanResult, error) {
+	p := res.Pass
+	mark, sync := g.Inbox.Prepare(WebhookEvent{Tenant: req.Tenant, Source: ScanSourceGate, SecretToken: p.SecretToken,
+		TicketID: p.TicketID, State: StateScannedAtGate, LastUpdate: now, CorrelationID: req.CorrelationID})
+	if p.TicketID == 0 {
+		mark.MovementID = p.MovementID
+	}
+	a := Admission{
+		Scan: ScanRecord{Tenant: req.Tenant, ScanID: req.ScanID, Serial: p.SerialNumber, Result: ScanValid, ReEntry: res.ReEntry, At: now},
+		Ref:  usedRef(p), Since: occasionStart(p.Ticket, now), ReEntry: res.ReEntry, Mark: mark, Sync: sync,
+	}
+	if g.Events {
+		ann := TaskOf(PassEvent(p, EventTicketScanned, now, req.ScanID), req.CorrelationID)
+		a.Announce = &ann
+	}
+	stored, fresh, err := g.Store.AdmitScan(ctx, a, now)
+	if err != nil {
+		return ScanResult{}, err
+	}
+	if !fresh {
+		return g.answered(ctx, req, stored)
+	}
+	res.Result, res.ReEntry = stored.Result, stored.ReEntry
+	return res, nil
+}
+
+// answered is the answer a scan id sent again gets: the one stored the
+// first time, with the pass it found.
+func (g *Gate) answered(ctx context.Context, req ScanRequest, stored ScanRecord) (ScanResult, error) {
+	res := ScanResult{ScanID: req.ScanID, Result: stored.Result, ReEntry: stored.ReEntry, At: stored.At}
+	if stored.Serial != "" {
+		var err error
+		if res.Pass, err = g.Store.GetPass(ctx, req.Tenant, stored.Serial); err != nil {
 			return ScanResult{}, err
 		}
 	}
 	return res, nil
+}
+
+// Admission is what a valid scan writes, all or nothing (ScanStore's
+// AdmitScan): the ticket's used mark, claimed under Ref unless a used
+// mark made at or after Since holds it (an entry to the same occasion;
+// any used mark, for a ticket of one event), or whatever holds it when
+// ReEntry; the scan's record (Scan, its Result ScanValid, stored as
+// ScanAlreadyUsed when the claim is lost); and, when the claim is won,
+// the mark as a webhook event with its order's sync (Mark and Sync, as
+// Inbox.Prepare makes them) and the scan's announcement (Announce, when
+// the tenant announces).
+type Admission struct {
+	Scan     ScanRecord
+	Ref      string
+	Since    time.Time
+	ReEntry  bool
+	Mark     WebhookEvent
+	Sync     NewTask
+	Announce *NewTask
 }
 
 // markedUsed reports whether the ticket already has a used mark (a scan
@@ -206,6 +261,21 @@ func (g *Gate) markedUsed(ctx context.Context, p *Pass) (time.Time, bool, error)
 // scan counts as an entry to it.
 const occasionMargin = 6 * time.Hour
 
+// occasionStart is when the occasion a scan of t at now is for began: a
+// used mark made since is an entry to it. For a ticket of one event that
+// is any time (the zero time); for a multi-event ticket, the start of the
+// window of its event under way, or, when none is, 12 hours before now
+// (as SameOccasion).
+func occasionStart(t Ticket, now time.Time) time.Time {
+	if !t.MultiEvent() {
+		return time.Time{}
+	}
+	if from, _, ok := occasionWindow(t, now); ok {
+		return from
+	}
+	return now.Add(-12 * time.Hour)
+}
+
 // SameOccasion reports whether a multi-event ticket's entry at used and a
 // scan at now are for the same event: both within one of its events
 // (from occasionMargin before the start to occasionMargin after the end,
@@ -214,6 +284,15 @@ const occasionMargin = 6 * time.Hour
 // counts only when it lasts a day at most: a season ticket dated by its
 // validity spans the whole season.
 func SameOccasion(t Ticket, used, now time.Time) bool {
+	if from, to, ok := occasionWindow(t, now); ok {
+		return !used.Before(from) && used.Before(to)
+	}
+	return now.Sub(used) < 12*time.Hour
+}
+
+// occasionWindow is the window of t's event under way at now (see
+// SameOccasion), if one is.
+func occasionWindow(t Ticket, now time.Time) (from, to time.Time, ok bool) {
 	events := slices.Clone(t.Upcoming)
 	if own := (UpcomingEvent{Start: t.Event.Start, End: t.Event.End}); own.End.IsZero() || own.End.Sub(own.Start) <= 24*time.Hour {
 		events = append(events, own)
@@ -226,12 +305,11 @@ func SameOccasion(t Ticket, used, now time.Time) bool {
 		if end.IsZero() {
 			end = e.Start.Add(4 * time.Hour)
 		}
-		from, to := e.Start.Add(-occasionMargin), end.Add(occasionMargin)
-		if !now.Before(from) && now.Before(to) {
-			return !used.Before(from) && used.Before(to)
+		if from, to := e.Start.Add(-occasionMargin), end.Add(occasionMargin); !now.Before(from) && now.Before(to) {
+			return from, to, true
 		}
 	}
-	return now.Sub(used) < 12*time.Hour
+	return time.Time{}, time.Time{}, false
 }
 
 // usedRef is the hint a scan of p leaves: its ticket's ("t:<ticketId>"),
@@ -242,24 +320,4 @@ func usedRef(p *Pass) string {
 		return "m:" + strconv.FormatInt(p.MovementID, 10)
 	}
 	return "t:" + strconv.FormatInt(p.TicketID, 10)
-}
-
-// markUsed records the ticket's used mark (usedRef) and its order's sync,
-// and announces the scan: a fresh one (a re-entry's too), or a first
-// entry sent again whose first answer may have failed before its
-// announcement (the pass does not show it used yet).
-func (g *Gate) markUsed(ctx context.Context, req ScanRequest, p *Pass, now time.Time, fresh, reEntry bool) error {
-	ev := WebhookEvent{Tenant: req.Tenant, Source: ScanSourceGate, SecretToken: p.SecretToken, TicketID: p.TicketID,
-		State: StateScannedAtGate, LastUpdate: now, CorrelationID: req.CorrelationID}
-	if p.TicketID == 0 {
-		ev.MovementID = p.MovementID
-	}
-	if _, err := g.Inbox.Receive(ctx, ev); err != nil {
-		return err
-	}
-	if g.Events == nil || (!fresh && (reEntry || p.Status == StatusUsed)) {
-		return nil // a repeated scan was announced the first time
-	}
-	_, err := g.Events.Enqueue(ctx, TaskOf(PassEvent(p, EventTicketScanned, now, req.ScanID), req.CorrelationID), now)
-	return err
 }

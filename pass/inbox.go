@@ -24,13 +24,20 @@ type Inbox struct {
 // webhook gives one, else by order id), in one transaction: once it
 // returns, the webhook cannot be lost. Errors come from the store.
 func (in *Inbox) Receive(ctx context.Context, ev WebhookEvent) (Enqueued, error) {
-	now := in.Clock.Now()
-	ev.ReceivedAt = now
+	ev, sync := in.Prepare(ev)
+	return in.Queue.RecordWebhook(ctx, ev, sync, ev.ReceivedAt)
+}
+
+// Prepare is what Receive records of ev: the event, received now, and
+// the sync of its order (by secret token when the event gives one, else
+// by order id).
+func (in *Inbox) Prepare(ev WebhookEvent) (WebhookEvent, NewTask) {
+	ev.ReceivedAt = in.Clock.Now()
 	ref := OrderRef{Tenant: ev.Tenant, SecretToken: ev.SecretToken, Details: ev.Details}
 	if ref.SecretToken == "" {
 		ref.OrderID = ev.OrderID
 	}
-	return in.Queue.RecordWebhook(ctx, ev, TaskOf(ref, ev.CorrelationID), now)
+	return ev, TaskOf(ref, ev.CorrelationID)
 }
 
 // StateVoidedByOperator is the hint an operator's void leaves on a ticket

@@ -439,27 +439,62 @@ func TestGateTicketWithoutID(t *testing.T) {
 	}
 }
 
-// scanEvents records the announcements a gate queues.
-type scanEvents struct {
-	mu    sync.Mutex
-	kinds []string
-}
-
-func (e *scanEvents) Enqueue(_ context.Context, t pass.NewTask, _ time.Time) (pass.Enqueued, error) {
-	var a pass.EventArgs
-	if err := json.Unmarshal(t.Payload, &a); err != nil {
-		return pass.Enqueued{}, err
+// announcements counts the ticket.scanned announcements queued in b's
+// store.
+func announcements(t *testing.T, b bundle) int {
+	t.Helper()
+	tasks, err := b.db.ListTasks(context.Background(), pass.TaskPending, 1000)
+	if err != nil {
+		t.Fatal(err)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.kinds = append(e.kinds, a.Type)
-	return pass.Enqueued{How: "created"}, nil
+	n := 0
+	for _, tk := range tasks {
+		var a pass.EventArgs
+		if tk.Kind == pass.TaskEventFanout && json.Unmarshal(tk.Payload, &a) == nil && a.Type == pass.EventTicketScanned {
+			n++
+		}
+	}
+	return n
 }
 
-func (e *scanEvents) count() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.kinds)
+// TestGateOneEntryPerTicket: eight gates scan one ticket (a screenshot
+// shared) at the same moment, each with its own scan id: one lets the
+// holder in, the seven others answer already_used, and one scan is
+// announced.
+func TestGateOneEntryPerTicket(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant = "demo"
+	if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
+		t.Fatal(err)
+	}
+	g := testGate(b)
+	g.Events = true
+	const gates = 8
+	results := make(chan string, gates)
+	var start sync.WaitGroup
+	start.Add(1)
+	for i := range gates {
+		go func() {
+			start.Wait()
+			res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: tk.Barcode, ScanID: fmt.Sprintf("gate-%d", i)})
+			if err != nil {
+				results <- err.Error()
+				return
+			}
+			results <- res.Result
+		}()
+	}
+	start.Done()
+	count := map[string]int{}
+	for range gates {
+		count[<-results]++
+	}
+	if count[pass.ScanValid] != 1 || count[pass.ScanAlreadyUsed] != gates-1 || announcements(t, b) != 1 {
+		t.Errorf("answers %v, %d announcements; want one valid, %d already_used, one announcement", count, announcements(t, b), gates-1)
+	}
 }
 
 // TestGateReEntry: at a tenant whose tickets admit again (apple.reEntry),
@@ -481,8 +516,7 @@ func TestGateReEntry(t *testing.T) {
 		}
 	}
 	g := testGate(b)
-	events := &scanEvents{}
-	g.Events = events
+	g.Events = true
 	g.ReEntry = map[string]bool{"demo": true}
 	for i, c := range []struct {
 		id      string
@@ -495,9 +529,9 @@ func TestGateReEntry(t *testing.T) {
 		{"e3", true, 3},
 	} {
 		res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: tk.Barcode, ScanID: c.id})
-		if err != nil || res.Result != pass.ScanValid || res.ReEntry != c.reEntry || events.count() != c.events {
+		if n := announcements(t, b); err != nil || res.Result != pass.ScanValid || res.ReEntry != c.reEntry || n != c.events {
 			t.Errorf("scan %d (%s): %s re-entry %v, %d announcements, %v; want valid, re-entry %v, %d", i+1, c.id,
-				res.Result, res.ReEntry, events.count(), err, c.reEntry, c.events)
+				res.Result, res.ReEntry, n, err, c.reEntry, c.events)
 		}
 	}
 	if res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: cancelled.Barcode}); err != nil || res.Result != pass.ScanCancelled {

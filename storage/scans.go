@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"walletpass/pass"
@@ -92,6 +93,91 @@ func (s *DB) RecordScan(ctx context.Context, sc pass.ScanRecord) (pass.ScanRecor
 			return s.RecordScan(ctx, sc)
 		}
 		return pass.ScanRecord{}, false, fmt.Errorf("storage: scan: %w", err)
+	}
+	return stored, fresh, nil
+}
+
+// sqlClaimHint writes a ticket's used mark unless it holds a used mark
+// made at or after $6 (an entry to the same occasion): it changes no row
+// then. On PostgreSQL a concurrent claim waits for this one's row and
+// sees it, so two claims of one occasion cannot both win.
+const sqlClaimHint = `INSERT INTO ticket_hints (tenant, secret_token, ref, state, last_update)
+	VALUES ($1, $2, $3, $4, $5)
+	ON CONFLICT (tenant, secret_token, ref) DO UPDATE SET state = excluded.state, last_update = excluded.last_update
+	WHERE NOT (UPPER(ticket_hints.state) IN ('VALIDATED', 'CONTROLLED', 'USED', '` + pass.StateScannedAtGate + `')
+		AND ticket_hints.last_update >= $6)`
+
+// AdmitScan writes a gate's admission of a ticket in one transaction (see
+// pass.Admission): a scan id stored before gets its stored answer and
+// nothing is written (false); otherwise the used mark is claimed, and the
+// scan is recorded valid with the mark's webhook event, its order's sync
+// and the announcement, or, when another scan holds the mark for the
+// occasion, recorded already_used with nothing else.
+func (s *DB) AdmitScan(ctx context.Context, a pass.Admission, now time.Time) (pass.ScanRecord, bool, error) {
+	return s.admitScan(ctx, a, now, true)
+}
+
+func (s *DB) admitScan(ctx context.Context, a pass.Admission, now time.Time, again bool) (pass.ScanRecord, bool, error) {
+	sc := a.Scan
+	if a.Mark.ID == "" {
+		a.Mark.ID = newID()
+	}
+	var stored pass.ScanRecord
+	fresh := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if sc.ScanID != "" {
+			var at int64
+			err := tx.QueryRowContext(ctx, `SELECT serial_number, result, re_entry, scanned_at FROM scans WHERE tenant = $1 AND scan_id = $2`,
+				sc.Tenant, sc.ScanID).Scan(&stored.Serial, &stored.Result, &stored.ReEntry, &at)
+			if err == nil {
+				stored.Tenant, stored.ScanID, stored.At = sc.Tenant, sc.ScanID, time.UnixMilli(at).UTC()
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		var since int64
+		switch {
+		case a.ReEntry:
+			since = math.MaxInt64 // no mark is made after it: a re-entry takes the mark whatever holds it
+		case a.Since.IsZero():
+			since = math.MinInt64 // any used mark holds a ticket of one event
+		default:
+			since = a.Since.UnixMilli()
+		}
+		res, err := tx.ExecContext(ctx, sqlClaimHint, a.Mark.Tenant, a.Mark.SecretToken, a.Ref, a.Mark.State,
+			a.Mark.LastUpdate.UnixMilli(), since)
+		if err != nil {
+			return err
+		}
+		won := sc
+		if n, _ := res.RowsAffected(); n == 0 {
+			won.Result, won.ReEntry = pass.ScanAlreadyUsed, false
+		} else {
+			if _, err := s.recordTx(ctx, tx, a.Mark, a.Sync, now); err != nil {
+				return err
+			}
+			if a.Announce != nil {
+				if _, err := s.enqueueTx(ctx, tx, *a.Announce, now); err != nil {
+					return err
+				}
+			}
+		}
+		if sc.ScanID != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO scans (tenant, scan_id, serial_number, result, re_entry, scanned_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+				won.Tenant, won.ScanID, won.Serial, won.Result, won.ReEntry, won.At.UnixMilli()); err != nil {
+				return err
+			}
+		}
+		stored, fresh = won, true
+		return nil
+	})
+	if err != nil {
+		if again && sc.ScanID != "" && isUniqueViolation(err) { // the same scan id stored by another instance meanwhile
+			return s.admitScan(ctx, a, now, false)
+		}
+		return pass.ScanRecord{}, false, fmt.Errorf("storage: admit scan: %w", err)
 	}
 	return stored, fresh, nil
 }

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -64,6 +65,71 @@ func TestScansAndBarcodes(t *testing.T) {
 		other.Tenant = "other"
 		if _, fresh, _ := db.RecordScan(ctx, other); !fresh {
 			t.Error("another tenant's scan id collides")
+		}
+	})
+}
+
+// TestAdmitScanOnce: gates admitting one ticket at once through several
+// handles (instances) claim its used mark once: one scan is valid, with
+// its webhook event, sync and announcement, the others already_used with
+// nothing written; a scan id sent again gets its answer; a later occasion
+// (Since after the mark) and a re-entry take the mark again.
+func TestAdmitScanOnce(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, d testDB) {
+		ctx := context.Background()
+		dbs := handles(t, d, 3)
+		at := t0
+		admission := func(scanID string, since time.Time, reEntry bool) pass.Admission {
+			ann := syncTask("announce-" + scanID)
+			return pass.Admission{
+				Scan: pass.ScanRecord{Tenant: "demo", ScanID: scanID, Serial: "s1", Result: pass.ScanValid, ReEntry: reEntry, At: at},
+				Ref:  "t:7", Since: since, ReEntry: reEntry,
+				Mark: pass.WebhookEvent{Tenant: "demo", Source: pass.ScanSourceGate, SecretToken: "sec", TicketID: 7,
+					State: pass.StateScannedAtGate, LastUpdate: at, ReceivedAt: at},
+				Sync: syncTask("sec"), Announce: &ann,
+			}
+		}
+		const gates = 6
+		answers := make(chan string, gates)
+		for i := range gates {
+			go func() {
+				sc, fresh, err := dbs[i%len(dbs)].AdmitScan(ctx, admission(fmt.Sprintf("g%d", i), time.Time{}, false), at)
+				if err != nil || !fresh {
+					answers <- fmt.Sprintf("%v %v", fresh, err)
+					return
+				}
+				answers <- sc.Result
+			}()
+		}
+		count := map[string]int{}
+		for range gates {
+			count[<-answers]++
+		}
+		if count[pass.ScanValid] != 1 || count[pass.ScanAlreadyUsed] != gates-1 {
+			t.Fatalf("answers %v, want one valid", count)
+		}
+		hints, err := dbs[0].Hints(ctx, "demo", "sec")
+		if err != nil || len(hints) != 1 || hints[0].State != pass.StateScannedAtGate {
+			t.Errorf("hints %+v %v", hints, err)
+		}
+		// A scan id sent again: its stored answer, nothing claimed.
+		for i := range gates {
+			sc, fresh, err := dbs[0].AdmitScan(ctx, admission(fmt.Sprintf("g%d", i), time.Time{}, false), at)
+			if err != nil || fresh || (sc.Result != pass.ScanValid && sc.Result != pass.ScanAlreadyUsed) {
+				t.Errorf("g%d again: %+v %v %v", i, sc, fresh, err)
+			}
+		}
+		// Another occasion of a season ticket, then a re-entry.
+		at = t0.Add(24 * time.Hour)
+		if sc, _, err := dbs[1].AdmitScan(ctx, admission("next-day", t0.Add(time.Hour), false), at); err != nil || sc.Result != pass.ScanValid {
+			t.Errorf("the next occasion: %+v %v", sc, err)
+		}
+		if sc, _, err := dbs[2].AdmitScan(ctx, admission("same-day", t0.Add(time.Hour), false), at); err != nil || sc.Result != pass.ScanAlreadyUsed {
+			t.Errorf("the same occasion again: %+v %v", sc, err)
+		}
+		if sc, _, err := dbs[2].AdmitScan(ctx, admission("re-entry", time.Time{}, true), at); err != nil || sc.Result != pass.ScanValid || !sc.ReEntry {
+			t.Errorf("a re-entry: %+v %v", sc, err)
 		}
 	})
 }

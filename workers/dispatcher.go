@@ -104,9 +104,27 @@ type Config struct {
 	// follow each other closely).
 	Kinds map[string]KindPolicy
 	// OnAttempt, when set, hears of every finished attempt: the task's
-	// kind, its result (done, retry or dead) and how long the handler ran.
-	OnAttempt func(kind, result string, d time.Duration)
+	// tenant and kind, its result (done, retry or dead) and how long the
+	// handler ran.
+	OnAttempt func(tenant, kind, result string, d time.Duration)
+	// OnJob, when set, hears of every finished run of a periodic job
+	// (reconciliation, retention and Jobs): the job's name and its result,
+	// JobSuccess or JobError. A run that Stop cut short is neither: it is
+	// not reported.
+	OnJob func(job, result string)
+	// OnLeader, when set, hears whether this instance runs the periodic
+	// jobs. Without an Elector it hears true at Start. With one, it hears
+	// the Elector's answer once at Start and then at every answer gocron
+	// asks for before a periodic job's run (so a change is heard within
+	// the shortest job's period). It hears false at Stop.
+	OnLeader func(leading bool)
 }
+
+// The results OnJob hears.
+const (
+	JobSuccess = "success"
+	JobError   = "error"
+)
 
 // KindPolicy is how long the tasks of one kind are retried, and how soon
 // a follow-up run comes (zero fields: the Config's).
@@ -211,8 +229,12 @@ func (d *Dispatcher) Start() error {
 	// The jobs that must run once across instances get their own scheduler,
 	// with the elector.
 	d.singles = s
-	if d.cfg.Elector != nil {
-		if d.singles, err = gocron.NewScheduler(append(opts, gocron.WithDistributedElector(d.cfg.Elector))...); err != nil {
+	elector := d.cfg.Elector
+	if elector != nil && d.cfg.OnLeader != nil {
+		elector = &reportingElector{Elector: elector, report: d.cfg.OnLeader}
+	}
+	if elector != nil {
+		if d.singles, err = gocron.NewScheduler(append(opts, gocron.WithDistributedElector(elector))...); err != nil {
 			return fmt.Errorf("workers: scheduler: %w", err)
 		}
 	}
@@ -224,6 +246,21 @@ func (d *Dispatcher) Start() error {
 	d.cancel, d.kill = cancel, kill
 	d.loop.Add(1)
 	go d.run(loopCtx, taskCtx)
+	switch {
+	case d.cfg.OnLeader == nil:
+	case elector == nil:
+		d.cfg.OnLeader(true) // every instance runs the periodic jobs
+	default:
+		// Ask once now, so that whether this instance leads is known
+		// before the first job is due (gocron asks only then).
+		d.loop.Add(1)
+		go func() {
+			defer d.loop.Done()
+			ctx, cancel := context.WithTimeout(loopCtx, 10*time.Second)
+			defer cancel()
+			_ = elector.IsLeader(ctx) // reportingElector reports the answer
+		}()
+	}
 	if d.cfg.Listen != nil {
 		d.loop.Add(1)
 		go func() {
@@ -246,40 +283,94 @@ func (d *Dispatcher) Start() error {
 // parameter is a context.Context, which it cancels at Shutdown: Stop tells
 // a running job to stop rather than wait for it to finish.
 func (d *Dispatcher) addSingletonJobs(s gocron.Scheduler, single gocron.JobOption) error {
-	add := func(name string, every time.Duration, run func(ctx context.Context)) error {
+	for _, j := range d.periodicJobs() {
 		task := func(ctx context.Context) {
-			d.jobRunning(name, 1)
-			defer d.jobRunning(name, -1)
-			run(ctx)
+			d.jobRunning(j.name, 1)
+			defer d.jobRunning(j.name, -1)
+			d.runJob(ctx, j)
 		}
-		if _, err := s.NewJob(gocron.DurationJob(every), gocron.NewTask(task), gocron.WithName(name), single); err != nil {
-			return fmt.Errorf("workers: %s job: %w", name, err)
-		}
-		return nil
-	}
-	if d.maint != nil && d.cfg.Reconcile > 0 {
-		if err := add("reconcile", d.cfg.Reconcile, d.reconcile); err != nil {
-			return err
-		}
-	}
-	if d.maint != nil && d.cfg.RetentionEvery > 0 {
-		if err := add("retention", d.cfg.RetentionEvery, d.retention); err != nil {
-			return err
-		}
-	}
-	for _, j := range d.cfg.Jobs {
-		err := add(j.Name, j.Every, func(ctx context.Context) {
-			ctx, cancel := context.WithTimeout(ctx, j.Every)
-			defer cancel()
-			if err := j.Run(ctx); err != nil {
-				d.log.Error("periodic job", slog.String("job", j.Name), slog.Any("error", err))
-			}
-		})
-		if err != nil {
-			return err
+		if _, err := s.NewJob(gocron.DurationJob(j.every), gocron.NewTask(task), gocron.WithName(j.name), single); err != nil {
+			return fmt.Errorf("workers: %s job: %w", j.name, err)
 		}
 	}
 	return nil
+}
+
+// periodicJob is a periodic job as Start schedules it.
+type periodicJob struct {
+	name  string
+	every time.Duration
+	run   func(ctx context.Context) error
+}
+
+// periodicJobs are the jobs Start schedules to run on one instance at a
+// time: reconciliation and retention unless disabled, then Config.Jobs,
+// each of which gets Every to run.
+func (d *Dispatcher) periodicJobs() []periodicJob {
+	var jobs []periodicJob
+	if d.maint != nil && d.cfg.Reconcile > 0 {
+		jobs = append(jobs, periodicJob{name: "reconcile", every: d.cfg.Reconcile, run: d.reconcile})
+	}
+	if d.maint != nil && d.cfg.RetentionEvery > 0 {
+		jobs = append(jobs, periodicJob{name: "retention", every: d.cfg.RetentionEvery, run: d.retention})
+	}
+	for _, j := range d.cfg.Jobs {
+		jobs = append(jobs, periodicJob{name: j.Name, every: j.Every, run: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, j.Every)
+			defer cancel()
+			return j.Run(ctx)
+		}})
+	}
+	return jobs
+}
+
+// JobNames returns the names of the periodic jobs Start schedules, in the
+// order it schedules them.
+func (d *Dispatcher) JobNames() []string {
+	var names []string
+	for _, j := range d.periodicJobs() {
+		names = append(names, j.name)
+	}
+	return names
+}
+
+// runJob runs j once, logs its failure and reports its result to OnJob.
+// A run whose context Stop cancelled was cut short rather than failed: it
+// is logged at info level and not reported.
+func (d *Dispatcher) runJob(ctx context.Context, j periodicJob) {
+	err := j.run(ctx)
+	switch {
+	case err == nil:
+		d.observeJob(j.name, JobSuccess)
+	case ctx.Err() != nil:
+		d.log.Info("periodic job stopped", slog.String("job", j.name), slog.Any("error", err))
+	default:
+		d.log.Error("periodic job", slog.String("job", j.name), slog.Any("error", err))
+		d.observeJob(j.name, JobError)
+	}
+}
+
+func (d *Dispatcher) observeJob(job, result string) {
+	if d.cfg.OnJob != nil {
+		d.cfg.OnJob(job, result)
+	}
+}
+
+// reportingElector is the Config's Elector, telling OnLeader each of its
+// answers. The lock keeps the answers and what OnLeader hears in the same
+// order when two jobs ask at once.
+type reportingElector struct {
+	gocron.Elector
+	report func(leading bool)
+	mu     sync.Mutex
+}
+
+func (e *reportingElector) IsLeader(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	err := e.Elector.IsLeader(ctx)
+	e.report(err == nil)
+	return err
 }
 
 // jobRunning counts a run of the periodic job name in (delta 1) or out
@@ -326,6 +417,9 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 	}
 	d.cancel()
 	d.loop.Wait()
+	if d.cfg.OnLeader != nil {
+		d.cfg.OnLeader(false) // the schedulers are down: no periodic job runs here any more
+	}
 	done := make(chan struct{})
 	go func() { d.running.Wait(); close(done) }()
 	timer := time.NewTimer(d.cfg.DrainTimeout)
@@ -464,7 +558,7 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 		if cerr := d.q.Complete(context.WithoutCancel(ctx), t, now, now.Add(rerun)); cerr != nil {
 			log.Warn("complete task", slog.Any("error", cerr))
 		}
-		d.observe(t.Kind, "done", took)
+		d.observe(t, "done", took)
 		return
 	}
 	maxAttempts, maxBackoff := d.cfg.MaxAttempts, d.cfg.MaxBackoff
@@ -487,16 +581,16 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 	}
 	if dead {
 		log.Error("task dead", slog.Any("error", err))
-		d.observe(t.Kind, "dead", took)
+		d.observe(t, "dead", took)
 	} else {
 		log.Warn("task failed, will retry", slog.Any("error", err), slog.Time("retryAt", retryAt))
-		d.observe(t.Kind, "retry", took)
+		d.observe(t, "retry", took)
 	}
 }
 
-func (d *Dispatcher) observe(kind, result string, took time.Duration) {
+func (d *Dispatcher) observe(t pass.Task, result string, took time.Duration) {
 	if d.cfg.OnAttempt != nil {
-		d.cfg.OnAttempt(kind, result, took)
+		d.cfg.OnAttempt(t.Tenant, t.Kind, result, took)
 	}
 }
 
@@ -583,31 +677,43 @@ func Backoff(attempt int, base, maxDelay time.Duration) time.Duration {
 // enqueues.
 const reconcileCorrelationID = "reconcile"
 
-func (d *Dispatcher) reconcile(ctx context.Context) {
+// reconcile enqueues a sync of every order whose passes changed within
+// ReconcileWindow. It fails when it cannot list them, or when some of
+// them could not be enqueued (each is logged).
+func (d *Dispatcher) reconcile(ctx context.Context) error {
 	now := d.now()
 	refs, err := d.maint.RecentOrders(ctx, now.Add(-d.cfg.ReconcileWindow), 10000)
 	if err != nil {
-		d.log.Error("reconcile", slog.Any("error", err))
-		return
+		return fmt.Errorf("reconcile: recent orders: %w", err)
 	}
+	failed, enqueued := 0, 0
+	var last error
 	for _, r := range refs {
 		if _, err := d.maint.Enqueue(ctx, pass.TaskOf(r, reconcileCorrelationID), now); err != nil {
 			d.log.Warn("reconcile enqueue", slog.String("tenant", r.Tenant), slog.Any("error", err))
+			failed, last = failed+1, err
+			continue
 		}
+		enqueued++
 	}
-	if len(refs) > 0 {
-		d.log.Info("reconcile", slog.Int("orders", len(refs)))
+	if enqueued > 0 {
+		d.log.Info("reconcile", slog.Int("orders", enqueued))
 		d.Wake()
 	}
+	if failed > 0 {
+		return fmt.Errorf("reconcile: %d of %d orders not enqueued, the last: %w", failed, len(refs), last)
+	}
+	return nil
 }
 
-func (d *Dispatcher) retention(ctx context.Context) {
+// retention purges what is older than RetentionAge.
+func (d *Dispatcher) retention(ctx context.Context) error {
 	n, err := d.maint.PurgeBefore(ctx, d.now().Add(-d.cfg.RetentionAge))
 	if err != nil {
-		d.log.Error("retention", slog.Any("error", err))
-		return
+		return fmt.Errorf("retention: %w", err)
 	}
 	if n > 0 {
 		d.log.Info("retention", slog.Int64("rows", n))
 	}
+	return nil
 }

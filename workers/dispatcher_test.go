@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-co-op/gocron/v2"
 	"go.uber.org/goleak"
 
 	"walletpass/pass"
@@ -493,7 +495,7 @@ func TestStopReleasesTheTasksItCancels(t *testing.T) {
 	var results []string
 	started := make(chan struct{}, 1)
 	d := workers.New(workers.Config{Tick: 5 * time.Millisecond, MaxAttempts: 1, DrainTimeout: 50 * time.Millisecond,
-		Reconcile: -1, RetentionEvery: -1, OnAttempt: func(_, result string, _ time.Duration) {
+		Reconcile: -1, RetentionEvery: -1, OnAttempt: func(_, _, result string, _ time.Duration) {
 			mu.Lock()
 			defer mu.Unlock()
 			results = append(results, result)
@@ -636,5 +638,184 @@ func TestPanicLogsItsStack(t *testing.T) {
 	}
 	if !logged {
 		t.Errorf("no record has the panic with the stack of explode; logged %v", logs.records(t))
+	}
+}
+
+// recorder collects what the dispatcher's hooks hear.
+type recorder struct {
+	mu    sync.Mutex
+	heard []string
+}
+
+func (r *recorder) add(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.heard = append(r.heard, s)
+}
+
+func (r *recorder) all() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.heard)
+}
+
+func (r *recorder) has(s string) bool { return slices.Contains(r.all(), s) }
+
+// TestAttemptsNameTheirTenant: OnAttempt hears the tenant and kind of the
+// task each attempt ran, with its result.
+func TestAttemptsNameTheirTenant(t *testing.T) {
+	db := openDB(t)
+	var heard recorder
+	var runs atomic.Int32
+	start(t, db, workers.Config{Tick: 10 * time.Millisecond, BaseBackoff: time.Millisecond, Reconcile: -1, RetentionEvery: -1,
+		OnAttempt: func(tenant, kind, result string, _ time.Duration) { heard.add(tenant + " " + kind + " " + result) }},
+		func(context.Context, pass.Task) error {
+			if runs.Add(1) == 1 {
+				return errors.New("SecuTix is slow")
+			}
+			return nil
+		})
+	if _, err := db.Enqueue(context.Background(), task("s1"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the task's second attempt", func() bool { return len(heard.all()) == 2 })
+	want := []string{"demo " + pass.TaskSyncOrder + " retry", "demo " + pass.TaskSyncOrder + " done"}
+	if got := heard.all(); !slices.Equal(got, want) {
+		t.Errorf("OnAttempt heard %q, want %q", got, want)
+	}
+}
+
+// brokenMaintenance is the store, except that listing the recent orders
+// fails.
+type brokenMaintenance struct{ *storage.DB }
+
+func (brokenMaintenance) RecentOrders(context.Context, time.Time, int) ([]pass.OrderRef, error) {
+	return nil, errors.New("database is locked")
+}
+
+// TestJobResultsAreReported: OnJob hears each run of a periodic job, the
+// dispatcher's own and Config.Jobs alike: an error is JobError and is
+// logged, nil is JobSuccess. JobNames lists them.
+func TestJobResultsAreReported(t *testing.T) {
+	db := openDB(t)
+	var heard recorder
+	var logs logBuffer
+	every := 20 * time.Millisecond
+	cfg := workers.Config{Reconcile: every, RetentionEvery: every,
+		Jobs: []workers.Job{
+			{Name: "broken", Every: every, Run: func(context.Context) error { return errors.New("bucket gone") }},
+			{Name: "fine", Every: every, Run: func(context.Context) error { return nil }},
+		},
+		OnJob: func(job, result string) { heard.add(job + " " + result) }}
+	d := workers.New(cfg, db, brokenMaintenance{db}, nil, logs.logger())
+	if got, want := d.JobNames(), []string{"reconcile", "retention", "broken", "fine"}; !slices.Equal(got, want) {
+		t.Errorf("JobNames: got %q, want %q", got, want)
+	}
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"reconcile error", "retention success", "broken error", "fine success"}
+	waitFor(t, "a run of every job", func() bool {
+		for _, w := range want {
+			if !heard.has(w) {
+				return false
+			}
+		}
+		return true
+	})
+	if err := d.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range heard.all() {
+		if !slices.Contains(want, h) {
+			t.Errorf("OnJob heard %q; every run of a job should end the same way here (%q)", h, want)
+		}
+	}
+	logged := map[string]bool{}
+	for _, r := range logs.records(t) {
+		if r["level"] == "ERROR" && r["msg"] == "periodic job" {
+			job, _ := r["job"].(string)
+			logged[job] = true
+		}
+	}
+	if !logged["broken"] || !logged["reconcile"] || logged["fine"] || logged["retention"] {
+		t.Errorf("the jobs logged as failed: %v, want broken and reconcile", logged)
+	}
+}
+
+// TestAJobStopCutsShortIsNotReported: a run whose context Stop cancelled
+// did not fail: OnJob hears nothing of it, and nothing is logged as an
+// error.
+func TestAJobStopCutsShortIsNotReported(t *testing.T) {
+	db := openDB(t)
+	var heard recorder
+	var logs logBuffer
+	started := make(chan struct{})
+	var runs atomic.Int32
+	job := workers.Job{Name: "long", Every: 500 * time.Millisecond, Run: func(ctx context.Context) error {
+		if runs.Add(1) == 1 {
+			close(started)
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	d := workers.New(workers.Config{Jobs: []workers.Job{job}, Reconcile: -1, RetentionEvery: -1,
+		OnJob: func(job, result string) { heard.add(job + " " + result) }}, db, db, nil, logs.logger())
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		d.Stop(context.Background())
+		t.Fatal("the job never ran")
+	}
+	if err := d.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := heard.all(); len(got) != 0 {
+		t.Errorf("OnJob heard %q of a run Stop cancelled, want nothing", got)
+	}
+	for _, r := range logs.records(t) {
+		if r["level"] == "ERROR" {
+			t.Errorf("logged an error for a run Stop cancelled: %v", r)
+		}
+	}
+}
+
+// TestLeadershipIsReported: OnLeader hears whether the instance runs the
+// periodic jobs as soon as it starts (before any job is due), and false
+// once it stopped.
+func TestLeadershipIsReported(t *testing.T) {
+	tests := []struct {
+		name    string
+		elector gocron.Elector
+		want    string
+	}{
+		{name: "no elector", want: "true"},
+		{name: "leader", elector: fixedElector{true}, want: "true"},
+		{name: "follower", elector: fixedElector{false}, want: "false"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openDB(t)
+			var heard recorder
+			d := workers.New(workers.Config{Elector: tc.elector, Reconcile: -1, RetentionEvery: -1,
+				Jobs:     []workers.Job{{Name: "daily", Every: 24 * time.Hour, Run: func(context.Context) error { return nil }}},
+				OnLeader: func(leading bool) { heard.add(strconv.FormatBool(leading)) }}, db, db, nil, nil)
+			if err := d.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the first answer", func() bool { return len(heard.all()) > 0 })
+			if got := heard.all(); !slices.Equal(got, []string{tc.want}) {
+				t.Errorf("after Start OnLeader heard %q, want %q", got, tc.want)
+			}
+			if err := d.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := heard.all(); got[len(got)-1] != "false" {
+				t.Errorf("after Stop OnLeader heard %q last, want false", got[len(got)-1])
+			}
+		})
 	}
 }

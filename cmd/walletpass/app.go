@@ -492,7 +492,8 @@ func (a *App) buildServices() {
 		// The periodic jobs run on one instance; every task written, by
 		// this process or (PostgreSQL) another instance, wakes the
 		// dispatcher through the store.
-		Elector: db.Elector("walletpass-jobs"), Listen: db.ListenTasks, OnAttempt: a.metrics.taskAttempt,
+		Elector: db.Elector("walletpass-jobs"), Listen: db.ListenTasks,
+		OnAttempt: a.metrics.taskAttempt, OnJob: a.metrics.jobRun, OnLeader: a.metrics.leading,
 		// Webhook deliveries keep trying for days: backoff up to an hour,
 		// 200 attempts (full jitter: about four days on average). Messages
 		// that arrive while they run go out pass.DeliveryGap later.
@@ -513,6 +514,7 @@ func (a *App) buildServices() {
 		workers.Handle[pass.InstallStatusArgs](installStatus),
 		workers.Handle[pass.DeliveryArgs](&pass.Deliverer{Store: db, Sender: outbound.NewSender(cfg.Server.Development)}),
 	), log.With(slog.String("component", "workers")))
+	a.metrics.knownJobs(a.Dispatcher.JobNames())
 }
 
 // buildServer makes the HTTP server: the route table of package httpapi
@@ -541,7 +543,7 @@ func (a *App) buildServer() error {
 	}
 	deps := httpapi.Deps{
 		Log: a.Log, Tenants: tenants, Health: a.healthChecks(), Draining: a.draining.Load, Metrics: a.metrics,
-		Scans: &pass.Gate{Store: db, Inbox: a.Inbox, Events: db, Rotating: a.Google.rotating(), ReEntry: reEntry(cfg)}, Notices: a.Announcer, Erasures: a.Eraser,
+		Scans: &pass.Gate{Store: db, Inbox: a.Inbox, Events: true, Rotating: a.Google.rotating(), ReEntry: reEntry(cfg)}, Notices: a.Announcer, Erasures: a.Eraser,
 		Subscriptions: httpapi.SubscriptionDeps{Store: db, NewSecret: outbound.NewSecret,
 			CheckEndpoint: func(u string) error { return outbound.CheckEndpoint(u, cfg.Server.Development) }},
 		AccessLog: cfg.Server.AccessLog, TrustedProxies: cfg.Server.TrustedProxies,

@@ -15,13 +15,15 @@ import (
 	"walletpass/certs"
 	"walletpass/pass"
 	"walletpass/storage"
+	"walletpass/workers"
 )
 
 // metrics are the service's Prometheus metrics, on a registry of the App
 // (several Apps in one test process do not mix). The adapters know
 // nothing of Prometheus: they take hooks (httpapi.Metrics,
-// workers.Config.OnAttempt, secutix.Config.Observe) and cmd/walletpass
-// wraps the rest (signing, APNs, FCM, Google's transport).
+// workers.Config.OnAttempt, OnJob and OnLeader, secutix.Config.Observe)
+// and cmd/walletpass wraps the rest (signing, APNs, FCM, Google's
+// transport).
 type metrics struct {
 	reg *prometheus.Registry
 
@@ -30,6 +32,9 @@ type metrics struct {
 	webhooks         *prometheus.CounterVec
 	taskAttempts     *prometheus.CounterVec
 	taskDuration     *prometheus.HistogramVec
+	jobRuns          *prometheus.CounterVec
+	jobLastSuccess   *prometheus.GaugeVec
+	leader           prometheus.Gauge
 	secutixRequests  *prometheus.CounterVec
 	secutixDuration  *prometheus.HistogramVec
 	secutixQuotaWait *prometheus.HistogramVec
@@ -59,9 +64,15 @@ func newMetrics(db *storage.DB, identities map[string]*certs.Identity) *metrics 
 		Help: "SecuTix webhooks received, by tenant, source and outcome (queued, merged, unauthorized, throttled, rejected, failed)."},
 		[]string{"tenant", "source", "outcome"})
 	m.taskAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "walletpass_task_attempts_total",
-		Help: "Task attempts finished, by kind and result (done, retry, dead)."}, []string{"kind", "result"})
+		Help: "Task attempts finished, by tenant, kind and result (done, retry, dead)."}, []string{"tenant", "kind", "result"})
 	m.taskDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "walletpass_task_duration_seconds",
 		Help: "Time a task attempt ran, by kind.", Buckets: remoteBuckets}, []string{"kind"})
+	m.jobRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "walletpass_job_runs_total",
+		Help: "Runs of the periodic jobs finished on this instance, by job and result (success, error)."}, []string{"job", "result"})
+	m.jobLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "walletpass_job_last_success_timestamp_seconds",
+		Help: "When a periodic job last succeeded on this instance (Unix time); no series before its first success."}, []string{"job"})
+	m.leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "walletpass_leader",
+		Help: "1 while this instance runs the periodic jobs that run on one instance at a time, 0 otherwise."})
 	m.secutixRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "walletpass_secutix_requests_total",
 		Help: "Requests sent to SecuTix, by tenant, service, method and result (over_quota counts HTTP 509 and 429)."},
 		[]string{"tenant", "service", "method", "result"})
@@ -83,8 +94,8 @@ func newMetrics(db *storage.DB, identities map[string]*certs.Identity) *metrics 
 		Help: "Requests sent to Google Wallet, by tenant, call (method and resource) and result (HTTP status class, or network_error)."},
 		[]string{"tenant", "call", "result"})
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.webhooks, m.taskAttempts, m.taskDuration,
-		m.secutixRequests, m.secutixDuration, m.secutixQuotaWait, m.passesSigned, m.signingDuration, m.apnsPushes,
-		m.fcmMessages, m.googleRequests} {
+		m.jobRuns, m.jobLastSuccess, m.leader, m.secutixRequests, m.secutixDuration, m.secutixQuotaWait, m.passesSigned,
+		m.signingDuration, m.apnsPushes, m.fcmMessages, m.googleRequests} {
 		f(c)
 	}
 	v := buildVersion()
@@ -109,10 +120,41 @@ func (m *metrics) Webhook(tenant, source, outcome string) {
 	m.webhooks.WithLabelValues(tenant, source, outcome).Inc()
 }
 
-// taskAttempt is workers.Config.OnAttempt.
-func (m *metrics) taskAttempt(kind, result string, d time.Duration) {
-	m.taskAttempts.WithLabelValues(kind, result).Inc()
+// taskAttempt is workers.Config.OnAttempt. Tenants are the configured
+// ones, so the tenant label stays bounded; the duration, a histogram, is
+// by kind only.
+func (m *metrics) taskAttempt(tenant, kind, result string, d time.Duration) {
+	m.taskAttempts.WithLabelValues(tenant, kind, result).Inc()
 	m.taskDuration.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+// jobRun is workers.Config.OnJob: a success also sets when the job last
+// succeeded.
+func (m *metrics) jobRun(job, result string) {
+	m.jobRuns.WithLabelValues(job, result).Inc()
+	if result == workers.JobSuccess {
+		m.jobLastSuccess.WithLabelValues(job).SetToCurrentTime()
+	}
+}
+
+// knownJobs gives every run count of the jobs named its series at 0, so
+// that increase() sees a job's first failure. The success timestamp has
+// none until the job succeeds: 0 would read as a job that never ran.
+func (m *metrics) knownJobs(names []string) {
+	for _, job := range names {
+		for _, result := range []string{workers.JobSuccess, workers.JobError} {
+			m.jobRuns.WithLabelValues(job, result)
+		}
+	}
+}
+
+// leading is workers.Config.OnLeader.
+func (m *metrics) leading(yes bool) {
+	if yes {
+		m.leader.Set(1)
+	} else {
+		m.leader.Set(0)
+	}
 }
 
 // secutixHooks are secutix.Config.Observe and QuotaWait for a tenant.

@@ -2,16 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +26,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"walletpass/pass"
+	"walletpass/storage"
+	"walletpass/workers"
 )
 
 // TestMetricsAfterAnOrdersLife is the operations issue's acceptance run: a
@@ -71,7 +79,7 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 		{"walletpass_http_requests_total", map[string]string{"route": "/api/:tenantId/webhooks/listeners/secutix/orders", "method": "POST", "status": "200"}},
 		{"walletpass_http_request_duration_seconds", map[string]string{"route": "/api/:tenantId/apple/v1/devices/:deviceLibraryIdentifier/registrations/:passTypeIdentifier/:serialNumber"}},
 		{"walletpass_webhooks_total", map[string]string{"tenant": "demo", "source": "secutix-order"}},
-		{"walletpass_task_attempts_total", map[string]string{"kind": pass.TaskSyncOrder, "result": "done"}},
+		{"walletpass_task_attempts_total", map[string]string{"tenant": "demo", "kind": pass.TaskSyncOrder, "result": "done"}},
 		{"walletpass_task_attempts_total", map[string]string{"kind": pass.TaskPushPass, "result": "done"}},
 		{"walletpass_task_attempts_total", map[string]string{"kind": pass.TaskGoogleSync, "result": "done"}},
 		{"walletpass_task_attempts_total", map[string]string{"kind": pass.TaskAppNotice, "result": "done"}},
@@ -88,13 +96,31 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 		{"walletpass_certificate_expiry_timestamp_seconds", map[string]string{"tenant": "demo", "certificate": "pass"}},
 		{"walletpass_build_info", nil},
 		{"walletpass_task_stats_up", nil},
+		{"walletpass_leader", nil}, // SQLite: this instance runs the periodic jobs
 		{"go_goroutines", nil},
 	} {
 		if v := sum(fams[c.family], c.labels); v <= 0 {
 			t.Errorf("%s%v = %v, want > 0", c.family, c.labels, v)
 		}
 	}
+	// Each periodic job has its run counts from the start, at 0 until it
+	// runs (none is due during this test).
+	for _, result := range []string{"success", "error"} {
+		if got := series(fams["walletpass_job_runs_total"], map[string]string{"job": "secutix-backlog", "result": result}); got != 1 {
+			t.Errorf("walletpass_job_runs_total{job=secutix-backlog,result=%s}: %d series, want 1", result, got)
+		}
+	}
 	// Every family the README and docs/ tell operators to watch is one.
+	// A job's success timestamp appears once it succeeded, which an
+	// order's life does not wait for: the jobs run by runJobs serve it.
+	jobsURL, stopJobs := runJobs(t)
+	served := maps.Clone(fams)
+	for name, fam := range scrape(t, jobsURL) {
+		if _, ok := served[name]; !ok {
+			served[name] = fam
+		}
+	}
+	stopJobs()
 	docs, _ := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
 	named := 0
 	for _, f := range append(docs, filepath.Join("..", "..", "README.md")) {
@@ -104,7 +130,7 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 		}
 		for _, name := range docMetric.FindAllString(string(data), -1) {
 			named++
-			if _, ok := fams[histogramOf(fams, name)]; !ok {
+			if _, ok := served[histogramOf(served, name)]; !ok {
 				t.Errorf("%s names %s, which /metrics does not serve", filepath.Base(f), name)
 			}
 		}
@@ -123,7 +149,7 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 	alerts, _, _ = strings.Cut(alerts, "\n- ")
 	for _, at := range docMetric.FindAllStringIndex(alerts, -1) {
 		name := alerts[at[0]:at[1]]
-		fam := fams[histogramOf(fams, name)]
+		fam := served[histogramOf(served, name)]
 		switch {
 		case fam == nil:
 		case fam.GetType() == dto.MetricType_COUNTER && !strings.HasSuffix(alerts[:at[0]], "rate(") && !strings.HasSuffix(alerts[:at[0]], "increase("):
@@ -160,6 +186,103 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 		if resp, _ := fetch(t, s.base+p, nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("%s on the public listener: %d, want 404", p, resp.StatusCode)
 		}
+	}
+}
+
+// TestJobMetrics: a periodic job's failed run is counted as an error, a
+// good run counts as a success and sets the job's success timestamp, and
+// a job that never succeeded has counts at 0 and no timestamp; the
+// instance (SQLite) leads while its dispatcher runs, and no longer once
+// it stopped.
+func TestJobMetrics(t *testing.T) {
+	t.Parallel()
+	before := float64(time.Now().UnixMilli()) / 1000
+	url, stop := runJobs(t)
+	fams := scrape(t, url)
+	after := float64(time.Now().UnixMilli()+1) / 1000
+	runs, last := fams["walletpass_job_runs_total"], fams["walletpass_job_last_success_timestamp_seconds"]
+	for _, c := range []struct {
+		job, result string
+		min, max    float64
+	}{
+		{"broken", "error", 1, math.Inf(1)},
+		{"broken", "success", 0, 0},
+		{"fine", "success", 1, math.Inf(1)},
+		{"fine", "error", 0, 0},
+		{"daily", "success", 0, 0},
+		{"daily", "error", 0, 0},
+	} {
+		labels := map[string]string{"job": c.job, "result": c.result}
+		if n := series(runs, labels); n != 1 {
+			t.Errorf("walletpass_job_runs_total%v: %d series, want 1", labels, n)
+		}
+		if v := sum(runs, labels); v < c.min || v > c.max {
+			t.Errorf("walletpass_job_runs_total%v = %v, want between %v and %v", labels, v, c.min, c.max)
+		}
+	}
+	if v := sum(last, map[string]string{"job": "fine"}); v < before || v > after {
+		t.Errorf("walletpass_job_last_success_timestamp_seconds{job=fine} = %.3f, want between %.3f and %.3f", v, before, after)
+	}
+	for _, job := range []string{"broken", "daily"} {
+		if n := series(last, map[string]string{"job": job}); n != 0 {
+			t.Errorf("walletpass_job_last_success_timestamp_seconds{job=%s}: %d series of a job that never succeeded", job, n)
+		}
+	}
+	if v := sum(fams["walletpass_leader"], nil); v != 1 {
+		t.Errorf("walletpass_leader = %v while the dispatcher runs, want 1", v)
+	}
+	stop()
+	if v := sum(scrape(t, url)["walletpass_leader"], nil); v != 0 {
+		t.Errorf("walletpass_leader = %v once the dispatcher stopped, want 0", v)
+	}
+}
+
+// runJobs starts a dispatcher over SQLite with the metrics' hooks as App
+// gives them, and the periodic jobs broken (fails), fine (succeeds) and
+// daily (not due during a test). Once broken and fine ran, it returns the
+// URL of the metrics' /metrics and a function that stops the dispatcher.
+func runJobs(t *testing.T) (metricsURL string, stop func()) {
+	t.Helper()
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "jobs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	m := newMetrics(db, nil)
+	admin := httptest.NewServer(m.adminHandler())
+	t.Cleanup(admin.Close)
+	every := 20 * time.Millisecond
+	d := workers.New(workers.Config{Reconcile: -1, RetentionEvery: -1, Elector: db.Elector("walletpass-jobs"),
+		Jobs: []workers.Job{
+			{Name: "broken", Every: every, Run: func(context.Context) error { return errors.New("the database is locked") }},
+			{Name: "fine", Every: every, Run: func(context.Context) error { return nil }},
+			{Name: "daily", Every: 24 * time.Hour, Run: func(context.Context) error { return nil }},
+		},
+		OnAttempt: m.taskAttempt, OnJob: m.jobRun, OnLeader: m.leading}, db, db, nil, nil)
+	m.knownJobs(d.JobNames())
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			if err := d.Stop(context.Background()); err != nil {
+				t.Errorf("stop the dispatcher: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		runs := scrape(t, admin.URL+"/metrics")["walletpass_job_runs_total"]
+		if sum(runs, map[string]string{"job": "broken", "result": "error"}) > 0 &&
+			sum(runs, map[string]string{"job": "fine", "result": "success"}) > 0 {
+			return admin.URL + "/metrics", stop
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the jobs did not run")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
