@@ -158,30 +158,28 @@ func (s *Server) registerDevice(c *gin.Context) {
 		writeProblem(c, http.StatusBadRequest, `the body must be {"pushToken": "<hex token>"}`)
 		return
 	}
-	created, err := s.deps.Apple.Devices.Register(c.Request.Context(), tenant, pass.Device{LibraryID: device, PushToken: req.PushToken}, passType, serial, s.now())
+	created, err := s.deps.Apple.Devices.Register(c.Request.Context(), tenant, pass.Device{LibraryID: device, PushToken: req.PushToken}, passType, serial, s.now(),
+		s.installEvent(c, p, pass.EventPassInstalled)...)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	if created {
-		s.announceInstall(c, p, pass.EventPassInstalled)
 		c.Status(http.StatusCreated)
 		return
 	}
 	c.Status(http.StatusOK)
 }
 
-// announceInstall queues an install event of p; the registration is done
-// already, so a failure is logged, not answered.
-func (s *Server) announceInstall(c *gin.Context, p *pass.Pass, typ string) {
-	if s.deps.Apple.Events == nil || p == nil {
-		return
+// installEvent is the announcement of an install event of p, written
+// with the registration it is about (none when the tenant's changes are
+// not announced).
+func (s *Server) installEvent(c *gin.Context, p *pass.Pass, typ string) []pass.NewTask {
+	if !s.deps.Apple.Announce || p == nil {
+		return nil
 	}
-	now := s.now()
-	ev := pass.InstallEvent(p.Tenant, p.SerialNumber, p.PassTypeID, typ, "apple", now)
-	if _, err := s.deps.Apple.Events.Enqueue(c.Request.Context(), pass.TaskOf(ev, correlationID(c)), now); err != nil {
-		s.log.WarnContext(c.Request.Context(), "queue install event", "error", err)
-	}
+	ev := pass.InstallEvent(p.Tenant, p.SerialNumber, p.PassTypeID, typ, "apple", s.now())
+	return []pass.NewTask{pass.TaskOf(ev, correlationID(c))}
 }
 
 // unregisterDevice: DELETE …/v1/devices/{device}/registrations/{passType}/{serial}.
@@ -190,13 +188,13 @@ func (s *Server) unregisterDevice(c *gin.Context) {
 	if !ok {
 		return
 	}
-	removed, err := s.deps.Apple.Devices.Unregister(c.Request.Context(), tenant, device, passType, serial)
+	// A device that was not registered removes nothing, and nothing is
+	// announced.
+	_, err := s.deps.Apple.Devices.Unregister(c.Request.Context(), tenant, device, passType, serial,
+		s.installEvent(c, p, pass.EventPassUninstalled)...)
 	if err != nil {
 		s.fail(c, err)
 		return
-	}
-	if removed { // a device that was not registered removed nothing
-		s.announceInstall(c, p, pass.EventPassUninstalled)
 	}
 	c.Status(http.StatusOK)
 }

@@ -53,7 +53,7 @@ func setupWS(t testing.TB) *wsBundle {
 	}
 	b.pass = p
 	b.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: f.Registry}, Passes: db, Files: f.Files(t, bl, db),
-		Apple: httpapi.AppleDeps{Devices: db, Timeline: db, Events: db}, Tenants: []httpapi.TenantInfo{{ID: "demo"}}, Clock: func() time.Time { return *b.clock }}))
+		Apple: httpapi.AppleDeps{Devices: db, Timeline: db, Announce: true}, Tenants: []httpapi.TenantInfo{{ID: "demo"}}, Clock: func() time.Time { return *b.clock }}))
 	t.Cleanup(b.srv.Close)
 	return b
 }

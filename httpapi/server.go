@@ -134,9 +134,9 @@ type WebhookDeps struct {
 type AppleDeps struct {
 	Devices  pass.DeviceStore
 	Timeline pass.Timeline
-	// Events, when set, queues pass.installed and pass.uninstalled as
-	// devices register and unregister.
-	Events pass.Enqueuer
+	// Announce: pass.installed and pass.uninstalled are queued as devices
+	// register and unregister, in the registration's transaction.
+	Announce bool
 }
 
 // LinkDeps signs the links buyers get: their key and how long they work.

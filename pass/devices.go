@@ -21,11 +21,15 @@ type DeviceStore interface {
 	// Register records that device registered for the pass, with its
 	// current push token; created is false when it already was. A new
 	// registration of a pass that MaxDevicesPerPass devices have already
-	// is refused with an error of kind KindForbidden.
-	Register(ctx context.Context, tenant string, d Device, passTypeID, serial string, now time.Time) (created bool, err error)
+	// is refused with an error of kind KindForbidden. The follow tasks
+	// (the registration's announcement) are written with a new
+	// registration, in its transaction, and not otherwise.
+	Register(ctx context.Context, tenant string, d Device, passTypeID, serial string, now time.Time, follow ...NewTask) (created bool, err error)
 	// Unregister removes a registration and reports whether there was
-	// one; removing one that does not exist is not an error.
-	Unregister(ctx context.Context, tenant, deviceLibraryID, passTypeID, serial string) (removed bool, err error)
+	// one; removing one that does not exist is not an error. The follow
+	// tasks are written when a registration was removed, in the same
+	// transaction.
+	Unregister(ctx context.Context, tenant, deviceLibraryID, passTypeID, serial string, follow ...NewTask) (removed bool, err error)
 	// UpdatedSerials returns the serials registered by the device whose
 	// update tag is greater than since (0: all), and the largest tag among
 	// them.

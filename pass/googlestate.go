@@ -124,6 +124,10 @@ type GoogleCallback struct {
 	ClassID    string
 	EventType  string // GoogleSaved or GoogleDeleted
 	ReceivedAt time.Time
+	// Announce: a callback about one of the tenant's passes queues its
+	// pass.installed or pass.uninstalled, in the transaction that records
+	// it.
+	Announce bool
 }
 
 // GoogleWalletCounts says how the tenant's Google Wallet objects fared.

@@ -14,7 +14,7 @@ import (
 // in one transaction; created is false when the registration existed (its
 // time is then now's: the 410 rule of ForgetPushToken compares with the
 // last registration).
-func (s *DB) Register(ctx context.Context, tenant string, d pass.Device, passTypeID, serial string, now time.Time) (bool, error) {
+func (s *DB) Register(ctx context.Context, tenant string, d pass.Device, passTypeID, serial string, now time.Time, follow ...pass.NewTask) (bool, error) {
 	created := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var total, mine int
@@ -41,6 +41,9 @@ func (s *DB) Register(ctx context.Context, tenant string, d pass.Device, passTyp
 		n, _ := res.RowsAffected()
 		created = n == 1
 		if created {
+			if err := s.enqueueAll(ctx, tx, follow, now); err != nil {
+				return err
+			}
 			return walletEvent(ctx, tx, tenant, serial, pass.WalletAdded, ms)
 		}
 		// Registered again: its time is now's, so that a 410 whose
@@ -54,6 +57,16 @@ func (s *DB) Register(ctx context.Context, tenant string, d pass.Device, passTyp
 	return created, err
 }
 
+// enqueueAll writes tasks in tx.
+func (s *DB) enqueueAll(ctx context.Context, tx *sql.Tx, tasks []pass.NewTask, now time.Time) error {
+	for _, t := range tasks {
+		if _, err := s.enqueueTx(ctx, tx, t, now); err != nil {
+			return fmt.Errorf("storage: %s task: %w", t.Kind, err)
+		}
+	}
+	return nil
+}
+
 // walletEvent records that an Apple Wallet added or removed a pass.
 func walletEvent(ctx context.Context, tx *sql.Tx, tenant, serial, event string, ms int64) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO wallet_events (tenant, serial_number, wallet, event, at)
@@ -64,7 +77,7 @@ func walletEvent(ctx context.Context, tx *sql.Tx, tenant, serial, event string, 
 }
 
 // Unregister removes a registration (and the device when it has none left).
-func (s *DB) Unregister(ctx context.Context, tenant, device, passTypeID, serial string) (bool, error) {
+func (s *DB) Unregister(ctx context.Context, tenant, device, passTypeID, serial string, follow ...pass.NewTask) (bool, error) {
 	removed := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM registrations WHERE tenant = $1 AND device_library_id = $2
@@ -74,7 +87,11 @@ func (s *DB) Unregister(ctx context.Context, tenant, device, passTypeID, serial 
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			removed = true
-			if err := walletEvent(ctx, tx, tenant, serial, pass.WalletRemoved, time.Now().UnixMilli()); err != nil {
+			now := time.Now()
+			if err := s.enqueueAll(ctx, tx, follow, now); err != nil {
+				return err
+			}
+			if err := walletEvent(ctx, tx, tenant, serial, pass.WalletRemoved, now.UnixMilli()); err != nil {
 				return err
 			}
 		}

@@ -156,3 +156,65 @@ func TestUnregisterBesideARegistration(t *testing.T) {
 		}
 	})
 }
+
+// TestRegistrationAnnouncements: a new registration and a removal write
+// their announcement in their own transaction; registering again and
+// removing what is not registered write none.
+func TestRegistrationAnnouncements(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		p := newPass("s1", 100)
+		if err := db.CreatePass(ctx, p, nil); err != nil {
+			t.Fatal(err)
+		}
+		dev := pass.Device{LibraryID: "dev1", PushToken: "aa11"}
+		ann := func(typ string) pass.NewTask {
+			return pass.TaskOf(pass.InstallEvent("demo", "s1", p.PassTypeID, typ, "apple", t0), "")
+		}
+		pending := func() int {
+			t.Helper()
+			tasks, err := db.ListTasks(ctx, pass.TaskPending, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, tk := range tasks {
+				if tk.Kind == pass.TaskEventFanout {
+					n++
+				}
+			}
+			return n
+		}
+		steps := []struct {
+			name string
+			do   func() error
+			want int
+		}{
+			{"register", func() error {
+				_, err := db.Register(ctx, "demo", dev, p.PassTypeID, "s1", t0, ann(pass.EventPassInstalled))
+				return err
+			}, 1},
+			{"register again", func() error {
+				_, err := db.Register(ctx, "demo", dev, p.PassTypeID, "s1", t0, ann(pass.EventPassInstalled))
+				return err
+			}, 1},
+			{"unregister", func() error {
+				_, err := db.Unregister(ctx, "demo", "dev1", p.PassTypeID, "s1", ann(pass.EventPassUninstalled))
+				return err
+			}, 2},
+			{"unregister again", func() error {
+				_, err := db.Unregister(ctx, "demo", "dev1", p.PassTypeID, "s1", ann(pass.EventPassUninstalled))
+				return err
+			}, 2},
+		}
+		for _, st := range steps {
+			if err := st.do(); err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+			if n := pending(); n != st.want {
+				t.Errorf("after %s: %d announcements, want %d", st.name, n, st.want)
+			}
+		}
+	})
+}

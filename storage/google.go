@@ -248,20 +248,26 @@ func (s *DB) RecordGoogleCallback(ctx context.Context, c pass.GoogleCallback) (f
 			return nil
 		}
 		fresh = true
-		var secret, serial string
+		var secret, serial, passTypeID string
 		var fileID int64
-		err = tx.QueryRowContext(ctx, `SELECT p.secret_token, p.file_id, p.serial_number FROM google_objects g
+		err = tx.QueryRowContext(ctx, `SELECT p.secret_token, p.file_id, p.serial_number, p.pass_type_id FROM google_objects g
 			JOIN passes p ON p.tenant = g.tenant AND p.serial_number = g.serial_number
-			WHERE g.tenant = $1 AND g.object_id = $2`, c.Tenant, c.ObjectID).Scan(&secret, &fileID, &serial)
+			WHERE g.tenant = $1 AND g.object_id = $2`, c.Tenant, c.ObjectID).Scan(&secret, &fileID, &serial, &passTypeID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // not an object of ours (any more): kept, counted, in no timeline
 		}
 		if err != nil {
 			return fmt.Errorf("storage: google callback: %w", err)
 		}
-		kind := "google-saved"
+		kind, typ := "google-saved", pass.EventPassInstalled
 		if c.EventType == pass.GoogleDeleted {
-			kind = "google-deleted"
+			kind, typ = "google-deleted", pass.EventPassUninstalled
+		}
+		if c.Announce {
+			ev := pass.InstallEvent(c.Tenant, serial, passTypeID, typ, "google", c.ReceivedAt)
+			if _, err := s.enqueueTx(ctx, tx, pass.TaskOf(ev, ""), c.ReceivedAt); err != nil {
+				return fmt.Errorf("storage: google callback: announcement: %w", err)
+			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO order_timeline (id, tenant, secret_token, file_id, at, kind, correlation_id, detail)
 			VALUES ($1, $2, $3, $4, $5, $6, '', $7)`, newID(), c.Tenant, secret, fileID, c.ReceivedAt.UnixMilli(), kind,

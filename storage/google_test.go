@@ -2,7 +2,9 @@ package storage_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -145,7 +147,8 @@ func TestGoogleCallbacks(t *testing.T) {
 		}
 		at := time.UnixMilli(1_800_000_001_000).UTC()
 		cb := func(nonce, object, event string, after time.Duration) pass.GoogleCallback {
-			return pass.GoogleCallback{Tenant: "demo", Nonce: nonce, ObjectID: object, ClassID: "1.demo-p1", EventType: event, ReceivedAt: at.Add(after)}
+			return pass.GoogleCallback{Tenant: "demo", Nonce: nonce, ObjectID: object, ClassID: "1.demo-p1", EventType: event, ReceivedAt: at.Add(after),
+				Announce: true}
 		}
 		for i, c := range []struct {
 			cb    pass.GoogleCallback
@@ -177,6 +180,22 @@ func TestGoogleCallbacks(t *testing.T) {
 		}
 		if !cmp.Equal(kinds, []string{"google-saved", "google-deleted", "google-saved"}) {
 			t.Errorf("timeline kinds %v", kinds)
+		}
+		// Each fresh callback about our pass is announced, with it.
+		tasks, err := db.ListTasks(ctx, pass.TaskPending, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var announced []string
+		for _, tk := range tasks {
+			var ev pass.EventArgs
+			if tk.Kind == pass.TaskEventFanout && json.Unmarshal(tk.Payload, &ev) == nil && ev.Stream == "s1" {
+				announced = append(announced, ev.Type)
+			}
+		}
+		slices.Sort(announced)
+		if want := []string{pass.EventPassInstalled, pass.EventPassInstalled, pass.EventPassUninstalled}; !cmp.Equal(announced, want) {
+			t.Errorf("announced %v, want %v", announced, want)
 		}
 		got, err := db.GoogleWalletCounts(ctx, "demo")
 		want := pass.GoogleWalletCounts{Saves: 4, Deletes: 2, InWallets: 2}

@@ -556,7 +556,7 @@ func (a *App) buildServer() error {
 			return tpl.File(file)
 		},
 		Webhooks: httpapi.WebhookDeps{Inbox: a.Inbox, Auth: webhookAuth},
-		Apple:    httpapi.AppleDeps{Devices: db, Timeline: db, Events: db},
+		Apple:    httpapi.AppleDeps{Devices: db, Timeline: db, Announce: true},
 		Links:    httpapi.LinkDeps{Signer: links, TTL: time.Duration(cfg.Server.LinkTTL)},
 		Tickets:  tickets,
 		App:      httpapi.AppDeps{Installations: db, Notices: a.Notices},

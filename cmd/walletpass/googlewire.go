@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -37,10 +36,7 @@ type googleSide struct {
 // is how this process reaches itself (the development fake).
 func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfURL string, m *metrics) (*googleSide, error) {
 	g := &googleSide{fakes: map[string]*fakegoogle.Server{},
-		callbacks: &google.Callbacks{Verifiers: map[string]*google.CallbackVerifier{}, Store: db,
-			Announce: func(ctx context.Context, tenant, serial, eventType string) {
-				announceGoogle(ctx, db, tenant, serial, eventType)
-			}}}
+		callbacks: &google.Callbacks{Verifiers: map[string]*google.CallbackVerifier{}, Store: db, Announce: true}}
 	tenants := map[string]*google.Tenant{}
 	for _, t := range cfg.Tenants {
 		gc := t.Google
@@ -186,22 +182,6 @@ func devGoogleHandler(fakes map[string]*fakegoogle.Server, tenants map[string]*g
 		mux.Handle(prefix+"/", http.StripPrefix(prefix, fake.Handler()))
 	}
 	return mux
-}
-
-// announceGoogle queues pass.installed or pass.uninstalled for a Google
-// Wallet save or delete; the callback is recorded already, so a failure
-// only loses the announcement (and is rare: one insert).
-func announceGoogle(ctx context.Context, db *storage.DB, tenant, serial, eventType string) {
-	p, err := db.GetPassMeta(ctx, tenant, serial)
-	if err != nil {
-		return
-	}
-	typ := pass.EventPassInstalled
-	if eventType == pass.GoogleDeleted {
-		typ = pass.EventPassUninstalled
-	}
-	now := time.Now()
-	_, _ = db.Enqueue(ctx, pass.TaskOf(pass.InstallEvent(tenant, serial, p.PassTypeID, typ, "google", now), ""), now)
 }
 
 // rotationOf is a tenant's rotating barcodes, nil without a key (the

@@ -15,10 +15,10 @@ type Callbacks struct {
 	Verifiers map[string]*CallbackVerifier
 	Store     pass.GoogleCallbackStore
 	Clock     pass.Clock
-	// Announce, when set, hears of each new save or delete (not of a
-	// replay) of a tenant's pass, by serial: the pass.installed and
-	// pass.uninstalled webhooks.
-	Announce func(ctx context.Context, tenant, serial, eventType string)
+	// Announce: each new save or delete (not a replay) of a tenant's pass
+	// is announced (the pass.installed and pass.uninstalled webhooks),
+	// in the transaction that records it.
+	Announce bool
 }
 
 // Handle verifies body as a callback to tenant's issuer and records it;
@@ -38,13 +38,8 @@ func (c *Callbacks) Handle(ctx context.Context, tenant string, body []byte) (fre
 	if c.owner(v.IssuerID, ev.ObjectID) != tenant || c.owner(v.IssuerID, ev.ClassID) != tenant {
 		return false, pass.Errorf(pass.KindInvalid, "google callback: object %s of class %s is not one of tenant %s's", ev.ObjectID, ev.ClassID, tenant)
 	}
-	fresh, err = c.Store.RecordGoogleCallback(ctx, pass.GoogleCallback{Tenant: tenant, Nonce: ev.Nonce, ObjectID: ev.ObjectID,
-		ClassID: ev.ClassID, EventType: ev.EventType, ReceivedAt: c.Clock.Now().UTC()})
-	if err == nil && fresh && c.Announce != nil {
-		serial := strings.TrimPrefix(ev.ObjectID, ObjectID(v.IssuerID, tenant, ""))
-		c.Announce(ctx, tenant, serial, ev.EventType)
-	}
-	return fresh, err
+	return c.Store.RecordGoogleCallback(ctx, pass.GoogleCallback{Tenant: tenant, Nonce: ev.Nonce, ObjectID: ev.ObjectID,
+		ClassID: ev.ClassID, EventType: ev.EventType, ReceivedAt: c.Clock.Now().UTC(), Announce: c.Announce})
 }
 
 // owner is the tenant whose ids ("<issuer>.<tenant>-…") id has; with
