@@ -60,6 +60,9 @@ func (s *Server) downloadPass(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if !s.downloadAllowed(c, "pass:"+tenant+"/"+serial) {
+		return
+	}
 	p, err := s.deps.Passes.GetPassMeta(c.Request.Context(), tenant, serial)
 	if err != nil {
 		s.fail(c, err)
@@ -77,6 +80,20 @@ func (s *Server) downloadPass(c *gin.Context) {
 	c.Data(http.StatusOK, pass.ContentTypePkpass, data)
 }
 
+// downloadAllowed counts a download of what link names (a pass, an
+// order's bundle) and answers 429 when that one link has been downloaded
+// too often: each download builds a file of up to a few megabytes, and a
+// link is its buyer's (a venue's Wi-Fi is many buyers, each with links of
+// their own, so the limit is the link's, not the client's).
+func (s *Server) downloadAllowed(c *gin.Context, link string) bool {
+	if s.downloads.allow(link, s.now()) {
+		return true
+	}
+	c.Header("Retry-After", "6")
+	writeProblem(c, http.StatusTooManyRequests, "this link was downloaded too often; try again in a few seconds")
+	return false
+}
+
 // downloadBundle: GET /api/{tenant}/orders/{secret}/tickets.pkpasses?exp=&sig=
 // serves every valid ticket of the order in one .pkpasses bundle.
 func (s *Server) downloadBundle(c *gin.Context) {
@@ -87,6 +104,9 @@ func (s *Server) downloadBundle(c *gin.Context) {
 	}
 	if err := s.deps.Links.Signer.Verify(PurposeBundleDownload, tenant, secret, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
 		s.fail(c, err)
+		return
+	}
+	if !s.downloadAllowed(c, "order:"+tenant+"/"+secret) {
 		return
 	}
 	ps, err := s.deps.Passes.PassesByOrder(c.Request.Context(), tenant, secret)

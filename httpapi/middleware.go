@@ -59,6 +59,13 @@ func limitBody(n int64) gin.HandlerFunc {
 	}
 }
 
+// noSniff has browsers take every answer as the type it says it is (a
+// problem, a page, a pass file), never guess another from its bytes.
+func noSniff(c *gin.Context) {
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Next()
+}
+
 // recoverProblem turns a panic into a logged 500 problem.
 func (s *Server) recoverProblem(c *gin.Context) {
 	defer func() {

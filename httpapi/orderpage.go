@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -50,15 +52,18 @@ func PageLanguage(acceptLanguage string) string {
 
 type pageTicket struct {
 	Event, When, Venue, Seat, State, StateClass, AppleURL, GoogleURL string
+	// Label names the ticket in its buttons' accessible names: the event
+	// and the seat, or the ticket's number for a standing one.
+	Label string
 }
 
 type orderPage struct {
-	Lang, TenantName, Background, Logo, FileID string
-	T                                          pass.PageWords
-	Device                                     Device
-	Tickets                                    []pageTicket
-	BundleURL, GoogleURL                       string
-	QR                                         template.HTML
+	Lang, TenantName, Background, Foreground, Logo, FileID string
+	T                                                      pass.PageWords
+	Device                                                 Device
+	Tickets                                                []pageTicket
+	BundleURL, GoogleURL                                   string
+	QR                                                     template.HTML
 }
 
 var orderPageTpl = template.Must(template.New("order").Parse(`<!doctype html>
@@ -70,7 +75,7 @@ var orderPageTpl = template.Must(template.New("order").Parse(`<!doctype html>
 :root{--brand:{{.Background}}}
 *{box-sizing:border-box}
 body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#f4f4f6;line-height:1.4}
-header{background:var(--brand);color:#fff;padding:1rem 1.25rem;display:flex;align-items:center;gap:.75rem}
+header{background:var(--brand);color:{{.Foreground}};padding:1rem 1.25rem;display:flex;align-items:center;gap:.75rem}
 header img{height:2rem;width:auto}
 main{max-width:34rem;margin:0 auto;padding:1rem}
 h1{font-size:1.5rem;margin:.5rem 0 1rem}
@@ -83,7 +88,7 @@ li.ticket{background:#fff;border-radius:.75rem;padding:1rem;margin:0 0 .75rem;bo
 .state.valid{background:#e3f4e8;color:#14532d}.state.used{background:#e8e8ee;color:#333}.state.cancelled{background:#fde8e8;color:#7f1d1d}
 a.button{display:block;text-align:center;text-decoration:none;font-weight:600;border-radius:.6rem;padding:.8rem 1rem;margin:.6rem 0 0;min-height:44px}
 a.apple{background:#000;color:#fff}a.google{background:#fff;color:#1f1f1f;border:2px solid #1f1f1f}
-a.button:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
+a.button:focus-visible{outline:3px solid #1a1a1a;outline-offset:2px;box-shadow:0 0 0 2px #fff}
 .qr{background:#fff;border-radius:.75rem;padding:1rem;text-align:center;margin:0 0 1rem}
 .qr svg{width:12rem;height:12rem}
 </style></head>
@@ -92,7 +97,7 @@ a.button:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 <main>
 <h1>{{.T.Title}}</h1>
 <p class="order">{{.T.Order}} {{.FileID}}</p>
-{{if eq .Device "desktop"}}<section class="qr" aria-label="QR">{{.QR}}<p>{{.T.Scan}}</p></section>{{end}}
+{{if eq .Device "desktop"}}<section class="qr">{{.QR}}<p>{{.T.Scan}}</p></section>{{end}}
 {{if eq .Device "ios"}}{{if .BundleURL}}<a class="button apple add-all" href="{{.BundleURL}}">{{.T.AddAllApple}}</a>{{end}}{{end}}
 {{if eq .Device "android"}}{{if .GoogleURL}}<a class="button google" href="{{.GoogleURL}}">{{.T.AddGoogle}}</a>{{end}}{{end}}
 <ul>
@@ -102,8 +107,8 @@ a.button:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 <p>{{.Venue}}</p>
 {{if .Seat}}<p>{{.Seat}}</p>{{end}}
 <span class="state {{.StateClass}}">{{.State}}</span>
-{{if and (eq $.Device "ios") .AppleURL}}<a class="button apple add-one" href="{{.AppleURL}}" aria-label="{{$.T.AddApple}}: {{.Event}}, {{.Seat}}">{{$.T.AddApple}}</a>{{end}}
-{{if and (eq $.Device "android") .GoogleURL}}<a class="button google add-one" href="{{.GoogleURL}}" aria-label="{{$.T.AddGoogle}}: {{.Event}}, {{.Seat}}">{{$.T.AddGoogle}}</a>{{end}}
+{{if and (eq $.Device "ios") .AppleURL}}<a class="button apple add-one" href="{{.AppleURL}}" aria-label="{{$.T.AddApple}}: {{.Label}}">{{$.T.AddApple}}</a>{{end}}
+{{if and (eq $.Device "android") .GoogleURL}}<a class="button google add-one" href="{{.GoogleURL}}" aria-label="{{$.T.AddGoogle}}: {{.Label}}">{{$.T.AddGoogle}}</a>{{end}}
 </li>
 {{end}}</ul>
 </main>
@@ -160,15 +165,20 @@ func notFoundPage(c *gin.Context) {
 // malformed tokens get the same plain 404.
 func (s *Server) orderPageHandler(c *gin.Context) {
 	now := s.now()
-	if !s.pages.allow(s.clientIP(c), now) {
+	client := s.clientIP(c)
+	if s.pageMisses.spent(client, now) || !s.pages.allow(client, now) {
 		c.Header("Retry-After", "2")
 		c.Data(http.StatusTooManyRequests, "text/plain; charset=utf-8", []byte("Too many requests\n"))
 		return
 	}
+	miss := func() { // an unknown token counts against the client's guesses
+		s.pageMisses.allow(client, now)
+		notFoundPage(c)
+	}
 	t, ok := s.tenants[c.Param("tenantId")]
 	secret := c.Param("secret")
 	if !ok || !secretTokenRE.MatchString(secret) || s.deps.Passes == nil {
-		notFoundPage(c)
+		miss()
 		return
 	}
 	ps, err := s.deps.Passes.PassesByOrder(c.Request.Context(), t.ID, secret)
@@ -177,14 +187,20 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 		if err != nil && pass.KindOf(err) != pass.KindNotFound {
 			s.log.ErrorContext(c.Request.Context(), "order page", "error", err, "correlationId", correlationID(c))
 		}
-		notFoundPage(c)
+		miss()
 		return
 	}
-	lang := PageLanguage(c.GetHeader("Accept-Language"))
+	lang := httpx.PreferredLanguage(c.GetHeader("Accept-Language"), pass.Speaks, "")
+	if lang == "" {
+		// Nothing the browser asks for is spoken here: the order's own
+		// language, else the tenant's, before English.
+		lang = PageLanguage(cmp.Or(ps[0].Ticket.Locale, t.Locale))
+	}
 	page := orderPage{Lang: lang, T: pass.WordsFor(lang).Page, TenantName: t.Name, Background: t.Background, Device: DeviceOf(c.GetHeader("User-Agent"))}
 	if page.Background == "" {
 		page.Background = "#1b2a4a"
 	}
+	page.Foreground = textOn(page.Background, t.Foreground)
 	if t.DefaultTemplate != "" && s.deps.TemplateFile != nil {
 		if _, ok := s.deps.TemplateFile(t.DefaultTemplate, "logo@2x.png"); ok {
 			page.Logo = "/api/" + t.ID + "/google/images/" + t.DefaultTemplate + "/logo@2x.png"
@@ -205,6 +221,10 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 		}
 		pt := pageTicket{Event: tk.Event.Name, When: formatWhen(tk.Event.Start, page.T), Venue: strs.JoinNonEmpty(", ", tk.Venue.Name, tk.Venue.City),
 			Seat: seatLine(tk.Seat, pass.WordsFor(lang))}
+		pt.Label = strs.JoinNonEmpty(", ", tk.Event.Name, pt.Seat)
+		if pt.Seat == "" {
+			pt.Label = strs.JoinNonEmpty(", ", tk.Event.Name, fmt.Sprintf("%d", len(page.Tickets)+1))
+		}
 		switch p.Status {
 		case pass.StatusUsed:
 			pt.State, pt.StateClass = page.T.Used, "used"
@@ -233,7 +253,7 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 		}
 	}
 	if page.Device == DeviceDesktop {
-		if q, err := qrSVG(OrderPageURL(base, t.ID, secret)); err == nil {
+		if q, err := qrSVG(OrderPageURL(base, t.ID, secret), page.T.QR); err == nil {
 			page.QR = q
 		}
 	}
@@ -248,6 +268,47 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 	if err := orderPageTpl.Execute(c.Writer, page); err != nil {
 		s.log.ErrorContext(c.Request.Context(), "order page", "error", err)
 	}
+}
+
+// textOn is the colour of text on the brand colour bg: fg (the
+// template's) when it is readable there (WCAG's 4.5:1), else black or
+// white, whichever reads better.
+func textOn(bg, fg string) string {
+	b, ok := luminance(bg)
+	if !ok {
+		return "#fff"
+	}
+	if f, ok := luminance(fg); ok && contrast(b, f) >= 4.5 {
+		return fg
+	}
+	if contrast(b, 0) >= contrast(b, 1) {
+		return "#000"
+	}
+	return "#fff"
+}
+
+// luminance is the relative luminance of a "#rrggbb" colour.
+func luminance(hex string) (float64, bool) {
+	var r, g, b uint8
+	if len(hex) != 7 || hex[0] != '#' {
+		return 0, false
+	}
+	if _, err := fmt.Sscanf(hex[1:], "%02x%02x%02x", &r, &g, &b); err != nil {
+		return 0, false
+	}
+	lin := func(c uint8) float64 {
+		v := float64(c) / 255
+		if v <= 0.03928 {
+			return v / 12.92
+		}
+		return math.Pow((v+0.055)/1.055, 2.4)
+	}
+	return 0.2126*lin(r) + 0.7152*lin(g) + 0.0722*lin(b), true
+}
+
+// contrast is the contrast ratio of two relative luminances.
+func contrast(a, b float64) float64 {
+	return (max(a, b) + 0.05) / (min(a, b) + 0.05)
 }
 
 func (s *Server) linkTTL() time.Duration {
@@ -284,7 +345,7 @@ func formatWhen(t time.Time, w pass.PageWords) string {
 
 // qrSVG draws the QR code of text as an inline SVG (medium error
 // correction, a 4-module quiet zone).
-func qrSVG(text string) (template.HTML, error) {
+func qrSVG(text, label string) (template.HTML, error) {
 	q, err := qrcode.New(text, qrcode.Medium)
 	if err != nil {
 		return "", err
@@ -293,7 +354,7 @@ func qrSVG(text string) (template.HTML, error) {
 	bm := q.Bitmap()
 	n := len(bm) + 8
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" role="img" aria-label="QR code" shape-rendering="crispEdges"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n, n, n)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" role="img" aria-label="%s" shape-rendering="crispEdges"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n, template.HTMLEscapeString(label), n, n)
 	for y, row := range bm {
 		for x, on := range row {
 			if on {

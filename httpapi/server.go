@@ -55,10 +55,14 @@ type TenantInfo struct {
 	DefaultTemplate string
 	// PublicBaseURL is how buyers reach the tenant's links and pages.
 	PublicBaseURL string
-	// Background is the brand colour of the order page ("#rrggbb").
-	Background string
+	// Background is the brand colour of the order page ("#rrggbb"), and
+	// Foreground the colour of text on it (the default template's).
+	Background, Foreground string
 	// Google says whether the tenant issues Google Wallet passes.
 	Google bool
+	// Locale is the tenant's language (BCP 47): the order page's when
+	// neither the browser's nor the order's is spoken.
+	Locale string
 }
 
 // Deps is what the server needs, grouped by feature; cmd/walletpass fills
@@ -193,8 +197,13 @@ type Server struct {
 
 	mu        sync.Mutex
 	logLimits map[string]*rate.Limiter
-	pages     *clientLimiter // the order page: 30 per minute per client, bursts of 10
-	devices   *clientLimiter // the app's (un)registrations: 20 per minute per client, bursts of 10
+	// The order page: a client's unknown tokens (guesses) are limited
+	// strictly, its views of real orders loosely (a venue's Wi-Fi or a
+	// carrier's address is many buyers at the doors).
+	pageMisses *clientLimiter // 30 per minute per client, bursts of 10
+	pages      *clientLimiter // 20 a second per client, bursts of 200
+	downloads  *clientLimiter // per link: 10 a minute, bursts of 10
+	devices    *clientLimiter // the app's (un)registrations: 20 per minute per client, bursts of 10
 	// signing: the previews, which sign a pass on the spot: 30 per minute
 	// per client, bursts of 20.
 	signing *clientLimiter
@@ -217,7 +226,9 @@ func New(d Deps) http.Handler {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{log: d.Log, deps: d, tenants: map[string]TenantInfo{}, logLimits: map[string]*rate.Limiter{},
-		pages: &clientLimiter{every: 2 * time.Second, burst: 10}, devices: &clientLimiter{every: 3 * time.Second, burst: 10},
+		pageMisses: &clientLimiter{every: 2 * time.Second, burst: 10}, pages: &clientLimiter{every: 50 * time.Millisecond, burst: 200},
+		devices:          &clientLimiter{every: 3 * time.Second, burst: 10},
+		downloads:        &clientLimiter{every: 6 * time.Second, burst: 10},
 		signing:          &clientLimiter{every: 2 * time.Second, burst: 20},
 		saves:            &clientLimiter{every: SaveEvery, burst: SaveBurst},
 		saveClients:      &clientLimiter{every: SaveClientEvery, burst: SaveClientBurst},
@@ -254,7 +265,7 @@ func (s *Server) routes() *gin.Engine {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		s.log.Error("trusted proxies", "error", err)
 	}
-	r.Use(withCorrelationID, s.logRequests, s.recoverProblem, limitBody(MaxBody)) // a panic's 500 is logged and counted too
+	r.Use(withCorrelationID, s.logRequests, s.recoverProblem, limitBody(MaxBody), noSniff) // a panic's 500 is logged and counted too
 	r.NoRoute(func(c *gin.Context) { writeProblem(c, http.StatusNotFound, "no such resource") })
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, http.StatusMethodNotAllowed, "method not allowed on this resource")

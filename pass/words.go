@@ -27,9 +27,9 @@ type GoogleWords struct {
 
 // PageWords are the texts of the buyer's order page.
 type PageWords struct {
-	Title, Order, AddApple, AddAllApple, AddGoogle, Scan string
-	Row, Seat, Block, Valid, Used, Cancelled, NoWallet   string
-	Months                                               [12]string
+	Title, Order, AddApple, AddAllApple, AddGoogle, Scan, QR string
+	Row, Seat, Block, Valid, Used, Cancelled, NoWallet       string
+	Months                                                   [12]string
 }
 
 // WordsFor returns the words of locale's language (see Language), or
@@ -65,7 +65,7 @@ var words = map[string]Words{
 		},
 		Page: PageWords{
 			Title: "Your tickets", Order: "Order", AddApple: "Add to Apple Wallet", AddAllApple: "Add all tickets to Apple Wallet",
-			AddGoogle: "Add to Google Wallet", Scan: "Scan this code with your phone to add the tickets to its wallet.",
+			AddGoogle: "Add to Google Wallet", Scan: "Scan this code with your phone to add the tickets to its wallet.", QR: "QR code of this page",
 			Valid: "Valid", Used: "Used", Cancelled: "Cancelled",
 			NoWallet: "Google Wallet is not offered for this event.",
 			Months:   [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
@@ -87,7 +87,7 @@ var words = map[string]Words{
 		},
 		Page: PageWords{
 			Title: "Vos billets", Order: "Commande", AddApple: "Ajouter à Apple Wallet", AddAllApple: "Ajouter tous les billets à Apple Wallet",
-			AddGoogle: "Ajouter à Google Wallet", Scan: "Scannez ce code avec votre téléphone pour y ajouter les billets.",
+			AddGoogle: "Ajouter à Google Wallet", Scan: "Scannez ce code avec votre téléphone pour y ajouter les billets.", QR: "Code QR de cette page",
 			Valid: "Valable", Used: "Utilisé", Cancelled: "Annulé",
 			NoWallet: "Google Wallet n'est pas proposé pour cet événement.",
 			Months:   [12]string{"janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."},
@@ -109,7 +109,7 @@ var words = map[string]Words{
 		},
 		Page: PageWords{
 			Title: "Ihre Tickets", Order: "Bestellung", AddApple: "Zu Apple Wallet hinzufügen", AddAllApple: "Alle Tickets zu Apple Wallet hinzufügen",
-			AddGoogle: "Zu Google Wallet hinzufügen", Scan: "Scannen Sie diesen Code mit Ihrem Telefon, um die Tickets hinzuzufügen.",
+			AddGoogle: "Zu Google Wallet hinzufügen", Scan: "Scannen Sie diesen Code mit Ihrem Telefon, um die Tickets hinzuzufügen.", QR: "QR-Code dieser Seite",
 			Valid: "Gültig", Used: "Entwertet", Cancelled: "Storniert",
 			NoWallet: "Google Wallet wird für diese Veranstaltung nicht angeboten.",
 			Months:   [12]string{"Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."},

@@ -525,9 +525,9 @@ func (a *App) buildServer() error {
 	webhookAuth := map[string]httpapi.WebhookAuth{}
 	for _, t := range cfg.Tenants {
 		ti := httpapi.TenantInfo{ID: t.ID, Name: t.Name, DefaultTemplate: t.DefaultTemplate, PublicBaseURL: t.PublicBaseURL,
-			Google: t.Google.Enabled()}
+			Google: t.Google.Enabled(), Locale: t.SecuTix.Locale}
 		if tpl, err := reg.Template(t.DefaultTemplate); err == nil {
-			ti.Background = tpl.HexColour("backgroundColor")
+			ti.Background, ti.Foreground = tpl.HexColour("backgroundColor"), tpl.HexColour("foregroundColor")
 		}
 		tenants = append(tenants, ti)
 		w := t.Webhooks

@@ -176,6 +176,62 @@ func TestOrderPageAndDownloads(t *testing.T) {
 	}
 }
 
+// TestOrderPageAtTheDoors: the buyers at a venue share its Wi-Fi's
+// address: 60 views of real orders from one client are all served, with
+// nosniff; unknown tokens from it are refused after a burst, and then so
+// is everything from it; a page asked in a language walletpass does not
+// speak comes in the order's; one link downloaded over and over is
+// refused after a burst.
+func TestOrderPageAtTheDoors(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, `server: {development: true}
+tenants:
+  - id: demo
+    name: Demo Concerts
+    apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
+    secutix: {locale: fr-CH}
+`)
+	defer s.stop()
+	o := s.createOrder(map[string]any{"count": 2})
+	s.waitPasses(o.Secret, "2 passes", func(ps []pass.Pass) bool { return len(ps) == 2 })
+	page := s.orderLinks(o.Secret)["order-page"]
+	for i := range 60 {
+		resp, body := fetch(t, page, map[string]string{"User-Agent": uaIPhone, "Accept-Language": "it-CH, it;q=0.9"})
+		if resp.StatusCode != 200 {
+			t.Fatalf("view %d: %d", i+1, resp.StatusCode)
+		}
+		if i == 0 && (resp.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(string(body), `lang="fr"`) ||
+			!strings.Contains(string(body), "Vos billets") || strings.Contains(string(body), `aria-label="Ajouter à Apple Wallet: `+"\n")) {
+			t.Errorf("the page (it asked, the order is fr): %v\n%s", resp.Header, body)
+		}
+	}
+	refused := 0
+	for range 20 {
+		if resp, _ := fetch(t, s.base+"/demo/orders/NoSuchOrderToken123", nil); resp.StatusCode == 429 {
+			refused++
+		}
+	}
+	if resp, _ := fetch(t, page, nil); refused == 0 || resp.StatusCode != 429 {
+		t.Errorf("after 20 guesses: %d refused, then the real page %d; want some refused, then 429", refused, resp.StatusCode)
+	}
+	// One bundle link, downloaded in a loop.
+	link := s.orderLinks(o.Secret)["apple-bundle"]
+	if link == "" {
+		t.Fatalf("no apple-bundle link in %v", s.orderLinks(o.Secret))
+	}
+	codes := map[int]int{}
+	for range 15 {
+		resp, _ := fetch(t, link, nil)
+		codes[resp.StatusCode]++
+		if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if codes[200] != 10 || codes[429] != 5 {
+		t.Errorf("15 downloads of one link: %v, want 10 served and 5 refused", codes)
+	}
+}
+
 func byMovementSerial(s *system, o order, i int) string {
 	return byMovement(s.passes(o.Secret), o.Tickets[i].MovementID, 0).SerialNumber
 }
