@@ -21,11 +21,6 @@ const (
 // used-ticket hint and syncs the order, as a SecuTix validation does.
 const ScanSourceGate = "gate-scan"
 
-// StateScannedAtGate is the used-ticket hint a gate scan leaves: a used
-// state (IsUsedState) whose scan walletpass announced as it happened
-// (SecuTix's VALIDATED, from its own gates, is announced by the sync).
-const StateScannedAtGate = "SCANNED"
-
 // ScanRequest is what a gate system sends: the barcode it read, and
 // optionally its own id for the scan (a scan sent again with the same id
 // gets the first answer, and marks nothing twice).
@@ -184,13 +179,13 @@ func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 func (g *Gate) admit(ctx context.Context, req ScanRequest, res ScanResult, now time.Time) (ScanResult, error) {
 	p := res.Pass
 	mark, sync := g.Inbox.Prepare(WebhookEvent{Tenant: req.Tenant, Source: ScanSourceGate, SecretToken: p.SecretToken,
-		TicketID: p.TicketID, State: StateScannedAtGate, LastUpdate: now, CorrelationID: req.CorrelationID})
+		TicketID: p.TicketID, State: "VALIDATED", LastUpdate: now, CorrelationID: req.CorrelationID})
 	if p.TicketID == 0 {
 		mark.MovementID = p.MovementID
 	}
 	a := Admission{
 		Scan: ScanRecord{Tenant: req.Tenant, ScanID: req.ScanID, Serial: p.SerialNumber, Result: ScanValid, ReEntry: res.ReEntry, At: now},
-		Ref:  usedRef(p), Since: occasionStart(p.Ticket, now), ReEntry: res.ReEntry, Mark: mark, Sync: sync,
+		Ref:  usedRef(p), Since: occasionStart(p.Ticket, now), ReEntry: res.ReEntry, Again: g.ReEntry[req.Tenant], Mark: mark, Sync: sync,
 	}
 	if g.Events {
 		ann := TaskOf(PassEvent(p, EventTicketScanned, now, req.ScanID), req.CorrelationID)
@@ -225,7 +220,9 @@ func (g *Gate) answered(ctx context.Context, req ScanRequest, stored ScanRecord)
 // mark made at or after Since holds it (an entry to the same occasion;
 // any used mark, for a ticket of one event), or whatever holds it when
 // ReEntry; the scan's record (Scan, its Result ScanValid, stored as
-// ScanAlreadyUsed when the claim is lost); and, when the claim is won,
+// ScanAlreadyUsed when the claim is lost, or as a re-entry when Again:
+// the tenant admits a ticket again, and another scan took it at the same
+// moment); and, when the claim is won,
 // the mark as a webhook event with its order's sync (Mark and Sync, as
 // Inbox.Prepare makes them) and the scan's announcement (Announce, when
 // the tenant announces).
@@ -234,6 +231,7 @@ type Admission struct {
 	Ref      string
 	Since    time.Time
 	ReEntry  bool
+	Again    bool
 	Mark     WebhookEvent
 	Sync     NewTask
 	Announce *NewTask

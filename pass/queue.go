@@ -94,6 +94,9 @@ type TicketHint struct {
 	Ref        string
 	State      string
 	LastUpdate time.Time
+	// Source is the webhook source that left it (ScanSourceGate: a scan
+	// walletpass's gate announced when it was made).
+	Source string
 }
 
 // TimelineEntry is one thing that happened to an order.

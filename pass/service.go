@@ -189,6 +189,11 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 	if r.ContentHash == cur.ContentHash && !change.Erased {
 		return nil, nil, nil, nil
 	}
+	if ReadLater(cur.Ticket, t) {
+		// A sync that read SecuTix later wrote the pass since this one
+		// looked (Syncer.applyTicket's fence): what t shows is older.
+		return nil, nil, nil, nil
+	}
 	next := *cur
 	switch k := HolderKey(t); {
 	case change.Erased && cur.HolderKey != "" && !strings.HasPrefix(cur.HolderKey, "h:"):

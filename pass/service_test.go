@@ -376,6 +376,39 @@ func TestOverlappingSyncs(t *testing.T) {
 	}
 }
 
+// TestApplyLeavesALaterReadAlone: a ticket read from SecuTix before the
+// read the pass was made from (a sync that passed the syncer's check just
+// before a later sync wrote) does not replace it; within the clocks' skew
+// it does, and so does a ticket of unknown read.
+func TestApplyLeavesALaterReadAlone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant = "demo"
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	cancelled := tk
+	cancelled.State, cancelled.ReadAt = pass.TicketCancelled, t0.Add(time.Second)
+	if _, _, err := b.svc.Apply(ctx, cancelled, "default"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		readAt time.Time
+		want   pass.Status
+	}{
+		{"read a second before", t0, pass.StatusVoided},
+		{"read within the skew", t0.Add(time.Second - pass.ReadSkew/2), pass.StatusActive},
+	} {
+		valid := tk
+		valid.ReadAt = c.readAt
+		p, _, err := b.svc.Apply(ctx, valid, "default")
+		if err != nil || p.Status != c.want {
+			t.Errorf("%s: %v %v, want %s", c.name, p.Status, err, c.want)
+		}
+	}
+}
+
 // staticSyncer syncs the demo tenant's orders from o alone.
 func staticSyncer(b bundle, o pass.Order) *pass.Syncer {
 	return &pass.Syncer{Orders: staticOrders{o}, Service: b.svc, Hints: b.db, Timeline: b.db,
@@ -494,6 +527,39 @@ func TestGateOneEntryPerTicket(t *testing.T) {
 	}
 	if count[pass.ScanValid] != 1 || count[pass.ScanAlreadyUsed] != gates-1 || announcements(t, b) != 1 {
 		t.Errorf("answers %v, %d announcements; want one valid, %d already_used, one announcement", count, announcements(t, b), gates-1)
+	}
+
+	// At a tenant that admits a ticket again, every gate lets the holder
+	// in: one first entry, the others re-entries.
+	other := tk
+	other.MovementID, other.TicketID, other.Barcode = tk.MovementID+1, tk.TicketID+1, "OTHER-1"
+	if _, _, err := b.svc.Apply(ctx, other, "default"); err != nil {
+		t.Fatal(err)
+	}
+	g.ReEntry = map[string]bool{"demo": true}
+	var again sync.WaitGroup
+	again.Add(1)
+	for i := range gates {
+		go func() {
+			again.Wait()
+			res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: other.Barcode, ScanID: fmt.Sprintf("re-%d", i)})
+			switch {
+			case err != nil:
+				results <- err.Error()
+			case res.Result == pass.ScanValid && res.ReEntry:
+				results <- "re-entry"
+			default:
+				results <- res.Result
+			}
+		}()
+	}
+	again.Done()
+	count = map[string]int{}
+	for range gates {
+		count[<-results]++
+	}
+	if count[pass.ScanValid] != 1 || count["re-entry"] != gates-1 {
+		t.Errorf("re-entry tenant: answers %v, want one first entry and %d re-entries", count, gates-1)
 	}
 }
 

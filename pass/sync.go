@@ -116,7 +116,7 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 	for _, h := range hints {
 		if IsUsedState(h.State) {
 			used[h.Ref] = h.LastUpdate
-			atGate[h.Ref] = h.State == StateScannedAtGate
+			atGate[h.Ref] = h.Source == ScanSourceGate
 		}
 		if h.State == StateVoidedByOperator {
 			voided[h.Ref] = true
@@ -177,6 +177,19 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 	return res, nil
 }
 
+// ReadSkew is how much later than another a read of SecuTix must be to
+// count as later: the instances' clocks, which stamp them, may differ by
+// that much.
+const ReadSkew = 200 * time.Millisecond
+
+// ReadLater reports whether stored was made from a read of SecuTix later
+// than t's (by more than ReadSkew): t is then older than what the pass
+// shows, and must not replace it. A ticket of unknown read is never
+// older.
+func ReadLater(stored, t Ticket) bool {
+	return !t.ReadAt.IsZero() && stored.ReadAt.After(t.ReadAt.Add(ReadSkew))
+}
+
 // revives reports whether o shows valid (or used) a ticket whose pass is
 // voided: SecuTix never brings a cancelled ticket back (a reissue is a
 // new ticket), so such an order is older than what walletpass has.
@@ -210,7 +223,7 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoic
 		t.HolderGeneration = 0
 	case err != nil:
 		return nil, err
-	case !t.ReadAt.IsZero() && latest.Ticket.ReadAt.After(t.ReadAt):
+	case ReadLater(latest.Ticket, t):
 		// Another sync read SecuTix after this one did and has written
 		// the ticket's pass: what this one read is older (a void, a
 		// transfer it does not know of yet), and is left out.
@@ -225,6 +238,9 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoic
 			if latest.Status != StatusVoided {
 				old := latest.Ticket
 				old.State = TicketCancelled
+				if !t.ReadAt.IsZero() {
+					old.ReadAt = t.ReadAt // the void is this read's
+				}
 				p, ch, err := s.Service.Supersede(ctx, old, latest.Template)
 				if err != nil {
 					return nil, fmt.Errorf("void the previous holder's pass: %w", err)
@@ -292,7 +308,7 @@ func (s *Syncer) flush(ctx context.Context, tenant string, b *timelineBatch) {
 // IsUsedState reports whether a webhook state means the ticket was scanned.
 func IsUsedState(state string) bool {
 	switch strings.ToUpper(state) {
-	case "VALIDATED", "CONTROLLED", "USED", StateScannedAtGate:
+	case "VALIDATED", "CONTROLLED", "USED":
 		return true
 	}
 	return false

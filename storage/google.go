@@ -82,7 +82,9 @@ func (s *DB) PutGoogleObject(ctx context.Context, o *pass.GoogleObject) error {
 	return s.PutGoogleObjects(ctx, []*pass.GoogleObject{o})
 }
 
-// PutGoogleObjects creates or replaces several records in one transaction.
+// PutGoogleObjects creates or replaces several records in one transaction;
+// a record of a later version than one's is kept (an overlapping sync
+// that read an older version of the pass).
 func (s *DB) PutGoogleObjects(ctx context.Context, os []*pass.GoogleObject) error {
 	if len(os) == 0 {
 		return nil
@@ -97,7 +99,8 @@ func (s *DB) PutGoogleObjects(ctx context.Context, os []*pass.GoogleObject) erro
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 				ON CONFLICT (tenant, serial_number) DO UPDATE SET object_id = excluded.object_id, class_id = excluded.class_id,
 				version = excluded.version, state = excluded.state, shown = excluded.shown, notified = excluded.notified,
-				expires_at = excluded.expires_at, updated_at = excluded.updated_at, object_hash = excluded.object_hash`,
+				expires_at = excluded.expires_at, updated_at = excluded.updated_at, object_hash = excluded.object_hash
+				WHERE google_objects.version <= excluded.version`,
 				o.Tenant, o.Serial, o.ObjectID, o.ClassID, o.Version, o.State, o.Shown, encodeTimes(o.Notified), expires,
 				o.UpdatedAt.UnixMilli(), o.ObjectHash)
 			if err != nil {

@@ -27,9 +27,10 @@ func newID() string {
 const (
 	sqlInsertEvent = `INSERT INTO webhook_events (id, tenant, source, secret_token, order_id, ticket_id,
 		movement_id, state, last_update, correlation_id, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-	sqlUpsertHint = `INSERT INTO ticket_hints (tenant, secret_token, ref, state, last_update)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (tenant, secret_token, ref) DO UPDATE SET state = excluded.state, last_update = excluded.last_update
+	sqlUpsertHint = `INSERT INTO ticket_hints (tenant, secret_token, ref, state, last_update, source)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (tenant, secret_token, ref) DO UPDATE SET state = excluded.state, last_update = excluded.last_update,
+			source = excluded.source
 		WHERE ticket_hints.last_update <= excluded.last_update`
 	// One statement enqueues: a new pending task (due after MinGap since the
 	// key's last finished run), or a merge into the active task with the
@@ -305,7 +306,7 @@ func (s *DB) recordTx(ctx context.Context, tx *sql.Tx, ev pass.WebhookEvent, t p
 	// Only the states SecuTix's API may not show (a scan at the gate) are
 	// kept as hints; everything else is read from SecuTix.
 	for _, ref := range refs {
-		_, err := s.stmts.exec(ctx, tx, sqlUpsertHint, ev.Tenant, ev.SecretToken, ref, ev.State, ev.LastUpdate.UnixMilli())
+		_, err := s.stmts.exec(ctx, tx, sqlUpsertHint, ev.Tenant, ev.SecretToken, ref, ev.State, ev.LastUpdate.UnixMilli(), ev.Source)
 		if err != nil {
 			return pass.Enqueued{}, fmt.Errorf("storage: ticket hint: %w", err)
 		}
@@ -650,7 +651,7 @@ func (s *DB) RetryTask(ctx context.Context, id string, now time.Time) error {
 
 // Hints returns the ticket hints of an order.
 func (s *DB) Hints(ctx context.Context, tenant, secretToken string) ([]pass.TicketHint, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT ref, state, last_update FROM ticket_hints WHERE tenant = $1 AND secret_token = $2`,
+	rows, err := s.rdb.QueryContext(ctx, `SELECT ref, state, last_update, source FROM ticket_hints WHERE tenant = $1 AND secret_token = $2`,
 		tenant, secretToken)
 	if err != nil {
 		return nil, fmt.Errorf("storage: hints: %w", err)
@@ -660,7 +661,7 @@ func (s *DB) Hints(ctx context.Context, tenant, secretToken string) ([]pass.Tick
 	for rows.Next() {
 		var h pass.TicketHint
 		var lu int64
-		if err := rows.Scan(&h.Ref, &h.State, &lu); err != nil {
+		if err := rows.Scan(&h.Ref, &h.State, &lu, &h.Source); err != nil {
 			return nil, fmt.Errorf("storage: hints: %w", err)
 		}
 		h.LastUpdate = time.UnixMilli(lu).UTC()

@@ -101,11 +101,11 @@ func (s *DB) RecordScan(ctx context.Context, sc pass.ScanRecord) (pass.ScanRecor
 // made at or after $6 (an entry to the same occasion): it changes no row
 // then. On PostgreSQL a concurrent claim waits for this one's row and
 // sees it, so two claims of one occasion cannot both win.
-const sqlClaimHint = `INSERT INTO ticket_hints (tenant, secret_token, ref, state, last_update)
-	VALUES ($1, $2, $3, $4, $5)
-	ON CONFLICT (tenant, secret_token, ref) DO UPDATE SET state = excluded.state, last_update = excluded.last_update
-	WHERE NOT (UPPER(ticket_hints.state) IN ('VALIDATED', 'CONTROLLED', 'USED', '` + pass.StateScannedAtGate + `')
-		AND ticket_hints.last_update >= $6)`
+const sqlClaimHint = `INSERT INTO ticket_hints (tenant, secret_token, ref, state, last_update, source)
+	VALUES ($1, $2, $3, $4, $5, $7)
+	ON CONFLICT (tenant, secret_token, ref) DO UPDATE SET state = excluded.state, last_update = excluded.last_update,
+		source = excluded.source
+	WHERE NOT (UPPER(ticket_hints.state) IN ('VALIDATED', 'CONTROLLED', 'USED') AND ticket_hints.last_update >= $6)`
 
 // AdmitScan writes a gate's admission of a ticket in one transaction (see
 // pass.Admission): a scan id stored before gets its stored answer and
@@ -147,12 +147,23 @@ func (s *DB) admitScan(ctx context.Context, a pass.Admission, now time.Time, aga
 			since = a.Since.UnixMilli()
 		}
 		res, err := tx.ExecContext(ctx, sqlClaimHint, a.Mark.Tenant, a.Mark.SecretToken, a.Ref, a.Mark.State,
-			a.Mark.LastUpdate.UnixMilli(), since)
+			a.Mark.LastUpdate.UnixMilli(), since, a.Mark.Source)
 		if err != nil {
 			return err
 		}
 		won := sc
-		if n, _ := res.RowsAffected(); n == 0 {
+		n, _ := res.RowsAffected()
+		if n == 0 && a.Again {
+			// Another scan took the ticket at the same moment: a tenant
+			// that admits a ticket again lets this one in as a re-entry.
+			if res, err = tx.ExecContext(ctx, sqlClaimHint, a.Mark.Tenant, a.Mark.SecretToken, a.Ref, a.Mark.State,
+				a.Mark.LastUpdate.UnixMilli(), int64(math.MaxInt64), a.Mark.Source); err != nil {
+				return err
+			}
+			n, _ = res.RowsAffected()
+			won.ReEntry = true
+		}
+		if n == 0 {
 			won.Result, won.ReEntry = pass.ScanAlreadyUsed, false
 		} else {
 			if _, err := s.recordTx(ctx, tx, a.Mark, a.Sync, now); err != nil {

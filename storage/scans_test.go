@@ -86,7 +86,7 @@ func TestAdmitScanOnce(t *testing.T) {
 				Scan: pass.ScanRecord{Tenant: "demo", ScanID: scanID, Serial: "s1", Result: pass.ScanValid, ReEntry: reEntry, At: at},
 				Ref:  "t:7", Since: since, ReEntry: reEntry,
 				Mark: pass.WebhookEvent{Tenant: "demo", Source: pass.ScanSourceGate, SecretToken: "sec", TicketID: 7,
-					State: pass.StateScannedAtGate, LastUpdate: at, ReceivedAt: at},
+					State: "VALIDATED", LastUpdate: at, ReceivedAt: at},
 				Sync: syncTask("sec"), Announce: &ann,
 			}
 		}
@@ -110,7 +110,7 @@ func TestAdmitScanOnce(t *testing.T) {
 			t.Fatalf("answers %v, want one valid", count)
 		}
 		hints, err := dbs[0].Hints(ctx, "demo", "sec")
-		if err != nil || len(hints) != 1 || hints[0].State != pass.StateScannedAtGate {
+		if err != nil || len(hints) != 1 || hints[0].State != "VALIDATED" || hints[0].Source != pass.ScanSourceGate {
 			t.Errorf("hints %+v %v", hints, err)
 		}
 		// A scan id sent again: its stored answer, nothing claimed.

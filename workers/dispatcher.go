@@ -624,7 +624,12 @@ func (d *Dispatcher) renewLease(ctx context.Context, t pass.Task, lost context.C
 				return
 			case <-tick.C:
 				next := d.now().Add(d.cfg.Lease)
-				err := d.q.Extend(ctx, t, next)
+				// A renewal that hangs (the database cut off) must not
+				// keep the expiry from being heard: it gives up when the
+				// lease ends.
+				ectx, cancel := context.WithDeadline(ctx, until)
+				err := d.q.Extend(ectx, t, next)
+				cancel()
 				switch {
 				case err == nil:
 					until = next

@@ -539,10 +539,17 @@ func TestStopReleasesTheTasksItCancels(t *testing.T) {
 type leaseQueue struct {
 	*storage.DB
 	extendErr error
+	hang      bool         // a renewal waits until its context ends
 	results   atomic.Int32 // calls of Complete, Fail and Release
 }
 
-func (q *leaseQueue) Extend(context.Context, pass.Task, time.Time) error { return q.extendErr }
+func (q *leaseQueue) Extend(ctx context.Context, _ pass.Task, _ time.Time) error {
+	if q.hang {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return q.extendErr
+}
 
 func (q *leaseQueue) Complete(ctx context.Context, t pass.Task, now, rerunAt time.Time) error {
 	q.results.Add(1)
@@ -566,13 +573,15 @@ func TestLostLeaseCancelsTheRun(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		extendErr error
+		hang      bool
 	}{
-		{"another worker took the task", pass.Errorf(pass.KindConflict, "task: lease lost")},
-		{"the store is down until the lease ends", pass.Errorf(pass.KindUnavailable, "database is down")},
+		{"another worker took the task", pass.Errorf(pass.KindConflict, "task: lease lost"), false},
+		{"the store is down until the lease ends", pass.Errorf(pass.KindUnavailable, "database is down"), false},
+		{"a renewal hangs past the lease's end", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := openDB(t)
-			q := &leaseQueue{DB: db, extendErr: tc.extendErr}
+			q := &leaseQueue{DB: db, extendErr: tc.extendErr, hang: tc.hang}
 			causes := make(chan error, 1)
 			d := workers.New(workers.Config{Tick: 10 * time.Millisecond, Lease: 150 * time.Millisecond, Reconcile: -1, RetentionEvery: -1},
 				q, db, map[string]workers.Handler{pass.TaskSyncOrder: func(ctx context.Context, _ pass.Task) error {

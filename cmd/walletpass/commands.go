@@ -320,10 +320,11 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	where := cfg.Storage.SQLitePath
-	if u, err := url.Parse(cfg.Storage.PostgresURL); cfg.Storage.PostgresURL != "" && err == nil {
-		where = "postgres://" + u.Host + u.Path // no user, password or parameters
-	} else if cfg.Storage.PostgresURL != "" {
-		where = "on PostgreSQL"
+	if dsn := cfg.Storage.PostgresURL; dsn != "" {
+		where = "on PostgreSQL" // a keyword/value string names nothing safe to print
+		if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+			where = "postgres://" + u.Host + u.Path // no user, password or parameters
+		}
 	}
 	fmt.Fprintf(stdout, "database %s is up to date\n", where)
 	return db.Close()

@@ -464,14 +464,74 @@ func TestOverlappingSyncsEndAtTheNewest(t *testing.T) {
 	}
 	late := *b.syncer
 	late.Passes = &staleFirst{PassStore: b.db, stale: &valid}
+	b.fake.ClearRequests()
+	if err := late.Sync(ctx, ref, "late"); err != nil {
+		t.Fatal(err)
+	}
+	if o := b.object(t, p); o.State != "INACTIVE" || o.Barcode != nil || len(o.Messages) != 1 {
+		t.Errorf("after the late sync: state %s, barcode %v, %d messages; want INACTIVE without a barcode, the cancellation told once",
+			o.State, o.Barcode, len(o.Messages))
+	}
+	if n := len(b.fake.Requests()); n != 0 {
+		t.Errorf("the late sync sent %d requests; the record already holds a later version", n)
+	}
+
+	if rec, err := b.db.GoogleObject(ctx, "demo", p.SerialNumber); err != nil || rec.Version != p.Version {
+		t.Errorf("the record: %+v %v, want version %d", rec, err, p.Version)
+	}
+}
+
+// staleRecord is a Google store whose first GoogleObject answers an
+// older record: a sync that read it before another sync recorded its own.
+type staleRecord struct {
+	pass.GoogleStore
+	once  sync.Once
+	stale *pass.GoogleObject
+}
+
+func (s *staleRecord) GoogleObject(ctx context.Context, tenant, serial string) (*pass.GoogleObject, error) {
+	var r *pass.GoogleObject
+	s.once.Do(func() { c := *s.stale; r = &c })
+	if r != nil {
+		return r, nil
+	}
+	return s.GoogleStore.GoogleObject(ctx, tenant, serial)
+}
+
+// TestOverlappingSyncsResync: a sync that read the pass and its record
+// before another sync wrote a later version (here, the cancellation after
+// a new seat) patches its older version last; it then syncs the pass
+// again at its newest, and the record keeps the newest.
+func TestOverlappingSyncsResync(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	p := b.create(t, ticket(1))
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	old, err := b.db.GoogleObject(ctx, "demo", p.SerialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = "15" })
+	reseated := *p
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.State = pass.TicketCancelled })
+	ref := pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}
+	if err := b.syncer.Sync(ctx, ref, "void"); err != nil {
+		t.Fatal(err)
+	}
+	late := *b.syncer
+	late.Passes = &staleFirst{PassStore: b.db, stale: &reseated}
+	late.Store = &staleRecord{GoogleStore: b.db, stale: old}
 	if err := late.Sync(ctx, ref, "late"); err != nil {
 		t.Fatal(err)
 	}
 	if o := b.object(t, p); o.State != "INACTIVE" || o.Barcode != nil {
 		t.Errorf("after the late sync: state %s, barcode %v; want INACTIVE without a barcode", o.State, o.Barcode)
 	}
-	if rec, err := b.db.GoogleObject(ctx, "demo", p.SerialNumber); err != nil || rec.Version != p.Version {
-		t.Errorf("the record: %+v %v, want version %d", rec, err, p.Version)
+	if rec, err := b.db.GoogleObject(ctx, "demo", p.SerialNumber); err != nil || rec.Version != p.Version || rec.State != "INACTIVE" {
+		t.Errorf("the record: %+v %v, want version %d INACTIVE", rec, err, p.Version)
 	}
 }
 

@@ -118,6 +118,9 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 	case err != nil:
 		return 0, err
 	}
+	if rec.Version > p.Version {
+		return 0, nil // another sync wrote a later version: this read of the pass is older
+	}
 	is := tn.Issuer
 	now := s.now()
 	state := StateFor(is, p, now)
