@@ -540,9 +540,10 @@ func (c *Console) discardTasks(w http.ResponseWriter, r *http.Request, s *sessio
 	c.actOnTasks(w, r, s, "discard-task", c.cfg.Store.DiscardTask)
 }
 
-// actOnTasks retries or discards the form's tasks (id, one or more), or
-// with all=1 every task the queue page shows for its tenant, state and
-// kind; a task of a tenant the session does not see is refused whole.
+// actOnTasks retries or discards the form's tasks (id, one or more: the
+// "all" buttons post the ids of the tasks the page showed, so that tasks
+// that arrived since are not touched); a task of a tenant the session
+// does not see is refused whole.
 func (c *Console) actOnTasks(w http.ResponseWriter, r *http.Request, s *session, action string, act func(context.Context, string) error) {
 	f := r.PostForm
 	tenant, ok := c.queueScope(w, r, s, f.Get("tenant"))
@@ -553,32 +554,23 @@ func (c *Console) actOnTasks(w http.ResponseWriter, r *http.Request, s *session,
 	if !slices.Contains(taskStates, state) {
 		state = pass.TaskDead
 	}
+	ids := f["id"]
+	if len(ids) == 0 || len(ids) > maxTasks {
+		c.fail(w, r, s, http.StatusBadRequest, "badForm")
+		return
+	}
 	var tasks []pass.Task
-	if f.Get("all") == "1" {
-		ts, err := c.cfg.Store.TenantTasks(r.Context(), tenant, state, f.Get("kind"), maxTasks)
+	for _, id := range ids {
+		t, err := c.cfg.Store.GetTask(r.Context(), id)
 		if err != nil {
 			c.failErr(w, r, s, err)
 			return
 		}
-		tasks = ts
-	} else {
-		ids := f["id"]
-		if len(ids) == 0 || len(ids) > maxTasks {
-			c.fail(w, r, s, http.StatusBadRequest, "badForm")
+		if !s.may(t.Tenant) {
+			c.fail(w, r, s, http.StatusNotFound, "notFound")
 			return
 		}
-		for _, id := range ids {
-			t, err := c.cfg.Store.GetTask(r.Context(), id)
-			if err != nil {
-				c.failErr(w, r, s, err)
-				return
-			}
-			if !s.may(t.Tenant) {
-				c.fail(w, r, s, http.StatusNotFound, "notFound")
-				return
-			}
-			tasks = append(tasks, *t)
-		}
+		tasks = append(tasks, *t)
 	}
 	done := 0
 	for _, t := range tasks {

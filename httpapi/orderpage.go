@@ -206,7 +206,7 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 			page.Logo = "/api/" + t.ID + "/google/images/" + t.DefaultTemplate + "/logo@2x.png"
 		}
 	}
-	exp := now.Add(s.linkTTL())
+	exp := s.linkExpiry(now, ps)
 	base := t.PublicBaseURL
 	// Every ticket is listed (newest holder's pass of each); wallet buttons
 	// only for the valid ones.
@@ -310,6 +310,31 @@ func luminance(hex string) (float64, bool) {
 func contrast(a, b float64) float64 {
 	return (max(a, b) + 0.05) / (min(a, b) + 0.05)
 }
+
+// linkExpiry is when the links signed now for ps expire: after the
+// configured TTL, or a day after the last of their events ends when that
+// is later (a link e-mailed at the sale is tapped on the day of the
+// event), but within maxLinkLife.
+func (s *Server) linkExpiry(now time.Time, ps []pass.Pass) time.Time {
+	exp := now.Add(s.linkTTL())
+	for _, p := range ps {
+		e := p.Ticket.Event
+		end := e.End
+		if end.IsZero() && !e.Start.IsZero() {
+			end = e.Start.Add(6 * time.Hour)
+		}
+		if after := end.Add(24 * time.Hour); p.Status != pass.StatusVoided && after.After(exp) {
+			exp = after
+		}
+	}
+	if limit := now.Add(maxLinkLife); exp.After(limit) {
+		return limit
+	}
+	return exp
+}
+
+// maxLinkLife is the longest a link is signed for.
+const maxLinkLife = 366 * 24 * time.Hour
 
 func (s *Server) linkTTL() time.Duration {
 	if s.deps.Links.TTL > 0 {

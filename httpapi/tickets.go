@@ -197,7 +197,7 @@ func (s *Server) getTicketsURL(c *gin.Context) {
 		}
 	}
 	now := s.now()
-	exp := now.Add(s.linkTTL()).Truncate(time.Second)
+	exp := s.linkExpiry(now, ps).Truncate(time.Second)
 	base := t.PublicBaseURL
 	out := TicketsResponse{FileID: fileID, OrderPageURL: OrderPageURL(base, tenantID, secret), LinksExpireAt: exp.UTC(), Tickets: []TicketURLs{}}
 	// Every valid ticket gets its own links (a transferred one too: the

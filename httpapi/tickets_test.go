@@ -24,6 +24,10 @@ func TestTicketsURLEveryOrderOfTheFile(t *testing.T) {
 	first := b.tk
 	second := first
 	second.MovementID, second.TicketID, second.Barcode, second.OrderSecretToken = first.MovementID+1, first.TicketID+1, "SECOND-1", "second-order-secret"
+	// The second order is for a performance months away: the links
+	// (signed for an hour here) work until the day after it.
+	second.Event.Start = time.Now().Add(200 * 24 * time.Hour).Truncate(time.Second)
+	second.Event.End = second.Event.Start.Add(3 * time.Hour)
 	if _, _, err := b.svc.Apply(ctx, second, "default"); err != nil {
 		t.Fatal(err)
 	}
@@ -53,5 +57,8 @@ func TestTicketsURLEveryOrderOfTheFile(t *testing.T) {
 	}
 	if len(tr.Tickets) != 2 || tr.Tickets[0].ApplePassURL == "" || tr.Tickets[1].ApplePassURL == "" || tr.AppleBundle == "" {
 		t.Errorf("getTicketsUrl of a file of two orders: %s; want both tickets with their links and the main order's bundle", rec.Body)
+	}
+	if want := second.Event.End.Add(24 * time.Hour); tr.LinksExpireAt.Before(want) || tr.LinksExpireAt.After(want.Add(time.Second)) {
+		t.Errorf("links expire at %s, want a day after the last event ends (%s)", tr.LinksExpireAt, want)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -412,11 +414,25 @@ func TestConsoleAuth(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
-	if st, err := post(c, s.base+"/console/queue/discard", url.Values{"csrf": {tok}, "id": {task.TaskID}}); err != nil || st != 200 {
-		t.Errorf("demo's operator discards demo's task: %v %v", st, err)
+	// "Discard all" discards what the page showed, not a task queued
+	// after it was shown.
+	_, queuePage := get(t, c, s.base+"/console/queue?tenant=demo&state=pending")
+	form := allForm(t, queuePage, "/console/queue/discard")
+	if !slices.Contains(form["id"], task.TaskID) {
+		t.Fatalf("the discard-all form lacks the task shown: %v", form)
+	}
+	later, err := s.db.Enqueue(t.Context(), pass.TaskOf(pass.PushArgs{Tenant: "demo", PassTypeID: "pass.x", Serial: "later"}, "test"), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := post(c, s.base+"/console/queue/discard", form); err != nil || st != 200 {
+		t.Errorf("demo's operator discards all: %v %v", st, err)
 	}
 	if _, err := s.db.GetTask(t.Context(), task.TaskID); pass.KindOf(err) != pass.KindNotFound {
 		t.Errorf("the discarded task: %v", err)
+	}
+	if _, err := s.db.GetTask(t.Context(), later.TaskID); err != nil {
+		t.Errorf("the task queued after the page was shown: %v, want it kept", err)
 	}
 
 	// A user without a role.
@@ -583,4 +599,20 @@ func TestBrowserConsole(t *testing.T) {
 			t.Errorf("screenshot %s: %v", shot, err)
 		}
 	}
+}
+
+// allForm is the form of a queue page's "all" button posting to action:
+// its hidden fields.
+func allForm(t *testing.T, page, action string) url.Values {
+	t.Helper()
+	re := regexp.MustCompile(`<form method="post" action="` + regexp.QuoteMeta(action) + `">(.*?)</form>`)
+	m := re.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no form posting to %s", action)
+	}
+	form := url.Values{}
+	for _, f := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`).FindAllStringSubmatch(m[1], -1) {
+		form.Add(f[1], html.UnescapeString(f[2]))
+	}
+	return form
 }
