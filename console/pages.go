@@ -2,6 +2,8 @@ package console
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -191,6 +193,12 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 			c.failErr(w, r, s, err)
 			return
 		}
+		if strings.Contains(q, "@") {
+			// Who looked up a person is on record (a data protection
+			// request asks), the address itself is not: its hash.
+			sum := sha256.Sum256([]byte(strings.ToLower(q)))
+			c.record(r.Context(), s, tenant, "search-holder", "e-mail "+hex.EncodeToString(sum[:8]), fmt.Sprintf("%d orders", len(hits)))
+		}
 		data.Searched, data.Hits, data.Took = true, hits, time.Since(t0).Round(time.Millisecond)
 	}
 	c.render(w, r, s, http.StatusOK, "search", data)
@@ -364,6 +372,9 @@ func (c *Console) showOrder(w http.ResponseWriter, r *http.Request, s *session, 
 	if len(ps) == 0 {
 		c.fail(w, r, s, http.StatusNotFound, "notFound")
 		return
+	}
+	if extras == nil { // an action's page was recorded as the action
+		c.record(ctx, s, t.ID, "view-order", fmt.Sprintf("file %d", ps[0].FileID), "")
 	}
 	data := struct {
 		Tenant     Tenant

@@ -279,8 +279,13 @@ func TestConsoleOrderLife(t *testing.T) {
 		t.Errorf("after a sync, the voided pass is %v", p)
 	}
 
+	// Looking someone up by e-mail is on record, the address is not.
+	if st, _ := get(t, admin, s.base+"/console/?q="+url.QueryEscape("Someone.Else@Example.com")); st != 200 {
+		t.Errorf("search by e-mail: %d", st)
+	}
 	if st, body := get(t, admin, s.base+"/console/audit"); st != 200 || !strings.Contains(body, ">void<") || !strings.Contains(body, ">links<") ||
-		!strings.Contains(body, ">resync<") ||
+		!strings.Contains(body, ">resync<") || !strings.Contains(body, ">view-order<") || !strings.Contains(body, ">search-holder<") ||
+		strings.Contains(strings.ToLower(body), "someone.else@example.com") ||
 		!strings.Contains(body, ">repush<") || !strings.Contains(body, ">login<") || !strings.Contains(body, "Ada Admin (dev-admin)") {
 		t.Errorf("audit log (%d) lacks the sign-in or the actions:\n%s", st, body)
 	}
