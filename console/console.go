@@ -48,6 +48,12 @@ type Store interface {
 	SubscriptionHealth(ctx context.Context, tenant string) ([]pass.SubscriptionHealth, error)
 }
 
+// Revocations keeps the console sessions revoked before their time.
+type Revocations interface {
+	RevokeConsoleSession(ctx context.Context, id string, until, now time.Time) error
+	ConsoleSessionRevoked(ctx context.Context, id, subject string, issued time.Time) (bool, error)
+}
+
 // Versions shows stored pass versions: what each shows (to compare two)
 // and a rendered preview of its front and back.
 type Versions interface {
@@ -116,6 +122,9 @@ type Config struct {
 	SessionTTL time.Duration
 	Tenants    []Tenant
 	Store      Store
+	// Revocations ends sessions before their time (signing out, an
+	// operator's sessions revoked); nil: a session lasts until it expires.
+	Revocations Revocations
 	// Versions, Voids and Links serve the order page's previews, voids
 	// and fresh links; each is optional.
 	Versions Versions

@@ -145,8 +145,9 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	admin, tenants := c.rolesOf(claims[c.cfg.OIDC.RoleClaim])
 	name, _ := claims["name"].(string)
-	s := &session{Subject: idt.Subject, Name: name, Admin: admin, Tenants: tenants, CSRF: randomToken(),
-		Expires: c.cfg.Clock.Now().Add(c.cfg.SessionTTL), Lang: pageLanguage(r)}
+	now := c.cfg.Clock.Now()
+	s := &session{ID: randomToken(), Issued: now, Subject: idt.Subject, Name: name, Admin: admin, Tenants: tenants, CSRF: randomToken(),
+		Expires: now.Add(c.cfg.SessionTTL), Lang: pageLanguage(r)}
 	if !admin && len(tenants) == 0 {
 		c.record(r.Context(), s, "", "login-refused", "", "no console role")
 		c.fail(w, r, nil, http.StatusForbidden, "noRole")
@@ -165,6 +166,13 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 // logout ends the session (the cookie; the identity provider's own session
 // is its business).
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	if c.cfg.Revocations != nil && s.ID != "" {
+		// The cookie may have been copied: the session itself ends.
+		if err := c.cfg.Revocations.RevokeConsoleSession(r.Context(), s.ID, s.Expires, c.cfg.Clock.Now()); err != nil {
+			c.failErr(w, r, s, err)
+			return
+		}
+	}
 	c.setCookie(w, sessionCookie, "", 0)
 	c.record(r.Context(), s, "", "logout", "", "")
 	c.render(w, r, nil, http.StatusOK, "signedout", nil)

@@ -26,6 +26,11 @@ const (
 // session is who is signed in, what they may see, and the CSRF token of
 // their forms.
 type session struct {
+	// ID names the session for its revocation (signing out); Issued is
+	// when it began (an operator's sessions before a moment are revoked
+	// together).
+	ID      string    `json:"id,omitempty"`
+	Issued  time.Time `json:"iat,omitzero"`
 	Subject string    `json:"sub"`
 	Name    string    `json:"name,omitempty"`
 	Admin   bool      `json:"admin,omitempty"`
@@ -143,6 +148,14 @@ func (c *Console) current(r *http.Request) *session {
 	var s session
 	if c.open("session", ck.Value, &s) != nil || !c.cfg.Clock.Now().Before(s.Expires) || s.Subject == "" || s.CSRF == "" {
 		return nil
+	}
+	if c.cfg.Revocations != nil {
+		// A session signed out, or of an operator whose sessions were
+		// revoked since it began, is over; so is the session when the
+		// store cannot say (it fails closed).
+		if revoked, err := c.cfg.Revocations.ConsoleSessionRevoked(r.Context(), s.ID, s.Subject, s.Issued); err != nil || revoked {
+			return nil
+		}
 	}
 	return &s
 }

@@ -177,3 +177,45 @@ func count(xs []string, x string) int {
 	}
 	return n
 }
+
+// TestConsoleRevocations: a signed-out session is revoked, and an
+// operator's sessions issued before their revocation, not those after.
+func TestConsoleRevocations(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		revoked := func(id, subject string, issued time.Time) bool {
+			t.Helper()
+			r, err := db.ConsoleSessionRevoked(ctx, id, subject, issued)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		if revoked("s1", "alice", t0) {
+			t.Error("a session revoked before anything was")
+		}
+		if err := db.RevokeConsoleSession(ctx, "s1", t0.Add(time.Hour), t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.RevokeConsoleSession(ctx, "s1", t0.Add(time.Hour), t0); err != nil {
+			t.Errorf("signing out twice: %v", err)
+		}
+		if !revoked("s1", "alice", t0) || revoked("s2", "alice", t0) {
+			t.Error("the signed-out session, or only it")
+		}
+		if err := db.RevokeConsoleSubject(ctx, "bob", t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if !revoked("s3", "bob", t0) || revoked("s4", "bob", t0.Add(2*time.Minute)) || revoked("s5", "carol", t0) {
+			t.Error("bob's older session, and only it")
+		}
+		// A revocation outlives its session no longer than that.
+		if err := db.RevokeConsoleSession(ctx, "s9", t0.Add(3*time.Hour), t0.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if revoked("s1", "alice", t0) {
+			t.Error("s1's revocation outlived its session")
+		}
+	})
+}

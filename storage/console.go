@@ -130,3 +130,40 @@ func (s *DB) AuditLog(ctx context.Context, tenants []string, limit int) ([]pass.
 	}
 	return out, rows.Err()
 }
+
+// RevokeConsoleSession revokes the console session id (signed out) until
+// it would have expired; revocations that outlived their session go.
+func (s *DB) RevokeConsoleSession(ctx context.Context, id string, until, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM console_revocations WHERE kind = 'session' AND until < $1`, now.UnixMilli()); err != nil {
+			return fmt.Errorf("storage: console revocation: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO console_revocations (kind, ref, at, until) VALUES ('session', $1, $2, $3)
+			ON CONFLICT (kind, ref) DO NOTHING`, id, now.UnixMilli(), until.UnixMilli()); err != nil {
+			return fmt.Errorf("storage: console revocation: %w", err)
+		}
+		return nil
+	})
+}
+
+// RevokeConsoleSubject revokes every console session of the operator
+// subject issued before at.
+func (s *DB) RevokeConsoleSubject(ctx context.Context, subject string, at time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO console_revocations (kind, ref, at, until) VALUES ('subject', $1, $2, 0)
+		ON CONFLICT (kind, ref) DO UPDATE SET at = excluded.at`, subject, at.UnixMilli()); err != nil {
+		return fmt.Errorf("storage: console revocation: %w", err)
+	}
+	return nil
+}
+
+// ConsoleSessionRevoked reports whether the console session id of subject,
+// issued at issued, was revoked.
+func (s *DB) ConsoleSessionRevoked(ctx context.Context, id, subject string, issued time.Time) (bool, error) {
+	var n int
+	err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM console_revocations
+		WHERE (kind = 'session' AND ref = $1) OR (kind = 'subject' AND ref = $2 AND at > $3)`, id, subject, issued.UnixMilli()).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("storage: console revocation: %w", err)
+	}
+	return n > 0, nil
+}

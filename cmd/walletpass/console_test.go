@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"io"
@@ -620,4 +621,47 @@ func allForm(t *testing.T, page, action string) url.Values {
 		form.Add(f[1], html.UnescapeString(f[2]))
 	}
 	return form
+}
+
+// TestConsoleSignOutEndsTheSession: a session cookie copied before its
+// operator signed out no longer opens the console; `walletpass console
+// signout -subject` ends every session an operator has open.
+func TestConsoleSignOutEndsTheSession(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, "")
+	defer s.stop()
+	copyOf := func(c *http.Client) *http.Client {
+		jar, _ := cookiejar.New(nil)
+		u, _ := url.Parse(s.base + "/console/")
+		jar.SetCookies(u, c.Jar.Cookies(u))
+		return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	op, page := consoleUser(t, s, 1)
+	copied := copyOf(op)
+	if st, _ := get(t, copied, s.base+"/console/queue"); st != 200 {
+		t.Fatalf("the copied cookie before sign-out: %d", st)
+	}
+	if st, err := post(op, s.base+"/console/logout", url.Values{"csrf": {csrfOf(t, page)}}); err != nil || st != 200 {
+		t.Fatalf("sign out: %d %v", st, err)
+	}
+	if st, _ := get(t, copied, s.base+"/console/queue"); st != http.StatusSeeOther {
+		t.Errorf("the copied cookie after sign-out: %d, want 303 to sign-in", st)
+	}
+
+	op, _ = consoleUser(t, s, 1)
+	admin, _ := consoleUser(t, s, 0)
+	var out syncBuffer
+	if err := Run(context.Background(), []string{"console", "signout", "-subject", "dev-operator-demo"}, &out, io.Discard,
+		testEnv(s.dataDir, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := get(t, copyOf(op), s.base+"/console/queue"); st != http.StatusSeeOther {
+		t.Errorf("the operator's session after console signout: %d, want 303 to sign-in", st)
+	}
+	if st, _ := get(t, copyOf(admin), s.base+"/console/queue"); st != 200 {
+		t.Errorf("another operator's session after console signout: %d, want 200", st)
+	}
+	if again, _ := consoleUser(t, s, 1); again == nil {
+		t.Error("the operator cannot sign in again")
+	}
 }

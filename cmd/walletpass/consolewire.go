@@ -90,7 +90,7 @@ func buildConsole(cfg *config.Config, a *App, links httpapi.LinkSigner) (http.Ha
 	m := hmac.New(sha256.New, links.Key)
 	m.Write([]byte("walletpass console session key"))
 	c, err := console.New(console.Config{BaseURL: base, OIDC: oidcCfg, SessionKey: m.Sum(nil),
-		SessionTTL: time.Duration(cc.SessionTTL), Tenants: tenants, Store: db, Log: log.With(slog.String("component", "console")),
+		SessionTTL: time.Duration(cc.SessionTTL), Tenants: tenants, Store: db, Revocations: db, Log: log.With(slog.String("component", "console")),
 		Clock: time.Now, Versions: consoleVersions{db: db, files: a.Files}, Voids: a.Inbox, LinkTTL: time.Duration(cfg.Server.LinkTTL),
 		TrustedProxies: cfg.Server.TrustedProxies,
 		Links: func(tenant, secret string, serials []string, exp time.Time) []console.Link {

@@ -36,6 +36,7 @@ Usage:
   walletpass holders erase (-file ID | -email ADDRESS) [-tenant ID]
                                                   erase holder data (GDPR): passes signed again
                                                   without it, older files and timeline entries
+  walletpass console signout -subject SUB         end every console session of an operator
   walletpass performances sync -id ID [-tenant ID]
                                                   rewrite a performance's passes now with the
                                                   catalogue's details (a moved show) and its notice
@@ -93,7 +94,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 // groups are the commands that take a subcommand: "walletpass tasks -h"
 // prints the usage.
 var groups = map[string]bool{"pass": true, "passes": true, "webhooks": true, "certs": true, "tasks": true, "orders": true, "google": true,
-	"apikey": true, "sandbox": true, "secutix": true, "holders": true, "performances": true}
+	"apikey": true, "sandbox": true, "secutix": true, "holders": true, "performances": true, "console": true}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
@@ -161,6 +162,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdAPIKey(ctx, rest, stdout, stderr, getenv)
 	case "version":
 		return cmdVersion(ctx, rest, stdout, stderr)
+	case "console":
+		return cmdConsole(ctx, rest, stdout, getenv)
 	}
 	if isHelpArg(cmd) {
 		fmt.Fprint(stdout, usage)
