@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -57,7 +58,7 @@ func (s *Server) downloadPass(c *gin.Context) {
 		return
 	}
 	if err := s.deps.Links.Signer.Verify(PurposePassDownload, tenant, serial, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
-		s.fail(c, err)
+		s.linkRefused(c, err)
 		return
 	}
 	if !s.downloadAllowed(c, "pass:"+tenant+"/"+serial) {
@@ -79,6 +80,37 @@ func (s *Server) downloadPass(c *gin.Context) {
 	c.Header("Last-Modified", p.UpdatedAt.UTC().Format(http.TimeFormat))
 	c.Data(http.StatusOK, pass.ContentTypePkpass, data)
 }
+
+// linkRefused answers a wallet link that has expired or is not valid: a
+// browser (it asks for HTML before JSON), which is where a buyer taps the
+// link, gets a short page in its language saying what to do; anything
+// else the problem, as for every refusal.
+func (s *Server) linkRefused(c *gin.Context, err error) {
+	if !strings.Contains(c.GetHeader("Accept"), gin.MIMEHTML) || c.NegotiateFormat(gin.MIMEHTML, gin.MIMEJSON, ContentTypeProblem) != gin.MIMEHTML {
+		s.fail(c, err)
+		return
+	}
+	lang := PageLanguage(c.GetHeader("Accept-Language"))
+	w := pass.WordsFor(lang).Page
+	head := w.LinkInvalid
+	if pass.KindOf(err) == pass.KindGone {
+		head = w.LinkExpired
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Referrer-Policy", "no-referrer")
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	c.Header("Content-Language", lang)
+	var b strings.Builder
+	_ = linkRefusedTpl.Execute(&b, struct{ Lang, Head, Help string }{lang, head, w.LinkHelp})
+	c.Data(kindStatus[pass.KindOf(err)], "text/html; charset=utf-8", []byte(b.String()))
+}
+
+var linkRefusedTpl = template.Must(template.New("link").Parse(`<!doctype html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>{{.Head}}</title>
+<style>body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#f4f4f6;line-height:1.4}main{max-width:34rem;margin:0 auto;padding:2rem 1rem}</style>
+</head><body><main><h1>{{.Head}}</h1><p>{{.Help}}</p></main></body></html>
+`))
 
 // downloadAllowed counts a download of what link names (a pass, an
 // order's bundle) and answers 429 when that one link has been downloaded
@@ -103,7 +135,7 @@ func (s *Server) downloadBundle(c *gin.Context) {
 		return
 	}
 	if err := s.deps.Links.Signer.Verify(PurposeBundleDownload, tenant, secret, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
-		s.fail(c, err)
+		s.linkRefused(c, err)
 		return
 	}
 	if !s.downloadAllowed(c, "order:"+tenant+"/"+secret) {

@@ -108,7 +108,7 @@ func (s *Server) googleSave(c *gin.Context) {
 		serials = []string{serial}
 	}
 	if err := s.deps.Links.Signer.Verify(purpose, tenant, subject, c.Query("exp"), c.Query("sig"), s.now()); err != nil {
-		s.fail(c, err)
+		s.linkRefused(c, err)
 		return
 	}
 	now := s.now()

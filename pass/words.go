@@ -30,6 +30,9 @@ type PageWords struct {
 	Title, Order, AddApple, AddAllApple, AddGoogle, Scan, QR string
 	Row, Seat, Block, Valid, Used, Cancelled, NoWallet       string
 	Months                                                   [12]string
+	// LinkExpired, LinkInvalid and LinkHelp are what a buyer's browser
+	// shows for a wallet link that has expired or is not valid.
+	LinkExpired, LinkInvalid, LinkHelp string
 }
 
 // WordsFor returns the words of locale's language (see Language), or
@@ -67,7 +70,9 @@ var words = map[string]Words{
 			Title: "Your tickets", Order: "Order", AddApple: "Add to Apple Wallet", AddAllApple: "Add all tickets to Apple Wallet",
 			AddGoogle: "Add to Google Wallet", Scan: "Scan this code with your phone to add the tickets to its wallet.", QR: "QR code of this page",
 			Valid: "Valid", Used: "Used", Cancelled: "Cancelled",
-			NoWallet: "Google Wallet is not offered for this event.",
+			NoWallet:    "Google Wallet is not offered for this event.",
+			LinkExpired: "This link has expired.", LinkInvalid: "This link is not valid.",
+			LinkHelp: "Open your order page again from your confirmation e-mail, or ask the organiser for a new link.",
 			Months:   [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
 		},
 	},
@@ -89,7 +94,9 @@ var words = map[string]Words{
 			Title: "Vos billets", Order: "Commande", AddApple: "Ajouter à Apple Wallet", AddAllApple: "Ajouter tous les billets à Apple Wallet",
 			AddGoogle: "Ajouter à Google Wallet", Scan: "Scannez ce code avec votre téléphone pour y ajouter les billets.", QR: "Code QR de cette page",
 			Valid: "Valable", Used: "Utilisé", Cancelled: "Annulé",
-			NoWallet: "Google Wallet n'est pas proposé pour cet événement.",
+			NoWallet:    "Google Wallet n'est pas proposé pour cet événement.",
+			LinkExpired: "Ce lien a expiré.", LinkInvalid: "Ce lien n'est pas valable.",
+			LinkHelp: "Rouvrez la page de votre commande depuis votre e-mail de confirmation, ou demandez un nouveau lien à l'organisateur.",
 			Months:   [12]string{"janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."},
 		},
 	},
@@ -111,7 +118,9 @@ var words = map[string]Words{
 			Title: "Ihre Tickets", Order: "Bestellung", AddApple: "Zu Apple Wallet hinzufügen", AddAllApple: "Alle Tickets zu Apple Wallet hinzufügen",
 			AddGoogle: "Zu Google Wallet hinzufügen", Scan: "Scannen Sie diesen Code mit Ihrem Telefon, um die Tickets hinzuzufügen.", QR: "QR-Code dieser Seite",
 			Valid: "Gültig", Used: "Entwertet", Cancelled: "Storniert",
-			NoWallet: "Google Wallet wird für diese Veranstaltung nicht angeboten.",
+			NoWallet:    "Google Wallet wird für diese Veranstaltung nicht angeboten.",
+			LinkExpired: "Dieser Link ist abgelaufen.", LinkInvalid: "Dieser Link ist ungültig.",
+			LinkHelp: "Öffnen Sie Ihre Bestellseite erneut über Ihre Bestätigungs-E-Mail, oder bitten Sie den Veranstalter um einen neuen Link.",
 			Months:   [12]string{"Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."},
 		},
 	},

@@ -154,6 +154,13 @@ func TestOrderPageAndDownloads(t *testing.T) {
 		}
 	}
 
+	// A buyer's browser gets a page, in its language, for an expired link.
+	resp, body = fetch(t, expired, map[string]string{"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8", "Accept-Language": "de"})
+	if resp.StatusCode != 410 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(body), "Dieser Link ist abgelaufen") || resp.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("an expired link in a browser: %d %v\n%s", resp.StatusCode, resp.Header, body)
+	}
+
 	// Android: one Google Wallet button for all tickets, no Apple buttons.
 	_, body = fetch(t, page, map[string]string{"User-Agent": uaAndroid, "Accept-Language": "fr-CH, fr;q=0.9, en;q=0.5"})
 	html = string(body)
