@@ -814,6 +814,8 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.LinkTTL < 0 {
 		add("server.linkTTL cannot be off")
+	} else if c.Server.LinkTTL > Duration(366*24*time.Hour) { // pass.MaxLinkLife
+		add("server.linkTTL must be at most 8784h (a year): links to tickets last until their event anyway")
 	}
 	for _, p := range c.Server.TrustedProxies {
 		if _, err := httpx.ParseProxy(p); err != nil {

@@ -156,7 +156,7 @@ func TestEnvironmentOverridesRefused(t *testing.T) {
 func TestValidationListsEveryProblem(t *testing.T) {
 	t.Parallel()
 	path := write(t, `
-server: {listen: "127.0.0.1:8080", publicBaseURL: "http://passes.example.com", linkSecret: short, logLevel: chatty, adminListen: "127.0.0.1:8080", drainDelay: 2m, trustedProxies: ["10.0.0.0/8", "192.0.2.7", "lb.internal", "fe80::1%eth0", "::ffff:10.0.0.0/90"]}
+server: {listen: "127.0.0.1:8080", publicBaseURL: "http://passes.example.com", linkSecret: short, logLevel: chatty, adminListen: "127.0.0.1:8080", drainDelay: 2m, linkTTL: 9000h, trustedProxies: ["10.0.0.0/8", "192.0.2.7", "lb.internal", "fe80::1%eth0", "::ffff:10.0.0.0/90"]}
 storage: {postgresURL: "mysql://x", s3URL: "https://bucket"}
 workers: {count: -1, lease: "off", maxBackoff: "off", retention: "off"}
 tenants:
@@ -217,6 +217,7 @@ tenants:
 		`tenant "rules": secutix.contactDetails: "x y" is not an upper-case SecuTix word`,
 		`server.adminListen must differ from server.listen`,
 		`server.drainDelay must be between 0 and 1m`,
+		`server.linkTTL must be at most 8784h`,
 		`workers.count and workers.maxAttempts must not be negative`,
 		`workers.lease must be at least 1s`,
 		`workers.maxBackoff cannot be off`,

@@ -191,7 +191,7 @@ func (c *Console) links(w http.ResponseWriter, r *http.Request, s *session) {
 	for _, p := range pass.ValidPerTicket(pass.ForOrderSecret(ps)) {
 		serials = append(serials, p.SerialNumber)
 	}
-	exp := c.cfg.Clock.Now().Add(c.cfg.LinkTTL)
+	exp := pass.LinkExpiry(c.cfg.Clock.Now(), c.cfg.LinkTTL, ps)
 	links := c.cfg.Links(t.ID, secret, serials, exp)
 	c.record(r.Context(), s, t.ID, "links", "file "+strconv.FormatInt(ps[0].FileID, 10), strconv.Itoa(len(links))+" links")
 	c.showOrder(w, r, s, t, secret, &orderExtras{Links: links, LinksExpire: exp})

@@ -193,12 +193,18 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 			c.failErr(w, r, s, err)
 			return
 		}
-		if strings.Contains(q, "@") {
-			// Who looked up a person is on record (a data protection
-			// request asks), the address itself is not: its hash.
-			sum := sha256.Sum256([]byte(strings.ToLower(q)))
-			c.record(r.Context(), s, tenant, "search-holder", "e-mail "+hex.EncodeToString(sum[:8]), fmt.Sprintf("%d orders", len(hits)))
+		// Every search is on record (its results name holders; a data
+		// protection request asks who looked), the query itself by its
+		// hash unless it is a file id.
+		sum := sha256.Sum256([]byte(strings.ToLower(q)))
+		action, target := "search", "query "+hex.EncodeToString(sum[:8])
+		switch {
+		case strings.Contains(q, "@"):
+			action, target = "search-holder", "e-mail "+hex.EncodeToString(sum[:8])
+		case strings.Trim(q, "0123456789") == "":
+			target = "file " + q
 		}
+		c.record(r.Context(), s, tenant, action, target, fmt.Sprintf("%d orders", len(hits)))
 		data.Searched, data.Hits, data.Took = true, hits, time.Since(t0).Round(time.Millisecond)
 	}
 	c.render(w, r, s, http.StatusOK, "search", data)
@@ -573,6 +579,9 @@ func (c *Console) actOnTasks(w http.ResponseWriter, r *http.Request, s *session,
 	var tasks []pass.Task
 	for _, id := range ids {
 		t, err := c.cfg.Store.GetTask(r.Context(), id)
+		if pass.KindOf(err) == pass.KindNotFound {
+			continue // discarded meanwhile (another tab, a second click)
+		}
 		if err != nil {
 			c.failErr(w, r, s, err)
 			return

@@ -86,8 +86,10 @@ func (s *Server) downloadPass(c *gin.Context) {
 // link, gets a short page in its language saying what to do; anything
 // else the problem, as for every refusal.
 func (s *Server) linkRefused(c *gin.Context, err error) {
-	if !strings.Contains(c.GetHeader("Accept"), gin.MIMEHTML) || c.NegotiateFormat(gin.MIMEHTML, gin.MIMEJSON, ContentTypeProblem) != gin.MIMEHTML {
-		s.fail(c, err)
+	c.Header("Vary", "Accept")
+	c.Header("Cache-Control", "no-store")
+	if accept := c.GetHeader("Accept"); !strings.HasPrefix(accept, gin.MIMEHTML) || !strings.Contains(accept, "application/xhtml+xml") {
+		s.fail(c, err) // not a browser's navigation (they ask for both, HTML first)
 		return
 	}
 	lang := PageLanguage(c.GetHeader("Accept-Language"))
@@ -96,7 +98,6 @@ func (s *Server) linkRefused(c *gin.Context, err error) {
 	if pass.KindOf(err) == pass.KindGone {
 		head = w.LinkExpired
 	}
-	c.Header("Cache-Control", "no-store")
 	c.Header("Referrer-Policy", "no-referrer")
 	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	c.Header("Content-Language", lang)

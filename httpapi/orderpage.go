@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"cmp"
 	"fmt"
 	"html/template"
 	"math"
@@ -166,13 +165,22 @@ func notFoundPage(c *gin.Context) {
 func (s *Server) orderPageHandler(c *gin.Context) {
 	now := s.now()
 	client := s.clientIP(c)
-	if s.pageMisses.spent(client, now) || !s.pages.allow(client, now) {
+	tooMany := func() {
 		c.Header("Retry-After", "2")
 		c.Data(http.StatusTooManyRequests, "text/plain; charset=utf-8", []byte("Too many requests\n"))
+	}
+	if !s.pages.allow(client, now) {
+		tooMany()
 		return
 	}
-	miss := func() { // an unknown token counts against the client's guesses
-		s.pageMisses.allow(client, now)
+	miss := func() {
+		// An unknown token counts against the client's guesses, and
+		// past them is refused; the real orders of others behind the
+		// same address (a venue's Wi-Fi) are still served.
+		if !s.pageMisses.allow(client, now) {
+			tooMany()
+			return
+		}
 		notFoundPage(c)
 	}
 	t, ok := s.tenants[c.Param("tenantId")]
@@ -190,11 +198,14 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 		miss()
 		return
 	}
-	lang := httpx.PreferredLanguage(c.GetHeader("Accept-Language"), pass.Speaks, "")
-	if lang == "" {
-		// Nothing the browser asks for is spoken here: the order's own
-		// language, else the tenant's, before English.
-		lang = PageLanguage(cmp.Or(ps[0].Ticket.Locale, t.Locale))
+	// The browser's language, else the order's own, else the tenant's,
+	// whichever is spoken here first; English otherwise.
+	lang := "en"
+	for _, l := range []string{c.GetHeader("Accept-Language"), ps[0].Ticket.Locale, t.Locale} {
+		if got := httpx.PreferredLanguage(l, pass.Speaks, ""); got != "" {
+			lang = got
+			break
+		}
 	}
 	page := orderPage{Lang: lang, T: pass.WordsFor(lang).Page, TenantName: t.Name, Background: t.Background, Device: DeviceOf(c.GetHeader("User-Agent"))}
 	if page.Background == "" {
@@ -311,30 +322,11 @@ func contrast(a, b float64) float64 {
 	return (max(a, b) + 0.05) / (min(a, b) + 0.05)
 }
 
-// linkExpiry is when the links signed now for ps expire: after the
-// configured TTL, or a day after the last of their events ends when that
-// is later (a link e-mailed at the sale is tapped on the day of the
-// event), but within maxLinkLife.
+// linkExpiry is when the links signed now for ps expire (see
+// pass.LinkExpiry).
 func (s *Server) linkExpiry(now time.Time, ps []pass.Pass) time.Time {
-	exp := now.Add(s.linkTTL())
-	for _, p := range ps {
-		e := p.Ticket.Event
-		end := e.End
-		if end.IsZero() && !e.Start.IsZero() {
-			end = e.Start.Add(6 * time.Hour)
-		}
-		if after := end.Add(24 * time.Hour); p.Status != pass.StatusVoided && after.After(exp) {
-			exp = after
-		}
-	}
-	if limit := now.Add(maxLinkLife); exp.After(limit) {
-		return limit
-	}
-	return exp
+	return pass.LinkExpiry(now, s.linkTTL(), ps)
 }
-
-// maxLinkLife is the longest a link is signed for.
-const maxLinkLife = 366 * 24 * time.Hour
 
 func (s *Server) linkTTL() time.Duration {
 	if s.deps.Links.TTL > 0 {

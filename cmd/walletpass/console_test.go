@@ -285,7 +285,7 @@ func TestConsoleOrderLife(t *testing.T) {
 		t.Errorf("search by e-mail: %d", st)
 	}
 	if st, body := get(t, admin, s.base+"/console/audit"); st != 200 || !strings.Contains(body, ">void<") || !strings.Contains(body, ">links<") ||
-		!strings.Contains(body, ">resync<") || !strings.Contains(body, ">view-order<") || !strings.Contains(body, ">search-holder<") ||
+		!strings.Contains(body, ">resync<") || !strings.Contains(body, ">view-order<") || !strings.Contains(body, ">search-holder<") || !strings.Contains(body, ">search<") ||
 		strings.Contains(strings.ToLower(body), "someone.else@example.com") ||
 		!strings.Contains(body, ">repush<") || !strings.Contains(body, ">login<") || !strings.Contains(body, "Ada Admin (dev-admin)") {
 		t.Errorf("audit log (%d) lacks the sign-in or the actions:\n%s", st, body)

@@ -185,8 +185,8 @@ func TestOrderPageAndDownloads(t *testing.T) {
 
 // TestOrderPageAtTheDoors: the buyers at a venue share its Wi-Fi's
 // address: 60 views of real orders from one client are all served, with
-// nosniff; unknown tokens from it are refused after a burst, and then so
-// is everything from it; a page asked in a language walletpass does not
+// nosniff; unknown tokens from it are refused after a burst, while real
+// orders' pages are still served; a page asked in a language walletpass does not
 // speak comes in the order's; one link downloaded over and over is
 // refused after a burst.
 func TestOrderPageAtTheDoors(t *testing.T) {
@@ -208,7 +208,8 @@ tenants:
 			t.Fatalf("view %d: %d", i+1, resp.StatusCode)
 		}
 		if i == 0 && (resp.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(string(body), `lang="fr"`) ||
-			!strings.Contains(string(body), "Vos billets") || strings.Contains(string(body), `aria-label="Ajouter à Apple Wallet: `+"\n")) {
+			!strings.Contains(string(body), "Vos billets") || !strings.Contains(string(body), `aria-label="Ajouter à Apple Wallet: `) ||
+			strings.Contains(string(body), `Apple Wallet: "`) || strings.Contains(string(body), `, "`)) {
 			t.Errorf("the page (it asked, the order is fr): %v\n%s", resp.Header, body)
 		}
 	}
@@ -218,8 +219,8 @@ tenants:
 			refused++
 		}
 	}
-	if resp, _ := fetch(t, page, nil); refused == 0 || resp.StatusCode != 429 {
-		t.Errorf("after 20 guesses: %d refused, then the real page %d; want some refused, then 429", refused, resp.StatusCode)
+	if resp, _ := fetch(t, page, nil); refused == 0 || resp.StatusCode != 200 {
+		t.Errorf("after 20 guesses: %d refused, then a real order's page %d; want some refused, and the page served", refused, resp.StatusCode)
 	}
 	// One bundle link, downloaded in a loop.
 	link := s.orderLinks(o.Secret)["apple-bundle"]
@@ -234,8 +235,10 @@ tenants:
 			t.Error("429 without Retry-After")
 		}
 	}
-	if codes[200] != 10 || codes[429] != 5 {
-		t.Errorf("15 downloads of one link: %v, want 10 served and 5 refused", codes)
+	// (One more may be served if the loop outlasts the 6 s a download
+	// takes to come back.)
+	if codes[200] < 10 || codes[200] > 11 || codes[200]+codes[429] != 15 {
+		t.Errorf("15 downloads of one link: %v, want 10 served and the rest refused", codes)
 	}
 }
 

@@ -296,7 +296,7 @@ func cmdOrderLinks(ctx context.Context, args []string, stdout io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	exp := time.Now().Add(time.Duration(cfg.Server.LinkTTL)).Truncate(time.Second)
+	exp := pass.LinkExpiry(time.Now(), time.Duration(cfg.Server.LinkTTL), ps).Truncate(time.Second)
 	fmt.Fprintf(stdout, "order-page\t%s\n", httpapi.OrderPageURL(t.PublicBaseURL, t.ID, *secret))
 	if n := len(serials); n > 0 && n <= apple.MaxBundlePasses {
 		fmt.Fprintf(stdout, "apple-bundle\t%s\n", httpapi.BundleLink(t.PublicBaseURL, links, t.ID, *secret, exp))
