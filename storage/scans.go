@@ -71,14 +71,9 @@ func (s *DB) RecordScan(ctx context.Context, sc pass.ScanRecord) (pass.ScanRecor
 	var stored pass.ScanRecord
 	fresh := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var at int64
-		err := tx.QueryRowContext(ctx, `SELECT serial_number, result, re_entry, scanned_at FROM scans WHERE tenant = $1 AND scan_id = $2`,
-			sc.Tenant, sc.ScanID).Scan(&stored.Serial, &stored.Result, &stored.ReEntry, &at)
-		if err == nil {
-			stored.Tenant, stored.ScanID, stored.At = sc.Tenant, sc.ScanID, time.UnixMilli(at).UTC()
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		var found bool
+		var err error
+		if stored, found, err = storedScan(ctx, tx, sc); found || err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO scans (tenant, scan_id, serial_number, result, re_entry, scanned_at) VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -95,6 +90,22 @@ func (s *DB) RecordScan(ctx context.Context, sc pass.ScanRecord) (pass.ScanRecor
 		return pass.ScanRecord{}, false, fmt.Errorf("storage: scan: %w", err)
 	}
 	return stored, fresh, nil
+}
+
+// storedScan is the scan stored under sc's id, if there is one.
+func storedScan(ctx context.Context, tx *sql.Tx, sc pass.ScanRecord) (pass.ScanRecord, bool, error) {
+	stored := pass.ScanRecord{Tenant: sc.Tenant, ScanID: sc.ScanID}
+	var at int64
+	err := tx.QueryRowContext(ctx, `SELECT serial_number, result, re_entry, scanned_at FROM scans WHERE tenant = $1 AND scan_id = $2`,
+		sc.Tenant, sc.ScanID).Scan(&stored.Serial, &stored.Result, &stored.ReEntry, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return pass.ScanRecord{}, false, nil
+	}
+	if err != nil {
+		return pass.ScanRecord{}, false, err
+	}
+	stored.At = time.UnixMilli(at).UTC()
+	return stored, true, nil
 }
 
 // sqlClaimHint writes a ticket's used mark unless it holds a used mark
@@ -126,14 +137,9 @@ func (s *DB) admitScan(ctx context.Context, a pass.Admission, now time.Time, aga
 	fresh := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if sc.ScanID != "" {
-			var at int64
-			err := tx.QueryRowContext(ctx, `SELECT serial_number, result, re_entry, scanned_at FROM scans WHERE tenant = $1 AND scan_id = $2`,
-				sc.Tenant, sc.ScanID).Scan(&stored.Serial, &stored.Result, &stored.ReEntry, &at)
-			if err == nil {
-				stored.Tenant, stored.ScanID, stored.At = sc.Tenant, sc.ScanID, time.UnixMilli(at).UTC()
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
+			var found bool
+			var err error
+			if stored, found, err = storedScan(ctx, tx, sc); found || err != nil {
 				return err
 			}
 		}

@@ -445,9 +445,10 @@ func (s *staleFirst) GetPass(ctx context.Context, tenant, serial string) (*pass.
 }
 
 // TestOverlappingSyncsEndAtTheNewest: a sync that read the pass before it
-// was voided (a buyer's save link) writes its object after the void's
-// own sync made it INACTIVE: it then syncs the pass again, so Google ends
-// with the voided pass, not the ticket valid.
+// was voided (a buyer's save link) runs after the void's own sync made
+// the object INACTIVE: the record holds a later version than the pass it
+// read, so it writes nothing, and Google keeps the voided pass, told of
+// the cancellation once.
 func TestOverlappingSyncsEndAtTheNewest(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
