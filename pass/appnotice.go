@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 )
@@ -104,6 +105,8 @@ type AppNoticeService struct {
 	Queue    Enqueuer
 	Policies Policies
 	Clock    Clock
+	// Log hears of notices refused for the tenant's configuration.
+	Log *slog.Logger
 }
 
 // Register records an installation of the organiser's app for the order's
@@ -135,6 +138,7 @@ func (s *AppNoticeService) Notify(ctx context.Context, r AppNoticeArgs) error {
 		return err
 	}
 	retry := 0
+	var refused []error  // messages FCM refuses: retrying cannot help
 	after := time.Second // the wait before a retry: FCM's Retry-After if longer
 	for _, d := range devices {
 		if r.Event == NoticeReady {
@@ -150,7 +154,11 @@ func (s *AppNoticeService) Notify(ctx context.Context, r AppNoticeArgs) error {
 		if s.PageURL != nil {
 			n.Data["orderPage"] = s.PageURL(r.Tenant, r.SecretToken)
 		}
-		outcome, _, err := s.Notifier.NotifyApp(ctx, r.Tenant, d.FCMToken, n)
+		outcome, reason, err := s.Notifier.NotifyApp(ctx, r.Tenant, d.FCMToken, n)
+		if KindOf(err) == KindInvalid {
+			refused = append(refused, err)
+			continue
+		}
 		if err != nil {
 			var ra *RetryAfterError
 			if errors.As(err, &ra) {
@@ -172,12 +180,20 @@ func (s *AppNoticeService) Notify(ctx context.Context, r AppNoticeArgs) error {
 			}
 		case PushRetry:
 			retry++
+		case PushConfigError:
+			// Our credentials, project or sender: retried once they may
+			// be fixed, rather than lost without a word.
+			retry++
+			after = max(after, ConfigRetry)
+			if s.Log != nil {
+				s.Log.WarnContext(ctx, "app notice refused for the configuration", slog.String("tenant", r.Tenant), slog.String("reason", reason))
+			}
 		}
 	}
 	if retry > 0 {
 		return &RetryAfterError{After: after, Err: Errorf(KindUnavailable, "app notice: %d of %d installations to retry", retry, len(devices))}
 	}
-	return nil
+	return errors.Join(refused...)
 }
 
 // Work runs an app-notice task (see workers.Worker).
@@ -185,11 +201,18 @@ func (s *AppNoticeService) Work(ctx context.Context, a AppNoticeArgs, _ string) 
 	return s.Notify(ctx, a)
 }
 
+// maxNoticeEvent is the longest event name (characters) a notice shows.
+const maxNoticeEvent = 200
+
 func noticeText(r AppNoticeArgs, locale string) AppNotice {
 	w := WordsFor(locale).Notices[r.Event]
 	event := r.EventName
 	if event == "" {
 		event = "—"
+	}
+	if rs := []rune(event); len(rs) > maxNoticeEvent {
+		// FCM refuses a message of more than 4 KB: a long name is cut.
+		event = string(rs[:maxNoticeEvent-1]) + "…"
 	}
 	data := map[string]string{"notice": r.Event}
 	if r.FileID != 0 {

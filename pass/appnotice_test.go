@@ -3,9 +3,11 @@ package pass_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"walletpass/pass"
 )
@@ -72,4 +74,51 @@ func TestNotifyHonoursRetryAfter(t *testing.T) {
 			t.Errorf("%s was sent %d notices, want %d (%v)", tok, n.sent[tok], c, n.sent)
 		}
 	}
+}
+
+// TestNotifyRefusedAndMisconfigured: a notice FCM refuses as invalid is
+// not retried (the task ends with the refusal, after the others were
+// sent), one refused for the tenant's configuration is retried after
+// ConfigRetry rather than dropped, and a long event name is cut to fit.
+func TestNotifyRefusedAndMisconfigured(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	for _, tok := range []string{"tok-ok", "tok-bad"} {
+		if _, err := b.db.RegisterInstallation(ctx, pass.AppInstallation{Tenant: "demo", SecretToken: "S3CRET", FCMToken: tok, Platform: "android", Locale: "en"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var bodies []string
+	n := &scriptedNotifier{sent: map[string]int{}, answers: map[string]func() (pass.PushOutcome, error){
+		"tok-bad": func() (pass.PushOutcome, error) {
+			return pass.PushRetry, pass.Errorf(pass.KindInvalid, "FCM refused the message")
+		},
+	}}
+	svc := &pass.AppNoticeService{Store: b.db, Notifier: &bodyRecorder{next: n, bodies: &bodies}}
+	ref := pass.AppNoticeArgs{Tenant: "demo", SecretToken: "S3CRET", Event: pass.NoticeChanged, EventName: strings.Repeat("é", 5000)}
+	err := svc.Notify(ctx, ref)
+	var ra *pass.RetryAfterError
+	if pass.KindOf(err) != pass.KindInvalid || errors.As(err, &ra) || n.sent["tok-ok"] != 1 {
+		t.Errorf("a refused message: %v (kind %v), %v sent; want the refusal, no retry, the other installation reached", err, pass.KindOf(err), n.sent)
+	}
+	for _, body := range bodies {
+		if utf8.RuneCountInString(body) > 400 {
+			t.Errorf("a notice body of %d characters", utf8.RuneCountInString(body))
+		}
+	}
+	n.answers["tok-bad"] = func() (pass.PushOutcome, error) { return pass.PushConfigError, nil }
+	if err := svc.Notify(ctx, ref); !errors.As(err, &ra) || ra.After != pass.ConfigRetry {
+		t.Errorf("refused for the configuration: %v; want a retry after %s", err, pass.ConfigRetry)
+	}
+}
+
+// bodyRecorder records the body of every notice before passing it on.
+type bodyRecorder struct {
+	next   pass.AppNotifier
+	bodies *[]string
+}
+
+func (r *bodyRecorder) NotifyApp(ctx context.Context, tenant, token string, n pass.AppNotice) (pass.PushOutcome, string, error) {
+	*r.bodies = append(*r.bodies, n.Body)
+	return r.next.NotifyApp(ctx, tenant, token, n)
 }

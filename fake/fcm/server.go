@@ -381,8 +381,13 @@ func (h *Handler) check(r *http.Request, m *Message) apiError {
 		}
 		for k, v := range data {
 			var s string
-			if json.Unmarshal(v, &s) != nil {
+			if string(v) == "null" || json.Unmarshal(v, &s) != nil {
 				return invalidField("message.data", "Invalid value at 'message.data["+strconv.Quote(k)+"].value' (TYPE_STRING).")
+			}
+			// FCM's reserved words: "from", "message_type", and any key
+			// starting with "google" or "gcm".
+			if lk := strings.ToLower(k); lk == "from" || lk == "message_type" || strings.HasPrefix(lk, "google") || strings.HasPrefix(lk, "gcm") {
+				return invalid("Invalid data payload key: " + k)
 			}
 		}
 	}

@@ -220,6 +220,12 @@ func (c *Client) Deliver(ctx context.Context, token string, n Notification) (Res
 	if err := ctx.Err(); err != nil {
 		return Result{Outcome: Retry}, canceled(err, token)
 	}
+	for k := range n.Data {
+		if reservedDataKey(k) {
+			return Result{Outcome: Retry, Reason: "INVALID_ARGUMENT"}, pass.Errorf(pass.KindInvalid,
+				"fcm: the data key %q is one FCM reserves", k)
+		}
+	}
 	msg := &messaging.Message{
 		Token:   token,
 		Data:    n.Data,
@@ -248,8 +254,25 @@ func (c *Client) Deliver(ctx context.Context, token string, n Notification) (Res
 	r := Result{Outcome: out, Reason: reason}
 	if resp := errorutils.HTTPResponse(err); out == Retry && resp != nil {
 		r.RetryAfter, _ = httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		if r.RetryAfter == 0 && (messaging.IsQuotaExceeded(err) || errorutils.IsResourceExhausted(err)) {
+			// FCM's quota is restored in the next minute, and it asks
+			// for at least a minute before retrying what it refused.
+			r.RetryAfter = QuotaRetry
+		}
 	}
 	return r, cerr
+}
+
+// QuotaRetry is how long a message FCM refused for its quota waits when
+// FCM names no Retry-After.
+const QuotaRetry = time.Minute
+
+// reservedDataKey reports whether FCM refuses k as a key of a message's
+// data: "from", "message_type", and any key starting with "google" or
+// "gcm".
+func reservedDataKey(k string) bool {
+	lk := strings.ToLower(k)
+	return lk == "from" || lk == "message_type" || strings.HasPrefix(lk, "google") || strings.HasPrefix(lk, "gcm")
 }
 
 // classify maps a Send error to an outcome and a reason, and to an error

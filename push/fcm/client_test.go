@@ -112,7 +112,7 @@ func TestSendOutcomes(t *testing.T) {
 	}{
 		{"unregistered", fakefcm.Answer{ErrorCode: fakefcm.Unregistered}, fcm.Unregistered, "UNREGISTERED", 0},
 		{"invalid token", fakefcm.Answer{ErrorCode: fakefcm.InvalidArgument}, fcm.Unregistered, "INVALID_ARGUMENT", 0},
-		{"quota exceeded", fakefcm.Answer{ErrorCode: fakefcm.QuotaExceeded}, fcm.Retry, "QUOTA_EXCEEDED", 0},
+		{"quota exceeded", fakefcm.Answer{ErrorCode: fakefcm.QuotaExceeded}, fcm.Retry, "QUOTA_EXCEEDED", fcm.QuotaRetry},
 		{"quota exceeded with retry-after", fakefcm.Answer{ErrorCode: fakefcm.QuotaExceeded, RetryAfter: time.Minute}, fcm.Retry, "QUOTA_EXCEEDED", time.Minute},
 		{"internal", fakefcm.Answer{ErrorCode: fakefcm.Internal}, fcm.Retry, "INTERNAL", 0},
 		// A Retry-After over two minutes stops the Firebase client's own
@@ -231,6 +231,14 @@ func TestSendMalformedMessage(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), tok) {
 		t.Errorf("error %q contains the whole token", err)
+	}
+	// A data key FCM reserves is refused here, without a request.
+	for _, k := range []string{"from", "message_type", "google.sent_time", "gcm.n.e"} {
+		before := len(b.srv.Messages())
+		_, _, err := b.client.Send(t.Context(), tok, fcm.Notification{Title: "t", Data: map[string]string{k: "x"}})
+		if pass.KindOf(err) != pass.KindInvalid || len(b.srv.Messages()) != before {
+			t.Errorf("data key %q: %v (kind %v); want kind invalid, nothing sent", k, err, pass.KindOf(err))
+		}
 	}
 }
 
