@@ -125,8 +125,13 @@ type Console struct {
 	ClientID     string `yaml:"clientId"`
 	ClientSecret string `yaml:"clientSecret"`
 	// RoleClaim names the ID token's claim with the roles: "admin" (every
-	// tenant) or "operator:<tenant>" (default "roles").
+	// tenant) or "operator:<tenant>" (default "roles"); a path of nested
+	// claims separated by dots ("realm_access.roles") when no claim has
+	// that name.
 	RoleClaim string `yaml:"roleClaim"`
+	// TokenAuthMethod is how walletpass authenticates at the provider's
+	// token endpoint: client_secret_basic (default) or client_secret_post.
+	TokenAuthMethod string `yaml:"tokenAuthMethod"`
 	// SessionTTL is how long a sign-in lasts (default 8h, at most 24h).
 	SessionTTL Duration `yaml:"sessionTTL"`
 }
@@ -861,6 +866,11 @@ func (c *Config) Validate() error {
 		}
 	} else if cs.ClientID != "" || cs.ClientSecret != "" {
 		add("console.issuer is required with console.clientId and clientSecret")
+	}
+	switch c.Console.TokenAuthMethod {
+	case "", "client_secret_basic", "client_secret_post":
+	default:
+		add("console.tokenAuthMethod %q must be client_secret_basic or client_secret_post", c.Console.TokenAuthMethod)
 	}
 	if c.Console.SessionTTL < 0 || c.Console.SessionTTL > Duration(24*time.Hour) {
 		add("console.sessionTTL must be between 0 (the default, 8h) and 24h")

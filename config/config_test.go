@@ -159,6 +159,7 @@ func TestValidationListsEveryProblem(t *testing.T) {
 server: {listen: "127.0.0.1:8080", publicBaseURL: "http://passes.example.com", linkSecret: short, logLevel: chatty, adminListen: "127.0.0.1:8080", drainDelay: 2m, linkTTL: 9000h, trustedProxies: ["10.0.0.0/8", "192.0.2.7", "lb.internal", "fe80::1%eth0", "::ffff:10.0.0.0/90"]}
 storage: {postgresURL: "mysql://x", s3URL: "https://bucket"}
 workers: {count: -1, lease: "off", maxBackoff: "off", retention: "off"}
+console: {tokenAuthMethod: private_key_jwt}
 tenants:
   - id: Bad_ID
     name: ""
@@ -220,6 +221,7 @@ tenants:
 		`server.linkTTL must be at most 8784h`,
 		`workers.count and workers.maxAttempts must not be negative`,
 		`workers.lease must be at least 1s`,
+		`console.tokenAuthMethod "private_key_jwt" must be client_secret_basic or client_secret_post`,
 		`workers.maxBackoff cannot be off`,
 		`workers.retention cannot be off`,
 		`tenants[0].id "Bad_ID" must be 1-63 lowercase letters`,

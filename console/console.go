@@ -79,8 +79,14 @@ type OIDC struct {
 	ClientID     string
 	ClientSecret string
 	// RoleClaim names the ID token's claim that holds the roles (a string
-	// or a list of strings): "admin", or "operator:<tenant>".
+	// or a list of strings): "admin", or "operator:<tenant>". A name not
+	// found as it is is read as a path through nested claims, its parts
+	// separated by dots (Keycloak's "realm_access.roles").
 	RoleClaim string
+	// TokenAuthMethod is how the client authenticates at the token
+	// endpoint: "client_secret_basic" (the default, as discovery's own
+	// default) or "client_secret_post".
+	TokenAuthMethod string
 }
 
 // Tenant is what the console shows of a tenant.
@@ -221,6 +227,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/login", c.login)
 	m.HandleFunc("GET /console/callback", c.callback)
 	m.HandleFunc("POST /console/logout", c.authed(c.logout))
+	m.HandleFunc("GET /console/signedout", c.signedOut)
 	m.HandleFunc("GET /console/{$}", c.authed(c.search))
 	m.HandleFunc("GET /console/t/{tenant}/orders/{secret}", c.authed(c.order))
 	m.HandleFunc("POST /console/t/{tenant}/orders/{secret}/resync", c.authed(c.resync))

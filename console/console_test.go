@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"walletpass/pass"
 )
@@ -278,5 +281,58 @@ func TestStoreErrorLogNamesNoSecret(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable || strings.Contains(logs.String(), "Secret0rderToken123") ||
 		!strings.Contains(logs.String(), "orders/{secret}") {
 		t.Errorf("%d, log %s", w.Code, logs.String())
+	}
+}
+
+// TestRolesFromClaimPaths: the roles claim is found as it is named, or as
+// a path through nested claims, in the shapes providers send.
+func TestRolesFromClaimPaths(t *testing.T) {
+	c := newTest(t, "https://wallet.example")
+	for _, tc := range []struct {
+		name, claim string
+		claims      map[string]any
+		admin       bool
+		tenants     []string
+	}{
+		{"flat list", "roles", map[string]any{"roles": []any{"admin"}}, true, nil},
+		{"Keycloak realm roles", "realm_access.roles", map[string]any{"realm_access": map[string]any{"roles": []any{"operator:demo"}}}, false, []string{"demo"}},
+		{"Keycloak client roles", "resource_access.walletpass.roles",
+			map[string]any{"resource_access": map[string]any{"walletpass": map[string]any{"roles": []any{"operator:other", "offline_access"}}}}, false, []string{"other"}},
+		{"Auth0 namespaced claim", "https://walletpass.example/roles", map[string]any{"https://walletpass.example/roles": []any{"operator:demo"}}, false, []string{"demo"}},
+		{"absent", "realm_access.roles", map[string]any{"realm_access": "x"}, false, nil},
+	} {
+		admin, tenants := c.rolesOf(claimAt(tc.claims, tc.claim))
+		if admin != tc.admin || !slices.Equal(tenants, tc.tenants) {
+			t.Errorf("%s: admin %v tenants %v, want %v %v", tc.name, admin, tenants, tc.admin, tc.tenants)
+		}
+	}
+}
+
+// TestTokenEndpointAuthentication: the client authenticates at the token
+// endpoint the one way it is set up for (client_secret_basic unless told
+// client_secret_post), never left to detect by trying both.
+func TestTokenEndpointAuthentication(t *testing.T) {
+	for method, want := range map[string]oauth2.AuthStyle{"": oauth2.AuthStyleInHeader, "client_secret_basic": oauth2.AuthStyleInHeader,
+		"client_secret_post": oauth2.AuthStyleInParams} {
+		var issuer string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q,"id_token_signing_alg_values_supported":["RS256"]}`,
+				issuer, issuer+"/authorize", issuer+"/token", issuer+"/jwks")
+		}))
+		issuer = srv.URL
+		c, err := New(Config{BaseURL: "https://wallet.example", OIDC: OIDC{Issuer: issuer, ClientID: "console", ClientSecret: "s", TokenAuthMethod: method},
+			SessionKey: []byte(strings.Repeat("k", 32)), Tenants: []Tenant{{ID: "demo", Name: "Demo"}}, HTTPClient: srv.Client()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := c.provider(t.Context())
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.oauth.Endpoint.AuthStyle; got != want {
+			t.Errorf("tokenAuthMethod %q: auth style %v, want %v", method, got, want)
+		}
 	}
 }

@@ -17,6 +17,9 @@ import (
 type oidcClient struct {
 	oauth    oauth2.Config
 	verifier *oidc.IDTokenVerifier
+	// endSession is the provider's end-session endpoint (RP-Initiated
+	// Logout), "" when it has none.
+	endSession string
 }
 
 // provider discovers the identity provider on first use (it may be served
@@ -33,9 +36,21 @@ func (c *Console) provider(ctx context.Context) (*oidcClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: identity provider %s: %w", c.cfg.OIDC.Issuer, err)
 	}
-	c.oidc = &oidcClient{
+	// One way of authenticating, the one the provider is set up for: left
+	// to detect, the client sends a refused code again the other way, and
+	// the provider's answer to the first is lost.
+	endpoint := p.Endpoint()
+	endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	if c.cfg.OIDC.TokenAuthMethod == "client_secret_post" {
+		endpoint.AuthStyle = oauth2.AuthStyleInParams
+	}
+	var meta struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	_ = p.Claims(&meta) // discovery decoded already: a field missing is none
+	c.oidc = &oidcClient{endSession: meta.EndSession,
 		oauth: oauth2.Config{ClientID: c.cfg.OIDC.ClientID, ClientSecret: c.cfg.OIDC.ClientSecret,
-			RedirectURL: c.cfg.BaseURL + "/console/callback", Endpoint: p.Endpoint(),
+			RedirectURL: c.cfg.BaseURL + "/console/callback", Endpoint: endpoint,
 			Scopes: []string{oidc.ScopeOpenID, "profile", "email"}},
 		verifier: p.Verifier(&oidc.Config{ClientID: c.cfg.OIDC.ClientID, Now: c.cfg.Clock.Now}),
 	}
@@ -143,13 +158,18 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, http.StatusForbidden, "idpRefused")
 		return
 	}
-	admin, tenants := c.rolesOf(claims[c.cfg.OIDC.RoleClaim])
+	claim := claimAt(claims, c.cfg.OIDC.RoleClaim)
+	admin, tenants := c.rolesOf(claim)
 	name, _ := claims["name"].(string)
 	now := c.cfg.Clock.Now()
 	s := &session{ID: randomToken(), Issued: now, Subject: idt.Subject, Name: name, Admin: admin, Tenants: tenants, CSRF: randomToken(),
 		Expires: now.Add(c.cfg.SessionTTL), Lang: pageLanguage(r)}
 	if !admin && len(tenants) == 0 {
-		c.record(r.Context(), s, "", "login-refused", "", "no console role")
+		why := "no console role"
+		if claim == nil {
+			why += " (the ID token has no claim " + c.cfg.OIDC.RoleClaim + ")"
+		}
+		c.record(r.Context(), s, "", "login-refused", "", why)
 		c.fail(w, r, nil, http.StatusForbidden, "noRole")
 		return
 	}
@@ -163,8 +183,10 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, pl.Next, http.StatusSeeOther)
 }
 
-// logout ends the session (the cookie; the identity provider's own session
-// is its business).
+// logout ends the session, and then the identity provider's when it has
+// an end-session endpoint: otherwise "Sign in" on a shared desk would
+// sign the same operator in again without a word. The provider sends the
+// browser back to /console/signedout.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	if c.cfg.Revocations != nil && s.ID != "" {
 		// The cookie may have been copied: the session itself ends.
@@ -175,5 +197,21 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	c.setCookie(w, sessionCookie, "", 0)
 	c.record(r.Context(), s, "", "logout", "", "")
+	if p, err := c.provider(r.Context()); err == nil && p.endSession != "" {
+		if u, err := url.Parse(p.endSession); err == nil {
+			q := u.Query()
+			q.Set("client_id", c.cfg.OIDC.ClientID)
+			q.Set("post_logout_redirect_uri", c.cfg.BaseURL+"/console/signedout")
+			u.RawQuery = q.Encode()
+			http.Redirect(w, r, u.String(), http.StatusSeeOther)
+			return
+		}
+	}
+	c.signedOut(w, r)
+}
+
+// signedOut says the operator is signed out (where the identity provider
+// sends them back after its own sign-out).
+func (c *Console) signedOut(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, nil, http.StatusOK, "signedout", nil)
 }

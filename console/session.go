@@ -64,6 +64,25 @@ func (c *Console) visible(s *session) []Tenant {
 	return out
 }
 
+// claimAt is the claim name names: a top-level claim of that name (Auth0's
+// URLs have dots), else the claim its dot-separated parts lead to through
+// nested objects (Keycloak's "realm_access.roles",
+// "resource_access.<client>.roles"); nil when there is none.
+func claimAt(claims map[string]any, name string) any {
+	if v, ok := claims[name]; ok {
+		return v
+	}
+	var v any = claims
+	for _, part := range strings.Split(name, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[part]
+	}
+	return v
+}
+
 // rolesOf reads the roles claim: a string (space- or comma-separated) or
 // a list of strings. It returns whether "admin" is among them and the
 // tenants of the "operator:<tenant>" roles that name a served tenant.

@@ -641,8 +641,15 @@ func TestConsoleSignOutEndsTheSession(t *testing.T) {
 	if st, _ := get(t, copied, s.base+"/console/queue"); st != 200 {
 		t.Fatalf("the copied cookie before sign-out: %d", st)
 	}
-	if st, err := post(op, s.base+"/console/logout", url.Values{"csrf": {csrfOf(t, page)}}); err != nil || st != 200 {
-		t.Fatalf("sign out: %d %v", st, err)
+	// Signing out also ends the provider's session: the browser goes
+	// through its end-session endpoint and back to the console.
+	resp, err := op.PostForm(s.base+"/console/logout", url.Values{"csrf": {csrfOf(t, page)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/console/signedout" {
+		t.Fatalf("sign out: %d at %s, want the signed-out page after the provider's end-session endpoint", resp.StatusCode, resp.Request.URL)
 	}
 	if st, _ := get(t, copied, s.base+"/console/queue"); st != http.StatusSeeOther {
 		t.Errorf("the copied cookie after sign-out: %d, want 303 to sign-in", st)

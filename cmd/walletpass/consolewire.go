@@ -36,7 +36,8 @@ func buildConsole(cfg *config.Config, a *App, links httpapi.LinkSigner) (http.Ha
 	db, log := a.DB, a.Log
 	base := strings.TrimSuffix(cfg.Server.PublicBaseURL, "/")
 	cc := cfg.Console
-	oidcCfg := console.OIDC{Issuer: cc.Issuer, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret, RoleClaim: cc.RoleClaim}
+	oidcCfg := console.OIDC{Issuer: cc.Issuer, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret, RoleClaim: cc.RoleClaim,
+		TokenAuthMethod: cc.TokenAuthMethod}
 	var dev http.Handler
 	if cc.Issuer == "" {
 		if !cfg.Server.Development {
@@ -52,7 +53,8 @@ func buildConsole(cfg *config.Config, a *App, links httpapi.LinkSigner) (http.Ha
 		}
 		users = append(users, fakeoidc.User{Subject: "dev-nobody", Name: "No Role", Email: "nobody@walletpass.localhost"})
 		p, err := fakeoidc.New(fakeoidc.Options{Issuer: oidcCfg.Issuer, Users: users,
-			Clients: map[string]fakeoidc.Client{DevConsoleClient: {Secret: oidcCfg.ClientSecret, RedirectURIs: []string{base + "/console/callback"}}}})
+			Clients: map[string]fakeoidc.Client{DevConsoleClient: {Secret: oidcCfg.ClientSecret, RedirectURIs: []string{base + "/console/callback"},
+				PostLogoutRedirectURIs: []string{base + "/console/signedout"}}}})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -21,6 +21,7 @@
 //	GET  /authorize                         the login page
 //	POST /authorize                         the chosen user: 303 to the client with code and state
 //	POST /token                             the authorization_code grant
+//	GET  /logout                            end session: 303 to a registered post_logout_redirect_uri
 //
 // Another path gets 404, another method 405 with Allow.
 //

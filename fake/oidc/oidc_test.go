@@ -80,7 +80,7 @@ func newEnv(t *testing.T) *env {
 	p, err := fakeoidc.New(fakeoidc.Options{
 		Issuer: issuer,
 		Clients: map[string]fakeoidc.Client{
-			confidentialID: {Secret: secret, RedirectURIs: []string{redirectURI}},
+			confidentialID: {Secret: secret, RedirectURIs: []string{redirectURI}, PostLogoutRedirectURIs: []string{signedOutURI}},
 			publicID:       {RedirectURIs: []string{"http://127.0.0.1:9999/cb"}},
 		},
 		Users: testUsers(),
@@ -494,6 +494,7 @@ func TestDiscoveryJWKSAndRouting(t *testing.T) {
 		"authorization_endpoint":                e.issuer + "/authorize",
 		"token_endpoint":                        e.issuer + "/token",
 		"jwks_uri":                              e.issuer + "/jwks",
+		"end_session_endpoint":                  e.issuer + "/logout",
 		"response_types_supported":              []any{"code"},
 		"subject_types_supported":               []any{"public"},
 		"id_token_signing_alg_values_supported": []any{"ES256"},
@@ -609,5 +610,34 @@ func TestLoginHint(t *testing.T) {
 	resp, body := e.get(t, cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("login_hint", "nobody")))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Development login") {
 		t.Errorf("an unknown hint: %d", resp.StatusCode)
+	}
+}
+
+// signedOutURI is where the confidential client asks to be sent back after
+// signing out.
+const signedOutURI = "http://127.0.0.1:8080/console/signedout"
+
+// TestEndSession: the end-session endpoint sends the user back to a
+// post-logout URI the client registered (with its state), refuses any
+// other, and without one says the user is signed out.
+func TestEndSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	logout := func(q url.Values) (*http.Response, string) { return e.get(t, e.issuer+"/logout?"+q.Encode()) }
+	resp, _ := logout(url.Values{"client_id": {confidentialID}, "post_logout_redirect_uri": {signedOutURI}, "state": {"st1"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != signedOutURI+"?state=st1" {
+		t.Errorf("a registered post-logout URI: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for name, q := range map[string]url.Values{
+		"another URI":    {"client_id": {confidentialID}, "post_logout_redirect_uri": {"https://evil.example/"}},
+		"another client": {"client_id": {publicID}, "post_logout_redirect_uri": {signedOutURI}},
+		"no client":      {"post_logout_redirect_uri": {signedOutURI}},
+	} {
+		if resp, _ := logout(q); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", name, resp.StatusCode)
+		}
+	}
+	if resp, body := logout(url.Values{}); resp.StatusCode != http.StatusOK || !strings.Contains(body, "signed out") {
+		t.Errorf("without a URI: %d %q", resp.StatusCode, body)
 	}
 }

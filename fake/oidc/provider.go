@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -46,6 +47,10 @@ type Client struct {
 	// RedirectURIs are the absolute URIs (without fragment) the client may
 	// ask to be sent back to; a request must name one of them exactly.
 	RedirectURIs []string
+	// PostLogoutRedirectURIs are where the end-session endpoint may send
+	// a signed-out user back to (OpenID Connect RP-Initiated Logout); a
+	// request must name one of them exactly.
+	PostLogoutRedirectURIs []string
 }
 
 // Options configure a Provider.
@@ -120,7 +125,7 @@ func New(opts Options) (*Provider, error) {
 				return nil, fmt.Errorf("fake oidc: client %q: redirect URI %q is not an absolute URI without fragment", id, ru)
 			}
 		}
-		clients[id] = Client{Secret: c.Secret, RedirectURIs: slices.Clone(c.RedirectURIs)}
+		clients[id] = Client{Secret: c.Secret, RedirectURIs: slices.Clone(c.RedirectURIs), PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs)}
 	}
 	if len(opts.Users) == 0 {
 		return nil, errors.New("fake oidc: no users")
@@ -185,6 +190,10 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if allow(w, r, http.MethodPost) {
 			p.serveToken(w, r)
 		}
+	case "/logout":
+		if allow(w, r, http.MethodGet, http.MethodPost) {
+			p.serveLogout(w, r)
+		}
 	default:
 		http.NotFound(w, r)
 	}
@@ -198,6 +207,7 @@ func (p *Provider) discovery() map[string]any {
 		"authorization_endpoint":                p.issuer + "/authorize",
 		"token_endpoint":                        p.issuer + "/token",
 		"jwks_uri":                              p.issuer + "/jwks",
+		"end_session_endpoint":                  p.issuer + "/logout",
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"ES256"},
@@ -208,6 +218,35 @@ func (p *Provider) discovery() map[string]any {
 		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce",
 			"name", "email", "roles"},
 	}
+}
+
+// serveLogout is the end-session endpoint (OpenID Connect RP-Initiated
+// Logout 1.0): it ends the user's session here (the fake keeps none) and
+// sends them back to the client's post_logout_redirect_uri, which must be
+// one the client_id registered, with state when one was given.
+func (p *Provider) serveLogout(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "Development logout: the request is malformed.", http.StatusBadRequest)
+		return
+	}
+	back := r.Form.Get("post_logout_redirect_uri")
+	if back == "" {
+		_, _ = io.WriteString(w, "You are signed out of the development provider.\n")
+		return
+	}
+	cl, ok := p.clients[r.Form.Get("client_id")]
+	if !ok || !slices.Contains(cl.PostLogoutRedirectURIs, back) {
+		http.Error(w, "Development logout: post_logout_redirect_uri is not one the client registered.", http.StatusBadRequest)
+		return
+	}
+	if st := r.Form.Get("state"); st != "" {
+		u, _ := url.Parse(back)
+		q := u.Query()
+		q.Set("state", st)
+		u.RawQuery = q.Encode()
+		back = u.String()
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 // allow reports whether r's method is one of methods; if not, it answers
