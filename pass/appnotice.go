@@ -59,6 +59,10 @@ type AppNoticeArgs struct {
 	FileID      int64  `json:"fileId,omitempty"`
 	Event       string `json:"event"`
 	EventName   string `json:"eventName,omitempty"` // what the tickets are for, for the message
+	// ID tells this notice from another of its kind for the order (the
+	// pass version that called for it): a retried notice skips the
+	// installations that had it. "Ready" needs none: it is sent once.
+	ID string `json:"id,omitempty"`
 }
 
 // Kind implements TaskArgs.
@@ -140,9 +144,16 @@ func (s *AppNoticeService) Notify(ctx context.Context, r AppNoticeArgs) error {
 	retry := 0
 	var refused []error  // messages FCM refuses: retrying cannot help
 	after := time.Second // the wait before a retry: FCM's Retry-After if longer
+	// What records a delivery: "ready" once per installation, another
+	// notice by its id (one without an id is not recorded).
+	key := r.Event
+	if r.Event != NoticeReady && r.ID != "" {
+		key += ":" + r.ID
+	}
+	recorded := r.Event == NoticeReady || r.ID != ""
 	for _, d := range devices {
-		if r.Event == NoticeReady {
-			sent, err := s.Store.NoticeSent(ctx, r.Tenant, r.SecretToken, r.Event, d.FCMToken)
+		if recorded {
+			sent, err := s.Store.NoticeSent(ctx, r.Tenant, r.SecretToken, key, d.FCMToken)
 			if err != nil {
 				return err
 			}
@@ -169,8 +180,8 @@ func (s *AppNoticeService) Notify(ctx context.Context, r AppNoticeArgs) error {
 		}
 		switch outcome {
 		case PushDelivered:
-			if r.Event == NoticeReady {
-				if err := s.Store.MarkNoticeSent(ctx, r.Tenant, r.SecretToken, r.Event, d.FCMToken, s.Clock.Now()); err != nil {
+			if recorded {
+				if err := s.Store.MarkNoticeSent(ctx, r.Tenant, r.SecretToken, key, d.FCMToken, s.Clock.Now()); err != nil {
 					return err
 				}
 			}

@@ -122,3 +122,35 @@ func (r *bodyRecorder) NotifyApp(ctx context.Context, tenant, token string, n pa
 	*r.bodies = append(*r.bodies, n.Body)
 	return r.next.NotifyApp(ctx, tenant, token, n)
 }
+
+// TestNotifyRetrySkipsTheReached: a "changed" notice retried for one
+// installation is not sent again to those that had it; the next change
+// (another id) reaches every installation again.
+func TestNotifyRetrySkipsTheReached(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	for _, tok := range []string{"tok-ok", "tok-busy"} {
+		if _, err := b.db.RegisterInstallation(ctx, pass.AppInstallation{Tenant: "demo", SecretToken: "S3CRET", FCMToken: tok, Platform: "android", Locale: "en"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := &scriptedNotifier{sent: map[string]int{}, answers: map[string]func() (pass.PushOutcome, error){
+		"tok-busy": func() (pass.PushOutcome, error) { return pass.PushRetry, nil },
+	}}
+	svc := &pass.AppNoticeService{Store: b.db, Notifier: n}
+	ref := pass.AppNoticeArgs{Tenant: "demo", SecretToken: "S3CRET", Event: pass.NoticeChanged, ID: "serial.2"}
+	if err := svc.Notify(ctx, ref); err == nil {
+		t.Fatal("the busy installation is not retried")
+	}
+	n.answers = nil
+	if err := svc.Notify(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	if n.sent["tok-ok"] != 1 || n.sent["tok-busy"] != 2 {
+		t.Errorf("after the retry: %v; want tok-ok once, tok-busy twice", n.sent)
+	}
+	ref.ID = "serial.3"
+	if err := svc.Notify(ctx, ref); err != nil || n.sent["tok-ok"] != 2 || n.sent["tok-busy"] != 3 {
+		t.Errorf("the next change: %v, %v; want it sent to both", err, n.sent)
+	}
+}

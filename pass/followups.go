@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -109,6 +110,7 @@ func followUps(c Change, pol Policy) ([]NewTask, *EventArgs) {
 	}
 	if n := c.Notice(); n != "" && pol.AppNotices {
 		out = append(out, TaskOf(AppNoticeArgs{Tenant: p.Tenant, SecretToken: p.SecretToken, FileID: p.FileID, Event: n,
+			ID:        p.SerialNumber + "." + strconv.Itoa(p.Version),
 			EventName: p.Ticket.Event.Name}, ""))
 	}
 	if pol.Google && (c.InGoogleWallet || pol.GoogleOnPayment) && !c.Bulk {
