@@ -424,16 +424,7 @@ func TestStopCancelsARunningJob(t *testing.T) {
 		return ctx.Err()
 	}}
 	d := workers.New(workers.Config{Jobs: []workers.Job{job}, Reconcile: -1, RetentionEvery: -1}, db, db, nil, nil)
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-started:
-	case <-time.After(20 * time.Second):
-		d.Stop(context.Background())
-		t.Fatal("the job never ran")
-	}
-	if err := d.Stop(context.Background()); err != nil {
+	if err := startAndStop(t, d, started, "the job"); err != nil {
 		t.Errorf("Stop: got %v, want nil", err)
 	}
 	select {
@@ -463,17 +454,8 @@ func TestStopWarnsOfAJobThatIgnoresItsContext(t *testing.T) {
 	var logs logBuffer
 	d := workers.New(workers.Config{Jobs: []workers.Job{job}, Reconcile: -1, RetentionEvery: -1}, db, db, nil, logs.logger())
 	workers.SetJobStopTimeout(d, 50*time.Millisecond)
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
 	defer close(release)
-	select {
-	case <-started:
-	case <-time.After(20 * time.Second):
-		d.Stop(context.Background())
-		t.Fatal("the job never ran")
-	}
-	if err := d.Stop(context.Background()); err != nil {
+	if err := startAndStop(t, d, started, "the job"); err != nil {
 		t.Errorf("Stop: got %v, want nil", err)
 	}
 	var warned bool
@@ -507,16 +489,7 @@ func TestStopReleasesTheTasksItCancels(t *testing.T) {
 	if _, err := db.Enqueue(context.Background(), task("a"), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-started:
-	case <-time.After(20 * time.Second):
-		d.Stop(context.Background())
-		t.Fatal("the task never started")
-	}
-	if err := d.Stop(context.Background()); err != nil {
+	if err := startAndStop(t, d, started, "the task"); err != nil {
 		t.Fatal(err)
 	}
 	pending := state(t, db, pass.TaskPending)
@@ -770,16 +743,7 @@ func TestAJobStopCutsShortIsNotReported(t *testing.T) {
 	}}
 	d := workers.New(workers.Config{Jobs: []workers.Job{job}, Reconcile: -1, RetentionEvery: -1,
 		OnJob: func(job, result string) { heard.add(job + " " + result) }}, db, db, nil, logs.logger())
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-started:
-	case <-time.After(20 * time.Second):
-		d.Stop(context.Background())
-		t.Fatal("the job never ran")
-	}
-	if err := d.Stop(context.Background()); err != nil {
+	if err := startAndStop(t, d, started, "the job"); err != nil {
 		t.Fatal(err)
 	}
 	if got := heard.all(); len(got) != 0 {
@@ -827,4 +791,20 @@ func TestLeadershipIsReported(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startAndStop starts d, waits until what (a task or a job) has started
+// and signalled started, and returns what stopping d returns.
+func startAndStop(t *testing.T, d *workers.Dispatcher, started <-chan struct{}, what string) error {
+	t.Helper()
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		d.Stop(context.Background())
+		t.Fatalf("%s never started", what)
+	}
+	return d.Stop(context.Background())
 }
