@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -57,12 +58,58 @@ func CheckEndpoint(u string, allowLocal bool) error {
 	return nil
 }
 
-// private reports whether ip is loopback, private, link-local,
-// unspecified or multicast: what an outside endpoint never resolves to.
+// private reports whether ip is an address no outside endpoint has:
+// loopback, private, link-local, unspecified, multicast, or any other
+// range set aside for special use and not reachable across the internet
+// (shared address space, benchmarking, documentation, reserved, site- and
+// unique-local). An address that carries an IPv4 address (mapped, NAT64's
+// well-known prefix, 6to4) is judged by the address it carries; the
+// networks' own NAT64 prefixes reach their private networks, so they are
+// refused whole.
 func private(ip net.IP) bool {
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast()
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return true
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		b := a.As16()
+		switch {
+		case nat64.Contains(a):
+			return private(net.IP(b[12:16]))
+		case sixToFour.Contains(a):
+			return private(net.IP(b[2:6]))
+		}
+	}
+	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsUnspecified() ||
+		a.IsMulticast() || a.IsInterfaceLocalMulticast() {
+		return true
+	}
+	for _, p := range specialUse {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
+
+var (
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour = netip.MustParsePrefix("2002::/16")
+	// specialUse are the ranges of the IANA special-purpose registries
+	// that are not globally reachable, beyond those net/netip names.
+	specialUse = func() []netip.Prefix {
+		var out []netip.Prefix
+		for _, s := range []string{
+			"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "198.18.0.0/15",
+			"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
+			"64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "5f00::/16", "fec0::/10",
+		} {
+			out = append(out, netip.MustParsePrefix(s))
+		}
+		return out
+	}()
+)
 
 // Sender posts messages. It implements pass.WebhookSender.
 type Sender struct {

@@ -31,6 +31,26 @@ func TestCheckEndpoint(t *testing.T) {
 		{"ftp://crm.example.com/", false, false},
 		{"/relative", false, false},
 		{"http://127.0.0.1:8099/hooks", true, true},
+		// Special-purpose ranges beyond loopback and RFC 1918: shared
+		// address space (a cloud's metadata service sits there), NAT64 and
+		// 6to4 forms of private addresses, benchmarking, reserved.
+		{"https://100.100.100.200/latest/meta-data", false, false},
+		{"https://[64:ff9b::a00:1]/hooks", false, false},
+		{"https://[64:ff9b::a9fe:a9fe]/hooks", false, false},
+		{"https://[64:ff9b:1::808:808]/hooks", false, false},
+		{"https://[2002:a00:1::1]/hooks", false, false},
+		{"https://[::ffff:127.0.0.1]/hooks", false, false},
+		{"https://[fd12:3456::1]/hooks", false, false},
+		{"https://[fec0::1]/hooks", false, false},
+		{"https://198.18.0.1/hooks", false, false},
+		{"https://192.0.0.8/hooks", false, false},
+		{"https://240.0.0.1/hooks", false, false},
+		{"https://0.1.2.3/hooks", false, false},
+		// Public addresses, also in those forms, stay allowed.
+		{"https://8.8.8.8/hooks", false, true},
+		{"https://[64:ff9b::808:808]/hooks", false, true},
+		{"https://[2002:808:808::1]/hooks", false, true},
+		{"https://[2606:4700::1111]/hooks", false, true},
 	} {
 		err := CheckEndpoint(c.url, c.allowLocal)
 		if (err == nil) != c.ok {
