@@ -276,6 +276,12 @@ func (c *Client) lookUpContacts(ctx context.Context, r *rawFile, cat *catView) e
 			req["details"] = c.cfg.ContactDetails
 		}
 		body, err := c.call(ctx, MethodGetContactData, req, "contact")
+		if pass.KindOf(err) == pass.KindNotFound {
+			// A contact SecuTix no longer has (merged, erased) leaves its
+			// fields to their defaults; the order is still there.
+			cat.contacts[ref] = nil
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -468,7 +474,14 @@ func (c *Client) call(ctx context.Context, method string, req map[string]any, su
 				return nil, pass.Wrap(pass.KindUnavailable, err, prefix+": waiting for an in-progress answer")
 			}
 		default:
-			return nil, classify(prefix, env, hideAll)
+			err := classify(prefix, env, hideAll)
+			if pass.KindOf(err) == pass.KindUnauthorized && !reauthed {
+				// Refused in words rather than by status: a new token, once.
+				reauthed = true
+				c.invalidate(token)
+				continue
+			}
+			return nil, err
 		}
 	}
 }
@@ -733,11 +746,18 @@ func retryAfter(resp *response, prefix string, now time.Time) *pass.RetryAfterEr
 	}
 }
 
-// classify turns a non-success envelope into an error. The rule: a
-// statusDetail (or, without one, a statusMessage) that says NOT_FOUND,
-// UNKNOWN or DOES_NOT_EXIST is KindNotFound wrapping pass.ErrNotFound; one
-// that says INVALID, MISSING, ILLEGAL or BAD_REQUEST is KindInvalid; any
-// other is KindUnavailable.
+// classify turns a non-success envelope into an error. SecuTix does not
+// publish its failure vocabulary, so the rule reads the words of the
+// statusDetail (or, without one, the statusMessage) and, where they say
+// nothing it knows, takes the failure for a passing one, retried: a word
+// about the credentials (TOKEN, AUTH, CREDENTIAL, PERMISSION, FORBIDDEN,
+// DENIED, NOT_ALLOWED, OPERATOR, INSTITUTION) is KindUnauthorized; one
+// that says an object is missing (NOT_FOUND, DOES_NOT_EXIST, NO_SUCH, or
+// UNKNOWN followed by FILE, ORDER, CONTACT, TICKET, MOVEMENT or SECRET) is
+// KindNotFound wrapping pass.ErrNotFound; INVALID, MISSING, ILLEGAL,
+// BAD_REQUEST or MALFORMED is KindInvalid (a request of ours SecuTix will
+// never take: its task stops); any other (UNKNOWN_ERROR among them) is
+// KindUnavailable.
 func classify(prefix string, env envelope, hide []string) error {
 	detail := env.StatusDetail.String()
 	key := strings.ToUpper(detail)
@@ -747,7 +767,11 @@ func classify(prefix string, env envelope, hide []string) error {
 	key = strings.NewReplacer(" ", "_", "-", "_").Replace(key)
 	msg := fmt.Sprintf("%s: SecuTix answered %s%s", prefix, scrub(env.StatusCode.String(), hide), summary(env, hide))
 	switch {
-	case containsAny(key, "NOT_FOUND", "NOTFOUND", "UNKNOWN", "DOES_NOT_EXIST", "NO_SUCH"):
+	case containsAny(key, "TOKEN", "AUTH", "CREDENTIAL", "PERMISSION", "FORBIDDEN", "DENIED", "NOT_ALLOWED", "OPERATOR",
+		"INSTITUTION"):
+		return pass.Errorf(pass.KindUnauthorized, "%s", msg)
+	case containsAny(key, "NOT_FOUND", "NOTFOUND", "DOES_NOT_EXIST", "NO_SUCH", "UNKNOWN_FILE", "UNKNOWN_ORDER",
+		"UNKNOWN_CONTACT", "UNKNOWN_TICKET", "UNKNOWN_MOVEMENT", "UNKNOWN_SECRET"):
 		return pass.Wrap(pass.KindNotFound, pass.ErrNotFound, msg)
 	case containsAny(key, "INVALID", "MISSING", "ILLEGAL", "BAD_REQUEST", "MALFORMED"):
 		return pass.Errorf(pass.KindInvalid, "%s", msg)

@@ -31,6 +31,10 @@ func fixtureServer(t *testing.T, files map[string]string) (*httptest.Server, map
 			w.Write([]byte(`{"statusCode":"success"}`))
 			return
 		}
+		if strings.HasPrefix(name, "{") { // the answer itself
+			w.Write([]byte(name))
+			return
+		}
 		data, err := os.ReadFile("testdata/" + name)
 		if err != nil {
 			t.Error(err)
@@ -116,5 +120,83 @@ func TestRequestsFixture(t *testing.T) {
 		if want := map[string]any{"contactNumber": float64(7697), "details": []any{"GENERAL"}}; !reflect.DeepEqual(contact[0], want) {
 			t.Errorf("getContactData %v, want %v", contact[0], want)
 		}
+	}
+}
+
+// TestListTicketsPaginationNotFollowed: a SecuTix that answers every page
+// with the first (startPosition not honoured) ends the listing at the
+// second page with an error, instead of asking a thousand times.
+func TestListTicketsPaginationNotFollowed(t *testing.T) {
+	t.Parallel()
+	srv, seen := fixtureServer(t, map[string]string{
+		"getCatalogDetailed": "catalog.json", "getPOSConfig": "pos-config.json", "listTicketsByCriteria": "list-tickets.json",
+	})
+	cl, err := secutix.New(secutix.Config{Tenant: "demo", BaseURL: srv.URL, Operator: "MOSA_WALLET", Partner: "p", Secret: "s",
+		HTTPClient: srv.Client(), RequestsPerMinute: 1000, TicketPageSize: 5}) // the fixture's page is full
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.TicketStates(t.Context(), "demo", 10228231109243)
+	if pass.KindOf(err) != pass.KindUnavailable || !strings.Contains(err.Error(), "pagination") {
+		t.Errorf("got %v, want an unavailable error about the pagination", err)
+	}
+	if n := len(seen["listTicketsByCriteria"]); n != 2 {
+		t.Errorf("%d listTicketsByCriteria calls, want 2", n)
+	}
+}
+
+// TestRefusedInWords: a refusal of the credentials that SecuTix words in
+// its envelope (HTTP 200) is met with a new token once, then reported as
+// unauthorized, not as an invalid request that would stop the task; an
+// error SecuTix calls unknown is a passing one, not a missing file.
+func TestRefusedInWords(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		answer string
+		calls  int
+		kind   pass.Kind
+	}{
+		{`{"statusCode":"error","statusDetail":"INVALID_TOKEN"}`, 2, pass.KindUnauthorized},
+		{`{"statusCode":"error","statusDetail":"UNKNOWN_ERROR"}`, 1, pass.KindUnavailable},
+		{`{"statusCode":"error","statusDetail":"UNKNOWN_FILE"}`, 1, pass.KindNotFound},
+	} {
+		srv, seen := fixtureServer(t, map[string]string{"getFileDetails": tc.answer})
+		cl, err := secutix.New(secutix.Config{Tenant: "demo", BaseURL: srv.URL, Operator: "MOSA_WALLET", Partner: "p", Secret: "s",
+			HTTPClient: srv.Client(), RequestsPerMinute: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = cl.OrderByFileID(t.Context(), "demo", 5)
+		if pass.KindOf(err) != tc.kind {
+			t.Errorf("%s: got %v (%s), want kind %s", tc.answer, err, pass.KindOf(err), tc.kind)
+		}
+		if n := len(seen["getFileDetails"]); n != tc.calls {
+			t.Errorf("%s: %d calls, want %d", tc.answer, n, tc.calls)
+		}
+	}
+}
+
+// TestContactGone: with contacts looked up, a contact SecuTix no longer
+// has leaves the order readable (its contact fields empty), rather than
+// making the whole order "not found".
+func TestContactGone(t *testing.T) {
+	t.Parallel()
+	body, err := os.ReadFile("testdata/order-details.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, seen := fixtureServer(t, map[string]string{"getCatalogDetailed": "catalog.json", "getPOSConfig": "pos-config.json",
+		"getContactData": `{"statusCode":"error","statusDetail":"NOT_FOUND"}`})
+	cl, err := secutix.New(secutix.Config{Tenant: "demo", BaseURL: srv.URL, Operator: "MOSA_WALLET", Partner: "p", Secret: "s",
+		HTTPClient: srv.Client(), RequestsPerMinute: 1000, ContactLookup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := cl.OrderFromDetails(t.Context(), "demo", body)
+	if err != nil || len(o.Tickets) == 0 {
+		t.Fatalf("got %v, %v; want the order", o, err)
+	}
+	if n := len(seen["getContactData"]); n != 1 {
+		t.Errorf("%d getContactData calls, want 1", n)
 	}
 }

@@ -51,6 +51,7 @@ func (c *Client) TicketStates(ctx context.Context, tenant string, performanceID 
 	now := c.cfg.Clock.Now().UTC()
 	const layout = "2006-01-02T15:04:05.000Z"
 	var out []pass.TicketStatus
+	seen := map[int64]bool{}
 	for page, start := 0, 0; page < maxTicketPages; page++ {
 		req := map[string]any{
 			"ticketFilterCriteria": map[string]any{"productId": productID,
@@ -72,12 +73,26 @@ func (c *Client) TicketStates(ctx context.Context, tenant string, performanceID 
 		if err := json.Unmarshal(body, &res); err != nil {
 			return nil, malformed(MethodListTicketsByCriteria, err)
 		}
+		fresh := 0
 		for _, s := range res.Summaries {
+			if id := int64(s.TicketID); !seen[id] {
+				seen[id] = true
+				fresh++
+			} else {
+				continue // on an earlier page too
+			}
 			if s.PerformanceID != 0 && int64(s.PerformanceID) != performanceID {
 				continue
 			}
 			st, _ := ticketState(s.TicketState.String())
 			out = append(out, pass.TicketStatus{TicketID: int64(s.TicketID), PerformanceID: performanceID, State: st})
+		}
+		if page > 0 && len(res.Summaries) > 0 && fresh == 0 {
+			// The page holds only tickets of the pages before: SecuTix did
+			// not honour startPosition, and asking on would loop.
+			return nil, pass.Errorf(pass.KindUnavailable,
+				"secutix: listTicketsByCriteria sent the tickets of the pages before again from position %d (product %d): its pagination is not followed",
+				start, productID)
 		}
 		if !res.Truncated && len(res.Summaries) < c.cfg.TicketPageSize {
 			return out, nil
