@@ -202,7 +202,9 @@ func (s *Server) googleCallback(c *gin.Context) {
 	// Checking a callback's signatures costs a dozen ECDSA verifications:
 	// a client whose callbacks keep failing them (Google's never do) is
 	// refused for a while before any more is checked.
-	client := s.clientIP(c)
+	// Counted per tenant: Google calls every tenant from the same
+	// addresses, and one tenant's wrong issuer must not lock out the others.
+	client := tenant + "\x00" + s.clientIP(c)
 	if s.callbackFailures.spent(client, s.now()) {
 		c.Header("Retry-After", strconv.Itoa(int(callbackFailureEvery/time.Second)))
 		writeProblem(c, http.StatusTooManyRequests, "too many callbacks with a bad signature from this client; try again later")

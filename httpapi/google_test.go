@@ -370,3 +370,41 @@ func getFrom(h http.Handler, path, client string) *httptest.ResponseRecorder {
 	h.ServeHTTP(rec, req)
 	return rec
 }
+
+// refusingCallbacks refuses every callback of one tenant as a bad
+// signature and takes the others'.
+type refusingCallbacks struct{ refuse string }
+
+func (r refusingCallbacks) Handle(_ context.Context, tenant string, _ []byte) (bool, error) {
+	if tenant == r.refuse {
+		return false, pass.Errorf(pass.KindUnauthorized, "the signature does not hold")
+	}
+	return true, nil
+}
+
+// TestGoogleCallbackFailuresPerTenant: callbacks that keep failing their
+// signature checks for one tenant (its issuer misconfigured) get 429 from
+// Google's address after the allowance, while the same address's
+// callbacks for another tenant still go through.
+func TestGoogleCallbackFailuresPerTenant(t *testing.T) {
+	t.Parallel()
+	h := httpapi.New(httpapi.Deps{Tenants: []httpapi.TenantInfo{{ID: "a", Name: "A"}, {ID: "b", Name: "B"}},
+		Google: httpapi.GoogleDeps{Callbacks: refusingCallbacks{refuse: "b"}}})
+	post := func(tenant string) int {
+		req := httptest.NewRequest(http.MethodPost, "/api/"+tenant+"/google/callback", strings.NewReader(`{}`))
+		req.RemoteAddr = "74.125.0.1:5555"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	codes := map[int]int{}
+	for range 30 {
+		codes[post("b")]++
+	}
+	if codes[http.StatusTooManyRequests] == 0 {
+		t.Fatalf("30 refused callbacks for b: %v, want some 429", codes)
+	}
+	if code := post("a"); code != http.StatusOK {
+		t.Errorf("a callback for a from the same address: %d, want 200", code)
+	}
+}

@@ -52,7 +52,7 @@ func checkWebhookAuth(c *gin.Context, a WebhookAuth, queryKey bool) bool {
 		return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 	}
 	switch a.Mode {
-	case "", "none":
+	case "none": // set so in the configuration; a tenant missing here is refused
 		return true
 	case "basic":
 		u, p, ok := c.Request.BasicAuth()
@@ -82,12 +82,14 @@ func (s *Server) webhookTenant(c *gin.Context, queryKey bool) (string, bool) {
 		return "", false
 	}
 	auth := s.deps.Webhooks.Auth[tenant]
-	client := s.clientIP(c)
+	// Counted per tenant: SecuTix calls every tenant from the same
+	// addresses, so one tenant's rotated key must not lock out the others.
+	client := tenant + "\x00" + s.clientIP(c)
 	if s.authFailures.spent(client, s.now()) {
-		// Too many wrong credentials from this client: no more guesses for
-		// a while, right or wrong.
+		// Too many wrong credentials from this client for this tenant: no
+		// more guesses for a while, right or wrong.
 		c.Header("Retry-After", strconv.Itoa(int(authFailureEvery/time.Second)))
-		writeProblem(c, http.StatusTooManyRequests, "too many failed webhook authentications from this client; try again later")
+		writeProblem(c, http.StatusTooManyRequests, "too many failed webhook authentications from this client for this tenant; try again later")
 		return "", false
 	}
 	if !checkWebhookAuth(c, auth, queryKey) {

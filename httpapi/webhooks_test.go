@@ -45,6 +45,14 @@ func setupHooks(t testing.TB, auth map[string]httpapi.WebhookAuth) hookBundle {
 		time.Sleep(time.Millisecond)
 	}
 	woken.Store(0)
+	if auth == nil {
+		auth = map[string]httpapi.WebhookAuth{}
+	}
+	for _, id := range []string{"demo", "basic", "keyed"} {
+		if _, ok := auth[id]; !ok {
+			auth[id] = httpapi.WebhookAuth{Mode: "none"}
+		}
+	}
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
 		Preview: httpapi.PreviewDeps{Packager: f.Registry}, Health: []httpapi.HealthCheck{{What: "the database", Pinger: db}},
 		Webhooks: httpapi.WebhookDeps{Inbox: &pass.Inbox{Queue: db}, Auth: auth},
@@ -266,5 +274,32 @@ func TestWebhookCredentialGuessing(t *testing.T) {
 	}
 	if n := h.rows(t); n != 0 {
 		t.Errorf("%d tasks written", n)
+	}
+}
+
+// TestWebhookGuessingLocksOneTenant: wrong credentials sent to one tenant
+// from SecuTix's addresses do not lock out another tenant's webhooks from
+// the same addresses; a tenant the server has no credentials for is
+// refused, not open.
+func TestWebhookGuessingLocksOneTenant(t *testing.T) {
+	t.Parallel()
+	h := setupHooks(t, map[string]httpapi.WebhookAuth{
+		"keyed": {Mode: "apikey", Header: "X-API-Key", Key: "key-0123456789abcdef"},
+		"basic": {Mode: "basic", Username: "secutix", Password: "pw-0123456789"},
+		"demo":  {},
+	})
+	body := `{"orderSecretToken":"tok-1","state":"PAID","lastUpdate":"2026-01-01T00:00:00Z"}`
+	for i := range 12 {
+		send(t, "POST", h.srv.URL+"/api/basic/webhooks/listeners/secutix/orders", body, map[string]string{
+			"Authorization": "Basic " + base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "secutix:guess-%d", i))})
+	}
+	resp, _ := send(t, "POST", h.srv.URL+"/api/keyed/webhooks/listeners/secutix/orders", body,
+		map[string]string{"X-API-Key": "key-0123456789abcdef"})
+	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
+		t.Errorf("another tenant's right key after 12 wrong ones for basic: %d, want it taken", resp.StatusCode)
+	}
+	resp, _ = send(t, "POST", h.srv.URL+"/api/demo/webhooks/listeners/secutix/orders", body, nil)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a tenant without a mode: %d, want 401", resp.StatusCode)
 	}
 }
