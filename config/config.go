@@ -377,6 +377,10 @@ type APNs struct {
 	KeyID   string `yaml:"keyId"`
 }
 
+// apnsSandboxHosts are Apple's development APNs hosts, which no Wallet
+// push token works with.
+var apnsSandboxHosts = map[string]bool{"api.sandbox.push.apple.com": true, "api.development.push.apple.com": true}
+
 // API says how the organiser's systems authenticate to the tenant's API
 // (getTicketsUrl): OAuth2 bearer JWTs from their identity provider, or
 // API keys made with `walletpass apikey create`.
@@ -1019,6 +1023,12 @@ func (c *Config) Validate() error {
 		if h := a.APNs.Host; h != "" {
 			if u, err := url.Parse(h); err != nil || u.Scheme != "https" || u.Host == "" {
 				add("%s: apple.apns.host %q must be an https URL", where, h)
+			} else if apnsSandboxHosts[strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")] {
+				// Every Wallet push token is a production one: the
+				// sandbox answers BadDeviceToken to each, and each
+				// registration would be deleted (Wallet does not
+				// register again on its own).
+				add("%s: apple.apns.host %q is Apple's sandbox: Wallet passes only use the production APNs host (leave host empty)", where, h)
 			}
 		}
 		if g := t.Google; g.Enabled() || g.ServiceAccountFile != "" {

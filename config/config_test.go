@@ -259,6 +259,47 @@ tenants:
 	}
 }
 
+// TestAPNsSandboxHostRefused: Apple's sandbox APNs hosts answer
+// BadDeviceToken to every Wallet push token (which would delete every
+// registration), so apple.apns.host refuses them with a one-line problem,
+// however written; the production host and a push proxy are fine.
+func TestAPNsSandboxHostRefused(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, host string
+		refused    bool
+	}{
+		{"production", "https://api.push.apple.com", false},
+		{"production port 443", "https://api.push.apple.com:443", false},
+		{"a push proxy", "https://apns-proxy.internal:8443", false},
+		{"sandbox", "https://api.sandbox.push.apple.com", true},
+		{"sandbox port 2197", "https://api.sandbox.push.apple.com:2197", true},
+		{"sandbox upper case", "https://API.Sandbox.Push.Apple.com/", true},
+		{"sandbox trailing dot", "https://api.sandbox.push.apple.com.", true},
+		{"development", "https://api.development.push.apple.com", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Load("", env(map[string]string{"WALLETPASS_TENANT_DEMO_APNS_HOST": tc.host}))
+			if !tc.refused {
+				if err != nil {
+					t.Errorf("apple.apns.host %s: %v, want it accepted", tc.host, err)
+				}
+				return
+			}
+			var ve *config.ValidationError
+			if !errors.As(err, &ve) || len(ve.Problems) != 1 {
+				t.Fatalf("apple.apns.host %s: err = %v, want one problem", tc.host, err)
+			}
+			want := `tenant "demo": apple.apns.host "` + tc.host + `" is Apple's sandbox: Wallet passes only use the production APNs host`
+			if p := ve.Problems[0]; !strings.Contains(p, want) || strings.Contains(p, "\n") {
+				t.Errorf("problem %q, want one line saying %s", p, want)
+			}
+		})
+	}
+}
+
 func TestBadFiles(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -158,8 +159,16 @@ func (s *Server) registerDevice(c *gin.Context) {
 		writeProblem(c, http.StatusBadRequest, `the body must be {"pushToken": "<hex token>"}`)
 		return
 	}
-	created, err := s.deps.Apple.Devices.Register(c.Request.Context(), tenant, pass.Device{LibraryID: device, PushToken: req.PushToken}, passType, serial, s.now(),
+	now := s.now()
+	refund, ok := s.spendRegistrationChange(c, tenant, serial, now)
+	if !ok {
+		return
+	}
+	created, err := s.deps.Apple.Devices.Register(c.Request.Context(), tenant, pass.Device{LibraryID: device, PushToken: req.PushToken}, passType, serial, now,
 		s.installEvent(c, p, pass.EventPassInstalled)...)
+	if err != nil || !created {
+		refund() // registered already (a new push token at most), or refused: nothing changed
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -169,6 +178,80 @@ func (s *Server) registerDevice(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusOK)
+}
+
+// Registration changes of a pass. A holder adds and removes a pass now
+// and then (a phone, a watch, an iPad, a restored phone, Automatic
+// Updates turned off and on), never in a loop; each change writes a
+// wallet event and announces pass.installed or pass.uninstalled to the
+// organiser's webhooks. A pass (its tenant and serial, whatever the
+// device) may make RegistrationChangeBurst changes at once, enough for
+// every device it may have (pass.MaxDevicesPerPass) to add and remove it,
+// then one per RegistrationChangeEvery; past that, a registration or
+// unregistration is answered 429 with Retry-After, and Wallet tries again
+// later. A request that changes nothing (a device registering again, one
+// that was not registered unregistering) or that fails costs nothing.
+const (
+	RegistrationChangeBurst = 2 * pass.MaxDevicesPerPass
+	RegistrationChangeEvery = time.Minute
+)
+
+// passBudgets holds a token bucket of registration changes per pass. A
+// bucket that is full again has nothing to remember: every ten minutes
+// those are dropped, so the map holds the passes that changed in the last
+// RegistrationChangeBurst minutes (and is started afresh past
+// maxPassBudgets of them).
+type passBudgets struct {
+	mu    sync.Mutex
+	m     map[string]*rate.Limiter
+	swept time.Time
+}
+
+const maxPassBudgets = 100_000
+
+// take spends one change of the pass at now. When there is none left it
+// returns ok false and how long until the next; otherwise refund gives the
+// change back (to call when nothing changed).
+func (b *passBudgets) take(tenant, serial string, now time.Time) (refund func(), wait time.Duration, ok bool) {
+	key := tenant + "/" + serial
+	b.mu.Lock()
+	if b.m == nil || len(b.m) >= maxPassBudgets {
+		b.m, b.swept = map[string]*rate.Limiter{}, now
+	}
+	if d := now.Sub(b.swept); d > 10*time.Minute || d < 0 {
+		for k, l := range b.m {
+			if l.TokensAt(now) >= RegistrationChangeBurst {
+				delete(b.m, k)
+			}
+		}
+		b.swept = now
+	}
+	l := b.m[key]
+	if l == nil {
+		l = rate.NewLimiter(rate.Every(RegistrationChangeEvery), RegistrationChangeBurst)
+		b.m[key] = l
+	}
+	b.mu.Unlock()
+	r := l.ReserveN(now, 1)
+	if wait = r.DelayFrom(now); wait > 0 {
+		r.CancelAt(now)
+		return nil, wait, false
+	}
+	// Cancelled as of when it was made: a reservation cancelled later
+	// than its time gives nothing back.
+	return func() { r.CancelAt(now) }, 0, true
+}
+
+// spendRegistrationChange spends one registration change of the pass, or
+// answers 429 with Retry-After and returns false.
+func (s *Server) spendRegistrationChange(c *gin.Context, tenant, serial string, now time.Time) (refund func(), ok bool) {
+	refund, wait, ok := s.passChanges.take(tenant, serial, now)
+	if !ok {
+		c.Header("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		writeProblem(c, http.StatusTooManyRequests, "this pass was added and removed too often; try again later")
+		return nil, false
+	}
+	return refund, true
 }
 
 // installEvent is the announcement of an install event of p, written
@@ -188,10 +271,17 @@ func (s *Server) unregisterDevice(c *gin.Context) {
 	if !ok {
 		return
 	}
+	refund, ok := s.spendRegistrationChange(c, tenant, serial, s.now())
+	if !ok {
+		return
+	}
 	// A device that was not registered removes nothing, and nothing is
 	// announced.
-	_, err := s.deps.Apple.Devices.Unregister(c.Request.Context(), tenant, device, passType, serial,
+	removed, err := s.deps.Apple.Devices.Unregister(c.Request.Context(), tenant, device, passType, serial,
 		s.installEvent(c, p, pass.EventPassUninstalled)...)
+	if err != nil || !removed {
+		refund()
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -216,15 +306,7 @@ func (s *Server) updatedSerials(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var since int64
-	if tag := c.Query("passesUpdatedSince"); tag != "" {
-		v, err := strconv.ParseInt(tag, 10, 64)
-		if err != nil || v < 0 {
-			writeProblem(c, http.StatusBadRequest, "passesUpdatedSince must be a tag this service returned")
-			return
-		}
-		since = v
-	}
+	since := sinceTag(c.Query("passesUpdatedSince"), s.now())
 	serials, last, err := s.deps.Apple.Devices.UpdatedSerials(c.Request.Context(), tenant, device, passType, since)
 	if err != nil {
 		s.fail(c, err)
@@ -245,6 +327,25 @@ func (s *Server) updatedSerials(c *gin.Context) {
 	// tag moves past since whenever serials are listed, as Wallet expects.
 	tag := max(since+1, min(last, s.now().Add(-TagSettle).UnixMilli()))
 	c.JSON(http.StatusOK, gin.H{"serialNumbers": serials, "lastUpdated": strconv.FormatInt(tag, 10)})
+}
+
+// sinceTag reads a device's passesUpdatedSince: 0 (list every serial)
+// when the tag is absent or is none this service could have handed out.
+// Wallet keeps its tag until an answer is a 200, so refusing a tag (400),
+// or answering 204 forever to one from the future, would cut the device
+// off from updates for good: a tag that is not a non-negative decimal
+// int64 (another format, a sign, an overflow) or that is later than now
+// in Unix milliseconds (microseconds of an earlier provider: every tag
+// this service hands out is a version's update tag, taken from a clock)
+// is treated as absent. The device then asks once for every pass it has,
+// each with its If-Modified-Since (304s), and gets a tag of this service;
+// a tag of ours a little ahead (another instance's clock) costs no more.
+func sinceTag(tag string, now time.Time) int64 {
+	v, err := strconv.ParseInt(tag, 10, 64)
+	if err != nil || v < 0 || v > now.UnixMilli() {
+		return 0
+	}
+	return v
 }
 
 // latestPass: GET/HEAD …/v1/passes/{passType}/{serial} → the stored

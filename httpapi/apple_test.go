@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -199,6 +201,53 @@ func TestPassKitWebService(t *testing.T) {
 	}
 }
 
+// TestUpdatedSerialsForeignTag: a passesUpdatedSince that this service
+// cannot have handed out (not a non-negative integer, or later than now:
+// another provider's seconds or microseconds) counts as absent: 200 with
+// every serial of the device and a fresh tag, never a 400 or a 204 that
+// Wallet would keep asking with forever. The fresh tag then works.
+func TestUpdatedSerialsForeignTag(t *testing.T) {
+	b := setupWS(t)
+	p := b.pass
+	reg := "/devices/" + device + "/registrations/" + p.PassTypeID
+	if resp, data := b.do(t, "POST", reg+"/"+p.SerialNumber, `{"pushToken":"`+pushToken+`"}`, p.AuthToken, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d %s", resp.StatusCode, data)
+	}
+	*b.clock = b.clock.Add(httpapi.TagSettle)
+	now := b.clock.UnixMilli()
+	tests := []struct{ name, tag string }{
+		{"word", "abc"},
+		{"date", "yesterday"},
+		{"negative", "-5"},
+		{"fraction", "1.5"},
+		{"overflow", "99999999999999999999"},
+		{"empty", ""},
+		{"an hour ahead", strconv.FormatInt(now+3_600_000, 10)},
+		{"microseconds", strconv.FormatInt(b.clock.UnixMicro(), 10)},
+		{"largest int64", strconv.FormatInt(math.MaxInt64, 10)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, data := b.do(t, "GET", reg+"?passesUpdatedSince="+url.QueryEscape(tc.tag), "", "", nil)
+			var list struct {
+				SerialNumbers []string `json:"serialNumbers"`
+				LastUpdated   string   `json:"lastUpdated"`
+			}
+			if resp.StatusCode != http.StatusOK || json.Unmarshal(data, &list) != nil ||
+				len(list.SerialNumbers) != 1 || list.SerialNumbers[0] != p.SerialNumber {
+				t.Fatalf("list since %q: got %d %s, want 200 with the serial", tc.tag, resp.StatusCode, data)
+			}
+			fresh, err := strconv.ParseInt(list.LastUpdated, 10, 64)
+			if err != nil || fresh <= 0 || fresh > now {
+				t.Fatalf("lastUpdated %q: want a tag of this service, at most %d", list.LastUpdated, now)
+			}
+			if resp, data := b.do(t, "GET", reg+"?passesUpdatedSince="+list.LastUpdated, "", "", nil); resp.StatusCode != http.StatusNoContent {
+				t.Errorf("list since the fresh tag: got %d %s, want 204", resp.StatusCode, data)
+			}
+		})
+	}
+}
+
 // TestDevicesPerPass: a pass takes pass.MaxDevicesPerPass devices, then
 // refuses more (403) without writing; only a registration that existed
 // announces pass.uninstalled when it goes.
@@ -242,6 +291,71 @@ func TestDevicesPerPass(t *testing.T) {
 	}
 }
 
+// TestRegistrationFlapping: a holder who adds and removes a pass in a loop
+// gets a 429 problem with Retry-After once the pass has made
+// httpapi.RegistrationChangeBurst changes, well before 100 cycles, so the
+// wallet events (and the announcements) stay few; registering again,
+// which changes nothing, is never refused; a change is allowed again
+// once httpapi.RegistrationChangeEvery has passed.
+func TestRegistrationFlapping(t *testing.T) {
+	b := setupWS(t)
+	p := b.pass
+	regPass := "/devices/" + device + "/registrations/" + p.PassTypeID + "/" + p.SerialNumber
+	body := `{"pushToken":"` + pushToken + `"}`
+	cycles := 0
+	var refused *http.Response
+	var problem []byte
+	for cycles < 100 && refused == nil {
+		for _, method := range []string{"POST", "DELETE"} {
+			resp, data := b.do(t, method, regPass, body, p.AuthToken, nil)
+			if resp.StatusCode == http.StatusTooManyRequests {
+				refused, problem = resp, data
+				break
+			}
+			if resp.StatusCode >= 300 {
+				t.Fatalf("cycle %d, %s: %d %s", cycles, method, resp.StatusCode, data)
+			}
+		}
+		cycles++
+	}
+	if refused == nil {
+		t.Fatalf("100 register/unregister cycles of one device: never a 429")
+	}
+	if refused.Header.Get("Content-Type") != httpapi.ContentTypeProblem || refused.Header.Get("Retry-After") == "" {
+		t.Errorf("429: Content-Type %q, Retry-After %q, want a problem and a Retry-After", refused.Header.Get("Content-Type"), refused.Header.Get("Retry-After"))
+	}
+	if after, err := strconv.Atoi(refused.Header.Get("Retry-After")); err != nil || after < 1 || after > int(httpapi.RegistrationChangeEvery/time.Second) {
+		t.Errorf("Retry-After %q, want 1 to %d seconds", refused.Header.Get("Retry-After"), int(httpapi.RegistrationChangeEvery/time.Second))
+	}
+	if want := httpapi.RegistrationChangeBurst/2 + 1; cycles != want {
+		t.Errorf("refused in cycle %d, want %d: %s", cycles, want, problem)
+	}
+	history, err := b.db.WalletHistory(context.Background(), "demo", p.SerialNumber, 1000)
+	if err != nil || len(history) != httpapi.RegistrationChangeBurst {
+		t.Errorf("%d wallet events (%v), want %d", len(history), err, httpapi.RegistrationChangeBurst)
+	}
+	// Two changes later: one to register, then registering again costs
+	// nothing (however often), and the other change unregisters.
+	*b.clock = b.clock.Add(2 * httpapi.RegistrationChangeEvery)
+	if resp, data := b.do(t, "POST", regPass, body, p.AuthToken, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register two minutes later: %d %s", resp.StatusCode, data)
+	}
+	for i := range 50 {
+		if resp, data := b.do(t, "POST", regPass, body, p.AuthToken, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("registering again (%d): %d %s, want 200", i, resp.StatusCode, data)
+		}
+	}
+	if resp, data := b.do(t, "DELETE", regPass, "", p.AuthToken, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("unregister with one change left: %d %s", resp.StatusCode, data)
+	}
+	if resp, _ := b.do(t, "POST", regPass, body, p.AuthToken, nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("register with no change left: %d, want 429", resp.StatusCode)
+	}
+	if ds, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber); len(ds) != 0 {
+		t.Errorf("the refused registration registered: %+v", ds)
+	}
+}
+
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
@@ -267,7 +381,6 @@ func TestPassKitRefusesWithoutWriting(t *testing.T) {
 		{"get wrong token", "GET", "/passes/" + p.PassTypeID + "/" + p.SerialNumber, "", "nope-nope-nope-nope", 401},
 		{"get unknown serial", "GET", "/passes/" + p.PassTypeID + "/00000000000000000000000000000000", "", p.AuthToken, 404},
 		{"unregister wrong token", "DELETE", regPass, "", "x", 401},
-		{"list bad tag", "GET", "/devices/" + device + "/registrations/" + p.PassTypeID + "?passesUpdatedSince=yesterday", "", "", 400},
 		{"log oversized", "POST", "/log", `{"logs":["` + strings.Repeat("x", httpapi.MaxLogBody) + `"]}`, "", 413},
 		{"log malformed", "POST", "/log", `{"logs":`, "", 400},
 	}

@@ -204,6 +204,9 @@ type Server struct {
 	pages      *clientLimiter // 20 a second per client, bursts of 200
 	downloads  *clientLimiter // per link: 10 a minute, bursts of 10
 	devices    *clientLimiter // the app's (un)registrations: 20 per minute per client, bursts of 10
+	// passChanges: the PassKit registrations and unregistrations that
+	// change something, per pass (RegistrationChangeBurst).
+	passChanges passBudgets
 	// signing: the previews, which sign a pass on the spot: 30 per minute
 	// per client, bursts of 20.
 	signing *clientLimiter
@@ -218,6 +221,8 @@ type Server struct {
 	proxies []netip.Prefix
 	// notReady is whether the last readiness probe failed.
 	notReady atomic.Bool
+	// readyCheck shares the health checks between readiness probes.
+	readyCheck readyCheck
 }
 
 // New returns the HTTP handler of walletpass.
@@ -373,6 +378,82 @@ func (s *Server) readiness(ctx context.Context) error {
 	if s.deps.Draining != nil && s.deps.Draining() {
 		return pass.Errorf(pass.KindUnavailable, "shutting down")
 	}
+	return s.healthy(ctx)
+}
+
+// Readiness is public and probed by every load balancer: its health
+// checks (a database ping, an S3 HeadBucket) run at most once per
+// ReadyCacheFor, and requests that come while they run wait for their
+// result. They run for at most ReadyCheckTimeout, whatever the request
+// that started them does: their result is every waiter's.
+const (
+	ReadyCacheFor     = time.Second
+	ReadyCheckTimeout = 5 * time.Second
+)
+
+// readyCheck is the last run of the health checks, or the one under way.
+type readyCheck struct {
+	mu     sync.Mutex
+	last   *healthRun // the last that ended (nil: none yet)
+	flight *healthRun // the one under way (nil: none)
+}
+
+// healthRun is one run of the health checks: err is set before done is
+// closed.
+type healthRun struct {
+	done chan struct{}
+	at   time.Time // when it ended
+	err  error
+}
+
+// healthy runs the health checks, or returns the result of a run that
+// ended less than ReadyCacheFor ago, or waits for the run under way.
+func (s *Server) healthy(ctx context.Context) error {
+	if len(s.deps.Health) == 0 {
+		return nil
+	}
+	rc := &s.readyCheck
+	rc.mu.Lock()
+	if l := rc.last; l != nil {
+		if age := s.now().Sub(l.at); age >= 0 && age < ReadyCacheFor {
+			rc.mu.Unlock()
+			return l.err
+		}
+	}
+	if f := rc.flight; f != nil {
+		rc.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.err
+		case <-ctx.Done():
+			return pass.Wrap(pass.KindUnavailable, ctx.Err(), "the health checks did not end in time")
+		}
+	}
+	run := &healthRun{done: make(chan struct{})}
+	rc.flight = run
+	rc.mu.Unlock()
+	ended := false
+	defer func() {
+		if !ended { // a check panicked: the waiters learn it, nothing is kept
+			run.err = pass.Errorf(pass.KindInternal, "a health check failed")
+		}
+		rc.mu.Lock()
+		rc.flight = nil
+		if ended {
+			run.at, rc.last = s.now(), run
+		}
+		rc.mu.Unlock()
+		close(run.done)
+	}()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ReadyCheckTimeout)
+	defer cancel()
+	run.err = s.checkHealth(cctx)
+	ended = true
+	return run.err
+}
+
+// checkHealth asks each health check in turn.
+func (s *Server) checkHealth(ctx context.Context) error {
 	for _, h := range s.deps.Health {
 		if err := h.Ping(ctx); err != nil {
 			return pass.Wrap(pass.KindUnavailable, err, h.What+" does not answer")

@@ -215,6 +215,74 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 }
 
+// countingPinger counts its pings, each of which takes a moment.
+type countingPinger struct {
+	pings atomic.Int64
+	err   atomic.Pointer[error]
+}
+
+func (p *countingPinger) Ping(context.Context) error {
+	p.pings.Add(1)
+	time.Sleep(20 * time.Millisecond)
+	if e := p.err.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// TestReadinessChecksShared: /readyz is public; 200 probes at once share
+// one health check, whose result is reused for httpapi.ReadyCacheFor (a
+// failure too), then checked again.
+func TestReadinessChecksShared(t *testing.T) {
+	t.Parallel()
+	db := &countingPinger{}
+	var clock atomic.Int64 // Unix nanoseconds
+	clock.Store(time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC).UnixNano())
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
+		Health: []httpapi.HealthCheck{{What: "the database", Pinger: db}},
+		Clock:  func() time.Time { return time.Unix(0, clock.Load()) },
+	}))
+	defer srv.Close()
+	probes := func(n, want int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				resp, err := http.Get(srv.URL + "/readyz")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					t.Errorf("readyz: got %d, want %d", resp.StatusCode, want)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	probes(200, http.StatusOK)
+	if got := db.pings.Load(); got != 1 {
+		t.Errorf("200 concurrent probes pinged the database %d times, want 1", got)
+	}
+	down := errors.New("dial tcp 10.0.0.5:5432: connection refused")
+	db.err.Store(&down)
+	probes(10, http.StatusOK) // within ReadyCacheFor: the last result
+	clock.Add(int64(httpapi.ReadyCacheFor))
+	probes(50, http.StatusServiceUnavailable)
+	if got := db.pings.Load(); got != 2 {
+		t.Errorf("after ReadyCacheFor: %d pings in all, want 2", got)
+	}
+	db.err.Store(nil)
+	probes(10, http.StatusServiceUnavailable) // the failure is kept as long
+	clock.Add(int64(httpapi.ReadyCacheFor))
+	probes(1, http.StatusOK)
+	if got := db.pings.Load(); got != 3 {
+		t.Errorf("%d pings in all, want 3", got)
+	}
+}
+
 // panicking is a health check whose Ping panics.
 type panicking struct{}
 
@@ -340,13 +408,17 @@ func TestFailedReadinessLogsOncePerChange(t *testing.T) {
 			rec := &requests{}
 			db := &switchable{}
 			var draining atomic.Bool
+			var clock atomic.Int64 // Unix nanoseconds
+			clock.Store(time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC).UnixNano())
 			srv := httptest.NewServer(httpapi.New(httpapi.Deps{
 				Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: rec, AccessLog: tc.accessLog,
 				Health: []httpapi.HealthCheck{{What: "the database", Pinger: db}}, Draining: draining.Load,
+				Clock: func() time.Time { return time.Unix(0, clock.Load()) },
 			}))
 			defer srv.Close()
 			probe := func(times, want int) {
 				t.Helper()
+				clock.Add(int64(httpapi.ReadyCacheFor)) // the last result is stale
 				for range times {
 					if resp, body := get(t, srv.URL+"/readyz", nil); resp.StatusCode != want {
 						t.Fatalf("readyz: got %d %s, want %d", resp.StatusCode, body, want)

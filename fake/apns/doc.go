@@ -18,6 +18,9 @@
 //	  bad JWT, alg, kid, iss or
 //	  signature                      403 InvalidProviderToken
 //	  iat older than one hour        403 ExpiredProviderToken
+//	neither a client certificate
+//	  nor an authorization header
+//	  (whatever the Options)         403 MissingProviderToken
 //	no device token                  400 MissingDeviceToken
 //	token not 64-200 hex digits      400 BadDeviceToken
 //	no apns-topic                    400 MissingTopic
@@ -27,6 +30,8 @@
 //	  type identifier)               400 TopicDisallowed
 //	unknown apns-push-type           400 InvalidPushType
 //	apns-priority not 1, 5 or 10     400 BadPriority
+//	apns-push-type background with
+//	  apns-priority 10               400 BadPriority
 //	body over 4096 bytes             413 PayloadTooLarge
 //	empty body                       400 PayloadEmpty
 //	body not a JSON object           400 BadPayload

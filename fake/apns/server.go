@@ -317,14 +317,18 @@ func (s *Server) check(r *http.Request, p Push) (int, string) {
 	if s.opts.RequireClientCert && !s.clientCertOK(r.TLS) {
 		return http.StatusForbidden, "BadCertificate"
 	}
+	auth := r.Header.Get("authorization")
 	if s.opts.RequireToken {
-		auth := r.Header.Get("authorization")
 		if auth == "" {
 			return http.StatusForbidden, "MissingProviderToken"
 		}
 		if reason := s.checkProviderToken(auth, time.Now()); reason != "" {
 			return http.StatusForbidden, reason
 		}
+	}
+	if auth == "" && (r.TLS == nil || len(r.TLS.PeerCertificates) == 0) {
+		// Whatever the options: APNs takes no push without a credential.
+		return http.StatusForbidden, "MissingProviderToken"
 	}
 	if p.Token == "" {
 		return http.StatusBadRequest, "MissingDeviceToken"
@@ -346,6 +350,10 @@ func (s *Server) check(r *http.Request, p Push) (int, string) {
 		return http.StatusBadRequest, "InvalidPushType"
 	}
 	if pr := r.Header.Get("apns-priority"); pr != "" && pr != "1" && pr != "5" && pr != "10" {
+		return http.StatusBadRequest, "BadPriority"
+	}
+	if p.PushType == "background" && p.Priority == 10 {
+		// Apple: a background push must have priority 5.
 		return http.StatusBadRequest, "BadPriority"
 	}
 	switch {

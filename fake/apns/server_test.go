@@ -145,6 +145,9 @@ func TestServerChecks(t *testing.T) {
 		{"other topic", "POST", "/3/device/" + token, map[string]string{"apns-topic": "pass.other"}, "{}", 400, "DeviceTokenNotForTopic"},
 		{"bad push type", "POST", "/3/device/" + token, map[string]string{"apns-push-type": "loud"}, "{}", 400, "InvalidPushType"},
 		{"bad priority", "POST", "/3/device/" + token, map[string]string{"apns-priority": "7"}, "{}", 400, "BadPriority"},
+		{"background at priority 10", "POST", "/3/device/" + token, map[string]string{"apns-priority": "10"}, "{}", 400, "BadPriority"},
+		{"background at priority 1", "POST", "/3/device/" + token, map[string]string{"apns-priority": "1"}, "{}", 200, ""},
+		{"alert at priority 10", "POST", "/3/device/" + token, map[string]string{"apns-push-type": "alert", "apns-priority": "10"}, `{"aps":{"alert":"hi"}}`, 200, ""},
 		{"too large", "POST", "/3/device/" + token, nil, `{"a":"` + strings.Repeat("x", 4096) + `"}`, 413, "PayloadTooLarge"},
 		{"empty body", "POST", "/3/device/" + token, nil, "", 400, "PayloadEmpty"},
 		{"array body", "POST", "/3/device/" + token, nil, "[]", 400, "BadPayload"},
@@ -229,11 +232,44 @@ func passTypeCert(t *testing.T, passTypeID string) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
+// TestServerNeedsACredential: whatever the Options, a push with neither
+// a client certificate nor a provider token is refused like APNs does
+// (403 MissingProviderToken) and either one will do.
+func TestServerNeedsACredential(t *testing.T) {
+	t.Parallel()
+	srv := fakeapns.NewServer(fakeapns.Options{})
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name       string
+		client     *http.Client
+		auth       string
+		wantStatus int
+		wantReason string
+	}{
+		{"none", h2Client(t, srv), "", 403, "MissingProviderToken"},
+		{"client certificate", h2Client(t, srv, passTypeCert(t, topic)), "", 200, ""},
+		{"provider token", h2Client(t, srv), "bearer a.b.c", 200, ""},
+	}
+	for _, tt := range tests {
+		req, err := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/3/device/"+token, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("apns-topic", topic)
+		if tt.auth != "" {
+			req.Header.Set("authorization", tt.auth)
+		}
+		if got := do(t, tt.client, req); got.status != tt.wantStatus || got.reason != tt.wantReason {
+			t.Errorf("%s: %d %q, want %d %q", tt.name, got.status, got.reason, tt.wantStatus, tt.wantReason)
+		}
+	}
+}
+
 func TestServerRespondAndRecord(t *testing.T) {
 	t.Parallel()
 	srv := fakeapns.NewServer(fakeapns.Options{})
 	t.Cleanup(srv.Close)
-	client := h2Client(t, srv)
+	client := h2Client(t, srv, passTypeCert(t, topic))
 	push := func(tok, apnsID string) answer {
 		t.Helper()
 		req, err := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/3/device/"+tok, strings.NewReader("{}"))
