@@ -149,6 +149,7 @@ var messages = map[string]map[string]string{
 	"events":        {"en": "Events", "fr": "Événements", "de": "Ereignisse"},
 	"waiting":       {"en": "Waiting", "fr": "En attente", "de": "Wartend"},
 	"failing":       {"en": "Failing", "fr": "En échec", "de": "Fehlschlagend"},
+	"givenUp":       {"en": "given up", "fr": "abandonnés", "de": "aufgegeben"},
 	"disabled":      {"en": "disabled", "fr": "désactivé", "de": "deaktiviert"},
 	"usage":         {"en": "Usage", "fr": "Utilisation", "de": "Nutzung"},
 	"issued":        {"en": "Issued", "fr": "Émis", "de": "Ausgestellt"},

@@ -23,6 +23,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"walletpass/internal/httpx"
 	"walletpass/pass"
 )
 
@@ -154,7 +155,9 @@ func NewSender(allowLocal bool) *Sender {
 }
 
 // Send posts m to sub's endpoint, signed with sub's secret. The status is
-// the endpoint's answer, 0 when none came.
+// the endpoint's answer, 0 when none came; a 429 or 503 with Retry-After
+// comes with a *pass.RetryAfterError saying how long the endpoint asks to
+// be left alone.
 func (s *Sender) Send(ctx context.Context, sub pass.Subscription, m pass.OutboundMessage) (int, error) {
 	wh, err := standardwebhooks.NewWebhook(sub.Secret)
 	if err != nil {
@@ -180,6 +183,12 @@ func (s *Sender) Send(ctx context.Context, sub pass.Subscription, m pass.Outboun
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		if d, ok := httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return resp.StatusCode, &pass.RetryAfterError{After: d,
+				Err: pass.Errorf(pass.KindUnavailable, "HTTP %d, retry after %s", resp.StatusCode, d)}
+		}
+	}
 	return resp.StatusCode, nil
 }
 

@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"walletpass/pass"
 )
@@ -150,5 +152,41 @@ func TestSendErrorNamesNoPath(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "k9path") ||
 		!strings.Contains(err.Error(), "http://"+addr) {
 		t.Errorf("the error: %v", err)
+	}
+}
+
+// TestSendRetryAfter: an endpoint that answers 429 or 503 with
+// Retry-After (seconds or a date) is asked again no sooner, as it says; a
+// 503 without one is a plain failure.
+func TestSendRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		header string
+		want   time.Duration
+	}{
+		{http.StatusTooManyRequests, "120", 2 * time.Minute},
+		{http.StatusServiceUnavailable, time.Now().Add(time.Hour).UTC().Format(http.TimeFormat), time.Hour},
+		{http.StatusServiceUnavailable, "", 0},
+		{http.StatusInternalServerError, "60", 0},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tc.header != "" {
+				w.Header().Set("Retry-After", tc.header)
+			}
+			w.WriteHeader(tc.status)
+		}))
+		sub := pass.Subscription{ID: "wh_1", Endpoint: srv.URL, Secret: NewSecret()}
+		st, err := NewSender(true).Send(context.Background(), sub, pass.OutboundMessage{ID: "msg_1", Payload: []byte(`{}`)})
+		srv.Close()
+		var ra *pass.RetryAfterError
+		got := time.Duration(0)
+		if errors.As(err, &ra) {
+			got = ra.After
+		} else if err != nil {
+			t.Errorf("%d %q: %v", tc.status, tc.header, err)
+		}
+		if st != tc.status || got < tc.want-2*time.Second || got > tc.want {
+			t.Errorf("%d %q: status %d, retry after %v; want %d, %v", tc.status, tc.header, st, got, tc.status, tc.want)
+		}
 	}
 }

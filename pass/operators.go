@@ -90,12 +90,14 @@ type FieldChange struct {
 }
 
 // SubscriptionHealth is how a webhook subscription's deliveries go: the
-// messages waiting, those of them that failed at least once, the oldest
-// waiting, and the last failure's answer.
+// messages waiting, those of them that failed at least once, those given
+// up on (failed for DeliveryGiveUp), the oldest waiting, and the last
+// failure's answer.
 type SubscriptionHealth struct {
 	SubscriptionID   string
 	Pending, Failing int
 	Delivered        int
+	GivenUp          int
 	OldestPending    time.Time
 	LastStatus       int
 	LastError        string

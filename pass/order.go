@@ -56,3 +56,15 @@ func (e *RetryAfterError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the cause, which carries the kind.
 func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// DeferError is what a task answers that did not fail but has more to do
+// at At (a webhook delivery whose failing streams wait): the dispatcher
+// makes it pending again, due then, without counting an attempt.
+type DeferError struct {
+	At  time.Time
+	Why string
+}
+
+func (e *DeferError) Error() string {
+	return "deferred until " + e.At.UTC().Format(time.RFC3339) + ": " + e.Why
+}

@@ -3,7 +3,10 @@ package pass
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,7 +59,7 @@ func (s Subscription) Wants(typ string) bool {
 type OutboundMessage struct {
 	Tenant, SubscriptionID, ID, Stream, Type string
 	Payload                                  []byte
-	State                                    string // pending, delivered
+	State                                    string // pending, delivered, failed (given up)
 	Attempts, LastStatus                     int
 	LastError                                string
 	CreatedAt, DeliveredAt                   time.Time
@@ -155,11 +158,26 @@ type OutboundStore interface {
 	AddMessages(ctx context.Context, msgs []OutboundMessage, tasks []NewTask) error
 	// PendingMessages returns the undelivered messages of a subscription's
 	// stream (every stream when stream is ""), by stream then id, at most
-	// limit.
-	PendingMessages(ctx context.Context, tenant, subscription, stream string, limit int) ([]OutboundMessage, error)
-	// MessagesDelivered marks messages delivered, in one write.
+	// limit, leaving out the streams that wait for a retry after now.
+	PendingMessages(ctx context.Context, tenant, subscription, stream string, limit int, now time.Time) ([]OutboundMessage, error)
+	// MessagesDelivered marks messages delivered, in one write, and ends
+	// their streams' waits.
 	MessagesDelivered(ctx context.Context, ms []DeliveredMessage, at time.Time) error
-	MessageFailed(ctx context.Context, m OutboundMessage, status int, cause string) error
+	// MessageFailed records a failed attempt: the message's stream waits
+	// until f.RetryAt, or the message is failed for good (f.GiveUp).
+	MessageFailed(ctx context.Context, m OutboundMessage, f MessageFailure) error
+	// NextStreamWait is when the earliest waiting stream of the
+	// subscription with messages owed may be tried again.
+	NextStreamWait(ctx context.Context, tenant, subscription string) (time.Time, bool, error)
+	UpdateSubscription(ctx context.Context, sub Subscription) error
+}
+
+// MessageFailure is a failed attempt to deliver a message.
+type MessageFailure struct {
+	Status  int
+	Cause   string
+	RetryAt time.Time
+	GiveUp  bool
 }
 
 // DeliveredMessage is a message and the endpoint's answer to it.
@@ -233,11 +251,19 @@ func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, cor
 // Deliverer delivers a subscription's messages (the webhook-delivery
 // worker): every stream (a pass) in order, several streams at once. A
 // stream stops at its first failure, so nothing later overtakes it, and
-// the task returns that failure, to be retried.
+// waits for its retry alone (DeliveryBackoff; a Retry-After the endpoint
+// sends is honoured up to MaxDeliveryBackoff): the subscription's other
+// streams go on. A message that still fails DeliveryGiveUp after it was
+// made is failed for good (the delivery log keeps it, a replay sends it
+// again) and its stream goes on. An endpoint that answers 410 Gone
+// disables its subscription (Standard Webhooks asks for it); its messages
+// stay owed until the subscription is enabled again.
 type Deliverer struct {
 	Store  OutboundStore
 	Sender WebhookSender
 	Clock  Clock
+	// Log records the subscriptions disabled by a 410 (nil: the default).
+	Log *slog.Logger
 }
 
 // deliveryPage is how many pending messages a round reads;
@@ -248,8 +274,33 @@ const (
 	DeliveryStreams = 16
 )
 
+// The retries of a failing stream: a second after the first failure,
+// doubling up to an hour, for DeliveryGiveUp after the message was made
+// (about a hundred attempts).
+const (
+	MinDeliveryBackoff = time.Second
+	MaxDeliveryBackoff = time.Hour
+	DeliveryGiveUp     = 96 * time.Hour
+)
+
+// DeliveryBackoff is how long a stream waits after its message's
+// attempt-th failed attempt: MinDeliveryBackoff doubled each time, at
+// most MaxDeliveryBackoff, the second half of it at random (so that the
+// streams of one outage do not come back together).
+func DeliveryBackoff(attempt int) time.Duration {
+	d := MaxDeliveryBackoff
+	if attempt < 20 {
+		d = min(MinDeliveryBackoff<<max(attempt-1, 0), MaxDeliveryBackoff)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// errGone is a stream's answer when the endpoint said 410 Gone.
+var errGone = errors.New("the endpoint answered 410 Gone")
+
 // Work delivers the pending messages of a subscription (or of one stream
-// of it), a page at a time, until none is left or a stream failed.
+// of it), a page at a time, until none is left but those of waiting
+// streams. When some wait, it answers a *DeferError for the earliest.
 func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 	sub, err := d.Store.Subscription(ctx, a.Tenant, a.Subscription)
 	if err != nil {
@@ -261,10 +312,14 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 	if !sub.Enabled {
 		return nil // kept pending; enabling it again delivers them
 	}
+	var firstFail error
 	for {
-		msgs, err := d.Store.PendingMessages(ctx, a.Tenant, a.Subscription, a.Stream, deliveryPage)
-		if err != nil || len(msgs) == 0 {
+		msgs, err := d.Store.PendingMessages(ctx, a.Tenant, a.Subscription, a.Stream, deliveryPage, d.Clock.Now())
+		if err != nil {
 			return err
+		}
+		if len(msgs) == 0 {
+			break
 		}
 		var streams [][]OutboundMessage
 		for i, m := range msgs {
@@ -298,18 +353,61 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 		if err := d.Store.MessagesDelivered(context.WithoutCancel(ctx), done, d.Clock.Now()); err != nil {
 			return err
 		}
-		if len(fails) > 0 {
-			return Errorf(KindUnavailable, "%d of %d streams to subscription %s failed; the first: %v", len(fails), len(streams),
-				sub.ID, fails[0])
+		gone := false
+		for _, err := range fails {
+			var se *streamError
+			switch {
+			case errors.Is(err, errGone):
+				gone = true
+			case !errors.As(err, &se):
+				return err // the store, or the run cut short
+			case firstFail == nil:
+				firstFail = err
+			}
+		}
+		if gone {
+			return d.disable(ctx, sub)
 		}
 		if len(msgs) < deliveryPage {
-			return nil
+			break
 		}
 	}
+	next, waiting, err := d.Store.NextStreamWait(ctx, a.Tenant, a.Subscription)
+	if err != nil || !waiting {
+		return err
+	}
+	why := "streams of subscription " + sub.ID + " wait for a retry"
+	if firstFail != nil {
+		why += "; " + firstFail.Error()
+	}
+	return &DeferError{At: next, Why: why}
 }
 
+// disable turns off a subscription whose endpoint answered 410 Gone.
+func (d *Deliverer) disable(ctx context.Context, sub *Subscription) error {
+	sub.Enabled = false
+	sub.UpdatedAt = d.Clock.Now()
+	if err := d.Store.UpdateSubscription(context.WithoutCancel(ctx), *sub); err != nil {
+		return err
+	}
+	log := d.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Warn("webhook subscription disabled: its endpoint answered 410 Gone", slog.String("tenant", sub.Tenant),
+		slog.String("subscription", sub.ID))
+	return nil
+}
+
+// streamError is a message the endpoint did not take; its stream waits.
+type streamError struct{ msg string }
+
+func (e *streamError) Error() string { return e.msg }
+
 // deliverStream sends a stream's messages in order until one fails; it
-// returns those delivered and the failure.
+// returns those delivered and the failure: a *streamError (the stream
+// now waits), errGone, or the store's error. A message failed for good
+// lets the stream go on.
 func (d *Deliverer) deliverStream(ctx context.Context, sub *Subscription, msgs []OutboundMessage) ([]DeliveredMessage, error) {
 	var done []DeliveredMessage
 	for _, m := range msgs {
@@ -318,14 +416,36 @@ func (d *Deliverer) deliverStream(ctx context.Context, sub *Subscription, msgs [
 			done = append(done, DeliveredMessage{Message: m, Status: status})
 			continue
 		}
+		if ctx.Err() != nil {
+			return done, ctx.Err() // cut short: not the endpoint's failure
+		}
+		now := d.Clock.Now()
 		cause := "HTTP " + strconv.Itoa(status)
 		if err != nil {
 			cause = err.Error()
 		}
-		if ferr := d.Store.MessageFailed(context.WithoutCancel(ctx), m, status, cause); ferr != nil {
+		f := MessageFailure{Status: status, Cause: cause, RetryAt: now.Add(DeliveryBackoff(m.Attempts + 1))}
+		var ra *RetryAfterError
+		if errors.As(err, &ra) {
+			if at := now.Add(min(ra.After, MaxDeliveryBackoff)); at.After(f.RetryAt) {
+				f.RetryAt = at
+			}
+		}
+		if status == 410 {
+			f.Cause, f.RetryAt = "HTTP 410: the endpoint is gone; the subscription is disabled", now
+		} else {
+			f.GiveUp = now.Sub(m.CreatedAt) >= DeliveryGiveUp
+		}
+		if ferr := d.Store.MessageFailed(context.WithoutCancel(ctx), m, f); ferr != nil {
 			return done, ferr
 		}
-		return done, fmt.Errorf("webhook %s: %s", m.ID, strings.TrimSpace(cause))
+		switch {
+		case status == 410:
+			return done, errGone
+		case f.GiveUp:
+			continue
+		}
+		return done, &streamError{msg: fmt.Sprintf("webhook %s: %s", m.ID, strings.TrimSpace(cause))}
 	}
 	return done, nil
 }

@@ -233,6 +233,7 @@ func (s *DB) SubscriptionHealth(ctx context.Context, tenant string) ([]pass.Subs
 		SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END),
 		SUM(CASE WHEN state = 'pending' AND attempts > 0 THEN 1 ELSE 0 END),
 		SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END),
 		MIN(CASE WHEN state = 'pending' THEN created_at END)
 		FROM webhook_messages WHERE tenant = $1 GROUP BY subscription_id ORDER BY subscription_id`, tenant)
 	if err != nil {
@@ -242,7 +243,7 @@ func (s *DB) SubscriptionHealth(ctx context.Context, tenant string) ([]pass.Subs
 	for rows.Next() {
 		var h pass.SubscriptionHealth
 		var oldest sql.NullInt64
-		if err := rows.Scan(&h.SubscriptionID, &h.Pending, &h.Failing, &h.Delivered, &oldest); err != nil {
+		if err := rows.Scan(&h.SubscriptionID, &h.Pending, &h.Failing, &h.Delivered, &h.GivenUp, &oldest); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("storage: subscription health: %w", err)
 		}

@@ -119,7 +119,7 @@ func TestPassActivity(t *testing.T) {
 			Type: pass.EventPassCreated, Payload: []byte(`{}`), State: "pending", CreatedAt: now}}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.MessageFailed(ctx, msg, 503, "unavailable"); err != nil {
+		if err := db.MessageFailed(ctx, msg, pass.MessageFailure{Status: 503, Cause: "unavailable", RetryAt: now.Add(time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 		hs, err := db.SubscriptionHealth(ctx, "demo")

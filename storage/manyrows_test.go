@@ -65,7 +65,7 @@ func TestManyRowsPerStatement(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		pending, err := db.PendingMessages(ctx, "demo", "wh_1", "", 1000)
+		pending, err := db.PendingMessages(ctx, "demo", "wh_1", "", 1000, time.Now())
 		if err != nil || len(pending) != n {
 			t.Fatalf("pending: %d %v", len(pending), err)
 		}
@@ -90,7 +90,7 @@ func TestManyRowsPerStatement(t *testing.T) {
 		if err := db.MessagesDelivered(ctx, done, at); err != nil {
 			t.Fatal(err)
 		}
-		left, _ := db.PendingMessages(ctx, "demo", "wh_1", "", 1000)
+		left, _ := db.PendingMessages(ctx, "demo", "wh_1", "", 1000, time.Now())
 		if len(left) != 3 || left[0].ID != msgs[n-3].ID {
 			t.Errorf("still pending: %+v", left)
 		}

@@ -40,7 +40,8 @@ func (s *DB) CreateSubscription(ctx context.Context, sub pass.Subscription) erro
 
 // UpdateSubscription stores sub's endpoint, events, enabled and
 // description; an error wrapping pass.ErrNotFound when the tenant has no
-// such subscription.
+// such subscription. An enabled subscription gets its delivery task, in
+// the same transaction, so that what it is owed goes out.
 func (s *DB) UpdateSubscription(ctx context.Context, sub pass.Subscription) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_subscriptions SET endpoint = $3, events = $4, enabled = $5, description = $6,
@@ -52,7 +53,19 @@ func (s *DB) UpdateSubscription(ctx context.Context, sub pass.Subscription) erro
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("storage: subscription %s: %w", sub.ID, pass.ErrNotFound)
 		}
-		return nil
+		if !sub.Enabled {
+			return nil
+		}
+		// Enabled (again, perhaps, or at another endpoint): what it is owed
+		// goes out now, its streams' waits ended.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2`,
+			sub.Tenant, sub.ID); err != nil {
+			return fmt.Errorf("storage: subscription: %w", err)
+		}
+		t := pass.TaskOf(pass.DeliveryArgs{Tenant: sub.Tenant, Subscription: sub.ID}, "")
+		t.MinGap = pass.DeliveryGap
+		_, err = s.enqueueTx(ctx, tx, t, time.Now())
+		return err
 	})
 }
 
@@ -66,8 +79,10 @@ func (s *DB) DeleteSubscription(ctx context.Context, tenant, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("storage: subscription %s: %w", id, pass.ErrNotFound)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_messages WHERE tenant = $1 AND subscription_id = $2`, tenant, id); err != nil {
-			return fmt.Errorf("storage: subscription: %w", err)
+		for _, table := range []string{"webhook_messages", "webhook_stream_waits"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE tenant = $1 AND subscription_id = $2`, tenant, id); err != nil {
+				return fmt.Errorf("storage: subscription: %w", err)
+			}
 		}
 		return nil
 	})
@@ -144,20 +159,44 @@ func scanMessage(r scanner) (pass.OutboundMessage, error) {
 }
 
 // PendingMessages returns a subscription's undelivered messages of one
-// stream (every stream when stream is ""), by stream then id, at most limit.
-func (s *DB) PendingMessages(ctx context.Context, tenant, subscription, stream string, limit int) ([]pass.OutboundMessage, error) {
+// stream (every stream when stream is ""), by stream then id, at most
+// limit, leaving out the streams that wait for a retry after now.
+func (s *DB) PendingMessages(ctx context.Context, tenant, subscription, stream string, limit int, now time.Time) ([]pass.OutboundMessage, error) {
 	if stream == "" {
-		return s.messages(ctx, pendingMessagesWhere, tenant, subscription, limit)
+		return s.messages(ctx, pendingMessagesWhere, tenant, subscription, limit, now.UnixMilli())
 	}
-	return s.messages(ctx, pendingStreamWhere, tenant, subscription, stream, limit)
+	return s.messages(ctx, pendingStreamWhere, tenant, subscription, stream, limit, now.UnixMilli())
 }
 
 // The deliveries' reads: both read the partial index
-// webhook_messages_pending, which holds only the messages still owed.
+// webhook_messages_pending, which holds only the messages still owed, and
+// look each stream up in webhook_stream_waits (a few rows: the failing
+// streams).
 const (
-	pendingMessagesWhere = `WHERE tenant = $1 AND subscription_id = $2 AND state = 'pending' ORDER BY stream, id LIMIT $3`
-	pendingStreamWhere   = `WHERE tenant = $1 AND subscription_id = $2 AND stream = $3 AND state = 'pending' ORDER BY id LIMIT $4`
+	pendingMessagesWhere = `WHERE tenant = $1 AND subscription_id = $2 AND state = 'pending' AND NOT EXISTS (
+		SELECT 1 FROM webhook_stream_waits w WHERE w.tenant = $1 AND w.subscription_id = $2
+			AND w.stream = webhook_messages.stream AND w.retry_at > $4) ORDER BY stream, id LIMIT $3`
+	pendingStreamWhere = `WHERE tenant = $1 AND subscription_id = $2 AND stream = $3 AND state = 'pending' AND NOT EXISTS (
+		SELECT 1 FROM webhook_stream_waits w WHERE w.tenant = $1 AND w.subscription_id = $2
+			AND w.stream = $3 AND w.retry_at > $5) ORDER BY id LIMIT $4`
 )
+
+// NextStreamWait returns when the earliest waiting stream of a
+// subscription that still has messages owed may be tried again; false
+// when none waits.
+func (s *DB) NextStreamWait(ctx context.Context, tenant, subscription string) (time.Time, bool, error) {
+	var next sql.NullInt64
+	err := s.rdb.QueryRowContext(ctx, `SELECT MIN(w.retry_at) FROM webhook_stream_waits w WHERE w.tenant = $1 AND w.subscription_id = $2
+		AND EXISTS (SELECT 1 FROM webhook_messages m WHERE m.tenant = $1 AND m.subscription_id = $2 AND m.stream = w.stream
+			AND m.state = 'pending')`, tenant, subscription).Scan(&next)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("storage: stream waits: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return time.UnixMilli(next.Int64).UTC(), true, nil
+}
 
 // Messages returns a subscription's messages, newest first (the delivery
 // log), at most limit.
@@ -182,7 +221,9 @@ func (s *DB) messages(ctx context.Context, where string, args ...any) ([]pass.Ou
 	return out, rows.Err()
 }
 
-// MessagesDelivered marks messages delivered, in one transaction.
+// MessagesDelivered marks messages delivered, in one transaction, and
+// ends the waits of their streams (a delivery means the stream's failing
+// message went through).
 func (s *DB) MessagesDelivered(ctx context.Context, ms []pass.DeliveredMessage, at time.Time) error {
 	if len(ms) == 0 {
 		return nil
@@ -207,8 +248,39 @@ func (s *DB) MessagesDelivered(ctx context.Context, ms []pass.DeliveredMessage, 
 			}
 			start = end
 		}
-		return nil
+		return endStreamWaits(ctx, tx, ms)
 	})
+}
+
+// endStreamWaits deletes the waits of the delivered messages' streams,
+// when their subscriptions have any (as a rule they have none).
+func endStreamWaits(ctx context.Context, tx *sql.Tx, ms []pass.DeliveredMessage) error {
+	type key struct{ tenant, sub string }
+	streams := map[key]map[string]bool{}
+	for _, d := range ms {
+		k := key{d.Message.Tenant, d.Message.SubscriptionID}
+		if streams[k] == nil {
+			streams[k] = map[string]bool{}
+		}
+		streams[k][d.Message.Stream] = true
+	}
+	for k, set := range streams {
+		var waiting bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2)`,
+			k.tenant, k.sub).Scan(&waiting); err != nil {
+			return fmt.Errorf("storage: webhook streams: %w", err)
+		}
+		if !waiting {
+			continue
+		}
+		for stream := range set {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2 AND stream = $3`,
+				k.tenant, k.sub, stream); err != nil {
+				return fmt.Errorf("storage: webhook streams: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // markDeliveredSQL marks n messages of one subscription delivered with
@@ -218,13 +290,33 @@ func markDeliveredSQL(n int) string {
 		delivered_at = $4 WHERE tenant = $1 AND subscription_id = $2 AND id IN (` + placeholders(5, n) + `)`
 }
 
-// MessageFailed records a failed attempt of a message.
-func (s *DB) MessageFailed(ctx context.Context, m pass.OutboundMessage, status int, cause string) error {
+// MessageFailed records a failed attempt of a message: its stream waits
+// until f.RetryAt, or, when f.GiveUp, the message is failed for good (kept
+// in the log; a replay sends it again) and its stream goes on.
+func (s *DB) MessageFailed(ctx context.Context, m pass.OutboundMessage, f pass.MessageFailure) error {
+	cause := f.Cause
 	if len(cause) > 500 {
 		cause = cause[:500]
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE webhook_messages SET attempts = attempts + 1, last_status = $4, last_error = $5
-		WHERE tenant = $1 AND subscription_id = $2 AND id = $3`, m.Tenant, m.SubscriptionID, m.ID, status, cause)
+	state := "pending"
+	if f.GiveUp {
+		state = "failed"
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_messages SET attempts = attempts + 1, last_status = $4, last_error = $5, state = $6
+			WHERE tenant = $1 AND subscription_id = $2 AND id = $3`, m.Tenant, m.SubscriptionID, m.ID, f.Status, cause, state); err != nil {
+			return err
+		}
+		if f.GiveUp {
+			_, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2 AND stream = $3`,
+				m.Tenant, m.SubscriptionID, m.Stream)
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_stream_waits (tenant, subscription_id, stream, retry_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (tenant, subscription_id, stream) DO UPDATE SET retry_at = excluded.retry_at`,
+			m.Tenant, m.SubscriptionID, m.Stream, f.RetryAt.UnixMilli())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("storage: webhook message: %w", err)
 	}
@@ -247,6 +339,11 @@ func (s *DB) ReplayMessages(ctx context.Context, tenant, subscription, msgID str
 		affected, _ := res.RowsAffected()
 		if n = int(affected); n == 0 {
 			return nil
+		}
+		// Replayed now: the streams' waits end.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2`,
+			tenant, subscription); err != nil {
+			return err
 		}
 		_, err = s.enqueueTx(ctx, tx, pass.TaskOf(pass.DeliveryArgs{Tenant: tenant, Subscription: subscription}, ""), time.Now())
 		return err

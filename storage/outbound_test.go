@@ -47,29 +47,73 @@ func TestSubscriptionsAndMessages(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		pending, err := db.PendingMessages(ctx, "demo", "wh_1", "s1", 100)
+		pending, err := db.PendingMessages(ctx, "demo", "wh_1", "s1", 100, now)
 		if err != nil || len(pending) != 2 || pending[0].ID != "msg_1" || string(pending[1].Payload) != `{"n":"msg_2"}` {
 			t.Fatalf("pending: %+v %v", pending, err)
 		}
-		if err := db.MessageFailed(ctx, pending[0], 503, "HTTP 503"); err != nil {
+		if _, waiting, err := db.NextStreamWait(ctx, "demo", "wh_1"); waiting || err != nil {
+			t.Errorf("a stream waits before any failure (%v)", err)
+		}
+		retry := now.Add(time.Minute)
+		if err := db.MessageFailed(ctx, pending[0], pass.MessageFailure{Status: 503, Cause: "HTTP 503", RetryAt: retry}); err != nil {
 			t.Fatal(err)
 		}
+		// The failing stream waits alone until its retry; the others go on.
+		if all, _ := db.PendingMessages(ctx, "demo", "wh_1", "", 100, now); len(all) != 1 || all[0].ID != "msg_3" {
+			t.Errorf("while s1 waits: %+v", all)
+		}
+		if p, _ := db.PendingMessages(ctx, "demo", "wh_1", "s1", 100, now); len(p) != 0 {
+			t.Errorf("s1 while it waits: %+v", p)
+		}
+		if at, waiting, err := db.NextStreamWait(ctx, "demo", "wh_1"); !waiting || !at.Equal(retry) || err != nil {
+			t.Errorf("next wait %v %v %v, want %v", at, waiting, err, retry)
+		}
 		// Every stream of the subscription, by stream then id, a page at a time.
-		if all, _ := db.PendingMessages(ctx, "demo", "wh_1", "", 100); len(all) != 3 || all[0].ID != "msg_1" || all[2].ID != "msg_3" {
+		if all, _ := db.PendingMessages(ctx, "demo", "wh_1", "", 100, retry); len(all) != 3 || all[0].ID != "msg_1" || all[2].ID != "msg_3" {
 			t.Errorf("every stream: %+v", all)
 		}
-		if page, _ := db.PendingMessages(ctx, "demo", "wh_1", "", 2); len(page) != 2 || page[1].ID != "msg_2" {
+		if page, _ := db.PendingMessages(ctx, "demo", "wh_1", "", 2, retry); len(page) != 2 || page[1].ID != "msg_2" {
 			t.Errorf("a page of 2: %+v", page)
 		}
 		if err := db.MessagesDelivered(ctx, []pass.DeliveredMessage{{Message: pending[0], Status: 204}}, now); err != nil {
 			t.Fatal(err)
 		}
-		if p, _ := db.PendingMessages(ctx, "demo", "wh_1", "s1", 100); len(p) != 1 || p[0].ID != "msg_2" {
+		if p, _ := db.PendingMessages(ctx, "demo", "wh_1", "s1", 100, now); len(p) != 1 || p[0].ID != "msg_2" {
 			t.Errorf("after delivery: %+v", p)
+		}
+		if _, waiting, _ := db.NextStreamWait(ctx, "demo", "wh_1"); waiting {
+			t.Error("the delivery left s1 waiting")
+		}
+		// Given up: failed for good, and the stream goes on at once.
+		if err := db.MessageFailed(ctx, pending[1], pass.MessageFailure{Status: 500, Cause: "HTTP 500", RetryAt: retry}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.MessageFailed(ctx, pending[1], pass.MessageFailure{Status: 500, Cause: "HTTP 500", GiveUp: true}); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := db.PendingMessages(ctx, "demo", "wh_1", "", 100, now); len(p) != 1 || p[0].ID != "msg_3" {
+			t.Errorf("after giving up msg_2: %+v", p)
+		}
+		if _, waiting, _ := db.NextStreamWait(ctx, "demo", "wh_1"); waiting {
+			t.Error("giving up left s1 waiting")
+		}
+		if n, err := db.ReplayMessages(ctx, "demo", "wh_1", "msg_2", time.Time{}); n != 1 || err != nil {
+			t.Errorf("replay of the given-up message: %d %v", n, err)
+		}
+		if p, _ := db.PendingMessages(ctx, "demo", "wh_1", "s1", 100, now); len(p) != 1 || p[0].ID != "msg_2" {
+			t.Errorf("after the replay: %+v", p)
 		}
 		log, _ := db.Messages(ctx, "demo", "wh_1", 10)
 		if len(log) != 3 || log[2].ID != "msg_1" || log[2].State != "delivered" || log[2].Attempts != 2 || log[2].LastStatus != 204 {
 			t.Errorf("log: %+v", log)
+		}
+		// Enabled again: its delivery task is queued with the change.
+		sub.Enabled = true
+		if err := db.UpdateSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		if tasks, _ := db.ListTasks(ctx, pass.TaskPending, 10); len(tasks) != 1 || tasks[0].Kind != pass.TaskWebhookDelivery {
+			t.Errorf("after enabling: tasks %+v, want its delivery", tasks)
 		}
 		if err := db.DeleteSubscription(ctx, "demo", "wh_1"); err != nil {
 			t.Fatal(err)
@@ -97,8 +141,8 @@ func TestMessageQueryPlans(t *testing.T) {
 			pk = "sqlite_autoindex_webhook_messages_1"
 		}
 		checkPlans(t, d, []planCase{
-			{"pending messages", storage.PendingMessagesSQL, []any{"demo", "wh_1", 100}, "webhook_messages_pending", ""},
-			{"pending messages of a stream", storage.PendingStreamSQL, []any{"demo", "wh_1", "s1", 100}, "webhook_messages_pending", ""},
+			{"pending messages", storage.PendingMessagesSQL, []any{"demo", "wh_1", 100, 1}, "webhook_messages_pending", ""},
+			{"pending messages of a stream", storage.PendingStreamSQL, []any{"demo", "wh_1", "s1", 100, 1}, "webhook_messages_pending", ""},
 			{"mark delivered", storage.MarkDeliveredSQL(1), []any{"demo", "wh_1", 204, 1, "msg_1"}, pk, "webhook_messages_pending"},
 			{"mark several delivered", storage.MarkDeliveredSQL(3), []any{"demo", "wh_1", 204, 1, "msg_1", "msg_2", "msg_3"}, pk,
 				"webhook_messages_pending"},

@@ -41,6 +41,10 @@ const (
 	// webhook), and the newest is the truth. A
 	// parameter compared with an integer literal is cast, or PostgreSQL
 	// would type it INTEGER.
+	// A delivery waiting for a failing stream of its subscription
+	// (pass.DeferError) is brought forward by a merge: the new messages of
+	// its other streams go out at once. Any other pending task keeps its
+	// backoff.
 	sqlUpsertTask = `INSERT INTO tasks (id, tenant, kind, dedup_key, payload, state, next_attempt_at,
 		correlation_ids, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, 'pending',
@@ -51,6 +55,8 @@ const (
 			merged = tasks.merged + 1,
 			payload = CASE WHEN tasks.kind = '` + pass.TaskSyncOrder + `' THEN excluded.payload ELSE tasks.payload END,
 			rerun = CASE WHEN tasks.state = 'running' THEN true ELSE tasks.rerun END,
+			next_attempt_at = CASE WHEN tasks.kind = '` + pass.TaskWebhookDelivery + `' AND tasks.state = 'pending'
+				AND excluded.next_attempt_at < tasks.next_attempt_at THEN excluded.next_attempt_at ELSE tasks.next_attempt_at END,
 			correlation_ids = CASE WHEN excluded.correlation_ids = '' OR length(tasks.correlation_ids) > 660
 				THEN tasks.correlation_ids ELSE tasks.correlation_ids || ',' || excluded.correlation_ids END,
 			updated_at = excluded.updated_at
@@ -570,6 +576,27 @@ func (s *DB) Release(ctx context.Context, t pass.Task, now time.Time) error {
 	})
 }
 
+// Defer gives back a claimed task that did not fail but has more to do at
+// at (pass.DeferError): pending again, due at at, or at soon when events
+// merged into it while it ran; its attempts start again from none. A task
+// whose lease was lost is a KindConflict error.
+func (s *DB) Defer(ctx context.Context, t pass.Task, at, soon, now time.Time) error {
+	if at.Before(soon) {
+		soon = at
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := s.stmts.exec(ctx, tx, `UPDATE tasks SET state = 'pending', attempts = 0,
+				next_attempt_at = CASE WHEN rerun THEN CAST($1 AS BIGINT) ELSE CAST($2 AS BIGINT) END, rerun = false, last_error = '',
+				lease_token = '', lease_until = 0, updated_at = $3
+			WHERE id = $4 AND state = 'running' AND lease_token = $5`,
+			soon.UnixMilli(), at.UnixMilli(), now.UnixMilli(), t.ID, t.LeaseToken)
+		if err := affectedOne(res, err, "defer task", t.ID); err != nil {
+			return err
+		}
+		return s.notifyTx(ctx, tx)
+	})
+}
+
 // NextDue returns when the earliest pending task is due, or false when
 // none is pending.
 func (s *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
@@ -729,8 +756,9 @@ func (s *DB) Timeline(ctx context.Context, tenant, secretToken string, fileID in
 }
 
 // PurgeBefore deletes finished tasks, webhook events, timeline entries,
-// pushes and delivered webhook messages older than cutoff, and returns how
-// many rows went. Undelivered messages stay whatever their age.
+// pushes and delivered webhook messages older than cutoff (and those given
+// up on, by when they were made), and returns how many rows went. Pending
+// messages stay whatever their age.
 func (s *DB) PurgeBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for _, q := range []string{
@@ -739,6 +767,7 @@ func (s *DB) PurgeBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 		`DELETE FROM order_timeline WHERE at < $1`,
 		`DELETE FROM push_log WHERE at < $1`,
 		`DELETE FROM webhook_messages WHERE state = 'delivered' AND delivered_at < $1`,
+		`DELETE FROM webhook_messages WHERE state = 'failed' AND created_at < $1`,
 	} {
 		res, err := s.db.ExecContext(ctx, q, cutoff.UnixMilli())
 		if err != nil {

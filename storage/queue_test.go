@@ -216,6 +216,91 @@ func TestReleaseTakesTheAttemptBack(t *testing.T) {
 	})
 }
 
+// TestDeferredDelivery: a delivery that has more to do later (its failing
+// streams wait) is pending again, due then, its attempts back to none;
+// one flagged meanwhile is due at once; a merge brings a waiting delivery
+// forward (new messages of other streams go out).
+func TestDeferredDelivery(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		delivery := pass.TaskOf(pass.DeliveryArgs{Tenant: "demo", Subscription: "wh_1"}, "")
+		if _, err := db.Enqueue(ctx, delivery, t0); err != nil {
+			t.Fatal(err)
+		}
+		claim := func(at time.Time) pass.Task {
+			t.Helper()
+			c, err := db.Claim(ctx, at, time.Minute, 1)
+			if err != nil || len(c) != 1 {
+				t.Fatalf("claim at %v: %+v %v", at, c, err)
+			}
+			return c[0]
+		}
+		pendingOne := func() pass.Task {
+			t.Helper()
+			p, err := db.ListTasks(ctx, pass.TaskPending, 10)
+			if err != nil || len(p) != 1 {
+				t.Fatalf("pending: %+v %v", p, err)
+			}
+			return p[0]
+		}
+		c := claim(t0)
+		later := t0.Add(time.Hour)
+		if err := db.Defer(ctx, c, later, t0.Add(time.Second), t0); err != nil {
+			t.Fatal(err)
+		}
+		if got := pendingOne(); got.Attempts != 0 || !got.NextAttemptAt.Equal(later) || got.LeaseToken != "" {
+			t.Errorf("deferred: attempts %d, due %v; want 0, %v", got.Attempts, got.NextAttemptAt, later)
+		}
+		// A new message for another stream merges into it: due at once.
+		if _, err := db.Enqueue(ctx, delivery, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if got := pendingOne(); !got.NextAttemptAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("after a merge: due %v, want %v", got.NextAttemptAt, t0.Add(time.Minute))
+		}
+		// Flagged while running: due soon, not at the wait's end.
+		c = claim(t0.Add(time.Minute))
+		if _, err := db.Enqueue(ctx, delivery, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Defer(ctx, c, later, t0.Add(2*time.Minute), t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if got := pendingOne(); !got.NextAttemptAt.Equal(t0.Add(2 * time.Minute)) {
+			t.Errorf("deferred with a rerun: due %v, want %v", got.NextAttemptAt, t0.Add(2*time.Minute))
+		}
+		lost := claim(t0.Add(2 * time.Minute))
+		lost.LeaseToken = "another"
+		if err := db.Defer(ctx, lost, later, later, t0); pass.KindOf(err) != pass.KindConflict {
+			t.Errorf("deferring with a lost lease: %v, want a conflict", err)
+		}
+	})
+}
+
+// TestFailingSyncKeepsItsBackoff: a merge into a failing sync does not
+// bring it forward (only waiting deliveries are).
+func TestFailingSyncKeepsItsBackoff(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, err := db.Enqueue(ctx, syncTask("s1"), t0); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := db.Claim(ctx, t0, time.Minute, 1)
+		if err := db.Fail(ctx, c[0], "secutix: 503", t0.Add(time.Hour), false, t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Enqueue(ctx, syncTask("s1"), t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		p, _ := db.ListTasks(ctx, pass.TaskPending, 10)
+		if len(p) != 1 || !p[0].NextAttemptAt.Equal(t0.Add(time.Hour)) {
+			t.Errorf("a failing sync merged into: %+v, want due %v", p, t0.Add(time.Hour))
+		}
+	})
+}
+
 func TestHintsNeverGoBack(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, db *storage.DB) {

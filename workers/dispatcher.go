@@ -51,6 +51,10 @@ type Queue interface {
 	// counting the attempt its claim counted: the dispatcher cut the run
 	// short, the task did not fail.
 	Release(ctx context.Context, t pass.Task, now time.Time) error
+	// Defer makes a claimed task pending again, due at at (at soon when
+	// events merged into it while it ran), its attempts back to none: the
+	// task did not fail, it has more to do later (pass.DeferError).
+	Defer(ctx context.Context, t pass.Task, at, soon, now time.Time) error
 }
 
 // Maintenance is what the reconciliation and retention jobs need.
@@ -550,15 +554,24 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 		}
 		return
 	}
+	rerun := d.cfg.RerunDelay
+	if kp, ok := d.cfg.Kinds[t.Kind]; ok && kp.RerunDelay > 0 {
+		rerun = kp.RerunDelay
+	}
 	if err == nil {
-		rerun := d.cfg.RerunDelay
-		if kp, ok := d.cfg.Kinds[t.Kind]; ok && kp.RerunDelay > 0 {
-			rerun = kp.RerunDelay
-		}
 		if cerr := d.q.Complete(context.WithoutCancel(ctx), t, now, now.Add(rerun)); cerr != nil {
 			log.Warn("complete task", slog.Any("error", cerr))
 		}
 		d.observe(t, "done", took)
+		return
+	}
+	if de, ok := errors.AsType[*pass.DeferError](err); ok {
+		if derr := d.q.Defer(context.WithoutCancel(ctx), t, ceilMillisecond(de.At), now.Add(rerun), now); derr != nil {
+			log.Warn("defer task", slog.Any("error", derr))
+		} else {
+			log.Info("task deferred", slog.Time("until", de.At), slog.String("why", de.Why))
+		}
+		d.observe(t, "deferred", took)
 		return
 	}
 	maxAttempts, maxBackoff := d.cfg.MaxAttempts, d.cfg.MaxBackoff
@@ -571,11 +584,7 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 	if errors.As(err, &ra) && now.Add(ra.After).After(retryAt) {
 		retryAt = now.Add(ra.After)
 	}
-	// The store keeps milliseconds: round up, so that a retry never comes
-	// before the time asked for.
-	if r := retryAt.Truncate(time.Millisecond); r.Before(retryAt) {
-		retryAt = r.Add(time.Millisecond)
-	}
+	retryAt = ceilMillisecond(retryAt)
 	if ferr := d.q.Fail(context.WithoutCancel(ctx), t, err.Error(), retryAt, dead, now); ferr != nil {
 		log.Warn("record task failure", slog.Any("error", ferr))
 	}
@@ -721,4 +730,13 @@ func (d *Dispatcher) retention(ctx context.Context) error {
 		d.log.Info("retention", slog.Int64("rows", n))
 	}
 	return nil
+}
+
+// ceilMillisecond rounds t up to the millisecond: the store keeps
+// milliseconds, and a run must never come before the time asked for.
+func ceilMillisecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Millisecond); r.Before(t) {
+		return r.Add(time.Millisecond)
+	}
+	return t
 }

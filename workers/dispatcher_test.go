@@ -124,6 +124,40 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	}
 }
 
+// TestDeferIsNotAFailure: a task that answers a *pass.DeferError runs
+// again when it says, as many times as it takes, without spending its
+// attempts (MaxAttempts 2 here, five deferrals), and is not dead.
+func TestDeferIsNotAFailure(t *testing.T) {
+	db := openDB(t)
+	var mu sync.Mutex
+	var times []time.Time
+	start(t, db, workers.Config{Tick: 5 * time.Millisecond, MaxAttempts: 2, Reconcile: -1, RetentionEvery: -1},
+		func(ctx context.Context, tk pass.Task) error {
+			mu.Lock()
+			defer mu.Unlock()
+			times = append(times, time.Now())
+			if len(times) <= 5 {
+				return &pass.DeferError{At: time.Now().Add(50 * time.Millisecond), Why: "streams wait"}
+			}
+			return nil
+		})
+	db.Enqueue(context.Background(), task("a"), time.Now())
+	waitFor(t, "the task to be done", func() bool { return len(state(t, db, pass.TaskDone)) == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(times) != 6 {
+		t.Fatalf("%d runs, want 6", len(times))
+	}
+	for i := 1; i < len(times); i++ {
+		if gap := times[i].Sub(times[i-1]); gap < 50*time.Millisecond {
+			t.Errorf("run %d came %v after the one before, sooner than it asked", i+1, gap)
+		}
+	}
+	if dead := state(t, db, pass.TaskDead); len(dead) != 0 {
+		t.Errorf("dead tasks: %+v", dead)
+	}
+}
+
 func TestDeadAfterMaxAttemptsAndInvalidAtOnce(t *testing.T) {
 	db := openDB(t)
 	start(t, db, workers.Config{Tick: 5 * time.Millisecond, BaseBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,

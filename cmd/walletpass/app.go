@@ -494,9 +494,10 @@ func (a *App) buildServices() {
 		// dispatcher through the store.
 		Elector: db.Elector("walletpass-jobs"), Listen: db.ListenTasks,
 		OnAttempt: a.metrics.taskAttempt, OnJob: a.metrics.jobRun, OnLeader: a.metrics.leading,
-		// Webhook deliveries keep trying for days: backoff up to an hour,
-		// 200 attempts (full jitter: about four days on average). Messages
-		// that arrive while they run go out pass.DeliveryGap later.
+		// A webhook delivery's failing streams wait on their own
+		// (pass.Deliverer); the task itself fails only when the store
+		// does: backoff up to an hour, 200 attempts. Messages that arrive
+		// while it runs go out pass.DeliveryGap later.
 		Kinds: map[string]workers.KindPolicy{pass.TaskWebhookDelivery: {MaxAttempts: 200, MaxBackoff: time.Hour,
 			RerunDelay: pass.DeliveryGap}},
 	}, db, db, workers.Handlers(
@@ -512,7 +513,8 @@ func (a *App) buildServices() {
 		workers.Handle[pass.EventArgs](fanout),
 		workers.Handle(workers.WorkFunc[pass.EventBatchArgs](fanout.WorkBatch)),
 		workers.Handle[pass.InstallStatusArgs](installStatus),
-		workers.Handle[pass.DeliveryArgs](&pass.Deliverer{Store: db, Sender: outbound.NewSender(cfg.Server.Development)}),
+		workers.Handle[pass.DeliveryArgs](&pass.Deliverer{Store: db, Sender: outbound.NewSender(cfg.Server.Development),
+			Log: log.With(slog.String("component", "webhooks"))}),
 	), log.With(slog.String("component", "workers")))
 	a.metrics.knownJobs(a.Dispatcher.JobNames())
 }

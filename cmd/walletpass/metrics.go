@@ -64,7 +64,7 @@ func newMetrics(db *storage.DB, identities map[string]*certs.Identity) *metrics 
 		Help: "SecuTix webhooks received, by tenant, source and outcome (queued, merged, unauthorized, throttled, rejected, failed)."},
 		[]string{"tenant", "source", "outcome"})
 	m.taskAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "walletpass_task_attempts_total",
-		Help: "Task attempts finished, by tenant, kind and result (done, retry, dead)."}, []string{"tenant", "kind", "result"})
+		Help: "Task attempts finished, by tenant, kind and result (done, deferred, retry, dead)."}, []string{"tenant", "kind", "result"})
 	m.taskDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "walletpass_task_duration_seconds",
 		Help: "Time a task attempt ran, by kind.", Buckets: remoteBuckets}, []string{"kind"})
 	m.jobRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "walletpass_job_runs_total",

@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -39,6 +41,7 @@ type receiver struct {
 	got       []delivery
 	seen      map[string]bool // ids of got
 	down      atomic.Bool     // answer 502 to everything
+	refuse    map[string]int  // a message id or serial → the status to answer it
 }
 
 type delivery struct {
@@ -100,6 +103,10 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	if err := json.Unmarshal(body, &msg); err != nil || msg.Type == "" || msg.Data.SerialNumber == "" {
 		r.t.Errorf("a delivery's body: %s", body)
+	}
+	if st := max(r.refuse[id], r.refuse[msg.Data.SerialNumber]); st != 0 {
+		w.WriteHeader(st)
+		return
 	}
 	if r.seen[id] {
 		w.WriteHeader(http.StatusNoContent) // at least once: a repeat is fine
@@ -338,11 +345,14 @@ func TestReceiverDownForAnHour(t *testing.T) {
 	if err := db.CreateSubscription(ctx, sub); err != nil {
 		t.Fatal(err)
 	}
-	fan := &pass.Fanout{Store: db}
-	del := &pass.Deliverer{Store: db, Sender: outbound.NewSender(true)}
 	start := time.Now().Add(-time.Hour)
+	var clock atomic.Int64 // the deliveries' time: a minute per round
+	clock.Store(start.UnixNano())
+	fan := &pass.Fanout{Store: db}
+	del := &pass.Deliverer{Store: db, Sender: outbound.NewSender(true), Clock: func() time.Time { return time.Unix(0, clock.Load()) }}
 	made := map[string][]string{} // serial -> event ids in order
 	for minute := range 60 {
+		clock.Store(start.Add(time.Duration(minute) * time.Minute).UnixNano())
 		for k := range 5 {
 			serial := fmt.Sprintf("pass%d", k)
 			p := &pass.Pass{Tenant: "demo", SerialNumber: serial, PassTypeID: "pass.x", Version: minute + 1, Status: pass.StatusActive}
@@ -352,14 +362,17 @@ func TestReceiverDownForAnHour(t *testing.T) {
 			}
 			made[serial] = append(made[serial], ev.ID)
 		}
-		if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); pass.KindOf(err) != pass.KindUnavailable {
-			t.Fatalf("minute %d: the delivery run answered %v, want a retry", minute, err)
+		err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, "")
+		if de, ok := errors.AsType[*pass.DeferError](err); !ok || !de.At.After(time.Unix(0, clock.Load())) {
+			t.Fatalf("minute %d: the delivery run answered %v, want to be run again later", minute, err)
 		}
 	}
 	if n := rcv.count(); n != 0 {
 		t.Fatalf("%d deliveries accepted while the endpoint was down", n)
 	}
 	rcv.down.Store(false)
+	// The waits end at most pass.MaxDeliveryBackoff after the last failure.
+	clock.Store(start.Add(time.Hour + pass.MaxDeliveryBackoff).UnixNano())
 	if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); err != nil {
 		t.Fatalf("after the hour: %v", err)
 	}
@@ -382,5 +395,119 @@ func TestReceiverDownForAnHour(t *testing.T) {
 		if m.State != "delivered" {
 			t.Fatalf("message %s is %s", m.ID, m.State)
 		}
+	}
+}
+
+// TestOneFailingPassDoesNotHoldTheRest: the endpoint refuses one pass's
+// messages (a receiver's bug about that pass); the messages of 1,500
+// other passes are delivered in the same run, a page after another, while
+// that pass's stream waits for its retries alone; after DeliveryGiveUp its
+// message is failed for good and the next one of the stream goes. An
+// endpoint that answers 410 Gone disables the subscription; enabling it
+// again delivers what it is owed.
+func TestOneFailingPassDoesNotHoldTheRest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rcv := newReceiver(t, 0)
+	rcv.refuse = map[string]int{"bad": http.StatusUnprocessableEntity}
+	secret := outbound.NewSecret()
+	rcv.setSecret(secret)
+	now := time.Now()
+	sub := pass.Subscription{Tenant: "demo", ID: "wh_1", Endpoint: rcv.srv.URL + "/hook", Events: []string{"*"}, Enabled: true,
+		Secret: secret, CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(now.UnixNano())
+	fan := &pass.Fanout{Store: db}
+	del := &pass.Deliverer{Store: db, Sender: outbound.NewSender(true), Clock: func() time.Time { return time.Unix(0, clock.Load()) },
+		Log: slog.New(slog.DiscardHandler)}
+	announce := func(serial string, version int) string {
+		t.Helper()
+		p := &pass.Pass{Tenant: "demo", SerialNumber: serial, PassTypeID: "pass.x", Version: version, Status: pass.StatusActive}
+		ev := pass.PassEvent(p, pass.EventPassUpdated, time.Unix(0, clock.Load()), "")
+		if err := fan.Work(ctx, ev, ""); err != nil {
+			t.Fatal(err)
+		}
+		return ev.ID
+	}
+	first := announce("bad", 1) // "bad" sorts before the others: the first page starts with it
+	second := announce("bad", 2)
+	for i := range 1500 {
+		announce(fmt.Sprintf("p%04d", i), 1)
+	}
+	rcv.mu.Lock()
+	rcv.refuse = map[string]int{first: http.StatusUnprocessableEntity}
+	rcv.mu.Unlock()
+	run := func() error { return del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, "") }
+	state := func(id string) pass.OutboundMessage {
+		t.Helper()
+		msgs, _ := db.Messages(ctx, "demo", sub.ID, 2000)
+		for _, m := range msgs {
+			if m.ID == id {
+				return m
+			}
+		}
+		t.Fatalf("no message %s", id)
+		return pass.OutboundMessage{}
+	}
+	err = run()
+	if de, ok := errors.AsType[*pass.DeferError](err); !ok || !strings.Contains(de.Why, "HTTP 422") {
+		t.Fatalf("the run answered %v, want a deferral for the failing stream", err)
+	}
+	if n := rcv.count(); n != 1500 {
+		t.Errorf("%d of the 1,500 other passes' messages delivered in the first run", n)
+	}
+	if m := state(first); m.State != "pending" || m.Attempts != 1 || m.LastStatus != 422 {
+		t.Errorf("the refused message: %+v", m)
+	}
+	if m := state(second); m.State != "pending" || m.Attempts != 0 {
+		t.Errorf("the message behind it went out of order: %+v", m)
+	}
+	// Retried until DeliveryGiveUp after it was made, then failed for
+	// good; the stream's next message goes at once.
+	clock.Store(now.Add(pass.DeliveryGiveUp).UnixNano())
+	if err := run(); err != nil {
+		t.Fatalf("the run after giving up: %v", err)
+	}
+	if m := state(first); m.State != "failed" || m.Attempts != 2 {
+		t.Errorf("the message given up: %+v", m)
+	}
+	if m := state(second); m.State != "delivered" {
+		t.Errorf("the next message of its stream: %+v", m)
+	}
+	// 410 Gone: the subscription is disabled, the message stays owed, and
+	// enabling the subscription again delivers it.
+	gone := announce("p0000", 2)
+	rcv.mu.Lock()
+	rcv.refuse = map[string]int{gone: http.StatusGone}
+	rcv.mu.Unlock()
+	if err := run(); err != nil {
+		t.Fatalf("the run that met 410: %v", err)
+	}
+	if got, _ := db.Subscription(ctx, "demo", sub.ID); got == nil || got.Enabled {
+		t.Fatalf("after a 410 the subscription is %+v, want it disabled", got)
+	}
+	if m := state(gone); m.State != "pending" || m.LastStatus != 410 {
+		t.Errorf("the message met with 410: %+v", m)
+	}
+	rcv.mu.Lock()
+	rcv.refuse = nil
+	rcv.mu.Unlock()
+	sub.Enabled = true
+	if err := db.UpdateSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	if m := state(gone); m.State != "delivered" {
+		t.Errorf("after enabling again: %+v", m)
 	}
 }
