@@ -576,11 +576,12 @@ type UpcomingPasses interface {
 }
 
 // RefreshUpcoming renders the passes that list upcoming events again, so
-// that the event under way is the active one (iOS 26 shows it), and
-// stores, pushes and announces those whose content changed; it returns
-// how many changed. A periodic job runs it: an event becomes active within
-// one interval of three hours before its start, and inactive within one
-// of its end.
+// that the event under way is the active one (iOS 26 shows it) and the
+// lock-screen dates are the next events', and stores, pushes and
+// announces those whose content changed (or whose certificate was
+// renewed); it returns how many changed. A periodic job runs it: an event
+// becomes active within one interval of three hours before its start, and
+// inactive, its window gone, within one of its end.
 func (s *Service) RefreshUpcoming(ctx context.Context, store UpcomingPasses, tenant string) (int, error) {
 	changed := 0
 	for after := ""; ; {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,10 +15,49 @@ import (
 
 // Rendered is a pass's content before signing.
 type Rendered struct {
-	PassJSON    []byte
+	PassJSON []byte
+	// ContentHash is a hash of what the holder sees.
 	ContentHash string
 	PassTypeID  string
 	Template    string
+	// Signer names the certificate that will sign the pass ("" when the
+	// Packager does not say): a version signed by another one is not
+	// current, even if its content is (see versionHash).
+	Signer string
+	// SignerSince is when that certificate became valid (its NotBefore).
+	SignerSince time.Time
+}
+
+// versionHash is what a version stores as its Pass.ContentHash: r's
+// ContentHash, then "/" and its Signer when it names one, so that after a
+// certificate's renewal the next sync of a pass signs a new version even
+// when its content is unchanged (see current).
+func versionHash(r Rendered) string {
+	if r.Signer == "" {
+		return r.ContentHash
+	}
+	return r.ContentHash + "/" + r.Signer
+}
+
+// current reports whether a stored version cur shows what r shows
+// (content) and was signed by the certificate that would sign r
+// (signer). A version stored before versions named their signer (its hash
+// is the content's alone) counts as signed by r's certificate when it was
+// made once that certificate was valid: after an upgrade, the passes of
+// the certificate in use are not signed again, and those made before it
+// existed are.
+func current(cur *Pass, r Rendered) (content, signer bool) {
+	hash, by, named := strings.Cut(cur.ContentHash, "/")
+	content = hash == r.ContentHash
+	switch {
+	case r.Signer == "":
+		signer = true
+	case named:
+		signer = by == r.Signer
+	default:
+		signer = !cur.UpdatedAt.Before(r.SignerSince)
+	}
+	return content, signer
 }
 
 // Packager renders and signs Apple passes for the tenants it knows.
@@ -150,7 +190,7 @@ func (s *Service) store(ctx context.Context, p *Pass, r Rendered, now time.Time)
 		return err
 	}
 	p.PassTypeID = r.PassTypeID
-	p.ContentHash = r.ContentHash
+	p.ContentHash = versionHash(r)
 	p.Content, p.BlobKey = data, "" // written with the version's row
 	p.UpdateTag = now.UnixMilli()
 	p.UpdatedAt = now
@@ -186,9 +226,15 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if r.ContentHash == cur.ContentHash && !change.Erased {
+	sameContent, sameSigner := current(cur, r)
+	if sameContent && sameSigner && !change.Erased {
 		return nil, nil, nil, nil
 	}
+	// Only the signature is new (the certificate was renewed): the
+	// phones fetch the version (push-pass) and webhook subscribers hear
+	// of it, but neither the holder's app nor Google Wallet has anything
+	// new to show.
+	resigned := sameContent && !change.Erased
 	if ReadLater(cur.Ticket, t) {
 		// A sync that read SecuTix later wrote the pass since this one
 		// looked (Syncer.applyTicket's fence): what t shows is older.
@@ -211,7 +257,7 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 	next.SecretToken = t.OrderSecretToken
 	next.FileID, next.OrderID = t.FileID, t.OrderID
 	change.Prev, change.Next = cur, &next
-	if pol.Google && !pol.GoogleOnPayment && s.Google != nil && !change.Bulk {
+	if pol.Google && !pol.GoogleOnPayment && s.Google != nil && !change.Bulk && !resigned {
 		_, err := s.Google.GoogleObject(ctx, cur.Tenant, cur.SerialNumber)
 		switch {
 		case err == nil:
@@ -233,6 +279,9 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 		next.UpdatedAt = prev.Add(time.Second)
 	}
 	follow, ev := followUps(change, pol)
+	if resigned {
+		follow = slices.DeleteFunc(follow, func(t NewTask) bool { return t.Kind == TaskAppNotice || t.Kind == TaskGoogleSync })
+	}
 	return &next, follow, ev, nil
 }
 

@@ -1,9 +1,12 @@
 package pass_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smallstep/pkcs7"
+
+	"walletpass/certs"
 	"walletpass/pass"
 	"walletpass/pass/apple"
 	"walletpass/pass/apple/appletest"
@@ -670,5 +676,174 @@ func TestSameSecondVersionsFollowAtOnce(t *testing.T) {
 		if task.NextAttemptAt.After(made.Add(time.Millisecond)) {
 			t.Errorf("%s task due %v, a version made at %v", task.Kind, task.NextAttemptAt, made)
 		}
+	}
+}
+
+// issuerRegistry is the fixture's registry with the issuer of tenant
+// "demo" loaded from the pass certificate of dev, as a start of the
+// service loads it.
+func issuerRegistry(t *testing.T, f appletest.Fixture, dev certs.DevPaths) *apple.Registry {
+	t.Helper()
+	id, err := certs.Load(certs.Source{CertFile: dev.Cert, KeyFile: dev.Key, WWDRFile: dev.WWDRCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := apple.NewIssuer(apple.IssuerConfig{PassTypeID: appletest.PassTypeID, TeamID: appletest.TeamID,
+		OrganizationName: "Demo Concerts", WebServiceURL: "https://passes.example.com/api/demo/apple",
+		Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := apple.NewRegistry()
+	reg.AddIssuer("demo", is)
+	reg.AddTemplate(f.Template)
+	return reg
+}
+
+// renewedCertificate makes a new pass certificate for the fixture's pass
+// type, issued by the same WWDR: the yearly renewal.
+func renewedCertificate(t *testing.T, f appletest.Fixture) certs.DevPaths {
+	t.Helper()
+	dir := t.TempDir()
+	for _, p := range []string{f.Dev.WWDRCert, f.Dev.WWDRKey} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dev, err := certs.EnsureDev(dir, appletest.PassTypeID, appletest.TeamID, "Walletpass Test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dev
+}
+
+// signedBy returns the stored pass p as a phone downloads it (checked as
+// Wallet checks it) and the certificate its signature names as signer.
+func signedBy(t *testing.T, b bundle, p *pass.Pass) (map[string][]byte, *x509.Certificate) {
+	t.Helper()
+	data, err := b.files.PassFile(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appletest.Verify(t, data, b.wwdr)
+	files := appletest.Unzip(t, data)
+	p7, err := pkcs7.Parse(files["signature"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files, p7.GetOnlySigner()
+}
+
+// TestRenewedCertificateSignsAgain: once the pass type certificate is
+// renewed, the next sync of an unchanged ticket stores a new version of
+// its pass, signed by the new certificate, with the same pass.json, and
+// pushes it to the pass's devices; the holder's app and Google Wallet hear
+// of nothing (nothing they show changed). Loading the same certificate
+// again (a restart) signs nothing again.
+func TestRenewedCertificateSignsAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Policies = pass.Policies{"demo": {AppNotices: true, Google: true, GoogleOnPayment: true}}
+	f := appletest.Setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	p1, _, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files1, signer1 := signedBy(t, b, p1)
+	old := taskIDs(t, b)
+
+	b.svc.Packager = issuerRegistry(t, f, f.Dev) // a restart
+	if p, changed, err := b.svc.Apply(ctx, tk, "default"); err != nil || changed || p.Version != 1 {
+		t.Fatalf("after a restart with the same certificate: version %d, changed %v, %v", p.Version, changed, err)
+	}
+
+	renewed := renewedCertificate(t, f)
+	b.svc.Packager = issuerRegistry(t, f, renewed)
+	p2, changed, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !changed || p2.Version != 2 {
+		t.Fatalf("after the renewal: version %d, changed %v; want a version 2", p2.Version, changed)
+	}
+	files2, signer2 := signedBy(t, b, p2)
+	leaf, err := certs.LoadCertificate(renewed.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !signer2.Equal(leaf) || signer2.Equal(signer1) {
+		t.Errorf("version 2 is signed by %v (serial %v), want the renewed certificate (serial %v)",
+			signer2.Subject, signer2.SerialNumber, leaf.SerialNumber)
+	}
+	if !bytes.Equal(files1["pass.json"], files2["pass.json"]) {
+		t.Errorf("the pass.json changed:\n%s\n%s", files1["pass.json"], files2["pass.json"])
+	}
+	if kinds := newTasks(t, b, old); kinds[pass.TaskPushPass] != 1 || len(kinds) != 1 {
+		t.Errorf("tasks after the renewal: %v, want one push-pass", kinds)
+	}
+	if p, changed, err := b.svc.Apply(ctx, tk, "default"); err != nil || changed || p.Version != 2 {
+		t.Errorf("the next sync: version %d, changed %v, %v", p.Version, changed, err)
+	}
+}
+
+// unnamedSigner is the Packager of a release whose versions did not name
+// their signer: their hash is the content's alone.
+type unnamedSigner struct{ pass.Packager }
+
+func (u unnamedSigner) Render(ctx context.Context, tenant, template string, in pass.PassInput) (pass.Rendered, error) {
+	r, err := u.Packager.Render(ctx, tenant, template, in)
+	r.Signer, r.SignerSince = "", time.Time{}
+	return r, err
+}
+
+// TestUpgradeKeepsSignedPasses: after an upgrade, a version stored by a
+// release whose versions did not name their signer is current if it was
+// made once the certificate in use was valid (that certificate signed it:
+// the upgrade signs nothing again), and is signed again if it was made
+// before (an earlier certificate signed it); the new version names its
+// signer.
+func TestUpgradeKeepsSignedPasses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := appletest.Setup(t)
+	leaf, err := certs.LoadCertificate(f.Dev.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		made     time.Time
+		resigned bool
+	}{
+		{"made with the certificate in use", leaf.NotBefore.Add(time.Minute), false},
+		{"made before the certificate in use", leaf.NotBefore.Add(-time.Hour), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := setup(t)
+			reg := b.svc.Packager
+			tk := apple.SampleTicket(pass.EventConcert)
+			b.svc.Packager, b.svc.Clock = unnamedSigner{reg}, func() time.Time { return tc.made }
+			p1, _, err := b.svc.Apply(ctx, tk, "default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(p1.ContentHash, "/") {
+				t.Fatalf("stored hash %q names a signer", p1.ContentHash)
+			}
+			b.svc.Packager, b.svc.Clock = reg, func() time.Time { return tc.made.Add(24 * time.Hour) } // the upgrade
+			p, changed, err := b.svc.Apply(ctx, tk, "default")
+			if err != nil || changed != tc.resigned {
+				t.Fatalf("version %d, changed %v, %v; want changed %v", p.Version, changed, err, tc.resigned)
+			}
+			if tc.resigned && !strings.HasPrefix(p.ContentHash, p1.ContentHash+"/") {
+				t.Errorf("new version's hash %q, want the content's (%q) and its signer", p.ContentHash, p1.ContentHash)
+			}
+		})
 	}
 }

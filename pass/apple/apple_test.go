@@ -12,11 +12,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -621,5 +623,94 @@ func TestSeasonTicketListsItsEvents(t *testing.T) {
 	bad.Upcoming[2].ID = bad.Upcoming[0].ID
 	if _, err := is.Build(b.tpl, apple.Input{Ticket: bad, SerialNumber: testSerial, AuthToken: testToken}); pass.KindOf(err) != pass.KindInvalid {
 		t.Errorf("a repeated event id: %v", err)
+	}
+}
+
+// TestSeasonTicketDates: a season ticket's pass expires after its last
+// upcoming event, not after its own, and is on the lock screen at each of
+// its next events (at most ten, each window at most a day), not only at
+// the first; relevantDate is the next event's start. The ticket's own
+// event may be its first match without an end, or the season's validity
+// (more than a day: not a match, so not relevant).
+func TestSeasonTicketDates(t *testing.T) {
+	b := setup(t)
+	id, err := certs.Load(certs.Source{CertFile: b.dev.Cert, KeyFile: b.dev.Key, WWDRFile: b.dev.WWDRCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	season := func(matches int) pass.Ticket {
+		tk := apple.SampleSeason()
+		tk.Event.End = time.Time{} // the first match, without an end
+		first := tk.Upcoming[0]
+		tk.Upcoming = nil
+		for i := range matches {
+			start := first.Start.AddDate(0, 0, 7*i)
+			tk.Upcoming = append(tk.Upcoming, pass.UpcomingEvent{ID: fmt.Sprintf("match-%02d", i+1),
+				Name: fmt.Sprintf("Match %d", i+1), Start: start, End: start.Add(150 * time.Minute)})
+		}
+		return tk
+	}
+	validity := season(4)
+	validity.Event.Start = time.Date(2026, 8, 1, 0, 0, 0, 0, validity.Event.Start.Location())
+	validity.Event.End = time.Date(2027, 5, 31, 23, 59, 0, 0, validity.Event.Start.Location())
+	validity.Event.Doors = time.Time{}
+	before := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		tk   pass.Ticket
+		now  time.Time
+		want []pass.UpcomingEvent // the events the pass is relevant at
+	}{
+		{"three matches", season(3), before, season(3).Upcoming},
+		{"twelve matches", season(12), before, season(12).Upcoming[:10]},
+		{"the first two over", season(12), season(12).Upcoming[1].End.Add(time.Minute), season(12).Upcoming[2:12]},
+		{"dated by its validity", validity, before, validity.Upcoming},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is, err := apple.NewIssuer(apple.IssuerConfig{PassTypeID: appletest.PassTypeID, TeamID: appletest.TeamID,
+				OrganizationName: "Demo", Cert: id.Leaf, Key: id.Key, WWDR: id.WWDR, Clock: func() time.Time { return tc.now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			built, err := is.Build(b.tpl, apple.Input{Ticket: tc.tk, SerialNumber: testSerial, AuthToken: testToken})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pj := appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
+			date := func(v any) time.Time {
+				t.Helper()
+				s, _ := v.(string)
+				d, err := time.Parse(time.RFC3339, s)
+				if err != nil {
+					t.Fatalf("date %v: %v", v, err)
+				}
+				return d
+			}
+			last := tc.tk.Upcoming[len(tc.tk.Upcoming)-1]
+			if exp := date(pj["expirationDate"]); exp.Before(last.End) || exp.Before(tc.tk.Event.End) {
+				t.Errorf("expirationDate %v, want after the last match's end %v and the ticket's %v", exp, last.End, tc.tk.Event.End)
+			}
+			if got := date(pj["relevantDate"]); !got.Equal(tc.want[0].Start) {
+				t.Errorf("relevantDate %v, want the next match's start %v", got, tc.want[0].Start)
+			}
+			rds, _ := pj["relevantDates"].([]any)
+			var windows [][2]time.Time
+			for _, rd := range rds {
+				m := rd.(map[string]any)
+				w := [2]time.Time{date(m["startDate"]), date(m["endDate"])}
+				if d := w[1].Sub(w[0]); d <= 0 || d > 24*time.Hour {
+					t.Errorf("window %v lasts %v", w, d)
+				}
+				windows = append(windows, w)
+			}
+			if len(windows) != len(tc.want) {
+				t.Errorf("%d relevantDates %v, want one for each of %d matches", len(windows), windows, len(tc.want))
+			}
+			for _, u := range tc.want {
+				if !slices.ContainsFunc(windows, func(w [2]time.Time) bool { return !u.Start.Before(w[0]) && u.End.Before(w[1].Add(time.Second)) }) {
+					t.Errorf("no relevantDates window holds %s (%v to %v): %v", u.ID, u.Start, u.End, windows)
+				}
+			}
+		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,6 +185,8 @@ func (n *NFC) message(t pass.Ticket) string {
 // is safe for concurrent use.
 type Issuer struct {
 	cfg IssuerConfig
+	// signer names the signing identity (see signerID).
+	signer string
 }
 
 // NewIssuer checks cfg and returns an Issuer. It returns an error of kind
@@ -225,7 +228,18 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if len(probs) > 0 {
 		return nil, pass.Errorf(pass.KindInvalid, "apple issuer: %s", strings.Join(probs, "; "))
 	}
-	return &Issuer{cfg: cfg}, nil
+	return &Issuer{cfg: cfg, signer: signerID(cfg.Cert, cfg.WWDR)}, nil
+}
+
+// signerID names the certificate that signs an issuer's passes, with the
+// intermediate the signature carries (pass.Rendered.Signer): the first 16
+// bytes of the SHA-256 of their DER, in hex. It changes when either is
+// renewed or replaced, and never when the same files are loaded again.
+func signerID(cert, wwdr *x509.Certificate) string {
+	h := sha256.New()
+	h.Write(cert.Raw)
+	h.Write(wwdr.Raw)
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 func checkWebServiceURL(s string, allowHTTP bool) error {
@@ -275,7 +289,9 @@ func (is *Issuer) Build(t *Template, in Input) (*Built, error) {
 }
 
 // ContentHash returns a hash of everything a holder sees: the pass.json
-// and the template's static files.
+// and the template's static files. It leaves out the signature: what
+// decides whether a stored version is current names its signer apart
+// (pass.Rendered.Signer).
 func ContentHash(t *Template, passJSON []byte) string {
 	h := sha256.New()
 	h.Write([]byte(t.hash))
@@ -392,10 +408,17 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 		}
 		w.WriteByte(']')
 	}
+	// A season ticket's dates are its events' at the time of rendering
+	// (Service.RefreshUpcoming renders such passes again as time goes by).
+	var now time.Time
+	if tk.MultiEvent() {
+		now = cfg.Clock.Now()
+	}
+	next, windows := relevance(&tk, now)
 	w.WriteString(`,"relevantDate":`)
-	writeJSONString(w, formatDate(tk.Event.Start))
+	writeJSONString(w, formatDate(next))
 	w.WriteString(`,"relevantDates":[`)
-	for i, win := range relevantWindows(tk.Event) {
+	for i, win := range windows {
 		if i > 0 {
 			w.WriteByte(',')
 		}
@@ -406,7 +429,7 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 		w.WriteByte('}')
 	}
 	w.WriteString(`],"expirationDate":`)
-	writeJSONString(w, formatDate(expiration(tk.Event)))
+	writeJSONString(w, formatDate(ticketExpiration(&tk)))
 	if voided {
 		w.WriteString(`,"voided":true`)
 	}
@@ -425,8 +448,8 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 	}
 	w.WriteString(`,"semantics":`)
 	writeSemantics(w, &tk)
-	if len(tk.Upcoming) > 0 {
-		writeUpcoming(w, &tk, cfg.Clock.Now())
+	if tk.MultiEvent() {
+		writeUpcoming(w, &tk, now)
 	}
 	w.WriteByte('}')
 
@@ -556,8 +579,80 @@ func relevantWindows(e pass.Event) [][2]time.Time {
 	return out
 }
 
-// expiration is when the pass shows as expired: six hours after the end,
-// or twelve hours after the start when the end is unknown.
+// relevance is when the pass of t belongs on the lock screen: the start
+// of its next event (relevantDate, which iOS before 18 reads) and the
+// windows of relevantDates. A ticket for one event gets that event's
+// windows (relevantWindows). A season or multi-event ticket gets those of
+// its own event and of each upcoming one, soonest first: the next
+// maxRelevantWindows that have not ended at now (the last one when all
+// have), so that its pass is on the lock screen at every match, not only
+// at the first. An upcoming event that starts when the ticket's own event
+// does is that event, listed again. The ticket's own event is left out
+// when it lasts more than a day: that is the season's validity (SecuTix
+// dates a season ticket without a performance by it), not a match.
+func relevance(t *pass.Ticket, now time.Time) (time.Time, [][2]time.Time) {
+	if !t.MultiEvent() {
+		return t.Event.Start, relevantWindows(t.Event)
+	}
+	type window struct {
+		event time.Time // the start of the window's event
+		span  [2]time.Time
+	}
+	var all []window
+	seen := make(map[int64]bool, len(t.Upcoming)+1) // events' starts
+	add := func(e pass.Event) {
+		if seen[e.Start.UnixNano()] {
+			return
+		}
+		seen[e.Start.UnixNano()] = true
+		for _, span := range relevantWindows(e) {
+			all = append(all, window{e.Start, span})
+		}
+	}
+	if start, end := relevantWindow(t.Event); end.Sub(start) <= 24*time.Hour {
+		add(t.Event)
+	}
+	for _, u := range t.Upcoming {
+		add(pass.Event{Start: u.Start, End: u.End, TimeZone: t.Event.TimeZone})
+	}
+	slices.SortStableFunc(all, func(a, b window) int { return a.span[0].Compare(b.span[0]) })
+	var next time.Time
+	var out [][2]time.Time
+	for _, w := range all {
+		if len(out) == maxRelevantWindows {
+			break
+		}
+		if !w.span[1].After(now) {
+			continue
+		}
+		if len(out) == 0 {
+			next = w.event
+		}
+		out = append(out, w.span)
+	}
+	if len(out) == 0 { // every event is over
+		last := all[len(all)-1]
+		return last.event, [][2]time.Time{last.span}
+	}
+	return next, out
+}
+
+// ticketExpiration is when the pass of t shows as expired: when its own
+// event expires, or a season ticket's last upcoming event if that is
+// later (a season ticket's own event may be its first match, or its
+// validity without an end).
+func ticketExpiration(t *pass.Ticket) time.Time {
+	exp := expiration(t.Event)
+	for _, u := range t.Upcoming {
+		if e := expiration(pass.Event{Start: u.Start, End: u.End}); e.After(exp) {
+			exp = e
+		}
+	}
+	return exp
+}
+
+// expiration is when the pass of an event shows as expired: six hours
+// after the end, or twelve hours after the start when the end is unknown.
 func expiration(e pass.Event) time.Time {
 	if !e.End.IsZero() {
 		return e.End.Add(6 * time.Hour)

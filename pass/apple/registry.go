@@ -63,7 +63,8 @@ func (r *Registry) Render(_ context.Context, tenant, template string, in pass.Pa
 	if err != nil {
 		return pass.Rendered{}, err
 	}
-	return pass.Rendered{PassJSON: pj, ContentHash: ContentHash(t, pj), PassTypeID: is.cfg.PassTypeID, Template: template}, nil
+	return pass.Rendered{PassJSON: pj, ContentHash: ContentHash(t, pj), PassTypeID: is.cfg.PassTypeID, Template: template,
+		Signer: is.signer, SignerSince: is.cfg.Cert.NotBefore}, nil
 }
 
 // Sign implements pass.Packager: it returns the stored form of the pass
