@@ -152,7 +152,8 @@ type Workers struct {
 	// with SecuTix's ticket list and syncs the orders that differ
 	// (default 15m; "off").
 	ReconcileEvery Duration `yaml:"reconcileEvery"`
-	// Retention keeps finished tasks, events, timelines, the push log and
+	// Retention keeps finished tasks (done or dead: a dead task may hold
+	// an order SecuTix sent whole), events, timelines, the push log and
 	// delivered outbound webhook messages this long (default 720h).
 	Retention Duration `yaml:"retention"`
 }

@@ -69,6 +69,10 @@ type ErasureStore interface {
 	// ForgetOrderInstallations removes the organiser's app registrations
 	// of an order.
 	ForgetOrderInstallations(ctx context.Context, tenant, secretToken string) error
+	// ForgetOrderPayloads removes the order SecuTix sent whole (a V2
+	// webhook's body: holder and buyer data) from the order's sync tasks,
+	// whatever their state; those still to run fetch the order instead.
+	ForgetOrderPayloads(ctx context.Context, order OrderRef) error
 	// HolderDataAfter returns up to limit file ids of orders with a pass
 	// whose event ended before endedBefore and whose erasure is not
 	// complete (never recorded, or stopped half-way).
@@ -135,10 +139,12 @@ func (e *Eraser) Erase(ctx context.Context, req ErasureRequest) (ErasureReport, 
 	}
 	var secrets []string           // the orders, in the passes' order
 	words := map[string][]string{} // order secret -> what to scrub
+	orders := map[string]OrderRef{}
 	for _, p := range ps {
 		if _, ok := words[p.SecretToken]; !ok && p.SecretToken != "" {
 			secrets = append(secrets, p.SecretToken)
 			words[p.SecretToken] = nil
+			orders[p.SecretToken] = OrderRef{Tenant: req.Tenant, SecretToken: p.SecretToken, FileID: p.FileID, OrderID: p.OrderID}
 		}
 		for _, w := range []string{p.Ticket.HolderName, p.Ticket.HolderEmail} {
 			if strings.TrimSpace(w) != "" {
@@ -160,6 +166,9 @@ func (e *Eraser) Erase(ctx context.Context, req ErasureRequest) (ErasureReport, 
 			unscrubbed[secret] = true
 		}
 		rep.Timeline += n
+		if err := e.Store.ForgetOrderPayloads(ctx, orders[secret]); err != nil {
+			errs = append(errs, err)
+		}
 		if req.FileID != 0 {
 			if err := e.Store.ForgetOrderInstallations(ctx, req.Tenant, secret); err != nil {
 				errs = append(errs, err)

@@ -60,9 +60,19 @@ func TestErasure(t *testing.T) {
 			t.Errorf("the error repeats the address it was given: %v", err) // personal data stays out of errors
 		}
 	}
+	// Her order as a V2 webhook carried it, waiting in a sync task.
+	v2 := pass.OrderRef{Tenant: "demo", FileID: 10, Details: json.RawMessage(`{"orderDetailsData":{"contact":{"email":"lea@example.ch"}}}`)}
+	if _, err := b.db.Enqueue(ctx, pass.TaskOf(v2, ""), time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	rep, err := er.Erase(ctx, pass.ErasureRequest{Tenant: "demo", Email: "Lea@Example.ch"})
 	if err != nil || rep.Passes != 1 || rep.Files != 1 || rep.Timeline != 1 {
 		t.Fatalf("erase: %+v %v", rep, err)
+	}
+	if tasks, _ := b.db.ListTasks(ctx, pass.TaskPending, 100); len(tasks) == 0 || slices.ContainsFunc(tasks, func(tk pass.Task) bool {
+		return strings.Contains(string(tk.Payload), "lea@")
+	}) {
+		t.Errorf("%d tasks, one keeping the order SecuTix sent (or none)", len(tasks))
 	}
 	p, err := b.db.GetPass(ctx, "demo", p1.SerialNumber)
 	if err != nil {

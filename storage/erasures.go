@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -207,6 +208,57 @@ func (s *DB) ForgetOrderInstallations(ctx context.Context, tenant, secretToken s
 		for _, table := range []string{"app_installations", "app_notices_sent"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE tenant = $1 AND secret_token = $2`, tenant, secretToken); err != nil {
 				return fmt.Errorf("storage: forget %s: %w", table, err)
+			}
+		}
+		return nil
+	})
+}
+
+// ForgetOrderPayloads removes the order's details (a V2 webhook's body)
+// from its sync tasks, whatever their state: those with the order's
+// secret, file id or order id as their key.
+func (s *DB) ForgetOrderPayloads(ctx context.Context, order pass.OrderRef) error {
+	var keys []any
+	for _, r := range []pass.OrderRef{{SecretToken: order.SecretToken}, {FileID: order.FileID}, {OrderID: order.OrderID}} {
+		if r.SecretToken != "" || r.FileID != 0 || r.OrderID != 0 {
+			keys = append(keys, r.DedupKey())
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, payload FROM tasks WHERE tenant = $1 AND kind = $2
+			AND dedup_key IN (`+placeholders(3, len(keys))+`)`, append([]any{order.Tenant, pass.TaskSyncOrder}, keys...)...)
+		if err != nil {
+			return fmt.Errorf("storage: forget order payloads: %w", err)
+		}
+		changed := map[string]string{}
+		for rows.Next() {
+			var id, payload string
+			if err := rows.Scan(&id, &payload); err != nil {
+				rows.Close()
+				return fmt.Errorf("storage: forget order payloads: %w", err)
+			}
+			var ref pass.OrderRef
+			if json.Unmarshal([]byte(payload), &ref) != nil || len(ref.Details) == 0 {
+				continue
+			}
+			ref.Details = nil
+			b, err := json.Marshal(ref)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("storage: forget order payloads: %w", err)
+			}
+			changed[id] = string(b)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("storage: forget order payloads: %w", err)
+		}
+		for id, payload := range changed {
+			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET payload = $1 WHERE id = $2`, payload, id); err != nil {
+				return fmt.Errorf("storage: forget order payloads: %w", err)
 			}
 		}
 		return nil

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -101,6 +102,45 @@ func TestErasureCompletion(t *testing.T) {
 		}
 		if got, err := db.GetPass(ctx, "demo", "er1"); err != nil || got.Version != 3 {
 			t.Errorf("the pass after the drops: %+v, %v", got, err)
+		}
+	})
+}
+
+// TestForgetOrderPayloads: the order a V2 webhook carried whole (holder
+// and buyer data) leaves every sync task of the order, pending or dead,
+// found by its secret, file id or order id; another order's stays.
+func TestForgetOrderPayloads(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		details := json.RawMessage(`{"orderDetailsData":{"orderId":70,"contact":{"email":"ada@example.com"}}}`)
+		for _, r := range []pass.OrderRef{
+			{Tenant: "demo", OrderID: 70, Details: details},
+			{Tenant: "demo", FileID: 7, Details: details},
+			{Tenant: "demo", OrderID: 71, Details: details}, // another order
+		} {
+			if _, err := db.Enqueue(ctx, pass.TaskOf(r, ""), t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, _ := db.Claim(ctx, t0, time.Minute, 1)
+		if err := db.Fail(ctx, c[0], "malformed", t0, true, t0); err != nil { // one of them dead
+			t.Fatal(err)
+		}
+		if err := db.ForgetOrderPayloads(ctx, pass.OrderRef{Tenant: "demo", SecretToken: "tok", FileID: 7, OrderID: 70}); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range []pass.TaskState{pass.TaskPending, pass.TaskDead} {
+			tasks, _ := db.ListTasks(ctx, st, 10)
+			for _, tk := range tasks {
+				var r pass.OrderRef
+				if err := json.Unmarshal(tk.Payload, &r); err != nil {
+					t.Fatal(err)
+				}
+				if kept := len(r.Details) > 0; kept != (r.OrderID == 71) || r.Tenant != "demo" || (r.OrderID == 0 && r.FileID == 0) {
+					t.Errorf("%s task %s: %s", st, tk.DedupKey, tk.Payload)
+				}
+			}
 		}
 	})
 }

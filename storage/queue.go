@@ -755,14 +755,14 @@ func (s *DB) Timeline(ctx context.Context, tenant, secretToken string, fileID in
 	return out, rows.Err()
 }
 
-// PurgeBefore deletes finished tasks, webhook events, timeline entries,
+// PurgeBefore deletes finished tasks (done or dead), webhook events, timeline entries,
 // pushes and delivered webhook messages older than cutoff (and those given
 // up on, by when they were made), and returns how many rows went. Pending
 // messages stay whatever their age.
 func (s *DB) PurgeBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for _, q := range []string{
-		`DELETE FROM tasks WHERE state = 'done' AND finished_at < $1`,
+		`DELETE FROM tasks WHERE state IN ('done', 'dead') AND finished_at < $1`,
 		`DELETE FROM webhook_events WHERE received_at < $1`,
 		`DELETE FROM order_timeline WHERE at < $1`,
 		`DELETE FROM push_log WHERE at < $1`,

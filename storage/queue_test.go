@@ -389,10 +389,13 @@ func TestPurge(t *testing.T) {
 		db.RecordWebhook(ctx, event("s1", 1, "PAID", t0), syncTask("s1"), t0)
 		c, _ := db.Claim(ctx, t0, time.Minute, 1)
 		db.Complete(ctx, c[0], t0, t0)
+		db.Enqueue(ctx, syncTask("s3"), t0)
+		c, _ = db.Claim(ctx, t0, time.Minute, 1)
+		db.Fail(ctx, c[0], "secutix: the order is malformed", t0, true, t0) // dead
 		db.Enqueue(ctx, syncTask("s2"), t0)
 		n, err := db.PurgeBefore(ctx, t0.Add(time.Hour))
-		if err != nil || n != 2 { // the done task and the event
-			t.Errorf("purged %d rows (%v), want 2", n, err)
+		if err != nil || n != 3 { // the done task, the dead one and the event
+			t.Errorf("purged %d rows (%v), want 3", n, err)
 		}
 		if pending, _ := db.ListTasks(ctx, pass.TaskPending, 10); len(pending) != 1 {
 			t.Errorf("a pending task was purged")
