@@ -6,17 +6,22 @@
 package storage
 
 import (
+	"context"
+	"database/sql"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"walletpass/pass"
 )
 
 // metaCache keeps pass metadata (what the PassKit web service reads on
-// every GET) in memory for a store that only this process writes (SQLite).
-// Every pass write drops its entry after the commit, and a read that raced
-// a write does not fill the cache (the epoch moved), so a cached entry is
-// never older than the last commit.
+// every GET) in memory for a store this process writes (SQLite). Every
+// pass write drops its entry after the commit, and a read that raced a
+// write does not fill the cache (the epoch moved), so a cached entry is
+// never older than this process's last commit. Another process that
+// writes the file (`walletpass holders erase`) is caught by a foreignWatch,
+// which empties the cache.
 type metaCache struct {
 	mu    sync.RWMutex
 	m     map[string]pass.Pass
@@ -75,4 +80,79 @@ func (c *metaCache) drop(tenant, serial string) {
 	c.epoch.Add(1)
 	delete(c.m, metaKey(tenant, serial))
 	c.mu.Unlock()
+}
+
+// flush forgets every pass (another process wrote the database).
+func (c *metaCache) flush() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.epoch.Add(1)
+	c.m = map[string]pass.Pass{}
+	c.mu.Unlock()
+}
+
+// foreignWatch empties a metaCache when the database file changed by a
+// commit of another connection: SQLite's data_version, read on a
+// connection of its own that never writes, changes then. This process's
+// writes change it too (they come from another connection), which costs
+// the cache its entries at most every foreignWatchEvery; the writes of
+// another process are seen within that, and before any task is claimed
+// (Claim checks first), so that a push a CLI queued with its change never
+// reaches a phone before the cache has forgotten the pass.
+type foreignWatch struct {
+	db   *sql.DB // one connection, query-only
+	meta *metaCache
+	mu   sync.Mutex
+	last int64
+	stop chan struct{}
+	done chan struct{}
+}
+
+const foreignWatchEvery = 250 * time.Millisecond
+
+func newForeignWatch(db *sql.DB, meta *metaCache) *foreignWatch {
+	w := &foreignWatch{db: db, meta: meta, last: -1, stop: make(chan struct{}), done: make(chan struct{})}
+	w.check(context.Background())
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(foreignWatchEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+				w.check(context.Background())
+			}
+		}
+	}()
+	return w
+}
+
+// check empties the cache if the database changed since the last check
+// (or cannot tell: an error empties it too).
+func (w *foreignWatch) check(ctx context.Context) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var v int64
+	if err := w.db.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil || v != w.last {
+		if w.last != -1 || err != nil {
+			w.meta.flush()
+		}
+		w.last = v
+	}
+}
+
+func (w *foreignWatch) close() {
+	if w == nil {
+		return
+	}
+	close(w.stop)
+	<-w.done
+	w.db.Close()
 }

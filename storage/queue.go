@@ -449,6 +449,7 @@ const sqlClaim = `UPDATE tasks SET state = 'running', attempts = attempts + 1,
 // all; on PostgreSQL, concurrent claims (from any instance) never take the
 // same task.
 func (s *DB) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]pass.Task, error) {
+	s.watch.check(ctx) // a task another process queued follows its writes: the cache forgets them first
 	ms := now.UnixMilli()
 	args := []any{newID(), ms + lease.Milliseconds(), ms, limit}
 	var rows *sql.Rows

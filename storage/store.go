@@ -40,6 +40,7 @@ type DB struct {
 	// its answers where this process is the only writer (SQLite).
 	passMeta *sql.Stmt
 	meta     *metaCache
+	watch    *foreignWatch // SQLite: the commits of other processes empty meta
 	ckpt     *checkpointer // SQLite: WAL checkpoints off the write path
 
 	// PostgreSQL only: the connection settings (ListenTasks connects with
@@ -98,6 +99,13 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	s.stmts = &stmtCache{db: w}
 	s.meta = newMetaCache()
+	wv, err := sql.Open("sqlite", dsn("_pragma=query_only(1)"))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
+	}
+	wv.SetMaxOpenConns(1) // data_version is a connection's: always this one
+	s.watch = newForeignWatch(wv, s.meta)
 	s.group = newGroupCommitter(w, s.stmts, nil)
 	ck, err := sql.Open("sqlite", dsn())
 	if err != nil {
@@ -148,6 +156,7 @@ func (s *DB) Close() error {
 	if s.ckpt != nil {
 		s.ckpt.close()
 	}
+	s.watch.close()
 	s.stmts.close()
 	if s.passMeta != nil {
 		s.passMeta.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -227,6 +228,65 @@ func TestPassMetaNeverStale(t *testing.T) {
 		close(stop)
 		wg.Wait()
 	})
+}
+
+// TestPassMetaSeesAnotherProcess: on SQLite another process may write
+// the file (walletpass holders erase, beside the running service): the
+// pass metadata this store has in memory is forgotten before it claims a
+// task (the push that process queued with its change), and within a
+// moment anyway, so a phone never gets a 304 for a version it lacks.
+func TestPassMetaSeesAnotherProcess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "w.db")
+	server, err := storage.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	p := newPass("s1", 100)
+	if err := server.CreatePass(ctx, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := server.GetPassMeta(ctx, "demo", "s1"); err != nil || got.Version != p.Version {
+		t.Fatalf("meta %+v %v", got, err)
+	}
+	cli, err := storage.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(from *pass.Pass) *pass.Pass {
+		t.Helper()
+		next := *from
+		next.Version++
+		next.UpdateTag++
+		if err := cli.UpdatePass(ctx, &next, pushFollows(&next)); err != nil {
+			t.Fatal(err)
+		}
+		return &next
+	}
+	p = write(p)
+	// The push the other process queued is claimed: the cache forgot first.
+	if _, err := server.Claim(ctx, time.Now(), time.Minute, 10); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := server.GetPassMeta(ctx, "demo", "s1"); err != nil || got.Version != p.Version {
+		t.Errorf("after the other process's write and a claim: version %d (%v), want %d", got.Version, err, p.Version)
+	}
+	// Without a claim: within a moment.
+	p = write(p)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := server.GetPassMeta(ctx, "demo", "s1")
+		if err == nil && got.Version == p.Version {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other process's version %d never showed (%v)", p.Version, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cli.Close()
 }
 
 func TestPassesOfOrdersAndMovements(t *testing.T) {
