@@ -48,8 +48,12 @@ func markRoutineFailure(c *gin.Context) { c.Set(ctxRoutineFailure, true) }
 func routineFailure(c *gin.Context) bool { return c.GetBool(ctxRoutineFailure) }
 
 // limitBody caps every request body; handlers that read more get an error.
-func limitBody(n int64) gin.HandlerFunc {
+func limitBody(n int64, larger map[string]int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		n := n
+		if l, ok := larger[c.FullPath()]; ok {
+			n = l
+		}
 		if c.Request.ContentLength > n {
 			writeProblem(c, http.StatusRequestEntityTooLarge, "the request body is too large")
 			return

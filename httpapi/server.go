@@ -21,8 +21,12 @@ import (
 	"walletpass/pass/apple"
 )
 
-// MaxBody caps every request body; endpoints set lower limits of their own.
+// MaxBody caps every request body; endpoints set lower limits of their
+// own, and SecuTix's V2 webhook a larger one (MaxV2Body).
 const MaxBody = 1 << 20
+
+// v2Path is the route of SecuTix's order webhook V2.
+const v2Path = "/api/:tenantId/webhooks/secutix/v2/orders"
 
 // Pinger is something whose health readiness depends on.
 type Pinger interface {
@@ -270,7 +274,8 @@ func (s *Server) routes() *gin.Engine {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		s.log.Error("trusted proxies", "error", err)
 	}
-	r.Use(withCorrelationID, s.logRequests, s.recoverProblem, limitBody(MaxBody), noSniff) // a panic's 500 is logged and counted too
+	r.Use(withCorrelationID, s.logRequests, s.recoverProblem, noSniff, // a panic's 500 is logged and counted too
+		limitBody(MaxBody, map[string]int64{v2Path: MaxV2Body}))
 	r.NoRoute(func(c *gin.Context) { writeProblem(c, http.StatusNotFound, "no such resource") })
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, http.StatusMethodNotAllowed, "method not allowed on this resource")
@@ -289,7 +294,7 @@ func (s *Server) routes() *gin.Engine {
 	r.POST("/api/:tenantId/webhooks/listeners/secutix/orders", s.countWebhook("secutix-order"), s.orderListener)
 	r.GET("/api/:tenantId/webhooks/secutix/v1/orders/:orderId", s.countWebhook("secutix-v1"), s.orderV1)
 	r.POST("/api/:tenantId/webhooks/secutix/v1/orders/:orderId", s.countWebhook("secutix-v1"), s.orderV1)
-	r.POST("/api/:tenantId/webhooks/secutix/v2/orders", s.countWebhook("secutix-v2"), s.orderV2)
+	r.POST(v2Path, s.countWebhook("secutix-v2"), s.orderV2)
 
 	// The PassKit web service under each pass's webServiceURL.
 	passkit := r.Group("/api/:tenantId/apple/v1")

@@ -19,10 +19,13 @@ import (
 	"walletpass/secutix/webhook"
 )
 
-// Body limits of the webhook endpoints.
+// Body limits of the webhook endpoints. A V2 body is SecuTix's order
+// details, for up to 100 orders: a group order's alone may pass a
+// megabyte, and SecuTix drops a webhook refused twelve times, so it may
+// be larger than MaxBody.
 const (
 	MaxListenerBody = 64 << 10
-	MaxV2Body       = MaxBody
+	MaxV2Body       = 16 << 20
 )
 
 // WebhookInbox takes SecuTix's webhooks (pass.Inbox): it records each with
@@ -198,6 +201,9 @@ func (s *Server) orderV2(c *gin.Context) {
 	}
 	corr := correlationID(c)
 	for i, o := range orders {
+		if len(o.Details) > pass.MaxOrderDetails {
+			o.Details = nil // too large to keep with its task: the sync fetches the order
+		}
 		ev := pass.WebhookEvent{Tenant: tenant, Source: "secutix-v2", SecretToken: o.OrderSecretID, OrderID: o.OrderID,
 			State: "FINALIZED", CorrelationID: corr, Details: o.Details}
 		if _, err := s.deps.Webhooks.Inbox.Receive(c.Request.Context(), ev); err != nil {

@@ -208,6 +208,29 @@ func TestNativeWebhooks(t *testing.T) {
 	if !keys["order:10000702652"] || !keys["secret:Xk3p9Q2rT7"] || len(keys) != 2 {
 		t.Errorf("task keys = %v", keys)
 	}
+	// A group order's details beyond a megabyte: taken, and synced by its
+	// id (too large to keep with the task); beyond MaxV2Body: refused.
+	big := `{"orderDetailsData":{"orderId":10000702654,"orderState":"CLOSED","note":"` + strings.Repeat("x", 3<<19) + `"}}`
+	if resp, body := send(t, "POST", h.srv.URL+"/api/demo/webhooks/secutix/v2/orders", big, nil); resp.StatusCode != 200 {
+		t.Fatalf("a 1.5 MiB V2 body: %d %s", resp.StatusCode, body)
+	}
+	tasks, _ = h.db.ListTasks(context.Background(), pass.TaskPending, 10)
+	found := false
+	for _, tk := range tasks {
+		if tk.DedupKey == "order:10000702654" {
+			found = true
+			if len(tk.Payload) > 1<<10 {
+				t.Errorf("the large order's task keeps %d bytes", len(tk.Payload))
+			}
+		}
+	}
+	if !found {
+		t.Error("the large order has no sync task")
+	}
+	huge := `{"orderDetailsData":{"orderId":1,"note":"` + strings.Repeat("x", httpapi.MaxV2Body) + `"}}`
+	if resp, _ := send(t, "POST", h.srv.URL+"/api/demo/webhooks/secutix/v2/orders", huge, nil); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a V2 body over MaxV2Body: %d, want 413", resp.StatusCode)
+	}
 }
 
 // FuzzListenerEndpoint posts arbitrary bodies to the listener: a 200 only
