@@ -785,6 +785,36 @@ func TestScopeAliases(t *testing.T) {
 	}
 }
 
+// TestVerifyScopeEmptyFailsClosed: with an empty required scope, no
+// token passes, whatever scopes it carries (ScopeAliases has "" for every
+// scope that is not an alias, so an unguarded check accepted them all).
+func TestVerifyScopeEmptyFailsClosed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, c := range []struct {
+		name string
+		edit func(jwt.MapClaims)
+	}{
+		{"the default scope", func(jwt.MapClaims) {}},
+		{"several scopes", func(c jwt.MapClaims) { c["scope"] = "tickets:read passes:read scans:write" }},
+		{"an unknown scope", func(c jwt.MapClaims) { c["scope"] = "anything" }},
+		{"an alias", func(c jwt.MapClaims) { c["scope"] = "Pass.Read" }},
+		{"scp as an array", func(c jwt.MapClaims) { delete(c, "scope"); c["scp"] = []any{"tickets:read", "x"} }},
+		{"no scope at all", func(c jwt.MapClaims) { delete(c, "scope") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			token := sign(t, jwt.SigningMethodES256, b.keys.ec, ecKid, claims(c.edit))
+			_, err := b.v.VerifyScope(context.Background(), token, "")
+			checkRefusal(t, err, token, pass.KindForbidden, "no scope is configured for this endpoint: every token is refused")
+		})
+	}
+	// The same tokens still pass where a scope is named.
+	token := sign(t, jwt.SigningMethodES256, b.keys.ec, ecKid, claims())
+	if _, err := b.v.VerifyScope(context.Background(), token, "tickets:read"); err != nil {
+		t.Errorf("VerifyScope tickets:read: %v", err)
+	}
+}
+
 func TestVerifierKeyRotation(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -267,6 +267,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 // VerifyScope is Verify with another required scope than the configured
 // one: the organisers' API asks tickets:read (or the tenant's scope) for
 // getTicketsUrl, passes:read for the passes API, scans:write for scans.
+// An empty scope refuses every token (an error of kind KindForbidden): it
+// never means that any scope will do.
 func (v *Verifier) VerifyScope(ctx context.Context, token, scope string) (*Claims, error) {
 	if token == "" {
 		return nil, ErrNoToken
@@ -430,6 +432,11 @@ func (v *Verifier) checkClaims(mc jwt.MapClaims, scope string) (*Claims, error) 
 		// Another tenant trusts the same issuer and audience: a token that
 		// names no tenant would open both.
 		return nil, pass.Errorf(pass.KindForbidden, "the token does not name its tenant (claim %s)", v.tenantClaim)
+	}
+	if scope == "" {
+		// No scope to look for: fail closed. ScopeAliases[s] is "" for
+		// every scope that is not an alias, so any token would pass.
+		return nil, pass.Errorf(pass.KindForbidden, "no scope is configured for this endpoint: every token is refused")
 	}
 	if !slices.ContainsFunc(scopes, func(s string) bool { return s == scope || ScopeAliases[s] == scope }) {
 		return nil, pass.Errorf(pass.KindForbidden, "the token lacks the scope %s", scope)

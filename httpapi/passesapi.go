@@ -102,9 +102,10 @@ var passFilters = []string{"pageIndex", "pageSize", "fileId", "orderId", "perfor
 // listPasses: GET /api/{tenant}/passes?pageIndex&pageSize&fileId&orderId&
 // performanceId&movementId&ticketId&status&installed; the total is in
 // x-pagination-total. Another parameter (a filter this API does not
-// have, such as the product we replace's filter[0].field) is refused
-// rather than ignored: ignored, it would answer with passes it did not
-// select.
+// have, such as the product we replace's filter[0].field), a parameter
+// given twice or empty, and an id filter that is not a positive whole
+// number (fileId=0 would select every pass) are refused rather than
+// ignored: ignored, the answer would hold passes it did not select.
 func (s *Server) listPasses(c *gin.Context) {
 	tenant := c.Param("tenantId")
 	if _, ok := s.tenants[tenant]; !ok || s.deps.Tickets.Passes == nil {
@@ -116,37 +117,46 @@ func (s *Server) listPasses(c *gin.Context) {
 	}
 	q := pass.PassQuery{Tenant: tenant, Limit: defaultPageSize}
 	bad := func(msg string) { writeProblem(c, http.StatusBadRequest, msg) }
-	for _, name := range slices.Sorted(maps.Keys(c.Request.URL.Query())) {
-		if !slices.Contains(passFilters, name) {
+	query := c.Request.URL.Query()
+	for _, name := range slices.Sorted(maps.Keys(query)) {
+		switch {
+		case !slices.Contains(passFilters, name):
 			bad(fmt.Sprintf("unknown parameter %q: the passes API takes %s", name, strings.Join(passFilters, ", ")))
+			return
+		case len(query[name]) > 1:
+			bad(name + " is given more than once")
+			return
+		case query[name][0] == "":
+			bad(name + " is empty: give it a value or leave it out")
 			return
 		}
 	}
-	intParam := func(name string, max int64, dst func(int64)) bool {
-		v := c.Query(name)
+	// intParam reads the whole number name, from lo to hi, into dst (not
+	// called when name is absent).
+	intParam := func(name string, lo, hi int64, dst func(int64)) bool {
+		v := query.Get(name)
 		if v == "" {
 			return true
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 || n > max || strings.HasPrefix(v, "+") {
-			bad(name + " must be a whole number from 0 to " + strconv.FormatInt(max, 10))
+		if err != nil || n < lo || n > hi || strings.HasPrefix(v, "+") {
+			bad(fmt.Sprintf("%s must be a whole number from %d to %d", name, lo, hi))
 			return false
 		}
 		dst(n)
 		return true
 	}
+	// The id filters start at 1: SecuTix ids are positive, and the
+	// query's zero means no filter.
+	const maxID = 1 << 62
 	var pageIndex int64
-	if !intParam("pageIndex", 1_000_000, func(n int64) { pageIndex = n }) ||
-		!intParam("pageSize", pass.MaxPageSize, func(n int64) { q.Limit = int(n) }) ||
-		!intParam("fileId", 1<<62, func(n int64) { q.FileID = n }) ||
-		!intParam("orderId", 1<<62, func(n int64) { q.OrderID = n }) ||
-		!intParam("performanceId", 1<<62, func(n int64) { q.PerformanceID = n }) ||
-		!intParam("movementId", 1<<62, func(n int64) { q.MovementID = n }) ||
-		!intParam("ticketId", 1<<62, func(n int64) { q.TicketID = n }) {
-		return
-	}
-	if q.Limit == 0 {
-		bad("pageSize must be from 1 to " + strconv.Itoa(pass.MaxPageSize))
+	if !intParam("pageIndex", 0, 1_000_000, func(n int64) { pageIndex = n }) ||
+		!intParam("pageSize", 1, pass.MaxPageSize, func(n int64) { q.Limit = int(n) }) ||
+		!intParam("fileId", 1, maxID, func(n int64) { q.FileID = n }) ||
+		!intParam("orderId", 1, maxID, func(n int64) { q.OrderID = n }) ||
+		!intParam("performanceId", 1, maxID, func(n int64) { q.PerformanceID = n }) ||
+		!intParam("movementId", 1, maxID, func(n int64) { q.MovementID = n }) ||
+		!intParam("ticketId", 1, maxID, func(n int64) { q.TicketID = n }) {
 		return
 	}
 	q.Offset = int(pageIndex) * q.Limit

@@ -223,6 +223,9 @@ type Server struct {
 	authFailures, callbackFailures *clientLimiter
 	// proxies are Deps.TrustedProxies, parsed.
 	proxies []netip.Prefix
+	// proxyWarned: the warning that requests come through a proxy while
+	// none is trusted was logged (once per server).
+	proxyWarned atomic.Bool
 	// notReady is whether the last readiness probe failed.
 	notReady atomic.Bool
 	// readyCheck shares the health checks between readiness probes.
@@ -594,5 +597,19 @@ func (s *Server) allowSigning(c *gin.Context) bool {
 
 // clientIP is the address of the request's client the per-client limits
 // count: the peer, or, behind a trusted proxy, the right-most address of
-// X-Forwarded-For the proxies did not add (httpx.ClientIP).
-func (s *Server) clientIP(c *gin.Context) string { return httpx.ClientIP(c.Request, s.proxies) }
+// X-Forwarded-For the proxies did not add (httpx.ClientIP). The first
+// request that looks forwarded by a proxy while none is trusted
+// (httpx.UntrustedForward) logs a warning: every client behind that proxy
+// counts as the proxy, so per-client limits become one limit for all.
+func (s *Server) clientIP(c *gin.Context) string {
+	ip := httpx.ClientIP(c.Request, s.proxies)
+	if !s.proxyWarned.Load() {
+		if header, ok := httpx.UntrustedForward(c.Request, s.proxies); ok && s.proxyWarned.CompareAndSwap(false, true) {
+			s.log.WarnContext(c.Request.Context(), "requests come through a proxy, but server.trustedProxies is empty: "+
+				"every client behind it shares the proxy's per-client rate limits; set server.trustedProxies to the "+
+				"proxy's addresses (logged once)", slog.String("peer", ip), slog.String("header", header),
+				slog.String("correlationId", correlationID(c)))
+		}
+	}
+	return ip
+}

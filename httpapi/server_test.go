@@ -473,3 +473,82 @@ func TestFailedReadinessLogsOncePerChange(t *testing.T) {
 		})
 	}
 }
+
+// TestUntrustedProxyWarnsOnce: while no proxy is trusted, the first
+// request from a loopback or private peer that carries X-Forwarded-For or
+// X-Real-IP (a proxy the per-client limits take for one client) logs one
+// warning naming server.trustedProxies, and later ones log nothing more; a
+// public peer sending the headers (a client lying about its address), a
+// private peer without them, and any request once a proxy is trusted log
+// nothing.
+func TestUntrustedProxyWarnsOnce(t *testing.T) {
+	t.Parallel()
+	type request struct{ peer, header, value string }
+	tests := []struct {
+		name    string
+		trusted []string
+		reqs    []request
+		// want is how many warnings there are after each request.
+		want []int
+	}{
+		{
+			name: "no proxy trusted",
+			reqs: []request{
+				{"198.51.100.1:4000", "X-Forwarded-For", "203.0.113.9"}, // a client lying
+				{"[2001:db8::1]:4000", "X-Real-IP", "203.0.113.9"},      // a client lying, IPv6
+				{"10.0.0.5:4000", "", ""},                               // an internal client
+				{"10.0.0.5:4000", "X-Forwarded-For", "203.0.113.9"},     // the balancer
+				{"10.0.0.5:4000", "X-Forwarded-For", "203.0.113.10"},
+				{"127.0.0.1:4000", "X-Real-IP", "203.0.113.11"}, // another proxy
+			},
+			want: []int{0, 0, 0, 1, 1, 1},
+		},
+		{
+			name:    "the balancer trusted",
+			trusted: []string{"10.0.0.0/8"},
+			reqs: []request{
+				{"10.0.0.5:4000", "X-Forwarded-For", "203.0.113.9"},
+				{"192.168.1.5:4000", "X-Real-IP", "203.0.113.9"},
+			},
+			want: []int{0, 0},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs syncWriter
+			h := httpapi.New(httpapi.Deps{Log: slog.New(slog.NewJSONHandler(&logs, nil)), TrustedProxies: tc.trusted})
+			warnings := func() []map[string]any {
+				var out []map[string]any
+				for _, r := range logRecords(t, logs.String()) {
+					if msg, _ := r["msg"].(string); strings.Contains(msg, "server.trustedProxies") {
+						out = append(out, r)
+					}
+				}
+				return out
+			}
+			for i, rq := range tc.reqs {
+				// The order page counts its clients (a rate limit).
+				req := httptest.NewRequest(http.MethodGet, "/demo/orders/"+strings.Repeat("a", 24), nil)
+				req.RemoteAddr = rq.peer
+				if rq.header != "" {
+					req.Header.Set(rq.header, rq.value)
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusNotFound {
+					t.Fatalf("request %d: %d, want the order page's 404", i, w.Code)
+				}
+				if got := len(warnings()); got != tc.want[i] {
+					t.Fatalf("after request %d (%s, %s: %s): %d warnings, want %d\n%s", i, rq.peer, rq.header, rq.value, got,
+						tc.want[i], logs.String())
+				}
+			}
+			for _, r := range warnings() {
+				if r["level"] != "WARN" || r["peer"] != "10.0.0.5" || r["header"] != "X-Forwarded-For" {
+					t.Errorf("the warning: %v, want WARN naming peer 10.0.0.5 and X-Forwarded-For", r)
+				}
+			}
+		})
+	}
+}

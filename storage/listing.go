@@ -11,7 +11,9 @@ import (
 // passesWithInstalls is the tenant's passes, filtered by file, order,
 // performance, movement, ticket and status, each with its Apple
 // registrations and its Google object's state and last callback ($1 …
-// $7). Integer parameters are cast
+// $7). An id of 0 (PassQuery's zero value) is no filter: whoever takes
+// an id from outside refuses 0 (the passes API does), else it would
+// select every pass. Integer parameters are cast
 // so that PostgreSQL reads them as BIGINT (SecuTix ids pass 2^31).
 const passesWithInstalls = `SELECT p.*,
 	(SELECT COUNT(*) FROM registrations r WHERE r.tenant = p.tenant AND r.pass_type_id = p.pass_type_id
@@ -37,12 +39,17 @@ const installedFilter = `($8 = ''
 	OR ($8 = 'none' AND x.apple_devices = 0 AND x.google_last <> 'save'))`
 
 // ListPasses returns a page of the passes q selects, oldest first, with
-// where each is installed, and how many q selects in all.
+// where each is installed, and how many q selects in all; an id of 0 in q
+// selects any. It returns an error of kind KindInvalid for a negative id
+// or an unknown Installed.
 func (s *DB) ListPasses(ctx context.Context, q pass.PassQuery) ([]pass.PassListing, int, error) {
 	switch q.Installed {
 	case "", "apple", "google", "wallet", "none":
 	default:
 		return nil, 0, pass.Errorf(pass.KindInvalid, "installed must be apple, google, wallet or none")
+	}
+	if min(q.FileID, q.OrderID, q.PerformanceID, q.MovementID, q.TicketID) < 0 {
+		return nil, 0, pass.Errorf(pass.KindInvalid, "an id filter is negative")
 	}
 	if q.Limit <= 0 || q.Limit > pass.MaxPageSize {
 		q.Limit = pass.MaxPageSize

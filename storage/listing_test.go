@@ -93,5 +93,13 @@ func TestListPasses(t *testing.T) {
 		if _, _, err := db.ListPasses(ctx, pass.PassQuery{Tenant: "demo", Installed: "phone"}); pass.KindOf(err) != pass.KindInvalid {
 			t.Errorf("unknown installed filter: %v", err)
 		}
+		// A negative id selects nothing any caller meant: refused, not an
+		// empty page.
+		for _, q := range []pass.PassQuery{{FileID: -1}, {OrderID: -1}, {PerformanceID: -1}, {MovementID: -2}, {TicketID: -103}} {
+			q.Tenant = "demo"
+			if _, _, err := db.ListPasses(ctx, q); pass.KindOf(err) != pass.KindInvalid {
+				t.Errorf("negative id filter %+v: %v, want an invalid error", q, err)
+			}
+		}
 	})
 }

@@ -112,7 +112,8 @@ func TestPassesAPI(t *testing.T) {
 		t.Errorf("listed pass: %+v", v)
 	}
 	for _, q := range []string{"?pageSize=0", "?pageSize=501", "?pageIndex=-1", "?fileId=abc", "?status=lost", "?installed=phone", "?fileId=+5",
-		"?ticketId=x", "?filter%5B0%5D.field=identifiers.movementId&filter%5B0%5D.operator=equals&filter%5B0%5D.value=1", "?fileid=1"} {
+		"?ticketId=x", "?filter%5B0%5D.field=identifiers.movementId&filter%5B0%5D.operator=equals&filter%5B0%5D.value=1", "?fileid=1",
+		"?fileId=0", "?orderId=0", "?performanceId=0", "?movementId=0", "?ticketId=0", "?fileId=", "?fileId=1&fileId=0"} {
 		if resp, body := fetch(t, list+q, reader); resp.StatusCode != 400 {
 			t.Errorf("%s: %d %s, want 400", q, resp.StatusCode, body)
 		}

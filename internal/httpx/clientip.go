@@ -77,6 +77,43 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	return peer
 }
 
+// UntrustedForward reports whether r looks forwarded by a proxy while no
+// proxy is trusted: trusted is empty, the peer is on a loopback,
+// private or shared (RFC 6598) address, where load balancers and reverse
+// proxies sit, and r carries X-Forwarded-For or X-Real-IP (header says
+// which). ClientIP then takes the proxy for the client, so that every
+// client behind it shares one address. A peer on a public address that
+// sends these headers is a client speaking for itself, not a proxy: false.
+func UntrustedForward(r *http.Request, trusted []netip.Prefix) (header string, ok bool) {
+	if len(trusted) > 0 {
+		return "", false
+	}
+	switch {
+	case r.Header.Get("X-Forwarded-For") != "":
+		header = "X-Forwarded-For"
+	case r.Header.Get("X-Real-IP") != "":
+		header = "X-Real-IP"
+	default:
+		return "", false
+	}
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
+	}
+	a, err := netip.ParseAddr(peer)
+	if err != nil {
+		return "", false
+	}
+	if a = a.WithZone("").Unmap(); !a.IsLoopback() && !a.IsPrivate() && !sharedSpace.Contains(a) {
+		return "", false
+	}
+	return header, true
+}
+
+// sharedSpace is the shared address space of carrier-grade NAT (RFC
+// 6598), which some clouds' load balancers use to reach their backends.
+var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
+
 // parseHop reads one address of X-Forwarded-For, which some balancers
 // write with the client's port ("203.0.113.9:1234", "[2001:db8::1]:1234").
 func parseHop(s string) (netip.Addr, error) {

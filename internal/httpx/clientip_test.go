@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 )
 
@@ -45,6 +46,57 @@ func TestClientIP(t *testing.T) {
 		if _, err := ParseProxies([]string{"10.0.0.0/8", bad}); err == nil {
 			t.Errorf("%q was taken for a proxy", bad)
 		}
+	}
+}
+
+// TestUntrustedForward: a request from a loopback, private or shared
+// address carrying X-Forwarded-For or X-Real-IP while no proxy is trusted
+// came through a proxy the limits do not know; one from a public address
+// is a client's own word, and with a trusted proxy nothing is missing.
+func TestUntrustedForward(t *testing.T) {
+	t.Parallel()
+	trusted, err := ParseProxies([]string{"10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, peer, xff, realIP string
+		trusted                 bool
+		want                    string
+	}{
+		{"private IPv4 with X-Forwarded-For", "10.1.2.3:4000", "203.0.113.9", "", false, "X-Forwarded-For"},
+		{"private IPv4 with X-Real-IP", "192.168.1.9:4000", "", "203.0.113.9", false, "X-Real-IP"},
+		{"loopback", "127.0.0.1:4000", "203.0.113.9", "", false, "X-Forwarded-For"},
+		{"IPv6 loopback", "[::1]:4000", "203.0.113.9", "", false, "X-Forwarded-For"},
+		{"IPv6 unique local", "[fd00::5]:4000", "203.0.113.9", "", false, "X-Forwarded-For"},
+		{"private IPv4 in IPv6", "[::ffff:172.16.0.5]:4000", "203.0.113.9", "", false, "X-Forwarded-For"},
+		{"shared address space", "100.100.1.1:4000", "203.0.113.9", "", false, "X-Forwarded-For"},
+		{"both headers", "10.1.2.3:4000", "203.0.113.9", "203.0.113.9", false, "X-Forwarded-For"},
+		{"public peer lying", "198.51.100.1:4000", "203.0.113.9", "203.0.113.9", false, ""},
+		{"public IPv6 peer lying", "[2001:db8::1]:4000", "203.0.113.9", "", false, ""},
+		{"private peer without a header", "10.1.2.3:4000", "", "", false, ""},
+		{"a proxy is trusted", "10.1.2.3:4000", "203.0.113.9", "", true, ""},
+		{"another private peer while a proxy is trusted", "192.168.1.9:4000", "203.0.113.9", "", true, ""},
+		{"peer not an address", "pipe", "203.0.113.9", "", false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = c.peer
+			if c.xff != "" {
+				r.Header.Set("X-Forwarded-For", c.xff)
+			}
+			if c.realIP != "" {
+				r.Header.Set("X-Real-IP", c.realIP)
+			}
+			var list []netip.Prefix
+			if c.trusted {
+				list = trusted
+			}
+			header, ok := UntrustedForward(r, list)
+			if header != c.want || ok != (c.want != "") {
+				t.Errorf("UntrustedForward = %q, %v; want %q, %v", header, ok, c.want, c.want != "")
+			}
+		})
 	}
 }
 
