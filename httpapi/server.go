@@ -321,6 +321,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/api/:tenantId/webhooks/:id", s.getSubscription)
 	r.PATCH("/api/:tenantId/webhooks/:id", s.patchSubscription)
 	r.DELETE("/api/:tenantId/webhooks/:id", s.deleteSubscription)
+	r.POST("/api/:tenantId/webhooks/:id/secret", s.rotateSecret)
 	r.GET("/api/:tenantId/passes/:file", s.passFile)
 	r.GET("/api/:tenantId/orders/:secret/tickets.pkpasses", s.downloadBundle)
 	r.GET("/:tenantId/orders/:secret", s.orderPageHandler)

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -24,6 +26,9 @@ type SubscriptionStore interface {
 	CreateSubscription(ctx context.Context, sub pass.Subscription) error
 	UpdateSubscription(ctx context.Context, sub pass.Subscription) error
 	DeleteSubscription(ctx context.Context, tenant, id string) error
+	// RotateSecret gives the subscription secret, the previous one signing
+	// beside it until previousUntil (not at all when that is not after at).
+	RotateSecret(ctx context.Context, tenant, id, secret string, previousUntil, at time.Time) (*pass.Subscription, error)
 }
 
 // SubscriptionDeps is the webhook subscriptions API.
@@ -38,7 +43,7 @@ type SubscriptionDeps struct {
 const MaxSubscriptionBody = 16 << 10
 
 // SubscriptionView is a subscription as the API shows it; the secret
-// only in the answer to its creation.
+// only in the answer to its creation or rotation.
 type SubscriptionView struct {
 	ID          string    `json:"id"`
 	Endpoint    string    `json:"endpoint"`
@@ -48,15 +53,68 @@ type SubscriptionView struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
 	Secret      string    `json:"secret,omitempty"`
+	// PreviousSecretUntil, after a rotation, is when the previous secret
+	// stops signing beside the new one.
+	PreviousSecretUntil *time.Time `json:"previousSecretUntil,omitempty"`
 }
 
-func subscriptionView(s pass.Subscription, withSecret bool) SubscriptionView {
+func subscriptionView(s pass.Subscription, withSecret bool, now time.Time) SubscriptionView {
 	v := SubscriptionView{ID: s.ID, Endpoint: s.Endpoint, Events: s.Events, Enabled: s.Enabled, Description: s.Description,
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
 	if withSecret {
 		v.Secret = s.Secret
 	}
+	if len(s.Secrets(now)) > 1 {
+		until := s.PreviousUntil
+		v.PreviousSecretUntil = &until
+	}
 	return v
+}
+
+// Secret rotation: the previous secret signs beside the new one for
+// DefaultSecretOverlap unless the body says otherwise, at most
+// MaxSecretOverlap (0: it stops at once, for a secret that leaked).
+const (
+	DefaultSecretOverlap = 24 * time.Hour
+	MaxSecretOverlap     = 7 * 24 * time.Hour
+)
+
+// rotateSecret: POST /api/{tenant}/webhooks/{id}/secret, optionally
+// {"previousSecretValidFor": seconds} → the subscription with its new
+// secret, shown this once.
+func (s *Server) rotateSecret(c *gin.Context) {
+	sub, ok := s.subscription(c, ScopeWebhooksWrite)
+	if !ok {
+		return
+	}
+	raw, ok := readBody(c, MaxSubscriptionBody)
+	if !ok {
+		return
+	}
+	overlap := DefaultSecretOverlap
+	if len(bytes.TrimSpace(raw)) > 0 {
+		var b struct {
+			For *int64 `json:"previousSecretValidFor"`
+		}
+		if !decodeStrict(c, raw, &b, `the body must be empty or {"previousSecretValidFor": seconds}`) {
+			return
+		}
+		if b.For != nil {
+			if *b.For < 0 || *b.For > int64(MaxSecretOverlap/time.Second) {
+				writeProblem(c, http.StatusBadRequest, "previousSecretValidFor is 0 to "+strconv.Itoa(int(MaxSecretOverlap/time.Second))+" seconds")
+				return
+			}
+			overlap = time.Duration(*b.For) * time.Second
+		}
+	}
+	now := s.now().UTC()
+	rotated, err := s.deps.Subscriptions.Store.RotateSecret(c.Request.Context(), sub.Tenant, sub.ID, s.deps.Subscriptions.NewSecret(),
+		now.Add(overlap), now)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, subscriptionView(*rotated, true, now))
 }
 
 // subscriptionBody is a POST or PATCH body; PATCH leaves out what it does
@@ -90,14 +148,14 @@ func (s *Server) listSubscriptions(c *gin.Context) {
 	}
 	out := make([]SubscriptionView, 0, len(subs))
 	for _, sub := range subs {
-		out = append(out, subscriptionView(sub, false))
+		out = append(out, subscriptionView(sub, false, s.now()))
 	}
 	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) getSubscription(c *gin.Context) {
 	if sub, ok := s.subscription(c, ScopeWebhooksRead); ok {
-		c.JSON(http.StatusOK, subscriptionView(*sub, false))
+		c.JSON(http.StatusOK, subscriptionView(*sub, false, s.now()))
 	}
 }
 
@@ -187,7 +245,7 @@ func (s *Server) createSubscription(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/api/"+tenant+"/webhooks/"+sub.ID)
-	c.JSON(http.StatusCreated, subscriptionView(sub, true))
+	c.JSON(http.StatusCreated, subscriptionView(sub, true, s.now()))
 }
 
 func (s *Server) patchSubscription(c *gin.Context) {
@@ -200,7 +258,7 @@ func (s *Server) patchSubscription(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, subscriptionView(*sub, false))
+	c.JSON(http.StatusOK, subscriptionView(*sub, false, s.now()))
 }
 
 func (s *Server) deleteSubscription(c *gin.Context) {

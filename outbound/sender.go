@@ -159,15 +159,22 @@ func NewSender(allowLocal bool) *Sender {
 // comes with a *pass.RetryAfterError saying how long the endpoint asks to
 // be left alone.
 func (s *Sender) Send(ctx context.Context, sub pass.Subscription, m pass.OutboundMessage) (int, error) {
-	wh, err := standardwebhooks.NewWebhook(sub.Secret)
-	if err != nil {
-		return 0, pass.Wrap(pass.KindInvalid, err, "the subscription's secret")
-	}
 	now := time.Now()
-	sig, err := wh.Sign(m.ID, now, m.Payload)
-	if err != nil {
-		return 0, err
+	// Several signatures, space-separated, while a rotated secret's
+	// overlap lasts: a receiver that knows either secret verifies.
+	var sigs []string
+	for _, secret := range sub.Secrets(now) {
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			return 0, pass.Wrap(pass.KindInvalid, err, "the subscription's secret")
+		}
+		sig, err := wh.Sign(m.ID, now, m.Payload)
+		if err != nil {
+			return 0, err
+		}
+		sigs = append(sigs, sig)
 	}
+	sig := strings.Join(sigs, " ")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.Endpoint, bytes.NewReader(m.Payload))
 	if err != nil {
 		return 0, pass.Errorf(pass.KindInvalid, "the subscription's endpoint is not a URL")

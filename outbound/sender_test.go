@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"walletpass/pass"
 )
@@ -188,5 +191,45 @@ func TestSendRetryAfter(t *testing.T) {
 		if st != tc.status || got < tc.want-2*time.Second || got > tc.want {
 			t.Errorf("%d %q: status %d, retry after %v; want %d, %v", tc.status, tc.header, st, got, tc.status, tc.want)
 		}
+	}
+}
+
+// TestSendDuringARotation: while a rotated secret's overlap lasts, a
+// delivery carries a signature by each secret, so a receiver that knows
+// either verifies it (with the Standard Webhooks library); after the
+// overlap, only the new secret signs.
+func TestSendDuringARotation(t *testing.T) {
+	var mu sync.Mutex
+	var got []http.Header
+	var bodies [][]byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got, bodies = append(got, r.Header.Clone()), append(bodies, b)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	old, current := NewSecret(), NewSecret()
+	sub := pass.Subscription{ID: "wh_1", Endpoint: srv.URL, Secret: current, PreviousSecret: old, PreviousUntil: time.Now().Add(time.Hour)}
+	m := pass.OutboundMessage{ID: "msg_1", Payload: []byte(`{"type":"pass.updated"}`)}
+	if st, err := NewSender(true).Send(context.Background(), sub, m); err != nil || st != 200 {
+		t.Fatalf("send: %d %v", st, err)
+	}
+	sub.PreviousUntil = time.Now().Add(-time.Second)
+	if st, err := NewSender(true).Send(context.Background(), sub, m); err != nil || st != 200 {
+		t.Fatalf("send after the overlap: %d %v", st, err)
+	}
+	verifies := func(secret string, i int) bool {
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wh.Verify(bodies[i], got[i]) == nil
+	}
+	if n := len(strings.Fields(got[0].Get("webhook-signature"))); n != 2 || !verifies(old, 0) || !verifies(current, 0) {
+		t.Errorf("during the overlap: %d signatures, old verifies %v, new verifies %v", n, verifies(old, 0), verifies(current, 0))
+	}
+	if n := len(strings.Fields(got[1].Get("webhook-signature"))); n != 1 || verifies(old, 1) || !verifies(current, 1) {
+		t.Errorf("after the overlap: %d signatures, old verifies %v, new verifies %v", n, verifies(old, 1), verifies(current, 1))
 	}
 }

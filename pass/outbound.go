@@ -39,9 +39,22 @@ type Subscription struct {
 	Events      []string
 	Enabled     bool
 	Description string
-	Secret      string // whsec_…: shown once, at creation
+	Secret      string // whsec_…: shown once, at creation or rotation
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// PreviousSecret, after a rotation, signs beside Secret until
+	// PreviousUntil.
+	PreviousSecret string
+	PreviousUntil  time.Time
+}
+
+// Secrets returns the secrets that sign a delivery at now: the current
+// one, and the previous one until its rotation's overlap ends.
+func (s Subscription) Secrets(now time.Time) []string {
+	if s.PreviousSecret != "" && now.Before(s.PreviousUntil) {
+		return []string{s.Secret, s.PreviousSecret}
+	}
+	return []string{s.Secret}
 }
 
 // Wants reports whether the subscription takes events of type typ.

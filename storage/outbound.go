@@ -11,24 +11,60 @@ import (
 	"walletpass/pass"
 )
 
-const subscriptionColumns = `tenant, id, endpoint, events, enabled, description, secret, created_at, updated_at`
+const subscriptionColumns = `tenant, id, endpoint, events, enabled, description, secret, created_at, updated_at,
+	previous_secret, previous_until`
 
 func scanSubscription(r scanner) (*pass.Subscription, error) {
 	var s pass.Subscription
 	var events string
-	var created, updated int64
-	if err := r.Scan(&s.Tenant, &s.ID, &s.Endpoint, &events, &s.Enabled, &s.Description, &s.Secret, &created, &updated); err != nil {
+	var created, updated, until int64
+	if err := r.Scan(&s.Tenant, &s.ID, &s.Endpoint, &events, &s.Enabled, &s.Description, &s.Secret, &created, &updated,
+		&s.PreviousSecret, &until); err != nil {
 		return nil, err
 	}
 	s.Events = strings.Fields(events)
 	s.CreatedAt, s.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+	if until != 0 {
+		s.PreviousUntil = time.UnixMilli(until).UTC()
+	}
 	return &s, nil
+}
+
+// RotateSecret gives a subscription a new signing secret; the one it
+// replaces keeps signing beside it until previousUntil (not at all when
+// that is not after at). It returns the subscription as rotated; an error
+// wrapping pass.ErrNotFound when the tenant has no such subscription.
+func (s *DB) RotateSecret(ctx context.Context, tenant, id, secret string, previousUntil, at time.Time) (*pass.Subscription, error) {
+	until := previousUntil.UnixMilli()
+	if !previousUntil.After(at) {
+		until = 0
+	}
+	var sub *pass.Subscription
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_subscriptions SET previous_secret = CASE WHEN CAST($4 AS BIGINT) = 0 THEN '' ELSE secret END,
+			previous_until = CAST($4 AS BIGINT), secret = $3, updated_at = $5 WHERE tenant = $1 AND id = $2`,
+			tenant, id, secret, until, at.UnixMilli())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("subscription %s: %w", id, pass.ErrNotFound)
+		}
+		sub, err = scanSubscription(tx.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM webhook_subscriptions
+			WHERE tenant = $1 AND id = $2`, tenant, id))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: rotate secret: %w", err)
+	}
+	return sub, nil
 }
 
 // CreateSubscription stores a new webhook subscription.
 func (s *DB) CreateSubscription(ctx context.Context, sub pass.Subscription) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_subscriptions (`+subscriptionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_subscriptions (`+subscriptionColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 0)`,
 			sub.Tenant, sub.ID, sub.Endpoint, strings.Join(sub.Events, " "), sub.Enabled, sub.Description, sub.Secret,
 			sub.CreatedAt.UnixMilli(), sub.UpdatedAt.UnixMilli())
 		if err != nil {

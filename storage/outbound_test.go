@@ -275,3 +275,39 @@ func checkPlans(t *testing.T, d testDB, cases []planCase) {
 		}
 	}
 }
+
+// TestRotateSecret: a rotation keeps the replaced secret beside the new
+// one until the overlap ends; an overlap of none drops it; another
+// tenant's subscription is not found.
+func TestRotateSecret(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.UnixMilli(1_800_000_000_000).UTC()
+		sub := pass.Subscription{Tenant: "demo", ID: "wh_1", Endpoint: "https://crm.example.com/h", Events: []string{"*"},
+			Enabled: true, Secret: "whsec_a", CreatedAt: now, UpdatedAt: now}
+		if err := db.CreateSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.RotateSecret(ctx, "demo", "wh_1", "whsec_b", now.Add(time.Hour), now)
+		if err != nil || got.Secret != "whsec_b" || got.PreviousSecret != "whsec_a" || !got.PreviousUntil.Equal(now.Add(time.Hour)) {
+			t.Fatalf("rotated: %+v %v", got, err)
+		}
+		if s := got.Secrets(now.Add(time.Minute)); len(s) != 2 {
+			t.Errorf("secrets during the overlap: %d", len(s))
+		}
+		if s := got.Secrets(now.Add(time.Hour)); len(s) != 1 || s[0] != "whsec_b" {
+			t.Errorf("secrets after the overlap: %v", s)
+		}
+		if read, _ := db.Subscription(ctx, "demo", "wh_1"); read == nil || read.PreviousSecret != "whsec_a" {
+			t.Errorf("read back: %+v", read)
+		}
+		got, err = db.RotateSecret(ctx, "demo", "wh_1", "whsec_c", now, now)
+		if err != nil || got.Secret != "whsec_c" || got.PreviousSecret != "" || len(got.Secrets(now)) != 1 {
+			t.Errorf("rotated at once: %+v %v", got, err)
+		}
+		if _, err := db.RotateSecret(ctx, "other", "wh_1", "whsec_d", now, now); !errors.Is(err, pass.ErrNotFound) {
+			t.Errorf("another tenant's: %v", err)
+		}
+	})
+}

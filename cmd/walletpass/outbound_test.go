@@ -236,6 +236,24 @@ func TestOutboundWebhooks(t *testing.T) {
 		!strings.Contains(string(body), "CRM (prod)") {
 		t.Errorf("patch: %d %s", st, body)
 	}
+	// The secret rotated: the receiver still knows only the old one, which
+	// signs beside the new one for the overlap (every delivery below).
+	if st, body := call("POST", "/api/demo/webhooks/"+created.ID+"/secret", reader, nil); st != 403 {
+		t.Errorf("rotate with webhooks:read: %d %s", st, body)
+	}
+	if st, body := call("POST", "/api/demo/webhooks/"+created.ID+"/secret", writer, map[string]any{"previousSecretValidFor": -1}); st != 400 {
+		t.Errorf("rotate with a negative overlap: %d %s", st, body)
+	}
+	st, body = call("POST", "/api/demo/webhooks/"+created.ID+"/secret", writer, map[string]any{"previousSecretValidFor": 3600})
+	var rotated httpapi.SubscriptionView
+	if err := json.Unmarshal(body, &rotated); err != nil || st != 200 || rotated.Secret == "" || rotated.Secret == created.Secret ||
+		rotated.PreviousSecretUntil == nil {
+		t.Fatalf("rotate: %d %s", st, body)
+	}
+	if st, body := call("GET", "/api/demo/webhooks/"+created.ID, reader, nil); st != 200 || strings.Contains(string(body), rotated.Secret) ||
+		!strings.Contains(string(body), "previousSecretUntil") {
+		t.Errorf("get after the rotation: %d %s", st, body)
+	}
 
 	o := s.createOrder(map[string]any{"count": 1})
 	tk := o.Tickets[0]
