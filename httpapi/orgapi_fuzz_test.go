@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"walletpass/auth"
 	"walletpass/pass"
 )
 
@@ -62,6 +63,18 @@ func (f *fakeSubscriptions) CreateSubscription(_ context.Context, s pass.Subscri
 
 func (f *fakeSubscriptions) UpdateSubscription(_ context.Context, s pass.Subscription) error {
 	return f.CreateSubscription(context.Background(), s)
+}
+
+func (f *fakeSubscriptions) RotateSecret(_ context.Context, _, id, secret string, until, at time.Time) (*pass.Subscription, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.subs[id]
+	if !ok {
+		return nil, pass.ErrNotFound
+	}
+	s.PreviousSecret, s.PreviousUntil, s.Secret, s.UpdatedAt = s.Secret, until, secret, at
+	f.subs[id] = s
+	return &s, nil
 }
 
 func (f *fakeSubscriptions) DeleteSubscription(_ context.Context, _, id string) error {
@@ -122,7 +135,7 @@ func FuzzOrganiserBodies(f *testing.F) {
 	subs := &fakeSubscriptions{subs: map[string]pass.Subscription{}}
 	notices := &fakeNotices{}
 	eraser := &fakeEraser{}
-	const key = "wpk_fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz"
+	key, _ := auth.NewAPIKey() // the credentials pass; the bodies are what is fuzzed
 	srv := httptest.NewServer(New(Deps{
 		Tenants: []TenantInfo{{ID: "demo", Name: "Demo"}},
 		Scans:   scanner,
@@ -140,7 +153,7 @@ func FuzzOrganiserBodies(f *testing.F) {
 			}},
 	}))
 	f.Cleanup(srv.Close)
-	post := func(t *testing.T, path, body string) int {
+	post := func(t testing.TB, path, body string) int {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
 		req.Header.Set("X-API-Key", key)
 		resp, err := http.DefaultClient.Do(req)
@@ -149,6 +162,11 @@ func FuzzOrganiserBodies(f *testing.F) {
 		}
 		resp.Body.Close()
 		return resp.StatusCode
+	}
+	// The credentials are taken: a valid body is answered (else every
+	// request would be a 401 and the checks below would hold vacuously).
+	if st := post(f, "/api/demo/scans", `{"data":"123456","type":"qrcode"}`); st != 200 {
+		f.Fatalf("a valid scan with the fuzz credentials: %d, want 200", st)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		scanner.mu.Lock()

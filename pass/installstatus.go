@@ -62,6 +62,11 @@ func (s *InstallStatus) Work(ctx context.Context, a InstallStatusArgs, _ string)
 		}
 		return err
 	}
+	if p.OrderID <= 0 {
+		// No SecuTix order to write to (and a query for order 0 would
+		// list every pass of the tenant).
+		return nil
+	}
 	passes, _, err := s.Store.ListPasses(ctx, PassQuery{Tenant: a.Tenant, OrderID: p.OrderID, Limit: MaxPageSize})
 	if err != nil {
 		return err
