@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"walletpass/pass"
@@ -81,7 +82,12 @@ func retain(prev, next map[int64]catEntry, now time.Time) map[int64]catEntry {
 
 // catalog is a client's cache.
 type catalog struct {
-	mu        sync.Mutex // held across the calls that refresh it
+	mu sync.Mutex // held across the calls that refresh it
+	// snap is what the cache held when mu was last released: a caller
+	// whose performances are all in it need not wait for a refresh under
+	// way (which may take minutes). Its maps are never changed once
+	// published (a refresh makes new ones).
+	snap      atomic.Pointer[catSnap]
 	perfs     map[int64]catEntry
 	fetched   time.Time // when the cached catalogue was read; zero: never
 	attempted time.Time // this process's last getCatalogDetailed
@@ -96,6 +102,39 @@ type catalog struct {
 	noStamp       bool // a dry run: no getLastSetupUpdate
 }
 
+// catSnap is a published state of the cache.
+type catSnap struct {
+	perfs map[int64]catEntry
+	pos   node
+}
+
+// publish makes the cache's state the one cachedView reads. Callers hold
+// c.catalog.mu.
+func (c *Client) publish() {
+	cat := &c.catalog
+	if cat.posKnown && cat.perfs != nil {
+		cat.snap.Store(&catSnap{perfs: cat.perfs, pos: cat.pos})
+	}
+}
+
+// cachedView is the view of perfIDs from the last published state, or nil
+// when one of them is not in it.
+func (c *Client) cachedView(perfIDs []int64) *catView {
+	s := c.catalog.snap.Load()
+	if s == nil {
+		return nil
+	}
+	v := &catView{perfs: make(map[int64]catEntry, len(perfIDs)), all: s.perfs, now: c.cfg.Clock.Now(), pos: s.pos}
+	for _, id := range perfIDs {
+		e, ok := s.perfs[id]
+		if !ok {
+			return nil
+		}
+		v.perfs[id] = e
+	}
+	return v
+}
+
 // view returns the catalogue entries of perfIDs and the POS config,
 // refreshing what it must first. A performance missing after what the
 // limits allow is left out (the mapping then names it). Errors: those of
@@ -104,8 +143,16 @@ type catalog struct {
 // may not be fetched again yet.
 func (c *Client) view(ctx context.Context, perfIDs []int64) (*catView, error) {
 	cat := &c.catalog
-	cat.mu.Lock()
+	if !cat.mu.TryLock() {
+		// Another caller is at the cache, perhaps refreshing it from
+		// SecuTix: what is cached serves the orders it has.
+		if v := c.cachedView(perfIDs); v != nil {
+			return v, nil
+		}
+		cat.mu.Lock()
+	}
 	defer cat.mu.Unlock()
+	defer c.publish()
 	now := c.cfg.Clock.Now()
 
 	if !cat.posKnown {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -760,3 +761,69 @@ func TestJWTMillis(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestCatalogRefreshBlocksNoOne: while one sync refreshes the catalogue
+// from SecuTix (which may take minutes), another sync whose performance is
+// cached maps its order at once instead of waiting behind it.
+func TestCatalogRefreshBlocksNoOne(t *testing.T) {
+	t.Parallel()
+	var now atomic.Int64
+	now.Store(fixedNow.UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
+	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: tenant, Institution: "CSANDBOX", Operator: operator, Partner: partner,
+		Secret: secret, QuotaPerMinute: 100000, Now: clock, CatalogInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocking atomic.Bool
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.Handle("/sandbox/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/getCatalogDetailed") && blocking.Load() {
+			entered <- struct{}{}
+			<-release
+		}
+		sb.Handler().ServeHTTP(w, r)
+	}))
+	srv := httptest.NewServer(mux)
+	defer func() { srv.Close(); sb.Close() }()
+	cl, err := secutix.New(secutix.Config{Tenant: tenant, BaseURL: srv.URL + "/sandbox/secutix", Operator: operator, Partner: partner,
+		Secret: secret, HTTPClient: srv.Client(), RequestsPerMinute: 100000, InProgressDelay: time.Millisecond,
+		CatalogInterval: -1, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := sb.CreateOrder(fakesecutix.OrderRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := cl.OrderByFileID(ctx, tenant, o.FileID); err != nil {
+		t.Fatal(err)
+	}
+	now.Add(int64(2 * time.Hour)) // the catalogue is stale: the next sync reads it again
+	blocking.Store(true)
+	refreshed := make(chan error, 1)
+	go func() {
+		_, err := cl.OrderByFileID(ctx, tenant, o.FileID)
+		refreshed <- err
+	}()
+	<-entered // the refresh waits for SecuTix, which answers once the other sync is done
+	beside := make(chan error, 1)
+	go func() {
+		_, err := cl.OrderByFileID(ctx, tenant, o.FileID)
+		beside <- err
+	}()
+	select {
+	case err := <-beside:
+		if err != nil {
+			t.Errorf("a sync beside the refresh: %v, want the order from the cached catalogue", err)
+		}
+	case <-time.After(30 * time.Second): // far beyond a sync's time: it waits for the refresh
+		t.Error("a sync beside the refresh waited for it")
+	}
+	close(release)
+	if err := <-refreshed; err != nil {
+		t.Errorf("the refreshing sync: %v", err)
+	}
+}
