@@ -62,6 +62,8 @@ type Change struct {
 // retention, it tells the app the same: nothing).
 func (c Change) Notice() string {
 	switch {
+	case c.Prev == nil && c.Next.Status == StatusVoided:
+		return "" // cancelled before its pass was made (a lapsed option, an exchange): nothing to announce
 	case c.Prev == nil && c.Next.HolderGeneration > 0:
 		return NoticeTransferred // the ticket went to a new holder
 	case c.Prev == nil:

@@ -198,6 +198,15 @@ func TestApplyNotices(t *testing.T) {
 	step("the new holder's ticket cancelled", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, next, "default") }, "",
 		[]string{key("changed"), key("ready"), key("transferred")})
 
+	// A ticket cancelled before its pass was made (a lapsed option, an
+	// exchange's old ticket) gets a voided pass, for the gates, and the
+	// app hears nothing of it.
+	lapsed := tk
+	lapsed.MovementID, lapsed.TicketID, lapsed.Barcode, lapsed.State = tk.MovementID+1000, tk.TicketID+1000, "LAPSED-1", pass.TicketCancelled
+	prev = prevOf(lapsed)
+	step("cancelled before its pass", func() (*pass.Pass, bool, error) { return b.svc.Apply(ctx, lapsed, "default") }, "",
+		[]string{key("changed"), key("ready"), key("transferred")})
+
 	// An erasure by e-mail (the app's registrations stay) signs the
 	// passes again without the holder, and the app hears nothing of it.
 	merged := func() (n int) {

@@ -190,9 +190,11 @@ func (c *Client) Institution() string { return c.cfg.Institution }
 func (c *Client) Tenant() string { return c.cfg.Tenant }
 
 // OrderBySecret returns the file that holds the order whose orderSecretId is
-// secretToken (getFileDetailsFromOrderSecretId). Errors: KindInvalid when
-// tenant is not the client's tenant or the file holds a movement that
-// cannot become a valid ticket (the message names it); KindNotFound,
+// secretToken (getFileDetailsFromOrderSecretId). A movement that cannot
+// become a valid ticket is left out, with a warning on the order naming
+// it. Errors: KindInvalid when tenant is not the client's tenant, or when
+// no ticket of the file maps because of values walletpass cannot read
+// (the message names the movements); KindNotFound,
 // wrapping pass.ErrNotFound, for an unknown secret; KindUnauthorized when
 // SecuTix refuses the credentials; KindUnavailable when SecuTix is down,
 // keeps answering "in_progress" or is over quota (then a
@@ -219,7 +221,7 @@ func (c *Client) assemble(ctx context.Context, body []byte, wantFileID int64) (*
 	if err != nil {
 		return nil, err
 	}
-	o, err := c.mapRaw(ctx, r)
+	o, _, err := c.mapRaw(ctx, r)
 	if o != nil {
 		o.Answer = answerOf(body)
 	}
@@ -244,15 +246,17 @@ func answerOf(body []byte) string {
 	return strings.ToValidUTF8(string(b.Bytes()[:maxAnswer]), "") + "…"
 }
 
-func (c *Client) mapRaw(ctx context.Context, r *rawFile) (*pass.Order, error) {
+// mapRaw maps r with the catalogue, POS and contact data it needs; it
+// also returns the movements left out (mapper.mapFile).
+func (c *Client) mapRaw(ctx context.Context, r *rawFile) (*pass.Order, []leftOut, error) {
 	cat, err := c.view(ctx, r.performanceIDs())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := c.lookUpContacts(ctx, r, cat); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c.mapper.order(r, cat)
+	return c.mapper.mapFile(r, cat)
 }
 
 // lookUpContacts adds to cat the contacts of r's orders (getContactData
@@ -363,18 +367,18 @@ func (c *Client) orderFromDetails(ctx context.Context, tenant string, body []byt
 		return nil, err
 	}
 	if r.onlySales() {
-		o, err := c.mapRaw(ctx, r)
+		o, left, err := c.mapRaw(ctx, r)
 		if err == nil {
 			o.Answer = answerOf(body)
 			if !fetched {
 				o.Source = SourceWebhook
 			}
 		}
-		if pass.KindOf(err) != pass.KindInvalid {
+		if (err == nil && !needsFile(left)) || (err != nil && pass.KindOf(err) != pass.KindInvalid) {
 			return o, err
 		}
 		// The details lack what a pass needs (a coarser granularity,
-		// say): read the file instead.
+		// say) for some movement: read the file instead.
 	}
 	if id := r.fileID(); id > 0 {
 		return c.fileByID(ctx, id)
@@ -388,7 +392,8 @@ func (c *Client) orderFromDetails(ctx context.Context, tenant string, body []byt
 		}
 		return c.assemble(ctx, body, 0)
 	}
-	return c.mapRaw(ctx, r)
+	o, _, err := c.mapRaw(ctx, r)
+	return o, err
 }
 
 func (c *Client) checkTenant(tenant string) error {

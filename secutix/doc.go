@@ -40,8 +40,13 @@
 // an option cancels the sale movements its movements name (by
 // cancelledMovementId, else by their own movementId). An unknown ticket
 // state is kept (the ticket stays valid) and reported in Order.Warnings. A
-// movement that cannot become a valid ticket fails the whole call with
-// KindInvalid naming it, rather than being dropped.
+// movement that cannot become a valid ticket (no barcode yet, a
+// performance the catalogue does not hold), a SIMPLE_PRODUCT line and an
+// unpaid hold (a reservation or an option) are left out of the order's
+// tickets with a warning each, so that the rest of the file still makes
+// its passes; a cancelled one is still mapped, to void its pass. Only a
+// file of which no ticket maps because of a value walletpass cannot read
+// (the tenant's mapping or symbology) fails the call with KindInvalid.
 //
 // The SecuTix sandbox, a fake SecuTix speaking the same wire API, is fake/secutix.
 package secutix

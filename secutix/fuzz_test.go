@@ -59,6 +59,11 @@ func FuzzDecodeOrderWithCatalog(f *testing.F) {
 	f.Add(order, []byte(`{"catalogData":{"seasons":[{"products":{}}],"products":[null,1,"a",{"event":[]}]}}`))
 	f.Add([]byte(`{"orderDetailsData":{"orderId":1,"movementDatas":[{"movementId":3,"ticketId":4,"performanceId":1}]}}`), catalog)
 	f.Add([]byte(`{"orderDetailsData":null}`), []byte(`null`))
+	// An option, a SIMPLE_PRODUCT line, a validity without a time, a
+	// cancellationCause not known to cancel.
+	f.Add([]byte(`{"orderDetailsData":{"orderId":1,"orderType":"OPTION","operationDatas":[{"operationId":2,"performanceId":1}],"movementDatas":[{"movementId":3,"operationId":2}]}}`), catalog)
+	f.Add([]byte(`{"orderDetailsData":{"orderId":1,"orderType":"SALE","operationDatas":[{"operationId":2,"kind":"SIMPLE_PRODUCT"},{"operationId":4,"locations":[{"siteExternalName":"Hall"}],"performance":"Season"}],`+
+		`"movementDatas":[{"movementId":3,"operationId":2},{"movementId":5,"operationId":4,"startValidityDate":"2026-09-01","endValidityDate":"2027-06-30","tickets":{"barcode":"b5","ticketState":"VALID","cancellationCause":"EXCHANGED"}}]}}`), catalog)
 	pos := testCatalog(f).pos
 	m := testMapper(f, "fr", nil)
 	f.Fuzz(func(t *testing.T, orderBody, catalogBody []byte) {

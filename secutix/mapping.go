@@ -26,6 +26,11 @@ type mapper struct {
 // maxProblems caps how many bad movements one error lists.
 const maxProblems = 5
 
+// maxLeftOutWarnings caps the warnings of one order that name a movement
+// left out (each is an entry of the order's timeline at every sync): a
+// large group order of parking places would otherwise write hundreds.
+const maxLeftOutWarnings = 20
+
 // rawFile is a SecuTix file (or a lone order) as decoded twice: typed, for
 // its structure, and as JSON nodes, which pass fields are read from.
 type rawFile struct {
@@ -154,13 +159,65 @@ func exchangeOrder(o orderData) bool {
 // order maps a file and its orders: one ticket per movement of every order
 // except refund and freeing orders, whose movements cancel the sale
 // movements they match (the same movementId, or the same seat of the same
-// performance). cat gives the catalogue and POS data; performances
-// missing from it leave their tickets without a start, which fails them.
-// Every ticket of the returned Order passes Ticket.Validate; a movement
-// that cannot become one is an error of kind KindInvalid naming it.
+// performance). cat gives the catalogue and POS data. Every ticket of the
+// returned Order passes Ticket.Validate. A movement that cannot become one
+// is left out of the order's tickets, with a warning naming it (mapFile
+// says which and why); the file is an error of kind KindInvalid only when
+// no ticket is left and a movement was left out for a reason of
+// walletpass's own (leftOut.ours): then the tenant's configuration, not
+// SecuTix's data, has to change.
 func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
+	o, _, err := m.mapFile(r, cat)
+	return o, err
+}
+
+// leftOut is a movement the mapping leaves out of the order's tickets.
+type leftOut struct {
+	why   string // names the movement and says why
+	cause leftCause
+}
+
+// leftCause says why a movement was left out.
+type leftCause int
+
+const (
+	// lacking: the movement lacks what a pass needs (a barcode, not
+	// printed yet; a performance the catalogue does not hold; a venue):
+	// SecuTix's data, which a later read, or the file around an order
+	// that was given alone, may complete.
+	lacking leftCause = iota
+	// unreadable: a value is there that walletpass cannot read (a date or
+	// a number in a form it does not know, found by a default path or the
+	// tenant's), or a barcode the tenant's symbology cannot print: the
+	// cause is walletpass's or its configuration's, not SecuTix's data.
+	unreadable
+	// notATicket: the movement is no entry to an event (a SIMPLE_PRODUCT
+	// line: parking, merchandise) or an unpaid hold (a reservation or an
+	// option): it gets no pass, and the file around it would not change
+	// that.
+	notATicket
+)
+
+// ours reports whether l was left out for a reason of walletpass's own.
+func (l leftOut) ours() bool { return l.cause == unreadable }
+
+// needsFile reports whether an order given alone (getOrderDetails, a V2
+// webhook's body) left out a movement that the file around it may map:
+// one that lacked something, or whose values could not be read.
+func needsFile(left []leftOut) bool {
+	for _, l := range left {
+		if l.cause != notATicket {
+			return true
+		}
+	}
+	return false
+}
+
+// mapFile is order, also returning the movements it left out (each has a
+// warning on the order too).
+func (m mapper) mapFile(r *rawFile, cat *catView) (*pass.Order, []leftOut, error) {
 	out := &pass.Order{Tenant: m.tenant, FileID: r.fileID()}
-	fileCancelled := false
+	fileCancelled, fileHold := false, ""
 	if fd := r.file; fd != nil {
 		// No pass shows it: a value that cannot be read is a warning.
 		t, err := parseTime(fd.LastModDateTime.String(), nil)
@@ -169,8 +226,12 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 		}
 		out.LastModified = t
 		fileCancelled = cancelledState(fd.FileState.String())
-		if st := fd.FileState.String(); st != "" && !knownFileStates[strings.ToUpper(strings.TrimSpace(st))] {
-			out.Warnings = append(out.Warnings, fmt.Sprintf("file %d: fileState %q is not one SecuTix is known to send; its tickets keep their own states", out.FileID, st))
+		st := strings.ToUpper(strings.TrimSpace(fd.FileState.String()))
+		if st != "" && !knownFileStates[st] {
+			out.Warnings = append(out.Warnings, fmt.Sprintf("file %d: fileState %q is not one SecuTix is known to send; its tickets keep their own states", out.FileID, fd.FileState.String()))
+		}
+		if holdFileStates[st] {
+			fileHold = st
 		}
 	}
 	if cat == nil {
@@ -193,6 +254,9 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 				int64(o.OrderID), ot, as))
 		}
 	}
+	// sold are the movements of orders that are neither refunds nor
+	// holds: a hold of the same movement is not one to warn of.
+	sold := make(map[int64]bool)
 	for i, o := range r.orders {
 		if cancellingOrder(o) {
 			for _, mv := range o.MovementDatas {
@@ -203,6 +267,11 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 				}
 			}
 			continue
+		}
+		if holdOf(o, fileHold) == "" {
+			for _, mv := range o.MovementDatas {
+				sold[int64(mv.MovementID)] = true
+			}
 		}
 		if main < 0 || (strings.EqualFold(o.OrderType.String(), "SALE") && !strings.EqualFold(r.orders[main].OrderType.String(), "SALE")) {
 			main = i
@@ -216,18 +285,22 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 		out.SecretToken = r.orders[main].OrderSecretID.String()
 	}
 
-	var probs []string
+	var left []leftOut
 	seen := make(map[int64]bool)
 	for i := range r.orders {
 		o := &r.orders[i]
 		if cancellingOrder(*o) {
 			continue
 		}
+		hold := holdOf(*o, fileHold)
 		for j := range o.MovementDatas {
 			mv := &o.MovementDatas[j]
 			id := int64(mv.MovementID)
+			if hold != "" && id != 0 && sold[id] {
+				continue // a sale of the same movement is its ticket
+			}
 			if id != 0 && seen[id] {
-				probs = append(probs, fmt.Sprintf("movement %d appears twice", id))
+				left = append(left, leftOut{why: fmt.Sprintf("movement %d of order %d: the movement appears twice in the file; the first is kept", id, int64(o.OrderID))})
 				continue
 			}
 			seen[id] = true
@@ -238,10 +311,10 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 					cancelled = true
 				}
 			}
-			t, warn, err := m.ticket(out.FileID, o, mv, op, sc, cancelled)
+			t, warn, lo := m.ticket(out.FileID, o, mv, op, sc, cancelled, hold)
 			out.Warnings = append(out.Warnings, warn...)
-			if err != nil {
-				probs = append(probs, err.Error())
+			if lo != nil {
+				left = append(left, *lo)
 				continue
 			}
 			if covers := m.seasons[t.Product.Code]; len(covers) > 0 {
@@ -250,15 +323,30 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 			out.Tickets = append(out.Tickets, t)
 		}
 	}
-	if len(probs) > 0 {
-		more := ""
-		if len(probs) > maxProblems {
-			more = fmt.Sprintf(" (and %d more)", len(probs)-maxProblems)
-			probs = probs[:maxProblems]
+	var ours []string
+	for i, l := range left {
+		if i < maxLeftOutWarnings {
+			out.Warnings = append(out.Warnings, l.why)
 		}
-		return nil, pass.Errorf(pass.KindInvalid, "secutix: file %d: %s%s", out.FileID, strings.Join(probs, "; "), more)
+		if l.ours() {
+			ours = append(ours, l.why)
+		}
 	}
-	return out, nil
+	if n := len(left) - maxLeftOutWarnings; n > 0 {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("file %d: %d more movements left out", out.FileID, n))
+	}
+	if len(out.Tickets) == 0 && len(ours) > 0 {
+		// Nothing maps, and not for want of data: the tenant's mapping
+		// or symbology does not fit what the institution sends. The sync
+		// fails, loudly, rather than finishing with no pass.
+		more := ""
+		if len(ours) > maxProblems {
+			more = fmt.Sprintf(" (and %d more)", len(ours)-maxProblems)
+			ours = ours[:maxProblems]
+		}
+		return nil, left, pass.Errorf(pass.KindInvalid, "secutix: file %d: no ticket maps: %s%s", out.FileID, strings.Join(ours, "; "), more)
+	}
+	return out, left, nil
 }
 
 // upcoming lists the performances of the products covers names that the
@@ -323,18 +411,20 @@ func (r *rawFile) scope(i, j int, cat *catView) (ticketScope, *operationData) {
 }
 
 // ticket maps one movement. cancelled says that something outside the
-// movement (the file, a refund order) cancels it. Its error names the
-// movement.
-func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operationData, sc ticketScope, cancelled bool) (_ pass.Ticket, warnings []string, _ error) {
+// movement (the file, a refund order) cancels it; hold, when not "", says
+// that it is an unpaid hold and why. A movement that cannot become a
+// ticket comes back as a leftOut naming it.
+func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operationData, sc ticketScope, cancelled bool, hold string) (_ pass.Ticket, warnings []string, _ *leftOut) {
 	id := int64(mv.MovementID)
-	fail := func(format string, args ...any) (pass.Ticket, []string, error) {
-		return pass.Ticket{}, warnings, fmt.Errorf("movement %d of order %d: %s", id, int64(o.OrderID), fmt.Sprintf(format, args...))
+	name := fmt.Sprintf("movement %d of order %d", id, int64(o.OrderID))
+	leave := func(cause leftCause, format string, args ...any) (pass.Ticket, []string, *leftOut) {
+		return pass.Ticket{}, warnings, &leftOut{why: name + ": " + fmt.Sprintf(format, args...), cause: cause}
 	}
 	if id <= 0 {
-		return fail("no movementId")
+		return leave(lacking, "no movementId")
 	}
 	if op == nil {
-		return fail("operation %d is not in the order", int64(mv.OperationID))
+		return leave(lacking, "operation %d is not in the order", int64(mv.OperationID))
 	}
 	str := func(field string) string {
 		h, _ := m.fields.lookup(sc, field)
@@ -351,6 +441,34 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		}
 		return n, true, nil
 	}
+
+	// State: first, because a cancelled ticket maps with less.
+	state, warn := m.state(str, sc, name, cancelled || cancelledState(o.OrderState.String()))
+	warnings = append(warnings, warn...)
+	kind := strings.ToUpper(strings.TrimSpace(textOf(get(sc["operation"], "kind")).String()))
+	if kind == "SIMPLE_PRODUCT" || hold != "" {
+		// No pass for these; but one that SecuTix cancels and that
+		// names a performance (what an earlier walletpass made passes
+		// of) is mapped as cancelled, so that such a pass is voided.
+		if state != pass.TicketCancelled || op.PerformanceID == 0 {
+			if kind == "SIMPLE_PRODUCT" {
+				return leave(notATicket, "operation %d is a SIMPLE_PRODUCT (parking, merchandise: no entry to an event); no pass", int64(op.OperationID))
+			}
+			return leave(notATicket, "an unpaid hold (%s); no pass until it is sold", hold)
+		}
+	}
+
+	// unread says whether a value that cannot be read leaves the
+	// movement out: a cancelled one is mapped without it (a warning says
+	// so), so that its pass is voided.
+	unread := func(err error) bool {
+		if state == pass.TicketCancelled {
+			warnings = append(warnings, fmt.Sprintf("%s: %v; ignored, as the ticket is cancelled", name, err))
+			return false
+		}
+		return true
+	}
+
 	t := pass.Ticket{
 		Tenant:           m.tenant,
 		FileID:           fileID,
@@ -359,9 +477,10 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		MovementID:       id,
 		Symbology:        cmp.Or(m.symbology, pass.SymbologyQR),
 		Barcode:          str("barcode"),
+		State:            state,
 	}
-	if n, _, err := num("ticketId"); err != nil {
-		return fail("%v", err)
+	if n, _, err := num("ticketId"); err != nil && unread(err) {
+		return leave(unreadable, "%v", err)
 	} else {
 		t.TicketID = n
 	}
@@ -383,7 +502,7 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		t.Event.TimeZone = zone
 		l, err := t.Event.Location()
 		if err != nil {
-			warnings = append(warnings, fmt.Sprintf("movement %d of order %d: time zone %q is unknown; ignored", id, int64(o.OrderID), zone))
+			warnings = append(warnings, fmt.Sprintf("%s: time zone %q is unknown; ignored", name, zone))
 			t.Event.TimeZone = ""
 		}
 		loc = l
@@ -393,41 +512,83 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		dst  *time.Time
 	}{{"eventStart", &t.Event.Start}, {"eventEnd", &t.Event.End}, {"doors", &t.Event.Doors}} {
 		v, err := parseTime(str(f.name), loc)
-		if err != nil {
-			return fail("%s: %v", f.name, err)
+		if err != nil && unread(fmt.Errorf("%s: %v", f.name, err)) {
+			return leave(unreadable, "%s: %v", f.name, err)
 		}
 		*f.dst = v
+	}
+	// validity reads the ticket's validity (once): a date without a time
+	// is the whole day in the point of sale's time zone.
+	var read bool
+	var vStart, vEnd time.Time
+	var vErr error
+	validity := func() (time.Time, time.Time, error) {
+		if !read {
+			read = true
+			vStart, vEnd, vErr = m.validity(str, loc, name, &warnings)
+			if vErr != nil && !unread(vErr) {
+				vStart, vEnd, vErr = time.Time{}, time.Time{}, nil
+			}
+		}
+		return vStart, vEnd, vErr
 	}
 	if t.Event.Start.IsZero() && op.PerformanceID == 0 {
 		// A ticket whose operation names no performance (a season
 		// ticket) is dated by its validity. A named performance the
 		// catalogue lacks is waited for instead: its dates are the
 		// catalogue's.
-		for _, f := range []struct {
-			name string
-			dst  *time.Time
-		}{{"validityStart", &t.Event.Start}, {"validityEnd", &t.Event.End}} {
-			v, err := parseTime(str(f.name), loc)
-			if err != nil {
-				return fail("%s: %v", f.name, err)
-			}
-			if f.dst.IsZero() {
-				*f.dst = v
-			}
+		start, end, err := validity()
+		if err != nil {
+			return leave(unreadable, "%v", err)
+		}
+		t.Event.Start = start
+		if t.Event.End.IsZero() {
+			t.Event.End = end
 		}
 		if !t.Event.End.After(t.Event.Start) {
 			t.Event.End = time.Time{}
 		}
 	}
+	standIn := false
 	if t.Event.Start.IsZero() {
-		if _, known := sc["performance"].(map[string]any); !known {
-			return fail("performance %d is not in the catalogue (getCatalogDetailed), so its start is unknown", int64(op.PerformanceID))
+		_, known := sc["performance"].(map[string]any)
+		switch {
+		case state == pass.TicketCancelled:
+			// SecuTix cancels a ticket the catalogue (or the validity)
+			// no longer dates: it is mapped all the same, so that its
+			// pass is voided.
+			start, end, from, err := m.standIn(o, validity)
+			if err != nil {
+				return leave(unreadable, "%v", err)
+			}
+			if start.IsZero() {
+				return leave(lacking, "cancelled, but neither the catalogue, its validity nor its order's creationDateTime dates it")
+			}
+			t.Event.Start, t.Event.End = start, time.Time{}
+			if end.After(start) {
+				t.Event.End = end
+			}
+			why := "its operation names no performance"
+			switch {
+			case op.PerformanceID != 0 && !known:
+				why = fmt.Sprintf("performance %d is not in the catalogue (getCatalogDetailed)", int64(op.PerformanceID))
+			case op.PerformanceID != 0:
+				why = fmt.Sprintf("performance %d has no start walletpass can read", int64(op.PerformanceID))
+			}
+			warnings = append(warnings, fmt.Sprintf("%s: %s; the ticket is cancelled, so it is mapped to void its pass, dated by %s and apart from its performance",
+				name, why, from))
+			// A stand-in date must not reach what the performance's
+			// passes share (Google Wallet's class, event-wide changes).
+			t.Event.PerformanceID = 0
+			standIn = true
+		case !known && op.PerformanceID != 0:
+			return leave(lacking, "performance %d is not in the catalogue (getCatalogDetailed), so its start is unknown", int64(op.PerformanceID))
 		}
 	}
-	if t.Event.End.IsZero() && !t.Event.Start.IsZero() {
+	if t.Event.End.IsZero() && !t.Event.Start.IsZero() && !standIn {
 		secs, ok, err := num("eventDuration")
-		if err != nil {
-			return fail("%v", err)
+		if err != nil && unread(err) {
+			return leave(unreadable, "%v", err)
 		}
 		if ok && secs > 0 && secs < 366*24*3600 {
 			t.Event.End = t.Event.Start.Add(time.Duration(secs) * time.Second)
@@ -464,8 +625,8 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 	t.Seat = pass.Seat{Area: str("seatArea"), Block: str("seatBlock"), Row: str("seatRow"), Number: str("seatNumber")}
 	t.Tariff = str("tariff")
 	price, _, err := num("price")
-	if err != nil {
-		return fail("%v", err)
+	if err != nil && unread(err) {
+		return leave(unreadable, "%v", err)
 	}
 	t.Price = pass.Money{Thousandths: price, Currency: strings.ToUpper(str("currency"))}
 	if t.Price.Thousandths == 0 {
@@ -497,7 +658,51 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		t.Venue.Name = t.Venue.Names.Pick(t.Locale, m.locale)
 	}
 
-	// State.
+	t.Normalize()
+	if err := t.Validate(); err != nil {
+		cause := lacking
+		if qr := t; qr.Symbology != pass.SymbologyQR {
+			// Valid but for the tenant's symbology: the configuration's.
+			qr.Symbology = pass.SymbologyQR
+			if qr.Validate() == nil {
+				cause = unreadable
+			}
+		}
+		return leave(cause, "%s", strings.TrimPrefix(pass.PublicMessage(err), "ticket: "))
+	}
+	return t, warnings, nil
+}
+
+// validity reads a ticket's validity (validityStart and validityEnd),
+// in loc when a value has no offset; a date without a time is the whole
+// day (parseBound). A date read in UTC for want of loc adds a warning
+// naming the movement (name) to warnings.
+func (m mapper) validity(str func(string) string, loc *time.Location, name string, warnings *[]string) (start, end time.Time, _ error) {
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+		end  bool
+	}{{"validityStart", &start, false}, {"validityEnd", &end, true}} {
+		s := str(f.name)
+		v, err := parseBound(s, loc, f.end)
+		if err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("%s: %v", f.name, err)
+		}
+		if loc == nil && isDate(s) {
+			*warnings = append(*warnings, fmt.Sprintf("%s: %s %q has no time and the point of sale's time zone is unknown; read in UTC", name, f.name, s))
+		}
+		*f.dst = v
+	}
+	return start, end, nil
+}
+
+// state maps a ticket's state: its ticketState, then a cancellationCause
+// known to mean cancelled, then cancelled (something outside the ticket
+// voids it). An unknown ticketState is valid, an unknown
+// cancellationCause leaves the ticketState to decide; each with a warning
+// naming the movement (name).
+func (m mapper) state(str func(string) string, sc ticketScope, name string, cancelled bool) (pass.TicketState, []string) {
+	var warnings []string
 	state := pass.TicketValid
 	if raw := str("ticketState"); raw != "" {
 		if s, ok := ticketState(raw); ok {
@@ -505,23 +710,39 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		} else {
 			// SecuTix's APIs use several vocabularies: keep the ticket,
 			// say so, and let the other signals decide.
-			warnings = append(warnings, fmt.Sprintf("movement %d of order %d: unknown ticketState %q, taken as valid",
-				id, int64(o.OrderID), raw))
+			warnings = append(warnings, fmt.Sprintf("%s: unknown ticketState %q, taken as valid", name, raw))
 		}
 	}
-	if cause := strings.ToUpper(textOf(get(sc["ticket"], "cancellationCause")).String()); cause != "" && cause != "NOT_CANCELLED" {
-		state = pass.TicketCancelled
+	if cancelled {
+		return pass.TicketCancelled, warnings
 	}
-	if cancelled || cancelledState(o.OrderState.String()) {
+	raw := strings.TrimSpace(textOf(get(sc["ticket"], "cancellationCause")).String())
+	switch cause := strings.ToUpper(raw); {
+	case cause == "" || cause == "NOT_CANCELLED":
+	case cancellingCauses[cause]:
 		state = pass.TicketCancelled
+	case state != pass.TicketCancelled:
+		warnings = append(warnings, fmt.Sprintf("%s: unknown cancellationCause %q; the ticketState decides (%s)", name, raw, state))
 	}
-	t.State = state
+	return state, warnings
+}
 
-	t.Normalize()
-	if err := t.Validate(); err != nil {
-		return fail("%s", strings.TrimPrefix(pass.PublicMessage(err), "ticket: "))
+// standIn dates a cancelled ticket that neither the catalogue nor (for a
+// ticket without a performance) its validity dates: its validity, else its
+// order's creationDateTime. from says which; a zero start, that neither is
+// there.
+func (m mapper) standIn(o *orderData, validity func() (time.Time, time.Time, error)) (start, end time.Time, from string, _ error) {
+	start, end, err := validity()
+	if err != nil {
+		return time.Time{}, time.Time{}, "", err
 	}
-	return t, warnings, nil
+	if !start.IsZero() {
+		return start, end, "its validity", nil
+	}
+	if !end.IsZero() {
+		return end, time.Time{}, "the end of its validity", nil
+	}
+	return orderTime(*o), time.Time{}, "its order's creationDateTime", nil
 }
 
 // venueOf maps the venue's fields read by str.
@@ -624,6 +845,33 @@ var (
 		"CANCELLED": true, "ABANDONED": true}
 )
 
+// holdFileStates are the file states of an unpaid hold: a file in option,
+// in reservation, or both (SecuTix's fileState values).
+var holdFileStates = map[string]bool{"IN_RESERVATION": true, "IN_OPTION": true, "OPTION_RESERV": true}
+
+// holdOf says why the movements of o are an unpaid hold, or "" when they
+// are not: o is a reservation or an option (orderType RESERVATION or
+// OPTION), or any order but a sale, an exchange or a refund in a file that
+// is held (fileHold, its fileState IN_RESERVATION, IN_OPTION or
+// OPTION_RESERV). A sale is paid, whatever else its file holds.
+func holdOf(o orderData, fileHold string) string {
+	switch t := strings.ToUpper(strings.TrimSpace(o.OrderType.String())); {
+	case t == "RESERVATION" || t == "OPTION":
+		return "orderType " + t
+	case fileHold != "" && t != "SALE" && !exchangeOrder(o) && !cancellingOrder(o):
+		return "fileState " + fileHold
+	}
+	return ""
+}
+
+// cancellingCauses are the cancellationCause values known to mean that
+// the ticket is void. SecuTix's record shows only NOT_CANCELLED (a valid
+// ticket); these are the built-in sandbox's (CANCELLED for a cancellation
+// or a refund; REPRINTED and TRANSFERRED for a ticket reissued), REFUNDED
+// (the sandbox's earlier word) and CANCELED (SecuTix's spelling of its
+// cancelled states). Another value leaves the ticketState to decide.
+var cancellingCauses = map[string]bool{"CANCELLED": true, "CANCELED": true, "REFUNDED": true, "REPRINTED": true, "TRANSFERRED": true}
+
 // performanceCancelled reports whether a catalogue performance's state is
 // CANCELED or CANCELED_CLOSED.
 func performanceCancelled(perf node) bool {
@@ -725,6 +973,32 @@ func parseTime(s string, loc *time.Location) (time.Time, error) {
 		s = s[:40] + "…"
 	}
 	return time.Time{}, fmt.Errorf("%q is not an ISO-8601 date-time with an offset", s)
+}
+
+// isDate reports whether s is a date without a time ("2026-09-01").
+func isDate(s string) bool {
+	_, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+	return err == nil
+}
+
+// parseBound parses a bound of a ticket's validity: a date-time as
+// parseTime does, or a date without a time, which SecuTix's
+// startValidityDate and endValidityDate may be (their format is not on
+// record): the start of that day in loc for a start, its last second for
+// an end (end). Without loc, the day is UTC's.
+func parseBound(s string, loc *time.Location, end bool) (time.Time, error) {
+	d, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+	if err != nil {
+		return parseTime(s, loc)
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	y, mo, day := d.Date()
+	if end {
+		return time.Date(y, mo, day, 23, 59, 59, 0, loc), nil
+	}
+	return time.Date(y, mo, day, 0, 0, 0, 0, loc), nil
 }
 
 // comfortVariables reads an operation's comfort variables as NAME=value:

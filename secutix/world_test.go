@@ -3,7 +3,9 @@ package secutix_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,12 +39,16 @@ func TestReauthenticatesOnceOn403(t *testing.T) {
 
 // TestRefundOfAnEndedPerformance: SecuTix's catalogue exports only what is
 // on sale unless it is asked for the extended scope, so a refund after the
-// performance has ended maps only with that scope, the client's default.
+// performance has ended maps from the catalogue only with that scope, the
+// client's default. Without it, the refunded ticket is still mapped as
+// cancelled (its pass must be voided), dated by its own validity and
+// apart from the performance, while a ticket of the same performance that
+// is still valid is left out with a warning: the rest of the order maps.
 func TestRefundOfAnEndedPerformance(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil, nil)
 	start := fixedNow.Add(-50 * time.Hour)
-	c := b.create(t, fakesecutix.OrderRequest{Tickets: []fakesecutix.TicketSpec{{Event: &fakesecutix.EventSpec{
+	c := b.create(t, fakesecutix.OrderRequest{Count: 2, Tickets: []fakesecutix.TicketSpec{{Event: &fakesecutix.EventSpec{
 		Name: "Yesterday's show", Start: start.Format(time.RFC3339), End: start.Add(2 * time.Hour).Format(time.RFC3339)}}}})
 	if _, err := b.sb.Refund(c.FileID, c.Tickets[0].TicketID); err != nil {
 		t.Fatal(err)
@@ -51,16 +57,38 @@ func TestRefundOfAnEndedPerformance(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the default (extended) catalogue: %v", err)
 	}
-	if len(o.Tickets) != 1 || o.Tickets[0].State != pass.TicketCancelled {
-		t.Fatalf("got %+v, want the one ticket cancelled", o.Tickets)
+	if len(o.Tickets) != 2 || o.Tickets[0].State != pass.TicketCancelled || o.Tickets[1].State != pass.TicketValid ||
+		!o.Tickets[0].Event.Start.Equal(start) || o.Tickets[0].Event.PerformanceID == 0 {
+		t.Fatalf("got %+v, want the first ticket cancelled at the performance's start, the second valid", o.Tickets)
 	}
 
-	// What is on sale lacks the performance: the order does not map (a
-	// named performance is dated by the catalogue alone).
+	// What is on sale lacks the performance.
 	cfg := b.cfg
 	cfg.CatalogScope = secutix.CatalogScopeNone
-	_, err = b.client(t, cfg).OrderByFileID(t.Context(), tenant, c.FileID)
-	wantKind(t, err, pass.KindInvalid)
+	o, err = b.client(t, cfg).OrderByFileID(t.Context(), tenant, c.FileID)
+	if err != nil {
+		t.Fatalf("a refund of a performance the catalogue lacks: %v", err)
+	}
+	if len(o.Tickets) != 1 {
+		t.Fatalf("got %+v, want the refunded ticket alone", o.Tickets)
+	}
+	got := o.Tickets[0]
+	validFrom := start.Add(-2 * time.Hour) // the sandbox's validityStartTime
+	if got.MovementID != c.Tickets[0].MovementID || got.State != pass.TicketCancelled || !got.Event.Start.Equal(validFrom) ||
+		got.Event.PerformanceID != 0 || got.Event.Name != "Yesterday's show" || got.Venue.Name == "" {
+		t.Errorf("got %+v, want movement %d cancelled, dated %s by its validity, without its performance", got, c.Tickets[0].MovementID, validFrom)
+	}
+	warned := strings.Join(o.Warnings, "\n")
+	for _, want := range []string{
+		fmt.Sprintf("movement %d of order %d: performance", c.Tickets[0].MovementID, c.OrderID),
+		"the ticket is cancelled, so it is mapped to void its pass, dated by its validity",
+		fmt.Sprintf("movement %d of order %d: performance", c.Tickets[1].MovementID, c.OrderID),
+		"is not in the catalogue (getCatalogDetailed), so its start is unknown",
+	} {
+		if !strings.Contains(warned, want) {
+			t.Errorf("warnings %q lack %q", o.Warnings, want)
+		}
+	}
 }
 
 // TestDroppedPerformanceOnEveryInstance: a performance that leaves the
@@ -139,5 +167,47 @@ func TestOrdersReadWithTheirFile(t *testing.T) {
 	}
 	if len(o.Tickets) != 2 || b.sb.Calls("getFileDetails") != 2 {
 		t.Errorf("exchange: got %d tickets after %d getFileDetails calls, want 2 after 2", len(o.Tickets), b.sb.Calls("getFileDetails"))
+	}
+}
+
+// TestDetailsLackingBarcodesReadTheFile: a sale order given alone (a V2
+// webhook's body) whose movements lack their barcodes (a granularity
+// without tickets) is read with its file, which has them, rather than
+// mapped with those movements left out.
+func TestDetailsLackingBarcodesReadTheFile(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	c := b.create(t, fakesecutix.OrderRequest{Count: 2})
+	f, ok := b.sb.Order(c.FileID)
+	if !ok {
+		t.Fatal("the sandbox lost the file")
+	}
+	raw, err := json.Marshal(f.OrderDetailsDatas[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var details map[string]any
+	if err := json.Unmarshal(raw, &details); err != nil {
+		t.Fatal(err)
+	}
+	mvs, _ := details["movementDatas"].([]any)
+	for _, mv := range mvs {
+		delete(mv.(map[string]any), "tickets")
+		delete(mv.(map[string]any), "barCode")
+	}
+	if len(mvs) != 2 {
+		t.Fatalf("the order has %d movements, want 2", len(mvs))
+	}
+	body, err := json.Marshal(map[string]any{"orderDetailsData": details})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := b.cl.OrderFromDetails(t.Context(), tenant, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Tickets) != 2 || o.Tickets[0].Barcode != c.Tickets[0].Barcode || b.sb.Calls("getFileDetails") != 1 {
+		t.Errorf("got %d tickets after %d getFileDetails calls (warnings %q), want 2 with their barcodes after 1",
+			len(o.Tickets), b.sb.Calls("getFileDetails"), o.Warnings)
 	}
 }
