@@ -250,6 +250,12 @@ type SecuTix struct {
 	// cancelled performance still maps) or none (SecuTix's default: what
 	// is on sale).
 	CatalogScope string `yaml:"catalogScope"`
+	// MaxResponseMiB caps an answer of SecuTix's (default 4), and
+	// CatalogMaxResponseMiB the catalogue's (default 64; the extended
+	// scope of a large institution may need more): a larger answer fails
+	// its sync, which an operator retries once the cap is raised.
+	MaxResponseMiB        int `yaml:"maxResponseMiB"`
+	CatalogMaxResponseMiB int `yaml:"catalogMaxResponseMiB"`
 	// InstallStatusKey, when set, writes where an order's passes are
 	// installed to the order in SecuTix (updateExternalReferences, kind
 	// ORDER, this key; the value APPLE, GOOGLE, APPLE,GOOGLE or NONE), at
@@ -978,6 +984,9 @@ func (c *Config) Validate() error {
 		case "", "seconds", "milliseconds":
 		default:
 			add("%s: secutix.jwtTimes %q is not seconds or milliseconds", where, sx.JWTTimes)
+		}
+		if sx.MaxResponseMiB < 0 || sx.MaxResponseMiB > 1024 || sx.CatalogMaxResponseMiB < 0 || sx.CatalogMaxResponseMiB > 1024 {
+			add("%s: secutix.maxResponseMiB and catalogMaxResponseMiB are from 1 to 1024 (0: the default)", where)
 		}
 		if sc := sx.CatalogScope; sc != "" && sc != "none" && !enumWord.MatchString(sc) {
 			add("%s: secutix.catalogScope %q is not none or an upper-case SecuTix word such as EXTENDED", where, sc)

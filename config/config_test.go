@@ -187,7 +187,7 @@ tenants:
     templateVariable: "WALLET=x"
     holderDataDays: -1
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12, sharingProhibited: sometimes}
-    secutix: {catalogInterval: "off", jwtTimes: minutes, catalogScope: extended, contactDetails: [GENERAL, "x y"]}
+    secutix: {catalogInterval: "off", jwtTimes: minutes, catalogScope: extended, contactDetails: [GENERAL, "x y"], catalogMaxResponseMiB: 4096}
     templateRules:
       - {productCode: GALA}
       - {template: vip, productCode: GALA, eventId: 7}
@@ -216,6 +216,7 @@ tenants:
 		`tenant "rules": secutix.jwtTimes "minutes" is not seconds or milliseconds`,
 		`tenant "rules": secutix.catalogScope "extended" is not none or an upper-case SecuTix word such as EXTENDED`,
 		`tenant "rules": secutix.contactDetails: "x y" is not an upper-case SecuTix word`,
+		`tenant "rules": secutix.maxResponseMiB and catalogMaxResponseMiB are from 1 to 1024 (0: the default)`,
 		`server.adminListen must differ from server.listen`,
 		`server.drainDelay must be between 0 and 1m`,
 		`server.linkTTL must be at most 8784h`,

@@ -505,7 +505,7 @@ func (c *Client) send(ctx context.Context, url string, payload []byte, token, me
 	c.calls.Add(1)
 	timeout, limit := DefaultHTTPTimeout, c.cfg.MaxResponseBytes
 	if method == MethodGetCatalogDetailed {
-		timeout, limit = CatalogHTTPTimeout, max(limit, CatalogMaxResponseBytes)
+		timeout, limit = CatalogHTTPTimeout, c.cfg.CatalogMaxBytes
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -528,8 +528,12 @@ func (c *Client) send(ctx context.Context, url string, payload []byte, token, me
 		return nil, pass.Wrap(pass.KindUnavailable, err, "read response")
 	}
 	if int64(len(body)) > limit {
+		setting := "secutix.maxResponseMiB"
+		if method == MethodGetCatalogDetailed {
+			setting = "secutix.catalogMaxResponseMiB"
+		}
 		return nil, pass.Wrap(pass.KindInvalid, ErrResponseTooLarge,
-			fmt.Sprintf("the response is larger than %d bytes", limit))
+			fmt.Sprintf("the response is larger than %d bytes (raise %s)", limit, setting))
 	}
 	return &response{status: res.StatusCode, header: res.Header, body: body}, nil
 }

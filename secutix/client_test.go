@@ -403,8 +403,15 @@ func TestResponseTooLarge(t *testing.T) {
 	if !errors.Is(err, secutix.ErrResponseTooLarge) {
 		t.Fatalf("got %v, want ErrResponseTooLarge", err)
 	}
-	if !strings.Contains(err.Error(), "2048") {
-		t.Errorf("got %q, want the limit in the message", err)
+	if !strings.Contains(err.Error(), "2048") || !strings.Contains(err.Error(), "secutix.maxResponseMiB") {
+		t.Errorf("got %q, want the limit and its setting in the message", err)
+	}
+	// The catalogue has a cap of its own, named in its refusal.
+	small := setup(t, nil, func(c *secutix.Config) { c.CatalogMaxBytes = 64 })
+	c = small.create(t, fakesecutix.OrderRequest{})
+	_, err = small.cl.OrderByFileID(t.Context(), tenant, c.FileID)
+	if !errors.Is(err, secutix.ErrResponseTooLarge) || !strings.Contains(err.Error(), "secutix.catalogMaxResponseMiB") {
+		t.Errorf("a catalogue over its cap: %v", err)
 	}
 }
 

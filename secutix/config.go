@@ -24,7 +24,7 @@ const (
 	CatalogHTTPTimeout = 60 * time.Second
 	// CatalogMaxResponseBytes caps a getCatalogDetailed answer, which
 	// holds every product and performance of the institution (of past
-	// seasons too, in the extended scope), when MaxResponseBytes is less.
+	// seasons too, in the extended scope), by default (Config.CatalogMaxBytes).
 	CatalogMaxResponseBytes = 64 << 20
 	DefaultMaxResponseBytes = 4 << 20
 	DefaultRetryAfter       = 30 * time.Second
@@ -110,8 +110,11 @@ type Config struct {
 	// and is the tickets' locale when SecuTix gives none; "" means "en".
 	Locale string
 	// MaxResponseBytes caps a response body; 0 means 4 MiB. A catalogue
-	// may take up to CatalogMaxResponseBytes.
+	// has its own cap, CatalogMaxBytes.
 	MaxResponseBytes int64
+	// CatalogMaxBytes caps a getCatalogDetailed answer; 0 means
+	// CatalogMaxResponseBytes (64 MiB).
+	CatalogMaxBytes int64
 	// Fields maps pass fields to paths in SecuTix's JSON over the defaults
 	// (see Fields; "" removes a default).
 	Fields map[string]string
@@ -214,8 +217,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.InProgressDelay < 0 {
 		probs = append(probs, "InProgressDelay must not be negative")
 	}
-	if c.MaxResponseBytes < 0 {
-		probs = append(probs, "MaxResponseBytes must not be negative")
+	if c.MaxResponseBytes < 0 || c.CatalogMaxBytes < 0 {
+		probs = append(probs, "MaxResponseBytes and CatalogMaxBytes must not be negative")
 	}
 	for _, d := range []struct {
 		name string
@@ -267,6 +270,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Locale == "" {
 		c.Locale = "en"
+	}
+	if c.CatalogMaxBytes == 0 {
+		c.CatalogMaxBytes = CatalogMaxResponseBytes
 	}
 	if c.MaxResponseBytes == 0 {
 		c.MaxResponseBytes = DefaultMaxResponseBytes

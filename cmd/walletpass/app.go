@@ -317,6 +317,8 @@ func secutixConfig(t config.Tenant, base, inst string) secutix.Config {
 		Fields:    sx.Fields, Granularity: sx.Granularity, ContactLookup: sx.ContactLookup, ContactDetails: sx.ContactDetails,
 		CatalogScope:  sx.CatalogScope,
 		SeasonTickets: seasonTickets(sx.SeasonTickets),
+		// 0 leaves the client's defaults.
+		MaxResponseBytes: int64(sx.MaxResponseMiB) << 20, CatalogMaxBytes: int64(sx.CatalogMaxResponseMiB) << 20,
 	}
 }
 
