@@ -500,8 +500,14 @@ func (a *App) buildServices() {
 		// (pass.Deliverer); the task itself fails only when the store
 		// does: backoff up to an hour, 200 attempts. Messages that arrive
 		// while it runs go out pass.DeliveryGap later.
-		Kinds: map[string]workers.KindPolicy{pass.TaskWebhookDelivery: {MaxAttempts: 200, MaxBackoff: time.Hour,
-			RerunDelay: pass.DeliveryGap}},
+		// An event's fan-out (its messages, stored once) fails only when
+		// the store does, and must not die before the deliveries would:
+		// the same days of retries, so that no event is lost.
+		Kinds: map[string]workers.KindPolicy{
+			pass.TaskWebhookDelivery: {MaxAttempts: 200, MaxBackoff: time.Hour, RerunDelay: pass.DeliveryGap},
+			pass.TaskEventFanout:     {MaxAttempts: 200, MaxBackoff: time.Hour},
+			pass.TaskEventBatch:      {MaxAttempts: 200, MaxBackoff: time.Hour},
+		},
 	}, db, db, workers.Handlers(
 		workers.Handle[pass.OrderRef](a.Syncer),
 		workers.Handle[pass.PushArgs](a.Pushes),
