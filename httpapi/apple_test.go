@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,8 +30,18 @@ type wsBundle struct {
 	wwdr  string
 	pass  *pass.Pass
 	tk    pass.Ticket
-	clock *time.Time
+	clock *wsClock
 }
+
+// wsClock is the clock of the service and the server in setupWS: the
+// test moves it, the handlers read it, through an atomic.
+type wsClock struct{ ns atomic.Int64 }
+
+// Now is the clock's time.
+func (c *wsClock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
+
+// Add moves the clock forward by d.
+func (c *wsClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 
 func setupWS(t testing.TB) *wsBundle {
 	t.Helper()
@@ -45,9 +56,9 @@ func setupWS(t testing.TB) *wsBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
-	b := &wsBundle{db: db, wwdr: f.WWDR, clock: &clock}
-	b.svc = &pass.Service{Passes: db, Packager: f.Registry, Clock: func() time.Time { return *b.clock }}
+	b := &wsBundle{db: db, wwdr: f.WWDR, clock: &wsClock{}}
+	b.clock.ns.Store(time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC).UnixNano())
+	b.svc = &pass.Service{Passes: db, Packager: f.Registry, Clock: b.clock.Now}
 	b.tk = apple.SampleTicket(pass.EventConcert)
 	p, _, err := b.svc.Apply(context.Background(), b.tk, "default")
 	if err != nil {
@@ -55,9 +66,20 @@ func setupWS(t testing.TB) *wsBundle {
 	}
 	b.pass = p
 	b.srv = httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Packager: f.Registry}, Passes: db, Files: f.Files(t, bl, db),
-		Apple: httpapi.AppleDeps{Devices: db, Timeline: db, Announce: true}, Tenants: []httpapi.TenantInfo{{ID: "demo"}}, Clock: func() time.Time { return *b.clock }}))
+		Apple: httpapi.AppleDeps{Devices: db, Timeline: db, Announce: true}, Tenants: []httpapi.TenantInfo{{ID: "demo"}}, Clock: b.clock.Now}))
 	t.Cleanup(b.srv.Close)
 	return b
+}
+
+// devices lists the devices registered for the bundle's pass; a failed
+// query fails the test rather than read as none.
+func (b *wsBundle) devices(t testing.TB) []pass.Device {
+	t.Helper()
+	ds, err := b.db.DevicesForPass(context.Background(), "demo", b.pass.PassTypeID, b.pass.SerialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
 }
 
 func (b *wsBundle) do(t testing.TB, method, path, body, token string, hdr map[string]string) (*http.Response, []byte) {
@@ -89,7 +111,7 @@ func TestPassKitWebService(t *testing.T) {
 		t.Fatalf("register again (trailing slash): %d", resp.StatusCode)
 	}
 	// A minute on, the version is settled: the tag is its own.
-	*b.clock = b.clock.Add(httpapi.TagSettle)
+	b.clock.Add(httpapi.TagSettle)
 	resp, data := b.do(t, "GET", reg, "", "", nil)
 	var list struct {
 		SerialNumbers []string `json:"serialNumbers"`
@@ -121,7 +143,7 @@ func TestPassKitWebService(t *testing.T) {
 	}
 
 	// The ticket changes: the list since the tag has the serial, the pass is new.
-	*b.clock = b.clock.Add(90 * time.Second)
+	b.clock.Add(90 * time.Second)
 	b.tk.Seat.Number = "99"
 	if _, changed, err := b.svc.Apply(context.Background(), b.tk, "default"); err != nil || !changed {
 		t.Fatalf("apply: %v %v", changed, err)
@@ -137,15 +159,15 @@ func TestPassKitWebService(t *testing.T) {
 		t.Fatal(err)
 	}
 	youngTag, _ := list.LastUpdated.(string)
-	if youngTag <= tag || youngTag >= strconv.FormatInt(b.clock.UnixMilli(), 10) {
-		t.Errorf("lastUpdated %s for a version of %d, listed since %s: want between", youngTag, b.clock.UnixMilli(), tag)
+	if youngTag <= tag || youngTag >= strconv.FormatInt(b.clock.Now().UnixMilli(), 10) {
+		t.Errorf("lastUpdated %s for a version of %d, listed since %s: want between", youngTag, b.clock.Now().UnixMilli(), tag)
 	}
 	if resp, data := b.do(t, "GET", reg+"?passesUpdatedSince="+youngTag, "", "", nil); resp.StatusCode != 200 || !strings.Contains(string(data), p.SerialNumber) {
 		t.Errorf("list since a young tag: %d %s, want the serial again", resp.StatusCode, data)
 	}
-	*b.clock = b.clock.Add(httpapi.TagSettle)
+	b.clock.Add(httpapi.TagSettle)
 	if resp, data := b.do(t, "GET", reg+"?passesUpdatedSince="+youngTag, "", "", nil); resp.StatusCode != 200 ||
-		!strings.Contains(string(data), `"lastUpdated":"`+strconv.FormatInt(b.clock.Add(-httpapi.TagSettle).UnixMilli(), 10)+`"`) {
+		!strings.Contains(string(data), `"lastUpdated":"`+strconv.FormatInt(b.clock.Now().Add(-httpapi.TagSettle).UnixMilli(), 10)+`"`) {
 		t.Errorf("list once settled: %d %s, want the version's own tag", resp.StatusCode, data)
 	}
 	resp, data = b.do(t, "GET", "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "", p.AuthToken, map[string]string{"If-Modified-Since": lm})
@@ -182,7 +204,10 @@ func TestPassKitWebService(t *testing.T) {
 	if resp, _ := b.do(t, "POST", "/log", logBody, "", nil); resp.StatusCode != 200 {
 		t.Errorf("log: %d", resp.StatusCode)
 	}
-	tl, _ := b.db.Timeline(context.Background(), "demo", p.SecretToken, 0)
+	tl, err := b.db.Timeline(context.Background(), "demo", p.SecretToken, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(tl) == 0 || tl[len(tl)-1].Kind != "device-log" || !strings.HasPrefix(tl[len(tl)-1].Detail, "device says: Web service error") ||
 		!strings.Contains(tl[len(tl)-1].Detail, p.SerialNumber) || strings.Contains(tl[len(tl)-1].Detail, device) ||
 		strings.Contains(tl[len(tl)-1].Detail, pushToken) {
@@ -196,7 +221,7 @@ func TestPassKitWebService(t *testing.T) {
 	if resp, _ := b.do(t, "GET", reg, "", "", nil); resp.StatusCode != http.StatusNoContent {
 		t.Errorf("list after unregister: %d", resp.StatusCode)
 	}
-	if ds, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber); len(ds) != 0 {
+	if ds := b.devices(t); len(ds) != 0 {
 		t.Errorf("devices after unregister: %+v", ds)
 	}
 }
@@ -213,8 +238,8 @@ func TestUpdatedSerialsForeignTag(t *testing.T) {
 	if resp, data := b.do(t, "POST", reg+"/"+p.SerialNumber, `{"pushToken":"`+pushToken+`"}`, p.AuthToken, nil); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("register: %d %s", resp.StatusCode, data)
 	}
-	*b.clock = b.clock.Add(httpapi.TagSettle)
-	now := b.clock.UnixMilli()
+	b.clock.Add(httpapi.TagSettle)
+	now := b.clock.Now().UnixMilli()
 	tests := []struct{ name, tag string }{
 		{"word", "abc"},
 		{"date", "yesterday"},
@@ -223,7 +248,7 @@ func TestUpdatedSerialsForeignTag(t *testing.T) {
 		{"overflow", "99999999999999999999"},
 		{"empty", ""},
 		{"an hour ahead", strconv.FormatInt(now+3_600_000, 10)},
-		{"microseconds", strconv.FormatInt(b.clock.UnixMicro(), 10)},
+		{"microseconds", strconv.FormatInt(b.clock.Now().UnixMicro(), 10)},
 		{"largest int64", strconv.FormatInt(math.MaxInt64, 10)},
 	}
 	for _, tc := range tests {
@@ -259,7 +284,10 @@ func TestDevicesPerPass(t *testing.T) {
 	}
 	body := `{"pushToken":"` + pushToken + `"}`
 	announced := func(typ string) int {
-		tasks, _ := b.db.ListTasks(context.Background(), "", 1000)
+		tasks, err := b.db.ListTasks(context.Background(), "", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
 		n := 0
 		for _, tk := range tasks {
 			var ev pass.EventArgs
@@ -281,7 +309,7 @@ func TestDevicesPerPass(t *testing.T) {
 	if resp.StatusCode != 403 || !strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
 		t.Errorf("one device too many: %d %s", resp.StatusCode, data)
 	}
-	if ds, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber); len(ds) != pass.MaxDevicesPerPass {
+	if ds := b.devices(t); len(ds) != pass.MaxDevicesPerPass {
 		t.Errorf("%d devices registered, want %d", len(ds), pass.MaxDevicesPerPass)
 	}
 	if resp, _ := b.do(t, "DELETE", reg("dev00"+device[5:]), "", p.AuthToken, nil); resp.StatusCode != 200 ||
@@ -336,7 +364,7 @@ func TestRegistrationFlapping(t *testing.T) {
 	}
 	// Two changes later: one to register, then registering again costs
 	// nothing (however often), and the other change unregisters.
-	*b.clock = b.clock.Add(2 * httpapi.RegistrationChangeEvery)
+	b.clock.Add(2 * httpapi.RegistrationChangeEvery)
 	if resp, data := b.do(t, "POST", regPass, body, p.AuthToken, nil); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("register two minutes later: %d %s", resp.StatusCode, data)
 	}
@@ -351,7 +379,7 @@ func TestRegistrationFlapping(t *testing.T) {
 	if resp, _ := b.do(t, "POST", regPass, body, p.AuthToken, nil); resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("register with no change left: %d, want 429", resp.StatusCode)
 	}
-	if ds, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber); len(ds) != 0 {
+	if ds := b.devices(t); len(ds) != 0 {
 		t.Errorf("the refused registration registered: %+v", ds)
 	}
 }
@@ -393,32 +421,30 @@ func TestPassKitRefusesWithoutWriting(t *testing.T) {
 			t.Errorf("%s: content type %q, want problem+json", tc.name, resp.Header.Get("Content-Type"))
 		}
 	}
-	if ds, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber); len(ds) != 0 {
+	if ds := b.devices(t); len(ds) != 0 {
 		t.Errorf("refused requests registered devices: %+v", ds)
 	}
 }
 
 // FuzzPassKitWebService sends arbitrary paths, authorization headers and
 // bodies to the web service: never a 5xx, and a registration appears only
-// with a 201.
+// with a 201. Each input comes RegistrationChangeBurst+1 times
+// RegistrationChangeEvery after the one before, so the pass has all its
+// registration changes again and a registration always gets its 201.
 func FuzzPassKitWebService(f *testing.F) {
 	b := setupWS(f)
 	p := b.pass
-	f.Add(uint8(0), "/devices/"+device+"/registrations/"+p.PassTypeID+"/"+p.SerialNumber, "ApplePass "+p.AuthToken, `{"pushToken":"`+pushToken+`"}`)
-	f.Add(uint8(1), "/devices/"+device+"/registrations/"+p.PassTypeID+"?passesUpdatedSince=1", "", "")
-	f.Add(uint8(2), "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "ApplePass x", "")
-	f.Add(uint8(3), "/log", "", `{"logs":["`+p.SerialNumber+`"]}`)
-	f.Add(uint8(4), "/devices/%00/registrations/pass./..", "ApplePass", "{")
-	f.Add(uint8(1), "/log", "ApplePass \x7f", "")
 	methods := []string{"POST", "GET", "HEAD", "DELETE", "PUT"}
-	f.Fuzz(func(t *testing.T, m uint8, path, auth, body string) {
+	try := func(t testing.TB, m uint8, path, auth, body string) (status int) {
+		t.Helper()
+		b.clock.Add(time.Duration(httpapi.RegistrationChangeBurst+1) * httpapi.RegistrationChangeEvery)
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n#") || len(path) > 4096 {
-			return
+			return 0
 		}
-		before, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber)
+		before := b.devices(t)
 		req, err := http.NewRequest(methods[int(m)%len(methods)], b.srv.URL+"/api/demo/apple/v1"+path, strings.NewReader(body))
 		if err != nil {
-			return
+			return 0
 		}
 		// A header value with control characters never leaves the client
 		// (net/http refuses it): not the server's business.
@@ -433,12 +459,33 @@ func FuzzPassKitWebService(f *testing.F) {
 		if resp.StatusCode >= 500 {
 			t.Fatalf("%s %s: %d", req.Method, path, resp.StatusCode)
 		}
-		after, _ := b.db.DevicesForPass(context.Background(), "demo", p.PassTypeID, p.SerialNumber)
+		after := b.devices(t)
 		if len(after) > len(before) && resp.StatusCode != http.StatusCreated {
 			t.Fatalf("a registration appeared with status %d", resp.StatusCode)
 		}
 		if len(after) > 0 {
-			b.db.ForgetPushToken(context.Background(), "demo", after[0].PushToken, time.Time{})
+			if _, err := b.db.ForgetPushToken(context.Background(), "demo", after[0].PushToken, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
 		}
+		return resp.StatusCode
+	}
+	regPass := "/devices/" + device + "/registrations/" + p.PassTypeID + "/" + p.SerialNumber
+	regAuth, regBody := "ApplePass "+p.AuthToken, `{"pushToken":"`+pushToken+`"}`
+	// The registration seed registers, however many registrations came
+	// before it.
+	for i := range httpapi.RegistrationChangeBurst + 1 {
+		if status := try(f, 0, regPass, regAuth, regBody); status != http.StatusCreated {
+			f.Fatalf("registration seed, try %d: %d, want 201", i+1, status)
+		}
+	}
+	f.Add(uint8(0), regPass, regAuth, regBody)
+	f.Add(uint8(1), "/devices/"+device+"/registrations/"+p.PassTypeID+"?passesUpdatedSince=1", "", "")
+	f.Add(uint8(2), "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "ApplePass x", "")
+	f.Add(uint8(3), "/log", "", `{"logs":["`+p.SerialNumber+`"]}`)
+	f.Add(uint8(4), "/devices/%00/registrations/pass./..", "ApplePass", "{")
+	f.Add(uint8(1), "/log", "ApplePass \x7f", "")
+	f.Fuzz(func(t *testing.T, m uint8, path, auth, body string) {
+		try(t, m, path, auth, body)
 	})
 }

@@ -57,23 +57,27 @@ func FuzzDistribution(f *testing.F) {
 		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo", DefaultTemplate: "default", PublicBaseURL: "https://passes.example.com", Google: true}}}))
 	f.Cleanup(srv.Close)
 	good := httpapi.PassLink("", links, "demo", p.SerialNumber, now.AddDate(1000, 0, 0)) // nearly nine million hours of inputs
-	f.Add(uint8(0), "/demo/orders/fuzzOrderSecret123", "", "Mozilla/5.0 (iPhone)", "fr")
-	f.Add(uint8(0), good, "", "", "")
-	f.Add(uint8(0), "/api/demo/orders/fuzzOrderSecret123/tickets.pkpasses?exp=1&sig=x", "", "", "")
-	f.Add(uint8(0), "/api/demo/google/save/fuzzOrderSecret123/"+p.SerialNumber+"?exp=9999999999&sig=AAAA", "", "", "")
-	f.Add(uint8(1), "/api/demo/customers/devices", `{"orderSecretToken":"fuzzOrderSecret123","fcmToken":"t1","platform":"ios","locale":"de"}`, "", "")
-	f.Add(uint8(2), "/api/demo/customers/devices", `{"orderSecretToken":"fuzzOrderSecret123","fcmToken":"t1"}`, "", "")
-	f.Add(uint8(0), "/demo/orders/%00", "", "Android", "de;q=x, *")
 	methods := []string{http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodHead}
-	f.Fuzz(func(t *testing.T, m uint8, path, body, ua, lang string) {
+	installations := func(t testing.TB) []pass.AppInstallation {
+		t.Helper()
+		ins, err := db.Installations(context.Background(), "demo", "fuzzOrderSecret123")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ins
+	}
+	// try sends one request, checks the answer against the installations
+	// stored, and returns the status (0 when no request went out).
+	try := func(t testing.TB, m uint8, path, body, ua, lang string) int {
+		t.Helper()
 		elapsed.Add(int64(time.Hour))
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n#") || len(path) > 4096 {
-			return
+			return 0
 		}
-		before, _ := db.Installations(context.Background(), "demo", "fuzzOrderSecret123")
+		before := installations(t)
 		req, err := http.NewRequest(methods[int(m)%len(methods)], srv.URL+path, strings.NewReader(body))
 		if err != nil {
-			return
+			return 0
 		}
 		for k, v := range map[string]string{"User-Agent": ua, "Accept-Language": lang} {
 			if v != "" && httpguts.ValidHeaderFieldValue(v) {
@@ -88,12 +92,42 @@ func FuzzDistribution(f *testing.F) {
 		if resp.StatusCode >= 500 {
 			t.Fatalf("%s %s: %d", req.Method, path, resp.StatusCode)
 		}
-		after, _ := db.Installations(context.Background(), "demo", "fuzzOrderSecret123")
+		after := installations(t)
 		if len(after) > len(before) && resp.StatusCode != http.StatusCreated {
 			t.Fatalf("%s %s stored an installation but answered %d", req.Method, path, resp.StatusCode)
 		}
 		if len(after) < len(before) && resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("%s %s removed an installation but answered %d", req.Method, path, resp.StatusCode)
 		}
+		return resp.StatusCode
+	}
+	seeds := []struct {
+		m                    uint8
+		path, body, ua, lang string
+		status               int // of a seed that must succeed; 0 for the others
+		installations        int // stored after it
+	}{
+		{0, "/demo/orders/fuzzOrderSecret123", "", "Mozilla/5.0 (iPhone)", "fr", http.StatusOK, 0},
+		{0, good, "", "", "", http.StatusOK, 0},
+		{0, "/api/demo/orders/fuzzOrderSecret123/tickets.pkpasses?exp=1&sig=x", "", "", "", 0, 0},
+		{0, "/api/demo/google/save/fuzzOrderSecret123/" + p.SerialNumber + "?exp=9999999999&sig=AAAA", "", "", "", 0, 0},
+		{1, "/api/demo/customers/devices", `{"orderSecretToken":"fuzzOrderSecret123","fcmToken":"t1","platform":"ios","locale":"de"}`, "", "", http.StatusCreated, 1},
+		{2, "/api/demo/customers/devices", `{"orderSecretToken":"fuzzOrderSecret123","fcmToken":"t1"}`, "", "", http.StatusNoContent, 0},
+		{0, "/demo/orders/%00", "", "Android", "de;q=x, *", 0, 0},
+	}
+	// The seeds that should succeed do (in this order: the installation
+	// is stored, then removed), so the checks above are not vacuous.
+	for _, sd := range seeds {
+		f.Add(sd.m, sd.path, sd.body, sd.ua, sd.lang)
+		st := try(f, sd.m, sd.path, sd.body, sd.ua, sd.lang)
+		if sd.status != 0 && st != sd.status {
+			f.Fatalf("%s %s: %d, want %d", methods[sd.m], sd.path, st, sd.status)
+		}
+		if n := len(installations(f)); n != sd.installations {
+			f.Fatalf("%s %s: %d installations stored, want %d", methods[sd.m], sd.path, n, sd.installations)
+		}
+	}
+	f.Fuzz(func(t *testing.T, m uint8, path, body, ua, lang string) {
+		try(t, m, path, body, ua, lang)
 	})
 }

@@ -166,6 +166,9 @@ func TestOpenAPIWebhooksCoverEveryEvent(t *testing.T) {
 				t.Fatal("no application/json body")
 			}
 			schema := media.Schema.Value
+			if len(bodies[typ]) == 0 {
+				t.Fatalf("no sample body of %s to check against the document", typ)
+			}
 			for i, ev := range bodies[typ] {
 				body := decode(t, ev)
 				if err := schema.VisitJSON(body); err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"walletpass/auth"
 	"walletpass/pass"
@@ -125,7 +126,7 @@ func (f *fakeEraser) Erase(_ context.Context, r pass.ErasureRequest) (pass.Erasu
 // is stored, and an erasure is asked for (with exactly what the body
 // says), only when the body keeps the documented rules.
 func FuzzOrganiserBodies(f *testing.F) {
-	for _, s := range []string{`{"data":"123456","type":"qrcode"}`, `{"data":"12","type":"qrcode"}`, `{"data":"123","type":"x","scanId":"a b"}`,
+	for _, s := range []string{`{"data":"123456","type":"qrcode"}`, `{"data":"12","type":"qrcode"}`, `{"data":"123","type":"x","scanId":"a b"}`, `{"data":"éé","type":"qrcode"}`,
 		`{"endpoint":"https://crm.example.com/h","events":["*"]}`, `{"endpoint":"http://x","events":[]}`, `{"events":["pass.created"],"extra":1}`,
 		`{"message":"Doors at 19:00"}`, `{"fileId":123}`, `{"email":"a@example.com"}`, `{"message":{"fr":"Portes","de-CH":"Tür"},"title":"T","id":"n-1"}`, `{"message":{"":"x"}}`,
 		`null`, `[]`, "\x00"} {
@@ -163,12 +164,11 @@ func FuzzOrganiserBodies(f *testing.F) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	// The credentials are taken: a valid body is answered (else every
-	// request would be a 401 and the checks below would hold vacuously).
-	if st := post(f, "/api/demo/scans", `{"data":"123456","type":"qrcode"}`); st != 200 {
-		f.Fatalf("a valid scan with the fuzz credentials: %d, want 200", st)
-	}
-	f.Fuzz(func(t *testing.T, body string) {
+	// try posts body to the four routes, checks the answers against what
+	// reached the fakes, and returns the status of each route.
+	try := func(t testing.TB, body string) map[string]int {
+		t.Helper()
+		out := map[string]int{}
 		scanner.mu.Lock()
 		before := scanner.calls
 		scanner.mu.Unlock()
@@ -177,7 +177,8 @@ func FuzzOrganiserBodies(f *testing.F) {
 		scanned := scanner.calls > before
 		scanner.mu.Unlock()
 		var sb ScanBody
-		validScan := json.Unmarshal([]byte(body), &sb) == nil && len(sb.Data) >= 3 && len(sb.Data) <= 2048 && slices.Contains(scanTypes, sb.Type)
+		validScan := json.Unmarshal([]byte(body), &sb) == nil && utf8.RuneCountInString(sb.Data) >= 3 && utf8.RuneCountInString(sb.Data) <= 2048 &&
+			slices.Contains(scanTypes, sb.Type)
 		switch {
 		case st >= 500:
 			t.Fatalf("scan: %d", st)
@@ -186,6 +187,7 @@ func FuzzOrganiserBodies(f *testing.F) {
 		case st != 200 && scanned:
 			t.Fatalf("scan: %d but the gate saw it", st)
 		}
+		out["scan"] = st
 
 		subs.mu.Lock()
 		n := len(subs.subs)
@@ -205,6 +207,7 @@ func FuzzOrganiserBodies(f *testing.F) {
 		case st != 201 && created:
 			t.Fatalf("subscription: %d but stored", st)
 		}
+		out["subscription"] = st
 
 		notices.mu.Lock()
 		n = len(notices.all)
@@ -226,6 +229,7 @@ func FuzzOrganiserBodies(f *testing.F) {
 				t.Fatalf("stored an invalid notice %+v: %v", nt, err)
 			}
 		}
+		out["notice"] = st
 
 		eraser.mu.Lock()
 		n = len(eraser.reqs)
@@ -251,5 +255,29 @@ func FuzzOrganiserBodies(f *testing.F) {
 				t.Fatalf("erasure of %q asked as %+v", body, r)
 			}
 		}
+		out["erasure"] = st
+		return out
+	}
+	// The credentials are taken and each route has a body it takes (else
+	// every request could be a 401 or a 400 and the checks above would
+	// hold vacuously).
+	wants := []struct {
+		body, route string
+		status      int
+	}{
+		{`{"data":"123456","type":"qrcode"}`, "scan", http.StatusOK},
+		{`{"data":"ééé","type":"qrcode"}`, "scan", http.StatusOK}, // three characters in six bytes
+		{`{"endpoint":"https://crm.example.com/h","events":["*"]}`, "subscription", http.StatusCreated},
+		{`{"message":"Doors at 19:00"}`, "notice", http.StatusAccepted},
+		{`{"fileId":123}`, "erasure", http.StatusOK},
+		{`{"email":"a@example.com"}`, "erasure", http.StatusOK},
+	}
+	for _, w := range wants {
+		if got := try(f, w.body)[w.route]; got != w.status {
+			f.Fatalf("%s of %s with the fuzz credentials: %d, want %d", w.route, w.body, got, w.status)
+		}
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		try(t, body)
 	})
 }

@@ -91,7 +91,13 @@ func TestErasure(t *testing.T) {
 	if _, err := b.files.PassFile(ctx, p1); !errors.Is(err, pass.ErrNotFound) {
 		t.Errorf("the first version's file: %v, want it deleted", err)
 	}
-	tl, _ := b.db.Timeline(ctx, "demo", lea.OrderSecretToken, 0)
+	tl, err := b.db.Timeline(ctx, "demo", lea.OrderSecretToken, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl) == 0 {
+		t.Fatal("the order's timeline is empty, want its entries kept without her")
+	}
 	for _, e := range tl {
 		if strings.Contains(strings.ToLower(e.Detail), "favre") || strings.Contains(e.Detail, "lea@") {
 			t.Errorf("the timeline keeps %q", e.Detail)

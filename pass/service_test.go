@@ -681,6 +681,9 @@ func TestSameSecondVersionsFollowAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(tasks) == 0 {
+		t.Fatal("no task pending after two versions, want what follows them")
+	}
 	for _, task := range tasks {
 		if task.NextAttemptAt.After(made.Add(time.Millisecond)) {
 			t.Errorf("%s task due %v, a version made at %v", task.Kind, task.NextAttemptAt, made)

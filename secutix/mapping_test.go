@@ -308,7 +308,10 @@ func TestStates(t *testing.T) {
 			act: func(sb *fakesecutix.Sandbox, c fakesecutix.CreatedOrder) (fakesecutix.TicketView, error) {
 				return sb.Modify(c.FileID, c.Tickets[0].TicketID, fakesecutix.Change{Start: ptr("2026-06-01T19:30:00+02:00")})
 			},
-			check: func(t *testing.T, _ fakesecutix.CreatedOrder, _ fakesecutix.TicketView, _, after []pass.Ticket) {
+			check: func(t *testing.T, c fakesecutix.CreatedOrder, _ fakesecutix.TicketView, _, after []pass.Ticket) {
+				if len(after) != len(c.Tickets) || len(after) < 2 {
+					t.Fatalf("%d tickets after the change, want the order's %d (at least 2)", len(after), len(c.Tickets))
+				}
 				want := time.Date(2026, 6, 1, 17, 30, 0, 0, time.UTC)
 				for i, a := range after {
 					if !a.Event.Start.Equal(want) || !a.Event.End.Equal(want.Add(150*time.Minute)) {
@@ -426,6 +429,9 @@ func TestContactLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(o.Tickets) != len(c.Tickets) || len(o.Tickets) == 0 {
+		t.Fatalf("%d tickets, want the order's %d", len(o.Tickets), len(c.Tickets))
+	}
 	for _, tk := range o.Tickets {
 		if tk.HolderEmail != "lea.favre@example.com" || tk.Locale != "fr" {
 			t.Errorf("ticket %d: e-mail %q, locale %q; want the contact's", tk.MovementID, tk.HolderEmail, tk.Locale)
@@ -438,8 +444,16 @@ func TestContactLookup(t *testing.T) {
 	cfg.ContactLookup = false
 	off := b.client(t, cfg)
 	o, err = off.OrderByFileID(t.Context(), tenant, c.FileID)
-	if err != nil || o.Tickets[0].HolderEmail != "" {
-		t.Errorf("without the lookup: %v, e-mail %q", err, o.Tickets[0].HolderEmail)
+	if err != nil {
+		t.Fatalf("without the lookup: %v", err)
+	}
+	if len(o.Tickets) != len(c.Tickets) || len(o.Tickets) == 0 {
+		t.Fatalf("without the lookup: %d tickets, want the order's %d", len(o.Tickets), len(c.Tickets))
+	}
+	for _, tk := range o.Tickets {
+		if tk.HolderEmail != "" {
+			t.Errorf("without the lookup: ticket %d: e-mail %q, want none", tk.MovementID, tk.HolderEmail)
+		}
 	}
 	if n := b.sb.Calls("getContactData"); n != 1 {
 		t.Errorf("%d getContactData calls, want still 1", n)

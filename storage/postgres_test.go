@@ -235,6 +235,9 @@ func TestPostgresDeadlockRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(tasks) != len(ids) {
+		t.Fatalf("%d pending tasks, want the %d locked", len(tasks), len(ids))
+	}
 	for _, tk := range tasks {
 		if tk.Merged != 2 {
 			t.Errorf("task %s merged = %d, want 2", tk.ID, tk.Merged)

@@ -16,6 +16,17 @@ import (
 
 var t0 = time.UnixMilli(1_800_000_000_000).UTC()
 
+// claim is db.Claim; a claim that fails fails the test, rather than read
+// as nothing due.
+func claim(t *testing.T, db *storage.DB, now time.Time, lease time.Duration, limit int) []pass.Task {
+	t.Helper()
+	c, err := db.Claim(t.Context(), now, lease, limit)
+	if err != nil {
+		t.Fatalf("claim at %v: %v", now, err)
+	}
+	return c
+}
+
 func syncTask(secret string) pass.NewTask {
 	return pass.TaskOf(pass.OrderRef{Tenant: "demo", SecretToken: secret}, "corr-"+secret)
 }
@@ -60,7 +71,7 @@ func TestCoalescing(t *testing.T) {
 		if err := db.Complete(ctx, claimed[0], t0.Add(time.Second), t0.Add(1500*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
-		if early, _ := db.Claim(ctx, t0.Add(time.Second), time.Minute, 10); len(early) != 0 {
+		if early := claim(t, db, t0.Add(time.Second), time.Minute, 10); len(early) != 0 {
 			t.Fatalf("the follow-up ran before its delay")
 		}
 		again, err := db.Claim(ctx, t0.Add(1500*time.Millisecond), time.Minute, 10)
@@ -70,7 +81,7 @@ func TestCoalescing(t *testing.T) {
 		if err := db.Complete(ctx, again[0], t0.Add(2*time.Second), t0.Add(2*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		if more, _ := db.Claim(ctx, t0.Add(time.Hour), time.Minute, 10); len(more) != 0 {
+		if more := claim(t, db, t0.Add(time.Hour), time.Minute, 10); len(more) != 0 {
 			t.Errorf("a third run: %+v", more)
 		}
 		done, _ := db.ListTasks(ctx, pass.TaskDone, 10)
@@ -95,7 +106,7 @@ func TestLeaseExpiryAndLostLease(t *testing.T) {
 		if len(a) != 1 {
 			t.Fatal("no claim")
 		}
-		if b, _ := db.Claim(ctx, t0.Add(30*time.Second), time.Minute, 1); len(b) != 0 {
+		if b := claim(t, db, t0.Add(30*time.Second), time.Minute, 1); len(b) != 0 {
 			t.Fatalf("claimed a task under a live lease")
 		}
 		// The worker died: after the lease another worker takes it.
@@ -121,7 +132,7 @@ func TestFailDeadRetry(t *testing.T) {
 		if err := db.Fail(ctx, c[0], "secutix: 509", t0.Add(10*time.Second), false, t0); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := db.Claim(ctx, t0.Add(5*time.Second), time.Minute, 1); len(got) != 0 {
+		if got := claim(t, db, t0.Add(5*time.Second), time.Minute, 1); len(got) != 0 {
 			t.Fatalf("claimed before its retry time")
 		}
 		c, _ = db.Claim(ctx, t0.Add(10*time.Second), time.Minute, 1)
@@ -135,7 +146,7 @@ func TestFailDeadRetry(t *testing.T) {
 		if len(dead) != 1 || dead[0].ID != r.TaskID || dead[0].LastError != "still failing" {
 			t.Fatalf("dead = %+v", dead)
 		}
-		if got, _ := db.Claim(ctx, t0.Add(time.Hour), time.Minute, 1); len(got) != 0 {
+		if got := claim(t, db, t0.Add(time.Hour), time.Minute, 1); len(got) != 0 {
 			t.Fatalf("a dead task was claimed")
 		}
 		if err := db.RetryTask(ctx, r.TaskID, t0.Add(time.Hour)); err != nil {
@@ -322,8 +333,8 @@ func TestHintsNeverGoBack(t *testing.T) {
 		if len(tl) != 4 || tl[0].Kind != "webhook" {
 			t.Errorf("timeline = %+v", tl)
 		}
-		if other, _ := db.Hints(ctx, "other", "s1"); len(other) != 0 {
-			t.Errorf("another tenant sees hints: %+v", other)
+		if other, err := db.Hints(ctx, "other", "s1"); err != nil || len(other) != 0 {
+			t.Errorf("another tenant's hints: %+v, %v; want none", other, err)
 		}
 	})
 }
@@ -425,7 +436,7 @@ func TestMinGapAfterARun(t *testing.T) {
 		if next, ok, err := db.NextDue(ctx); err != nil || !ok || !next.Equal(want) {
 			t.Errorf("next due = %v %v (%v), want %v", next, ok, err, want)
 		}
-		if early, _ := db.Claim(ctx, want.Add(-time.Millisecond), time.Minute, 1); len(early) != 0 {
+		if early := claim(t, db, want.Add(-time.Millisecond), time.Minute, 1); len(early) != 0 {
 			t.Errorf("claimed before the gap")
 		}
 		if onTime, _ := db.Claim(ctx, want, time.Minute, 1); len(onTime) != 1 {
@@ -451,7 +462,7 @@ func TestExtendLease(t *testing.T) {
 		if err := db.Extend(ctx, c[0], t0.Add(5*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if again, _ := db.Claim(ctx, t0.Add(2*time.Minute), time.Minute, 1); len(again) != 0 {
+		if again := claim(t, db, t0.Add(2*time.Minute), time.Minute, 1); len(again) != 0 {
 			t.Errorf("claimed under an extended lease")
 		}
 		lost := c[0]
@@ -578,12 +589,14 @@ func TestCompleteSkipsSeenMerges(t *testing.T) {
 			if err := db.Complete(ctx, task, end, end); err != nil {
 				t.Fatal(err)
 			}
-			again, _ := db.Claim(ctx, end.Add(time.Second), time.Minute, 10)
+			again := claim(t, db, end.Add(time.Second), time.Minute, 10)
 			if (len(again) == 1) != tc.wantFollowUp {
 				t.Errorf("%s: follow-up run %v, want %v", tc.name, len(again) == 1, tc.wantFollowUp)
 			}
 			for _, a := range again {
-				db.Complete(ctx, a, end.Add(time.Second), end.Add(time.Second))
+				if err := db.Complete(ctx, a, end.Add(time.Second), end.Add(time.Second)); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	})

@@ -233,8 +233,14 @@ func (s *system) idle() {
 	s.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		p, _ := s.db.ListTasks(context.Background(), pass.TaskPending, 10)
-		r, _ := s.db.ListTasks(context.Background(), pass.TaskRunning, 10)
+		p, err := s.db.ListTasks(context.Background(), pass.TaskPending, 10)
+		if err != nil {
+			s.t.Fatalf("list pending tasks: %v", err) // not an empty queue
+		}
+		r, err := s.db.ListTasks(context.Background(), pass.TaskRunning, 10)
+		if err != nil {
+			s.t.Fatalf("list running tasks: %v", err)
+		}
 		if len(p)+len(r) == 0 {
 			return
 		}

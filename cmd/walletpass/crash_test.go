@@ -183,7 +183,7 @@ tenants:
     apple: {teamId: DEMOTEAM01, passTypeId: pass.dev.walletpass.demo}
     secutix: {baseURL: %q, operator: DEMO_WALLET, partner: walletpass, secret: crash-secret, requestsPerMinute: 100000}
 `, addr, filepath.Join(dir, "data"), sbSrv.URL+"/sandbox/secutix")), 0o600)
-	env := append(os.Environ(), "WALLETPASS_CONFIG="+cfg)
+	env := append(os.Environ(), "WALLETPASS_CONFIG="+cfg, "WALLETPASS_ADMIN_LISTEN=127.0.0.1:0") // never a running service's port
 
 	p := startProc(t, bin, env, base)
 	var acked sync.Map // correlation id -> order index
@@ -245,8 +245,14 @@ tenants:
 	defer db.Close()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		pending, _ := db.ListTasks(context.Background(), pass.TaskPending, 1)
-		running, _ := db.ListTasks(context.Background(), pass.TaskRunning, 1)
+		pending, err := db.ListTasks(context.Background(), pass.TaskPending, 1)
+		if err != nil {
+			t.Fatalf("list pending tasks: %v", err) // not an empty queue
+		}
+		running, err := db.ListTasks(context.Background(), pass.TaskRunning, 1)
+		if err != nil {
+			t.Fatalf("list running tasks: %v", err)
+		}
 		if len(pending)+len(running) == 0 {
 			break
 		}
@@ -255,8 +261,8 @@ tenants:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if dead, _ := db.ListTasks(context.Background(), pass.TaskDead, 10); len(dead) != 0 {
-		t.Errorf("dead tasks after the restart: %+v", dead)
+	if dead, err := db.ListTasks(context.Background(), pass.TaskDead, 10); err != nil || len(dead) != 0 {
+		t.Errorf("dead tasks after the restart: %+v, %v; want none", dead, err)
 	}
 	// Every acknowledged webhook was stored...
 	missing := 0

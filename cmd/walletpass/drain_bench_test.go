@@ -81,8 +81,14 @@ tenants:
 		b.Fatal(err)
 	}
 	for {
-		p, _ := db.ListTasks(ctx, pass.TaskPending, 1)
-		r, _ := db.ListTasks(ctx, pass.TaskRunning, 1)
+		p, err := db.ListTasks(ctx, pass.TaskPending, 1)
+		if err != nil {
+			b.Fatalf("list pending tasks: %v", err) // not an empty queue
+		}
+		r, err := db.ListTasks(ctx, pass.TaskRunning, 1)
+		if err != nil {
+			b.Fatalf("list running tasks: %v", err)
+		}
 		if len(p)+len(r) == 0 {
 			break
 		}
@@ -94,8 +100,14 @@ tenants:
 	elapsed := time.Since(start)
 	for b.Loop() {
 	}
-	done, _ := db.ListTasks(ctx, pass.TaskDone, nTasks+10)
-	dead, _ := db.ListTasks(ctx, pass.TaskDead, 10)
+	done, err := db.ListTasks(ctx, pass.TaskDone, nTasks+10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dead, err := db.ListTasks(ctx, pass.TaskDead, 10)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ReportMetric(elapsed.Seconds(), "drain-s")
 	b.ReportMetric(float64(nTasks)/elapsed.Seconds(), "tasks/s")
 	b.ReportMetric(float64(len(done)), "done")

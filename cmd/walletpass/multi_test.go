@@ -291,13 +291,19 @@ tenants:
 	}
 	// Drain: the killed instance's leases expire and the others take over.
 	waitDB("the queue to drain", func() bool {
-		p, _ := db.ListTasks(ctx, pass.TaskPending, 1)
-		r, _ := db.ListTasks(ctx, pass.TaskRunning, 1)
+		p, err := db.ListTasks(ctx, pass.TaskPending, 1)
+		if err != nil {
+			t.Fatalf("list pending tasks: %v", err) // not an empty queue
+		}
+		r, err := db.ListTasks(ctx, pass.TaskRunning, 1)
+		if err != nil {
+			t.Fatalf("list running tasks: %v", err)
+		}
 		return len(p)+len(r) == 0
 	})
 	t.Logf("drained %v after the start", time.Since(start).Round(time.Millisecond))
-	if dead, _ := db.ListTasks(ctx, pass.TaskDead, 10); len(dead) != 0 {
-		t.Errorf("dead tasks: %+v", dead)
+	if dead, err := db.ListTasks(ctx, pass.TaskDead, 10); err != nil || len(dead) != 0 {
+		t.Errorf("dead tasks: %+v, %v; want none", dead, err)
 	}
 
 	// The truth, as SecuTix tells it through the real client (a fourth

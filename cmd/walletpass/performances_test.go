@@ -100,7 +100,7 @@ func TestPerformanceNotices(t *testing.T) {
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			ps := all()
-			ok := true
+			ok := len(ps) == len(psA)+len(psB)
 			for _, p := range ps {
 				ok = ok && cond(p)
 			}

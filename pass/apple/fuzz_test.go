@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"walletpass/pass"
 	"walletpass/pass/apple"
@@ -19,7 +23,9 @@ func FuzzRenderTicketStrings(f *testing.F) {
 		f.Add(s, s, s)
 	}
 	b := setup(f)
-	f.Fuzz(func(t *testing.T, name, seat, holder string) {
+	// render checks one rendering and reports whether there was a pass.
+	render := func(t testing.TB, name, seat, holder string) bool {
+		t.Helper()
 		tk := apple.SampleTicket(pass.EventConcert)
 		tk.Event.Name = name
 		tk.Seat.Number = seat
@@ -31,7 +37,7 @@ func FuzzRenderTicketStrings(f *testing.F) {
 			if pass.KindOf(err) != pass.KindInvalid {
 				t.Fatalf("error of kind %v: %v", pass.KindOf(err), err)
 			}
-			return
+			return false
 		}
 		if !json.Valid(pj) {
 			t.Fatalf("invalid JSON for %q %q %q:\n%s", name, seat, holder, pj)
@@ -44,6 +50,13 @@ func FuzzRenderTicketStrings(f *testing.F) {
 		if got := fieldValue(m, "event"); utf8.Valid([]byte(name)) && got != string(want) {
 			t.Fatalf("event name %q came back as %q", name, got)
 		}
+		return true
+	}
+	if !render(f, "é€𝄞", "é€𝄞", "é€𝄞") {
+		f.Fatal("a ticket named é€𝄞 does not render")
+	}
+	f.Fuzz(func(t *testing.T, name, seat, holder string) {
+		render(t, name, seat, holder)
 	})
 }
 
@@ -70,20 +83,50 @@ func FuzzParseStrings(f *testing.F) {
 	})
 }
 
-// FuzzParseTicket feeds arbitrary JSON to the ticket parser: an error or a
-// valid ticket, never a panic.
+// FuzzParseTicket feeds arbitrary JSON to the ticket parser: an error or
+// a ticket, never a panic; a ticket it returns survives being written as
+// JSON and parsed again.
 func FuzzParseTicket(f *testing.F) {
-	good, _ := json.Marshal(apple.SampleTicket(pass.EventSports))
+	good, err := json.Marshal(apple.SampleTicket(pass.EventSports))
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := pass.ParseTicket(good); err != nil {
+		f.Fatalf("the sample ticket does not parse: %v", err)
+	}
 	f.Add(good)
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"event":{"start":"2027-01-01T00:00:00Z"}}`))
+	// Before standard time, Europe/Zurich was 34:08 ahead of UTC, and
+	// RFC 3339 writes offsets in whole minutes.
+	f.Add([]byte(`{"tenant":"demo","movementId":1,"barcode":"1","event":{"name":"x","start":"1850-01-10T12:00:00Z","timeZone":"Europe/Zurich"},"venue":{"name":"y"}}`))
+	// JSON keeps of a time its instant and its offset, not its
+	// *time.Location, and of a map or slice its elements, not whether an
+	// empty one is nil. An offset with seconds (a local mean time) loses
+	// them, and the instant moves by less than a minute.
+	sameTime := cmp.Comparer(func(a, b time.Time) bool {
+		_, ao := a.Zone()
+		_, bo := b.Zone()
+		if ao%60 != 0 {
+			return ao == bo && a.Sub(b).Abs() < time.Minute
+		}
+		return a.Equal(b) && ao == bo
+	})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tk, err := pass.ParseTicket(data)
 		if err != nil {
 			return
 		}
-		if err := tk.Validate(); err != nil {
-			t.Fatalf("ParseTicket returned a ticket that does not validate: %v", err)
+		again, err := json.Marshal(tk)
+		if err != nil {
+			t.Fatalf("a parsed ticket cannot be written as JSON: %v", err)
+		}
+		back, err := pass.ParseTicket(again)
+		if err != nil {
+			t.Fatalf("a parsed ticket, written as JSON, does not parse: %v\n%s", err, again)
+		}
+		if diff := cmp.Diff(tk, back, sameTime, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("parsed, written and parsed again (-first +again):\n%s", diff)
 		}
 	})
 }

@@ -963,6 +963,10 @@ func FuzzRotatingBarcode(f *testing.F) {
 	for _, s := range []string{good, "BC1", "a-b-c", "--", "-1-", "x-1800000010-1234567", "ü-1800000010-00000000"} {
 		f.Add(s)
 	}
+	// The current code is accepted, so the check below is not vacuous.
+	if bc, ok := rot.Check("s1", good, now); !ok || bc != "BC1" {
+		f.Fatalf("Check(%q) = %q, %v; want BC1, true", good, bc, ok)
+	}
 	f.Fuzz(func(t *testing.T, data string) {
 		if p := pass.RotatingBarcodePrefix(data); p != "" && !strings.HasPrefix(data, p+"-") {
 			t.Fatalf("prefix %q of %q", p, data)
