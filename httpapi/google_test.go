@@ -336,6 +336,8 @@ func TestTicketsAPIKeys(t *testing.T) {
 		{"revoked key", map[string]string{"X-API-Key": oldKey}, http.StatusUnauthorized},
 		{"another tenant's revoked key", map[string]string{"X-API-Key": otherOldKey}, http.StatusUnauthorized}, // revoked is revoked
 		{"a JWT where only keys are accepted", map[string]string{"Authorization": "Bearer a.b.c"}, http.StatusUnauthorized},
+		{"a key cut short", map[string]string{"X-API-Key": demoKey[:len(demoKey)-1]}, http.StatusUnauthorized},
+		{"a key cut short (bearer)", map[string]string{"Authorization": "Bearer " + demoKey[:len(demoKey)-1]}, http.StatusUnauthorized},
 	}
 	for _, tc := range tests {
 		req := httptest.NewRequest(http.MethodGet, "/api/demo/external/secutix/orders/getTicketsUrl/42", nil)
@@ -349,6 +351,9 @@ func TestTicketsAPIKeys(t *testing.T) {
 		}
 		if tc.status >= 401 && tc.status <= 403 && rec.Header().Get("WWW-Authenticate") == "" {
 			t.Errorf("%s: no WWW-Authenticate", tc.name)
+		}
+		if strings.Contains(tc.name, "cut short") && !strings.Contains(rec.Body.String(), "the API key is not valid") {
+			t.Errorf("%s: %s, want it called a key that is not valid (not a malformed token)", tc.name, rec.Body)
 		}
 	}
 	if synced != 2 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"strconv"
 	"time"
 
@@ -98,11 +99,17 @@ func (s *Server) authorizeAPI(c *gin.Context, tenant, keyScope, scope string) bo
 		return false
 	}
 	token := auth.BearerToken(c.GetHeader("Authorization"))
+	keyHeader := false
 	if k := c.GetHeader("X-API-Key"); token == "" && k != "" {
-		token = k
+		token, keyHeader = k, true
 	}
 	if token == "" {
 		return deny(auth.ErrNoToken)
+	}
+	if !auth.LooksLikeAPIKey(token) && (keyHeader || strings.HasPrefix(token, auth.APIKeyPrefix)) {
+		// Meant as an API key (mistyped, cut short): say so, not that a
+		// token is malformed.
+		return deny(pass.Errorf(pass.KindUnauthorized, "the API key is not valid"))
 	}
 	if auth.LooksLikeAPIKey(token) {
 		if api.APIKey == nil {

@@ -102,7 +102,13 @@ func cmdToken(args []string, stdout, stderr io.Writer, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	tok, err := dev.Token(t.ID, t.API.OAuth.Audience, strings.Fields(*scope), *ttl, time.Now())
+	scopes := strings.Fields(*scope)
+	for _, sc := range scopes {
+		if !slices.Contains(tokenScopes, sc) {
+			return errUsage{fmt.Sprintf("token: unknown scope %q (%s)", sc, strings.Join(tokenScopes, ", "))}
+		}
+	}
+	tok, err := dev.Token(t.ID, t.API.OAuth.Audience, scopes, *ttl, time.Now())
 	if err != nil {
 		return err
 	}
@@ -124,6 +130,10 @@ func pickTenant(cfg *config.Config, id string) (config.Tenant, error) {
 // apiKeyScopes are the scopes an API key may carry.
 var apiKeyScopes = []string{httpapi.ScopeTickets, httpapi.ScopePasses, httpapi.ScopeScans, httpapi.ScopeWebhooksRead,
 	httpapi.ScopeWebhooksWrite}
+
+// tokenScopes are the scopes a token may carry: an API key's, and those
+// only tokens carry (an event-wide message, an erasure).
+var tokenScopes = append(slices.Clone(apiKeyScopes), httpapi.ScopePassesWrite, httpapi.ScopeHoldersErase)
 
 // cmdAPIKey is `walletpass apikey create|list|revoke`.
 func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

@@ -114,6 +114,14 @@ func TestHolderErasure(t *testing.T) {
 	if !strings.Contains(out.String(), "erased: 1 passes signed again") || s.passes(o2.Secret)[0].Ticket.HolderName != "" {
 		t.Errorf("holders erase: %s", out.String())
 	}
+	if strings.Contains(out.String(), "nothing held") {
+		t.Errorf("holders erase of a real order says nothing was there: %s", out.String())
+	}
+	var none syncBuffer
+	if err := Run(ctx, []string{"holders", "erase", "-file", "123"}, &none, &errOut, testEnv(s.dataDir, nil)); err != nil ||
+		!strings.Contains(none.String(), "nothing held that holder data now") {
+		t.Errorf("holders erase of a file without passes: %v %s", err, none.String())
+	}
 	if err := Run(ctx, []string{"holders", "erase"}, &out, &errOut, testEnv(s.dataDir, nil)); exitCode(err) != 2 {
 		t.Errorf("holders erase without a subject: %v", err)
 	}

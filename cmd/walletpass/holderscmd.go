@@ -75,6 +75,10 @@ func cmdHolders(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	fmt.Fprintf(stdout, "erased: %d passes signed again without holder data, %d older pass files deleted, %d timeline entries scrubbed\n",
 		rep.Passes, rep.Files, rep.Timeline)
+	if rep.Passes == 0 && rep.Files == 0 && rep.Timeline == 0 {
+		// A mistyped file id or address looks the same: say so.
+		fmt.Fprintln(stdout, "nothing held that holder data now (check the file id or address); the erasure is recorded, so later syncs leave it out")
+	}
 	return nil
 }
 

@@ -237,6 +237,8 @@ func TestCLIErrors(t *testing.T) {
 		{name: "webhooks unknown subscription", args: []string{"webhooks", "deliveries", "-subscription", "wh_none"}, code: 1, want: "has no subscription wh_none"},
 		{name: "export bad format", args: []string{"passes", "export", "-o", "-", "-format", "xml"}, code: 2, want: `-format "xml"`},
 		{name: "apikey unknown scope", args: []string{"apikey", "create", "-scope", "tickets:read admin"}, code: 2, want: `unknown scope "admin"`},
+		{name: "token unknown scope", args: []string{"token", "-scope", "tickets:read bogus"}, code: 2, want: `unknown scope "bogus"`},
+		{name: "webhooks deliveries limit 0", args: []string{"webhooks", "deliveries", "-subscription", "wh_1", "-limit", "0"}, code: 2, want: "-limit is at least 1"},
 		{name: "apikey revoke no id", args: []string{"apikey", "revoke"}, code: 2, want: "give the key's id"},
 		{name: "apikey revoke unknown", args: []string{"apikey", "revoke", "nokey"}, code: 1, want: "has no active key nokey"},
 		{name: "links without secret", args: []string{"orders", "links"}, code: 2, want: "give -secret"},
@@ -258,6 +260,11 @@ func TestCLIErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("a failed build left %s behind", out)
+	}
+	// An unknown command is one line, not the whole usage first.
+	var stderr bytes.Buffer
+	if err := Run(context.Background(), []string{"frobnicate"}, io.Discard, &stderr, env); err == nil || stderr.Len() != 0 {
+		t.Errorf("an unknown command: %v, and %d bytes on stderr besides", err, stderr.Len())
 	}
 }
 

@@ -319,6 +319,10 @@ func TestOutboundWebhooks(t *testing.T) {
 	if !strings.Contains(replay.String(), strconv.Itoa(len(want))+" messages queued again") {
 		t.Errorf("replay: %s", replay.String())
 	}
+	err = Run(context.Background(), []string{"webhooks", "replay", "-subscription", created.ID, "-message", "msg_nope"}, io.Discard, io.Discard, env)
+	if err == nil || !strings.Contains(err.Error(), "has no message msg_nope") {
+		t.Errorf("replay of an unknown message: %v", err)
+	}
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		rcv.mu.Lock()

@@ -169,8 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
-	return errUsage{fmt.Sprintf("unknown command %q", cmd)}
+	return errUsage{fmt.Sprintf("unknown command %q (walletpass -h lists them)", cmd)}
 }
 
 // newFlags returns a flag set that reports errors instead of exiting.

@@ -28,6 +28,9 @@ func cmdWebhooks(ctx context.Context, args []string, stdout io.Writer, getenv fu
 	if *subscription == "" {
 		return errUsage{"webhooks " + sub + ": give -subscription"}
 	}
+	if *limit < 1 {
+		return errUsage{"webhooks " + sub + ": -limit is at least 1"}
+	}
 	if sub == "replay" && (*msgID == "") == (*since == 0) {
 		return errUsage{"webhooks replay: give -message or -since"}
 	}
@@ -43,6 +46,9 @@ func cmdWebhooks(ctx context.Context, args []string, stdout io.Writer, getenv fu
 		n, err := db.ReplayMessages(ctx, t.ID, *subscription, *msgID, time.Now().Add(-*since))
 		if err != nil {
 			return err
+		}
+		if n == 0 && *msgID != "" {
+			return fmt.Errorf("webhooks replay: subscription %s has no message %s", *subscription, *msgID)
 		}
 		fmt.Fprintf(stdout, "%d messages queued again for %s\n", n, *subscription)
 		return nil
