@@ -160,7 +160,9 @@ func (s *Server) registerDevice(c *gin.Context) {
 		return
 	}
 	now := s.now()
-	refund, ok := s.spendRegistrationChange(c, tenant, serial, now)
+	refund, ok := s.spendRegistrationChange(c, tenant, serial, now, func() (bool, error) {
+		return s.deps.Apple.Devices.Registered(c.Request.Context(), tenant, device, passType, serial)
+	})
 	if !ok {
 		return
 	}
@@ -244,9 +246,18 @@ func (b *passBudgets) take(tenant, serial string, now time.Time) (refund func(),
 
 // spendRegistrationChange spends one registration change of the pass, or
 // answers 429 with Retry-After and returns false.
-func (s *Server) spendRegistrationChange(c *gin.Context, tenant, serial string, now time.Time) (refund func(), ok bool) {
+// When none is left, a request that would change nothing (unchanged
+// says so: a device registering again, perhaps with a new push token, or
+// unregistering what it never registered) goes on all the same.
+func (s *Server) spendRegistrationChange(c *gin.Context, tenant, serial string, now time.Time, unchanged func() (bool, error)) (refund func(), ok bool) {
 	refund, wait, ok := s.passChanges.take(tenant, serial, now)
 	if !ok {
+		if same, err := unchanged(); err != nil {
+			s.fail(c, err)
+			return nil, false
+		} else if same {
+			return func() {}, true
+		}
 		c.Header("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		writeProblem(c, http.StatusTooManyRequests, "this pass was added and removed too often; try again later")
 		return nil, false
@@ -271,7 +282,10 @@ func (s *Server) unregisterDevice(c *gin.Context) {
 	if !ok {
 		return
 	}
-	refund, ok := s.spendRegistrationChange(c, tenant, serial, s.now())
+	refund, ok := s.spendRegistrationChange(c, tenant, serial, s.now(), func() (bool, error) {
+		registered, err := s.deps.Apple.Devices.Registered(c.Request.Context(), tenant, device, passType, serial)
+		return !registered, err
+	})
 	if !ok {
 		return
 	}

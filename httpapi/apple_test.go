@@ -382,6 +382,23 @@ func TestRegistrationFlapping(t *testing.T) {
 	if ds := b.devices(t); len(ds) != 0 {
 		t.Errorf("the refused registration registered: %+v", ds)
 	}
+	// With no change left, what changes nothing still goes through: a
+	// device that never registered unregistering, and (once registered)
+	// the same device registering again with a new push token.
+	if resp, data := b.do(t, "DELETE", regPass, "", p.AuthToken, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("unregister what is not registered, no change left: %d %s, want 200", resp.StatusCode, data)
+	}
+	b.clock.Add(httpapi.RegistrationChangeEvery)
+	if resp, data := b.do(t, "POST", regPass, body, p.AuthToken, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register a minute later: %d %s", resp.StatusCode, data)
+	}
+	newToken := strings.Repeat("b", len(pushToken))
+	if resp, data := b.do(t, "POST", regPass, `{"pushToken":"`+newToken+`"}`, p.AuthToken, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("register again with a new push token, no change left: %d %s, want 200", resp.StatusCode, data)
+	}
+	if ds := b.devices(t); len(ds) != 1 || ds[0].PushToken != newToken {
+		t.Errorf("after the new push token: %+v", ds)
+	}
 }
 
 func mustJSON(v any) string {

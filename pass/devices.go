@@ -30,6 +30,8 @@ type DeviceStore interface {
 	// tasks are written when a registration was removed, in the same
 	// transaction.
 	Unregister(ctx context.Context, tenant, deviceLibraryID, passTypeID, serial string, follow ...NewTask) (removed bool, err error)
+	// Registered reports whether the device is registered for the pass.
+	Registered(ctx context.Context, tenant, deviceLibraryID, passTypeID, serial string) (bool, error)
 	// UpdatedSerials returns the serials registered by the device whose
 	// update tag is greater than since (0: all), and the largest tag among
 	// them.

@@ -137,6 +137,17 @@ func (s *DB) UpdatedSerials(ctx context.Context, tenant, device, passTypeID stri
 	return serials, last, rows.Err()
 }
 
+// Registered reports whether the device is registered for the pass.
+func (s *DB) Registered(ctx context.Context, tenant, device, passTypeID, serial string) (bool, error) {
+	var ok bool
+	err := s.rdb.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM registrations WHERE tenant = $1 AND device_library_id = $2
+		AND pass_type_id = $3 AND serial_number = $4)`, tenant, device, passTypeID, serial).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("storage: registration: %w", err)
+	}
+	return ok, nil
+}
+
 // DevicesForPass returns the devices registered for a pass.
 func (s *DB) DevicesForPass(ctx context.Context, tenant, passTypeID, serial string) ([]pass.Device, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT d.device_library_id, d.push_token FROM registrations r
