@@ -1,6 +1,7 @@
 package pass
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -173,16 +175,19 @@ type OutboundStore interface {
 	// stream (every stream when stream is ""), by stream then id, at most
 	// limit, leaving out the streams that wait for a retry after now.
 	PendingMessages(ctx context.Context, tenant, subscription, stream string, limit int, now time.Time) ([]OutboundMessage, error)
-	// MessagesDelivered marks messages delivered, in one write, and ends
-	// their streams' waits.
+	// MessagesDelivered marks messages delivered, in one write.
 	MessagesDelivered(ctx context.Context, ms []DeliveredMessage, at time.Time) error
+	// EndStreamWaits ends the waits of the subscription's streams.
+	EndStreamWaits(ctx context.Context, tenant, subscription string, streams []string) error
 	// MessageFailed records a failed attempt: the message's stream waits
 	// until f.RetryAt, or the message is failed for good (f.GiveUp).
 	MessageFailed(ctx context.Context, m OutboundMessage, f MessageFailure) error
 	// NextStreamWait is when the earliest waiting stream of the
 	// subscription with messages owed may be tried again.
 	NextStreamWait(ctx context.Context, tenant, subscription string) (time.Time, bool, error)
-	UpdateSubscription(ctx context.Context, sub Subscription) error
+	// DisableSubscription disables the subscription if its endpoint is
+	// still endpoint, and reports whether it did.
+	DisableSubscription(ctx context.Context, tenant, id, endpoint string, at time.Time) (bool, error)
 }
 
 // MessageFailure is a failed attempt to deliver a message.
@@ -233,6 +238,9 @@ func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, cor
 	var msgs []OutboundMessage
 	var tasks []NewTask
 	delivery := map[string]bool{}
+	// A message is as old as its storing: its retries (DeliveryGiveUp)
+	// count from it, even when a fan-out retried for days stores it late.
+	stored := f.Clock.Now()
 	for _, ev := range evs {
 		body, err := json.Marshal(map[string]any{"type": ev.Type, "timestamp": ev.At.UTC().Format(time.RFC3339Nano), "data": ev.Data})
 		if err != nil {
@@ -243,7 +251,7 @@ func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, cor
 				continue
 			}
 			msgs = append(msgs, OutboundMessage{Tenant: tenant, SubscriptionID: s.ID, ID: ev.ID, Stream: ev.Stream, Type: ev.Type,
-				Payload: body, State: "pending", CreatedAt: ev.At})
+				Payload: body, State: "pending", CreatedAt: stored})
 			if !delivery[s.ID] {
 				delivery[s.ID] = true
 				t := TaskOf(DeliveryArgs{Tenant: tenant, Subscription: s.ID}, correlationID)
@@ -264,31 +272,33 @@ func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, cor
 // Deliverer delivers a subscription's messages (the webhook-delivery
 // worker): every stream (a pass) in order, several streams at once. A
 // stream stops at its first failure, so nothing later overtakes it, and
-// waits for its retry alone (DeliveryBackoff; a Retry-After the endpoint
-// sends is honoured up to MaxDeliveryBackoff): the subscription's other
-// streams go on. A message that still fails DeliveryGiveUp after it was
-// made is failed for good (the delivery log keeps it, a replay sends it
-// again) and its stream goes on. An endpoint that answers 410 Gone
-// disables its subscription (Standard Webhooks asks for it); its messages
-// stay owed until the subscription is enabled again.
+// waits for its retry alone (DeliveryBackoff): the subscription's other
+// streams go on. The endpoint as a whole is spared too: a 429 or 503 with
+// Retry-After (honoured up to MaxDeliveryBackoff), or a round of
+// DeliveryStreams failures without a delivery (the endpoint is down),
+// ends the run, and the task comes back when the first wait ends. A
+// message that still fails DeliveryGiveUp after it was stored is failed
+// for good (the delivery log keeps it, a replay sends it again) and its
+// stream goes on. An endpoint that answers 410 Gone disables its
+// subscription (Standard Webhooks asks for it); the messages it was owed
+// stay owed until the subscription is enabled again, and the events
+// announced while it is disabled are not kept for it.
 type Deliverer struct {
 	Store  OutboundStore
 	Sender WebhookSender
 	Clock  Clock
 	// Log records the subscriptions disabled by a 410 (nil: the default).
 	Log *slog.Logger
+	// PageSize is how many pending messages a round reads (0: 1,000).
+	PageSize int
 }
 
-// deliveryPage is how many pending messages a round reads;
-// DeliveryStreams how many streams of a subscription are delivered at
+// DeliveryStreams is how many streams of a subscription are delivered at
 // once (so many requests to its endpoint).
-const (
-	deliveryPage    = 1000
-	DeliveryStreams = 16
-)
+const DeliveryStreams = 16
 
 // The retries of a failing stream: a second after the first failure,
-// doubling up to an hour, for DeliveryGiveUp after the message was made
+// doubling up to an hour, for DeliveryGiveUp after the message was stored
 // (about a hundred attempts).
 const (
 	MinDeliveryBackoff = time.Second
@@ -311,23 +321,38 @@ func DeliveryBackoff(attempt int) time.Duration {
 // errGone is a stream's answer when the endpoint said 410 Gone.
 var errGone = errors.New("the endpoint answered 410 Gone")
 
+// deliveryRun is what the streams of one run share.
+type deliveryRun struct {
+	stop      atomic.Bool // the endpoint asked to be left alone, or is down: send no more
+	mu        sync.Mutex
+	throttled time.Time // the latest Retry-After's end
+	delivered int
+	failed    int
+}
+
 // Work delivers the pending messages of a subscription (or of one stream
 // of it), a page at a time, until none is left but those of waiting
-// streams. When some wait, it answers a *DeferError for the earliest.
+// streams, or the endpoint stops the run. When some stream waits, it
+// answers a *DeferError for when the first wait ends (or the endpoint's
+// Retry-After, when later). The subscription is read again before each
+// page: a rotated secret, a new endpoint or a disabling takes effect
+// within a page.
 func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
-	sub, err := d.Store.Subscription(ctx, a.Tenant, a.Subscription)
-	if err != nil {
-		if KindOf(err) == KindNotFound {
-			return nil // deleted: its messages went with it
-		}
-		return err
-	}
-	if !sub.Enabled {
-		return nil // kept pending; enabling it again delivers them
-	}
+	page := cmp.Or(d.PageSize, 1000)
+	run := &deliveryRun{}
 	var firstFail error
 	for {
-		msgs, err := d.Store.PendingMessages(ctx, a.Tenant, a.Subscription, a.Stream, deliveryPage, d.Clock.Now())
+		sub, err := d.Store.Subscription(ctx, a.Tenant, a.Subscription)
+		if err != nil {
+			if KindOf(err) == KindNotFound {
+				return nil // deleted: its messages went with it
+			}
+			return err
+		}
+		if !sub.Enabled {
+			return nil // kept pending; enabling it again delivers them
+		}
+		msgs, err := d.Store.PendingMessages(ctx, a.Tenant, a.Subscription, a.Stream, page, d.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -342,28 +367,38 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 			streams[len(streams)-1] = append(streams[len(streams)-1], m)
 		}
 		var (
-			mu    sync.Mutex
-			done  []DeliveredMessage
-			fails []error
-			wg    sync.WaitGroup
-			sem   = make(chan struct{}, DeliveryStreams)
+			mu        sync.Mutex
+			done      []DeliveredMessage
+			recovered []string // streams that delivered and did not fail: their waits end
+			fails     []error
+			wg        sync.WaitGroup
+			sem       = make(chan struct{}, DeliveryStreams)
 		)
 		for _, st := range streams {
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				ok, err := d.deliverStream(ctx, sub, st)
+				if run.stop.Load() {
+					return // not tried: no wait, no attempt
+				}
+				ok, err := d.deliverStream(ctx, sub, st, run)
 				mu.Lock()
 				defer mu.Unlock()
 				done = append(done, ok...)
-				if err != nil {
+				switch {
+				case err != nil:
 					fails = append(fails, err)
+				case len(ok) > 0:
+					recovered = append(recovered, st[0].Stream)
 				}
 			}()
 		}
 		wg.Wait()
 		if err := d.Store.MessagesDelivered(context.WithoutCancel(ctx), done, d.Clock.Now()); err != nil {
+			return err
+		}
+		if err := d.Store.EndStreamWaits(context.WithoutCancel(ctx), a.Tenant, a.Subscription, recovered); err != nil {
 			return err
 		}
 		gone := false
@@ -381,26 +416,37 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 		if gone {
 			return d.disable(ctx, sub)
 		}
-		if len(msgs) < deliveryPage {
+		if run.stop.Load() || len(msgs) < page {
 			break
 		}
 	}
 	next, waiting, err := d.Store.NextStreamWait(ctx, a.Tenant, a.Subscription)
-	if err != nil || !waiting {
+	if err != nil {
 		return err
 	}
-	why := "streams of subscription " + sub.ID + " wait for a retry"
+	if !waiting && !run.stop.Load() {
+		return nil
+	}
+	now := d.Clock.Now()
+	at := now.Add(MinDeliveryBackoff / 2) // never a tight loop
+	if waiting && next.After(at) {
+		at = next
+	}
+	if run.throttled.After(at) {
+		at = run.throttled
+	}
+	why := "streams of subscription " + a.Subscription + " wait for a retry"
 	if firstFail != nil {
 		why += "; " + firstFail.Error()
 	}
-	return &DeferError{At: next, Why: why}
+	return &DeferError{At: at, Why: why}
 }
 
-// disable turns off a subscription whose endpoint answered 410 Gone.
+// disable turns off a subscription whose endpoint answered 410 Gone, if
+// that is still its endpoint (an organiser may have changed it meanwhile).
 func (d *Deliverer) disable(ctx context.Context, sub *Subscription) error {
-	sub.Enabled = false
-	sub.UpdatedAt = d.Clock.Now()
-	if err := d.Store.UpdateSubscription(context.WithoutCancel(ctx), *sub); err != nil {
+	off, err := d.Store.DisableSubscription(context.WithoutCancel(ctx), sub.Tenant, sub.ID, sub.Endpoint, d.Clock.Now())
+	if err != nil || !off {
 		return err
 	}
 	log := d.Log
@@ -417,16 +463,22 @@ type streamError struct{ msg string }
 
 func (e *streamError) Error() string { return e.msg }
 
-// deliverStream sends a stream's messages in order until one fails; it
-// returns those delivered and the failure: a *streamError (the stream
-// now waits), errGone, or the store's error. A message failed for good
-// lets the stream go on.
-func (d *Deliverer) deliverStream(ctx context.Context, sub *Subscription, msgs []OutboundMessage) ([]DeliveredMessage, error) {
+// deliverStream sends a stream's messages in order until one fails, or
+// the run stops; it returns those delivered and the failure: a
+// *streamError (the stream now waits), errGone, or the store's error. A
+// message failed for good lets the stream go on.
+func (d *Deliverer) deliverStream(ctx context.Context, sub *Subscription, msgs []OutboundMessage, run *deliveryRun) ([]DeliveredMessage, error) {
 	var done []DeliveredMessage
 	for _, m := range msgs {
+		if run.stop.Load() {
+			return done, nil
+		}
 		status, err := d.Sender.Send(ctx, *sub, m)
 		if err == nil && status >= 200 && status < 300 {
 			done = append(done, DeliveredMessage{Message: m, Status: status})
+			run.mu.Lock()
+			run.delivered++
+			run.mu.Unlock()
 			continue
 		}
 		if ctx.Err() != nil {
@@ -438,12 +490,23 @@ func (d *Deliverer) deliverStream(ctx context.Context, sub *Subscription, msgs [
 			cause = err.Error()
 		}
 		f := MessageFailure{Status: status, Cause: cause, RetryAt: now.Add(DeliveryBackoff(m.Attempts + 1))}
-		var ra *RetryAfterError
-		if errors.As(err, &ra) {
-			if at := now.Add(min(ra.After, MaxDeliveryBackoff)); at.After(f.RetryAt) {
-				f.RetryAt = at
+		run.mu.Lock()
+		run.failed++
+		if ra, ok := errors.AsType[*RetryAfterError](err); ok {
+			// The endpoint asks to be left alone: this stream, and the run.
+			until := now.Add(min(ra.After, MaxDeliveryBackoff))
+			if until.After(f.RetryAt) {
+				f.RetryAt = until
 			}
+			if until.After(run.throttled) {
+				run.throttled = until
+			}
+			run.stop.Store(true)
 		}
+		if run.failed >= DeliveryStreams && run.delivered == 0 {
+			run.stop.Store(true) // a round of failures and no delivery: the endpoint is down
+		}
+		run.mu.Unlock()
 		if status == 410 {
 			f.Cause, f.RetryAt = "HTTP 410: the endpoint is gone; the subscription is disabled", now
 		} else {

@@ -76,10 +76,21 @@ func (s *DB) CreateSubscription(ctx context.Context, sub pass.Subscription) erro
 
 // UpdateSubscription stores sub's endpoint, events, enabled and
 // description; an error wrapping pass.ErrNotFound when the tenant has no
-// such subscription. An enabled subscription gets its delivery task, in
-// the same transaction, so that what it is owed goes out.
+// such subscription. A subscription enabled again, or given another
+// endpoint, gets its delivery task in the same transaction, its streams'
+// waits ended, so that what it is owed goes out now.
 func (s *DB) UpdateSubscription(ctx context.Context, sub pass.Subscription) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var wasEnabled bool
+		var endpoint string
+		err := tx.QueryRowContext(ctx, `SELECT enabled, endpoint FROM webhook_subscriptions WHERE tenant = $1 AND id = $2`,
+			sub.Tenant, sub.ID).Scan(&wasEnabled, &endpoint)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("storage: subscription %s: %w", sub.ID, pass.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("storage: subscription: %w", err)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_subscriptions SET endpoint = $3, events = $4, enabled = $5, description = $6,
 			updated_at = $7 WHERE tenant = $1 AND id = $2`,
 			sub.Tenant, sub.ID, sub.Endpoint, strings.Join(sub.Events, " "), sub.Enabled, sub.Description, sub.UpdatedAt.UnixMilli())
@@ -89,11 +100,11 @@ func (s *DB) UpdateSubscription(ctx context.Context, sub pass.Subscription) erro
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("storage: subscription %s: %w", sub.ID, pass.ErrNotFound)
 		}
-		if !sub.Enabled {
-			return nil
+		if !sub.Enabled || (wasEnabled && endpoint == sub.Endpoint) {
+			return nil // a new description or events: the waits stand
 		}
-		// Enabled (again, perhaps, or at another endpoint): what it is owed
-		// goes out now, its streams' waits ended.
+		// Enabled again, or at another endpoint: what it is owed goes out
+		// now, its streams' waits ended.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2`,
 			sub.Tenant, sub.ID); err != nil {
 			return fmt.Errorf("storage: subscription: %w", err)
@@ -103,6 +114,18 @@ func (s *DB) UpdateSubscription(ctx context.Context, sub pass.Subscription) erro
 		_, err = s.enqueueTx(ctx, tx, t, time.Now())
 		return err
 	})
+}
+
+// DisableSubscription disables the subscription if its endpoint is still
+// endpoint (the one that answered 410 Gone), and reports whether it did.
+func (s *DB) DisableSubscription(ctx context.Context, tenant, id, endpoint string, at time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE webhook_subscriptions SET enabled = false, updated_at = $4
+		WHERE tenant = $1 AND id = $2 AND endpoint = $3 AND enabled`, tenant, id, endpoint, at.UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("storage: subscription: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // DeleteSubscription removes a subscription and the messages it was owed.
@@ -257,9 +280,7 @@ func (s *DB) messages(ctx context.Context, where string, args ...any) ([]pass.Ou
 	return out, rows.Err()
 }
 
-// MessagesDelivered marks messages delivered, in one transaction, and
-// ends the waits of their streams (a delivery means the stream's failing
-// message went through).
+// MessagesDelivered marks messages delivered, in one transaction.
 func (s *DB) MessagesDelivered(ctx context.Context, ms []pass.DeliveredMessage, at time.Time) error {
 	if len(ms) == 0 {
 		return nil
@@ -284,39 +305,39 @@ func (s *DB) MessagesDelivered(ctx context.Context, ms []pass.DeliveredMessage, 
 			}
 			start = end
 		}
-		return endStreamWaits(ctx, tx, ms)
+		return nil
 	})
 }
 
-// endStreamWaits deletes the waits of the delivered messages' streams,
-// when their subscriptions have any (as a rule they have none).
-func endStreamWaits(ctx context.Context, tx *sql.Tx, ms []pass.DeliveredMessage) error {
-	type key struct{ tenant, sub string }
-	streams := map[key]map[string]bool{}
-	for _, d := range ms {
-		k := key{d.Message.Tenant, d.Message.SubscriptionID}
-		if streams[k] == nil {
-			streams[k] = map[string]bool{}
-		}
-		streams[k][d.Message.Stream] = true
+// EndStreamWaits ends the waits of the subscription's streams (which
+// delivered their failing message), when it has any (as a rule it has
+// none, and this is one read).
+func (s *DB) EndStreamWaits(ctx context.Context, tenant, subscription string, streams []string) error {
+	if len(streams) == 0 {
+		return nil
 	}
-	for k, set := range streams {
-		var waiting bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2)`,
-			k.tenant, k.sub).Scan(&waiting); err != nil {
-			return fmt.Errorf("storage: webhook streams: %w", err)
-		}
-		if !waiting {
-			continue
-		}
-		for stream := range set {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2 AND stream = $3`,
-				k.tenant, k.sub, stream); err != nil {
+	var waiting bool
+	if err := s.rdb.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2)`,
+		tenant, subscription).Scan(&waiting); err != nil {
+		return fmt.Errorf("storage: webhook streams: %w", err)
+	}
+	if !waiting {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(streams); start += rowsPerInsert {
+			batch := streams[start:min(start+rowsPerInsert, len(streams))]
+			args := []any{tenant, subscription}
+			for _, st := range batch {
+				args = append(args, st)
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2
+				AND stream IN (`+placeholders(3, len(batch))+`)`, args...); err != nil {
 				return fmt.Errorf("storage: webhook streams: %w", err)
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // markDeliveredSQL marks n messages of one subscription delivered with
@@ -339,16 +360,22 @@ func (s *DB) MessageFailed(ctx context.Context, m pass.OutboundMessage, f pass.M
 		state = "failed"
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE webhook_messages SET attempts = attempts + 1, last_status = $4, last_error = $5, state = $6
-			WHERE tenant = $1 AND subscription_id = $2 AND id = $3`, m.Tenant, m.SubscriptionID, m.ID, f.Status, cause, state); err != nil {
+		// Only a pending message: a run that lost its lease reports late,
+		// and what another run delivered stays delivered.
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_messages SET attempts = attempts + 1, last_status = $4, last_error = $5, state = $6
+			WHERE tenant = $1 AND subscription_id = $2 AND id = $3 AND state = 'pending'`, m.Tenant, m.SubscriptionID, m.ID, f.Status, cause, state)
+		if err != nil {
 			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
 		}
 		if f.GiveUp {
 			_, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2 AND stream = $3`,
 				m.Tenant, m.SubscriptionID, m.Stream)
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_stream_waits (tenant, subscription_id, stream, retry_at) VALUES ($1, $2, $3, $4)
+		_, err = tx.ExecContext(ctx, `INSERT INTO webhook_stream_waits (tenant, subscription_id, stream, retry_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (tenant, subscription_id, stream) DO UPDATE SET retry_at = excluded.retry_at`,
 			m.Tenant, m.SubscriptionID, m.Stream, f.RetryAt.UnixMilli())
 		return err
@@ -376,9 +403,11 @@ func (s *DB) ReplayMessages(ctx context.Context, tenant, subscription, msgID str
 		if n = int(affected); n == 0 {
 			return nil
 		}
-		// Replayed now: the streams' waits end.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2`,
-			tenant, subscription); err != nil {
+		// Replayed now: the replayed streams' waits end.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2
+			AND stream IN (SELECT stream FROM webhook_messages WHERE tenant = $1 AND subscription_id = $2
+				AND (($3 <> '' AND id = $3) OR ($3 = '' AND created_at >= $4)))`,
+			tenant, subscription, msgID, since.UnixMilli()); err != nil {
 			return err
 		}
 		_, err = s.enqueueTx(ctx, tx, pass.TaskOf(pass.DeliveryArgs{Tenant: tenant, Subscription: subscription}, ""), time.Now())

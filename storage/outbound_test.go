@@ -78,11 +78,22 @@ func TestSubscriptionsAndMessages(t *testing.T) {
 		if err := db.MessagesDelivered(ctx, []pass.DeliveredMessage{{Message: pending[0], Status: 204}}, now); err != nil {
 			t.Fatal(err)
 		}
+		// A failure reported late (a run that lost its lease) changes
+		// nothing of a delivered message, and starts no wait.
+		if err := db.MessageFailed(ctx, pending[0], pass.MessageFailure{Status: 500, Cause: "late", RetryAt: retry.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if at, _, _ := db.NextStreamWait(ctx, "demo", "wh_1"); !at.Equal(retry) {
+			t.Errorf("a late failure of a delivered message moved the wait to %v", at)
+		}
+		if err := db.EndStreamWaits(ctx, "demo", "wh_1", []string{"s1"}); err != nil {
+			t.Fatal(err)
+		}
 		if p, _ := db.PendingMessages(ctx, "demo", "wh_1", "s1", 100, now); len(p) != 1 || p[0].ID != "msg_2" {
 			t.Errorf("after delivery: %+v", p)
 		}
 		if _, waiting, _ := db.NextStreamWait(ctx, "demo", "wh_1"); waiting {
-			t.Error("the delivery left s1 waiting")
+			t.Error("s1 still waits after its wait ended")
 		}
 		// Given up: failed for good, and the stream goes on at once.
 		if err := db.MessageFailed(ctx, pending[1], pass.MessageFailure{Status: 500, Cause: "HTTP 500", RetryAt: retry}); err != nil {
@@ -107,13 +118,33 @@ func TestSubscriptionsAndMessages(t *testing.T) {
 		if len(log) != 3 || log[2].ID != "msg_1" || log[2].State != "delivered" || log[2].Attempts != 2 || log[2].LastStatus != 204 {
 			t.Errorf("log: %+v", log)
 		}
-		// Enabled again: its delivery task is queued with the change.
+		// Enabled again: its delivery task is queued with the change, and
+		// its waits end; a new description later keeps a new wait.
 		sub.Enabled = true
 		if err := db.UpdateSubscription(ctx, sub); err != nil {
 			t.Fatal(err)
 		}
-		if tasks, _ := db.ListTasks(ctx, pass.TaskPending, 10); len(tasks) != 1 || tasks[0].Kind != pass.TaskWebhookDelivery {
-			t.Errorf("after enabling: tasks %+v, want its delivery", tasks)
+		tasks, err := db.ListTasks(ctx, pass.TaskPending, 10)
+		if err != nil || len(tasks) != 1 || tasks[0].Kind != pass.TaskWebhookDelivery {
+			t.Errorf("after enabling: tasks %+v (%v), want its delivery", tasks, err)
+		}
+		if err := db.MessageFailed(ctx, msg("msg_3", "s2"), pass.MessageFailure{Status: 503, Cause: "x", RetryAt: retry}); err != nil {
+			t.Fatal(err)
+		}
+		sub.Description = "CRM"
+		if err := db.UpdateSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		if _, waiting, _ := db.NextStreamWait(ctx, "demo", "wh_1"); !waiting {
+			t.Error("a new description ended the waits")
+		}
+		// The endpoint that answered 410 is no longer the subscription's:
+		// it is not disabled; at that endpoint it is.
+		if off, err := db.DisableSubscription(ctx, "demo", "wh_1", "https://old.example.com/h", now); off || err != nil {
+			t.Errorf("disabled for another endpoint: %v %v", off, err)
+		}
+		if off, err := db.DisableSubscription(ctx, "demo", "wh_1", sub.Endpoint, now); !off || err != nil {
+			t.Errorf("not disabled for its endpoint: %v %v", off, err)
 		}
 		if err := db.DeleteSubscription(ctx, "demo", "wh_1"); err != nil {
 			t.Fatal(err)

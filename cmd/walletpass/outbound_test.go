@@ -533,3 +533,160 @@ func TestOneFailingPassDoesNotHoldTheRest(t *testing.T) {
 		t.Errorf("after enabling again: %+v", m)
 	}
 }
+
+// scriptedSender answers each message as answer says, counting the
+// requests and the secrets they were signed with.
+type scriptedSender struct {
+	mu      sync.Mutex
+	answer  func(m pass.OutboundMessage) (int, error)
+	calls   int
+	secrets []string
+	after   func(n int) // called after the n-th request
+}
+
+func (s *scriptedSender) Send(_ context.Context, sub pass.Subscription, m pass.OutboundMessage) (int, error) {
+	s.mu.Lock()
+	s.calls++
+	n := s.calls
+	s.secrets = append(s.secrets, sub.Secret)
+	s.mu.Unlock()
+	if s.after != nil {
+		s.after(n)
+	}
+	return s.answer(m)
+}
+
+// deliveryFixture is a subscription in a fresh store with a clock of its
+// own and n passes' events to deliver (k events each).
+func deliveryFixture(t *testing.T, n, k int) (*storage.DB, pass.Subscription, *atomic.Int64, map[string][]string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	now := time.Now()
+	sub := pass.Subscription{Tenant: "demo", ID: "wh_1", Endpoint: "https://crm.example.com/h", Events: []string{"*"}, Enabled: true,
+		Secret: outbound.NewSecret(), CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	clock := &atomic.Int64{}
+	clock.Store(now.UnixNano())
+	fan := &pass.Fanout{Store: db, Clock: func() time.Time { return time.Unix(0, clock.Load()) }}
+	ids := map[string][]string{}
+	for v := 1; v <= k; v++ {
+		for i := range n {
+			p := &pass.Pass{Tenant: "demo", SerialNumber: fmt.Sprintf("p%04d", i), PassTypeID: "pass.x", Version: v, Status: pass.StatusActive}
+			ev := pass.PassEvent(p, pass.EventPassUpdated, now, "")
+			if err := fan.Work(ctx, ev, ""); err != nil {
+				t.Fatal(err)
+			}
+			ids[p.SerialNumber] = append(ids[p.SerialNumber], ev.ID)
+		}
+	}
+	return db, sub, clock, ids
+}
+
+// TestFailureAfterADeliveryWaits: a pass whose first message is taken and
+// whose second is refused in the same run keeps its wait: the run is
+// deferred to the retry, not finished with the message owed and no task.
+func TestFailureAfterADeliveryWaits(t *testing.T) {
+	t.Parallel()
+	db, sub, clock, ids := deliveryFixture(t, 1, 2)
+	second := ids["p0000"][1]
+	snd := &scriptedSender{answer: func(m pass.OutboundMessage) (int, error) {
+		if m.ID == second {
+			return 422, nil
+		}
+		return 204, nil
+	}}
+	del := &pass.Deliverer{Store: db, Sender: snd, Clock: func() time.Time { return time.Unix(0, clock.Load()) }}
+	err := del.Work(context.Background(), pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, "")
+	if _, ok := errors.AsType[*pass.DeferError](err); !ok {
+		t.Fatalf("the run answered %v, want a deferral for the refused second message", err)
+	}
+	if _, waiting, err := db.NextStreamWait(context.Background(), "demo", sub.ID); !waiting || err != nil {
+		t.Errorf("the refused message's stream does not wait (%v)", err)
+	}
+}
+
+// TestEndpointSparedWhenDown: an endpoint that fails everything gets one
+// round of requests per run, not one per pass; one that answers 429 with
+// Retry-After stops the run at once and is asked again no sooner.
+func TestEndpointSparedWhenDown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, sub, clock, _ := deliveryFixture(t, 200, 1)
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	down := &scriptedSender{answer: func(pass.OutboundMessage) (int, error) { return 0, errors.New("connection refused") }}
+	del := &pass.Deliverer{Store: db, Sender: down, Clock: now}
+	err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, "")
+	if _, ok := errors.AsType[*pass.DeferError](err); !ok {
+		t.Fatalf("the run answered %v, want a deferral", err)
+	}
+	if down.calls > 2*pass.DeliveryStreams {
+		t.Errorf("%d requests to an endpoint that is down, for 200 passes; want about one round (%d)", down.calls, pass.DeliveryStreams)
+	}
+	clock.Add(int64(2 * pass.MaxDeliveryBackoff)) // every wait is over
+	throttled := &scriptedSender{answer: func(pass.OutboundMessage) (int, error) {
+		return 429, &pass.RetryAfterError{After: 10 * time.Minute, Err: pass.Errorf(pass.KindUnavailable, "HTTP 429")}
+	}}
+	del.Sender = throttled
+	err = del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, "")
+	de, ok := errors.AsType[*pass.DeferError](err)
+	if !ok || de.At.Before(now().Add(10*time.Minute)) {
+		t.Fatalf("after a 429 asking for 10 minutes: %v, want a deferral that long", err)
+	}
+	if throttled.calls > pass.DeliveryStreams {
+		t.Errorf("%d requests after the first 429, want the run stopped", throttled.calls)
+	}
+}
+
+// TestRotationBetweenPages: a secret rotated (with no overlap) while a
+// long run delivers is used from the next page on.
+func TestRotationBetweenPages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, sub, clock, _ := deliveryFixture(t, 3, 1)
+	next := outbound.NewSecret()
+	snd := &scriptedSender{answer: func(pass.OutboundMessage) (int, error) { return 204, nil }}
+	snd.after = func(n int) {
+		if n == 1 {
+			if _, err := db.RotateSecret(ctx, "demo", sub.ID, next, time.Time{}, time.Unix(0, clock.Load())); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	del := &pass.Deliverer{Store: db, Sender: snd, Clock: func() time.Time { return time.Unix(0, clock.Load()) }, PageSize: 1}
+	if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(snd.secrets) != 3 || snd.secrets[0] != sub.Secret || snd.secrets[1] != next || snd.secrets[2] != next {
+		t.Errorf("signed with %d secrets; want the old one once, then the new one", len(snd.secrets))
+	}
+}
+
+// TestLateFanOutStillRetried: messages stored by a fan-out that ran days
+// after its event (retried while the store was down) get their days of
+// retries from when they were stored.
+func TestLateFanOutStillRetried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, sub, clock, _ := deliveryFixture(t, 0, 0)
+	fan := &pass.Fanout{Store: db, Clock: func() time.Time { return time.Unix(0, clock.Load()) }}
+	p := &pass.Pass{Tenant: "demo", SerialNumber: "late", PassTypeID: "pass.x", Version: 1, Status: pass.StatusActive}
+	if err := fan.Work(ctx, pass.PassEvent(p, pass.EventPassUpdated, time.Unix(0, clock.Load()).Add(-97*time.Hour), ""), ""); err != nil {
+		t.Fatal(err)
+	}
+	snd := &scriptedSender{answer: func(pass.OutboundMessage) (int, error) { return 503, nil }}
+	del := &pass.Deliverer{Store: db, Sender: snd, Clock: func() time.Time { return time.Unix(0, clock.Load()) }}
+	if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); err == nil {
+		t.Fatal("no deferral after a refusal")
+	}
+	msgs, err := db.Messages(ctx, "demo", sub.ID, 10)
+	if err != nil || len(msgs) != 1 || msgs[0].State != "pending" {
+		t.Errorf("the late message after one refusal: %+v (%v), want it pending", msgs, err)
+	}
+}
