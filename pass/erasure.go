@@ -153,6 +153,13 @@ func (e *Eraser) Erase(ctx context.Context, req ErasureRequest) (ErasureReport, 
 		}
 	}
 	var errs []error
+	if req.FileID != 0 {
+		// The order as a V2 webhook carried it, also when no pass was made
+		// of it yet (its sync still to run, or dead).
+		if err := e.Store.ForgetOrderPayloads(ctx, OrderRef{Tenant: req.Tenant, FileID: req.FileID}); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// The timelines before the passes: a pass names its holder (what to
 	// scrub) until it is signed again, so an erasure run again after one
 	// that stopped half-way still knows what to scrub. For the same

@@ -69,6 +69,19 @@ func TestErasure(t *testing.T) {
 	if err != nil || rep.Passes != 1 || rep.Files != 1 || rep.Timeline != 1 {
 		t.Fatalf("erase: %+v %v", rep, err)
 	}
+	// An order with no pass yet: its V2 body waits in a sync task.
+	v2none := pass.OrderRef{Tenant: "demo", FileID: 99, Details: json.RawMessage(`{"orderDetailsData":{"contact":{"email":"nobody@example.ch"}}}`)}
+	if _, err := b.db.Enqueue(ctx, pass.TaskOf(v2none, ""), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := er.Erase(ctx, pass.ErasureRequest{Tenant: "demo", FileID: 99}); err != nil {
+		t.Fatal(err)
+	}
+	if tasks, _ := b.db.ListTasks(ctx, pass.TaskPending, 100); slices.ContainsFunc(tasks, func(tk pass.Task) bool {
+		return strings.Contains(string(tk.Payload), "nobody@")
+	}) {
+		t.Error("the erasure of an order without passes left its V2 body in its task")
+	}
 	if tasks, _ := b.db.ListTasks(ctx, pass.TaskPending, 100); len(tasks) == 0 || slices.ContainsFunc(tasks, func(tk pass.Task) bool {
 		return strings.Contains(string(tk.Payload), "lea@")
 	}) {

@@ -93,16 +93,15 @@ func (c *metaCache) flush() {
 	c.mu.Unlock()
 }
 
-// foreignWatch empties a metaCache when the database file changed by a
-// commit of another connection: SQLite's data_version, read on a
-// connection of its own that never writes, changes then. This process's
-// writes change it too (they come from another connection), which costs
-// the cache its entries at most every foreignWatchEvery; the writes of
-// another process are seen within that, and before any task is claimed
-// (Claim checks first), so that a push a CLI queued with its change never
-// reaches a phone before the cache has forgotten the pass.
+// foreignWatch empties a metaCache when another process committed to the
+// database file: SQLite's data_version, read on the writer's connection
+// (this process's own writes do not change it there), changes then. The
+// writes of another process are seen within foreignWatchEvery, and before
+// any task is claimed (Claim checks first), so that a push a CLI queued
+// with its change never reaches a phone before the cache has forgotten
+// the pass.
 type foreignWatch struct {
-	db   *sql.DB // one connection, query-only
+	db   *sql.DB // the writer's pool, of one connection
 	meta *metaCache
 	mu   sync.Mutex
 	last int64
@@ -154,5 +153,4 @@ func (w *foreignWatch) close() {
 	}
 	close(w.stop)
 	<-w.done
-	w.db.Close()
 }

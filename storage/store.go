@@ -99,13 +99,10 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	s.stmts = &stmtCache{db: w}
 	s.meta = newMetaCache()
-	wv, err := sql.Open("sqlite", dsn("_pragma=query_only(1)"))
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
-	}
-	wv.SetMaxOpenConns(1) // data_version is a connection's: always this one
-	s.watch = newForeignWatch(wv, s.meta)
+	// data_version is a connection's, and changes with the commits of
+	// the others: read on the writer's one connection, it changes only
+	// when another process writes.
+	s.watch = newForeignWatch(w, s.meta)
 	s.group = newGroupCommitter(w, s.stmts, nil)
 	ck, err := sql.Open("sqlite", dsn())
 	if err != nil {
