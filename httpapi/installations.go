@@ -97,7 +97,9 @@ func (s *Server) installationBody(c *gin.Context, register bool) (string, custom
 		// SecuTix has it. Anyone can ask, so the tenant spends a small
 		// budget on such lookups, behind every other call to SecuTix (the
 		// webhooks' syncs, the buyers') in its quota.
-		if !s.unknown.allow(tenant, s.now()) {
+		// One client gets a few of them (a buyer needs one), so that it
+		// cannot spend the tenant's budget alone.
+		if !s.unknownClients.allow(tenant+"\x00"+s.clientIP(c), s.now()) || !s.unknown.allow(tenant, s.now()) {
 			c.Header("Retry-After", strconv.Itoa(int(UnknownOrderEvery/time.Second)))
 			writeProblem(c, http.StatusTooManyRequests, "too many lookups of unknown orders; try again later")
 			return "", req, false
@@ -170,6 +172,13 @@ func (s *Server) unregisterInstallation(c *gin.Context) {
 const (
 	UnknownOrderBurst = 5
 	UnknownOrderEvery = 6 * time.Second
+)
+
+// A client's own share of those lookups: UnknownOrderClientBurst, then
+// one per UnknownOrderClientEvery.
+const (
+	UnknownOrderClientBurst = 3
+	UnknownOrderClientEvery = 30 * time.Second
 )
 
 // tenantBudgets holds a token bucket per tenant.

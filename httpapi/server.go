@@ -217,7 +217,8 @@ type Server struct {
 	// saves: the openings of a Google save link, per link; saveClients,
 	// per client.
 	saves, saveClients *clientLimiter
-	unknown            tenantBudgets // SecuTix lookups of orders walletpass does not have yet, per tenant
+	unknown            tenantBudgets  // SecuTix lookups of orders walletpass does not have yet, per tenant
+	unknownClients     *clientLimiter // and per client of a tenant
 	// authFailures counts wrong webhook credentials per client;
 	// callbackFailures, Google Wallet callbacks whose signature failed.
 	authFailures, callbackFailures *clientLimiter
@@ -245,6 +246,7 @@ func New(d Deps) http.Handler {
 		saves:            &clientLimiter{every: SaveEvery, burst: SaveBurst},
 		saveClients:      &clientLimiter{every: SaveClientEvery, burst: SaveClientBurst},
 		unknown:          tenantBudgets{m: map[string]*rate.Limiter{}},
+		unknownClients:   &clientLimiter{every: UnknownOrderClientEvery, burst: UnknownOrderClientBurst},
 		authFailures:     &clientLimiter{every: authFailureEvery, burst: authFailureBurst},
 		callbackFailures: &clientLimiter{every: callbackFailureEvery, burst: callbackFailureBurst}}
 	for _, t := range d.Tenants {
