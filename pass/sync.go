@@ -177,6 +177,10 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 	return res, nil
 }
 
+// TimelineVoidOnly is the kind of the timeline entry of a VoidOnly ticket
+// skipped: its movement has no pass to void.
+const TimelineVoidOnly = "void-only"
+
 // ReadSkew is how much later than another a read of SecuTix must be to
 // count as later: the instances' clocks, which stamp them, may differ by
 // that much.
@@ -211,6 +215,12 @@ func (s *Syncer) revives(ctx context.Context, tenant string, o *Order) bool {
 // on the same ticket (the same ticket id) is a correction of the holder's
 // name, not a new holder: a ticket passed on is reissued, so that the
 // seller's barcode stops working.
+//
+// A VoidOnly ticket makes no pass: with none for its movement it is
+// skipped (a timeline note says so), and it voids the movement's latest
+// pass whoever that shows (no new holder's pass is made for it). An
+// EventUnknown ticket shows the Event its pass already shows, not its
+// stand-in.
 func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoice, correlationID string, tl *timelineBatch) ([]*Pass, error) {
 	var changed []*Pass
 	// A new pass (a new ticket, or a new holder's) gets the template its
@@ -219,6 +229,10 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoic
 	chosen := true
 	latest, err := s.Service.Passes.LatestPassForMovement(ctx, t.Tenant, t.MovementID)
 	switch {
+	case errors.Is(err, ErrNotFound) && t.VoidOnly:
+		tl.add(s.entry(t.Tenant, t.OrderSecretToken, t.FileID, TimelineVoidOnly, correlationID, fmt.Sprintf(
+			"movement %d: cancelled, and no pass was made of it; none is made", t.MovementID)))
+		return nil, nil
 	case errors.Is(err, ErrNotFound):
 		t.HolderGeneration = 0
 	case err != nil:
@@ -232,6 +246,16 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoic
 			t.MovementID, t.ReadAt.UTC().Format(time.RFC3339Nano), latest.Ticket.ReadAt.UTC().Format(time.RFC3339Nano), latest.Version)))
 		return nil, nil
 	default:
+		if t.EventUnknown {
+			// The mapping could not date the ticket but by a stand-in:
+			// the pass keeps the event it shows (and its performance,
+			// which Google Wallet's class follows).
+			t.Event = latest.Ticket.Event
+		}
+		if t.VoidOnly && !SameHolder(latest.HolderKey, t) {
+			// It voids the pass there is; it is no new holder's.
+			t.HolderName, t.HolderEmail = latest.Ticket.HolderName, latest.Ticket.HolderEmail
+		}
 		t.HolderGeneration = latest.HolderGeneration
 		corrected := t.TicketID != 0 && t.TicketID == latest.TicketID
 		if HolderKey(t) != "" && latest.HolderKey != "" && !SameHolder(latest.HolderKey, t) && !corrected {

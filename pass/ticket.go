@@ -237,6 +237,23 @@ type Ticket struct {
 	// SecuTix's own gates marked used is announced with its pass's new
 	// version (FollowUps). Set by the sync, never stored.
 	ScanAnnounced bool `json:"-"`
+	// VoidOnly: the ticket (always cancelled) only voids a pass made of
+	// its movement earlier; none is made for it (the Syncer skips it when
+	// the movement has no pass, and voids the pass there is rather than
+	// make one for a new holder). The SecuTix mapping sets it for a
+	// cancelled SIMPLE_PRODUCT line or unpaid hold (earlier releases made
+	// passes of those), a cancelled ticket with a stand-in date
+	// (EventUnknown), and a movement whose new ticket is not printed yet,
+	// mapped from the cancelled ticket it replaces. Set by the mapping,
+	// never stored: Validate and a pass's JSON ignore it.
+	VoidOnly bool `json:"-"`
+	// EventUnknown: Event is a stand-in (the SecuTix mapping dated a
+	// cancelled ticket by its validity or its order's time, without its
+	// performance, which the catalogue no longer holds): the Syncer gives
+	// the ticket the Event its pass already shows (its date, performance
+	// and time zone), so that the voided pass shows what it showed and
+	// keeps its Google Wallet class. Set by the mapping, never stored.
+	EventUnknown bool `json:"-"`
 }
 
 // MultiEvent reports whether t admits to several events (a season

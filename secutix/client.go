@@ -374,7 +374,9 @@ func (c *Client) orderFromDetails(ctx context.Context, tenant string, body []byt
 				o.Source = SourceWebhook
 			}
 		}
-		if (err == nil && !needsFile(left)) || (err != nil && pass.KindOf(err) != pass.KindInvalid) {
+		// An error with movements left out is the mapping's (nothing
+		// maps); another (the catalogue's, the contact's) is returned.
+		if (err == nil && !needsFile(left)) || (err != nil && len(left) == 0 && pass.KindOf(err) != pass.KindInvalid) {
 			return o, err
 		}
 		// The details lack what a pass needs (a coarser granularity,
@@ -757,16 +759,24 @@ func retryAfter(resp *response, prefix string, now time.Time) *pass.RetryAfterEr
 
 // classify turns a non-success envelope into an error. SecuTix does not
 // publish its failure vocabulary, so the rule reads the words of the
-// statusDetail (or, without one, the statusMessage) and, where they say
-// nothing it knows, takes the failure for a passing one, retried: a word
-// about the credentials (TOKEN, AUTH, CREDENTIAL, PERMISSION, FORBIDDEN,
-// DENIED, NOT_ALLOWED, OPERATOR, INSTITUTION) is KindUnauthorized; one
-// that says an object is missing (NOT_FOUND, DOES_NOT_EXIST, NO_SUCH, or
-// UNKNOWN followed by FILE, ORDER, CONTACT, TICKET, MOVEMENT or SECRET) is
-// KindNotFound wrapping pass.ErrNotFound; INVALID, MISSING, ILLEGAL,
-// BAD_REQUEST or MALFORMED is KindInvalid (a request of ours SecuTix will
-// never take: its task stops); any other (UNKNOWN_ERROR among them) is
-// KindUnavailable.
+// statusDetail (or, without one, the statusMessage; spaces and hyphens
+// read as underscores) and, where they say nothing it knows, takes the
+// failure for a passing one, retried. In this order:
+//   - an object is missing (NOT_FOUND, DOES_NOT_EXIST, NO_SUCH; UNKNOWN
+//     next to FILE, ORDER, CONTACT, TICKET, MOVEMENT or SECRET, either
+//     way round, as in UNKNOWN_FILE or "File 5 unknown"; an order
+//     secret that is invalid, unknown or wrong): KindNotFound wrapping
+//     pass.ErrNotFound. First, so that FILE_NOT_FOUND_FOR_INSTITUTION
+//     is a missing file, not refused credentials;
+//   - the credentials are refused (INVALID_TOKEN, TOKEN_EXPIRED,
+//     EXPIRED_TOKEN, AUTHENTICATION, UNAUTHORIZED, UNAUTHORISED,
+//     CREDENTIAL, PERMISSION, FORBIDDEN, ACCESS_DENIED; UNKNOWN_ or
+//     INVALID_ followed by OPERATOR, INSTITUTION or PARTNER):
+//     KindUnauthorized. An order's secret is no credential;
+//   - INVALID, MISSING, ILLEGAL, BAD_REQUEST, MALFORMED or NOT_ALLOWED
+//     (OPERATION_NOT_ALLOWED): KindInvalid, a request of ours SecuTix
+//     will never take (its task stops);
+//   - any other (UNKNOWN_ERROR among them): KindUnavailable.
 func classify(prefix string, env envelope, hide []string) error {
 	detail := env.StatusDetail.String()
 	key := strings.ToUpper(detail)
@@ -776,17 +786,65 @@ func classify(prefix string, env envelope, hide []string) error {
 	key = strings.NewReplacer(" ", "_", "-", "_").Replace(key)
 	msg := fmt.Sprintf("%s: SecuTix answered %s%s", prefix, scrub(env.StatusCode.String(), hide), summary(env, hide))
 	switch {
-	case containsAny(key, "TOKEN", "AUTH", "CREDENTIAL", "PERMISSION", "FORBIDDEN", "DENIED", "NOT_ALLOWED", "OPERATOR",
-		"INSTITUTION"):
-		return pass.Errorf(pass.KindUnauthorized, "%s", msg)
-	case containsAny(key, "NOT_FOUND", "NOTFOUND", "DOES_NOT_EXIST", "NO_SUCH", "UNKNOWN_FILE", "UNKNOWN_ORDER",
-		"UNKNOWN_CONTACT", "UNKNOWN_TICKET", "UNKNOWN_MOVEMENT", "UNKNOWN_SECRET"):
+	case notFoundWords(key):
 		return pass.Wrap(pass.KindNotFound, pass.ErrNotFound, msg)
-	case containsAny(key, "INVALID", "MISSING", "ILLEGAL", "BAD_REQUEST", "MALFORMED"):
+	case containsAny(key, "INVALID_TOKEN", "TOKEN_EXPIRED", "EXPIRED_TOKEN", "AUTHENTICATION", "UNAUTHORIZED", "UNAUTHORISED",
+		"CREDENTIAL", "PERMISSION", "FORBIDDEN", "ACCESS_DENIED",
+		"UNKNOWN_OPERATOR", "UNKNOWN_INSTITUTION", "UNKNOWN_PARTNER", "INVALID_OPERATOR", "INVALID_INSTITUTION", "INVALID_PARTNER"):
+		return pass.Errorf(pass.KindUnauthorized, "%s", msg)
+	case containsAny(key, "INVALID", "MISSING", "ILLEGAL", "BAD_REQUEST", "MALFORMED", "NOT_ALLOWED"):
 		return pass.Errorf(pass.KindInvalid, "%s", msg)
 	default:
 		return pass.Errorf(pass.KindUnavailable, "%s", msg)
 	}
+}
+
+// missingObjects are the objects a SecuTix failure may say are unknown.
+var missingObjects = map[string]bool{"FILE": true, "ORDER": true, "CONTACT": true, "TICKET": true, "MOVEMENT": true, "SECRET": true,
+	"FILES": true, "ORDERS": true, "CONTACTS": true, "TICKETS": true, "MOVEMENTS": true}
+
+// notFoundWords reports whether a failure's key (classify's) says that an
+// object is missing: NOT_FOUND, NOTFOUND, DOES_NOT_EXIST or NO_SUCH; UNKNOWN
+// right before an object (missingObjects) or after one, with only its id
+// or a word such as ID or NUMBER between (fillerWord: "File 5 unknown",
+// ORDER_SECRET_UNKNOWN, but not ORDER_STATE_UNKNOWN); or an order's secret
+// that is INVALID, UNKNOWN or WRONG (INVALID_ORDER_SECRET_TOKEN: the
+// secret names no order SecuTix has).
+func notFoundWords(key string) bool {
+	if containsAny(key, "NOT_FOUND", "NOTFOUND", "DOES_NOT_EXIST", "NO_SUCH") {
+		return true
+	}
+	if strings.Contains(key, "ORDER_SECRET") && containsAny(key, "INVALID", "UNKNOWN", "WRONG") {
+		return true
+	}
+	words := strings.FieldsFunc(key, func(r rune) bool { return (r < 'A' || r > 'Z') && (r < '0' || r > '9') })
+	for i, w := range words {
+		if w != "UNKNOWN" {
+			continue
+		}
+		if i+1 < len(words) && missingObjects[words[i+1]] {
+			return true // UNKNOWN_FILE
+		}
+		k := i - 1 // FILE_5_UNKNOWN
+		for k >= 0 && fillerWord(words[k]) {
+			k--
+		}
+		if k >= 0 && missingObjects[words[k]] {
+			return true
+		}
+	}
+	return false
+}
+
+// fillerWord reports whether w may stand between an object and UNKNOWN
+// in a failure that says the object is missing: its id, or a word such
+// as ID, NUMBER or IS.
+func fillerWord(w string) bool {
+	switch w {
+	case "ID", "IDS", "NUMBER", "NO", "NR", "WITH", "OF", "TOKEN", "IS":
+		return true
+	}
+	return strings.Trim(w, "0123456789") == ""
 }
 
 // summary renders " (DETAIL: message)" with secrets removed.

@@ -44,9 +44,13 @@
 // performance the catalogue does not hold), a SIMPLE_PRODUCT line and an
 // unpaid hold (a reservation or an option) are left out of the order's
 // tickets with a warning each, so that the rest of the file still makes
-// its passes; a cancelled one is still mapped, to void its pass. Only a
-// file of which no ticket maps because of a value walletpass cannot read
-// (the tenant's mapping or symbology) fails the call with KindInvalid.
+// its passes; a cancelled one is still mapped, to void its pass (one that
+// would make no pass, or is dated by a stand-in, is pass.Ticket.VoidOnly,
+// EventUnknown). A file of which no ticket maps fails the call: with
+// KindInvalid because of a value walletpass cannot read (the tenant's
+// mapping or symbology), else with KindUnavailable when a movement that
+// is not cancelled lacks what a pass needs (retried); one whose
+// movements are all no tickets is an order without tickets.
 //
 // The SecuTix sandbox, a fake SecuTix speaking the same wire API, is fake/secutix.
 package secutix

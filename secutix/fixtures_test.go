@@ -148,7 +148,11 @@ func TestListTicketsPaginationNotFollowed(t *testing.T) {
 // TestRefusedInWords: a refusal of the credentials that SecuTix words in
 // its envelope (HTTP 200) is met with a new token once, then reported as
 // unauthorized, not as an invalid request that would stop the task; an
-// error SecuTix calls unknown is a passing one, not a missing file.
+// error SecuTix calls unknown is a passing one, not a missing file. A
+// failure that names a missing object, or an order's secret, is no
+// refusal of the credentials, even when it names the institution: no new
+// token, and no 401 for getTicketsUrl as if the organiser's key were
+// wrong.
 func TestRefusedInWords(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -159,6 +163,12 @@ func TestRefusedInWords(t *testing.T) {
 		{`{"statusCode":"error","statusDetail":"INVALID_TOKEN"}`, 2, pass.KindUnauthorized},
 		{`{"statusCode":"error","statusDetail":"UNKNOWN_ERROR"}`, 1, pass.KindUnavailable},
 		{`{"statusCode":"error","statusDetail":"UNKNOWN_FILE"}`, 1, pass.KindNotFound},
+		{`{"statusCode":"error","statusDetail":"FILE_NOT_FOUND_FOR_INSTITUTION"}`, 1, pass.KindNotFound},
+		{`{"statusCode":"error","statusDetail":"File 5 unknown"}`, 1, pass.KindNotFound},
+		{`{"statusCode":"error","statusDetail":"INVALID_ORDER_SECRET_TOKEN"}`, 1, pass.KindNotFound},
+		{`{"statusCode":"error","statusDetail":"OPERATION_NOT_ALLOWED"}`, 1, pass.KindInvalid},
+		{`{"statusCode":"error","statusDetail":"TOKEN_EXPIRED"}`, 2, pass.KindUnauthorized},
+		{`{"statusCode":"error","statusDetail":"UNKNOWN_OPERATOR"}`, 2, pass.KindUnauthorized},
 	} {
 		srv, seen := fixtureServer(t, map[string]string{"getFileDetails": tc.answer})
 		cl, err := secutix.New(secutix.Config{Tenant: "demo", BaseURL: srv.URL, Operator: "MOSA_WALLET", Partner: "p", Secret: "s",

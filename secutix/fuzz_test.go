@@ -102,7 +102,8 @@ func FuzzDecodeOrderWithCatalog(f *testing.F) {
 
 // checkMapping maps a parsed answer (or takes the parse's error) and
 // checks what the fuzz targets ask of every outcome: an error with a kind
-// and no order, or an order of the tenant whose every ticket is valid. It
+// and no order, or an order of the tenant whose every ticket is valid
+// (and only voids, when VoidOnly, as a cancelled ticket). It
 // returns the order, or nil.
 func checkMapping(t testing.TB, m mapper, r *rawFile, cat *catView, err error) *pass.Order {
 	t.Helper()
@@ -125,6 +126,10 @@ func checkMapping(t testing.TB, m mapper, r *rawFile, cat *catView, err error) *
 	for _, tk := range o.Tickets {
 		if err := tk.Validate(); err != nil {
 			t.Fatalf("got an invalid ticket: %v", err)
+		}
+		if (tk.VoidOnly && tk.State != pass.TicketCancelled) || (tk.EventUnknown && !tk.VoidOnly) {
+			t.Fatalf("got a ticket %s, void-only %v, event unknown %v; want void-only ones cancelled, and a stand-in event void-only",
+				tk.State, tk.VoidOnly, tk.EventUnknown)
 		}
 	}
 	return o

@@ -64,8 +64,6 @@ func TestMovementsLeftOut(t *testing.T) {
 			"movement 9 of order 6: venue.name is required"},
 		{"an operation the order lacks", goodOp, `{"movementId":9,"operationId":3,"tickets":[{"barcode":"b9"}]}`,
 			"movement 9 of order 6: operation 3 is not in the order"},
-		{"a movement twice", goodOp, `{"movementId":10,"operationId":1,"tickets":[{"barcode":"c10"}]}`,
-			"movement 10 of order 6: the movement appears twice in the file; the first is kept"},
 		{"a price that is no number", goodOp + `,{"operationId":2,"performanceId":900,"performance":"Show","unitPrice":"cheap","locations":[{"siteExternalName":"Hall"}]}`,
 			`{"movementId":9,"operationId":2,"tickets":[{"ticketId":109,"barcode":"b9"}]}`,
 			"movement 9 of order 6: price (operation.unitPrice)"},
@@ -91,46 +89,70 @@ func TestMovementsLeftOut(t *testing.T) {
 	}
 }
 
-// TestNothingMaps: a file none of whose movements maps is an order without
-// tickets (its warnings say why) when SecuTix's data lacks something, and
-// an error of kind KindInvalid, naming the movements, when walletpass
-// cannot read what is there: the tenant's mapping or symbology must
-// change, and the sync fails so that the operator sees it.
+// TestNothingMaps: a file none of whose movements maps is an error
+// naming the movements: of kind KindInvalid when walletpass cannot read
+// what is there (the tenant's mapping or symbology must change: the task
+// stops), of kind KindUnavailable when a movement that is not cancelled
+// lacks what a pass needs (no barcode yet, a performance the catalogue
+// lacks, a barcode where the tenant's paths do not read: the sync is
+// retried, and dies visibly if it never maps, rather than succeeding
+// without a pass). A file whose movements are no tickets (parking, unpaid
+// holds), or cancelled ones that cannot be mapped, is an order without
+// tickets; so is one where some ticket maps (TestMovementsLeftOut).
 func TestNothingMaps(t *testing.T) {
 	t.Parallel()
+	const parking = `{"operationId":2,"kind":"SIMPLE_PRODUCT","product":"Parking P1","locations":[{"siteExternalName":"Hall"}]}`
 	tests := []struct {
 		name      string
 		fields    map[string]string
 		symbology pass.Symbology
+		orderType string
+		ops       string
 		movements string
-		wantErr   string // "" for an order without tickets
+		wantKind  pass.Kind // 0 for an order without tickets
+		wantErr   string
 	}{
-		{"no barcode yet", nil, "", `{"movementId":9,"operationId":1,"tickets":[{"ticketState":"NOT_PRINTED"}]}`, ""},
-		{"a date the tenant's mapping cannot read", map[string]string{"eventStart": "movement.instanceNumber"}, "",
+		{"no barcode yet", nil, "", "SALE", goodOp, `{"movementId":9,"operationId":1,"tickets":[{"ticketState":"NOT_PRINTED"}]}`,
+			pass.KindUnavailable, "no ticket maps yet: movement 9 of order 6: barcode is required"},
+		{"the barcode where the tenant's paths do not read", map[string]string{"barcode": "movement.barCode"}, "", "SALE", goodOp,
+			`{"movementId":9,"operationId":1,"tickets":[{"ticketId":109,"barcode":"b9"}]},{"movementId":10,"operationId":1,"tickets":[{"ticketId":110,"barcode":"b10"}]}`,
+			pass.KindUnavailable, "no ticket maps yet: movement 9 of order 6: barcode is required; movement 10 of order 6: barcode is required"},
+		{"a performance the catalogue lacks", nil, "", "SALE", `{"operationId":1,"performanceId":77,"performance":"Show","locations":[{"siteExternalName":"Hall"}]}`,
+			`{"movementId":9,"operationId":1,"tickets":[{"ticketId":109,"barcode":"b9"}]}`,
+			pass.KindUnavailable, "movement 9 of order 6: performance 77 is not in the catalogue"},
+		{"no barcode yet, beside parking", nil, "", "SALE", goodOp + "," + parking,
+			`{"movementId":9,"operationId":1,"tickets":[{"ticketState":"NOT_PRINTED"}]},{"movementId":10,"operationId":2,"tickets":[{"barcode":"p10"}]}`,
+			pass.KindUnavailable, "no ticket maps yet: movement 9 of order 6: barcode is required"},
+		{"parking alone", nil, "", "SALE", goodOp + "," + parking,
+			`{"movementId":9,"operationId":2,"tickets":[{"barcode":"p9"}]},{"movementId":10,"operationId":2,"tickets":[{"barcode":"p10"}]}`, 0, ""},
+		{"an unpaid hold alone, without a barcode yet", nil, "", "OPTION", goodOp, `{"movementId":9,"operationId":1,"tickets":[{"ticketState":"NOT_PRINTED"}]}`, 0, ""},
+		{"a cancelled ticket nothing dates", nil, "", "SALE", `{"operationId":1,"performanceId":77,"performance":"Show","locations":[{"siteExternalName":"Hall"}]}`,
+			`{"movementId":9,"operationId":1,"tickets":[{"ticketId":109,"ticketState":"CANCELLED"}]}`, 0, ""},
+		{"a date the tenant's mapping cannot read", map[string]string{"eventStart": "movement.instanceNumber"}, "", "SALE", goodOp,
 			`{"movementId":9,"operationId":1,"instanceNumber":"1","tickets":[{"barcode":"b9"}]}`,
-			`no ticket maps: movement 9 of order 6: eventStart: "1" is not an ISO-8601 date-time`},
-		{"barcodes the tenant's symbology cannot print", nil, pass.SymbologyEAN13,
+			pass.KindInvalid, `no ticket maps: movement 9 of order 6: eventStart: "1" is not an ISO-8601 date-time`},
+		{"barcodes the tenant's symbology cannot print", nil, pass.SymbologyEAN13, "SALE", goodOp,
 			`{"movementId":9,"operationId":1,"tickets":[{"barcode":"2276812732345698540800199237"}]}`,
-			"no ticket maps: movement 9 of order 6: barcode must be 13 digits for ean13"},
-		{"one lacking, one unreadable", map[string]string{"ticketId": "movement.seatCategory"}, "",
+			pass.KindInvalid, "no ticket maps: movement 9 of order 6: barcode must be 13 digits for ean13"},
+		{"one lacking, one unreadable", map[string]string{"ticketId": "movement.seatCategory"}, "", "SALE", goodOp,
 			`{"movementId":9,"operationId":1,"seatCategory":"Cat 1","tickets":[{"barcode":"b9"}]},{"movementId":10,"operationId":1}`,
-			"no ticket maps: movement 9 of order 6: ticketId (movement.seatCategory)"},
+			pass.KindInvalid, "no ticket maps: movement 9 of order 6: ticketId (movement.seatCategory)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			m := testMapper(t, "en", tc.fields)
 			m.symbology = tc.symbology
-			body := fileOfOrders("CONFIRMED", orderOf(6, "SALE", "", goodOp, tc.movements))
+			body := fileOfOrders("CONFIRMED", orderOf(6, tc.orderType, "", tc.ops, tc.movements))
 			o, err := decodeFile(t, m, []byte(body), 5)
-			if tc.wantErr == "" {
+			if tc.wantKind == 0 {
 				if err != nil || len(o.Tickets) != 0 || len(o.Warnings) == 0 {
 					t.Fatalf("got %v, %v; want an order without tickets, with warnings", o, err)
 				}
 				return
 			}
-			if pass.KindOf(err) != pass.KindInvalid || !strings.Contains(fmt.Sprint(err), tc.wantErr) {
-				t.Fatalf("got %v, %v; want an invalid file: %s", o, err, tc.wantErr)
+			if pass.KindOf(err) != tc.wantKind || !strings.Contains(fmt.Sprint(err), tc.wantErr) {
+				t.Fatalf("got %v, %v (%s); want a file of kind %s: %s", o, err, pass.KindOf(err), tc.wantKind, tc.wantErr)
 			}
 		})
 	}
@@ -141,8 +163,9 @@ func TestNothingMaps(t *testing.T) {
 // is suspended) still voids the ticket: it maps as cancelled, dated by its
 // validity or else by its order, apart from its performance (a stand-in
 // date must not reach what the performance's passes share), with a
-// warning; without a barcode too. A valid ticket of such a performance is
-// left out instead.
+// warning; without a barcode too. It is VoidOnly and EventUnknown: it
+// voids a pass made of it, which keeps the event it shows, and makes
+// none. A valid ticket of such a performance is left out instead.
 func TestCancelledWithoutItsPerformance(t *testing.T) {
 	t.Parallel()
 	m := testMapper(t, "en", nil)
@@ -194,9 +217,12 @@ func TestCancelledWithoutItsPerformance(t *testing.T) {
 			if !e.Start.Equal(tc.start) || !e.End.Equal(tc.end) || e.PerformanceID != 0 || e.Name != "Show" {
 				t.Errorf("event %+v, want %s to %s, without its performance", e, tc.start, tc.end)
 			}
+			if tk := o.Tickets[0]; !tk.VoidOnly || !tk.EventUnknown {
+				t.Errorf("void-only %v, event unknown %v; want both: the stand-in date is no pass's", tk.VoidOnly, tk.EventUnknown)
+			}
 			w := strings.Join(o.Warnings, "\n")
 			for _, want := range []string{
-				"movement 1 of order 6: performance 77 is not in the catalogue (getCatalogDetailed); the ticket is cancelled, so it is mapped to void its pass, " + tc.from,
+				"movement 1 of order 6: performance 77 is not in the catalogue (getCatalogDetailed); the ticket is cancelled, so it is mapped to void a pass made of it (none is made), " + tc.from,
 				"movement 2 of order 6: performance 77 is not in the catalogue (getCatalogDetailed), so its start is unknown",
 			} {
 				if !strings.Contains(w, want) {
@@ -370,13 +396,13 @@ func TestDateOnlyValidity(t *testing.T) {
 }
 
 // TestLeftOutWarningsCapped: a file with many movements left out (a group
-// order of parking places) names the first maxLeftOutWarnings of them and
+// order of parking places) names the first maxWarnings of them and
 // counts the rest, rather than writing a timeline entry for each at every
 // sync.
 func TestLeftOutWarningsCapped(t *testing.T) {
 	t.Parallel()
 	mvs := []string{goodMv}
-	for i := range maxLeftOutWarnings + 5 {
+	for i := range maxWarnings + 5 {
 		mvs = append(mvs, fmt.Sprintf(`{"movementId":%d,"operationId":2,"tickets":[{"ticketId":%d,"barcode":"p%d"}]}`, 100+i, 1000+i, i))
 	}
 	ops := goodOp + `,{"operationId":2,"kind":"SIMPLE_PRODUCT","product":"Parking"}`
@@ -387,8 +413,41 @@ func TestLeftOutWarningsCapped(t *testing.T) {
 	if got := ticketIDs(o); got != "10:VALID" {
 		t.Errorf("tickets %s, want 10:VALID", got)
 	}
-	if len(o.Warnings) != maxLeftOutWarnings+1 || o.Warnings[maxLeftOutWarnings] != "file 5: 5 more movements left out" {
-		t.Errorf("%d warnings, the last %q; want %d and a count of the 5 more", len(o.Warnings), o.Warnings[len(o.Warnings)-1], maxLeftOutWarnings+1)
+	if len(o.Warnings) != maxWarnings+1 || o.Warnings[maxWarnings] != "file 5: 5 more warnings, 5 of them movements left out" {
+		t.Errorf("%d warnings, the last %q; want %d and a count of the 5 more", len(o.Warnings), o.Warnings[len(o.Warnings)-1], maxWarnings+1)
+	}
+}
+
+// TestWarningsCapped: the warnings of one mapping are capped as a whole,
+// not only those of the movements left out: a large order whose every
+// ticket carries a note (an unknown ticketState) writes maxWarnings of
+// them and a count of the rest at each sync; the movements left out come
+// first, before the notes on the tickets that map.
+func TestWarningsCapped(t *testing.T) {
+	t.Parallel()
+	var mvs []string
+	for i := range maxWarnings + 5 {
+		mvs = append(mvs, fmt.Sprintf(`{"movementId":%d,"operationId":1,"tickets":[{"ticketId":%d,"barcode":"b%d","ticketState":"LOST"}]}`, 100+i, 1000+i, i))
+	}
+	mvs = append(mvs, `{"movementId":9,"operationId":1,"tickets":[{"ticketId":109,"ticketState":"NOT_PRINTED"}]}`)
+	o, err := decodeFile(t, testMapper(t, "en", nil), []byte(fileOfOrders("CONFIRMED", orderOf(6, "SALE", "", goodOp, strings.Join(mvs, ",")))), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Tickets) != maxWarnings+5 {
+		t.Fatalf("%d tickets, want %d", len(o.Tickets), maxWarnings+5)
+	}
+	if len(o.Warnings) != maxWarnings+1 {
+		t.Fatalf("%d warnings (%q), want %d", len(o.Warnings), o.Warnings, maxWarnings+1)
+	}
+	if w := o.Warnings[0]; w != "movement 9 of order 6: barcode is required" {
+		t.Errorf("the first warning is %q, want the movement left out", w)
+	}
+	if w := o.Warnings[1]; w != `movement 100 of order 6: unknown ticketState "LOST", taken as valid` {
+		t.Errorf("the second warning is %q, want the first ticket's note", w)
+	}
+	if w := o.Warnings[maxWarnings]; w != "file 5: 6 more warnings" {
+		t.Errorf("the last warning is %q, want a count of the 6 more", w)
 	}
 }
 
@@ -414,7 +473,7 @@ func TestCancelledDespiteUnreadableValues(t *testing.T) {
 	for _, want := range []string{
 		"movement 9 of order 6: ticketId (ticket.ticketId)", "movement 9 of order 6: eventStart:", "movement 9 of order 6: validityStart:",
 		"movement 9 of order 6: price (operation.unitPrice)", "ignored, as the ticket is cancelled",
-		"movement 9 of order 6: performance 900 has no start walletpass can read; the ticket is cancelled, so it is mapped to void its pass, dated by its order's creationDateTime",
+		"movement 9 of order 6: performance 900 has no start walletpass can read; the ticket is cancelled, so it is mapped to void a pass made of it (none is made), dated by its order's creationDateTime",
 	} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings %q lack %q", o.Warnings, want)

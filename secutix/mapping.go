@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,10 +27,12 @@ type mapper struct {
 // maxProblems caps how many bad movements one error lists.
 const maxProblems = 5
 
-// maxLeftOutWarnings caps the warnings of one order that name a movement
-// left out (each is an entry of the order's timeline at every sync): a
-// large group order of parking places would otherwise write hundreds.
-const maxLeftOutWarnings = 20
+// maxWarnings caps the warnings of one mapping (each is an entry of the
+// order's timeline at every sync): a large group order of parking places
+// would otherwise write hundreds. The most useful come first (the file's
+// and its orders', then the movements left out, then what was noted of
+// the tickets mapped); one more line counts the rest.
+const maxWarnings = 20
 
 // rawFile is a SecuTix file (or a lone order) as decoded twice: typed, for
 // its structure, and as JSON nodes, which pass fields are read from.
@@ -162,10 +165,15 @@ func exchangeOrder(o orderData) bool {
 // performance). cat gives the catalogue and POS data. Every ticket of the
 // returned Order passes Ticket.Validate. A movement that cannot become one
 // is left out of the order's tickets, with a warning naming it (mapFile
-// says which and why); the file is an error of kind KindInvalid only when
-// no ticket is left and a movement was left out for a reason of
-// walletpass's own (leftOut.ours): then the tenant's configuration, not
-// SecuTix's data, has to change.
+// says which and why). When no ticket is left, the file is an error:
+// of kind KindInvalid when a movement was left out for a reason of
+// walletpass's own (leftOut.ours: the tenant's configuration, not
+// SecuTix's data, has to change); else of kind KindUnavailable when a
+// movement that is not cancelled lacks what a pass needs (a barcode not
+// printed yet, a performance the catalogue lacks, a venue), so that the
+// sync is retried, and dies visibly if it never maps. A file whose
+// movements are all no tickets (parking, unpaid holds) is an order
+// without tickets.
 func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 	o, _, err := m.mapFile(r, cat)
 	return o, err
@@ -175,6 +183,9 @@ func (m mapper) order(r *rawFile, cat *catView) (*pass.Order, error) {
 type leftOut struct {
 	why   string // names the movement and says why
 	cause leftCause
+	// cancelled: the movement is cancelled (it would void a pass, and
+	// makes none).
+	cancelled bool
 }
 
 // leftCause says why a movement was left out.
@@ -201,6 +212,11 @@ const (
 // ours reports whether l was left out for a reason of walletpass's own.
 func (l leftOut) ours() bool { return l.cause == unreadable }
 
+// pending reports whether l is a movement that is not cancelled and lacks
+// what a pass needs: SecuTix may give it later (a ticket printed, the
+// catalogue read again).
+func (l leftOut) pending() bool { return l.cause == lacking && !l.cancelled }
+
 // needsFile reports whether an order given alone (getOrderDetails, a V2
 // webhook's body) left out a movement that the file around it may map:
 // one that lacked something, or whose values could not be read.
@@ -214,21 +230,24 @@ func needsFile(left []leftOut) bool {
 }
 
 // mapFile is order, also returning the movements it left out (each has a
-// warning on the order too).
+// warning on the order too; with an error, the error names them).
 func (m mapper) mapFile(r *rawFile, cat *catView) (*pass.Order, []leftOut, error) {
 	out := &pass.Order{Tenant: m.tenant, FileID: r.fileID()}
+	// The warnings, most useful first: the file's and the orders', then
+	// the movements left out, then the notes on the tickets mapped.
+	var fileNotes, notes []string
 	fileCancelled, fileHold := false, ""
 	if fd := r.file; fd != nil {
 		// No pass shows it: a value that cannot be read is a warning.
 		t, err := parseTime(fd.LastModDateTime.String(), nil)
 		if err != nil {
-			out.Warnings = append(out.Warnings, fmt.Sprintf("file %d: lastModDateTime: %v; ignored", out.FileID, err))
+			fileNotes = append(fileNotes, fmt.Sprintf("file %d: lastModDateTime: %v; ignored", out.FileID, err))
 		}
 		out.LastModified = t
 		fileCancelled = cancelledState(fd.FileState.String())
 		st := strings.ToUpper(strings.TrimSpace(fd.FileState.String()))
 		if st != "" && !knownFileStates[st] {
-			out.Warnings = append(out.Warnings, fmt.Sprintf("file %d: fileState %q is not one SecuTix is known to send; its tickets keep their own states", out.FileID, fd.FileState.String()))
+			fileNotes = append(fileNotes, fmt.Sprintf("file %d: fileState %q is not one SecuTix is known to send; its tickets keep their own states", out.FileID, fd.FileState.String()))
 		}
 		if holdFileStates[st] {
 			fileHold = st
@@ -250,7 +269,7 @@ func (m mapper) mapFile(r *rawFile, cat *catView) (*pass.Order, []leftOut, error
 			case exchangeOrder(o):
 				as = "an exchange"
 			}
-			out.Warnings = append(out.Warnings, fmt.Sprintf("order %d: orderType %q is not one SecuTix is known to send; read as %s",
+			fileNotes = append(fileNotes, fmt.Sprintf("order %d: orderType %q is not one SecuTix is known to send; read as %s",
 				int64(o.OrderID), ot, as))
 		}
 	}
@@ -284,9 +303,22 @@ func (m mapper) mapFile(r *rawFile, cat *catView) (*pass.Order, []leftOut, error
 		out.OrderID = int64(r.orders[main].OrderID)
 		out.SecretToken = r.orders[main].OrderSecretID.String()
 	}
+	// outside says whether something outside movement mv of order o (the
+	// file, a refund order) cancels it.
+	outside := func(o *orderData, mv *movementData, op *operationData) bool {
+		if fileCancelled || cancelledMv[int64(mv.MovementID)] {
+			return true
+		}
+		if op != nil && mv.SeatID > 0 {
+			if r, ok := cancelledSeat[[2]int64{int64(op.PerformanceID), int64(mv.SeatID)}]; ok && r.cancels(orderTime(*o)) {
+				return true
+			}
+		}
+		return false
+	}
+	kept := m.keptCopies(r, cat, fileHold, sold, outside)
 
 	var left []leftOut
-	seen := make(map[int64]bool)
 	for i := range r.orders {
 		o := &r.orders[i]
 		if cancellingOrder(*o) {
@@ -299,20 +331,20 @@ func (m mapper) mapFile(r *rawFile, cat *catView) (*pass.Order, []leftOut, error
 			if hold != "" && id != 0 && sold[id] {
 				continue // a sale of the same movement is its ticket
 			}
-			if id != 0 && seen[id] {
-				left = append(left, leftOut{why: fmt.Sprintf("movement %d of order %d: the movement appears twice in the file; the first is kept", id, int64(o.OrderID))})
+			if k, ok := kept[id]; ok && (k.order != i || k.movement != j) {
+				notes = append(notes, fmt.Sprintf("movement %d of order %d: the movement appears twice in the file; the copy in order %d is kept (%s)",
+					id, int64(o.OrderID), int64(r.orders[k.order].OrderID), k.why))
 				continue
 			}
-			seen[id] = true
 			sc, op := r.scope(i, j, cat)
-			cancelled := fileCancelled || cancelledMv[id]
-			if op != nil && mv.SeatID > 0 {
-				if r, ok := cancelledSeat[[2]int64{int64(op.PerformanceID), int64(mv.SeatID)}]; ok && r.cancels(orderTime(*o)) {
-					cancelled = true
+			cancelled := outside(o, mv, op)
+			t, warn, lo := m.ticket(out.FileID, o, mv, op, sc, cancelled, hold)
+			if lo != nil && lo.pending() {
+				if rt, rwarn, ok := m.replaced(out.FileID, o, mv, op, sc, cancelled, hold); ok {
+					t, warn, lo = rt, rwarn, nil
 				}
 			}
-			t, warn, lo := m.ticket(out.FileID, o, mv, op, sc, cancelled, hold)
-			out.Warnings = append(out.Warnings, warn...)
+			notes = append(notes, warn...)
 			if lo != nil {
 				left = append(left, *lo)
 				continue
@@ -323,30 +355,190 @@ func (m mapper) mapFile(r *rawFile, cat *catView) (*pass.Order, []leftOut, error
 			out.Tickets = append(out.Tickets, t)
 		}
 	}
-	var ours []string
-	for i, l := range left {
-		if i < maxLeftOutWarnings {
-			out.Warnings = append(out.Warnings, l.why)
-		}
+	var whys, ours, pending []string
+	for _, l := range left {
+		whys = append(whys, l.why)
 		if l.ours() {
 			ours = append(ours, l.why)
 		}
+		if l.pending() {
+			pending = append(pending, l.why)
+		}
 	}
-	if n := len(left) - maxLeftOutWarnings; n > 0 {
-		out.Warnings = append(out.Warnings, fmt.Sprintf("file %d: %d more movements left out", out.FileID, n))
+	out.Warnings = capWarnings(out.FileID, fileNotes, whys, notes)
+	if len(out.Tickets) > 0 {
+		return out, left, nil
 	}
-	if len(out.Tickets) == 0 && len(ours) > 0 {
+	if len(ours) > 0 {
 		// Nothing maps, and not for want of data: the tenant's mapping
 		// or symbology does not fit what the institution sends. The sync
 		// fails, loudly, rather than finishing with no pass.
-		more := ""
-		if len(ours) > maxProblems {
-			more = fmt.Sprintf(" (and %d more)", len(ours)-maxProblems)
-			ours = ours[:maxProblems]
-		}
-		return nil, left, pass.Errorf(pass.KindInvalid, "secutix: file %d: no ticket maps: %s%s", out.FileID, strings.Join(ours, "; "), more)
+		return nil, left, pass.Errorf(pass.KindInvalid, "secutix: file %d: no ticket maps: %s", out.FileID, listProblems(ours))
 	}
+	if len(pending) > 0 {
+		// Nothing maps, and a movement that is not cancelled lacks what
+		// a pass needs: a later read may have it (a ticket printed), or
+		// the tenant's mapping may read the wrong place. Either way the
+		// sync is not a success without a pass: it is retried, and dies
+		// visibly if it never maps.
+		return nil, left, pass.Errorf(pass.KindUnavailable, "secutix: file %d: no ticket maps yet: %s", out.FileID, listProblems(pending))
+	}
+	// Only movements that are no tickets (parking, unpaid holds), or
+	// cancelled ones that cannot be mapped: an order without tickets.
 	return out, left, nil
+}
+
+// listProblems joins the first maxProblems of probs, counting the rest.
+func listProblems(probs []string) string {
+	more := ""
+	if len(probs) > maxProblems {
+		more = fmt.Sprintf(" (and %d more)", len(probs)-maxProblems)
+		probs = probs[:maxProblems]
+	}
+	return strings.Join(probs, "; ") + more
+}
+
+// capWarnings joins the warnings of a mapping, most useful first (the
+// file's and the orders', the movements left out, the notes on the
+// tickets), and keeps maxWarnings of them, then a line counting the rest.
+func capWarnings(fileID int64, fileNotes, leftOut, notes []string) []string {
+	all := slices.Concat(fileNotes, leftOut, notes)
+	if len(all) <= maxWarnings {
+		return all
+	}
+	n := len(all) - maxWarnings
+	more := fmt.Sprintf("file %d: %d more warnings", fileID, n)
+	if l := min(len(fileNotes)+len(leftOut)-maxWarnings, len(leftOut)); l > 0 {
+		more += fmt.Sprintf(", %d of them movements left out", l)
+	}
+	return append(all[:maxWarnings], more)
+}
+
+// keptCopy is the copy of a movement the mapping keeps when the file
+// holds it more than once: movement movement of order order, and why.
+type keptCopy struct {
+	order, movement int
+	why             string
+}
+
+// keptCopies chooses, for each movement that the orders giving tickets
+// (not refunds, not a hold of a movement sold) hold more than once, the
+// copy that is its ticket: the one of the latest order (creationDateTime;
+// an EXCHANGE or an ST_TRANSFER that cancels what a SALE sold); when the
+// orders' times do not tell, a cancelled copy over a valid one (SecuTix
+// never brings a cancelled ticket back); else the one listed last.
+// outside says what cancels a movement from outside it.
+func (m mapper) keptCopies(r *rawFile, cat *catView, fileHold string, sold map[int64]bool,
+	outside func(*orderData, *movementData, *operationData) bool) map[int64]keptCopy {
+	each := func(f func(i, j int, id int64)) {
+		for i := range r.orders {
+			o := r.orders[i]
+			if cancellingOrder(o) {
+				continue
+			}
+			hold := holdOf(o, fileHold)
+			for j, mv := range o.MovementDatas {
+				if id := int64(mv.MovementID); id != 0 && (hold == "" || !sold[id]) {
+					f(i, j, id)
+				}
+			}
+		}
+	}
+	count := map[int64]int{}
+	each(func(_, _ int, id int64) { count[id]++ })
+	type cand struct {
+		keptCopy
+		at        time.Time
+		cancelled bool
+	}
+	best := map[int64]cand{}
+	each(func(i, j int, id int64) {
+		if count[id] < 2 {
+			return
+		}
+		o := &r.orders[i]
+		sc, op := r.scope(i, j, cat)
+		st, _ := m.state(func(f string) string { return m.text(sc, f) }, sc, "",
+			outside(o, &o.MovementDatas[j], op) || cancelledState(o.OrderState.String()))
+		c := cand{keptCopy: keptCopy{order: i, movement: j}, at: orderTime(*o), cancelled: st == pass.TicketCancelled}
+		b, ok := best[id]
+		switch {
+		case !ok:
+		case !b.at.IsZero() && !c.at.IsZero() && !b.at.Equal(c.at):
+			if c.at.Before(b.at) {
+				c = b
+			}
+			c.why = "its order is the later (creationDateTime)"
+		case b.cancelled != c.cancelled:
+			if b.cancelled {
+				c = b
+			}
+			c.why = "it is cancelled, and the orders' times do not tell which is later"
+		default:
+			c.why = "it is listed later"
+		}
+		best[id] = c
+	})
+	kept := make(map[int64]keptCopy, len(best))
+	for id, c := range best {
+		kept[id] = c.keptCopy
+	}
+	return kept
+}
+
+// replaced maps a movement whose current ticket (newestTicket) has no
+// barcode (not printed yet: a reprint, a transfer) from the newest older
+// ticket that is cancelled (its ticketId, its barcode), as a VoidOnly
+// ticket: the pass made of the old ticket is voided, and none is made;
+// the new ticket gets its pass when a later sync finds it printed. ok is
+// false when the movement has no such ticket, or it does not map as
+// cancelled.
+func (m mapper) replaced(fileID int64, o *orderData, mv *movementData, op *operationData, sc ticketScope, cancelled bool, hold string) (_ pass.Ticket, warnings []string, ok bool) {
+	cands := movementTickets(mv)
+	nodes := ticketNodes(sc["movement"])
+	newest := newestOf(cands, nil)
+	if newest < 0 || len(cands) < 2 || m.text(sc, "barcode") != "" {
+		return pass.Ticket{}, nil, false
+	}
+	with := func(k int) ticketScope {
+		alt := maps.Clone(sc)
+		alt["ticket"] = nodes[k]
+		return alt
+	}
+	old := newestOf(cands, func(k int) bool {
+		if k == newest || k >= len(nodes) {
+			return false
+		}
+		alt := with(k)
+		st, _ := m.state(func(f string) string { return m.text(alt, f) }, alt, "", false)
+		return st == pass.TicketCancelled
+	})
+	if old < 0 {
+		return pass.Ticket{}, nil, false
+	}
+	t, warnings, lo := m.ticket(fileID, o, mv, op, with(old), cancelled, hold)
+	if lo != nil || t.State != pass.TicketCancelled {
+		return pass.Ticket{}, nil, false
+	}
+	t.VoidOnly = true
+	warnings = append(warnings, fmt.Sprintf("movement %d of order %d: its new ticket %s is not printed yet (no barcode) and the ticket %s it replaces is cancelled: "+
+		"the movement is mapped as that cancelled ticket, so that a pass of it is voided (none is made); the new ticket gets its pass once printed",
+		int64(mv.MovementID), int64(o.OrderID), ticketName(cands[newest]), ticketName(cands[old])))
+	return t, warnings, true
+}
+
+// ticketName names a ticket by its id in messages.
+func ticketName(t *ticketData) string {
+	if t.TicketID > 0 {
+		return strconv.FormatInt(int64(t.TicketID), 10)
+	}
+	return "(without a ticketId)"
+}
+
+// text reads field in sc by the tenant's path, in the tenant's language.
+func (m mapper) text(sc ticketScope, field string) string {
+	h, _ := m.fields.lookup(sc, field)
+	return textOf(h.v).pick(m.locale)
 }
 
 // upcoming lists the performances of the products covers names that the
@@ -417,18 +609,20 @@ func (r *rawFile) scope(i, j int, cat *catView) (ticketScope, *operationData) {
 func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operationData, sc ticketScope, cancelled bool, hold string) (_ pass.Ticket, warnings []string, _ *leftOut) {
 	id := int64(mv.MovementID)
 	name := fmt.Sprintf("movement %d of order %d", id, int64(o.OrderID))
+	str := func(field string) string { return m.text(sc, field) }
+
+	// State: first, because a cancelled ticket maps with less, and a
+	// movement left out is told apart by it (leftOut.pending).
+	state, warnings := m.state(str, sc, name, cancelled || cancelledState(o.OrderState.String()))
 	leave := func(cause leftCause, format string, args ...any) (pass.Ticket, []string, *leftOut) {
-		return pass.Ticket{}, warnings, &leftOut{why: name + ": " + fmt.Sprintf(format, args...), cause: cause}
+		return pass.Ticket{}, warnings, &leftOut{why: name + ": " + fmt.Sprintf(format, args...), cause: cause,
+			cancelled: state == pass.TicketCancelled}
 	}
 	if id <= 0 {
 		return leave(lacking, "no movementId")
 	}
 	if op == nil {
 		return leave(lacking, "operation %d is not in the order", int64(mv.OperationID))
-	}
-	str := func(field string) string {
-		h, _ := m.fields.lookup(sc, field)
-		return textOf(h.v).pick(m.locale)
 	}
 	num := func(field string) (int64, bool, error) {
 		h, ok := m.fields.lookup(sc, field)
@@ -442,20 +636,20 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		return n, true, nil
 	}
 
-	// State: first, because a cancelled ticket maps with less.
-	state, warn := m.state(str, sc, name, cancelled || cancelledState(o.OrderState.String()))
-	warnings = append(warnings, warn...)
 	kind := strings.ToUpper(strings.TrimSpace(textOf(get(sc["operation"], "kind")).String()))
+	voidOnly := false
 	if kind == "SIMPLE_PRODUCT" || hold != "" {
-		// No pass for these; but one that SecuTix cancels and that
-		// names a performance (what an earlier walletpass made passes
-		// of) is mapped as cancelled, so that such a pass is voided.
-		if state != pass.TicketCancelled || op.PerformanceID == 0 {
+		// No pass for these; but one that SecuTix cancels is mapped as
+		// cancelled, with or without a performance (earlier releases
+		// made valid passes of such movements), so that such a pass is
+		// voided; it makes none (Ticket.VoidOnly).
+		if state != pass.TicketCancelled {
 			if kind == "SIMPLE_PRODUCT" {
 				return leave(notATicket, "operation %d is a SIMPLE_PRODUCT (parking, merchandise: no entry to an event); no pass", int64(op.OperationID))
 			}
 			return leave(notATicket, "an unpaid hold (%s); no pass until it is sold", hold)
 		}
+		voidOnly = true
 	}
 
 	// unread says whether a value that cannot be read leaves the
@@ -532,11 +726,12 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		}
 		return vStart, vEnd, vErr
 	}
-	if t.Event.Start.IsZero() && op.PerformanceID == 0 {
+	if t.Event.Start.IsZero() && op.PerformanceID == 0 && !voidOnly {
 		// A ticket whose operation names no performance (a season
 		// ticket) is dated by its validity. A named performance the
 		// catalogue lacks is waited for instead: its dates are the
-		// catalogue's.
+		// catalogue's. (A cancelled parking line or hold without a
+		// performance has no event: it is dated by a stand-in, below.)
 		start, end, err := validity()
 		if err != nil {
 			return leave(unreadable, "%v", err)
@@ -575,10 +770,11 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 			case op.PerformanceID != 0:
 				why = fmt.Sprintf("performance %d has no start walletpass can read", int64(op.PerformanceID))
 			}
-			warnings = append(warnings, fmt.Sprintf("%s: %s; the ticket is cancelled, so it is mapped to void its pass, dated by %s and apart from its performance",
-				name, why, from))
+			warnings = append(warnings, fmt.Sprintf("%s: %s; the ticket is cancelled, so it is mapped to void a pass made of it (none is made), "+
+				"dated by %s and apart from its performance: the voided pass keeps the event it shows", name, why, from))
 			// A stand-in date must not reach what the performance's
-			// passes share (Google Wallet's class, event-wide changes).
+			// passes share (Google Wallet's class, event-wide changes):
+			// the Syncer shows the pass's own event (EventUnknown).
 			t.Event.PerformanceID = 0
 			standIn = true
 		case !known && op.PerformanceID != 0:
@@ -658,6 +854,7 @@ func (m mapper) ticket(fileID int64, o *orderData, mv *movementData, op *operati
 		t.Venue.Name = t.Venue.Names.Pick(t.Locale, m.locale)
 	}
 
+	t.VoidOnly, t.EventUnknown = voidOnly || standIn, standIn
 	t.Normalize()
 	if err := t.Validate(); err != nil {
 		cause := lacking
@@ -783,7 +980,10 @@ func operationIndex(o *orderData, id int64) int {
 // ticketNodes' order (its "tickets", then its "ticket"): the one created
 // last, then the one with the highest ticketId, then the last listed; -1
 // when it has none.
-func newestTicket(mv *movementData) int {
+func newestTicket(mv *movementData) int { return newestOf(movementTickets(mv), nil) }
+
+// movementTickets lists the movement's tickets in ticketNodes' order.
+func movementTickets(mv *movementData) []*ticketData {
 	cands := make([]*ticketData, 0, len(mv.Tickets)+len(mv.Ticket))
 	for i := range mv.Tickets {
 		cands = append(cands, &mv.Tickets[i])
@@ -791,9 +991,19 @@ func newestTicket(mv *movementData) int {
 	for i := range mv.Ticket {
 		cands = append(cands, &mv.Ticket[i])
 	}
+	return cands
+}
+
+// newestOf returns the index of the newest of cands (as newestTicket
+// orders them) that keep accepts (every one when keep is nil); -1 when
+// none is.
+func newestOf(cands []*ticketData, keep func(int) bool) int {
 	best := -1
 	var bestAt time.Time
 	for i, c := range cands {
+		if keep != nil && !keep(i) {
+			continue
+		}
 		at, _ := parseTime(c.CreationDate.String(), nil)
 		switch {
 		case best < 0:

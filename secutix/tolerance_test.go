@@ -14,8 +14,9 @@ import (
 // so "tickets" and "ticket" are each read as a list or as one object, and
 // what is neither (a number, a string) is no ticket rather than an answer
 // that cannot be read (a movement without a ticket then lacks its
-// barcode: it is left out, with a warning that names it); the barcode
-// comes from the ticket the mapping picked.
+// barcode: it is left out, and as nothing else maps, the file is an error
+// of kind KindUnavailable that names it); the barcode comes from the
+// ticket the mapping picked.
 func TestTicketContainers(t *testing.T) {
 	t.Parallel()
 	m := testMapper(t, "en", nil)
@@ -37,14 +38,14 @@ func TestTicketContainers(t *testing.T) {
 			body := `{"fileDetailsData":{"fileId":1,"lastModDateTime":"2026-01-01T10:00:00Z"},"orderDetailsDatas":[{"orderId":6,"orderType":"SALE",` +
 				`"operationDatas":[` + goodOp + `],"movementDatas":[{"movementId":11,"operationId":1,` + tc.movement + `}]}]}`
 			o, err := decodeFile(t, m, []byte(body), 1)
-			if err != nil {
-				t.Fatal(err)
-			}
 			if tc.ticket == 0 {
-				if len(o.Tickets) != 0 || !strings.Contains(fmt.Sprint(o.Warnings), "movement 11 of order 6: "+tc.barcode) {
-					t.Fatalf("got %d tickets, warnings %q; want none and a warning: %s", len(o.Tickets), o.Warnings, tc.barcode)
+				if pass.KindOf(err) != pass.KindUnavailable || !strings.Contains(fmt.Sprint(err), "movement 11 of order 6: "+tc.barcode) {
+					t.Fatalf("got %v, %v; want an unavailable file naming the movement: %s", o, err, tc.barcode)
 				}
 				return
+			}
+			if err != nil {
+				t.Fatal(err)
 			}
 			if len(o.Tickets) != 1 {
 				t.Fatalf("got %d tickets, want 1", len(o.Tickets))
@@ -160,10 +161,11 @@ func TestValidityDatesATicket(t *testing.T) {
 		}
 	}
 	// Without a performance or a validity, the ticket is left out, with a
-	// warning.
-	o, err := decodeFile(t, m, []byte(file(noPerf, `"tickets":[{"ticketId":7,"barcode":"b7"}]`)), 1)
-	if err != nil || len(o.Tickets) != 0 || !strings.Contains(fmt.Sprint(o.Warnings), "movement 11 of order 6: event.start is required") {
-		t.Errorf("no date at all: %v; want the ticket left out with a warning", err)
+	// warning; the file's other tickets map.
+	o, err := decodeFile(t, m, []byte(file(noPerf+`,{"operationId":2,"performanceId":900,"performance":"Show","locations":[{"siteExternalName":"Hall"}]}`,
+		`"tickets":[{"ticketId":7,"barcode":"b7"}]},{"movementId":10,"operationId":2,"tickets":[{"ticketId":110,"barcode":"b10"}]`)), 1)
+	if err != nil || ticketIDs(o) != "10:VALID" || !strings.Contains(fmt.Sprint(o.Warnings), "movement 11 of order 6: event.start is required") {
+		t.Errorf("no date at all: %v, %v; want the ticket left out with a warning", o, err)
 	}
 }
 

@@ -61,6 +61,9 @@ func TestRefundOfAnEndedPerformance(t *testing.T) {
 		!o.Tickets[0].Event.Start.Equal(start) || o.Tickets[0].Event.PerformanceID == 0 {
 		t.Fatalf("got %+v, want the first ticket cancelled at the performance's start, the second valid", o.Tickets)
 	}
+	if tk := o.Tickets[0]; tk.VoidOnly || tk.EventUnknown {
+		t.Errorf("the refund dated by its performance is void-only %v, event unknown %v; want neither", tk.VoidOnly, tk.EventUnknown)
+	}
 
 	// What is on sale lacks the performance.
 	cfg := b.cfg
@@ -78,10 +81,13 @@ func TestRefundOfAnEndedPerformance(t *testing.T) {
 		got.Event.PerformanceID != 0 || got.Event.Name != "Yesterday's show" || got.Venue.Name == "" {
 		t.Errorf("got %+v, want movement %d cancelled, dated %s by its validity, without its performance", got, c.Tickets[0].MovementID, validFrom)
 	}
+	if !got.VoidOnly || !got.EventUnknown {
+		t.Errorf("the refund dated by a stand-in is void-only %v, event unknown %v; want both (its pass keeps its event; none is made)", got.VoidOnly, got.EventUnknown)
+	}
 	warned := strings.Join(o.Warnings, "\n")
 	for _, want := range []string{
 		fmt.Sprintf("movement %d of order %d: performance", c.Tickets[0].MovementID, c.OrderID),
-		"the ticket is cancelled, so it is mapped to void its pass, dated by its validity",
+		"the ticket is cancelled, so it is mapped to void a pass made of it (none is made), dated by its validity",
 		fmt.Sprintf("movement %d of order %d: performance", c.Tickets[1].MovementID, c.OrderID),
 		"is not in the catalogue (getCatalogDetailed), so its start is unknown",
 	} {
