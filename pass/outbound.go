@@ -291,7 +291,14 @@ type Deliverer struct {
 	Log *slog.Logger
 	// PageSize is how many pending messages a round reads (0: 1,000).
 	PageSize int
+	// RunFor bounds a run (0: DeliveryRunFor): then it stops and comes
+	// back at once, behind the tasks due before it, so that a slow
+	// endpoint does not keep a worker from every other tenant's work.
+	RunFor time.Duration
 }
+
+// DeliveryRunFor is how long a delivery run goes on before it makes way.
+const DeliveryRunFor = 2 * time.Minute
 
 // DeliveryStreams is how many streams of a subscription are delivered at
 // once (so many requests to its endpoint).
@@ -323,7 +330,9 @@ var errGone = errors.New("the endpoint answered 410 Gone")
 
 // deliveryRun is what the streams of one run share.
 type deliveryRun struct {
-	stop      atomic.Bool // the endpoint asked to be left alone, or is down: send no more
+	stop      atomic.Bool // the endpoint asked to be left alone, or is down, or the run's time is up: send no more
+	until     time.Time   // when the run's time is up
+	timeUp    atomic.Bool
 	mu        sync.Mutex
 	throttled time.Time // the latest Retry-After's end
 	delivered int
@@ -339,7 +348,7 @@ type deliveryRun struct {
 // within a page.
 func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 	page := cmp.Or(d.PageSize, 1000)
-	run := &deliveryRun{}
+	run := &deliveryRun{until: d.Clock.Now().Add(cmp.Or(d.RunFor, DeliveryRunFor))}
 	var firstFail error
 	for {
 		sub, err := d.Store.Subscription(ctx, a.Tenant, a.Subscription)
@@ -420,6 +429,11 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 			break
 		}
 	}
+	now := d.Clock.Now()
+	if run.timeUp.Load() {
+		// Made way for the others: back at once, behind what is due.
+		return &DeferError{At: now, Why: "subscription " + a.Subscription + ": the run's time is up; it goes on"}
+	}
 	next, waiting, err := d.Store.NextStreamWait(ctx, a.Tenant, a.Subscription)
 	if err != nil {
 		return err
@@ -427,7 +441,6 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 	if !waiting && !run.stop.Load() {
 		return nil
 	}
-	now := d.Clock.Now()
 	at := now.Add(MinDeliveryBackoff / 2) // never a tight loop
 	if waiting && next.After(at) {
 		at = next
@@ -470,6 +483,10 @@ func (e *streamError) Error() string { return e.msg }
 func (d *Deliverer) deliverStream(ctx context.Context, sub *Subscription, msgs []OutboundMessage, run *deliveryRun) ([]DeliveredMessage, error) {
 	var done []DeliveredMessage
 	for _, m := range msgs {
+		if !d.Clock.Now().Before(run.until) {
+			run.timeUp.Store(true)
+			run.stop.Store(true)
+		}
 		if run.stop.Load() {
 			return done, nil
 		}

@@ -690,3 +690,31 @@ func TestLateFanOutStillRetried(t *testing.T) {
 		t.Errorf("the late message after one refusal: %+v (%v), want it pending", msgs, err)
 	}
 }
+
+// TestSlowEndpointMakesWay: a run to an endpoint that answers slowly stops
+// when its time is up and comes back at once (behind the tasks due before
+// it), instead of holding a worker for the whole backlog.
+func TestSlowEndpointMakesWay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, sub, clock, _ := deliveryFixture(t, 40, 1)
+	snd := &scriptedSender{answer: func(pass.OutboundMessage) (int, error) { return 204, nil }}
+	snd.after = func(int) { clock.Add(int64(29 * time.Second)) } // each answer takes 29 s
+	del := &pass.Deliverer{Store: db, Sender: snd, Clock: func() time.Time { return time.Unix(0, clock.Load()) }}
+	err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, "")
+	de, ok := errors.AsType[*pass.DeferError](err)
+	if !ok || de.At.After(time.Unix(0, clock.Load())) {
+		t.Fatalf("a run past its time: %v, want it back at once", err)
+	}
+	if snd.calls >= 40 {
+		t.Errorf("%d of 40 messages sent in the run, want it cut short", snd.calls)
+	}
+	for range 20 { // the runs that follow deliver the rest
+		if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); err == nil {
+			break
+		}
+	}
+	if msgs, _ := db.PendingMessages(ctx, "demo", sub.ID, "", 100, time.Unix(0, clock.Load())); len(msgs) != 0 {
+		t.Errorf("%d messages left after the runs that followed", len(msgs))
+	}
+}
