@@ -447,7 +447,7 @@ func TestOneFailingPassDoesNotHoldTheRest(t *testing.T) {
 	}
 	var clock atomic.Int64
 	clock.Store(now.UnixNano())
-	fan := &pass.Fanout{Store: db}
+	fan := &pass.Fanout{Store: db, Clock: func() time.Time { return time.Unix(0, clock.Load()) }}
 	del := &pass.Deliverer{Store: db, Sender: outbound.NewSender(true), Clock: func() time.Time { return time.Unix(0, clock.Load()) },
 		Log: slog.New(slog.DiscardHandler)}
 	announce := func(serial string, version int) string {

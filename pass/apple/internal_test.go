@@ -21,9 +21,10 @@ import (
 // pass.Ticket: a field added to the ticket must be visible to templates,
 // with the same type, and newRenderData must copy it. The sync's own
 // bookkeeping on a ticket (when SecuTix was read, whether its scan was
-// announced) is not what the ticket says, and no template sees it.
+// announced, whether it only voids a pass, whether its event is a
+// stand-in) is not what the ticket says, and no template sees it.
 func TestRenderDataHasEveryTicketField(t *testing.T) {
-	bookkeeping := map[string]bool{"ReadAt": true, "ScanAnnounced": true}
+	bookkeeping := map[string]bool{"ReadAt": true, "ScanAnnounced": true, "VoidOnly": true, "EventUnknown": true}
 	tt := reflect.TypeOf(pass.Ticket{})
 	rt := reflect.TypeOf(renderData{})
 	tk := SampleTicket(pass.EventSports)
