@@ -551,6 +551,14 @@ type Announcer struct {
 func (a *Announcer) Announce(ctx context.Context, n Notice, correlationID string) (Notice, bool, error) {
 	lang := Language(cmp.Or(a.Locales[n.Tenant], "en"))
 	for _, lt := range []LocalText{n.Header, n.Body} {
+		// BCP 47 writes a hyphen (fr-CH), as Google Wallet takes it; an
+		// underscore (a POSIX locale, fr_CH) is read as one.
+		for k, v := range lt {
+			if nk := strings.ReplaceAll(k, "_", "-"); nk != k {
+				delete(lt, k)
+				lt[nk] = v
+			}
+		}
 		if v, ok := lt[""]; ok && len(lt) == 1 {
 			delete(lt, "")
 			lt[lang] = v

@@ -123,6 +123,12 @@ func TestPerformanceSync(t *testing.T) {
 	if kinds := newTasks(t, b, old); kinds[pass.TaskPerformanceSync] != 1 || len(kinds) != 1 {
 		t.Fatalf("the notice's tasks: %v", kinds)
 	}
+	// A language written the POSIX way is taken as BCP 47 writes it.
+	posix, _, err := ann.Announce(ctx, pass.Notice{Tenant: "demo", PerformanceID: 78, Body: pass.LocalText{"fr_CH": "Portes à 19 h"}}, "")
+	if err != nil || posix.Body["fr-CH"] != "Portes à 19 h" || len(posix.Body) != 1 {
+		t.Errorf("a notice in fr_CH: %+v %v, want it in fr-CH", posix.Body, err)
+	}
+	old = taskIDs(t, b)
 	old = taskIDs(t, b)
 	ps := &pass.PerformanceSyncer{Service: b.svc, Passes: b.db, Notices: b.db, Catalogue: cat, Queue: b.db, Page: 100, Clock: b.svc.Clock}
 	rep, err := ps.Sync(ctx, pass.PerformanceArgs{Tenant: "demo", PerformanceID: 77}, "")

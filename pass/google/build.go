@@ -73,14 +73,25 @@ type Design struct {
 	Hero       string // file name of a wide image, or ""
 }
 
-// Expiry is when the pass of an event counts as over: six hours after the
-// end, or twelve hours after the start when the end is unknown (the same
-// moment as the Apple pass's expirationDate).
-func Expiry(e pass.Event) time.Time {
-	if !e.End.IsZero() {
-		return e.End.Add(6 * time.Hour)
+// Expiry is when the pass of a ticket counts as over: six hours after its
+// event's end, or twelve hours after the start when the end is unknown;
+// for a season ticket, after its last upcoming event when that is later
+// (the same moment as the Apple pass's expirationDate).
+func Expiry(t pass.Ticket) time.Time {
+	exp := eventExpiry(t.Event.Start, t.Event.End)
+	for _, u := range t.Upcoming {
+		if e := eventExpiry(u.Start, u.End); e.After(exp) {
+			exp = e
+		}
 	}
-	return e.Start.Add(12 * time.Hour)
+	return exp
+}
+
+func eventExpiry(start, end time.Time) time.Time {
+	if !end.IsZero() {
+		return end.Add(6 * time.Hour)
+	}
+	return start.Add(12 * time.Hour)
 }
 
 // StateFor is the object state of p at now under the lifecycle matrix:
@@ -95,7 +106,7 @@ func StateFor(is *Issuer, p *pass.Pass, now time.Time) string {
 			return StateCompleted
 		}
 	}
-	if is.ExpireAfterEvent && !now.Before(Expiry(p.Ticket.Event)) {
+	if is.ExpireAfterEvent && !now.Before(Expiry(p.Ticket)) {
 		return StateExpired
 	}
 	return StateActive
@@ -131,6 +142,17 @@ func localizedNames(locale, plain string, names pass.LocalText) *walletobjects.L
 		ls.NullFields = []string{"TranslatedValues"}
 	}
 	return ls
+}
+
+// sameInstant reports whether two stamps name the same moment, whatever
+// their offsets (a time zone learnt later is no new time).
+func sameInstant(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ta, erra := time.Parse(time.RFC3339, a)
+	tb, errb := time.Parse(time.RFC3339, b)
+	return erra == nil && errb == nil && ta.Equal(tb)
 }
 
 func stamp(t time.Time) string {
@@ -482,7 +504,7 @@ func ClassMessages(locale string, before ClassSeen, t pass.Ticket) []ClassMessag
 		return what + "-" + hex.EncodeToString(sum[:6])
 	}
 	var out []ClassMessage
-	if before.Start != after.Start && !t.Event.Start.IsZero() {
+	if !sameInstant(before.Start, after.Start) && !t.Event.Start.IsZero() {
 		start := t.Event.Start.Format("2006-01-02 15:04")
 		out = append(out, ClassMessage{ID: id("time", after.Start),
 			Header: multi(locale, func(l string) string { return words(l).TimeHead }),

@@ -859,6 +859,12 @@ func TestClassNamesInEveryLanguage(t *testing.T) {
 		if msgs := google.ClassMessages("fr", seen, tk); len(msgs) != 0 {
 			t.Errorf("holder %s, the venue shown in German: class messages %+v, want none", holder, msgs)
 		}
+		// Nor when it showed the same moment at another offset (the venue's
+		// zone learnt later).
+		seen.Start = tk.Event.Start.UTC().Format(time.RFC3339)
+		if msgs := google.ClassMessages("fr", seen, tk); len(msgs) != 0 {
+			t.Errorf("holder %s, the same start in UTC: class messages %+v, want none", holder, msgs)
+		}
 		seen.Venue = "Lausanne, Salle Métropole"
 		if msgs := google.ClassMessages("fr", seen, tk); len(msgs) != 1 {
 			t.Errorf("holder %s, another venue shown: %d class messages, want one", holder, len(msgs))

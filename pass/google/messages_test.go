@@ -259,3 +259,79 @@ func TestAddMessageWhenFull(t *testing.T) {
 		t.Errorf("%d class patches, want the one that made room", patches)
 	}
 }
+
+// TestMovedPerformanceBesideACancelledPass: a performance with a cancelled
+// pass (which the performance's changes do not rewrite) moves: its class
+// gets the new time and the "time changed" message, whichever pass sorts
+// first; a later sync of the cancelled pass does not put the old time back.
+func TestMovedPerformanceBesideACancelledPass(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	p1, p2 := b.create(t, ticket(1)), b.create(t, ticket(2))
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, moved := p1, p2
+	if p2.SerialNumber < p1.SerialNumber {
+		cancelled, moved = p2, p1
+	}
+	cancelled = b.update(t, cancelled, func(tk *pass.Ticket) { tk.State = pass.TicketCancelled })
+	b.sync(t, cancelled)
+	start := moved.Ticket.Event.Start.Add(time.Hour)
+	moved = b.update(t, moved, func(tk *pass.Ticket) { tk.Event.Start, tk.Event.End = start, tk.Event.End.Add(time.Hour) })
+	perf := pass.GooglePerformanceArgs{Tenant: "demo", PerformanceID: moved.Ticket.Event.PerformanceID}
+	if err := b.syncer.SyncPerformance(ctx, perf, ""); err != nil {
+		t.Fatal(err)
+	}
+	classID := google.ClassID(issuerID, "demo", moved.Ticket)
+	check := func(when string) {
+		t.Helper()
+		cl, ok := b.fake.EventTicketClass(classID)
+		if !ok || cl.DateTime == nil {
+			t.Fatalf("%s: no class", when)
+		}
+		got, err := time.Parse(time.RFC3339, cl.DateTime.Start)
+		if err != nil || !got.Equal(start) {
+			t.Errorf("%s: the class starts at %s, want %s", when, cl.DateTime.Start, start.Format(time.RFC3339))
+		}
+		timeMsg := false
+		for _, m := range cl.Messages {
+			timeMsg = timeMsg || strings.HasPrefix(m.Id, "time-")
+		}
+		if !timeMsg {
+			t.Errorf("%s: no time-changed message on the class", when)
+		}
+	}
+	check("after the move")
+	// A later version of the cancelled pass (an erasure signs it again).
+	cancelled = b.update(t, cancelled, func(tk *pass.Ticket) { tk.HolderName = "" })
+	b.sync(t, cancelled)
+	check("after the cancelled pass's next sync")
+}
+
+// TestSeasonTicketNotExpiredAfterItsFirstEvent: with expireAfterEvent, a
+// season ticket's object stays ACTIVE after its own (first) event while
+// matches are to come, and expires after the last.
+func TestSeasonTicketNotExpiredAfterItsFirstEvent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(is *google.Issuer) { is.ExpireAfterEvent = true })
+	ctx := context.Background()
+	tk := ticket(1)
+	last := tk.Event.Start.AddDate(0, 1, 0)
+	tk.Upcoming = []pass.UpcomingEvent{{ID: "m1", Name: "Match 1", Start: tk.Event.Start}, {ID: "m2", Name: "Match 2", Start: last}}
+	p := b.create(t, tk)
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.add(tk.Event.End.Add(7 * time.Hour).Sub(b.clock.now())) // the first event is over
+	if n, err := b.syncer.Expire(ctx); err != nil || n != 0 {
+		t.Errorf("after the first event: %d to expire (%v), want none", n, err)
+	}
+	if got := google.StateFor(b.issuer, p, b.clock.now()); got != "ACTIVE" {
+		t.Errorf("after the first event: %s, want ACTIVE", got)
+	}
+	if got := google.StateFor(b.issuer, p, last.Add(13*time.Hour)); got != "EXPIRED" {
+		t.Errorf("after the last match: %s, want EXPIRED", got)
+	}
+}

@@ -138,7 +138,7 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 	}
 	rec.ObjectID, rec.ClassID = obj.Id, obj.ClassId
 	if is.ExpireAfterEvent {
-		rec.ExpiresAt = Expiry(p.Ticket.Event)
+		rec.ExpiresAt = Expiry(p.Ticket)
 	} else {
 		rec.ExpiresAt = time.Time{}
 	}
@@ -227,7 +227,9 @@ func (s *Syncer) SyncPerformance(ctx context.Context, a pass.GooglePerformanceAr
 			if rec.Version == 0 {
 				continue // asked for, never inserted: the save link inserts it
 			}
-			if cid := ClassID(is.IssuerID, is.Tenant, p.Ticket); !done[cid] {
+			// The class is the performance's: a cancelled pass, which the
+			// performance's changes do not rewrite, never stands for it.
+			if cid := ClassID(is.IssuerID, is.Tenant, p.Ticket); !done[cid] && p.Status != pass.StatusVoided {
 				if _, err := s.ensureClass(ctx, tn, p, correlationID); err != nil {
 					return err
 				}
@@ -246,7 +248,7 @@ func (s *Syncer) SyncPerformance(ctx context.Context, a pass.GooglePerformanceAr
 				rec.Version, rec.Shown, rec.UpdatedAt = p.Version, mustJSON(SeenOf(p)), now
 				rec.ExpiresAt = time.Time{}
 				if is.ExpireAfterEvent {
-					rec.ExpiresAt = Expiry(p.Ticket.Event)
+					rec.ExpiresAt = Expiry(p.Ticket)
 				}
 				quiet = append(quiet, rec)
 				continue
@@ -335,6 +337,12 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 		rec = &pass.GoogleClass{Tenant: p.Tenant, ClassID: cl.Id}
 	case err != nil:
 		return nil, err
+	}
+	if p.Status == pass.StatusVoided && rec.Hash != "" {
+		// A cancelled pass's event is as it was when it was cancelled (the
+		// performance's changes do not rewrite it): it never patches the
+		// class every holder sees, once the class exists.
+		return rec, nil
 	}
 	now := s.now()
 	shown := mustJSON(classSeenOf(tn.Locale, p.Ticket))
