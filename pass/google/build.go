@@ -176,6 +176,19 @@ func (is *Issuer) image(d Design, file, what string) *walletobjects.Image {
 	return img
 }
 
+// groupingID groups an order's passes in the holder's wallet: the tenant
+// and the file id, cut (with a hash of the whole, as stable and as
+// distinct) to the 64 characters an id may have, for a long tenant id.
+func groupingID(tenant, fileID string) string {
+	id := tenant + "-" + fileID
+	if len(id) <= maxEventID {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	h := hex.EncodeToString(sum[:12])
+	return tenant[:maxEventID-len(h)-len(fileID)-2] + "-" + fileID + "-" + h
+}
+
 // maxEventID is the longest eventId Google takes.
 const maxEventID = 64
 
@@ -349,7 +362,7 @@ func BuildObject(is *Issuer, p *pass.Pass, state string) *walletobjects.EventTic
 	if t.FileID != 0 {
 		ref := strconv.FormatInt(t.FileID, 10)
 		o.ReservationInfo = &walletobjects.EventReservationInfo{ConfirmationCode: ref}
-		o.GroupingInfo = &walletobjects.GroupingInfo{GroupingId: is.Tenant + "-" + ref}
+		o.GroupingInfo = &walletobjects.GroupingInfo{GroupingId: groupingID(is.Tenant, ref)}
 	} else {
 		null("ReservationInfo")
 		null("GroupingInfo")

@@ -193,4 +193,17 @@ func TestEventID(t *testing.T) {
 	if got, _ := b.fake.EventTicketClass(cl.Id); got.EventId != cl.EventId {
 		t.Errorf("eventId at Google %q, want %q", got.EventId, cl.EventId)
 	}
+	// The order's grouping id fits 64 characters too, and tells two
+	// orders apart; the fake takes the object.
+	p := &pass.Pass{Tenant: "demo", SerialNumber: pass.NewSerialNumber(), Version: 1, Status: pass.StatusActive, Ticket: tk}
+	obj := google.BuildObject(b.issuer, p, google.StateActive)
+	g := obj.GroupingInfo.GroupingId
+	other := *p
+	other.Ticket.FileID++
+	if len(g) > 64 || g == google.BuildObject(b.issuer, &other, google.StateActive).GroupingInfo.GroupingId {
+		t.Errorf("groupingId %q (%d characters), want at most 64, one per order", g, len(g))
+	}
+	if err := b.syncer.Tenants["demo"].API.InsertObject(context.Background(), obj); err != nil {
+		t.Errorf("the fake refuses the long tenant's object: %v", err)
+	}
 }
