@@ -129,7 +129,6 @@ func TestPerformanceSync(t *testing.T) {
 		t.Errorf("a notice in fr_CH: %+v %v, want it in fr-CH", posix.Body, err)
 	}
 	old = taskIDs(t, b)
-	old = taskIDs(t, b)
 	ps := &pass.PerformanceSyncer{Service: b.svc, Passes: b.db, Notices: b.db, Catalogue: cat, Queue: b.db, Page: 100, Clock: b.svc.Clock}
 	rep, err := ps.Sync(ctx, pass.PerformanceArgs{Tenant: "demo", PerformanceID: 77}, "")
 	if err != nil || rep.Passes != n || rep.Changed != n {
