@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
 
+	"walletpass/internal/httpx"
 	"walletpass/pass"
 )
 
@@ -99,8 +100,15 @@ func (s *Server) installationBody(c *gin.Context, register bool) (string, custom
 		// webhooks' syncs, the buyers') in its quota.
 		// One client gets a few of them (a buyer needs one), so that it
 		// cannot spend the tenant's budget alone.
-		if !s.unknownClients.allow(tenant+"\x00"+s.clientIP(c), s.now()) || !s.unknown.allow(tenant, s.now()) {
-			c.Header("Retry-After", strconv.Itoa(int(UnknownOrderEvery/time.Second)))
+		wait := UnknownOrderClientEvery
+		if s.unknownClients.allow(tenant+"\x00"+httpx.LimitKey(s.clientIP(c)), s.now()) {
+			wait = 0
+			if !s.unknown.allow(tenant, s.now()) {
+				wait = UnknownOrderEvery
+			}
+		}
+		if wait > 0 {
+			c.Header("Retry-After", strconv.Itoa(int(wait/time.Second)))
 			writeProblem(c, http.StatusTooManyRequests, "too many lookups of unknown orders; try again later")
 			return "", req, false
 		}

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -26,7 +27,7 @@ func TestUnknownOrderLookupsPerClient(t *testing.T) {
 	defer db.Close()
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	lookups := 0
-	h := httpapi.New(httpapi.Deps{Passes: db, Clock: func() time.Time { return now },
+	h := httpapi.New(httpapi.Deps{Passes: db, Clock: func() time.Time { return now }, // moved by the test only between requests
 		App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
 		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
 		Tickets: httpapi.TicketsAPI{Orders: syncerFunc(func() (pass.SyncResult, error) {
@@ -52,5 +53,15 @@ func TestUnknownOrderLookupsPerClient(t *testing.T) {
 	}
 	if code := post("203.0.113.9", "aBuyersRealOrderToken"); code != http.StatusNotFound || lookups != httpapi.UnknownOrderClientBurst+1 {
 		t.Errorf("another client's lookup: %d after %d lookups, want it looked up (404 here)", code, lookups)
+	}
+	// An IPv6 client is its /64: new addresses in it share its share.
+	now = now.Add(time.Hour) // the tenant's budget full again
+	before := lookups
+	codes = map[int]int{}
+	for i := range httpapi.UnknownOrderClientBurst + 2 {
+		codes[post(fmt.Sprintf("[2001:db8:7::%x]", i+1), "v6MadeUpOrderToken"+string(rune('A'+i)))]++
+	}
+	if lookups-before != httpapi.UnknownOrderClientBurst || codes[http.StatusTooManyRequests] != 2 {
+		t.Errorf("one /64's made-up orders: %v, %d lookups; want %d looked up, the rest 429", codes, lookups-before, httpapi.UnknownOrderClientBurst)
 	}
 }

@@ -70,7 +70,8 @@ func TestErasure(t *testing.T) {
 		t.Fatalf("erase: %+v %v", rep, err)
 	}
 	// An order with no pass yet: its V2 body waits in a sync task.
-	v2none := pass.OrderRef{Tenant: "demo", FileID: 99, Details: json.RawMessage(`{"orderDetailsData":{"contact":{"email":"nobody@example.ch"}}}`)}
+	v2none := pass.OrderRef{Tenant: "demo", SecretToken: "secretOfFile99", OrderID: 990,
+		Details: json.RawMessage(`{"orderDetailsData":{"fileId":99,"orderId":990,"contact":{"email":"nobody@example.ch"}}}`)}
 	if _, err := b.db.Enqueue(ctx, pass.TaskOf(v2none, ""), time.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -431,8 +431,13 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 	}
 	now := d.Clock.Now()
 	if run.timeUp.Load() {
-		// Made way for the others: back at once, behind what is due.
-		return &DeferError{At: now, Why: "subscription " + a.Subscription + ": the run's time is up; it goes on"}
+		// Made way for the others: back at once, behind what is due (or
+		// when the endpoint asked, if it did).
+		at := now
+		if run.throttled.After(at) {
+			at = run.throttled
+		}
+		return &DeferError{At: at, Why: "subscription " + a.Subscription + ": the run's time is up; it goes on"}
 	}
 	next, waiting, err := d.Store.NextStreamWait(ctx, a.Tenant, a.Subscription)
 	if err != nil {

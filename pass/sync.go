@@ -230,7 +230,7 @@ func (s *Syncer) applyTicket(ctx context.Context, t Ticket, choice TemplateChoic
 	latest, err := s.Service.Passes.LatestPassForMovement(ctx, t.Tenant, t.MovementID)
 	switch {
 	case errors.Is(err, ErrNotFound) && t.VoidOnly:
-		tl.add(s.entry(t.Tenant, t.OrderSecretToken, t.FileID, TimelineVoidOnly, correlationID, fmt.Sprintf(
+		tl.addVoidOnly(s.entry(t.Tenant, t.OrderSecretToken, t.FileID, TimelineVoidOnly, correlationID, fmt.Sprintf(
 			"movement %d: cancelled, and no pass was made of it; none is made", t.MovementID)))
 		return nil, nil
 	case errors.Is(err, ErrNotFound):
@@ -305,9 +305,29 @@ func (s *Syncer) passChanged(p *Pass, correlationID, kind, note string, tl *time
 }
 
 // timelineBatch collects a sync's timeline entries, written together.
-type timelineBatch struct{ entries []TimelineEntry }
+type timelineBatch struct {
+	entries  []TimelineEntry
+	voidOnly int // the void-only notes added, of which maxVoidOnlyNotes are kept
+}
 
 func (b *timelineBatch) add(e TimelineEntry) { b.entries = append(b.entries, e) }
+
+// maxVoidOnlyNotes caps the void-only notes of one sync (a group order of
+// cancelled parking lines would write one per line at every sync); one
+// more note counts the others.
+const maxVoidOnlyNotes = 20
+
+// addVoidOnly adds a void-only note, within maxVoidOnlyNotes.
+func (b *timelineBatch) addVoidOnly(e TimelineEntry) {
+	b.voidOnly++
+	switch {
+	case b.voidOnly <= maxVoidOnlyNotes:
+		b.add(e)
+	case b.voidOnly == maxVoidOnlyNotes+1:
+		e.Detail = "more cancelled movements without a pass; none is made (not each named)"
+		b.add(e)
+	}
+}
 
 func (s *Syncer) entry(tenant, secret string, fileID int64, kind, correlationID, detail string) TimelineEntry {
 	return TimelineEntry{Tenant: tenant, SecretToken: secret, FileID: fileID, At: s.Clock.Now(), Kind: kind,

@@ -179,3 +179,33 @@ func TestTicketFlagsNotStored(t *testing.T) {
 		t.Errorf("ParseTicket of %s: %v, want an invalid document", doc[:40], err)
 	}
 }
+
+// TestVoidOnlyNotesCapped: a group order of cancelled movements without
+// passes writes a capped number of void-only notes per sync.
+func TestVoidOnlyNotesCapped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	var many []pass.Ticket
+	for i := range 30 {
+		c := apple.SampleTicket(pass.EventConcert)
+		c.MovementID, c.TicketID, c.Barcode = 9000+int64(i), 9500+int64(i), ""
+		c.OrderSecretToken = "groupOrderSecret"
+		c.State, c.VoidOnly = pass.TicketCancelled, true
+		many = append(many, c)
+	}
+	syncOnce(t, b, orderOf(many...), "c3")
+	tl, err := b.db.Timeline(ctx, "demo", "groupOrderSecret", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := 0
+	for _, e := range tl {
+		if e.Kind == pass.TimelineVoidOnly {
+			notes++
+		}
+	}
+	if notes != 21 {
+		t.Errorf("%d void-only notes for 30 cancelled movements, want 20 and one that counts the rest", notes)
+	}
+}

@@ -1,12 +1,14 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -227,22 +229,34 @@ func (s *DB) ForgetOrderPayloads(ctx context.Context, order pass.OrderRef) error
 	if len(keys) == 0 {
 		return nil
 	}
+	// A V2 webhook's task is keyed by the order's secret or id; erased by
+	// its file id alone, an order is found in the details, which name the
+	// file (a "fileId" member, at any depth).
+	mentions := ""
+	if order.FileID != 0 {
+		mentions = "%" + strconv.FormatInt(order.FileID, 10) + "%"
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, payload FROM tasks WHERE tenant = $1 AND kind = $2
-			AND dedup_key IN (`+placeholders(3, len(keys))+`)`, append([]any{order.Tenant, pass.TaskSyncOrder}, keys...)...)
+		n := len(keys)
+		rows, err := tx.QueryContext(ctx, `SELECT id, payload, dedup_key FROM tasks WHERE tenant = $1 AND kind = $2
+			AND (dedup_key IN (`+placeholders(3, n)+`) OR ($`+strconv.Itoa(n+3)+` <> '' AND payload LIKE '%"details":%'
+				AND payload LIKE $`+strconv.Itoa(n+3)+`))`, append(append([]any{order.Tenant, pass.TaskSyncOrder}, keys...), mentions)...)
 		if err != nil {
 			return fmt.Errorf("storage: forget order payloads: %w", err)
 		}
 		changed := map[string]string{}
 		for rows.Next() {
-			var id, payload string
-			if err := rows.Scan(&id, &payload); err != nil {
+			var id, payload, key string
+			if err := rows.Scan(&id, &payload, &key); err != nil {
 				rows.Close()
 				return fmt.Errorf("storage: forget order payloads: %w", err)
 			}
 			var ref pass.OrderRef
 			if json.Unmarshal([]byte(payload), &ref) != nil || len(ref.Details) == 0 {
 				continue
+			}
+			if !slices.Contains(keys, any(key)) && !namesFile(ref.Details, order.FileID) {
+				continue // the number is there, not as the file's id
 			}
 			ref.Details = nil
 			b, err := json.Marshal(ref)
@@ -285,4 +299,41 @@ func (s *DB) HolderDataAfter(ctx context.Context, tenant string, endedBefore tim
 		out = append(out, f)
 	}
 	return out, rows.Err()
+}
+
+// namesFile reports whether the JSON details hold a "fileId" member
+// (at any depth) that is fileID.
+func namesFile(details json.RawMessage, fileID int64) bool {
+	dec := json.NewDecoder(bytes.NewReader(details))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return false
+	}
+	want := strconv.FormatInt(fileID, 10)
+	var walk func(any) bool
+	walk = func(v any) bool {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if n, ok := e.(json.Number); ok && k == "fileId" && n.String() == want {
+					return true
+				}
+				if s, ok := e.(string); ok && k == "fileId" && s == want {
+					return true
+				}
+				if walk(e) {
+					return true
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(v)
 }

@@ -324,9 +324,27 @@ func TestSeasonTicketNotExpiredAfterItsFirstEvent(t *testing.T) {
 	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
 		t.Fatal(err)
 	}
+	// A record written under the earlier rule (the first event's expiry).
+	rec, err := b.db.GoogleObject(ctx, "demo", p.SerialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.ExpiresAt = tk.Event.End.Add(6 * time.Hour)
+	if err := b.db.PutGoogleObject(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
 	b.clock.add(tk.Event.End.Add(7 * time.Hour).Sub(b.clock.now())) // the first event is over
+	queue := &recordingQueue{}
+	b.syncer.Queue = queue
+	if n, err := b.syncer.Expire(ctx); err != nil || n != 1 {
+		t.Fatalf("the record of the earlier rule: %d to expire (%v), want it once", n, err)
+	}
+	b.sync(t, p) // its sync finds nothing to change at Google, and brings the record's expiry up to date
+	if o := b.object(t, p); o.State != "ACTIVE" {
+		t.Errorf("after the first event: %s, want ACTIVE", o.State)
+	}
 	if n, err := b.syncer.Expire(ctx); err != nil || n != 0 {
-		t.Errorf("after the first event: %d to expire (%v), want none", n, err)
+		t.Errorf("after the first event, the record brought up to date: %d to expire (%v), want none", n, err)
 	}
 	if got := google.StateFor(b.issuer, p, b.clock.now()); got != "ACTIVE" {
 		t.Errorf("after the first event: %s, want ACTIVE", got)

@@ -125,6 +125,13 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 	now := s.now()
 	state := StateFor(is, p, now)
 	if rec.Version == p.Version && rec.State == state && !force {
+		if is.ExpireAfterEvent && !rec.ExpiresAt.Equal(Expiry(p.Ticket)) {
+			// Written under an earlier rule (a season ticket's first
+			// event): its expiry is brought up to date, or the expiry job
+			// would queue it again and again.
+			rec.ExpiresAt = Expiry(p.Ticket)
+			return 0, s.Store.PutGoogleObject(ctx, rec)
+		}
 		return 0, nil
 	}
 	cl, err := s.ensureClass(ctx, tn, p, correlationID)
