@@ -260,6 +260,28 @@ type Ticket struct {
 // ticket): an entry to one of them does not use it up.
 func (t Ticket) MultiEvent() bool { return len(t.Upcoming) > 0 }
 
+// Expiry is when a pass of t shows as expired (Apple Wallet's
+// expirationDate; Google Wallet's EXPIRED, for a tenant that wants it):
+// six hours after its event's end, or twelve hours after the start when
+// the end is unknown; for a season ticket, after its last upcoming event
+// when that is later.
+func (t Ticket) Expiry() time.Time {
+	exp := eventExpiry(t.Event.Start, t.Event.End)
+	for _, u := range t.Upcoming {
+		if e := eventExpiry(u.Start, u.End); e.After(exp) {
+			exp = e
+		}
+	}
+	return exp
+}
+
+func eventExpiry(start, end time.Time) time.Time {
+	if !end.IsZero() {
+		return end.Add(6 * time.Hour)
+	}
+	return start.Add(12 * time.Hour)
+}
+
 // UpcomingEvent is one of the events of a season or multi-event ticket.
 type UpcomingEvent struct {
 	ID    string    `json:"id"` // unique within the ticket

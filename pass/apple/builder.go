@@ -429,7 +429,7 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 		w.WriteByte('}')
 	}
 	w.WriteString(`],"expirationDate":`)
-	writeJSONString(w, formatDate(ticketExpiration(&tk)))
+	writeJSONString(w, formatDate(tk.Expiry()))
 	if voided {
 		w.WriteString(`,"voided":true`)
 	}
@@ -635,29 +635,6 @@ func relevance(t *pass.Ticket, now time.Time) (time.Time, [][2]time.Time) {
 		return last.event, [][2]time.Time{last.span}
 	}
 	return next, out
-}
-
-// ticketExpiration is when the pass of t shows as expired: when its own
-// event expires, or a season ticket's last upcoming event if that is
-// later (a season ticket's own event may be its first match, or its
-// validity without an end).
-func ticketExpiration(t *pass.Ticket) time.Time {
-	exp := expiration(t.Event)
-	for _, u := range t.Upcoming {
-		if e := expiration(pass.Event{Start: u.Start, End: u.End}); e.After(exp) {
-			exp = e
-		}
-	}
-	return exp
-}
-
-// expiration is when the pass of an event shows as expired: six hours
-// after the end, or twelve hours after the start when the end is unknown.
-func expiration(e pass.Event) time.Time {
-	if !e.End.IsZero() {
-		return e.End.Add(6 * time.Hour)
-	}
-	return e.Start.Add(12 * time.Hour)
 }
 
 func (t *Template) fileSet() map[string]bool {

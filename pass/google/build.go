@@ -73,27 +73,6 @@ type Design struct {
 	Hero       string // file name of a wide image, or ""
 }
 
-// Expiry is when the pass of a ticket counts as over: six hours after its
-// event's end, or twelve hours after the start when the end is unknown;
-// for a season ticket, after its last upcoming event when that is later
-// (the same moment as the Apple pass's expirationDate).
-func Expiry(t pass.Ticket) time.Time {
-	exp := eventExpiry(t.Event.Start, t.Event.End)
-	for _, u := range t.Upcoming {
-		if e := eventExpiry(u.Start, u.End); e.After(exp) {
-			exp = e
-		}
-	}
-	return exp
-}
-
-func eventExpiry(start, end time.Time) time.Time {
-	if !end.IsZero() {
-		return end.Add(6 * time.Hour)
-	}
-	return start.Add(12 * time.Hour)
-}
-
 // StateFor is the object state of p at now under the lifecycle matrix:
 // voided → INACTIVE; scanned → COMPLETED (ACTIVE with re-entry); past the
 // event → EXPIRED when the tenant wants it; otherwise ACTIVE.
@@ -106,7 +85,7 @@ func StateFor(is *Issuer, p *pass.Pass, now time.Time) string {
 			return StateCompleted
 		}
 	}
-	if is.ExpireAfterEvent && !now.Before(Expiry(p.Ticket)) {
+	if is.ExpireAfterEvent && !now.Before(p.Ticket.Expiry()) {
 		return StateExpired
 	}
 	return StateActive

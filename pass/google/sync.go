@@ -125,11 +125,11 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 	now := s.now()
 	state := StateFor(is, p, now)
 	if rec.Version == p.Version && rec.State == state && !force {
-		if is.ExpireAfterEvent && !rec.ExpiresAt.Equal(Expiry(p.Ticket)) {
+		if is.ExpireAfterEvent && !rec.ExpiresAt.Equal(p.Ticket.Expiry()) {
 			// Written under an earlier rule (a season ticket's first
 			// event): its expiry is brought up to date, or the expiry job
 			// would queue it again and again.
-			rec.ExpiresAt = Expiry(p.Ticket)
+			rec.ExpiresAt = p.Ticket.Expiry()
 			return 0, s.Store.PutGoogleObject(ctx, rec)
 		}
 		return 0, nil
@@ -145,7 +145,7 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 	}
 	rec.ObjectID, rec.ClassID = obj.Id, obj.ClassId
 	if is.ExpireAfterEvent {
-		rec.ExpiresAt = Expiry(p.Ticket)
+		rec.ExpiresAt = p.Ticket.Expiry()
 	} else {
 		rec.ExpiresAt = time.Time{}
 	}
@@ -255,7 +255,7 @@ func (s *Syncer) SyncPerformance(ctx context.Context, a pass.GooglePerformanceAr
 				rec.Version, rec.Shown, rec.UpdatedAt = p.Version, mustJSON(SeenOf(p)), now
 				rec.ExpiresAt = time.Time{}
 				if is.ExpireAfterEvent {
-					rec.ExpiresAt = Expiry(p.Ticket)
+					rec.ExpiresAt = p.Ticket.Expiry()
 				}
 				quiet = append(quiet, rec)
 				continue
