@@ -156,33 +156,28 @@ func (is *Issuer) image(d Design, file, what string) *walletobjects.Image {
 }
 
 // groupingID groups an order's passes in the holder's wallet: the tenant
-// and the file id, cut (with a hash of the whole, as stable and as
-// distinct) to the 64 characters an id may have, for a long tenant id.
-func groupingID(tenant, fileID string) string {
-	id := tenant + "-" + fileID
-	if len(id) <= maxEventID {
-		return id
-	}
-	sum := sha256.Sum256([]byte(id))
-	h := hex.EncodeToString(sum[:12])
-	return tenant[:maxEventID-len(h)-len(fileID)-2] + "-" + fileID + "-" + h
-}
+// and the file id, fitted to an id's 64 characters (fitID) for a long
+// tenant id.
+func groupingID(tenant, fileID string) string { return fitID(tenant + "-" + fileID) }
 
-// maxEventID is the longest eventId Google takes.
+// maxEventID is the longest eventId (and groupingId) Google takes.
 const maxEventID = 64
 
 // eventID is the eventId of the class classID: Google groups the passes
 // of one event by it and asks for the class id, with or without its
 // "<issuerId>." (which an issuer's ids all share). It is the class id
 // when that fits maxEventID (as every release has sent it), else the id
-// without its issuer, or, when that is still longer (a long tenant id),
-// its start and a hash of the whole: as stable as the class id, and as
-// distinct.
+// without its issuer, fitted (fitID).
 func eventID(issuerID, classID string) string {
 	if len(classID) <= maxEventID {
 		return classID
 	}
-	s := strings.TrimPrefix(classID, issuerID+".")
+	return fitID(strings.TrimPrefix(classID, issuerID+"."))
+}
+
+// fitID is s when it fits maxEventID, else its start and a hash of the
+// whole: as stable as s, and as distinct.
+func fitID(s string) string {
 	if len(s) <= maxEventID {
 		return s
 	}
