@@ -14,7 +14,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"walletpass/internal/httpx"
 	"walletpass/pass"
 )
 
@@ -205,7 +204,7 @@ func (s *Server) googleCallback(c *gin.Context) {
 	// refused for a while before any more is checked.
 	// Counted per tenant: Google calls every tenant from the same
 	// addresses, and one tenant's wrong issuer must not lock out the others.
-	client := tenant + "\x00" + httpx.LimitKey(s.clientIP(c)) // an IPv6 client by its /64
+	client := scopedClient(tenant, s.clientIP(c))
 	if s.callbackFailures.spent(client, s.now()) {
 		c.Header("Retry-After", strconv.Itoa(int(callbackFailureEvery/time.Second)))
 		writeProblem(c, http.StatusTooManyRequests, "too many callbacks with a bad signature from this client; try again later")

@@ -13,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
 
-	"walletpass/internal/httpx"
 	"walletpass/pass"
 )
 
@@ -101,7 +100,7 @@ func (s *Server) installationBody(c *gin.Context, register bool) (string, custom
 		// One client gets a few of them (a buyer needs one), so that it
 		// cannot spend the tenant's budget alone.
 		wait := UnknownOrderClientEvery
-		if s.unknownClients.allow(tenant+"\x00"+httpx.LimitKey(s.clientIP(c)), s.now()) {
+		if s.unknownClients.allow(scopedClient(tenant, s.clientIP(c)), s.now()) {
 			wait = 0
 			if !s.unknown.allow(tenant, s.now()) {
 				wait = UnknownOrderEvery

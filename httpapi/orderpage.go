@@ -134,6 +134,11 @@ func (l *clientLimiter) spent(client string, now time.Time) bool {
 	return ok && lim.TokensAt(now) < 1
 }
 
+// scopedClient is the key of client (an address) within scope (a
+// tenant), for a clientLimiter whose clients count per tenant: an IPv6
+// client still by its /64.
+func scopedClient(scope, client string) string { return scope + "\x00" + httpx.LimitKey(client) }
+
 // allow reports whether the client may go on now. An IPv6 client counts
 // by its /64 (httpx.LimitKey).
 func (l *clientLimiter) allow(client string, now time.Time) bool {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"walletpass/internal/httpx"
 	"walletpass/pass"
 	"walletpass/secutix/webhook"
 )
@@ -88,7 +87,7 @@ func (s *Server) webhookTenant(c *gin.Context, queryKey bool) (string, bool) {
 	auth := s.deps.Webhooks.Auth[tenant]
 	// Counted per tenant: SecuTix calls every tenant from the same
 	// addresses, so one tenant's rotated key must not lock out the others.
-	client := tenant + "\x00" + httpx.LimitKey(s.clientIP(c)) // an IPv6 client by its /64
+	client := scopedClient(tenant, s.clientIP(c))
 	if s.authFailures.spent(client, s.now()) {
 		// Too many wrong credentials from this client for this tenant: no
 		// more guesses for a while, right or wrong.
