@@ -68,9 +68,9 @@ func newMetrics(db *storage.DB, identities map[string]*certs.Identity) *metrics 
 	m.taskDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "walletpass_task_duration_seconds",
 		Help: "Time a task attempt ran, by kind.", Buckets: remoteBuckets}, []string{"kind"})
 	m.jobRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "walletpass_job_runs_total",
-		Help: "Runs of the periodic jobs finished on this instance, by job and result (success, error)."}, []string{"job", "result"})
+		Help: "Runs of the periodic jobs finished on this instance, by job name and result (success, error)."}, []string{"job_name", "result"})
 	m.jobLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "walletpass_job_last_success_timestamp_seconds",
-		Help: "When a periodic job last succeeded on this instance (Unix time); no series before its first success."}, []string{"job"})
+		Help: "When a periodic job last succeeded on this instance (Unix time), by job name; no series before its first success."}, []string{"job_name"})
 	m.leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "walletpass_leader",
 		Help: "1 while this instance runs the periodic jobs that run on one instance at a time, 0 otherwise."})
 	m.secutixRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "walletpass_secutix_requests_total",

@@ -106,8 +106,8 @@ func TestMetricsAfterAnOrdersLife(t *testing.T) {
 	// Each periodic job has its run counts from the start, at 0 until it
 	// runs (none is due during this test).
 	for _, result := range []string{"success", "error"} {
-		if got := series(fams["walletpass_job_runs_total"], map[string]string{"job": "secutix-backlog", "result": result}); got != 1 {
-			t.Errorf("walletpass_job_runs_total{job=secutix-backlog,result=%s}: %d series, want 1", result, got)
+		if got := series(fams["walletpass_job_runs_total"], map[string]string{"job_name": "secutix-backlog", "result": result}); got != 1 {
+			t.Errorf("walletpass_job_runs_total{job_name=secutix-backlog,result=%s}: %d series, want 1", result, got)
 		}
 	}
 	// Every family the README and docs/ tell operators to watch is one.
@@ -212,7 +212,7 @@ func TestJobMetrics(t *testing.T) {
 		{"daily", "success", 0, 0},
 		{"daily", "error", 0, 0},
 	} {
-		labels := map[string]string{"job": c.job, "result": c.result}
+		labels := map[string]string{"job_name": c.job, "result": c.result}
 		if n := series(runs, labels); n != 1 {
 			t.Errorf("walletpass_job_runs_total%v: %d series, want 1", labels, n)
 		}
@@ -220,12 +220,12 @@ func TestJobMetrics(t *testing.T) {
 			t.Errorf("walletpass_job_runs_total%v = %v, want between %v and %v", labels, v, c.min, c.max)
 		}
 	}
-	if v := sum(last, map[string]string{"job": "fine"}); v < before || v > after {
-		t.Errorf("walletpass_job_last_success_timestamp_seconds{job=fine} = %.3f, want between %.3f and %.3f", v, before, after)
+	if v := sum(last, map[string]string{"job_name": "fine"}); v < before || v > after {
+		t.Errorf("walletpass_job_last_success_timestamp_seconds{job_name=fine} = %.3f, want between %.3f and %.3f", v, before, after)
 	}
 	for _, job := range []string{"broken", "daily"} {
-		if n := series(last, map[string]string{"job": job}); n != 0 {
-			t.Errorf("walletpass_job_last_success_timestamp_seconds{job=%s}: %d series of a job that never succeeded", job, n)
+		if n := series(last, map[string]string{"job_name": job}); n != 0 {
+			t.Errorf("walletpass_job_last_success_timestamp_seconds{job_name=%s}: %d series of a job that never succeeded", job, n)
 		}
 	}
 	if v := sum(fams["walletpass_leader"], nil); v != 1 {
@@ -275,8 +275,8 @@ func runJobs(t *testing.T) (metricsURL string, stop func()) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		runs := scrape(t, admin.URL+"/metrics")["walletpass_job_runs_total"]
-		if sum(runs, map[string]string{"job": "broken", "result": "error"}) > 0 &&
-			sum(runs, map[string]string{"job": "fine", "result": "success"}) > 0 {
+		if sum(runs, map[string]string{"job_name": "broken", "result": "error"}) > 0 &&
+			sum(runs, map[string]string{"job_name": "fine", "result": "success"}) > 0 {
 			return admin.URL + "/metrics", stop
 		}
 		if time.Now().After(deadline) {
