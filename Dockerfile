@@ -3,12 +3,14 @@
 #   docker build -t walletpass .
 # Without access to an image registry, `make image` builds the same final
 # image from a binary built on this machine (deploy/Dockerfile.prebuilt).
+# The build context's .git, when there is one, stamps the VCS revision
+# (walletpass version, walletpass_build_info).
 FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false -tags timetzdata -ldflags "-s -w" -o /out/walletpass ./cmd/walletpass \
+RUN CGO_ENABLED=0 go build -trimpath -buildvcs=auto -tags timetzdata -ldflags "-s -w" -o /out/walletpass ./cmd/walletpass \
  && mkdir -p /out/data /out/etc/ssl/certs \
  && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/
 
