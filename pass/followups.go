@@ -41,8 +41,6 @@ type Change struct {
 	// Superseded: Next voids a previous holder's pass because the ticket
 	// moved to a new holder (the app hears of it through the new pass).
 	Superseded bool
-	// InGoogleWallet: the pass has a Google Wallet object to keep in sync.
-	InGoogleWallet bool
 	// Bulk: the change is one of an event-wide rewrite (PerformanceSyncer),
 	// whose push and Google Wallet tasks follow once for the performance.
 	Bulk bool
@@ -82,8 +80,15 @@ func (c Change) Notice() string {
 //     of the new version (a new pass has no device yet);
 //   - app-notice, when the tenant has an app and the change calls for a
 //     notice (Change.Notice);
-//   - google-sync, when the pass has a Google Wallet object, or the tenant
-//     inserts objects on payment (then the task may insert it);
+//   - google-sync, for a change of a pass of a tenant with Google Wallet
+//     (the task does nothing when Google has no object of the pass), or
+//     for a new pass when the tenant inserts objects on payment (then the
+//     task inserts it). Whether Google has an object is the task's to
+//     read, not the change's: a save link in flight may insert one after
+//     the change looked and before it is stored, and its record would
+//     then be written too late for the change to see it and too early for
+//     the save link to see the change (the object would keep the version
+//     before, a cancellation too);
 //   - event-fanout, when the tenant announces changes to webhooks; an
 //     event-batch of a ticket.scanned and the change's announcement, in
 //     this order, when SecuTix's gates made the ticket used (walletpass's
@@ -115,7 +120,7 @@ func followUps(c Change, pol Policy) ([]NewTask, *EventArgs) {
 			ID:        p.SerialNumber + "." + strconv.Itoa(p.Version),
 			EventName: p.Ticket.Event.Name}, ""))
 	}
-	if pol.Google && (c.InGoogleWallet || pol.GoogleOnPayment) && !c.Bulk {
+	if pol.Google && (c.Prev != nil || pol.GoogleOnPayment) && !c.Bulk {
 		out = append(out, TaskOf(GoogleArgs{Tenant: p.Tenant, Serial: p.SerialNumber, Insert: pol.GoogleOnPayment}, ""))
 	}
 	if pol.Events {

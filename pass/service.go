@@ -80,13 +80,6 @@ type PassInput struct {
 	AuthToken    string
 }
 
-// GoogleObjectReader reads what we know of a pass's Google Wallet object.
-type GoogleObjectReader interface {
-	// GoogleObject returns the record of a pass's object, or an error
-	// wrapping ErrNotFound.
-	GoogleObject(ctx context.Context, tenant, serial string) (*GoogleObject, error)
-}
-
 // Service keeps one pass per ticket up to date. Each new version is stored
 // with the tasks that follow it (FollowUps), decided here from the change
 // and the tenant's policy.
@@ -94,9 +87,6 @@ type Service struct {
 	Passes   PassStore
 	Packager Packager
 	Policies Policies
-	// Google tells whether a pass has a Google Wallet object; nil when no
-	// tenant has Google Wallet.
-	Google GoogleObjectReader
 	// Notices gives each pass its performance's newest notice; nil when
 	// notices are not kept.
 	Notices NoticeStore
@@ -257,15 +247,6 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 	next.SecretToken = t.OrderSecretToken
 	next.FileID, next.OrderID = t.FileID, t.OrderID
 	change.Prev, change.Next = cur, &next
-	if pol.Google && !pol.GoogleOnPayment && s.Google != nil && !change.Bulk && !resigned {
-		_, err := s.Google.GoogleObject(ctx, cur.Tenant, cur.SerialNumber)
-		switch {
-		case err == nil:
-			change.InGoogleWallet = true
-		case !errors.Is(err, ErrNotFound):
-			return nil, nil, nil, err
-		}
-	}
 	if err := s.store(ctx, &next, r, s.Clock.Now()); err != nil {
 		return nil, nil, nil, err
 	}

@@ -859,3 +859,58 @@ func TestUpgradeKeepsSignedPasses(t *testing.T) {
 		})
 	}
 }
+
+// saveLinkInFlight is a pass store on which a Google save link finishes
+// while a change is being stored: before the change's write lands, the
+// link records the object it inserted and reads the pass, which is still
+// the version before.
+type saveLinkInFlight struct {
+	*storage.DB
+	seen int // the version the save link read
+}
+
+func (s *saveLinkInFlight) UpdatePass(ctx context.Context, next *pass.Pass, follow []pass.NewTask) error {
+	cur, err := s.GetPass(ctx, next.Tenant, next.SerialNumber)
+	if err != nil {
+		return err
+	}
+	rec := &pass.GoogleObject{Tenant: cur.Tenant, Serial: cur.SerialNumber, ObjectID: "1.demo-" + cur.SerialNumber,
+		ClassID: "1.demo-c", Version: cur.Version, State: "ACTIVE", UpdatedAt: time.UnixMilli(1_800_000_000_000)}
+	if err := s.PutGoogleObject(ctx, rec); err != nil {
+		return err
+	}
+	s.seen = cur.Version
+	return s.DB.UpdatePass(ctx, next, follow)
+}
+
+// TestCancellationMeetsASaveLink: a ticket cancelled while its holder's
+// Google save link inserts the object still gets the object's sync, so
+// that Google shows the pass voided. The save link read the pass before
+// the cancellation was stored, and the cancellation was decided before
+// the object's record existed: only the sync queued with the
+// cancellation, which reads the record when it runs, brings them together.
+func TestCancellationMeetsASaveLink(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Policies = pass.Policies{"demo": {Google: true}}
+	tk := apple.SampleTicket(pass.EventConcert)
+	p1, _, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := taskIDs(t, b)
+	racing := &saveLinkInFlight{DB: b.db}
+	b.svc.Passes = racing
+	tk.State = pass.TicketCancelled
+	p2, changed, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil || !changed || p2.Status != pass.StatusVoided {
+		t.Fatalf("cancel: %+v changed=%v %v", p2, changed, err)
+	}
+	if racing.seen != p1.Version {
+		t.Fatalf("the save link read version %d, want %d (the race was not staged)", racing.seen, p1.Version)
+	}
+	if kinds := newTasks(t, b, old); kinds[pass.TaskGoogleSync] != 1 {
+		t.Errorf("tasks of the cancellation: %v, want a google-sync", kinds)
+	}
+}

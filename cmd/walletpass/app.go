@@ -387,7 +387,7 @@ func (a *App) buildServices() {
 		locales[t.ID] = cmp.Or(t.SecuTix.Locale, "en")
 	}
 	a.Passes = &pass.Service{Passes: db, Packager: countedPackager{Packager: a.Registry, m: a.metrics}, Policies: pol,
-		Google: db, Notices: db, Locales: locales, Erasures: db}
+		Notices: db, Locales: locales, Erasures: db}
 	a.Eraser = newEraser(a.Passes, db, a.Blobs, log)
 	a.Performances = &pass.PerformanceSyncer{Service: a.Passes, Passes: db, Notices: db, Catalogue: a.SecuTix, Queue: db, Timeline: db,
 		Log: log.With(slog.String("component", "performances"))}

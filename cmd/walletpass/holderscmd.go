@@ -68,7 +68,7 @@ func cmdHolders(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	for _, tn := range cfg.Tenants {
 		pol[tn.ID] = pass.Policy{Google: tn.Google.Enabled(), Events: true}
 	}
-	svc := &pass.Service{Passes: db, Packager: reg, Policies: pol, Google: db, Notices: db, Erasures: db}
+	svc := &pass.Service{Passes: db, Packager: reg, Policies: pol, Notices: db, Erasures: db}
 	rep, err := newEraser(svc, db, blobs, log).Erase(ctx, pass.ErasureRequest{Tenant: t.ID, FileID: *fileID, Email: *email, Why: "request"})
 	if err != nil {
 		return err
