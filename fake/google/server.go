@@ -98,6 +98,9 @@ type Failure struct {
 	Status int
 	// Count is how many matching requests get the failure; 0 means 1.
 	Count int
+	// After is how many matching requests are answered as usual before
+	// the failure begins (a failure in the middle of a series of calls).
+	After int
 	// RetryAfter, if positive, is sent as a Retry-After header in whole
 	// seconds, rounded up.
 	RetryAfter time.Duration
@@ -419,6 +422,10 @@ func (s *Server) takeFailure(r *http.Request) *Failure {
 	for i := range s.failures {
 		f := &s.failures[i]
 		if (f.Method == "" || strings.EqualFold(f.Method, r.Method)) && strings.HasPrefix(r.URL.Path, f.PathPrefix) {
+			if f.After > 0 {
+				f.After--
+				continue
+			}
 			out := *f
 			f.Count--
 			if f.Count == 0 {

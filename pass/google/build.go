@@ -390,6 +390,10 @@ type Message struct {
 	Header string
 	Body   string
 	Notify bool
+	// tells is what the holder has seen once the message is sent (its
+	// part of Seen), so that a sync that fails after it does not send it
+	// again.
+	tells func(*Seen)
 }
 
 // Messages says what to tell the holder of p, who last saw before. A
@@ -405,7 +409,8 @@ func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
 	if after.Status != before.Status {
 		switch p.Status {
 		case pass.StatusVoided:
-			return []Message{{ID: id("cancelled"), Header: w.CancelledHead, Body: w.CancelledBody, Notify: true}}
+			return []Message{{ID: id("cancelled"), Header: w.CancelledHead, Body: w.CancelledBody, Notify: true,
+				tells: func(s *Seen) { s.Status = after.Status }}}
 		case pass.StatusUsed:
 			at := now
 			if t.Event.TimeZone != "" {
@@ -419,14 +424,17 @@ func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
 			if is.ReEntry {
 				head = w.CheckedInHead
 			}
-			out = append(out, Message{ID: id("scanned"), Header: head, Body: fmt.Sprintf(w.ScannedBody, at.Format("15:04"))})
+			out = append(out, Message{ID: id("scanned"), Header: head, Body: fmt.Sprintf(w.ScannedBody, at.Format("15:04")),
+				tells: func(s *Seen) { s.Status = after.Status }})
 		}
 	}
 	if before.Seat != after.Seat && after.Seat != "" {
-		out = append(out, Message{ID: id("seat"), Header: w.SeatHead, Body: after.Seat, Notify: true})
+		out = append(out, Message{ID: id("seat"), Header: w.SeatHead, Body: after.Seat, Notify: true,
+			tells: func(s *Seen) { s.Seat = after.Seat }})
 	}
 	if before.Gate != after.Gate && after.Gate != "" {
-		out = append(out, Message{ID: id("gate"), Header: w.GateHead, Body: after.Gate, Notify: true})
+		out = append(out, Message{ID: id("gate"), Header: w.GateHead, Body: after.Gate, Notify: true,
+			tells: func(s *Seen) { s.Gate = after.Gate }})
 	}
 	return out
 }
@@ -463,6 +471,9 @@ type ClassMessage struct {
 	Header *walletobjects.LocalizedString
 	Body   *walletobjects.LocalizedString
 	Notify bool
+	// tells is what every holder has seen once the message is sent (its
+	// part of ClassSeen); nil for a notice.
+	tells func(*ClassSeen)
 }
 
 // messageLanguages are the languages the class messages walletpass writes
@@ -495,7 +506,8 @@ func ClassMessages(locale string, before ClassSeen, t pass.Ticket) []ClassMessag
 		start := t.Event.Start.Format("2006-01-02 15:04")
 		out = append(out, ClassMessage{ID: id("time", after.Start),
 			Header: multi(locale, func(l string) string { return words(l).TimeHead }),
-			Body:   multi(locale, func(l string) string { return fmt.Sprintf(words(l).TimeBody, start) }), Notify: true})
+			Body:   multi(locale, func(l string) string { return fmt.Sprintf(words(l).TimeBody, start) }), Notify: true,
+			tells: func(s *ClassSeen) { s.Start = after.Start }})
 	}
 	// A venue is the same in another of its languages (what a class showed
 	// when a holder's language decided it).
@@ -503,7 +515,8 @@ func ClassMessages(locale string, before ClassSeen, t pass.Ticket) []ClassMessag
 	if !sameVenue && after.Venue != "" {
 		out = append(out, ClassMessage{ID: id("venue", after.Venue),
 			Header: multi(locale, func(l string) string { return words(l).VenueHead }),
-			Body:   localized(locale, after.Venue), Notify: true})
+			Body:   localized(locale, after.Venue), Notify: true,
+			tells: func(s *ClassSeen) { s.Venue = after.Venue }})
 	}
 	return out
 }

@@ -353,3 +353,138 @@ func TestSeasonTicketNotExpiredAfterItsFirstEvent(t *testing.T) {
 		t.Errorf("after the last match: %s, want EXPIRED", got)
 	}
 }
+
+// messageIDs are the ids of msgs, in order.
+func messageIDs(msgs []*walletobjects.Message) []string {
+	var ids []string
+	for _, m := range msgs {
+		ids = append(ids, m.Id)
+	}
+	return ids
+}
+
+// TestRetriedSyncTellsOnce: a sync that fails between two messages (Google
+// unavailable after the first) is retried; the holder gets each message
+// once, and the retry counts the first one's notification. So for an
+// object (a new seat and a new gate) and for a class (a new time and a
+// new venue).
+func TestRetriedSyncTellsOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("object", func(t *testing.T) {
+		b := setup(t, nil)
+		p := b.create(t, ticket(1))
+		if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = "15"; tk.Venue.Entrance = "Porte C" })
+		oid := google.ObjectID(issuerID, "demo", p.SerialNumber)
+		b.fake.Fail(fakegoogle.Failure{Method: http.MethodPost, PathPrefix: "/walletobjects/v1/eventTicketObject/" + oid + "/addMessage",
+			Status: http.StatusServiceUnavailable, After: 1})
+		ref := pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}
+		if err := b.syncer.Sync(ctx, ref, ""); pass.KindOf(err) != pass.KindUnavailable {
+			t.Fatalf("first attempt: %v, want Google unavailable", err)
+		}
+		if err := b.syncer.Sync(ctx, ref, ""); err != nil {
+			t.Fatalf("retry: %v", err)
+		}
+		want := []string{fmt.Sprintf("v%d-seat", p.Version), fmt.Sprintf("v%d-gate", p.Version)}
+		if got := messageIDs(b.object(t, p).Messages); !cmp.Equal(got, want) {
+			t.Errorf("messages %v, want %v", got, want)
+		}
+		rec, err := b.db.GoogleObject(ctx, "demo", p.SerialNumber)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, sent := len(rec.Notified), len(b.fake.ObjectNotifications(oid)); got != 2 || sent != 2 {
+			t.Errorf("notifications recorded %d, at Google %d; want 2 and 2", got, sent)
+		}
+	})
+	t.Run("class", func(t *testing.T) {
+		b := setup(t, nil)
+		p := b.create(t, ticket(1))
+		if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		p = b.update(t, p, func(tk *pass.Ticket) {
+			tk.Event.Start = tk.Event.Start.Add(time.Hour)
+			tk.Venue.Name = "Bâtiment des Forces Motrices"
+		})
+		classID := google.ClassID(issuerID, "demo", p.Ticket)
+		b.fake.Fail(fakegoogle.Failure{Method: http.MethodPost, PathPrefix: "/walletobjects/v1/eventTicketClass/" + classID + "/addMessage",
+			Status: http.StatusServiceUnavailable, After: 1})
+		perf := pass.GooglePerformanceArgs{Tenant: "demo", PerformanceID: p.Ticket.Event.PerformanceID}
+		if err := b.syncer.SyncPerformance(ctx, perf, ""); pass.KindOf(err) != pass.KindUnavailable {
+			t.Fatalf("first attempt: %v, want Google unavailable", err)
+		}
+		if err := b.syncer.SyncPerformance(ctx, perf, ""); err != nil {
+			t.Fatalf("retry: %v", err)
+		}
+		cl, ok := b.fake.EventTicketClass(classID)
+		if !ok {
+			t.Fatal("no class")
+		}
+		ids := messageIDs(cl.Messages)
+		if len(ids) != 2 || !strings.HasPrefix(ids[0], "time-") || !strings.HasPrefix(ids[1], "venue-") {
+			t.Errorf("class messages %v, want one new time and one new venue", ids)
+		}
+		if n := len(b.fake.ClassNotifications(classID)); n != 2 {
+			t.Errorf("%d class notifications, want 2", n)
+		}
+		if o := b.object(t, p); o.ClassId != classID {
+			t.Errorf("object's class %s, want %s", o.ClassId, classID)
+		}
+	})
+}
+
+// classReadsMeet is a Google store on which the readers of a class record
+// wait for each other (up to a moment): syncs that can overlap there do.
+type classReadsMeet struct {
+	pass.GoogleStore
+	arrived chan struct{}
+}
+
+func (s *classReadsMeet) GoogleClass(ctx context.Context, tenant, classID string) (*pass.GoogleClass, error) {
+	c, err := s.GoogleStore.GoogleClass(ctx, tenant, classID)
+	select {
+	case s.arrived <- struct{}{}: // the other reader is waiting: go on together
+	case <-s.arrived:
+	case <-time.After(300 * time.Millisecond): // the other is held elsewhere
+	}
+	return c, err
+}
+
+// TestOverlappingSyncsTellTheClassOnce: two passes of a performance whose
+// time moved are synced at the same moment (their own tasks, or one
+// beside the performance's); every holder hears of the new time once.
+func TestOverlappingSyncsTellTheClassOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	p1, p2 := b.create(t, ticket(1)), b.create(t, ticket(2))
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	later := func(tk *pass.Ticket) { tk.Event.Start = tk.Event.Start.Add(time.Hour) }
+	p1, p2 = b.update(t, p1, later), b.update(t, p2, later)
+	b.syncer.Store = &classReadsMeet{GoogleStore: b.db, arrived: make(chan struct{})}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, p := range []*pass.Pass{p1, p2} {
+		wg.Go(func() { errs[i] = b.syncer.Sync(ctx, pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}, "") })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	classID := google.ClassID(issuerID, "demo", p1.Ticket)
+	cl, ok := b.fake.EventTicketClass(classID)
+	if !ok {
+		t.Fatal("no class")
+	}
+	if ids := messageIDs(cl.Messages); len(ids) != 1 || !strings.HasPrefix(ids[0], "time-") {
+		t.Errorf("class messages %v, want the new time once", ids)
+	}
+}

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/api/walletobjects/v1"
@@ -161,11 +163,12 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 		refused := func(id string, err error) {
 			s.note(ctx, p, correlationID, fmt.Sprintf("message %s left out: %v", id, err))
 		}
-		if err := s.tell(ctx, tn, rec, recentCount(cl.Notified, now), Messages(is, before, p, now), now, refused); err != nil {
+		if err := s.tell(ctx, tn, rec, before, recentCount(cl.Notified, now), Messages(is, before, p, now), now, refused); err != nil {
 			return 0, err
 		}
 		// What the holder was told is recorded before the patch, so a
-		// retried task does not repeat the messages.
+		// retried task does not repeat the messages (tell records each
+		// but the last as it goes).
 		rec.Shown = mustJSON(shown)
 		rec.UpdatedAt = now
 		if err := s.Store.PutGoogleObject(ctx, rec); err != nil {
@@ -276,11 +279,23 @@ func (s *Syncer) SyncPerformance(ctx context.Context, a pass.GooglePerformanceAr
 // tell appends the messages, notifying while the pass's daily quota lasts
 // (its own notifications and classwide, those of its class) and silently
 // after it. A full list loses its oldest messages (Client.AddMessage).
-func (s *Syncer) tell(ctx context.Context, tn *Tenant, rec *pass.GoogleObject, classwide int, msgs []Message, now time.Time,
+// Each message but the last is recorded once sent (what the holder has
+// seen since before, and the notification), so that a sync that fails
+// part-way sends only the rest when it is retried; the caller records the
+// last.
+func (s *Syncer) tell(ctx context.Context, tn *Tenant, rec *pass.GoogleObject, before Seen, classwide int, msgs []Message, now time.Time,
 	refused func(id string, err error)) error {
 	return sendWithin(&rec.Notified, classwide, now, len(msgs), func(i int) bool { return msgs[i].Notify },
 		func(i int, notify bool) error { return tn.API.AddMessage(ctx, rec.ObjectID, msgs[i], notify) },
-		func(i int, err error) { refused(msgs[i].ID, err) })
+		func(i int, err error) { refused(msgs[i].ID, err) },
+		func(i int) error {
+			if msgs[i].tells == nil || i == len(msgs)-1 {
+				return nil
+			}
+			msgs[i].tells(&before)
+			rec.Shown = mustJSON(before)
+			return s.Store.PutGoogleObject(ctx, rec)
+		})
 }
 
 // sendWithin sends n messages with send, notifying those that want it
@@ -291,9 +306,11 @@ func (s *Syncer) tell(ctx context.Context, tn *Tenant, rec *pass.GoogleObject, c
 // A message Google refuses even silently is left out and handed to
 // refused: a message must never hold back the state it goes with (a
 // cancellation's INACTIVE), nor every later sync of the pass. An error
-// worth retrying (Google unavailable) is returned.
+// worth retrying (Google unavailable) is returned. done hears of each
+// message once it is sent or left out (and *notified counts it), to
+// record that it need not be sent again; its error is returned.
 func sendWithin(notified *[]time.Time, others int, now time.Time, n int, want func(int) bool, send func(i int, notify bool) error,
-	refused func(i int, err error)) error {
+	refused func(i int, err error), done func(i int) error) error {
 	for i := range n {
 		kept := (*notified)[:0]
 		for _, at := range *notified {
@@ -310,13 +327,15 @@ func sendWithin(notified *[]time.Time, others int, now time.Time, n int, want fu
 		}
 		if pass.KindOf(err) == pass.KindInvalid {
 			refused(i, err)
-			continue
-		}
-		if err != nil {
+			notify = false
+		} else if err != nil {
 			return err
 		}
 		if notify {
 			*notified = append(*notified, now)
+		}
+		if err := done(i); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -338,6 +357,12 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 	}
 	sum := sha256.Sum256(b)
 	hash := hex.EncodeToString(sum[:])
+	// Syncs of a class's passes run side by side (a performance's, a
+	// scan's, a save link's): one at a time reads and writes its record
+	// here, or two would both send the class's new time to every holder.
+	// (Instances do not share the lock: two of them can still meet here.)
+	unlock := s.lockClass(p.Tenant + "\x00" + cl.Id)
+	defer unlock()
 	rec, err := s.Store.GoogleClass(ctx, p.Tenant, cl.Id)
 	switch {
 	case errors.Is(err, pass.ErrNotFound):
@@ -354,6 +379,11 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 	now := s.now()
 	shown := mustJSON(classSeenOf(tn.Locale, p.Ticket))
 	dirty := rec.Shown != shown
+	// sent is the record as it is once the messages sent so far are: the
+	// class's hash before, what they told every holder, their notice, so
+	// that a sync that fails part-way sends only the rest when retried.
+	sent := *rec
+	var before ClassSeen
 	var msgs []ClassMessage
 	if rec.Hash != hash {
 		dirty = true
@@ -369,7 +399,6 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 		if err != nil {
 			return nil, err
 		}
-		var before ClassSeen
 		if rec.Shown != "" {
 			_ = json.Unmarshal([]byte(rec.Shown), &before) // a record without it shows nothing
 			msgs = append(msgs, ClassMessages(tn.Locale, before, p.Ticket)...)
@@ -393,7 +422,20 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 		refused := func(id string, err error) {
 			s.note(ctx, p, correlationID, fmt.Sprintf("class %s: message %s left out: %v", cl.Id, id, err))
 		}
-		if err := s.tellClass(ctx, tn, rec, msgs, now, refused); err != nil {
+		done := func(i int) error {
+			if i == len(msgs)-1 {
+				return nil // recorded with the rest below
+			}
+			if msgs[i].tells != nil {
+				msgs[i].tells(&before)
+				sent.Shown = mustJSON(before)
+			} else {
+				sent.NoticeID = noticeID
+			}
+			sent.Notified, sent.UpdatedAt = rec.Notified, now
+			return s.Store.PutGoogleClass(ctx, &sent)
+		}
+		if err := s.tellClass(ctx, tn, rec, msgs, now, refused, done); err != nil {
 			return nil, err
 		}
 		s.note(ctx, p, correlationID, fmt.Sprintf("class %s: %d message(s) to every holder", cl.Id, len(msgs)))
@@ -414,16 +456,30 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 // them) and silently after it. A full list loses its oldest messages
 // (Client.AddClassMessage), so that a performance with many notices and
 // changes still takes the next one, and the syncs of its objects, which
-// pass through ensureClass, go on.
+// pass through ensureClass, go on. done as sendWithin's.
 func (s *Syncer) tellClass(ctx context.Context, tn *Tenant, rec *pass.GoogleClass, msgs []ClassMessage, now time.Time,
-	refused func(id string, err error)) error {
+	refused func(id string, err error), done func(i int) error) error {
 	worst, err := s.Store.GoogleMaxObjectNotifications(ctx, rec.Tenant, rec.ClassID, now.Add(-NotifyWindow))
 	if err != nil {
 		return err
 	}
 	return sendWithin(&rec.Notified, worst, now, len(msgs), func(i int) bool { return msgs[i].Notify },
 		func(i int, notify bool) error { return tn.API.AddClassMessage(ctx, rec.ClassID, msgs[i], notify) },
-		func(i int, err error) { refused(msgs[i].ID, err) })
+		func(i int, err error) { refused(msgs[i].ID, err) }, done)
+}
+
+// classLocks are the process's locks of classes (lockClass).
+var classLocks [64]sync.Mutex
+
+// lockClass takes the lock of a class (by tenant and class id) and
+// returns its release: a fixed set of locks, a class's chosen by a hash
+// of its key.
+func (s *Syncer) lockClass(key string) (unlock func()) {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	mu := &classLocks[h.Sum32()%uint32(len(classLocks))]
+	mu.Lock()
+	return mu.Unlock
 }
 
 func (s *Syncer) note(ctx context.Context, p *pass.Pass, correlationID, detail string) {
