@@ -17,7 +17,10 @@ type Words struct {
 // GoogleWords are the messages added to a Google Wallet pass when its
 // ticket changes. Bodies with %s take a time or a date.
 type GoogleWords struct {
-	CancelledHead, CancelledBody            string
+	CancelledHead, CancelledBody string
+	// ValidAgainHead and ValidAgainBody tell the holder of a cancelled
+	// ticket that it is valid again (a cancellation undone by a reprint).
+	ValidAgainHead, ValidAgainBody          string
 	UsedHead, CheckedInHead, ScannedBody    string
 	TimeHead, TimeBody, VenueHead, SeatHead string
 	GateHead                                string
@@ -62,6 +65,7 @@ var words = map[string]Words{
 		},
 		Google: GoogleWords{
 			CancelledHead: "Ticket cancelled", CancelledBody: "This ticket was cancelled and is no longer valid.",
+			ValidAgainHead: "Ticket valid again", ValidAgainBody: "This ticket is valid again.",
 			UsedHead: "Ticket used", CheckedInHead: "Checked in", ScannedBody: "Scanned at the entrance at %s.",
 			TimeHead: "New date and time", TimeBody: "The event now starts on %s.", VenueHead: "New venue",
 			SeatHead: "Your seat changed", GateHead: "Your entrance changed", NoticeHead: "Message from the organiser",
@@ -86,6 +90,7 @@ var words = map[string]Words{
 		},
 		Google: GoogleWords{
 			CancelledHead: "Billet annulé", CancelledBody: "Ce billet a été annulé et n'est plus valable.",
+			ValidAgainHead: "Billet de nouveau valable", ValidAgainBody: "Ce billet est de nouveau valable.",
 			UsedHead: "Billet utilisé", CheckedInHead: "Entrée enregistrée", ScannedBody: "Scanné à l'entrée à %s.",
 			TimeHead: "Nouvelle date", TimeBody: "L'événement commence désormais le %s.", VenueHead: "Nouveau lieu",
 			SeatHead: "Votre place a changé", GateHead: "Votre entrée a changé", NoticeHead: "Message de l’organisateur",
@@ -110,6 +115,7 @@ var words = map[string]Words{
 		},
 		Google: GoogleWords{
 			CancelledHead: "Ticket storniert", CancelledBody: "Dieses Ticket wurde storniert und ist nicht mehr gültig.",
+			ValidAgainHead: "Ticket wieder gültig", ValidAgainBody: "Dieses Ticket ist wieder gültig.",
 			UsedHead: "Ticket entwertet", CheckedInHead: "Eingecheckt", ScannedBody: "Am Eingang gescannt um %s.",
 			TimeHead: "Neuer Termin", TimeBody: "Die Veranstaltung beginnt jetzt am %s.", VenueHead: "Neuer Veranstaltungsort",
 			SeatHead: "Ihr Platz hat sich geändert", GateHead: "Ihr Eingang hat sich geändert", NoticeHead: "Mitteilung des Veranstalters",

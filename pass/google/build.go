@@ -407,6 +407,12 @@ func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
 	id := func(what string) string { return fmt.Sprintf("v%d-%s", p.Version, what) }
 	var out []Message
 	if after.Status != before.Status {
+		if before.Status == string(pass.StatusVoided) {
+			// A cancellation undone (a reprint brought the ticket back):
+			// the holder was told it was cancelled.
+			out = append(out, Message{ID: id("valid"), Header: w.ValidAgainHead, Body: w.ValidAgainBody, Notify: true,
+				tells: func(s *Seen) { s.Status = after.Status }})
+		}
 		switch p.Status {
 		case pass.StatusVoided:
 			return []Message{{ID: id("cancelled"), Header: w.CancelledHead, Body: w.CancelledBody, Notify: true,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -486,5 +487,51 @@ func TestOverlappingSyncsTellTheClassOnce(t *testing.T) {
 	}
 	if ids := messageIDs(cl.Messages); len(ids) != 1 || !strings.HasPrefix(ids[0], "time-") {
 		t.Errorf("class messages %v, want the new time once", ids)
+	}
+}
+
+// TestCancellationUndone: a ticket cancelled and then valid again (a
+// reprint brought it back) turns ACTIVE at Google, its holder is told it
+// is valid again, and the message that said it was cancelled is gone.
+func TestCancellationUndone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	p := b.create(t, ticket(1))
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	ref := pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = "15" })
+	if err := b.syncer.Sync(ctx, ref, ""); err != nil {
+		t.Fatal(err)
+	}
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.State = pass.TicketCancelled })
+	if err := b.syncer.Sync(ctx, ref, ""); err != nil {
+		t.Fatal(err)
+	}
+	cancelled := fmt.Sprintf("v%d-cancelled", p.Version)
+	if ids := messageIDs(b.object(t, p).Messages); !slices.Contains(ids, cancelled) {
+		t.Fatalf("messages after the cancellation %v, want %s", ids, cancelled)
+	}
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.State = pass.TicketValid; tk.Barcode = "BC1-REPRINT" })
+	if err := b.syncer.Sync(ctx, ref, ""); err != nil {
+		t.Fatal(err)
+	}
+	o := b.object(t, p)
+	if o.State != google.StateActive {
+		t.Errorf("state %s, want %s", o.State, google.StateActive)
+	}
+	want := []string{"v2-seat", fmt.Sprintf("v%d-valid", p.Version)}
+	if ids := messageIDs(o.Messages); !cmp.Equal(ids, want) {
+		t.Errorf("messages %v, want %v", ids, want)
+	}
+	for _, m := range o.Messages {
+		if m.Id == "v2-seat" && m.MessageType != "TEXT" {
+			t.Errorf("the kept message went back as %s, want TEXT (no new notification)", m.MessageType)
+		}
+	}
+	if n := len(b.fake.ObjectNotifications(o.Id)); n != 3 {
+		t.Errorf("%d notifications, want 3 (seat, cancelled, valid again)", n)
 	}
 }

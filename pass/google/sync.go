@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -174,6 +175,14 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 		if err := s.Store.PutGoogleObject(ctx, rec); err != nil {
 			return 0, err
 		}
+		if before.Status == string(pass.StatusVoided) && p.Status != pass.StatusVoided {
+			// Valid again: the message that said it was cancelled goes
+			// (the patch writes the list without it; Google has no call
+			// that removes one message).
+			if err := s.withoutCancellation(ctx, tn, obj); err != nil {
+				return 0, err
+			}
+		}
 		if err := tn.API.PatchObject(ctx, obj); err != nil {
 			return 0, err
 		}
@@ -184,6 +193,34 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 		return 0, err
 	}
 	return p.Version, nil
+}
+
+// withoutCancellation gives obj (a patch) the messages Google holds on
+// the object, less those that told its holder the ticket was cancelled,
+// as TEXT (writing the list back must not notify again); when there is
+// none to leave out, obj carries no list (a patch without one leaves it
+// as it is).
+func (s *Syncer) withoutCancellation(ctx context.Context, tn *Tenant, obj *walletobjects.EventTicketObject) error {
+	o, err := tn.API.GetObject(ctx, obj.Id)
+	if err != nil {
+		return err
+	}
+	keep := slices.DeleteFunc(slices.Clone(o.Messages), func(m *walletobjects.Message) bool {
+		return m == nil || strings.HasSuffix(m.Id, "-cancelled")
+	})
+	if len(keep) == len(o.Messages) {
+		return nil
+	}
+	for _, m := range keep {
+		if m.MessageType == "TEXT_AND_NOTIFY" {
+			m.MessageType = "TEXT"
+		}
+	}
+	obj.Messages = keep
+	if len(keep) == 0 {
+		obj.ForceSendFields = append(obj.ForceSendFields, "Messages") // an empty list, sent as []
+	}
+	return nil
 }
 
 func objectHash(o *walletobjects.EventTicketObject) (string, error) {
