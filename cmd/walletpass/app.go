@@ -179,6 +179,13 @@ func (a *App) buildAdapters(ctx context.Context) error {
 		return err
 	}
 	a.Fakes.Google = a.Google.fakes
+	if len(a.Google.syncer.Tenants) > 0 {
+		for name, gaps := range googleImageGaps(a.Registry) {
+			for _, g := range gaps {
+				a.Log.Warn("template", slog.String("template", name), slog.String("problem", g))
+			}
+		}
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,6 +106,25 @@ func designOf(reg *apple.Registry, name string) google.Design {
 		}
 	}
 	return d
+}
+
+// googleImageGaps names, for each template (sorted), the images Google
+// Wallet is given in place of those made for it: a template without
+// google-logo.png (660 px square) gives Google its Apple icon, 114 px at
+// most, which Google enlarges into a blurred circle; one without
+// google-hero.png (1032 px wide) its strip.
+func googleImageGaps(reg *apple.Registry) map[string][]string {
+	gaps := map[string][]string{}
+	for _, tpl := range reg.Templates() {
+		d := designOf(reg, tpl.Name)
+		for want, got := range map[string]string{"google-logo.png": d.Logo, "google-hero.png": d.Hero} {
+			if got != want {
+				gaps[tpl.Name] = append(gaps[tpl.Name], fmt.Sprintf("no %s: Google Wallet shows %s", want, cmp.Or(got, "none")))
+			}
+		}
+		slices.Sort(gaps[tpl.Name])
+	}
+	return gaps
 }
 
 // googleAccount is the service account of a tenant with a Google Wallet
