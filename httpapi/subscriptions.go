@@ -56,6 +56,9 @@ type SubscriptionView struct {
 	// PreviousSecretUntil, after a rotation, is when the previous secret
 	// stops signing beside the new one.
 	PreviousSecretUntil *time.Time `json:"previousSecretUntil,omitempty"`
+	// PausedUntil, while the endpoint is spared, is when requests to it
+	// may start again.
+	PausedUntil *time.Time `json:"pausedUntil,omitempty"`
 }
 
 func subscriptionView(s pass.Subscription, withSecret bool, now time.Time) SubscriptionView {
@@ -67,6 +70,10 @@ func subscriptionView(s pass.Subscription, withSecret bool, now time.Time) Subsc
 	if len(s.Secrets(now)) > 1 {
 		until := s.PreviousUntil
 		v.PreviousSecretUntil = &until
+	}
+	if s.PausedUntil.After(now) {
+		until := s.PausedUntil
+		v.PausedUntil = &until
 	}
 	return v
 }

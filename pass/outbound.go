@@ -48,6 +48,9 @@ type Subscription struct {
 	// PreviousUntil.
 	PreviousSecret string
 	PreviousUntil  time.Time
+	// PausedUntil: the endpoint asked to be left alone (a 429 or 503 with
+	// Retry-After) or was found down; no delivery run sends to it before.
+	PausedUntil time.Time
 }
 
 // Secrets returns the secrets that sign a delivery at now: the current
@@ -188,6 +191,9 @@ type OutboundStore interface {
 	// DisableSubscription disables the subscription if its endpoint is
 	// still endpoint, and reports whether it did.
 	DisableSubscription(ctx context.Context, tenant, id, endpoint string, at time.Time) (bool, error)
+	// PauseSubscription keeps delivery runs from the subscription's
+	// endpoint until until (a later pause stands).
+	PauseSubscription(ctx context.Context, tenant, id string, until time.Time) error
 }
 
 // MessageFailure is a failed attempt to deliver a message.
@@ -276,7 +282,9 @@ func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, cor
 // streams go on. The endpoint as a whole is spared too: a 429 or 503 with
 // Retry-After (honoured up to MaxDeliveryBackoff), or a round of
 // DeliveryStreams failures without a delivery (the endpoint is down),
-// ends the run, and the task comes back when the first wait ends. A
+// ends the run, and the task comes back when the first wait ends; the
+// subscription is paused until then (Subscription.PausedUntil), so that
+// the run a new event starts meanwhile sends nothing either. A
 // message that still fails DeliveryGiveUp after it was stored is failed
 // for good (the delivery log keeps it, a replay sends it again) and its
 // stream goes on. An endpoint that answers 410 Gone disables its
@@ -335,6 +343,7 @@ type deliveryRun struct {
 	timeUp    atomic.Bool
 	mu        sync.Mutex
 	throttled time.Time // the latest Retry-After's end
+	down      bool      // a round of failures and no delivery
 	delivered int
 	failed    int
 }
@@ -360,6 +369,12 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 		}
 		if !sub.Enabled {
 			return nil // kept pending; enabling it again delivers them
+		}
+		if sub.PausedUntil.After(d.Clock.Now()) {
+			// Spared: a new event does not bring its endpoint a request
+			// before the pause is over.
+			return &DeferError{At: sub.PausedUntil, Why: "subscription " + a.Subscription + ": its endpoint is spared until " +
+				sub.PausedUntil.Format(time.RFC3339)}
 		}
 		msgs, err := d.Store.PendingMessages(ctx, a.Tenant, a.Subscription, a.Stream, page, d.Clock.Now())
 		if err != nil {
@@ -430,12 +445,25 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 		}
 	}
 	now := d.Clock.Now()
+	// The endpoint asked to be left alone, or is down: the subscription
+	// pauses (until its Retry-After ends; when it is down, until its
+	// first stream's wait ends), so that the runs a new event starts
+	// meanwhile send it nothing.
+	pause := func(until time.Time) error {
+		if !until.After(now) {
+			return nil
+		}
+		return d.Store.PauseSubscription(context.WithoutCancel(ctx), a.Tenant, a.Subscription, until)
+	}
 	if run.timeUp.Load() {
 		// Made way for the others: back at once, behind what is due (or
 		// when the endpoint asked, if it did).
 		at := now
 		if run.throttled.After(at) {
 			at = run.throttled
+		}
+		if err := pause(run.throttled); err != nil {
+			return err
 		}
 		return &DeferError{At: at, Why: "subscription " + a.Subscription + ": the run's time is up; it goes on"}
 	}
@@ -452,6 +480,11 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 	}
 	if run.throttled.After(at) {
 		at = run.throttled
+	}
+	if run.down || run.throttled.After(now) {
+		if err := pause(at); err != nil {
+			return err
+		}
 	}
 	why := "streams of subscription " + a.Subscription + " wait for a retry"
 	if firstFail != nil {
@@ -526,7 +559,8 @@ func (d *Deliverer) deliverStream(ctx context.Context, sub *Subscription, msgs [
 			run.stop.Store(true)
 		}
 		if run.failed >= DeliveryStreams && run.delivered == 0 {
-			run.stop.Store(true) // a round of failures and no delivery: the endpoint is down
+			run.down = true // a round of failures and no delivery: the endpoint is down
+			run.stop.Store(true)
 		}
 		run.mu.Unlock()
 		if status == 410 {

@@ -12,15 +12,18 @@ import (
 )
 
 const subscriptionColumns = `tenant, id, endpoint, events, enabled, description, secret, created_at, updated_at,
-	previous_secret, previous_until`
+	previous_secret, previous_until, paused_until`
 
 func scanSubscription(r scanner) (*pass.Subscription, error) {
 	var s pass.Subscription
 	var events string
-	var created, updated, until int64
+	var created, updated, until, paused int64
 	if err := r.Scan(&s.Tenant, &s.ID, &s.Endpoint, &events, &s.Enabled, &s.Description, &s.Secret, &created, &updated,
-		&s.PreviousSecret, &until); err != nil {
+		&s.PreviousSecret, &until, &paused); err != nil {
 		return nil, err
+	}
+	if paused != 0 {
+		s.PausedUntil = time.UnixMilli(paused).UTC()
 	}
 	s.Events = strings.Fields(events)
 	s.CreatedAt, s.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
@@ -64,7 +67,7 @@ func (s *DB) RotateSecret(ctx context.Context, tenant, id, secret string, previo
 func (s *DB) CreateSubscription(ctx context.Context, sub pass.Subscription) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_subscriptions (`+subscriptionColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 0)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 0, 0)`,
 			sub.Tenant, sub.ID, sub.Endpoint, strings.Join(sub.Events, " "), sub.Enabled, sub.Description, sub.Secret,
 			sub.CreatedAt.UnixMilli(), sub.UpdatedAt.UnixMilli())
 		if err != nil {
@@ -78,7 +81,7 @@ func (s *DB) CreateSubscription(ctx context.Context, sub pass.Subscription) erro
 // description; an error wrapping pass.ErrNotFound when the tenant has no
 // such subscription. A subscription enabled again, or given another
 // endpoint, gets its delivery task in the same transaction, its streams'
-// waits ended, so that what it is owed goes out now.
+// waits and its pause ended, so that what it is owed goes out now.
 func (s *DB) UpdateSubscription(ctx context.Context, sub pass.Subscription) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var wasEnabled bool
@@ -104,8 +107,12 @@ func (s *DB) UpdateSubscription(ctx context.Context, sub pass.Subscription) erro
 			return nil // a new description or events: the waits stand
 		}
 		// Enabled again, or at another endpoint: what it is owed goes out
-		// now, its streams' waits ended.
+		// now, its streams' waits and its pause ended.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2`,
+			sub.Tenant, sub.ID); err != nil {
+			return fmt.Errorf("storage: subscription: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_subscriptions SET paused_until = 0 WHERE tenant = $1 AND id = $2`,
 			sub.Tenant, sub.ID); err != nil {
 			return fmt.Errorf("storage: subscription: %w", err)
 		}
@@ -126,6 +133,17 @@ func (s *DB) DisableSubscription(ctx context.Context, tenant, id, endpoint strin
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
+}
+
+// PauseSubscription keeps the delivery runs of a subscription from its
+// endpoint until until (a later pause stands).
+func (s *DB) PauseSubscription(ctx context.Context, tenant, id string, until time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE webhook_subscriptions SET paused_until = $3
+		WHERE tenant = $1 AND id = $2 AND paused_until < $3`, tenant, id, until.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("storage: pause subscription: %w", err)
+	}
+	return nil
 }
 
 // DeleteSubscription removes a subscription and the messages it was owed.
@@ -403,7 +421,12 @@ func (s *DB) ReplayMessages(ctx context.Context, tenant, subscription, msgID str
 		if n = int(affected); n == 0 {
 			return nil
 		}
-		// Replayed now: the replayed streams' waits end.
+		// Replayed now: the replayed streams' waits end, and the
+		// subscription's pause (an operator asks for it).
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_subscriptions SET paused_until = 0 WHERE tenant = $1 AND id = $2`,
+			tenant, subscription); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2
 			AND stream IN (SELECT stream FROM webhook_messages WHERE tenant = $1 AND subscription_id = $2
 				AND (($3 <> '' AND id = $3) OR ($3 = '' AND created_at >= $4)))`,

@@ -342,3 +342,79 @@ func TestRotateSecret(t *testing.T) {
 		}
 	})
 }
+
+// TestPauseSubscription: a pause is read back with the subscription, a
+// shorter one leaves a longer one standing, and re-enabling the
+// subscription or a replay ends it.
+func TestPauseSubscription(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.UnixMilli(1_800_000_000_000).UTC()
+		sub := pass.Subscription{Tenant: "demo", ID: "wh_1", Endpoint: "https://crm.example.com/h", Events: []string{"*"},
+			Enabled: true, Secret: "whsec_a", CreatedAt: now, UpdatedAt: now}
+		if err := db.CreateSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		pausedUntil := func() time.Time {
+			t.Helper()
+			got, err := db.Subscription(ctx, "demo", "wh_1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.PausedUntil
+		}
+		if p := pausedUntil(); !p.IsZero() {
+			t.Errorf("a new subscription is paused until %v", p)
+		}
+		for _, until := range []time.Time{now.Add(10 * time.Minute), now.Add(time.Minute)} {
+			if err := db.PauseSubscription(ctx, "demo", "wh_1", until); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if p := pausedUntil(); !p.Equal(now.Add(10 * time.Minute)) {
+			t.Errorf("paused until %v, want the longer pause, %v", p, now.Add(10*time.Minute))
+		}
+		if err := db.PauseSubscription(ctx, "other", "wh_1", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if p := pausedUntil(); !p.Equal(now.Add(10 * time.Minute)) {
+			t.Errorf("another tenant's pause moved it to %v", p)
+		}
+		// A new description leaves the pause; disabled and enabled again
+		// ends it.
+		sub.Description = "CRM"
+		if err := db.UpdateSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		if p := pausedUntil(); p.IsZero() {
+			t.Error("a new description ended the pause")
+		}
+		sub.Enabled = false
+		if err := db.UpdateSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		sub.Enabled = true
+		if err := db.UpdateSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		if p := pausedUntil(); !p.IsZero() {
+			t.Errorf("enabled again, still paused until %v", p)
+		}
+		// A replay ends it.
+		if err := db.PauseSubscription(ctx, "demo", "wh_1", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		msg := pass.OutboundMessage{Tenant: "demo", SubscriptionID: "wh_1", ID: "msg_1", Stream: "s1", Type: "pass.updated",
+			Payload: []byte(`{}`), CreatedAt: now}
+		if err := db.AddMessages(ctx, []pass.OutboundMessage{msg}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := db.ReplayMessages(ctx, "demo", "wh_1", "msg_1", time.Time{}); n != 1 || err != nil {
+			t.Fatalf("replay: %d, %v", n, err)
+		}
+		if p := pausedUntil(); !p.IsZero() {
+			t.Errorf("replayed, still paused until %v", p)
+		}
+	})
+}

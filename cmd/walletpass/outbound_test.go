@@ -254,6 +254,24 @@ func TestOutboundWebhooks(t *testing.T) {
 		!strings.Contains(string(body), "previousSecretUntil") {
 		t.Errorf("get after the rotation: %d %s", st, body)
 	}
+	// Spared (as after a 429): the subscription says until when; enabled
+	// again (the organiser mended the endpoint), it is not.
+	if err := s.db.PauseSubscription(context.Background(), "demo", created.ID, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	st, body = call("GET", "/api/demo/webhooks/"+created.ID, reader, nil)
+	var spared httpapi.SubscriptionView
+	if err := json.Unmarshal(body, &spared); err != nil || st != 200 || spared.PausedUntil == nil || !spared.PausedUntil.After(time.Now()) {
+		t.Errorf("get while spared: %d %s", st, body)
+	}
+	for _, on := range []bool{false, true} {
+		if st, body := call("PATCH", "/api/demo/webhooks/"+created.ID, writer, map[string]any{"enabled": on}); st != 200 {
+			t.Errorf("enabled %v: %d %s", on, st, body)
+		}
+	}
+	if st, body := call("GET", "/api/demo/webhooks/"+created.ID, reader, nil); st != 200 || strings.Contains(string(body), "pausedUntil") {
+		t.Errorf("get when enabled again: %d %s", st, body)
+	}
 
 	o := s.createOrder(map[string]any{"count": 1})
 	tk := o.Tickets[0]
@@ -642,6 +660,37 @@ func TestEndpointSparedWhenDown(t *testing.T) {
 	if throttled.calls > pass.DeliveryStreams {
 		t.Errorf("%d requests after the first 429, want the run stopped", throttled.calls)
 	}
+	// A new event of a pass that never failed starts a run before the
+	// pause is over: it sends nothing, and comes back when the pause ends.
+	clock.Add(int64(time.Minute))
+	fan := &pass.Fanout{Store: db, Clock: now}
+	p := &pass.Pass{Tenant: "demo", SerialNumber: "fresh", PassTypeID: "pass.x", Version: 1, Status: pass.StatusActive}
+	if err := fan.Work(ctx, pass.PassEvent(p, pass.EventPassUpdated, now(), ""), ""); err != nil {
+		t.Fatal(err)
+	}
+	taken := &scriptedSender{answer: func(pass.OutboundMessage) (int, error) { return 204, nil }}
+	del.Sender = taken
+	err = del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, "")
+	if de, ok := errors.AsType[*pass.DeferError](err); !ok || !de.At.Equal(paused(t, db, sub.ID)) || taken.calls != 0 {
+		t.Errorf("a new event during the pause: %v and %d requests, want a deferral to the pause's end and none", err, taken.calls)
+	}
+	clock.Add(int64(10 * time.Minute))
+	if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); err != nil || taken.calls != 201 {
+		t.Errorf("after the pause: %v, %d requests; want the 201 messages delivered", err, taken.calls)
+	}
+}
+
+// paused is when a subscription's pause ends (zero for none).
+func paused(t *testing.T, db *storage.DB, id string) time.Time {
+	t.Helper()
+	sub, err := db.Subscription(context.Background(), "demo", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.PausedUntil.IsZero() {
+		t.Errorf("subscription %s is not paused", id)
+	}
+	return sub.PausedUntil
 }
 
 // TestRotationBetweenPages: a secret rotated (with no overlap) while a
