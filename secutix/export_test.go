@@ -31,3 +31,6 @@ func ExpireGrants(q *LocalQuota, key string) {
 
 // ComfortVariables is comfortVariables, for the mapping tests.
 var ComfortVariables = comfortVariables
+
+// IsPersonal is isPersonal, for the masking's fuzz target.
+func IsPersonal(key string) bool { return isPersonal(key) }

@@ -159,6 +159,21 @@ var personal = map[string]bool{
 	"filecontacts": true, "token": true, "emailaddress": true, "phonenumber": true, "address": true,
 }
 
+// isPersonal reports whether key names a secret or personal data: as
+// encoding/json matches a key to a field, case folded ("ORDERSECRETID",
+// and "orderſecretId" with a long s, fill OrderSecretID as well).
+func isPersonal(key string) bool {
+	if personal[strings.ToLower(key)] {
+		return true
+	}
+	for p := range personal {
+		if strings.EqualFold(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // MaskJSON returns body indented, with the value of every key that holds
 // a secret or personal data replaced by its first two characters and its
 // length ("ja…(16)"); objects and arrays under such a key are masked
@@ -183,7 +198,7 @@ func mask(v any, hide bool) any {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			x[k] = mask(x[k], hide || personal[strings.ToLower(k)])
+			x[k] = mask(x[k], hide || isPersonal(k))
 		}
 		return x
 	case []any:
