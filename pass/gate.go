@@ -135,7 +135,7 @@ func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 	}
 	res := ScanResult{ScanID: req.ScanID, Result: ScanUnknown, Pass: p, At: now}
 	if p != nil {
-		usedAt, used, err := g.markedUsed(ctx, p)
+		usedAt, used, voided, err := g.marks(ctx, p)
 		if err != nil {
 			return ScanResult{}, err
 		}
@@ -143,7 +143,7 @@ func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 			used = false // a season ticket's earlier entry: this is another event
 		}
 		switch {
-		case p.Status == StatusVoided || p.Ticket.State == TicketCancelled:
+		case voided || p.Status == StatusVoided || p.Ticket.State == TicketCancelled:
 			res.Result = ScanCancelled
 		case (used || p.Status == StatusUsed || p.Ticket.State == TicketUsed) && g.ReEntry[req.Tenant]:
 			res.Result, res.ReEntry = ScanValid, true
@@ -237,22 +237,27 @@ type Admission struct {
 	Announce *NewTask
 }
 
-// markedUsed reports whether the ticket already has a used mark (a scan
-// here, or SecuTix's VALIDATED webhook) that its pass may not show yet,
-// and the mark's time: a second scan right after the first is refused
-// before the sync ends.
-func (g *Gate) markedUsed(ctx context.Context, p *Pass) (time.Time, bool, error) {
+// marks reports what the ticket's hints say that its pass may not show
+// yet: whether it has a used mark (a scan here, or SecuTix's VALIDATED
+// webhook) and the mark's time, so that a second scan right after the
+// first is refused before the sync ends; and whether an operator voided
+// it, so that it is refused before the sync voids its pass.
+func (g *Gate) marks(ctx context.Context, p *Pass) (usedAt time.Time, used, voided bool, err error) {
 	hints, err := g.Store.Hints(ctx, p.Tenant, p.SecretToken)
 	if err != nil {
-		return time.Time{}, false, err
+		return time.Time{}, false, false, err
 	}
 	ref := usedRef(p)
+	void := "v:" + strconv.FormatInt(p.TicketID, 10)
 	for _, h := range hints {
-		if h.Ref == ref && IsUsedState(h.State) {
-			return h.LastUpdate, true, nil
+		switch {
+		case h.Ref == ref && IsUsedState(h.State) && !used:
+			usedAt, used = h.LastUpdate, true
+		case p.TicketID != 0 && h.Ref == void && h.State == StateVoidedByOperator:
+			voided = true
 		}
 	}
-	return time.Time{}, false, nil
+	return usedAt, used, voided, nil
 }
 
 // occasionMargin is how long before an event's start and after its end a

@@ -487,6 +487,35 @@ func TestGateTicketWithoutID(t *testing.T) {
 	}
 }
 
+// TestGateRefusesAVoidedTicket: a ticket an operator voided is refused
+// at the gate at once, before the order's sync voids its pass.
+func TestGateRefusesAVoidedTicket(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant = "demo"
+	other := tk
+	other.TicketID, other.MovementID, other.Barcode = tk.TicketID+1, tk.MovementID+1, tk.Barcode+"9"
+	for _, x := range []pass.Ticket{tk, other} {
+		if _, _, err := b.svc.Apply(ctx, x, "default"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := testGate(b)
+	if _, err := g.Inbox.VoidTicket(ctx, "demo", tk.OrderSecretToken, tk.TicketID, "void"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		barcode, want string
+	}{{tk.Barcode, pass.ScanCancelled}, {other.Barcode, pass.ScanValid}} {
+		res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: c.barcode, ScanID: "s-" + c.barcode})
+		if err != nil || res.Result != c.want {
+			t.Errorf("scan of %s: %s %v, want %s", c.barcode, res.Result, err, c.want)
+		}
+	}
+}
+
 // announcements counts the ticket.scanned announcements queued in b's
 // store.
 func announcements(t *testing.T, b bundle) int {
