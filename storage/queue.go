@@ -317,7 +317,21 @@ func (s *DB) recordTx(ctx context.Context, tx *sql.Tx, ev pass.WebhookEvent, t p
 			return pass.Enqueued{}, fmt.Errorf("storage: ticket hint: %w", err)
 		}
 	}
-	return s.enqueueTx(ctx, tx, t, now)
+	res, err := s.enqueueTx(ctx, tx, t, now)
+	if err != nil || len(refs) == 0 || res.How != "rerun" {
+		return res, err
+	}
+	// A hint merged into a running sync: the run reads the hints from
+	// this database after its SecuTix read (Task.ReadAt), so a hint that
+	// commits later than now, when the writer was busy, may be stamped
+	// before that read and still be unseen (Complete would take it as
+	// seen). Its merge is stamped with the run's lease end instead, after
+	// any read the run made: the sync runs once more.
+	if _, err := s.stmts.exec(ctx, tx, `UPDATE tasks SET updated_at = lease_until
+		WHERE id = $1 AND state = 'running' AND lease_until > updated_at`, res.TaskID); err != nil {
+		return pass.Enqueued{}, fmt.Errorf("storage: ticket hint: %w", err)
+	}
+	return res, nil
 }
 
 func hintRefs(ev pass.WebhookEvent) []string {

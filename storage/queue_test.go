@@ -602,6 +602,49 @@ func TestCompleteSkipsSeenMerges(t *testing.T) {
 	})
 }
 
+// TestHintMergeAlwaysRerun: a gate's scan (a hint) merged into a running
+// sync of its order makes it run once more, even when the merge is
+// stamped before the run's SecuTix read: the run reads the hints later,
+// from this database, and a write that waited for the writer commits
+// after its stamp. A plain webhook stamped so early was seen.
+func TestHintMergeAlwaysRerun(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		for _, tc := range []struct {
+			state        string
+			wantFollowUp bool
+		}{{"VALIDATED", true}, {"MODIFIED", false}} {
+			secret := "hint-" + tc.state
+			if _, err := db.Enqueue(ctx, syncTask(secret), t0); err != nil {
+				t.Fatal(err)
+			}
+			got := claim(t, db, t0, time.Minute, 10)
+			if len(got) != 1 {
+				t.Fatalf("%s: claimed %d", tc.state, len(got))
+			}
+			if r, err := db.RecordWebhook(ctx, event(secret, 7, tc.state, t0.Add(time.Second)), syncTask(secret), t0.Add(time.Second)); err != nil || r.How != "rerun" {
+				t.Fatalf("%s: merge %+v %v", tc.state, r, err)
+			}
+			task := got[0]
+			task.ReadAt = t0.Add(5 * time.Second) // read after the merge's stamp
+			end := t0.Add(20 * time.Second)
+			if err := db.Complete(ctx, task, end, end); err != nil {
+				t.Fatal(err)
+			}
+			again := claim(t, db, end.Add(time.Second), time.Minute, 10)
+			if (len(again) == 1) != tc.wantFollowUp {
+				t.Errorf("%s merged: follow-up run %v, want %v", tc.state, len(again) == 1, tc.wantFollowUp)
+			}
+			for _, a := range again {
+				if err := db.Complete(ctx, a, end.Add(time.Second), end.Add(time.Second)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+}
+
 func TestCountTasks(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
