@@ -38,7 +38,9 @@ const (
 	// PostgreSQL, the unique partial index makes concurrent enqueues of a
 	// key (from any instance) insert once and merge the others. A merged
 	// sync takes the newest payload: it may carry the order itself (a V2
-	// webhook), and the newest is the truth. A
+	// webhook), and the newest is the truth. So does a merged app notice:
+	// its id names the newest change, which the installations that had
+	// the notice before must hear of too (they skip a notice by its id). A
 	// parameter compared with an integer literal is cast, or PostgreSQL
 	// would type it INTEGER.
 	// A delivery waiting for a failing stream of its subscription
@@ -53,7 +55,7 @@ const (
 			$7, $6, $6)
 		ON CONFLICT (tenant, kind, dedup_key) WHERE state IN ('pending', 'running') DO UPDATE SET
 			merged = tasks.merged + 1,
-			payload = CASE WHEN tasks.kind = '` + pass.TaskSyncOrder + `' THEN excluded.payload ELSE tasks.payload END,
+			payload = CASE WHEN tasks.kind IN ('` + pass.TaskSyncOrder + `', '` + pass.TaskAppNotice + `') THEN excluded.payload ELSE tasks.payload END,
 			rerun = CASE WHEN tasks.state = 'running' THEN true ELSE tasks.rerun END,
 			next_attempt_at = CASE WHEN tasks.kind = '` + pass.TaskWebhookDelivery + `' AND tasks.state = 'pending'
 				AND excluded.next_attempt_at < tasks.next_attempt_at THEN excluded.next_attempt_at ELSE tasks.next_attempt_at END,

@@ -553,6 +553,41 @@ func TestMergedSyncTakesTheNewestDetails(t *testing.T) {
 	})
 }
 
+// TestMergedAppNoticeTakesTheNewest: a second cancellation of an order
+// merged into its running "cancelled" notice is sent in the run that
+// follows, with its own id, so that the installations the first reached
+// hear of it too.
+func TestMergedAppNoticeTakesTheNewest(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		notice := func(id string) pass.NewTask {
+			return pass.TaskOf(pass.AppNoticeArgs{Tenant: "demo", SecretToken: "s1", Event: "cancelled", ID: id}, "c")
+		}
+		if _, err := db.Enqueue(ctx, notice("S1.3"), t0); err != nil {
+			t.Fatal(err)
+		}
+		got := claim(t, db, t0, time.Minute, 10)
+		if len(got) != 1 {
+			t.Fatalf("claimed %d", len(got))
+		}
+		if r, err := db.Enqueue(ctx, notice("S2.2"), t0.Add(time.Second)); err != nil || r.How != "rerun" {
+			t.Fatalf("merge: %+v %v", r, err)
+		}
+		if err := db.Complete(ctx, got[0], t0.Add(2*time.Second), t0.Add(2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		again := claim(t, db, t0.Add(3*time.Second), time.Minute, 10)
+		if len(again) != 1 {
+			t.Fatalf("no run after the merge (%d)", len(again))
+		}
+		var a pass.AppNoticeArgs
+		if err := json.Unmarshal(again[0].Payload, &a); err != nil || a.ID != "S2.2" {
+			t.Errorf("the run after the merge sends %q (%v), want S2.2", a.ID, err)
+		}
+	})
+}
+
 // TestCompleteSkipsSeenMerges: an event merged into a running task before
 // the run read its source (more than 200 ms before) needs no follow-up
 // run; one merged after does; without a read moment every merge counts.
