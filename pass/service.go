@@ -141,6 +141,15 @@ func (s *Service) Supersede(ctx context.Context, t Ticket, template string) (*Pa
 
 func (s *Service) apply(ctx context.Context, t Ticket, template string, superseded bool) (*Pass, bool, error) {
 	pol := s.Policies.For(t.Tenant)
+	raw := t
+	// The pass is read before the notice and the erasures: an erasure or a
+	// notice's rewrite that writes the pass after this read makes the
+	// write below a conflict (the version moved), and one that read the
+	// pass before it is seen here.
+	cur, err := s.Passes.GetPassByIdentity(ctx, t.Tenant, t.MovementID, t.HolderGeneration)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, false, err
+	}
 	if err := s.withNotice(ctx, &t); err != nil {
 		return nil, false, err
 	}
@@ -148,7 +157,6 @@ func (s *Service) apply(ctx context.Context, t Ticket, template string, supersed
 	if err := s.withoutErased(ctx, &t); err != nil {
 		return nil, false, err
 	}
-	cur, err := s.Passes.GetPassByIdentity(ctx, t.Tenant, t.MovementID, t.HolderGeneration)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		p := &Pass{
@@ -167,11 +175,39 @@ func (s *Service) apply(ctx context.Context, t Ticket, template string, supersed
 		if err := s.Passes.CreatePass(ctx, p, FollowUps(Change{Next: p}, pol)); err != nil {
 			return nil, false, err
 		}
-		return p, true, nil
-	case err != nil:
-		return nil, false, err
+		return s.afterCreate(ctx, p, raw)
 	}
 	return s.update(ctx, cur, t, Change{Superseded: superseded})
+}
+
+// afterCreate reads again, once the new pass p of raw is stored, what it
+// was made with besides its ticket: an erasure of its holder's data or a
+// notice of its performance recorded meanwhile was applied by a rewrite
+// that listed the passes before p existed, and missed it. It is applied
+// now: a new version, and for an erasure the first version's stored form
+// dropped.
+func (s *Service) afterCreate(ctx context.Context, p *Pass, raw Ticket) (*Pass, bool, error) {
+	t := raw
+	if err := s.withNotice(ctx, &t); err != nil {
+		return nil, false, err
+	}
+	if err := s.withoutErased(ctx, &t); err != nil {
+		return nil, false, err
+	}
+	erased := (p.Ticket.HolderName != "" || p.Ticket.HolderEmail != "") && t.HolderName == "" && t.HolderEmail == ""
+	if t.Notice == p.Ticket.Notice && !erased {
+		return p, true, nil
+	}
+	next, _, err := s.update(ctx, p, t, Change{Erased: erased})
+	if err != nil {
+		return nil, false, err
+	}
+	if erased {
+		if _, _, err := s.Erasures.DropVersionFiles(ctx, p.Tenant, p.SerialNumber, next.Version); err != nil {
+			return nil, false, err
+		}
+	}
+	return next, true, nil
 }
 
 func (s *Service) store(ctx context.Context, p *Pass, r Rendered, now time.Time) error {

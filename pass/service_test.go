@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -941,5 +942,85 @@ func TestCancellationMeetsASaveLink(t *testing.T) {
 	}
 	if kinds := newTasks(t, b, old); kinds[pass.TaskGoogleSync] != 1 {
 		t.Errorf("tasks of the cancellation: %v, want a google-sync", kinds)
+	}
+}
+
+// meanwhile is a pass store on which something happens just before a new
+// pass is stored: an erasure or a notice whose rewrite of the passes ran
+// while the pass was being made, and so did not list it.
+type meanwhile struct {
+	*storage.DB
+	before func(ctx context.Context, p *pass.Pass) error
+}
+
+func (m *meanwhile) CreatePass(ctx context.Context, p *pass.Pass, follow []pass.NewTask) error {
+	if m.before != nil {
+		if err := m.before(ctx, p); err != nil {
+			return err
+		}
+		m.before = nil
+	}
+	return m.DB.CreatePass(ctx, p, follow)
+}
+
+// TestCreationMeetsAnErasure: the holder's data is erased while the
+// ticket's first pass is being made; the pass stored is signed again at
+// once without it, and its first version's stored form (which names the
+// holder) is gone.
+func TestCreationMeetsAnErasure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Erasures = b.db
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant = "demo"
+	if tk.HolderName == "" {
+		t.Fatal("the sample ticket names no holder")
+	}
+	b.svc.Passes = &meanwhile{DB: b.db, before: func(ctx context.Context, _ *pass.Pass) error {
+		return b.db.AddErasure(ctx, "demo", pass.ErasureSubject(tk.FileID, ""), time.UnixMilli(1_800_000_000_000))
+	}}
+	p, changed, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil || !changed {
+		t.Fatalf("apply: changed %v, %v", changed, err)
+	}
+	got, err := b.db.GetPass(ctx, "demo", p.SerialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 2 || got.Ticket.HolderName != "" || got.Ticket.HolderEmail != "" {
+		t.Errorf("the pass: v%d holder %q %q; want v2 without the holder", got.Version, got.Ticket.HolderName, got.Ticket.HolderEmail)
+	}
+	if data, err := b.db.VersionContent(ctx, "demo", p.SerialNumber, 1); !errors.Is(err, pass.ErrNotFound) {
+		t.Errorf("version 1 keeps its stored form (%d bytes, %v)", len(data), err)
+	}
+}
+
+// TestCreationMeetsANotice: an organiser's notice arrives while a ticket's
+// first pass is being made (its performance's rewrite did not list it);
+// the pass stored shows the notice at once.
+func TestCreationMeetsANotice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Notices = b.db
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant, tk.Event.PerformanceID = "demo", 77
+	b.svc.Passes = &meanwhile{DB: b.db, before: func(ctx context.Context, _ *pass.Pass) error {
+		n := pass.Notice{Tenant: "demo", PerformanceID: tk.Event.PerformanceID, ID: "doors",
+			Body: pass.LocalText{"en": "Doors open at 19:30"}, CreatedAt: time.UnixMilli(1_800_000_000_000)}
+		_, _, err := b.db.AddNotice(ctx, n, pass.TaskOf(pass.PerformanceArgs{Tenant: "demo", PerformanceID: tk.Event.PerformanceID, Why: "notice"}, ""))
+		return err
+	}}
+	p, _, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.db.GetPass(ctx, "demo", p.SerialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Ticket.Notice != "Doors open at 19:30" {
+		t.Errorf("the pass shows the notice %q (v%d), want the one sent while it was made", got.Ticket.Notice, got.Version)
 	}
 }
