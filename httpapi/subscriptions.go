@@ -192,9 +192,11 @@ func (s *Server) subscription(c *gin.Context, scope string) (*pass.Subscription,
 // readSubscription decodes and checks a body onto sub.
 func (s *Server) readSubscription(c *gin.Context, sub *pass.Subscription, create bool) bool {
 	raw, ok := readBody(c, MaxSubscriptionBody)
-	if !ok {
-		return false
-	}
+	return ok && s.applySubscription(c, raw, sub, create)
+}
+
+// applySubscription decodes and checks the body raw onto sub.
+func (s *Server) applySubscription(c *gin.Context, raw []byte, sub *pass.Subscription, create bool) bool {
 	var b subscriptionBody
 	if !decodeStrict(c, raw, &b, `the body must be {"endpoint", "events", "enabled", "description"}`) {
 		return false
@@ -255,17 +257,39 @@ func (s *Server) createSubscription(c *gin.Context) {
 	c.JSON(http.StatusCreated, subscriptionView(sub, true, s.now()))
 }
 
+// patchSubscription changes the fields the body names. The subscription
+// is written only if nothing changed it since it was read (a 410 Gone
+// that disabled it, another PATCH): otherwise it is read again and the
+// body applied to it again, so that a field the body does not name is
+// never written back as it was.
 func (s *Server) patchSubscription(c *gin.Context) {
 	sub, ok := s.subscription(c, ScopeWebhooksWrite)
-	if !ok || !s.readSubscription(c, sub, false) {
+	if !ok {
 		return
 	}
-	sub.UpdatedAt = s.now().UTC()
-	if err := s.deps.Subscriptions.Store.UpdateSubscription(c.Request.Context(), *sub); err != nil {
-		s.fail(c, err)
+	raw, ok := readBody(c, MaxSubscriptionBody)
+	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, subscriptionView(*sub, false, s.now()))
+	ctx := c.Request.Context()
+	for attempt := 1; ; attempt++ {
+		if !s.applySubscription(c, raw, sub, false) {
+			return
+		}
+		sub.WasUpdatedAt, sub.UpdatedAt = sub.UpdatedAt, s.now().UTC()
+		err := s.deps.Subscriptions.Store.UpdateSubscription(ctx, *sub)
+		if pass.KindOf(err) == pass.KindConflict && attempt < 3 {
+			if sub, err = s.deps.Subscriptions.Store.Subscription(ctx, sub.Tenant, sub.ID); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, subscriptionView(*sub, false, s.now()))
+		return
+	}
 }
 
 func (s *Server) deleteSubscription(c *gin.Context) {

@@ -51,6 +51,9 @@ type Subscription struct {
 	// PausedUntil: the endpoint asked to be left alone (a 429 or 503 with
 	// Retry-After) or was found down; no delivery run sends to it before.
 	PausedUntil time.Time
+	// WasUpdatedAt, when set, is the UpdatedAt this copy was read with:
+	// an update applies only if the subscription is still as read.
+	WasUpdatedAt time.Time
 }
 
 // Secrets returns the secrets that sign a delivery at now: the current

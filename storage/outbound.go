@@ -81,13 +81,16 @@ func (s *DB) CreateSubscription(ctx context.Context, sub pass.Subscription) erro
 // description; an error wrapping pass.ErrNotFound when the tenant has no
 // such subscription. A subscription enabled again, or given another
 // endpoint, gets its delivery task in the same transaction, its streams'
-// waits and its pause ended, so that what it is owed goes out now.
+// waits and its pause ended, so that what it is owed goes out now. With
+// sub.WasUpdatedAt set, a subscription changed since is left as it is: a
+// KindConflict error.
 func (s *DB) UpdateSubscription(ctx context.Context, sub pass.Subscription) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var wasEnabled bool
 		var endpoint string
-		err := tx.QueryRowContext(ctx, `SELECT enabled, endpoint FROM webhook_subscriptions WHERE tenant = $1 AND id = $2`,
-			sub.Tenant, sub.ID).Scan(&wasEnabled, &endpoint)
+		var updated int64
+		err := tx.QueryRowContext(ctx, `SELECT enabled, endpoint, updated_at FROM webhook_subscriptions WHERE tenant = $1 AND id = $2`,
+			sub.Tenant, sub.ID).Scan(&wasEnabled, &endpoint, &updated)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("storage: subscription %s: %w", sub.ID, pass.ErrNotFound)
 		}
@@ -95,13 +98,15 @@ func (s *DB) UpdateSubscription(ctx context.Context, sub pass.Subscription) erro
 			return fmt.Errorf("storage: subscription: %w", err)
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_subscriptions SET endpoint = $3, events = $4, enabled = $5, description = $6,
-			updated_at = $7 WHERE tenant = $1 AND id = $2`,
-			sub.Tenant, sub.ID, sub.Endpoint, strings.Join(sub.Events, " "), sub.Enabled, sub.Description, sub.UpdatedAt.UnixMilli())
+			updated_at = $7 WHERE tenant = $1 AND id = $2 AND (CAST($8 AS BIGINT) = 0 OR updated_at = CAST($8 AS BIGINT))`,
+			sub.Tenant, sub.ID, sub.Endpoint, strings.Join(sub.Events, " "), sub.Enabled, sub.Description, sub.UpdatedAt.UnixMilli(),
+			unixMilliOrZero(sub.WasUpdatedAt))
 		if err != nil {
 			return fmt.Errorf("storage: subscription: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("storage: subscription %s: %w", sub.ID, pass.ErrNotFound)
+			return pass.Errorf(pass.KindConflict, "subscription %s changed meanwhile (at %d, read at %d)", sub.ID, updated,
+				unixMilliOrZero(sub.WasUpdatedAt))
 		}
 		if !sub.Enabled || (wasEnabled && endpoint == sub.Endpoint) {
 			return nil // a new description or events: the waits stand
@@ -440,4 +445,12 @@ func (s *DB) ReplayMessages(ctx context.Context, tenant, subscription, msgID str
 		return 0, fmt.Errorf("storage: replay: %w", err)
 	}
 	return n, nil
+}
+
+// unixMilliOrZero is t in Unix milliseconds, 0 for the zero time.
+func unixMilliOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }

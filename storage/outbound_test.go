@@ -418,3 +418,43 @@ func TestPauseSubscription(t *testing.T) {
 		}
 	})
 }
+
+// TestUpdateSubscriptionAsRead: an update of a subscription as it was
+// read applies while nobody changed it, and is a conflict after a 410
+// Gone disabled it meanwhile, which it leaves disabled.
+func TestUpdateSubscriptionAsRead(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.UnixMilli(1_800_000_000_000).UTC()
+		sub := pass.Subscription{Tenant: "demo", ID: "wh_1", Endpoint: "https://crm.example.com/h", Events: []string{"*"},
+			Enabled: true, Secret: "whsec_a", CreatedAt: now, UpdatedAt: now}
+		if err := db.CreateSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		read, err := db.Subscription(ctx, "demo", "wh_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if off, err := db.DisableSubscription(ctx, "demo", "wh_1", sub.Endpoint, now.Add(time.Second)); !off || err != nil {
+			t.Fatalf("disable: %v %v", off, err)
+		}
+		read.Description = "CRM"
+		read.WasUpdatedAt, read.UpdatedAt = read.UpdatedAt, now.Add(2*time.Second)
+		if err := db.UpdateSubscription(ctx, *read); pass.KindOf(err) != pass.KindConflict {
+			t.Errorf("update of the subscription as read before the disable: %v, want a conflict", err)
+		}
+		again, err := db.Subscription(ctx, "demo", "wh_1")
+		if err != nil || again.Enabled || again.Description != "" {
+			t.Fatalf("after the refused update: %+v %v", again, err)
+		}
+		again.Description = "CRM"
+		again.WasUpdatedAt, again.UpdatedAt = again.UpdatedAt, now.Add(3*time.Second)
+		if err := db.UpdateSubscription(ctx, *again); err != nil {
+			t.Errorf("update of the subscription as it is: %v", err)
+		}
+		if got, _ := db.Subscription(ctx, "demo", "wh_1"); got == nil || got.Enabled || got.Description != "CRM" {
+			t.Errorf("after the update: %+v", got)
+		}
+	})
+}
