@@ -84,6 +84,13 @@ func (s *Server) SignCallback(issuerID, classID, objectID, eventType, nonce stri
 	if err != nil {
 		panic(fmt.Sprintf("fake google: %v", err))
 	}
+	return s.SignCallbackMessage(issuerID, string(msg))
+}
+
+// SignCallbackMessage is SignCallback for a signedMessage given whole, as
+// its text: any text is signed, so that tests can reach what a verifier
+// reads once the signatures hold.
+func (s *Server) SignCallbackMessage(issuerID, msg string) []byte {
 	c := &s.callbacks
 	c.mu.Lock()
 	now := s.now()
@@ -96,13 +103,13 @@ func (s *Server) SignCallback(issuerID, classID, objectID, eventType, nonce stri
 	c.mu.Unlock()
 
 	body, err := json.Marshal(map[string]any{
-		"signature": sign(inter, callbackSender, issuerID, callbackProtocol, string(msg)),
+		"signature": sign(inter, callbackSender, issuerID, callbackProtocol, msg),
 		"intermediateSigningKey": map[string]any{
 			"signedKey":  signedKey,
 			"signatures": []string{keySig},
 		},
 		"protocolVersion": callbackProtocol,
-		"signedMessage":   string(msg),
+		"signedMessage":   msg,
 	})
 	if err != nil {
 		panic(fmt.Sprintf("fake google: %v", err))

@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	fakegoogle "walletpass/fake/google"
 	"walletpass/pass"
@@ -883,6 +885,70 @@ func FuzzCallbackVerify(f *testing.F) {
 		}
 		if ev != want {
 			t.Fatalf("event %+v, signed %+v", ev, want)
+		}
+	})
+}
+
+// FuzzCallbackMessage: what a callback's signedMessage says, once its
+// signatures hold (the fake signs any text): accepted exactly when it is
+// a JSON object with a future expTimeMillis (a number, or a string holding
+// one), an eventType save or del, and a classId, objectId and nonce; the
+// event then says what the message says. Otherwise a refusal of the
+// kinds Verify names.
+func FuzzCallbackMessage(f *testing.F) {
+	fx := newCallbackFixture(f)
+	exp := cbStart.Add(time.Hour).UnixMilli()
+	for _, m := range []string{
+		fmt.Sprintf(`{"classId":"%s","objectId":"%s","expTimeMillis":%d,"eventType":"save","nonce":"n1"}`, cbClass, cbObject, exp),
+		fmt.Sprintf(`{"classId":"c","objectId":"o","expTimeMillis":"%d","eventType":"del","nonce":"n2"}`, exp),
+		fmt.Sprintf(`{"classId":"c","objectId":"o","expTimeMillis":%d,"eventType":"save","nonce":"n3"}`, cbStart.UnixMilli()),
+		fmt.Sprintf(`{"CLASSID":"c","objectId":"o","expTimeMillis":"%d","eventType":"update","nonce":"n4"}`, exp),
+		`{"classId":"c","objectId":"o","expTimeMillis":1.5e12,"eventType":"save","nonce":"n5"}`,
+		`{"classId":"c","objectId":"o","eventType":"save","nonce":"n6"}`, `[]`, `null`, `"x"`, `{`,
+	} {
+		f.Add(m)
+	}
+	now := fx.clock.now()
+	f.Fuzz(func(t *testing.T, msg string) {
+		if !utf8.ValidString(msg) {
+			return // a JSON body carries text: the signed bytes would not be the sent ones
+		}
+		ev, err := fx.v.Verify(context.Background(), fx.fake.SignCallbackMessage(issuerID, msg))
+		// The rules, read independently of the verifier.
+		var m struct {
+			ClassID, ObjectID, EventType, Nonce string
+			ExpTimeMillis                       json.RawMessage
+		}
+		valid := json.Unmarshal([]byte(msg), &m) == nil && m.ClassID != "" && m.ObjectID != "" && m.Nonce != "" &&
+			(m.EventType == "save" || m.EventType == "del")
+		var ms int64
+		if valid {
+			raw := string(m.ExpTimeMillis)
+			if strings.HasPrefix(raw, `"`) {
+				valid = json.Unmarshal(m.ExpTimeMillis, &raw) == nil
+			}
+			var perr error
+			ms, perr = strconv.ParseInt(raw, 10, 64)
+			valid = valid && perr == nil && time.UnixMilli(ms).After(now)
+		}
+		if err != nil {
+			switch pass.KindOf(err) {
+			case pass.KindInvalid, pass.KindUnauthorized, pass.KindTooLarge:
+			default:
+				t.Fatalf("error of kind %v: %v", pass.KindOf(err), err)
+			}
+			if valid && pass.KindOf(err) != pass.KindTooLarge {
+				t.Fatalf("refused a valid message %q: %v", msg, err)
+			}
+			return
+		}
+		if !valid {
+			t.Fatalf("accepted %q", msg)
+		}
+		want := google.CallbackEvent{ClassID: m.ClassID, ObjectID: m.ObjectID, EventType: m.EventType, Nonce: m.Nonce,
+			Expires: time.UnixMilli(ms).UTC()}
+		if ev != want {
+			t.Fatalf("event %+v, want %+v", ev, want)
 		}
 	})
 }
