@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,7 +118,13 @@ func (s *Server) listPasses(c *gin.Context) {
 	}
 	q := pass.PassQuery{Tenant: tenant, Limit: defaultPageSize}
 	bad := func(msg string) { writeProblem(c, http.StatusBadRequest, msg) }
-	query := c.Request.URL.Query()
+	query, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		// url.Values would drop the pair it cannot read (a bad escape,
+		// a semicolon) and list passes the query did not select.
+		bad("the query cannot be read: " + err.Error())
+		return
+	}
 	for _, name := range slices.Sorted(maps.Keys(query)) {
 		switch {
 		case !slices.Contains(passFilters, name):

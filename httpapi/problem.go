@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 
@@ -82,7 +83,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 func decodeStrict(c *gin.Context, body []byte, v any, shape string) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil || dec.More() {
+	// After the value, only the end of the body: dec.More alone is false
+	// before a stray ] or }, which would pass as the end.
+	if err := dec.Decode(v); err != nil || dec.Decode(new(json.RawMessage)) != io.EOF {
 		writeProblem(c, http.StatusBadRequest, shape)
 		return false
 	}

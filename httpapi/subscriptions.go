@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -229,7 +230,7 @@ func (s *Server) applySubscription(c *gin.Context, raw []byte, sub *pass.Subscri
 		sub.Enabled = *b.Enabled
 	}
 	if b.Description != nil {
-		if len(*b.Description) > 500 {
+		if utf8.RuneCountInString(*b.Description) > 500 {
 			writeProblem(c, http.StatusBadRequest, "description has at most 500 characters")
 			return false
 		}
