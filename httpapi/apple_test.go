@@ -1,14 +1,18 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -443,46 +447,143 @@ func TestPassKitRefusesWithoutWriting(t *testing.T) {
 	}
 }
 
-// FuzzPassKitWebService sends arbitrary paths, authorization headers and
-// bodies to the web service: never a 5xx, and a registration appears only
-// with a 201. Each input comes RegistrationChangeBurst+1 times
-// RegistrationChangeEvery after the one before, so the pass has all its
-// registration changes again and a registration always gets its 201.
+// FuzzPassKitWebService sends arbitrary paths, authorization headers,
+// If-Modified-Since headers and bodies to the web service: never a 5xx; a
+// registration appears only with a 201; the pass is answered only with
+// its ApplePass token, 304 exactly when If-Modified-Since reads as an HTTP
+// date not older than the pass (whole seconds), else 200 with the signed
+// pass file (the one the first seed got and verified) and Last-Modified;
+// a device's list of updated passes is, when 200, JSON of the serial
+// numbers it registered and lastUpdated, a string tag, and only for a
+// registered device. One device stays registered for the pass across
+// inputs (restored when an input unregistered it), so the list answers
+// 200; the others an input registers are removed after it. Each input
+// comes RegistrationChangeBurst+1 times RegistrationChangeEvery after the
+// one before, so the pass has all its registration changes again and a
+// registration always gets its 201.
 func FuzzPassKitWebService(f *testing.F) {
 	b := setupWS(f)
 	p := b.pass
+	ctx := context.Background()
+	const kept = "0000aaaa1111bbbb2222cccc3333dddd"
+	keptToken := strings.Repeat("c0", 32)
+	// keep removes the registrations an input made and restores the kept
+	// device's.
+	keep := func(t testing.TB) {
+		t.Helper()
+		for _, d := range b.devices(t) {
+			if d.LibraryID != kept || d.PushToken != keptToken {
+				if _, err := b.db.Unregister(ctx, "demo", d.LibraryID, p.PassTypeID, p.SerialNumber); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if len(b.devices(t)) == 0 {
+			if _, err := b.db.Register(ctx, "demo", pass.Device{LibraryID: kept, PushToken: keptToken}, p.PassTypeID, p.SerialNumber, b.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	keep(f)
+	lastModified := p.UpdatedAt.UTC().Truncate(time.Second).Format(http.TimeFormat)
+	passRE := regexp.MustCompile(`^/passes/([^/]+)/([^/]+)$`)
+	listRE := regexp.MustCompile(`^/devices/([^/]+)/registrations/([^/]+)$`)
+	var file []byte // the pass file, as the first 200 served it (verified then)
 	methods := []string{"POST", "GET", "HEAD", "DELETE", "PUT"}
-	try := func(t testing.TB, m uint8, path, auth, body string) (status int) {
+	// header reports whether net/http sends v as a header value: a value
+	// with control characters never leaves the client (not the server's
+	// business).
+	header := func(v string) bool {
+		return v != "" && !strings.ContainsFunc(v, func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f })
+	}
+	try := func(t testing.TB, m uint8, path, auth, body, ims string) (status int) {
 		t.Helper()
 		b.clock.Add(time.Duration(httpapi.RegistrationChangeBurst+1) * httpapi.RegistrationChangeEvery)
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n#") || len(path) > 4096 {
 			return 0
 		}
+		defer keep(t)
 		before := b.devices(t)
 		req, err := http.NewRequest(methods[int(m)%len(methods)], b.srv.URL+"/api/demo/apple/v1"+path, strings.NewReader(body))
 		if err != nil {
 			return 0
 		}
-		// A header value with control characters never leaves the client
-		// (net/http refuses it): not the server's business.
-		if auth != "" && !strings.ContainsFunc(auth, func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f }) {
+		if header(auth) {
 			req.Header.Set("Authorization", auth)
+		}
+		if header(ims) {
+			req.Header.Set("If-Modified-Since", ims)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
+		data, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		what := fmt.Sprintf("%s %s (Authorization %q, If-Modified-Since %q)", req.Method, path, auth, ims)
 		if resp.StatusCode >= 500 {
-			t.Fatalf("%s %s: %d", req.Method, path, resp.StatusCode)
+			t.Fatalf("%s: %d", what, resp.StatusCode)
 		}
 		after := b.devices(t)
 		if len(after) > len(before) && resp.StatusCode != http.StatusCreated {
-			t.Fatalf("a registration appeared with status %d", resp.StatusCode)
+			t.Fatalf("%s: a registration appeared with status %d", what, resp.StatusCode)
 		}
-		if len(after) > 0 {
-			if _, err := b.db.ForgetPushToken(context.Background(), "demo", after[0].PushToken, time.Time{}); err != nil {
-				t.Fatal(err)
+		// The route, as the server reads the path (one trailing slash is
+		// tolerated); the headers as it reads them (without the white
+		// space around).
+		route := req.URL.Path[len("/api/demo/apple/v1"):]
+		if len(route) > 1 {
+			route = strings.TrimSuffix(route, "/")
+		}
+		sentAuth, sentIMS := "", ""
+		if header(auth) {
+			sentAuth = strings.Trim(auth, " \t")
+		}
+		if header(ims) {
+			sentIMS = strings.Trim(ims, " \t")
+		}
+		if pm := passRE.FindStringSubmatch(route); pm != nil && (req.Method == "GET" || req.Method == "HEAD") {
+			mine := pm[1] == p.PassTypeID && pm[2] == p.SerialNumber && sentAuth == "ApplePass "+p.AuthToken
+			since, err := http.ParseTime(sentIMS)
+			current := sentIMS != "" && err == nil && !p.UpdatedAt.UTC().Truncate(time.Second).After(since)
+			switch {
+			case !mine && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNotModified):
+				t.Fatalf("%s: %d without the pass's token", what, resp.StatusCode)
+			case mine && current && resp.StatusCode != http.StatusNotModified, mine && !current && resp.StatusCode != http.StatusOK:
+				t.Fatalf("%s: %d; the device's copy is current: %v", what, resp.StatusCode, current)
+			case mine && resp.Header.Get("Last-Modified") != lastModified:
+				t.Fatalf("%s: Last-Modified %q, want %q", what, resp.Header.Get("Last-Modified"), lastModified)
+			case resp.StatusCode == http.StatusOK && resp.Header.Get("Content-Type") != pass.ContentTypePkpass:
+				t.Fatalf("%s: 200 of Content-Type %q", what, resp.Header.Get("Content-Type"))
+			case resp.StatusCode == http.StatusOK && req.Method == "GET":
+				if file == nil {
+					appletest.Verify(t, data, b.wwdr)
+					file = data
+				}
+				if !bytes.Equal(data, file) {
+					t.Fatalf("%s: 200 with %d bytes that are not the pass file", what, len(data))
+				}
+			case resp.StatusCode != http.StatusOK && len(data) > 0 && resp.StatusCode != http.StatusNotModified && req.Method == "GET" &&
+				resp.Header.Get("Content-Type") != httpapi.ContentTypeProblem:
+				t.Fatalf("%s: %d of Content-Type %q", what, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+		}
+		if lm := listRE.FindStringSubmatch(route); lm != nil && req.Method == "GET" && resp.StatusCode == http.StatusOK {
+			var list struct {
+				SerialNumbers []string `json:"serialNumbers"`
+				LastUpdated   any      `json:"lastUpdated"`
+			}
+			if err := json.Unmarshal(data, &list); err != nil || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+				t.Fatalf("%s: 200 %q %s: %v", what, resp.Header.Get("Content-Type"), data, err)
+			}
+			registered := slices.ContainsFunc(before, func(d pass.Device) bool { return d.LibraryID == lm[1] })
+			tag, isString := list.LastUpdated.(string) // a number would stop the updates
+			if _, err := strconv.ParseInt(tag, 10, 64); !registered || lm[2] != p.PassTypeID || !slices.Equal(list.SerialNumbers, []string{p.SerialNumber}) ||
+				!isString || err != nil {
+				t.Fatalf("%s: 200 %s for a device registered: %v", what, data, registered)
 			}
 		}
 		return resp.StatusCode
@@ -492,17 +593,45 @@ func FuzzPassKitWebService(f *testing.F) {
 	// The registration seed registers, however many registrations came
 	// before it.
 	for i := range httpapi.RegistrationChangeBurst + 1 {
-		if status := try(f, 0, regPass, regAuth, regBody); status != http.StatusCreated {
+		if status := try(f, 0, regPass, regAuth, regBody, ""); status != http.StatusCreated {
 			f.Fatalf("registration seed, try %d: %d, want 201", i+1, status)
 		}
 	}
-	f.Add(uint8(0), regPass, regAuth, regBody)
-	f.Add(uint8(1), "/devices/"+device+"/registrations/"+p.PassTypeID+"?passesUpdatedSince=1", "", "")
-	f.Add(uint8(2), "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "ApplePass x", "")
-	f.Add(uint8(3), "/log", "", `{"logs":["`+p.SerialNumber+`"]}`)
-	f.Add(uint8(4), "/devices/%00/registrations/pass./..", "ApplePass", "{")
-	f.Add(uint8(1), "/log", "ApplePass \x7f", "")
-	f.Fuzz(func(t *testing.T, m uint8, path, auth, body string) {
-		try(t, m, path, auth, body)
+	f.Add(uint8(0), regPass, regAuth, regBody, "")
+	passPath := "/passes/" + p.PassTypeID + "/" + p.SerialNumber
+	keptList := "/devices/" + kept + "/registrations/" + p.PassTypeID
+	older := p.UpdatedAt.UTC().Truncate(time.Second).Add(-time.Second).Format(http.TimeFormat)
+	// The seeds that answer the pass, 304 and the list do so (the first
+	// verifies the pass file the others are compared with), so the checks
+	// above are not vacuous.
+	for _, sd := range []struct {
+		m                     uint8
+		path, auth, body, ims string
+		status                int
+	}{
+		{1, passPath, regAuth, "", "", http.StatusOK},
+		{1, passPath + "/", regAuth, "", older, http.StatusOK},
+		{2, passPath, regAuth, "", "", http.StatusOK},
+		{1, passPath, regAuth, "", lastModified, http.StatusNotModified},
+		{1, passPath, regAuth, "", "Sunday, 06-Nov-94 08:49:37 GMT", http.StatusOK},
+		{1, passPath, "ApplePass x", "", lastModified, http.StatusUnauthorized},
+		{1, keptList, "", "", "", http.StatusOK},
+		{1, keptList + "?passesUpdatedSince=1", "", "", "", http.StatusOK},
+		{1, keptList + "?passesUpdatedSince=" + strconv.FormatInt(p.UpdateTag, 10), "", "", "", http.StatusNoContent},
+		{3, "/devices/" + kept + "/registrations/" + p.PassTypeID + "/" + p.SerialNumber, regAuth, "", "", http.StatusOK},
+		{1, keptList, "", "", "", http.StatusOK}, // kept across the unregistration above
+	} {
+		f.Add(sd.m, sd.path, sd.auth, sd.body, sd.ims)
+		if status := try(f, sd.m, sd.path, sd.auth, sd.body, sd.ims); status != sd.status {
+			f.Fatalf("%s %s (If-Modified-Since %q): %d, want %d", methods[sd.m], sd.path, sd.ims, status, sd.status)
+		}
+	}
+	f.Add(uint8(1), "/devices/"+device+"/registrations/"+p.PassTypeID+"?passesUpdatedSince=1", "", "", "")
+	f.Add(uint8(2), "/passes/"+p.PassTypeID+"/"+p.SerialNumber, "ApplePass x", "", "")
+	f.Add(uint8(3), "/log", "", `{"logs":["`+p.SerialNumber+`"]}`, "")
+	f.Add(uint8(4), "/devices/%00/registrations/pass./..", "ApplePass", "{", "x")
+	f.Add(uint8(1), "/log", "ApplePass \x7f", "", "")
+	f.Fuzz(func(t *testing.T, m uint8, path, auth, body, ims string) {
+		try(t, m, path, auth, body, ims)
 	})
 }
