@@ -50,13 +50,45 @@ func CheckEndpoint(u string, allowLocal bool) error {
 	case len(u) > 2048:
 		return pass.Errorf(pass.KindInvalid, "the endpoint is longer than 2048 characters")
 	}
-	if ip := net.ParseIP(p.Hostname()); ip != nil && !allowLocal && private(ip) {
-		return pass.Errorf(pass.KindInvalid, "the endpoint must not be a loopback or private address")
+	if allowLocal {
+		return nil
 	}
-	if h := strings.ToLower(p.Hostname()); !allowLocal && (h == "localhost" || strings.HasSuffix(h, ".localhost")) {
-		return pass.Errorf(pass.KindInvalid, "the endpoint must not be a loopback or private address")
+	host := strings.TrimSuffix(strings.ToLower(p.Hostname()), ".") // a name may end with the root's dot
+	refused := pass.Errorf(pass.KindInvalid, "the endpoint must not be a loopback or private address")
+	if a, err := netip.ParseAddr(host); err == nil {
+		// An address with a zone (fe80::1%eth0) is a local one.
+		if a.Zone() != "" || private(net.IP(a.AsSlice())) {
+			return refused
+		}
+		return nil
+	}
+	switch {
+	case host == "localhost" || strings.HasSuffix(host, ".localhost"):
+		return refused
+	case numericHost(host):
+		// Numbers that are not an address in standard form (2130706433,
+		// 127.1, 0x7f.1): resolvers read such names as IPv4 addresses;
+		// no public name is one.
+		return pass.Errorf(pass.KindInvalid, "the endpoint's host is neither a name nor an address in standard form")
 	}
 	return nil
+}
+
+// numericHost reports whether every label of host is a number, decimal or
+// hexadecimal (0x…), as the classic inet_aton forms of IPv4 addresses are.
+func numericHost(host string) bool {
+	for label := range strings.SplitSeq(host, ".") {
+		digits := label
+		if hex, ok := strings.CutPrefix(label, "0x"); ok {
+			digits = strings.TrimLeft(hex, "0123456789abcdef")
+		} else {
+			digits = strings.TrimLeft(label, "0123456789")
+		}
+		if label == "" || digits != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // private reports whether ip is an address no outside endpoint has:
@@ -80,6 +112,11 @@ func private(ip net.IP) bool {
 			return private(net.IP(b[12:16]))
 		case sixToFour.Contains(a):
 			return private(net.IP(b[2:6]))
+		case !globalUnicast6.Contains(a):
+			// Outside 2000::/3 every IPv6 address is reserved, or local
+			// (::7f00:1, IPv4-compatible 127.0.0.1, reaches it through a
+			// tunnel).
+			return true
 		}
 	}
 	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsUnspecified() ||
@@ -95,8 +132,10 @@ func private(ip net.IP) bool {
 }
 
 var (
-	nat64     = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFour = netip.MustParsePrefix("2002::/16")
+	nat64 = netip.MustParsePrefix("64:ff9b::/96")
+	// globalUnicast6 is where IANA allocates global unicast addresses.
+	globalUnicast6 = netip.MustParsePrefix("2000::/3")
+	sixToFour      = netip.MustParsePrefix("2002::/16")
 	// specialUse are the ranges of the IANA special-purpose registries
 	// that are not globally reachable, beyond those net/netip names.
 	specialUse = func() []netip.Prefix {

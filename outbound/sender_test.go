@@ -49,6 +49,21 @@ func TestCheckEndpoint(t *testing.T) {
 		{"https://[fec0::1]/hooks", false, false},
 		{"https://198.18.0.1/hooks", false, false},
 		{"https://192.0.0.8/hooks", false, false},
+		// IPv6 outside 2000::/3 (IPv4-compatible ::7f00:1 is 127.0.0.1
+		// through a tunnel), a zoned address, and names a resolver reads
+		// as IPv4 addresses.
+		{"https://[::7f00:1]/hooks", false, false},
+		{"https://[4000::1]/hooks", false, false},
+		{"https://[fe80::1%25eth0]/hooks", false, false},
+		{"https://[2001:4860:4860::8888%25eth0]/hooks", false, false},
+		{"https://2130706433/hooks", false, false},
+		{"https://127.1/hooks", false, false},
+		{"https://0x7f.0.0.1/hooks", false, false},
+		{"https://localhost./hooks", false, false},
+		{"https://127.0.0.1./hooks", false, false},
+		{"https://[2606:4700:4700::1111]/hooks", false, true},
+		{"https://0xdeadbeef.example.com/hooks", false, true},
+		{"https://123.example.com/hooks", false, true},
 		{"https://240.0.0.1/hooks", false, false},
 		{"https://0.1.2.3/hooks", false, false},
 		// Public addresses, also in those forms, stay allowed.
