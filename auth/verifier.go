@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -355,6 +356,36 @@ func parseError(err error) error {
 	}
 }
 
+// The first second of the year 1 and the last of the year 9999: the times
+// a token's exp, nbf or iat may name.
+const (
+	minNumericDate = -62135596800
+	maxNumericDate = 253402300799
+)
+
+// inTimeRange checks that the NumericDate claim name, when present and a
+// number, is from minNumericDate to maxNumericDate (the JWT library reads
+// its type).
+func inTimeRange(mc jwt.MapClaims, name string) error {
+	var v float64
+	switch n := mc[name].(type) {
+	case float64:
+		v = n
+	case json.Number:
+		f, err := n.Float64()
+		if err != nil {
+			return nil // the library names the malformed number
+		}
+		v = f
+	default:
+		return nil
+	}
+	if v < minNumericDate || v > maxNumericDate || math.IsNaN(v) {
+		return fmt.Errorf("auth: %s is outside the years 1 to 9999", name)
+	}
+	return nil
+}
+
 // checkClaims checks the claims of a token whose signature verifies.
 func (v *Verifier) checkClaims(mc jwt.MapClaims, scope string) (*Claims, error) {
 	unauthorized := func(msg string) (*Claims, error) {
@@ -380,6 +411,13 @@ func (v *Verifier) checkClaims(mc jwt.MapClaims, scope string) (*Claims, error) 
 		return unauthorized(msgAudience)
 	}
 
+	// A time beyond the year 9999 is no time: the JWT library would
+	// overflow it, and a not-before of 1e19 would read as long past.
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		if err := inTimeRange(mc, name); err != nil {
+			return malformed(err)
+		}
+	}
 	exp, err := mc.GetExpirationTime()
 	if err != nil {
 		return malformed(err)
