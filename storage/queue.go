@@ -43,6 +43,9 @@ const (
 	// the notice before must hear of too (they skip a notice by its id). A
 	// parameter compared with an integer literal is cast, or PostgreSQL
 	// would type it INTEGER.
+	// A merge never moves updated_at back: a merge stamped late (the
+	// hints' below, recordTx) must not be undone by one stamped earlier
+	// that commits after it.
 	// A delivery waiting for a failing stream of its subscription
 	// (pass.DeferError) is brought forward by a merge: the new messages of
 	// its other streams go out at once. Any other pending task keeps its
@@ -61,7 +64,7 @@ const (
 				AND excluded.next_attempt_at < tasks.next_attempt_at THEN excluded.next_attempt_at ELSE tasks.next_attempt_at END,
 			correlation_ids = CASE WHEN excluded.correlation_ids = '' OR length(tasks.correlation_ids) > 660
 				THEN tasks.correlation_ids ELSE tasks.correlation_ids || ',' || excluded.correlation_ids END,
-			updated_at = excluded.updated_at
+			updated_at = CASE WHEN tasks.updated_at > excluded.updated_at THEN tasks.updated_at ELSE excluded.updated_at END
 		RETURNING id, state`
 )
 

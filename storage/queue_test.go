@@ -661,6 +661,11 @@ func TestHintMergeAlwaysRerun(t *testing.T) {
 			if r, err := db.RecordWebhook(ctx, event(secret, 7, tc.state, t0.Add(time.Second)), syncTask(secret), t0.Add(time.Second)); err != nil || r.How != "rerun" {
 				t.Fatalf("%s: merge %+v %v", tc.state, r, err)
 			}
+			// A plain webhook stamped before the read, written after the
+			// hint in the same busy moment, does not undo its stamp.
+			if _, err := db.RecordWebhook(ctx, event(secret, 8, "MODIFIED", t0.Add(2*time.Second)), syncTask(secret), t0.Add(2*time.Second)); err != nil {
+				t.Fatal(err)
+			}
 			task := got[0]
 			task.ReadAt = t0.Add(5 * time.Second) // read after the merge's stamp
 			end := t0.Add(20 * time.Second)
