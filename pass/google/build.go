@@ -411,7 +411,7 @@ func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
 			// A cancellation undone (a reprint brought the ticket back):
 			// the holder was told it was cancelled.
 			out = append(out, Message{ID: id("valid"), Header: w.ValidAgainHead, Body: w.ValidAgainBody, Notify: true,
-				tells: func(s *Seen) { s.Status = after.Status }})
+				tells: func(s *Seen) { s.Status = string(pass.StatusActive) }}) // a scan's message may follow
 		}
 		switch p.Status {
 		case pass.StatusVoided:

@@ -492,7 +492,8 @@ func TestOverlappingSyncsTellTheClassOnce(t *testing.T) {
 
 // TestCancellationUndone: a ticket cancelled and then valid again (a
 // reprint brought it back) turns ACTIVE at Google, its holder is told it
-// is valid again, and the message that said it was cancelled is gone.
+// is valid again (once), and the message that said it was cancelled is
+// gone, also when the sync that does it is retried.
 func TestCancellationUndone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -515,6 +516,13 @@ func TestCancellationUndone(t *testing.T) {
 		t.Fatalf("messages after the cancellation %v, want %s", ids, cancelled)
 	}
 	p = b.update(t, p, func(tk *pass.Ticket) { tk.State = pass.TicketValid; tk.Barcode = "BC1-REPRINT" })
+	// The first attempt's patch fails (Google unavailable): its retry
+	// still takes the message off.
+	oid := google.ObjectID(issuerID, "demo", p.SerialNumber)
+	b.fake.Fail(fakegoogle.Failure{Method: http.MethodPatch, PathPrefix: "/walletobjects/v1/eventTicketObject/" + oid, Status: http.StatusServiceUnavailable})
+	if err := b.syncer.Sync(ctx, ref, ""); pass.KindOf(err) != pass.KindUnavailable {
+		t.Fatalf("the first attempt: %v, want Google unavailable", err)
+	}
 	if err := b.syncer.Sync(ctx, ref, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -175,10 +175,12 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 		if err := s.Store.PutGoogleObject(ctx, rec); err != nil {
 			return 0, err
 		}
-		if before.Status == string(pass.StatusVoided) && p.Status != pass.StatusVoided {
+		if rec.State == StateInactive && state != StateInactive {
 			// Valid again: the message that said it was cancelled goes
 			// (the patch writes the list without it; Google has no call
-			// that removes one message).
+			// that removes one message). Decided by the state Google
+			// shows, which moves only once the patch is through: a retry
+			// after a failed patch removes it too.
 			if err := s.withoutCancellation(ctx, tn, obj); err != nil {
 				return 0, err
 			}
