@@ -274,8 +274,12 @@ func (s *Server) patchSubscription(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	for attempt := 1; ; attempt++ {
+		wasEnabled, endpoint := sub.Enabled, sub.Endpoint
 		if !s.applySubscription(c, raw, sub, false) {
 			return
+		}
+		if sub.Enabled && (!wasEnabled || sub.Endpoint != endpoint) {
+			sub.PausedUntil = time.Time{} // the store ends the pause with the waits
 		}
 		sub.WasUpdatedAt, sub.UpdatedAt = sub.UpdatedAt, s.now().UTC()
 		err := s.deps.Subscriptions.Store.UpdateSubscription(ctx, *sub)

@@ -195,8 +195,10 @@ type OutboundStore interface {
 	// still endpoint, and reports whether it did.
 	DisableSubscription(ctx context.Context, tenant, id, endpoint string, at time.Time) (bool, error)
 	// PauseSubscription keeps delivery runs from the subscription's
-	// endpoint until until (a later pause stands).
-	PauseSubscription(ctx context.Context, tenant, id string, until time.Time) error
+	// endpoint until until (a later pause stands), if the subscription is
+	// still as sub was read (its endpoint and UpdatedAt): a PATCH, an
+	// enabling or a replay meanwhile ended the pause for good.
+	PauseSubscription(ctx context.Context, sub Subscription, until time.Time) error
 }
 
 // MessageFailure is a failed attempt to deliver a message.
@@ -362,6 +364,7 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 	page := cmp.Or(d.PageSize, 1000)
 	run := &deliveryRun{until: d.Clock.Now().Add(cmp.Or(d.RunFor, DeliveryRunFor))}
 	var firstFail error
+	var last *Subscription // as the last page read it
 	for {
 		sub, err := d.Store.Subscription(ctx, a.Tenant, a.Subscription)
 		if err != nil {
@@ -373,6 +376,7 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 		if !sub.Enabled {
 			return nil // kept pending; enabling it again delivers them
 		}
+		last = sub
 		if sub.PausedUntil.After(d.Clock.Now()) {
 			// Spared: a new event does not bring its endpoint a request
 			// before the pause is over.
@@ -453,10 +457,10 @@ func (d *Deliverer) Work(ctx context.Context, a DeliveryArgs, _ string) error {
 	// first stream's wait ends), so that the runs a new event starts
 	// meanwhile send it nothing.
 	pause := func(until time.Time) error {
-		if !until.After(now) {
+		if !until.After(now) || last == nil {
 			return nil
 		}
-		return d.Store.PauseSubscription(context.WithoutCancel(ctx), a.Tenant, a.Subscription, until)
+		return d.Store.PauseSubscription(context.WithoutCancel(ctx), *last, until)
 	}
 	if run.timeUp.Load() {
 		// Made way for the others: back at once, behind what is due (or

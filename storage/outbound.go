@@ -141,10 +141,13 @@ func (s *DB) DisableSubscription(ctx context.Context, tenant, id, endpoint strin
 }
 
 // PauseSubscription keeps the delivery runs of a subscription from its
-// endpoint until until (a later pause stands).
-func (s *DB) PauseSubscription(ctx context.Context, tenant, id string, until time.Time) error {
+// endpoint until until (a later pause stands), if it is still as sub was
+// read: the same endpoint, not updated since (a PATCH, an enabling, a
+// replay ended the pause meanwhile).
+func (s *DB) PauseSubscription(ctx context.Context, sub pass.Subscription, until time.Time) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE webhook_subscriptions SET paused_until = $3
-		WHERE tenant = $1 AND id = $2 AND paused_until < $3`, tenant, id, until.UnixMilli())
+		WHERE tenant = $1 AND id = $2 AND paused_until < $3 AND endpoint = $4 AND updated_at = $5 AND enabled`,
+		sub.Tenant, sub.ID, until.UnixMilli(), sub.Endpoint, sub.UpdatedAt.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("storage: pause subscription: %w", err)
 	}
@@ -427,9 +430,11 @@ func (s *DB) ReplayMessages(ctx context.Context, tenant, subscription, msgID str
 			return nil
 		}
 		// Replayed now: the replayed streams' waits end, and the
-		// subscription's pause (an operator asks for it).
-		if _, err := tx.ExecContext(ctx, `UPDATE webhook_subscriptions SET paused_until = 0 WHERE tenant = $1 AND id = $2`,
-			tenant, subscription); err != nil {
+		// subscription's pause (an operator asks for it); its updated_at
+		// moves, so that a run under way does not pause it again.
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_subscriptions SET paused_until = 0,
+			updated_at = CASE WHEN updated_at < $3 THEN $3 ELSE updated_at + 1 END WHERE tenant = $1 AND id = $2`,
+			tenant, subscription, time.Now().UnixMilli()); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_stream_waits WHERE tenant = $1 AND subscription_id = $2

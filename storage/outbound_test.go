@@ -356,53 +356,63 @@ func TestPauseSubscription(t *testing.T) {
 		if err := db.CreateSubscription(ctx, sub); err != nil {
 			t.Fatal(err)
 		}
-		pausedUntil := func() time.Time {
+		read := func() pass.Subscription {
 			t.Helper()
 			got, err := db.Subscription(ctx, "demo", "wh_1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			return got.PausedUntil
+			return *got
 		}
-		if p := pausedUntil(); !p.IsZero() {
+		if p := read().PausedUntil; !p.IsZero() {
 			t.Errorf("a new subscription is paused until %v", p)
 		}
+		asRead := read()
 		for _, until := range []time.Time{now.Add(10 * time.Minute), now.Add(time.Minute)} {
-			if err := db.PauseSubscription(ctx, "demo", "wh_1", until); err != nil {
+			if err := db.PauseSubscription(ctx, asRead, until); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if p := pausedUntil(); !p.Equal(now.Add(10 * time.Minute)) {
+		if p := read().PausedUntil; !p.Equal(now.Add(10 * time.Minute)) {
 			t.Errorf("paused until %v, want the longer pause, %v", p, now.Add(10*time.Minute))
 		}
-		if err := db.PauseSubscription(ctx, "other", "wh_1", now.Add(time.Hour)); err != nil {
+		other := asRead
+		other.Tenant = "other"
+		if err := db.PauseSubscription(ctx, other, now.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if p := pausedUntil(); !p.Equal(now.Add(10 * time.Minute)) {
+		if p := read().PausedUntil; !p.Equal(now.Add(10 * time.Minute)) {
 			t.Errorf("another tenant's pause moved it to %v", p)
 		}
 		// A new description leaves the pause; disabled and enabled again
-		// ends it.
-		sub.Description = "CRM"
+		// ends it, and a run that read it before cannot pause it again.
+		sub.Description, sub.UpdatedAt = "CRM", now.Add(time.Second)
 		if err := db.UpdateSubscription(ctx, sub); err != nil {
 			t.Fatal(err)
 		}
-		if p := pausedUntil(); p.IsZero() {
+		if p := read().PausedUntil; p.IsZero() {
 			t.Error("a new description ended the pause")
 		}
-		sub.Enabled = false
+		sub.Enabled, sub.UpdatedAt = false, now.Add(2*time.Second)
 		if err := db.UpdateSubscription(ctx, sub); err != nil {
 			t.Fatal(err)
 		}
-		sub.Enabled = true
+		sub.Enabled, sub.UpdatedAt = true, now.Add(3*time.Second)
 		if err := db.UpdateSubscription(ctx, sub); err != nil {
 			t.Fatal(err)
 		}
-		if p := pausedUntil(); !p.IsZero() {
+		if p := read().PausedUntil; !p.IsZero() {
 			t.Errorf("enabled again, still paused until %v", p)
 		}
-		// A replay ends it.
-		if err := db.PauseSubscription(ctx, "demo", "wh_1", now.Add(time.Hour)); err != nil {
+		if err := db.PauseSubscription(ctx, asRead, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if p := read().PausedUntil; !p.IsZero() {
+			t.Errorf("a run that read the subscription before it was enabled again paused it until %v", p)
+		}
+		// A replay ends it, and a run under way does not pause it again.
+		asRead = read()
+		if err := db.PauseSubscription(ctx, asRead, now.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		msg := pass.OutboundMessage{Tenant: "demo", SubscriptionID: "wh_1", ID: "msg_1", Stream: "s1", Type: "pass.updated",
@@ -413,8 +423,14 @@ func TestPauseSubscription(t *testing.T) {
 		if n, err := db.ReplayMessages(ctx, "demo", "wh_1", "msg_1", time.Time{}); n != 1 || err != nil {
 			t.Fatalf("replay: %d, %v", n, err)
 		}
-		if p := pausedUntil(); !p.IsZero() {
+		if p := read().PausedUntil; !p.IsZero() {
 			t.Errorf("replayed, still paused until %v", p)
+		}
+		if err := db.PauseSubscription(ctx, asRead, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if p := read().PausedUntil; !p.IsZero() {
+			t.Errorf("a run that read the subscription before the replay paused it until %v", p)
 		}
 	})
 }

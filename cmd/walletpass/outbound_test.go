@@ -256,7 +256,11 @@ func TestOutboundWebhooks(t *testing.T) {
 	}
 	// Spared (as after a 429): the subscription says until when; enabled
 	// again (the organiser mended the endpoint), it is not.
-	if err := s.db.PauseSubscription(context.Background(), "demo", created.ID, time.Now().Add(time.Hour)); err != nil {
+	asRead, err := s.db.Subscription(context.Background(), "demo", created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.PauseSubscription(context.Background(), *asRead, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	st, body = call("GET", "/api/demo/webhooks/"+created.ID, reader, nil)
@@ -265,7 +269,8 @@ func TestOutboundWebhooks(t *testing.T) {
 		t.Errorf("get while spared: %d %s", st, body)
 	}
 	for _, on := range []bool{false, true} {
-		if st, body := call("PATCH", "/api/demo/webhooks/"+created.ID, writer, map[string]any{"enabled": on}); st != 200 {
+		if st, body := call("PATCH", "/api/demo/webhooks/"+created.ID, writer, map[string]any{"enabled": on}); st != 200 ||
+			(on && strings.Contains(string(body), "pausedUntil")) {
 			t.Errorf("enabled %v: %d %s", on, st, body)
 		}
 	}
