@@ -186,28 +186,41 @@ func (s *Service) apply(ctx context.Context, t Ticket, template string, supersed
 // that listed the passes before p existed, and missed it. It is applied
 // now: a new version, and for an erasure the first version's stored form
 // dropped.
+//
+// The rewrite may also have reached p meanwhile (it listed the passes
+// just after p was stored): the update is then a conflict, and p is read
+// again and brought up to date from there, if it still needs it.
 func (s *Service) afterCreate(ctx context.Context, p *Pass, raw Ticket) (*Pass, bool, error) {
-	t := raw
-	if err := s.withNotice(ctx, &t); err != nil {
-		return nil, false, err
-	}
-	if err := s.withoutErased(ctx, &t); err != nil {
-		return nil, false, err
-	}
-	erased := (p.Ticket.HolderName != "" || p.Ticket.HolderEmail != "") && t.HolderName == "" && t.HolderEmail == ""
-	if t.Notice == p.Ticket.Notice && !erased {
-		return p, true, nil
-	}
-	next, _, err := s.update(ctx, p, t, Change{Erased: erased})
-	if err != nil {
-		return nil, false, err
-	}
-	if erased {
-		if _, _, err := s.Erasures.DropVersionFiles(ctx, p.Tenant, p.SerialNumber, next.Version); err != nil {
+	cur := p
+	for attempt := 1; ; attempt++ {
+		t := raw
+		if err := s.withNotice(ctx, &t); err != nil {
 			return nil, false, err
 		}
+		if err := s.withoutErased(ctx, &t); err != nil {
+			return nil, false, err
+		}
+		erased := (cur.Ticket.HolderName != "" || cur.Ticket.HolderEmail != "") && t.HolderName == "" && t.HolderEmail == ""
+		if t.Notice == cur.Ticket.Notice && !erased {
+			return cur, true, nil
+		}
+		next, _, err := s.update(ctx, cur, t, Change{Erased: erased})
+		if KindOf(err) == KindConflict && attempt < 3 {
+			if cur, err = s.Passes.GetPass(ctx, p.Tenant, p.SerialNumber); err != nil {
+				return nil, false, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if erased {
+			if _, _, err := s.Erasures.DropVersionFiles(ctx, p.Tenant, p.SerialNumber, next.Version); err != nil {
+				return nil, false, err
+			}
+		}
+		return next, true, nil
 	}
-	return next, true, nil
 }
 
 func (s *Service) store(ctx context.Context, p *Pass, r Rendered, now time.Time) error {

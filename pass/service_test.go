@@ -996,6 +996,58 @@ func TestCreationMeetsAnErasure(t *testing.T) {
 	}
 }
 
+// rewrittenMeanwhile is a pass store on which another writer (an
+// erasure's rewrite that listed the new pass) stores a version of a pass
+// just before the first update of it: that update is then a conflict.
+type rewrittenMeanwhile struct {
+	*meanwhile
+	rewrite func(ctx context.Context, next *pass.Pass) error
+}
+
+func (r *rewrittenMeanwhile) UpdatePass(ctx context.Context, next *pass.Pass, follow []pass.NewTask) error {
+	if r.rewrite != nil {
+		rw := r.rewrite
+		r.rewrite = nil
+		if err := rw(ctx, next); err != nil {
+			return err
+		}
+	}
+	return r.DB.UpdatePass(ctx, next, follow)
+}
+
+// TestCreationMeetsAnErasureTwice: the erasure's own rewrite reaches the
+// new pass before the creation brings it up to date; the creation reads
+// it again, finds it erased, and does not fail the sync.
+func TestCreationMeetsAnErasureTwice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Erasures = b.db
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant = "demo"
+	store := &rewrittenMeanwhile{meanwhile: &meanwhile{DB: b.db, before: func(ctx context.Context, _ *pass.Pass) error {
+		return b.db.AddErasure(ctx, "demo", pass.ErasureSubject(tk.FileID, ""), time.UnixMilli(1_800_000_000_000))
+	}}}
+	eraser := &pass.Eraser{Service: &pass.Service{Passes: b.db, Packager: b.svc.Packager, Erasures: b.db, Clock: b.svc.Clock},
+		Store: b.db, Blobs: b.blob, Clock: b.svc.Clock}
+	store.rewrite = func(ctx context.Context, _ *pass.Pass) error {
+		_, err := eraser.Erase(ctx, pass.ErasureRequest{Tenant: "demo", FileID: tk.FileID, Why: "request"})
+		return err
+	}
+	b.svc.Passes = store
+	p, _, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	got, err := b.db.GetPass(ctx, "demo", p.SerialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Ticket.HolderName != "" || got.Ticket.HolderEmail != "" {
+		t.Errorf("the pass: v%d holder %q %q; want it without the holder", got.Version, got.Ticket.HolderName, got.Ticket.HolderEmail)
+	}
+}
+
 // TestCreationMeetsANotice: an organiser's notice arrives while a ticket's
 // first pass is being made (its performance's rewrite did not list it);
 // the pass stored shows the notice at once.
