@@ -3,14 +3,16 @@
 #   docker build -t walletpass .
 # Without access to an image registry, `make image` builds the same final
 # image from a binary built on this machine (deploy/Dockerfile.prebuilt).
-# The build context's .git, when there is one, stamps the VCS revision
+# The build context's .git, when git can read it (not a worktree's or a
+# submodule's, which point outside the context), stamps the VCS revision
 # (walletpass version, walletpass_build_info).
 FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -buildvcs=auto -tags timetzdata -ldflags "-s -w" -o /out/walletpass ./cmd/walletpass \
+RUN vcs=false; if git status --porcelain >/dev/null 2>&1; then vcs=true; fi \
+ && CGO_ENABLED=0 go build -trimpath -buildvcs=$vcs -tags timetzdata -ldflags "-s -w" -o /out/walletpass ./cmd/walletpass \
  && mkdir -p /out/data /out/etc/ssl/certs \
  && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/
 
