@@ -62,6 +62,18 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 	switch {
 	case len(ref.Details) > 0 && canMap:
 		o, err = ds.OrderFromDetails(ctx, ref.Tenant, ref.Details)
+		if KindOf(err) == KindInvalid && (ref.SecretToken != "" || ref.OrderID != 0) {
+			// The body is not an order (SecuTix's webhook carried one the
+			// mapping cannot read): the order is read from SecuTix.
+			s.timeline(ctx, ref.Tenant, ref.SecretToken, ref.FileID, "warning", correlationID,
+				"the order webhook's body could not be read ("+err.Error()+"); the order is read from SecuTix")
+			if ref.SecretToken != "" {
+				o, err = s.Orders.OrderBySecret(ctx, ref.Tenant, ref.SecretToken)
+			} else {
+				o, err = s.Orders.OrderByOrderID(ctx, ref.Tenant, ref.OrderID)
+			}
+			break
+		}
 		if err == nil && s.revives(ctx, ref.Tenant, o) {
 			// The body would bring a cancelled ticket back: a webhook sent
 			// again late, or retried after the refund. SecuTix decides.

@@ -209,3 +209,50 @@ func TestVoidOnlyNotesCapped(t *testing.T) {
 		t.Errorf("%d void-only notes for 30 cancelled movements, want 20 and one that counts the rest", notes)
 	}
 }
+
+// unreadableDetails is an order source whose order webhook bodies cannot
+// be read (OrderFromDetails: KindInvalid); the order itself is read from
+// SecuTix.
+type unreadableDetails struct {
+	staticOrders
+	fetched int
+}
+
+func (u *unreadableDetails) OrderBySecret(ctx context.Context, tenant, secret string) (*pass.Order, error) {
+	u.fetched++
+	return u.staticOrders.OrderBySecret(ctx, tenant, secret)
+}
+
+func (u *unreadableDetails) OrderFromDetails(context.Context, string, []byte) (*pass.Order, error) {
+	return nil, pass.Errorf(pass.KindInvalid, "secutix: the order webhook's body is not an order")
+}
+
+// TestUnreadableWebhookBodyIsFetched: an order webhook whose body cannot
+// be read as an order (it never will be) makes the sync read the order
+// from SecuTix, with a warning on its timeline, instead of failing for
+// good.
+func TestUnreadableWebhookBodyIsFetched(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant = "demo"
+	o := pass.Order{Tenant: "demo", FileID: tk.FileID, OrderID: tk.OrderID, SecretToken: tk.OrderSecretToken, Tickets: []pass.Ticket{tk}}
+	src := &unreadableDetails{staticOrders: staticOrders{o}}
+	s := staticSyncer(b, o)
+	s.Orders = src
+	res, err := s.SyncOrder(ctx, pass.OrderRef{Tenant: "demo", SecretToken: tk.OrderSecretToken, Details: []byte(`{"orderDetailsData":{"orderId":1,"movementDatas":0}}`)}, "v2")
+	if err != nil || len(res.Changed) != 1 || src.fetched != 1 {
+		t.Fatalf("sync: %d changed, %d fetched, %v; want the order read from SecuTix", len(res.Changed), src.fetched, err)
+	}
+	tl, err := b.db.Timeline(ctx, "demo", tk.OrderSecretToken, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range tl {
+		if e.Kind == "warning" && strings.Contains(e.Detail, "could not be read") {
+			return
+		}
+	}
+	t.Errorf("no warning on the timeline: %+v", tl)
+}

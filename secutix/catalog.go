@@ -158,7 +158,7 @@ func (c *Client) view(ctx context.Context, perfIDs []int64) (*catView, error) {
 	if !cat.posKnown {
 		body, err := c.call(ctx, MethodGetPOSConfig, map[string]any{}, "")
 		if err != nil {
-			return nil, err
+			return nil, notFoundIsUnavailable(err)
 		}
 		root, err := decodeNode(body)
 		if err != nil {
@@ -394,11 +394,16 @@ func (c *Client) fetchCatalog(ctx context.Context, now time.Time) error {
 	}
 	body, err := c.call(ctx, MethodGetCatalogDetailed, req, "")
 	if err != nil {
-		return err
+		return notFoundIsUnavailable(err)
 	}
 	root, err := decodeNode(body)
 	if err != nil {
 		return malformed(MethodGetCatalogDetailed, err)
+	}
+	if _, ok := get(root, "catalogData").(map[string]any); !ok {
+		// No catalogue at all (null, a list): not one that dropped every
+		// performance. What is cached stands.
+		return pass.Errorf(pass.KindUnavailable, "secutix: %s: the answer has no catalogData object", MethodGetCatalogDetailed)
 	}
 	prev := cat.perfs
 	if prev == nil && c.cfg.Catalogs != nil {
@@ -420,6 +425,17 @@ func (c *Client) fetchCatalog(ctx context.Context, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// notFoundIsUnavailable: SecuTix's "not found" for the point of sale or
+// its catalogue is the institution's configuration failing, not a
+// performance missing from the catalogue (which is what KindNotFound says
+// to the callers of Performance).
+func notFoundIsUnavailable(err error) error {
+	if pass.KindOf(err) == pass.KindNotFound {
+		return pass.Wrap(pass.KindUnavailable, err, "secutix: the point of sale or its catalogue is not found")
+	}
+	return err
 }
 
 // indexCatalog indexes catalogData's performances by id:

@@ -364,6 +364,11 @@ func (c *Client) orderFromDetails(ctx context.Context, tenant string, body []byt
 	}
 	r, err := parseOrder(body)
 	if err != nil {
+		if !fetched {
+			// A webhook's body that is not an order never will be:
+			// invalid, so that the sync reads the order from SecuTix.
+			return nil, pass.Wrap(pass.KindInvalid, err, "secutix: the order webhook's body is not an order")
+		}
 		return nil, err
 	}
 	if r.onlySales() {
@@ -741,7 +746,25 @@ func (c *Client) authenticate(ctx context.Context) (string, error) {
 		}
 		return "", pass.Errorf(pass.KindUnavailable, "%s: the answer has no token", prefix)
 	}
+	if !headerToken(res.Token) {
+		// Sent as it is, it would reach SecuTix cut (a space) or fail
+		// every request here (a line break), and stay cached.
+		return "", pass.Errorf(pass.KindUnavailable, "%s: the answer's token cannot be sent in a header", prefix)
+	}
 	return res.Token, nil
+}
+
+// headerToken reports whether s can be sent as it is after "Bearer " in
+// an Authorization header: visible ASCII, no space. (RFC 6750's tokens
+// are narrower; SecuTix's form is not on record, so only what a header
+// cannot carry is refused.)
+func headerToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // retryAfter builds the error for HTTP 429 and 509.

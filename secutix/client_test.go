@@ -834,3 +834,57 @@ func TestCatalogRefreshBlocksNoOne(t *testing.T) {
 		t.Errorf("the refreshing sync: %v", err)
 	}
 }
+
+// TestCatalogueWithoutCatalogData: a catalogue answer that holds no
+// catalogue at all (null) is not taken as one that dropped every
+// performance: the cached catalogue stands, orders still map, and the
+// stored copy that other instances read is not replaced by the null.
+func TestCatalogueWithoutCatalogData(t *testing.T) {
+	t.Parallel()
+	var now atomic.Int64
+	now.Store(fixedNow.UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
+	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: tenant, Institution: "CSANDBOX", Operator: operator, Partner: partner,
+		Secret: secret, QuotaPerMinute: 100000, Now: clock, CatalogInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var empty atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("/sandbox/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/getCatalogDetailed") && empty.Load() {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`null`))
+			return
+		}
+		sb.Handler().ServeHTTP(w, r)
+	}))
+	srv := httptest.NewServer(mux)
+	defer func() { srv.Close(); sb.Close() }()
+	store := &memCatalogs{}
+	cl, err := secutix.New(secutix.Config{Tenant: tenant, BaseURL: srv.URL + "/sandbox/secutix", Operator: operator, Partner: partner,
+		Secret: secret, HTTPClient: srv.Client(), RequestsPerMinute: 100000, InProgressDelay: time.Millisecond,
+		CatalogInterval: -1, Clock: clock, Catalogs: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := sb.CreateOrder(fakesecutix.OrderRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := cl.OrderByFileID(ctx, tenant, o.FileID); err != nil {
+		t.Fatal(err)
+	}
+	now.Add(int64(2 * time.Hour)) // stale: the next sync reads the catalogue again
+	empty.Store(true)
+	defer func() {
+		if stored, _, _, err := store.LoadCatalog(ctx, ""); err != nil || !strings.Contains(string(stored), "catalogData") {
+			t.Errorf("the stored catalogue after a null answer: %.80s (%v)", stored, err)
+		}
+	}()
+	got, err := cl.OrderByFileID(ctx, tenant, o.FileID)
+	if err != nil || len(got.Tickets) == 0 {
+		t.Fatalf("after a catalogue answer of null: %v, %d tickets; want the order mapped from the cached catalogue", err, len(got.Tickets))
+	}
+}

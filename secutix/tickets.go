@@ -75,6 +75,13 @@ func (c *Client) TicketStates(ctx context.Context, tenant string, performanceID 
 		}
 		fresh := 0
 		for _, s := range res.Summaries {
+			if s.TicketID <= 0 {
+				// No ticket to compare (a summary without its id): left
+				// out, or reconciliation would compare its state with
+				// every pass whose ticket id is unknown.
+				fresh++
+				continue
+			}
 			if id := int64(s.TicketID); !seen[id] {
 				seen[id] = true
 				fresh++

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -86,11 +87,31 @@ func decodeObject(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return errorf("the body must be a JSON object: %s", jsonMsg(err))
 	}
-	if dec.More() {
+	// Only the end of the body may follow: dec.More is false, and
+	// dec.Token an error other than io.EOF, before a stray ] or }.
+	if _, err := dec.Token(); err != io.EOF {
 		return errorf("the body must be a single JSON object")
 	}
-	if _, err := dec.Token(); err == nil {
-		return errorf("the body must be a single JSON object")
+	return nil
+}
+
+// foldKey files the member of raw whose key is name but for its case
+// under name, as encoding/json would match it to a field; more than one
+// such member is an error (which one encoding/json takes depends on their
+// order, which raw does not keep).
+func foldKey(raw map[string]json.RawMessage, name string) error {
+	var found []string
+	for k := range raw {
+		if strings.EqualFold(k, name) {
+			found = append(found, k)
+		}
+	}
+	switch {
+	case len(found) > 1:
+		return errorf("%s is given more than once (%s)", name, strings.Join(found, ", "))
+	case len(found) == 1 && found[0] != name:
+		raw[name] = raw[found[0]]
+		delete(raw, found[0])
 	}
 	return nil
 }
@@ -254,12 +275,24 @@ func ParseV2(body []byte) ([]V2Order, error) {
 		if err := decodeObject(it, &raw); err != nil {
 			return nil, errorf("order %d: %s", i, err.Error())
 		}
+		// The keys are read as the sync's parser reads them: case
+		// folded (encoding/json); two spellings of one are ambiguous.
+		for _, k := range []string{"orderDetailsData", "orderId", "orderSecretId"} {
+			if err := foldKey(raw, k); err != nil {
+				return nil, errorf("order %d: %s", i, err.Error())
+			}
+		}
 		details := bytes.TrimSpace(it)
 		if inner, ok := raw["orderDetailsData"]; ok {
 			details = bytes.TrimSpace(inner)
 			raw = nil
 			if err := decodeObject(inner, &raw); err != nil {
 				return nil, errorf("order %d: orderDetailsData: %s", i, err.Error())
+			}
+			for _, k := range []string{"orderId", "orderSecretId"} {
+				if err := foldKey(raw, k); err != nil {
+					return nil, errorf("order %d: orderDetailsData: %s", i, err.Error())
+				}
 			}
 		}
 		id, err := optionalID(raw, "orderId")

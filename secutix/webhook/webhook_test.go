@@ -114,3 +114,26 @@ func FuzzParseV2(f *testing.F) {
 		}
 	})
 }
+
+// TestParseV2AsTheSyncReadsIt: a body with a stray } or ] after the order
+// is refused, and the order's keys are read case folded, as the sync's
+// parser reads them; two spellings of one key are refused.
+func TestParseV2AsTheSyncReadsIt(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		body string
+		id   int64
+		ok   bool
+	}{
+		{`{"orderId":"1"}}`, 0, false},
+		{`{"orderDetailsData":{"orderId":1}}]`, 0, false},
+		{`{"orderDetailsData":{"OrderId":5}}`, 5, true},
+		{`{"ORDERDETAILSDATA":{"orderId":6}}`, 6, true},
+		{`{"orderDetailsData":{"orderId":1,"ORDERID":2}}`, 0, false},
+	} {
+		orders, err := ParseV2([]byte(c.body))
+		if (err == nil) != c.ok || (c.ok && (len(orders) != 1 || orders[0].OrderID != c.id)) {
+			t.Errorf("%s: %+v, %v; want ok %v, order %d", c.body, orders, err, c.ok, c.id)
+		}
+	}
+}
