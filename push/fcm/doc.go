@@ -34,7 +34,9 @@
 //	Retry        429 QUOTA_EXCEEDED, 503 UNAVAILABLE, 500 INTERNAL, any
 //	             other 5xx; no answer within Config.Timeout
 //	             ("DEADLINE_EXCEEDED") or FCM unreachable ("UNAVAILABLE")
-//	ConfigError  403 SENDER_ID_MISMATCH, 401 THIRD_PARTY_AUTH_ERROR, and
+//	ConfigError  403 SENDER_ID_MISMATCH, 401 THIRD_PARTY_AUTH_ERROR (and
+//	             its older name APNS_AUTH_ERROR, as the Firebase client
+//	             reads it), and
 //	             without an FCM code 401 UNAUTHENTICATED, 403
 //	             PERMISSION_DENIED, 404 NOT_FOUND (a wrong endpoint); the
 //	             token endpoint refusing the service-account key (a 4xx but
