@@ -122,7 +122,7 @@ func parseJWKS(data []byte) ([]publicKey, error) {
 	var keys []publicKey
 	for _, raw := range set.Keys {
 		var k jwk
-		if json.Unmarshal(raw, &k) != nil {
+		if json.Unmarshal(raw, &k) != nil || caseVariant(raw) {
 			continue
 		}
 		if pk, ok := k.publicKey(); ok {
@@ -133,6 +133,28 @@ func parseJWKS(data []byte) ([]publicKey, error) {
 		return nil, errors.New("the JWKS holds no usable signing key")
 	}
 	return keys, nil
+}
+
+// jwkNames are the member names of a JWK that jwk reads.
+var jwkNames = []string{"kty", "use", "key_ops", "alg", "kid", "n", "e", "crv", "x", "y"}
+
+// caseVariant reports whether the JWK raw spells one of jwkNames in
+// another case ("USE"): member names are case-sensitive (RFC 7517), and
+// encoding/json would read it as the member, which the key does not have.
+// Such a key is left out rather than guessed at.
+func caseVariant(raw json.RawMessage) bool {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) != nil {
+		return true
+	}
+	for name := range members {
+		for _, m := range jwkNames {
+			if name != m && strings.EqualFold(name, m) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // publicKey returns the key k describes, and false when k is not a usable
