@@ -490,6 +490,39 @@ func TestOverlappingSyncsTellTheClassOnce(t *testing.T) {
 	}
 }
 
+// TestCancellationUndoneBeforeItsPatch: the cancellation's message went
+// out but its INACTIVE patch failed, and the ticket is valid again before
+// the retry: the message goes all the same.
+func TestCancellationUndoneBeforeItsPatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	p := b.create(t, ticket(1))
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	ref := pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.State = pass.TicketCancelled })
+	oid := google.ObjectID(issuerID, "demo", p.SerialNumber)
+	b.fake.Fail(fakegoogle.Failure{Method: http.MethodPatch, PathPrefix: "/walletobjects/v1/eventTicketObject/" + oid, Status: http.StatusServiceUnavailable})
+	if err := b.syncer.Sync(ctx, ref, ""); pass.KindOf(err) != pass.KindUnavailable {
+		t.Fatalf("the cancellation's sync: %v, want Google unavailable", err)
+	}
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.State = pass.TicketValid; tk.Barcode = "BC1-REPRINT" })
+	if err := b.syncer.Sync(ctx, ref, ""); err != nil {
+		t.Fatal(err)
+	}
+	o := b.object(t, p)
+	for _, id := range messageIDs(o.Messages) {
+		if strings.HasSuffix(id, "-cancelled") {
+			t.Errorf("messages %v keep the cancellation's", messageIDs(o.Messages))
+		}
+	}
+	if o.State != google.StateActive {
+		t.Errorf("state %s, want %s", o.State, google.StateActive)
+	}
+}
+
 // TestCancellationUndone: a ticket cancelled and then valid again (a
 // reprint brought it back) turns ACTIVE at Google, its holder is told it
 // is valid again (once), and the message that said it was cancelled is

@@ -175,12 +175,14 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 		if err := s.Store.PutGoogleObject(ctx, rec); err != nil {
 			return 0, err
 		}
-		if rec.State == StateInactive && state != StateInactive {
+		if (rec.State == StateInactive || before.Status == string(pass.StatusVoided)) && state != StateInactive {
 			// Valid again: the message that said it was cancelled goes
 			// (the patch writes the list without it; Google has no call
-			// that removes one message). Decided by the state Google
-			// shows, which moves only once the patch is through: a retry
-			// after a failed patch removes it too.
+			// that removes one message). Either record may say so: the
+			// state Google shows moves only once a patch is through (a
+			// retry after a failed valid-again patch), and what the
+			// holder was told moves before it (a cancellation whose
+			// INACTIVE patch failed before the ticket came back).
 			if err := s.withoutCancellation(ctx, tn, obj); err != nil {
 				return 0, err
 			}
