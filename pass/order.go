@@ -41,10 +41,15 @@ type OrderSource interface {
 }
 
 // DetailsSource maps an order SecuTix sent whole (OrderRef.Details),
-// fetching only what the details lack.
+// fetching only what the details lack. Details that are not an order
+// (they never will be) give an error wrapping ErrDetailsUnreadable.
 type DetailsSource interface {
 	OrderFromDetails(ctx context.Context, tenant string, details []byte) (*Order, error)
 }
+
+// ErrDetailsUnreadable is returned, wrapped, by DetailsSource for details
+// that cannot be read as an order: the order is then read from SecuTix.
+var ErrDetailsUnreadable = &Error{Kind: KindInvalid, Message: "the order webhook's body is not an order"}
 
 // RetryAfterError is an Unavailable error that says when to try again.
 type RetryAfterError struct {

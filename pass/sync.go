@@ -62,7 +62,7 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 	switch {
 	case len(ref.Details) > 0 && canMap:
 		o, err = ds.OrderFromDetails(ctx, ref.Tenant, ref.Details)
-		if KindOf(err) == KindInvalid && (ref.SecretToken != "" || ref.OrderID != 0) {
+		if errors.Is(err, ErrDetailsUnreadable) && (ref.SecretToken != "" || ref.OrderID != 0) {
 			// The body is not an order (SecuTix's webhook carried one the
 			// mapping cannot read): the order is read from SecuTix.
 			s.timeline(ctx, ref.Tenant, ref.SecretToken, ref.FileID, "warning", correlationID,

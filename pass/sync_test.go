@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -216,6 +217,9 @@ func TestVoidOnlyNotesCapped(t *testing.T) {
 type unreadableDetails struct {
 	staticOrders
 	fetched int
+	// mapping: the details are an order the mapping refuses (another
+	// KindInvalid), which reading it again from SecuTix cannot change.
+	mapping bool
 }
 
 func (u *unreadableDetails) OrderBySecret(ctx context.Context, tenant, secret string) (*pass.Order, error) {
@@ -224,7 +228,10 @@ func (u *unreadableDetails) OrderBySecret(ctx context.Context, tenant, secret st
 }
 
 func (u *unreadableDetails) OrderFromDetails(context.Context, string, []byte) (*pass.Order, error) {
-	return nil, pass.Errorf(pass.KindInvalid, "secutix: the order webhook's body is not an order")
+	if u.mapping {
+		return nil, pass.Errorf(pass.KindInvalid, "secutix: no ticket of the order maps")
+	}
+	return nil, fmt.Errorf("secutix: %w: movementDatas is not a list", pass.ErrDetailsUnreadable)
 }
 
 // TestUnreadableWebhookBodyIsFetched: an order webhook whose body cannot
@@ -249,10 +256,17 @@ func TestUnreadableWebhookBodyIsFetched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	found := false
 	for _, e := range tl {
-		if e.Kind == "warning" && strings.Contains(e.Detail, "could not be read") {
-			return
-		}
+		found = found || (e.Kind == "warning" && strings.Contains(e.Detail, "could not be read"))
 	}
-	t.Errorf("no warning on the timeline: %+v", tl)
+	if !found {
+		t.Errorf("no warning on the timeline: %+v", tl)
+	}
+	// Details the mapping refuses are not read again from SecuTix.
+	refused := &unreadableDetails{staticOrders: staticOrders{o}, mapping: true}
+	s.Orders = refused
+	if _, err := s.SyncOrder(ctx, pass.OrderRef{Tenant: "demo", SecretToken: tk.OrderSecretToken, Details: []byte(`{"orderDetailsData":{"orderId":1}}`)}, "v2"); pass.KindOf(err) != pass.KindInvalid || refused.fetched != 0 {
+		t.Errorf("details the mapping refuses: %v, %d fetches; want the refusal and none", err, refused.fetched)
+	}
 }

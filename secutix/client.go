@@ -367,7 +367,7 @@ func (c *Client) orderFromDetails(ctx context.Context, tenant string, body []byt
 		if !fetched {
 			// A webhook's body that is not an order never will be:
 			// invalid, so that the sync reads the order from SecuTix.
-			return nil, pass.Wrap(pass.KindInvalid, err, "secutix: the order webhook's body is not an order")
+			return nil, fmt.Errorf("secutix: %w: %w", pass.ErrDetailsUnreadable, err)
 		}
 		return nil, err
 	}

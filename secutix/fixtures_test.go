@@ -2,6 +2,7 @@ package secutix_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -208,5 +209,22 @@ func TestContactGone(t *testing.T) {
 	}
 	if n := len(seen["getContactData"]); n != 1 {
 		t.Errorf("%d getContactData calls, want 1", n)
+	}
+}
+
+// TestUnreadableDetails: a webhook's order details of the wrong shape are
+// unreadable (pass.ErrDetailsUnreadable, so that the sync reads the order
+// from SecuTix), not a SecuTix failure to retry.
+func TestUnreadableDetails(t *testing.T) {
+	t.Parallel()
+	srv, _ := fixtureServer(t, map[string]string{"getCatalogDetailed": "catalog.json", "getPOSConfig": "pos-config.json"})
+	cl, err := secutix.New(secutix.Config{Tenant: "demo", BaseURL: srv.URL, Operator: "MOSA_WALLET", Partner: "p", Secret: "s",
+		HTTPClient: srv.Client(), RequestsPerMinute: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.OrderFromDetails(t.Context(), "demo", []byte(`{"orderDetailsData":{"orderId":1,"movementDatas":0}}`))
+	if !errors.Is(err, pass.ErrDetailsUnreadable) || pass.KindOf(err) != pass.KindInvalid {
+		t.Errorf("details of the wrong shape: %v (kind %v), want ErrDetailsUnreadable", err, pass.KindOf(err))
 	}
 }
