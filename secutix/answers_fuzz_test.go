@@ -435,11 +435,13 @@ func ticketListing(pages [][]byte, size int, perf int64) (want []pass.TicketStat
 		if r != readOK {
 			return nil, nil, anyIDLess, r
 		}
-		fresh := 0
+		fresh, withID := 0, 0
 		for _, s := range p.summaries {
 			if s.id <= 0 {
-				anyIDLess = true
+				anyIDLess = true // left out: no ticket to compare
+				continue
 			}
+			withID++
 			if seen[s.id] {
 				continue
 			}
@@ -450,7 +452,7 @@ func ticketListing(pages [][]byte, size int, perf int64) (want []pass.TicketStat
 			}
 			want = append(want, pass.TicketStatus{TicketID: s.id, PerformanceID: perf, State: wireState(s.state)})
 		}
-		if k > 0 && len(p.summaries) > 0 && fresh == 0 {
+		if k > 0 && withID > 0 && fresh == 0 {
 			return nil, nil, anyIDLess, readFails // SecuTix does not follow the pagination
 		}
 		if len(p.summaries) == 0 || (!p.truncated && len(p.summaries) < size) {
@@ -482,6 +484,9 @@ func FuzzTicketStates(f *testing.F) {
 	// Summaries without a ticket id: left out.
 	f.Add(uint8(7), []byte(`{"tiCketSummAries":[{},null,{"ticketId":-5,"ticketState":"VALID"}]}`), emptyTicketPage, emptyTicketPage)
 	f.Add(uint8(5), list, list, emptyTicketPage) // the pagination not followed
+	// ... also when each page holds a summary without an id besides.
+	idless := bytes.Replace(list, []byte(`"ticketSummaries":[`), []byte(`"ticketSummaries":[{},`), 1)
+	f.Add(uint8(5), idless, idless, emptyTicketPage)
 	f.Add(uint8(1), []byte(`{"truncated":true,"ticketSummaries":[{"ticketId":"1","ticketState":"PRINTED"},{"ticketId":2,"ticketState":"canceled","performanceId":"10228231109243"}]}`),
 		[]byte(`{"truncated":false,"ticketSummaries":[{"ticketId":3,"ticketState":" valid ","performanceId":null},{"ticketId":4,"performanceId":900}]}`), emptyTicketPage)
 	f.Add(uint8(7), []byte(`{"truncated":true,"ticketSummaries":[]}`), list, list)

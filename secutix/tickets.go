@@ -73,15 +73,15 @@ func (c *Client) TicketStates(ctx context.Context, tenant string, performanceID 
 		if err := json.Unmarshal(body, &res); err != nil {
 			return nil, malformed(MethodListTicketsByCriteria, err)
 		}
-		fresh := 0
+		fresh, withID := 0, 0
 		for _, s := range res.Summaries {
 			if s.TicketID <= 0 {
 				// No ticket to compare (a summary without its id): left
 				// out, or reconciliation would compare its state with
 				// every pass whose ticket id is unknown.
-				fresh++
 				continue
 			}
+			withID++
 			if id := int64(s.TicketID); !seen[id] {
 				seen[id] = true
 				fresh++
@@ -94,7 +94,7 @@ func (c *Client) TicketStates(ctx context.Context, tenant string, performanceID 
 			st, _ := ticketState(s.TicketState.String())
 			out = append(out, pass.TicketStatus{TicketID: int64(s.TicketID), PerformanceID: performanceID, State: st})
 		}
-		if page > 0 && len(res.Summaries) > 0 && fresh == 0 {
+		if page > 0 && withID > 0 && fresh == 0 {
 			// The page holds only tickets of the pages before: SecuTix did
 			// not honour startPosition, and asking on would loop.
 			return nil, pass.Errorf(pass.KindUnavailable,
