@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"walletpass/internal/httpx"
+	"walletpass/internal/strs"
 	"walletpass/pass"
 )
 
@@ -746,25 +747,14 @@ func (c *Client) authenticate(ctx context.Context) (string, error) {
 		}
 		return "", pass.Errorf(pass.KindUnavailable, "%s: the answer has no token", prefix)
 	}
-	if !headerToken(res.Token) {
-		// Sent as it is, it would reach SecuTix cut (a space) or fail
-		// every request here (a line break), and stay cached.
+	if !strs.VisibleASCII(res.Token) {
+		// Sent as it is after "Bearer ", it would reach SecuTix cut (a
+		// space) or fail every request here (a line break), and stay
+		// cached. (RFC 6750's tokens are narrower; SecuTix's form is not
+		// on record, so only what a header cannot carry is refused.)
 		return "", pass.Errorf(pass.KindUnavailable, "%s: the answer's token cannot be sent in a header", prefix)
 	}
 	return res.Token, nil
-}
-
-// headerToken reports whether s can be sent as it is after "Bearer " in
-// an Authorization header: visible ASCII, no space. (RFC 6750's tokens
-// are narrower; SecuTix's form is not on record, so only what a header
-// cannot carry is refused.)
-func headerToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // retryAfter builds the error for HTTP 429 and 509.

@@ -14,3 +14,15 @@ func JoinNonEmpty(sep string, parts ...string) string {
 	}
 	return strings.Join(out, sep)
 }
+
+// VisibleASCII reports whether s is non-empty printable ASCII without
+// spaces: what a header value, a JWT header member or a log field takes
+// as it is.
+func VisibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return s != ""
+}

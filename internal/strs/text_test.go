@@ -12,3 +12,12 @@ func TestJoinNonEmpty(t *testing.T) {
 		t.Errorf("JoinNonEmpty = %q", got)
 	}
 }
+
+func TestVisibleASCII(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]bool{"ABC-123_x.y~": true, "": false, "a b": false, "a\nb": false, "é": false, "a\x7f": false} {
+		if got := strs.VisibleASCII(s); got != want {
+			t.Errorf("VisibleASCII(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
 
+	"walletpass/internal/strs"
 	"walletpass/pass"
 )
 
@@ -137,12 +138,12 @@ func (c Config) validate() (validated, error) {
 		v.authKey = key
 		if strings.TrimSpace(c.KeyID) == "" {
 			probs = append(probs, "KeyID is required with TokenKeyPEM")
-		} else if !printableASCII(c.KeyID) {
+		} else if !strs.VisibleASCII(c.KeyID) {
 			probs = append(probs, "KeyID must be printable ASCII")
 		}
 		if strings.TrimSpace(c.TeamID) == "" {
 			probs = append(probs, "TeamID is required with TokenKeyPEM")
-		} else if !printableASCII(c.TeamID) {
+		} else if !strs.VisibleASCII(c.TeamID) {
 			probs = append(probs, "TeamID must be printable ASCII")
 		}
 	default:
@@ -218,15 +219,4 @@ func parseAuthKey(pemBytes []byte) (*ecdsa.PrivateKey, []string) {
 		return nil, []string{"TokenKeyPEM must hold a P-256 key (ES256)"}
 	}
 	return key, nil
-}
-
-// printableASCII reports whether s is non-empty printable ASCII without
-// spaces (it goes into a JWT header and log lines).
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return s != ""
 }
