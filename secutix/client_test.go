@@ -769,12 +769,13 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// TestCatalogRefreshBlocksNoOne: while one sync refreshes the catalogue
-// from SecuTix (which may take minutes), another sync whose performance is
-// cached maps its order at once instead of waiting behind it.
-func TestCatalogRefreshBlocksNoOne(t *testing.T) {
-	t.Parallel()
-	var now atomic.Int64
+// wrappedSandbox is a sandbox whose catalogue changes no faster than it
+// is asked, on a clock the test moves (now), served behind wrap, which
+// sees every request first and may answer it itself (handled); and a
+// client of it, configured further by cfg.
+func wrappedSandbox(t *testing.T, now *atomic.Int64, wrap func(w http.ResponseWriter, r *http.Request) (handled bool),
+	cfg func(*secutix.Config)) (*fakesecutix.Sandbox, *secutix.Client) {
+	t.Helper()
 	now.Store(fixedNow.UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
 	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: tenant, Institution: "CSANDBOX", Operator: operator, Partner: partner,
@@ -782,24 +783,42 @@ func TestCatalogRefreshBlocksNoOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var blocking atomic.Bool
-	entered, release := make(chan struct{}, 1), make(chan struct{})
 	mux := http.NewServeMux()
 	mux.Handle("/sandbox/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !wrap(w, r) {
+			sb.Handler().ServeHTTP(w, r)
+		}
+	}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { srv.Close(); sb.Close() })
+	c := secutix.Config{Tenant: tenant, BaseURL: srv.URL + "/sandbox/secutix", Operator: operator, Partner: partner,
+		Secret: secret, HTTPClient: srv.Client(), RequestsPerMinute: 100000, InProgressDelay: time.Millisecond,
+		CatalogInterval: -1, Clock: clock}
+	if cfg != nil {
+		cfg(&c)
+	}
+	cl, err := secutix.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb, cl
+}
+
+// TestCatalogRefreshBlocksNoOne: while one sync refreshes the catalogue
+// from SecuTix (which may take minutes), another sync whose performance is
+// cached maps its order at once instead of waiting behind it.
+func TestCatalogRefreshBlocksNoOne(t *testing.T) {
+	t.Parallel()
+	var now atomic.Int64
+	var blocking atomic.Bool
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	sb, cl := wrappedSandbox(t, &now, func(_ http.ResponseWriter, r *http.Request) bool {
 		if strings.HasSuffix(r.URL.Path, "/getCatalogDetailed") && blocking.Load() {
 			entered <- struct{}{}
 			<-release
 		}
-		sb.Handler().ServeHTTP(w, r)
-	}))
-	srv := httptest.NewServer(mux)
-	defer func() { srv.Close(); sb.Close() }()
-	cl, err := secutix.New(secutix.Config{Tenant: tenant, BaseURL: srv.URL + "/sandbox/secutix", Operator: operator, Partner: partner,
-		Secret: secret, HTTPClient: srv.Client(), RequestsPerMinute: 100000, InProgressDelay: time.Millisecond,
-		CatalogInterval: -1, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+		return false
+	}, nil)
 	o, err := sb.CreateOrder(fakesecutix.OrderRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -842,32 +861,16 @@ func TestCatalogRefreshBlocksNoOne(t *testing.T) {
 func TestCatalogueWithoutCatalogData(t *testing.T) {
 	t.Parallel()
 	var now atomic.Int64
-	now.Store(fixedNow.UnixNano())
-	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
-	sb, err := fakesecutix.New(fakesecutix.Config{Tenant: tenant, Institution: "CSANDBOX", Operator: operator, Partner: partner,
-		Secret: secret, QuotaPerMinute: 100000, Now: clock, CatalogInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var empty atomic.Bool
-	mux := http.NewServeMux()
-	mux.Handle("/sandbox/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	store := &memCatalogs{}
+	sb, cl := wrappedSandbox(t, &now, func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.HasSuffix(r.URL.Path, "/getCatalogDetailed") && empty.Load() {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`null`))
-			return
+			return true
 		}
-		sb.Handler().ServeHTTP(w, r)
-	}))
-	srv := httptest.NewServer(mux)
-	defer func() { srv.Close(); sb.Close() }()
-	store := &memCatalogs{}
-	cl, err := secutix.New(secutix.Config{Tenant: tenant, BaseURL: srv.URL + "/sandbox/secutix", Operator: operator, Partner: partner,
-		Secret: secret, HTTPClient: srv.Client(), RequestsPerMinute: 100000, InProgressDelay: time.Millisecond,
-		CatalogInterval: -1, Clock: clock, Catalogs: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+		return false
+	}, func(c *secutix.Config) { c.Catalogs = store })
 	o, err := sb.CreateOrder(fakesecutix.OrderRequest{})
 	if err != nil {
 		t.Fatal(err)
