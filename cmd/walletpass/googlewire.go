@@ -77,7 +77,7 @@ func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfUR
 		}
 		g.callbacks.Verifiers[t.ID] = &google.CallbackVerifier{IssuerID: gc.IssuerID, KeysURL: keysURL}
 	}
-	g.syncer = &google.Syncer{Passes: db, Store: db, Tenants: tenants, Timeline: db}
+	g.syncer = &google.Syncer{Passes: db, Store: db, Tenants: tenants, Timeline: db, Leases: db}
 	if len(g.fakes) > 0 {
 		g.dev = devGoogleHandler(g.fakes, tenants)
 	}

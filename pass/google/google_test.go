@@ -93,6 +93,14 @@ func setup(t *testing.T, tweak func(*google.Issuer)) *bundle {
 	return &bundle{fake: fake, db: db, syncer: syncer, issuer: is, sa: sa, clock: clk, tag: clk.t.UnixMilli()}
 }
 
+// another returns a syncer as b's, with locks of its own (another
+// instance's, or a copy made to change a field).
+func (b *bundle) another() *google.Syncer {
+	s := b.syncer
+	return &google.Syncer{Passes: s.Passes, Store: s.Store, Tenants: s.Tenants, Timeline: s.Timeline, Queue: s.Queue,
+		Notices: s.Notices, Leases: s.Leases, Page: s.Page, Log: s.Log, Clock: s.Clock}
+}
+
 func ticket(movement int64) pass.Ticket {
 	zone, _ := time.LoadLocation("Europe/Zurich")
 	return pass.Ticket{
@@ -463,7 +471,7 @@ func TestOverlappingSyncsEndAtTheNewest(t *testing.T) {
 	if err := b.syncer.Sync(ctx, ref, "void"); err != nil {
 		t.Fatal(err)
 	}
-	late := *b.syncer
+	late := b.another()
 	late.Passes = &staleFirst{PassStore: b.db, stale: &valid}
 	b.fake.ClearRequests()
 	if err := late.Sync(ctx, ref, "late"); err != nil {
@@ -522,7 +530,7 @@ func TestOverlappingSyncsResync(t *testing.T) {
 	if err := b.syncer.Sync(ctx, ref, "void"); err != nil {
 		t.Fatal(err)
 	}
-	late := *b.syncer
+	late := b.another()
 	late.Passes = &staleFirst{PassStore: b.db, stale: &reseated}
 	late.Store = &staleRecord{GoogleStore: b.db, stale: old}
 	if err := late.Sync(ctx, ref, "late"); err != nil {

@@ -490,6 +490,43 @@ func TestOverlappingSyncsTellTheClassOnce(t *testing.T) {
 	}
 }
 
+// TestInstancesTellTheClassOnce: as TestOverlappingSyncsTellTheClassOnce,
+// with the two syncs on two instances that share the store (each with
+// its own locks): the class's lease keeps them apart.
+func TestInstancesTellTheClassOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	p1, p2 := b.create(t, ticket(1)), b.create(t, ticket(2))
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	later := func(tk *pass.Ticket) { tk.Event.Start = tk.Event.Start.Add(time.Hour) }
+	p1, p2 = b.update(t, p1, later), b.update(t, p2, later)
+	meet := &classReadsMeet{GoogleStore: b.db, arrived: make(chan struct{})}
+	b.syncer.Store, b.syncer.Leases = meet, b.db
+	other := b.another()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, s := range []*google.Syncer{b.syncer, other} {
+		p := []*pass.Pass{p1, p2}[i]
+		wg.Go(func() { errs[i] = s.Sync(ctx, pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}, "") })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl, ok := b.fake.EventTicketClass(google.ClassID(issuerID, "demo", p1.Ticket))
+	if !ok {
+		t.Fatal("no class")
+	}
+	if ids := messageIDs(cl.Messages); len(ids) != 1 || !strings.HasPrefix(ids[0], "time-") {
+		t.Errorf("class messages %v, want the new time once", ids)
+	}
+}
+
 // TestCancellationUndoneBeforeItsPatch: the cancellation's message went
 // out but its INACTIVE patch failed, and the ticket is valid again before
 // the retry: the message goes all the same.

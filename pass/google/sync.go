@@ -53,11 +53,21 @@ type Syncer struct {
 	// Notices gives a performance's newest notice, sent once as a message
 	// of its class; nil when notices are not kept.
 	Notices pass.NoticeStore
+	// Leases, when set, keep the instances that share the store from
+	// changing one class's record at once (see ensureClass).
+	Leases pass.Leases
 	// Page is how many objects SyncPerformance reads at a time (default 200).
 	Page  int
 	Log   *slog.Logger
 	Clock pass.Clock
+
+	// classLocks are this syncer's locks of classes (lockClass).
+	classLocks [64]sync.Mutex
 }
+
+// ClassLeaseTerm is the term of the lease a sync holds, renewed, while it
+// changes a class's record (Syncer.Leases).
+const ClassLeaseTerm = 30 * time.Second
 
 func (s *Syncer) now() time.Time { return s.Clock.Now() }
 
@@ -399,17 +409,27 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 	sum := sha256.Sum256(b)
 	hash := hex.EncodeToString(sum[:])
 	// Syncs of a class's passes run side by side (a performance's, a
-	// scan's, a save link's): one at a time reads and writes its record
-	// here, or two would both send the class's new time to every holder.
-	// (Instances do not share the lock: two of them can still meet here.)
+	// scan's, a save link's): one at a time changes its record, or two
+	// would both send the class's new time to every holder. The syncs of
+	// this instance take turns at a lock; those of instances sharing the
+	// store, when the record is to change, at a lease as well, and read
+	// the record again once they hold it.
 	unlock := s.lockClass(p.Tenant + "\x00" + cl.Id)
 	defer unlock()
-	rec, err := s.Store.GoogleClass(ctx, p.Tenant, cl.Id)
-	switch {
-	case errors.Is(err, pass.ErrNotFound):
-		rec = &pass.GoogleClass{Tenant: p.Tenant, ClassID: cl.Id}
-	case err != nil:
+	shown := mustJSON(classSeenOf(tn.Locale, p.Ticket))
+	rec, notice, err := s.classState(ctx, p, cl.Id)
+	if err != nil {
 		return nil, err
+	}
+	if s.Leases != nil && classChanges(p, rec, notice, hash, shown) {
+		release, err := pass.HoldLease(ctx, s.Leases, s.Clock, "google-class/"+p.Tenant+"/"+cl.Id, ClassLeaseTerm)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		if rec, notice, err = s.classState(ctx, p, cl.Id); err != nil {
+			return nil, err
+		}
 	}
 	if p.Status == pass.StatusVoided && rec.Hash != "" {
 		// A cancelled pass's event is as it was when it was cancelled (the
@@ -418,7 +438,6 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 		return rec, nil
 	}
 	now := s.now()
-	shown := mustJSON(classSeenOf(tn.Locale, p.Ticket))
 	dirty := rec.Shown != shown
 	// sent is the record as it is once the messages sent so far are: the
 	// class's hash before, what they told every holder, their notice, so
@@ -449,15 +468,9 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 	}
 	rec.Shown = shown
 	noticeID := rec.NoticeID
-	if s.Notices != nil && p.Ticket.Event.PerformanceID != 0 {
-		n, err := s.Notices.LatestNotice(ctx, p.Tenant, p.Ticket.Event.PerformanceID)
-		switch {
-		case err == nil && n.ID != rec.NoticeID:
-			msgs = append(msgs, NoticeMessage(tn.Locale, *n))
-			noticeID = n.ID
-		case err != nil && !errors.Is(err, pass.ErrNotFound):
-			return nil, err
-		}
+	if notice != nil && notice.ID != rec.NoticeID {
+		msgs = append(msgs, NoticeMessage(tn.Locale, *notice))
+		noticeID = notice.ID
 	}
 	if len(msgs) > 0 {
 		refused := func(id string, err error) {
@@ -509,18 +522,48 @@ func (s *Syncer) tellClass(ctx context.Context, tn *Tenant, rec *pass.GoogleClas
 		func(i int, err error) { refused(msgs[i].ID, err) }, done)
 }
 
-// classLocks are the process's locks of classes (lockClass).
-var classLocks [64]sync.Mutex
-
 // lockClass takes the lock of a class (by tenant and class id) and
 // returns its release: a fixed set of locks, a class's chosen by a hash
 // of its key.
 func (s *Syncer) lockClass(key string) (unlock func()) {
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	mu := &classLocks[h.Sum32()%uint32(len(classLocks))]
+	mu := &s.classLocks[h.Sum32()%uint32(len(s.classLocks))]
 	mu.Lock()
 	return mu.Unlock
+}
+
+// classState reads the record of p's class (a new one when there is
+// none) and the newest notice of p's performance (nil when none).
+func (s *Syncer) classState(ctx context.Context, p *pass.Pass, classID string) (*pass.GoogleClass, *pass.Notice, error) {
+	rec, err := s.Store.GoogleClass(ctx, p.Tenant, classID)
+	switch {
+	case errors.Is(err, pass.ErrNotFound):
+		rec = &pass.GoogleClass{Tenant: p.Tenant, ClassID: classID}
+	case err != nil:
+		return nil, nil, err
+	}
+	if s.Notices == nil || p.Ticket.Event.PerformanceID == 0 {
+		return rec, nil, nil
+	}
+	n, err := s.Notices.LatestNotice(ctx, p.Tenant, p.Ticket.Event.PerformanceID)
+	switch {
+	case errors.Is(err, pass.ErrNotFound):
+		return rec, nil, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	return rec, n, nil
+}
+
+// classChanges says whether ensureClass is to change the class's record
+// rec for p, of content hash and showing shown: a class not sent yet or
+// changed, or a notice its holders have not had.
+func classChanges(p *pass.Pass, rec *pass.GoogleClass, notice *pass.Notice, hash, shown string) bool {
+	if p.Status == pass.StatusVoided && rec.Hash != "" {
+		return false
+	}
+	return rec.Hash != hash || rec.Shown != shown || notice != nil && notice.ID != rec.NoticeID
 }
 
 func (s *Syncer) note(ctx context.Context, p *pass.Pass, correlationID, detail string) {
