@@ -36,7 +36,17 @@ type CatalogStore interface {
 	// LoadCatalog returns the stored answer; an error wrapping
 	// pass.ErrNotFound when there is none.
 	LoadCatalog(ctx context.Context, key string) (body []byte, stamp string, fetchedAt time.Time, err error)
+	// CatalogFetchedAt returns when the stored answer was read from
+	// SecuTix (without reading the answer); an error wrapping
+	// pass.ErrNotFound when there is none.
+	CatalogFetchedAt(ctx context.Context, key string) (time.Time, error)
 }
+
+// StoreCheckInterval is how often a client looks whether another instance
+// stored a newer catalogue than its own: the instances then map orders
+// with the same catalogue within about this long of one another (not a
+// SecuTix call: one row of the store).
+const StoreCheckInterval = time.Second
 
 // catView is what mapping needs of the catalogue and POS config.
 type catView struct {
@@ -95,6 +105,7 @@ type catalog struct {
 	othersAttempt time.Time
 	stamp         string    // getLastSetupUpdate's answer when it was fetched
 	checked       time.Time // the last getLastSetupUpdate
+	storeChecked  time.Time // the last look for a newer stored copy
 	stale         bool
 	pos           node
 	posKnown      bool
@@ -167,6 +178,15 @@ func (c *Client) view(ctx context.Context, perfIDs []int64) (*catView, error) {
 		cat.pos, cat.posKnown = get(root, "posConfigData"), true
 	}
 
+	if c.cfg.Catalogs != nil && !cat.fetched.IsZero() && now.Sub(cat.storeChecked) >= StoreCheckInterval {
+		// Another instance may have read a newer catalogue (a performance
+		// moved): mapping with this one would put the old time back on
+		// the passes it has rewritten.
+		cat.storeChecked = now
+		if at, err := c.cfg.Catalogs.CatalogFetchedAt(ctx, c.catalogKey()); err == nil && at.After(cat.fetched) {
+			c.loadStored(ctx)
+		}
+	}
 	missing := false
 	for _, id := range perfIDs {
 		if _, ok := cat.perfs[id]; !ok {

@@ -670,6 +670,66 @@ func (m *memCatalogs) LoadCatalog(context.Context, string) ([]byte, string, time
 	return m.body, m.stamp, m.at, nil
 }
 
+func (m *memCatalogs) CatalogFetchedAt(context.Context, string) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.body == nil {
+		return time.Time{}, pass.ErrNotFound
+	}
+	return m.at, nil
+}
+
+// TestCatalogMovedElsewhere: another instance read the catalogue after a
+// performance moved; an instance whose own copy is older maps the next
+// order with the new time within a second of its clock, not when its own
+// check of SecuTix's setup comes due (a minute): with the old time, it
+// would put the moved performance back on the passes the other instance
+// rewrote.
+func TestCatalogMovedElsewhere(t *testing.T) {
+	t.Parallel()
+	var now atomic.Int64
+	clock := func() time.Time { return fixedNow.Add(time.Duration(now.Load())) }
+	b := setup(t, func(c *fakesecutix.Config) { c.Now = clock }, func(c *secutix.Config) { c.Clock = clock })
+	store := &memCatalogs{}
+	instance := func(setupCheck time.Duration) *secutix.Client {
+		cfg := b.cfg
+		cfg.Catalogs, cfg.CatalogInterval, cfg.SetupCheckInterval = store, setupCheck, setupCheck
+		return b.client(t, cfg)
+	}
+	// a asks SecuTix whether the setup changed at every order; the
+	// other's check is an hour away.
+	a, other := instance(-1), instance(time.Hour)
+	o := b.create(t, fakesecutix.OrderRequest{})
+	ctx := t.Context()
+	var before pass.Event
+	for _, cl := range []*secutix.Client{a, other} {
+		got, err := cl.OrderByFileID(ctx, tenant, o.FileID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = got.Tickets[0].Event
+	}
+	moved := before.Start.Add(48 * time.Hour)
+	if err := b.sb.Reschedule(before.PerformanceID, moved, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	now.Store(int64(secutix.StoreCheckInterval))
+	got, err := a.OrderByFileID(ctx, tenant, o.FileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Tickets[0].Event.Start.Equal(moved) {
+		t.Fatalf("the instance that read the catalogue again maps the start %s, want %s", got.Tickets[0].Event.Start, moved)
+	}
+	got, err = other.OrderByFileID(ctx, tenant, o.FileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start := got.Tickets[0].Event.Start; !start.Equal(moved) {
+		t.Errorf("the other instance maps the start %s, want the moved %s", start, moved)
+	}
+}
+
 // TestCatalogIsShared: SecuTix lets an institution read its catalogue
 // once per 10 minutes. Three clients (three instances) sharing a store
 // read it once between them, and a sandbox enforcing the limit refuses

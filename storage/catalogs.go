@@ -66,6 +66,20 @@ func (s *DB) SaveCatalog(ctx context.Context, key string, body []byte, stamp str
 	})
 }
 
+// CatalogFetchedAt returns when the stored catalogue of key was read, or
+// an error wrapping pass.ErrNotFound when there is none.
+func (s *DB) CatalogFetchedAt(ctx context.Context, key string) (time.Time, error) {
+	var at int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT fetched_at FROM secutix_catalogs WHERE key = $1 AND fetched_at > 0`, key).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, pass.Wrap(pass.KindNotFound, pass.ErrNotFound, "storage: no stored catalogue")
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("storage: the catalogue's time: %w", err)
+	}
+	return time.UnixMilli(at), nil
+}
+
 // LoadCatalog returns the stored catalogue of key; an error wrapping
 // pass.ErrNotFound when none was stored.
 func (s *DB) LoadCatalog(ctx context.Context, key string) (body []byte, stamp string, fetchedAt time.Time, err error) {

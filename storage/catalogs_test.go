@@ -21,6 +21,9 @@ func TestCatalogStore(t *testing.T) {
 		if _, _, _, err := db.LoadCatalog(ctx, key); !errors.Is(err, pass.ErrNotFound) {
 			t.Fatalf("load before any: %v, want not found", err)
 		}
+		if _, err := db.CatalogFetchedAt(ctx, key); !errors.Is(err, pass.ErrNotFound) {
+			t.Fatalf("its time before any: %v, want not found", err)
+		}
 		for i, want := range []bool{true, false, false} {
 			ok, last, err := db.ClaimCatalogFetch(ctx, key, t0.Add(time.Duration(i)*time.Minute), iv)
 			if err != nil || ok != want || (!ok && !last.Equal(t0)) {
@@ -36,6 +39,9 @@ func TestCatalogStore(t *testing.T) {
 		body, stamp, at, err := db.LoadCatalog(ctx, key)
 		if err != nil || string(body) != `{"catalogData":{}}` || stamp != "s1" || !at.Equal(t0) {
 			t.Errorf("load: %s %s %s %v", body, stamp, at, err)
+		}
+		if at, err := db.CatalogFetchedAt(ctx, key); err != nil || !at.Equal(t0) {
+			t.Errorf("its time: %s %v, want %s", at, err, t0)
 		}
 		if ok, _, err := db.ClaimCatalogFetch(ctx, key, t0.Add(iv), iv); err != nil || !ok {
 			t.Errorf("claim after the interval: %v %v, want true", ok, err)
