@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,22 +30,32 @@ type Rendered struct {
 }
 
 // versionHash is what a version stores as its Pass.ContentHash: r's
-// ContentHash, then "/" and its Signer when it names one, so that after a
+// ContentHash, then "/" and its Signer when it names one, and "@" and the
+// Unix second its certificate became valid when known, so that after a
 // certificate's renewal the next sync of a pass signs a new version even
-// when its content is unchanged (see current).
+// when its content is unchanged, and an instance still on the certificate
+// before does not sign it back (see current).
 func versionHash(r Rendered) string {
-	if r.Signer == "" {
+	switch {
+	case r.Signer == "":
 		return r.ContentHash
+	case r.SignerSince.IsZero():
+		return r.ContentHash + "/" + r.Signer
 	}
-	return r.ContentHash + "/" + r.Signer
+	return r.ContentHash + "/" + r.Signer + "@" + strconv.FormatInt(r.SignerSince.Unix(), 10)
 }
 
 // current reports whether a stored version cur shows what r shows
-// (content) and was signed by the certificate that would sign r
-// (signer). A version stored before versions named their signer (its hash
-// is the content's alone) counts as signed by r's certificate when it was
-// made once that certificate was valid: after an upgrade, the passes of
-// the certificate in use are not signed again, and those made before it
+// (content) and needs no new signature from the certificate that would
+// sign r (signer): it was signed by that certificate, or by one that
+// became valid after it. The latter is another instance's renewed
+// certificate during a rolling upgrade: an instance still on the
+// certificate before leaves the version as it is, rather than sign it back
+// (and the next instance forth again, a version, a push and a webhook
+// each time). A version stored before versions named their signer (its
+// hash is the content's alone) counts as signed by r's certificate when it
+// was made once that certificate was valid: after an upgrade, the passes
+// of the certificate in use are not signed again, and those made before it
 // existed are.
 func current(cur *Pass, r Rendered) (content, signer bool) {
 	hash, by, named := strings.Cut(cur.ContentHash, "/")
@@ -53,7 +64,12 @@ func current(cur *Pass, r Rendered) (content, signer bool) {
 	case r.Signer == "":
 		signer = true
 	case named:
-		signer = by == r.Signer
+		id, since, dated := strings.Cut(by, "@")
+		signer = id == r.Signer
+		if !signer && dated && !r.SignerSince.IsZero() {
+			s, err := strconv.ParseInt(since, 10, 64)
+			signer = err == nil && s > r.SignerSince.Unix()
+		}
 	default:
 		signer = !cur.UpdatedAt.Before(r.SignerSince)
 	}

@@ -834,6 +834,56 @@ func TestRenewedCertificateSignsAgain(t *testing.T) {
 	}
 }
 
+// datedSigner is a Packager whose certificate became valid at since.
+type datedSigner struct {
+	pass.Packager
+	since time.Time
+}
+
+func (d datedSigner) Render(ctx context.Context, tenant, template string, in pass.PassInput) (pass.Rendered, error) {
+	r, err := d.Packager.Render(ctx, tenant, template, in)
+	r.SignerSince = d.since
+	return r, err
+}
+
+// TestRollingRenewalSignsForward: during a rolling upgrade to a renewed
+// certificate, an instance still on the certificate before leaves a
+// version the renewed one signed as it is (it does not sign it back, for
+// the next instance to sign forth again); a changed ticket it still signs,
+// and the renewed certificate signs that version again at its next sync.
+func TestRollingRenewalSignsForward(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	f := appletest.Setup(t)
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	before := datedSigner{issuerRegistry(t, f, f.Dev), day}
+	renewed := datedSigner{issuerRegistry(t, f, renewedCertificate(t, f)), day.Add(24 * time.Hour)}
+	tk := apple.SampleTicket(pass.EventConcert)
+	b.svc.Packager = before
+	if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
+		t.Fatal(err)
+	}
+	b.svc.Packager = renewed
+	p2, changed, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil || !changed || p2.Version != 2 {
+		t.Fatalf("the renewed certificate's sync: version %d, changed %v, %v; want a version 2", p2.Version, changed, err)
+	}
+	b.svc.Packager = before // an instance not upgraded yet
+	if p, changed, err := b.svc.Apply(ctx, tk, "default"); err != nil || changed || p.Version != 2 {
+		t.Fatalf("the certificate before, on the renewed version: version %d, changed %v, %v; want version 2 left as it is", p.Version, changed, err)
+	}
+	tk.Seat.Number = "99"
+	p3, changed, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil || !changed || p3.Version != 3 {
+		t.Fatalf("a changed ticket on the certificate before: version %d, changed %v, %v; want a version 3", p3.Version, changed, err)
+	}
+	b.svc.Packager = renewed
+	if p, changed, err := b.svc.Apply(ctx, tk, "default"); err != nil || !changed || p.Version != 4 {
+		t.Errorf("the renewed certificate on the certificate before's version: version %d, changed %v, %v; want a version 4", p.Version, changed, err)
+	}
+}
+
 // unnamedSigner is the Packager of a release whose versions did not name
 // their signer: their hash is the content's alone.
 type unnamedSigner struct{ pass.Packager }
