@@ -561,6 +561,12 @@ func (c Config) Advisories() []string {
 				issuer, strings.Join(perIssuer[issuer], ", "), rps[issuer], GoogleRequestsPerSecond))
 		}
 	}
+	if c.Storage.PostgresURL != "" && c.Storage.S3URL == "" {
+		out = append(out, "storage: PostgreSQL with the pass files in a local directory (blobDir): run one instance so, or give every instance the same bucket (s3URL); an instance cannot serve the files another one wrote")
+	}
+	if c.Server.Development && c.Storage.PostgresURL != "" && c.Server.LinkSecret == "" {
+		out = append(out, "server.development with PostgreSQL and no linkSecret: each instance makes its own link key, so the links and console sessions one instance signs fail at another; set linkSecret when several instances run")
+	}
 	for _, t := range c.Tenants {
 		sx := t.SecuTix
 		if sx.BaseURL == "" {

@@ -551,6 +551,31 @@ tenants:
 	if err != nil || len(def.Advisories()) != 0 {
 		t.Errorf("the development defaults: %v %v", def.Advisories(), err)
 	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"PostgreSQL and a directory", map[string]string{"WALLETPASS_DATABASE_URL": "postgres://u:p@db:5432/w"},
+			[]string{"storage: PostgreSQL with the pass files in a local directory", "server.development with PostgreSQL and no linkSecret"}},
+		{"PostgreSQL and a bucket", map[string]string{"WALLETPASS_DATABASE_URL": "postgres://u:p@db:5432/w",
+			"WALLETPASS_S3_URL": "s3://AK:SK@s3.example.com/b", "WALLETPASS_LINK_SECRET": strings.Repeat("k", 32)}, nil},
+	} {
+		cfg, err := config.Load("", env(tc.env))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got := cfg.Advisories()
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: advisories %q, want %d", tc.name, got, len(tc.want))
+			continue
+		}
+		for i, w := range tc.want {
+			if !strings.HasPrefix(got[i], w) {
+				t.Errorf("%s: advisory %q, want %q…", tc.name, got[i], w)
+			}
+		}
+	}
 }
 
 // mentions reports whether text names the environment variable name as a

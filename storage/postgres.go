@@ -238,6 +238,27 @@ func (s *DB) listen(ctx context.Context, wake func(), reconnect bool) (listened 
 	}
 }
 
+// ClockOffset returns how far the database server's clock is ahead of
+// this process's (negative: behind), by one query, and the measurement's
+// uncertainty (half its round trip). Instances that share a PostgreSQL
+// database compare times each of them stamped (pass.ReadSkew): each
+// instance's offset from the server bounds their differences. On SQLite,
+// where one process owns the database, both are zero.
+func (s *DB) ClockOffset(ctx context.Context) (offset, uncertainty time.Duration, err error) {
+	if !s.isPostgres() {
+		return 0, 0, nil
+	}
+	var micros int64
+	before := time.Now()
+	err = s.rdb.QueryRowContext(ctx, `SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`).Scan(&micros)
+	after := time.Now()
+	if err != nil {
+		return 0, 0, fmt.Errorf("storage: the server's clock: %w", err)
+	}
+	half := after.Sub(before) / 2
+	return time.UnixMicro(micros).Sub(before.Add(half)), half, nil
+}
+
 // ErrNotLeader is what Elector.IsLeader returns while another instance
 // leads.
 var ErrNotLeader = errors.New("storage: not the leader")

@@ -537,3 +537,18 @@ func TestPostgresEndsIdleTransactions(t *testing.T) {
 		t.Errorf("idle_in_transaction_session_timeout = %q, want 1min", got)
 	}
 }
+
+// TestClockOffset: the server's clock, as measured, is this machine's
+// (both stores run here); SQLite has none of its own.
+func TestClockOffset(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		offset, uncertainty, err := db.ClockOffset(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if offset.Abs() > time.Minute || uncertainty < 0 || uncertainty > time.Minute {
+			t.Errorf("offset %s ± %s, want the same clock", offset, uncertainty)
+		}
+	})
+}

@@ -603,6 +603,18 @@ func (a *App) buildServer() error {
 	return nil
 }
 
+// clockAdvice is the warning a clock offset from the database's calls for
+// (see storage.DB.ClockOffset), or "": the instances compare the times
+// they stamp within pass.ReadSkew, so each must be within half of it of
+// the database server's clock, which they share.
+func clockAdvice(offset, uncertainty time.Duration, err error) string {
+	if err != nil || offset.Abs()-uncertainty <= pass.ReadSkew/2 {
+		return ""
+	}
+	return fmt.Sprintf("this machine's clock is %s off the database server's (± %s): instances compare the times they stamp within %s, so keep every instance's clock and the server's synchronised (NTP)",
+		offset.Round(time.Millisecond), uncertainty.Round(time.Millisecond), pass.ReadSkew)
+}
+
 // Run starts the dispatcher and serves HTTP until ctx ends or the server
 // fails, then shuts down in order: stop accepting HTTP (waiting up to 30 s
 // for requests in flight), stop the sandbox's webhook deliveries, drain the
@@ -622,6 +634,11 @@ func (a *App) Run(ctx context.Context) error {
 	for _, advice := range a.Config.Advisories() {
 		a.Log.Warn("configuration", slog.String("advice", advice))
 	}
+	checkCtx, cancelCheck := context.WithTimeout(ctx, 5*time.Second)
+	if advice := clockAdvice(a.DB.ClockOffset(checkCtx)); advice != "" {
+		a.Log.Warn("clock", slog.String("advice", advice))
+	}
+	cancelCheck()
 
 	var serveErr error
 	select {
