@@ -5,15 +5,22 @@
 // every push it answers and lets a test program the answers per device
 // token.
 //
-// The checks run in this order, each answering like APNs with a JSON body
-// {"reason":"..."} and an apns-id header:
+// With Options.ClientCAs set, the fake checks a client certificate in the
+// TLS handshake, as APNs does: one that does not chain to ClientCAs or is
+// not valid now (expired, from another CA) fails the handshake with the
+// bad_certificate alert, and the client gets no HTTP answer. (APNs may
+// send a more precise alert, such as certificate_expired; crypto/tls sends
+// bad_certificate for any certificate its caller refuses.) A connection
+// without a certificate is accepted: a provider token may follow.
+//
+// The checks of a request run in this order, each answering like APNs
+// with a JSON body {"reason":"..."} and an apns-id header:
 //
 //	non-POST                         405 MethodNotAllowed
 //	path other than /3/device/{t}    404 BadPath
 //	not HTTP/2                       505 HTTP2Required (APNs would not talk HTTP/1 at all)
 //	RequireClientCert: no client
-//	  certificate, or one that does
-//	  not chain to ClientCAs         403 BadCertificate
+//	  certificate                    403 BadCertificate
 //	RequireToken: no authorization  403 MissingProviderToken
 //	  bad JWT, alg, kid, iss or
 //	  signature                      403 InvalidProviderToken

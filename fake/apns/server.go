@@ -34,12 +34,18 @@ const tokenFutureSkew = 5 * time.Minute
 
 // Options say what the fake expects.
 type Options struct {
-	// RequireClientCert makes the fake demand a TLS client certificate; if
-	// ClientCAs is set, the certificate must chain to it (any extended key
-	// usage: Pass Type ID certificates have no clientAuth usage), e.g. to
-	// the development WWDR from certs.EnsureDev.
+	// RequireClientCert makes the fake answer a push that came without a
+	// TLS client certificate with 403 BadCertificate.
 	RequireClientCert bool
-	ClientCAs         *x509.CertPool
+	// ClientCAs, when set, are the CAs a client certificate must chain to
+	// (e.g. the development WWDR from certs.EnsureDev), with any extended
+	// key usage: Pass Type ID certificates have no clientAuth usage. As
+	// APNs does, the fake checks a certificate in the TLS handshake: one
+	// that does not verify (expired, not yet valid, from another CA) fails
+	// the handshake with the bad_certificate alert and gets no HTTP answer.
+	// A connection without a certificate is still accepted, for provider
+	// tokens.
+	ClientCAs *x509.CertPool
 	// RequireToken makes the fake demand an ES256 provider token signed by
 	// TokenKey; when KeyID or TeamID is set, the JWT's kid or iss must
 	// equal it. NewServer panics if RequireToken is set without TokenKey.
@@ -94,10 +100,6 @@ type Server struct {
 	inFlight    int
 	maxInFlight int
 	conns       int
-	// verified remembers client certificate chains checked in the last
-	// minute (by a hash of the chain): APNs checks a certificate once per
-	// connection, not for every push on it.
-	verified map[[32]byte]time.Time
 }
 
 // NewServer starts a fake APNs on a loopback port, speaking HTTP/2 over
@@ -108,13 +110,16 @@ func NewServer(opts Options) *Server {
 		panic("fake apns: RequireToken needs TokenKey")
 	}
 	s := &Server{opts: opts, closed: make(chan struct{}), answers: make(map[string][]Answer)}
+	// Ask for a certificate without requiring one (a provider token will
+	// do) and verify it ourselves: crypto/tls's own verification would
+	// demand the clientAuth usage that pass certificates lack.
+	tlsConf := &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
+	if opts.ClientCAs != nil {
+		tlsConf.VerifyConnection = s.verifyClientCert
+	}
 	s.srv = loopback.Start(http.HandlerFunc(s.serve), loopback.Options{
 		Name: "apns",
-		// Ask for a certificate without verifying it in the handshake:
-		// APNs answers a bad one with 403 BadCertificate, and Go's
-		// verifier would demand the clientAuth usage that pass
-		// certificates lack.
-		TLS: &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12},
+		TLS:  tlsConf,
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			if st == http.StateNew {
 				s.mu.Lock()
@@ -314,7 +319,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // check applies APNs's rules to a request and returns the answer.
 func (s *Server) check(r *http.Request, p Push) (int, string) {
-	if s.opts.RequireClientCert && !s.clientCertOK(r.TLS) {
+	// A certificate that did not verify against ClientCAs failed the
+	// handshake and never got here.
+	if s.opts.RequireClientCert && (r.TLS == nil || len(r.TLS.PeerCertificates) == 0) {
 		return http.StatusForbidden, "BadCertificate"
 	}
 	auth := r.Header.Get("authorization")
@@ -376,28 +383,13 @@ var knownPushTypes = map[string]bool{
 	"controls": true,
 }
 
-// clientCertOK reports whether the connection presented a client
-// certificate that chains to ClientCAs (any certificate when ClientCAs is
-// nil).
-func (s *Server) clientCertOK(cs *tls.ConnectionState) bool {
-	if cs == nil || len(cs.PeerCertificates) == 0 {
-		return false
-	}
-	if s.opts.ClientCAs == nil {
-		return true
-	}
-	h := sha256.New()
-	for _, c := range cs.PeerCertificates {
-		h.Write(c.Raw)
-	}
-	var key [32]byte
-	h.Sum(key[:0])
-	now := time.Now()
-	s.mu.Lock()
-	at, ok := s.verified[key]
-	s.mu.Unlock()
-	if ok && now.Sub(at) < time.Minute {
-		return true
+// verifyClientCert is the handshake's check of a client certificate, once
+// per connection as APNs does (resumed connections included): one that is
+// presented must chain to ClientCAs and be valid now, or crypto/tls ends
+// the handshake with the bad_certificate alert. No certificate passes.
+func (s *Server) verifyClientCert(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return nil
 	}
 	inter := x509.NewCertPool()
 	for _, c := range cs.PeerCertificates[1:] {
@@ -407,18 +399,11 @@ func (s *Server) clientCertOK(cs *tls.ConnectionState) bool {
 		Roots:         s.opts.ClientCAs,
 		Intermediates: inter,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-		CurrentTime:   now,
 	})
 	if err != nil {
-		return false
+		return fmt.Errorf("fake apns: client certificate: %w", err)
 	}
-	s.mu.Lock()
-	if s.verified == nil || len(s.verified) > 1000 {
-		s.verified = map[[32]byte]time.Time{}
-	}
-	s.verified[key] = now
-	s.mu.Unlock()
-	return true
+	return nil
 }
 
 // checkProviderToken verifies "bearer <ES256 JWT>" and returns "" or the

@@ -11,8 +11,10 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -211,6 +213,130 @@ func TestServerClientCertificate(t *testing.T) {
 			t.Errorf("the certificate of %s pushing for %s: %d %q, want %d %q", topic, c.topic, got.status, got.reason, c.status, c.reason)
 		}
 	}
+}
+
+// TestServerVerifiesClientCertInHandshake: with ClientCAs, a client
+// certificate that does not verify fails the TLS handshake, as at APNs, and
+// gets no HTTP answer; a valid one, or none with a provider token, is
+// served.
+func TestServerVerifiesClientCertInHandshake(t *testing.T) {
+	t.Parallel()
+	ca, caKey := newCA(t)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	otherCA, otherKey := newCA(t)
+	srv := fakeapns.NewServer(fakeapns.Options{ClientCAs: pool, Topic: topic})
+	t.Cleanup(srv.Close)
+	now := time.Now()
+	valid := issue(t, ca, caKey, now.Add(-time.Hour), now.Add(time.Hour))
+	expired := issue(t, ca, caKey, now.Add(-2*time.Hour), now.Add(-time.Hour))
+
+	tests := []struct {
+		name string
+		// maxVersion is the client's: with TLS 1.2 the server's verdict
+		// is part of the handshake; with TLS 1.3 the client has finished
+		// its side before it, and may see the server's alert or only the
+		// connection it closed.
+		maxVersion uint16
+		certs      []tls.Certificate
+		auth       string
+		wantAlert  bool // the bad_certificate alert, no HTTP answer
+		wantStatus int
+	}{
+		{"valid", tls.VersionTLS12, []tls.Certificate{valid}, "", false, 200},
+		{"valid, TLS 1.3", tls.VersionTLS13, []tls.Certificate{valid}, "", false, 200},
+		{"expired", tls.VersionTLS12, []tls.Certificate{expired}, "", true, 0},
+		{"expired, with a provider token", tls.VersionTLS12, []tls.Certificate{expired}, "bearer a.b.c", true, 0},
+		{"expired, TLS 1.3", tls.VersionTLS13, []tls.Certificate{expired}, "", true, 0},
+		{"not yet valid", tls.VersionTLS12, []tls.Certificate{issue(t, ca, caKey, now.Add(time.Hour), now.Add(2*time.Hour))}, "", true, 0},
+		{"other CA", tls.VersionTLS12, []tls.Certificate{issue(t, otherCA, otherKey, now.Add(-time.Hour), now.Add(time.Hour))}, "", true, 0},
+		{"self-signed", tls.VersionTLS12, []tls.Certificate{passTypeCert(t, topic)}, "", true, 0},
+		{"no certificate, provider token", tls.VersionTLS12, nil, "bearer a.b.c", false, 200},
+		{"no certificate, provider token, TLS 1.3", tls.VersionTLS13, nil, "bearer a.b.c", false, 200},
+		{"no credential", tls.VersionTLS12, nil, "", false, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var protocols http.Protocols
+			protocols.SetHTTP2(true)
+			tr := &http.Transport{Protocols: &protocols, TLSClientConfig: &tls.Config{
+				RootCAs: srv.CA, Certificates: tt.certs, MaxVersion: tt.maxVersion}}
+			t.Cleanup(tr.CloseIdleConnections)
+			req, err := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/3/device/"+token, strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("apns-topic", topic)
+			if tt.auth != "" {
+				req.Header.Set("authorization", tt.auth)
+			}
+			resp, err := (&http.Client{Transport: tr}).Do(req)
+			if !tt.wantAlert {
+				if err != nil {
+					t.Fatalf("POST: %v", err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != tt.wantStatus || resp.Header.Get("apns-id") == "" {
+					t.Errorf("answer = %d (apns-id %q), want %d with an apns-id", resp.StatusCode, resp.Header.Get("apns-id"), tt.wantStatus)
+				}
+				return
+			}
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("answer = %d, want a failed handshake", resp.StatusCode)
+			}
+			if tt.maxVersion == tls.VersionTLS13 {
+				return // the alert or a closed connection: either way, no answer
+			}
+			oe, ok := errors.AsType[*net.OpError](err)
+			if !ok || oe.Op != "remote error" || oe.Err.Error() != tls.AlertError(42).Error() {
+				t.Errorf("POST error = %v, want the remote alert %q", err, tls.AlertError(42).Error())
+			}
+		})
+	}
+}
+
+// newCA makes a self-signed CA, a stand-in WWDR.
+func newCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test WWDR"},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(48 * time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, key
+}
+
+// issue makes a pass certificate for topic issued by ca, valid from
+// notBefore to notAfter, with Apple's pass-signing extended key usage and
+// no clientAuth usage, sent with ca as its chain.
+func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, notBefore, notAfter time.Time) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), NotBefore: notBefore, NotAfter: notAfter,
+		Subject: pkix.Name{CommonName: "Pass Type ID: " + topic,
+			ExtraNames: []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}, Value: topic}}},
+		KeyUsage:           x509.KeyUsageDigitalSignature,
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{{1, 2, 840, 113635, 100, 4, 14}}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der, ca.Raw}, PrivateKey: key}
 }
 
 // passTypeCert is a self-signed certificate with a Pass Type ID

@@ -42,15 +42,16 @@ func BenchmarkPush(b *testing.B) {
 // BenchmarkBarePost is the baseline of BenchmarkPush, measured the same
 // way: the same request (POST /3/device/{token}, the headers and body of a
 // pass-update push) sent to the same fake over one HTTP/2 connection with
-// the same client certificate, by a bare HTTP/2 client instead of apns2 and
-// our client around it.
+// the same client certificate and TLS version (1.2, as New sets for
+// certificate auth), by a bare HTTP/2 client instead of apns2 and our
+// client around it.
 func BenchmarkBarePost(b *testing.B) {
 	cert, wwdr := devCert(b)
 	srv := newServer(b, fakeapns.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
 	protos := new(http.Protocols)
 	protos.SetHTTP2(true) // HTTP/2 only, as APNs
 	hc := &http.Client{Transport: &http.Transport{Protocols: protos, MaxConnsPerHost: 1,
-		TLSClientConfig: &tls.Config{RootCAs: srv.CA, Certificates: []tls.Certificate{cert}}}}
+		TLSClientConfig: &tls.Config{RootCAs: srv.CA, Certificates: []tls.Certificate{cert}, MaxVersion: tls.VersionTLS12}}}
 	var n atomic.Int64
 	b.ResetTimer()
 	b.SetParallelism(16)

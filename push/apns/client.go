@@ -64,10 +64,12 @@ const (
 type Result struct {
 	Outcome Outcome
 	// Status is APNs's HTTP status; 0 when no request was answered (an
-	// invalid token, a network failure, a canceled context).
+	// invalid token, a certificate refused in the TLS handshake, a network
+	// failure, a canceled context).
 	Status int
 	// Reason is APNs's reason string ("Unregistered", "BadDeviceToken",
-	// ...), or "BadDeviceToken" for a token rejected before sending.
+	// ...), "BadDeviceToken" for a token rejected before sending, or
+	// "BadCertificate" for our certificate refused in the TLS handshake.
 	Reason string
 	// APNsID is the apns-id APNs gave the push.
 	APNsID string
@@ -108,6 +110,14 @@ func New(cfg Config) (*Client, error) {
 	ac := &apns2.Client{Host: v.Host}
 	if v.Certificate != nil {
 		tlsConf.Certificates = []tls.Certificate{*v.Certificate}
+		// TLS 1.2, so that APNs's verdict on our certificate is part of the
+		// handshake. In TLS 1.3 our side of the handshake ends before the
+		// server has judged the certificate: its alert comes after our
+		// first request is written, and against the fake the transport
+		// reported a third of such refusals as "write: broken pipe" or
+		// "http2: client conn could not be established" instead, which
+		// reads as APNs being down.
+		tlsConf.MaxVersion = tls.VersionTLS12
 		ac.Certificate = *v.Certificate
 	} else {
 		tok := &token.Token{AuthKey: v.authKey, KeyID: v.KeyID, TeamID: v.TeamID}
@@ -182,6 +192,12 @@ func (c *Client) PushPass(ctx context.Context, _, deviceToken, passTypeID string
 // with Reason "BadDeviceToken" and Status 0, without any request: APNs
 // would refuse it with the same reason.
 //
+// APNs refuses an expired, revoked or unknown client certificate in the
+// TLS handshake, with an alert about the certificate rather than an HTTP
+// answer. Push takes that alert as it takes a 403 BadCertificate: Outcome
+// ConfigError with Reason "BadCertificate", Status 0 and RetryAfter
+// pass.ConfigRetry, and a nil error.
+//
 // Push returns a nil error for every APNs answer; the Result's Outcome says
 // what to do. It returns an error only when there is no answer: a done ctx
 // (errors.Is with context.Canceled or DeadlineExceeded holds; Outcome
@@ -218,6 +234,11 @@ func (c *Client) Push(ctx context.Context, deviceToken, topic string) (Result, e
 		if ctx.Err() != nil {
 			return Result{Outcome: Retry}, canceled(ctx.Err(), deviceToken)
 		}
+		if alert, ok := refusedCertificate(err); ok {
+			res := Result{Outcome: ConfigError, Reason: apns2.ReasonBadCertificate, RetryAfter: pass.ConfigRetry}
+			c.logConfigError(ctx, res, topic, alert)
+			return res, nil
+		}
 		return Result{Outcome: Retry, RetryAfter: RetryAfterUnavailable}, &pass.RetryAfterError{
 			After: RetryAfterUnavailable,
 			Err:   pass.Wrap(pass.KindUnavailable, withoutURL(err), "apns: push to "+redact(deviceToken)+": no answer from APNs"),
@@ -232,9 +253,45 @@ func (c *Client) Push(ctx context.Context, deviceToken, topic string) (Result, e
 		if resp.StatusCode == http.StatusForbidden || slices.Contains(ourTopicReasons, resp.Reason) {
 			res.RetryAfter = pass.ConfigRetry
 		}
-		c.logConfigError(ctx, res, topic)
+		c.logConfigError(ctx, res, topic, "")
 	}
 	return res, nil
+}
+
+// certificateAlerts are the TLS alerts with which a server refuses the
+// client's certificate: bad_certificate (42), unsupported_certificate
+// (43), certificate_revoked (44), certificate_expired (45),
+// certificate_unknown (46), unknown_ca (48), access_denied (49: the
+// certificate is valid but not allowed) and certificate_required (116: a
+// server that wants one got none). handshake_failure (40), which a TLS 1.2
+// server may also send for a missing certificate, is left out: it also
+// means no common cipher suite, which a fixed configuration does not cure.
+var certificateAlerts = []tls.AlertError{42, 43, 44, 45, 46, 48, 49, 116}
+
+// refusedCertificate reports whether err is the server refusing our
+// client certificate in the TLS handshake, and the alert's text.
+//
+// crypto/tls reports an alert received over TCP as a *net.OpError whose
+// Op is "remote error" and whose Err is its own unexported alert type
+// (tls.AlertError is what it returns over QUIC only); that type and
+// tls.AlertError of the same code have the same text, the only handle on
+// the code. The error reaches us whole through net/http
+// (*url.Error, then crypto/tls's permanent-error wrapper).
+func refusedCertificate(err error) (string, bool) {
+	if ae, ok := errors.AsType[tls.AlertError](err); ok {
+		return ae.Error(), slices.Contains(certificateAlerts, ae)
+	}
+	oe, ok := errors.AsType[*net.OpError](err)
+	if !ok || oe.Op != "remote error" || oe.Err == nil {
+		return "", false
+	}
+	text := oe.Err.Error()
+	for _, a := range certificateAlerts {
+		if text == a.Error() {
+			return text, true
+		}
+	}
+	return "", false
 }
 
 // ourTopicReasons are the 400 reasons that refuse our topic (the pass type
@@ -263,12 +320,13 @@ func classify(status int, reason string) (Outcome, time.Duration) {
 	}
 }
 
-// logConfigError logs the first ConfigError of each status and reason.
-func (c *Client) logConfigError(ctx context.Context, res Result, topic string) {
+// logConfigError logs the first ConfigError of each status, reason and
+// TLS alert (alert is the handshake's refusal of our certificate, or "").
+func (c *Client) logConfigError(ctx context.Context, res Result, topic, alert string) {
 	if c.log == nil {
 		return
 	}
-	key := strconv.Itoa(res.Status) + " " + res.Reason
+	key := strconv.Itoa(res.Status) + " " + res.Reason + " " + alert
 	c.mu.Lock()
 	seen := c.logged[key]
 	c.logged[key] = true
@@ -276,9 +334,12 @@ func (c *Client) logConfigError(ctx context.Context, res Result, topic string) {
 	if seen {
 		return
 	}
-	c.log.ErrorContext(ctx, "apns refused the push: fix the tenant's APNs configuration (logged once)",
-		slog.Int("status", res.Status), slog.String("reason", res.Reason),
-		slog.String("topic", topic), slog.String("host", c.apns.Host))
+	attrs := []any{slog.Int("status", res.Status), slog.String("reason", res.Reason),
+		slog.String("topic", topic), slog.String("host", c.apns.Host)}
+	if alert != "" {
+		attrs = append(attrs, slog.String("tls_alert", alert))
+	}
+	c.log.ErrorContext(ctx, "apns refused the push: fix the tenant's APNs configuration (logged once)", attrs...)
 }
 
 // canceled wraps a context error.

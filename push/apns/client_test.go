@@ -8,10 +8,18 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	stdlog "log"
 	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -142,19 +150,181 @@ func TestPushCertificateAuth(t *testing.T) {
 	}
 }
 
-func TestPushCertificateFromAnotherPKI(t *testing.T) {
-	t.Parallel()
-	_, wwdr := devCert(t)
-	other, _ := devCert(t) // same subject, another stand-in WWDR
-	srv := newServer(t, fakeapns.Options{RequireClientCert: true, ClientCAs: wwdr, Topic: passTypeID})
-	c := newClient(t, srv, apns.Config{Certificate: &other})
+// testCA is a stand-in WWDR that issues pass certificates with whatever
+// validity a test needs (certs.EnsureDev makes only valid ones).
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool // trusts cert
+}
 
-	res, err := c.Push(t.Context(), deviceToken(0), passTypeID)
+// newTestCA makes a self-signed CA.
+func newTestCA(t *testing.T) testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatalf("Push: %v", err)
+		t.Fatal(err)
 	}
-	if res.Outcome != apns.ConfigError || res.Status != 403 || res.Reason != "BadCertificate" {
-		t.Fatalf("Push = %+v, want config error, 403 BadCertificate", res)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test WWDR"},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(48 * time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return testCA{cert: cert, key: key, pool: pool}
+}
+
+// passCert issues a pass certificate for passTypeID valid from notBefore
+// to notAfter, shaped like Apple's: UID = the pass type identifier, the
+// pass-signing extended key usage and no clientAuth usage.
+func (ca testCA) passCert(t *testing.T, notBefore, notAfter time.Time) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), NotBefore: notBefore, NotAfter: notAfter,
+		Subject: pkix.Name{CommonName: "Pass Type ID: " + passTypeID,
+			ExtraNames: []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}, Value: passTypeID}}},
+		KeyUsage:           x509.KeyUsageDigitalSignature,
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{{1, 2, 840, 113635, 100, 4, 14}}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key}
+}
+
+// TestPushRefusedCertificate: APNs refuses an expired or unknown client
+// certificate in the TLS handshake, which the client takes like a 403
+// BadCertificate (a configuration to fix, not APNs being down).
+func TestPushRefusedCertificate(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	now := time.Now()
+	tests := []struct {
+		name       string
+		cert       tls.Certificate
+		wantRefuse bool
+	}{
+		{"valid", ca.passCert(t, now.Add(-time.Hour), now.Add(time.Hour)), false},
+		{"expired", ca.passCert(t, now.Add(-2*time.Hour), now.Add(-time.Hour)), true},
+		{"not yet valid", ca.passCert(t, now.Add(time.Hour), now.Add(2*time.Hour)), true},
+		{"untrusted CA", newTestCA(t).passCert(t, now.Add(-time.Hour), now.Add(time.Hour)), true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, fakeapns.Options{RequireClientCert: true, ClientCAs: ca.pool, Topic: passTypeID})
+			var buf strings.Builder
+			log := slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, nil))
+			c := newClient(t, srv, apns.Config{Certificate: &tt.cert, Logger: log})
+
+			for range 2 { // the second push dials again, and is not logged again
+				res, err := c.Push(t.Context(), deviceToken(i), passTypeID)
+				if err != nil {
+					t.Fatalf("Push: %v", err)
+				}
+				if !tt.wantRefuse {
+					if res.Outcome != apns.Delivered {
+						t.Fatalf("Push = %+v, want delivered", res)
+					}
+					continue
+				}
+				if res.Outcome != apns.ConfigError || res.Status != 0 || res.Reason != "BadCertificate" || res.RetryAfter != pass.ConfigRetry {
+					t.Errorf("Push = %v %d %q retry after %v, want %v 0 %q retry after %v",
+						res.Outcome, res.Status, res.Reason, res.RetryAfter, apns.ConfigError, "BadCertificate", pass.ConfigRetry)
+				}
+			}
+			if !tt.wantRefuse {
+				return
+			}
+			if got := len(srv.Pushes()); got != 0 {
+				t.Errorf("fake answered %d pushes, want none (refused in the handshake)", got)
+			}
+			lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+			if len(lines) != 1 {
+				t.Fatalf("logged %d lines, want 1:\n%s", len(lines), buf.String())
+			}
+			for _, want := range []string{"fix the tenant's APNs configuration", "reason=BadCertificate", `tls_alert="tls: bad certificate"`} {
+				if !strings.Contains(lines[0], want) {
+					t.Errorf("log line %q does not mention %q", lines[0], want)
+				}
+			}
+		})
+	}
+}
+
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// TestPushTransportFailures: failures that are not APNs refusing our
+// certificate stay Retry, with or without a certificate.
+func TestPushTransportFailures(t *testing.T) {
+	t.Parallel()
+	cert, _ := devCert(t)
+	_, p8 := newP8(t)
+
+	// A TLS 1.3-only server refuses our TLS 1.2 with a protocol_version
+	// alert: an alert, but not about the certificate.
+	tls13 := httptest.NewUnstartedServer(http.NotFoundHandler())
+	tls13.EnableHTTP2 = true
+	tls13.TLS = &tls.Config{MinVersion: tls.VersionTLS13}
+	tls13.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
+	tls13.StartTLS()
+	t.Cleanup(tls13.Close)
+	tls13CA := x509.NewCertPool()
+	tls13CA.AddCert(tls13.Certificate())
+
+	// A closed port refuses the connection.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "https://" + ln.Addr().String()
+	ln.Close()
+
+	tests := []struct {
+		name string
+		cfg  apns.Config
+	}{
+		{"connection refused, certificate", apns.Config{Certificate: &cert, Host: closed}},
+		{"connection refused, token", apns.Config{TokenKeyPEM: p8, KeyID: keyID, TeamID: teamID, Host: closed}},
+		{"alert not about the certificate", apns.Config{Certificate: &cert, Host: tls13.URL, RootCAs: tls13CA}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := apns.New(tt.cfg)
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			t.Cleanup(c.Close)
+			res, err := c.Push(t.Context(), deviceToken(0), passTypeID)
+			var rae *pass.RetryAfterError
+			if !errors.As(err, &rae) || pass.KindOf(err) != pass.KindUnavailable {
+				t.Fatalf("Push error = %v, want an unavailable *pass.RetryAfterError", err)
+			}
+			if res.Outcome != apns.Retry || res.RetryAfter != apns.RetryAfterUnavailable {
+				t.Errorf("Push = %+v, want retry after %v", res, apns.RetryAfterUnavailable)
+			}
+		})
 	}
 }
 

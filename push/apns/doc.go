@@ -12,7 +12,8 @@
 //
 //   - certificate auth: TLS client authentication with the Pass Type ID
 //     certificate and key that sign the passes (the documented way for
-//     Wallet);
+//     Wallet), over TLS 1.2 so that APNs's refusal of the certificate
+//     arrives in the handshake (see New);
 //   - token auth: an ES256 JWT made from a .p8 key (kid = KeyID, iss =
 //     TeamID), cached and renewed by apns2/token every 50 minutes. It only
 //     works if the key belongs to the team that owns the pass type.
@@ -47,13 +48,18 @@
 //	             topic refused for our certificate (TopicDisallowed,
 //	             BadTopic, MissingTopic) has RetryAfter pass.ConfigRetry,
 //	             as a fixed configuration (or a renewed provider token)
-//	             may be accepted, the rest none
+//	             may be accepted, the rest none; also our certificate
+//	             refused in the TLS handshake (an expired, revoked or
+//	             unknown one: a TLS alert about the certificate, no HTTP
+//	             answer), as a 403 BadCertificate with Status 0
 //
 // Push returns an error only when it got no answer: a canceled context
-// (errors.Is(err, context.Canceled) holds), a network failure or the
-// per-push timeout (a *pass.RetryAfterError of kind pass.KindUnavailable,
-// with Outcome Retry), or a local mistake such as an empty topic
-// (pass.KindInvalid). Config problems found by [New] are pass.KindInvalid.
+// (errors.Is(err, context.Canceled) holds), a network failure (a
+// connection refused, reset or cut, a TLS alert not about our certificate)
+// or the per-push timeout (a *pass.RetryAfterError of kind
+// pass.KindUnavailable, with Outcome Retry), or a local mistake such as an
+// empty topic (pass.KindInvalid). Config problems found by [New] are
+// pass.KindInvalid.
 //
 // The first ConfigError of each kind is logged once per Client (that is,
 // per tenant) when Config.Logger is set. Key material never appears in an
