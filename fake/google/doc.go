@@ -175,6 +175,8 @@
 // [Server.Object], [Server.EventTicketClass] and [Server.EventTicketObject]
 // return what is stored, and [Server.ObjectNotifications] and
 // [Server.ClassNotifications] return the accepted notifying changes.
+// [Server.DeleteObject] makes the fake forget one object (what a client
+// meets once an object it wrote is gone) and [Server.Reset] everything.
 // The fake is an http.Handler ([Server.Handler], [NewHandler]), so it can
 // also run on a real listener for local development.
 package google

@@ -364,6 +364,24 @@ func (s *Server) SetHasUsers(id string, hasUsers bool) bool {
 	return true
 }
 
+// DeleteObject forgets a stored object and its notification history, as
+// if Google had deleted it: later get, patch, update and addMessage
+// calls for its ID answer 404, and an insert creates it anew. It is what
+// a client meets when an object it wrote is no longer there (written
+// under another issuer, or the fake's objects reset); Google's API has
+// no call that deletes an object. It reports whether the object existed.
+func (s *Server) DeleteObject(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.objects.res[id]; !ok {
+		return false
+	}
+	delete(s.objects.res, id)
+	delete(s.objects.notified, id)
+	s.objects.order = slices.DeleteFunc(s.objects.order, func(o string) bool { return o == id })
+	return true
+}
+
 // ServeHTTP answers one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	at := s.now()

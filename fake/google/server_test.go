@@ -242,6 +242,46 @@ func TestGetUnknown(t *testing.T) {
 	apiErr(t, err, http.StatusNotFound)
 }
 
+// TestDeleteObject: a deleted object answers 404 to every call and is
+// inserted anew, without the messages and notifications it had.
+func TestDeleteObject(t *testing.T) {
+	t.Parallel()
+	srv, svc := newFake(t, fakegoogle.Options{}, false)
+	if srv.DeleteObject(objectID) {
+		t.Error("DeleteObject of a missing object reported true")
+	}
+	if _, err := svc.Eventticketobject.Insert(validObject(objectID)).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Eventticketobject.Addmessage(objectID, &walletobjects.AddMessageRequest{
+		Message: &walletobjects.Message{Header: "h", Body: "b", MessageType: "TEXT_AND_NOTIFY"}}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if !srv.DeleteObject(objectID) {
+		t.Fatal("DeleteObject of a stored object reported false")
+	}
+	if _, ok := srv.Object(objectID); ok || len(srv.ObjectIDs()) != 0 || len(srv.ObjectNotifications(objectID)) != 0 {
+		t.Errorf("after DeleteObject: stored %v, ids %v, notifications %v", ok, srv.ObjectIDs(), srv.ObjectNotifications(objectID))
+	}
+	_, err := svc.Eventticketobject.Get(objectID).Do()
+	apiErr(t, err, http.StatusNotFound)
+	_, err = svc.Eventticketobject.Patch(objectID, &walletobjects.EventTicketObject{State: "EXPIRED"}).Do()
+	apiErr(t, err, http.StatusNotFound)
+	_, err = svc.Eventticketobject.Addmessage(objectID, &walletobjects.AddMessageRequest{
+		Message: &walletobjects.Message{Header: "h"}}).Do()
+	apiErr(t, err, http.StatusNotFound)
+	o, err := svc.Eventticketobject.Insert(validObject(objectID)).Do()
+	if err != nil {
+		t.Fatalf("insert after DeleteObject: %v", err)
+	}
+	if len(o.Messages) != 0 {
+		t.Errorf("the new object has the old one's messages: %+v", o.Messages)
+	}
+	if _, ok := srv.Class(classID); !ok {
+		t.Error("DeleteObject removed the class")
+	}
+}
+
 func TestPatch(t *testing.T) {
 	t.Parallel()
 	srv, svc := newFake(t, fakegoogle.Options{}, false)

@@ -610,6 +610,22 @@ func TestRetriesAndConflicts(t *testing.T) {
 	if err := b.syncer.Sync(ctx, ref, ""); pass.KindOf(err) != pass.KindUnauthorized {
 		t.Errorf("after a 403: kind %v", pass.KindOf(err))
 	}
+
+	// A 404 on the patch of an object Google has (a read finds it): the
+	// error stands, and nothing is inserted in its place.
+	b.fake.ClearRequests()
+	b.fake.FailNext(http.MethodPatch, "", 404, 1)
+	if err := b.syncer.Sync(ctx, ref, ""); pass.KindOf(err) != pass.KindNotFound {
+		t.Errorf("after a 404 of a patch: kind %v", pass.KindOf(err))
+	}
+	for _, r := range b.fake.Requests() {
+		if r.Method == http.MethodPost && r.Path == "/walletobjects/v1/eventTicketObject" {
+			t.Errorf("an insert after the patch's 404, though Google has the object: %s %s", r.Method, r.Path)
+		}
+	}
+	if err := b.syncer.Sync(ctx, ref, ""); err != nil {
+		t.Errorf("the retry: %v", err)
+	}
 }
 
 func TestExpireAfterEvent(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -81,7 +82,10 @@ func (s *Syncer) tenant(id string) (*Tenant, error) { return s.Tenants.Get(id, "
 // Sync brings the object of the pass ref names in line with the pass:
 // the class first (inserted or patched when it changed), then the object
 // (inserted, or messages appended and fields patched). A pass whose
-// object was never inserted is left alone unless ref.Insert. Errors keep
+// object was never inserted is left alone unless ref.Insert. An object
+// Google no longer has (it answers 404), or one the record names under
+// another issuer id, is inserted again as a first insert would, without
+// messages; a class it no longer has is sent again first. Errors keep
 // their kind (KindUnavailable: retry later).
 //
 // Syncs of one pass may overlap (a buyer's save link beside the task of a
@@ -137,7 +141,14 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 	is := tn.Issuer
 	now := s.now()
 	state := StateFor(is, p, now)
-	if rec.Version == p.Version && rec.State == state && !force {
+	// A record of another object id (the tenant's issuerId changed, a test
+	// issuer's for the production one, and every id with it) says nothing
+	// of the object this issuer has: that one is inserted, as a first
+	// insert would, without messages. The holder's phone keeps the other
+	// issuer's object, which this issuer cannot reach; the new one reaches
+	// a phone only through a save link.
+	onGoogle := rec.Version > 0 && rec.ObjectID == ObjectID(is.IssuerID, is.Tenant, p.SerialNumber)
+	if onGoogle && rec.Version == p.Version && rec.State == state && !force {
 		if is.ExpireAfterEvent && !rec.ExpiresAt.Equal(p.Ticket.Expiry()) {
 			// Written under an earlier rule (a season ticket's first
 			// event): its expiry is brought up to date, or the expiry job
@@ -156,6 +167,7 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 	if err != nil {
 		return 0, err
 	}
+	recorded := rec.ObjectID
 	rec.ObjectID, rec.ClassID = obj.Id, obj.ClassId
 	if is.ExpireAfterEvent {
 		rec.ExpiresAt = p.Ticket.Expiry()
@@ -163,50 +175,167 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 		rec.ExpiresAt = time.Time{}
 	}
 	shown := SeenOf(p)
-	if rec.Version == 0 {
-		if err := tn.API.InsertObject(ctx, obj); err != nil {
+	if !onGoogle {
+		if err := s.insertObject(ctx, tn, p, obj, correlationID); err != nil {
 			return 0, err
 		}
-		s.note(ctx, p, correlationID, fmt.Sprintf("object %s inserted, %s", obj.Id, state))
-	} else {
-		var before Seen
-		_ = json.Unmarshal([]byte(rec.Shown), &before) // an empty record shows nothing
-		refused := func(id string, err error) {
-			s.note(ctx, p, correlationID, fmt.Sprintf("message %s left out: %v", id, err))
+		detail := fmt.Sprintf("object %s inserted, %s", obj.Id, state)
+		if rec.Version > 0 {
+			detail += fmt.Sprintf(" in place of %s (another issuer's id)", recorded)
 		}
-		if err := s.tell(ctx, tn, rec, before, recentCount(cl.Notified, now), Messages(is, before, p, now), now, refused); err != nil {
+		s.note(ctx, p, correlationID, detail)
+	} else if err := s.updateObject(ctx, tn, p, rec, cl, obj, now, correlationID); err != nil {
+		gone, err := s.objectGone(ctx, tn, obj.Id, err)
+		if !gone {
 			return 0, err
 		}
-		// What the holder was told is recorded before the patch, so a
-		// retried task does not repeat the messages (tell records each
-		// but the last as it goes).
-		rec.Shown = mustJSON(shown)
-		rec.UpdatedAt = now
-		if err := s.Store.PutGoogleObject(ctx, rec); err != nil {
+		// Google has no object of this id although it had one (deleted;
+		// the data of a development fake reset): it is inserted afresh,
+		// as a first insert would, from the pass as it is now (its state,
+		// its barcode), and like a first insert it carries no message.
+		// No phone holds an object Google does not have, so a message
+		// about what changed since the holder's last look ("new seat",
+		// "ticket cancelled", "valid again") would tell nobody and could
+		// only notify, out of the blue, a holder who saves the new object
+		// later; what the record says was shown becomes the pass as it is
+		// now, as after a first insert. The notifications of the last day
+		// stay in the record: they reached this pass's holder, and
+		// keeping them can only make a later message silent, never let
+		// more than NotifyLimit a day through. The object is built again:
+		// the failed update may have given obj a message list.
+		if err := s.insertObject(ctx, tn, p, BuildObject(is, p, state), correlationID); err != nil {
 			return 0, err
 		}
-		if (rec.State == StateInactive || before.Status == string(pass.StatusVoided)) && state != StateInactive {
-			// Valid again: the message that said it was cancelled goes
-			// (the patch writes the list without it; Google has no call
-			// that removes one message). Either record may say so: the
-			// state Google shows moves only once a patch is through (a
-			// retry after a failed valid-again patch), and what the
-			// holder was told moves before it (a cancellation whose
-			// INACTIVE patch failed before the ticket came back).
-			if err := s.withoutCancellation(ctx, tn, obj); err != nil {
-				return 0, err
-			}
-		}
-		if err := tn.API.PatchObject(ctx, obj); err != nil {
-			return 0, err
-		}
-		s.note(ctx, p, correlationID, fmt.Sprintf("object %s patched to version %d, %s", obj.Id, p.Version, state))
+		s.note(ctx, p, correlationID, fmt.Sprintf("object %s missing at Google, inserted again, %s", obj.Id, state))
 	}
 	rec.Version, rec.State, rec.Shown, rec.UpdatedAt, rec.ObjectHash = p.Version, state, mustJSON(shown), now, hash
 	if err := s.Store.PutGoogleObject(ctx, rec); err != nil {
 		return 0, err
 	}
 	return p.Version, nil
+}
+
+// updateObject brings the object Google has (rec says so) in line with
+// p: the messages for what changed since the holder last looked (each
+// recorded once sent, and what the holder was told before the patch, so
+// that a retried task does not repeat them), then the patch. rec keeps
+// what was told and notified; the caller records the rest. An error of
+// a Google call keeps its kind: a 404 may say the object is gone
+// (objectGone).
+func (s *Syncer) updateObject(ctx context.Context, tn *Tenant, p *pass.Pass, rec *pass.GoogleObject, cl *pass.GoogleClass,
+	obj *walletobjects.EventTicketObject, now time.Time, correlationID string) error {
+	state := obj.State
+	var before Seen
+	_ = json.Unmarshal([]byte(rec.Shown), &before) // an empty record shows nothing
+	refused := func(id string, err error) {
+		s.note(ctx, p, correlationID, fmt.Sprintf("message %s left out: %v", id, err))
+	}
+	if err := s.tell(ctx, tn, rec, before, recentCount(cl.Notified, now), Messages(tn.Issuer, before, p, now), now, refused); err != nil {
+		return err
+	}
+	// What the holder was told is recorded before the patch, so a
+	// retried task does not repeat the messages (tell records each
+	// but the last as it goes).
+	rec.Shown = mustJSON(SeenOf(p))
+	rec.UpdatedAt = now
+	if err := s.Store.PutGoogleObject(ctx, rec); err != nil {
+		return err
+	}
+	if (rec.State == StateInactive || before.Status == string(pass.StatusVoided)) && state != StateInactive {
+		// Valid again: the message that said it was cancelled goes
+		// (the patch writes the list without it; Google has no call
+		// that removes one message). Either record may say so: the
+		// state Google shows moves only once a patch is through (a
+		// retry after a failed valid-again patch), and what the
+		// holder was told moves before it (a cancellation whose
+		// INACTIVE patch failed before the ticket came back).
+		if err := s.withoutCancellation(ctx, tn, obj); err != nil {
+			return err
+		}
+	}
+	if err := tn.API.PatchObject(ctx, obj); err != nil {
+		return err
+	}
+	s.note(ctx, p, correlationID, fmt.Sprintf("object %s patched to version %d, %s", obj.Id, p.Version, state))
+	return nil
+}
+
+// objectGone reports whether err, from a call on the object id that our
+// record says Google has, means that Google has no such object: a 404
+// from Google that a read of the object confirms (a patch answers 404
+// for a missing class too, and then the object is there). Otherwise it
+// returns err, or the read's own error (Google unavailable: the sync is
+// retried and asks again).
+func (s *Syncer) objectGone(ctx context.Context, tn *Tenant, id string, err error) (bool, error) {
+	if pass.KindOf(err) != pass.KindNotFound || !isCode(err, http.StatusNotFound) {
+		return false, err
+	}
+	_, gerr := tn.API.GetObject(ctx, id)
+	switch {
+	case gerr == nil:
+		return false, err
+	case pass.KindOf(gerr) == pass.KindNotFound && isCode(gerr, http.StatusNotFound):
+		return true, nil
+	}
+	return false, gerr
+}
+
+// insertObject inserts obj, p's object (a patch when Google has it
+// already). An insert that Google answers 404 names a class it does not
+// have, although the class's record says it was sent (a development fake
+// that forgot everything it held, classes too): the class is sent again
+// (restoreClass) and the object inserted after it.
+func (s *Syncer) insertObject(ctx context.Context, tn *Tenant, p *pass.Pass, obj *walletobjects.EventTicketObject, correlationID string) error {
+	err := tn.API.InsertObject(ctx, obj)
+	if pass.KindOf(err) != pass.KindNotFound || !isCode(err, http.StatusNotFound) {
+		return err
+	}
+	if err := s.restoreClass(ctx, tn, p, correlationID); err != nil {
+		return err
+	}
+	return tn.API.InsertObject(ctx, obj)
+}
+
+// restoreClass sends p's class again, to a Google that has lost it. The
+// class of a pass that is not cancelled is what the class's record says
+// Google has (ensureClass has just made sure of that). A cancelled pass's
+// event is as it was when it was cancelled: its record then takes the
+// hash of what was sent, so that the next sync of a valid pass of the
+// class sends the class as it should be. Nothing is told: no phone holds
+// an object of a class Google does not have.
+func (s *Syncer) restoreClass(ctx context.Context, tn *Tenant, p *pass.Pass, correlationID string) error {
+	cl, hash, err := classOf(tn, p)
+	if err != nil {
+		return err
+	}
+	unlock := s.lockClass(p.Tenant + "\x00" + cl.Id)
+	defer unlock()
+	if err := tn.API.UpsertClass(ctx, cl); err != nil {
+		return err
+	}
+	s.note(ctx, p, correlationID, "class "+cl.Id+" missing at Google, sent again")
+	if p.Status != pass.StatusVoided {
+		return nil
+	}
+	if s.Leases != nil {
+		release, err := pass.HoldLease(ctx, s.Leases, s.Clock, "google-class/"+p.Tenant+"/"+cl.Id, ClassLeaseTerm)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	rec, err := s.Store.GoogleClass(ctx, p.Tenant, cl.Id)
+	switch {
+	case errors.Is(err, pass.ErrNotFound):
+		rec = &pass.GoogleClass{Tenant: p.Tenant, ClassID: cl.Id}
+	case err != nil:
+		return err
+	}
+	if rec.Hash == hash {
+		return nil
+	}
+	rec.Hash, rec.UpdatedAt = hash, s.now()
+	return s.Store.PutGoogleClass(ctx, rec)
 }
 
 // withoutCancellation gives obj (a patch) the messages Google holds on
@@ -397,17 +526,10 @@ func sendWithin(notified *[]time.Time, others int, now time.Time, n int, want fu
 // (reaching every holder) when its time or venue changed, and one for a
 // performance notice it has not carried yet. It returns the class record.
 func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, correlationID string) (*pass.GoogleClass, error) {
-	d := Design{Template: p.Template}
-	if tn.Design != nil {
-		d = tn.Design(p.Template)
-	}
-	cl := BuildClass(tn.Issuer, d, p.Ticket)
-	b, err := cl.MarshalJSON()
+	cl, hash, err := classOf(tn, p)
 	if err != nil {
-		return nil, fmt.Errorf("google: class %s: %w", cl.Id, err)
+		return nil, err
 	}
-	sum := sha256.Sum256(b)
-	hash := hex.EncodeToString(sum[:])
 	// Syncs of a class's passes run side by side (a performance's, a
 	// scan's, a save link's): one at a time changes its record, or two
 	// would both send the class's new time to every holder. The syncs of
@@ -503,6 +625,22 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 		return nil, err
 	}
 	return rec, nil
+}
+
+// classOf is the class of p's performance, from p's ticket and
+// template, and the hash of its content.
+func classOf(tn *Tenant, p *pass.Pass) (*walletobjects.EventTicketClass, string, error) {
+	d := Design{Template: p.Template}
+	if tn.Design != nil {
+		d = tn.Design(p.Template)
+	}
+	cl := BuildClass(tn.Issuer, d, p.Ticket)
+	b, err := cl.MarshalJSON()
+	if err != nil {
+		return nil, "", fmt.Errorf("google: class %s: %w", cl.Id, err)
+	}
+	sum := sha256.Sum256(b)
+	return cl, hex.EncodeToString(sum[:]), nil
 }
 
 // tellClass appends the messages to the class, notifying while no pass of
