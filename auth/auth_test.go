@@ -1745,6 +1745,48 @@ func TestVerifierRequiresTheTenantClaim(t *testing.T) {
 	checkRefusal(t, err, mine, pass.KindForbidden, msgTenant)
 }
 
+// TestVerifierOtherAudiences: tenants trusting one issuer with their own
+// audiences need no tenant claim for a token of their audience alone; a
+// token whose audience lists another tenant's as well must name its
+// tenant, and then opens that one only.
+func TestVerifierOtherAudiences(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	verifier := func(tenant, audience, other string) *Verifier {
+		v, err := NewVerifier(VerifierConfig{Tenant: tenant, Issuer: testIssuer, Audience: audience, JWKSURL: b.idp.srv.URL,
+			HTTPClient: b.idp.srv.Client(), Clock: b.clock.Now, OtherAudiences: []string{other}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	acme, globex := verifier(testTenant, testAudience, "globex-api"), verifier("globex", "globex-api", testAudience)
+	token := func(aud any, tenant string) string {
+		return sign(t, jwt.SigningMethodES256, b.keys.ec, ecKid, claims(func(c jwt.MapClaims) {
+			c["aud"] = aud
+			if tenant == "" {
+				delete(c, "tenant")
+			} else {
+				c["tenant"] = tenant
+			}
+		}))
+	}
+	if _, err := acme.Verify(context.Background(), token(testAudience, "")); err != nil {
+		t.Errorf("a token of its audience alone, without the claim: %v", err)
+	}
+	both := token([]string{testAudience, "globex-api"}, "")
+	for _, v := range []*Verifier{acme, globex} {
+		_, err := v.Verify(context.Background(), both)
+		checkRefusal(t, err, both, pass.KindForbidden, "the token does not name its tenant (claim tenant)")
+	}
+	named := token([]string{testAudience, "globex-api"}, "globex")
+	if _, err := globex.Verify(context.Background(), named); err != nil {
+		t.Errorf("a token of both audiences naming its tenant: %v", err)
+	}
+	_, err := acme.Verify(context.Background(), named)
+	checkRefusal(t, err, named, pass.KindForbidden, msgTenant)
+}
+
 // TestVerifyScope: a route asks its own scope; the configured one
 // (getTicketsUrl's) is neither needed nor enough for it.
 func TestVerifyScope(t *testing.T) {

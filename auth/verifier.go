@@ -90,6 +90,10 @@ type VerifierConfig struct {
 	// it must be set when another tenant trusts the same issuer and
 	// audience, or one token would open both.
 	RequireTenantClaim bool
+	// OtherAudiences are the audiences other tenants trust at the same
+	// issuer: a token for one of them as well (an "aud" that lists
+	// several) must name its tenant, or it would open both.
+	OtherAudiences []string
 	// HTTPClient fetches the JWKS; by default a client with a 10 s timeout
 	// that refuses redirects from https to http.
 	HTTPClient *http.Client
@@ -125,6 +129,7 @@ type Verifier struct {
 	scope       string
 	tenantClaim string
 	needTenant  bool
+	others      []string // OtherAudiences
 	client      *http.Client
 	now         func() time.Time
 	leeway      time.Duration
@@ -196,6 +201,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		scope:       cfg.Scope,
 		tenantClaim: cfg.TenantClaim,
 		needTenant:  cfg.RequireTenantClaim,
+		others:      slices.Clone(cfg.OtherAudiences),
 		client:      cfg.HTTPClient,
 		now:         cfg.Clock.Now,
 		leeway:      cfg.Leeway,
@@ -466,8 +472,9 @@ func (v *Verifier) checkClaims(mc jwt.MapClaims, scope string) (*Claims, error) 
 		if tenant != v.tenant {
 			return nil, pass.Errorf(pass.KindForbidden, msgTenant)
 		}
-	} else if v.needTenant {
-		// Another tenant trusts the same issuer and audience: a token that
+	} else if v.needTenant || slices.ContainsFunc(aud, func(a string) bool { return a != v.audience && slices.Contains(v.others, a) }) {
+		// Another tenant trusts the same issuer and audience, or the
+		// token is for another tenant's audience as well: a token that
 		// names no tenant would open both.
 		return nil, pass.Errorf(pass.KindForbidden, "the token does not name its tenant (claim %s)", v.tenantClaim)
 	}

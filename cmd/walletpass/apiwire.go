@@ -64,13 +64,28 @@ func buildTicketsAPI(cfg *config.Config, db *storage.DB, orders httpapi.OrderSyn
 			}
 		}
 		v, err := auth.NewVerifier(auth.VerifierConfig{Tenant: t.ID, Issuer: o.Issuer, Audience: o.Audience, JWKSURL: o.JWKSURL,
-			Scope: o.Scope, TenantClaim: o.TenantClaim, RequireTenantClaim: trusting[[2]string{o.Issuer, o.Audience}] > 1})
+			Scope: o.Scope, TenantClaim: o.TenantClaim, RequireTenantClaim: trusting[[2]string{o.Issuer, o.Audience}] > 1,
+			OtherAudiences: otherAudiences(cfg, t)})
 		if err != nil {
 			return api, nil, fmt.Errorf("tenant %s: api.oauth: %w", t.ID, err)
 		}
 		api.Verifiers[t.ID] = v
 	}
 	return api, dev, nil
+}
+
+// otherAudiences are the audiences that tenants other than t trust at
+// t's issuer, other than t's own (auth.VerifierConfig.OtherAudiences).
+func otherAudiences(cfg *config.Config, t config.Tenant) []string {
+	o := t.API.OAuth
+	var out []string
+	for _, u := range cfg.Tenants {
+		if ou := u.API.OAuth; u.ID != t.ID && ou.Enabled() && ou.Issuer == o.Issuer && ou.Audience != o.Audience &&
+			!slices.Contains(out, ou.Audience) {
+			out = append(out, ou.Audience)
+		}
+	}
+	return out
 }
 
 // cmdToken is `walletpass token -tenant ID -scope S [-ttl D]`: a token of

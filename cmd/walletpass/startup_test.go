@@ -2,9 +2,12 @@ package main
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"walletpass/config"
 )
 
 // TestClockAdvice: an instance warns when its clock is surely more than
@@ -31,6 +34,36 @@ func TestClockAdvice(t *testing.T) {
 		}
 		if tc.warn && !strings.Contains(got, tc.offset.String()) {
 			t.Errorf("%s: advice %q does not say the offset %s", tc.name, got, tc.offset)
+		}
+	}
+}
+
+// TestOtherAudiences: a tenant's verifier knows the audiences the other
+// tenants of its issuer trust (a token for one of them as well must name
+// its tenant), not its own, nor those of another issuer.
+func TestOtherAudiences(t *testing.T) {
+	t.Parallel()
+	tenant := func(id, issuer, audience string) config.Tenant {
+		var tn config.Tenant
+		tn.ID, tn.API.OAuth.Issuer, tn.API.OAuth.Audience = id, issuer, audience
+		return tn
+	}
+	cfg := &config.Config{Tenants: []config.Tenant{
+		tenant("a", "https://idp", "a-api"), tenant("b", "https://idp", "b-api"), tenant("c", "https://idp", "a-api"),
+		tenant("d", "https://other-idp", "d-api"), tenant("e", "", ""), tenant("f", "https://idp", "b-api"),
+	}}
+	for _, tc := range []struct {
+		tenant string
+		want   []string
+	}{{"a", []string{"b-api"}}, {"b", []string{"a-api"}}, {"d", nil}} {
+		var tn config.Tenant
+		for _, x := range cfg.Tenants {
+			if x.ID == tc.tenant {
+				tn = x
+			}
+		}
+		if got := otherAudiences(cfg, tn); !slices.Equal(got, tc.want) {
+			t.Errorf("tenant %s: %q, want %q", tc.tenant, got, tc.want)
 		}
 	}
 }
