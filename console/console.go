@@ -199,7 +199,9 @@ func New(cfg Config) (*Console, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		// The OIDC library reads the discovery document and the keys
+		// whole: a megabyte is far more than either takes.
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: httpx.LimitBodies(nil, 1<<20)}
 	}
 	proxies, err := httpx.ParseProxies(cfg.TrustedProxies)
 	if err != nil {

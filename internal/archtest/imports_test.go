@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"auth":                  {"pass"},
 	"pass/apple":            {"pass"},
 	"pass/google":           {"pass", "internal/httpx", "internal/strs"},
-	"push/apns":             {"pass", "internal/strs"},
+	"push/apns":             {"pass", "internal/httpx", "internal/strs"},
 	"push/fcm":              {"pass", "internal/httpx"},
 	"secutix":               {"pass", "internal/httpx", "internal/strs"},
 	"storage":               {"pass"},

@@ -59,6 +59,12 @@ func (l limited) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // NewClient returns a client authenticated as cfg.Account (OAuth 2.0 JWT
+
+// MaxAnswer bounds what the client reads of one answer of Google's (the
+// API's and its token endpoint's): an object or a class with its messages
+// is a few kilobytes.
+const MaxAnswer = 4 << 20
+
 // bearer flow against the key's token_uri, scope wallet_object.issuer).
 func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Account == nil {
@@ -76,10 +82,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	base := cfg.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
+	// The API library reads a whole answer into memory, an error's too.
+	base := httpx.LimitBodies(cfg.Transport, MaxAnswer)
 	jc := &jwt.Config{
 		Email: cfg.Account.Email, PrivateKeyID: cfg.Account.KeyID, TokenURL: cfg.Account.TokenURI,
 		PrivateKey: pemKey(cfg.Account), Scopes: []string{walletobjects.WalletObjectIssuerScope},

@@ -17,6 +17,7 @@ import (
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
 
+	"walletpass/internal/httpx"
 	"walletpass/pass"
 )
 
@@ -100,6 +101,10 @@ type Client struct {
 // error of kind pass.KindInvalid listing every problem with cfg: no or two
 // credentials, an unreadable certificate or .p8 key, a missing KeyID or
 // TeamID, a Host that is not an https URL, a negative Concurrency or
+
+// maxAnswer bounds what the client reads of one answer of APNs's.
+const maxAnswer = 64 << 10
+
 // Timeout. The error never contains key material.
 func New(cfg Config) (*Client, error) {
 	v, err := cfg.validate()
@@ -147,7 +152,8 @@ func New(cfg Config) (*Client, error) {
 			PingTimeout:     pingTimeout,
 		},
 	}
-	ac.HTTPClient = &http.Client{Transport: tr}
+	// apns2 decodes an answer whole: APNs's are a few dozen bytes.
+	ac.HTTPClient = &http.Client{Transport: httpx.LimitBodies(tr, maxAnswer)}
 	return &Client{
 		apns:      ac,
 		transport: tr,

@@ -83,6 +83,11 @@ type Client struct {
 // URL ending in "/v1" (or not https with credentials), a negative Timeout.
 // The error never contains key material. It returns an error of kind
 // pass.KindInternal if the Firebase or Google auth library refuses the
+
+// maxAnswer bounds what the client reads of one answer of FCM's or of
+// Google's token endpoint.
+const maxAnswer = 1 << 20
+
 // configuration.
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	v, err := cfg.validate()
@@ -99,6 +104,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		c.transport = http.DefaultTransport.(*http.Transport).Clone()
 		hc = &http.Client{Transport: c.transport}
 	}
+	// The Firebase library reads a whole answer into memory, an error's
+	// too (and the token endpoint's, through this transport as well).
+	limited := *hc
+	limited.Transport = httpx.LimitBodies(hc.Transport, maxAnswer)
+	hc = &limited
 	if len(v.CredentialsJSON) > 0 {
 		base := hc.Transport
 		if base == nil {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -537,5 +538,37 @@ func TestOutcomeString(t *testing.T) {
 		if got := o.String(); got != want {
 			t.Errorf("Outcome(%d).String() = %q, want %q", int(o), got, want)
 		}
+	}
+}
+
+// TestEndlessAnswer: an answer that never ends (a faulty proxy) is read
+// up to a bound, then the attempt fails, rather than fill the memory
+// until the timeout (the library tries again: each attempt is bounded).
+func TestEndlessAnswer(t *testing.T) {
+	t.Parallel()
+	var written, attempts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		chunk := []byte(strings.Repeat(" ", 32<<10))
+		for r.Context().Err() == nil {
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer srv.Close()
+	c := newClient(t, fcm.Config{ProjectID: projectID, Endpoint: srv.URL + "/v1", Timeout: time.Minute})
+	if out, _, err := c.Send(t.Context(), regToken(0), fcm.Notification{Title: "t", Body: "b"}); err == nil && out == fcm.Delivered {
+		t.Fatal("an endless answer was taken as delivered")
+	}
+	// What the server wrote includes what the sockets held: a few
+	// megabytes an attempt, against a minute of reading without a bound.
+	if n, a := written.Load(), attempts.Load(); a == 0 || n/a > 16<<20 {
+		t.Errorf("the client read %d bytes of the answer in %d attempts, want at most about a megabyte each", n, a)
 	}
 }
