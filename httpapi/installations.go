@@ -136,7 +136,9 @@ func (s *Server) installationBody(c *gin.Context, register bool) (string, custom
 // registerInstallation: POST /api/{tenant}/customers/devices registers
 // an installation of the organiser's app for an order's app notices: 201
 // new (a new installation gets "tickets ready" for an order whose tickets
-// exist, once), 200 already registered.
+// exist, once), 200 already registered, 409 for a new one when the order
+// has pass.MaxInstallationsPerOrder (the store's KindConflict: waiting
+// does not help, removing one of them does).
 func (s *Server) registerInstallation(c *gin.Context) {
 	tenant, req, ok := s.installationBody(c, true)
 	if !ok {

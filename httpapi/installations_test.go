@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 
 	"walletpass/httpapi"
 	"walletpass/pass"
+	"walletpass/pass/apple"
+	"walletpass/pass/apple/appletest"
 	"walletpass/storage"
 )
 
@@ -63,5 +66,55 @@ func TestUnknownOrderLookupsPerClient(t *testing.T) {
 	}
 	if lookups-before != httpapi.UnknownOrderClientBurst || codes[http.StatusTooManyRequests] != 2 {
 		t.Errorf("one /64's made-up orders: %v, %d lookups; want %d looked up, the rest 429", codes, lookups-before, httpapi.UnknownOrderClientBurst)
+	}
+}
+
+// TestInstallationsPerOrderRefused: an order takes
+// pass.MaxInstallationsPerOrder app installations, each from a client
+// address of its own (no per-client limit stands in the way); the next
+// is refused with a 409 problem and not stored, and one registered
+// already is still registered again.
+func TestInstallationsPerOrderRefused(t *testing.T) {
+	t.Parallel()
+	fx := appletest.Setup(t)
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	svc := &pass.Service{Passes: db, Packager: fx.Registry, Clock: func() time.Time { return now }}
+	tk := apple.SampleTicket(pass.EventConcert)
+	if _, _, err := svc.Apply(context.Background(), tk, "default"); err != nil {
+		t.Fatal(err)
+	}
+	h := httpapi.New(httpapi.Deps{Passes: db, Clock: func() time.Time { return now },
+		App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
+		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}}})
+	post := func(client int, token string) *httptest.ResponseRecorder {
+		body := `{"orderSecretToken":"` + tk.OrderSecretToken + `","fcmToken":"` + token + `","platform":"android","locale":"fr"}`
+		req := httptest.NewRequest(http.MethodPost, "/api/demo/customers/devices", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = fmt.Sprintf("[2001:db8:%x::1]:5555", client) // a /64 of its own
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for i := range pass.MaxInstallationsPerOrder {
+		if rec := post(i, fmt.Sprintf("fcm-token-%02d", i)); rec.Code != http.StatusCreated {
+			t.Fatalf("installation %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	rec := post(pass.MaxInstallationsPerOrder, "fcm-token-one-too-many")
+	var p httpapi.Problem
+	if rec.Code != http.StatusConflict || rec.Header().Get("Content-Type") != httpapi.ContentTypeProblem ||
+		json.Unmarshal(rec.Body.Bytes(), &p) != nil || p.Status != http.StatusConflict || !strings.Contains(p.Detail, "the most it may have") {
+		t.Errorf("one installation too many: %d %s %s; want a 409 problem that says why", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+	if rec := post(pass.MaxInstallationsPerOrder+1, "fcm-token-00"); rec.Code != http.StatusOK {
+		t.Errorf("an installation registered already, again: %d %s; want 200", rec.Code, rec.Body)
+	}
+	if ins, err := db.Installations(context.Background(), "demo", tk.OrderSecretToken); err != nil || len(ins) != pass.MaxInstallationsPerOrder {
+		t.Errorf("%d installations stored (%v), want %d", len(ins), err, pass.MaxInstallationsPerOrder)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -34,9 +35,24 @@ type AppInstallation struct {
 	CreatedAt   time.Time
 }
 
+// MaxInstallationsPerOrder bounds the app installations registered for
+// one order (its tenant and secret token). An honest order's are its
+// holders' phones and tablets, a family's at most a dozen, and the tokens
+// of reinstalls not yet forgotten (FCM says a token is gone at the next
+// notice): three times MaxDevicesPerPass leaves them room. It stops whoever
+// holds the order's secret from registering tokens without end, from
+// as many client addresses as it likes: each one is an FCM call in every
+// later notice of the order.
+const MaxInstallationsPerOrder = 30
+
 // InstallationStore keeps the app installations and the notices they had.
 type InstallationStore interface {
-	// RegisterInstallation records i; created is false when it was there.
+	// RegisterInstallation records i; created is false when it was there
+	// (then its platform and locale are updated, even when the order has
+	// MaxInstallationsPerOrder). A new installation of an order that has
+	// MaxInstallationsPerOrder already is refused with an error of kind
+	// KindConflict, in the insert's transaction: registrations at once
+	// from several instances never go past it.
 	RegisterInstallation(ctx context.Context, i AppInstallation) (created bool, err error)
 	// UnregisterInstallation removes a registration; removing one that
 	// does not exist is not an error.
@@ -111,7 +127,14 @@ type AppNoticeService struct {
 	Clock    Clock
 	// Log hears of notices refused for the tenant's configuration.
 	Log *slog.Logger
+
+	reached sync.Map // tenant -> time.Time: when a notice of its last reached an installation
 }
+
+// SenderProof is how long a notice delivered to one of a tenant's
+// installations proves its Firebase project right: a sender mismatch of
+// another installation within it is that installation's (see Notify).
+const SenderProof = time.Hour
 
 // Register records an installation of the organiser's app for the order's
 // app notices and, when it is new, queues "tickets ready" for it (sent
@@ -129,6 +152,12 @@ func (s *AppNoticeService) Register(ctx context.Context, i AppInstallation, file
 	return true, nil
 }
 
+// ReasonSenderMismatch is the reason an AppNotifier gives, with
+// PushConfigError, for a token the tenant's Firebase project may not send
+// to (FCM's SENDER_ID_MISMATCH): the tenant's project is the wrong one, or
+// the token is an installation of another app.
+const ReasonSenderMismatch = "SENDER_ID_MISMATCH"
+
 // Notify sends the notice r names to every app installation registered
 // for the order, in the installation's language. "Ready" reaches each
 // installation once. Gone tokens are forgotten; when some installation
@@ -136,14 +165,22 @@ func (s *AppNoticeService) Register(ctx context.Context, i AppInstallation, file
 // queue retries, no sooner than the longest Retry-After the notifier
 // passed on as a *RetryAfterError; a retried "ready" skips the
 // installations reached).
+//
+// A refusal for the tenant's configuration is retried after ConfigRetry
+// and logged, but for a sender mismatch (ReasonSenderMismatch) when this
+// service had a notice of the tenant delivered, in this round or within
+// SenderProof: the tenant's project is the right one, so the token is an
+// installation of another app, which this tenant can never reach. It is
+// forgotten as a gone one is, and the notice is not retried for it.
 func (s *AppNoticeService) Notify(ctx context.Context, r AppNoticeArgs) error {
 	devices, err := s.Store.Installations(ctx, r.Tenant, r.SecretToken)
 	if err != nil {
 		return err
 	}
 	retry := 0
-	var refused []error  // messages FCM refuses: retrying cannot help
-	after := time.Second // the wait before a retry: FCM's Retry-After if longer
+	var refused []error     // messages FCM refuses: retrying cannot help
+	var mismatched []string // tokens of a sender mismatch, judged once every installation was tried
+	after := time.Second    // the wait before a retry: FCM's Retry-After if longer
 	// What records a delivery: "ready" once per installation, another
 	// notice by its id (one without an id is not recorded).
 	key := r.Event
@@ -180,6 +217,7 @@ func (s *AppNoticeService) Notify(ctx context.Context, r AppNoticeArgs) error {
 		}
 		switch outcome {
 		case PushDelivered:
+			s.reached.Store(r.Tenant, s.Clock.Now())
 			if recorded {
 				if err := s.Store.MarkNoticeSent(ctx, r.Tenant, r.SecretToken, key, d.FCMToken, s.Clock.Now()); err != nil {
 					return err
@@ -192,19 +230,51 @@ func (s *AppNoticeService) Notify(ctx context.Context, r AppNoticeArgs) error {
 		case PushRetry:
 			retry++
 		case PushConfigError:
-			// Our credentials, project or sender: retried once they may
-			// be fixed, rather than lost without a word.
+			if reason == ReasonSenderMismatch {
+				mismatched = append(mismatched, d.FCMToken) // judged below
+			} else {
+				s.configRefused(ctx, r.Tenant, reason)
+				retry++
+				after = max(after, ConfigRetry)
+			}
+		}
+	}
+	for _, tok := range mismatched {
+		if !s.senderProven(r.Tenant) {
+			// Nothing of the tenant's reached: its project may be the
+			// wrong one.
+			s.configRefused(ctx, r.Tenant, ReasonSenderMismatch)
 			retry++
 			after = max(after, ConfigRetry)
-			if s.Log != nil {
-				s.Log.WarnContext(ctx, "app notice refused for the configuration", slog.String("tenant", r.Tenant), slog.String("reason", reason))
-			}
+			continue
+		}
+		if _, err := s.Store.ForgetFCMToken(ctx, r.Tenant, tok); err != nil {
+			return err
+		}
+		if s.Log != nil {
+			s.Log.InfoContext(ctx, "app installation of another app forgotten", slog.String("tenant", r.Tenant),
+				slog.String("reason", ReasonSenderMismatch))
 		}
 	}
 	if retry > 0 {
 		return &RetryAfterError{After: after, Err: Errorf(KindUnavailable, "app notice: %d of %d installations to retry", retry, len(devices))}
 	}
 	return errors.Join(refused...)
+}
+
+// senderProven reports whether a notice of the tenant reached one of its
+// installations within SenderProof.
+func (s *AppNoticeService) senderProven(tenant string) bool {
+	at, ok := s.reached.Load(tenant)
+	return ok && s.Clock.Now().Sub(at.(time.Time)) < SenderProof
+}
+
+// configRefused logs a notice refused for the tenant's configuration:
+// retried once it may be fixed, rather than lost without a word.
+func (s *AppNoticeService) configRefused(ctx context.Context, tenant, reason string) {
+	if s.Log != nil {
+		s.Log.WarnContext(ctx, "app notice refused for the configuration", slog.String("tenant", tenant), slog.String("reason", reason))
+	}
 }
 
 // Work runs an app-notice task (see workers.Worker).

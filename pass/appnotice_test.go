@@ -1,8 +1,11 @@
 package pass_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,10 +15,12 @@ import (
 	"walletpass/pass"
 )
 
-// scriptedNotifier answers each token as told and records what it sent.
+// scriptedNotifier answers each token as told (with its reason, if it
+// has one) and records what it sent.
 type scriptedNotifier struct {
 	mu      sync.Mutex
 	answers map[string]func() (pass.PushOutcome, error)
+	reasons map[string]string
 	sent    map[string]int
 }
 
@@ -25,7 +30,7 @@ func (n *scriptedNotifier) NotifyApp(_ context.Context, _, token string, _ pass.
 	n.sent[token]++
 	if f, ok := n.answers[token]; ok {
 		out, err := f()
-		return out, "", err
+		return out, n.reasons[token], err
 	}
 	return pass.PushDelivered, "", nil
 }
@@ -152,5 +157,102 @@ func TestNotifyRetrySkipsTheReached(t *testing.T) {
 	ref.ID = "serial.3"
 	if err := svc.Notify(ctx, ref); err != nil || n.sent["tok-ok"] != 2 || n.sent["tok-busy"] != 3 {
 		t.Errorf("the next change: %v, %v; want it sent to both", err, n.sent)
+	}
+}
+
+// TestNotifyForgetsAnotherAppsToken: a token FCM refuses as another
+// sender's (an installation of another app) while the tenant's notices
+// reach its other installations is forgotten, not retried and not logged
+// as the tenant's configuration; with no delivery of the tenant's to go
+// by, or for another refusal of the configuration, the notice is retried.
+func TestNotifyForgetsAnotherAppsToken(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	now := time.UnixMilli(1_800_000_000_000)
+	register := func(order string, toks ...string) {
+		t.Helper()
+		for _, tok := range toks {
+			if _, err := b.db.RegisterInstallation(ctx, pass.AppInstallation{Tenant: "demo", SecretToken: order, FCMToken: tok, Platform: "android", Locale: "en"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tokens := func(order string) []string {
+		t.Helper()
+		ins, err := b.db.Installations(ctx, "demo", order)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, i := range ins {
+			out = append(out, i.FCMToken)
+		}
+		slices.Sort(out)
+		return out
+	}
+	mismatch := func() (pass.PushOutcome, error) { return pass.PushConfigError, nil }
+	n := &scriptedNotifier{sent: map[string]int{},
+		answers: map[string]func() (pass.PushOutcome, error){"tok-other": mismatch, "tok-other2": mismatch, "tok-apns": mismatch},
+		reasons: map[string]string{"tok-other": pass.ReasonSenderMismatch, "tok-other2": pass.ReasonSenderMismatch, "tok-apns": "THIRD_PARTY_AUTH_ERROR"}}
+	var logs bytes.Buffer
+	newService := func() *pass.AppNoticeService {
+		return &pass.AppNoticeService{Store: b.db, Notifier: n, Clock: func() time.Time { return now },
+			Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	}
+	const configWarning = "refused for the configuration"
+
+	// Another app's token beside one of the tenant's: forgotten (in every
+	// order of the tenant), the notice done.
+	register("S3CRET", "tok-ok", "tok-other")
+	register("ORDER2", "tok-other")
+	svc := newService()
+	if err := svc.Notify(ctx, pass.AppNoticeArgs{Tenant: "demo", SecretToken: "S3CRET", Event: pass.NoticeChanged, ID: "serial.2"}); err != nil {
+		t.Errorf("a notice that reached the tenant's installation: %v; want it done", err)
+	}
+	if got := tokens("S3CRET"); !slices.Equal(got, []string{"tok-ok"}) {
+		t.Errorf("installations left: %v; want tok-ok alone", got)
+	}
+	if got := tokens("ORDER2"); len(got) != 0 {
+		t.Errorf("the other app's token in another order: %v; want it forgotten", got)
+	}
+	if strings.Contains(logs.String(), configWarning) {
+		t.Errorf("another app's token logged as the tenant's configuration: %s", logs.String())
+	}
+
+	// "Ready" for a new installation, when the order's others had it
+	// already: the tenant's delivery a moment ago is the proof.
+	if err := svc.Notify(ctx, pass.AppNoticeArgs{Tenant: "demo", SecretToken: "S3CRET", Event: pass.NoticeReady}); err != nil {
+		t.Fatal(err)
+	}
+	register("S3CRET", "tok-other2")
+	now = now.Add(pass.SenderProof / 2)
+	if err := svc.Notify(ctx, pass.AppNoticeArgs{Tenant: "demo", SecretToken: "S3CRET", Event: pass.NoticeReady}); err != nil || n.sent["tok-ok"] != 2 {
+		t.Errorf("ready for another app's token: %v, tok-ok sent %d; want it done, tok-ok not sent again", err, n.sent["tok-ok"])
+	}
+	if got := tokens("S3CRET"); !slices.Equal(got, []string{"tok-ok"}) {
+		t.Errorf("installations left: %v; want tok-ok alone", got)
+	}
+
+	// No delivery of the tenant's to go by (a new service, or the last
+	// one too long ago): retried and logged, the token kept.
+	var ra *pass.RetryAfterError
+	for name, s := range map[string]*pass.AppNoticeService{"new": newService(), "stale": svc} {
+		now = now.Add(pass.SenderProof)
+		logs.Reset()
+		register("ORDER3", "tok-other")
+		if err := s.Notify(ctx, pass.AppNoticeArgs{Tenant: "demo", SecretToken: "ORDER3", Event: pass.NoticeCancelled}); !errors.As(err, &ra) || ra.After != pass.ConfigRetry {
+			t.Errorf("%s: a sender mismatch alone: %v; want a retry after %s", name, err, pass.ConfigRetry)
+		}
+		if got := tokens("ORDER3"); !slices.Equal(got, []string{"tok-other"}) || !strings.Contains(logs.String(), configWarning) {
+			t.Errorf("%s: a sender mismatch alone: installations %v, logs %q; want the token kept, a warning", name, got, logs.String())
+		}
+	}
+	// Another refusal of the configuration, beside a delivery: retried.
+	register("S3CRET", "tok-apns")
+	if err := svc.Notify(ctx, pass.AppNoticeArgs{Tenant: "demo", SecretToken: "S3CRET", Event: pass.NoticeChanged, ID: "serial.3"}); !errors.As(err, &ra) || ra.After != pass.ConfigRetry {
+		t.Errorf("another refusal of the configuration: %v; want a retry after %s", err, pass.ConfigRetry)
+	}
+	if got := tokens("S3CRET"); !slices.Equal(got, []string{"tok-apns", "tok-ok"}) {
+		t.Errorf("installations left: %v; want tok-apns kept", got)
 	}
 }

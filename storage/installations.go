@@ -13,10 +13,23 @@ import (
 
 // RegisterInstallation records an app installation for an order's
 // notices; created is false when it was registered already (its platform
-// and locale are updated).
+// and locale are updated). A new installation of an order that has
+// pass.MaxInstallationsPerOrder already is refused with an error of kind
+// pass.KindConflict.
+//
+// The count and the insert are one transaction that holds the order's
+// lock: on PostgreSQL a transaction advisory lock of the order (at READ
+// COMMITTED, two transactions counting at once would otherwise both see
+// room), on SQLite the write lock every transaction takes as it begins.
 func (s *DB) RegisterInstallation(ctx context.Context, d pass.AppInstallation) (bool, error) {
 	created := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.isPostgres() {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`,
+				s.lockKey("app-installations\x00"+d.Tenant+"\x00"+d.SecretToken)); err != nil {
+				return fmt.Errorf("storage: lock the order's app installations: %w", err)
+			}
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE app_installations SET platform = $4, locale = $5
 			WHERE tenant = $1 AND secret_token = $2 AND fcm_token = $3`, d.Tenant, d.SecretToken, d.FCMToken, d.Platform, d.Locale)
 		if err != nil {
@@ -24,6 +37,14 @@ func (s *DB) RegisterInstallation(ctx context.Context, d pass.AppInstallation) (
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			return nil
+		}
+		var total int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM app_installations WHERE tenant = $1 AND secret_token = $2`,
+			d.Tenant, d.SecretToken).Scan(&total); err != nil {
+			return fmt.Errorf("storage: app installations of the order: %w", err)
+		}
+		if total >= pass.MaxInstallationsPerOrder {
+			return pass.Errorf(pass.KindConflict, "the order has %d app installations registered already, the most it may have; unregister one first", total)
 		}
 		res, err = tx.ExecContext(ctx, `INSERT INTO app_installations (tenant, secret_token, fcm_token, platform, locale, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,

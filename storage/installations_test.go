@@ -3,7 +3,9 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,6 +92,80 @@ func TestCustomerDevicesAndAPIKeys(t *testing.T) {
 		}
 		if got, err := db.APIKeyByHash(ctx, "h2"); err != nil || !slices.Equal(got.Scopes, gate.Scopes) {
 			t.Errorf("scopes: %+v %v", got, err)
+		}
+	})
+}
+
+// TestInstallationsPerOrder: an order takes pass.MaxInstallationsPerOrder
+// app installations, however many two instances register at once; past
+// it a new one is refused (KindConflict) and one registered already is
+// registered again; another order is not counted, and a removal makes
+// room.
+func TestInstallationsPerOrder(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, d testDB) {
+		ctx := context.Background()
+		handles := []*storage.DB{d.handle(t), d.handle(t)}
+		now := time.UnixMilli(1_800_000_000_000).UTC()
+		inst := func(order string, i int) pass.AppInstallation {
+			return pass.AppInstallation{Tenant: "demo", SecretToken: order, FCMToken: fmt.Sprintf("tok%03d", i),
+				Platform: "android", Locale: "fr", CreatedAt: now}
+		}
+		// Twice the most, from two handles at once.
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		created, refused := 0, 0
+		for i := range 2 * pass.MaxInstallationsPerOrder {
+			wg.Go(func() {
+				<-start
+				ok, err := handles[i%2].RegisterInstallation(ctx, inst("sec1", i))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil && ok:
+					created++
+				case pass.KindOf(err) == pass.KindConflict && !ok:
+					refused++
+				default:
+					t.Errorf("installation %d: %v %v, want created or a conflict", i, ok, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		ins, err := handles[0].Installations(ctx, "demo", "sec1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ins) != pass.MaxInstallationsPerOrder || created != pass.MaxInstallationsPerOrder || refused != pass.MaxInstallationsPerOrder {
+			t.Fatalf("%d installations stored, %d created, %d refused; want %d of each", len(ins), created, refused, pass.MaxInstallationsPerOrder)
+		}
+		// At the most: one registered already is registered again (its
+		// locale updated), a new one is refused.
+		again := ins[0]
+		again.Locale = "de"
+		if ok, err := handles[1].RegisterInstallation(ctx, again); err != nil || ok {
+			t.Errorf("an installation registered already, again at the most: %v %v; want not created, no error", ok, err)
+		}
+		if ins, _ := handles[0].Installations(ctx, "demo", "sec1"); !slices.ContainsFunc(ins, func(i pass.AppInstallation) bool {
+			return i.FCMToken == again.FCMToken && i.Locale == "de"
+		}) {
+			t.Errorf("the locale registered again is not stored: %+v", ins)
+		}
+		if ok, err := handles[0].RegisterInstallation(ctx, inst("sec1", 999)); pass.KindOf(err) != pass.KindConflict || ok {
+			t.Errorf("one installation too many: %v %v; want a conflict", ok, err)
+		}
+		// Another order of the tenant has its own count.
+		if ok, err := handles[0].RegisterInstallation(ctx, inst("sec2", 999)); err != nil || !ok {
+			t.Errorf("another order: %v %v", ok, err)
+		}
+		// A removal makes room for one.
+		if err := handles[1].UnregisterInstallation(ctx, "demo", "sec1", ins[1].FCMToken); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := handles[0].RegisterInstallation(ctx, inst("sec1", 999)); err != nil || !ok {
+			t.Errorf("after a removal: %v %v", ok, err)
 		}
 	})
 }
