@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -333,6 +334,64 @@ func TestTokenEndpointAuthentication(t *testing.T) {
 		}
 		if got := p.oauth.Endpoint.AuthStyle; got != want {
 			t.Errorf("tokenAuthMethod %q: auth style %v, want %v", method, got, want)
+		}
+	}
+}
+
+// tenantsStore is a store double with what the tenants page reads: no
+// tasks, the subscriptions given, no deliveries.
+type tenantsStore struct {
+	Store // nil: the page reads nothing else
+	subs  []pass.Subscription
+}
+
+func (tenantsStore) QueueCounts(context.Context, string, time.Time) ([]pass.QueueCount, error) {
+	return nil, nil
+}
+
+func (s tenantsStore) Subscriptions(_ context.Context, tenant string) ([]pass.Subscription, error) {
+	var out []pass.Subscription
+	for _, sub := range s.subs {
+		if sub.Tenant == tenant {
+			out = append(out, sub)
+		}
+	}
+	return out, nil
+}
+
+func (tenantsStore) SubscriptionHealth(context.Context, string) ([]pass.SubscriptionHealth, error) {
+	return nil, nil
+}
+
+// TestTenantsPageShowsEndpointHostOnly: a subscription's endpoint is
+// shown by its scheme and host, never its path or query (where the
+// receiver's own token may be), nor the subscription's secrets.
+func TestTenantsPageShowsEndpointHostOnly(t *testing.T) {
+	t.Parallel()
+	c := newTest(t, "https://wallet.example")
+	now := c.cfg.Clock.Now()
+	c.cfg.Store = tenantsStore{subs: []pass.Subscription{
+		{Tenant: "demo", ID: "wh_query", Endpoint: "https://h.example/in?token=S3CR3T", Events: []string{"*"}, Enabled: true,
+			Secret: "whsec_current", PreviousSecret: "whsec_previous", PreviousUntil: now.Add(time.Hour)},
+		{Tenant: "demo", ID: "wh_path", Endpoint: "https://hooks.example:8443/in/S3CR3T/", Events: []string{pass.EventPassVoided},
+			Secret: "whsec_other"},
+	}}
+	r := httptest.NewRequest(http.MethodGet, "/console/tenants", nil)
+	r.AddCookie(searchCookie(t, c, "demo"))
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, r)
+	page := w.Body.String()
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /console/tenants: %d %s", w.Code, page)
+	}
+	for _, want := range []string{"https://h.example/…", "wh_query", "https://hooks.example:8443/…", "wh_path"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page does not show %q", want)
+		}
+	}
+	for _, secret := range []string{"S3CR3T", "token=", "whsec_"} {
+		if strings.Contains(page, secret) {
+			t.Errorf("the page shows %q", secret)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"walletpass/internal/httpx"
 	"walletpass/pass"
 )
 
@@ -20,9 +21,17 @@ type certView struct {
 	Warn     bool
 }
 
+// subscriptionView is what the page shows of a subscription: never its
+// secrets, and its endpoint by scheme and host alone (Site), since the
+// path or query may carry the receiver's own token; the id tells apart
+// two endpoints on one host.
 type subscriptionView struct {
-	pass.Subscription
-	Health pass.SubscriptionHealth
+	ID          string
+	Site        string // httpx.WithoutPath of the endpoint
+	Events      []string
+	Enabled     bool
+	Description string
+	Health      pass.SubscriptionHealth
 }
 
 type tenantView struct {
@@ -78,8 +87,8 @@ func (c *Console) tenantsPage(w http.ResponseWriter, r *http.Request, s *session
 			return
 		}
 		for _, sub := range subs {
-			sv := subscriptionView{Subscription: sub}
-			sv.Secret = "" // never on a page
+			sv := subscriptionView{ID: sub.ID, Site: httpx.WithoutPath(sub.Endpoint), Events: sub.Events, Enabled: sub.Enabled,
+				Description: sub.Description}
 			for _, h := range health {
 				if h.SubscriptionID == sub.ID {
 					sv.Health = h

@@ -393,9 +393,13 @@ func (s *Server) latestPass(c *gin.Context) {
 	_, _ = c.Writer.Write(data)
 }
 
-// deviceLog: POST …/v1/log {"logs": [...]} → 200. Lines naming one of the
-// tenant's passes go to that order's timeline; at most logRate lines per
-// second per tenant are kept, the rest are counted and dropped.
+// deviceLog: POST …/v1/log {"logs": [...]} → 200, whatever is kept.
+// Lines naming one of the tenant's passes go to that order's timeline.
+// A client address takes DeviceLogClientBurst lines, then one per
+// DeviceLogClientEvery, out of the tenant's logRate lines a second, so
+// that one client cannot spend the tenant's budget; the lines past either
+// are dropped and counted, in one warning per DeviceLogWarnEvery per
+// tenant.
 func (s *Server) deviceLog(c *gin.Context) {
 	tenant, ok := s.appleTenant(c)
 	if !ok {
@@ -412,11 +416,14 @@ func (s *Server) deviceLog(c *gin.Context) {
 		writeProblem(c, http.StatusBadRequest, `the body must be {"logs": ["..."]}`)
 		return
 	}
-	lim := s.logLimiter(tenant)
+	client, now := s.clientIP(c), s.now()
+	lim := s.deviceLogs.tenant(tenant)
 	ctx := c.Request.Context()
 	dropped := 0
 	for i, line := range req.Logs {
-		if i >= maxLogLines || !lim.Allow() {
+		// The client's share first: a line past it takes nothing of the
+		// tenant's budget.
+		if i >= maxLogLines || !s.deviceLogs.clients.allow(client, now) || !lim.AllowN(now, 1) {
 			dropped++
 			continue
 		}
@@ -451,22 +458,85 @@ func (s *Server) deviceLog(c *gin.Context) {
 			s.log.InfoContext(ctx, "wallet device log", slog.String("tenant", tenant), slog.String("message", line))
 		}
 	}
-	if dropped > 0 {
-		s.log.WarnContext(ctx, "wallet device log lines dropped", slog.String("tenant", tenant), slog.Int("lines", dropped))
+	if lines, since, ok := s.deviceLogs.drop(tenant, dropped, now); ok {
+		s.log.WarnContext(ctx, "wallet device log lines dropped", slog.String("tenant", tenant), slog.Int("lines", lines),
+			slog.Time("since", since))
 	}
 	c.Status(http.StatusOK)
 }
 
-// logRate bounds device log lines kept per tenant.
+// logRate bounds device log lines kept per tenant: logRate a second,
+// bursts of logRate*5.
 const logRate = 20
 
-func (s *Server) logLimiter(tenant string) *rate.Limiter {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.logLimits[tenant]
+// A client address's share of its tenant's device log lines:
+// DeviceLogClientBurst, then one per DeviceLogClientEvery (an IPv6 client
+// by its /64). The lines dropped are logged in one warning per
+// DeviceLogWarnEvery per tenant.
+const (
+	DeviceLogClientBurst = 20
+	DeviceLogClientEvery = 2 * time.Second
+	DeviceLogWarnEvery   = time.Minute
+)
+
+// deviceLogBudgets are the device log route's budgets: the clients'
+// shares, and per tenant its lines and the lines dropped since its last
+// warning.
+type deviceLogBudgets struct {
+	clients *clientLimiter
+
+	mu      sync.Mutex
+	tenants map[string]*deviceLogTenant
+}
+
+type deviceLogTenant struct {
+	lines   *rate.Limiter
+	dropped int       // lines dropped, not yet in a warning
+	since   time.Time // when the first of them was dropped
+	warned  time.Time // when the last warning was logged
+}
+
+func newDeviceLogBudgets() *deviceLogBudgets {
+	return &deviceLogBudgets{clients: &clientLimiter{every: DeviceLogClientEvery, burst: DeviceLogClientBurst},
+		tenants: map[string]*deviceLogTenant{}}
+}
+
+// tenant is the tenant's budget of lines.
+func (b *deviceLogBudgets) tenant(id string) *rate.Limiter {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.of(id).lines
+}
+
+// of is the tenant's state, made on first use; b.mu is held.
+func (b *deviceLogBudgets) of(id string) *deviceLogTenant {
+	t, ok := b.tenants[id]
 	if !ok {
-		l = rate.NewLimiter(logRate, logRate*5)
-		s.logLimits[tenant] = l
+		t = &deviceLogTenant{lines: rate.NewLimiter(logRate, logRate*5)}
+		b.tenants[id] = t
 	}
-	return l
+	return t
+}
+
+// drop counts n lines of the tenant dropped at now, and reports whether a
+// warning is due: the lines dropped since the last one, and since when,
+// once DeviceLogWarnEvery has passed since it. Lines counted while none
+// is due wait for the next drop.
+func (b *deviceLogBudgets) drop(tenant string, n int, now time.Time) (lines int, since time.Time, ok bool) {
+	if n == 0 {
+		return 0, time.Time{}, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.of(tenant)
+	if t.dropped == 0 {
+		t.since = now
+	}
+	t.dropped += n
+	if !t.warned.IsZero() && now.Sub(t.warned) < DeviceLogWarnEvery {
+		return 0, time.Time{}, false
+	}
+	lines, since = t.dropped, t.since
+	t.dropped, t.warned = 0, now
+	return lines, since, true
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -634,4 +635,102 @@ func FuzzPassKitWebService(f *testing.F) {
 	f.Fuzz(func(t *testing.T, m uint8, path, auth, body, ims string) {
 		try(t, m, path, auth, body, ims)
 	})
+}
+
+// TestDeviceLogPerClient: a client posting full device logs spends its
+// own share of the tenant's lines, not the tenant's budget, so another
+// client's line naming a pass still reaches the order's timeline; the
+// lines dropped make at most one warning per DeviceLogWarnEvery, and the
+// warnings count every line dropped; every request is answered 200.
+func TestDeviceLogPerClient(t *testing.T) {
+	t.Parallel()
+	fx := appletest.Setup(t)
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC) // moved by the test only between requests
+	svc := &pass.Service{Passes: db, Packager: fx.Registry, Clock: func() time.Time { return now }}
+	p, _, err := svc.Apply(context.Background(), apple.SampleTicket(pass.EventConcert), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	h := httpapi.New(httpapi.Deps{Passes: db, Apple: httpapi.AppleDeps{Timeline: db}, Tenants: []httpapi.TenantInfo{{ID: "demo"}},
+		Clock: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	posted := 0
+	post := func(client string, lines ...string) {
+		t.Helper()
+		body, err := json.Marshal(map[string][]string{"logs": lines})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/api/demo/apple/v1/log", bytes.NewReader(body))
+		req.RemoteAddr = client + ":5555"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Errorf("log of %d lines from %s: %d, want 200", len(lines), client, rec.Code)
+		}
+		posted += len(lines)
+	}
+	// warnings are the lines each warning counts; kept, the lines logged
+	// as the service's (those naming no pass).
+	records := func() (warnings []int, kept int) {
+		t.Helper()
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var r struct {
+				Msg   string `json:"msg"`
+				Level string `json:"level"`
+				Lines int    `json:"lines"`
+			}
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatalf("log line %q: %v", l, err)
+			}
+			switch r.Msg {
+			case "wallet device log lines dropped":
+				warnings = append(warnings, r.Lines)
+			case "wallet device log":
+				kept++
+			}
+		}
+		return warnings, kept
+	}
+
+	noise := make([]string, 100)
+	for i := range noise {
+		noise[i] = fmt.Sprintf("Web service error: noise %d", i)
+	}
+	const clientA, clientB = "198.51.100.7", "203.0.113.9"
+	for range 5 {
+		post(clientA, noise...)
+	}
+	post(clientB, "Web service error for "+p.PassTypeID+" ("+p.SerialNumber+"): client B's line")
+	tl, err := db.Timeline(context.Background(), "demo", p.SecretToken, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(tl, func(e pass.TimelineEntry) bool {
+		return e.Kind == "device-log" && strings.Contains(e.Detail, "client B's line")
+	}) {
+		t.Errorf("after client A's full logs, client B's line is not on the order's timeline: %+v", tl)
+	}
+	if warnings, _ := records(); len(warnings) != 1 {
+		t.Errorf("5 requests with lines dropped within %s: %d warnings %v, want 1", httpapi.DeviceLogWarnEvery, len(warnings), warnings)
+	}
+
+	// An interval on, client A's next dropped lines bring the next
+	// warning, with the lines dropped since the first.
+	now = now.Add(httpapi.DeviceLogWarnEvery)
+	post(clientA, noise...)
+	warnings, kept := records()
+	sum := 0
+	for _, n := range warnings {
+		sum += n
+	}
+	if len(warnings) != 2 || sum != posted-1-kept { // client B's line is on the timeline
+		t.Errorf("warnings %v for %d lines posted, %d logged and 1 on the timeline; want 2 warnings counting %d", warnings, posted, kept,
+			posted-1-kept)
+	}
 }

@@ -199,8 +199,7 @@ type Server struct {
 	deps    Deps
 	tenants map[string]TenantInfo
 
-	mu        sync.Mutex
-	logLimits map[string]*rate.Limiter
+	deviceLogs *deviceLogBudgets // the PassKit log route's (apple.go)
 	// The order page: a client's unknown tokens (guesses) are limited
 	// strictly, its views of real orders loosely (a venue's Wi-Fi or a
 	// carrier's address is many buyers at the doors).
@@ -238,7 +237,7 @@ func New(d Deps) http.Handler {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{log: d.Log, deps: d, tenants: map[string]TenantInfo{}, logLimits: map[string]*rate.Limiter{},
+	s := &Server{log: d.Log, deps: d, tenants: map[string]TenantInfo{}, deviceLogs: newDeviceLogBudgets(),
 		pageMisses: &clientLimiter{every: 2 * time.Second, burst: 10}, pages: &clientLimiter{every: 50 * time.Millisecond, burst: 200},
 		devices:          &clientLimiter{every: 3 * time.Second, burst: 10},
 		downloads:        &clientLimiter{every: 6 * time.Second, burst: 10},

@@ -1,6 +1,7 @@
 // Package httpx holds the small HTTP helpers that several adapters share
 // (the SecuTix, Google Wallet and FCM clients; the pages' language
-// choice). It is a toolbox, not part of the domain.
+// choice; a URL shown without its path). It is a toolbox, not part of the
+// domain.
 package httpx
 
 import (
