@@ -17,6 +17,11 @@ import (
 func (s *DB) Register(ctx context.Context, tenant string, d pass.Device, passTypeID, serial string, now time.Time, follow ...pass.NewTask) (bool, error) {
 	created := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// Counted and inserted under the pass's lock: two registrations at
+		// once would otherwise both see room (see lockInTx).
+		if err := s.lockInTx(ctx, tx, "registrations\x00"+tenant+"\x00"+passTypeID+"\x00"+serial); err != nil {
+			return fmt.Errorf("storage: lock the pass's registrations: %w", err)
+		}
 		var total, mine int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(CASE WHEN device_library_id = $4 THEN 1 END) FROM registrations
 			WHERE tenant = $1 AND pass_type_id = $2 AND serial_number = $3`, tenant, passTypeID, serial, d.LibraryID).Scan(&total, &mine); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,6 +216,41 @@ func TestRegistrationAnnouncements(t *testing.T) {
 			if n := pending(); n != st.want {
 				t.Errorf("after %s: %d announcements, want %d", st.name, n, st.want)
 			}
+		}
+	})
+}
+
+// TestDevicesPerPassAtOnce: devices registering one pass at once through
+// two handles (two instances) never take it past MaxDevicesPerPass.
+func TestDevicesPerPassAtOnce(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, d testDB) {
+		ctx := context.Background()
+		handles := []*storage.DB{d.handle(t), d.handle(t)}
+		p := newPass("crowd", 700)
+		if err := handles[0].CreatePass(ctx, p, nil); err != nil {
+			t.Fatal(err)
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range 2 * pass.MaxDevicesPerPass {
+			wg.Go(func() {
+				<-start
+				_, err := handles[i%2].Register(ctx, "demo", pass.Device{LibraryID: fmt.Sprintf("crowd%02d", i), PushToken: "aa11"},
+					p.PassTypeID, p.SerialNumber, t0)
+				if err != nil && pass.KindOf(err) != pass.KindForbidden {
+					t.Errorf("device %d: %v", i, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		ds, err := handles[1].DevicesForPass(ctx, "demo", p.PassTypeID, p.SerialNumber)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != pass.MaxDevicesPerPass {
+			t.Errorf("%d devices registered, want %d", len(ds), pass.MaxDevicesPerPass)
 		}
 	})
 }

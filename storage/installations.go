@@ -24,11 +24,8 @@ import (
 func (s *DB) RegisterInstallation(ctx context.Context, d pass.AppInstallation) (bool, error) {
 	created := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if s.isPostgres() {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`,
-				s.lockKey("app-installations\x00"+d.Tenant+"\x00"+d.SecretToken)); err != nil {
-				return fmt.Errorf("storage: lock the order's app installations: %w", err)
-			}
+		if err := s.lockInTx(ctx, tx, "app-installations\x00"+d.Tenant+"\x00"+d.SecretToken); err != nil {
+			return fmt.Errorf("storage: lock the order's app installations: %w", err)
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE app_installations SET platform = $4, locale = $5
 			WHERE tenant = $1 AND secret_token = $2 AND fcm_token = $3`, d.Tenant, d.SecretToken, d.FCMToken, d.Platform, d.Locale)

@@ -99,6 +99,19 @@ func (s *DB) lockKey(name string) int64 {
 	return int64(h.Sum64())
 }
 
+// lockInTx takes the lock of name for the rest of tx, so that a count and
+// the insert it allows are one step for the transactions that take it:
+// on PostgreSQL a transaction advisory lock (at READ COMMITTED two
+// transactions counting at once would both see room); on SQLite nothing,
+// since every transaction takes the database's write lock as it begins.
+func (s *DB) lockInTx(ctx context.Context, tx *sql.Tx, name string) error {
+	if !s.isPostgres() {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, s.lockKey(name))
+	return err
+}
+
 // migrationLocker serializes the migrations of the instances sharing s's
 // schema, trying every second for up to five minutes.
 func (s *DB) migrationLocker() (lock.SessionLocker, error) {
