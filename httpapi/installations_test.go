@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"walletpass/httpapi"
+	"walletpass/auth"
 	"walletpass/pass"
 	"walletpass/pass/apple"
 	"walletpass/pass/apple/appletest"
@@ -116,5 +117,51 @@ func TestInstallationsPerOrderRefused(t *testing.T) {
 	}
 	if ins, err := db.Installations(context.Background(), "demo", tk.OrderSecretToken); err != nil || len(ins) != pass.MaxInstallationsPerOrder {
 		t.Errorf("%d installations stored (%v), want %d", len(ins), err, pass.MaxInstallationsPerOrder)
+	}
+}
+
+// TestUpstreamWordsStayWithTheOrganiser: when SecuTix fails, an
+// organiser's call (its API key) hears what SecuTix said; a buyer's app
+// (an order's secret only) hears that a service is unavailable, nothing
+// of SecuTix's words.
+func TestUpstreamWordsStayWithTheOrganiser(t *testing.T) {
+	t.Parallel()
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const words = "statusMessage: backend db-7.internal timed out"
+	key, _ := auth.NewAPIKey()
+	h := httpapi.New(httpapi.Deps{Passes: db,
+		App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
+		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
+		Tickets: httpapi.TicketsAPI{
+			APIKey: func(_ context.Context, hash string) (httpapi.APIKeyInfo, error) {
+				if hash != auth.HashAPIKey(key) {
+					return httpapi.APIKeyInfo{}, pass.ErrNotFound
+				}
+				return httpapi.APIKeyInfo{Tenant: "demo"}, nil
+			},
+			Orders: syncerFunc(func() (pass.SyncResult, error) {
+				return pass.SyncResult{}, pass.Errorf(pass.KindUnavailable, "secutix: getFileDetails: SecuTix answered HTTP 500 (%s)", words)
+			}),
+		}})
+	serve := func(req *http.Request) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	req := httptest.NewRequest(http.MethodPost, "/api/demo/customers/devices",
+		strings.NewReader(`{"orderSecretToken":"aBuyersOrderToken","fcmToken":"fcm-1","platform":"ios","locale":"fr"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if rec := serve(req); rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "db-7") ||
+		!strings.Contains(rec.Body.String(), "try again later") {
+		t.Errorf("a buyer's app: %d %s; want 503 without SecuTix's words", rec.Code, rec.Body)
+	}
+	req = httptest.NewRequest(http.MethodGet, "/api/demo/external/secutix/orders/getTicketsUrl/4711", nil)
+	req.Header.Set("X-API-Key", key)
+	if rec := serve(req); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), words) {
+		t.Errorf("the organiser: %d %s; want 503 with SecuTix's words", rec.Code, rec.Body)
 	}
 }

@@ -16,6 +16,7 @@ const (
 	headerRequestID     = "X-Request-ID"
 	ctxCorrelationID    = "walletpass.correlationId"
 	ctxRoutineFailure   = "walletpass.routineFailure"
+	ctxOrganiser        = "walletpass.organiser"
 )
 
 // withCorrelationID reuses a well-formed incoming X-Correlation-ID or
@@ -46,6 +47,14 @@ func correlationID(c *gin.Context) string {
 func markRoutineFailure(c *gin.Context) { c.Set(ctxRoutineFailure, true) }
 
 func routineFailure(c *gin.Context) bool { return c.GetBool(ctxRoutineFailure) }
+
+// markOrganiser says that the request carries an organiser's credentials
+// (authorizeAPI let it through): its failures may say what failed beyond
+// walletpass (SecuTix's or Google's own words), which fail keeps from
+// everyone else.
+func markOrganiser(c *gin.Context) { c.Set(ctxOrganiser, true) }
+
+func organiser(c *gin.Context) bool { return c.GetBool(ctxOrganiser) }
 
 // limitBody caps every request body; handlers that read more get an error.
 func limitBody(n int64, larger map[string]int64) gin.HandlerFunc {

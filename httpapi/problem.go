@@ -70,8 +70,14 @@ func (s *Server) fail(c *gin.Context, err error) {
 			s.log.ErrorContext(c.Request.Context(), "request failed", slog.String("correlationId", correlationID(c)),
 				slog.String("path", c.FullPath()), slog.Any("error", err))
 		}
-		if status == http.StatusInternalServerError {
+		switch {
+		case status == http.StatusInternalServerError:
 			detail = "an internal error occurred; quote the correlation id when reporting it"
+		case !organiser(c) && !routineFailure(c):
+			// What SecuTix or Google said is for the logs and the
+			// organiser, not for a buyer's app or a phone (a readiness
+			// probe's answer names only the dependency that is down).
+			detail = "a service this answer needs is unavailable; try again later"
 		}
 	}
 	writeProblem(c, status, detail)

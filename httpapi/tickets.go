@@ -129,6 +129,7 @@ func (s *Server) authorizeAPI(c *gin.Context, tenant, keyScope, scope string) bo
 			scope = keyScope
 			return deny(pass.Errorf(pass.KindForbidden, "the API key lacks the scope %s", keyScope))
 		}
+		markOrganiser(c)
 		return true
 	}
 	v, ok := api.Verifiers[tenant]
@@ -138,6 +139,7 @@ func (s *Server) authorizeAPI(c *gin.Context, tenant, keyScope, scope string) bo
 	if _, err := v.VerifyScope(c.Request.Context(), token, scope); err != nil {
 		return deny(err)
 	}
+	markOrganiser(c)
 	return true
 }
 
