@@ -563,7 +563,7 @@ func TestBrowserConsole(t *testing.T) {
 		{"order-phone", "/console/t/demo/orders/" + o.Secret + "?lang=fr", []string{"Synchroniser avec SecuTix", "Chronologie"}, true, false},
 		{"queue", "/console/queue?state=pending&lang=en", []string{"sync-order", "Retry all shown"}, false, false},
 		{"audit", "/console/audit?lang=de", []string{"Audit-Protokoll", "repush", "Ada Admin (dev-admin)"}, false, false},
-		{"tenants", "/console/tenants?lang=en", []string{"pass signing and APNs", "days left", "Orders waiting to sync", "/hooks", "503"}, false, false},
+		{"tenants", "/console/tenants?lang=en", []string{"pass signing and APNs", "days left", "Orders waiting to sync", down.URL + "/…", "503"}, false, false},
 		{"usage", "/console/t/demo/usage", []string{"Added to Apple Wallet", first.Ticket.Event.Name}, false, false},
 		{"performance", fmt.Sprintf("/console/t/demo/usage/%d", first.Ticket.Event.PerformanceID), []string{"Running totals by day", "Download CSV"}, false, false},
 		{"performance-phone", fmt.Sprintf("/console/t/demo/usage/%d?lang=de", first.Ticket.Event.PerformanceID), []string{"Laufende Summen pro Tag"}, true, false},
@@ -595,6 +595,9 @@ func TestBrowserConsole(t *testing.T) {
 			if !strings.Contains(dom, w) {
 				t.Errorf("%s: Chromium's page lacks %q", c.name, w)
 			}
+		}
+		if strings.Contains(dom, down.URL+"/hooks") {
+			t.Errorf("%s: the page shows the webhook endpoint's path (it may carry the receiver's token)", c.name)
 		}
 		shot := filepath.Join(outDir, "console-"+c.name+".png")
 		if c.tall {
