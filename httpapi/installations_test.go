@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"walletpass/httpapi"
 	"walletpass/auth"
+	"walletpass/httpapi"
 	"walletpass/pass"
 	"walletpass/pass/apple"
 	"walletpass/pass/apple/appletest"
