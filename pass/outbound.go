@@ -102,7 +102,34 @@ const TaskEventFanout = "event-fanout"
 
 func (EventArgs) Kind() string         { return TaskEventFanout }
 func (a EventArgs) TaskTenant() string { return a.Tenant }
-func (a EventArgs) DedupKey() string   { return "event:" + a.ID }
+func (a EventArgs) DedupKey() string   { return FanoutKey(a.Stream, a.ID) }
+
+// FanoutKey is the dedup key of an event-fanout task: "event:", the
+// event's stream, ":" and its id, so that the fan-outs of one pass still
+// owed can be told (ActiveFanouts).
+func FanoutKey(stream, id string) string { return "event:" + stream + ":" + id }
+
+// ParseFanoutKey is FanoutKey's inverse; ok is false for another key (a
+// task queued before keys named their stream: "event:" and the id).
+func ParseFanoutKey(key string) (stream, id string, ok bool) {
+	rest, ok := strings.CutPrefix(key, "event:")
+	if !ok {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(rest, ':')
+	if i <= 0 || i == len(rest)-1 {
+		return "", "", false
+	}
+	return rest[:i], rest[i+1:], true
+}
+
+// ActiveFanout is an event-fanout task still owed: its event's stream and
+// id, and when it is due (in the past while it runs).
+type ActiveFanout struct {
+	Stream, ID string
+	Due        time.Time
+}
+
 func (a EventArgs) Validate() error {
 	if a.Tenant == "" || a.ID == "" || a.Stream == "" || a.Type == "" {
 		return Errorf(KindInvalid, "event: tenant, id, stream and type are required")
@@ -174,6 +201,10 @@ func (a DeliveryArgs) Validate() error {
 type OutboundStore interface {
 	Subscriptions(ctx context.Context, tenant string) ([]Subscription, error)
 	Subscription(ctx context.Context, tenant, id string) (*Subscription, error)
+	// ActiveFanouts returns the tenant's event-fanout tasks pending or
+	// running (their keys parsed by ParseFanoutKey; those of another form
+	// are left out).
+	ActiveFanouts(ctx context.Context, tenant string) ([]ActiveFanout, error)
 	// AddMessages stores the messages (a message already stored is left as
 	// it is) and the delivery tasks of their streams, in one transaction.
 	AddMessages(ctx context.Context, msgs []OutboundMessage, tasks []NewTask) error
@@ -242,6 +273,9 @@ func (f *Fanout) WorkBatch(ctx context.Context, b EventBatchArgs, correlationID 
 }
 
 func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, correlationID string) error {
+	if err := f.waitTurn(ctx, tenant, evs); err != nil {
+		return err
+	}
 	subs, err := f.Store.Subscriptions(ctx, tenant)
 	if err != nil {
 		return err
@@ -278,6 +312,46 @@ func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, cor
 		return nil
 	}
 	return f.Store.AddMessages(ctx, msgs, tasks)
+}
+
+// FanoutTurn is how soon a fan-out that waits for an earlier one of its
+// pass that is running comes back (one that waits for its retry: then).
+const FanoutTurn = time.Second
+
+// waitTurn answers a *DeferError while an earlier event of one of evs's
+// passes has its fan-out still owed (failed and waiting for its retry, or
+// running): a pass's events are stored, and so delivered, in the order
+// they happened, even when the fan-out of one fails for a while. An
+// event-wide change's batch waits so for the single events before it; a
+// single event does not wait for a batch (its events are stored with the
+// change's versions' batch, which fails only when the store does).
+func (f *Fanout) waitTurn(ctx context.Context, tenant string, evs []EventArgs) error {
+	active, err := f.Store.ActiveFanouts(ctx, tenant)
+	if err != nil || len(active) == 0 {
+		return err
+	}
+	mine := make(map[string]string, len(evs)) // stream -> its event's id here
+	for _, ev := range evs {
+		mine[ev.Stream] = ev.ID
+	}
+	now := f.Clock.Now()
+	var until time.Time
+	for _, a := range active {
+		if id, ok := mine[a.Stream]; !ok || a.ID >= id {
+			continue
+		}
+		at := a.Due
+		if soon := now.Add(FanoutTurn); at.Before(soon) {
+			at = soon
+		}
+		if at.After(until) {
+			until = at
+		}
+	}
+	if until.IsZero() {
+		return nil
+	}
+	return &DeferError{At: until, Why: "an earlier event of one of its passes is not stored yet"}
 }
 
 // Deliverer delivers a subscription's messages (the webhook-delivery

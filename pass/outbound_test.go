@@ -3,6 +3,7 @@ package pass_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -13,9 +14,14 @@ import (
 // fanoutStore is the part of pass.OutboundStore a fan-out uses.
 type fanoutStore struct {
 	pass.OutboundStore
-	subs  []pass.Subscription
-	msgs  []pass.OutboundMessage
-	tasks []pass.NewTask
+	subs   []pass.Subscription
+	msgs   []pass.OutboundMessage
+	tasks  []pass.NewTask
+	active []pass.ActiveFanout
+}
+
+func (f *fanoutStore) ActiveFanouts(context.Context, string) ([]pass.ActiveFanout, error) {
+	return f.active, nil
 }
 
 func (f *fanoutStore) Subscriptions(context.Context, string) ([]pass.Subscription, error) {
@@ -56,6 +62,63 @@ func TestFanoutBatch(t *testing.T) {
 	}
 	if len(st.tasks) != 1 || st.tasks[0].Kind != pass.TaskWebhookDelivery || st.tasks[0].MinGap != pass.DeliveryGap {
 		t.Fatalf("tasks = %+v, want one webhook delivery with MinGap %v", st.tasks, pass.DeliveryGap)
+	}
+}
+
+// TestFanoutWaitsItsTurn: an event whose pass has an earlier event's
+// fan-out still owed (waiting for its retry, or running) is not stored
+// yet: its fan-out comes back when the earlier one is due (a second from
+// now at the soonest), without counting an attempt; the fan-outs of other
+// passes, and later ones of its pass, do not hold it back. A batch waits
+// so too, for any of its passes.
+func TestFanoutWaitsItsTurn(t *testing.T) {
+	now := time.Date(2027, 1, 5, 20, 0, 0, 0, time.UTC)
+	ev := pass.EventArgs{Tenant: "demo", ID: "msg_0002", Type: pass.EventPassUpdated, Stream: "s1", At: now, Data: []byte(`{}`)}
+	for _, tc := range []struct {
+		name   string
+		active []pass.ActiveFanout
+		until  time.Time // zero: stored now
+	}{
+		{"none owed", nil, time.Time{}},
+		{"itself running", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0002", Due: now}}, time.Time{}},
+		{"another pass's", []pass.ActiveFanout{{Stream: "s2", ID: "msg_0001", Due: now.Add(time.Hour)}}, time.Time{}},
+		{"a later one of the pass", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0003", Due: now}}, time.Time{}},
+		{"an earlier one running", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Due: now.Add(-time.Second)}}, now.Add(pass.FanoutTurn)},
+		{"an earlier one waiting for its retry", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Due: now.Add(time.Minute)}}, now.Add(time.Minute)},
+	} {
+		for _, batch := range []bool{false, true} {
+			st := &fanoutStore{subs: []pass.Subscription{{Tenant: "demo", ID: "all", Events: []string{"*"}, Enabled: true}}, active: tc.active}
+			f := &pass.Fanout{Store: st, Clock: func() time.Time { return now }}
+			var err error
+			if batch {
+				other := ev
+				other.Stream, other.ID = "s9", "msg_0000"
+				err = f.WorkBatch(context.Background(), pass.EventBatchArgs{Tenant: "demo", Events: []pass.EventArgs{other, ev}}, "")
+			} else {
+				err = f.Work(context.Background(), ev, "")
+			}
+			var de *pass.DeferError
+			switch {
+			case tc.until.IsZero() && (err != nil || len(st.msgs) == 0):
+				t.Errorf("%s (batch %v): %v, %d messages; want them stored", tc.name, batch, err, len(st.msgs))
+			case !tc.until.IsZero() && (!errors.As(err, &de) || !de.At.Equal(tc.until) || len(st.msgs) != 0):
+				t.Errorf("%s (batch %v): %v, %d messages; want nothing stored, deferred until %s", tc.name, batch, err, len(st.msgs), tc.until)
+			}
+		}
+	}
+}
+
+// TestFanoutKey: a fan-out's key names its pass and event, and reads back.
+func TestFanoutKey(t *testing.T) {
+	ev := pass.EventArgs{Tenant: "demo", ID: "msg_00000186aa000000ab12cd34ef56", Stream: "0af3c2d1e4b5a6978877665544332211"}
+	stream, id, ok := pass.ParseFanoutKey(ev.DedupKey())
+	if !ok || stream != ev.Stream || id != ev.ID {
+		t.Errorf("ParseFanoutKey(%q) = %q, %q, %v", ev.DedupKey(), stream, id, ok)
+	}
+	for _, key := range []string{"event:msg_1", "event::msg_1", "event:s1:", "events:s1:msg_1", "delivery:sub:"} {
+		if _, _, ok := pass.ParseFanoutKey(key); ok {
+			t.Errorf("ParseFanoutKey(%q) read a fan-out", key)
+		}
 	}
 }
 

@@ -205,6 +205,30 @@ func (s *DB) Subscription(ctx context.Context, tenant, id string) (*pass.Subscri
 	return sub, nil
 }
 
+// ActiveFanouts returns the tenant's event-fanout tasks pending or
+// running, from the index of the active tasks (a few rows: a fan-out
+// takes a moment unless the store failed it).
+func (s *DB) ActiveFanouts(ctx context.Context, tenant string) ([]pass.ActiveFanout, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT dedup_key, next_attempt_at FROM tasks WHERE tenant = $1 AND kind = $2
+		AND state IN ('pending', 'running')`, tenant, pass.TaskEventFanout)
+	if err != nil {
+		return nil, fmt.Errorf("storage: active fan-outs: %w", err)
+	}
+	defer rows.Close()
+	var out []pass.ActiveFanout
+	for rows.Next() {
+		var key string
+		var due int64
+		if err := rows.Scan(&key, &due); err != nil {
+			return nil, fmt.Errorf("storage: active fan-outs: %w", err)
+		}
+		if stream, id, ok := pass.ParseFanoutKey(key); ok {
+			out = append(out, pass.ActiveFanout{Stream: stream, ID: id, Due: time.UnixMilli(due).UTC()})
+		}
+	}
+	return out, rows.Err()
+}
+
 // AddMessages stores messages (one already stored is left as it is) and
 // their streams' delivery tasks in one transaction.
 func (s *DB) AddMessages(ctx context.Context, msgs []pass.OutboundMessage, tasks []pass.NewTask) error {

@@ -474,3 +474,48 @@ func TestUpdateSubscriptionAsRead(t *testing.T) {
 		}
 	})
 }
+
+// TestActiveFanouts: the event-fanout tasks pending or running are listed
+// with their pass, event and due time; a finished one and other kinds of
+// task are not, nor another tenant's.
+func TestActiveFanouts(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		ev := func(tenant, stream, id string) pass.NewTask {
+			return pass.TaskOf(pass.EventArgs{Tenant: tenant, ID: id, Type: pass.EventPassUpdated, Stream: stream, At: t0}, "")
+		}
+		for _, nt := range []pass.NewTask{ev("demo", "s1", "msg_01"), ev("demo", "s1", "msg_02"), ev("demo", "s2", "msg_03"),
+			ev("other", "s1", "msg_04"), pass.TaskOf(pass.OrderRef{Tenant: "demo", FileID: 1}, "")} {
+			if _, err := db.Enqueue(ctx, nt, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		claimed, err := db.Claim(ctx, t0, time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range claimed {
+			if c.Kind == pass.TaskEventFanout && strings.HasSuffix(c.DedupKey, "msg_02") {
+				if err := db.Complete(ctx, c, t0, t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		got, err := db.ActiveFanouts(ctx, "demo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, a := range got {
+			keys = append(keys, a.Stream+"/"+a.ID)
+			if !a.Due.Equal(t0) {
+				t.Errorf("%s/%s due %s, want %s", a.Stream, a.ID, a.Due, t0)
+			}
+		}
+		slices.Sort(keys)
+		if want := []string{"s1/msg_01", "s2/msg_03"}; !slices.Equal(keys, want) {
+			t.Errorf("active fan-outs %q, want %q", keys, want)
+		}
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -440,6 +441,94 @@ func TestReceiverDownForAnHour(t *testing.T) {
 		if m.State != "delivered" {
 			t.Fatalf("message %s is %s", m.ID, m.State)
 		}
+	}
+}
+
+// TestFailingFanoutHoldsItsPass: the fan-out of a pass's event fails
+// (the store refused it) and waits for its retry; the pass's next event
+// is not stored before it, so the receiver gets both in the order they
+// happened, not the later one first. Through the real queue and store.
+func TestFailingFanoutHoldsItsPass(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rcv := newReceiver(t, 0)
+	secret := outbound.NewSecret()
+	rcv.setSecret(secret)
+	now := time.Now()
+	sub := pass.Subscription{Tenant: "demo", ID: "wh_order", Endpoint: rcv.srv.URL + "/hook", Events: []string{"*"}, Enabled: true,
+		Secret: secret, CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	p := &pass.Pass{Tenant: "demo", SerialNumber: "held", PassTypeID: "pass.x", Version: 2, Status: pass.StatusActive}
+	first := pass.PassEvent(p, pass.EventPassUpdated, now, "")
+	p.Version = 3
+	second := pass.PassEvent(p, pass.EventPassUpdated, now.Add(time.Millisecond), "")
+	for _, ev := range []pass.EventArgs{first, second} {
+		if _, err := db.Enqueue(ctx, pass.TaskOf(ev, ""), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimed, err := db.Claim(ctx, now, time.Minute, 10)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("claimed %d fan-outs (%v), want 2", len(claimed), err)
+	}
+	fan := &pass.Fanout{Store: db, Clock: func() time.Time { return now }}
+	del := &pass.Deliverer{Store: db, Sender: outbound.NewSender(true), Clock: func() time.Time { return now }}
+	// The first event's fan-out fails: the store refused it; its retry is
+	// a minute away.
+	retry := now.Add(time.Minute)
+	for _, c := range claimed {
+		if c.DedupKey == first.DedupKey() {
+			if err := db.Fail(ctx, c, "storage: database is locked", retry, false, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	err = fan.Work(ctx, second, "")
+	if de, ok := errors.AsType[*pass.DeferError](err); !ok || !de.At.Equal(retry.Truncate(time.Millisecond)) {
+		t.Fatalf("the second event's fan-out: %v, want it deferred until the first's retry at %s", err, retry)
+	}
+	if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := rcv.count(); n != 0 {
+		t.Fatalf("%d events delivered before the first was stored", n)
+	}
+	// The retry stores the first; then the second goes.
+	if err := fan.Work(ctx, first, ""); err != nil {
+		t.Fatal(err)
+	}
+	again, err := db.Claim(ctx, retry, time.Minute, 10)
+	if err != nil || len(again) == 0 {
+		t.Fatalf("the first fan-out's retry: %d claimed, %v", len(again), err)
+	}
+	for _, c := range again {
+		if c.DedupKey == first.DedupKey() {
+			if err := db.Complete(ctx, c, retry, retry); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := fan.Work(ctx, second, ""); err != nil {
+		t.Fatalf("the second event's fan-out once the first is stored: %v", err)
+	}
+	if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); err != nil {
+		t.Fatal(err)
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	var ids []string
+	for _, d := range rcv.got {
+		ids = append(ids, d.ID)
+	}
+	if want := []string{first.ID, second.ID}; !slices.Equal(ids, want) {
+		t.Errorf("delivered %q, want %q", ids, want)
 	}
 }
 
