@@ -95,7 +95,9 @@ func (o *outboundCapture) Subscriptions(context.Context, string) ([]pass.Subscri
 	return []pass.Subscription{{Tenant: "demo", ID: "sub", Events: []string{"*"}, Enabled: true}}, nil
 }
 
-func (o *outboundCapture) ActiveFanouts(context.Context, string) ([]pass.ActiveFanout, error) { return nil, nil }
+func (o *outboundCapture) ActiveFanouts(context.Context, string) ([]pass.ActiveFanout, error) {
+	return nil, nil
+}
 
 func (o *outboundCapture) AddMessages(_ context.Context, msgs []pass.OutboundMessage, _ []pass.NewTask) error {
 	o.msgs = append(o.msgs, msgs...)
