@@ -219,11 +219,6 @@ type SecuTix struct {
 	// counted over a sliding window of 61 s by every instance together.
 	// Tenants on one institution share its quota: give them the same value.
 	RequestsPerMinute int `yaml:"requestsPerMinute"`
-	// InstanceRequestsPerMinute bounds the calls to all the institution's
-	// services together (one version of SecuTix's rules: 180 a minute over
-	// the whole instance); default three times RequestsPerMinute, -1 for
-	// none. Counted as RequestsPerMinute is.
-	InstanceRequestsPerMinute int `yaml:"instanceRequestsPerMinute"`
 	// QuotaWindow is the window those requests are counted over (default
 	// 61s: SecuTix's minute and a second of margin). Change it only for a
 	// sandbox whose minute is shorter (load runs in compressed time).
@@ -540,11 +535,8 @@ func Load(path string, getenv func(string) string) (Config, error) {
 // Wallet's quota of API calls a second.
 const (
 	SecuTixRequestsPerMinute = 60
-	// SecuTixInstanceRequestsPerMinute is the quota one version of
-	// SecuTix's rules gives all of an instance's services together.
-	SecuTixInstanceRequestsPerMinute = 180
-	SecuTixCatalogInterval           = 10 * time.Minute
-	GoogleRequestsPerSecond          = 20
+	SecuTixCatalogInterval   = 10 * time.Minute
+	GoogleRequestsPerSecond  = 20
 )
 
 // Advisories are the settings that load but that an operator should look
@@ -583,10 +575,6 @@ func (c Config) Advisories() []string {
 		if sx.RequestsPerMinute > SecuTixRequestsPerMinute {
 			out = append(out, fmt.Sprintf("tenant %q: secutix.requestsPerMinute %d is above SecuTix's published quota (%d a minute per service): SecuTix answers 509 beyond what the institution allows",
 				t.ID, sx.RequestsPerMinute, SecuTixRequestsPerMinute))
-		}
-		if sx.InstanceRequestsPerMinute > SecuTixInstanceRequestsPerMinute {
-			out = append(out, fmt.Sprintf("tenant %q: secutix.instanceRequestsPerMinute %d is above the quota one version of SecuTix's rules gives a whole instance (%d a minute)",
-				t.ID, sx.InstanceRequestsPerMinute, SecuTixInstanceRequestsPerMinute))
 		}
 		if d := time.Duration(sx.CatalogInterval); d > 0 && d < SecuTixCatalogInterval {
 			out = append(out, fmt.Sprintf("tenant %q: secutix.catalogInterval %s is shorter than SecuTix allows (one getCatalogDetailed per %s)",
@@ -986,9 +974,6 @@ func (c *Config) Validate() error {
 		}
 		if sx.RequestsPerMinute < 0 {
 			add("%s: secutix.requestsPerMinute must not be negative", where)
-		}
-		if sx.InstanceRequestsPerMinute < -1 {
-			add("%s: secutix.instanceRequestsPerMinute must be -1 (none) or more", where)
 		}
 		if sx.CatalogInterval < 0 {
 			add("%s: secutix.catalogInterval must not be negative", where)

@@ -187,7 +187,7 @@ tenants:
     templateVariable: "WALLET=x"
     holderDataDays: -1
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12, sharingProhibited: sometimes}
-    secutix: {catalogInterval: "off", jwtTimes: minutes, catalogScope: extended, contactDetails: [GENERAL, "x y"], catalogMaxResponseMiB: 4096, instanceRequestsPerMinute: -2}
+    secutix: {catalogInterval: "off", jwtTimes: minutes, catalogScope: extended, contactDetails: [GENERAL, "x y"], catalogMaxResponseMiB: 4096}
     templateRules:
       - {productCode: GALA}
       - {template: vip, productCode: GALA, eventId: 7}
@@ -213,7 +213,6 @@ tenants:
 		`tenant "rules": holderDataDays must be 0 (keep) to 3650`,
 		`tenant "rules": apple.sharingProhibited "sometimes" must be never, named or always`,
 		`tenant "rules": secutix.catalogInterval must not be negative`,
-		`tenant "rules": secutix.instanceRequestsPerMinute must be -1 (none) or more`,
 		`tenant "rules": secutix.jwtTimes "minutes" is not seconds or milliseconds`,
 		`tenant "rules": secutix.catalogScope "extended" is not none or an upper-case SecuTix word such as EXTENDED`,
 		`tenant "rules": secutix.contactDetails: "x y" is not an upper-case SecuTix word`,
@@ -517,7 +516,7 @@ tenants:
   - id: fast
     name: Fast
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok}
-    secutix: {baseURL: "https://fast.ws.secutix.com", operator: FAST_WALLET, partner: p, secret: s, requestsPerMinute: 120, catalogInterval: 1m, instanceRequestsPerMinute: 200}
+    secutix: {baseURL: "https://fast.ws.secutix.com", operator: FAST_WALLET, partner: p, secret: s, requestsPerMinute: 120, catalogInterval: 1m}
   - id: plain
     name: Plain
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok}
@@ -540,13 +539,12 @@ tenants:
 	got := strings.Join(cfg.Advisories(), "\n")
 	for _, want := range []string{`tenant "fast": secutix.requestsPerMinute 120 is above SecuTix's published quota (60 a minute per service)`,
 		`tenant "fast": secutix.catalogInterval 1m0s is shorter than SecuTix allows (one getCatalogDetailed per 10m0s)`,
-		`tenant "fast": secutix.instanceRequestsPerMinute 200 is above the quota one version of SecuTix's rules gives a whole instance (180 a minute)`,
 		`Google Wallet issuer 3388000000022222222: tenants plain, sandbox may call 35 times a second together, above Google's quota (20)`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("advisories %q lack %q", got, want)
 		}
 	}
-	if strings.Contains(got, "alone") || len(cfg.Advisories()) != 4 {
+	if strings.Contains(got, "alone") || len(cfg.Advisories()) != 3 {
 		t.Errorf("advisories for the defaults, the sandbox or an issuer within its quota: %q", got)
 	}
 	def, err := config.Load("", env(nil))

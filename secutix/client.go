@@ -167,16 +167,6 @@ func (c *Client) quotaKey(method string) string {
 	return inst + "/" + serviceOf(method)
 }
 
-// instanceKey is the key of the quota that counts the institution's calls
-// to every service together: "MOSA/*".
-func (c *Client) instanceKey() string {
-	inst := c.cfg.Institution
-	if inst == "" {
-		inst = c.cfg.BaseURL
-	}
-	return inst + "/*"
-}
-
 // QuotaUsage returns the most calls one of the institution's services
 // made in the quota's last window, the limit, and the end of a pause
 // SecuTix asked for (zero: none); ok is false when the quota cannot tell.
@@ -563,11 +553,6 @@ func (c *Client) send(ctx context.Context, url string, payload []byte, token, me
 func (c *Client) wait(ctx context.Context, method string) error {
 	start := time.Now()
 	err := c.cfg.Quota.Take(ctx, c.quotaKey(method), pass.PriorityOf(ctx))
-	if err == nil && c.cfg.InstanceQuota != nil {
-		// Then the institution's calls together: a call the service's
-		// quota let go counts there once it may go.
-		err = c.cfg.InstanceQuota.Take(ctx, c.instanceKey(), pass.PriorityOf(ctx))
-	}
 	if c.cfg.QuotaWait != nil {
 		c.cfg.QuotaWait(serviceOf(method), pass.PriorityOf(ctx), time.Since(start))
 	}

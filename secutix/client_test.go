@@ -460,44 +460,6 @@ func TestQuotaHoldsCallsBack(t *testing.T) {
 	}
 }
 
-// TestInstanceQuota: besides each service's quota, the institution's
-// calls to every service together are bounded (one version of SecuTix's
-// rules counts them over the whole instance): past the bound a call waits
-// or, when its deadline comes first, fails at once, and SecuTix refuses
-// nothing; without the bound, SecuTix answers 509.
-func TestInstanceQuota(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name    string
-		bound   int
-		refused bool
-	}{{"bounded", 5, false}, {"unbounded", -1, true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			b := setup(t, func(c *fakesecutix.Config) { c.InstanceQuotaPerMinute = 5 }, func(c *secutix.Config) {
-				c.InstanceRequestsPerMinute = tc.bound
-			})
-			o := b.create(t, fakesecutix.OrderRequest{})
-			var last error
-			for range 8 {
-				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-				_, last = b.cl.OrderByFileID(ctx, tenant, o.FileID)
-				cancel()
-				if last != nil {
-					break
-				}
-			}
-			wantKind(t, last, pass.KindUnavailable)
-			if got := b.sb.Refused() > 0; got != tc.refused {
-				t.Errorf("SecuTix refused %d calls; want refusals %v (%v)", b.sb.Refused(), tc.refused, last)
-			}
-			if !tc.refused && !errors.Is(last, context.DeadlineExceeded) {
-				t.Errorf("past the bound: %v, want the wait cut short by the deadline", last)
-			}
-		})
-	}
-}
-
 // TestOverQuotaPausesTheService: after SecuTix's 509 the client sends
 // nothing more to the service until the time it was told (or
 // DefaultRetryAfter): a call with an earlier deadline fails at once

@@ -1,7 +1,6 @@
 package secutix
 
 import (
-	"cmp"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -60,13 +59,6 @@ func InstitutionOf(operator string) string {
 	return strings.ToUpper(strings.TrimSpace(code))
 }
 
-// InstanceRequestsPerMinute is the default bound of the calls to all of an
-// institution's services together, for a bound of perService calls to
-// each (0: DefaultRequestsPerMinute): three times it, 180 at SecuTix's 60.
-func InstanceRequestsPerMinute(perService int) int {
-	return 3 * cmp.Or(perService, DefaultRequestsPerMinute)
-}
-
 // Config configures a Client for one tenant's SecuTix institution.
 type Config struct {
 	// Tenant is our tenant id, copied into every pass.Ticket. Required.
@@ -97,17 +89,6 @@ type Config struct {
 	// (SecuTix counts per institution and service: all the service's
 	// methods together); 0 means 60. It is not used when Quota is set.
 	RequestsPerMinute int
-	// InstanceRequestsPerMinute bounds the calls to all the institution's
-	// services together: one version of SecuTix's rules counts 180 a
-	// minute over the whole instance, besides (or instead of) 60 per
-	// service, and which version holds is not known. 0 means three times
-	// RequestsPerMinute (180 at SecuTix's 60); a negative value means no
-	// such bound. It is not used when InstanceQuota is set.
-	InstanceRequestsPerMinute int
-	// InstanceQuota counts the institution's calls together (its key is
-	// the institution's, "MOSA/*"); nil means a LocalQuota of this client
-	// alone, of InstanceRequestsPerMinute, unless that is negative.
-	InstanceQuota Quota
 	// Quota says when each request may go out. nil means a LocalQuota of
 	// this client alone: RequestsPerMinute calls per service in any
 	// DefaultQuotaWindow (61 s). Clients of the same institution, in this
@@ -274,12 +255,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Quota == nil {
 		c.Quota = NewLocalQuota(c.RequestsPerMinute, DefaultQuotaWindow, nil)
-	}
-	if c.InstanceRequestsPerMinute == 0 {
-		c.InstanceRequestsPerMinute = InstanceRequestsPerMinute(c.RequestsPerMinute)
-	}
-	if c.InstanceQuota == nil && c.InstanceRequestsPerMinute > 0 {
-		c.InstanceQuota = NewLocalQuota(c.InstanceRequestsPerMinute, DefaultQuotaWindow, nil)
 	}
 	if c.InProgressRetries == 0 {
 		c.InProgressRetries = DefaultInProgressRetries

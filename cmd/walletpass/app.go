@@ -219,7 +219,7 @@ func buildSecuTix(cfg *config.Config, selfURL string, quotas *secutixQuotas, cat
 			sb, err = fakesecutix.New(fakesecutix.Config{
 				Tenant: t.ID, Institution: inst, Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
 				WebhookURL:     selfURL + "/api/" + t.ID + "/webhooks/listeners/secutix/orders",
-				WebhookHeaders: headers, QuotaPerMinute: sx.RequestsPerMinute, InstanceQuotaPerMinute: sx.InstanceRequestsPerMinute, Log: log,
+				WebhookHeaders: headers, QuotaPerMinute: sx.RequestsPerMinute, Log: log,
 				// In development a rescheduled demo show should reach the
 				// passes within a minute, not SecuTix's ten.
 				CatalogInterval: cmp.Or(time.Duration(sx.CatalogInterval), devCatalogInterval),
@@ -244,11 +244,6 @@ func buildSecuTix(cfg *config.Config, selfURL string, quotas *secutixQuotas, cat
 		var err error
 		if scfg.Quota, err = quotas.quota(scfg.RequestsPerMinute, time.Duration(sx.QuotaWindow)); err != nil {
 			return nil, sb, fmt.Errorf("tenant %s: secutix: %w", t.ID, err)
-		}
-		if limit := cmp.Or(sx.InstanceRequestsPerMinute, secutix.InstanceRequestsPerMinute(sx.RequestsPerMinute)); limit > 0 {
-			if scfg.InstanceQuota, err = quotas.quota(limit, time.Duration(sx.QuotaWindow)); err != nil {
-				return nil, sb, fmt.Errorf("tenant %s: secutix: %w", t.ID, err)
-			}
 		}
 		cl, err := secutix.New(scfg)
 		if err != nil {
@@ -324,7 +319,7 @@ func secutixConfig(t config.Tenant, base, inst string) secutix.Config {
 	return secutix.Config{
 		Tenant: t.ID, BaseURL: base, Auth: sx.Auth, JWTMillis: sx.JWTTimes == "milliseconds", Institution: inst,
 		Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
-		RequestsPerMinute: sx.RequestsPerMinute, InstanceRequestsPerMinute: sx.InstanceRequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
+		RequestsPerMinute: sx.RequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
 		Symbology: pass.Symbology(sx.Symbology),
 		Fields:    sx.Fields, Granularity: sx.Granularity, ContactLookup: sx.ContactLookup, ContactDetails: sx.ContactDetails,
 		CatalogScope:  sx.CatalogScope,

@@ -11,10 +11,6 @@ import (
 	"time"
 )
 
-// instanceQuotaKey counts the calls to every service together (no service
-// is named so).
-const instanceQuotaKey = "*"
-
 // The API's method names, as in the URL and as counted by Calls.
 const (
 	methodAuth           = "auth"
@@ -79,22 +75,6 @@ func (s *Sandbox) gate(w http.ResponseWriter, r *http.Request, method string) bo
 		if win.n > q {
 			s.refused++
 			writeEnvelope(w, 509, "QUOTA_EXCEEDED", "more than "+strconv.Itoa(q)+" calls per "+s.cfg.QuotaWindow.String()+" to "+svc)
-			return false
-		}
-	}
-	if q := s.cfg.InstanceQuotaPerMinute; q > 0 {
-		// And every service together, as one version of SecuTix's rules
-		// counts them.
-		start := s.cfg.Now().Truncate(s.cfg.QuotaWindow)
-		win := s.quota[instanceQuotaKey]
-		if win == nil || !win.start.Equal(start) {
-			win = &window{start: start}
-			s.quota[instanceQuotaKey] = win
-		}
-		win.n++
-		if win.n > q {
-			s.refused++
-			writeEnvelope(w, 509, "QUOTA_EXCEEDED", "more than "+strconv.Itoa(q)+" calls per "+s.cfg.QuotaWindow.String()+" to the instance")
 			return false
 		}
 	}

@@ -57,10 +57,9 @@
 // dates ISO-8601 with offset and milliseconds.
 //
 // Failure modes: a missing, unknown or expired bearer token is HTTP 401;
-// more than QuotaPerMinute calls to one service (its methods together),
-// or InstanceQuotaPerMinute to every service together, in a calendar
-// minute (or QuotaWindow) is HTTP 509 without Retry-After, as SecuTix
-// answers; an unknown id is HTTP 200
+// more than QuotaPerMinute calls to one service (its methods together) in
+// a calendar minute (or QuotaWindow) is HTTP 509 without Retry-After, as
+// SecuTix answers; an unknown id is HTTP 200
 // with {"statusCode":"error","statusDetail":"NOT_FOUND"}; with the
 // in-progress fault on, the first request of each new requestId answers
 // {"statusCode":"in_progress","requestId":N} (an integer, as SecuTix's) and resending that

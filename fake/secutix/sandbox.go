@@ -59,11 +59,6 @@ type Config struct {
 	// without Retry-After, as SecuTix does. 0 means 60; a negative value
 	// disables the quota.
 	QuotaPerMinute int
-	// InstanceQuotaPerMinute is the number of API calls to every service
-	// together per QuotaWindow (one version of SecuTix's rules counts 180
-	// over the whole instance); over it the API answers 509 as well. 0
-	// means three times QuotaPerMinute; a negative value disables it.
-	InstanceQuotaPerMinute int
 	// CatalogInterval is how often getCatalogDetailed may be called (more
 	// often answers 509); 0 means 10 minutes, SecuTix's limit; a negative
 	// value disables the limit.
@@ -195,9 +190,6 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	if cfg.QuotaPerMinute == 0 {
 		cfg.QuotaPerMinute = DefaultQuotaPerMinute
-	}
-	if cfg.InstanceQuotaPerMinute == 0 && cfg.QuotaPerMinute > 0 {
-		cfg.InstanceQuotaPerMinute = 3 * cfg.QuotaPerMinute
 	}
 	if cfg.CatalogInterval == 0 {
 		cfg.CatalogInterval = 10 * time.Minute
