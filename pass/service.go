@@ -25,13 +25,16 @@ type Rendered struct {
 	// Packager does not say): a version signed by another one is not
 	// current, even if its content is (see versionHash).
 	Signer string
-	// SignerSince is when that certificate became valid (its NotBefore).
-	SignerSince time.Time
+	// SignerSince is when that certificate became valid (its NotBefore),
+	// SignerCASince when the intermediate it is signed with did (the WWDR
+	// a renewal may replace alone).
+	SignerSince, SignerCASince time.Time
 }
 
 // versionHash is what a version stores as its Pass.ContentHash: r's
 // ContentHash, then "/" and its Signer when it names one, and "@" and the
-// Unix second its certificate became valid when known, so that after a
+// Unix seconds its certificate and intermediate became valid when known
+// ("@leaf.intermediate"), so that after a
 // certificate's renewal the next sync of a pass signs a new version even
 // when its content is unchanged, and an instance still on the certificate
 // before does not sign it back (see current).
@@ -42,7 +45,31 @@ func versionHash(r Rendered) string {
 	case r.SignerSince.IsZero():
 		return r.ContentHash + "/" + r.Signer
 	}
-	return r.ContentHash + "/" + r.Signer + "@" + strconv.FormatInt(r.SignerSince.Unix(), 10)
+	h := r.ContentHash + "/" + r.Signer + "@" + strconv.FormatInt(r.SignerSince.Unix(), 10)
+	if !r.SignerCASince.IsZero() {
+		h += "." + strconv.FormatInt(r.SignerCASince.Unix(), 10)
+	}
+	return h
+}
+
+// laterSigner reports whether since, a version's "@" part (see
+// versionHash; "leaf" alone counts as an intermediate of time zero),
+// names a signer that became valid after r's: its certificate later, or
+// the same day's with a later intermediate (a WWDR replaced alone).
+func laterSigner(since string, r Rendered) bool {
+	leafPart, caPart, _ := strings.Cut(since, ".")
+	leaf, err := strconv.ParseInt(leafPart, 10, 64)
+	if err != nil {
+		return false
+	}
+	ca := int64(0)
+	if caPart != "" {
+		if ca, err = strconv.ParseInt(caPart, 10, 64); err != nil {
+			return false
+		}
+	}
+	mine := r.SignerSince.Unix()
+	return leaf > mine || leaf == mine && !r.SignerCASince.IsZero() && ca > r.SignerCASince.Unix()
 }
 
 // current reports whether a stored version cur shows what r shows
@@ -67,8 +94,7 @@ func current(cur *Pass, r Rendered) (content, signer bool) {
 		id, since, dated := strings.Cut(by, "@")
 		signer = id == r.Signer
 		if !signer && dated && !r.SignerSince.IsZero() {
-			s, err := strconv.ParseInt(since, 10, 64)
-			signer = err == nil && s > r.SignerSince.Unix()
+			signer = laterSigner(since, r)
 		}
 	default:
 		signer = !cur.UpdatedAt.Before(r.SignerSince)

@@ -834,15 +834,20 @@ func TestRenewedCertificateSignsAgain(t *testing.T) {
 	}
 }
 
-// datedSigner is a Packager whose certificate became valid at since.
+// datedSigner is a Packager whose certificate became valid at since (and
+// its intermediate at caSince, and named signer, when set).
 type datedSigner struct {
 	pass.Packager
-	since time.Time
+	since, caSince time.Time
+	signer         string
 }
 
 func (d datedSigner) Render(ctx context.Context, tenant, template string, in pass.PassInput) (pass.Rendered, error) {
 	r, err := d.Packager.Render(ctx, tenant, template, in)
 	r.SignerSince = d.since
+	if !d.caSince.IsZero() {
+		r.SignerCASince, r.Signer = d.caSince, d.signer
+	}
 	return r, err
 }
 
@@ -857,8 +862,8 @@ func TestRollingRenewalSignsForward(t *testing.T) {
 	b := setup(t)
 	f := appletest.Setup(t)
 	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	before := datedSigner{issuerRegistry(t, f, f.Dev), day}
-	renewed := datedSigner{issuerRegistry(t, f, renewedCertificate(t, f)), day.Add(24 * time.Hour)}
+	before := datedSigner{Packager: issuerRegistry(t, f, f.Dev), since: day}
+	renewed := datedSigner{Packager: issuerRegistry(t, f, renewedCertificate(t, f)), since: day.Add(24 * time.Hour)}
 	tk := apple.SampleTicket(pass.EventConcert)
 	b.svc.Packager = before
 	if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
@@ -881,6 +886,32 @@ func TestRollingRenewalSignsForward(t *testing.T) {
 	b.svc.Packager = renewed
 	if p, changed, err := b.svc.Apply(ctx, tk, "default"); err != nil || !changed || p.Version != 4 {
 		t.Errorf("the renewed certificate on the certificate before's version: version %d, changed %v, %v; want a version 4", p.Version, changed, err)
+	}
+}
+
+// TestRollingWWDRSignsForward: the WWDR replaced alone (the same pass
+// certificate, a new intermediate): an instance still on the WWDR before
+// leaves a version the new one signed as it is, as for a renewal.
+func TestRollingWWDRSignsForward(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	reg := b.svc.Packager
+	leaf := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	before := datedSigner{Packager: reg, since: leaf, caSince: time.Date(2020, 2, 19, 0, 0, 0, 0, time.UTC), signer: "leaf-g4"}
+	replaced := datedSigner{Packager: reg, since: leaf, caSince: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), signer: "leaf-g5"}
+	tk := apple.SampleTicket(pass.EventConcert)
+	b.svc.Packager = before
+	if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
+		t.Fatal(err)
+	}
+	b.svc.Packager = replaced
+	if p, changed, err := b.svc.Apply(ctx, tk, "default"); err != nil || !changed || p.Version != 2 {
+		t.Fatalf("the new WWDR's sync: version %d, changed %v, %v; want a version 2", p.Version, changed, err)
+	}
+	b.svc.Packager = before
+	if p, changed, err := b.svc.Apply(ctx, tk, "default"); err != nil || changed || p.Version != 2 {
+		t.Errorf("the WWDR before, on the new one's version: version %d, changed %v, %v; want version 2 left as it is", p.Version, changed, err)
 	}
 }
 

@@ -64,7 +64,7 @@ func (r *Registry) Render(_ context.Context, tenant, template string, in pass.Pa
 		return pass.Rendered{}, err
 	}
 	return pass.Rendered{PassJSON: pj, ContentHash: ContentHash(t, pj), PassTypeID: is.cfg.PassTypeID, Template: template,
-		Signer: is.signer, SignerSince: is.cfg.Cert.NotBefore}, nil
+		Signer: is.signer, SignerSince: is.cfg.Cert.NotBefore, SignerCASince: is.cfg.WWDR.NotBefore}, nil
 }
 
 // Sign implements pass.Packager: it returns the stored form of the pass
