@@ -29,8 +29,8 @@ const LeaseWaitStep = 250 * time.Millisecond
 // holder has it, for at most twice the term (a holder that crashed has
 // lost it by then; one still at work renews it), and keeps it renewed
 // until release is called. It returns an error of kind KindUnavailable
-// when the lease stays taken or the store fails, and ctx's error when ctx
-// ends first.
+// when the lease stays taken, the store fails or ctx ends first (then it
+// wraps ctx's error).
 //
 // A holder whose renewal fails (the store is down, or its lease lapsed
 // and another took it) goes on: the lease keeps apart work that would be
@@ -45,7 +45,7 @@ func HoldLease(ctx context.Context, l Leases, clock Clock, name string, term tim
 		ok, err := l.TakeLease(ctx, name, holder, now, now.Add(term))
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				err = ctx.Err()
 			}
 			return nil, Wrap(KindUnavailable, err, "lease "+name)
 		}
@@ -59,7 +59,7 @@ func HoldLease(ctx context.Context, l Leases, clock Clock, name string, term tim
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return nil, Wrap(KindUnavailable, ctx.Err(), "lease "+name+": the wait ended")
 		case <-t.C:
 		}
 	}

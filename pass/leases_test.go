@@ -135,8 +135,8 @@ func TestHoldLeaseGivesUp(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	if _, err := pass.HoldLease(ctx, l, nil, "class", time.Hour); !errors.Is(err, context.Canceled) {
-		t.Errorf("HoldLease with its context cancelled: %v, want context.Canceled", err)
+	if _, err := pass.HoldLease(ctx, l, nil, "class", time.Hour); !errors.Is(err, context.Canceled) || pass.KindOf(err) != pass.KindUnavailable {
+		t.Errorf("HoldLease with its context cancelled: %v, want unavailable, wrapping context.Canceled", err)
 	}
 	if h := l.holder("class"); h != "other" {
 		t.Errorf("the lease is %q's, want the other holder's still", h)
