@@ -296,9 +296,11 @@ func (s *Syncer) insertObject(ctx context.Context, tn *Tenant, p *pass.Pass, obj
 	return tn.API.InsertObject(ctx, obj)
 }
 
-// restoreClass sends p's class again, to a Google that has lost it. The
-// class of a pass that is not cancelled is what the class's record says
-// Google has (ensureClass has just made sure of that). A cancelled pass's
+// restoreClass sends p's class again, to a Google that has lost it, under
+// the class's lock and lease. The class of a pass that is not cancelled is
+// what the class's record says Google has (ensureClass has just made sure
+// of that); when another sync changed the record since, this pass's class
+// is older, and the sync is retried rather than send it. A cancelled pass's
 // event is as it was when it was cancelled: its record then takes the
 // hash of what was sent, so that the next sync of a valid pass of the
 // class sends the class as it should be. Nothing is told: no phone holds
@@ -310,13 +312,6 @@ func (s *Syncer) restoreClass(ctx context.Context, tn *Tenant, p *pass.Pass, cor
 	}
 	unlock := s.lockClass(p.Tenant + "\x00" + cl.Id)
 	defer unlock()
-	if err := tn.API.UpsertClass(ctx, cl); err != nil {
-		return err
-	}
-	s.note(ctx, p, correlationID, "class "+cl.Id+" missing at Google, sent again")
-	if p.Status != pass.StatusVoided {
-		return nil
-	}
 	if s.Leases != nil {
 		release, err := pass.HoldLease(ctx, s.Leases, s.Clock, "google-class/"+p.Tenant+"/"+cl.Id, ClassLeaseTerm)
 		if err != nil {
@@ -331,6 +326,16 @@ func (s *Syncer) restoreClass(ctx context.Context, tn *Tenant, p *pass.Pass, cor
 	case err != nil:
 		return err
 	}
+	if p.Status != pass.StatusVoided && rec.Hash != hash {
+		// Another sync changed the class since this one read the pass (a
+		// moved performance): this pass's class is older. The sync is
+		// retried, from the pass as it is then.
+		return pass.Errorf(pass.KindUnavailable, "google: class %s changed while it was sent again; retried", cl.Id)
+	}
+	if err := tn.API.UpsertClass(ctx, cl); err != nil {
+		return err
+	}
+	s.note(ctx, p, correlationID, "class "+cl.Id+" missing at Google, sent again")
 	if rec.Hash == hash {
 		return nil
 	}
