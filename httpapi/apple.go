@@ -416,7 +416,7 @@ func (s *Server) deviceLog(c *gin.Context) {
 		writeProblem(c, http.StatusBadRequest, `the body must be {"logs": ["..."]}`)
 		return
 	}
-	client, now := s.clientIP(c), s.now()
+	client, now := scopedClient(tenant, s.clientIP(c)), s.now() // a client's share is of each tenant's lines
 	lim := s.deviceLogs.tenant(tenant)
 	ctx := c.Request.Context()
 	dropped := 0

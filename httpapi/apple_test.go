@@ -657,16 +657,17 @@ func TestDeviceLogPerClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	h := httpapi.New(httpapi.Deps{Passes: db, Apple: httpapi.AppleDeps{Timeline: db}, Tenants: []httpapi.TenantInfo{{ID: "demo"}},
+	h := httpapi.New(httpapi.Deps{Passes: db, Apple: httpapi.AppleDeps{Timeline: db}, Tenants: []httpapi.TenantInfo{{ID: "demo"}, {ID: "other"}},
 		Clock: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
 	posted := 0
+	tenant := "demo"
 	post := func(client string, lines ...string) {
 		t.Helper()
 		body, err := json.Marshal(map[string][]string{"logs": lines})
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := httptest.NewRequest(http.MethodPost, "/api/demo/apple/v1/log", bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, "/api/"+tenant+"/apple/v1/log", bytes.NewReader(body))
 		req.RemoteAddr = client + ":5555"
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
@@ -718,6 +719,15 @@ func TestDeviceLogPerClient(t *testing.T) {
 	}
 	if warnings, _ := records(); len(warnings) != 1 {
 		t.Errorf("5 requests with lines dropped within %s: %d warnings %v, want 1", httpapi.DeviceLogWarnEvery, len(warnings), warnings)
+	}
+	// Client A's share is of each tenant's lines: at another tenant, its
+	// line is kept (logged as the service's: it names no pass).
+	_, keptBefore := records()
+	tenant = "other"
+	post(clientA, "Web service error: client A at another tenant")
+	tenant = "demo"
+	if _, kept := records(); kept != keptBefore+1 {
+		t.Errorf("client A's line at another tenant: %d lines kept, want %d", kept, keptBefore+1)
 	}
 
 	// An interval on, client A's next dropped lines bring the next
