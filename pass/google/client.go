@@ -58,13 +58,12 @@ func (l limited) RoundTrip(r *http.Request) (*http.Response, error) {
 	return l.base.RoundTrip(r)
 }
 
-// NewClient returns a client authenticated as cfg.Account (OAuth 2.0 JWT
-
 // MaxAnswer bounds what the client reads of one answer of Google's (the
 // API's and its token endpoint's): an object or a class with its messages
 // is a few kilobytes.
 const MaxAnswer = 4 << 20
 
+// NewClient returns a client authenticated as cfg.Account (OAuth 2.0 JWT
 // bearer flow against the key's token_uri, scope wallet_object.issuer).
 func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Account == nil {

@@ -96,15 +96,14 @@ type Client struct {
 	logged map[string]bool // ConfigError kinds already logged
 }
 
+// maxAnswer bounds what the client reads of one answer of APNs's.
+const maxAnswer = 64 << 10
+
 // New validates cfg and builds the client; it does not connect (the
 // connection is opened by the first push and then kept). It returns an
 // error of kind pass.KindInvalid listing every problem with cfg: no or two
 // credentials, an unreadable certificate or .p8 key, a missing KeyID or
 // TeamID, a Host that is not an https URL, a negative Concurrency or
-
-// maxAnswer bounds what the client reads of one answer of APNs's.
-const maxAnswer = 64 << 10
-
 // Timeout. The error never contains key material.
 func New(cfg Config) (*Client, error) {
 	v, err := cfg.validate()

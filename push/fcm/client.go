@@ -75,6 +75,10 @@ type Client struct {
 	desc      string
 }
 
+// maxAnswer bounds what the client reads of one answer of FCM's or of
+// Google's token endpoint.
+const maxAnswer = 1 << 20
+
 // New validates cfg and builds the client; it does not connect (the first
 // Send does, and the first Send with credentials fetches an access token).
 // It returns an error of kind pass.KindInvalid listing every problem with
@@ -83,11 +87,6 @@ type Client struct {
 // URL ending in "/v1" (or not https with credentials), a negative Timeout.
 // The error never contains key material. It returns an error of kind
 // pass.KindInternal if the Firebase or Google auth library refuses the
-
-// maxAnswer bounds what the client reads of one answer of FCM's or of
-// Google's token endpoint.
-const maxAnswer = 1 << 20
-
 // configuration.
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	v, err := cfg.validate()
