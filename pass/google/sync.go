@@ -54,15 +54,17 @@ type Syncer struct {
 	// Notices gives a performance's newest notice, sent once as a message
 	// of its class; nil when notices are not kept.
 	Notices pass.NoticeStore
-	// Leases, when set, keep the instances that share the store from
-	// changing one class's record at once (see ensureClass).
+	// Leases, when set, keep the syncs of the instances that share the
+	// store, and of this one, from changing one class's record at once
+	// (see holdClass).
 	Leases pass.Leases
 	// Page is how many objects SyncPerformance reads at a time (default 200).
 	Page  int
 	Log   *slog.Logger
 	Clock pass.Clock
 
-	// classLocks are this syncer's locks of classes (lockClass).
+	// classLocks are this syncer's locks of classes without Leases
+	// (holdClass).
 	classLocks [64]sync.Mutex
 }
 
@@ -310,15 +312,11 @@ func (s *Syncer) restoreClass(ctx context.Context, tn *Tenant, p *pass.Pass, cor
 	if err != nil {
 		return err
 	}
-	unlock := s.lockClass(p.Tenant + "\x00" + cl.Id)
-	defer unlock()
-	if s.Leases != nil {
-		release, err := pass.HoldLease(ctx, s.Leases, s.Clock, "google-class/"+p.Tenant+"/"+cl.Id, ClassLeaseTerm)
-		if err != nil {
-			return err
-		}
-		defer release()
+	release, err := s.holdClass(ctx, p.Tenant, cl.Id)
+	if err != nil {
+		return err
 	}
+	defer release()
 	rec, err := s.Store.GoogleClass(ctx, p.Tenant, cl.Id)
 	switch {
 	case errors.Is(err, pass.ErrNotFound):
@@ -536,20 +534,18 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 		return nil, err
 	}
 	// Syncs of a class's passes run side by side (a performance's, a
-	// scan's, a save link's): one at a time changes its record, or two
-	// would both send the class's new time to every holder. The syncs of
-	// this instance take turns at a lock; those of instances sharing the
-	// store, when the record is to change, at a lease as well, and read
-	// the record again once they hold it.
-	unlock := s.lockClass(p.Tenant + "\x00" + cl.Id)
-	defer unlock()
+	// scan's, a save link's, on several instances): one at a time changes
+	// its record, or two would both send the class's new time to every
+	// holder. A sync that finds the record to change holds the class
+	// (holdClass) and reads it again; one that finds nothing to change
+	// changes nothing, and holds nothing.
 	shown := mustJSON(classSeenOf(tn.Locale, p.Ticket))
 	rec, notice, err := s.classState(ctx, p, cl.Id)
 	if err != nil {
 		return nil, err
 	}
-	if s.Leases != nil && classChanges(p, rec, notice, hash, shown) {
-		release, err := pass.HoldLease(ctx, s.Leases, s.Clock, "google-class/"+p.Tenant+"/"+cl.Id, ClassLeaseTerm)
+	if classChanges(p, rec, notice, hash, shown) {
+		release, err := s.holdClass(ctx, p.Tenant, cl.Id)
 		if err != nil {
 			return nil, err
 		}
@@ -665,15 +661,20 @@ func (s *Syncer) tellClass(ctx context.Context, tn *Tenant, rec *pass.GoogleClas
 		func(i int, err error) { refused(msgs[i].ID, err) }, done)
 }
 
-// lockClass takes the lock of a class (by tenant and class id) and
-// returns its release: a fixed set of locks, a class's chosen by a hash
-// of its key.
-func (s *Syncer) lockClass(key string) (unlock func()) {
+// holdClass takes the class's turn to change its record, and returns its
+// release: its lease (Leases), which the syncs of every instance take,
+// this one's included, so that no lock of this process is held while
+// another instance has the class; without Leases, one of this process's
+// locks (a fixed set, a class's chosen by a hash of its key).
+func (s *Syncer) holdClass(ctx context.Context, tenant, classID string) (release func(), err error) {
+	if s.Leases != nil {
+		return pass.HoldLease(ctx, s.Leases, s.Clock, "google-class/"+tenant+"/"+classID, ClassLeaseTerm)
+	}
 	h := fnv.New32a()
-	h.Write([]byte(key))
+	h.Write([]byte(tenant + "\x00" + classID))
 	mu := &s.classLocks[h.Sum32()%uint32(len(s.classLocks))]
 	mu.Lock()
-	return mu.Unlock
+	return mu.Unlock, nil
 }
 
 // classState reads the record of p's class (a new one when there is
