@@ -147,8 +147,10 @@ func writeSemantics(w *bytes.Buffer, t *pass.Ticket) {
 			w.WriteByte('}')
 		})
 	}
-	if t.OrderID != 0 {
-		o.str("confirmationNumber", strconv.FormatInt(t.OrderID, 10))
+	if t.FileID != 0 {
+		// The order number the pass shows, and Google Wallet's
+		// confirmation code: the SecuTix file id.
+		o.str("confirmationNumber", strconv.FormatInt(t.FileID, 10))
 	}
 	o.close()
 }
