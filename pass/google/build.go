@@ -260,6 +260,24 @@ var barcodeTypes = map[pass.Symbology]string{
 	pass.SymbologyEAN13:   "EAN_13",
 }
 
+// barcodeType is the Google barcode type of a ticket's symbology and
+// value. Google's only interleaved 2 of 5 is ITF-14 (14 digits): another
+// i2of5 value is a Code 128 of the same value, linear as the gates'
+// scanners read (as Apple's fallback is). A symbology Google lacks is a QR
+// code.
+func barcodeType(s pass.Symbology, value string) string {
+	if s == pass.SymbologyI2of5 {
+		if len(value) == 14 && strings.Trim(value, "0123456789") == "" {
+			return "ITF_14"
+		}
+		return "CODE_128"
+	}
+	if t, ok := barcodeTypes[s]; ok {
+		return t
+	}
+	return "QR_CODE"
+}
+
 // BuildObject is the object of p in the given state: holder, seat, gate,
 // barcode (none once the ticket is voided), face value, grouping per order
 // and the validity interval. Fields the ticket no longer has are sent as
@@ -298,10 +316,7 @@ func BuildObject(is *Issuer, p *pass.Pass, state string) *walletobjects.EventTic
 	case t.Barcode != "" && state != StateInactive:
 		// No alternate text: an older release wrote the barcode there, and
 		// Google would keep it under a patched barcode.
-		o.Barcode = &walletobjects.Barcode{Type: barcodeTypes[t.Symbology], Value: t.Barcode, NullFields: []string{"AlternateText"}}
-		if o.Barcode.Type == "" {
-			o.Barcode.Type = "QR_CODE"
-		}
+		o.Barcode = &walletobjects.Barcode{Type: barcodeType(t.Symbology, t.Barcode), Value: t.Barcode, NullFields: []string{"AlternateText"}}
 		null("RotatingBarcode")
 	default:
 		null("Barcode")

@@ -1013,3 +1013,31 @@ func FuzzRotatingBarcode(f *testing.F) {
 		}
 	})
 }
+
+// TestBarcodeTypes: a ticket's symbology is Google's barcode type of the
+// same name; an interleaved 2 of 5 value of 14 digits is ITF-14 (Google's
+// only one), another a Code 128 of the same value (linear, as the gates'
+// scanners read), never a QR code.
+func TestBarcodeTypes(t *testing.T) {
+	t.Parallel()
+	is := &google.Issuer{Tenant: "demo", IssuerID: issuerID, IssuerName: "Demo"}
+	for _, tc := range []struct {
+		sym   pass.Symbology
+		value string
+		want  string
+	}{
+		{pass.SymbologyQR, "BC1", "QR_CODE"},
+		{pass.SymbologyEAN13, "7612345678900", "EAN_13"},
+		{pass.SymbologyCode39, "FILM-0042", "CODE_39"},
+		{pass.SymbologyI2of5, "10012345678902", "ITF_14"},
+		{pass.SymbologyI2of5, "123456", "CODE_128"},
+	} {
+		tk := ticket(1)
+		tk.Symbology, tk.Barcode = tc.sym, tc.value
+		p := &pass.Pass{Tenant: "demo", SerialNumber: "0af3c2d1e4b5a6978877665544332211", Version: 1, Ticket: tk}
+		o := google.BuildObject(is, p, google.StateActive)
+		if o.Barcode == nil || o.Barcode.Type != tc.want || o.Barcode.Value != tc.value {
+			t.Errorf("%s %q: barcode %+v, want %s", tc.sym, tc.value, o.Barcode, tc.want)
+		}
+	}
+}
