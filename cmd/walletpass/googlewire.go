@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -94,18 +95,25 @@ func designOf(reg *apple.Registry, name string) google.Design {
 	}
 	d.Background = tpl.HexColour("backgroundColor")
 	for _, f := range []string{"google-logo.png", "icon@3x.png", "icon@2x.png", "icon.png"} {
-		if _, ok := tpl.File(f); ok {
-			d.Logo = f
+		if data, ok := tpl.File(f); ok {
+			d.Logo, d.LogoVersion = f, contentVersion(data)
 			break
 		}
 	}
 	for _, f := range []string{"google-hero.png", "strip@3x.png", "strip@2x.png", "strip.png"} {
-		if _, ok := tpl.File(f); ok {
-			d.Hero = f
+		if data, ok := tpl.File(f); ok {
+			d.Hero, d.HeroVersion = f, contentVersion(data)
 			break
 		}
 	}
 	return d
+}
+
+// contentVersion names an image's content in its address: the first 12
+// hex digits of its SHA-256.
+func contentVersion(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:6])
 }
 
 // googleImageGaps names, for each template (sorted), the images Google

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"image/png"
 	"io/fs"
+	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 
+	"walletpass/pass"
 	"walletpass/pass/apple"
+	"walletpass/pass/google"
 	"walletpass/templates"
 )
 
@@ -51,5 +56,65 @@ func TestGoogleImageGaps(t *testing.T) {
 	}}
 	if diff := cmp.Diff(want, googleImageGaps(reg)); diff != "" {
 		t.Errorf("gaps (-want +got):\n%s", diff)
+	}
+}
+
+// TestGoogleImageVersions: a template's Google images are named by their
+// content in the address Google fetches them from, so a changed image
+// (the same picture saved again, other bytes) gets a new address, and the
+// class that shows it a new content hash; an unchanged one keeps its own.
+func TestGoogleImageVersions(t *testing.T) {
+	t.Parallel()
+	def, err := fs.Sub(templates.FS, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logo, err := fs.ReadFile(def, "google-logo.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(logo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&again, img); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(again.Bytes(), logo) {
+		t.Fatal("the logo saved again has the same bytes")
+	}
+	changed := fstest.MapFS{"google-logo.png": &fstest.MapFile{Data: again.Bytes()}}
+	err = fs.WalkDir(def, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == "google-logo.png" {
+			return err
+		}
+		data, err := fs.ReadFile(def, p)
+		changed[p] = &fstest.MapFile{Data: data}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := apple.NewRegistry()
+	for name, fsys := range map[string]fs.FS{"before": def, "after": changed} {
+		tpl, err := apple.LoadTemplate(name, fsys)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		reg.AddTemplate(tpl)
+	}
+	before, after := designOf(reg, "before"), designOf(reg, "after")
+	if before.LogoVersion == "" || before.LogoVersion == after.LogoVersion || before.HeroVersion != after.HeroVersion {
+		t.Errorf("logo versions %q, %q (want two); hero versions %q, %q (want one)", before.LogoVersion, after.LogoVersion,
+			before.HeroVersion, after.HeroVersion)
+	}
+	is := &google.Issuer{Tenant: "demo", IssuerID: "3388000000022222222", IssuerName: "Demo", ImageBaseURL: "https://passes.example.com/api/demo/google/images"}
+	after.Template = before.Template // the same template, its logo changed
+	tk := apple.SampleTicket(pass.EventConcert)
+	b, a := google.BuildClass(is, before, tk), google.BuildClass(is, after, tk)
+	if b.Logo == nil || !strings.HasSuffix(b.Logo.SourceUri.Uri, "/google-logo.png?v="+before.LogoVersion) ||
+		a.Logo.SourceUri.Uri == b.Logo.SourceUri.Uri {
+		t.Errorf("logo addresses %q and %q, want the content's version in each", b.Logo.SourceUri.Uri, a.Logo.SourceUri.Uri)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,6 +72,10 @@ type Design struct {
 	Background string // "#rrggbb" or ""
 	Logo       string // file name of a square image, or ""
 	Hero       string // file name of a wide image, or ""
+	// LogoVersion and HeroVersion name the images' content (a digest):
+	// Google fetches an image once per address, so a changed image gets a
+	// new one ("?v=…"), and the class that shows it is patched.
+	LogoVersion, HeroVersion string
 }
 
 // StateFor is the object state of p at now under the lifecycle matrix:
@@ -141,12 +146,16 @@ func stamp(t time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
-func (is *Issuer) image(d Design, file, what string) *walletobjects.Image {
+func (is *Issuer) image(d Design, file, version, what string) *walletobjects.Image {
 	if file == "" || is.ImageBaseURL == "" {
 		return nil
 	}
+	uri := is.ImageBaseURL + "/" + d.Template + "/" + file
+	if version != "" {
+		uri += "?v=" + url.QueryEscape(version)
+	}
 	img := &walletobjects.Image{
-		SourceUri:          &walletobjects.ImageUri{Uri: is.ImageBaseURL + "/" + d.Template + "/" + file},
+		SourceUri:          &walletobjects.ImageUri{Uri: uri},
 		ContentDescription: localized("en", what),
 	}
 	if img.ContentDescription == nil {
@@ -202,8 +211,8 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 		EventName:          localizedNames(is.textLocale(), t.Event.Name, t.Event.Names),
 		ReviewStatus:       "UNDER_REVIEW",
 		HexBackgroundColor: d.Background,
-		Logo:               is.image(d, d.Logo, is.IssuerName),
-		HeroImage:          is.image(d, d.Hero, inLocale(is.textLocale(), t.Event.Name, t.Event.Names)),
+		Logo:               is.image(d, d.Logo, d.LogoVersion, is.IssuerName),
+		HeroImage:          is.image(d, d.Hero, d.HeroVersion, inLocale(is.textLocale(), t.Event.Name, t.Event.Names)),
 		DateTime: &walletobjects.EventDateTime{
 			Start: stamp(t.Event.Start), End: stamp(t.Event.End), DoorsOpen: stamp(t.Event.Doors),
 		},
