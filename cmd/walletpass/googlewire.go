@@ -74,7 +74,7 @@ func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfUR
 				ImageBaseURL: t.PublicBaseURL + "/api/" + t.ID + "/google/images", CallbackURL: callbackURL,
 				Locale: cmp.Or(t.SecuTix.Locale, "en"), Rotation: rotationOf(gc)},
 			Account: sa, API: api, Origins: gc.Origins, SaveURL: saveURL,
-			Design: func(name string) google.Design { return designOf(reg, name) },
+			Design: func(name string) google.Design { return designOf(reg, name) }, ClassTemplate: t.DefaultTemplate,
 		}
 		g.callbacks.Verifiers[t.ID] = &google.CallbackVerifier{IssuerID: gc.IssuerID, KeysURL: keysURL}
 	}

@@ -1041,3 +1041,53 @@ func TestBarcodeTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestClassShowsOneTemplate: a performance's passes in two templates (a
+// VIP product's own): the class shows the tenant's default template,
+// whichever pass is synced, and is not patched back and forth; the VIP
+// pass's object shows its template's hero image and background.
+func TestClassShowsOneTemplate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	tn := b.syncer.Tenants["demo"]
+	tn.ClassTemplate = "default"
+	tn.Design = func(name string) google.Design {
+		if name == "vip" {
+			return google.Design{Template: name, Background: "#c9a227", Logo: "icon@3x.png", Hero: "vip-hero.png"}
+		}
+		return google.Design{Template: name, Background: "#1b2a4a", Logo: "icon@3x.png", Hero: "strip@3x.png"}
+	}
+	plain := b.create(t, ticket(1))
+	vip := b.create(t, ticket(2))
+	vip.Template = "vip"
+	vip = b.update(t, vip, func(*pass.Ticket) {}) // its next version, in the VIP template
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	b.fake.ClearRequests()
+	passes := []*pass.Pass{plain, vip}
+	for i := range 4 { // each pass changes (its seat), then syncs: its class is ensured
+		p := b.update(t, passes[i%2], func(tk *pass.Ticket) { tk.Seat.Number = strconv.Itoa(20 + i) })
+		passes[i%2] = p
+		if err := b.syncer.Sync(ctx, pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain, vip = passes[0], passes[1]
+	for _, r := range b.fake.Requests() {
+		if strings.Contains(r.Path, "eventTicketClass") && r.Method != http.MethodGet {
+			t.Errorf("the class was sent again: %s %s", r.Method, r.Path)
+		}
+	}
+	cl, ok := b.fake.EventTicketClass(google.ClassID(issuerID, "demo", plain.Ticket))
+	if !ok || cl.HexBackgroundColor != "#1b2a4a" || cl.HeroImage == nil || !strings.HasSuffix(cl.HeroImage.SourceUri.Uri, "/default/strip@3x.png") {
+		t.Errorf("the class shows %+v, want the default template's design", cl)
+	}
+	if o := b.object(t, vip); o.HexBackgroundColor != "#c9a227" || o.HeroImage == nil || !strings.HasSuffix(o.HeroImage.SourceUri.Uri, "/vip/vip-hero.png") {
+		t.Errorf("the VIP object shows background %q, hero %+v; want its template's", o.HexBackgroundColor, o.HeroImage)
+	}
+	if o := b.object(t, plain); o.HexBackgroundColor != "" || o.HeroImage != nil {
+		t.Errorf("the default template's object carries background %q, hero %+v; want the class's", o.HexBackgroundColor, o.HeroImage)
+	}
+}

@@ -1,6 +1,7 @@
 package google
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -34,6 +35,13 @@ type Tenant struct {
 	API     *Client
 	// Design returns the design of a pass template.
 	Design func(template string) Design
+	// ClassTemplate is the template whose design every class shows (the
+	// tenant's default): the passes of one performance share its class,
+	// and with their own templates' designs they would patch it back and
+	// forth, the look of every holder's pass with it. A pass of another
+	// template shows that template's hero image and background on its
+	// object. Empty: each class shows the template of the pass synced last.
+	ClassTemplate string
 	// Origins are the web origins of the save links (may be empty).
 	Origins []string
 	// SaveURL is where save JWTs are opened (default DefaultSaveURL).
@@ -164,7 +172,7 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 	if err != nil {
 		return 0, err
 	}
-	obj := BuildObject(is, p, state)
+	obj := objectOf(tn, p, state)
 	hash, err := objectHash(obj)
 	if err != nil {
 		return 0, err
@@ -205,7 +213,7 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 		// keeping them can only make a later message silent, never let
 		// more than NotifyLimit a day through. The object is built again:
 		// the failed update may have given obj a message list.
-		if err := s.insertObject(ctx, tn, p, BuildObject(is, p, state), correlationID); err != nil {
+		if err := s.insertObject(ctx, tn, p, objectOf(tn, p, state), correlationID); err != nil {
 			return 0, err
 		}
 		s.note(ctx, p, correlationID, fmt.Sprintf("object %s missing at Google, inserted again, %s", obj.Id, state))
@@ -432,7 +440,7 @@ func (s *Syncer) SyncPerformance(ctx context.Context, a pass.GooglePerformanceAr
 			if rec.Version == p.Version && rec.State == state {
 				continue
 			}
-			obj := BuildObject(is, p, state)
+			obj := objectOf(tn, p, state)
 			hash, err := objectHash(obj)
 			if err != nil {
 				return err
@@ -631,9 +639,10 @@ func (s *Syncer) ensureClass(ctx context.Context, tn *Tenant, p *pass.Pass, corr
 // classOf is the class of p's performance, from p's ticket and
 // template, and the hash of its content.
 func classOf(tn *Tenant, p *pass.Pass) (*walletobjects.EventTicketClass, string, error) {
-	d := Design{Template: p.Template}
+	template := cmp.Or(tn.ClassTemplate, p.Template)
+	d := Design{Template: template}
 	if tn.Design != nil {
-		d = tn.Design(p.Template)
+		d = tn.Design(template)
 	}
 	cl := BuildClass(tn.Issuer, d, p.Ticket)
 	b, err := cl.MarshalJSON()
@@ -642,6 +651,28 @@ func classOf(tn *Tenant, p *pass.Pass) (*walletobjects.EventTicketClass, string,
 	}
 	sum := sha256.Sum256(b)
 	return cl, hex.EncodeToString(sum[:]), nil
+}
+
+// objectOf is p's object in state (BuildObject), with its template's hero
+// image and background when its template is not the one its class shows
+// (Tenant.ClassTemplate).
+func objectOf(tn *Tenant, p *pass.Pass, state string) *walletobjects.EventTicketObject {
+	o := BuildObject(tn.Issuer, p, state)
+	if tn.ClassTemplate == "" || p.Template == tn.ClassTemplate || tn.Design == nil {
+		return o
+	}
+	d := tn.Design(p.Template)
+	if img := tn.Issuer.image(d, d.Hero, d.HeroVersion, inLocale(tn.Issuer.textLocale(), p.Ticket.Event.Name, p.Ticket.Event.Names)); img != nil {
+		o.HeroImage = img
+	} else {
+		o.NullFields = append(o.NullFields, "HeroImage")
+	}
+	if d.Background != "" {
+		o.HexBackgroundColor = d.Background
+	} else {
+		o.NullFields = append(o.NullFields, "HexBackgroundColor")
+	}
+	return o
 }
 
 // tellClass appends the messages to the class, notifying while no pass of
