@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"walletpass/config"
@@ -39,6 +40,7 @@ type googleSide struct {
 func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfURL string, m *metrics) (*googleSide, error) {
 	g := &googleSide{fakes: map[string]*fakegoogle.Server{},
 		callbacks: &google.Callbacks{Verifiers: map[string]*google.CallbackVerifier{}, Store: db, Announce: true}}
+	designs := &designCache{reg: reg}
 	tenants := map[string]*google.Tenant{}
 	for _, t := range cfg.Tenants {
 		gc := t.Google
@@ -74,7 +76,7 @@ func buildGoogle(cfg *config.Config, db *storage.DB, reg *apple.Registry, selfUR
 				ImageBaseURL: t.PublicBaseURL + "/api/" + t.ID + "/google/images", CallbackURL: callbackURL,
 				Locale: cmp.Or(t.SecuTix.Locale, "en"), Rotation: rotationOf(gc)},
 			Account: sa, API: api, Origins: gc.Origins, SaveURL: saveURL,
-			Design: func(name string) google.Design { return designOf(reg, name) }, ClassTemplate: t.DefaultTemplate,
+			Design: designs.of, ClassTemplate: t.DefaultTemplate,
 		}
 		g.callbacks.Verifiers[t.ID] = &google.CallbackVerifier{IssuerID: gc.IssuerID, KeysURL: keysURL}
 	}
@@ -106,6 +108,27 @@ func designOf(reg *apple.Registry, name string) google.Design {
 			break
 		}
 	}
+	return d
+}
+
+// designCache keeps each template's design (designOf): its images'
+// versions are digests of their content, computed once per template as
+// loaded, not at every sync.
+type designCache struct {
+	reg *apple.Registry
+	by  sync.Map // *apple.Template -> google.Design
+}
+
+func (c *designCache) of(name string) google.Design {
+	tpl, err := c.reg.Template(name)
+	if err != nil {
+		return google.Design{Template: name}
+	}
+	if d, ok := c.by.Load(tpl); ok {
+		return d.(google.Design)
+	}
+	d := designOf(c.reg, name)
+	c.by.Store(tpl, d)
 	return d
 }
 
