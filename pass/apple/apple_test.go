@@ -547,8 +547,8 @@ func TestGoogleImagesStayOutOfThePass(t *testing.T) {
 }
 
 // TestIOS27BarcodesHaveAFallback: a ticket in one of iOS 27's formats
-// lists a Code 128 of the same value after it (older iOS shows no iOS 27
-// format; the formats are linear, and so is the gates' scanner); the validator refuses a pass with only iOS 27 formats, and a
+// lists a QR code of the same value after it (older iOS shows no iOS 27
+// format); the validator refuses a pass with only iOS 27 formats, and a
 // value the format cannot carry is refused before signing.
 func TestIOS27BarcodesHaveAFallback(t *testing.T) {
 	b := setup(t)
@@ -560,7 +560,7 @@ func TestIOS27BarcodesHaveAFallback(t *testing.T) {
 	}
 	pj := appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
 	bcs, _ := pj["barcodes"].([]any)
-	if len(bcs) != 2 || bcs[0].(map[string]any)["format"] != "PKBarcodeFormatEAN13" || bcs[1].(map[string]any)["format"] != "PKBarcodeFormatCode128" ||
+	if len(bcs) != 2 || bcs[0].(map[string]any)["format"] != "PKBarcodeFormatEAN13" || bcs[1].(map[string]any)["format"] != "PKBarcodeFormatQR" ||
 		bcs[1].(map[string]any)["message"] != tk.Barcode {
 		t.Errorf("barcodes %v", bcs)
 	}

@@ -387,11 +387,9 @@ func renderPass(cfg *IssuerConfig, t *Template, in Input) ([]byte, error) {
 		}
 		formats := []pass.Symbology{tk.Symbology}
 		if !tk.Symbology.Legacy() {
-			// iOS 26 and older show no iOS 27 format: a Code 128 of the
-			// same value follows it. iOS 27's formats are all linear, so
-			// a venue that prints them reads linear codes: a gate with a
-			// linear scanner reads Code 128, and would not read a QR code.
-			formats = append(formats, pass.SymbologyCode128)
+			// iOS 26 and older show no iOS 27 format: a QR code of the
+			// same value follows it.
+			formats = append(formats, pass.SymbologyQR)
 		}
 		w.WriteString(`,"barcodes":[`)
 		for i, f := range formats {

@@ -147,10 +147,8 @@ func writeSemantics(w *bytes.Buffer, t *pass.Ticket) {
 			w.WriteByte('}')
 		})
 	}
-	if t.FileID != 0 {
-		// The order number the pass shows, and Google Wallet's
-		// confirmation code: the SecuTix file id.
-		o.str("confirmationNumber", strconv.FormatInt(t.FileID, 10))
+	if t.OrderID != 0 {
+		o.str("confirmationNumber", strconv.FormatInt(t.OrderID, 10))
 	}
 	o.close()
 }
