@@ -106,15 +106,19 @@ func (a EventArgs) DedupKey() string   { return FanoutKey(a.Stream, a.ID) }
 
 // FanoutKey is the dedup key of an event-fanout task: "event:", the
 // event's stream, ":" and its id, so that the fan-outs of one pass still
-// owed can be told (ActiveFanouts).
+// owed can be told (ActiveFanouts). An event-batch of one pass's events
+// has "events:", its stream, ":" and its last event's id.
 func FanoutKey(stream, id string) string { return "event:" + stream + ":" + id }
 
-// ParseFanoutKey is FanoutKey's inverse; ok is false for another key (a
-// task queued before keys named their stream: "event:" and the id).
+// ParseFanoutKey reads the stream and (last) event id of an event-fanout
+// or one-pass event-batch key; ok is false for another key (a task queued
+// before keys named their stream, or a batch of several passes).
 func ParseFanoutKey(key string) (stream, id string, ok bool) {
 	rest, ok := strings.CutPrefix(key, "event:")
 	if !ok {
-		return "", "", false
+		if rest, ok = strings.CutPrefix(key, "events:"); !ok {
+			return "", "", false
+		}
 	}
 	i := strings.LastIndexByte(rest, ':')
 	if i <= 0 || i == len(rest)-1 {
@@ -153,7 +157,23 @@ func (a EventBatchArgs) DedupKey() string {
 	if len(a.Events) == 0 {
 		return "events:"
 	}
+	if stream := a.stream(); stream != "" {
+		// One pass's (a scan and its version): its key names the pass,
+		// as a single event's does, so that its later events wait for it.
+		return "events:" + stream + ":" + a.Events[len(a.Events)-1].ID
+	}
 	return "events:" + a.Events[0].ID
+}
+
+// stream is the stream of every event of a, or "" when they are of
+// several.
+func (a EventBatchArgs) stream() string {
+	for _, ev := range a.Events[1:] {
+		if ev.Stream != a.Events[0].Stream {
+			return ""
+		}
+	}
+	return a.Events[0].Stream
 }
 func (a EventBatchArgs) Validate() error {
 	if a.Tenant == "" || len(a.Events) == 0 {
@@ -201,10 +221,10 @@ func (a DeliveryArgs) Validate() error {
 type OutboundStore interface {
 	Subscriptions(ctx context.Context, tenant string) ([]Subscription, error)
 	Subscription(ctx context.Context, tenant, id string) (*Subscription, error)
-	// ActiveFanouts returns the tenant's event-fanout tasks pending or
-	// running (their keys parsed by ParseFanoutKey; those of another form
-	// are left out).
-	ActiveFanouts(ctx context.Context, tenant string) ([]ActiveFanout, error)
+	// ActiveFanouts returns the tenant's event-fanout and event-batch
+	// tasks pending or running whose keys ParseFanoutKey reads: those of
+	// stream only, or all of them when stream is "".
+	ActiveFanouts(ctx context.Context, tenant, stream string) ([]ActiveFanout, error)
 	// AddMessages stores the messages (a message already stored is left as
 	// it is) and the delivery tasks of their streams, in one transaction.
 	AddMessages(ctx context.Context, msgs []OutboundMessage, tasks []NewTask) error
@@ -321,12 +341,16 @@ const FanoutTurn = time.Second
 // waitTurn answers a *DeferError while an earlier event of one of evs's
 // passes has its fan-out still owed (failed and waiting for its retry, or
 // running): a pass's events are stored, and so delivered, in the order
-// they happened, even when the fan-out of one fails for a while. An
-// event-wide change's batch waits so for the single events before it; a
-// single event does not wait for a batch (its events are stored with the
-// change's versions' batch, which fails only when the store does).
+// they happened, even when the fan-out of one fails for a while. A batch
+// of one pass's events (a scan and its version) is waited for as a single
+// event is; an event-wide change's batch (several passes', its key names
+// none) waits for the single events before it, and is not waited for. The
+// wait lasts until the earlier fan-out's retry: the order of a pass's
+// events is kept at the cost of their delay, as a failing delivery's
+// stream keeps its order.
 func (f *Fanout) waitTurn(ctx context.Context, tenant string, evs []EventArgs) error {
-	active, err := f.Store.ActiveFanouts(ctx, tenant)
+	stream := EventBatchArgs{Events: evs}.stream() // one pass's events: only its fan-outs are read
+	active, err := f.Store.ActiveFanouts(ctx, tenant, stream)
 	if err != nil || len(active) == 0 {
 		return err
 	}

@@ -18,9 +18,12 @@ type fanoutStore struct {
 	msgs   []pass.OutboundMessage
 	tasks  []pass.NewTask
 	active []pass.ActiveFanout
+	// askedStream are the streams ActiveFanouts was asked for.
+	askedStream []string
 }
 
-func (f *fanoutStore) ActiveFanouts(context.Context, string) ([]pass.ActiveFanout, error) {
+func (f *fanoutStore) ActiveFanouts(_ context.Context, _, stream string) ([]pass.ActiveFanout, error) {
+	f.askedStream = append(f.askedStream, stream)
 	return f.active, nil
 }
 
@@ -97,6 +100,9 @@ func TestFanoutWaitsItsTurn(t *testing.T) {
 			} else {
 				err = f.Work(context.Background(), ev, "")
 			}
+			if want := map[bool]string{false: "s1", true: ""}[batch]; len(st.askedStream) != 1 || st.askedStream[0] != want {
+				t.Errorf("%s (batch %v): asked for the fan-outs of %q, want %q", tc.name, batch, st.askedStream, want)
+			}
 			var de *pass.DeferError
 			switch {
 			case tc.until.IsZero() && (err != nil || len(st.msgs) == 0):
@@ -108,14 +114,28 @@ func TestFanoutWaitsItsTurn(t *testing.T) {
 	}
 }
 
-// TestFanoutKey: a fan-out's key names its pass and event, and reads back.
+// TestFanoutKey: a fan-out's key names its pass and event, and reads
+// back; so does a batch of one pass's events (a scan and its version),
+// with its last event; a batch of several passes' names none.
 func TestFanoutKey(t *testing.T) {
 	ev := pass.EventArgs{Tenant: "demo", ID: "msg_00000186aa000000ab12cd34ef56", Stream: "0af3c2d1e4b5a6978877665544332211"}
 	stream, id, ok := pass.ParseFanoutKey(ev.DedupKey())
 	if !ok || stream != ev.Stream || id != ev.ID {
 		t.Errorf("ParseFanoutKey(%q) = %q, %q, %v", ev.DedupKey(), stream, id, ok)
 	}
-	for _, key := range []string{"event:msg_1", "event::msg_1", "event:s1:", "events:s1:msg_1", "delivery:sub:"} {
+	scanned := ev
+	scanned.ID = "msg_00000186aa000000aa00000000000"
+	one := pass.EventBatchArgs{Tenant: "demo", Events: []pass.EventArgs{scanned, ev}}
+	if stream, id, ok := pass.ParseFanoutKey(one.DedupKey()); !ok || stream != ev.Stream || id != ev.ID {
+		t.Errorf("a one-pass batch's key %q reads %q, %q, %v; want its pass and last event", one.DedupKey(), stream, id, ok)
+	}
+	other := ev
+	other.Stream = "ffff"
+	several := pass.EventBatchArgs{Tenant: "demo", Events: []pass.EventArgs{ev, other}}
+	if _, _, ok := pass.ParseFanoutKey(several.DedupKey()); ok {
+		t.Errorf("a batch of several passes' key %q reads as one pass's", several.DedupKey())
+	}
+	for _, key := range []string{"event:msg_1", "event::msg_1", "event:s1:", "events:msg_1", "delivery:sub:"} {
 		if _, _, ok := pass.ParseFanoutKey(key); ok {
 			t.Errorf("ParseFanoutKey(%q) read a fan-out", key)
 		}

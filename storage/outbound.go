@@ -205,12 +205,19 @@ func (s *DB) Subscription(ctx context.Context, tenant, id string) (*pass.Subscri
 	return sub, nil
 }
 
-// ActiveFanouts returns the tenant's event-fanout tasks pending or
-// running, from the index of the active tasks (a few rows: a fan-out
-// takes a moment unless the store failed it).
-func (s *DB) ActiveFanouts(ctx context.Context, tenant string) ([]pass.ActiveFanout, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT dedup_key, next_attempt_at FROM tasks WHERE tenant = $1 AND kind = $2
-		AND state IN ('pending', 'running')`, tenant, pass.TaskEventFanout)
+// ActiveFanouts returns the tenant's event-fanout and event-batch tasks
+// pending or running whose keys name a pass (pass.ParseFanoutKey), of
+// stream only unless it is "". They are read from the index of the active
+// tasks: a fan-out takes a moment unless the store failed it.
+func (s *DB) ActiveFanouts(ctx context.Context, tenant, stream string) ([]pass.ActiveFanout, error) {
+	q := `SELECT dedup_key, next_attempt_at FROM tasks WHERE tenant = $1 AND kind IN ($2, $3) AND state IN ('pending', 'running')`
+	args := []any{tenant, pass.TaskEventFanout, pass.TaskEventBatch}
+	if stream != "" {
+		single, batch := pass.FanoutKey(stream, ""), "events:"+stream+":"
+		q += ` AND (substr(dedup_key, 1, $4) = $5 OR substr(dedup_key, 1, $6) = $7)`
+		args = append(args, len(single), single, len(batch), batch)
+	}
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: active fan-outs: %w", err)
 	}
@@ -222,8 +229,8 @@ func (s *DB) ActiveFanouts(ctx context.Context, tenant string) ([]pass.ActiveFan
 		if err := rows.Scan(&key, &due); err != nil {
 			return nil, fmt.Errorf("storage: active fan-outs: %w", err)
 		}
-		if stream, id, ok := pass.ParseFanoutKey(key); ok {
-			out = append(out, pass.ActiveFanout{Stream: stream, ID: id, Due: time.UnixMilli(due).UTC()})
+		if st, id, ok := pass.ParseFanoutKey(key); ok && (stream == "" || st == stream) {
+			out = append(out, pass.ActiveFanout{Stream: st, ID: id, Due: time.UnixMilli(due).UTC()})
 		}
 	}
 	return out, rows.Err()

@@ -485,8 +485,14 @@ func TestActiveFanouts(t *testing.T) {
 		ev := func(tenant, stream, id string) pass.NewTask {
 			return pass.TaskOf(pass.EventArgs{Tenant: tenant, ID: id, Type: pass.EventPassUpdated, Stream: stream, At: t0}, "")
 		}
+		scan := pass.TaskOf(pass.EventBatchArgs{Tenant: "demo", Events: []pass.EventArgs{
+			{Tenant: "demo", ID: "msg_05", Type: pass.EventTicketScanned, Stream: "s3", At: t0},
+			{Tenant: "demo", ID: "msg_06", Type: pass.EventPassUpdated, Stream: "s3", At: t0}}}, "")
+		wide := pass.TaskOf(pass.EventBatchArgs{Tenant: "demo", Events: []pass.EventArgs{
+			{Tenant: "demo", ID: "msg_07", Type: pass.EventPassUpdated, Stream: "s1", At: t0},
+			{Tenant: "demo", ID: "msg_08", Type: pass.EventPassUpdated, Stream: "s2", At: t0}}}, "")
 		for _, nt := range []pass.NewTask{ev("demo", "s1", "msg_01"), ev("demo", "s1", "msg_02"), ev("demo", "s2", "msg_03"),
-			ev("other", "s1", "msg_04"), pass.TaskOf(pass.OrderRef{Tenant: "demo", FileID: 1}, "")} {
+			ev("other", "s1", "msg_04"), scan, wide, pass.TaskOf(pass.OrderRef{Tenant: "demo", FileID: 1}, "")} {
 			if _, err := db.Enqueue(ctx, nt, t0); err != nil {
 				t.Fatal(err)
 			}
@@ -502,20 +508,23 @@ func TestActiveFanouts(t *testing.T) {
 				}
 			}
 		}
-		got, err := db.ActiveFanouts(ctx, "demo")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var keys []string
-		for _, a := range got {
-			keys = append(keys, a.Stream+"/"+a.ID)
-			if !a.Due.Equal(t0) {
-				t.Errorf("%s/%s due %s, want %s", a.Stream, a.ID, a.Due, t0)
+		for stream, want := range map[string][]string{"": {"s1/msg_01", "s2/msg_03", "s3/msg_06"}, "s1": {"s1/msg_01"},
+			"s3": {"s3/msg_06"}, "s4": nil} {
+			got, err := db.ActiveFanouts(ctx, "demo", stream)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		slices.Sort(keys)
-		if want := []string{"s1/msg_01", "s2/msg_03"}; !slices.Equal(keys, want) {
-			t.Errorf("active fan-outs %q, want %q", keys, want)
+			var keys []string
+			for _, a := range got {
+				keys = append(keys, a.Stream+"/"+a.ID)
+				if !a.Due.Equal(t0) {
+					t.Errorf("%s/%s due %s, want %s", a.Stream, a.ID, a.Due, t0)
+				}
+			}
+			slices.Sort(keys)
+			if !slices.Equal(keys, want) {
+				t.Errorf("active fan-outs of %q: %q, want %q", stream, keys, want)
+			}
 		}
 	})
 }
