@@ -1,9 +1,11 @@
 package pass
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -311,11 +313,13 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 	if sameContent && sameSigner && !change.Erased {
 		return nil, nil, nil, nil
 	}
-	// Only the signature is new (the certificate was renewed): the
-	// phones fetch the version (push-pass) and webhook subscribers hear
-	// of it, but neither the holder's app nor Google Wallet has anything
-	// new to show.
-	resigned := sameContent && !change.Erased
+	// Only the signature is new (the certificate was renewed), or only
+	// the rendering (a template or a release changed what the same
+	// ticket renders to): the phones fetch the version (push-pass) and
+	// webhook subscribers hear of it, but the holder's app has no news to
+	// tell, and Google Wallet, whose object is made of the ticket, nothing
+	// new to show. An event-wide change's ticket is a new one.
+	resigned := !change.Erased && (sameContent || !change.Bulk && sameTicket(cur.Ticket, t))
 	if ReadLater(cur.Ticket, t) {
 		// A sync that read SecuTix later wrote the pass since this one
 		// looked (Syncer.applyTicket's fence): what t shows is older.
@@ -355,6 +359,16 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 		follow = slices.DeleteFunc(follow, func(t NewTask) bool { return t.Kind == TaskAppNotice || t.Kind == TaskGoogleSync })
 	}
 	return &next, follow, ev, nil
+}
+
+// sameTicket reports whether a and b are the same ticket but for when
+// SecuTix was read (their JSON, which writes each time as its instant and
+// offset, whatever its location).
+func sameTicket(a, b Ticket) bool {
+	a.ReadAt, b.ReadAt = time.Time{}, time.Time{}
+	ja, erra := json.Marshal(a)
+	jb, errb := json.Marshal(b)
+	return erra == nil && errb == nil && bytes.Equal(ja, jb)
 }
 
 // rewriteBatch is how many new versions an event-wide change writes per

@@ -915,6 +915,49 @@ func TestRollingWWDRSignsForward(t *testing.T) {
 	}
 }
 
+// restyled is a Packager whose template renders every ticket otherwise
+// than before (an organiser's edit, a release's new field).
+type restyled struct{ pass.Packager }
+
+func (r restyled) Render(ctx context.Context, tenant, template string, in pass.PassInput) (pass.Rendered, error) {
+	out, err := r.Packager.Render(ctx, tenant, template, in)
+	out.ContentHash += "-restyled"
+	return out, err
+}
+
+// TestRestyledTicketIsNoNews: the same ticket rendered otherwise (its
+// template changed) is a new version, pushed to the pass's phones and
+// announced to webhooks, but the holder's app hears no "your ticket
+// changed" and Google Wallet, whose object is made of the ticket, has no
+// sync; a changed ticket is news as before.
+func TestRestyledTicketIsNoNews(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Policies = pass.Policies{"demo": {AppNotices: true, Google: true, Events: true}} // Google syncs a pass once it changed
+	tk := apple.SampleTicket(pass.EventConcert)
+	if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
+		t.Fatal(err)
+	}
+	old := taskIDs(t, b)
+	b.svc.Packager = restyled{b.svc.Packager}
+	p, changed, err := b.svc.Apply(ctx, tk, "default")
+	if err != nil || !changed || p.Version != 2 {
+		t.Fatalf("restyled: version %d, changed %v, %v; want a version 2", p.Version, changed, err)
+	}
+	if kinds := newTasks(t, b, old); kinds[pass.TaskPushPass] != 1 || kinds[pass.TaskEventFanout] != 1 || len(kinds) != 2 {
+		t.Errorf("tasks after a restyle: %v, want one push-pass and one event-fanout", kinds)
+	}
+	old = taskIDs(t, b)
+	tk.Seat.Number = "99"
+	if _, changed, err := b.svc.Apply(ctx, tk, "default"); err != nil || !changed {
+		t.Fatalf("a changed seat: changed %v, %v", changed, err)
+	}
+	if kinds := newTasks(t, b, old); kinds[pass.TaskAppNotice] != 1 || kinds[pass.TaskGoogleSync] != 1 {
+		t.Errorf("tasks after a changed seat: %v, want an app notice and a google-sync", kinds)
+	}
+}
+
 // unnamedSigner is the Packager of a release whose versions did not name
 // their signer: their hash is the content's alone.
 type unnamedSigner struct{ pass.Packager }
