@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,5 +275,48 @@ func TestIssuerChanged(t *testing.T) {
 	o, _ = prod.EventTicketObject(oid)
 	if want := []string{fmt.Sprintf("v%d-seat", p.Version)}; ls(o.SeatInfo.Seat) != "16" || !cmp.Equal(messageIDs(o.Messages), want) {
 		t.Errorf("after a new seat: seat %q, messages %v; want 16, %v", ls(o.SeatInfo.Seat), messageIDs(o.Messages), want)
+	}
+}
+
+// recordMovesOn is a Google store on which another sync changes a class's
+// record (a moved performance) after this sync's first read of it.
+type recordMovesOn struct {
+	pass.GoogleStore
+	reads atomic.Int32
+}
+
+func (r *recordMovesOn) GoogleClass(ctx context.Context, tenant, classID string) (*pass.GoogleClass, error) {
+	c, err := r.GoogleStore.GoogleClass(ctx, tenant, classID)
+	if err == nil && r.reads.Add(1) > 1 {
+		moved := *c
+		moved.Hash = "another sync's class"
+		return &moved, nil
+	}
+	return c, err
+}
+
+// TestClassSentAgainOnlyAsRecorded: Google lost the class and the object;
+// the sync of a changed seat sends them again, and finds the class's
+// record changed by another sync since it read its pass. It does not send
+// its class, older than the record's (the holders would see the
+// performance's old time): it is retried.
+func TestClassSentAgainOnlyAsRecorded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	p := b.create(t, ticket(1))
+	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	classID := google.ClassID(issuerID, "demo", p.Ticket)
+	b.fake.Reset()
+	p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = "15" })
+	b.syncer.Store = &recordMovesOn{GoogleStore: b.db}
+	err := b.syncer.Sync(ctx, pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}, "")
+	if pass.KindOf(err) != pass.KindUnavailable {
+		t.Errorf("the sync: %v, want it retried (unavailable)", err)
+	}
+	if _, ok := b.fake.EventTicketClass(classID); ok {
+		t.Error("the older class was sent again over the record's")
 	}
 }
