@@ -22,6 +22,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -834,5 +835,46 @@ func TestConfigErrorLoggedOnce(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "PRIVATE KEY") {
 		t.Errorf("log shows key material: %s", buf.String())
+	}
+}
+
+// TestPushEndlessAnswer: an answer that never ends (a faulty proxy in
+// front of APNs) is read up to a bound, then the push fails as an
+// outage, rather than fill the memory until the timeout.
+func TestPushEndlessAnswer(t *testing.T) {
+	t.Parallel()
+	var written atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"reason":"`)
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		for r.Context().Err() == nil {
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	}))
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	cert, _ := devCert(t)
+	c, err := apns.New(apns.Config{Certificate: &cert, Host: srv.URL, RootCAs: roots, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if res, err := c.Push(t.Context(), deviceToken(0), passTypeID); err == nil || res.Outcome != apns.Retry {
+		t.Errorf("Push = %+v, %v; want an outage retried", res, err)
+	}
+	// What the server wrote includes what the connection's buffers held.
+	if n := written.Load(); n > 16<<20 {
+		t.Errorf("the client read %d bytes of the answer, want at most about 64 KiB", n)
 	}
 }
