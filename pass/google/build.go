@@ -156,7 +156,7 @@ func (is *Issuer) image(d Design, file, version, what string) *walletobjects.Ima
 	}
 	img := &walletobjects.Image{
 		SourceUri:          &walletobjects.ImageUri{Uri: uri},
-		ContentDescription: localized("en", what),
+		ContentDescription: localized(is.textLocale(), what),
 	}
 	if img.ContentDescription == nil {
 		img.NullFields = []string{"ContentDescription"}

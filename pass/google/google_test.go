@@ -1091,3 +1091,18 @@ func TestClassShowsOneTemplate(t *testing.T) {
 		t.Errorf("the default template's object carries background %q, hero %+v; want the class's", o.HexBackgroundColor, o.HeroImage)
 	}
 }
+
+// TestImageDescriptionsInTheTenantsLanguage: the images' descriptions (the
+// issuer's name, the event's) are tagged with the tenant's language, the
+// language they are written in, not English.
+func TestImageDescriptionsInTheTenantsLanguage(t *testing.T) {
+	t.Parallel()
+	is := &google.Issuer{Tenant: "demo", IssuerID: issuerID, IssuerName: "Concerts de Genève", Locale: "fr",
+		ImageBaseURL: "https://passes.example.com/api/demo/google/images"}
+	cl := google.BuildClass(is, google.Design{Template: "default", Logo: "icon@3x.png", Hero: "strip@3x.png"}, ticket(1))
+	for what, img := range map[string]*walletobjects.Image{"logo": cl.Logo, "hero": cl.HeroImage} {
+		if img == nil || img.ContentDescription == nil || img.ContentDescription.DefaultValue.Language != "fr" {
+			t.Errorf("the %s's description: %+v, want it in fr", what, img)
+		}
+	}
+}
