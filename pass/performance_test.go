@@ -391,3 +391,35 @@ func TestSameOccasion(t *testing.T) {
 		t.Error("a season-long ticket: the matches are not told apart")
 	}
 }
+
+// TestRestyledPerformanceIsNoNews: an event-wide rewrite of a performance
+// whose tickets did not change but whose template did (an operator's
+// `performances sync` after an edit) signs every pass again, but tells no
+// holder's app that the ticket changed.
+func TestRestyledPerformanceIsNoNews(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Policies = pass.Policies{"demo": {AppNotices: true, Events: true}}
+	base := apple.SampleTicket(pass.EventConcert)
+	base.Tenant, base.Event.PerformanceID = "demo", 77
+	const n = 5
+	for i := range n {
+		tk := base
+		tk.MovementID, tk.TicketID, tk.Barcode = int64(1000+i), int64(5000+i), fmt.Sprintf("B%06d", i)
+		if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := taskIDs(t, b)
+	b.svc.Packager = restyled{b.svc.Packager}
+	cat := &catalogue{d: pass.PerformanceDetails{Start: base.Event.Start, End: base.Event.End, TimeZone: base.Event.TimeZone}}
+	ps := &pass.PerformanceSyncer{Service: b.svc, Passes: b.db, Notices: b.db, Catalogue: cat, Queue: b.db, Page: 100, Clock: b.svc.Clock}
+	rep, err := ps.Sync(ctx, pass.PerformanceArgs{Tenant: "demo", PerformanceID: 77, Why: "operator"}, "")
+	if err != nil || rep.Changed != n {
+		t.Fatalf("the operator's sync: %+v, %v; want %d passes signed again", rep, err, n)
+	}
+	if kinds := newTasks(t, b, old); kinds[pass.TaskAppNotice] != 0 || kinds[pass.TaskPushPerformance] != 1 {
+		t.Errorf("follow-ups: %v, want the phones pushed and no app notice", kinds)
+	}
+}

@@ -313,13 +313,11 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 	if sameContent && sameSigner && !change.Erased {
 		return nil, nil, nil, nil
 	}
-	// Only the signature is new (the certificate was renewed), or only
-	// the rendering (a template or a release changed what the same
-	// ticket renders to): the phones fetch the version (push-pass) and
-	// webhook subscribers hear of it, but the holder's app has no news to
-	// tell, and Google Wallet, whose object is made of the ticket, nothing
-	// new to show. An event-wide change's ticket is a new one.
-	resigned := !change.Erased && (sameContent || !change.Bulk && sameTicket(cur.Ticket, t))
+	// Only the signature is new (the certificate was renewed): the
+	// phones fetch the version (push-pass) and webhook subscribers hear
+	// of it, but neither the holder's app nor Google Wallet has anything
+	// new to show.
+	resigned := sameContent && !change.Erased
 	if ReadLater(cur.Ticket, t) {
 		// A sync that read SecuTix later wrote the pass since this one
 		// looked (Syncer.applyTicket's fence): what t shows is older.
@@ -355,11 +353,20 @@ func (s *Service) prepare(ctx context.Context, cur *Pass, t Ticket, change Chang
 		next.UpdatedAt = prev.Add(time.Second)
 	}
 	follow, ev := followUps(change, pol)
-	if resigned {
+	switch {
+	case resigned:
 		follow = slices.DeleteFunc(follow, func(t NewTask) bool { return t.Kind == TaskAppNotice || t.Kind == TaskGoogleSync })
+	case !change.Erased && slices.ContainsFunc(follow, isAppNotice) && sameTicket(cur.Ticket, t):
+		// The same ticket rendered otherwise (a template edited, a
+		// release's rendering, a season ticket's next match): the phones
+		// and Google Wallet (whose class shows the template) get the new
+		// version, but the holder's app has no news to tell.
+		follow = slices.DeleteFunc(follow, isAppNotice)
 	}
 	return &next, follow, ev, nil
 }
+
+func isAppNotice(t NewTask) bool { return t.Kind == TaskAppNotice }
 
 // sameTicket reports whether a and b are the same ticket but for when
 // SecuTix was read (their JSON, which writes each time as its instant and

@@ -1,6 +1,7 @@
 package google
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -146,7 +147,9 @@ func stamp(t time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
-func (is *Issuer) image(d Design, file, version, what string) *walletobjects.Image {
+// image is a template's image at its public address, described by what,
+// a text in the language lang.
+func (is *Issuer) image(d Design, file, version, lang, what string) *walletobjects.Image {
 	if file == "" || is.ImageBaseURL == "" {
 		return nil
 	}
@@ -156,12 +159,24 @@ func (is *Issuer) image(d Design, file, version, what string) *walletobjects.Ima
 	}
 	img := &walletobjects.Image{
 		SourceUri:          &walletobjects.ImageUri{Uri: uri},
-		ContentDescription: localized(is.textLocale(), what),
+		ContentDescription: localized(lang, what),
 	}
 	if img.ContentDescription == nil {
 		img.NullFields = []string{"ContentDescription"}
 	}
 	return img
+}
+
+// heroImage is the design's hero image, described by the event's name in
+// the tenant's language (else English), tagged with the language it is
+// in; the one name SecuTix gave, in the holder's language, when it gave
+// no languages.
+func (is *Issuer) heroImage(d Design, t pass.Ticket) *walletobjects.Image {
+	lang, name := t.Event.Names.PickTag(is.textLocale(), "en")
+	if name == "" {
+		lang, name = cmp.Or(t.Locale, is.textLocale()), t.Event.Name
+	}
+	return is.image(d, d.Hero, d.HeroVersion, lang, name)
 }
 
 // groupingID groups an order's passes in the holder's wallet: the tenant
@@ -211,8 +226,8 @@ func BuildClass(is *Issuer, d Design, t pass.Ticket) *walletobjects.EventTicketC
 		EventName:          localizedNames(is.textLocale(), t.Event.Name, t.Event.Names),
 		ReviewStatus:       "UNDER_REVIEW",
 		HexBackgroundColor: d.Background,
-		Logo:               is.image(d, d.Logo, d.LogoVersion, is.IssuerName),
-		HeroImage:          is.image(d, d.Hero, d.HeroVersion, inLocale(is.textLocale(), t.Event.Name, t.Event.Names)),
+		Logo:               is.image(d, d.Logo, d.LogoVersion, is.textLocale(), is.IssuerName),
+		HeroImage:          is.heroImage(d, t),
 		DateTime: &walletobjects.EventDateTime{
 			Start: stamp(t.Event.Start), End: stamp(t.Event.End), DoorsOpen: stamp(t.Event.Doors),
 		},
@@ -272,8 +287,7 @@ var barcodeTypes = map[pass.Symbology]string{
 // barcodeType is the Google barcode type of a ticket's symbology and
 // value. Google's only interleaved 2 of 5 is ITF-14 (14 digits): another
 // i2of5 value is a Code 128 of the same value, linear as the gates'
-// scanners read (as Apple's fallback is). A symbology Google lacks is a QR
-// code.
+// scanners read. A symbology Google lacks is a QR code.
 func barcodeType(s pass.Symbology, value string) string {
 	if s == pass.SymbologyI2of5 {
 		if len(value) == 14 && strings.Trim(value, "0123456789") == "" {

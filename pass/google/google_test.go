@@ -1099,10 +1099,21 @@ func TestImageDescriptionsInTheTenantsLanguage(t *testing.T) {
 	t.Parallel()
 	is := &google.Issuer{Tenant: "demo", IssuerID: issuerID, IssuerName: "Concerts de Genève", Locale: "fr",
 		ImageBaseURL: "https://passes.example.com/api/demo/google/images"}
-	cl := google.BuildClass(is, google.Design{Template: "default", Logo: "icon@3x.png", Hero: "strip@3x.png"}, ticket(1))
+	tk := ticket(1)
+	tk.Event.Names = pass.LocalText{"fr": "Nuit symphonique", "de": "Symphonische Nacht"}
+	cl := google.BuildClass(is, google.Design{Template: "default", Logo: "icon@3x.png", Hero: "strip@3x.png"}, tk)
 	for what, img := range map[string]*walletobjects.Image{"logo": cl.Logo, "hero": cl.HeroImage} {
 		if img == nil || img.ContentDescription == nil || img.ContentDescription.DefaultValue.Language != "fr" {
 			t.Errorf("the %s's description: %+v, want it in fr", what, img)
 		}
+	}
+	if v := cl.HeroImage.ContentDescription.DefaultValue.Value; v != "Nuit symphonique" {
+		t.Errorf("the hero's description %q, want the event's French name", v)
+	}
+	// A name only in German: tagged German, not the tenant's French.
+	tk.Event.Names = pass.LocalText{"de": "Symphonische Nacht"}
+	cl = google.BuildClass(is, google.Design{Template: "default", Logo: "icon@3x.png", Hero: "strip@3x.png"}, tk)
+	if d := cl.HeroImage.ContentDescription.DefaultValue; d.Language != "de" || d.Value != "Symphonische Nacht" {
+		t.Errorf("the hero's description %+v, want the German name tagged de", d)
 	}
 }

@@ -662,7 +662,7 @@ func objectOf(tn *Tenant, p *pass.Pass, state string) *walletobjects.EventTicket
 		return o
 	}
 	d := tn.Design(p.Template)
-	if img := tn.Issuer.image(d, d.Hero, d.HeroVersion, inLocale(tn.Issuer.textLocale(), p.Ticket.Event.Name, p.Ticket.Event.Names)); img != nil {
+	if img := tn.Issuer.heroImage(d, p.Ticket); img != nil {
 		o.HeroImage = img
 	} else {
 		o.NullFields = append(o.NullFields, "HeroImage")
