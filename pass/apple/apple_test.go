@@ -603,6 +603,9 @@ func TestSeasonTicketListsItsEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	pj := appletest.Verify(t, built.PKPass, b.dev.WWDRCert)
+	if err := is.Validate(b.tpl, built.PassJSON); err != nil { // the validator's rules for them included
+		t.Errorf("the season ticket's pass.json: %v", err)
+	}
 	up, _ := pj["upcomingPassInformation"].([]any)
 	if len(up) != 3 {
 		t.Fatalf("upcomingPassInformation: %v", pj["upcomingPassInformation"])

@@ -196,6 +196,29 @@ func TestValidatePassJSON(t *testing.T) {
 		{name: "barcode format", data: mutate(func(m map[string]any) { m["barcodes"].([]any)[0].(map[string]any)["format"] = "PKBarcodeFormatEAN" }), files: files, want: "barcodes[0].format PKBarcodeFormatEAN"},
 		{name: "colour", data: mutate(func(m map[string]any) { m["labelColor"] = "#fff" }), files: files, want: "labelColor must be \"rgb(r, g, b)\""},
 		{name: "voided type", data: mutate(func(m map[string]any) { m["voided"] = "yes" }), files: files, want: "voided must be a boolean"},
+		{name: "relevance window without its end", data: mutate(func(m map[string]any) {
+			m["relevantDates"] = []any{map[string]any{"startDate": "2027-03-14T19:00+01:00"}}
+		}), files: files, want: "relevantDates[0] must have both startDate and endDate"},
+		{name: "upcoming events", data: mutate(func(m map[string]any) {
+			bf := []any{map[string]any{"key": "info", "label": "Info", "value": "Gate 3"}}
+			m["upcomingPassInformation"] = []any{
+				map[string]any{"type": "event", "identifier": "m1", "name": "Round 1", "backFields": bf},
+				map[string]any{"type": "event", "identifier": "m2", "name": "Round 2", "backFields": bf},
+			}
+		}), files: files},
+		{name: "upcoming event without type", data: mutate(func(m map[string]any) {
+			m["upcomingPassInformation"] = []any{map[string]any{"identifier": "m1", "name": "Round 1", "backFields": []any{map[string]any{"key": "i"}}}}
+		}), files: files, want: `upcomingPassInformation[0].type must be "event"`},
+		{name: "upcoming events of one identifier", data: mutate(func(m map[string]any) {
+			bf := []any{map[string]any{"key": "info", "label": "Info", "value": "Gate 3"}}
+			m["upcomingPassInformation"] = []any{
+				map[string]any{"type": "event", "identifier": "m1", "name": "Round 1", "backFields": bf},
+				map[string]any{"type": "event", "identifier": "m1", "name": "Round 2", "backFields": bf},
+			}
+		}), files: files, want: `upcomingPassInformation[1].identifier "m1" is not unique`},
+		{name: "upcoming event without back fields", data: mutate(func(m map[string]any) {
+			m["upcomingPassInformation"] = []any{map[string]any{"type": "event", "identifier": "m1", "name": "Round 1"}}
+		}), files: files, want: "upcomingPassInformation[0].backFields must not be empty"},
 		{name: "not json", data: []byte("{"), files: files, want: "not a JSON object"},
 		{name: "poster without nfc", data: mutate(func(m map[string]any) {
 			m["preferredStyleSchemes"] = []any{"posterEventTicket", "eventTicket"}

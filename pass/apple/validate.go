@@ -99,7 +99,15 @@ func ValidatePassJSON(data []byte, files map[string]bool, allowHTTP bool) error 
 					checkDate(add, fmt.Sprintf("relevantDates[%d].%s", i, k), v)
 				}
 			}
+			_, start := m["startDate"]
+			_, end := m["endDate"]
+			if start != end {
+				add("relevantDates[%d] must have both startDate and endDate, or neither", i)
+			}
 		}
+	}
+	if up, ok := p["upcomingPassInformation"]; ok {
+		checkUpcoming(add, up)
 	}
 	for _, k := range colourKeys {
 		if v, ok := p[k]; ok {
@@ -264,5 +272,41 @@ func checkPoster(add func(string, ...any), p map[string]any, files map[string]bo
 	}
 	if !files["artwork.png"] && !files["background.png"] {
 		add("a poster event ticket needs artwork.png or background.png")
+	}
+}
+
+// checkUpcoming checks iOS 26's upcoming events: a list of objects, each
+// of type "event" with a unique identifier and a name, and the back fields
+// without which Wallet shows no upcoming events view.
+func checkUpcoming(add func(format string, args ...any), up any) {
+	list, ok := up.([]any)
+	if !ok {
+		add("upcomingPassInformation must be a list")
+		return
+	}
+	seen := map[string]bool{}
+	for i, e := range list {
+		m, _ := e.(map[string]any)
+		if m == nil {
+			add("upcomingPassInformation[%d] must be an object", i)
+			continue
+		}
+		if m["type"] != "event" {
+			add("upcomingPassInformation[%d].type must be \"event\"", i)
+		}
+		id, _ := m["identifier"].(string)
+		switch {
+		case id == "":
+			add("upcomingPassInformation[%d].identifier is required", i)
+		case seen[id]:
+			add("upcomingPassInformation[%d].identifier %q is not unique", i, id)
+		}
+		seen[id] = true
+		if name, _ := m["name"].(string); name == "" {
+			add("upcomingPassInformation[%d].name is required", i)
+		}
+		if bf, _ := m["backFields"].([]any); len(bf) == 0 {
+			add("upcomingPassInformation[%d].backFields must not be empty", i)
+		}
 	}
 }
