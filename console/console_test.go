@@ -10,12 +10,12 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"walletpass/internal/httpx/httpxtest"
 	"walletpass/pass"
 )
 
@@ -402,20 +402,8 @@ func TestTenantsPageShowsEndpointHostOnly(t *testing.T) {
 // the memory until the client's timeout.
 func TestEndlessDiscovery(t *testing.T) {
 	t.Parallel()
-	var written atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"issuer":"`))
-		chunk := []byte(strings.Repeat("x", 32<<10))
-		for r.Context().Err() == nil {
-			n, err := w.Write(chunk)
-			written.Add(int64(n))
-			if err != nil {
-				return
-			}
-			w.(http.Flusher).Flush()
-		}
-	}))
+	endless := &httpxtest.Endless{Status: http.StatusOK, Prefix: `{"issuer":"`}
+	srv := httptest.NewServer(endless)
 	defer srv.Close()
 	c, err := New(Config{BaseURL: "https://wallet.example", OIDC: OIDC{Issuer: srv.URL, ClientID: "c"},
 		SessionKey: []byte(strings.Repeat("k", 32)), Tenants: []Tenant{{ID: "demo", Name: "Demo"}}})
@@ -425,7 +413,7 @@ func TestEndlessDiscovery(t *testing.T) {
 	if _, err := c.provider(t.Context()); err == nil {
 		t.Fatal("an endless discovery document was taken")
 	}
-	if n := written.Load(); n > 16<<20 {
+	if n := endless.Written.Load(); n > 16<<20 {
 		t.Errorf("the console read %d bytes of the discovery document, want at most about a megabyte", n)
 	}
 }

@@ -7,14 +7,13 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
 	fakegoogle "walletpass/fake/google"
+	"walletpass/internal/httpx/httpxtest"
 	"walletpass/pass"
 	"walletpass/pass/google"
 )
@@ -65,32 +64,6 @@ func TestTokenRefusalIsUnauthorized(t *testing.T) {
 	}
 }
 
-// endless answers every request with a status and a body that never
-// ends, and counts what it wrote before the client gave up.
-func endless(t *testing.T, status int, next http.Handler, through func(*http.Request) bool) (*httptest.Server, *atomic.Int64) {
-	t.Helper()
-	var written atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if through != nil && through(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		chunk := []byte(strings.Repeat(" ", 32<<10))
-		for r.Context().Err() == nil {
-			n, err := w.Write(chunk)
-			written.Add(int64(n))
-			if err != nil {
-				return
-			}
-			w.(http.Flusher).Flush()
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &written
-}
-
 // TestEndlessAnswer: an answer of Google's that never ends (a faulty
 // proxy, a hostile network) is read up to MaxAnswer, then the call fails,
 // rather than fill the memory until the timeout.
@@ -102,8 +75,17 @@ func TestEndlessAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	target, _ := url.Parse(b.fake.URL)
-	srv, written := endless(t, http.StatusInternalServerError, httputil.NewSingleHostReverseProxy(target),
-		func(r *http.Request) bool { return r.URL.Path == tokenURL.Path })
+	// The token endpoint answers through to the fake; the API, without end.
+	endless := &httpxtest.Endless{Status: http.StatusInternalServerError}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == tokenURL.Path {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		endless.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
 	sa := *b.sa
 	sa.TokenURI = srv.URL + tokenURL.Path
 	api, err := google.NewClient(google.ClientConfig{Endpoint: srv.URL + "/", Account: &sa, Timeout: time.Minute})
@@ -113,7 +95,7 @@ func TestEndlessAnswer(t *testing.T) {
 	if _, err := api.GetObject(context.Background(), issuerID+".demo-none"); err == nil {
 		t.Fatal("an endless answer was taken")
 	}
-	if n := written.Load(); n > 2*google.MaxAnswer+8<<20 {
+	if n := endless.Written.Load(); n > 2*google.MaxAnswer+8<<20 {
 		t.Errorf("the client read %d bytes of the answer, want at most about %d", n, google.MaxAnswer)
 	}
 }

@@ -22,7 +22,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +29,7 @@ import (
 
 	"walletpass/certs"
 	fakeapns "walletpass/fake/apns"
+	"walletpass/internal/httpx/httpxtest"
 	"walletpass/pass"
 	"walletpass/push/apns"
 )
@@ -843,21 +843,8 @@ func TestConfigErrorLoggedOnce(t *testing.T) {
 // outage, rather than fill the memory until the timeout.
 func TestPushEndlessAnswer(t *testing.T) {
 	t.Parallel()
-	var written atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = io.WriteString(w, `{"reason":"`)
-		chunk := []byte(strings.Repeat("x", 32<<10))
-		for r.Context().Err() == nil {
-			n, err := w.Write(chunk)
-			written.Add(int64(n))
-			if err != nil {
-				return
-			}
-			w.(http.Flusher).Flush()
-		}
-	}))
+	endless := &httpxtest.Endless{Status: http.StatusBadRequest, Prefix: `{"reason":"`}
+	srv := httptest.NewUnstartedServer(endless)
 	srv.EnableHTTP2 = true
 	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
 	srv.StartTLS()
@@ -874,7 +861,7 @@ func TestPushEndlessAnswer(t *testing.T) {
 		t.Errorf("Push = %+v, %v; want an outage retried", res, err)
 	}
 	// What the server wrote includes what the connection's buffers held.
-	if n := written.Load(); n > 16<<20 {
+	if n := endless.Written.Load(); n > 16<<20 {
 		t.Errorf("the client read %d bytes of the answer, want at most about 64 KiB", n)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	fakefcm "walletpass/fake/fcm"
+	"walletpass/internal/httpx/httpxtest"
 	"walletpass/pass"
 	"walletpass/push/fcm"
 )
@@ -546,21 +546,8 @@ func TestOutcomeString(t *testing.T) {
 // until the timeout (the library tries again: each attempt is bounded).
 func TestEndlessAnswer(t *testing.T) {
 	t.Parallel()
-	var written, attempts atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		attempts.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		chunk := []byte(strings.Repeat(" ", 32<<10))
-		for r.Context().Err() == nil {
-			n, err := w.Write(chunk)
-			written.Add(int64(n))
-			if err != nil {
-				return
-			}
-			w.(http.Flusher).Flush()
-		}
-	}))
+	endless := &httpxtest.Endless{Status: http.StatusBadRequest}
+	srv := httptest.NewServer(endless)
 	defer srv.Close()
 	c := newClient(t, fcm.Config{ProjectID: projectID, Endpoint: srv.URL + "/v1", Timeout: time.Minute})
 	if out, _, err := c.Send(t.Context(), regToken(0), fcm.Notification{Title: "t", Body: "b"}); err == nil && out == fcm.Delivered {
@@ -568,7 +555,7 @@ func TestEndlessAnswer(t *testing.T) {
 	}
 	// What the server wrote includes what the sockets held: a few
 	// megabytes an attempt, against a minute of reading without a bound.
-	if n, a := written.Load(), attempts.Load(); a == 0 || n/a > 16<<20 {
+	if n, a := endless.Written.Load(), endless.Requests.Load(); a == 0 || n/a > 16<<20 {
 		t.Errorf("the client read %d bytes of the answer in %d attempts, want at most about a megabyte each", n, a)
 	}
 }
