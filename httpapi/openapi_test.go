@@ -95,7 +95,7 @@ func (o *outboundCapture) Subscriptions(context.Context, string) ([]pass.Subscri
 	return []pass.Subscription{{Tenant: "demo", ID: "sub", Events: []string{"*"}, Enabled: true}}, nil
 }
 
-func (o *outboundCapture) ActiveFanouts(context.Context, string, string) ([]pass.ActiveFanout, error) {
+func (o *outboundCapture) ActiveFanouts(context.Context, string, string, string) ([]pass.ActiveFanout, error) {
 	return nil, nil
 }
 

@@ -107,7 +107,10 @@ func (a EventArgs) DedupKey() string   { return FanoutKey(a.Stream, a.ID) }
 // FanoutKey is the dedup key of an event-fanout task: "event:", the
 // event's stream, ":" and its id, so that the fan-outs of one pass still
 // owed can be told (ActiveFanouts). An event-batch of one pass's events
-// has "events:", its stream, ":" and its last event's id.
+// has "events:", its stream, ":" and its latest event's id; one of
+// several passes' has "events:" and its latest event's id
+// (ParseBatchKey). The id a key names is the fan-out's place among the
+// tenant's (ActiveFanout.Order).
 func FanoutKey(stream, id string) string { return "event:" + stream + ":" + id }
 
 // ParseFanoutKey reads the stream and (last) event id of an event-fanout
@@ -127,11 +130,32 @@ func ParseFanoutKey(key string) (stream, id string, ok bool) {
 	return rest[:i], rest[i+1:], true
 }
 
-// ActiveFanout is an event-fanout task still owed: its event's stream and
-// id, and when it is due (in the past while it runs).
+// ParseBatchKey reads the latest event id of the key of an event-batch of
+// several passes' events (an event-wide change's page); ok is false for
+// another key.
+func ParseBatchKey(key string) (order string, ok bool) {
+	rest, ok := strings.CutPrefix(key, "events:")
+	if !ok || rest == "" || strings.IndexByte(rest, ':') >= 0 {
+		return "", false
+	}
+	return rest, true
+}
+
+// ActiveFanout is an event of an event-fanout or event-batch task still
+// owed: its stream and id, the id its task's key names (Order: the
+// task's place among the tenant's fan-outs; "" means ID), and when the
+// task is due (in the past while it runs).
 type ActiveFanout struct {
-	Stream, ID string
-	Due        time.Time
+	Stream, ID, Order string
+	Due               time.Time
+}
+
+// order is a's Order, or its ID when it has none.
+func (a ActiveFanout) order() string {
+	if a.Order != "" {
+		return a.Order
+	}
+	return a.ID
 }
 
 func (a EventArgs) Validate() error {
@@ -160,9 +184,20 @@ func (a EventBatchArgs) DedupKey() string {
 	if stream := a.stream(); stream != "" {
 		// One pass's (a scan and its version): its key names the pass,
 		// as a single event's does, so that its later events wait for it.
-		return "events:" + stream + ":" + a.Events[len(a.Events)-1].ID
+		return "events:" + stream + ":" + latestID(a.Events)
 	}
-	return "events:" + a.Events[0].ID
+	return "events:" + latestID(a.Events)
+}
+
+// latestID is the greatest (latest) id of evs: the place of their
+// fan-out among the tenant's. The events of an event-wide change's page
+// are made on several cores, so the last is not always the latest.
+func latestID(evs []EventArgs) string {
+	var id string
+	for _, ev := range evs {
+		id = max(id, ev.ID)
+	}
+	return id
 }
 
 // stream is the stream of every event of a, or "" when they are of
@@ -221,10 +256,12 @@ func (a DeliveryArgs) Validate() error {
 type OutboundStore interface {
 	Subscriptions(ctx context.Context, tenant string) ([]Subscription, error)
 	Subscription(ctx context.Context, tenant, id string) (*Subscription, error)
-	// ActiveFanouts returns the tenant's event-fanout and event-batch
-	// tasks pending or running whose keys ParseFanoutKey reads: those of
-	// stream only, or all of them when stream is "".
-	ActiveFanouts(ctx context.Context, tenant, stream string) ([]ActiveFanout, error)
+	// ActiveFanouts returns the events of the tenant's event-fanout and
+	// event-batch tasks pending or running: those of stream only, or all
+	// of them when stream is "", of the tasks whose keys name an id below
+	// before (FanoutKey). A batch of several passes' events is read from
+	// its arguments.
+	ActiveFanouts(ctx context.Context, tenant, stream, before string) ([]ActiveFanout, error)
 	// AddMessages stores the messages (a message already stored is left as
 	// it is) and the delivery tasks of their streams, in one transaction.
 	AddMessages(ctx context.Context, msgs []OutboundMessage, tasks []NewTask) error
@@ -341,27 +378,31 @@ const FanoutTurn = time.Second
 // waitTurn answers a *DeferError while an earlier event of one of evs's
 // passes has its fan-out still owed (failed and waiting for its retry, or
 // running): a pass's events are stored, and so delivered, in the order
-// they happened, even when the fan-out of one fails for a while. A batch
-// of one pass's events (a scan and its version) is waited for as a single
-// event is; an event-wide change's batch (several passes', its key names
-// none) waits for the single events before it, and is not waited for. The
-// wait lasts until the earlier fan-out's retry: the order of a pass's
-// events is kept at the cost of their delay, as a failing delivery's
-// stream keeps its order.
+// they happened, even when the fan-out of one fails for a while. Single
+// events, a batch of one pass's events (a scan and its version) and an
+// event-wide change's batch of several passes' all wait so for each
+// other. A fan-out waits only for one whose key names an earlier id (its
+// place, latestID), so that no two wait for each other: the events of
+// two event-wide changes' batches made at once may cross (one has the
+// earlier event of one pass, the other of another), and then the later
+// batch goes second. The wait lasts until the earlier fan-out's retry:
+// the order of a pass's events is kept at the cost of their delay, as a
+// failing delivery's stream keeps its order.
 func (f *Fanout) waitTurn(ctx context.Context, tenant string, evs []EventArgs) error {
 	stream := EventBatchArgs{Events: evs}.stream() // one pass's events: only its fan-outs are read
-	active, err := f.Store.ActiveFanouts(ctx, tenant, stream)
+	place := latestID(evs)
+	active, err := f.Store.ActiveFanouts(ctx, tenant, stream, place)
 	if err != nil || len(active) == 0 {
 		return err
 	}
-	mine := make(map[string]string, len(evs)) // stream -> its event's id here
+	mine := make(map[string]string, len(evs)) // stream -> its latest event's id here
 	for _, ev := range evs {
-		mine[ev.Stream] = ev.ID
+		mine[ev.Stream] = max(mine[ev.Stream], ev.ID)
 	}
 	now := f.Clock.Now()
 	var until time.Time
 	for _, a := range active {
-		if id, ok := mine[a.Stream]; !ok || a.ID >= id {
+		if id, ok := mine[a.Stream]; !ok || a.ID >= id || a.order() >= place {
 			continue
 		}
 		at := a.Due

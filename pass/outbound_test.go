@@ -18,12 +18,12 @@ type fanoutStore struct {
 	msgs   []pass.OutboundMessage
 	tasks  []pass.NewTask
 	active []pass.ActiveFanout
-	// askedStream are the streams ActiveFanouts was asked for.
-	askedStream []string
+	// askedStream and askedBefore are what ActiveFanouts was asked for.
+	askedStream, askedBefore []string
 }
 
-func (f *fanoutStore) ActiveFanouts(_ context.Context, _, stream string) ([]pass.ActiveFanout, error) {
-	f.askedStream = append(f.askedStream, stream)
+func (f *fanoutStore) ActiveFanouts(_ context.Context, _, stream, before string) ([]pass.ActiveFanout, error) {
+	f.askedStream, f.askedBefore = append(f.askedStream, stream), append(f.askedBefore, before)
 	return f.active, nil
 }
 
@@ -73,7 +73,10 @@ func TestFanoutBatch(t *testing.T) {
 // yet: its fan-out comes back when the earlier one is due (a second from
 // now at the soonest), without counting an attempt; the fan-outs of other
 // passes, and later ones of its pass, do not hold it back. A batch waits
-// so too, for any of its passes.
+// so too, for any of its passes. An event-wide change's batch with an
+// earlier event of the pass is waited for, unless its key names a later
+// id than the fan-out's own (two batches whose events cross: the later
+// goes second, and the earlier does not wait for it).
 func TestFanoutWaitsItsTurn(t *testing.T) {
 	now := time.Date(2027, 1, 5, 20, 0, 0, 0, time.UTC)
 	ev := pass.EventArgs{Tenant: "demo", ID: "msg_0002", Type: pass.EventPassUpdated, Stream: "s1", At: now, Data: []byte(`{}`)}
@@ -88,6 +91,10 @@ func TestFanoutWaitsItsTurn(t *testing.T) {
 		{"a later one of the pass", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0003", Due: now}}, time.Time{}},
 		{"an earlier one running", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Due: now.Add(-time.Second)}}, now.Add(pass.FanoutTurn)},
 		{"an earlier one waiting for its retry", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Due: now.Add(time.Minute)}}, now.Add(time.Minute)},
+		{"an earlier event-wide batch with the pass", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Order: "msg_00015", Due: now.Add(time.Minute)}},
+			now.Add(time.Minute)},
+		{"an event-wide batch placed later", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Order: "msg_0003", Due: now.Add(time.Minute)}},
+			time.Time{}},
 	} {
 		for _, batch := range []bool{false, true} {
 			st := &fanoutStore{subs: []pass.Subscription{{Tenant: "demo", ID: "all", Events: []string{"*"}, Enabled: true}}, active: tc.active}
@@ -102,6 +109,9 @@ func TestFanoutWaitsItsTurn(t *testing.T) {
 			}
 			if want := map[bool]string{false: "s1", true: ""}[batch]; len(st.askedStream) != 1 || st.askedStream[0] != want {
 				t.Errorf("%s (batch %v): asked for the fan-outs of %q, want %q", tc.name, batch, st.askedStream, want)
+			}
+			if len(st.askedBefore) != 1 || st.askedBefore[0] != ev.ID {
+				t.Errorf("%s (batch %v): asked for the fan-outs before %q, want %q (the latest event)", tc.name, batch, st.askedBefore, ev.ID)
 			}
 			var de *pass.DeferError
 			switch {
@@ -129,11 +139,21 @@ func TestFanoutKey(t *testing.T) {
 	if stream, id, ok := pass.ParseFanoutKey(one.DedupKey()); !ok || stream != ev.Stream || id != ev.ID {
 		t.Errorf("a one-pass batch's key %q reads %q, %q, %v; want its pass and last event", one.DedupKey(), stream, id, ok)
 	}
-	other := ev
+	other := scanned
 	other.Stream = "ffff"
+	// An event-wide change's events are made on several cores: the last
+	// of its batch is not always the latest.
 	several := pass.EventBatchArgs{Tenant: "demo", Events: []pass.EventArgs{ev, other}}
 	if _, _, ok := pass.ParseFanoutKey(several.DedupKey()); ok {
 		t.Errorf("a batch of several passes' key %q reads as one pass's", several.DedupKey())
+	}
+	if order, ok := pass.ParseBatchKey(several.DedupKey()); !ok || order != ev.ID {
+		t.Errorf("ParseBatchKey(%q) = %q, %v; want its latest event %q", several.DedupKey(), order, ok, ev.ID)
+	}
+	for _, key := range []string{ev.DedupKey(), one.DedupKey(), "events:", "event:msg_1", "delivery:sub:"} {
+		if _, ok := pass.ParseBatchKey(key); ok {
+			t.Errorf("ParseBatchKey(%q) read a batch of several passes", key)
+		}
 	}
 	for _, key := range []string{"event:msg_1", "event::msg_1", "event:s1:", "events:msg_1", "delivery:sub:"} {
 		if _, _, ok := pass.ParseFanoutKey(key); ok {

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -205,35 +206,75 @@ func (s *DB) Subscription(ctx context.Context, tenant, id string) (*pass.Subscri
 	return sub, nil
 }
 
-// ActiveFanouts returns the tenant's event-fanout and event-batch tasks
-// pending or running whose keys name a pass (pass.ParseFanoutKey), of
-// stream only unless it is "". They are read from the index of the active
-// tasks: a fan-out takes a moment unless the store failed it.
-func (s *DB) ActiveFanouts(ctx context.Context, tenant, stream string) ([]pass.ActiveFanout, error) {
-	q := `SELECT dedup_key, next_attempt_at FROM tasks WHERE tenant = $1 AND kind IN ($2, $3) AND state IN ('pending', 'running')`
+// ActiveFanouts returns the events of the tenant's event-fanout and
+// event-batch tasks pending or running, of stream only unless it is "",
+// of the tasks whose keys name an id below before (any when it is ""). A
+// single event's and one pass's batch's are read from their keys
+// (pass.ParseFanoutKey), from the index of the active tasks; a batch of
+// several passes' (pass.ParseBatchKey) from its arguments, only when its
+// key is below before: a fan-out takes a moment unless the store failed
+// it, so there are few.
+func (s *DB) ActiveFanouts(ctx context.Context, tenant, stream, before string) ([]pass.ActiveFanout, error) {
+	q := `SELECT id, dedup_key, next_attempt_at FROM tasks WHERE tenant = $1 AND kind IN ($2, $3) AND state IN ('pending', 'running')`
 	args := []any{tenant, pass.TaskEventFanout, pass.TaskEventBatch}
 	if stream != "" {
 		single, batch := pass.FanoutKey(stream, ""), "events:"+stream+":"
-		q += ` AND (substr(dedup_key, 1, $4) = $5 OR substr(dedup_key, 1, $6) = $7)`
-		args = append(args, len(single), single, len(batch), batch)
+		q += ` AND (substr(dedup_key, 1, $4) = $5 OR substr(dedup_key, 1, $6) = $7 OR (kind = $3 AND dedup_key NOT LIKE $8))`
+		args = append(args, len(single), single, len(batch), batch, "events:%:%")
 	}
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	below := func(id string) bool { return before == "" || id < before }
+	type wide struct {
+		id, order string
+		due       time.Time
+	}
+	var out []pass.ActiveFanout
+	var wides []wide
+	err := func() error {
+		rows, err := s.rdb.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, key string
+			var due int64
+			if err := rows.Scan(&id, &key, &due); err != nil {
+				return err
+			}
+			at := time.UnixMilli(due).UTC()
+			if st, ev, ok := pass.ParseFanoutKey(key); ok && (stream == "" || st == stream) && below(ev) {
+				out = append(out, pass.ActiveFanout{Stream: st, ID: ev, Due: at})
+			} else if order, ok := pass.ParseBatchKey(key); ok && below(order) {
+				wides = append(wides, wide{id, order, at})
+			}
+		}
+		return rows.Err()
+	}()
 	if err != nil {
 		return nil, fmt.Errorf("storage: active fan-outs: %w", err)
 	}
-	defer rows.Close()
-	var out []pass.ActiveFanout
-	for rows.Next() {
-		var key string
-		var due int64
-		if err := rows.Scan(&key, &due); err != nil {
+	for _, w := range wides {
+		var payload string
+		err := s.rdb.QueryRowContext(ctx, `SELECT payload FROM tasks WHERE id = $1 AND state IN ('pending', 'running')`, w.id).Scan(&payload)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // done meanwhile
+		}
+		if err != nil {
 			return nil, fmt.Errorf("storage: active fan-outs: %w", err)
 		}
-		if st, id, ok := pass.ParseFanoutKey(key); ok && (stream == "" || st == stream) {
-			out = append(out, pass.ActiveFanout{Stream: st, ID: id, Due: time.UnixMilli(due).UTC()})
+		var b struct {
+			Events []struct{ ID, Stream string }
+		}
+		if json.Unmarshal([]byte(payload), &b) != nil {
+			continue // its own run fails it: it holds nothing back
+		}
+		for _, ev := range b.Events {
+			if stream == "" || ev.Stream == stream {
+				out = append(out, pass.ActiveFanout{Stream: ev.Stream, ID: ev.ID, Order: w.order, Due: w.due})
+			}
 		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AddMessages stores messages (one already stored is left as it is) and

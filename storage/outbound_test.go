@@ -475,8 +475,10 @@ func TestUpdateSubscriptionAsRead(t *testing.T) {
 	})
 }
 
-// TestActiveFanouts: the event-fanout tasks pending or running are listed
-// with their pass, event and due time; a finished one and other kinds of
+// TestActiveFanouts: the events of the event-fanout and event-batch
+// tasks pending or running are listed with their pass, id, place and due
+// time (an event-wide change's batch's from its arguments), those of one
+// pass or all, below a place or all; a finished one and other kinds of
 // task are not, nor another tenant's.
 func TestActiveFanouts(t *testing.T) {
 	t.Parallel()
@@ -508,22 +510,37 @@ func TestActiveFanouts(t *testing.T) {
 				}
 			}
 		}
-		for stream, want := range map[string][]string{"": {"s1/msg_01", "s2/msg_03", "s3/msg_06"}, "s1": {"s1/msg_01"},
-			"s3": {"s3/msg_06"}, "s4": nil} {
-			got, err := db.ActiveFanouts(ctx, "demo", stream)
+		for _, tc := range []struct {
+			stream, before string
+			want           []string
+		}{
+			{"", "", []string{"s1/msg_01", "s1/msg_07@msg_08", "s2/msg_03", "s2/msg_08@msg_08", "s3/msg_06"}},
+			{"s1", "", []string{"s1/msg_01", "s1/msg_07@msg_08"}},
+			{"s3", "", []string{"s3/msg_06"}},
+			{"s4", "", nil},
+			{"", "msg_08", []string{"s1/msg_01", "s2/msg_03", "s3/msg_06"}},
+			{"s1", "msg_09", []string{"s1/msg_01", "s1/msg_07@msg_08"}},
+			{"s1", "msg_01", nil},
+			{"s3", "msg_06", nil},
+		} {
+			got, err := db.ActiveFanouts(ctx, "demo", tc.stream, tc.before)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var keys []string
 			for _, a := range got {
-				keys = append(keys, a.Stream+"/"+a.ID)
+				k := a.Stream + "/" + a.ID
+				if a.Order != "" {
+					k += "@" + a.Order
+				}
+				keys = append(keys, k)
 				if !a.Due.Equal(t0) {
 					t.Errorf("%s/%s due %s, want %s", a.Stream, a.ID, a.Due, t0)
 				}
 			}
 			slices.Sort(keys)
-			if !slices.Equal(keys, want) {
-				t.Errorf("active fan-outs of %q: %q, want %q", stream, keys, want)
+			if !slices.Equal(keys, tc.want) {
+				t.Errorf("active fan-outs of %q before %q: %q, want %q", tc.stream, tc.before, keys, tc.want)
 			}
 		}
 	})

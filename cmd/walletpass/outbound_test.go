@@ -447,9 +447,20 @@ func TestReceiverDownForAnHour(t *testing.T) {
 // TestFailingFanoutHoldsItsPass: the fan-out of a pass's event fails
 // (the store refused it) and waits for its retry; the pass's next event
 // is not stored before it, so the receiver gets both in the order they
-// happened, not the later one first. Through the real queue and store.
+// happened, not the later one first: whether the earlier event was
+// announced alone or in an event-wide change's batch of several passes.
+// Through the real queue and store.
 func TestFailingFanoutHoldsItsPass(t *testing.T) {
 	t.Parallel()
+	for _, wide := range []bool{false, true} {
+		t.Run(map[bool]string{false: "alone", true: "event-wide"}[wide], func(t *testing.T) {
+			t.Parallel()
+			failingFanoutHoldsItsPass(t, wide)
+		})
+	}
+}
+
+func failingFanoutHoldsItsPass(t *testing.T, wide bool) {
 	ctx := context.Background()
 	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
 	if err != nil {
@@ -467,10 +478,23 @@ func TestFailingFanoutHoldsItsPass(t *testing.T) {
 	}
 	p := &pass.Pass{Tenant: "demo", SerialNumber: "held", PassTypeID: "pass.x", Version: 2, Status: pass.StatusActive}
 	first := pass.PassEvent(p, pass.EventPassUpdated, now, "")
+	firstTask, firstWork := pass.TaskOf(first, ""), func() error { return (&pass.Fanout{Store: db, Clock: time.Now}).Work(ctx, first, "") }
+	var evs []pass.EventArgs // the earlier fan-out's, as delivered
+	if wide {
+		// The change's page: another pass's event made after the held
+		// pass's, and the batch's key names that latest one.
+		o := &pass.Pass{Tenant: "demo", SerialNumber: "other", PassTypeID: "pass.x", Version: 2, Status: pass.StatusActive}
+		other := pass.PassEvent(o, pass.EventPassUpdated, now, "")
+		batch := pass.EventBatchArgs{Tenant: "demo", Events: []pass.EventArgs{first, other}}
+		firstTask = pass.TaskOf(batch, "")
+		firstWork = func() error { return (&pass.Fanout{Store: db, Clock: time.Now}).WorkBatch(ctx, batch, "") }
+		evs = append(evs, other)
+	}
+	evs = append(evs, first)
 	p.Version = 3
 	second := pass.PassEvent(p, pass.EventPassUpdated, now.Add(time.Millisecond), "")
-	for _, ev := range []pass.EventArgs{first, second} {
-		if _, err := db.Enqueue(ctx, pass.TaskOf(ev, ""), now); err != nil {
+	for _, nt := range []pass.NewTask{firstTask, pass.TaskOf(second, "")} {
+		if _, err := db.Enqueue(ctx, nt, now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -484,7 +508,7 @@ func TestFailingFanoutHoldsItsPass(t *testing.T) {
 	// a minute away.
 	retry := now.Add(time.Minute)
 	for _, c := range claimed {
-		if c.DedupKey == first.DedupKey() {
+		if c.DedupKey == firstTask.DedupKey {
 			if err := db.Fail(ctx, c, "storage: database is locked", retry, false, now); err != nil {
 				t.Fatal(err)
 			}
@@ -501,7 +525,7 @@ func TestFailingFanoutHoldsItsPass(t *testing.T) {
 		t.Fatalf("%d events delivered before the first was stored", n)
 	}
 	// The retry stores the first; then the second goes.
-	if err := fan.Work(ctx, first, ""); err != nil {
+	if err := firstWork(); err != nil {
 		t.Fatal(err)
 	}
 	again, err := db.Claim(ctx, retry, time.Minute, 10)
@@ -509,7 +533,7 @@ func TestFailingFanoutHoldsItsPass(t *testing.T) {
 		t.Fatalf("the first fan-out's retry: %d claimed, %v", len(again), err)
 	}
 	for _, c := range again {
-		if c.DedupKey == first.DedupKey() {
+		if c.DedupKey == firstTask.DedupKey {
 			if err := db.Complete(ctx, c, retry, retry); err != nil {
 				t.Fatal(err)
 			}
@@ -525,10 +549,15 @@ func TestFailingFanoutHoldsItsPass(t *testing.T) {
 	defer rcv.mu.Unlock()
 	var ids []string
 	for _, d := range rcv.got {
-		ids = append(ids, d.ID)
+		if d.Serial == p.SerialNumber {
+			ids = append(ids, d.ID)
+		}
 	}
 	if want := []string{first.ID, second.ID}; !slices.Equal(ids, want) {
-		t.Errorf("delivered %q, want %q", ids, want)
+		t.Errorf("delivered %q of the held pass, want %q", ids, want)
+	}
+	if n := len(rcv.got); n != len(evs)+1 {
+		t.Errorf("%d events delivered, want %d", n, len(evs)+1)
 	}
 }
 
