@@ -123,45 +123,59 @@ func TestInstallationsPerOrderRefused(t *testing.T) {
 // TestUpstreamWordsStayWithTheOrganiser: when SecuTix fails, an
 // organiser's call (its API key) hears what SecuTix said; a buyer's app
 // (an order's secret only) hears that a service is unavailable, nothing
-// of SecuTix's words.
+// of SecuTix's words. When SecuTix refuses walletpass's credentials or
+// its request (pass.Upstream), both hear a 502, not a 401 or 400 that
+// would blame their own credentials or request.
 func TestUpstreamWordsStayWithTheOrganiser(t *testing.T) {
 	t.Parallel()
-	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	const words = "statusMessage: backend db-7.internal timed out"
-	key, _ := auth.NewAPIKey()
-	h := httpapi.New(httpapi.Deps{Passes: db,
-		App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
-		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
-		Tickets: httpapi.TicketsAPI{
-			APIKey: func(_ context.Context, hash string) (httpapi.APIKeyInfo, error) {
-				if hash != auth.HashAPIKey(key) {
-					return httpapi.APIKeyInfo{}, pass.ErrNotFound
-				}
-				return httpapi.APIKeyInfo{Tenant: "demo"}, nil
-			},
-			Orders: syncerFunc(func() (pass.SyncResult, error) {
-				return pass.SyncResult{}, pass.Errorf(pass.KindUnavailable, "secutix: getFileDetails: SecuTix answered HTTP 500 (%s)", words)
-			}),
-		}})
-	serve := func(req *http.Request) *httptest.ResponseRecorder {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
-	}
-	req := httptest.NewRequest(http.MethodPost, "/api/demo/customers/devices",
-		strings.NewReader(`{"orderSecretToken":"aBuyersOrderToken","fcmToken":"fcm-1","platform":"ios","locale":"fr"}`))
-	req.Header.Set("Content-Type", "application/json")
-	if rec := serve(req); rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "db-7") ||
-		!strings.Contains(rec.Body.String(), "try again later") {
-		t.Errorf("a buyer's app: %d %s; want 503 without SecuTix's words", rec.Code, rec.Body)
-	}
-	req = httptest.NewRequest(http.MethodGet, "/api/demo/external/secutix/orders/getTicketsUrl/4711", nil)
-	req.Header.Set("X-API-Key", key)
-	if rec := serve(req); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), words) {
-		t.Errorf("the organiser: %d %s; want 503 with SecuTix's words", rec.Code, rec.Body)
+	for _, tc := range []struct {
+		name   string
+		err    error
+		status int
+	}{
+		{"unavailable", pass.Errorf(pass.KindUnavailable, "secutix: getFileDetails: SecuTix answered HTTP 500 (%s)", words), http.StatusServiceUnavailable},
+		{"credentials refused", pass.Upstream(pass.Errorf(pass.KindUnauthorized, "secutix: auth: SecuTix refused the credentials of operator %q (%s)", "op", words)),
+			http.StatusBadGateway},
+		{"request refused", pass.Upstream(pass.Errorf(pass.KindInvalid, "secutix: getFileDetails: SecuTix answered error (%s)", words)), http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			key, _ := auth.NewAPIKey()
+			h := httpapi.New(httpapi.Deps{Passes: db,
+				App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
+				Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
+				Tickets: httpapi.TicketsAPI{
+					APIKey: func(_ context.Context, hash string) (httpapi.APIKeyInfo, error) {
+						if hash != auth.HashAPIKey(key) {
+							return httpapi.APIKeyInfo{}, pass.ErrNotFound
+						}
+						return httpapi.APIKeyInfo{Tenant: "demo"}, nil
+					},
+					Orders: syncerFunc(func() (pass.SyncResult, error) { return pass.SyncResult{}, tc.err }),
+				}})
+			serve := func(req *http.Request) *httptest.ResponseRecorder {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				return rec
+			}
+			req := httptest.NewRequest(http.MethodPost, "/api/demo/customers/devices",
+				strings.NewReader(`{"orderSecretToken":"aBuyersOrderToken","fcmToken":"fcm-1","platform":"ios","locale":"fr"}`))
+			req.Header.Set("Content-Type", "application/json")
+			if rec := serve(req); rec.Code != tc.status || strings.Contains(rec.Body.String(), "db-7") ||
+				!strings.Contains(rec.Body.String(), "try again later") {
+				t.Errorf("a buyer's app: %d %s; want %d without SecuTix's words", rec.Code, rec.Body, tc.status)
+			}
+			req = httptest.NewRequest(http.MethodGet, "/api/demo/external/secutix/orders/getTicketsUrl/4711", nil)
+			req.Header.Set("X-API-Key", key)
+			if rec := serve(req); rec.Code != tc.status || !strings.Contains(rec.Body.String(), words) {
+				t.Errorf("the organiser: %d %s; want %d with SecuTix's words", rec.Code, rec.Body, tc.status)
+			}
+		})
 	}
 }

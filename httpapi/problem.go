@@ -65,6 +65,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if errors.As(err, &mbe) {
 		status, detail = http.StatusRequestEntityTooLarge, "the request body is too large"
 	}
+	if pass.IsUpstream(err) && status < 500 {
+		// SecuTix or Google refused our credentials or our request:
+		// walletpass's failure, not a 401 or 400 of the caller's.
+		status = http.StatusBadGateway
+	}
 	if status >= 500 {
 		if !routineFailure(c) {
 			s.log.ErrorContext(c.Request.Context(), "request failed", slog.String("correlationId", correlationID(c)),

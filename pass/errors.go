@@ -103,3 +103,27 @@ func PublicMessage(err error) string {
 
 // ErrNotFound is returned, wrapped, by stores when a record does not exist.
 var ErrNotFound = &Error{Kind: KindNotFound, Message: "not found"}
+
+// Upstream marks err as SecuTix's or Google's refusal of a call of
+// walletpass's, of our credentials (KindUnauthorized) or of our request
+// (KindInvalid), or as an answer of theirs that the tenant's settings
+// cannot read (KindInvalid): nothing walletpass's caller did. Its kind still decides what a
+// task does (it stops rather than retry); the HTTP edge answers it as a
+// failure of the service behind walletpass (502 Bad Gateway), not as the
+// caller's 401 or 400. nil stays nil.
+func Upstream(err error) error {
+	if err == nil {
+		return nil
+	}
+	return upstreamError{err}
+}
+
+// IsUpstream reports whether err's chain holds an error marked Upstream.
+func IsUpstream(err error) bool {
+	var u upstreamError
+	return errors.As(err, &u)
+}
+
+type upstreamError struct{ error }
+
+func (e upstreamError) Unwrap() error { return e.error }

@@ -451,7 +451,7 @@ func (c *Client) call(ctx context.Context, method string, req map[string]any, su
 			c.invalidate(token)
 			continue
 		case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden:
-			return nil, pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the token (HTTP %d)", prefix, resp.status)
+			return nil, pass.Upstream(pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the token (HTTP %d)", prefix, resp.status))
 		case resp.status == http.StatusTooManyRequests || resp.status == 509:
 			return nil, c.overQuota(ctx, method, resp, prefix)
 		case resp.status >= 500:
@@ -466,6 +466,9 @@ func (c *Client) call(ctx context.Context, method string, req map[string]any, su
 			kind := pass.KindUnavailable
 			if resp.status == http.StatusBadRequest || resp.status == http.StatusUnprocessableEntity {
 				kind = pass.KindInvalid
+			}
+			if kind == pass.KindInvalid {
+				return nil, pass.Upstream(pass.Errorf(kind, "%s: SecuTix answered HTTP %d", prefix, resp.status))
 			}
 			return nil, pass.Errorf(kind, "%s: SecuTix answered HTTP %d", prefix, resp.status)
 		}
@@ -726,8 +729,8 @@ func (c *Client) authenticate(ctx context.Context) (string, error) {
 	}
 	switch {
 	case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden || resp.status == http.StatusBadRequest:
-		return "", pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the credentials of operator %q (HTTP %d)%s",
-			prefix, c.cfg.Operator, resp.status, envSummary(resp.body, hide))
+		return "", pass.Upstream(pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the credentials of operator %q (HTTP %d)%s",
+			prefix, c.cfg.Operator, resp.status, envSummary(resp.body, hide)))
 	case resp.status == http.StatusTooManyRequests || resp.status == 509:
 		return "", c.overQuota(ctx, MethodAuth, resp, prefix)
 	case resp.status < 200 || resp.status > 299:
@@ -742,8 +745,8 @@ func (c *Client) authenticate(ctx context.Context) (string, error) {
 	}
 	if res.Token == "" {
 		if code := strings.ToLower(res.StatusCode.String()); code != "" && code != "success" {
-			return "", pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the credentials of operator %q%s",
-				prefix, c.cfg.Operator, envSummary(resp.body, hide))
+			return "", pass.Upstream(pass.Errorf(pass.KindUnauthorized, "%s: SecuTix refused the credentials of operator %q%s",
+				prefix, c.cfg.Operator, envSummary(resp.body, hide)))
 		}
 		return "", pass.Errorf(pass.KindUnavailable, "%s: the answer has no token", prefix)
 	}
@@ -804,9 +807,9 @@ func classify(prefix string, env envelope, hide []string) error {
 	case containsAny(key, "INVALID_TOKEN", "TOKEN_EXPIRED", "EXPIRED_TOKEN", "AUTHENTICATION", "UNAUTHORIZED", "UNAUTHORISED",
 		"CREDENTIAL", "PERMISSION", "FORBIDDEN", "ACCESS_DENIED",
 		"UNKNOWN_OPERATOR", "UNKNOWN_INSTITUTION", "UNKNOWN_PARTNER", "INVALID_OPERATOR", "INVALID_INSTITUTION", "INVALID_PARTNER"):
-		return pass.Errorf(pass.KindUnauthorized, "%s", msg)
+		return pass.Upstream(pass.Errorf(pass.KindUnauthorized, "%s", msg))
 	case containsAny(key, "INVALID", "MISSING", "ILLEGAL", "BAD_REQUEST", "MALFORMED", "NOT_ALLOWED"):
-		return pass.Errorf(pass.KindInvalid, "%s", msg)
+		return pass.Upstream(pass.Errorf(pass.KindInvalid, "%s", msg))
 	default:
 		return pass.Errorf(pass.KindUnavailable, "%s", msg)
 	}

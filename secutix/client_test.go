@@ -207,6 +207,9 @@ func TestBadCredentials(t *testing.T) {
 	b := setup(t, nil, func(c *secutix.Config) { c.Secret = "wrong-secret-value"; c.Auth = secutix.AuthToken })
 	_, err := b.cl.OrderByFileID(t.Context(), tenant, 1)
 	wantKind(t, err, pass.KindUnauthorized)
+	if !pass.IsUpstream(err) {
+		t.Errorf("%v is not marked as SecuTix's refusal (pass.Upstream): a caller would hear 401", err)
+	}
 	if strings.Contains(err.Error(), "wrong-secret-value") {
 		t.Errorf("got %q, which shows the secret", err)
 	}
@@ -249,6 +252,9 @@ func TestJWTMode(t *testing.T) {
 			before := b.sb.Calls("getFileDetails")
 			_, err := b.client(t, cfg).OrderByFileID(t.Context(), tenant, c.FileID)
 			wantKind(t, err, pass.KindUnauthorized)
+			if !pass.IsUpstream(err) {
+				t.Errorf("%v is not marked as SecuTix's refusal (pass.Upstream)", err)
+			}
 			if n := b.sb.Calls("getFileDetails") - before; n != 2 {
 				t.Errorf("got %d calls, want 2 (one retry with a new JWT)", n)
 			}
@@ -390,6 +396,9 @@ func TestInvalidArguments(t *testing.T) {
 	wantKind(t, err, pass.KindInvalid)
 	_, err = b.cl.OrderBySecret(ctx, tenant, " ")
 	wantKind(t, err, pass.KindInvalid)
+	if pass.IsUpstream(err) {
+		t.Errorf("%v, a refusal of the caller's argument, is marked as SecuTix's", err)
+	}
 	if n := b.sb.Calls("auth"); n != 0 {
 		t.Errorf("got %d calls for invalid arguments, want 0", n)
 	}

@@ -271,6 +271,11 @@ func TestDecodeErrors(t *testing.T) {
 			if tc.wantKind == pass.KindNotFound && !errors.Is(err, pass.ErrNotFound) {
 				t.Errorf("got %v, want it to wrap pass.ErrNotFound", err)
 			}
+			// A refusal of our credentials or request, or an answer the
+			// mapping cannot read, is SecuTix's (an HTTP caller hears 502).
+			if want := tc.wantKind == pass.KindUnauthorized || tc.wantKind == pass.KindInvalid; pass.IsUpstream(err) != want {
+				t.Errorf("pass.IsUpstream(%v) = %v, want %v", err, !want, want)
+			}
 		})
 	}
 }

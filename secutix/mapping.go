@@ -373,7 +373,7 @@ func (m mapper) mapFile(r *rawFile, cat *catView) (*pass.Order, []leftOut, error
 		// Nothing maps, and not for want of data: the tenant's mapping
 		// or symbology does not fit what the institution sends. The sync
 		// fails, loudly, rather than finishing with no pass.
-		return nil, left, pass.Errorf(pass.KindInvalid, "secutix: file %d: no ticket maps: %s", out.FileID, listProblems(ours))
+		return nil, left, pass.Upstream(pass.Errorf(pass.KindInvalid, "secutix: file %d: no ticket maps: %s", out.FileID, listProblems(ours)))
 	}
 	if len(pending) > 0 {
 		// Nothing maps, and a movement that is not cancelled lacks what

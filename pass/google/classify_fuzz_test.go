@@ -18,8 +18,9 @@ import (
 // classify: 429 and 5xx unavailable (with Retry-After when given), 404
 // not found, 401 and 403 unauthorized, 409 conflict, another 4xx invalid;
 // a token endpoint's invalid_grant, invalid_client or unauthorized_client
-// unauthorized, anything else from it unavailable. The error's first
-// line only, at most 200 characters, is quoted.
+// unauthorized, anything else from it unavailable. The unauthorized and
+// invalid ones are Google's refusal of walletpass's call (pass.Upstream).
+// The error's first line only, at most 200 characters, is quoted.
 func FuzzClassify(f *testing.F) {
 	for _, s := range []struct {
 		code     uint16
@@ -60,6 +61,9 @@ func FuzzClassify(f *testing.F) {
 		if got := pass.KindOf(err); got != want {
 			t.Fatalf("%d %q: kind %v, want %v", status, msg, got, want)
 		}
+		if up := want == pass.KindUnauthorized || want == pass.KindInvalid; pass.IsUpstream(err) != up {
+			t.Fatalf("%d: pass.IsUpstream = %v, want %v", status, !up, up)
+		}
 		if line, _, _ := strings.Cut(msg, "\n"); len(line) > 200 && strings.Contains(pass.PublicMessage(err), line) {
 			t.Fatalf("the whole long line is quoted: %q", pass.PublicMessage(err))
 		}
@@ -69,8 +73,9 @@ func FuzzClassify(f *testing.F) {
 		}
 		_ = json.Unmarshal([]byte(tokenBody), &body)
 		refused := body.Error == "invalid_grant" || body.Error == "invalid_client" || body.Error == "unauthorized_client"
-		if wantKind := map[bool]pass.Kind{true: pass.KindUnauthorized, false: pass.KindUnavailable}[refused]; pass.KindOf(terr) != wantKind {
-			t.Fatalf("token endpoint %q: kind %v, want %v", tokenBody, pass.KindOf(terr), wantKind)
+		if wantKind := map[bool]pass.Kind{true: pass.KindUnauthorized, false: pass.KindUnavailable}[refused]; pass.KindOf(terr) != wantKind ||
+			pass.IsUpstream(terr) != refused {
+			t.Fatalf("token endpoint %q: kind %v (upstream %v), want %v", tokenBody, pass.KindOf(terr), pass.IsUpstream(terr), wantKind)
 		}
 	})
 }

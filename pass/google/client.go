@@ -322,7 +322,7 @@ func classify(op string, err error) error {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
 			if code := tokenErrorCode(re); slices.Contains(tokenRefusals, code) {
-				return pass.Wrap(pass.KindUnauthorized, err, "google: "+op+": the token endpoint refused the service account ("+code+")")
+				return pass.Upstream(pass.Wrap(pass.KindUnauthorized, err, "google: "+op+": the token endpoint refused the service account ("+code+")"))
 			}
 		}
 		return pass.Wrap(pass.KindUnavailable, err, "google: "+op)
@@ -338,11 +338,11 @@ func classify(op string, err error) error {
 	case ge.Code == http.StatusNotFound:
 		return pass.Wrap(pass.KindNotFound, err, msg)
 	case ge.Code == http.StatusUnauthorized || ge.Code == http.StatusForbidden:
-		return pass.Wrap(pass.KindUnauthorized, err, msg)
+		return pass.Upstream(pass.Wrap(pass.KindUnauthorized, err, msg))
 	case ge.Code == http.StatusConflict:
 		return pass.Wrap(pass.KindConflict, err, msg)
 	}
-	return pass.Wrap(pass.KindInvalid, err, msg)
+	return pass.Upstream(pass.Wrap(pass.KindInvalid, err, msg))
 }
 
 // tokenErrorCode is the OAuth 2.0 error code of a token endpoint's
