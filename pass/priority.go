@@ -13,12 +13,13 @@ type Priority int
 
 // The priorities, lowest first.
 const (
-	// PriorityBackground is work nobody waits for: reconciliation.
+	// PriorityBackground is work nobody waits for now: reconciliation,
+	// install-status writes, and the app's lookup of an order walletpass
+	// does not have yet (behind every other call: it may be a guess).
 	PriorityBackground Priority = -1
 	// PriorityWebhook is a sync that a webhook's task runs: the default.
 	PriorityWebhook Priority = 0
-	// PriorityBuyer is a call a buyer is waiting for (getTicketsUrl, the
-	// app's registration of an order that has no pass yet).
+	// PriorityBuyer is a call a buyer is waiting for (getTicketsUrl).
 	PriorityBuyer Priority = 1
 )
 
