@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -360,15 +362,36 @@ func (c *certCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// adminHandler serves /metrics and /debug/pprof on the admin listener.
+// loopbackOnly serves h to clients on a loopback address only: an
+// operator's curl on the host or inside the container (docker exec), or a
+// port-forward. A profile shows the process's memory (its secrets among
+// it), and a CPU profile or a trace runs for as long as it asks; a 403
+// says where to ask from.
+func loopbackOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		ip, perr := netip.ParseAddr(host)
+		if err != nil || perr != nil || !ip.Unmap().IsLoopback() {
+			http.Error(w, "walletpass admin: /debug/pprof answers clients on this machine only (curl it from inside the container, or through a port-forward)",
+				http.StatusForbidden)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// adminHandler serves /metrics and /debug/pprof on the admin listener:
+// the metrics to whoever reaches it (Prometheus, across the container
+// network: the images listen on 0.0.0.0), the profiles to this machine's
+// own clients only (loopbackOnly).
 func (m *metrics) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/pprof/", loopbackOnly(pprof.Index))
+	mux.HandleFunc("GET /debug/pprof/cmdline", loopbackOnly(pprof.Cmdline))
+	mux.HandleFunc("GET /debug/pprof/profile", loopbackOnly(pprof.Profile))
+	mux.HandleFunc("GET /debug/pprof/symbol", loopbackOnly(pprof.Symbol))
+	mux.HandleFunc("GET /debug/pprof/trace", loopbackOnly(pprof.Trace))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("walletpass admin: /metrics, /debug/pprof/\n"))

@@ -395,3 +395,40 @@ func series(f *dto.MetricFamily, labels map[string]string) int {
 	}
 	return n
 }
+
+// TestAdminProfilesLoopbackOnly: the admin listener gives its metrics to
+// any client (Prometheus scrapes across the container network) and its
+// profiles to clients on a loopback address only.
+func TestAdminProfilesLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h := newMetrics(db, nil).adminHandler()
+	for _, tc := range []struct {
+		remote, path string
+		want         int
+	}{
+		{"10.1.2.3:40000", "/metrics", http.StatusOK},
+		{"10.1.2.3:40000", "/debug/pprof/", http.StatusForbidden},
+		{"10.1.2.3:40000", "/debug/pprof/cmdline", http.StatusForbidden},
+		{"10.1.2.3:40000", "/debug/pprof/profile?seconds=1", http.StatusForbidden},
+		{"10.1.2.3:40000", "/debug/pprof/trace?seconds=1", http.StatusForbidden},
+		{"[2001:db8::1]:40000", "/debug/pprof/symbol", http.StatusForbidden},
+		{"[::ffff:192.0.2.1]:40000", "/debug/pprof/", http.StatusForbidden},
+		{"garbage", "/debug/pprof/", http.StatusForbidden},
+		{"127.0.0.1:40000", "/debug/pprof/", http.StatusOK},
+		{"[::1]:40000", "/debug/pprof/cmdline", http.StatusOK},
+		{"[::ffff:127.0.0.1]:40000", "/debug/pprof/", http.StatusOK},
+	} {
+		req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		req.RemoteAddr = tc.remote
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("%s from %s: %d, want %d", tc.path, tc.remote, rec.Code, tc.want)
+		}
+	}
+}
