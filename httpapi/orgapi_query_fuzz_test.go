@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -249,6 +250,7 @@ type orgFixture struct {
 	byValue map[string]orgCred
 	mu      sync.Mutex
 	secrets []string // the secrets NewSecret handed out
+	clients atomic.Uint32
 }
 
 // The placeholders of orgFixture.expand, each a credential.
@@ -321,8 +323,11 @@ func newOrgFixture(tb testing.TB) *orgFixture {
 	h := New(Deps{
 		Tenants: tenants,
 		Clock:   clock,
-		Passes:  noPasses{asked: asked},
-		Links:   LinkDeps{Signer: LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}},
+		// Each request comes from a client of its own (send): the wrong
+		// credentials of one do not throttle the next (the clock stands).
+		TrustedProxies: []string{"127.0.0.1/32", "::1/128"},
+		Passes:         noPasses{asked: asked},
+		Links:          LinkDeps{Signer: LinkSigner{Key: []byte("0123456789abcdef0123456789abcdef")}},
 		Tickets: TicketsAPI{Verifiers: verifiers, Scopes: map[string]string{"demo": ScopeTickets, "other": ScopeTickets},
 			APIKey: func(_ context.Context, hash string) (APIKeyInfo, error) {
 				k, ok := keys[hash]
@@ -404,6 +409,8 @@ func (fx *orgFixture) send(tb testing.TB, method, path, body string, hdr map[str
 		}
 		req.Header.Set(k, v)
 	}
+	n := fx.clients.Add(1)
+	req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", method, path, err)

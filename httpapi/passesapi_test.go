@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"walletpass/auth"
 	"walletpass/pass"
@@ -123,5 +124,72 @@ func TestListPassesRefusesFiltersThatSelectNothing(t *testing.T) {
 		if q := catalog.asked(); len(q) != before+1 || q[before] != c.want {
 			t.Errorf("%s: the store was asked %+v, want %+v", c.query, q[before:], c.want)
 		}
+	}
+}
+
+// TestAPIAuthFailuresThrottled: a client that presents wrong credentials
+// (unknown keys, no credentials) hears 401 APIAuthFailureBurst times,
+// then 429 with Retry-After, with right credentials too, until its
+// bucket refills; another client, and the same client at another tenant,
+// are not held back, and a right key lacking the scope (403) spends
+// nothing.
+func TestAPIAuthFailuresThrottled(t *testing.T) {
+	t.Parallel()
+	key, hash := auth.NewAPIKey()
+	wrong, _ := auth.NewAPIKey()
+	now := time.Date(2027, 1, 5, 20, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	h := New(Deps{
+		Clock:   func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+		Tenants: []TenantInfo{{ID: "demo", Name: "Demo"}, {ID: "other", Name: "Other"}},
+		Tickets: TicketsAPI{Passes: &fakeCatalog{}, APIKey: func(_ context.Context, h string) (APIKeyInfo, error) {
+			if h != hash {
+				return APIKeyInfo{}, pass.ErrNotFound
+			}
+			return APIKeyInfo{Tenant: "demo", Scopes: []string{ScopeTickets}}, nil
+		}},
+	})
+	get := func(tenant, client, key string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/api/"+tenant+"/passes", nil)
+		req.RemoteAddr = client + ":40000"
+		if key != "" {
+			req.Header.Set("X-API-Key", key)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	for i := range APIAuthFailureBurst {
+		k := wrong
+		if i%2 == 1 {
+			k = "" // no credentials count too
+		}
+		if w := get("demo", "198.51.100.7", k); w.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong credentials %d: %d %s, want 401", i+1, w.Code, w.Body)
+		}
+	}
+	for _, k := range []string{wrong, key} {
+		w := get("demo", "198.51.100.7", k)
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" || w.Header().Get("Content-Type") != ContentTypeProblem {
+			t.Errorf("past the burst: %d %q %s; want a 429 problem with Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
+		}
+	}
+	// The right key lacks passes:read here: a 403, from other clients.
+	if w := get("demo", "198.51.100.8", key); w.Code != http.StatusForbidden {
+		t.Errorf("another client with a key lacking the scope: %d %s, want 403", w.Code, w.Body)
+	}
+	for range APIAuthFailureBurst + 1 {
+		if w := get("demo", "198.51.100.9", key); w.Code != http.StatusForbidden {
+			t.Fatalf("a key lacking the scope, again: %d %s, want 403 (no throttle: the credentials are right)", w.Code, w.Body)
+		}
+	}
+	if w := get("other", "198.51.100.7", wrong); w.Code != http.StatusUnauthorized {
+		t.Errorf("the same client at another tenant: %d, want 401", w.Code)
+	}
+	mu.Lock()
+	now = now.Add(APIAuthFailureEvery)
+	mu.Unlock()
+	if w := get("demo", "198.51.100.7", key); w.Code != http.StatusForbidden {
+		t.Errorf("once a guess came back: %d %s, want the key's own answer (403)", w.Code, w.Body)
 	}
 }

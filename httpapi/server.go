@@ -219,8 +219,9 @@ type Server struct {
 	unknown            tenantBudgets  // SecuTix lookups of orders walletpass does not have yet, per tenant
 	unknownClients     *clientLimiter // and per client of a tenant
 	// authFailures counts wrong webhook credentials per client;
-	// callbackFailures, Google Wallet callbacks whose signature failed.
-	authFailures, callbackFailures *clientLimiter
+	// apiAuthFailures, wrong organiser API credentials; callbackFailures,
+	// Google Wallet callbacks whose signature failed.
+	authFailures, apiAuthFailures, callbackFailures *clientLimiter
 	// proxies are Deps.TrustedProxies, parsed.
 	proxies []netip.Prefix
 	// proxyWarned: the warning that requests come through a proxy while
@@ -247,6 +248,7 @@ func New(d Deps) http.Handler {
 		unknown:          tenantBudgets{m: map[string]*rate.Limiter{}},
 		unknownClients:   &clientLimiter{every: UnknownOrderClientEvery, burst: UnknownOrderClientBurst},
 		authFailures:     &clientLimiter{every: authFailureEvery, burst: authFailureBurst},
+		apiAuthFailures:  &clientLimiter{every: APIAuthFailureEvery, burst: APIAuthFailureBurst},
 		callbackFailures: &clientLimiter{every: callbackFailureEvery, burst: callbackFailureBurst}}
 	for _, t := range d.Tenants {
 		s.tenants[t.ID] = t

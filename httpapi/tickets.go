@@ -82,17 +82,35 @@ func keyScopes(k APIKeyInfo) []string {
 	return k.Scopes
 }
 
+// A client may present wrong organiser API credentials (no, unknown,
+// revoked or forged ones: each costs a key lookup or a signature check)
+// APIAuthFailureBurst times per tenant, then once per APIAuthFailureEvery;
+// meanwhile it hears 429, with right credentials too.
+const (
+	APIAuthFailureBurst = 20
+	APIAuthFailureEvery = 3 * time.Second
+)
+
 // authorizeAPI checks the organiser's credentials for tenant: an OAuth2
 // bearer JWT carrying scope, or one of the tenant's API keys carrying
 // keyScope (Authorization: Bearer wpk_… or X-API-Key). It answers 401 with
 // a WWW-Authenticate challenge, 403 for a missing scope or another
 // tenant's credentials, 503 when the identity provider's keys cannot be
-// fetched.
+// fetched, and 429 to a client past APIAuthFailureBurst 401s.
 func (s *Server) authorizeAPI(c *gin.Context, tenant, keyScope, scope string) bool {
 	api := s.deps.Tickets
+	client := scopedClient(tenant, s.clientIP(c))
+	if s.apiAuthFailures.spent(client, s.now()) {
+		c.Header("Retry-After", strconv.Itoa(int(APIAuthFailureEvery/time.Second)))
+		writeProblem(c, http.StatusTooManyRequests, "too many requests with wrong credentials from this client; try again later")
+		return false
+	}
 	deny := func(err error) bool {
 		switch pass.KindOf(err) {
-		case pass.KindUnauthorized, pass.KindForbidden:
+		case pass.KindUnauthorized:
+			s.apiAuthFailures.allow(client, s.now()) // spend one guess
+			c.Header("WWW-Authenticate", auth.Challenge(err, scope))
+		case pass.KindForbidden:
 			c.Header("WWW-Authenticate", auth.Challenge(err, scope))
 		}
 		s.fail(c, err)
