@@ -33,7 +33,17 @@ const (
 var (
 	pushTokenRE = regexp.MustCompile(`^[0-9A-Fa-f]{64,200}$`) // as apns.ValidDeviceToken: a shorter one could never be pushed
 	hexWord     = regexp.MustCompile(`\b[0-9A-Fa-f]{32,}\b`)
+	// tokenWord is a long run of base64url characters with a digit in it:
+	// an authentication token, or another device's secret (a word of
+	// letters alone, an error's name, is left).
+	tokenWord = regexp.MustCompile(`[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*`)
+	// mailWord is an e-mail address (a holder's).
+	mailWord = regexp.MustCompile(`[^\s@<>()"',;:]+@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})`)
 )
+
+// minTokenWord is how long a tokenWord must be to be masked (a pass's
+// authentication token is 43).
+const minTokenWord = 24
 
 // idChars reports whether s is min to max ASCII letters, digits or bytes
 // of extra: the checks of the hottest paths, without a regular expression
@@ -451,6 +461,15 @@ func (s *Server) deviceLog(c *gin.Context) {
 			}
 			return w[:4] + "…" + w[len(w)-4:]
 		})
+		// Authentication tokens and e-mail addresses are masked too: a
+		// device's words are not walletpass's to keep.
+		line = tokenWord.ReplaceAllStringFunc(line, func(w string) string {
+			if len(w) < minTokenWord || (len(w) == 32 && hexWord.MatchString(w)) {
+				return w // short, or a serial kept above
+			}
+			return w[:4] + "…" + w[len(w)-4:]
+		})
+		line = mailWord.ReplaceAllString(line, "…@${1}")
 		entry.Detail = "device says: " + line
 		if entry.SecretToken != "" && s.deps.Apple.Timeline != nil {
 			_ = s.deps.Apple.Timeline.AddTimeline(ctx, entry)
