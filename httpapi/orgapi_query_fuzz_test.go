@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -784,17 +786,25 @@ var wholeNumberRE = regexp.MustCompile(`^-?[0-9]+$`)
 // the documented rules (README, the API document): pageIndex (0 to
 // 1000000, default 0), pageSize (1 to 500, default 20), the id filters
 // fileId, orderId, performanceId, movementId and ticketId (whole numbers,
-// 1 to 2^62), status (active, used or voided) and installed (apple,
-// google, wallet or none); any other parameter, one given twice or empty,
-// is refused. A pair that cannot be read (a malformed escape, a ';') is
-// refused too: read as absent, it would be ignored, which the rules
-// forbid. It returns the query the store is to be asked and whether the
-// request is valid.
+// 1 to 2^62), status (active, used or voided), installed (apple, google,
+// wallet or none) and template (1 to 64 letters, digits, '.', '_', '-');
+// the same filters as the product we replace's filter[i].field (also
+// identifiers.secutix.<id>, passType, installationStatus with installed
+// and notInstalled), .operator (equals, any case, or none) and .value;
+// its sortBy[i].field (creationDate, createdAt, lastUpdateDate,
+// updatedAt) and .direction (asc or desc, any case), in the order of i;
+// any other parameter, part, field or operator, a parameter (or a part)
+// given twice or empty, a filter given twice in either form, a sort key
+// twice, is refused. A pair that cannot be read (a malformed escape, a
+// ';') is refused too: read as absent, it would be ignored, which the
+// rules forbid. It returns the query the store is to be asked and
+// whether the request is valid.
 func passesQueryOracle(tenant, raw string) (q pass.PassQuery, valid bool) {
 	q = pass.PassQuery{Tenant: tenant, Limit: 20}
 	seen := map[string]bool{}
-	valid = true
-	var pageIndex int64
+	vals := map[string]string{}
+	type part struct{ kind, part string }
+	twc := map[int]map[part]string{} // by index: filter and sortBy parts
 	for _, pair := range strings.Split(raw, "&") {
 		if pair == "" {
 			continue
@@ -802,20 +812,81 @@ func passesQueryOracle(tenant, raw string) (q pass.PassQuery, valid bool) {
 		k, v, _ := strings.Cut(pair, "=")
 		k, err1 := url.QueryUnescape(k)
 		v, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil || strings.Contains(pair, ";") {
-			valid = false
-			continue
-		}
-		if seen[k] || v == "" {
-			valid = false
-			continue
+		if err1 != nil || err2 != nil || strings.Contains(pair, ";") || seen[k] || v == "" {
+			return q, false
 		}
 		seen[k] = true
+		if slices.Contains([]string{"pageIndex", "pageSize", "fileId", "orderId", "performanceId", "movementId", "ticketId", "status",
+			"installed", "template"}, k) {
+			vals[k] = v
+			continue
+		}
+		kind, rest, ok := strings.Cut(k, "[")
+		idx, name, ok2 := strings.Cut(rest, "].")
+		n, err := strconv.Atoi(idx)
+		if !ok || !ok2 || err != nil || len(idx) > 2 || strings.Trim(idx, "0123456789") != "" {
+			return q, false
+		}
+		parts := map[string][]string{"filter": {"field", "operator", "value"}, "sortBy": {"field", "direction"}}[kind]
+		if !slices.Contains(parts, name) {
+			return q, false
+		}
+		if twc[n] == nil {
+			twc[n] = map[part]string{}
+		}
+		if _, again := twc[n][part{kind, name}]; again {
+			return q, false // filter[1] and filter[01]
+		}
+		twc[n][part{kind, name}] = v
+	}
+	fields := map[string]string{"identifiers.secutix.movementId": "movementId", "identifiers.secutix.fileId": "fileId",
+		"identifiers.secutix.orderId": "orderId", "identifiers.secutix.ticketId": "ticketId",
+		"identifiers.secutix.performanceId": "performanceId", "passType": "template", "installationStatus": "installed"}
+	for _, own := range []string{"fileId", "orderId", "performanceId", "movementId", "ticketId", "status", "installed", "template"} {
+		fields[own] = own
+	}
+	sorts := map[string]string{"creationDate": pass.SortCreated, "createdAt": pass.SortCreated,
+		"lastUpdateDate": pass.SortUpdated, "updatedAt": pass.SortUpdated}
+	for _, n := range slices.Sorted(maps.Keys(twc)) {
+		ps := twc[n]
+		if f, ok := ps[part{"filter", "field"}]; ok || ps[part{"filter", "operator"}] != "" || ps[part{"filter", "value"}] != "" {
+			name, known := fields[f]
+			v := ps[part{"filter", "value"}]
+			op, hasOp := ps[part{"filter", "operator"}]
+			if !known || v == "" || (hasOp && !strings.EqualFold(op, "equals")) || vals[name] != "" {
+				return q, false
+			}
+			if name == "installed" {
+				switch strings.ToLower(v) {
+				case "installed":
+					v = "wallet"
+				case "notinstalled", "not_installed":
+					v = "none"
+				}
+			}
+			vals[name] = v
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(twc)) {
+		ps := twc[n]
+		f, ok := ps[part{"sortBy", "field"}]
+		d, hasDir := ps[part{"sortBy", "direction"}]
+		if !ok && !hasDir {
+			continue
+		}
+		by, known := sorts[f]
+		if !known || (hasDir && !strings.EqualFold(d, "asc") && !strings.EqualFold(d, "desc")) ||
+			slices.ContainsFunc(q.Sort, func(k pass.PassSort) bool { return k.By == by }) {
+			return q, false
+		}
+		q.Sort = append(q.Sort, pass.PassSort{By: by, Desc: strings.EqualFold(d, "desc")})
+	}
+	var pageIndex int64
+	for k, v := range vals {
 		if bounds, ok := passesIntParams[k]; ok {
 			n, ok := new(big.Int).SetString(v, 10)
 			if !wholeNumberRE.MatchString(v) || !ok || n.Cmp(bounds[0]) < 0 || n.Cmp(bounds[1]) > 0 {
-				valid = false
-				continue
+				return q, false
 			}
 			switch i := n.Int64(); k {
 			case "pageIndex":
@@ -840,13 +911,17 @@ func passesQueryOracle(tenant, raw string) (q pass.PassQuery, valid bool) {
 			q.Status = pass.Status(v)
 		case k == "installed" && slices.Contains([]string{"apple", "google", "wallet", "none"}, v):
 			q.Installed = v
+		case k == "template" && passTemplateRE.MatchString(v):
+			q.Template = v
 		default:
-			valid = false
+			return q, false
 		}
 	}
 	q.Offset = int(pageIndex) * q.Limit
-	return q, valid
+	return q, true
 }
+
+var passTemplateRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // FuzzPassesQuery sends arbitrary queries to GET /api/demo/passes with a
 // valid API key: never a 5xx; a 200, with x-pagination-total and a JSON
@@ -889,7 +964,7 @@ func FuzzPassesQuery(f *testing.F) {
 			t.Fatalf("%s: %d %s %v; want 200, a list and x-pagination-total 1000", what, a.status, a.body, a.header)
 		}
 		checkOwnData(t, what, "demo", a)
-		if len(asked) != 1 || asked[0] != want {
+		if len(asked) != 1 || !reflect.DeepEqual(asked[0], want) {
 			t.Fatalf("%s: the store was asked %+v, want %+v", what, asked, want)
 		}
 		return a.status
@@ -904,6 +979,13 @@ func FuzzPassesQuery(f *testing.F) {
 		{"pageIndex=1000001", 400}, {"pageSize=501", 400}, {"pageSize=0", 400}, {"fileId=0", 400}, {"fileId=4611686018427387905", 400},
 		{"fileId=-7", 400}, {"fileId=+7", 400}, {"fileId=1e3", 400}, {"fileId=99999999999999999999", 400}, {"fileId=", 400}, {"fileId", 400},
 		{"fileId=5&fileId=5", 400}, {"status=Active", 400}, {"installed=both", 400}, {"filter%5B0%5D.field=fileId", 400}, {"=5", 400},
+		{"filter%5B0%5D.field=identifiers.secutix.movementId&filter%5B0%5D.operator=equals&filter%5B0%5D.value=77", 200},
+		{"filter[1].field=passType&filter[1].value=vip&filter[0].field=installationStatus&filter[0].value=notInstalled&sortBy[0].field=lastUpdateDate&sortBy[0].direction=DESC&sortBy[3].field=creationDate", 200},
+		{"template=vip&filter[0].field=passType&filter[0].value=vip", 400}, {"filter[0].field=metadata.seat&filter[0].value=1", 400},
+		{"filter[0].field=passType&filter[0].operator=contains&filter[0].value=v", 400}, {"filter[0].field=fileId", 400},
+		{"filter[1].field=fileId&filter[01].field=orderId&filter[1].value=5", 400}, {"sortBy[0].field=version", 400},
+		{"sortBy[0].field=creationDate&sortBy[1].field=createdAt", 400}, {"sortBy[0].value=x", 400}, {"filter[0].direction=asc", 400},
+		{"filter[100].field=fileId&filter[100].value=5", 400}, {"template=a%20b", 400},
 		{"fileId=12%zz", 400}, {"fileId=5;status=used", 400}, {"fileId=5&orderId=%", 400},
 	}
 	for _, sd := range seeds {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,16 @@ type PassView struct {
 	UpdatedAt          time.Time     `json:"updatedAt"`
 	Installs           InstallsView  `json:"installs"`
 	Versions           []VersionView `json:"versions,omitempty"`
+
+	// The same, under the names of the product we replace's pass list,
+	// so that an integration reading them moves over as it is: id (the
+	// serial number), creationDate, lastUpdateDate, passType (the
+	// template) and identifiers ("secutix.movementId", … as strings).
+	ID             string            `json:"id"`
+	CreationDate   time.Time         `json:"creationDate"`
+	LastUpdateDate time.Time         `json:"lastUpdateDate"`
+	PassType       string            `json:"passType"`
+	Identifiers    map[string]string `json:"identifiers"`
 }
 
 // PassEventView is the event a pass is for.
@@ -91,22 +102,63 @@ func passView(p *pass.Pass, in pass.Installs) PassView {
 		Event:     PassEventView{Name: p.Ticket.Event.Name, Start: p.Ticket.Event.Start},
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 		Installs: InstallsView{Apple: AppleInstalls{Devices: in.AppleDevices},
-			Google: GoogleInstalls{State: in.GoogleState, Saved: in.GoogleSaved}}}
+			Google: GoogleInstalls{State: in.GoogleState, Saved: in.GoogleSaved}},
+		ID: p.SerialNumber, CreationDate: p.CreatedAt, LastUpdateDate: p.UpdatedAt, PassType: p.Template,
+		Identifiers: passIdentifiers(p)}
+}
+
+// passIdentifiers are p's SecuTix identifiers by the names the product
+// we replace filters them by (twcFields); a performance only when known.
+func passIdentifiers(p *pass.Pass) map[string]string {
+	ids := map[string]string{"secutix.fileId": strconv.FormatInt(p.FileID, 10), "secutix.orderId": strconv.FormatInt(p.OrderID, 10),
+		"secutix.ticketId": strconv.FormatInt(p.TicketID, 10), "secutix.movementId": strconv.FormatInt(p.MovementID, 10)}
+	if id := p.Ticket.Event.PerformanceID; id != 0 {
+		ids["secutix.performanceId"] = strconv.FormatInt(id, 10)
+	}
+	return ids
 }
 
 // Default and largest page of the passes API.
 const defaultPageSize = 20
 
 // passFilters are the query parameters of GET /api/{tenant}/passes.
-var passFilters = []string{"pageIndex", "pageSize", "fileId", "orderId", "performanceId", "movementId", "ticketId", "status", "installed"}
+var passFilters = []string{"pageIndex", "pageSize", "fileId", "orderId", "performanceId", "movementId", "ticketId", "status", "installed",
+	"template"}
+
+// twcParam is a query parameter of the product we replace's pass list:
+// filter[i].field, .operator and .value, sortBy[i].field and .direction.
+var twcParam = regexp.MustCompile(`^(filter|sortBy)\[([0-9]{1,2})\]\.(field|operator|value|direction)$`)
+
+// twcParts are the parts of a filter[i] and of a sortBy[i].
+var twcParts = map[string][]string{"filter": {"field", "operator", "value"}, "sortBy": {"field", "direction"}}
+
+// twcFields are the fields a filter[i].field names, as the filters of
+// passFilters they are: the product we replace's (its passes are keyed
+// by identifiers.secutix.movementId; the other SecuTix identifiers are
+// read by the same pattern, passType is the template, installationStatus
+// where the pass is installed), and this API's own names.
+var twcFields = map[string]string{
+	"identifiers.secutix.movementId": "movementId", "identifiers.secutix.fileId": "fileId",
+	"identifiers.secutix.orderId": "orderId", "identifiers.secutix.ticketId": "ticketId",
+	"identifiers.secutix.performanceId": "performanceId", "passType": "template", "installationStatus": "installed",
+	"fileId": "fileId", "orderId": "orderId", "performanceId": "performanceId", "movementId": "movementId",
+	"ticketId": "ticketId", "status": "status", "installed": "installed", "template": "template",
+}
+
+// twcSorts are the fields a sortBy[i].field names.
+var twcSorts = map[string]string{"creationDate": pass.SortCreated, "createdAt": pass.SortCreated,
+	"lastUpdateDate": pass.SortUpdated, "updatedAt": pass.SortUpdated}
 
 // listPasses: GET /api/{tenant}/passes?pageIndex&pageSize&fileId&orderId&
-// performanceId&movementId&ticketId&status&installed; the total is in
-// x-pagination-total. Another parameter (a filter this API does not
-// have, such as the product we replace's filter[0].field), a parameter
-// given twice or empty, and an id filter that is not a positive whole
-// number (fileId=0 would select every pass) are refused rather than
-// ignored: ignored, the answer would hold passes it did not select.
+// performanceId&movementId&ticketId&status&installed&template, or the
+// same filters in the product we replace's form (filter[i].field,
+// .operator "equals", .value: twcFields), and its sortBy[i].field
+// (creationDate, lastUpdateDate) and .direction (asc, desc); the total
+// is in x-pagination-total. Another parameter, field or operator (its
+// "contains", its metadata.*), a filter given twice (in either form) or
+// empty, and an id filter that is not a positive whole number (fileId=0
+// would select every pass) are refused rather than ignored: ignored, the
+// answer would hold passes it did not select.
 func (s *Server) listPasses(c *gin.Context) {
 	tenant := c.Param("tenantId")
 	if _, ok := s.tenants[tenant]; !ok || s.deps.Tickets.Passes == nil {
@@ -125,10 +177,17 @@ func (s *Server) listPasses(c *gin.Context) {
 		bad("the query cannot be read: " + err.Error())
 		return
 	}
+	// vals are the filters by their name here; from says which
+	// parameter gave each (a filter's value is named by its field).
+	vals, from := map[string]string{}, map[string]string{}
+	type twcItem struct{ field, operator, value, direction string }
+	items := map[string]map[int]*twcItem{"filter": {}, "sortBy": {}}
 	for _, name := range slices.Sorted(maps.Keys(query)) {
+		m := twcParam.FindStringSubmatch(name)
 		switch {
-		case !slices.Contains(passFilters, name):
-			bad(fmt.Sprintf("unknown parameter %q: the passes API takes %s", name, strings.Join(passFilters, ", ")))
+		case !slices.Contains(passFilters, name) && (m == nil || !slices.Contains(twcParts[m[1]], m[3])):
+			bad(fmt.Sprintf("unknown parameter %q: the passes API takes %s, and filter[i].field|operator|value and sortBy[i].field|direction",
+				name, strings.Join(passFilters, ", ")))
 			return
 		case len(query[name]) > 1:
 			bad(name + " is given more than once")
@@ -136,18 +195,79 @@ func (s *Server) listPasses(c *gin.Context) {
 		case query[name][0] == "":
 			bad(name + " is empty: give it a value or leave it out")
 			return
+		case m == nil:
+			vals[name], from[name] = query[name][0], name
+			continue
 		}
+		i, _ := strconv.Atoi(m[2])
+		it := items[m[1]][i]
+		if it == nil {
+			it = &twcItem{}
+			items[m[1]][i] = it
+		}
+		dst := map[string]*string{"field": &it.field, "operator": &it.operator, "value": &it.value, "direction": &it.direction}[m[3]]
+		if *dst != "" {
+			bad(fmt.Sprintf("%s[%d].%s is given more than once", m[1], i, m[3])) // filter[1] and filter[01]
+			return
+		}
+		*dst = query[name][0]
+	}
+	for _, i := range slices.Sorted(maps.Keys(items["filter"])) {
+		it, at := items["filter"][i], fmt.Sprintf("filter[%d]", i)
+		name, ok := twcFields[it.field]
+		switch {
+		case it.field == "" || it.value == "":
+			bad(at + " needs a field and a value")
+			return
+		case !ok:
+			bad(fmt.Sprintf("%s.field %q: the passes API filters by identifiers.secutix.movementId, .fileId, .orderId, .ticketId, "+
+				".performanceId, passType, installationStatus (and its own names); it keeps no metadata", at, it.field))
+			return
+		case it.operator != "" && !strings.EqualFold(it.operator, "equals"):
+			bad(fmt.Sprintf("%s.operator %q: the passes API filters by whole values only (equals)", at, it.operator))
+			return
+		case from[name] != "":
+			bad(fmt.Sprintf("%s (%s) is given more than once (also as %s)", at, it.field, from[name]))
+			return
+		}
+		if name == "installed" {
+			// The product we replace's words for where a pass is.
+			switch strings.ToLower(it.value) {
+			case "installed":
+				it.value = "wallet"
+			case "notinstalled", "not_installed":
+				it.value = "none"
+			}
+		}
+		vals[name], from[name] = it.value, at+".value ("+it.field+")"
+	}
+	for _, i := range slices.Sorted(maps.Keys(items["sortBy"])) {
+		it, at := items["sortBy"][i], fmt.Sprintf("sortBy[%d]", i)
+		by, ok := twcSorts[it.field]
+		desc := strings.EqualFold(it.direction, "desc")
+		switch {
+		case !ok:
+			bad(fmt.Sprintf("%s.field %q: passes are sorted by creationDate or lastUpdateDate", at, it.field))
+			return
+		case it.direction != "" && !desc && !strings.EqualFold(it.direction, "asc"):
+			bad(fmt.Sprintf("%s.direction %q: asc or desc", at, it.direction))
+			return
+		case slices.ContainsFunc(q.Sort, func(k pass.PassSort) bool { return k.By == by }):
+			bad(fmt.Sprintf("%s sorts by %s again", at, it.field))
+			return
+		}
+		q.Sort = append(q.Sort, pass.PassSort{By: by, Desc: desc})
 	}
 	// intParam reads the whole number name, from lo to hi, into dst (not
 	// called when name is absent).
 	intParam := func(name string, lo, hi int64, dst func(int64)) bool {
-		v := query.Get(name)
+		v := vals[name]
 		if v == "" {
 			return true
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < lo || n > hi || strings.HasPrefix(v, "+") {
-			bad(fmt.Sprintf("%s must be a whole number from %d to %d", name, lo, hi))
+			bad(fmt.Sprintf("%s must be a whole number from %d to %d", from[name], lo, hi))
 			return false
 		}
 		dst(n)
@@ -167,19 +287,26 @@ func (s *Server) listPasses(c *gin.Context) {
 		return
 	}
 	q.Offset = int(pageIndex) * q.Limit
-	switch st := pass.Status(c.Query("status")); st {
+	switch st := pass.Status(vals["status"]); st {
 	case "", pass.StatusActive, pass.StatusUsed, pass.StatusVoided:
 		q.Status = st
 	default:
-		bad("status must be active, used or voided")
+		bad(from["status"] + " must be active, used or voided")
 		return
 	}
-	switch in := c.Query("installed"); in {
+	switch in := vals["installed"]; in {
 	case "", "apple", "google", "wallet", "none":
 		q.Installed = in
 	default:
-		bad("installed must be apple, google, wallet or none")
+		bad(from["installed"] + " must be apple, google, wallet or none (installed, notInstalled)")
 		return
+	}
+	if t := vals["template"]; t != "" {
+		if !idChars(t, 1, 64, "._-") {
+			bad(from["template"] + " is not a template's name")
+			return
+		}
+		q.Template = t
 	}
 	list, total, err := s.deps.Tickets.Passes.ListPasses(c.Request.Context(), q)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -86,6 +87,12 @@ func TestListPassesRefusesFiltersThatSelectNothing(t *testing.T) {
 		{"empty status", "?status=", "status"},
 		{"file twice", "?fileId=5&fileId=0", "fileId"},
 		{"page size 0", "?pageSize=0", "pageSize"},
+		{"identifier 0", "?filter[0].field=identifiers.secutix.fileId&filter[0].value=0", "filter[0].value (identifiers.secutix.fileId)"},
+		{"a filter and its flat twin", "?filter[0].field=identifiers.secutix.fileId&filter[0].value=5&fileId=5", "filter[0] (identifiers.secutix.fileId)"},
+		{"contains", "?filter[2].field=passType&filter[2].operator=contains&filter[2].value=v", "filter[2].operator"},
+		{"metadata", "?filter[0].field=metadata.seat&filter[0].value=1", "filter[0].field"},
+		{"a filter without value", "?filter[0].field=passType", "filter[0]"},
+		{"sort by version", "?sortBy[0].field=version", "sortBy[0].field"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := get(c.query)
@@ -115,13 +122,20 @@ func TestListPassesRefusesFiltersThatSelectNothing(t *testing.T) {
 		{"?orderId=10075001001&pageIndex=0", pass.PassQuery{Tenant: "demo", OrderID: 10075001001, Limit: defaultPageSize}},
 		{"?performanceId=9&movementId=8&ticketId=7&pageSize=5&pageIndex=2",
 			pass.PassQuery{Tenant: "demo", PerformanceID: 9, MovementID: 8, TicketID: 7, Limit: 5, Offset: 10}},
+		// The product we replace's form of the same filters, and its sort.
+		{"?filter[0].field=identifiers.secutix.movementId&filter[0].operator=equals&filter[0].value=8&filter[1].field=passType&filter[1].value=vip",
+			pass.PassQuery{Tenant: "demo", MovementID: 8, Template: "vip", Limit: defaultPageSize}},
+		{"?filter[0].field=installationStatus&filter[0].operator=Equals&filter[0].value=installed&fileId=4",
+			pass.PassQuery{Tenant: "demo", FileID: 4, Installed: "wallet", Limit: defaultPageSize}},
+		{"?sortBy[1].field=creationDate&sortBy[0].field=lastUpdateDate&sortBy[0].direction=desc",
+			pass.PassQuery{Tenant: "demo", Sort: []pass.PassSort{{By: pass.SortUpdated, Desc: true}, {By: pass.SortCreated}}, Limit: defaultPageSize}},
 	} {
 		before := len(catalog.asked())
 		if w := get(c.query); w.Code != http.StatusOK || w.Header().Get("x-pagination-total") != "1000" {
 			t.Errorf("%s: %d %s", c.query, w.Code, w.Body)
 			continue
 		}
-		if q := catalog.asked(); len(q) != before+1 || q[before] != c.want {
+		if q := catalog.asked(); len(q) != before+1 || !reflect.DeepEqual(q[before], c.want) {
 			t.Errorf("%s: the store was asked %+v, want %+v", c.query, q[before:], c.want)
 		}
 	}

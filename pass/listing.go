@@ -12,9 +12,26 @@ type PassQuery struct {
 	Status        Status // "" for any
 	// Installed is "" (any), "apple" (a device registered for updates),
 	// "google" (saved in Google Wallet), "wallet" (either) or "none".
-	Installed     string
+	Installed string
+	// Template is the template's name ("" for any).
+	Template string
+	// Sort orders the page (none: oldest first); ties go by serial number.
+	Sort          []PassSort
 	Offset, Limit int
 }
+
+// PassSort is one key of a passes listing's order: SortCreated or
+// SortUpdated, newest first when Desc.
+type PassSort struct {
+	By   string
+	Desc bool
+}
+
+// The keys a passes listing sorts by.
+const (
+	SortCreated = "created"
+	SortUpdated = "updated"
+)
 
 // MaxPageSize bounds a page of the passes API.
 const MaxPageSize = 500

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,8 +10,9 @@ import (
 	"walletpass/storage"
 )
 
-// TestListPasses: the passes API's filters, paging and install status, on
-// SQLite and PostgreSQL, with ids past 2^31 as SecuTix has them.
+// TestListPasses: the passes API's filters, paging, install status and
+// orders, on SQLite and PostgreSQL, with ids past 2^31 as SecuTix has
+// them.
 func TestListPasses(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, db *storage.DB) {
@@ -21,6 +23,11 @@ func TestListPasses(t *testing.T) {
 			p.FileID, p.Status, p.TicketID = file, status, 100+movement
 			p.Ticket.Event.PerformanceID = perf
 			p.CreatedAt = p.CreatedAt.Add(time.Duration(minute) * time.Minute)
+			// The later made, the earlier changed last.
+			p.UpdatedAt = p.CreatedAt.Add(time.Duration(10-2*minute) * time.Minute)
+			if movement == 3 {
+				p.Template = "vip"
+			}
 			if err := db.CreatePass(ctx, p, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -68,6 +75,13 @@ func TestListPasses(t *testing.T) {
 			{"in a wallet", pass.PassQuery{Installed: "wallet"}, []string{"a", "b"}, 2},
 			{"in none", pass.PassQuery{Installed: "none"}, []string{"c"}, 1},
 			{"second page", pass.PassQuery{Offset: 1, Limit: 1}, []string{"b"}, 3},
+			{"by template", pass.PassQuery{Template: "vip"}, []string{"c"}, 1},
+			{"by another template", pass.PassQuery{Template: "default", Status: pass.StatusActive}, []string{"a"}, 1},
+			{"newest first", pass.PassQuery{Sort: []pass.PassSort{{By: pass.SortCreated, Desc: true}}}, []string{"c", "b", "a"}, 3},
+			{"changed first", pass.PassQuery{Sort: []pass.PassSort{{By: pass.SortUpdated}}}, []string{"c", "b", "a"}, 3},
+			{"changed last first", pass.PassQuery{Sort: []pass.PassSort{{By: pass.SortUpdated, Desc: true}}}, []string{"a", "b", "c"}, 3},
+			{"changed last first, second page", pass.PassQuery{Sort: []pass.PassSort{{By: pass.SortUpdated, Desc: true}, {By: pass.SortCreated}},
+				Offset: 1, Limit: 1}, []string{"b"}, 3},
 		} {
 			c.q.Tenant = "demo"
 			got, total, err := db.ListPasses(ctx, c.q)
@@ -78,8 +92,7 @@ func TestListPasses(t *testing.T) {
 			for _, l := range got {
 				serials = append(serials, l.Pass.SerialNumber)
 			}
-			if total != c.total || len(serials) != len(c.want) || (len(serials) > 0 && serials[0] != c.want[0]) ||
-				(len(serials) > 1 && serials[len(serials)-1] != c.want[len(c.want)-1]) {
+			if total != c.total || !slices.Equal(serials, c.want) {
 				t.Errorf("%s: %v (total %d), want %v (total %d)", c.name, serials, total, c.want, c.total)
 			}
 		}
@@ -92,6 +105,9 @@ func TestListPasses(t *testing.T) {
 		}
 		if _, _, err := db.ListPasses(ctx, pass.PassQuery{Tenant: "demo", Installed: "phone"}); pass.KindOf(err) != pass.KindInvalid {
 			t.Errorf("unknown installed filter: %v", err)
+		}
+		if _, _, err := db.ListPasses(ctx, pass.PassQuery{Tenant: "demo", Sort: []pass.PassSort{{By: "version"}}}); pass.KindOf(err) != pass.KindInvalid {
+			t.Errorf("unknown sort key: %v", err)
 		}
 		// A negative id selects nothing any caller meant: refused, not an
 		// empty page.
