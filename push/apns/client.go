@@ -78,6 +78,8 @@ type Result struct {
 	RetryAfter time.Duration
 	// Timestamp is, for a 410, when APNs last learned that the token was
 	// no longer valid; a registration refreshed after it is still good.
+	// It is zero when the 410's body has no timestamp, or one that is not
+	// a positive integer (of milliseconds).
 	Timestamp time.Time
 }
 
@@ -151,8 +153,9 @@ func New(cfg Config) (*Client, error) {
 			PingTimeout:     pingTimeout,
 		},
 	}
-	// apns2 decodes an answer whole: APNs's are a few dozen bytes.
-	ac.HTTPClient = &http.Client{Transport: httpx.LimitBodies(tr, maxAnswer)}
+	// apns2 decodes an answer whole: APNs's are a few dozen bytes. What it
+	// decodes is what answers kept of the answer's body.
+	ac.HTTPClient = &http.Client{Transport: answers{httpx.LimitBodies(tr, maxAnswer)}}
 	return &Client{
 		apns:      ac,
 		transport: tr,
@@ -204,7 +207,8 @@ func (c *Client) PushPass(ctx context.Context, _, deviceToken, passTypeID string
 // pass.ConfigRetry, and a nil error.
 //
 // Push returns a nil error for every APNs answer; the Result's Outcome says
-// what to do. It returns an error only when there is no answer: a done ctx
+// what to do. A body that is not APNs's JSON is an answer without a
+// reason. It returns an error only when there is no answer: a done ctx
 // (errors.Is with context.Canceled or DeadlineExceeded holds; Outcome
 // Retry), no answer from APNs within Config.Timeout or a network failure (a
 // *pass.RetryAfterError of kind pass.KindUnavailable; Outcome Retry), or an
@@ -251,7 +255,7 @@ func (c *Client) Push(ctx context.Context, deviceToken, topic string) (Result, e
 	}
 	res := Result{Status: resp.StatusCode, Reason: resp.Reason, APNsID: resp.ApnsID}
 	res.Outcome, res.RetryAfter = classify(resp.StatusCode, resp.Reason)
-	if res.Outcome == Unregistered && !resp.Timestamp.IsZero() {
+	if resp.StatusCode == http.StatusGone && !resp.Timestamp.IsZero() {
 		res.Timestamp = resp.Timestamp.Time
 	}
 	if res.Outcome == ConfigError {

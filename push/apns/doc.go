@@ -41,7 +41,8 @@
 //	             (unless it was refreshed after Result.Timestamp); also a push
 //	             token that is not 64-200 hex digits, without any request
 //	Retry        429 (back off RetryAfterTooManyRequests: APNs sends no
-//	             Retry-After), 5xx and no answer (RetryAfterUnavailable)
+//	             Retry-After), 5xx, 400 IdleTimeout, a status APNs does not
+//	             answer (1xx-3xx but 200) and no answer (RetryAfterUnavailable)
 //	ConfigError  any other 4xx: 400 DeviceTokenNotForTopic/TopicDisallowed,
 //	             403 BadCertificate/InvalidProviderToken/..., 413: keep the
 //	             registration, fix the tenant's configuration; a 403 or a
