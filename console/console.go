@@ -2,6 +2,8 @@ package console
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"embed"
 	"errors"
 	"fmt"
@@ -122,7 +124,8 @@ type Config struct {
 	BaseURL string
 	OIDC    OIDC
 	// SessionKey signs the session cookies (at least 32 bytes, the same on
-	// every instance).
+	// every instance); a key derived from it names the searches in the
+	// audit log, which a new session key names anew.
 	SessionKey []byte
 	// SessionTTL is how long a session lasts (default 8 hours).
 	SessionTTL time.Duration
@@ -162,6 +165,8 @@ type Console struct {
 	limitMu sync.Mutex
 	limits  map[string]*rate.Limiter // sign-ins per client
 	proxies []netip.Prefix           // Config.TrustedProxies
+
+	searchKey []byte // names searches in the audit log (queryHash)
 }
 
 //go:embed templates/*.html
@@ -216,6 +221,11 @@ func New(cfg Config) (*Console, error) {
 	for _, t := range cfg.Tenants {
 		c.tenants[t.ID] = t
 	}
+	// A key of its own, from the session key: no cookie's MAC is over
+	// this text (theirs hold a NUL, see mac).
+	m := hmac.New(sha256.New, cfg.SessionKey)
+	m.Write([]byte("walletpass console audit search"))
+	c.searchKey = m.Sum(nil)
 	if c.pages, err = parsePages(); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,10 @@ package console
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,7 +23,7 @@ import (
 	"walletpass/pass"
 )
 
-func newTest(t *testing.T, base string) *Console {
+func newTest(t testing.TB, base string) *Console {
 	t.Helper()
 	c, err := New(Config{BaseURL: base, OIDC: OIDC{Issuer: "https://idp.example", ClientID: "c"},
 		SessionKey: []byte(strings.Repeat("k", 32)), Tenants: []Tenant{{ID: "demo", Name: "Demo"}, {ID: "other", Name: "Other"}},
@@ -415,5 +419,170 @@ func TestEndlessDiscovery(t *testing.T) {
 	}
 	if n := endless.Written.Load(); n > 16<<20 {
 		t.Errorf("the console read %d bytes of the discovery document, want at most about a megabyte", n)
+	}
+}
+
+// TestCallbackLogsBoundedText: what reaches the log from the callback's
+// error parameter (anyone with a sign-in cookie sets it) or from the
+// identity provider's answers (discovery, token endpoint, key set) is a
+// few hundred bytes of printable ASCII: no line break of the input, never
+// the body of a refused exchange.
+func TestCallbackLogsBoundedText(t *testing.T) {
+	t.Parallel()
+	long := "access_denied\nlevel=ERROR msg=forged\r\n" + strings.Repeat("x", 5000) + strings.Repeat("é", 100)
+	refuse := func(status int) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(status)
+			fmt.Fprint(w, "BODY-"+long)
+		}
+	}
+	for _, tc := range []struct {
+		name, path string
+		idp        map[string]http.HandlerFunc // the provider's paths besides discovery
+		want       []string                    // in the log
+		quotes     bool                        // the error quotes the start of a refused answer
+	}{
+		{name: "error parameter", path: "callback?error=" + url.QueryEscape(long), want: []string{`"error":"access_denied?level=ERROR`}},
+		{name: "OAuth error", path: "callback?code=abc", idp: map[string]http.HandlerFunc{"/token": func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"error":"invalid_grant","error_description":%q,"trace":%q}`, long, "BODY-"+long)
+		}}, want: []string{`"error":"invalid_grant"`, `"description":"access_denied?level`, `"status":400`}},
+		{name: "plain body", path: "callback?code=abc", idp: map[string]http.HandlerFunc{"/token": refuse(http.StatusBadGateway)},
+			want: []string{`"status":502`}},
+		{name: "key set", path: "callback?code=abc", idp: map[string]http.HandlerFunc{"/token": func(w http.ResponseWriter, _ *http.Request) {
+			b64 := base64.RawURLEncoding.EncodeToString
+			idt := b64([]byte(`{"alg":"RS256"}`)) + "." + b64([]byte(`{"iss":"x"}`)) + ".c2ln"
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"access_token":"at","token_type":"Bearer","id_token":%q}`, idt)
+		}, "/jwks": refuse(http.StatusInternalServerError)},
+			want: []string{`"msg":"console sign-in: ID token refused"`}, quotes: true},
+		{name: "discovery", path: "login?", idp: map[string]http.HandlerFunc{"/.well-known/openid-configuration": refuse(http.StatusInternalServerError)},
+			want: []string{`"error":"console: identity provider`}, quotes: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var issuer string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if h, ok := tc.idp[r.URL.Path]; ok {
+					h(w, r)
+					return
+				}
+				if r.URL.Path != "/.well-known/openid-configuration" {
+					http.NotFound(w, r)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q,"id_token_signing_alg_values_supported":["RS256"]}`,
+					issuer, issuer+"/authorize", issuer+"/token", issuer+"/jwks")
+			}))
+			defer srv.Close()
+			issuer = srv.URL
+			var logs strings.Builder
+			c, err := New(Config{BaseURL: "https://wallet.example", OIDC: OIDC{Issuer: issuer, ClientID: "c"},
+				SessionKey: []byte(strings.Repeat("k", 32)), Clock: func() time.Time { return time.Unix(1_800_000_000, 0) },
+				HTTPClient: srv.Client(), Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl := pendingLogin{State: "state-0123456789abcdef", Nonce: "n", Verifier: "v", Next: "/console/", Expires: c.cfg.Clock.Now().Add(time.Minute)}
+			sealed, err := c.seal("login", pl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodGet, "https://wallet.example/console/"+tc.path+"&state="+pl.State, nil)
+			r.AddCookie(&http.Cookie{Name: loginCookie, Value: sealed})
+			w := httptest.NewRecorder()
+			c.ServeHTTP(w, r)
+			if w.Code/100 != 4 && w.Code/100 != 5 {
+				t.Errorf("%s: %d, want a refusal", tc.path, w.Code)
+			}
+			got := logs.String()
+			if n := strings.Count(got, "\n"); n != 1 || len(got) > 1000 || !tc.quotes && strings.Contains(got, "BODY-") || strings.Contains(got, `forged\r\n`) {
+				t.Fatalf("%d lines, %d bytes: %.2000s", n, len(got), got)
+			}
+			var line map[string]any
+			if err := json.Unmarshal([]byte(got), &line); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range line {
+				if s, ok := v.(string); ok && strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r > '~' }) {
+					t.Errorf("%s: %q, not printable ASCII", k, s)
+				}
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("the log does not say %s: %s", want, got)
+				}
+			}
+		})
+	}
+}
+
+// auditStore is a store double for the search: it finds nothing and keeps
+// the audit entries.
+type auditStore struct {
+	Store   // nil: the search reads nothing else
+	entries []pass.AuditEntry
+}
+
+func (*auditStore) HolderPasses(context.Context, string, int64, ...string) ([]pass.Pass, error) {
+	return nil, nil
+}
+
+func (*auditStore) PassesByOrder(context.Context, string, string) ([]pass.Pass, error) {
+	return nil, nil
+}
+
+func (*auditStore) PassByBarcode(context.Context, string, string) (*pass.Pass, error) {
+	return nil, pass.Errorf(pass.KindNotFound, "no pass")
+}
+
+func (s *auditStore) AddAudit(_ context.Context, e pass.AuditEntry) error {
+	s.entries = append(s.entries, e)
+	return nil
+}
+
+// TestSearchAuditHidesTheQuery: a search is on record by a keyed hash of
+// its query, 16 hex digits: not the plain SHA-256 anyone with a list of
+// customers' addresses recomputes, the same for the same query in any
+// case, another on a console with another key.
+func TestSearchAuditHidesTheQuery(t *testing.T) {
+	t.Parallel()
+	search := func(key, q string) pass.AuditEntry {
+		t.Helper()
+		st := &auditStore{}
+		c, err := New(Config{BaseURL: "https://wallet.example", OIDC: OIDC{Issuer: "https://idp.example", ClientID: "c"},
+			SessionKey: []byte(key), Tenants: []Tenant{{ID: "demo", Name: "Demo"}}, Store: st,
+			Clock: func() time.Time { return time.Unix(1_800_000_000, 0) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, page := searchFor(c, searchCookie(t, c, "demo"), q, ""); code != http.StatusOK || len(st.entries) != 1 {
+			t.Fatalf("search %q: %d, audit %+v\n%s", q, code, st.entries, page)
+		}
+		return st.entries[0]
+	}
+	key, other := strings.Repeat("k", 32), strings.Repeat("j", 32)
+	for _, tc := range []struct{ q, action, prefix string }{
+		{"Holder@Example.org", "search-holder", "e-mail "},
+		{"Order-Secret-abc", "search", "query "},
+	} {
+		e := search(key, tc.q)
+		sum := sha256.Sum256([]byte(strings.ToLower(tc.q)))
+		h, ok := strings.CutPrefix(e.Target, tc.prefix)
+		if e.Action != tc.action || !ok || len(h) != 16 || strings.Trim(h, "0123456789abcdef") != "" {
+			t.Errorf("%q: %s %q, want %s %s<16 hex digits>", tc.q, e.Action, e.Target, tc.action, tc.prefix)
+		}
+		if h == hex.EncodeToString(sum[:8]) {
+			t.Errorf("%q: on record as its plain SHA-256, %s", tc.q, e.Target)
+		}
+		if again := search(key, strings.ToUpper(tc.q)); again.Target != e.Target {
+			t.Errorf("%q: %s, then %s in capitals", tc.q, e.Target, again.Target)
+		}
+		if o := search(other, tc.q); o.Target == e.Target {
+			t.Errorf("%q: %s under both keys", tc.q, e.Target)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -87,7 +88,8 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := c.provider(r.Context())
 	if err != nil {
-		c.cfg.Log.Error("console sign-in", slog.String("error", err.Error()))
+		// A refused discovery's error holds the provider's whole answer.
+		c.cfg.Log.Error("console sign-in", slog.String("error", loggable(err.Error(), maxLoggedError)))
 		c.fail(w, r, nil, http.StatusBadGateway, "idpDown")
 		return
 	}
@@ -126,7 +128,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	c.setCookie(w, loginCookie, "", 0) // one use
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		c.cfg.Log.Warn("console sign-in refused", slog.String("error", e))
+		c.cfg.Log.Warn("console sign-in refused", slog.String("error", loggable(e, maxLoggedParam)))
 		c.fail(w, r, nil, http.StatusForbidden, "idpRefused")
 		return
 	}
@@ -142,14 +144,20 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := oidc.ClientContext(r.Context(), c.cfg.HTTPClient)
 	tok, err := p.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(pl.Verifier))
 	if err != nil {
-		c.cfg.Log.Warn("console sign-in: code exchange", slog.String("error", err.Error()))
+		c.cfg.Log.Warn("console sign-in: code exchange", exchangeError(err)...)
 		c.fail(w, r, nil, http.StatusBadGateway, "idpRefused")
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := p.verifier.Verify(ctx, raw)
 	if err != nil || !sameSecret(idt.Nonce, pl.Nonce) {
-		c.cfg.Log.Warn("console sign-in: ID token refused", slog.Any("error", err))
+		// The verifier's error may quote the provider's answer (a
+		// refused key set's body) or the token's claims.
+		why := "another nonce"
+		if err != nil {
+			why = loggable(err.Error(), maxLoggedError)
+		}
+		c.cfg.Log.Warn("console sign-in: ID token refused", slog.String("error", why))
 		c.fail(w, r, nil, http.StatusForbidden, "idpRefused")
 		return
 	}
@@ -181,6 +189,54 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	c.setCookie(w, sessionCookie, v, c.cfg.SessionTTL)
 	c.record(r.Context(), s, "", "login", "", "")
 	http.Redirect(w, r, pl.Next, http.StatusSeeOther)
+}
+
+// What the log keeps of text from outside: the callback's error parameter
+// (anyone holding a sign-in cookie sets it) and the identity provider's
+// answers (a refused exchange's body may be a megabyte of anything).
+const (
+	maxLoggedParam = 64
+	maxLoggedError = 200
+)
+
+// loggable returns s as a log line may hold text from outside: printable
+// ASCII (any other character is '?'), at most n characters and "..." when
+// cut, so that it can neither start a line of its own nor fill the log.
+func loggable(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= n {
+			b.WriteString("...")
+			break
+		}
+		if r < ' ' || r > '~' {
+			r = '?'
+		}
+		b.WriteByte(byte(r))
+	}
+	return b.String()
+}
+
+// exchangeError is what the log says of a failed code exchange: the
+// provider's OAuth error and description and the HTTP status, bounded.
+// Never the body of its answer, which oauth2's error text holds whole
+// when the answer has no error code.
+func exchangeError(err error) []any {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return []any{slog.String("error", loggable(err.Error(), maxLoggedError))}
+	}
+	var attrs []any
+	if re.ErrorCode != "" {
+		attrs = append(attrs, slog.String("error", loggable(re.ErrorCode, maxLoggedParam)))
+	}
+	if re.ErrorDescription != "" {
+		attrs = append(attrs, slog.String("description", loggable(re.ErrorDescription, maxLoggedError)))
+	}
+	if re.Response != nil {
+		attrs = append(attrs, slog.Int("status", re.Response.StatusCode))
+	}
+	return attrs
 }
 
 // logout ends the session, and then the identity provider's when it has

@@ -85,7 +85,8 @@ func claimAt(claims map[string]any, name string) any {
 
 // rolesOf reads the roles claim: a string (space- or comma-separated) or
 // a list of strings. It returns whether "admin" is among them and the
-// tenants of the "operator:<tenant>" roles that name a served tenant.
+// tenants of the "operator:<tenant>" roles that name a served tenant,
+// each once, in the order the claim names them.
 func (c *Console) rolesOf(claim any) (admin bool, tenants []string) {
 	var roles []string
 	switch v := claim.(type) {
