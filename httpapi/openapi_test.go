@@ -99,6 +99,10 @@ func (o *outboundCapture) ActiveFanouts(context.Context, string, string, string)
 	return nil, nil
 }
 
+func (o *outboundCapture) StoredMessages(context.Context, string, []string, []string) (map[string]bool, error) {
+	return map[string]bool{}, nil
+}
+
 func (o *outboundCapture) AddMessages(_ context.Context, msgs []pass.OutboundMessage, _ []pass.NewTask) error {
 	o.msgs = append(o.msgs, msgs...)
 	return nil

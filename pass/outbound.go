@@ -262,6 +262,9 @@ type OutboundStore interface {
 	// before (FanoutKey). A batch of several passes' events is read from
 	// its arguments.
 	ActiveFanouts(ctx context.Context, tenant, stream, before string) ([]ActiveFanout, error)
+	// StoredMessages returns which of the events ids have a message for
+	// one of the subscriptions subs.
+	StoredMessages(ctx context.Context, tenant string, subs, ids []string) (map[string]bool, error)
 	// AddMessages stores the messages (a message already stored is left as
 	// it is) and the delivery tasks of their streams, in one transaction.
 	AddMessages(ctx context.Context, msgs []OutboundMessage, tasks []NewTask) error
@@ -330,13 +333,35 @@ func (f *Fanout) WorkBatch(ctx context.Context, b EventBatchArgs, correlationID 
 }
 
 func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, correlationID string) error {
-	if err := f.waitTurn(ctx, tenant, evs); err != nil {
-		return err
-	}
 	subs, err := f.Store.Subscriptions(ctx, tenant)
 	if err != nil {
 		return err
 	}
+	held, err := f.waitTurn(ctx, tenant, evs, subs)
+	if err != nil {
+		return err
+	}
+	if held == nil {
+		return f.store(ctx, tenant, evs, subs, correlationID)
+	}
+	// The events of the passes that do not wait are stored now (a retry
+	// stores them again, which changes nothing): one pass's wait does not
+	// hold back the others of an event-wide change's batch.
+	var ready []EventArgs
+	for _, ev := range evs {
+		if !held.streams[ev.Stream] {
+			ready = append(ready, ev)
+		}
+	}
+	if err := f.store(ctx, tenant, ready, subs, correlationID); err != nil {
+		return err
+	}
+	return &DeferError{At: held.until, Why: "an earlier event of one of its passes is not stored yet"}
+}
+
+// store makes the messages of evs for the subscriptions that want them,
+// with their deliveries.
+func (f *Fanout) store(ctx context.Context, tenant string, evs []EventArgs, subs []Subscription, correlationID string) error {
 	var msgs []OutboundMessage
 	var tasks []NewTask
 	delivery := map[string]bool{}
@@ -375,48 +400,82 @@ func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, cor
 // pass that is running comes back (one that waits for its retry: then).
 const FanoutTurn = time.Second
 
-// waitTurn answers a *DeferError while an earlier event of one of evs's
-// passes has its fan-out still owed (failed and waiting for its retry, or
-// running): a pass's events are stored, and so delivered, in the order
-// they happened, even when the fan-out of one fails for a while. Single
-// events, a batch of one pass's events (a scan and its version) and an
-// event-wide change's batch of several passes' all wait so for each
-// other. A fan-out waits only for one whose key names an earlier id (its
-// place, latestID), so that no two wait for each other: the events of
-// two event-wide changes' batches made at once may cross (one has the
-// earlier event of one pass, the other of another), and then the later
-// batch goes second. The wait lasts until the earlier fan-out's retry:
-// the order of a pass's events is kept at the cost of their delay, as a
-// failing delivery's stream keeps its order.
-func (f *Fanout) waitTurn(ctx context.Context, tenant string, evs []EventArgs) error {
+// heldStreams are the passes of a fan-out whose events wait for an
+// earlier one's, and until when.
+type heldStreams struct {
+	streams map[string]bool
+	until   time.Time
+}
+
+// waitTurn says which of evs's passes have an earlier event whose fan-out
+// is still owed (failed and waiting for its retry, or running) and not
+// stored yet (nil when none): a pass's events are stored, and so
+// delivered, in the order they happened, even when the fan-out of one
+// fails for a while. Single events, a batch of one pass's events (a scan
+// and its version) and an event-wide change's batch of several passes'
+// all wait so for each other, pass by pass. A fan-out waits only for one
+// whose key names an earlier id (its place, latestID), so that no two
+// wait for each other: the events of two event-wide changes' batches
+// made at once may cross (one has the earlier event of one pass, the
+// other of another), and then the later batch goes second. An earlier
+// event whose messages are stored (its batch's other passes wait) holds
+// nothing back; without a subscription nothing is stored, and nothing
+// waits. The wait lasts until the earlier fan-out's retry: the order of a
+// pass's events is kept at the cost of their delay, as a failing
+// delivery's stream keeps its order.
+func (f *Fanout) waitTurn(ctx context.Context, tenant string, evs []EventArgs, subs []Subscription) (*heldStreams, error) {
+	var enabled []string
+	for _, s := range subs {
+		if s.Enabled {
+			enabled = append(enabled, s.ID)
+		}
+	}
+	if len(enabled) == 0 {
+		return nil, nil
+	}
 	stream := EventBatchArgs{Events: evs}.stream() // one pass's events: only its fan-outs are read
 	place := latestID(evs)
 	active, err := f.Store.ActiveFanouts(ctx, tenant, stream, place)
 	if err != nil || len(active) == 0 {
-		return err
+		return nil, err
 	}
 	mine := make(map[string]string, len(evs)) // stream -> its latest event's id here
 	for _, ev := range evs {
 		mine[ev.Stream] = max(mine[ev.Stream], ev.ID)
 	}
-	now := f.Clock.Now()
-	var until time.Time
+	var earlier []ActiveFanout
+	var ids []string
 	for _, a := range active {
-		if id, ok := mine[a.Stream]; !ok || a.ID >= id || a.order() >= place {
+		if id, ok := mine[a.Stream]; ok && a.ID < id && a.order() < place {
+			earlier, ids = append(earlier, a), append(ids, a.ID)
+		}
+	}
+	if len(earlier) == 0 {
+		return nil, nil
+	}
+	stored, err := f.Store.StoredMessages(ctx, tenant, enabled, ids)
+	if err != nil {
+		return nil, err
+	}
+	now := f.Clock.Now()
+	held := &heldStreams{streams: map[string]bool{}}
+	for _, a := range earlier {
+		if stored[a.ID] {
 			continue
 		}
+		held.streams[a.Stream] = true
 		at := a.Due
 		if soon := now.Add(FanoutTurn); at.Before(soon) {
 			at = soon
 		}
-		if at.After(until) {
-			until = at
+		if at.After(held.until) {
+			held.until = at
 		}
 	}
-	if until.IsZero() {
-		return nil
+	if len(held.streams) == 0 {
+		return nil, nil
 	}
-	return &DeferError{At: until, Why: "an earlier event of one of its passes is not stored yet"}
+	return held, nil
 }
 
 // Deliverer delivers a subscription's messages (the webhook-delivery

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,16 @@ type fanoutStore struct {
 	active []pass.ActiveFanout
 	// askedStream and askedBefore are what ActiveFanouts was asked for.
 	askedStream, askedBefore []string
+	// stored are the events with messages already.
+	stored map[string]bool
+}
+
+func (f *fanoutStore) StoredMessages(_ context.Context, _ string, subs, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, id := range ids {
+		out[id] = f.stored[id] && len(subs) > 0
+	}
+	return out, nil
 }
 
 func (f *fanoutStore) ActiveFanouts(_ context.Context, _, stream, before string) ([]pass.ActiveFanout, error) {
@@ -76,7 +87,10 @@ func TestFanoutBatch(t *testing.T) {
 // so too, for any of its passes. An event-wide change's batch with an
 // earlier event of the pass is waited for, unless its key names a later
 // id than the fan-out's own (two batches whose events cross: the later
-// goes second, and the earlier does not wait for it).
+// goes second, and the earlier does not wait for it). An earlier event
+// already stored (its batch waits for another pass) holds nothing back;
+// a batch stores the events of its passes that do not wait, and waits
+// for the rest; without a subscription nothing waits.
 func TestFanoutWaitsItsTurn(t *testing.T) {
 	now := time.Date(2027, 1, 5, 20, 0, 0, 0, time.UTC)
 	ev := pass.EventArgs{Tenant: "demo", ID: "msg_0002", Type: pass.EventPassUpdated, Stream: "s1", At: now, Data: []byte(`{}`)}
@@ -84,20 +98,27 @@ func TestFanoutWaitsItsTurn(t *testing.T) {
 		name   string
 		active []pass.ActiveFanout
 		until  time.Time // zero: stored now
+		stored []string  // the events stored already
 	}{
-		{"none owed", nil, time.Time{}},
-		{"itself running", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0002", Due: now}}, time.Time{}},
-		{"another pass's", []pass.ActiveFanout{{Stream: "s2", ID: "msg_0001", Due: now.Add(time.Hour)}}, time.Time{}},
-		{"a later one of the pass", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0003", Due: now}}, time.Time{}},
-		{"an earlier one running", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Due: now.Add(-time.Second)}}, now.Add(pass.FanoutTurn)},
-		{"an earlier one waiting for its retry", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Due: now.Add(time.Minute)}}, now.Add(time.Minute)},
+		{"none owed", nil, time.Time{}, nil},
+		{"itself running", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0002", Due: now}}, time.Time{}, nil},
+		{"another pass's", []pass.ActiveFanout{{Stream: "s2", ID: "msg_0001", Due: now.Add(time.Hour)}}, time.Time{}, nil},
+		{"a later one of the pass", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0003", Due: now}}, time.Time{}, nil},
+		{"an earlier one running", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Due: now.Add(-time.Second)}}, now.Add(pass.FanoutTurn), nil},
+		{"an earlier one waiting for its retry", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Due: now.Add(time.Minute)}}, now.Add(time.Minute), nil},
 		{"an earlier event-wide batch with the pass", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Order: "msg_00015", Due: now.Add(time.Minute)}},
-			now.Add(time.Minute)},
+			now.Add(time.Minute), nil},
 		{"an event-wide batch placed later", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Order: "msg_0003", Due: now.Add(time.Minute)}},
-			time.Time{}},
+			time.Time{}, nil},
+		{"an earlier one stored already", []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Order: "msg_00015", Due: now.Add(time.Minute)}},
+			time.Time{}, []string{"msg_0001"}},
 	} {
 		for _, batch := range []bool{false, true} {
-			st := &fanoutStore{subs: []pass.Subscription{{Tenant: "demo", ID: "all", Events: []string{"*"}, Enabled: true}}, active: tc.active}
+			st := &fanoutStore{subs: []pass.Subscription{{Tenant: "demo", ID: "all", Events: []string{"*"}, Enabled: true}}, active: tc.active,
+				stored: map[string]bool{}}
+			for _, id := range tc.stored {
+				st.stored[id] = true
+			}
 			f := &pass.Fanout{Store: st, Clock: func() time.Time { return now }}
 			var err error
 			if batch {
@@ -114,13 +135,23 @@ func TestFanoutWaitsItsTurn(t *testing.T) {
 				t.Errorf("%s (batch %v): asked for the fan-outs before %q, want %q (the latest event)", tc.name, batch, st.askedBefore, ev.ID)
 			}
 			var de *pass.DeferError
-			switch {
-			case tc.until.IsZero() && (err != nil || len(st.msgs) == 0):
-				t.Errorf("%s (batch %v): %v, %d messages; want them stored", tc.name, batch, err, len(st.msgs))
-			case !tc.until.IsZero() && (!errors.As(err, &de) || !de.At.Equal(tc.until) || len(st.msgs) != 0):
-				t.Errorf("%s (batch %v): %v, %d messages; want nothing stored, deferred until %s", tc.name, batch, err, len(st.msgs), tc.until)
+			var streams []string
+			for _, m := range st.msgs {
+				streams = append(streams, m.Stream)
+			}
+			switch want := map[bool][]string{false: {"s1"}, true: {"s9", "s1"}}[batch]; {
+			case tc.until.IsZero() && (err != nil || !slices.Equal(streams, want)):
+				t.Errorf("%s (batch %v): %v, messages of %q; want those of %q stored", tc.name, batch, err, streams, want)
+			case !tc.until.IsZero() && (!errors.As(err, &de) || !de.At.Equal(tc.until) || !slices.Equal(streams, want[:len(want)-1])):
+				t.Errorf("%s (batch %v): %v, messages of %q; want only those of the passes that do not wait (%q), deferred until %s",
+					tc.name, batch, err, streams, want[:len(want)-1], tc.until)
 			}
 		}
+	}
+	// Without a subscription, nothing is stored and nothing waits.
+	st := &fanoutStore{active: []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Due: now.Add(time.Minute)}}}
+	if err := (&pass.Fanout{Store: st, Clock: func() time.Time { return now }}).Work(context.Background(), ev, ""); err != nil || len(st.msgs) != 0 {
+		t.Errorf("without a subscription: %v, %d messages; want neither", err, len(st.msgs))
 	}
 }
 

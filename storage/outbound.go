@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"walletpass/pass"
@@ -223,12 +225,8 @@ func (s *DB) ActiveFanouts(ctx context.Context, tenant, stream, before string) (
 		args = append(args, len(single), single, len(batch), batch, "events:%:%")
 	}
 	below := func(id string) bool { return before == "" || id < before }
-	type wide struct {
-		id, order string
-		due       time.Time
-	}
 	var out []pass.ActiveFanout
-	var wides []wide
+	var wides []wideBatch
 	err := func() error {
 		rows, err := s.rdb.QueryContext(ctx, q, args...)
 		if err != nil {
@@ -245,7 +243,7 @@ func (s *DB) ActiveFanouts(ctx context.Context, tenant, stream, before string) (
 			if st, ev, ok := pass.ParseFanoutKey(key); ok && (stream == "" || st == stream) && below(ev) {
 				out = append(out, pass.ActiveFanout{Stream: st, ID: ev, Due: at})
 			} else if order, ok := pass.ParseBatchKey(key); ok && below(order) {
-				wides = append(wides, wide{id, order, at})
+				wides = append(wides, wideBatch{id, order, at})
 			}
 		}
 		return rows.Err()
@@ -253,28 +251,120 @@ func (s *DB) ActiveFanouts(ctx context.Context, tenant, stream, before string) (
 	if err != nil {
 		return nil, fmt.Errorf("storage: active fan-outs: %w", err)
 	}
+	evs, err := s.batchEventsOf(ctx, wides)
+	if err != nil {
+		return nil, fmt.Errorf("storage: active fan-outs: %w", err)
+	}
 	for _, w := range wides {
-		var payload string
-		err := s.rdb.QueryRowContext(ctx, `SELECT payload FROM tasks WHERE id = $1 AND state IN ('pending', 'running')`, w.id).Scan(&payload)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue // done meanwhile
-		}
-		if err != nil {
-			return nil, fmt.Errorf("storage: active fan-outs: %w", err)
-		}
-		var b struct {
-			Events []struct{ ID, Stream string }
-		}
-		if json.Unmarshal([]byte(payload), &b) != nil {
-			continue // its own run fails it: it holds nothing back
-		}
-		for _, ev := range b.Events {
+		for _, ev := range evs[w.id] {
 			if stream == "" || ev.Stream == stream {
 				out = append(out, pass.ActiveFanout{Stream: ev.Stream, ID: ev.ID, Order: w.order, Due: w.due})
 			}
 		}
 	}
 	return out, nil
+}
+
+// wideBatch is an event-wide batch's task still owed: its id, the id its
+// key names and when it is due.
+type wideBatch struct {
+	id, order string
+	due       time.Time
+}
+
+// batchEvent is an event of an event-wide batch, as ActiveFanouts reads
+// it from the batch's arguments.
+type batchEvent struct{ ID, Stream string }
+
+// batchEvents remembers the events of the batches read, by task id: a
+// task's arguments never change, so each is read and decoded once by
+// each instance (a change of 10,000 passes has a hundred batches; a
+// batch's fan-out may meet several).
+type batchEvents struct {
+	mu sync.Mutex
+	m  map[string][]batchEvent
+}
+
+// maxBatchEvents bounds the batches remembered (forgotten all at once past
+// it).
+const maxBatchEvents = 512
+
+// batchEventsOf returns the events of the batches, read in one query for
+// those not remembered; a batch done meanwhile (no row) has none, and so
+// has one whose arguments do not decode (its own run fails it).
+func (s *DB) batchEventsOf(ctx context.Context, wides []wideBatch) (map[string][]batchEvent, error) {
+	out := make(map[string][]batchEvent, len(wides))
+	var missing []any
+	s.batches.mu.Lock()
+	for _, w := range wides {
+		if evs, ok := s.batches.m[w.id]; ok {
+			out[w.id] = evs
+		} else {
+			missing = append(missing, w.id)
+		}
+	}
+	s.batches.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, payload FROM tasks WHERE id IN (`+placeholders(1, len(missing))+`)`, missing...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	read := map[string][]batchEvent{}
+	for rows.Next() {
+		var id, payload string
+		if err := rows.Scan(&id, &payload); err != nil {
+			return nil, err
+		}
+		var b struct{ Events []batchEvent }
+		if json.Unmarshal([]byte(payload), &b) != nil {
+			continue
+		}
+		read[id], out[id] = b.Events, b.Events
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	s.batches.mu.Lock()
+	if s.batches.m == nil || len(s.batches.m)+len(read) > maxBatchEvents {
+		s.batches.m = map[string][]batchEvent{}
+	}
+	maps.Copy(s.batches.m, read)
+	s.batches.mu.Unlock()
+	return out, nil
+}
+
+// StoredMessages returns which of the events ids have a message for one
+// of the subscriptions subs (read by the primary key: a tenant's
+// subscriptions are few).
+func (s *DB) StoredMessages(ctx context.Context, tenant string, subs, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(subs) == 0 || len(ids) == 0 {
+		return out, nil
+	}
+	args := []any{tenant}
+	for _, v := range subs {
+		args = append(args, v)
+	}
+	for _, v := range ids {
+		args = append(args, v)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT id FROM webhook_messages WHERE tenant = $1
+		AND subscription_id IN (`+placeholders(2, len(subs))+`) AND id IN (`+placeholders(2+len(subs), len(ids))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("storage: stored messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("storage: stored messages: %w", err)
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
 }
 
 // AddMessages stores messages (one already stored is left as it is) and

@@ -545,3 +545,69 @@ func TestActiveFanouts(t *testing.T) {
 		}
 	})
 }
+
+// TestStoredMessages: the events with a message for one of the given
+// subscriptions are named, of the tenant only; an event-wide batch's
+// events are read once and remembered, a done batch's not listed.
+func TestStoredMessages(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		var msgs []pass.OutboundMessage
+		for _, m := range []struct{ tenant, sub, id string }{{"demo", "a", "msg_1"}, {"demo", "a", "msg_2"}, {"demo", "b", "msg_3"},
+			{"other", "a", "msg_4"}} {
+			msgs = append(msgs, pass.OutboundMessage{Tenant: m.tenant, SubscriptionID: m.sub, ID: m.id, Stream: "s1", Type: pass.EventPassUpdated,
+				Payload: []byte(`{}`), State: "pending", CreatedAt: t0})
+		}
+		if err := db.AddMessages(ctx, msgs, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			subs, ids, want []string
+		}{
+			{[]string{"a"}, []string{"msg_1", "msg_3", "msg_4", "msg_9"}, []string{"msg_1"}},
+			{[]string{"a", "b"}, []string{"msg_1", "msg_3"}, []string{"msg_1", "msg_3"}},
+			{[]string{"c"}, []string{"msg_1"}, nil},
+			{nil, []string{"msg_1"}, nil},
+		} {
+			got, err := db.StoredMessages(ctx, "demo", tc.subs, tc.ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for id, ok := range got {
+				if ok {
+					ids = append(ids, id)
+				}
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, tc.want) {
+				t.Errorf("stored of %q among %q: %q, want %q", tc.subs, tc.ids, ids, tc.want)
+			}
+		}
+		// An event-wide batch: read, remembered (its task done, it is not
+		// listed: the index of the active tasks says so first).
+		wide := pass.TaskOf(pass.EventBatchArgs{Tenant: "demo", Events: []pass.EventArgs{
+			{Tenant: "demo", ID: "msg_07", Type: pass.EventPassUpdated, Stream: "s1", At: t0},
+			{Tenant: "demo", ID: "msg_08", Type: pass.EventPassUpdated, Stream: "s2", At: t0}}}, "")
+		if _, err := db.Enqueue(ctx, wide, t0); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			got, err := db.ActiveFanouts(ctx, "demo", "s2", "")
+			if err != nil || len(got) != 1 || got[0].ID != "msg_08" || got[0].Order != "msg_08" {
+				t.Fatalf("the batch's events of s2: %+v %v", got, err)
+			}
+		}
+		claimed, err := db.Claim(ctx, t0, time.Minute, 10)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claimed %d (%v)", len(claimed), err)
+		}
+		if err := db.Complete(ctx, claimed[0], t0, t0); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.ActiveFanouts(ctx, "demo", "", ""); err != nil || len(got) != 0 {
+			t.Errorf("after the batch is done: %+v %v", got, err)
+		}
+	})
+}

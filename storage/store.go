@@ -52,6 +52,8 @@ type DB struct {
 
 	// local wakes this process's task listeners (SQLite; see ListenTasks).
 	local wakers
+	// batches are the events of event-wide batches read (ActiveFanouts).
+	batches batchEvents
 }
 
 // OpenSQLite opens (creating it if needed) the SQLite database at path, in

@@ -890,3 +890,110 @@ func TestSlowEndpointMakesWay(t *testing.T) {
 		t.Errorf("%d messages left after the runs that followed", len(msgs))
 	}
 }
+
+// TestHeldPassDoesNotHoldItsBatch: an event-wide change's batch whose one
+// pass has an earlier event not stored yet (its fan-out failed) stores
+// the events of its other passes at once, and that pass's when the
+// earlier one is stored; a later event of one of the other passes does
+// not wait for the batch. The receiver gets each pass's events in order,
+// and the other passes' without waiting for the held one.
+func TestHeldPassDoesNotHoldItsBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rcv := newReceiver(t, 0)
+	secret := outbound.NewSecret()
+	rcv.setSecret(secret)
+	now := time.Now()
+	sub := pass.Subscription{Tenant: "demo", ID: "wh_held", Endpoint: rcv.srv.URL + "/hook", Events: []string{"*"}, Enabled: true,
+		Secret: secret, CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	event := func(serial string, version int) pass.EventArgs {
+		return pass.PassEvent(&pass.Pass{Tenant: "demo", SerialNumber: serial, PassTypeID: "pass.x", Version: version, Status: pass.StatusActive},
+			pass.EventPassUpdated, now, "")
+	}
+	first := event("held", 2) // its fan-out fails
+	batch := pass.EventBatchArgs{Tenant: "demo", Events: []pass.EventArgs{event("held", 3), event("free", 3)}}
+	later := event("free", 4) // after the batch, of its other pass
+	for _, nt := range []pass.NewTask{pass.TaskOf(first, ""), pass.TaskOf(batch, ""), pass.TaskOf(later, "")} {
+		if _, err := db.Enqueue(ctx, nt, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimed, err := db.Claim(ctx, now, time.Minute, 10)
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claimed %d fan-outs (%v), want 3", len(claimed), err)
+	}
+	retry := now.Add(time.Minute)
+	for _, c := range claimed {
+		if c.DedupKey == first.DedupKey() {
+			if err := db.Fail(ctx, c, "storage: database is locked", retry, false, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fan := &pass.Fanout{Store: db, Clock: func() time.Time { return now }}
+	del := &pass.Deliverer{Store: db, Sender: outbound.NewSender(true), Clock: func() time.Time { return now }}
+	if err := fan.WorkBatch(ctx, batch, ""); !errors.As(err, new(*pass.DeferError)) {
+		t.Fatalf("the batch: %v, want it deferred for its held pass", err)
+	}
+	if err := fan.Work(ctx, later, ""); err != nil {
+		t.Fatalf("a later event of the batch's other pass: %v, want it stored (the batch stored that pass's)", err)
+	}
+	if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); err != nil {
+		t.Fatal(err)
+	}
+	delivered := func() map[string][]int {
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		out := map[string][]int{}
+		for _, d := range rcv.got {
+			for _, ev := range []pass.EventArgs{first, batch.Events[0], batch.Events[1], later} {
+				if ev.ID == d.ID {
+					var data struct{ Version int }
+					_ = json.Unmarshal(ev.Data, &data)
+					out[d.Serial] = append(out[d.Serial], data.Version)
+				}
+			}
+		}
+		return out
+	}
+	if got := delivered(); len(got["held"]) != 0 || !slices.Equal(got["free"], []int{3, 4}) {
+		t.Fatalf("before the held pass's first event is stored: %v; want the free pass's 3 and 4 only", got)
+	}
+	// The first event's retry stores it; then the batch's retry stores the
+	// held pass's version.
+	if err := fan.Work(ctx, first, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range claimed {
+		if c.DedupKey == first.DedupKey() {
+			again, err := db.Claim(ctx, retry, time.Minute, 10)
+			if err != nil || len(again) == 0 {
+				t.Fatalf("the first fan-out's retry: %d claimed, %v", len(again), err)
+			}
+			for _, a := range again {
+				if a.DedupKey == first.DedupKey() {
+					if err := db.Complete(ctx, a, retry, retry); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	if err := fan.WorkBatch(ctx, batch, ""); err != nil {
+		t.Fatalf("the batch once the held pass's first event is stored: %v", err)
+	}
+	if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := delivered(); !slices.Equal(got["held"], []int{2, 3}) || !slices.Equal(got["free"], []int{3, 4}) {
+		t.Errorf("delivered %v; want held 2, 3 and free 3, 4, once each", got)
+	}
+}
