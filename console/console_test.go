@@ -520,18 +520,26 @@ func TestCallbackLogsBoundedText(t *testing.T) {
 	}
 }
 
-// auditStore is a store double for the search: it finds nothing and keeps
-// the audit entries.
+// auditStore is a store double for the search: it finds the order of file
+// 4711 by its file id, nothing else, and keeps the audit entries.
 type auditStore struct {
 	Store   // nil: the search reads nothing else
 	entries []pass.AuditEntry
 }
 
-func (*auditStore) HolderPasses(context.Context, string, int64, ...string) ([]pass.Pass, error) {
+var auditOrder = pass.Pass{Tenant: "demo", SerialNumber: "s1", SecretToken: "secret-of-4711", FileID: 4711, Status: pass.StatusActive}
+
+func (*auditStore) HolderPasses(_ context.Context, _ string, file int64, _ ...string) ([]pass.Pass, error) {
+	if file == auditOrder.FileID {
+		return []pass.Pass{auditOrder}, nil
+	}
 	return nil, nil
 }
 
-func (*auditStore) PassesByOrder(context.Context, string, string) ([]pass.Pass, error) {
+func (*auditStore) PassesByOrder(_ context.Context, _ string, secret string) ([]pass.Pass, error) {
+	if secret == auditOrder.SecretToken {
+		return []pass.Pass{auditOrder}, nil
+	}
 	return nil, nil
 }
 
@@ -547,11 +555,12 @@ func (s *auditStore) AddAudit(_ context.Context, e pass.AuditEntry) error {
 // TestSearchAuditHidesTheQuery: a search is on record by a keyed hash of
 // its query, 16 hex digits: not the plain SHA-256 anyone with a list of
 // customers' addresses recomputes, the same for the same query in any
-// case, another on a console with another key.
+// case, another on a console with another key; digits too (a barcode),
+// unless they found an order by its file id. A tenant the console does
+// not serve is refused before anything is on record.
 func TestSearchAuditHidesTheQuery(t *testing.T) {
 	t.Parallel()
-	search := func(key, q string) pass.AuditEntry {
-		t.Helper()
+	newConsole := func(key string) (*Console, *auditStore) {
 		st := &auditStore{}
 		c, err := New(Config{BaseURL: "https://wallet.example", OIDC: OIDC{Issuer: "https://idp.example", ClientID: "c"},
 			SessionKey: []byte(key), Tenants: []Tenant{{ID: "demo", Name: "Demo"}}, Store: st,
@@ -559,15 +568,28 @@ func TestSearchAuditHidesTheQuery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		return c, st
+	}
+	search := func(key, q string) pass.AuditEntry {
+		t.Helper()
+		c, st := newConsole(key)
 		if code, page := searchFor(c, searchCookie(t, c, "demo"), q, ""); code != http.StatusOK || len(st.entries) != 1 {
 			t.Fatalf("search %q: %d, audit %+v\n%s", q, code, st.entries, page)
 		}
 		return st.entries[0]
 	}
 	key, other := strings.Repeat("k", 32), strings.Repeat("j", 32)
+	if e := search(key, "4711"); e.Target != "file 4711" {
+		t.Errorf("a file id that found its order: %q, want file 4711", e.Target)
+	}
+	c, st := newConsole(key)
+	if code, _ := searchFor(c, searchCookie(t, c), "x", strings.Repeat("t", 5000)); code != http.StatusForbidden || len(st.entries) != 0 {
+		t.Errorf("an admin's search in a tenant not served: %d, %d audit entries; want 403 and nothing on record", code, len(st.entries))
+	}
 	for _, tc := range []struct{ q, action, prefix string }{
 		{"Holder@Example.org", "search-holder", "e-mail "},
 		{"Order-Secret-abc", "search", "query "},
+		{"072212349924430836880155", "search", "query "}, // a barcode: digits that found no file
 	} {
 		e := search(key, tc.q)
 		sum := sha256.Sum256([]byte(strings.ToLower(tc.q)))
@@ -583,6 +605,26 @@ func TestSearchAuditHidesTheQuery(t *testing.T) {
 		}
 		if o := search(other, tc.q); o.Target == e.Target {
 			t.Errorf("%q: %s under both keys", tc.q, e.Target)
+		}
+	}
+}
+
+// TestSubjectAndName: the console keeps an ID token's sub only when it is
+// 1 to 255 printable ASCII characters, as OpenID Connect has it (else
+// the sign-in is refused), and its name claim without control characters,
+// at most maxName characters (accents kept).
+func TestSubjectAndName(t *testing.T) {
+	t.Parallel()
+	for sub, ok := range map[string]bool{"auth0|5f7c8ec7c33c6c004bbafe82": true, strings.Repeat("s", 255): true,
+		"": false, strings.Repeat("s", 256): false, "a\nb": false, "é": false} {
+		if validSubject(sub) != ok {
+			t.Errorf("validSubject(%.20q…) = %v, want %v", sub, !ok, ok)
+		}
+	}
+	for name, want := range map[string]string{"José Núñez": "José Núñez", "Ada\nLovelace\x00": "AdaLovelace",
+		strings.Repeat("é", 300): strings.Repeat("é", maxName)} {
+		if got := displayName(name); got != want {
+			t.Errorf("displayName(%.20q…) = %.20q…, want %.20q…", name, got, want)
 		}
 	}
 }

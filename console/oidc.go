@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -169,6 +170,14 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	claim := claimAt(claims, c.cfg.OIDC.RoleClaim)
 	admin, tenants := c.rolesOf(claim)
 	name, _ := claims["name"].(string)
+	if !validSubject(idt.Subject) {
+		// OpenID Connect's sub is at most 255 ASCII characters: it is
+		// logged, audited and revoked by (console signout).
+		c.cfg.Log.Warn("console sign-in: ID token refused", slog.String("error", "its sub is not 1 to 255 printable ASCII characters"))
+		c.fail(w, r, nil, http.StatusForbidden, "idpRefused")
+		return
+	}
+	name = displayName(name)
 	now := c.cfg.Clock.Now()
 	s := &session{ID: randomToken(), Issued: now, Subject: idt.Subject, Name: name, Admin: admin, Tenants: tenants, CSRF: randomToken(),
 		Expires: now.Add(c.cfg.SessionTTL), Lang: pageLanguage(r)}
@@ -215,6 +224,31 @@ func loggable(s string, n int) string {
 		b.WriteByte(byte(r))
 	}
 	return b.String()
+}
+
+// validSubject reports whether sub is an OpenID Connect subject as the
+// console keeps it: 1 to 255 printable ASCII characters.
+func validSubject(sub string) bool {
+	return sub != "" && len(sub) <= 255 && !strings.ContainsFunc(sub, func(r rune) bool { return r < ' ' || r > '~' })
+}
+
+// maxName bounds the display name the console keeps of an operator (the
+// ID token's name claim, which users often set themselves).
+const maxName = 100
+
+// displayName is name without control characters, at most maxName
+// characters.
+func displayName(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, name)
+	if rs := []rune(name); len(rs) > maxName {
+		name = string(rs[:maxName])
+	}
+	return name
 }
 
 // exchangeError is what the log says of a failed code exchange: the

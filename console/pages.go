@@ -179,7 +179,8 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 		Hits      []orderHit
 		Took      time.Duration
 	}{Q: q, Tenant: tenant}
-	if tenant != "" && !s.may(tenant) {
+	if _, served := c.tenants[tenant]; tenant != "" && (!s.may(tenant) || !served) {
+		// Not one of ours: refused before it reaches the audit log.
 		c.fail(w, r, s, http.StatusForbidden, "forbidden")
 		return
 	}
@@ -196,13 +197,14 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		// Every search is on record (its results name holders; a data
 		// protection request asks who looked), the query itself by its
-		// keyed hash unless it is a file id.
+		// keyed hash unless it found an order by its file id (a barcode
+		// is digits too, and a secret).
 		h := c.queryHash(q)
 		action, target := "search", "query "+h
 		switch {
 		case strings.Contains(q, "@"):
 			action, target = "search-holder", "e-mail "+h
-		case strings.Trim(q, "0123456789") == "":
+		case slices.ContainsFunc(hits, func(h orderHit) bool { return h.By == "fileId" }):
 			target = "file " + q
 		}
 		c.record(r.Context(), s, tenant, action, target, fmt.Sprintf("%d orders", len(hits)))

@@ -33,17 +33,21 @@ const (
 var (
 	pushTokenRE = regexp.MustCompile(`^[0-9A-Fa-f]{64,200}$`) // as apns.ValidDeviceToken: a shorter one could never be pushed
 	hexWord     = regexp.MustCompile(`\b[0-9A-Fa-f]{32,}\b`)
-	// tokenWord is a long run of base64url characters with a digit in it:
-	// an authentication token, or another device's secret (a word of
+	// tokenWord is a run of base64url characters: masked when long with a
+	// digit in it, or as long as an authentication token (a word of
 	// letters alone, an error's name, is left).
-	tokenWord = regexp.MustCompile(`[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*`)
-	// mailWord is an e-mail address (a holder's).
-	mailWord = regexp.MustCompile(`[^\s@<>()"',;:]+@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})`)
+	tokenWord = regexp.MustCompile(`[A-Za-z0-9_-]{24,}`)
+	// mailWord is an e-mail address (a holder's); not an image's name
+	// (logo@2x.png: a domain starts with a letter here) or a path.
+	mailWord = regexp.MustCompile(`[^\s@<>()"',;:/]+@((?:[A-Za-z][A-Za-z0-9-]*\.)+[A-Za-z]{2,})`)
 )
 
-// minTokenWord is how long a tokenWord must be to be masked (a pass's
-// authentication token is 43).
-const minTokenWord = 24
+// minTokenWord is how long a tokenWord with a digit must be to be masked,
+// and tokenLength one without (a pass's authentication token is 43).
+const (
+	minTokenWord = 24
+	tokenLength  = 40
+)
 
 // idChars reports whether s is min to max ASCII letters, digits or bytes
 // of extra: the checks of the hottest paths, without a regular expression
@@ -464,8 +468,9 @@ func (s *Server) deviceLog(c *gin.Context) {
 		// Authentication tokens and e-mail addresses are masked too: a
 		// device's words are not walletpass's to keep.
 		line = tokenWord.ReplaceAllStringFunc(line, func(w string) string {
-			if len(w) < minTokenWord || (len(w) == 32 && hexWord.MatchString(w)) {
-				return w // short, or a serial kept above
+			if len(w) < minTokenWord || (len(w) == 32 && hexWord.MatchString(w)) ||
+				(len(w) < tokenLength && !strings.ContainsAny(w, "0123456789")) {
+				return w // short, a serial kept above, or a word
 			}
 			return w[:4] + "…" + w[len(w)-4:]
 		})

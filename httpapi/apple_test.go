@@ -207,7 +207,7 @@ func TestPassKitWebService(t *testing.T) {
 	// are an authentication token and an e-mail address.
 	const mail = "ada.lovelace@mail.example.org"
 	logBody := `{"logs":["Web service error for ` + p.PassTypeID + ` (` + p.SerialNumber + `) for device ` + device + ` token ` + pushToken +
-		` auth ` + p.AuthToken + ` holder <` + mail + `>` +
+		` auth ` + p.AuthToken + ` other ` + strings.Repeat("Ab", 22) + ` holder <` + mail + `> image https://x.example/logo@2x.png` +
 		`: Response to 'What changed?' request included 1 serial numbers but the lastUpdated tag remained the same."]}`
 	if resp, _ := b.do(t, "POST", "/log", logBody, "", nil); resp.StatusCode != 200 {
 		t.Errorf("log: %d", resp.StatusCode)
@@ -220,6 +220,7 @@ func TestPassKitWebService(t *testing.T) {
 		!strings.Contains(tl[len(tl)-1].Detail, p.SerialNumber) || strings.Contains(tl[len(tl)-1].Detail, device) ||
 		strings.Contains(tl[len(tl)-1].Detail, pushToken) || strings.Contains(tl[len(tl)-1].Detail, p.AuthToken) ||
 		strings.Contains(tl[len(tl)-1].Detail, "lovelace") || !strings.Contains(tl[len(tl)-1].Detail, "…@mail.example.org>") ||
+		strings.Contains(tl[len(tl)-1].Detail, strings.Repeat("Ab", 22)) || !strings.Contains(tl[len(tl)-1].Detail, "https://x.example/logo@2x.png") ||
 		!strings.Contains(tl[len(tl)-1].Detail, "What changed?") {
 		t.Errorf("timeline = %+v, want the device's words marked as such, the serial kept, the device, token and address masked", tl)
 	}

@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -787,12 +788,13 @@ var wholeNumberRE = regexp.MustCompile(`^-?[0-9]+$`)
 // 1000000, default 0), pageSize (1 to 500, default 20), the id filters
 // fileId, orderId, performanceId, movementId and ticketId (whole numbers,
 // 1 to 2^62), status (active, used or voided), installed (apple, google,
-// wallet or none) and template (1 to 64 letters, digits, '.', '_', '-');
-// the same filters as the product we replace's filter[i].field (also
-// identifiers.secutix.<id>, passType, installationStatus with installed
-// and notInstalled), .operator (equals, any case, or none) and .value;
-// its sortBy[i].field (creationDate, createdAt, lastUpdateDate,
-// updatedAt) and .direction (asc or desc, any case), in the order of i;
+// wallet or none, or installed and notInstalled, in any case) and
+// template (1 to 128 bytes of UTF-8 without control characters); the
+// same filters as the product we replace's filter[i].field (i from 0 to
+// 99: identifiers.secutix.<id>, passType, installationStatus, or this
+// API's own names), .operator (equals, any case, or none) and .value;
+// its sortBy[i].field (creationDate, lastUpdateDate) and .direction (asc
+// or desc, any case), in the order of i;
 // any other parameter, part, field or operator, a parameter (or a part)
 // given twice or empty, a filter given twice in either form, a sort key
 // twice, is refused. A pair that cannot be read (a malformed escape, a
@@ -845,8 +847,7 @@ func passesQueryOracle(tenant, raw string) (q pass.PassQuery, valid bool) {
 	for _, own := range []string{"fileId", "orderId", "performanceId", "movementId", "ticketId", "status", "installed", "template"} {
 		fields[own] = own
 	}
-	sorts := map[string]string{"creationDate": pass.SortCreated, "createdAt": pass.SortCreated,
-		"lastUpdateDate": pass.SortUpdated, "updatedAt": pass.SortUpdated}
+	sorts := map[string]string{"creationDate": pass.SortCreated, "lastUpdateDate": pass.SortUpdated}
 	for _, n := range slices.Sorted(maps.Keys(twc)) {
 		ps := twc[n]
 		if f, ok := ps[part{"filter", "field"}]; ok || ps[part{"filter", "operator"}] != "" || ps[part{"filter", "value"}] != "" {
@@ -855,14 +856,6 @@ func passesQueryOracle(tenant, raw string) (q pass.PassQuery, valid bool) {
 			op, hasOp := ps[part{"filter", "operator"}]
 			if !known || v == "" || (hasOp && !strings.EqualFold(op, "equals")) || vals[name] != "" {
 				return q, false
-			}
-			if name == "installed" {
-				switch strings.ToLower(v) {
-				case "installed":
-					v = "wallet"
-				case "notinstalled", "not_installed":
-					v = "none"
-				}
 			}
 			vals[name] = v
 		}
@@ -909,9 +902,12 @@ func passesQueryOracle(tenant, raw string) (q pass.PassQuery, valid bool) {
 		switch {
 		case k == "status" && slices.Contains([]string{"active", "used", "voided"}, v):
 			q.Status = pass.Status(v)
-		case k == "installed" && slices.Contains([]string{"apple", "google", "wallet", "none"}, v):
-			q.Installed = v
-		case k == "template" && passTemplateRE.MatchString(v):
+		case k == "installed" && slices.Contains([]string{"apple", "google", "wallet", "none", "installed", "notinstalled"}, strings.ToLower(v)):
+			q.Installed = map[string]string{"installed": "wallet", "notinstalled": "none"}[strings.ToLower(v)]
+			if q.Installed == "" {
+				q.Installed = strings.ToLower(v)
+			}
+		case k == "template" && len(v) <= 128 && utf8.ValidString(v) && !strings.ContainsFunc(v, unicode.IsControl):
 			q.Template = v
 		default:
 			return q, false
@@ -920,8 +916,6 @@ func passesQueryOracle(tenant, raw string) (q pass.PassQuery, valid bool) {
 	q.Offset = int(pageIndex) * q.Limit
 	return q, true
 }
-
-var passTemplateRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // FuzzPassesQuery sends arbitrary queries to GET /api/demo/passes with a
 // valid API key: never a 5xx; a 200, with x-pagination-total and a JSON
@@ -985,7 +979,8 @@ func FuzzPassesQuery(f *testing.F) {
 		{"filter[0].field=passType&filter[0].operator=contains&filter[0].value=v", 400}, {"filter[0].field=fileId", 400},
 		{"filter[1].field=fileId&filter[01].field=orderId&filter[1].value=5", 400}, {"sortBy[0].field=version", 400},
 		{"sortBy[0].field=creationDate&sortBy[1].field=createdAt", 400}, {"sortBy[0].value=x", 400}, {"filter[0].direction=asc", 400},
-		{"filter[100].field=fileId&filter[100].value=5", 400}, {"template=a%20b", 400},
+		{"filter[100].field=fileId&filter[100].value=5", 400}, {"template=Saison%202026", 200}, {"template=a%0Ab", 400},
+		{"installed=NotInstalled", 200}, {"sortBy[0].field=createdAt", 400}, {"filter[0].field=installed&filter[0].value=Apple", 200},
 		{"fileId=12%zz", 400}, {"fileId=5;status=used", 400}, {"fileId=5&orderId=%", 400},
 	}
 	for _, sd := range seeds {

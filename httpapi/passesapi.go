@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -146,8 +148,7 @@ var twcFields = map[string]string{
 }
 
 // twcSorts are the fields a sortBy[i].field names.
-var twcSorts = map[string]string{"creationDate": pass.SortCreated, "createdAt": pass.SortCreated,
-	"lastUpdateDate": pass.SortUpdated, "updatedAt": pass.SortUpdated}
+var twcSorts = map[string]string{"creationDate": pass.SortCreated, "lastUpdateDate": pass.SortUpdated}
 
 // listPasses: GET /api/{tenant}/passes?pageIndex&pageSize&fileId&orderId&
 // performanceId&movementId&ticketId&status&installed&template, or the
@@ -180,14 +181,18 @@ func (s *Server) listPasses(c *gin.Context) {
 	// vals are the filters by their name here; from says which
 	// parameter gave each (a filter's value is named by its field).
 	vals, from := map[string]string{}, map[string]string{}
-	type twcItem struct{ field, operator, value, direction string }
+	type twcItem struct {
+		field, operator, value, direction string
+		at                                string // filter[i] or sortBy[i], as the query first wrote it
+	}
 	items := map[string]map[int]*twcItem{"filter": {}, "sortBy": {}}
 	for _, name := range slices.Sorted(maps.Keys(query)) {
 		m := twcParam.FindStringSubmatch(name)
 		switch {
 		case !slices.Contains(passFilters, name) && (m == nil || !slices.Contains(twcParts[m[1]], m[3])):
-			bad(fmt.Sprintf("unknown parameter %q: the passes API takes %s, and filter[i].field|operator|value and sortBy[i].field|direction",
-				name, strings.Join(passFilters, ", ")))
+			msg := fmt.Sprintf("unknown parameter %q: the passes API takes %s, and filter[i].field|operator|value and sortBy[i].field|direction (i from 0 to 99)",
+				name, strings.Join(passFilters, ", "))
+			bad(msg)
 			return
 		case len(query[name]) > 1:
 			bad(name + " is given more than once")
@@ -202,58 +207,49 @@ func (s *Server) listPasses(c *gin.Context) {
 		i, _ := strconv.Atoi(m[2])
 		it := items[m[1]][i]
 		if it == nil {
-			it = &twcItem{}
+			it = &twcItem{at: name[:strings.IndexByte(name, ']')+1]}
 			items[m[1]][i] = it
 		}
 		dst := map[string]*string{"field": &it.field, "operator": &it.operator, "value": &it.value, "direction": &it.direction}[m[3]]
 		if *dst != "" {
-			bad(fmt.Sprintf("%s[%d].%s is given more than once", m[1], i, m[3])) // filter[1] and filter[01]
+			bad(fmt.Sprintf("%s is given more than once (as %s.%s)", name, it.at, m[3])) // filter[1] and filter[01]
 			return
 		}
 		*dst = query[name][0]
 	}
 	for _, i := range slices.Sorted(maps.Keys(items["filter"])) {
-		it, at := items["filter"][i], fmt.Sprintf("filter[%d]", i)
+		it := items["filter"][i]
 		name, ok := twcFields[it.field]
 		switch {
 		case it.field == "" || it.value == "":
-			bad(at + " needs a field and a value")
+			bad(it.at + " needs a field and a value")
 			return
 		case !ok:
 			bad(fmt.Sprintf("%s.field %q: the passes API filters by identifiers.secutix.movementId, .fileId, .orderId, .ticketId, "+
-				".performanceId, passType, installationStatus (and its own names); it keeps no metadata", at, it.field))
+				".performanceId, passType, installationStatus (and its own names); it keeps no metadata", it.at, it.field))
 			return
 		case it.operator != "" && !strings.EqualFold(it.operator, "equals"):
-			bad(fmt.Sprintf("%s.operator %q: the passes API filters by whole values only (equals)", at, it.operator))
+			bad(fmt.Sprintf("%s.operator %q: the passes API filters by whole values only (equals)", it.at, it.operator))
 			return
 		case from[name] != "":
-			bad(fmt.Sprintf("%s (%s) is given more than once (also as %s)", at, it.field, from[name]))
+			bad(fmt.Sprintf("%s (%s) is given more than once (also as %s)", it.at, it.field, from[name]))
 			return
 		}
-		if name == "installed" {
-			// The product we replace's words for where a pass is.
-			switch strings.ToLower(it.value) {
-			case "installed":
-				it.value = "wallet"
-			case "notinstalled", "not_installed":
-				it.value = "none"
-			}
-		}
-		vals[name], from[name] = it.value, at+".value ("+it.field+")"
+		vals[name], from[name] = it.value, it.at+".value ("+it.field+")"
 	}
 	for _, i := range slices.Sorted(maps.Keys(items["sortBy"])) {
-		it, at := items["sortBy"][i], fmt.Sprintf("sortBy[%d]", i)
+		it := items["sortBy"][i]
 		by, ok := twcSorts[it.field]
 		desc := strings.EqualFold(it.direction, "desc")
 		switch {
 		case !ok:
-			bad(fmt.Sprintf("%s.field %q: passes are sorted by creationDate or lastUpdateDate", at, it.field))
+			bad(fmt.Sprintf("%s.field %q: passes are sorted by creationDate or lastUpdateDate", it.at, it.field))
 			return
 		case it.direction != "" && !desc && !strings.EqualFold(it.direction, "asc"):
-			bad(fmt.Sprintf("%s.direction %q: asc or desc", at, it.direction))
+			bad(fmt.Sprintf("%s.direction %q: asc or desc", it.at, it.direction))
 			return
 		case slices.ContainsFunc(q.Sort, func(k pass.PassSort) bool { return k.By == by }):
-			bad(fmt.Sprintf("%s sorts by %s again", at, it.field))
+			bad(fmt.Sprintf("%s sorts by %s again", it.at, it.field))
 			return
 		}
 		q.Sort = append(q.Sort, pass.PassSort{By: by, Desc: desc})
@@ -294,16 +290,23 @@ func (s *Server) listPasses(c *gin.Context) {
 		bad(from["status"] + " must be active, used or voided")
 		return
 	}
-	switch in := vals["installed"]; in {
+	// Where a pass is installed, in any case, also in the product we
+	// replace's words.
+	switch in := strings.ToLower(vals["installed"]); in {
 	case "", "apple", "google", "wallet", "none":
 		q.Installed = in
+	case "installed":
+		q.Installed = "wallet"
+	case "notinstalled":
+		q.Installed = "none"
 	default:
-		bad(from["installed"] + " must be apple, google, wallet or none (installed, notInstalled)")
+		bad(from["installed"] + " must be apple, google, wallet (installed) or none (notInstalled)")
 		return
 	}
 	if t := vals["template"]; t != "" {
-		if !idChars(t, 1, 64, "._-") {
-			bad(from["template"] + " is not a template's name")
+		// A template is a folder's name: any printable text.
+		if len(t) > 128 || !utf8.ValidString(t) || strings.ContainsFunc(t, unicode.IsControl) {
+			bad(from["template"] + " is not a template's name (at most 128 bytes of printable UTF-8)")
 			return
 		}
 		q.Template = t

@@ -143,24 +143,33 @@ func TestListPassesRefusesFiltersThatSelectNothing(t *testing.T) {
 
 // TestAPIAuthFailuresThrottled: a client that presents wrong credentials
 // (unknown keys, no credentials) hears 401 APIAuthFailureBurst times,
-// then 429 with Retry-After, with right credentials too, until its
-// bucket refills; another client, and the same client at another tenant,
-// are not held back, and a right key lacking the scope (403) spends
-// nothing.
+// then 429 with Retry-After, without a check, until its bucket refills:
+// a right credential too, unless it passed lately (the gates behind one
+// address as a scanner with a revoked key); another client, and the same
+// client at another tenant, are not held back, and a right key lacking
+// the scope (403) spends nothing.
 func TestAPIAuthFailuresThrottled(t *testing.T) {
 	t.Parallel()
 	key, hash := auth.NewAPIKey()
+	good, goodHash := auth.NewAPIKey()
 	wrong, _ := auth.NewAPIKey()
 	now := time.Date(2027, 1, 5, 20, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
+	lookups := 0
 	h := New(Deps{
 		Clock:   func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
 		Tenants: []TenantInfo{{ID: "demo", Name: "Demo"}, {ID: "other", Name: "Other"}},
 		Tickets: TicketsAPI{Passes: &fakeCatalog{}, APIKey: func(_ context.Context, h string) (APIKeyInfo, error) {
-			if h != hash {
-				return APIKeyInfo{}, pass.ErrNotFound
+			mu.Lock()
+			lookups++
+			mu.Unlock()
+			switch h {
+			case hash:
+				return APIKeyInfo{Tenant: "demo", Scopes: []string{ScopeTickets}}, nil
+			case goodHash:
+				return APIKeyInfo{Tenant: "demo", Scopes: []string{ScopePasses}}, nil
 			}
-			return APIKeyInfo{Tenant: "demo", Scopes: []string{ScopeTickets}}, nil
+			return APIKeyInfo{}, pass.ErrNotFound
 		}},
 	})
 	get := func(tenant, client, key string) *httptest.ResponseRecorder {
@@ -173,6 +182,9 @@ func TestAPIAuthFailuresThrottled(t *testing.T) {
 		h.ServeHTTP(w, req)
 		return w
 	}
+	if w := get("demo", "198.51.100.7", good); w.Code != http.StatusOK {
+		t.Fatalf("a right key: %d %s", w.Code, w.Body)
+	}
 	for i := range APIAuthFailureBurst {
 		k := wrong
 		if i%2 == 1 {
@@ -182,16 +194,24 @@ func TestAPIAuthFailuresThrottled(t *testing.T) {
 			t.Fatalf("wrong credentials %d: %d %s, want 401", i+1, w.Code, w.Body)
 		}
 	}
-	for _, k := range []string{wrong, key} {
+	mu.Lock()
+	before := lookups
+	mu.Unlock()
+	for _, k := range []string{wrong, key, ""} {
 		w := get("demo", "198.51.100.7", k)
 		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" || w.Header().Get("Content-Type") != ContentTypeProblem {
 			t.Errorf("past the burst: %d %q %s; want a 429 problem with Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
 		}
 	}
-	// The right key lacks passes:read here: a 403, from other clients.
-	if w := get("demo", "198.51.100.8", key); w.Code != http.StatusForbidden {
-		t.Errorf("another client with a key lacking the scope: %d %s, want 403", w.Code, w.Body)
+	mu.Lock()
+	if lookups != before {
+		t.Errorf("%d key lookups past the burst, want none", lookups-before)
 	}
+	mu.Unlock()
+	if w := get("demo", "198.51.100.7", good); w.Code != http.StatusOK {
+		t.Errorf("a key that passed lately, past the burst: %d %s, want 200", w.Code, w.Body)
+	}
+	// The right key lacks passes:read here: a 403, from other clients.
 	for range APIAuthFailureBurst + 1 {
 		if w := get("demo", "198.51.100.9", key); w.Code != http.StatusForbidden {
 			t.Fatalf("a key lacking the scope, again: %d %s, want 403 (no throttle: the credentials are right)", w.Code, w.Body)

@@ -222,6 +222,8 @@ type Server struct {
 	// apiAuthFailures, wrong organiser API credentials; callbackFailures,
 	// Google Wallet callbacks whose signature failed.
 	authFailures, apiAuthFailures, callbackFailures *clientLimiter
+	// goodCredentials are the organiser credentials that passed lately.
+	goodCredentials goodCredentials
 	// proxies are Deps.TrustedProxies, parsed.
 	proxies []netip.Prefix
 	// proxyWarned: the warning that requests come through a proxy while

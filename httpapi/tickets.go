@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -83,13 +85,42 @@ func keyScopes(k APIKeyInfo) []string {
 }
 
 // A client may present wrong organiser API credentials (no, unknown,
-// revoked or forged ones: each costs a key lookup or a signature check)
-// APIAuthFailureBurst times per tenant, then once per APIAuthFailureEvery;
-// meanwhile it hears 429, with right credentials too.
+// revoked, expired or forged ones: each costs a key lookup or a signature
+// check) APIAuthFailureBurst times per tenant, then once per
+// APIAuthFailureEvery; meanwhile it hears 429 without a check, unless its
+// credential passed on this instance within goodCredentialFor (the gates
+// behind one address as a scanner with a revoked key: theirs still go).
 const (
-	APIAuthFailureBurst = 20
-	APIAuthFailureEvery = 3 * time.Second
+	APIAuthFailureBurst = 50
+	APIAuthFailureEvery = time.Second
+	goodCredentialFor   = 10 * time.Minute
 )
+
+// goodCredentials remembers, by their SHA-256, the organiser credentials
+// that passed lately (at most maxGoodCredentials, forgotten all at once
+// past that): they skip the throttle of wrong ones, and are checked all
+// the same.
+type goodCredentials struct {
+	mu sync.Mutex
+	m  map[[32]byte]time.Time // until when
+}
+
+const maxGoodCredentials = 10_000
+
+func (g *goodCredentials) knows(h [32]byte, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return now.Before(g.m[h])
+}
+
+func (g *goodCredentials) remember(h [32]byte, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.m == nil || len(g.m) >= maxGoodCredentials {
+		g.m = map[[32]byte]time.Time{}
+	}
+	g.m[h] = now.Add(goodCredentialFor)
+}
 
 // authorizeAPI checks the organiser's credentials for tenant: an OAuth2
 // bearer JWT carrying scope, or one of the tenant's API keys carrying
@@ -100,10 +131,21 @@ const (
 func (s *Server) authorizeAPI(c *gin.Context, tenant, keyScope, scope string) bool {
 	api := s.deps.Tickets
 	client := scopedClient(tenant, s.clientIP(c))
-	if s.apiAuthFailures.spent(client, s.now()) {
+	token := auth.BearerToken(c.GetHeader("Authorization"))
+	keyHeader := false
+	if k := c.GetHeader("X-API-Key"); token == "" && k != "" {
+		token, keyHeader = k, true
+	}
+	sum := sha256.Sum256([]byte(token))
+	if s.apiAuthFailures.spent(client, s.now()) && (token == "" || !s.goodCredentials.knows(sum, s.now())) {
 		c.Header("Retry-After", strconv.Itoa(int(APIAuthFailureEvery/time.Second)))
 		writeProblem(c, http.StatusTooManyRequests, "too many requests with wrong credentials from this client; try again later")
 		return false
+	}
+	admit := func() bool {
+		s.goodCredentials.remember(sum, s.now())
+		markOrganiser(c)
+		return true
 	}
 	deny := func(err error) bool {
 		switch pass.KindOf(err) {
@@ -115,11 +157,6 @@ func (s *Server) authorizeAPI(c *gin.Context, tenant, keyScope, scope string) bo
 		}
 		s.fail(c, err)
 		return false
-	}
-	token := auth.BearerToken(c.GetHeader("Authorization"))
-	keyHeader := false
-	if k := c.GetHeader("X-API-Key"); token == "" && k != "" {
-		token, keyHeader = k, true
 	}
 	if token == "" {
 		return deny(auth.ErrNoToken)
@@ -147,8 +184,7 @@ func (s *Server) authorizeAPI(c *gin.Context, tenant, keyScope, scope string) bo
 			scope = keyScope
 			return deny(pass.Errorf(pass.KindForbidden, "the API key lacks the scope %s", keyScope))
 		}
-		markOrganiser(c)
-		return true
+		return admit()
 	}
 	v, ok := api.Verifiers[tenant]
 	if !ok {
@@ -157,8 +193,7 @@ func (s *Server) authorizeAPI(c *gin.Context, tenant, keyScope, scope string) bo
 	if _, err := v.VerifyScope(c.Request.Context(), token, scope); err != nil {
 		return deny(err)
 	}
-	markOrganiser(c)
-	return true
+	return admit()
 }
 
 // getTicketsURL: GET /api/{tenant}/external/secutix/orders/getTicketsUrl/{fileId}

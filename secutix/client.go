@@ -543,8 +543,8 @@ func (c *Client) send(ctx context.Context, url string, payload []byte, token, me
 		if method == MethodGetCatalogDetailed {
 			setting = "secutix.catalogMaxResponseMiB"
 		}
-		return nil, pass.Wrap(pass.KindInvalid, ErrResponseTooLarge,
-			fmt.Sprintf("the response is larger than %d bytes (raise %s)", limit, setting))
+		return nil, pass.Upstream(pass.Wrap(pass.KindInvalid, ErrResponseTooLarge,
+			fmt.Sprintf("the response is larger than %d bytes (raise %s)", limit, setting)))
 	}
 	return &response{status: res.StatusCode, header: res.Header, body: body}, nil
 }
@@ -921,7 +921,11 @@ func malformed(method string, err error) error {
 func withPrefix(prefix string, err error) error {
 	var pe *pass.Error
 	if errors.As(err, &pe) {
-		return &pass.Error{Kind: pe.Kind, Message: prefix + ": " + pe.Message, Err: pe.Err}
+		out := error(&pass.Error{Kind: pe.Kind, Message: prefix + ": " + pe.Message, Err: pe.Err})
+		if pass.IsUpstream(err) {
+			out = pass.Upstream(out) // SecuTix's still
+		}
+		return out
 	}
 	return pass.Wrap(pass.KindUnavailable, err, prefix)
 }

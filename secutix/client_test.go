@@ -409,8 +409,8 @@ func TestResponseTooLarge(t *testing.T) {
 	b := setup(t, nil, func(c *secutix.Config) { c.MaxResponseBytes = 2048 })
 	c := b.create(t, fakesecutix.OrderRequest{Count: 10})
 	_, err := b.cl.OrderByFileID(t.Context(), tenant, c.FileID)
-	if !errors.Is(err, secutix.ErrResponseTooLarge) {
-		t.Fatalf("got %v, want ErrResponseTooLarge", err)
+	if !errors.Is(err, secutix.ErrResponseTooLarge) || !pass.IsUpstream(err) {
+		t.Fatalf("got %v (upstream %v), want ErrResponseTooLarge, SecuTix's (an HTTP caller hears 502)", err, pass.IsUpstream(err))
 	}
 	if !strings.Contains(err.Error(), "2048") || !strings.Contains(err.Error(), "secutix.maxResponseMiB") {
 		t.Errorf("got %q, want the limit and its setting in the message", err)

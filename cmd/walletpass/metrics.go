@@ -372,7 +372,7 @@ func loopbackOnly(h http.HandlerFunc) http.HandlerFunc {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
 		ip, perr := netip.ParseAddr(host)
 		if err != nil || perr != nil || !ip.Unmap().IsLoopback() {
-			http.Error(w, "walletpass admin: /debug/pprof answers clients on this machine only (curl it from inside the container, or through a port-forward)",
+			http.Error(w, "walletpass admin: /debug/pprof answers loopback clients only (a port-forward, or a client in the service's network namespace)",
 				http.StatusForbidden)
 			return
 		}

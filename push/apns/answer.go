@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // answers is the transport under apns2's client: it reads the body of an
@@ -20,6 +21,14 @@ import (
 // "ApnsID" key (its fields have no JSON tags) overwrote the HTTP status or
 // the apns-id header.
 type answers struct{ base http.RoundTripper }
+
+// CloseIdleConnections closes the base's idle connections, as
+// http.Client.CloseIdleConnections asks of its transport.
+func (a answers) CloseIdleConnections() {
+	if c, ok := a.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
 
 func (a answers) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := a.base.RoundTrip(r)
@@ -56,9 +65,10 @@ const maxReason = 64
 // readAnswer reads the body of an answer as APNs writes it, a JSON object
 // (only the first JSON value counts): its "reason" if it is a string (at
 // most maxReason bytes of printable ASCII, any other byte '?'), its
-// "timestamp" if it is an integer number of milliseconds after 1970
-// (another one, such as 0, would keep every registration of a token APNs
-// says is gone). Anything else in the body is ignored.
+// "timestamp" if it is an integer number of milliseconds from
+// earliestTimestamp to a day from now (another one, such as 0 or one past
+// what a time holds, would keep every registration of a token APNs says
+// is gone). Anything else in the body is ignored.
 func readAnswer(body []byte) answerBody {
 	var in struct {
 		Reason    string          `json:"reason"`
@@ -73,8 +83,13 @@ func readAnswer(body []byte) answerBody {
 		}
 	}
 	out := answerBody{Reason: string(reason)}
-	if ms, err := strconv.ParseInt(string(in.Timestamp), 10, 64); err == nil && ms > 0 {
+	ms, err := strconv.ParseInt(string(in.Timestamp), 10, 64)
+	if err == nil && ms >= earliestTimestamp.UnixMilli() && ms <= time.Now().Add(24*time.Hour).UnixMilli() {
 		out.Timestamp = ms
 	}
 	return out
 }
+
+// earliestTimestamp is before any token APNs can say is gone: Wallet's
+// pushes went through APNs's HTTP/2 API from 2015 on.
+var earliestTimestamp = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)

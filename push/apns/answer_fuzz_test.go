@@ -131,9 +131,6 @@ func validHeaderValue(v string) bool {
 	return true
 }
 
-// FuzzAPNsAnswer: the body is head, then n times fill, then tail, so that
-// a short input can make a long reason or a body over MaxAnswer (the
-// fuzzer minimizes long inputs slowly, a push at a time).
 // short quotes b, or its beginning and length when long.
 func short(b []byte) string {
 	if len(b) <= 200 {
@@ -142,6 +139,9 @@ func short(b []byte) string {
 	return strconv.Quote(string(b[:200])) + "... (" + strconv.Itoa(len(b)) + " bytes)"
 }
 
+// FuzzAPNsAnswer: the body is head, then n times fill, then tail, so that
+// a short input can make a long reason or a body over MaxAnswer (the
+// fuzzer minimizes long inputs slowly, a push at a time).
 func FuzzAPNsAnswer(f *testing.F) {
 	for _, s := range []struct {
 		status     int
@@ -172,6 +172,8 @@ func FuzzAPNsAnswer(f *testing.F) {
 		// statuses.
 		{410, `{"reason":"Unregistered","timestamp":-1}`, "", ""},
 		{410, `{"reason":"Unregistered","timestamp":0}`, "", ""},
+		{410, `{"reason":"Unregistered","timestamp":999}`, "", ""},
+		{410, `{"reason":"Unregistered","timestamp":4102444800000}`, "", ""},
 		{410, `{"reason":"Unregistered","timestamp":9223372036854775807}`, "", ""},
 		{410, `{"reason":"Unregistered","timestamp":99999999999999999999}`, "", ""},
 		{410, `{"reason":"Unregistered","timestamp":1767268800123.5}`, "", ""},
@@ -260,10 +262,11 @@ func FuzzAPNsAnswer(f *testing.F) {
 			t.Errorf("Reason = %s, want the body's %s", short([]byte(res.Reason)), short(want))
 		}
 		// Timestamp: for a 410 only, when its timestamp is a number of
-		// milliseconds after 1970 (zero when not, as when APNs says none).
+		// milliseconds from 2015 to a day from now (zero when not, as
+		// when APNs says none).
 		ms, err := strconv.ParseInt(string(b.Timestamp), 10, 64)
 		switch {
-		case status != http.StatusGone || err != nil || ms <= 0:
+		case status != http.StatusGone || err != nil || ms < apns.EarliestTimestamp.UnixMilli() || ms > time.Now().Add(24*time.Hour).UnixMilli():
 			if !res.Timestamp.IsZero() {
 				t.Errorf("%d %s: Timestamp = %v, want none", status, short(body), res.Timestamp)
 			}
