@@ -170,6 +170,19 @@ func (a EventArgs) Validate() error {
 type EventBatchArgs struct {
 	Tenant string      `json:"tenant"`
 	Events []EventArgs `json:"events"`
+	// Place is the batch's place among the tenant's fan-outs when it is
+	// not its latest event's id: the events of a batch whose other passes'
+	// were stored keep their batch's place ("~" after it).
+	Place string `json:"place,omitempty"`
+}
+
+// place is the batch's place among the tenant's fan-outs: Place, else its
+// latest event's id.
+func (a EventBatchArgs) place() string {
+	if a.Place != "" {
+		return a.Place
+	}
+	return latestID(a.Events)
 }
 
 // TaskEventBatch is the kind of EventBatchArgs' task.
@@ -180,6 +193,9 @@ func (a EventBatchArgs) TaskTenant() string { return a.Tenant }
 func (a EventBatchArgs) DedupKey() string {
 	if len(a.Events) == 0 {
 		return "events:"
+	}
+	if a.Place != "" {
+		return "events:" + a.Place // read as several passes' (ActiveFanouts reads its events)
 	}
 	if stream := a.stream(); stream != "" {
 		// One pass's (a scan and its version): its key names the pass,
@@ -213,6 +229,9 @@ func (a EventBatchArgs) stream() string {
 func (a EventBatchArgs) Validate() error {
 	if a.Tenant == "" || len(a.Events) == 0 {
 		return Errorf(KindInvalid, "event-batch: tenant and events are required")
+	}
+	if a.Place != "" && (strings.ContainsRune(a.Place, ':') || a.Place < latestID(a.Events)) {
+		return Errorf(KindInvalid, "event-batch: its place %q is before its events or has a ':'", a.Place)
 	}
 	for _, ev := range a.Events {
 		if err := ev.Validate(); err != nil {
@@ -324,44 +343,50 @@ type Fanout struct {
 // Work stores a message of the event for every enabled subscription that
 // wants it, with the delivery of its stream.
 func (f *Fanout) Work(ctx context.Context, ev EventArgs, correlationID string) error {
-	return f.fanout(ctx, ev.Tenant, []EventArgs{ev}, correlationID)
+	return f.fanout(ctx, ev.Tenant, []EventArgs{ev}, ev.ID, correlationID)
 }
 
 // WorkBatch is Work for an event-batch task's events, in one write.
 func (f *Fanout) WorkBatch(ctx context.Context, b EventBatchArgs, correlationID string) error {
-	return f.fanout(ctx, b.Tenant, b.Events, correlationID)
+	return f.fanout(ctx, b.Tenant, b.Events, b.place(), correlationID)
 }
 
-func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, correlationID string) error {
+// fanout stores the messages of evs, a fan-out whose place among the
+// tenant's is place (latestID, or its batch's Place).
+func (f *Fanout) fanout(ctx context.Context, tenant string, evs []EventArgs, place, correlationID string) error {
 	subs, err := f.Store.Subscriptions(ctx, tenant)
 	if err != nil {
 		return err
 	}
-	held, err := f.waitTurn(ctx, tenant, evs, subs)
+	held, err := f.waitTurn(ctx, tenant, evs, place, subs)
 	if err != nil {
 		return err
 	}
 	if held == nil {
-		return f.store(ctx, tenant, evs, subs, correlationID)
+		return f.store(ctx, tenant, evs, subs, correlationID, nil)
 	}
-	// The events of the passes that do not wait are stored now (a retry
-	// stores them again, which changes nothing): one pass's wait does not
-	// hold back the others of an event-wide change's batch.
-	var ready []EventArgs
+	var ready, rest []EventArgs
 	for _, ev := range evs {
-		if !held.streams[ev.Stream] {
+		if held.streams[ev.Stream] {
+			rest = append(rest, ev)
+		} else {
 			ready = append(ready, ev)
 		}
 	}
-	if err := f.store(ctx, tenant, ready, subs, correlationID); err != nil {
-		return err
+	if len(ready) == 0 {
+		return &DeferError{At: held.until, Why: "an earlier event of one of its passes is not stored yet"}
 	}
-	return &DeferError{At: held.until, Why: "an earlier event of one of its passes is not stored yet"}
+	// An event-wide change's batch: the events of the passes that do not
+	// wait are stored now, and the others handed, in the same write, to a
+	// batch of their own in this one's place, so that one pass's wait does
+	// not hold back the others, nor is an event stored twice.
+	t := TaskOf(EventBatchArgs{Tenant: tenant, Events: rest, Place: place + "~"}, correlationID)
+	return f.store(ctx, tenant, ready, subs, correlationID, []NewTask{t})
 }
 
 // store makes the messages of evs for the subscriptions that want them,
-// with their deliveries.
-func (f *Fanout) store(ctx context.Context, tenant string, evs []EventArgs, subs []Subscription, correlationID string) error {
+// with their deliveries, and enqueues more with them.
+func (f *Fanout) store(ctx context.Context, tenant string, evs []EventArgs, subs []Subscription, correlationID string, more []NewTask) error {
 	var msgs []OutboundMessage
 	var tasks []NewTask
 	delivery := map[string]bool{}
@@ -390,6 +415,7 @@ func (f *Fanout) store(ctx context.Context, tenant string, evs []EventArgs, subs
 			tasks = append(tasks, TaskOf(InstallStatusArgs{Tenant: tenant, Serial: ev.Stream}, correlationID))
 		}
 	}
+	tasks = append(tasks, more...)
 	if len(msgs) == 0 && len(tasks) == 0 {
 		return nil
 	}
@@ -423,7 +449,7 @@ type heldStreams struct {
 // waits. The wait lasts until the earlier fan-out's retry: the order of a
 // pass's events is kept at the cost of their delay, as a failing
 // delivery's stream keeps its order.
-func (f *Fanout) waitTurn(ctx context.Context, tenant string, evs []EventArgs, subs []Subscription) (*heldStreams, error) {
+func (f *Fanout) waitTurn(ctx context.Context, tenant string, evs []EventArgs, place string, subs []Subscription) (*heldStreams, error) {
 	var enabled []string
 	for _, s := range subs {
 		if s.Enabled {
@@ -434,7 +460,6 @@ func (f *Fanout) waitTurn(ctx context.Context, tenant string, evs []EventArgs, s
 		return nil, nil
 	}
 	stream := EventBatchArgs{Events: evs}.stream() // one pass's events: only its fan-outs are read
-	place := latestID(evs)
 	active, err := f.Store.ActiveFanouts(ctx, tenant, stream, place)
 	if err != nil || len(active) == 0 {
 		return nil, err

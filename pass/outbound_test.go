@@ -88,9 +88,9 @@ func TestFanoutBatch(t *testing.T) {
 // earlier event of the pass is waited for, unless its key names a later
 // id than the fan-out's own (two batches whose events cross: the later
 // goes second, and the earlier does not wait for it). An earlier event
-// already stored (its batch waits for another pass) holds nothing back;
-// a batch stores the events of its passes that do not wait, and waits
-// for the rest; without a subscription nothing waits.
+// already stored holds nothing back; a batch stores the events of its
+// passes that do not wait, and hands the rest to a batch of their own in
+// its place; without a subscription nothing waits.
 func TestFanoutWaitsItsTurn(t *testing.T) {
 	now := time.Date(2027, 1, 5, 20, 0, 0, 0, time.UTC)
 	ev := pass.EventArgs{Tenant: "demo", ID: "msg_0002", Type: pass.EventPassUpdated, Stream: "s1", At: now, Data: []byte(`{}`)}
@@ -139,12 +139,24 @@ func TestFanoutWaitsItsTurn(t *testing.T) {
 			for _, m := range st.msgs {
 				streams = append(streams, m.Stream)
 			}
+			var rest []pass.NewTask
+			for _, nt := range st.tasks {
+				if nt.Kind == pass.TaskEventBatch {
+					rest = append(rest, nt)
+				}
+			}
 			switch want := map[bool][]string{false: {"s1"}, true: {"s9", "s1"}}[batch]; {
-			case tc.until.IsZero() && (err != nil || !slices.Equal(streams, want)):
-				t.Errorf("%s (batch %v): %v, messages of %q; want those of %q stored", tc.name, batch, err, streams, want)
-			case !tc.until.IsZero() && (!errors.As(err, &de) || !de.At.Equal(tc.until) || !slices.Equal(streams, want[:len(want)-1])):
-				t.Errorf("%s (batch %v): %v, messages of %q; want only those of the passes that do not wait (%q), deferred until %s",
-					tc.name, batch, err, streams, want[:len(want)-1], tc.until)
+			case tc.until.IsZero() && (err != nil || !slices.Equal(streams, want) || len(rest) != 0):
+				t.Errorf("%s (batch %v): %v, messages of %q, %d batches; want those of %q stored", tc.name, batch, err, streams, len(rest), want)
+			case !tc.until.IsZero() && !batch && (!errors.As(err, &de) || !de.At.Equal(tc.until) || len(streams) != 0):
+				t.Errorf("%s: %v, messages of %q; want none, deferred until %s", tc.name, err, streams, tc.until)
+			case !tc.until.IsZero() && batch:
+				var b pass.EventBatchArgs
+				if err != nil || !slices.Equal(streams, []string{"s9"}) || len(rest) != 1 || rest[0].DedupKey != "events:"+ev.ID+"~" ||
+					json.Unmarshal(rest[0].Payload, &b) != nil || len(b.Events) != 1 || b.Events[0].ID != ev.ID {
+					t.Errorf("%s (batch): %v, messages of %q, batches %+v; want s9's stored and s1's event handed to a batch of its own at %q",
+						tc.name, err, streams, rest, "events:"+ev.ID+"~")
+				}
 			}
 		}
 	}
@@ -184,6 +196,18 @@ func TestFanoutKey(t *testing.T) {
 	for _, key := range []string{ev.DedupKey(), one.DedupKey(), "events:", "event:msg_1", "delivery:sub:"} {
 		if _, ok := pass.ParseBatchKey(key); ok {
 			t.Errorf("ParseBatchKey(%q) read a batch of several passes", key)
+		}
+	}
+	// The rest of a batch keeps its place, one pass's events or several.
+	typed := ev
+	typed.Type = pass.EventPassUpdated
+	rest := pass.EventBatchArgs{Tenant: "demo", Events: []pass.EventArgs{typed}, Place: ev.ID + "~"}
+	if order, ok := pass.ParseBatchKey(rest.DedupKey()); !ok || order != ev.ID+"~" || rest.Validate() != nil {
+		t.Errorf("the rest of a batch: key %q reads %q, %v (valid: %v)", rest.DedupKey(), order, ok, rest.Validate())
+	}
+	for _, place := range []string{"msg_0", ev.ID + ":x"} {
+		if err := (pass.EventBatchArgs{Tenant: "demo", Events: []pass.EventArgs{typed}, Place: place}).Validate(); err == nil {
+			t.Errorf("a batch placed at %q, before its event or with a ':', is valid", place)
 		}
 	}
 	for _, key := range []string{"event:msg_1", "event::msg_1", "event:s1:", "events:msg_1", "delivery:sub:"} {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -307,26 +308,13 @@ func (s *DB) batchEventsOf(ctx context.Context, wides []wideBatch) (map[string][
 	if len(missing) == 0 {
 		return out, nil
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, payload FROM tasks WHERE id IN (`+placeholders(1, len(missing))+`)`, missing...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	read := map[string][]batchEvent{}
-	for rows.Next() {
-		var id, payload string
-		if err := rows.Scan(&id, &payload); err != nil {
+	for chunk := range slices.Chunk(missing, 500) {
+		if err := s.readBatchEvents(ctx, chunk, read); err != nil {
 			return nil, err
 		}
-		var b struct{ Events []batchEvent }
-		if json.Unmarshal([]byte(payload), &b) != nil {
-			continue
-		}
-		read[id], out[id] = b.Events, b.Events
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
+	maps.Copy(out, read)
 	s.batches.mu.Lock()
 	if s.batches.m == nil || len(s.batches.m)+len(read) > maxBatchEvents {
 		s.batches.m = map[string][]batchEvent{}
@@ -334,6 +322,27 @@ func (s *DB) batchEventsOf(ctx context.Context, wides []wideBatch) (map[string][
 	maps.Copy(s.batches.m, read)
 	s.batches.mu.Unlock()
 	return out, nil
+}
+
+// readBatchEvents reads the events of the batches ids into read.
+func (s *DB) readBatchEvents(ctx context.Context, ids []any, read map[string][]batchEvent) error {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, payload FROM tasks WHERE id IN (`+placeholders(1, len(ids))+`)`, ids...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, payload string
+		if err := rows.Scan(&id, &payload); err != nil {
+			return err
+		}
+		var b struct{ Events []batchEvent }
+		if json.Unmarshal([]byte(payload), &b) != nil {
+			continue
+		}
+		read[id] = b.Events
+	}
+	return rows.Err()
 }
 
 // StoredMessages returns which of the events ids have a message for one

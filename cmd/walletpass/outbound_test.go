@@ -460,22 +460,30 @@ func TestFailingFanoutHoldsItsPass(t *testing.T) {
 	}
 }
 
-func failingFanoutHoldsItsPass(t *testing.T, wide bool) {
-	ctx := context.Background()
-	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
+// fanoutSetup opens a store with a subscription (id) to every event,
+// whose endpoint is a receiver that checks each signature.
+func fanoutSetup(t *testing.T, id string) (*storage.DB, *receiver, pass.Subscription, time.Time) {
+	t.Helper()
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "w.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	rcv := newReceiver(t, 0)
 	secret := outbound.NewSecret()
 	rcv.setSecret(secret)
 	now := time.Now()
-	sub := pass.Subscription{Tenant: "demo", ID: "wh_order", Endpoint: rcv.srv.URL + "/hook", Events: []string{"*"}, Enabled: true,
+	sub := pass.Subscription{Tenant: "demo", ID: id, Endpoint: rcv.srv.URL + "/hook", Events: []string{"*"}, Enabled: true,
 		Secret: secret, CreatedAt: now, UpdatedAt: now}
-	if err := db.CreateSubscription(ctx, sub); err != nil {
+	if err := db.CreateSubscription(context.Background(), sub); err != nil {
 		t.Fatal(err)
 	}
+	return db, rcv, sub, now
+}
+
+func failingFanoutHoldsItsPass(t *testing.T, wide bool) {
+	ctx := context.Background()
+	db, rcv, sub, now := fanoutSetup(t, "wh_order")
 	p := &pass.Pass{Tenant: "demo", SerialNumber: "held", PassTypeID: "pass.x", Version: 2, Status: pass.StatusActive}
 	first := pass.PassEvent(p, pass.EventPassUpdated, now, "")
 	firstTask, firstWork := pass.TaskOf(first, ""), func() error { return (&pass.Fanout{Store: db, Clock: time.Now}).Work(ctx, first, "") }
@@ -893,27 +901,16 @@ func TestSlowEndpointMakesWay(t *testing.T) {
 
 // TestHeldPassDoesNotHoldItsBatch: an event-wide change's batch whose one
 // pass has an earlier event not stored yet (its fan-out failed) stores
-// the events of its other passes at once, and that pass's when the
-// earlier one is stored; a later event of one of the other passes does
-// not wait for the batch. The receiver gets each pass's events in order,
-// and the other passes' without waiting for the held one.
+// the events of its other passes at once and hands that pass's to a
+// batch of its own, which stores them once the earlier one is; a later
+// event of one of the other passes does not wait. The receiver gets each
+// pass's events in order, once, and the other passes' without waiting
+// for the held one; a subscription made meanwhile gets none of the
+// events stored before it.
 func TestHeldPassDoesNotHoldItsBatch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "w.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rcv := newReceiver(t, 0)
-	secret := outbound.NewSecret()
-	rcv.setSecret(secret)
-	now := time.Now()
-	sub := pass.Subscription{Tenant: "demo", ID: "wh_held", Endpoint: rcv.srv.URL + "/hook", Events: []string{"*"}, Enabled: true,
-		Secret: secret, CreatedAt: now, UpdatedAt: now}
-	if err := db.CreateSubscription(ctx, sub); err != nil {
-		t.Fatal(err)
-	}
+	db, rcv, sub, now := fanoutSetup(t, "wh_held")
 	event := func(serial string, version int) pass.EventArgs {
 		return pass.PassEvent(&pass.Pass{Tenant: "demo", SerialNumber: serial, PassTypeID: "pass.x", Version: version, Status: pass.StatusActive},
 			pass.EventPassUpdated, now, "")
@@ -940,8 +937,28 @@ func TestHeldPassDoesNotHoldItsBatch(t *testing.T) {
 	}
 	fan := &pass.Fanout{Store: db, Clock: func() time.Time { return now }}
 	del := &pass.Deliverer{Store: db, Sender: outbound.NewSender(true), Clock: func() time.Time { return now }}
-	if err := fan.WorkBatch(ctx, batch, ""); !errors.As(err, new(*pass.DeferError)) {
-		t.Fatalf("the batch: %v, want it deferred for its held pass", err)
+	if err := fan.WorkBatch(ctx, batch, ""); err != nil {
+		t.Fatalf("the batch: %v, want its free pass's event stored, the held one's handed on", err)
+	}
+	var rest pass.EventBatchArgs
+	var rests []pass.Task
+	tasks, err := db.ListTasks(ctx, pass.TaskPending, 100)
+	for _, tk := range tasks {
+		if tk.Kind == pass.TaskEventBatch {
+			rests = append(rests, tk)
+		}
+	}
+	if err != nil || len(rests) != 1 || json.Unmarshal(rests[0].Payload, &rest) != nil || len(rest.Events) != 1 ||
+		rest.Events[0].ID != batch.Events[0].ID {
+		t.Fatalf("the rest of the batch: %+v %v; want one batch of the held pass's event", rests, err)
+	}
+	// A subscription made now gets none of the events stored before it.
+	rcvLate := newReceiver(t, 0)
+	rcvLate.setSecret(sub.Secret)
+	late := pass.Subscription{Tenant: "demo", ID: "wh_late", Endpoint: rcvLate.srv.URL + "/hook", Events: []string{"*"}, Enabled: true,
+		Secret: sub.Secret, CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateSubscription(ctx, late); err != nil {
+		t.Fatal(err)
 	}
 	if err := fan.Work(ctx, later, ""); err != nil {
 		t.Fatalf("a later event of the batch's other pass: %v, want it stored (the batch stored that pass's)", err)
@@ -949,7 +966,7 @@ func TestHeldPassDoesNotHoldItsBatch(t *testing.T) {
 	if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); err != nil {
 		t.Fatal(err)
 	}
-	delivered := func() map[string][]int {
+	delivered := func(rcv *receiver) map[string][]int {
 		rcv.mu.Lock()
 		defer rcv.mu.Unlock()
 		out := map[string][]int{}
@@ -964,7 +981,7 @@ func TestHeldPassDoesNotHoldItsBatch(t *testing.T) {
 		}
 		return out
 	}
-	if got := delivered(); len(got["held"]) != 0 || !slices.Equal(got["free"], []int{3, 4}) {
+	if got := delivered(rcv); len(got["held"]) != 0 || !slices.Equal(got["free"], []int{3, 4}) {
 		t.Fatalf("before the held pass's first event is stored: %v; want the free pass's 3 and 4 only", got)
 	}
 	// The first event's retry stores it; then the batch's retry stores the
@@ -987,13 +1004,18 @@ func TestHeldPassDoesNotHoldItsBatch(t *testing.T) {
 			}
 		}
 	}
-	if err := fan.WorkBatch(ctx, batch, ""); err != nil {
-		t.Fatalf("the batch once the held pass's first event is stored: %v", err)
+	if err := fan.WorkBatch(ctx, rest, ""); err != nil {
+		t.Fatalf("the rest of the batch once the held pass's first event is stored: %v", err)
 	}
-	if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: sub.ID}, ""); err != nil {
-		t.Fatal(err)
+	for _, s := range []string{sub.ID, late.ID} {
+		if err := del.Work(ctx, pass.DeliveryArgs{Tenant: "demo", Subscription: s}, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got := delivered(); !slices.Equal(got["held"], []int{2, 3}) || !slices.Equal(got["free"], []int{3, 4}) {
+	if got := delivered(rcv); !slices.Equal(got["held"], []int{2, 3}) || !slices.Equal(got["free"], []int{3, 4}) {
 		t.Errorf("delivered %v; want held 2, 3 and free 3, 4, once each", got)
+	}
+	if got := delivered(rcvLate); !slices.Equal(got["held"], []int{2, 3}) || !slices.Equal(got["free"], []int{4}) {
+		t.Errorf("delivered to the subscription made meanwhile %v; want held 2, 3 and free 4 (free 3 was stored before it)", got)
 	}
 }
