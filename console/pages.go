@@ -197,14 +197,14 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		// Every search is on record (its results name holders; a data
 		// protection request asks who looked), the query itself by its
-		// keyed hash unless it found an order by its file id (a barcode
-		// is digits too, and a secret).
+		// keyed hash unless it found orders by their file id only (a
+		// barcode is digits too, and a secret).
 		h := c.queryHash(q)
 		action, target := "search", "query "+h
 		switch {
 		case strings.Contains(q, "@"):
 			action, target = "search-holder", "e-mail "+h
-		case slices.ContainsFunc(hits, func(h orderHit) bool { return h.By == "fileId" }):
+		case len(hits) > 0 && !slices.ContainsFunc(hits, func(h orderHit) bool { return h.By != "fileId" }):
 			target = "file " + q
 		}
 		c.record(r.Context(), s, tenant, action, target, fmt.Sprintf("%d orders", len(hits)))

@@ -37,9 +37,10 @@ var (
 	// digit in it, or as long as an authentication token (a word of
 	// letters alone, an error's name, is left).
 	tokenWord = regexp.MustCompile(`[A-Za-z0-9_-]{24,}`)
-	// mailWord is an e-mail address (a holder's); not an image's name
-	// (logo@2x.png: a domain starts with a letter here) or a path.
-	mailWord = regexp.MustCompile(`[^\s@<>()"',;:/]+@((?:[A-Za-z][A-Za-z0-9-]*\.)+[A-Za-z]{2,})`)
+	// mailWord is an e-mail address (a holder's), or an image's name
+	// (logo@2x.png: imageScale), which is left; not across a path.
+	mailWord   = regexp.MustCompile(`[^\s@<>()"',;:/]+@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})`)
+	imageScale = regexp.MustCompile(`@[0-9]x\.(?:png|jpe?g|gif|webp)$`)
 )
 
 // minTokenWord is how long a tokenWord with a digit must be to be masked,
@@ -474,7 +475,12 @@ func (s *Server) deviceLog(c *gin.Context) {
 			}
 			return w[:4] + "…" + w[len(w)-4:]
 		})
-		line = mailWord.ReplaceAllString(line, "…@${1}")
+		line = mailWord.ReplaceAllStringFunc(line, func(w string) string {
+			if imageScale.MatchString(w) {
+				return w
+			}
+			return "…" + w[strings.LastIndexByte(w, '@'):]
+		})
 		entry.Detail = "device says: " + line
 		if entry.SecretToken != "" && s.deps.Apple.Timeline != nil {
 			_ = s.deps.Apple.Timeline.AddTimeline(ctx, entry)

@@ -205,7 +205,7 @@ func TestPassKitWebService(t *testing.T) {
 	// Device log naming the pass lands on the order's timeline.
 	// The device's identifier and push token in it are masked, and so
 	// are an authentication token and an e-mail address.
-	const mail = "ada.lovelace@mail.example.org"
+	const mail = "ada.lovelace@163.example.org"
 	logBody := `{"logs":["Web service error for ` + p.PassTypeID + ` (` + p.SerialNumber + `) for device ` + device + ` token ` + pushToken +
 		` auth ` + p.AuthToken + ` other ` + strings.Repeat("Ab", 22) + ` holder <` + mail + `> image https://x.example/logo@2x.png` +
 		`: Response to 'What changed?' request included 1 serial numbers but the lastUpdated tag remained the same."]}`
@@ -219,7 +219,7 @@ func TestPassKitWebService(t *testing.T) {
 	if len(tl) == 0 || tl[len(tl)-1].Kind != "device-log" || !strings.HasPrefix(tl[len(tl)-1].Detail, "device says: Web service error") ||
 		!strings.Contains(tl[len(tl)-1].Detail, p.SerialNumber) || strings.Contains(tl[len(tl)-1].Detail, device) ||
 		strings.Contains(tl[len(tl)-1].Detail, pushToken) || strings.Contains(tl[len(tl)-1].Detail, p.AuthToken) ||
-		strings.Contains(tl[len(tl)-1].Detail, "lovelace") || !strings.Contains(tl[len(tl)-1].Detail, "…@mail.example.org>") ||
+		strings.Contains(tl[len(tl)-1].Detail, "lovelace") || !strings.Contains(tl[len(tl)-1].Detail, "…@163.example.org>") ||
 		strings.Contains(tl[len(tl)-1].Detail, strings.Repeat("Ab", 22)) || !strings.Contains(tl[len(tl)-1].Detail, "https://x.example/logo@2x.png") ||
 		!strings.Contains(tl[len(tl)-1].Detail, "What changed?") {
 		t.Errorf("timeline = %+v, want the device's words marked as such, the serial kept, the device, token and address masked", tl)

@@ -305,7 +305,7 @@ func (s *Server) listPasses(c *gin.Context) {
 	}
 	if t := vals["template"]; t != "" {
 		// A template is a folder's name: any printable text.
-		if len(t) > 128 || !utf8.ValidString(t) || strings.ContainsFunc(t, unicode.IsControl) {
+		if len(t) > 128 || !utf8.ValidString(t) || strings.ContainsFunc(t, func(r rune) bool { return !unicode.IsPrint(r) }) {
 			bad(from["template"] + " is not a template's name (at most 128 bytes of printable UTF-8)")
 			return
 		}

@@ -155,7 +155,7 @@ func TestAPIAuthFailuresThrottled(t *testing.T) {
 	wrong, _ := auth.NewAPIKey()
 	now := time.Date(2027, 1, 5, 20, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
-	lookups := 0
+	lookups, revoked := 0, false
 	h := New(Deps{
 		Clock:   func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
 		Tenants: []TenantInfo{{ID: "demo", Name: "Demo"}, {ID: "other", Name: "Other"}},
@@ -167,7 +167,7 @@ func TestAPIAuthFailuresThrottled(t *testing.T) {
 			case hash:
 				return APIKeyInfo{Tenant: "demo", Scopes: []string{ScopeTickets}}, nil
 			case goodHash:
-				return APIKeyInfo{Tenant: "demo", Scopes: []string{ScopePasses}}, nil
+				return APIKeyInfo{Tenant: "demo", Scopes: []string{ScopePasses}, Revoked: revoked}, nil
 			}
 			return APIKeyInfo{}, pass.ErrNotFound
 		}},
@@ -225,5 +225,18 @@ func TestAPIAuthFailuresThrottled(t *testing.T) {
 	mu.Unlock()
 	if w := get("demo", "198.51.100.7", key); w.Code != http.StatusForbidden {
 		t.Errorf("once a guess came back: %d %s, want the key's own answer (403)", w.Code, w.Body)
+	}
+	// A key revoked since it passed is refused, and forgotten: it is
+	// throttled as any wrong credential.
+	mu.Lock()
+	revoked = true
+	mu.Unlock()
+	for i := range APIAuthFailureBurst {
+		if w := get("demo", "198.51.100.11", good); w.Code != http.StatusUnauthorized {
+			t.Fatalf("a revoked key, %d: %d %s, want 401", i+1, w.Code, w.Body)
+		}
+	}
+	if w := get("demo", "198.51.100.11", good); w.Code != http.StatusTooManyRequests {
+		t.Errorf("a revoked key past the burst: %d %s, want 429 (it passed before its revocation, and is forgotten)", w.Code, w.Body)
 	}
 }

@@ -113,6 +113,12 @@ func (g *goodCredentials) knows(h [32]byte, now time.Time) bool {
 	return now.Before(g.m[h])
 }
 
+func (g *goodCredentials) forget(h [32]byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.m, h)
+}
+
 func (g *goodCredentials) remember(h [32]byte, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -151,6 +157,7 @@ func (s *Server) authorizeAPI(c *gin.Context, tenant, keyScope, scope string) bo
 		switch pass.KindOf(err) {
 		case pass.KindUnauthorized:
 			s.apiAuthFailures.allow(client, s.now()) // spend one guess
+			s.goodCredentials.forget(sum)            // revoked or expired since
 			c.Header("WWW-Authenticate", auth.Challenge(err, scope))
 		case pass.KindForbidden:
 			c.Header("WWW-Authenticate", auth.Challenge(err, scope))
