@@ -199,7 +199,9 @@ func InstallEvent(tenant, serial, passTypeID, typ, wallet string, at time.Time) 
 }
 
 // NewMessageID is a message id that sorts by time: msg_, the time in
-// nanoseconds (hex), then random digits.
+// nanoseconds (hex), then random digits. Every id has the same length:
+// the fan-outs' places rely on it (an id above another is above it with
+// "~" after it too, EventBatchArgs.Place).
 func NewMessageID(at time.Time) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])

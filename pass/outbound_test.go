@@ -160,6 +160,13 @@ func TestFanoutWaitsItsTurn(t *testing.T) {
 			}
 		}
 	}
+	// The rest of a batch waits in its batch's place, not its events'.
+	st0 := &fanoutStore{subs: []pass.Subscription{{Tenant: "demo", ID: "all", Events: []string{"*"}, Enabled: true}}}
+	if err := (&pass.Fanout{Store: st0, Clock: func() time.Time { return now }}).WorkBatch(context.Background(),
+		pass.EventBatchArgs{Tenant: "demo", Events: []pass.EventArgs{ev}, Place: "msg_0007~"}, ""); err != nil ||
+		!slices.Equal(st0.askedBefore, []string{"msg_0007~"}) {
+		t.Errorf("the rest of a batch: %v, asked for the fan-outs before %q; want its place msg_0007~", err, st0.askedBefore)
+	}
 	// Without a subscription, nothing is stored and nothing waits.
 	st := &fanoutStore{active: []pass.ActiveFanout{{Stream: "s1", ID: "msg_0001", Due: now.Add(time.Minute)}}}
 	if err := (&pass.Fanout{Store: st, Clock: func() time.Time { return now }}).Work(context.Background(), ev, ""); err != nil || len(st.msgs) != 0 {

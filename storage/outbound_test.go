@@ -609,5 +609,17 @@ func TestStoredMessages(t *testing.T) {
 		if got, err := db.ActiveFanouts(ctx, "demo", "", ""); err != nil || len(got) != 0 {
 			t.Errorf("after the batch is done: %+v %v", got, err)
 		}
+		// The rest of a batch, of one pass, in its batch's place.
+		rest := pass.TaskOf(pass.EventBatchArgs{Tenant: "demo", Place: "msg_09~", Events: []pass.EventArgs{
+			{Tenant: "demo", ID: "msg_05", Type: pass.EventPassUpdated, Stream: "s5", At: t0}}}, "")
+		if _, err := db.Enqueue(ctx, rest, t0); err != nil {
+			t.Fatal(err)
+		}
+		for before, want := range map[string]int{"": 1, "msg_0A": 1, "msg_09~": 0, "msg_09": 0} {
+			got, err := db.ActiveFanouts(ctx, "demo", "s5", before)
+			if err != nil || len(got) != want || (want == 1 && (got[0].ID != "msg_05" || got[0].Order != "msg_09~")) {
+				t.Errorf("the rest of a batch, before %q: %+v %v; want %d (msg_05 placed at msg_09~)", before, got, err, want)
+			}
+		}
 	})
 }

@@ -49,7 +49,8 @@ const (
 	// A delivery waiting for a failing stream of its subscription
 	// (pass.DeferError) is brought forward by a merge: the new messages of
 	// its other streams go out at once. Any other pending task keeps its
-	// backoff.
+	// backoff. An event-batch keeps its payload (ActiveFanouts remembers a
+	// batch's events by its task id).
 	sqlUpsertTask = `INSERT INTO tasks (id, tenant, kind, dedup_key, payload, state, next_attempt_at,
 		correlation_ids, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, 'pending',

@@ -1004,6 +1004,10 @@ func TestHeldPassDoesNotHoldItsBatch(t *testing.T) {
 			}
 		}
 	}
+	// A later event of the held pass waits for the rest of the batch.
+	if err := fan.Work(ctx, event("held", 4), ""); !errors.As(err, new(*pass.DeferError)) {
+		t.Fatalf("a later event of the held pass while the rest of its batch is owed: %v, want it deferred", err)
+	}
 	if err := fan.WorkBatch(ctx, rest, ""); err != nil {
 		t.Fatalf("the rest of the batch once the held pass's first event is stored: %v", err)
 	}
