@@ -525,6 +525,7 @@ func TestCallbackLogsBoundedText(t *testing.T) {
 type auditStore struct {
 	Store   // nil: the search reads nothing else
 	entries []pass.AuditEntry
+	barcode string // the order's barcode, when it has one
 }
 
 var auditOrder = pass.Pass{Tenant: "demo", SerialNumber: "s1", SecretToken: "secret-of-4711", FileID: 4711, Status: pass.StatusActive}
@@ -543,7 +544,10 @@ func (*auditStore) PassesByOrder(_ context.Context, _ string, secret string) ([]
 	return nil, nil
 }
 
-func (*auditStore) PassByBarcode(context.Context, string, string) (*pass.Pass, error) {
+func (s *auditStore) PassByBarcode(_ context.Context, _, code string) (*pass.Pass, error) {
+	if s.barcode != "" && code == s.barcode {
+		return &auditOrder, nil
+	}
 	return nil, pass.Errorf(pass.KindNotFound, "no pass")
 }
 
@@ -582,7 +586,15 @@ func TestSearchAuditHidesTheQuery(t *testing.T) {
 	if e := search(key, "4711"); e.Target != "file 4711" {
 		t.Errorf("a file id that found its order: %q, want file 4711", e.Target)
 	}
+	// Digits that are a file id and a barcode (of the same order, found
+	// first by its file): the barcode is a secret, the query is hashed.
 	c, st := newConsole(key)
+	st.barcode = "4711"
+	if code, _ := searchFor(c, searchCookie(t, c, "demo"), "4711", ""); code != http.StatusOK || len(st.entries) != 1 ||
+		!strings.HasPrefix(st.entries[0].Target, "query ") {
+		t.Errorf("digits that are a file id and a barcode: %d, audit %+v; want the query's hash", code, st.entries)
+	}
+	c, st = newConsole(key)
 	if code, _ := searchFor(c, searchCookie(t, c), "x", strings.Repeat("t", 5000)); code != http.StatusForbidden || len(st.entries) != 0 {
 		t.Errorf("an admin's search in a tenant not served: %d, %d audit entries; want 403 and nothing on record", code, len(st.entries))
 	}

@@ -190,7 +190,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	if q != "" {
 		t0 := time.Now()
-		hits, err := c.find(r.Context(), s, tenant, q)
+		hits, by, err := c.findBy(r.Context(), s, tenant, q)
 		if err != nil {
 			c.failErr(w, r, s, err)
 			return
@@ -204,7 +204,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 		switch {
 		case strings.Contains(q, "@"):
 			action, target = "search-holder", "e-mail "+h
-		case len(hits) > 0 && !slices.ContainsFunc(hits, func(h orderHit) bool { return h.By != "fileId" }):
+		case len(by) == 1 && by["fileId"]:
 			target = "file " + q
 		}
 		c.record(r.Context(), s, tenant, action, target, fmt.Sprintf("%d orders", len(hits)))
@@ -228,20 +228,25 @@ func (c *Console) queryHash(q string) string {
 // maxHits bounds the orders a search shows.
 const maxHits = 50
 
-// find looks q up, in the tenant or in every tenant the session sees, as
+// findBy looks q up, in the tenant or in every tenant the session sees, as
 // each kind of identifier it may be; every lookup is by an index.
-func (c *Console) find(ctx context.Context, s *session, tenant, q string) ([]orderHit, error) {
+// It also says how any pass was found (a hit keeps the first way only,
+// and at most maxHits are kept).
+func (c *Console) findBy(ctx context.Context, s *session, tenant, q string) ([]orderHit, map[string]bool, error) {
 	var hits []orderHit
-	seen := map[string]bool{}
+	seen, by := map[string]bool{}, map[string]bool{}
 	for _, t := range c.visible(s) {
 		if tenant != "" && t.ID != tenant {
 			continue
 		}
 		all, err := c.lookUp(ctx, t.ID, q)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, f := range all {
+			if len(f.ps) > 0 {
+				by[f.by] = true
+			}
 			for _, p := range f.ps {
 				key := t.ID + "\x00" + p.SecretToken
 				if seen[key] || len(hits) >= maxHits {
@@ -250,13 +255,13 @@ func (c *Console) find(ctx context.Context, s *session, tenant, q string) ([]ord
 				seen[key] = true
 				h, err := c.hit(ctx, t, p.SecretToken, f.by)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				hits = append(hits, h)
 			}
 		}
 	}
-	return hits, nil
+	return hits, by, nil
 }
 
 // found is what one kind of lookup found.

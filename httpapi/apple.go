@@ -40,7 +40,7 @@ var (
 	// mailWord is an e-mail address (a holder's), or an image's name
 	// (logo@2x.png: imageScale), which is left; not across a path.
 	mailWord   = regexp.MustCompile(`[^\s@<>()"',;:/]+@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})`)
-	imageScale = regexp.MustCompile(`@[0-9]x\.(?:png|jpe?g|gif|webp)$`)
+	imageScale = regexp.MustCompile(`(?i)@[0-9]x\.(?:png|jpe?g|gif|webp)$`)
 )
 
 // minTokenWord is how long a tokenWord with a digit must be to be masked,

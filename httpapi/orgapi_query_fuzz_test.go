@@ -789,7 +789,8 @@ var wholeNumberRE = regexp.MustCompile(`^-?[0-9]+$`)
 // fileId, orderId, performanceId, movementId and ticketId (whole numbers,
 // 1 to 2^62), status (active, used or voided), installed (apple, google,
 // wallet or none, or installed and notInstalled, in any case) and
-// template (1 to 128 bytes of printable UTF-8); the
+// template (1 to 128 bytes of UTF-8 without control characters, bidi
+// controls among them); the
 // same filters as the product we replace's filter[i].field (i from 0 to
 // 99: identifiers.secutix.<id>, passType, installationStatus, or this
 // API's own names), .operator (equals, any case, or none) and .value;
@@ -907,7 +908,8 @@ func passesQueryOracle(tenant, raw string) (q pass.PassQuery, valid bool) {
 			if q.Installed == "" {
 				q.Installed = strings.ToLower(v)
 			}
-		case k == "template" && len(v) <= 128 && utf8.ValidString(v) && !strings.ContainsFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }):
+		case k == "template" && len(v) <= 128 && utf8.ValidString(v) &&
+			!strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }):
 			q.Template = v
 		default:
 			return q, false
@@ -979,7 +981,7 @@ func FuzzPassesQuery(f *testing.F) {
 		{"filter[0].field=passType&filter[0].operator=contains&filter[0].value=v", 400}, {"filter[0].field=fileId", 400},
 		{"filter[1].field=fileId&filter[01].field=orderId&filter[1].value=5", 400}, {"sortBy[0].field=version", 400},
 		{"sortBy[0].field=creationDate&sortBy[1].field=createdAt", 400}, {"sortBy[0].value=x", 400}, {"filter[0].direction=asc", 400},
-		{"filter[100].field=fileId&filter[100].value=5", 400}, {"template=Saison%202026", 200}, {"template=a%0Ab", 400}, {"template=a%E2%80%AEb", 400},
+		{"filter[100].field=fileId&filter[100].value=5", 400}, {"template=Saison%202026", 200}, {"template=a%0Ab", 400}, {"template=a%E2%80%AEb", 400}, {"template=Saison%C2%A02026", 200},
 		{"installed=NotInstalled", 200}, {"sortBy[0].field=createdAt", 400}, {"filter[0].field=installed&filter[0].value=Apple", 200},
 		{"fileId=12%zz", 400}, {"fileId=5;status=used", 400}, {"fileId=5&orderId=%", 400},
 	}

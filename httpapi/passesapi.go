@@ -131,6 +131,11 @@ var passFilters = []string{"pageIndex", "pageSize", "fileId", "orderId", "perfor
 // filter[i].field, .operator and .value, sortBy[i].field and .direction.
 var twcParam = regexp.MustCompile(`^(filter|sortBy)\[([0-9]{1,2})\]\.(field|operator|value|direction)$`)
 
+// templateRefused reports whether a template filter may not hold r: a
+// control character, or one that reorders text (a folder's name may hold
+// a no-break space, an emoji's joiner).
+func templateRefused(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }
+
 // twcParts are the parts of a filter[i] and of a sortBy[i].
 var twcParts = map[string][]string{"filter": {"field", "operator", "value"}, "sortBy": {"field", "direction"}}
 
@@ -304,9 +309,9 @@ func (s *Server) listPasses(c *gin.Context) {
 		return
 	}
 	if t := vals["template"]; t != "" {
-		// A template is a folder's name: any printable text.
-		if len(t) > 128 || !utf8.ValidString(t) || strings.ContainsFunc(t, func(r rune) bool { return !unicode.IsPrint(r) }) {
-			bad(from["template"] + " is not a template's name (at most 128 bytes of printable UTF-8)")
+		// A template is a folder's name: any text but control characters.
+		if len(t) > 128 || !utf8.ValidString(t) || strings.ContainsFunc(t, templateRefused) {
+			bad(from["template"] + " is not a template's name (at most 128 bytes of UTF-8 without control characters)")
 			return
 		}
 		q.Template = t

@@ -96,8 +96,8 @@ const (
 	goodCredentialFor   = 10 * time.Minute
 )
 
-// goodCredentials remembers, by their SHA-256, the organiser credentials
-// that passed lately (at most maxGoodCredentials, forgotten all at once
+// goodCredentials remembers, by the SHA-256 of their tenant and value,
+// the organiser credentials that passed lately (at most maxGoodCredentials, forgotten all at once
 // past that): they skip the throttle of wrong ones, and are checked all
 // the same.
 type goodCredentials struct {
@@ -142,7 +142,7 @@ func (s *Server) authorizeAPI(c *gin.Context, tenant, keyScope, scope string) bo
 	if k := c.GetHeader("X-API-Key"); token == "" && k != "" {
 		token, keyHeader = k, true
 	}
-	sum := sha256.Sum256([]byte(token))
+	sum := sha256.Sum256([]byte(tenant + "\x00" + token)) // a credential of a tenant
 	if s.apiAuthFailures.spent(client, s.now()) && (token == "" || !s.goodCredentials.knows(sum, s.now())) {
 		c.Header("Retry-After", strconv.Itoa(int(APIAuthFailureEvery/time.Second)))
 		writeProblem(c, http.StatusTooManyRequests, "too many requests with wrong credentials from this client; try again later")
