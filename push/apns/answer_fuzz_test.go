@@ -61,7 +61,15 @@ func (a *cannedAPNs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func newCannedAPNs(tb testing.TB) (*cannedAPNs, *apns.Client) {
 	tb.Helper()
 	a := &cannedAPNs{status: http.StatusOK}
-	srv := httptest.NewUnstartedServer(a)
+	return a, tlsAPNs(tb, a, apns.Config{})
+}
+
+// tlsAPNs serves h over HTTP/2 and TLS and returns a client of it with
+// cfg (a certificate client, the server's certificate trusted); both are
+// closed at the end.
+func tlsAPNs(tb testing.TB, h http.Handler, cfg apns.Config) *apns.Client {
+	tb.Helper()
+	srv := httptest.NewUnstartedServer(h)
 	srv.EnableHTTP2 = true
 	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
 	srv.StartTLS()
@@ -69,12 +77,13 @@ func newCannedAPNs(tb testing.TB) (*cannedAPNs, *apns.Client) {
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
 	cert, _ := devCert(tb)
-	c, err := apns.New(apns.Config{Certificate: &cert, Host: srv.URL, RootCAs: roots})
+	cfg.Certificate, cfg.Host, cfg.RootCAs = &cert, srv.URL, roots
+	c, err := apns.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(c.Close)
-	return a, c
+	return c
 }
 
 // bodyAllowed reports whether an answer of status may have a body.

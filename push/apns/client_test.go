@@ -844,19 +844,7 @@ func TestConfigErrorLoggedOnce(t *testing.T) {
 func TestPushEndlessAnswer(t *testing.T) {
 	t.Parallel()
 	endless := &httpxtest.Endless{Status: http.StatusBadRequest, Prefix: `{"reason":"`}
-	srv := httptest.NewUnstartedServer(endless)
-	srv.EnableHTTP2 = true
-	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	roots := x509.NewCertPool()
-	roots.AddCert(srv.Certificate())
-	cert, _ := devCert(t)
-	c, err := apns.New(apns.Config{Certificate: &cert, Host: srv.URL, RootCAs: roots, Timeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := tlsAPNs(t, endless, apns.Config{Timeout: time.Minute})
 	if res, err := c.Push(t.Context(), deviceToken(0), passTypeID); err == nil || res.Outcome != apns.Retry {
 		t.Errorf("Push = %+v, %v; want an outage retried", res, err)
 	}
