@@ -109,10 +109,7 @@ func TestOldAlternateTextIsCleared(t *testing.T) {
 			t.Parallel()
 			b := setup(t, func(is *google.Issuer) { is.Rotation = tc.rotation })
 			ctx := context.Background()
-			p := b.create(t, ticket(1))
-			if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-				t.Fatal(err)
-			}
+			p := b.saved(t, ticket(1))
 			// What the older release left at Google, written directly.
 			oid := google.ObjectID(issuerID, "demo", p.SerialNumber)
 			old := &walletobjects.EventTicketObject{Id: oid}

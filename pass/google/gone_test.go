@@ -66,10 +66,7 @@ func TestGoneObjectInsertedAgain(t *testing.T) {
 			t.Parallel()
 			b := setup(t, nil)
 			ctx := context.Background()
-			p := b.create(t, ticket(1))
-			if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-				t.Fatal(err)
-			}
+			p := b.saved(t, ticket(1))
 			// A first change notifies the holder: the record counts it.
 			p = b.update(t, p, func(tk *pass.Ticket) { tk.Venue.Entrance = "Porte C" })
 			b.sync(t, p)
@@ -122,10 +119,7 @@ func TestGoneObjectExpired(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(is *google.Issuer) { is.ExpireAfterEvent = true })
 	ctx := context.Background()
-	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	p := b.saved(t, ticket(1))
 	if !b.fake.DeleteObject(google.ObjectID(issuerID, "demo", p.SerialNumber)) {
 		t.Fatal("the fake had no object to delete")
 	}
@@ -304,10 +298,7 @@ func TestClassSentAgainOnlyAsRecorded(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	p := b.saved(t, ticket(1))
 	classID := google.ClassID(issuerID, "demo", p.Ticket)
 	b.fake.Reset()
 	p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = "15" })

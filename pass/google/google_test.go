@@ -131,6 +131,17 @@ func (b *bundle) create(t *testing.T, tk pass.Ticket) *pass.Pass {
 	return p
 }
 
+// saved is create, then the order's save link opened (its objects
+// inserted in Google Wallet).
+func (b *bundle) saved(t *testing.T, tk pass.Ticket) *pass.Pass {
+	t.Helper()
+	p := b.create(t, tk)
+	if _, err := b.syncer.SaveURL(context.Background(), "demo", "secret-order-token", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // update stores the next version of p with the ticket changed by change.
 func (b *bundle) update(t *testing.T, p *pass.Pass, change func(*pass.Ticket)) *pass.Pass {
 	t.Helper()
@@ -407,10 +418,7 @@ func TestRefusedMessageLeavesTheStateAlone(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	p := b.saved(t, ticket(1))
 	oid := google.ObjectID(issuerID, "demo", p.SerialNumber)
 	b.fake.ClearRequests()
 	b.fake.Fail(fakegoogle.Failure{Method: http.MethodPost, PathPrefix: "/walletobjects/v1/eventTicketObject/" + oid + "/addMessage",
@@ -461,10 +469,7 @@ func TestOverlappingSyncsEndAtTheNewest(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	p := b.saved(t, ticket(1))
 	valid := *p
 	p = b.update(t, p, func(tk *pass.Ticket) { tk.State = pass.TicketCancelled })
 	ref := pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}
@@ -515,10 +520,7 @@ func TestOverlappingSyncsResync(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	p := b.saved(t, ticket(1))
 	old, err := b.db.GoogleObject(ctx, "demo", p.SerialNumber)
 	if err != nil {
 		t.Fatal(err)
@@ -632,10 +634,7 @@ func TestExpireAfterEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(is *google.Issuer) { is.ExpireAfterEvent = true })
 	ctx := context.Background()
-	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	p := b.saved(t, ticket(1))
 	o := b.object(t, p)
 	// The time is the class's: an object carries no validTimeInterval
 	// (a moved performance must not need a patch per object); our own

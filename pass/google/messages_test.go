@@ -130,10 +130,7 @@ func TestObjectMessagesBeyondGoogleCap(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	p := b.saved(t, ticket(1))
 	const changes = google.MaxMessages + 2
 	for i := range changes {
 		p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = fmt.Sprint(20 + i) })
@@ -178,10 +175,7 @@ func TestAddMessageWhenFull(t *testing.T) {
 	b := setup(t, nil)
 	ctx := context.Background()
 	api := b.syncer.Tenants["demo"].API
-	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	p := b.saved(t, ticket(1))
 	oid := google.ObjectID(issuerID, "demo", p.SerialNumber)
 	cid := google.ClassID(issuerID, "demo", p.Ticket)
 	if err := api.AddMessage(ctx, oid, google.Message{ID: "m00", Body: "text"}, false); err != nil {
@@ -321,10 +315,7 @@ func TestSeasonTicketNotExpiredAfterItsFirstEvent(t *testing.T) {
 	tk := ticket(1)
 	last := tk.Event.Start.AddDate(0, 1, 0)
 	tk.Upcoming = []pass.UpcomingEvent{{ID: "m1", Name: "Match 1", Start: tk.Event.Start}, {ID: "m2", Name: "Match 2", Start: last}}
-	p := b.create(t, tk)
-	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	p := b.saved(t, tk)
 	// A record written under the earlier rule (the first event's expiry).
 	rec, err := b.db.GoogleObject(ctx, "demo", p.SerialNumber)
 	if err != nil {
@@ -374,10 +365,7 @@ func TestRetriedSyncTellsOnce(t *testing.T) {
 	ctx := context.Background()
 	t.Run("object", func(t *testing.T) {
 		b := setup(t, nil)
-		p := b.create(t, ticket(1))
-		if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-			t.Fatal(err)
-		}
+		p := b.saved(t, ticket(1))
 		p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = "15"; tk.Venue.Entrance = "Porte C" })
 		oid := google.ObjectID(issuerID, "demo", p.SerialNumber)
 		b.fake.Fail(fakegoogle.Failure{Method: http.MethodPost, PathPrefix: "/walletobjects/v1/eventTicketObject/" + oid + "/addMessage",
@@ -403,10 +391,7 @@ func TestRetriedSyncTellsOnce(t *testing.T) {
 	})
 	t.Run("class", func(t *testing.T) {
 		b := setup(t, nil)
-		p := b.create(t, ticket(1))
-		if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-			t.Fatal(err)
-		}
+		p := b.saved(t, ticket(1))
 		p = b.update(t, p, func(tk *pass.Ticket) {
 			tk.Event.Start = tk.Event.Start.Add(time.Hour)
 			tk.Venue.Name = "Bâtiment des Forces Motrices"
@@ -534,10 +519,7 @@ func TestCancellationUndoneBeforeItsPatch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t, nil)
-	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	p := b.saved(t, ticket(1))
 	ref := pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}
 	p = b.update(t, p, func(tk *pass.Ticket) { tk.State = pass.TicketCancelled })
 	oid := google.ObjectID(issuerID, "demo", p.SerialNumber)
@@ -568,10 +550,7 @@ func TestCancellationUndone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t, nil)
-	p := b.create(t, ticket(1))
-	if _, err := b.syncer.SaveURL(ctx, "demo", "secret-order-token", nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	p := b.saved(t, ticket(1))
 	ref := pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}
 	p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = "15" })
 	if err := b.syncer.Sync(ctx, ref, ""); err != nil {
