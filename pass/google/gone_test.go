@@ -167,10 +167,7 @@ func TestGoneObjectInPerformanceSync(t *testing.T) {
 	if want := []string{fmt.Sprintf("v%d-gate", p2.Version)}; ls(o2.SeatInfo.Gate) != "Porte D" || !cmp.Equal(messageIDs(o2.Messages), want) {
 		t.Errorf("the other object: gate %q, messages %v; want Porte D, %v", ls(o2.SeatInfo.Gate), messageIDs(o2.Messages), want)
 	}
-	cl, ok := b.fake.EventTicketClass(google.ClassID(issuerID, "demo", p1.Ticket))
-	if !ok {
-		t.Fatal("no class")
-	}
+	cl := b.class(t, p1)
 	if ids := messageIDs(cl.Messages); len(ids) != 1 || !strings.HasPrefix(ids[0], "time-") {
 		t.Errorf("class messages %v, want the new time", ids)
 	}

@@ -175,6 +175,16 @@ func (b *bundle) object(t *testing.T, p *pass.Pass) *walletobjects.EventTicketOb
 	return o
 }
 
+// class returns the class Google holds for p's event.
+func (b *bundle) class(t *testing.T, p *pass.Pass) *walletobjects.EventTicketClass {
+	t.Helper()
+	cl, ok := b.fake.EventTicketClass(google.ClassID(issuerID, "demo", p.Ticket))
+	if !ok {
+		t.Fatalf("the fake has no class for %s", p.SerialNumber)
+	}
+	return cl
+}
+
 func ls(o *walletobjects.LocalizedString) string {
 	if o == nil || o.DefaultValue == nil {
 		return ""
@@ -267,10 +277,7 @@ func TestLifecycle(t *testing.T) {
 	if diff := cmp.Diff(wantIDs, claims.Payload.EventTicketObjects); diff != "" {
 		t.Errorf("objects (-want +got):\n%s", diff)
 	}
-	cl, ok := b.fake.EventTicketClass(google.ClassID(issuerID, "demo", p1.Ticket))
-	if !ok {
-		t.Fatal("no class")
-	}
+	cl := b.class(t, p1)
 	if ls(cl.EventName) != "Symphonic Night" || cl.DateTime.Start != "2026-06-01T20:00:00+02:00" || ls(cl.Venue.Name) != "Victoria Hall" ||
 		cl.HexBackgroundColor != "#1b2a4a" || cl.Logo.SourceUri.Uri != "https://passes.example.com/api/demo/google/images/default/icon@3x.png" {
 		t.Errorf("class = %+v", cl)

@@ -503,10 +503,7 @@ func TestInstancesTellTheClassOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cl, ok := b.fake.EventTicketClass(google.ClassID(issuerID, "demo", p1.Ticket))
-	if !ok {
-		t.Fatal("no class")
-	}
+	cl := b.class(t, p1)
 	if ids := messageIDs(cl.Messages); len(ids) != 1 || !strings.HasPrefix(ids[0], "time-") {
 		t.Errorf("class messages %v, want the new time once", ids)
 	}
