@@ -651,11 +651,7 @@ func FuzzPassKitWebService(f *testing.F) {
 func TestDeviceLogPerClient(t *testing.T) {
 	t.Parallel()
 	fx := appletest.Setup(t)
-	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openStore(t)
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC) // moved by the test only between requests
 	svc := &pass.Service{Passes: db, Packager: fx.Registry, Clock: func() time.Time { return now }}
 	p, _, err := svc.Apply(context.Background(), apple.SampleTicket(pass.EventConcert), "default")

@@ -24,11 +24,7 @@ import (
 // the tenant's budget to another client's buyer.
 func TestUnknownOrderLookupsPerClient(t *testing.T) {
 	t.Parallel()
-	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openStore(t)
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	lookups := 0
 	h := httpapi.New(httpapi.Deps{Passes: db, Clock: func() time.Time { return now }, // moved by the test only between requests
@@ -78,11 +74,7 @@ func TestUnknownOrderLookupsPerClient(t *testing.T) {
 func TestInstallationsPerOrderRefused(t *testing.T) {
 	t.Parallel()
 	fx := appletest.Setup(t)
-	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openStore(t)
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	svc := &pass.Service{Passes: db, Packager: fx.Registry, Clock: func() time.Time { return now }}
 	tk := apple.SampleTicket(pass.EventConcert)
@@ -141,11 +133,7 @@ func TestUpstreamWordsStayWithTheOrganiser(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "d.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := openStore(t)
 			key, _ := auth.NewAPIKey()
 			h := httpapi.New(httpapi.Deps{Passes: db,
 				App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
@@ -178,4 +166,15 @@ func TestUpstreamWordsStayWithTheOrganiser(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openStore opens a SQLite store of the test's own, closed at its end.
+func openStore(t *testing.T) *storage.DB {
+	t.Helper()
+	db, err := storage.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
