@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -218,13 +219,17 @@ func (s *Server) applySubscription(c *gin.Context, raw []byte, sub *pass.Subscri
 			writeProblem(c, http.StatusBadRequest, "events names 1 to 20 events")
 			return false
 		}
+		events := make([]string, 0, len(*b.Events))
 		for _, e := range *b.Events {
-			if e != "*" && !slices.Contains(pass.OutboundEvents, e) {
-				writeProblem(c, http.StatusBadRequest, "unknown event "+e+" (pass.created, pass.updated, pass.voided, pass.installed, pass.uninstalled, ticket.scanned, *)")
+			name, ok := pass.EventName(e)
+			if !ok {
+				writeProblem(c, http.StatusBadRequest, "unknown event "+eventForProblem(e)+" ("+strings.Join(pass.OutboundEvents, ", ")+
+					", a family's wildcard pass.* or ticket.*, or *; Pass:Created is read as pass.created)")
 				return false
 			}
+			events = append(events, name)
 		}
-		sub.Events = slices.Compact(slices.Sorted(slices.Values(*b.Events)))
+		sub.Events = slices.Compact(slices.Sorted(slices.Values(events)))
 	}
 	if b.Enabled != nil {
 		sub.Enabled = *b.Enabled
@@ -237,6 +242,15 @@ func (s *Server) applySubscription(c *gin.Context, raw []byte, sub *pass.Subscri
 		sub.Description = *b.Description
 	}
 	return true
+}
+
+// eventForProblem quotes an event name a body gave for a problem's
+// detail, cut to pass.MaxEventName bytes.
+func eventForProblem(e string) string {
+	if len(e) > pass.MaxEventName {
+		e = strings.ToValidUTF8(e[:pass.MaxEventName], "") + "…"
+	}
+	return strconv.Quote(e)
 }
 
 func (s *Server) createSubscription(c *gin.Context) {

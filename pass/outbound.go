@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,8 +72,46 @@ func (s Subscription) Wants(typ string) bool {
 		if e == "*" || e == typ {
 			return true
 		}
+		if family, ok := strings.CutSuffix(e, "*"); ok && strings.HasPrefix(typ, family) {
+			return true
+		}
 	}
 	return false
+}
+
+// MaxEventName is the longest event name a subscription may give.
+const MaxEventName = 64
+
+// EventName reads name as an event a subscription names: one of
+// OutboundEvents, a family's wildcard (pass.*, ticket.*) or "*". It is
+// also read as the product walletpass replaces writes its event names,
+// Pass:Created or pass:created, in any ASCII case, so that an
+// integration moves over as it is. It returns the name as walletpass
+// writes it, or ok false for a name no event of walletpass's answers to.
+func EventName(name string) (canonical string, ok bool) {
+	if name == "*" {
+		return name, true
+	}
+	if len(name) > MaxEventName {
+		return "", false
+	}
+	for _, r := range name {
+		if r >= 0x80 { // strings.ToLower would fold the Kelvin sign to k
+			return "", false
+		}
+	}
+	family, event, found := strings.Cut(strings.ToLower(name), ":")
+	if !found {
+		family, event, found = strings.Cut(strings.ToLower(name), ".")
+	}
+	if !found || family == "" || event == "" {
+		return "", false
+	}
+	canonical = family + "." + event
+	if event == "*" {
+		return canonical, slices.ContainsFunc(OutboundEvents, func(e string) bool { return strings.HasPrefix(e, family+".") })
+	}
+	return canonical, slices.Contains(OutboundEvents, canonical)
 }
 
 // OutboundMessage is one event owed to one subscription. Messages of one

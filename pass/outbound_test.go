@@ -261,3 +261,36 @@ func TestPassEventData(t *testing.T) {
 		}
 	}
 }
+
+// TestEventName: a subscription's event names are read in walletpass's
+// spelling and in the replaced product's (Pass:Created, any ASCII case),
+// kept in walletpass's; a family's wildcard takes that family's events
+// only; a name no event answers to is refused.
+func TestEventName(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]string{
+		"*": "*", "pass.created": "pass.created", "Pass:Created": "pass.created", "PASS:UPDATED": "pass.updated",
+		"pass:voided": "pass.voided", "Ticket.Scanned": "ticket.scanned", "Pass:Installed": "pass.installed",
+		"pass.uninstalled": "pass.uninstalled", "Pass:*": "pass.*", "ticket.*": "ticket.*",
+	} {
+		if got, ok := pass.EventName(name); !ok || got != want {
+			t.Errorf("EventName(%q) = %q, %v; want %q", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"", "pass", "pass.", ".created", "pass.eaten", "Customer:*", "Redirect:Redirected",
+		"pass.created.x", "Pass:Created:x", "pass:*:*", "*.*", ".*", "**", "pass..created", "pass created",
+		"TIC\u212aET.SCANNED", "pass." + strings.Repeat("c", pass.MaxEventName)} {
+		if got, ok := pass.EventName(name); ok {
+			t.Errorf("EventName(%q) = %q, accepted; want it refused", name, got)
+		}
+	}
+	sub := pass.Subscription{Events: []string{"pass.*"}}
+	for _, typ := range pass.OutboundEvents {
+		if got, want := sub.Wants(typ), strings.HasPrefix(typ, "pass."); got != want {
+			t.Errorf("pass.* wants %s: %v, want %v", typ, got, want)
+		}
+	}
+	if (pass.Subscription{Events: []string{"ticket.*"}}).Wants(pass.EventPassCreated) {
+		t.Error("ticket.* wants pass.created")
+	}
+}

@@ -223,7 +223,22 @@ func TestOutboundWebhooks(t *testing.T) {
 	if st, body := call("POST", "/api/demo/webhooks", writer, map[string]any{"endpoint": rcv.srv.URL, "events": []string{"pass.eaten"}}); st != 400 {
 		t.Errorf("an unknown event: %d %s", st, body)
 	}
-	st, body := call("POST", "/api/demo/webhooks", writer, sub)
+	if st, body := call("POST", "/api/demo/webhooks", writer, map[string]any{"endpoint": rcv.srv.URL, "events": []string{"Customer:*"}}); st != 400 ||
+		!strings.Contains(string(body), `unknown event \"Customer:*\"`) {
+		t.Errorf("an event walletpass does not make: %d %s", st, body)
+	}
+	// The replaced product's event names are read, and kept as walletpass
+	// writes them (a disabled subscription: it takes nothing below).
+	st, body := call("POST", "/api/demo/webhooks", writer, map[string]any{"endpoint": rcv.srv.URL + "/moved", "enabled": false,
+		"events": []string{"Pass:Created", "pass:UPDATED", "Pass:*", "pass.created"}})
+	var moved httpapi.SubscriptionView
+	if err := json.Unmarshal(body, &moved); err != nil || st != 201 || !slices.Equal(moved.Events, []string{"pass.*", "pass.created", "pass.updated"}) {
+		t.Errorf("create with the replaced product's event names: %d %s", st, body)
+	}
+	if st, body := call("DELETE", "/api/demo/webhooks/"+moved.ID, writer, nil); st != 204 {
+		t.Errorf("delete: %d %s", st, body)
+	}
+	st, body = call("POST", "/api/demo/webhooks", writer, sub)
 	var created httpapi.SubscriptionView
 	if err := json.Unmarshal(body, &created); err != nil || st != 201 || created.Secret == "" || !created.Enabled {
 		t.Fatalf("create: %d %s", st, body)
