@@ -91,8 +91,12 @@ type GoogleStore interface {
 	GoogleObject(ctx context.Context, tenant, serial string) (*GoogleObject, error)
 	// PutGoogleObject creates or replaces the record.
 	PutGoogleObject(ctx context.Context, o *GoogleObject) error
-	// PutGoogleObjects writes several records in one transaction.
-	PutGoogleObjects(ctx context.Context, os []*GoogleObject) error
+	// AdvanceGoogleObjects moves several records to their versions, in
+	// one transaction, where the store holds an earlier version: their
+	// version, what they show, their expiry and their time (an object
+	// whose own content did not change; its notifications stay as
+	// stored).
+	AdvanceGoogleObjects(ctx context.Context, os []*GoogleObject) error
 	// GoogleClass returns the record of a class, or an error wrapping
 	// ErrNotFound.
 	GoogleClass(ctx context.Context, tenant, classID string) (*GoogleClass, error)

@@ -77,15 +77,36 @@ func (s *DB) GoogleObject(ctx context.Context, tenant, serial string) (*pass.Goo
 	return &o, nil
 }
 
-// PutGoogleObject creates or replaces the record of a pass's object.
+// PutGoogleObject creates or replaces the record of a pass's object; a
+// record of a later version is kept (an overlapping sync that read an
+// older version of the pass).
 func (s *DB) PutGoogleObject(ctx context.Context, o *pass.GoogleObject) error {
-	return s.PutGoogleObjects(ctx, []*pass.GoogleObject{o})
+	var expires int64
+	if !o.ExpiresAt.IsZero() {
+		expires = o.ExpiresAt.UnixMilli()
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO google_objects (tenant, serial_number, `+googleObjectColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			ON CONFLICT (tenant, serial_number) DO UPDATE SET object_id = excluded.object_id, class_id = excluded.class_id,
+			version = excluded.version, state = excluded.state, shown = excluded.shown, notified = excluded.notified,
+			expires_at = excluded.expires_at, updated_at = excluded.updated_at, object_hash = excluded.object_hash
+			WHERE google_objects.version <= excluded.version`,
+			o.Tenant, o.Serial, o.ObjectID, o.ClassID, o.Version, o.State, o.Shown, encodeTimes(o.Notified), expires,
+			o.UpdatedAt.UnixMilli(), o.ObjectHash)
+		if err != nil {
+			return fmt.Errorf("storage: google object of %s: %w", o.Serial, err)
+		}
+		return nil
+	})
 }
 
-// PutGoogleObjects creates or replaces several records in one transaction;
-// a record of a later version than one's is kept (an overlapping sync
-// that read an older version of the pass).
-func (s *DB) PutGoogleObjects(ctx context.Context, os []*pass.GoogleObject) error {
+// AdvanceGoogleObjects moves records to their versions in one
+// transaction, where the store holds an earlier version: their version,
+// what they show, their expiry and their time. Their notifications are
+// left as stored (a sync may have counted one meanwhile), and so is a
+// record a sync moved as far already.
+func (s *DB) AdvanceGoogleObjects(ctx context.Context, os []*pass.GoogleObject) error {
 	if len(os) == 0 {
 		return nil
 	}
@@ -95,14 +116,9 @@ func (s *DB) PutGoogleObjects(ctx context.Context, os []*pass.GoogleObject) erro
 			if !o.ExpiresAt.IsZero() {
 				expires = o.ExpiresAt.UnixMilli()
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO google_objects (tenant, serial_number, `+googleObjectColumns+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-				ON CONFLICT (tenant, serial_number) DO UPDATE SET object_id = excluded.object_id, class_id = excluded.class_id,
-				version = excluded.version, state = excluded.state, shown = excluded.shown, notified = excluded.notified,
-				expires_at = excluded.expires_at, updated_at = excluded.updated_at, object_hash = excluded.object_hash
-				WHERE google_objects.version <= excluded.version`,
-				o.Tenant, o.Serial, o.ObjectID, o.ClassID, o.Version, o.State, o.Shown, encodeTimes(o.Notified), expires,
-				o.UpdatedAt.UnixMilli(), o.ObjectHash)
+			_, err := tx.ExecContext(ctx, `UPDATE google_objects SET version = $3, shown = $4, expires_at = $5, updated_at = $6
+				WHERE tenant = $1 AND serial_number = $2 AND version < $3`,
+				o.Tenant, o.Serial, o.Version, o.Shown, expires, o.UpdatedAt.UnixMilli())
 			if err != nil {
 				return fmt.Errorf("storage: google object of %s: %w", o.Serial, err)
 			}

@@ -553,6 +553,75 @@ func TestOverlappingSyncsResync(t *testing.T) {
 	}
 }
 
+// meetingRecords is a Google store whose first two GoogleObject calls
+// answer only once both have read: two syncs that read the record at the
+// same moment.
+type meetingRecords struct {
+	pass.GoogleStore
+	mu    sync.Mutex
+	reads int
+	met   chan struct{}
+}
+
+func (s *meetingRecords) GoogleObject(ctx context.Context, tenant, serial string) (*pass.GoogleObject, error) {
+	rec, err := s.GoogleStore.GoogleObject(ctx, tenant, serial)
+	s.mu.Lock()
+	s.reads++
+	n := s.reads
+	s.mu.Unlock()
+	if n == 2 {
+		close(s.met)
+	}
+	if n <= 2 {
+		select {
+		case <-s.met:
+		case <-time.After(10 * time.Second): // the fix serialises more than the reads: no deadlock either way
+		}
+	}
+	return rec, err
+}
+
+// TestConcurrentSyncsTellOnce: two syncs of a reseated pass that read its
+// record at the same moment (a buyer's save link beside the new version's
+// task: on one instance, or on two sharing the store's leases) tell the
+// holder of the new seat once, and the record counts that notification.
+func TestConcurrentSyncsTellOnce(t *testing.T) {
+	t.Parallel()
+	for _, instances := range []int{1, 2} {
+		t.Run(fmt.Sprint(instances, " instances"), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, nil)
+			ctx := context.Background()
+			p := b.saved(t, ticket(1))
+			p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = "15" })
+			meeting := &meetingRecords{GoogleStore: b.db, met: make(chan struct{})}
+			b.syncer.Store = meeting
+			syncers := []*google.Syncer{b.syncer, b.syncer}
+			if instances == 2 {
+				b.syncer.Leases = b.db
+				syncers[1] = b.another()
+			}
+			errs := make(chan error, 2)
+			for _, s := range syncers {
+				go func() { errs <- s.Sync(ctx, pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}, "overlap") }()
+			}
+			for range syncers {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			o := b.object(t, p)
+			if len(o.Messages) != 1 || ls(o.SeatInfo.Seat) != "15" {
+				t.Errorf("the object: seat %s, %d messages %+v; want seat 15, the new seat told once", ls(o.SeatInfo.Seat), len(o.Messages), o.Messages)
+			}
+			rec, err := b.db.GoogleObject(ctx, "demo", p.SerialNumber)
+			if err != nil || rec.Version != p.Version || len(rec.Notified) != len(o.Messages) {
+				t.Errorf("the record: %+v %v; want version %d, as many notifications as messages", rec, err, p.Version)
+			}
+		})
+	}
+}
+
 func TestRetriesAndConflicts(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)

@@ -72,13 +72,17 @@ type Syncer struct {
 	Clock pass.Clock
 
 	// classLocks are this syncer's locks of classes without Leases
-	// (holdClass).
-	classLocks [64]sync.Mutex
+	// (holdClass), objectLocks of objects (holdObject).
+	classLocks, objectLocks [64]sync.Mutex
 }
 
 // ClassLeaseTerm is the term of the lease a sync holds, renewed, while it
 // changes a class's record (Syncer.Leases).
 const ClassLeaseTerm = 30 * time.Second
+
+// ObjectLeaseTerm is the term of the lease a sync holds, renewed, while it
+// writes a pass's object and its record.
+const ObjectLeaseTerm = 30 * time.Second
 
 func (s *Syncer) now() time.Time { return s.Clock.Now() }
 
@@ -106,7 +110,7 @@ func (s *Syncer) tenant(id string) (*Tenant, error) { return s.Tenants.Get(id, "
 func (s *Syncer) Sync(ctx context.Context, ref pass.GoogleArgs, correlationID string) error {
 	force := false
 	for range maxResyncs {
-		sent, err := s.syncOnce(ctx, ref, correlationID, force)
+		sent, err := s.syncOnce(ctx, ref, correlationID, force, false)
 		if err != nil || sent == 0 {
 			return err
 		}
@@ -126,7 +130,14 @@ const maxResyncs = 3
 // syncOnce is one sync of the pass ref names; force writes the object even
 // when the record says Google has the pass's version. It returns the
 // version of the pass it wrote to Google, 0 when it wrote nothing.
-func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationID string, force bool) (int, error) {
+//
+// Once it finds something to write, it takes the object's turn
+// (holdObject) and starts again, held: two syncs of one pass would
+// otherwise both tell the holder what changed since the record they
+// read, twice, and each keep its own count of the notifications, the
+// later write losing the earlier one's. The one that waited reads the
+// record as the other left it.
+func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationID string, force, held bool) (int, error) {
 	tn, err := s.tenant(ref.Tenant)
 	if err != nil {
 		return 0, err
@@ -158,15 +169,24 @@ func (s *Syncer) syncOnce(ctx context.Context, ref pass.GoogleArgs, correlationI
 	// issuer's object, which this issuer cannot reach; the new one reaches
 	// a phone only through a save link.
 	onGoogle := rec.Version > 0 && rec.ObjectID == ObjectID(is.IssuerID, is.Tenant, p.SerialNumber)
-	if onGoogle && rec.Version == p.Version && rec.State == state && !force {
-		if is.ExpireAfterEvent && !rec.ExpiresAt.Equal(p.Ticket.Expiry()) {
-			// Written under an earlier rule (a season ticket's first
-			// event): its expiry is brought up to date, or the expiry job
-			// would queue it again and again.
-			rec.ExpiresAt = p.Ticket.Expiry()
-			return 0, s.Store.PutGoogleObject(ctx, rec)
-		}
+	upToDate := onGoogle && rec.Version == p.Version && rec.State == state && !force
+	if upToDate && (!is.ExpireAfterEvent || rec.ExpiresAt.Equal(p.Ticket.Expiry())) {
 		return 0, nil
+	}
+	if !held {
+		release, err := s.holdObject(ctx, ref.Tenant, ref.Serial)
+		if err != nil {
+			return 0, err
+		}
+		defer release()
+		return s.syncOnce(ctx, ref, correlationID, force, true)
+	}
+	if upToDate {
+		// Its expiry was written under an earlier rule (a season ticket's
+		// first event): it is brought up to date, or the expiry job would
+		// queue it again and again.
+		rec.ExpiresAt = p.Ticket.Expiry()
+		return 0, s.Store.PutGoogleObject(ctx, rec)
 	}
 	cl, err := s.ensureClass(ctx, tn, p, correlationID)
 	if err != nil {
@@ -458,7 +478,7 @@ func (s *Syncer) SyncPerformance(ctx context.Context, a pass.GooglePerformanceAr
 				return err
 			}
 		}
-		if err := s.Store.PutGoogleObjects(ctx, quiet); err != nil {
+		if err := s.Store.AdvanceGoogleObjects(ctx, quiet); err != nil {
 			return err
 		}
 		if len(rows) < page {
@@ -704,6 +724,19 @@ func (s *Syncer) holdClass(ctx context.Context, tenant, classID string) (release
 	h := fnv.New32a()
 	h.Write([]byte(tenant + "\x00" + classID))
 	mu := &s.classLocks[h.Sum32()%uint32(len(s.classLocks))]
+	mu.Lock()
+	return mu.Unlock, nil
+}
+
+// holdObject takes the turn of a pass's object, as holdClass a class's
+// (ObjectLeaseTerm), and returns its release.
+func (s *Syncer) holdObject(ctx context.Context, tenant, serial string) (release func(), err error) {
+	if s.Leases != nil {
+		return pass.HoldLease(ctx, s.Leases, s.Clock, "google-object/"+tenant+"/"+serial, ObjectLeaseTerm)
+	}
+	h := fnv.New32a()
+	h.Write([]byte(tenant + "\x00" + serial))
+	mu := &s.objectLocks[h.Sum32()%uint32(len(s.objectLocks))]
 	mu.Lock()
 	return mu.Unlock, nil
 }
