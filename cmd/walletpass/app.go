@@ -490,7 +490,7 @@ func (a *App) buildServices() {
 	if every := time.Duration(w.ReconcileEvery); every >= 0 {
 		jobs = append(jobs, workers.Job{Name: "reconcile", Every: cmp.Or(every, 15*time.Minute), Run: a.Reconciler.Run})
 	}
-	installStatus := &pass.InstallStatus{Store: db, SecuTix: a.SecuTix, Keys: map[string]string{}}
+	installStatus := &pass.InstallStatus{Store: db, SecuTix: a.SecuTix, Keys: map[string]string{}, Queue: db}
 	for _, t := range cfg.Tenants {
 		installStatus.Keys[t.ID] = t.SecuTix.InstallStatusKey
 	}
