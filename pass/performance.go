@@ -3,6 +3,7 @@ package pass
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -287,9 +288,20 @@ const maxPushSerials = 1000
 
 func (PushPerformanceArgs) Kind() string         { return TaskPushPerformance }
 func (a PushPerformanceArgs) TaskTenant() string { return a.Tenant }
+
+// DedupKey: a batch's task is keyed by its serial numbers, in any order:
+// it merges only into a task of the same passes (a merge keeps the
+// pending task's serials), never into another batch's that shares its
+// first pass and its length (two changes' batches gather the passes as
+// they are signed, in varying order).
 func (a PushPerformanceArgs) DedupKey() string {
-	if len(a.Serials) > 0 { // a batch: its own task
-		return fmt.Sprintf("push-performance:%s:%d:%s:%d", a.Tenant, a.PerformanceID, a.Serials[0], len(a.Serials))
+	if len(a.Serials) > 0 {
+		h := sha256.New()
+		for _, s := range slices.Sorted(slices.Values(a.Serials)) {
+			h.Write([]byte(s))
+			h.Write([]byte{0})
+		}
+		return fmt.Sprintf("push-performance:%s:%d:%x", a.Tenant, a.PerformanceID, h.Sum(nil)[:16])
 	}
 	return fmt.Sprintf("push-performance:%s:%d", a.Tenant, a.PerformanceID)
 }

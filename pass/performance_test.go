@@ -423,3 +423,27 @@ func TestRestyledPerformanceIsNoNews(t *testing.T) {
 		t.Errorf("follow-ups: %v, want the phones pushed and no app notice", kinds)
 	}
 }
+
+// TestPushBatchKey: a batch's push task merges into another only when
+// both name the same passes; two changes' batches that share their first
+// pass and their length keep their own tasks (a merge keeps the pending
+// task's serials, and the other batch's passes would not be pushed).
+func TestPushBatchKey(t *testing.T) {
+	t.Parallel()
+	key := func(serials ...string) string {
+		return pass.PushPerformanceArgs{Tenant: "demo", PerformanceID: 7, Serials: serials}.DedupKey()
+	}
+	if key("a", "b") == key("a", "c") {
+		t.Error("batches [a b] and [a c] share their push task's key")
+	}
+	if key("a", "b") != key("b", "a") {
+		t.Error("one batch's passes in another order make another key")
+	}
+	if key("ab", "c") == key("a", "bc") {
+		t.Error("[ab c] and [a bc] share a key")
+	}
+	whole := pass.PushPerformanceArgs{Tenant: "demo", PerformanceID: 7}.DedupKey()
+	if whole == key("a") || whole == (pass.PushPerformanceArgs{Tenant: "demo", PerformanceID: 8}).DedupKey() {
+		t.Error("the whole performance's key is a batch's or another performance's")
+	}
+}
