@@ -198,6 +198,10 @@ type SecuTix struct {
 	// them) or milliseconds (as SecuTix's API document words it), for an
 	// institution that refuses the seconds.
 	JWTTimes string `yaml:"jwtTimes"`
+	// AuthPath is the token exchange's path in token mode (default
+	// /tnai/backend-apis/v1/auth; SecuTix's public clients are seen
+	// calling /tnco/backend-apis/v1/auth too).
+	AuthPath string `yaml:"authPath"`
 	// Institution is the institution code (the JWT's sub); default: the
 	// one the operator login names (CMOSA_WALLET → CMOSA).
 	Institution string `yaml:"institution"`
@@ -657,6 +661,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		set(&t.App.FCMCredentialsFile, EnvName(t.ID, "FCM_CREDENTIALS_FILE"))
 		set(&t.SecuTix.BaseURL, EnvName(t.ID, "SECUTIX_BASE_URL"))
 		set(&t.SecuTix.Auth, EnvName(t.ID, "SECUTIX_AUTH"))
+		set(&t.SecuTix.AuthPath, EnvName(t.ID, "SECUTIX_AUTH_PATH"))
 		set(&t.SecuTix.Institution, EnvName(t.ID, "SECUTIX_INSTITUTION"))
 		set(&t.SecuTix.Operator, EnvName(t.ID, "SECUTIX_OPERATOR"))
 		set(&t.SecuTix.Partner, EnvName(t.ID, "SECUTIX_PARTNER"))
@@ -789,6 +794,9 @@ func (c *Config) Tenant(id string) (Tenant, bool) {
 // enumWord is the shape of SecuTix's enumeration values (EXTENDED,
 // NOT_CANCELLED).
 var enumWord = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+// urlPath is a URL path of plain segments, none of them . or ..
+var urlPath = regexp.MustCompile(`^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$`)
 
 var (
 	tenantIDRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -990,6 +998,9 @@ func (c *Config) Validate() error {
 		case "", "seconds", "milliseconds":
 		default:
 			add("%s: secutix.jwtTimes %q is not seconds or milliseconds", where, sx.JWTTimes)
+		}
+		if sx.AuthPath != "" && !urlPath.MatchString(sx.AuthPath) {
+			add("%s: secutix.authPath %q is not a path such as /tnco/backend-apis/v1/auth (letters, digits, - _ . / only; no query)", where, sx.AuthPath)
 		}
 		if sx.MaxResponseMiB < 0 || sx.MaxResponseMiB > 1024 || sx.CatalogMaxResponseMiB < 0 || sx.CatalogMaxResponseMiB > 1024 {
 			add("%s: secutix.maxResponseMiB and catalogMaxResponseMiB are from 1 to 1024 (0: the default)", where)

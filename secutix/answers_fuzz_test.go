@@ -847,6 +847,23 @@ func FuzzAuthAnswer(f *testing.F) {
 		case rawKind(tv) != 0 && rawKind(tv) != 'n':
 			r = readFails // not a string
 		}
+		if r != readFails && token == "" {
+			// Else the token under data, when data is an object whose
+			// token is a string (data of another form is left alone).
+			dv, _, exact := o.typed("data")
+			if !exact {
+				return err
+			}
+			if data, ok := readObject(dv); ok && rawKind(dv) == '{' {
+				tv, _, exact := data.typed("token")
+				if !exact {
+					return err
+				}
+				if rawKind(tv) == '"' {
+					json.Unmarshal(tv, &token)
+				}
+			}
+		}
 		switch want := pass.KindUnavailable; {
 		case r == readFails:
 			if pass.KindOf(err) != want {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +36,14 @@ const (
 	MethodGetLastSetupUpdate              = "getLastSetupUpdate"
 )
 
-const authPath = "/tnai/backend-apis/v1/auth"
+// DefaultAuthPath is the token exchange's path (Config.AuthPath) that
+// SecuTix's public clients call most; one is seen calling it under the
+// tnco module instead.
+const DefaultAuthPath = "/tnai/backend-apis/v1/auth"
+
+// authPath is a path Config.AuthPath may be: plain segments, none of
+// them . or ..
+var authPath = regexp.MustCompile(`^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$`)
 
 // ErrResponseTooLarge is wrapped by the error returned when a SecuTix
 // response is larger than Config.MaxResponseBytes.
@@ -722,7 +730,7 @@ func (c *Client) authenticate(ctx context.Context) (string, error) {
 		return "", withPrefix(prefix, err)
 	}
 	start := time.Now()
-	resp, err := c.send(ctx, c.cfg.BaseURL+authPath, payload, "", "auth")
+	resp, err := c.send(ctx, c.cfg.BaseURL+c.cfg.AuthPath, payload, "", "auth")
 	c.observe(MethodAuth, resp, err, start)
 	if err != nil {
 		return "", withPrefix(prefix, err)
@@ -736,12 +744,24 @@ func (c *Client) authenticate(ctx context.Context) (string, error) {
 	case resp.status < 200 || resp.status > 299:
 		return "", pass.Errorf(pass.KindUnavailable, "%s: SecuTix answered HTTP %d", prefix, resp.status)
 	}
+	// The token is at the top (as the clients of the tnai exchange read
+	// it) or, when not, under data (as one of the tnco exchange reads it;
+	// a data of another form is not the token's).
 	var res struct {
 		envelope
-		Token string `json:"token"`
+		Token string          `json:"token"`
+		Data  json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(resp.body, &res); err != nil {
 		return "", malformed(MethodAuth, err)
+	}
+	if res.Token == "" && len(res.Data) > 0 {
+		var data struct {
+			Token string `json:"token"`
+		}
+		if json.Unmarshal(res.Data, &data) == nil {
+			res.Token = data.Token
+		}
 	}
 	if res.Token == "" {
 		if code := strings.ToLower(res.StatusCode.String()); code != "" && code != "success" {

@@ -202,6 +202,50 @@ func TestReauthenticatesOnceOn401(t *testing.T) {
 	}
 }
 
+// TestTokenExchangeElsewhere: secutix.authPath points the token exchange
+// at another module's path, whose answer carries the token under data; a
+// path that is not plain segments is refused.
+func TestTokenExchangeElsewhere(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/tnco/backend-apis/v1/auth":
+			w.Write([]byte(`{"data":{"token":"nested-token"}}`))
+		case strings.HasSuffix(r.URL.Path, "/auth"):
+			w.WriteHeader(http.StatusNotFound)
+		default:
+			w.Write([]byte(`{"statusCode":"success"}`))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	cfg := secutix.Config{Tenant: tenant, BaseURL: srv.URL, Operator: operator, Partner: partner, Secret: secret,
+		HTTPClient: srv.Client(), Auth: secutix.AuthToken, AuthPath: "/tnco/backend-apis/v1/auth"}
+	cl, err := secutix.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.SetExternalReference(t.Context(), tenant, 10000702652, "WALLET", "APPLE"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0] != "/tnco/backend-apis/v1/auth " || !strings.HasSuffix(seen[1], " Bearer nested-token") {
+		t.Errorf("requests %q; want the exchange at the configured path, then the call with its token", seen)
+	}
+	for _, bad := range []string{"tnco/v1/auth", "/tnco/../auth", "/tnco/v1/auth?x=1", "/", "/tnco//auth", "/a b"} {
+		cfg.AuthPath = bad
+		if _, err := secutix.New(cfg); err == nil || !strings.Contains(err.Error(), "AuthPath") {
+			t.Errorf("AuthPath %q: %v, want it refused", bad, err)
+		}
+	}
+}
+
 func TestBadCredentials(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil, func(c *secutix.Config) { c.Secret = "wrong-secret-value"; c.Auth = secutix.AuthToken })

@@ -69,6 +69,9 @@ type Config struct {
 	BaseURL string
 	// Auth is AuthJWT (the default) or AuthToken.
 	Auth string
+	// AuthPath is the token exchange's path (AuthToken), under BaseURL;
+	// default DefaultAuthPath.
+	AuthPath string
 	// JWTMillis writes a forged JWT's iat and exp in milliseconds since
 	// the epoch, as SecuTix's API document says, instead of RFC 7519's
 	// seconds (the default), which the document's own example token and
@@ -200,6 +203,11 @@ func (c Config) withDefaults() (Config, error) {
 	case AuthJWT, AuthToken:
 	default:
 		probs = append(probs, "Auth must be jwt or token")
+	}
+	if c.AuthPath == "" {
+		c.AuthPath = DefaultAuthPath
+	} else if !authPath.MatchString(c.AuthPath) {
+		probs = append(probs, "AuthPath must be a path of plain segments, such as "+DefaultAuthPath)
 	}
 	if c.Institution == "" {
 		c.Institution = InstitutionOf(c.Operator)

@@ -317,7 +317,7 @@ type quotaSetting struct {
 func secutixConfig(t config.Tenant, base, inst string) secutix.Config {
 	sx := t.SecuTix
 	return secutix.Config{
-		Tenant: t.ID, BaseURL: base, Auth: sx.Auth, JWTMillis: sx.JWTTimes == "milliseconds", Institution: inst,
+		Tenant: t.ID, BaseURL: base, Auth: sx.Auth, AuthPath: sx.AuthPath, JWTMillis: sx.JWTTimes == "milliseconds", Institution: inst,
 		Operator: sx.Operator, Partner: sx.Partner, Secret: sx.Secret,
 		RequestsPerMinute: sx.RequestsPerMinute, DefaultEventKind: pass.EventKind(sx.EventKind), Locale: sx.Locale,
 		Symbology: pass.Symbology(sx.Symbology),
