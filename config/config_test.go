@@ -187,7 +187,7 @@ tenants:
     templateVariable: "WALLET=x"
     holderDataDays: -1
     apple: {teamId: ABCDE12345, passTypeId: pass.com.example.ok, p12File: a.p12, sharingProhibited: sometimes}
-    secutix: {catalogInterval: "off", jwtTimes: minutes, catalogScope: extended, contactDetails: [GENERAL, "x y"], catalogMaxResponseMiB: 4096}
+    secutix: {catalogInterval: "off", jwtTimes: minutes, authPath: "/tnco/../auth", catalogScope: extended, contactDetails: [GENERAL, "x y"], catalogMaxResponseMiB: 4096}
     templateRules:
       - {productCode: GALA}
       - {template: vip, productCode: GALA, eventId: 7}
@@ -214,6 +214,7 @@ tenants:
 		`tenant "rules": apple.sharingProhibited "sometimes" must be never, named or always`,
 		`tenant "rules": secutix.catalogInterval must not be negative`,
 		`tenant "rules": secutix.jwtTimes "minutes" is not seconds or milliseconds`,
+		`tenant "rules": secutix.authPath "/tnco/../auth" is not a path such as /tnco/backend-apis/v1/auth`,
 		`tenant "rules": secutix.catalogScope "extended" is not none or an upper-case SecuTix word such as EXTENDED`,
 		`tenant "rules": secutix.contactDetails: "x y" is not an upper-case SecuTix word`,
 		`tenant "rules": secutix.maxResponseMiB and catalogMaxResponseMiB are from 1 to 1024 (0: the default)`,
