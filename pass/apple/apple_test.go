@@ -610,6 +610,30 @@ func TestSeasonTicketListsItsEvents(t *testing.T) {
 	if len(up) != 3 {
 		t.Fatalf("upcomingPassInformation: %v", pj["upcomingPassInformation"])
 	}
+	// Every field of the pass, wherever it is, has a key of its own.
+	keys := map[string]int{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if k, ok := v["key"].(string); ok && v["value"] != nil {
+				keys[k]++
+			}
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(pj)
+	for k, n := range keys {
+		if n > 1 {
+			t.Errorf("%d fields have the key %q", n, k)
+		}
+	}
 	for i, e := range up {
 		m := e.(map[string]any)
 		date := m["dateInformation"].(map[string]any)

@@ -512,7 +512,11 @@ func writeUpcoming(w *bytes.Buffer, t *pass.Ticket, now time.Time) {
 			w.WriteString(`,"venueName":`)
 			writeJSONString(w, venue)
 		}
-		w.WriteString(`},"backFields":[{"key":"upcoming-date","label":"Date","value":`)
+		// Each entry's field has a key of its own (upcoming-date-<id>):
+		// checkUpcoming says why.
+		w.WriteString(`},"backFields":[{"key":`)
+		writeJSONString(w, "upcoming-date-"+u.ID)
+		w.WriteString(`,"label":"Date","value":`)
 		writeJSONString(w, formatDate(u.Start))
 		w.WriteString(`,"dateStyle":"PKDateStyleFull","timeStyle":"PKDateStyleShort","ignoresTimeZone":true}]}`)
 	}

@@ -200,12 +200,22 @@ func TestValidatePassJSON(t *testing.T) {
 			m["relevantDates"] = []any{map[string]any{"startDate": "2027-03-14T19:00+01:00"}}
 		}), files: files, want: "relevantDates[0] must have both startDate and endDate"},
 		{name: "upcoming events", data: mutate(func(m map[string]any) {
+			m["upcomingPassInformation"] = []any{
+				map[string]any{"type": "event", "identifier": "m1", "name": "Round 1", "backFields": []any{map[string]any{"key": "info-1", "label": "Info", "value": "Gate 3"}}},
+				map[string]any{"type": "event", "identifier": "m2", "name": "Round 2", "backFields": []any{map[string]any{"key": "info-2", "label": "Info", "value": "Gate 3"}}},
+			}
+		}), files: files},
+		{name: "upcoming events' fields of one key", data: mutate(func(m map[string]any) {
 			bf := []any{map[string]any{"key": "info", "label": "Info", "value": "Gate 3"}}
 			m["upcomingPassInformation"] = []any{
 				map[string]any{"type": "event", "identifier": "m1", "name": "Round 1", "backFields": bf},
 				map[string]any{"type": "event", "identifier": "m2", "name": "Round 2", "backFields": bf},
 			}
-		}), files: files},
+		}), files: files, want: `upcomingPassInformation[1].backFields[0]: duplicate field key "info" (also at upcomingPassInformation[0].backFields[0])`},
+		{name: "an upcoming event's field of the pass's key", data: mutate(func(m map[string]any) {
+			m["upcomingPassInformation"] = []any{map[string]any{"type": "event", "identifier": "m1", "name": "Round 1",
+				"backFields": []any{map[string]any{"key": "event", "label": "Info", "value": "Gate 3"}}}}
+		}), files: files, want: `upcomingPassInformation[0].backFields[0]: duplicate field key "event" (also at eventTicket.primaryFields[0])`},
 		{name: "upcoming event without type", data: mutate(func(m map[string]any) {
 			m["upcomingPassInformation"] = []any{map[string]any{"identifier": "m1", "name": "Round 1", "backFields": []any{map[string]any{"key": "i"}}}}
 		}), files: files, want: `upcomingPassInformation[0].type must be "event"`},

@@ -106,9 +106,6 @@ func ValidatePassJSON(data []byte, files map[string]bool, allowHTTP bool) error 
 			}
 		}
 	}
-	if up, ok := p["upcomingPassInformation"]; ok {
-		checkUpcoming(add, up)
-	}
 	for _, k := range colourKeys {
 		if v, ok := p[k]; ok {
 			s, _ := v.(string)
@@ -143,8 +140,8 @@ func ValidatePassJSON(data []byte, files map[string]bool, allowHTTP bool) error 
 			add("barcodes has only iOS 27 formats: iOS 26 and older would show no barcode (list a QR, PDF417, Aztec or Code 128 fallback)")
 		}
 	}
+	seen := map[string]string{} // field key → where it is
 	if et, ok := p["eventTicket"].(map[string]any); ok {
-		seen := map[string]string{}
 		for _, arr := range fieldArrays {
 			v, ok := et[arr]
 			if !ok {
@@ -196,6 +193,9 @@ func ValidatePassJSON(data []byte, files map[string]bool, allowHTTP bool) error 
 				}
 			}
 		}
+	}
+	if up, ok := p["upcomingPassInformation"]; ok {
+		checkUpcoming(add, up, seen)
 	}
 	if !files["icon.png"] {
 		add("icon.png is missing from the pass")
@@ -278,13 +278,18 @@ func checkPoster(add func(string, ...any), p map[string]any, files map[string]bo
 // checkUpcoming checks iOS 26's upcoming events: a list of objects, each
 // of type "event" with a unique identifier and a name, and the back fields
 // without which Wallet shows no upcoming events view.
-func checkUpcoming(add func(format string, args ...any), up any) {
+//
+// Their back fields' keys are unique across the pass, seen's (the
+// eventTicket's fields) included: Wallet refuses a pass in which two
+// fields share a key, even in different lists; whether it counts the
+// upcoming events' fields too is not on record, so they are kept apart.
+func checkUpcoming(add func(format string, args ...any), up any, seen map[string]string) {
 	list, ok := up.([]any)
 	if !ok {
 		add("upcomingPassInformation must be a list")
 		return
 	}
-	seen := map[string]bool{}
+	ids := map[string]bool{}
 	for i, e := range list {
 		m, _ := e.(map[string]any)
 		if m == nil {
@@ -298,15 +303,28 @@ func checkUpcoming(add func(format string, args ...any), up any) {
 		switch {
 		case id == "":
 			add("upcomingPassInformation[%d].identifier is required", i)
-		case seen[id]:
+		case ids[id]:
 			add("upcomingPassInformation[%d].identifier %q is not unique", i, id)
 		}
-		seen[id] = true
+		ids[id] = true
 		if name, _ := m["name"].(string); name == "" {
 			add("upcomingPassInformation[%d].name is required", i)
 		}
-		if bf, _ := m["backFields"].([]any); len(bf) == 0 {
+		bf, _ := m["backFields"].([]any)
+		if len(bf) == 0 {
 			add("upcomingPassInformation[%d].backFields must not be empty", i)
+		}
+		for j, e := range bf {
+			fp := fmt.Sprintf("upcomingPassInformation[%d].backFields[%d]", i, j)
+			f, _ := e.(map[string]any)
+			key, _ := f["key"].(string)
+			if key == "" {
+				add("%s.key is required", fp)
+			} else if first, dup := seen[key]; dup {
+				add("%s: duplicate field key %q (also at %s)", fp, key, first)
+			} else {
+				seen[key] = fp
+			}
 		}
 	}
 }
