@@ -244,7 +244,7 @@ func TestCLIErrors(t *testing.T) {
 		{name: "links without secret", args: []string{"orders", "links"}, code: 2, want: "give -secret"},
 		{name: "links unknown order", args: []string{"orders", "links", "-secret", "nosuchsecret"}, code: 1, want: "has no passes for that order secret"},
 		{name: "unwritable output", args: []string{"pass", "build", "-ticket", good, "-o", unwritable}, code: 1, want: "cannot write " + unwritable + ": no such file or directory"},
-		{name: "orders unknown", args: []string{"orders", "list"}, code: 2, want: "expected timeline or links"},
+		{name: "orders unknown", args: []string{"orders", "list"}, code: 2, want: "expected timeline, links or sync"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -274,7 +274,7 @@ func TestHelpExitsZero(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t.TempDir(), nil)
 	commands := [][]string{{"serve"}, {"pass", "build"}, {"pass", "sample"}, {"certs", "dev"}, {"certs", "check"}, {"certs", "apple-wwdr"},
-		{"migrate"}, {"tasks", "list"}, {"tasks", "retry"}, {"orders", "timeline"}, {"orders", "links"},
+		{"migrate"}, {"tasks", "list"}, {"tasks", "retry"}, {"orders", "timeline"}, {"orders", "links"}, {"orders", "sync"},
 		{"google", "counts"}, {"passes", "export"}, {"holders", "erase"}, {"performances", "sync"}, {"webhooks", "deliveries"}, {"webhooks", "replay"}, {"token"}, {"apikey", "create"}, {"apikey", "list"}, {"apikey", "revoke"},
 		{"sandbox", "secutix"}, {"secutix", "probe"}, {"version"}}
 	for _, cmd := range commands {

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 
+	fakesecutix "walletpass/fake/secutix"
 	"walletpass/pass"
 )
 
@@ -69,5 +73,40 @@ func TestReconcileFindsMissedChanges(t *testing.T) {
 	}
 	if p := byMovement(s.passes(o.Secret), o.Tickets[1].MovementID, 0); p.Status != pass.StatusVoided {
 		t.Errorf("the operator's void after reconciliation: %s", p.Status)
+	}
+}
+
+// TestOrdersSyncCommand: a holder's name corrected in SecuTix without a
+// webhook (as V1 and V2 send none for a change that closes no order) is
+// not a state the reconciliation compares; `walletpass orders sync` brings
+// it to the pass.
+func TestOrdersSyncCommand(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, "")
+	o := s.createOrder(map[string]any{"count": 1})
+	s.waitPasses(o.Secret, "the pass", func(ps []pass.Pass) bool { return len(pass.ValidPerTicket(ps)) == 1 })
+	s.idle()
+	s.app.Sandbox.SetWebhookURL("")
+	if _, err := s.app.Sandbox.Modify(o.FileID, o.Tickets[0].TicketID, fakesecutix.Change{
+		Holder: &fakesecutix.Holder{FirstName: "Ada", LastName: "Lovelace"}}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := s.app.Reconciler.RunReport(t.Context()); err != nil || rep.Syncs != 0 {
+		t.Errorf("reconciliation: %+v %v; want no sync (the states agree)", rep, err)
+	}
+	var out, errOut syncBuffer
+	err := Run(t.Context(), []string{"orders", "sync", "-file", strconv.FormatInt(o.FileID, 10)}, &out, &errOut, testEnv(s.dataDir, nil))
+	if err != nil || !strings.Contains(out.String(), fmt.Sprintf("queued a sync of file %d", o.FileID)) {
+		t.Fatalf("orders sync: %v %s %s", err, out.String(), errOut.String())
+	}
+	s.waitPasses(o.Secret, "the corrected name", func(ps []pass.Pass) bool {
+		vs := pass.ValidPerTicket(ps)
+		return len(vs) == 1 && vs[0].Ticket.HolderName == "Ada Lovelace"
+	})
+	for _, args := range [][]string{{"orders", "sync"}, {"orders", "sync", "-file", "0"}, {"orders", "sync", "-file", "5", "-secret", "x"}} {
+		var out, errOut syncBuffer
+		if err := Run(t.Context(), args, &out, &errOut, testEnv(s.dataDir, nil)); exitCode(err) != 2 {
+			t.Errorf("%v: %v (exit %d), want a usage error", args, err, exitCode(err))
+		}
 	}
 }

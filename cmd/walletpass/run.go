@@ -30,6 +30,9 @@ Usage:
                                                   what happened to an order
   walletpass orders links -secret TOKEN [-tenant ID]
                                                   the order page and its signed links
+  walletpass orders sync (-secret TOKEN | -file ID) [-tenant ID]
+                                                  sync an order with SecuTix now (a change
+                                                  SecuTix sent no webhook of)
   walletpass passes export -o FILE [-format csv|json] [-tenant ID]
                                                   every pass with its authentication token and Google
                                                   object id: what another provider needs to take over

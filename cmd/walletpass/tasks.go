@@ -167,14 +167,18 @@ func cmdTasks(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	return errUsage{fmt.Sprintf("tasks: unknown command %q (list, retry)", args[0])}
 }
 
-// cmdOrders is `walletpass orders timeline -tenant T (-secret S | -file N)`
-// and `walletpass orders links -tenant T -secret S`.
+// cmdOrders is `walletpass orders timeline -tenant T (-secret S | -file N)`,
+// `walletpass orders links -tenant T -secret S` and `walletpass orders sync
+// -tenant T (-secret S | -file N)`.
 func cmdOrders(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) > 0 && args[0] == "links" {
 		return cmdOrderLinks(ctx, args[1:], stdout, getenv)
 	}
+	if len(args) > 0 && args[0] == "sync" {
+		return cmdOrderSync(ctx, args[1:], stdout, getenv)
+	}
 	if len(args) == 0 || args[0] != "timeline" {
-		return errUsage{"orders: expected timeline or links"}
+		return errUsage{"orders: expected timeline, links or sync"}
 	}
 	fs := newFlags("orders timeline", stdout)
 	cfgPath := configFlag(fs, getenv)
@@ -253,6 +257,42 @@ func oneLineString(s string, max int) string {
 		s = s[:max] + "…"
 	}
 	return s
+}
+
+// cmdOrderSync queues a sync of an order with SecuTix, as the console's
+// "Sync with SecuTix now" does: for a change SecuTix sent no webhook of
+// (one that closes no order, with its V1 or V2 webhooks) and the
+// reconciliation does not see (it compares the tickets' states only). The
+// running service does it.
+func cmdOrderSync(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := newFlags("orders sync", stdout)
+	cfgPath := configFlag(fs, getenv)
+	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
+	secret := fs.String("secret", "", "the order's secret `token`")
+	file := fs.Int64("file", 0, "the SecuTix file `id`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if (*secret == "") == (*file <= 0) {
+		return errUsage{"orders sync: give -secret or -file with a positive file id"}
+	}
+	t, db, err := tenantStore(ctx, *cfgPath, *tenant, getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	what := fmt.Sprintf("file %d", *file)
+	if *secret != "" {
+		what = "the order"
+	}
+	cid := "cli-" + pass.NewSerialNumber()[:12]
+	q, err := db.Enqueue(ctx, pass.TaskOf(pass.OrderRef{Tenant: t.ID, SecretToken: *secret, FileID: *file}, cid), time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "queued a sync of %s with SecuTix (task %s, %s); `walletpass orders timeline` shows its outcome under %s\n",
+		what, q.TaskID, q.How, cid)
+	return nil
 }
 
 // cmdOrderLinks prints an order's signed links (the Google Wallet save
