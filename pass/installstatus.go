@@ -9,12 +9,13 @@ import (
 // InstallStatusArgs ask to write where an order's passes are installed
 // to the order in SecuTix, after a change of one of them (Serial). Its
 // task finds the pass's order and hands the write to the order's own
-// task (OrderID), one for all its passes: a change while that one runs
+// task (OrderID, with Serial still: a previous release's instance runs it
+// by its pass), one for all its passes: a change while that one runs
 // makes it run again, so the last write is of the order as it is last,
 // never of an earlier look that waited longer for SecuTix's quota.
 type InstallStatusArgs struct {
 	Tenant  string `json:"tenant"`
-	Serial  string `json:"serial,omitempty"`
+	Serial  string `json:"serial"`
 	OrderID int64  `json:"orderId,omitempty"`
 }
 
@@ -30,8 +31,8 @@ func (a InstallStatusArgs) DedupKey() string {
 	return "install:" + a.Serial
 }
 func (a InstallStatusArgs) Validate() error {
-	if a.Tenant == "" || (a.Serial == "") == (a.OrderID <= 0) {
-		return Errorf(KindInvalid, "install status: a tenant and either a serial number or a positive order id are required")
+	if a.Tenant == "" || a.Serial == "" || a.OrderID < 0 {
+		return Errorf(KindInvalid, "install status: a tenant and a serial number are required (and an order id is positive)")
 	}
 	return nil
 }
@@ -83,7 +84,7 @@ func (s *InstallStatus) Work(ctx context.Context, a InstallStatusArgs, correlati
 			// list every pass of the tenant).
 			return nil
 		}
-		t := TaskOf(InstallStatusArgs{Tenant: a.Tenant, OrderID: p.OrderID}, correlationID)
+		t := TaskOf(InstallStatusArgs{Tenant: a.Tenant, Serial: a.Serial, OrderID: p.OrderID}, correlationID)
 		_, err = s.Queue.Enqueue(ctx, t, s.Clock.Now())
 		return err
 	}

@@ -67,7 +67,7 @@ func TestInstallStatusByOrder(t *testing.T) {
 		t.Fatalf("the passes' tasks wrote %d times and queued %+v; want nothing written, the order's task twice", w.writes, q.tasks)
 	}
 	var order pass.InstallStatusArgs
-	if err := json.Unmarshal(q.tasks[0].Payload, &order); err != nil || order.OrderID != 9 || order.Validate() != nil {
+	if err := json.Unmarshal(q.tasks[0].Payload, &order); err != nil || order.OrderID != 9 || order.Serial != "s2" || order.Validate() != nil {
 		t.Fatalf("the order's task: %s, %v", q.tasks[0].Payload, err)
 	}
 	if err := is.Work(context.Background(), order, ""); err != nil {
@@ -76,7 +76,7 @@ func TestInstallStatusByOrder(t *testing.T) {
 	if !slices.Equal(st.asked, []int64{9}) || w.last != "9 WALLET=GOOGLE" {
 		t.Errorf("the order's task listed orders %v and wrote %q; want order 9, GOOGLE", st.asked, w.last)
 	}
-	for _, a := range []pass.InstallStatusArgs{{Tenant: "demo"}, {Tenant: "demo", Serial: "s2", OrderID: 9}, {Serial: "s2"}, {Tenant: "demo", OrderID: -1}} {
+	for _, a := range []pass.InstallStatusArgs{{Tenant: "demo"}, {Tenant: "demo", OrderID: 9}, {Serial: "s2"}, {Tenant: "demo", Serial: "s2", OrderID: -1}} {
 		if a.Validate() == nil {
 			t.Errorf("%+v is valid", a)
 		}
