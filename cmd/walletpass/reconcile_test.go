@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,8 +97,15 @@ func TestOrdersSyncCommand(t *testing.T) {
 	}
 	var out, errOut syncBuffer
 	err := Run(t.Context(), []string{"orders", "sync", "-file", strconv.FormatInt(o.FileID, 10)}, &out, &errOut, testEnv(s.dataDir, nil))
-	if err != nil || !strings.Contains(out.String(), fmt.Sprintf("queued a sync of file %d", o.FileID)) {
+	if err != nil || !strings.Contains(out.String(), fmt.Sprintf("queued a sync of file %d with", o.FileID)) {
 		t.Fatalf("orders sync: %v %s %s", err, out.String(), errOut.String())
+	}
+	// Keyed as the order's webhooks key theirs, so that it merges with one
+	// still waiting.
+	if m := regexp.MustCompile(`\(task (\S+), `).FindStringSubmatch(out.String()); m == nil {
+		t.Errorf("no task id in %q", out.String())
+	} else if task, err := s.db.GetTask(t.Context(), m[1]); err != nil || task.DedupKey != (pass.OrderRef{Tenant: "demo", SecretToken: o.Secret}).DedupKey() {
+		t.Errorf("the queued task: %+v %v; want it keyed by the order's secret", task, err)
 	}
 	s.waitPasses(o.Secret, "the corrected name", func(ps []pass.Pass) bool {
 		vs := pass.ValidPerTicket(ps)

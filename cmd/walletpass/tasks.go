@@ -263,7 +263,10 @@ func oneLineString(s string, max int) string {
 // "Sync with SecuTix now" does: for a change SecuTix sent no webhook of
 // (one that closes no order, with its V1 or V2 webhooks) and the
 // reconciliation does not see (it compares the tickets' states only). The
-// running service does it.
+// running service does it. An order with passes is synced by its secret,
+// as its webhooks are, so that the sync merges with one of theirs still
+// waiting; one without (its webhooks were lost) is asked of SecuTix as
+// given.
 func cmdOrderSync(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	fs := newFlags("orders sync", stdout)
 	cfgPath := configFlag(fs, getenv)
@@ -281,12 +284,32 @@ func cmdOrderSync(ctx context.Context, args []string, stdout io.Writer, getenv f
 		return err
 	}
 	defer db.Close()
+	ref := pass.OrderRef{Tenant: t.ID, SecretToken: *secret, FileID: *file}
+	var known []pass.Pass
+	if *secret != "" {
+		known, err = db.PassesByOrder(ctx, t.ID, *secret)
+	} else {
+		var ls []pass.PassListing
+		ls, _, err = db.ListPasses(ctx, pass.PassQuery{Tenant: t.ID, FileID: *file, Limit: 1})
+		for _, l := range ls {
+			known = append(known, l.Pass)
+		}
+	}
+	if err != nil {
+		return err
+	}
 	what := fmt.Sprintf("file %d", *file)
 	if *secret != "" {
 		what = "the order"
 	}
+	if len(known) > 0 {
+		ref.SecretToken, ref.FileID = known[0].SecretToken, known[0].FileID
+		what = fmt.Sprintf("file %d", ref.FileID)
+	} else {
+		what += ", of which walletpass has no pass yet (a mistyped one fails in SecuTix: `walletpass tasks list -state dead`),"
+	}
 	cid := "cli-" + pass.NewSerialNumber()[:12]
-	q, err := db.Enqueue(ctx, pass.TaskOf(pass.OrderRef{Tenant: t.ID, SecretToken: *secret, FileID: *file}, cid), time.Now())
+	q, err := db.Enqueue(ctx, pass.TaskOf(ref, cid), time.Now())
 	if err != nil {
 		return err
 	}
