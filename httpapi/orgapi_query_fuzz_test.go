@@ -1000,7 +1000,24 @@ func FuzzPassesQuery(f *testing.F) {
 func blankBody(body string) bool { return strings.TrimSpace(body) == "" }
 
 // The events a subscription may name (README and the API document).
-var documentedEvents = []string{"pass.created", "pass.updated", "pass.voided", "ticket.scanned", "pass.installed", "pass.uninstalled", "*"}
+var documentedEvents = []string{"pass.created", "pass.updated", "pass.voided", "ticket.scanned", "pass.installed", "pass.uninstalled",
+	"pass.*", "ticket.*", "*"}
+
+// documentedEvent reads an event name by the README's rules: one of
+// documentedEvents, or one of them as the replaced product writes it (a
+// colon for the dot, in any ASCII case). It returns the name as stored.
+func documentedEvent(name string) (string, bool) {
+	for _, r := range name {
+		if r > unicode.MaxASCII {
+			return "", false
+		}
+	}
+	n := strings.ToLower(strings.Replace(name, ":", ".", 1))
+	if name == "*" || n != "*" && slices.Contains(documentedEvents, n) {
+		return n, true
+	}
+	return "", false
+}
 
 // patchOracle applies a PATCH body to sub by the documented rules: one
 // JSON value, an object of endpoint (https, by the fixture's check),
@@ -1032,12 +1049,14 @@ func patchOracle(sub pass.Subscription, body string) (pass.Subscription, bool) {
 		if len(*b.Events) < 1 || len(*b.Events) > 20 {
 			return sub, false
 		}
+		sub.Events = nil
 		for _, e := range *b.Events {
-			if !slices.Contains(documentedEvents, e) {
+			n, ok := documentedEvent(e)
+			if !ok {
 				return sub, false
 			}
+			sub.Events = append(sub.Events, n)
 		}
-		sub.Events = *b.Events
 	}
 	if b.Enabled != nil {
 		sub.Enabled = *b.Enabled
@@ -1191,7 +1210,8 @@ func FuzzSubscriptionChanges(f *testing.F) {
 		{`{"previousSecretValidFor":"60"}`, 400, 400}, {`{"previousSecretValidFor":60,"x":1}`, 400, 400},
 		{`{"endpoint":"https://crm.example.com/h","events":["pass.voided","*","*"],"enabled":false,"description":"CRM"}`, 200, 400},
 		{`{"endpoint":"http://crm.example.com/h"}`, 400, 400}, {`{"events":[]}`, 400, 400}, {`{"events":["pass.deleted"]}`, 400, 400},
-		{`{"events":null,"enabled":null}`, 200, 400}, {`{"enabled":"yes"}`, 400, 400}, {`{"secret":"whsec_mine"}`, 400, 400},
+		{`{"events":null,"enabled":null}`, 200, 400}, {`{"events":["Pass:Created","pass:UPDATED","Pass:*","TICKET.*"]}`, 200, 400},
+		{`{"events":["Customer:*"]}`, 400, 400}, {`{"events":["pass.created.x"]}`, 400, 400}, {`{"events":["TIC\u212aET.SCANNED"]}`, 400, 400}, {`{"enabled":"yes"}`, 400, 400}, {`{"secret":"whsec_mine"}`, 400, 400},
 		{`{"description":"` + strings.Repeat("a", 500) + `"}`, 200, 400}, {`{"description":"` + strings.Repeat("a", 501) + `"}`, 400, 400},
 		{`{"enabled":true} {"enabled":false}`, 400, 400}, {`[]`, 400, 400}, {"\x00", 400, 400},
 		{`{"enabled":false}}`, 400, 400}, {`{"previousSecretValidFor":0}]x`, 400, 400}, {`null}`, 400, 400},
