@@ -6,8 +6,9 @@
 // bearer token: by default (Config.Auth "jwt") an HS256 JWT forged for the
 // request as SecuTix documents (sub the institution, aud the operator, iss
 // the partner, signed with the operator's secret, exp = iat + 30 s); in
-// "token" mode the token of POST /tnai/backend-apis/v1/auth, kept until a
-// 401. A 401 is retried once with a new token. The calls are POST
+// "token" mode the token of POST /tnai/backend-apis/v1/auth (or
+// Config.AuthPath; its token at the top or under data), kept until a 401
+// or 403. A 401 or 403 is retried once with a new token. The calls are POST
 // .../externalOrderService/v1_33/{getFileDetails,
 // getFileDetailsFromOrderSecretId, getOrderDetails}. Every answer carries
 // an envelope {statusCode, statusDetail, statusMessage, requestId}:
@@ -16,9 +17,12 @@
 //   - "in_progress" is retried after Config.InProgressDelay (10 s), resending
 //     the requestId (an integer), up to Config.InProgressRetries times (then
 //     KindUnavailable);
-//   - an error whose statusDetail says NOT_FOUND, UNKNOWN or DOES_NOT_EXIST is
-//     KindNotFound wrapping pass.ErrNotFound; INVALID, MISSING, ILLEGAL or
-//     BAD_REQUEST is KindInvalid; anything else is KindUnavailable.
+//   - an error whose statusDetail (else statusMessage) says an object is
+//     missing (NOT_FOUND, DOES_NOT_EXIST, NO_SUCH, or UNKNOWN next to FILE,
+//     ORDER, TICKET, …: notFoundWords) is KindNotFound wrapping
+//     pass.ErrNotFound; refused credentials are KindUnauthorized; INVALID,
+//     MISSING, ILLEGAL or BAD_REQUEST is KindInvalid; anything else is
+//     KindUnavailable (docs/secutix.md gives the whole order).
 //
 // HTTP 429 and 509 (SecuTix's "over quota") become a *pass.RetryAfterError;
 // 5xx and network errors are KindUnavailable. The client does not retry
@@ -32,13 +36,14 @@
 // process; instances sharing a PostgreSQL database share the storage
 // package's.
 //
-// Mapping: fields SecuTix documents are read by their real names; the
-// fields our research could not confirm (performanceStartDate, area, block,
-// row, seatNumber, entrance, holder, tickets, eventKind, performers, …) are
-// read when present and otherwise left empty. A refund order (orderType
-// REFUND_CLIENT or REFUND_ORGANIZATION) or the freeing of a reservation or
-// an option cancels the sale movements its movements name (by
-// cancelledMovementId, else by their own movementId). An unknown ticket
+// Mapping: each pass field is read through a path into SecuTix's JSON
+// (Fields: the defaults are the names SecuTix's record shows; a field it
+// does not show, such as the seat's row and number, the entrance or the
+// performers, has no default and is left empty unless the tenant maps it,
+// Config.Fields). A refund order (orderType REFUND_*) or the freeing of a
+// reservation or an option cancels the sale movements its movements name
+// by their movementId, or, failing that, the sale of the same seat of the
+// same performance before it. An unknown ticket
 // state is kept (the ticket stays valid) and reported in Order.Warnings. A
 // movement that cannot become a valid ticket (no barcode yet, a
 // performance the catalogue does not hold), a SIMPLE_PRODUCT line and an
