@@ -159,14 +159,7 @@ func ValidatePassJSON(data []byte, files map[string]bool, allowHTTP bool) error 
 					add("%s must be an object", fp)
 					continue
 				}
-				key, _ := f["key"].(string)
-				if key == "" {
-					add("%s.key is required", fp)
-				} else if first, dup := seen[key]; dup {
-					add("%s: duplicate field key %q (also at %s)", fp, key, first)
-				} else {
-					seen[key] = fp
-				}
+				checkKey(add, seen, fp, f)
 				val, ok := f["value"]
 				if !ok {
 					add("%s.value is required", fp)
@@ -315,16 +308,21 @@ func checkUpcoming(add func(format string, args ...any), up any, seen map[string
 			add("upcomingPassInformation[%d].backFields must not be empty", i)
 		}
 		for j, e := range bf {
-			fp := fmt.Sprintf("upcomingPassInformation[%d].backFields[%d]", i, j)
 			f, _ := e.(map[string]any)
-			key, _ := f["key"].(string)
-			if key == "" {
-				add("%s.key is required", fp)
-			} else if first, dup := seen[key]; dup {
-				add("%s: duplicate field key %q (also at %s)", fp, key, first)
-			} else {
-				seen[key] = fp
-			}
+			checkKey(add, seen, fmt.Sprintf("upcomingPassInformation[%d].backFields[%d]", i, j), f)
 		}
+	}
+}
+
+// checkKey checks that the field f at fp has a key no field in seen has,
+// and adds it to seen.
+func checkKey(add func(format string, args ...any), seen map[string]string, fp string, f map[string]any) {
+	key, _ := f["key"].(string)
+	if key == "" {
+		add("%s.key is required", fp)
+	} else if first, dup := seen[key]; dup {
+		add("%s: duplicate field key %q (also at %s)", fp, key, first)
+	} else {
+		seen[key] = fp
 	}
 }

@@ -718,25 +718,24 @@ func (s *Syncer) tellClass(ctx context.Context, tn *Tenant, rec *pass.GoogleClas
 // another instance has the class; without Leases, one of this process's
 // locks (a fixed set, a class's chosen by a hash of its key).
 func (s *Syncer) holdClass(ctx context.Context, tenant, classID string) (release func(), err error) {
-	if s.Leases != nil {
-		return pass.HoldLease(ctx, s.Leases, s.Clock, "google-class/"+tenant+"/"+classID, ClassLeaseTerm)
-	}
-	h := fnv.New32a()
-	h.Write([]byte(tenant + "\x00" + classID))
-	mu := &s.classLocks[h.Sum32()%uint32(len(s.classLocks))]
-	mu.Lock()
-	return mu.Unlock, nil
+	return s.hold(ctx, "google-class", tenant, classID, ClassLeaseTerm, &s.classLocks)
 }
 
 // holdObject takes the turn of a pass's object, as holdClass a class's
 // (ObjectLeaseTerm), and returns its release.
 func (s *Syncer) holdObject(ctx context.Context, tenant, serial string) (release func(), err error) {
+	return s.hold(ctx, "google-object", tenant, serial, ObjectLeaseTerm, &s.objectLocks)
+}
+
+// hold takes the lease kind/tenant/id for term, or, without Leases, the
+// one of locks that the key's hash chooses.
+func (s *Syncer) hold(ctx context.Context, kind, tenant, id string, term time.Duration, locks *[64]sync.Mutex) (func(), error) {
 	if s.Leases != nil {
-		return pass.HoldLease(ctx, s.Leases, s.Clock, "google-object/"+tenant+"/"+serial, ObjectLeaseTerm)
+		return pass.HoldLease(ctx, s.Leases, s.Clock, kind+"/"+tenant+"/"+id, term)
 	}
 	h := fnv.New32a()
-	h.Write([]byte(tenant + "\x00" + serial))
-	mu := &s.objectLocks[h.Sum32()%uint32(len(s.objectLocks))]
+	h.Write([]byte(tenant + "\x00" + id))
+	mu := &locks[h.Sum32()%uint32(len(locks))]
 	mu.Lock()
 	return mu.Unlock, nil
 }
