@@ -151,6 +151,12 @@ func (c *Client) GetObject(ctx context.Context, id string) (*walletobjects.Event
 // notifying message for the object today.
 var ErrNotifyQuota = errors.New("google: notification quota of the pass exceeded")
 
+// ErrNotifyThrottled is returned by AddMessage when Google refused a
+// notifying message with a 429 that reads as its rate limit of the
+// issuer's requests (rateLimited), not as the pass's notification limit:
+// the error it wraps is worth retrying (pass.RetryAfterError).
+var ErrNotifyThrottled = errors.New("google: a notifying message was throttled")
+
 // MaxMessages is how many messages Google lets a class or an object hold;
 // it refuses to add another.
 const MaxMessages = 10
@@ -159,8 +165,8 @@ const MaxMessages = 10
 // phone when notify is set. When the object holds MaxMessages already,
 // its oldest message is dropped so that m is added as the newest (see
 // addWithRoom). It returns an error wrapping ErrNotifyQuota when Google
-// refuses the notification, and otherwise an error of the kinds classify
-// gives.
+// refuses the notification, ErrNotifyThrottled when its rate limit
+// refused it, and otherwise an error of the kinds classify gives.
 func (c *Client) AddMessage(ctx context.Context, objectID string, m Message, notify bool) error {
 	req := &walletobjects.AddMessageRequest{Message: &walletobjects.Message{Id: m.ID, Header: m.Header, Body: m.Body, MessageType: messageType(notify)}}
 	add := func() error {
@@ -226,9 +232,34 @@ func messageType(notify bool) string {
 func addError(op string, notify bool, err error) error {
 	var ge *googleapi.Error
 	if notify && errors.As(err, &ge) && quotaRefusal(ge) {
+		if rateLimited(ge) {
+			return fmt.Errorf("%w: %w", ErrNotifyThrottled, classify(op, err))
+		}
 		return fmt.Errorf("%w: %s", ErrNotifyQuota, firstLine(ge.Message))
 	}
 	return classify(op, err)
+}
+
+// rateLimited reports whether a 429 reads as Google's rate limit of the
+// issuer's requests rather than the pass's notification limit: it does not
+// name QuotaExceededException (the limit's one documented word), and it
+// names a rate limit (Google's APIs' rateLimitExceeded reason, say) or
+// says when to come back (Retry-After). Neither answer's wire shape is on
+// record for Google Wallet: a 429 that says neither is the pass's limit,
+// as before.
+func rateLimited(ge *googleapi.Error) bool {
+	if ge.Code != http.StatusTooManyRequests {
+		return false
+	}
+	text := strings.ToLower(ge.Message)
+	for _, e := range ge.Errors {
+		text += " " + strings.ToLower(e.Reason+" "+e.Message)
+	}
+	if strings.Contains(text, "quotaexceededexception") {
+		return false
+	}
+	return ge.Header.Get("Retry-After") != "" ||
+		strings.Contains(text, "ratelimit") || strings.Contains(text, "rate limit") || strings.Contains(text, "rate_limit")
 }
 
 // quotaRefusal reports whether Google's answer to a notifying message may

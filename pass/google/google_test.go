@@ -401,6 +401,59 @@ func TestNotifyLimit(t *testing.T) {
 	}
 }
 
+// TestThrottledNotifyRetried: a notifying message that Google's rate limit
+// refuses (a 429 naming it) fails the sync, to be retried, and goes out
+// notifying when the retry is let through; at the task's last attempt it
+// goes out silently, as one the pass's limit refused (a 429 naming
+// QuotaExceededException, with a Retry-After or not) does at once.
+func TestThrottledNotifyRetried(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	p := b.saved(t, ticket(1))
+	ref := pass.GoogleArgs{Tenant: "demo", Serial: p.SerialNumber}
+	throttle := func(reason, msg string, after time.Duration) {
+		b.fake.Fail(fakegoogle.Failure{Method: http.MethodPost, PathPrefix: "/walletobjects/v1/eventTicketObject/", Status: 429,
+			Reason: reason, Message: msg, RetryAfter: after})
+	}
+	rateLimit := "Quota exceeded for quota metric 'Write requests' and limit 'Write requests per minute per user'."
+	for _, tc := range []struct {
+		name     string
+		change   bool // a new seat first
+		throttle func()
+		attempt  int
+		want     []string // the addMessage tries
+		retried  bool
+	}{
+		{"rate limited", true, func() { throttle("rateLimitExceeded", rateLimit, 0) }, 1, []string{"TEXT_AND_NOTIFY 429"}, true},
+		{"its retry", false, func() {}, 2, []string{"TEXT_AND_NOTIFY 200"}, false},
+		{"rate limited at the last attempt", true, func() { throttle("rateLimitExceeded", rateLimit, 0) }, google.ThrottledNotifyAttempts,
+			[]string{"TEXT_AND_NOTIFY 429", "TEXT 200"}, false},
+		{"the pass's limit, with a Retry-After", true, func() {
+			throttle("quotaExceeded", "QuotaExceededException: too many notifications", 2*time.Second)
+		}, 1, []string{"TEXT_AND_NOTIFY 429", "TEXT 200"}, false},
+	} {
+		if tc.change {
+			p = b.update(t, p, func(tk *pass.Ticket) { tk.Seat.Number = tc.name })
+		}
+		b.fake.ClearRequests()
+		tc.throttle()
+		err := b.syncer.Sync(pass.WithAttempt(context.Background(), tc.attempt), ref, "")
+		if got := addMessageTries(b); !cmp.Equal(got, tc.want) {
+			t.Errorf("%s: addMessage calls %v, want %v", tc.name, got, tc.want)
+		}
+		if tc.retried != (err != nil) || err != nil && (pass.KindOf(err) != pass.KindUnavailable || !errors.Is(err, google.ErrNotifyThrottled)) {
+			t.Errorf("%s: %v (kind %v), want it retried: %v", tc.name, err, pass.KindOf(err), tc.retried)
+		}
+	}
+	var kinds []string
+	for _, m := range b.object(t, p).Messages {
+		kinds = append(kinds, m.MessageType)
+	}
+	if want := []string{"TEXT_AND_NOTIFY", "TEXT", "TEXT"}; !cmp.Equal(kinds, want) {
+		t.Errorf("message types %v, want %v: the first notifying (retried), then two silent", kinds, want)
+	}
+}
+
 // addMessageTries are the addMessage calls the fake answered, as
 // "<messageType> <status>".
 func addMessageTries(b *bundle) []string {

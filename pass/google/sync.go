@@ -496,7 +496,7 @@ func (s *Syncer) SyncPerformance(ctx context.Context, a pass.GooglePerformanceAr
 // last.
 func (s *Syncer) tell(ctx context.Context, tn *Tenant, rec *pass.GoogleObject, before Seen, classwide int, msgs []Message, now time.Time,
 	refused func(id string, err error)) error {
-	return sendWithin(&rec.Notified, classwide, now, len(msgs), func(i int) bool { return msgs[i].Notify },
+	return sendWithin(&rec.Notified, classwide, now, retryThrottled(ctx), len(msgs), func(i int) bool { return msgs[i].Notify },
 		func(i int, notify bool) error { return tn.API.AddMessage(ctx, rec.ObjectID, msgs[i], notify) },
 		func(i int, err error) { refused(msgs[i].ID, err) },
 		func(i int) error {
@@ -509,19 +509,31 @@ func (s *Syncer) tell(ctx context.Context, tn *Tenant, rec *pass.GoogleObject, b
 		})
 }
 
+// ThrottledNotifyAttempts is how many attempts of its task a notifying
+// message that Google's rate limit refused (ErrNotifyThrottled) waits
+// for, the task retried with backoff, before it is sent silently.
+const ThrottledNotifyAttempts = 3
+
+// retryThrottled says whether a notifying message Google throttled is to
+// be retried (the task's attempt is not its last) rather than sent
+// silently now.
+func retryThrottled(ctx context.Context) bool { return pass.AttemptOf(ctx) < ThrottledNotifyAttempts }
+
 // sendWithin sends n messages with send, notifying those that want it
 // while the notifications of the last NotifyWindow (*notified, which keeps
 // only those, plus others counted elsewhere) stay under NotifyLimit, and
 // silently after it or when Google refuses the notifying one (its quota
 // error, however it is worded, or any refusal of the request as invalid).
+// A notifying message Google throttled (ErrNotifyThrottled) returns its
+// error, to be retried, while retry says so; then it is sent silently.
 // A message Google refuses even silently is left out and handed to
 // refused: a message must never hold back the state it goes with (a
 // cancellation's INACTIVE), nor every later sync of the pass. An error
 // worth retrying (Google unavailable) is returned. done hears of each
 // message once it is sent or left out (and *notified counts it), to
 // record that it need not be sent again; its error is returned.
-func sendWithin(notified *[]time.Time, others int, now time.Time, n int, want func(int) bool, send func(i int, notify bool) error,
-	refused func(i int, err error), done func(i int) error) error {
+func sendWithin(notified *[]time.Time, others int, now time.Time, retry bool, n int, want func(int) bool,
+	send func(i int, notify bool) error, refused func(i int, err error), done func(i int) error) error {
 	for i := range n {
 		kept := (*notified)[:0]
 		for _, at := range *notified {
@@ -532,7 +544,10 @@ func sendWithin(notified *[]time.Time, others int, now time.Time, n int, want fu
 		*notified = kept
 		notify := want(i) && len(kept)+others < NotifyLimit
 		err := send(i, notify)
-		if notify && (errors.Is(err, ErrNotifyQuota) || pass.KindOf(err) == pass.KindInvalid) {
+		if notify && retry && errors.Is(err, ErrNotifyThrottled) {
+			return err
+		}
+		if notify && (errors.Is(err, ErrNotifyQuota) || errors.Is(err, ErrNotifyThrottled) || pass.KindOf(err) == pass.KindInvalid) {
 			notify = false
 			err = send(i, false)
 		}
@@ -707,7 +722,7 @@ func (s *Syncer) tellClass(ctx context.Context, tn *Tenant, rec *pass.GoogleClas
 	if err != nil {
 		return err
 	}
-	return sendWithin(&rec.Notified, worst, now, len(msgs), func(i int) bool { return msgs[i].Notify },
+	return sendWithin(&rec.Notified, worst, now, retryThrottled(ctx), len(msgs), func(i int) bool { return msgs[i].Notify },
 		func(i int, notify bool) error { return tn.API.AddClassMessage(ctx, rec.ClassID, msgs[i], notify) },
 		func(i int, err error) { refused(msgs[i].ID, err) }, done)
 }
