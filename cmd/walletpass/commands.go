@@ -315,7 +315,11 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, db, err := configAndStore(ctx, *cfgPath, getenv)
+	cfg, err := loadConfig(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg) // migrate makes the database when there is none
 	if err != nil {
 		return err
 	}

@@ -45,16 +45,16 @@ func cmdHolders(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return err
 	}
+	db, err := openExistingStore(ctx, cfg) // first: nothing made for a store that is not there
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	log := newLogger(stderr, cfg.Server.LogLevel)
 	reg, _, err := buildIssuers(cfg, log)
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	blobs, err := openBlobs(ctx, cfg)
 	if err != nil {
 		return err

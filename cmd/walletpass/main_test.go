@@ -207,6 +207,11 @@ func TestCLIErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(good, sample.Bytes(), 0o600)
+	// The commands on the service's data need its database: migrate makes
+	// it, as the service does at start.
+	if err := Run(context.Background(), []string{"migrate"}, io.Discard, io.Discard, env); err != nil {
+		t.Fatal(err)
+	}
 	unwritable := filepath.Join(dir, "no-such-dir", "t.pkpass")
 	tests := []struct {
 		name string
@@ -245,6 +250,7 @@ func TestCLIErrors(t *testing.T) {
 		{name: "links unknown order", args: []string{"orders", "links", "-secret", "nosuchsecret"}, code: 1, want: "has no passes for that order secret"},
 		{name: "unwritable output", args: []string{"pass", "build", "-ticket", good, "-o", unwritable}, code: 1, want: "cannot write " + unwritable + ": no such file or directory"},
 		{name: "orders unknown", args: []string{"orders", "list"}, code: 2, want: "expected timeline, links or sync"},
+		{name: "retry flags after ids", args: []string{"tasks", "retry", "0123abcd", "-config", "x.yaml"}, code: 2, want: "-config after a task id: flags go before the ids"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -260,6 +266,19 @@ func TestCLIErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("a failed build left %s behind", out)
+	}
+	// A command on the service's data with another data directory than
+	// the service's (a systemd unit's Environment= not read) names the
+	// path, and makes no empty database there for its writes to go to.
+	elsewhere := filepath.Join(dir, "elsewhere")
+	for _, args := range [][]string{{"tasks", "list"}, {"orders", "sync", "-file", "5"}, {"holders", "erase", "-file", "5"}} {
+		err := Run(context.Background(), args, io.Discard, io.Discard, testEnv(elsewhere, nil))
+		if msg := oneLine(err); !strings.Contains(msg, "no database at "+filepath.Join(elsewhere, "walletpass.db")) || exitCode(err) != 1 {
+			t.Errorf("%v without the service's database: %q (exit %d)", args, msg, exitCode(err))
+		}
+	}
+	if _, err := os.Stat(elsewhere); !os.IsNotExist(err) {
+		t.Errorf("the commands made %s: %v", elsewhere, err)
 	}
 	// An unknown command is one line, not the whole usage first.
 	var stderr bytes.Buffer

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,20 @@ import (
 	"walletpass/storage/blob"
 	"walletpass/storage/s3"
 )
+
+// openExistingStore is openStore for a command that works on the
+// service's data: a SQLite database that is not there yet is not made
+// (it would be empty, and nothing the command wrote would reach the
+// service), the path named instead. PostgreSQL is opened as it is.
+func openExistingStore(ctx context.Context, cfg *config.Config) (*storage.DB, error) {
+	if cfg.Storage.PostgresURL == "" {
+		if _, err := os.Stat(cfg.Storage.SQLitePath); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no database at %s: give the service's storage settings (its WALLETPASS_DATA_DIR or storage.dataDir; "+
+				"a systemd unit may set it in its own Environment=), or run `walletpass migrate` to make one", cfg.Storage.SQLitePath)
+		}
+	}
+	return openStore(ctx, cfg)
+}
 
 func openStore(ctx context.Context, cfg *config.Config) (*storage.DB, error) {
 	if cfg.Storage.PostgresURL != "" {
@@ -78,7 +93,7 @@ func configAndStore(ctx context.Context, cfgPath string, getenv func(string) str
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := openStore(ctx, cfg)
+	db, err := openExistingStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,6 +149,11 @@ func cmdTasks(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 		if len(ids) == 0 && !*allDead {
 			return errUsage{"tasks retry: give task ids or -dead"}
+		}
+		for _, id := range ids {
+			if strings.HasPrefix(id, "-") {
+				return errUsage{fmt.Sprintf("tasks retry: %s after a task id: flags go before the ids", id)}
+			}
 		}
 		_, db, err := configAndStore(ctx, *cfgPath, getenv)
 		if err != nil {
