@@ -59,3 +59,20 @@ func AttemptOf(ctx context.Context) int {
 	}
 	return 1
 }
+
+type maxAttemptsKey struct{}
+
+// WithMaxAttempts says in ctx after how many attempts its task is given
+// up (the dispatcher's setting for its kind).
+func WithMaxAttempts(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, maxAttemptsKey{}, n)
+}
+
+// RetryLeft reports whether the run in ctx is of a task that is tried
+// again if this attempt fails (WithAttempt, WithMaxAttempts); false
+// outside a task, as for a buyer's request, which no one retries.
+func RetryLeft(ctx context.Context) bool {
+	n, ok := ctx.Value(attemptKey{}).(int)
+	max, hasMax := ctx.Value(maxAttemptsKey{}).(int)
+	return ok && hasMax && n > 0 && n < max
+}

@@ -523,12 +523,16 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 	h, ok := d.handlers[t.Kind]
 	var err error
 	start := time.Now()
+	maxAttempts, maxBackoff := d.cfg.MaxAttempts, d.cfg.MaxBackoff
+	if kp, ok := d.cfg.Kinds[t.Kind]; ok {
+		maxAttempts, maxBackoff = cmp.Or(kp.MaxAttempts, maxAttempts), cmp.Or(kp.MaxBackoff, maxBackoff)
+	}
 	if !ok {
 		err = pass.Errorf(pass.KindInvalid, "no handler for task kind %q", t.Kind)
 	} else {
 		leaseCtx, cancel := context.WithCancelCause(ctx)
 		stopRenew := d.renewLease(leaseCtx, t, cancel, log)
-		runCtx, mark := pass.WithReadMark(leaseCtx)
+		runCtx, mark := pass.WithReadMark(pass.WithMaxAttempts(leaseCtx, maxAttempts))
 		err = safeRun(runCtx, h, t, log)
 		stopRenew()
 		t.ReadAt = mark.At()
@@ -573,10 +577,6 @@ func (d *Dispatcher) runTask(ctx context.Context, t pass.Task) {
 		}
 		d.observe(t, "deferred", took)
 		return
-	}
-	maxAttempts, maxBackoff := d.cfg.MaxAttempts, d.cfg.MaxBackoff
-	if kp, ok := d.cfg.Kinds[t.Kind]; ok {
-		maxAttempts, maxBackoff = cmp.Or(kp.MaxAttempts, maxAttempts), cmp.Or(kp.MaxBackoff, maxBackoff)
 	}
 	dead := pass.KindOf(err) == pass.KindInvalid || t.Attempts >= maxAttempts
 	retryAt := now.Add(Backoff(t.Attempts, d.cfg.BaseBackoff, maxBackoff))

@@ -181,18 +181,33 @@ func TestDeadAfterMaxAttemptsAndInvalidAtOnce(t *testing.T) {
 	}
 }
 
-// TestKindPolicy: a kind may be retried longer than the others.
+// TestKindPolicy: a kind may be retried longer than the others; each run
+// knows whether another attempt follows if it fails (pass.RetryLeft), by
+// its kind's limit.
 func TestKindPolicy(t *testing.T) {
 	db := openDB(t)
+	var mu sync.Mutex
+	var left []bool
 	start(t, db, workers.Config{Tick: 5 * time.Millisecond, BaseBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
 		MaxAttempts: 2, Kinds: map[string]workers.KindPolicy{pass.TaskSyncOrder: {MaxAttempts: 5}},
 		Reconcile: -1, RetentionEvery: -1}, func(ctx context.Context, tk pass.Task) error {
+		mu.Lock()
+		left = append(left, pass.RetryLeft(pass.WithAttempt(ctx, tk.Attempts))) // as workers.Handle says the attempt
+		mu.Unlock()
 		return errors.New("boom")
 	})
 	db.Enqueue(context.Background(), task("a"), time.Now())
 	waitFor(t, "the task dead", func() bool { return len(state(t, db, pass.TaskDead)) == 1 })
 	if tk := state(t, db, pass.TaskDead)[0]; tk.Attempts != 5 {
 		t.Errorf("attempts %d, want the kind's 5", tk.Attempts)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []bool{true, true, true, true, false}; !slices.Equal(left, want) {
+		t.Errorf("retry left at each attempt: %v, want %v", left, want)
+	}
+	if pass.RetryLeft(pass.WithAttempt(context.Background(), 1)) {
+		t.Error("a run outside a task has a retry left")
 	}
 }
 

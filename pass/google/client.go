@@ -243,10 +243,11 @@ func addError(op string, notify bool, err error) error {
 // rateLimited reports whether a 429 reads as Google's rate limit of the
 // issuer's requests rather than the pass's notification limit: it does not
 // name QuotaExceededException (the limit's one documented word), and it
-// names a rate limit (Google's APIs' rateLimitExceeded reason, say) or
-// says when to come back (Retry-After). Neither answer's wire shape is on
-// record for Google Wallet: a 429 that says neither is the pass's limit,
-// as before.
+// says when to come back, soon (a Retry-After of at most
+// MaxThrottleWait), or, without a Retry-After, names a rate limit
+// (Google's APIs' rateLimitExceeded reason, say). Neither answer's wire
+// shape is on record for Google Wallet: a 429 that says neither is the
+// pass's limit, as before.
 func rateLimited(ge *googleapi.Error) bool {
 	if ge.Code != http.StatusTooManyRequests {
 		return false
@@ -258,9 +259,18 @@ func rateLimited(ge *googleapi.Error) bool {
 	if strings.Contains(text, "quotaexceededexception") {
 		return false
 	}
-	return ge.Header.Get("Retry-After") != "" ||
-		strings.Contains(text, "ratelimit") || strings.Contains(text, "rate limit") || strings.Contains(text, "rate_limit")
+	if ra := ge.Header.Get("Retry-After"); ra != "" {
+		// A long wait is not a rate limit's: the message is not held
+		// back (nor the state it goes with) for it.
+		d, ok := httpx.ParseRetryAfter(ra, time.Now())
+		return ok && d <= MaxThrottleWait
+	}
+	return strings.Contains(text, "ratelimit") || strings.Contains(text, "rate limit") || strings.Contains(text, "rate_limit")
 }
+
+// MaxThrottleWait is the longest Retry-After a 429 to a notifying message
+// may ask for to be taken for Google's rate limit (rateLimited).
+const MaxThrottleWait = time.Minute
 
 // quotaRefusal reports whether Google's answer to a notifying message may
 // be its notification limit, whose wire shape is not documented (only

@@ -402,10 +402,12 @@ func TestNotifyLimit(t *testing.T) {
 }
 
 // TestThrottledNotifyRetried: a notifying message that Google's rate limit
-// refuses (a 429 naming it) fails the sync, to be retried, and goes out
-// notifying when the retry is let through; at the task's last attempt it
-// goes out silently, as one the pass's limit refused (a 429 naming
-// QuotaExceededException, with a Retry-After or not) does at once.
+// refuses (a 429 naming it) fails its task's run, to be retried, and goes
+// out notifying when the retry is let through; at the task's
+// ThrottledNotifyAttempts-th or last attempt it goes out silently, as it
+// does at once outside a task (a buyer's save link), or for a 429 that
+// asks for a long wait, or one that names QuotaExceededException (the
+// pass's limit).
 func TestThrottledNotifyRetried(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
@@ -426,7 +428,13 @@ func TestThrottledNotifyRetried(t *testing.T) {
 	}{
 		{"rate limited", true, func() { throttle("rateLimitExceeded", rateLimit, 0) }, 1, []string{"TEXT_AND_NOTIFY 429"}, true},
 		{"its retry", false, func() {}, 2, []string{"TEXT_AND_NOTIFY 200"}, false},
-		{"rate limited at the last attempt", true, func() { throttle("rateLimitExceeded", rateLimit, 0) }, google.ThrottledNotifyAttempts,
+		{"rate limited at the last attempt to wait", true, func() { throttle("rateLimitExceeded", rateLimit, 0) }, google.ThrottledNotifyAttempts,
+			[]string{"TEXT_AND_NOTIFY 429", "TEXT 200"}, false},
+		{"rate limited at the task's last attempt", true, func() { throttle("rateLimitExceeded", rateLimit, 0) }, -2,
+			[]string{"TEXT_AND_NOTIFY 429", "TEXT 200"}, false},
+		{"rate limited outside a task", true, func() { throttle("rateLimitExceeded", rateLimit, 0) }, 0,
+			[]string{"TEXT_AND_NOTIFY 429", "TEXT 200"}, false},
+		{"a long Retry-After", true, func() { throttle("rateLimitExceeded", rateLimit, 2*google.MaxThrottleWait) }, 1,
 			[]string{"TEXT_AND_NOTIFY 429", "TEXT 200"}, false},
 		{"the pass's limit, with a Retry-After", true, func() {
 			throttle("quotaExceeded", "QuotaExceededException: too many notifications", 2*time.Second)
@@ -437,7 +445,16 @@ func TestThrottledNotifyRetried(t *testing.T) {
 		}
 		b.fake.ClearRequests()
 		tc.throttle()
-		err := b.syncer.Sync(pass.WithAttempt(context.Background(), tc.attempt), ref, "")
+		// A task's run (attempt n of 8), or, at -2, the second of a kind
+		// given up after 2; 0: a buyer's request.
+		ctx := context.Background()
+		switch {
+		case tc.attempt > 0:
+			ctx = pass.WithMaxAttempts(pass.WithAttempt(ctx, tc.attempt), 8)
+		case tc.attempt < 0:
+			ctx = pass.WithMaxAttempts(pass.WithAttempt(ctx, -tc.attempt), -tc.attempt)
+		}
+		err := b.syncer.Sync(ctx, ref, "")
 		if got := addMessageTries(b); !cmp.Equal(got, tc.want) {
 			t.Errorf("%s: addMessage calls %v, want %v", tc.name, got, tc.want)
 		}
@@ -449,8 +466,8 @@ func TestThrottledNotifyRetried(t *testing.T) {
 	for _, m := range b.object(t, p).Messages {
 		kinds = append(kinds, m.MessageType)
 	}
-	if want := []string{"TEXT_AND_NOTIFY", "TEXT", "TEXT"}; !cmp.Equal(kinds, want) {
-		t.Errorf("message types %v, want %v: the first notifying (retried), then two silent", kinds, want)
+	if want := []string{"TEXT_AND_NOTIFY", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT"}; !cmp.Equal(kinds, want) {
+		t.Errorf("message types %v, want %v: the first notifying (retried), then the others silent", kinds, want)
 	}
 }
 

@@ -515,9 +515,13 @@ func (s *Syncer) tell(ctx context.Context, tn *Tenant, rec *pass.GoogleObject, b
 const ThrottledNotifyAttempts = 3
 
 // retryThrottled says whether a notifying message Google throttled is to
-// be retried (the task's attempt is not its last) rather than sent
-// silently now.
-func retryThrottled(ctx context.Context) bool { return pass.AttemptOf(ctx) < ThrottledNotifyAttempts }
+// be retried (a task's run before its ThrottledNotifyAttempts-th attempt
+// and its last) rather than sent silently now: a buyer's save link, which
+// no one retries, sends it silently at once, as a sync whose task would
+// be given up must, so that its state still reaches Google.
+func retryThrottled(ctx context.Context) bool {
+	return pass.RetryLeft(ctx) && pass.AttemptOf(ctx) < ThrottledNotifyAttempts
+}
 
 // sendWithin sends n messages with send, notifying those that want it
 // while the notifications of the last NotifyWindow (*notified, which keeps
