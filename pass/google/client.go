@@ -259,11 +259,11 @@ func rateLimited(ge *googleapi.Error) bool {
 	if strings.Contains(text, "quotaexceededexception") {
 		return false
 	}
-	if ra := ge.Header.Get("Retry-After"); ra != "" {
+	if d, ok := httpx.ParseRetryAfter(ge.Header.Get("Retry-After"), time.Now()); ok {
 		// A long wait is not a rate limit's: the message is not held
-		// back (nor the state it goes with) for it.
-		d, ok := httpx.ParseRetryAfter(ra, time.Now())
-		return ok && d <= MaxThrottleWait
+		// back (nor the state it goes with) for it. One that cannot be
+		// read leaves the wording to decide.
+		return d <= MaxThrottleWait
 	}
 	return strings.Contains(text, "ratelimit") || strings.Contains(text, "rate limit") || strings.Contains(text, "rate_limit")
 }

@@ -532,7 +532,8 @@ func retryThrottled(ctx context.Context) bool {
 // error, to be retried, while retry says so; then it is sent silently.
 // A message Google refuses even silently is left out and handed to
 // refused: a message must never hold back the state it goes with (a
-// cancellation's INACTIVE), nor every later sync of the pass. An error
+// cancellation's INACTIVE), nor every later sync of the pass, longer than
+// the throttled one's retries. An error
 // worth retrying (Google unavailable) is returned. done hears of each
 // message once it is sent or left out (and *notified counts it), to
 // record that it need not be sent again; its error is returned.
