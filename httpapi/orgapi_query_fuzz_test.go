@@ -1021,7 +1021,8 @@ func documentedEvent(name string) (string, bool) {
 
 // patchOracle applies a PATCH body to sub by the documented rules: one
 // JSON value, an object of endpoint (https, by the fixture's check),
-// events (1 to 20 of documentedEvents), enabled and description (at most
+// events (1 to 20 names documentedEvent reads, stored as it returns
+// them), enabled and description (at most
 // 500 characters), each optional (null is absent). It returns the
 // subscription as it must be stored, and whether the body is valid.
 func patchOracle(sub pass.Subscription, body string) (pass.Subscription, bool) {

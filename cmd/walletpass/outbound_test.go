@@ -227,6 +227,11 @@ func TestOutboundWebhooks(t *testing.T) {
 		!strings.Contains(string(body), `unknown event \"Customer:*\"`) {
 		t.Errorf("an event walletpass does not make: %d %s", st, body)
 	}
+	// A long name is quoted cut, not whole.
+	if st, body := call("POST", "/api/demo/webhooks", writer, map[string]any{"endpoint": rcv.srv.URL, "events": []string{strings.Repeat("é", 5000)}}); st != 400 ||
+		len(body) > 1024 || !strings.Contains(string(body), "…") {
+		t.Errorf("a 10,000-byte event name: %d, %d bytes: %.300s", st, len(body), body)
+	}
 	// The replaced product's event names are read, and kept as walletpass
 	// writes them (a disabled subscription: it takes nothing below).
 	st, body := call("POST", "/api/demo/webhooks", writer, map[string]any{"endpoint": rcv.srv.URL + "/moved", "enabled": false,

@@ -111,7 +111,8 @@ func TestOrdersSyncCommand(t *testing.T) {
 		vs := pass.ValidPerTicket(ps)
 		return len(vs) == 1 && vs[0].Ticket.HolderName == "Ada Lovelace"
 	})
-	for _, args := range [][]string{{"orders", "sync"}, {"orders", "sync", "-file", "0"}, {"orders", "sync", "-file", "5", "-secret", "x"}} {
+	for _, args := range [][]string{{"orders", "sync"}, {"orders", "sync", "-file", "0"}, {"orders", "sync", "-file", "5", "-secret", "x"},
+		{"orders", "sync", "-secret", "x", "-file", "-1"}} {
 		var out, errOut syncBuffer
 		if err := Run(t.Context(), args, &out, &errOut, testEnv(s.dataDir, nil)); exitCode(err) != 2 {
 			t.Errorf("%v: %v (exit %d), want a usage error", args, err, exitCode(err))

@@ -152,7 +152,8 @@ func cmdTasks(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 		for _, id := range ids {
 			if strings.HasPrefix(id, "-") {
-				return errUsage{fmt.Sprintf("tasks retry: %s after a task id: flags go before the ids", id)}
+				flag, _, _ := strings.Cut(id, "=")
+				return errUsage{fmt.Sprintf("tasks retry: %s after a task id: flags go before the ids", flag)}
 			}
 		}
 		_, db, err := configAndStore(ctx, *cfgPath, getenv)
@@ -296,7 +297,7 @@ func cmdOrderSync(ctx context.Context, args []string, stdout io.Writer, getenv f
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if (*secret == "") == (*file <= 0) {
+	if *file < 0 || (*secret == "") == (*file == 0) {
 		return errUsage{"orders sync: give -secret or -file with a positive file id"}
 	}
 	t, db, err := tenantStore(ctx, *cfgPath, *tenant, getenv)
