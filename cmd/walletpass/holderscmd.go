@@ -82,10 +82,14 @@ func cmdHolders(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	return nil
 }
 
-// cmdPerformances is `walletpass performances sync -id ID [-tenant ID]`:
-// queues the rewrite of every pass of a performance with what SecuTix's
-// catalogue says of it now (and its newest notice), as the reconciliation
-// does when it sees a change; the running service does it.
+// cmdPerformances is `walletpass performances sync (-id ID | -all)
+// [-tenant ID]`: queues the rewrite of every pass of a performance with
+// what SecuTix's catalogue says of it now (and its newest notice), as the
+// reconciliation does when it sees a change; the running service does it.
+// -all queues it for every performance with passes that has not ended:
+// after a certificate's renewal, every such pass is signed again by the
+// new one (a rewrite signs a pass whose signer changed, and nothing
+// else re-signs an unchanged pass).
 func cmdPerformances(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	if len(args) == 0 || args[0] != "sync" {
 		return errUsage{"performances: expected sync"}
@@ -94,22 +98,43 @@ func cmdPerformances(ctx context.Context, args []string, stdout io.Writer, geten
 	cfgPath := configFlag(fs, getenv)
 	tenant := fs.String("tenant", "", "tenant `id` (default: the first tenant)")
 	id := fs.Int64("id", 0, "SecuTix's performance `id`")
+	all := fs.Bool("all", false, "every performance with passes that has not ended (after a certificate's renewal)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	if *id <= 0 {
-		return errUsage{"performances sync: give -id with a positive performance id"}
+	if *id < 0 || (*id == 0) == !*all {
+		return errUsage{"performances sync: give -id with a positive performance id, or -all"}
 	}
 	t, db, err := tenantStore(ctx, *cfgPath, *tenant, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	task := pass.TaskOf(pass.PerformanceArgs{Tenant: t.ID, PerformanceID: *id, Why: "operator"}, "")
-	q, err := db.Enqueue(ctx, task, time.Now())
-	if err != nil {
-		return err
+	ids := []int64{*id}
+	if *all {
+		rows, err := db.ReconcilePasses(ctx, t.ID, time.Now())
+		if err != nil {
+			return err
+		}
+		ids = ids[:0]
+		for _, r := range rows { // in performance order
+			if len(ids) == 0 || ids[len(ids)-1] != r.PerformanceID {
+				ids = append(ids, r.PerformanceID)
+			}
+		}
 	}
-	fmt.Fprintf(stdout, "queued the rewrite of performance %d (task %s, %s)\n", *id, q.TaskID, q.How)
+	for _, perf := range ids {
+		task := pass.TaskOf(pass.PerformanceArgs{Tenant: t.ID, PerformanceID: perf, Why: "operator"}, "")
+		q, err := db.Enqueue(ctx, task, time.Now())
+		if err != nil {
+			return err
+		}
+		if !*all {
+			fmt.Fprintf(stdout, "queued the rewrite of performance %d (task %s, %s)\n", perf, q.TaskID, q.How)
+		}
+	}
+	if *all {
+		fmt.Fprintf(stdout, "queued the rewrite of %d performance(s) with passes that have not ended\n", len(ids))
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -113,6 +114,52 @@ func TestOrdersSyncCommand(t *testing.T) {
 	})
 	for _, args := range [][]string{{"orders", "sync"}, {"orders", "sync", "-file", "0"}, {"orders", "sync", "-file", "5", "-secret", "x"},
 		{"orders", "sync", "-secret", "x", "-file", "-1"}} {
+		var out, errOut syncBuffer
+		if err := Run(t.Context(), args, &out, &errOut, testEnv(s.dataDir, nil)); exitCode(err) != 2 {
+			t.Errorf("%v: %v (exit %d), want a usage error", args, err, exitCode(err))
+		}
+	}
+}
+
+// TestPerformancesSyncAll: `walletpass performances sync -all` queues the
+// rewrite of every performance with passes (after a certificate's
+// renewal, it signs them all again), each once; -id and -all together,
+// or neither, is a usage error.
+func TestPerformancesSyncAll(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, "")
+	concert := s.createOrder(map[string]any{"demo": "concert"})
+	sports := s.createOrder(map[string]any{"demo": "sports"})
+	pc := s.waitPasses(concert.Secret, "the concert's passes", func(ps []pass.Pass) bool { return len(ps) == len(concert.Tickets) })
+	ps := s.waitPasses(sports.Secret, "the match's passes", func(ps []pass.Pass) bool { return len(ps) == len(sports.Tickets) })
+	if pc[0].Ticket.Event.PerformanceID == ps[0].Ticket.Event.PerformanceID {
+		t.Fatalf("both orders are of performance %d", pc[0].Ticket.Event.PerformanceID)
+	}
+	s.idle()
+	var out, errOut syncBuffer
+	if err := Run(t.Context(), []string{"performances", "sync", "-all"}, &out, &errOut, testEnv(s.dataDir, nil)); err != nil ||
+		!strings.Contains(out.String(), "queued the rewrite of 2 performance(s)") {
+		t.Fatalf("performances sync -all: %v %s %s", err, out.String(), errOut.String())
+	}
+	s.idle()
+	done, err := s.db.ListTasks(t.Context(), pass.TaskDone, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewritten := map[string]int{}
+	for _, tk := range done {
+		if tk.Kind == pass.TaskPerformanceSync {
+			rewritten[tk.DedupKey]++
+		}
+	}
+	want := map[string]int{}
+	for _, p := range []pass.Pass{pc[0], ps[0]} {
+		want[pass.PerformanceArgs{Tenant: "demo", PerformanceID: p.Ticket.Event.PerformanceID}.DedupKey()] = 1
+	}
+	if !maps.Equal(rewritten, want) {
+		t.Errorf("rewrites done %v, want each performance's once %v", rewritten, want)
+	}
+	for _, args := range [][]string{{"performances", "sync"}, {"performances", "sync", "-all", "-id", "5"}, {"performances", "sync", "-id", "-5"}} {
 		var out, errOut syncBuffer
 		if err := Run(t.Context(), args, &out, &errOut, testEnv(s.dataDir, nil)); exitCode(err) != 2 {
 			t.Errorf("%v: %v (exit %d), want a usage error", args, err, exitCode(err))

@@ -40,9 +40,10 @@ Usage:
                                                   erase holder data (GDPR): passes signed again
                                                   without it, older files and timeline entries
   walletpass console signout -subject SUB         end every console session of an operator
-  walletpass performances sync -id ID [-tenant ID]
+  walletpass performances sync (-id ID | -all) [-tenant ID]
                                                   rewrite a performance's passes now with the
-                                                  catalogue's details (a moved show) and its notice
+                                                  catalogue's details (a moved show) and its notice;
+                                                  -all: every one not ended (a renewed certificate)
   walletpass webhooks deliveries -subscription ID [-limit N] [-tenant ID]
                                                   an outbound subscription's delivery log
   walletpass webhooks replay -subscription ID (-message MSG-ID | -since 24h) [-tenant ID]
