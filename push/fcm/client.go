@@ -1,6 +1,7 @@
 package fcm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -123,6 +124,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		authed.Transport = credentialsCheck{next: rt}
 		hc = &authed
 	}
+	outer := *hc
+	outer.Transport = waitCheck{next: hc.Transport}
+	if hc.Transport == nil {
+		outer.Transport = waitCheck{next: http.DefaultTransport}
+	}
+	hc = &outer
 
 	opts := []option.ClientOption{option.WithHTTPClient(hc)}
 	if v.Endpoint != "" {
@@ -172,8 +179,12 @@ func (c *Client) Close() {
 // <endpoint>/projects/<project>/messages:send with the notification's
 // title and body (omitted when both are empty), its data and Android
 // priority "high". The Firebase client retries a 503 or a network failure
-// up to four times, with back-offs of 0, 1, 2 and 4 s; Config.Timeout
-// bounds the whole.
+// up to four times, with back-offs of 0, 1, 2 and 4 s, or a 503's
+// Retry-After when it is at most two minutes; Config.Timeout bounds the
+// whole. A 503 whose Retry-After is longer than what Config.Timeout
+// leaves ends the send at once, Retry "UNAVAILABLE" with that
+// RetryAfter (comeBackLater), rather than sleep until the timeout and
+// lose it.
 //
 // The string result is FCM's message name ("projects/<p>/messages/<id>")
 // when Delivered, and otherwise the reason: FCM's error code
@@ -258,6 +269,10 @@ func (c *Client) Deliver(ctx context.Context, token string, n Notification) (Res
 	var refused *credentialsRefused
 	if errors.As(context.Cause(sctx), &refused) {
 		return Result{Outcome: ConfigError, Reason: refused.reason()}, nil
+	}
+	var later *comeBackLater
+	if errors.As(context.Cause(sctx), &later) {
+		return Result{Outcome: Retry, Reason: reasonUnavailable, RetryAfter: later.after}, nil
 	}
 	out, reason, cerr := classify(err, tctx.Err() != nil, token)
 	r := Result{Outcome: out, Reason: reason}
@@ -395,6 +410,42 @@ type cancelKey struct{}
 // seconds, and report it as one.
 type credentialsCheck struct{ next http.RoundTripper }
 
+// waitCheck is the outermost transport. When FCM answers 503 UNAVAILABLE
+// with a Retry-After that the Firebase client would sleep out (at most
+// sdkRetryCap) but the Send's deadline does not leave, it cancels the Send
+// with a *comeBackLater cause: the client would report the deadline, not
+// the wait FCM asked for. A longer Retry-After the client does not wait
+// for (it returns the answer), and a 503 with another FCM error code is
+// left to classify as before.
+type waitCheck struct{ next http.RoundTripper }
+
+// sdkRetryCap is the longest Retry-After the Firebase client waits for
+// before it retries a 503 itself.
+const sdkRetryCap = 2 * time.Minute
+
+// RoundTrip implements http.RoundTripper.
+func (t waitCheck) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		return resp, err
+	}
+	after, ok := httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	dl, has := req.Context().Deadline()
+	cancel, canCancel := req.Context().Value(cancelKey{}).(context.CancelCauseFunc)
+	if !ok || after > sdkRetryCap || !has || time.Until(dl) >= after || !canCancel {
+		return resp, nil
+	}
+	raw, rerr := io.ReadAll(resp.Body) // bounded by httpx.LimitBodies beneath
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	var b errorBody
+	_ = json.Unmarshal(raw, &b)
+	if code := b.fcmCode(); rerr == nil && (code == "" || code == reasonUnavailable) {
+		cancel(&comeBackLater{after: after})
+	}
+	return resp, nil
+}
+
 // RoundTrip implements http.RoundTripper.
 func (t credentialsCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
@@ -410,6 +461,12 @@ func (t credentialsCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// comeBackLater is the cause of a Send canceled by credentialsCheck when
+// FCM asked for a longer wait than the Send had left.
+type comeBackLater struct{ after time.Duration }
+
+func (e *comeBackLater) Error() string { return "fcm: unavailable, retry after " + e.after.String() }
 
 // credentialsRefused is the cause of a Send canceled by credentialsCheck.
 type credentialsRefused struct {

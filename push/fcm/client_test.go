@@ -119,6 +119,10 @@ func TestSendOutcomes(t *testing.T) {
 		// A Retry-After over two minutes stops the Firebase client's own
 		// retries of a 503, so that this case takes one request.
 		{"unavailable", fakefcm.Answer{ErrorCode: fakefcm.Unavailable, RetryAfter: time.Hour}, fcm.Retry, "UNAVAILABLE", time.Hour},
+		// One of at most two minutes the Firebase client would sleep out,
+		// past the client's timeout (10 s), and report the deadline: the
+		// send ends at once with FCM's wait.
+		{"unavailable for 30 s", fakefcm.Answer{ErrorCode: fakefcm.Unavailable, RetryAfter: 30 * time.Second}, fcm.Retry, "UNAVAILABLE", 30 * time.Second},
 		{"sender id mismatch", fakefcm.Answer{ErrorCode: fakefcm.SenderIDMismatch}, fcm.ConfigError, "SENDER_ID_MISMATCH", 0},
 		{"third-party auth", fakefcm.Answer{ErrorCode: fakefcm.ThirdPartyAuthError}, fcm.ConfigError, "THIRD_PARTY_AUTH_ERROR", 0},
 		{"status only", fakefcm.Answer{Status: http.StatusNotFound}, fcm.Unregistered, "UNREGISTERED", 0},
