@@ -12,17 +12,26 @@ import (
 	"walletpass/pass"
 )
 
+// orderThenNoWebhooks starts a system, makes an order of n tickets and
+// waits for its passes and its follow-ups; the webhooks of what follows
+// are lost (the sandbox sends none).
+func orderThenNoWebhooks(t *testing.T, n int) (*system, order) {
+	t.Helper()
+	s := startSystem(t, "")
+	o := s.createOrder(map[string]any{"count": n})
+	s.waitPasses(o.Secret, fmt.Sprint(n, " passes"), func(ps []pass.Pass) bool { return len(pass.ValidPerTicket(ps)) == n })
+	s.idle()
+	s.app.Sandbox.SetWebhookURL("")
+	return s, o
+}
+
 // TestReconcileFindsMissedChanges: webhooks lost (the sandbox sends none
 // after the order) and SecuTix cancels one ticket; one reconciliation run lists the performance's tickets (one call for
 // three tickets) and syncs the order, which voids the cancelled ticket's
 // pass. A second run finds nothing to do.
 func TestReconcileFindsMissedChanges(t *testing.T) {
 	t.Parallel()
-	s := startSystem(t, "")
-	o := s.createOrder(map[string]any{"count": 3})
-	s.waitPasses(o.Secret, "three passes", func(ps []pass.Pass) bool { return len(pass.ValidPerTicket(ps)) == 3 })
-	s.idle()
-	s.app.Sandbox.SetWebhookURL("") // the webhooks of what follows are lost
+	s, o := orderThenNoWebhooks(t, 3)
 	if _, err := s.app.Sandbox.Cancel(o.FileID, o.Tickets[0].TicketID); err != nil {
 		t.Fatal(err)
 	}
@@ -84,11 +93,7 @@ func TestReconcileFindsMissedChanges(t *testing.T) {
 // it to the pass.
 func TestOrdersSyncCommand(t *testing.T) {
 	t.Parallel()
-	s := startSystem(t, "")
-	o := s.createOrder(map[string]any{"count": 1})
-	s.waitPasses(o.Secret, "the pass", func(ps []pass.Pass) bool { return len(pass.ValidPerTicket(ps)) == 1 })
-	s.idle()
-	s.app.Sandbox.SetWebhookURL("")
+	s, o := orderThenNoWebhooks(t, 1)
 	if _, err := s.app.Sandbox.Modify(o.FileID, o.Tickets[0].TicketID, fakesecutix.Change{
 		Holder: &fakesecutix.Holder{FirstName: "Ada", LastName: "Lovelace"}}); err != nil {
 		t.Fatal(err)
