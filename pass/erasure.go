@@ -73,9 +73,9 @@ type ErasureStore interface {
 	// webhook's body: holder and buyer data) from the order's sync tasks,
 	// whatever their state; those still to run fetch the order instead.
 	ForgetOrderPayloads(ctx context.Context, order OrderRef) error
-	// HolderDataAfter returns up to limit file ids of orders with a pass
-	// whose event ended before endedBefore and whose erasure is not
-	// complete (never recorded, or stopped half-way).
+	// HolderDataAfter returns up to limit file ids of orders whose passes'
+	// events all ended (Ticket.LastEnd) before endedBefore and whose
+	// erasure is not complete (never recorded, or stopped half-way).
 	HolderDataAfter(ctx context.Context, tenant string, endedBefore time.Time, limit int) ([]int64, error)
 }
 
@@ -252,8 +252,10 @@ const retainBatch = 100
 // counts the others).
 const retainErrors = 5
 
-// Retain erases the holder data of every order whose event ended more
-// than days ago (a tenant's retention setting) and whose erasure is not
+// Retain erases the holder data of every order whose events all ended
+// more than days ago (a tenant's retention setting: an order with a
+// ticket for a later event, or a season ticket with a match to come,
+// waits for it) and whose erasure is not
 // complete, a batch at a time, and returns how many orders it erased. An
 // order whose erasure fails does not hold up the others: Retain goes on
 // and returns the failures together; the next run tries them again.
@@ -264,24 +266,34 @@ func (e *Eraser) Retain(ctx context.Context, tenant string, days int) (int, erro
 	cutoff := e.Clock.Now().Add(-time.Duration(days) * 24 * time.Hour)
 	n := 0
 	failed := map[int64]bool{}
+	notDue := map[int64]bool{}
 	var errs []error
 	for {
-		// The failed orders are still incomplete, so still listed: each
-		// batch has room for them and retainBatch others.
-		files, err := e.Store.HolderDataAfter(ctx, tenant, cutoff, len(failed)+retainBatch)
+		// The failed orders are still incomplete, so still listed, and so
+		// are those not due: each batch has room for them and
+		// retainBatch others.
+		files, err := e.Store.HolderDataAfter(ctx, tenant, cutoff, len(failed)+len(notDue)+retainBatch)
 		if err != nil {
 			return n, errors.Join(append(errs, err)...)
 		}
 		tried := false
 		for _, f := range files {
-			if failed[f] {
+			if failed[f] || notDue[f] {
 				continue
 			}
 			if err := ctx.Err(); err != nil {
 				return n, errors.Join(append(errs, err)...)
 			}
 			tried = true
-			if _, err := e.Erase(ctx, ErasureRequest{Tenant: tenant, FileID: f, Why: "retention"}); err != nil {
+			due, err := e.allEnded(ctx, tenant, f, cutoff)
+			if err == nil && !due {
+				notDue[f] = true
+				continue
+			}
+			if err == nil {
+				_, err = e.Erase(ctx, ErasureRequest{Tenant: tenant, FileID: f, Why: "retention"})
+			}
+			if err != nil {
 				failed[f] = true
 				if len(errs) < retainErrors {
 					errs = append(errs, fmt.Errorf("retention of order %d: %w", f, err))
@@ -297,6 +309,23 @@ func (e *Eraser) Retain(ctx context.Context, tenant string, days int) (int, erro
 			return n, errors.Join(errs...)
 		}
 	}
+}
+
+// allEnded reports whether every event of every pass of the order ended
+// before cutoff. The store lists an order by the ends it keeps, which an
+// earlier release wrote without a season ticket's upcoming events; the
+// tickets themselves say.
+func (e *Eraser) allEnded(ctx context.Context, tenant string, fileID int64, cutoff time.Time) (bool, error) {
+	ps, err := e.Store.HolderPasses(ctx, tenant, fileID)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range ps {
+		if end := p.Ticket.LastEnd(); end.IsZero() || !end.Before(cutoff) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // withoutErased clears t's holder data when its order or holder was

@@ -389,3 +389,72 @@ func TestRetentionGoesOn(t *testing.T) {
 		t.Errorf("listed for the retention: %v, %v; want the failing order", files, err)
 	}
 }
+
+// TestRetentionWaitsForTheLastEvent: the retention erases an order only
+// once every event of it is over for the given days: not an order with a
+// ticket for a later event, nor a season ticket with a match to come,
+// even when the store lists it by an end an earlier release kept (the
+// season's first match only).
+func TestRetentionWaitsForTheLastEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Erasures = b.db
+	now := b.svc.Clock.Now()
+	apply := func(movement, file int64, start time.Time, upcoming ...time.Time) {
+		t.Helper()
+		tk := apple.SampleTicket(pass.EventConcert)
+		tk.Tenant, tk.MovementID, tk.TicketID, tk.FileID = "demo", movement, movement+100, file
+		tk.OrderSecretToken = fmt.Sprintf("secret-%d", file)
+		tk.HolderName = "Léa Favre"
+		tk.Event.Start, tk.Event.End = start, time.Time{} // an end taken as six hours later
+		for i, at := range upcoming {
+			tk.Upcoming = append(tk.Upcoming, pass.UpcomingEvent{ID: fmt.Sprint(i + 1), Name: "Match", Start: at})
+		}
+		if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ago := func(days int) time.Time { return now.Add(-time.Duration(days) * 24 * time.Hour) }
+	apply(1, 40, ago(41))                    // March's ticket of an order…
+	apply(2, 40, ago(-10))                   // …with one for June
+	apply(3, 50, ago(41), ago(35), ago(-10)) // a season ticket, one match to come
+	apply(4, 60, ago(41), ago(35))           // a season over
+	apply(5, 70, ago(41))
+	apply(6, 70, ago(31))
+
+	// The store lists every order at first, as it would by the ends an
+	// earlier release wrote.
+	er := &pass.Eraser{Service: b.svc, Store: &listsAll{ErasureStore: b.db, files: []int64{40, 50, 60, 70}}, Blobs: b.blob, Clock: b.svc.Clock}
+	if n, err := er.Retain(ctx, "demo", 30); err != nil || n != 2 {
+		t.Errorf("the retention: %d orders, %v; want 2 (60 and 70)", n, err)
+	}
+	for movement, want := range map[int64]string{1: "Léa Favre", 2: "Léa Favre", 3: "Léa Favre", 4: "", 5: "", 6: ""} {
+		if p, err := b.db.GetPass(ctx, "demo", byMovementSerial(t, b, movement)); err != nil || p.Ticket.HolderName != want {
+			t.Errorf("ticket %d after the retention: holder %q (%v), want %q", movement, p.Ticket.HolderName, err, want)
+		}
+	}
+	// The store itself lists only the orders that are over.
+	if files, err := b.db.HolderDataAfter(ctx, "demo", ago(30), 10); err != nil || len(files) != 0 {
+		t.Errorf("listed for the retention after it ran: %v, %v; want none", files, err)
+	}
+	if files, err := b.db.HolderDataAfter(ctx, "demo", ago(-11), 10); err != nil || !slices.Equal(files, []int64{40, 50}) {
+		t.Errorf("listed once every event is over: %v, %v; want 40 and 50", files, err)
+	}
+}
+
+// listsAll is an ErasureStore that first lists files for the retention
+// whatever their passes' ends, then as the store does.
+type listsAll struct {
+	pass.ErasureStore
+	files  []int64
+	listed bool
+}
+
+func (l *listsAll) HolderDataAfter(ctx context.Context, tenant string, endedBefore time.Time, limit int) ([]int64, error) {
+	if !l.listed {
+		l.listed = true
+		return l.files, nil
+	}
+	return l.ErasureStore.HolderDataAfter(ctx, tenant, endedBefore, limit)
+}

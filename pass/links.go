@@ -12,12 +12,7 @@ const MaxLinkLife = 366 * 24 * time.Hour
 func LinkExpiry(now time.Time, ttl time.Duration, ps []Pass) time.Time {
 	exp := now.Add(ttl)
 	for _, p := range ps {
-		e := p.Ticket.Event
-		end := e.End
-		if end.IsZero() && !e.Start.IsZero() {
-			end = e.Start.Add(6 * time.Hour)
-		}
-		if after := end.Add(24 * time.Hour); p.Status != StatusVoided && after.After(exp) {
+		if after := p.Ticket.LastEnd().Add(24 * time.Hour); p.Status != StatusVoided && after.After(exp) {
 			exp = after
 		}
 	}

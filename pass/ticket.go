@@ -260,26 +260,38 @@ type Ticket struct {
 // ticket): an entry to one of them does not use it up.
 func (t Ticket) MultiEvent() bool { return len(t.Upcoming) > 0 }
 
-// Expiry is when a pass of t shows as expired (Apple Wallet's
-// expirationDate; Google Wallet's EXPIRED, for a tenant that wants it):
-// six hours after its event's end, or twelve hours after the start when
-// the end is unknown; for a season ticket, after its last upcoming event
-// when that is later.
-func (t Ticket) Expiry() time.Time {
-	exp := eventExpiry(t.Event.Start, t.Event.End)
-	for _, u := range t.Upcoming {
-		if e := eventExpiry(u.Start, u.End); e.After(exp) {
-			exp = e
-		}
+// AssumedLength is how long an event whose end is unknown (SecuTix's
+// duration is optional) is taken to last, everywhere an end is needed.
+const AssumedLength = 6 * time.Hour
+
+// EventEnd is when an event that starts at start and ends at end (zero
+// when unknown) is taken to end: end, or start + AssumedLength; zero
+// when both are unknown.
+func EventEnd(start, end time.Time) time.Time {
+	if end.IsZero() && !start.IsZero() {
+		return start.Add(AssumedLength)
 	}
-	return exp
+	return end
 }
 
-func eventExpiry(start, end time.Time) time.Time {
-	if !end.IsZero() {
-		return end.Add(6 * time.Hour)
+// LastEnd is when the last of t's events ends (EventEnd): its own, or for
+// a season ticket its last upcoming event when that is later; zero when
+// none is dated.
+func (t Ticket) LastEnd() time.Time {
+	last := EventEnd(t.Event.Start, t.Event.End)
+	for _, u := range t.Upcoming {
+		if e := EventEnd(u.Start, u.End); e.After(last) {
+			last = e
+		}
 	}
-	return start.Add(12 * time.Hour)
+	return last
+}
+
+// Expiry is when a pass of t shows as expired (Apple Wallet's
+// expirationDate; Google Wallet's EXPIRED, for a tenant that wants it):
+// six hours after its last event ends (LastEnd).
+func (t Ticket) Expiry() time.Time {
+	return t.LastEnd().Add(6 * time.Hour)
 }
 
 // UpcomingEvent is one of the events of a season or multi-event ticket.

@@ -557,8 +557,7 @@ func (m mapper) upcoming(cat *catView, covers []string, locale string) []pass.Up
 		if err != nil || d.Start.IsZero() {
 			continue // a performance the mapping cannot date is left out
 		}
-		end := cmp.Or(d.End, d.Start)
-		if !cat.now.IsZero() && end.Before(cat.now) {
+		if !cat.now.IsZero() && pass.EventEnd(d.Start, d.End).Before(cat.now) {
 			continue
 		}
 		name := d.Names.Pick(locale, m.locale)

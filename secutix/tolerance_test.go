@@ -1,6 +1,7 @@
 package secutix
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -99,14 +100,16 @@ func TestRetain(t *testing.T) {
 }
 
 // TestUpcomingLeavesOut: a season ticket's upcoming performances leave
-// out those cancelled in SecuTix and those the catalogue no longer holds.
+// out those cancelled in SecuTix, those the catalogue no longer holds and
+// those over; one without a duration is over pass.AssumedLength after
+// its start, not at its start.
 func TestUpcomingLeavesOut(t *testing.T) {
 	t.Parallel()
 	m := testMapper(t, "en", nil)
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	product := map[string]any{"code": "SHOW", "externalName": "Show"}
 	perf := func(start, state string) map[string]any {
-		return map[string]any{"start": start, "state": state, "duration": 3600.0}
+		return map[string]any{"start": start, "state": state, "duration": json.Number("3600")} // as the decoder reads it
 	}
 	cat := &catView{now: now, all: map[int64]catEntry{
 		1: {product: product, performance: perf("2026-06-01T20:00:00+02:00", "RUNNING")},
@@ -114,13 +117,16 @@ func TestUpcomingLeavesOut(t *testing.T) {
 		3: {product: product, performance: perf("2026-06-03T20:00:00+02:00", "CANCELED_CLOSED")},
 		4: {product: product, performance: perf("2026-06-04T20:00:00+02:00", "RUNNING"), left: now.Add(-time.Hour)},
 		5: {product: product, performance: perf("2026-06-05T20:00:00+02:00", "SUSPENDED")},
+		6: {product: product, performance: map[string]any{"start": "2026-05-01T13:00:00+02:00", "state": "RUNNING"}}, // began an hour ago
+		7: {product: product, performance: map[string]any{"start": "2026-05-01T05:00:00+02:00", "state": "RUNNING"}}, // nine hours ago
+		8: {product: product, performance: perf("2026-05-01T12:30:00+02:00", "RUNNING")},                             // over half an hour ago
 	}}
 	var ids []string
 	for _, u := range m.upcoming(cat, []string{"SHOW"}, "en") {
 		ids = append(ids, u.ID)
 	}
-	if !slices.Equal(ids, []string{"1", "5"}) {
-		t.Errorf("upcoming %v, want [1 5]", ids)
+	if !slices.Equal(ids, []string{"6", "1", "5"}) {
+		t.Errorf("upcoming %v, want [6 1 5]", ids)
 	}
 }
 

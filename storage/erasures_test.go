@@ -42,7 +42,7 @@ func TestErasureCompletion(t *testing.T) {
 		const subject = "file:7"
 		listed := func() bool {
 			t.Helper()
-			files, err := db.HolderDataAfter(ctx, "demo", ended.Add(time.Hour), 10)
+			files, err := db.HolderDataAfter(ctx, "demo", ended.Add(pass.AssumedLength+time.Hour), 10)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -176,13 +176,10 @@ const passColumns = `tenant, serial_number, auth_token, pass_type_id, template, 
 	file_id, order_id, ticket_id, version, update_tag, content_hash, status, blob_key, created_at, updated_at,
 	secret_token, holder_key, ticket_json`
 
-// eventEnd is when p's event ends, in Unix milliseconds (its start when
-// the end is unknown; 0 when neither is).
+// eventEnd is when p's last event ends (pass.Ticket.LastEnd), in Unix
+// milliseconds; 0 when it is not dated.
 func eventEnd(p *pass.Pass) int64 {
-	at := p.Ticket.Event.End
-	if at.IsZero() {
-		at = p.Ticket.Event.Start
-	}
+	at := p.Ticket.LastEnd()
 	if at.IsZero() {
 		return 0
 	}

@@ -85,7 +85,7 @@ func TestUpdateFindsPassByNewKeys(t *testing.T) {
 		if files, err := db.HolderDataAfter(ctx, "demo", start.Add(time.Hour), 10); err != nil || len(files) != 0 {
 			t.Errorf("ended before the new end: %v, %v; want none (the event end moved)", files, err)
 		}
-		if files, err := db.HolderDataAfter(ctx, "demo", start.Add(3*time.Hour), 10); err != nil || len(files) != 1 {
+		if files, err := db.HolderDataAfter(ctx, "demo", start.Add(2*time.Hour+pass.AssumedLength+time.Second), 10); err != nil || len(files) != 1 {
 			t.Errorf("ended before after the new end: %v, %v; want the order", files, err)
 		}
 
