@@ -447,3 +447,47 @@ func TestPushBatchKey(t *testing.T) {
 		t.Error("the whole performance's key is a batch's or another performance's")
 	}
 }
+
+// TestCatalogueWatchOutlastsReconciliation: a performance moved days
+// after its date (a show rained out, its new date set later: no order
+// webhook) is still compared with the catalogue, for
+// DefaultCatalogueWindow after its end, while its tickets' states are
+// compared only for the reconciliation's window.
+func TestCatalogueWatchOutlastsReconciliation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant, tk.Event.PerformanceID = "demo", 77
+	if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
+		t.Fatal(err)
+	}
+	cat := &catalogue{d: pass.PerformanceDetails{Start: tk.Event.Start, End: tk.Event.End, TimeZone: tk.Event.TimeZone}}
+	ps := &pass.PerformanceSyncer{Service: b.svc, Passes: b.db, Notices: b.db, Catalogue: cat, Queue: b.db, Page: 100, Clock: b.svc.Clock}
+	if _, err := ps.Sync(ctx, pass.PerformanceArgs{Tenant: "demo", PerformanceID: 77}, ""); err != nil {
+		t.Fatal(err)
+	}
+	cat.d.Start, cat.d.End = tk.Event.Start.Add(14*24*time.Hour), tk.Event.End.Add(14*24*time.Hour)
+	lister := &countingLister{}
+	end := pass.EventEnd(tk.Event.Start, tk.Event.End)
+	for _, c := range []struct {
+		after    time.Duration
+		rewrites int
+	}{{3 * 24 * time.Hour, 1}, {pass.DefaultCatalogueWindow + time.Hour, 0}} {
+		r := &pass.Reconciler{Tickets: lister, Passes: b.db, Queue: b.db, Tenants: []string{"demo"}, Performances: ps,
+			Clock: func() time.Time { return end.Add(c.after) }}
+		rep, err := r.RunReport(ctx)
+		if err != nil || rep.Rewrites != c.rewrites || rep.Performances != 0 || lister.calls != 0 {
+			t.Errorf("%s after the end: %+v, %v, ticket lists asked %d times; want %d rewrites and no ticket list",
+				c.after, rep, err, lister.calls, c.rewrites)
+		}
+	}
+}
+
+// countingLister is a TicketLister that counts its calls.
+type countingLister struct{ calls int }
+
+func (l *countingLister) TicketStates(context.Context, string, int64) ([]pass.TicketStatus, error) {
+	l.calls++
+	return nil, nil
+}

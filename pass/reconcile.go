@@ -1,6 +1,7 @@
 package pass
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,7 +48,14 @@ type ReconcileReader interface {
 	// ReconcilePasses returns the passes of tenant with a performance
 	// whose event ends (or, without an end, starts) after endAfter.
 	ReconcilePasses(ctx context.Context, tenant string, endAfter time.Time) ([]ReconcileRow, error)
+	// PerformancesEndingAfter returns the performances, in id order, that
+	// tenant has passes of whose event ends after endAfter.
+	PerformancesEndingAfter(ctx context.Context, tenant string, endAfter time.Time) ([]int64, error)
 }
+
+// DefaultCatalogueWindow is how long after its end a performance is still
+// compared with the catalogue by default.
+const DefaultCatalogueWindow = 30 * 24 * time.Hour
 
 // Reconciler compares passes with SecuTix's ticket lists.
 type Reconciler struct {
@@ -58,8 +66,13 @@ type Reconciler struct {
 	// Window keeps a performance in reconciliation after its end; 0 means
 	// a day.
 	Window time.Duration
-	Clock  Clock
-	Log    *slog.Logger
+	// CatalogueWindow keeps a performance in the catalogue comparison
+	// (Performances) after its end, when longer than Window; 0 means
+	// DefaultCatalogueWindow. A performance postponed after its date (a
+	// show rained out, its new date set days later) moves its passes.
+	CatalogueWindow time.Duration
+	Clock           Clock
+	Log             *slog.Logger
 	// Performances, when set, also compares each running performance with
 	// the catalogue and rewrites the passes of those that changed (a
 	// performance moved in SecuTix's back office sends no order webhook).
@@ -141,7 +154,16 @@ func (r *Reconciler) RunReport(ctx context.Context) (ReconcileReport, error) {
 			byPerf[row.PerformanceID] = append(byPerf[row.PerformanceID], row)
 		}
 		if r.Performances != nil {
-			n, err := r.Performances.CatalogueWatch(ctx, tenant, perfs)
+			watch := perfs
+			if cw := cmp.Or(r.CatalogueWindow, DefaultCatalogueWindow); cw > window {
+				// The catalogue is compared for longer: it costs no call
+				// to SecuTix while the performance is in the cached one.
+				if watch, err = r.Passes.PerformancesEndingAfter(ctx, tenant, now.Add(-cw)); err != nil {
+					errs = append(errs, fmt.Errorf("reconcile %s: %w", tenant, err))
+					watch = perfs
+				}
+			}
+			n, err := r.Performances.CatalogueWatch(ctx, tenant, watch)
 			rep.Rewrites += n
 			if err != nil {
 				errs = append(errs, fmt.Errorf("reconcile %s: catalogue: %w", tenant, err))

@@ -209,6 +209,27 @@ func (s *DB) ReconcilePasses(ctx context.Context, tenant string, endAfter time.T
 	return out, rows.Err()
 }
 
+// PerformancesEndingAfter returns the performances of tenant, in id
+// order, with a pass whose event ends after endAfter (see
+// pass.ReconcileReader).
+func (s *DB) PerformancesEndingAfter(ctx context.Context, tenant string, endAfter time.Time) ([]int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT performance_id FROM passes
+		WHERE tenant = $1 AND event_end > $2 AND performance_id <> 0 ORDER BY performance_id`, tenant, endAfter.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("storage: performances: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("storage: performances: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 var _ pass.ReconcileReader = (*DB)(nil)
 
 // CountPasses returns how many passes tenant has with status (any status

@@ -112,15 +112,8 @@ func cmdPerformances(ctx context.Context, args []string, stdout io.Writer, geten
 	defer db.Close()
 	ids := []int64{*id}
 	if *all {
-		rows, err := db.ReconcilePasses(ctx, t.ID, time.Now())
-		if err != nil {
+		if ids, err = db.PerformancesEndingAfter(ctx, t.ID, time.Now()); err != nil {
 			return err
-		}
-		ids = ids[:0]
-		for _, r := range rows { // in performance order
-			if len(ids) == 0 || ids[len(ids)-1] != r.PerformanceID {
-				ids = append(ids, r.PerformanceID)
-			}
 		}
 	}
 	for _, perf := range ids {
