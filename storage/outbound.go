@@ -548,10 +548,7 @@ func markDeliveredSQL(n int) string {
 // until f.RetryAt, or, when f.GiveUp, the message is failed for good (kept
 // in the log; a replay sends it again) and its stream goes on.
 func (s *DB) MessageFailed(ctx context.Context, m pass.OutboundMessage, f pass.MessageFailure) error {
-	cause := f.Cause
-	if len(cause) > 500 {
-		cause = cause[:500]
-	}
+	cause := fitText(f.Cause, 500)
 	state := "pending"
 	if f.GiveUp {
 		state = "failed"

@@ -558,9 +558,7 @@ const sqlComplete = `UPDATE tasks SET
 // dead (kept, with its last error) when dead is true. Events that arrived
 // meanwhile are already covered by the retry.
 func (s *DB) Fail(ctx context.Context, t pass.Task, cause string, retryAt time.Time, dead bool, now time.Time) error {
-	if len(cause) > 2000 {
-		cause = cause[:2000]
-	}
+	cause = fitText(cause, 2000)
 	state := string(pass.TaskPending)
 	finished := int64(0)
 	if dead {
@@ -727,9 +725,7 @@ func (s *DB) AddTimeline(ctx context.Context, entries ...pass.TimelineEntry) err
 		err := s.insertRows(ctx, tx, `INSERT INTO order_timeline (id, tenant, secret_token, file_id, at, kind, correlation_id, detail)`, "",
 			8, len(entries), rowsPerInsert, func(args []any, i int) []any {
 				e := entries[i]
-				if len(e.Detail) > 4000 {
-					e.Detail = e.Detail[:4000]
-				}
+				e.Detail = fitText(e.Detail, 4000)
 				return append(args, newID(), e.Tenant, e.SecretToken, e.FileID, e.At.UnixMilli(), e.Kind, e.CorrelationID, e.Detail)
 			})
 		if err != nil {

@@ -729,3 +729,35 @@ func TestCountTasks(t *testing.T) {
 		}
 	})
 }
+
+// TestLongTextsCutBetweenCharacters: a timeline entry and a task's error
+// longer than their columns are cut between two characters, and lose a
+// NUL: PostgreSQL refuses invalid UTF-8 and NUL in text, and refusing the
+// write would lose the whole timeline batch, or leave a failed task
+// running until its lease ends, again and again.
+func TestLongTextsCutBetweenCharacters(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		detail := strings.Repeat("a", 3999) + "é and more"
+		if err := db.AddTimeline(ctx, pass.TimelineEntry{Tenant: "demo", SecretToken: "s1", FileID: 7, At: t0, Kind: "sync-answer",
+			Detail: detail}, pass.TimelineEntry{Tenant: "demo", SecretToken: "s1", FileID: 7, At: t0, Kind: "note", Detail: "a\x00b"}); err != nil {
+			t.Fatal(err)
+		}
+		tl, err := db.Timeline(ctx, "demo", "", 7)
+		if err != nil || len(tl) != 2 || tl[0].Detail != strings.Repeat("a", 3999) || tl[1].Detail != "ab" {
+			t.Fatalf("timeline: %d entries, %v", len(tl), err)
+		}
+		if _, err := db.Enqueue(ctx, syncTask("s1"), t0); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := db.Claim(ctx, t0, time.Minute, 1)
+		if err := db.Fail(ctx, c[0], strings.Repeat("x", 1999)+"ü: "+"\x00\xff", t0, true, t0); err != nil {
+			t.Fatal(err)
+		}
+		dead, _ := db.ListTasks(ctx, pass.TaskDead, 10)
+		if len(dead) != 1 || dead[0].LastError != strings.Repeat("x", 1999) {
+			t.Errorf("dead: %+v", dead)
+		}
+	})
+}

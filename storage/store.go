@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -175,6 +176,21 @@ func (s *DB) Ping(ctx context.Context) error { return s.rdb.PingContext(ctx) }
 const passColumns = `tenant, serial_number, auth_token, pass_type_id, template, movement_id, holder_generation,
 	file_id, order_id, ticket_id, version, update_tag, content_hash, status, blob_key, created_at, updated_at,
 	secret_token, holder_key, ticket_json`
+
+// fitText makes s fit a text column of both databases: valid UTF-8
+// without NUL (PostgreSQL refuses either; SQLite would keep them), at most
+// n bytes, cut between two characters.
+func fitText(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
 
 // eventEnd is when p's last event ends (pass.Ticket.LastEnd), in Unix
 // milliseconds; 0 when it is not dated.
