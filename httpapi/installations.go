@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -47,10 +45,7 @@ func (s *Server) installationBody(c *gin.Context, register bool) (string, custom
 		return "", customerDeviceRequest{}, false
 	}
 	var req customerDeviceRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeProblem(c, http.StatusBadRequest, `the body must be {"orderSecretToken", "fcmToken", "platform", "locale"}`)
+	if !decodeStrict(c, body, &req, `the body must be {"orderSecretToken", "fcmToken", "platform", "locale"}`) {
 		return "", req, false
 	}
 	var probs []string

@@ -178,3 +178,39 @@ func openStore(t *testing.T) *storage.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// TestInstallationBodyRefusals: the app's registration takes one JSON
+// object and nothing after it, and no NUL character in its strings (a
+// text column of PostgreSQL keeps none): each is a 400 problem saying
+// which, and nothing is looked up.
+func TestInstallationBodyRefusals(t *testing.T) {
+	t.Parallel()
+	db := openStore(t)
+	lookups := 0
+	h := httpapi.New(httpapi.Deps{Passes: db,
+		App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
+		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
+		Tickets: httpapi.TicketsAPI{Orders: syncerFunc(func() (pass.SyncResult, error) {
+			lookups++
+			return pass.SyncResult{}, pass.Errorf(pass.KindNotFound, "no such order")
+		})}})
+	const ok = `{"orderSecretToken":"madeUpOrderTokenA","fcmToken":"fcm-1","platform":"ios","locale":"fr"}`
+	for _, c := range []struct{ body, want string }{
+		{ok + `{"x":1}`, `the body must be {`},
+		{ok + `]`, `the body must be {`},
+		{strings.Replace(ok, "fcm-1", `fcm\u0000`, 1), `NUL character`},
+		{strings.Replace(ok, "fcm-1", `fcm\\u0000`, 1), `fcmToken is missing or malformed`}, // a backslash, then text
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/api/demo/customers/devices", strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest || rec.Header().Get("Content-Type") != "application/problem+json" ||
+			!strings.Contains(rec.Body.String(), c.want) {
+			t.Errorf("%s: %d %s %s, want a 400 problem saying %q", c.body, rec.Code, rec.Header().Get("Content-Type"), rec.Body, c.want)
+		}
+	}
+	if lookups != 0 {
+		t.Errorf("%d lookups for refused bodies", lookups)
+	}
+}

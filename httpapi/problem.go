@@ -100,5 +100,25 @@ func decodeStrict(c *gin.Context, body []byte, v any, shape string) bool {
 		writeProblem(c, http.StatusBadRequest, shape)
 		return false
 	}
+	if escapesNUL(body) {
+		writeProblem(c, http.StatusBadRequest, `the body must not hold a NUL character (\u0000)`)
+		return false
+	}
 	return true
+}
+
+// escapesNUL reports whether the JSON text body (valid) writes a NUL
+// character (\u0000) in a string. No API text takes one, and PostgreSQL
+// refuses it in a text column: it is a 400, not a failed write.
+func escapesNUL(body []byte) bool {
+	for i := 0; i+1 < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		if body[i+1] == 'u' && i+6 <= len(body) && string(body[i+2:i+6]) == "0000" {
+			return true
+		}
+		i++ // the escaped character: \\u0000 is a backslash, then text
+	}
+	return false
 }
