@@ -501,8 +501,10 @@ Open it on an iPhone or a Mac, or check it with <code>openssl</code> (see the RE
 func (s *Server) home(c *gin.Context) {
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(http.StatusOK)
+	// The tenants are named only beside their sample passes: a production
+	// server does not list its organisers to whoever asks.
 	_ = homePage.Execute(c.Writer, map[string]any{
-		"Preview": s.deps.Preview,
+		"Preview": s.deps.Preview.Enabled,
 		"Tenants": s.deps.Tenants,
 		"Kinds":   []pass.EventKind{pass.EventConcert, pass.EventFestival, pass.EventSports},
 	})

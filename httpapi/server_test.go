@@ -213,6 +213,13 @@ func TestHealthAndReadiness(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "/api/demo/preview/default?kind=festival") {
 		t.Errorf("home page lacks the preview links: %d", resp.StatusCode)
 	}
+	// Without previews (production), the home page names no tenant.
+	prod := httptest.NewServer(httpapi.New(httpapi.Deps{Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo Concerts"}}}))
+	defer prod.Close()
+	if resp, body := get(t, prod.URL+"/", nil); resp.StatusCode != 200 || strings.Contains(string(body), "Demo Concerts") ||
+		strings.Contains(string(body), "/api/demo/") {
+		t.Errorf("the home page without previews: %d, names the tenant: %s", resp.StatusCode, body)
+	}
 }
 
 // countingPinger counts its pings, each of which takes a moment.
