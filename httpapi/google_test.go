@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -161,6 +162,35 @@ func TestOrderPageRateLimit(t *testing.T) {
 	if code := get("[2001:db8:5:6::ff]"); code != http.StatusTooManyRequests {
 		t.Errorf("the 11th request from one IPv6 /64: %d, want 429", code)
 	}
+}
+
+// TestOrderPageDatabaseDown: while the orders cannot be read, the page
+// says to try again (503, Retry-After), not that the order does not
+// exist, and the requests do not count as a client's guesses.
+func TestOrderPageDatabaseDown(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	h := httpapi.New(httpapi.Deps{Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}}, Clock: func() time.Time { return now },
+		Passes: downPasses{}})
+	for i := range 20 { // more than a client's guesses
+		req := httptest.NewRequest(http.MethodGet, "/demo/orders/SomeRealOrder123", nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "try again") {
+			t.Fatalf("request %d: %d %q, want 503 with Retry-After", i, rec.Code, rec.Body)
+		}
+	}
+}
+
+// downPasses is a PassReader whose database does not answer.
+type downPasses struct{}
+
+func (downPasses) GetPassMeta(context.Context, string, string) (*pass.Pass, error) {
+	return nil, errors.New("dial tcp: connection refused")
+}
+
+func (downPasses) PassesByOrder(context.Context, string, string) ([]pass.Pass, error) {
+	return nil, errors.New("dial tcp: connection refused")
 }
 
 // TestRateLimitBehindProxy: behind a trusted load balancer each client

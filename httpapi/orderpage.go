@@ -196,10 +196,16 @@ func (s *Server) orderPageHandler(c *gin.Context) {
 	}
 	ps, err := s.deps.Passes.PassesByOrder(c.Request.Context(), t.ID, secret)
 	ps = pass.ForOrderSecret(ps) // a transferred ticket is its new holder's
-	if err != nil || len(ps) == 0 {
-		if err != nil && pass.KindOf(err) != pass.KindNotFound {
-			s.log.ErrorContext(c.Request.Context(), "order page", "error", err, "correlationId", correlationID(c))
-		}
+	if err != nil && pass.KindOf(err) != pass.KindNotFound {
+		// Not a guess: a buyer at the doors is told to try again, not
+		// that the order does not exist.
+		s.log.ErrorContext(c.Request.Context(), "order page", "error", err, "correlationId", correlationID(c))
+		c.Header("Cache-Control", "no-store")
+		c.Header("Retry-After", "5")
+		c.Data(http.StatusServiceUnavailable, "text/plain; charset=utf-8", []byte("Unavailable for a moment: try again\n"))
+		return
+	}
+	if len(ps) == 0 {
 		miss()
 		return
 	}
