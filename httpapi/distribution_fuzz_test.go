@@ -61,7 +61,7 @@ func FuzzDistribution(f *testing.F) {
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Preview: httpapi.PreviewDeps{Enabled: true, Packager: fx.Registry}, Passes: db,
 		Files: fx.Files(f, bl, db),
 		Apple: httpapi.AppleDeps{Devices: db, Timeline: db},
-		App:   httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
+		App:   httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db}},
 		Links: httpapi.LinkDeps{Signer: links}, Clock: clock, Google: httpapi.GoogleDeps{Save: saver},
 		TemplateFile: func(tpl, file string) ([]byte, bool) {
 			if tpl == "default" && (file == "icon.png" || file == "google-logo.png") {

@@ -142,12 +142,9 @@ func (s *Server) registerInstallation(c *gin.Context) {
 	created, err := s.deps.App.Notices.Register(c.Request.Context(), pass.AppInstallation{Tenant: tenant,
 		SecretToken: req.OrderSecretToken, FCMToken: req.FCMToken, Platform: req.Platform, Locale: req.Locale},
 		req.fileID, req.eventName, correlationID(c))
-	if err != nil && !created {
+	if err != nil {
 		s.fail(c, err)
 		return
-	}
-	if err != nil {
-		s.log.WarnContext(c.Request.Context(), "queue app notice", "error", err)
 	}
 	status := http.StatusOK
 	if created {

@@ -28,7 +28,7 @@ func TestUnknownOrderLookupsPerClient(t *testing.T) {
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	lookups := 0
 	h := httpapi.New(httpapi.Deps{Passes: db, Clock: func() time.Time { return now }, // moved by the test only between requests
-		App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
+		App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db}},
 		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
 		Tickets: httpapi.TicketsAPI{Orders: syncerFunc(func() (pass.SyncResult, error) {
 			lookups++
@@ -82,7 +82,7 @@ func TestInstallationsPerOrderRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := httpapi.New(httpapi.Deps{Passes: db, Clock: func() time.Time { return now },
-		App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
+		App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db}},
 		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}}})
 	post := func(client int, token string) *httptest.ResponseRecorder {
 		body := `{"orderSecretToken":"` + tk.OrderSecretToken + `","fcmToken":"` + token + `","platform":"android","locale":"fr"}`
@@ -136,7 +136,7 @@ func TestUpstreamWordsStayWithTheOrganiser(t *testing.T) {
 			db := openStore(t)
 			key, _ := auth.NewAPIKey()
 			h := httpapi.New(httpapi.Deps{Passes: db,
-				App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
+				App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db}},
 				Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
 				Tickets: httpapi.TicketsAPI{
 					APIKey: func(_ context.Context, hash string) (httpapi.APIKeyInfo, error) {
@@ -188,7 +188,7 @@ func TestInstallationBodyRefusals(t *testing.T) {
 	db := openStore(t)
 	lookups := 0
 	h := httpapi.New(httpapi.Deps{Passes: db,
-		App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db, Queue: db}},
+		App:     httpapi.AppDeps{Installations: db, Notices: &pass.AppNoticeService{Store: db}},
 		Tenants: []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
 		Tickets: httpapi.TicketsAPI{Orders: syncerFunc(func() (pass.SyncResult, error) {
 			lookups++

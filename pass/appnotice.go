@@ -52,8 +52,9 @@ type InstallationStore interface {
 	// MaxInstallationsPerOrder). A new installation of an order that has
 	// MaxInstallationsPerOrder already is refused with an error of kind
 	// KindConflict, in the insert's transaction: registrations at once
-	// from several instances never go past it.
-	RegisterInstallation(ctx context.Context, i AppInstallation) (created bool, err error)
+	// from several instances never go past it. The follow tasks are
+	// queued in the same transaction when the installation is new.
+	RegisterInstallation(ctx context.Context, i AppInstallation, follow ...NewTask) (created bool, err error)
 	// UnregisterInstallation removes a registration; removing one that
 	// does not exist is not an error.
 	UnregisterInstallation(ctx context.Context, tenant, secretToken, fcmToken string) error
@@ -119,10 +120,7 @@ type AppNoticeService struct {
 	Store    InstallationStore
 	Notifier AppNotifier
 	// PageURL returns the order page's address, sent along as data.
-	PageURL func(tenant, secretToken string) string
-	// Queue takes the notice a new installation is owed, when its
-	// tenant's policy has app notices.
-	Queue    Enqueuer
+	PageURL  func(tenant, secretToken string) string
 	Policies Policies
 	Clock    Clock
 	// Log hears of notices refused for the tenant's configuration.
@@ -142,14 +140,15 @@ const SenderProof = time.Hour
 // message. created is false when the installation was registered already.
 func (s *AppNoticeService) Register(ctx context.Context, i AppInstallation, fileID int64, eventName, correlationID string) (created bool, err error) {
 	i.CreatedAt = s.Clock.Now()
-	if created, err = s.Store.RegisterInstallation(ctx, i); err != nil || !created || !s.Policies.For(i.Tenant).AppNotices {
-		return created, err
+	var follow []NewTask
+	if s.Policies.For(i.Tenant).AppNotices {
+		// In the installation's transaction: a registration stored
+		// without its notice would never get one (registered again, it is
+		// not new).
+		a := AppNoticeArgs{Tenant: i.Tenant, SecretToken: i.SecretToken, FileID: fileID, Event: NoticeReady, EventName: eventName}
+		follow = append(follow, TaskOf(a, correlationID))
 	}
-	a := AppNoticeArgs{Tenant: i.Tenant, SecretToken: i.SecretToken, FileID: fileID, Event: NoticeReady, EventName: eventName}
-	if _, err := s.Queue.Enqueue(ctx, TaskOf(a, correlationID), s.Clock.Now()); err != nil {
-		return true, fmt.Errorf("queue the ready notice: %w", err)
-	}
-	return true, nil
+	return s.Store.RegisterInstallation(ctx, i, follow...)
 }
 
 // ReasonSenderMismatch is the reason an AppNotifier gives, with

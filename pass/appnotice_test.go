@@ -256,3 +256,49 @@ func TestNotifyForgetsAnotherAppsToken(t *testing.T) {
 		t.Errorf("installations left: %v; want tok-apns kept", got)
 	}
 }
+
+// TestReadyNoticeRidesWithItsInstallation: a new installation's "tickets
+// ready" notice is queued in the installation's own write, so that a
+// failed write stores neither (and the app's next try is new again)
+// rather than an installation never told; a tenant without app notices
+// queues none.
+func TestReadyNoticeRidesWithItsInstallation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	inst := pass.AppInstallation{Tenant: "demo", SecretToken: "S3CRET", FCMToken: "tok-1", Platform: "ios", Locale: "fr"}
+	failing := &failingInstallations{InstallationStore: b.db}
+	svc := &pass.AppNoticeService{Store: failing, Policies: pass.Policies{"demo": {AppNotices: true}}, Clock: time.Now}
+	if created, err := svc.Register(ctx, inst, 7, "Concert", "corr"); err == nil || created {
+		t.Fatalf("a failed write: created %v, %v", created, err)
+	}
+	if len(failing.follow) != 1 || failing.follow[0].Kind != pass.TaskAppNotice || !strings.Contains(string(failing.follow[0].Payload), `"ready"`) {
+		t.Errorf("the write was given %+v; want the ready notice with the installation", failing.follow)
+	}
+	svc.Store = b.db
+	if created, err := svc.Register(ctx, inst, 7, "Concert", "corr"); err != nil || !created {
+		t.Fatalf("the app's next try: created %v, %v", created, err)
+	}
+	if n, err := b.db.CountTasks(ctx, "demo", pass.TaskAppNotice, pass.TaskPending); err != nil || n != 1 {
+		t.Errorf("pending app notices: %d, %v; want the ready notice", n, err)
+	}
+	svc.Policies = nil
+	inst.FCMToken = "tok-2"
+	failing.follow = nil
+	svc.Store = failing
+	if _, err := svc.Register(ctx, inst, 7, "Concert", "corr"); err == nil || len(failing.follow) != 0 {
+		t.Errorf("a tenant without app notices: %+v queued", failing.follow)
+	}
+}
+
+// failingInstallations is an InstallationStore whose registrations fail,
+// after noting the tasks they were to queue.
+type failingInstallations struct {
+	pass.InstallationStore
+	follow []pass.NewTask
+}
+
+func (f *failingInstallations) RegisterInstallation(_ context.Context, _ pass.AppInstallation, follow ...pass.NewTask) (bool, error) {
+	f.follow = append(f.follow, follow...)
+	return false, errors.New("the database went away")
+}

@@ -21,7 +21,7 @@ import (
 // lock: on PostgreSQL a transaction advisory lock of the order (at READ
 // COMMITTED, two transactions counting at once would otherwise both see
 // room), on SQLite the write lock every transaction takes as it begins.
-func (s *DB) RegisterInstallation(ctx context.Context, d pass.AppInstallation) (bool, error) {
+func (s *DB) RegisterInstallation(ctx context.Context, d pass.AppInstallation, follow ...pass.NewTask) (bool, error) {
 	created := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockInTx(ctx, tx, "app-installations\x00"+d.Tenant+"\x00"+d.SecretToken); err != nil {
@@ -51,6 +51,9 @@ func (s *DB) RegisterInstallation(ctx context.Context, d pass.AppInstallation) (
 		}
 		n, _ := res.RowsAffected()
 		created = n == 1 // another instance may have inserted it first
+		if created {
+			return s.enqueueAll(ctx, tx, follow, d.CreatedAt)
+		}
 		return nil
 	})
 	return created, err

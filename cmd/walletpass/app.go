@@ -401,7 +401,7 @@ func (a *App) buildServices() {
 	a.Announcer = &pass.Announcer{Notices: db, Locales: locales}
 	a.Syncer = &pass.Syncer{Orders: a.SecuTix, Service: a.Passes, Hints: db, Timeline: db, Log: log, Templates: templates}
 	a.Pushes = &pass.PushService{Devices: db, Pusher: a.metrics.pushers(a.APNs.pushers()), Log: log.With(slog.String("component", "apns")), Journal: db}
-	a.Notices = &pass.AppNoticeService{Store: db, Notifier: a.metrics.notifiers(a.FCM.notifiers()), Queue: db, Policies: pol, Log: log,
+	a.Notices = &pass.AppNoticeService{Store: db, Notifier: a.metrics.notifiers(a.FCM.notifiers()), Policies: pol, Log: log,
 		PageURL: func(tenant, secret string) string {
 			t, _ := cfg.Tenant(tenant)
 			return httpapi.OrderPageURL(t.PublicBaseURL, tenant, secret)
