@@ -101,6 +101,10 @@ type Eraser struct {
 	Blobs   BlobDeleter
 	Log     *slog.Logger
 	Clock   Clock
+	// NoEmail names the tenants whose passes carry no holder e-mail
+	// address (their SecuTix mapping reads none): an erasure by address
+	// could match nothing there, now or later, and is refused.
+	NoEmail map[string]bool
 }
 
 // Erase erases the holder data req names. It returns an error of kind
@@ -122,6 +126,10 @@ func (e *Eraser) Erase(ctx context.Context, req ErasureRequest) (ErasureReport, 
 	case req.Email != "":
 		if a, err := mail.ParseAddress(req.Email); err != nil || a.Address != req.Email || len(req.Email) > 254 {
 			return rep, Errorf(KindInvalid, "erasure: the e-mail address is malformed (one address such as name@example.com)")
+		}
+		if e.NoEmail[req.Tenant] {
+			return rep, Errorf(KindInvalid, "erasure: this tenant's passes carry no holder e-mail address (its SecuTix mapping reads "+
+				"none: secutix.fields.holderEmail), so none would be found by it; erase the holder's orders by their file ids")
 		}
 	}
 	subject := ErasureSubject(req.FileID, req.Email)

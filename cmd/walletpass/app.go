@@ -395,7 +395,7 @@ func (a *App) buildServices() {
 	}
 	a.Passes = &pass.Service{Passes: db, Packager: countedPackager{Packager: a.Registry, m: a.metrics}, Policies: pol,
 		Notices: db, Locales: locales, Erasures: db}
-	a.Eraser = newEraser(a.Passes, db, a.Blobs, log)
+	a.Eraser = newEraser(cfg, a.Passes, db, a.Blobs, log)
 	a.Performances = &pass.PerformanceSyncer{Service: a.Passes, Passes: db, Notices: db, Catalogue: a.SecuTix, Queue: db, Timeline: db,
 		Log: log.With(slog.String("component", "performances"))}
 	a.Announcer = &pass.Announcer{Notices: db, Locales: locales}

@@ -5,16 +5,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
+	"walletpass/config"
 	"walletpass/pass"
 	"walletpass/storage"
 )
 
 // newEraser is the erasure of holder data over a service's stores.
-func newEraser(svc *pass.Service, db *storage.DB, blobs pass.BlobStore, log *slog.Logger) *pass.Eraser {
+func newEraser(cfg *config.Config, svc *pass.Service, db *storage.DB, blobs pass.BlobStore, log *slog.Logger) *pass.Eraser {
 	del, _ := blobs.(pass.BlobDeleter) // both stores delete
-	return &pass.Eraser{Service: svc, Store: db, Blobs: del, Log: log.With(slog.String("component", "erasure"))}
+	noEmail := map[string]bool{}
+	for _, t := range cfg.Tenants {
+		noEmail[t.ID] = strings.TrimSpace(t.SecuTix.Fields["holderEmail"]) == ""
+	}
+	return &pass.Eraser{Service: svc, Store: db, Blobs: del, Log: log.With(slog.String("component", "erasure")), NoEmail: noEmail}
 }
 
 // cmdHolders is `walletpass holders erase (-file ID | -email ADDRESS)
@@ -69,7 +75,7 @@ func cmdHolders(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		pol[tn.ID] = pass.Policy{Google: tn.Google.Enabled(), Events: true}
 	}
 	svc := &pass.Service{Passes: db, Packager: reg, Policies: pol, Notices: db, Erasures: db}
-	rep, err := newEraser(svc, db, blobs, log).Erase(ctx, pass.ErasureRequest{Tenant: t.ID, FileID: *fileID, Email: *email, Why: "request"})
+	rep, err := newEraser(cfg, svc, db, blobs, log).Erase(ctx, pass.ErasureRequest{Tenant: t.ID, FileID: *fileID, Email: *email, Why: "request"})
 	if err != nil {
 		return err
 	}
