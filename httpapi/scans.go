@@ -65,7 +65,8 @@ type ScanTicket struct {
 // scan: POST /api/{tenant}/scans {data, type, scanId?} with scope
 // scans:write: finds the ticket by its barcode and answers valid (it is
 // now used, as a SecuTix validation makes it; reEntry for a ticket scanned
-// before, at a re-entry tenant), already_used, cancelled or unknown. A
+// before, at a re-entry tenant), already_used, cancelled, unknown or
+// wrong_time (another day's ticket: not used up). A
 // scanId sent again gets the first answer.
 func (s *Server) scan(c *gin.Context) {
 	tenant := c.Param("tenantId")

@@ -15,6 +15,10 @@ const (
 	ScanAlreadyUsed = "already_used" // scanned before (here or at SecuTix's gates)
 	ScanCancelled   = "cancelled"    // cancelled, refunded or passed on to another holder
 	ScanUnknown     = "unknown"      // no ticket of the tenant has this barcode
+	// ScanWrongTime: the ticket is for an event that is not now (more
+	// than occasionMargin before its start or after its end: another
+	// day's ticket); it is not marked used.
+	ScanWrongTime = "wrong_time"
 )
 
 // ScanSourceGate is the WebhookEvent source of a gate scan: it records a
@@ -142,13 +146,18 @@ func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 		if used && p.Ticket.MultiEvent() && !SameOccasion(p.Ticket, usedAt, now) {
 			used = false // a season ticket's earlier entry: this is another event
 		}
+		used = used || p.Status == StatusUsed || p.Ticket.State == TicketUsed
 		switch {
 		case voided || p.Status == StatusVoided || p.Ticket.State == TicketCancelled:
 			res.Result = ScanCancelled
-		case (used || p.Status == StatusUsed || p.Ticket.State == TicketUsed) && g.ReEntry[req.Tenant]:
-			res.Result, res.ReEntry = ScanValid, true
-		case used || p.Status == StatusUsed || p.Ticket.State == TicketUsed:
+		case used && !g.ReEntry[req.Tenant]:
 			res.Result = ScanAlreadyUsed
+		case !forNow(p.Ticket, now):
+			// Before the ticket is claimed: Friday's ticket shown on
+			// Thursday must still let its holder in on Friday.
+			res.Result = ScanWrongTime
+		case used:
+			res.Result, res.ReEntry = ScanValid, true
 		default:
 			res.Result = ScanValid
 		}
@@ -313,6 +322,24 @@ func occasionWindow(t Ticket, now time.Time) (from, to time.Time, ok bool) {
 		}
 	}
 	return time.Time{}, time.Time{}, false
+}
+
+// forNow reports whether a scan at now may be an entry with t: within
+// occasionMargin of one of its events (its own, however long: a festival
+// pass or a season's validity; or an upcoming one), an event without an
+// end lasting AssumedLength. A ticket without a date is for any time.
+func forNow(t Ticket, now time.Time) bool {
+	dated := false
+	for _, e := range append([]UpcomingEvent{{Start: t.Event.Start, End: t.Event.End}}, t.Upcoming...) {
+		if e.Start.IsZero() {
+			continue
+		}
+		dated = true
+		if !now.Before(e.Start.Add(-occasionMargin)) && now.Before(EventEnd(e.Start, e.End).Add(occasionMargin)) {
+			return true
+		}
+	}
+	return !dated
 }
 
 // usedRef is the hint a scan of p leaves: its ticket's ("t:<ticketId>"),

@@ -431,9 +431,11 @@ func staticSyncer(b bundle, o pass.Order) *pass.Syncer {
 		Templates: map[string]pass.TemplateChoice{"demo": {Default: "default"}}}
 }
 
-// testGate is a gate on b's store, at the store's frozen time.
+// testGate is a gate on b's store, frozen an hour before the sample
+// concert (apple.SampleTicket): its tickets are for now.
 func testGate(b bundle) *pass.Gate {
-	clock := func() time.Time { return time.UnixMilli(1_800_000_000_000) }
+	at := apple.SampleTicket(pass.EventConcert).Event.Start.Add(-time.Hour)
+	clock := func() time.Time { return at }
 	return &pass.Gate{Store: b.db, Inbox: &pass.Inbox{Queue: b.db, Clock: clock}, Clock: clock}
 }
 
@@ -1198,5 +1200,45 @@ func TestCreationMeetsANotice(t *testing.T) {
 	}
 	if got.Ticket.Notice != "Doors open at 19:30" {
 		t.Errorf("the pass shows the notice %q (v%d), want the one sent while it was made", got.Ticket.Notice, got.Version)
+	}
+}
+
+// TestGateWrongTime: a ticket scanned more than six hours before its
+// event or after it (another day's ticket) is answered wrong_time and
+// not used up: its holder is let in on the day. A long event (a
+// festival pass, a season dated by its validity) admits any time within
+// it.
+func TestGateWrongTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	friday := apple.SampleTicket(pass.EventConcert)
+	friday.Tenant = "demo"
+	festival := friday
+	festival.MovementID, festival.TicketID, festival.Barcode = friday.MovementID+1, friday.TicketID+1, "FESTIVAL-1"
+	festival.Event.Start, festival.Event.End = friday.Event.Start.AddDate(0, 0, -2), friday.Event.End.AddDate(0, 0, 1)
+	for _, tk := range []pass.Ticket{friday, festival} {
+		if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := testGate(b)
+	for _, c := range []struct {
+		name    string
+		at      time.Time
+		barcode string
+		want    string
+	}{
+		{"the day before", friday.Event.Start.AddDate(0, 0, -1), friday.Barcode, pass.ScanWrongTime},
+		{"seven hours early", friday.Event.Start.Add(-7 * time.Hour), friday.Barcode, pass.ScanWrongTime},
+		{"the festival's first day", friday.Event.Start.AddDate(0, 0, -1), festival.Barcode, pass.ScanValid},
+		{"five hours early", friday.Event.Start.Add(-5 * time.Hour), friday.Barcode, pass.ScanValid},
+		{"again, at the doors", friday.Event.Start, friday.Barcode, pass.ScanAlreadyUsed},
+		{"used, the next week", friday.Event.Start.AddDate(0, 0, 7), friday.Barcode, pass.ScanAlreadyUsed},
+	} {
+		g.Clock = func() time.Time { return c.at }
+		if res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: c.barcode, ScanID: "s-" + strings.ReplaceAll(c.name, " ", "-")}); err != nil || res.Result != c.want {
+			t.Errorf("%s: %s %v, want %s", c.name, res.Result, err, c.want)
+		}
 	}
 }

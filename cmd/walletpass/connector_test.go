@@ -156,6 +156,14 @@ func (s *system) createOrder(body any) order {
 	return o
 }
 
+// startingSoon is a sandbox order of count tickets for a concert that
+// begins in an hour: a gate admits them now (a ticket of another day is
+// wrong_time).
+func startingSoon(count int) map[string]any {
+	return map[string]any{"count": count, "tickets": []map[string]any{{"event": map[string]any{"name": "Concert",
+		"start": time.Now().Add(time.Hour).Truncate(time.Minute).Format(time.RFC3339)}}}}
+}
+
 // action changes a ticket in the sandbox and returns its ticket id after
 // the change (a reprint issues a new ticket for the same movement).
 func (s *system) action(o order, ticketID int64, action string, body any) int64 {

@@ -356,7 +356,7 @@ func TestRotatingBarcodeTenant(t *testing.T) {
 	defer s.stop()
 	fake := s.app.Fakes.Google["demo"]
 	tn := s.app.Google.syncer.Tenants["demo"]
-	o := s.createOrder(map[string]any{"count": 1})
+	o := s.createOrder(startingSoon(1)) // scanned below
 	ps := s.waitPasses(o.Secret, "the pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
 	link := s.orderLinks(o.Secret)["google-save"]
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -299,7 +299,7 @@ func TestOutboundWebhooks(t *testing.T) {
 		t.Errorf("get when enabled again: %d %s", st, body)
 	}
 
-	o := s.createOrder(map[string]any{"count": 1})
+	o := s.createOrder(startingSoon(1)) // scanned below
 	tk := o.Tickets[0]
 	ps := s.waitPasses(o.Secret, "1 pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
 	serial := ps[0].SerialNumber

@@ -23,8 +23,10 @@ func TestGateScans(t *testing.T) {
 	t.Parallel()
 	s := startSystem(t, "")
 	defer s.stop()
-	o := s.createOrder(map[string]any{"count": 3})
+	o := s.createOrder(startingSoon(3))
 	s.waitPasses(o.Secret, "3 passes", func(ps []pass.Pass) bool { return len(ps) == 3 })
+	later := s.createOrder(map[string]any{"count": 1}) // the sandbox's concert, a month from now
+	s.waitPasses(later.Secret, "a pass", func(ps []pass.Pass) bool { return len(ps) == 1 })
 	t1, t2, t3 := o.Tickets[0], o.Tickets[1], o.Tickets[2]
 	s.action(o, t3.TicketID, "cancel", nil)
 	s.waitPasses(o.Secret, "the cancelled pass", func(ps []pass.Pass) bool {
@@ -103,7 +105,9 @@ func TestGateScans(t *testing.T) {
 	for _, c := range []struct{ data, want string }{
 		{t3.Barcode, pass.ScanCancelled},
 		{"NOSUCHBARCODE", pass.ScanUnknown},
-		{strings.Repeat("é", 2048), pass.ScanUnknown}, // characters are counted, not bytes
+		{strings.Repeat("é", 2048), pass.ScanUnknown},  // characters are counted, not bytes
+		{later.Tickets[0].Barcode, pass.ScanWrongTime}, // another night's: not used up
+		{later.Tickets[0].Barcode, pass.ScanWrongTime},
 		{t2.Barcode, pass.ScanValid},
 	} {
 		if _, a, raw := scan(gate, body(c.data, "")); a.Result != c.want || (c.want == pass.ScanUnknown) != (a.PassID == "") {

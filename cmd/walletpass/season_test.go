@@ -31,14 +31,18 @@ tenants:
 `)
 	defer s.stop()
 	day := time.Now().Truncate(24 * time.Hour)
-	match := func(days int) map[string]any {
+	at := func(days int) time.Time { return day.AddDate(0, 0, days).Add(19*time.Hour + 45*time.Minute) }
+	// Tonight's match begins in an hour: the gate admits the season
+	// ticket to it below.
+	tonight := time.Now().Add(time.Hour).Truncate(time.Minute)
+	match := func(start time.Time) map[string]any {
 		return map[string]any{"event": map[string]any{"code": "LIONS-HOME",
 			"names": []map[string]string{{"locale": "fr", "value": "Lausanne Lions : match à domicile"}, {"locale": "en", "value": "Lausanne Lions home match"}},
-			"start": day.AddDate(0, 0, days).Add(19*time.Hour + 45*time.Minute).Format(time.RFC3339)}}
+			"start": start.Format(time.RFC3339)}}
 	}
-	// Three home matches to come (bought out of order) and one played.
-	for _, days := range []int{21, 7, -3, 14} {
-		body := map[string]any{"count": 1, "tickets": []map[string]any{match(days)}}
+	// Four home matches to come (bought out of order) and one played.
+	for _, start := range []time.Time{at(21), at(7), at(-3), tonight, at(14)} {
+		body := map[string]any{"count": 1, "tickets": []map[string]any{match(start)}}
 		o := s.createOrder(body)
 		s.waitPasses(o.Secret, "a match ticket", func(ps []pass.Pass) bool { return len(ps) == 1 })
 	}
@@ -52,11 +56,10 @@ tenants:
 		"start": day.AddDate(0, 0, 7).Add(19*time.Hour + 45*time.Minute).Format(time.RFC3339)}}}})
 	ps := s.waitPasses(season.Secret, "the season ticket", func(ps []pass.Pass) bool { return len(ps) == 1 })
 	up := ps[0].Ticket.Upcoming
-	if len(up) != 3 {
-		t.Fatalf("upcoming events %+v, want the 3 home matches to come", up)
+	if len(up) != 4 {
+		t.Fatalf("upcoming events %+v, want the 4 home matches to come", up)
 	}
-	for i, days := range []int{7, 14, 21} {
-		want := day.AddDate(0, 0, days).Add(19*time.Hour + 45*time.Minute)
+	for i, want := range []time.Time{tonight, at(7), at(14), at(21)} {
 		if !up[i].Start.Equal(want) || up[i].Name == "" || up[i].End.Sub(up[i].Start) != 150*time.Minute {
 			t.Errorf("upcoming[%d] = %+v, want the match of %v (2 h 30)", i, up[i], want)
 		}
@@ -69,8 +72,8 @@ tenants:
 	}
 	pj := s.verify(ps[0])
 	info, _ := pj["upcomingPassInformation"].([]any)
-	if len(info) != 3 {
-		t.Fatalf("upcomingPassInformation = %v, want 3 events", pj["upcomingPassInformation"])
+	if len(info) != 4 {
+		t.Fatalf("upcomingPassInformation = %v, want 4 events", pj["upcomingPassInformation"])
 	}
 	if first, _ := info[0].(map[string]any); first["identifier"] != up[0].ID {
 		t.Errorf("first upcoming event %v, want %s", first, up[0].ID)
