@@ -1,11 +1,15 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,4 +147,46 @@ func TestForgetOrderPayloads(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestErasedBytesLeaveTheFile (SQLite): once an erasure has dropped the
+// older versions' stored forms and rewritten the pass without its holder,
+// the name is nowhere in the database file (freed pages are zeroed, not
+// left to be reused some day).
+func TestErasedBytesLeaveTheFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "w.db")
+	db, err := storage.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "Zacharias Unterwalder"
+	p := newPass("er9", 900)
+	p.BlobKey, p.Content = "", []byte(`{"pass.json":"`+strings.Repeat(name+" ", 600)+`"}`) // long: its own pages
+	p.Ticket = pass.Ticket{MovementID: 900, FileID: p.FileID, HolderName: name}
+	if err := db.CreatePass(ctx, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	next := *p
+	next.Version, next.UpdateTag, next.ContentHash, next.UpdatedAt = 2, p.UpdateTag+1, "h2", p.UpdatedAt.Add(time.Second)
+	next.Content, next.Ticket.HolderName = []byte(`{"pass.json":"no holder"}`), ""
+	if err := db.UpdatePass(ctx, &next, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, dropped, err := db.DropVersionFiles(ctx, "demo", p.SerialNumber, 2); err != nil || dropped != 1 {
+		t.Fatalf("drop: %d %v", dropped, err)
+	}
+	if err := db.Close(); err != nil { // checkpoints the WAL into the file
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(b, []byte("Unterwalder")); n != 0 {
+			t.Errorf("%s holds the erased name %d times", filepath.Base(f), n)
+		}
+	}
 }

@@ -69,6 +69,12 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		// Deleted content is overwritten with zeros, the pages a row's
+		// long value freed included: an erased holder's name (a row's old
+		// ticket, an older version's stored pass.json) does not linger in
+		// the file. It costs writes only where content is deleted
+		// (erasures, purges), not as passes are written.
+		q.Add("_pragma", "secure_delete(1)")
 		for _, e := range extra {
 			k, v, _ := strings.Cut(e, "=")
 			q.Add(k, v)
