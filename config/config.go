@@ -568,6 +568,12 @@ func (c Config) Advisories() []string {
 	if c.Storage.PostgresURL != "" && c.Storage.S3URL == "" {
 		out = append(out, "storage: PostgreSQL with the pass files in a local directory (blobDir): run one instance so, or give every instance the same bucket (s3URL); an instance cannot serve the files another one wrote")
 	}
+	if c.Server.Development && (!loopbackOnly(c.Server.Listen) || strings.HasPrefix(c.Server.PublicBaseURL, "https://")) {
+		out = append(out, fmt.Sprintf("server.development is on while walletpass listens on %s (published at %s): development mode signs "+
+			"sample passes for anyone (/api/{tenant}/preview), takes webhook endpoints on any address over http, and without console.issuer "+
+			"offers a console sign-in with no password; turn it off in production (WALLETPASS_DEVELOPMENT=false: deploy/compose.yaml sets it "+
+			"for trying walletpass out)", c.Server.Listen, c.Server.PublicBaseURL))
+	}
 	if c.Server.Development && c.Storage.PostgresURL != "" && c.Server.LinkSecret == "" {
 		out = append(out, "server.development with PostgreSQL and no linkSecret: each instance makes its own link key, so the links and console sessions one instance signs fail at another; set linkSecret when several instances run")
 	}
@@ -585,6 +591,47 @@ func (c Config) Advisories() []string {
 				t.ID, d, SecuTixCatalogInterval))
 		}
 	}
+	return out
+}
+
+// loopbackOnly reports whether the listen address is reached from this
+// machine only.
+func loopbackOnly(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// toolEnv are the WALLETPASS_ variables of walletpass's scripts, tests and
+// benchmarks, not of the service (a name ending in "_" is a prefix).
+var toolEnv = []string{"WALLETPASS_CONFIG", "WALLETPASS_TEST_", "WALLETPASS_BENCH_", "WALLETPASS_PG_", "WALLETPASS_S3_DIR",
+	"WALLETPASS_CACHE", "WALLETPASS_ONSALE_", "WALLETPASS_UPDATE_SCREENSHOTS", "WALLETPASS_PASSKIT_GENERATOR"}
+
+// UnknownEnv returns the names in environ (NAME=value entries, as
+// os.Environ gives them) that start with WALLETPASS_ and that no setting
+// of c reads: a mistyped override (WALLETPASS_POSTGRES_URL for
+// WALLETPASS_DATABASE_URL), or one of a tenant c does not have, which
+// would otherwise be ignored without a word.
+func (c Config) UnknownEnv(environ []string) []string {
+	read := map[string]bool{}
+	c.applyEnv(func(name string) string { read[name] = true; return "" })
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "WALLETPASS_") || read[name] || slices.ContainsFunc(toolEnv, func(t string) bool {
+			return name == t || (strings.HasSuffix(t, "_") && strings.HasPrefix(name, t))
+		}) {
+			continue
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
 	return out
 }
 

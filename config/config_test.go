@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -559,6 +560,9 @@ tenants:
 	}{
 		{"PostgreSQL and a directory", map[string]string{"WALLETPASS_DATABASE_URL": "postgres://u:p@db:5432/w"},
 			[]string{"storage: PostgreSQL with the pass files in a local directory", "server.development with PostgreSQL and no linkSecret"}},
+		{"development where other machines reach it", map[string]string{"WALLETPASS_LISTEN": "0.0.0.0:8080"},
+			[]string{"server.development is on while walletpass listens on 0.0.0.0:8080"}},
+		{"development on this machine", map[string]string{"WALLETPASS_LISTEN": "[::1]:8080"}, nil},
 		{"PostgreSQL and a bucket", map[string]string{"WALLETPASS_DATABASE_URL": "postgres://u:p@db:5432/w",
 			"WALLETPASS_S3_URL": "s3://AK:SK@s3.example.com/b", "WALLETPASS_LINK_SECRET": strings.Repeat("k", 32)}, nil},
 	} {
@@ -583,4 +587,21 @@ tenants:
 // whole word (WALLETPASS_LINK is not in WALLETPASS_LINK_SECRET).
 func mentions(text, name string) bool {
 	return regexp.MustCompile(`(?:^|[^A-Za-z0-9_])` + regexp.QuoteMeta(name) + `(?:[^A-Za-z0-9_]|$)`).MatchString(text)
+}
+
+// TestUnknownEnvironment: a WALLETPASS_ variable no setting reads (a
+// misspelt override, a tenant not configured) is named, while the
+// settings' own, a configured tenant's and the scripts' are not.
+func TestUnknownEnvironment(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.UnknownEnv([]string{"WALLETPASS_POSTGRES_URL=postgres://x", "WALLETPASS_DATABASE_URL=postgres://x",
+		"WALLETPASS_TENANT_DEMO_SECUTIX_SECRET=s", "WALLETPASS_TENANT_DMEO_SECUTIX_SECRET=s", "WALLETPASS_TEST_POSTGRES=x",
+		"WALLETPASS_CONFIG=w.yaml", "WALLETPASS_BENCH_TICKETS=10", "PATH=/bin", "WALLETPASS_DEVELOPMENT=true"})
+	if want := []string{"WALLETPASS_POSTGRES_URL", "WALLETPASS_TENANT_DMEO_SECUTIX_SECRET"}; !slices.Equal(got, want) {
+		t.Errorf("unknown variables %q, want %q", got, want)
+	}
 }

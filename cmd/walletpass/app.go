@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -633,6 +634,10 @@ func (a *App) Run(ctx context.Context) error {
 		slog.String("version", v.Version), slog.String("revision", v.Revision), slog.String("go", v.GoVersion))
 	for _, advice := range a.Config.Advisories() {
 		a.Log.Warn("configuration", slog.String("advice", advice))
+	}
+	for _, name := range a.Config.UnknownEnv(os.Environ()) {
+		a.Log.Warn("configuration", slog.String("advice", name+" is set but is no walletpass setting (a misspelt name, or a tenant "+
+			"that is not configured): it is ignored; walletpass.example.yaml lists the variables"))
 	}
 	checkCtx, cancelCheck := context.WithTimeout(ctx, 5*time.Second)
 	if advice := clockAdvice(a.DB.ClockOffset(checkCtx)); advice != "" {
