@@ -674,15 +674,16 @@ func TestSyncReadsEveryOrdersHints(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := testGate(b)
-	if res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: second.Barcode}); err != nil || res.Result != pass.ScanValid {
+	res, err := g.Scan(ctx, pass.ScanRequest{Tenant: "demo", Data: second.Barcode})
+	if err != nil || res.Result != pass.ScanValid {
 		t.Fatalf("scan: %s %v", res.Result, err)
 	}
 	if _, err := s.SyncOrder(ctx, pass.OrderRef{Tenant: "demo", FileID: first.FileID}, "c2"); err != nil {
 		t.Fatal(err)
 	}
 	p, err := b.db.GetPassByIdentity(ctx, "demo", second.MovementID, 0)
-	if err != nil || p.Status != pass.StatusUsed {
-		t.Errorf("the second order's scanned ticket: %+v %v, want used", p, err)
+	if err != nil || p.Status != pass.StatusUsed || !p.Ticket.UsedAt.Equal(res.At) {
+		t.Errorf("the second order's scanned ticket: %+v %v, want used at the scan's %s", p, err, res.At)
 	}
 }
 

@@ -164,12 +164,12 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 			t.State = TicketValid
 		}
 		tRef, mRef := "t:"+strconv.FormatInt(t.TicketID, 10), "m:"+strconv.FormatInt(t.MovementID, 10)
-		if t.State == TicketValid && !t.MultiEvent() {
-			if _, ok := used[tRef]; ok {
-				t.State = TicketUsed
-			} else if _, ok := used[mRef]; ok {
-				t.State = TicketUsed
-			}
+		at, hinted := used[tRef]
+		if !hinted {
+			at, hinted = used[mRef]
+		}
+		if hinted && !t.MultiEvent() && (t.State == TicketValid || t.State == TicketUsed) {
+			t.State, t.UsedAt = TicketUsed, at
 		}
 		t.ScanAnnounced = atGate[tRef] || (t.TicketID == 0 && atGate[mRef])
 		changed, err := s.applyTicket(ctx, t, choice, correlationID, tl)

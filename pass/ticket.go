@@ -237,6 +237,12 @@ type Ticket struct {
 	// SecuTix's own gates marked used is announced with its pass's new
 	// version (FollowUps). Set by the sync, never stored.
 	ScanAnnounced bool `json:"-"`
+	// UsedAt is when the ticket was used, as the gate that used it
+	// reported (walletpass's, or SecuTix's VALIDATED webhook); zero when
+	// SecuTix said it is used without a hint of when. Google Wallet's
+	// "scanned at" message shows it, not the time of its own sync, which
+	// may come later.
+	UsedAt time.Time `json:"usedAt,omitzero"`
 	// VoidOnly: the ticket (always cancelled) only voids a pass made of
 	// its movement earlier; none is made for it (the Syncer skips it when
 	// the movement has no pass, and voids the pass there is rather than

@@ -457,12 +457,15 @@ func Messages(is *Issuer, before Seen, p *pass.Pass, now time.Time) []Message {
 				tells: func(s *Seen) { s.Status = after.Status }}}
 		case pass.StatusUsed:
 			at := now
+			if !t.UsedAt.IsZero() {
+				at = t.UsedAt // the scan's time: a sync may come later
+			}
 			if t.Event.TimeZone != "" {
 				if loc, err := t.Event.Location(); err == nil {
-					at = now.In(loc)
+					at = at.In(loc)
 				}
 			} else if !t.Event.Start.IsZero() {
-				at = now.In(t.Event.Start.Location())
+				at = at.In(t.Event.Start.Location())
 			}
 			head := w.UsedHead
 			if is.ReEntry {

@@ -1262,3 +1262,20 @@ func TestImageDescriptionsInTheTenantsLanguage(t *testing.T) {
 		t.Errorf("the hero's description %+v, want the German name tagged de", d)
 	}
 }
+
+// TestScannedAtTheScansTime: the "scanned at" message gives the time the
+// gate reported, in the event's zone, not the time of the sync that
+// sends it (which may come half an hour later, behind SecuTix's quota).
+func TestScannedAtTheScansTime(t *testing.T) {
+	t.Parallel()
+	is := &google.Issuer{Tenant: "demo", IssuerID: "3388000000022222222", IssuerName: "Demo"}
+	tk := ticket(1)
+	tk.Locale, tk.Event.TimeZone, tk.State = "en", "Europe/Zurich", pass.TicketUsed
+	tk.UsedAt = time.Date(2027, 3, 14, 18, 2, 0, 0, time.UTC) // 19:02 in Zurich
+	p := &pass.Pass{Tenant: "demo", SerialNumber: "s1", Version: 2, Status: pass.StatusUsed, Ticket: tk}
+	msgs := google.Messages(is, google.Seen{Status: string(pass.StatusActive)}, p, tk.UsedAt.Add(38*time.Minute))
+	i := slices.IndexFunc(msgs, func(m google.Message) bool { return strings.HasSuffix(m.ID, "-scanned") })
+	if i < 0 || !strings.Contains(msgs[i].Body, "19:02") {
+		t.Errorf("messages %+v, want the scan's 19:02", msgs)
+	}
+}
