@@ -394,19 +394,34 @@ func (s *Server) latestPass(c *gin.Context) {
 			return
 		}
 	}
+	c.Header("Content-Type", pass.ContentTypePkpass)
+	if c.Request.Method == http.MethodHead {
+		c.Status(http.StatusOK) // the file is not built for its headers
+		return
+	}
+	if !s.passFiles.allow(p.Tenant+"/"+p.SerialNumber, s.now()) {
+		c.Header("Retry-After", strconv.Itoa(int(PassFileEvery/time.Second)))
+		writeProblem(c, http.StatusTooManyRequests, "this pass was downloaded too often; try again in a few seconds")
+		return
+	}
 	data, err := s.deps.Files.PassFile(c.Request.Context(), p)
 	if err != nil {
 		s.fail(c, pass.Wrap(pass.KindUnavailable, err, "the pass file is not available"))
 		return
 	}
-	c.Header("Content-Type", pass.ContentTypePkpass)
 	c.Header("Content-Length", strconv.Itoa(len(data)))
 	c.Status(http.StatusOK)
-	if c.Request.Method == http.MethodHead {
-		return
-	}
 	_, _ = c.Writer.Write(data)
 }
+
+// A pass's whole file, from the PassKit web service, is built
+// PassFileBurst times at once (every device it may be on, three times
+// over: a push reaches them together), then once per PassFileEvery; an
+// answer 304 Not Modified costs nothing.
+const (
+	PassFileBurst = 3 * pass.MaxDevicesPerPass
+	PassFileEvery = 2 * time.Second
+)
 
 // deviceLog: POST …/v1/log {"logs": [...]} → 200, whatever is kept.
 // Lines naming one of the tenant's passes go to that order's timeline.

@@ -559,7 +559,10 @@ func FuzzPassKitWebService(f *testing.F) {
 			switch {
 			case !mine && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNotModified):
 				t.Fatalf("%s: %d without the pass's token", what, resp.StatusCode)
-			case mine && current && resp.StatusCode != http.StatusNotModified, mine && !current && resp.StatusCode != http.StatusOK:
+			case mine && current && resp.StatusCode != http.StatusNotModified,
+				mine && !current && resp.StatusCode != http.StatusOK && !(req.Method == "GET" && resp.StatusCode == http.StatusTooManyRequests):
+				// (a whole file is served a few dozen times at once, then
+				// at a pace: TestPassFileBudget)
 				t.Fatalf("%s: %d; the device's copy is current: %v", what, resp.StatusCode, current)
 			case mine && resp.Header.Get("Last-Modified") != lastModified:
 				t.Fatalf("%s: Last-Modified %q, want %q", what, resp.Header.Get("Last-Modified"), lastModified)
@@ -744,5 +747,42 @@ func TestDeviceLogPerClient(t *testing.T) {
 	if len(warnings) != 2 || sum != posted-1-kept { // client B's line is on the timeline
 		t.Errorf("warnings %v for %d lines posted, %d logged and 1 on the timeline; want 2 warnings counting %d", warnings, posted, kept,
 			posted-1-kept)
+	}
+}
+
+// TestPassFileBudget: the PassKit web service builds a pass's whole file
+// PassFileBurst times at once (a push reaches every device together),
+// then once per PassFileEvery, answering 429 with Retry-After meanwhile;
+// a device whose copy is current (304) and HEAD, which builds nothing,
+// are never refused.
+func TestPassFileBudget(t *testing.T) {
+	t.Parallel()
+	b := setupWS(t)
+	p := b.pass
+	path := "/passes/" + p.PassTypeID + "/" + p.SerialNumber
+	codes := map[int]int{}
+	var lm string
+	for range httpapi.PassFileBurst + 5 {
+		resp, _ := b.do(t, "GET", path, "", p.AuthToken, nil)
+		codes[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		if lm == "" {
+			lm = resp.Header.Get("Last-Modified")
+		}
+	}
+	if codes[200] != httpapi.PassFileBurst || codes[http.StatusTooManyRequests] != 5 {
+		t.Errorf("answers %v, want %d files then 429", codes, httpapi.PassFileBurst)
+	}
+	if resp, _ := b.do(t, "GET", path, "", p.AuthToken, map[string]string{"If-Modified-Since": lm}); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("a current copy past the budget: %d, want 304", resp.StatusCode)
+	}
+	if resp, data := b.do(t, "HEAD", path, "", p.AuthToken, nil); resp.StatusCode != 200 || len(data) != 0 {
+		t.Errorf("HEAD past the budget: %d", resp.StatusCode)
+	}
+	b.clock.ns.Add(int64(httpapi.PassFileEvery))
+	if resp, _ := b.do(t, "GET", path, "", p.AuthToken, nil); resp.StatusCode != 200 {
+		t.Errorf("after %s: %d, want the file", httpapi.PassFileEvery, resp.StatusCode)
 	}
 }

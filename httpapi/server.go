@@ -206,6 +206,10 @@ type Server struct {
 	pageMisses *clientLimiter // 30 per minute per client, bursts of 10
 	pages      *clientLimiter // 20 a second per client, bursts of 200
 	downloads  *clientLimiter // per link: 10 a minute, bursts of 10
+	// passFiles: the PassKit web service's whole passes, per pass
+	// (PassFileBurst, then one per PassFileEvery): each is built anew,
+	// and the pass's token is in every copy of it.
+	passFiles *clientLimiter
 	devices    *clientLimiter // the app's (un)registrations: 20 per minute per client, bursts of 10
 	// passChanges: the PassKit registrations and unregistrations that
 	// change something, per pass (RegistrationChangeBurst).
@@ -244,6 +248,7 @@ func New(d Deps) http.Handler {
 		pageMisses: &clientLimiter{every: 2 * time.Second, burst: 10}, pages: &clientLimiter{every: 50 * time.Millisecond, burst: 200},
 		devices:          &clientLimiter{every: 3 * time.Second, burst: 10},
 		downloads:        &clientLimiter{every: 6 * time.Second, burst: 10},
+		passFiles:        &clientLimiter{every: PassFileEvery, burst: PassFileBurst},
 		signing:          &clientLimiter{every: 2 * time.Second, burst: 20},
 		saves:            &clientLimiter{every: SaveEvery, burst: SaveBurst},
 		saveClients:      &clientLimiter{every: SaveClientEvery, burst: SaveClientBurst},
