@@ -458,3 +458,51 @@ func (l *listsAll) HolderDataAfter(ctx context.Context, tenant string, endedBefo
 	}
 	return l.ErasureStore.HolderDataAfter(ctx, tenant, endedBefore, limit)
 }
+
+// TestBodyAfterErasureLeavesItsTask: an order webhook that carries the
+// whole order (names, contact) after the order's erasure, a refund's say,
+// has its body removed from the task once the sync has read it, as the
+// erasure removed the bodies waiting then; the pass stays without the
+// holder.
+func TestBodyAfterErasureLeavesItsTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Erasures = b.db
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant, tk.FileID, tk.HolderName = "demo", 40, "Léa Favre"
+	o := pass.Order{Tenant: "demo", FileID: 40, OrderID: tk.OrderID, SecretToken: tk.OrderSecretToken, Tickets: []pass.Ticket{tk}}
+	s := staticSyncer(b, o)
+	s.Orders = bodyOrders{staticOrders{o}}
+	if _, err := s.SyncOrder(ctx, pass.OrderRef{Tenant: "demo", SecretToken: o.SecretToken}, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	er := &pass.Eraser{Service: b.svc, Store: b.db, Blobs: b.blob, Clock: b.svc.Clock}
+	if _, err := er.Erase(ctx, pass.ErasureRequest{Tenant: "demo", FileID: 40}); err != nil {
+		t.Fatal(err)
+	}
+	ref := pass.OrderRef{Tenant: "demo", SecretToken: o.SecretToken,
+		Details: json.RawMessage(`{"orderDetailsData":{"fileId":40,"beneficiaryLastname":"Favre"}}`)}
+	if _, err := b.db.Enqueue(ctx, pass.TaskOf(ref, "refund"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.SyncOrder(ctx, ref, "refund")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := b.db.GetPassByIdentity(ctx, "demo", tk.MovementID, 0); err != nil || p.Ticket.HolderName != "" || len(res.Changed) != 0 {
+		t.Errorf("after the body: %d changed, holder %q, %v", len(res.Changed), p.Ticket.HolderName, err)
+	}
+	tasks, err := b.db.ListTasks(ctx, pass.TaskPending, 100)
+	if err != nil || len(tasks) == 0 || slices.ContainsFunc(tasks, func(tk pass.Task) bool { return strings.Contains(string(tk.Payload), "Favre") }) {
+		t.Errorf("%d pending tasks (%v), one keeping the body sent after the erasure (or none)", len(tasks), err)
+	}
+}
+
+// bodyOrders maps any order body as its order.
+type bodyOrders struct{ staticOrders }
+
+func (b bodyOrders) OrderFromDetails(context.Context, string, []byte) (*pass.Order, error) {
+	o := b.o
+	return &o, nil
+}

@@ -186,7 +186,41 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		return res, err
 	}
 	tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, "sync-finished", correlationID, detail))
+	if len(ref.Details) > 0 {
+		// A body SecuTix sent after the order's erasure (a refund's
+		// webhook) holds the names again: it leaves the order's tasks,
+		// as the erasure's did.
+		if err := s.forgetErasedBody(ctx, ref.Tenant, o); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// forgetErasedBody removes the order SecuTix sent whole from o's tasks
+// when o's holder data was erased (the order, or a holder of it).
+func (s *Syncer) forgetErasedBody(ctx context.Context, tenant string, o *Order) error {
+	st := s.Service.Erasures
+	if st == nil {
+		return nil
+	}
+	var subjects []string
+	if o.FileID != 0 {
+		subjects = append(subjects, ErasureSubject(o.FileID, ""))
+	}
+	for _, t := range o.Tickets {
+		if t.HolderEmail != "" {
+			subjects = append(subjects, ErasureSubject(0, t.HolderEmail))
+		}
+	}
+	if len(subjects) == 0 {
+		return nil
+	}
+	erased, err := st.Erased(ctx, tenant, subjects...)
+	if err != nil || !erased {
+		return err
+	}
+	return st.ForgetOrderPayloads(ctx, OrderRef{Tenant: tenant, SecretToken: o.SecretToken, FileID: o.FileID, OrderID: o.OrderID})
 }
 
 // TimelineVoidOnly is the kind of the timeline entry of a VoidOnly ticket
