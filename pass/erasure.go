@@ -195,16 +195,13 @@ func (e *Eraser) Erase(ctx context.Context, req ErasureRequest) (ErasureReport, 
 		if unscrubbed[p.SecretToken] {
 			continue
 		}
-		current := p.Version
-		if t := p.Ticket; t.HolderName != "" || t.HolderEmail != "" || strings.HasPrefix(p.HolderKey, "email:") || strings.HasPrefix(p.HolderKey, "name:") {
-			t.HolderName, t.HolderEmail = "", ""
-			next, _, err := e.Service.update(ctx, p, t, Change{Erased: true})
-			if err != nil {
-				errs = append(errs, fmt.Errorf("pass %s: %w", p.SerialNumber, err))
-				continue
-			}
+		current, signed, err := e.withoutHolder(ctx, p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pass %s: %w", p.SerialNumber, err))
+			continue
+		}
+		if signed {
 			rep.Passes++
-			current = next.Version
 		}
 		// Also on a pass without holder data: an erasure that stopped
 		// after signing it again left its older files.
@@ -225,6 +222,35 @@ func (e *Eraser) Erase(ctx context.Context, req ErasureRequest) (ErasureReport, 
 			slog.Bool("complete", len(errs) == 0))
 	}
 	return rep, errors.Join(errs...)
+}
+
+// erasureTries is how many times an erasure writes a pass that syncs keep
+// writing meanwhile.
+const erasureTries = 3
+
+// withoutHolder signs p again without its holder data, if it has any,
+// and returns the pass's version then and whether it signed one. A sync
+// that wrote the pass meanwhile (a conflict) already left the holder out,
+// the erasure being recorded: the pass is read again, and written only
+// if it still names the holder.
+func (e *Eraser) withoutHolder(ctx context.Context, p *Pass) (version int, signed bool, err error) {
+	for try := 1; ; try++ {
+		t := p.Ticket
+		if t.HolderName == "" && t.HolderEmail == "" && !strings.HasPrefix(p.HolderKey, "email:") && !strings.HasPrefix(p.HolderKey, "name:") {
+			return p.Version, false, nil
+		}
+		t.HolderName, t.HolderEmail = "", ""
+		next, _, err := e.Service.update(ctx, p, t, Change{Erased: true})
+		if err == nil {
+			return next.Version, true, nil
+		}
+		if KindOf(err) != KindConflict || try == erasureTries {
+			return 0, false, err
+		}
+		if p, err = e.Service.Passes.GetPass(ctx, p.Tenant, p.SerialNumber); err != nil {
+			return 0, false, err
+		}
+	}
 }
 
 // dropOlderFiles removes the files of a pass's versions before before

@@ -506,3 +506,43 @@ func (b bodyOrders) OrderFromDetails(context.Context, string, []byte) (*pass.Ord
 	o := b.o
 	return &o, nil
 }
+
+// TestErasureRetriesAConflict: a pass a sync wrote while the erasure was
+// signing it again (a conflict) is read again and erased, rather than
+// the erasure failing for a client to ask again.
+func TestErasureRetriesAConflict(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.Erasures = b.db
+	tk := apple.SampleTicket(pass.EventConcert)
+	tk.Tenant, tk.FileID, tk.HolderName = "demo", 50, "Léa Favre"
+	if _, _, err := b.svc.Apply(ctx, tk, "default"); err != nil {
+		t.Fatal(err)
+	}
+	conflicts := &conflictOnce{PassStore: b.db}
+	b.svc.Passes = conflicts
+	er := &pass.Eraser{Service: b.svc, Store: b.db, Blobs: b.blob, Clock: b.svc.Clock}
+	rep, err := er.Erase(ctx, pass.ErasureRequest{Tenant: "demo", FileID: 50})
+	if err != nil || rep.Passes != 1 || conflicts.refused != 1 {
+		t.Fatalf("erase: %+v, %v, %d conflicts; want the pass erased after one", rep, err, conflicts.refused)
+	}
+	if p, err := b.db.GetPassByIdentity(ctx, "demo", tk.MovementID, 0); err != nil || p.Ticket.HolderName != "" {
+		t.Errorf("after the erasure: holder %q, %v", p.Ticket.HolderName, err)
+	}
+}
+
+// conflictOnce is a PassStore whose first UpdatePass finds the pass
+// written meanwhile.
+type conflictOnce struct {
+	pass.PassStore
+	refused int
+}
+
+func (c *conflictOnce) UpdatePass(ctx context.Context, p *pass.Pass, follow []pass.NewTask) error {
+	if c.refused == 0 {
+		c.refused++
+		return pass.Errorf(pass.KindConflict, "pass %s is not at version %d any more", p.SerialNumber, p.Version-1)
+	}
+	return c.PassStore.UpdatePass(ctx, p, follow)
+}
