@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -138,4 +139,20 @@ func (s *Server) logRequests(c *gin.Context) {
 	s.log.LogAttrs(c.Request.Context(), level, "http", slog.String("method", methodLabel(c.Request.Method)), slog.String("route", route),
 		slog.Int("status", status), slog.Duration("duration", time.Since(start)),
 		slog.String("correlationId", correlationID(c)))
+}
+
+// DefaultRequestDeadline bounds the work of a request: SecuTix's quota, a
+// catalogue read, a Google Wallet lease. Past it the caller hears a 503
+// problem with Retry-After (Server.fail), well before the server's write
+// timeout (60 s) would cut the connection while the work went on.
+const DefaultRequestDeadline = 45 * time.Second
+
+// requestDeadline gives each request's context the deadline d.
+func requestDeadline(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -58,6 +59,14 @@ func writeProblem(c *gin.Context, status int, detail string) {
 // (with the correlation id, never shown to the caller) unless the handler
 // marked the failure routine, and answers.
 func (s *Server) fail(c *gin.Context, err error) {
+	if errors.Is(err, context.DeadlineExceeded) && errors.Is(c.Request.Context().Err(), context.DeadlineExceeded) {
+		// The request's own deadline (requestDeadline), not a failure.
+		if c.Writer.Header().Get("Retry-After") == "" {
+			c.Header("Retry-After", "5")
+		}
+		writeProblem(c, http.StatusServiceUnavailable, "this took longer than walletpass gives a request; try again in a moment")
+		return
+	}
 	kind := pass.KindOf(err)
 	status := kindStatus[kind]
 	detail := pass.PublicMessage(err)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"html/template"
@@ -97,6 +98,8 @@ type Deps struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
 	// client (the rate limits); none by default.
 	TrustedProxies []string
+	// RequestDeadline bounds a request's work (0: DefaultRequestDeadline).
+	RequestDeadline time.Duration
 
 	// Passes and their signed files, read by every buyer-facing feature;
 	// TemplateFile serves a template's images (order page, Google Wallet).
@@ -210,7 +213,7 @@ type Server struct {
 	// (PassFileBurst, then one per PassFileEvery): each is built anew,
 	// and the pass's token is in every copy of it.
 	passFiles *clientLimiter
-	devices    *clientLimiter // the app's (un)registrations: 20 per minute per client, bursts of 10
+	devices   *clientLimiter // the app's (un)registrations: 20 per minute per client, bursts of 10
 	// passChanges: the PassKit registrations and unregistrations that
 	// change something, per pass (RegistrationChangeBurst).
 	passChanges passBudgets
@@ -288,7 +291,7 @@ func (s *Server) routes() *gin.Engine {
 		s.log.Error("trusted proxies", "error", err)
 	}
 	r.Use(withCorrelationID, s.logRequests, s.recoverProblem, noSniff, // a panic's 500 is logged and counted too
-		limitBody(MaxBody, map[string]int64{v2Path: MaxV2Body}))
+		limitBody(MaxBody, map[string]int64{v2Path: MaxV2Body}), requestDeadline(cmp.Or(s.deps.RequestDeadline, DefaultRequestDeadline)))
 	r.NoRoute(func(c *gin.Context) { writeProblem(c, http.StatusNotFound, "no such resource") })
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, http.StatusMethodNotAllowed, "method not allowed on this resource")

@@ -3,9 +3,11 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,4 +63,39 @@ func TestTicketsURLEveryOrderOfTheFile(t *testing.T) {
 	if want := second.Event.End.Add(24 * time.Hour); tr.LinksExpireAt.Before(want) || tr.LinksExpireAt.After(want.Add(time.Second)) {
 		t.Errorf("links expire at %s, want a day after the last event ends (%s)", tr.LinksExpireAt, want)
 	}
+}
+
+// TestRequestDeadline: a request whose work outlasts the request deadline
+// (SecuTix's quota, a catalogue read) is answered a 503 problem with
+// Retry-After at the deadline, not cut at the server's write timeout.
+func TestRequestDeadline(t *testing.T) {
+	t.Parallel()
+	key, _ := auth.NewAPIKey()
+	h := httpapi.New(httpapi.Deps{
+		Tenants:         []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
+		RequestDeadline: 50 * time.Millisecond,
+		Tickets: httpapi.TicketsAPI{
+			APIKey: func(context.Context, string) (httpapi.APIKeyInfo, error) {
+				return httpapi.APIKeyInfo{Tenant: "demo"}, nil
+			},
+			Orders: waitingSyncer{},
+		},
+	})
+	req := httptest.NewRequest(http.MethodGet, "/api/demo/external/secutix/orders/getTicketsUrl/12345", nil)
+	req.Header.Set("X-API-Key", key)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
+		rec.Header().Get("Content-Type") != httpapi.ContentTypeProblem || !strings.Contains(rec.Body.String(), "try again") {
+		t.Errorf("%d %s %s, want a 503 problem with Retry-After", rec.Code, rec.Header(), rec.Body)
+	}
+}
+
+// waitingSyncer waits for its context to end, as a sync behind SecuTix's
+// quota would.
+type waitingSyncer struct{}
+
+func (waitingSyncer) SyncOrder(ctx context.Context, _ pass.OrderRef, _ string) (pass.SyncResult, error) {
+	<-ctx.Done()
+	return pass.SyncResult{}, fmt.Errorf("secutix: wait for the quota: %w", ctx.Err())
 }
