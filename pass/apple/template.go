@@ -584,6 +584,7 @@ type renderData struct {
 	HolderEmail      string
 	Locale           string
 	State            pass.TicketState
+	UsedAt           time.Time // when it was used, as the gate reported (zero: not known)
 	HolderGeneration int
 	Product          pass.Product
 	Notice           string
@@ -597,7 +598,7 @@ func newRenderData(t *pass.Ticket, org, status string) *renderData {
 		Tenant: t.Tenant, FileID: t.FileID, OrderID: t.OrderID, OrderSecretToken: t.OrderSecretToken,
 		MovementID: t.MovementID, TicketID: t.TicketID, Barcode: t.Barcode, Symbology: t.Symbology,
 		Event: t.Event, Venue: t.Venue, Seat: t.Seat, Tariff: t.Tariff, Price: t.Price, HolderName: t.HolderName,
-		HolderEmail: t.HolderEmail, Locale: t.Locale, State: t.State, HolderGeneration: t.HolderGeneration, Product: t.Product, Notice: t.Notice, Upcoming: t.Upcoming, Organization: org, Status: status,
+		HolderEmail: t.HolderEmail, Locale: t.Locale, State: t.State, UsedAt: t.UsedAt, HolderGeneration: t.HolderGeneration, Product: t.Product, Notice: t.Notice, Upcoming: t.Upcoming, Organization: org, Status: status,
 	}
 }
 
