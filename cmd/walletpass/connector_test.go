@@ -158,11 +158,16 @@ func (s *system) createOrder(body any) order {
 
 // startingSoon is a sandbox order of count tickets for a concert that
 // begins in an hour: a gate admits them now (a ticket of another day is
-// wrong_time).
+// wrong_time). Its performance is new to the catalogue, which a system
+// started with fastCatalogue reads again at once.
 func startingSoon(count int) map[string]any {
 	return map[string]any{"count": count, "tickets": []map[string]any{{"event": map[string]any{"name": "Concert",
 		"start": time.Now().Add(time.Hour).Truncate(time.Minute).Format(time.RFC3339)}}}}
 }
+
+// fastCatalogue lets the sandbox tenant read the catalogue again at once
+// (startingSoon's new performances).
+var fastCatalogue = map[string]string{"WALLETPASS_TENANT_DEMO_SECUTIX_CATALOG_INTERVAL": "1ms"}
 
 // action changes a ticket in the sandbox and returns its ticket id after
 // the change (a reprint issues a new ticket for the same movement).

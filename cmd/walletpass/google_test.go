@@ -352,7 +352,8 @@ func TestGoogleCallbacks(t *testing.T) {
 func TestRotatingBarcodeTenant(t *testing.T) {
 	t.Parallel()
 	key := strings.Repeat("ab", 32)
-	s := startSystemEnv(t, "", map[string]string{"WALLETPASS_TENANT_DEMO_GOOGLE_ROTATING_BARCODE_KEY": key})
+	s := startSystemEnv(t, "", map[string]string{"WALLETPASS_TENANT_DEMO_GOOGLE_ROTATING_BARCODE_KEY": key,
+		"WALLETPASS_TENANT_DEMO_SECUTIX_CATALOG_INTERVAL": fastCatalogue["WALLETPASS_TENANT_DEMO_SECUTIX_CATALOG_INTERVAL"]})
 	defer s.stop()
 	fake := s.app.Fakes.Google["demo"]
 	tn := s.app.Google.syncer.Tenants["demo"]

@@ -187,7 +187,7 @@ func TestSecuTixScansAnnounced(t *testing.T) {
 // signed, in order, although the endpoint failed the first deliveries.
 func TestOutboundWebhooks(t *testing.T) {
 	t.Parallel()
-	s := startSystem(t, "")
+	s := startSystemEnv(t, "", fastCatalogue)
 	defer s.stop()
 	rcv := newReceiver(t, 3)
 	bearer := func(scopes ...string) map[string]string {

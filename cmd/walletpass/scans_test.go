@@ -21,7 +21,7 @@ import (
 // ticket and an unknown barcode are said so; scope and tenant are checked.
 func TestGateScans(t *testing.T) {
 	t.Parallel()
-	s := startSystem(t, "")
+	s := startSystemEnv(t, "", fastCatalogue)
 	defer s.stop()
 	o := s.createOrder(startingSoon(3))
 	s.waitPasses(o.Secret, "3 passes", func(ps []pass.Pass) bool { return len(ps) == 3 })
