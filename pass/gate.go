@@ -15,9 +15,10 @@ const (
 	ScanAlreadyUsed = "already_used" // scanned before (here or at SecuTix's gates)
 	ScanCancelled   = "cancelled"    // cancelled, refunded or passed on to another holder
 	ScanUnknown     = "unknown"      // no ticket of the tenant has this barcode
-	// ScanWrongTime: the ticket is for an event that is not now (more
-	// than occasionMargin before its start or after its end: another
-	// day's ticket); it is not marked used.
+	// ScanWrongTime: the ticket, of one event, is for an event that is
+	// not now (more than occasionMargin before its start or after its
+	// end: another day's ticket); it is not marked used. A season ticket
+	// never is (its events may have moved since its last sync).
 	ScanWrongTime = "wrong_time"
 )
 
@@ -152,9 +153,11 @@ func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 			res.Result = ScanCancelled
 		case used && !g.ReEntry[req.Tenant]:
 			res.Result = ScanAlreadyUsed
-		case !forNow(p.Ticket, now):
+		case !p.Ticket.MultiEvent() && !forNow(p.Ticket, now):
 			// Before the ticket is claimed: Friday's ticket shown on
-			// Thursday must still let its holder in on Friday.
+			// Thursday must still let its holder in on Friday. Not a
+			// season ticket: its list of events is as old as its order's
+			// last sync, and a match moved or added since must admit it.
 			res.Result = ScanWrongTime
 		case used:
 			res.Result, res.ReEntry = ScanValid, true
@@ -324,22 +327,13 @@ func occasionWindow(t Ticket, now time.Time) (from, to time.Time, ok bool) {
 	return time.Time{}, time.Time{}, false
 }
 
-// forNow reports whether a scan at now may be an entry with t: within
-// occasionMargin of one of its events (its own, however long: a festival
-// pass or a season's validity; or an upcoming one), an event without an
-// end lasting AssumedLength. A ticket without a date is for any time.
+// forNow reports whether a scan at now may be an entry with t, a ticket
+// of one event: within occasionMargin of it, however long it lasts (a
+// festival pass), an event without an end lasting AssumedLength. A ticket
+// without a date is for any time.
 func forNow(t Ticket, now time.Time) bool {
-	dated := false
-	for _, e := range append([]UpcomingEvent{{Start: t.Event.Start, End: t.Event.End}}, t.Upcoming...) {
-		if e.Start.IsZero() {
-			continue
-		}
-		dated = true
-		if !now.Before(e.Start.Add(-occasionMargin)) && now.Before(EventEnd(e.Start, e.End).Add(occasionMargin)) {
-			return true
-		}
-	}
-	return !dated
+	e := t.Event
+	return e.Start.IsZero() || (!now.Before(e.Start.Add(-occasionMargin)) && now.Before(EventEnd(e.Start, e.End).Add(occasionMargin)))
 }
 
 // usedRef is the hint a scan of p leaves: its ticket's ("t:<ticketId>"),
