@@ -54,7 +54,9 @@ func (s *Server) erase(c *gin.Context) {
 	if !decodeStrict(c, body, &req, `the body must be {"fileId"} or {"email"}`) {
 		return
 	}
-	rep, err := s.deps.Erasures.Erase(c.Request.Context(), pass.ErasureRequest{Tenant: tenant, FileID: req.FileID, Email: req.Email, Why: "request"})
+	// Not cut at the request's deadline: an erasure by address may sign
+	// many passes again, and one stopped half-way must be asked again.
+	rep, err := s.deps.Erasures.Erase(context.WithoutCancel(c.Request.Context()), pass.ErasureRequest{Tenant: tenant, FileID: req.FileID, Email: req.Email, Why: "request"})
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -1,9 +1,11 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -66,36 +68,52 @@ func TestTicketsURLEveryOrderOfTheFile(t *testing.T) {
 }
 
 // TestRequestDeadline: a request whose work outlasts the request deadline
-// (SecuTix's quota, a catalogue read) is answered a 503 problem with
-// Retry-After at the deadline, not cut at the server's write timeout.
+// (SecuTix's quota, a catalogue read), or is sure to (the quota says so
+// at once), is answered a 503 problem with Retry-After, not cut at the
+// server's write timeout, and is no error of walletpass's to log.
 func TestRequestDeadline(t *testing.T) {
 	t.Parallel()
 	key, _ := auth.NewAPIKey()
-	h := httpapi.New(httpapi.Deps{
-		Tenants:         []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
-		RequestDeadline: 50 * time.Millisecond,
-		Tickets: httpapi.TicketsAPI{
-			APIKey: func(context.Context, string) (httpapi.APIKeyInfo, error) {
-				return httpapi.APIKeyInfo{Tenant: "demo"}, nil
+	for _, c := range []struct {
+		name   string
+		waits  bool
+		within time.Duration
+	}{{"the work outlasts it", true, 50 * time.Millisecond}, {"the quota says it would", false, 0}} {
+		var logs bytes.Buffer
+		h := httpapi.New(httpapi.Deps{
+			Tenants:         []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
+			RequestDeadline: c.within,
+			Log:             slog.New(slog.NewJSONHandler(&logs, nil)),
+			Tickets: httpapi.TicketsAPI{
+				APIKey: func(context.Context, string) (httpapi.APIKeyInfo, error) {
+					return httpapi.APIKeyInfo{Tenant: "demo"}, nil
+				},
+				Orders: deadlineSyncer{waits: c.waits},
 			},
-			Orders: waitingSyncer{},
-		},
-	})
-	req := httptest.NewRequest(http.MethodGet, "/api/demo/external/secutix/orders/getTicketsUrl/12345", nil)
-	req.Header.Set("X-API-Key", key)
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
-		rec.Header().Get("Content-Type") != httpapi.ContentTypeProblem || !strings.Contains(rec.Body.String(), "try again") {
-		t.Errorf("%d %s %s, want a 503 problem with Retry-After", rec.Code, rec.Header(), rec.Body)
+		})
+		req := httptest.NewRequest(http.MethodGet, "/api/demo/external/secutix/orders/getTicketsUrl/12345", nil)
+		req.Header.Set("X-API-Key", key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
+			rec.Header().Get("Content-Type") != httpapi.ContentTypeProblem || !strings.Contains(rec.Body.String(), "try again") {
+			t.Errorf("%s: %d %s %s, want a 503 problem with Retry-After", c.name, rec.Code, rec.Header(), rec.Body)
+		}
+		if strings.Contains(logs.String(), "request failed") {
+			t.Errorf("%s: logged as a failure: %s", c.name, logs.String())
+		}
 	}
 }
 
-// waitingSyncer waits for its context to end, as a sync behind SecuTix's
-// quota would.
-type waitingSyncer struct{}
+// deadlineSyncer waits for its context to end, as a sync behind
+// SecuTix's quota would, or says at once that its quota's next call comes
+// after the deadline.
+type deadlineSyncer struct{ waits bool }
 
-func (waitingSyncer) SyncOrder(ctx context.Context, _ pass.OrderRef, _ string) (pass.SyncResult, error) {
-	<-ctx.Done()
-	return pass.SyncResult{}, fmt.Errorf("secutix: wait for the quota: %w", ctx.Err())
+func (s deadlineSyncer) SyncOrder(ctx context.Context, _ pass.OrderRef, _ string) (pass.SyncResult, error) {
+	if s.waits {
+		<-ctx.Done()
+		return pass.SyncResult{}, fmt.Errorf("secutix: wait for the quota: %w", ctx.Err())
+	}
+	return pass.SyncResult{}, fmt.Errorf("secutix: quota k: the next call may go in 50s, after the deadline: %w", context.DeadlineExceeded)
 }
