@@ -102,6 +102,15 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		}
 		return SyncResult{}, err
 	}
+	if len(ref.Details) > 0 {
+		// A body SecuTix sent after the order's erasure (a refund's
+		// webhook) holds the names again: it leaves the order's tasks, as
+		// the erasure's did, whatever this sync comes to (a retry reads
+		// the order from SecuTix).
+		if err := s.forgetErasedBody(ctx, ref.Tenant, o); err != nil {
+			return SyncResult{}, err
+		}
+	}
 	res := SyncResult{Order: o}
 	tl := &timelineBatch{}
 	defer s.flush(ctx, ref.Tenant, tl)
@@ -186,14 +195,6 @@ func (s *Syncer) SyncOrder(ctx context.Context, ref OrderRef, correlationID stri
 		return res, err
 	}
 	tl.add(s.entry(ref.Tenant, o.SecretToken, o.FileID, "sync-finished", correlationID, detail))
-	if len(ref.Details) > 0 {
-		// A body SecuTix sent after the order's erasure (a refund's
-		// webhook) holds the names again: it leaves the order's tasks,
-		// as the erasure's did.
-		if err := s.forgetErasedBody(ctx, ref.Tenant, o); err != nil {
-			return res, err
-		}
-	}
 	return res, nil
 }
 
