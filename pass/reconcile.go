@@ -46,7 +46,8 @@ type ReconcileRow struct {
 // ReconcileReader lists the passes of the performances still running.
 type ReconcileReader interface {
 	// ReconcilePasses returns the passes of tenant with a performance
-	// whose event ends (or, without an end, starts) after endAfter.
+	// whose last event ends (Ticket.LastEnd: a season ticket's last
+	// match) after endAfter.
 	ReconcilePasses(ctx context.Context, tenant string, endAfter time.Time) ([]ReconcileRow, error)
 	// PerformancesEndingAfter returns the performances, in id order, that
 	// tenant has passes of whose event ends after endAfter.
