@@ -59,10 +59,11 @@ func writeProblem(c *gin.Context, status int, detail string) {
 // (with the correlation id, never shown to the caller) unless the handler
 // marked the failure routine, and answers.
 func (s *Server) fail(c *gin.Context, err error) {
-	if _, bounded := c.Request.Context().Deadline(); bounded && errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, pass.ErrPastDeadline) || (errors.Is(err, context.DeadlineExceeded) && c.Request.Context().Err() != nil) {
 		// The request's own deadline (requestDeadline), past or sure to
 		// pass before the work could be done (SecuTix's quota says so at
-		// once): not a failure of walletpass's.
+		// once): not a failure of walletpass's. A call's own timeout
+		// (SecuTix not answering) is one, and is answered as such.
 		if c.Writer.Header().Get("Retry-After") == "" {
 			c.Header("Retry-After", "5")
 		}

@@ -78,7 +78,9 @@ func TestRequestDeadline(t *testing.T) {
 		name   string
 		waits  bool
 		within time.Duration
-	}{{"the work outlasts it", true, 50 * time.Millisecond}, {"the quota says it would", false, 0}} {
+		cause  error // of the syncer that does not wait
+	}{{"the work outlasts it", true, 50 * time.Millisecond, nil}, {"the quota says it would", false, 0, pass.ErrPastDeadline},
+		{"a call's own timeout", false, 0, context.DeadlineExceeded}} {
 		var logs bytes.Buffer
 		h := httpapi.New(httpapi.Deps{
 			Tenants:         []httpapi.TenantInfo{{ID: "demo", Name: "Demo"}},
@@ -88,13 +90,21 @@ func TestRequestDeadline(t *testing.T) {
 				APIKey: func(context.Context, string) (httpapi.APIKeyInfo, error) {
 					return httpapi.APIKeyInfo{Tenant: "demo"}, nil
 				},
-				Orders: deadlineSyncer{waits: c.waits},
+				Orders: deadlineSyncer{waits: c.waits, cause: c.cause},
 			},
 		})
 		req := httptest.NewRequest(http.MethodGet, "/api/demo/external/secutix/orders/getTicketsUrl/12345", nil)
 		req.Header.Set("X-API-Key", key)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		if c.cause == context.DeadlineExceeded {
+			// SecuTix not answering in time is a failure, logged with
+			// its cause, not the request's deadline.
+			if strings.Contains(rec.Body.String(), "longer than walletpass gives") || !strings.Contains(logs.String(), "request failed") {
+				t.Errorf("%s: %d %s, logs %s; want a failure, logged", c.name, rec.Code, rec.Body, logs.String())
+			}
+			continue
+		}
 		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
 			rec.Header().Get("Content-Type") != httpapi.ContentTypeProblem || !strings.Contains(rec.Body.String(), "try again") {
 			t.Errorf("%s: %d %s %s, want a 503 problem with Retry-After", c.name, rec.Code, rec.Header(), rec.Body)
@@ -106,14 +116,17 @@ func TestRequestDeadline(t *testing.T) {
 }
 
 // deadlineSyncer waits for its context to end, as a sync behind
-// SecuTix's quota would, or says at once that its quota's next call comes
-// after the deadline.
-type deadlineSyncer struct{ waits bool }
+// SecuTix's quota would, or fails at once with cause (the quota saying
+// its next call comes after the deadline, or a call's own timeout).
+type deadlineSyncer struct {
+	waits bool
+	cause error
+}
 
 func (s deadlineSyncer) SyncOrder(ctx context.Context, _ pass.OrderRef, _ string) (pass.SyncResult, error) {
 	if s.waits {
 		<-ctx.Done()
 		return pass.SyncResult{}, fmt.Errorf("secutix: wait for the quota: %w", ctx.Err())
 	}
-	return pass.SyncResult{}, fmt.Errorf("secutix: quota k: the next call may go in 50s, after the deadline: %w", context.DeadlineExceeded)
+	return pass.SyncResult{}, fmt.Errorf("secutix: getFile: %w", s.cause)
 }

@@ -1,6 +1,7 @@
 package pass
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -100,6 +101,11 @@ func PublicMessage(err error) string {
 	}
 	return ""
 }
+
+// ErrPastDeadline is returned, wrapped, when a wait (SecuTix's quota)
+// would outlast its context's deadline, at once rather than at the
+// deadline. It wraps context.DeadlineExceeded.
+var ErrPastDeadline = &Error{Kind: KindUnavailable, Message: "the wait would outlast the deadline", Err: context.DeadlineExceeded}
 
 // ErrNotFound is returned, wrapped, by stores when a record does not exist.
 var ErrNotFound = &Error{Kind: KindNotFound, Message: "not found"}

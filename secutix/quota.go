@@ -137,7 +137,7 @@ func (q *LocalQuota) take(ctx context.Context, key string, prio pass.Priority) (
 				q.grant(k, start) // stops the timer if nobody waits
 				q.mu.Unlock()
 				return time.Time{}, fmt.Errorf("secutix: quota %s: the next call may go in %s, after the deadline: %w",
-					key, next.Sub(start).Round(time.Millisecond), context.DeadlineExceeded)
+					key, next.Sub(start).Round(time.Millisecond), pass.ErrPastDeadline)
 			}
 		}
 	}

@@ -145,7 +145,7 @@ func (q *SecuTixQuota) take(ctx context.Context, key string, prio pass.Priority)
 			if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
 				q.leave(ctx, key, id)
 				return 0, fmt.Errorf("storage: secutix quota %s: the next call may go in %s, after the deadline: %w",
-					key, wait, context.DeadlineExceeded)
+					key, wait, pass.ErrPastDeadline)
 			}
 			sleep = min(wait, q.maxSleep)
 		}
