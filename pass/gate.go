@@ -15,10 +15,10 @@ const (
 	ScanAlreadyUsed = "already_used" // scanned before (here or at SecuTix's gates)
 	ScanCancelled   = "cancelled"    // cancelled, refunded or passed on to another holder
 	ScanUnknown     = "unknown"      // no ticket of the tenant has this barcode
-	// ScanWrongTime: the ticket, of one event, is for an event that is
-	// not now (more than occasionMargin before its start or after its
-	// end: another day's ticket); it is not marked used. A season ticket
-	// never is (its events may have moved since its last sync).
+	// ScanWrongTime: the ticket is for an event that is not now (more
+	// than occasionMargin before its start or after its end: another
+	// day's ticket; a season ticket after its last event); it is not
+	// marked used.
 	ScanWrongTime = "wrong_time"
 )
 
@@ -153,11 +153,9 @@ func (g *Gate) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
 			res.Result = ScanCancelled
 		case used && !g.ReEntry[req.Tenant]:
 			res.Result = ScanAlreadyUsed
-		case !p.Ticket.MultiEvent() && !forNow(p.Ticket, now):
+		case !forNow(p.Ticket, now):
 			// Before the ticket is claimed: Friday's ticket shown on
-			// Thursday must still let its holder in on Friday. Not a
-			// season ticket: its list of events is as old as its order's
-			// last sync, and a match moved or added since must admit it.
+			// Thursday must still let its holder in on Friday.
 			res.Result = ScanWrongTime
 		case used:
 			res.Result, res.ReEntry = ScanValid, true
@@ -327,13 +325,21 @@ func occasionWindow(t Ticket, now time.Time) (from, to time.Time, ok bool) {
 	return time.Time{}, time.Time{}, false
 }
 
-// forNow reports whether a scan at now may be an entry with t, a ticket
-// of one event: within occasionMargin of it, however long it lasts (a
-// festival pass), an event without an end lasting AssumedLength. A ticket
-// without a date is for any time.
+// forNow reports whether a scan at now may be an entry with t: within
+// occasionMargin of its event, however long it lasts (a festival pass),
+// an event without an end lasting AssumedLength. A season ticket only
+// until its last event is over: its list of events is as old as its
+// order's last sync, and a match moved or added since must admit it. A
+// ticket without a date is for any time.
 func forNow(t Ticket, now time.Time) bool {
 	e := t.Event
-	return e.Start.IsZero() || (!now.Before(e.Start.Add(-occasionMargin)) && now.Before(EventEnd(e.Start, e.End).Add(occasionMargin)))
+	if e.Start.IsZero() {
+		return true
+	}
+	if t.MultiEvent() {
+		return now.Before(t.LastEnd().Add(occasionMargin))
+	}
+	return !now.Before(e.Start.Add(-occasionMargin)) && now.Before(EventEnd(e.Start, e.End).Add(occasionMargin))
 }
 
 // usedRef is the hint a scan of p leaves: its ticket's ("t:<ticketId>"),

@@ -1207,8 +1207,9 @@ func TestCreationMeetsANotice(t *testing.T) {
 // TestGateWrongTime: a ticket scanned more than six hours before its
 // event or after it (another day's ticket) is answered wrong_time and
 // not used up: its holder is let in on the day. A long event (a
-// festival pass) admits any time within it; a season ticket at any time,
-// its matches having perhaps moved since its order's last sync.
+// festival pass) admits any time within it; a season ticket at any time
+// until its last match is over (its matches may have moved since its
+// order's last sync).
 func TestGateWrongTime(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -1237,6 +1238,7 @@ func TestGateWrongTime(t *testing.T) {
 		{"seven hours early", friday.Event.Start.Add(-7 * time.Hour), friday.Barcode, pass.ScanWrongTime},
 		{"the festival's first day", friday.Event.Start.AddDate(0, 0, -1), festival.Barcode, pass.ScanValid},
 		{"a season ticket, a match moved to this day", friday.Event.Start.AddDate(0, 0, 3), season.Barcode, pass.ScanValid},
+		{"a season ticket, the season over", friday.Event.Start.AddDate(0, 0, 8), season.Barcode, pass.ScanWrongTime},
 		{"five hours early", friday.Event.Start.Add(-5 * time.Hour), friday.Barcode, pass.ScanValid},
 		{"again, at the doors", friday.Event.Start, friday.Barcode, pass.ScanAlreadyUsed},
 		{"used, the next week", friday.Event.Start.AddDate(0, 0, 7), friday.Barcode, pass.ScanAlreadyUsed},
