@@ -497,6 +497,24 @@ func TestBodyAfterErasureLeavesItsTask(t *testing.T) {
 	if err != nil || len(tasks) == 0 || slices.ContainsFunc(tasks, func(tk pass.Task) bool { return strings.Contains(string(tk.Payload), "Favre") }) {
 		t.Errorf("%d pending tasks (%v), one keeping the body sent after the erasure (or none)", len(tasks), err)
 	}
+	// Also when the sync fails after reading the body (a ticket that
+	// cannot be written): a retry reads the order from SecuTix.
+	broken := o
+	broken.Tickets = []pass.Ticket{tk}
+	broken.Tickets[0].Barcode = ""
+	s.Orders = bodyOrders{staticOrders{broken}}
+	ref.Details = json.RawMessage(`{"orderDetailsData":{"fileId":40,"beneficiaryLastname":"Favre","again":true}}`)
+	if _, err := b.db.Enqueue(ctx, pass.TaskOf(ref, "refund"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SyncOrder(ctx, ref, "refund"); err == nil {
+		t.Fatal("a sync of a ticket without a barcode succeeded")
+	}
+	if tasks, err := b.db.ListTasks(ctx, pass.TaskPending, 100); err != nil || slices.ContainsFunc(tasks, func(tk pass.Task) bool {
+		return strings.Contains(string(tk.Payload), "Favre")
+	}) {
+		t.Errorf("a failed sync left the body in its task (%v)", err)
+	}
 }
 
 // bodyOrders maps any order body as its order.
