@@ -282,11 +282,12 @@ func (s *DB) ForgetOrderPayloads(ctx context.Context, order pass.OrderRef) error
 // HolderDataAfter returns up to limit orders (file ids) whose passes'
 // events all ended before endedBefore and whose erasure is not complete
 // (not recorded, or stopped half-way). An order with a pass of a later
-// event is not listed; one with a pass stored before its end was kept
-// (event_end 0: migration 11) is, for the caller to read its tickets.
+// event is not listed; one with passes stored before their end was kept
+// (event_end 0, migration 11: every pass since has a dated event) is, its
+// passes all so or not, for the caller to read its tickets.
 func (s *DB) HolderDataAfter(ctx context.Context, tenant string, endedBefore time.Time, limit int) ([]int64, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT p.file_id FROM passes p WHERE p.tenant = $1 AND p.file_id <> 0
-		AND p.event_end > 0 AND p.event_end < $2 AND NOT EXISTS (SELECT 1 FROM passes q WHERE q.tenant = p.tenant
+		AND p.event_end < $2 AND NOT EXISTS (SELECT 1 FROM passes q WHERE q.tenant = p.tenant
 		AND q.file_id = p.file_id AND q.event_end >= $2) AND NOT EXISTS (SELECT 1 FROM holder_erasures e
 		WHERE e.tenant = p.tenant AND e.subject = 'file:' || p.file_id AND e.completed_at IS NOT NULL)
 		ORDER BY p.file_id LIMIT $3`, tenant, endedBefore.UnixMilli(), limit)
