@@ -291,19 +291,7 @@ func (s *DB) HolderDataAfter(ctx context.Context, tenant string, endedBefore tim
 		AND q.file_id = p.file_id AND q.event_end >= $2) AND NOT EXISTS (SELECT 1 FROM holder_erasures e
 		WHERE e.tenant = p.tenant AND e.subject = 'file:' || p.file_id AND e.completed_at IS NOT NULL)
 		ORDER BY p.file_id LIMIT $3`, tenant, endedBefore.UnixMilli(), limit)
-	if err != nil {
-		return nil, fmt.Errorf("storage: retention: %w", err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var f int64
-		if err := rows.Scan(&f); err != nil {
-			return nil, fmt.Errorf("storage: retention: %w", err)
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return int64s(rows, err, "retention")
 }
 
 // namesFile reports whether the JSON details hold a "fileId" member

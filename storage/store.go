@@ -237,19 +237,28 @@ func (s *DB) ReconcilePasses(ctx context.Context, tenant string, endAfter time.T
 func (s *DB) PerformancesEndingAfter(ctx context.Context, tenant string, endAfter time.Time) ([]int64, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT performance_id FROM passes
 		WHERE tenant = $1 AND event_end > $2 AND performance_id <> 0 ORDER BY performance_id`, tenant, endAfter.UnixMilli())
+	return int64s(rows, err, "performances")
+}
+
+// int64s reads the one-column rows of a query (and its error) as
+// numbers; what names the query in its errors.
+func int64s(rows *sql.Rows, err error, what string) ([]int64, error) {
 	if err != nil {
-		return nil, fmt.Errorf("storage: performances: %w", err)
+		return nil, fmt.Errorf("storage: %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []int64
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("storage: performances: %w", err)
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("storage: %s: %w", what, err)
 		}
-		out = append(out, id)
+		out = append(out, n)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: %s: %w", what, err)
+	}
+	return out, nil
 }
 
 var _ pass.ReconcileReader = (*DB)(nil)
